@@ -1,0 +1,1 @@
+"""Composite resources: XRDs, Compositions and CEL-referenced resource graphs."""

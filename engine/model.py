@@ -1,0 +1,393 @@
+"""Core values shared by every stage: keys, resources, live state, health, plans.
+
+Everything here is a frozen value. Manifests are plain dicts for speed (10,000
+objects are parsed, diffed and hashed per plan); no stage ever mutates a
+manifest it was given — a stage that needs a changed copy makes one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Manifest = dict[str, Any]
+
+# Annotations and labels gitwave reads or writes.
+ANNOTATION_SYNC_WAVE_ARGO = "argocd.argoproj.io/sync-wave"
+ANNOTATION_SYNC_WAVE = "gitwave.dev/sync-wave"
+ANNOTATION_HOOK_ARGO = "argocd.argoproj.io/hook"
+ANNOTATION_HOOK_DELETE_POLICY_ARGO = "argocd.argoproj.io/hook-delete-policy"
+ANNOTATION_SYNC_OPTIONS_ARGO = "argocd.argoproj.io/sync-options"
+ANNOTATION_COMPARE_OPTIONS_ARGO = "argocd.argoproj.io/compare-options"
+ANNOTATION_DEPENDS_ON = "gitwave.dev/depends-on"
+ANNOTATION_TRACKING_ID = "gitwave.dev/tracking-id"
+LABEL_APP = "gitwave.dev/app"
+
+
+def _group_of(api_version: str) -> str:
+    """``apps/v1`` → ``apps``; ``v1`` → ``""`` (the core group)."""
+    return api_version.rpartition("/")[0]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ResourceKey:
+    """The identity of a node in the graph: ``group/Kind/namespace/name``.
+
+    ``namespace`` is ``""`` for cluster-scoped objects and ``group`` is ``""``
+    for the core API group.
+    """
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.group}/{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def display(self) -> str:
+        """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped), as errors print it."""
+        if self.namespace:
+            return f"{self.kind}/{self.namespace}/{self.name}"
+        return f"{self.kind}/{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> ResourceKey:
+        """Parse the canonical ``group/Kind/namespace/name`` string.
+
+        Raises ValueError when the text does not have exactly four parts.
+        """
+        parts = text.split("/")
+        if len(parts) != 4:
+            raise ValueError(f"not a resource key (want group/Kind/namespace/name): {text!r}")
+        return cls(*parts)
+
+    @classmethod
+    def of(cls, manifest: Mapping[str, Any], *, default_namespace: str = "") -> ResourceKey:
+        """The key of a manifest. Raises KeyError/TypeError on a malformed one."""
+        meta = manifest["metadata"]
+        return cls(
+            _group_of(str(manifest["apiVersion"])),
+            str(manifest["kind"]),
+            str(meta.get("namespace") or default_namespace),
+            str(meta["name"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a document came from, for error messages: ``file:line``.
+
+    ``file`` is relative to the repository root; ``line`` is 1-based (0 when
+    unknown, e.g. for the output of ``helm template``).
+    """
+
+    file: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+class HookPhase(enum.Enum):
+    """Argo CD resource hook phases, in the order a sync runs them."""
+
+    PRE_SYNC = "PreSync"
+    SYNC = "Sync"
+    POST_SYNC = "PostSync"
+    SYNC_FAIL = "SyncFail"
+    SKIP = "Skip"
+
+    @property
+    def order(self) -> int:
+        return _PHASE_ORDER[self]
+
+
+_PHASE_ORDER = {
+    HookPhase.PRE_SYNC: 0,
+    HookPhase.SYNC: 1,
+    HookPhase.POST_SYNC: 2,
+    HookPhase.SYNC_FAIL: 3,
+    HookPhase.SKIP: 4,
+}
+
+
+class HookDeletePolicy(enum.Enum):
+    BEFORE_HOOK_CREATION = "BeforeHookCreation"
+    HOOK_SUCCEEDED = "HookSucceeded"
+    HOOK_FAILED = "HookFailed"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A desired object: read-only, with where it came from.
+
+    ``hooks`` is empty for ordinary objects; a hook carries its phases (one
+    object may be a hook for several, as in Argo CD). ``wave`` is the parsed
+    sync wave (0 by default). Both are validated by the graph stage.
+    """
+
+    key: ResourceKey
+    api_version: str
+    manifest: Manifest
+    source: SourceRef | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.key.kind
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        meta = self.manifest.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        ann = self.metadata.get("annotations")
+        return ann if isinstance(ann, dict) else {}
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        labels = self.metadata.get("labels")
+        return labels if isinstance(labels, dict) else {}
+
+    @property
+    def where(self) -> str:
+        """``Kind/ns/name (file:line)`` — the subject of an error message."""
+        return f"{self.key.display} ({self.source})" if self.source else self.key.display
+
+    @property
+    def is_secret(self) -> bool:
+        return self.key.group == "" and self.key.kind == "Secret"
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """What a provider observed of one object.
+
+    ``complete`` is False when the read failed part-way (a timed-out list, a
+    403): such a Live is never taken as proof that an object is absent, and
+    nothing is pruned on it.
+    """
+
+    key: ResourceKey
+    manifest: Manifest
+    resource_version: str = ""
+    complete: bool = True
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        meta = self.manifest.get("metadata") or {}
+        ann = meta.get("annotations")
+        return ann if isinstance(ann, dict) else {}
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        meta = self.manifest.get("metadata") or {}
+        labels = meta.get("labels")
+        return labels if isinstance(labels, dict) else {}
+
+
+class HealthCode(enum.Enum):
+    """Health of an object, ordered from best to worst (Argo CD's order)."""
+
+    HEALTHY = "Healthy"
+    SUSPENDED = "Suspended"
+    PROGRESSING = "Progressing"
+    MISSING = "Missing"
+    DEGRADED = "Degraded"
+    UNKNOWN = "Unknown"
+
+    @property
+    def rank(self) -> int:
+        return _HEALTH_RANK[self]
+
+    def worse_than(self, other: HealthCode) -> bool:
+        return self.rank > other.rank
+
+    @staticmethod
+    def worst(codes: Iterable[HealthCode]) -> HealthCode:
+        """The worst code of ``codes``; Healthy when empty."""
+        result = HealthCode.HEALTHY
+        for code in codes:
+            if code.rank > result.rank:
+                result = code
+        return result
+
+    @property
+    def is_settled(self) -> bool:
+        """A wave may move on past an object in this state (Healthy or Suspended)."""
+        return self in (HealthCode.HEALTHY, HealthCode.SUSPENDED)
+
+
+_HEALTH_RANK = {code: i for i, code in enumerate(HealthCode)}
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    code: HealthCode
+    message: str = ""
+
+    @staticmethod
+    def worst(healths: Iterable[Health]) -> Health:
+        """The worst of ``healths``; Healthy when empty."""
+        result = Health(HealthCode.HEALTHY)
+        for health in healths:
+            if health.code.rank > result.code.rank:
+                result = health
+        return result
+
+    def __str__(self) -> str:
+        return f"{self.code.value}: {self.message}" if self.message else self.code.value
+
+
+class FieldOp(enum.Enum):
+    ADD = "add"  # the desired state sets a field the live object lacks
+    REPLACE = "replace"  # both have it, with different values
+    REMOVE = "remove"  # Git no longer sets a field gitwave set before
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field that differs. ``path`` is dotted with list indices in brackets,
+    e.g. ``spec.template.spec.containers[0].image``. Values of Secret data are
+    already masked (``"***"``) when a FieldChange leaves the diff stage."""
+
+    path: str
+    op: FieldOp
+    live: Any = None
+    desired: Any = None
+
+
+class Action(enum.Enum):
+    """What a sync will do with one object."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    NONE = "none"  # in sync; observed for health only
+    PRUNE = "prune"
+    HOOK = "hook"  # a hook object: (re)created every sync
+
+    @property
+    def changes_target(self) -> bool:
+        return self is not Action.NONE
+
+    @property
+    def symbol(self) -> str:
+        return _ACTION_SYMBOL[self]
+
+
+_ACTION_SYMBOL = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.NONE: " ",
+    Action.PRUNE: "-",
+    Action.HOOK: "*",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One step of a plan. A task without ``desired`` is a prune."""
+
+    key: ResourceKey
+    action: Action
+    desired: Resource | None = None
+    live: Live | None = None
+    changes: tuple[FieldChange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    """The tasks that run together: applied in parallel, then waited on until healthy."""
+
+    phase: HookPhase
+    number: int
+    tasks: tuple[Task, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.phase.value} wave {self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a sync would do, wave by wave, at one source revision."""
+
+    app: str
+    revision: str
+    waves: tuple[Wave, ...]
+    warnings: tuple[str, ...] = ()
+
+    def tasks(self) -> Iterator[Task]:
+        for wave in self.waves:
+            yield from wave.tasks
+
+    @property
+    def has_changes(self) -> bool:
+        return any(t.action.changes_target and t.action is not Action.HOOK for t in self.tasks())
+
+    def counts(self) -> dict[Action, int]:
+        counts = dict.fromkeys(Action, 0)
+        for task in self.tasks():
+            counts[task.action] += 1
+        return counts
+
+
+class ChangeAction(enum.Enum):
+    """What a sync did with one object (Flux's ChangeSet vocabulary)."""
+
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+    @property
+    def is_failure(self) -> bool:
+        return self is ChangeAction.FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSetEntry:
+    key: ResourceKey
+    action: ChangeAction
+    message: str = ""
+    changes: tuple[FieldChange, ...] = ()
+    live: Live | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    entries: tuple[ChangeSetEntry, ...] = field(default_factory=tuple)
+
+    @property
+    def failed(self) -> tuple[ChangeSetEntry, ...]:
+        return tuple(e for e in self.entries if e.action.is_failure)
+
+    def counts(self) -> dict[ChangeAction, int]:
+        counts = dict.fromkeys(ChangeAction, 0)
+        for entry in self.entries:
+            counts[entry.action] += 1
+        return counts
+
+
+class Propagation(enum.Enum):
+    """Kubernetes delete propagation (Argo CD's PrunePropagationPolicy)."""
+
+    FOREGROUND = "foreground"
+    BACKGROUND = "background"
+    ORPHAN = "orphan"
+
+
+def tracking_id(app: str, key: ResourceKey) -> str:
+    """The annotation value that marks an object as applied by ``app``.
+
+    Only objects whose annotation equals this exactly are ever pruned, so an
+    object copied from another app (annotation and all) is left alone.
+    """
+    return f"{app}:{key.group}/{key.kind}:{key.namespace}/{key.name}"

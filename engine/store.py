@@ -1,0 +1,334 @@
+"""SQLite history: every sync, its per-resource outcome, the manifests it applied,
+and the event timeline.
+
+Secret contents are never written here: a Secret is recorded by key and a
+digest only, so `gitwave history -o json` or a copy of the database file never
+shows a password. A rollback therefore leaves Secrets as they are live.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import socket
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitwave.engine.errors import StoreError
+from gitwave.engine.events import Event, EventKind
+from gitwave.engine.model import ChangeAction, Manifest, Resource, ResourceKey, SourceRef
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS syncs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    source TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL NOT NULL,
+    who TEXT NOT NULL,
+    result TEXT NOT NULL,
+    message TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    prune INTEGER NOT NULL,
+    rollback_of INTEGER
+);
+CREATE INDEX IF NOT EXISTS syncs_app ON syncs(app, id);
+CREATE TABLE IF NOT EXISTS sync_resources (
+    sync_id INTEGER NOT NULL REFERENCES syncs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    action TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (sync_id, key)
+);
+CREATE TABLE IF NOT EXISTS sync_manifests (
+    sync_id INTEGER PRIMARY KEY REFERENCES syncs(id) ON DELETE CASCADE,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    app TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    wave TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_app ON events(app, time);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceOutcome:
+    key: ResourceKey
+    action: ChangeAction
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRecord:
+    """One row of `gitwave history`."""
+
+    id: int
+    app: str
+    revision: str
+    source: str
+    started: float
+    finished: float
+    who: str
+    result: str
+    message: str
+    dry_run: bool
+    prune: bool
+    rollback_of: int | None
+    outcomes: tuple[ResourceOutcome, ...] = ()
+
+
+def current_user() -> str:
+    """``user@host`` — who ran a sync, for the history."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _secret_digest(manifest: Manifest) -> str:
+    payload = json.dumps(
+        {k: manifest.get(k) for k in ("data", "stringData")}, sort_keys=True
+    ).encode()
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _recordable(resource: Resource) -> dict[str, Any]:
+    manifest = resource.manifest
+    if resource.is_secret:
+        manifest = {
+            key: value for key, value in manifest.items() if key not in ("data", "stringData")
+        }
+        manifest = {**manifest, "x-gitwave-secret-digest": _secret_digest(resource.manifest)}
+    return {
+        "key": str(resource.key),
+        "apiVersion": resource.api_version,
+        "source": str(resource.source) if resource.source else "",
+        "manifest": manifest,
+    }
+
+
+class Store:
+    """The history database (``state_dir/gitwave.db``). Thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{path}: cannot open the history store: {exc}",
+                hint="check the permissions of the state directory (--state or GITWAVE_STATE)",
+            ) from exc
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                with self._db:
+                    yield self._db
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    def record_sync(
+        self,
+        *,
+        app: str,
+        revision: str,
+        source: str,
+        started: float,
+        finished: float,
+        result: str,
+        message: str,
+        outcomes: Sequence[ResourceOutcome],
+        manifests: Sequence[Resource],
+        dry_run: bool = False,
+        prune: bool = False,
+        rollback_of: int | None = None,
+        who: str | None = None,
+    ) -> int:
+        """Record one sync in one transaction and return its history id."""
+        body = zlib.compress(
+            json.dumps([_recordable(r) for r in manifests], separators=(",", ":")).encode(), 6
+        )
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO syncs (app, revision, source, started, finished, who, result,"
+                " message, dry_run, prune, rollback_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    app,
+                    revision,
+                    source,
+                    started,
+                    finished,
+                    who or current_user(),
+                    result,
+                    message,
+                    int(dry_run),
+                    int(prune),
+                    rollback_of,
+                ),
+            )
+            sync_id = cur.lastrowid
+            assert sync_id is not None
+            db.executemany(
+                "INSERT OR REPLACE INTO sync_resources (sync_id, key, action, message)"
+                " VALUES (?,?,?,?)",
+                [(sync_id, str(o.key), o.action.value, o.message) for o in outcomes],
+            )
+            db.execute("INSERT INTO sync_manifests (sync_id, body) VALUES (?,?)", (sync_id, body))
+        return sync_id
+
+    def _row(self, row: tuple[Any, ...], outcomes: tuple[ResourceOutcome, ...] = ()) -> SyncRecord:
+        return SyncRecord(
+            id=row[0],
+            app=row[1],
+            revision=row[2],
+            source=row[3],
+            started=row[4],
+            finished=row[5],
+            who=row[6],
+            result=row[7],
+            message=row[8],
+            dry_run=bool(row[9]),
+            prune=bool(row[10]),
+            rollback_of=row[11],
+            outcomes=outcomes,
+        )
+
+    _COLUMNS = (
+        "id, app, revision, source, started, finished, who, result, message, dry_run,"
+        " prune, rollback_of"
+    )
+
+    def history(self, app: str, *, limit: int = 50) -> list[SyncRecord]:
+        """The app's syncs, newest first."""
+        with self._tx() as db:
+            rows = db.execute(
+                f"SELECT {self._COLUMNS} FROM syncs WHERE app = ? ORDER BY id DESC LIMIT ?",
+                (app, limit),
+            ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def apps(self) -> list[str]:
+        """Every app that has a history, sorted."""
+        with self._tx() as db:
+            rows = db.execute("SELECT DISTINCT app FROM syncs ORDER BY app").fetchall()
+        return [r[0] for r in rows]
+
+    def get(self, sync_id: int) -> SyncRecord:
+        """One sync with its per-resource outcomes. Raises StoreError when unknown."""
+        with self._tx() as db:
+            row = db.execute(
+                f"SELECT {self._COLUMNS} FROM syncs WHERE id = ?", (sync_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(
+                    f"no sync with id {sync_id} in the history",
+                    hint="`gitwave history APP` lists the ids",
+                )
+            res = db.execute(
+                "SELECT key, action, message FROM sync_resources WHERE sync_id = ? ORDER BY key",
+                (sync_id,),
+            ).fetchall()
+        outcomes = tuple(
+            ResourceOutcome(ResourceKey.parse(k), ChangeAction(a), m) for k, a, m in res
+        )
+        return self._row(row, outcomes)
+
+    def last(self, app: str, *, succeeded_only: bool = False) -> SyncRecord | None:
+        """The newest non-dry-run sync of ``app``."""
+        where = "app = ? AND dry_run = 0" + (" AND result = 'Succeeded'" if succeeded_only else "")
+        with self._tx() as db:
+            row = db.execute(
+                f"SELECT {self._COLUMNS} FROM syncs WHERE {where} ORDER BY id DESC LIMIT 1", (app,)
+            ).fetchone()
+        return self._row(row) if row else None
+
+    def manifests(self, sync_id: int) -> list[Resource]:
+        """The manifests a sync applied, Secrets without their contents."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT body FROM sync_manifests WHERE sync_id = ?", (sync_id,)
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no manifests recorded for sync {sync_id}")
+        items = json.loads(zlib.decompress(row[0]))
+        resources = []
+        for item in items:
+            source = item.get("source") or ""
+            file, _, line = source.rpartition(":")
+            ref = SourceRef(file, int(line)) if file and line.isdigit() else SourceRef(source)
+            resources.append(
+                Resource(
+                    key=ResourceKey.parse(item["key"]),
+                    api_version=item["apiVersion"],
+                    manifest=item["manifest"],
+                    source=ref if source else None,
+                )
+            )
+        return resources
+
+    # -- events -------------------------------------------------------------------------
+
+    def record_event(self, event: Event) -> None:
+        """Append one event to the timeline (an EventSink)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO events (time, app, kind, revision, resource, wave, message)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (
+                    event.time,
+                    event.app,
+                    event.kind.value,
+                    event.revision,
+                    str(event.resource) if event.resource else "",
+                    event.wave,
+                    event.message,
+                ),
+            )
+
+    def events(self, app: str, *, since: float = 0.0, limit: int = 1000) -> list[Event]:
+        """The app's events at or after ``since``, oldest first."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT time, kind, revision, resource, wave, message FROM events"
+                " WHERE app = ? AND time >= ? ORDER BY id DESC LIMIT ?",
+                (app, since, limit),
+            ).fetchall()
+        return [
+            Event(
+                kind=EventKind(kind),
+                app=app,
+                message=message,
+                revision=revision,
+                resource=ResourceKey.parse(resource) if resource else None,
+                wave=wave,
+                time=t,
+            )
+            for t, kind, revision, resource, wave, message in reversed(rows)
+        ]

@@ -1,0 +1,1 @@
+"""Targets gitwave reconciles into: the embedded sandbox, Kubernetes and AWS."""

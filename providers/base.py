@@ -1,0 +1,57 @@
+"""The Provider protocol: what every target (sandbox, Kubernetes, AWS) implements.
+
+The sandbox is the reference implementation; ``tests/providers/contract.py``
+runs one contract suite against every provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from gitwave.engine.model import ChangeSetEntry, Health, Live, Propagation, Resource, ResourceKey
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A target gitwave reconciles into.
+
+    Errors: every method raises ``gitwave.engine.errors.ProviderError`` when the
+    target refuses an operation on one object, and ``UnreachableError`` when it
+    cannot be reached at all. A failed read never returns None: None means the
+    object is known to be absent.
+    """
+
+    name: str
+
+    def handles(self, api_version: str, kind: str) -> bool:
+        """True when this provider manages objects of that apiVersion and kind."""
+        ...
+
+    def observe(self, key: ResourceKey) -> Live | None:
+        """The live object, or None when it is known to be absent."""
+        ...
+
+    def apply(self, resource: Resource, *, dry_run: bool = False) -> ChangeSetEntry:
+        """Create or update ``resource`` (server-side-apply semantics: the fields it
+        sets become ours, others are left alone). Returns created, configured or
+        unchanged, with the resulting Live. With ``dry_run`` nothing is stored
+        but the returned Live is what would be stored, defaults included."""
+        ...
+
+    def delete(
+        self, key: ResourceKey, *, propagation: Propagation = Propagation.FOREGROUND
+    ) -> ChangeSetEntry:
+        """Delete the object; deleted, or unchanged when it was already absent."""
+        ...
+
+    def health(self, live: Live) -> Health:
+        """The health of a live object (see ``gitwave.engine.health``)."""
+        ...
+
+    def list_tracked(self, app: str) -> Sequence[Live]:
+        """Every live object labelled as applied by ``app`` (prune candidates).
+
+        Raises rather than returning a partial list: nothing is pruned on a
+        partial view."""
+        ...

@@ -1,0 +1,1 @@
+"""The `gitwave` command line and the Textual app."""
