@@ -1,0 +1,93 @@
+"""Which kinds are cluster-scoped, without asking a server.
+
+Render runs before any target is contacted, so it cannot use API discovery to
+learn a kind's scope. It needs the scope to decide whether a destination
+namespace applies to an object. This static table covers the built-in
+Kubernetes kinds and the common platform CRDs; a CustomResourceDefinition in
+the same render adds its own kinds (``scopes_from_crds``). Anything unknown
+counts as namespaced, which is what almost every custom resource is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+GroupKind = tuple[str, str]
+
+CLUSTER_SCOPED: frozenset[GroupKind] = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "Node"),
+        ("", "PersistentVolume"),
+        ("", "ComponentStatus"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("apiregistration.k8s.io", "APIService"),
+        ("storage.k8s.io", "StorageClass"),
+        ("storage.k8s.io", "CSIDriver"),
+        ("storage.k8s.io", "CSINode"),
+        ("storage.k8s.io", "VolumeAttachment"),
+        ("storage.k8s.io", "VolumeAttributesClass"),
+        ("scheduling.k8s.io", "PriorityClass"),
+        ("networking.k8s.io", "IngressClass"),
+        ("networking.k8s.io", "IPAddress"),
+        ("networking.k8s.io", "ServiceCIDR"),
+        ("node.k8s.io", "RuntimeClass"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
+        ("certificates.k8s.io", "ClusterTrustBundle"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding"),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+        ("policy", "PodSecurityPolicy"),
+        ("resource.k8s.io", "DeviceClass"),
+        ("resource.k8s.io", "ResourceSlice"),
+        # Crossplane
+        ("apiextensions.crossplane.io", "CompositeResourceDefinition"),
+        ("apiextensions.crossplane.io", "Composition"),
+        ("apiextensions.crossplane.io", "CompositionRevision"),
+        ("apiextensions.crossplane.io", "EnvironmentConfig"),
+        ("pkg.crossplane.io", "Provider"),
+        ("pkg.crossplane.io", "ProviderRevision"),
+        ("pkg.crossplane.io", "Configuration"),
+        ("pkg.crossplane.io", "ConfigurationRevision"),
+        ("pkg.crossplane.io", "Function"),
+        ("pkg.crossplane.io", "FunctionRevision"),
+        ("pkg.crossplane.io", "DeploymentRuntimeConfig"),
+        # cert-manager, Gateway API, kro
+        ("cert-manager.io", "ClusterIssuer"),
+        ("gateway.networking.k8s.io", "GatewayClass"),
+        ("kro.run", "ResourceGraphDefinition"),
+    }
+)
+
+
+def is_cluster_scoped(group: str, kind: str, *, extra: Collection[GroupKind] = ()) -> bool:
+    """True when ``group``/``kind`` is known to be cluster-scoped; unknown kinds are namespaced.
+
+    ``extra`` adds kinds known from elsewhere (e.g. CRDs in the same render).
+    """
+    return (group, kind) in CLUSTER_SCOPED or (group, kind) in extra
+
+
+def scopes_from_crds(manifests: Iterable[Mapping[str, Any]]) -> frozenset[GroupKind]:
+    """The cluster-scoped kinds that the CustomResourceDefinitions among ``manifests`` define."""
+    found: set[GroupKind] = set()
+    for manifest in manifests:
+        if manifest.get("kind") != "CustomResourceDefinition":
+            continue
+        if not str(manifest.get("apiVersion", "")).startswith("apiextensions.k8s.io/"):
+            continue
+        spec = manifest.get("spec")
+        if not isinstance(spec, Mapping) or spec.get("scope") != "Cluster":
+            continue
+        names = spec.get("names")
+        if isinstance(names, Mapping) and isinstance(names.get("kind"), str):
+            found.add((str(spec.get("group", "")), names["kind"]))
+    return frozenset(found)
