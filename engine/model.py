@@ -132,7 +132,8 @@ class Resource:
 
     key: ResourceKey
     api_version: str
-    manifest: Manifest
+    # Not in repr: a logged or printed object must never show a Secret's values.
+    manifest: Manifest = field(repr=False)
     source: SourceRef | None = None
 
     @property
@@ -174,7 +175,8 @@ class Live:
     """
 
     key: ResourceKey
-    manifest: Manifest
+    # Not in repr: a logged or printed object must never show a Secret's values.
+    manifest: Manifest = field(repr=False)
     resource_version: str = ""
     complete: bool = True
 
@@ -307,6 +309,10 @@ class Wave:
     phase: HookPhase
     number: int
     tasks: tuple[Task, ...]
+    # One (phase, wave) splits into steps when objects of it depend on each
+    # other (a ConfigMap and the Deployment of the same wave that mounts it): step n+1 starts
+    # once step n is healthy. Waves without such dependencies have only step 0.
+    step: int = 0
 
     @property
     def label(self) -> str:

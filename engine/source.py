@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
+
 from gitwave.engine.errors import PathEscapeError, SourceError
 
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")

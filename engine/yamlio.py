@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
 from gitwave.engine.errors import RenderError
 from gitwave.engine.model import SourceRef
 

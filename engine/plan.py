@@ -1,0 +1,430 @@
+"""Plan stage: the graph, diffed against the live state, as waves of tasks.
+
+``make_plan`` decides, object by object, what a sync will do (create, update,
+nothing, run a hook, prune) and in which wave; ``format_plan`` and
+``plan_to_dict`` render the result for people and for ``-o json|yaml``.
+
+Wave layout of a plan, in run order: the PreSync stages, the Sync stages with
+the prune waves placed among them, the PostSync stages, and last the SyncFail
+stages, which a sync runs only when an earlier wave failed.
+
+Prune order follows Argo CD: the prune waves reuse the wave numbers the pruned
+objects carry, in reverse (the object created in the highest wave is deleted in
+the lowest prune wave), and each prune wave runs right after the apply stages
+of the wave whose number it carries. Inside a prune wave, objects go in reverse
+kind order (Deployments before their Namespace). With ``prune_last`` (or the
+``PruneLast=true`` sync option on the live object) prunes run in one wave after
+every other Sync wave.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from gitwave.engine.diff import diff_manifest
+from gitwave.engine.errors import SafetyError, ValidationError
+from gitwave.engine.graph import ResourceGraph, order_key, parse_sync_wave
+from gitwave.engine.mask import MASK, is_secret_key, is_secret_path, mask_secret_manifest
+from gitwave.engine.model import (
+    ANNOTATION_SYNC_OPTIONS_ARGO,
+    ANNOTATION_TRACKING_ID,
+    Action,
+    FieldChange,
+    HookPhase,
+    Live,
+    Plan,
+    ResourceKey,
+    Task,
+    Wave,
+    tracking_id,
+)
+
+__all__ = ["PlanOptions", "format_plan", "make_plan", "plan_to_dict"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanOptions:
+    """How to plan one sync (Argo CD's sync options).
+
+    ``ignore`` maps an object to the JSON pointers of fields whose drift is not
+    reported (``diff.ignore_pointers`` builds it from ignoreDifferences rules).
+    ``create_namespace`` means the sync creates any namespace the render needs,
+    so a missing one is not an error. ``apply_out_of_sync_only`` leaves objects
+    that are in sync out of the plan altogether (not applied, not waited on).
+    """
+
+    prune: bool = False
+    prune_last: bool = False
+    allow_empty: bool = False
+    create_namespace: bool = False
+    apply_out_of_sync_only: bool = False
+    ignore: Mapping[ResourceKey, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+
+def make_plan(
+    *,
+    app: str,
+    revision: str,
+    graph: ResourceGraph,
+    live: Mapping[ResourceKey, Live | None],
+    tracked: Sequence[Live],
+    options: PlanOptions,
+    namespaces_live: Collection[str] = (),
+) -> Plan:
+    """What a sync of ``graph`` at ``revision`` would do.
+
+    ``live`` holds what was observed of each desired object (None: known to be
+    absent; a key missing from the mapping counts as absent). ``tracked`` holds
+    the live objects labelled as ``app``'s, the prune candidates.
+    ``namespaces_live`` names the namespaces that exist on the target.
+
+    Raises ValidationError when a namespaced object's namespace neither exists
+    nor is in the render; SafetyError when prune is on and the view is partial,
+    or the render is empty (unless ``allow_empty``). Nothing is planned then.
+    """
+    _check_namespaces(graph, live, options, namespaces_live)
+    prunable, warnings = _prune_candidates(app, graph, tracked, options)
+    if options.prune:
+        _check_safe_to_prune(app, graph, live, tracked, prunable, options)
+
+    placed: list[tuple[tuple[int, int, int, int], Wave]] = []
+    last_step: dict[int, int] = {}
+    for stage in (*graph.stages, *graph.fail_stages):
+        tasks = tuple(
+            task
+            for key in stage.keys
+            if (task := _apply_task(key, graph, live.get(key), options)) is not None
+        )
+        if stage.phase is HookPhase.SYNC:
+            last_step[stage.wave] = max(last_step.get(stage.wave, -1), stage.step)
+        if tasks:
+            wave = Wave(stage.phase, stage.wave, tasks, step=stage.step)
+            placed.append(((stage.phase.order, stage.wave, 0, stage.step), wave))
+    for number, tasks in _prune_waves(prunable, graph, options).items():
+        wave = Wave(HookPhase.SYNC, number, tasks, step=last_step.get(number, -1) + 1)
+        placed.append(((HookPhase.SYNC.order, number, 1, 0), wave))
+    placed.sort(key=lambda entry: entry[0])
+    return Plan(
+        app=app,
+        revision=revision,
+        waves=tuple(wave for _, wave in placed),
+        warnings=tuple(warnings),
+    )
+
+
+def _shown(live: Live | None) -> Live | None:
+    """The Live a plan carries: a Secret's values are masked."""
+    if live is None or not is_secret_key(live.key):
+        return live
+    return Live(live.key, mask_secret_manifest(live.manifest), live.resource_version, live.complete)
+
+
+def _apply_task(
+    key: ResourceKey, graph: ResourceGraph, seen: Live | None, options: PlanOptions
+) -> Task | None:
+    resource = graph.resources[key]
+    if graph.is_hook(key):
+        return Task(key, Action.HOOK, resource, _shown(seen))
+    if seen is None:
+        return Task(key, Action.CREATE, resource, None)
+    changes = diff_manifest(
+        resource.manifest,
+        seen.manifest,
+        ignore=options.ignore.get(key, ()),
+        is_secret=resource.is_secret,
+    )
+    if changes:
+        return Task(key, Action.UPDATE, resource, _shown(seen), changes)
+    if options.apply_out_of_sync_only:
+        return None
+    return Task(key, Action.NONE, resource, _shown(seen))
+
+
+def _check_namespaces(
+    graph: ResourceGraph,
+    live: Mapping[ResourceKey, Live | None],
+    options: PlanOptions,
+    namespaces_live: Collection[str],
+) -> None:
+    if options.create_namespace:
+        return
+    known = set(namespaces_live)
+    for key, seen in live.items():
+        if seen is not None and key.group == "" and key.kind == "Namespace":
+            known.add(key.name)
+    for key in graph.resources:
+        if key.group == "" and key.kind == "Namespace":
+            known.add(key.name)
+    missing = [key for key in graph.order if key.namespace and key.namespace not in known]
+    if missing:
+        first = missing[0]
+        more = f" (and {len(missing) - 1} more objects)" if len(missing) > 1 else ""
+        raise ValidationError(
+            graph.resources[first].where,
+            f"namespace {first.namespace!r} does not exist and is not in the render{more}",
+            hint="add a Namespace manifest or set CreateNamespace=true",
+        )
+
+
+def _sync_options(live: Live) -> frozenset[str]:
+    raw = live.annotations.get(ANNOTATION_SYNC_OPTIONS_ARGO)
+    if not isinstance(raw, str):
+        return frozenset()
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _prune_candidates(
+    app: str, graph: ResourceGraph, tracked: Sequence[Live], options: PlanOptions
+) -> tuple[list[Live], list[str]]:
+    """The tracked objects to prune, and a warning for each one left alone."""
+    desired = {*graph.resources, *graph.skipped}
+    orphans: dict[ResourceKey, Live] = {}
+    for seen in tracked:
+        if seen.key not in desired:
+            orphans.setdefault(seen.key, seen)
+    prunable: list[Live] = []
+    warnings: list[str] = []
+    for key in sorted(orphans, key=order_key):
+        seen = orphans[key]
+        if seen.annotations.get(ANNOTATION_TRACKING_ID) != tracking_id(app, key):
+            warnings.append(
+                f"{key.display} is not in the source but its tracking id is not {app}'s; "
+                "it is never pruned"
+            )
+        elif "Prune=false" in _sync_options(seen):
+            warnings.append(f"{key.display} is not in the source; kept by its Prune=false option")
+        elif not options.prune:
+            warnings.append(f"{key.display} is not in the source; turn on prune to delete it")
+        else:
+            prunable.append(seen)
+    return prunable, warnings
+
+
+def _check_safe_to_prune(
+    app: str,
+    graph: ResourceGraph,
+    live: Mapping[ResourceKey, Live | None],
+    tracked: Sequence[Live],
+    prunable: Sequence[Live],
+    options: PlanOptions,
+) -> None:
+    partial = sorted(
+        {seen.key for seen in (*tracked, *live.values()) if seen is not None and not seen.complete},
+        key=order_key,
+    )
+    if partial:
+        raise SafetyError(
+            f"refusing to prune: the live state of {partial[0].display} was read only in part; "
+            "nothing is pruned on a partial view",
+            hint="retry once the target answers in full",
+        )
+    if prunable and not graph.has_objects and not options.allow_empty:
+        raise SafetyError(
+            f"refusing to prune {len(prunable)} objects: the render for app {app} is empty; "
+            "set syncPolicy.automated.allowEmpty to true if the app should really be emptied",
+            hint="check the source path and revision: an empty render usually means a wrong path",
+        )
+
+
+def _prune_waves(
+    prunable: Iterable[Live], graph: ResourceGraph, options: PlanOptions
+) -> dict[int, tuple[Task, ...]]:
+    """Prune tasks by the wave number they run in (see the module docstring)."""
+    by_wave: dict[int, list[Live]] = {}
+    last: list[Live] = []
+    every_number = [s.wave for s in graph.stages if s.phase is HookPhase.SYNC]
+    for seen in prunable:
+        try:
+            number = parse_sync_wave(seen.annotations, subject=seen.key.display)
+        except ValidationError:
+            number = 0  # it was applied with a valid wave; someone edited it live
+        every_number.append(number)
+        if options.prune_last or "PruneLast=true" in _sync_options(seen):
+            last.append(seen)
+        else:
+            by_wave.setdefault(number, []).append(seen)
+
+    numbers = sorted(by_wave)
+    swapped = dict(zip(numbers, reversed(numbers), strict=True))
+    result: dict[int, list[Live]] = {swapped[n]: by_wave[n] for n in numbers}
+    if last:
+        # Like Argo CD: one past the last Sync wave, counting the prunes' own waves.
+        result.setdefault(max([*every_number, 0]) + 1, []).extend(last)
+    return {
+        number: tuple(
+            Task(seen.key, Action.PRUNE, None, _shown(seen))
+            for seen in sorted(items, key=lambda s: order_key(s.key), reverse=True)
+        )
+        for number, items in sorted(result.items())
+    }
+
+
+# --- rendering ------------------------------------------------------------------------
+
+_COLORS = {
+    Action.CREATE: "32",
+    Action.UPDATE: "33",
+    Action.PRUNE: "31",
+    Action.HOOK: "36",
+    Action.NONE: "2",
+}
+_SHORT_VALUE = 80
+
+
+def _summary(plan: Plan) -> str:
+    counts = plan.counts()
+    hooks = counts[Action.HOOK]
+    return (
+        f"Plan: {counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
+        f"{counts[Action.PRUNE]} to prune, {hooks} hook{'' if hooks == 1 else 's'}, "
+        f"{counts[Action.NONE]} unchanged."
+    )
+
+
+def _wave_title(wave: Wave) -> str:
+    title = wave.label + (f" step {wave.step}" if wave.step else "")
+    if wave.tasks and all(t.action is Action.PRUNE for t in wave.tasks):
+        title += " (prune)"
+    return title
+
+
+def _safe_change(task: Task, change: FieldChange) -> FieldChange:
+    # diff_manifest masks already; a plan built elsewhere must not leak either.
+    if is_secret_key(task.key) and is_secret_path(change.path):
+        return FieldChange(
+            change.path,
+            change.op,
+            None if change.live is None else MASK,
+            None if change.desired is None else MASK,
+        )
+    return change
+
+
+def _show(value: Any, *, verbose: bool) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, str):
+        text = (
+            value if value and value.strip() == value and "\n" not in value else json.dumps(value)
+        )
+    else:
+        text = json.dumps(_jsonable(value), sort_keys=True, separators=(", ", ": "))
+    if not verbose and len(text) > _SHORT_VALUE:
+        text = text[: _SHORT_VALUE - 1] + "…"
+    return text
+
+
+def _task_line(task: Task, phase: HookPhase) -> str:
+    name = task.key.display
+    match task.action:
+        case Action.CREATE:
+            return f"{name} (create)"
+        case Action.PRUNE:
+            return f"{name} (prune)"
+        case Action.HOOK:
+            return f"{name} ({phase.value} hook)"
+        case Action.NONE:
+            return f"{name} (unchanged)"
+        case _:
+            return name
+
+
+def format_plan(plan: Plan, *, color: bool = False, verbose: bool = False) -> str:
+    """The plan as text, like ``terraform plan``: one line per object that changes,
+    under its wave, the changed fields of an update indented below it, the
+    warnings, and a summary line. ``verbose`` also lists unchanged objects and
+    prints long values whole. Secret values are masked."""
+
+    def paint(code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    lines: list[str] = []
+    for wave in plan.waves:
+        shown = [t for t in wave.tasks if verbose or t.action is not Action.NONE]
+        if not shown:
+            continue
+        lines.append(paint("1", f"{_wave_title(wave)}:"))
+        for task in shown:
+            line = f"{task.action.symbol} {_task_line(task, wave.phase)}"
+            lines.append("  " + paint(_COLORS[task.action], line))
+            for change in task.changes:
+                safe = _safe_change(task, change)
+                lines.append(
+                    f"      {safe.path}: {_show(safe.live, verbose=verbose)} -> "
+                    f"{_show(safe.desired, verbose=verbose)}"
+                )
+    if plan.warnings:
+        if lines:
+            lines.append("")
+        lines.extend(paint("33", f"Warning: {warning}") for warning in plan.warnings)
+    if lines:
+        lines.append("")
+    lines.append(paint("1", _summary(plan)))
+    return "\n".join(lines) + "\n"
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as plain data for ``-o json|yaml``: waves, tasks with their field
+    changes, warnings and counts. No manifests; Secret values masked."""
+    counts = plan.counts()
+    return {
+        "app": plan.app,
+        "revision": plan.revision,
+        "waves": [
+            {
+                "phase": wave.phase.value,
+                "wave": wave.number,
+                "step": wave.step,
+                "label": _wave_title(wave),
+                "tasks": [
+                    {
+                        "key": str(task.key),
+                        "group": task.key.group,
+                        "kind": task.key.kind,
+                        "namespace": task.key.namespace,
+                        "name": task.key.name,
+                        "action": task.action.value,
+                        "changes": [
+                            {
+                                "path": safe.path,
+                                "op": safe.op.value,
+                                "live": _jsonable(safe.live),
+                                "desired": _jsonable(safe.desired),
+                            }
+                            for safe in (_safe_change(task, c) for c in task.changes)
+                        ],
+                    }
+                    for task in wave.tasks
+                ],
+            }
+            for wave in plan.waves
+        ],
+        "warnings": list(plan.warnings),
+        "summary": {
+            "create": counts[Action.CREATE],
+            "update": counts[Action.UPDATE],
+            "prune": counts[Action.PRUNE],
+            "hook": counts[Action.HOOK],
+            "unchanged": counts[Action.NONE],
+        },
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with what JSON cannot hold (YAML dates, tuples) made plain."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
