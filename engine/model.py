@@ -316,7 +316,8 @@ class Wave:
 
     @property
     def label(self) -> str:
-        return f"{self.phase.value} wave {self.number}"
+        base = f"{self.phase.value} wave {self.number}"
+        return f"{base} step {self.step}" if self.step else base
 
 
 @dataclass(frozen=True, slots=True)

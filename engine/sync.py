@@ -427,14 +427,18 @@ def execute(
                     _run_wave(run, wave, pool)
                 except (_Stop, GitwaveError) as fail_exc:
                     message += f"; SyncFail hook failed: {fail_exc}"
-    settled = [h for h in run.healths.values()]
+    # Entries in plan order (hooks with generated names after), so output reads like the plan.
+    position = {task.key: i for i, task in enumerate(plan.tasks())}
+    settled = list(run.healths.values())
     health = Health.worst(settled)
     result = SyncResult(
         app=plan.app,
         revision=plan.revision,
         phase=phase,
         message=message,
-        changeset=ChangeSet(tuple(sorted(run.entries, key=lambda e: e.key))),
+        changeset=ChangeSet(
+            tuple(sorted(run.entries, key=lambda e: position.get(e.key, len(position))))
+        ),
         health=health,
         started=started,
         finished=clock(),

@@ -1,0 +1,300 @@
+"""Reconcile one application: render → graph → observe → plan → sync → record.
+
+This is the I/O shell around the pure stages; the CLI, the TUI and the
+continuous loop all call it, so they show the same plans and results.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from gitwave.engine.apps import AppSpec, render_app
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.events import Event, EventKind, EventSink, discard
+from gitwave.engine.graph import ResourceGraph, build_graph
+from gitwave.engine.model import Live, Plan, Resource, ResourceKey
+from gitwave.engine.plan import PlanOptions, make_plan
+from gitwave.engine.render import Rendered
+from gitwave.engine.store import ResourceOutcome, Store
+from gitwave.engine.sync import (
+    SyncOptions,
+    SyncPhase,
+    SyncResult,
+    Targets,
+    execute,
+    observe_all,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    """Everything known about one app at one revision, before syncing."""
+
+    app: AppSpec
+    rendered: Rendered
+    graph: ResourceGraph
+    live: dict[ResourceKey, Live | None]
+    plan: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileOptions:
+    prune: bool | None = None  # None: the app's syncPolicy decides
+    dry_run: bool = False
+    wave_timeout_s: float | None = None  # None: the app's timeout, else 300 s
+    parallelism: int = 8
+    retry: bool = True
+
+
+def _live_namespaces(graph: ResourceGraph, targets: Targets) -> set[str]:
+    """Namespaces the desired objects use that exist live but are not desired."""
+    desired = {k.name for k in graph.resources if k.kind == "Namespace" and k.group == ""}
+    wanted = sorted({k.namespace for k in graph.resources if k.namespace} - desired)
+    found = set()
+    for namespace in wanted:
+        key = ResourceKey("", "Namespace", "", namespace)
+        if targets.for_kind("v1", "Namespace").observe(key) is not None:
+            found.add(namespace)
+    return found
+
+
+def plan_resources(
+    app: AppSpec,
+    resources: Sequence[Resource],
+    *,
+    revision: str,
+    targets: Targets,
+    prune: bool,
+    parallelism: int = 8,
+) -> tuple[ResourceGraph, dict[ResourceKey, Live | None], Plan]:
+    """Graph, observe and plan a set of desired resources for ``app``."""
+    graph = build_graph(resources)
+    live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
+    tracked = targets.list_tracked(app.name)
+    options = PlanOptions(
+        prune=prune,
+        prune_last=app.policy.prune_last,
+        allow_empty=app.policy.allow_empty,
+        create_namespace=app.policy.create_namespace,
+        ignore=app.ignore_pointers_for(graph.resources),
+        apply_out_of_sync_only=app.policy.apply_out_of_sync_only,
+    )
+    plan = make_plan(
+        app=app.name,
+        revision=revision,
+        graph=graph,
+        live=live,
+        tracked=tracked,
+        options=options,
+        namespaces_live=_live_namespaces(graph, targets),
+    )
+    return graph, live, plan
+
+
+def prepare(app: AppSpec, *, targets: Targets, options: ReconcileOptions) -> AppState:
+    """Render, graph, observe and plan one app. Raises GitwaveError on bad input."""
+    rendered = render_app(app)
+    prune = app.policy.prune if options.prune is None else options.prune
+    graph, live, plan = plan_resources(
+        app,
+        rendered.resources,
+        revision=rendered.revision,
+        targets=targets,
+        prune=prune,
+        parallelism=options.parallelism,
+    )
+    return AppState(app=app, rendered=rendered, graph=graph, live=live, plan=plan)
+
+
+def _sync_options(app: AppSpec, options: ReconcileOptions) -> SyncOptions:
+    timeout = options.wave_timeout_s or app.timeout_s or 300.0
+    return SyncOptions(
+        dry_run=options.dry_run,
+        propagation=app.policy.prune_propagation,
+        create_namespace=app.policy.create_namespace,
+        wave_timeout_s=timeout,
+        parallelism=options.parallelism,
+    )
+
+
+def record(
+    store: Store,
+    result: SyncResult,
+    *,
+    resources: Sequence[Resource],
+    source: str,
+    prune: bool,
+    rollback_of: int | None = None,
+) -> int:
+    """Write one finished sync into the history; returns its id."""
+    return store.record_sync(
+        app=result.app,
+        revision=result.revision,
+        source=source,
+        started=result.started,
+        finished=result.finished,
+        result=result.phase.value,
+        message=result.message,
+        outcomes=[ResourceOutcome(e.key, e.action, e.message) for e in result.changeset.entries],
+        manifests=resources,
+        dry_run=result.dry_run,
+        prune=prune,
+        rollback_of=rollback_of,
+    )
+
+
+def _backoff(app: AppSpec, attempt: int) -> float:
+    retry = app.policy.retry
+    if retry is None:
+        return 0.0
+    delay = retry.duration_s * (retry.factor**attempt)
+    # Jitter so many apps failing on one outage do not retry in lockstep.
+    return min(delay, retry.max_duration_s) * random.uniform(0.8, 1.0)
+
+
+def sync_app(
+    app: AppSpec,
+    *,
+    targets: Targets,
+    store: Store | None,
+    options: ReconcileOptions = ReconcileOptions(),
+    sink: EventSink = discard,
+    on_plan: Callable[[AppState], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[AppState, SyncResult]:
+    """Sync one app, retrying per its retry spec; records the result in ``store``.
+
+    Bad input (a render error, a cycle) raises GitwaveError before anything is
+    applied. A failed object does not raise: it is in the result."""
+    attempts = 1 + (app.policy.retry.limit if app.policy.retry and options.retry else 0)
+    prune = app.policy.prune if options.prune is None else options.prune
+    for attempt in range(attempts):
+        state = prepare(app, targets=targets, options=options)
+        if on_plan is not None:
+            on_plan(state)
+        result = execute(
+            state.plan, targets=targets, options=_sync_options(app, options), sink=sink
+        )
+        if store is not None and not options.dry_run:
+            record(
+                store,
+                result,
+                resources=state.rendered.resources,
+                source=app.source.describe,
+                prune=prune,
+            )
+        if result.ok or attempt == attempts - 1:
+            return state, result
+        delay = _backoff(app, attempt)
+        sink(
+            Event(
+                kind=EventKind.ERROR,
+                app=app.name,
+                revision=result.revision,
+                message=f"sync failed, retry {attempt + 1}/{attempts - 1} in {delay:.1f}s: "
+                f"{result.message}",
+            )
+        )
+        sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def rollback(
+    app: AppSpec,
+    sync_id: int,
+    *,
+    targets: Targets,
+    store: Store,
+    options: ReconcileOptions = ReconcileOptions(),
+    sink: EventSink = discard,
+) -> tuple[Plan, SyncResult]:
+    """Re-apply the manifests recorded for history entry ``sync_id``.
+
+    Needs no Git: the manifests come from the store. Secrets are not recorded,
+    so they keep their live contents (they are left out of the plan)."""
+    entry = store.get(sync_id)
+    if entry.app != app.name:
+        raise ValidationError(
+            f"history entry {sync_id}",
+            f"belongs to app {entry.app!r}, not {app.name!r}",
+            hint=f"`gitwave history {app.name}` lists this app's entries",
+        )
+    resources = [r for r in store.manifests(sync_id) if not r.is_secret]
+    cleaned = [
+        Resource(r.key, r.api_version, r.manifest, r.source)
+        for r in resources
+        if "x-gitwave-secret-digest" not in r.manifest
+    ]
+    prune = bool(options.prune)
+    _, _, plan = plan_resources(
+        app,
+        cleaned,
+        revision=entry.revision,
+        targets=targets,
+        prune=prune,
+        parallelism=options.parallelism,
+    )
+    sink(
+        Event(
+            kind=EventKind.ROLLBACK,
+            app=app.name,
+            revision=entry.revision,
+            message=f"rolling back to history entry {sync_id}",
+        )
+    )
+    result = execute(plan, targets=targets, options=_sync_options(app, options), sink=sink)
+    if not options.dry_run:
+        record(
+            store,
+            result,
+            resources=cleaned,
+            source=f"rollback of #{sync_id}",
+            prune=prune,
+            rollback_of=sync_id,
+        )
+    return plan, result
+
+
+def flatten_apps(apps: Iterable[AppSpec]) -> list[AppSpec]:
+    """Every app to sync, parents before their children (app of apps, by the
+    children's sync wave) and Flux ``dependsOn`` before dependents.
+
+    Raises ValidationError for a dependsOn naming an unknown app and CycleError-
+    like ValidationError for a dependsOn loop."""
+    flat: list[AppSpec] = []
+
+    def walk(app: AppSpec) -> None:
+        flat.append(app)
+        for child in sorted(app.children, key=lambda c: (c.wave, c.name)):
+            walk(child)
+
+    for app in apps:
+        walk(app)
+    by_name = {a.name: a for a in flat}
+    dag: nx.DiGraph = nx.DiGraph()
+    for index, app in enumerate(flat):
+        dag.add_node(app.name, index=index)
+        for dep in app.depends_on:
+            if dep not in by_name:
+                raise ValidationError(
+                    f"app {app.name}" + (f" ({app.origin})" if app.origin else ""),
+                    f"dependsOn names unknown app {dep!r}",
+                    hint="known apps: " + ", ".join(sorted(by_name)),
+                )
+            dag.add_edge(dep, app.name)
+    try:
+        order = list(nx.lexicographical_topological_sort(dag, key=lambda n: dag.nodes[n]["index"]))
+    except nx.NetworkXUnfeasible as exc:
+        cycle = " -> ".join(u for u, _ in nx.find_cycle(dag))
+        raise ValidationError("apps", f"dependsOn cycle: {cycle}") from exc
+    return [by_name[name] for name in order]
+
+
+def unsafe_to_continue(result: SyncResult) -> bool:
+    """A dependency failed: its dependents are not synced (as Flux does)."""
+    return result.phase is not SyncPhase.SUCCEEDED

@@ -1,0 +1,704 @@
+"""The `gitwave` command line.
+
+Verbs follow kubectl/argocd/flux habits: ``-o table|json|yaml``, ``--context``,
+``plan`` exiting 1 when there are changes (like ``kubectl diff``). The CLI
+computes nothing itself: it calls the engine and renders its values.
+
+Exit codes: 0 success (``plan``: no changes); 1 ``plan`` found changes or a
+sync failed; 2 bad input or a refused operation; 3 an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitwave.engine.apps import AppSpec, implicit_app, load_apps
+from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.graph import to_dot
+from gitwave.engine.mask import mask_secret_manifest
+from gitwave.engine.model import (
+    ChangeAction,
+    HealthCode,
+    Live,
+    Plan,
+    ResourceKey,
+)
+from gitwave.engine.plan import format_plan, plan_to_dict
+from gitwave.engine.reconcile import (
+    ReconcileOptions,
+    flatten_apps,
+    prepare,
+    rollback,
+    sync_app,
+)
+from gitwave.engine.store import Store
+from gitwave.engine.sync import SyncResult, Targets
+from gitwave.providers.sandbox import SandboxProvider, default_state_dir
+from gitwave.tui.kinds import parse_kind_name
+from gitwave.tui.output import Progress, age, dump, paint, table, use_color
+
+EXIT_OK = 0
+EXIT_CHANGES = 1
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+
+
+@dataclass
+class Context:
+    """What every verb needs, built once from the global flags."""
+
+    args: argparse.Namespace
+    state_dir: Path
+    output: str
+    color: bool
+    _targets: Targets | None = None
+    _store: Store | None = None
+    _sandbox: SandboxProvider | None = None
+
+    @property
+    def sandbox(self) -> SandboxProvider:
+        if self._sandbox is None:
+            rollout = float(os.environ.get("GITWAVE_SANDBOX_ROLLOUT", "1.0"))
+            self._sandbox = SandboxProvider(self.state_dir, rollout_seconds=rollout)
+        return self._sandbox
+
+    @property
+    def targets(self) -> Targets:
+        if self._targets is None:
+            target = self.args.target or "sandbox"
+            if self.args.context:
+                target = f"kube:{self.args.context}"
+            if target != "sandbox":
+                raise GitwaveError(
+                    f"target {target!r} is not available in this build of gitwave",
+                    hint="the Kubernetes provider is not wired in yet; use the sandbox "
+                    "(the default: omit --target/--context)",
+                )
+            self._targets = Targets([self.sandbox])
+        return self._targets
+
+    @property
+    def target_name(self) -> str:
+        return self.targets.description
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.state_dir / "gitwave.db")
+        return self._store
+
+    def out(self, text: str = "") -> None:
+        print(text)
+
+    def paint(self, text: str, color: str) -> str:
+        return paint(text, color, enabled=self.color)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _apps(ctx: Context) -> list[AppSpec]:
+    """The apps under PATH in sync order, filtered by ``--app``."""
+    _, apps = load_apps(ctx.args.path, revision=getattr(ctx.args, "revision", None))
+    flat = flatten_apps(apps)
+    wanted = getattr(ctx.args, "app", None)
+    if wanted:
+        chosen = [a for a in flat if a.name in wanted]
+        missing = sorted(set(wanted) - {a.name for a in chosen})
+        if missing:
+            raise ValidationError(
+                ctx.args.path,
+                f"no app named {', '.join(missing)}",
+                hint="apps here: " + ", ".join(a.name for a in flat),
+            )
+        return chosen
+    # An app of apps only holds other apps: sync its children, not itself.
+    return [a for a in flat if not a.children] or flat
+
+
+def _reconcile_options(ctx: Context, *, dry_run: bool = False) -> ReconcileOptions:
+    prune = True if getattr(ctx.args, "prune", False) else None
+    return ReconcileOptions(
+        prune=prune,
+        dry_run=dry_run,
+        wave_timeout_s=getattr(ctx.args, "timeout", None),
+        parallelism=getattr(ctx.args, "parallel", 8),
+    )
+
+
+def _short(revision: str) -> str:
+    return revision[:7] if revision else "-"
+
+
+def _masked_live(live: Live) -> dict[str, Any]:
+    if live.key.kind == "Secret" and live.key.group == "":
+        return mask_secret_manifest(live.manifest)
+    return live.manifest
+
+
+def _wave_of_entries(plan: Plan) -> dict[ResourceKey, str]:
+    return {task.key: wave.label for wave in plan.waves for task in wave.tasks}
+
+
+_ACTION_COLOR = {
+    ChangeAction.CREATED: "green",
+    ChangeAction.CONFIGURED: "yellow",
+    ChangeAction.DELETED: "red",
+    ChangeAction.FAILED: "red",
+    ChangeAction.UNCHANGED: "dim",
+    ChangeAction.SKIPPED: "dim",
+}
+
+
+def _result_dict(result: SyncResult) -> dict[str, Any]:
+    return {
+        "app": result.app,
+        "revision": result.revision,
+        "phase": result.phase.value,
+        "message": result.message,
+        "health": result.health.code.value,
+        "dryRun": result.dry_run,
+        "durationSeconds": round(result.finished - result.started, 3),
+        "resources": [
+            {"key": e.key.display, "action": e.action.value, "message": e.message}
+            for e in result.changeset.entries
+        ],
+        "hooks": [k.display for k in result.hooks_run],
+    }
+
+
+def _print_result(ctx: Context, plan: Plan, result: SyncResult) -> None:
+    waves = _wave_of_entries(plan)
+    by_wave: dict[str, list[str]] = {}
+    for entry in result.changeset.entries:
+        label = waves.get(entry.key, "hooks")
+        action = ctx.paint(entry.action.value.ljust(10), _ACTION_COLOR.get(entry.action, ""))
+        line = f"  {action} {entry.key.display}"
+        if entry.message and entry.action in (ChangeAction.FAILED, ChangeAction.SKIPPED):
+            line += f"  ({entry.message})"
+        by_wave.setdefault(label, []).append(line)
+    order = [w.label for w in plan.waves]
+    for label in sorted(by_wave, key=lambda lb: order.index(lb) if lb in order else len(order)):
+        ctx.out(ctx.paint(label, "bold"))
+        for line in by_wave[label]:
+            ctx.out(line)
+    counts = result.changeset.counts()
+    summary = ", ".join(
+        f"{counts[a]} {a.value}"
+        for a in (
+            ChangeAction.CREATED,
+            ChangeAction.CONFIGURED,
+            ChangeAction.UNCHANGED,
+            ChangeAction.DELETED,
+            ChangeAction.FAILED,
+        )
+    )
+    status = ctx.paint(result.phase.value, "green" if result.ok else "red")
+    took = result.finished - result.started
+    ctx.out(
+        f"{result.app}: {status} in {took:.1f}s ({summary}); health {result.health.code.value}"
+        + ("" if result.ok else f"\n  {result.message}")
+    )
+
+
+# -- verbs -----------------------------------------------------------------------------
+
+
+def cmd_render(ctx: Context) -> int:
+    docs = []
+    for app in _apps(ctx):
+        state_resources = _render(app)
+        for resource in state_resources:
+            manifest = resource.manifest
+            if resource.is_secret:
+                manifest = mask_secret_manifest(manifest)
+            docs.append(manifest)
+    if ctx.output == "json":
+        ctx.out(dump({"apiVersion": "v1", "kind": "List", "items": docs}, "json"))
+    else:
+        ctx.out(dump(docs, "yaml-stream").rstrip())
+    return EXIT_OK
+
+
+def _render(app: AppSpec) -> tuple[Any, ...]:
+    from gitwave.engine.apps import render_app
+
+    return render_app(app).resources
+
+
+def cmd_graph(ctx: Context) -> int:
+    from gitwave.engine.graph import build_graph
+
+    for app in _apps(ctx):
+        graph = build_graph(_render(app))
+        if ctx.args.dot:
+            ctx.out(to_dot(graph))
+            continue
+        if ctx.output in ("json", "yaml"):
+            value = {
+                "app": app.name,
+                "stages": [
+                    {"stage": stage.label, "resources": [k.display for k in stage.keys]}
+                    for stage in graph.stages
+                ],
+                "edges": sorted(
+                    [u.display, v.display]
+                    for u, v in graph.dag.edges
+                ),
+            }
+            ctx.out(dump(value, ctx.output))
+            continue
+        ctx.out(ctx.paint(f"{app.name}: {len(graph.resources)} resources", "bold"))
+        for stage in graph.stages:
+            ctx.out(f"{stage.label}")
+            for key in stage.keys:
+                deps = graph.dependencies_of(key)
+                after = f"  (after {', '.join(d.display for d in deps)})" if deps else ""
+                ctx.out(f"  {key.display}{after}")
+    return EXIT_OK
+
+
+def cmd_plan(ctx: Context) -> int:
+    changed = False
+    docs = []
+    for app in _apps(ctx):
+        state = prepare(app, targets=ctx.targets, options=_reconcile_options(ctx))
+        changed = changed or state.plan.has_changes
+        if ctx.output in ("json", "yaml"):
+            docs.append(plan_to_dict(state.plan))
+        else:
+            header = f"{app.name} @ {_short(state.plan.revision)} -> {ctx.target_name}"
+            ctx.out(ctx.paint(header, "bold"))
+            ctx.out(format_plan(state.plan, color=ctx.color).rstrip())
+    if docs:
+        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+    return EXIT_CHANGES if changed else EXIT_OK
+
+
+def cmd_sync(ctx: Context) -> int:
+    progress = Progress(enabled=None if ctx.output == "table" else False)
+    failed = False
+    docs = []
+    for app in _apps(ctx):
+        if failed:
+            ctx.out(f"{app.name}: skipped, an app it follows failed")
+            continue
+        state, result = sync_app(
+            app,
+            targets=ctx.targets,
+            store=ctx.store,
+            options=_reconcile_options(ctx, dry_run=ctx.args.dry_run),
+            sink=_both(progress, ctx.store.record_event if not ctx.args.dry_run else None),
+        )
+        progress.clear()
+        if ctx.output in ("json", "yaml"):
+            docs.append(_result_dict(result))
+        else:
+            header = f"{app.name} @ {_short(result.revision)} -> {ctx.target_name}"
+            ctx.out(ctx.paint(header, "bold") + (" (dry run)" if result.dry_run else ""))
+            _print_result(ctx, state.plan, result)
+        failed = failed or not result.ok
+    if docs:
+        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _both(*sinks: Callable[[Any], None] | None) -> Callable[[Any], None]:
+    active = [s for s in sinks if s is not None]
+
+    def sink(event: Any) -> None:
+        for one in active:
+            one(event)
+
+    return sink
+
+
+def cmd_status(ctx: Context) -> int:
+    rows = []
+    docs = []
+    for app in _apps(ctx):
+        state = prepare(app, targets=ctx.targets, options=_reconcile_options(ctx))
+        healths = []
+        for key, live in state.live.items():
+            if state.graph.is_hook(key):
+                continue
+            provider = ctx.targets.for_kind(state.graph.resources[key].api_version, key.kind)
+            healths.append(provider.health(live) if live else None)
+        codes = [h.code if h else HealthCode.MISSING for h in healths]
+        health = HealthCode.worst(codes)
+        sync_status = "OutOfSync" if state.plan.has_changes else "Synced"
+        last = ctx.store.last(app.name)
+        last_text = f"{last.result} {age(last.finished)} ago" if last else "never"
+        rows.append([app.name, sync_status, health.value, _short(state.plan.revision), last_text])
+        docs.append(
+            {
+                "app": app.name,
+                "sync": sync_status,
+                "health": health.value,
+                "revision": state.plan.revision,
+                "lastSync": None
+                if last is None
+                else {"id": last.id, "result": last.result, "finished": last.finished},
+                "resources": [
+                    {
+                        "key": key.display,
+                        "health": (h.code.value if h else HealthCode.MISSING.value),
+                    }
+                    for key, h in zip(
+                        [k for k in state.live if not state.graph.is_hook(k)], healths, strict=True
+                    )
+                ],
+            }
+        )
+    if ctx.output in ("json", "yaml"):
+        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+    else:
+        ctx.out(table(["app", "sync", "health", "revision", "last sync"], rows))
+    return EXIT_OK
+
+
+def cmd_history(ctx: Context) -> int:
+    records = ctx.store.history(ctx.args.app_name, limit=ctx.args.limit)
+    if ctx.output in ("json", "yaml"):
+        value = [
+            {
+                "id": r.id,
+                "revision": r.revision,
+                "source": r.source,
+                "started": r.started,
+                "finished": r.finished,
+                "who": r.who,
+                "result": r.result,
+                "message": r.message,
+                "prune": r.prune,
+                "rollbackOf": r.rollback_of,
+            }
+            for r in records
+        ]
+        ctx.out(dump(value, ctx.output))
+        return EXIT_OK
+    if not records:
+        ctx.out(f"no syncs recorded for {ctx.args.app_name}")
+        return EXIT_OK
+    rows = [
+        [
+            r.id,
+            _short(r.revision),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started)),
+            r.who,
+            r.result + (f" (rollback of #{r.rollback_of})" if r.rollback_of else ""),
+            r.source,
+        ]
+        for r in records
+    ]
+    ctx.out(table(["id", "revision", "started", "who", "result", "source"], rows))
+    return EXIT_OK
+
+
+def cmd_rollback(ctx: Context) -> int:
+    name = ctx.args.app_name
+    sync_id = ctx.args.id
+    if sync_id is None:
+        candidates = [r for r in ctx.store.history(name, limit=100) if r.result == "Succeeded"]
+        if len(candidates) < 2:
+            raise ValidationError(
+                f"app {name}",
+                "no earlier successful sync to roll back to",
+                hint=f"`gitwave history {name}` lists the entries; pass an ID",
+            )
+        sync_id = candidates[1].id
+    app = implicit_app(name)
+    plan, result = rollback(
+        app,
+        sync_id,
+        targets=ctx.targets,
+        store=ctx.store,
+        options=_reconcile_options(ctx, dry_run=ctx.args.dry_run),
+        sink=_both(Progress(), ctx.store.record_event if not ctx.args.dry_run else None),
+    )
+    if ctx.output in ("json", "yaml"):
+        ctx.out(
+            dump(
+                {
+                    "app": name,
+                    "rolledBackTo": sync_id,
+                    "phase": result.phase.value,
+                    "message": result.message,
+                },
+                ctx.output,
+            )
+        )
+    else:
+        ctx.out(ctx.paint(f"{name}: rolling back to #{sync_id} @ {_short(plan.revision)}", "bold"))
+        ctx.out("  Secrets keep their live contents (secret values are never recorded).")
+        _print_result(ctx, plan, result)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+# -- sandbox ---------------------------------------------------------------------------
+
+
+def _sandbox_key(ctx: Context, text: str) -> ResourceKey:
+    group, kind, name = parse_kind_name(text)
+    if not name:
+        raise ValidationError(text, "expected KIND/NAME, e.g. deployment/guestbook-ui")
+    namespace = ctx.args.namespace if kind not in ("Namespace",) else ""
+    return ResourceKey(group, kind, namespace or "", name)
+
+
+def cmd_sandbox_get(ctx: Context) -> int:
+    sandbox = ctx.sandbox
+    kind: str | None = None
+    name: str | None = None
+    if ctx.args.resource:
+        _, kind, name = parse_kind_name(ctx.args.resource)
+    namespace = None if ctx.args.all_namespaces else ctx.args.namespace
+    items = sorted(
+        (
+            live
+            for live in sandbox.list(kind=kind, namespace=namespace)
+            if (name is None or live.key.name == name)
+        ),
+        key=lambda live: (live.key.namespace, live.key.kind, live.key.name),
+    )
+    if name and not items:
+        raise ValidationError(
+            ctx.args.resource, f"not found in the sandbox (namespace {namespace})"
+        )
+    if ctx.output in ("json", "yaml"):
+        docs = [_masked_live(live) for live in items]
+        value: Any = docs[0] if name and len(docs) == 1 else {"kind": "List", "items": docs}
+        ctx.out(dump(value, ctx.output))
+        return EXIT_OK
+    rows = []
+    for live in items:
+        meta = live.manifest.get("metadata", {})
+        created = meta.get("creationTimestamp", "")
+        rows.append(
+            [
+                live.key.namespace or "-",
+                live.key.kind,
+                live.key.name,
+                sandbox.health(live).code.value,
+                _age_of(created),
+            ]
+        )
+    ctx.out(
+        table(["namespace", "kind", "name", "health", "age"], rows)
+        if rows
+        else "No resources found."
+    )
+    return EXIT_OK
+
+
+def _age_of(timestamp: str) -> str:
+    if not timestamp:
+        return "-"
+    try:
+        parsed = time.mktime(time.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    except ValueError:
+        return "-"
+    return age(parsed)
+
+
+def cmd_sandbox_scale(ctx: Context) -> int:
+    key = _sandbox_key(ctx, ctx.args.resource)
+    ctx.sandbox.scale(key, ctx.args.replicas)
+    ctx.out(f"{key.kind.lower()}.{key.group or 'core'}/{key.name} scaled")
+    return EXIT_OK
+
+
+def cmd_sandbox_edit(ctx: Context) -> int:
+    key = _sandbox_key(ctx, ctx.args.resource)
+    if key.kind == "Secret" and key.group == "":
+        raise ValidationError(
+            key.display, "editing Secrets is refused: gitwave never shows secret values"
+        )
+    live = ctx.sandbox.observe(key)
+    if live is None:
+        raise ValidationError(key.display, "not found in the sandbox")
+    original = yaml.safe_dump(live.manifest, sort_keys=False)
+    editor = os.environ.get("KUBE_EDITOR") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        handle.write(original)
+        path = handle.name
+    try:
+        subprocess.run([*shlex.split(editor), path], check=True)
+        edited = Path(path).read_text()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise GitwaveError(f"editor {editor!r} failed: {exc}", hint="set EDITOR") from exc
+    finally:
+        Path(path).unlink(missing_ok=True)
+    if edited == original:
+        ctx.out("Edit cancelled, no changes made.")
+        return EXIT_OK
+    try:
+        manifest = yaml.safe_load(edited)
+    except yaml.YAMLError as exc:
+        raise ValidationError(key.display, f"edited YAML is invalid: {exc}") from exc
+    ctx.sandbox.replace_live(key, manifest)
+    ctx.out(f"{key.kind.lower()}/{key.name} edited")
+    return EXIT_OK
+
+
+# -- parser ----------------------------------------------------------------------------
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--state",
+        metavar="DIR",
+        help="state directory of the sandbox and the history (default: $GITWAVE_STATE, "
+        "else ~/.local/state/gitwave)",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "--target",
+        help="where to reconcile: sandbox (default) or kube:CONTEXT",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "--context",
+        help="kubeconfig context (same as --target kube:CONTEXT)",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "-o",
+        "--output",
+        choices=["table", "json", "yaml"],
+        default=argparse.SUPPRESS,
+        help="output format (default: table)",
+    )
+    common.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS)
+    return common
+
+
+def _path_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path", help="a directory, a Git repository (URL or path) or an Application file"
+    )
+    parser.add_argument("--app", action="append", help="only this app (repeatable)")
+    parser.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="gitwave",
+        description="GitOps engine: reconcile Git into the sandbox, Kubernetes and AWS "
+        "in sync waves.",
+        parents=[common],
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    p = verbs.add_parser("render", parents=[common], help="print the rendered manifests")
+    _path_args(p)
+    p.set_defaults(func=cmd_render)
+
+    p = verbs.add_parser("graph", parents=[common], help="print the sync waves or DOT")
+    _path_args(p)
+    p.add_argument("--dot", action="store_true", help="print Graphviz DOT")
+    p.set_defaults(func=cmd_graph)
+
+    for name in ("plan", "diff"):
+        p = verbs.add_parser(
+            name,
+            parents=[common],
+            help="show what a sync would change; exit 1 when there are changes",
+        )
+        _path_args(p)
+        p.add_argument("--prune", action="store_true", help="include prunes of removed objects")
+        p.set_defaults(func=cmd_plan)
+
+    p = verbs.add_parser("sync", parents=[common], help="apply the desired state wave by wave")
+    _path_args(p)
+    p.add_argument("--prune", action="store_true", help="delete objects removed from Git")
+    p.add_argument("--dry-run", action="store_true", help="validate and show, change nothing")
+    p.add_argument("--timeout", type=float, help="seconds to wait for each wave to be healthy")
+    p.add_argument("--parallel", type=int, default=8, help="objects applied at once in a wave")
+    p.set_defaults(func=cmd_sync)
+
+    p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
+    _path_args(p)
+    p.set_defaults(func=cmd_status)
+
+    p = verbs.add_parser("history", parents=[common], help="past syncs of an app")
+    p.add_argument("app_name", metavar="APP")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_history)
+
+    p = verbs.add_parser(
+        "rollback", parents=[common], help="re-apply the manifests of a history entry"
+    )
+    p.add_argument("app_name", metavar="APP")
+    p.add_argument("id", metavar="ID", type=int, nargs="?", help="history id (default: previous)")
+    p.add_argument("--prune", action="store_true", help="also delete objects not in that entry")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_rollback)
+
+    sandbox = verbs.add_parser(
+        "sandbox", parents=[common], help="look at or change the embedded sandbox by hand"
+    )
+    sverbs = sandbox.add_subparsers(dest="sandbox_verb", required=True, metavar="COMMAND")
+    s = sverbs.add_parser("get", parents=[common], help="list live objects")
+    s.add_argument("resource", nargs="?", help="KIND or KIND/NAME")
+    s.add_argument("-n", "--namespace", default="default")
+    s.add_argument("-A", "--all-namespaces", action="store_true")
+    s.set_defaults(func=cmd_sandbox_get)
+    s = sverbs.add_parser("scale", parents=[common], help="change replicas out of band")
+    s.add_argument("resource", help="KIND/NAME, e.g. deployment/guestbook-ui")
+    s.add_argument("-n", "--namespace", default="default")
+    s.add_argument("--replicas", type=int, required=True)
+    s.set_defaults(func=cmd_sandbox_scale)
+    s = sverbs.add_parser("edit", parents=[common], help="edit a live object in $EDITOR")
+    s.add_argument("resource", help="KIND/NAME")
+    s.add_argument("-n", "--namespace", default="default")
+    s.set_defaults(func=cmd_sandbox_edit)
+    return parser
+
+
+def _context(args: argparse.Namespace) -> Context:
+    state = getattr(args, "state", None)
+    state_dir = Path(state).expanduser() if state else default_state_dir()
+    args.target = getattr(args, "target", None)
+    args.context = getattr(args, "context", None)
+    output = getattr(args, "output", "table")
+    color = use_color(sys.stdout) and not getattr(args, "no_color", False)
+    return Context(args=args, state_dir=state_dir, output=output, color=color)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        ctx = _context(args)
+        code: int = args.func(ctx)
+        return code
+    except GitwaveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
