@@ -16,15 +16,15 @@ volumes, volumeMounts) are matched by name, like a strategic merge: an item
 the live list has on top (an injected sidecar) is not drift. Other lists are
 compared position by position when the lengths agree, else replaced whole.
 
-A desired ``null`` expresses no opinion. ``FieldOp.REMOVE`` is never produced
-here: noticing that Git stopped setting a field needs the previously applied
-manifest, which this stage does not get.
+A desired ``null`` expresses no opinion. A field Git stopped setting is found
+by ``removed_fields`` from the live object's ``managedFields``: what gitwave's
+field manager applied before and Git no longer sets is a ``remove``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -449,3 +449,80 @@ def diff_manifest(
             for c in walker.changes
         )
     return tuple(walker.changes)
+
+
+# -- fields Git no longer sets -----------------------------------------------------------
+
+FIELD_MANAGER = "gitwave"
+
+
+def _owned_leaves(node: Mapping[str, Any], prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """Paths of the map fields a FieldsV1 tree owns. A node without ``f:``
+    children is a leaf (a scalar, an atomic list or a keyed list as a whole)."""
+    children = [k for k in node if k.startswith("f:")]
+    if not children:
+        yield prefix
+        return
+    for child in children:
+        value = node[child]
+        yield from _owned_leaves(value if isinstance(value, Mapping) else {}, (*prefix, child[2:]))
+
+
+def _lookup(tree: Any, path: Sequence[str]) -> Any:
+    for part in path:
+        if not isinstance(tree, Mapping) or part not in tree:
+            return _MISSING
+        tree = tree[part]
+    return tree
+
+
+def removed_fields(
+    desired: Manifest,
+    live: Manifest,
+    *,
+    ignore: Sequence[str] = (),
+    is_secret: bool = False,
+    manager: str = FIELD_MANAGER,
+) -> tuple[FieldChange, ...]:
+    """Fields gitwave applied before (``manager``'s Apply entry in the live
+    ``metadata.managedFields``) that Git no longer sets: the next apply removes
+    them, so the plan shows them as ``remove``. Fields others own are not ours
+    to remove and never show."""
+    meta = live.get("metadata")
+    entries = meta.get("managedFields") if isinstance(meta, Mapping) else None
+    if not isinstance(entries, list):
+        return ()
+    ignored = [parse_pointer(p) for p in ignore]
+    changes: list[FieldChange] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping) or entry.get("manager") != manager:
+            continue
+        if entry.get("operation", "Apply") != "Apply":
+            continue
+        fields = entry.get("fieldsV1")
+        if not isinstance(fields, Mapping):
+            continue
+        for path in _owned_leaves(fields, ()):
+            if not path or path[0] in _NOT_COMPARED or path[0] == "status":
+                continue
+            if path[0] == "metadata" and (
+                len(path) < 2
+                or path[1] in _METADATA_NOT_COMPARED
+                or (len(path) > 2 and path[2] in _OWN_METADATA)
+            ):
+                continue
+            if any(tuple(path[: len(p)]) == tuple(str(x) for x in p) for p in ignored):
+                continue
+            in_string_data = _lookup(desired, ("stringData", *path[1:])) is not _MISSING
+            if is_secret and path[0] == "data" and in_string_data:
+                continue
+            if _lookup(desired, path) is not _MISSING:
+                continue
+            seen = _lookup(live, path)
+            if seen is _MISSING:
+                continue
+            change = FieldChange(format_path(path), FieldOp.REMOVE, seen, None)
+            if is_secret and is_secret_path(change.path):
+                change = _mask_change(change)
+            changes.append(change)
+    return tuple(changes)

@@ -96,6 +96,15 @@ class ProviderError(GitwaveError):
         self.retriable = retriable
 
 
+class ConflictError(ProviderError):
+    """The object changed since it was read (a stale resourceVersion, HTTP 409).
+
+    Retriable: read the object again and redo the change on the new version."""
+
+    def __init__(self, key: ResourceKey, detail: str) -> None:
+        super().__init__(key, detail, retriable=True)
+
+
 class UnreachableError(ProviderError):
     """The target could not be reached; retriable, and never read as 'absent'."""
 

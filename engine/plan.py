@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from gitwave.engine.diff import diff_manifest
+from gitwave.engine.diff import diff_manifest, removed_fields
 from gitwave.engine.errors import SafetyError, ValidationError
 from gitwave.engine.graph import ResourceGraph, order_key, parse_sync_wave
 from gitwave.engine.mask import MASK, is_secret_key, is_secret_path, mask_secret_manifest
@@ -94,7 +94,7 @@ def make_plan(
     if options.prune:
         _check_safe_to_prune(app, graph, live, tracked, prunable, options)
 
-    placed: list[tuple[tuple[int, int, int, int], Wave]] = []
+    placed: _Placed = []
     last_step: dict[int, int] = {}
     for stage in (*graph.stages, *graph.fail_stages):
         tasks = tuple(
@@ -110,6 +110,7 @@ def make_plan(
     for number, tasks in _prune_waves(prunable, graph, options).items():
         wave = Wave(HookPhase.SYNC, number, tasks, step=last_step.get(number, -1) + 1)
         placed.append(((HookPhase.SYNC.order, number, 1, 0), wave))
+    placed = _namespaces_before_hooks(placed)
     placed.sort(key=lambda entry: entry[0])
     return Plan(
         app=app,
@@ -117,6 +118,53 @@ def make_plan(
         waves=tuple(wave for _, wave in placed),
         warnings=tuple(warnings),
     )
+
+
+_Placed = list[tuple[tuple[int, int, int, int], Wave]]
+
+
+def _namespaces_before_hooks(placed: _Placed) -> _Placed:
+    """Create the namespaces PreSync hooks run in before those hooks run.
+
+    A Namespace from Git belongs to the Sync phase, so on a first sync a
+    PreSync Job in it would fail with "namespace not found"; Argo CD users hit
+    this and work around it with CreateNamespace. gitwave moves just the
+    creation of those namespaces into a wave of their own ahead of PreSync.
+    """
+    hook_namespaces = {
+        task.key.namespace
+        for _, wave in placed
+        if wave.phase is HookPhase.PRE_SYNC
+        for task in wave.tasks
+        if task.key.namespace
+    }
+    if not hook_namespaces:
+        return placed
+
+    def early(task: Task) -> bool:
+        return (
+            task.action is Action.CREATE
+            and task.key.group == ""
+            and task.key.kind == "Namespace"
+            and task.key.name in hook_namespaces
+        )
+
+    moved: list[Task] = []
+    kept: _Placed = []
+    for position, wave in placed:
+        if wave.phase is HookPhase.SYNC and any(early(t) for t in wave.tasks):
+            moved.extend(t for t in wave.tasks if early(t))
+            rest = tuple(t for t in wave.tasks if not early(t))
+            if rest:
+                kept.append((position, Wave(wave.phase, wave.number, rest, step=wave.step)))
+        else:
+            kept.append((position, wave))
+    if not moved:
+        return placed
+    first = min((w.number for _, w in kept if w.phase is HookPhase.PRE_SYNC), default=0)
+    prelude = Wave(HookPhase.PRE_SYNC, first - 1, tuple(moved))
+    kept.append(((HookPhase.PRE_SYNC.order, first - 1, 0, 0), prelude))
+    return kept
 
 
 def _shown(live: Live | None) -> Live | None:
@@ -134,12 +182,11 @@ def _apply_task(
         return Task(key, Action.HOOK, resource, _shown(seen))
     if seen is None:
         return Task(key, Action.CREATE, resource, None)
+    ignore = options.ignore.get(key, ())
+    secret = resource.is_secret
     changes = diff_manifest(
-        resource.manifest,
-        seen.manifest,
-        ignore=options.ignore.get(key, ()),
-        is_secret=resource.is_secret,
-    )
+        resource.manifest, seen.manifest, ignore=ignore, is_secret=secret
+    ) + removed_fields(resource.manifest, seen.manifest, ignore=ignore, is_secret=secret)
     if changes:
         return Task(key, Action.UPDATE, resource, _shown(seen), changes)
     if options.apply_out_of_sync_only:
@@ -289,7 +336,7 @@ def _summary(plan: Plan) -> str:
 
 
 def _wave_title(wave: Wave) -> str:
-    title = wave.label + (f" step {wave.step}" if wave.step else "")
+    title = wave.label
     if wave.tasks and all(t.action is Action.PRUNE for t in wave.tasks):
         title += " (prune)"
     return title

@@ -44,6 +44,8 @@ from gitwave.engine.model import (
 from gitwave.providers.base import Provider
 
 ANNOTATION_HOOK_OF = "gitwave.dev/hook-of"
+# 36**5 suffixes: a clash is rare, three in a row means something else is wrong.
+_NAME_TRIES = 3
 
 
 class Targets:
@@ -147,7 +149,12 @@ class SyncResult:
 
 
 class _Stop(Exception):
-    """A wave failed; carries the reason to the sync loop."""
+    """A wave failed; carries the reason (and the object that blocked it, if
+    one did) to the sync loop."""
+
+    def __init__(self, message: str, *, key: ResourceKey | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass
@@ -162,6 +169,10 @@ class _Run:
     healths: dict[ResourceKey, Health] = field(default_factory=dict)
     hooks_run: list[ResourceKey] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    namespaces_created: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.namespaces_created = _namespaces_created(self.plan)
 
     def emit(
         self,
@@ -186,6 +197,18 @@ class _Run:
         with self.lock:
             self.entries.append(entry)
 
+    def mark_failed(self, key: ResourceKey, message: str) -> None:
+        """Turn ``key``'s entry into a failure: it was applied, but it blocked
+        the sync (Degraded, or not healthy in time). Keeps its diff and live."""
+        with self.lock:
+            for i, entry in enumerate(self.entries):
+                if entry.key == key:
+                    self.entries[i] = ChangeSetEntry(
+                        key, ChangeAction.FAILED, message, entry.changes, entry.live
+                    )
+                    return
+            self.entries.append(ChangeSetEntry(key, ChangeAction.FAILED, message))
+
 
 def _tracked(resource: Resource, app: str) -> Resource:
     """A copy of ``resource`` carrying the app's label and exact tracking id."""
@@ -196,17 +219,29 @@ def _tracked(resource: Resource, app: str) -> Resource:
     return Resource(resource.key, resource.api_version, manifest, resource.source)
 
 
-def _hook_instance(resource: Resource, app: str) -> Resource:
+def _hook_instance(
+    resource: Resource, app: str, *, taken: Callable[[ResourceKey], bool] = lambda key: False
+) -> Resource:
     """A hook ready to create: a concrete name for generateName, marked as ours
-    but without the app label, so hooks are never pruned as leftovers."""
+    but without the app label, so hooks are never pruned as leftovers.
+
+    ``taken`` tells whether a name is in use; a generated name never is, so a
+    hook of one sync never overwrites the hook a previous sync left behind."""
     manifest = copy.deepcopy(resource.manifest)
     meta = manifest.setdefault("metadata", {})
     key = resource.key
     if not meta.get("name") and meta.get("generateName"):
         alphabet = string.ascii_lowercase + string.digits
-        suffix = "".join(secrets.choice(alphabet) for _ in range(5))
-        meta["name"] = f"{meta['generateName']}{suffix}"
-        key = ResourceKey(key.group, key.kind, key.namespace, meta["name"])
+        for _ in range(_NAME_TRIES):
+            suffix = "".join(secrets.choice(alphabet) for _ in range(5))
+            key = ResourceKey(key.group, key.kind, key.namespace, f"{meta['generateName']}{suffix}")
+            if not taken(key):
+                break
+        else:
+            raise ProviderError(
+                resource.key, f"no free name for generateName {meta['generateName']!r}"
+            )
+        meta["name"] = key.name
     meta.setdefault("annotations", {})[ANNOTATION_HOOK_OF] = app
     return Resource(key, resource.api_version, manifest, resource.source)
 
@@ -246,7 +281,9 @@ def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
     assert task.desired is not None
     provider = run.targets.for_resource(task.desired)
     if task.action is Action.HOOK:
-        hook = _hook_instance(task.desired, run.plan.app)
+        hook = _hook_instance(
+            task.desired, run.plan.app, taken=lambda key: provider.observe(key) is not None
+        )
         if run.options.dry_run:
             run.record(ChangeSetEntry(hook.key, ChangeAction.SKIPPED, "hook (dry run)"))
             return task, None
@@ -255,6 +292,9 @@ def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
             and provider.observe(hook.key) is not None
         ):
             provider.delete(hook.key, propagation=Propagation.FOREGROUND)
+            # A real API server deletes in the background: applying before the old
+            # object is gone would patch it instead of creating a new one.
+            _await_deleted(run, provider, hook.key)
         run.emit(EventKind.HOOK_STARTED, "created", resource=hook.key)
         entry = provider.apply(hook)
         run.record(entry)
@@ -266,12 +306,29 @@ def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
     if task.action is Action.NONE:
         run.record(ChangeSetEntry(task.key, ChangeAction.UNCHANGED, live=task.live))
         return task, resource
+    if run.options.dry_run and task.key.namespace in run.namespaces_created:
+        # The target cannot dry-run into a namespace that does not exist yet
+        # (kubectl apply --dry-run=server fails the same way); report the
+        # creation this sync would do instead of a false failure.
+        entry = ChangeSetEntry(
+            task.key, ChangeAction.CREATED, "dry run; its namespace is created by this sync"
+        )
+        run.record(entry)
+        return task, resource
     entry = provider.apply(resource, dry_run=run.options.dry_run)
     if task.changes and not entry.changes:
         entry = ChangeSetEntry(entry.key, entry.action, entry.message, task.changes, entry.live)
     run.record(entry)
     run.emit(EventKind.RESOURCE_APPLIED, entry.action.value, resource=task.key)
     return task, resource
+
+
+def _namespaces_created(plan: Plan) -> frozenset[str]:
+    return frozenset(
+        t.key.name
+        for t in plan.tasks()
+        if t.action is Action.CREATE and t.key.kind == "Namespace" and t.key.group == ""
+    )
 
 
 def _safe_apply(run: _Run, task: Task) -> tuple[Task, Resource | None, GitwaveError | None]:
@@ -305,7 +362,7 @@ def _wait_healthy(run: _Run, wave: Wave, applied: Mapping[ResourceKey, Resource]
             if health.code.is_settled:
                 del pending[key]
             elif health.code is HealthCode.DEGRADED:
-                raise _Stop(f"{key.display} is Degraded: {health.message}")
+                raise _Stop(f"{key.display} is Degraded: {health.message}", key=key)
         if not pending:
             break
         blocker_key = min(pending)
@@ -314,7 +371,23 @@ def _wait_healthy(run: _Run, wave: Wave, applied: Mapping[ResourceKey, Resource]
             run.emit(EventKind.WAITING, blocker, resource=blocker_key, wave=wave.label)
             last_blocker = blocker
         if time.monotonic() >= deadline:
-            raise _Stop(f"{wave.label} timed out after {run.options.wave_timeout_s:g}s {blocker}")
+            raise _Stop(
+                f"{wave.label} timed out after {run.options.wave_timeout_s:g}s {blocker}",
+                key=blocker_key,
+            )
+        time.sleep(interval)
+        interval = min(interval * 2, run.options.max_poll_interval_s)
+
+
+def _await_deleted(run: _Run, provider: Provider, key: ResourceKey) -> None:
+    """Block until ``key`` is gone; ProviderError after the wave timeout."""
+    deadline = time.monotonic() + run.options.wave_timeout_s
+    interval = 0.02
+    while provider.observe(key) is not None:
+        if time.monotonic() >= deadline:
+            raise ProviderError(
+                key, f"still present {run.options.wave_timeout_s:g}s after it was deleted"
+            )
         time.sleep(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)
 
@@ -368,8 +441,12 @@ def _ensure_namespaces(run: _Run) -> None:
         if provider.observe(key) is None:
             if run.options.dry_run:
                 run.record(ChangeSetEntry(key, ChangeAction.CREATED, "CreateNamespace (dry run)"))
+                # What goes into it cannot be dry-run against the target either.
+                run.namespaces_created |= {namespace}
             else:
-                run.record(provider.apply(ns))
+                entry = provider.apply(ns)
+                run.record(entry)
+                run.emit(EventKind.RESOURCE_APPLIED, entry.action.value, resource=key)
 
 
 def _run_wave(run: _Run, wave: Wave, pool: ThreadPoolExecutor) -> None:
@@ -378,13 +455,17 @@ def _run_wave(run: _Run, wave: Wave, pool: ThreadPoolExecutor) -> None:
     errors = [(task, err) for task, _, err in results if err is not None]
     hooks = [(task, res) for task, res, _ in results if task.action is Action.HOOK and res]
     if errors:
+        # Hooks this wave did create still get their HookFailed policy.
+        _finish_hooks(run, hooks, succeeded=False)
         raise _Stop(str(errors[0][1]))
     if run.options.dry_run:
         return
     applied = {res.key: res for task, res, _ in results if res is not None}
     try:
         _wait_healthy(run, wave, applied)
-    except _Stop:
+    except _Stop as stop:
+        if stop.key is not None:
+            run.mark_failed(stop.key, str(stop))
         _finish_hooks(run, hooks, succeeded=False)
         raise
     _finish_hooks(run, hooks, succeeded=True)

@@ -29,6 +29,7 @@ from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.graph import to_dot
 from gitwave.engine.mask import mask_secret_manifest
 from gitwave.engine.model import (
+    Action,
     ChangeAction,
     HealthCode,
     Live,
@@ -149,8 +150,24 @@ def _masked_live(live: Live) -> dict[str, Any]:
     return live.manifest
 
 
-def _wave_of_entries(plan: Plan) -> dict[ResourceKey, str]:
-    return {task.key: wave.label for wave in plan.waves for task in wave.tasks}
+def _wave_label(plan: Plan, key: ResourceKey) -> str:
+    """The wave an entry belongs to; a generateName hook matches by its prefix."""
+    for wave in plan.waves:
+        for task in wave.tasks:
+            if task.key == key:
+                return wave.label
+    for wave in plan.waves:
+        for task in wave.tasks:
+            prefix = task.key
+            if (
+                task.action is Action.HOOK
+                and prefix.name.endswith("-")
+                and (prefix.group, prefix.kind, prefix.namespace)
+                == (key.group, key.kind, key.namespace)
+                and key.name.startswith(prefix.name)
+            ):
+                return wave.label
+    return "hooks"
 
 
 _ACTION_COLOR = {
@@ -181,10 +198,9 @@ def _result_dict(result: SyncResult) -> dict[str, Any]:
 
 
 def _print_result(ctx: Context, plan: Plan, result: SyncResult) -> None:
-    waves = _wave_of_entries(plan)
     by_wave: dict[str, list[str]] = {}
     for entry in result.changeset.entries:
-        label = waves.get(entry.key, "hooks")
+        label = _wave_label(plan, entry.key)
         action = ctx.paint(entry.action.value.ljust(10), _ACTION_COLOR.get(entry.action, ""))
         line = f"  {action} {entry.key.display}"
         if entry.message and entry.action in (ChangeAction.FAILED, ChangeAction.SKIPPED):
@@ -464,7 +480,8 @@ def cmd_sandbox_get(ctx: Context) -> int:
     kind: str | None = None
     name: str | None = None
     if ctx.args.resource:
-        _, kind, name = parse_kind_name(ctx.args.resource)
+        _, kind, parsed_name = parse_kind_name(ctx.args.resource)
+        name = parsed_name or None
     namespace = None if ctx.args.all_namespaces else ctx.args.namespace
     items = sorted(
         (

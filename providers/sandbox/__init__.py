@@ -1,1 +1,14 @@
-"""sandbox provider."""
+"""The embedded sandbox target: a small Kubernetes-like API server in SQLite.
+
+``gitwave`` syncs to it when no cluster is named, so every sample, test and
+demo runs without a cluster. See ``provider.SandboxProvider``.
+"""
+
+from gitwave.providers.sandbox.controllers import FAIL_ANNOTATION
+from gitwave.providers.sandbox.provider import (
+    GITWAVE_MANAGER,
+    SandboxProvider,
+    default_state_dir,
+)
+
+__all__ = ["FAIL_ANNOTATION", "GITWAVE_MANAGER", "SandboxProvider", "default_state_dir"]

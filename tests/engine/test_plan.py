@@ -105,7 +105,7 @@ def plan_of(
 
 
 def title(wave: Wave) -> str:
-    return wave.label + (f" step {wave.step}" if wave.step else "")
+    return wave.label
 
 
 def table(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:

@@ -1,0 +1,331 @@
+"""Field ownership: who set which field, the way server-side apply tracks it.
+
+A field is a leaf of the object's map nesting: a scalar, a list (lists are
+atomic here, a simplification of Kubernetes' merge keys), or an empty map.
+Its path is the tuple of map keys leading to it. Each field manager owns a set
+of paths, kept in ``metadata.managedFields`` in Kubernetes' ``FieldsV1``
+format so the object reads like one from a real API server.
+
+Two ways of writing, as in Kubernetes:
+
+- ``apply_as`` (operation ``Apply``): the manager declares the full set of
+  fields it wants. Fields it declared before and no longer declares are
+  removed (unless another manager also owns them); fields others set are left
+  alone; conflicting fields are taken over (gitwave applies with force, as
+  Argo CD and Flux do).
+- ``update_as`` (operation ``Update``, what ``kubectl edit/scale`` does): the
+  manager writes a whole object; it becomes the owner of the fields it changed.
+
+Everything here is pure and never changes its inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gitwave.engine.model import Manifest
+
+FieldPath = tuple[str, ...]
+
+# Identity and server-owned fields: nobody owns them through apply.
+_TOP_LEVEL_SKIP = frozenset({"apiVersion", "kind", "status"})
+_METADATA_SKIP = frozenset(
+    {
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "managedFields",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    }
+)
+
+_MISSING: Any = object()
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (much faster than ``copy.deepcopy``)."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
+
+
+def without_nulls(value: Any) -> Any:
+    """A copy without null map values: Kubernetes treats ``key: null`` as unset."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+def field_leaves(manifest: Mapping[str, Any]) -> dict[FieldPath, Any]:
+    """Every owned-able field of ``manifest`` with its value."""
+    leaves: dict[FieldPath, Any] = {}
+    for key, value in manifest.items():
+        if key in _TOP_LEVEL_SKIP:
+            continue
+        if key == "metadata" and isinstance(value, dict):
+            for meta_key, meta_value in value.items():
+                if meta_key not in _METADATA_SKIP:
+                    _collect(meta_value, ("metadata", meta_key), leaves)
+        else:
+            _collect(value, (key,), leaves)
+    return leaves
+
+
+def _collect(value: Any, path: FieldPath, out: dict[FieldPath, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, child in value.items():
+            _collect(child, (*path, key), out)
+    else:
+        out[path] = value
+
+
+def get_path(obj: Mapping[str, Any], path: FieldPath) -> Any:
+    node: Any = obj
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return _MISSING
+        node = node[key]
+    return node
+
+
+def set_path(obj: dict[str, Any], path: FieldPath, value: Any) -> None:
+    node = obj
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[path[-1]] = clone(value)
+
+
+def remove_path(obj: dict[str, Any], path: FieldPath) -> None:
+    """Remove the field and every map it leaves empty (except the top level)."""
+    trail: list[dict[str, Any]] = [obj]
+    node: Any = obj
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            return
+        trail.append(node)
+    trail[-1].pop(path[-1], None)
+    for depth in range(len(path) - 1, 0, -1):
+        if trail[depth]:
+            break
+        trail[depth - 1].pop(path[depth - 1], None)
+
+
+def _overlaps(a: FieldPath, b: FieldPath) -> bool:
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedFields:
+    """One manager's entry of ``metadata.managedFields``."""
+
+    manager: str
+    operation: str  # "Apply" or "Update"
+    api_version: str
+    time: str
+    fields: frozenset[FieldPath]
+
+    def to_manifest(self) -> Manifest:
+        return {
+            "manager": self.manager,
+            "operation": self.operation,
+            "apiVersion": self.api_version,
+            "time": self.time,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": encode_fields_v1(self.fields),
+        }
+
+    @staticmethod
+    def from_manifest(entry: Mapping[str, Any]) -> ManagedFields:
+        raw = entry.get("fieldsV1")
+        return ManagedFields(
+            manager=str(entry.get("manager", "")),
+            operation=str(entry.get("operation", "Update")),
+            api_version=str(entry.get("apiVersion", "")),
+            time=str(entry.get("time", "")),
+            fields=decode_fields_v1(raw) if isinstance(raw, Mapping) else frozenset(),
+        )
+
+
+def encode_fields_v1(paths: Iterable[FieldPath]) -> Manifest:
+    """Paths → the nested ``{"f:spec": {"f:replicas": {}}}`` form; ``"."`` marks a
+    path that is owned itself and also has owned children."""
+    root: dict[str, Any] = {}
+    owned_nodes: list[dict[str, Any]] = []
+    for path in sorted(paths):
+        node = root
+        for key in path:
+            node = node.setdefault(f"f:{key}", {})
+        owned_nodes.append(node)
+    for node in owned_nodes:
+        if node:
+            node["."] = {}
+    return root
+
+
+def decode_fields_v1(tree: Mapping[str, Any]) -> frozenset[FieldPath]:
+    found: set[FieldPath] = set()
+
+    def walk(node: Mapping[str, Any], path: FieldPath) -> None:
+        if path and (not node or "." in node):
+            found.add(path)
+        for key, child in node.items():
+            if key.startswith("f:") and isinstance(child, Mapping):
+                walk(child, (*path, key[2:]))
+
+    walk(tree, ())
+    return frozenset(found)
+
+
+def read_managed_fields(obj: Mapping[str, Any]) -> list[ManagedFields]:
+    meta = obj.get("metadata")
+    entries = meta.get("managedFields") if isinstance(meta, Mapping) else None
+    if not isinstance(entries, list):
+        return []
+    return [ManagedFields.from_manifest(e) for e in entries if isinstance(e, Mapping)]
+
+
+def managers_of(obj: Mapping[str, Any]) -> dict[FieldPath, tuple[str, ...]]:
+    """Each owned field with the managers that own it (for naming who changed what)."""
+    owners: dict[FieldPath, list[str]] = {}
+    for entry in read_managed_fields(obj):
+        for path in entry.fields:
+            owners.setdefault(path, []).append(entry.manager)
+    return {path: tuple(names) for path, names in sorted(owners.items())}
+
+
+def _write_managed_fields(obj: dict[str, Any], entries: Iterable[ManagedFields]) -> None:
+    present = [
+        replace(e, fields=frozenset(p for p in e.fields if get_path(obj, p) is not _MISSING))
+        for e in entries
+    ]
+    kept = [e.to_manifest() for e in present if e.fields]
+    meta = obj.setdefault("metadata", {})
+    if kept:
+        meta["managedFields"] = kept
+    else:
+        meta.pop("managedFields", None)
+
+
+def apply_as(
+    live: Mapping[str, Any], desired: Mapping[str, Any], *, manager: str, time: str
+) -> Manifest:
+    """``live`` after ``manager`` applies ``desired`` (a new object; inputs unchanged).
+
+    ``time`` is stamped on the manager's entry only when its field set is new;
+    call ``touch`` once the caller knows the object really changed.
+    """
+    obj: Manifest = clone(dict(live))
+    entries = read_managed_fields(obj)
+    mine = next((e for e in entries if e.manager == manager), None)
+    previous = mine.fields if mine else frozenset()
+    wanted = field_leaves(desired)
+    others = [e for e in entries if e.manager != manager]
+
+    for path in previous - wanted.keys():
+        if not any(path in e.fields for e in others):
+            remove_path(obj, path)
+
+    taken: list[FieldPath] = []
+    for path, value in wanted.items():
+        current = get_path(obj, path)
+        if value == {} and isinstance(current, dict):
+            continue  # declaring an empty map takes nothing from those who filled it
+        if current != value:
+            set_path(obj, path, value)
+            taken.append(path)
+    if taken:
+        others = [_without(e, taken) for e in others]
+
+    if "apiVersion" in desired:
+        obj["apiVersion"] = desired["apiVersion"]
+    fields = frozenset(wanted)
+    own = ManagedFields(
+        manager,
+        "Apply",
+        str(obj.get("apiVersion", "")),
+        mine.time if mine is not None and mine.fields == fields else time,
+        fields,
+    )
+    _write_managed_fields(obj, _ordered(entries, own, others))
+    return obj
+
+
+def update_as(
+    live: Mapping[str, Any], new: Mapping[str, Any], *, manager: str, time: str
+) -> Manifest:
+    """``new`` with managed fields updated as when ``manager`` writes the whole
+    object (``kubectl edit``, ``kubectl scale``): it owns the fields it changed;
+    fields it removed are nobody's any more."""
+    obj: Manifest = clone(dict(new))
+    old_leaves = field_leaves(live)
+    new_leaves = field_leaves(obj)
+    changed = [p for p, v in new_leaves.items() if old_leaves.get(p, _MISSING) != v]
+    removed = frozenset(old_leaves.keys() - new_leaves.keys())
+    entries = read_managed_fields(live)
+    mine = next((e for e in entries if e.manager == manager), None)
+    others = [_without(e, changed, removed) for e in entries if e.manager != manager]
+    if mine is None and not changed:
+        _write_managed_fields(obj, entries)
+        return obj
+    fields = frozenset((mine.fields if mine else frozenset()) - removed) | frozenset(changed)
+    own = ManagedFields(
+        manager,
+        "Update",
+        str(obj.get("apiVersion", "")),
+        time if changed or mine is None else mine.time,
+        fields,
+    )
+    _write_managed_fields(obj, _ordered(entries, own, others))
+    return obj
+
+
+def touch(obj: dict[str, Any], *, manager: str, time: str) -> None:
+    """Stamp ``time`` on ``manager``'s entry (the object changed through it)."""
+    meta = obj.get("metadata")
+    entries = meta.get("managedFields") if isinstance(meta, dict) else None
+    for entry in entries or []:
+        if isinstance(entry, dict) and entry.get("manager") == manager:
+            entry["time"] = time
+
+
+def _without(
+    entry: ManagedFields, taken: Iterable[FieldPath], removed: frozenset[FieldPath] = frozenset()
+) -> ManagedFields:
+    taken = list(taken)
+    kept = frozenset(
+        p for p in entry.fields if p not in removed and not any(_overlaps(p, t) for t in taken)
+    )
+    return entry if kept == entry.fields else replace(entry, fields=kept)
+
+
+def _ordered(
+    before: list[ManagedFields], own: ManagedFields, others: list[ManagedFields]
+) -> Iterator[ManagedFields]:
+    """Entries in their original order; a new manager goes last."""
+    by_name = {e.manager: e for e in others}
+    by_name[own.manager] = own
+    seen = set()
+    for entry in before:
+        if entry.manager in by_name:
+            seen.add(entry.manager)
+            yield by_name[entry.manager]
+    for name, entry in by_name.items():
+        if name not in seen:
+            yield entry

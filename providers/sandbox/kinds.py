@@ -1,0 +1,166 @@
+"""The kinds the sandbox API server serves: the built-in ones and those CRDs register.
+
+A real API server answers "no matches for kind" for a kind nobody registered;
+the sandbox does the same so a missing CRD is caught before a real cluster
+would catch it. Scope of built-in kinds comes from ``gitwave.engine.scope``;
+the scope of a custom resource comes from its CRD's ``spec.scope``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitwave.engine.errors import ProviderError
+from gitwave.engine.model import ResourceKey
+from gitwave.engine.scope import is_cluster_scoped
+
+# Built-in kinds by API group. Argo CD Applications, Crossplane and every other
+# CRD-defined kind are deliberately absent: they need their CRD applied first.
+BUILTIN_KINDS: Mapping[str, frozenset[str]] = {
+    "": frozenset(
+        {
+            "Binding",
+            "ComponentStatus",
+            "ConfigMap",
+            "Endpoints",
+            "Event",
+            "LimitRange",
+            "Namespace",
+            "Node",
+            "PersistentVolume",
+            "PersistentVolumeClaim",
+            "Pod",
+            "PodTemplate",
+            "ReplicationController",
+            "ResourceQuota",
+            "Secret",
+            "Service",
+            "ServiceAccount",
+        }
+    ),
+    "apps": frozenset(
+        {"ControllerRevision", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"}
+    ),
+    "batch": frozenset({"CronJob", "Job"}),
+    "autoscaling": frozenset({"HorizontalPodAutoscaler"}),
+    "policy": frozenset({"PodDisruptionBudget"}),
+    "networking.k8s.io": frozenset(
+        {"Ingress", "IngressClass", "IPAddress", "NetworkPolicy", "ServiceCIDR"}
+    ),
+    "rbac.authorization.k8s.io": frozenset(
+        {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+    ),
+    "storage.k8s.io": frozenset(
+        {
+            "CSIDriver",
+            "CSINode",
+            "CSIStorageCapacity",
+            "StorageClass",
+            "VolumeAttachment",
+            "VolumeAttributesClass",
+        }
+    ),
+    "apiextensions.k8s.io": frozenset({"CustomResourceDefinition"}),
+    "apiregistration.k8s.io": frozenset({"APIService"}),
+    "admissionregistration.k8s.io": frozenset(
+        {
+            "MutatingWebhookConfiguration",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+            "ValidatingWebhookConfiguration",
+        }
+    ),
+    "coordination.k8s.io": frozenset({"Lease"}),
+    "scheduling.k8s.io": frozenset({"PriorityClass"}),
+    "discovery.k8s.io": frozenset({"EndpointSlice"}),
+    "node.k8s.io": frozenset({"RuntimeClass"}),
+    "certificates.k8s.io": frozenset({"CertificateSigningRequest"}),
+    "events.k8s.io": frozenset({"Event"}),
+    "flowcontrol.apiserver.k8s.io": frozenset({"FlowSchema", "PriorityLevelConfiguration"}),
+}
+
+CRD_GROUP = "apiextensions.k8s.io"
+CRD_KIND = "CustomResourceDefinition"
+
+
+class Scope(enum.Enum):
+    NAMESPACED = "Namespaced"
+    CLUSTER = "Cluster"
+
+    @property
+    def is_namespaced(self) -> bool:
+        return self is Scope.NAMESPACED
+
+
+@dataclass(frozen=True, slots=True)
+class ServedKind:
+    """A kind the server accepts: its scope and, for CRDs, the versions served."""
+
+    group: str
+    kind: str
+    scope: Scope
+    versions: frozenset[str] = frozenset()  # empty: any version (built-in kinds)
+    crd: str = ""  # the CRD that registered it; "" for built-in kinds
+
+    def serves(self, api_version: str) -> bool:
+        return not self.versions or api_version.rpartition("/")[2] in self.versions
+
+
+def builtin_kind(group: str, kind: str) -> ServedKind | None:
+    """The built-in kind ``group``/``kind``, or None when it is not built in."""
+    if kind not in BUILTIN_KINDS.get(group, frozenset()):
+        return None
+    scope = Scope.CLUSTER if is_cluster_scoped(group, kind) else Scope.NAMESPACED
+    return ServedKind(group, kind, scope)
+
+
+def is_crd(group: str, kind: str) -> bool:
+    return group == CRD_GROUP and kind == CRD_KIND
+
+
+def kind_from_crd(key: ResourceKey, crd: Mapping[str, Any]) -> ServedKind:
+    """The kind a CustomResourceDefinition registers.
+
+    Raises ProviderError for a CRD the API server would reject: a missing group
+    or kind, a name other than ``<plural>.<group>``, or an unknown scope.
+    """
+    spec = crd.get("spec")
+    if not isinstance(spec, Mapping):
+        raise ProviderError(key, "spec is required")
+    names = spec.get("names")
+    group, scope_text = spec.get("group"), spec.get("scope")
+    if not isinstance(names, Mapping) or not isinstance(group, str) or not group:
+        raise ProviderError(key, "spec.group and spec.names are required")
+    kind, plural = names.get("kind"), names.get("plural")
+    if not isinstance(kind, str) or not kind or not isinstance(plural, str) or not plural:
+        raise ProviderError(key, "spec.names.kind and spec.names.plural are required")
+    if key.name != f"{plural}.{group}":
+        raise ProviderError(
+            key, f"metadata.name must be spec.names.plural + '.' + spec.group ({plural}.{group})"
+        )
+    try:
+        scope = Scope(scope_text)
+    except ValueError:
+        raise ProviderError(
+            key, f"spec.scope must be Namespaced or Cluster, not {scope_text!r}"
+        ) from None
+    versions = frozenset(
+        str(v["name"])
+        for v in spec.get("versions") or []
+        if isinstance(v, Mapping) and v.get("name") and v.get("served", True)
+    )
+    if not versions:
+        raise ProviderError(key, "spec.versions must list at least one served version")
+    return ServedKind(group, kind, scope, versions, crd=key.name)
+
+
+def unknown_kind_error(key: ResourceKey, api_version: str) -> ProviderError:
+    error = ProviderError(key, f"no kind {key.kind!r} is registered for apiVersion {api_version!r}")
+    error.hint = (
+        "apply the CustomResourceDefinition that defines this kind first "
+        "(put it in an earlier sync wave), or fix apiVersion/kind"
+    )
+    return error

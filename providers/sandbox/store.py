@@ -1,0 +1,402 @@
+"""The sandbox's storage: one SQLite database in WAL mode (the sandbox's etcd).
+
+WAL lets the ``gitwave`` CLI in another process read, scale or edit objects
+while a sync writes. Writes run in ``BEGIN IMMEDIATE`` transactions so the
+read-modify-write sequences of two processes never interleave. Each operation
+is a savepoint, so a failed one leaves nothing behind; when several threads
+queue up to write, their operations share one commit (``flush``), and inside
+``batch()`` all of them do.
+
+Not thread-safe by itself: ``SandboxProvider`` serialises access with a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitwave.engine.errors import ProviderError, UnreachableError
+from gitwave.engine.model import LABEL_APP, Live, Manifest, ResourceKey
+
+from .kinds import Scope, ServedKind
+
+SCHEMA_VERSION = 1
+
+# Group commit bounds: another process waits at most about this long to write,
+# and a crash loses at most this much acknowledged work.
+GROUP_COMMIT_MAX_OPS = 1000
+GROUP_COMMIT_MAX_SECONDS = 0.05
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    id TEXT PRIMARY KEY,
+    grp TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    owner_uid TEXT,
+    app TEXT,
+    rv INTEGER NOT NULL,
+    settle_at REAL,
+    manifest TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS objects_namespace ON objects(namespace);
+CREATE INDEX IF NOT EXISTS objects_kind ON objects(grp, kind);
+CREATE INDEX IF NOT EXISTS objects_owner ON objects(owner_uid) WHERE owner_uid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_app ON objects(app) WHERE app IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_rv ON objects(rv);
+CREATE INDEX IF NOT EXISTS objects_settle ON objects(settle_at) WHERE settle_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), rv INTEGER NOT NULL);
+INSERT OR IGNORE INTO counter (id, rv) VALUES (0, 0);
+CREATE TABLE IF NOT EXISTS tombstones (id TEXT NOT NULL, rv INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_rv ON tombstones(rv);
+CREATE TABLE IF NOT EXISTS kinds (
+    grp TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    crd TEXT NOT NULL,
+    PRIMARY KEY (grp, kind)
+);
+CREATE TABLE IF NOT EXISTS allocations (
+    pool TEXT NOT NULL,
+    value TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    seed TEXT,
+    PRIMARY KEY (pool, value)
+);
+CREATE INDEX IF NOT EXISTS allocations_owner ON allocations(owner);
+"""
+
+_COLUMNS = "id, grp, kind, namespace, name, uid, owner_uid, app, rv, settle_at, manifest"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored object."""
+
+    key: ResourceKey
+    uid: str
+    owner_uid: str | None
+    rv: int
+    settle_at: float | None
+    manifest: Manifest
+
+    def live(self) -> Live:
+        return Live(self.key, self.manifest, str(self.rv))
+
+
+def controller_owner_uid(manifest: Manifest) -> str | None:
+    """The uid of the object's controlling owner (else its first owner)."""
+    refs = (manifest.get("metadata") or {}).get("ownerReferences") or []
+    refs = [r for r in refs if isinstance(r, dict) and r.get("uid")]
+    for ref in refs:
+        if ref.get("controller"):
+            return str(ref["uid"])
+    return str(refs[0]["uid"]) if refs else None
+
+
+def _app_label(manifest: Manifest) -> str | None:
+    labels = (manifest.get("metadata") or {}).get("labels") or {}
+    value = labels.get(LABEL_APP) if isinstance(labels, dict) else None
+    return str(value) if value is not None else None
+
+
+def _encode(manifest: Manifest) -> str:
+    return json.dumps(manifest, separators=(",", ":"))
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self._db = sqlite3.connect(
+                path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit is durable against a crash of this process;
+            # only a power cut can lose the last commits (acceptable for a sandbox).
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=OFF")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise ProviderError(
+                    None,
+                    f"sandbox state {path} has schema version {version}; "
+                    f"this gitwave knows {SCHEMA_VERSION}",
+                )
+            # One transaction, so two processes opening a new state dir at once
+            # do not trip over each other's half-made schema.
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            )
+        except sqlite3.Error as exc:
+            raise UnreachableError(f"sandbox state {path}", str(exc)) from exc
+        self._open = False  # a transaction is open
+        self._opened_at = 0.0
+        self._ops = 0  # write scopes in the open transaction
+        self._batches = 0  # open batch() scopes: no commit until the last ends
+        self._savepoints = 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------ transactions
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """A write scope: a savepoint in the open transaction (opening one with
+        ``BEGIN IMMEDIATE`` if none is). If the body raises, only this scope is
+        rolled back. The transaction stays open until ``flush`` commits it."""
+        if not self._open:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._open, self._opened_at, self._ops = True, time.monotonic(), 0
+        self._savepoints += 1
+        name = f"w{self._savepoints}"
+        self._db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._db.execute(f"ROLLBACK TO {name}")
+            self._db.execute(f"RELEASE {name}")
+            raise
+        self._db.execute(f"RELEASE {name}")
+        self._ops += 1
+
+    def flush(self, *, more_coming: bool) -> None:
+        """Commit the open transaction, unless a batch is open, or more writers
+        are queued and the transaction is still young (group commit: under load
+        one commit covers many operations)."""
+        if not self._open or self._batches:
+            return
+        if (
+            more_coming
+            and self._ops < GROUP_COMMIT_MAX_OPS
+            and time.monotonic() - self._opened_at < GROUP_COMMIT_MAX_SECONDS
+        ):
+            return
+        self._finish(commit=True)
+
+    def _finish(self, *, commit: bool) -> None:
+        self._open = False
+        try:
+            self._db.execute("COMMIT" if commit else "ROLLBACK")
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def begin_batch(self) -> None:
+        self._batches += 1
+
+    def end_batch(self, *, commit: bool) -> None:
+        self._batches -= 1
+        if self._batches == 0 and self._open:
+            self._finish(commit=commit)
+
+    # ------------------------------------------------------------ objects
+
+    def next_rv(self) -> int:
+        row = self._db.execute(
+            "UPDATE counter SET rv = rv + 1 WHERE id = 0 RETURNING rv"
+        ).fetchone()
+        return int(row[0])
+
+    def current_rv(self) -> int:
+        return int(self._db.execute("SELECT rv FROM counter WHERE id = 0").fetchone()[0])
+
+    def get(self, key: ResourceKey) -> Row | None:
+        found = self._db.execute(
+            f"SELECT {_COLUMNS} FROM objects WHERE id = ?", (str(key),)
+        ).fetchone()
+        return _row(found) if found else None
+
+    def exists(self, key: ResourceKey) -> bool:
+        return (
+            self._db.execute("SELECT 1 FROM objects WHERE id = ?", (str(key),)).fetchone()
+            is not None
+        )
+
+    def put(self, key: ResourceKey, manifest: Manifest, *, rv: int, settle_at: float | None) -> Row:
+        uid = str(manifest["metadata"]["uid"])
+        owner = controller_owner_uid(manifest)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO objects ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                str(key),
+                key.group,
+                key.kind,
+                key.namespace,
+                key.name,
+                uid,
+                owner,
+                _app_label(manifest),
+                rv,
+                settle_at,
+                _encode(manifest),
+            ),
+        )
+        return Row(key, uid, owner, rv, settle_at, manifest)
+
+    def remove(self, key: ResourceKey, *, rv: int) -> None:
+        self._db.execute("DELETE FROM objects WHERE id = ?", (str(key),))
+        self._db.execute("DELETE FROM allocations WHERE owner = ?", (str(key),))
+        self._db.execute("INSERT INTO tombstones (id, rv) VALUES (?, ?)", (str(key), rv))
+
+    def children_of(self, uid: str) -> list[Row]:
+        return self._select("WHERE owner_uid = ? ORDER BY id", (uid,))
+
+    def in_namespace(self, namespace: str) -> list[Row]:
+        return self._select("WHERE namespace = ? ORDER BY id", (namespace,))
+
+    def of_kind(self, group: str, kind: str) -> list[Row]:
+        return self._select("WHERE grp = ? AND kind = ? ORDER BY id", (group, kind))
+
+    def query(
+        self, *, kind: str | None = None, namespace: str | None = None, app: str | None = None
+    ) -> list[Row]:
+        clauses, args = [], []
+        if kind is not None:
+            clauses.append("kind = ? COLLATE NOCASE")
+            args.append(kind)
+        if namespace is not None:
+            clauses.append("namespace = ?")
+            args.append(namespace)
+        if app is not None:
+            clauses.append("app = ?")
+            args.append(app)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._select(f"{where} ORDER BY grp, kind, namespace, name", tuple(args))
+
+    def changed_after(self, rv: int) -> list[Row]:
+        return self._select("WHERE rv > ? ORDER BY rv", (rv,))
+
+    def deleted_after(self, rv: int) -> list[tuple[int, ResourceKey]]:
+        rows = self._db.execute(
+            "SELECT rv, id FROM tombstones WHERE rv > ? ORDER BY rv", (rv,)
+        ).fetchall()
+        return [(int(r), ResourceKey.parse(i)) for r, i in rows]
+
+    def due(self, now: float) -> list[Row]:
+        return self._select("WHERE settle_at IS NOT NULL AND settle_at <= ? ORDER BY rv", (now,))
+
+    def namespaces(self) -> set[str]:
+        rows = self._db.execute(
+            "SELECT name FROM objects WHERE grp = '' AND kind = 'Namespace'"
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def _select(self, tail: str, args: tuple[Any, ...]) -> list[Row]:
+        return [_row(r) for r in self._db.execute(f"SELECT {_COLUMNS} FROM objects {tail}", args)]
+
+    # ------------------------------------------------------------ kinds
+
+    def served_kind(self, group: str, kind: str) -> ServedKind | None:
+        found = self._db.execute(
+            "SELECT scope, versions, crd FROM kinds WHERE grp = ? AND kind = ?", (group, kind)
+        ).fetchone()
+        if found is None:
+            return None
+        scope, versions, crd = found
+        return ServedKind(group, kind, Scope(scope), frozenset(json.loads(versions)), crd)
+
+    def register_kind(self, served: ServedKind) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO kinds (grp, kind, scope, versions, crd) VALUES (?,?,?,?,?)",
+            (
+                served.group,
+                served.kind,
+                served.scope.value,
+                json.dumps(sorted(served.versions)),
+                served.crd,
+            ),
+        )
+
+    def unregister_crd(self, crd: str) -> list[tuple[str, str]]:
+        """Forget the kinds ``crd`` registered; returns their (group, kind)."""
+        rows = self._db.execute("SELECT grp, kind FROM kinds WHERE crd = ?", (crd,)).fetchall()
+        self._db.execute("DELETE FROM kinds WHERE crd = ?", (crd,))
+        return [(str(g), str(k)) for g, k in rows]
+
+    # ------------------------------------------------------------ allocations
+
+    def allocate(
+        self,
+        pool: str,
+        *,
+        owner: str,
+        seed: str,
+        candidates: list[str],
+        requested: str | None,
+        reserve: bool,
+    ) -> str:
+        """A value of ``pool`` for ``owner``.
+
+        ``requested`` is reserved as is (ProviderError when another object holds
+        it); otherwise the value this owner already holds for ``seed``, else the
+        first free of ``candidates``."""
+        if requested is not None:
+            holder = self._db.execute(
+                "SELECT owner FROM allocations WHERE pool = ? AND value = ?", (pool, requested)
+            ).fetchone()
+            if holder is not None and holder[0] != owner:
+                other = ResourceKey.parse(holder[0]).display
+                raise ProviderError(
+                    ResourceKey.parse(owner), f"{pool} {requested} is already allocated to {other}"
+                )
+            if holder is None and reserve:
+                self._db.execute(
+                    "INSERT INTO allocations (pool, value, owner, seed) VALUES (?,?,?,?)",
+                    (pool, requested, owner, seed),
+                )
+            return requested
+        held = self._db.execute(
+            "SELECT value FROM allocations WHERE pool = ? AND owner = ? AND seed = ?",
+            (pool, owner, seed),
+        ).fetchone()
+        if held is not None:
+            return str(held[0])
+        for value in candidates:
+            taken = self._db.execute(
+                "SELECT 1 FROM allocations WHERE pool = ? AND value = ?", (pool, value)
+            ).fetchone()
+            if taken is None:
+                if reserve:
+                    self._db.execute(
+                        "INSERT INTO allocations (pool, value, owner, seed) VALUES (?,?,?,?)",
+                        (pool, value, owner, seed),
+                    )
+                return value
+        raise ProviderError(ResourceKey.parse(owner), f"no free {pool} left in the sandbox")
+
+
+def _row(found: tuple[Any, ...]) -> Row:
+    (id_, _grp, _kind, _ns, _name, uid, owner, _app, rv, settle_at, manifest) = found
+    return Row(ResourceKey.parse(id_), uid, owner, int(rv), settle_at, json.loads(manifest))
+
+
+def candidate_values(pool: str, seed: str, *, count: int = 64) -> list[str]:
+    """Deterministic probe sequence for ``seed``: the same Service gets the same
+    clusterIP in every fresh sandbox, whatever order objects are applied in."""
+    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
+    values = []
+    for i in range(count):
+        n = (digest + i * 7919) & 0xFFFFFFFF
+        if pool == "cluster-ip":
+            # 10.96.0.0/16 minus .0/.255 hosts and 10.96.0.1 (the kubernetes Service).
+            third, fourth = (n >> 8) % 256, n % 254 + 1
+            if third == 0 and fourth == 1:
+                fourth = 2
+            values.append(f"10.96.{third}.{fourth}")
+        else:
+            values.append(str(30000 + n % 2768))
+    return values
