@@ -5,8 +5,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STATE  ?= $(CURDIR)/.gitwave-demo
+# Test tools built from the Go module proxy when Go is present (helm has no
+# PyPI or Debian package); kept outside the repo and reused.
+TOOLS  ?= $(HOME)/.cache/gitwave/tools
+HELM_VERSION ?= v3.19.0
+GO     ?= $(shell command -v go || echo /usr/local/go/bin/go)
 
-.PHONY: demo test lint typecheck unit e2e cluster-build cluster-up cluster-down bench clean
+.PHONY: demo test lint typecheck unit tools cluster-build cluster-up cluster-down bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +40,15 @@ build/typecheck/gitwave:
 typecheck: $(STAMP) build/typecheck/gitwave
 	$(BIN)/mypy -p gitwave.engine -p gitwave.compositions -p gitwave.providers -p gitwave.tui
 
-unit: $(STAMP)
-	$(BIN)/pytest -q
+unit: $(STAMP) tools
+	PATH="$(TOOLS):$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+tools:
+	@if [ -x "$(TOOLS)/helm" ]; then :; \
+	elif [ -x "$(GO)" ]; then \
+	  echo "building helm $(HELM_VERSION) into $(TOOLS) (once)"; \
+	  GOBIN="$(TOOLS)" GOFLAGS=-mod=mod "$(GO)" install -trimpath -ldflags='-s -w' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); \
+	else echo "go not found: helm is not built; Helm chart tests will report it missing"; fi
 
 ## the local Kubernetes control plane for tests (see tests/cluster/README.md)
 cluster-build:

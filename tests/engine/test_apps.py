@@ -16,6 +16,7 @@ from typing import Any
 import git
 import pytest
 import yaml
+
 from gitwave.engine.apps import (
     MAX_APP_DEPTH,
     AppKind,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import git
 import pytest
+
 from gitwave.engine.errors import PathEscapeError, RenderError, ToolMissingError
 from gitwave.engine.model import Resource, ResourceKey, SourceRef
 from gitwave.engine.render import (

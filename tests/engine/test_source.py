@@ -10,6 +10,7 @@ from pathlib import Path
 
 import git
 import pytest
+
 from gitwave.engine.errors import PathEscapeError, SourceError
 from gitwave.engine.source import (
     Checkout,
