@@ -77,7 +77,14 @@ ARGO_GROUP = "argoproj.io"
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 FLUX_SOURCE_GROUP = "source.toolkit.fluxcd.io"
 DEFAULT_ARGO_SERVER = "https://kubernetes.default.svc"
-_APP_MARKERS = (ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP)
+# A cheap pre-filter before parsing: only files declaring an apiVersion of these
+# groups can hold apps. (The bare group name is not enough: every object with an
+# argocd.argoproj.io/sync-wave annotation mentions argoproj.io.)
+_APP_MARKER = re.compile(
+    r"""apiVersion["']?\s*:\s*["']?("""
+    + "|".join(re.escape(g) for g in (ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP))
+    + ")/"
+)
 
 
 class AppKind(enum.Enum):
@@ -404,7 +411,7 @@ class _Loader:
         for file in files:
             rel = checkout.relpath(file)
             text = file.read_text(encoding="utf-8")
-            if not any(marker in text for marker in _APP_MARKERS):
+            if not _APP_MARKER.search(text):
                 continue
             for doc in iter_documents(text, file=rel):
                 where = f"{rel}:{doc.line}"

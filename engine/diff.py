@@ -456,16 +456,26 @@ def diff_manifest(
 FIELD_MANAGER = "gitwave"
 
 
-def _owned_leaves(node: Mapping[str, Any], prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-    """Paths of the map fields a FieldsV1 tree owns. A node without ``f:``
-    children is a leaf (a scalar, an atomic list or a keyed list as a whole)."""
-    children = [k for k in node if k.startswith("f:")]
-    if not children:
-        yield prefix
-        return
-    for child in children:
-        value = node[child]
-        yield from _owned_leaves(value if isinstance(value, Mapping) else {}, (*prefix, child[2:]))
+def _removed_paths(
+    owned: Mapping[str, Any], desired: Any, prefix: tuple[str, ...]
+) -> Iterator[tuple[str, ...]]:
+    """Paths owned in a FieldsV1 tree that ``desired`` does not set, walking both
+    together so a subtree Git still sets costs one dict lookup per owned key."""
+    for name, child in owned.items():
+        if not name.startswith("f:"):
+            continue  # "." (the field itself), keyed list items: lists are compared whole
+        field = name[2:]
+        path = (*prefix, field)
+        has_children = isinstance(child, Mapping) and any(k.startswith("f:") for k in child)
+        if isinstance(desired, Mapping) and field in desired:
+            if has_children:
+                yield from _removed_paths(child, desired[field], path)
+        elif has_children:
+            # A whole map Git stopped setting: each owned leaf on its own, so
+            # gitwave's own label and annotation can be told apart.
+            yield from _removed_paths(child, None, path)
+        else:
+            yield path
 
 
 def _lookup(tree: Any, path: Sequence[str]) -> Any:
@@ -502,8 +512,8 @@ def removed_fields(
         fields = entry.get("fieldsV1")
         if not isinstance(fields, Mapping):
             continue
-        for path in _owned_leaves(fields, ()):
-            if not path or path[0] in _NOT_COMPARED or path[0] == "status":
+        for path in _removed_paths(fields, desired, ()):
+            if path[0] in _NOT_COMPARED or path[0] == "status":
                 continue
             if path[0] == "metadata" and (
                 len(path) < 2
@@ -515,8 +525,6 @@ def removed_fields(
                 continue
             in_string_data = _lookup(desired, ("stringData", *path[1:])) is not _MISSING
             if is_secret and path[0] == "data" and in_string_data:
-                continue
-            if _lookup(desired, path) is not _MISSING:
                 continue
             seen = _lookup(live, path)
             if seen is _MISSING:

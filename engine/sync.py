@@ -14,9 +14,10 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
@@ -41,7 +42,7 @@ from gitwave.engine.model import (
     Wave,
     tracking_id,
 )
-from gitwave.providers.base import Provider
+from gitwave.providers.base import BulkReader, Provider
 
 ANNOTATION_HOOK_OF = "gitwave.dev/hook-of"
 # 36**5 suffixes: a clash is rare, three in a row means something else is wrong.
@@ -78,12 +79,19 @@ class Targets:
     def for_live(self, live: Live) -> Provider:
         return self.for_kind(str(live.manifest.get("apiVersion", "")), live.key.kind)
 
-    def list_tracked(self, app: str) -> list[Live]:
-        """Every object any target holds for ``app``. Raises on a failed read."""
+    def list_tracked(self, app: str, *, exclude: Collection[ResourceKey] = ()) -> list[Live]:
+        """Every object any target holds for ``app``, less the ``exclude`` keys
+        (the desired ones, which are no prune candidates). Raises on a failed read."""
         found: dict[ResourceKey, Live] = {}
         for provider in self.providers:
+            if isinstance(provider, BulkReader):
+                keys = [k for k in provider.tracked_keys(app) if k not in exclude]
+                observed = provider.observe_many(keys) if keys else {}
+                found.update({k: live for k, live in observed.items() if live is not None})
+                continue
             for live in provider.list_tracked(app):
-                found[live.key] = live
+                if live.key not in exclude:
+                    found[live.key] = live
         return [found[k] for k in sorted(found)]
 
     @property
@@ -96,14 +104,31 @@ def observe_all(
 ) -> dict[ResourceKey, Live | None]:
     """Observe every desired object in parallel. Raises on the first failed read."""
     items = list(resources)
+    result: dict[ResourceKey, Live | None] = {}
+    singles: list[Resource] = []
+    bulk: dict[int, tuple[BulkReader, list[ResourceKey]]] = {}
+    is_bulk: dict[int, bool] = {}  # a Protocol isinstance check is slow; once per provider
+    for resource in items:
+        provider = targets.for_resource(resource)
+        bulk_reader = is_bulk.get(id(provider))
+        if bulk_reader is None:
+            bulk_reader = is_bulk[id(provider)] = isinstance(provider, BulkReader)
+        if bulk_reader:
+            bulk.setdefault(id(provider), (cast(BulkReader, provider), []))[1].append(resource.key)
+        else:
+            singles.append(resource)
+    for reader, keys in bulk.values():
+        result.update(reader.observe_many(keys))
 
     def one(resource: Resource) -> tuple[ResourceKey, Live | None]:
         return resource.key, targets.for_resource(resource).observe(resource.key)
 
-    if len(items) < 16:
-        return dict(one(r) for r in items)
-    with ThreadPoolExecutor(max_workers=parallelism) as pool:
-        return dict(pool.map(one, items))
+    if len(singles) < 16:
+        result.update(one(r) for r in singles)
+    else:
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            result.update(pool.map(one, singles))
+    return {r.key: result[r.key] for r in items}
 
 
 class SyncPhase(enum.Enum):
@@ -469,7 +494,14 @@ def _run_wave(run: _Run, wave: Wave, pool: ThreadPoolExecutor) -> None:
         _finish_hooks(run, hooks, succeeded=False)
         raise
     _finish_hooks(run, hooks, succeeded=True)
-    pruned = [(t.key, t.live) for t in wave.tasks if t.action is Action.PRUNE and t.live]
+    with run.lock:
+        deleted = {e.key for e in run.entries if e.action is ChangeAction.DELETED}
+    # Only what was really deleted: an object left alone (not ours) stays.
+    pruned = [
+        (t.key, t.live)
+        for t in wave.tasks
+        if t.action is Action.PRUNE and t.live and t.key in deleted
+    ]
     _wait_absent(run, pruned)
     run.emit(EventKind.WAVE_FINISHED, "healthy", wave=wave.label)
 

@@ -6,7 +6,7 @@ runs one contract suite against every provider.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from gitwave.engine.model import ChangeSetEntry, Health, Live, Propagation, Resource, ResourceKey
@@ -54,4 +54,19 @@ class Provider(Protocol):
 
         Raises rather than returning a partial list: nothing is pruned on a
         partial view."""
+        ...
+
+
+@runtime_checkable
+class BulkReader(Protocol):
+    """Optional fast paths a provider may add; the engine uses them when present.
+
+    A plan of 10,000 objects makes 10,000 ``observe`` calls otherwise."""
+
+    def observe_many(self, keys: Iterable[ResourceKey]) -> dict[ResourceKey, Live | None]:
+        """``observe`` for every key, in one read. Raises like ``observe``."""
+        ...
+
+    def tracked_keys(self, app: str) -> list[ResourceKey]:
+        """The keys of the objects ``list_tracked(app)`` returns. Raises on a failed read."""
         ...

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +130,7 @@ class SandboxProvider:
         self._rollout = max(float(rollout_seconds), 0.0)
         self._clock = clock
         self._lock = threading.RLock()
+        self._live_cache: dict[ResourceKey, tuple[int, Live]] = {}
         # Threads waiting for the lock: while there are some, commits are grouped.
         self._queue_lock = threading.Lock()
         self._queued = 0
@@ -187,6 +188,30 @@ class SandboxProvider:
                         fresh = self._settle(fresh)
                     row = fresh
             return row.live() if row is not None else None
+
+    def observe_many(self, keys: Iterable[ResourceKey]) -> dict[ResourceKey, Live | None]:
+        """``observe`` for many keys in one read (a plan of 10,000 objects)."""
+        wanted = list(keys)
+        with self._guard():
+            self._settle_due()
+            versions = self._store.versions(wanted)
+            # Decoding stored JSON is most of a no-op re-plan; an object whose
+            # resourceVersion did not move is the same object, so reuse it.
+            cache = self._live_cache
+            misses = [k for k, rv in versions.items() if k not in cache or cache[k][0] != rv]
+            for key, row in self._store.get_many(misses).items():
+                cache[key] = (row.rv, row.live())
+            current = {
+                key: cache[key][1]
+                for key, rv in versions.items()
+                if key in cache and cache[key][0] >= rv
+            }
+        return {key: current.get(key) for key in wanted}
+
+    def tracked_keys(self, app: str) -> list[ResourceKey]:
+        """The keys ``list_tracked`` would return, without reading the objects."""
+        with self._guard():
+            return self._store.keys(app=app)
 
     def apply(self, resource: Resource, *, dry_run: bool = False) -> ChangeSetEntry:
         """Server-side apply as field manager ``gitwave`` (with force).

@@ -220,6 +220,31 @@ class Store:
         ).fetchone()
         return _row(found) if found else None
 
+    def get_many(self, keys: list[ResourceKey]) -> dict[ResourceKey, Row]:
+        found: dict[ResourceKey, Row] = {}
+        ids = [str(k) for k in keys]
+        # SQLite caps bound parameters per statement; 500 stays well below it.
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._select(f"WHERE id IN ({marks})", tuple(chunk)):
+                found[row.key] = row
+        return found
+
+    def versions(self, keys: list[ResourceKey]) -> dict[ResourceKey, int]:
+        found: dict[ResourceKey, int] = {}
+        ids = [str(k) for k in keys]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id, rv FROM objects WHERE id IN ({marks})", chunk)
+            found.update((ResourceKey.parse(i), int(rv)) for i, rv in rows)
+        return found
+
+    def keys(self, *, app: str) -> list[ResourceKey]:
+        rows = self._db.execute("SELECT id FROM objects WHERE app = ? ORDER BY id", (app,))
+        return [ResourceKey.parse(r[0]) for r in rows]
+
     def exists(self, key: ResourceKey) -> bool:
         return (
             self._db.execute("SELECT 1 FROM objects WHERE id = ?", (str(key),)).fetchone()
