@@ -21,10 +21,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## demo: sync every sample onto the embedded sandbox and show the result
+## demo: sync the app-of-apps sample (guestbook, then waves) onto the sandbox
 demo: $(STAMP)
-	GITWAVE_STATE=$(STATE) $(BIN)/gitwave sync samples/guestbook
-	GITWAVE_STATE=$(STATE) $(BIN)/gitwave status samples/guestbook
+	GITWAVE_STATE=$(STATE) $(BIN)/gitwave sync samples/app-of-apps
+	GITWAVE_STATE=$(STATE) $(BIN)/gitwave status samples/app-of-apps
+	@echo
+	@echo "state kept in $(STATE); try: export GITWAVE_STATE=$(STATE)"
 
 ## test: lint, type-check, then the whole test suite
 test: lint typecheck unit
