@@ -18,6 +18,7 @@ from gitwave.engine.diff import (
     ignore_pointers,
     parse_pointer,
     parse_quantity,
+    removed_fields,
 )
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import FieldChange, FieldOp, ResourceKey
@@ -622,3 +623,109 @@ def test_ten_thousand_unchanged_objects_diff_fast() -> None:
     # About 0.15 s of CPU on the 2-core dev machine (budget 0.3 s); the margin
     # keeps a loaded CI box from failing, a slow algorithm still fails.
     assert spent < 1.0
+
+
+# -- fields Git stopped setting (from gitwave's managedFields entry) ----------------------
+
+
+def _live_with_owned(manifest: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    live = copy.deepcopy(manifest)
+    live.setdefault("metadata", {})["managedFields"] = [
+        {"manager": "gitwave", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": fields},
+        {
+            "manager": "kubectl",
+            "operation": "Update",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:data": {"f:by-hand": {}}},
+        },
+    ]
+    return live
+
+
+@dataclass(frozen=True)
+class RemovedCase:
+    reason: str
+    desired: dict[str, Any]
+    live: dict[str, Any]
+    owned: dict[str, Any]
+    want: tuple[tuple[str, Any], ...]
+    is_secret: bool = False
+
+
+_CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}}
+
+REMOVED_CASES = [
+    RemovedCase(
+        "a key Git stopped setting is a removal with its live value",
+        {**_CM, "data": {"a": "1"}},
+        {**_CM, "data": {"a": "1", "b": "2", "by-hand": "x"}},
+        {"f:data": {"f:a": {}, "f:b": {}}},
+        (("data.b", "2"),),
+    ),
+    RemovedCase(
+        "fields another manager owns are never ours to remove",
+        {**_CM, "data": {"a": "1"}},
+        {**_CM, "data": {"a": "1", "by-hand": "x"}},
+        {"f:data": {"f:a": {}}},
+        (),
+    ),
+    RemovedCase(
+        "a whole map dropped from Git lists each owned leaf",
+        {**_CM},
+        {**_CM, "data": {"a": "1", "b": "2"}},
+        {"f:data": {"f:a": {}, "f:b": {}}},
+        (("data.a", "1"), ("data.b", "2")),
+    ),
+    RemovedCase(
+        "gitwave's own label and annotation are bookkeeping, not removals",
+        {**_CM, "data": {"a": "1"}},
+        {
+            **_CM,
+            "metadata": {
+                "name": "c",
+                "namespace": "n",
+                "labels": {"gitwave.dev/app": "x"},
+                "annotations": {"gitwave.dev/tracking-id": "x:/ConfigMap:n/c"},
+            },
+            "data": {"a": "1"},
+        },
+        {
+            "f:metadata": {
+                "f:labels": {"f:gitwave.dev/app": {}},
+                "f:annotations": {"f:gitwave.dev/tracking-id": {}},
+            },
+            "f:data": {"f:a": {}},
+        },
+        (),
+    ),
+    RemovedCase(
+        "an owned field already gone from live is nothing to remove",
+        {**_CM, "data": {"a": "1"}},
+        {**_CM, "data": {"a": "1"}},
+        {"f:data": {"f:a": {}, "f:b": {}}},
+        (),
+    ),
+    RemovedCase(
+        "a Secret key dropped from Git is masked",
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"u": "x"}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s"},
+            "data": {"u": "eA==", "password": "aHVudGVyMg=="},
+        },
+        {"f:data": {"f:u": {}, "f:password": {}}},
+        (("data.password", "***"),),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", REMOVED_CASES, ids=lambda c: c.reason)
+def test_removed_fields(case: RemovedCase) -> None:
+    live = _live_with_owned(case.live, case.owned)
+    changes = removed_fields(case.desired, live, is_secret=case.is_secret)
+    assert tuple((c.path, c.live) for c in changes) == case.want
+    assert all(c.op is FieldOp.REMOVE and c.desired is None for c in changes)
+    if case.is_secret:
+        assert "aHVudGVyMg==" not in repr(changes)
