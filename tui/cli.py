@@ -685,6 +685,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("resource", help="KIND/NAME")
     s.add_argument("-n", "--namespace", default="default")
     s.set_defaults(func=cmd_sandbox_edit)
+
+    # Verbs of the long-running modes (watch, run, events, unpin) live in their
+    # own module; imported here, not at the top, because it imports this one.
+    from gitwave.tui.loop_cli import register_verbs
+
+    register_verbs(verbs, common)
     return parser
 
 
