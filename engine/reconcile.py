@@ -7,14 +7,15 @@ continuous loop all call it, so they show the same plans and results.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
 
 from gitwave.engine.apps import AppSpec, render_app
-from gitwave.engine.errors import ValidationError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.graph import ResourceGraph, build_graph
 from gitwave.engine.model import Live, Plan, Resource, ResourceKey
@@ -51,16 +52,41 @@ class ReconcileOptions:
     retry: bool = True
 
 
+def _namespaces_used(graph: ResourceGraph) -> set[str]:
+    """Namespaces the desired objects use that are not desired themselves."""
+    desired = {k.name for k in graph.resources if k.kind == "Namespace" and k.group == ""}
+    return {k.namespace for k in graph.resources if k.namespace} - desired
+
+
 def _live_namespaces(graph: ResourceGraph, targets: Targets) -> set[str]:
     """Namespaces the desired objects use that exist live but are not desired."""
-    desired = {k.name for k in graph.resources if k.kind == "Namespace" and k.group == ""}
-    wanted = sorted({k.namespace for k in graph.resources if k.namespace} - desired)
     found = set()
-    for namespace in wanted:
+    for namespace in sorted(_namespaces_used(graph)):
         key = ResourceKey("", "Namespace", "", namespace)
         if targets.for_kind("v1", "Namespace").observe(key) is not None:
             found.add(namespace)
     return found
+
+
+_GRAPHS: dict[int, tuple[Sequence[Resource], ResourceGraph]] = {}
+_GRAPHS_LOCK = threading.Lock()
+
+
+def _graph_of(resources: Sequence[Resource]) -> ResourceGraph:
+    """build_graph, remembered for the same render: the render cache hands back
+    the very same resources tuple for an unchanged commit, so a watch or run
+    loop re-plans without rebuilding the graph."""
+    with _GRAPHS_LOCK:
+        hit = _GRAPHS.get(id(resources))
+    if hit is not None and hit[0] is resources:
+        return hit[1]
+    graph = build_graph(resources)
+    if isinstance(resources, tuple):
+        with _GRAPHS_LOCK:
+            if len(_GRAPHS) >= 16:
+                _GRAPHS.pop(next(iter(_GRAPHS)))
+            _GRAPHS[id(resources)] = (resources, graph)
+    return graph
 
 
 def plan_resources(
@@ -71,11 +97,24 @@ def plan_resources(
     targets: Targets,
     prune: bool,
     parallelism: int = 8,
+    keep: Collection[ResourceKey] = (),
 ) -> tuple[ResourceGraph, dict[ResourceKey, Live | None], Plan]:
-    """Graph, observe and plan a set of desired resources for ``app``."""
-    graph = build_graph(resources)
+    """Graph, observe and plan a set of desired resources for ``app``.
+
+    ``keep`` names live objects that are never prune candidates although they
+    are not in ``resources`` (the Secrets a rollback leaves as they are).
+
+    Raises what ``build_graph`` and ``make_plan`` raise; the ValidationError
+    for a namespace that exists nowhere is retriable (someone may create it).
+    """
+    graph = _graph_of(resources)
     live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
-    tracked = targets.list_tracked(app.name)
+    kept = frozenset(keep)
+    tracked = [
+        seen
+        for seen in targets.list_tracked(app.name, exclude=graph.resources.keys())
+        if seen.key not in kept
+    ]
     options = PlanOptions(
         prune=prune,
         prune_last=app.policy.prune_last,
@@ -84,15 +123,23 @@ def plan_resources(
         ignore=app.ignore_pointers_for(graph.resources),
         apply_out_of_sync_only=app.policy.apply_out_of_sync_only,
     )
-    plan = make_plan(
-        app=app.name,
-        revision=revision,
-        graph=graph,
-        live=live,
-        tracked=tracked,
-        options=options,
-        namespaces_live=_live_namespaces(graph, targets),
-    )
+    namespaces_live = _live_namespaces(graph, targets)
+    try:
+        plan = make_plan(
+            app=app.name,
+            revision=revision,
+            graph=graph,
+            live=live,
+            tracked=tracked,
+            options=options,
+            namespaces_live=namespaces_live,
+        )
+    except ValidationError as exc:
+        if not app.policy.create_namespace and _namespaces_used(graph) - namespaces_live:
+            # The input is fine; the target lacks a namespace that may appear
+            # (created by hand or by another app), so a retry can succeed.
+            exc.retriable = True
+        raise
     return graph, live, plan
 
 
@@ -152,9 +199,26 @@ def _backoff(app: AppSpec, attempt: int) -> float:
     retry = app.policy.retry
     if retry is None:
         return 0.0
-    delay = retry.duration_s * (retry.factor**attempt)
     # Jitter so many apps failing on one outage do not retry in lockstep.
-    return min(delay, retry.max_duration_s) * random.uniform(0.8, 1.0)
+    return retry.delay_s(attempt) * random.uniform(0.8, 1.0)
+
+
+def _record_error(
+    store: Store, app: AppSpec, error: GitwaveError, *, started: float, prune: bool
+) -> int:
+    """History entry of an attempt that failed before anything was applied."""
+    return store.record_sync(
+        app=app.name,
+        revision="",
+        source=app.source.describe,
+        started=started,
+        finished=time.time(),
+        result=SyncPhase.ERROR.value,
+        message=str(error),
+        outcomes=[],
+        manifests=[],
+        prune=prune,
+    )
 
 
 def sync_app(
@@ -167,41 +231,56 @@ def sync_app(
     on_plan: Callable[[AppState], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[AppState, SyncResult]:
-    """Sync one app, retrying per its retry spec; records the result in ``store``.
+    """Sync one app, retrying per its retry spec; records every attempt in ``store``.
 
-    Bad input (a render error, a cycle) raises GitwaveError before anything is
-    applied. A failed object does not raise: it is in the result."""
-    attempts = 1 + (app.policy.retry.limit if app.policy.retry and options.retry else 0)
+    A failed sync, or an attempt that failed on a retriable error (a missing
+    namespace, an unreachable target), is tried again after the spec's backoff
+    while retries are left. Bad input (a render error, a cycle) raises
+    GitwaveError at once, before anything is applied; so does a retriable
+    error on the last attempt. A failed object does not raise: it is in the
+    result. Dry runs are never retried."""
+    retry = app.policy.retry if options.retry and not options.dry_run else None
     prune = app.policy.prune if options.prune is None else options.prune
-    for attempt in range(attempts):
-        state = prepare(app, targets=targets, options=options)
-        if on_plan is not None:
-            on_plan(state)
-        result = execute(
-            state.plan, targets=targets, options=_sync_options(app, options), sink=sink
-        )
-        if store is not None and not options.dry_run:
-            record(
-                store,
-                result,
-                resources=state.rendered.resources,
-                source=app.source.describe,
-                prune=prune,
+    retries = 0
+    while True:
+        started = time.time()
+        try:
+            state = prepare(app, targets=targets, options=options)
+        except GitwaveError as exc:
+            if store is not None and not options.dry_run:
+                _record_error(store, app, exc, started=started, prune=prune)
+            if not exc.retriable or retry is None or not retry.allows(retries):
+                raise
+            revision, message = "", str(exc)
+        else:
+            if on_plan is not None:
+                on_plan(state)
+            result = execute(
+                state.plan, targets=targets, options=_sync_options(app, options), sink=sink
             )
-        if result.ok or attempt == attempts - 1:
-            return state, result
-        delay = _backoff(app, attempt)
+            if store is not None and not options.dry_run:
+                record(
+                    store,
+                    result,
+                    resources=state.rendered.resources,
+                    source=app.source.describe,
+                    prune=prune,
+                )
+            if result.ok or retry is None or not retry.allows(retries):
+                return state, result
+            revision, message = result.revision, result.message
+        delay = _backoff(app, retries)
+        retries += 1
+        limit = "unlimited" if retry.limit < 0 else str(retry.limit)
         sink(
             Event(
                 kind=EventKind.ERROR,
                 app=app.name,
-                revision=result.revision,
-                message=f"sync failed, retry {attempt + 1}/{attempts - 1} in {delay:.1f}s: "
-                f"{result.message}",
+                revision=revision,
+                message=f"sync failed, retry {retries}/{limit} in {delay:.1f}s: {message}",
             )
         )
         sleep(delay)
-    raise AssertionError("unreachable")
 
 
 def rollback(
@@ -224,12 +303,9 @@ def rollback(
             f"belongs to app {entry.app!r}, not {app.name!r}",
             hint=f"`gitwave history {app.name}` lists this app's entries",
         )
-    resources = [r for r in store.manifests(sync_id) if not r.is_secret]
-    cleaned = [
-        Resource(r.key, r.api_version, r.manifest, r.source)
-        for r in resources
-        if "x-gitwave-secret-digest" not in r.manifest
-    ]
+    recorded = store.manifests(sync_id)
+    cleaned = [r for r in recorded if not r.is_secret]
+    secrets = [r.key for r in recorded if r.is_secret]
     prune = bool(options.prune)
     _, _, plan = plan_resources(
         app,
@@ -238,6 +314,8 @@ def rollback(
         targets=targets,
         prune=prune,
         parallelism=options.parallelism,
+        # Left out of the plan, they must not look like leftovers to prune.
+        keep=secrets,
     )
     sink(
         Event(
@@ -252,7 +330,8 @@ def rollback(
         record(
             store,
             result,
-            resources=cleaned,
+            # The Secrets' stubs too, so a rollback to this entry keeps them as well.
+            resources=recorded,
             source=f"rollback of #{sync_id}",
             prune=prune,
             rollback_of=sync_id,

@@ -1,15 +1,16 @@
 """SQLite history: every sync, its per-resource outcome, the manifests it applied,
 and the event timeline.
 
-Secret contents are never written here: a Secret is recorded by key and a
-digest only, so `gitwave history -o json` or a copy of the database file never
-shows a password. A rollback therefore leaves Secrets as they are live.
+Secret contents are never written here: a Secret is recorded by key and the
+names of its entries only, so `gitwave history -o json` or a copy of the
+database file never shows a password. Not even a digest of the values is kept:
+an unsalted hash of a short password is found again by trying a dictionary. A
+rollback therefore leaves Secrets as they are live.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import socket
 import sqlite3
@@ -101,20 +102,33 @@ def current_user() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _secret_digest(manifest: Manifest) -> str:
-    payload = json.dumps(
-        {k: manifest.get(k) for k in ("data", "stringData")}, sort_keys=True
-    ).encode()
-    return hashlib.sha256(payload).hexdigest()
+# Marks a recorded Secret as a stub: it lists the entry names, never a value.
+SECRET_STUB_FIELD = "x-gitwave-secret-entries"
+# `kubectl apply` copies a whole Secret, values included, into this annotation.
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _secret_stub(manifest: Manifest) -> Manifest:
+    """A Secret without anything that can hold a value (its data and the
+    last-applied annotation), with the names of its entries. A stub read back
+    from the history is recorded again as it is."""
+    stub = {key: value for key, value in manifest.items() if key not in ("data", "stringData")}
+    meta = stub.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+        annotations = {k: v for k, v in meta["annotations"].items() if k != _LAST_APPLIED}
+        stub["metadata"] = {**meta, "annotations": annotations}
+    if "data" in manifest or "stringData" in manifest or SECRET_STUB_FIELD not in manifest:
+        names: set[str] = set()
+        for field in ("data", "stringData"):
+            values = manifest.get(field)
+            if isinstance(values, dict):
+                names.update(str(name) for name in values)
+        stub[SECRET_STUB_FIELD] = sorted(names)
+    return stub
 
 
 def _recordable(resource: Resource) -> dict[str, Any]:
-    manifest = resource.manifest
-    if resource.is_secret:
-        manifest = {
-            key: value for key, value in manifest.items() if key not in ("data", "stringData")
-        }
-        manifest = {**manifest, "x-gitwave-secret-digest": _secret_digest(resource.manifest)}
+    manifest = _secret_stub(resource.manifest) if resource.is_secret else resource.manifest
     return {
         "key": str(resource.key),
         "apiVersion": resource.api_version,
@@ -134,7 +148,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"{path}: cannot open the history store: {exc}",
                 hint="check the permissions of the state directory (--state or GITWAVE_STATE)",
