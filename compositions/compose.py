@@ -1,0 +1,293 @@
+"""The Compose stage: rendered resources → composed resources, edges, composites.
+
+``Source → Render → Compose → Graph → Plan → Sync``. Pure: no I/O, the input
+is never changed.
+
+1. XRDs, Compositions and kro ResourceGraphDefinitions are read (and taken
+   out of the output: they describe, they are not applied);
+2. every XR, claim or kro instance is composed (see ``crossplane`` and
+   ``kro``) and replaced by its composed resources; a composed resource that
+   is itself a composite is composed in turn (nested composites);
+3. edges are collected: ``${…}`` references between composed resources, a
+   managed resource before the workloads that read its connection Secret
+   (``writeConnectionSecretToRef``), and the Namespace that Secret goes into
+   before the managed resource.
+
+Errors are ValidationErrors naming the XR (``Kind/ns/name (file:line)``), the
+Composition and the resource; nothing is composed when any composite fails.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gitwave.compositions.connection import secret_key_of
+from gitwave.compositions.crossplane import ComposedComposite, check_functions, compose_xr
+from gitwave.compositions.definitions import (
+    COMPOSITION,
+    RGD,
+    XRD,
+    CompositeDefinition,
+    Composition,
+    GraphDefinition,
+    parse_composition,
+    parse_graph_definition,
+    parse_xrd,
+)
+from gitwave.compositions.kro import compose_instance
+from gitwave.compositions.model import ANNOTATION_COMPOSITE, Composed, CompositeNode
+from gitwave.compositions.registry import FunctionRegistry, default_registry
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.graph import parse_sync_wave, pod_references
+from gitwave.engine.model import ANNOTATION_HOOK_ARGO, HookPhase, Live, Resource, ResourceKey
+
+__all__ = ["compose", "is_composed"]
+
+_PHASE_NAMES = frozenset(p.value for p in HookPhase)
+
+# Nested composites deeper than this are a loop (an XR composing its own kind).
+MAX_DEPTH = 8
+
+_POD_SPEC_PATHS: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("", "Pod"): ("spec",),
+    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+_TEMPLATE_KINDS = {
+    ("", "ReplicationController"),
+    ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("apps", "ReplicaSet"),
+    ("batch", "Job"),
+}
+
+
+def compose(
+    resources: Sequence[Resource],
+    *,
+    functions: FunctionRegistry | None = None,
+    observed: Mapping[ResourceKey, Live | None] | None = None,
+) -> Composed:
+    """Compose ``resources`` (the output of the Render stage).
+
+    ``functions`` resolves pipeline steps (default: the built-ins and the
+    installed entry points). ``observed`` maps keys of composed resources (and
+    of their connection Secrets) to what the target holds; with it each
+    composite's status tells readiness, status fields and connection details.
+    Without it, compose the desired state only (run it first to learn which
+    keys to observe).
+
+    Raises ValidationError for a bad definition, an invalid composite, a
+    Composition problem or a bad reference; nothing is returned then.
+    """
+    definitions = _Definitions.read(resources)
+    if definitions.empty:
+        return Composed(tuple(resources))
+    registry = functions if functions is not None else default_registry()
+    for composition in definitions.compositions:
+        check_functions(composition, registry)
+
+    output: list[Resource] = []
+    edges: list[tuple[ResourceKey, ResourceKey]] = []
+    nodes: list[CompositeNode] = []
+    composites: set[ResourceKey] = set()
+    queue: deque[tuple[Resource, int]] = deque((r, 0) for r in resources)
+    while queue:
+        resource, depth = queue.popleft()
+        kind = (resource.key.group, resource.key.kind)
+        if kind in definitions.skipped_kinds:
+            continue
+        done = definitions.compose(resource, registry=registry, observed=observed)
+        if done is None:
+            output.append(resource)
+            continue
+        if depth >= MAX_DEPTH:
+            raise ValidationError(
+                resource.where,
+                f"composites nest deeper than {MAX_DEPTH} levels; a Composition composes its "
+                "own kind",
+            )
+        composites.add(resource.key)
+        nodes.append(done.node)
+        edges.extend(done.materialized.edges)
+        # Nested composites go right after their parent so output order stays by composite.
+        queue.extendleft((r, depth + 1) for r in reversed(done.materialized.resources.values()))
+
+    _check_unique(output)
+    for before, after in edges:
+        if before in composites:
+            raise ValidationError(
+                next(r.where for r in output if r.key == after),
+                f"references {before.display}, a composite that is composed away; reference "
+                "one of its composed resources instead",
+            )
+    edges.extend(_secret_edges(output))
+    unique = sorted(set(edges), key=lambda e: (str(e[1]), str(e[0])))
+    return Composed(tuple(output), tuple(unique), tuple(nodes))
+
+
+class _Definitions:
+    """The XRDs, Compositions and RGDs of one render, indexed by the kinds they define."""
+
+    def __init__(self) -> None:
+        self.xrds: dict[tuple[str, str], CompositeDefinition] = {}
+        self.claims: dict[tuple[str, str], CompositeDefinition] = {}
+        self.graphs: dict[tuple[str, str], GraphDefinition] = {}
+        self.compositions: list[Composition] = []
+        self.skipped_kinds = {XRD, COMPOSITION, RGD}
+        self.cluster_kinds: set[tuple[str, str]] = set()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.xrds or self.graphs or self.compositions)
+
+    @classmethod
+    def read(cls, resources: Sequence[Resource]) -> _Definitions:
+        found = cls()
+        owners: dict[tuple[str, str], str] = {}
+        for resource in resources:
+            kind = (resource.key.group, resource.key.kind)
+            if kind == XRD:
+                xrd = parse_xrd(resource)
+                found._claim(owners, (xrd.group, xrd.kind), resource)
+                found.xrds[(xrd.group, xrd.kind)] = xrd
+                found.cluster_kinds.add((xrd.group, xrd.kind))
+                if xrd.claim_kind:
+                    found._claim(owners, (xrd.group, xrd.claim_kind), resource)
+                    found.claims[(xrd.group, xrd.claim_kind)] = xrd
+            elif kind == COMPOSITION:
+                composition = parse_composition(resource)
+                if any(c.name == composition.name for c in found.compositions):
+                    raise ValidationError(resource.where, "duplicate Composition name")
+                found.compositions.append(composition)
+            elif kind == RGD:
+                graph = parse_graph_definition(resource)
+                found._claim(owners, (graph.group, graph.kind), resource)
+                found.graphs[(graph.group, graph.kind)] = graph
+        return found
+
+    @staticmethod
+    def _claim(owners: dict[tuple[str, str], str], kind: tuple[str, str], by: Resource) -> None:
+        if kind in owners:
+            raise ValidationError(
+                by.where, f"defines {kind[1]}.{kind[0]}, which {owners[kind]} defines too"
+            )
+        owners[kind] = by.where
+
+    def compose(
+        self,
+        resource: Resource,
+        *,
+        registry: FunctionRegistry,
+        observed: Mapping[ResourceKey, Live | None] | None,
+    ) -> ComposedComposite | None:
+        """The composition of ``resource``; None when it is not a composite."""
+        kind = (resource.key.group, resource.key.kind)
+        xrd = self.xrds.get(kind) or self.claims.get(kind)
+        if xrd is not None:
+            return compose_xr(
+                resource,
+                xrd,
+                self.compositions,
+                registry=registry,
+                observed=observed,
+                cluster_kinds=self.cluster_kinds,
+            )
+        graph = self.graphs.get(kind)
+        if graph is not None:
+            return compose_instance(
+                resource, graph, observed=observed, cluster_kinds=self.cluster_kinds
+            )
+        return None
+
+
+def _check_unique(output: Sequence[Resource]) -> None:
+    seen: dict[ResourceKey, Resource] = {}
+    for resource in output:
+        first = seen.get(resource.key)
+        if first is not None:
+            raise ValidationError(
+                resource.where,
+                f"composes {resource.key.display}, which {_origin(first)} has too",
+                hint="give one of them another name",
+            )
+        seen[resource.key] = resource
+
+
+def _origin(resource: Resource) -> str:
+    composite = resource.annotations.get(ANNOTATION_COMPOSITE)
+    if composite:
+        return f"the composite {composite} ({resource.source})"
+    return resource.where
+
+
+def _secret_edges(output: Sequence[Resource]) -> list[tuple[ResourceKey, ResourceKey]]:
+    """Managed resource → workloads reading its connection Secret, and the
+    Namespace of that Secret → the managed resource."""
+    writers: dict[ResourceKey, ResourceKey] = {}
+    for resource in output:
+        if "spec" not in resource.manifest:
+            continue
+        secret = secret_key_of(resource.manifest)
+        if secret is not None and secret.namespace:
+            writers.setdefault(secret, resource.key)
+    if not writers:
+        return []
+    by_key = {r.key: r for r in output}
+    edges: list[tuple[ResourceKey, ResourceKey]] = []
+    for secret, writer in writers.items():
+        namespace = ResourceKey("", "Namespace", "", secret.namespace)
+        if namespace in by_key and not writer.namespace:
+            edges.append((namespace, writer))
+    for resource in output:
+        pod = _pod_spec(resource)
+        if pod is None:
+            continue
+        for kind, name in sorted(set(pod_references(pod))):
+            if kind != "Secret":
+                continue
+            found = writers.get(ResourceKey("", "Secret", resource.key.namespace, name))
+            if found is not None and found != resource.key:
+                edges.append((found, resource.key))
+    # Like the graph's implied references, these never make an object wait for one
+    # that runs in a later phase or wave; such an edge is dropped, not an error.
+    return [(u, v) for u, v in edges if _position(by_key[u]) <= _position(by_key[v])]
+
+
+def _position(resource: Resource) -> tuple[int, int]:
+    """(hook phase order, sync wave) of ``resource``, as the graph stage places it;
+    an annotation the graph stage will refuse counts as the default place."""
+    annotations = resource.annotations
+    if not annotations:
+        return (HookPhase.SYNC.order, 0)
+    try:
+        wave = parse_sync_wave(annotations, subject=resource.where)
+    except ValidationError:
+        wave = 0
+    phases = [
+        HookPhase(name.strip()).order
+        for name in str(annotations.get(ANNOTATION_HOOK_ARGO, "")).split(",")
+        if name.strip() in _PHASE_NAMES
+    ]
+    return (min(phases, default=HookPhase.SYNC.order), wave)
+
+
+def _pod_spec(resource: Resource) -> Mapping[str, Any] | None:
+    kind = (resource.key.group, resource.key.kind)
+    if kind in _TEMPLATE_KINDS:
+        path: tuple[str, ...] = ("spec", "template", "spec")
+    elif kind in _POD_SPEC_PATHS:
+        path = _POD_SPEC_PATHS[kind]
+    else:
+        return None
+    node: Any = resource.manifest
+    for step in path:
+        node = node.get(step) if isinstance(node, Mapping) else None
+    return node if isinstance(node, Mapping) else None
+
+
+def is_composed(resource: Resource) -> bool:
+    """True for a resource that compose() made (it carries gitwave.dev/composite)."""
+    return ANNOTATION_COMPOSITE in resource.annotations

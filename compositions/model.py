@@ -1,0 +1,128 @@
+"""What the Compose stage returns: the composed resources, their edges, the composites."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from gitwave.compositions.connection import ConnectionDetails
+from gitwave.engine.model import Resource, ResourceKey, SourceRef
+
+__all__ = [
+    "ANNOTATION_COMPOSITE",
+    "ANNOTATION_COMPOSITION_RESOURCE",
+    "ANNOTATION_EXTERNAL_NAME",
+    "LABEL_CLAIM_NAME",
+    "LABEL_CLAIM_NAMESPACE",
+    "LABEL_COMPOSITE",
+    "Composed",
+    "ComposedReadiness",
+    "CompositeNode",
+    "CompositeStatus",
+]
+
+# gitwave: which composite a composed resource belongs to (the XR's Kind/ns/name).
+ANNOTATION_COMPOSITE = "gitwave.dev/composite"
+# Crossplane's own marks on composed resources.
+LABEL_COMPOSITE = "crossplane.io/composite"
+LABEL_CLAIM_NAME = "crossplane.io/claim-name"
+LABEL_CLAIM_NAMESPACE = "crossplane.io/claim-namespace"
+ANNOTATION_COMPOSITION_RESOURCE = "crossplane.io/composition-resource-name"
+ANNOTATION_EXTERNAL_NAME = "crossplane.io/external-name"
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedReadiness:
+    """One composed resource of a composite: its key, its name in the composition
+    (or kro id), and whether it is ready (with the reason when not)."""
+
+    key: ResourceKey
+    name: str
+    ready: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CompositeStatus:
+    """A composite's status, computed from the observed composed resources.
+
+    ``fields`` is the composite's ``status`` as ToCompositeFieldPath patches
+    (or kro's ``schema.status``) make it. ``connection_details`` never shows
+    its values. ``observed`` is False when compose() was given no observed
+    state (then nothing is ready).
+    """
+
+    ready: bool
+    resources: tuple[ComposedReadiness, ...]
+    fields: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    connection_details: ConnectionDetails = field(default_factory=ConnectionDetails)
+    warnings: tuple[str, ...] = ()
+    observed: bool = True
+
+    @property
+    def message(self) -> str:
+        """One line for `gitwave status`: ``3/4 ready; DBInstance/shop-db-db: …``."""
+        ready = sum(1 for r in self.resources if r.ready)
+        text = f"{ready}/{len(self.resources)} ready"
+        if not self.observed:
+            return f"{text} (not observed)"
+        waiting = next((r for r in self.resources if not r.ready), None)
+        if waiting is not None:
+            text += f"; {waiting.key.display}: {waiting.reason or 'not ready'}"
+        return text
+
+
+@dataclass(frozen=True)
+class CompositeNode:
+    """A composite resource (an XR, a claim or a kro instance) and what it composed.
+
+    ``definition`` names the XRD (or kro ResourceGraphDefinition);
+    ``composition`` the Composition ("" for kro). A nested composite's key
+    appears in its parent's ``composed`` and has a node of its own.
+    """
+
+    key: ResourceKey
+    definition: str
+    composition: str
+    composed: tuple[ResourceKey, ...]
+    status: CompositeStatus
+    source: SourceRef | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.key.display} ({self.source})" if self.source else self.key.display
+
+
+@dataclass(frozen=True)
+class Composed:
+    """The output of the Compose stage.
+
+    ``resources``: the input minus XRDs, Compositions and ResourceGraphDefinitions,
+    in input order, with each composite replaced by the resources it composed.
+    ``edges``: (u, v) pairs, u applied before v, for every reference between
+    resources — feed them to ``build_graph(..., extra_edges=...)``. ``composites``: one node per
+    composite, in input order.
+    """
+
+    resources: tuple[Resource, ...]
+    edges: tuple[tuple[ResourceKey, ResourceKey], ...] = ()
+    composites: tuple[CompositeNode, ...] = ()
+
+    def composite(self, key: ResourceKey) -> CompositeNode | None:
+        """The node of the composite ``key``, or None."""
+        return self._by_key.get(key)
+
+    def owner_of(self, key: ResourceKey) -> CompositeNode | None:
+        """The composite that composed ``key``, or None for a resource from Git."""
+        return self._owners.get(key)
+
+    @functools.cached_property
+    def _by_key(self) -> Mapping[ResourceKey, CompositeNode]:
+        return {c.key: c for c in self.composites}
+
+    @functools.cached_property
+    def _owners(self) -> Mapping[ResourceKey, CompositeNode]:
+        return {key: c for c in self.composites for key in c.composed}
