@@ -6,19 +6,21 @@ continuous loop all call it, so they show the same plans and results.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
 
+from gitwave.compositions import Composed, PendingReference, compose, references, resolve
 from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.graph import ResourceGraph, build_graph
-from gitwave.engine.model import Live, Plan, Resource, ResourceKey
+from gitwave.engine.model import Live, Manifest, Plan, Resource, ResourceKey
 from gitwave.engine.plan import PlanOptions, make_plan
 from gitwave.engine.render import Rendered
 from gitwave.engine.store import ResourceOutcome, Store
@@ -41,6 +43,7 @@ class AppState:
     graph: ResourceGraph
     live: dict[ResourceKey, Live | None]
     plan: Plan
+    composed: Composed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +71,72 @@ def _live_namespaces(graph: ResourceGraph, targets: Targets) -> set[str]:
     return found
 
 
-_GRAPHS: dict[int, tuple[Sequence[Resource], ResourceGraph]] = {}
+_GRAPHS: dict[int, tuple[Sequence[Resource], Composed, ResourceGraph]] = {}
 _GRAPHS_LOCK = threading.Lock()
 
 
-def _graph_of(resources: Sequence[Resource]) -> ResourceGraph:
-    """build_graph, remembered for the same render: the render cache hands back
-    the very same resources tuple for an unchanged commit, so a watch or run
-    loop re-plans without rebuilding the graph."""
+def compose_and_graph(resources: Sequence[Resource]) -> tuple[Composed, ResourceGraph]:
+    """Compose (XRs → managed resources) and build the graph, remembered for the
+    same render: the render cache hands back the very same resources tuple for
+    an unchanged commit, so a watch or run loop re-plans without redoing either."""
     with _GRAPHS_LOCK:
         hit = _GRAPHS.get(id(resources))
     if hit is not None and hit[0] is resources:
-        return hit[1]
-    graph = build_graph(resources)
+        return hit[1], hit[2]
+    composed = compose(resources)
+    graph = build_graph(composed.resources, extra_edges=composed.edges)
     if isinstance(resources, tuple):
         with _GRAPHS_LOCK:
             if len(_GRAPHS) >= 16:
                 _GRAPHS.pop(next(iter(_GRAPHS)))
-            _GRAPHS[id(resources)] = (resources, graph)
-    return graph
+            _GRAPHS[id(resources)] = (resources, composed, graph)
+    return composed, graph
+
+
+def _lookup_in(
+    live: Mapping[ResourceKey, Live | None],
+) -> Callable[[ResourceKey], Manifest | None]:
+    def lookup(key: ResourceKey) -> Manifest | None:
+        seen = live.get(key)
+        return seen.manifest if seen is not None else None
+
+    return lookup
+
+
+def _bind_known_references(
+    graph: ResourceGraph, live: Mapping[ResourceKey, Live | None]
+) -> ResourceGraph:
+    """Resolve ``${id.status.field}`` references whose objects are live already,
+    so the plan compares real values; the rest stay as written until sync."""
+    bound: dict[ResourceKey, Resource] = {}
+    for key, resource in graph.resources.items():
+        if not references(resource):
+            continue
+        try:
+            bound[key] = resolve(resource, lookup=_lookup_in(live))
+        except PendingReference:
+            continue
+    if not bound:
+        return graph
+    return dataclasses.replace(graph, resources={**graph.resources, **bound})
+
+
+def late_binder(graph: ResourceGraph, targets: Targets) -> Callable[[Resource], Resource]:
+    """What the sync calls right before applying an object: evaluate its
+    references against the objects as they are live now (applied, and healthy,
+    in an earlier wave or step)."""
+
+    def lookup(key: ResourceKey) -> Manifest | None:
+        referenced = graph.resources.get(key)
+        if referenced is None:
+            return None
+        seen = targets.for_resource(referenced).observe(key)
+        return seen.manifest if seen is not None else None
+
+    def bind(resource: Resource) -> Resource:
+        return resolve(resource, lookup=lookup) if references(resource) else resource
+
+    return bind
 
 
 def plan_resources(
@@ -107,8 +157,9 @@ def plan_resources(
     Raises what ``build_graph`` and ``make_plan`` raise; the ValidationError
     for a namespace that exists nowhere is retriable (someone may create it).
     """
-    graph = _graph_of(resources)
+    _, graph = compose_and_graph(resources)
     live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
+    graph = _bind_known_references(graph, live)
     kept = frozenset(keep)
     tracked = [
         seen
@@ -155,7 +206,10 @@ def prepare(app: AppSpec, *, targets: Targets, options: ReconcileOptions) -> App
         prune=prune,
         parallelism=options.parallelism,
     )
-    return AppState(app=app, rendered=rendered, graph=graph, live=live, plan=plan)
+    composed, _ = compose_and_graph(rendered.resources)
+    return AppState(
+        app=app, rendered=rendered, graph=graph, live=live, plan=plan, composed=composed
+    )
 
 
 def _sync_options(app: AppSpec, options: ReconcileOptions) -> SyncOptions:
@@ -256,7 +310,11 @@ def sync_app(
             if on_plan is not None:
                 on_plan(state)
             result = execute(
-                state.plan, targets=targets, options=_sync_options(app, options), sink=sink
+                state.plan,
+                targets=targets,
+                options=_sync_options(app, options),
+                sink=sink,
+                bind=late_binder(state.graph, targets),
             )
             if store is not None and not options.dry_run:
                 record(
@@ -307,7 +365,7 @@ def rollback(
     cleaned = [r for r in recorded if not r.is_secret]
     secrets = [r.key for r in recorded if r.is_secret]
     prune = bool(options.prune)
-    _, _, plan = plan_resources(
+    graph, _, plan = plan_resources(
         app,
         cleaned,
         revision=entry.revision,
@@ -325,7 +383,13 @@ def rollback(
             message=f"rolling back to history entry {sync_id}",
         )
     )
-    result = execute(plan, targets=targets, options=_sync_options(app, options), sink=sink)
+    result = execute(
+        plan,
+        targets=targets,
+        options=_sync_options(app, options),
+        sink=sink,
+        bind=late_binder(graph, targets),
+    )
     if not options.dry_run:
         record(
             store,

@@ -195,6 +195,7 @@ class _Run:
     hooks_run: list[ResourceKey] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     namespaces_created: frozenset[str] = frozenset()
+    bind: Callable[[Resource], Resource] = lambda resource: resource
 
     def __post_init__(self) -> None:
         self.namespaces_created = _namespaces_created(self.plan)
@@ -327,7 +328,7 @@ def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
             run.hooks_run.append(hook.key)
         return task, hook
 
-    resource = _tracked(task.desired, run.plan.app)
+    resource = _tracked(run.bind(task.desired), run.plan.app)
     if task.action is Action.NONE:
         run.record(ChangeSetEntry(task.key, ChangeAction.UNCHANGED, live=task.live))
         return task, resource
@@ -513,13 +514,20 @@ def execute(
     options: SyncOptions = SyncOptions(),
     sink: EventSink = discard,
     clock: Callable[[], float] = time.time,
+    bind: Callable[[Resource], Resource] | None = None,
 ) -> SyncResult:
     """Carry out ``plan``: every wave applied then awaited, in order.
+
+    ``bind`` finishes an object right before it is applied (the reconcile
+    shell passes one that evaluates ``${id.status.field}`` references against
+    the objects applied in earlier waves).
 
     Never raises for a failed object: the failure is in the result (phase
     Failed, the entry marked failed, SyncFail hooks run)."""
     started = clock()
     run = _Run(plan=plan, targets=targets, options=options, sink=sink)
+    if bind is not None:
+        run.bind = bind
     run.emit(EventKind.SYNC_STARTED, "dry run" if options.dry_run else "")
     phase = SyncPhase.SUCCEEDED
     message = "successfully synced" + (" (dry run)" if options.dry_run else "")

@@ -39,6 +39,7 @@ from gitwave.engine.model import (
 from gitwave.engine.plan import format_plan, plan_to_dict
 from gitwave.engine.reconcile import (
     ReconcileOptions,
+    compose_and_graph,
     flatten_apps,
     prepare,
     rollback,
@@ -256,10 +257,8 @@ def _render(app: AppSpec) -> tuple[Any, ...]:
 
 
 def cmd_graph(ctx: Context) -> int:
-    from gitwave.engine.graph import build_graph
-
     for app in _apps(ctx):
-        graph = build_graph(_render(app))
+        _, graph = compose_and_graph(_render(app))
         if ctx.args.dot:
             ctx.out(to_dot(graph))
             continue
@@ -571,6 +570,25 @@ def cmd_sandbox_edit(ctx: Context) -> int:
     return EXIT_OK
 
 
+# -- tui -------------------------------------------------------------------------------
+
+
+def cmd_tui(ctx: Context) -> int:
+    # Imported here: the other verbs start without loading Textual.
+    from gitwave.tui.app import GitwaveApp
+    from gitwave.tui.controller import Controller
+
+    if getattr(ctx.args, "no_color", False):
+        os.environ["NO_COLOR"] = "1"
+    controller = Controller(
+        ctx.args.path, targets=ctx.targets, store=ctx.store, state_dir=ctx.state_dir
+    )
+    if ctx.args.app:
+        controller.app(ctx.args.app)  # an unknown name fails here, before the screen opens
+    GitwaveApp(controller, read_only=ctx.args.read_only, open_app=ctx.args.app).run()
+    return EXIT_OK
+
+
 # -- parser ----------------------------------------------------------------------------
 
 
@@ -666,6 +684,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="also delete objects not in that entry")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=cmd_rollback)
+
+    p = verbs.add_parser("tui", parents=[common], help="the terminal UI (k9s-style)")
+    p.add_argument("path", nargs="?", default=".", help="as for sync (default: .)")
+    p.add_argument("--app", help="open this app's screen at start")
+    p.add_argument("--read-only", action="store_true", help="hide and refuse every control")
+    p.set_defaults(func=cmd_tui)
 
     sandbox = verbs.add_parser(
         "sandbox", parents=[common], help="look at or change the embedded sandbox by hand"
