@@ -158,6 +158,7 @@ def plan_resources(
     for a namespace that exists nowhere is retriable (someone may create it).
     """
     _, graph = compose_and_graph(resources)
+    targets.declare(graph.resources.values())
     live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
     graph = _bind_known_references(graph, live)
     kept = frozenset(keep)

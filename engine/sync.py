@@ -42,7 +42,7 @@ from gitwave.engine.model import (
     Wave,
     tracking_id,
 )
-from gitwave.providers.base import BulkReader, Provider
+from gitwave.providers.base import BulkReader, Declaring, Provider
 
 ANNOTATION_HOOK_OF = "gitwave.dev/hook-of"
 # 36**5 suffixes: a clash is rare, three in a row means something else is wrong.
@@ -94,9 +94,23 @@ class Targets:
                     found[live.key] = live
         return [found[k] for k in sorted(found)]
 
+    def declare(self, resources: Iterable[Resource]) -> None:
+        """Show each Declaring provider the desired objects it handles."""
+        items = list(resources)
+        for provider in self.providers:
+            if isinstance(provider, Declaring):
+                mine = [r for r in items if self.for_resource(r) is provider]
+                if mine:
+                    provider.declare(mine)
+
     @property
     def description(self) -> str:
-        return ", ".join(p.name for p in self.providers)
+        """The targets as a person reads them, e.g. ``sandbox, AWS: embedded emulator``."""
+        return ", ".join(
+            str(getattr(p, "description", "") or p.name)
+            for p in self.providers
+            if getattr(p, "in_use", True)
+        )
 
 
 def observe_all(

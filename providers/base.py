@@ -70,3 +70,35 @@ class BulkReader(Protocol):
     def tracked_keys(self, app: str) -> list[ResourceKey]:
         """The keys of the objects ``list_tracked(app)`` returns. Raises on a failed read."""
         ...
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """Optional: what changed on the target since a cursor, answered cheaply.
+
+    The reconcile loop polls it (every ~200 ms) to see drift without observing
+    every object: only the apps owning a changed key are planned again. The
+    sandbox answers from its resource versions; a Kubernetes provider can
+    answer from the watches it keeps open."""
+
+    def changes(self, cursor: str) -> tuple[str, frozenset[ResourceKey] | None]:
+        """The new cursor and the keys of the objects created, changed or deleted
+        after ``cursor``. ``""`` starts the feed: the current cursor and no keys.
+
+        The keys are None when the feed lost track (a cursor too old to answer
+        from, like Kubernetes' 410 Gone): then any object may have changed.
+        Raises UnreachableError when the target cannot be reached."""
+        ...
+
+
+@runtime_checkable
+class Declaring(Protocol):
+    """Optional: a provider that must see the desired objects before ``observe``.
+
+    ``observe(key)`` only gets a key; a cloud provider needs more to find an
+    object (its external name, region, provider config)."""
+
+    def declare(self, resources: Iterable[Resource]) -> None:
+        """Remember the desired objects this provider handles. Raises
+        ProviderError for a malformed one."""
+        ...

@@ -50,6 +50,7 @@ from gitwave.engine.sync import SyncResult, Targets
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
 from gitwave.tui.kinds import parse_kind_name
 from gitwave.tui.output import Progress, age, dump, paint, table, use_color
+from gitwave.tui.targets import AwsTarget, build_targets
 
 EXIT_OK = 0
 EXIT_CHANGES = 1
@@ -69,6 +70,7 @@ class Context:
     _targets: Targets | None = None
     _store: Store | None = None
     _sandbox: SandboxProvider | None = None
+    _aws: AwsTarget | None = None
 
     @property
     def sandbox(self) -> SandboxProvider:
@@ -89,8 +91,15 @@ class Context:
                     hint="the Kubernetes provider is not wired in yet; use the sandbox "
                     "(the default: omit --target/--context)",
                 )
-            self._targets = Targets([self.sandbox])
+            providers, self._aws = build_targets(
+                state_dir=self.state_dir, kube_side=self.sandbox, embedded_aws=True
+            )
+            self._targets = Targets(providers)
         return self._targets
+
+    def close(self) -> None:
+        if self._aws is not None:
+            self._aws.close()
 
     @property
     def target_name(self) -> str:
@@ -269,10 +278,7 @@ def cmd_graph(ctx: Context) -> int:
                     {"stage": stage.label, "resources": [k.display for k in stage.keys]}
                     for stage in graph.stages
                 ],
-                "edges": sorted(
-                    [u.display, v.display]
-                    for u, v in graph.dag.edges
-                ),
+                "edges": sorted([u.display, v.display] for u, v in graph.dag.edges),
             }
             ctx.out(dump(value, ctx.output))
             continue
@@ -731,6 +737,7 @@ def _context(args: argparse.Namespace) -> Context:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    ctx = None
     try:
         ctx = _context(args)
         code: int = args.func(ctx)
@@ -745,6 +752,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    finally:
+        if ctx is not None:
+            ctx.close()
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def test_the_dbinstance_has_crossplanes_shape() -> None:
             "backupRetentionPeriod": 7,
             "vpcSecurityGroupIDs": ["${sg.status.atProvider.securityGroupID}"],
             "dbSubnetGroupName": "${subnets.metadata.name}",
-            "region": "eu-west-1",
+            "region": "us-east-1",
             "dbInstanceClass": "db.t3.medium",
             "allocatedStorage": 50,
             "engineVersion": "16.4",

@@ -1,0 +1,334 @@
+"""The shape of one AWS kind: what every per-kind module implements.
+
+A kind module holds one ``KindHandler`` subclass that talks to one AWS API
+(describe, create, update, delete, tag) and translates between AWS's shapes
+and Crossplane's ``forProvider``/``atProvider``, plus its health check. The
+provider does everything that is the same for every kind: parsing, policies,
+ownership, tags, dry runs, the Live object.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from gitwave.engine.errors import ProviderError
+from gitwave.engine.model import Health, HealthCode, Manifest, ResourceKey
+
+from ..clients import Client
+from ..record import user_tags
+
+
+class Readiness(enum.Enum):
+    """Crossplane's Ready condition reasons."""
+
+    AVAILABLE = "Available"
+    CREATING = "Creating"
+    DELETING = "Deleting"
+    UNAVAILABLE = "Unavailable"
+
+    @property
+    def ready(self) -> bool:
+        return self is Readiness.AVAILABLE
+
+    def condition(self, message: str = "") -> dict[str, Any]:
+        condition: dict[str, Any] = {
+            "type": "Ready",
+            "status": "True" if self.ready else "False",
+            "reason": self.value,
+        }
+        if message:
+            condition["message"] = message
+        return condition
+
+
+class TagStyle(enum.Enum):
+    """Where a kind keeps its user tags in ``forProvider``."""
+
+    LIST = "list"  # tags: [{key, value}]  (RDS, EC2)
+    MAP = "map"  # tags: {key: value}  (SQS, CloudWatch)
+    TAG_SET = "tagSet"  # tagging: {tagSet: [{key, value}]}  (S3)
+    NONE = "none"  # the kind has no user tags (Route 53 records)
+
+    @property
+    def field(self) -> str | None:
+        return {TagStyle.LIST: "tags", TagStyle.MAP: "tags", TagStyle.TAG_SET: "tagging"}.get(self)
+
+    def read(self, key: ResourceKey, for_provider: Mapping[str, Any]) -> dict[str, str] | None:
+        """The user tags ``for_provider`` asks for; None when it does not set them."""
+        name = self.field
+        if name is None or name not in for_provider:
+            return None
+        value = for_provider[name]
+        if self is TagStyle.MAP:
+            if not isinstance(value, Mapping):
+                raise ProviderError(key, f"spec.forProvider.{name} must be a map")
+            return {str(k): str(v) for k, v in value.items()}
+        if self is TagStyle.TAG_SET:
+            value = value.get("tagSet") if isinstance(value, Mapping) else None
+        if not isinstance(value, list):
+            raise ProviderError(key, f"spec.forProvider.{name} must be a list of {{key, value}}")
+        tags: dict[str, str] = {}
+        for item in value:
+            if not isinstance(item, Mapping) or not isinstance(item.get("key"), str):
+                raise ProviderError(key, f"spec.forProvider.{name}: each tag needs a key")
+            tags[item["key"]] = str(item.get("value", ""))
+        return tags
+
+    def show(self, tags: Mapping[str, str]) -> dict[str, Any]:
+        """The ``forProvider`` entry for the user tags among ``tags``."""
+        mine = sorted(user_tags(tags).items())
+        if self is TagStyle.MAP:
+            return {"tags": dict(mine)}
+        if self is TagStyle.LIST:
+            return {"tags": [{"key": k, "value": v} for k, v in mine]}
+        if self is TagStyle.TAG_SET:
+            return {"tagging": {"tagSet": [{"key": k, "value": v} for k, v in mine]}}
+        return {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observed:
+    """One AWS resource as a kind handler read it.
+
+    ``for_provider`` holds what AWS reports, in Crossplane's shape (user tags
+    included, never a secret); ``tags`` holds every tag, gitwave's included.
+    ``handle`` is whatever later calls need (a queue URL, a hosted zone id).
+    """
+
+    external_name: str
+    region: str
+    for_provider: Mapping[str, Any]
+    at_provider: Mapping[str, Any]
+    tags: Mapping[str, str]
+    readiness: Readiness = Readiness.AVAILABLE
+    message: str = ""
+    created: str = ""
+    connection: Mapping[str, str] = field(default_factory=dict)
+    handle: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Desired:
+    """What to create or update: ``for_provider`` as written in Git, the full
+    tag set to write, and the master password where a kind needs one."""
+
+    key: ResourceKey
+    external_name: str | None
+    region: str
+    for_provider: Mapping[str, Any]
+    tags: Mapping[str, str]
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler needs for one call: the object's key and a client."""
+
+    key: ResourceKey
+    client: Client
+
+    @property
+    def region(self) -> str:
+        return self.client.region
+
+    def call(self, operation: str, /, **params: Any) -> Any:
+        return self.client.call(self.key, operation, **params)
+
+
+class KindHandler(abc.ABC):
+    """One managed-resource kind. Subclasses set the class attributes and
+    implement the AWS calls; see the module docstring."""
+
+    group: ClassVar[str]
+    kind: ClassVar[str]
+    version: ClassVar[str]
+    service: ClassVar[str]
+    # The forProvider field that names the AWS region (None: a global service).
+    region_field: ClassVar[str | None] = "region"
+    # True when AWS assigns the name (a security group id): found by tags.
+    named_by_aws: ClassVar[bool] = False
+    # True when one listing covers every region (S3 buckets, Route 53 zones).
+    global_listing: ClassVar[bool] = False
+    tag_style: ClassVar[TagStyle] = TagStyle.LIST
+    # Every forProvider field this kind supports.
+    fields: ClassVar[frozenset[str]]
+    # Fields AWS never reports back; kept in gitwave's record tag.
+    write_only: ClassVar[frozenset[str]] = frozenset()
+    # Fields AWS cannot change in place.
+    immutable: ClassVar[frozenset[str]] = frozenset()
+    required: ClassVar[frozenset[str]] = frozenset()
+    # List fields whose order means nothing (compared as sets).
+    unordered: ClassVar[frozenset[str]] = frozenset()
+    # True when creating needs a master password (``Desired.password``).
+    needs_password: ClassVar[bool] = False
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}"
+
+    # ------------------------------------------------------------ AWS calls
+
+    @abc.abstractmethod
+    def get(self, ctx: Context, external_name: str, hint: Mapping[str, Any]) -> Observed | None:
+        """The resource named ``external_name``; None when it does not exist.
+
+        ``hint`` is the forProvider gitwave knows for it (desired or last
+        seen), for kinds whose name alone does not identify it."""
+
+    def find_owned(self, ctx: Context, owner_key: str, hint: Mapping[str, Any]) -> Observed | None:
+        """The resource whose ``gitwave.dev/key`` tag is ``owner_key`` (for kinds
+        named by AWS, so an interrupted create is found again)."""
+        return None
+
+    @abc.abstractmethod
+    def scan(self, ctx: Context, app: str) -> list[Observed]:
+        """Every resource of this kind tagged ``gitwave.dev/app: <app>``."""
+
+    @abc.abstractmethod
+    def create(self, ctx: Context, desired: Desired) -> str:
+        """Create the resource, tags included; returns its external name."""
+
+    @abc.abstractmethod
+    def update(
+        self, ctx: Context, observed: Observed, desired: Desired, changed: frozenset[str]
+    ) -> None:
+        """Change the ``changed`` forProvider fields (tags excepted) in place."""
+
+    @abc.abstractmethod
+    def delete(self, ctx: Context, observed: Observed, inputs: Mapping[str, Any]) -> None:
+        """Delete the resource; ``inputs`` are its recorded write-only fields."""
+
+    @abc.abstractmethod
+    def retag(
+        self, ctx: Context, observed: Observed, put: Mapping[str, str], remove: Sequence[str]
+    ) -> None:
+        """Set the ``put`` tags and remove the ``remove`` ones."""
+
+    # ------------------------------------------------------------ pure parts
+
+    @abc.abstractmethod
+    def health(self, manifest: Manifest) -> Health:
+        """The health of a Live manifest of this kind (pure)."""
+
+    def check(self, key: ResourceKey, for_provider: Mapping[str, Any]) -> None:  # noqa: B027
+        """ProviderError when ``for_provider`` is malformed for this kind (beyond
+        unknown and missing fields, which the provider checks). Nothing by default."""
+
+    def same(self, name: str, want: Any, have: Any) -> bool:
+        """Whether the desired value of field ``name`` is what AWS has."""
+        return matches(want, have, unordered=name in self.unordered)
+
+    def connection(self, observed: Observed) -> dict[str, str]:
+        """Connection details (no secrets) for a connection Secret; {} when none."""
+        return {}
+
+    def planned_name(self, key: ResourceKey, external_name: str | None) -> str | None:
+        """The external name a create would use (None when AWS assigns it)."""
+        if self.named_by_aws:
+            return external_name
+        return external_name or key.name
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def matches(want: Any, have: Any, *, unordered: bool = False) -> bool:
+    """True when ``have`` carries every field of ``want`` with the same value.
+
+    Maps may have extra keys in ``have``; lists must have the same length and
+    match item by item (in any order when ``unordered``); ``1`` and ``1.0``
+    match, ``true`` and ``1`` do not.
+    """
+    if want is None:
+        return True
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(
+            matches(v, have.get(k), unordered=unordered) for k, v in want.items()
+        )
+    if isinstance(want, list):
+        if not isinstance(have, list) or len(have) != len(want):
+            return False
+        if not unordered:
+            return all(matches(w, h) for w, h in zip(want, have, strict=True))
+        left = list(have)
+        for item in want:
+            found = next((i for i, h in enumerate(left) if matches(item, h)), None)
+            if found is None:
+                return False
+            left.pop(found)
+        return True
+    if isinstance(want, bool) or isinstance(have, bool):
+        return type(want) is type(have) and want == have
+    if isinstance(want, int | float) and isinstance(have, int | float):
+        return float(want) == float(have)
+    return bool(want == have)
+
+
+def rfc3339(value: Any) -> str:
+    """A datetime or epoch seconds as ``2024-01-02T03:04:05Z``; "" when unknown."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """``{k: v}`` → AWS's ``[{"Key": k, "Value": v}]``, sorted."""
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def tag_dict(items: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    """AWS's ``[{"Key": k, "Value": v}]`` → ``{k: v}``."""
+    return {str(t["Key"]): str(t.get("Value", "")) for t in items or ()}
+
+
+def pick(source: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """``{crossplane: source[aws]}`` for every AWS field present in ``source``."""
+    return {
+        ours: source[theirs] for ours, theirs in names.items() if source.get(theirs) is not None
+    }
+
+
+def params(
+    for_provider: Mapping[str, Any], names: Mapping[str, str], only: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """``{aws: for_provider[crossplane]}`` for the set fields (among ``only``)."""
+    wanted = set(only) if only is not None else None
+    return {
+        theirs: for_provider[ours]
+        for ours, theirs in names.items()
+        if for_provider.get(ours) is not None and (wanted is None or ours in wanted)
+    }
+
+
+def healthy_when_present(kind: str) -> Callable[[Manifest], Health]:
+    """A health check for kinds that are ready as soon as they exist."""
+
+    def check(manifest: Manifest) -> Health:
+        status = manifest.get("status")
+        conditions = status.get("conditions") if isinstance(status, Mapping) else None
+        for condition in conditions or ():
+            if isinstance(condition, Mapping) and condition.get("type") == "Ready":
+                if condition.get("status") == "True":
+                    return Health(HealthCode.HEALTHY, f"{kind} exists")
+                reason = str(condition.get("reason") or "")
+                message = str(condition.get("message") or reason)
+                return Health(HealthCode.PROGRESSING, f"{kind} is not ready yet: {message}")
+        return Health(HealthCode.HEALTHY, f"{kind} exists")
+
+    return check
+
+
+def at_provider(manifest: Manifest) -> Mapping[str, Any]:
+    """``status.atProvider`` of a Live manifest; {} when absent."""
+    status = manifest.get("status")
+    found = status.get("atProvider") if isinstance(status, Mapping) else None
+    return found if isinstance(found, Mapping) else {}
