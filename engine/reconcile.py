@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from gitwave.compositions import Composed, PendingReference, compose, references, resolve
+from gitwave.compositions.connection import secret_key_of
 from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
@@ -211,6 +212,20 @@ def prepare(app: AppSpec, *, targets: Targets, options: ReconcileOptions) -> App
     return AppState(
         app=app, rendered=rendered, graph=graph, live=live, plan=plan, composed=composed
     )
+
+
+def composite_status(state: AppState, *, targets: Targets) -> Composed | None:
+    """The app's composites with their status from the live objects: readiness
+    of each composed resource and the connection details (values never shown).
+    None when the app has no composites."""
+    if state.composed is None or not state.composed.composites:
+        return None
+    observed: dict[ResourceKey, Live | None] = dict(state.live)
+    for resource in state.composed.resources:
+        secret = secret_key_of(resource.manifest)
+        if secret is not None and secret not in observed:
+            observed[secret] = targets.for_kind("v1", "Secret").observe(secret)
+    return compose(state.rendered.resources, observed=observed)
 
 
 def _sync_options(app: AppSpec, options: ReconcileOptions) -> SyncOptions:

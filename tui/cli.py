@@ -24,7 +24,8 @@ from typing import Any
 
 import yaml
 
-from gitwave.engine.apps import AppSpec, implicit_app, load_apps
+from gitwave.compositions import Composed
+from gitwave.engine.apps import AppSpec, implicit_app, load_apps, render_app
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.graph import to_dot
 from gitwave.engine.mask import mask_secret_manifest
@@ -40,6 +41,7 @@ from gitwave.engine.plan import format_plan, plan_to_dict
 from gitwave.engine.reconcile import (
     ReconcileOptions,
     compose_and_graph,
+    composite_status,
     flatten_apps,
     prepare,
     rollback,
@@ -260,8 +262,6 @@ def cmd_render(ctx: Context) -> int:
 
 
 def _render(app: AppSpec) -> tuple[Any, ...]:
-    from gitwave.engine.apps import render_app
-
     return render_app(app).resources
 
 
@@ -350,6 +350,7 @@ def _both(*sinks: Callable[[Any], None] | None) -> Callable[[Any], None]:
 def cmd_status(ctx: Context) -> int:
     rows = []
     docs = []
+    trees: list[list[str]] = []
     for app in _apps(ctx):
         state = prepare(app, targets=ctx.targets, options=_reconcile_options(ctx))
         healths = []
@@ -364,9 +365,14 @@ def cmd_status(ctx: Context) -> int:
         last = ctx.store.last(app.name)
         last_text = f"{last.result} {age(last.finished)} ago" if last else "never"
         rows.append([app.name, sync_status, health.value, _short(state.plan.revision), last_text])
+        composed = composite_status(state, targets=ctx.targets)
+        tree_lines, composites = _composite_tree(composed) if composed else ([], [])
+        if tree_lines:
+            trees.append(tree_lines)
         docs.append(
             {
                 "app": app.name,
+                "composites": composites,
                 "sync": sync_status,
                 "health": health.value,
                 "revision": state.plan.revision,
@@ -388,7 +394,38 @@ def cmd_status(ctx: Context) -> int:
         ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
     else:
         ctx.out(table(["app", "sync", "health", "revision", "last sync"], rows))
+        for lines in trees:
+            ctx.out()
+            ctx.out("\n".join(lines))
     return EXIT_OK
+
+
+def _composite_tree(composed: Composed) -> tuple[list[str], list[dict[str, Any]]]:
+    """Each composite with its composed resources, as text lines and as data."""
+    lines: list[str] = []
+    docs: list[dict[str, Any]] = []
+    for node in composed.composites:
+        status = node.status
+        state = "Ready" if status.ready else "NotReady"
+        via = node.composition or node.definition
+        lines.append(f"{node.key.display} ({via})  {state}")
+        rows = status.resources
+        for i, row in enumerate(rows):
+            branch = "└─" if i == len(rows) - 1 else "├─"
+            mark = "Ready" if row.ready else f"NotReady: {row.reason}"
+            lines.append(f"  {branch} {row.key.display}  {mark}")
+        docs.append(
+            {
+                "composite": node.key.display,
+                "composition": node.composition,
+                "ready": status.ready,
+                "resources": [
+                    {"key": r.key.display, "ready": r.ready, "reason": r.reason} for r in rows
+                ],
+                "connectionDetails": sorted(status.connection_details),
+            }
+        )
+    return lines, docs
 
 
 def cmd_history(ctx: Context) -> int:

@@ -126,3 +126,24 @@ emulator.close()
     ]
     assert gitwave(state, "sync", str(SAMPLE)).returncode == 0
     assert gitwave(state, "plan", str(SAMPLE)).returncode == 0
+
+
+def test_status_shows_the_composite_as_a_tree(synced: tuple[Path, dict[str, object]]) -> None:
+    state, _ = synced
+    result = gitwave(state, "status", str(SAMPLE))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    root = lines.index("ProductionDatabase/shop-db (production-database-aws)  Ready")
+    children = [line.split()[1] for line in lines[root + 1 :] if line.startswith("  ")]
+    assert set(children) == {
+        "SecurityGroup/shop-db-sg",
+        "DBSubnetGroup/shop-db-subnets",
+        "DBInstance/shop-db",
+        "MetricAlarm/shop-db-alarm",
+        "ConfigMap/shop/shop-db-endpoint",
+    }
+    data = json.loads(gitwave(state, "status", str(SAMPLE), "-o", "json").stdout)
+    [composite] = data["composites"]
+    assert composite["ready"] is True
+    assert "password" in composite["connectionDetails"]
+    assert "password" not in json.dumps(composite["resources"])
