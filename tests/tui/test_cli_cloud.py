@@ -147,3 +147,23 @@ def test_status_shows_the_composite_as_a_tree(synced: tuple[Path, dict[str, obje
     assert composite["ready"] is True
     assert "password" in composite["connectionDetails"]
     assert "password" not in json.dumps(composite["resources"])
+
+
+def test_an_invalid_composite_is_refused_naming_the_field_and_nothing_is_applied(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    app = tmp_path / "production-database"
+    shutil.copytree(SAMPLE, app)
+    database = app / "database.yaml"
+    database.write_text(database.read_text().replace("storageGB: 50", "storageGB: fifty"))
+    state = tmp_path / "state"
+    result = gitwave(state, "sync", str(app))
+    assert result.returncode == 2
+    assert "ProductionDatabase/shop-db" in result.stderr
+    assert "spec.parameters.storageGB" in result.stderr
+    listed = gitwave(state, "sandbox", "get", "-A", "-o", "json")
+    names = {item["metadata"]["name"] for item in json.loads(listed.stdout)["items"]}
+    assert "shop" not in names and "api" not in names
+    assert not (state / "aws-emulator.pickle").exists()
