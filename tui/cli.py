@@ -49,6 +49,7 @@ from gitwave.engine.reconcile import (
 )
 from gitwave.engine.store import Store
 from gitwave.engine.sync import SyncResult, Targets
+from gitwave.providers.base import Provider
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
 from gitwave.tui.kinds import parse_kind_name
 from gitwave.tui.output import Progress, age, dump, paint, table, use_color
@@ -73,6 +74,7 @@ class Context:
     _store: Store | None = None
     _sandbox: SandboxProvider | None = None
     _aws: AwsTarget | None = None
+    _kube: Any = None
 
     @property
     def sandbox(self) -> SandboxProvider:
@@ -84,17 +86,31 @@ class Context:
     @property
     def targets(self) -> Targets:
         if self._targets is None:
+            kube_side: Provider
             target = self.args.target or "sandbox"
             if self.args.context:
                 target = f"kube:{self.args.context}"
-            if target != "sandbox":
-                raise GitwaveError(
-                    f"target {target!r} is not available in this build of gitwave",
-                    hint="the Kubernetes provider is not wired in yet; use the sandbox "
-                    "(the default: omit --target/--context)",
+            if target == "sandbox":
+                kube_side = self.sandbox
+            elif target == "kube" or target.startswith("kube:"):
+                from gitwave.providers.kubernetes import KubernetesProvider
+
+                self._kube = KubernetesProvider.from_kubeconfig(
+                    context=target.partition(":")[2] or None,
+                    kubeconfig=self.args.kubeconfig,
+                    allow_exec_plugins=self.args.allow_exec_plugins,
                 )
+                kube_side = self._kube
+            else:
+                raise ValidationError(
+                    f"--target {target}",
+                    "unknown target",
+                    hint="use sandbox (the default), kube (the current context) or kube:CONTEXT",
+                )
+            # The emulator stands in for AWS only on the sandbox: against a real
+            # cluster, cloud kinds go to real AWS (or a ProviderConfig's endpoint).
             providers, self._aws = build_targets(
-                state_dir=self.state_dir, kube_side=self.sandbox, embedded_aws=True
+                state_dir=self.state_dir, kube_side=kube_side, embedded_aws=target == "sandbox"
             )
             self._targets = Targets(providers)
         return self._targets
@@ -102,6 +118,8 @@ class Context:
     def close(self) -> None:
         if self._aws is not None:
             self._aws.close()
+        if self._kube is not None:
+            self._kube.close()
 
     @property
     def target_name(self) -> str:
@@ -646,12 +664,24 @@ def _common() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--target",
-        help="where to reconcile: sandbox (default) or kube:CONTEXT",
+        help="where to reconcile: sandbox (default), kube (current context) or kube:CONTEXT",
         default=argparse.SUPPRESS,
     )
     common.add_argument(
         "--context",
         help="kubeconfig context (same as --target kube:CONTEXT)",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig file(s) (default: $KUBECONFIG, else ~/.kube/config)",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "--allow-exec-plugins",
+        action="store_true",
+        help="allow a kubeconfig exec credential plugin to run (refused by default)",
         default=argparse.SUPPRESS,
     )
     common.add_argument(
@@ -766,6 +796,8 @@ def _context(args: argparse.Namespace) -> Context:
     state_dir = Path(state).expanduser() if state else default_state_dir()
     args.target = getattr(args, "target", None)
     args.context = getattr(args, "context", None)
+    args.kubeconfig = getattr(args, "kubeconfig", None)
+    args.allow_exec_plugins = getattr(args, "allow_exec_plugins", False)
     output = getattr(args, "output", "table")
     color = use_color(sys.stdout) and not getattr(args, "no_color", False)
     return Context(args=args, state_dir=state_dir, output=output, color=color)
