@@ -1,0 +1,303 @@
+"""Drift: which fields of the live state left what Git says, who changed them,
+and when healing them again and again has become a fight to stop.
+
+Everything here is pure: a plan (already diffed against the live state) goes
+in, values come out. ``LoopGuard`` keeps a little history of heals, but takes
+the time from an injected clock and does no I/O.
+
+A drift loop is two writers undoing each other: gitwave heals
+``spec.replicas`` back to 3, an autoscaler or a person with ``kubectl scale``
+sets it to 10 again, gitwave heals it… After ``limit`` heals of one field
+within ``window_s`` the guard refuses further heals of that field (the object
+is left as it is) until the oldest of those heals leaves the window, names
+both field managers (from ``metadata.managedFields``), and offers the
+``ignoreDifferences`` rule that ends the fight.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from gitwave.engine.model import Action, FieldOp, Plan, ResourceKey
+
+OUR_MANAGER = "gitwave"
+DEFAULT_HEAL_LIMIT = 3
+DEFAULT_HEAL_WINDOW_S = 300.0
+
+# One segment of a diff path as engine.diff.format_path writes it:
+# a plain key, a quoted key in brackets, or a list index in brackets.
+_SEGMENT = re.compile(r'\.?([A-Za-z_$][A-Za-z0-9_$-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
+
+
+def parse_field_path(path: str) -> tuple[str | int, ...]:
+    """The segments of a diff path: ``spec.containers[0].image`` →
+    ``("spec", "containers", 0, "image")``; ``metadata.labels["a.b/c"]`` →
+    ``("metadata", "labels", "a.b/c")``. The inverse of ``diff.format_path``.
+
+    Raises ValueError for text that is not such a path."""
+    segments: list[str | int] = []
+    pos = 0
+    while pos < len(path):
+        match = _SEGMENT.match(path, pos)
+        if match is None or (match.group(1) is not None and pos > 0 and path[pos] != "."):
+            raise ValueError(f"not a field path: {path!r} (at {pos})")
+        if match.group(1) is not None:
+            segments.append(match.group(1))
+        elif match.group(2) is not None:
+            segments.append(int(match.group(2)))
+        else:
+            segments.append(re.sub(r"\\(.)", r"\1", match.group(3)))
+        pos = match.end()
+    return tuple(segments)
+
+
+def json_pointer(path: str) -> str:
+    """The RFC 6901 pointer of a diff path: ``metadata.labels["a/b"]`` →
+    ``/metadata/labels/a~1b`` (what ``ignoreDifferences.jsonPointers`` takes)."""
+    return "".join(
+        "/" + str(segment).replace("~", "~0").replace("/", "~1")
+        for segment in parse_field_path(path)
+    )
+
+
+def field_managers(manifest: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    """The field managers that own the field at ``path`` (or a map or list
+    holding it), read from ``metadata.managedFields`` (FieldsV1), in entry order.
+
+    Lists count as one field (their items' ``k:``/``v:``/``i:`` entries are not
+    followed), so the owner of a list owns every index of it."""
+    meta = manifest.get("metadata")
+    entries = meta.get("managedFields") if isinstance(meta, Mapping) else None
+    if not isinstance(entries, list):
+        return ()
+    keys: list[str] = []
+    for segment in parse_field_path(path):
+        if isinstance(segment, int):
+            break
+        keys.append(segment)
+    owners: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        tree = entry.get("fieldsV1")
+        manager = entry.get("manager")
+        if (
+            isinstance(tree, Mapping)
+            and isinstance(manager, str)
+            and manager not in owners
+            and _owns(tree, keys)
+        ):
+            owners.append(manager)
+    return tuple(owners)
+
+
+def _owns(tree: Mapping[str, Any], keys: Sequence[str]) -> bool:
+    node: Mapping[str, Any] = tree
+    for key in keys:
+        child = node.get(f"f:{key}")
+        if not isinstance(child, Mapping):
+            return False
+        # An empty entry is a leaf: an atomic map or list owned as a whole.
+        if not child or "." in child:
+            return True
+        node = child
+    return True
+
+
+# --- what drifted ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DriftedField:
+    """One field of one object that differs from Git, with who owns it live.
+
+    ``path`` is the diff path (``""`` for an object that is missing live);
+    ``live``/``desired`` are already masked for Secrets. ``managers`` are the
+    live field's owners other than gitwave (who changed it)."""
+
+    key: ResourceKey
+    path: str
+    live: Any = None
+    desired: Any = None
+    managers: tuple[str, ...] = ()
+
+    @property
+    def describe(self) -> str:
+        """``Deployment/shop/api spec.replicas: 3 → 10 (by kubectl)``."""
+        if not self.path:
+            return f"{self.key.display}: deleted live"
+        who = f" (by {', '.join(self.managers)})" if self.managers else ""
+        return f"{self.key.display} {self.path}: {_short(self.desired)} → {_short(self.live)}{who}"
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def drifted_fields(plan: Plan, *, ours: str = OUR_MANAGER) -> tuple[DriftedField, ...]:
+    """Every field the plan would change back, object by object in plan order.
+
+    An object missing live is one entry with an empty path. Hooks and prunes
+    are not drift (hooks run every sync; prunes are what Git removed)."""
+    found: list[DriftedField] = []
+    for task in plan.tasks():
+        if task.action is Action.CREATE:
+            found.append(DriftedField(task.key, ""))
+        elif task.action is Action.UPDATE:
+            manifest = task.live.manifest if task.live is not None else {}
+            for change in task.changes:
+                owners = field_managers(manifest, change.path) if manifest else ()
+                others = tuple(m for m in owners if m != ours)
+                live = None if change.op is FieldOp.ADD else change.live
+                found.append(DriftedField(task.key, change.path, live, change.desired, others))
+    return tuple(found)
+
+
+# --- drift loops ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DriftLoop:
+    """A field gitwave healed ``heals`` times within ``window_s``; healing it is
+    paused until ``until`` (clock time)."""
+
+    app: str
+    key: ResourceKey
+    path: str
+    heals: int
+    window_s: float
+    until: float
+    others: tuple[str, ...]  # the managers that kept changing it back
+    ours: str = OUR_MANAGER
+
+    @property
+    def managers(self) -> tuple[str, ...]:
+        """Both sides of the fight: gitwave first, then the others."""
+        return (self.ours, *(self.others or ("an unknown manager",)))
+
+    @property
+    def message(self) -> str:
+        """One line naming the field, the managers and what gitwave does now."""
+        minutes = self.window_s / 60
+        window = f"{minutes:g}m" if minutes >= 1 else f"{self.window_s:g}s"
+        return (
+            f"drift loop on {self.key.display} {self.path}: healed {self.heals} times in "
+            f"{window}, changed back each time; managers {' vs '.join(self.managers)}. "
+            "Healing of this field is paused; to let "
+            f"{self.others[0] if self.others else 'the other manager'} own it, add "
+            "this to the Application:"
+        )
+
+    @property
+    def ignore_rule(self) -> str:
+        """The ``ignoreDifferences`` YAML snippet that ends the loop."""
+        return ignore_rule_yaml(self.key, [json_pointer(self.path)] if self.path else [])
+
+
+def ignore_rule_yaml(key: ResourceKey, pointers: Iterable[str]) -> str:
+    """An Argo CD ``ignoreDifferences`` entry for ``key`` and ``pointers``, as YAML."""
+    rule: dict[str, Any] = {"group": key.group, "kind": key.kind, "name": key.name}
+    if key.namespace:
+        rule["namespace"] = key.namespace
+    rule["jsonPointers"] = list(pointers)
+    text: str = yaml.dump(
+        {"ignoreDifferences": [rule]},
+        Dumper=yaml.CSafeDumper,
+        sort_keys=False,
+        default_flow_style=False,
+    )
+    return text
+
+
+_FieldId = tuple[str, ResourceKey, str]
+
+
+@dataclass
+class _Heals:
+    times: list[float] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+
+
+class LoopGuard:
+    """Counts heals per (app, object, field) in a sliding window.
+
+    ``should_heal`` is False for a field healed ``limit`` times within the last
+    ``window_s`` seconds: gitwave then stops fighting over it until the oldest
+    of those heals leaves the window, so a field fought over forever is healed
+    at most ``limit`` times per window. Not thread-safe (one loop owns it)."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = DEFAULT_HEAL_LIMIT,
+        window_s: float = DEFAULT_HEAL_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"heal limit must be at least 1, not {limit}")
+        self.limit = limit
+        self.window_s = window_s
+        self._clock = clock
+        self._heals: dict[_FieldId, _Heals] = {}
+
+    def _recent(self, field_id: _FieldId) -> _Heals:
+        heals = self._heals.setdefault(field_id, _Heals())
+        horizon = self._clock() - self.window_s
+        heals.times = [t for t in heals.times if t > horizon]
+        return heals
+
+    def loop(self, app: str, drifted: DriftedField) -> DriftLoop | None:
+        """The loop this field is in (healing it is paused), or None when it may be healed."""
+        field_id = (app, drifted.key, drifted.path)
+        heals = self._recent(field_id)
+        if len(heals.times) < self.limit:
+            return None
+        others = list(heals.others)
+        for name in drifted.managers:
+            if name not in others:
+                others.append(name)
+        return DriftLoop(
+            app=app,
+            key=drifted.key,
+            path=drifted.path,
+            heals=len(heals.times),
+            window_s=self.window_s,
+            until=heals.times[-self.limit] + self.window_s,
+            others=tuple(others),
+        )
+
+    def record_heal(self, app: str, drifted: DriftedField) -> None:
+        """Note that gitwave healed this field now (who had changed it included)."""
+        heals = self._recent((app, drifted.key, drifted.path))
+        heals.times.append(self._clock())
+        for name in drifted.managers:
+            if name not in heals.others:
+                heals.others.append(name)
+
+    def split(
+        self, app: str, drifted: Sequence[DriftedField]
+    ) -> tuple[tuple[DriftedField, ...], tuple[DriftLoop, ...]]:
+        """The fields that may be healed, and the loops of those that may not."""
+        healable: list[DriftedField] = []
+        loops: list[DriftLoop] = []
+        for item in drifted:
+            found = self.loop(app, item)
+            if found is None:
+                healable.append(item)
+            else:
+                loops.append(found)
+        return tuple(healable), tuple(loops)
+
+    def reset(self, app: str) -> None:
+        """Forget ``app``'s heals (a new revision: Git may have settled the fight)."""
+        for field_id in [f for f in self._heals if f[0] == app]:
+            del self._heals[field_id]

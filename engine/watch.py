@@ -1,0 +1,478 @@
+"""Watch mode: follow a working tree and apply every save (``gitwave watch``).
+
+Uncommitted edits count: apps render from the work tree as it is (the render
+cache never serves a dirty tree). A burst of saves becomes one cycle:
+watchfiles gathers changes until ``step_ms`` pass without a new one (at most
+``debounce_ms``). Each cycle re-renders only the apps whose files changed:
+
+- a file under an app's path belongs to that app;
+- a Kustomize or Helm app may use files outside its path (a shared base, a
+  values file), so a changed file under no app's path goes to those apps;
+- a change to the file that defines the apps (an Application, a Flux
+  Kustomization) or to an app-of-apps' path reloads the app definitions, then
+  cycles the apps that are new or whose definition changed.
+
+The plan is applied to the targets and each cycle is one Event of kind
+``CYCLE`` whose message reads ``deployment.yaml → 1 to update → Synced in
+0.21s``. A file that does not render (half-written YAML) shows its error on
+that line; nothing is applied for that app, so nothing is pruned, and the next
+save tries again. With prune on, an emptied manifest file is taken as
+half-written too (editors truncate before they write): delete the file to
+prune its objects. Watching ends, between cycles, when ``stop`` is set.
+
+Hooks run once per commit and hook content (see ``engine.loop.hook_id``): an
+edit to a Deployment does not re-run a PreSync migration, an edit to the
+migration Job does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import watchfiles
+
+from gitwave.engine.apps import AppKind, AppSpec, load_apps, render_app
+from gitwave.engine.errors import GitwaveError, RenderError, ValidationError
+from gitwave.engine.events import Event, EventKind, EventSink, discard
+from gitwave.engine.loop import plan_summary, skip_done_hooks, sync_plan
+from gitwave.engine.pins import LoopStore
+from gitwave.engine.reconcile import ReconcileOptions, flatten_apps, plan_resources
+from gitwave.engine.render import KUSTOMIZATION_FILES, RenderTool
+from gitwave.engine.source import find_repo_root, is_remote
+from gitwave.engine.store import Store
+from gitwave.engine.sync import Targets
+
+_APP_FILE_SUFFIXES = (".yaml", ".yml")
+_MAX_FILES_SHOWN = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchOptions:
+    """How ``watch`` runs. ``only`` names apps (default: all, app-of-apps
+    parents left out); ``ignore_paths`` are never watched (the state directory
+    when it lies inside the tree: the sandbox writes there on every sync)."""
+
+    reconcile: ReconcileOptions = field(default_factory=ReconcileOptions)
+    only: tuple[str, ...] = ()
+    step_ms: int = 50
+    debounce_ms: int = 1600
+    ignore_paths: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """One watch cycle of one app: what changed, the plan, what happened."""
+
+    app: str
+    started: float
+    changed: tuple[str, ...]  # shown names: relative to the app's path where possible
+    summary: str  # plan_summary; "" when there is no plan (an error)
+    result: str  # "Synced in 0.21s", "in sync in 0.05s", "error: file:line: …"
+    ok: bool
+    revision: str = ""
+
+    @property
+    def files(self) -> str:
+        if not self.changed:
+            return "start"
+        shown = ", ".join(self.changed[:_MAX_FILES_SHOWN])
+        more = len(self.changed) - _MAX_FILES_SHOWN
+        return f"{shown} (+{more} more)" if more > 0 else shown
+
+    @property
+    def message(self) -> str:
+        """``deployment.yaml → 1 to update → Synced in 0.21s``; an error has no plan:
+        ``deployment.yaml → error: deployment.yaml:5: malformed YAML …``."""
+        if not self.summary:
+            return f"{self.files} → {self.result}"
+        return f"{self.files} → {self.summary} → {self.result}"
+
+    @property
+    def line(self) -> str:
+        """``guestbook: deployment.yaml → 1 to update → Synced in 0.21s``."""
+        return f"{self.app}: {self.message}"
+
+
+def _is_under(path: Path, directory: Path) -> bool:
+    return path == directory or directory in path.parents
+
+
+def _relative(path: Path, anchor: Path) -> str:
+    return path.relative_to(anchor).as_posix() if _is_under(path, anchor) else str(path)
+
+
+@dataclass(frozen=True, slots=True)
+class _Watched:
+    """An app followed in the work tree: where its files are, how it renders."""
+
+    app: AppSpec
+    directory: Path  # the app's path in the work tree (a directory or one file)
+    uses_outside_files: bool  # Kustomize/Helm: bases and values may live elsewhere
+
+
+class _Session:
+    """The apps of one ``watch`` and the cycles run on them."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        targets: Targets,
+        store: Store | None,
+        sink: EventSink,
+        options: WatchOptions,
+    ) -> None:
+        if is_remote(path):
+            raise ValidationError(
+                path,
+                "watch follows a local working tree, not a repository URL",
+                hint="clone it and watch the clone, or use `gitwave run URL`",
+            )
+        given = Path(path).resolve()
+        if not given.exists():
+            raise ValidationError(path, "no such file or directory")
+        self.path = path
+        self.given = given
+        self.definitions = given if given.is_dir() else given.parent
+        self.top = find_repo_root(self.definitions) or self.definitions
+        self.label = given.stem if given.is_file() else given.name
+        self.targets = targets
+        self.store = store
+        self.ledger = LoopStore.beside(store) if store is not None else None
+        self.sink = sink
+        self.options = options
+        self.watched: dict[str, _Watched] = {}
+        self.parents: list[Path] = []  # app-of-apps paths: a change there reloads
+        self.definition_files: set[Path] = set()
+
+    # -- apps ----------------------------------------------------------------------
+
+    def load(self) -> list[AppSpec]:
+        """(Re)load the app definitions; returns the apps that are new or changed.
+        Raises GitwaveError for a malformed definition."""
+        _, apps = load_apps(self.path)
+        flat = flatten_apps(apps)
+        if self.options.only:
+            wanted = set(self.options.only)
+            chosen = [a for a in flat if a.name in wanted]
+            missing = sorted(wanted - {a.name for a in chosen})
+            if missing:
+                raise ValidationError(
+                    self.path,
+                    f"no app named {', '.join(missing)}",
+                    hint="apps here: " + ", ".join(a.name for a in flat),
+                )
+        else:
+            chosen = [a for a in flat if not a.children] or flat
+        self.parents = [self._directory_of(a) for a in flat if a.children and self._follows(a)]
+        self.definition_files = {
+            (self.top / a.origin.file).resolve()
+            for a in flat
+            if a.origin is not None and a.origin.file and a.kind is not AppKind.IMPLICIT
+        }
+        changed: list[AppSpec] = []
+        watched: dict[str, _Watched] = {}
+        for app in chosen:
+            if not self._follows(app):
+                self._emit_cycle(
+                    Cycle(
+                        app.name,
+                        time.time(),
+                        (),
+                        "not watched",
+                        f"renders from {app.source.describe}, not from this work tree",
+                        True,
+                    )
+                )
+                continue
+            directory = self._directory_of(app)
+            tool = RenderTool.detect(directory) if directory.is_dir() else RenderTool.DIRECTORY
+            watched[app.name] = _Watched(app, directory, tool is not RenderTool.DIRECTORY)
+            previous = self.watched.get(app.name)
+            # Where the definition sits (its line) may move when another one is edited.
+            if previous is None or replace(previous.app, origin=None) != replace(app, origin=None):
+                changed.append(app)
+        self.watched = watched
+        return changed
+
+    def _follows(self, app: AppSpec) -> bool:
+        """True when the app renders from this work tree as it is."""
+        source = app.source
+        return (
+            source.fetch_revision is None
+            and not is_remote(source.fetch_from)
+            and Path(source.fetch_from).resolve() == self.top
+        )
+
+    def _directory_of(self, app: AppSpec) -> Path:
+        return (Path(app.source.fetch_from) / app.source.path).resolve()
+
+    def roots(self) -> list[Path]:
+        """The directories to watch: the definitions and every app's path,
+        without ones nested in another."""
+        candidates = {self.definitions}
+        for item in self.watched.values():
+            candidates.add(item.directory if item.directory.is_dir() else item.directory.parent)
+        ordered = sorted(candidates, key=lambda p: len(p.parts))
+        roots: list[Path] = []
+        for candidate in ordered:
+            if not any(_is_under(candidate, root) for root in roots):
+                roots.append(candidate)
+        return roots
+
+    # -- mapping changes -------------------------------------------------------------
+
+    def needs_reload(self, changed: Iterable[Path]) -> bool:
+        for path in changed:
+            if path in self.definition_files:
+                return True
+            beside = path.parent == self.definitions and path.suffix in _APP_FILE_SUFFIXES
+            if beside and (self.definition_files or self.given.is_file()):
+                return True  # a new file beside the definitions may define an app
+            if any(_is_under(path, parent) for parent in self.parents):
+                return True
+        return False
+
+    def affected(self, changed: Iterable[Path]) -> dict[str, list[Path]]:
+        """The followed apps each changed path belongs to, in sync order."""
+        result: dict[str, list[Path]] = {}
+        paths = sorted(set(changed))
+        outside = [
+            p
+            for p in paths
+            if not any(_is_under(p, w.directory) for w in self.watched.values())
+            and p not in self.definition_files
+        ]
+        for name, item in self.watched.items():
+            mine = [p for p in paths if _is_under(p, item.directory)]
+            if item.uses_outside_files:
+                mine += outside
+            if mine:
+                result[name] = mine
+        return result
+
+    def shown(self, item: _Watched, paths: Sequence[Path]) -> tuple[str, ...]:
+        names = []
+        for path in paths:
+            base = item.directory if item.directory.is_dir() else item.directory.parent
+            anchor = base if _is_under(path, base) else self.top
+            names.append(
+                path.relative_to(anchor).as_posix() if _is_under(path, anchor) else str(path)
+            )
+        return tuple(names)
+
+    # -- cycles --------------------------------------------------------------------
+
+    def cycle(self, name: str, paths: Sequence[Path]) -> Cycle:
+        """Render, plan and apply one app; the outcome as a Cycle (never raises
+        for bad input: the error is on the line)."""
+        item = self.watched[name]
+        app = item.app
+        started = time.time()
+        changed = self.shown(item, paths)
+        reconcile = self.options.reconcile
+        prune = app.policy.prune if reconcile.prune is None else reconcile.prune
+        revision = ""
+        self._emit(
+            Event(
+                EventKind.SOURCE_CHANGED,
+                app.name,
+                "changed: " + (", ".join(changed) if changed else "watch started"),
+            )
+        )
+        try:
+            if prune:
+                _refuse_emptied_files(paths, self.top)
+            rendered = render_app(app)
+            revision = rendered.revision
+            _, _, plan = plan_resources(
+                app,
+                rendered.resources,
+                revision=rendered.revision,
+                targets=self.targets,
+                prune=prune,
+                parallelism=reconcile.parallelism,
+            )
+        except GitwaveError as exc:
+            took = time.time() - started
+            return self._emit_cycle(
+                Cycle(
+                    app.name,
+                    started,
+                    changed,
+                    "",
+                    f"error: {exc} (fix it and save to retry; {took:.2f}s)",
+                    False,
+                    revision,
+                )
+            )
+        if self.ledger is not None:
+            plan, _ = skip_done_hooks(plan, self.ledger.hooks_done(app.name, plan.revision))
+        if not any(task.action.changes_target for task in plan.tasks()):
+            took = time.time() - started
+            return self._emit_cycle(
+                Cycle(
+                    app.name,
+                    started,
+                    changed,
+                    "no changes",
+                    f"in sync in {took:.2f}s",
+                    True,
+                    revision,
+                )
+            )
+        ran, result = sync_plan(
+            app,
+            plan,
+            rendered.resources,
+            targets=self.targets,
+            store=self.store,
+            ledger=self.ledger,
+            options=reconcile,
+            sink=self.sink,
+            source=f"{app.source.describe} (watch)",
+        )
+        took = time.time() - started
+        outcome = (
+            f"Synced in {took:.2f}s"
+            if result.ok
+            else f"{result.phase.value} in {took:.2f}s: {result.message}"
+        )
+        return self._emit_cycle(
+            Cycle(app.name, started, changed, plan_summary(ran), outcome, result.ok, revision)
+        )
+
+    def _emit(self, event: Event) -> None:
+        self.sink(event)
+
+    def _emit_cycle(self, cycle: Cycle) -> Cycle:
+        self.sink(
+            Event(
+                EventKind.CYCLE,
+                cycle.app,
+                cycle.message,
+                revision=cycle.revision,
+                time=cycle.started,
+            )
+        )
+        return cycle
+
+    def reload_error(self, paths: Sequence[Path], error: GitwaveError) -> None:
+        names = ", ".join(
+            p.relative_to(self.top).as_posix() for p in paths if _is_under(p, self.top)
+        )
+        self._emit_cycle(
+            Cycle(
+                self.label,
+                time.time(),
+                (names,) if names else (),
+                "",
+                f"error: {error} (fix it and save to retry)",
+                False,
+            )
+        )
+
+
+def _refuse_emptied_files(paths: Sequence[Path], top: Path) -> None:
+    """RenderError for a changed manifest that exists but is empty: with prune
+    on, a half-written file must not delete the objects it held."""
+    for path in paths:
+        if path.suffix not in (".yaml", ".yml", ".json") or path.name in KUSTOMIZATION_FILES:
+            continue
+        try:
+            empty = path.is_file() and not path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if empty:
+            raise RenderError(
+                _relative(path, top),
+                "the file is empty; with prune on, gitwave does not prune on what may be a "
+                "half-written file",
+                hint="save it again with its objects, or delete the file to prune them",
+            )
+
+
+def watch(
+    path: str,
+    *,
+    targets: Targets,
+    store: Store | None,
+    sink: EventSink = discard,
+    stop: threading.Event,
+    options: WatchOptions = WatchOptions(),
+    ready: threading.Event | None = None,
+) -> None:
+    """Follow the working tree at ``path`` until ``stop`` is set (``gitwave watch``).
+
+    The first cycle syncs every app once the watcher runs (``ready`` is set
+    then), so no save is lost in between. Each later burst of saves is one
+    cycle per affected app. Every cycle is an Event of kind CYCLE on ``sink``
+    (with the sync's own events); ``store`` (None: nothing recorded) gets the
+    syncs. Raises GitwaveError only when the apps cannot be loaded at the start.
+    Meant for the main thread or a worker thread (it installs no signal handler).
+    """
+    session = _Session(path, targets=targets, store=store, sink=sink, options=options)
+    session.load()
+    ignore = [str(p) for p in options.ignore_paths]
+    started = False
+    while not stop.is_set():
+        roots = session.roots()
+        changes_seen = watchfiles.watch(
+            *roots,
+            watch_filter=watchfiles.DefaultFilter(ignore_paths=ignore),
+            debounce=options.debounce_ms,
+            step=options.step_ms,
+            stop_event=stop,
+            # Wakes the loop when idle: the first wake-up says the watcher runs.
+            rust_timeout=100,
+            yield_on_timeout=True,
+            raise_interrupt=False,
+        )
+        for changes in changes_seen:
+            if stop.is_set():
+                return
+            if not started:
+                # The watcher runs from here on: sync everything now, so an edit
+                # made while starting is in this cycle or the next.
+                started = True
+                if ready is not None:
+                    ready.set()
+                for name in list(session.watched):
+                    if stop.is_set():
+                        return
+                    session.cycle(name, ())
+                continue
+            paths = {Path(p) for _, p in changes if _relevant(Path(p))}
+            if paths:
+                _run_cycles(session, paths, stop)
+                if session.roots() != roots:
+                    break  # a reloaded app lives elsewhere: watch the new set of directories
+
+
+def _relevant(path: Path) -> bool:
+    """A path that exists, or a manifest that was deleted; an editor's or sed's
+    temporary file, made and gone within one burst, is neither."""
+    return path.exists() or path.suffix in (".yaml", ".yml", ".json")
+
+
+def _run_cycles(session: _Session, paths: set[Path], stop: threading.Event) -> None:
+    fresh: list[AppSpec] = []
+    if session.needs_reload(paths):
+        try:
+            fresh = session.load()
+        except GitwaveError as exc:
+            session.reload_error(sorted(paths), exc)
+            return
+    todo = session.affected(paths)
+    definitions = sorted(p for p in paths if p in session.definition_files)
+    for app in fresh:
+        todo.setdefault(app.name, definitions)
+    for name in session.watched:  # in sync order
+        if stop.is_set():
+            return
+        if name in todo:
+            session.cycle(name, todo[name])

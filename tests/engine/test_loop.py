@@ -1,0 +1,573 @@
+"""Continuous reconcile on real parts: a Git repository in tmp_path committed to
+as a user would, the Reconciler running in a thread until its stop Event is
+set, a real SandboxProvider (changed out of band through a second provider on
+the same state, as another process would) and a real Store."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import git
+import pytest
+import yaml
+
+from gitwave.engine.apps import RetrySpec, load_apps
+from gitwave.engine.events import Event, EventKind
+from gitwave.engine.loop import (
+    LoopOptions,
+    Reconciler,
+    SyncStatus,
+    change_feed,
+    retry_delay,
+)
+from gitwave.engine.model import Resource, ResourceKey
+from gitwave.engine.pins import LoopStore
+from gitwave.engine.reconcile import rollback, sync_app
+from gitwave.engine.store import Store
+from gitwave.engine.sync import Targets
+from gitwave.providers.sandbox import FAIL_ANNOTATION, SandboxProvider
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+UI = ResourceKey("apps", "Deployment", "guestbook", "guestbook-ui")
+MIGRATE = ResourceKey("batch", "Job", "shop", "db-migrate")
+SHOP_API = ResourceKey("apps", "Deployment", "shop", "shop-api")
+
+AUTO_HEAL: dict[str, Any] = {"automated": {"selfHeal": True}}
+AUTO: dict[str, Any] = {"automated": {}}
+MANUAL: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
+
+
+def application(
+    policy: dict[str, Any], *, name: str = "guestbook", namespace: str = "guestbook"
+) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": name},
+            "spec": {
+                "source": {"repoURL": ".", "path": "manifests"},
+                "destination": {"namespace": namespace},
+                "syncPolicy": policy,
+            },
+        },
+        sort_keys=False,
+    )
+
+
+class GitRepo:
+    """A real Git repository in tmp_path: an Application and the manifests of a sample."""
+
+    def __init__(self, root: Path, sample: str, policy: dict[str, Any], **app: str) -> None:
+        self.root = root
+        shutil.copytree(SAMPLES / sample, root / "manifests")
+        for readme in (root / "manifests").glob("*.md"):
+            readme.unlink()
+        (root / "app.yaml").write_text(application(policy, **app))
+        self.repo = git.Repo.init(root)
+        self.author = git.Actor("Test", "test@example.com")
+        self.shas: list[str] = []
+        self.commit({}, "init", add_all=True)
+
+    def commit(self, files: dict[str, str], message: str, *, add_all: bool = False) -> str:
+        for name, text in files.items():
+            (self.root / name).write_text(text)
+        names = [p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()]
+        self.repo.index.add(
+            [n for n in names if not n.startswith(".git/")] if add_all else list(files)
+        )
+        sha = self.repo.index.commit(message, author=self.author, committer=self.author).hexsha
+        self.shas.append(sha)
+        return sha
+
+    def edited(self, name: str, old: str, new: str) -> dict[str, str]:
+        text = (self.root / name).read_text()
+        assert old in text
+        return {name: text.replace(old, new)}
+
+
+TEMPLATE = "  template:\n    metadata:\n"
+FAILING_TEMPLATE = f'{TEMPLATE}      annotations:\n        {FAIL_ANNOTATION}: "true"\n'
+
+
+@dataclass
+class Loop:
+    root: Path
+    sandbox: SandboxProvider
+    store: Store
+    events: list[Event] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    reconciler: Reconciler | None = None
+    errors: list[BaseException] = field(default_factory=list)
+
+    def start(self, location: str = "", **options: Any) -> Reconciler:
+        options.setdefault("interval_s", 0.3)
+        record = self.store.record_event
+
+        def sink(event: Event) -> None:
+            record(event)
+            self.events.append(event)
+
+        reconciler = Reconciler(
+            location or str(self.root),
+            targets=Targets([self.sandbox]),
+            store=self.store,
+            sink=sink,
+            options=LoopOptions(**options),
+        )
+
+        def target() -> None:
+            try:
+                reconciler.run(self.stop)
+            except BaseException as exc:  # surfaced by the test, not lost in the thread
+                self.errors.append(exc)
+
+        self.reconciler = reconciler
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+        return reconciler
+
+    def wait(self, what: str, check: Callable[[], Any], *, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert not self.errors, self.errors
+            value = check()
+            if value:
+                return value
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.lines()}"
+            time.sleep(0.02)
+
+    def of(self, kind: EventKind) -> list[Event]:
+        return [e for e in self.events if e.kind is kind]
+
+    def lines(self) -> list[str]:
+        return [f"{e.kind.value} {e.app}: {e.message}" for e in self.events if e.kind in _SHOWN]
+
+    def results(self, app: str = "guestbook") -> list[tuple[str, str]]:
+        """(revision, result) of every sync in the history, oldest first."""
+        return [(r.revision, r.result) for r in reversed(self.store.history(app, limit=500))]
+
+    def status(self, app: str = "guestbook") -> Any:
+        assert self.reconciler is not None
+        return next((s for s in self.reconciler.statuses() if s.app == app), None)
+
+    def replicas(self, key: ResourceKey = UI) -> int:
+        live = self.sandbox.observe(key)
+        assert live is not None
+        return int(live.manifest["spec"]["replicas"])
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(10)
+            assert not self.thread.is_alive(), "the loop did not stop"
+
+
+_SHOWN = {
+    EventKind.CYCLE,
+    EventKind.DRIFT_DETECTED,
+    EventKind.HEAL,
+    EventKind.DRIFT_LOOP,
+    EventKind.PIN,
+    EventKind.ROLLBACK,
+    EventKind.ERROR,
+}
+
+
+@pytest.fixture
+def loop(tmp_path: Path) -> Iterator[Loop]:
+    store = Store(tmp_path / "state" / "gitwave.db")
+    with SandboxProvider(tmp_path / "state", rollout_seconds=0.05) as sandbox:
+        running = Loop(tmp_path / "repo", sandbox, store)
+        yield running
+        running.close()
+    store.close()
+
+
+def other_process(tmp_path: Path) -> SandboxProvider:
+    """The sandbox as another process (`gitwave sandbox scale`) sees it."""
+    return SandboxProvider(tmp_path / "state", rollout_seconds=0.05)
+
+
+# --- new commits --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitCase:
+    reason: str
+    policy: dict[str, Any]
+    applied: bool
+    line: str  # the CYCLE line of the new commit, after "new commit <sha7> → "
+
+
+COMMIT_CASES = [
+    CommitCase("an automated app syncs it", AUTO, True, "1 to update → Synced in "),
+    CommitCase(
+        "a manual app only reports it", MANUAL, False, "1 to update → OutOfSync (auto-sync off)"
+    ),
+]
+
+
+@pytest.mark.parametrize("case", COMMIT_CASES, ids=lambda c: c.reason)
+def test_a_new_commit_is_picked_up_within_the_interval(
+    loop: Loop, tmp_path: Path, case: CommitCase
+) -> None:
+    repo = GitRepo(loop.root, "guestbook", case.policy)
+    if not case.applied:  # a manual app is synced by hand (`gitwave sync`) first
+        _, (app,) = load_apps(str(loop.root))
+        sync_app(app, targets=Targets([loop.sandbox]), store=loop.store)
+    loop.start(interval_s=0.3)
+    loop.wait("Synced", lambda: loop.status() and loop.status().sync is SyncStatus.SYNCED)
+
+    sha = repo.commit(repo.edited("manifests/deployment.yaml", "replicas: 3", "replicas: 5"), "5")
+    committed = time.monotonic()
+    line = loop.wait(
+        "the new commit's cycle",
+        lambda: next((e for e in loop.of(EventKind.CYCLE) if sha[:7] in e.message), None),
+    )
+
+    assert time.monotonic() - committed < 0.3 + 1.0
+    assert line.message.startswith(f"new commit {sha[:7]} → {case.line}"), line.message
+    if case.applied:
+        assert loop.replicas() == 5
+        assert loop.results()[-1] == (sha, "Succeeded")
+        assert loop.status().sync is SyncStatus.SYNCED
+    else:
+        assert loop.replicas() == 3
+        assert [result for _, result in loop.results()] == ["Succeeded"]
+        assert loop.status().sync is SyncStatus.OUT_OF_SYNC
+
+
+def test_a_remote_repository_is_followed_with_shallow_fetches(loop: Loop, tmp_path: Path) -> None:
+    repo = GitRepo(loop.root, "guestbook", AUTO)
+    branch = repo.repo.active_branch.name
+    remote = git.Repo.init(tmp_path / "remote.git", bare=True)
+    remote.git.symbolic_ref("HEAD", f"refs/heads/{branch}")
+    repo.repo.git.push(str(tmp_path / "remote.git"), f"HEAD:refs/heads/{branch}")
+    loop.start((tmp_path / "remote.git").as_uri(), interval_s=0.3)
+    loop.wait("the first sync", lambda: loop.results())
+
+    sha = repo.commit(repo.edited("manifests/deployment.yaml", "replicas: 3", "replicas: 5"), "5")
+    repo.repo.git.push(str(tmp_path / "remote.git"), f"HEAD:refs/heads/{branch}")
+    loop.wait("the pushed commit synced", lambda: (sha, "Succeeded") in loop.results())
+
+    assert loop.replicas() == 5
+    fetched = sorted(p.parent.parent.name for p in (tmp_path / "cache").rglob(".git/shallow"))
+    assert fetched == sorted(repo.shas), "each commit fetched once, at depth 1"
+
+
+def test_a_commit_that_leaves_the_app_unchanged_syncs_nothing(loop: Loop) -> None:
+    repo = GitRepo(loop.root, "guestbook", AUTO)
+    loop.start()
+    loop.wait("the first sync", lambda: loop.results())
+
+    sha = repo.commit({"README.md": "notes\n"}, "docs only")
+    line = loop.wait(
+        "the new commit's cycle",
+        lambda: next((e for e in loop.of(EventKind.CYCLE) if sha[:7] in e.message), None),
+    )
+
+    assert line.message == f"new commit {sha[:7]} → no changes for this app"
+    assert [result for _, result in loop.results()] == ["Succeeded"]
+
+
+# --- retries --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DelayCase:
+    reason: str
+    retry: RetrySpec | None
+    failures: int
+    jitter: float
+    want: float | None
+
+
+DELAY_CASES = [
+    DelayCase("no retry spec: a commit is tried once", None, 1, 0.0, None),
+    DelayCase("the first retry waits the duration", RetrySpec(3, 5, 2, 180), 1, 0.0, 5.0),
+    DelayCase("then it doubles", RetrySpec(3, 5, 2, 180), 3, 0.0, 20.0),
+    DelayCase("capped at maxDuration", RetrySpec(-1, 5, 2, 30), 10, 0.0, 30.0),
+    DelayCase("jitter only shortens, by up to 20 %", RetrySpec(3, 5, 2, 180), 1, 0.999, 4.001),
+    DelayCase("no retry past the limit", RetrySpec(2, 5, 2, 180), 3, 0.0, None),
+    DelayCase("a limit below zero never runs out", RetrySpec(-1, 1, 1, 1), 1000, 0.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("case", DELAY_CASES, ids=lambda c: c.reason)
+def test_retry_delay(case: DelayCase) -> None:
+    got = retry_delay(case.retry, case.failures, jitter=lambda: case.jitter)
+
+    assert got == pytest.approx(case.want, abs=1e-3) if case.want is not None else got is None
+
+
+def test_a_failing_commit_is_retried_with_backoff_until_a_newer_commit_supersedes_it(
+    loop: Loop,
+) -> None:
+    policy = {
+        "automated": {},
+        "retry": {"limit": 20, "backoff": {"duration": "0.1s", "factor": 2, "maxDuration": "0.4s"}},
+    }
+    repo = GitRepo(loop.root, "guestbook", policy)
+    loop.start(interval_s=0.3)
+    loop.wait("the first sync", lambda: loop.results())
+
+    bad = repo.commit(
+        repo.edited("manifests/deployment.yaml", TEMPLATE, FAILING_TEMPLATE), "breaks"
+    )
+    loop.wait("three failed attempts", lambda: loop.results().count((bad, "Failed")) >= 3)
+    fixed = repo.edited("manifests/deployment.yaml", FAILING_TEMPLATE, TEMPLATE)
+    good = repo.commit(
+        {name: text.replace("replicas: 3", "replicas: 4") for name, text in fixed.items()}, "fixes"
+    )
+    loop.wait("the fix synced", lambda: (good, "Succeeded") in loop.results())
+    time.sleep(0.6)  # longer than the capped backoff: an old retry would show by now
+
+    history = loop.store.history("guestbook", limit=100)
+    failed = sorted((r.started, r.finished) for r in history if r.revision == bad)
+    gaps = [
+        start - previous_end
+        for (start, _), (_, previous_end) in zip(failed[1:], failed[:-1], strict=True)
+    ]
+    assert gaps[0] >= 0.1 * 0.8 and gaps[1] >= 0.2 * 0.8, gaps  # backoff grows
+    assert gaps[1] > gaps[0]
+    fixed_at = next(r.finished for r in history if r.revision == good)
+    assert all(start < fixed_at for start, _ in failed), "the failed commit was tried again"
+    assert loop.results()[-1] == (good, "Succeeded")
+    retries = [e.message for e in loop.of(EventKind.CYCLE) if "retry" in e.message]
+    assert retries[0].startswith(f"new commit {bad[:7]} → 1 to update → Failed in ")
+    assert "; retry 1/20 in 0.1s" in retries[0]
+    assert loop.replicas() == 4
+
+
+# --- drift ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriftCase:
+    reason: str
+    policy: dict[str, Any]
+    healed: bool
+    line: str  # the end of the drift's CYCLE line
+
+
+DRIFT_CASES = [
+    DriftCase("selfHeal heals it", AUTO_HEAL, True, "→ 1 to update → Healed in "),
+    DriftCase("without selfHeal it is only reported", AUTO, False, "→ OutOfSync (selfHeal off)"),
+]
+
+
+@pytest.mark.parametrize("case", DRIFT_CASES, ids=lambda c: c.reason)
+def test_drift_from_the_change_feed(loop: Loop, tmp_path: Path, case: DriftCase) -> None:
+    GitRepo(loop.root, "guestbook", case.policy)
+    # A long interval: only the change feed can see the drift in time.
+    loop.start(interval_s=60)
+    loop.wait("the first sync", lambda: loop.results())
+
+    with other_process(tmp_path) as kubectl:
+        kubectl.scale(UI, 9)
+    scaled = time.monotonic()
+    drift = loop.wait("the drift", lambda: loop.of(EventKind.DRIFT_DETECTED))
+    seen_in = time.monotonic() - scaled
+    cycle = loop.wait(
+        "the drift's cycle",
+        lambda: next((e for e in loop.of(EventKind.CYCLE) if "drift" in e.message), None),
+    )
+
+    assert seen_in < 2.0
+    assert drift[0].resource == UI
+    assert drift[0].message == "spec.replicas: 3 → 9 (by kubectl)"
+    assert cycle.message.startswith(
+        "drift: Deployment/guestbook/guestbook-ui spec.replicas: 3 → 9 (by kubectl) "
+    )
+    assert case.line in cycle.message, cycle.message
+    if case.healed:
+        assert loop.replicas() == 3
+        assert [e.message for e in loop.of(EventKind.HEAL)] == ["healed: 1 to update"]
+        loop.wait("Synced", lambda: loop.status().sync is SyncStatus.SYNCED)
+    else:
+        assert loop.replicas() == 9
+        assert loop.of(EventKind.HEAL) == []
+        assert loop.status().sync is SyncStatus.OUT_OF_SYNC
+
+
+def test_a_field_fought_over_is_healed_three_times_then_left_naming_both_managers(
+    loop: Loop, tmp_path: Path
+) -> None:
+    GitRepo(loop.root, "guestbook", AUTO_HEAL)
+    loop.start(interval_s=60, heal_limit=3, heal_window_s=300)
+    loop.wait("the first sync", lambda: loop.results())
+
+    with other_process(tmp_path) as hpa:
+        for heals, count in enumerate((11, 12, 13), start=1):
+            hpa.scale(UI, count, manager="hpa-controller")
+            loop.wait(f"heal {heals}", lambda n=heals: len(loop.of(EventKind.HEAL)) == n)
+            loop.wait("healed live", lambda: loop.replicas() == 3)
+        hpa.scale(UI, 14, manager="hpa-controller")
+    (stuck,) = loop.wait("the drift loop", lambda: loop.of(EventKind.DRIFT_LOOP))
+    time.sleep(0.3)
+
+    assert loop.replicas() == 14, "the fourth change is left alone"
+    assert len(loop.of(EventKind.HEAL)) == 3
+    assert stuck.resource == UI
+    assert (
+        "drift loop on Deployment/guestbook/guestbook-ui spec.replicas: healed 3 times in 5m"
+        in stuck.message
+    )
+    assert "managers gitwave vs hpa-controller" in stuck.message
+    snippet = yaml.safe_load(stuck.message.split("Application:\n", 1)[1])
+    assert snippet["ignoreDifferences"][0]["jsonPointers"] == ["/spec/replicas"]
+    status = loop.status()
+    assert status.sync is SyncStatus.OUT_OF_SYNC
+    assert [(lp.path, lp.managers) for lp in status.loops] == [
+        ("spec.replicas", ("gitwave", "hpa-controller"))
+    ]
+
+
+# --- hooks, once per revision --------------------------------------------------------------
+
+
+def test_healing_at_the_same_revision_does_not_run_the_hooks_again(
+    loop: Loop, tmp_path: Path
+) -> None:
+    GitRepo(loop.root, "waves", AUTO_HEAL, name="shop", namespace="shop")
+    loop.start(interval_s=60)
+    loop.wait("the first sync", lambda: loop.results("shop"))
+    migrate = loop.sandbox.observe(MIGRATE)
+    assert migrate is not None
+
+    with other_process(tmp_path) as kubectl:
+        kubectl.scale(SHOP_API, 5)
+    loop.wait("the heal", lambda: loop.of(EventKind.HEAL))
+
+    started = [e.resource for e in loop.of(EventKind.HOOK_STARTED)]
+    assert started.count(MIGRATE) == 1
+    healed = loop.sandbox.observe(MIGRATE)
+    assert (
+        healed is not None
+        and healed.manifest["metadata"]["uid"] == migrate.manifest["metadata"]["uid"]
+    )
+    done = LoopStore.beside(loop.store).hook_runs("shop")
+    assert sorted(run.hook.split("@")[0] for run in done) == [
+        "PostSync:batch/Job/shop/smoke-test",
+        "PreSync:batch/Job/shop/db-migrate",
+        "Sync:batch/Job/shop/cache-warmup-",
+    ]
+    assert loop.replicas(SHOP_API) == 2
+
+
+# --- pins and rollbacks ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PinCase:
+    reason: str
+    lift: str  # "unpin" or "commit"
+    replicas_after: int
+
+
+PIN_CASES = [
+    PinCase("`gitwave unpin` lifts the pin: the skipped commit is synced", "unpin", 5),
+    PinCase("a newer commit lifts the pin and is synced", "commit", 6),
+]
+
+
+@pytest.mark.parametrize("case", PIN_CASES, ids=lambda c: c.reason)
+def test_a_rollback_pins_an_automated_app(loop: Loop, case: PinCase) -> None:
+    repo = GitRepo(loop.root, "guestbook", AUTO)
+    loop.start(interval_s=0.2)
+    loop.wait("the first sync", lambda: loop.results())
+    bad = repo.commit(repo.edited("manifests/deployment.yaml", "replicas: 3", "replicas: 5"), "5")
+    loop.wait("the bad commit synced", lambda: (bad, "Succeeded") in loop.results())
+
+    # What `gitwave rollback guestbook` does, from another process.
+    first = loop.store.history("guestbook")[-1]
+    _, (app,) = load_apps(str(loop.root))
+    rollback(app, first.id, targets=Targets([loop.sandbox]), store=loop.store)
+    pin = loop.wait("the pin", lambda: loop.of(EventKind.PIN))[0]
+    time.sleep(0.6)  # three intervals: the loop must not put the bad commit back
+
+    assert loop.replicas() == 3
+    assert pin.message.startswith(f"pinned to {repo.shas[0][:7]} after rollback #")
+    assert f"commit {bad[:7]} is skipped" in pin.message
+    status = loop.status()
+    assert status.pinned is not None and status.pinned.skipped == bad
+    assert any(f"{bad[:7]} → pinned to" in e.message for e in loop.of(EventKind.CYCLE))
+
+    if case.lift == "unpin":
+        LoopStore.beside(loop.store).unpin("guestbook", reason="test")
+    else:
+        repo.commit(repo.edited("manifests/deployment.yaml", "replicas: 5", "replicas: 6"), "6")
+    loop.wait(
+        "the sync after the pin",
+        lambda: loop.status().pinned is None and loop.status().sync is SyncStatus.SYNCED,
+    )
+
+    assert loop.replicas() == case.replicas_after
+    assert LoopStore.beside(loop.store).pin_of("guestbook") is None
+    assert loop.of(EventKind.PIN)[-1].message.startswith("unpinned") or case.lift == "unpin"
+
+
+def test_auto_rollback_when_health_turns_degraded_after_a_sync(loop: Loop) -> None:
+    repo = GitRepo(loop.root, "guestbook", AUTO)
+    loop.start(interval_s=0.2, auto_rollback=True, rollback_window_s=30)
+    loop.wait("the first sync", lambda: loop.results())
+    bad = repo.commit(
+        repo.edited("manifests/deployment.yaml", TEMPLATE, FAILING_TEMPLATE), "breaks"
+    )
+
+    (rolled,) = loop.wait(
+        "the rollback",
+        lambda: [e for e in loop.of(EventKind.ROLLBACK) if e.message.startswith("auto-rollback")],
+    )
+    time.sleep(0.5)  # two intervals: the bad commit is not synced again
+
+    assert "Degraded" in rolled.message and f"after syncing {bad[:7]}" in rolled.message
+    assert f"rolled back to #1 @ {repo.shas[0][:7]} → Synced" in rolled.message
+    live = loop.sandbox.observe(UI)
+    assert live is not None
+    assert FAIL_ANNOTATION not in (
+        live.manifest["spec"]["template"]["metadata"].get("annotations") or {}
+    )
+    assert [result for rev, result in loop.results() if rev == bad] == ["Failed"]
+    status = loop.status()
+    assert status.pinned is not None and status.pinned.skipped == bad
+
+
+# --- the change feed -------------------------------------------------------------------------
+
+
+def test_the_sandbox_change_feed_names_changed_and_deleted_objects(tmp_path: Path) -> None:
+    with SandboxProvider(tmp_path / "state") as sandbox:
+        feed = change_feed(sandbox)
+        assert feed is not None
+        key = ResourceKey("", "ConfigMap", "default", "settings")
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "default"},
+        }
+
+        start, none = feed.changes("")
+        sandbox.apply(Resource(key, "v1", manifest))
+        after_apply, applied = feed.changes(start)
+        sandbox.delete(key)
+        _, deleted = feed.changes(after_apply)
+        _, quiet = feed.changes(_)
+
+    assert none == frozenset()
+    assert applied == frozenset({key})
+    assert deleted == frozenset({key})
+    assert quiet == frozenset()
