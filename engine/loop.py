@@ -22,8 +22,9 @@ by commit and path). What it then does follows ``syncPolicy.automated``:
 Hooks run once per (app, revision): a hook that succeeded is recorded as soon
 as it does, so a sync resumed after a crash or a stop skips it.
 
-Stopping: the ``stop`` Event is checked between apps; a running sync finishes
-first (and is recorded), so nothing is left half-recorded. A hard kill records
+Stopping: the ``stop`` Event is checked between apps and between the waves of
+a running sync, which then ends Terminated at that safe point and is
+recorded, so nothing is left half-recorded. A hard kill records
 nothing for the interrupted sync; the next start syncs that commit again.
 
 The loop is single-threaded: apps are reconciled one after another in
@@ -69,11 +70,12 @@ from gitwave.engine.reconcile import (
     plan_resources,
     record,
     rollback,
+    run_plan,
 )
 from gitwave.engine.render import Rendered
 from gitwave.engine.source import is_remote, open_source
 from gitwave.engine.store import Store, SyncRecord
-from gitwave.engine.sync import SyncOptions, SyncPhase, SyncResult, Targets, execute
+from gitwave.engine.sync import SyncPhase, SyncResult, Targets
 from gitwave.providers.base import ChangeFeed
 
 DEFAULT_INTERVAL_S = 180.0  # Argo CD's application resync period
@@ -201,17 +203,6 @@ class _HookRecorder:
         self._sink(event)
 
 
-def sync_options_for(app: AppSpec, options: ReconcileOptions) -> SyncOptions:
-    """The executor's options for ``app`` (what ``reconcile.sync_app`` uses)."""
-    return SyncOptions(
-        dry_run=options.dry_run,
-        propagation=app.policy.prune_propagation,
-        create_namespace=app.policy.create_namespace,
-        wave_timeout_s=options.wave_timeout_s or app.timeout_s or 300.0,
-        parallelism=options.parallelism,
-    )
-
-
 def sync_plan(
     app: AppSpec,
     plan: Plan,
@@ -223,6 +214,7 @@ def sync_plan(
     options: ReconcileOptions | None = None,
     sink: EventSink = discard,
     source: str = "",
+    stop: threading.Event | None = None,
 ) -> tuple[Plan, SyncResult]:
     """Execute ``plan`` for ``app``, skipping the hooks ``ledger`` holds as done
     for its revision and recording each hook that succeeds; then record the
@@ -236,7 +228,9 @@ def sync_plan(
     if ledger is not None and not options.dry_run:
         plan, _ = skip_done_hooks(plan, ledger.hooks_done(app.name, plan.revision))
         run_sink = _HookRecorder(plan, ledger, sink)
-    result = execute(plan, targets=targets, options=sync_options_for(app, options), sink=run_sink)
+    result = run_plan(
+        app, plan, resources, targets=targets, options=options, sink=run_sink, stop=stop
+    )
     if store is not None and not options.dry_run:
         record(
             store,
@@ -897,6 +891,7 @@ class Reconciler:
             options=self.options.reconcile,
             sink=self._sink,
             source=app.source.describe + (" (self-heal)" if heal else ""),
+            stop=self._stop,
         )
         now = self._clock()
         outcome = result_summary(result)

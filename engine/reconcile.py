@@ -228,7 +228,10 @@ def composite_status(state: AppState, *, targets: Targets) -> Composed | None:
     return compose(state.rendered.resources, observed=observed)
 
 
-def _sync_options(app: AppSpec, options: ReconcileOptions) -> SyncOptions:
+def sync_options_for(
+    app: AppSpec, options: ReconcileOptions, *, stop: threading.Event | None = None
+) -> SyncOptions:
+    """The executor's options for ``app``: its sync policy plus the command's."""
     timeout = options.wave_timeout_s or app.timeout_s or 300.0
     return SyncOptions(
         dry_run=options.dry_run,
@@ -236,6 +239,35 @@ def _sync_options(app: AppSpec, options: ReconcileOptions) -> SyncOptions:
         create_namespace=app.policy.create_namespace,
         wave_timeout_s=timeout,
         parallelism=options.parallelism,
+        stop=stop,
+    )
+
+
+# Old private name, still imported by callers written before it was public.
+_sync_options = sync_options_for
+
+
+def run_plan(
+    app: AppSpec,
+    plan: Plan,
+    resources: Sequence[Resource],
+    *,
+    targets: Targets,
+    options: ReconcileOptions,
+    sink: EventSink = discard,
+    stop: threading.Event | None = None,
+) -> SyncResult:
+    """``execute`` a plan of ``app`` (rendered as ``resources``) with the app's
+    options and its ``${…}`` references bound right before each apply.
+
+    Every caller that runs a plan goes through here, so none forgets the binder."""
+    _, graph = compose_and_graph(resources)
+    return execute(
+        plan,
+        targets=targets,
+        options=sync_options_for(app, options, stop=stop),
+        sink=sink,
+        bind=late_binder(graph, targets),
     )
 
 
@@ -325,12 +357,13 @@ def sync_app(
         else:
             if on_plan is not None:
                 on_plan(state)
-            result = execute(
+            result = run_plan(
+                app,
                 state.plan,
+                state.rendered.resources,
                 targets=targets,
-                options=_sync_options(app, options),
+                options=options,
                 sink=sink,
-                bind=late_binder(state.graph, targets),
             )
             if store is not None and not options.dry_run:
                 record(
@@ -381,7 +414,7 @@ def rollback(
     cleaned = [r for r in recorded if not r.is_secret]
     secrets = [r.key for r in recorded if r.is_secret]
     prune = bool(options.prune)
-    graph, _, plan = plan_resources(
+    _, _, plan = plan_resources(
         app,
         cleaned,
         revision=entry.revision,
@@ -399,13 +432,7 @@ def rollback(
             message=f"rolling back to history entry {sync_id}",
         )
     )
-    result = execute(
-        plan,
-        targets=targets,
-        options=_sync_options(app, options),
-        sink=sink,
-        bind=late_binder(graph, targets),
-    )
+    result = run_plan(app, plan, cleaned, targets=targets, options=options, sink=sink)
     if not options.dry_run:
         record(
             store,

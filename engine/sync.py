@@ -167,6 +167,9 @@ class SyncOptions:
     parallelism: int = 8
     # Polls start fast (the sandbox settles in ~1 s) and back off to this cap.
     max_poll_interval_s: float = 0.5
+    # Set by a signal handler: the running wave finishes, no next wave starts,
+    # and the result is Terminated (a safe point: nothing half-applied).
+    stop: threading.Event | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,7 +554,12 @@ def execute(
         try:
             if options.create_namespace:
                 _ensure_namespaces(run)
-            for wave in main_waves:
+            for index, wave in enumerate(main_waves):
+                if options.stop is not None and options.stop.is_set():
+                    phase = SyncPhase.TERMINATED
+                    left = len(main_waves) - index
+                    message = f"stopped before {wave.label}: {left} wave(s) not run"
+                    break
                 _run_wave(run, wave, pool)
         except (_Stop, GitwaveError) as exc:
             phase = SyncPhase.FAILED

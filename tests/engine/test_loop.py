@@ -395,7 +395,9 @@ def test_drift_from_the_change_feed(loop: Loop, tmp_path: Path, case: DriftCase)
     assert case.line in cycle.message, cycle.message
     if case.healed:
         assert loop.replicas() == 3
-        assert [e.message for e in loop.of(EventKind.HEAL)] == ["healed: 1 to update"]
+        # The HEAL event may land just after the cycle line: wait for it.
+        heals = loop.wait("the heal event", lambda: loop.of(EventKind.HEAL))
+        assert [e.message for e in heals] == ["healed: 1 to update"]
         loop.wait("Synced", lambda: loop.status().sync is SyncStatus.SYNCED)
     else:
         assert loop.replicas() == 9
