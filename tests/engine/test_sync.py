@@ -996,3 +996,32 @@ def test_hooks_of_a_wave_that_fails_to_apply_get_their_hook_failed_policy(
     assert "Secret/default/db-credentials: data.password: illegal base64 data" in result.message
     (hook,) = result.hooks_run
     assert world.live(hook) is None
+
+
+def test_a_stop_between_waves_ends_the_sync_terminated_at_a_safe_point(
+    world: World, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path, "waves")
+    plan = world.plan(repo)
+    stop = threading.Event()
+    first_wave = plan.waves[0].label
+
+    def sink(event: Event) -> None:
+        world.events.append(event)
+        # What SIGTERM does in `gitwave run`: set the stop while a wave runs.
+        if event.kind is EventKind.WAVE_STARTED and event.wave == first_wave:
+            stop.set()
+
+    result = execute(
+        plan,
+        targets=world.targets,
+        options=SyncOptions(max_poll_interval_s=0.02, wave_timeout_s=10.0, stop=stop),
+        sink=sink,
+    )
+
+    assert result.phase is SyncPhase.TERMINATED
+    assert "not run" in result.message
+    # The running wave finished (applied and healthy); nothing after it began.
+    assert world.live(NS_SHOP) is not None
+    assert world.live(API) is None and world.live(AFTER_API) is None
+    assert [e.wave for e in world.events if e.kind is EventKind.WAVE_FINISHED] == [first_wave]
