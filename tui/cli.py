@@ -37,6 +37,7 @@ from gitwave.engine.model import (
     Plan,
     ResourceKey,
 )
+from gitwave.engine.pins import LoopStore
 from gitwave.engine.plan import format_plan, plan_to_dict
 from gitwave.engine.reconcile import (
     ReconcileOptions,
@@ -366,6 +367,7 @@ def _both(*sinks: Callable[[Any], None] | None) -> Callable[[Any], None]:
 
 
 def cmd_status(ctx: Context) -> int:
+    pins = LoopStore.beside(ctx.store)
     rows = []
     docs = []
     trees: list[list[str]] = []
@@ -380,6 +382,10 @@ def cmd_status(ctx: Context) -> int:
         codes = [h.code if h else HealthCode.MISSING for h in healths]
         health = HealthCode.worst(codes)
         sync_status = "OutOfSync" if state.plan.has_changes else "Synced"
+        pin = pins.pin_of(app.name)
+        if pin is not None:
+            # A rollback holds the app: auto-sync skips the newer commit.
+            sync_status += f" (pinned to {_short(pin.revision)}, skipping {_short(pin.skipped)})"
         last = ctx.store.last(app.name)
         last_text = f"{last.result} {age(last.finished)} ago" if last else "never"
         rows.append([app.name, sync_status, health.value, _short(state.plan.revision), last_text])
@@ -391,7 +397,10 @@ def cmd_status(ctx: Context) -> int:
             {
                 "app": app.name,
                 "composites": composites,
-                "sync": sync_status,
+                "sync": sync_status.split(" ")[0],
+                "pin": None
+                if pin is None
+                else {"revision": pin.revision, "skipped": pin.skipped, "reason": pin.reason},
                 "health": health.value,
                 "revision": state.plan.revision,
                 "lastSync": None
