@@ -23,7 +23,27 @@ from gitwave.engine.model import SourceRef
 
 
 class KubeLoader(yaml.CSafeLoader):
-    """CSafeLoader without the YAML 1.1 timestamp type (Kubernetes keeps them as strings)."""
+    """CSafeLoader without the YAML 1.1 timestamp type (Kubernetes keeps them as
+    strings), refusing duplicate keys: PyYAML keeps the last of two ``metadata:``
+    keys silently, where kubectl's strict decoding rejects the document."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag == "tag:yaml.org,2002:merge"
+            ):
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"duplicate key {key_node.value!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
 
 
 KubeLoader.yaml_implicit_resolvers = {

@@ -244,6 +244,12 @@ class BadCase:
             ["bad/malformed/broken.yaml:7", "malformed YAML"],
         ),
         BadCase(
+            "a key given twice in one mapping names the second one",
+            "bad/duplicate-field",
+            RenderError,
+            ["bad/duplicate-field/doc.yaml:8", "duplicate key 'metadata'"],
+        ),
+        BadCase(
             "a document without kind names its own line",
             "bad/no-kind",
             RenderError,
