@@ -1,1 +1,16 @@
-"""kubernetes provider."""
+"""The Kubernetes provider: server-side apply into a real cluster, read through a
+list+watch cache. See ``provider`` and docs/kubernetes.md."""
+
+from gitwave.providers.kubernetes.config import KubeconfigError, context_names, kubeconfig_paths
+from gitwave.providers.kubernetes.managers import field_managers, parse_field_path
+from gitwave.providers.kubernetes.provider import FIELD_MANAGER, KubernetesProvider
+
+__all__ = [
+    "FIELD_MANAGER",
+    "KubeconfigError",
+    "KubernetesProvider",
+    "context_names",
+    "field_managers",
+    "kubeconfig_paths",
+    "parse_field_path",
+]

@@ -934,19 +934,19 @@ STOP_ORDER = (
 )
 
 
-def _stop(procs: list[tuple[str, int]], quiet: bool) -> None:
-    """SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL."""
+def _stop(procs: list[tuple[str, int]], quiet: bool, grace: float = STOP_TIMEOUT) -> None:
+    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL."""
     for name, pid in procs:
         if not quiet:
             log(f"stopping {name} (pid {pid})")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
+    deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(_pid_alive(p) for _, p in procs):
         time.sleep(0.05)
     for name, pid in procs:
         if _pid_alive(pid):
-            log(f"{name} (pid {pid}) ignored SIGTERM for {STOP_TIMEOUT:.0f}s; SIGKILL")
+            log(f"{name} (pid {pid}) ignored SIGTERM for {grace:.0f}s; SIGKILL")
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
@@ -980,6 +980,92 @@ def _down_unlocked(quiet: bool = False) -> None:
         (rd / f).unlink(missing_ok=True)
     if state is not None and not quiet:
         log(f"down (logs kept in {log_dir()})")
+
+
+# ---------------------------------------------------- one component (outage tests)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoppedComponent:
+    """A component ``stop_component`` stopped, with what it takes to start it again."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: dict[str, str]
+
+
+def _proc_strings(pid: int, what: str) -> list[str]:
+    raw = Path(f"/proc/{pid}/{what}").read_bytes()
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def stop_component(name: str, *, grace: float = STOP_TIMEOUT) -> StoppedComponent:
+    """Stop one running component by the PID in the state file (SIGTERM, then
+    SIGKILL after ``grace`` seconds), e.g. kube-apiserver to see how a client
+    copes with an outage; the others keep running. kube-apiserver drains open
+    watches for up to 15 s on SIGTERM: ``grace=0`` makes it a crash instead.
+    Raises ClusterError when it is not running (or the PID no longer runs the
+    cached binary)."""
+    with _locked():
+        state = _read_state()
+        if state is None:
+            raise ClusterError("the control plane is not running (no state file)")
+        pid = state.get("pids", {}).get(name)
+        binary = Path(state.get("bin_dir", "")) / name
+        if pid is None or not _pid_is(pid, binary):
+            raise ClusterError(f"{name} is not running")
+        argv = _proc_strings(pid, "cmdline")
+        env = dict(e.split("=", 1) for e in _proc_strings(pid, "environ") if "=" in e)
+        _stop([(name, pid)], quiet=False, grace=grace)
+        return StoppedComponent(name, tuple(argv), env)
+
+
+def start_component(stopped: StoppedComponent, timeout: float = 60.0) -> int:
+    """Start a component ``stop_component`` stopped, with the same arguments and
+    environment (its log is appended to), record its new PID, and wait until it
+    answers: ``/readyz`` for kube-apiserver, ``/healthz`` for the others.
+    Returns the PID. Raises ClusterError when it exits or is not ready in time."""
+    with _locked():
+        state = _read_state()
+        if state is None:
+            raise ClusterError("the control plane is not running (no state file)")
+        with open(log_dir() / f"{stopped.name}.log", "ab") as logf:
+            proc = subprocess.Popen(
+                list(stopped.argv),
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                cwd=run_dir(),
+                env=stopped.env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        state["pids"][stopped.name] = proc.pid
+        _write_state(state)
+        pki = run_dir() / "pki"
+        if stopped.name == "kube-apiserver":
+            url, ctx = state["server"] + "/readyz", _ssl_ctx(pki)
+        elif stopped.name == "etcd":
+            url, ctx = f"http://127.0.0.1:{state['ports']['etcd']}/health", None
+        else:
+            port = state["ports"][stopped.name]
+            url, ctx = (
+                f"https://127.0.0.1:{port}/healthz",
+                _ssl_ctx(pki, client=False, verify=False),
+            )
+
+        def ready() -> bool:
+            code, _ = _http("GET", url, ctx)
+            return code == 200
+
+        _wait(
+            f"{stopped.name} ready again",
+            ready,
+            time.monotonic() + timeout,
+            [(stopped.name, proc.pid)],
+        )
+        log(f"{stopped.name} started again (pid {proc.pid})")
+        return proc.pid
 
 
 # ----------------------------------------------------------------------- CLI

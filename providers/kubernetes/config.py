@@ -1,0 +1,185 @@
+"""Kubeconfig: which cluster, which user, and whether gitwave may talk to it.
+
+``load_client`` reads the kubeconfig the way kubectl does — ``--kubeconfig``
+first, else every path in ``$KUBECONFIG`` merged (the first file to define a
+name wins), else ``~/.kube/config`` — picks the context, and refuses a user
+whose credentials come from an ``exec`` plugin unless that is allowed: the
+plugin is an arbitrary program named by the file, and gitwave runs
+unattended (the continuous loop, CI).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client as k8s_client
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+
+from gitwave.engine.errors import GitwaveError
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+class KubeconfigError(GitwaveError):
+    """The kubeconfig cannot be used: missing, malformed, unknown context, refused user."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConnection:
+    """What ``load_client`` resolved: a configured API client and where it points."""
+
+    api_client: Any  # kubernetes.client.ApiClient (the package has no type hints)
+    context: str
+    server: str
+    paths: tuple[str, ...]
+
+
+def kubeconfig_paths(kubeconfig: str | None = None) -> tuple[str, ...]:
+    """The kubeconfig files to merge, in precedence order, as kubectl picks them.
+
+    ``kubeconfig`` (``--kubeconfig``) may itself hold several paths separated by
+    ``os.pathsep``. Missing files in ``$KUBECONFIG`` are skipped, like kubectl."""
+    explicit = kubeconfig is not None
+    raw = kubeconfig if explicit else os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
+    assert raw is not None
+    paths = tuple(os.path.expanduser(p) for p in raw.split(os.pathsep) if p)
+    if explicit:
+        for path in paths:
+            if not os.path.isfile(path):
+                raise KubeconfigError(f"kubeconfig {path}: no such file")
+    return paths
+
+
+def _merged(paths: Sequence[str]) -> tuple[Any, dict[str, Any]]:
+    """The merged config (the client's ConfigNode) and a plain dict view of it."""
+    existing = [p for p in paths if os.path.isfile(p)]
+    if not existing:
+        where = ", ".join(paths) or DEFAULT_KUBECONFIG
+        raise KubeconfigError(
+            f"no kubeconfig found (looked at {where})",
+            hint="set KUBECONFIG or pass --kubeconfig, or use the sandbox target",
+        )
+    try:
+        merger = KubeConfigMerger(os.pathsep.join(existing))
+    except (OSError, yaml.YAMLError, ConfigException, AttributeError, TypeError) as exc:
+        raise KubeconfigError(f"kubeconfig {', '.join(existing)}: cannot be read: {exc}") from exc
+    node = merger.config
+    if node is None or not isinstance(node.value, dict):
+        raise KubeconfigError(f"kubeconfig {', '.join(existing)}: not a kubeconfig")
+    # kubectl takes current-context from the first file that sets it (the
+    # client's merger keeps the last one).
+    for path in merger.paths:
+        current = (merger.config_files.get(path) or {}).get("current-context")
+        if current:
+            node.value["current-context"] = current
+            break
+    return node, _plain(node.value)
+
+
+def _plain(value: Any) -> Any:
+    """The merger wraps merged list items in ConfigNodes; unwrap for reading."""
+    inner = getattr(value, "value", value)
+    if isinstance(inner, Mapping):
+        return {str(k): _plain(v) for k, v in inner.items()}
+    if isinstance(inner, list):
+        return [_plain(v) for v in inner]
+    return inner
+
+
+def _named(items: Any, name: str) -> Mapping[str, Any] | None:
+    for item in items or []:
+        if isinstance(item, Mapping) and item.get("name") == name:
+            return item
+    return None
+
+
+def context_names(*, kubeconfig: str | None = None) -> list[str]:
+    """The context names of the merged kubeconfig, in file order."""
+    _, plain = _merged(kubeconfig_paths(kubeconfig))
+    return [str(c.get("name")) for c in plain.get("contexts") or [] if isinstance(c, Mapping)]
+
+
+def _pick_context(plain: Mapping[str, Any], context: str | None, where: str) -> str:
+    names = [str(c.get("name")) for c in plain.get("contexts") or [] if isinstance(c, Mapping)]
+    listed = ", ".join(names) if names else "none"
+    if context is None:
+        current = plain.get("current-context")
+        if not current:
+            raise KubeconfigError(
+                f"kubeconfig {where}: no current-context is set",
+                hint=f"pass --context; contexts: {listed}",
+            )
+        context = str(current)
+    if context not in names:
+        raise KubeconfigError(
+            f"kubeconfig {where}: context {context!r} not found; contexts: {listed}",
+            hint="pick one of the listed contexts with --context",
+        )
+    return context
+
+
+def _check_user(plain: Mapping[str, Any], context: str, where: str, *, allow_exec: bool) -> None:
+    ctx = _named(plain.get("contexts"), context) or {}
+    body = ctx.get("context") if isinstance(ctx.get("context"), Mapping) else {}
+    assert isinstance(body, Mapping)
+    user_name = body.get("user")
+    if not user_name:
+        return
+    user = _named(plain.get("users"), str(user_name))
+    fields = user.get("user") if user and isinstance(user.get("user"), Mapping) else {}
+    assert isinstance(fields, Mapping)
+    plugin = fields.get("exec")
+    provider = fields.get("auth-provider")
+    provider_config = provider.get("config") if isinstance(provider, Mapping) else None
+    # An auth-provider's cmd-path runs a program just like an exec plugin.
+    if not plugin and isinstance(provider_config, Mapping) and provider_config.get("cmd-path"):
+        plugin = {"command": provider_config["cmd-path"]}
+    if plugin and not allow_exec:
+        command = plugin.get("command", "?") if isinstance(plugin, Mapping) else "?"
+        raise KubeconfigError(
+            f"kubeconfig {where}: user {user_name!r} of context {context!r} gets its "
+            f"credentials from an exec plugin ({command!r}); gitwave does not run "
+            "credential plugins unless allowed",
+            hint="pass --allow-exec-plugins if you trust that command, or use a "
+            "kubeconfig with a token or client certificate",
+        )
+
+
+def load_client(
+    *,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+    allow_exec_plugins: bool = False,
+    pool_size: int = 32,
+) -> ClusterConnection:
+    """An API client for ``context`` (None: the current context).
+
+    Raises KubeconfigError for a missing or malformed kubeconfig, an unknown
+    context (the message lists the known ones) or an exec-plugin user when
+    ``allow_exec_plugins`` is False. Nothing is contacted over the network."""
+    paths = kubeconfig_paths(kubeconfig)
+    node, plain = _merged(paths)
+    where = os.pathsep.join(p for p in paths if os.path.isfile(p))
+    chosen = _pick_context(plain, context, where)
+    _check_user(plain, chosen, where, allow_exec=allow_exec_plugins)
+    configuration = k8s_client.Configuration()
+    try:
+        loader = KubeConfigLoader(config_dict=node, active_context=chosen, config_base_path=None)
+        loader.load_and_set(configuration)
+    except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
+        raise KubeconfigError(f"kubeconfig {where}: context {chosen!r}: {exc}") from exc
+    # Parallel applies share one pool; the default (4) would open and drop
+    # connections at every burst.
+    configuration.connection_pool_maxsize = pool_size
+    return ClusterConnection(
+        api_client=k8s_client.ApiClient(configuration),
+        context=chosen,
+        server=str(configuration.host),
+        paths=tuple(str(Path(p)) for p in paths if os.path.isfile(p)),
+    )

@@ -1,0 +1,225 @@
+"""HTTP to the API server: rate limited, JSON in and out, errors as values gitwave knows.
+
+Requests go through the official client's ``ApiClient.call_api`` (so every
+kubeconfig authentication — client certificates, tokens, refreshed exec
+credentials — keeps working) with ``_preload_content=False``: responses are
+decoded with ``json.loads`` into plain dicts, the shape the engine works on,
+instead of the client's model classes (which also drop unknown fields of
+custom resources).
+
+Every request first takes a token from a bucket (``qps`` per second, up to
+``burst`` at once), like client-go's flowcontrol: parallel applies never flood
+the API server, whatever the engine's parallelism.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from gitwave.engine.errors import UnreachableError
+
+JSON = "application/json"
+APPLY_PATCH = "application/apply-patch+yaml"
+# Timeouts (connect, read) in seconds for one request; a watch sets its own.
+DEFAULT_TIMEOUT = (5.0, 60.0)
+
+Query = Sequence[tuple[str, str]]
+
+
+class TokenBucket:
+    """``qps`` tokens a second, at most ``burst`` saved up. Thread-safe.
+
+    A caller that finds the bucket empty reserves the next token and sleeps
+    outside the lock, so waiting callers are served in arrival order."""
+
+    def __init__(self, *, qps: float, burst: int, clock: Any = time.monotonic) -> None:
+        if qps <= 0:
+            raise ValueError(f"qps must be positive, not {qps}")
+        self.qps = float(qps)
+        self.burst = max(1, int(burst))
+        self._clock = clock
+        self._tokens = float(self.burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take one token; the seconds to wait before using it (0 when one was saved)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.qps)
+            self._last = now
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
+
+    def take(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            time.sleep(delay)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpError(Exception):
+    """The API server answered with an error status. ``status_body`` is its
+    ``Status`` object when it sent one (``reason``, ``message``, ``details``)."""
+
+    status: int
+    reason: str
+    message: str
+    status_body: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status} {self.reason}: {self.message}"
+
+    @property
+    def is_not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def is_unknown_path(self) -> bool:
+        """404 from the router (the type is not served), not from a missing object."""
+        return self.status == 404 and self.status_body.get("kind") != "Status"
+
+
+def _http_error(exc: ApiException) -> HttpError:
+    raw = exc.body
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    text = str(raw or "")
+    body: dict[str, Any] = {}
+    if text.startswith("{"):
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict):
+            body = decoded
+    message = str(body.get("message") or text.strip() or exc.reason or "")
+    reason = str(body.get("reason") or exc.reason or "")
+    return HttpError(int(exc.status or 0), reason, message, body)
+
+
+def describe_transport_error(exc: BaseException) -> str:
+    """A short reason for a failed connection (no stack of wrapped urllib3 errors)."""
+    seen: BaseException | None = exc
+    texts = []
+    while seen is not None:
+        texts.append(str(seen))
+        nxt = getattr(seen, "reason", None)
+        seen = nxt if isinstance(nxt, BaseException) and nxt is not seen else None
+    text = " ".join(texts)
+    for needle, short in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "host not found"),
+        ("timed out", "timed out"),
+        ("Read timed out", "timed out"),
+        ("RemoteDisconnected", "connection closed by the server"),
+        ("Response ended prematurely", "connection closed by the server"),
+        ("IncompleteRead", "connection closed by the server"),
+        ("Connection aborted", "connection closed by the server"),
+        ("Connection reset", "connection reset"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+    ):
+        if needle in text:
+            return short
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Transport:
+    """One cluster's HTTP endpoint. ``target`` names it in errors (``kube:CONTEXT``)."""
+
+    def __init__(self, api_client: Any, *, target: str, qps: float, burst: int) -> None:
+        self.api_client = api_client
+        self.target = target
+        self.server = str(api_client.configuration.host)
+        self.bucket = TokenBucket(qps=qps, burst=burst)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query = (),
+        body: Any = None,
+        content_type: str = JSON,
+        accept: str = JSON,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> tuple[int, Any]:
+        """``(status, decoded JSON body)``.
+
+        Raises HttpError for an error status and UnreachableError when the
+        server cannot be reached (refused, reset, timed out)."""
+        self.bucket.take()
+        response = self._call(method, path, query, body, content_type, accept, timeout)
+        try:
+            data = response.data
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.unreachable(method, path, exc) from exc
+        finally:
+            response.release_conn()
+        return int(response.status), json.loads(data) if data else None
+
+    def open_stream(self, path: str, *, query: Query, read_timeout: float) -> Any:
+        """Start a streaming GET (a watch); the raw urllib3 response, which the
+        caller iterates line by line and closes. Raises like ``request``."""
+        self.bucket.take()
+        return self._call("GET", path, query, None, JSON, JSON, (5.0, read_timeout))
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        query: Query,
+        body: Any,
+        content_type: str,
+        accept: str,
+        timeout: tuple[float, float],
+    ) -> Any:
+        try:
+            return self.api_client.call_api(
+                path,
+                method,
+                query_params=list(query),
+                header_params={"Content-Type": content_type, "Accept": accept},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            if not exc.status:
+                # status 0: the client wraps TLS failures this way.
+                raise self.unreachable(method, path, exc) from exc
+            raise _http_error(exc) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.unreachable(method, path, exc) from exc
+
+    def unreachable(self, method: str, path: str, exc: BaseException) -> UnreachableError:
+        """The error for a request to ``path`` that failed on the way (``exc``)."""
+        return UnreachableError(
+            self.target, f"{self.server}: {describe_transport_error(exc)} ({method} {path})"
+        )
+
+
+def iter_lines(response: Any) -> Iterator[bytes]:
+    """The lines of a streaming response (a watch sends one JSON event a line)."""
+    pending = b""
+    for chunk in response.stream(64 * 1024, decode_content=True):
+        pending += chunk
+        while True:
+            newline = pending.find(b"\n")
+            if newline < 0:
+                break
+            line, pending = pending[:newline], pending[newline + 1 :]
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending

@@ -1,0 +1,367 @@
+"""Reaching a cluster: kubeconfig files and contexts, exec credential plugins,
+the request rate limit, and reading field ownership.
+
+The kubeconfig cases start from the test cluster's real kubeconfig, split,
+renamed or given an exec plugin in tmp_path, and prove the result by reading
+from the cluster.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from gitwave.engine.model import Live, ResourceKey
+from gitwave.providers.kubernetes import (
+    KubeconfigError,
+    KubernetesProvider,
+    context_names,
+    field_managers,
+    parse_field_path,
+)
+from gitwave.providers.kubernetes.transport import TokenBucket
+
+if TYPE_CHECKING:
+    from .conftest import KubeCluster
+
+DEFAULT_NS = ResourceKey("", "Namespace", "", "default")
+
+
+def _write(path: Path, config: dict[str, Any]) -> str:
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def _exec_plugin(tmp: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The admin user replaced by an exec plugin that hands out the same
+    client certificate (a real plugin run by the client)."""
+    user = config["users"][0]["user"]
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {
+            "clientCertificateData": base64.b64decode(user["client-certificate-data"]).decode(),
+            "clientKeyData": base64.b64decode(user["client-key-data"]).decode(),
+        },
+    }
+    script = tmp / "credential-plugin"
+    script.write_text(f"#!{sys.executable}\nprint({json.dumps(json.dumps(credential))})\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    plugin = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": str(script),
+        "interactiveMode": "Never",
+    }
+    return {**config, "users": [{"name": config["users"][0]["name"], "user": {"exec": plugin}}]}
+
+
+@dataclass(frozen=True)
+class KubeconfigCase:
+    reason: str
+    # (tmp dir, the cluster's kubeconfig as a dict) → (KUBECONFIG value, --kubeconfig value)
+    setup: Callable[[Path, dict[str, Any]], tuple[str | None, str | None]]
+    context: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    error: str = ""  # fragment of the KubeconfigError; "" when the provider must work
+    hint: str = ""
+
+
+def _split(tmp: Path, config: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Clusters and contexts in one file, the user in another, plus a missing path."""
+    first = {k: v for k, v in config.items() if k != "users"} | {"users": []}
+    second = {"apiVersion": "v1", "kind": "Config", "users": config["users"]}
+    paths = [_write(tmp / "a", first), str(tmp / "missing"), _write(tmp / "b", second)]
+    return os.pathsep.join(paths), None
+
+
+def _two_contexts(tmp: Path, config: dict[str, Any]) -> tuple[str | None, str | None]:
+    other = {"name": "staging", "context": {"cluster": "elsewhere", "user": "nobody"}}
+    changed = {**config, "contexts": [*config["contexts"], other], "current-context": "staging"}
+    return None, _write(tmp / "config", changed)
+
+
+def _two_current_contexts(tmp: Path, config: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Two files set current-context: kubectl takes the first file's."""
+    other = {"name": "staging", "context": {"cluster": "elsewhere", "user": "nobody"}}
+    second = {**config, "contexts": [other], "current-context": "staging"}
+    paths = [_write(tmp / "a", config), _write(tmp / "b", second)]
+    return os.pathsep.join(paths), None
+
+
+def _no_current(tmp: Path, config: dict[str, Any]) -> tuple[str | None, str | None]:
+    return None, _write(tmp / "config", {k: v for k, v in config.items() if k != "current-context"})
+
+
+def _with_exec(tmp: Path, config: dict[str, Any]) -> tuple[str | None, str | None]:
+    return None, _write(tmp / "config", _exec_plugin(tmp, config))
+
+
+KUBECONFIGS = [
+    KubeconfigCase("KUBECONFIG lists several files: merged like kubectl", _split),
+    KubeconfigCase("--context picks one of several", _two_contexts, context="gitwave-test"),
+    KubeconfigCase("the first file's current-context wins", _two_current_contexts),
+    KubeconfigCase(
+        "an unknown context lists the known ones",
+        _two_contexts,
+        context="prod",
+        error="context 'prod' not found; contexts: gitwave-test, staging",
+    ),
+    KubeconfigCase(
+        "no --context and no current-context",
+        _no_current,
+        error="no current-context is set",
+        hint="pass --context; contexts: gitwave-test",
+    ),
+    KubeconfigCase(
+        "an exec credential plugin is refused by default",
+        _with_exec,
+        error="gets its credentials from an exec plugin",
+        hint="--allow-exec-plugins",
+    ),
+    KubeconfigCase(
+        "an exec credential plugin runs when allowed",
+        _with_exec,
+        options={"allow_exec_plugins": True},
+    ),
+    KubeconfigCase(
+        "--kubeconfig naming a missing file",
+        lambda tmp, _: (None, str(tmp / "nope")),
+        error="no such file",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", KUBECONFIGS, ids=[c.reason for c in KUBECONFIGS])
+def test_kubeconfig(
+    kube_cluster: KubeCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: KubeconfigCase,
+) -> None:
+    config = json.loads(kube_cluster.kubeconfig.read_text())
+    env, explicit = case.setup(tmp_path, config)
+    if env is None:
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+    else:
+        monkeypatch.setenv("KUBECONFIG", env)
+    if case.error:
+        with pytest.raises(KubeconfigError) as caught:
+            KubernetesProvider.from_kubeconfig(
+                context=case.context, kubeconfig=explicit, **case.options
+            )
+        assert case.error in str(caught.value)
+        assert case.hint in caught.value.hint
+        return
+    with KubernetesProvider.from_kubeconfig(
+        context=case.context, kubeconfig=explicit, **case.options
+    ) as provider:
+        assert provider.name == "kube:gitwave-test"
+        assert provider.observe(DEFAULT_NS) is not None, "it reads from the cluster"
+
+
+def test_context_names_in_file_order(kube_cluster: KubeCluster, tmp_path: Path) -> None:
+    _, path = _two_contexts(tmp_path, json.loads(kube_cluster.kubeconfig.read_text()))
+    assert context_names(kubeconfig=path) == ["gitwave-test", "staging"]
+
+
+# ---------------------------------------------------------------- rate limit
+
+
+@dataclass
+class FakeClock:
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass(frozen=True)
+class BucketCase:
+    reason: str
+    qps: float
+    burst: int
+    # (seconds elapsed before the request, wait the bucket must ask for)
+    steps: tuple[tuple[float, float], ...]
+
+
+BUCKETS = [
+    BucketCase("a burst goes out at once", 10, 3, ((0, 0), (0, 0), (0, 0))),
+    BucketCase("past the burst, one every 1/qps", 10, 2, ((0, 0), (0, 0), (0, 0.1), (0, 0.2))),
+    BucketCase(
+        "idle time refills, up to the burst", 10, 2, ((0, 0), (0, 0), (5, 0), (0, 0), (0, 0.1))
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BUCKETS, ids=[c.reason for c in BUCKETS])
+def test_token_bucket(case: BucketCase) -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(qps=case.qps, burst=case.burst, clock=clock)
+    for elapsed, wait in case.steps:
+        clock.now += elapsed
+        assert bucket.reserve() == pytest.approx(wait)
+
+
+def test_requests_keep_to_the_qps(kube_cluster: KubeCluster) -> None:
+    with KubernetesProvider.from_kubeconfig(
+        kubeconfig=str(kube_cluster.kubeconfig), qps=20, burst=1
+    ) as provider:
+        started = time.monotonic()
+        for _ in range(21):
+            provider.delete(ResourceKey("", "ConfigMap", "default", "never-there"))
+        # Discovery (2 requests) and 21 deletes, 20 of them after the first token.
+        assert time.monotonic() - started >= 1.0
+
+
+# ---------------------------------------------------------------- field ownership
+
+# managedFields as a 1.37 API server wrote them: gitwave applied the Deployment,
+# `kubectl scale` took spec.replicas, the controller owns status.
+DEPLOYMENT: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {
+        "name": "web",
+        "managedFields": [
+            {
+                "manager": "gitwave",
+                "operation": "Apply",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {
+                    "f:metadata": {"f:labels": {"f:app": {}}},
+                    "f:spec": {
+                        "f:selector": {},
+                        "f:template": {
+                            "f:spec": {
+                                "f:containers": {
+                                    'k:{"name":"web"}': {
+                                        ".": {},
+                                        "f:image": {},
+                                        "f:name": {},
+                                        "f:ports": {
+                                            'k:{"containerPort":80,"protocol":"TCP"}': {
+                                                ".": {},
+                                                "f:containerPort": {},
+                                            }
+                                        },
+                                    }
+                                },
+                                "f:tolerations": {},
+                            }
+                        },
+                    },
+                },
+            },
+            {
+                "manager": "kubectl",
+                "operation": "Update",
+                "subresource": "scale",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}},
+            },
+            {
+                "manager": "kube-controller-manager",
+                "operation": "Update",
+                "subresource": "status",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {
+                    "f:metadata": {"f:annotations": {"f:deployment.kubernetes.io/revision": {}}},
+                    "f:status": {"f:replicas": {}},
+                },
+            },
+            {
+                "manager": "gitwave",
+                "operation": "Update",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}}}},
+            },
+        ],
+    },
+    "spec": {
+        "replicas": 5,
+        "template": {
+            "spec": {
+                "containers": [
+                    {"name": "sidecar", "image": "envoy"},
+                    {
+                        "name": "web",
+                        "image": "nginx",
+                        "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                    },
+                ],
+                "tolerations": [{"key": "a"}],
+            }
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class OwnerCase:
+    reason: str
+    path: str
+    want: list[str]
+
+
+OWNERS = [
+    OwnerCase("kubectl scale took replicas", "spec.replicas", ["kubectl"]),
+    OwnerCase(
+        "a list item is found by its merge key, not its position",
+        "spec.template.spec.containers[1].image",
+        ["gitwave"],
+    ),
+    OwnerCase(
+        "an item nobody declared (an injected sidecar)",
+        "spec.template.spec.containers[0].image",
+        [],
+    ),
+    OwnerCase(
+        "an item keyed by two fields",
+        "spec.template.spec.containers[1].ports[0].containerPort",
+        ["gitwave"],
+    ),
+    OwnerCase(
+        "inside an atomic list: the owner of the whole list",
+        "spec.template.spec.tolerations[0].key",
+        ["gitwave"],
+    ),
+    OwnerCase("an atomic map (selector) owned whole", "spec.selector.matchLabels.app", ["gitwave"]),
+    OwnerCase(
+        "a quoted key with dots and a slash",
+        'metadata.annotations["deployment.kubernetes.io/revision"]',
+        ["kube-controller-manager"],
+    ),
+    OwnerCase("a manager with two entries is named once", "metadata.labels.app", ["gitwave"]),
+    OwnerCase(
+        "a map holding fields of several managers",
+        "metadata",
+        ["gitwave", "kube-controller-manager"],
+    ),
+    OwnerCase("a field nobody set", "spec.paused", []),
+    OwnerCase("a position past the end of the list", "spec.template.spec.containers[7]", []),
+]
+
+
+@pytest.mark.parametrize("case", OWNERS, ids=[c.reason for c in OWNERS])
+def test_field_managers(case: OwnerCase) -> None:
+    assert field_managers(DEPLOYMENT, case.path) == case.want
+    live = Live(ResourceKey("apps", "Deployment", "", "web"), DEPLOYMENT)
+    assert field_managers(live, case.path) == case.want
+
+
+@pytest.mark.parametrize(
+    "path", ["", "[0]", "spec..replicas", "spec.replicas[", 'metadata.annotations["x'], ids=repr
+)
+def test_a_malformed_field_path_is_refused(path: str) -> None:
+    with pytest.raises(ValueError, match="not a field path"):
+        parse_field_path(path)
