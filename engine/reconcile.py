@@ -21,7 +21,7 @@ from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.graph import ResourceGraph, build_graph
-from gitwave.engine.model import Live, Manifest, Plan, Resource, ResourceKey
+from gitwave.engine.model import Action, Live, Manifest, Plan, Resource, ResourceKey, Task
 from gitwave.engine.plan import PlanOptions, make_plan
 from gitwave.engine.render import Rendered
 from gitwave.engine.store import ResourceOutcome, Store
@@ -32,7 +32,9 @@ from gitwave.engine.sync import (
     Targets,
     execute,
     observe_all,
+    tracked_resource,
 )
+from gitwave.providers.base import DryRunPlanner
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +195,47 @@ def plan_resources(
             # (created by hand or by another app), so a retry can succeed.
             exc.retriable = True
         raise
-    return graph, live, plan
+    return graph, live, confirm_updates(plan, targets=targets)
+
+
+# Written by the server on every write: no evidence that an apply changes anything.
+_VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields", "generation"})
+
+
+def _stable(manifest: Manifest) -> Manifest:
+    meta = manifest.get("metadata") or {}
+    return {
+        **{k: v for k, v in manifest.items() if k not in ("metadata", "status")},
+        "metadata": {k: v for k, v in meta.items() if k not in _VOLATILE_METADATA},
+    }
+
+
+def confirm_updates(plan: Plan, *, targets: Targets) -> Plan:
+    """Ask targets that can dry-run (DryRunPlanner: a server-side dry-run apply)
+    whether each planned update would change the stored object; those that
+    would not are in sync after all. Catches what a field comparison cannot: a
+    field the API server prunes (unknown to a CRD's schema) or normalises."""
+    waves = []
+    changed = False
+    for wave in plan.waves:
+        tasks = []
+        for task in wave.tasks:
+            if (
+                task.action is Action.UPDATE
+                and task.desired is not None
+                and task.live is not None
+                and not task.desired.is_secret  # plans carry Secrets masked
+                and not references(task.desired)
+            ):
+                provider = targets.for_resource(task.desired)
+                if isinstance(provider, DryRunPlanner):
+                    would = provider.dry_run_apply(tracked_resource(task.desired, plan.app))
+                    if _stable(would.manifest) == _stable(task.live.manifest):
+                        task = Task(task.key, Action.NONE, task.desired, task.live)
+                        changed = True
+            tasks.append(task)
+        waves.append(dataclasses.replace(wave, tasks=tuple(tasks)))
+    return dataclasses.replace(plan, waves=tuple(waves)) if changed else plan
 
 
 def prepare(app: AppSpec, *, targets: Targets, options: ReconcileOptions) -> AppState:

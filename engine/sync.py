@@ -253,7 +253,7 @@ class _Run:
             self.entries.append(ChangeSetEntry(key, ChangeAction.FAILED, message))
 
 
-def _tracked(resource: Resource, app: str) -> Resource:
+def tracked_resource(resource: Resource, app: str) -> Resource:
     """A copy of ``resource`` carrying the app's label and exact tracking id."""
     manifest = copy.deepcopy(resource.manifest)
     meta = manifest.setdefault("metadata", {})
@@ -345,7 +345,7 @@ def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
             run.hooks_run.append(hook.key)
         return task, hook
 
-    resource = _tracked(run.bind(task.desired), run.plan.app)
+    resource = tracked_resource(run.bind(task.desired), run.plan.app)
     if task.action is Action.NONE:
         run.record(ChangeSetEntry(task.key, ChangeAction.UNCHANGED, live=task.live))
         return task, resource

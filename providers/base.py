@@ -102,3 +102,17 @@ class Declaring(Protocol):
         """Remember the desired objects this provider handles. Raises
         ProviderError for a malformed one."""
         ...
+
+
+@runtime_checkable
+class DryRunPlanner(Protocol):
+    """Optional: a target that can say what it would store for an object.
+
+    The plan confirms each update with it, so a difference only gitwave's
+    field comparison sees (a field the server prunes or normalises) is not
+    reported as drift."""
+
+    def dry_run_apply(self, resource: Resource) -> Live:
+        """The object the target would store for ``resource``; stores nothing.
+        Raises like ``apply``."""
+        ...

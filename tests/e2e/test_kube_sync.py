@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from gitwave.engine.apps import AppSpec, load_apps
+from gitwave.engine.apps import AppSpec, load_apps, render_app
+from gitwave.engine.diff import diff_manifest
 from gitwave.engine.errors import UnreachableError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import (
@@ -42,7 +43,7 @@ from gitwave.engine.sync import SyncPhase, SyncResult, Targets
 from gitwave.providers.kubernetes import KubernetesProvider, field_managers
 from tests.e2e.conftest import _controlplane
 from tests.e2e.test_kube_contract import Kubectl, kubectl_for, provider_for, unique
-from tests.providers.contract import wait_until
+from tests.providers.contract import resource, wait_until
 
 if TYPE_CHECKING:
     from .conftest import KubeCluster
@@ -507,3 +508,35 @@ def _wait_for_the_controllers(world: World) -> None:
         },
     )
     assert world.sync(canary).phase is SyncPhase.SUCCEEDED
+
+
+def test_a_value_the_server_fills_in_is_not_drift_thanks_to_the_dry_run(world: World) -> None:
+    # clusterIP: "" asks the API server to allocate one: the stored object then
+    # holds an address Git never names. A field comparison reports that forever;
+    # the plan confirms each update with a server-side dry-run apply, which says
+    # the server would store the object as it is.
+    app = world.write(
+        "allocated",
+        {
+            "service.yaml": """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: NS}
+                spec:
+                  clusterIP: ""
+                  selector: {app: web}
+                  ports: [{port: 80, targetPort: 8080}]
+                """,
+        },
+    )
+    world.kube.apply(
+        resource({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": world.namespace}})
+    )
+    assert world.sync(app).phase is SyncPhase.SUCCEEDED
+    live = world.kube.observe(ResourceKey("", "Service", world.namespace, "web"))
+    assert live is not None and live.manifest["spec"]["clusterIP"] not in ("", None)
+
+    (desired,) = render_app(app).resources
+    changes = diff_manifest(desired.manifest, live.manifest)
+    assert [c.path for c in changes] == ["spec.clusterIP"], "the field comparison alone sees drift"
+    assert not world.plan(app).has_changes
