@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from typing import Any
 
 import git
 import yaml
+from machine import machine  # benchmarks/machine.py, beside this script
 
 
 def generate(root: Path, count: int) -> None:
@@ -168,19 +167,6 @@ def run_size(count: int) -> dict[str, Any]:
     figures["noop_replan_fresh_process_s"] = round(total, 3)
     figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return figures
-
-
-def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.machine()}"
-    return f"{system}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
 def main() -> int:

@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,6 +33,8 @@ import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from machine import machine  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -182,24 +182,6 @@ def run_kubectl(cluster: Cluster, path: Path, namespace: str, deployments: int) 
         time.sleep(0.2)
     finished = time.monotonic()
     return {"apply": applied - started, "total": finished - started}
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 2**20:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    return f"{os.cpu_count()} cores {cpu}{memory}, {platform.system()} {platform.release()}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from typing import Any
 
 import git
 import yaml
+from machine import machine  # benchmarks/machine.py, beside this script
 
 NAMESPACE = "bench"
 TRIPLES = 33  # 1 Namespace + 33 x (ConfigMap, Deployment, Service) = 100 objects
@@ -266,19 +266,6 @@ def _wait(check: Any, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise SystemExit("benchmark timed out")
         time.sleep(0.002)
-
-
-def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.machine()}"
-    return f"{system}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
 def main() -> int:

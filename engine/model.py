@@ -25,6 +25,19 @@ ANNOTATION_DEPENDS_ON = "gitwave.dev/depends-on"
 ANNOTATION_TRACKING_ID = "gitwave.dev/tracking-id"
 LABEL_APP = "gitwave.dev/app"
 
+# Metadata an API server owns: a client's value is ignored or refused on apply
+# (managedFields), or turns the apply into a compare-and-swap (resourceVersion).
+SERVER_METADATA_FIELDS = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+)
+
 
 def _group_of(api_version: str) -> str:
     """``apps/v1`` → ``apps``; ``v1`` → ``""`` (the core group)."""

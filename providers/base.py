@@ -11,6 +11,15 @@ from typing import Protocol, runtime_checkable
 
 from gitwave.engine.model import ChangeSetEntry, Health, Live, Propagation, Resource, ResourceKey
 
+# API groups of cloud resources: the cloud providers reconcile them, never a
+# Kubernetes-side target (the sandbox or a cluster).
+CLOUD_GROUP_SUFFIXES = (".aws.crossplane.io", ".aws.upbound.io")
+
+
+def is_cloud_group(group: str) -> bool:
+    """True for an API group only a cloud provider handles."""
+    return group.endswith(CLOUD_GROUP_SUFFIXES)
+
 
 @runtime_checkable
 class Provider(Protocol):

@@ -30,6 +30,7 @@ from gitwave.engine.health import health_of
 from gitwave.engine.mask import redact, secret_values
 from gitwave.engine.model import (
     LABEL_APP,
+    SERVER_METADATA_FIELDS,
     ChangeAction,
     ChangeSetEntry,
     Health,
@@ -39,7 +40,7 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.providers.base import BulkReader, Provider
+from gitwave.providers.base import BulkReader, Provider, is_cloud_group
 
 from .cache import Informer, InformerSet
 from .changes import ChangeLog
@@ -49,22 +50,8 @@ from .transport import APPLY_PATCH, HttpError, Transport
 
 FIELD_MANAGER = "gitwave"
 
-# API groups another provider reconciles (cloud resources); same rule as the sandbox.
-_CLOUD_GROUP_SUFFIXES = (".aws.crossplane.io", ".aws.upbound.io")
 _CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
 
-# Metadata the server owns; sent in an apply it is refused (managedFields) or
-# turns the apply into a compare-and-swap (resourceVersion).
-_SERVER_METADATA = (
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "managedFields",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "selfLink",
-)
 
 _PROPAGATION = {
     Propagation.FOREGROUND: "Foreground",
@@ -219,7 +206,7 @@ class KubernetesProvider:
     def handles(self, api_version: str, kind: str) -> bool:
         """Every Kubernetes-shaped kind except cloud resources (another provider's)."""
         group = api_version.rpartition("/")[0]
-        return bool(kind) and not group.endswith(_CLOUD_GROUP_SUFFIXES)
+        return bool(kind) and not is_cloud_group(group)
 
     def observe(self, key: ResourceKey) -> Live | None:
         """The live object (from the cache while it is synced), or None when it
@@ -570,7 +557,7 @@ class KubernetesProvider:
         meta = body.get("metadata")
         if not isinstance(meta, dict):
             raise ProviderError(key, "metadata must be a map")
-        for field in _SERVER_METADATA:
+        for field in SERVER_METADATA_FIELDS:
             meta.pop(field, None)
         meta.pop("generateName", None)
         meta["name"] = key.name

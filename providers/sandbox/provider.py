@@ -24,6 +24,7 @@ from typing import Any
 from gitwave.engine.errors import ConflictError, ProviderError, UnreachableError
 from gitwave.engine.health import health_of
 from gitwave.engine.model import (
+    SERVER_METADATA_FIELDS,
     ChangeAction,
     ChangeSetEntry,
     Health,
@@ -33,7 +34,7 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.providers.base import Provider
+from gitwave.providers.base import Provider, is_cloud_group
 
 from .controllers import Rollout, StatusContext, controller_for
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
@@ -49,22 +50,9 @@ STATE_FILE = "sandbox.db"
 # Namespaces every fresh sandbox has, as every real cluster does.
 BOOTSTRAP_NAMESPACES = ("default", "kube-system")
 
-# API groups another provider reconciles (cloud resources).
-_CLOUD_GROUP_SUFFIXES = (".aws.crossplane.io", ".aws.upbound.io")
 
 _SCALABLE = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")})
 
-# Metadata the server owns: a client's value is ignored on apply.
-_SERVER_METADATA = (
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "managedFields",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "selfLink",
-)
 
 # Aliases: inside the class, ``list`` names the method.
 LiveList = list[Live]
@@ -172,7 +160,7 @@ class SandboxProvider:
     def handles(self, api_version: str, kind: str) -> bool:
         """Every Kubernetes-shaped kind except cloud resources (another provider's)."""
         group = api_version.rpartition("/")[0]
-        return bool(kind) and not group.endswith(_CLOUD_GROUP_SUFFIXES)
+        return bool(kind) and not is_cloud_group(group)
 
     def observe(self, key: ResourceKey) -> Live | None:
         """The live object, or None when it does not exist."""
@@ -320,7 +308,7 @@ class SandboxProvider:
                 )
             obj: Manifest = without_nulls(dict(manifest))
             meta = obj.setdefault("metadata", {})
-            for field in _SERVER_METADATA:
+            for field in SERVER_METADATA_FIELDS:
                 meta.pop(field, None)
                 if field in row.manifest["metadata"]:
                     meta[field] = clone(row.manifest["metadata"][field])
@@ -397,7 +385,7 @@ class SandboxProvider:
         meta = desired.get("metadata")
         if not isinstance(meta, dict):
             raise ProviderError(key, "metadata must be a map")
-        for field in _SERVER_METADATA:
+        for field in SERVER_METADATA_FIELDS:
             meta.pop(field, None)
         meta["name"] = key.name
         if key.namespace:

@@ -1,0 +1,289 @@
+"""TUI benchmark: the Application screen of a 10,000-object app, headless.
+
+    .venv/bin/python benchmarks/bench_tui.py                 # N = 10,000
+    .venv/bin/python benchmarks/bench_tui.py --size 1000 --json
+
+The app is bench_engine's synthetic repo (Namespaces, ConfigMaps, Deployments,
+Services), synced into a sandbox first, so the live tree also holds every
+Deployment's ReplicaSet and Pod. Each measurement then runs in a fresh
+process, headless (``run_test``) at 80x24, with the heap policy on as
+``gitwave tui`` runs it:
+
+- cold: ``gitwave tui PATH --app NAME``: start to the tree on screen, and
+  how much of that is the worker planning the app (engine prepare plus the
+  live tree: health of every object and the owned ReplicaSets and Pods);
+- open: from the app list (which has just planned every app) to the
+  Application screen painted with its full tree, then to the fresh plan;
+- key: key press to repaint while moving through the tree: from the key event
+  entering the app to the frame being written (the headless driver skips the
+  terminal write, so the frame is serialised here as a terminal needs it);
+- pilot: ``pilot.press`` + ``pilot.pause`` as a test would time it, next to
+  the same figure for an empty Textual app (the floor Pilot's idle waits add).
+
+Targets (2 cores): first paint < 1 s; key press to repaint < 33 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def _bench_engine() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_engine", HERE / "bench_engine.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def setup(work: Path, count: int) -> dict[str, Any]:
+    """The synthetic repo, synced into a sandbox in ``work``."""
+    from gitwave.engine.apps import load_apps, render_app
+    from gitwave.engine.reconcile import plan_resources
+    from gitwave.engine.sync import SyncOptions, Targets, execute
+    from gitwave.providers.sandbox import SandboxProvider
+
+    repo = work / "repo"
+    _bench_engine().generate(repo, count)
+    sandbox = SandboxProvider(work / "state", rollout_seconds=0.0)
+    targets = Targets([sandbox])
+    _, apps = load_apps(str(repo))
+    rendered = render_app(apps[0])
+    _, _, plan = plan_resources(
+        apps[0], rendered.resources, revision=rendered.revision, targets=targets, prune=False
+    )
+    t0 = time.perf_counter()
+    execute(plan, targets=targets, options=SyncOptions(parallelism=8))
+    return {
+        "n": count,
+        "setup_sandbox_sync_s": round(time.perf_counter() - t0, 2),
+        "live_objects": len(sandbox.list()),
+    }
+
+
+class Paints:
+    """Timestamps of the frames an app writes (see module docstring)."""
+
+    def __init__(self, app: Any) -> None:
+        self.times: list[float] = []
+        original = app._display
+        console = app.console
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is not None:
+                if hasattr(renderable, "render_segments"):
+                    renderable.render_segments(console)
+                self.times.append(time.perf_counter())
+
+        app._display = display
+
+    async def after(self, start: float, timeout: float = 60.0) -> float:
+        """Seconds from ``start`` to the first frame written after it."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            later = [p for p in self.times if p > start]
+            if later:
+                return later[0] - start
+            await asyncio.sleep(0)
+        raise TimeoutError("no frame was written")
+
+
+def _controller(work: Path) -> Any:
+    from gitwave.engine.store import Store
+    from gitwave.engine.sync import Targets
+    from gitwave.providers.sandbox import SandboxProvider
+    from gitwave.tui.controller import Controller
+
+    state = work / "state"
+    sandbox = SandboxProvider(state, rollout_seconds=0.0)
+    return Controller(
+        str(work / "repo"),
+        targets=Targets([sandbox]),
+        store=Store(state / "gitwave.db"),
+        state_dir=state,
+    )
+
+
+def _watch_shows() -> tuple[list[float], list[float]]:
+    """(times, planning seconds) of each plan the Application screen shows."""
+    from gitwave.tui.screens.application import ApplicationScreen
+
+    shown: list[float] = []
+    took: list[float] = []
+    original = ApplicationScreen._show
+
+    def show(self: Any, view: Any, seconds: float) -> None:
+        shown.append(time.perf_counter())
+        took.append(seconds)
+        original(self, view, seconds)
+
+    ApplicationScreen._show = show  # type: ignore[method-assign]
+    return shown, took
+
+
+async def cold(work: Path) -> dict[str, Any]:
+    from gitwave.tui.app import GitwaveApp
+
+    started = time.perf_counter()
+    controller = _controller(work)
+    name = controller.apps()[0].name
+    shown, took = _watch_shows()
+    app = GitwaveApp(controller, refresh_seconds=0, open_app=name)
+    app.heap.start()  # as `gitwave tui` runs it (App.run starts it)
+    async with app.run_test(size=(80, 24)):
+        paints = Paints(app)
+        first = await paints.after(started)
+        while not shown:
+            await asyncio.sleep(0.005)
+        tree = shown[0] + await paints.after(shown[0])
+        return {
+            "cold_first_paint_ms": _ms(first),
+            "cold_start_to_tree_painted_ms": _ms(tree - started),
+            "cold_of_which_planning_in_worker_ms": _ms(took[0]),
+            "cold_tree_painted_after_plan_ms": _ms(tree - shown[0]),
+        }
+
+
+async def warm(work: Path, presses: int) -> dict[str, Any]:
+    from textual import events
+    from textual.app import App
+
+    from gitwave.tui.app import GitwaveApp
+    from gitwave.tui.screens.application import ApplicationScreen
+    from gitwave.tui.widgets.resource_tree import ResourceTree
+
+    figures: dict[str, Any] = {}
+    controller = _controller(work)
+    name = controller.apps()[0].name
+    shown, _ = _watch_shows()
+    app = GitwaveApp(controller, refresh_seconds=0)
+    app.heap.start()
+    async with app.run_test(size=(80, 24)) as pilot:
+        paints = Paints(app)
+        apps_screen = app.screen
+        t0 = time.perf_counter()
+        while not getattr(apps_screen, "loaded", False):
+            await asyncio.sleep(0.01)
+        figures["app_list_planned_ms"] = _ms(time.perf_counter() - t0)
+        await pilot.pause()
+        opened = time.perf_counter()
+        app.open_app(name)
+        figures["open_first_paint_ms"] = _ms(await paints.after(opened))
+        screen = app.screen
+        assert isinstance(screen, ApplicationScreen)
+        while not shown:
+            await asyncio.sleep(0.005)
+        painted = shown[0] + await paints.after(shown[0])
+        figures["open_to_tree_painted_ms"] = _ms(painted - opened)
+        while len(shown) < 2:  # the fresh plan that follows the list's
+            await asyncio.sleep(0.005)
+        fresh = shown[1] + await paints.after(shown[1])
+        figures["open_to_fresh_plan_painted_ms"] = _ms(fresh - opened)
+        tree = screen.query_one("#tree", ResourceTree)
+        figures["tree_rows_shown"] = tree.row_count
+        view = screen.view
+        assert view is not None
+        figures["tree_nodes"] = 1 + sum(1 for root in view.nodes for _ in root.walk())
+
+        async def key_to_paint(key: str) -> float:
+            await pilot.pause()  # idle first: only this key's work is timed
+            start = time.perf_counter()
+            app._driver.send_message(events.Key(key, None))  # type: ignore[union-attr]
+            return await paints.after(start)
+
+        for key in ("down", "j", "pagedown", "up"):
+            times = sorted([await key_to_paint(key) for _ in range(presses)])
+            figures[f"key_{key}_median_ms"] = _ms(statistics.median(times))
+            figures[f"key_{key}_p95_ms"] = _ms(times[max(int(len(times) * 0.95) - 1, 0)])
+        # Expand a Deployment (its ReplicaSet joins the 10,000 rows) and collapse it.
+        deployment = next(n.key for n in view.nodes if n.key.kind == "Deployment" and n.children)
+        tree.move_to(str(deployment))
+        toggles = [await key_to_paint(k) for k in ("right", "left") * max(presses // 2, 1)]
+        figures["key_expand_collapse_median_ms"] = _ms(statistics.median(toggles))
+
+        pilot_times = []
+        for _ in range(presses):
+            start = time.perf_counter()
+            await pilot.press("down")
+            await pilot.pause()
+            pilot_times.append(time.perf_counter() - start)
+        figures["pilot_press_pause_median_ms"] = _ms(statistics.median(pilot_times))
+
+    class Empty(App[None]):
+        pass
+
+    empty = Empty()
+    async with empty.run_test(size=(80, 24)) as empty_pilot:
+        floor = []
+        for _ in range(presses):
+            start = time.perf_counter()
+            await empty_pilot.press("down")
+            await empty_pilot.pause()
+            floor.append(time.perf_counter() - start)
+    figures["pilot_press_pause_empty_app_median_ms"] = _ms(statistics.median(floor))
+    figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return figures
+
+
+def _phase(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=10000)
+    parser.add_argument("--presses", type=int, default=40)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--phase", choices=["cold", "warm"], help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        work = Path(args.work)
+        figures = asyncio.run(cold(work) if args.phase == "cold" else warm(work, args.presses))
+        print(json.dumps(figures))
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="gitwave-bench-tui-"))
+    print(f"N={args.size}: generating and syncing ...", file=sys.stderr, flush=True)
+    figures = setup(work, args.size)
+    for phase in ("cold", "warm"):
+        print(f"N={args.size}: {phase} ...", file=sys.stderr, flush=True)
+        extra = ["--presses", str(args.presses)] if phase == "warm" else []
+        figures.update(_phase(["--phase", phase, "--work", str(work), *extra]))
+    machine = _bench_engine().machine()
+    load = os.getloadavg()[0]
+    if args.json:
+        print(json.dumps({"machine": machine, "load": load, "results": figures}, indent=2))
+        return 0
+    print(f"machine: {machine}; load average {load:.1f} when done")
+    print("| figure | value |")
+    print("|---|---|")
+    for key, value in figures.items():
+        print(f"| {key} | {value} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
