@@ -285,10 +285,6 @@ def sync_options_for(
     )
 
 
-# Old private name, still imported by callers written before it was public.
-_sync_options = sync_options_for
-
-
 def run_plan(
     app: AppSpec,
     plan: Plan,

@@ -1,0 +1,733 @@
+"""The terminal UI's one door into the engine.
+
+The Textual app computes nothing itself: it asks this controller for values
+(the apps, an app's plan and live tree, the history, the events) and hands it
+the operations a user confirmed (sync, sync one resource, roll back, pause
+auto-sync). Every method blocks and may take seconds on a big app, so the app
+calls them from thread workers, never from its event loop.
+
+The controller depends on the ``Targets`` it is given, not on a provider: the
+live tree lists the objects an app's resources own (Deployment → ReplicaSet →
+Pod) only through a target that can list objects (``ObjectLister``, which the
+sandbox is); elsewhere it shows the desired objects as observed.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import git
+
+from gitwave.compositions.model import ANNOTATION_COMPOSITE
+from gitwave.engine.apps import AppSpec, checkout_for, load_apps
+from gitwave.engine.errors import GitwaveError, ProviderError, StoreError, ValidationError
+from gitwave.engine.events import Event, EventSink, discard
+from gitwave.engine.model import (
+    Action,
+    Health,
+    HealthCode,
+    HookPhase,
+    Live,
+    Plan,
+    ResourceKey,
+    Task,
+    Wave,
+)
+from gitwave.engine.reconcile import (
+    AppState,
+    ReconcileOptions,
+    flatten_apps,
+    prepare,
+    record,
+    rollback,
+    run_plan,
+    sync_app,
+)
+from gitwave.engine.store import Store, SyncRecord, current_user
+from gitwave.engine.sync import SyncResult, Targets
+
+__all__ = [
+    "AppSummary",
+    "AppView",
+    "AutoSync",
+    "AutoSyncFlags",
+    "Controller",
+    "ObjectLister",
+    "PlanChangedError",
+    "ResourceNode",
+    "Revision",
+    "SyncRequest",
+    "SyncStatus",
+]
+
+AUTOSYNC_FILE = "autosync.json"
+
+# The kinds controllers create for the objects an app applies (a Deployment's
+# ReplicaSets and their Pods, a CronJob's Jobs, a StatefulSet's revisions, a
+# Service's endpoint slices): what the live tree shows under them.
+OWNED_KINDS = (
+    ("apps/v1", "ReplicaSet"),
+    ("v1", "Pod"),
+    ("batch/v1", "Job"),
+    ("apps/v1", "ControllerRevision"),
+    ("discovery.k8s.io/v1", "EndpointSlice"),
+)
+
+
+class SyncStatus(enum.Enum):
+    """Whether the target matches Git (Argo CD's sync status)."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"  # the app could not be planned (a render error, …)
+
+    @staticmethod
+    def of_plan(plan: Plan) -> SyncStatus:
+        return SyncStatus.OUT_OF_SYNC if plan.has_changes else SyncStatus.SYNCED
+
+
+class AutoSync(enum.Enum):
+    """The auto-sync state of an app: its policy, and a pause an operator set."""
+
+    OFF = "off"
+    ON = "on"
+    PAUSED = "paused"
+
+    @staticmethod
+    def of(app: AppSpec, *, paused: bool) -> AutoSync:
+        if not app.policy.automated:
+            return AutoSync.OFF
+        return AutoSync.PAUSED if paused else AutoSync.ON
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A commit as the app list shows it: the SHA and its subject line."""
+
+    sha: str
+    subject: str = ""
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7] if self.sha else "-"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceNode:
+    """One node of an app's live tree.
+
+    ``action`` is what a sync would do with it; None for an object no plan
+    holds (a ReplicaSet or Pod a desired Deployment owns). ``wave`` is the
+    label of the plan wave it runs in ("" when not planned). ``health`` is
+    None when nothing is live to judge (a hook not run yet).
+    """
+
+    key: ResourceKey
+    action: Action | None
+    health: Health | None
+    wave: str = ""
+    phase: HookPhase | None = None
+    wave_number: int = 0
+    children: tuple[ResourceNode, ...] = ()
+
+    def walk(self) -> Iterable[ResourceNode]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True, slots=True)
+class AppSummary:
+    """One row of the Applications screen."""
+
+    name: str
+    sync: SyncStatus
+    health: Health
+    revision: Revision
+    last: SyncRecord | None
+    auto_sync: AutoSync
+    resources: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AppView:
+    """Everything the Application, Diff and waves views show of one app.
+
+    ``state`` is None when the app could not be planned; ``summary.error``
+    says why.
+    """
+
+    spec: AppSpec
+    summary: AppSummary
+    state: AppState | None
+    nodes: tuple[ResourceNode, ...] = ()
+    observed_at: float = 0.0
+
+    @property
+    def plan(self) -> Plan | None:
+        return self.state.plan if self.state is not None else None
+
+    def task(self, key: ResourceKey) -> Task | None:
+        """The plan task of ``key``, if the plan holds one."""
+        if self.state is None:
+            return None
+        return next((t for t in self.state.plan.tasks() if t.key == key), None)
+
+    def node(self, key: ResourceKey) -> ResourceNode | None:
+        for root in self.nodes:
+            for node in root.walk():
+                if node.key == key:
+                    return node
+        return None
+
+    def owner_of(self, key: ResourceKey) -> ResourceNode | None:
+        """The planned node whose subtree holds ``key`` (an owned Pod's Deployment)."""
+        for root in self.nodes:
+            if any(node.key == key for node in root.walk()):
+                return root
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncRequest:
+    """What a user asked a sync to do.
+
+    ``prune`` None follows the app's policy. ``force`` re-applies every object,
+    the ones already in sync too (the engine applies with server-side apply
+    and force, so this re-asserts every field gitwave owns). ``resource``
+    syncs that one object only.
+    """
+
+    prune: bool | None = None
+    dry_run: bool = False
+    force: bool = False
+    resource: ResourceKey | None = None
+
+
+class PlanChangedError(GitwaveError):
+    """The plan changed between the confirmation and the sync; nothing was applied."""
+
+    def __init__(self, app: str, detail: str) -> None:
+        super().__init__(
+            f"app {app}: {detail}; nothing was applied",
+            hint="review the new plan and confirm again",
+        )
+
+
+@runtime_checkable
+class ObjectLister(Protocol):
+    """A target that can list every live object (the sandbox can; it lets the
+    live tree show what an app's objects own)."""
+
+    def list(self, *, kind: str | None = None, namespace: str | None = None) -> list[Live]:
+        """Objects of ``kind`` in ``namespace`` (None: all), sorted by key."""
+        ...
+
+
+class AutoSyncFlags:
+    """Per-app auto-sync pauses, in ``state_dir/autosync.json``.
+
+    A JSON file rather than a table so the continuous reconcile loop (and a
+    person with ``cat``) can read it without the history schema. Written
+    atomically: a reader never sees half a file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{self.path}: cannot read the auto-sync flags: {exc}") from exc
+        paused = data.get("paused") if isinstance(data, dict) else None
+        return paused if isinstance(paused, dict) else {}
+
+    def paused(self) -> dict[str, Any]:
+        """App name → ``{"by": user@host, "at": epoch seconds}`` for every paused app."""
+        with self._lock:
+            return self._read()
+
+    def is_paused(self, app: str) -> bool:
+        return app in self.paused()
+
+    def set_paused(self, app: str, paused: bool, *, now: float) -> None:
+        """Pause or resume ``app``. Raises StoreError when the file cannot be written."""
+        with self._lock:
+            flags = self._read()
+            if paused:
+                flags[app] = {"by": current_user(), "at": now}
+            else:
+                flags.pop(app, None)
+            body = json.dumps({"paused": flags}, indent=2, sort_keys=True) + "\n"
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".autosync-")
+                with os.fdopen(handle, "w") as out:
+                    out.write(body)
+                os.replace(temp, self.path)
+            except OSError as exc:
+                raise StoreError(f"{self.path}: cannot write the auto-sync flags: {exc}") from exc
+
+
+def _plan_signature(plan: Plan) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What a confirmation covers: the revision and what happens to which object."""
+    return plan.revision, tuple(
+        (str(t.key), t.action.value) for t in plan.tasks() if t.action.changes_target
+    )
+
+
+def _only(plan: Plan, key: ResourceKey) -> Plan:
+    """``plan`` cut down to the task of ``key``; ValidationError when it has none."""
+    for wave in plan.waves:
+        for task in wave.tasks:
+            if task.key == key:
+                return replace(plan, waves=(replace(wave, tasks=(task,)),))
+    raise ValidationError(
+        key.display,
+        f"is not in the plan of app {plan.app}",
+        hint="only objects the app renders (or prunes) can be synced on their own",
+    )
+
+
+def _forced(plan: Plan) -> Plan:
+    """``plan`` with the objects already in sync applied as well."""
+
+    def force(task: Task) -> Task:
+        return replace(task, action=Action.UPDATE) if task.action is Action.NONE else task
+
+    return replace(
+        plan,
+        waves=tuple(replace(w, tasks=tuple(force(t) for t in w.tasks)) for w in plan.waves),
+    )
+
+
+def _wave_of(plan: Plan) -> dict[ResourceKey, Wave]:
+    return {task.key: wave for wave in plan.waves for task in wave.tasks}
+
+
+def _uid(live: Live | None) -> str:
+    if live is None:
+        return ""
+    meta = live.manifest.get("metadata") or {}
+    return str(meta.get("uid") or "")
+
+
+def _owner_uid(live: Live) -> str:
+    """The uid of the object's controlling owner (else its first owner); "" when none."""
+    meta = live.manifest.get("metadata") or {}
+    refs = [r for r in meta.get("ownerReferences") or [] if isinstance(r, dict) and r.get("uid")]
+    for ref in refs:
+        if ref.get("controller"):
+            return str(ref["uid"])
+    return str(refs[0]["uid"]) if refs else ""
+
+
+class Controller:
+    """Engine calls for the TUI, for the apps under one location.
+
+    ``clock`` tells the time the screens compare history times with (ages
+    like "2m ago"); tests fix it so screenshots do not change.
+    """
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        targets: Targets,
+        store: Store,
+        state_dir: Path,
+        revision: str | None = None,
+        only: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.location = location
+        self.targets = targets
+        self.store = store
+        self.state_dir = Path(state_dir)
+        self.source_revision = revision
+        self.only = tuple(only)
+        self.clock = clock
+        self.flags = AutoSyncFlags(self.state_dir / AUTOSYNC_FILE)
+        self._apps: list[AppSpec] | None = None
+        self._subjects: dict[str, str] = {}
+        self._views: dict[str, AppView] = {}
+        self._lock = threading.Lock()
+
+    # -- what there is ---------------------------------------------------------------
+
+    @property
+    def target_name(self) -> str:
+        return self.targets.description
+
+    @property
+    def location_label(self) -> str:
+        """The location as the title bar shows it: its last path component."""
+        text = self.location.rstrip("/")
+        return text.rsplit("/", 1)[-1] or text
+
+    def apps(self, *, reload: bool = False) -> list[AppSpec]:
+        """The apps under the location in sync order (an app of apps shows its
+        children, as ``gitwave status`` does), filtered by ``only``.
+
+        Raises what ``load_apps`` raises, and ValidationError for an unknown
+        name in ``only``."""
+        with self._lock:
+            if self._apps is not None and not reload:
+                return list(self._apps)
+        _, found = load_apps(self.location, revision=self.source_revision)
+        flat = flatten_apps(found)
+        if self.only:
+            chosen = [a for a in flat if a.name in self.only]
+            missing = sorted(set(self.only) - {a.name for a in chosen})
+            if missing:
+                raise ValidationError(
+                    self.location,
+                    f"no app named {', '.join(missing)}",
+                    hint="apps here: " + ", ".join(a.name for a in flat),
+                )
+            apps = chosen
+        else:
+            apps = [a for a in flat if not a.children] or flat
+        with self._lock:
+            self._apps = apps
+        return list(apps)
+
+    def cached_apps(self) -> list[AppSpec]:
+        """The apps last listed by ``apps()``, without reading anything ([] before)."""
+        with self._lock:
+            return list(self._apps or ())
+
+    def app(self, name: str) -> AppSpec:
+        """The app called ``name``; ValidationError naming the known apps when none is."""
+        apps = self.apps()
+        for app in apps:
+            if app.name == name:
+                return app
+        raise ValidationError(
+            self.location,
+            f"no app named {name!r}",
+            hint="apps here: " + ", ".join(a.name for a in apps),
+        )
+
+    def auto_sync(self, app: AppSpec) -> AutoSync:
+        return AutoSync.of(app, paused=self.flags.is_paused(app.name))
+
+    def set_paused(self, name: str, *, paused: bool) -> AutoSync:
+        """Pause or resume auto-sync of app ``name``; returns the new state."""
+        app = self.app(name)
+        self.flags.set_paused(app.name, paused, now=self.clock())
+        return self.auto_sync(app)
+
+    def revision_of(self, app: AppSpec, sha: str) -> Revision:
+        """``sha`` with its commit subject read from the app's checkout ("" when unknown)."""
+        if not sha:
+            return Revision("")
+        with self._lock:
+            subject = self._subjects.get(sha)
+        if subject is None:
+            try:
+                repo = git.Repo(checkout_for(app).root, search_parent_directories=True)
+                subject = str(repo.commit(sha).summary)
+            except (GitwaveError, git.GitError, ValueError, OSError):
+                subject = ""
+            with self._lock:
+                self._subjects[sha] = subject
+        return Revision(sha, subject)
+
+    # -- reading an app --------------------------------------------------------------
+
+    def last_view(self, name: str) -> AppView | None:
+        """The view ``view(name)`` last returned, without planning again (None before)."""
+        with self._lock:
+            return self._views.get(name)
+
+    def view(self, name: str) -> AppView:
+        """Plan ``name`` against the targets and build its live tree.
+
+        A GitwaveError from planning (bad input, an unreachable target) does
+        not raise: it is in ``summary.error``."""
+        result = self._view(name)
+        with self._lock:
+            self._views[name] = result
+        return result
+
+    def _view(self, name: str) -> AppView:
+        app = self.app(name)
+        observed_at = self.clock()
+        last = self.store.last(app.name)
+        auto = self.auto_sync(app)
+        try:
+            state = prepare(app, targets=self.targets, options=ReconcileOptions())
+        except GitwaveError as exc:
+            error = str(exc) + (f" (hint: {exc.hint})" if exc.hint else "")
+            summary = AppSummary(
+                name=app.name,
+                sync=SyncStatus.UNKNOWN,
+                health=Health(HealthCode.UNKNOWN, "not planned"),
+                revision=Revision(""),
+                last=last,
+                auto_sync=auto,
+                error=error,
+            )
+            return AppView(app, summary, None, (), observed_at)
+        healths = self._healths(state)
+        nodes = self._tree(state, healths)
+        app_health = Health.worst(
+            healths.get(key, Health(HealthCode.MISSING, "not found"))
+            for key in state.graph.resources
+            if not state.graph.is_hook(key)
+        )
+        summary = AppSummary(
+            name=app.name,
+            sync=SyncStatus.of_plan(state.plan),
+            health=app_health,
+            revision=self.revision_of(app, state.plan.revision),
+            last=last,
+            auto_sync=auto,
+            resources=len(state.graph.resources),
+        )
+        return AppView(app, summary, state, nodes, observed_at)
+
+    def _healths(self, state: AppState) -> dict[ResourceKey, Health]:
+        healths: dict[ResourceKey, Health] = {}
+        for key, live in state.live.items():
+            if live is None:
+                if not state.graph.is_hook(key):
+                    healths[key] = Health(HealthCode.MISSING, "not found")
+                continue
+            healths[key] = self.targets.for_live(live).health(live)
+        for task in state.plan.tasks():
+            if task.action is Action.PRUNE and task.live is not None:
+                healths[task.key] = self.targets.for_live(task.live).health(task.live)
+        return healths
+
+    def _owned(self, state: AppState) -> dict[str, list[Live]]:
+        """Owner uid → the live objects of an OWNED_KINDS kind it owns.
+
+        Only those kinds are listed: reading every object of the app's
+        namespaces again would decode the whole app a second time (a third of
+        a 10,000-object app's refresh went there)."""
+        owned: dict[str, list[Live]] = {}
+        for api_version, kind in OWNED_KINDS:
+            try:
+                lister = self.targets.for_kind(api_version, kind)
+            except ProviderError:
+                continue  # no target serves the kind: nothing of it to show
+            if not isinstance(lister, ObjectLister):
+                continue  # observe only (see the module docstring)
+            for live in lister.list(kind=kind):
+                owner = _owner_uid(live)
+                if owner:
+                    owned.setdefault(owner, []).append(live)
+        return owned
+
+    def _tree(
+        self, state: AppState, healths: Mapping[ResourceKey, Health]
+    ) -> tuple[ResourceNode, ...]:
+        """app → composite → composed resources; each object → what it owns."""
+        plan = state.plan
+        waves = _wave_of(plan)
+        owned = self._owned(state)
+        seen: set[str] = set()
+
+        def owned_nodes(live: Live | None) -> tuple[ResourceNode, ...]:
+            uid = _uid(live)
+            if not uid or uid in seen:  # a uid loop (a damaged target) stops here
+                return ()
+            seen.add(uid)
+            children = sorted(owned.get(uid, ()), key=lambda c: c.key)
+            return tuple(
+                ResourceNode(
+                    key=child.key,
+                    action=None,
+                    health=self.targets.for_live(child).health(child),
+                    children=owned_nodes(child),
+                )
+                for child in children
+            )
+
+        def planned(task: Task) -> ResourceNode:
+            wave = waves[task.key]
+            live = state.live.get(task.key) if task.action is not Action.PRUNE else task.live
+            return ResourceNode(
+                key=task.key,
+                action=task.action,
+                health=healths.get(task.key),
+                wave=wave.label,
+                phase=wave.phase,
+                wave_number=wave.number,
+                children=owned_nodes(live),
+            )
+
+        tasks = list(plan.tasks())
+        by_display = {t.key.display: t.key for t in tasks}
+        composite_of: dict[ResourceKey, ResourceKey] = {}
+        for task in tasks:
+            if task.desired is None:
+                continue
+            owner = by_display.get(task.desired.annotations.get(ANNOTATION_COMPOSITE, ""))
+            if owner is not None and owner != task.key:
+                composite_of[task.key] = owner
+        nodes = {t.key: planned(t) for t in tasks}
+        composed: dict[ResourceKey, list[ResourceNode]] = {}
+        for key, owner in composite_of.items():
+            composed.setdefault(owner, []).append(nodes[key])
+
+        def with_composed(key: ResourceKey, trail: frozenset[ResourceKey]) -> ResourceNode:
+            node = nodes[key]
+            parts = composed.get(key)
+            if not parts or key in trail:
+                return node
+            inner = tuple(with_composed(p.key, trail | {key}) for p in parts)
+            return replace(node, children=inner + node.children)
+
+        return tuple(with_composed(t.key, frozenset()) for t in tasks if t.key not in composite_of)
+
+    def summaries(self) -> Iterable[AppSummary]:
+        """``view(app).summary`` for every app, one at a time, in sync order."""
+        for app in self.apps():
+            yield self.view(app.name).summary
+
+    def history(self, name: str, *, limit: int = 100) -> list[SyncRecord]:
+        """Past syncs of ``name``, newest first."""
+        return self.store.history(name, limit=limit)
+
+    def history_entry(self, sync_id: int) -> SyncRecord:
+        """One history entry with its per-resource outcomes; StoreError when unknown."""
+        return self.store.get(sync_id)
+
+    def events(self, name: str, *, limit: int = 1000) -> list[Event]:
+        """The recorded events of ``name``, oldest first."""
+        return self.store.events(name, limit=limit)
+
+    # -- changing the target ---------------------------------------------------------
+
+    def _options(self, request: SyncRequest) -> ReconcileOptions:
+        return ReconcileOptions(prune=request.prune, dry_run=request.dry_run)
+
+    def _shape(self, plan: Plan, request: SyncRequest) -> Plan:
+        if request.resource is not None:
+            plan = _only(plan, request.resource)
+        if request.force:
+            plan = _forced(plan)
+        return plan
+
+    def preview(self, name: str, request: SyncRequest) -> Plan:
+        """The plan ``sync(name, request)`` would carry out, for a confirmation.
+
+        Raises GitwaveError for bad input (nothing is applied)."""
+        app = self.app(name)
+        state = prepare(app, targets=self.targets, options=self._options(request))
+        return self._shape(state.plan, request)
+
+    def _sink(self, sink: EventSink, request: SyncRequest) -> EventSink:
+        if request.dry_run:
+            return sink  # like the CLI: a dry run leaves no trace in the timeline
+
+        def both(event: Event) -> None:
+            self.store.record_event(event)
+            sink(event)
+
+        return both
+
+    def sync(
+        self,
+        name: str,
+        request: SyncRequest,
+        *,
+        confirmed: Plan | None = None,
+        sink: EventSink = discard,
+    ) -> SyncResult:
+        """Sync app ``name`` (or one resource of it) and record it in the history.
+
+        With ``confirmed`` (the plan a user said yes to), the sync stops with
+        PlanChangedError before applying anything if the new plan differs
+        (another commit, or drift since). Raises GitwaveError for bad input;
+        a failed object does not raise, it is in the result."""
+        app = self.app(name)
+        options = self._options(request)
+        events = self._sink(sink, request)
+        checked = False
+
+        def check(plan: Plan) -> None:
+            nonlocal checked
+            if confirmed is None or checked:
+                return  # only the first attempt: a retry re-plans what is left
+            checked = True
+            if _plan_signature(plan) != _plan_signature(confirmed):
+                if plan.revision != confirmed.revision:
+                    detail = (
+                        f"the source moved from {confirmed.revision[:7] or '-'} "
+                        f"to {plan.revision[:7] or '-'}"
+                    )
+                else:
+                    detail = "the live state changed since the plan was shown"
+                raise PlanChangedError(app.name, detail)
+
+        if request.resource is None and not request.force:
+            _, result = sync_app(
+                app,
+                targets=self.targets,
+                store=self.store,
+                options=options,
+                sink=events,
+                on_plan=lambda state: check(state.plan),
+            )
+            return result
+        # One resource, or everything forced: the engine's executor on a plan
+        # shaped here, recorded like any sync.
+        state = prepare(app, targets=self.targets, options=options)
+        plan = self._shape(state.plan, request)
+        check(plan)
+        result = run_plan(
+            app, plan, state.rendered.resources, targets=self.targets, options=options, sink=events
+        )
+        if not request.dry_run:
+            what = f" (only {request.resource.display})" if request.resource else " (forced)"
+            record(
+                self.store,
+                result,
+                resources=state.rendered.resources,
+                source=app.source.describe + what,
+                prune=app.policy.prune if request.prune is None else request.prune,
+            )
+        return result
+
+    def rollback_preview(self, name: str, sync_id: int) -> Plan:
+        """The plan a rollback to history entry ``sync_id`` would carry out (a dry run)."""
+        app = self.app(name)
+        plan, _ = rollback(
+            app,
+            sync_id,
+            targets=self.targets,
+            store=self.store,
+            options=ReconcileOptions(dry_run=True),
+        )
+        return plan
+
+    def rollback(self, name: str, sync_id: int, *, sink: EventSink = discard) -> SyncResult:
+        """Re-apply the manifests of history entry ``sync_id``; recorded in the history."""
+        app = self.app(name)
+        _, result = rollback(
+            app,
+            sync_id,
+            targets=self.targets,
+            store=self.store,
+            options=ReconcileOptions(),
+            sink=self._sink(sink, SyncRequest()),
+        )
+        return result

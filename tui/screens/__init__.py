@@ -1,0 +1,1 @@
+"""Screens of the terminal UI: Applications, Application, Diff, History, Events, modals."""

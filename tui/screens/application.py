@@ -1,0 +1,427 @@
+"""The Application screen: one app's live resource tree, its waves, and what a
+running sync is waiting for."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from gitwave.engine.errors import GitwaveError
+from gitwave.engine.events import Event, EventKind
+from gitwave.engine.model import Health, HealthCode, HookPhase, ResourceKey
+from gitwave.tui.controller import AppView, ResourceNode
+from gitwave.tui.screens.base import GitwaveScreen
+from gitwave.tui.screens.messages import PauseRequested, SyncRequested
+from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
+from gitwave.tui.widgets.status import (
+    Cell,
+    Glyphs,
+    Tone,
+    action_cell,
+    age,
+    auto_sync_cell,
+    health_cell,
+    result_cell,
+    sync_cell,
+)
+from gitwave.tui.widgets.title_bar import TitleBar
+
+APP_ROW = "app"
+_PHASE_SHORT = {
+    HookPhase.PRE_SYNC: "pre",
+    HookPhase.POST_SYNC: "post",
+    HookPhase.SYNC_FAIL: "fail",
+    HookPhase.SKIP: "skip",
+}
+
+
+def _objects(count: int) -> str:
+    return f"{count} object" if count == 1 else f"{count} objects"
+
+
+def short_wave(node: ResourceNode) -> str:
+    """The WAVE column: ``1`` for Sync wave 1, ``pre 0`` for a PreSync hook."""
+    if node.phase is None:
+        return ""
+    if node.phase is HookPhase.SYNC:
+        return str(node.wave_number)
+    return f"{_PHASE_SHORT[node.phase]} {node.wave_number}"
+
+
+def parse_health(text: str) -> Health:
+    """A Health back from its ``str`` (``Progressing: waiting for …``), as events carry it."""
+    code, _, message = text.partition(": ")
+    try:
+        return Health(HealthCode(code), message)
+    except ValueError:
+        return Health(HealthCode.UNKNOWN, text)
+
+
+def resource_row(
+    node: ResourceNode,
+    g: Glyphs,
+    health: Mapping[ResourceKey, Health],
+    *,
+    with_children: bool = True,
+) -> TreeRow:
+    current = health.get(node.key, node.health)
+    detail = node.key.display
+    if current is not None:
+        detail += f" · {current}"
+    detail += f" · {node.wave}" if node.wave else " · owned, not in Git"
+    children: tuple[TreeRow, ...] = ()
+    if with_children:
+        children = tuple(resource_row(c, g, health) for c in node.children)
+    return TreeRow(
+        id=str(node.key),
+        label=f"{node.key.kind} {node.key.name}",
+        sync=action_cell(node.action, g),
+        health=health_cell(current, g),
+        wave=short_wave(node),
+        ref=node.key,
+        children=children,
+        detail=detail,
+    )
+
+
+def tree_rows(view: AppView, g: Glyphs, health: Mapping[ResourceKey, Health]) -> list[TreeRow]:
+    """app → (composite →) resources → what they own."""
+    summary = view.summary
+    children = tuple(resource_row(n, g, health) for n in view.nodes)
+    return [
+        TreeRow(
+            id=APP_ROW,
+            label=f"app {summary.name}",
+            sync=sync_cell(summary.sync, g),
+            health=health_cell(summary.health, g),
+            children=children,
+            detail=f"app {summary.name} · {_objects(len(view.nodes))} · {summary.health}",
+        )
+    ]
+
+
+def wave_rows(
+    view: AppView,
+    g: Glyphs,
+    health: Mapping[ResourceKey, Health],
+    *,
+    running: str | None,
+    done: frozenset[str],
+) -> list[TreeRow]:
+    """The plan's waves in run order, each with its objects; the running one marked."""
+    plan = view.plan
+    if plan is None:
+        return []
+    nodes = {n.key: n for n in view.nodes}
+    for root in view.nodes:
+        for inner in root.children:
+            if inner.action is not None:  # composed resources sit under their composite
+                nodes.setdefault(inner.key, inner)
+    rows = []
+    for wave in plan.waves:
+        members = [nodes[t.key] for t in wave.tasks if t.key in nodes]
+        worst = Health.worst(h for n in members if (h := health.get(n.key, n.health)) is not None)
+        if wave.label == running:
+            state = Cell(f"{g.running} running", Tone.INFO)
+        elif wave.label in done:
+            state = Cell(f"{g.ok} done", Tone.GOOD)
+        else:
+            state = Cell(_objects(len(members)), Tone.DIM)
+        rows.append(
+            TreeRow(
+                id=f"wave:{wave.label}",
+                label=wave.label,
+                sync=state,
+                health=health_cell(worst, g) if members else Cell(""),
+                ref=wave.label,
+                children=tuple(resource_row(n, g, health, with_children=False) for n in members),
+                emphasis=wave.label == running,
+                detail=f"{wave.label} · {_objects(len(members))}"
+                + (" · running" if wave.label == running else ""),
+            )
+        )
+    return rows
+
+
+class ApplicationScreen(GitwaveScreen):
+    """One app: summary, what a running sync waits for, and the live tree or waves."""
+
+    BINDINGS = [
+        Binding("d", "diff", "diff"),
+        Binding("S", "sync", "sync"),
+        Binding("s", "sync_resource", "sync object"),
+        Binding("h", "history", "history"),
+        Binding("e", "events", "events"),
+        Binding("w", "waves", "tree/waves"),
+        Binding("D", "app_diff", "app diff"),
+        Binding("r", "refresh", "refresh"),
+        Binding("p", "pause", "pause/resume"),
+        Binding("escape", "back", "back"),
+    ]
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(name=f"app:{app_name}")
+        self.app_name = app_name
+        self.view: AppView | None = None
+        self.mode = "tree"
+        self.running_wave: str | None = None
+        self.done_waves: set[str] = set()
+        self.blocked = ""
+        self.health_now: dict[ResourceKey, Health] = {}
+        self.loads = 0
+        self._loading = False
+        self._dirty = False
+        self._next_refresh = 0.0
+        self._load_seconds = 0.0
+
+    def compose(self) -> ComposeResult:
+        gw = self.gw
+        right = gw.controller.target_name + (" [read-only]" if gw.read_only else "")
+        yield TitleBar(("gitwave", self.app_name), right, id="title")
+        yield Static(id="summary")
+        yield Static(id="activity")
+        yield ResourceTree(glyphs=gw.glyphs, id="tree")
+        yield Static(id="detail")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#summary", Static).update(f"{self.gw.glyphs.ellipsis} planning")
+        self.gw.events_signal.subscribe(self, self._on_engine_event)
+        self.gw.changed_signal.subscribe(self, self._app_changed)
+        if self.gw.refresh_seconds > 0:
+            self.set_interval(1.0, self._tick_refresh)
+        self.query_one("#tree", ResourceTree).focus()
+        # Show what the app list planned a moment ago at once; the fresh plan follows.
+        cached = self.gw.controller.last_view(self.app_name)
+        if cached is not None:
+            self._show(cached, 0.0)
+            # Plan afresh once that is painted, not while it is being painted.
+            self.call_after_refresh(self.load)
+        else:
+            self.load()
+
+    # -- loading ----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="view")
+    def load(self) -> None:
+        """Plan the app and build its live tree off the event loop."""
+        self._loading = True
+        started = time.perf_counter()
+        try:
+            view = self.gw.controller.view(self.app_name)
+        except GitwaveError as exc:
+            self._loading = False
+            self.app.call_from_thread(self.engine_failed, exc)
+            return
+        took = time.perf_counter() - started
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, view, took)
+
+    def _show(self, view: AppView, took: float) -> None:
+        self._loading = False
+        self._load_seconds = took
+        # A big app is planned less often: at most a fifth of the time goes to it.
+        self._next_refresh = time.monotonic() + max(self.gw.refresh_seconds, 5 * took)
+        self.view = view
+        self.gw.heap.settled()  # before the rows are built: see HeapPolicy
+        self.health_now = {}
+        self.loads += 1
+        self._redraw()
+
+    def _tick_refresh(self) -> None:
+        if self._loading or self.app_name in self.gw.busy:
+            return
+        if time.monotonic() >= self._next_refresh:
+            self.load()
+
+    def _app_changed(self, name: str) -> None:
+        if name == self.app_name:
+            self._draw_activity()
+            if name not in self.gw.busy:
+                self.load()
+
+    def _on_engine_event(self, event: Event) -> None:
+        if event.app != self.app_name:
+            return
+        kind = event.kind
+        if kind is EventKind.SYNC_STARTED:
+            self.running_wave = None
+            self.done_waves = set()
+            self.blocked = ""
+        elif kind is EventKind.WAVE_STARTED:
+            self.running_wave = event.wave
+            self.blocked = ""
+        elif kind is EventKind.WAVE_FINISHED:
+            self.done_waves.add(event.wave)
+            self.running_wave = None
+            self.blocked = ""
+        elif kind is EventKind.WAITING:
+            self.blocked = f"{event.wave}: {event.message}" if event.wave else event.message
+        elif kind is EventKind.HEALTH_CHANGED and event.resource is not None:
+            self.health_now[event.resource] = parse_health(event.message)
+        elif kind is EventKind.SYNC_FINISHED:
+            self.running_wave = None
+            self.blocked = ""
+        else:
+            return
+        self._draw_activity()
+        if not self._dirty:
+            # Many events arrive in a burst on a big app: redraw the tree once for all.
+            self._dirty = True
+            self.set_timer(0.2, self._flush)
+
+    def _flush(self) -> None:
+        self._dirty = False
+        self._redraw()
+
+    # -- drawing ----------------------------------------------------------------------
+
+    def _redraw(self) -> None:
+        self._draw_summary()
+        self._draw_activity()
+        self._draw_tree()
+
+    def _draw_summary(self) -> None:
+        view = self.view
+        widget = self.query_one("#summary", Static)
+        if view is None:
+            return
+        g = self.gw.glyphs
+        s = view.summary
+        first = Text()
+        first.append_text(sync_cell(s.sync, g).rich())
+        first.append("  ")
+        first.append_text(health_cell(s.health, g).rich())
+        first.append(f"  rev {s.revision.short}")
+        if s.revision.subject:
+            first.append(f" {s.revision.subject}", style="dim")
+        second = Text("auto-sync ")
+        second.append_text(auto_sync_cell(s.auto_sync, g).rich())
+        second.append("  last sync ")
+        if s.last is None:
+            second.append("never", style="dim")
+        else:
+            second.append_text(result_cell(s.last.result, g).rich())
+            when = age(self.gw.controller.clock() - s.last.finished)
+            second.append(f" {when} ago (#{s.last.id})")
+        second.append(f"  {_objects(s.resources)}")
+        # One line each, cut at the edge: a long commit subject must not push
+        # the tree down a line.
+        text = Text("\n", no_wrap=True, overflow="ellipsis").join([first, second])
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        widget.update(text)
+
+    def _draw_activity(self) -> None:
+        widget = self.query_one("#activity", Static)
+        g = self.gw.glyphs
+        view = self.view
+        busy = self.gw.busy.get(self.app_name)
+        if view is not None and view.summary.error:
+            widget.update(Text(f"{g.fail} {view.summary.error}", style="red"))
+        elif self.blocked:
+            text = Text(f"{g.suspended} Blocked: ", style="bold yellow")
+            text.append(self.blocked)
+            widget.update(text)
+        elif busy:
+            what = f"{g.running} {busy}"
+            if self.running_wave:
+                what += f": {self.running_wave}"
+            widget.update(Text(what, style="bold"))
+        else:
+            mode = "waves" if self.mode == "waves" else "live tree"
+            widget.update(Text(f"{mode} · w: switch view · enter: diff", style="dim"))
+
+    def _draw_tree(self) -> None:
+        view = self.view
+        tree = self.query_one("#tree", ResourceTree)
+        if view is None:
+            return
+        g = self.gw.glyphs
+        if self.mode == "waves":
+            tree.columns = ("WAVE", "STATE", "HEALTH", "")
+            rows = wave_rows(
+                view,
+                g,
+                self.health_now,
+                running=self.running_wave,
+                done=frozenset(self.done_waves),
+            )
+        else:
+            tree.columns = ("NAME", "SYNC", "HEALTH", "WAVE")
+            rows = tree_rows(view, g, self.health_now)
+        tree.set_roots(rows)
+        self._draw_detail(tree.cursor_row)
+
+    def _draw_detail(self, row: TreeRow | None) -> None:
+        detail = self.query_one("#detail", Static)
+        text = row.detail if row is not None else ""
+        detail.update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    @on(ResourceTree.Highlighted, "#tree")
+    def _highlighted(self, event: ResourceTree.Highlighted) -> None:
+        self._draw_detail(event.row)
+
+    @on(ResourceTree.Selected, "#tree")
+    def _selected(self, event: ResourceTree.Selected) -> None:
+        row = event.row
+        if isinstance(row.ref, ResourceKey) or row.id == APP_ROW:
+            self.action_diff()
+        else:
+            event.tree.action_toggle_node()
+
+    # -- actions ----------------------------------------------------------------------
+
+    @property
+    def selected_key(self) -> ResourceKey | None:
+        row = self.query_one("#tree", ResourceTree).cursor_row
+        return row.ref if row is not None and isinstance(row.ref, ResourceKey) else None
+
+    def action_diff(self) -> None:
+        self.gw.open_diff(self.app_name, self.selected_key, self.view)
+
+    def action_app_diff(self) -> None:
+        self.gw.open_diff(self.app_name, None, self.view)
+
+    def action_history(self) -> None:
+        self.gw.open_history(self.app_name)
+
+    def action_events(self) -> None:
+        self.gw.open_events(self.app_name)
+
+    def action_waves(self) -> None:
+        self.mode = "tree" if self.mode == "waves" else "waves"
+        self._draw_activity()
+        self._draw_tree()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_sync(self) -> None:
+        self.post_message(SyncRequested(self.app_name))
+
+    def action_sync_resource(self) -> None:
+        key = self.selected_key
+        if key is None:
+            self.notify("select an object to sync (S syncs the whole app)", severity="warning")
+            return
+        node = self.view.node(key) if self.view is not None else None
+        if node is not None and node.action is None:
+            owner = self.view.owner_of(key) if self.view is not None else None
+            hint = f"; sync its owner {owner.key.display}" if owner is not None else ""
+            self.notify(f"{key.display} is not in Git{hint}", severity="warning")
+            return
+        self.post_message(SyncRequested(self.app_name, key))
+
+    def action_pause(self) -> None:
+        self.post_message(PauseRequested(self.app_name))

@@ -1,0 +1,131 @@
+"""The History screen: an app's past syncs with revision and result; roll back from here."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
+
+from gitwave.engine.errors import GitwaveError
+from gitwave.engine.store import SyncRecord
+from gitwave.tui.screens.base import GitwaveScreen
+from gitwave.tui.screens.messages import RollbackRequested
+from gitwave.tui.widgets.status import result_cell
+from gitwave.tui.widgets.title_bar import TitleBar
+
+
+def started_text(seconds: float) -> str:
+    """When a sync started, in the operator's local time."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+class HistoryScreen(GitwaveScreen):
+    """Newest first. ``R`` rolls the app back to the selected entry (after its plan)."""
+
+    BINDINGS = [
+        Binding("escape", "back", "back"),
+        Binding("R", "rollback", "roll back"),
+        Binding("r", "refresh", "refresh"),
+    ]
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(name=f"history:{app_name}")
+        self.app_name = app_name
+        self.records: list[SyncRecord] = []
+        self.loads = 0
+
+    def compose(self) -> ComposeResult:
+        gw = self.gw
+        right = gw.controller.target_name + (" [read-only]" if gw.read_only else "")
+        yield TitleBar(("gitwave", self.app_name, "history"), right)
+        table: DataTable[Text | str] = DataTable(id="history", cursor_type="row")
+        yield table
+        yield Static(id="entry")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#history", DataTable)
+        table.add_column("ID", key="id")
+        table.add_column("REVISION", key="revision")
+        table.add_column("STARTED", key="started")
+        table.add_column("RESULT", key="result")
+        table.add_column("SOURCE", key="source")
+        table.add_column("WHO", key="who")
+        table.focus()
+        self.gw.changed_signal.subscribe(self, self._app_changed)
+        self.load()
+
+    @work(thread=True, exclusive=True, group="history")
+    def load(self) -> None:
+        try:
+            records = self.gw.controller.history(self.app_name)
+        except GitwaveError as exc:
+            self.app.call_from_thread(self.engine_failed, exc)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, records)
+
+    def _app_changed(self, name: str) -> None:
+        if name == self.app_name and name not in self.gw.busy:
+            self.load()
+
+    def _show(self, records: list[SyncRecord]) -> None:
+        g = self.gw.glyphs
+        self.records = records
+        self.loads += 1
+        table = self.query_one("#history", DataTable)
+        table.clear()
+        for r in records:
+            result = result_cell(r.result, g).rich()
+            if r.rollback_of:
+                result.append(f" (rollback of #{r.rollback_of})", style="dim")
+            if r.dry_run:
+                result.append(" (dry run)", style="dim")
+            table.add_row(
+                str(r.id),
+                r.revision[:7] or "-",
+                started_text(r.started),
+                result,
+                r.source,
+                r.who,
+                key=str(r.id),
+            )
+        if not records:
+            self.query_one("#entry", Static).update(f"no syncs recorded for {self.app_name}")
+        else:
+            self._describe(records[min(table.cursor_row, len(records) - 1)])
+
+    @property
+    def selected(self) -> SyncRecord | None:
+        table = self.query_one("#history", DataTable)
+        if not self.records or not 0 <= table.cursor_row < len(self.records):
+            return None
+        return self.records[table.cursor_row]
+
+    def _describe(self, record: SyncRecord) -> None:
+        took = record.finished - record.started
+        text = Text(f"#{record.id} {record.result} in {took:.1f}s: {record.message}")
+        self.query_one("#entry", Static).update(text)
+
+    @on(DataTable.RowHighlighted, "#history")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if (record := self.selected) is not None:
+            self._describe(record)
+
+    def action_rollback(self) -> None:
+        record = self.selected
+        if record is None:
+            self.notify("no history entry selected", severity="warning")
+            return
+        self.post_message(RollbackRequested(self.app_name, record.id))
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_back(self) -> None:
+        self.dismiss()

@@ -1,0 +1,1 @@
+"""Widgets of the terminal UI. Each owns its DEFAULT_CSS, bindings and Messages."""

@@ -1,0 +1,468 @@
+"""ResourceTree: a tree with columns (name, sync, health, wave) that stays fast
+at tens of thousands of rows.
+
+Textual's Tree builds a node object and measures a label for every line; an
+app of 10,000 objects then takes over a second to show. This widget keeps the
+tree as plain frozen rows, flattens only the expanded part into a list, and
+draws just the lines on screen (Textual's Line API), so a key press redraws
+two lines whatever the size of the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from gitwave.tui.widgets.status import BLANK, UNICODE, Cell, Glyphs, Tone
+
+
+@dataclass(frozen=True, slots=True)
+class TreeRow:
+    """One row: a label, three status cells and its children.
+
+    ``id`` is stable across refreshes (the expanded rows and the cursor are
+    kept by id). ``ref`` is what the row stands for (a ResourceKey, a wave
+    label), handed back in the messages. ``emphasis`` draws the row bold with
+    a marker (the running wave).
+    """
+
+    id: str
+    label: str
+    sync: Cell = BLANK
+    health: Cell = BLANK
+    wave: str = ""
+    ref: object = None
+    children: tuple[TreeRow, ...] = ()
+    emphasis: bool = False
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    row: TreeRow
+    guide: str  # the tree guide drawn before the row
+    inner: str  # the guide its children continue
+    depth: int
+    expanded: bool
+
+
+class ResourceTree(ScrollView, can_focus=True):
+    """A keyboard-driven tree table. Posts ``Highlighted`` when the cursor
+    moves and ``Selected`` on enter."""
+
+    DEFAULT_CSS = """
+    ResourceTree {
+        height: 1fr;
+        background: $surface;
+        overflow-x: hidden;
+    }
+    ResourceTree > .resource-tree--header {
+        text-style: bold;
+        color: $text-muted;
+    }
+    ResourceTree > .resource-tree--cursor {
+        background: $block-cursor-blurred-background;
+        text-style: bold;
+    }
+    ResourceTree:focus > .resource-tree--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    ResourceTree > .resource-tree--emphasis {
+        text-style: bold reverse;
+    }
+    ResourceTree > .resource-tree--guide {
+        color: $text-muted;
+    }
+    """
+
+    COMPONENT_CLASSES = {
+        "resource-tree--header",
+        "resource-tree--cursor",
+        "resource-tree--emphasis",
+        "resource-tree--guide",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "up", show=False),
+        Binding("down,j", "cursor_down", "down", show=False),
+        Binding("pageup,ctrl+b", "page_up", "page up", show=False),
+        Binding("pagedown,ctrl+f", "page_down", "page down", show=False),
+        Binding("home,g", "first", "first", show=False),
+        Binding("end,G", "last", "last", show=False),
+        Binding("right,l", "expand", "expand", show=False),
+        Binding("left", "collapse", "collapse", show=False),
+        Binding("space", "toggle_node", "expand/collapse", show=False),
+        Binding("enter", "select", "open", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+
+    class Highlighted(Message):
+        """The cursor moved to ``row``."""
+
+        def __init__(self, tree: ResourceTree, row: TreeRow) -> None:
+            super().__init__()
+            self.tree = tree
+            self.row = row
+
+        @property
+        def control(self) -> ResourceTree:
+            return self.tree
+
+    class Selected(Message):
+        """Enter was pressed on ``row``."""
+
+        def __init__(self, tree: ResourceTree, row: TreeRow) -> None:
+            super().__init__()
+            self.tree = tree
+            self.row = row
+
+        @property
+        def control(self) -> ResourceTree:
+            return self.tree
+
+    def __init__(
+        self,
+        *,
+        glyphs: Glyphs = UNICODE,
+        columns: tuple[str, str, str, str] = ("NAME", "SYNC", "HEALTH", "WAVE"),
+        auto_expand_limit: int = 2000,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.glyphs = glyphs
+        self.columns = columns
+        # Above this many rows, only the top level starts expanded: the rest
+        # is one key away, and the first paint stays fast.
+        self.auto_expand_limit = auto_expand_limit
+        self._roots: tuple[TreeRow, ...] = ()
+        self._lines: list[_Line] = []
+        self._expanded: set[str] = set()
+        # Rows whose default expansion was decided (the first time they had children).
+        self._decided: set[str] = set()
+        self._parents: dict[str, str] = {}
+
+    # -- data -------------------------------------------------------------------------
+
+    def set_roots(self, roots: Sequence[TreeRow]) -> None:
+        """Show ``roots``. Rows seen before keep their expanded state and the
+        cursor stays on the same row id when it still exists."""
+        current = self.cursor_row
+        keep_id = current.id if current is not None else None
+        self._roots = tuple(roots)
+        total = 0
+        parents: dict[str, str] = {}
+        fresh: list[tuple[TreeRow, int]] = []
+        stack: list[tuple[TreeRow, int]] = [(r, 0) for r in reversed(self._roots)]
+        while stack:
+            row, depth = stack.pop()
+            total += 1
+            if row.children and row.id not in self._decided:
+                fresh.append((row, depth))
+            for child in reversed(row.children):
+                parents[child.id] = row.id
+                stack.append((child, depth + 1))
+        self._parents = parents
+        big = total > self.auto_expand_limit
+        for row, depth in fresh:
+            self._decided.add(row.id)
+            if not big or (depth == 0 and len(self._roots) == 1):
+                self._expanded.add(row.id)
+        self._flatten()
+        target = self._index_of(keep_id) if keep_id is not None else None
+        self._set_cursor(target if target is not None else min(self.cursor, len(self._lines) - 1))
+
+    @property
+    def row_count(self) -> int:
+        """Rows currently shown (expanded part of the tree)."""
+        return len(self._lines)
+
+    @property
+    def cursor_row(self) -> TreeRow | None:
+        if 0 <= self.cursor < len(self._lines):
+            return self._lines[self.cursor].row
+        return None
+
+    def rows(self) -> Iterator[TreeRow]:
+        """The rows shown, top to bottom."""
+        return (line.row for line in self._lines)
+
+    def move_to(self, row_id: str) -> bool:
+        """Put the cursor on ``row_id``, expanding its ancestors; False when unknown."""
+        parent = self._parents.get(row_id)
+        changed = False
+        while parent is not None:
+            if parent not in self._expanded:
+                self._expanded.add(parent)
+                changed = True
+            parent = self._parents.get(parent)
+        if changed:
+            self._flatten()
+        index = self._index_of(row_id)
+        if index is None:
+            return False
+        self._set_cursor(index)
+        return True
+
+    def is_expanded(self, row_id: str) -> bool:
+        return row_id in self._expanded
+
+    def _index_of(self, row_id: str) -> int | None:
+        for index, line in enumerate(self._lines):
+            if line.row.id == row_id:
+                return index
+        return None
+
+    def _lines_of(self, roots: Sequence[tuple[TreeRow, str, str, int]]) -> list[_Line]:
+        """The lines of ``roots`` (row, guide, inner guide, depth) and of their
+        expanded descendants, top to bottom."""
+        lines: list[_Line] = []
+        expanded = self._expanded
+        stack = list(reversed(roots))
+        while stack:
+            row, guide, inner, depth = stack.pop()
+            is_open = row.id in expanded
+            lines.append(_Line(row, guide, inner, depth, is_open))
+            if is_open and row.children:
+                stack.extend(reversed(self._children_of(row, inner, depth)))
+        return lines
+
+    def _children_of(
+        self, row: TreeRow, inner: str, depth: int
+    ) -> list[tuple[TreeRow, str, str, int]]:
+        g = self.glyphs
+        last = len(row.children) - 1
+        return [
+            (
+                child,
+                inner + (g.last_branch if i == last else g.branch),
+                inner + ("  " if i == last else g.pipe),
+                depth + 1,
+            )
+            for i, child in enumerate(row.children)
+        ]
+
+    def _flatten(self) -> None:
+        self._lines = self._lines_of([(root, "", "", 0) for root in self._roots])
+        self._resized()
+
+    def _resized(self) -> None:
+        self.virtual_size = Size(self._width, len(self._lines) + 1)
+        self.refresh()
+
+    def _open(self, index: int) -> None:
+        """Expand the row at ``index``: its lines are spliced in, nothing else is redone."""
+        line = self._lines[index]
+        self._expanded.add(line.row.id)
+        self._lines[index] = replace(line, expanded=True)
+        self._lines[index + 1 : index + 1] = self._lines_of(
+            self._children_of(line.row, line.inner, line.depth)
+        )
+        self._resized()
+
+    def _close(self, index: int) -> None:
+        """Collapse the row at ``index``: the lines of its subtree are cut out."""
+        line = self._lines[index]
+        self._expanded.discard(line.row.id)
+        self._lines[index] = replace(line, expanded=False)
+        end = index + 1
+        while end < len(self._lines) and self._lines[end].depth > line.depth:
+            end += 1
+        del self._lines[index + 1 : end]
+        self._resized()
+
+    # -- cursor -----------------------------------------------------------------------
+
+    def _set_cursor(self, index: int) -> None:
+        self.cursor = max(0, min(index, len(self._lines) - 1))
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, max(len(self._lines) - 1, 0)))
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(old + 1)
+        self.refresh_line(new + 1)
+        self._scroll_to_cursor()
+        row = self.cursor_row
+        if row is not None:
+            self.post_message(self.Highlighted(self, row))
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(self._height - 1, 1)
+        top = int(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        self._set_cursor(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._set_cursor(self.cursor - max(self._height - 2, 1))
+
+    def action_page_down(self) -> None:
+        self._set_cursor(self.cursor + max(self._height - 2, 1))
+
+    def action_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self._lines) - 1)
+
+    def action_expand(self) -> None:
+        row = self.cursor_row
+        if row is None or not row.children:
+            return
+        if row.id in self._expanded:
+            self._set_cursor(self.cursor + 1)  # already open: step into it
+            return
+        self._open(self.cursor)
+
+    def action_collapse(self) -> None:
+        row = self.cursor_row
+        if row is None:
+            return
+        if row.children and row.id in self._expanded:
+            self._close(self.cursor)
+            self._set_cursor(self.cursor)
+            return
+        depth = self._lines[self.cursor].depth
+        for index in range(self.cursor - 1, -1, -1):  # up to the parent
+            if self._lines[index].depth < depth:
+                self._set_cursor(index)
+                return
+
+    def action_toggle_node(self) -> None:
+        row = self.cursor_row
+        if row is None or not row.children:
+            return
+        if row.id in self._expanded:
+            self._close(self.cursor)
+        else:
+            self._open(self.cursor)
+        self._set_cursor(self.cursor)
+
+    def action_select(self) -> None:
+        row = self.cursor_row
+        if row is not None:
+            self.post_message(self.Selected(self, row))
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_y) + event.y - 1
+        if 0 <= index < len(self._lines):
+            self._set_cursor(index)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(self._width, len(self._lines) + 1)
+        self._scroll_to_cursor()
+
+    # -- drawing ----------------------------------------------------------------------
+
+    def _widths(self, width: int) -> tuple[int, int, int, int]:
+        """Widths of the name, sync, health and wave columns."""
+        sync, health, wave = 12, 14, 7
+        if width < 64:
+            wave = 0
+        if width < 50:
+            sync, health = 11, 12
+        # Past 64 cells a wider name column only pushes the statuses away from it.
+        name = min(max(width - 2 - sync - health - wave - 2, 8), 64)
+        return name, sync, health, wave
+
+    @property
+    def _width(self) -> int:
+        # Inside the scrollbar: a row as wide as the widget would scroll sideways.
+        return self.scrollable_content_region.width
+
+    @property
+    def _height(self) -> int:
+        return self.scrollable_content_region.height
+
+    def render_line(self, y: int) -> Strip:
+        width = self._width
+        base = self.rich_style
+        if y == 0:
+            return self._header(width, base)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self._lines):
+            return Strip.blank(width, base)
+        return self._row_strip(self._lines[index], index == self.cursor, width, base)
+
+    def _header(self, width: int, base: Style) -> Strip:
+        name_w, sync_w, health_w, wave_w = self._widths(width)
+        style = base + self.get_component_rich_style("resource-tree--header")
+        name, sync, health, wave = self.columns
+        text = "  " + _fit(name, name_w) + " " + _fit(sync, sync_w) + _fit(health, health_w)
+        if wave_w:
+            text += " " + _fit(wave, wave_w - 1)
+        return Strip([Segment(text, style)]).adjust_cell_length(width, base)
+
+    def _row_strip(self, line: _Line, is_cursor: bool, width: int, base: Style) -> Strip:
+        g = self.glyphs
+        name_w, sync_w, health_w, wave_w = self._widths(width)
+        row = line.row
+        style = base
+        if row.emphasis:
+            style = style + self.get_component_rich_style("resource-tree--emphasis")
+        if is_cursor:
+            style = style + self.get_component_rich_style("resource-tree--cursor")
+        guide_style = (
+            style if is_cursor else style + self.get_component_rich_style("resource-tree--guide")
+        )
+        marker = g.cursor if is_cursor else (g.running if row.emphasis else " ")
+        if row.children:
+            expander = (g.expanded if line.expanded else g.collapsed) + " "
+        else:
+            expander = "  " if not line.guide else "─ " if g is UNICODE else "- "
+        prefix = line.guide + expander
+        label_width = max(name_w - len(prefix), 1)
+        segments = [
+            Segment(marker + " ", style),
+            Segment(prefix, guide_style),
+            Segment(_fit(row.label, label_width, g.ellipsis), style),
+            Segment(" ", style),
+            Segment(_fit(row.sync.text, sync_w, g.ellipsis), _tone(style, row.sync.tone)),
+            Segment(_fit(row.health.text, health_w, g.ellipsis), _tone(style, row.health.tone)),
+        ]
+        if wave_w:
+            segments.append(Segment(" " + _fit(row.wave, wave_w - 1, g.ellipsis), style))
+        return Strip(segments).adjust_cell_length(width, style)
+
+
+_TONE_STYLES = {tone: Style.parse(tone.rich_style or "none") for tone in Tone}
+
+
+def _tone(style: Style, tone: Tone) -> Style:
+    if tone is Tone.PLAIN:
+        return style
+    return style + _TONE_STYLES[tone]
+
+
+def _fit(text: str, width: int, ellipsis: str = "…") -> str:
+    """``text`` cut (with an ellipsis) or padded to exactly ``width`` cells."""
+    if width <= 0:
+        return ""
+    cells = cell_len(text)
+    if cells <= width:
+        return text + " " * (width - cells)
+    return set_cell_size(text, max(width - cell_len(ellipsis), 0)) + ellipsis

@@ -1,0 +1,227 @@
+"""Status cells: a symbol and a word for every state, then a colour.
+
+Operators read the TUI over SSH, in 16 colours or with NO_COLOR set, so no
+state is told by colour alone: every cell carries a symbol (✓ ✗ ~ + -) and its
+word. ``Glyphs.detect`` falls back to ASCII symbols on a terminal whose
+locale is not UTF-8 (or with ``GITWAVE_ASCII=1``).
+"""
+
+from __future__ import annotations
+
+import enum
+import locale
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from gitwave.engine.model import Action, FieldOp, Health, HealthCode
+from gitwave.tui.controller import AutoSync, SyncStatus
+
+
+class Tone(enum.Enum):
+    """What a cell means, which the colour only repeats."""
+
+    GOOD = "good"
+    WARN = "warn"
+    BAD = "bad"
+    INFO = "info"
+    DIM = "dim"
+    PLAIN = "plain"
+
+    @property
+    def rich_style(self) -> str:
+        # ANSI colour names: they map onto any 16-colour palette.
+        return _TONE_STYLE[self]
+
+
+_TONE_STYLE = {
+    Tone.GOOD: "green",
+    Tone.WARN: "yellow",
+    Tone.BAD: "red",
+    Tone.INFO: "cyan",
+    Tone.DIM: "dim",
+    Tone.PLAIN: "",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Glyphs:
+    """The symbols the screens draw, in one character set."""
+
+    ok: str
+    fail: str
+    changed: str
+    added: str
+    removed: str
+    hook: str
+    unknown: str
+    progressing: str
+    missing: str
+    suspended: str
+    expanded: str
+    collapsed: str
+    branch: str
+    last_branch: str
+    pipe: str
+    cursor: str
+    running: str
+    arrow: str
+    ellipsis: str
+
+    @staticmethod
+    def detect(environ: Mapping[str, str] | None = None, encoding: str | None = None) -> Glyphs:
+        """ASCII when ``GITWAVE_ASCII`` is set or the locale cannot encode UTF-8."""
+        env = os.environ if environ is None else environ
+        if env.get("GITWAVE_ASCII", "") not in ("", "0"):
+            return ASCII
+        enc = (encoding or locale.getpreferredencoding(False) or "").lower().replace("-", "")
+        return UNICODE if "utf8" in enc else ASCII
+
+
+UNICODE = Glyphs(
+    ok="✓",
+    fail="✗",
+    changed="~",
+    added="+",
+    removed="-",
+    hook="*",
+    unknown="?",
+    progressing="◔",
+    missing="∅",
+    suspended="‖",
+    expanded="▾",
+    collapsed="▸",
+    branch="├─",
+    last_branch="└─",
+    pipe="│ ",
+    cursor="▌",
+    running="▶",
+    arrow="→",
+    ellipsis="…",
+)
+
+ASCII = Glyphs(
+    ok="v",
+    fail="x",
+    changed="~",
+    added="+",
+    removed="-",
+    hook="*",
+    unknown="?",
+    progressing="o",
+    missing="0",
+    suspended="|",
+    expanded="v",
+    collapsed=">",
+    branch="|-",
+    last_branch="`-",
+    pipe="| ",
+    cursor=">",
+    running=">",
+    arrow="->",
+    ellipsis="...",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One status as drawn: ``✓ Synced`` in green."""
+
+    text: str
+    tone: Tone = Tone.PLAIN
+
+    def rich(self) -> Text:
+        return Text(self.text, style=self.tone.rich_style, no_wrap=True, overflow="ellipsis")
+
+    @property
+    def plain(self) -> str:
+        return self.text
+
+
+BLANK = Cell("")
+
+
+def sync_cell(status: SyncStatus, g: Glyphs) -> Cell:
+    match status:
+        case SyncStatus.SYNCED:
+            return Cell(f"{g.ok} Synced", Tone.GOOD)
+        case SyncStatus.OUT_OF_SYNC:
+            return Cell(f"{g.changed} OutOfSync", Tone.WARN)
+        case _:
+            return Cell(f"{g.unknown} Unknown", Tone.BAD)
+
+
+_HEALTH = {
+    HealthCode.HEALTHY: ("ok", Tone.GOOD),
+    HealthCode.SUSPENDED: ("suspended", Tone.INFO),
+    HealthCode.PROGRESSING: ("progressing", Tone.INFO),
+    HealthCode.MISSING: ("missing", Tone.WARN),
+    HealthCode.DEGRADED: ("fail", Tone.BAD),
+    HealthCode.UNKNOWN: ("unknown", Tone.DIM),
+}
+
+
+def health_cell(health: Health | HealthCode | None, g: Glyphs) -> Cell:
+    if health is None:
+        return Cell("", Tone.DIM)
+    code = health.code if isinstance(health, Health) else health
+    glyph, tone = _HEALTH[code]
+    return Cell(f"{getattr(g, glyph)} {code.value}", tone)
+
+
+def action_cell(action: Action | None, g: Glyphs) -> Cell:
+    """The sync column of one object: what a sync would do with it."""
+    match action:
+        case None:
+            return Cell("", Tone.DIM)
+        case Action.NONE:
+            return Cell(f"{g.ok} Synced", Tone.GOOD)
+        case Action.UPDATE:
+            return Cell(f"{g.changed} OutOfSync", Tone.WARN)
+        case Action.CREATE:
+            return Cell(f"{g.added} OutOfSync", Tone.WARN)
+        case Action.PRUNE:
+            return Cell(f"{g.removed} Prune", Tone.BAD)
+        case _:
+            return Cell(f"{g.hook} Hook", Tone.INFO)
+
+
+def result_cell(result: str, g: Glyphs) -> Cell:
+    """A sync result as recorded in the history (Succeeded, Failed, Error, …)."""
+    if result == "Succeeded":
+        return Cell(f"{g.ok} {result}", Tone.GOOD)
+    if result in ("Failed", "Error"):
+        return Cell(f"{g.fail} {result}", Tone.BAD)
+    return Cell(f"{g.unknown} {result}", Tone.WARN)
+
+
+def auto_sync_cell(state: AutoSync, g: Glyphs) -> Cell:
+    match state:
+        case AutoSync.ON:
+            return Cell(f"{g.ok} on", Tone.GOOD)
+        case AutoSync.PAUSED:
+            return Cell(f"{g.suspended} paused", Tone.WARN)
+        case _:
+            return Cell(f"{g.removed} off", Tone.DIM)
+
+
+def change_symbol(op: FieldOp, g: Glyphs) -> Cell:
+    """The marker of one changed field: + added, ~ replaced, - removed."""
+    match op:
+        case FieldOp.ADD:
+            return Cell(g.added, Tone.GOOD)
+        case FieldOp.REMOVE:
+            return Cell(g.removed, Tone.BAD)
+        case _:
+            return Cell(g.changed, Tone.WARN)
+
+
+def age(seconds: float) -> str:
+    """kubectl's AGE: 5s, 3m, 2h, 4d."""
+    value = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if value >= size:
+            return f"{value // size}{unit}"
+    return f"{value}s"
