@@ -14,6 +14,7 @@ history, ``e`` events, ``S`` sync, ``?`` every key, ``:`` the command palette,
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, TypeVar
@@ -26,10 +27,11 @@ from textual.signal import Signal
 from textual.worker import WorkerFailed
 
 from gitwave.engine.errors import GitwaveError
-from gitwave.engine.events import Event
+from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan import format_plan
 from gitwave.engine.sync import SyncResult
+from gitwave.engine.watch import watch
 from gitwave.tui.controller import AppView, AutoSync, Controller, SyncRequest
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.apps import AppsScreen
@@ -127,8 +129,13 @@ class GitwaveApp(App[None]):
         open_app: str | None = None,
         refresh_seconds: float = 5.0,
         glyphs: Glyphs | None = None,
+        watch_path: str | None = None,
     ) -> None:
         super().__init__()
+        # `gitwave tui --watch`: the watch-mode cycles run in a worker and show here.
+        self.watch_path = watch_path
+        self.watch_lines: list[str] = []
+        self._watch_stop = threading.Event()
         self.controller = controller
         self.read_only = read_only
         self.open_app_name = open_app
@@ -150,6 +157,34 @@ class GitwaveApp(App[None]):
         self.push_screen(AppsScreen())
         if self.open_app_name:
             self.open_app(self.open_app_name)
+        if self.watch_path is not None:
+            self.watch_cycles()
+
+    def on_unmount(self) -> None:
+        self._watch_stop.set()
+
+    @work(thread=True, group="watch", exit_on_error=False)
+    def watch_cycles(self) -> None:
+        """Watch mode in a worker thread: every save is a cycle, shown as it happens."""
+        assert self.watch_path is not None
+        try:
+            watch(
+                self.watch_path,
+                targets=self.controller.targets,
+                store=self.controller.store,
+                sink=self.forward,
+                stop=self._watch_stop,
+            )
+        except GitwaveError as exc:
+            self.call_from_thread(self._report, exc, "watch")
+
+    def _show_cycle(self, event: Event) -> None:
+        line = f"{event.app}: {event.message}" if event.app else event.message
+        self.watch_lines.append(line)
+        self.sub_title = line
+        self.notify(line, title="watch", timeout=6)
+        if event.app:
+            self.changed_signal.publish(event.app)
 
     # -- navigation -------------------------------------------------------------------
 
@@ -255,6 +290,8 @@ class GitwaveApp(App[None]):
         self.post_message(EngineEvent(event))
 
     def on_engine_event(self, message: EngineEvent) -> None:
+        if message.event.kind is EventKind.CYCLE:
+            self._show_cycle(message.event)
         self.events_signal.publish(message.event)
 
     def _report(self, exc: BaseException, what: str) -> None:

@@ -655,7 +655,16 @@ def cmd_tui(ctx: Context) -> int:
     )
     if ctx.args.app:
         controller.app(ctx.args.app)  # an unknown name fails here, before the screen opens
-    GitwaveApp(controller, read_only=ctx.args.read_only, open_app=ctx.args.app).run()
+    if ctx.args.watch and ctx.args.read_only:
+        raise ValidationError(
+            "--watch", "watch mode applies every save; it cannot run with --read-only"
+        )
+    GitwaveApp(
+        controller,
+        read_only=ctx.args.read_only,
+        open_app=ctx.args.app,
+        watch_path=ctx.args.path if ctx.args.watch else None,
+    ).run()
     return EXIT_OK
 
 
@@ -771,6 +780,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default=".", help="as for sync (default: .)")
     p.add_argument("--app", help="open this app's screen at start")
     p.add_argument("--read-only", action="store_true", help="hide and refuse every control")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="follow the work tree and sync on every save, showing each cycle (as gitwave watch)",
+    )
     p.set_defaults(func=cmd_tui)
 
     sandbox = verbs.add_parser(
