@@ -34,6 +34,7 @@ one line per decision for people), stored in the timeline by the caller's sink.
 
 from __future__ import annotations
 
+import copy
 import enum
 import hashlib
 import json
@@ -47,7 +48,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gitwave.engine.apps import AppSpec, RetrySpec, load_apps, render_app
-from gitwave.engine.drift import DriftedField, DriftLoop, LoopGuard, drifted_fields
+from gitwave.engine.drift import (
+    DriftedField,
+    DriftLoop,
+    LoopGuard,
+    drifted_fields,
+    parse_field_path,
+)
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.graph import ResourceGraph
@@ -63,7 +70,7 @@ from gitwave.engine.model import (
     Task,
     Wave,
 )
-from gitwave.engine.pins import LoopStore, Pin, pin_rollback
+from gitwave.engine.pins import AUTOSYNC_FILE, AutoSyncFlags, LoopStore, Pin, pin_rollback
 from gitwave.engine.reconcile import (
     ReconcileOptions,
     flatten_apps,
@@ -131,6 +138,65 @@ def _filter_plan(plan: Plan, keep: Callable[[Wave, Task], bool]) -> Plan:
         if tasks:
             waves.append(replace(wave, tasks=tasks))
     return replace(plan, waves=tuple(waves))
+
+
+def _without_paused_fields(plan: Plan, loops: Iterable[DriftLoop]) -> Plan:
+    """``plan`` without the changes to fields whose healing is paused (drift loops).
+
+    Only the fought-over field is left alone, not its whole object: an update
+    that changes other fields too applies the desired object without the
+    paused ones. Server-side apply then leaves those to the manager that took
+    them over (it owns them now), and the rest is healed. An update of paused
+    fields alone is dropped, as is the creation of an object whose deletion
+    is the fight (path "")."""
+    paused: dict[ResourceKey, set[str]] = {}
+    for loop in loops:
+        paused.setdefault(loop.key, set()).add(loop.path)
+    if not paused:
+        return plan
+    waves = []
+    for wave in plan.waves:
+        tasks = []
+        for task in wave.tasks:
+            paths = paused.get(task.key)
+            if paths and task.action in (Action.UPDATE, Action.CREATE):
+                kept = tuple(change for change in task.changes if change.path not in paths)
+                if task.action is Action.CREATE or "" in paths or not kept:
+                    continue
+                if task.desired is not None:
+                    manifest = _without_paths(task.desired.manifest, paths)
+                    task = replace(task, desired=replace(task.desired, manifest=manifest))
+                task = replace(task, changes=kept)
+            tasks.append(task)
+        if tasks:
+            waves.append(replace(wave, tasks=tuple(tasks)))
+    return replace(plan, waves=tuple(waves))
+
+
+def _without_paths(manifest: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
+    """A copy of ``manifest`` without the fields at ``paths`` (diff paths)."""
+    result: dict[str, Any] = copy.deepcopy(dict(manifest))
+    # Higher list indices first, so removing an item never shifts another path.
+    parsed = sorted(
+        (parse_field_path(path) for path in paths if path),
+        key=lambda segments: tuple((isinstance(s, int), s) for s in segments),
+        reverse=True,
+    )
+    for segments in parsed:
+        node: Any = result
+        for segment in segments[:-1]:
+            if isinstance(segment, int):
+                node = node[segment] if isinstance(node, list) and segment < len(node) else None
+            else:
+                node = node.get(segment) if isinstance(node, dict) else None
+            if node is None:
+                break
+        last = segments[-1]
+        if isinstance(last, int) and isinstance(node, list) and last < len(node):
+            del node[last]
+        elif isinstance(last, str) and isinstance(node, dict):
+            node.pop(last, None)
+    return result
 
 
 def skip_done_hooks(plan: Plan, done: Collection[str]) -> tuple[Plan, tuple[str, ...]]:
@@ -481,6 +547,8 @@ class Reconciler:
         self.targets = targets
         self.store = store
         self.ledger = LoopStore.beside(store)
+        # Pauses set from the TUI (or by hand) live beside the history.
+        self.autosync = AutoSyncFlags(store.path.parent / AUTOSYNC_FILE)
         self.options = options
         self._sink = sink
         self._only = frozenset(only)
@@ -751,6 +819,10 @@ class Reconciler:
             return False
         return True
 
+    def _auto_sync(self, app: AppSpec) -> bool:
+        """syncPolicy.automated, unless someone paused the app's auto-sync."""
+        return app.policy.automated and not self.autosync.is_paused(app.name)
+
     def _new_revision(
         self, run: _AppRun, plan: Plan, health: Health, last: SyncRecord | None
     ) -> None:
@@ -758,18 +830,22 @@ class Reconciler:
         assert run.revision is not None
         moved = run.moved_from is not None or (last is not None and last.revision != run.revision)
         cause = f"new commit {_short(run.revision)}" if moved else _short(run.revision)
-        if not app.policy.automated:
+        if not self._auto_sync(app):
+            why = "auto-sync paused" if app.policy.automated else "auto-sync off"
             # Sync status compares with the live state, whatever the commit.
             if not plan.has_changes:
                 self._set_status(run, SyncStatus.SYNCED, health=health.code)
                 return
             self._set_status(
-                run, SyncStatus.OUT_OF_SYNC, health=health.code, message="auto-sync off"
+                run,
+                SyncStatus.OUT_OF_SYNC,
+                health=health.code,
+                message=why,
             )
             self._report(
                 run,
                 f"manual:{run.revision}:{plan_summary(plan)}",
-                f"{cause} → {plan_summary(plan)} → OutOfSync (auto-sync off)",
+                f"{cause} → {plan_summary(plan)} → OutOfSync ({why})",
                 kind=EventKind.PLAN,
             )
             return
@@ -814,7 +890,7 @@ class Reconciler:
                 fields = "; ".join(i.describe.removeprefix(f"{key.display} ") for i in items)
                 self._emit(run, EventKind.DRIFT_DETECTED, fields, resource=key)
         what = _drift_line(drift)
-        if not (app.policy.automated and app.policy.self_heal):
+        if not (self._auto_sync(app) and app.policy.self_heal):
             self._set_status(
                 run,
                 SyncStatus.OUT_OF_SYNC,
@@ -837,13 +913,7 @@ class Reconciler:
                     f"{loop.message}\n{loop.ignore_rule}",
                     resource=loop.key,
                 )
-        blocked = {loop.key for loop in loops}
-        heal_plan = _filter_plan(
-            plan,
-            lambda wave, task: (
-                not (task.key in blocked and task.action in (Action.UPDATE, Action.CREATE))
-            ),
-        )
+        heal_plan = _without_paused_fields(plan, loops)
         if not heal_plan.has_changes:
             names = ", ".join(f"{lp.key.display} {lp.path}" for lp in loops)
             self._report(
@@ -860,13 +930,15 @@ class Reconciler:
             )
             return
         for item in healable:
-            if item.key not in blocked:
-                self._guard.record_heal(app.name, item)
-        result = self._sync(run, heal_plan, cause=f"drift: {what}", heal=True, loops=loops)
+            self._guard.record_heal(app.name, item)
+        if loops:
+            what = _drift_line(healable)  # the line says what is healed, not what is paused
+        ran, result = self._sync(run, heal_plan, cause=f"drift: {what}", heal=True, loops=loops)
         self._emit(
             run,
             EventKind.HEAL,
-            f"{'healed' if result.ok else 'heal failed'}: {plan_summary(heal_plan)}"
+            # What ran: the hooks that already ran for this revision were left out.
+            f"{'healed' if result.ok else 'heal failed'}: {plan_summary(ran)}"
             + ("" if result.ok else f": {result.message}"),
         )
 
@@ -878,7 +950,9 @@ class Reconciler:
         cause: str,
         heal: bool,
         loops: tuple[DriftLoop, ...] = (),
-    ) -> SyncResult:
+    ) -> tuple[Plan, SyncResult]:
+        """Run ``plan`` and record it; the plan that ran (without the hooks
+        already done for this revision) and its result."""
         app = run.pinned
         assert run.rendered is not None and run.revision is not None
         plan, result = sync_plan(
@@ -931,19 +1005,20 @@ class Reconciler:
             run.health_watch = (run.revision, now + self.options.rollback_window_s)
             if result.health.code is HealthCode.DEGRADED:
                 self._auto_rollback(run, result.health)
-        return result
+        return plan, result
 
     def _failed_before_sync(self, run: _AppRun, exc: GitwaveError) -> None:
         """A plan that could not be made (a missing namespace, an unreachable
-        target, an unsafe prune): reported once; retried per the retry spec
-        when trying again can help."""
+        target, an unsafe prune): reported once per attempt (not on every poll);
+        retried per the retry spec when trying again can help."""
         app = run.pinned
         assert run.revision is not None
         last = self.store.last(app.name, succeeded_only=True)
         new = last is None or run.revision not in (last.revision, run.adopted)
         retry_at: float | None = None
+        attempts = 0
         line = f"{_short(run.revision)} → error: {exc}"
-        if new and app.policy.automated:
+        if new and self._auto_sync(app):
             retry = run.retry if run.retry and run.retry.revision == run.revision else None
             retry = retry or _Retry(run.revision)
             if not retry.blocks(run.revision, self._clock()):
@@ -958,7 +1033,9 @@ class Reconciler:
                 run.retry = retry
                 line += "" if delay is None else f"; retry {retry.failures} in {delay:.1f}s"
             retry_at = retry.next_at
-        self._report(run, f"plan:{run.revision}:{exc}", line)
+            attempts = retry.failures
+        # Each retry is a line of its own, as a failed sync's are.
+        self._report(run, f"plan:{run.revision}:{exc}:{attempts}", line)
         self._set_status(run, SyncStatus.UNKNOWN, message=str(exc), retry_at=retry_at)
 
     # -- pins and rollbacks ---------------------------------------------------------------

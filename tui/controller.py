@@ -15,21 +15,18 @@ sandbox is); elsewhere it shows the desired objects as observed.
 from __future__ import annotations
 
 import enum
-import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import git
 
 from gitwave.compositions.model import ANNOTATION_COMPOSITE
 from gitwave.engine.apps import AppSpec, checkout_for, load_apps
-from gitwave.engine.errors import GitwaveError, ProviderError, StoreError, ValidationError
+from gitwave.engine.errors import GitwaveError, ProviderError, ValidationError
 from gitwave.engine.events import Event, EventSink, discard
 from gitwave.engine.model import (
     Action,
@@ -42,6 +39,7 @@ from gitwave.engine.model import (
     Task,
     Wave,
 )
+from gitwave.engine.pins import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.reconcile import (
     AppState,
     ReconcileOptions,
@@ -52,7 +50,7 @@ from gitwave.engine.reconcile import (
     run_plan,
     sync_app,
 )
-from gitwave.engine.store import Store, SyncRecord, current_user
+from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncResult, Targets
 
 __all__ = [
@@ -69,7 +67,6 @@ __all__ = [
     "SyncStatus",
 ]
 
-AUTOSYNC_FILE = "autosync.json"
 
 # The kinds controllers create for the objects an app applies (a Deployment's
 # ReplicaSets and their Pods, a CronJob's Jobs, a StatefulSet's revisions, a
@@ -232,55 +229,6 @@ class ObjectLister(Protocol):
     def list(self, *, kind: str | None = None, namespace: str | None = None) -> list[Live]:
         """Objects of ``kind`` in ``namespace`` (None: all), sorted by key."""
         ...
-
-
-class AutoSyncFlags:
-    """Per-app auto-sync pauses, in ``state_dir/autosync.json``.
-
-    A JSON file rather than a table so the continuous reconcile loop (and a
-    person with ``cat``) can read it without the history schema. Written
-    atomically: a reader never sees half a file.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{self.path}: cannot read the auto-sync flags: {exc}") from exc
-        paused = data.get("paused") if isinstance(data, dict) else None
-        return paused if isinstance(paused, dict) else {}
-
-    def paused(self) -> dict[str, Any]:
-        """App name → ``{"by": user@host, "at": epoch seconds}`` for every paused app."""
-        with self._lock:
-            return self._read()
-
-    def is_paused(self, app: str) -> bool:
-        return app in self.paused()
-
-    def set_paused(self, app: str, paused: bool, *, now: float) -> None:
-        """Pause or resume ``app``. Raises StoreError when the file cannot be written."""
-        with self._lock:
-            flags = self._read()
-            if paused:
-                flags[app] = {"by": current_user(), "at": now}
-            else:
-                flags.pop(app, None)
-            body = json.dumps({"paused": flags}, indent=2, sort_keys=True) + "\n"
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".autosync-")
-                with os.fdopen(handle, "w") as out:
-                    out.write(body)
-                os.replace(temp, self.path)
-            except OSError as exc:
-                raise StoreError(f"{self.path}: cannot write the auto-sync flags: {exc}") from exc
 
 
 def _plan_signature(plan: Plan) -> tuple[str, tuple[tuple[str, str], ...]]:

@@ -27,7 +27,7 @@ from gitwave.engine.loop import (
     retry_delay,
 )
 from gitwave.engine.model import Resource, ResourceKey
-from gitwave.engine.pins import LoopStore
+from gitwave.engine.pins import AUTOSYNC_FILE, AutoSyncFlags, LoopStore
 from gitwave.engine.reconcile import rollback, sync_app
 from gitwave.engine.store import Store
 from gitwave.engine.sync import Targets
@@ -210,12 +210,20 @@ class CommitCase:
     policy: dict[str, Any]
     applied: bool
     line: str  # the CYCLE line of the new commit, after "new commit <sha7> → "
+    paused: bool = False  # auto-sync paused (from the TUI) for the app
 
 
 COMMIT_CASES = [
     CommitCase("an automated app syncs it", AUTO, True, "1 to update → Synced in "),
     CommitCase(
         "a manual app only reports it", MANUAL, False, "1 to update → OutOfSync (auto-sync off)"
+    ),
+    CommitCase(
+        "an automated app whose auto-sync is paused only reports it",
+        AUTO,
+        False,
+        "1 to update → OutOfSync (auto-sync paused)",
+        paused=True,
     ),
 ]
 
@@ -228,6 +236,9 @@ def test_a_new_commit_is_picked_up_within_the_interval(
     if not case.applied:  # a manual app is synced by hand (`gitwave sync`) first
         _, (app,) = load_apps(str(loop.root))
         sync_app(app, targets=Targets([loop.sandbox]), store=loop.store)
+    if case.paused:
+        flags = AutoSyncFlags(loop.store.path.parent / AUTOSYNC_FILE)
+        flags.set_paused("guestbook", True, now=time.time())
     loop.start(interval_s=0.3)
     loop.wait("Synced", lambda: loop.status() and loop.status().sync is SyncStatus.SYNCED)
 
