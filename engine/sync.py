@@ -392,9 +392,12 @@ def _wait_healthy(run: _Run, wave: Wave, applied: Mapping[ResourceKey, Resource]
     interval = 0.02
     last_blocker = ""
     while pending:
+        # One bulk read a round where the target offers it: a wave of thousands
+        # of objects is polled several times.
+        observed = observe_all(pending.values(), run.targets, parallelism=run.options.parallelism)
         for key, resource in list(pending.items()):
             provider = run.targets.for_resource(resource)
-            live = provider.observe(key)
+            live = observed[key]
             health = (
                 Health(HealthCode.MISSING, "not found") if live is None else provider.health(live)
             )

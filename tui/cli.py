@@ -48,7 +48,7 @@ from gitwave.engine.reconcile import (
     rollback,
     sync_app,
 )
-from gitwave.engine.store import Store
+from gitwave.engine.store import Store, TimelineWriter
 from gitwave.engine.sync import SyncResult, Targets
 from gitwave.providers.base import Provider
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
@@ -75,6 +75,7 @@ class Context:
     _store: Store | None = None
     _sandbox: SandboxProvider | None = None
     _aws: AwsTarget | None = None
+    _timeline: TimelineWriter | None = None
     _kube: Any = None
 
     @property
@@ -116,7 +117,17 @@ class Context:
             self._targets = Targets(providers)
         return self._targets
 
+    @property
+    def timeline(self) -> TimelineWriter:
+        """The event sink into the store, batched (a commit per event is slower
+        than a sync of thousands of objects)."""
+        if self._timeline is None:
+            self._timeline = TimelineWriter(self.store)
+        return self._timeline
+
     def close(self) -> None:
+        if self._timeline is not None:
+            self._timeline.close()
         if self._aws is not None:
             self._aws.close()
         if self._kube is not None:
@@ -181,24 +192,30 @@ def _masked_live(live: Live) -> dict[str, Any]:
     return live.manifest
 
 
-def _wave_label(plan: Plan, key: ResourceKey) -> str:
-    """The wave an entry belongs to; a generateName hook matches by its prefix."""
-    for wave in plan.waves:
-        for task in wave.tasks:
-            if task.key == key:
-                return wave.label
-    for wave in plan.waves:
-        for task in wave.tasks:
-            prefix = task.key
-            if (
-                task.action is Action.HOOK
-                and prefix.name.endswith("-")
-                and (prefix.group, prefix.kind, prefix.namespace)
-                == (key.group, key.kind, key.namespace)
-                and key.name.startswith(prefix.name)
-            ):
-                return wave.label
-    return "hooks"
+def _wave_labels(plan: Plan) -> Callable[[ResourceKey], str]:
+    """The wave each entry belongs to; a generateName hook matches by its prefix."""
+    exact = {task.key: wave.label for wave in plan.waves for task in wave.tasks}
+    prefixes = [
+        (task.key, wave.label)
+        for wave in plan.waves
+        for task in wave.tasks
+        if task.action is Action.HOOK and task.key.name.endswith("-")
+    ]
+
+    def label(key: ResourceKey) -> str:
+        if key in exact:
+            return exact[key]
+        for prefix, wave_label in prefixes:
+            same_kind = (prefix.group, prefix.kind, prefix.namespace) == (
+                key.group,
+                key.kind,
+                key.namespace,
+            )
+            if same_kind and key.name.startswith(prefix.name):
+                return wave_label
+        return "hooks"
+
+    return label
 
 
 _ACTION_COLOR = {
@@ -229,16 +246,17 @@ def _result_dict(result: SyncResult) -> dict[str, Any]:
 
 
 def _print_result(ctx: Context, plan: Plan, result: SyncResult) -> None:
+    wave_of = _wave_labels(plan)
     by_wave: dict[str, list[str]] = {}
     for entry in result.changeset.entries:
-        label = _wave_label(plan, entry.key)
+        label = wave_of(entry.key)
         action = ctx.paint(entry.action.value.ljust(10), _ACTION_COLOR.get(entry.action, ""))
         line = f"  {action} {entry.key.display}"
         if entry.message and entry.action in (ChangeAction.FAILED, ChangeAction.SKIPPED):
             line += f"  ({entry.message})"
         by_wave.setdefault(label, []).append(line)
-    order = [w.label for w in plan.waves]
-    for label in sorted(by_wave, key=lambda lb: order.index(lb) if lb in order else len(order)):
+    order = {w.label: i for i, w in reversed(list(enumerate(plan.waves)))}
+    for label in sorted(by_wave, key=lambda lb: order.get(lb, len(order))):
         ctx.out(ctx.paint(label, "bold"))
         for line in by_wave[label]:
             ctx.out(line)
@@ -341,7 +359,7 @@ def cmd_sync(ctx: Context) -> int:
             targets=ctx.targets,
             store=ctx.store,
             options=_reconcile_options(ctx, dry_run=ctx.args.dry_run),
-            sink=_both(progress, ctx.store.record_event if not ctx.args.dry_run else None),
+            sink=_both(progress, ctx.timeline if not ctx.args.dry_run else None),
         )
         progress.clear()
         if ctx.output in ("json", "yaml"):
@@ -512,7 +530,7 @@ def cmd_rollback(ctx: Context) -> int:
         targets=ctx.targets,
         store=ctx.store,
         options=_reconcile_options(ctx, dry_run=ctx.args.dry_run),
-        sink=_both(Progress(), ctx.store.record_event if not ctx.args.dry_run else None),
+        sink=_both(Progress(), ctx.timeline if not ctx.args.dry_run else None),
     )
     if ctx.output in ("json", "yaml"):
         ctx.out(

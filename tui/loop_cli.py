@@ -80,7 +80,7 @@ class _Printer:
 @contextmanager
 def _sink(ctx: Context) -> Iterator[Callable[[Event], None]]:
     """Every event into the timeline (in batches) and the shown ones on stdout."""
-    from gitwave.engine.loop import TimelineWriter
+    from gitwave.engine.store import TimelineWriter
 
     printer = _Printer(ctx)
     with TimelineWriter(ctx.store) as record:
