@@ -8,8 +8,9 @@ the time from an injected clock and does no I/O.
 A drift loop is two writers undoing each other: gitwave heals
 ``spec.replicas`` back to 3, an autoscaler or a person with ``kubectl scale``
 sets it to 10 again, gitwave heals it… After ``limit`` heals of one field
-within ``window_s`` the guard refuses further heals of that field (the object
-is left as it is) until the oldest of those heals leaves the window, names
+within ``window_s`` the guard refuses further heals of that field (the field
+keeps its live value; the object's other fields are still healed) until the
+oldest of those heals leaves the window, names
 both field managers (from ``metadata.managedFields``), and offers the
 ``ignoreDifferences`` rule that ends the fight.
 """
@@ -155,11 +156,23 @@ def drifted_fields(plan: Plan, *, ours: str = OUR_MANAGER) -> tuple[DriftedField
         elif task.action is Action.UPDATE:
             manifest = task.live.manifest if task.live is not None else {}
             for change in task.changes:
-                owners = field_managers(manifest, change.path) if manifest else ()
+                owners = _owners(manifest, task.key, change.path) if manifest else ()
                 others = tuple(m for m in owners if m != ours)
                 live = None if change.op is FieldOp.ADD else change.live
                 found.append(DriftedField(task.key, change.path, live, change.desired, others))
     return tuple(found)
+
+
+def _owners(manifest: Mapping[str, Any], key: ResourceKey, path: str) -> tuple[str, ...]:
+    """``field_managers`` of ``path``; for a Secret's ``stringData`` key also the
+    managers of the same key under ``data``: the API server stores stringData
+    in data, so whoever changed the value since (``kubectl patch``, ``edit``)
+    owns ``data.<key>``, while the apply that set it keeps ``stringData.<key>``."""
+    owners = field_managers(manifest, path)
+    if (key.group, key.kind) == ("", "Secret") and path.startswith("stringData"):
+        stored = field_managers(manifest, "data" + path.removeprefix("stringData"))
+        owners += tuple(m for m in stored if m not in owners)
+    return owners
 
 
 # --- drift loops ------------------------------------------------------------------------
