@@ -39,7 +39,7 @@ from gitwave.engine.model import (
     Task,
     Wave,
 )
-from gitwave.engine.pins import AUTOSYNC_FILE, AutoSyncFlags
+from gitwave.engine.pins import AUTOSYNC_FILE, AutoSyncFlags, LoopStore
 from gitwave.engine.reconcile import (
     AppState,
     ReconcileOptions,
@@ -98,12 +98,15 @@ class AutoSync(enum.Enum):
     OFF = "off"
     ON = "on"
     PAUSED = "paused"
+    PINNED = "pinned"  # a rollback holds it at a revision (gitwave unpin lifts it)
 
     @staticmethod
-    def of(app: AppSpec, *, paused: bool) -> AutoSync:
+    def of(app: AppSpec, *, paused: bool, pinned: bool = False) -> AutoSync:
         if not app.policy.automated:
             return AutoSync.OFF
-        return AutoSync.PAUSED if paused else AutoSync.ON
+        if paused:
+            return AutoSync.PAUSED
+        return AutoSync.PINNED if pinned else AutoSync.ON
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +313,7 @@ class Controller:
         self.only = tuple(only)
         self.clock = clock
         self.flags = AutoSyncFlags(self.state_dir / AUTOSYNC_FILE)
+        self.pins = LoopStore.beside(store)
         self._apps: list[AppSpec] | None = None
         self._subjects: dict[str, str] = {}
         self._views: dict[str, AppView] = {}
@@ -372,7 +376,8 @@ class Controller:
         )
 
     def auto_sync(self, app: AppSpec) -> AutoSync:
-        return AutoSync.of(app, paused=self.flags.is_paused(app.name))
+        pinned = self.pins.pin_of(app.name) is not None
+        return AutoSync.of(app, paused=self.flags.is_paused(app.name), pinned=pinned)
 
     def set_paused(self, name: str, *, paused: bool) -> AutoSync:
         """Pause or resume auto-sync of app ``name``; returns the new state."""

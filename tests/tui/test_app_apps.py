@@ -271,3 +271,21 @@ async def test_the_list_refreshes_by_itself(env: Env) -> None:
         await until(pilot, lambda: guestbook()[1] == "✓ Synced", timeout=30)
         assert guestbook()[2] == "✓ Healthy"
         assert guestbook()[4].startswith("✓ ")  # the last sync, with its age
+
+
+async def test_an_app_a_rollback_pinned_shows_pinned(env: Env) -> None:
+    # What `gitwave run` does after a rollback of an automated app.
+    env.controller.pins.pin(
+        "guestbook", revision="a" * 40, skipped="b" * 40, sync_id=None, reason="rollback"
+    )
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot, app)
+        autos = {r[0]: r[5] for r in table_rows(screen)}
+        assert autos["guestbook"] == "‖ pinned"
+        assert autos["waves"] == "- off"
+    env.controller.pins.unpin("guestbook", reason="test")
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot, app)
+        assert {r[0]: r[5] for r in table_rows(screen)}["guestbook"] == "✓ on"

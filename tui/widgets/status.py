@@ -203,6 +203,8 @@ def auto_sync_cell(state: AutoSync, g: Glyphs) -> Cell:
             return Cell(f"{g.ok} on", Tone.GOOD)
         case AutoSync.PAUSED:
             return Cell(f"{g.suspended} paused", Tone.WARN)
+        case AutoSync.PINNED:
+            return Cell(f"{g.suspended} pinned", Tone.WARN)
         case _:
             return Cell(f"{g.removed} off", Tone.DIM)
 
