@@ -59,6 +59,7 @@ from gitwave.engine.model import (
     SourceRef,
 )
 from gitwave.engine.render import HelmOptions, Rendered, RenderOptions, render
+from gitwave.engine.sops import Decryption, DecryptionProvider
 from gitwave.engine.source import (
     Checkout,
     current_branch,
@@ -879,6 +880,7 @@ def _parse_flux(
             render=RenderOptions(
                 kustomize_images=_flux_images(reader, spec),
                 target_namespace=target_namespace,
+                decryption=_flux_decryption(reader, spec),
             ),
             fetch_from=fetch_from,
             fetch_revision=fetch_revision,
@@ -904,6 +906,23 @@ def _find_source(sources: Sequence[_FluxSource], name: str, namespace: str) -> _
         if source.namespace == namespace:
             return source
     return named[0] if len(named) == 1 else None
+
+
+def _flux_decryption(reader: _Reader, spec: Mapping[str, Any]) -> Decryption | None:
+    """Flux's ``spec.decryption``; the key Secret it names is recorded, not read (engine/sops)."""
+    if spec.get("decryption") is None:
+        return None
+    decryption = reader.mapping(spec, "spec.decryption")
+    provider = DecryptionProvider.parse(
+        reader.string(decryption, "spec.decryption.provider", required=True),
+        where=reader.where,
+        field_name="spec.decryption.provider",
+    )
+    secret_ref = reader.mapping(decryption, "spec.decryption.secretRef")
+    return Decryption(
+        provider=provider,
+        secret_ref=reader.string(secret_ref, "spec.decryption.secretRef.name"),
+    )
 
 
 def _flux_images(reader: _Reader, spec: Mapping[str, Any]) -> tuple[str, ...]:

