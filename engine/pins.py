@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitwave.engine.errors import StoreError
-from gitwave.engine.store import Store, current_user
+from gitwave.engine.store import Database, Store, current_user
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pins (
@@ -82,40 +79,16 @@ class HookRun:
     finished: float
 
 
-class LoopStore:
+class LoopStore(Database):
     """Pins and hook runs, in the history database. Thread-safe."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(
-                f"{path}: cannot open the loop state: {exc}",
-                hint="check the permissions of the state directory (--state or GITWAVE_STATE)",
-            ) from exc
-        self._lock = threading.Lock()
+    _SCHEMA = _SCHEMA
+    _WHAT = "the loop state"
 
     @classmethod
     def beside(cls, store: Store) -> LoopStore:
         """The loop state kept in ``store``'s database file."""
         return cls(store.path)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                with self._db:
-                    yield self._db
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
 
     # -- pins ------------------------------------------------------------------------
 

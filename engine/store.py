@@ -137,8 +137,13 @@ def _recordable(resource: Resource) -> dict[str, Any]:
     }
 
 
-class Store:
-    """The history database (``state_dir/gitwave.db``). Thread-safe."""
+class Database:
+    """One SQLite file in the state directory, shared by several tables' owners
+    (the history here, the loop's pins and hook runs in ``pins``). Thread-safe:
+    one connection, one lock, a transaction per ``_tx``."""
+
+    _SCHEMA = ""
+    _WHAT = "the state database"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -147,10 +152,10 @@ class Store:
             self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(self._SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
-                f"{path}: cannot open the history store: {exc}",
+                f"{path}: cannot open {self._WHAT}: {exc}",
                 hint="check the permissions of the state directory (--state or GITWAVE_STATE)",
             ) from exc
         self._lock = threading.Lock()
@@ -167,6 +172,13 @@ class Store:
                     yield self._db
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: {exc}") from exc
+
+
+class Store(Database):
+    """The history database (``state_dir/gitwave.db``). Thread-safe."""
+
+    _SCHEMA = _SCHEMA
+    _WHAT = "the history store"
 
     def record_sync(
         self,
