@@ -332,3 +332,11 @@ def at_provider(manifest: Manifest) -> Mapping[str, Any]:
     status = manifest.get("status")
     found = status.get("atProvider") if isinstance(status, Mapping) else None
     return found if isinstance(found, Mapping) else {}
+
+
+def retag_rds(ctx: Context, arn: str, put: Mapping[str, str], remove: Sequence[str]) -> None:
+    """RDS tags (DB instances, subnet groups) by ARN: one API for every RDS kind."""
+    if remove:
+        ctx.call("remove_tags_from_resource", ResourceName=arn, TagKeys=list(remove))
+    if put:
+        ctx.call("add_tags_to_resource", ResourceName=arn, Tags=tag_list(put))

@@ -24,6 +24,7 @@ from .base import (
     at_provider,
     params,
     pick,
+    retag_rds,
     rfc3339,
     tag_dict,
     tag_list,
@@ -226,11 +227,7 @@ class DBInstance(KindHandler):
     def retag(
         self, ctx: Context, observed: Observed, put: Mapping[str, str], remove: Sequence[str]
     ) -> None:
-        arn = observed.at_provider["dbInstanceARN"]
-        if remove:
-            ctx.call("remove_tags_from_resource", ResourceName=arn, TagKeys=list(remove))
-        if put:
-            ctx.call("add_tags_to_resource", ResourceName=arn, Tags=tag_list(put))
+        retag_rds(ctx, observed.at_provider["dbInstanceARN"], put, remove)
 
     # ------------------------------------------------------------ shapes
 

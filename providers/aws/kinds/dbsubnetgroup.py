@@ -18,6 +18,7 @@ from .base import (
     Observed,
     Readiness,
     at_provider,
+    retag_rds,
     tag_dict,
     tag_list,
 )
@@ -91,11 +92,7 @@ class DBSubnetGroup(KindHandler):
     def retag(
         self, ctx: Context, observed: Observed, put: Mapping[str, str], remove: Sequence[str]
     ) -> None:
-        arn = observed.at_provider["arn"]
-        if remove:
-            ctx.call("remove_tags_from_resource", ResourceName=arn, TagKeys=list(remove))
-        if put:
-            ctx.call("add_tags_to_resource", ResourceName=arn, Tags=tag_list(put))
+        retag_rds(ctx, observed.at_provider["arn"], put, remove)
 
     def _observed(self, ctx: Context, group: Mapping[str, Any]) -> Observed:
         arn = str(group.get("DBSubnetGroupArn") or "")
