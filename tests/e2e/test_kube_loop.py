@@ -43,6 +43,7 @@ from gitwave.engine.store import Store
 from gitwave.engine.sync import SyncPhase, Targets
 from gitwave.providers.kubernetes import KubernetesProvider, field_managers
 from tests.e2e.test_kube_contract import Kubectl, kubectl_for, provider_for, unique
+from tests.loop_harness import ReconcilerThread
 
 if TYPE_CHECKING:
     from .conftest import KubeCluster
@@ -132,8 +133,10 @@ class SampleRepo:
 
 
 @dataclass
-class KubeLoop:
+class KubeLoop(ReconcilerThread):
     """One test's namespace, app repository, store and running Reconciler."""
+
+    wait_s = 20.0  # a real cluster's controllers are slower than the sandbox
 
     kube: KubernetesProvider
     kubectl: Kubectl
@@ -172,43 +175,11 @@ class KubeLoop:
         assert result.phase is SyncPhase.SUCCEEDED, result.message
 
     def start(self, **options: Any) -> Reconciler:
-        record = self.store.record_event
-
-        def sink(event: Event) -> None:
-            record(event)
-            self.events.append(event)
-
-        reconciler = Reconciler(
+        return self.launch(
             str(self.tmp / "repo"),
-            targets=Targets([self.kube]),
-            store=self.store,
-            sink=sink,
-            options=LoopOptions(reconcile=ReconcileOptions(wave_timeout_s=30), **options),
+            Targets([self.kube]),
+            LoopOptions(reconcile=ReconcileOptions(wave_timeout_s=30), **options),
         )
-
-        def target() -> None:
-            try:
-                reconciler.run(self.stop)
-            except BaseException as exc:  # surfaced by the test, not lost in the thread
-                self.errors.append(exc)
-
-        self.reconciler = reconciler
-        self.thread = threading.Thread(target=target, name="reconciler", daemon=True)
-        self.thread.start()
-        return reconciler
-
-    def wait(self, what: str, check: Callable[[], Any], *, timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert not self.errors, self.errors
-            value = check()
-            if value:
-                return value
-            assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.lines()}"
-            time.sleep(0.02)
-
-    def of(self, kind: EventKind) -> list[Event]:
-        return [e for e in list(self.events) if e.kind is kind]
 
     def lines(self) -> list[str]:
         return [f"{e.kind.value}: {e.message}" for e in list(self.events) if e.kind in _SHOWN]

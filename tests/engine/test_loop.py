@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from gitwave.engine.reconcile import rollback, sync_app
 from gitwave.engine.store import Store
 from gitwave.engine.sync import Targets
 from gitwave.providers.sandbox import FAIL_ANNOTATION, SandboxProvider
+from tests.loop_harness import ReconcilerThread
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 UI = ResourceKey("apps", "Deployment", "guestbook", "guestbook-ui")
@@ -102,7 +103,7 @@ FAILING_TEMPLATE = f'{TEMPLATE}      annotations:\n        {FAIL_ANNOTATION}: "t
 
 
 @dataclass
-class Loop:
+class Loop(ReconcilerThread):
     root: Path
     sandbox: SandboxProvider
     store: Store
@@ -114,43 +115,9 @@ class Loop:
 
     def start(self, location: str = "", **options: Any) -> Reconciler:
         options.setdefault("interval_s", 0.3)
-        record = self.store.record_event
-
-        def sink(event: Event) -> None:
-            record(event)
-            self.events.append(event)
-
-        reconciler = Reconciler(
-            location or str(self.root),
-            targets=Targets([self.sandbox]),
-            store=self.store,
-            sink=sink,
-            options=LoopOptions(**options),
+        return self.launch(
+            location or str(self.root), Targets([self.sandbox]), LoopOptions(**options)
         )
-
-        def target() -> None:
-            try:
-                reconciler.run(self.stop)
-            except BaseException as exc:  # surfaced by the test, not lost in the thread
-                self.errors.append(exc)
-
-        self.reconciler = reconciler
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
-        return reconciler
-
-    def wait(self, what: str, check: Callable[[], Any], *, timeout: float = 10.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert not self.errors, self.errors
-            value = check()
-            if value:
-                return value
-            assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.lines()}"
-            time.sleep(0.02)
-
-    def of(self, kind: EventKind) -> list[Event]:
-        return [e for e in self.events if e.kind is kind]
 
     def lines(self) -> list[str]:
         return [f"{e.kind.value} {e.app}: {e.message}" for e in self.events if e.kind in _SHOWN]
