@@ -11,7 +11,7 @@ by commit and path). What it then does follows ``syncPolicy.automated``:
 - a failed sync is retried per ``syncPolicy.retry`` with capped, jittered
   exponential backoff, per commit: a newer commit resets the backoff and is
   synced at once;
-- drift comes from the targets' change feeds (``providers.base.ChangeFeed``,
+- drift comes from the targets' change feeds (``engine.provider.ChangeFeed``,
   polled every ~200 ms): an app owning a changed object is planned again; with
   ``selfHeal`` the drift is healed, without it only reported. A field healed
   ``heal_limit`` times within ``heal_window_s`` is left alone (``drift.LoopGuard``);
@@ -83,7 +83,7 @@ from gitwave.engine.render import Rendered
 from gitwave.engine.source import is_remote, open_source
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncPhase, SyncResult, Targets
-from gitwave.providers.base import ChangeFeed
+from gitwave.engine.provider import ChangeFeed
 
 DEFAULT_INTERVAL_S = 180.0  # Argo CD's application resync period
 DEFAULT_DRIFT_POLL_S = 0.2

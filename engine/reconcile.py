@@ -34,7 +34,7 @@ from gitwave.engine.sync import (
     observe_all,
     tracked_resource,
 )
-from gitwave.providers.base import DryRunPlanner
+from gitwave.engine.provider import DryRunPlanner
 
 
 @dataclass(frozen=True, slots=True)

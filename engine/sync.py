@@ -42,7 +42,7 @@ from gitwave.engine.model import (
     Wave,
     tracking_id,
 )
-from gitwave.providers.base import BulkReader, Declaring, Provider
+from gitwave.engine.provider import BulkReader, Declaring, Provider
 
 ANNOTATION_HOOK_OF = "gitwave.dev/hook-of"
 # 36**5 suffixes: a clash is rare, three in a row means something else is wrong.

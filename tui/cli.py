@@ -50,7 +50,7 @@ from gitwave.engine.reconcile import (
 )
 from gitwave.engine.store import Store, TimelineWriter
 from gitwave.engine.sync import SyncResult, Targets
-from gitwave.providers.base import Provider
+from gitwave.engine.provider import Provider
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
 from gitwave.tui.kinds import parse_kind_name
 from gitwave.tui.output import Progress, age, dump, paint, table, use_color

@@ -26,7 +26,7 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.providers.base import Provider
+from gitwave.engine.provider import Provider
 
 PROVIDER_CONFIG_GROUP = "aws.crossplane.io"
 

@@ -40,7 +40,7 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.providers.base import BulkReader, Provider, is_cloud_group
+from gitwave.engine.provider import BulkReader, Provider, is_cloud_group
 
 from .cache import Informer, InformerSet
 from .changes import ChangeLog
@@ -389,7 +389,7 @@ class KubernetesProvider:
 
     def changes(self, cursor: str) -> tuple[str, frozenset[ResourceKey] | None]:
         """The new cursor and the keys the watches saw created, changed or
-        deleted after ``cursor`` (``providers.base.ChangeFeed``; ``""`` starts
+        deleted after ``cursor`` (``engine.provider.ChangeFeed``; ``""`` starts
         the feed). None when events may have been missed: a watch relisted
         after a failure, or the cursor is not from this provider. Only types in
         use are watched (everything gitwave applied or read). Raises

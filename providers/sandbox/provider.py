@@ -34,7 +34,7 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.providers.base import Provider, is_cloud_group
+from gitwave.engine.provider import Provider, is_cloud_group
 
 from .controllers import Rollout, StatusContext, controller_for
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data

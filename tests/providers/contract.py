@@ -40,7 +40,7 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.providers.base import Provider
+from gitwave.engine.provider import Provider
 
 # (kind, namespace) → the live objects of that kind in that namespace.
 ListObjects = Callable[[str, str], Sequence[Live]]

@@ -19,7 +19,7 @@ import pytest
 
 from gitwave.engine.model import LABEL_APP, ChangeAction, Manifest, ResourceKey
 from gitwave.providers.aws import AwsProvider
-from gitwave.providers.base import Provider
+from gitwave.engine.provider import Provider
 from tests.providers.contract import contains
 
 from .conftest import Network, resource

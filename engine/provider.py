@@ -1,5 +1,8 @@
 """The Provider protocol: what every target (sandbox, Kubernetes, AWS) implements.
 
+Part of the engine's public API (see ``gitwave.engine.api``): providers import it
+from there; the engine never imports a provider's implementation.
+
 The sandbox is the reference implementation; ``tests/providers/contract.py``
 runs one contract suite against every provider.
 """
