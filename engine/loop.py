@@ -71,6 +71,7 @@ from gitwave.engine.model import (
     Wave,
 )
 from gitwave.engine.pins import AUTOSYNC_FILE, AutoSyncFlags, LoopStore, Pin, pin_rollback
+from gitwave.engine.provider import ChangeFeed
 from gitwave.engine.reconcile import (
     ReconcileOptions,
     flatten_apps,
@@ -83,7 +84,6 @@ from gitwave.engine.render import Rendered
 from gitwave.engine.source import is_remote, open_source
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncPhase, SyncResult, Targets
-from gitwave.engine.provider import ChangeFeed
 
 DEFAULT_INTERVAL_S = 180.0  # Argo CD's application resync period
 DEFAULT_DRIFT_POLL_S = 0.2

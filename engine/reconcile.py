@@ -23,6 +23,7 @@ from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.graph import ResourceGraph, build_graph
 from gitwave.engine.model import Action, Live, Manifest, Plan, Resource, ResourceKey, Task
 from gitwave.engine.plan import PlanOptions, make_plan
+from gitwave.engine.provider import DryRunPlanner
 from gitwave.engine.render import Rendered
 from gitwave.engine.store import ResourceOutcome, Store
 from gitwave.engine.sync import (
@@ -34,7 +35,6 @@ from gitwave.engine.sync import (
     observe_all,
     tracked_resource,
 )
-from gitwave.engine.provider import DryRunPlanner
 
 
 @dataclass(frozen=True, slots=True)

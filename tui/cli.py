@@ -39,6 +39,7 @@ from gitwave.engine.model import (
 )
 from gitwave.engine.pins import LoopStore
 from gitwave.engine.plan import format_plan, plan_to_dict
+from gitwave.engine.provider import Provider
 from gitwave.engine.reconcile import (
     ReconcileOptions,
     compose_and_graph,
@@ -50,7 +51,6 @@ from gitwave.engine.reconcile import (
 )
 from gitwave.engine.store import Store, TimelineWriter
 from gitwave.engine.sync import SyncResult, Targets
-from gitwave.engine.provider import Provider
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
 from gitwave.tui.kinds import parse_kind_name
 from gitwave.tui.output import Progress, age, dump, paint, table, use_color

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import pytest
 
 from gitwave.engine.model import LABEL_APP, ChangeAction, Manifest, ResourceKey
-from gitwave.providers.aws import AwsProvider
 from gitwave.engine.provider import Provider
+from gitwave.providers.aws import AwsProvider
 from tests.providers.contract import contains
 
 from .conftest import Network, resource
