@@ -10,7 +10,7 @@ Secret masking, scope, and the field diff a provider uses to tell drift.
 
 from __future__ import annotations
 
-from gitwave.engine.diff import FieldChange, diff_manifest
+from gitwave.engine.diff import diff_manifest
 from gitwave.engine.health import health_of, register_health_check
 from gitwave.engine.mask import (
     LAST_APPLIED_ANNOTATION,
@@ -20,6 +20,7 @@ from gitwave.engine.mask import (
     redact,
     secret_values,
 )
+from gitwave.engine.model import FieldChange
 from gitwave.engine.provider import (
     CLOUD_GROUP_SUFFIXES,
     BulkReader,
