@@ -112,9 +112,9 @@ def generate(root: Path, count: int) -> None:
 
 def run_size(count: int) -> dict[str, Any]:
     """One size, in this process: every stage timed on its own."""
+    from gitwave.engine.app_pipeline import plan_resources
     from gitwave.engine.apps import load_apps, render_app
     from gitwave.engine.graph import build_graph
-    from gitwave.engine.reconcile import plan_resources
     from gitwave.engine.render import clear_render_cache
     from gitwave.engine.sync import SyncOptions, Targets, execute
     from gitwave.providers.sandbox import SandboxProvider
@@ -132,9 +132,9 @@ def run_size(count: int) -> dict[str, Any]:
         _, apps = load_apps(str(repo))
         rendered = render_app(apps[0])
         t1 = time.perf_counter()
-        _, _, plan = plan_resources(
+        plan = plan_resources(
             apps[0], rendered.resources, revision=rendered.revision, targets=targets, prune=False
-        )
+        ).plan
         return plan, t1 - t0, time.perf_counter() - t0
 
     clear_render_cache()

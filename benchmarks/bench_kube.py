@@ -131,7 +131,7 @@ def run_gitwave(
 ) -> dict[str, float]:
     from gitwave.engine.apps import load_apps
     from gitwave.engine.events import Event, EventKind
-    from gitwave.engine.reconcile import ReconcileOptions, sync_app
+    from gitwave.engine.operations import SyncRequest, sync_app
     from gitwave.engine.sync import SyncPhase, Targets
     from gitwave.providers.kubernetes import KubernetesProvider
 
@@ -148,14 +148,15 @@ def run_gitwave(
             if event.kind is EventKind.RESOURCE_APPLIED:
                 applied.append(time.monotonic())
 
-        state, result = sync_app(
+        _synced = sync_app(
             app,
             targets=Targets([provider]),
             store=None,
-            options=ReconcileOptions(parallelism=parallelism, wave_timeout_s=600, retry=False),
+            request=SyncRequest(parallelism=parallelism, wave_timeout_s=600, retry=False),
             sink=sink,
             on_plan=lambda _: planned.append(time.monotonic()),
         )
+        state, result = _synced.state, _synced.result
         finished = time.monotonic()
     if result.phase is not SyncPhase.SUCCEEDED:
         raise RuntimeError(f"gitwave sync failed: {result.message}")

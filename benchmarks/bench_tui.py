@@ -56,8 +56,8 @@ def _ms(seconds: float) -> float:
 
 def setup(work: Path, count: int) -> dict[str, Any]:
     """The synthetic repo, synced into a sandbox in ``work``."""
+    from gitwave.engine.app_pipeline import plan_resources
     from gitwave.engine.apps import load_apps, render_app
-    from gitwave.engine.reconcile import plan_resources
     from gitwave.engine.sync import SyncOptions, Targets, execute
     from gitwave.providers.sandbox import SandboxProvider
 
@@ -67,9 +67,9 @@ def setup(work: Path, count: int) -> dict[str, Any]:
     targets = Targets([sandbox])
     _, apps = load_apps(str(repo))
     rendered = render_app(apps[0])
-    _, _, plan = plan_resources(
+    plan = plan_resources(
         apps[0], rendered.resources, revision=rendered.revision, targets=targets, prune=False
-    )
+    ).plan
     t0 = time.perf_counter()
     execute(plan, targets=targets, options=SyncOptions(parallelism=8))
     return {

@@ -11,7 +11,7 @@
    write to the RESOURCE_APPLIED event of that ConfigMap ("applied") and to
    the cycle's end ("cycle": the wave awaited healthy, the history written).
    Target: p50 < 300 ms on the sandbox.
-2. Out-of-band change → OutOfSync. ``engine.loop.Reconciler`` runs an
+2. Out-of-band change → OutOfSync. ``engine.reconciler.Reconciler`` runs an
    automated app without selfHeal; another process scales one Deployment as
    ``gitwave sandbox scale`` does; timed from that process's write to the
    DRIFT_DETECTED event (the sandbox's change feed is polled every 200 ms).
@@ -354,7 +354,7 @@ def bench_watch(edits: int, target: Target) -> dict[str, Any]:
 
 def bench_drift(drifts: int, target: Target) -> dict[str, Any]:
     from gitwave.engine.events import Event, EventKind
-    from gitwave.engine.loop import LoopOptions, Reconciler
+    from gitwave.engine.reconciler import LoopOptions, Reconciler
     from gitwave.engine.store import Store, TimelineWriter
     from gitwave.engine.sync import Targets
 

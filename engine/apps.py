@@ -49,6 +49,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+import networkx as nx
+
 from gitwave.engine.errors import PathEscapeError, SourceError, ValidationError
 from gitwave.engine.model import (
     ANNOTATION_SYNC_WAVE,
@@ -1167,3 +1169,38 @@ def _clean_path(path: str, subject: str) -> str:
     if normal == ".." or normal.startswith("../"):
         raise PathEscapeError(f"{subject} {path!r}", reason="'..' leads outside the repository")
     return normal
+
+
+def flatten_apps(apps: Iterable[AppSpec]) -> list[AppSpec]:
+    """Every app to sync, parents before their children (app of apps, by the
+    children's sync wave) and Flux ``dependsOn`` before dependents.
+
+    Raises ValidationError for a dependsOn naming an unknown app and CycleError-
+    like ValidationError for a dependsOn loop."""
+    flat: list[AppSpec] = []
+
+    def walk(app: AppSpec) -> None:
+        flat.append(app)
+        for child in sorted(app.children, key=lambda c: (c.wave, c.name)):
+            walk(child)
+
+    for app in apps:
+        walk(app)
+    by_name = {a.name: a for a in flat}
+    dag: nx.DiGraph = nx.DiGraph()
+    for index, app in enumerate(flat):
+        dag.add_node(app.name, index=index)
+        for dep in app.depends_on:
+            if dep not in by_name:
+                raise ValidationError(
+                    f"app {app.name}" + (f" ({app.origin})" if app.origin else ""),
+                    f"dependsOn names unknown app {dep!r}",
+                    hint="known apps: " + ", ".join(sorted(by_name)),
+                )
+            dag.add_edge(dep, app.name)
+    try:
+        order = list(nx.lexicographical_topological_sort(dag, key=lambda n: dag.nodes[n]["index"]))
+    except nx.NetworkXUnfeasible as exc:
+        cycle = " -> ".join(u for u, _ in nx.find_cycle(dag))
+        raise ValidationError("apps", f"dependsOn cycle: {cycle}") from exc
+    return [by_name[name] for name in order]

@@ -31,7 +31,7 @@ class EventKind(enum.Enum):
     ROLLBACK = "Rollback"
     SYNC_FINISHED = "SyncFinished"
     ERROR = "Error"
-    # The long-running modes (engine/watch.py, engine/loop.py):
+    # The long-running modes (engine/watch.py, engine/reconciler.py):
     CYCLE = "Cycle"  # one cycle of watch or run mode as one line: what changed → plan → result
     DRIFT_LOOP = "DriftLoop"  # a field healed again and again: healing of it stopped
     PIN = "Pin"  # an app pinned to a revision (after a rollback), or unpinned

@@ -411,3 +411,16 @@ def tracking_id(app: str, key: ResourceKey) -> str:
     object copied from another app (annotation and all) is left alone.
     """
     return f"{app}:{key.group}/{key.kind}:{key.namespace}/{key.name}"
+
+
+class SyncStatus(enum.Enum):
+    """Whether the target matches Git (Argo CD's sync status of an app)."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"  # the app could not be planned (a render error, an unreachable target)
+
+    @staticmethod
+    def of_plan(plan: Plan) -> SyncStatus:
+        """Synced when ``plan`` changes nothing, else OutOfSync."""
+        return SyncStatus.OUT_OF_SYNC if plan.has_changes else SyncStatus.SYNCED

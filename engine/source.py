@@ -495,3 +495,15 @@ def safe_join(root: Path, relative: str) -> Path:
             relative, reason=f"a symlink resolves outside the repository to {real}"
         )
     return joined
+
+
+def commit_subject(root: Path, sha: str) -> str:
+    """The subject line of commit ``sha`` in the repository holding ``root``;
+    "" when it cannot be read (no repository there, an unknown commit)."""
+    if not sha:
+        return ""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        return str(repo.commit(sha).summary)
+    except (git.GitError, ValueError, OSError):
+        return ""

@@ -20,7 +20,7 @@ save tries again. With prune on, an emptied manifest file is taken as
 half-written too (editors truncate before they write): delete the file to
 prune its objects. Watching ends, between cycles, when ``stop`` is set.
 
-Hooks run once per commit and hook content (see ``engine.loop.hook_id``): an
+Hooks run once per commit and hook content (see ``engine.hooks.hook_id``): an
 edit to a Deployment does not re-run a PreSync migration, an edit to the
 migration Job does.
 """
@@ -35,12 +35,13 @@ from pathlib import Path
 
 import watchfiles
 
-from gitwave.engine.apps import AppKind, AppSpec, load_apps, render_app
+from gitwave.engine import operations
+from gitwave.engine.apps import AppKind, AppSpec, flatten_apps, load_apps, render_app
 from gitwave.engine.errors import GitwaveError, RenderError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
-from gitwave.engine.loop import plan_summary, skip_done_hooks, sync_plan
-from gitwave.engine.pins import LoopStore
-from gitwave.engine.reconcile import ReconcileOptions, flatten_apps, plan_resources
+from gitwave.engine.loop_store import LoopStore
+from gitwave.engine.operations import SyncRequest, plan_summary
+from gitwave.engine.plan_filters import without_done_hooks
 from gitwave.engine.render import KUSTOMIZATION_FILES, RenderTool
 from gitwave.engine.source import find_repo_root, is_remote
 from gitwave.engine.store import Store
@@ -56,7 +57,7 @@ class WatchOptions:
     parents left out); ``ignore_paths`` are never watched (the state directory
     when it lies inside the tree: the sandbox writes there on every sync)."""
 
-    reconcile: ReconcileOptions = field(default_factory=ReconcileOptions)
+    request: SyncRequest = field(default_factory=SyncRequest)
     only: tuple[str, ...] = ()
     step_ms: int = 50
     debounce_ms: int = 1600
@@ -156,18 +157,7 @@ class _Session:
         Raises GitwaveError for a malformed definition."""
         _, apps = load_apps(self.path)
         flat = flatten_apps(apps)
-        if self.options.only:
-            wanted = set(self.options.only)
-            chosen = [a for a in flat if a.name in wanted]
-            missing = sorted(wanted - {a.name for a in chosen})
-            if missing:
-                raise ValidationError(
-                    self.path,
-                    f"no app named {', '.join(missing)}",
-                    hint="apps here: " + ", ".join(a.name for a in flat),
-                )
-        else:
-            chosen = [a for a in flat if not a.children] or flat
+        chosen = operations.choose_apps(flat, only=self.options.only, location=self.path)
         self.parents = [self._directory_of(a) for a in flat if a.children and self._follows(a)]
         self.definition_files = {
             (self.top / a.origin.file).resolve()
@@ -274,8 +264,8 @@ class _Session:
         app = item.app
         started = time.time()
         changed = self.shown(item, paths)
-        reconcile = self.options.reconcile
-        prune = app.policy.prune if reconcile.prune is None else reconcile.prune
+        request = self.options.request
+        prune = operations.effective_prune(app, request)
         revision = ""
         self._emit(
             Event(
@@ -289,14 +279,7 @@ class _Session:
                 _refuse_emptied_files(paths, self.top)
             rendered = render_app(app)
             revision = rendered.revision
-            _, _, plan = plan_resources(
-                app,
-                rendered.resources,
-                revision=rendered.revision,
-                targets=self.targets,
-                prune=prune,
-                parallelism=reconcile.parallelism,
-            )
+            state = operations.plan(app, request, targets=self.targets, rendered=rendered)
         except GitwaveError as exc:
             took = time.time() - started
             return self._emit_cycle(
@@ -310,8 +293,9 @@ class _Session:
                     revision,
                 )
             )
+        plan = state.plan
         if self.ledger is not None:
-            plan, _ = skip_done_hooks(plan, self.ledger.hooks_done(app.name, plan.revision))
+            plan, _ = without_done_hooks(plan, self.ledger.hooks_done(app.name, plan.revision))
         if not any(task.action.changes_target for task in plan.tasks()):
             took = time.time() - started
             return self._emit_cycle(
@@ -325,17 +309,16 @@ class _Session:
                     revision,
                 )
             )
-        ran, result = sync_plan(
-            app,
-            plan,
-            rendered.resources,
+        synced = operations.sync(
+            state,
             targets=self.targets,
             store=self.store,
+            request=request,
             ledger=self.ledger,
-            options=reconcile,
             sink=self.sink,
             source=f"{app.source.describe} (watch)",
         )
+        ran, result = synced.plan, synced.result
         took = time.time() - started
         outcome = (
             f"Synced in {took:.2f}s"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gitwave.engine.events import Event, EventKind
-from gitwave.engine.loop import LoopOptions, Reconciler
+from gitwave.engine.reconciler import LoopOptions, Reconciler
 from gitwave.engine.store import Store
 from gitwave.engine.sync import Targets
 

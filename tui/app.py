@@ -31,7 +31,6 @@ from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan import format_plan
 from gitwave.engine.sync import SyncResult
-from gitwave.engine.watch import watch
 from gitwave.tui.controller import AppView, AutoSync, Controller, SyncRequest
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.apps import AppsScreen
@@ -168,13 +167,7 @@ class GitwaveApp(App[None]):
         """Watch mode in a worker thread: every save is a cycle, shown as it happens."""
         assert self.watch_path is not None
         try:
-            watch(
-                self.watch_path,
-                targets=self.controller.targets,
-                store=self.controller.store,
-                sink=self.forward,
-                stop=self._watch_stop,
-            )
+            self.controller.watch(self.watch_path, sink=self.forward, stop=self._watch_stop)
         except GitwaveError as exc:
             self.call_from_thread(self._report, exc, "watch")
 

@@ -25,9 +25,12 @@ from typing import Any
 import yaml
 
 from gitwave.compositions import Composed
-from gitwave.engine.apps import AppSpec, implicit_app, load_apps, render_app
+from gitwave.engine import operations
+from gitwave.engine.app_pipeline import compose_and_graph, composite_status
+from gitwave.engine.apps import AppSpec, implicit_app, render_app
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.graph import to_dot
+from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.mask import mask_secret_manifest
 from gitwave.engine.model import (
     Action,
@@ -36,19 +39,11 @@ from gitwave.engine.model import (
     Live,
     Plan,
     ResourceKey,
+    SyncStatus,
 )
-from gitwave.engine.pins import LoopStore
+from gitwave.engine.operations import SyncRequest
 from gitwave.engine.plan import format_plan, plan_to_dict
 from gitwave.engine.provider import Provider
-from gitwave.engine.reconcile import (
-    ReconcileOptions,
-    compose_and_graph,
-    composite_status,
-    flatten_apps,
-    prepare,
-    rollback,
-    sync_app,
-)
 from gitwave.engine.store import Store, TimelineWriter
 from gitwave.engine.sync import SyncResult, Targets
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
@@ -155,26 +150,17 @@ class Context:
 
 def _apps(ctx: Context) -> list[AppSpec]:
     """The apps under PATH in sync order, filtered by ``--app``."""
-    _, apps = load_apps(ctx.args.path, revision=getattr(ctx.args, "revision", None))
-    flat = flatten_apps(apps)
-    wanted = getattr(ctx.args, "app", None)
-    if wanted:
-        chosen = [a for a in flat if a.name in wanted]
-        missing = sorted(set(wanted) - {a.name for a in chosen})
-        if missing:
-            raise ValidationError(
-                ctx.args.path,
-                f"no app named {', '.join(missing)}",
-                hint="apps here: " + ", ".join(a.name for a in flat),
-            )
-        return chosen
-    # An app of apps only holds other apps: sync its children, not itself.
-    return [a for a in flat if not a.children] or flat
+    return operations.select_apps(
+        ctx.args.path,
+        revision=getattr(ctx.args, "revision", None),
+        only=getattr(ctx.args, "app", None) or (),
+    )
 
 
-def _reconcile_options(ctx: Context, *, dry_run: bool = False) -> ReconcileOptions:
+def sync_request(ctx: Context, *, dry_run: bool = False) -> SyncRequest:
+    """What the command's flags ask of a sync."""
     prune = True if getattr(ctx.args, "prune", False) else None
-    return ReconcileOptions(
+    return SyncRequest(
         prune=prune,
         dry_run=dry_run,
         wave_timeout_s=getattr(ctx.args, "timeout", None),
@@ -333,7 +319,7 @@ def cmd_plan(ctx: Context) -> int:
     changed = False
     docs = []
     for app in _apps(ctx):
-        state = prepare(app, targets=ctx.targets, options=_reconcile_options(ctx))
+        state = operations.plan(app, sync_request(ctx), targets=ctx.targets)
         changed = changed or state.plan.has_changes
         if ctx.output in ("json", "yaml"):
             docs.append(plan_to_dict(state.plan))
@@ -354,13 +340,14 @@ def cmd_sync(ctx: Context) -> int:
         if failed:
             ctx.out(f"{app.name}: skipped, an app it follows failed")
             continue
-        state, result = sync_app(
+        synced = operations.sync_app(
             app,
             targets=ctx.targets,
             store=ctx.store,
-            options=_reconcile_options(ctx, dry_run=ctx.args.dry_run),
+            request=sync_request(ctx, dry_run=ctx.args.dry_run),
             sink=_both(progress, ctx.timeline if not ctx.args.dry_run else None),
         )
+        state, result = synced.state, synced.result
         progress.clear()
         if ctx.output in ("json", "yaml"):
             docs.append(_result_dict(result))
@@ -390,16 +377,11 @@ def cmd_status(ctx: Context) -> int:
     docs = []
     trees: list[list[str]] = []
     for app in _apps(ctx):
-        state = prepare(app, targets=ctx.targets, options=_reconcile_options(ctx))
-        healths = []
-        for key, live in state.live.items():
-            if state.graph.is_hook(key):
-                continue
-            provider = ctx.targets.for_kind(state.graph.resources[key].api_version, key.kind)
-            healths.append(provider.health(live) if live else None)
-        codes = [h.code if h else HealthCode.MISSING for h in healths]
-        health = HealthCode.worst(codes)
-        sync_status = "OutOfSync" if state.plan.has_changes else "Synced"
+        state = operations.plan(app, sync_request(ctx), targets=ctx.targets)
+        by_key = operations.resource_healths(state, targets=ctx.targets)
+        healths = [by_key.get(key) for key in state.live if not state.graph.is_hook(key)]
+        health = operations.app_health(state, targets=ctx.targets).code
+        sync_status = SyncStatus.of_plan(state.plan).value
         pin = pins.pin_of(app.name)
         if pin is not None:
             # A rollback holds the app: auto-sync skips the newer commit.
@@ -524,14 +506,15 @@ def cmd_rollback(ctx: Context) -> int:
             )
         sync_id = candidates[1].id
     app = implicit_app(name)
-    plan, result = rollback(
+    synced = operations.rollback(
         app,
         sync_id,
         targets=ctx.targets,
         store=ctx.store,
-        options=_reconcile_options(ctx, dry_run=ctx.args.dry_run),
+        request=sync_request(ctx, dry_run=ctx.args.dry_run),
         sink=_both(Progress(), ctx.timeline if not ctx.args.dry_run else None),
     )
+    plan, result = synced.plan, synced.result
     if ctx.output in ("json", "yaml"):
         ctx.out(
             dump(

@@ -22,12 +22,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import git
-
 from gitwave.compositions.model import ANNOTATION_COMPOSITE
-from gitwave.engine.apps import AppSpec, checkout_for, load_apps
+from gitwave.engine import operations
+from gitwave.engine.apps import AppSpec, checkout_for
 from gitwave.engine.errors import GitwaveError, ProviderError, ValidationError
 from gitwave.engine.events import Event, EventSink, discard
+from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import (
     Action,
     Health,
@@ -36,22 +36,16 @@ from gitwave.engine.model import (
     Live,
     Plan,
     ResourceKey,
+    SyncStatus,
     Task,
     Wave,
 )
-from gitwave.engine.pins import AUTOSYNC_FILE, AutoSyncFlags, LoopStore
-from gitwave.engine.reconcile import (
-    AppState,
-    ReconcileOptions,
-    flatten_apps,
-    prepare,
-    record,
-    rollback,
-    run_plan,
-    sync_app,
-)
+from gitwave.engine.operations import AppState, SyncRequest
+from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
+from gitwave.engine.source import commit_subject
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncResult, Targets
+from gitwave.engine.watch import watch
 
 __all__ = [
     "AppSummary",
@@ -78,18 +72,6 @@ OWNED_KINDS = (
     ("apps/v1", "ControllerRevision"),
     ("discovery.k8s.io/v1", "EndpointSlice"),
 )
-
-
-class SyncStatus(enum.Enum):
-    """Whether the target matches Git (Argo CD's sync status)."""
-
-    SYNCED = "Synced"
-    OUT_OF_SYNC = "OutOfSync"
-    UNKNOWN = "Unknown"  # the app could not be planned (a render error, …)
-
-    @staticmethod
-    def of_plan(plan: Plan) -> SyncStatus:
-        return SyncStatus.OUT_OF_SYNC if plan.has_changes else SyncStatus.SYNCED
 
 
 class AutoSync(enum.Enum):
@@ -198,22 +180,6 @@ class AppView:
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SyncRequest:
-    """What a user asked a sync to do.
-
-    ``prune`` None follows the app's policy. ``force`` re-applies every object,
-    the ones already in sync too (the engine applies with server-side apply
-    and force, so this re-asserts every field gitwave owns). ``resource``
-    syncs that one object only.
-    """
-
-    prune: bool | None = None
-    dry_run: bool = False
-    force: bool = False
-    resource: ResourceKey | None = None
-
-
 class PlanChangedError(GitwaveError):
     """The plan changed between the confirmation and the sync; nothing was applied."""
 
@@ -238,31 +204,6 @@ def _plan_signature(plan: Plan) -> tuple[str, tuple[tuple[str, str], ...]]:
     """What a confirmation covers: the revision and what happens to which object."""
     return plan.revision, tuple(
         (str(t.key), t.action.value) for t in plan.tasks() if t.action.changes_target
-    )
-
-
-def _only(plan: Plan, key: ResourceKey) -> Plan:
-    """``plan`` cut down to the task of ``key``; ValidationError when it has none."""
-    for wave in plan.waves:
-        for task in wave.tasks:
-            if task.key == key:
-                return replace(plan, waves=(replace(wave, tasks=(task,)),))
-    raise ValidationError(
-        key.display,
-        f"is not in the plan of app {plan.app}",
-        hint="only objects the app renders (or prunes) can be synced on their own",
-    )
-
-
-def _forced(plan: Plan) -> Plan:
-    """``plan`` with the objects already in sync applied as well."""
-
-    def force(task: Task) -> Task:
-        return replace(task, action=Action.UPDATE) if task.action is Action.NONE else task
-
-    return replace(
-        plan,
-        waves=tuple(replace(w, tasks=tuple(force(t) for t in w.tasks)) for w in plan.waves),
     )
 
 
@@ -340,20 +281,7 @@ class Controller:
         with self._lock:
             if self._apps is not None and not reload:
                 return list(self._apps)
-        _, found = load_apps(self.location, revision=self.source_revision)
-        flat = flatten_apps(found)
-        if self.only:
-            chosen = [a for a in flat if a.name in self.only]
-            missing = sorted(set(self.only) - {a.name for a in chosen})
-            if missing:
-                raise ValidationError(
-                    self.location,
-                    f"no app named {', '.join(missing)}",
-                    hint="apps here: " + ", ".join(a.name for a in flat),
-                )
-            apps = chosen
-        else:
-            apps = [a for a in flat if not a.children] or flat
+        apps = operations.select_apps(self.location, revision=self.source_revision, only=self.only)
         with self._lock:
             self._apps = apps
         return list(apps)
@@ -393,9 +321,8 @@ class Controller:
             subject = self._subjects.get(sha)
         if subject is None:
             try:
-                repo = git.Repo(checkout_for(app).root, search_parent_directories=True)
-                subject = str(repo.commit(sha).summary)
-            except (GitwaveError, git.GitError, ValueError, OSError):
+                subject = commit_subject(checkout_for(app).root, sha)
+            except GitwaveError:
                 subject = ""
             with self._lock:
                 self._subjects[sha] = subject
@@ -424,7 +351,7 @@ class Controller:
         last = self.store.last(app.name)
         auto = self.auto_sync(app)
         try:
-            state = prepare(app, targets=self.targets, options=ReconcileOptions())
+            state = operations.plan(app, SyncRequest(), targets=self.targets)
         except GitwaveError as exc:
             error = str(exc) + (f" (hint: {exc.hint})" if exc.hint else "")
             summary = AppSummary(
@@ -437,13 +364,9 @@ class Controller:
                 error=error,
             )
             return AppView(app, summary, None, (), observed_at)
-        healths = self._healths(state)
+        healths = operations.resource_healths(state, targets=self.targets)
         nodes = self._tree(state, healths)
-        app_health = Health.worst(
-            healths.get(key, Health(HealthCode.MISSING, "not found"))
-            for key in state.graph.resources
-            if not state.graph.is_hook(key)
-        )
+        app_health = operations.app_health(state, targets=self.targets)
         summary = AppSummary(
             name=app.name,
             sync=SyncStatus.of_plan(state.plan),
@@ -454,19 +377,6 @@ class Controller:
             resources=len(state.graph.resources),
         )
         return AppView(app, summary, state, nodes, observed_at)
-
-    def _healths(self, state: AppState) -> dict[ResourceKey, Health]:
-        healths: dict[ResourceKey, Health] = {}
-        for key, live in state.live.items():
-            if live is None:
-                if not state.graph.is_hook(key):
-                    healths[key] = Health(HealthCode.MISSING, "not found")
-                continue
-            healths[key] = self.targets.for_live(live).health(live)
-        for task in state.plan.tasks():
-            if task.action is Action.PRUNE and task.live is not None:
-                healths[task.key] = self.targets.for_live(task.live).health(task.live)
-        return healths
 
     def _owned(self, state: AppState) -> dict[str, list[Live]]:
         """Owner uid → the live objects of an OWNED_KINDS kind it owns.
@@ -569,23 +479,11 @@ class Controller:
 
     # -- changing the target ---------------------------------------------------------
 
-    def _options(self, request: SyncRequest) -> ReconcileOptions:
-        return ReconcileOptions(prune=request.prune, dry_run=request.dry_run)
-
-    def _shape(self, plan: Plan, request: SyncRequest) -> Plan:
-        if request.resource is not None:
-            plan = _only(plan, request.resource)
-        if request.force:
-            plan = _forced(plan)
-        return plan
-
     def preview(self, name: str, request: SyncRequest) -> Plan:
         """The plan ``sync(name, request)`` would carry out, for a confirmation.
 
         Raises GitwaveError for bad input (nothing is applied)."""
-        app = self.app(name)
-        state = prepare(app, targets=self.targets, options=self._options(request))
-        return self._shape(state.plan, request)
+        return operations.plan(self.app(name), request, targets=self.targets).plan
 
     def _sink(self, sink: EventSink, request: SyncRequest) -> EventSink:
         if request.dry_run:
@@ -612,15 +510,15 @@ class Controller:
         (another commit, or drift since). Raises GitwaveError for bad input;
         a failed object does not raise, it is in the result."""
         app = self.app(name)
-        options = self._options(request)
         events = self._sink(sink, request)
         checked = False
 
-        def check(plan: Plan) -> None:
+        def check(state: AppState) -> None:
             nonlocal checked
             if confirmed is None or checked:
                 return  # only the first attempt: a retry re-plans what is left
             checked = True
+            plan = state.plan
             if _plan_signature(plan) != _plan_signature(confirmed):
                 if plan.revision != confirmed.revision:
                     detail = (
@@ -632,55 +530,50 @@ class Controller:
                 raise PlanChangedError(app.name, detail)
 
         if request.resource is None and not request.force:
-            _, result = sync_app(
+            return operations.sync_app(
                 app,
                 targets=self.targets,
                 store=self.store,
-                options=options,
+                request=request,
                 sink=events,
-                on_plan=lambda state: check(state.plan),
-            )
-            return result
-        # One resource, or everything forced: the engine's executor on a plan
-        # shaped here, recorded like any sync.
-        state = prepare(app, targets=self.targets, options=options)
-        plan = self._shape(state.plan, request)
-        check(plan)
-        result = run_plan(
-            app, plan, state.rendered.resources, targets=self.targets, options=options, sink=events
-        )
-        if not request.dry_run:
-            what = f" (only {request.resource.display})" if request.resource else " (forced)"
-            record(
-                self.store,
-                result,
-                resources=state.rendered.resources,
-                source=app.source.describe + what,
-                prune=app.policy.prune if request.prune is None else request.prune,
-            )
-        return result
+                on_plan=check,
+            ).result
+        # One resource, or everything forced: planned once, not retried.
+        state = operations.plan(app, request, targets=self.targets)
+        check(state)
+        what = f" (only {request.resource.display})" if request.resource else " (forced)"
+        return operations.sync(
+            state,
+            targets=self.targets,
+            store=self.store,
+            request=request,
+            sink=events,
+            source=app.source.describe + what,
+        ).result
+
+    def watch(self, path: str, *, sink: EventSink, stop: threading.Event) -> None:
+        """Watch mode on ``path`` (``gitwave tui --watch``) into this controller's
+        targets and history until ``stop`` is set; blocks, so call it from a
+        worker. Raises GitwaveError when the apps cannot be loaded at the start."""
+        watch(path, targets=self.targets, store=self.store, sink=sink, stop=stop)
 
     def rollback_preview(self, name: str, sync_id: int) -> Plan:
         """The plan a rollback to history entry ``sync_id`` would carry out (a dry run)."""
-        app = self.app(name)
-        plan, _ = rollback(
-            app,
+        synced = operations.rollback(
+            self.app(name),
             sync_id,
             targets=self.targets,
             store=self.store,
-            options=ReconcileOptions(dry_run=True),
+            request=SyncRequest(dry_run=True),
         )
-        return plan
+        return synced.plan
 
     def rollback(self, name: str, sync_id: int, *, sink: EventSink = discard) -> SyncResult:
         """Re-apply the manifests of history entry ``sync_id``; recorded in the history."""
-        app = self.app(name)
-        _, result = rollback(
-            app,
+        return operations.rollback(
+            self.app(name),
             sync_id,
             targets=self.targets,
             store=self.store,
-            options=ReconcileOptions(),
             sink=self._sink(sink, SyncRequest()),
-        )
-        return result
+        ).result

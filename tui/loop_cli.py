@@ -23,7 +23,7 @@ from typing import Any
 from gitwave.engine.apps import parse_duration
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.events import Event, EventKind
-from gitwave.tui.cli import Context, _reconcile_options
+from gitwave.tui.cli import Context, sync_request
 
 # What a person reads while watch or run runs; everything else is in `gitwave events`.
 _SHOWN = frozenset({EventKind.CYCLE, EventKind.DRIFT_LOOP, EventKind.PIN, EventKind.ROLLBACK})
@@ -116,7 +116,7 @@ def cmd_watch(ctx: Context) -> int:
     from gitwave.engine.watch import WatchOptions, watch
 
     options = WatchOptions(
-        reconcile=_reconcile_options(ctx),
+        request=sync_request(ctx),
         only=tuple(ctx.args.app or ()),
         step_ms=ctx.args.debounce,
         ignore_paths=(ctx.state_dir.resolve(),),
@@ -148,7 +148,7 @@ def cmd_watch(ctx: Context) -> int:
 
 
 def cmd_run(ctx: Context) -> int:
-    from gitwave.engine.loop import LoopOptions, Reconciler
+    from gitwave.engine.reconciler import LoopOptions, Reconciler
 
     args = ctx.args
     options = LoopOptions(
@@ -157,7 +157,7 @@ def cmd_run(ctx: Context) -> int:
         heal_window_s=_duration(args.heal_window, "--heal-window"),
         auto_rollback=args.auto_rollback,
         rollback_window_s=_duration(args.rollback_window, "--rollback-window"),
-        reconcile=_reconcile_options(ctx),
+        request=sync_request(ctx),
     )
     stop = threading.Event()
     with _stop_on_signals(stop), _sink(ctx) as sink:
@@ -246,7 +246,7 @@ def cmd_events(ctx: Context) -> int:
 
 
 def cmd_unpin(ctx: Context) -> int:
-    from gitwave.engine.pins import LoopStore
+    from gitwave.engine.loop_store import LoopStore
     from gitwave.engine.store import current_user
 
     name = ctx.args.app_name

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from gitwave.engine.errors import ProviderError
-from gitwave.engine.loop import change_feed
 from gitwave.engine.model import (
     LABEL_APP,
     ChangeAction,
@@ -34,6 +33,7 @@ from gitwave.engine.model import (
     Propagation,
     ResourceKey,
 )
+from gitwave.engine.reconciler import change_feed
 from gitwave.providers.kubernetes import KubernetesProvider, field_managers
 from gitwave.providers.kubernetes.config import load_client
 from tests.providers.contract import (

@@ -1,4 +1,4 @@
-"""The continuous loop (``engine.loop.Reconciler``) on the real local control plane.
+"""The continuous loop (``engine.reconciler.Reconciler``) on the real local control plane.
 
 The scenarios of tests/engine/test_loop.py, with the sandbox replaced by the
 real thing: a Git repository in tmp_path committed to as a user would, the
@@ -35,10 +35,10 @@ import yaml
 
 from gitwave.engine.apps import load_apps
 from gitwave.engine.events import Event, EventKind
-from gitwave.engine.loop import AppStatus, LoopOptions, Reconciler, SyncStatus
+from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.pins import LoopStore
-from gitwave.engine.reconcile import ReconcileOptions, sync_app
+from gitwave.engine.operations import SyncRequest, sync_app
+from gitwave.engine.reconciler import AppStatus, LoopOptions, Reconciler, SyncStatus
 from gitwave.engine.store import Store
 from gitwave.engine.sync import SyncPhase, Targets
 from gitwave.providers.kubernetes import KubernetesProvider, field_managers
@@ -166,19 +166,19 @@ class KubeLoop(ReconcilerThread):
     def sync_by_hand(self) -> None:
         """What `gitwave sync APP` does (a manual app's first sync)."""
         _, (app,) = load_apps(str(self.tmp / "repo"))
-        _, result = sync_app(
+        result = sync_app(
             app,
             targets=Targets([self.kube]),
             store=self.store,
-            options=ReconcileOptions(wave_timeout_s=30, retry=False),
-        )
+            request=SyncRequest(wave_timeout_s=30, retry=False),
+        ).result
         assert result.phase is SyncPhase.SUCCEEDED, result.message
 
     def start(self, **options: Any) -> Reconciler:
         return self.launch(
             str(self.tmp / "repo"),
             Targets([self.kube]),
-            LoopOptions(reconcile=ReconcileOptions(wave_timeout_s=30), **options),
+            LoopOptions(request=SyncRequest(wave_timeout_s=30), **options),
         )
 
     def lines(self) -> list[str]:

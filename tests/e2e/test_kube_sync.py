@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from gitwave.engine import operations
 from gitwave.engine.apps import AppSpec, load_apps, render_app
 from gitwave.engine.diff import diff_manifest
 from gitwave.engine.errors import UnreachableError
@@ -37,8 +38,8 @@ from gitwave.engine.model import (
     Propagation,
     ResourceKey,
 )
+from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.plan import format_plan, plan_to_dict
-from gitwave.engine.reconcile import ReconcileOptions, prepare, sync_app
 from gitwave.engine.sync import SyncPhase, SyncResult, Targets
 from gitwave.providers.kubernetes import KubernetesProvider, field_managers
 from tests.e2e.conftest import _controlplane
@@ -100,18 +101,18 @@ class World:
         return app
 
     def sync(self, app: AppSpec, **options: bool) -> SyncResult:
-        _, result = sync_app(
+        result = sync_app(
             app,
             targets=self.targets,
             store=None,
-            options=ReconcileOptions(wave_timeout_s=90, retry=False, **options),
+            request=SyncRequest(wave_timeout_s=90, retry=False, **options),
             sink=self.events.append,
-        )
+        ).result
         return result
 
     def plan(self, app: AppSpec, *, prune: bool = False) -> Plan:
         """Render, observe and plan (``plan_resources``), as ``gitwave plan`` does."""
-        return prepare(app, targets=self.targets, options=ReconcileOptions(prune=prune)).plan
+        return operations.plan(app, targets=self.targets, request=SyncRequest(prune=prune)).plan
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +162,7 @@ def test_guestbook_syncs_and_its_deployment_becomes_healthy(world: World) -> Non
 
 def test_waves_create_in_order_and_hooks_complete_and_go_per_policy(world: World) -> None:
     app = world.sample("waves", namespace_in_sample="shop")
-    state = prepare(app, targets=world.targets, options=ReconcileOptions())
+    state = operations.plan(app, targets=world.targets, request=SyncRequest())
     result = world.sync(app)
     assert result.phase is SyncPhase.SUCCEEDED, result.message
 
@@ -438,13 +439,13 @@ def test_the_api_server_stopped_mid_sync_fails_naming_the_target_and_prunes_noth
             stopped.append(controlplane.stop_component("kube-apiserver", grace=0))
 
     try:
-        _, result = sync_app(
+        result = sync_app(
             app,
             targets=world.targets,
             store=None,
-            options=ReconcileOptions(prune=True, retry=False, wave_timeout_s=30),
+            request=SyncRequest(prune=True, retry=False, wave_timeout_s=30),
             sink=stop_at_wave_one,
-        )
+        ).result
         assert stopped, "the sync reached wave 1"
         assert result.phase is SyncPhase.FAILED
         assert "kube:gitwave-test unreachable" in result.message, result.message
@@ -453,7 +454,7 @@ def test_the_api_server_stopped_mid_sync_fails_naming_the_target_and_prunes_noth
         def plan_fails() -> UnreachableError | None:
             # Until its watch breaks, the cache answers with the last state it saw.
             try:
-                prepare(app, targets=world.targets, options=ReconcileOptions(prune=True))
+                operations.plan(app, targets=world.targets, request=SyncRequest(prune=True))
             except UnreachableError as exc:
                 return exc
             return None

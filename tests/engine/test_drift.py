@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gitwave.engine import operations
 from gitwave.engine.apps import load_apps
 from gitwave.engine.diff import format_path
 from gitwave.engine.drift import (
@@ -24,7 +25,7 @@ from gitwave.engine.drift import (
     parse_field_path,
 )
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.reconcile import ReconcileOptions, prepare, sync_app
+from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.sync import Targets
 from gitwave.providers.sandbox import SandboxProvider
 
@@ -155,7 +156,7 @@ def test_a_scale_by_kubectl_is_drift_named_after_kubectl(
     live = sandbox.observe(UI)
     assert live is not None
 
-    plan = prepare(app, targets=targets, options=ReconcileOptions()).plan
+    plan = operations.plan(app, targets=targets, request=SyncRequest()).plan
 
     assert field_managers(live.manifest, "spec.replicas") == ("kubectl",)
     assert drifted_fields(plan) == (DriftedField(UI, "spec.replicas", 7, 3, ("kubectl",)),)
@@ -173,7 +174,7 @@ def test_an_object_deleted_live_is_drift_with_no_path(
     sync_app(app, targets=targets, store=None)
     sandbox.delete(CONFIG)
 
-    plan = prepare(app, targets=targets, options=ReconcileOptions()).plan
+    plan = operations.plan(app, targets=targets, request=SyncRequest()).plan
 
     assert drifted_fields(plan) == (DriftedField(CONFIG, ""),)
     assert (

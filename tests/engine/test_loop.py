@@ -19,16 +19,12 @@ import yaml
 
 from gitwave.engine.apps import RetrySpec, load_apps
 from gitwave.engine.events import Event, EventKind
-from gitwave.engine.loop import (
-    LoopOptions,
-    Reconciler,
-    SyncStatus,
-    change_feed,
-    retry_delay,
-)
-from gitwave.engine.model import Resource, ResourceKey
-from gitwave.engine.pins import AUTOSYNC_FILE, AutoSyncFlags, LoopStore
-from gitwave.engine.reconcile import rollback, sync_app
+from gitwave.engine.loop_store import LoopStore
+from gitwave.engine.model import Resource, ResourceKey, SyncStatus
+from gitwave.engine.operations import rollback, sync_app
+from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
+from gitwave.engine.reconciler import LoopOptions, Reconciler, change_feed
+from gitwave.engine.retry import retry_delay
 from gitwave.engine.store import Store
 from gitwave.engine.sync import Targets
 from gitwave.providers.sandbox import FAIL_ANNOTATION, SandboxProvider

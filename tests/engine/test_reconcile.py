@@ -17,11 +17,12 @@ from pathlib import Path
 import git
 import pytest
 
+from gitwave.engine import operations
 from gitwave.engine.apps import AppSpec, load_apps
 from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, Resource, ResourceKey
-from gitwave.engine.reconcile import ReconcileOptions, prepare, rollback, sync_app
+from gitwave.engine.operations import SyncRequest, rollback, sync_app
 from gitwave.engine.store import Store
 from gitwave.engine.sync import SyncPhase, SyncResult, Targets
 from gitwave.providers.sandbox import SandboxProvider
@@ -49,14 +50,14 @@ class World:
     def sync(
         self, app: AppSpec, *, sleep: Callable[[float], None] | None = None, **options: bool
     ) -> SyncResult:
-        _, result = sync_app(
+        result = sync_app(
             app,
             targets=self.targets,
             store=self.store,
-            options=ReconcileOptions(**options),
+            request=SyncRequest(**options),
             sink=self.events.append,
             sleep=sleep or _no_sleep,
-        )
+        ).result
         return result
 
     def results(self, app: str) -> list[str]:
@@ -224,7 +225,7 @@ def test_create_namespace_option_and_a_second_sync_that_changes_nothing(
 
     first = world.sync(app)
     versions = {live.key: live.resource_version for live in world.sandbox.list()}
-    state = prepare(app, targets=world.targets, options=ReconcileOptions())
+    state = operations.plan(app, targets=world.targets, request=SyncRequest())
     second = world.sync(app)
 
     assert (first.phase, second.phase) == (SyncPhase.SUCCEEDED, SyncPhase.SUCCEEDED)
@@ -311,14 +312,15 @@ def test_rollback_reapplies_an_earlier_sync(
         with pytest.raises(SourceError):
             world.sync(app)  # a normal sync cannot render any more
 
-    plan, result = rollback(
+    _synced = rollback(
         app,
         first.id,
         targets=world.targets,
         store=world.store,
-        options=ReconcileOptions(prune=case.prune),
+        request=SyncRequest(prune=case.prune),
         sink=world.events.append,
     )
+    plan, result = _synced.plan, _synced.result
 
     assert result.phase is SyncPhase.SUCCEEDED, result.message
     assert world.data(SETTINGS, "currency") == "EUR"

@@ -18,7 +18,7 @@ from gitwave.engine.apps import load_apps, render_app
 from gitwave.engine.errors import StoreError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, Resource, ResourceKey, SourceRef
-from gitwave.engine.reconcile import ReconcileOptions, sync_app
+from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.store import ResourceOutcome, Store
 from gitwave.engine.sync import SyncPhase, Targets
 from gitwave.providers.sandbox import SandboxProvider
@@ -408,13 +408,13 @@ def test_a_real_sync_of_a_secret_leaves_no_value_in_the_database(tmp_path: Path)
     _, apps = load_apps(str(directory))
     store = Store(tmp_path / "state" / "gitwave.db")
     with SandboxProvider(tmp_path / "sandbox", rollout_seconds=0.05) as sandbox:
-        _, result = sync_app(
+        result = sync_app(
             apps[0],
             targets=Targets([sandbox]),
             store=store,
-            options=ReconcileOptions(),
+            request=SyncRequest(),
             sink=store.record_event,
-        )
+        ).result
     assert result.phase is SyncPhase.SUCCEEDED, result.message
     assert len(store.events("app")) > 5
     assert_not_in(SECRET_VALUE, database_texts(store.path))

@@ -16,7 +16,7 @@ import pytest
 
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.reconcile import ReconcileOptions
+from gitwave.engine.operations import SyncRequest
 from gitwave.engine.store import Store
 from gitwave.engine.sync import Targets
 from gitwave.engine.watch import WatchOptions, watch
@@ -191,7 +191,7 @@ def test_a_bad_save_prunes_nothing_and_the_next_save_retries(
     watcher: Watcher, tmp_path: Path, case: BadSaveCase
 ) -> None:
     app = work_tree(tmp_path, "guestbook")
-    watcher.start(app, reconcile=ReconcileOptions(prune=True))
+    watcher.start(app, request=SyncRequest(prune=True))
     watcher.wait_cycles(1)
     deployment = app / "deployment.yaml"
     good = deployment.read_text()
@@ -212,7 +212,7 @@ def test_a_bad_save_prunes_nothing_and_the_next_save_retries(
 
 def test_a_deleted_file_is_pruned_with_prune_on(watcher: Watcher, tmp_path: Path) -> None:
     app = work_tree(tmp_path, "guestbook")
-    watcher.start(app, reconcile=ReconcileOptions(prune=True))
+    watcher.start(app, request=SyncRequest(prune=True))
     watcher.wait_cycles(1)
 
     (app / "service.yaml").unlink()

@@ -12,7 +12,7 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 
-from gitwave.engine.reconcile import sync_app
+from gitwave.engine.operations import sync_app
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.apps import AppsScreen
 from gitwave.tui.screens.help import HelpScreen

@@ -22,7 +22,7 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.engine.reconcile import sync_app
+from gitwave.engine.operations import sync_app
 from gitwave.engine.sync import Targets
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.reconcile import sync_app
+from gitwave.engine.operations import sync_app
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.diff import DiffScreen
 from gitwave.tui.widgets.resource_tree import ResourceTree

@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import DataTable
 
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.reconcile import sync_app
+from gitwave.engine.operations import sync_app
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.events import EventsScreen
 from gitwave.tui.screens.history import HistoryScreen
@@ -48,11 +48,11 @@ def replicas(env: Env) -> int:
 def two_revisions(env: Env) -> tuple[str, str]:
     """Sync the sample (3 replicas), commit 5 replicas, sync again; the two SHAs."""
     app = env.controller.app("guestbook")
-    first, _ = sync_app(app, targets=env.controller.targets, store=env.store)
+    first = sync_app(app, targets=env.controller.targets, store=env.store).state
     manifest = env.location / "deployment.yaml"
     manifest.write_text(manifest.read_text().replace("replicas: 3", "replicas: 5"))
     commit(env.location.parents[1], "Scale the guestbook to 5", when="1714568400 +0000")
-    second, _ = sync_app(app, targets=env.controller.targets, store=env.store)
+    second = sync_app(app, targets=env.controller.targets, store=env.store).state
     assert replicas(env) == 5
     return first.plan.revision, second.plan.revision
 

@@ -11,7 +11,7 @@ import pytest
 
 from gitwave.engine.events import EventKind
 from gitwave.engine.model import HealthCode, Resource, ResourceKey
-from gitwave.engine.reconcile import sync_app
+from gitwave.engine.operations import sync_app
 from gitwave.tui.app import GitwaveApp
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.modals import ConfirmScreen, SyncOptionsScreen

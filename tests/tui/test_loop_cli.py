@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from gitwave.engine.events import Event, EventKind
+from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.pins import LoopStore
 from gitwave.engine.store import Store
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main

@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, ResourceKey
-from gitwave.engine.reconcile import sync_app
+from gitwave.engine.operations import sync_app
 from gitwave.engine.store import ResourceOutcome
 from gitwave.tui.app import GitwaveApp
 from gitwave.tui.screens.application import ApplicationScreen

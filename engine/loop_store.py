@@ -1,4 +1,5 @@
-"""What the long-running loop remembers across restarts: pins and hook runs.
+"""The loop state store: what the long-running loop remembers across restarts,
+pins and hook runs (auto-sync pauses are in ``engine.pauses``).
 
 Kept in the history database (``Store.path``), in tables of their own:
 
@@ -13,17 +14,10 @@ Kept in the history database (``Store.path``), in tables of their own:
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from gitwave.engine.errors import StoreError
-from gitwave.engine.store import Database, Store, current_user
+from gitwave.engine.store import Database, Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pins (
@@ -229,55 +223,3 @@ def pin_rollback(store: Store, loop_store: LoopStore, app: str, sync_id: int) ->
         sync_id=sync_id,
         reason=f"rolled back to #{entry.rollback_of} @ {entry.revision[:7] or '-'}",
     )
-
-
-AUTOSYNC_FILE = "autosync.json"
-
-
-class AutoSyncFlags:
-    """Per-app auto-sync pauses, in ``state_dir/autosync.json``.
-
-    A JSON file rather than a table so the continuous reconcile loop (and a
-    person with ``cat``) can read it without the history schema. Written
-    atomically: a reader never sees half a file.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{self.path}: cannot read the auto-sync flags: {exc}") from exc
-        paused = data.get("paused") if isinstance(data, dict) else None
-        return paused if isinstance(paused, dict) else {}
-
-    def paused(self) -> dict[str, Any]:
-        """App name → ``{"by": user@host, "at": epoch seconds}`` for every paused app."""
-        with self._lock:
-            return self._read()
-
-    def is_paused(self, app: str) -> bool:
-        return app in self.paused()
-
-    def set_paused(self, app: str, paused: bool, *, now: float) -> None:
-        """Pause or resume ``app``. Raises StoreError when the file cannot be written."""
-        with self._lock:
-            flags = self._read()
-            if paused:
-                flags[app] = {"by": current_user(), "at": now}
-            else:
-                flags.pop(app, None)
-            body = json.dumps({"paused": flags}, indent=2, sort_keys=True) + "\n"
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".autosync-")
-                with os.fdopen(handle, "w") as out:
-                    out.write(body)
-                os.replace(temp, self.path)
-            except OSError as exc:
-                raise StoreError(f"{self.path}: cannot write the auto-sync flags: {exc}") from exc

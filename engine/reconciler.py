@@ -15,7 +15,7 @@ by commit and path). What it then does follows ``syncPolicy.automated``:
   polled every ~200 ms): an app owning a changed object is planned again; with
   ``selfHeal`` the drift is healed, without it only reported. A field healed
   ``heal_limit`` times within ``heal_window_s`` is left alone (``drift.LoopGuard``);
-- an app pinned after a rollback (``engine.pins``) does not sync the commit it
+- an app pinned after a rollback (``engine.loop_store``) does not sync the commit it
   was rolled away from; with ``auto_rollback`` a Degraded health shortly after
   a sync rolls back to the last healthy revision and pins it.
 
@@ -34,53 +34,28 @@ one line per decision for people), stored in the timeline by the caller's sink.
 
 from __future__ import annotations
 
-import copy
-import enum
-import hashlib
-import json
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from gitwave.engine.apps import AppSpec, RetrySpec, load_apps, render_app
-from gitwave.engine.drift import (
-    DriftedField,
-    DriftLoop,
-    LoopGuard,
-    drifted_fields,
-    parse_field_path,
-)
+from gitwave.engine import operations, plan_filters
+from gitwave.engine.app_pipeline import AppState
+from gitwave.engine.apps import AppSpec, load_apps, render_app
+from gitwave.engine.drift import DriftedField, DriftLoop, LoopGuard, drifted_fields
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
-from gitwave.engine.graph import ResourceGraph
-from gitwave.engine.model import (
-    Action,
-    Health,
-    HealthCode,
-    HookPhase,
-    Live,
-    Plan,
-    Resource,
-    ResourceKey,
-    Task,
-    Wave,
-)
-from gitwave.engine.pins import AUTOSYNC_FILE, AutoSyncFlags, LoopStore, Pin, pin_rollback
+from gitwave.engine.loop_store import LoopStore, Pin, pin_rollback
+from gitwave.engine.model import Action, Health, HealthCode, Live, Plan, ResourceKey, SyncStatus
+from gitwave.engine.operations import SyncRequest, plan_summary, result_summary
+from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.provider import ChangeFeed
-from gitwave.engine.reconcile import (
-    ReconcileOptions,
-    flatten_apps,
-    plan_resources,
-    record,
-    rollback,
-    run_plan,
-)
 from gitwave.engine.render import Rendered
+from gitwave.engine.retry import CommitRetry
 from gitwave.engine.source import is_remote, open_source
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncPhase, SyncResult, Targets
@@ -88,242 +63,6 @@ from gitwave.engine.sync import SyncPhase, SyncResult, Targets
 DEFAULT_INTERVAL_S = 180.0  # Argo CD's application resync period
 DEFAULT_DRIFT_POLL_S = 0.2
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
-
-
-# --- shared with watch mode: one sync, hooks once per revision ---------------------------
-
-
-def plan_summary(plan: Plan) -> str:
-    """``2 to create, 1 to update, 1 hook`` (only what is not zero), or ``no changes``."""
-    counts = plan.counts()
-    parts = [
-        f"{counts[action]} to {verb}"
-        for action, verb in ((Action.CREATE, "create"), (Action.UPDATE, "update"))
-        if counts[action]
-    ]
-    if counts[Action.PRUNE]:
-        parts.append(f"{counts[Action.PRUNE]} to prune")
-    hooks = counts[Action.HOOK]
-    if hooks:
-        parts.append(f"{hooks} hook{'' if hooks == 1 else 's'}")
-    return ", ".join(parts) if parts else "no changes"
-
-
-def result_summary(result: SyncResult) -> str:
-    """``Synced in 0.21s`` or ``Failed in 1.02s: <why>``."""
-    took = f"{result.finished - result.started:.2f}s"
-    if result.ok:
-        return f"Synced in {took}"
-    return f"{result.phase.value} in {took}: {result.message}"
-
-
-def hook_id(phase: HookPhase, resource: Resource) -> str:
-    """How a hook is known in the hook-run records: its phase, key and content.
-
-    The content digest makes an edited hook (watch mode, same commit) run
-    again. A Secret used as a hook gets no digest: not even a digest of a
-    secret value is kept."""
-    text = f"{phase.value}:{resource.key}"
-    if resource.is_secret:
-        return text
-    body = json.dumps(resource.manifest, sort_keys=True, separators=(",", ":"), default=str)
-    return f"{text}@{hashlib.sha256(body.encode()).hexdigest()[:12]}"
-
-
-def _filter_plan(plan: Plan, keep: Callable[[Wave, Task], bool]) -> Plan:
-    """``plan`` with only the tasks ``keep`` accepts; waves left empty are dropped."""
-    waves = []
-    for wave in plan.waves:
-        tasks = tuple(task for task in wave.tasks if keep(wave, task))
-        if tasks:
-            waves.append(replace(wave, tasks=tasks))
-    return replace(plan, waves=tuple(waves))
-
-
-def _without_paused_fields(plan: Plan, loops: Iterable[DriftLoop]) -> Plan:
-    """``plan`` without the changes to fields whose healing is paused (drift loops).
-
-    Only the fought-over field is left alone, not its whole object: an update
-    that changes other fields too applies the desired object without the
-    paused ones. Server-side apply then leaves those to the manager that took
-    them over (it owns them now), and the rest is healed. An update of paused
-    fields alone is dropped, as is the creation of an object whose deletion
-    is the fight (path "")."""
-    paused: dict[ResourceKey, set[str]] = {}
-    for loop in loops:
-        paused.setdefault(loop.key, set()).add(loop.path)
-    if not paused:
-        return plan
-    waves = []
-    for wave in plan.waves:
-        tasks = []
-        for task in wave.tasks:
-            paths = paused.get(task.key)
-            if paths and task.action in (Action.UPDATE, Action.CREATE):
-                kept = tuple(change for change in task.changes if change.path not in paths)
-                if task.action is Action.CREATE or "" in paths or not kept:
-                    continue
-                if task.desired is not None:
-                    manifest = _without_paths(task.desired.manifest, paths)
-                    task = replace(task, desired=replace(task.desired, manifest=manifest))
-                task = replace(task, changes=kept)
-            tasks.append(task)
-        if tasks:
-            waves.append(replace(wave, tasks=tuple(tasks)))
-    return replace(plan, waves=tuple(waves))
-
-
-def _without_paths(manifest: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
-    """A copy of ``manifest`` without the fields at ``paths`` (diff paths)."""
-    result: dict[str, Any] = copy.deepcopy(dict(manifest))
-    # Higher list indices first, so removing an item never shifts another path.
-    parsed = sorted(
-        (parse_field_path(path) for path in paths if path),
-        key=lambda segments: tuple((isinstance(s, int), s) for s in segments),
-        reverse=True,
-    )
-    for segments in parsed:
-        node: Any = result
-        for segment in segments[:-1]:
-            if isinstance(segment, int):
-                node = node[segment] if isinstance(node, list) and segment < len(node) else None
-            else:
-                node = node.get(segment) if isinstance(node, dict) else None
-            if node is None:
-                break
-        last = segments[-1]
-        if isinstance(last, int) and isinstance(node, list) and last < len(node):
-            del node[last]
-        elif isinstance(last, str) and isinstance(node, dict):
-            node.pop(last, None)
-    return result
-
-
-def skip_done_hooks(plan: Plan, done: Collection[str]) -> tuple[Plan, tuple[str, ...]]:
-    """``plan`` without the hooks recorded as succeeded (``done``), and the ids of
-    the hooks left out. SyncFail hooks are never left out: they report a failure."""
-    skipped: list[str] = []
-
-    def keep(wave: Wave, task: Task) -> bool:
-        if task.action is not Action.HOOK or task.desired is None:
-            return True
-        if wave.phase is HookPhase.SYNC_FAIL:
-            return True
-        ident = hook_id(wave.phase, task.desired)
-        if ident in done:
-            skipped.append(ident)
-            return False
-        return True
-
-    return _filter_plan(plan, keep), tuple(skipped)
-
-
-def _is_instance_of(instance: ResourceKey, task: Task) -> bool:
-    """True when ``instance`` is the object a hook task created (a generateName
-    hook's key carries the prefix as its name)."""
-    if instance == task.key:
-        return True
-    generate = task.desired.metadata.get("generateName") if task.desired else None
-    return (
-        isinstance(generate, str)
-        and (instance.group, instance.kind, instance.namespace)
-        == (task.key.group, task.key.kind, task.key.namespace)
-        and instance.name.startswith(generate)
-    )
-
-
-class _HookRecorder:
-    """An EventSink around the sync's own: records each hook as done the moment
-    it succeeds, so a kill right after still finds the record."""
-
-    def __init__(self, plan: Plan, ledger: LoopStore, sink: EventSink) -> None:
-        self._plan = plan
-        self._ledger = ledger
-        self._sink = sink
-        self._waves = {wave.label: wave for wave in plan.waves}
-        self._wave: Wave | None = None
-
-    def __call__(self, event: Event) -> None:
-        if event.kind is EventKind.WAVE_STARTED:
-            self._wave = self._waves.get(event.wave)
-        elif (
-            event.kind is EventKind.HOOK_FINISHED
-            and event.message == "succeeded"
-            and event.resource is not None
-            and self._wave is not None
-            and self._wave.phase is not HookPhase.SYNC_FAIL
-        ):
-            for task in self._wave.tasks:
-                if (
-                    task.action is Action.HOOK
-                    and task.desired is not None
-                    and _is_instance_of(event.resource, task)
-                ):
-                    self._ledger.record_hook(
-                        self._plan.app,
-                        self._plan.revision,
-                        hook_id(self._wave.phase, task.desired),
-                        instance=str(event.resource),
-                    )
-                    break
-        self._sink(event)
-
-
-def sync_plan(
-    app: AppSpec,
-    plan: Plan,
-    resources: Sequence[Resource],
-    *,
-    targets: Targets,
-    store: Store | None,
-    ledger: LoopStore | None,
-    options: ReconcileOptions | None = None,
-    sink: EventSink = discard,
-    source: str = "",
-    stop: threading.Event | None = None,
-) -> tuple[Plan, SyncResult]:
-    """Execute ``plan`` for ``app``, skipping the hooks ``ledger`` holds as done
-    for its revision and recording each hook that succeeds; then record the
-    sync in the history (``resources``: the render, for rollbacks). Returns
-    the plan that ran (without the skipped hooks) and its result.
-
-    Never raises for a failed object (it is in the result)."""
-    options = options or ReconcileOptions()
-    prune = app.policy.prune if options.prune is None else options.prune
-    run_sink: EventSink = sink
-    if ledger is not None and not options.dry_run:
-        plan, _ = skip_done_hooks(plan, ledger.hooks_done(app.name, plan.revision))
-        run_sink = _HookRecorder(plan, ledger, sink)
-    result = run_plan(
-        app, plan, resources, targets=targets, options=options, sink=run_sink, stop=stop
-    )
-    if store is not None and not options.dry_run:
-        record(
-            store,
-            result,
-            resources=resources,
-            source=source or app.source.describe,
-            prune=prune,
-        )
-    return plan, result
-
-
-def app_health(
-    graph: ResourceGraph, live: Mapping[ResourceKey, Live | None], targets: Targets
-) -> Health:
-    """The worst health of the app's objects (hooks left out; absent ones are Missing)."""
-    healths = []
-    for key, seen in live.items():
-        if graph.is_hook(key):
-            continue
-        if seen is None:
-            healths.append(Health(HealthCode.MISSING, f"{key.display} not found"))
-            continue
-        health = targets.for_live(seen).health(seen)
-        if health.code is not HealthCode.HEALTHY and key.display not in health.message:
-            health = Health(health.code, f"{key.display}: {health.message or health.code.value}")
-        healths.append(health)
-    return Health.worst(healths)
 
 
 # --- change feeds ------------------------------------------------------------------------
@@ -370,36 +109,6 @@ def change_feed(provider: object) -> ChangeFeed | None:
     return None
 
 
-# --- retries ------------------------------------------------------------------------------
-
-
-def retry_delay(
-    retry: RetrySpec | None, failures: int, *, jitter: Callable[[], float] = random.random
-) -> float | None:
-    """Seconds to wait before trying a commit again after ``failures`` failed
-    attempts, or None when no retry is left (no retry spec: Argo CD tries a
-    commit once). The spec's delay is cut by up to 20 % at random so that apps
-    failing on one outage do not retry in lockstep; ``jitter`` gives [0, 1)."""
-    if retry is None or failures < 1 or not retry.allows(failures - 1):
-        return None
-    return retry.delay_s(failures - 1) * (1.0 - 0.2 * jitter())
-
-
-@dataclass
-class _Retry:
-    """Failed attempts at one commit of one app."""
-
-    revision: str
-    failures: int = 0
-    next_at: float | None = 0.0  # None: no retry left for this commit
-    armed: bool = False  # next_at is a wake-up the loop has not acted on yet
-
-    def blocks(self, revision: str, now: float) -> bool:
-        if revision != self.revision:
-            return False  # a newer commit is never held back by an older one's failures
-        return self.next_at is None or now < self.next_at
-
-
 # --- the loop ---------------------------------------------------------------------------
 
 
@@ -413,15 +122,7 @@ class LoopOptions:
     heal_window_s: float = 300.0
     auto_rollback: bool = False
     rollback_window_s: float = 300.0
-    reconcile: ReconcileOptions = field(default_factory=ReconcileOptions)
-
-
-class SyncStatus(enum.Enum):
-    """Argo CD's sync status of an app."""
-
-    SYNCED = "Synced"
-    OUT_OF_SYNC = "OutOfSync"
-    UNKNOWN = "Unknown"
+    request: SyncRequest = field(default_factory=SyncRequest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,7 +165,7 @@ class _AppRun:
     rendered: Rendered | None = None
     assess: bool = True
     keys: frozenset[ResourceKey] = frozenset()
-    retry: _Retry | None = None
+    retry: CommitRetry | None = None
     adopted: str | None = None  # a commit taken as synced: it renders as the last synced one
     synced_render: Fingerprint | None = None
     reported: str = ""
@@ -627,21 +328,7 @@ class Reconciler:
         return self.options.interval_s or DEFAULT_INTERVAL_S
 
     def _select(self, apps: Iterable[AppSpec]) -> list[AppSpec]:
-        flat = flatten_apps(apps)
-        if self._only:
-            chosen = [a for a in flat if a.name in self._only]
-            missing = sorted(self._only - {a.name for a in chosen})
-            if missing:
-                from gitwave.engine.errors import ValidationError
-
-                raise ValidationError(
-                    self.location,
-                    f"no app named {', '.join(missing)}",
-                    hint="apps here: " + ", ".join(a.name for a in flat),
-                )
-            return chosen
-        # An app of apps only holds other apps: reconcile its children, not itself.
-        return [a for a in flat if not a.children] or flat
+        return operations.choose_apps(apps, only=self._only, location=self.location)
 
     def _set_apps(self, apps: Sequence[AppSpec]) -> None:
         runs: dict[str, _AppRun] = {}
@@ -718,34 +405,27 @@ class Reconciler:
         if run.rendered is None or run.revision is None:
             return
         app = run.pinned
-        name = app.name
-        reconcile = self.options.reconcile
-        prune = app.policy.prune if reconcile.prune is None else reconcile.prune
         try:
-            graph, live, plan = plan_resources(
-                app,
-                run.rendered.resources,
-                revision=run.revision,
-                targets=self.targets,
-                prune=prune,
-                parallelism=reconcile.parallelism,
+            state = operations.plan(
+                app, self.options.request, targets=self.targets, rendered=run.rendered
             )
         except GitwaveError as exc:
             self._failed_before_sync(run, exc)
             return
-        run.keys = frozenset(graph.resources) | frozenset(
+        plan = state.plan
+        run.keys = frozenset(state.graph.resources) | frozenset(
             t.key for t in plan.tasks() if t.action is Action.PRUNE
         )
-        health = app_health(graph, live, self.targets)
+        health = operations.app_health(state, targets=self.targets)
         pin = self._pin(run)
         if pin is not None:
             self._pinned(run, pin, plan, health)
             return
-        last = self.store.last(name, succeeded_only=True)
+        last = self.store.last(app.name, succeeded_only=True)
         if self._is_new(run, plan, last):
-            self._new_revision(run, plan, health, last)
+            self._new_revision(run, state, health, last)
         elif plan.has_changes:
-            self._drift(run, plan, health)
+            self._drift(run, state, health)
         else:
             run.drift_seen = frozenset()
             self._set_status(run, SyncStatus.SYNCED, health=health.code)
@@ -776,9 +456,10 @@ class Reconciler:
         return app.policy.automated and not self.autosync.is_paused(app.name)
 
     def _new_revision(
-        self, run: _AppRun, plan: Plan, health: Health, last: SyncRecord | None
+        self, run: _AppRun, state: AppState, health: Health, last: SyncRecord | None
     ) -> None:
         app = run.pinned
+        plan = state.plan
         assert run.revision is not None
         moved = run.moved_from is not None or (last is not None and last.revision != run.revision)
         cause = f"new commit {_short(run.revision)}" if moved else _short(run.revision)
@@ -817,7 +498,7 @@ class Reconciler:
             )
             self._set_status(run, SyncStatus.OUT_OF_SYNC, health=health.code, message=message)
             return
-        self._sync(run, plan, cause=cause, heal=False)
+        self._sync(run, state, cause=cause, heal=False)
 
     def _waiting_for(self, app: AppSpec) -> str:
         """The first dependency (Flux dependsOn) not synced and healthy yet, or ""."""
@@ -829,8 +510,9 @@ class Reconciler:
                 return name
         return ""
 
-    def _drift(self, run: _AppRun, plan: Plan, health: Health) -> None:
+    def _drift(self, run: _AppRun, state: AppState, health: Health) -> None:
         app = run.pinned
+        plan = state.plan
         drift = drifted_fields(plan)
         signature = frozenset((d.key, d.path, repr(d.live)) for d in drift)
         if signature != run.drift_seen:
@@ -865,8 +547,7 @@ class Reconciler:
                     f"{loop.message}\n{loop.ignore_rule}",
                     resource=loop.key,
                 )
-        heal_plan = _without_paused_fields(plan, loops)
-        if not heal_plan.has_changes:
+        if not plan_filters.without_paused_fields(plan, loops).has_changes:
             names = ", ".join(f"{lp.key.display} {lp.path}" for lp in loops)
             self._report(
                 run,
@@ -885,7 +566,7 @@ class Reconciler:
             self._guard.record_heal(app.name, item)
         if loops:
             what = _drift_line(healable)  # the line says what is healed, not what is paused
-        ran, result = self._sync(run, heal_plan, cause=f"drift: {what}", heal=True, loops=loops)
+        ran, result = self._sync(run, state, cause=f"drift: {what}", heal=True, loops=loops)
         self._emit(
             run,
             EventKind.HEAL,
@@ -897,28 +578,29 @@ class Reconciler:
     def _sync(
         self,
         run: _AppRun,
-        plan: Plan,
+        state: AppState,
         *,
         cause: str,
         heal: bool,
         loops: tuple[DriftLoop, ...] = (),
     ) -> tuple[Plan, SyncResult]:
-        """Run ``plan`` and record it; the plan that ran (without the hooks
-        already done for this revision) and its result."""
+        """Run the plan of ``state`` (less the fields of ``loops``) and record
+        it; the plan that ran (without the hooks already done for this
+        revision) and its result."""
         app = run.pinned
         assert run.rendered is not None and run.revision is not None
-        plan, result = sync_plan(
-            app,
-            plan,
-            run.rendered.resources,
+        synced = operations.sync(
+            state,
             targets=self.targets,
             store=self.store,
+            request=self.options.request,
             ledger=self.ledger,
-            options=self.options.reconcile,
+            paused=loops,
             sink=self._sink,
             source=app.source.describe + (" (self-heal)" if heal else ""),
             stop=self._stop,
         )
+        plan, result = synced.plan, synced.result
         now = self._clock()
         outcome = result_summary(result)
         if heal and result.ok:
@@ -931,11 +613,8 @@ class Reconciler:
             self._set_status(run, SyncStatus.SYNCED, health=result.health.code, loops=loops)
         elif not heal:
             retry = run.retry if run.retry and run.retry.revision == run.revision else None
-            retry = retry or _Retry(run.revision)
-            retry.failures += 1
-            delay = retry_delay(app.policy.retry, retry.failures, jitter=self._rng.random)
-            retry.next_at = None if delay is None else now + delay
-            retry.armed = delay is not None
+            retry = retry or CommitRetry(run.revision)
+            delay = retry.failed(app.policy.retry, now=now, jitter=self._rng.random, retriable=True)
             run.retry = retry
             if delay is None:
                 line += "; no retry left for this commit (a new commit is synced at once)"
@@ -972,16 +651,14 @@ class Reconciler:
         line = f"{_short(run.revision)} → error: {exc}"
         if new and self._auto_sync(app):
             retry = run.retry if run.retry and run.retry.revision == run.revision else None
-            retry = retry or _Retry(run.revision)
+            retry = retry or CommitRetry(run.revision)
             if not retry.blocks(run.revision, self._clock()):
-                retry.failures += 1
-                delay = (
-                    retry_delay(app.policy.retry, retry.failures, jitter=self._rng.random)
-                    if exc.retriable
-                    else None
+                delay = retry.failed(
+                    app.policy.retry,
+                    now=self._clock(),
+                    jitter=self._rng.random,
+                    retriable=exc.retriable,
                 )
-                retry.next_at = None if delay is None else self._clock() + delay
-                retry.armed = delay is not None
                 run.retry = retry
                 line += "" if delay is None else f"; retry {retry.failures} in {delay:.1f}s"
             retry_at = retry.next_at
@@ -1070,19 +747,18 @@ class Reconciler:
                 "to roll back to",
             )
             return
-        reconcile = self.options.reconcile
-        options = replace(
-            reconcile,
-            prune=run.pinned.policy.prune if reconcile.prune is None else reconcile.prune,
+        request = replace(
+            self.options.request,
+            prune=operations.effective_prune(run.pinned, self.options.request),
         )
-        _, result = rollback(
+        result = operations.rollback(
             run.pinned,
             target.id,
             targets=self.targets,
             store=self.store,
-            options=options,
+            request=request,
             sink=self._sink,
-        )
+        ).result
         rolled = self.store.last(name)
         rolled_id = rolled.id if rolled is not None else None
         run.seen_rollback = rolled_id

@@ -1,0 +1,257 @@
+"""One app through the pipeline, each stage once: render → compose → graph →
+observe → plan, as one ``AppState`` value.
+
+This is the I/O shell around the pure stages. ``plan_app`` renders the app and
+hands the resources to ``plan_resources``, which composes them once, builds
+the graph once, observes the live objects, binds the ``${…}`` references it
+can and plans. Everything later in the operation (the sync, its late binder,
+the health and status views) reads the stages' values from the ``AppState``
+instead of computing them again. The operations layer (``engine.operations``)
+is what callers use; this module is its engine room.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from gitwave.compositions import Composed, PendingReference, compose, references, resolve
+from gitwave.compositions.connection import secret_key_of
+from gitwave.engine.apps import AppSpec, render_app
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.graph import ResourceGraph, build_graph
+from gitwave.engine.model import Action, Live, Manifest, Plan, Resource, ResourceKey, Task
+from gitwave.engine.plan import PlanOptions, make_plan
+from gitwave.engine.provider import DryRunPlanner
+from gitwave.engine.render import Rendered
+from gitwave.engine.sync import Targets, observe_all, tracked_resource
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    """Everything known about one app at one revision, before syncing: the
+    value of each pipeline stage, computed once per operation.
+
+    ``resources`` is the desired set as rendered (or as recorded in the
+    history, for a rollback): what the history keeps for the next rollback.
+    ``graph`` holds the composed resources with the references bound that
+    could be bound against live objects. ``rendered`` is None for a rollback
+    (nothing was rendered)."""
+
+    app: AppSpec
+    revision: str
+    resources: tuple[Resource, ...]
+    composed: Composed
+    graph: ResourceGraph
+    live: Mapping[ResourceKey, Live | None]
+    plan: Plan
+    rendered: Rendered | None = None
+
+    def with_plan(self, plan: Plan) -> AppState:
+        """The same state with ``plan`` derived from its own (``plan_filters``)."""
+        return dataclasses.replace(self, plan=plan)
+
+
+def _namespaces_used(graph: ResourceGraph) -> set[str]:
+    """Namespaces the desired objects use that are not desired themselves."""
+    desired = {k.name for k in graph.resources if k.kind == "Namespace" and k.group == ""}
+    return {k.namespace for k in graph.resources if k.namespace} - desired
+
+
+def _live_namespaces(graph: ResourceGraph, targets: Targets) -> set[str]:
+    """Namespaces the desired objects use that exist live but are not desired."""
+    found = set()
+    for namespace in sorted(_namespaces_used(graph)):
+        key = ResourceKey("", "Namespace", "", namespace)
+        if targets.for_kind("v1", "Namespace").observe(key) is not None:
+            found.add(namespace)
+    return found
+
+
+def _lookup_in(
+    live: Mapping[ResourceKey, Live | None],
+) -> Callable[[ResourceKey], Manifest | None]:
+    def lookup(key: ResourceKey) -> Manifest | None:
+        seen = live.get(key)
+        return seen.manifest if seen is not None else None
+
+    return lookup
+
+
+def _bind_known_references(
+    graph: ResourceGraph, live: Mapping[ResourceKey, Live | None]
+) -> ResourceGraph:
+    """Resolve ``${id.status.field}`` references whose objects are live already,
+    so the plan compares real values; the rest stay as written until sync."""
+    bound: dict[ResourceKey, Resource] = {}
+    for key, resource in graph.resources.items():
+        if not references(resource):
+            continue
+        try:
+            bound[key] = resolve(resource, lookup=_lookup_in(live))
+        except PendingReference:
+            continue
+    if not bound:
+        return graph
+    return dataclasses.replace(graph, resources={**graph.resources, **bound})
+
+
+def late_binder(graph: ResourceGraph, targets: Targets) -> Callable[[Resource], Resource]:
+    """What the sync calls right before applying an object: evaluate its
+    references against the objects as they are live now (applied, and healthy,
+    in an earlier wave or step)."""
+
+    def lookup(key: ResourceKey) -> Manifest | None:
+        referenced = graph.resources.get(key)
+        if referenced is None:
+            return None
+        seen = targets.for_resource(referenced).observe(key)
+        return seen.manifest if seen is not None else None
+
+    def bind(resource: Resource) -> Resource:
+        return resolve(resource, lookup=lookup) if references(resource) else resource
+
+    return bind
+
+
+def compose_and_graph(resources: Sequence[Resource]) -> tuple[Composed, ResourceGraph]:
+    """Compose (XRs → managed resources) and build the dependency graph of the
+    result: the pure part of the pipeline, with no target (``gitwave graph``)."""
+    composed = compose(resources)
+    return composed, build_graph(composed.resources, extra_edges=composed.edges)
+
+
+def plan_resources(
+    app: AppSpec,
+    resources: Sequence[Resource],
+    *,
+    revision: str,
+    targets: Targets,
+    prune: bool,
+    parallelism: int = 8,
+    keep: Collection[ResourceKey] = (),
+    rendered: Rendered | None = None,
+) -> AppState:
+    """Compose, graph, observe and plan a set of desired resources for ``app``.
+
+    ``keep`` names live objects that are never prune candidates although they
+    are not in ``resources`` (the Secrets a rollback leaves as they are).
+
+    Raises what ``compose``, ``build_graph`` and ``make_plan`` raise; the
+    ValidationError for a namespace that exists nowhere is retriable (someone
+    may create it)."""
+    composed, graph = compose_and_graph(resources)
+    targets.declare(graph.resources.values())
+    live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
+    graph = _bind_known_references(graph, live)
+    kept = frozenset(keep)
+    tracked = [
+        seen
+        for seen in targets.list_tracked(app.name, exclude=graph.resources.keys())
+        if seen.key not in kept
+    ]
+    options = PlanOptions(
+        prune=prune,
+        prune_last=app.policy.prune_last,
+        allow_empty=app.policy.allow_empty,
+        create_namespace=app.policy.create_namespace,
+        ignore=app.ignore_pointers_for(graph.resources),
+        apply_out_of_sync_only=app.policy.apply_out_of_sync_only,
+    )
+    namespaces_live = _live_namespaces(graph, targets)
+    try:
+        plan = make_plan(
+            app=app.name,
+            revision=revision,
+            graph=graph,
+            live=live,
+            tracked=tracked,
+            options=options,
+            namespaces_live=namespaces_live,
+        )
+    except ValidationError as exc:
+        if not app.policy.create_namespace and _namespaces_used(graph) - namespaces_live:
+            # The input is fine; the target lacks a namespace that may appear
+            # (created by hand or by another app), so a retry can succeed.
+            exc.retriable = True
+        raise
+    return AppState(
+        app=app,
+        revision=revision,
+        resources=tuple(resources),
+        composed=composed,
+        graph=graph,
+        live=live,
+        plan=confirm_updates(plan, targets=targets),
+        rendered=rendered,
+    )
+
+
+def plan_app(app: AppSpec, *, targets: Targets, prune: bool, parallelism: int = 8) -> AppState:
+    """Render ``app`` and plan it. Raises GitwaveError on bad input."""
+    rendered = render_app(app)
+    return plan_resources(
+        app,
+        rendered.resources,
+        revision=rendered.revision,
+        targets=targets,
+        prune=prune,
+        parallelism=parallelism,
+        rendered=rendered,
+    )
+
+
+# Written by the server on every write: no evidence that an apply changes anything.
+_VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields", "generation"})
+
+
+def _stable(manifest: Manifest) -> Manifest:
+    meta = manifest.get("metadata") or {}
+    return {
+        **{k: v for k, v in manifest.items() if k not in ("metadata", "status")},
+        "metadata": {k: v for k, v in meta.items() if k not in _VOLATILE_METADATA},
+    }
+
+
+def confirm_updates(plan: Plan, *, targets: Targets) -> Plan:
+    """Ask targets that can dry-run (DryRunPlanner: a server-side dry-run apply)
+    whether each planned update would change the stored object; those that
+    would not are in sync after all. Catches what a field comparison cannot: a
+    field the API server prunes (unknown to a CRD's schema) or normalises."""
+    waves = []
+    changed = False
+    for wave in plan.waves:
+        tasks = []
+        for task in wave.tasks:
+            if (
+                task.action is Action.UPDATE
+                and task.desired is not None
+                and task.live is not None
+                and not task.desired.is_secret  # plans carry Secrets masked
+                and not references(task.desired)
+            ):
+                provider = targets.for_resource(task.desired)
+                if isinstance(provider, DryRunPlanner):
+                    would = provider.dry_run_apply(tracked_resource(task.desired, plan.app))
+                    if _stable(would.manifest) == _stable(task.live.manifest):
+                        task = Task(task.key, Action.NONE, task.desired, task.live)
+                        changed = True
+            tasks.append(task)
+        waves.append(dataclasses.replace(wave, tasks=tuple(tasks)))
+    return dataclasses.replace(plan, waves=tuple(waves)) if changed else plan
+
+
+def composite_status(state: AppState, *, targets: Targets) -> Composed | None:
+    """The app's composites with their status from the live objects: readiness
+    of each composed resource and the connection details (values never shown).
+    None when the app has no composites. Composes again, with what is live:
+    a status is a different question from the plan's."""
+    if not state.composed.composites:
+        return None
+    observed: dict[ResourceKey, Live | None] = dict(state.live)
+    for resource in state.composed.resources:
+        secret = secret_key_of(resource.manifest)
+        if secret is not None and secret not in observed:
+            observed[secret] = targets.for_kind("v1", "Secret").observe(secret)
+    return compose(state.resources, observed=observed)

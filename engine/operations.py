@@ -1,0 +1,470 @@
+"""The operations layer: what the command line, the TUI, ``watch``, ``run``
+and (later) the controller ask of the engine, each in one place.
+
+- ``select_apps``: the apps a location defines, in sync order, filtered by name;
+- ``effective_prune``: whether a sync of an app prunes (the request, else its policy);
+- ``plan``: one app through render → compose → graph → observe → plan (``AppState``),
+  narrowed to what the request asked (one object, forced);
+- ``sync``: run a plan (hooks once per revision when a ledger is given, drift-loop
+  fields left alone) and record it in the history;
+- ``sync_app``: plan and sync with the app's retry policy (``gitwave sync``);
+- ``rollback``: re-apply the manifests of a history entry;
+- ``resource_healths``, ``app_health``: health of an app's objects and of the app.
+
+The callers present these values and decide nothing themselves.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+
+import tenacity
+
+from gitwave.engine import plan_filters
+from gitwave.engine.app_pipeline import AppState, late_binder, plan_app, plan_resources
+from gitwave.engine.apps import AppSpec, flatten_apps, load_apps
+from gitwave.engine.drift import DriftLoop
+from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.events import Event, EventKind, EventSink, discard
+from gitwave.engine.hooks import HookLedger, HookRecorder
+from gitwave.engine.model import Action, Health, HealthCode, Plan, ResourceKey, SyncStatus
+from gitwave.engine.render import Rendered
+from gitwave.engine.retry import retrying
+from gitwave.engine.store import ResourceOutcome, Store
+from gitwave.engine.sync import SyncOptions, SyncPhase, SyncResult, Targets, execute
+
+__all__ = [
+    "AppState",
+    "SyncRequest",
+    "SyncStatus",
+    "Synced",
+    "app_health",
+    "effective_prune",
+    "plan",
+    "plan_summary",
+    "resource_healths",
+    "result_summary",
+    "rollback",
+    "select_apps",
+    "sync",
+    "sync_app",
+]
+
+DEFAULT_WAVE_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncRequest:
+    """What a user (or the loop) asked of an operation on an app.
+
+    ``prune`` None follows the app's policy. ``wave_timeout_s`` None: the app's
+    timeout, else 300 s. ``force`` re-applies every object, the ones already
+    in sync too (server-side apply with force re-asserts every field gitwave
+    owns). ``resource`` limits the operation to that one object. ``retry``
+    False tries once whatever the app's retry policy says."""
+
+    prune: bool | None = None
+    dry_run: bool = False
+    wave_timeout_s: float | None = None
+    parallelism: int = 8
+    retry: bool = True
+    force: bool = False
+    resource: ResourceKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    """What one sync did: the state it started from, the plan that ran (the
+    state's plan less what was left out: hooks already done, paused fields)
+    and its result."""
+
+    state: AppState
+    plan: Plan
+    result: SyncResult
+
+
+# --- choosing apps -----------------------------------------------------------------------
+
+
+def choose_apps(
+    apps: Iterable[AppSpec], *, only: Collection[str] = (), location: str = "."
+) -> list[AppSpec]:
+    """``apps`` flattened into sync order (parents before children, dependsOn
+    first) and filtered by name. Without names an app of apps only holds
+    other apps, so its children are chosen, not itself.
+
+    Raises ValidationError naming the known apps for an unknown name, and
+    what ``flatten_apps`` raises (an unknown or cyclic dependsOn)."""
+    flat = flatten_apps(apps)
+    if only:
+        wanted = set(only)
+        chosen = [a for a in flat if a.name in wanted]
+        missing = sorted(wanted - {a.name for a in chosen})
+        if missing:
+            raise ValidationError(
+                location,
+                f"no app named {', '.join(missing)}",
+                hint="apps here: " + ", ".join(a.name for a in flat),
+            )
+        return chosen
+    return [a for a in flat if not a.children] or flat
+
+
+def select_apps(
+    location: str, *, revision: str | None = None, only: Collection[str] = ()
+) -> list[AppSpec]:
+    """The apps ``location`` defines (at ``revision``), chosen as ``choose_apps`` does.
+    Raises GitwaveError when they cannot be loaded."""
+    _, apps = load_apps(location, revision=revision)
+    return choose_apps(apps, only=only, location=location)
+
+
+def effective_prune(app: AppSpec, request: SyncRequest) -> bool:
+    """Whether an operation on ``app`` prunes: the request's word, else the app's policy."""
+    return app.policy.prune if request.prune is None else request.prune
+
+
+# --- planning ----------------------------------------------------------------------------
+
+
+def plan(
+    app: AppSpec, request: SyncRequest, *, targets: Targets, rendered: Rendered | None = None
+) -> AppState:
+    """Render, compose, graph, observe and plan ``app``; the plan narrowed to
+    ``request.resource`` and forced when asked. ``rendered`` is the app's
+    render when the caller has it already (the loop renders once per commit).
+    Raises GitwaveError for bad input (nothing is applied)."""
+    prune = effective_prune(app, request)
+    if rendered is None:
+        state = plan_app(app, targets=targets, prune=prune, parallelism=request.parallelism)
+    else:
+        state = plan_resources(
+            app,
+            rendered.resources,
+            revision=rendered.revision,
+            targets=targets,
+            prune=prune,
+            parallelism=request.parallelism,
+            rendered=rendered,
+        )
+    return _narrowed(state, request)
+
+
+def _narrowed(state: AppState, request: SyncRequest) -> AppState:
+    shaped = state.plan
+    if request.resource is not None:
+        shaped = plan_filters.only(shaped, request.resource)
+    if request.force:
+        shaped = plan_filters.forced(shaped)
+    return state if shaped is state.plan else state.with_plan(shaped)
+
+
+def plan_summary(plan: Plan) -> str:
+    """``2 to create, 1 to update, 1 hook`` (only what is not zero), or ``no changes``."""
+    counts = plan.counts()
+    parts = [
+        f"{counts[action]} to {verb}"
+        for action, verb in ((Action.CREATE, "create"), (Action.UPDATE, "update"))
+        if counts[action]
+    ]
+    if counts[Action.PRUNE]:
+        parts.append(f"{counts[Action.PRUNE]} to prune")
+    hooks = counts[Action.HOOK]
+    if hooks:
+        parts.append(f"{hooks} hook{'' if hooks == 1 else 's'}")
+    return ", ".join(parts) if parts else "no changes"
+
+
+def result_summary(result: SyncResult) -> str:
+    """``Synced in 0.21s`` or ``Failed in 1.02s: <why>``."""
+    took = f"{result.finished - result.started:.2f}s"
+    if result.ok:
+        return f"Synced in {took}"
+    return f"{result.phase.value} in {took}: {result.message}"
+
+
+# --- syncing -----------------------------------------------------------------------------
+
+
+def sync_options_for(
+    app: AppSpec, request: SyncRequest, *, stop: threading.Event | None = None
+) -> SyncOptions:
+    """The executor's options for ``app``: its sync policy plus the request's."""
+    return SyncOptions(
+        dry_run=request.dry_run,
+        propagation=app.policy.prune_propagation,
+        create_namespace=app.policy.create_namespace,
+        wave_timeout_s=request.wave_timeout_s or app.timeout_s or DEFAULT_WAVE_TIMEOUT_S,
+        parallelism=request.parallelism,
+        stop=stop,
+    )
+
+
+def sync(
+    state: AppState,
+    *,
+    targets: Targets,
+    store: Store | None,
+    request: SyncRequest = SyncRequest(),
+    ledger: HookLedger | None = None,
+    paused: Iterable[DriftLoop] = (),
+    sink: EventSink = discard,
+    source: str = "",
+    stop: threading.Event | None = None,
+    rollback_of: int | None = None,
+) -> Synced:
+    """Run the plan of ``state`` and record it in ``store``'s history (not for
+    a dry run). With a ``ledger`` the hooks it holds as done for this revision
+    are left out and each hook that succeeds is recorded at once; fields of
+    ``paused`` drift loops are left alone. ``source`` is the history row's
+    "source" column (default: the app's source).
+
+    Never raises for a failed object: it is in the result."""
+    app = state.app
+    ran = plan_filters.without_paused_fields(state.plan, paused)
+    run_sink: EventSink = sink
+    if ledger is not None and not request.dry_run:
+        ran, _ = plan_filters.without_done_hooks(ran, ledger.hooks_done(app.name, ran.revision))
+        run_sink = HookRecorder(ran, ledger, sink)
+    result = execute(
+        ran,
+        targets=targets,
+        options=sync_options_for(app, request, stop=stop),
+        sink=run_sink,
+        bind=late_binder(state.graph, targets),
+    )
+    if store is not None and not request.dry_run:
+        record(
+            store,
+            result,
+            state=state,
+            source=source or app.source.describe,
+            prune=effective_prune(app, request),
+            rollback_of=rollback_of,
+        )
+    return Synced(state, ran, result)
+
+
+def record(
+    store: Store,
+    result: SyncResult,
+    *,
+    state: AppState,
+    source: str,
+    prune: bool,
+    rollback_of: int | None = None,
+) -> int:
+    """Write one finished sync into the history; returns its id."""
+    return store.record_sync(
+        app=result.app,
+        revision=result.revision,
+        source=source,
+        started=result.started,
+        finished=result.finished,
+        result=result.phase.value,
+        message=result.message,
+        outcomes=[ResourceOutcome(e.key, e.action, e.message) for e in result.changeset.entries],
+        manifests=state.resources,
+        dry_run=result.dry_run,
+        prune=prune,
+        rollback_of=rollback_of,
+    )
+
+
+def _record_error(
+    store: Store, app: AppSpec, error: GitwaveError, *, started: float, prune: bool
+) -> int:
+    """History entry of an attempt that failed before anything was applied."""
+    return store.record_sync(
+        app=app.name,
+        revision="",
+        source=app.source.describe,
+        started=started,
+        finished=time.time(),
+        result=SyncPhase.ERROR.value,
+        message=str(error),
+        outcomes=[],
+        manifests=[],
+        prune=prune,
+    )
+
+
+def sync_app(
+    app: AppSpec,
+    *,
+    targets: Targets,
+    store: Store | None,
+    request: SyncRequest = SyncRequest(),
+    sink: EventSink = discard,
+    on_plan: Callable[[AppState], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: Callable[[], float] = random.random,
+) -> Synced:
+    """Plan and sync one app, retrying per its retry spec; records every
+    attempt in ``store``. ``on_plan`` sees each attempt's state before
+    anything is applied and may raise to stop (a confirmed plan that changed).
+
+    A failed sync, or an attempt that failed on a retriable error (a missing
+    namespace, an unreachable target), is tried again after the spec's backoff
+    while retries are left. Bad input (a render error, a cycle) raises
+    GitwaveError at once, before anything is applied; so does a retriable
+    error on the last attempt. A failed object does not raise: it is in the
+    result. Dry runs are never retried."""
+    spec = app.policy.retry if request.retry and not request.dry_run else None
+    prune = effective_prune(app, request)
+
+    def attempt() -> Synced:
+        started = time.time()
+        try:
+            state = plan(app, request, targets=targets)
+        except GitwaveError as exc:
+            if store is not None and not request.dry_run:
+                _record_error(store, app, exc, started=started, prune=prune)
+            raise
+        if on_plan is not None:
+            on_plan(state)  # may raise to stop: that is no failed attempt to record
+        return sync(state, targets=targets, store=store, request=request, sink=sink)
+
+    def should_retry(state: tenacity.RetryCallState) -> bool:
+        outcome = state.outcome
+        assert outcome is not None
+        if outcome.failed:
+            error = outcome.exception()
+            return isinstance(error, GitwaveError) and error.retriable
+        synced: Synced = outcome.result()
+        return not synced.result.ok
+
+    def announce(state: tenacity.RetryCallState, delay: float) -> None:
+        outcome = state.outcome
+        assert outcome is not None and spec is not None
+        if outcome.failed:
+            revision, message = "", str(outcome.exception())
+        else:
+            synced: Synced = outcome.result()
+            revision, message = synced.result.revision, synced.result.message
+        limit = "unlimited" if spec.limit < 0 else str(spec.limit)
+        sink(
+            Event(
+                kind=EventKind.ERROR,
+                app=app.name,
+                revision=revision,
+                message=f"sync failed, retry {state.attempt_number}/{limit} in {delay:.1f}s: "
+                f"{message}",
+            )
+        )
+
+    runner = retrying(
+        spec, should_retry=should_retry, before_sleep=announce, sleep=sleep, jitter=jitter
+    )
+    synced: Synced = runner(attempt)
+    return synced
+
+
+def rollback(
+    app: AppSpec,
+    sync_id: int,
+    *,
+    targets: Targets,
+    store: Store,
+    request: SyncRequest = SyncRequest(),
+    sink: EventSink = discard,
+) -> Synced:
+    """Re-apply the manifests recorded for history entry ``sync_id``.
+
+    Needs no Git: the manifests come from the store. Secrets are not recorded,
+    so they keep their live contents (they are left out of the plan)."""
+    entry = store.get(sync_id)
+    if entry.app != app.name:
+        raise ValidationError(
+            f"history entry {sync_id}",
+            f"belongs to app {entry.app!r}, not {app.name!r}",
+            hint=f"`gitwave history {app.name}` lists this app's entries",
+        )
+    recorded = store.manifests(sync_id)
+    cleaned = [r for r in recorded if not r.is_secret]
+    secrets = [r.key for r in recorded if r.is_secret]
+    state = plan_resources(
+        app,
+        cleaned,
+        revision=entry.revision,
+        targets=targets,
+        prune=bool(request.prune),
+        parallelism=request.parallelism,
+        # Left out of the plan, they must not look like leftovers to prune.
+        keep=secrets,
+    )
+    sink(
+        Event(
+            kind=EventKind.ROLLBACK,
+            app=app.name,
+            revision=entry.revision,
+            message=f"rolling back to history entry {sync_id}",
+        )
+    )
+    # The Secrets' stubs are recorded too, so a rollback to this entry keeps them as well.
+    recorded_state = AppState(
+        app=state.app,
+        revision=state.revision,
+        resources=tuple(recorded),
+        composed=state.composed,
+        graph=state.graph,
+        live=state.live,
+        plan=state.plan,
+    )
+    return sync(
+        recorded_state,
+        targets=targets,
+        store=store,
+        request=SyncRequest(
+            prune=bool(request.prune),
+            dry_run=request.dry_run,
+            wave_timeout_s=request.wave_timeout_s,
+            parallelism=request.parallelism,
+        ),
+        sink=sink,
+        source=f"rollback of #{sync_id}",
+        rollback_of=sync_id,
+    )
+
+
+def unsafe_to_continue(result: SyncResult) -> bool:
+    """A dependency failed: its dependents are not synced (as Flux does)."""
+    return result.phase is not SyncPhase.SUCCEEDED
+
+
+# --- health ------------------------------------------------------------------------------
+
+
+def resource_healths(state: AppState, *, targets: Targets) -> dict[ResourceKey, Health]:
+    """The health of each object of the app: desired ones (absent: Missing;
+    hooks not run yet are left out) and the ones the plan prunes."""
+    healths: dict[ResourceKey, Health] = {}
+    for key, live in state.live.items():
+        if live is None:
+            if not state.graph.is_hook(key):
+                healths[key] = Health(HealthCode.MISSING, f"{key.display} not found")
+            continue
+        healths[key] = targets.for_live(live).health(live)
+    for task in state.plan.tasks():
+        if task.action is Action.PRUNE and task.live is not None:
+            healths[task.key] = targets.for_live(task.live).health(task.live)
+    return healths
+
+
+def app_health(state: AppState, *, targets: Targets) -> Health:
+    """The worst health of the app's desired objects (hooks left out; absent
+    ones are Missing), each message naming its object."""
+    healths = resource_healths(state, targets=targets)
+    worst = []
+    for key in state.live:
+        if state.graph.is_hook(key):
+            continue
+        health = healths.get(key, Health(HealthCode.MISSING, f"{key.display} not found"))
+        if health.code is not HealthCode.HEALTHY and key.display not in health.message:
+            health = Health(health.code, f"{key.display}: {health.message or health.code.value}")
+        worst.append(health)
+    return Health.worst(worst)

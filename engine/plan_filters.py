@@ -1,0 +1,135 @@
+"""Narrowing a plan to what one operation asked for.
+
+A plan is made once per app per operation and never edited; these pure
+functions derive the plan an operation runs from it: one object only
+(``only``), everything re-applied (``forced``), the hooks already done for this
+revision left out (``without_done_hooks``), and the fields whose healing is
+paused by a drift loop left alone (``without_paused_fields``). The operations
+layer (``engine.operations``) is their one caller.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from gitwave.engine.drift import DriftLoop, parse_field_path
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.hooks import hook_id
+from gitwave.engine.model import Action, HookPhase, Plan, ResourceKey, Task, Wave
+
+
+def keep_tasks(plan: Plan, keep: Callable[[Wave, Task], bool]) -> Plan:
+    """``plan`` with only the tasks ``keep`` accepts; waves left empty are dropped."""
+    waves = []
+    for wave in plan.waves:
+        tasks = tuple(task for task in wave.tasks if keep(wave, task))
+        if tasks:
+            waves.append(replace(wave, tasks=tasks))
+    return replace(plan, waves=tuple(waves))
+
+
+def only(plan: Plan, key: ResourceKey) -> Plan:
+    """``plan`` cut down to the task of ``key``; ValidationError when it has none."""
+    for wave in plan.waves:
+        for task in wave.tasks:
+            if task.key == key:
+                return replace(plan, waves=(replace(wave, tasks=(task,)),))
+    raise ValidationError(
+        key.display,
+        f"is not in the plan of app {plan.app}",
+        hint="only objects the app renders (or prunes) can be synced on their own",
+    )
+
+
+def forced(plan: Plan) -> Plan:
+    """``plan`` with the objects already in sync applied as well."""
+
+    def force(task: Task) -> Task:
+        return replace(task, action=Action.UPDATE) if task.action is Action.NONE else task
+
+    return replace(
+        plan,
+        waves=tuple(replace(w, tasks=tuple(force(t) for t in w.tasks)) for w in plan.waves),
+    )
+
+
+def without_done_hooks(plan: Plan, done: Collection[str]) -> tuple[Plan, tuple[str, ...]]:
+    """``plan`` without the hooks recorded as succeeded (``done``, ids from
+    ``hooks.hook_id``), and the ids left out. SyncFail hooks are never left
+    out: they report a failure."""
+    skipped: list[str] = []
+
+    def keep(wave: Wave, task: Task) -> bool:
+        if task.action is not Action.HOOK or task.desired is None:
+            return True
+        if wave.phase is HookPhase.SYNC_FAIL:
+            return True
+        ident = hook_id(wave.phase, task.desired)
+        if ident in done:
+            skipped.append(ident)
+            return False
+        return True
+
+    return keep_tasks(plan, keep), tuple(skipped)
+
+
+def without_paused_fields(plan: Plan, loops: Iterable[DriftLoop]) -> Plan:
+    """``plan`` without the changes to fields whose healing is paused (drift loops).
+
+    Only the fought-over field is left alone, not its whole object: an update
+    that changes other fields too applies the desired object without the
+    paused ones. Server-side apply then leaves those to the manager that took
+    them over (it owns them now), and the rest is healed. An update of paused
+    fields alone is dropped, as is the creation of an object whose deletion
+    is the fight (path "")."""
+    paused: dict[ResourceKey, set[str]] = {}
+    for loop in loops:
+        paused.setdefault(loop.key, set()).add(loop.path)
+    if not paused:
+        return plan
+    waves = []
+    for wave in plan.waves:
+        tasks = []
+        for task in wave.tasks:
+            paths = paused.get(task.key)
+            if paths and task.action in (Action.UPDATE, Action.CREATE):
+                kept = tuple(change for change in task.changes if change.path not in paths)
+                if task.action is Action.CREATE or "" in paths or not kept:
+                    continue
+                if task.desired is not None:
+                    manifest = _without_paths(task.desired.manifest, paths)
+                    task = replace(task, desired=replace(task.desired, manifest=manifest))
+                task = replace(task, changes=kept)
+            tasks.append(task)
+        if tasks:
+            waves.append(replace(wave, tasks=tuple(tasks)))
+    return replace(plan, waves=tuple(waves))
+
+
+def _without_paths(manifest: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
+    """A copy of ``manifest`` without the fields at ``paths`` (diff paths)."""
+    result: dict[str, Any] = copy.deepcopy(dict(manifest))
+    # Higher list indices first, so removing an item never shifts another path.
+    parsed = sorted(
+        (parse_field_path(path) for path in paths if path),
+        key=lambda segments: tuple((isinstance(s, int), s) for s in segments),
+        reverse=True,
+    )
+    for segments in parsed:
+        node: Any = result
+        for segment in segments[:-1]:
+            if isinstance(segment, int):
+                node = node[segment] if isinstance(node, list) and segment < len(node) else None
+            else:
+                node = node.get(segment) if isinstance(node, dict) else None
+            if node is None:
+                break
+        last = segments[-1]
+        if isinstance(last, int) and isinstance(node, list) and last < len(node):
+            del node[last]
+        elif isinstance(last, str) and isinstance(node, dict):
+            node.pop(last, None)
+    return result
