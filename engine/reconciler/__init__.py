@@ -1,0 +1,10 @@
+"""The reconcile loop (``gitwave run``, the TUI's live view): keeps every app at
+what Git says until stopped. ``loop.Reconciler`` is the entry; ``decide`` holds
+what it does with a planned app, ``pins`` rollback pins and auto-rollback,
+``feeds`` the targets' change feeds, ``state`` its values."""
+
+from gitwave.engine.reconciler.feeds import change_feed
+from gitwave.engine.reconciler.loop import Reconciler, run_loop
+from gitwave.engine.reconciler.state import AppStatus, LoopOptions
+
+__all__ = ["AppStatus", "LoopOptions", "Reconciler", "change_feed", "run_loop"]

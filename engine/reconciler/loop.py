@@ -1,0 +1,341 @@
+"""Continuous reconcile: keep every application at what Git says, until stopped.
+
+``Reconciler`` (and ``run_loop``, its one-call form) polls each app's Git
+source at its interval (Flux's ``spec.interval``; Argo CD Applications have
+none, so 3 minutes, Argo's default resync period) with shallow fetches, and
+re-renders only when the app's commit changed (the render cache keys renders
+by commit and path). What it then does follows ``syncPolicy.automated``:
+
+- a new commit of an automated app is synced; of any other app it is only
+  reported (OutOfSync), as Argo CD does;
+- a failed sync is retried per ``syncPolicy.retry`` with capped, jittered
+  exponential backoff, per commit: a newer commit resets the backoff and is
+  synced at once;
+- drift comes from the targets' change feeds (``engine.provider.ChangeFeed``,
+  polled every ~200 ms): an app owning a changed object is planned again; with
+  ``selfHeal`` the drift is healed, without it only reported. A field healed
+  ``heal_limit`` times within ``heal_window_s`` is left alone (``drift.LoopGuard``);
+- an app pinned after a rollback (``engine.loop_store``) does not sync the commit it
+  was rolled away from; with ``auto_rollback`` a Degraded health shortly after
+  a sync rolls back to the last healthy revision and pins it.
+
+Hooks run once per (app, revision): a hook that succeeded is recorded as soon
+as it does, so a sync resumed after a crash or a stop skips it.
+
+Stopping: the ``stop`` Event is checked between apps and between the waves of
+a running sync, which then ends Terminated at that safe point and is
+recorded, so nothing is left half-recorded. A hard kill records
+nothing for the interrupted sync; the next start syncs that commit again.
+
+The loop is single-threaded: apps are reconciled one after another in
+dependency order. Everything it does is an Event (``EventKind.CYCLE`` carries
+one line per decision for people), stored in the timeline by the caller's sink.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from gitwave.engine import operations
+from gitwave.engine.apps import AppSpec, load_apps, render_app
+from gitwave.engine.drift import LoopGuard
+from gitwave.engine.errors import GitwaveError, ProviderError
+from gitwave.engine.events import EventKind, EventSink, discard
+from gitwave.engine.loop_store import LoopStore
+from gitwave.engine.model import Action, SyncStatus
+from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
+from gitwave.engine.provider import ChangeFeed
+from gitwave.engine.reconciler.decide import Decisions
+from gitwave.engine.reconciler.feeds import change_feed
+from gitwave.engine.reconciler.pins import PinsAndRollbacks
+from gitwave.engine.reconciler.state import (
+    DEFAULT_INTERVAL_S,
+    AppRun,
+    AppStatus,
+    LoopOptions,
+    short,
+)
+from gitwave.engine.source import is_remote, open_source
+from gitwave.engine.store import Store
+from gitwave.engine.sync import Targets
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+class Reconciler(Decisions, PinsAndRollbacks):
+    """Keeps the apps ``location`` defines reconciled; see the module docstring.
+
+    Use ``run(stop)`` in a thread of its own (the TUI's worker) or the main
+    thread (``gitwave run``); ``statuses()`` may be called from any thread.
+    ``only`` names the apps to reconcile (default: all, app-of-apps parents
+    left out as ``gitwave sync`` does)."""
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        targets: Targets,
+        store: Store,
+        sink: EventSink = discard,
+        options: LoopOptions | None = None,
+        only: Collection[str] = (),
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.location = location
+        self.targets = targets
+        self.store = store
+        self.ledger = LoopStore.beside(store)
+        # Pauses set from the TUI (or by hand) live beside the history.
+        self.autosync = AutoSyncFlags(store.path.parent / AUTOSYNC_FILE)
+        options = options or LoopOptions()
+        self.options = options
+        self._sink = sink
+        self._only = frozenset(only)
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._guard = LoopGuard(
+            limit=options.heal_limit, window_s=options.heal_window_s, clock=clock
+        )
+        self._runs: dict[str, AppRun] = {}
+        self._feeds: list[tuple[ChangeFeed, str]] = []
+        self._root_revision: str | None = None
+        self._root_next = 0.0
+        self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
+        self._started = False
+
+    # -- public ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the change feeds and load the apps. Raises GitwaveError when the
+        apps cannot be loaded at all (nothing to reconcile)."""
+        self._feeds = []
+        for provider in self.targets.providers:
+            feed = change_feed(provider)
+            if feed is None:
+                continue
+            try:
+                cursor, _ = feed.changes("")
+            except ProviderError:
+                cursor = ""
+            self._feeds.append((feed, cursor))
+        self._poll_root(self._clock(), first=True)
+        self._started = True
+
+    def run(self, stop: threading.Event) -> None:
+        """Reconcile until ``stop`` is set; a running sync finishes first.
+        Calls ``start`` unless it was called before."""
+        self._stop = stop
+        if not self._started:
+            self.start()
+        while not stop.is_set():
+            wait = self.step()
+            if wait > 0:
+                stop.wait(wait)
+
+    def step(self) -> float:
+        """One pass over every app; returns how long to wait before the next."""
+        self._poll_root(self._clock())
+        self._poll_feeds()
+        for run in list(self._runs.values()):
+            if self._stop is not None and self._stop.is_set():
+                break
+            now = self._clock()
+            if now >= run.next_poll:
+                self._poll_app(run, now)
+            retry = run.retry
+            if retry is not None and retry.armed and now >= (retry.next_at or 0.0):
+                retry.armed = False  # acted on once: no busy loop while it stays blocked
+                if retry.revision == run.revision:
+                    run.assess = True
+            if run.assess:
+                self._assess(run)
+        return self._next_wait()
+
+    def statuses(self) -> list[AppStatus]:
+        """The status of every app, in sync order."""
+        with self._lock:
+            return [run.status for run in self._runs.values() if run.status is not None]
+
+    @property
+    def apps(self) -> list[AppSpec]:
+        """The apps being reconciled, in sync order."""
+        with self._lock:
+            return [run.spec for run in self._runs.values()]
+
+    # -- polling ---------------------------------------------------------------------
+
+    def _interval(self, app: AppSpec) -> float:
+        return self.options.interval_s or app.interval_s or DEFAULT_INTERVAL_S
+
+    def _next_wait(self) -> float:
+        now = self._clock()
+        due = [self._root_next]
+        for run in self._runs.values():
+            due.append(run.next_poll)
+            retry = run.retry
+            if retry is not None and retry.armed and retry.next_at is not None:
+                due.append(retry.next_at)
+        wait = max(0.0, min(due) - now)
+        return min(wait, self.options.drift_poll_s if self._feeds else 1.0)
+
+    def _read_root(self) -> str:
+        """The commit the app definitions are read at ("" for a plain directory)."""
+        if is_remote(self.location):
+            return open_source(self.location).revision
+        path = Path(self.location)
+        directory = path if path.is_dir() else path.parent
+        return open_source(str(directory)).revision
+
+    def _poll_root(self, now: float, *, first: bool = False) -> None:
+        if now < self._root_next and not first:
+            return
+        intervals = [self._interval(run.spec) for run in self._runs.values()]
+        self._root_next = now + (min(intervals) if intervals else self._interval_default())
+        try:
+            revision = self._read_root()
+            if revision and revision == self._root_revision:
+                return
+            _, apps = load_apps(self.location, revision=revision or None)
+            chosen = self._select(apps)
+        except GitwaveError as exc:
+            if first:
+                raise
+            for run in self._runs.values():
+                self._report(run, f"apps:{exc}", f"app definitions: error: {exc}")
+            return
+        self._root_revision = revision
+        self._set_apps(chosen)
+        intervals = [self._interval(run.spec) for run in self._runs.values()]
+        if intervals:
+            self._root_next = now + min(intervals)
+
+    def _interval_default(self) -> float:
+        return self.options.interval_s or DEFAULT_INTERVAL_S
+
+    def _select(self, apps: Iterable[AppSpec]) -> list[AppSpec]:
+        return operations.choose_apps(apps, only=self._only, location=self.location)
+
+    def _set_apps(self, apps: Sequence[AppSpec]) -> None:
+        runs: dict[str, AppRun] = {}
+        for app in apps:
+            run = self._runs.get(app.name)
+            if run is None:
+                run = AppRun(spec=app, pinned=app)
+            elif run.spec != app:
+                run.spec = app
+                run.next_poll = 0.0  # resolve the new definition now
+            runs[app.name] = run
+        with self._lock:
+            self._runs = runs
+
+    def _poll_feeds(self) -> None:
+        for index, (feed, cursor) in enumerate(self._feeds):
+            try:
+                new_cursor, keys = feed.changes(cursor)
+            except ProviderError:
+                continue  # unreachable for now: the next poll asks again
+            self._feeds[index] = (feed, new_cursor)
+            if keys is not None and not keys:
+                continue
+            for run in self._runs.values():
+                if keys is None or run.keys & keys:
+                    run.assess = True
+
+    def _poll_app(self, run: AppRun, now: float) -> None:
+        run.next_poll = now + self._interval(run.spec)
+        run.assess = True  # polling also catches drift on targets without a change feed
+        source = run.spec.source
+        try:
+            if source.fetch_revision and _FULL_SHA.fullmatch(source.fetch_revision):
+                revision = source.fetch_revision
+            else:
+                # Shallow for a URL; a local work tree counts at its HEAD commit
+                # (uncommitted edits are watch mode's business).
+                revision = open_source(source.fetch_from, revision=source.fetch_revision).revision
+            pinned = (
+                replace(run.spec, source=replace(source, fetch_revision=revision))
+                if revision
+                else run.spec
+            )
+        except GitwaveError as exc:
+            self._report(run, f"source:{exc}", f"source: error: {exc}")
+            self._set_status(run, SyncStatus.UNKNOWN, message=str(exc))
+            return
+        if revision == run.revision and pinned == run.pinned and (revision or run.rendered):
+            return
+        previous = run.revision
+        run.revision, run.pinned = revision, pinned
+        if previous is not None and revision != previous:
+            run.moved_from = previous
+            self._emit(
+                run,
+                EventKind.SOURCE_CHANGED,
+                f"new commit {short(revision)} (was {short(previous)})",
+            )
+            self._guard.reset(run.spec.name)  # Git may have settled a fight
+            run.loops_seen = frozenset()
+        elif previous is None:
+            self._emit(run, EventKind.SOURCE_CHANGED, f"at commit {short(revision)}")
+        try:
+            run.rendered = render_app(pinned)
+        except GitwaveError as exc:
+            run.rendered = None
+            self._report(run, f"render:{revision}:{exc}", f"{short(revision)} → error: {exc}")
+            self._set_status(run, SyncStatus.UNKNOWN, message=str(exc))
+
+    def _assess(self, run: AppRun) -> None:
+        run.assess = False
+        if run.rendered is None or run.revision is None:
+            return
+        app = run.pinned
+        try:
+            state = operations.plan(
+                app, self.options.request, targets=self.targets, rendered=run.rendered
+            )
+        except GitwaveError as exc:
+            self._failed_before_sync(run, exc)
+            return
+        plan = state.plan
+        run.keys = frozenset(state.graph.resources) | frozenset(
+            t.key for t in plan.tasks() if t.action is Action.PRUNE
+        )
+        health = operations.app_health(state, targets=self.targets)
+        pin = self._pin(run)
+        if pin is not None:
+            self._pinned(run, pin, plan, health)
+            return
+        last = self.store.last(app.name, succeeded_only=True)
+        if self._is_new(run, plan, last):
+            self._new_revision(run, state, health, last)
+        elif plan.has_changes:
+            self._drift(run, state, health)
+        else:
+            run.drift_seen = frozenset()
+            self._set_status(run, SyncStatus.SYNCED, health=health.code)
+        self._watch_health(run, health)
+
+
+def run_loop(
+    location: str,
+    *,
+    targets: Targets,
+    store: Store,
+    sink: EventSink = discard,
+    stop: threading.Event,
+    options: LoopOptions | None = None,
+    only: Collection[str] = (),
+) -> None:
+    """Reconcile the apps at ``location`` until ``stop`` is set (``gitwave run``).
+
+    Raises GitwaveError when the apps cannot be loaded at the start."""
+    Reconciler(location, targets=targets, store=store, sink=sink, options=options, only=only).run(
+        stop
+    )

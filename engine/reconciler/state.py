@@ -1,0 +1,175 @@
+"""The reconcile loop's values and its shared core: options, the status of
+each app, the mutable per-app run, and the output helpers every part uses."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitwave.engine.apps import AppSpec
+from gitwave.engine.drift import DriftLoop, LoopGuard
+from gitwave.engine.events import Event, EventKind, EventSink
+from gitwave.engine.loop_store import LoopStore, Pin
+from gitwave.engine.model import Health, HealthCode, ResourceKey, SyncStatus
+from gitwave.engine.operations import SyncRequest
+from gitwave.engine.pauses import AutoSyncFlags
+from gitwave.engine.render import Rendered
+from gitwave.engine.retry import CommitRetry
+from gitwave.engine.store import Store
+from gitwave.engine.sync import Targets
+
+DEFAULT_INTERVAL_S = 180.0  # Argo CD's application resync period
+DEFAULT_DRIFT_POLL_S = 0.2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoopOptions:
+    """How ``Reconciler`` runs. ``interval_s`` overrides every app's interval."""
+
+    interval_s: float | None = None
+    drift_poll_s: float = DEFAULT_DRIFT_POLL_S
+    heal_limit: int = 3
+    heal_window_s: float = 300.0
+    auto_rollback: bool = False
+    rollback_window_s: float = 300.0
+    request: SyncRequest = field(default_factory=SyncRequest)
+
+
+@dataclass(frozen=True, slots=True)
+class AppStatus:
+    """What the loop knows of one app now (for ``gitwave run`` and the TUI)."""
+
+    app: str
+    revision: str
+    sync: SyncStatus
+    health: HealthCode
+    automated: bool
+    self_heal: bool
+    pinned: Pin | None = None
+    message: str = ""
+    loops: tuple[DriftLoop, ...] = ()
+    retry_at: float | None = None
+
+
+def short(revision: str | None) -> str:
+    return revision[:7] if revision else "-"
+
+
+Fingerprint = tuple[tuple[ResourceKey, Any], ...]
+
+
+def fingerprint(rendered: Rendered) -> Fingerprint:
+    """What an app renders to, comparable across commits (in memory only)."""
+    return tuple((r.key, r.manifest) for r in rendered.resources)
+
+
+@dataclass
+class AppRun:
+    """The loop's mutable state of one app."""
+
+    spec: AppSpec
+    pinned: AppSpec  # the spec with its source fixed at ``revision``
+    next_poll: float = 0.0
+    revision: str | None = None  # None: not resolved yet
+    moved_from: str | None = None  # the commit before, once a new one arrived
+    rendered: Rendered | None = None
+    assess: bool = True
+    keys: frozenset[ResourceKey] = frozenset()
+    retry: CommitRetry | None = None
+    adopted: str | None = None  # a commit taken as synced: it renders as the last synced one
+    synced_render: Fingerprint | None = None
+    reported: str = ""
+    drift_seen: frozenset[tuple[ResourceKey, str, str]] = frozenset()
+    loops_seen: frozenset[tuple[ResourceKey, str]] = frozenset()
+    health_watch: tuple[str, float] | None = None  # (revision synced, watch until)
+    seen_rollback: int | None = None
+    status: AppStatus | None = None
+
+
+class LoopCore:
+    """What the parts of ``Reconciler`` share: its collaborators, the per-app
+    runs, and how it reports. ``Decisions`` and ``PinsAndRollbacks`` build on
+    it; ``Reconciler`` (``engine.reconciler.loop``) sets it up."""
+
+    location: str
+    targets: Targets
+    store: Store
+    ledger: LoopStore
+    autosync: AutoSyncFlags
+    options: LoopOptions
+    _sink: EventSink
+    _clock: Callable[[], float]
+    _rng: random.Random
+    _guard: LoopGuard
+    _runs: dict[str, AppRun]
+    _lock: threading.Lock
+    _stop: threading.Event | None
+
+    def _auto_sync(self, app: AppSpec) -> bool:
+        """syncPolicy.automated, unless someone paused the app's auto-sync."""
+        return app.policy.automated and not self.autosync.is_paused(app.name)
+
+    def _auto_rollback(self, run: AppRun, health: Health) -> None:
+        """Roll back to the newest healthy revision and pin it (``PinsAndRollbacks``)."""
+        raise NotImplementedError
+
+    # -- output ----------------------------------------------------------------------
+
+    def _emit(
+        self,
+        run: AppRun,
+        kind: EventKind,
+        message: str,
+        *,
+        resource: ResourceKey | None = None,
+    ) -> None:
+        self._sink(
+            Event(
+                kind=kind,
+                app=run.spec.name,
+                message=message,
+                revision=run.revision or "",
+                resource=resource,
+            )
+        )
+
+    def _report(
+        self, run: AppRun, key: str, message: str, *, kind: EventKind = EventKind.CYCLE
+    ) -> None:
+        """Emit a CYCLE line once per distinct situation (``key``), not every poll."""
+        if key == run.reported:
+            return
+        run.reported = key
+        if kind is not EventKind.CYCLE:
+            self._emit(run, kind, message)
+        self._emit(run, EventKind.CYCLE, message)
+
+    def _set_status(
+        self,
+        run: AppRun,
+        sync: SyncStatus,
+        *,
+        health: HealthCode | None = None,
+        message: str = "",
+        pinned: Pin | None = None,
+        loops: tuple[DriftLoop, ...] = (),
+        retry_at: float | None = None,
+    ) -> None:
+        previous = run.status
+        status = AppStatus(
+            app=run.spec.name,
+            revision=run.revision or "",
+            sync=sync,
+            health=health or (previous.health if previous else HealthCode.UNKNOWN),
+            automated=run.spec.policy.automated,
+            self_heal=run.spec.policy.self_heal,
+            pinned=pinned,
+            message=message,
+            loops=loops,
+            retry_at=retry_at,
+        )
+        with self._lock:
+            run.status = status
