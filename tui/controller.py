@@ -14,31 +14,21 @@ sandbox is); elsewhere it shows the desired objects as observed.
 
 from __future__ import annotations
 
-import enum
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-from gitwave.compositions.model import ANNOTATION_COMPOSITE
 from gitwave.engine import operations
 from gitwave.engine.apps import AppSpec, checkout_for
-from gitwave.engine.errors import GitwaveError, ProviderError, ValidationError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventSink, discard
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import (
-    Action,
     Health,
     HealthCode,
-    HookPhase,
-    Live,
     Plan,
-    ResourceKey,
     SyncStatus,
-    Task,
-    Wave,
 )
 from gitwave.engine.operations import AppState, SyncRequest
 from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
@@ -46,6 +36,15 @@ from gitwave.engine.source import commit_subject
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncResult, Targets
 from gitwave.engine.watch import watch
+from gitwave.tui.live_tree import ObjectLister, live_tree
+from gitwave.tui.views import (
+    AppSummary,
+    AppView,
+    AutoSync,
+    PlanChangedError,
+    ResourceNode,
+    Revision,
+)
 
 __all__ = [
     "AppSummary",
@@ -62,170 +61,11 @@ __all__ = [
 ]
 
 
-# The kinds controllers create for the objects an app applies (a Deployment's
-# ReplicaSets and their Pods, a CronJob's Jobs, a StatefulSet's revisions, a
-# Service's endpoint slices): what the live tree shows under them.
-OWNED_KINDS = (
-    ("apps/v1", "ReplicaSet"),
-    ("v1", "Pod"),
-    ("batch/v1", "Job"),
-    ("apps/v1", "ControllerRevision"),
-    ("discovery.k8s.io/v1", "EndpointSlice"),
-)
-
-
-class AutoSync(enum.Enum):
-    """The auto-sync state of an app: its policy, and a pause an operator set."""
-
-    OFF = "off"
-    ON = "on"
-    PAUSED = "paused"
-    PINNED = "pinned"  # a rollback holds it at a revision (gitwave unpin lifts it)
-
-    @staticmethod
-    def of(app: AppSpec, *, paused: bool, pinned: bool = False) -> AutoSync:
-        if not app.policy.automated:
-            return AutoSync.OFF
-        if paused:
-            return AutoSync.PAUSED
-        return AutoSync.PINNED if pinned else AutoSync.ON
-
-
-@dataclass(frozen=True, slots=True)
-class Revision:
-    """A commit as the app list shows it: the SHA and its subject line."""
-
-    sha: str
-    subject: str = ""
-
-    @property
-    def short(self) -> str:
-        return self.sha[:7] if self.sha else "-"
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceNode:
-    """One node of an app's live tree.
-
-    ``action`` is what a sync would do with it; None for an object no plan
-    holds (a ReplicaSet or Pod a desired Deployment owns). ``wave`` is the
-    label of the plan wave it runs in ("" when not planned). ``health`` is
-    None when nothing is live to judge (a hook not run yet).
-    """
-
-    key: ResourceKey
-    action: Action | None
-    health: Health | None
-    wave: str = ""
-    phase: HookPhase | None = None
-    wave_number: int = 0
-    children: tuple[ResourceNode, ...] = ()
-
-    def walk(self) -> Iterable[ResourceNode]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-
-@dataclass(frozen=True, slots=True)
-class AppSummary:
-    """One row of the Applications screen."""
-
-    name: str
-    sync: SyncStatus
-    health: Health
-    revision: Revision
-    last: SyncRecord | None
-    auto_sync: AutoSync
-    resources: int = 0
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AppView:
-    """Everything the Application, Diff and waves views show of one app.
-
-    ``state`` is None when the app could not be planned; ``summary.error``
-    says why.
-    """
-
-    spec: AppSpec
-    summary: AppSummary
-    state: AppState | None
-    nodes: tuple[ResourceNode, ...] = ()
-    observed_at: float = 0.0
-
-    @property
-    def plan(self) -> Plan | None:
-        return self.state.plan if self.state is not None else None
-
-    def task(self, key: ResourceKey) -> Task | None:
-        """The plan task of ``key``, if the plan holds one."""
-        if self.state is None:
-            return None
-        return next((t for t in self.state.plan.tasks() if t.key == key), None)
-
-    def node(self, key: ResourceKey) -> ResourceNode | None:
-        for root in self.nodes:
-            for node in root.walk():
-                if node.key == key:
-                    return node
-        return None
-
-    def owner_of(self, key: ResourceKey) -> ResourceNode | None:
-        """The planned node whose subtree holds ``key`` (an owned Pod's Deployment)."""
-        for root in self.nodes:
-            if any(node.key == key for node in root.walk()):
-                return root
-        return None
-
-
-class PlanChangedError(GitwaveError):
-    """The plan changed between the confirmation and the sync; nothing was applied."""
-
-    def __init__(self, app: str, detail: str) -> None:
-        super().__init__(
-            f"app {app}: {detail}; nothing was applied",
-            hint="review the new plan and confirm again",
-        )
-
-
-@runtime_checkable
-class ObjectLister(Protocol):
-    """A target that can list every live object (the sandbox can; it lets the
-    live tree show what an app's objects own)."""
-
-    def list(self, *, kind: str | None = None, namespace: str | None = None) -> list[Live]:
-        """Objects of ``kind`` in ``namespace`` (None: all), sorted by key."""
-        ...
-
-
 def _plan_signature(plan: Plan) -> tuple[str, tuple[tuple[str, str], ...]]:
     """What a confirmation covers: the revision and what happens to which object."""
     return plan.revision, tuple(
         (str(t.key), t.action.value) for t in plan.tasks() if t.action.changes_target
     )
-
-
-def _wave_of(plan: Plan) -> dict[ResourceKey, Wave]:
-    return {task.key: wave for wave in plan.waves for task in wave.tasks}
-
-
-def _uid(live: Live | None) -> str:
-    if live is None:
-        return ""
-    meta = live.manifest.get("metadata") or {}
-    return str(meta.get("uid") or "")
-
-
-def _owner_uid(live: Live) -> str:
-    """The uid of the object's controlling owner (else its first owner); "" when none."""
-    meta = live.manifest.get("metadata") or {}
-    refs = [r for r in meta.get("ownerReferences") or [] if isinstance(r, dict) and r.get("uid")]
-    for ref in refs:
-        if ref.get("controller"):
-            return str(ref["uid"])
-    return str(refs[0]["uid"]) if refs else ""
 
 
 class Controller:
@@ -365,7 +205,7 @@ class Controller:
             )
             return AppView(app, summary, None, (), observed_at)
         healths = operations.resource_healths(state, targets=self.targets)
-        nodes = self._tree(state, healths)
+        nodes = live_tree(state, healths, self.targets)
         app_health = operations.app_health(state, targets=self.targets)
         summary = AppSummary(
             name=app.name,
@@ -377,88 +217,6 @@ class Controller:
             resources=len(state.graph.resources),
         )
         return AppView(app, summary, state, nodes, observed_at)
-
-    def _owned(self, state: AppState) -> dict[str, list[Live]]:
-        """Owner uid → the live objects of an OWNED_KINDS kind it owns.
-
-        Only those kinds are listed: reading every object of the app's
-        namespaces again would decode the whole app a second time (a third of
-        a 10,000-object app's refresh went there)."""
-        owned: dict[str, list[Live]] = {}
-        for api_version, kind in OWNED_KINDS:
-            try:
-                lister = self.targets.for_kind(api_version, kind)
-            except ProviderError:
-                continue  # no target serves the kind: nothing of it to show
-            if not isinstance(lister, ObjectLister):
-                continue  # observe only (see the module docstring)
-            for live in lister.list(kind=kind):
-                owner = _owner_uid(live)
-                if owner:
-                    owned.setdefault(owner, []).append(live)
-        return owned
-
-    def _tree(
-        self, state: AppState, healths: Mapping[ResourceKey, Health]
-    ) -> tuple[ResourceNode, ...]:
-        """app → composite → composed resources; each object → what it owns."""
-        plan = state.plan
-        waves = _wave_of(plan)
-        owned = self._owned(state)
-        seen: set[str] = set()
-
-        def owned_nodes(live: Live | None) -> tuple[ResourceNode, ...]:
-            uid = _uid(live)
-            if not uid or uid in seen:  # a uid loop (a damaged target) stops here
-                return ()
-            seen.add(uid)
-            children = sorted(owned.get(uid, ()), key=lambda c: c.key)
-            return tuple(
-                ResourceNode(
-                    key=child.key,
-                    action=None,
-                    health=self.targets.for_live(child).health(child),
-                    children=owned_nodes(child),
-                )
-                for child in children
-            )
-
-        def planned(task: Task) -> ResourceNode:
-            wave = waves[task.key]
-            live = state.live.get(task.key) if task.action is not Action.PRUNE else task.live
-            return ResourceNode(
-                key=task.key,
-                action=task.action,
-                health=healths.get(task.key),
-                wave=wave.label,
-                phase=wave.phase,
-                wave_number=wave.number,
-                children=owned_nodes(live),
-            )
-
-        tasks = list(plan.tasks())
-        by_display = {t.key.display: t.key for t in tasks}
-        composite_of: dict[ResourceKey, ResourceKey] = {}
-        for task in tasks:
-            if task.desired is None:
-                continue
-            owner = by_display.get(task.desired.annotations.get(ANNOTATION_COMPOSITE, ""))
-            if owner is not None and owner != task.key:
-                composite_of[task.key] = owner
-        nodes = {t.key: planned(t) for t in tasks}
-        composed: dict[ResourceKey, list[ResourceNode]] = {}
-        for key, owner in composite_of.items():
-            composed.setdefault(owner, []).append(nodes[key])
-
-        def with_composed(key: ResourceKey, trail: frozenset[ResourceKey]) -> ResourceNode:
-            node = nodes[key]
-            parts = composed.get(key)
-            if not parts or key in trail:
-                return node
-            inner = tuple(with_composed(p.key, trail | {key}) for p in parts)
-            return replace(node, children=inner + node.children)
-
-        return tuple(with_composed(t.key, frozenset()) for t in tasks if t.key not in composite_of)
 
     def summaries(self) -> Iterable[AppSummary]:
         """``view(app).summary`` for every app, one at a time, in sync order."""
