@@ -61,7 +61,7 @@ from gitwave.engine.model import (
     SourceRef,
 )
 from gitwave.engine.render import HelmOptions, Rendered, RenderOptions, render
-from gitwave.engine.sops import Decryption, DecryptionProvider
+from gitwave.engine.render.sops import Decryption, DecryptionProvider
 from gitwave.engine.source import (
     Checkout,
     current_branch,

@@ -24,6 +24,7 @@ from gitwave.engine.render import (
     clear_render_cache,
     render,
 )
+from gitwave.engine.render.tools import run_tool
 from gitwave.engine.source import Checkout, open_source
 
 TESTDATA = Path(__file__).parent.parent / "testdata" / "render"
@@ -515,3 +516,67 @@ def test_kustomize_is_found_next_to_the_python_interpreter(
 
     assert [r.key.name for r in rendered.resources] == ["web"]
     assert os.environ["PATH"] == str(tmp_path)
+
+
+# --- the shared tool runner ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolCase:
+    reason: str
+    script: str  # run as `python -c script`
+    want: list[str]  # substrings of the message
+    hidden: list[str]  # substrings the message must not hold
+
+
+TOOL_CASES = [
+    ToolCase(
+        "a failure quotes stderr with the hidden directory cut and secrets masked",
+        "import sys; sys.stderr.write('\\n/scratch/x/base.yaml: bad hunter2\\n\\n'); sys.exit(3)",
+        ["base.yaml: tool failed:\n  base.yaml: bad ***"],
+        ["/scratch/x", "hunter2"],
+    ),
+    ToolCase(
+        "a silent failure names the exit status",
+        "import sys; sys.exit(4)",
+        ["tool failed:\n  exit status 4"],
+        [],
+    ),
+    ToolCase(
+        "a tool that hangs is stopped at the timeout",
+        "import time; time.sleep(5)",
+        ["tool did not finish within 0s"],
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", TOOL_CASES, ids=lambda c: c.reason)
+def test_run_tool_turns_every_failure_into_an_error_naming_the_file(case: ToolCase) -> None:
+    with pytest.raises(RenderError) as caught:
+        run_tool(
+            [sys.executable, "-c", case.script],
+            tool="tool",
+            where="base.yaml",
+            timeout_s=0.3,
+            hide_dirs=("/scratch/x",),
+            redact=("hunter2",),
+        )
+
+    message = str(caught.value)
+    assert caught.value.source == SourceRef("base.yaml")
+    for part in case.want:
+        assert part in message
+    for part in case.hidden:
+        assert part not in message
+
+
+def test_run_tool_reports_a_binary_that_cannot_start(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match=r"^base.yaml: cannot run tool: "):
+        run_tool([str(tmp_path / "absent")], tool="tool", where="base.yaml")
+
+
+def test_run_tool_returns_stdout() -> None:
+    out = run_tool([sys.executable, "-c", "print('ok')"], tool="tool", where="base.yaml")
+
+    assert out == "ok\n"

@@ -24,7 +24,7 @@ import yaml
 from gitwave.engine.apps import load_apps, render_app
 from gitwave.engine.errors import RenderError, ToolMissingError, ValidationError
 from gitwave.engine.render import Rendered, RenderOptions, render
-from gitwave.engine.sops import Decryption, DecryptionProvider, FileFormat, sops_command
+from gitwave.engine.render.sops import Decryption, DecryptionProvider, FileFormat, sops_command
 from gitwave.engine.source import Checkout
 from gitwave.tui.cli import main
 

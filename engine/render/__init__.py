@@ -1,0 +1,106 @@
+"""Render: one directory of a Checkout → typed, validated Resources.
+
+The tool is chosen as Argo CD chooses it:
+
+- a ``kustomization.yaml`` / ``kustomization.yml`` / ``Kustomization`` → Kustomize
+  (``kustomize build``, else ``kubectl kustomize`` from the venv or PATH);
+- a ``Chart.yaml`` → ``helm template``;
+- otherwise every ``.yaml``/``.yml``/``.json`` file, recursively, in sorted
+  order, each possibly holding several documents or a ``kind: List``.
+
+Every document must be an object with apiVersion, kind and metadata.name
+(metadata.generateName is accepted on hooks); every key must be unique. Any
+problem raises RenderError naming ``file:line`` — a render error is never an
+empty render. Paths never leave the repository: the app path, symlinks in the
+tree, Kustomize bases and Helm values files all go through ``safe_join``, and
+remote Kustomize bases are refused.
+
+Where each job lives::
+
+    values.py     RenderTool, RenderOptions, HelmOptions, Rendered
+    directory.py  plain YAML/JSON files → documents with file:line; the tree walk
+    kustomize.py  overlays (images through a throw-away overlay, decrypted copies)
+    helm.py       charts (values files inside the repository only)
+    sops.py       SOPS-encrypted manifests, decrypted with the sops binary
+    tools.py      the one subprocess runner kustomize, helm and sops share
+    resources.py  documents → validated Resources, namespaces settled
+    cache.py      Rendered values of clean commits, keyed by commit and path
+"""
+
+from __future__ import annotations
+
+from gitwave.engine.errors import RenderError
+from gitwave.engine.model import SourceRef
+from gitwave.engine.render.cache import CACHE, cache_key, clear_render_cache
+from gitwave.engine.render.directory import directory_docs, manifest_files, walk_tree
+from gitwave.engine.render.helm import helm_docs
+from gitwave.engine.render.kustomize import check_kustomization, kustomize_command, kustomize_docs
+from gitwave.engine.render.resources import to_resources
+from gitwave.engine.render.sops import Decryption, DecryptionProvider
+from gitwave.engine.render.values import (
+    KUSTOMIZATION_FILES,
+    HelmOptions,
+    Rendered,
+    RenderOptions,
+    RenderTool,
+)
+from gitwave.engine.source import Checkout, safe_join
+
+_DEFAULT_OPTIONS = RenderOptions()
+
+
+def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_OPTIONS) -> Rendered:
+    """Render ``path`` (relative to ``checkout.root``) into Resources.
+
+    Raises PathEscapeError when the path or a file it uses leaves the
+    repository, ToolMissingError when kustomize/helm is needed but absent, and
+    RenderError (naming file:line) for anything malformed.
+    """
+    target = safe_join(checkout.root, path)
+    rel = checkout.relpath(target)
+    if not target.exists():
+        raise RenderError(SourceRef(rel), "no such file or directory in the repository")
+    tool = RenderTool.DIRECTORY if target.is_file() else RenderTool.detect(target)
+    if options.kustomize_images and tool is not RenderTool.KUSTOMIZE:
+        raise RenderError(
+            SourceRef(rel),
+            f"kustomize images are set, but {rel} is rendered with {tool.value}, not kustomize",
+            hint="add a kustomization.yaml to the path, or drop the images option",
+        )
+    key = cache_key(checkout, rel, options, tool)
+    if key is not None:
+        cached = CACHE.get(key)
+        if cached is not None:
+            return cached
+    if tool is RenderTool.KUSTOMIZE:
+        docs = kustomize_docs(checkout, target, rel, options)
+    elif tool is RenderTool.HELM:
+        docs = helm_docs(checkout, target, rel, options)
+    else:
+        docs = directory_docs(checkout, target, rel, options)
+    result = Rendered(
+        resources=to_resources(docs, options),
+        revision=checkout.revision,
+        path=rel,
+        tool=tool,
+    )
+    if key is not None:
+        CACHE.put(key, result)
+    return result
+
+
+__all__ = [
+    "KUSTOMIZATION_FILES",
+    "Decryption",
+    "DecryptionProvider",
+    "HelmOptions",
+    "RenderOptions",
+    "RenderTool",
+    "Rendered",
+    "check_kustomization",
+    "clear_render_cache",
+    "kustomize_command",
+    "manifest_files",
+    "render",
+    "walk_tree",
+]

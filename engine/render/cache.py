@@ -1,0 +1,88 @@
+"""The render cache: Rendered values of clean, committed checkouts, keyed by commit and path.
+
+A checkout with no revision or with uncommitted changes is never cached: its
+files can change under the same key. The key also holds the options and the
+binary of the tool with its mtime, so a new kustomize or helm renders afresh.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from gitwave.engine.render.helm import helm_command
+from gitwave.engine.render.kustomize import kustomize_command
+from gitwave.engine.render.values import Rendered, RenderOptions, RenderTool
+from gitwave.engine.source import Checkout
+
+CacheKey = tuple[Hashable, ...]
+
+
+class RenderCache:
+    """A small thread-safe LRU of Rendered values."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[CacheKey, Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: CacheKey) -> Rendered | None:
+        """The value cached under ``key`` (now the most recently used), or None."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: CacheKey, value: Rendered) -> None:
+        """Cache ``value``, dropping the least recently used beyond the size."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every value."""
+        with self._lock:
+            self._items.clear()
+
+
+CACHE = RenderCache(64)
+
+
+def cache_key(
+    checkout: Checkout, rel: str, options: RenderOptions, tool: RenderTool
+) -> CacheKey | None:
+    """The key rendering ``rel`` of ``checkout`` is cached under; None when it must not be."""
+    if not checkout.revision or checkout.dirty:
+        return None
+    return (str(checkout.root), checkout.revision, rel, options, _tool_identity(tool))
+
+
+def clear_render_cache() -> None:
+    """Forget every cached render (tests; after replacing a tool binary in place)."""
+    CACHE.clear()
+
+
+def _tool_identity(tool: RenderTool) -> tuple[str, int]:
+    """The binary a tool runs and its mtime: a new binary version invalidates the cache."""
+    binary: str | None
+    if tool is RenderTool.KUSTOMIZE:
+        command = kustomize_command()
+        binary = command[0] if command else None
+    elif tool is RenderTool.HELM:
+        binary = helm_command()
+    else:
+        return ("directory", 1)
+    if binary is None:
+        return ("", 0)
+    try:
+        return (binary, os.stat(binary).st_mtime_ns)
+    except OSError:
+        return (binary, 0)
+
+
+__all__ = ["CACHE", "RenderCache", "cache_key", "clear_render_cache"]

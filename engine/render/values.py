@@ -1,0 +1,94 @@
+"""The render stage's values: which tool renders a path, the options, and the result."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitwave.engine.model import Resource
+from gitwave.engine.render.sops import Decryption
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+class RenderTool(enum.StrEnum):
+    """How a directory is rendered (compares equal to its string value)."""
+
+    DIRECTORY = "directory"
+    KUSTOMIZE = "kustomize"
+    HELM = "helm"
+
+    @staticmethod
+    def detect(directory: Path) -> RenderTool:
+        """The tool Argo CD would pick for ``directory``."""
+        if any((directory / name).is_file() for name in KUSTOMIZATION_FILES):
+            return RenderTool.KUSTOMIZE
+        if (directory / "Chart.yaml").is_file():
+            return RenderTool.HELM
+        return RenderTool.DIRECTORY
+
+
+@dataclass(frozen=True)
+class HelmOptions:
+    """Argo CD's ``spec.source.helm``: release, namespace, values and ``--set`` parameters.
+
+    ``values_files`` are relative to the chart directory; ``values`` is YAML
+    text (Argo's ``valuesObject`` is dumped to text so options stay hashable);
+    ``parameters`` and ``string_parameters`` are ``name=value`` strings passed
+    as ``--set`` / ``--set-string``. Precedence, lowest first: values files,
+    values, parameters — as in Argo CD.
+    """
+
+    release_name: str = ""
+    namespace: str = ""
+    values_files: tuple[str, ...] = ()
+    values: str = ""
+    parameters: tuple[str, ...] = ()
+    string_parameters: tuple[str, ...] = ()
+    skip_crds: bool = False
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render an app path.
+
+    ``kustomize_images`` are Argo's ``kustomize.images`` (``nginx:1.27``,
+    ``nginx=repo/nginx:1.27``, ``nginx@sha256:…``). ``default_namespace`` fills
+    in a missing namespace on namespaced objects (Argo's destination
+    namespace); ``target_namespace`` overrides it on every namespaced object
+    (Flux's ``targetNamespace``). ``directory_include``/``directory_exclude``
+    are Argo's directory globs, matched against the path relative to the app
+    directory (``{a,b}`` alternatives allowed). ``decryption`` is Flux's
+    ``spec.decryption``, recorded only: encrypted files are decrypted whether
+    or not it is set.
+    """
+
+    kustomize_images: tuple[str, ...] = ()
+    helm: HelmOptions | None = None
+    directory_recurse: bool = True
+    directory_include: str = ""
+    directory_exclude: str = ""
+    default_namespace: str = ""
+    target_namespace: str = ""
+    decryption: Decryption | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The objects one app path renders to, at one revision.
+
+    ``path`` is repo-relative (``"."`` for the root); ``revision`` is the
+    checkout's commit ("" for a plain directory).
+    """
+
+    resources: tuple[Resource, ...]
+    revision: str
+    path: str
+    tool: RenderTool
+
+    def __len__(self) -> int:
+        return len(self.resources)
+
+
+__all__ = ["KUSTOMIZATION_FILES", "HelmOptions", "RenderOptions", "RenderTool", "Rendered"]
