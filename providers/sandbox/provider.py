@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gitwave.engine.api import Provider, health_of, is_cloud_group
 from gitwave.engine.errors import ConflictError, ProviderError, UnreachableError
-from gitwave.engine.health import health_of
 from gitwave.engine.model import (
     SERVER_METADATA_FIELDS,
     ChangeAction,
@@ -34,7 +34,6 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.engine.provider import Provider, is_cloud_group
 
 from .controllers import Rollout, StatusContext, controller_for
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
