@@ -4,14 +4,17 @@
 through this module, ``gitwave.engine.model`` and ``gitwave.engine.errors``;
 ``tests/engine/test_import_hygiene.py`` fails the build when either reaches
 for anything else. What is here is what a target or a composition function
-needs: the Provider protocol and its optional capabilities, health checks,
-Secret masking, scope, and the field diff a provider uses to tell drift.
+needs: the Provider protocol and its optional capabilities, the health of
+built-in kinds, Secret masking, scope, and the field diff a provider uses to
+tell drift. A provider answers health for its own kinds itself
+(``Provider.health``); nothing outside the engine adds checks to the engine's
+health registry.
 """
 
 from __future__ import annotations
 
 from gitwave.engine.diff import diff_manifest
-from gitwave.engine.health import health_of, register_health_check
+from gitwave.engine.health import health_of
 from gitwave.engine.mask import (
     LAST_APPLIED_ANNOTATION,
     MASK,
@@ -49,6 +52,5 @@ __all__ = [
     "is_secret_manifest",
     "mask_secret_manifest",
     "redact",
-    "register_health_check",
     "secret_values",
 ]

@@ -46,10 +46,11 @@ from gitwave.engine.plan import format_plan, plan_to_dict
 from gitwave.engine.provider import Provider
 from gitwave.engine.store import Store, TimelineWriter
 from gitwave.engine.sync import SyncResult, Targets
+from gitwave.providers.aws import AwsTarget
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
 from gitwave.tui.kinds import parse_kind_name
 from gitwave.tui.output import Progress, age, dump, paint, table, use_color
-from gitwave.tui.targets import AwsTarget, build_targets
+from gitwave.tui.targets import build_targets
 
 EXIT_OK = 0
 EXIT_CHANGES = 1

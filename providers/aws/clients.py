@@ -20,8 +20,8 @@ import botocore.exceptions
 from botocore import UNSIGNED
 from botocore.config import Config
 
+from gitwave.engine.api import redact
 from gitwave.engine.errors import ProviderError, UnreachableError
-from gitwave.engine.mask import redact
 from gitwave.engine.model import ResourceKey
 
 from .config import AwsConfig

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitwave.engine.api import LAST_APPLIED_ANNOTATION
 from gitwave.engine.errors import ProviderError
-from gitwave.engine.mask import LAST_APPLIED_ANNOTATION
 from gitwave.engine.model import ANNOTATION_TRACKING_ID, LABEL_APP, Manifest, Resource, ResourceKey
 
 from .record import Record

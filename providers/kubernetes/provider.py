@@ -25,9 +25,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from gitwave.engine.api import (
+    BulkReader,
+    Provider,
+    health_of,
+    is_cloud_group,
+    redact,
+    secret_values,
+)
 from gitwave.engine.errors import ConflictError, ProviderError, UnreachableError
-from gitwave.engine.health import health_of
-from gitwave.engine.mask import redact, secret_values
 from gitwave.engine.model import (
     LABEL_APP,
     SERVER_METADATA_FIELDS,
@@ -40,7 +46,6 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.engine.provider import BulkReader, Provider, is_cloud_group
 
 from .cache import Informer, InformerSet
 from .changes import ChangeLog

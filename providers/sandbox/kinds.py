@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitwave.engine.api import is_cluster_scoped
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.scope import is_cluster_scoped
 
 # Built-in kinds by API group. Argo CD Applications, Crossplane and every other
 # CRD-defined kind are deliberately absent: they need their CRD applied first.

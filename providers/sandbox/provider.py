@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gitwave.engine.api import ChangeFeed, Provider, health_of, is_cloud_group
 from gitwave.engine.errors import ConflictError, ProviderError, UnreachableError
-from gitwave.engine.health import health_of
 from gitwave.engine.model import (
     SERVER_METADATA_FIELDS,
     ChangeAction,
@@ -34,7 +34,6 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.engine.provider import Provider, is_cloud_group
 
 from .controllers import Rollout, StatusContext, controller_for
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
@@ -269,6 +268,28 @@ class SandboxProvider:
         with self._guard(), self._store.write():
             deleted = self._store.deleted_after(since)
             return str(self._store.current_rv()), [key for _, key in deleted]
+
+    # ------------------------------------------------------------ change feed
+
+    def changes(self, cursor: str) -> tuple[str, frozenset[ResourceKey] | None]:
+        """The ChangeFeed capability: the new cursor (the current resource
+        version) and the keys of the objects created, changed (a settled
+        status too) or deleted after ``cursor``; ``""`` starts the feed with
+        the current cursor and no keys. The keys are never None: deletions are
+        kept as tombstones, so no cursor is too old. ProviderError for a
+        cursor that is not a resource version."""
+        if not cursor:
+            with self._guard(), self._store.write():
+                return str(self._store.current_rv()), frozenset()
+        since = self._parse_rv(cursor)
+        # One transaction: the cursor returned is the version both reads saw,
+        # so a change lands in exactly one answer.
+        with self._guard(), self._store.write():
+            self._settle_due()
+            changed = self._store.changed_keys_after(since)
+            deleted = self._store.deleted_after(since)
+            current = str(self._store.current_rv())
+        return current, frozenset(changed) | frozenset(key for _, key in deleted)
 
     # ------------------------------------------------------------ out-of-band writes
 
@@ -630,4 +651,9 @@ class SandboxProvider:
 
 def _conforms(sandbox: SandboxProvider) -> Provider:
     """Never called: mypy checks here that SandboxProvider is a Provider."""
+    return sandbox
+
+
+def _feeds(sandbox: SandboxProvider) -> ChangeFeed:
+    """Never called: mypy checks here that SandboxProvider is a ChangeFeed."""
     return sandbox

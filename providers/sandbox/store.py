@@ -305,6 +305,11 @@ class Store:
     def changed_after(self, rv: int) -> list[Row]:
         return self._select("WHERE rv > ? ORDER BY rv", (rv,))
 
+    def changed_keys_after(self, rv: int) -> list[ResourceKey]:
+        """The keys ``changed_after`` would return, without decoding the objects."""
+        rows = self._db.execute("SELECT id FROM objects WHERE rv > ? ORDER BY rv", (rv,))
+        return [ResourceKey.parse(r[0]) for r in rows]
+
     def deleted_after(self, rv: int) -> list[tuple[int, ResourceKey]]:
         rows = self._db.execute(
             "SELECT rv, id FROM tombstones WHERE rv > ? ORDER BY rv", (rv,)

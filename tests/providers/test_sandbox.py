@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gitwave.engine.api import ChangeFeed
 from gitwave.engine.errors import ConflictError, ProviderError
 from gitwave.engine.model import (
     ChangeAction,
@@ -807,6 +808,44 @@ def test_changes_since_reports_writes_settles_and_deletions(
     sandbox.delete(created.key)
     _, deleted = sandbox.deletions_since(rv2)
     assert deleted == [created.key]
+
+
+def test_changes_is_a_change_feed_of_created_changed_and_deleted_keys(
+    sandbox: SandboxProvider,
+) -> None:
+    """The ChangeFeed capability (engine.api.ChangeFeed), natively."""
+    assert isinstance(sandbox, ChangeFeed)
+    before = apply(sandbox, config_map("before"))
+    cursor, keys = sandbox.changes("")
+    assert keys == frozenset(), "starting the feed reports nothing"
+    assert cursor == sandbox.changes(cursor)[0]
+
+    created = apply(sandbox, config_map("created"))
+    changed = apply(sandbox, config_map("before", LOG_LEVEL="debug"))
+    assert changed.resource_version != before.resource_version
+    doomed = apply(sandbox, config_map("doomed"))
+    cursor, keys = sandbox.changes(cursor)
+    assert keys == {created.key, changed.key, doomed.key}
+
+    sandbox.delete(doomed.key)
+    cursor, keys = sandbox.changes(cursor)
+    assert keys == {doomed.key}
+    assert sandbox.changes(cursor) == (cursor, frozenset()), "each change is reported once"
+
+
+@pytest.mark.parametrize("cursor", ["0", "1"])
+def test_changes_after_an_old_cursor_includes_every_later_write(
+    sandbox: SandboxProvider, cursor: str
+) -> None:
+    created = apply(sandbox, config_map("a"))
+    current, keys = sandbox.changes(cursor)
+    assert created.key in keys
+    assert current == created.resource_version
+
+
+def test_changes_refuses_a_cursor_that_is_no_resource_version(sandbox: SandboxProvider) -> None:
+    with pytest.raises(ProviderError, match="not a resource version"):
+        sandbox.changes("yesterday")
 
 
 def test_handles_everything_but_cloud_resources(sandbox: SandboxProvider) -> None:

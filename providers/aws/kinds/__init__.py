@@ -6,7 +6,7 @@ Importing this package registers every kind; look handlers up with
 
 from . import bucket, dbinstance, dbsubnetgroup, metricalarm, queue, recordset, securitygroup
 from .base import Context, Desired, KindHandler, Observed, Readiness, TagStyle
-from .registry import handler_for, handlers, register_health_checks
+from .registry import handler_for, handlers
 
 __all__ = [
     "Context",
@@ -23,6 +23,5 @@ __all__ = [
     "metricalarm",
     "queue",
     "recordset",
-    "register_health_checks",
     "securitygroup",
 ]

@@ -1,16 +1,14 @@
 """The registry of AWS kinds, keyed by ``(group, kind)``.
 
-Each kind module registers its handler with ``@register``. The engine's own
-health registry is only told about AWS kinds on request
-(``register_health_checks``): the engine and the TUI ask ``provider.health``,
-and an import should not change what ``gitwave.engine.health`` knows.
+Each kind module registers its handler with ``@register``. The registry is the
+AWS provider's own: ``AwsProvider.health`` answers for its kinds by asking their
+handler, and nothing here writes into the engine's health registry (the
+engine routes a cloud object's health to the provider that handles its kind).
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
-
-from gitwave.engine.health import register_health_check
 
 from .base import KindHandler
 
@@ -27,17 +25,10 @@ def register(handler: H) -> H:
 
 
 def handler_for(group: str, kind: str) -> KindHandler | None:
+    """The handler of that kind, or None when it is no AWS kind gitwave manages."""
     return _HANDLERS.get((group, kind))
 
 
 def handlers() -> tuple[KindHandler, ...]:
     """Every registered handler, sorted by group and kind."""
     return tuple(_HANDLERS[k] for k in sorted(_HANDLERS))
-
-
-def register_health_checks() -> None:
-    """Put every AWS kind's health check into ``gitwave.engine.health``, so
-    ``health_of`` (used on bare manifests, e.g. composed resources) reads AWS
-    objects as precisely as ``AwsProvider.health``. Idempotent."""
-    for handler in handlers():
-        register_health_check(handler.group, handler.kind)(handler.health)

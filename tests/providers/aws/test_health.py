@@ -1,19 +1,27 @@
 """Health of AWS objects: one observed manifest (tests/testdata/aws/health/) →
 code and message. moto makes instances available at once, so the in-between
-states are fixtures; the checks are pure and read only the manifest."""
+states are fixtures; the checks are pure and read only the manifest.
+
+The AWS provider answers health for its own kinds: nothing it does writes into
+the engine's health registry, and an app's health reaches the kind's check
+because the targets route each object to the provider that handles it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import yaml
 
-from gitwave.engine import health as health_module
-from gitwave.engine.health import health_of, registered_kinds
+from gitwave.engine.health import registered_kinds
 from gitwave.engine.model import HealthCode, Live, ResourceKey
-from gitwave.providers.aws import AwsConfig, AwsProvider, register_health_checks
+from gitwave.engine.sync import Targets
+from gitwave.providers.aws import AwsConfig, AwsProvider, AwsTarget
 from gitwave.providers.aws.kinds import handlers
+from gitwave.providers.sandbox import SandboxProvider
 
 from .conftest import TESTDATA
 
@@ -60,25 +68,50 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def engine_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine's health registry with the AWS checks in, for this test only."""
-    monkeypatch.setattr(health_module, "_CHECKS", dict(health_module._CHECKS))
-    register_health_checks()
+def live_of(case: Case) -> Live:
+    manifest = yaml.load((TESTDATA / "health" / case.given).read_text(), Loader=yaml.CSafeLoader)
+    return Live(ResourceKey.of(manifest), manifest)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.given for c in CASES])
-def test_health(engine_registry: None, case: Case) -> None:
-    manifest = yaml.load((TESTDATA / "health" / case.given).read_text(), Loader=yaml.CSafeLoader)
+def test_health(case: Case) -> None:
     provider = AwsProvider(config=AwsConfig(region="eu-west-1"))
-    health = provider.health(Live(ResourceKey.of(manifest), manifest))
+    health = provider.health(live_of(case))
     assert health.code is case.want
     assert case.message in health.message
-    # The engine's own registry gives the same answer (the provider registered it).
-    assert health_of(manifest) == health
 
 
-def test_every_aws_kind_has_a_registered_health_check(engine_registry: None) -> None:
-    kinds = {(h.group, h.kind) for h in handlers()}
-    assert len(kinds) == 7
-    assert kinds <= registered_kinds()
+@pytest.mark.parametrize("case", CASES, ids=[c.given for c in CASES])
+def test_app_health_routes_cloud_objects_to_the_aws_target(case: Case, tmp_path: Path) -> None:
+    """What the CLI builds: the AWS target first, then the Kubernetes side. The
+    engine asks ``targets.for_live(live).health(live)``, which must be the AWS
+    kind's answer (the engine's generic reading of conditions says less)."""
+    with SandboxProvider(tmp_path / "state") as sandbox:
+        aws = AwsTarget(kube_side=sandbox, state_dir=tmp_path, embedded=False)
+        targets = Targets([aws, sandbox])
+        live = live_of(case)
+        assert targets.for_live(live) is aws
+        health = targets.for_live(live).health(live)
+    assert health.code is case.want
+    assert case.message in health.message
+
+
+def test_the_aws_provider_writes_nothing_into_the_engine_health_registry() -> None:
+    """Importing and using the provider leaves the engine's built-in checks alone
+    (in a fresh interpreter: this one's registry may hold test registrations)."""
+    script = (
+        "from gitwave.engine.health import registered_kinds\n"
+        "before = registered_kinds()\n"
+        "from gitwave.engine.model import Live, ResourceKey\n"
+        "from gitwave.providers.aws import AwsConfig, AwsProvider\n"
+        "import gitwave.providers.aws.kinds\n"
+        "provider = AwsProvider(config=AwsConfig(region='eu-west-1'))\n"
+        "manifest = {'apiVersion': 'sqs.aws.crossplane.io/v1beta1', 'kind': 'Queue',\n"
+        "            'metadata': {'name': 'q'}}\n"
+        "provider.health(Live(ResourceKey.of(manifest), manifest))\n"
+        "assert registered_kinds() == before, sorted(registered_kinds() - before)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    aws_kinds = {(h.group, h.kind) for h in handlers()}
+    assert len(aws_kinds) == 7
+    assert not aws_kinds & registered_kinds()

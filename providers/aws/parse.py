@@ -1,0 +1,79 @@
+"""A desired AWS object, checked against its kind before anything is called.
+
+Bad input is a ProviderError that names the object and the field, and
+nothing is applied: an unknown kind or version, an unsupported or missing
+``forProvider`` field, a tag in gitwave's own namespace, or a field that needs
+a Kubernetes side (a connection Secret, a password Secret) when there is none.
+"""
+
+from __future__ import annotations
+
+from gitwave.engine.errors import ProviderError
+from gitwave.engine.model import Resource, ResourceKey
+
+from .kinds import KindHandler, handler_for
+from .managed import Managed
+from .record import is_gitwave_tag
+
+
+def handler_of(key: ResourceKey) -> KindHandler:
+    """The handler of ``key``'s kind; ProviderError when gitwave does not manage it."""
+    handler = handler_for(key.group, key.kind)
+    if handler is None:
+        raise ProviderError(key, f"{key.kind} ({key.group}) is not an AWS kind gitwave manages")
+    return handler
+
+
+def parse_managed(
+    resource: Resource, *, can_write_secrets: bool, can_read_secrets: bool
+) -> Managed:
+    """``resource`` as a managed resource of its kind; ProviderError when it is
+    malformed. ``can_write_secrets``/``can_read_secrets`` say whether the
+    provider was given a Kubernetes side to write and read Secrets through."""
+    key = resource.key
+    handler = handler_of(key)
+    version = resource.api_version.rpartition("/")[2]
+    if version != handler.version:
+        raise ProviderError(
+            key,
+            f"gitwave manages {key.kind} at {handler.api_version}, not {resource.api_version}",
+        )
+    managed = Managed.parse(resource)
+    fp = managed.for_provider
+    unknown = sorted(set(fp) - handler.fields)
+    if unknown:
+        raise ProviderError(
+            key,
+            f"spec.forProvider.{unknown[0]} is not supported for {key.kind} "
+            f"(supported: {', '.join(sorted(handler.fields))})",
+        )
+    missing = sorted(f for f in handler.required if fp.get(f) in (None, ""))
+    if missing:
+        raise ProviderError(key, f"spec.forProvider.{missing[0]} is required")
+    if (
+        handler.region_field
+        and fp.get(handler.region_field) is not None
+        and not isinstance(fp[handler.region_field], str)
+    ):
+        raise ProviderError(key, f"spec.forProvider.{handler.region_field} must be a string")
+    tags = handler.tag_style.read(key, fp) or {}
+    reserved = sorted(t for t in tags if is_gitwave_tag(t))
+    if reserved:
+        raise ProviderError(
+            key, f"tag {reserved[0]!r}: keys starting with gitwave.dev/ are gitwave's own"
+        )
+    handler.check(key, fp)
+    if handler.needs_password:
+        if managed.connection_secret is not None and not can_write_secrets:
+            raise ProviderError(
+                key,
+                "spec.writeConnectionSecretToRef needs a secret writer (the Kubernetes-side "
+                "target), and none was given",
+            )
+        if fp.get("masterUserPasswordSecretRef") is not None and not can_read_secrets:
+            raise ProviderError(
+                key,
+                "spec.forProvider.masterUserPasswordSecretRef needs a secret reader, and "
+                "none was given",
+            )
+    return managed

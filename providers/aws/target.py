@@ -1,0 +1,202 @@
+"""AwsTarget: the AWS provider as a command uses it, started on first use.
+
+Cloud kinds go to it, and it exists whether or not an app has any: it starts
+the provider (and, on the sandbox with no ProviderConfig, the embedded
+emulator) only when a cloud object shows up; importing this module loads no
+boto3. Without the emulator it is real AWS through boto3's usual credential
+chain, or the endpoint a ProviderConfig names.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gitwave.engine.api import Provider
+from gitwave.engine.errors import ProviderError
+from gitwave.engine.model import (
+    ChangeAction,
+    ChangeSetEntry,
+    Health,
+    HealthCode,
+    Live,
+    Propagation,
+    Resource,
+    ResourceKey,
+)
+
+from .config import AwsConfig
+from .embedded import SNAPSHOT_FILE, EmbeddedAws, embedded_moto
+
+if TYPE_CHECKING:
+    from .provider import AwsProvider
+
+PROVIDER_CONFIG_GROUP = "aws.crossplane.io"
+
+
+def _is_provider_config(api_version: str, kind: str) -> bool:
+    return kind == "ProviderConfig" and api_version.rpartition("/")[0] == PROVIDER_CONFIG_GROUP
+
+
+def _is_provider_config_key(key: ResourceKey) -> bool:
+    return key.kind == "ProviderConfig" and key.group == PROVIDER_CONFIG_GROUP
+
+
+class AwsTarget:
+    """The AWS provider, started on first use.
+
+    ``kube_side`` is the Kubernetes-side target: connection Secrets are written
+    to it and password Secrets read from it. ``embedded`` says whether, with no
+    default ProviderConfig, gitwave starts its own emulator (state kept in
+    ``state_dir``) instead of talking to real AWS.
+
+    Crossplane ``ProviderConfig``s in the repo are consumed here, as Crossplane's
+    provider consumes them: they configure the provider and are never applied
+    anywhere, so they read as in sync once declared.
+    """
+
+    name = "aws"
+
+    def __init__(self, *, kube_side: Provider, state_dir: Path, embedded: bool) -> None:
+        self._kube_side = kube_side
+        self._state_dir = state_dir
+        self._embedded_default = embedded
+        self._provider: AwsProvider | None = None
+        self._emulator: EmbeddedAws | None = None
+        self._configs: dict[str, Resource] = {}
+        self._lock = threading.Lock()
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _read_secret(self, namespace: str, name: str, key: str) -> str | None:
+        live = self._kube_side.observe(ResourceKey("", "Secret", namespace, name))
+        if live is None:
+            return None
+        value = (live.manifest.get("data") or {}).get(key)
+        return base64.b64decode(value).decode() if isinstance(value, str) else None
+
+    def _ensure(self) -> AwsProvider:
+        with self._lock:
+            if self._provider is not None:
+                return self._provider
+            # Here, not at the top: boto3 loads only when a cloud object shows up.
+            from .provider import AwsProvider
+
+            named = {
+                name: AwsConfig.from_provider_config(
+                    resource.manifest, secret_reader=self._read_secret
+                )
+                for name, resource in self._configs.items()
+            }
+            default = named.pop("default", None)
+            on_write = None
+            if default is None and self._embedded_default:
+                self._emulator = embedded_moto(state_dir=self._state_dir)
+                default = self._emulator.config()
+                on_write = self._emulator.save
+            elif default is None:
+                default = AwsConfig()
+            self._provider = AwsProvider(
+                config=default,
+                secret_writer=self._kube_side.apply,
+                secret_reader=self._read_secret,
+                provider_configs=named,
+                on_write=on_write,
+            )
+            return self._provider
+
+    @property
+    def in_use(self) -> bool:
+        """Whether any cloud object was seen: until then outputs leave AWS out."""
+        return self._provider is not None or bool(self._configs)
+
+    @property
+    def description(self) -> str:
+        """One line for outputs, e.g. ``AWS: embedded emulator``."""
+        if self._provider is None:
+            return "AWS: embedded emulator" if self._embedded_default else "AWS"
+        return self._provider.description
+
+    def close(self) -> None:
+        """Stop the emulator, if this target started one."""
+        if self._emulator is not None:
+            self._emulator.close()
+
+    # -- Provider protocol --------------------------------------------------------------
+
+    def handles(self, api_version: str, kind: str) -> bool:
+        """The AWS kinds gitwave manages, and Crossplane's AWS ProviderConfig."""
+        from .kinds import handler_for  # boto3 too: see _ensure
+
+        if _is_provider_config(api_version, kind):
+            return True
+        group, _, version = api_version.rpartition("/")
+        handler = handler_for(group, kind)
+        return handler is not None and handler.version == version
+
+    def declare(self, resources: Iterable[Resource]) -> None:
+        """ProviderConfigs configure the provider; the rest tell it what to look for."""
+        items = list(resources)
+        for resource in items:
+            if _is_provider_config(resource.api_version, resource.kind):
+                if self._provider is not None and resource.key.name not in self._configs:
+                    raise ProviderError(
+                        resource.key,
+                        "a ProviderConfig appeared after the AWS target started",
+                        retriable=True,
+                    )
+                self._configs[resource.key.name] = resource
+        managed = [r for r in items if not _is_provider_config(r.api_version, r.kind)]
+        if managed:
+            self._ensure().declare(managed)
+
+    def observe(self, key: ResourceKey) -> Live | None:
+        if _is_provider_config_key(key):
+            config = self._configs.get(key.name)
+            return Live(key, config.manifest, "1") if config else None
+        return self._ensure().observe(key)
+
+    def apply(self, resource: Resource, *, dry_run: bool = False) -> ChangeSetEntry:
+        if _is_provider_config(resource.api_version, resource.kind):
+            known = resource.key.name in self._configs
+            if not dry_run:
+                self._configs[resource.key.name] = resource
+            return ChangeSetEntry(
+                resource.key,
+                ChangeAction.UNCHANGED if known else ChangeAction.CREATED,
+                "provider configuration (not applied anywhere)",
+                live=Live(resource.key, resource.manifest, "1"),
+            )
+        return self._ensure().apply(resource, dry_run=dry_run)
+
+    def delete(
+        self, key: ResourceKey, *, propagation: Propagation = Propagation.FOREGROUND
+    ) -> ChangeSetEntry:
+        if _is_provider_config_key(key):
+            self._configs.pop(key.name, None)
+            return ChangeSetEntry(key, ChangeAction.DELETED, "provider configuration forgotten")
+        return self._ensure().delete(key, propagation=propagation)
+
+    def health(self, live: Live) -> Health:
+        """A ProviderConfig is healthy once declared; the rest, by their kind."""
+        if _is_provider_config_key(live.key):
+            return Health(HealthCode.HEALTHY)
+        return self._ensure().health(live)
+
+    def list_tracked(self, app: str) -> Sequence[Live]:
+        # Nothing started: this process declared no cloud object. An app whose
+        # cloud objects were all removed from Git still needs its leftovers
+        # found, so look when an emulator snapshot exists. Real AWS is not
+        # asked then (it needs credentials a Kubernetes-only user lacks).
+        snapshot = self._state_dir / SNAPSHOT_FILE
+        if self._provider is None and not (self._embedded_default and snapshot.exists()):
+            return []
+        return self._ensure().list_tracked(app)
+
+
+def _conforms(target: AwsTarget) -> Provider:
+    """Never called: mypy checks here that AwsTarget is a Provider."""
+    return target
