@@ -1,87 +1,71 @@
-"""Flux ``GitRepository.spec.ref.semver``: the highest tag a version constraint allows."""
+"""Flux ``GitRepository.spec.ref.semver``: the highest tag a version constraint allows.
+
+Flux reads constraints with Masterminds/semver. semantic_version's ``NpmSpec``
+reads the same language — comparisons joined by spaces (``>=1.2 <2``), ``~1.2``,
+``^1.2``, x-ranges (``1.2.x``, ``*``), hyphen ranges (``1.0 - 2.0``) and ``||``
+— with the same meaning for partial versions (``>1.2`` is ``>=1.3.0``). Three
+Masterminds forms npm ranges lack are translated here: a comma between
+comparisons, a space or a ``v`` after an operator (``>= 1.0``, ``~v1.2``) and ``!=``.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
 
-_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
-_CONSTRAINT = re.compile(r"^(>=|<=|!=|=|>|<|~|\^)?\s*v?([0-9x*X]+(?:\.[0-9x*X]+){0,2})$")
+from semantic_version import NpmSpec, Version
 
-Version = tuple[int, int, int]
+# A tag counts when it is a plain release version, "v" optional: pre-releases and
+# other tags ("latest") are never picked, as Flux does without a pre-release constraint.
+_RELEASE_TAG = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
+_OPERATOR_GAP = re.compile(r"(>=|<=|!=|=|>|<|~|\^)\s*v?")
 
 
 def pick_semver(constraint: str, tags: Iterable[str]) -> str | None:
-    """The tag with the highest version satisfying ``constraint`` (Masterminds syntax subset).
+    """The tag with the highest version satisfying ``constraint`` (None: no tag does).
 
-    Supports ``||`` alternatives of comma/space separated comparisons
-    (``>=1.2 <2``), ``~1.2``, ``^1.2``, x-ranges (``1.2.x``, ``*``) and hyphen
-    ranges (``1.0 - 2.0``). Pre-release tags are never picked. Raises
-    ValueError for a malformed constraint.
+    The first of several tags naming one version wins. Raises ValueError for
+    a malformed constraint.
     """
-    alternatives = [_parse_alternative(part) for part in constraint.split("||")]
+    alternatives = [_Alternative.parse(part) for part in constraint.split("||")]
     best: tuple[Version, str] | None = None
     for tag in tags:
-        match = _VERSION.match(tag)
+        match = _RELEASE_TAG.match(tag)
         if match is None:
             continue
-        version = (int(match[1]), int(match[2] or 0), int(match[3] or 0))
-        if any(all(check(version) for check in alt) for alt in alternatives) and (
+        version = Version(major=int(match[1]), minor=int(match[2] or 0), patch=int(match[3] or 0))
+        if any(alternative.allows(version) for alternative in alternatives) and (
             best is None or version > best[0]
         ):
             best = (version, tag)
     return best[1] if best else None
 
 
-def _parse_alternative(text: str) -> list[Any]:
-    text = re.sub(r"(\S+)\s+-\s+(\S+)", r">=\1 <=\2", text.strip())
-    terms = [t for t in re.split(r"[,\s]+", re.sub(r"(>=|<=|!=|=|>|<|~|\^)\s+", r"\1", text)) if t]
-    if not terms:
-        raise ValueError("empty constraint")
-    checks = []
-    for term in terms:
-        match = _CONSTRAINT.match(term)
-        if match is None:
-            raise ValueError(f"cannot read constraint {term!r}")
-        checks.append(_check(match[1] or "=", match[2]))
-    return checks
+@dataclass(frozen=True)
+class _Alternative:
+    """One side of ``||``: what ``allowed`` matches, less what any of ``excluded`` matches."""
+
+    allowed: NpmSpec
+    excluded: tuple[NpmSpec, ...]
+
+    @staticmethod
+    def parse(text: str) -> _Alternative:
+        terms = _OPERATOR_GAP.sub(r"\1", text.replace(",", " ")).split()
+        if not terms:
+            raise ValueError("empty constraint")
+        excluded = tuple(_spec(t.removeprefix("!=")) for t in terms if t.startswith("!="))
+        kept = " ".join(t for t in terms if not t.startswith("!=")) or "*"
+        return _Alternative(allowed=_spec(kept), excluded=excluded)
+
+    def allows(self, version: Version) -> bool:
+        return bool(self.allowed.match(version)) and not any(
+            spec.match(version) for spec in self.excluded
+        )
 
 
-def _check(op: str, text: str) -> Any:
-    parts = text.split(".")
-    wild = next((i for i, p in enumerate(parts) if p in ("x", "X", "*")), len(parts))
-    numbers = [int(p) for p in parts[:wild]]
-    given = len(numbers)
-    padded = [*numbers, 0, 0, 0]
-    low: Version = (padded[0], padded[1], padded[2])
-
-    def bump(index: int) -> Version:
-        values = [*low]
-        values[index] += 1
-        for i in range(index + 1, 3):
-            values[i] = 0
-        return (values[0], values[1], values[2])
-
-    if given == 0:
-        return lambda v: op not in ("<", "!=")
-    high = bump(given - 1) if given < 3 else None  # the first version past an x-range
-    if op == "=":
-        return (lambda v: low <= v < high) if high else (lambda v: v == low)
-    if op == "!=":
-        return (lambda v: not low <= v < high) if high else (lambda v: v != low)
-    if op == ">":
-        return (lambda v: v >= high) if high else (lambda v: v > low)
-    if op == ">=":
-        return lambda v: v >= low
-    if op == "<":
-        return lambda v: v < low
-    if op == "<=":
-        return (lambda v: v < high) if high else (lambda v: v <= low)
-    if op == "~":
-        upper = bump(1) if given >= 2 else bump(0)
-        return lambda v: low <= v < upper
-    # "^": compatible with the left-most non-zero part
-    index = next((i for i, n in enumerate(numbers) if n != 0), given - 1)
-    upper = bump(min(index, 2))
-    return lambda v: low <= v < upper
+def _spec(text: str) -> NpmSpec:
+    try:
+        return NpmSpec(text)
+    except ValueError as err:
+        raise ValueError(f"cannot read constraint {text!r}: {err}") from None

@@ -796,6 +796,17 @@ class SemverCase:
         SemverCase("^0.9 || >=2", "v2.0.0"),
         SemverCase("!=1.10.0, >=1", "v2.0.0"),
         SemverCase("1.2.0", "v1.2.0"),
+        # Masterminds forms translated for NpmSpec: a "v" or a space after an operator,
+        # "!=" of an x-range inside an alternative.
+        SemverCase("~v1.2", "v1.2.5"),
+        SemverCase("=v1.2", "v1.2.5"),
+        SemverCase("!=1.2.x, <2", "v1.10.0"),
+        SemverCase("<1.2 || 1.2.x, != 1.2.5", "v1.2.0"),
+        # Partial versions mean what they mean to Masterminds.
+        SemverCase(">1.2", "v2.0.0"),  # >= 1.3.0
+        SemverCase("<=1.2", "v1.2.5"),  # < 1.3.0
+        SemverCase("~1", "v1.10.0"),
+        SemverCase("1.x", "v1.10.0"),
     ],
     ids=lambda c: c.constraint,
 )
@@ -805,9 +816,15 @@ def test_pick_semver(case: SemverCase) -> None:
     assert pick_semver(case.constraint, tags) == case.want
 
 
-def test_a_malformed_semver_constraint_is_an_error() -> None:
+@pytest.mark.parametrize("constraint", [">>1", "1.2.3.4", "abc", "~*"])
+def test_a_malformed_semver_constraint_is_an_error(constraint: str) -> None:
     with pytest.raises(ValueError, match="cannot read constraint"):
-        pick_semver(">>1", ["v1.0.0"])
+        pick_semver(constraint, ["v1.0.0"])
+
+
+def test_an_empty_semver_alternative_is_an_error() -> None:
+    with pytest.raises(ValueError, match="empty constraint"):
+        pick_semver("1.0 ||", ["v1.0.0"])
 
 
 # --- values with behaviour ------------------------------------------------------------------------
