@@ -12,11 +12,16 @@ import re
 from collections.abc import Mapping
 from typing import Any, NoReturn, overload
 
+import durationpy
+
 from gitwave.engine.errors import PathEscapeError, ValidationError
 from gitwave.engine.model import ANNOTATION_SYNC_WAVE, ANNOTATION_SYNC_WAVE_ARGO
 
-_GO_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# durationpy also takes days, weeks, months and years, a sign and spaces between
+# the parts; Go's time.ParseDuration (what Argo CD and Flux use) takes none of
+# them, so a value is held to Go's grammar before durationpy reads it.
+_GO_DURATION = re.compile(r"(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+")
+_BARE_SECONDS = re.compile(r"\d+(\.\d+)?")
 
 
 def parse_duration(text: str, *, bare_seconds: bool = False) -> float:
@@ -26,20 +31,15 @@ def parse_duration(text: str, *, bare_seconds: bool = False) -> float:
     durations). Raises ValueError for anything else.
     """
     value = text.strip()
-    if bare_seconds and re.fullmatch(r"\d+(\.\d+)?", value):
+    if bare_seconds and _BARE_SECONDS.fullmatch(value):
         return float(value)
-    if value == "0":
-        return 0.0
-    pos = 0
-    total = 0.0
-    for match in _GO_DURATION.finditer(value):
-        if match.start() != pos:
-            break
-        total += float(match[1]) * _UNIT_S[match[2]]
-        pos = match.end()
-    if pos != len(value) or not value:
+    if value != "0" and not _GO_DURATION.fullmatch(value):
         raise ValueError(f"{text!r} is not a duration (like 30s, 5m, 1h30m)")
-    return total
+    try:
+        seconds: float = durationpy.from_str(value).total_seconds()
+    except durationpy.DurationError:  # too large for a timedelta
+        raise ValueError(f"{text!r} is not a duration (like 30s, 5m, 1h30m)") from None
+    return seconds
 
 
 class Reader:

@@ -840,6 +840,9 @@ def test_an_empty_semver_alternative_is_an_error() -> None:
         ("1.5h", False, 5400.0),
         ("300ms", False, 0.3),
         ("1h2m3s", False, 3723.0),
+        (".5s", False, 0.5),
+        ("1500us", False, 0.0015),
+        ("1500µs", False, 0.0015),
         ("0", False, 0.0),
         ("5", True, 5.0),
     ],
@@ -848,7 +851,12 @@ def test_parse_duration(text: str, bare: bool, want: float) -> None:
     assert parse_duration(text, bare_seconds=bare) == pytest.approx(want)
 
 
-@pytest.mark.parametrize("text", ["5", "", "m", "5 s", "1d", "s5", "1m30"])
+@pytest.mark.parametrize(
+    "text",
+    # durationpy alone would take days, weeks, years, a sign and spaces between parts;
+    # Go (so Argo and Flux) takes none of them.
+    ["5", "", "m", "5 s", "1d", "2w", "1y", "-5s", "+5s", "1h 30m", "s5", "1m30", "9" * 20 + "h"],
+)
 def test_parse_duration_refuses_non_durations(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         parse_duration(text)
