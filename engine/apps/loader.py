@@ -2,7 +2,8 @@
 
 The holder is the repository an app file lives in; it decides what a repoURL
 written there resolves to. App of apps: an Argo app is rendered to find the
-Applications it holds.
+Applications it holds, and that render is the one ``render_app`` reuses (the
+render cache, keyed by commit and path, serves the second call).
 """
 
 from __future__ import annotations
@@ -92,12 +93,24 @@ def render_app(app: AppSpec, *, cache_dir: Path | None = None) -> Rendered:
 
     Raises what ``open_source`` and ``render`` raise.
     """
-    checkout = checkout_for(app, cache_dir=cache_dir)
-    rendered = render(checkout, app.source.path, options=app.source.render)
+    _, rendered = _render_whole(app, cache_dir=cache_dir)
     if not app.children:
         return rendered
     own = tuple(r for r in rendered.resources if not _is_argo_app_resource(r))
     return replace(rendered, resources=own)
+
+
+def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Rendered]:
+    """The checkout of ``app``'s source and its render, child Applications included.
+
+    Loading renders every Argo app this way to find its children, and
+    ``render_app`` renders it again for the sync: both calls reach ``render``
+    with the same checkout, path and options, so for a clean commit the second
+    is a hit in render's cache. A work tree with uncommitted edits is rendered
+    again on purpose: it may have changed in between (watch mode relies on that).
+    """
+    checkout = checkout_for(app, cache_dir=cache_dir)
+    return checkout, render(checkout, app.source.path, options=app.source.render)
 
 
 # --- where an app file lives, and how to reopen it ----------------------------
@@ -228,8 +241,7 @@ class _Loader:
             raise ValidationError(
                 app.where, f"app of apps nested deeper than {MAX_APP_DEPTH} levels"
             )
-        checkout = checkout_for(app, cache_dir=self.cache_dir)
-        rendered = render(checkout, app.source.path, options=app.source.render)
+        checkout, rendered = _render_whole(app, cache_dir=self.cache_dir)
         child_resources = [r for r in rendered.resources if _is_argo_app_resource(r)]
         if not child_resources:
             return app

@@ -17,6 +17,7 @@ import git
 import pytest
 import yaml
 
+import gitwave.engine.apps.loader as apps_loader
 from gitwave.engine.apps import (
     MAX_APP_DEPTH,
     AppKind,
@@ -34,7 +35,8 @@ from gitwave.engine.apps import (
 )
 from gitwave.engine.errors import GitwaveError, PathEscapeError, ValidationError
 from gitwave.engine.model import Propagation, ResourceKey, SourceRef
-from gitwave.engine.render import HelmOptions, RenderOptions
+from gitwave.engine.render import HelmOptions, Rendered, RenderOptions, clear_render_cache
+from gitwave.engine.source import Checkout
 
 TESTDATA = Path(__file__).parent.parent / "testdata" / "apps"
 ORIGIN = "git@github.com:example/shop.git"
@@ -622,6 +624,50 @@ def test_app_of_apps_depth_is_limited(ws: Workspace) -> None:
 
     with pytest.raises(ValidationError, match=f"nested deeper than {MAX_APP_DEPTH} levels"):
         ws.load("deep/0")
+
+
+def test_an_app_of_apps_parent_is_rendered_once_for_loading_and_sync(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading renders the parent to find its child Applications; render_app for the
+    sync then gets that same render from the render cache (a clean commit)."""
+    clear_render_cache()
+    real_render = apps_loader.render
+    answers: list[Rendered] = []  # what render returned for the parent's path, call by call
+
+    def counting_render(checkout: Checkout, path: str, *, options: RenderOptions) -> Rendered:
+        rendered = real_render(checkout, path, options=options)
+        if path == "children":
+            answers.append(rendered)
+        return rendered
+
+    monkeypatch.setattr(apps_loader, "render", counting_render)
+    ws.write(
+        "apps/parent.yaml", [application("parent", source={"repoURL": ".", "path": "children"})]
+    )
+    ws.commit("an app of apps")
+
+    [parent] = ws.load("apps")
+    synced = render_app(parent, cache_dir=ws.cache)
+
+    assert len(answers) == 2  # asked twice: to find the children, then for the sync
+    renders = {id(answer) for answer in answers}  # a cache hit returns the stored value
+    assert len(renders) == 1
+    assert [r.key.name for r in synced.resources] == ["parent-own"]
+
+
+def test_uncommitted_edits_after_loading_are_rendered_for_the_sync(ws: Workspace) -> None:
+    """A work tree with edits is never served from the render cache: it may change
+    between loading and the sync (watch mode relies on it)."""
+    ws.write(
+        "apps/parent.yaml", [application("parent", source={"repoURL": ".", "path": "children"})]
+    )
+    [parent] = ws.load("apps")
+    late = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}}
+
+    ws.write("children/extra.yaml", [late])
+
+    assert [r.key.name for r in render_app(parent).resources] == ["late", "parent-own"]
 
 
 # --- Flux ---------------------------------------------------------------------------------
