@@ -27,6 +27,7 @@ from gitwave.engine.apps import (
     RetrySpec,
     SyncPolicy,
     dns_label,
+    flatten_apps,
     load_apps,
     order_apps,
     parse_duration,
@@ -941,6 +942,37 @@ def test_order_apps_puts_dependencies_first_then_wave_and_name() -> None:
     ordered = order_apps([app("web", "db"), app("db", "infra"), app("infra"), app("docs", wave=-1)])
 
     assert [a.name for a in ordered] == ["docs", "infra", "db", "web"]
+
+
+def _app(name: str, *deps: str, wave: int = 0, children: tuple[AppSpec, ...] = ()) -> AppSpec:
+    return AppSpec(
+        name,
+        AppKind.ARGO,
+        AppSource("", "", "."),
+        depends_on=deps,
+        wave=wave,
+        children=children,
+    )
+
+
+def test_flatten_apps_puts_parents_before_children_and_dependencies_first() -> None:
+    parent = _app("parent", children=(_app("late", "db", wave=2), _app("early", wave=-1)))
+
+    flat = flatten_apps([parent, _app("db")])
+
+    assert [a.name for a in flat] == ["parent", "early", "db", "late"]
+
+
+@pytest.mark.parametrize(
+    ("apps", "message"),
+    [
+        ([_app("web", "nope")], "dependsOn names unknown app 'nope'"),
+        ([_app("a", "b"), _app("b", "a")], "dependsOn cycle: a -> b"),
+    ],
+)
+def test_flatten_apps_refuses_bad_dependencies(apps: list[AppSpec], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        flatten_apps(apps)
 
 
 # --- samples/ -----------------------------------------------------------------------------
