@@ -17,6 +17,7 @@ import git
 import pytest
 import yaml
 
+import gitwave.engine.apps.loader as apps_loader
 from gitwave.engine.apps import (
     MAX_APP_DEPTH,
     AppKind,
@@ -26,6 +27,7 @@ from gitwave.engine.apps import (
     RetrySpec,
     SyncPolicy,
     dns_label,
+    flatten_apps,
     load_apps,
     order_apps,
     parse_duration,
@@ -34,7 +36,8 @@ from gitwave.engine.apps import (
 )
 from gitwave.engine.errors import GitwaveError, PathEscapeError, ValidationError
 from gitwave.engine.model import Propagation, ResourceKey, SourceRef
-from gitwave.engine.render import HelmOptions, RenderOptions
+from gitwave.engine.render import HelmOptions, Rendered, RenderOptions, clear_render_cache
+from gitwave.engine.source import Checkout
 
 TESTDATA = Path(__file__).parent.parent / "testdata" / "apps"
 ORIGIN = "git@github.com:example/shop.git"
@@ -624,6 +627,50 @@ def test_app_of_apps_depth_is_limited(ws: Workspace) -> None:
         ws.load("deep/0")
 
 
+def test_an_app_of_apps_parent_is_rendered_once_for_loading_and_sync(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading renders the parent to find its child Applications; render_app for the
+    sync then gets that same render from the render cache (a clean commit)."""
+    clear_render_cache()
+    real_render = apps_loader.render
+    answers: list[Rendered] = []  # what render returned for the parent's path, call by call
+
+    def counting_render(checkout: Checkout, path: str, *, options: RenderOptions) -> Rendered:
+        rendered = real_render(checkout, path, options=options)
+        if path == "children":
+            answers.append(rendered)
+        return rendered
+
+    monkeypatch.setattr(apps_loader, "render", counting_render)
+    ws.write(
+        "apps/parent.yaml", [application("parent", source={"repoURL": ".", "path": "children"})]
+    )
+    ws.commit("an app of apps")
+
+    [parent] = ws.load("apps")
+    synced = render_app(parent, cache_dir=ws.cache)
+
+    assert len(answers) == 2  # asked twice: to find the children, then for the sync
+    renders = {id(answer) for answer in answers}  # a cache hit returns the stored value
+    assert len(renders) == 1
+    assert [r.key.name for r in synced.resources] == ["parent-own"]
+
+
+def test_uncommitted_edits_after_loading_are_rendered_for_the_sync(ws: Workspace) -> None:
+    """A work tree with edits is never served from the render cache: it may change
+    between loading and the sync (watch mode relies on it)."""
+    ws.write(
+        "apps/parent.yaml", [application("parent", source={"repoURL": ".", "path": "children"})]
+    )
+    [parent] = ws.load("apps")
+    late = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}}
+
+    ws.write("children/extra.yaml", [late])
+
+    assert [r.key.name for r in render_app(parent).resources] == ["late", "parent-own"]
+
+
 # --- Flux ---------------------------------------------------------------------------------
 
 
@@ -796,6 +843,17 @@ class SemverCase:
         SemverCase("^0.9 || >=2", "v2.0.0"),
         SemverCase("!=1.10.0, >=1", "v2.0.0"),
         SemverCase("1.2.0", "v1.2.0"),
+        # Masterminds forms translated for NpmSpec: a "v" or a space after an operator,
+        # "!=" of an x-range inside an alternative.
+        SemverCase("~v1.2", "v1.2.5"),
+        SemverCase("=v1.2", "v1.2.5"),
+        SemverCase("!=1.2.x, <2", "v1.10.0"),
+        SemverCase("<1.2 || 1.2.x, != 1.2.5", "v1.2.0"),
+        # Partial versions mean what they mean to Masterminds.
+        SemverCase(">1.2", "v2.0.0"),  # >= 1.3.0
+        SemverCase("<=1.2", "v1.2.5"),  # < 1.3.0
+        SemverCase("~1", "v1.10.0"),
+        SemverCase("1.x", "v1.10.0"),
     ],
     ids=lambda c: c.constraint,
 )
@@ -805,9 +863,15 @@ def test_pick_semver(case: SemverCase) -> None:
     assert pick_semver(case.constraint, tags) == case.want
 
 
-def test_a_malformed_semver_constraint_is_an_error() -> None:
+@pytest.mark.parametrize("constraint", [">>1", "1.2.3.4", "abc", "~*"])
+def test_a_malformed_semver_constraint_is_an_error(constraint: str) -> None:
     with pytest.raises(ValueError, match="cannot read constraint"):
-        pick_semver(">>1", ["v1.0.0"])
+        pick_semver(constraint, ["v1.0.0"])
+
+
+def test_an_empty_semver_alternative_is_an_error() -> None:
+    with pytest.raises(ValueError, match="empty constraint"):
+        pick_semver("1.0 ||", ["v1.0.0"])
 
 
 # --- values with behaviour ------------------------------------------------------------------------
@@ -823,6 +887,9 @@ def test_a_malformed_semver_constraint_is_an_error() -> None:
         ("1.5h", False, 5400.0),
         ("300ms", False, 0.3),
         ("1h2m3s", False, 3723.0),
+        (".5s", False, 0.5),
+        ("1500us", False, 0.0015),
+        ("1500µs", False, 0.0015),
         ("0", False, 0.0),
         ("5", True, 5.0),
     ],
@@ -831,7 +898,12 @@ def test_parse_duration(text: str, bare: bool, want: float) -> None:
     assert parse_duration(text, bare_seconds=bare) == pytest.approx(want)
 
 
-@pytest.mark.parametrize("text", ["5", "", "m", "5 s", "1d", "s5", "1m30"])
+@pytest.mark.parametrize(
+    "text",
+    # durationpy alone would take days, weeks, years, a sign and spaces between parts;
+    # Go (so Argo and Flux) takes none of them.
+    ["5", "", "m", "5 s", "1d", "2w", "1y", "-5s", "+5s", "1h 30m", "s5", "1m30", "9" * 20 + "h"],
+)
 def test_parse_duration_refuses_non_durations(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         parse_duration(text)
@@ -870,6 +942,37 @@ def test_order_apps_puts_dependencies_first_then_wave_and_name() -> None:
     ordered = order_apps([app("web", "db"), app("db", "infra"), app("infra"), app("docs", wave=-1)])
 
     assert [a.name for a in ordered] == ["docs", "infra", "db", "web"]
+
+
+def _app(name: str, *deps: str, wave: int = 0, children: tuple[AppSpec, ...] = ()) -> AppSpec:
+    return AppSpec(
+        name,
+        AppKind.ARGO,
+        AppSource("", "", "."),
+        depends_on=deps,
+        wave=wave,
+        children=children,
+    )
+
+
+def test_flatten_apps_puts_parents_before_children_and_dependencies_first() -> None:
+    parent = _app("parent", children=(_app("late", "db", wave=2), _app("early", wave=-1)))
+
+    flat = flatten_apps([parent, _app("db")])
+
+    assert [a.name for a in flat] == ["parent", "early", "db", "late"]
+
+
+@pytest.mark.parametrize(
+    ("apps", "message"),
+    [
+        ([_app("web", "nope")], "dependsOn names unknown app 'nope'"),
+        ([_app("a", "b"), _app("b", "a")], "dependsOn cycle: a -> b"),
+    ],
+)
+def test_flatten_apps_refuses_bad_dependencies(apps: list[AppSpec], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        flatten_apps(apps)
 
 
 # --- samples/ -----------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Applications: what to sync, from where, and how.
+
+``load_apps(PATH)`` finds the apps a location defines:
+
+- a directory whose top-level files (not sub-directories) hold Argo CD
+  ``Application`` (argoproj.io/v1alpha1) or Flux ``Kustomization``
+  (kustomize.toolkit.fluxcd.io/v1, with its ``GitRepository``) documents →
+  those apps (other documents in those files, e.g. an AppProject, are ignored);
+- a single file holding such documents → those apps;
+- any other directory (or manifest file) → one implicit app named after it.
+
+``render_app(app)`` renders an app wherever its source lives, so a caller never
+deals with repository URLs: ``checkout, apps = load_apps(path)`` then
+``render_app(app)`` for each.
+
+repoURL resolution (Argo ``spec.source.repoURL``, Flux ``GitRepository.spec.url``)
+----------------------------------------------------------------------------------
+A URL resolves to **the checkout that holds the Application file** when it is
+
+1. a relative path naming the repository root (``.`` or ``./``), or a
+   ``file://`` URL of that form (``file://.``);
+2. an absolute path or ``file:///abs/path`` URL of that repository's root; or
+3. equal to one of that repository's remote URLs, compared after
+   normalisation (scheme, user, ``.git`` suffix, trailing ``/`` and the
+   ``git@host:org/repo`` form are ignored).
+
+Then the revision decides what is rendered: ``HEAD`` (or none) and — when the
+holder is your work tree — the name of the branch you have checked out render
+your work tree as it is, uncommitted edits included (watch mode relies on
+this); any other branch, tag or SHA is materialised from the same repository
+into the cache, leaving your tree alone. Every other URL is fetched through
+``open_source`` (a shallow clone into the cache). A relative path other than
+``.`` is refused. App paths never leave their repository (``safe_join``).
+
+App of apps: when an app's rendered path holds Application manifests, they
+become that app's ``children`` (recursively, at most ``MAX_APP_DEPTH`` deep,
+a cycle is an error naming the files), ordered by their sync wave, then name.
+They are not resources of the parent: ``render_app`` leaves them out.
+
+Where each job lives::
+
+    model.py   AppSpec and the values it holds (AppSource, SyncPolicy, RetrySpec, …)
+    loader.py  load_apps, render_app: the holding repository, repoURL resolution,
+               implicit apps, app-of-apps children
+    argo.py    Argo CD Application → AppSpec
+    flux.py    Flux Kustomization + GitRepository → AppSpec (images, decryption)
+    semver.py  GitRepository ``ref.semver``: the highest tag a constraint allows
+    fields.py  typed field reading naming file:line, Go durations, path cleaning
+    order.py   order_apps (one level), flatten_apps (app-of-apps trees, dependsOn)
+"""
+
+from gitwave.engine.apps.fields import parse_duration
+from gitwave.engine.apps.loader import checkout_for, implicit_app, load_apps, render_app
+from gitwave.engine.apps.model import (
+    ARGO_GROUP,
+    DEFAULT_ARGO_SERVER,
+    FLUX_KUSTOMIZE_GROUP,
+    FLUX_SOURCE_GROUP,
+    MAX_APP_DEPTH,
+    AppKind,
+    AppSource,
+    AppSpec,
+    IgnoreRule,
+    RetrySpec,
+    SyncPolicy,
+    dns_label,
+)
+from gitwave.engine.apps.order import flatten_apps, order_apps
+from gitwave.engine.apps.semver import pick_semver
+
+__all__ = [
+    "ARGO_GROUP",
+    "DEFAULT_ARGO_SERVER",
+    "FLUX_KUSTOMIZE_GROUP",
+    "FLUX_SOURCE_GROUP",
+    "MAX_APP_DEPTH",
+    "AppKind",
+    "AppSource",
+    "AppSpec",
+    "IgnoreRule",
+    "RetrySpec",
+    "SyncPolicy",
+    "checkout_for",
+    "dns_label",
+    "flatten_apps",
+    "implicit_app",
+    "load_apps",
+    "order_apps",
+    "parse_duration",
+    "pick_semver",
+    "render_app",
+]

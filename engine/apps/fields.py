@@ -1,0 +1,180 @@
+"""Reading fields of parsed YAML, with errors that name ``file:line`` and the field.
+
+``Reader`` is typed access to one document's fields; ``parse_duration`` reads
+Go durations (what Argo CD and Flux write: ``30s``, ``1m30s``);
+``clean_path`` keeps a path inside its repository.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import Any, NoReturn, overload
+
+import durationpy
+
+from gitwave.engine.errors import PathEscapeError, ValidationError
+from gitwave.engine.model import ANNOTATION_SYNC_WAVE, ANNOTATION_SYNC_WAVE_ARGO
+
+# durationpy also takes days, weeks, months and years, a sign and spaces between
+# the parts; Go's time.ParseDuration (what Argo CD and Flux use) takes none of
+# them, so a value is held to Go's grammar before durationpy reads it.
+_GO_DURATION = re.compile(r"(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+")
+_BARE_SECONDS = re.compile(r"\d+(\.\d+)?")
+
+
+def parse_duration(text: str, *, bare_seconds: bool = False) -> float:
+    """Seconds in a Go duration (``1m30s``, ``10m``, ``1.5h``, ``300ms``).
+
+    With ``bare_seconds`` a plain number counts as seconds (Argo's backoff
+    durations). Raises ValueError for anything else.
+    """
+    value = text.strip()
+    if bare_seconds and _BARE_SECONDS.fullmatch(value):
+        return float(value)
+    if value != "0" and not _GO_DURATION.fullmatch(value):
+        raise ValueError(f"{text!r} is not a duration (like 30s, 5m, 1h30m)")
+    try:
+        seconds: float = durationpy.from_str(value).total_seconds()
+    except durationpy.DurationError:  # too large for a timedelta
+        raise ValueError(f"{text!r} is not a duration (like 30s, 5m, 1h30m)") from None
+    return seconds
+
+
+class Reader:
+    """Typed field access on parsed YAML; every failure is a ValidationError naming the field.
+
+    ``dotted`` names the field as a user writes it (``spec.source.path``); its
+    last part is the key read from ``parent``.
+    """
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, detail: str) -> NoReturn:
+        """Raise ValidationError for this document with ``detail``."""
+        raise ValidationError(self.where, detail)
+
+    def _get(self, parent: Mapping[str, Any], dotted: str) -> Any:
+        return parent.get(dotted.rpartition(".")[2].split("[")[0])
+
+    def mapping(
+        self, parent: Mapping[str, Any], dotted: str, *, required: bool = False
+    ) -> Mapping[str, Any]:
+        """The mapping at ``dotted`` ({} when absent and not required)."""
+        value = self._get(parent, dotted)
+        if value is None:
+            if required:
+                self.fail(f"{dotted} is required")
+            return {}
+        if not isinstance(value, dict):
+            self.fail(f"{dotted} must be a mapping, not {_type_name(value)}")
+        result: Mapping[str, Any] = value
+        return result
+
+    def mappings(self, parent: Mapping[str, Any], dotted: str) -> list[Mapping[str, Any]]:
+        """The list of mappings at ``dotted`` ([] when absent)."""
+        value = self._get(parent, dotted)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.fail(f"{dotted} must be a list of mappings")
+        return list(value)
+
+    def string(self, parent: Mapping[str, Any], dotted: str, *, required: bool = False) -> str:
+        """The string at ``dotted`` ("" when absent and not required)."""
+        value = self._get(parent, dotted)
+        if value is None or value == "":
+            if required:
+                self.fail(f"{dotted} is required")
+            return ""
+        if not isinstance(value, str):
+            self.fail(f"{dotted} must be a string, not {_type_name(value)} (quote it)")
+        return str(value)
+
+    def strings(self, parent: Mapping[str, Any], dotted: str) -> list[str]:
+        """The list of strings at ``dotted`` ([] when absent)."""
+        value = self._get(parent, dotted)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(f"{dotted} must be a list of strings")
+        return list(value)
+
+    def boolean(self, parent: Mapping[str, Any], dotted: str) -> bool:
+        """The boolean at ``dotted`` (False when absent)."""
+        value = self._get(parent, dotted)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            self.fail(f"{dotted} must be true or false, not {value!r}")
+        return bool(value)
+
+    @overload
+    def duration(
+        self, parent: Mapping[str, Any], dotted: str, default: str, *, argo: bool = False
+    ) -> float: ...
+
+    @overload
+    def duration(
+        self, parent: Mapping[str, Any], dotted: str, default: None, *, argo: bool = False
+    ) -> float | None: ...
+
+    def duration(
+        self, parent: Mapping[str, Any], dotted: str, default: str | None, *, argo: bool = False
+    ) -> float | None:
+        """Seconds in the Go duration at ``dotted`` (``default`` when absent).
+
+        ``argo``: a bare number counts as seconds, as in Argo's retry backoff.
+        """
+        value = self._get(parent, dotted)
+        if value is None:
+            return None if default is None else parse_duration(default)
+        if argo and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, str):
+            self.fail(f"{dotted} must be a duration like 30s or 5m, not {value!r}")
+        try:
+            return parse_duration(value, bare_seconds=argo)
+        except ValueError as err:
+            self.fail(f"{dotted}: {err}")
+
+
+def read_wave(reader: Reader, meta: Mapping[str, Any]) -> int:
+    """The sync wave in ``metadata.annotations`` (gitwave's, then Argo's; 0 without one)."""
+    annotations = reader.mapping(meta, "metadata.annotations")
+    for key in (ANNOTATION_SYNC_WAVE, ANNOTATION_SYNC_WAVE_ARGO):
+        if key in annotations:
+            value = annotations[key]
+            try:
+                return int(str(value).strip())
+            except ValueError:
+                reader.fail(f"metadata.annotations[{key}]: {value!r} is not an integer")
+    return 0
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def clean_path(path: str, subject: str) -> str:
+    """A repo-relative path in normal form; PathEscapeError for absolute or ``..`` paths.
+
+    ``subject`` names the file, line and field in the error.
+    """
+    text = path.strip() or "."
+    if text.startswith("/"):
+        raise PathEscapeError(f"{subject} {path!r}", reason="absolute paths are not allowed")
+    normal = posixpath.normpath(text)
+    if normal == ".." or normal.startswith("../"):
+        raise PathEscapeError(f"{subject} {path!r}", reason="'..' leads outside the repository")
+    return normal

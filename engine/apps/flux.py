@@ -1,0 +1,188 @@
+"""Flux ``Kustomization`` (kustomize.toolkit.fluxcd.io/v1) and the ``GitRepository`` it
+names → ``AppSpec``: source and ref, images, SOPS decryption, health checks, dependsOn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gitwave.engine.apps.fields import Reader, clean_path, read_wave
+from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, RepoResolver, SyncPolicy
+from gitwave.engine.apps.semver import pick_semver
+from gitwave.engine.model import ResourceKey, SourceRef
+from gitwave.engine.render import Decryption, DecryptionProvider, RenderOptions
+from gitwave.engine.source import list_tags
+
+
+@dataclass(frozen=True)
+class FluxSource:
+    """A GitRepository: its name and namespace, URL and resolved revision, and ``file:line``."""
+
+    namespace: str
+    name: str
+    url: str
+    revision: str
+    where: str
+
+
+def parse_git_repository(doc: Mapping[str, Any], where: str, resolve: RepoResolver) -> FluxSource:
+    """The GitRepository at ``where``; a ``spec.ref.semver`` is resolved to a tag now."""
+    reader = Reader(where)
+    meta = reader.mapping(doc, "metadata", required=True)
+    name = reader.string(meta, "metadata.name", required=True)
+    reader = Reader(f"{where} (GitRepository/{name})")
+    spec = reader.mapping(doc, "spec", required=True)
+    url = reader.string(spec, "spec.url", required=True)
+    reader.duration(spec, "spec.interval", None)
+    ref = reader.mapping(spec, "spec.ref")
+    revision = "HEAD"
+    # Flux's precedence: commit, name, semver, tag, branch.
+    for key in ("commit", "name", "semver", "tag", "branch"):
+        value = reader.string(ref, f"spec.ref.{key}")
+        if value:
+            revision = _resolve_semver(value, url, resolve, reader) if key == "semver" else value
+            break
+    return FluxSource(
+        namespace=reader.string(meta, "metadata.namespace"),
+        name=name,
+        url=url,
+        revision=revision,
+        where=reader.where,
+    )
+
+
+def parse_flux(
+    doc: Mapping[str, Any],
+    origin: SourceRef,
+    resolve: RepoResolver,
+    sources: Sequence[FluxSource],
+) -> AppSpec:
+    """The app a Kustomization at ``origin`` defines; its sourceRef names one of ``sources``."""
+    reader = Reader(str(origin))
+    meta = reader.mapping(doc, "metadata", required=True)
+    name = reader.string(meta, "metadata.name", required=True)
+    own_namespace = reader.string(meta, "metadata.namespace")
+    where = f"{origin} (Kustomization/{name})"
+    reader = Reader(where)
+    spec = reader.mapping(doc, "spec", required=True)
+    source_ref = reader.mapping(spec, "spec.sourceRef", required=True)
+    ref_kind = reader.string(source_ref, "spec.sourceRef.kind", required=True)
+    if ref_kind != "GitRepository":
+        reader.fail(f"spec.sourceRef.kind: {ref_kind!r} is not supported (only GitRepository)")
+    ref_name = reader.string(source_ref, "spec.sourceRef.name", required=True)
+    ref_namespace = reader.string(source_ref, "spec.sourceRef.namespace") or own_namespace
+    source = _find_source(sources, ref_name, ref_namespace)
+    if source is None:
+        reader.fail(f"spec.sourceRef: GitRepository {ref_name!r} is not defined in this directory")
+    if "prune" not in spec:
+        reader.fail("spec.prune is required")
+    interval = reader.duration(spec, "spec.interval", None)
+    if interval is None:
+        reader.fail("spec.interval is required")
+    timeout = reader.duration(spec, "spec.timeout", None)
+    path = clean_path(reader.string(spec, "spec.path") or ".", f"{where}: spec.path")
+    target_namespace = reader.string(spec, "spec.targetNamespace")
+    fetch_from, fetch_revision = resolve(source.url, source.revision, source.where, "spec.url")
+    health_checks = []
+    for i, check in enumerate(reader.mappings(spec, "spec.healthChecks")):
+        field_name = f"spec.healthChecks[{i}]"
+        api_version = reader.string(check, f"{field_name}.apiVersion", required=True)
+        health_checks.append(
+            ResourceKey(
+                api_version.rpartition("/")[0],
+                reader.string(check, f"{field_name}.kind", required=True),
+                reader.string(check, f"{field_name}.namespace"),
+                reader.string(check, f"{field_name}.name", required=True),
+            )
+        )
+    depends_on = [
+        reader.string(dep, f"spec.dependsOn[{i}].name", required=True)
+        for i, dep in enumerate(reader.mappings(spec, "spec.dependsOn"))
+    ]
+    return AppSpec(
+        name=name,
+        kind=AppKind.FLUX,
+        source=AppSource(
+            repo_url=source.url,
+            revision=source.revision,
+            path=path,
+            render=RenderOptions(
+                kustomize_images=_flux_images(reader, spec),
+                target_namespace=target_namespace,
+                decryption=_flux_decryption(reader, spec),
+            ),
+            fetch_from=fetch_from,
+            fetch_revision=fetch_revision,
+        ),
+        destination_namespace=target_namespace,
+        policy=SyncPolicy(
+            automated=not reader.boolean(spec, "spec.suspend"),
+            prune=reader.boolean(spec, "spec.prune"),
+            self_heal=True,  # Flux re-applies on every interval, correcting drift
+        ),
+        depends_on=tuple(depends_on),
+        health_checks=tuple(health_checks),
+        timeout_s=timeout if timeout is not None else interval,
+        interval_s=interval,
+        origin=origin,
+        wave=read_wave(reader, meta),
+    )
+
+
+def _find_source(sources: Sequence[FluxSource], name: str, namespace: str) -> FluxSource | None:
+    named = [s for s in sources if s.name == name]
+    for source in named:
+        if source.namespace == namespace:
+            return source
+    return named[0] if len(named) == 1 else None
+
+
+def _flux_decryption(reader: Reader, spec: Mapping[str, Any]) -> Decryption | None:
+    """Flux's ``spec.decryption``; the key Secret it names is recorded, not read
+    (engine/render/sops.py)."""
+    if spec.get("decryption") is None:
+        return None
+    decryption = reader.mapping(spec, "spec.decryption")
+    provider = DecryptionProvider.parse(
+        reader.string(decryption, "spec.decryption.provider", required=True),
+        where=reader.where,
+        field_name="spec.decryption.provider",
+    )
+    secret_ref = reader.mapping(decryption, "spec.decryption.secretRef")
+    return Decryption(
+        provider=provider,
+        secret_ref=reader.string(secret_ref, "spec.decryption.secretRef.name"),
+    )
+
+
+def _flux_images(reader: Reader, spec: Mapping[str, Any]) -> tuple[str, ...]:
+    images: list[str] = []
+    for i, image in enumerate(reader.mappings(spec, "spec.images")):
+        field_name = f"spec.images[{i}]"
+        old = reader.string(image, f"{field_name}.name", required=True)
+        new = reader.string(image, f"{field_name}.newName")
+        tag = reader.string(image, f"{field_name}.newTag")
+        digest = reader.string(image, f"{field_name}.digest")
+        text = f"{old}={new}" if new else old
+        if tag:
+            text += f":{tag}"
+        if digest:
+            text += f"@{digest}"
+        images.append(text)
+    return tuple(images)
+
+
+def _resolve_semver(constraint: str, url: str, resolve: RepoResolver, reader: Reader) -> str:
+    fetch_from, _ = resolve(url, "HEAD", reader.where, "spec.url")
+    tags = list_tags(fetch_from)
+    try:
+        best = pick_semver(constraint, tags)
+    except ValueError as err:
+        reader.fail(f"spec.ref.semver: {err}")
+    if best is None:
+        reader.fail(
+            f"spec.ref.semver: no tag matches {constraint!r} (tags: {', '.join(tags) or 'none'})"
+        )
+    return best

@@ -1,0 +1,352 @@
+"""Finding apps: ``load_apps`` and ``render_app`` (see the package docstring for the rules).
+
+The holder is the repository an app file lives in; it decides what a repoURL
+written there resolves to. App of apps: an Argo app is rendered to find the
+Applications it holds, and that render is the one ``render_app`` reuses (the
+render cache, keyed by commit and path, serves the second call).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from gitwave.engine.apps.argo import parse_argo
+from gitwave.engine.apps.flux import FluxSource, parse_flux, parse_git_repository
+from gitwave.engine.apps.model import (
+    ARGO_GROUP,
+    FLUX_KUSTOMIZE_GROUP,
+    FLUX_SOURCE_GROUP,
+    MAX_APP_DEPTH,
+    AppKind,
+    AppSource,
+    AppSpec,
+    dns_label,
+)
+from gitwave.engine.apps.order import order_apps
+from gitwave.engine.errors import SourceError, ValidationError
+from gitwave.engine.model import Resource, SourceRef
+from gitwave.engine.render import Rendered, render
+from gitwave.engine.source import (
+    Checkout,
+    current_branch,
+    find_repo_root,
+    is_remote,
+    normalise_repo_url,
+    open_source,
+    remote_urls,
+)
+from gitwave.engine.yamlio import Document, iter_documents
+
+# A cheap pre-filter before parsing: only files declaring an apiVersion of these
+# groups can hold apps. (The bare group name is not enough: every object with an
+# argocd.argoproj.io/sync-wave annotation mentions argoproj.io.)
+_APP_MARKER = re.compile(
+    r"""apiVersion["']?\s*:\s*["']?("""
+    + "|".join(re.escape(g) for g in (ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP))
+    + ")/"
+)
+
+
+def load_apps(
+    location: str, *, revision: str | None = None, cache_dir: Path | None = None
+) -> tuple[Checkout, list[AppSpec]]:
+    """The apps ``location`` (a directory, a repository URL or one file) defines.
+
+    Raises SourceError/PathEscapeError for an unreadable location,
+    ValidationError for a malformed Application/Kustomization (naming
+    file:line and the field) and RenderError when an app of apps cannot be
+    rendered to find its children.
+    """
+    if is_remote(location):
+        checkout = open_source(location, revision=revision, cache_dir=cache_dir)
+        holder = _Holder.remote(checkout, location)
+        target = checkout.root
+    else:
+        given = Path(location)
+        if not given.exists():
+            raise SourceError(f"{location}: no such file or directory", hint="check the path")
+        directory = given.resolve() if given.is_dir() else given.resolve().parent
+        top = find_repo_root(directory) or directory
+        checkout = open_source(str(directory), revision=revision, cache_dir=cache_dir)
+        holder = _Holder.local(checkout, top, revision)
+        target = checkout.root / os.path.relpath(given.resolve(), top)
+    loader = _Loader(cache_dir)
+    apps = loader.top_level(holder, target)
+    return checkout, apps
+
+
+def checkout_for(app: AppSpec, *, cache_dir: Path | None = None) -> Checkout:
+    """Open (fetch if needed) the source ``app`` renders from, at its revision."""
+    return open_source(
+        app.source.fetch_from, revision=app.source.fetch_revision, cache_dir=cache_dir
+    )
+
+
+def render_app(app: AppSpec, *, cache_dir: Path | None = None) -> Rendered:
+    """Render ``app`` from its resolved source; child Applications are left out.
+
+    Raises what ``open_source`` and ``render`` raise.
+    """
+    _, rendered = _render_whole(app, cache_dir=cache_dir)
+    if not app.children:
+        return rendered
+    own = tuple(r for r in rendered.resources if not _is_argo_app_resource(r))
+    return replace(rendered, resources=own)
+
+
+def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Rendered]:
+    """The checkout of ``app``'s source and its render, child Applications included.
+
+    Loading renders every Argo app this way to find its children, and
+    ``render_app`` renders it again for the sync: both calls reach ``render``
+    with the same checkout, path and options, so for a clean commit the second
+    is a hit in render's cache. A work tree with uncommitted edits is rendered
+    again on purpose: it may have changed in between (watch mode relies on that).
+    """
+    checkout = checkout_for(app, cache_dir=cache_dir)
+    return checkout, render(checkout, app.source.path, options=app.source.render)
+
+
+# --- where an app file lives, and how to reopen it ----------------------------
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """The repository holding an app file, and how ``open_source`` reopens it."""
+
+    checkout: Checkout
+    fetch_from: str
+    fetch_revision: str | None
+    same_repo_urls: frozenset[str]
+    work_tree_branch: str | None
+
+    @staticmethod
+    def local(checkout: Checkout, top: Path, revision: str | None) -> _Holder:
+        urls = {normalise_repo_url(u) for u in remote_urls(top)}
+        urls.add(normalise_repo_url(str(top)))
+        return _Holder(
+            checkout=checkout,
+            fetch_from=str(top),
+            fetch_revision=(checkout.revision or revision) if revision is not None else None,
+            same_repo_urls=frozenset(urls),
+            work_tree_branch=current_branch(top) if revision is None else None,
+        )
+
+    @staticmethod
+    def remote(checkout: Checkout, url: str) -> _Holder:
+        return _Holder(
+            checkout=checkout,
+            fetch_from=url,
+            fetch_revision=checkout.revision or None,
+            same_repo_urls=frozenset({normalise_repo_url(url)}),
+            work_tree_branch=None,
+        )
+
+    @staticmethod
+    def for_source(checkout: Checkout, source: AppSource) -> _Holder:
+        if is_remote(source.fetch_from):
+            return _Holder.remote(checkout, source.fetch_from)
+        top = Path(source.fetch_from)
+        holder = _Holder.local(checkout, top, source.fetch_revision)
+        return holder
+
+    def resolve(
+        self, repo_url: str, revision: str, where: str, field_name: str
+    ) -> tuple[str, str | None]:
+        """``(fetch_from, fetch_revision)`` for a repoURL written in a file of this holder."""
+        url = repo_url.strip()
+        if self._is_this_repo(url, where, field_name):
+            if revision in ("", "HEAD"):
+                return self.fetch_from, self.fetch_revision
+            if self.fetch_revision is None and revision == self.work_tree_branch:
+                return self.fetch_from, None
+            return self.fetch_from, revision
+        return url, None if revision in ("", "HEAD") else revision
+
+    def _is_this_repo(self, url: str, where: str, field_name: str) -> bool:
+        path = url.removeprefix("file://") if url.startswith("file://") else None
+        if path is None and not is_remote(url):
+            path = url
+        if path is not None:
+            if not path.startswith("/"):
+                if posixpath.normpath(path or ".") != ".":
+                    raise ValidationError(
+                        where,
+                        f"{field_name}: relative repoURL {url!r} must be '.' (this repository)",
+                        hint="use '.' for this repository or a full URL for another one",
+                    )
+                return True
+            return normalise_repo_url(path) in self.same_repo_urls
+        return normalise_repo_url(url) in self.same_repo_urls
+
+
+# --- loading ---------------------------------------------------------------
+
+
+class _Loader:
+    def __init__(self, cache_dir: Path | None) -> None:
+        self.cache_dir = cache_dir
+
+    def top_level(self, holder: _Holder, target: Path) -> list[AppSpec]:
+        files = [target] if target.is_file() else _top_level_files(target)
+        checkout = holder.checkout
+        argo: list[AppSpec] = []
+        flux_docs: list[tuple[Document, str]] = []
+        sources: list[FluxSource] = []
+        for file in files:
+            rel = checkout.relpath(file)
+            text = file.read_text(encoding="utf-8")
+            if not _APP_MARKER.search(text):
+                continue
+            for doc in iter_documents(text, file=rel):
+                where = f"{rel}:{doc.line}"
+                kind = _app_kind(doc.value)
+                if kind == "Application":
+                    argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
+                elif kind == "Kustomization":
+                    flux_docs.append((doc, rel))
+                elif kind == "GitRepository":
+                    sources.append(parse_git_repository(doc.value, where, holder.resolve))
+        flux = [
+            parse_flux(doc.value, SourceRef(rel, doc.line), holder.resolve, sources)
+            for doc, rel in flux_docs
+        ]
+        if not argo and not flux:
+            # Not rendered here: Applications below an implicit app are ordinary objects.
+            return [_implicit_app(holder, target)]
+        _check_unique(argo + flux)
+        _check_depends_on(flux)
+        # Only Argo apps are rendered now, to find the Applications they hold (app of apps).
+        apps = [self._discover(app, depth=0, chain=()) for app in argo] + flux
+        return order_apps(apps)
+
+    def _discover(self, app: AppSpec, *, depth: int, chain: tuple[AppSpec, ...]) -> AppSpec:
+        """``app`` with its child Applications (app of apps), found by rendering it."""
+        identity = _identity(app)
+        for i, ancestor in enumerate(chain):
+            if _identity(ancestor) == identity:
+                loop = " -> ".join(a.where for a in (*chain[i:], app))
+                raise ValidationError(
+                    app.where,
+                    f"app of apps cycle: {loop}",
+                    hint="an Application must not (indirectly) render itself",
+                )
+        if depth > MAX_APP_DEPTH:
+            raise ValidationError(
+                app.where, f"app of apps nested deeper than {MAX_APP_DEPTH} levels"
+            )
+        checkout, rendered = _render_whole(app, cache_dir=self.cache_dir)
+        child_resources = [r for r in rendered.resources if _is_argo_app_resource(r)]
+        if not child_resources:
+            return app
+        holder = _Holder.for_source(checkout, app.source)
+        children = [
+            parse_argo(r.manifest, r.source or SourceRef(rendered.path), holder.resolve)
+            for r in child_resources
+        ]
+        _check_unique(children)
+        found = [self._discover(child, depth=depth + 1, chain=(*chain, app)) for child in children]
+        found.sort(key=lambda a: (a.wave, a.name))
+        return replace(app, children=tuple(found))
+
+
+def _identity(app: AppSpec) -> tuple[str, str | None, str]:
+    source = app.source
+    place = source.fetch_from if is_remote(source.fetch_from) else str(Path(source.fetch_from))
+    return (place, source.fetch_revision, source.path)
+
+
+def _top_level_files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in (".yaml", ".yml")
+    )
+
+
+def _app_kind(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    api_version = str(value.get("apiVersion", ""))
+    kind = value.get("kind")
+    group = api_version.rpartition("/")[0]
+    if group == ARGO_GROUP and kind == "Application":
+        return "Application"
+    if group == FLUX_KUSTOMIZE_GROUP and kind == "Kustomization":
+        return "Kustomization"
+    if group == FLUX_SOURCE_GROUP and kind == "GitRepository":
+        return "GitRepository"
+    return None
+
+
+def _is_argo_app_resource(resource: Resource) -> bool:
+    return resource.key.group == ARGO_GROUP and resource.key.kind == "Application"
+
+
+def _implicit_app(holder: _Holder, target: Path) -> AppSpec:
+    checkout = holder.checkout
+    path = checkout.relpath(target)
+    base = target.stem if target.is_file() else target.name
+    if path == ".":
+        # The checkout may be a cache directory named after a commit: name the app after
+        # the repository instead.
+        base = holder.fetch_from.rstrip("/").rpartition("/")[2].removesuffix(".git")
+        if not is_remote(holder.fetch_from):
+            base = Path(holder.fetch_from).name
+    return AppSpec(
+        name=dns_label(base),
+        kind=AppKind.IMPLICIT,
+        source=AppSource(
+            repo_url=holder.fetch_from,
+            revision=holder.fetch_revision or "HEAD",
+            path=path,
+            fetch_from=holder.fetch_from,
+            fetch_revision=holder.fetch_revision,
+        ),
+        origin=SourceRef(path),
+    )
+
+
+def implicit_app(name: str, *, location: str = ".", path: str = ".") -> AppSpec:
+    """An app with no definition file: ``path`` of the work tree at ``location``.
+
+    For callers that know an app only by name (rollback from history) or want
+    to render a directory without ``load_apps``.
+    """
+    return AppSpec(
+        name=dns_label(name),
+        kind=AppKind.IMPLICIT,
+        source=AppSource(repo_url=location, revision="HEAD", path=path, fetch_from=location),
+    )
+
+
+def _check_unique(apps: Sequence[AppSpec]) -> None:
+    seen: dict[str, AppSpec] = {}
+    for app in apps:
+        first = seen.get(app.name)
+        if first is not None:
+            raise ValidationError(
+                app.where,
+                f"app name {app.name!r} is also used by {first.where}",
+                hint="app names must be unique",
+            )
+        seen[app.name] = app
+
+
+def _check_depends_on(apps: Sequence[AppSpec]) -> None:
+    names = {app.name for app in apps}
+    for app in apps:
+        for dependency in app.depends_on:
+            if dependency not in names:
+                raise ValidationError(
+                    app.where,
+                    f"spec.dependsOn: no Kustomization named {dependency!r} is defined here",
+                    hint="define it in the same directory, or remove the dependency",
+                )
+    order_apps(apps)

@@ -1,0 +1,196 @@
+"""The values that describe an app: what to sync, from where, and how.
+
+``AppSpec`` is what ``load_apps`` returns for each Argo CD Application, Flux
+Kustomization or implicit (directory) app; ``AppSource`` says where its
+manifests live, ``SyncPolicy`` how it syncs.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gitwave.engine.model import Propagation, ResourceKey, SourceRef
+from gitwave.engine.render import RenderOptions
+from gitwave.engine.source import redact_url
+
+MAX_APP_DEPTH = 8
+ARGO_GROUP = "argoproj.io"
+FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
+FLUX_SOURCE_GROUP = "source.toolkit.fluxcd.io"
+DEFAULT_ARGO_SERVER = "https://kubernetes.default.svc"
+
+
+class RepoResolver(Protocol):
+    """Where a repoURL written in an app file is fetched from (see the package docstring).
+
+    The parsers take this one-method seam so they need not know which
+    repository holds the file; the loader passes its holder's ``resolve``.
+    """
+
+    def __call__(
+        self, repo_url: str, revision: str, where: str, field_name: str
+    ) -> tuple[str, str | None]:
+        """``(fetch_from, fetch_revision)`` for ``open_source``; ValidationError naming
+        ``where`` and ``field_name`` for a repoURL that cannot be used."""
+        ...
+
+
+class AppKind(enum.Enum):
+    """Where an app's definition came from."""
+
+    ARGO = "argo"
+    FLUX = "flux"
+    IMPLICIT = "implicit"
+
+    @property
+    def label(self) -> str:
+        """The kind of object that defined the app, as a user wrote it."""
+        return _KIND_LABEL[self]
+
+
+_KIND_LABEL = {
+    AppKind.ARGO: "Application",
+    AppKind.FLUX: "Kustomization",
+    AppKind.IMPLICIT: "directory",
+}
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    """Argo's ``syncPolicy.retry``: ``limit`` retries (< 0: unlimited) with exponential backoff."""
+
+    limit: int
+    duration_s: float = 5.0
+    factor: float = 2.0
+    max_duration_s: float = 180.0
+
+    def allows(self, retries_done: int) -> bool:
+        """True when another retry may follow ``retries_done`` retries."""
+        return self.limit < 0 or retries_done < self.limit
+
+    def delay_s(self, retries_done: int) -> float:
+        """Seconds to wait before the next retry: duration * factor**n, capped at max duration."""
+        return float(min(self.duration_s * self.factor**retries_done, self.max_duration_s))
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """Argo's ``ignoreDifferences`` entry: JSON pointers to ignore on matching objects."""
+
+    group: str
+    kind: str
+    name: str | None = None
+    namespace: str | None = None
+    json_pointers: tuple[str, ...] = ()
+
+    def matches(self, key: ResourceKey) -> bool:
+        """True when the rule applies to the object ``key`` (``*`` matches any group or kind)."""
+        return (
+            self.group in ("*", key.group)
+            and self.kind in ("*", key.kind)
+            and (self.name is None or self.name == key.name)
+            and (self.namespace is None or self.namespace == key.namespace)
+        )
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """How an app syncs (Argo ``syncPolicy``; Flux Kustomizations are always automated).
+
+    ``sync_options`` keeps the options as written (recognised ones only), for
+    options that need no field of their own (``ServerSideApply=true``).
+    """
+
+    automated: bool = False
+    prune: bool = False
+    self_heal: bool = False
+    allow_empty: bool = False
+    create_namespace: bool = False
+    prune_last: bool = False
+    prune_propagation: Propagation = Propagation.FOREGROUND
+    apply_out_of_sync_only: bool = False
+    retry: RetrySpec | None = None
+    sync_options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppSource:
+    """Where an app's manifests come from.
+
+    ``repo_url``/``revision``/``path`` are as written (``revision`` "HEAD" by
+    default; ``path`` normalised, repo-relative). ``fetch_from``/``fetch_revision``
+    are what ``open_source`` is given after repoURL resolution: a local
+    directory or a URL, and a revision (None: the work tree as it is, or the
+    remote's HEAD).
+    """
+
+    repo_url: str
+    revision: str
+    path: str
+    render: RenderOptions = field(default_factory=RenderOptions)
+    fetch_from: str = ""
+    fetch_revision: str | None = None
+
+    @property
+    def describe(self) -> str:
+        """``repo path@revision`` for history rows and messages (no credentials)."""
+        return f"{redact_url(self.repo_url)} {self.path}@{self.revision}"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One app: its source, destination, policy and (for app of apps) its children."""
+
+    name: str
+    kind: AppKind
+    source: AppSource
+    destination_namespace: str = ""
+    destination_server: str = ""
+    policy: SyncPolicy = field(default_factory=SyncPolicy)
+    ignore_differences: tuple[IgnoreRule, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    health_checks: tuple[ResourceKey, ...] = ()
+    timeout_s: float | None = None
+    interval_s: float | None = None
+    origin: SourceRef | None = None
+    children: tuple[AppSpec, ...] = ()
+    wave: int = 0
+
+    @property
+    def where(self) -> str:
+        """``Application/name (file:line)`` — the subject of an error message."""
+        label = f"{self.kind.label}/{self.name}"
+        return f"{label} ({self.origin})" if self.origin else label
+
+    def walk(self) -> Iterable[AppSpec]:
+        """This app, then its descendants depth-first in order."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def ignore_pointers_for(
+        self, keys: Iterable[ResourceKey]
+    ) -> dict[ResourceKey, tuple[str, ...]]:
+        """For each of ``keys`` that an ignoreDifferences rule matches, its JSON pointers
+        (in rule order, without repeats) — the shape ``PlanOptions.ignore`` takes."""
+        result: dict[ResourceKey, tuple[str, ...]] = {}
+        for key in keys:
+            pointers = [
+                p
+                for rule in self.ignore_differences
+                if rule.matches(key)
+                for p in rule.json_pointers
+            ]
+            if pointers:
+                result[key] = tuple(dict.fromkeys(pointers))
+        return result
+
+
+def dns_label(text: str) -> str:
+    """``text`` as a DNS label: lower case, ``[a-z0-9-]``, at most 63 characters."""
+    label = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63].strip("-")
+    return label or "app"
