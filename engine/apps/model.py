@@ -72,10 +72,6 @@ class RetrySpec:
         """True when another retry may follow ``retries_done`` retries."""
         return self.limit < 0 or retries_done < self.limit
 
-    def delay_s(self, retries_done: int) -> float:
-        """Seconds to wait before the next retry: duration * factor**n, capped at max duration."""
-        return float(min(self.duration_s * self.factor**retries_done, self.max_duration_s))
-
 
 @dataclass(frozen=True)
 class IgnoreRule:

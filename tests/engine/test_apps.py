@@ -37,6 +37,7 @@ from gitwave.engine.apps import (
 from gitwave.engine.errors import GitwaveError, PathEscapeError, ValidationError
 from gitwave.engine.model import Propagation, ResourceKey, SourceRef
 from gitwave.engine.render import HelmOptions, Rendered, RenderOptions, clear_render_cache
+from gitwave.engine.retry import retry_delay
 from gitwave.engine.source import Checkout
 
 TESTDATA = Path(__file__).parent.parent / "testdata" / "apps"
@@ -910,10 +911,11 @@ def test_parse_duration_refuses_non_durations(text: str) -> None:
 
 
 def test_retry_backoff_grows_by_factor_up_to_the_cap() -> None:
-    retry = RetrySpec(limit=3, duration_s=5, factor=2, max_duration_s=30)
+    retry = RetrySpec(limit=5, duration_s=5, factor=2, max_duration_s=30)
+    no_jitter = [retry_delay(retry, n, jitter=lambda: 0.0) for n in range(1, 7)]
 
-    assert [retry.delay_s(n) for n in range(5)] == [5, 10, 20, 30, 30]
-    assert [retry.allows(n) for n in range(4)] == [True, True, True, False]
+    assert no_jitter == [5, 10, 20, 30, 30, None]
+    assert [retry.allows(n) for n in range(6)] == [True] * 5 + [False]
     assert RetrySpec(limit=-1).allows(10_000)
 
 
