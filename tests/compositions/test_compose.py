@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gitwave.compositions import compose, is_composed
-from gitwave.compositions.fieldpath import FieldPathError, parse, to_text
+from gitwave.engine.api import FieldPathError, format_path, parse_path
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import build_graph
 from gitwave.engine.model import ResourceKey
@@ -234,11 +234,11 @@ def test_a_connection_secret_edge_never_points_to_an_earlier_wave() -> None:
     ],
 )
 def test_field_paths(path: str, want: tuple[Any, ...]) -> None:
-    assert parse(path) == want
-    assert parse(to_text(want)) == want
+    assert parse_path(path) == want
+    assert parse_path(format_path(want)) == want
 
 
 @pytest.mark.parametrize("path", ["", "a..b", "a.", ".a", "a[0", "a[]", "a[*]"])
 def test_malformed_field_paths(path: str) -> None:
     with pytest.raises(FieldPathError):
-        parse(path)
+        parse_path(path)
