@@ -27,7 +27,8 @@ from gitwave.engine.model import (
     Wave,
     tracking_id,
 )
-from gitwave.engine.plan import PlanOptions, format_plan, make_plan, plan_to_dict
+from gitwave.engine.plan import PlanOptions, make_plan
+from gitwave.engine.plan_report import LineKind, format_plan, plan_lines, plan_to_dict
 
 APP = "shop"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -485,7 +486,7 @@ def test_secret_values_never_leave_the_plan() -> None:
     assert "      stringData.password: *** -> ***" in text
     shown = [
         text,
-        format_plan(plan, color=True),
+        format_plan(plan),
         json.dumps(plan_to_dict(plan)),
         repr(plan),
         repr([t.live.manifest for t in plan.tasks() if t.live is not None]),
@@ -551,13 +552,18 @@ def test_format_plan_verbose_lists_unchanged_objects() -> None:
     assert "Sync wave 0:\n    Namespace/shop (unchanged)\n" in text
 
 
-def test_format_plan_colors_by_action() -> None:
-    text = format_plan(rendered_plan(), color=True)
-    assert "\x1b[32m+ ConfigMap/shop/settings (create)\x1b[0m" in text
-    assert "\x1b[33m~ Deployment/shop/web\x1b[0m" in text
-    assert "\x1b[31m- ConfigMap/shop/old (prune)\x1b[0m" in text
-    assert "\x1b[36m* Job/shop/migrate (PreSync hook)\x1b[0m" in text
-    assert "\x1b" not in format_plan(rendered_plan())
+def test_plan_lines_say_what_each_line_is() -> None:
+    lines = plan_lines(rendered_plan())
+
+    assert [(line.kind, line.action) for line in lines[:3]] == [
+        (LineKind.WAVE, None),
+        (LineKind.TASK, Action.HOOK),
+        (LineKind.WAVE, None),
+    ]
+    assert lines[3].indent == "  " and lines[3].text == "+ ConfigMap/shop/settings (create)"
+    assert lines[-1].kind is LineKind.SUMMARY
+    assert "".join(str(line) + "\n" for line in lines) == format_plan(rendered_plan())
+    assert not any("\x1b" in str(line) for line in lines)
 
 
 def test_format_plan_of_nothing_is_just_the_summary() -> None:
