@@ -25,10 +25,10 @@ from types import MappingProxyType
 
 from gitwave.engine.diff import diff_manifest, removed_fields
 from gitwave.engine.errors import SafetyError, ValidationError
-from gitwave.engine.graph import ResourceGraph, order_key, parse_sync_wave
+from gitwave.engine.graph import ResourceGraph, order_key
+from gitwave.engine.graph_facts import parse_sync_options, parse_sync_wave
 from gitwave.engine.mask import is_secret_key, mask_secret_manifest
 from gitwave.engine.model import (
-    ANNOTATION_SYNC_OPTIONS_ARGO,
     ANNOTATION_TRACKING_ID,
     Action,
     HookPhase,
@@ -174,20 +174,21 @@ def _apply_task(
     key: ResourceKey, graph: ResourceGraph, seen: Live | None, options: PlanOptions
 ) -> Task | None:
     resource = graph.resources[key]
-    if graph.is_hook(key):
-        return Task(key, Action.HOOK, resource, _shown(seen))
+    facts = graph.facts_of(key)
+    if facts.is_hook:
+        return Task(key, Action.HOOK, resource, _shown(seen), facts=facts)
     if seen is None:
-        return Task(key, Action.CREATE, resource, None)
+        return Task(key, Action.CREATE, resource, None, facts=facts)
     ignore = options.ignore.get(key, ())
     secret = resource.is_secret
     changes = diff_manifest(
         resource.manifest, seen.manifest, ignore=ignore, is_secret=secret
     ) + removed_fields(resource.manifest, seen.manifest, ignore=ignore, is_secret=secret)
     if changes:
-        return Task(key, Action.UPDATE, resource, _shown(seen), changes)
+        return Task(key, Action.UPDATE, resource, _shown(seen), changes, facts=facts)
     if options.apply_out_of_sync_only:
         return None
-    return Task(key, Action.NONE, resource, _shown(seen))
+    return Task(key, Action.NONE, resource, _shown(seen), facts=facts)
 
 
 def _check_namespaces(
@@ -216,13 +217,6 @@ def _check_namespaces(
         )
 
 
-def _sync_options(live: Live) -> frozenset[str]:
-    raw = live.annotations.get(ANNOTATION_SYNC_OPTIONS_ARGO)
-    if not isinstance(raw, str):
-        return frozenset()
-    return frozenset(part.strip() for part in raw.split(",") if part.strip())
-
-
 def _prune_candidates(
     app: str, graph: ResourceGraph, tracked: Sequence[Live], options: PlanOptions
 ) -> tuple[list[Live], list[str]]:
@@ -241,7 +235,7 @@ def _prune_candidates(
                 f"{key.display} is not in the source but its tracking id is not {app}'s; "
                 "it is never pruned"
             )
-        elif "Prune=false" in _sync_options(seen):
+        elif "Prune=false" in parse_sync_options(seen.annotations):
             warnings.append(f"{key.display} is not in the source; kept by its Prune=false option")
         elif not options.prune:
             warnings.append(f"{key.display} is not in the source; turn on prune to delete it")
@@ -289,7 +283,7 @@ def _prune_waves(
         except ValidationError:
             number = 0  # it was applied with a valid wave; someone edited it live
         every_number.append(number)
-        if options.prune_last or "PruneLast=true" in _sync_options(seen):
+        if options.prune_last or "PruneLast=true" in parse_sync_options(seen.annotations):
             last.append(seen)
         else:
             by_wave.setdefault(number, []).append(seen)

@@ -19,6 +19,7 @@ from gitwave.engine.errors import SafetyError, ValidationError
 from gitwave.engine.graph import build_graph
 from gitwave.engine.model import (
     Action,
+    HookDeletePolicy,
     Live,
     Plan,
     Resource,
@@ -358,6 +359,34 @@ def test_update_tasks_carry_the_field_changes() -> None:
     assert [(c.path, c.live, c.desired) for c in task.changes] == [("spec.replicas", 2, 3)]
     assert task.desired is WEB
     assert task.live is not None and task.live.manifest["spec"] == {"replicas": 2}
+
+
+def test_tasks_carry_the_graphs_facts_so_the_sync_reads_no_annotation() -> None:
+    hook = res(
+        "Job",
+        "migrate",
+        "shop",
+        ann={HOOK: "PreSync", "argocd.argoproj.io/hook-delete-policy": "HookFailed"},
+        spec={},
+    )
+    graph = build_graph([NAMESPACE, SETTINGS, hook])
+    plan = make_plan(
+        app=APP,
+        revision="abc123",
+        graph=graph,
+        live={},
+        tracked=[orphan("ConfigMap", "old", "shop")],
+        options=PlanOptions(prune=True),
+    )
+
+    for task in plan.tasks():
+        if task.action is Action.PRUNE:
+            assert task.facts is None
+        else:
+            assert task.facts is graph.facts_of(task.key)
+    (migrate,) = [t for t in plan.tasks() if t.action is Action.HOOK]
+    assert migrate.facts is not None
+    assert migrate.facts.delete_policies == {HookDeletePolicy.HOOK_FAILED}
 
 
 def test_prune_tasks_have_no_desired_and_carry_the_live_object() -> None:
