@@ -19,6 +19,12 @@ compared position by position when the lengths agree, else replaced whole.
 A desired ``null`` expresses no opinion. A field Git stopped setting is found
 by ``removed_fields`` from the live object's ``managedFields``: what gitwave's
 field manager applied before and Git no longer sets is a ``remove``.
+
+Over 400 lines as one job: the walk, the Secret comparison by decoded value,
+the removed fields and the ignore rules share one notion of which fields are
+compared (``_NOT_COMPARED``, ``_METADATA_NOT_COMPARED``, ``_OWN_METADATA``).
+Paths and JSON pointers live in ``fieldpath``, quantities in ``quantity``,
+masking in ``mask``.
 """
 
 from __future__ import annotations
