@@ -31,7 +31,7 @@ OUR_MANAGER = "gitwave"
 DEFAULT_HEAL_LIMIT = 3
 DEFAULT_HEAL_WINDOW_S = 300.0
 
-# The name engine/loop.py imports; fieldpath.parse_diff_path is the one parser.
+# The name engine/plan_filters.py imports; fieldpath.parse_diff_path is the one parser.
 parse_field_path = parse_diff_path
 
 

@@ -225,9 +225,9 @@ WITHOUT_CASES = [
 
 
 @pytest.mark.parametrize("case", WITHOUT_CASES, ids=lambda c: c.reason)
-def test_without_paths_does_what_the_loop_did(case: WithoutCase) -> None:
-    # engine/loop.py's own copy is what this replaces: they must agree.
-    from gitwave.engine.loop import _without_paths
+def test_without_paths_does_what_the_plan_filter_did(case: WithoutCase) -> None:
+    # engine/plan_filters.py's own copy is what this replaces: they must agree.
+    from gitwave.engine.plan_filters import _without_paths
 
     manifest = sample()
     manifest["spec"]["containers"] = [{"name": n, "image": f"{n}:1"} for n in ("a", "b", "c")]
