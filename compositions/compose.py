@@ -8,10 +8,12 @@ is never changed.
 2. every XR, claim or kro instance is composed (see ``crossplane`` and
    ``kro``) and replaced by its composed resources; a composed resource that
    is itself a composite is composed in turn (nested composites);
-3. edges are collected: ``${…}`` references between composed resources, a
-   managed resource before the workloads that read its connection Secret
-   (``writeConnectionSecretToRef``), and the Namespace that Secret goes into
-   before the managed resource.
+3. dependencies are declared, as :class:`~gitwave.engine.model.Dependency`
+   values the graph stage turns into edges: ``${…}`` references between
+   composed resources (REFERENCE), and each managed resource that writes a
+   connection Secret (``writeConnectionSecretToRef``; CONNECTION_SECRET): the
+   graph puts it before the workloads whose pods use that Secret, and the
+   Secret's Namespace before it.
 
 Errors are ValidationErrors naming the XR (``Kind/ns/name (file:line)``), the
 Composition and the resource; nothing is composed when any composite fails.
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from gitwave.compositions.connection import secret_key_of
 from gitwave.compositions.crossplane import ComposedComposite, check_functions, compose_xr
@@ -40,28 +41,12 @@ from gitwave.compositions.kro import compose_instance
 from gitwave.compositions.model import ANNOTATION_COMPOSITE, Composed, CompositeNode
 from gitwave.compositions.registry import FunctionRegistry, default_registry
 from gitwave.engine.errors import ValidationError
-from gitwave.engine.graph import parse_sync_wave, pod_references
-from gitwave.engine.model import ANNOTATION_HOOK_ARGO, HookPhase, Live, Resource, ResourceKey
+from gitwave.engine.model import Dependency, DependencyReason, Live, Resource, ResourceKey
 
 __all__ = ["compose", "is_composed"]
 
-_PHASE_NAMES = frozenset(p.value for p in HookPhase)
-
 # Nested composites deeper than this are a loop (an XR composing its own kind).
 MAX_DEPTH = 8
-
-_POD_SPEC_PATHS: Mapping[tuple[str, str], tuple[str, ...]] = {
-    ("", "Pod"): ("spec",),
-    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-_TEMPLATE_KINDS = {
-    ("", "ReplicationController"),
-    ("apps", "Deployment"),
-    ("apps", "StatefulSet"),
-    ("apps", "DaemonSet"),
-    ("apps", "ReplicaSet"),
-    ("batch", "Job"),
-}
 
 
 def compose(
@@ -90,7 +75,7 @@ def compose(
         check_functions(composition, registry)
 
     output: list[Resource] = []
-    edges: list[tuple[ResourceKey, ResourceKey]] = []
+    edges: list[Dependency] = []
     nodes: list[CompositeNode] = []
     composites: set[ResourceKey] = set()
     queue: deque[tuple[Resource, int]] = deque((r, 0) for r in resources)
@@ -111,20 +96,20 @@ def compose(
             )
         composites.add(resource.key)
         nodes.append(done.node)
-        edges.extend(done.materialized.edges)
+        edges.extend(Dependency(u, v) for u, v in done.materialized.edges)
         # Nested composites go right after their parent so output order stays by composite.
         queue.extendleft((r, depth + 1) for r in reversed(done.materialized.resources.values()))
 
     _check_unique(output)
-    for before, after in edges:
-        if before in composites:
+    for edge in edges:
+        if edge.before in composites:
             raise ValidationError(
-                next(r.where for r in output if r.key == after),
-                f"references {before.display}, a composite that is composed away; reference "
-                "one of its composed resources instead",
+                next(r.where for r in output if r.key == edge.after),
+                f"references {edge.before.display}, a composite that is composed away; "
+                "reference one of its composed resources instead",
             )
-    edges.extend(_secret_edges(output))
-    unique = sorted(set(edges), key=lambda e: (str(e[1]), str(e[0])))
+    edges.extend(_connection_secrets(output))
+    unique = sorted(set(edges), key=lambda e: (str(e.after), str(e.before), e.reason.value))
     return Composed(tuple(output), tuple(unique), tuple(nodes))
 
 
@@ -223,9 +208,9 @@ def _origin(resource: Resource) -> str:
     return resource.where
 
 
-def _secret_edges(output: Sequence[Resource]) -> list[tuple[ResourceKey, ResourceKey]]:
-    """Managed resource → workloads reading its connection Secret, and the
-    Namespace of that Secret → the managed resource."""
+def _connection_secrets(output: Sequence[Resource]) -> list[Dependency]:
+    """Each managed resource that writes a connection Secret, the first one
+    when several name the same Secret (the graph stage finds who reads it)."""
     writers: dict[ResourceKey, ResourceKey] = {}
     for resource in output:
         if "spec" not in resource.manifest:
@@ -233,59 +218,10 @@ def _secret_edges(output: Sequence[Resource]) -> list[tuple[ResourceKey, Resourc
         secret = secret_key_of(resource.manifest)
         if secret is not None and secret.namespace:
             writers.setdefault(secret, resource.key)
-    if not writers:
-        return []
-    by_key = {r.key: r for r in output}
-    edges: list[tuple[ResourceKey, ResourceKey]] = []
-    for secret, writer in writers.items():
-        namespace = ResourceKey("", "Namespace", "", secret.namespace)
-        if namespace in by_key and not writer.namespace:
-            edges.append((namespace, writer))
-    for resource in output:
-        pod = _pod_spec(resource)
-        if pod is None:
-            continue
-        for kind, name in sorted(set(pod_references(pod))):
-            if kind != "Secret":
-                continue
-            found = writers.get(ResourceKey("", "Secret", resource.key.namespace, name))
-            if found is not None and found != resource.key:
-                edges.append((found, resource.key))
-    # Like the graph's implied references, these never make an object wait for one
-    # that runs in a later phase or wave; such an edge is dropped, not an error.
-    return [(u, v) for u, v in edges if _position(by_key[u]) <= _position(by_key[v])]
-
-
-def _position(resource: Resource) -> tuple[int, int]:
-    """(hook phase order, sync wave) of ``resource``, as the graph stage places it;
-    an annotation the graph stage will refuse counts as the default place."""
-    annotations = resource.annotations
-    if not annotations:
-        return (HookPhase.SYNC.order, 0)
-    try:
-        wave = parse_sync_wave(annotations, subject=resource.where)
-    except ValidationError:
-        wave = 0
-    phases = [
-        HookPhase(name.strip()).order
-        for name in str(annotations.get(ANNOTATION_HOOK_ARGO, "")).split(",")
-        if name.strip() in _PHASE_NAMES
+    return [
+        Dependency(writer, secret, DependencyReason.CONNECTION_SECRET)
+        for secret, writer in writers.items()
     ]
-    return (min(phases, default=HookPhase.SYNC.order), wave)
-
-
-def _pod_spec(resource: Resource) -> Mapping[str, Any] | None:
-    kind = (resource.key.group, resource.key.kind)
-    if kind in _TEMPLATE_KINDS:
-        path: tuple[str, ...] = ("spec", "template", "spec")
-    elif kind in _POD_SPEC_PATHS:
-        path = _POD_SPEC_PATHS[kind]
-    else:
-        return None
-    node: Any = resource.manifest
-    for step in path:
-        node = node.get(step) if isinstance(node, Mapping) else None
-    return node if isinstance(node, Mapping) else None
 
 
 def is_composed(resource: Resource) -> bool:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from gitwave.compositions import fieldpath
 from gitwave.compositions.values import to_json
+from gitwave.engine.api import get_field
 from gitwave.engine.model import Manifest, ResourceKey
 
 __all__ = ["ConnectionDetails", "secret_data", "secret_key_of", "value_bytes"]
@@ -68,12 +68,12 @@ def value_bytes(value: Any) -> bytes:
 def secret_key_of(manifest: Mapping[str, Any]) -> ResourceKey | None:
     """The Secret a managed resource writes its connection details to
     (``spec.writeConnectionSecretToRef``), or None when it writes none."""
-    ref = fieldpath.get(manifest, "spec.writeConnectionSecretToRef")
+    ref = get_field(manifest, "spec.writeConnectionSecretToRef")
     if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str) or not ref["name"]:
         return None
     namespace = ref.get("namespace")
     if not isinstance(namespace, str) or not namespace:
-        namespace = fieldpath.get(manifest, "metadata.namespace")
+        namespace = get_field(manifest, "metadata.namespace")
         namespace = namespace if isinstance(namespace, str) else ""
     return ResourceKey("", "Secret", namespace, ref["name"])
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitwave.compositions.references import ANNOTATION_REFERENCES, bind, references_annotation
+from gitwave.engine.api import is_cluster_scoped
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import Manifest, Resource, ResourceKey
-from gitwave.engine.scope import is_cluster_scoped
 
 __all__ = ["Materialized", "Owner", "materialize"]
 

@@ -1,4 +1,4 @@
-"""What the Compose stage returns: the composed resources, their edges, the composites."""
+"""What the Compose stage returns: the composed resources, their dependencies, the composites."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gitwave.compositions.connection import ConnectionDetails
-from gitwave.engine.model import Resource, ResourceKey, SourceRef
+from gitwave.engine.model import Dependency, Resource, ResourceKey, SourceRef
 
 __all__ = [
     "ANNOTATION_COMPOSITE",
@@ -102,13 +102,14 @@ class Composed:
 
     ``resources``: the input minus XRDs, Compositions and ResourceGraphDefinitions,
     in input order, with each composite replaced by the resources it composed.
-    ``edges``: (u, v) pairs, u applied before v, for every reference between
-    resources — feed them to ``build_graph(..., extra_edges=...)``. ``composites``: one node per
-    composite, in input order.
+    ``edges``: the dependencies the composition declares (``${…}`` references
+    between composed resources; the writers of connection Secrets), sorted —
+    feed them to ``build_graph(..., extra_edges=...)``, which turns them into
+    graph edges. ``composites``: one node per composite, in input order.
     """
 
     resources: tuple[Resource, ...]
-    edges: tuple[tuple[ResourceKey, ResourceKey], ...] = ()
+    edges: tuple[Dependency, ...] = ()
     composites: tuple[CompositeNode, ...] = ()
 
     def composite(self, key: ResourceKey) -> CompositeNode | None:

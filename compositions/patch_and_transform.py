@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitwave.compositions import fieldpath
 from gitwave.compositions.connection import value_bytes
 from gitwave.compositions.functions import (
     FunctionError,
@@ -42,6 +41,7 @@ from gitwave.compositions.readiness import ReadinessError, check_readiness
 from gitwave.compositions.references import escape_value
 from gitwave.compositions.transforms import TransformError, apply_transforms
 from gitwave.compositions.values import SprintfError, copy_json, sprintf
+from gitwave.engine.api import MISSING_FIELD, FieldPathError, get_field, set_field
 
 __all__ = ["PATCH_TYPES", "patch_and_transform"]
 
@@ -129,7 +129,7 @@ def patch_and_transform(request: FunctionRequest) -> FunctionResponse:
                 results.append(
                     FunctionResult(Severity.WARNING, f"{patch.label}: {warning}", resource=name)
                 )
-            except (TransformError, SprintfError, fieldpath.FieldPathError, _PatchError) as err:
+            except (TransformError, SprintfError, FieldPathError, _PatchError) as err:
                 raise FunctionError(f"{where}, {patch.label}: {_describe(err)}") from None
 
         ready = Ready.UNSPECIFIED
@@ -271,8 +271,8 @@ def _from_policy(policy: Mapping[str, Any]) -> str:
 
 
 def _read(source: Mapping[str, Any], path: str, required: bool, what: str) -> Any:
-    value = fieldpath.get(source, path)
-    if value is fieldpath.MISSING:
+    value = get_field(source, path)
+    if value is MISSING_FIELD:
         if required:
             raise _PatchError(f"required field {path} is not set on {what}")
         raise _Skip
@@ -280,8 +280,8 @@ def _read(source: Mapping[str, Any], path: str, required: bool, what: str) -> An
 
 
 def _read_observed(observed: Mapping[str, Any], path: str, required: bool) -> Any:
-    value = fieldpath.get(observed, path)
-    if value is fieldpath.MISSING:
+    value = get_field(observed, path)
+    if value is MISSING_FIELD:
         if required:
             # Observed state fills in over time: a missing field is "not yet", not an error.
             raise _Warning(f"required field {path} is not set on the observed resource yet")
@@ -300,8 +300,8 @@ def _combine(config: Any, source: Mapping[str, Any], required: bool, kind: str) 
         path = variable.get("fromFieldPath") if isinstance(variable, Mapping) else None
         if not isinstance(path, str) or not path:
             raise _PatchError(f"combine variable {number} needs fromFieldPath")
-        value = fieldpath.get(source, path)
-        if value is fieldpath.MISSING:
+        value = get_field(source, path)
+        if value is MISSING_FIELD:
             if required and kind == COMBINE_FROM:
                 raise _PatchError(f"required field {path} is not set on the composite")
             if required:
@@ -320,10 +320,10 @@ def _combine(config: Any, source: Mapping[str, Any], required: bool, kind: str) 
 def _write(target: dict[str, Any], path: str, value: Any, policy: Mapping[str, Any]) -> None:
     merge, keep, append = _to_policy(policy)
     if merge:
-        existing = fieldpath.get(target, path)
-        if existing is not fieldpath.MISSING:
+        existing = get_field(target, path)
+        if existing is not MISSING_FIELD:
             value = _merge(existing, value, keep=keep, append=append)
-    fieldpath.set_value(target, path, value)
+    set_field(target, path, value)
 
 
 def _to_policy(policy: Mapping[str, Any]) -> tuple[bool, bool, bool]:
@@ -385,8 +385,8 @@ def _connection_details(
             path = detail.get("fromFieldPath")
             if not isinstance(path, str) or not path:
                 raise FunctionError(f"{where}, connectionDetails[{number}]: needs fromFieldPath")
-            value = fieldpath.get(observed, path)
-            if value is not fieldpath.MISSING and value is not None:
+            value = get_field(observed, path)
+            if value is not MISSING_FIELD and value is not None:
                 out[name] = value_bytes(value)
         elif kind == "FromValue":
             value = detail.get("value")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from gitwave.compositions import fieldpath
 from gitwave.compositions.values import json_type
+from gitwave.engine.api import MISSING_FIELD, FieldPathError, get_field
 
 __all__ = ["CHECKS", "DEFAULT_CHECKS", "Readiness", "ReadinessError", "check_readiness"]
 
@@ -74,8 +74,8 @@ def _field_path(check: Mapping[str, Any]) -> str:
 def _value(check: Mapping[str, Any], observed: Mapping[str, Any]) -> tuple[str, Any]:
     path = _field_path(check)
     try:
-        return path, fieldpath.get(observed, path)
-    except fieldpath.FieldPathError as err:
+        return path, get_field(observed, path)
+    except FieldPathError as err:
         raise ReadinessError(str(err)) from None
 
 
@@ -111,7 +111,7 @@ def _match_bool(want: bool) -> Check:
 
 def _non_empty(check: Mapping[str, Any], observed: Mapping[str, Any]) -> Readiness:
     path, value = _value(check, observed)
-    if value is fieldpath.MISSING:
+    if value is MISSING_FIELD:
         return Readiness(False, f"{path} is not set")
     return Readiness(True)
 
@@ -121,7 +121,7 @@ def _match_condition(check: Mapping[str, Any], observed: Mapping[str, Any]) -> R
     if not isinstance(spec, Mapping) or not isinstance(spec.get("type"), str):
         raise ReadinessError("readiness check MatchCondition needs matchCondition.type")
     kind, want = spec["type"], str(spec.get("status", "True"))
-    conditions = fieldpath.get(observed, "status.conditions")
+    conditions = get_field(observed, "status.conditions")
     for condition in conditions if isinstance(conditions, list) else ():
         if isinstance(condition, Mapping) and condition.get("type") == kind:
             if str(condition.get("status")) == want:
@@ -137,7 +137,7 @@ def _none(check: Mapping[str, Any], observed: Mapping[str, Any]) -> Readiness:
 
 
 def _shown(value: Any) -> str:
-    if value is fieldpath.MISSING:
+    if value is MISSING_FIELD:
         return "not set"
     if isinstance(value, str | int | float | bool) or value is None:
         return repr(value)

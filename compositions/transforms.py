@@ -17,7 +17,7 @@ import math
 import re
 import zlib
 from collections.abc import Callable, Mapping
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -29,8 +29,9 @@ from gitwave.compositions.values import (
     sprintf,
     to_json,
 )
+from gitwave.engine.api import parse_quantity
 
-__all__ = ["TRANSFORMS", "TransformError", "apply_transforms", "parse_quantity"]
+__all__ = ["TRANSFORMS", "TransformError", "apply_transforms"]
 
 
 class TransformError(ValueError):
@@ -261,32 +262,16 @@ def _math(config: Mapping[str, Any], value: Any) -> Any:
 
 # --- convert -----------------------------------------------------------------
 
-_QUANTITY = re.compile(
-    r"^(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
-)
-_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
-_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 
-
-def parse_quantity(text: str) -> Decimal:
+def _quantity(text: str) -> Decimal:
     """A Kubernetes quantity (``1.5Gi``, ``500m``, ``2e3``) as an exact Decimal.
 
     Raises TransformError when the text is not a quantity.
     """
-    found = _QUANTITY.match(text.strip())
-    if found is None:
-        raise TransformError(f"{text!r} is not a Kubernetes quantity")
     try:
-        number = Decimal(found.group("number"))
-    except InvalidOperation:
+        return parse_quantity(text.strip())
+    except ValueError:
         raise TransformError(f"{text!r} is not a Kubernetes quantity") from None
-    suffix = found.group("suffix") or ""
-    if suffix in _BINARY:
-        return number * (Decimal(1024) ** _BINARY[suffix])
-    if suffix in _DECIMAL:
-        return number.scaleb(_DECIMAL[suffix])
-    return number.scaleb(int(suffix[1:]))
 
 
 _TYPE_OF = {
@@ -348,11 +333,11 @@ def _parse_bool(text: str) -> bool:
 
 
 def _quantity_int(text: str) -> int:
-    return int(parse_quantity(text).to_integral_value(rounding=ROUND_CEILING))
+    return int(_quantity(text).to_integral_value(rounding=ROUND_CEILING))
 
 
 def _quantity_float(text: str) -> float:
-    return float(parse_quantity(text))
+    return float(_quantity(text))
 
 
 def _json_of(kind: type) -> Callable[[str], Any]:

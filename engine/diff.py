@@ -19,23 +19,28 @@ compared position by position when the lengths agree, else replaced whole.
 A desired ``null`` expresses no opinion. A field Git stopped setting is found
 by ``removed_fields`` from the live object's ``managedFields``: what gitwave's
 field manager applied before and Git no longer sets is a ``remove``.
+
+Over 400 lines as one job: the walk, the Secret comparison by decoded value,
+the removed fields and the ignore rules share one notion of which fields are
+compared (``_NOT_COMPARED``, ``_METADATA_NOT_COMPARED``, ``_OWN_METADATA``).
+Paths and JSON pointers live in ``fieldpath``, quantities in ``quantity``,
+masking in ``mask``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from gitwave.engine.errors import ValidationError
+from gitwave.engine.fieldpath import FieldPathError, format_path, parse_pointer
 from gitwave.engine.mask import (
     LAST_APPLIED_ANNOTATION,
     MASK,
     SECRET_DATA_FIELDS,
     decode_base64,
-    is_secret_path,
+    mask_change,
 )
 from gitwave.engine.model import (
     ANNOTATION_TRACKING_ID,
@@ -45,14 +50,13 @@ from gitwave.engine.model import (
     Manifest,
     ResourceKey,
 )
+from gitwave.engine.quantity import parse_quantity
 
 __all__ = [
     "IgnoreDifference",
     "diff_manifest",
-    "format_path",
     "ignore_pointers",
-    "parse_pointer",
-    "parse_quantity",
+    "removed_fields",
 ]
 
 
@@ -104,46 +108,9 @@ _QUANTITY_PARENTS = frozenset(
 )
 _QUANTITY_FIELDS = frozenset({"sizeLimit", "storage"})
 _SCALARS = (str, int, float, bool)
-# A change reported at one of these paths carries a whole map that may hold a
-# last-applied annotation, and so a Secret's values.
-_WHOLE_METADATA = frozenset({"metadata", "metadata.annotations"})
-_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
 
 
 # --- quantities ------------------------------------------------------------------
-
-_QUANTITY = re.compile(
-    r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-    r"(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?[0-9]+))?"
-)
-_BINARY_SUFFIX = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-_DECIMAL_SUFFIX = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-
-
-def parse_quantity(value: Any) -> Decimal | None:
-    """The value of a Kubernetes resource quantity (``"500m"`` → 0.5, ``"1Gi"`` →
-    1073741824, ``2`` → 2); None when ``value`` is not a quantity."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:  # pragma: no cover - str() of a number always parses
-            return None
-    if not isinstance(value, str):
-        return None
-    match = _QUANTITY.fullmatch(value)
-    if match is None:
-        return None
-    number, suffix, exponent = match.groups()
-    amount = Decimal(number)
-    if exponent is not None:
-        return amount.scaleb(int(exponent))
-    if suffix in _BINARY_SUFFIX:
-        return amount * (1 << _BINARY_SUFFIX[suffix])
-    if suffix in _DECIMAL_SUFFIX:
-        return amount.scaleb(_DECIMAL_SUFFIX[suffix])
-    return amount
 
 
 def _is_quantity_path(path: Sequence[str | int]) -> bool:
@@ -160,43 +127,27 @@ def _same_scalar(desired: Any, live: Any, path: Sequence[str | int]) -> bool:
     if desired == live:
         return True
     if _is_quantity_path(path):
-        left, right = parse_quantity(desired), parse_quantity(live)
-        return left is not None and left == right
+        try:
+            return parse_quantity(desired) == parse_quantity(live)
+        except ValueError:
+            return False
     return False
 
 
-# --- paths and JSON pointers -----------------------------------------------------------
+# --- JSON pointers ---------------------------------------------------------------------
 
 
-def format_path(path: Sequence[str | int]) -> str:
-    """``("spec", "containers", 0, "image")`` → ``spec.containers[0].image``."""
-    parts: list[str] = []
-    for segment in path:
-        if isinstance(segment, int):
-            parts.append(f"[{segment}]")
-        elif _PLAIN_KEY.fullmatch(segment):
-            parts.append(f".{segment}" if parts else segment)
-        else:
-            escaped = segment.replace("\\", "\\\\").replace('"', '\\"')
-            parts.append(f'["{escaped}"]')
-    return "".join(parts)
-
-
-def parse_pointer(pointer: str) -> tuple[str, ...]:
-    """The tokens of an RFC 6901 JSON pointer: ``/metadata/labels/a~1b`` →
-    ``("metadata", "labels", "a/b")``; ``""`` (the whole document) → ``()``.
-
-    Raises ValidationError when the text is not a JSON pointer.
-    """
-    if pointer == "":
-        return ()
-    if not pointer.startswith("/"):
+def _pointer_tokens(pointer: str) -> tuple[str, ...]:
+    """The tokens of an ``ignoreDifferences`` JSON pointer; ValidationError when
+    the text is not one."""
+    try:
+        return parse_pointer(pointer)
+    except FieldPathError:
         raise ValidationError(
             "ignoreDifferences",
             f"{pointer!r} is not a JSON pointer",
             hint="a JSON pointer starts with '/', e.g. /spec/replicas",
-        )
-    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/"))
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +164,7 @@ class IgnoreDifference:
 
     def __post_init__(self) -> None:
         for pointer in self.json_pointers:
-            parse_pointer(pointer)
+            _pointer_tokens(pointer)
 
     def matches(self, key: ResourceKey) -> bool:
         return (
@@ -402,15 +353,6 @@ def _named_items(items: list[Any]) -> bool:
     return bool(names)
 
 
-def _mask_change(change: FieldChange) -> FieldChange:
-    return FieldChange(
-        change.path,
-        change.op,
-        None if change.live is None else MASK,
-        None if change.desired is None else MASK,
-    )
-
-
 def diff_manifest(
     desired: Manifest,
     live: Manifest,
@@ -428,7 +370,7 @@ def diff_manifest(
 
     Raises ValidationError when a pointer in ``ignore`` is malformed.
     """
-    ignored = frozenset(parse_pointer(p) for p in ignore)
+    ignored = frozenset(_pointer_tokens(p) for p in ignore)
     if () in ignored:
         return ()
     walker = _Walker(ignored)
@@ -444,10 +386,7 @@ def diff_manifest(
             walker.walk(value, seen, (key,))
     if is_secret:
         walker.secret_data(desired, live)
-        return tuple(
-            _mask_change(c) if is_secret_path(c.path) or c.path in _WHOLE_METADATA else c
-            for c in walker.changes
-        )
+        return tuple(mask_change(c, is_secret=True) for c in walker.changes)
     return tuple(walker.changes)
 
 
@@ -502,7 +441,7 @@ def removed_fields(
     entries = meta.get("managedFields") if isinstance(meta, Mapping) else None
     if not isinstance(entries, list):
         return ()
-    ignored = [parse_pointer(p) for p in ignore]
+    ignored = [_pointer_tokens(p) for p in ignore]
     changes: list[FieldChange] = []
     for entry in entries:
         if not isinstance(entry, Mapping) or entry.get("manager") != manager:
@@ -530,7 +469,5 @@ def removed_fields(
             if seen is _MISSING:
                 continue
             change = FieldChange(format_path(path), FieldOp.REMOVE, seen, None)
-            if is_secret and is_secret_path(change.path):
-                change = _mask_change(change)
-            changes.append(change)
+            changes.append(mask_change(change, is_secret=is_secret))
     return tuple(changes)

@@ -17,7 +17,6 @@ both field managers (from ``metadata.managedFields``), and offers the
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,46 +24,23 @@ from typing import Any
 
 import yaml
 
+from gitwave.engine.fieldpath import parse_diff_path, to_pointer
 from gitwave.engine.model import Action, FieldOp, Plan, ResourceKey
 
 OUR_MANAGER = "gitwave"
 DEFAULT_HEAL_LIMIT = 3
 DEFAULT_HEAL_WINDOW_S = 300.0
 
-# One segment of a diff path as engine.diff.format_path writes it:
-# a plain key, a quoted key in brackets, or a list index in brackets.
-_SEGMENT = re.compile(r'\.?([A-Za-z_$][A-Za-z0-9_$-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
-
-
-def parse_field_path(path: str) -> tuple[str | int, ...]:
-    """The segments of a diff path: ``spec.containers[0].image`` →
-    ``("spec", "containers", 0, "image")``; ``metadata.labels["a.b/c"]`` →
-    ``("metadata", "labels", "a.b/c")``. The inverse of ``diff.format_path``.
-
-    Raises ValueError for text that is not such a path."""
-    segments: list[str | int] = []
-    pos = 0
-    while pos < len(path):
-        match = _SEGMENT.match(path, pos)
-        if match is None or (match.group(1) is not None and pos > 0 and path[pos] != "."):
-            raise ValueError(f"not a field path: {path!r} (at {pos})")
-        if match.group(1) is not None:
-            segments.append(match.group(1))
-        elif match.group(2) is not None:
-            segments.append(int(match.group(2)))
-        else:
-            segments.append(re.sub(r"\\(.)", r"\1", match.group(3)))
-        pos = match.end()
-    return tuple(segments)
+# The name engine/plan_filters.py imports; fieldpath.parse_diff_path is the one parser.
+parse_field_path = parse_diff_path
 
 
 def json_pointer(path: str) -> str:
     """The RFC 6901 pointer of a diff path: ``metadata.labels["a/b"]`` →
-    ``/metadata/labels/a~1b`` (what ``ignoreDifferences.jsonPointers`` takes)."""
-    return "".join(
-        "/" + str(segment).replace("~", "~0").replace("/", "~1")
-        for segment in parse_field_path(path)
-    )
+    ``/metadata/labels/a~1b`` (what ``ignoreDifferences.jsonPointers`` takes).
+
+    Raises FieldPathError (a ValueError) for text that is not a diff path."""
+    return to_pointer(parse_diff_path(path))
 
 
 def field_managers(manifest: Mapping[str, Any], path: str) -> tuple[str, ...]:
@@ -78,7 +54,7 @@ def field_managers(manifest: Mapping[str, Any], path: str) -> tuple[str, ...]:
     if not isinstance(entries, list):
         return ()
     keys: list[str] = []
-    for segment in parse_field_path(path):
+    for segment in parse_diff_path(path):
         if isinstance(segment, int):
             break
         keys.append(segment)

@@ -8,10 +8,18 @@ stages follow DESIGN.md "Ordering rules", in this order of precedence:
    live in ``fail_stages``; ``Skip`` hooks are never applied);
 2. sync wave (``argocd.argoproj.io/sync-wave`` or ``gitwave.dev/sync-wave``);
 3. explicit dependencies (``gitwave.dev/depends-on`` and the caller's
-   ``extra_edges``: Flux ``dependsOn``, composition references);
+   ``extra_edges``: Flux ``dependsOn``, composition references, and the
+   writer of a connection Secret before the workloads that use it);
 4. implied references (Namespace → its objects, CRD → its custom resources,
    ConfigMap/Secret/PVC/ServiceAccount → the workloads that use them);
 5. kind order, then namespace, then name (only sorts; never makes a stage wait).
+
+The stage has three parts: ``graph_facts.py`` reads each object's annotations
+and pod spec once into a :class:`~gitwave.engine.model.NodeFacts` (rules 1, 2
+and what rule 4 needs), ``graph_edges.py`` finds the edges of rules 3 to 5,
+and this module checks them for cycles and cuts the stages. The facts stay on
+the graph (``ResourceGraph.facts``): the plan and the sync read them, never
+the annotations.
 
 Dependencies never override waves: an explicit one that points backwards in
 (phase, wave) is an error, an implied one that would is dropped. Inside one
@@ -21,97 +29,32 @@ Dependencies never override waves: an explicit one that points backwards in
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 import networkx as nx
 
 from gitwave.engine.errors import CycleError, ValidationError
-from gitwave.engine.kinds import kind_rank
+from gitwave.engine.graph_edges import explicit_edges, implied_edges, order_key
+from gitwave.engine.graph_facts import node_facts
 from gitwave.engine.model import (
-    ANNOTATION_DEPENDS_ON,
-    ANNOTATION_HOOK_ARGO,
-    ANNOTATION_HOOK_DELETE_POLICY_ARGO,
-    ANNOTATION_SYNC_WAVE,
-    ANNOTATION_SYNC_WAVE_ARGO,
+    Dependency,
     HookDeletePolicy,
     HookPhase,
+    NodeFacts,
     Resource,
     ResourceKey,
 )
 
 __all__ = [
-    "Placement",
     "ResourceGraph",
     "Stage",
     "build_graph",
     "order_key",
-    "parse_sync_wave",
-    "pod_references",
     "to_dot",
 ]
-
-# Argo CD deletes a hook before it is created again unless told otherwise.
-DEFAULT_HOOK_DELETE_POLICIES = frozenset({HookDeletePolicy.BEFORE_HOOK_CREATION})
-
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_HOOK_NAMES = ", ".join(p.value for p in HookPhase)
-_POLICY_NAMES = ", ".join(p.value for p in HookDeletePolicy)
-
-_CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
-
-# Where the pod template sits in each workload kind.
-_POD_SPEC_PATHS: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType(
-    {
-        ("", "Pod"): ("spec",),
-        ("", "ReplicationController"): ("spec", "template", "spec"),
-        ("apps", "Deployment"): ("spec", "template", "spec"),
-        ("apps", "StatefulSet"): ("spec", "template", "spec"),
-        ("apps", "DaemonSet"): ("spec", "template", "spec"),
-        ("apps", "ReplicaSet"): ("spec", "template", "spec"),
-        ("extensions", "Deployment"): ("spec", "template", "spec"),
-        ("extensions", "DaemonSet"): ("spec", "template", "spec"),
-        ("extensions", "ReplicaSet"): ("spec", "template", "spec"),
-        ("batch", "Job"): ("spec", "template", "spec"),
-        ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
-    }
-)
-
-
-def order_key(key: ResourceKey) -> tuple[int, str, str, str, str]:
-    """The sort key of rule 5: kind order, then namespace, then name.
-
-    Kind and group break ties between unknown kinds (which share one rank), so
-    the order is total.
-    """
-    return (kind_rank(key.group, key.kind), key.kind, key.group, key.namespace, key.name)
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where one object runs: its phases (several for a multi-phase hook), wave,
-    and, for hooks, when the hook object is deleted."""
-
-    phases: tuple[HookPhase, ...]
-    wave: int
-    is_hook: bool
-    delete_policies: frozenset[HookDeletePolicy]
-
-    @property
-    def position(self) -> tuple[int, int]:
-        """(phase order, wave) of the first run; dependencies may only point forward in it."""
-        return (self.phases[0].order, self.wave)
-
-    def label(self) -> str:
-        return f"{self.phases[0].value} wave {self.wave}"
-
-
-# The placement of every object without a wave or hook annotation.
-_ORDINARY = Placement((HookPhase.SYNC,), 0, is_hook=False, delete_policies=frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +82,8 @@ class ResourceGraph:
 
     ``dag`` holds the dependency edges (explicit and implied, after filtering):
     an edge u→v means u must be applied, and healthy, before v. Phase and wave
-    order is not in ``dag`` but in ``stages``. The DiGraph is shared, not
+    order is not in ``dag`` but in ``stages``. ``facts`` holds what was read
+    from each object's annotations and pod spec. The DiGraph is shared, not
     copied: callers must not mutate it.
     """
 
@@ -148,29 +92,33 @@ class ResourceGraph:
     order: tuple[ResourceKey, ...]
     stages: tuple[Stage, ...]
     fail_stages: tuple[Stage, ...]
-    placements: Mapping[ResourceKey, Placement]
+    facts: Mapping[ResourceKey, NodeFacts]
     skipped: tuple[ResourceKey, ...] = ()
+
+    def facts_of(self, key: ResourceKey) -> NodeFacts:
+        """What the graph read from ``key``'s annotations and pod spec. KeyError if unknown."""
+        return self.facts[key]
 
     def phase_of(self, key: ResourceKey) -> HookPhase:
         """The first phase ``key`` runs in (Sync for ordinary objects). KeyError if unknown."""
-        return self.placements[key].phases[0]
+        return self.facts[key].phases[0]
 
     def phases_of(self, key: ResourceKey) -> tuple[HookPhase, ...]:
         """Every phase ``key`` runs in, in run order. KeyError if unknown."""
-        return self.placements[key].phases
+        return self.facts[key].phases
 
     def wave_of(self, key: ResourceKey) -> int:
         """The sync wave of ``key``. KeyError if unknown."""
-        return self.placements[key].wave
+        return self.facts[key].wave
 
     def is_hook(self, key: ResourceKey) -> bool:
         """True when ``key`` is a hook (re-run every sync). KeyError if unknown."""
-        return self.placements[key].is_hook
+        return self.facts[key].is_hook
 
     def hook_delete_policies(self, key: ResourceKey) -> frozenset[HookDeletePolicy]:
         """When a hook is deleted; BeforeHookCreation when the hook names none, and
         empty for an ordinary object. KeyError if unknown."""
-        return self.placements[key].delete_policies
+        return self.facts[key].delete_policies
 
     def dependencies_of(self, key: ResourceKey) -> tuple[ResourceKey, ...]:
         """The objects ``key`` waits for directly, in kind order."""
@@ -179,19 +127,20 @@ class ResourceGraph:
     @property
     def has_objects(self) -> bool:
         """True when the render holds at least one object that is not a hook."""
-        return any(not p.is_hook for p in self.placements.values())
+        return any(not f.is_hook for f in self.facts.values())
 
 
 def build_graph(
     resources: Sequence[Resource],
     *,
-    extra_edges: Iterable[tuple[ResourceKey, ResourceKey]] = (),
+    extra_edges: Iterable[Dependency | tuple[ResourceKey, ResourceKey]] = (),
 ) -> ResourceGraph:
     """Order ``resources`` for a sync.
 
-    ``extra_edges`` are explicit dependencies found elsewhere (Flux ``dependsOn``,
-    composition references): (u, v) means u before v. An edge touching a
-    ``Skip`` hook is ignored.
+    ``extra_edges`` are dependencies found by an earlier stage (the Compose
+    stage's ``Composed.edges``, Flux ``dependsOn``): Dependency values, or
+    (u, v) pairs meaning u before v (a REFERENCE). An edge touching a ``Skip``
+    hook is ignored.
 
     Raises ValidationError for a bad annotation (sync wave, hook, delete policy,
     depends-on), a duplicate object, a dependency on an object that is not in
@@ -207,29 +156,29 @@ def build_graph(
         by_key[resource.key] = resource
     ordered = sorted(by_key, key=order_key)
 
-    placements: dict[ResourceKey, Placement] = {}
+    facts: dict[ResourceKey, NodeFacts] = {}
     skipped: list[ResourceKey] = []
     for key in ordered:
-        placement = _placement(by_key[key])
-        if placement is None:
+        found = node_facts(by_key[key])
+        if found is None:
             skipped.append(key)
         else:
-            placements[key] = placement
-    kept = {key: by_key[key] for key in ordered if key in placements}
+            facts[key] = found
+    kept = {key: by_key[key] for key in ordered if key in facts}
     skipped_set = frozenset(skipped)
 
     # The graph algorithms run on integer ids: hashing 10,000 dataclass keys a
     # few hundred thousand times is what makes a networkx-only build slow.
     keys = list(kept)
     index = {key: i for i, key in enumerate(keys)}
-    position = [placements[key].position for key in keys]
+    position = [facts[key].position for key in keys]
     edges = _Edges(len(keys))
-    for u, v in _explicit_edges(kept, by_key, placements, skipped_set, extra_edges):
+    for u, v in explicit_edges(kept, by_key, facts, skipped_set, extra_edges):
         edges.add(index[u], index[v])
     if edges.topological_order() is None:
         raise CycleError([keys[i] for i in edges.find_cycle()])
     implied: set[tuple[int, int]] = set()
-    for u, v in _implied_edges(kept):
+    for u, v in implied_edges(kept, facts):
         iu, iv = index[u], index[v]
         if iu != iv and position[iu] <= position[iv] and edges.add(iu, iv):
             implied.add((iu, iv))
@@ -242,7 +191,7 @@ def build_graph(
         edges.remove(*next(pair for pair in pairs if pair in implied))
         topo = edges.topological_order()
 
-    stages, fail_stages = _stages(keys, placements, edges, topo)
+    stages, fail_stages = _stages(keys, facts, edges, topo)
     seen: dict[ResourceKey, None] = {}
     for stage in (*stages, *fail_stages):
         for key in stage.keys:
@@ -265,7 +214,7 @@ def build_graph(
         order=tuple(seen),
         stages=stages,
         fail_stages=fail_stages,
-        placements=MappingProxyType({key: placements[key] for key in seen}),
+        facts=MappingProxyType({key: facts[key] for key in seen}),
         skipped=tuple(skipped),
     )
 
@@ -317,291 +266,20 @@ class _Edges:
         return members[start:] + members[:start]
 
 
-def parse_sync_wave(annotations: Mapping[str, Any], *, subject: str) -> int:
-    """The sync wave an object's annotations ask for (0 when none).
-
-    Raises ValidationError naming ``subject`` for a wave that is not an integer
-    or for two wave annotations that disagree.
-    """
-    waves: dict[str, int] = {}
-    for name in (ANNOTATION_SYNC_WAVE_ARGO, ANNOTATION_SYNC_WAVE):
-        if name not in annotations:
-            continue
-        raw = annotations[name]
-        text = raw.strip() if isinstance(raw, str) else raw
-        if isinstance(text, int) and not isinstance(text, bool):
-            waves[name] = text
-        elif isinstance(text, str) and _INTEGER.fullmatch(text):
-            waves[name] = int(text)
-        else:
-            raise ValidationError(
-                subject,
-                f"annotation {name} is {raw!r}, not an integer",
-                hint='a sync wave is a whole number such as "-1", "0" or "5"',
-            )
-    if len(set(waves.values())) > 1:
-        found = ", ".join(f"{name}={value}" for name, value in waves.items())
-        raise ValidationError(
-            subject, f"sync wave annotations disagree: {found}", hint="keep one of them"
-        )
-    return next(iter(waves.values()), 0)
-
-
-def _placement(resource: Resource) -> Placement | None:
-    """The placement of ``resource``; None for a ``Skip`` hook (never applied)."""
-    annotations = resource.annotations
-    if not annotations:  # most objects: no wave, no hook
-        return _ORDINARY
-    wave = parse_sync_wave(annotations, subject=resource.where)
-    phases = _hook_phases(resource)
-    policies = _delete_policies(resource)
-    if HookPhase.SKIP in phases:
-        return None
-    if not phases:
-        return Placement((HookPhase.SYNC,), wave, is_hook=False, delete_policies=frozenset())
-    return Placement(phases, wave, is_hook=True, delete_policies=policies)
-
-
-def _split_annotation(resource: Resource, name: str) -> list[str]:
-    raw = resource.annotations.get(name)
-    if raw is None:
-        return []
-    if not isinstance(raw, str):
-        raise ValidationError(resource.where, f"annotation {name} is {raw!r}, not a string")
-    return [part.strip() for part in raw.split(",") if part.strip()]
-
-
-def _hook_phases(resource: Resource) -> tuple[HookPhase, ...]:
-    phases: set[HookPhase] = set()
-    for name in _split_annotation(resource, ANNOTATION_HOOK_ARGO):
-        try:
-            phases.add(HookPhase(name))
-        except ValueError:
-            raise ValidationError(
-                resource.where,
-                f"unknown hook {name!r} in annotation {ANNOTATION_HOOK_ARGO}",
-                hint=f"use one or more of {_HOOK_NAMES}, comma separated",
-            ) from None
-    return tuple(sorted(phases, key=lambda p: p.order))
-
-
-def _delete_policies(resource: Resource) -> frozenset[HookDeletePolicy]:
-    policies: set[HookDeletePolicy] = set()
-    for name in _split_annotation(resource, ANNOTATION_HOOK_DELETE_POLICY_ARGO):
-        try:
-            policies.add(HookDeletePolicy(name))
-        except ValueError:
-            raise ValidationError(
-                resource.where,
-                f"unknown hook delete policy {name!r} in annotation "
-                f"{ANNOTATION_HOOK_DELETE_POLICY_ARGO}",
-                hint=f"use one or more of {_POLICY_NAMES}, comma separated",
-            ) from None
-    return frozenset(policies) or DEFAULT_HOOK_DELETE_POLICIES
-
-
-# --- explicit dependencies ---------------------------------------------------
-
-
-def _explicit_edges(
-    kept: Mapping[ResourceKey, Resource],
-    every: Mapping[ResourceKey, Resource],
-    placements: Mapping[ResourceKey, Placement],
-    skipped: frozenset[ResourceKey],
-    extra_edges: Iterable[tuple[ResourceKey, ResourceKey]],
-) -> list[tuple[ResourceKey, ResourceKey]]:
-    index: dict[tuple[str, str, str], list[ResourceKey]] = defaultdict(list)
-    for key in every:
-        index[(key.kind, key.namespace, key.name)].append(key)
-
-    edges: list[tuple[ResourceKey, ResourceKey]] = []
-    for key, resource in kept.items():
-        for text in _split_annotation(resource, ANNOTATION_DEPENDS_ON):
-            target = _resolve_reference(text, resource, index)
-            if target in skipped:
-                continue
-            _check_forward(
-                target, key, placements, every, via=f"annotation {ANNOTATION_DEPENDS_ON}"
-            )
-            edges.append((target, key))
-
-    extra: list[tuple[ResourceKey, ResourceKey]] = []
-    for before, after in extra_edges:
-        if before in skipped or after in skipped:
-            continue
-        for end, other in ((before, after), (after, before)):
-            if end not in every:
-                subject = every[other].where if other in every else other.display
-                raise ValidationError(
-                    subject,
-                    f"depends on {end.display}, which is not in the render",
-                    hint="add it to the source, or remove the reference",
-                )
-        extra.append((before, after))
-    for before, after in sorted(extra, key=lambda e: (order_key(e[1]), order_key(e[0]))):
-        _check_forward(before, after, placements, every, via="a dependency")
-        edges.append((before, after))
-    return edges
-
-
-def _resolve_reference(
-    text: str, resource: Resource, index: Mapping[tuple[str, str, str], list[ResourceKey]]
-) -> ResourceKey:
-    """Resolve one ``Kind[.group]/namespace/name`` or ``Kind[.group]/name`` entry.
-
-    Without a group the core group wins, else the one object of that kind and
-    name. ``Kind/name`` means a cluster-scoped object, or failing that one in
-    the dependent's own namespace.
-    """
-    parts = [part.strip() for part in text.split("/")]
-    if len(parts) not in (2, 3) or not all(parts):
-        raise ValidationError(
-            resource.where,
-            f"annotation {ANNOTATION_DEPENDS_ON} has a malformed entry {text!r}",
-            hint="write Kind[.group]/namespace/name (Kind[.group]/name if cluster-scoped)",
-        )
-    kind, dot, group = parts[0].partition(".")
-    name = parts[-1]
-    namespaces = [parts[1]] if len(parts) == 3 else ["", resource.key.namespace]
-    for namespace in dict.fromkeys(namespaces):
-        keys = index.get((kind, namespace, name), [])
-        if dot:
-            keys = [k for k in keys if k.group == group]
-        elif len(keys) > 1:
-            keys = [k for k in keys if k.group == ""] or keys
-        if len(keys) == 1:
-            return keys[0]
-        if len(keys) > 1:
-            choices = ", ".join(f"{k.kind}.{k.group}" for k in sorted(keys))
-            raise ValidationError(
-                resource.where,
-                f"annotation {ANNOTATION_DEPENDS_ON} entry {text!r} matches several objects "
-                f"({choices})",
-                hint="name the API group: Kind.group/namespace/name",
-            )
-    raise ValidationError(
-        resource.where,
-        f"annotation {ANNOTATION_DEPENDS_ON} names {text!r}, which is not in the render",
-        hint="add that object to the source, or remove it from the annotation",
-    )
-
-
-def _check_forward(
-    before: ResourceKey,
-    after: ResourceKey,
-    placements: Mapping[ResourceKey, Placement],
-    every: Mapping[ResourceKey, Resource],
-    *,
-    via: str,
-) -> None:
-    first, then = placements[before], placements[after]
-    if first.position > then.position:
-        raise ValidationError(
-            every[after].where,
-            f"{via} makes it wait for {every[before].where}, which runs later "
-            f"({first.label()}, after {then.label()})",
-            hint="move the dependency to the same or an earlier wave, or drop the dependency",
-        )
-
-
-# --- implied references ------------------------------------------------------
-
-
-def _implied_edges(
-    kept: Mapping[ResourceKey, Resource],
-) -> Iterator[tuple[ResourceKey, ResourceKey]]:
-    namespaces: set[str] = set()
-    crds: dict[tuple[str, str], ResourceKey] = {}
-    for key, resource in kept.items():
-        if key.group == "" and key.kind == "Namespace":
-            namespaces.add(key.name)
-        elif (key.group, key.kind) == _CRD:
-            spec = _mapping(resource.manifest.get("spec"))
-            names = _mapping(spec.get("names"))
-            group, kind = spec.get("group"), names.get("kind")
-            if isinstance(group, str) and isinstance(kind, str):
-                crds[(group, kind)] = key
-
-    for key, resource in kept.items():
-        if key.namespace in namespaces:
-            yield (ResourceKey("", "Namespace", "", key.namespace), key)
-        crd = crds.get((key.group, key.kind))
-        if crd is not None:
-            yield (crd, key)
-        path = _POD_SPEC_PATHS.get((key.group, key.kind))
-        if path is not None:
-            pod = _walk_mapping(resource.manifest, path)
-            for kind, name in sorted(set(pod_references(pod))):
-                target = ResourceKey("", kind, key.namespace, name)
-                if target in kept:
-                    yield (target, key)
-
-
-def pod_references(pod_spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(kind, name) of every ConfigMap, Secret, PVC and ServiceAccount a pod spec uses."""
-    for volume in _mappings(pod_spec.get("volumes")):
-        yield from _named("ConfigMap", _mapping(volume.get("configMap")), "name")
-        yield from _named("Secret", _mapping(volume.get("secret")), "secretName")
-        yield from _named(
-            "PersistentVolumeClaim", _mapping(volume.get("persistentVolumeClaim")), "claimName"
-        )
-        for source in _mappings(_mapping(volume.get("projected")).get("sources")):
-            yield from _named("ConfigMap", _mapping(source.get("configMap")), "name")
-            yield from _named("Secret", _mapping(source.get("secret")), "name")
-    for field_name in ("containers", "initContainers", "ephemeralContainers"):
-        for container in _mappings(pod_spec.get(field_name)):
-            for env_from in _mappings(container.get("envFrom")):
-                yield from _named("ConfigMap", _mapping(env_from.get("configMapRef")), "name")
-                yield from _named("Secret", _mapping(env_from.get("secretRef")), "name")
-            for env in _mappings(container.get("env")):
-                value_from = _mapping(env.get("valueFrom"))
-                yield from _named("ConfigMap", _mapping(value_from.get("configMapKeyRef")), "name")
-                yield from _named("Secret", _mapping(value_from.get("secretKeyRef")), "name")
-    account = pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount")
-    if isinstance(account, str) and account:
-        yield ("ServiceAccount", account)
-    for pull_secret in _mappings(pod_spec.get("imagePullSecrets")):
-        yield from _named("Secret", pull_secret, "name")
-
-
-def _named(kind: str, ref: Mapping[str, Any], field_name: str) -> Iterator[tuple[str, str]]:
-    name = ref.get(field_name)
-    if isinstance(name, str) and name:
-        yield (kind, name)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _mappings(value: Any) -> Iterator[Mapping[str, Any]]:
-    if isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict):
-                yield item
-
-
-def _walk_mapping(manifest: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any]:
-    node: Mapping[str, Any] = manifest
-    for step in path:
-        node = _mapping(node.get(step))
-    return node
-
-
 # --- cycles and stages ---------------------------------------------------------
 
 
 def _stages(
     keys: Sequence[ResourceKey],
-    placements: Mapping[ResourceKey, Placement],
+    facts: Mapping[ResourceKey, NodeFacts],
     edges: _Edges,
     topo: Sequence[int],
 ) -> tuple[tuple[Stage, ...], tuple[Stage, ...]]:
     groups: dict[tuple[HookPhase, int], list[int]] = defaultdict(list)
     for i, key in enumerate(keys):
-        placement = placements[key]
-        for phase in placement.phases:
-            groups[(phase, placement.wave)].append(i)
+        found = facts[key]
+        for phase in found.phases:
+            groups[(phase, found.wave)].append(i)
     topo_index = [0] * len(keys)
     for rank, node in enumerate(topo):
         topo_index[node] = rank

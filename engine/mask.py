@@ -13,7 +13,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gitwave.engine.model import Manifest, ResourceKey
+from gitwave.engine.model import FieldChange, Manifest, ResourceKey
 
 __all__ = [
     "LAST_APPLIED_ANNOTATION",
@@ -22,6 +22,7 @@ __all__ = [
     "is_secret_key",
     "is_secret_manifest",
     "is_secret_path",
+    "mask_change",
     "mask_secret_manifest",
     "redact",
     "secret_values",
@@ -31,6 +32,9 @@ MASK = "***"
 SECRET_DATA_FIELDS = ("data", "stringData")
 # `kubectl apply` copies the whole object, values included, into this annotation.
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
+# A change reported at one of these paths carries a whole map that may hold a
+# last-applied annotation, and so a Secret's values.
+_WHOLE_METADATA = frozenset({"metadata", "metadata.annotations"})
 
 
 def is_secret_key(key: ResourceKey) -> bool:
@@ -50,6 +54,26 @@ def is_secret_path(path: str) -> bool:
         if path == field or path.startswith((f"{field}.", f"{field}[")):
             return True
     return LAST_APPLIED_ANNOTATION in path
+
+
+def mask_change(change: FieldChange, *, is_secret: bool) -> FieldChange:
+    """``change`` with its live and desired values shown as ``***`` when it is a
+    change of a Secret (``is_secret``) at a path that can hold a secret value:
+    ``data``/``stringData``, the last-applied annotation, or all of
+    ``metadata``/``metadata.annotations``. An unset side stays None, so a reader
+    still sees an add or a remove. Any other change is returned as it is.
+
+    The diff stage masks with it, and so does everything that shows a change
+    (plan text, ``-o json``, the TUI), in case a plan was built elsewhere.
+    """
+    if not is_secret or not (is_secret_path(change.path) or change.path in _WHOLE_METADATA):
+        return change
+    return FieldChange(
+        change.path,
+        change.op,
+        None if change.live is None else MASK,
+        None if change.desired is None else MASK,
+    )
 
 
 def mask_secret_manifest(manifest: Mapping[str, Any]) -> Manifest:

@@ -134,14 +134,71 @@ class HookDeletePolicy(enum.Enum):
     HOOK_FAILED = "HookFailed"
 
 
+# Argo CD deletes a hook before it is created again unless told otherwise.
+DEFAULT_HOOK_DELETE_POLICIES = frozenset({HookDeletePolicy.BEFORE_HOOK_CREATION})
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFacts:
+    """What the graph stage read from one desired object, once, for every later
+    stage: where it runs (hook phases, sync wave), when a hook is deleted, its
+    sync options, and what its pods use. Nothing after the graph stage reads
+    these annotations again.
+
+    ``phases`` holds several phases for a multi-phase hook, in run order, and
+    ``(Sync,)`` for an ordinary object. ``delete_policies`` is empty for an
+    ordinary object and ``DEFAULT_HOOK_DELETE_POLICIES`` for a hook naming
+    none. ``sync_options`` are the ``argocd.argoproj.io/sync-options`` entries
+    as written (``Prune=false``). ``references`` are the ConfigMaps, Secrets,
+    PersistentVolumeClaims and ServiceAccounts a workload's pod spec uses, in
+    its namespace, whether or not they are in the render, in (kind, name) order.
+    """
+
+    phases: tuple[HookPhase, ...]
+    wave: int
+    is_hook: bool
+    delete_policies: frozenset[HookDeletePolicy]
+    sync_options: frozenset[str] = frozenset()
+    references: tuple[ResourceKey, ...] = ()
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(phase order, wave) of the first run; dependencies may only point forward in it."""
+        return (self.phases[0].order, self.wave)
+
+    def label(self) -> str:
+        """``PreSync wave -1``: where the object first runs, as messages print it."""
+        return f"{self.phases[0].value} wave {self.wave}"
+
+
+class DependencyReason(enum.Enum):
+    """Why one object waits for another, when a stage before the graph found it
+    (the graph stage reads annotations and pod specs itself)."""
+
+    # An explicit dependency (a composition's ${…} reference, Flux dependsOn):
+    # ``after`` waits for ``before``; pointing to a later phase or wave is an error.
+    REFERENCE = "reference"
+    # ``before`` writes the Secret ``after`` (a connection Secret, usually not in
+    # the render): every workload whose pods use that Secret waits for ``before``,
+    # and a cluster-scoped ``before`` waits for the Secret's Namespace. An edge of
+    # these that would point to a later phase or wave is dropped.
+    CONNECTION_SECRET = "connection secret"
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """A dependency a stage declares for the graph stage (see DependencyReason)."""
+
+    before: ResourceKey
+    after: ResourceKey
+    reason: DependencyReason = DependencyReason.REFERENCE
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """A desired object: read-only, with where it came from.
-
-    ``hooks`` is empty for ordinary objects; a hook carries its phases (one
-    object may be a hook for several, as in Argo CD). ``wave`` is the parsed
-    sync wave (0 by default). Both are validated by the graph stage.
-    """
+    """A desired object: read-only, with where it came from. What its
+    annotations mean for a sync (hook phases, wave, …) the graph stage reads
+    once into :class:`NodeFacts`."""
 
     key: ResourceKey
     api_version: str
@@ -306,13 +363,17 @@ _ACTION_SYMBOL = {
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One step of a plan. A task without ``desired`` is a prune."""
+    """One step of a plan. A task without ``desired`` is a prune.
+
+    ``facts`` are the graph's facts about the desired object (None for a
+    prune): the sync reads a hook's delete policies there."""
 
     key: ResourceKey
     action: Action
     desired: Resource | None = None
     live: Live | None = None
     changes: tuple[FieldChange, ...] = ()
+    facts: NodeFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)

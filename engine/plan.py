@@ -1,8 +1,8 @@
 """Plan stage: the graph, diffed against the live state, as waves of tasks.
 
 ``make_plan`` decides, object by object, what a sync will do (create, update,
-nothing, run a hook, prune) and in which wave; ``format_plan`` and
-``plan_to_dict`` render the result for people and for ``-o json|yaml``.
+nothing, run a hook, prune) and in which wave; ``engine/plan_report.py``
+turns the result into lines of text and plain data.
 
 Wave layout of a plan, in run order: the PreSync stages, the Sync stages with
 the prune waves placed among them, the PostSync stages, and last the SyncFail
@@ -19,22 +19,18 @@ every other Sync wave.
 
 from __future__ import annotations
 
-import datetime
-import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 from gitwave.engine.diff import diff_manifest, removed_fields
 from gitwave.engine.errors import SafetyError, ValidationError
-from gitwave.engine.graph import ResourceGraph, order_key, parse_sync_wave
-from gitwave.engine.mask import MASK, is_secret_key, is_secret_path, mask_secret_manifest
+from gitwave.engine.graph import ResourceGraph, order_key
+from gitwave.engine.graph_facts import parse_sync_options, parse_sync_wave
+from gitwave.engine.mask import is_secret_key, mask_secret_manifest
 from gitwave.engine.model import (
-    ANNOTATION_SYNC_OPTIONS_ARGO,
     ANNOTATION_TRACKING_ID,
     Action,
-    FieldChange,
     HookPhase,
     Live,
     Plan,
@@ -44,7 +40,7 @@ from gitwave.engine.model import (
     tracking_id,
 )
 
-__all__ = ["PlanOptions", "format_plan", "make_plan", "plan_to_dict"]
+__all__ = ["PlanOptions", "make_plan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,20 +174,21 @@ def _apply_task(
     key: ResourceKey, graph: ResourceGraph, seen: Live | None, options: PlanOptions
 ) -> Task | None:
     resource = graph.resources[key]
-    if graph.is_hook(key):
-        return Task(key, Action.HOOK, resource, _shown(seen))
+    facts = graph.facts_of(key)
+    if facts.is_hook:
+        return Task(key, Action.HOOK, resource, _shown(seen), facts=facts)
     if seen is None:
-        return Task(key, Action.CREATE, resource, None)
+        return Task(key, Action.CREATE, resource, None, facts=facts)
     ignore = options.ignore.get(key, ())
     secret = resource.is_secret
     changes = diff_manifest(
         resource.manifest, seen.manifest, ignore=ignore, is_secret=secret
     ) + removed_fields(resource.manifest, seen.manifest, ignore=ignore, is_secret=secret)
     if changes:
-        return Task(key, Action.UPDATE, resource, _shown(seen), changes)
+        return Task(key, Action.UPDATE, resource, _shown(seen), changes, facts=facts)
     if options.apply_out_of_sync_only:
         return None
-    return Task(key, Action.NONE, resource, _shown(seen))
+    return Task(key, Action.NONE, resource, _shown(seen), facts=facts)
 
 
 def _check_namespaces(
@@ -220,13 +217,6 @@ def _check_namespaces(
         )
 
 
-def _sync_options(live: Live) -> frozenset[str]:
-    raw = live.annotations.get(ANNOTATION_SYNC_OPTIONS_ARGO)
-    if not isinstance(raw, str):
-        return frozenset()
-    return frozenset(part.strip() for part in raw.split(",") if part.strip())
-
-
 def _prune_candidates(
     app: str, graph: ResourceGraph, tracked: Sequence[Live], options: PlanOptions
 ) -> tuple[list[Live], list[str]]:
@@ -245,7 +235,7 @@ def _prune_candidates(
                 f"{key.display} is not in the source but its tracking id is not {app}'s; "
                 "it is never pruned"
             )
-        elif "Prune=false" in _sync_options(seen):
+        elif "Prune=false" in parse_sync_options(seen.annotations):
             warnings.append(f"{key.display} is not in the source; kept by its Prune=false option")
         elif not options.prune:
             warnings.append(f"{key.display} is not in the source; turn on prune to delete it")
@@ -293,7 +283,7 @@ def _prune_waves(
         except ValidationError:
             number = 0  # it was applied with a valid wave; someone edited it live
         every_number.append(number)
-        if options.prune_last or "PruneLast=true" in _sync_options(seen):
+        if options.prune_last or "PruneLast=true" in parse_sync_options(seen.annotations):
             last.append(seen)
         else:
             by_wave.setdefault(number, []).append(seen)
@@ -311,167 +301,3 @@ def _prune_waves(
         )
         for number, items in sorted(result.items())
     }
-
-
-# --- rendering ------------------------------------------------------------------------
-
-_COLORS = {
-    Action.CREATE: "32",
-    Action.UPDATE: "33",
-    Action.PRUNE: "31",
-    Action.HOOK: "36",
-    Action.NONE: "2",
-}
-_SHORT_VALUE = 80
-
-
-def _summary(plan: Plan) -> str:
-    counts = plan.counts()
-    hooks = counts[Action.HOOK]
-    return (
-        f"Plan: {counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
-        f"{counts[Action.PRUNE]} to prune, {hooks} hook{'' if hooks == 1 else 's'}, "
-        f"{counts[Action.NONE]} unchanged."
-    )
-
-
-def _wave_title(wave: Wave) -> str:
-    title = wave.label
-    if wave.tasks and all(t.action is Action.PRUNE for t in wave.tasks):
-        title += " (prune)"
-    return title
-
-
-def _safe_change(task: Task, change: FieldChange) -> FieldChange:
-    # diff_manifest masks already; a plan built elsewhere must not leak either.
-    if is_secret_key(task.key) and is_secret_path(change.path):
-        return FieldChange(
-            change.path,
-            change.op,
-            None if change.live is None else MASK,
-            None if change.desired is None else MASK,
-        )
-    return change
-
-
-def _show(value: Any, *, verbose: bool) -> str:
-    if value is None:
-        return "(unset)"
-    if isinstance(value, str):
-        text = (
-            value if value and value.strip() == value and "\n" not in value else json.dumps(value)
-        )
-    else:
-        text = json.dumps(_jsonable(value), sort_keys=True, separators=(", ", ": "))
-    if not verbose and len(text) > _SHORT_VALUE:
-        text = text[: _SHORT_VALUE - 1] + "…"
-    return text
-
-
-def _task_line(task: Task, phase: HookPhase) -> str:
-    name = task.key.display
-    match task.action:
-        case Action.CREATE:
-            return f"{name} (create)"
-        case Action.PRUNE:
-            return f"{name} (prune)"
-        case Action.HOOK:
-            return f"{name} ({phase.value} hook)"
-        case Action.NONE:
-            return f"{name} (unchanged)"
-        case _:
-            return name
-
-
-def format_plan(plan: Plan, *, color: bool = False, verbose: bool = False) -> str:
-    """The plan as text, like ``terraform plan``: one line per object that changes,
-    under its wave, the changed fields of an update indented below it, the
-    warnings, and a summary line. ``verbose`` also lists unchanged objects and
-    prints long values whole. Secret values are masked."""
-
-    def paint(code: str, text: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if color else text
-
-    lines: list[str] = []
-    for wave in plan.waves:
-        shown = [t for t in wave.tasks if verbose or t.action is not Action.NONE]
-        if not shown:
-            continue
-        lines.append(paint("1", f"{_wave_title(wave)}:"))
-        for task in shown:
-            line = f"{task.action.symbol} {_task_line(task, wave.phase)}"
-            lines.append("  " + paint(_COLORS[task.action], line))
-            for change in task.changes:
-                safe = _safe_change(task, change)
-                lines.append(
-                    f"      {safe.path}: {_show(safe.live, verbose=verbose)} -> "
-                    f"{_show(safe.desired, verbose=verbose)}"
-                )
-    if plan.warnings:
-        if lines:
-            lines.append("")
-        lines.extend(paint("33", f"Warning: {warning}") for warning in plan.warnings)
-    if lines:
-        lines.append("")
-    lines.append(paint("1", _summary(plan)))
-    return "\n".join(lines) + "\n"
-
-
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan as plain data for ``-o json|yaml``: waves, tasks with their field
-    changes, warnings and counts. No manifests; Secret values masked."""
-    counts = plan.counts()
-    return {
-        "app": plan.app,
-        "revision": plan.revision,
-        "waves": [
-            {
-                "phase": wave.phase.value,
-                "wave": wave.number,
-                "step": wave.step,
-                "label": _wave_title(wave),
-                "tasks": [
-                    {
-                        "key": str(task.key),
-                        "group": task.key.group,
-                        "kind": task.key.kind,
-                        "namespace": task.key.namespace,
-                        "name": task.key.name,
-                        "action": task.action.value,
-                        "changes": [
-                            {
-                                "path": safe.path,
-                                "op": safe.op.value,
-                                "live": _jsonable(safe.live),
-                                "desired": _jsonable(safe.desired),
-                            }
-                            for safe in (_safe_change(task, c) for c in task.changes)
-                        ],
-                    }
-                    for task in wave.tasks
-                ],
-            }
-            for wave in plan.waves
-        ],
-        "warnings": list(plan.warnings),
-        "summary": {
-            "create": counts[Action.CREATE],
-            "update": counts[Action.UPDATE],
-            "prune": counts[Action.PRUNE],
-            "hook": counts[Action.HOOK],
-            "unchanged": counts[Action.NONE],
-        },
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with what JSON cannot hold (YAML dates, tuples) made plain."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime.date | datetime.datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)

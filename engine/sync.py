@@ -22,8 +22,8 @@ from typing import cast
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.model import (
-    ANNOTATION_HOOK_DELETE_POLICY_ARGO,
     ANNOTATION_TRACKING_ID,
+    DEFAULT_HOOK_DELETE_POLICIES,
     LABEL_APP,
     Action,
     ChangeAction,
@@ -289,11 +289,10 @@ def _hook_instance(
     return Resource(key, resource.api_version, manifest, resource.source)
 
 
-def _delete_policies(resource: Resource) -> frozenset[HookDeletePolicy]:
-    raw = resource.annotations.get(ANNOTATION_HOOK_DELETE_POLICY_ARGO, "")
-    policies = frozenset(HookDeletePolicy(p.strip()) for p in raw.split(",") if p.strip())
-    # Argo CD's default when a hook names no policy.
-    return policies or frozenset({HookDeletePolicy.BEFORE_HOOK_CREATION})
+def _delete_policies(task: Task) -> frozenset[HookDeletePolicy]:
+    """When the hook of ``task`` is deleted, as the graph stage read it; Argo CD's
+    default for a task that carries no graph facts (one not made by make_plan)."""
+    return task.facts.delete_policies if task.facts is not None else DEFAULT_HOOK_DELETE_POLICIES
 
 
 def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
@@ -331,7 +330,7 @@ def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
             run.record(ChangeSetEntry(hook.key, ChangeAction.SKIPPED, "hook (dry run)"))
             return task, None
         if (
-            HookDeletePolicy.BEFORE_HOOK_CREATION in _delete_policies(task.desired)
+            HookDeletePolicy.BEFORE_HOOK_CREATION in _delete_policies(task)
             and provider.observe(hook.key) is not None
         ):
             provider.delete(hook.key, propagation=Propagation.FOREGROUND)
@@ -454,8 +453,7 @@ def _wait_absent(run: _Run, keys: Sequence[tuple[ResourceKey, Live]]) -> None:
 
 def _finish_hooks(run: _Run, hooks: Sequence[tuple[Task, Resource]], *, succeeded: bool) -> None:
     for task, hook in hooks:
-        assert task.desired is not None
-        policies = _delete_policies(task.desired)
+        policies = _delete_policies(task)
         provider = run.targets.for_resource(hook)
         run.emit(EventKind.HOOK_FINISHED, "succeeded" if succeeded else "failed", resource=hook.key)
         if (succeeded and HookDeletePolicy.HOOK_SUCCEEDED in policies) or (

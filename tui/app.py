@@ -29,7 +29,7 @@ from textual.worker import WorkerFailed
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.plan import format_plan
+from gitwave.engine.plan_report import format_plan
 from gitwave.engine.sync import SyncResult
 from gitwave.tui.controller import AppView, AutoSync, Controller, SyncRequest
 from gitwave.tui.screens.application import ApplicationScreen

@@ -42,7 +42,7 @@ from gitwave.engine.model import (
     SyncStatus,
 )
 from gitwave.engine.operations import SyncRequest
-from gitwave.engine.plan import format_plan, plan_to_dict
+from gitwave.engine.plan_report import plan_to_dict
 from gitwave.engine.provider import Provider
 from gitwave.engine.store import Store, TimelineWriter
 from gitwave.engine.sync import SyncResult, Targets
@@ -50,6 +50,7 @@ from gitwave.providers.aws import AwsTarget
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
 from gitwave.tui.kinds import parse_kind_name
 from gitwave.tui.output import Progress, age, dump, paint, table, use_color
+from gitwave.tui.plan_text import format_plan
 from gitwave.tui.targets import build_targets
 
 EXIT_OK = 0

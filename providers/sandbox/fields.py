@@ -25,9 +25,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gitwave.engine.api import MISSING_FIELD, delete_field, get_field, set_field
 from gitwave.engine.model import Manifest
 
-FieldPath = tuple[str, ...]
+# A field of a FieldsV1 tree: map keys only (lists are atomic here), a
+# special case of the engine's field paths (gitwave.engine.api.FieldPath).
+KeyPath = tuple[str, ...]
 
 # Identity and server-owned fields: nobody owns them through apply.
 _TOP_LEVEL_SKIP = frozenset({"apiVersion", "kind", "status"})
@@ -45,8 +48,6 @@ _METADATA_SKIP = frozenset(
         "selfLink",
     }
 )
-
-_MISSING: Any = object()
 
 
 def clone(value: Any) -> Any:
@@ -67,9 +68,9 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
-def field_leaves(manifest: Mapping[str, Any]) -> dict[FieldPath, Any]:
+def field_leaves(manifest: Mapping[str, Any]) -> dict[KeyPath, Any]:
     """Every owned-able field of ``manifest`` with its value."""
-    leaves: dict[FieldPath, Any] = {}
+    leaves: dict[KeyPath, Any] = {}
     for key, value in manifest.items():
         if key in _TOP_LEVEL_SKIP:
             continue
@@ -82,7 +83,7 @@ def field_leaves(manifest: Mapping[str, Any]) -> dict[FieldPath, Any]:
     return leaves
 
 
-def _collect(value: Any, path: FieldPath, out: dict[FieldPath, Any]) -> None:
+def _collect(value: Any, path: KeyPath, out: dict[KeyPath, Any]) -> None:
     if isinstance(value, dict) and value:
         for key, child in value.items():
             _collect(child, (*path, key), out)
@@ -90,43 +91,7 @@ def _collect(value: Any, path: FieldPath, out: dict[FieldPath, Any]) -> None:
         out[path] = value
 
 
-def get_path(obj: Mapping[str, Any], path: FieldPath) -> Any:
-    node: Any = obj
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return _MISSING
-        node = node[key]
-    return node
-
-
-def set_path(obj: dict[str, Any], path: FieldPath, value: Any) -> None:
-    node = obj
-    for key in path[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-        node = child
-    node[path[-1]] = clone(value)
-
-
-def remove_path(obj: dict[str, Any], path: FieldPath) -> None:
-    """Remove the field and every map it leaves empty (except the top level)."""
-    trail: list[dict[str, Any]] = [obj]
-    node: Any = obj
-    for key in path[:-1]:
-        node = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(node, dict):
-            return
-        trail.append(node)
-    trail[-1].pop(path[-1], None)
-    for depth in range(len(path) - 1, 0, -1):
-        if trail[depth]:
-            break
-        trail[depth - 1].pop(path[depth - 1], None)
-
-
-def _overlaps(a: FieldPath, b: FieldPath) -> bool:
+def _overlaps(a: KeyPath, b: KeyPath) -> bool:
     shorter = min(len(a), len(b))
     return a[:shorter] == b[:shorter]
 
@@ -139,7 +104,7 @@ class ManagedFields:
     operation: str  # "Apply" or "Update"
     api_version: str
     time: str
-    fields: frozenset[FieldPath]
+    fields: frozenset[KeyPath]
 
     def to_manifest(self) -> Manifest:
         return {
@@ -163,7 +128,7 @@ class ManagedFields:
         )
 
 
-def encode_fields_v1(paths: Iterable[FieldPath]) -> Manifest:
+def encode_fields_v1(paths: Iterable[KeyPath]) -> Manifest:
     """Paths → the nested ``{"f:spec": {"f:replicas": {}}}`` form; ``"."`` marks a
     path that is owned itself and also has owned children."""
     root: dict[str, Any] = {}
@@ -179,10 +144,10 @@ def encode_fields_v1(paths: Iterable[FieldPath]) -> Manifest:
     return root
 
 
-def decode_fields_v1(tree: Mapping[str, Any]) -> frozenset[FieldPath]:
-    found: set[FieldPath] = set()
+def decode_fields_v1(tree: Mapping[str, Any]) -> frozenset[KeyPath]:
+    found: set[KeyPath] = set()
 
-    def walk(node: Mapping[str, Any], path: FieldPath) -> None:
+    def walk(node: Mapping[str, Any], path: KeyPath) -> None:
         if path and (not node or "." in node):
             found.add(path)
         for key, child in node.items():
@@ -201,9 +166,9 @@ def read_managed_fields(obj: Mapping[str, Any]) -> list[ManagedFields]:
     return [ManagedFields.from_manifest(e) for e in entries if isinstance(e, Mapping)]
 
 
-def managers_of(obj: Mapping[str, Any]) -> dict[FieldPath, tuple[str, ...]]:
+def managers_of(obj: Mapping[str, Any]) -> dict[KeyPath, tuple[str, ...]]:
     """Each owned field with the managers that own it (for naming who changed what)."""
-    owners: dict[FieldPath, list[str]] = {}
+    owners: dict[KeyPath, list[str]] = {}
     for entry in read_managed_fields(obj):
         for path in entry.fields:
             owners.setdefault(path, []).append(entry.manager)
@@ -212,7 +177,7 @@ def managers_of(obj: Mapping[str, Any]) -> dict[FieldPath, tuple[str, ...]]:
 
 def _write_managed_fields(obj: dict[str, Any], entries: Iterable[ManagedFields]) -> None:
     present = [
-        replace(e, fields=frozenset(p for p in e.fields if get_path(obj, p) is not _MISSING))
+        replace(e, fields=frozenset(p for p in e.fields if get_field(obj, p) is not MISSING_FIELD))
         for e in entries
     ]
     kept = [e.to_manifest() for e in present if e.fields]
@@ -240,15 +205,15 @@ def apply_as(
 
     for path in previous - wanted.keys():
         if not any(path in e.fields for e in others):
-            remove_path(obj, path)
+            delete_field(obj, path, prune_empty=True)
 
-    taken: list[FieldPath] = []
+    taken: list[KeyPath] = []
     for path, value in wanted.items():
-        current = get_path(obj, path)
+        current = get_field(obj, path)
         if value == {} and isinstance(current, dict):
             continue  # declaring an empty map takes nothing from those who filled it
         if current != value:
-            set_path(obj, path, value)
+            set_field(obj, path, clone(value), overwrite=True)
             taken.append(path)
     if taken:
         others = [_without(e, taken) for e in others]
@@ -276,7 +241,7 @@ def update_as(
     obj: Manifest = clone(dict(new))
     old_leaves = field_leaves(live)
     new_leaves = field_leaves(obj)
-    changed = [p for p, v in new_leaves.items() if old_leaves.get(p, _MISSING) != v]
+    changed = [p for p, v in new_leaves.items() if old_leaves.get(p, MISSING_FIELD) != v]
     removed = frozenset(old_leaves.keys() - new_leaves.keys())
     entries = read_managed_fields(live)
     mine = next((e for e in entries if e.manager == manager), None)
@@ -306,7 +271,7 @@ def touch(obj: dict[str, Any], *, manager: str, time: str) -> None:
 
 
 def _without(
-    entry: ManagedFields, taken: Iterable[FieldPath], removed: frozenset[FieldPath] = frozenset()
+    entry: ManagedFields, taken: Iterable[KeyPath], removed: frozenset[KeyPath] = frozenset()
 ) -> ManagedFields:
     taken = list(taken)
     kept = frozenset(

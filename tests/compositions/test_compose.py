@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from gitwave.compositions import compose, is_composed
-from gitwave.compositions.fieldpath import FieldPathError, parse, to_text
+from gitwave.engine.api import FieldPathError, format_path, parse_path
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import build_graph
-from gitwave.engine.model import ResourceKey
+from gitwave.engine.model import Dependency, DependencyReason, ResourceKey
 from tests.compositions.support import compose_app, composition, fixture, resource, thing, xapp
 
 
@@ -193,7 +193,14 @@ def test_workloads_reading_a_connection_secret_wait_for_its_writer() -> None:
     result = compose_app([db], extra=[job, namespace])
 
     writer = ResourceKey("things.example.org", "Thing", "", "demo-db")
-    assert set(result.edges) == {(writer, job.key), (namespace.key, writer)}
+    secret = ResourceKey("", "Secret", "apps", "db-conn")
+    assert result.edges == (Dependency(writer, secret, DependencyReason.CONNECTION_SECRET),)
+    graph = build_graph(result.resources, extra_edges=result.edges)
+    assert set(graph.dag.edges) == {
+        (writer, job.key),
+        (namespace.key, writer),
+        (namespace.key, job.key),
+    }
 
 
 def test_a_connection_secret_edge_never_points_to_an_earlier_wave() -> None:
@@ -216,8 +223,8 @@ def test_a_connection_secret_edge_never_points_to_an_earlier_wave() -> None:
 
     result = compose_app([db], extra=[early])
 
-    assert result.edges == ()
-    build_graph(result.resources, extra_edges=result.edges)  # no "runs later" error
+    graph = build_graph(result.resources, extra_edges=result.edges)  # no "runs later" error
+    assert list(graph.dag.edges) == []
 
 
 @pytest.mark.parametrize(
@@ -234,11 +241,11 @@ def test_a_connection_secret_edge_never_points_to_an_earlier_wave() -> None:
     ],
 )
 def test_field_paths(path: str, want: tuple[Any, ...]) -> None:
-    assert parse(path) == want
-    assert parse(to_text(want)) == want
+    assert parse_path(path) == want
+    assert parse_path(format_path(want)) == want
 
 
 @pytest.mark.parametrize("path", ["", "a..b", "a.", ".a", "a[0", "a[]", "a[*]"])
 def test_malformed_field_paths(path: str) -> None:
     with pytest.raises(FieldPathError):
-        parse(path)
+        parse_path(path)

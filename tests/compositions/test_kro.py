@@ -10,7 +10,7 @@ import pytest
 from gitwave.compositions import ANNOTATION_REFERENCES, compose, resolve
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import build_graph
-from gitwave.engine.model import Live, Resource, ResourceKey
+from gitwave.engine.model import Dependency, Live, Resource, ResourceKey
 from tests.compositions.support import fixture, resource
 
 DEPLOYMENT = ResourceKey("apps", "Deployment", "shop", "web")
@@ -49,7 +49,7 @@ def test_an_instance_composes_its_graph() -> None:
     assert made[DEPLOYMENT].annotations["gitwave.dev/composite"] == "WebApp/shop/storefront"
     assert made[SERVICE].manifest["spec"]["selector"] == "${deployment.spec.selector.matchLabels}"
     assert made[SERVICE].annotations[ANNOTATION_REFERENCES] == f"deployment={DEPLOYMENT}"
-    assert set(result.edges) == {(DEPLOYMENT, SERVICE), (SERVICE, SETTINGS)}
+    assert set(result.edges) == {Dependency(DEPLOYMENT, SERVICE), Dependency(SERVICE, SETTINGS)}
     node = result.composites[0]
     assert (node.definition, node.composition, node.composed) == (
         "webapp",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gitwave.compositions import fieldpath
+from gitwave.engine.api import MISSING_FIELD, get_field
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import Live, ResourceKey
 from tests.compositions.support import compose_app, composed, thing
@@ -217,9 +217,9 @@ def test_patch(case: Case) -> None:
 
     manifest = composed(result).manifest
     for path, want in case.want.items():
-        assert fieldpath.get(manifest, path) == want, path
+        assert get_field(manifest, path) == want, path
     for path in case.absent:
-        assert not fieldpath.has(manifest, path), path
+        assert get_field(manifest, path) is MISSING_FIELD, path
 
 
 @dataclass

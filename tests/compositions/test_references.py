@@ -17,7 +17,7 @@ from gitwave.compositions import (
 from gitwave.compositions.references import compile_expression
 from gitwave.engine.errors import CycleError, GitwaveError, ValidationError
 from gitwave.engine.graph import build_graph
-from gitwave.engine.model import Manifest, Resource, ResourceKey
+from gitwave.engine.model import Dependency, Manifest, Resource, ResourceKey
 from tests.compositions.support import compose_app, thing
 
 PARAMS = {"name": "shop", "replicas": 3, "public": True, "zones": ["a", "b"], "tags": {"t": "x"}}
@@ -112,7 +112,7 @@ def test_sibling_references_are_kept_for_late_binding_and_become_edges() -> None
     assert references(app) == {"db": DB}
     assert unresolved(app) == {"db"}
     assert unresolved(by_name(result)["db"]) == frozenset()
-    assert result.edges == ((DB, APP),)
+    assert result.edges == (Dependency(DB, APP),)
 
 
 def live_db(**at_provider: Any) -> dict[ResourceKey, Manifest]:

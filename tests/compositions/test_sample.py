@@ -8,7 +8,7 @@ import time
 
 from gitwave.compositions import compose, resolve, unresolved
 from gitwave.engine.graph import build_graph
-from gitwave.engine.model import Live, Resource, ResourceKey
+from gitwave.engine.model import Dependency, DependencyReason, Live, Resource, ResourceKey
 from gitwave.engine.render import render
 from gitwave.engine.source import Checkout
 from tests.compositions.support import SAMPLE
@@ -32,10 +32,19 @@ def test_the_sample_composes_to_the_expected_resources_and_edges() -> None:
 
     assert [r.key for r in result.resources] == [SG, SUBNETS, DB, ALARM, ENDPOINT, API, NAMESPACE]
     assert set(result.edges) == {
-        (SG, DB),  # ${sg.status.atProvider.securityGroupID}
-        (SUBNETS, DB),  # ${subnets.metadata.name}
-        (DB, ALARM),  # ${db.status.atProvider.dbInstanceIdentifier}
-        (DB, ENDPOINT),  # ${db.status.atProvider.endpoint.address}
+        Dependency(SG, DB),  # ${sg.status.atProvider.securityGroupID}
+        Dependency(SUBNETS, DB),  # ${subnets.metadata.name}
+        Dependency(DB, ALARM),  # ${db.status.atProvider.dbInstanceIdentifier}
+        Dependency(DB, ENDPOINT),  # ${db.status.atProvider.endpoint.address}
+        # The DBInstance writes the connection Secret the Deployment reads.
+        Dependency(DB, CONNECTION, DependencyReason.CONNECTION_SECRET),
+    }
+    graph = build_graph(result.resources, extra_edges=result.edges)
+    assert set(graph.dag.edges) >= {
+        (SG, DB),
+        (SUBNETS, DB),
+        (DB, ALARM),
+        (DB, ENDPOINT),
         (DB, API),  # the Deployment reads the connection Secret the DBInstance writes
         (NAMESPACE, DB),  # the connection Secret goes into namespace shop
     }

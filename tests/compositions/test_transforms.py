@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gitwave.compositions.transforms import TransformError, apply_transforms, parse_quantity
+from gitwave.compositions.transforms import TransformError, apply_transforms
 from gitwave.engine.errors import ValidationError
 from tests.compositions.support import compose_app, composed, thing
 
@@ -250,16 +250,6 @@ def test_transform_error(case: ErrorCase) -> None:
         apply_transforms(case.transforms, case.given)
     shown = f"transform {raised.value.index} ({raised.value.kind}): {raised.value}"
     assert case.want in shown
-
-
-def test_quantities() -> None:
-    assert [parse_quantity(q) for q in ("1Ki", "2M", "1e3", "0.5", "-1k")] == [
-        1024,
-        2_000_000,
-        1000,
-        0.5,
-        -1000,
-    ]
 
 
 def test_wrong_type_through_compose_names_xr_composition_resource_patch_and_transform() -> None:

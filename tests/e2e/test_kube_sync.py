@@ -39,7 +39,7 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 from gitwave.engine.operations import SyncRequest, sync_app
-from gitwave.engine.plan import format_plan, plan_to_dict
+from gitwave.engine.plan_report import format_plan, plan_to_dict
 from gitwave.engine.sync import SyncPhase, SyncResult, Targets
 from gitwave.providers.kubernetes import KubernetesProvider, field_managers
 from tests.e2e.conftest import _controlplane

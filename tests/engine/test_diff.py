@@ -6,20 +6,11 @@ import base64
 import copy
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from gitwave.engine.diff import (
-    IgnoreDifference,
-    diff_manifest,
-    format_path,
-    ignore_pointers,
-    parse_pointer,
-    parse_quantity,
-    removed_fields,
-)
+from gitwave.engine.diff import IgnoreDifference, diff_manifest, ignore_pointers, removed_fields
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import FieldChange, FieldOp, ResourceKey
 
@@ -381,79 +372,6 @@ def test_diff_does_not_change_its_inputs() -> None:
 def test_a_malformed_pointer_is_a_validation_error() -> None:
     with pytest.raises(ValidationError, match="'spec/replicas' is not a JSON pointer"):
         diff_manifest(deployment(), LIVE, ignore=["spec/replicas"])
-
-
-# --- quantities, paths, pointers ----------------------------------------------------------
-
-
-@dataclass
-class QuantityCase:
-    text: Any
-    want: Decimal | None
-
-
-QUANTITY_CASES = [
-    QuantityCase("1", Decimal(1)),
-    QuantityCase("1000m", Decimal(1)),
-    QuantityCase("500m", Decimal("0.5")),
-    QuantityCase("0.5", Decimal("0.5")),
-    QuantityCase(".5", Decimal("0.5")),
-    QuantityCase("1Ki", Decimal(1024)),
-    QuantityCase("1Gi", Decimal(1024**3)),
-    QuantityCase("1.5Gi", Decimal(1024**3) * Decimal("1.5")),
-    QuantityCase("1G", Decimal(10**9)),
-    QuantityCase("1k", Decimal(1000)),
-    QuantityCase("1e3", Decimal(1000)),
-    QuantityCase("1E", Decimal(10**18)),
-    QuantityCase("1E3", Decimal(1000)),
-    QuantityCase("100u", Decimal("0.0001")),
-    QuantityCase("5n", Decimal("0.000000005")),
-    QuantityCase(2, Decimal(2)),
-    QuantityCase(0.25, Decimal("0.25")),
-    QuantityCase("1 Gi", None),
-    QuantityCase("1GB", None),
-    QuantityCase("lots", None),
-    QuantityCase("", None),
-    QuantityCase(True, None),
-    QuantityCase(None, None),
-]
-
-
-@pytest.mark.parametrize("case", QUANTITY_CASES, ids=lambda c: repr(c.text))
-def test_parse_quantity(case: QuantityCase) -> None:
-    assert parse_quantity(case.text) == case.want
-
-
-@pytest.mark.parametrize(
-    ("path", "want"),
-    [
-        (("spec", "replicas"), "spec.replicas"),
-        (("spec", "containers", 0, "image"), "spec.containers[0].image"),
-        (
-            ("metadata", "labels", "app.kubernetes.io/name"),
-            'metadata.labels["app.kubernetes.io/name"]',
-        ),
-        (("data", 'say "hi"'), 'data["say \\"hi\\""]'),
-        (("data", "max-size"), "data.max-size"),
-    ],
-)
-def test_format_path(path: tuple[str | int, ...], want: str) -> None:
-    assert format_path(path) == want
-
-
-@pytest.mark.parametrize(
-    ("pointer", "want"),
-    [
-        ("", ()),
-        ("/", ("",)),
-        ("/spec/replicas", ("spec", "replicas")),
-        ("/metadata/annotations/a~1b", ("metadata", "annotations", "a/b")),
-        ("/data/a~0b", ("data", "a~b")),
-        ("/data/~01", ("data", "~1")),
-    ],
-)
-def test_parse_pointer(pointer: str, want: tuple[str, ...]) -> None:
-    assert parse_pointer(pointer) == want
 
 
 # --- ignoreDifferences rules -------------------------------------------------------------

@@ -15,7 +15,6 @@ import yaml
 
 from gitwave.engine import operations
 from gitwave.engine.apps import load_apps
-from gitwave.engine.diff import format_path
 from gitwave.engine.drift import (
     DriftedField,
     LoopGuard,
@@ -24,6 +23,7 @@ from gitwave.engine.drift import (
     json_pointer,
     parse_field_path,
 )
+from gitwave.engine.fieldpath import format_path
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.sync import Targets

@@ -17,7 +17,17 @@ from hypothesis import strategies as st
 from gitwave.engine.errors import CycleError, ValidationError
 from gitwave.engine.graph import ResourceGraph, build_graph, to_dot
 from gitwave.engine.kinds import UNKNOWN_KIND_RANK, kind_rank
-from gitwave.engine.model import HookDeletePolicy, HookPhase, Resource, ResourceKey, SourceRef
+from gitwave.engine.model import (
+    DEFAULT_HOOK_DELETE_POLICIES,
+    Dependency,
+    DependencyReason,
+    HookDeletePolicy,
+    HookPhase,
+    NodeFacts,
+    Resource,
+    ResourceKey,
+    SourceRef,
+)
 
 TESTDATA = Path(__file__).parent.parent / "testdata" / "graph"
 
@@ -58,14 +68,16 @@ def pod(**spec: Any) -> dict[str, Any]:
     return {"containers": [{"name": "app", "image": "app:1"}], **spec}
 
 
-def workload(kind: str, name: str, namespace: str, spec: dict[str, Any]) -> Resource:
+def workload(
+    kind: str, name: str, namespace: str, spec: dict[str, Any], *, ann: dict[str, Any] | None = None
+) -> Resource:
     """A workload of ``kind`` whose pod template is ``spec``."""
     template = {"template": {"spec": spec}}
     body = {
         "Pod": spec,
         "CronJob": {"jobTemplate": {"spec": template}},
     }.get(kind, template)
-    return res(kind, name, namespace, spec=body)
+    return res(kind, name, namespace, ann=ann, spec=body)
 
 
 def load(name: str) -> list[Resource]:
@@ -482,6 +494,105 @@ def test_workloads_wait_for_what_they_reference(case: RefCase, kind: str) -> Non
 
 def sorted_displays(*resources: Resource) -> list[str]:
     return [r.key.display for r in sorted(resources, key=lambda r: r.key.name)]
+
+
+# --- facts: each object's annotations and pod spec, read once ---------------------------
+
+
+def test_the_graph_keeps_what_it_read_from_each_object() -> None:
+    settings = res("ConfigMap", "settings", "shop", ann={"argocd.argoproj.io/sync-wave": "2"})
+    api = workload(
+        "Deployment",
+        "api",
+        "shop",
+        pod(
+            serviceAccountName="api",
+            volumes=[{"name": "s", "configMap": {"name": "settings"}}],
+            imagePullSecrets=[{"name": "registry"}],
+        ),
+        ann={WAVE: "3", "argocd.argoproj.io/sync-options": "Prune=false, Replace=true"},
+    )
+    migrate = res(
+        "Job",
+        "migrate",
+        "shop",
+        ann={HOOK: "PreSync", "argocd.argoproj.io/hook-delete-policy": "HookSucceeded"},
+    )
+
+    graph = build_graph([settings, api, migrate])
+
+    assert graph.facts_of(api.key) == NodeFacts(
+        (HookPhase.SYNC,),
+        3,
+        is_hook=False,
+        delete_policies=frozenset(),
+        sync_options=frozenset({"Prune=false", "Replace=true"}),
+        references=(
+            ResourceKey("", "ConfigMap", "shop", "settings"),
+            ResourceKey("", "Secret", "shop", "registry"),  # not in the render: still a fact
+            ResourceKey("", "ServiceAccount", "shop", "api"),
+        ),
+    )
+    assert graph.facts_of(migrate.key) == NodeFacts(
+        (HookPhase.PRE_SYNC,),
+        0,
+        is_hook=True,
+        delete_policies=frozenset({HookDeletePolicy.HOOK_SUCCEEDED}),
+    )
+    assert graph.facts_of(settings.key).position == (HookPhase.SYNC.order, 2)
+    assert (
+        build_graph([res("Job", "h", "shop", ann={HOOK: "PostSync"})])
+        .facts_of(ResourceKey("batch", "Job", "shop", "h"))
+        .delete_policies
+        == DEFAULT_HOOK_DELETE_POLICIES
+    )
+
+
+# --- dependencies declared by an earlier stage -------------------------------------------
+
+WRITER = res("Thing", "db", group="things.example.org", spec={})
+CONNECTION = ResourceKey("", "Secret", "shop", "db-conn")
+WRITES = Dependency(WRITER.key, CONNECTION, DependencyReason.CONNECTION_SECRET)
+
+
+def reader(name: str, *, wave: str = "0") -> Resource:
+    spec = pod(containers=[{"name": "c", "envFrom": [{"secretRef": {"name": "db-conn"}}]}])
+    ann = {"argocd.argoproj.io/sync-wave": wave}
+    return workload("Deployment", name, "shop", spec, ann=ann)
+
+
+def test_workloads_reading_a_connection_secret_wait_for_its_writer() -> None:
+    shop = res("Namespace", "shop")
+    api = reader("api")
+
+    graph = build_graph([shop, WRITER, api], extra_edges=[WRITES])
+
+    assert set(graph.dag.edges) == {
+        (WRITER.key, api.key),  # the Deployment reads the Secret the Thing writes
+        (shop.key, WRITER.key),  # the Secret goes into namespace shop
+        (shop.key, api.key),
+    }
+
+
+def test_a_connection_secret_never_makes_an_object_wait_for_a_later_wave() -> None:
+    shop = res("Namespace", "shop", ann={"argocd.argoproj.io/sync-wave": "1"})
+    early = reader("early", wave="-1")
+
+    graph = build_graph([shop, WRITER, early], extra_edges=[WRITES])  # no "runs later" error
+
+    assert list(graph.dag.edges) == []
+
+
+def test_a_plain_pair_is_a_reference_and_a_reference_must_point_forward() -> None:
+    later = res("ConfigMap", "later", "shop", ann={"argocd.argoproj.io/sync-wave": "1"})
+    user = res("ConfigMap", "user", "shop")
+    shop = res("Namespace", "shop")
+
+    assert build_graph([shop, later, user], extra_edges=[(user.key, later.key)]).dependencies_of(
+        later.key
+    ) == (shop.key, user.key)
+    with pytest.raises(ValidationError, match="which runs later"):
+        build_graph([shop, later, user], extra_edges=[Dependency(later.key, user.key)])
 
 
 # --- hooks ------------------------------------------------------------------------------

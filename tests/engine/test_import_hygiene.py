@@ -105,12 +105,6 @@ def test_providers_use_only_the_engine_public_api() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compositions/compose.py imports gitwave.engine.graph and "
-    "compositions/materialize.py gitwave.engine.scope; the compositions work "
-    "(issue 9) fixes them, and then this mark goes",
-)
 def test_compositions_use_only_the_engine_public_api() -> None:
     offenders = engine_internals("compositions")
     assert not offenders, (

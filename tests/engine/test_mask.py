@@ -14,11 +14,12 @@ from gitwave.engine.mask import (
     is_secret_key,
     is_secret_manifest,
     is_secret_path,
+    mask_change,
     mask_secret_manifest,
     redact,
     secret_values,
 )
-from gitwave.engine.model import ResourceKey
+from gitwave.engine.model import FieldChange, FieldOp, ResourceKey
 
 TOKEN = "ghp_exampletoken1234567890"
 PASSWORD = "s3cr3t-p4ss"
@@ -131,6 +132,59 @@ PATH_CASES = [
 @pytest.mark.parametrize("case", PATH_CASES, ids=lambda c: c.path)
 def test_is_secret_path(case: PathCase) -> None:
     assert is_secret_path(case.path) is case.want
+
+
+@dataclass
+class ChangeCase:
+    reason: str
+    given: FieldChange
+    is_secret: bool
+    want: FieldChange
+
+
+CHANGE_CASES = [
+    ChangeCase(
+        "a Secret's data value",
+        FieldChange("data.password", FieldOp.REPLACE, b64("old"), b64(PASSWORD)),
+        True,
+        FieldChange("data.password", FieldOp.REPLACE, MASK, MASK),
+    ),
+    ChangeCase(
+        "an added value keeps its unset side",
+        FieldChange('stringData["tls.key"]', FieldOp.ADD, None, PASSWORD),
+        True,
+        FieldChange('stringData["tls.key"]', FieldOp.ADD, None, MASK),
+    ),
+    ChangeCase(
+        "a removed value keeps its unset side",
+        FieldChange("data.token", FieldOp.REMOVE, TOKEN, None),
+        True,
+        FieldChange("data.token", FieldOp.REMOVE, MASK, None),
+    ),
+    ChangeCase(
+        "all annotations at once may hold the last-applied copy",
+        FieldChange("metadata.annotations", FieldOp.REMOVE, {LAST_APPLIED: PASSWORD}, None),
+        True,
+        FieldChange("metadata.annotations", FieldOp.REMOVE, MASK, None),
+    ),
+    ChangeCase(
+        "another field of a Secret shows",
+        FieldChange("type", FieldOp.REPLACE, "Opaque", "kubernetes.io/tls"),
+        True,
+        FieldChange("type", FieldOp.REPLACE, "Opaque", "kubernetes.io/tls"),
+    ),
+    ChangeCase(
+        "data of something that is no Secret shows",
+        FieldChange("data.mode", FieldOp.REPLACE, "dev", "prod"),
+        False,
+        FieldChange("data.mode", FieldOp.REPLACE, "dev", "prod"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CHANGE_CASES, ids=lambda c: c.reason)
+def test_mask_change(case: ChangeCase) -> None:
+    assert mask_change(case.given, is_secret=case.is_secret) == case.want
 
 
 def test_is_secret_key_and_manifest_only_match_core_secrets() -> None:

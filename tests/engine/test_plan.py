@@ -19,6 +19,7 @@ from gitwave.engine.errors import SafetyError, ValidationError
 from gitwave.engine.graph import build_graph
 from gitwave.engine.model import (
     Action,
+    HookDeletePolicy,
     Live,
     Plan,
     Resource,
@@ -27,7 +28,8 @@ from gitwave.engine.model import (
     Wave,
     tracking_id,
 )
-from gitwave.engine.plan import PlanOptions, format_plan, make_plan, plan_to_dict
+from gitwave.engine.plan import PlanOptions, make_plan
+from gitwave.engine.plan_report import LineKind, format_plan, plan_lines, plan_to_dict
 
 APP = "shop"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -359,6 +361,34 @@ def test_update_tasks_carry_the_field_changes() -> None:
     assert task.live is not None and task.live.manifest["spec"] == {"replicas": 2}
 
 
+def test_tasks_carry_the_graphs_facts_so_the_sync_reads_no_annotation() -> None:
+    hook = res(
+        "Job",
+        "migrate",
+        "shop",
+        ann={HOOK: "PreSync", "argocd.argoproj.io/hook-delete-policy": "HookFailed"},
+        spec={},
+    )
+    graph = build_graph([NAMESPACE, SETTINGS, hook])
+    plan = make_plan(
+        app=APP,
+        revision="abc123",
+        graph=graph,
+        live={},
+        tracked=[orphan("ConfigMap", "old", "shop")],
+        options=PlanOptions(prune=True),
+    )
+
+    for task in plan.tasks():
+        if task.action is Action.PRUNE:
+            assert task.facts is None
+        else:
+            assert task.facts is graph.facts_of(task.key)
+    (migrate,) = [t for t in plan.tasks() if t.action is Action.HOOK]
+    assert migrate.facts is not None
+    assert migrate.facts.delete_policies == {HookDeletePolicy.HOOK_FAILED}
+
+
 def test_prune_tasks_have_no_desired_and_carry_the_live_object() -> None:
     old = orphan("ConfigMap", "old", "shop")
     plan = plan_of([SETTINGS], tracked=[old], prune=True)
@@ -485,7 +515,7 @@ def test_secret_values_never_leave_the_plan() -> None:
     assert "      stringData.password: *** -> ***" in text
     shown = [
         text,
-        format_plan(plan, color=True),
+        format_plan(plan),
         json.dumps(plan_to_dict(plan)),
         repr(plan),
         repr([t.live.manifest for t in plan.tasks() if t.live is not None]),
@@ -551,13 +581,18 @@ def test_format_plan_verbose_lists_unchanged_objects() -> None:
     assert "Sync wave 0:\n    Namespace/shop (unchanged)\n" in text
 
 
-def test_format_plan_colors_by_action() -> None:
-    text = format_plan(rendered_plan(), color=True)
-    assert "\x1b[32m+ ConfigMap/shop/settings (create)\x1b[0m" in text
-    assert "\x1b[33m~ Deployment/shop/web\x1b[0m" in text
-    assert "\x1b[31m- ConfigMap/shop/old (prune)\x1b[0m" in text
-    assert "\x1b[36m* Job/shop/migrate (PreSync hook)\x1b[0m" in text
-    assert "\x1b" not in format_plan(rendered_plan())
+def test_plan_lines_say_what_each_line_is() -> None:
+    lines = plan_lines(rendered_plan())
+
+    assert [(line.kind, line.action) for line in lines[:3]] == [
+        (LineKind.WAVE, None),
+        (LineKind.TASK, Action.HOOK),
+        (LineKind.WAVE, None),
+    ]
+    assert lines[3].indent == "  " and lines[3].text == "+ ConfigMap/shop/settings (create)"
+    assert lines[-1].kind is LineKind.SUMMARY
+    assert "".join(str(line) + "\n" for line in lines) == format_plan(rendered_plan())
+    assert not any("\x1b" in str(line) for line in lines)
 
 
 def test_format_plan_of_nothing_is_just_the_summary() -> None:

@@ -39,7 +39,8 @@ from gitwave.engine.model import (
     ResourceKey,
     tracking_id,
 )
-from gitwave.engine.plan import PlanOptions, format_plan, make_plan
+from gitwave.engine.plan import PlanOptions, make_plan
+from gitwave.engine.plan_report import format_plan
 from gitwave.engine.sync import SyncOptions, SyncPhase, SyncResult, Targets, execute, observe_all
 from gitwave.providers.sandbox import SandboxProvider
 

@@ -15,8 +15,8 @@ import yaml
 from rich.text import Text
 from textual.widgets import RichLog
 
-from gitwave.engine.mask import MASK, is_secret_key, is_secret_path, mask_secret_manifest
-from gitwave.engine.model import Action, FieldChange, FieldOp, Task
+from gitwave.engine.mask import is_secret_key, mask_change, mask_secret_manifest
+from gitwave.engine.model import Action, FieldOp, Task
 from gitwave.tui.widgets.status import UNICODE, Glyphs, Tone, change_symbol
 
 _HEADER_TONE = {
@@ -43,17 +43,6 @@ def _value(value: Any) -> str:
         plain = value and value.strip() == value and "\n" not in value
         return value if plain else json.dumps(value)
     return json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str)
-
-
-def _safe(task: Task, change: FieldChange) -> FieldChange:
-    if is_secret_key(task.key) and is_secret_path(change.path):
-        return FieldChange(
-            change.path,
-            change.op,
-            None if change.live is None else MASK,
-            None if change.desired is None else MASK,
-        )
-    return change
 
 
 def _manifest_lines(task: Task) -> list[str]:
@@ -103,7 +92,7 @@ def diff_lines(
         header.append(f"  {_WHAT[task.action]}", style="dim")
         lines.append(header)
         for change in task.changes:
-            safe = _safe(task, change)
+            safe = mask_change(change, is_secret=is_secret_key(task.key))
             mark = change_symbol(safe.op, g)
             line = Text("    ")
             line.append(f"{mark.text} {safe.path}: ", style=mark.tone.rich_style)
