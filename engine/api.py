@@ -15,6 +15,7 @@ engine's health registry.
 from __future__ import annotations
 
 from gitwave.engine.diff import diff_manifest
+from gitwave.engine.field_managers import field_managers
 from gitwave.engine.fieldpath import (
     MISSING_FIELD,
     FieldPath,
@@ -64,6 +65,7 @@ __all__ = [
     "Provider",
     "delete_field",
     "diff_manifest",
+    "field_managers",
     "format_path",
     "get_field",
     "health_of",

@@ -24,15 +24,13 @@ from typing import Any
 
 import yaml
 
+from gitwave.engine.field_managers import field_managers
 from gitwave.engine.fieldpath import parse_diff_path, to_pointer
 from gitwave.engine.model import Action, FieldOp, Plan, ResourceKey
 
 OUR_MANAGER = "gitwave"
 DEFAULT_HEAL_LIMIT = 3
 DEFAULT_HEAL_WINDOW_S = 300.0
-
-# The name engine/plan_filters.py imports; fieldpath.parse_diff_path is the one parser.
-parse_field_path = parse_diff_path
 
 
 def json_pointer(path: str) -> str:
@@ -41,53 +39,6 @@ def json_pointer(path: str) -> str:
 
     Raises FieldPathError (a ValueError) for text that is not a diff path."""
     return to_pointer(parse_diff_path(path))
-
-
-def field_managers(manifest: Mapping[str, Any], path: str) -> tuple[str, ...]:
-    """The field managers that own the field at ``path`` (or a map or list
-    holding it), read from ``metadata.managedFields`` (FieldsV1), in entry order.
-
-    Lists count as one field (their items' ``k:``/``v:``/``i:`` entries are not
-    followed), so the owner of a list owns every index of it."""
-    meta = manifest.get("metadata")
-    entries = meta.get("managedFields") if isinstance(meta, Mapping) else None
-    if not isinstance(entries, list):
-        return ()
-    keys: list[str] = []
-    for segment in parse_diff_path(path):
-        if isinstance(segment, int):
-            break
-        keys.append(segment)
-    owners: list[str] = []
-    for entry in entries:
-        if not isinstance(entry, Mapping):
-            continue
-        tree = entry.get("fieldsV1")
-        manager = entry.get("manager")
-        if (
-            isinstance(tree, Mapping)
-            and isinstance(manager, str)
-            and manager not in owners
-            and _owns(tree, keys)
-        ):
-            owners.append(manager)
-    return tuple(owners)
-
-
-def _owns(tree: Mapping[str, Any], keys: Sequence[str]) -> bool:
-    node: Mapping[str, Any] = tree
-    for key in keys:
-        child = node.get(f"f:{key}")
-        if not isinstance(child, Mapping):
-            return False
-        # An empty entry is a leaf: an atomic map or list owned as a whole.
-        if not child or "." in child:
-            return True
-        node = child
-    return True
-
-
-# --- what drifted ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

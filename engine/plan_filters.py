@@ -10,13 +10,12 @@ layer (``engine.operations``) is their one caller.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
-from typing import Any
 
-from gitwave.engine.drift import DriftLoop, parse_field_path
+from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import ValidationError
+from gitwave.engine.fieldpath import without_paths
 from gitwave.engine.hooks import hook_id
 from gitwave.engine.model import Action, HookPhase, Plan, ResourceKey, Task, Wave
 
@@ -100,36 +99,10 @@ def without_paused_fields(plan: Plan, loops: Iterable[DriftLoop]) -> Plan:
                 if task.action is Action.CREATE or "" in paths or not kept:
                     continue
                 if task.desired is not None:
-                    manifest = _without_paths(task.desired.manifest, paths)
+                    manifest = without_paths(task.desired.manifest, paths)
                     task = replace(task, desired=replace(task.desired, manifest=manifest))
                 task = replace(task, changes=kept)
             tasks.append(task)
         if tasks:
             waves.append(replace(wave, tasks=tuple(tasks)))
     return replace(plan, waves=tuple(waves))
-
-
-def _without_paths(manifest: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
-    """A copy of ``manifest`` without the fields at ``paths`` (diff paths)."""
-    result: dict[str, Any] = copy.deepcopy(dict(manifest))
-    # Higher list indices first, so removing an item never shifts another path.
-    parsed = sorted(
-        (parse_field_path(path) for path in paths if path),
-        key=lambda segments: tuple((isinstance(s, int), s) for s in segments),
-        reverse=True,
-    )
-    for segments in parsed:
-        node: Any = result
-        for segment in segments[:-1]:
-            if isinstance(segment, int):
-                node = node[segment] if isinstance(node, list) and segment < len(node) else None
-            else:
-                node = node.get(segment) if isinstance(node, dict) else None
-            if node is None:
-                break
-        last = segments[-1]
-        if isinstance(last, int) and isinstance(node, list) and last < len(node):
-            del node[last]
-        elif isinstance(last, str) and isinstance(node, dict):
-            node.pop(last, None)
-    return result

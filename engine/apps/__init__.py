@@ -60,13 +60,13 @@ from gitwave.engine.apps.model import (
     AppKind,
     AppSource,
     AppSpec,
-    IgnoreRule,
     RetrySpec,
     SyncPolicy,
     dns_label,
 )
 from gitwave.engine.apps.order import flatten_apps, order_apps
 from gitwave.engine.apps.semver import pick_semver
+from gitwave.engine.diff import IgnoreDifference
 
 __all__ = [
     "ARGO_GROUP",
@@ -77,7 +77,7 @@ __all__ = [
     "AppKind",
     "AppSource",
     "AppSpec",
-    "IgnoreRule",
+    "IgnoreDifference",
     "RetrySpec",
     "SyncPolicy",
     "checkout_for",

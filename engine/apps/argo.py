@@ -16,11 +16,11 @@ from gitwave.engine.apps.model import (
     AppKind,
     AppSource,
     AppSpec,
-    IgnoreRule,
     RepoResolver,
     RetrySpec,
     SyncPolicy,
 )
+from gitwave.engine.diff import IgnoreDifference
 from gitwave.engine.model import Propagation, SourceRef
 from gitwave.engine.render import HelmOptions, RenderOptions
 from gitwave.engine.yamlio import dump
@@ -216,8 +216,8 @@ def _argo_retry(reader: Reader, policy: Mapping[str, Any]) -> RetrySpec | None:
     )
 
 
-def _argo_ignores(reader: Reader, spec: Mapping[str, Any]) -> tuple[IgnoreRule, ...]:
-    rules: list[IgnoreRule] = []
+def _argo_ignores(reader: Reader, spec: Mapping[str, Any]) -> tuple[IgnoreDifference, ...]:
+    rules: list[IgnoreDifference] = []
     for i, entry in enumerate(reader.mappings(spec, "spec.ignoreDifferences")):
         field_name = f"spec.ignoreDifferences[{i}]"
         for unsupported in ("jqPathExpressions", "managedFieldsManagers"):
@@ -228,7 +228,7 @@ def _argo_ignores(reader: Reader, spec: Mapping[str, Any]) -> tuple[IgnoreRule, 
             if not pointer.startswith("/"):
                 reader.fail(f"{field_name}.jsonPointers: {pointer!r} must start with '/'")
         rules.append(
-            IgnoreRule(
+            IgnoreDifference(
                 group=reader.string(entry, f"{field_name}.group"),
                 kind=reader.string(entry, f"{field_name}.kind", required=True),
                 name=reader.string(entry, f"{field_name}.name") or None,

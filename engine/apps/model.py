@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gitwave.engine.diff import IgnoreDifference, ignore_pointers
 from gitwave.engine.model import Propagation, ResourceKey, SourceRef
 from gitwave.engine.render import RenderOptions
 from gitwave.engine.source import redact_url
@@ -74,26 +75,6 @@ class RetrySpec:
 
 
 @dataclass(frozen=True)
-class IgnoreRule:
-    """Argo's ``ignoreDifferences`` entry: JSON pointers to ignore on matching objects."""
-
-    group: str
-    kind: str
-    name: str | None = None
-    namespace: str | None = None
-    json_pointers: tuple[str, ...] = ()
-
-    def matches(self, key: ResourceKey) -> bool:
-        """True when the rule applies to the object ``key`` (``*`` matches any group or kind)."""
-        return (
-            self.group in ("*", key.group)
-            and self.kind in ("*", key.kind)
-            and (self.name is None or self.name == key.name)
-            and (self.namespace is None or self.namespace == key.namespace)
-        )
-
-
-@dataclass(frozen=True)
 class SyncPolicy:
     """How an app syncs (Argo ``syncPolicy``; Flux Kustomizations are always automated).
 
@@ -147,7 +128,7 @@ class AppSpec:
     destination_namespace: str = ""
     destination_server: str = ""
     policy: SyncPolicy = field(default_factory=SyncPolicy)
-    ignore_differences: tuple[IgnoreRule, ...] = ()
+    ignore_differences: tuple[IgnoreDifference, ...] = ()
     depends_on: tuple[str, ...] = ()
     health_checks: tuple[ResourceKey, ...] = ()
     timeout_s: float | None = None
@@ -173,17 +154,7 @@ class AppSpec:
     ) -> dict[ResourceKey, tuple[str, ...]]:
         """For each of ``keys`` that an ignoreDifferences rule matches, its JSON pointers
         (in rule order, without repeats) — the shape ``PlanOptions.ignore`` takes."""
-        result: dict[ResourceKey, tuple[str, ...]] = {}
-        for key in keys:
-            pointers = [
-                p
-                for rule in self.ignore_differences
-                if rule.matches(key)
-                for p in rule.json_pointers
-            ]
-            if pointers:
-                result[key] = tuple(dict.fromkeys(pointers))
-        return result
+        return ignore_pointers(self.ignore_differences, keys)
 
 
 def dns_label(text: str) -> str:

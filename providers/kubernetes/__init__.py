@@ -2,7 +2,6 @@
 list+watch cache. See ``provider`` and docs/kubernetes.md."""
 
 from gitwave.providers.kubernetes.config import KubeconfigError, context_names, kubeconfig_paths
-from gitwave.providers.kubernetes.managers import field_managers, parse_field_path
 from gitwave.providers.kubernetes.provider import FIELD_MANAGER, KubernetesProvider
 
 __all__ = [
@@ -10,7 +9,5 @@ __all__ = [
     "KubeconfigError",
     "KubernetesProvider",
     "context_names",
-    "field_managers",
     "kubeconfig_paths",
-    "parse_field_path",
 ]

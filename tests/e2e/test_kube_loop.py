@@ -33,6 +33,7 @@ import kubernetes
 import pytest
 import yaml
 
+from gitwave.engine.api import field_managers
 from gitwave.engine.apps import load_apps
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.loop_store import LoopStore
@@ -41,7 +42,7 @@ from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.reconciler import AppStatus, LoopOptions, Reconciler, SyncStatus
 from gitwave.engine.store import Store
 from gitwave.engine.sync import SyncPhase, Targets
-from gitwave.providers.kubernetes import KubernetesProvider, field_managers
+from gitwave.providers.kubernetes import KubernetesProvider
 from tests.e2e.test_kube_contract import Kubectl, kubectl_for, provider_for, unique
 from tests.loop_harness import ReconcilerThread
 

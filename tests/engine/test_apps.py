@@ -23,7 +23,7 @@ from gitwave.engine.apps import (
     AppKind,
     AppSource,
     AppSpec,
-    IgnoreRule,
+    IgnoreDifference,
     RetrySpec,
     SyncPolicy,
     dns_label,
@@ -146,8 +146,8 @@ def test_every_argo_field_is_read(ws: Workspace) -> None:
             ),
         ),
         ignore_differences=(
-            IgnoreRule("apps", "Deployment", json_pointers=("/spec/replicas",)),
-            IgnoreRule(
+            IgnoreDifference("apps", "Deployment", json_pointers=("/spec/replicas",)),
+            IgnoreDifference(
                 "",
                 "ConfigMap",
                 "settings",
@@ -922,18 +922,26 @@ def test_retry_backoff_grows_by_factor_up_to_the_cap() -> None:
 @pytest.mark.parametrize(
     ("rule", "key", "want"),
     [
-        (IgnoreRule("apps", "Deployment"), ResourceKey("apps", "Deployment", "a", "x"), True),
+        (IgnoreDifference("apps", "Deployment"), ResourceKey("apps", "Deployment", "a", "x"), True),
         (
-            IgnoreRule("apps", "Deployment", name="x"),
+            IgnoreDifference("apps", "Deployment", name="x"),
             ResourceKey("apps", "Deployment", "a", "y"),
             False,
         ),
-        (IgnoreRule("", "ConfigMap", namespace="a"), ResourceKey("", "ConfigMap", "a", "x"), True),
-        (IgnoreRule("", "ConfigMap", namespace="a"), ResourceKey("", "ConfigMap", "b", "x"), False),
-        (IgnoreRule("", "Deployment"), ResourceKey("apps", "Deployment", "a", "x"), False),
+        (
+            IgnoreDifference("", "ConfigMap", namespace="a"),
+            ResourceKey("", "ConfigMap", "a", "x"),
+            True,
+        ),
+        (
+            IgnoreDifference("", "ConfigMap", namespace="a"),
+            ResourceKey("", "ConfigMap", "b", "x"),
+            False,
+        ),
+        (IgnoreDifference("", "Deployment"), ResourceKey("apps", "Deployment", "a", "x"), False),
     ],
 )
-def test_ignore_rule_matches(rule: IgnoreRule, key: ResourceKey, want: bool) -> None:
+def test_ignore_rule_matches(rule: IgnoreDifference, key: ResourceKey, want: bool) -> None:
     assert rule.matches(key) is want
 
 
@@ -1040,9 +1048,11 @@ def test_ignore_pointers_for_the_rendered_keys() -> None:
         AppKind.ARGO,
         AppSource("", "", "."),
         ignore_differences=(
-            IgnoreRule("apps", "Deployment", json_pointers=("/spec/replicas",)),
-            IgnoreRule("*", "*", namespace="shop", json_pointers=("/metadata/labels",)),
-            IgnoreRule("", "ConfigMap", "settings", json_pointers=("/metadata/labels", "/data")),
+            IgnoreDifference("apps", "Deployment", json_pointers=("/spec/replicas",)),
+            IgnoreDifference("*", "*", namespace="shop", json_pointers=("/metadata/labels",)),
+            IgnoreDifference(
+                "", "ConfigMap", "settings", json_pointers=("/metadata/labels", "/data")
+            ),
         ),
     )
 

@@ -21,9 +21,8 @@ from gitwave.engine.drift import (
     drifted_fields,
     field_managers,
     json_pointer,
-    parse_field_path,
 )
-from gitwave.engine.fieldpath import format_path
+from gitwave.engine.fieldpath import format_path, parse_diff_path
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.sync import Targets
@@ -65,14 +64,14 @@ PATH_CASES = [
 def test_diff_paths_parse_back_and_become_json_pointers(case: PathCase) -> None:
     text = format_path(case.segments)
 
-    assert parse_field_path(text) == case.segments
+    assert parse_diff_path(text) == case.segments
     assert json_pointer(text) == case.pointer
 
 
 @pytest.mark.parametrize("text", ["spec..replicas", "spec[x]", "[0", 'data["open'])
 def test_text_that_is_no_path_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a field path"):
-        parse_field_path(text)
+        parse_diff_path(text)
 
 
 # --- managers ---------------------------------------------------------------------------
@@ -107,14 +106,29 @@ MANAGER_CASES = [
         ("gitwave",),
     ),
     ManagerCase(
-        "Kubernetes list entries (k:) are not followed",
-        [_entry("kubectl-edit", {"f:spec": {"f:containers": {'k:{"name":"a"}': {".": {}}}}})],
+        "a list item (k:) is found by its merge key; owning the item is not owning its fields",
+        [
+            _entry("gitwave", {"f:spec": {"f:containers": {'k:{"name":"a"}': {".": {}}}}}),
+            _entry(
+                "kubectl-edit",
+                {"f:spec": {"f:containers": {'k:{"name":"a"}': {"f:image": {}}}}},
+            ),
+        ],
         "spec.containers[0].image",
         ("kubectl-edit",),
     ),
     ManagerCase(
-        "an owned map with owned children ('.') owns what is below it",
-        [_entry("helm", {"f:data": {".": {}, "f:a": {}}})],
+        "owning a map ('.') is not owning a key someone else added to it",
+        [
+            _entry("helm", {"f:data": {".": {}, "f:a": {}}}),
+            _entry("kubectl", {"f:data": {"f:b": {}}}),
+        ],
+        "data.b",
+        ("kubectl",),
+    ),
+    ManagerCase(
+        "an empty entry (an atomic map) owns everything below it",
+        [_entry("helm", {"f:data": {}})],
         "data.b",
         ("helm",),
     ),
@@ -134,7 +148,10 @@ MANAGER_CASES = [
 
 @pytest.mark.parametrize("case", MANAGER_CASES, ids=lambda c: c.reason)
 def test_field_managers_read_fields_v1(case: ManagerCase) -> None:
-    manifest = {"metadata": {"name": "x", "managedFields": case.entries}}
+    manifest = {
+        "metadata": {"name": "x", "managedFields": case.entries},
+        "spec": {"containers": [{"name": "a", "image": "web:2"}]},
+    }
 
     assert field_managers(manifest, case.path) == case.want
 

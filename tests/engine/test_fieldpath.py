@@ -206,32 +206,61 @@ def test_delete_field_can_prune_the_maps_it_empties() -> None:
     assert obj == {"metadata": {"name": "a"}}
 
 
+def _containers(*names: str) -> list[dict[str, str]]:
+    return [{"name": n, "image": f"{n}:1"} for n in names]
+
+
 @dataclass(frozen=True)
 class WithoutCase:
     reason: str
     paths: tuple[str, ...]
+    want_spec: dict[str, Any]
+    want_labels: dict[str, str]
 
+
+LABELS = {"app.kubernetes.io/name": "web"}
+FULL_SPEC = {"replicas": 3, "containers": _containers("a", "b", "c"), "x": 5}
 
 WITHOUT_CASES = [
-    WithoutCase("nothing", ()),
-    WithoutCase("a field and the whole-object path", ("spec.replicas", "")),
-    WithoutCase("two items of one list", ("spec.containers[0]", "spec.containers[2]")),
+    WithoutCase("nothing", (), FULL_SPEC, LABELS),
     WithoutCase(
-        "an item and a field of a later one", ("spec.containers[0]", "spec.containers[1].image")
+        "a field and the whole-object path (which removes nothing)",
+        ("spec.replicas", ""),
+        {"containers": _containers("a", "b", "c"), "x": 5},
+        LABELS,
     ),
-    WithoutCase("a quoted key", ('metadata.labels["app.kubernetes.io/name"]',)),
-    WithoutCase("paths that lead nowhere", ("spec.containers[9]", "spec.replicas.x", "status.a")),
+    WithoutCase(
+        "two items of one list, the higher index first",
+        ("spec.containers[0]", "spec.containers[2]"),
+        {"replicas": 3, "containers": _containers("b"), "x": 5},
+        LABELS,
+    ),
+    WithoutCase(
+        "an item and a field of a later one",
+        ("spec.containers[0]", "spec.containers[1].image"),
+        {"replicas": 3, "containers": [{"name": "b"}, *_containers("c")], "x": 5},
+        LABELS,
+    ),
+    WithoutCase("a quoted key", ('metadata.labels["app.kubernetes.io/name"]',), FULL_SPEC, {}),
+    WithoutCase(
+        "paths that lead nowhere",
+        ("spec.containers[9]", "spec.replicas.x", "status.a"),
+        FULL_SPEC,
+        LABELS,
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", WITHOUT_CASES, ids=lambda c: c.reason)
-def test_without_paths_does_what_the_plan_filter_did(case: WithoutCase) -> None:
-    # engine/plan_filters.py's own copy is what this replaces: they must agree.
-    from gitwave.engine.plan_filters import _without_paths
-
+def test_without_paths_leaves_out_the_fields_a_paused_heal_must_not_touch(
+    case: WithoutCase,
+) -> None:
     manifest = sample()
-    manifest["spec"]["containers"] = [{"name": n, "image": f"{n}:1"} for n in ("a", "b", "c")]
+    manifest["spec"]["containers"] = _containers("a", "b", "c")
     before = copy.deepcopy(manifest)
 
-    assert without_paths(manifest, case.paths) == _without_paths(manifest, case.paths)
-    assert manifest == before
+    got = without_paths(manifest, case.paths)
+
+    assert got["spec"] == case.want_spec
+    assert got["metadata"]["labels"] == case.want_labels
+    assert manifest == before, "the input is not changed"

@@ -1,6 +1,6 @@
 """Who owns a field: a pure reading of ``metadata.managedFields`` (FieldsV1).
 
-The continuous loop uses it to avoid a drift loop: when another controller
+The continuous loop uses it (``engine.drift``) to avoid a drift loop: when another controller
 (an HPA through the scale subresource, a mutating operator) keeps writing a
 field that Git also sets, forcing it back every round only makes the two
 fight. ``field_managers(live, "spec.replicas")`` names them, so the loop can
@@ -15,39 +15,13 @@ field and (for an atomic list or map) everything inside it.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitwave.engine.model import Live, Manifest
+from gitwave.engine.fieldpath import parse_diff_path
+from gitwave.engine.model import Live
 
 PathPart = str | int
-
-_TOKEN = re.compile(r"""\.?([A-Za-z_$][A-Za-z0-9_$-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]""")
-
-
-def parse_field_path(path: str) -> tuple[PathPart, ...]:
-    """``spec.template.spec.containers[0].image`` → ``("spec", …, 0, "image")``;
-    a key that is not a plain word is quoted: ``metadata.annotations["a.b/c"]``.
-
-    Raises ValueError for anything else (an empty path, an unclosed bracket)."""
-    parts: list[PathPart] = []
-    position = 0
-    while position < len(path):
-        match = _TOKEN.match(path, position)
-        if match is None or (match.group(1) and position > 0 and path[position] != "."):
-            raise ValueError(f"not a field path: {path!r} (at character {position + 1})")
-        word, index, quoted = match.groups()
-        if word is not None:
-            parts.append(word)
-        elif index is not None:
-            parts.append(int(index))
-        else:
-            parts.append(str(json.loads(quoted)))
-        position = match.end()
-    if not parts or isinstance(parts[0], int):
-        raise ValueError(f"not a field path: {path!r}")
-    return tuple(parts)
 
 
 def _item_matches(selector: str, item: Any) -> bool:
@@ -97,7 +71,9 @@ def _owns(fields: Any, obj: Any, parts: Sequence[PathPart]) -> bool:
     return True
 
 
-def field_managers(live: Live | Manifest, path: str | Sequence[PathPart]) -> list[str]:
+def field_managers(
+    live: Live | Mapping[str, Any], path: str | Sequence[PathPart]
+) -> tuple[str, ...]:
     """The field managers that own ``path`` on ``live``, in ``managedFields`` order,
     each once (a manager with an Apply and an Update entry is named once).
 
@@ -106,9 +82,12 @@ def field_managers(live: Live | Manifest, path: str | Sequence[PathPart]) -> lis
     holds some field inside it. List positions are resolved through the live
     object's items (``containers[0]`` is the container whose name is in
     ``k:{"name":…}``). Empty when nobody owns it or the object has no
-    ``managedFields``. Raises ValueError for a malformed path string."""
+    ``managedFields``. Raises FieldPathError (a ValueError) for a malformed path.
+
+    Pure: the drift-loop guard reads it from the engine, the Kubernetes provider
+    through ``gitwave.engine.api``."""
     manifest = live.manifest if isinstance(live, Live) else live
-    parts = parse_field_path(path) if isinstance(path, str) else tuple(path)
+    parts = parse_diff_path(path) if isinstance(path, str) else tuple(path)
     meta = manifest.get("metadata")
     entries = meta.get("managedFields") if isinstance(meta, Mapping) else None
     owners: list[str] = []
@@ -118,4 +97,4 @@ def field_managers(live: Live | Manifest, path: str | Sequence[PathPart]) -> lis
         manager = str(entry.get("manager") or "")
         if manager and manager not in owners and _owns(entry.get("fieldsV1"), manifest, parts):
             owners.append(manager)
-    return owners
+    return tuple(owners)
