@@ -44,6 +44,7 @@ from gitwave.engine.provider import (
     ChangeFeed,
     Declaring,
     DryRunPlanner,
+    ObjectLister,
     Provider,
     is_cloud_group,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "FieldChange",
     "FieldPath",
     "FieldPathError",
+    "ObjectLister",
     "Provider",
     "delete_field",
     "diff_manifest",

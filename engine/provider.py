@@ -128,3 +128,13 @@ class DryRunPlanner(Protocol):
         """The object the target would store for ``resource``; stores nothing.
         Raises like ``apply``."""
         ...
+
+
+@runtime_checkable
+class ObjectLister(Protocol):
+    """Optional: a target that can list every live object (the sandbox can; it lets the
+    live tree show what an app's objects own)."""
+
+    def list(self, *, kind: str | None = None, namespace: str | None = None) -> list[Live]:
+        """Objects of ``kind`` in ``namespace`` (None: all), sorted by key."""
+        ...

@@ -32,11 +32,12 @@ from gitwave.engine.model import (
 )
 from gitwave.engine.operations import AppState, SyncRequest
 from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
+from gitwave.engine.provider import ObjectLister
 from gitwave.engine.source import commit_subject
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncResult, Targets
 from gitwave.engine.watch import watch
-from gitwave.tui.live_tree import ObjectLister, live_tree
+from gitwave.tui.live_tree import live_tree
 from gitwave.tui.views import (
     AppSummary,
     AppView,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Protocol, runtime_checkable
 
 from gitwave.compositions.model import ANNOTATION_COMPOSITE
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Action, Health, Live, Plan, ResourceKey, Task, Wave
 from gitwave.engine.operations import AppState
+from gitwave.engine.provider import ObjectLister
 from gitwave.engine.sync import Targets
 from gitwave.tui.views import ResourceNode
 
@@ -29,16 +29,6 @@ OWNED_KINDS = (
     ("apps/v1", "ControllerRevision"),
     ("discovery.k8s.io/v1", "EndpointSlice"),
 )
-
-
-@runtime_checkable
-class ObjectLister(Protocol):
-    """A target that can list every live object (the sandbox can; it lets the
-    live tree show what an app's objects own)."""
-
-    def list(self, *, kind: str | None = None, namespace: str | None = None) -> list[Live]:
-        """Objects of ``kind`` in ``namespace`` (None: all), sorted by key."""
-        ...
 
 
 def _wave_of(plan: Plan) -> dict[ResourceKey, Wave]:
