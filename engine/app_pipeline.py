@@ -115,11 +115,24 @@ def late_binder(graph: ResourceGraph, targets: Targets) -> Callable[[Resource], 
     return bind
 
 
-def compose_and_graph(resources: Sequence[Resource]) -> tuple[Composed, ResourceGraph]:
-    """Compose (XRs → managed resources) and build the dependency graph of the
-    result: the pure part of the pipeline, with no target (``gitwave graph``)."""
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """What a render composes to, and the dependency graph of that: the pure
+    part of the pipeline, with no target. One value per render: the reconcile
+    loop keeps it for an app's commit and plans against it until the commit
+    moves."""
+
+    resources: tuple[Resource, ...]
+    composed: Composed
+    graph: ResourceGraph
+
+
+def desired_of(resources: Sequence[Resource]) -> Desired:
+    """Compose (XRs → managed resources) and build the dependency graph.
+    Raises what ``compose`` and ``build_graph`` raise (bad composites, cycles)."""
     composed = compose(resources)
-    return composed, build_graph(composed.resources, extra_edges=composed.edges)
+    graph = build_graph(composed.resources, extra_edges=composed.edges)
+    return Desired(tuple(resources), composed, graph)
 
 
 def plan_resources(
@@ -132,16 +145,20 @@ def plan_resources(
     parallelism: int = 8,
     keep: Collection[ResourceKey] = (),
     rendered: Rendered | None = None,
+    desired: Desired | None = None,
 ) -> AppState:
     """Compose, graph, observe and plan a set of desired resources for ``app``.
 
     ``keep`` names live objects that are never prune candidates although they
     are not in ``resources`` (the Secrets a rollback leaves as they are).
+    ``desired`` is ``desired_of(resources)`` when the caller has it already.
 
     Raises what ``compose``, ``build_graph`` and ``make_plan`` raise; the
     ValidationError for a namespace that exists nowhere is retriable (someone
     may create it)."""
-    composed, graph = compose_and_graph(resources)
+    if desired is None:
+        desired = desired_of(resources)
+    composed, graph = desired.composed, desired.graph
     targets.declare(graph.resources.values())
     live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
     graph = _bind_known_references(graph, live)

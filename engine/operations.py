@@ -25,7 +25,13 @@ from dataclasses import dataclass
 import tenacity
 
 from gitwave.engine import plan_filters
-from gitwave.engine.app_pipeline import AppState, late_binder, plan_app, plan_resources
+from gitwave.engine.app_pipeline import (
+    AppState,
+    Desired,
+    late_binder,
+    plan_app,
+    plan_resources,
+)
 from gitwave.engine.apps import AppSpec, flatten_apps, load_apps
 from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
@@ -132,12 +138,18 @@ def effective_prune(app: AppSpec, request: SyncRequest) -> bool:
 
 
 def plan(
-    app: AppSpec, request: SyncRequest, *, targets: Targets, rendered: Rendered | None = None
+    app: AppSpec,
+    request: SyncRequest,
+    *,
+    targets: Targets,
+    rendered: Rendered | None = None,
+    desired: Desired | None = None,
 ) -> AppState:
     """Render, compose, graph, observe and plan ``app``; the plan narrowed to
     ``request.resource`` and forced when asked. ``rendered`` is the app's
-    render when the caller has it already (the loop renders once per commit).
-    Raises GitwaveError for bad input (nothing is applied)."""
+    render and ``desired`` what it composes to, when the caller has them
+    already (the reconcile loop keeps both per commit). Raises GitwaveError
+    for bad input (nothing is applied)."""
     prune = effective_prune(app, request)
     if rendered is None:
         state = plan_app(app, targets=targets, prune=prune, parallelism=request.parallelism)
@@ -150,6 +162,7 @@ def plan(
             prune=prune,
             parallelism=request.parallelism,
             rendered=rendered,
+            desired=desired,
         )
     return _narrowed(state, request)
 

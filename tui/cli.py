@@ -26,7 +26,7 @@ import yaml
 
 from gitwave.compositions import Composed
 from gitwave.engine import operations
-from gitwave.engine.app_pipeline import compose_and_graph, composite_status
+from gitwave.engine.app_pipeline import composite_status, desired_of
 from gitwave.engine.apps import AppSpec, implicit_app, render_app
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.graph import to_dot
@@ -292,7 +292,7 @@ def _render(app: AppSpec) -> tuple[Any, ...]:
 
 def cmd_graph(ctx: Context) -> int:
     for app in _apps(ctx):
-        _, graph = compose_and_graph(_render(app))
+        graph = desired_of(_render(app)).graph
         if ctx.args.dot:
             ctx.out(to_dot(graph))
             continue

@@ -43,6 +43,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gitwave.engine import operations
+from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec, load_apps, render_app
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
@@ -284,6 +285,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
             run.loops_seen = frozenset()
         elif previous is None:
             self._emit(run, EventKind.SOURCE_CHANGED, f"at commit {short(revision)}")
+        run.desired = None
         try:
             run.rendered = render_app(pinned)
         except GitwaveError as exc:
@@ -297,8 +299,14 @@ class Reconciler(Decisions, PinsAndRollbacks):
             return
         app = run.pinned
         try:
+            if run.desired is None:  # composed and graphed once per commit
+                run.desired = desired_of(run.rendered.resources)
             state = operations.plan(
-                app, self.options.request, targets=self.targets, rendered=run.rendered
+                app,
+                self.options.request,
+                targets=self.targets,
+                rendered=run.rendered,
+                desired=run.desired,
             )
         except GitwaveError as exc:
             self._failed_before_sync(run, exc)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitwave.engine.app_pipeline import Desired
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.drift import DriftLoop, LoopGuard
 from gitwave.engine.events import Event, EventKind, EventSink
@@ -76,6 +77,7 @@ class AppRun:
     revision: str | None = None  # None: not resolved yet
     moved_from: str | None = None  # the commit before, once a new one arrived
     rendered: Rendered | None = None
+    desired: Desired | None = None  # what ``rendered`` composes to, with its graph
     assess: bool = True
     keys: frozenset[ResourceKey] = frozenset()
     retry: CommitRetry | None = None

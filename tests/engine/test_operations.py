@@ -3,6 +3,7 @@ selection, effective prune and app health, on the real sandbox."""
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from gitwave.engine.apps import implicit_app, load_apps
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import HealthCode, SyncStatus
 from gitwave.engine.operations import SyncRequest
+from gitwave.engine.reconciler import LoopOptions, Reconciler
 from gitwave.engine.store import Store
 from gitwave.engine.sync import Targets
 from gitwave.providers.sandbox import SandboxProvider
@@ -151,3 +153,38 @@ def test_status_and_health_before_and_after_a_sync(world: tuple[Targets, Store])
     after = operations.plan(app, SyncRequest(), targets=targets)
     assert SyncStatus.of_plan(after.plan) is SyncStatus.SYNCED
     assert operations.app_health(after, targets=targets).code is HealthCode.HEALTHY
+
+
+def test_the_loop_composes_and_graphs_once_per_commit_however_often_it_replans(
+    world: tuple[Targets, Store],
+    stage_calls: Counter[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    targets, store = world
+    plans: list[object] = []
+    real_make_plan = app_pipeline.make_plan
+
+    def counted_make_plan(*args: Any, **kwargs: Any) -> Any:
+        plans.append(kwargs.get("revision"))
+        return real_make_plan(*args, **kwargs)
+
+    monkeypatch.setattr(app_pipeline, "make_plan", counted_make_plan)
+    app_dir = tmp_path / "guestbook"
+    shutil.copytree(SAMPLES / "guestbook", app_dir)
+    now = [1000.0]
+    reconciler = Reconciler(
+        str(app_dir),
+        targets=targets,
+        store=store,
+        options=LoopOptions(interval_s=1.0),
+        clock=lambda: now[0],
+    )
+    reconciler.start()
+    for _ in range(4):  # four polls, each planning the app again
+        now[0] += 2.0
+        reconciler.step()
+    # guestbook has no automated sync policy: the loop only reports it.
+    assert [s.sync for s in reconciler.statuses()] == [SyncStatus.OUT_OF_SYNC]
+    assert len(plans) >= 4
+    assert stage_calls == Counter(compose=1, graph=1)
