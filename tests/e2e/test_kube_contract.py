@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from gitwave.engine.api import field_managers
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import (
     LABEL_APP,
@@ -34,7 +35,7 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 from gitwave.engine.reconciler import change_feed
-from gitwave.providers.kubernetes import KubernetesProvider, field_managers
+from gitwave.providers.kubernetes import KubernetesProvider
 from gitwave.providers.kubernetes.config import load_client
 from tests.providers.contract import (
     ContractTarget,
@@ -192,14 +193,14 @@ def test_kubectl_edit_drift_is_taken_back_and_ownership_is_visible(
         seconds=10,
         what="the scale to show",
     )
-    assert field_managers(scaled, "spec.replicas") == ["kubectl"]
-    assert field_managers(scaled, "spec.template.spec.containers[0].image") == ["gitwave"]
+    assert field_managers(scaled, "spec.replicas") == ("kubectl",)
+    assert field_managers(scaled, "spec.template.spec.containers[0].image") == ("gitwave",)
 
     healed = kube.apply(desired)
     assert healed.action is ChangeAction.CONFIGURED
     assert healed.live is not None
     assert healed.live.manifest["spec"]["replicas"] == 2
-    assert field_managers(healed.live, "spec.replicas") == ["gitwave"], "force took it back"
+    assert field_managers(healed.live, "spec.replicas") == ("gitwave",), "force took it back"
 
 
 def test_no_last_applied_annotation_is_written(kube: KubernetesProvider, ns: str) -> None:

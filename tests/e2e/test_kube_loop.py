@@ -37,9 +37,9 @@ from gitwave.engine.api import field_managers
 from gitwave.engine.apps import load_apps
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.loop_store import LoopStore
-from gitwave.engine.model import ResourceKey
+from gitwave.engine.model import ResourceKey, SyncStatus
 from gitwave.engine.operations import SyncRequest, sync_app
-from gitwave.engine.reconciler import AppStatus, LoopOptions, Reconciler, SyncStatus
+from gitwave.engine.reconciler import AppStatus, LoopOptions, Reconciler
 from gitwave.engine.store import Store
 from gitwave.engine.sync import SyncPhase, Targets
 from gitwave.providers.kubernetes import KubernetesProvider
@@ -307,7 +307,7 @@ def test_drift_is_seen_through_the_watches_within_two_seconds(
         # The cycle line is written once the heal's sync returned: it is live.
         live = loop.live_deployment()
         assert live["spec"]["replicas"] == 3
-        assert field_managers(live, "spec.replicas") == ["gitwave"], "Git owns the field again"
+        assert field_managers(live, "spec.replicas") == ("gitwave",), "Git owns the field again"
         assert loop.kubectl.get("configmap", CONFIGMAP, loop.namespace) is not None
         heals = loop.wait("the heal event", lambda: loop.of(EventKind.HEAL))
         assert [e.message for e in heals] == [case.heal]
@@ -420,7 +420,7 @@ def test_a_field_fought_over_is_healed_three_times_then_left_naming_both_manager
     assert len(loop.of(EventKind.DRIFT_LOOP)) == 1, "the loop is reported once"
     live = loop.live_deployment()
     assert live["spec"]["replicas"] == 7, "the fourth change is left alone"
-    assert field_managers(live, "spec.replicas") == [case.manager]
+    assert field_managers(live, "spec.replicas") == (case.manager,)
     assert stuck.resource == loop.deployment
     assert (
         f"drift loop on Deployment/{loop.namespace}/{DEPLOYMENT} spec.replicas: "
@@ -482,8 +482,8 @@ def test_while_a_field_is_paused_the_other_fields_of_the_object_still_heal(
     live = loop.live_deployment()
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == image
     assert live["spec"]["replicas"] == 7, "the fought-over field stays paused"
-    assert field_managers(live, "spec.template.spec.containers[0].image") == ["gitwave"]
-    assert field_managers(live, "spec.replicas") == ["hpa-like-controller"]
+    assert field_managers(live, "spec.template.spec.containers[0].image") == ("gitwave",)
+    assert field_managers(live, "spec.replicas") == ("hpa-like-controller",)
     assert [e.message for e in loop.of(EventKind.HEAL)] == ["healed: 1 to update"] * 4
     assert len(loop.of(EventKind.DRIFT_LOOP)) == 1
     healed = [e.message for e in loop.of(EventKind.CYCLE) if "Healed in" in e.message][-1]

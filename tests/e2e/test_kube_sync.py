@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from gitwave.engine import operations
+from gitwave.engine.api import field_managers
 from gitwave.engine.apps import AppSpec, load_apps, render_app
 from gitwave.engine.diff import diff_manifest
 from gitwave.engine.errors import UnreachableError
@@ -41,7 +42,7 @@ from gitwave.engine.model import (
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.plan_report import format_plan, plan_to_dict
 from gitwave.engine.sync import SyncPhase, SyncResult, Targets
-from gitwave.providers.kubernetes import KubernetesProvider, field_managers
+from gitwave.providers.kubernetes import KubernetesProvider
 from tests.e2e.conftest import _controlplane
 from tests.e2e.test_kube_contract import Kubectl, kubectl_for, provider_for, unique
 from tests.providers.contract import resource, wait_until
@@ -317,7 +318,7 @@ def test_kubectl_scale_shows_as_one_field_and_a_sync_heals_it(world: World) -> N
     assert entry.action is ChangeAction.CONFIGURED
     live = world.kubectl.get("deployment", "api", world.namespace)
     assert live is not None and live["spec"]["replicas"] == 3
-    assert field_managers(live, "spec.replicas") == ["gitwave"]
+    assert field_managers(live, "spec.replicas") == ("gitwave",)
 
 
 def test_prune_with_foreground_propagation_removes_replicasets_and_pods(world: World) -> None:
