@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gitwave.engine.model import Action, Plan
 from gitwave.engine.plan_report import LineKind, PlanLine, plan_lines
-from gitwave.tui.output import paint
+from gitwave.tui.formatting import paint
 
 __all__ = ["format_plan"]
 

@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gitwave.engine.errors import ValidationError
 from gitwave.tui.cli import main
+from gitwave.tui.cli.durations import duration_flag, parse_duration, parse_since
+from gitwave.tui.cli.output import Terminal, table
+from gitwave.tui.formatting import age, age_of_timestamp
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -371,3 +375,60 @@ def test_console_script_exit_codes(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "missing" in result.stderr
+
+
+@dataclass(frozen=True)
+class DurationCase:
+    reason: str
+    given: str
+    want: float | None  # None: refused
+
+
+DURATION_CASES = [
+    DurationCase("seconds", "30s", 30.0),
+    DurationCase("Go's compound form", "1h30m", 5400.0),
+    DurationCase("a fraction", "1.5h", 5400.0),
+    DurationCase("a leading dot", ".5s", 0.5),
+    DurationCase("milliseconds", "300ms", 0.3),
+    DurationCase("microseconds, Go's spelling", "250µs", 0.00025),
+    DurationCase("zero without a unit", "0", 0.0),
+    DurationCase("days (durationpy's extension of Go)", "2d", 172800.0),
+    DurationCase("surrounding spaces", " 10m ", 600.0),
+    DurationCase("no unit", "10", None),
+    DurationCase("a word", "bogus", None),
+    DurationCase("negative", "-5m", None),
+    DurationCase("space inside", "1m 30s", None),
+    DurationCase("empty", "", None),
+]
+
+
+@pytest.mark.parametrize("case", DURATION_CASES, ids=lambda c: c.reason)
+def test_duration_flags_read_go_durations(case: DurationCase) -> None:
+    if case.want is None:
+        with pytest.raises(ValueError, match="is not a duration"):
+            parse_duration(case.given)
+    else:
+        assert parse_duration(case.given) == pytest.approx(case.want)
+
+
+def test_a_plain_number_is_seconds_only_where_a_flag_allows_it() -> None:
+    assert duration_flag("90", "--interval") == 90.0
+    assert parse_since("10m", now=1000.0) == 400.0
+    with pytest.raises(ValidationError, match="neither a duration"):
+        parse_since("90", now=1000.0)
+
+
+def test_tables_are_kubectl_style_and_never_wrapped(capsys: pytest.CaptureFixture[str]) -> None:
+    long = "x" * 120  # wider than the 80 columns rich assumes off a terminal
+    Terminal(color=False).out(table(["name", "message"], [["a", long], ["bbbb", "short"]]))
+
+    assert capsys.readouterr().out == f"NAME   MESSAGE\na      {long}\nbbbb   short\n"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "want"), [(-3, "0s"), (59.9, "59s"), (60, "1m"), (7200, "2h"), (90000, "1d")]
+)
+def test_age_is_kubectls(seconds: float, want: str) -> None:
+    assert age(seconds) == want
+    assert age_of_timestamp("1970-01-01T00:02:00Z", now=180.0) == "1m"
+    assert age_of_timestamp("not a time", now=180.0) == "-"

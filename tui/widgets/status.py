@@ -18,6 +18,7 @@ from rich.text import Text
 
 from gitwave.engine.model import Action, FieldOp, Health, HealthCode
 from gitwave.tui.controller import AutoSync, SyncStatus
+from gitwave.tui.formatting import age as age  # the one age formatter, shared with the CLI
 
 
 class Tone(enum.Enum):
@@ -218,12 +219,3 @@ def change_symbol(op: FieldOp, g: Glyphs) -> Cell:
             return Cell(g.removed, Tone.BAD)
         case _:
             return Cell(g.changed, Tone.WARN)
-
-
-def age(seconds: float) -> str:
-    """kubectl's AGE: 5s, 3m, 2h, 4d."""
-    value = max(0, int(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if value >= size:
-            return f"{value // size}{unit}"
-    return f"{value}s"

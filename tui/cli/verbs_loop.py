@@ -8,7 +8,6 @@ quits at once (exit 130), leaving that sync unrecorded.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import signal
@@ -20,10 +19,13 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from gitwave.engine.apps import parse_duration
-from gitwave.engine.errors import ValidationError
+from rich.text import Text
+
 from gitwave.engine.events import Event, EventKind
-from gitwave.tui.cli import Context, sync_request
+from gitwave.engine.store import TimelineWriter, current_user
+from gitwave.tui.cli.context import EXIT_OK, Context
+from gitwave.tui.cli.durations import duration_flag, parse_since
+from gitwave.tui.cli.output import dump, local_time, table
 
 # What a person reads while watch or run runs; everything else is in `gitwave events`.
 _SHOWN = frozenset({EventKind.CYCLE, EventKind.DRIFT_LOOP, EventKind.PIN, EventKind.ROLLBACK})
@@ -62,6 +64,7 @@ class _Printer:
         if event.kind not in _SHOWN:
             return
         ctx = self._ctx
+        text: str | Text
         if ctx.output == "json":
             text = json.dumps(_event_dict(event))
         else:
@@ -71,17 +74,19 @@ class _Printer:
                 color = "red" if " error: " in first or "Failed" in first else ""
             else:
                 color = _KIND_COLOR.get(event.kind, "")
-            text = f"{ctx.paint(stamp, 'dim')} {event.app}: {ctx.paint(first, color)}"
-            text += "".join(f"\n    {line}" for line in rest)
+            text = Text.assemble(
+                ctx.paint(stamp, "dim"),
+                f" {event.app}: ",
+                ctx.paint(first, color),
+                "".join(f"\n    {line}" for line in rest),
+            )
         with self._lock:
-            print(text, flush=True)
+            ctx.out(text)
 
 
 @contextmanager
 def _sink(ctx: Context) -> Iterator[Callable[[Event], None]]:
     """Every event into the timeline (in batches) and the shown ones on stdout."""
-    from gitwave.engine.store import TimelineWriter
-
     printer = _Printer(ctx)
     with TimelineWriter(ctx.store) as record:
 
@@ -116,7 +121,7 @@ def cmd_watch(ctx: Context) -> int:
     from gitwave.engine.watch import WatchOptions, watch
 
     options = WatchOptions(
-        request=sync_request(ctx),
+        request=ctx.sync_request(),
         only=tuple(ctx.args.app or ()),
         step_ms=ctx.args.debounce,
         ignore_paths=(ctx.state_dir.resolve(),),
@@ -126,10 +131,8 @@ def cmd_watch(ctx: Context) -> int:
 
     def announce() -> None:
         if ready.wait() and not stop.is_set() and ctx.output != "json":
-            print(
-                ctx.paint(f"watching {ctx.args.path} → {ctx.target_name} (Ctrl-C to stop)", "bold"),
-                file=sys.stderr,
-                flush=True,
+            ctx.err(
+                ctx.paint(f"watching {ctx.args.path} → {ctx.target_name} (Ctrl-C to stop)", "bold")
             )
 
     threading.Thread(target=announce, daemon=True).start()
@@ -144,7 +147,7 @@ def cmd_watch(ctx: Context) -> int:
             ready=ready,
         )
     ready.set()
-    return 0
+    return EXIT_OK
 
 
 def cmd_run(ctx: Context) -> int:
@@ -152,12 +155,12 @@ def cmd_run(ctx: Context) -> int:
 
     args = ctx.args
     options = LoopOptions(
-        interval_s=_duration(args.interval, "--interval") if args.interval else None,
+        interval_s=duration_flag(args.interval, "--interval") if args.interval else None,
         heal_limit=args.heal_limit,
-        heal_window_s=_duration(args.heal_window, "--heal-window"),
+        heal_window_s=duration_flag(args.heal_window, "--heal-window"),
         auto_rollback=args.auto_rollback,
-        rollback_window_s=_duration(args.rollback_window, "--rollback-window"),
-        request=sync_request(ctx),
+        rollback_window_s=duration_flag(args.rollback_window, "--rollback-window"),
+        request=ctx.sync_request(),
     )
     stop = threading.Event()
     with _stop_on_signals(stop), _sink(ctx) as sink:
@@ -183,57 +186,23 @@ def cmd_run(ctx: Context) -> int:
                 every = options.interval_s or app.interval_s or 180.0
                 pin = reconciler.ledger.pin_of(app.name)
                 pinned = f"; pinned to {pin.revision[:7]}" if pin else ""
-                print(
-                    ctx.paint(f"{app.name}: {mode}, every {every:g}s{pinned}", "bold"),
-                    file=sys.stderr,
-                    flush=True,
-                )
+                ctx.err(ctx.paint(f"{app.name}: {mode}, every {every:g}s{pinned}", "bold"))
         reconciler.run(stop)
-    return 0
-
-
-def _duration(text: str, flag: str) -> float:
-    try:
-        return parse_duration(text, bare_seconds=True)
-    except ValueError as exc:
-        raise ValidationError(flag, str(exc)) from None
-
-
-def parse_since(text: str, *, now: float | None = None) -> float:
-    """``--since``: a duration back from now (``10m``, ``2h``) or an RFC 3339 time.
-
-    Raises ValidationError for anything else."""
-    try:
-        return (time.time() if now is None else now) - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        stamp = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(
-            "--since",
-            f"{text!r} is neither a duration (10m, 2h) nor an RFC 3339 time",
-            hint="e.g. --since 10m or --since 2026-01-02T15:04:05Z",
-        ) from None
-    if stamp.tzinfo is None:
-        stamp = stamp.astimezone()  # a time without zone is local time
-    return stamp.timestamp()
+    return EXIT_OK
 
 
 def cmd_events(ctx: Context) -> int:
-    from gitwave.tui.output import dump, table
-
-    since = parse_since(ctx.args.since) if ctx.args.since else 0.0
+    since = parse_since(ctx.args.since, now=ctx.clock()) if ctx.args.since else 0.0
     events = ctx.store.events(ctx.args.app_name, since=since, limit=ctx.args.limit)
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_event_dict(e) for e in events], ctx.output))
-        return 0
+        return EXIT_OK
     if not events:
         ctx.out(f"no events recorded for {ctx.args.app_name}")
-        return 0
+        return EXIT_OK
     rows = [
         [
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time)),
+            local_time(e.time),
             e.kind.value,
             e.revision[:7] or "-",
             e.resource.display if e.resource else "-",
@@ -242,19 +211,15 @@ def cmd_events(ctx: Context) -> int:
         for e in events
     ]
     ctx.out(table(["time", "kind", "revision", "resource", "message"], rows))
-    return 0
+    return EXIT_OK
 
 
 def cmd_unpin(ctx: Context) -> int:
-    from gitwave.engine.loop_store import LoopStore
-    from gitwave.engine.store import current_user
-
     name = ctx.args.app_name
-    ledger = LoopStore.beside(ctx.store)
-    lifted = ledger.unpin(name, reason=f"gitwave unpin by {current_user()}")
+    lifted = ctx.loop_store.unpin(name, reason=f"gitwave unpin by {current_user()}")
     if lifted is None:
         ctx.out(f"{name}: not pinned")
-        return 0
+        return EXIT_OK
     ctx.store.record_event(
         Event(
             EventKind.PIN,
@@ -268,74 +233,4 @@ def cmd_unpin(ctx: Context) -> int:
         f"{name}: unpinned (was pinned to {lifted.revision[:7]}, skipping "
         f"{lifted.skipped[:7]}); a running `gitwave run` syncs the latest commit again"
     )
-    return 0
-
-
-def _loop_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "path",
-        nargs="?",
-        default=".",
-        help="a directory, a Git work tree or an Application file (default: .)",
-    )
-    parser.add_argument("--app", action="append", help="only this app (repeatable)")
-    parser.add_argument("--prune", action="store_true", help="delete objects removed from Git")
-    parser.add_argument("--timeout", type=float, help="seconds to wait for each wave")
-    parser.add_argument("--parallel", type=int, default=8, help="objects applied at once")
-
-
-def register_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
-    """Add watch, run, events and unpin to the `gitwave` parser."""
-    p = verbs.add_parser(
-        "watch",
-        parents=[common],
-        help="apply every save in a working tree (uncommitted edits included)",
-    )
-    _loop_args(p)
-    p.add_argument(
-        "--debounce",
-        type=int,
-        default=50,
-        metavar="MS",
-        help="quiet time that ends a burst of saves, in milliseconds (default: 50)",
-    )
-    p.set_defaults(func=cmd_watch)
-
-    p = verbs.add_parser(
-        "run",
-        parents=[common],
-        help="keep every app reconciled: poll Git, sync, heal drift (Ctrl-C to stop)",
-    )
-    _loop_args(p)
-    p.add_argument(
-        "--interval",
-        metavar="DURATION",
-        help="poll every source this often (default: each app's interval; Argo CD Applications 3m)",
-    )
-    p.add_argument(
-        "--auto-rollback",
-        action="store_true",
-        help="roll back to the last healthy revision when health turns Degraded after a sync",
-    )
-    p.add_argument("--rollback-window", default="5m", metavar="DURATION")
-    p.add_argument(
-        "--heal-limit",
-        type=int,
-        default=3,
-        metavar="N",
-        help="heals of one field within --heal-window before healing it pauses (default: 3)",
-    )
-    p.add_argument("--heal-window", default="5m", metavar="DURATION")
-    p.set_defaults(func=cmd_run)
-
-    p = verbs.add_parser("events", parents=[common], help="replay an app's event timeline")
-    p.add_argument("app_name", metavar="APP")
-    p.add_argument("--since", help="only events after this: a duration (10m) or RFC 3339 time")
-    p.add_argument("--limit", type=int, default=1000, help="at most this many (the newest)")
-    p.set_defaults(func=cmd_events)
-
-    p = verbs.add_parser(
-        "unpin", parents=[common], help="lift the pin a rollback put on an automated app"
-    )
-    p.add_argument("app_name", metavar="APP")
-    p.set_defaults(func=cmd_unpin)
+    return EXIT_OK

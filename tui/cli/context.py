@@ -1,0 +1,166 @@
+"""What every verb needs, built once from the global flags: the state directory,
+the targets (providers) to reconcile onto, the history store, the output format
+and the terminal to write on.
+
+Exit codes: 0 success (``plan``: no changes); 1 ``plan`` found changes or a
+sync failed; 2 bad input or a refused operation; 3 an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import RenderableType
+from rich.text import Text
+
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.loop_store import LoopStore
+from gitwave.engine.operations import SyncRequest
+from gitwave.engine.provider import Provider
+from gitwave.engine.store import Store, TimelineWriter
+from gitwave.engine.sync import Targets
+from gitwave.providers.aws import AwsTarget
+from gitwave.providers.sandbox import SandboxProvider, default_state_dir
+from gitwave.tui.cli.output import Terminal, use_color
+from gitwave.tui.targets import build_targets
+
+EXIT_OK = 0
+EXIT_CHANGES = 1
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+
+
+@dataclass
+class Context:
+    """What every verb needs; providers and the store open on first use."""
+
+    args: argparse.Namespace
+    state_dir: Path
+    output: str
+    terminal: Terminal
+    clock: Callable[[], float] = time.time
+    _targets: Targets | None = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
+    _loop_store: LoopStore | None = field(default=None, repr=False)
+    _sandbox: SandboxProvider | None = field(default=None, repr=False)
+    _aws: AwsTarget | None = field(default=None, repr=False)
+    _timeline: TimelineWriter | None = field(default=None, repr=False)
+    _kube: Any = field(default=None, repr=False)
+
+    @property
+    def color(self) -> bool:
+        return self.terminal.color
+
+    @property
+    def sandbox(self) -> SandboxProvider:
+        if self._sandbox is None:
+            rollout = float(os.environ.get("GITWAVE_SANDBOX_ROLLOUT", "1.0"))
+            self._sandbox = SandboxProvider(self.state_dir, rollout_seconds=rollout)
+        return self._sandbox
+
+    @property
+    def targets(self) -> Targets:
+        if self._targets is None:
+            kube_side: Provider
+            target = self.args.target or "sandbox"
+            if self.args.context:
+                target = f"kube:{self.args.context}"
+            if target == "sandbox":
+                kube_side = self.sandbox
+            elif target == "kube" or target.startswith("kube:"):
+                from gitwave.providers.kubernetes import KubernetesProvider
+
+                self._kube = KubernetesProvider.from_kubeconfig(
+                    context=target.partition(":")[2] or None,
+                    kubeconfig=self.args.kubeconfig,
+                    allow_exec_plugins=self.args.allow_exec_plugins,
+                )
+                kube_side = self._kube
+            else:
+                raise ValidationError(
+                    f"--target {target}",
+                    "unknown target",
+                    hint="use sandbox (the default), kube (the current context) or kube:CONTEXT",
+                )
+            # The emulator stands in for AWS only on the sandbox: against a real
+            # cluster, cloud kinds go to real AWS (or a ProviderConfig's endpoint).
+            providers, self._aws = build_targets(
+                state_dir=self.state_dir, kube_side=kube_side, embedded_aws=target == "sandbox"
+            )
+            self._targets = Targets(providers)
+        return self._targets
+
+    @property
+    def target_name(self) -> str:
+        return self.targets.description
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.state_dir / "gitwave.db")
+        return self._store
+
+    @property
+    def loop_store(self) -> LoopStore:
+        """Pins, hook runs and pauses of `gitwave run`, beside the history."""
+        if self._loop_store is None:
+            self._loop_store = LoopStore.beside(self.store)
+        return self._loop_store
+
+    @property
+    def timeline(self) -> TimelineWriter:
+        """The event sink into the store, batched (a commit per event is slower
+        than a sync of thousands of objects)."""
+        if self._timeline is None:
+            self._timeline = TimelineWriter(self.store)
+        return self._timeline
+
+    def close(self) -> None:
+        if self._timeline is not None:
+            self._timeline.close()
+        if self._aws is not None:
+            self._aws.close()
+        if self._kube is not None:
+            self._kube.close()
+        if self._loop_store is not None:
+            self._loop_store.close()
+
+    def sync_request(self, *, dry_run: bool = False) -> SyncRequest:
+        """What the command's flags ask of a plan or sync; without ``--prune``
+        the engine follows each app's policy."""
+        return SyncRequest(
+            prune=True if getattr(self.args, "prune", False) else None,
+            dry_run=dry_run,
+            wave_timeout_s=getattr(self.args, "timeout", None),
+            parallelism=getattr(self.args, "parallel", 8),
+        )
+
+    def out(self, value: str | RenderableType = "") -> None:
+        self.terminal.out(value)
+
+    def err(self, value: str | RenderableType = "") -> None:
+        self.terminal.err(value)
+
+    def paint(self, text: str, style: str) -> Text:
+        return self.terminal.paint(text, style)
+
+
+def context_from_args(args: argparse.Namespace) -> Context:
+    """The Context of one command line; flags a verb does not take get their defaults."""
+    state = getattr(args, "state", None)
+    state_dir = Path(state).expanduser() if state else default_state_dir()
+    args.target = getattr(args, "target", None)
+    args.context = getattr(args, "context", None)
+    args.kubeconfig = getattr(args, "kubeconfig", None)
+    args.allow_exec_plugins = getattr(args, "allow_exec_plugins", False)
+    output = getattr(args, "output", "table")
+    color = use_color(sys.stdout) and not getattr(args, "no_color", False)
+    return Context(args=args, state_dir=state_dir, output=output, terminal=Terminal(color=color))

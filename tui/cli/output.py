@@ -1,0 +1,278 @@
+"""How the command line writes: kubectl-style tables, colour, progress, JSON/YAML
+and sync results.
+
+Colour and tables go through rich. Colour is on only for a terminal, never
+with NO_COLOR set or ``--no-color`` (no-color.org); without it rich writes no
+escape code at all, not even bold. JSON and YAML never pass through rich: they
+are printed as dumped, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+import yaml
+from rich.console import Console, RenderableType
+from rich.segment import Segment, Segments
+from rich.status import Status
+from rich.table import Table
+from rich.text import Text
+
+from gitwave.engine.events import Event, EventKind
+from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
+from gitwave.engine.sync import SyncResult
+
+# A table is as wide as its widest row, whatever the terminal: like kubectl,
+# lines are never wrapped or cut, the terminal wraps them if it must.
+_UNBOUNDED = 1_000_000
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (no-color.org)."""
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _console(*, color: bool, stderr: bool) -> Console:
+    # No file given: rich looks up sys.stdout/sys.stderr at each print, so a
+    # redirected stream (pytest's capsys, contextlib.redirect_stdout) is honoured.
+    return Console(
+        stderr=stderr,
+        color_system="auto" if color else None,
+        force_terminal=color or None,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=True,
+    )
+
+
+class Terminal:
+    """stdout for results, stderr for what a person watches, both painted alike."""
+
+    def __init__(self, *, color: bool) -> None:
+        self.color = color
+        self._stdout = _console(color=color, stderr=False)
+        self._stderr = _console(color=color, stderr=True)
+
+    def out(self, value: str | RenderableType = "") -> None:
+        """Print one result: a str as is, a rich Text or Table rendered."""
+        _write(self._stdout, value)
+
+    def err(self, value: str | RenderableType = "") -> None:
+        """Print a line for the person at the terminal (banners, notices)."""
+        _write(self._stderr, value)
+
+    def paint(self, text: str, style: str) -> Text:
+        """``text`` in a rich style ("bold", "green", "dim", ...); "" for none.
+
+        Without colour the consoles write no style, so the text prints plain."""
+        return Text(text, style=style)
+
+
+def _write(console: Console, value: str | RenderableType) -> None:
+    if isinstance(value, str):
+        print(value, file=console.file, flush=True)
+    elif isinstance(value, Table):
+        console.print(_trimmed(console, value), crop=False)
+    else:
+        console.print(value, crop=False)
+
+
+def _trimmed(console: Console, table: Table) -> Segments:
+    """The table's lines without the padding rich leaves after the last cell."""
+    options = console.options.update(width=_UNBOUNDED, no_wrap=True)
+    segments: list[Segment] = []
+    for line in console.render_lines(table, options, pad=False):
+        while line and not line[-1].text.rstrip():
+            line.pop()
+        if line:
+            last = line[-1]
+            line[-1] = Segment(last.text.rstrip(), last.style, last.control)
+        segments.extend(line)
+        segments.append(Segment.line())
+    return Segments(segments)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    """A kubectl-style table: upper-case headers, left-aligned columns three spaces apart."""
+    grid = Table(
+        box=None,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 3, 0, 0),
+        header_style="bold",
+    )
+    for header in headers:
+        grid.add_column(str(header).upper(), no_wrap=True, overflow="ignore")
+    for row in rows:
+        grid.add_row(*(str(cell) for cell in row))
+    return grid
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def dump(value: Any, fmt: str) -> str:
+    """``value`` as JSON or YAML (multi-document for a list with ``yaml-stream``)."""
+    if fmt == "json":
+        return json.dumps(value, indent=2, sort_keys=False, default=str)
+    if fmt == "yaml-stream":
+        return "---\n".join(
+            yaml.dump(v, Dumper=_Dumper, sort_keys=False, default_flow_style=False) for v in value
+        )
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+def local_time(seconds: float) -> str:
+    """A moment as the history and the timeline show it, in local time."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+class Progress:
+    """An EventSink that keeps one status line (a rich spinner) on a terminal.
+
+    Off a terminal it prints nothing: scripts read the final result instead.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
+        stream = sys.stderr if stream is None else stream
+        self.enabled = stream.isatty() if enabled is None else enabled
+        self._console = Console(file=stream, highlight=False, markup=False, emoji=False)
+        self._status: Status | None = None
+        # Events come from the sync's worker threads.
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        if not self.enabled:
+            return
+        if event.kind in (EventKind.WAVE_STARTED, EventKind.WAITING, EventKind.HOOK_STARTED):
+            self._show(f"{event.app}: {event.wave or ''} {event.message}".strip())
+        elif event.kind is EventKind.SYNC_FINISHED:
+            self.clear()
+
+    def _show(self, text: str) -> None:
+        line = Text(text, no_wrap=True, overflow="ellipsis")
+        with self._lock:
+            if self._status is None:
+                self._status = Status(line, console=self._console)
+                self._status.start()
+            else:
+                self._status.update(line)
+
+    def clear(self) -> None:
+        """Erase the status line (before the result is printed)."""
+        with self._lock:
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
+
+
+# -- sync results ------------------------------------------------------------------------
+
+_ACTION_STYLE = {
+    ChangeAction.CREATED: "green",
+    ChangeAction.CONFIGURED: "yellow",
+    ChangeAction.DELETED: "red",
+    ChangeAction.FAILED: "red",
+    ChangeAction.UNCHANGED: "dim",
+    ChangeAction.SKIPPED: "dim",
+}
+_SUMMARY_ACTIONS = (
+    ChangeAction.CREATED,
+    ChangeAction.CONFIGURED,
+    ChangeAction.UNCHANGED,
+    ChangeAction.DELETED,
+    ChangeAction.FAILED,
+)
+
+
+def short(revision: str) -> str:
+    """A commit as people read it: seven characters, "-" for none."""
+    return revision[:7] if revision else "-"
+
+
+def result_dict(result: SyncResult) -> dict[str, Any]:
+    """A sync result as ``-o json|yaml`` prints it."""
+    return {
+        "app": result.app,
+        "revision": result.revision,
+        "phase": result.phase.value,
+        "message": result.message,
+        "health": result.health.code.value,
+        "dryRun": result.dry_run,
+        "durationSeconds": round(result.finished - result.started, 3),
+        "resources": [
+            {"key": e.key.display, "action": e.action.value, "message": e.message}
+            for e in result.changeset.entries
+        ],
+        "hooks": [k.display for k in result.hooks_run],
+    }
+
+
+def print_result(term: Terminal, plan: Plan, result: SyncResult) -> None:
+    """What a sync did, wave by wave, then one summary line."""
+    wave_of = _wave_labels(plan)
+    by_wave: dict[str, list[Text]] = {}
+    for entry in result.changeset.entries:
+        action = term.paint(entry.action.value.ljust(10), _ACTION_STYLE.get(entry.action, ""))
+        line = Text.assemble("  ", action, f" {entry.key.display}")
+        if entry.message and entry.action in (ChangeAction.FAILED, ChangeAction.SKIPPED):
+            line.append(f"  ({entry.message})")
+        by_wave.setdefault(wave_of(entry.key), []).append(line)
+    order = {w.label: i for i, w in reversed(list(enumerate(plan.waves)))}
+    for label in sorted(by_wave, key=lambda lb: order.get(lb, len(order))):
+        term.out(term.paint(label, "bold"))
+        for line in by_wave[label]:
+            term.out(line)
+    counts = result.changeset.counts()
+    summary = ", ".join(f"{counts[a]} {a.value}" for a in _SUMMARY_ACTIONS)
+    took = result.finished - result.started
+    term.out(
+        Text.assemble(
+            f"{result.app}: ",
+            term.paint(result.phase.value, "green" if result.ok else "red"),
+            f" in {took:.1f}s ({summary}); health {result.health.code.value}",
+            "" if result.ok else f"\n  {result.message}",
+        )
+    )
+
+
+def _wave_labels(plan: Plan) -> Callable[[ResourceKey], str]:
+    """The wave each entry belongs to; a generateName hook matches by its prefix."""
+    exact = {task.key: wave.label for wave in plan.waves for task in wave.tasks}
+    prefixes = [
+        (task.key, wave.label)
+        for wave in plan.waves
+        for task in wave.tasks
+        if task.action is Action.HOOK and task.key.name.endswith("-")
+    ]
+
+    def label(key: ResourceKey) -> str:
+        if key in exact:
+            return exact[key]
+        for prefix, wave_label in prefixes:
+            same_kind = (prefix.group, prefix.kind, prefix.namespace) == (
+                key.group,
+                key.kind,
+                key.namespace,
+            )
+            if same_kind and key.name.startswith(prefix.name):
+                return wave_label
+        return "hooks"
+
+    return label

@@ -1,0 +1,240 @@
+"""The `gitwave` command line's flags and verbs (argparse), in one place.
+
+Flags follow kubectl/argocd/flux habits: ``-o table|json|yaml``, ``--context``,
+``-n``/``-A``; every verb takes the global flags too (``gitwave plan -o json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from gitwave.tui.cli.verbs_app import (
+    cmd_graph,
+    cmd_history,
+    cmd_plan,
+    cmd_render,
+    cmd_rollback,
+    cmd_status,
+    cmd_sync,
+)
+from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
+from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
+from gitwave.tui.cli.verbs_tui import cmd_tui
+
+# argparse's subparsers have no public type.
+_Verbs = argparse._SubParsersAction
+
+
+def common_flags() -> argparse.ArgumentParser:
+    """The global flags, accepted before and after the verb."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--state",
+        metavar="DIR",
+        help="state directory of the sandbox and the history (default: $GITWAVE_STATE, "
+        "else ~/.local/state/gitwave)",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "--target",
+        help="where to reconcile: sandbox (default), kube (current context) or kube:CONTEXT",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "--context",
+        help="kubeconfig context (same as --target kube:CONTEXT)",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig file(s) (default: $KUBECONFIG, else ~/.kube/config)",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "--allow-exec-plugins",
+        action="store_true",
+        help="allow a kubeconfig exec credential plugin to run (refused by default)",
+        default=argparse.SUPPRESS,
+    )
+    common.add_argument(
+        "-o",
+        "--output",
+        choices=["table", "json", "yaml"],
+        default=argparse.SUPPRESS,
+        help="output format (default: table)",
+    )
+    common.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS)
+    return common
+
+
+def _path_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path", help="a directory, a Git repository (URL or path) or an Application file"
+    )
+    parser.add_argument("--app", action="append", help="only this app (repeatable)")
+    parser.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
+
+
+def _loop_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        help="a directory, a Git work tree or an Application file (default: .)",
+    )
+    parser.add_argument("--app", action="append", help="only this app (repeatable)")
+    parser.add_argument("--prune", action="store_true", help="delete objects removed from Git")
+    parser.add_argument("--timeout", type=float, help="seconds to wait for each wave")
+    parser.add_argument("--parallel", type=int, default=8, help="objects applied at once")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `gitwave` parser; each verb sets ``func``, the function that runs it."""
+    common = common_flags()
+    parser = argparse.ArgumentParser(
+        prog="gitwave",
+        description="GitOps engine: reconcile Git into the sandbox, Kubernetes and AWS "
+        "in sync waves.",
+        parents=[common],
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+    _app_verbs(verbs, common)
+    _sandbox_verbs(verbs, common)
+    _loop_verbs(verbs, common)
+    return parser
+
+
+def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    p = verbs.add_parser("render", parents=[common], help="print the rendered manifests")
+    _path_args(p)
+    p.set_defaults(func=cmd_render)
+
+    p = verbs.add_parser("graph", parents=[common], help="print the sync waves or DOT")
+    _path_args(p)
+    p.add_argument("--dot", action="store_true", help="print Graphviz DOT")
+    p.set_defaults(func=cmd_graph)
+
+    for name in ("plan", "diff"):
+        p = verbs.add_parser(
+            name,
+            parents=[common],
+            help="show what a sync would change; exit 1 when there are changes",
+        )
+        _path_args(p)
+        p.add_argument("--prune", action="store_true", help="include prunes of removed objects")
+        p.set_defaults(func=cmd_plan)
+
+    p = verbs.add_parser("sync", parents=[common], help="apply the desired state wave by wave")
+    _path_args(p)
+    p.add_argument("--prune", action="store_true", help="delete objects removed from Git")
+    p.add_argument("--dry-run", action="store_true", help="validate and show, change nothing")
+    p.add_argument("--timeout", type=float, help="seconds to wait for each wave to be healthy")
+    p.add_argument("--parallel", type=int, default=8, help="objects applied at once in a wave")
+    p.set_defaults(func=cmd_sync)
+
+    p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
+    _path_args(p)
+    p.set_defaults(func=cmd_status)
+
+    p = verbs.add_parser("history", parents=[common], help="past syncs of an app")
+    p.add_argument("app_name", metavar="APP")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_history)
+
+    p = verbs.add_parser(
+        "rollback", parents=[common], help="re-apply the manifests of a history entry"
+    )
+    p.add_argument("app_name", metavar="APP")
+    p.add_argument("id", metavar="ID", type=int, nargs="?", help="history id (default: previous)")
+    p.add_argument("--prune", action="store_true", help="also delete objects not in that entry")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_rollback)
+
+    p = verbs.add_parser("tui", parents=[common], help="the terminal UI (k9s-style)")
+    p.add_argument("path", nargs="?", default=".", help="as for sync (default: .)")
+    p.add_argument("--app", help="open this app's screen at start")
+    p.add_argument("--read-only", action="store_true", help="hide and refuse every control")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="follow the work tree and sync on every save, showing each cycle (as gitwave watch)",
+    )
+    p.set_defaults(func=cmd_tui)
+
+
+def _sandbox_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    sandbox = verbs.add_parser(
+        "sandbox", parents=[common], help="look at or change the embedded sandbox by hand"
+    )
+    sverbs = sandbox.add_subparsers(dest="sandbox_verb", required=True, metavar="COMMAND")
+    s = sverbs.add_parser("get", parents=[common], help="list live objects")
+    s.add_argument("resource", nargs="?", help="KIND or KIND/NAME")
+    s.add_argument("-n", "--namespace", default="default")
+    s.add_argument("-A", "--all-namespaces", action="store_true")
+    s.set_defaults(func=cmd_sandbox_get)
+    s = sverbs.add_parser("scale", parents=[common], help="change replicas out of band")
+    s.add_argument("resource", help="KIND/NAME, e.g. deployment/guestbook-ui")
+    s.add_argument("-n", "--namespace", default="default")
+    s.add_argument("--replicas", type=int, required=True)
+    s.set_defaults(func=cmd_sandbox_scale)
+    s = sverbs.add_parser("edit", parents=[common], help="edit a live object in $EDITOR")
+    s.add_argument("resource", help="KIND/NAME")
+    s.add_argument("-n", "--namespace", default="default")
+    s.set_defaults(func=cmd_sandbox_edit)
+
+
+def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    p = verbs.add_parser(
+        "watch",
+        parents=[common],
+        help="apply every save in a working tree (uncommitted edits included)",
+    )
+    _loop_args(p)
+    p.add_argument(
+        "--debounce",
+        type=int,
+        default=50,
+        metavar="MS",
+        help="quiet time that ends a burst of saves, in milliseconds (default: 50)",
+    )
+    p.set_defaults(func=cmd_watch)
+
+    p = verbs.add_parser(
+        "run",
+        parents=[common],
+        help="keep every app reconciled: poll Git, sync, heal drift (Ctrl-C to stop)",
+    )
+    _loop_args(p)
+    p.add_argument(
+        "--interval",
+        metavar="DURATION",
+        help="poll every source this often (default: each app's interval; Argo CD Applications 3m)",
+    )
+    p.add_argument(
+        "--auto-rollback",
+        action="store_true",
+        help="roll back to the last healthy revision when health turns Degraded after a sync",
+    )
+    p.add_argument("--rollback-window", default="5m", metavar="DURATION")
+    p.add_argument(
+        "--heal-limit",
+        type=int,
+        default=3,
+        metavar="N",
+        help="heals of one field within --heal-window before healing it pauses (default: 3)",
+    )
+    p.add_argument("--heal-window", default="5m", metavar="DURATION")
+    p.set_defaults(func=cmd_run)
+
+    p = verbs.add_parser("events", parents=[common], help="replay an app's event timeline")
+    p.add_argument("app_name", metavar="APP")
+    p.add_argument("--since", help="only events after this: a duration (10m) or RFC 3339 time")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (the newest)")
+    p.set_defaults(func=cmd_events)
+
+    p = verbs.add_parser(
+        "unpin", parents=[common], help="lift the pin a rollback put on an automated app"
+    )
+    p.add_argument("app_name", metavar="APP")
+    p.set_defaults(func=cmd_unpin)

@@ -1,0 +1,327 @@
+"""The verbs of one-shot work on apps: render, graph, plan, sync, status,
+history and rollback. Each presents what the engine's operations layer returns
+and decides nothing; ``-o json|yaml`` prints the same values as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gitwave.compositions import Composed
+from gitwave.engine import operations
+from gitwave.engine.app_pipeline import composite_status, desired_of
+from gitwave.engine.apps import AppSpec, implicit_app, render_app
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.graph import to_dot
+from gitwave.engine.loop_store import Pin
+from gitwave.engine.mask import mask_secret_manifest
+from gitwave.engine.model import HealthCode, ResourceKey, SyncStatus
+from gitwave.engine.plan_report import plan_to_dict
+from gitwave.engine.store import SyncRecord
+from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, Context
+from gitwave.tui.cli.output import (
+    Progress,
+    dump,
+    local_time,
+    print_result,
+    result_dict,
+    short,
+    table,
+)
+from gitwave.tui.formatting import age
+from gitwave.tui.plan_text import format_plan
+
+
+def _apps(ctx: Context) -> list[AppSpec]:
+    """The apps under PATH in sync order, filtered by ``--app``."""
+    return operations.select_apps(
+        ctx.args.path, revision=ctx.args.revision, only=tuple(ctx.args.app or ())
+    )
+
+
+def _both(*sinks: Callable[[Any], None] | None) -> Callable[[Any], None]:
+    active = [s for s in sinks if s is not None]
+
+    def sink(event: Any) -> None:
+        for one in active:
+            one(event)
+
+    return sink
+
+
+def cmd_render(ctx: Context) -> int:
+    docs = []
+    for app in _apps(ctx):
+        for resource in render_app(app).resources:
+            manifest = resource.manifest
+            if resource.is_secret:
+                manifest = mask_secret_manifest(manifest)
+            docs.append(manifest)
+    if ctx.output == "json":
+        ctx.out(dump({"apiVersion": "v1", "kind": "List", "items": docs}, "json"))
+    else:
+        ctx.out(dump(docs, "yaml-stream").rstrip())
+    return EXIT_OK
+
+
+def cmd_graph(ctx: Context) -> int:
+    for app in _apps(ctx):
+        graph = desired_of(render_app(app).resources).graph
+        if ctx.args.dot:
+            ctx.out(to_dot(graph))
+            continue
+        if ctx.output in ("json", "yaml"):
+            value = {
+                "app": app.name,
+                "stages": [
+                    {"stage": stage.label, "resources": [k.display for k in stage.keys]}
+                    for stage in graph.stages
+                ],
+                "edges": sorted([u.display, v.display] for u, v in graph.dag.edges),
+            }
+            ctx.out(dump(value, ctx.output))
+            continue
+        ctx.out(ctx.paint(f"{app.name}: {len(graph.resources)} resources", "bold"))
+        for stage in graph.stages:
+            ctx.out(f"{stage.label}")
+            for key in stage.keys:
+                deps = graph.dependencies_of(key)
+                after = f"  (after {', '.join(d.display for d in deps)})" if deps else ""
+                ctx.out(f"  {key.display}{after}")
+    return EXIT_OK
+
+
+def cmd_plan(ctx: Context) -> int:
+    changed = False
+    docs = []
+    for app in _apps(ctx):
+        state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
+        changed = changed or state.plan.has_changes
+        if ctx.output in ("json", "yaml"):
+            docs.append(plan_to_dict(state.plan))
+        else:
+            header = f"{app.name} @ {short(state.plan.revision)} -> {ctx.target_name}"
+            ctx.out(ctx.paint(header, "bold"))
+            ctx.out(format_plan(state.plan, color=ctx.color).rstrip())
+    if docs:
+        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+    return EXIT_CHANGES if changed else EXIT_OK
+
+
+def cmd_sync(ctx: Context) -> int:
+    progress = Progress(enabled=None if ctx.output == "table" else False)
+    failed = False
+    docs = []
+    for app in _apps(ctx):
+        if failed:
+            ctx.out(f"{app.name}: skipped, an app it follows failed")
+            continue
+        synced = operations.sync_app(
+            app,
+            targets=ctx.targets,
+            store=ctx.store,
+            request=ctx.sync_request(dry_run=ctx.args.dry_run),
+            sink=_both(progress, ctx.timeline if not ctx.args.dry_run else None),
+        )
+        state, result = synced.state, synced.result
+        progress.clear()
+        if ctx.output in ("json", "yaml"):
+            docs.append(result_dict(result))
+        else:
+            header = f"{app.name} @ {short(result.revision)} -> {ctx.target_name}"
+            ctx.out(ctx.paint(header, "bold") + (" (dry run)" if result.dry_run else ""))
+            print_result(ctx.terminal, state.plan, result)
+        failed = failed or not result.ok
+    if docs:
+        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+@dataclass(frozen=True, slots=True)
+class _AppStatus:
+    """One app as `gitwave status` shows it, every value from the engine."""
+
+    name: str
+    sync: SyncStatus
+    health: HealthCode
+    revision: str
+    resources: tuple[tuple[ResourceKey, HealthCode], ...]  # hooks left out
+    pin: Pin | None
+    last: SyncRecord | None
+    composed: Composed | None
+
+
+def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
+    state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
+    by_key = operations.resource_healths(state, targets=ctx.targets)
+    return _AppStatus(
+        name=app.name,
+        sync=SyncStatus.of_plan(state.plan),
+        health=operations.app_health(state, targets=ctx.targets).code,
+        revision=state.plan.revision,
+        resources=tuple(
+            (key, by_key[key].code if key in by_key else HealthCode.MISSING)
+            for key in state.live
+            if not state.graph.is_hook(key)
+        ),
+        pin=ctx.loop_store.pin_of(app.name),
+        last=ctx.store.last(app.name),
+        composed=composite_status(state, targets=ctx.targets),
+    )
+
+
+def cmd_status(ctx: Context) -> int:
+    statuses = [_app_status(ctx, app) for app in _apps(ctx)]
+    if ctx.output in ("json", "yaml"):
+        docs = [_status_dict(status) for status in statuses]
+        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+        return EXIT_OK
+    now = ctx.clock()
+    rows = []
+    for status in statuses:
+        sync = status.sync.value
+        if status.pin is not None:
+            # A rollback holds the app: auto-sync skips the newer commit.
+            pin = status.pin
+            sync += f" (pinned to {short(pin.revision)}, skipping {short(pin.skipped)})"
+        last = status.last
+        last_text = f"{last.result} {age(now - last.finished)} ago" if last else "never"
+        rows.append([status.name, sync, status.health.value, short(status.revision), last_text])
+    ctx.out(table(["app", "sync", "health", "revision", "last sync"], rows))
+    for status in statuses:
+        if status.composed and status.composed.composites:
+            ctx.out()
+            ctx.out("\n".join(_composite_lines(status.composed)))
+    return EXIT_OK
+
+
+def _status_dict(status: _AppStatus) -> dict[str, Any]:
+    pin, last = status.pin, status.last
+    return {
+        "app": status.name,
+        "composites": _composite_dicts(status.composed) if status.composed else [],
+        "sync": status.sync.value,
+        "pin": None
+        if pin is None
+        else {"revision": pin.revision, "skipped": pin.skipped, "reason": pin.reason},
+        "health": status.health.value,
+        "revision": status.revision,
+        "lastSync": None
+        if last is None
+        else {"id": last.id, "result": last.result, "finished": last.finished},
+        "resources": [{"key": key.display, "health": code.value} for key, code in status.resources],
+    }
+
+
+def _composite_lines(composed: Composed) -> list[str]:
+    """Each composite with its composed resources, as a tree."""
+    lines: list[str] = []
+    for node in composed.composites:
+        status = node.status
+        lines.append(
+            f"{node.key.display} ({node.composition or node.definition})  "
+            + ("Ready" if status.ready else "NotReady")
+        )
+        rows = status.resources
+        for i, row in enumerate(rows):
+            branch = "└─" if i == len(rows) - 1 else "├─"
+            mark = "Ready" if row.ready else f"NotReady: {row.reason}"
+            lines.append(f"  {branch} {row.key.display}  {mark}")
+    return lines
+
+
+def _composite_dicts(composed: Composed) -> list[dict[str, Any]]:
+    return [
+        {
+            "composite": node.key.display,
+            "composition": node.composition,
+            "ready": node.status.ready,
+            "resources": [
+                {"key": r.key.display, "ready": r.ready, "reason": r.reason}
+                for r in node.status.resources
+            ],
+            "connectionDetails": sorted(node.status.connection_details),
+        }
+        for node in composed.composites
+    ]
+
+
+def _record_dict(record: SyncRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "revision": record.revision,
+        "source": record.source,
+        "started": record.started,
+        "finished": record.finished,
+        "who": record.who,
+        "result": record.result,
+        "message": record.message,
+        "prune": record.prune,
+        "rollbackOf": record.rollback_of,
+    }
+
+
+def cmd_history(ctx: Context) -> int:
+    records = ctx.store.history(ctx.args.app_name, limit=ctx.args.limit)
+    if ctx.output in ("json", "yaml"):
+        ctx.out(dump([_record_dict(r) for r in records], ctx.output))
+        return EXIT_OK
+    if not records:
+        ctx.out(f"no syncs recorded for {ctx.args.app_name}")
+        return EXIT_OK
+    rows = [
+        [
+            r.id,
+            short(r.revision),
+            local_time(r.started),
+            r.who,
+            r.result + (f" (rollback of #{r.rollback_of})" if r.rollback_of else ""),
+            r.source,
+        ]
+        for r in records
+    ]
+    ctx.out(table(["id", "revision", "started", "who", "result", "source"], rows))
+    return EXIT_OK
+
+
+def _previous_success(ctx: Context, name: str) -> int:
+    """The entry `rollback` goes back to without an ID: the successful sync before the last."""
+    candidates = [r for r in ctx.store.history(name, limit=100) if r.result == "Succeeded"]
+    if len(candidates) < 2:
+        raise ValidationError(
+            f"app {name}",
+            "no earlier successful sync to roll back to",
+            hint=f"`gitwave history {name}` lists the entries; pass an ID",
+        )
+    return candidates[1].id
+
+
+def cmd_rollback(ctx: Context) -> int:
+    name = ctx.args.app_name
+    sync_id = ctx.args.id
+    if sync_id is None:
+        sync_id = _previous_success(ctx, name)
+    synced = operations.rollback(
+        implicit_app(name),
+        sync_id,
+        targets=ctx.targets,
+        store=ctx.store,
+        request=ctx.sync_request(dry_run=ctx.args.dry_run),
+        sink=_both(Progress(), ctx.timeline if not ctx.args.dry_run else None),
+    )
+    plan, result = synced.plan, synced.result
+    if ctx.output in ("json", "yaml"):
+        value = {
+            "app": name,
+            "rolledBackTo": sync_id,
+            "phase": result.phase.value,
+            "message": result.message,
+        }
+        ctx.out(dump(value, ctx.output))
+    else:
+        ctx.out(ctx.paint(f"{name}: rolling back to #{sync_id} @ {short(plan.revision)}", "bold"))
+        ctx.out("  Secrets keep their live contents (secret values are never recorded).")
+        print_result(ctx.terminal, plan, result)
+    return EXIT_OK if result.ok else EXIT_FAILED

@@ -1,0 +1,49 @@
+"""Text formatters shared by the command line and the Textual screens: the one
+age formatter (kubectl's AGE column) and ANSI paint for text composed as str.
+
+Kept outside ``tui.cli`` so a screen or ``plan_text`` can use them without
+importing the command line (which imports them back).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+
+from rich.color import ColorSystem
+from rich.style import Style
+
+
+def age(seconds: float) -> str:
+    """kubectl's AGE column for ``seconds`` elapsed: 5s, 3m, 2h, 4d."""
+    value = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if value >= size:
+            return f"{value // size}{unit}"
+    return f"{value}s"
+
+
+def age_of_timestamp(timestamp: str, *, now: float) -> str:
+    """The age of an RFC 3339 time such as ``creationTimestamp``; "-" when unreadable."""
+    if not timestamp:
+        return "-"
+    try:
+        stamp = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return "-"
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.UTC)
+    return age(now - stamp.timestamp())
+
+
+@functools.cache
+def _style(name: str) -> Style:
+    return Style.parse(name)
+
+
+def paint(text: str, style: str, *, enabled: bool) -> str:
+    """``text`` as an ANSI string in a rich style, for text composed as str
+    (a plan); plain when not ``enabled`` or without a style."""
+    if not enabled or not style:
+        return text
+    return _style(style).render(text, color_system=ColorSystem.STANDARD)
