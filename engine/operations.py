@@ -444,6 +444,19 @@ def rollback(
     )
 
 
+def previous_success(store: Store, app: str) -> int:
+    """The history entry a rollback without an ID goes back to: the successful
+    sync before the newest one. ValidationError when there is none."""
+    candidates = [r for r in store.history(app, limit=100) if r.result == SyncPhase.SUCCEEDED.value]
+    if len(candidates) < 2:
+        raise ValidationError(
+            f"app {app}",
+            "no earlier successful sync to roll back to",
+            hint=f"`gitwave history {app}` lists the entries; pass an ID",
+        )
+    return candidates[1].id
+
+
 def unsafe_to_continue(result: SyncResult) -> bool:
     """A dependency failed: its dependents are not synced (as Flux does)."""
     return result.phase is not SyncPhase.SUCCEEDED

@@ -5,6 +5,13 @@ what it does with a planned app, ``pins`` rollback pins and auto-rollback,
 
 from gitwave.engine.reconciler.feeds import change_feed
 from gitwave.engine.reconciler.loop import Reconciler, run_loop
-from gitwave.engine.reconciler.state import AppStatus, LoopOptions
+from gitwave.engine.reconciler.state import DEFAULT_INTERVAL_S, AppStatus, LoopOptions
 
-__all__ = ["AppStatus", "LoopOptions", "Reconciler", "change_feed", "run_loop"]
+__all__ = [
+    "DEFAULT_INTERVAL_S",
+    "AppStatus",
+    "LoopOptions",
+    "Reconciler",
+    "change_feed",
+    "run_loop",
+]

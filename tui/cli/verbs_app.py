@@ -13,7 +13,6 @@ from gitwave.compositions import Composed
 from gitwave.engine import operations
 from gitwave.engine.app_pipeline import composite_status, desired_of
 from gitwave.engine.apps import AppSpec, implicit_app, render_app
-from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import to_dot
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.mask import mask_secret_manifest
@@ -286,23 +285,11 @@ def cmd_history(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _previous_success(ctx: Context, name: str) -> int:
-    """The entry `rollback` goes back to without an ID: the successful sync before the last."""
-    candidates = [r for r in ctx.store.history(name, limit=100) if r.result == "Succeeded"]
-    if len(candidates) < 2:
-        raise ValidationError(
-            f"app {name}",
-            "no earlier successful sync to roll back to",
-            hint=f"`gitwave history {name}` lists the entries; pass an ID",
-        )
-    return candidates[1].id
-
-
 def cmd_rollback(ctx: Context) -> int:
     name = ctx.args.app_name
     sync_id = ctx.args.id
     if sync_id is None:
-        sync_id = _previous_success(ctx, name)
+        sync_id = operations.previous_success(ctx.store, name)
     synced = operations.rollback(
         implicit_app(name),
         sync_id,

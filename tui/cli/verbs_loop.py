@@ -151,7 +151,7 @@ def cmd_watch(ctx: Context) -> int:
 
 
 def cmd_run(ctx: Context) -> int:
-    from gitwave.engine.reconciler import LoopOptions, Reconciler
+    from gitwave.engine.reconciler import DEFAULT_INTERVAL_S, LoopOptions, Reconciler
 
     args = ctx.args
     options = LoopOptions(
@@ -183,7 +183,7 @@ def cmd_run(ctx: Context) -> int:
                     if policy.automated
                     else "manual (reported only)"
                 )
-                every = options.interval_s or app.interval_s or 180.0
+                every = options.interval_s or app.interval_s or DEFAULT_INTERVAL_S
                 pin = reconciler.ledger.pin_of(app.name)
                 pinned = f"; pinned to {pin.revision[:7]}" if pin else ""
                 ctx.err(ctx.paint(f"{app.name}: {mode}, every {every:g}s{pinned}", "bold"))
