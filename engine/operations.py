@@ -9,9 +9,13 @@ and (later) the controller ask of the engine, each in one place.
   fields left alone) and record it in the history;
 - ``sync_app``: plan and sync with the app's retry policy (``gitwave sync``);
 - ``rollback``: re-apply the manifests of a history entry;
-- ``resource_healths``, ``app_health``: health of an app's objects and of the app.
+- ``resource_healths``, ``app_health`` (``engine.app_status``): health of an app's
+  objects and of the app; ``plan_summary``, ``result_summary``: one-line texts.
 
-The callers present these values and decide nothing themselves.
+The callers present these values and decide nothing themselves. One module on
+purpose (a little over 400 lines): it is the whole list of what a front end may
+ask of the engine, read top to bottom; the stages it strings together live in
+``app_pipeline``, ``sync``, ``plan_filters`` and ``app_status``.
 """
 
 from __future__ import annotations
@@ -32,12 +36,13 @@ from gitwave.engine.app_pipeline import (
     plan_app,
     plan_resources,
 )
+from gitwave.engine.app_status import app_health, plan_summary, resource_healths, result_summary
 from gitwave.engine.apps import AppSpec, flatten_apps, load_apps
 from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.hooks import HookLedger, HookRecorder
-from gitwave.engine.model import Action, Health, HealthCode, Plan, ResourceKey, SyncStatus
+from gitwave.engine.model import Plan, ResourceKey, SyncStatus
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import retrying
 from gitwave.engine.store import ResourceOutcome, Store
@@ -174,30 +179,6 @@ def _narrowed(state: AppState, request: SyncRequest) -> AppState:
     if request.force:
         shaped = plan_filters.forced(shaped)
     return state if shaped is state.plan else state.with_plan(shaped)
-
-
-def plan_summary(plan: Plan) -> str:
-    """``2 to create, 1 to update, 1 hook`` (only what is not zero), or ``no changes``."""
-    counts = plan.counts()
-    parts = [
-        f"{counts[action]} to {verb}"
-        for action, verb in ((Action.CREATE, "create"), (Action.UPDATE, "update"))
-        if counts[action]
-    ]
-    if counts[Action.PRUNE]:
-        parts.append(f"{counts[Action.PRUNE]} to prune")
-    hooks = counts[Action.HOOK]
-    if hooks:
-        parts.append(f"{hooks} hook{'' if hooks == 1 else 's'}")
-    return ", ".join(parts) if parts else "no changes"
-
-
-def result_summary(result: SyncResult) -> str:
-    """``Synced in 0.21s`` or ``Failed in 1.02s: <why>``."""
-    took = f"{result.finished - result.started:.2f}s"
-    if result.ok:
-        return f"Synced in {took}"
-    return f"{result.phase.value} in {took}: {result.message}"
 
 
 # --- syncing -----------------------------------------------------------------------------
@@ -455,42 +436,3 @@ def previous_success(store: Store, app: str) -> int:
             hint=f"`gitwave history {app}` lists the entries; pass an ID",
         )
     return candidates[1].id
-
-
-def unsafe_to_continue(result: SyncResult) -> bool:
-    """A dependency failed: its dependents are not synced (as Flux does)."""
-    return result.phase is not SyncPhase.SUCCEEDED
-
-
-# --- health ------------------------------------------------------------------------------
-
-
-def resource_healths(state: AppState, *, targets: Targets) -> dict[ResourceKey, Health]:
-    """The health of each object of the app: desired ones (absent: Missing;
-    hooks not run yet are left out) and the ones the plan prunes."""
-    healths: dict[ResourceKey, Health] = {}
-    for key, live in state.live.items():
-        if live is None:
-            if not state.graph.is_hook(key):
-                healths[key] = Health(HealthCode.MISSING, f"{key.display} not found")
-            continue
-        healths[key] = targets.for_live(live).health(live)
-    for task in state.plan.tasks():
-        if task.action is Action.PRUNE and task.live is not None:
-            healths[task.key] = targets.for_live(task.live).health(task.live)
-    return healths
-
-
-def app_health(state: AppState, *, targets: Targets) -> Health:
-    """The worst health of the app's desired objects (hooks left out; absent
-    ones are Missing), each message naming its object."""
-    healths = resource_healths(state, targets=targets)
-    worst = []
-    for key in state.live:
-        if state.graph.is_hook(key):
-            continue
-        health = healths.get(key, Health(HealthCode.MISSING, f"{key.display} not found"))
-        if health.code is not HealthCode.HEALTHY and key.display not in health.message:
-            health = Health(health.code, f"{key.display}: {health.message or health.code.value}")
-        worst.append(health)
-    return Health.worst(worst)
