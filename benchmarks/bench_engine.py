@@ -116,17 +116,20 @@ def run_size(count: int) -> dict[str, Any]:
     from gitwave.engine.apps import load_apps, render_app
     from gitwave.engine.graph import build_graph
     from gitwave.engine.render import clear_render_cache
-    from gitwave.engine.sync import SyncOptions, Targets, execute
+    from gitwave.engine.router import ProviderRouter
+    from gitwave.engine.sync import SyncOptions, execute
     from gitwave.providers.sandbox import SandboxProvider
 
     work = Path(tempfile.mkdtemp(prefix="gitwave-bench-"))
     repo = work / "repo"
     generate(repo, count)
     sandbox = SandboxProvider(work / "state", rollout_seconds=0.0)
-    targets = Targets([sandbox])
+    targets = ProviderRouter([sandbox])
     figures: dict[str, Any] = {"n": count}
 
-    def plan_path(targets: Targets, *, desired: Desired | None = None) -> tuple[Any, float, float]:
+    def plan_path(
+        targets: ProviderRouter, *, desired: Desired | None = None
+    ) -> tuple[Any, float, float]:
         """What `gitwave plan` does: load apps, render, compose, graph, observe,
         plan. With ``desired`` the composed graph of this commit is reused, as
         the reconcile loop does until the commit moves."""
@@ -171,7 +174,7 @@ def run_size(count: int) -> dict[str, Any]:
     figures["noop_replan_s"] = round(total, 3)
     figures["noop_replan_changes"] = plan2.has_changes
     clear_render_cache()
-    fresh = Targets([SandboxProvider(work / "state", rollout_seconds=0.0)])
+    fresh = ProviderRouter([SandboxProvider(work / "state", rollout_seconds=0.0)])
     _, _, total = plan_path(fresh)
     figures["noop_replan_fresh_process_s"] = round(total, 3)
     figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

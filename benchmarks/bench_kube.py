@@ -132,7 +132,8 @@ def run_gitwave(
     from gitwave.engine.apps import load_apps
     from gitwave.engine.events import Event, EventKind
     from gitwave.engine.operations import SyncRequest, sync_app
-    from gitwave.engine.sync import SyncPhase, Targets
+    from gitwave.engine.router import ProviderRouter
+    from gitwave.engine.sync import SyncPhase
     from gitwave.providers.kubernetes import KubernetesProvider
 
     started = time.monotonic()
@@ -150,7 +151,7 @@ def run_gitwave(
 
         _synced = sync_app(
             app,
-            targets=Targets([provider]),
+            targets=ProviderRouter([provider]),
             store=None,
             request=SyncRequest(parallelism=parallelism, wave_timeout_s=600, retry=False),
             sink=sink,

@@ -58,13 +58,14 @@ def setup(work: Path, count: int) -> dict[str, Any]:
     """The synthetic repo, synced into a sandbox in ``work``."""
     from gitwave.engine.app_pipeline import plan_resources
     from gitwave.engine.apps import load_apps, render_app
-    from gitwave.engine.sync import SyncOptions, Targets, execute
+    from gitwave.engine.router import ProviderRouter
+    from gitwave.engine.sync import SyncOptions, execute
     from gitwave.providers.sandbox import SandboxProvider
 
     repo = work / "repo"
     _bench_engine().generate(repo, count)
     sandbox = SandboxProvider(work / "state", rollout_seconds=0.0)
-    targets = Targets([sandbox])
+    targets = ProviderRouter([sandbox])
     _, apps = load_apps(str(repo))
     rendered = render_app(apps[0])
     plan = plan_resources(
@@ -108,8 +109,8 @@ class Paints:
 
 
 def _controller(work: Path) -> Any:
+    from gitwave.engine.router import ProviderRouter
     from gitwave.engine.store import Store
-    from gitwave.engine.sync import Targets
     from gitwave.providers.sandbox import SandboxProvider
     from gitwave.tui.controller import Controller
 
@@ -117,7 +118,7 @@ def _controller(work: Path) -> Any:
     sandbox = SandboxProvider(state, rollout_seconds=0.0)
     return Controller(
         str(work / "repo"),
-        targets=Targets([sandbox]),
+        targets=ProviderRouter([sandbox]),
         store=Store(state / "gitwave.db"),
         state_dir=state,
     )

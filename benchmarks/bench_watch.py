@@ -281,8 +281,8 @@ Target = SandboxTarget | KubeTarget
 def bench_watch(edits: int, target: Target) -> dict[str, Any]:
     from gitwave.engine.events import Event, EventKind
     from gitwave.engine.model import ResourceKey
+    from gitwave.engine.router import ProviderRouter
     from gitwave.engine.store import Store, TimelineWriter
-    from gitwave.engine.sync import Targets
     from gitwave.engine.watch import watch
 
     work = Path(tempfile.mkdtemp(prefix="gitwave-bench-watch-"))
@@ -314,7 +314,7 @@ def bench_watch(edits: int, target: Target) -> dict[str, Any]:
         target=watch,
         args=(str(repo),),
         kwargs={
-            "targets": Targets([provider]),
+            "targets": ProviderRouter([provider]),
             "store": store,
             "sink": sink,
             "stop": stop,
@@ -355,8 +355,8 @@ def bench_watch(edits: int, target: Target) -> dict[str, Any]:
 def bench_drift(drifts: int, target: Target) -> dict[str, Any]:
     from gitwave.engine.events import Event, EventKind
     from gitwave.engine.reconciler import LoopOptions, Reconciler
+    from gitwave.engine.router import ProviderRouter
     from gitwave.engine.store import Store, TimelineWriter
-    from gitwave.engine.sync import Targets
 
     work = Path(tempfile.mkdtemp(prefix="gitwave-bench-drift-"))
     os.environ["GITWAVE_CACHE"] = str(work / "cache")
@@ -379,7 +379,7 @@ def bench_drift(drifts: int, target: Target) -> dict[str, Any]:
     stop = threading.Event()
     reconciler = Reconciler(
         str(work / "repo"),
-        targets=Targets([provider]),
+        targets=ProviderRouter([provider]),
         store=store,
         sink=sink,
         options=LoopOptions(interval_s=600),  # only the change feed can see the drift

@@ -25,7 +25,8 @@ from gitwave.engine.model import Action, Live, Manifest, Plan, Resource, Resourc
 from gitwave.engine.plan import PlanOptions, make_plan
 from gitwave.engine.provider import DryRunPlanner
 from gitwave.engine.render import Rendered
-from gitwave.engine.sync import Targets, observe_all, tracked_resource
+from gitwave.engine.router import ProviderRouter, observe_all
+from gitwave.engine.sync import tracked_resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ def _namespaces_used(graph: ResourceGraph) -> set[str]:
     return {k.namespace for k in graph.resources if k.namespace} - desired
 
 
-def _live_namespaces(graph: ResourceGraph, targets: Targets) -> set[str]:
+def _live_namespaces(graph: ResourceGraph, targets: ProviderRouter) -> set[str]:
     """Namespaces the desired objects use that exist live but are not desired."""
     found = set()
     for namespace in sorted(_namespaces_used(graph)):
@@ -97,7 +98,7 @@ def _bind_known_references(
     return dataclasses.replace(graph, resources={**graph.resources, **bound})
 
 
-def late_binder(graph: ResourceGraph, targets: Targets) -> Callable[[Resource], Resource]:
+def late_binder(graph: ResourceGraph, targets: ProviderRouter) -> Callable[[Resource], Resource]:
     """What the sync calls right before applying an object: evaluate its
     references against the objects as they are live now (applied, and healthy,
     in an earlier wave or step)."""
@@ -140,7 +141,7 @@ def plan_resources(
     resources: Sequence[Resource],
     *,
     revision: str,
-    targets: Targets,
+    targets: ProviderRouter,
     prune: bool,
     parallelism: int = 8,
     keep: Collection[ResourceKey] = (),
@@ -205,7 +206,9 @@ def plan_resources(
     )
 
 
-def plan_app(app: AppSpec, *, targets: Targets, prune: bool, parallelism: int = 8) -> AppState:
+def plan_app(
+    app: AppSpec, *, targets: ProviderRouter, prune: bool, parallelism: int = 8
+) -> AppState:
     """Render ``app`` and plan it. Raises GitwaveError on bad input."""
     rendered = render_app(app)
     return plan_resources(
@@ -231,7 +234,7 @@ def _stable(manifest: Manifest) -> Manifest:
     }
 
 
-def confirm_updates(plan: Plan, *, targets: Targets) -> Plan:
+def confirm_updates(plan: Plan, *, targets: ProviderRouter) -> Plan:
     """Ask targets that can dry-run (DryRunPlanner: a server-side dry-run apply)
     whether each planned update would change the stored object; those that
     would not are in sync after all. Catches what a field comparison cannot: a
@@ -259,7 +262,7 @@ def confirm_updates(plan: Plan, *, targets: Targets) -> Plan:
     return dataclasses.replace(plan, waves=tuple(waves)) if changed else plan
 
 
-def composite_status(state: AppState, *, targets: Targets) -> Composed | None:
+def composite_status(state: AppState, *, targets: ProviderRouter) -> Composed | None:
     """The app's composites with their status from the live objects: readiness
     of each composed resource and the connection details (values never shown).
     None when the app has no composites. Composes again, with what is live:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.model import Action, Health, HealthCode, Plan, ResourceKey
-from gitwave.engine.sync import SyncResult, Targets
+from gitwave.engine.router import ProviderRouter
+from gitwave.engine.sync import SyncResult
 
 
 def plan_summary(plan: Plan) -> str:
@@ -36,7 +37,7 @@ def result_summary(result: SyncResult) -> str:
     return f"{result.phase.value} in {took}: {result.message}"
 
 
-def resource_healths(state: AppState, *, targets: Targets) -> dict[ResourceKey, Health]:
+def resource_healths(state: AppState, *, targets: ProviderRouter) -> dict[ResourceKey, Health]:
     """The health of each object of the app: desired ones (absent: Missing;
     hooks not run yet are left out) and the ones the plan prunes."""
     healths: dict[ResourceKey, Health] = {}
@@ -52,7 +53,7 @@ def resource_healths(state: AppState, *, targets: Targets) -> dict[ResourceKey, 
     return healths
 
 
-def app_health(state: AppState, *, targets: Targets) -> Health:
+def app_health(state: AppState, *, targets: ProviderRouter) -> Health:
     """The worst health of the app's desired objects (hooks left out; absent
     ones are Missing), each message naming its object."""
     healths = resource_healths(state, targets=targets)

@@ -45,8 +45,9 @@ from gitwave.engine.hooks import HookLedger, HookRecorder
 from gitwave.engine.model import Plan, ResourceKey, SyncStatus
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import retrying
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import ResourceOutcome, Store
-from gitwave.engine.sync import SyncOptions, SyncPhase, SyncResult, Targets, execute
+from gitwave.engine.sync import SyncOptions, SyncPhase, SyncResult, execute
 
 __all__ = [
     "AppState",
@@ -146,7 +147,7 @@ def plan(
     app: AppSpec,
     request: SyncRequest,
     *,
-    targets: Targets,
+    targets: ProviderRouter,
     rendered: Rendered | None = None,
     desired: Desired | None = None,
 ) -> AppState:
@@ -201,7 +202,7 @@ def sync_options_for(
 def sync(
     state: AppState,
     *,
-    targets: Targets,
+    targets: ProviderRouter,
     store: Store | None,
     request: SyncRequest = SyncRequest(),
     ledger: HookLedger | None = None,
@@ -290,7 +291,7 @@ def _record_error(
 def sync_app(
     app: AppSpec,
     *,
-    targets: Targets,
+    targets: ProviderRouter,
     store: Store | None,
     request: SyncRequest = SyncRequest(),
     sink: EventSink = discard,
@@ -362,7 +363,7 @@ def rollback(
     app: AppSpec,
     sync_id: int,
     *,
-    targets: Targets,
+    targets: ProviderRouter,
     store: Store,
     request: SyncRequest = SyncRequest(),
     sink: EventSink = discard,

@@ -10,30 +10,23 @@ from __future__ import annotations
 
 import copy
 import enum
-import secrets
-import string
-import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import cast
+from dataclasses import dataclass
 
-from gitwave.engine.errors import GitwaveError, ProviderError
-from gitwave.engine.events import Event, EventKind, EventSink, discard
+from gitwave.engine.errors import GitwaveError
+from gitwave.engine.events import EventKind, EventSink, discard
 from gitwave.engine.model import (
     ANNOTATION_TRACKING_ID,
-    DEFAULT_HOOK_DELETE_POLICIES,
     LABEL_APP,
     Action,
     ChangeAction,
     ChangeSet,
     ChangeSetEntry,
     Health,
-    HealthCode,
     HookDeletePolicy,
     HookPhase,
-    Live,
     Plan,
     Propagation,
     Resource,
@@ -42,107 +35,15 @@ from gitwave.engine.model import (
     Wave,
     tracking_id,
 )
-from gitwave.engine.provider import BulkReader, Declaring, Provider
+from gitwave.engine.provider import Provider
+from gitwave.engine.router import ProviderRouter
+from gitwave.engine.sync_hooks import delete_policies, finish_hooks, hook_instance
+from gitwave.engine.sync_run import SyncOptions, SyncRun, WaveFailed
+from gitwave.engine.sync_waits import await_deleted, wait_absent, wait_healthy
 
-ANNOTATION_HOOK_OF = "gitwave.dev/hook-of"
-# 36**5 suffixes: a clash is rare, three in a row means something else is wrong.
-_NAME_TRIES = 3
+__all__ = ["SyncOptions", "SyncPhase", "SyncResult", "execute", "tracked_resource"]
 
-
-class Targets:
-    """Routes each object to the provider that handles its apiVersion and kind."""
-
-    def __init__(self, providers: Sequence[Provider]) -> None:
-        if not providers:
-            raise ValueError("at least one provider is needed")
-        self.providers = tuple(providers)
-        self._cache: dict[tuple[str, str], Provider] = {}
-        self._lock = threading.Lock()
-
-    def for_kind(self, api_version: str, kind: str) -> Provider:
-        """The provider for that apiVersion and kind; ProviderError when none handles it."""
-        cache_key = (api_version, kind)
-        provider = self._cache.get(cache_key)
-        if provider is not None:
-            return provider
-        for candidate in self.providers:
-            if candidate.handles(api_version, kind):
-                with self._lock:
-                    self._cache[cache_key] = candidate
-                return candidate
-        names = ", ".join(p.name for p in self.providers)
-        raise ProviderError(None, f"no target handles {kind} ({api_version}); targets: {names}")
-
-    def for_resource(self, resource: Resource) -> Provider:
-        return self.for_kind(resource.api_version, resource.kind)
-
-    def for_live(self, live: Live) -> Provider:
-        return self.for_kind(str(live.manifest.get("apiVersion", "")), live.key.kind)
-
-    def list_tracked(self, app: str, *, exclude: Collection[ResourceKey] = ()) -> list[Live]:
-        """Every object any target holds for ``app``, less the ``exclude`` keys
-        (the desired ones, which are no prune candidates). Raises on a failed read."""
-        found: dict[ResourceKey, Live] = {}
-        for provider in self.providers:
-            if isinstance(provider, BulkReader):
-                keys = [k for k in provider.tracked_keys(app) if k not in exclude]
-                observed = provider.observe_many(keys) if keys else {}
-                found.update({k: live for k, live in observed.items() if live is not None})
-                continue
-            for live in provider.list_tracked(app):
-                if live.key not in exclude:
-                    found[live.key] = live
-        return [found[k] for k in sorted(found)]
-
-    def declare(self, resources: Iterable[Resource]) -> None:
-        """Show each Declaring provider the desired objects it handles."""
-        items = list(resources)
-        for provider in self.providers:
-            if isinstance(provider, Declaring):
-                mine = [r for r in items if self.for_resource(r) is provider]
-                if mine:
-                    provider.declare(mine)
-
-    @property
-    def description(self) -> str:
-        """The targets as a person reads them, e.g. ``sandbox, AWS: embedded emulator``."""
-        return ", ".join(
-            str(getattr(p, "description", "") or p.name)
-            for p in self.providers
-            if getattr(p, "in_use", True)
-        )
-
-
-def observe_all(
-    resources: Iterable[Resource], targets: Targets, *, parallelism: int = 8
-) -> dict[ResourceKey, Live | None]:
-    """Observe every desired object in parallel. Raises on the first failed read."""
-    items = list(resources)
-    result: dict[ResourceKey, Live | None] = {}
-    singles: list[Resource] = []
-    bulk: dict[int, tuple[BulkReader, list[ResourceKey]]] = {}
-    is_bulk: dict[int, bool] = {}  # a Protocol isinstance check is slow; once per provider
-    for resource in items:
-        provider = targets.for_resource(resource)
-        bulk_reader = is_bulk.get(id(provider))
-        if bulk_reader is None:
-            bulk_reader = is_bulk[id(provider)] = isinstance(provider, BulkReader)
-        if bulk_reader:
-            bulk.setdefault(id(provider), (cast(BulkReader, provider), []))[1].append(resource.key)
-        else:
-            singles.append(resource)
-    for reader, keys in bulk.values():
-        result.update(reader.observe_many(keys))
-
-    def one(resource: Resource) -> tuple[ResourceKey, Live | None]:
-        return resource.key, targets.for_resource(resource).observe(resource.key)
-
-    if len(singles) < 16:
-        result.update(one(r) for r in singles)
-    else:
-        with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            result.update(pool.map(one, singles))
-    return {r.key: result[r.key] for r in items}
+_DEFAULT_OPTIONS = SyncOptions()
 
 
 class SyncPhase(enum.Enum):
@@ -156,20 +57,6 @@ class SyncPhase(enum.Enum):
     @property
     def ok(self) -> bool:
         return self is SyncPhase.SUCCEEDED
-
-
-@dataclass(frozen=True, slots=True)
-class SyncOptions:
-    dry_run: bool = False
-    propagation: Propagation = Propagation.FOREGROUND
-    create_namespace: bool = False
-    wave_timeout_s: float = 300.0
-    parallelism: int = 8
-    # Polls start fast (the sandbox settles in ~1 s) and back off to this cap.
-    max_poll_interval_s: float = 0.5
-    # Set by a signal handler: the running wave finishes, no next wave starts,
-    # and the result is Terminated (a safe point: nothing half-applied).
-    stop: threading.Event | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,69 +77,6 @@ class SyncResult:
         return self.phase.ok
 
 
-class _Stop(Exception):
-    """A wave failed; carries the reason (and the object that blocked it, if
-    one did) to the sync loop."""
-
-    def __init__(self, message: str, *, key: ResourceKey | None = None) -> None:
-        super().__init__(message)
-        self.key = key
-
-
-@dataclass
-class _Run:
-    """Mutable state of one running sync (private to execute())."""
-
-    plan: Plan
-    targets: Targets
-    options: SyncOptions
-    sink: EventSink
-    entries: list[ChangeSetEntry] = field(default_factory=list)
-    healths: dict[ResourceKey, Health] = field(default_factory=dict)
-    hooks_run: list[ResourceKey] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    namespaces_created: frozenset[str] = frozenset()
-    bind: Callable[[Resource], Resource] = lambda resource: resource
-
-    def __post_init__(self) -> None:
-        self.namespaces_created = _namespaces_created(self.plan)
-
-    def emit(
-        self,
-        kind: EventKind,
-        message: str = "",
-        *,
-        resource: ResourceKey | None = None,
-        wave: str = "",
-    ) -> None:
-        self.sink(
-            Event(
-                kind=kind,
-                app=self.plan.app,
-                revision=self.plan.revision,
-                message=message,
-                resource=resource,
-                wave=wave,
-            )
-        )
-
-    def record(self, entry: ChangeSetEntry) -> None:
-        with self.lock:
-            self.entries.append(entry)
-
-    def mark_failed(self, key: ResourceKey, message: str) -> None:
-        """Turn ``key``'s entry into a failure: it was applied, but it blocked
-        the sync (Degraded, or not healthy in time). Keeps its diff and live."""
-        with self.lock:
-            for i, entry in enumerate(self.entries):
-                if entry.key == key:
-                    self.entries[i] = ChangeSetEntry(
-                        key, ChangeAction.FAILED, message, entry.changes, entry.live
-                    )
-                    return
-            self.entries.append(ChangeSetEntry(key, ChangeAction.FAILED, message))
-
-
 def tracked_resource(resource: Resource, app: str) -> Resource:
     """A copy of ``resource`` carrying the app's label and exact tracking id."""
     manifest = copy.deepcopy(resource.manifest)
@@ -262,40 +86,7 @@ def tracked_resource(resource: Resource, app: str) -> Resource:
     return Resource(resource.key, resource.api_version, manifest, resource.source)
 
 
-def _hook_instance(
-    resource: Resource, app: str, *, taken: Callable[[ResourceKey], bool] = lambda key: False
-) -> Resource:
-    """A hook ready to create: a concrete name for generateName, marked as ours
-    but without the app label, so hooks are never pruned as leftovers.
-
-    ``taken`` tells whether a name is in use; a generated name never is, so a
-    hook of one sync never overwrites the hook a previous sync left behind."""
-    manifest = copy.deepcopy(resource.manifest)
-    meta = manifest.setdefault("metadata", {})
-    key = resource.key
-    if not meta.get("name") and meta.get("generateName"):
-        alphabet = string.ascii_lowercase + string.digits
-        for _ in range(_NAME_TRIES):
-            suffix = "".join(secrets.choice(alphabet) for _ in range(5))
-            key = ResourceKey(key.group, key.kind, key.namespace, f"{meta['generateName']}{suffix}")
-            if not taken(key):
-                break
-        else:
-            raise ProviderError(
-                resource.key, f"no free name for generateName {meta['generateName']!r}"
-            )
-        meta["name"] = key.name
-    meta.setdefault("annotations", {})[ANNOTATION_HOOK_OF] = app
-    return Resource(key, resource.api_version, manifest, resource.source)
-
-
-def _delete_policies(task: Task) -> frozenset[HookDeletePolicy]:
-    """When the hook of ``task`` is deleted, as the graph stage read it; Argo CD's
-    default for a task that carries no graph facts (one not made by make_plan)."""
-    return task.facts.delete_policies if task.facts is not None else DEFAULT_HOOK_DELETE_POLICIES
-
-
-def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
+def _apply_task(run: SyncRun, task: Task) -> tuple[Task, Resource | None]:
     """Apply or prune one task. Returns the task and the resource actually
     created (hooks get a concrete name), or None for prunes."""
     provider: Provider
@@ -323,20 +114,20 @@ def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
     assert task.desired is not None
     provider = run.targets.for_resource(task.desired)
     if task.action is Action.HOOK:
-        hook = _hook_instance(
+        hook = hook_instance(
             task.desired, run.plan.app, taken=lambda key: provider.observe(key) is not None
         )
         if run.options.dry_run:
             run.record(ChangeSetEntry(hook.key, ChangeAction.SKIPPED, "hook (dry run)"))
             return task, None
         if (
-            HookDeletePolicy.BEFORE_HOOK_CREATION in _delete_policies(task)
+            HookDeletePolicy.BEFORE_HOOK_CREATION in delete_policies(task)
             and provider.observe(hook.key) is not None
         ):
             provider.delete(hook.key, propagation=Propagation.FOREGROUND)
             # A real API server deletes in the background: applying before the old
             # object is gone would patch it instead of creating a new one.
-            _await_deleted(run, provider, hook.key)
+            await_deleted(run, provider, hook.key)
         run.emit(EventKind.HOOK_STARTED, "created", resource=hook.key)
         entry = provider.apply(hook)
         run.record(entry)
@@ -365,15 +156,7 @@ def _apply_task(run: _Run, task: Task) -> tuple[Task, Resource | None]:
     return task, resource
 
 
-def _namespaces_created(plan: Plan) -> frozenset[str]:
-    return frozenset(
-        t.key.name
-        for t in plan.tasks()
-        if t.action is Action.CREATE and t.key.kind == "Namespace" and t.key.group == ""
-    )
-
-
-def _safe_apply(run: _Run, task: Task) -> tuple[Task, Resource | None, GitwaveError | None]:
+def _safe_apply(run: SyncRun, task: Task) -> tuple[Task, Resource | None, GitwaveError | None]:
     try:
         done, resource = _apply_task(run, task)
         return done, resource, None
@@ -383,86 +166,7 @@ def _safe_apply(run: _Run, task: Task) -> tuple[Task, Resource | None, GitwaveEr
         return task, None, exc
 
 
-def _wait_healthy(run: _Run, wave: Wave, applied: Mapping[ResourceKey, Resource]) -> None:
-    """Block until every applied object of the wave is settled; raise _Stop on
-    Degraded or on the wave timeout, naming the blocking resource."""
-    deadline = time.monotonic() + run.options.wave_timeout_s
-    pending = dict(applied)
-    interval = 0.02
-    last_blocker = ""
-    while pending:
-        # One bulk read a round where the target offers it: a wave of thousands
-        # of objects is polled several times.
-        observed = observe_all(pending.values(), run.targets, parallelism=run.options.parallelism)
-        for key, resource in list(pending.items()):
-            provider = run.targets.for_resource(resource)
-            live = observed[key]
-            health = (
-                Health(HealthCode.MISSING, "not found") if live is None else provider.health(live)
-            )
-            previous = run.healths.get(key)
-            if previous != health:
-                run.healths[key] = health
-                run.emit(EventKind.HEALTH_CHANGED, str(health), resource=key, wave=wave.label)
-            if health.code.is_settled:
-                del pending[key]
-            elif health.code is HealthCode.DEGRADED:
-                raise _Stop(f"{key.display} is Degraded: {health.message}", key=key)
-        if not pending:
-            break
-        blocker_key = min(pending)
-        blocker = f"waiting for {blocker_key.display}: {run.healths[blocker_key]}"
-        if blocker != last_blocker:
-            run.emit(EventKind.WAITING, blocker, resource=blocker_key, wave=wave.label)
-            last_blocker = blocker
-        if time.monotonic() >= deadline:
-            raise _Stop(
-                f"{wave.label} timed out after {run.options.wave_timeout_s:g}s {blocker}",
-                key=blocker_key,
-            )
-        time.sleep(interval)
-        interval = min(interval * 2, run.options.max_poll_interval_s)
-
-
-def _await_deleted(run: _Run, provider: Provider, key: ResourceKey) -> None:
-    """Block until ``key`` is gone; ProviderError after the wave timeout."""
-    deadline = time.monotonic() + run.options.wave_timeout_s
-    interval = 0.02
-    while provider.observe(key) is not None:
-        if time.monotonic() >= deadline:
-            raise ProviderError(
-                key, f"still present {run.options.wave_timeout_s:g}s after it was deleted"
-            )
-        time.sleep(interval)
-        interval = min(interval * 2, run.options.max_poll_interval_s)
-
-
-def _wait_absent(run: _Run, keys: Sequence[tuple[ResourceKey, Live]]) -> None:
-    deadline = time.monotonic() + run.options.wave_timeout_s
-    pending = list(keys)
-    interval = 0.02
-    while pending:
-        pending = [(k, live) for k, live in pending if run.targets.for_live(live).observe(k)]
-        if not pending:
-            return
-        if time.monotonic() >= deadline:
-            raise _Stop(f"timed out waiting for {pending[0][0].display} to be deleted")
-        time.sleep(interval)
-        interval = min(interval * 2, run.options.max_poll_interval_s)
-
-
-def _finish_hooks(run: _Run, hooks: Sequence[tuple[Task, Resource]], *, succeeded: bool) -> None:
-    for task, hook in hooks:
-        policies = _delete_policies(task)
-        provider = run.targets.for_resource(hook)
-        run.emit(EventKind.HOOK_FINISHED, "succeeded" if succeeded else "failed", resource=hook.key)
-        if (succeeded and HookDeletePolicy.HOOK_SUCCEEDED in policies) or (
-            not succeeded and HookDeletePolicy.HOOK_FAILED in policies
-        ):
-            provider.delete(hook.key, propagation=Propagation.FOREGROUND)
-
-
-def _ensure_namespaces(run: _Run) -> None:
+def _ensure_namespaces(run: SyncRun) -> None:
     """CreateNamespace=true: create missing namespaces the plan's objects live in."""
     desired_namespaces = {
         t.key.name for t in run.plan.tasks() if t.key.kind == "Namespace" and t.key.group == ""
@@ -493,26 +197,26 @@ def _ensure_namespaces(run: _Run) -> None:
                 run.emit(EventKind.RESOURCE_APPLIED, entry.action.value, resource=key)
 
 
-def _run_wave(run: _Run, wave: Wave, pool: ThreadPoolExecutor) -> None:
+def _run_wave(run: SyncRun, wave: Wave, pool: ThreadPoolExecutor) -> None:
     run.emit(EventKind.WAVE_STARTED, f"{len(wave.tasks)} objects", wave=wave.label)
     results = list(pool.map(lambda t: _safe_apply(run, t), wave.tasks))
     errors = [(task, err) for task, _, err in results if err is not None]
     hooks = [(task, res) for task, res, _ in results if task.action is Action.HOOK and res]
     if errors:
         # Hooks this wave did create still get their HookFailed policy.
-        _finish_hooks(run, hooks, succeeded=False)
-        raise _Stop(str(errors[0][1]))
+        finish_hooks(run, hooks, succeeded=False)
+        raise WaveFailed(str(errors[0][1]))
     if run.options.dry_run:
         return
     applied = {res.key: res for task, res, _ in results if res is not None}
     try:
-        _wait_healthy(run, wave, applied)
-    except _Stop as stop:
+        wait_healthy(run, wave, applied)
+    except WaveFailed as stop:
         if stop.key is not None:
             run.mark_failed(stop.key, str(stop))
-        _finish_hooks(run, hooks, succeeded=False)
+        finish_hooks(run, hooks, succeeded=False)
         raise
-    _finish_hooks(run, hooks, succeeded=True)
+    finish_hooks(run, hooks, succeeded=True)
     with run.lock:
         deleted = {e.key for e in run.entries if e.action is ChangeAction.DELETED}
     # Only what was really deleted: an object left alone (not ours) stays.
@@ -521,15 +225,15 @@ def _run_wave(run: _Run, wave: Wave, pool: ThreadPoolExecutor) -> None:
         for t in wave.tasks
         if t.action is Action.PRUNE and t.live and t.key in deleted
     ]
-    _wait_absent(run, pruned)
+    wait_absent(run, pruned)
     run.emit(EventKind.WAVE_FINISHED, "healthy", wave=wave.label)
 
 
 def execute(
     plan: Plan,
     *,
-    targets: Targets,
-    options: SyncOptions = SyncOptions(),
+    targets: ProviderRouter,
+    options: SyncOptions = _DEFAULT_OPTIONS,
     sink: EventSink = discard,
     clock: Callable[[], float] = time.time,
     bind: Callable[[Resource], Resource] | None = None,
@@ -543,7 +247,7 @@ def execute(
     Never raises for a failed object: the failure is in the result (phase
     Failed, the entry marked failed, SyncFail hooks run)."""
     started = clock()
-    run = _Run(plan=plan, targets=targets, options=options, sink=sink)
+    run = SyncRun(plan=plan, targets=targets, options=options, sink=sink)
     if bind is not None:
         run.bind = bind
     run.emit(EventKind.SYNC_STARTED, "dry run" if options.dry_run else "")
@@ -562,14 +266,14 @@ def execute(
                     message = f"stopped before {wave.label}: {left} wave(s) not run"
                     break
                 _run_wave(run, wave, pool)
-        except (_Stop, GitwaveError) as exc:
+        except (WaveFailed, GitwaveError) as exc:
             phase = SyncPhase.FAILED
             message = str(exc)
             run.emit(EventKind.ERROR, message)
             for wave in fail_waves:
                 try:
                     _run_wave(run, wave, pool)
-                except (_Stop, GitwaveError) as fail_exc:
+                except (WaveFailed, GitwaveError) as fail_exc:
                     message += f"; SyncFail hook failed: {fail_exc}"
     # Entries in plan order (hooks with generated names after), so output reads like the plan.
     position = {task.key: i for i, task in enumerate(plan.tasks())}

@@ -43,9 +43,9 @@ from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.operations import SyncRequest, plan_summary
 from gitwave.engine.plan_filters import without_done_hooks
 from gitwave.engine.render import KUSTOMIZATION_FILES, RenderTool
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import find_repo_root, is_remote
 from gitwave.engine.store import Store
-from gitwave.engine.sync import Targets
 
 _APP_FILE_SUFFIXES = (".yaml", ".yml")
 _MAX_FILES_SHOWN = 3
@@ -122,7 +122,7 @@ class _Session:
         self,
         path: str,
         *,
-        targets: Targets,
+        targets: ProviderRouter,
         store: Store | None,
         sink: EventSink,
         options: WatchOptions,
@@ -382,7 +382,7 @@ def _refuse_emptied_files(paths: Sequence[Path], top: Path) -> None:
 def watch(
     path: str,
     *,
-    targets: Targets,
+    targets: ProviderRouter,
     store: Store | None,
     sink: EventSink = discard,
     stop: threading.Event,

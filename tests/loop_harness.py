@@ -13,8 +13,8 @@ from typing import Any
 
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.reconciler import LoopOptions, Reconciler
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
-from gitwave.engine.sync import Targets
 
 
 class ReconcilerThread:
@@ -32,7 +32,7 @@ class ReconcilerThread:
     def lines(self) -> list[str]:
         raise NotImplementedError
 
-    def launch(self, location: str, targets: Targets, options: LoopOptions) -> Reconciler:
+    def launch(self, location: str, targets: ProviderRouter, options: LoopOptions) -> Reconciler:
         """Start a Reconciler on ``location`` in a thread of its own."""
         record = self.store.record_event
 

@@ -6,10 +6,10 @@ the operations a user confirmed (sync, sync one resource, roll back, pause
 auto-sync). Every method blocks and may take seconds on a big app, so the app
 calls them from thread workers, never from its event loop.
 
-The controller depends on the ``Targets`` it is given, not on a provider: the
-live tree lists the objects an app's resources own (Deployment → ReplicaSet →
-Pod) only through a target that can list objects (``ObjectLister``, which the
-sandbox is); elsewhere it shows the desired objects as observed.
+The controller depends on the ``ProviderRouter`` it is given, not on a
+provider: the live tree lists the objects an app's resources own (Deployment →
+ReplicaSet → Pod) only through a target that can list objects (``ObjectLister``,
+which the sandbox is); elsewhere it shows the desired objects as observed.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ from gitwave.engine.model import (
 from gitwave.engine.operations import AppState, SyncRequest
 from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.provider import ObjectLister
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import commit_subject
 from gitwave.engine.store import Store, SyncRecord
-from gitwave.engine.sync import SyncResult, Targets
+from gitwave.engine.sync import SyncResult
 from gitwave.engine.watch import watch
 from gitwave.tui.live_tree import live_tree
 from gitwave.tui.views import (
@@ -80,7 +81,7 @@ class Controller:
         self,
         location: str,
         *,
-        targets: Targets,
+        targets: ProviderRouter,
         store: Store,
         state_dir: Path,
         revision: str | None = None,

@@ -16,7 +16,7 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Action, Health, Live, Plan, ResourceKey, Task, Wave
 from gitwave.engine.operations import AppState
 from gitwave.engine.provider import ObjectLister
-from gitwave.engine.sync import Targets
+from gitwave.engine.router import ProviderRouter
 from gitwave.tui.views import ResourceNode
 
 # The kinds controllers create for the objects an app applies (a Deployment's
@@ -52,7 +52,7 @@ def _owner_uid(live: Live) -> str:
     return str(refs[0]["uid"]) if refs else ""
 
 
-def owned_objects(state: AppState, targets: Targets) -> dict[str, list[Live]]:
+def owned_objects(state: AppState, targets: ProviderRouter) -> dict[str, list[Live]]:
     """Owner uid → the live objects of an OWNED_KINDS kind it owns.
 
     Only those kinds are listed: reading every object of the app's
@@ -74,7 +74,7 @@ def owned_objects(state: AppState, targets: Targets) -> dict[str, list[Live]]:
 
 
 def live_tree(
-    state: AppState, healths: Mapping[ResourceKey, Health], targets: Targets
+    state: AppState, healths: Mapping[ResourceKey, Health], targets: ProviderRouter
 ) -> tuple[ResourceNode, ...]:
     """app → composite → composed resources; each object → what it owns."""
     plan = state.plan

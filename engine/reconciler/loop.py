@@ -62,9 +62,9 @@ from gitwave.engine.reconciler.state import (
     LoopOptions,
     short,
 )
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import is_remote, open_source
 from gitwave.engine.store import Store
-from gitwave.engine.sync import Targets
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -81,7 +81,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
         self,
         location: str,
         *,
-        targets: Targets,
+        targets: ProviderRouter,
         store: Store,
         sink: EventSink = discard,
         options: LoopOptions | None = None,
@@ -334,7 +334,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
 def run_loop(
     location: str,
     *,
-    targets: Targets,
+    targets: ProviderRouter,
     store: Store,
     sink: EventSink = discard,
     stop: threading.Event,

@@ -19,8 +19,8 @@ from gitwave.engine.operations import SyncRequest
 from gitwave.engine.pauses import AutoSyncFlags
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import CommitRetry
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
-from gitwave.engine.sync import Targets
 
 DEFAULT_INTERVAL_S = 180.0  # Argo CD's application resync period
 DEFAULT_DRIFT_POLL_S = 0.2
@@ -97,7 +97,7 @@ class LoopCore:
     it; ``Reconciler`` (``engine.reconciler.loop``) sets it up."""
 
     location: str
-    targets: Targets
+    targets: ProviderRouter
     store: Store
     ledger: LoopStore
     autosync: AutoSyncFlags

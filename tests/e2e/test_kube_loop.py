@@ -40,8 +40,9 @@ from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import ResourceKey, SyncStatus
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.reconciler import AppStatus, LoopOptions, Reconciler
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
-from gitwave.engine.sync import SyncPhase, Targets
+from gitwave.engine.sync import SyncPhase
 from gitwave.providers.kubernetes import KubernetesProvider
 from tests.e2e.test_kube_contract import Kubectl, kubectl_for, provider_for, unique
 from tests.loop_harness import ReconcilerThread
@@ -169,7 +170,7 @@ class KubeLoop(ReconcilerThread):
         _, (app,) = load_apps(str(self.tmp / "repo"))
         result = sync_app(
             app,
-            targets=Targets([self.kube]),
+            targets=ProviderRouter([self.kube]),
             store=self.store,
             request=SyncRequest(wave_timeout_s=30, retry=False),
         ).result
@@ -178,7 +179,7 @@ class KubeLoop(ReconcilerThread):
     def start(self, **options: Any) -> Reconciler:
         return self.launch(
             str(self.tmp / "repo"),
-            Targets([self.kube]),
+            ProviderRouter([self.kube]),
             LoopOptions(request=SyncRequest(wave_timeout_s=30), **options),
         )
 

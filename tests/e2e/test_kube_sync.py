@@ -41,7 +41,8 @@ from gitwave.engine.model import (
 )
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.plan_report import format_plan, plan_to_dict
-from gitwave.engine.sync import SyncPhase, SyncResult, Targets
+from gitwave.engine.router import ProviderRouter
+from gitwave.engine.sync import SyncPhase, SyncResult
 from gitwave.providers.kubernetes import KubernetesProvider
 from tests.e2e.conftest import _controlplane
 from tests.e2e.test_kube_contract import Kubectl, kubectl_for, provider_for, unique
@@ -65,8 +66,8 @@ class World:
     events: list[Event] = field(default_factory=list)
 
     @property
-    def targets(self) -> Targets:
-        return Targets([self.kube])
+    def targets(self) -> ProviderRouter:
+        return ProviderRouter([self.kube])
 
     def sample(self, name: str, *, namespace_in_sample: str) -> AppSpec:
         """``samples/<name>`` copied to tmp, its namespace renamed to this test's.

@@ -25,7 +25,7 @@ from gitwave.engine.drift import (
 from gitwave.engine.fieldpath import format_path, parse_diff_path
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.operations import SyncRequest, sync_app
-from gitwave.engine.sync import Targets
+from gitwave.engine.router import ProviderRouter
 from gitwave.providers.sandbox import SandboxProvider
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -167,7 +167,7 @@ def test_a_scale_by_kubectl_is_drift_named_after_kubectl(
 ) -> None:
     shutil.copytree(SAMPLES / "guestbook", tmp_path / "guestbook")
     _, (app,) = load_apps(str(tmp_path / "guestbook"))
-    targets = Targets([sandbox])
+    targets = ProviderRouter([sandbox])
     sync_app(app, targets=targets, store=None)
     sandbox.scale(UI, 7)  # what `gitwave sandbox scale` and `kubectl scale` do
     live = sandbox.observe(UI)
@@ -187,7 +187,7 @@ def test_an_object_deleted_live_is_drift_with_no_path(
 ) -> None:
     shutil.copytree(SAMPLES / "guestbook", tmp_path / "guestbook")
     _, (app,) = load_apps(str(tmp_path / "guestbook"))
-    targets = Targets([sandbox])
+    targets = ProviderRouter([sandbox])
     sync_app(app, targets=targets, store=None)
     sandbox.delete(CONFIG)
 

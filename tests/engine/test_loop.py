@@ -25,8 +25,8 @@ from gitwave.engine.operations import rollback, sync_app
 from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.reconciler import LoopOptions, Reconciler, change_feed
 from gitwave.engine.retry import retry_delay
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
-from gitwave.engine.sync import Targets
 from gitwave.providers.sandbox import FAIL_ANNOTATION, SandboxProvider
 from tests.loop_harness import ReconcilerThread
 
@@ -112,7 +112,7 @@ class Loop(ReconcilerThread):
     def start(self, location: str = "", **options: Any) -> Reconciler:
         options.setdefault("interval_s", 0.3)
         return self.launch(
-            location or str(self.root), Targets([self.sandbox]), LoopOptions(**options)
+            location or str(self.root), ProviderRouter([self.sandbox]), LoopOptions(**options)
         )
 
     def lines(self) -> list[str]:
@@ -198,7 +198,7 @@ def test_a_new_commit_is_picked_up_within_the_interval(
     repo = GitRepo(loop.root, "guestbook", case.policy)
     if not case.applied:  # a manual app is synced by hand (`gitwave sync`) first
         _, (app,) = load_apps(str(loop.root))
-        sync_app(app, targets=Targets([loop.sandbox]), store=loop.store)
+        sync_app(app, targets=ProviderRouter([loop.sandbox]), store=loop.store)
     if case.paused:
         flags = AutoSyncFlags(loop.store.path.parent / AUTOSYNC_FILE)
         flags.set_paused("guestbook", True, now=time.time())
@@ -471,7 +471,7 @@ def test_a_rollback_pins_an_automated_app(loop: Loop, case: PinCase) -> None:
     # What `gitwave rollback guestbook` does, from another process.
     first = loop.store.history("guestbook")[-1]
     _, (app,) = load_apps(str(loop.root))
-    rollback(app, first.id, targets=Targets([loop.sandbox]), store=loop.store)
+    rollback(app, first.id, targets=ProviderRouter([loop.sandbox]), store=loop.store)
     pin = loop.wait("the pin", lambda: loop.of(EventKind.PIN))[0]
     time.sleep(0.6)  # three intervals: the loop must not put the bad commit back
 

@@ -18,17 +18,17 @@ from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import HealthCode, SyncStatus
 from gitwave.engine.operations import SyncRequest
 from gitwave.engine.reconciler import LoopOptions, Reconciler
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
-from gitwave.engine.sync import Targets
 from gitwave.providers.sandbox import SandboxProvider
 
 SAMPLES = Path(__file__).parent.parent.parent / "samples"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> tuple[Targets, Store]:
+def world(tmp_path: Path) -> tuple[ProviderRouter, Store]:
     sandbox = SandboxProvider(tmp_path / "state", rollout_seconds=0.0)
-    return Targets([sandbox]), Store(tmp_path / "state" / "gitwave.db")
+    return ProviderRouter([sandbox]), Store(tmp_path / "state" / "gitwave.db")
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def _kro_app(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("sample", ["guestbook", "waves", "kro composite"])
 def test_compose_and_graph_run_once_per_sync(
-    world: tuple[Targets, Store], stage_calls: Counter[str], sample: str, tmp_path: Path
+    world: tuple[ProviderRouter, Store], stage_calls: Counter[str], sample: str, tmp_path: Path
 ) -> None:
     targets, store = world
     path = _kro_app(tmp_path) if sample == "kro composite" else SAMPLES / sample
@@ -88,7 +88,7 @@ def test_compose_and_graph_run_once_per_sync(
 
 
 def test_rollback_composes_and_graphs_the_recorded_manifests_once(
-    world: tuple[Targets, Store], stage_calls: Counter[str]
+    world: tuple[ProviderRouter, Store], stage_calls: Counter[str]
 ) -> None:
     targets, store = world
     _, (app,) = load_apps(str(SAMPLES / "guestbook"))
@@ -141,7 +141,7 @@ def test_effective_prune_is_the_request_else_the_policy(
     assert operations.effective_prune(app, SyncRequest(prune=asked)) is want
 
 
-def test_status_and_health_before_and_after_a_sync(world: tuple[Targets, Store]) -> None:
+def test_status_and_health_before_and_after_a_sync(world: tuple[ProviderRouter, Store]) -> None:
     targets, store = world
     _, (app,) = load_apps(str(SAMPLES / "guestbook"))
     before = operations.plan(app, SyncRequest(), targets=targets)
@@ -156,7 +156,7 @@ def test_status_and_health_before_and_after_a_sync(world: tuple[Targets, Store])
 
 
 def test_the_loop_composes_and_graphs_once_per_commit_however_often_it_replans(
-    world: tuple[Targets, Store],
+    world: tuple[ProviderRouter, Store],
     stage_calls: Counter[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

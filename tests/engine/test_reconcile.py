@@ -23,8 +23,9 @@ from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, Resource, ResourceKey
 from gitwave.engine.operations import SyncRequest, rollback, sync_app
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
-from gitwave.engine.sync import SyncPhase, SyncResult, Targets
+from gitwave.engine.sync import SyncPhase, SyncResult
 from gitwave.providers.sandbox import SandboxProvider
 
 TESTDATA = Path(__file__).parent.parent / "testdata" / "sync"
@@ -44,8 +45,8 @@ class World:
     events: list[Event] = field(default_factory=list)
 
     @property
-    def targets(self) -> Targets:
-        return Targets([self.sandbox])
+    def targets(self) -> ProviderRouter:
+        return ProviderRouter([self.sandbox])
 
     def sync(
         self, app: AppSpec, *, sleep: Callable[[float], None] | None = None, **options: bool

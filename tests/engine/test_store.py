@@ -19,8 +19,9 @@ from gitwave.engine.errors import StoreError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, Resource, ResourceKey, SourceRef
 from gitwave.engine.operations import SyncRequest, sync_app
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import ResourceOutcome, Store
-from gitwave.engine.sync import SyncPhase, Targets
+from gitwave.engine.sync import SyncPhase
 from gitwave.providers.sandbox import SandboxProvider
 
 TESTDATA = Path(__file__).parent.parent / "testdata" / "sync"
@@ -410,7 +411,7 @@ def test_a_real_sync_of_a_secret_leaves_no_value_in_the_database(tmp_path: Path)
     with SandboxProvider(tmp_path / "sandbox", rollout_seconds=0.05) as sandbox:
         result = sync_app(
             apps[0],
-            targets=Targets([sandbox]),
+            targets=ProviderRouter([sandbox]),
             store=store,
             request=SyncRequest(),
             sink=store.record_event,

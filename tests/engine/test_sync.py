@@ -41,7 +41,8 @@ from gitwave.engine.model import (
 )
 from gitwave.engine.plan import PlanOptions, make_plan
 from gitwave.engine.plan_report import format_plan
-from gitwave.engine.sync import SyncOptions, SyncPhase, SyncResult, Targets, execute, observe_all
+from gitwave.engine.router import ProviderRouter, observe_all
+from gitwave.engine.sync import SyncOptions, SyncPhase, SyncResult, execute
 from gitwave.providers.sandbox import SandboxProvider
 
 TESTDATA = Path(__file__).parent.parent / "testdata" / "sync"
@@ -112,8 +113,8 @@ class World:
     events: list[Event] = field(default_factory=list)
 
     @property
-    def targets(self) -> Targets:
-        return Targets([self.sandbox])
+    def targets(self) -> ProviderRouter:
+        return ProviderRouter([self.sandbox])
 
     def plan(self, repo: Repo, **options: bool) -> Plan:
         """The plan the pipeline makes for ``repo`` against the sandbox now."""
@@ -336,7 +337,7 @@ def test_objects_of_one_wave_apply_in_parallel_up_to_the_limit(
 
     result = execute(
         plan,
-        targets=Targets([metered]),
+        targets=ProviderRouter([metered]),
         options=SyncOptions(parallelism=case.parallelism, max_poll_interval_s=0.02),
     )
 

@@ -17,8 +17,8 @@ import pytest
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.operations import SyncRequest
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
-from gitwave.engine.sync import Targets
 from gitwave.engine.watch import WatchOptions, watch
 from gitwave.providers.sandbox import SandboxProvider
 
@@ -64,7 +64,7 @@ class Watcher:
             try:
                 watch(
                     str(path),
-                    targets=Targets([self.sandbox]),
+                    targets=ProviderRouter([self.sandbox]),
                     store=self.store,
                     sink=self.events.append,
                     stop=self.stop,

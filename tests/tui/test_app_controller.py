@@ -23,7 +23,7 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 from gitwave.engine.operations import sync_app
-from gitwave.engine.sync import Targets
+from gitwave.engine.router import ProviderRouter
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main
 from gitwave.tui.controller import (
@@ -141,7 +141,7 @@ def test_a_target_that_cannot_list_shows_the_desired_objects_only(env: Env) -> N
     sync_app(env.controller.app("guestbook"), targets=env.controller.targets, store=env.store)
     controller = Controller(
         str(env.location),
-        targets=Targets([CannotList(env.sandbox)]),
+        targets=ProviderRouter([CannotList(env.sandbox)]),
         store=env.store,
         state_dir=env.state,
     )

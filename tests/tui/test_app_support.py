@@ -17,8 +17,8 @@ from pathlib import Path
 import git
 from textual.pilot import Pilot
 
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
-from gitwave.engine.sync import Targets
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.app import GitwaveApp
 from gitwave.tui.controller import Controller
@@ -98,7 +98,7 @@ def make_env(
     sandbox = SandboxProvider(state, rollout_seconds=rollout, clock=sandbox_clock)
     store = Store(state / "gitwave.db")
     controller = Controller(
-        str(location), targets=Targets([sandbox]), store=store, state_dir=state, clock=clock
+        str(location), targets=ProviderRouter([sandbox]), store=store, state_dir=state, clock=clock
     )
     return Env(location, state, sandbox, store, controller)
 

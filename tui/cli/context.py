@@ -24,8 +24,8 @@ from gitwave.engine.errors import ValidationError
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.operations import SyncRequest
 from gitwave.engine.provider import Provider
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store, TimelineWriter
-from gitwave.engine.sync import Targets
 from gitwave.providers.aws import AwsTarget
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
 from gitwave.tui.cli.output import Terminal, use_color
@@ -47,7 +47,7 @@ class Context:
     output: str
     terminal: Terminal
     clock: Callable[[], float] = time.time
-    _targets: Targets | None = field(default=None, repr=False)
+    _targets: ProviderRouter | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)
     _loop_store: LoopStore | None = field(default=None, repr=False)
     _sandbox: SandboxProvider | None = field(default=None, repr=False)
@@ -67,7 +67,7 @@ class Context:
         return self._sandbox
 
     @property
-    def targets(self) -> Targets:
+    def targets(self) -> ProviderRouter:
         if self._targets is None:
             kube_side: Provider
             target = self.args.target or "sandbox"
@@ -95,7 +95,7 @@ class Context:
             providers, self._aws = build_targets(
                 state_dir=self.state_dir, kube_side=kube_side, embedded_aws=target == "sandbox"
             )
-            self._targets = Targets(providers)
+            self._targets = ProviderRouter(providers)
         return self._targets
 
     @property

@@ -18,7 +18,7 @@ import yaml
 
 from gitwave.engine.health import registered_kinds
 from gitwave.engine.model import HealthCode, Live, ResourceKey
-from gitwave.engine.sync import Targets
+from gitwave.engine.router import ProviderRouter
 from gitwave.providers.aws import AwsConfig, AwsProvider, AwsTarget
 from gitwave.providers.aws.kinds import handlers
 from gitwave.providers.sandbox import SandboxProvider
@@ -88,7 +88,7 @@ def test_app_health_routes_cloud_objects_to_the_aws_target(case: Case, tmp_path:
     kind's answer (the engine's generic reading of conditions says less)."""
     with SandboxProvider(tmp_path / "state") as sandbox:
         aws = AwsTarget(kube_side=sandbox, state_dir=tmp_path, embedded=False)
-        targets = Targets([aws, sandbox])
+        targets = ProviderRouter([aws, sandbox])
         live = live_of(case)
         assert targets.for_live(live) is aws
         health = targets.for_live(live).health(live)
