@@ -1,0 +1,262 @@
+"""Git plumbing behind ``open_source``: rev-parse, clone, ls-remote, fetch,
+materialise a commit into the cache; and the questions the apps loader and the
+TUI ask a repository (its root, remotes, branch, tags, a commit's subject).
+GitPython is imported only by the engine/source*.py modules."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import git
+
+from gitwave.engine.errors import SourceError
+from gitwave.engine.source_url import check_argument, is_remote, redact_url
+
+FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
+SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,39}")
+
+# Never let git wait on a terminal (credential prompt, ssh host key question):
+# gitwave runs unattended, and a prompt would hang the reconcile loop.
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+
+
+def find_repo_root(path: Path) -> Path | None:
+    """The top of the Git work tree holding ``path``, or None outside any (or in a bare repo)."""
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        top = repo.working_tree_dir
+        return Path(top).resolve() if top is not None else None
+    finally:
+        repo.close()
+
+
+def remote_urls(root: Path) -> tuple[str, ...]:
+    """The fetch URLs of every remote of the repository at ``root`` (empty outside Git)."""
+    try:
+        repo = git.Repo(root)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return ()
+    try:
+        urls: list[str] = []
+        for remote in repo.remotes:
+            try:
+                urls.extend(remote.urls)
+            except git.GitCommandError:
+                continue
+        return tuple(urls)
+    finally:
+        repo.close()
+
+
+def current_branch(root: Path) -> str | None:
+    """The branch checked out at ``root``; None when detached or outside Git."""
+    try:
+        repo = git.Repo(root)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        return None if repo.head.is_detached else repo.head.reference.name
+    except (TypeError, ValueError):
+        return None
+    finally:
+        repo.close()
+
+
+def list_tags(location: str) -> tuple[str, ...]:
+    """Tag names of a local repository or a remote URL (for semver references).
+
+    Raises SourceError when the location cannot be read.
+    """
+    check_argument(location, what="location")
+    try:
+        if is_remote(location):
+            out = git.Git().execute(
+                ["git", "ls-remote", "--tags", "--refs", location], env=_GIT_ENV
+            )
+            lines = str(out).splitlines()
+            return tuple(sorted(line.split("refs/tags/", 1)[1] for line in lines if "\t" in line))
+        repo = git.Repo(location, search_parent_directories=True)
+        try:
+            return tuple(sorted(tag.name for tag in repo.tags))
+        finally:
+            repo.close()
+    except (git.GitCommandError, git.InvalidGitRepositoryError, git.NoSuchPathError) as err:
+        raise SourceError(
+            f"{redact_url(location)}: cannot list tags: {_describe(err)}",
+            hint="check the URL and that the repository is reachable",
+        ) from None
+
+
+def commit_subject(root: Path, sha: str) -> str:
+    """The subject line of commit ``sha`` in the repository holding ``root``;
+    "" when it cannot be read (no repository there, an unknown commit)."""
+    if not sha:
+        return ""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        return str(repo.commit(sha).summary)
+    except (git.GitError, ValueError, OSError):
+        return ""
+
+
+def rev_parse(repo: git.Repo, revision: str) -> str | None:
+    try:
+        out = repo.git.rev_parse(
+            "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"
+        )
+    except git.GitCommandError:
+        return None
+    sha = str(out).strip()
+    return sha or None
+
+
+def clone_shared(top: Path, tmp: Path, sha: str) -> None:
+    # --shared borrows the user's object store through alternates, so even a
+    # commit reachable from no branch is there, and nothing is copied.
+    git.Repo.clone_from(str(top), str(tmp), shared=True, no_checkout=True, env=_GIT_ENV).close()
+    repo = git.Repo(tmp)
+    try:
+        repo.git.checkout("--detach", "--quiet", sha)
+    finally:
+        repo.close()
+
+
+def fetch(
+    repo: git.Repo, url: str, *, ref: str | None, sha: str | None, wanted: str, shallow: bool
+) -> str:
+    """Fetch the wanted commit into ``repo``; returns its full SHA."""
+    depth = ["--depth=1"] if shallow else []
+    target = ref or sha
+    if target is not None:
+        try:
+            repo.git.fetch(
+                *depth, "--no-tags", "--quiet", "--end-of-options", url, target, env=_GIT_ENV
+            )
+            fetched = rev_parse(repo, "FETCH_HEAD")
+            if fetched is not None:
+                return fetched
+        except git.GitCommandError as err:
+            if sha is None or ref is not None:
+                raise _fetch_error(url, wanted, err) from None
+    # A short SHA, or a server that refuses to serve a commit by id: fetch every
+    # branch and tag in full, then look the commit up locally.
+    try:
+        repo.git.fetch(
+            "--quiet",
+            "--end-of-options",
+            url,
+            "+refs/heads/*:refs/remotes/origin/*",
+            "+refs/tags/*:refs/tags/*",
+            env=_GIT_ENV,
+        )
+    except git.GitCommandError as err:
+        raise _fetch_error(url, wanted, err) from None
+    found = rev_parse(repo, sha or wanted)
+    if found is None:
+        raise SourceError(
+            f"{redact_url(url)}: revision {wanted!r} not found",
+            hint="give a branch, tag or full commit SHA that exists in the repository",
+        )
+    return found
+
+
+def _fetch_error(url: str, wanted: str, err: git.GitCommandError) -> SourceError:
+    error = SourceError(
+        f"{redact_url(url)}: cannot fetch revision {wanted!r}: {_first_lines(err)}",
+        hint="check the URL, your network and credentials, and that the revision exists",
+    )
+    error.retriable = True
+    return error
+
+
+def ls_remote(url: str) -> dict[str, str]:
+    try:
+        out = git.Git().execute(["git", "ls-remote", "--end-of-options", url], env=_GIT_ENV)
+    except git.GitCommandError as err:
+        error = SourceError(
+            f"{redact_url(url)}: repository unreachable: {_first_lines(err)}",
+            hint="check the URL, your network and credentials (gitwave never prompts for them)",
+        )
+        error.retriable = True
+        raise error from None
+    refs: dict[str, str] = {}
+    for line in str(out).splitlines():
+        sha, _, name = line.partition("\t")
+        if name:
+            refs[name] = sha
+    return refs
+
+
+def match_ref(refs: dict[str, str], wanted: str) -> tuple[str | None, str | None]:
+    """The ref name and commit SHA that ``wanted`` names; ``(None, None)`` when none does."""
+    candidates = (
+        [wanted]
+        if wanted == "HEAD" or wanted.startswith("refs/")
+        else [f"refs/heads/{wanted}", f"refs/tags/{wanted}"]
+    )
+    for name in candidates:
+        peeled = refs.get(f"{name}^{{}}")  # an annotated tag: the commit it points at
+        if peeled is not None:
+            return name, peeled
+        if name in refs:
+            return name, refs[name]
+    return None, None
+
+
+def known_refs_hint(refs: dict[str, str]) -> str:
+    branches = sorted(n.removeprefix("refs/heads/") for n in refs if n.startswith("refs/heads/"))
+    tags = sorted(
+        n.removeprefix("refs/tags/")
+        for n in refs
+        if n.startswith("refs/tags/") and not n.endswith("^{}")
+    )
+    parts = []
+    if branches:
+        parts.append("branches: " + ", ".join(branches[:10]))
+    if tags:
+        parts.append("tags: " + ", ".join(tags[-10:]))
+    known = "; ".join(parts) or "the repository has no branches or tags"
+    return f"give a branch, tag or full commit SHA ({known})"
+
+
+def materialise(dest: Path, fill: Callable[[Path], None]) -> None:
+    """Build ``dest`` in a temporary sibling, then rename: readers never see a half-made tree."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
+    try:
+        fill(tmp)
+        try:
+            tmp.rename(dest)
+        except OSError:  # another process made it first; theirs is identical
+            shutil.rmtree(tmp, ignore_errors=True)
+    except git.GitCommandError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SourceError(f"{dest.name}: cannot check out: {_first_lines(err)}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _describe(err: Exception) -> str:
+    if isinstance(err, git.GitCommandError):
+        return _first_lines(err)
+    return "not a Git repository" if isinstance(err, git.InvalidGitRepositoryError) else str(err)
+
+
+def _first_lines(err: git.GitCommandError, count: int = 3) -> str:
+    stderr = str(err.stderr or "").strip()
+    stderr = stderr.removeprefix("stderr:").strip().strip("'").strip()
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return " / ".join(lines[:count]) or f"git exited with status {err.status}"

@@ -1,0 +1,71 @@
+"""Git locations: a URL or a local path, its comparable form, and a form safe
+to show (no password or token)."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import urllib.parse
+
+from gitwave.engine.errors import SourceError
+
+_URL_SCHEMES = ("http://", "https://", "ssh://", "git://", "file://", "git+ssh://")
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
+
+
+def is_remote(location: str) -> bool:
+    """True when ``location`` is a Git URL rather than a local path."""
+    return location.startswith(_URL_SCHEMES) or bool(_SCP_LIKE.match(location))
+
+
+def redact_url(url: str) -> str:
+    """``url`` without a password or token in its user part (safe for messages)."""
+    if "://" not in url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    # https://TOKEN@host/... carries a credential in the user part; ssh://git@host does not.
+    has_secret = parts.password is not None or (
+        parts.username is not None and parts.scheme in ("http", "https")
+    )
+    if not has_secret:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+def normalise_repo_url(url: str) -> str:
+    """A comparable form of a Git URL: ``host/path`` without scheme, user, ``.git`` or ``/``.
+
+    ``git@github.com:org/repo.git``, ``ssh://git@github.com/org/repo`` and
+    ``https://github.com/org/repo/`` all become ``github.com/org/repo``.
+    """
+    text = url.strip()
+    scp = _SCP_LIKE.match(text)
+    if scp:
+        host = text[: scp.end() - 1].split("@", 1)[1]
+        path = text[scp.end() :]
+    elif "://" in text:
+        parts = urllib.parse.urlsplit(text)
+        if parts.scheme == "file":
+            return "file:" + posixpath.normpath(urllib.parse.unquote(parts.path)).rstrip("/")
+        host = (parts.hostname or "").lower()
+        if parts.port and parts.port not in (22, 80, 443):
+            host = f"{host}:{parts.port}"
+        path = parts.path
+    else:
+        return "file:" + posixpath.normpath(os.path.abspath(text)).rstrip("/")
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[: -len(".git")]
+    return f"{host.lower()}/{path}"
+
+
+def check_argument(value: str, *, what: str) -> None:
+    # A value starting with "-" would be read by git as an option (--upload-pack=...).
+    if not value or value.startswith("-"):
+        raise SourceError(
+            f"{what} {value!r} is not valid", hint=f"give a {what} not starting with '-'"
+        )
