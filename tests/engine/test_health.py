@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gitwave.engine import health as health_module
 from gitwave.engine.health import health_of, register_health_check, registered_kinds
+from gitwave.engine.health import registry as health_module
 from gitwave.engine.model import Health, HealthCode
 
 TESTDATA = Path(__file__).parent.parent / "testdata" / "health"

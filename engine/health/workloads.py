@@ -1,0 +1,147 @@
+"""Health of workload controllers: Deployment, StatefulSet, DaemonSet, ReplicaSet."""
+
+from __future__ import annotations
+
+from gitwave.engine.health.registry import register_health_check
+from gitwave.engine.health.status import (
+    as_int,
+    as_mapping,
+    condition_of,
+    explain,
+    generation_pending,
+    has_status,
+    plural,
+    spec_of,
+    status_of,
+)
+from gitwave.engine.model import Health, HealthCode, Manifest
+
+
+@register_health_check("apps", "Deployment")
+@register_health_check("extensions", "Deployment")
+def _deployment(manifest: Manifest) -> Health:
+    spec, status = spec_of(manifest), status_of(manifest)
+    if spec.get("paused") is True:
+        return Health(HealthCode.SUSPENDED, "Deployment is paused")
+    if generation_pending(manifest):
+        return Health(
+            HealthCode.PROGRESSING,
+            "Waiting for rollout: the controller has not seen the latest spec yet",
+        )
+    progressing = condition_of(status, "Progressing")
+    if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return Health(
+            HealthCode.DEGRADED,
+            explain(progressing, "Deployment exceeded its progress deadline"),
+        )
+    wanted = as_int(spec.get("replicas"), 1)
+    replicas = as_int(status.get("replicas"))
+    updated = as_int(status.get("updatedReplicas"))
+    available = as_int(status.get("availableReplicas"))
+    if updated < wanted:
+        return Health(
+            HealthCode.PROGRESSING,
+            f"Waiting for rollout: {updated} of {wanted} new replicas have been updated",
+        )
+    if replicas > updated:
+        old = replicas - updated
+        return Health(
+            HealthCode.PROGRESSING,
+            f"Waiting for rollout: {plural(old, 'old replica')} pending termination",
+        )
+    if available < updated:
+        return Health(
+            HealthCode.PROGRESSING,
+            f"Waiting for rollout: {available} of {updated} updated replicas are available",
+        )
+    return Health(HealthCode.HEALTHY, f"{plural(available, 'replica')} available")
+
+
+@register_health_check("apps", "StatefulSet")
+def _stateful_set(manifest: Manifest) -> Health:
+    spec, status = spec_of(manifest), status_of(manifest)
+    if generation_pending(manifest) or "observedGeneration" not in status:
+        return Health(
+            HealthCode.PROGRESSING,
+            "Waiting for rollout: the controller has not seen the latest spec yet",
+        )
+    wanted = as_int(spec.get("replicas"), 1)
+    ready = as_int(status.get("readyReplicas"))
+    if ready < wanted:
+        return Health(
+            HealthCode.PROGRESSING,
+            f"Waiting for rollout: {ready} of {wanted} pods are ready",
+        )
+    strategy = as_mapping(spec.get("updateStrategy"))
+    if strategy.get("type") == "OnDelete":
+        return Health(
+            HealthCode.HEALTHY, f"{plural(ready, 'pod')} ready (update strategy OnDelete)"
+        )
+    partition = as_int(as_mapping(strategy.get("rollingUpdate")).get("partition"))
+    if partition > 0:
+        want_updated = max(wanted - partition, 0)
+        updated = as_int(status.get("updatedReplicas"))
+        if updated < want_updated:
+            return Health(
+                HealthCode.PROGRESSING,
+                f"Waiting for partitioned rollout: {updated} of {want_updated} "
+                "new pods have been updated",
+            )
+        return Health(HealthCode.HEALTHY, f"Partitioned rollout complete: {updated} pods updated")
+    current, update = status.get("currentRevision"), status.get("updateRevision")
+    if update and current != update:
+        updated = as_int(status.get("updatedReplicas"))
+        return Health(
+            HealthCode.PROGRESSING,
+            f"Waiting for rollout: {updated} of {wanted} pods are at revision {update}",
+        )
+    return Health(HealthCode.HEALTHY, f"{plural(ready, 'pod')} ready")
+
+
+@register_health_check("apps", "DaemonSet")
+@register_health_check("extensions", "DaemonSet")
+def _daemon_set(manifest: Manifest) -> Health:
+    spec, status = spec_of(manifest), status_of(manifest)
+    if generation_pending(manifest):
+        return Health(
+            HealthCode.PROGRESSING,
+            "Waiting for rollout: the controller has not seen the latest spec yet",
+        )
+    desired = as_int(status.get("desiredNumberScheduled"))
+    if as_mapping(spec.get("updateStrategy")).get("type") == "OnDelete":
+        return Health(HealthCode.HEALTHY, "Update strategy OnDelete: pods are replaced by hand")
+    updated = as_int(status.get("updatedNumberScheduled"))
+    if updated < desired:
+        return Health(
+            HealthCode.PROGRESSING,
+            f"Waiting for rollout: {updated} of {desired} new pods have been updated",
+        )
+    available = as_int(status.get("numberAvailable"))
+    if available < desired:
+        return Health(
+            HealthCode.PROGRESSING,
+            f"Waiting for rollout: {available} of {desired} updated pods are available",
+        )
+    return Health(HealthCode.HEALTHY, f"{plural(available, 'pod')} available")
+
+
+@register_health_check("apps", "ReplicaSet")
+@register_health_check("extensions", "ReplicaSet")
+def _replica_set(manifest: Manifest) -> Health:
+    spec, status = spec_of(manifest), status_of(manifest)
+    if generation_pending(manifest):
+        return Health(
+            HealthCode.PROGRESSING,
+            "Waiting for the controller to see the latest spec",
+        )
+    failure = condition_of(status, "ReplicaFailure")
+    if has_status(failure, "True") and failure is not None:
+        return Health(HealthCode.DEGRADED, explain(failure, "Replica failure"))
+    wanted = as_int(spec.get("replicas"), 1)
+    available = as_int(status.get("availableReplicas"))
+    if available < wanted:
+        return Health(
+            HealthCode.PROGRESSING,
+            f"Waiting for pods: {available} of {wanted} replicas are available",
+        )
+    return Health(HealthCode.HEALTHY, f"{plural(available, 'replica')} available")
