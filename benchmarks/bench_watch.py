@@ -282,7 +282,8 @@ def bench_watch(edits: int, target: Target) -> dict[str, Any]:
     from gitwave.engine.events import Event, EventKind
     from gitwave.engine.model import ResourceKey
     from gitwave.engine.router import ProviderRouter
-    from gitwave.engine.store import Store, TimelineWriter
+    from gitwave.engine.store import Store
+    from gitwave.engine.timeline_writer import TimelineWriter
     from gitwave.engine.watch import watch
 
     work = Path(tempfile.mkdtemp(prefix="gitwave-bench-watch-"))
@@ -356,7 +357,8 @@ def bench_drift(drifts: int, target: Target) -> dict[str, Any]:
     from gitwave.engine.events import Event, EventKind
     from gitwave.engine.reconciler import LoopOptions, Reconciler
     from gitwave.engine.router import ProviderRouter
-    from gitwave.engine.store import Store, TimelineWriter
+    from gitwave.engine.store import Store
+    from gitwave.engine.timeline_writer import TimelineWriter
 
     work = Path(tempfile.mkdtemp(prefix="gitwave-bench-drift-"))
     os.environ["GITWAVE_CACHE"] = str(work / "cache")

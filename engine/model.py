@@ -3,6 +3,12 @@
 Everything here is a frozen value. Manifests are plain dicts for speed (10,000
 objects are parsed, diffed and hashed per plan); no stage ever mutates a
 manifest it was given — a stage that needs a changed copy makes one.
+
+Why one module over 400 lines: this is the vocabulary every stage, provider and
+front end shares (DESIGN.md names it the home of the core types, and providers
+import it as public API). Each type is small, and they refer to one another
+(a Plan holds Waves of Tasks of Resources and Lives keyed by ResourceKey), so
+one file a reader opens once beats several that must always be read together.
 """
 
 from __future__ import annotations

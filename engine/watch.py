@@ -23,6 +23,10 @@ prune its objects. Watching ends, between cycles, when ``stop`` is set.
 Hooks run once per commit and hook content (see ``engine.hooks.hook_id``): an
 edit to a Deployment does not re-run a PreSync migration, an edit to the
 migration Job does.
+
+Why one module over 400 lines: it is one job, a watch session. Which app a
+changed file belongs to, when the app definitions reload, and what one cycle
+does all read the same session state; split apart, no half reads on its own.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.operations import SyncRequest
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.store import Store, TimelineWriter
+from gitwave.engine.store import Store
+from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.providers.aws import AwsTarget
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
 from gitwave.tui.cli.output import Terminal, use_color

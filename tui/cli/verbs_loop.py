@@ -22,7 +22,8 @@ from typing import Any
 from rich.text import Text
 
 from gitwave.engine.events import Event, EventKind
-from gitwave.engine.store import TimelineWriter, current_user
+from gitwave.engine.store import current_user
+from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.tui.cli.context import EXIT_OK, Context
 from gitwave.tui.cli.durations import duration_flag, parse_since
 from gitwave.tui.cli.output import dump, local_time, table
