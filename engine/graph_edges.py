@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph_facts import crd_kind, split_annotation
-from gitwave.engine.kinds import kind_rank
+from gitwave.engine.kind_order import kind_rank
 from gitwave.engine.model import (
     ANNOTATION_DEPENDS_ON,
     Dependency,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from gitwave.engine.errors import CycleError, ValidationError
 from gitwave.engine.graph import ResourceGraph, build_graph, to_dot
-from gitwave.engine.kinds import UNKNOWN_KIND_RANK, kind_rank
+from gitwave.engine.kind_order import UNKNOWN_KIND_RANK, kind_rank
 from gitwave.engine.model import (
     DEFAULT_HOOK_DELETE_POLICIES,
     Dependency,
