@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitwave.compositions.connection import value_bytes
+from gitwave.compositions.expressions import escape_value
 from gitwave.compositions.functions import (
     FunctionError,
     FunctionRequest,
@@ -38,7 +39,6 @@ from gitwave.compositions.functions import (
     Severity,
 )
 from gitwave.compositions.readiness import ReadinessError, check_readiness
-from gitwave.compositions.references import escape_value
 from gitwave.compositions.transforms import TransformError, apply_transforms
 from gitwave.compositions.values import SprintfError, copy_json, sprintf
 from gitwave.engine.api import MISSING_FIELD, FieldPathError, get_field, set_field
