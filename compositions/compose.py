@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 
 from gitwave.compositions.connection import secret_key_of
-from gitwave.compositions.crossplane import ComposedComposite, check_functions, compose_xr
+from gitwave.compositions.crossplane import ComposedComposite, compose_xr
 from gitwave.compositions.definitions import (
     COMPOSITION,
     RGD,
@@ -40,6 +40,7 @@ from gitwave.compositions.definitions import (
 from gitwave.compositions.kro import compose_instance
 from gitwave.compositions.model import ANNOTATION_COMPOSITE, Composed, CompositeNode
 from gitwave.compositions.registry import FunctionRegistry, default_registry
+from gitwave.compositions.selection import check_functions
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import Dependency, DependencyReason, Live, Resource, ResourceKey
 

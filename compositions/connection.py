@@ -1,7 +1,9 @@
 """Connection details: the secret values a composite exposes (endpoint, password).
 
 Values are held as bytes in :class:`ConnectionDetails`, which never prints
-them: its repr, str and every error message show key names only.
+them: its repr, str and every error message show key names only. They come
+from a composed resource's connection Secret and the ``connectionDetails``
+entries of its patch-and-transform template.
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from gitwave.compositions.functions import FunctionError
 from gitwave.compositions.values import to_json
-from gitwave.engine.api import get_field
+from gitwave.engine.api import MISSING_FIELD, get_field
 from gitwave.engine.model import Manifest, ResourceKey
 
-__all__ = ["ConnectionDetails", "secret_data", "secret_key_of", "value_bytes"]
+__all__ = [
+    "ConnectionDetails",
+    "secret_data",
+    "secret_key_of",
+    "template_connection_details",
+    "value_bytes",
+]
 
 
 @dataclass(frozen=True)
@@ -100,3 +109,66 @@ def secret_data(secret: Manifest | None) -> dict[str, bytes]:
             if isinstance(text, str):
                 out[str(key)] = text.encode()
     return out
+
+
+def template_connection_details(
+    template: Mapping[str, Any], observed_entry: Mapping[str, Any] | None, where: str
+) -> dict[str, bytes]:
+    """The connection details a patch-and-transform resource template's
+    ``connectionDetails`` take from its observed resource (``observed_entry``:
+    the resource and its connection Secret's data); empty when it is not observed.
+
+    Raises FunctionError naming ``where`` and the entry for a malformed entry.
+    """
+    details = template.get("connectionDetails")
+    if not details or observed_entry is None:
+        return {}
+    if not isinstance(details, list):
+        raise FunctionError(f"{where}: connectionDetails must be a list")
+    observed = observed_entry.get("resource") or {}
+    secret: Mapping[str, bytes] = observed_entry.get("connectionDetails") or {}
+    out: dict[str, bytes] = {}
+    for number, detail in enumerate(details):
+        if not isinstance(detail, Mapping):
+            raise FunctionError(f"{where}, connectionDetails[{number}] must be an object")
+        kind = detail.get("type") or _detail_type(detail)
+        name = detail.get("name")
+        if kind == "FromConnectionSecretKey":
+            key = detail.get("fromConnectionSecretKey")
+            if not isinstance(key, str) or not key:
+                raise FunctionError(
+                    f"{where}, connectionDetails[{number}]: needs fromConnectionSecretKey"
+                )
+            if key in secret:
+                out[name if isinstance(name, str) and name else key] = secret[key]
+            continue
+        if not isinstance(name, str) or not name:
+            raise FunctionError(f"{where}, connectionDetails[{number}] ({kind}): needs a name")
+        if kind == "FromFieldPath":
+            path = detail.get("fromFieldPath")
+            if not isinstance(path, str) or not path:
+                raise FunctionError(f"{where}, connectionDetails[{number}]: needs fromFieldPath")
+            value = get_field(observed, path)
+            if value is not MISSING_FIELD and value is not None:
+                out[name] = value_bytes(value)
+        elif kind == "FromValue":
+            value = detail.get("value")
+            if not isinstance(value, str):
+                raise FunctionError(f"{where}, connectionDetails[{number}]: needs a string value")
+            out[name] = value.encode()
+        else:
+            raise FunctionError(
+                f"{where}, connectionDetails[{number}]: unknown type {kind!r}; use "
+                "FromConnectionSecretKey, FromFieldPath or FromValue"
+            )
+    return out
+
+
+def _detail_type(detail: Mapping[str, Any]) -> str:
+    if "fromConnectionSecretKey" in detail:
+        return "FromConnectionSecretKey"
+    if "fromFieldPath" in detail:
+        return "FromFieldPath"
+    if "value" in detail:
+        return "FromValue"
+    return "?"

@@ -1,9 +1,10 @@
 """Compose one Crossplane composite resource (an XR or a claim).
 
 Validate the XR against its XRD version's schema (defaults first), choose its
-Composition, run the Composition's pipeline (a ``mode: Resources``
-Composition is a one-step pipeline of function-patch-and-transform), then
-materialize the desired composed resources.
+Composition (both in :mod:`gitwave.compositions.selection`), run the
+Composition's pipeline (a ``mode: Resources`` Composition is a one-step
+pipeline of function-patch-and-transform), then materialize the desired
+composed resources.
 
 With observed state the pipeline runs again, seeing the observed composed
 resources (readiness, ToCompositeFieldPath patches, connection details); when
@@ -48,11 +49,12 @@ from gitwave.compositions.model import (
 )
 from gitwave.compositions.readiness import check_readiness
 from gitwave.compositions.registry import FunctionRegistry
+from gitwave.compositions.selection import check_functions, select_composition, validated
 from gitwave.compositions.values import copy_json
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.model import Live, Manifest, Resource, ResourceKey
 
-__all__ = ["ComposedComposite", "check_functions", "compose_xr", "select_composition"]
+__all__ = ["ComposedComposite", "compose_xr"]
 
 _HEAD = ("apiVersion", "kind", "metadata")
 
@@ -63,104 +65,6 @@ class ComposedComposite:
 
     node: CompositeNode
     materialized: Materialized
-
-
-def validated(xr: Resource, xrd: CompositeDefinition) -> Manifest:
-    """The XR with its schema's defaults applied. Raises ValidationError naming
-    the XR and every field that breaks the schema."""
-    group, _, version = xr.api_version.rpartition("/")
-    if version not in xrd.versions:
-        known = ", ".join(f"{group}/{v}" for v in xrd.versions)
-        raise ValidationError(
-            xr.where,
-            f"apiVersion {xr.api_version} is not a version of {xrd.name} (versions: {known})",
-        )
-    if not xrd.versions[version].served:
-        raise ValidationError(xr.where, f"version {version} of {xrd.name} is not served")
-    schema = xrd.schema(version)
-    manifest = schema.default(xr.manifest)
-    problems = schema.problems(manifest)
-    if problems:
-        raise ValidationError(
-            xr.where,
-            "; ".join(str(p) for p in problems),
-            hint=f"see the schema of {xrd.name} ({xrd.where})",
-        )
-    return manifest
-
-
-def select_composition(
-    xr: Resource,
-    manifest: Mapping[str, Any],
-    xrd: CompositeDefinition,
-    compositions: Sequence[Composition],
-) -> Composition:
-    """The Composition for ``xr``: the XRD's enforced one, else the XR's
-    ``compositionRef``, else ``compositionSelector.matchLabels``, else the
-    XRD's default, else the only one for the type.
-
-    Raises ValidationError when the named one does not exist or does not
-    compose this type, when none matches, or when several match.
-    """
-    group, kind = xrd.group, xrd.kind
-    for_type = [c for c in compositions if c.composes(group, kind)]
-    spec = manifest.get("spec") if isinstance(manifest.get("spec"), Mapping) else {}
-    ref = spec.get("compositionRef") if isinstance(spec, Mapping) else None
-    named = xrd.enforced_composition or (
-        ref.get("name") if isinstance(ref, Mapping) and isinstance(ref.get("name"), str) else ""
-    )
-    if named:
-        found = next((c for c in compositions if c.name == named), None)
-        if found is None:
-            raise ValidationError(xr.where, f"Composition {named!r} is not in the render")
-        if not found.composes(group, kind):
-            raise ValidationError(
-                xr.where,
-                f"Composition {named} composes {found.type_kind}.{found.type_group}, "
-                f"not {kind}.{group}",
-            )
-        return found
-    selector = spec.get("compositionSelector") if isinstance(spec, Mapping) else None
-    if isinstance(selector, Mapping):
-        labels = selector.get("matchLabels") or {}
-        matching = [
-            c for c in for_type if all(c.labels.get(k) == str(v) for k, v in labels.items())
-        ]
-        what = f"compositionSelector {dict(labels)}"
-    elif xrd.default_composition:
-        return select_composition(
-            xr, {"spec": {"compositionRef": {"name": xrd.default_composition}}}, xrd, compositions
-        )
-    else:
-        matching, what = for_type, f"type {kind}.{group}"
-    if not matching:
-        raise ValidationError(
-            xr.where,
-            f"no Composition matches {what}",
-            hint="add a Composition whose compositeTypeRef names this kind",
-        )
-    if len(matching) > 1:
-        names = ", ".join(sorted(c.name for c in matching))
-        raise ValidationError(
-            xr.where,
-            f"several Compositions match {what}: {names}",
-            hint="choose one with spec.compositionRef.name or compositionSelector.matchLabels",
-        )
-    return matching[0]
-
-
-def check_functions(composition: Composition, registry: FunctionRegistry) -> None:
-    """Raise ValidationError (naming the composition, step and the registered
-    functions) when a pipeline step names a function that is not registered."""
-    for step in composition.steps:
-        if registry.get(step.function) is None:
-            raise ValidationError(
-                composition.where,
-                f"pipeline step {step.name!r} uses function {step.function!r}, which is not "
-                f"registered (registered: {', '.join(registry.names) or 'none'})",
-                hint="install the function's Python package (entry point group "
-                "gitwave.composition_functions)",
-            )
 
 
 def compose_xr(

@@ -16,19 +16,19 @@ from typing import Any
 
 from gitwave.compositions.crossplane import ComposedComposite
 from gitwave.compositions.definitions import GraphDefinition
+from gitwave.compositions.expressions import (
+    ExpressionError,
+    Template,
+    evaluate,
+    iter_strings,
+    parse_template,
+)
 from gitwave.compositions.materialize import Owner, materialize
 from gitwave.compositions.model import (
     ANNOTATION_COMPOSITE,
     ComposedReadiness,
     CompositeNode,
     CompositeStatus,
-)
-from gitwave.compositions.references import (
-    ExpressionError,
-    Template,
-    evaluate,
-    iter_strings,
-    parse_template,
 )
 from gitwave.compositions.values import copy_json, json_type
 from gitwave.engine.errors import ValidationError

@@ -10,7 +10,7 @@ For every resource template, in order: copy ``base``, apply the patches in
 order (From… patches read the observed composite, To… patches read the
 observed composed resource and write the desired composite), then — when the
 resource is observed — run its readiness checks and extract its connection
-details.
+details (:func:`~gitwave.compositions.connection.template_connection_details`).
 
 Patch types: FromCompositeFieldPath (the default), ToCompositeFieldPath,
 CombineFromComposite, CombineToComposite, PatchSet. ``policy.fromFieldPath``:
@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitwave.compositions.connection import value_bytes
+from gitwave.compositions.connection import template_connection_details
+from gitwave.compositions.expressions import escape_value
 from gitwave.compositions.functions import (
     FunctionError,
     FunctionRequest,
@@ -38,7 +39,6 @@ from gitwave.compositions.functions import (
     Severity,
 )
 from gitwave.compositions.readiness import ReadinessError, check_readiness
-from gitwave.compositions.references import escape_value
 from gitwave.compositions.transforms import TransformError, apply_transforms
 from gitwave.compositions.values import SprintfError, copy_json, sprintf
 from gitwave.engine.api import MISSING_FIELD, FieldPathError, get_field, set_field
@@ -141,7 +141,7 @@ def patch_and_transform(request: FunctionRequest) -> FunctionResponse:
             ready = Ready.TRUE if verdict.ready else Ready.FALSE
             if not verdict.ready:
                 results.append(FunctionResult(Severity.NORMAL, verdict.reason, resource=name))
-            connection.update(_connection_details(template, observed_entry, where))
+            connection.update(template_connection_details(template, observed_entry, where))
         resources[name] = {"resource": desired, "ready": ready.value}
 
     return FunctionResponse(
@@ -352,63 +352,6 @@ def _merge(existing: Any, value: Any, *, keep: bool, append: bool) -> Any:
     if append and isinstance(existing, list) and isinstance(value, list):
         return [*existing, *value]
     return existing if keep else value
-
-
-def _connection_details(
-    template: Mapping[str, Any], observed_entry: Mapping[str, Any] | None, where: str
-) -> dict[str, bytes]:
-    details = template.get("connectionDetails")
-    if not details or observed_entry is None:
-        return {}
-    if not isinstance(details, list):
-        raise FunctionError(f"{where}: connectionDetails must be a list")
-    observed = observed_entry.get("resource") or {}
-    secret: Mapping[str, bytes] = observed_entry.get("connectionDetails") or {}
-    out: dict[str, bytes] = {}
-    for number, detail in enumerate(details):
-        if not isinstance(detail, Mapping):
-            raise FunctionError(f"{where}, connectionDetails[{number}] must be an object")
-        kind = detail.get("type") or _detail_type(detail)
-        name = detail.get("name")
-        if kind == "FromConnectionSecretKey":
-            key = detail.get("fromConnectionSecretKey")
-            if not isinstance(key, str) or not key:
-                raise FunctionError(
-                    f"{where}, connectionDetails[{number}]: needs fromConnectionSecretKey"
-                )
-            if key in secret:
-                out[name if isinstance(name, str) and name else key] = secret[key]
-            continue
-        if not isinstance(name, str) or not name:
-            raise FunctionError(f"{where}, connectionDetails[{number}] ({kind}): needs a name")
-        if kind == "FromFieldPath":
-            path = detail.get("fromFieldPath")
-            if not isinstance(path, str) or not path:
-                raise FunctionError(f"{where}, connectionDetails[{number}]: needs fromFieldPath")
-            value = get_field(observed, path)
-            if value is not MISSING_FIELD and value is not None:
-                out[name] = value_bytes(value)
-        elif kind == "FromValue":
-            value = detail.get("value")
-            if not isinstance(value, str):
-                raise FunctionError(f"{where}, connectionDetails[{number}]: needs a string value")
-            out[name] = value.encode()
-        else:
-            raise FunctionError(
-                f"{where}, connectionDetails[{number}]: unknown type {kind!r}; use "
-                "FromConnectionSecretKey, FromFieldPath or FromValue"
-            )
-    return out
-
-
-def _detail_type(detail: Mapping[str, Any]) -> str:
-    if "fromConnectionSecretKey" in detail:
-        return "FromConnectionSecretKey"
-    if "fromFieldPath" in detail:
-        return "FromFieldPath"
-    if "value" in detail:
-        return "FromValue"
-    return "?"
 
 
 def _describe(err: Exception) -> str:

@@ -9,11 +9,15 @@ and broadcasts the engine's events to whichever screens are listening.
 Keys: arrows or j/k move, enter opens, esc goes back, ``d`` diff, ``h``
 history, ``e`` events, ``S`` sync, ``?`` every key, ``:`` the command palette,
 ``q`` quits. ``--read-only`` hides and refuses every control.
+
+This module is a little over 400 lines because it is one job, the App itself:
+its navigation, help and command palette, and the sync, rollback and pause
+flows share the App's workers, busy set and notifications, so they stay on it
+(the garbage-collection policy is apart, in ``heap``).
 """
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -32,6 +36,7 @@ from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan_report import format_plan
 from gitwave.engine.sync import SyncResult
 from gitwave.tui.controller import AppView, AutoSync, Controller, SyncRequest
+from gitwave.tui.heap import HeapPolicy
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.apps import AppsScreen
 from gitwave.tui.screens.diff import DiffScreen
@@ -49,41 +54,6 @@ from gitwave.tui.widgets.resource_tree import ResourceTree
 from gitwave.tui.widgets.status import Glyphs
 
 T = TypeVar("T")
-
-
-class HeapPolicy:
-    """Keeps Python's cyclic garbage collector from walking every planned object.
-
-    A plan of 10,000 objects keeps about half a million Python objects alive;
-    each full collection walks them all (0.5-1 s on 2 cores), and a refresh
-    allocates enough to set off several. Frozen after each load (``settled``),
-    the plans already held are left out of collections; they are still freed
-    by reference counting when dropped (they hold no cycles). Cyclic garbage
-    frozen with them is reclaimed by a full collection every ``every`` loads.
-
-    Off unless ``enabled`` (``GitwaveApp.run`` turns it on): a test process
-    running many apps must not freeze the garbage of earlier tests.
-    """
-
-    def __init__(self, *, enabled: bool = False, every: int = 20) -> None:
-        self.enabled = enabled
-        self.every = every
-        self.loads = 0
-
-    def start(self) -> None:
-        """Turn the policy on; what is loaded so far (the modules) is frozen at once."""
-        self.enabled = True
-        gc.freeze()
-
-    def settled(self) -> None:
-        """Call on the app's thread after a big value (an app's plan) was stored."""
-        if not self.enabled:
-            return
-        self.loads += 1
-        if self.loads % self.every == 0:
-            gc.unfreeze()
-            gc.collect()
-        gc.freeze()
 
 
 READ_ONLY_MESSAGE = "read-only mode: this control is disabled (started with --read-only)"

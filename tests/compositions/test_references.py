@@ -14,7 +14,7 @@ from gitwave.compositions import (
     resolve,
     unresolved,
 )
-from gitwave.compositions.references import compile_expression
+from gitwave.compositions.expressions import compile_expression
 from gitwave.engine.errors import CycleError, GitwaveError, ValidationError
 from gitwave.engine.graph import build_graph
 from gitwave.engine.model import Dependency, Manifest, Resource, ResourceKey

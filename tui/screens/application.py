@@ -1,10 +1,9 @@
 """The Application screen: one app's live resource tree, its waves, and what a
-running sync is waiting for."""
+running sync is waiting for. The tree's rows are built in ``application_rows``."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 
 from rich.text import Text
 from textual import on, work
@@ -15,16 +14,19 @@ from textual.worker import get_current_worker
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind
-from gitwave.engine.model import Health, HealthCode, HookPhase, ResourceKey
-from gitwave.tui.controller import AppView, ResourceNode
+from gitwave.engine.model import Health, ResourceKey
+from gitwave.tui.controller import AppView
+from gitwave.tui.screens.application_rows import (
+    APP_ROW,
+    object_count,
+    parse_health,
+    tree_rows,
+    wave_rows,
+)
 from gitwave.tui.screens.base import GitwaveScreen
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
 from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
 from gitwave.tui.widgets.status import (
-    Cell,
-    Glyphs,
-    Tone,
-    action_cell,
     age,
     auto_sync_cell,
     health_cell,
@@ -32,122 +34,6 @@ from gitwave.tui.widgets.status import (
     sync_cell,
 )
 from gitwave.tui.widgets.title_bar import TitleBar
-
-APP_ROW = "app"
-_PHASE_SHORT = {
-    HookPhase.PRE_SYNC: "pre",
-    HookPhase.POST_SYNC: "post",
-    HookPhase.SYNC_FAIL: "fail",
-    HookPhase.SKIP: "skip",
-}
-
-
-def _objects(count: int) -> str:
-    return f"{count} object" if count == 1 else f"{count} objects"
-
-
-def short_wave(node: ResourceNode) -> str:
-    """The WAVE column: ``1`` for Sync wave 1, ``pre 0`` for a PreSync hook."""
-    if node.phase is None:
-        return ""
-    if node.phase is HookPhase.SYNC:
-        return str(node.wave_number)
-    return f"{_PHASE_SHORT[node.phase]} {node.wave_number}"
-
-
-def parse_health(text: str) -> Health:
-    """A Health back from its ``str`` (``Progressing: waiting for …``), as events carry it."""
-    code, _, message = text.partition(": ")
-    try:
-        return Health(HealthCode(code), message)
-    except ValueError:
-        return Health(HealthCode.UNKNOWN, text)
-
-
-def resource_row(
-    node: ResourceNode,
-    g: Glyphs,
-    health: Mapping[ResourceKey, Health],
-    *,
-    with_children: bool = True,
-) -> TreeRow:
-    current = health.get(node.key, node.health)
-    detail = node.key.display
-    if current is not None:
-        detail += f" · {current}"
-    detail += f" · {node.wave}" if node.wave else " · owned, not in Git"
-    children: tuple[TreeRow, ...] = ()
-    if with_children:
-        children = tuple(resource_row(c, g, health) for c in node.children)
-    return TreeRow(
-        id=str(node.key),
-        label=f"{node.key.kind} {node.key.name}",
-        sync=action_cell(node.action, g),
-        health=health_cell(current, g),
-        wave=short_wave(node),
-        ref=node.key,
-        children=children,
-        detail=detail,
-    )
-
-
-def tree_rows(view: AppView, g: Glyphs, health: Mapping[ResourceKey, Health]) -> list[TreeRow]:
-    """app → (composite →) resources → what they own."""
-    summary = view.summary
-    children = tuple(resource_row(n, g, health) for n in view.nodes)
-    return [
-        TreeRow(
-            id=APP_ROW,
-            label=f"app {summary.name}",
-            sync=sync_cell(summary.sync, g),
-            health=health_cell(summary.health, g),
-            children=children,
-            detail=f"app {summary.name} · {_objects(len(view.nodes))} · {summary.health}",
-        )
-    ]
-
-
-def wave_rows(
-    view: AppView,
-    g: Glyphs,
-    health: Mapping[ResourceKey, Health],
-    *,
-    running: str | None,
-    done: frozenset[str],
-) -> list[TreeRow]:
-    """The plan's waves in run order, each with its objects; the running one marked."""
-    plan = view.plan
-    if plan is None:
-        return []
-    nodes = {n.key: n for n in view.nodes}
-    for root in view.nodes:
-        for inner in root.children:
-            if inner.action is not None:  # composed resources sit under their composite
-                nodes.setdefault(inner.key, inner)
-    rows = []
-    for wave in plan.waves:
-        members = [nodes[t.key] for t in wave.tasks if t.key in nodes]
-        worst = Health.worst(h for n in members if (h := health.get(n.key, n.health)) is not None)
-        if wave.label == running:
-            state = Cell(f"{g.running} running", Tone.INFO)
-        elif wave.label in done:
-            state = Cell(f"{g.ok} done", Tone.GOOD)
-        else:
-            state = Cell(_objects(len(members)), Tone.DIM)
-        rows.append(
-            TreeRow(
-                id=f"wave:{wave.label}",
-                label=wave.label,
-                sync=state,
-                health=health_cell(worst, g) if members else Cell(""),
-                ref=wave.label,
-                children=tuple(resource_row(n, g, health, with_children=False) for n in members),
-                emphasis=wave.label == running,
-                detail=f"{wave.label} · {_objects(len(members))}"
-                + (" · running" if wave.label == running else ""),
-            )
-        )
-    return rows
 
 
 class ApplicationScreen(GitwaveScreen):
@@ -311,7 +197,7 @@ class ApplicationScreen(GitwaveScreen):
             second.append_text(result_cell(s.last.result, g).rich())
             when = age(self.gw.controller.clock() - s.last.finished)
             second.append(f" {when} ago (#{s.last.id})")
-        second.append(f"  {_objects(s.resources)}")
+        second.append(f"  {object_count(s.resources)}")
         # One line each, cut at the edge: a long commit subject must not push
         # the tree down a line.
         text = Text("\n", no_wrap=True, overflow="ellipsis").join([first, second])

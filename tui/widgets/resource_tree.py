@@ -11,10 +11,9 @@ two lines whatever the size of the app.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import ClassVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -25,37 +24,19 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from gitwave.tui.widgets.status import BLANK, UNICODE, Cell, Glyphs, Tone
+from gitwave.tui.widgets.status import UNICODE, Glyphs
+from gitwave.tui.widgets.tree_rows import (
+    TreeLine,
+    TreeRow,
+    child_entries,
+    column_widths,
+    fit,
+    tone_style,
+    tree_lines,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class TreeRow:
-    """One row: a label, three status cells and its children.
-
-    ``id`` is stable across refreshes (the expanded rows and the cursor are
-    kept by id). ``ref`` is what the row stands for (a ResourceKey, a wave
-    label), handed back in the messages. ``emphasis`` draws the row bold with
-    a marker (the running wave).
-    """
-
-    id: str
-    label: str
-    sync: Cell = BLANK
-    health: Cell = BLANK
-    wave: str = ""
-    ref: object = None
-    children: tuple[TreeRow, ...] = ()
-    emphasis: bool = False
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Line:
-    row: TreeRow
-    guide: str  # the tree guide drawn before the row
-    inner: str  # the guide its children continue
-    depth: int
-    expanded: bool
+# TreeRow is what set_roots() takes, so importers find it beside the widget.
+__all__ = ["ResourceTree", "TreeRow"]
 
 
 class ResourceTree(ScrollView, can_focus=True):
@@ -152,7 +133,7 @@ class ResourceTree(ScrollView, can_focus=True):
         # is one key away, and the first paint stays fast.
         self.auto_expand_limit = auto_expand_limit
         self._roots: tuple[TreeRow, ...] = ()
-        self._lines: list[_Line] = []
+        self._lines: list[TreeLine] = []
         self._expanded: set[str] = set()
         # Rows whose default expansion was decided (the first time they had children).
         self._decided: set[str] = set()
@@ -229,37 +210,12 @@ class ResourceTree(ScrollView, can_focus=True):
                 return index
         return None
 
-    def _lines_of(self, roots: Sequence[tuple[TreeRow, str, str, int]]) -> list[_Line]:
-        """The lines of ``roots`` (row, guide, inner guide, depth) and of their
-        expanded descendants, top to bottom."""
-        lines: list[_Line] = []
-        expanded = self._expanded
-        stack = list(reversed(roots))
-        while stack:
-            row, guide, inner, depth = stack.pop()
-            is_open = row.id in expanded
-            lines.append(_Line(row, guide, inner, depth, is_open))
-            if is_open and row.children:
-                stack.extend(reversed(self._children_of(row, inner, depth)))
-        return lines
-
-    def _children_of(
-        self, row: TreeRow, inner: str, depth: int
-    ) -> list[tuple[TreeRow, str, str, int]]:
-        g = self.glyphs
-        last = len(row.children) - 1
-        return [
-            (
-                child,
-                inner + (g.last_branch if i == last else g.branch),
-                inner + ("  " if i == last else g.pipe),
-                depth + 1,
-            )
-            for i, child in enumerate(row.children)
-        ]
-
     def _flatten(self) -> None:
-        self._lines = self._lines_of([(root, "", "", 0) for root in self._roots])
+        self._lines = tree_lines(
+            [(root, "", "", 0) for root in self._roots],
+            expanded=self._expanded,
+            glyphs=self.glyphs,
+        )
         self._resized()
 
     def _resized(self) -> None:
@@ -271,8 +227,10 @@ class ResourceTree(ScrollView, can_focus=True):
         line = self._lines[index]
         self._expanded.add(line.row.id)
         self._lines[index] = replace(line, expanded=True)
-        self._lines[index + 1 : index + 1] = self._lines_of(
-            self._children_of(line.row, line.inner, line.depth)
+        self._lines[index + 1 : index + 1] = tree_lines(
+            child_entries(line.row, line.inner, line.depth, self.glyphs),
+            expanded=self._expanded,
+            glyphs=self.glyphs,
         )
         self._resized()
 
@@ -378,17 +336,6 @@ class ResourceTree(ScrollView, can_focus=True):
 
     # -- drawing ----------------------------------------------------------------------
 
-    def _widths(self, width: int) -> tuple[int, int, int, int]:
-        """Widths of the name, sync, health and wave columns."""
-        sync, health, wave = 12, 14, 7
-        if width < 64:
-            wave = 0
-        if width < 50:
-            sync, health = 11, 12
-        # Past 64 cells a wider name column only pushes the statuses away from it.
-        name = min(max(width - 2 - sync - health - wave - 2, 8), 64)
-        return name, sync, health, wave
-
     @property
     def _width(self) -> int:
         # Inside the scrollbar: a row as wide as the widget would scroll sideways.
@@ -409,17 +356,17 @@ class ResourceTree(ScrollView, can_focus=True):
         return self._row_strip(self._lines[index], index == self.cursor, width, base)
 
     def _header(self, width: int, base: Style) -> Strip:
-        name_w, sync_w, health_w, wave_w = self._widths(width)
+        name_w, sync_w, health_w, wave_w = column_widths(width)
         style = base + self.get_component_rich_style("resource-tree--header")
         name, sync, health, wave = self.columns
-        text = "  " + _fit(name, name_w) + " " + _fit(sync, sync_w) + _fit(health, health_w)
+        text = "  " + fit(name, name_w) + " " + fit(sync, sync_w) + fit(health, health_w)
         if wave_w:
-            text += " " + _fit(wave, wave_w - 1)
+            text += " " + fit(wave, wave_w - 1)
         return Strip([Segment(text, style)]).adjust_cell_length(width, base)
 
-    def _row_strip(self, line: _Line, is_cursor: bool, width: int, base: Style) -> Strip:
+    def _row_strip(self, line: TreeLine, is_cursor: bool, width: int, base: Style) -> Strip:
         g = self.glyphs
-        name_w, sync_w, health_w, wave_w = self._widths(width)
+        name_w, sync_w, health_w, wave_w = column_widths(width)
         row = line.row
         style = base
         if row.emphasis:
@@ -439,30 +386,11 @@ class ResourceTree(ScrollView, can_focus=True):
         segments = [
             Segment(marker + " ", style),
             Segment(prefix, guide_style),
-            Segment(_fit(row.label, label_width, g.ellipsis), style),
+            Segment(fit(row.label, label_width, g.ellipsis), style),
             Segment(" ", style),
-            Segment(_fit(row.sync.text, sync_w, g.ellipsis), _tone(style, row.sync.tone)),
-            Segment(_fit(row.health.text, health_w, g.ellipsis), _tone(style, row.health.tone)),
+            Segment(fit(row.sync.text, sync_w, g.ellipsis), tone_style(style, row.sync.tone)),
+            Segment(fit(row.health.text, health_w, g.ellipsis), tone_style(style, row.health.tone)),
         ]
         if wave_w:
-            segments.append(Segment(" " + _fit(row.wave, wave_w - 1, g.ellipsis), style))
+            segments.append(Segment(" " + fit(row.wave, wave_w - 1, g.ellipsis), style))
         return Strip(segments).adjust_cell_length(width, style)
-
-
-_TONE_STYLES = {tone: Style.parse(tone.rich_style or "none") for tone in Tone}
-
-
-def _tone(style: Style, tone: Tone) -> Style:
-    if tone is Tone.PLAIN:
-        return style
-    return style + _TONE_STYLES[tone]
-
-
-def _fit(text: str, width: int, ellipsis: str = "…") -> str:
-    """``text`` cut (with an ellipsis) or padded to exactly ``width`` cells."""
-    if width <= 0:
-        return ""
-    cells = cell_len(text)
-    if cells <= width:
-        return text + " " * (width - cells)
-    return set_cell_size(text, max(width - cell_len(ellipsis), 0)) + ellipsis
