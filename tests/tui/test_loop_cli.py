@@ -151,6 +151,7 @@ def wait_for(what: str, check: Callable[[], Any], *, timeout: float = 20) -> Any
 # --- watch ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # `gitwave` in subprocesses
 def test_watch_prints_one_line_per_save_and_ctrl_c_exits_0(
     tmp_path: Path, processes: list[Process]
 ) -> None:
@@ -176,6 +177,7 @@ def test_watch_prints_one_line_per_save_and_ctrl_c_exits_0(
 # --- run: drift from another process ------------------------------------------------------
 
 
+@pytest.mark.slow  # `gitwave` in subprocesses
 def test_run_reports_an_out_of_band_scale_from_another_process(
     tmp_path: Path, processes: list[Process], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -235,6 +237,7 @@ def _migrate_uid(state: Path) -> str:
 AUTOMATED = {"automated": {"selfHeal": True}}
 
 
+@pytest.mark.slow  # `gitwave` in subprocesses
 def test_sigterm_stops_the_running_sync_at_a_safe_point_and_records_it(
     tmp_path: Path, processes: list[Process], sandbox_env: Path
 ) -> None:
@@ -265,6 +268,7 @@ def test_sigterm_stops_the_running_sync_at_a_safe_point_and_records_it(
     )
 
 
+@pytest.mark.slow  # `gitwave` in subprocesses
 def test_sigkill_between_waves_then_a_restart_converges_without_running_a_hook_twice(
     tmp_path: Path,
     processes: list[Process],
