@@ -11,7 +11,7 @@ TOOLS  ?= $(HOME)/.cache/gitwave/tools
 HELM_VERSION ?= v3.19.0
 GO     ?= $(shell command -v go || echo /usr/local/go/bin/go)
 
-.PHONY: demo test lint typecheck unit tools cluster-build cluster-up cluster-down bench clean
+.PHONY: demo test test-fast lint typecheck unit tools cluster-build cluster-up cluster-down bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ typecheck: $(STAMP) build/typecheck/gitwave
 
 unit: $(STAMP) tools
 	PATH="$(TOOLS):$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+## test-fast: while you work: the tests outside tests/e2e (no control plane) and
+##   not marked `slow` (pyproject.toml says what that is), on 2 workers; no lint
+##   or type-check. About 2 min on 2 cores. `make test` stays the whole suite
+##   (what .ci/run calls).
+test-fast: $(STAMP) tools
+	PATH="$(TOOLS):$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n 2 -m "not slow" --ignore=tests/e2e
 
 tools:
 	@if [ -x "$(TOOLS)/helm" ]; then :; \

@@ -6,6 +6,8 @@ import base64
 import copy
 import time
 
+import pytest
+
 from gitwave.compositions import compose, resolve, unresolved
 from gitwave.engine.graph import build_graph
 from gitwave.engine.model import Dependency, DependencyReason, Live, Resource, ResourceKey
@@ -153,6 +155,7 @@ def test_resolve_and_status_once_the_database_is_up() -> None:
     assert "generated-pw" not in repr(status)
 
 
+@pytest.mark.slow  # a large input, timed
 def test_composing_1000_databases_takes_well_under_a_second() -> None:
     sample = [r for r in rendered() if r.key.kind != "Deployment"]
     xr = next(r for r in sample if r.key.kind == "ProductionDatabase")

@@ -527,6 +527,7 @@ def test_secret_last_applied_annotation_is_not_compared_or_shown() -> None:
 # --- speed --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a large input, timed
 def test_ten_thousand_unchanged_objects_diff_fast() -> None:
     pairs = []
     for n in range(10_000):

@@ -898,6 +898,7 @@ def big_app(namespaces: int, pairs: int) -> list[Resource]:
     return resources
 
 
+@pytest.mark.slow  # a large input, timed
 def test_ten_thousand_resources_build_without_quadratic_blowup() -> None:
     resources = big_app(100, 50)
     started = time.process_time()

@@ -21,6 +21,7 @@ from gitwave.tui.screens.modals import ConfirmScreen, SyncOptionsScreen
 from tests.tui.test_app_support import (
     SIZE,
     Env,
+    drawn,
     fleet,
     make_env,
     notified,
@@ -250,7 +251,7 @@ async def test_capital_s_on_the_list_syncs_the_selected_app(env: Env) -> None:
         screen = await loaded(pilot, app)
         screen.query_one("#apps", DataTable).move_cursor(row=screen.visible_names().index("waves"))
         await pilot.press("S")
-        await until(pilot, lambda: isinstance(app.screen, SyncOptionsScreen))
+        await until(pilot, lambda: drawn(app, SyncOptionsScreen))
         assert app.screen.app_name == "waves"  # type: ignore[attr-defined]
         assert "Sync waves" in screen_text(app)
         await pilot.press("escape")

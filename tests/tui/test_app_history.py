@@ -19,6 +19,7 @@ from tests.tui.test_app_support import (
     SIZE,
     Env,
     commit,
+    drawn,
     fleet,
     make_env,
     notified,
@@ -85,7 +86,7 @@ async def test_history_lists_syncs_newest_first_and_rolls_back(env: Env) -> None
             ("1", old[:7], "✓ Succeeded"),
         ]
         await pilot.press("down", "R")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: drawn(app, ConfirmScreen))
         text = screen_text(app)
         assert f"Roll guestbook back to history entry #1 ({old[:7]})?" in text
         assert "spec.replicas: 5 -> 3" in text

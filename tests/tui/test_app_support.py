@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import git
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
@@ -121,6 +123,12 @@ def screen_text(app: GitwaveApp) -> str:
     """What the terminal shows, as plain text (one line per row)."""
     strips = app.screen._compositor.render_strips()
     return "\n".join(strip.text.rstrip() for strip in strips)
+
+
+def drawn(app: GitwaveApp, screen: type[Screen[Any]]) -> bool:
+    """The top screen is a ``screen`` and has been drawn: a screen is pushed before
+    its first layout, so its text can still be empty (seen on a loaded machine)."""
+    return isinstance(app.screen, screen) and bool(screen_text(app).strip())
 
 
 def notified(app: GitwaveApp, text: str) -> bool:

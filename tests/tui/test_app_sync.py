@@ -19,6 +19,7 @@ from gitwave.tui.widgets.resource_tree import ResourceTree
 from tests.tui.test_app_support import (
     SIZE,
     Env,
+    drawn,
     fleet,
     make_env,
     notified,
@@ -61,7 +62,7 @@ async def test_sync_from_the_app_screen_with_confirmation_turns_it_healthy(env: 
         await pilot.press("S")
         await until(pilot, lambda: isinstance(app.screen, SyncOptionsScreen))
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: drawn(app, ConfirmScreen))
         # The plan, before anything is applied.
         confirm_text = screen_text(app)
         assert "Sync app guestbook to sandbox?" in confirm_text
@@ -143,7 +144,7 @@ async def test_s_syncs_only_the_selected_object(env: Env) -> None:
         tree = screen.query_one("#tree", ResourceTree)
         assert tree.move_to(str(CONFIGMAP))
         await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: drawn(app, ConfirmScreen))
         text = screen_text(app)
         assert "Sync ConfigMap/guestbook/guestbook-ui-config to sandbox?" in text
         assert "Plan: 1 to create, 0 to update" in text
@@ -161,7 +162,7 @@ async def test_a_plan_that_changed_after_confirmation_is_not_applied(env: Env) -
     async with app.run_test(size=SIZE) as pilot:
         await open_app(pilot, app)
         await pilot.press("S", "enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: drawn(app, ConfirmScreen))
         assert "Plan: 0 to create, 0 to update" in screen_text(app)
         # Someone scales the Deployment while the plan is on screen.
         env.sandbox.scale(DEPLOYMENT, 7)

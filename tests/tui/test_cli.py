@@ -354,6 +354,7 @@ def test_kustomize_overlay(capsys: pytest.CaptureFixture[str]) -> None:
     assert docs and all(d.get("kind") for d in docs)
 
 
+@pytest.mark.slow  # the console script in subprocesses
 def test_console_script_exit_codes(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "gitwave"
     env = {**os.environ}

@@ -20,6 +20,10 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "production-database"
 GITWAVE = Path(sys.executable).parent / "gitwave"
 
+# Every step is a fresh `gitwave` process that starts the AWS emulator: about
+# a minute for the module on 2 idle cores. `make test` runs it; `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 
 def gitwave(state: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     env = {

@@ -151,6 +151,7 @@ def wait_for(what: str, check: Callable[[], Any], *, timeout: float = 20) -> Any
 # --- watch ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # `gitwave` in subprocesses
 def test_watch_prints_one_line_per_save_and_ctrl_c_exits_0(
     tmp_path: Path, processes: list[Process]
 ) -> None:
@@ -176,6 +177,7 @@ def test_watch_prints_one_line_per_save_and_ctrl_c_exits_0(
 # --- run: drift from another process ------------------------------------------------------
 
 
+@pytest.mark.slow  # `gitwave` in subprocesses
 def test_run_reports_an_out_of_band_scale_from_another_process(
     tmp_path: Path, processes: list[Process], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -235,6 +237,7 @@ def _migrate_uid(state: Path) -> str:
 AUTOMATED = {"automated": {"selfHeal": True}}
 
 
+@pytest.mark.slow  # `gitwave` in subprocesses
 def test_sigterm_stops_the_running_sync_at_a_safe_point_and_records_it(
     tmp_path: Path, processes: list[Process], sandbox_env: Path
 ) -> None:
@@ -265,6 +268,7 @@ def test_sigterm_stops_the_running_sync_at_a_safe_point_and_records_it(
     )
 
 
+@pytest.mark.slow  # `gitwave` in subprocesses
 def test_sigkill_between_waves_then_a_restart_converges_without_running_a_hook_twice(
     tmp_path: Path,
     processes: list[Process],
@@ -325,20 +329,27 @@ def test_sigkill_between_waves_then_a_restart_converges_without_running_a_hook_t
 @dataclass(frozen=True)
 class EventsCase:
     reason: str
-    argv: tuple[str, ...]
+    # The arguments given the test's "now": taken when the test runs, never at
+    # import (minutes can pass between the two; see tests/conftest.py).
+    argv: Callable[[float], tuple[str, ...]]
     messages: tuple[str, ...]
 
 
-NOW = time.time()
+def rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
 EVENTS_CASES = [
-    EventsCase("every event, oldest first, however old", (), ("2h ago", "5m ago", "now")),
-    EventsCase("--since a duration", ("--since", "10m"), ("5m ago", "now")),
+    EventsCase(
+        "every event, oldest first, however old", lambda now: (), ("2h ago", "5m ago", "now")
+    ),
+    EventsCase("--since a duration", lambda now: ("--since", "10m"), ("5m ago", "now")),
     EventsCase(
         "--since an RFC 3339 time",
-        ("--since", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - 3 * 3600))),
+        lambda now: ("--since", rfc3339(now - 3 * 3600)),
         ("2h ago", "5m ago", "now"),
     ),
-    EventsCase("--limit keeps the newest", ("--limit", "1"), ("now",)),
+    EventsCase("--limit keeps the newest", lambda now: ("--limit", "1"), ("now",)),
 ]
 
 
@@ -346,6 +357,7 @@ EVENTS_CASES = [
 def test_events_replays_the_timeline(
     capsys: pytest.CaptureFixture[str], sandbox_env: Path, case: EventsCase
 ) -> None:
+    now = time.time()  # `gitwave events --since 10m` reads the real clock too
     store = Store(sandbox_env / "gitwave.db")
     key = ResourceKey("apps", "Deployment", "guestbook", "guestbook-ui")
     for ago, kind in (
@@ -357,15 +369,16 @@ def test_events_replays_the_timeline(
             "now" if not ago else f"{ago // 3600}h ago" if ago >= 3600 else f"{ago // 60}m ago"
         )
         store.record_event(
-            Event(kind, "guestbook", message, revision="a" * 40, resource=key, time=NOW - ago)
+            Event(kind, "guestbook", message, revision="a" * 40, resource=key, time=now - ago)
         )
-    store.record_event(Event(EventKind.HEAL, "other", "not this app", time=NOW))
+    store.record_event(Event(EventKind.HEAL, "other", "not this app", time=now))
     store.close()
 
-    code, out, _ = run(capsys, "events", "guestbook", *case.argv, "-o", "json")
+    argv = case.argv(now)
+    code, out, _ = run(capsys, "events", "guestbook", *argv, "-o", "json")
     assert code == 0
     replayed = json.loads(out)
-    code, table, _ = run(capsys, "events", "guestbook", *case.argv)
+    code, table, _ = run(capsys, "events", "guestbook", *argv)
 
     assert code == 0
     assert tuple(e["message"] for e in replayed) == case.messages

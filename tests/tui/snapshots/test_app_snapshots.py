@@ -31,6 +31,9 @@ HERE = Path(__file__).resolve().parent
 NOW = 1_714_564_800.0  # 2024-05-01 12:00:00 UTC
 DEPLOYMENT = ResourceKey("apps", "Deployment", "shop", "shop-api")
 SIZES = [(80, 24), (160, 48)]
+
+# About 2 s a snapshot on 2 cores: `make test` compares them, `make test-fast` does not.
+pytestmark = pytest.mark.slow
 IDS = ["80x24", "160x48"]
 
 
