@@ -154,6 +154,9 @@ def _open_local(path: Path, *, revision: str | None, cache: Path) -> Checkout:
         if repo.bare or repo.working_tree_dir is None:
             return _open_remote(directory.as_uri(), revision=revision, shallow=False, cache=cache)
         top = Path(repo.working_tree_dir).resolve()
+        # `git status` refreshes the index under .git/index.lock unless told not
+        # to: while run or watch polls, a user's own `git commit` would fail.
+        repo.git.update_environment(GIT_OPTIONAL_LOCKS="0")
         if revision is None:
             return Checkout(
                 root=top,
