@@ -31,7 +31,8 @@ from .controllers import Rollout, StatusContext, controller_for
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
 from .fields import apply_as, clone, touch, update_as, without_nulls
 from .kinds import ServedKind, builtin_kind, is_crd, kind_from_crd, unknown_kind_error
-from .store import Row, Store, candidate_values
+from .schema import Row
+from .store import Store, candidate_values
 
 GITWAVE_MANAGER = "gitwave"
 CONTROLLER_MANAGER = "sandbox-controller"

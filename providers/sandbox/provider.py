@@ -38,7 +38,8 @@ from .defaults import fold_string_data
 from .fields import clone, without_nulls
 from .kinds import is_crd, kind_from_crd
 from .lifecycle import Lifecycle, with_hint
-from .store import Row, Store
+from .schema import Row
+from .store import Store
 
 STATE_FILE = "sandbox.db"
 
