@@ -5,7 +5,9 @@ tracks field managers like server-side apply, refuses objects in missing
 namespaces and kinds no CRD registered, and runs simulated controllers whose
 status depends on an injected clock (see ``controllers``). State lives in
 SQLite (``store``), so the CLI in another process sees and changes the same
-objects while a sync runs.
+objects while a sync runs. How an object is written (defaults, generations,
+controllers, deletion) is ``lifecycle``; this class holds the lock and the
+transactions and answers the Provider protocol.
 """
 
 from __future__ import annotations
@@ -14,12 +16,9 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from gitwave.engine.api import ChangeFeed, Provider, health_of, is_cloud_group
 from gitwave.engine.errors import ConflictError, ProviderError, UnreachableError
@@ -35,20 +34,14 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 
-from .controllers import Rollout, StatusContext, controller_for
-from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
-from .fields import apply_as, clone, touch, update_as, without_nulls
-from .kinds import ServedKind, builtin_kind, is_crd, kind_from_crd, unknown_kind_error
-from .store import Row, Store, candidate_values
+from .defaults import fold_string_data
+from .fields import clone, without_nulls
+from .kinds import is_crd, kind_from_crd
+from .lifecycle import Lifecycle, with_hint
+from .schema import Row
+from .store import Store
 
-GITWAVE_MANAGER = "gitwave"
-CONTROLLER_MANAGER = "sandbox-controller"
-BOOTSTRAP_MANAGER = "sandbox-bootstrap"
 STATE_FILE = "sandbox.db"
-
-# Namespaces every fresh sandbox has, as every real cluster does.
-BOOTSTRAP_NAMESPACES = ("default", "kube-system")
-
 
 _SCALABLE = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")})
 
@@ -56,8 +49,6 @@ _SCALABLE = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps",
 # Aliases: inside the class, ``list`` names the method.
 LiveList = list[Live]
 KeyList = list[ResourceKey]
-
-_NOT_SPEC = frozenset({"metadata", "status", "apiVersion", "kind"})
 
 
 def default_state_dir() -> Path:
@@ -70,30 +61,6 @@ def default_state_dir() -> Path:
     if xdg:
         return Path(xdg) / "gitwave"
     return Path.home() / ".local" / "state" / "gitwave"
-
-
-def rfc3339(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _spec_part(manifest: Manifest) -> dict[str, Any]:
-    """Everything generation tracks: the object minus metadata and status."""
-    return {k: v for k, v in manifest.items() if k not in _NOT_SPEC}
-
-
-def _identity(key: ResourceKey) -> dict[str, str]:
-    return {"name": key.name, "namespace": key.namespace} if key.namespace else {"name": key.name}
-
-
-def _bumps_generation(old: Manifest, new: Manifest) -> bool:
-    """Generation counts changes of ``spec``; a ConfigMap's data, a Role's rules
-    or any metadata change leave it alone, as on a real API server."""
-    return old.get("spec") != new.get("spec")
-
-
-def _with_hint(error: ProviderError, hint: str) -> ProviderError:
-    error.hint = hint
-    return error
 
 
 class SandboxProvider:
@@ -122,9 +89,10 @@ class SandboxProvider:
         self._queue_lock = threading.Lock()
         self._queued = 0
         self._store = Store(self.state_dir / STATE_FILE)
+        self._objects = Lifecycle(self._store, rollout_seconds=self._rollout, clock=self._clock)
         with self._guard(), self._store.write():
             if self._store.current_rv() == 0:
-                self._bootstrap(self._clock())
+                self._objects.bootstrap(self._clock())
 
     def close(self) -> None:
         """Close the database; the provider is unusable afterwards."""
@@ -172,7 +140,7 @@ class SandboxProvider:
                 with self._store.write():
                     fresh = self._store.get(key)
                     if fresh is not None and fresh.settle_at is not None:
-                        fresh = self._settle(fresh)
+                        fresh = self._objects.settle(fresh)
                     row = fresh
             return row.live() if row is not None else None
 
@@ -180,7 +148,7 @@ class SandboxProvider:
         """``observe`` for many keys in one read (a plan of 10,000 objects)."""
         wanted = list(keys)
         with self._guard():
-            self._settle_due()
+            self._objects.settle_due()
             versions = self._store.versions(wanted)
             # Decoding stored JSON is most of a no-op re-plan; an object whose
             # resourceVersion did not move is the same object, so reuse it.
@@ -207,13 +175,13 @@ class SandboxProvider:
         not bumped). Raises ProviderError for an unknown kind, a missing
         namespace, or a manifest the API server would reject."""
         key = resource.key
-        desired = self._desired(resource)
+        desired = self._objects.desired(resource)
         with self._guard():
             now = self._clock()
             if dry_run:
-                return self._apply(key, resource.api_version, desired, now, dry_run=True)
+                return self._objects.apply(key, resource.api_version, desired, now, dry_run=True)
             with self._store.write():
-                return self._apply(key, resource.api_version, desired, now, dry_run=False)
+                return self._objects.apply(key, resource.api_version, desired, now, dry_run=False)
 
     def delete(
         self, key: ResourceKey, *, propagation: Propagation = Propagation.FOREGROUND
@@ -226,7 +194,7 @@ class SandboxProvider:
             row = self._store.get(key)
             if row is None:
                 return ChangeSetEntry(key, ChangeAction.UNCHANGED, message="already absent")
-            dependents = self._delete_tree(row, propagation, self._clock())
+            dependents = self._objects.delete_tree(row, propagation, self._clock())
         message = f"deleted with {dependents} dependents" if dependents else "deleted"
         return ChangeSetEntry(key, ChangeAction.DELETED, message=message)
 
@@ -236,7 +204,7 @@ class SandboxProvider:
     def list_tracked(self, app: str) -> LiveList:
         """Objects labelled ``gitwave.dev/app: <app>``, sorted by key."""
         with self._guard():
-            self._settle_due()
+            self._objects.settle_due()
             return [row.live() for row in self._store.query(app=app)]
 
     # ------------------------------------------------------------ sandbox-only reads
@@ -245,7 +213,7 @@ class SandboxProvider:
         """Objects of ``kind`` (case-insensitive) in ``namespace``; None means all.
         Sorted by group, kind, namespace, name."""
         with self._guard():
-            self._settle_due()
+            self._objects.settle_due()
             return [r.live() for r in self._store.query(kind=kind, namespace=namespace)]
 
     def namespaces(self) -> set[str]:
@@ -258,7 +226,7 @@ class SandboxProvider:
         returned version to see only newer changes; see ``deletions_since``."""
         since = self._parse_rv(resource_version)
         with self._guard(), self._store.write():
-            self._settle_due()
+            self._objects.settle_due()
             rows = self._store.changed_after(since)
             return str(self._store.current_rv()), [r.live() for r in rows]
 
@@ -285,7 +253,7 @@ class SandboxProvider:
         # One transaction: the cursor returned is the version both reads saw,
         # so a change lands in exactly one answer.
         with self._guard(), self._store.write():
-            self._settle_due()
+            self._objects.settle_due()
             changed = self._store.changed_keys_after(since)
             deleted = self._store.deleted_after(since)
             current = str(self._store.current_rv())
@@ -306,7 +274,7 @@ class SandboxProvider:
             row = self._existing(key)
             obj = clone(row.manifest)
             obj.setdefault("spec", {})["replicas"] = replicas
-            return self._update(key, row, obj, manager=manager, now=self._clock())
+            return self._objects.update(key, row, obj, manager=manager, now=self._clock())
 
     def replace_live(
         self, key: ResourceKey, manifest: Manifest, *, manager: str = "kubectl-edit"
@@ -339,7 +307,7 @@ class SandboxProvider:
             if key.group == "" and key.kind == "Secret":
                 fold_string_data(obj, key)
             crd_kind = kind_from_crd(key, obj) if is_crd(key.group, key.kind) else None
-            entry = self._update(key, row, obj, manager=manager, now=self._clock())
+            entry = self._objects.update(key, row, obj, manager=manager, now=self._clock())
             if crd_kind is not None:
                 self._store.unregister_crd(key.name)
                 self._store.register_kind(crd_kind)
@@ -385,7 +353,7 @@ class SandboxProvider:
         group = str(manifest.get("apiVersion", "")).rpartition("/")[0]
         edited = (group, manifest.get("kind"), meta.get("namespace") or "", meta.get("name"))
         if edited != (key.group, key.kind, key.namespace, key.name):
-            raise _with_hint(
+            raise with_hint(
                 ProviderError(
                     key,
                     "an edit cannot change apiVersion group, kind, name or namespace "
@@ -393,260 +361,6 @@ class SandboxProvider:
                 ),
                 "to rename an object, create the new one and delete the old one",
             )
-
-    def _desired(self, resource: Resource) -> Manifest:
-        """The manifest as apply sees it: a private copy without nulls, status or
-        server metadata, with identity taken from the key."""
-        key = resource.key
-        if str(resource.api_version).rpartition("/")[0] != key.group:
-            raise ProviderError(
-                key, f"apiVersion {resource.api_version!r} is not in API group {key.group!r}"
-            )
-        desired: Manifest = without_nulls(dict(resource.manifest))
-        meta = desired.get("metadata")
-        if not isinstance(meta, dict):
-            raise ProviderError(key, "metadata must be a map")
-        for field in SERVER_METADATA_FIELDS:
-            meta.pop(field, None)
-        meta["name"] = key.name
-        if key.namespace:
-            meta["namespace"] = key.namespace
-        else:
-            meta.pop("namespace", None)
-        desired.pop("status", None)
-        desired["apiVersion"] = resource.api_version
-        desired["kind"] = key.kind
-        if key.group == "" and key.kind == "Secret":
-            fold_string_data(desired, key)
-        return desired
-
-    def _served(self, key: ResourceKey, api_version: str) -> ServedKind:
-        served = builtin_kind(key.group, key.kind) or self._store.served_kind(key.group, key.kind)
-        if served is None or not served.serves(api_version):
-            raise unknown_kind_error(key, api_version)
-        if served.scope.is_namespaced:
-            if not key.namespace:
-                raise _with_hint(
-                    ProviderError(key, f"{key.kind} is namespaced; metadata.namespace is required"),
-                    "set metadata.namespace or the application's destination namespace",
-                )
-            if not self._store.exists(ResourceKey("", "Namespace", "", key.namespace)):
-                raise _with_hint(
-                    ProviderError(key, f"namespace {key.namespace!r} does not exist"),
-                    f"add a Namespace {key.namespace!r} to the repository (gitwave applies "
-                    "it before what is in it) or create it in the sandbox first",
-                )
-        elif key.namespace:
-            raise _with_hint(
-                ProviderError(
-                    key,
-                    f"{key.kind} is cluster-scoped; it cannot be in namespace {key.namespace!r}",
-                ),
-                "remove metadata.namespace from this object",
-            )
-        return served
-
-    def _allocator(self, key: ResourceKey, *, reserve: bool) -> Allocator:
-        def allocate(pool: str, *, seed: str, requested: str | None = None) -> str:
-            return self._store.allocate(
-                pool,
-                owner=str(key),
-                seed=seed,
-                candidates=candidate_values(pool, seed),
-                requested=requested,
-                reserve=reserve,
-            )
-
-        return allocate
-
-    def _apply(
-        self, key: ResourceKey, api_version: str, desired: Manifest, now: float, *, dry_run: bool
-    ) -> ChangeSetEntry:
-        self._served(key, api_version)
-        crd_kind = kind_from_crd(key, desired) if is_crd(key.group, key.kind) else None
-        row = self._store.get(key)
-        live: Manifest = (
-            row.manifest
-            if row is not None
-            else {"apiVersion": api_version, "kind": key.kind, "metadata": _identity(key)}
-        )
-        stamp = rfc3339(now)
-        new = apply_as(live, desired, manager=GITWAVE_MANAGER, time=stamp)
-        apply_defaults(new, DefaultContext(key, self._allocator(key, reserve=not dry_run)))
-        if row is not None and new == row.manifest:
-            return ChangeSetEntry(key, ChangeAction.UNCHANGED, live=row.live())
-        touch(new, manager=GITWAVE_MANAGER, time=stamp)
-        spec_changed = row is None or _spec_part(row.manifest) != _spec_part(new)
-        action = ChangeAction.CREATED if row is None else ChangeAction.CONFIGURED
-        if dry_run:
-            meta = new["metadata"]
-            if row is None:
-                meta.update(uid=str(uuid.uuid4()), creationTimestamp=stamp, generation=1)
-            elif _bumps_generation(row.manifest, new):
-                meta["generation"] = int(meta.get("generation") or 0) + 1
-            return ChangeSetEntry(key, action, live=Live(key, new, str(row.rv) if row else ""))
-        saved = self._save(key, new, row, spec_changed=spec_changed, now=now)
-        if crd_kind is not None:
-            self._store.unregister_crd(key.name)
-            self._store.register_kind(crd_kind)
-        return ChangeSetEntry(key, action, live=saved.live())
-
-    def _update(
-        self, key: ResourceKey, row: Row, obj: Manifest, *, manager: str, now: float
-    ) -> ChangeSetEntry:
-        """Write a whole object as ``manager`` (operation Update)."""
-        stamp = rfc3339(now)
-        apply_defaults(obj, DefaultContext(key, self._allocator(key, reserve=True)))
-        new = update_as(row.manifest, obj, manager=manager, time=stamp)
-        if new == row.manifest:
-            return ChangeSetEntry(key, ChangeAction.UNCHANGED, live=row.live())
-        spec_changed = _spec_part(row.manifest) != _spec_part(new)
-        saved = self._save(key, new, row, spec_changed=spec_changed, now=now)
-        return ChangeSetEntry(key, ChangeAction.CONFIGURED, live=saved.live())
-
-    def _save(
-        self, key: ResourceKey, obj: Manifest, old: Row | None, *, spec_changed: bool, now: float
-    ) -> Row:
-        """Store ``obj`` with a new resource version; when its spec changed, let
-        its controller write the started status and reconcile its children."""
-        meta = obj.setdefault("metadata", {})
-        meta["name"] = key.name
-        if key.namespace:
-            meta["namespace"] = key.namespace
-        if old is None:
-            meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = rfc3339(now)
-            meta["generation"] = 1
-        else:
-            meta["uid"] = old.uid
-            meta["creationTimestamp"] = old.manifest["metadata"].get("creationTimestamp")
-            generation = int(old.manifest["metadata"].get("generation") or 1)
-            meta["generation"] = (
-                generation + 1 if _bumps_generation(old.manifest, obj) else generation
-            )
-        rv = self._store.next_rv()
-        meta["resourceVersion"] = str(rv)
-        settle_at = old.settle_at if old is not None else None
-        controller = controller_for(key.group, key.kind)
-        run = controller is not None and (old is None or spec_changed)
-        if controller is not None and run:
-            settles = controller.settles(obj) and self._rollout > 0
-            previous = obj.get("status") if isinstance(obj.get("status"), dict) else {}
-            obj["status"] = controller.status(
-                obj,
-                StatusContext(
-                    Rollout.STARTED if settles else Rollout.SETTLED, rfc3339(now), previous or {}
-                ),
-            )
-            settle_at = now + self._rollout if settles else None
-        row = self._store.put(key, obj, rv=rv, settle_at=settle_at)
-        if controller is not None and run and controller.children is not None:
-            self._reconcile_children(row, now)
-        return row
-
-    def _reconcile_children(self, owner: Row, now: float) -> None:
-        controller = controller_for(owner.key.group, owner.key.kind)
-        if controller is None or controller.children is None:
-            return
-        existing = self._store.children_of(owner.uid)
-        wanted = {
-            ResourceKey.of(child): child
-            for child in controller.children(owner.manifest, [r.manifest for r in existing])
-        }
-        for row in existing:
-            if row.key not in wanted:
-                self._delete_tree(row, Propagation.BACKGROUND, now)
-        for key, child in wanted.items():
-            self._write_child(key, child, now)
-
-    def _write_child(self, key: ResourceKey, child: Manifest, now: float) -> None:
-        """Create or update an object a controller owns (as its field manager)."""
-        apply_defaults(child, DefaultContext(key, self._allocator(key, reserve=True)))
-        stamp = rfc3339(now)
-        old = self._store.get(key)
-        if old is None:
-            obj = update_as({}, child, manager=CONTROLLER_MANAGER, time=stamp)
-            self._save(key, obj, None, spec_changed=True, now=now)
-            return
-        obj = clone(old.manifest)
-        meta = obj.setdefault("metadata", {})
-        for field in ("labels", "annotations", "ownerReferences"):
-            value = child["metadata"].get(field)
-            if value:
-                meta[field] = value
-            else:
-                meta.pop(field, None)
-        obj["spec"] = child.get("spec", {})
-        if obj == old.manifest:
-            return
-        obj = update_as(old.manifest, obj, manager=CONTROLLER_MANAGER, time=stamp)
-        spec_changed = _spec_part(old.manifest) != _spec_part(obj)
-        self._save(key, obj, old, spec_changed=spec_changed, now=now)
-
-    def _settle(self, row: Row) -> Row:
-        """Write the settled status of an object whose rollout time has come."""
-        controller = controller_for(row.key.group, row.key.kind)
-        settled_at = row.settle_at if row.settle_at is not None else self._clock()
-        if controller is None:
-            return self._store.put(row.key, row.manifest, rv=row.rv, settle_at=None)
-        obj = clone(row.manifest)
-        previous = obj.get("status") if isinstance(obj.get("status"), dict) else {}
-        obj["status"] = controller.status(
-            obj, StatusContext(Rollout.SETTLED, rfc3339(settled_at), previous or {})
-        )
-        if obj == row.manifest:
-            return self._store.put(row.key, row.manifest, rv=row.rv, settle_at=None)
-        rv = self._store.next_rv()
-        obj["metadata"]["resourceVersion"] = str(rv)
-        return self._store.put(row.key, obj, rv=rv, settle_at=None)
-
-    def _settle_due(self) -> None:
-        due = self._store.due(self._clock())
-        if not due:
-            return
-        with self._store.write():
-            for row in self._store.due(self._clock()):
-                self._settle(row)
-
-    def _delete_tree(self, row: Row, propagation: Propagation, now: float) -> int:
-        """Remove ``row`` and what it owns; the number of dependents removed."""
-        store = self._store
-        removed = 0
-        if row.key.group == "" and row.key.kind == "Namespace":
-            for inner in store.in_namespace(row.key.name):
-                store.remove(inner.key, rv=store.next_rv())
-                removed += 1
-        if is_crd(row.key.group, row.key.kind):
-            for group, kind in store.unregister_crd(row.key.name):
-                for custom in store.of_kind(group, kind):
-                    if store.exists(custom.key):
-                        removed += 1 + self._delete_tree(custom, propagation, now)
-        for child in store.children_of(row.uid):
-            if propagation is Propagation.ORPHAN:
-                self._orphan(child, owner_uid=row.uid, now=now)
-            elif store.exists(child.key):
-                removed += 1 + self._delete_tree(child, propagation, now)
-        store.remove(row.key, rv=store.next_rv())
-        return removed
-
-    def _orphan(self, child: Row, *, owner_uid: str, now: float) -> None:
-        obj = clone(child.manifest)
-        meta = obj["metadata"]
-        refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid") != owner_uid]
-        if refs:
-            meta["ownerReferences"] = refs
-        else:
-            meta.pop("ownerReferences", None)
-        obj = update_as(child.manifest, obj, manager=CONTROLLER_MANAGER, time=rfc3339(now))
-        self._save(child.key, obj, child, spec_changed=False, now=now)
-
-    def _bootstrap(self, now: float) -> None:
-        for name in BOOTSTRAP_NAMESPACES:
-            key = ResourceKey("", "Namespace", "", name)
-            obj: Manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-            apply_defaults(obj, DefaultContext(key, self._allocator(key, reserve=True)))
-            obj = update_as({}, obj, manager=BOOTSTRAP_MANAGER, time=rfc3339(now))
-            self._save(key, obj, None, spec_changed=True, now=now)
 
 
 def _conforms(sandbox: SandboxProvider) -> Provider:

@@ -8,6 +8,7 @@ queue up to write, their operations share one commit (``flush``), and inside
 ``batch()`` all of them do.
 
 Not thread-safe by itself: ``SandboxProvider`` serialises access with a lock.
+The tables and the ``Row`` codec are in ``schema``.
 """
 
 from __future__ import annotations
@@ -18,100 +19,28 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitwave.engine.errors import ProviderError, UnreachableError
-from gitwave.engine.model import LABEL_APP, Live, Manifest, ResourceKey
+from gitwave.engine.model import Manifest, ResourceKey
 
 from .kinds import Scope, ServedKind
-
-SCHEMA_VERSION = 1
+from .schema import (
+    COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Row,
+    app_label,
+    controller_owner_uid,
+    encode,
+    row_of,
+)
 
 # Group commit bounds: another process waits at most about this long to write,
 # and a crash loses at most this much acknowledged work.
 GROUP_COMMIT_MAX_OPS = 1000
 GROUP_COMMIT_MAX_SECONDS = 0.05
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS objects (
-    id TEXT PRIMARY KEY,
-    grp TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    name TEXT NOT NULL,
-    uid TEXT NOT NULL,
-    owner_uid TEXT,
-    app TEXT,
-    rv INTEGER NOT NULL,
-    settle_at REAL,
-    manifest TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS objects_namespace ON objects(namespace);
-CREATE INDEX IF NOT EXISTS objects_kind ON objects(grp, kind);
-CREATE INDEX IF NOT EXISTS objects_owner ON objects(owner_uid) WHERE owner_uid IS NOT NULL;
-CREATE INDEX IF NOT EXISTS objects_app ON objects(app) WHERE app IS NOT NULL;
-CREATE INDEX IF NOT EXISTS objects_rv ON objects(rv);
-CREATE INDEX IF NOT EXISTS objects_settle ON objects(settle_at) WHERE settle_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), rv INTEGER NOT NULL);
-INSERT OR IGNORE INTO counter (id, rv) VALUES (0, 0);
-CREATE TABLE IF NOT EXISTS tombstones (id TEXT NOT NULL, rv INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS tombstones_rv ON tombstones(rv);
-CREATE TABLE IF NOT EXISTS kinds (
-    grp TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    versions TEXT NOT NULL,
-    crd TEXT NOT NULL,
-    PRIMARY KEY (grp, kind)
-);
-CREATE TABLE IF NOT EXISTS allocations (
-    pool TEXT NOT NULL,
-    value TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    seed TEXT,
-    PRIMARY KEY (pool, value)
-);
-CREATE INDEX IF NOT EXISTS allocations_owner ON allocations(owner);
-"""
-
-_COLUMNS = "id, grp, kind, namespace, name, uid, owner_uid, app, rv, settle_at, manifest"
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One stored object."""
-
-    key: ResourceKey
-    uid: str
-    owner_uid: str | None
-    rv: int
-    settle_at: float | None
-    manifest: Manifest
-
-    def live(self) -> Live:
-        return Live(self.key, self.manifest, str(self.rv))
-
-
-def controller_owner_uid(manifest: Manifest) -> str | None:
-    """The uid of the object's controlling owner (else its first owner)."""
-    refs = (manifest.get("metadata") or {}).get("ownerReferences") or []
-    refs = [r for r in refs if isinstance(r, dict) and r.get("uid")]
-    for ref in refs:
-        if ref.get("controller"):
-            return str(ref["uid"])
-    return str(refs[0]["uid"]) if refs else None
-
-
-def _app_label(manifest: Manifest) -> str | None:
-    labels = (manifest.get("metadata") or {}).get("labels") or {}
-    value = labels.get(LABEL_APP) if isinstance(labels, dict) else None
-    return str(value) if value is not None else None
-
-
-def _encode(manifest: Manifest) -> str:
-    return json.dumps(manifest, separators=(",", ":"))
 
 
 class Store:
@@ -137,7 +66,7 @@ class Store:
             # One transaction, so two processes opening a new state dir at once
             # do not trip over each other's half-made schema.
             self._db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
             )
         except sqlite3.Error as exc:
             raise UnreachableError(f"sandbox state {path}", str(exc)) from exc
@@ -216,9 +145,9 @@ class Store:
 
     def get(self, key: ResourceKey) -> Row | None:
         found = self._db.execute(
-            f"SELECT {_COLUMNS} FROM objects WHERE id = ?", (str(key),)
+            f"SELECT {COLUMNS} FROM objects WHERE id = ?", (str(key),)
         ).fetchone()
-        return _row(found) if found else None
+        return row_of(found) if found else None
 
     def get_many(self, keys: list[ResourceKey]) -> dict[ResourceKey, Row]:
         found: dict[ResourceKey, Row] = {}
@@ -255,7 +184,7 @@ class Store:
         uid = str(manifest["metadata"]["uid"])
         owner = controller_owner_uid(manifest)
         self._db.execute(
-            f"INSERT OR REPLACE INTO objects ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 str(key),
                 key.group,
@@ -264,10 +193,10 @@ class Store:
                 key.name,
                 uid,
                 owner,
-                _app_label(manifest),
+                app_label(manifest),
                 rv,
                 settle_at,
-                _encode(manifest),
+                encode(manifest),
             ),
         )
         return Row(key, uid, owner, rv, settle_at, manifest)
@@ -326,7 +255,7 @@ class Store:
         return {str(r[0]) for r in rows}
 
     def _select(self, tail: str, args: tuple[Any, ...]) -> list[Row]:
-        return [_row(r) for r in self._db.execute(f"SELECT {_COLUMNS} FROM objects {tail}", args)]
+        return [row_of(r) for r in self._db.execute(f"SELECT {COLUMNS} FROM objects {tail}", args)]
 
     # ------------------------------------------------------------ kinds
 
@@ -407,11 +336,6 @@ class Store:
                     )
                 return value
         raise ProviderError(ResourceKey.parse(owner), f"no free {pool} left in the sandbox")
-
-
-def _row(found: tuple[Any, ...]) -> Row:
-    (id_, _grp, _kind, _ns, _name, uid, owner, _app, rv, settle_at, manifest) = found
-    return Row(ResourceKey.parse(id_), uid, owner, int(rv), settle_at, json.loads(manifest))
 
 
 def candidate_values(pool: str, seed: str, *, count: int = 64) -> list[str]:

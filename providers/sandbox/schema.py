@@ -1,0 +1,101 @@
+"""The sandbox database's layout and how a stored object is a row.
+
+The tables (objects, the resource-version counter, tombstones of deleted
+objects, kinds CRDs registered, allocated cluster IPs and node ports), the
+``Row`` an object is read back as, and the columns derived from its manifest
+(controlling owner, app label) so queries need not decode JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gitwave.engine.model import LABEL_APP, Live, Manifest, ResourceKey
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    id TEXT PRIMARY KEY,
+    grp TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    owner_uid TEXT,
+    app TEXT,
+    rv INTEGER NOT NULL,
+    settle_at REAL,
+    manifest TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS objects_namespace ON objects(namespace);
+CREATE INDEX IF NOT EXISTS objects_kind ON objects(grp, kind);
+CREATE INDEX IF NOT EXISTS objects_owner ON objects(owner_uid) WHERE owner_uid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_app ON objects(app) WHERE app IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_rv ON objects(rv);
+CREATE INDEX IF NOT EXISTS objects_settle ON objects(settle_at) WHERE settle_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), rv INTEGER NOT NULL);
+INSERT OR IGNORE INTO counter (id, rv) VALUES (0, 0);
+CREATE TABLE IF NOT EXISTS tombstones (id TEXT NOT NULL, rv INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_rv ON tombstones(rv);
+CREATE TABLE IF NOT EXISTS kinds (
+    grp TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    crd TEXT NOT NULL,
+    PRIMARY KEY (grp, kind)
+);
+CREATE TABLE IF NOT EXISTS allocations (
+    pool TEXT NOT NULL,
+    value TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    seed TEXT,
+    PRIMARY KEY (pool, value)
+);
+CREATE INDEX IF NOT EXISTS allocations_owner ON allocations(owner);
+"""
+
+COLUMNS = "id, grp, kind, namespace, name, uid, owner_uid, app, rv, settle_at, manifest"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored object."""
+
+    key: ResourceKey
+    uid: str
+    owner_uid: str | None
+    rv: int
+    settle_at: float | None
+    manifest: Manifest
+
+    def live(self) -> Live:
+        return Live(self.key, self.manifest, str(self.rv))
+
+
+def controller_owner_uid(manifest: Manifest) -> str | None:
+    """The uid of the object's controlling owner (else its first owner)."""
+    refs = (manifest.get("metadata") or {}).get("ownerReferences") or []
+    refs = [r for r in refs if isinstance(r, dict) and r.get("uid")]
+    for ref in refs:
+        if ref.get("controller"):
+            return str(ref["uid"])
+    return str(refs[0]["uid"]) if refs else None
+
+
+def app_label(manifest: Manifest) -> str | None:
+    labels = (manifest.get("metadata") or {}).get("labels") or {}
+    value = labels.get(LABEL_APP) if isinstance(labels, dict) else None
+    return str(value) if value is not None else None
+
+
+def encode(manifest: Manifest) -> str:
+    return json.dumps(manifest, separators=(",", ":"))
+
+
+def row_of(found: tuple[Any, ...]) -> Row:
+    (id_, _grp, _kind, _ns, _name, uid, owner, _app, rv, settle_at, manifest) = found
+    return Row(ResourceKey.parse(id_), uid, owner, int(rv), settle_at, json.loads(manifest))
