@@ -22,6 +22,7 @@ from gitwave.engine.apps.model import (
 )
 from gitwave.engine.diff import IgnoreDifference
 from gitwave.engine.model import Propagation, SourceRef
+from gitwave.engine.names import HELM_RELEASE_MAX, SUBDOMAIN_MAX
 from gitwave.engine.render import HelmOptions, RenderOptions
 from gitwave.engine.yamlio import dump
 
@@ -45,7 +46,12 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
     where = str(origin)
     reader = Reader(where)
     meta = reader.mapping(doc, "metadata", required=True)
-    name = reader.string(meta, "metadata.name", required=True)
+    name = reader.dns_name(
+        reader.string(meta, "metadata.name", required=True),
+        "metadata.name",
+        max_len=SUBDOMAIN_MAX,
+        dots=True,
+    )
     where = f"{origin} (Application/{name})"
     reader = Reader(where)
     spec = reader.mapping(doc, "spec", required=True)
@@ -64,7 +70,9 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
         reader.string(source, "spec.source.path", required=True), f"{where}: spec.source.path"
     )
     destination = reader.mapping(spec, "spec.destination")
-    namespace = reader.string(destination, "spec.destination.namespace")
+    namespace = reader.dns_name(
+        reader.string(destination, "spec.destination.namespace"), "spec.destination.namespace"
+    )
     server = reader.string(destination, "spec.destination.server")
     cluster_name = reader.string(destination, "spec.destination.name")
     if server and cluster_name:
@@ -140,7 +148,13 @@ def _argo_helm(
         )
         target.append(f"{pname}={text}")
     return HelmOptions(
-        release_name=reader.string(helm, "spec.source.helm.releaseName") or app_name,
+        release_name=reader.dns_name(
+            reader.string(helm, "spec.source.helm.releaseName"),
+            "spec.source.helm.releaseName",
+            max_len=HELM_RELEASE_MAX,
+            dots=True,
+        )
+        or app_name,
         namespace=namespace,
         values_files=tuple(reader.strings(helm, "spec.source.helm.valueFiles")),
         values=values,

@@ -16,6 +16,7 @@ import durationpy
 
 from gitwave.engine.errors import PathEscapeError, ValidationError
 from gitwave.engine.model import ANNOTATION_SYNC_WAVE, ANNOTATION_SYNC_WAVE_ARGO
+from gitwave.engine.names import LABEL_MAX, dns_problem
 
 # durationpy also takes days, weeks, months and years, a sign and spaces between
 # the parts; Go's time.ParseDuration (what Argo CD and Flux use) takes none of
@@ -58,6 +59,19 @@ class Reader:
 
     def _get(self, parent: Mapping[str, Any], dotted: str) -> Any:
         return parent.get(dotted.rpartition(".")[2].split("[")[0])
+
+    def dns_name(
+        self, value: str, dotted: str, *, max_len: int = LABEL_MAX, dots: bool = False
+    ) -> str:
+        """``value`` (read from ``dotted``) if it is an RFC 1123 name, else ValidationError.
+
+        "" passes: absence is for the caller's ``required``. These values reach
+        tool command lines, so one shaped like a flag must stop here.
+        """
+        problem = dns_problem(value, max_len=max_len, dots=dots) if value else None
+        if problem:
+            self.fail(f"{dotted}: {problem}")
+        return value
 
     def mapping(
         self, parent: Mapping[str, Any], dotted: str, *, required: bool = False

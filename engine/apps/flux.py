@@ -12,6 +12,7 @@ from gitwave.engine.apps.fields import Reader, clean_path, read_wave
 from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, RepoResolver, SyncPolicy
 from gitwave.engine.apps.semver import pick_semver
 from gitwave.engine.model import ResourceKey, SourceRef
+from gitwave.engine.names import SUBDOMAIN_MAX
 from gitwave.engine.render import Decryption, DecryptionProvider, RenderOptions
 from gitwave.engine.source import list_tags
 
@@ -62,8 +63,13 @@ def parse_flux(
     """The app a Kustomization at ``origin`` defines; its sourceRef names one of ``sources``."""
     reader = Reader(str(origin))
     meta = reader.mapping(doc, "metadata", required=True)
-    name = reader.string(meta, "metadata.name", required=True)
-    own_namespace = reader.string(meta, "metadata.namespace")
+    name = reader.dns_name(
+        reader.string(meta, "metadata.name", required=True),
+        "metadata.name",
+        max_len=SUBDOMAIN_MAX,
+        dots=True,
+    )
+    own_namespace = reader.dns_name(reader.string(meta, "metadata.namespace"), "metadata.namespace")
     where = f"{origin} (Kustomization/{name})"
     reader = Reader(where)
     spec = reader.mapping(doc, "spec", required=True)
@@ -83,7 +89,9 @@ def parse_flux(
         reader.fail("spec.interval is required")
     timeout = reader.duration(spec, "spec.timeout", None)
     path = clean_path(reader.string(spec, "spec.path") or ".", f"{where}: spec.path")
-    target_namespace = reader.string(spec, "spec.targetNamespace")
+    target_namespace = reader.dns_name(
+        reader.string(spec, "spec.targetNamespace"), "spec.targetNamespace"
+    )
     fetch_from, fetch_revision = resolve(source.url, source.revision, source.where, "spec.url")
     health_checks = []
     for i, check in enumerate(reader.mappings(spec, "spec.healthChecks")):

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from gitwave.engine.errors import RenderError, ToolMissingError
 from gitwave.engine.model import SourceRef
+from gitwave.engine.names import HELM_RELEASE_MAX, LABEL_MAX, dns_problem
 from gitwave.engine.render.directory import Doc, parse_yaml, walk_tree
-from gitwave.engine.render.tools import run_tool
+from gitwave.engine.render.tools import run_tool, tool_path
 from gitwave.engine.render.values import HelmOptions, RenderOptions
 from gitwave.engine.source import Checkout, safe_join
 
@@ -46,11 +47,17 @@ def helm_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions
     helm_options = options.helm or HelmOptions()
     release = helm_options.release_name or _release_name(target, checkout)
     namespace = helm_options.namespace or options.target_namespace or options.default_namespace
-    command = [helm, "template", release, str(target), "--include-crds"]
-    if helm_options.skip_crds:
-        command[-1] = "--skip-crds"
+    for what, value, max_len in (
+        ("release name", release, HELM_RELEASE_MAX),
+        ("namespace", namespace, LABEL_MAX),
+    ):
+        problem = dns_problem(value, max_len=max_len, dots=what == "release name")
+        if value and problem:
+            raise RenderError(SourceRef(chart_rel), f"helm {what}: {problem}")
+    # Every Git value goes in as ``--option=value`` or after ``--``, so none can be a flag.
+    command = [helm, "template", "--skip-crds" if helm_options.skip_crds else "--include-crds"]
     if namespace:
-        command += ["--namespace", namespace]
+        command.append(f"--namespace={namespace}")
     for values_file in helm_options.values_files:
         if "://" in values_file:
             raise RenderError(
@@ -60,16 +67,17 @@ def helm_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions
         path = safe_join(checkout.root, posixpath.join(rel, values_file))
         if not path.is_file():
             raise RenderError(SourceRef(chart_rel), f"values file {values_file!r} not found")
-        command += ["--values", str(path)]
+        command.append(f"--values={path}")
     with tempfile.TemporaryDirectory(prefix="gitwave-helm-") as tmp:
         if helm_options.values.strip():
             inline = Path(tmp) / "values.yaml"
             inline.write_text(helm_options.values, encoding="utf-8")
-            command += ["--values", str(inline)]
+            command.append(f"--values={inline}")
         for parameter in helm_options.parameters:
-            command += ["--set", parameter]
+            command.append(f"--set={parameter}")
         for parameter in helm_options.string_parameters:
-            command += ["--set-string", parameter]
+            command.append(f"--set-string={parameter}")
+        command += ["--", release, tool_path(target)]
         output = run_tool(
             command,
             tool="helm template",

@@ -23,7 +23,7 @@ from gitwave.engine.errors import RenderError, ToolMissingError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.directory import MANIFEST_SUFFIXES, Doc, parse_yaml, walk_tree
 from gitwave.engine.render.sops import decrypt_file, is_encrypted_file
-from gitwave.engine.render.tools import find_binary, run_tool
+from gitwave.engine.render.tools import find_binary, run_tool, tool_path
 from gitwave.engine.render.values import KUSTOMIZATION_FILES, RenderOptions
 from gitwave.engine.source import Checkout, safe_join
 from gitwave.engine.yamlio import dump
@@ -91,7 +91,7 @@ def kustomize_docs(checkout: Checkout, target: Path, rel: str, options: RenderOp
         else:
             build_dir = build_target
         output = run_tool(
-            [*command, str(build_dir)],
+            [*command, tool_path(build_dir)],
             tool="kustomize",
             where=kfile_rel,
             cwd=tmp,

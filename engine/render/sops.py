@@ -37,7 +37,7 @@ from pathlib import Path
 
 from gitwave.engine.errors import RenderError, ToolMissingError, ValidationError
 from gitwave.engine.model import SourceRef
-from gitwave.engine.render.tools import ToolFailure, find_binary, run_tool
+from gitwave.engine.render.tools import ToolFailure, find_binary, run_tool, tool_path
 
 SOPS_TOOL = "sops"
 _TIMEOUT_S = 60.0
@@ -145,7 +145,7 @@ def decrypt_file(path: Path, where: str) -> str:
             file_format.value,
             "--output-type",
             file_format.value,
-            str(path),
+            tool_path(path),
         ],
         tool=SOPS_TOOL,
         where=where,

@@ -33,6 +33,12 @@ def find_binary(name: str) -> str | None:
     return shutil.which(name)
 
 
+def tool_path(path: Path) -> str:
+    """``path`` as a tool argument: made absolute, so it begins with ``/`` and can never be
+    read as a flag, whatever the repository named it."""
+    return str(path.absolute())
+
+
 @dataclass(frozen=True)
 class ToolFailure:
     """A tool that ran and exited non-zero: what an error message may quote from it.
@@ -107,4 +113,4 @@ def _clean_stderr(
     return tuple(line for line in stderr.strip().splitlines() if line.strip())
 
 
-__all__ = ["TOOL_TIMEOUT_S", "ToolFailure", "find_binary", "quote_stderr", "run_tool"]
+__all__ = ["TOOL_TIMEOUT_S", "ToolFailure", "find_binary", "quote_stderr", "run_tool", "tool_path"]
