@@ -10,9 +10,10 @@ the commit it holds:
   ``git clone --shared`` into the cache so the user's tree, index and HEAD are
   never touched;
 - a plain directory (no Git) → itself, with revision ``""``;
-- a URL (``https://``, ``ssh://``, ``git://``, ``file://``, ``user@host:path``)
-  → a shallow (depth 1) fetch of the branch, tag or commit into the cache,
-  checked out detached.
+- a URL (``https://``, ``ssh://``, ``file://``, ``user@host:path``; ``http://``
+  and ``git://`` only with ``GITWAVE_ALLOW_INSECURE_GIT=1``) → a shallow
+  (depth 1) fetch of the branch, tag or commit into the cache, checked out
+  detached.
 
 Materialised checkouts live at ``<cache>/<hash>/<sha>`` and are immutable: a
 commit's content never changes, so a second call for the same commit reuses the
@@ -59,10 +60,19 @@ from gitwave.engine.source_git import (
     remote_urls,
     rev_parse,
 )
-from gitwave.engine.source_url import check_argument, is_remote, normalise_repo_url, redact_url
+from gitwave.engine.source_url import (
+    ALLOW_INSECURE_GIT_ENV,
+    check_argument,
+    check_scheme,
+    is_remote,
+    normalise_repo_url,
+    redact_url,
+)
 
 __all__ = [
+    "ALLOW_INSECURE_GIT_ENV",
     "Checkout",
+    "check_scheme",
     "commit_subject",
     "current_branch",
     "default_cache_dir",
@@ -127,6 +137,7 @@ def open_source(
     check_argument(location, what="location")
     if revision is not None:
         check_argument(revision, what="revision")
+    check_scheme(location)
     cache = cache_dir if cache_dir is not None else default_cache_dir()
     if is_remote(location):
         return _open_remote(location, revision=revision, shallow=shallow, cache=cache)

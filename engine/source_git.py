@@ -15,7 +15,7 @@ from pathlib import Path
 import git
 
 from gitwave.engine.errors import SourceError
-from gitwave.engine.source_url import check_argument, is_remote, redact_url
+from gitwave.engine.source_url import check_argument, check_scheme, is_remote, redact_url
 
 FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
 SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,39}")
@@ -76,6 +76,7 @@ def list_tags(location: str) -> tuple[str, ...]:
     Raises SourceError when the location cannot be read.
     """
     check_argument(location, what="location")
+    check_scheme(location)
     try:
         if is_remote(location):
             out = git.Git().execute(

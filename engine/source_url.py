@@ -1,5 +1,12 @@
-"""Git locations: a URL or a local path, its comparable form, and a form safe
-to show (no password or token)."""
+"""Git locations: a URL or a local path, its comparable form, a form safe
+to show (no password or token), and which URL schemes may be fetched.
+
+Only ``https://``, ``ssh://`` (and ``git+ssh://``, ``user@host:path``) and
+``file://`` or a local path are fetched. ``http://`` and ``git://`` carry no
+authentication of the server, so whoever sits on the network chooses the
+manifests that get applied; they are refused unless the operator sets
+``GITWAVE_ALLOW_INSECURE_GIT=1``. Any other scheme is refused outright.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,10 @@ import urllib.parse
 from gitwave.engine.errors import SourceError
 
 _URL_SCHEMES = ("http://", "https://", "ssh://", "git://", "file://", "git+ssh://")
+_SECURE_SCHEMES = frozenset({"https", "ssh", "git+ssh", "file"})
+_INSECURE_SCHEMES = frozenset({"http", "git"})
+ALLOW_INSECURE_GIT_ENV = "GITWAVE_ALLOW_INSECURE_GIT"
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
 
 
@@ -69,3 +80,30 @@ def check_argument(value: str, *, what: str) -> None:
         raise SourceError(
             f"{what} {value!r} is not valid", hint=f"give a {what} not starting with '-'"
         )
+
+
+def check_scheme(location: str) -> None:
+    """SourceError unless ``location`` is a path or a URL of a scheme gitwave fetches.
+
+    ``http://`` and ``git://`` pass only when ``GITWAVE_ALLOW_INSECURE_GIT=1``
+    is set in the environment; the message names the (redacted) URL and the opt-in.
+    """
+    found = _SCHEME.match(location)
+    if found is None:
+        return  # a local path or scp-like user@host:path (ssh)
+    scheme = found.group(1).lower()
+    if scheme in _SECURE_SCHEMES:
+        return
+    if scheme in _INSECURE_SCHEMES:
+        if os.environ.get(ALLOW_INSECURE_GIT_ENV) == "1":
+            return
+        raise SourceError(
+            f"{redact_url(location)}: {scheme}:// is refused: it does not authenticate the "
+            "server, so anyone on the network could change what is applied",
+            hint=f"use an https:// or ssh:// URL; to fetch over {scheme}:// anyway, "
+            f"set {ALLOW_INSECURE_GIT_ENV}=1 in gitwave's environment",
+        )
+    raise SourceError(
+        f"{redact_url(location)}: the {scheme}:// scheme is not supported",
+        hint="use an https://, ssh:// or file:// URL, user@host:path, or a local path",
+    )

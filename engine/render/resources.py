@@ -3,7 +3,8 @@
 Every document must be an object with apiVersion, kind and metadata.name
 (metadata.generateName is accepted on hooks); an object may appear once per
 app. Cluster-scoped objects lose a stray namespace, namespaced ones get the
-default or target namespace. Problems raise RenderError naming ``file:line``.
+default or target namespace. A value still holding SOPS ciphertext fails
+the render (see sops.py). Problems raise RenderError naming ``file:line``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from gitwave.engine.errors import RenderError
 from gitwave.engine.model import ANNOTATION_HOOK_ARGO, Manifest, Resource, ResourceKey, SourceRef
 from gitwave.engine.render.directory import Doc
+from gitwave.engine.render.sops import refuse_ciphertext
 from gitwave.engine.render.values import RenderOptions
 from gitwave.engine.scope import is_cluster_scoped, scopes_from_crds
 
@@ -21,6 +23,8 @@ _HELM_HOOK = "helm.sh/hook"
 
 def to_resources(docs: list[Doc], options: RenderOptions) -> tuple[Resource, ...]:
     """The Resources of ``docs``, in order; RenderError for a malformed or repeated object."""
+    # Before anything else, so no Resource is built from a document that still holds ciphertext.
+    refuse_ciphertext((d.value, d.source) for d in docs)
     crd_scopes = scopes_from_crds(d.value for d in docs if isinstance(d.value, dict))
     seen: dict[ResourceKey, SourceRef] = {}
     resources: list[Resource] = []

@@ -21,6 +21,12 @@ Safety:
 - a failed decryption (no key, a wrong key, a tampered value or MAC) raises
   RenderError naming the file and the first line of sops' message, never any
   decrypted content, and the render fails as a whole;
+- fail-closed: after render, any string value still holding sops ciphertext
+  (``ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]``) fails the render with a
+  RenderError naming the document's ``file:line`` and the field path, never
+  the value. This catches files sops never saw as encrypted because their
+  ``sops:`` block or its ``mac`` was removed, or written in flow style, which
+  would otherwise reach the target as ciphertext;
 - decrypted values are not logged here. The rest of gitwave masks Secret data
   in diffs, plans and outputs, but a decrypted file need not be a Secret (a
   ConfigMap can be encrypted too) and its values are then shown like any
@@ -32,22 +38,31 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gitwave.engine.errors import RenderError, ToolMissingError, ValidationError
+from gitwave.engine.fieldpath import FieldPath, format_path
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.tools import ToolFailure, find_binary, run_tool, tool_path
 
 SOPS_TOOL = "sops"
 _TIMEOUT_S = 60.0
 _MAX_DETAIL = 300
+_MAX_FIELDS = 5
 # sops writes its metadata as a top-level key, so an encrypted YAML file has a
 # `sops:` line at column 0; the MAC is what sops checks, so it must be there.
 _YAML_MARKER = re.compile(r"^sops:[ \t]*$", re.MULTILINE)
 _YAML_MAC = re.compile(r"^[ \t]+mac:", re.MULTILINE)
 _JSON_MARKER = re.compile(r'"sops"\s*:\s*\{')
 _JSON_MAC = re.compile(r'"mac"\s*:')
+# What sops writes for every encrypted value; searched, not matched whole, so
+# ciphertext pasted inside a larger string (a config file in a ConfigMap) counts.
+_CIPHERTEXT = re.compile(
+    r"ENC\[AES256_GCM,\s*data:[^,\]]*,\s*iv:[^,\]]*,\s*tag:[^,\]]*,\s*type:[^,\]]*\]"
+)
 
 
 class FileFormat(enum.StrEnum):
@@ -154,6 +169,43 @@ def decrypt_file(path: Path, where: str) -> str:
     )
 
 
+def refuse_ciphertext(docs: Iterable[tuple[Any, SourceRef]]) -> None:
+    """RenderError for the first string value in ``docs`` that is still sops ciphertext.
+
+    ``docs`` are (parsed document, where it came from) pairs. The message names
+    the document and the field path, never the value: ciphertext left in a
+    rendered manifest means decryption was skipped (a removed or flow-style
+    ``sops:`` block), and applying it would put garbage, or worse, the user's
+    belief that a value is protected, on the target.
+    """
+    for value, source in docs:
+        fields = [format_path(p) or "(the document)" for p in _ciphertext_paths(value, ())]
+        if fields:
+            shown = ", ".join(fields[:_MAX_FIELDS])
+            if len(fields) > _MAX_FIELDS:
+                shown += f" and {len(fields) - _MAX_FIELDS} more"
+            raise RenderError(
+                source,
+                f"still SOPS-encrypted after render (ENC[...] ciphertext) at {shown}",
+                hint="the file's sops metadata (the top-level `sops:` block with its `mac`) "
+                "is missing, damaged or in flow style, so it was not decrypted; "
+                "re-encrypt the file with `sops --encrypt` and commit it unchanged",
+            )
+
+
+def _ciphertext_paths(value: Any, path: FieldPath) -> Iterator[FieldPath]:
+    if isinstance(value, str):
+        if _CIPHERTEXT.search(value):
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            segment = key if isinstance(key, str) else str(key)
+            yield from _ciphertext_paths(item, (*path, segment))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _ciphertext_paths(item, (*path, index))
+
+
 def _first_line(failed: ToolFailure, path: Path) -> str:
     # Only the first line: later lines list key locations and tree details, and
     # on success stdout (never used here) is the only place plaintext appears.
@@ -170,5 +222,6 @@ __all__ = [
     "FileFormat",
     "decrypt_file",
     "is_encrypted_file",
+    "refuse_ciphertext",
     "sops_command",
 ]

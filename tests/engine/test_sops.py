@@ -298,6 +298,96 @@ def test_sops_missing_is_a_tool_missing_error_naming_sops(
     assert "`sops`" in str(caught.value)
 
 
+# --- fail-closed: ciphertext never leaves render ----------------------------------
+
+_CIPHERTEXT = (
+    "ENC[AES256_GCM,data:c2VjcmV0LWNpcGhlcnRleHQ=,iv:aXYtaXYtaXYtaXY=,tag:dGFnLXRhZw==,type:str]"
+)
+
+
+def test_ciphertext_without_a_sops_block_fails_the_render(tmp_path: Path, keys_dir: Path) -> None:
+    repo = make_repo(tmp_path, keys_dir, "plain")
+    (repo.root / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\n"
+        f"stringData:\n  password: {_CIPHERTEXT}\n",
+        encoding="utf-8",
+    )
+    rendered: Rendered | None = None
+
+    with pytest.raises(RenderError) as caught:
+        rendered = repo.render()
+
+    assert rendered is None  # nothing returned, not even the plain documents
+    message = f"{caught.value}\n{caught.value.hint}"
+    assert str(caught.value).startswith("secret.yaml")
+    assert "stringData.password" in message
+    assert "c2VjcmV0LWNpcGhlcnRleHQ=" not in message
+    assert _CIPHERTEXT not in message
+
+
+def _drop_sops_block(text: str) -> str:
+    return text[: text.index("\nsops:")] + "\n"
+
+
+def _drop_mac(text: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True) if "mac:" not in line)
+
+
+def _flow_style(text: str) -> str:
+    return yaml.safe_dump(yaml.safe_load(text), default_flow_style=True, width=10_000)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [_drop_sops_block, _drop_mac, _flow_style],
+    ids=["sops block removed", "mac removed", "flow style"],
+)
+def test_an_encrypted_file_sops_does_not_recognise_fails_closed(
+    tmp_path: Path,
+    keys_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tamper: Callable[[str], str],
+) -> None:
+    repo = make_repo(tmp_path, keys_dir, "plain")
+    repo.encrypt("secret.yaml")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo.key.key_file))
+    path = repo.root / "secret.yaml"
+    encrypted = path.read_text(encoding="utf-8")
+    path.write_text(tamper(encrypted), encoding="utf-8")
+    ciphertext = yaml.safe_load(encrypted)["stringData"]["password"]
+    assert ciphertext.startswith("ENC[AES256_GCM,")
+
+    with pytest.raises(RenderError) as caught:
+        repo.render()
+
+    message = f"{caught.value}\n{caught.value.hint}"
+    assert str(caught.value).startswith("secret.yaml")
+    assert "stringData.password" in message
+    assert ciphertext not in message
+    assert message.count("ENC[") == 1  # the one generic "ENC[...]" in the wording
+    assert "data:" not in message
+    assert not any(secret in message for secret in PLAINTEXTS)
+
+
+def test_a_kustomize_overlay_with_a_stripped_sops_block_fails_closed(
+    tmp_path: Path, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path, keys_dir, "kustomize")
+    repo.encrypt("overlay/secret.yaml")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo.key.key_file))
+    path = repo.root / "overlay" / "secret.yaml"
+    encrypted = path.read_text(encoding="utf-8")
+    path.write_text(_drop_sops_block(encrypted), encoding="utf-8")
+    ciphertext = yaml.safe_load(encrypted)["stringData"]["password"]
+
+    with pytest.raises(RenderError) as caught:
+        repo.render("overlay")
+
+    message = f"{caught.value}\n{caught.value.hint}"
+    assert "stringData.password" in message
+    assert ciphertext not in message
+
+
 def test_plain_files_render_without_sops(
     tmp_path: Path, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

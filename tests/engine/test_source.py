@@ -13,7 +13,9 @@ import pytest
 
 from gitwave.engine.errors import PathEscapeError, SourceError
 from gitwave.engine.source import (
+    ALLOW_INSECURE_GIT_ENV,
     Checkout,
+    check_scheme,
     is_remote,
     list_tags,
     normalise_repo_url,
@@ -403,3 +405,76 @@ def test_safe_join_refuses_every_way_out(tmp_path: Path, case: JoinCase) -> None
     else:
         joined = safe_join(root, case.relative)
         assert joined == (root / case.want if case.want != "." else root)
+
+
+# --- URL schemes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:9/org/repo.git", "git://127.0.0.1:9/org/repo.git", "HTTP://127.0.0.1:9/r"],
+)
+def test_insecure_schemes_are_refused_naming_the_url_and_the_opt_in(
+    url: str, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ALLOW_INSECURE_GIT_ENV, raising=False)
+
+    with pytest.raises(SourceError) as caught:
+        open_source(url, cache_dir=cache)
+    with pytest.raises(SourceError) as tags:
+        list_tags(url)
+
+    for error in (caught.value, tags.value):
+        assert str(error).startswith(f"{url}: ")
+        assert "is refused" in str(error)
+        assert f"{ALLOW_INSECURE_GIT_ENV}=1" in error.hint
+    assert not any(cache.rglob("*"))  # nothing was fetched
+
+
+def test_the_refusal_redacts_a_credential(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ALLOW_INSECURE_GIT_ENV, raising=False)
+
+    with pytest.raises(SourceError) as caught:
+        open_source("http://user:hunter2@127.0.0.1:9/r.git", cache_dir=cache)
+
+    assert "hunter2" not in f"{caught.value}\n{caught.value.hint}"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/org/repo.git", "git://127.0.0.1:9/org/repo"])
+def test_the_opt_in_lifts_the_refusal(
+    url: str, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ALLOW_INSECURE_GIT_ENV, "1")
+
+    # Port 9 (discard) has nothing listening: the fetch fails, but not on the scheme.
+    with pytest.raises(SourceError) as caught:
+        open_source(url, cache_dir=cache)
+
+    assert "is refused" not in str(caught.value)
+    assert ALLOW_INSECURE_GIT_ENV not in caught.value.hint
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/r.git", "ext::sh -c touch% /tmp/x://"])
+def test_other_schemes_are_refused(url: str, cache: Path) -> None:
+    with pytest.raises(SourceError):
+        open_source(url, cache_dir=cache)
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://github.com/org/repo",
+        "ssh://git@github.com/org/repo",
+        "git+ssh://git@github.com/org/repo",
+        "git@github.com:org/repo.git",
+        "file:///srv/repo",
+        "/srv/repo",
+        "relative/dir",
+    ],
+)
+def test_secure_schemes_and_paths_pass_the_scheme_check(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ALLOW_INSECURE_GIT_ENV, raising=False)
+
+    check_scheme(location)  # no error
