@@ -12,6 +12,7 @@ unquoted ``2024-01-01`` annotation is the string ``"2024-01-01"``, not a date).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from gitwave.engine.errors import RenderError
+from gitwave.engine.limits import Limits, current_limits, limit_hint
 from gitwave.engine.model import SourceRef
 
 
@@ -52,6 +54,11 @@ KubeLoader.yaml_implicit_resolvers = {
 }
 
 
+# An alias (``*name``) follows a line start, whitespace, a flow indicator or a
+# ``:``; a match may be a false alarm (``ls *.txt``), never a miss.
+_ALIAS_TOKEN = re.compile(r"(?:^|[\s\[{,:?-])\*[^\s,\]}]", re.MULTILINE)
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """One parsed YAML document: its value, 1-based start line and root node.
@@ -65,11 +72,25 @@ class Document:
     node: yaml.Node
 
 
-def iter_documents(text: str, *, file: str) -> Iterator[Document]:
+def iter_documents(text: str, *, file: str, limits: Limits | None = None) -> Iterator[Document]:
     """Yield every document of ``text`` with its start line; empty documents are skipped.
 
-    Raises RenderError naming ``file:line`` (libyaml's mark) on malformed YAML.
+    Raises RenderError naming ``file:line`` (libyaml's mark) on malformed YAML,
+    and on text over the render size limit, a document whose aliases expand
+    past the limit or that nests too deep (see ``gitwave.engine.limits``) —
+    checked on the composed node graph, before anything is constructed.
     """
+    limits = limits or current_limits()
+    if len(text) > limits.max_render_bytes:
+        raise RenderError(
+            SourceRef(file),
+            f"{len(text):,} bytes of manifests, over the limit of {limits.max_render_bytes:,}",
+            hint=limit_hint("max_render_bytes"),
+        )
+    # Without an alias token every node graph is a tree and the cheaper walk
+    # (depth only, no memo) is enough; the memoised walk costs about as much
+    # as constructing the document, so it runs only where an alias may be.
+    shared = "*" in text and _ALIAS_TOKEN.search(text) is not None
     loader = KubeLoader(text)
     try:
         while True:
@@ -79,6 +100,10 @@ def iter_documents(text: str, *, file: str) -> Iterator[Document]:
                 node = loader.get_node()
                 if node is None:
                     return
+                if shared:
+                    _check_graph(node, limits, file)
+                else:
+                    _check_tree(node, limits, file)
                 value = loader.construct_document(node)
             except yaml.MarkedYAMLError as err:
                 mark = err.problem_mark or err.context_mark
@@ -94,6 +119,119 @@ def iter_documents(text: str, *, file: str) -> Iterator[Document]:
         loader.dispose()
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _too_deep(node: yaml.Node, limits: Limits, file: str) -> RenderError:
+    return RenderError(
+        SourceRef(file, node.start_mark.line + 1),
+        f"nested more than {limits.max_depth} levels deep",
+        hint=limit_hint("max_depth"),
+    )
+
+
+def _check_tree(root: yaml.Node, limits: Limits, file: str) -> None:
+    """Refuse a document nested deeper than the limit (a tree: no aliases)."""
+    # Iterative: a recursive walk would itself hit Python's recursion limit.
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    scalar = yaml.ScalarNode
+    mapping = yaml.MappingNode
+    max_depth = limits.max_depth
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise _too_deep(node, limits, file)
+        below = depth + 1
+        if type(node) is mapping:
+            for key, value in node.value:
+                if type(key) is not scalar:
+                    stack.append((key, below))
+                if type(value) is not scalar:
+                    stack.append((value, below))
+        elif type(node) is not scalar:
+            stack.extend((child, below) for child in node.value if type(child) is not scalar)
+
+
+def _check_graph(root: yaml.Node, limits: Limits, file: str) -> None:
+    """Refuse alias expansion over the limit, recursive aliases and deep nesting.
+
+    An alias makes libyaml share one node, so the graph stays small while the
+    value it stands for (once serialised, diffed or applied) can be a billion
+    nodes. Expanded size and depth are computed bottom-up, each distinct node
+    once, stopping at the first node past a limit.
+    """
+    done: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, depth)
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if not children_done:
+            if key in done:
+                continue
+            if key in open_nodes:
+                raise RenderError(
+                    SourceRef(file, node.start_mark.line + 1),
+                    "an alias refers to a node that contains it (a recursive structure)",
+                    hint="Kubernetes objects cannot be recursive; expand the alias by hand",
+                )
+            open_nodes.add(key)
+            stack.append((node, True))
+            # A child still open is an ancestor: popped again, it is reported as recursive.
+            stack.extend((child, False) for child in children if id(child) not in done)
+            continue
+        open_nodes.discard(key)
+        size = 1
+        depth = 0
+        for child in children:
+            child_size, child_depth = done[id(child)]
+            size += child_size
+            depth = max(depth, child_depth)
+        depth += 1
+        done[key] = (size, depth)
+        if depth > limits.max_depth:
+            raise _too_deep(node, limits, file)
+        if size - len(done) > limits.max_alias_nodes:
+            raise RenderError(
+                SourceRef(file, root.start_mark.line + 1),
+                f"YAML aliases expand to more than {limits.max_alias_nodes:,} extra nodes "
+                "(an alias bomb?)",
+                hint=limit_hint("max_alias_nodes"),
+            )
+
+
+def check_object_size(node: yaml.Node, file: str, limits: Limits) -> None:
+    """Refuse one object whose source text is over the per-object limit.
+
+    The text span of its node stands for the object's size: no serialising of
+    every object, and aliases are already capped by ``max_alias_nodes``.
+    """
+    size = node.end_mark.index - node.start_mark.index
+    if size > limits.max_object_bytes:
+        raise RenderError(
+            SourceRef(file, node.start_mark.line + 1),
+            f"object is {size:,} bytes, over the limit of {limits.max_object_bytes:,} "
+            "(the Kubernetes API server refuses objects over 1.5 MiB by default)",
+            hint=limit_hint("max_object_bytes"),
+        )
+
+
+def item_nodes(node: yaml.Node, key: str) -> list[yaml.Node]:
+    """The sequence item nodes under ``key`` of a mapping node (empty if none)."""
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key_node, value_node in node.value:
+        if key_node.value == key and isinstance(value_node, yaml.SequenceNode):
+            return list(value_node.value)
+    return []
+
+
 def load_documents(text: str, *, file: str) -> list[Document]:
     """All documents of ``text`` (see ``iter_documents``)."""
     return list(iter_documents(text, file=file))
@@ -104,12 +242,7 @@ def item_lines(node: yaml.Node, key: str) -> list[int]:
 
     Empty when the node is not a mapping or has no such sequence.
     """
-    if not isinstance(node, yaml.MappingNode):
-        return []
-    for key_node, value_node in node.value:
-        if key_node.value == key and isinstance(value_node, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value_node.value]
-    return []
+    return [item.start_mark.line + 1 for item in item_nodes(node, key)]
 
 
 def field_line(node: yaml.Node, *path: str) -> int:

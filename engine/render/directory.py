@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from gitwave.engine.errors import PathEscapeError, RenderError
+from gitwave.engine.limits import Limits, current_limits, limit_hint
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.sops import FileFormat, decrypt_file
 from gitwave.engine.render.values import KUSTOMIZATION_FILES, RenderOptions
 from gitwave.engine.source import Checkout
-from gitwave.engine.yamlio import item_lines, iter_documents
+from gitwave.engine.yamlio import check_object_size, item_nodes, iter_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 # Files that configure a tool rather than describe an object.
@@ -46,7 +47,9 @@ def directory_docs(checkout: Checkout, target: Path, rel: str, options: RenderOp
         if target.is_file()
         else manifest_files(checkout, target, recurse=options.directory_recurse)
     )
+    limits = current_limits()
     docs: list[Doc] = []
+    total = 0
     for file in files:
         file_rel = checkout.relpath(file)
         in_app = posixpath.relpath(file_rel, rel)
@@ -54,7 +57,16 @@ def directory_docs(checkout: Checkout, target: Path, rel: str, options: RenderOp
             continue
         if options.directory_exclude and _glob_match(options.directory_exclude, in_app):
             continue
-        docs.extend(parse_file(file, file_rel))
+        # Sized before reading, so a huge file is refused without loading it.
+        total += file.stat().st_size
+        if total > limits.max_render_bytes:
+            raise RenderError(
+                SourceRef(file_rel),
+                f"the manifests read so far total {total:,} bytes, "
+                f"over the render limit of {limits.max_render_bytes:,}",
+                hint=limit_hint("max_render_bytes"),
+            )
+        docs.extend(parse_file(file, file_rel, limits))
     return docs
 
 
@@ -110,7 +122,7 @@ def walk_tree(checkout: Checkout, directory: Path, *, recurse: bool = True) -> I
                 yield path
 
 
-def parse_file(file: Path, file_rel: str) -> list[Doc]:
+def parse_file(file: Path, file_rel: str, limits: Limits | None = None) -> list[Doc]:
     """The documents of one manifest file (``kind: List`` expanded)."""
     try:
         text = file.read_text(encoding="utf-8")
@@ -121,37 +133,96 @@ def parse_file(file: Path, file_rel: str) -> list[Doc]:
     file_format = FileFormat.of(file)
     if file_format.is_encrypted(text):
         text = decrypt_file(file, file_rel)
+    limits = limits or current_limits()
     if file_format is FileFormat.JSON:
-        return _parse_json(text, file_rel)
-    return parse_yaml(text, file_rel)
+        return _parse_json(text, file_rel, limits)
+    return parse_yaml(text, file_rel, limits)
 
 
-def parse_yaml(text: str, file_rel: str) -> list[Doc]:
-    """The documents of YAML ``text`` (``kind: List`` expanded); lines are of ``text``."""
+def parse_yaml(text: str, file_rel: str, limits: Limits | None = None) -> list[Doc]:
+    """The documents of YAML ``text`` (``kind: List`` expanded); lines are of ``text``.
+
+    Refuses (RenderError naming file:line) what ``gitwave.engine.limits`` caps:
+    alias bombs, deep nesting, oversized objects and oversized text.
+    """
+    limits = limits or current_limits()
     docs: list[Doc] = []
-    for document in iter_documents(text, file=file_rel):
+    for document in iter_documents(text, file=file_rel, limits=limits):
         value = document.value
         if _is_list(value):
-            lines = item_lines(document.node, "items")
+            nodes = item_nodes(document.node, "items")
             for i, item in enumerate(value["items"]):
-                line = lines[i] if i < len(lines) else document.line
+                if i < len(nodes):
+                    check_object_size(nodes[i], file_rel, limits)
+                    line = nodes[i].start_mark.line + 1
+                else:
+                    line = document.line
                 docs.append(Doc(item, SourceRef(file_rel, line)))
         else:
+            check_object_size(document.node, file_rel, limits)
             docs.append(Doc(value, SourceRef(file_rel, document.line)))
     return docs
 
 
-def _parse_json(text: str, file_rel: str) -> list[Doc]:
+def _parse_json(text: str, file_rel: str, limits: Limits) -> list[Doc]:
+    source = SourceRef(file_rel, 1)
+    if len(text) > limits.max_render_bytes:
+        raise RenderError(
+            source,
+            f"{len(text):,} bytes of manifests, over the limit of {limits.max_render_bytes:,}",
+            hint=limit_hint("max_render_bytes"),
+        )
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
         raise RenderError(SourceRef(file_rel, err.lineno), f"malformed JSON: {err.msg}") from None
-    source = SourceRef(file_rel, 1)
+    except RecursionError:
+        value = None  # nested past Python's own limit: reported as too deep below
+        depth = limits.max_depth + 1
+    else:
+        depth = _json_depth(value, limits.max_depth)
+    if depth > limits.max_depth:
+        raise RenderError(
+            source,
+            f"nested more than {limits.max_depth} levels deep",
+            hint=limit_hint("max_depth"),
+        )
     if isinstance(value, list):
-        return [Doc(item, source) for item in value]
-    if _is_list(value):
-        return [Doc(item, source) for item in value["items"]]
-    return [Doc(value, source)]
+        items = value
+    elif _is_list(value):
+        items = value["items"]
+    else:
+        items = [value]
+    # Only a file over the object limit can hold an object over it: serialise
+    # its objects to measure them only then.
+    if len(text) > limits.max_object_bytes:
+        for item in items:
+            size = len(json.dumps(item, separators=(",", ":")))
+            if size > limits.max_object_bytes:
+                raise RenderError(
+                    source,
+                    f"an object is {size:,} bytes, over the limit of "
+                    f"{limits.max_object_bytes:,} (the Kubernetes API server refuses "
+                    "objects over 1.5 MiB by default)",
+                    hint=limit_hint("max_object_bytes"),
+                )
+    return [Doc(item, source) for item in items]
+
+
+def _json_depth(value: Any, max_depth: int) -> int:
+    """The nesting depth of a JSON value, stopping once past ``max_depth``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > max_depth:
+            return depth
+        if isinstance(current, dict):
+            stack.extend((child, depth + 1) for child in current.values())
+        elif isinstance(current, list):
+            stack.extend((child, depth + 1) for child in current)
+    return deepest
 
 
 def _is_list(value: Any) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -384,6 +385,122 @@ def test_symlinks_may_not_leave_the_repository(tmp_path: Path, case: SymlinkCase
     else:
         rendered = render(checkout, case.path)
         assert [r.key.name for r in rendered.resources] == ["shared"]
+
+
+# --- size and expansion limits ------------------------------------------------------------
+
+_LAUGHS = "\n".join(
+    [
+        "apiVersion: v1",
+        "kind: ConfigMap",
+        "metadata:",
+        "  name: lol",
+        "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
+        *(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)),
+        "data:",
+        "  bomb: *a9",
+        "",
+    ]
+)
+
+
+def _checkout(tmp_path: Path) -> Checkout:
+    return Checkout(root=tmp_path, revision="", dirty=False, url="")
+
+
+def test_an_alias_bomb_is_refused_quickly_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "ok.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n", encoding="utf-8"
+    )
+    (tmp_path / "laughs.yaml").write_text(_LAUGHS, encoding="utf-8")
+
+    started = time.monotonic()
+    with pytest.raises(RenderError) as caught:
+        render(_checkout(tmp_path), ".")
+
+    assert time.monotonic() - started < 3
+    assert str(caught.value).startswith("laughs.yaml:1: ")
+    assert "alias" in str(caught.value)
+    assert "GITWAVE_MAX_ALIAS_NODES" in caught.value.hint
+
+
+def test_a_few_aliases_still_render(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"
+        "  labels: &labels {app: web}\n  annotations: *labels\n",
+        encoding="utf-8",
+    )
+
+    (resource,) = render(_checkout(tmp_path), ".").resources
+
+    assert resource.manifest["metadata"]["annotations"] == {"app": "web"}
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "loop.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: loop\ndata: &d\n  self: *d\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(RenderError, match=r"^loop.yaml:\d+: .*recursive"):
+        render(_checkout(tmp_path), ".")
+
+
+def test_an_object_over_the_size_limit_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    small = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: small\n"
+    big = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: "
+    (tmp_path / "cms.yaml").write_text(
+        small + "---\n" + big + "x" * 1_600_000 + "\n", encoding="utf-8"
+    )
+
+    with pytest.raises(RenderError) as caught:
+        render(_checkout(tmp_path), ".")
+
+    assert str(caught.value).startswith("cms.yaml:6: object is ")
+    assert "1,572,864" in str(caught.value)
+
+
+def test_the_object_limit_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: " + "x" * 500,
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GITWAVE_MAX_OBJECT_BYTES", "100")
+
+    with pytest.raises(RenderError, match=r"^cm.yaml:1: object is .* limit of 100 "):
+        render(_checkout(tmp_path), ".")
+
+
+def test_the_total_render_size_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n", encoding="utf-8"
+        )
+    monkeypatch.setenv("GITWAVE_MAX_RENDER_BYTES", "60")
+
+    with pytest.raises(RenderError, match=r"^b.yaml: .*over the render limit of 60"):
+        render(_checkout(tmp_path), ".")
+
+
+@pytest.mark.parametrize("suffix", ["yaml", "json"])
+@pytest.mark.parametrize("depth", [500, 1_000, 100_000])
+def test_deep_nesting_is_a_render_error_not_a_recursion_error(
+    tmp_path: Path, suffix: str, depth: int
+) -> None:
+    # libyaml stops at 1,000 levels itself ("exceeded maximum nesting depth");
+    # below that, gitwave's own limit of 100 applies.
+    nested = "[" * depth + "]" * depth
+    (tmp_path / f"deep.{suffix}").write_text(
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep"},\n'
+        f' "data": {{"x": {nested}}}}}\n',
+        encoding="utf-8",
+    )
+
+    with pytest.raises(
+        RenderError,
+        match=r"^deep\.(yaml:\d+|json:1): (nested more than 100 |malformed YAML: exceeded)",
+    ):
+        render(_checkout(tmp_path), ".")
 
 
 # --- Kustomize ---------------------------------------------------------------------------
