@@ -25,7 +25,6 @@ from typing import Any
 from gitwave.engine.errors import StoreError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, Manifest, Resource, ResourceKey, SourceRef
-from gitwave.engine.private_files import private_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS syncs (
@@ -149,7 +148,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            private_database(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")

@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gitwave.engine.api import private_database
 from gitwave.engine.errors import ProviderError, UnreachableError
 from gitwave.engine.model import Manifest, ResourceKey
 
@@ -46,9 +45,9 @@ GROUP_COMMIT_MAX_SECONDS = 0.05
 
 class Store:
     def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
-            private_database(path)
             self._db = sqlite3.connect(
                 path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
@@ -69,7 +68,7 @@ class Store:
             self._db.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
             )
-        except (sqlite3.Error, OSError) as exc:
+        except sqlite3.Error as exc:
             raise UnreachableError(f"sandbox state {path}", str(exc)) from exc
         self._open = False  # a transaction is open
         self._opened_at = 0.0

@@ -188,18 +188,3 @@ def test_the_loop_composes_and_graphs_once_per_commit_however_often_it_replans(
     assert [s.sync for s in reconciler.statuses()] == [SyncStatus.OUT_OF_SYNC]
     assert len(plans) >= 4
     assert stage_calls == Counter(compose=1, graph=1)
-
-
-def test_state_is_private_after_a_sync(tmp_path: Path) -> None:
-    """The history, the sandbox's objects (Secrets included) and the loop state
-    are readable by their owner only: directory 0700, files 0600."""
-    state = tmp_path / "state"
-    state.mkdir(mode=0o755)  # made before, too open: tightened
-    sandbox = SandboxProvider(state, rollout_seconds=0.0)
-    store = Store(state / "gitwave.db")
-    _, (app,) = load_apps(str(SAMPLES / "guestbook"))
-    assert operations.sync_app(app, targets=ProviderRouter([sandbox]), store=store).result.ok
-    assert state.stat().st_mode & 0o777 == 0o700
-    files = [p for p in state.rglob("*") if p.is_file()]
-    assert any(p.name == "gitwave.db" for p in files)
-    assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o600 for p in files}
