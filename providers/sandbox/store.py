@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gitwave.engine.api import private_database, private_directory
 from gitwave.engine.errors import ProviderError, UnreachableError
 from gitwave.engine.model import Manifest, ResourceKey
 
@@ -45,12 +46,14 @@ GROUP_COMMIT_MAX_SECONDS = 0.05
 
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
+            private_directory(path.parent)
             self._db = sqlite3.connect(
                 path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
+            # Before WAL mode: the -wal and -shm files take the database's mode.
+            private_database(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit is durable against a crash of this process;
             # only a power cut can lose the last commits (acceptable for a sandbox).
@@ -68,7 +71,7 @@ class Store:
             self._db.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise UnreachableError(f"sandbox state {path}", str(exc)) from exc
         self._open = False  # a transaction is open
         self._opened_at = 0.0
