@@ -27,10 +27,14 @@ SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 def private_directory(path: Path) -> Path:
     """Create ``path`` (and its parents) if needed and make it 0700; a state
-    directory made before, more open, is tightened. Returns ``path``.
+    directory of ours made before, more open, is tightened. A shared directory
+    (another user's, or sticky like ``/tmp``) given as the state directory is
+    left as it is: the files in it are 0600 anyway. Returns ``path``.
     Raises OSError."""
     path.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
-    if stat.S_IMODE(path.stat().st_mode) != DIRECTORY_MODE:
+    info = path.stat()
+    shared = info.st_uid != os.getuid() or info.st_mode & stat.S_ISVTX
+    if stat.S_IMODE(info.st_mode) != DIRECTORY_MODE and not shared:
         os.chmod(path, DIRECTORY_MODE)
     return path
 

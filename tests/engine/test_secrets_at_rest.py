@@ -219,6 +219,24 @@ def test_state_is_private_after_a_sync(
     assert modes == dict.fromkeys(modes, 0o600)
 
 
+def test_a_shared_sticky_state_directory_is_left_as_is_with_private_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--state` pointed at a shared directory like /tmp: gitwave never makes
+    it 0700 (that would lock everyone else out); its own files are 0600."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    app = write_app(tmp_path / "db", {"all.yaml": NAMESPACE})
+
+    code, out, _ = run(capsys, "--state", str(shared), "sync", str(app))
+
+    assert code == 0, out
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in state_files(shared)}
+    assert "gitwave.db" in modes and modes == dict.fromkeys(modes, 0o600)
+
+
 _READ_EVENTS = """
 import sys
 from gitwave.engine.store import Store
