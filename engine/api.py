@@ -38,6 +38,7 @@ from gitwave.engine.mask import (
     secret_values,
 )
 from gitwave.engine.model import FieldChange
+from gitwave.engine.private_files import private_database, private_directory
 from gitwave.engine.provider import (
     CLOUD_GROUP_SUFFIXES,
     BulkReader,
@@ -77,6 +78,8 @@ __all__ = [
     "mask_secret_manifest",
     "parse_path",
     "parse_quantity",
+    "private_database",
+    "private_directory",
     "redact",
     "secret_values",
     "set_field",

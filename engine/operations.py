@@ -42,6 +42,7 @@ from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.hooks import HookLedger, HookRecorder
+from gitwave.engine.mask import redact, secret_values
 from gitwave.engine.model import Plan, ResourceKey, SyncStatus
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import retrying
@@ -253,7 +254,13 @@ def record(
     prune: bool,
     rollback_of: int | None = None,
 ) -> int:
-    """Write one finished sync into the history; returns its id."""
+    """Write one finished sync into the history; returns its id. The values
+    of the app's Secrets are masked in its messages, whatever a target said."""
+    # A backstop over every object's message (providers mask values themselves):
+    # values shorter than 4 characters would blank digits all over the history.
+    secrets = [
+        v for r in state.resources if r.is_secret for v in secret_values(r.manifest) if len(v) >= 4
+    ]
     return store.record_sync(
         app=result.app,
         revision=result.revision,
@@ -261,8 +268,11 @@ def record(
         started=result.started,
         finished=result.finished,
         result=result.phase.value,
-        message=result.message,
-        outcomes=[ResourceOutcome(e.key, e.action, e.message) for e in result.changeset.entries],
+        message=redact(result.message, secrets),
+        outcomes=[
+            ResourceOutcome(e.key, e.action, redact(e.message, secrets))
+            for e in result.changeset.entries
+        ],
         manifests=state.resources,
         dry_run=result.dry_run,
         prune=prune,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gitwave.engine.errors import StoreError
+from gitwave.engine.private_files import private_directory
 from gitwave.engine.store import current_user
 
 AUTOSYNC_FILE = "autosync.json"
@@ -58,7 +59,7 @@ class AutoSyncFlags:
                 flags.pop(app, None)
             body = json.dumps({"paused": flags}, indent=2, sort_keys=True) + "\n"
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_directory(self.path.parent)
                 handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".autosync-")
                 with os.fdopen(handle, "w") as out:
                     out.write(body)

@@ -25,6 +25,7 @@ from typing import Any
 from gitwave.engine.errors import StoreError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, Manifest, Resource, ResourceKey, SourceRef
+from gitwave.engine.private_files import private_database, private_directory
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS syncs (
@@ -148,8 +149,10 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_directory(path.parent)
             self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+            # Before WAL mode: the -wal and -shm files take the database's mode.
+            private_database(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(self._SCHEMA)

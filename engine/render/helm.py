@@ -17,6 +17,7 @@ from gitwave.engine.errors import RenderError, ToolMissingError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.names import HELM_RELEASE_MAX, LABEL_MAX, dns_problem
 from gitwave.engine.render.directory import Doc, parse_yaml, walk_tree
+from gitwave.engine.render.secret_inputs import helm_secret_values
 from gitwave.engine.render.tools import run_tool, tool_path
 from gitwave.engine.render.values import HelmOptions, RenderOptions
 from gitwave.engine.source import Checkout, safe_join
@@ -84,6 +85,7 @@ def helm_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions
             where=chart_rel,
             cwd=tmp,
             hide_dirs=(str(checkout.root), tmp),
+            redact=helm_secret_values(checkout, target, helm_options),
         )
     return _helm_sources(output, rel, chart_rel)
 

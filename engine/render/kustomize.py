@@ -22,6 +22,7 @@ from typing import Any
 from gitwave.engine.errors import RenderError, ToolMissingError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.directory import MANIFEST_SUFFIXES, Doc, parse_yaml, walk_tree
+from gitwave.engine.render.secret_inputs import kustomize_secret_values
 from gitwave.engine.render.sops import decrypt_file, is_encrypted_file
 from gitwave.engine.render.tools import find_binary, run_tool, tool_path
 from gitwave.engine.render.values import KUSTOMIZATION_FILES, RenderOptions
@@ -74,9 +75,11 @@ def kustomize_docs(checkout: Checkout, target: Path, rel: str, options: RenderOp
     with tempfile.TemporaryDirectory(prefix="gitwave-kustomize-") as tmp:
         build_target = target
         build_dir = Path(tmp)
-        redact: frozenset[str] = frozenset()
+        # Kustomize quotes a literal it refuses: the secret inputs are masked in its errors.
+        redact = kustomize_secret_values(checkout, target)
         if encrypted:
-            build_target, redact = _decrypted_copy(checkout, target, encrypted, Path(tmp))
+            build_target, decrypted = _decrypted_copy(checkout, target, encrypted, Path(tmp))
+            redact |= decrypted
             build_dir = Path(tmp) / ".gitwave-images"
         if options.kustomize_images:
             build_dir.mkdir(exist_ok=True)

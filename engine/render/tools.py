@@ -11,6 +11,7 @@ taken by a tool as a flag.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,11 +19,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitwave.engine import mask
 from gitwave.engine.errors import RenderError
 from gitwave.engine.model import SourceRef
 
 TOOL_TIMEOUT_S = 120.0
 _STDERR_LINES = 8
+# ``password=x``, ``"apiToken": "x"``, ``secret: x`` in free text: the key is
+# kept, the value masked.
+_ASSIGNMENT = re.compile(
+    r"""(?ix)
+    (\b[\w.-]*(?:password|passwd|secret|token|api[_-]?key|credential|private[_-]?key)[\w.-]*
+     ["']?\s*[=:]\s*)
+    ("[^"\n]*"|'[^'\n]*'|[^\s,;\]\}\)]+)
+    """
+)
 
 
 def find_binary(name: str) -> str | None:
@@ -58,7 +69,12 @@ def quote_stderr(failure: ToolFailure) -> RenderError:
     detail = "\n  ".join(failure.stderr_lines[:_STDERR_LINES]) or (
         f"exit status {failure.returncode}"
     )
-    return RenderError(SourceRef(failure.where), f"{failure.tool} failed:\n  {detail}")
+    masked = any(mask.MASK in line for line in failure.stderr_lines)
+    return RenderError(
+        SourceRef(failure.where),
+        f"{failure.tool} failed:\n  {detail}",
+        hint="secret values are shown as ***" if masked else "",
+    )
 
 
 def run_tool(
@@ -107,10 +123,23 @@ def _clean_stderr(
 ) -> tuple[str, ...]:
     for directory in hide_dirs:
         stderr = stderr.replace(directory + os.sep, "")
-    # Longest first, so a value containing another is masked whole.
-    for value in sorted(redact, key=len, reverse=True):
-        stderr = stderr.replace(value, "***")
+    # Known values first (longest first, inside ``redact``), then whatever
+    # still reads like ``password=…``: a tool may echo a value no input showed.
+    stderr = scrub_secret_assignments(mask.redact(stderr, redact))
     return tuple(line for line in stderr.strip().splitlines() if line.strip())
 
 
-__all__ = ["TOOL_TIMEOUT_S", "ToolFailure", "find_binary", "quote_stderr", "run_tool", "tool_path"]
+def scrub_secret_assignments(text: str) -> str:
+    """``text`` with the value of every ``password=…``, ``token: …`` and the like masked."""
+    return _ASSIGNMENT.sub(lambda m: m.group(1) + mask.MASK, text)
+
+
+__all__ = [
+    "TOOL_TIMEOUT_S",
+    "ToolFailure",
+    "find_binary",
+    "quote_stderr",
+    "run_tool",
+    "scrub_secret_assignments",
+    "tool_path",
+]

@@ -33,6 +33,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from gitwave.engine.api import private_directory
 from gitwave.engine.errors import ProviderError
 
 from .config import AwsConfig, AwsCredentials
@@ -250,7 +251,7 @@ def _seed_network(region: str) -> None:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "wb") as stream:

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gitwave.engine.api import private_database, private_directory
 from gitwave.engine.errors import ProviderError, UnreachableError
 from gitwave.engine.model import Manifest, ResourceKey
 
@@ -36,6 +37,7 @@ from .schema import (
     encode,
     row_of,
 )
+from .sealing import KEY_FILE, SEALED_PREFIX, Sealer
 
 # Group commit bounds: another process waits at most about this long to write,
 # and a crash loses at most this much acknowledged work.
@@ -45,12 +47,14 @@ GROUP_COMMIT_MAX_SECONDS = 0.05
 
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
+            private_directory(path.parent)
             self._db = sqlite3.connect(
                 path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
+            # Before WAL mode: the -wal and -shm files take the database's mode.
+            private_database(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit is durable against a crash of this process;
             # only a power cut can lose the last commits (acceptable for a sandbox).
@@ -68,7 +72,10 @@ class Store:
             self._db.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
             )
-        except sqlite3.Error as exc:
+            # Secrets are sealed at rest with a key beside the database (see sealing).
+            self._sealer = Sealer(path.parent / KEY_FILE)
+            self._seal_plain_secrets()
+        except (sqlite3.Error, OSError) as exc:
             raise UnreachableError(f"sandbox state {path}", str(exc)) from exc
         self._open = False  # a transaction is open
         self._opened_at = 0.0
@@ -78,6 +85,24 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    def _seal_plain_secrets(self) -> None:
+        """Seal the Secrets a gitwave from before sealing stored in plain JSON,
+        overwriting the plain text's pages (secure_delete) as it goes."""
+        plain = self._db.execute(
+            "SELECT id, manifest FROM objects WHERE grp = '' AND kind = 'Secret'"
+            " AND manifest NOT LIKE ?",
+            (SEALED_PREFIX + "%",),
+        ).fetchall()
+        if not plain:
+            return
+        self._db.execute("PRAGMA secure_delete=ON")
+        self._db.execute("BEGIN IMMEDIATE")
+        for row_id, manifest in plain:
+            sealed = self._sealer.seal(row_id, self._sealer.open(row_id, manifest))
+            self._db.execute("UPDATE objects SET manifest = ? WHERE id = ?", (sealed, row_id))
+        self._db.execute("COMMIT")
+        self._db.execute("PRAGMA secure_delete=OFF")
 
     # ------------------------------------------------------------ transactions
 
@@ -147,7 +172,7 @@ class Store:
         found = self._db.execute(
             f"SELECT {COLUMNS} FROM objects WHERE id = ?", (str(key),)
         ).fetchone()
-        return row_of(found) if found else None
+        return self._row(found) if found else None
 
     def get_many(self, keys: list[ResourceKey]) -> dict[ResourceKey, Row]:
         found: dict[ResourceKey, Row] = {}
@@ -183,6 +208,9 @@ class Store:
     def put(self, key: ResourceKey, manifest: Manifest, *, rv: int, settle_at: float | None) -> Row:
         uid = str(manifest["metadata"]["uid"])
         owner = controller_owner_uid(manifest)
+        body = encode(manifest)
+        if _is_secret(key):
+            body = self._sealer.seal(str(key), body)
         self._db.execute(
             f"INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -196,7 +224,7 @@ class Store:
                 app_label(manifest),
                 rv,
                 settle_at,
-                encode(manifest),
+                body,
             ),
         )
         return Row(key, uid, owner, rv, settle_at, manifest)
@@ -255,7 +283,13 @@ class Store:
         return {str(r[0]) for r in rows}
 
     def _select(self, tail: str, args: tuple[Any, ...]) -> list[Row]:
-        return [row_of(r) for r in self._db.execute(f"SELECT {COLUMNS} FROM objects {tail}", args)]
+        rows = self._db.execute(f"SELECT {COLUMNS} FROM objects {tail}", args)
+        return [self._row(r) for r in rows]
+
+    def _row(self, found: tuple[Any, ...]) -> Row:
+        if not _is_secret_id(found[0]):
+            return row_of(found)
+        return row_of((*found[:-1], self._sealer.open(found[0], found[-1])))
 
     # ------------------------------------------------------------ kinds
 
@@ -336,6 +370,14 @@ class Store:
                     )
                 return value
         raise ProviderError(ResourceKey.parse(owner), f"no free {pool} left in the sandbox")
+
+
+def _is_secret(key: ResourceKey) -> bool:
+    return key.group == "" and key.kind == "Secret"
+
+
+def _is_secret_id(row_id: str) -> bool:
+    return row_id.startswith("/Secret/")
 
 
 def candidate_values(pool: str, seed: str, *, count: int = 64) -> list[str]:
