@@ -77,8 +77,9 @@ def deletion_levels(
     earlier levels. Inside a level, ``keys``' own order is kept (the objects
     of one level may be deleted in parallel).
 
-    Edges with an end outside ``keys`` are ignored. Objects on a cycle (only a
-    live edit can make one) go together in a last level."""
+    Edges with an end outside ``keys`` are ignored. When nothing left can go
+    first (a cycle, which only a live edit can make, and what its members
+    use), everything left goes together in a last level."""
     members = set(keys)
     users: dict[ResourceKey, set[ResourceKey]] = defaultdict(set)
     for before, after in edges:

@@ -38,10 +38,14 @@ def prune_edges(run: SyncRun, lives: Sequence[Live]) -> list[Edge]:
     """The dependencies among ``lives``: what their manifests state, and what
     each one's target reads from its own fields."""
     edges = live_edges(lives)
+    readers: dict[int, DependencyReader | None] = {}  # a Protocol check is slow; once each
     for live in lives:
         provider = run.targets.for_live(live)
-        if isinstance(provider, DependencyReader):
-            edges.extend((used, live.key) for used in provider.uses(live, lives))
+        if id(provider) not in readers:
+            readers[id(provider)] = provider if isinstance(provider, DependencyReader) else None
+        reader = readers[id(provider)]
+        if reader is not None:
+            edges.extend((used, live.key) for used in reader.uses(live, lives))
     return list(dict.fromkeys(edges))
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from gitwave.engine import operations
 from gitwave.engine.apps import load_apps
+from gitwave.engine.graph_prune import deletion_levels
 from gitwave.engine.model import ChangeAction, ResourceKey
 from gitwave.engine.operations import Synced, SyncRequest
 from gitwave.engine.router import ProviderRouter
@@ -142,3 +143,46 @@ def test_prune_deletes_a_user_before_what_it_uses(
     _, removed = sandbox.deletions_since(cursor)
     assert removed.index(case.user) < removed.index(case.used), removed
     assert sandbox.observe(ResourceKey("", "Namespace", "", "shop")) is not None
+
+
+# ---------------------------------------------------------------- the levels, as values
+
+
+@dataclass(frozen=True)
+class LevelCase:
+    reason: str
+    keys: str  # names, in the plan's order
+    edges: list[tuple[str, str]]  # (used, user)
+    want: list[str]  # each level's names
+
+
+LEVELS = [
+    LevelCase("no dependencies: one level, the plan's order", "c b a", [], ["c b a"]),
+    LevelCase(
+        "a chain goes user first",
+        "sg subnets db alarm",
+        [("sg", "db"), ("subnets", "db"), ("db", "alarm")],
+        ["alarm", "db", "sg subnets"],
+    ),
+    LevelCase(
+        "an object waits for its last user",
+        "a b c",
+        [("a", "b"), ("b", "c"), ("a", "c")],
+        ["c", "b", "a"],
+    ),
+    LevelCase("edges to objects not pruned are ignored", "a b", [("a", "zz")], ["a b"]),
+    LevelCase(
+        "a cycle (a live edit) goes last, together",
+        "a b c",
+        [("a", "b"), ("b", "a"), ("a", "c")],
+        ["c", "a b"],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", LEVELS, ids=[c.reason for c in LEVELS])
+def test_deletion_levels(case: LevelCase) -> None:
+    keys = {name: _cm(name) for name in case.keys.split()}
+    edges = [(keys.get(u, _cm(u)), keys.get(v, _cm(v))) for u, v in case.edges]
+    levels = deletion_levels(list(keys.values()), edges)
+    assert [" ".join(k.name for k in level) for level in levels] == case.want
