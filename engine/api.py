@@ -14,7 +14,7 @@ engine's health registry.
 
 from __future__ import annotations
 
-from gitwave.engine.diff import diff_manifest
+from gitwave.engine.diff import SameValue, diff_manifest
 from gitwave.engine.field_managers import field_managers
 from gitwave.engine.fieldpath import (
     MISSING_FIELD,
@@ -44,9 +44,11 @@ from gitwave.engine.provider import (
     BulkReader,
     ChangeFeed,
     Declaring,
+    DependencyReader,
     DryRunPlanner,
     ObjectLister,
     Provider,
+    ValueComparer,
     is_cloud_group,
 )
 from gitwave.engine.quantity import parse_quantity
@@ -60,12 +62,15 @@ __all__ = [
     "BulkReader",
     "ChangeFeed",
     "Declaring",
+    "DependencyReader",
     "DryRunPlanner",
     "FieldChange",
     "FieldPath",
     "FieldPathError",
     "ObjectLister",
     "Provider",
+    "SameValue",
+    "ValueComparer",
     "delete_field",
     "diff_manifest",
     "field_managers",

@@ -15,15 +15,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from gitwave.compositions import Composed, PendingReference, compose, references, resolve
 from gitwave.compositions.connection import secret_key_of
 from gitwave.engine.apps import AppSpec, render_app
+from gitwave.engine.diff import SameValue
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import ResourceGraph, build_graph
 from gitwave.engine.model import Action, Live, Manifest, Plan, Resource, ResourceKey, Task
 from gitwave.engine.plan import PlanOptions, make_plan
-from gitwave.engine.provider import DryRunPlanner
+from gitwave.engine.provider import DryRunPlanner, ValueComparer
 from gitwave.engine.render import Rendered
 from gitwave.engine.router import ProviderRouter, observe_all
 from gitwave.engine.sync import tracked_resource
@@ -176,6 +178,7 @@ def plan_resources(
         create_namespace=app.policy.create_namespace,
         ignore=app.ignore_pointers_for(graph.resources),
         apply_out_of_sync_only=app.policy.apply_out_of_sync_only,
+        same_values=value_comparers(graph, targets),
     )
     namespaces_live = _live_namespaces(graph, targets)
     try:
@@ -204,6 +207,23 @@ def plan_resources(
         plan=confirm_updates(plan, targets=targets),
         rendered=rendered,
     )
+
+
+def value_comparers(graph: ResourceGraph, targets: ProviderRouter) -> dict[ResourceKey, SameValue]:
+    """Each desired object's target comparison, where its target offers one
+    (values the target's API normalises are no drift)."""
+    found: dict[ResourceKey, SameValue] = {}
+    comparing: dict[int, bool] = {}  # a Protocol isinstance check is slow; once per provider
+    for key, resource in graph.resources.items():
+        provider = targets.for_resource(resource)
+        offers = comparing.get(id(provider))
+        if offers is None:
+            offers = comparing[id(provider)] = isinstance(provider, ValueComparer)
+        if offers:
+            same = cast(ValueComparer, provider).value_comparer(resource)
+            if same is not None:
+                found[key] = same
+    return found
 
 
 def plan_app(

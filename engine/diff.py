@@ -29,7 +29,7 @@ masking in ``mask``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -54,6 +54,7 @@ from gitwave.engine.quantity import parse_quantity
 
 __all__ = [
     "IgnoreDifference",
+    "SameValue",
     "diff_manifest",
     "ignore_pointers",
     "removed_fields",
@@ -108,6 +109,15 @@ _QUANTITY_PARENTS = frozenset(
 )
 _QUANTITY_FIELDS = frozenset({"sizeLimit", "storage"})
 _SCALARS = (str, int, float, bool)
+
+# A target's own notion of equal values, for the fields its API normalises (an
+# RDS maintenance window comes back lower-cased, tags in any order): given a
+# field's path as diffs print it, the desired and the live value, True when
+# they mean the same. Asked only where the plain comparison found a
+# difference, for a map or list before its items; True for a map means
+# nothing under it is drift. The engine knows no target's fields: providers
+# hand these in (``provider.ValueComparer``).
+SameValue = Callable[[str, Any, Any], bool]
 
 
 # --- quantities ------------------------------------------------------------------
@@ -193,11 +203,15 @@ def ignore_pointers(
 
 
 class _Walker:
-    __slots__ = ("changes", "ignored")
+    __slots__ = ("changes", "ignored", "same", "slow")
 
-    def __init__(self, ignored: frozenset[tuple[str, ...]]) -> None:
+    def __init__(self, ignored: frozenset[tuple[str, ...]], same: SameValue | None = None) -> None:
         self.changes: list[FieldChange] = []
         self.ignored = ignored
+        self.same = same
+        # Ignore rules and a target's comparison are asked on the way down, so
+        # the fast paths that skip walk() are off when either is present.
+        self.slow = bool(ignored) or same is not None
 
     def is_ignored(self, path: Sequence[str | int]) -> bool:
         return bool(self.ignored) and tuple(str(s) for s in path) in self.ignored
@@ -210,6 +224,12 @@ class _Walker:
 
     def walk(self, desired: Any, live: Any, path: tuple[str | int, ...]) -> None:
         if desired is None or (self.ignored and self.is_ignored(path)):
+            return
+        if (
+            self.same is not None
+            and desired != live
+            and self.same(format_path(path), desired, live)
+        ):
             return
         if isinstance(desired, dict):
             if isinstance(live, dict):
@@ -232,17 +252,17 @@ class _Walker:
         # of them must compare in a fraction of a second. Equal subtrees are
         # skipped with one C-level ==, which (unlike _same_scalar) takes true for
         # 1 deep inside them; typed API objects never hold one for the other.
-        ignored = self.ignored
+        slow = self.slow
         for key, value in desired.items():
             seen = live.get(key, _MISSING)
             kind = value.__class__
             if kind is seen.__class__:
                 if value == seen:
                     continue
-                if kind is dict and not ignored:
+                if kind is dict and not slow:
                     self.walk_dict(value, seen, (*path, key))
                     continue
-                elif kind is list and not ignored:
+                elif kind is list and not slow:
                     self.walk_list(value, seen, (*path, key))
                     continue
             self.walk(value, seen, (*path, key))
@@ -259,11 +279,11 @@ class _Walker:
         else:
             self.change(path, live, desired)
             return
-        ignored = self.ignored
+        slow = self.slow
         for index, (want, have) in enumerate(pairs):
             kind = want.__class__
             if kind is have.__class__:
-                if kind is dict and not ignored:
+                if kind is dict and not slow:
                     self.walk_dict(want, have, (*path, index))
                     continue
                 if (kind is str or kind is int or kind is float) and want == have:
@@ -359,11 +379,14 @@ def diff_manifest(
     *,
     ignore: Sequence[str] = (),
     is_secret: bool = False,
+    same: SameValue | None = None,
 ) -> tuple[FieldChange, ...]:
     """The fields ``desired`` sets that ``live`` lacks or holds differently, in the
     order ``desired`` lists them; empty when the object is in sync.
 
     ``ignore`` holds JSON pointers (``/spec/replicas``) of subtrees not compared.
+    ``same`` is the target's comparison for values its API normalises (see
+    ``SameValue``); None compares values as they are.
     With ``is_secret`` the object is a Secret: ``stringData`` is compared with
     the decoded live ``data``, and every value under ``data``/``stringData`` (and
     a kubectl last-applied annotation) is reported as ``***``.
@@ -373,7 +396,7 @@ def diff_manifest(
     ignored = frozenset(_pointer_tokens(p) for p in ignore)
     if () in ignored:
         return ()
-    walker = _Walker(ignored)
+    walker = _Walker(ignored, same)
     for key, value in desired.items():
         if key in _NOT_COMPARED or (is_secret and key in SECRET_DATA_FIELDS):
             continue

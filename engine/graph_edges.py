@@ -27,7 +27,7 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 
-__all__ = ["explicit_edges", "implied_edges", "order_key"]
+__all__ = ["explicit_edges", "implied_edges", "order_key", "resolve_reference"]
 
 _CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
 
@@ -66,7 +66,7 @@ def explicit_edges(
     edges: list[tuple[ResourceKey, ResourceKey]] = []
     for key, resource in kept.items():
         for text in split_annotation(resource, ANNOTATION_DEPENDS_ON):
-            target = _resolve_reference(text, resource, index)
+            target = resolve_reference(text, resource, index)
             if target in skipped:
                 continue
             _check_forward(target, key, facts, every, via=f"annotation {ANNOTATION_DEPENDS_ON}")
@@ -138,7 +138,7 @@ def _connection_secret_edges(
     ]
 
 
-def _resolve_reference(
+def resolve_reference(
     text: str, resource: Resource, index: Mapping[tuple[str, str, str], list[ResourceKey]]
 ) -> ResourceKey:
     """Resolve one ``Kind[.group]/namespace/name`` or ``Kind[.group]/name`` entry.

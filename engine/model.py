@@ -431,6 +431,9 @@ class ChangeAction(enum.Enum):
     CONFIGURED = "configured"
     UNCHANGED = "unchanged"
     DELETED = "deleted"
+    # Deleted from gitwave's inventory only: the object's own policy (Crossplane's
+    # deletionPolicy: Orphan) keeps it on the target, so nothing waits for it to go.
+    ORPHANED = "orphaned"
     SKIPPED = "skipped"
     FAILED = "failed"
 

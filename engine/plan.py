@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from gitwave.engine.diff import diff_manifest, removed_fields
+from gitwave.engine.diff import SameValue, diff_manifest, removed_fields
 from gitwave.engine.errors import SafetyError, ValidationError
 from gitwave.engine.graph import ResourceGraph, order_key
 from gitwave.engine.graph_facts import parse_sync_options, parse_sync_wave
@@ -52,6 +52,8 @@ class PlanOptions:
     ``create_namespace`` means the sync creates any namespace the render needs,
     so a missing one is not an error. ``apply_out_of_sync_only`` leaves objects
     that are in sync out of the plan altogether (not applied, not waited on).
+    ``same_values`` maps an object to its target's comparison of values the
+    target normalises (``provider.ValueComparer``).
     """
 
     prune: bool = False
@@ -60,6 +62,9 @@ class PlanOptions:
     create_namespace: bool = False
     apply_out_of_sync_only: bool = False
     ignore: Mapping[ResourceKey, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    same_values: Mapping[ResourceKey, SameValue] = field(
         default_factory=lambda: MappingProxyType({})
     )
 
@@ -181,8 +186,9 @@ def _apply_task(
         return Task(key, Action.CREATE, resource, None, facts=facts)
     ignore = options.ignore.get(key, ())
     secret = resource.is_secret
+    same = options.same_values.get(key)
     changes = diff_manifest(
-        resource.manifest, seen.manifest, ignore=ignore, is_secret=secret
+        resource.manifest, seen.manifest, ignore=ignore, is_secret=secret, same=same
     ) + removed_fields(resource.manifest, seen.manifest, ignore=ignore, is_secret=secret)
     if changes:
         return Task(key, Action.UPDATE, resource, _shown(seen), changes, facts=facts)

@@ -19,6 +19,7 @@ from typing import Any
 
 from gitwave.engine.mask import is_secret_key, mask_change
 from gitwave.engine.model import Action, FieldChange, HookPhase, Plan, Task, Wave
+from gitwave.engine.orphan import orphan_reason
 
 __all__ = ["LineKind", "PlanLine", "format_plan", "plan_lines", "plan_to_dict"]
 
@@ -86,13 +87,21 @@ def _show(value: Any, *, verbose: bool) -> str:
     return text
 
 
+def _orphan(task: Task) -> str | None:
+    """Why pruning ``task``'s object leaves what it manages in place, if it does."""
+    if task.action is not Action.PRUNE or task.live is None:
+        return None
+    return orphan_reason(task.live.manifest)
+
+
 def _task_text(task: Task, phase: HookPhase) -> str:
     name = task.key.display
     match task.action:
         case Action.CREATE:
             return f"{name} (create)"
         case Action.PRUNE:
-            return f"{name} (prune)"
+            orphan = _orphan(task)
+            return f"{name} (prune: orphaned, {orphan})" if orphan else f"{name} (prune)"
         case Action.HOOK:
             return f"{name} ({phase.value} hook)"
         case Action.NONE:
@@ -157,6 +166,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                         "namespace": task.key.namespace,
                         "name": task.key.name,
                         "action": task.action.value,
+                        **({"orphan": orphan} if (orphan := _orphan(task)) else {}),
                         "changes": [
                             {
                                 "path": safe.path,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
+from gitwave.engine.diff import SameValue
 from gitwave.engine.model import ChangeSetEntry, Health, Live, Propagation, Resource, ResourceKey
 
 # API groups of cloud resources: the cloud providers reconcile them, never a
@@ -137,4 +138,29 @@ class ObjectLister(Protocol):
 
     def list(self, *, kind: str | None = None, namespace: str | None = None) -> list[Live]:
         """Objects of ``kind`` in ``namespace`` (None: all), sorted by key."""
+        ...
+
+
+@runtime_checkable
+class ValueComparer(Protocol):
+    """Optional: a target whose API normalises values it stores (AWS returns an
+    RDS maintenance window lower-cased) or owns fields Git only names (an
+    observe-only managed resource). The plan's diff asks it, so such a value
+    is no drift after a successful sync."""
+
+    def value_comparer(self, resource: Resource) -> SameValue | None:
+        """How to compare ``resource``'s fields with what this target reports
+        (see ``diff.SameValue``); None when plain comparison is right."""
+        ...
+
+
+@runtime_checkable
+class DependencyReader(Protocol):
+    """Optional: a target whose objects name each other in ways only it can
+    read (an RDS instance names its subnet group and its security groups' ids).
+    Prune deletes an object that uses another before the one it uses."""
+
+    def uses(self, live: Live, others: Sequence[Live]) -> tuple[ResourceKey, ...]:
+        """The keys of the objects among ``others`` that ``live`` uses. Pure: reads
+        the manifests, calls nothing."""
         ...

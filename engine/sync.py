@@ -38,6 +38,7 @@ from gitwave.engine.model import (
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.sync_hooks import delete_policies, finish_hooks, hook_instance
+from gitwave.engine.sync_prune import is_prune_wave, run_prune_wave
 from gitwave.engine.sync_run import SyncOptions, SyncRun, WaveFailed
 from gitwave.engine.sync_waits import await_deleted, wait_absent, wait_healthy
 
@@ -199,6 +200,14 @@ def _ensure_namespaces(run: SyncRun) -> None:
 
 def _run_wave(run: SyncRun, wave: Wave, pool: ThreadPoolExecutor) -> None:
     run.emit(EventKind.WAVE_STARTED, f"{len(wave.tasks)} objects", wave=wave.label)
+    if is_prune_wave(wave):
+        # In the reverse of the dependency graph, level by level (sync_prune).
+        failed = run_prune_wave(run, wave, pool, lambda task: _safe_apply(run, task)[2])
+        if failed:
+            raise WaveFailed(str(failed[0]))
+        if not run.options.dry_run:
+            run.emit(EventKind.WAVE_FINISHED, "pruned", wave=wave.label)
+        return
     results = list(pool.map(lambda t: _safe_apply(run, t), wave.tasks))
     errors = [(task, err) for task, _, err in results if err is not None]
     hooks = [(task, res) for task, res, _ in results if task.action is Action.HOOK and res]

@@ -6,6 +6,7 @@ write-only inputs AWS never reports (a DB instance's master password
 reference, a bucket's ACL), compared with what gitwave recorded when it last
 wrote them. A
 field that cannot change in place is a ProviderError naming both values.
+``value_comparer`` hands the same notion of equal to the engine's plan diff.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitwave.engine.api import SameValue
 from gitwave.engine.errors import ProviderError
 
 from .kinds import KindHandler, Observed
-from .managed import Managed
+from .managed import Managed, ManagementAction, ManagementPolicies
 
 
 def changed_fields(handler: KindHandler, managed: Managed, observed: Observed) -> frozenset[str]:
@@ -68,3 +70,24 @@ def changed_inputs(
                 f"{managed.for_provider[frozen[0]]!r})",
             )
     return changed
+
+
+_FOR_PROVIDER = "spec.forProvider"
+
+
+def value_comparer(handler: KindHandler, policies: ManagementPolicies) -> SameValue:
+    """The plan's comparison for one object of ``handler``'s kind: each
+    ``forProvider`` field as the kind compares it (AWS's case, order and
+    version spellings; ``KindHandler.same``), and no ``forProvider`` drift at
+    all when gitwave may not update the resource (observe-only): such fields
+    describe it, gitwave never writes them."""
+
+    def same(path: str, want: Any, have: Any) -> bool:
+        if path == _FOR_PROVIDER:
+            return not policies.allows(ManagementAction.UPDATE)
+        name = path.removeprefix(_FOR_PROVIDER + ".")
+        if name == path or not name.isidentifier():
+            return False  # not a top-level forProvider field: compared as it is
+        return handler.same(name, want, have)
+
+    return same

@@ -21,9 +21,9 @@ from .state import ProviderState
 
 
 def delete(state: ProviderState, key: ResourceKey) -> ChangeSetEntry:
-    """Delete ``key``'s AWS resource, or leave it untracked; deleted, or
-    unchanged when it was already absent. Raises ProviderError for a resource
-    without gitwave's ownership tag."""
+    """Delete ``key``'s AWS resource, or leave it untracked; deleted, orphaned
+    (left in AWS by its policies), or unchanged when it was already absent.
+    Raises ProviderError for a resource without gitwave's ownership tag."""
     handler = handler_of(key)
     managed = state.declared(key)
     ctx, hint = state.context(handler, key, managed)
@@ -44,7 +44,7 @@ def delete(state: ProviderState, key: ResourceKey) -> ChangeSetEntry:
         if recorded and policies.writes:
             _untrack(state, handler, ctx, observed)
         state.forget(key)
-        return ChangeSetEntry(key, ChangeAction.DELETED, message=f"{what} left in AWS: {why}")
+        return ChangeSetEntry(key, ChangeAction.ORPHANED, message=f"{what} left in AWS: {why}")
     if not (recorded and record.owned_by(state.owner)):
         error = ProviderError(
             key,

@@ -32,19 +32,22 @@ each object is, the clients), ``parse`` (checking a desired object) and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from gitwave.engine.api import Provider
+from gitwave.engine.api import DependencyReader, Provider, SameValue, ValueComparer
+from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import ChangeSetEntry, Health, Live, Propagation, Resource, ResourceKey
 
 from . import apply as apply_verb
 from . import delete as delete_verb
 from . import observe as observe_verb
+from . import references
 from .clients import Clients
+from .compare import value_comparer
 from .config import AwsConfig, SecretReader
 from .connection import ConnectionSecrets, SecretWriter
 from .kinds import handler_for
-from .managed import DEFAULT_PROVIDER_CONFIG, Managed
+from .managed import DEFAULT_PROVIDER_CONFIG, Managed, ManagementPolicies
 from .parse import handler_of, parse_managed
 from .state import ProviderState
 
@@ -148,6 +151,28 @@ class AwsProvider:
         """
         return observe_verb.list_tracked(self._state, app)
 
+    def value_comparer(self, resource: Resource) -> SameValue | None:
+        """How the plan compares ``resource`` with AWS: each ``forProvider``
+        field as its kind does (AWS lower-cases an RDS maintenance window,
+        picks the minor engine version, keeps tags in its own order), and
+        none of them when the management policies forbid updates."""
+        handler = handler_for(resource.key.group, resource.key.kind)
+        if handler is None:
+            return None
+        spec = resource.manifest.get("spec")
+        try:
+            policies = ManagementPolicies.parse(
+                resource.key, spec.get("managementPolicies") if isinstance(spec, dict) else None
+            )
+        except ProviderError:
+            return None  # apply names the bad field; compare plainly until then
+        return value_comparer(handler, policies)
+
+    def uses(self, live: Live, others: Sequence[Live]) -> tuple[ResourceKey, ...]:
+        """The objects among ``others`` that ``live`` names (a DB instance its
+        subnet group and security groups, an alarm the instance it watches)."""
+        return references.uses(live, others)
+
     def _parse(self, resource: Resource) -> Managed:
         secrets = self._state.secrets
         return parse_managed(
@@ -157,6 +182,7 @@ class AwsProvider:
         )
 
 
-def _conforms(provider: AwsProvider) -> Provider:
-    """Never called: mypy checks here that AwsProvider is a Provider."""
-    return provider
+def _conforms(provider: AwsProvider) -> tuple[Provider, ValueComparer, DependencyReader]:
+    """Never called: mypy checks here that AwsProvider is a Provider, with the
+    optional capabilities it claims."""
+    return provider, provider, provider

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitwave.engine.api import Provider
+from gitwave.engine.api import DependencyReader, Provider, SameValue, ValueComparer
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import (
     ChangeAction,
@@ -186,6 +186,20 @@ class AwsTarget:
             return Health(HealthCode.HEALTHY)
         return self._ensure().health(live)
 
+    def value_comparer(self, resource: Resource) -> SameValue | None:
+        """How the plan compares a managed resource with AWS (see AwsProvider)."""
+        if _is_provider_config(resource.api_version, resource.kind):
+            return None
+        return self._ensure().value_comparer(resource)
+
+    def uses(self, live: Live, others: Sequence[Live]) -> tuple[ResourceKey, ...]:
+        """The objects among ``others`` that ``live`` names (see AwsProvider)."""
+        if _is_provider_config_key(live.key):
+            return ()
+        from . import references  # boto3 too: see _ensure
+
+        return references.uses(live, others)
+
     def list_tracked(self, app: str) -> Sequence[Live]:
         # Nothing started: this process declared no cloud object. An app whose
         # cloud objects were all removed from Git still needs its leftovers
@@ -197,6 +211,7 @@ class AwsTarget:
         return self._ensure().list_tracked(app)
 
 
-def _conforms(target: AwsTarget) -> Provider:
-    """Never called: mypy checks here that AwsTarget is a Provider."""
-    return target
+def _conforms(target: AwsTarget) -> tuple[Provider, ValueComparer, DependencyReader]:
+    """Never called: mypy checks here that AwsTarget is a Provider, with the
+    optional capabilities it passes on."""
+    return target, target, target

@@ -188,6 +188,7 @@ _ACTION_STYLE = {
     ChangeAction.CREATED: "green",
     ChangeAction.CONFIGURED: "yellow",
     ChangeAction.DELETED: "red",
+    ChangeAction.ORPHANED: "yellow",
     ChangeAction.FAILED: "red",
     ChangeAction.UNCHANGED: "dim",
     ChangeAction.SKIPPED: "dim",
@@ -197,8 +198,13 @@ _SUMMARY_ACTIONS = (
     ChangeAction.CONFIGURED,
     ChangeAction.UNCHANGED,
     ChangeAction.DELETED,
+    ChangeAction.ORPHANED,
     ChangeAction.FAILED,
 )
+
+
+# Outcomes whose message says what happened instead (why it failed, was kept, stays).
+_SHOW_MESSAGE = (ChangeAction.FAILED, ChangeAction.SKIPPED, ChangeAction.ORPHANED)
 
 
 def short(revision: str) -> str:
@@ -231,7 +237,7 @@ def print_result(term: Terminal, plan: Plan, result: SyncResult) -> None:
     for entry in result.changeset.entries:
         action = term.paint(entry.action.value.ljust(10), _ACTION_STYLE.get(entry.action, ""))
         line = Text.assemble("  ", action, f" {entry.key.display}")
-        if entry.message and entry.action in (ChangeAction.FAILED, ChangeAction.SKIPPED):
+        if entry.message and entry.action in _SHOW_MESSAGE:
             line.append(f"  ({entry.message})")
         by_wave.setdefault(wave_of(entry.key), []).append(line)
     order = {w.label: i for i, w in reversed(list(enumerate(plan.waves)))}
@@ -240,7 +246,11 @@ def print_result(term: Terminal, plan: Plan, result: SyncResult) -> None:
         for line in by_wave[label]:
             term.out(line)
     counts = result.changeset.counts()
-    summary = ", ".join(f"{counts[a]} {a.value}" for a in _SUMMARY_ACTIONS)
+    summary = ", ".join(
+        f"{counts[a]} {a.value}"
+        for a in _SUMMARY_ACTIONS
+        if counts[a] or a is not ChangeAction.ORPHANED  # rare: only named when it happened
+    )
     took = result.finished - result.started
     term.out(
         Text.assemble(

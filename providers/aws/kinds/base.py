@@ -166,6 +166,10 @@ class KindHandler(abc.ABC):
     unordered: ClassVar[frozenset[str]] = frozenset()
     # True when creating needs a master password (``Desired.password``).
     needs_password: ClassVar[bool] = False
+    # forProvider fields that name another managed resource by its external
+    # name (a string, or a list of them) → that resource's (group, kind). What
+    # uses another resource is deleted before it.
+    names_others: ClassVar[Mapping[str, tuple[str, str]]] = {}
 
     @property
     def api_version(self) -> str:
@@ -222,6 +226,16 @@ class KindHandler(abc.ABC):
     def same(self, name: str, want: Any, have: Any) -> bool:
         """Whether the desired value of field ``name`` is what AWS has."""
         return matches(want, have, unordered=name in self.unordered)
+
+    def uses(self, for_provider: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        """(group, kind, external name) of each resource ``for_provider`` names
+        (``names_others``); kinds that name others elsewhere override this."""
+        found: list[tuple[str, str, str]] = []
+        for name, (group, kind) in self.names_others.items():
+            value = for_provider.get(name)
+            values = value if isinstance(value, list) else [value]
+            found.extend((group, kind, v) for v in values if isinstance(v, str) and v)
+        return found
 
     def connection(self, observed: Observed) -> dict[str, str]:
         """Connection details (no secrets) for a connection Secret; {} when none."""

@@ -139,6 +139,8 @@ _DEGRADED = frozenset(
     }
 )
 _SUSPENDED = frozenset({"stopped"})
+# Windows RDS reports lower-cased whatever case they were asked in.
+_WINDOWS = frozenset({"preferredMaintenanceWindow", "preferredBackupWindow"})
 
 
 def _lower_first(name: str) -> str:
@@ -157,6 +159,10 @@ class DBInstance(KindHandler):
     required = frozenset({"dbInstanceClass", "engine"})
     unordered = frozenset({"vpcSecurityGroupIDs", "tags"})
     needs_password = True
+    names_others = {
+        "dbSubnetGroupName": ("database.aws.crossplane.io", "DBSubnetGroup"),
+        "vpcSecurityGroupIDs": ("ec2.aws.crossplane.io", "SecurityGroup"),
+    }
 
     # ------------------------------------------------------------ AWS calls
 
@@ -314,6 +320,9 @@ class DBInstance(KindHandler):
         if name == "engineVersion" and isinstance(want, str) and isinstance(have, str):
             # "16" asks for the major version; AWS picks and reports the minor one.
             return have == want or have.startswith(f"{want}.")
+        if name in _WINDOWS and isinstance(want, str) and isinstance(have, str):
+            # RDS stores "Mon:03:00-Mon:04:00" as "mon:03:00-mon:04:00".
+            return want.lower() == have.lower()
         return super().same(name, want, have)
 
     def health(self, manifest: Manifest) -> Health:

@@ -55,6 +55,11 @@ _SIMPLE = {
     "evaluateLowSampleCountPercentiles": "EvaluateLowSampleCountPercentile",
 }
 _ACTIONS = frozenset({"okActions", "alarmActions", "insufficientDataActions"})
+# Dimensions that name a resource gitwave manages: the alarm watches it.
+_WATCHED = {
+    "DBInstanceIdentifier": ("rds.aws.crossplane.io", "DBInstance"),
+    "QueueName": ("sqs.aws.crossplane.io", "Queue"),
+}
 
 
 @register
@@ -67,6 +72,16 @@ class MetricAlarm(KindHandler):
     fields = frozenset({"region", "dimensions", "tags", *_SIMPLE})
     required = frozenset({"comparisonOperator", "evaluationPeriods"})
     unordered = _ACTIONS
+
+    def uses(self, for_provider: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        dimensions = for_provider.get("dimensions")
+        if not isinstance(dimensions, Mapping):
+            return []
+        return [
+            (*_WATCHED[name], str(value))
+            for name, value in sorted(dimensions.items())
+            if name in _WATCHED and value
+        ]
 
     def get(self, ctx: Context, external_name: str, hint: Mapping[str, Any]) -> Observed | None:
         found = ctx.call("describe_alarms", AlarmNames=[external_name], AlarmTypes=["MetricAlarm"])

@@ -162,7 +162,7 @@ def test_deletion_policy_orphan_leaves_the_resource_and_stops_tracking_it(
     assert [live.key for live in provider.list_tracked(app)] == [desired.key]
 
     entry = provider.delete(desired.key)
-    assert entry.action is ChangeAction.DELETED
+    assert entry.action is ChangeAction.ORPHANED
     assert "left in AWS" in entry.message and "Orphan" in entry.message
     url = boto("sqs").get_queue_url(QueueName=desired.key.name)["QueueUrl"]
     tags = boto("sqs").list_queue_tags(QueueUrl=url).get("Tags", {})
