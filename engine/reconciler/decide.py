@@ -155,11 +155,14 @@ class Decisions(LoopCore):
                 loops=loops,
             )
             return
-        for item in healable:
-            self._guard.record_heal(app.name, item)
         if loops:
             what = drift_line(healable)  # the line says what is healed, not what is paused
         ran, result = self._sync(run, state, cause=f"drift: {what}", heal=True, loops=loops)
+        if result.ok:
+            # Only a heal that took counts towards a drift loop: a failed one is
+            # retried with backoff, it is no fight with another writer.
+            for item in healable:
+                self._guard.record_heal(app.name, item)
         self._emit(
             run,
             EventKind.HEAL,

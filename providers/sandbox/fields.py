@@ -217,9 +217,18 @@ def apply_conflicts(
         if current == value or (value == {} and isinstance(current, dict)):
             continue
         for entry in appliers:
-            if any(_overlaps(path, owned) for owned in entry.fields):
+            if any(_takes(path, owned, live) for owned in entry.fields):
                 found.append((path, entry.manager))
     return sorted(set(found))
+
+
+def _takes(path: KeyPath, owned: KeyPath, live: Mapping[str, Any]) -> bool:
+    """Whether setting ``path`` changes the field ``owned``: the same field, one
+    inside it, or an atomic value (a list) around it. Owning a map (``data:
+    {}``) only claims that it exists, not the keys others put in it."""
+    if owned[: len(path)] == path:
+        return True
+    return path[: len(owned)] == owned and not isinstance(get_field(live, owned), dict)
 
 
 def apply_as(
