@@ -32,7 +32,13 @@ from gitwave.engine.model import (
 from .controllers import Rollout, StatusContext, controller_for
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
 from .fields import apply_as, apply_conflicts, clone, dotted, touch, update_as, without_nulls
-from .finalizers import finalizers_of, is_deleting, marked_deleting, refuse_new_finalizers
+from .finalizers import (
+    finalizers_of,
+    finish_delete,
+    is_deleting,
+    refuse_new_finalizers,
+    remove_or_mark,
+)
 from .kinds import ServedKind, builtin_kind, is_crd, kind_from_crd, unknown_kind_error
 from .schema import Row
 from .store import Store, candidate_values
@@ -348,37 +354,10 @@ class Lifecycle:
         return removed
 
     def _remove_or_mark(self, row: Row, now: float) -> int:
-        """Remove ``row`` (1), or mark it Terminating (0) while finalizers, or
-        for a Namespace objects in it, hold it."""
-        store = self._store
-        held = bool(finalizers_of(row.manifest)) or (
-            row.key.group == "" and row.key.kind == "Namespace" and store.in_namespace(row.key.name)
-        )
-        if not held:
-            self._finish_delete(row)
-            return 1
-        if not is_deleting(row.manifest):
-            obj = marked_deleting(row.manifest, stamp=rfc3339(now))
-            rv = store.next_rv()
-            obj["metadata"]["resourceVersion"] = str(rv)
-            store.put(row.key, obj, rv=rv, settle_at=None)
-        return 0
+        return remove_or_mark(self._store, row, stamp=rfc3339(now))
 
     def _finish_delete(self, row: Row) -> None:
-        """Remove ``row`` for good; a Terminating Namespace it was the last
-        object of goes with it."""
-        store = self._store
-        store.remove(row.key, rv=store.next_rv())
-        if not row.key.namespace:
-            return
-        namespace = store.get(ResourceKey("", "Namespace", "", row.key.namespace))
-        if (
-            namespace is not None
-            and is_deleting(namespace.manifest)
-            and not finalizers_of(namespace.manifest)
-            and not store.in_namespace(row.key.namespace)
-        ):
-            store.remove(namespace.key, rv=store.next_rv())
+        finish_delete(self._store, row)
 
     def _orphan(self, child: Row, *, owner_uid: str, now: float) -> None:
         obj = clone(child.manifest)

@@ -128,6 +128,46 @@ def test_a_namespace_stays_terminating_while_an_object_in_it_is_held(
     assert sandbox.observe(NAMESPACE) is None, "its last object gone, the namespace goes too"
 
 
+def test_a_crd_stays_terminating_while_a_custom_resource_of_it_is_held(
+    sandbox: SandboxProvider,
+) -> None:
+    crd_key = ResourceKey(
+        "apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com"
+    )
+    sandbox.apply(
+        resource(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": crd_key.name},
+                "spec": {
+                    "group": "example.com",
+                    "scope": "Namespaced",
+                    "names": {"kind": "Widget", "plural": "widgets"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {}}],
+                },
+            }
+        )
+    )
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "keeper", "finalizers": [KEEP]},
+    }
+    sandbox.apply(resource(widget))
+    widget_key = ResourceKey.of(widget)
+
+    sandbox.delete(crd_key)
+
+    crd = sandbox.observe(crd_key)
+    assert crd is not None and crd.manifest["metadata"]["deletionTimestamp"]
+    with pytest.raises(ProviderError):  # no new objects of a kind being deleted
+        sandbox.apply(resource({**widget, "metadata": {"name": "new", "namespace": "keeper"}}))
+    without_finalizers(sandbox, widget_key)
+    assert sandbox.observe(widget_key) is None
+    assert sandbox.observe(crd_key) is None, "its last custom resource gone, the CRD goes too"
+
+
 # --- through the command line ---------------------------------------------------------------
 
 
