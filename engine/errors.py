@@ -16,6 +16,9 @@ class GitwaveError(Exception):
 
     retriable: bool = False
     hint: str = ""
+    # Seconds the target asked to be left alone for (HTTP 429 ``Retry-After``);
+    # a retry waits at least this long. 0: the target said nothing.
+    retry_after_s: float = 0.0
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
@@ -88,12 +91,20 @@ class CycleError(GitwaveError):
 class ProviderError(GitwaveError):
     """A target refused or failed an operation on one object."""
 
-    def __init__(self, key: ResourceKey | None, detail: str, *, retriable: bool = False) -> None:
+    def __init__(
+        self,
+        key: ResourceKey | None,
+        detail: str,
+        *,
+        retriable: bool = False,
+        retry_after_s: float = 0.0,
+    ) -> None:
         subject = key.display if key is not None else "target"
         super().__init__(f"{subject}: {detail}")
         self.key = key
         self.detail = detail
         self.retriable = retriable
+        self.retry_after_s = retry_after_s
 
 
 class ConflictError(ProviderError):
@@ -103,6 +114,29 @@ class ConflictError(ProviderError):
 
     def __init__(self, key: ResourceKey, detail: str) -> None:
         super().__init__(key, detail, retriable=True)
+
+
+class FieldConflictError(ProviderError):
+    """Server-side apply found fields that another applier owns with other
+    values (HTTP 409 with FieldManagerConflict causes). Not retriable: only the
+    other manager letting go, or this app opting into force, resolves it.
+    ``conflicts`` is ``(field, manager)`` pairs, fields as ``.spec.replicas``."""
+
+    def __init__(self, key: ResourceKey, conflicts: Sequence[tuple[str, str]]) -> None:
+        self.conflicts = tuple(conflicts)
+        managers = sorted({manager for _, manager in self.conflicts})
+        fields = ", ".join(f"{name} (owned by {manager})" for name, manager in self.conflicts)
+        super().__init__(
+            key,
+            f"apply conflicts with field manager{'s' if len(managers) > 1 else ''} "
+            f"{', '.join(repr(m) for m in managers)}: {fields}; not forced (to take them "
+            "over, add the sync option ServerSideApply=true,Force=true)",
+        )
+        self.hint = (
+            "let the other manager drop these fields, remove them from the manifest, or take "
+            "them over with ServerSideApply=true,Force=true in the object's "
+            "argocd.argoproj.io/sync-options annotation or the app's syncPolicy.syncOptions"
+        )
 
 
 class UnreachableError(ProviderError):

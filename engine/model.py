@@ -211,6 +211,9 @@ class Resource:
     # Not in repr: a logged or printed object must never show a Secret's values.
     manifest: Manifest = field(repr=False)
     source: SourceRef | None = None
+    # Server-side apply takes over fields another applier owns (Argo CD's
+    # ServerSideApply=true + Force=true); set by the sync, never from Git alone.
+    force_conflicts: bool = False
 
     @property
     def kind(self) -> str:

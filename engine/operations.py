@@ -45,10 +45,10 @@ from gitwave.engine.hooks import HookLedger, HookRecorder
 from gitwave.engine.mask import redact, secret_values
 from gitwave.engine.model import Plan, ResourceKey, SyncStatus
 from gitwave.engine.render import Rendered
-from gitwave.engine.retry import retrying
+from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import ResourceOutcome, Store
-from gitwave.engine.sync import SyncOptions, SyncPhase, SyncResult, execute
+from gitwave.engine.sync import FORCE_OPTION, SyncOptions, SyncPhase, SyncResult, execute
 
 __all__ = [
     "AppState",
@@ -76,9 +76,10 @@ class SyncRequest:
 
     ``prune`` None follows the app's policy. ``wave_timeout_s`` None: the app's
     timeout, else 300 s. ``force`` re-applies every object, the ones already
-    in sync too (server-side apply with force re-asserts every field gitwave
-    owns). ``resource`` limits the operation to that one object. ``retry``
-    False tries once whatever the app's retry policy says."""
+    in sync too, taking over fields another applier owns (server-side apply
+    with force re-asserts every field gitwave sets). ``resource`` limits the
+    operation to that one object. ``retry`` False tries once whatever the
+    app's retry policy says."""
 
     prune: bool | None = None
     dry_run: bool = False
@@ -194,6 +195,9 @@ def sync_options_for(
         dry_run=request.dry_run,
         propagation=app.policy.prune_propagation,
         create_namespace=app.policy.create_namespace,
+        # `sync --force` is Argo CD's `app sync --force`: with server-side apply,
+        # it takes over conflicting fields for this one operation.
+        force_conflicts=request.force or FORCE_OPTION in app.policy.sync_options,
         wave_timeout_s=request.wave_timeout_s or app.timeout_s or DEFAULT_WAVE_TIMEOUT_S,
         parallelism=request.parallelism,
         stop=stop,
@@ -362,8 +366,21 @@ def sync_app(
             )
         )
 
+    def asked(state: tenacity.RetryCallState) -> float:
+        outcome = state.outcome
+        assert outcome is not None
+        if outcome.failed:
+            return target_delay(outcome.exception())
+        synced: Synced = outcome.result()
+        return min(synced.result.retry_after_s, MAX_TARGET_DELAY_S)
+
     runner = retrying(
-        spec, should_retry=should_retry, before_sleep=announce, sleep=sleep, jitter=jitter
+        spec,
+        should_retry=should_retry,
+        before_sleep=announce,
+        sleep=sleep,
+        jitter=jitter,
+        asked=asked,
     )
     synced: Synced = runner(attempt)
     return synced

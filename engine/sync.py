@@ -9,6 +9,7 @@ Results are values (a ChangeSet in a SyncResult) plus events; nothing is printed
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 import time
 from collections.abc import Callable
@@ -42,9 +43,11 @@ from gitwave.engine.sync_prune import is_prune_wave, run_prune_wave
 from gitwave.engine.sync_run import SyncOptions, SyncRun, WaveFailed
 from gitwave.engine.sync_waits import await_deleted, wait_absent, wait_healthy
 
-__all__ = ["SyncOptions", "SyncPhase", "SyncResult", "execute", "tracked_resource"]
+__all__ = ["FORCE_OPTION", "SyncOptions", "SyncPhase", "SyncResult", "execute", "tracked_resource"]
 
 _DEFAULT_OPTIONS = SyncOptions()
+# Argo CD's sync option that, with server-side apply, forces field conflicts.
+FORCE_OPTION = "Force=true"
 
 
 class SyncPhase(enum.Enum):
@@ -72,6 +75,9 @@ class SyncResult:
     finished: float
     dry_run: bool = False
     hooks_run: tuple[ResourceKey, ...] = ()
+    # The longest delay a target asked for while this sync failed (HTTP 429
+    # Retry-After): a retry waits at least this long.
+    retry_after_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -137,6 +143,10 @@ def _apply_task(run: SyncRun, task: Task) -> tuple[Task, Resource | None]:
         return task, hook
 
     resource = tracked_resource(run.bind(task.desired), run.plan.app)
+    if run.options.force_conflicts or FORCE_OPTION in (
+        task.facts.sync_options if task.facts is not None else ()
+    ):
+        resource = dataclasses.replace(resource, force_conflicts=True)
     if task.action is Action.NONE:
         run.record(ChangeSetEntry(task.key, ChangeAction.UNCHANGED, live=task.live))
         return task, resource
@@ -162,6 +172,8 @@ def _safe_apply(run: SyncRun, task: Task) -> tuple[Task, Resource | None, Gitwav
         done, resource = _apply_task(run, task)
         return done, resource, None
     except GitwaveError as exc:
+        with run.lock:
+            run.retry_after_s = max(run.retry_after_s, exc.retry_after_s)
         run.record(ChangeSetEntry(task.key, ChangeAction.FAILED, str(exc)))
         run.emit(EventKind.ERROR, str(exc), resource=task.key)
         return task, None, exc
@@ -234,7 +246,12 @@ def _run_wave(run: SyncRun, wave: Wave, pool: ThreadPoolExecutor) -> None:
         for t in wave.tasks
         if t.action is Action.PRUNE and t.live and t.key in deleted
     ]
-    wait_absent(run, pruned)
+    try:
+        wait_absent(run, pruned)
+    except WaveFailed as stop:
+        if stop.key is not None:
+            run.mark_failed(stop.key, str(stop))
+        raise
     run.emit(EventKind.WAVE_FINISHED, "healthy", wave=wave.label)
 
 
@@ -301,6 +318,7 @@ def execute(
         finished=clock(),
         dry_run=options.dry_run,
         hooks_run=tuple(run.hooks_run),
+        retry_after_s=run.retry_after_s if phase is SyncPhase.FAILED else 0.0,
     )
     run.emit(EventKind.SYNC_FINISHED, f"{phase.value}: {message}")
     return result

@@ -27,6 +27,8 @@ class SyncOptions:
     dry_run: bool = False
     propagation: Propagation = Propagation.FOREGROUND
     create_namespace: bool = False
+    # The app opted into taking over fields other appliers own (Force=true).
+    force_conflicts: bool = False
     wave_timeout_s: float = 300.0
     parallelism: int = 8
     # Polls start fast (the sandbox settles in ~1 s) and back off to this cap.
@@ -59,6 +61,7 @@ class SyncRun:
     lock: threading.Lock = field(default_factory=threading.Lock)
     namespaces_created: frozenset[str] = frozenset()
     bind: Callable[[Resource], Resource] = lambda resource: resource
+    retry_after_s: float = 0.0  # the longest delay a target asked for (HTTP 429)
 
     def __post_init__(self) -> None:
         self.namespaces_created = _namespaces_created(self.plan)

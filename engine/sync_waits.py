@@ -55,28 +55,67 @@ def wait_healthy(run: SyncRun, wave: Wave, applied: Mapping[ResourceKey, Resourc
         interval = min(interval * 2, run.options.max_poll_interval_s)
 
 
+def still_present(key: ResourceKey, live: Live) -> str:
+    """Why a deleted object is still there, naming what holds it:
+    ``ConfigMap/ns/x is still terminating: waiting on finalizer example.com/keep``."""
+    meta = live.manifest.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    raw = meta.get("finalizers")
+    names = [str(f) for f in raw] if isinstance(raw, list) else []
+    if not meta.get("deletionTimestamp"):
+        return f"{key.display} is still present: its deletion has not started"
+    if not names:
+        return f"{key.display} is still terminating"
+    which = f"finalizer{'s' if len(names) > 1 else ''} {', '.join(names)}"
+    return f"{key.display} is still terminating: waiting on {which}"
+
+
+FINALIZER_HINT = (
+    "the controller that owns the finalizer removes it when its cleanup is done: check that "
+    "it runs; to give up on the cleanup, remove the finalizer (kubectl patch KIND NAME "
+    '--type=json -p \'[{"op":"remove","path":"/metadata/finalizers"}]\')'
+)
+
+
 def await_deleted(run: SyncRun, provider: Provider, key: ResourceKey) -> None:
-    """Block until ``key`` is gone; ProviderError after the wave timeout."""
+    """Block until ``key`` is gone; ProviderError after the wave timeout,
+    naming the finalizers that hold it."""
     deadline = time.monotonic() + run.options.wave_timeout_s
     interval = 0.02
-    while provider.observe(key) is not None:
+    while (live := provider.observe(key)) is not None:
         if time.monotonic() >= deadline:
-            raise ProviderError(
-                key, f"still present {run.options.wave_timeout_s:g}s after it was deleted"
+            text = (
+                f"{still_present(key, live)} ({run.options.wave_timeout_s:g}s after it was deleted)"
             )
+            error = ProviderError(key, text)
+            error.message, error.args = text, (text,)  # the text names the object already
+            error.hint = FINALIZER_HINT
+            raise error
         time.sleep(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)
 
 
 def wait_absent(run: SyncRun, keys: Sequence[tuple[ResourceKey, Live]]) -> None:
+    """Block until every pruned object is gone; WaveFailed after the wave
+    timeout, naming the first one left and the finalizers holding it."""
     deadline = time.monotonic() + run.options.wave_timeout_s
     pending = list(keys)
     interval = 0.02
     while pending:
-        pending = [(k, live) for k, live in pending if run.targets.for_live(live).observe(k)]
+        left: list[tuple[ResourceKey, Live]] = []
+        for key, live in pending:
+            current = run.targets.for_live(live).observe(key)
+            if current is not None:
+                left.append((key, current))
+        pending = left
         if not pending:
             return
         if time.monotonic() >= deadline:
-            raise WaveFailed(f"timed out waiting for {pending[0][0].display} to be deleted")
+            first, held = pending[0]
+            raise WaveFailed(
+                f"prune timed out after {run.options.wave_timeout_s:g}s: "
+                + still_present(first, held),
+                key=first,
+            )
         time.sleep(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)

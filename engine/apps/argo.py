@@ -34,6 +34,7 @@ _BOOL_OPTIONS = {
     "Validate",
     "RespectIgnoreDifferences",
     "FailOnSharedResource",
+    "Force",
     "SkipDryRunOnMissingResource",
     "Replace",
     "Prune",

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 
 from gitwave.engine import operations, plan_filters
 from gitwave.engine.app_pipeline import AppState
-from gitwave.engine.apps import AppSpec
+from gitwave.engine.apps import AppSpec, RetrySpec
 from gitwave.engine.drift import DriftedField, DriftLoop, drifted_fields
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import EventKind
 from gitwave.engine.model import Health, HealthCode, Plan, ResourceKey, SyncStatus
 from gitwave.engine.operations import plan_summary, result_summary
 from gitwave.engine.reconciler.state import AppRun, LoopCore, fingerprint, short
-from gitwave.engine.retry import CommitRetry
+from gitwave.engine.retry import CommitRetry, target_delay
 from gitwave.engine.store import SyncRecord
 from gitwave.engine.sync import SyncResult
 
@@ -78,12 +78,7 @@ class Decisions(LoopCore):
             return
         now = self._clock()
         if run.retry is not None and run.retry.blocks(run.revision, now):
-            at = run.retry.next_at
-            message = (
-                "sync failed; no retry left for this commit"
-                if at is None
-                else f"sync failed; retry at {time.strftime('%H:%M:%S', time.localtime(at))}"
-            )
+            message = _retry_message("sync failed", run.retry.next_at)
             self._set_status(run, SyncStatus.OUT_OF_SYNC, health=health.code, message=message)
             return
         self._sync(run, state, cause=cause, heal=False)
@@ -125,6 +120,16 @@ class Decisions(LoopCore):
                 f"drift: {what} → OutOfSync (selfHeal off)",
             )
             return
+        if run.retry is not None and run.retry.blocks(run.revision or "", self._clock()):
+            # A heal failed: the next try waits for the self-heal backoff.
+            self._set_status(
+                run,
+                SyncStatus.OUT_OF_SYNC,
+                health=health.code,
+                message=_retry_message("self-heal failed", run.retry.next_at),
+                retry_at=run.retry.next_at,
+            )
+            return
         healable, loops = self._guard.split(app.name, drift)
         for loop in loops:
             if (loop.key, loop.path) not in run.loops_seen:
@@ -150,11 +155,14 @@ class Decisions(LoopCore):
                 loops=loops,
             )
             return
-        for item in healable:
-            self._guard.record_heal(app.name, item)
         if loops:
             what = drift_line(healable)  # the line says what is healed, not what is paused
         ran, result = self._sync(run, state, cause=f"drift: {what}", heal=True, loops=loops)
+        if result.ok:
+            # Only a heal that took counts towards a drift loop: a failed one is
+            # retried with backoff, it is no fight with another writer.
+            for item in healable:
+                self._guard.record_heal(app.name, item)
         self._emit(
             run,
             EventKind.HEAL,
@@ -199,18 +207,28 @@ class Decisions(LoopCore):
             if not heal:
                 run.synced_render = fingerprint(run.rendered)
             self._set_status(run, SyncStatus.SYNCED, health=result.health.code, loops=loops)
-        elif not heal:
+        else:
             retry = run.retry if run.retry and run.retry.revision == run.revision else None
             retry = retry or CommitRetry(run.revision)
-            delay = retry.failed(app.policy.retry, now=now, jitter=self._rng.random, retriable=True)
+            spec = app.policy.retry
+            delay = retry.failed(
+                spec,
+                now=now,
+                jitter=self._rng.random,
+                retriable=True,
+                then=self._heal_backoff(app),
+                at_least=result.retry_after_s,
+            )
             run.retry = retry
             if delay is None:
                 line += "; no retry left for this commit (a new commit is synced at once)"
-            else:
-                spec = app.policy.retry
-                limit = "unlimited" if spec is None or spec.limit < 0 else str(spec.limit)
+            elif spec is not None and spec.allows(retry.failures - 1):
+                limit = "unlimited" if spec.limit < 0 else str(spec.limit)
                 line += f"; retry {retry.failures}/{limit} in {delay:.1f}s"
-            self._emit(run, EventKind.ERROR, line.split(" → ")[-1])
+            else:
+                line += f"; self-heal retry {retry.failures} in {delay:.1f}s"
+            if not heal:
+                self._emit(run, EventKind.ERROR, line.split(" → ")[-1])
             self._set_status(
                 run,
                 SyncStatus.OUT_OF_SYNC,
@@ -225,6 +243,11 @@ class Decisions(LoopCore):
             if result.health.code is HealthCode.DEGRADED:
                 self._auto_rollback(run, result.health)
         return plan, result
+
+    def _heal_backoff(self, app: AppSpec) -> RetrySpec | None:
+        """How a failed sync of a self-healing app is retried once its retry
+        spec ran out (or without one): Argo CD retries self-heal with backoff."""
+        return self.options.heal_backoff if app.policy.self_heal and self._auto_sync(app) else None
 
     def _failed_before_sync(self, run: AppRun, exc: GitwaveError) -> None:
         """A plan that could not be made (a missing namespace, an unreachable
@@ -246,6 +269,8 @@ class Decisions(LoopCore):
                     now=self._clock(),
                     jitter=self._rng.random,
                     retriable=exc.retriable,
+                    then=self._heal_backoff(app),
+                    at_least=target_delay(exc),
                 )
                 run.retry = retry
                 line += "" if delay is None else f"; retry {retry.failures} in {delay:.1f}s"
@@ -254,6 +279,12 @@ class Decisions(LoopCore):
         # Each retry is a line of its own, as a failed sync's are.
         self._report(run, f"plan:{run.revision}:{exc}:{attempts}", line)
         self._set_status(run, SyncStatus.UNKNOWN, message=str(exc), retry_at=retry_at)
+
+
+def _retry_message(what: str, at: float | None) -> str:
+    if at is None:
+        return f"{what}; no retry left for this commit"
+    return f"{what}; retry at {time.strftime('%H:%M:%S', time.localtime(at))}"
 
 
 def drift_line(drift: Sequence[DriftedField]) -> str:

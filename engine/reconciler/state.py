@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitwave.engine.app_pipeline import Desired
-from gitwave.engine.apps import AppSpec
+from gitwave.engine.apps import AppSpec, RetrySpec
 from gitwave.engine.drift import DriftLoop, LoopGuard
 from gitwave.engine.events import Event, EventKind, EventSink
 from gitwave.engine.loop_store import LoopStore, Pin
@@ -18,7 +18,7 @@ from gitwave.engine.model import Health, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.operations import SyncRequest
 from gitwave.engine.pauses import AutoSyncFlags
 from gitwave.engine.render import Rendered
-from gitwave.engine.retry import CommitRetry
+from gitwave.engine.retry import SELF_HEAL_BACKOFF, CommitRetry
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
 
@@ -28,7 +28,9 @@ DEFAULT_DRIFT_POLL_S = 0.2
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoopOptions:
-    """How ``Reconciler`` runs. ``interval_s`` overrides every app's interval."""
+    """How ``Reconciler`` runs. ``interval_s`` overrides every app's interval.
+    ``heal_backoff`` is how a self-healing app retries a failed sync once its
+    retry spec ran out, or without one (Argo CD's self-heal backoff)."""
 
     interval_s: float | None = None
     drift_poll_s: float = DEFAULT_DRIFT_POLL_S
@@ -36,6 +38,7 @@ class LoopOptions:
     heal_window_s: float = 300.0
     auto_rollback: bool = False
     rollback_window_s: float = 300.0
+    heal_backoff: RetrySpec = SELF_HEAL_BACKOFF
     request: SyncRequest = field(default_factory=SyncRequest)
 
 

@@ -1,4 +1,13 @@
-"""Apply: server-side apply as field manager ``gitwave`` with force.
+"""Apply: server-side apply as field manager ``gitwave``.
+
+Not forced by default: when the server answers with field conflicts, the
+managers it names are looked up in the object's managedFields. Managers that
+only wrote with Update (``kubectl edit/scale``, a controller, client-side
+apply) made drift, which gitwave takes back by applying again with force;
+a manager with an Apply entry is another applier (Flux, another Argo CD,
+``kubectl apply --server-side``), and the apply fails with FieldConflictError
+naming the fields and managers, unless the object is to be applied with
+force (``Resource.force_conflicts``: Argo CD's ServerSideApply=true,Force=true).
 
 The body is the desired object without nulls, status or server metadata; the
 request carries the cached resourceVersion as a precondition so the answer
@@ -10,12 +19,13 @@ for a CRD, discovery.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitwave.engine.api import secret_values
-from gitwave.engine.errors import ProviderError
+from gitwave.engine.errors import FieldConflictError, ProviderError
 from gitwave.engine.model import (
     SERVER_METADATA_FIELDS,
     ChangeAction,
@@ -38,6 +48,8 @@ _PRECONDITION_TRIES = 4
 # How long a kind whose CRD this provider applied may take to be served.
 _CRD_SERVED_WAIT_S = 15.0
 _CRD_RECENT_S = 120.0
+# A FieldManagerConflict cause's message: which manager (and subresource) owns the field.
+_CONFLICT = re.compile(r'conflict with "(?P<manager>[^"]+)"(?: with subresource "(?P<sub>[^"]*)")?')
 
 
 def _without_nulls(value: Any) -> Any:
@@ -71,13 +83,15 @@ def _comparable(manifest: Mapping[str, Any]) -> Manifest:
 
 
 def apply(state: ClusterState, resource: Resource, *, dry_run: bool = False) -> ChangeSetEntry:
-    """Server-side apply as field manager ``gitwave`` with force.
+    """Server-side apply as field manager ``gitwave``; forced over imperative
+    edits, and over other appliers only with ``resource.force_conflicts``.
 
     Created (HTTP 201), configured, or unchanged when the server stored
     nothing new. With ``dry_run`` the server runs the apply (``dryRun=All``:
     admission, defaults, validation) and stores nothing; the returned Live is
     what would be stored. Raises ProviderError when the server refuses the
     object (unknown kind, missing namespace, invalid field), naming it;
+    FieldConflictError when another applier owns fields it would change;
     UnreachableError when the cluster cannot be reached."""
     key = resource.key
     started = time.monotonic()
@@ -90,7 +104,9 @@ def apply(state: ClusterState, resource: Resource, *, dry_run: bool = False) -> 
         if informer is not None and informer.synced
         else state.get(rtype, key)
     )
-    status, obj, before, exact = _patch(state, rtype, key, body, before, dry_run, secrets)
+    status, obj, before, exact = _patch(
+        state, rtype, key, body, before, dry_run, secrets, force=resource.force_conflicts
+    )
     if status == 201:
         action = ChangeAction.CREATED
     elif before is None:
@@ -118,6 +134,8 @@ def _patch(
     before: Manifest | None,
     dry_run: bool,
     secrets: Sequence[str],
+    *,
+    force: bool,
 ) -> tuple[int, Manifest, Manifest | None, bool]:
     """The apply request: ``(status, object, before, exact)``.
 
@@ -126,12 +144,16 @@ def _patch(
     result can say unchanged or configured for sure. A conflict means the
     cache lagged: read the object again and retry; an object that keeps
     changing (a rollout writing status) is finally applied without the
-    precondition, and ``exact`` is False."""
-    query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
-    if dry_run:
-        query.append(("dryRun", "All"))
+    precondition, and ``exact`` is False. Field conflicts with managers
+    that only wrote with Update are forced; with an applier they raise
+    FieldConflictError unless ``force``."""
     path = rtype.object_path(key.namespace, key.name)
     for attempt in range(_PRECONDITION_TRIES + 1):
+        query = [("fieldManager", FIELD_MANAGER)]
+        if force:
+            query.append(("force", "true"))
+        if dry_run:
+            query.append(("dryRun", "All"))
         precondition = rv_of(before) if attempt < _PRECONDITION_TRIES else ""
         meta = body["metadata"]
         if precondition:
@@ -143,6 +165,13 @@ def _patch(
                 "PATCH", path, query=query, body=body, content_type=APPLY_PATCH
             )
         except HttpError as exc:
+            conflicts = field_conflicts(exc) if exc.status == 409 else []
+            if conflicts and not force:
+                owners = appliers(state.get(rtype, key), conflicts)
+                if owners:
+                    raise FieldConflictError(key, owners) from None
+                force = True  # only imperative edits: drift, taken back
+                continue
             if exc.status != 409 or not precondition:
                 raise state.refused(key, exc, secrets) from None
             before = state.get(rtype, key)
@@ -153,6 +182,38 @@ def _patch(
         obj.setdefault("kind", rtype.kind)
         return int(status), obj, before, bool(precondition) or before is None
     raise AssertionError("unreachable: the last attempt has no precondition")
+
+
+def field_conflicts(exc: HttpError) -> list[tuple[str, str, str]]:
+    """The ``(field, manager, subresource)`` of each FieldManagerConflict cause
+    of a 409 answer to an apply (empty for any other 409)."""
+    details = exc.status_body.get("details")
+    causes = details.get("causes") if isinstance(details, Mapping) else None
+    found: list[tuple[str, str, str]] = []
+    for cause in causes if isinstance(causes, list) else []:
+        if not isinstance(cause, Mapping) or cause.get("reason") != "FieldManagerConflict":
+            continue
+        match = _CONFLICT.search(str(cause.get("message") or ""))
+        if match:
+            found.append((str(cause.get("field") or ""), match["manager"], match["sub"] or ""))
+    return found
+
+
+def appliers(
+    live: Manifest | None, conflicts: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, str]]:
+    """The conflicts (``(field, manager)``) whose manager applies the object
+    (an Apply entry in its managedFields); the others only wrote with Update.
+    Without the live object every conflict counts: nothing is forced blind."""
+    if live is None:
+        return [(name, manager) for name, manager, _ in conflicts]
+    entries = (live.get("metadata") or {}).get("managedFields")
+    applying = {
+        (str(e.get("manager") or ""), str(e.get("subresource") or ""))
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, Mapping) and e.get("operation") == "Apply"
+    }
+    return [(name, manager) for name, manager, sub in conflicts if (manager, sub) in applying]
 
 
 def _type_for_apply(state: ClusterState, resource: Resource, started: float) -> ResourceType:

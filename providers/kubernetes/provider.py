@@ -24,6 +24,7 @@ caches and inventory the verbs share) beside them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -143,7 +144,9 @@ class KubernetesProvider:
         return observe_verb.observe_many(self._state, keys)
 
     def apply(self, resource: Resource, *, dry_run: bool = False) -> ChangeSetEntry:
-        """Server-side apply as field manager ``gitwave`` with force.
+        """Server-side apply as field manager ``gitwave``: forced over imperative
+        edits, over another applier's fields only with ``resource.force_conflicts``
+        (else FieldConflictError naming them).
 
         Created (HTTP 201), configured, or unchanged when the server stored
         nothing new. With ``dry_run`` the server runs the apply (``dryRun=All``:
@@ -158,7 +161,9 @@ class KubernetesProvider:
         included (a server-side dry-run apply). For the planner: diffing this
         against the live object shows only what an apply would really change.
         Raises like ``apply``."""
-        entry = self.apply(resource, dry_run=True)
+        # As if forced: the plan shows what the sync would change; a conflict
+        # is reported by the sync (and its dry run), which knows the app's choice.
+        entry = self.apply(dataclasses.replace(resource, force_conflicts=True), dry_run=True)
         assert entry.live is not None
         return entry.live
 

@@ -119,5 +119,18 @@ class ClusterState:
             )
         if exc.status == 403:
             return ProviderError(key, f"forbidden on {self.name}: {message}")
-        retriable = exc.status == 429 or exc.status >= 500
-        return ProviderError(key, f"{self.name} refused it: {message}", retriable=retriable)
+        if exc.status == 429:
+            return ProviderError(
+                key,
+                f"{self.name} is throttling requests (HTTP 429, API Priority and Fairness): "
+                f"{message}",
+                retriable=True,
+                retry_after_s=exc.retry_after_s,
+            )
+        retriable = exc.status >= 500
+        return ProviderError(
+            key,
+            f"{self.name} refused it: {message}",
+            retriable=retriable,
+            retry_after_s=exc.retry_after_s if retriable else 0.0,
+        )

@@ -9,7 +9,12 @@ custom resources).
 
 Every request first takes a token from a bucket (``qps`` per second, up to
 ``burst`` at once), like client-go's flowcontrol: parallel applies never flood
-the API server, whatever the engine's parallelism.
+the API server, whatever the engine's parallelism. An API server that still
+answers 429 Too Many Requests (API Priority and Fairness rejecting the request)
+is left alone for the ``Retry-After`` seconds it names (capped at
+``MAX_RETRY_AFTER_S``; 1 s doubling when it names none) and asked again, up to
+``THROTTLE_RETRIES`` times, as client-go does; then the HttpError carries the
+delay, so the sync's own retry waits at least that long.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import urllib3
@@ -30,6 +37,9 @@ JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
 # Timeouts (connect, read) in seconds for one request; a watch sets its own.
 DEFAULT_TIMEOUT = (5.0, 60.0)
+# 429 Too Many Requests: asked again this many times, waiting at most this long each.
+THROTTLE_RETRIES = 5
+MAX_RETRY_AFTER_S = 30.0
 
 Query = Sequence[tuple[str, str]]
 
@@ -74,6 +84,7 @@ class HttpError(Exception):
     reason: str
     message: str
     status_body: Mapping[str, Any] = field(default_factory=dict)
+    retry_after_s: float = 0.0  # the Retry-After header, in seconds (0: none)
 
     def __str__(self) -> str:
         return f"HTTP {self.status} {self.reason}: {self.message}"
@@ -103,7 +114,29 @@ def _http_error(exc: ApiException) -> HttpError:
             body = decoded
     message = str(body.get("message") or text.strip() or exc.reason or "")
     reason = str(body.get("reason") or exc.reason or "")
-    return HttpError(int(exc.status or 0), reason, message, body)
+    headers = exc.headers or {}
+    return HttpError(
+        int(exc.status or 0), reason, message, body, retry_after(headers.get("Retry-After"))
+    )
+
+
+def retry_after(value: str | None, *, now: datetime | None = None) -> float:
+    """Seconds a ``Retry-After`` header asks for: a number of seconds or an
+    HTTP date (0 when absent or unreadable)."""
+    if not value:
+        return 0.0
+    text = str(value).strip()
+    try:
+        return max(float(text), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
 def describe_transport_error(exc: BaseException) -> str:
@@ -135,11 +168,22 @@ def describe_transport_error(exc: BaseException) -> str:
 class Transport:
     """One cluster's HTTP endpoint. ``target`` names it in errors (``kube:CONTEXT``)."""
 
-    def __init__(self, api_client: Any, *, target: str, qps: float, burst: int) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        *,
+        target: str,
+        qps: float,
+        burst: int,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.api_client = api_client
         self.target = target
         self.server = str(api_client.configuration.host)
         self.bucket = TokenBucket(qps=qps, burst=burst)
+        self._sleep = sleep
+        self._count_lock = threading.Lock()
+        self.throttled = 0  # 429 answers waited out (for operators and tests)
 
     def request(
         self,
@@ -156,8 +200,7 @@ class Transport:
 
         Raises HttpError for an error status and UnreachableError when the
         server cannot be reached (refused, reset, timed out)."""
-        self.bucket.take()
-        response = self._call(method, path, query, body, content_type, accept, timeout)
+        response = self._throttled_call(method, path, query, body, content_type, accept, timeout)
         try:
             data = response.data
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -169,8 +212,30 @@ class Transport:
     def open_stream(self, path: str, *, query: Query, read_timeout: float) -> Any:
         """Start a streaming GET (a watch); the raw urllib3 response, which the
         caller iterates line by line and closes. Raises like ``request``."""
-        self.bucket.take()
-        return self._call("GET", path, query, None, JSON, JSON, (5.0, read_timeout))
+        return self._throttled_call("GET", path, query, None, JSON, JSON, (5.0, read_timeout))
+
+    def _throttled_call(
+        self,
+        method: str,
+        path: str,
+        query: Query,
+        body: Any,
+        content_type: str,
+        accept: str,
+        timeout: tuple[float, float],
+    ) -> Any:
+        """``_call``, waiting out 429 Too Many Requests as the server asks."""
+        for attempt in range(THROTTLE_RETRIES + 1):
+            self.bucket.take()
+            try:
+                return self._call(method, path, query, body, content_type, accept, timeout)
+            except HttpError as exc:
+                if exc.status != 429 or attempt == THROTTLE_RETRIES:
+                    raise
+                with self._count_lock:
+                    self.throttled += 1
+                self._sleep(min(exc.retry_after_s or 2.0**attempt, MAX_RETRY_AFTER_S))
+        raise AssertionError("unreachable: the last attempt raises")
 
     def _call(
         self,

@@ -11,8 +11,9 @@ Two ways of writing, as in Kubernetes:
 - ``apply_as`` (operation ``Apply``): the manager declares the full set of
   fields it wants. Fields it declared before and no longer declares are
   removed (unless another manager also owns them); fields others set are left
-  alone; conflicting fields are taken over (gitwave applies with force, as
-  Argo CD and Flux do).
+  alone; conflicting fields are taken over. Whether that is allowed is the
+  caller's question first (``apply_conflicts``): gitwave forces only over
+  imperative edits, or when the app opted in.
 - ``update_as`` (operation ``Update``, what ``kubectl edit/scale`` does): the
   manager writes a whole object; it becomes the owner of the fields it changed.
 
@@ -186,6 +187,48 @@ def _write_managed_fields(obj: dict[str, Any], entries: Iterable[ManagedFields])
         meta["managedFields"] = kept
     else:
         meta.pop("managedFields", None)
+
+
+def dotted(path: KeyPath) -> str:
+    """A field as the API server names it in a conflict: ``.spec.replicas``."""
+    return "".join(f".{part}" for part in path)
+
+
+def apply_conflicts(
+    live: Mapping[str, Any], desired: Mapping[str, Any], *, manager: str
+) -> list[tuple[KeyPath, str]]:
+    """The fields ``manager`` applying ``desired`` would take from another
+    applier: ``(field, other manager)`` for each field ``desired`` sets to a
+    value other than the live one while a manager with an ``Apply`` entry owns
+    it (or a map or list around it). Fields owned only through ``Update``
+    (``kubectl edit/scale``, a controller's write) are drift, not conflicts:
+    gitwave takes them back, as the Kubernetes provider does by forcing when
+    the server names only such managers."""
+    appliers = [
+        e
+        for e in read_managed_fields(live)
+        if e.manager != manager and e.operation == "Apply" and e.fields
+    ]
+    if not appliers:
+        return []
+    found: list[tuple[KeyPath, str]] = []
+    for path, value in field_leaves(desired).items():
+        current = get_field(live, path)
+        if current == value or (value == {} and isinstance(current, dict)):
+            continue
+        for entry in appliers:
+            if any(_takes(path, owned, live) for owned in entry.fields):
+                found.append((path, entry.manager))
+    return sorted(set(found))
+
+
+def _takes(path: KeyPath, owned: KeyPath, live: Mapping[str, Any]) -> bool:
+    """Whether setting ``path`` changes the field ``owned``: the same field, one
+    inside it, or an atomic value (a list) around it. Owning a map (``data:
+    {}``) only claims that it exists, not the keys others put in it."""
+    if owned[: len(path)] == path:
+        return True
+    return path[: len(owned)] == owned and not isinstance(get_field(live, owned), dict)
 
 
 def apply_as(

@@ -1,10 +1,12 @@
 """The sandbox API server's write path: how an object is created, updated,
 settled and deleted.
 
-Apply and update as a field manager, resource versions, uids and generations,
+Apply and update as a field manager (an apply that would take fields from
+another applier fails naming them, unless forced), resource versions, uids and generations,
 server defaults and allocations, the simulated controllers' started and
 settled status and the children they own, and deletion with its propagation
-(owned objects, a Namespace's contents, a CRD's custom resources). The caller
+(owned objects, a Namespace's contents, a CRD's custom resources) and
+``finalizers`` (an object with some stays Terminating until they are removed). The caller
 (``SandboxProvider``) holds the lock and opens the write transaction.
 """
 
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from gitwave.engine.errors import ProviderError
+from gitwave.engine.errors import FieldConflictError, ProviderError
 from gitwave.engine.model import (
     SERVER_METADATA_FIELDS,
     ChangeAction,
@@ -29,7 +31,14 @@ from gitwave.engine.model import (
 
 from .controllers import Rollout, StatusContext, controller_for
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
-from .fields import apply_as, clone, touch, update_as, without_nulls
+from .fields import apply_as, apply_conflicts, clone, dotted, touch, update_as, without_nulls
+from .finalizers import (
+    finalizers_of,
+    finish_delete,
+    is_deleting,
+    refuse_new_finalizers,
+    remove_or_mark,
+)
 from .kinds import ServedKind, builtin_kind, is_crd, kind_from_crd, unknown_kind_error
 from .schema import Row
 from .store import Store, candidate_values
@@ -147,8 +156,19 @@ class Lifecycle:
         return allocate
 
     def apply(
-        self, key: ResourceKey, api_version: str, desired: Manifest, now: float, *, dry_run: bool
+        self,
+        key: ResourceKey,
+        api_version: str,
+        desired: Manifest,
+        now: float,
+        *,
+        dry_run: bool,
+        force: bool = False,
+        manager: str = GITWAVE_MANAGER,
     ) -> ChangeSetEntry:
+        """Server-side apply of ``desired`` as ``manager``. Raises
+        FieldConflictError, changing nothing, when it would take fields another
+        applier owns and ``force`` is off."""
         self._served(key, api_version)
         crd_kind = kind_from_crd(key, desired) if is_crd(key.group, key.kind) else None
         row = self._store.get(key)
@@ -158,11 +178,17 @@ class Lifecycle:
             else {"apiVersion": api_version, "kind": key.kind, "metadata": _identity(key)}
         )
         stamp = rfc3339(now)
-        new = apply_as(live, desired, manager=GITWAVE_MANAGER, time=stamp)
+        if row is not None and not force:
+            conflicts = apply_conflicts(row.manifest, desired, manager=manager)
+            if conflicts:
+                raise FieldConflictError(key, [(dotted(path), who) for path, who in conflicts])
+        new = apply_as(live, desired, manager=manager, time=stamp)
         apply_defaults(new, DefaultContext(key, self._allocator(key, reserve=not dry_run)))
         if row is not None and new == row.manifest:
             return ChangeSetEntry(key, ChangeAction.UNCHANGED, live=row.live())
-        touch(new, manager=GITWAVE_MANAGER, time=stamp)
+        if row is not None:
+            refuse_new_finalizers(key, row.manifest, new)
+        touch(new, manager=manager, time=stamp)
         spec_changed = row is None or _spec_part(row.manifest) != _spec_part(new)
         action = ChangeAction.CREATED if row is None else ChangeAction.CONFIGURED
         if dry_run:
@@ -173,6 +199,9 @@ class Lifecycle:
                 meta["generation"] = int(meta.get("generation") or 0) + 1
             return ChangeSetEntry(key, action, live=Live(key, new, str(row.rv) if row else ""))
         saved = self._save(key, new, row, spec_changed=spec_changed, now=now)
+        if is_deleting(new) and not finalizers_of(new):
+            self._finish_delete(saved)
+            return ChangeSetEntry(key, action, "its last finalizer is gone: deleted")
         if crd_kind is not None:
             self._store.unregister_crd(key.name)
             self._store.register_kind(crd_kind)
@@ -187,8 +216,13 @@ class Lifecycle:
         new = update_as(row.manifest, obj, manager=manager, time=stamp)
         if new == row.manifest:
             return ChangeSetEntry(key, ChangeAction.UNCHANGED, live=row.live())
+        refuse_new_finalizers(key, row.manifest, new)
         spec_changed = _spec_part(row.manifest) != _spec_part(new)
         saved = self._save(key, new, row, spec_changed=spec_changed, now=now)
+        if is_deleting(new) and not finalizers_of(new):
+            # Removing the last finalizer completes the delete asked for before.
+            self._finish_delete(saved)
+            return ChangeSetEntry(key, ChangeAction.DELETED, "its last finalizer is gone: deleted")
         return ChangeSetEntry(key, ChangeAction.CONFIGURED, live=saved.live())
 
     def _save(
@@ -296,13 +330,14 @@ class Lifecycle:
                 self.settle(row)
 
     def delete_tree(self, row: Row, propagation: Propagation, now: float) -> int:
-        """Remove ``row`` and what it owns; the number of dependents removed."""
+        """Remove ``row`` and what it owns; the number of dependents removed.
+        An object with finalizers (or a Namespace with such objects in it) is
+        only marked Terminating."""
         store = self._store
         removed = 0
         if row.key.group == "" and row.key.kind == "Namespace":
             for inner in store.in_namespace(row.key.name):
-                store.remove(inner.key, rv=store.next_rv())
-                removed += 1
+                removed += self._remove_or_mark(inner, now)
         if is_crd(row.key.group, row.key.kind):
             for group, kind in store.unregister_crd(row.key.name):
                 for custom in store.of_kind(group, kind):
@@ -313,8 +348,16 @@ class Lifecycle:
                 self._orphan(child, owner_uid=row.uid, now=now)
             elif store.exists(child.key):
                 removed += 1 + self.delete_tree(child, propagation, now)
-        store.remove(row.key, rv=store.next_rv())
+        fresh = store.get(row.key)
+        if fresh is not None:
+            self._remove_or_mark(fresh, now)
         return removed
+
+    def _remove_or_mark(self, row: Row, now: float) -> int:
+        return remove_or_mark(self._store, row, stamp=rfc3339(now))
+
+    def _finish_delete(self, row: Row) -> None:
+        finish_delete(self._store, row)
 
     def _orphan(self, child: Row, *, owner_uid: str, now: float) -> None:
         obj = clone(child.manifest)

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from gitwave.engine.api import ChangeFeed, Provider, health_of, is_cloud_group
@@ -36,8 +36,9 @@ from gitwave.engine.model import (
 
 from .defaults import fold_string_data
 from .fields import clone, without_nulls
+from .finalizers import waiting_on
 from .kinds import is_crd, kind_from_crd
-from .lifecycle import Lifecycle, with_hint
+from .lifecycle import GITWAVE_MANAGER, Lifecycle, with_hint
 from .schema import Row
 from .store import Store
 
@@ -169,19 +170,38 @@ class SandboxProvider:
             return self._store.keys(app=app)
 
     def apply(self, resource: Resource, *, dry_run: bool = False) -> ChangeSetEntry:
-        """Server-side apply as field manager ``gitwave`` (with force).
+        """Server-side apply as field manager ``gitwave``; forced only over
+        imperative edits, or over other appliers with ``resource.force_conflicts``.
 
         Returns created, configured or unchanged (the resource version is then
-        not bumped). Raises ProviderError for an unknown kind, a missing
-        namespace, or a manifest the API server would reject."""
+        not bumped). Raises FieldConflictError naming the fields and managers
+        when another applier owns fields it would change; ProviderError for an
+        unknown kind, a missing namespace, or a manifest the API server would
+        reject."""
+        return self.server_side_apply(
+            resource, manager=GITWAVE_MANAGER, force=resource.force_conflicts, dry_run=dry_run
+        )
+
+    def server_side_apply(
+        self, resource: Resource, *, manager: str, force: bool = False, dry_run: bool = False
+    ) -> ChangeSetEntry:
+        """Server-side apply as field manager ``manager`` (``kubectl apply
+        --server-side --field-manager=…``, or another GitOps tool). Raises like
+        ``apply``."""
         key = resource.key
         desired = self._objects.desired(resource)
         with self._guard():
             now = self._clock()
-            if dry_run:
-                return self._objects.apply(key, resource.api_version, desired, now, dry_run=True)
-            with self._store.write():
-                return self._objects.apply(key, resource.api_version, desired, now, dry_run=False)
+            with nullcontext() if dry_run else self._store.write():
+                return self._objects.apply(
+                    key,
+                    resource.api_version,
+                    desired,
+                    now,
+                    dry_run=dry_run,
+                    force=force,
+                    manager=manager,
+                )
 
     def delete(
         self, key: ResourceKey, *, propagation: Propagation = Propagation.FOREGROUND
@@ -189,13 +209,19 @@ class SandboxProvider:
         """Delete the object. Foreground and background delete what it owns
         (recursively: Deployment → ReplicaSets → Pods); orphan leaves them and
         removes their owner references. A Namespace takes everything in it, a
-        CRD all its custom resources."""
+        CRD all its custom resources. An object with finalizers is only marked
+        (``deletionTimestamp``) and stays, Terminating, until they are removed;
+        the entry is deleted either way (the deletion started)."""
         with self._guard(), self._store.write():
             row = self._store.get(key)
             if row is None:
                 return ChangeSetEntry(key, ChangeAction.UNCHANGED, message="already absent")
             dependents = self._objects.delete_tree(row, propagation, self._clock())
+            left = self._store.get(key)
         message = f"deleted with {dependents} dependents" if dependents else "deleted"
+        if left is not None:
+            message = f"terminating: waiting on {waiting_on(left.manifest)}"
+            return ChangeSetEntry(key, ChangeAction.DELETED, message=message, live=left.live())
         return ChangeSetEntry(key, ChangeAction.DELETED, message=message)
 
     def health(self, live: Live) -> Health:

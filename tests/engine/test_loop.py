@@ -5,6 +5,7 @@ the same state, as another process would) and a real Store."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -547,3 +548,79 @@ def test_the_sandbox_change_feed_names_changed_and_deleted_objects(tmp_path: Pat
     assert applied == frozenset({key})
     assert deleted == frozenset({key})
     assert quiet == frozenset()
+
+
+# --- a self-healing app without a retry spec --------------------------------------------------
+
+CONFIG = ResourceKey("", "ConfigMap", "guestbook", "guestbook-ui-config")
+GREETING = "Welcome to the guestbook"
+
+
+def other_applier(tmp_path: Path, greeting: str | None, *, force: bool = False) -> None:
+    """Another tool applying the ConfigMap server-side (as `other-tool`); without
+    a greeting it gives the field up."""
+    manifest: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": CONFIG.name, "namespace": CONFIG.namespace},
+    }
+    if greeting is not None:
+        manifest["data"] = {"greeting": greeting}
+    with other_process(tmp_path) as other:
+        other.server_side_apply(Resource(CONFIG, "v1", manifest), manager="other-tool", force=force)
+
+
+def greeting(loop: Loop) -> str | None:
+    live = loop.sandbox.observe(CONFIG)
+    return None if live is None else live.manifest.get("data", {}).get("greeting")
+
+
+@dataclass(frozen=True)
+class HealRetryCase:
+    reason: str
+    failing: str  # "heal": the heal of a drift fails; "commit": the commit's first sync does
+
+
+HEAL_RETRY_CASES = [
+    HealRetryCase("a failed heal of drift", "heal"),
+    HealRetryCase("a failed first sync of the commit", "commit"),
+]
+
+
+@pytest.mark.parametrize("case", HEAL_RETRY_CASES, ids=lambda c: c.reason)
+def test_a_self_healing_app_without_a_retry_spec_retries_with_backoff_and_heals(
+    loop: Loop, tmp_path: Path, case: HealRetryCase
+) -> None:
+    """Argo CD retries self-heal with backoff: a transient failure (another
+    applier holding a field, until it lets go) does not leave the app failed."""
+    GitRepo(loop.root, "guestbook", AUTO_HEAL)  # no retry spec
+    backoff = RetrySpec(limit=-1, duration_s=0.2, factor=2, max_duration_s=0.8)
+    if case.failing == "commit":
+        with other_process(tmp_path) as ns:
+            ns.apply(
+                Resource(
+                    ResourceKey("", "Namespace", "", "guestbook"),
+                    "v1",
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "guestbook"}},
+                )
+            )
+        other_applier(tmp_path, "hello from other-tool")
+    loop.start(interval_s=60, heal_backoff=backoff)
+    if case.failing == "heal":
+        loop.wait("the first sync", lambda: loop.results())
+        other_applier(tmp_path, "hello from other-tool", force=True)  # takes the field over
+    loop.wait("two failed attempts", lambda: [r for _, r in loop.results()].count("Failed") >= 2)
+
+    assert greeting(loop) == "hello from other-tool", "a conflict is not forced"
+    other_applier(tmp_path, None)  # the other tool lets go of the field
+    loop.wait("healed", lambda: greeting(loop) == GREETING)
+    loop.wait("Synced", lambda: loop.status().sync is SyncStatus.SYNCED)
+
+    history = sorted(loop.store.history("guestbook", limit=100), key=lambda r: r.started)
+    failed = [r for r in history if r.result == "Failed"]
+    assert "apply conflicts with field manager 'other-tool'" in failed[0].message
+    gaps = [b.started - a.finished for a, b in itertools.pairwise(failed)]
+    assert gaps[0] >= 0.2 * 0.8, gaps  # the backoff, not a busy loop
+    assert history[-1].result == "Succeeded"
+    lines = [e.message for e in loop.of(EventKind.CYCLE) if "self-heal retry" in e.message]
+    assert "; self-heal retry 1 in 0." in lines[0], lines
