@@ -114,6 +114,8 @@ def run_prune_wave(
         try:
             wait_absent(run, deleted)
         except WaveFailed as stop:
+            if stop.key is not None:
+                run.mark_failed(stop.key, str(stop))
             _keep_rest(run, levels[index + 1 :], tasks, f"kept: {stop}")
             raise
     return errors
