@@ -62,16 +62,23 @@ from gitwave.engine.source_git import (
 )
 from gitwave.engine.source_url import (
     ALLOW_INSECURE_GIT_ENV,
+    ALLOW_LOCAL_REPOS_ENV,
+    allowed_local_repos,
     check_argument,
+    check_local_repo,
     check_scheme,
     is_remote,
+    local_path,
     normalise_repo_url,
     redact_url,
 )
 
 __all__ = [
     "ALLOW_INSECURE_GIT_ENV",
+    "ALLOW_LOCAL_REPOS_ENV",
     "Checkout",
+    "allowed_local_repos",
+    "check_local_repo",
     "check_scheme",
     "commit_subject",
     "current_branch",
@@ -79,6 +86,7 @@ __all__ = [
     "find_repo_root",
     "is_remote",
     "list_tags",
+    "local_path",
     "normalise_repo_url",
     "open_source",
     "redact_url",
