@@ -183,7 +183,8 @@ def _line_of(text: str, needle: str) -> int:
 def _referenced_paths(spec: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for field_name in _PATH_LISTS:
         for entry in _strings(spec.get(field_name)):
-            if field_name in _INLINE_OR_PATH and "\n" in entry:
+            inline = "\n" in entry or entry.lstrip().startswith(("{", "["))
+            if field_name in _INLINE_OR_PATH and inline:
                 continue  # inline patches and generator configs are YAML, not paths
             yield field_name, entry
     for field_name in ("patches", "patchesJson6902", "replacements"):

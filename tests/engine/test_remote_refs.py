@@ -230,6 +230,21 @@ def test_plain_paths_are_local(entry: str) -> None:
     assert remote_form(entry) is None
 
 
+def test_inline_configs_are_not_taken_for_paths(tmp_path: Path, tools: Tools) -> None:
+    root = tmp_path / "repo"
+    _overlay(
+        root,
+        "resources:\n- cm.yaml\ntransformers:\n"
+        "- '{apiVersion: builtin, kind: PrefixSuffixTransformer, metadata: {name: p},"
+        " prefix: x-, fieldSpecs: [{path: metadata/name}]}'\n",
+    )
+
+    rendered = render(_checkout(root), "app")
+
+    assert [r.key.name for r in rendered.resources] == ["x-fine"]
+    assert tools.ran() == ["kustomize"]
+
+
 def test_kustomize_runs_root_only_and_without_plugins_or_helm(tmp_path: Path, tools: Tools) -> None:
     root = tmp_path / "repo"
     _overlay(root, "resources:\n- cm.yaml\n")
