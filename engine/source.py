@@ -45,11 +45,11 @@ from pathlib import Path
 import git
 
 from gitwave.engine.errors import PathEscapeError, SourceError
+from gitwave.engine.private_files import private_directory
 from gitwave.engine.source_cache import (
     checkout_dir,
     checkout_problem,
     discard,
-    private_dir,
     write_raw_attributes,
 )
 from gitwave.engine.source_git import (
@@ -223,7 +223,7 @@ def _open_remote(url: str, *, revision: str | None, shallow: bool, cache: Path) 
         cached = checkout_dir(cache, "remote", url, sha)
         if _reusable(cached, sha):
             return Checkout(root=cached, revision=sha, dirty=False, url=shown)
-    tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=private_dir(cache)))
+    tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=private_directory(cache)))
     try:
         repo = git.Repo.init(tmp)
         write_raw_attributes(tmp / ".git")

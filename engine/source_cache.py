@@ -5,7 +5,8 @@ Checkouts are rendered straight from the cache, so whoever can change a file
 there changes what is applied, and whoever can guess a path can ask an app to
 render another app's checkout. So:
 
-- the cache directory is 0700 and every checkout in it is made by ``mkdtemp``
+- the cache directory is 0700 (``private_directory``: a shared one such as
+  ``/tmp`` is left as it is) and every checkout in it is made by ``mkdtemp``
   (0700) and renamed into place;
 - a checkout's name is an HMAC of what it holds (source and commit) under a
   random key kept in the cache (``.key``, 0600): the same commit finds the
@@ -35,6 +36,8 @@ from pathlib import Path
 
 import git
 
+from gitwave.engine.private_files import private_directory
+
 _KEY_FILE = ".key"
 _KEY_BYTES = 32
 _NAME_CHARS = 32
@@ -46,18 +49,10 @@ _GITLINK = b"160000"
 log = logging.getLogger(__name__)
 
 
-def private_dir(path: Path) -> Path:
-    """``path`` created if missing and made 0700 (owner only); returns it."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        path.chmod(0o700)
-    return path
-
-
 def checkout_dir(cache: Path, *parts: str) -> Path:
     """The directory in ``cache`` that holds the checkout of ``parts`` (kind,
     source, commit): same parts, same directory; unguessable without the key."""
-    private_dir(cache)
+    private_directory(cache)
     digest = hmac.new(_key(cache), "\0".join(parts).encode(), hashlib.sha256).hexdigest()
     return cache / digest[:_NAME_CHARS]
 
@@ -195,6 +190,5 @@ __all__ = [
     "checkout_dir",
     "checkout_problem",
     "discard",
-    "private_dir",
     "write_raw_attributes",
 ]
