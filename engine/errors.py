@@ -43,6 +43,7 @@ class PathEscapeError(SourceError):
             hint="keep every path inside the repository; remote or outside bases are refused",
         )
         self.path = path
+        self.reason = reason
 
 
 class RenderError(GitwaveError):

@@ -129,11 +129,16 @@ def choose_apps(
 
 
 def select_apps(
-    location: str, *, revision: str | None = None, only: Collection[str] = ()
+    location: str,
+    *,
+    revision: str | None = None,
+    only: Collection[str] = (),
+    allow_local_repos: Collection[str] = (),
 ) -> list[AppSpec]:
-    """The apps ``location`` defines (at ``revision``), chosen as ``choose_apps`` does.
-    Raises GitwaveError when they cannot be loaded."""
-    _, apps = load_apps(location, revision=revision)
+    """The apps ``location`` defines (at ``revision``), chosen as ``choose_apps`` does;
+    ``allow_local_repos`` are host directories an app's source may name besides
+    the given repository. Raises GitwaveError when they cannot be loaded."""
+    _, apps = load_apps(location, revision=revision, allow_local_repos=tuple(allow_local_repos))
     return choose_apps(apps, only=only, location=location)
 
 

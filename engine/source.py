@@ -15,11 +15,13 @@ the commit it holds:
   (depth 1) fetch of the branch, tag or commit into the cache, checked out
   detached.
 
-Materialised checkouts live at ``<cache>/<hash>/<sha>`` and are immutable: a
-commit's content never changes, so a second call for the same commit reuses the
-directory and an older ``Checkout`` keeps pointing at the files it was made
-from. The cache defaults to ``~/.cache/gitwave/repos`` (``$GITWAVE_CACHE`` or
-``$XDG_CACHE_HOME`` move it).
+Materialised checkouts live in the cache (0700) under names no one can guess
+without the cache's key (``source_cache``), and are immutable: a commit's
+content never changes, so a second call for the same commit reuses the
+directory, once ``checkout_problem`` has found it still holds exactly that
+commit (a checkout edited in the cache is discarded and checked out again,
+never rendered). The cache defaults to ``~/.cache/gitwave/repos``
+(``$GITWAVE_CACHE`` or ``$XDG_CACHE_HOME`` move it).
 
 ``safe_join`` is the one way any stage turns a repo-relative path from Git
 content into a filesystem path: ``..``, absolute paths and symlinks that
@@ -43,13 +45,19 @@ from pathlib import Path
 import git
 
 from gitwave.engine.errors import PathEscapeError, SourceError
+from gitwave.engine.private_files import private_directory
+from gitwave.engine.source_cache import (
+    checkout_dir,
+    checkout_problem,
+    discard,
+    write_raw_attributes,
+)
 from gitwave.engine.source_git import (
     FULL_SHA,
     SHORT_SHA,
     clone_shared,
     commit_subject,
     current_branch,
-    digest,
     fetch,
     find_repo_root,
     known_refs_hint,
@@ -62,16 +70,23 @@ from gitwave.engine.source_git import (
 )
 from gitwave.engine.source_url import (
     ALLOW_INSECURE_GIT_ENV,
+    ALLOW_LOCAL_REPOS_ENV,
+    allowed_local_repos,
     check_argument,
+    check_local_repo,
     check_scheme,
     is_remote,
+    local_path,
     normalise_repo_url,
     redact_url,
 )
 
 __all__ = [
     "ALLOW_INSECURE_GIT_ENV",
+    "ALLOW_LOCAL_REPOS_ENV",
     "Checkout",
+    "allowed_local_repos",
+    "check_local_repo",
     "check_scheme",
     "commit_subject",
     "current_branch",
@@ -79,6 +94,7 @@ __all__ = [
     "find_repo_root",
     "is_remote",
     "list_tags",
+    "local_path",
     "normalise_repo_url",
     "open_source",
     "redact_url",
@@ -181,9 +197,9 @@ def _open_local(path: Path, *, revision: str | None, cache: Path) -> Checkout:
                 f"{top}: revision {revision!r} not found",
                 hint="give a branch, tag or commit of this repository (see git log, git tag)",
             )
-        dest = cache / "local" / digest(str(top)) / sha
-        if not dest.is_dir():
-            materialise(dest, lambda tmp: clone_shared(top, tmp, sha))
+        dest = checkout_dir(cache, "local", str(top), sha)
+        if not _reusable(dest, sha):
+            materialise(dest, lambda tmp: clone_shared(top, tmp, sha), what=f"{top}@{sha[:12]}")
         return Checkout(root=dest, revision=sha, dirty=False, url=str(top))
     finally:
         repo.close()
@@ -191,7 +207,6 @@ def _open_local(path: Path, *, revision: str | None, cache: Path) -> Checkout:
 
 def _open_remote(url: str, *, revision: str | None, shallow: bool, cache: Path) -> Checkout:
     shown = redact_url(url)
-    base = cache / digest(url)
     wanted = revision or "HEAD"
     ref: str | None = None
     if FULL_SHA.fullmatch(wanted):
@@ -204,19 +219,21 @@ def _open_remote(url: str, *, revision: str | None, shallow: bool, cache: Path) 
                 f"{shown}: revision {wanted!r} not found",
                 hint=known_refs_hint(refs),
             )
-    if sha is not None and (base / sha).is_dir():
-        return Checkout(root=base / sha, revision=sha, dirty=False, url=shown)
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=base))
+    if sha is not None:
+        cached = checkout_dir(cache, "remote", url, sha)
+        if _reusable(cached, sha):
+            return Checkout(root=cached, revision=sha, dirty=False, url=shown)
+    tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=private_directory(cache)))
     try:
         repo = git.Repo.init(tmp)
+        write_raw_attributes(tmp / ".git")
         try:
             resolved = fetch(repo, url, ref=ref, sha=sha, wanted=wanted, shallow=shallow)
             repo.git.checkout("--detach", "--quiet", resolved)
         finally:
             repo.close()
-        dest = base / resolved
-        if dest.is_dir():
+        dest = checkout_dir(cache, "remote", url, resolved)
+        if _reusable(dest, resolved):
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             try:
@@ -227,6 +244,18 @@ def _open_remote(url: str, *, revision: str | None, shallow: bool, cache: Path) 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _reusable(dest: Path, sha: str) -> bool:
+    """True when ``dest`` holds exactly commit ``sha``; a checkout that does not
+    (edited, added to, emptied) is discarded, so the caller checks it out again."""
+    if not dest.is_dir():
+        return False
+    problem = checkout_problem(dest, sha)
+    if problem is None:
+        return True
+    discard(dest, problem)
+    return False
 
 
 def safe_join(root: Path, relative: str) -> Path:

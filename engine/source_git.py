@@ -5,7 +5,6 @@ GitPython is imported only by the engine/source*.py modules."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 import git
 
 from gitwave.engine.errors import SourceError
+from gitwave.engine.source_cache import write_raw_attributes
 from gitwave.engine.source_url import check_argument, check_scheme, is_remote, redact_url
 
 FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
@@ -123,6 +123,7 @@ def clone_shared(top: Path, tmp: Path, sha: str) -> None:
     # --shared borrows the user's object store through alternates, so even a
     # commit reachable from no branch is there, and nothing is copied.
     git.Repo.clone_from(str(top), str(tmp), shared=True, no_checkout=True, env=_GIT_ENV).close()
+    write_raw_attributes(tmp / ".git")
     repo = git.Repo(tmp)
     try:
         repo.git.checkout("--detach", "--quiet", sha)
@@ -228,8 +229,9 @@ def known_refs_hint(refs: dict[str, str]) -> str:
     return f"give a branch, tag or full commit SHA ({known})"
 
 
-def materialise(dest: Path, fill: Callable[[Path], None]) -> None:
-    """Build ``dest`` in a temporary sibling, then rename: readers never see a half-made tree."""
+def materialise(dest: Path, fill: Callable[[Path], None], *, what: str) -> None:
+    """Build ``dest`` in a temporary sibling, then rename: readers never see a half-made
+    tree. ``what`` (the commit) names it in errors."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
     try:
@@ -240,14 +242,10 @@ def materialise(dest: Path, fill: Callable[[Path], None]) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     except git.GitCommandError as err:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise SourceError(f"{dest.name}: cannot check out: {_first_lines(err)}") from None
+        raise SourceError(f"{what}: cannot check out: {_first_lines(err)}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _describe(err: Exception) -> str:

@@ -2,7 +2,11 @@
 to show (no password or token), and which URL schemes may be fetched.
 
 Only ``https://``, ``ssh://`` (and ``git+ssh://``, ``user@host:path``) and
-``file://`` or a local path are fetched. ``http://`` and ``git://`` carry no
+``file://`` or a local path are fetched. A local path or ``file://`` URL
+written in an app file names a directory on the gitwave host: it is rendered
+only when it lies in the repository the command was given or in a directory
+the operator allowed (``--allow-local-repo``, ``GITWAVE_ALLOW_LOCAL_REPOS``);
+see ``local_repo_problem``. ``http://`` and ``git://`` carry no
 authentication of the server, so whoever sits on the network chooses the
 manifests that get applied; they are refused unless the operator sets
 ``GITWAVE_ALLOW_INSECURE_GIT=1``. Any other scheme is refused outright.
@@ -14,13 +18,16 @@ import os
 import posixpath
 import re
 import urllib.parse
+from collections.abc import Iterable
+from pathlib import Path
 
-from gitwave.engine.errors import SourceError
+from gitwave.engine.errors import SourceError, ValidationError
 
 _URL_SCHEMES = ("http://", "https://", "ssh://", "git://", "file://", "git+ssh://")
 _SECURE_SCHEMES = frozenset({"https", "ssh", "git+ssh", "file"})
 _INSECURE_SCHEMES = frozenset({"http", "git"})
 ALLOW_INSECURE_GIT_ENV = "GITWAVE_ALLOW_INSECURE_GIT"
+ALLOW_LOCAL_REPOS_ENV = "GITWAVE_ALLOW_LOCAL_REPOS"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
 
@@ -106,4 +113,42 @@ def check_scheme(location: str) -> None:
     raise SourceError(
         f"{redact_url(location)}: the {scheme}:// scheme is not supported",
         hint="use an https://, ssh:// or file:// URL, user@host:path, or a local path",
+    )
+
+
+def local_path(location: str) -> Path | None:
+    """The host directory ``location`` names (a path or a ``file://`` URL), made
+    absolute without following symlinks; None for a network URL."""
+    if location.lower().startswith("file://"):
+        parts = urllib.parse.urlsplit(location)
+        return Path(os.path.abspath(urllib.parse.unquote(parts.path) or "/"))
+    if is_remote(location):
+        return None
+    return Path(os.path.abspath(location))
+
+
+def allowed_local_repos(extra: Iterable[str] = ()) -> tuple[Path, ...]:
+    """The host directories an app's repoURL may name besides the given repository:
+    ``extra`` (``--allow-local-repo``) and the ``os.pathsep``-separated entries of
+    ``GITWAVE_ALLOW_LOCAL_REPOS``, each resolved."""
+    entries = [*extra, *os.environ.get(ALLOW_LOCAL_REPOS_ENV, "").split(os.pathsep)]
+    return tuple(Path(e).expanduser().resolve() for e in entries if e.strip())
+
+
+def check_local_repo(location: str, *, allowed: Iterable[Path], subject: str) -> None:
+    """ValidationError naming ``subject`` (the app) and the path when ``location``
+    names a host directory outside every directory of ``allowed`` (symlinks
+    resolved); network URLs always pass."""
+    path = local_path(location)
+    if path is None:
+        return
+    real = path.resolve()
+    if any(real == root or real.is_relative_to(root) for root in allowed):
+        return
+    raise ValidationError(
+        subject,
+        f"its source {path} is a directory on the gitwave host outside the repository "
+        "this command was given; gitwave does not render it",
+        hint=f"if that directory is meant, pass --allow-local-repo {path} (or add it to "
+        f"{ALLOW_LOCAL_REPOS_ENV}); otherwise give a Git URL",
     )

@@ -66,6 +66,7 @@ class WatchOptions:
     step_ms: int = 50
     debounce_ms: int = 1600
     ignore_paths: tuple[Path, ...] = ()
+    allow_local_repos: tuple[str, ...] = ()  # see load_apps
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,7 @@ class _Session:
     def load(self) -> list[AppSpec]:
         """(Re)load the app definitions; returns the apps that are new or changed.
         Raises GitwaveError for a malformed definition."""
-        _, apps = load_apps(self.path)
+        _, apps = load_apps(self.path, allow_local_repos=self.options.allow_local_repos)
         flat = flatten_apps(apps)
         chosen = operations.choose_apps(flat, only=self.options.only, location=self.path)
         self.parents = [self._directory_of(a) for a in flat if a.children and self._follows(a)]

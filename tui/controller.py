@@ -37,7 +37,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import commit_subject
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncResult
-from gitwave.engine.watch import watch
+from gitwave.engine.watch import WatchOptions, watch
 from gitwave.tui.live_tree import live_tree
 from gitwave.tui.views import (
     AppSummary,
@@ -86,9 +86,11 @@ class Controller:
         state_dir: Path,
         revision: str | None = None,
         only: Sequence[str] = (),
+        allow_local_repos: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.location = location
+        self.allow_local_repos = tuple(allow_local_repos)
         self.targets = targets
         self.store = store
         self.state_dir = Path(state_dir)
@@ -123,7 +125,12 @@ class Controller:
         with self._lock:
             if self._apps is not None and not reload:
                 return list(self._apps)
-        apps = operations.select_apps(self.location, revision=self.source_revision, only=self.only)
+        apps = operations.select_apps(
+            self.location,
+            revision=self.source_revision,
+            only=self.only,
+            allow_local_repos=self.allow_local_repos,
+        )
         with self._lock:
             self._apps = apps
         return list(apps)
@@ -315,7 +322,14 @@ class Controller:
         """Watch mode on ``path`` (``gitwave tui --watch``) into this controller's
         targets and history until ``stop`` is set; blocks, so call it from a
         worker. Raises GitwaveError when the apps cannot be loaded at the start."""
-        watch(path, targets=self.targets, store=self.store, sink=sink, stop=stop)
+        watch(
+            path,
+            targets=self.targets,
+            store=self.store,
+            sink=sink,
+            stop=stop,
+            options=WatchOptions(allow_local_repos=self.allow_local_repos),
+        )
 
     def rollback_preview(self, name: str, sync_id: int) -> Plan:
         """The plan a rollback to history entry ``sync_id`` would carry out (a dry run)."""

@@ -30,7 +30,10 @@ your work tree as it is, uncommitted edits included (watch mode relies on
 this); any other branch, tag or SHA is materialised from the same repository
 into the cache, leaving your tree alone. Every other URL is fetched through
 ``open_source`` (a shallow clone into the cache). A relative path other than
-``.`` is refused. App paths never leave their repository (``safe_join``).
+``.`` is refused. App paths never leave their repository (``safe_join``). A
+host directory (an absolute path or ``file://`` URL) outside the repository
+``load_apps`` was given is refused, naming the app, unless it lies in a
+directory of ``allow_local_repos`` or ``$GITWAVE_ALLOW_LOCAL_REPOS``.
 
 App of apps: when an app's rendered path holds Application manifests, they
 become that app's ``children`` (recursively, at most ``MAX_APP_DEPTH`` deep,

@@ -34,9 +34,12 @@ from gitwave.engine.model import Resource, SourceRef
 from gitwave.engine.render import Rendered, render
 from gitwave.engine.source import (
     Checkout,
+    allowed_local_repos,
+    check_local_repo,
     current_branch,
     find_repo_root,
     is_remote,
+    local_path,
     normalise_repo_url,
     open_source,
     remote_urls,
@@ -54,19 +57,29 @@ _APP_MARKER = re.compile(
 
 
 def load_apps(
-    location: str, *, revision: str | None = None, cache_dir: Path | None = None
+    location: str,
+    *,
+    revision: str | None = None,
+    cache_dir: Path | None = None,
+    allow_local_repos: Sequence[str] = (),
 ) -> tuple[Checkout, list[AppSpec]]:
     """The apps ``location`` (a directory, a repository URL or one file) defines.
 
+    An app whose source is a host directory (a path or ``file://`` URL) is
+    accepted only inside the repository of ``location`` or inside one of
+    ``allow_local_repos`` or ``$GITWAVE_ALLOW_LOCAL_REPOS``.
+
     Raises SourceError/PathEscapeError for an unreadable location,
     ValidationError for a malformed Application/Kustomization (naming
-    file:line and the field) and RenderError when an app of apps cannot be
-    rendered to find its children.
+    file:line and the field) or a host directory not allowed, and
+    RenderError when an app of apps cannot be rendered to find its children.
     """
     if is_remote(location):
         checkout = open_source(location, revision=revision, cache_dir=cache_dir)
         holder = _Holder.remote(checkout, location)
         target = checkout.root
+        given_path = local_path(location)  # a file:// URL names a repository on this host
+        given_repo: tuple[Path, ...] = (given_path.resolve(),) if given_path else ()
     else:
         given = Path(location)
         if not given.exists():
@@ -76,7 +89,8 @@ def load_apps(
         checkout = open_source(str(directory), revision=revision, cache_dir=cache_dir)
         holder = _Holder.local(checkout, top, revision)
         target = checkout.root / os.path.relpath(given.resolve(), top)
-    loader = _Loader(cache_dir)
+        given_repo = (top,)
+    loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)))
     apps = loader.top_level(holder, target)
     return checkout, apps
 
@@ -190,8 +204,9 @@ class _Holder:
 
 
 class _Loader:
-    def __init__(self, cache_dir: Path | None) -> None:
+    def __init__(self, cache_dir: Path | None, local_repos: tuple[Path, ...]) -> None:
         self.cache_dir = cache_dir
+        self.local_repos = local_repos  # host directories an app's source may be in
 
     def top_level(self, holder: _Holder, target: Path) -> list[AppSpec]:
         files = [target] if target.is_file() else _top_level_files(target)
@@ -217,6 +232,8 @@ class _Loader:
             parse_flux(doc.value, SourceRef(rel, doc.line), holder.resolve, sources)
             for doc, rel in flux_docs
         ]
+        for app in flux:
+            check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
         if not argo and not flux:
             # Not rendered here: Applications below an implicit app are ordinary objects.
             return [_implicit_app(holder, target)]
@@ -228,6 +245,7 @@ class _Loader:
 
     def _discover(self, app: AppSpec, *, depth: int, chain: tuple[AppSpec, ...]) -> AppSpec:
         """``app`` with its child Applications (app of apps), found by rendering it."""
+        check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
         identity = _identity(app)
         for i, ancestor in enumerate(chain):
             if _identity(ancestor) == identity:

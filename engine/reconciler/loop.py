@@ -204,7 +204,11 @@ class Reconciler(Decisions, PinsAndRollbacks):
             revision = self._read_root()
             if revision and revision == self._root_revision:
                 return
-            _, apps = load_apps(self.location, revision=revision or None)
+            _, apps = load_apps(
+                self.location,
+                revision=revision or None,
+                allow_local_repos=self.options.allow_local_repos,
+            )
             chosen = self._select(apps)
         except GitwaveError as exc:
             if first:

@@ -40,6 +40,7 @@ class LoopOptions:
     rollback_window_s: float = 300.0
     heal_backoff: RetrySpec = SELF_HEAL_BACKOFF
     request: SyncRequest = field(default_factory=SyncRequest)
+    allow_local_repos: tuple[str, ...] = ()  # see load_apps
 
 
 @dataclass(frozen=True, slots=True)

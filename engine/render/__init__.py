@@ -12,8 +12,9 @@ Every document must be an object with apiVersion, kind and metadata.name
 (metadata.generateName is accepted on hooks); every key must be unique. Any
 problem raises RenderError naming ``file:line`` — a render error is never an
 empty render. Paths never leave the repository: the app path, symlinks in the
-tree, Kustomize bases and Helm values files all go through ``safe_join``, and
-remote Kustomize bases are refused.
+tree, Kustomize bases and Helm values files all go through ``safe_join``;
+remote Kustomize bases and ``helmCharts``, and Helm schema ``$ref``s to files
+or URLs, are refused before the tool runs.
 
 Where each job lives::
 
@@ -21,6 +22,7 @@ Where each job lives::
     directory.py  plain YAML/JSON files → documents with file:line; the tree walk
     kustomize.py  overlays (images through a throw-away overlay, decrypted copies)
     helm.py       charts (values files inside the repository only)
+    remote_refs.py  what a kustomization or chart may reference: repository paths only
     sops.py       SOPS-encrypted manifests, decrypted with the sops binary
     tools.py      the one subprocess runner kustomize, helm and sops share
     resources.py  documents → validated Resources, namespaces settled

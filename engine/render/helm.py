@@ -1,7 +1,9 @@
 """Helm: a chart directory → documents, by ``helm template``.
 
 Values files must lie inside the repository; inline values go through a
-temporary file, never into the user's tree. Each document is named after the
+temporary file, never into the user's tree. Before helm runs, the chart (and
+its sub-charts) is checked for symlinks out of the repository and for values
+schema references helm would read from a file or fetch from a URL. Each document is named after the
 template it came from (helm's ``# Source:`` comments).
 """
 
@@ -16,7 +18,8 @@ from pathlib import Path
 from gitwave.engine.errors import RenderError, ToolMissingError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.names import HELM_RELEASE_MAX, LABEL_MAX, dns_problem
-from gitwave.engine.render.directory import Doc, parse_yaml, walk_tree
+from gitwave.engine.render.directory import Doc, parse_yaml
+from gitwave.engine.render.remote_refs import check_chart
 from gitwave.engine.render.secret_inputs import helm_secret_values
 from gitwave.engine.render.tools import run_tool, tool_path
 from gitwave.engine.render.values import HelmOptions, RenderOptions
@@ -32,12 +35,13 @@ def helm_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions
     """The documents the chart at ``target`` renders to, each naming its template file.
 
     Raises PathEscapeError for a symlink or values file out of the repository,
-    ToolMissingError when helm is not installed, and RenderError naming
-    Chart.yaml for a remote or missing values file or a failed render.
+    ToolMissingError when helm is not installed, RenderError naming the schema
+    file for a ``values.schema.json`` reference to a file or URL (see
+    ``remote_refs.check_chart``), and RenderError naming Chart.yaml for a
+    remote or missing values file or a failed render.
     """
     chart_rel = checkout.relpath(target / "Chart.yaml")
-    for _ in walk_tree(checkout, target):
-        pass  # refuses symlinks that leave the repository
+    check_chart(checkout, target)
     helm = helm_command()
     if helm is None:
         raise ToolMissingError(

@@ -1,7 +1,10 @@
 """Kustomize: an overlay → documents, by ``kustomize build`` or ``kubectl kustomize``.
 
-Before the build, ``check_kustomization`` walks the overlay and every base it
-pulls in and refuses paths out of the repository and remote bases. Options
+Before the build, ``check_kustomization`` (``remote_refs``) walks the overlay
+and every base it pulls in and refuses paths out of the repository, remote
+bases in every form kustomize accepts, and ``helmCharts``. Kustomize then runs
+with the root-only load restrictor and never with ``--enable-helm``,
+``--enable-exec`` or ``--enable-alpha-plugins``: nothing from Git runs. Options
 never touch the user's tree: images are applied through a throw-away overlay
 in a temporary directory. When a file in the overlay tree is SOPS-encrypted,
 the repository is copied to that temporary directory, the files are
@@ -12,21 +15,21 @@ decrypted values are masked in Kustomize's error output.
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from gitwave.engine.errors import RenderError, ToolMissingError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.directory import MANIFEST_SUFFIXES, Doc, parse_yaml, walk_tree
+from gitwave.engine.render.remote_refs import check_kustomization, kustomization_file
 from gitwave.engine.render.secret_inputs import kustomize_secret_values
 from gitwave.engine.render.sops import decrypt_file, is_encrypted_file
 from gitwave.engine.render.tools import find_binary, run_tool, tool_path
-from gitwave.engine.render.values import KUSTOMIZATION_FILES, RenderOptions
-from gitwave.engine.source import Checkout, safe_join
+from gitwave.engine.render.values import RenderOptions
+from gitwave.engine.source import Checkout
 from gitwave.engine.yamlio import dump
 
 
@@ -41,12 +44,9 @@ def kustomize_command() -> list[str] | None:
     return None
 
 
-def kustomization_file(directory: Path) -> Path | None:
-    """The kustomization file of ``directory``, in Kustomize's order of names; None if none."""
-    for name in KUSTOMIZATION_FILES:
-        if (directory / name).is_file():
-            return directory / name
-    return None
+# Kustomize's default, spelled out so a changed default can never widen what a
+# kustomization from Git may read.
+_LOAD_RESTRICTOR = "--load-restrictor=LoadRestrictionsRootOnly"
 
 
 def kustomize_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions) -> list[Doc]:
@@ -94,7 +94,7 @@ def kustomize_docs(checkout: Checkout, target: Path, rel: str, options: RenderOp
         else:
             build_dir = build_target
         output = run_tool(
-            [*command, tool_path(build_dir)],
+            [*command, _LOAD_RESTRICTOR, tool_path(build_dir)],
             tool="kustomize",
             where=kfile_rel,
             cwd=tmp,
@@ -182,94 +182,6 @@ def _parse_image(image: str, where: str) -> dict[str, str]:
     if digest:
         entry["digest"] = digest
     return entry
-
-
-_PATH_LISTS = (
-    "resources",
-    "bases",
-    "components",
-    "crds",
-    "configurations",
-    "generators",
-    "transformers",
-    "validators",
-    "patchesStrategicMerge",
-)
-
-
-def check_kustomization(checkout: Checkout, directory: Path, *, visiting: tuple[Path, ...]) -> None:
-    """Refuse a kustomization (and the bases it pulls in) that reaches outside the repo.
-
-    Raises PathEscapeError for a path out of the repository and RenderError
-    (naming the kustomization file and line) for a remote base.
-    """
-    kfile = kustomization_file(directory)
-    real = directory.resolve()
-    if kfile is None or real in visiting:
-        return  # Kustomize itself reports a missing kustomization or a base cycle
-    kfile_rel = checkout.relpath(kfile)
-    text = kfile.read_text(encoding="utf-8")
-    docs = parse_yaml(text, kfile_rel)
-    if not docs or not isinstance(docs[0].value, dict):
-        return
-    spec: dict[str, Any] = docs[0].value
-    dir_rel = checkout.relpath(directory)
-    for field_name, entry in _referenced_paths(spec):
-        if _is_remote_base(entry):
-            raise RenderError(
-                SourceRef(kfile_rel, _line_of(text, entry) or docs[0].source.line),
-                f"{field_name}: {entry!r} is a remote base; only paths inside the repository "
-                "are rendered",
-                hint="vendor the base into the repository",
-            )
-        path = safe_join(checkout.root, posixpath.join(dir_rel, entry))
-        if path.is_dir():
-            check_kustomization(checkout, path, visiting=(*visiting, real))
-
-
-def _line_of(text: str, needle: str) -> int:
-    """1-based line of the first line of ``text`` containing ``needle``; 0 when none does."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if needle in line:
-            return number
-    return 0
-
-
-def _referenced_paths(spec: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for field_name in _PATH_LISTS:
-        for entry in _strings(spec.get(field_name)):
-            if "\n" not in entry:  # inline patches and generator configs are YAML, not paths
-                yield field_name, entry
-    for patch in _mappings(spec.get("patches")):
-        if isinstance(patch.get("path"), str):
-            yield "patches", patch["path"]
-    for patch in _mappings(spec.get("patchesJson6902")):
-        if isinstance(patch.get("path"), str):
-            yield "patchesJson6902", patch["path"]
-    for generator in ("configMapGenerator", "secretGenerator"):
-        for spec_entry in _mappings(spec.get(generator)):
-            for file_entry in _strings(spec_entry.get("files")):
-                yield generator, file_entry.partition("=")[2] or file_entry
-            for env in _strings(spec_entry.get("envs")):
-                yield generator, env
-            if isinstance(spec_entry.get("env"), str):
-                yield generator, spec_entry["env"]
-
-
-def _strings(value: Any) -> Iterable[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def _mappings(value: Any) -> Iterable[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _is_remote_base(entry: str) -> bool:
-    if "://" in entry or entry.startswith("git@") or "?ref=" in entry or "?version=" in entry:
-        return True
-    first = entry.split("/", 1)[0]
-    # github.com/org/repo//path: a host name where a directory would be.
-    return "." in first.strip(".") and "/" in entry and "//" in entry
 
 
 __all__ = [

@@ -493,7 +493,8 @@ def test_another_repository_is_cloned_when_rendered(ws: Workspace, tmp_path: Pat
     source = {"repoURL": other.as_uri(), "path": "deploy", "targetRevision": "trunk"}
     ws.write("apps/app.yaml", [application(source=source)])
 
-    [app] = ws.load("apps")
+    # A repository on this host outside the given one is rendered only when allowed.
+    [app] = ws.load("apps", allow_local_repos=(str(other),))
     rendered = render_app(app, cache_dir=ws.cache)
 
     assert app.source.fetch_from == other.as_uri()

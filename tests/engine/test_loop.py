@@ -239,8 +239,11 @@ def test_a_remote_repository_is_followed_with_shallow_fetches(loop: Loop, tmp_pa
     loop.wait("the pushed commit synced", lambda: (sha, "Succeeded") in loop.results())
 
     assert loop.replicas() == 5
-    fetched = sorted(p.parent.parent.name for p in (tmp_path / "cache").rglob(".git/shallow"))
-    assert fetched == sorted(repo.shas), "each commit fetched once, at depth 1"
+    fetched = []
+    for shallow in (tmp_path / "cache").rglob(".git/shallow"):
+        with git.Repo(shallow.parent.parent) as checkout:
+            fetched.append(checkout.head.commit.hexsha)
+    assert sorted(fetched) == sorted(repo.shas), "each commit fetched once, at depth 1"
 
 
 def test_a_commit_that_leaves_the_app_unchanged_syncs_nothing(loop: Loop) -> None:

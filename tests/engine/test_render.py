@@ -297,13 +297,19 @@ class BadCase:
             "a kustomize failure carries the tool's message",
             "bad/kustomize-broken",
             RenderError,
-            ["bad/kustomize-broken/kustomization.yaml", "kustomize failed", "missing.yaml"],
+            ["bad/kustomize-broken/kustomization.yaml", "kustomize failed", "missing"],
         ),
         BadCase(
             "a remote kustomize base is refused",
             "bad/kustomize-remote",
             RenderError,
             ["bad/kustomize-remote/kustomization.yaml:2", "remote base"],
+        ),
+        BadCase(
+            "a kustomize resource missing from the repository is refused before the build",
+            "bad/kustomize-missing",
+            RenderError,
+            ["bad/kustomize-missing/kustomization.yaml:2", "'missing.yaml' is not a file"],
         ),
         BadCase(
             "a kustomize base outside the repository is refused",

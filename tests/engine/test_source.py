@@ -170,13 +170,12 @@ def test_a_local_revision_is_materialised_without_touching_the_work_tree(
 
 def test_the_same_commit_reuses_its_materialised_checkout(repo: Repo, cache: Path) -> None:
     first = open_source(str(repo.path), revision="v1", cache_dir=cache)
-    marker = first.root / "app" / "marker"
-    marker.write_text("kept", encoding="utf-8")
+    made = (first.root / "app" / "cm.yaml").stat().st_ino
 
     again = open_source(str(repo.path), revision=repo.first, cache_dir=cache)
 
     assert again.root == first.root
-    assert marker.exists()
+    assert (again.root / "app" / "cm.yaml").stat().st_ino == made  # not checked out again
 
 
 def test_an_unknown_local_revision_names_the_repository_and_revision(

@@ -134,6 +134,11 @@ class Context:
         if self._loop_store is not None:
             self._loop_store.close()
 
+    @property
+    def allow_local_repos(self) -> tuple[str, ...]:
+        """``--allow-local-repo`` directories (the engine adds $GITWAVE_ALLOW_LOCAL_REPOS)."""
+        return tuple(getattr(self.args, "allow_local_repo", None) or ())
+
     def sync_request(self, *, dry_run: bool = False) -> SyncRequest:
         """What the command's flags ask of a plan or sync; without ``--prune``
         the engine follows each app's policy."""

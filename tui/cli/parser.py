@@ -68,12 +68,23 @@ def common_flags() -> argparse.ArgumentParser:
     return common
 
 
+def _allow_local_repo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-local-repo",
+        action="append",
+        metavar="PATH",
+        help="let an app's repoURL name this host directory outside the given repository "
+        "(repeatable; also $GITWAVE_ALLOW_LOCAL_REPOS, separated by ':')",
+    )
+
+
 def _path_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "path", help="a directory, a Git repository (URL or path) or an Application file"
     )
     parser.add_argument("--app", action="append", help="only this app (repeatable)")
     parser.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
+    _allow_local_repo(parser)
 
 
 def _loop_args(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +98,7 @@ def _loop_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prune", action="store_true", help="delete objects removed from Git")
     parser.add_argument("--timeout", type=float, help="seconds to wait for each wave")
     parser.add_argument("--parallel", type=int, default=8, help="objects applied at once")
+    _allow_local_repo(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +167,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument("path", nargs="?", default=".", help="as for sync (default: .)")
     p.add_argument("--app", help="open this app's screen at start")
     p.add_argument("--read-only", action="store_true", help="hide and refuse every control")
+    _allow_local_repo(p)
     p.add_argument(
         "--watch",
         action="store_true",

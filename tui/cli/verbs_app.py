@@ -36,7 +36,10 @@ from gitwave.tui.plan_text import format_plan
 def _apps(ctx: Context) -> list[AppSpec]:
     """The apps under PATH in sync order, filtered by ``--app``."""
     return operations.select_apps(
-        ctx.args.path, revision=ctx.args.revision, only=tuple(ctx.args.app or ())
+        ctx.args.path,
+        revision=ctx.args.revision,
+        only=tuple(ctx.args.app or ()),
+        allow_local_repos=ctx.allow_local_repos,
     )
 
 

@@ -126,6 +126,7 @@ def cmd_watch(ctx: Context) -> int:
         only=tuple(ctx.args.app or ()),
         step_ms=ctx.args.debounce,
         ignore_paths=(ctx.state_dir.resolve(),),
+        allow_local_repos=ctx.allow_local_repos,
     )
     stop = threading.Event()
     ready = threading.Event()
@@ -162,6 +163,7 @@ def cmd_run(ctx: Context) -> int:
         auto_rollback=args.auto_rollback,
         rollback_window_s=duration_flag(args.rollback_window, "--rollback-window"),
         request=ctx.sync_request(),
+        allow_local_repos=ctx.allow_local_repos,
     )
     stop = threading.Event()
     with _stop_on_signals(stop), _sink(ctx) as sink:

@@ -16,7 +16,11 @@ def cmd_tui(ctx: Context) -> int:
     if getattr(ctx.args, "no_color", False):
         os.environ["NO_COLOR"] = "1"
     controller = Controller(
-        ctx.args.path, targets=ctx.targets, store=ctx.store, state_dir=ctx.state_dir
+        ctx.args.path,
+        targets=ctx.targets,
+        store=ctx.store,
+        state_dir=ctx.state_dir,
+        allow_local_repos=ctx.allow_local_repos,
     )
     if ctx.args.app:
         controller.app(ctx.args.app)  # an unknown name fails here, before the screen opens
