@@ -243,7 +243,7 @@ def immutable_fields(group: str, kind: str, live: Mapping[str, Any]) -> tuple[Im
     if (group, kind) in _DATA_KINDS and live.get("immutable") is True:
         fields += tuple(
             Immutable(path, FieldReason.FORBIDDEN, _IMMUTABLE_WHEN_SET)
-            for path in ("data", "binaryData", "stringData", "immutable")
+            for path in ("data", "binaryData", "immutable")
         )
     return fields
 
@@ -278,6 +278,8 @@ def immutable_changes(
     found: dict[str, FieldError] = {}
     fields = immutable_fields(group, kind, live)
     for path in changed:
+        if (group, kind) == ("", "Secret") and path.startswith("stringData"):
+            path = "data" + path.removeprefix("stringData")  # the server folds it into data
         for field in fields:
             if field.path in found or not field.covers(path):
                 continue

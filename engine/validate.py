@@ -54,6 +54,18 @@ from gitwave.engine.provider import KindCatalog, is_cloud_group
 from gitwave.engine.router import ProviderRouter
 
 SKIP_MISSING_KIND = "SkipDryRunOnMissingResource=true"
+FIX_FIELDS = (
+    "fix the fields named above in those files (the Kubernetes API reference lists "
+    "each field of a kind)"
+)
+FIX_KIND = (
+    "add the kind's CustomResourceDefinition to the app or install it on the target "
+    "first, or fix apiVersion/kind"
+)
+FIX_IMMUTABLE = (
+    "revert the change to the immutable field, or delete the object so the next sync "
+    "creates it anew"
+)
 # The error lists this many objects; the rest are counted.
 MAX_SHOWN = 10
 
@@ -69,6 +81,7 @@ class Problem:
     where: str
     message: str
     retriable: bool = False
+    hint: str = ""
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -87,9 +100,7 @@ class PreflightError(ValidationError):
         super().__init__(
             f"app {app}",
             f"{target} would refuse {count} {noun}; nothing was applied:\n  {shown}{extra}",
-            hint="fix the fields named above in those files (they follow the Kubernetes "
-            "API reference for the kind); for a missing kind, add its "
-            "CustomResourceDefinition to the app or install it on the target first",
+            hint="; ".join(dict.fromkeys(p.hint for p in self.problems if p.hint)),
         )
         self.retriable = all(p.retriable for p in self.problems)
 
@@ -128,7 +139,7 @@ def check(resources: Iterable[Resource], plan: Plan, *, targets: ProviderRouter)
                 message = invalid_message(
                     task.desired.api_version, task.key.kind, task.key.name, errors
                 )
-                found[task.key] = Problem(task.desired.where, message)
+                found[task.key] = Problem(task.desired.where, message, hint=FIX_IMMUTABLE)
     return list(found.values())
 
 
@@ -185,7 +196,7 @@ class _Checker:
             try:
                 serves = self._target_serves(resource)
             except ProviderError as exc:
-                return Problem(resource.where, exc.detail, retriable=exc.retriable)
+                return Problem(resource.where, exc.detail, exc.retriable, exc.hint or FIX_KIND)
             if serves is None:
                 return None  # a target that cannot say: it checks when it applies
             if not serves:
@@ -196,7 +207,8 @@ class _Checker:
         errors = object_errors(resource.manifest, crd=schema)
         if not errors:
             return None
-        return Problem(resource.where, invalid_message(api_version, key.kind, key.name, errors))
+        message = invalid_message(api_version, key.kind, key.name, errors)
+        return Problem(resource.where, message, hint=FIX_FIELDS)
 
     def _target_serves(self, resource: Resource) -> bool | None:
         asked = (resource.api_version, resource.key.kind)
@@ -241,7 +253,7 @@ def _unknown(resource: Resource, versions: list[str], *, retriable: bool) -> Pro
             f"no matches for kind {key.kind!r} in version {resource.api_version!r}: "
             "no CustomResourceDefinition in the app or on the target defines it"
         )
-    return Problem(resource.where, detail, retriable=retriable)
+    return Problem(resource.where, detail, retriable=retriable, hint=FIX_KIND)
 
 
 __all__ = ["MAX_SHOWN", "PreflightError", "Problem", "check", "preflight"]
