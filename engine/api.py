@@ -6,10 +6,11 @@ through this module, ``gitwave.engine.model`` and ``gitwave.engine.errors``;
 for anything else. What is here is what a target or a composition function
 needs: the Provider protocol and its optional capabilities, the health of
 built-in kinds, Secret masking, scope, the field diff a provider uses to
-tell drift, field paths (read, write, remove a field by path) and
-Kubernetes quantities. A provider answers health for its own kinds itself
-(``Provider.health``); nothing outside the engine adds checks to the
-engine's health registry.
+tell drift, field paths (read, write, remove a field by path),
+Kubernetes quantities, and what an API server refuses in an object (its
+kind's schema, names, immutable fields) with the API server's message. A
+provider answers health for its own kinds itself (``Provider.health``);
+nothing outside the engine adds checks to the engine's health registry.
 """
 
 from __future__ import annotations

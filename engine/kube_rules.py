@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from gitwave.engine.fieldpath import MISSING_FIELD, get_field
@@ -109,6 +110,7 @@ def name_problem(group: str, kind: str, name: str) -> str | None:
     return _NAME_RULES.get((group, kind), _subdomain)(name)
 
 
+@lru_cache(maxsize=4096)  # the same few keys on every object
 def _label_key_problem(key: str) -> str | None:
     prefix, slash, name = key.rpartition("/")
     if slash and (not prefix or _subdomain(prefix) is not None):
@@ -116,6 +118,13 @@ def _label_key_problem(key: str) -> str | None:
     if not name or len(name) > 63:
         return "name part must be non-empty and no more than 63 characters"
     return None if _QUALIFIED_NAME_RE.fullmatch(name) else _QUALIFIED_NAME_RULE
+
+
+@lru_cache(maxsize=4096)
+def _label_value_problem(value: str) -> str | None:
+    if len(value) > 63:
+        return "must be no more than 63 characters"
+    return None if not value or _QUALIFIED_NAME_RE.fullmatch(value) else _LABEL_VALUE_RULE
 
 
 def _metadata_errors(group: str, kind: str, meta: Mapping[str, Any]) -> list[FieldError]:
@@ -137,13 +146,9 @@ def _metadata_errors(group: str, kind: str, meta: Mapping[str, Any]) -> list[Fie
             problem = _label_key_problem(str(key))
             if problem:
                 found.append(FieldError("metadata.labels", FieldReason.INVALID, key, problem))
-            if isinstance(value, str) and (
-                len(value) > 63 or (value and not _QUALIFIED_NAME_RE.fullmatch(value))
-            ):
-                detail = (
-                    _LABEL_VALUE_RULE if len(value) <= 63 else "must be no more than 63 characters"
-                )
-                found.append(FieldError("metadata.labels", FieldReason.INVALID, value, detail))
+            problem = _label_value_problem(value) if isinstance(value, str) else None
+            if problem:
+                found.append(FieldError("metadata.labels", FieldReason.INVALID, value, problem))
     annotations = meta.get("annotations")
     if isinstance(annotations, Mapping):
         for key in annotations:

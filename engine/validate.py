@@ -90,7 +90,7 @@ class Problem:
 class PreflightError(ValidationError):
     """The plan holds objects the target would refuse; nothing was applied."""
 
-    def __init__(self, app: str, target: str, problems: Iterable[Problem]) -> None:
+    def __init__(self, app: str, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         shown = "\n  ".join(str(p) for p in self.problems[:MAX_SHOWN])
         more = len(self.problems) - MAX_SHOWN
@@ -99,7 +99,7 @@ class PreflightError(ValidationError):
         noun = "object" if count == 1 else "objects"
         super().__init__(
             f"app {app}",
-            f"{target} would refuse {count} {noun}; nothing was applied:\n  {shown}{extra}",
+            f"the target would refuse {count} {noun}; nothing was applied:\n  {shown}{extra}",
             hint="; ".join(dict.fromkeys(p.hint for p in self.problems if p.hint)),
         )
         self.retriable = all(p.retriable for p in self.problems)
@@ -111,7 +111,7 @@ def preflight(state: AppState, *, targets: ProviderRouter) -> None:
     ordered = [graph.resources[key] for key in graph.order if key in graph.resources]
     problems = check(ordered, state.plan, targets=targets)
     if problems:
-        raise PreflightError(state.app.name, targets.description or "the target", problems)
+        raise PreflightError(state.app.name, problems)
 
 
 def check(resources: Iterable[Resource], plan: Plan, *, targets: ProviderRouter) -> list[Problem]:
@@ -177,12 +177,20 @@ class _Checker:
     def check(self, resource: Resource) -> Problem | None:
         if references(resource):
             return None
+        try:
+            return self._check(resource)
+        except ProviderError as exc:  # no target handles the kind
+            return Problem(resource.where, exc.detail, exc.retriable, exc.hint or FIX_KIND)
+
+    def _check(self, resource: Resource) -> Problem | None:
         key = resource.key
         api_version = resource.api_version
         group, version = split_api_version(api_version)
         schema: CrdSchema | None = None
         if is_builtin(api_version, key.kind):
-            pass
+            # A target may still lack a built-in kind (an API group turned off).
+            if self._target_serves(resource) is False:
+                return _unknown(resource, [], retriable=True)
         elif (group, key.kind) in self._app_crds:
             served = self._app_crds[(group, key.kind)]
             if version not in served:
@@ -193,10 +201,7 @@ class _Checker:
         elif is_cloud_group(group):
             return None
         else:
-            try:
-                serves = self._target_serves(resource)
-            except ProviderError as exc:
-                return Problem(resource.where, exc.detail, exc.retriable, exc.hint or FIX_KIND)
+            serves = self._target_serves(resource)
             if serves is None:
                 return None  # a target that cannot say: it checks when it applies
             if not serves:

@@ -42,8 +42,8 @@ _FIX_FIELDS = (
     "lists each field's type"
 )
 _FIX_IMMUTABLE = (
-    "revert the change, or delete the object and let the next sync create it anew "
-    "(Argo CD: Replace=true)"
+    "revert the change to the immutable field, or delete the object so the next sync "
+    "creates it anew"
 )
 
 

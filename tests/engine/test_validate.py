@@ -216,7 +216,7 @@ REFUSED = [
             "all.yaml": deployment("three") + "---\n" + secret("Bad_Name") + "---\n" + WIDGET,
         },
         (
-            "would refuse 3 objects; nothing was applied",
+            "the target would refuse 3 objects; nothing was applied",
             "Deployment/shop/web (all.yaml:1)",
             "Secret/shop/Bad_Name (all.yaml:18)",
             "Widget/shop/gadget (all.yaml:26)",
