@@ -143,10 +143,11 @@ class DryRunPlanner(Protocol):
 class KindCatalog(Protocol):
     """Optional: a Kubernetes-shaped target that says which kinds it serves now.
 
-    ``gitwave plan`` asks it about every kind that is neither built into
-    Kubernetes nor defined by a CustomResourceDefinition of the app, so a kind
-    the target would refuse ("no matches for kind") stops the plan, and a
-    custom resource is checked against the schema of the CRD on the target."""
+    ``gitwave plan`` asks it about every kind the app does not define with a
+    CustomResourceDefinition of its own (once per kind), so a kind the target
+    would refuse ("no matches for kind") stops the plan, and a custom resource
+    is checked against the schema of the CRD on the target. A target without
+    it is not asked: it refuses such objects when they are applied."""
 
     def serves(self, api_version: str, kind: str) -> bool:
         """True when the target accepts objects of ``apiVersion``/``kind`` now.
