@@ -6,10 +6,11 @@ through this module, ``gitwave.engine.model`` and ``gitwave.engine.errors``;
 for anything else. What is here is what a target or a composition function
 needs: the Provider protocol and its optional capabilities, the health of
 built-in kinds, Secret masking, scope, the field diff a provider uses to
-tell drift, field paths (read, write, remove a field by path) and
-Kubernetes quantities. A provider answers health for its own kinds itself
-(``Provider.health``); nothing outside the engine adds checks to the
-engine's health registry.
+tell drift, field paths (read, write, remove a field by path),
+Kubernetes quantities, and what an API server refuses in an object (its
+kind's schema, names, immutable fields) with the API server's message. A
+provider answers health for its own kinds itself (``Provider.health``);
+nothing outside the engine adds checks to the engine's health registry.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ from gitwave.engine.fieldpath import (
     without_paths,
 )
 from gitwave.engine.health import health_of
+from gitwave.engine.kube_rules import invalid_message, object_errors, update_errors
+from gitwave.engine.kube_schema import (
+    CrdSchema,
+    FieldError,
+    builtin_versions,
+    crd_schema,
+    crd_versions,
+    is_builtin,
+)
 from gitwave.engine.mask import (
     LAST_APPLIED_ANNOTATION,
     MASK,
@@ -46,6 +56,7 @@ from gitwave.engine.provider import (
     Declaring,
     DependencyReader,
     DryRunPlanner,
+    KindCatalog,
     ObjectLister,
     Provider,
     ValueComparer,
@@ -61,26 +72,35 @@ __all__ = [
     "MISSING_FIELD",
     "BulkReader",
     "ChangeFeed",
+    "CrdSchema",
     "Declaring",
     "DependencyReader",
     "DryRunPlanner",
     "FieldChange",
+    "FieldError",
     "FieldPath",
     "FieldPathError",
+    "KindCatalog",
     "ObjectLister",
     "Provider",
     "SameValue",
     "ValueComparer",
+    "builtin_versions",
+    "crd_schema",
+    "crd_versions",
     "delete_field",
     "diff_manifest",
     "field_managers",
     "format_path",
     "get_field",
     "health_of",
+    "invalid_message",
+    "is_builtin",
     "is_cloud_group",
     "is_cluster_scoped",
     "is_secret_manifest",
     "mask_secret_manifest",
+    "object_errors",
     "parse_path",
     "parse_quantity",
     "private_database",
@@ -89,5 +109,6 @@ __all__ = [
     "secret_values",
     "set_field",
     "to_pointer",
+    "update_errors",
     "without_paths",
 ]

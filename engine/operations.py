@@ -49,6 +49,7 @@ from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import ResourceOutcome, Store
 from gitwave.engine.sync import FORCE_OPTION, SyncOptions, SyncPhase, SyncResult, execute
+from gitwave.engine.validate import preflight
 
 __all__ = [
     "AppState",
@@ -162,7 +163,8 @@ def plan(
     ``request.resource`` and forced when asked. ``rendered`` is the app's
     render and ``desired`` what it composes to, when the caller has them
     already (the reconcile loop keeps both per commit). Raises GitwaveError
-    for bad input (nothing is applied)."""
+    for bad input (nothing is applied): PreflightError for objects the
+    target would refuse (``engine.validate``)."""
     prune = effective_prune(app, request)
     if rendered is None:
         state = plan_app(app, targets=targets, prune=prune, parallelism=request.parallelism)
@@ -177,6 +179,7 @@ def plan(
             rendered=rendered,
             desired=desired,
         )
+    preflight(state, targets=targets)
     return _narrowed(state, request)
 
 

@@ -13,7 +13,15 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from gitwave.engine.diff import SameValue
-from gitwave.engine.model import ChangeSetEntry, Health, Live, Propagation, Resource, ResourceKey
+from gitwave.engine.model import (
+    ChangeSetEntry,
+    Health,
+    Live,
+    Manifest,
+    Propagation,
+    Resource,
+    ResourceKey,
+)
 
 # API groups of cloud resources: the cloud providers reconcile them, never a
 # Kubernetes-side target (the sandbox or a cluster).
@@ -128,6 +136,27 @@ class DryRunPlanner(Protocol):
     def dry_run_apply(self, resource: Resource) -> Live:
         """The object the target would store for ``resource``; stores nothing.
         Raises like ``apply``."""
+        ...
+
+
+@runtime_checkable
+class KindCatalog(Protocol):
+    """Optional: a Kubernetes-shaped target that says which kinds it serves now.
+
+    ``gitwave plan`` asks it about every kind the app does not define with a
+    CustomResourceDefinition of its own (once per kind), so a kind the target
+    would refuse ("no matches for kind") stops the plan, and a custom resource
+    is checked against the schema of the CRD on the target. A target without
+    it is not asked: it refuses such objects when they are applied."""
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """True when the target accepts objects of ``apiVersion``/``kind`` now.
+        Raises UnreachableError when the target cannot be asked."""
+        ...
+
+    def custom_resource_definition(self, group: str, kind: str) -> Manifest | None:
+        """The CustomResourceDefinition on the target that defines ``group``/``kind``
+        (its schemas), or None when none does."""
         ...
 
 

@@ -42,6 +42,7 @@ from .finalizers import (
 from .kinds import ServedKind, builtin_kind, is_crd, kind_from_crd, unknown_kind_error
 from .schema import Row
 from .store import Store, candidate_values
+from .validation import Validation
 
 GITWAVE_MANAGER = "gitwave"
 CONTROLLER_MANAGER = "sandbox-controller"
@@ -89,6 +90,7 @@ class Lifecycle:
         self._store = store
         self._rollout = rollout_seconds
         self._clock = clock
+        self.validation = Validation(store)
 
     def desired(self, resource: Resource) -> Manifest:
         """The manifest as apply sees it: a private copy without nulls, status or
@@ -188,6 +190,7 @@ class Lifecycle:
             return ChangeSetEntry(key, ChangeAction.UNCHANGED, live=row.live())
         if row is not None:
             refuse_new_finalizers(key, row.manifest, new)
+            self.validation.check_update(key, api_version, row.manifest, new)
         touch(new, manager=manager, time=stamp)
         spec_changed = row is None or _spec_part(row.manifest) != _spec_part(new)
         action = ChangeAction.CREATED if row is None else ChangeAction.CONFIGURED

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from gitwave.engine.api import ChangeFeed, Provider, health_of, is_cloud_group
+from gitwave.engine.api import ChangeFeed, KindCatalog, Provider, health_of, is_cloud_group
 from gitwave.engine.errors import ConflictError, ProviderError, UnreachableError
 from gitwave.engine.model import (
     SERVER_METADATA_FIELDS,
@@ -177,7 +177,8 @@ class SandboxProvider:
         not bumped). Raises FieldConflictError naming the fields and managers
         when another applier owns fields it would change; ProviderError for an
         unknown kind, a missing namespace, or a manifest the API server would
-        reject."""
+        reject (``validation``: the kind's schema, names, immutable fields), in
+        the API server's words."""
         return self.server_side_apply(
             resource, manager=GITWAVE_MANAGER, force=resource.force_conflicts, dry_run=dry_run
         )
@@ -191,6 +192,9 @@ class SandboxProvider:
         key = resource.key
         desired = self._objects.desired(resource)
         with self._guard():
+            self._objects.validation.check_object(
+                key, resource.api_version, without_nulls(dict(resource.manifest))
+            )
             now = self._clock()
             with nullcontext() if dry_run else self._store.write():
                 return self._objects.apply(
@@ -232,6 +236,19 @@ class SandboxProvider:
         with self._guard():
             self._objects.settle_due()
             return [row.live() for row in self._store.query(app=app)]
+
+    # ------------------------------------------------------------ KindCatalog
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """True when the sandbox accepts ``apiVersion``/``kind`` now: a built-in kind
+        at a version Kubernetes serves, or a version a stored CRD registered."""
+        with self._guard():
+            return self._objects.validation.serves(api_version, kind)
+
+    def custom_resource_definition(self, group: str, kind: str) -> Manifest | None:
+        """The stored CustomResourceDefinition that registered ``group``/``kind``, or None."""
+        with self._guard():
+            return self._objects.validation.custom_resource_definition(group, kind)
 
     # ------------------------------------------------------------ sandbox-only reads
 
@@ -330,8 +347,11 @@ class SandboxProvider:
             obj.pop("status", None)
             if "status" in row.manifest:
                 obj["status"] = clone(row.manifest["status"])
+            validation = self._objects.validation
+            validation.check_object(key, str(obj.get("apiVersion", "")), obj)
             if key.group == "" and key.kind == "Secret":
                 fold_string_data(obj, key)
+            validation.check_update(key, str(obj.get("apiVersion", "")), row.manifest, obj)
             crd_kind = kind_from_crd(key, obj) if is_crd(key.group, key.kind) else None
             entry = self._objects.update(key, row, obj, manager=manager, now=self._clock())
             if crd_kind is not None:
@@ -396,4 +416,9 @@ def _conforms(sandbox: SandboxProvider) -> Provider:
 
 def _feeds(sandbox: SandboxProvider) -> ChangeFeed:
     """Never called: mypy checks here that SandboxProvider is a ChangeFeed."""
+    return sandbox
+
+
+def _catalogs(sandbox: SandboxProvider) -> KindCatalog:
+    """Never called: mypy checks here that SandboxProvider is a KindCatalog."""
     return sandbox

@@ -291,13 +291,14 @@ REFUSED = [
         "a number in ConfigMap data (unquoted YAML)",
         {**config_map(), "data": {"PORT": 8080}},
         "shop",
-        "data.PORT must be a string",
+        'ConfigMap "settings" is invalid: data.PORT: Invalid value: 8080: '
+        "must be of type string (quote the value in YAML)",
     ),
     RefusedCase(
         "a number as a label value",
         {**config_map(), "metadata": {"name": "settings", "labels": {"replicas": 3}}},
         "shop",
-        "labels.replicas must be a string",
+        "metadata.labels.replicas: Invalid value: 3: must be of type string",
     ),
     RefusedCase(
         "a Job whose pods would restart for ever",
