@@ -25,12 +25,22 @@ caches and inventory the verbs share) beside them.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from gitwave.engine.api import BulkReader, Provider, health_of, is_cloud_group
-from gitwave.engine.model import ChangeSetEntry, Health, Live, Propagation, Resource, ResourceKey
+from gitwave.engine.api import BulkReader, KindCatalog, Provider, health_of, is_cloud_group
+from gitwave.engine.errors import ProviderError
+from gitwave.engine.model import (
+    ChangeSetEntry,
+    Health,
+    Live,
+    Manifest,
+    Propagation,
+    Resource,
+    ResourceKey,
+)
 
 from . import apply as apply_verb
 from . import delete as delete_verb
@@ -41,7 +51,7 @@ from .changes import ChangeLog
 from .config import load_client
 from .discovery import Discovery
 from .state import ClusterState
-from .transport import Transport
+from .transport import HttpError, Transport
 
 
 class KubernetesProvider:
@@ -193,6 +203,41 @@ class KubernetesProvider:
         """The keys ``list_tracked`` returns, sorted. Raises like it."""
         return observe_verb.tracked_keys(self._state, app)
 
+    # ------------------------------------------------------------ kind catalog
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """True when discovery lists ``kind`` at ``apiVersion`` (``engine.provider.
+        KindCatalog``). A miss is checked once more on fresh discovery, as kubectl
+        does, so a CRD established a moment ago counts. Raises UnreachableError
+        when the cluster cannot be asked."""
+        group, _, version = api_version.rpartition("/")
+        discovery = self._state.discovery
+        if discovery.lookup(group, version, kind) is not None:
+            return True
+        discovery.refresh_if_older(time.monotonic())
+        return discovery.lookup(group, version, kind) is not None
+
+    def custom_resource_definition(self, group: str, kind: str) -> Manifest | None:
+        """The cluster's CustomResourceDefinition of ``group``/``kind`` (its name is
+        ``<plural>.<group>``), or None when no CRD defines it (a built-in kind,
+        or an aggregated API)."""
+        served = self._state.discovery.preferred(group, kind)
+        if served is None or not group:
+            return None
+        path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{served.plural}.{group}"
+        try:
+            _, crd = self._transport.request("GET", path)
+        except HttpError as exc:
+            if exc.status in (403, 404):  # not a CRD, or not ours to read: apply decides
+                return None
+            raise ProviderError(
+                None,
+                f"{self._state.name}: reading CustomResourceDefinition {served.plural}.{group} "
+                f"failed: {exc.message}",
+                retriable=exc.status == 429 or exc.status >= 500,
+            ) from None
+        return crd if isinstance(crd, dict) else None
+
     # ------------------------------------------------------------ change feed
 
     def changes(self, cursor: str) -> tuple[str, frozenset[ResourceKey] | None]:
@@ -205,9 +250,10 @@ class KubernetesProvider:
         return observe_verb.changes(self._state, cursor)
 
 
-def _conforms(provider: KubernetesProvider) -> tuple[Provider, BulkReader]:
-    """Never called: mypy checks here that KubernetesProvider is a Provider and a BulkReader."""
-    return provider, provider
+def _conforms(provider: KubernetesProvider) -> tuple[Provider, BulkReader, KindCatalog]:
+    """Never called: mypy checks here that KubernetesProvider is a Provider, a
+    BulkReader and a KindCatalog."""
+    return provider, provider, provider
 
 
 __all__ = ["FIELD_MANAGER", "KubernetesProvider"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 
 from gitwave.engine import operations
 from gitwave.engine.apps import implicit_app
@@ -172,3 +173,70 @@ def test_plan_refuses_it_before_the_real_cluster_is_asked(
         f"Deployment/{namespace}/web (web.yaml:1): "
         'Deployment.apps "web" is invalid: spec.replicas: Invalid value: "three"'
     ) in str(caught.value)
+
+
+def test_plan_asks_the_real_cluster_which_kinds_it_serves_and_checks_their_crd(
+    kube: KubernetesProvider, namespace: str, tmp_path: Path
+) -> None:
+    group = f"{namespace}.gitwave.test"
+    crd: Manifest = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gadgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"kind": "Gadget", "plural": "gadgets", "singular": "gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {"size": {"type": "integer"}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    app_dir = tmp_path / "gadgets"
+    app_dir.mkdir()
+    gadget = (
+        f"apiVersion: {group}/v1\nkind: Gadget\n"
+        f"metadata:\n  name: g\n  namespace: {namespace}\nspec:\n  size: large\n"
+    )
+    (app_dir / "gadget.yaml").write_text(gadget)
+    app = implicit_app("gadgets", location=str(app_dir))
+    targets = ProviderRouter([kube])
+
+    with pytest.raises(PreflightError) as unknown:
+        operations.plan(app, operations.SyncRequest(), targets=targets)
+    assert f"Gadget/{namespace}/g (gadget.yaml:1)" in str(unknown.value)
+    assert f"no matches for kind 'Gadget' in version '{group}/v1'" in str(unknown.value)
+
+    kube.apply(resource(crd))
+    try:
+        with pytest.raises(PreflightError) as invalid:
+            operations.plan(app, operations.SyncRequest(), targets=targets)
+        assert "spec.size" in str(invalid.value), str(invalid.value)
+        assert kube.observe(resource(yaml_doc(gadget)).key) is None, "nothing applied"
+
+        (app_dir / "gadget.yaml").write_text(gadget.replace("size: large", "size: 3"))
+        planned = operations.plan(app, operations.SyncRequest(), targets=targets)
+        assert [t.key.name for t in planned.plan.tasks()] == ["g"]
+    finally:
+        kube.delete(resource(crd).key)
+
+
+def yaml_doc(text: str) -> Manifest:
+    loaded = yaml.safe_load(text)
+    assert isinstance(loaded, dict)
+    return loaded
