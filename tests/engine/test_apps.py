@@ -124,6 +124,7 @@ def test_every_argo_field_is_read(ws: Workspace) -> None:
             ),
             fetch_from=str(ws.top),
             fetch_revision=None,
+            repository="github.com/example/shop",  # its remote: one source for every clone
         ),
         destination_namespace="shop",
         destination_server="https://kubernetes.default.svc",
@@ -550,6 +551,7 @@ def test_a_directory_without_apps_is_one_implicit_app(ws: Workspace) -> None:
                 revision="HEAD",
                 path="manifests",
                 fetch_from=str(ws.top),
+                repository="github.com/example/shop",
             ),
             origin=SourceRef("manifests"),
         )
@@ -690,6 +692,7 @@ def test_every_flux_field_is_read(ws: Workspace) -> None:
             path="manifests",
             fetch_from=str(ws.top),
             fetch_revision=None,  # main is the checked-out branch: the work tree
+            repository="github.com/example/shop",  # its remote: one source for every clone
         ),
         policy=SyncPolicy(automated=True, prune=False, self_heal=True),
         timeout_s=600.0,  # Flux: the timeout defaults to the interval
@@ -705,6 +708,7 @@ def test_every_flux_field_is_read(ws: Workspace) -> None:
             path="kustomized",
             render=RenderOptions(kustomize_images=("nginx:1.27",), target_namespace="shop"),
             fetch_from=str(ws.top),
+            repository="github.com/example/shop",
         ),
         destination_namespace="shop",
         policy=SyncPolicy(automated=True, prune=True, self_heal=True),
