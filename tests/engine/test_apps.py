@@ -225,6 +225,11 @@ class PolicyCase:
             ),
         ),
         PolicyCase(
+            "PruneProtectedKinds=true lets prune delete Namespaces, CRDs and PVCs",
+            {"syncOptions": ["PruneProtectedKinds=true"]},
+            SyncPolicy(prune_protected_kinds=True, sync_options=("PruneProtectedKinds=true",)),
+        ),
+        PolicyCase(
             "CreateNamespace=false is accepted and off",
             {"syncOptions": ["CreateNamespace=false"]},
             SyncPolicy(sync_options=("CreateNamespace=false",)),
@@ -252,6 +257,34 @@ def test_argo_destination_defaults_to_the_in_cluster_server(ws: Workspace) -> No
     assert app.source.revision == "HEAD"
     assert app.source.render.default_namespace == "shop"
     assert app.source.render.directory_recurse is False  # Argo's default
+
+
+@pytest.mark.parametrize(
+    ("finalizers", "cascade"),
+    [
+        (None, False),
+        (["resources-finalizer.argocd.argoproj.io"], True),
+        (["resources-finalizer.argocd.argoproj.io/background"], True),
+        (["example.com/other"], False),
+    ],
+)
+def test_a_child_apps_resources_finalizer_and_parent_are_read(
+    ws: Workspace, finalizers: list[str] | None, cascade: bool
+) -> None:
+    child = application("child", source={"repoURL": ".", "path": "manifests"})
+    if finalizers is not None:
+        child["metadata"]["finalizers"] = finalizers
+    ws.write("only-child/child.yaml", [child])
+    ws.write(
+        "apps/parent.yaml", [application("parent", source={"repoURL": ".", "path": "only-child"})]
+    )
+
+    [parent] = ws.load("apps")
+
+    [loaded] = parent.children
+    assert loaded.cascade is cascade
+    assert loaded.parent == f"parent@{parent.owner.source}"
+    assert loaded.owner.source != parent.owner.source  # another path: another source
 
 
 # --- bad Application shapes ---------------------------------------------------------------
