@@ -188,9 +188,8 @@ class Store(Database):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        with self._tx() as db:
-            columns = {row[1] for row in db.execute("PRAGMA table_info(syncs)")}
-            if "owner" not in columns:  # a database an older gitwave made
+        with self._tx() as db:  # a database an older gitwave made lacks the owner column
+            if "owner" not in {row[1] for row in db.execute("PRAGMA table_info(syncs)")}:
                 db.execute("ALTER TABLE syncs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
 
     def record_sync(
