@@ -23,7 +23,7 @@ from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.diff import SameValue
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import ResourceGraph, build_graph
-from gitwave.engine.model import Action, Live, Manifest, Plan, Resource, ResourceKey, Task
+from gitwave.engine.model import Action, Live, Manifest, Owner, Plan, Resource, ResourceKey, Task
 from gitwave.engine.plan import PlanOptions, make_plan
 from gitwave.engine.provider import DryRunPlanner, ValueComparer
 from gitwave.engine.render import Rendered
@@ -149,12 +149,19 @@ def plan_resources(
     keep: Collection[ResourceKey] = (),
     rendered: Rendered | None = None,
     desired: Desired | None = None,
+    adopt: bool = False,
+    owner: Owner | None = None,
+    removed: bool = False,
 ) -> AppState:
     """Compose, graph, observe and plan a set of desired resources for ``app``.
 
     ``keep`` names live objects that are never prune candidates although they
     are not in ``resources`` (the Secrets a rollback leaves as they are).
     ``desired`` is ``desired_of(resources)`` when the caller has it already.
+    ``adopt`` takes over objects another app owns; ``owner`` is whose objects
+    these are when not ``app.owner`` (a rollback: the owner the history recorded).
+    ``removed``: ``app`` is a child gone from its app of apps (``resources`` is
+    empty); its objects go with it only if it carried the resources-finalizer.
 
     Raises what ``compose``, ``build_graph`` and ``make_plan`` raise; the
     ValidationError for a namespace that exists nowhere is retriable (someone
@@ -179,7 +186,13 @@ def plan_resources(
         ignore=app.ignore_pointers_for(graph.resources),
         apply_out_of_sync_only=app.policy.apply_out_of_sync_only,
         same_values=value_comparers(graph, targets),
+        adopt=adopt,
+        prune_protected=app.policy.prune_protected_kinds,
+        source_label=app.source.identity if owner is None and not removed else "",
+        removed_from=app.removed_from if removed else "",
+        cascade=app.cascade,
     )
+    owner = app.owner if owner is None else owner
     namespaces_live = _live_namespaces(graph, targets)
     try:
         plan = make_plan(
@@ -190,6 +203,7 @@ def plan_resources(
             tracked=tracked,
             options=options,
             namespaces_live=namespaces_live,
+            source=owner.source,
         )
     except ValidationError as exc:
         if not app.policy.create_namespace and _namespaces_used(graph) - namespaces_live:
@@ -227,7 +241,12 @@ def value_comparers(graph: ResourceGraph, targets: ProviderRouter) -> dict[Resou
 
 
 def plan_app(
-    app: AppSpec, *, targets: ProviderRouter, prune: bool, parallelism: int = 8
+    app: AppSpec,
+    *,
+    targets: ProviderRouter,
+    prune: bool,
+    parallelism: int = 8,
+    adopt: bool = False,
 ) -> AppState:
     """Render ``app`` and plan it. Raises GitwaveError on bad input."""
     rendered = render_app(app)
@@ -239,6 +258,7 @@ def plan_app(
         prune=prune,
         parallelism=parallelism,
         rendered=rendered,
+        adopt=adopt,
     )
 
 
@@ -273,7 +293,7 @@ def confirm_updates(plan: Plan, *, targets: ProviderRouter) -> Plan:
             ):
                 provider = targets.for_resource(task.desired)
                 if isinstance(provider, DryRunPlanner):
-                    would = provider.dry_run_apply(tracked_resource(task.desired, plan.app))
+                    would = provider.dry_run_apply(tracked_resource(task.desired, plan.owner))
                     if _stable(would.manifest) == _stable(task.live.manifest):
                         task = Task(task.key, Action.NONE, task.desired, task.live)
                         changed = True

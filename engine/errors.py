@@ -152,5 +152,13 @@ class SafetyError(GitwaveError):
     """gitwave refused an operation that would be unsafe (an empty render with prune on)."""
 
 
+class OwnershipError(SafetyError):
+    """An object the operation would change or delete belongs to another app."""
+
+    def __init__(self, key: ResourceKey, message: str, *, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.key = key
+
+
 class StoreError(GitwaveError):
     """The history store could not be read or written."""

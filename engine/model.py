@@ -411,14 +411,34 @@ class Plan:
     revision: str
     waves: tuple[Wave, ...]
     warnings: tuple[str, ...] = ()
+    # The digest of the app's source (Owner.source): with ``app``, whose objects these are.
+    source: str = ""
+    # Objects gone from the source that a sync with prune would delete: the
+    # app is OutOfSync while they are there (Argo CD's "requires pruning").
+    unpruned: tuple[ResourceKey, ...] = ()
+    # Objects gone from the source that no sync deletes, and why.
+    kept: tuple[Kept, ...] = ()
+    # Objects another owner applied that this plan takes over (``--adopt``):
+    # the sync re-checks their tracking id is still the one planned.
+    adopted: tuple[ResourceKey, ...] = ()
 
     def tasks(self) -> Iterator[Task]:
         for wave in self.waves:
             yield from wave.tasks
 
     @property
+    def owner(self) -> Owner:
+        return Owner(self.app, self.source)
+
+    @property
     def has_changes(self) -> bool:
+        """Whether a sync would change the target (hooks aside)."""
         return any(t.action.changes_target and t.action is not Action.HOOK for t in self.tasks())
+
+    @property
+    def out_of_sync(self) -> bool:
+        """The target differs from the source: changes to make, or objects to prune."""
+        return self.has_changes or bool(self.unpruned)
 
     def counts(self) -> dict[Action, int]:
         counts = dict.fromkeys(Action, 0)
@@ -477,13 +497,59 @@ class Propagation(enum.Enum):
     ORPHAN = "orphan"
 
 
-def tracking_id(app: str, key: ResourceKey) -> str:
-    """The annotation value that marks an object as applied by ``app``.
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who applies an object: an app's name and a digest of its source
+    (repository and path), so two apps that share a name (two directories
+    called ``prod``) are two owners. ``source`` is "" for an owner read from a
+    tracking id that an older gitwave wrote (name only).
+
+    Its tracking id (the ``gitwave.dev/tracking-id`` annotation) is Argo CD's
+    annotation tracking id with the source after the name:
+    ``prod@1a2b3c4d5e6f:apps/Deployment:shop/api``.
+    """
+
+    app: str
+    source: str = ""
+
+    def tracking_id(self, key: ResourceKey) -> str:
+        """The annotation value that marks ``key`` as applied by this owner."""
+        who = f"{self.app}@{self.source}" if self.source else self.app
+        return f"{who}:{key.group}/{key.kind}:{key.namespace}/{key.name}"
+
+    @staticmethod
+    def of(annotations: Mapping[str, Any]) -> Owner | None:
+        """The owner a tracking id names; None when there is none (or it is no string)."""
+        value = annotations.get(ANNOTATION_TRACKING_ID)
+        if not isinstance(value, str):
+            return None
+        who = value.partition(":")[0]
+        app, _, source = who.partition("@")
+        return Owner(app, source) if app else None
+
+    def __str__(self) -> str:
+        if not self.source:
+            return f"app {self.app} (no source recorded)"
+        return f"app {self.app} (source {self.source})"
+
+
+def tracking_id(app: str, key: ResourceKey, source: str = "") -> str:
+    """The annotation value that marks an object as applied by ``app`` from
+    ``source`` (see :class:`Owner`).
 
     Only objects whose annotation equals this exactly are ever pruned, so an
     object copied from another app (annotation and all) is left alone.
     """
-    return f"{app}:{key.group}/{key.kind}:{key.namespace}/{key.name}"
+    return Owner(app, source).tracking_id(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A live object of an app that is gone from its source but that a sync
+    does not prune, and why (``Prune=false``, a kind never pruned implicitly)."""
+
+    key: ResourceKey
+    reason: str
 
 
 class SyncStatus(enum.Enum):
@@ -495,5 +561,5 @@ class SyncStatus(enum.Enum):
 
     @staticmethod
     def of_plan(plan: Plan) -> SyncStatus:
-        """Synced when ``plan`` changes nothing, else OutOfSync."""
-        return SyncStatus.OUT_OF_SYNC if plan.has_changes else SyncStatus.SYNCED
+        """Synced when ``plan`` changes nothing and leaves nothing to prune, else OutOfSync."""
+        return SyncStatus.OUT_OF_SYNC if plan.out_of_sync else SyncStatus.SYNCED

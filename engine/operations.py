@@ -24,11 +24,13 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 
 import tenacity
 
 from gitwave.engine import plan_filters
+from gitwave.engine.app_children import ChildrenStore, note_sync, owner_text, removed_children
 from gitwave.engine.app_pipeline import (
     AppState,
     Desired,
@@ -43,7 +45,7 @@ from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.hooks import HookLedger, HookRecorder
 from gitwave.engine.mask import redact, secret_values
-from gitwave.engine.model import Plan, ResourceKey, SyncStatus
+from gitwave.engine.model import Owner, Plan, ResourceKey, SyncStatus
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
 from gitwave.engine.router import ProviderRouter
@@ -80,9 +82,12 @@ class SyncRequest:
     in sync too, taking over fields another applier owns (server-side apply
     with force re-asserts every field gitwave sets). ``resource`` limits the
     operation to that one object. ``retry`` False tries once whatever the
-    app's retry policy says."""
+    app's retry policy says. ``adopt`` takes over objects another app
+    (another name, or the same name from another source) owns, instead of
+    refusing to plan."""
 
     prune: bool | None = None
+    adopt: bool = False
     dry_run: bool = False
     wave_timeout_s: float | None = None
     parallelism: int = 8
@@ -135,12 +140,19 @@ def select_apps(
     revision: str | None = None,
     only: Collection[str] = (),
     allow_local_repos: Collection[str] = (),
+    store: Store | None = None,
 ) -> list[AppSpec]:
     """The apps ``location`` defines (at ``revision``), chosen as ``choose_apps`` does;
     ``allow_local_repos`` are host directories an app's source may name besides
-    the given repository. Raises GitwaveError when they cannot be loaded."""
+    the given repository. With a ``store``, the child apps an app of apps here
+    held and holds no more follow (``app_children.removed_children``): planning
+    them shows the objects they left. Raises GitwaveError when they cannot be loaded."""
     _, apps = load_apps(location, revision=revision, allow_local_repos=tuple(allow_local_repos))
-    return choose_apps(apps, only=only, location=location)
+    chosen = choose_apps(apps, only=only, location=location)
+    if store is None:
+        return chosen
+    with closing(ChildrenStore.beside(store)) as records:
+        return chosen + removed_children(flatten_apps(apps), records, only=only)
 
 
 def effective_prune(app: AppSpec, request: SyncRequest) -> bool:
@@ -166,8 +178,19 @@ def plan(
     for bad input (nothing is applied): PreflightError for objects the
     target would refuse (``engine.validate``)."""
     prune = effective_prune(app, request)
-    if rendered is None:
-        state = plan_app(app, targets=targets, prune=prune, parallelism=request.parallelism)
+    if app.removed_from:
+        # A child gone from its app of apps: nothing to render, only what it left.
+        state = plan_resources(
+            app, (), revision="", targets=targets, prune=prune, adopt=request.adopt, removed=True
+        )
+    elif rendered is None:
+        state = plan_app(
+            app,
+            targets=targets,
+            prune=prune,
+            parallelism=request.parallelism,
+            adopt=request.adopt,
+        )
     else:
         state = plan_resources(
             app,
@@ -178,6 +201,7 @@ def plan(
             parallelism=request.parallelism,
             rendered=rendered,
             desired=desired,
+            adopt=request.adopt,
         )
     preflight(state, targets=targets)
     return _narrowed(state, request)
@@ -246,6 +270,8 @@ def sync(
         bind=late_binder(state.graph, targets),
     )
     if store is not None and not request.dry_run:
+        if app.removed_from:
+            source = source or f"removed from {app.removed_from}"
         record(
             store,
             result,
@@ -254,6 +280,9 @@ def sync(
             prune=effective_prune(app, request),
             rollback_of=rollback_of,
         )
+        if app.parent:
+            with closing(ChildrenStore.beside(store)) as records:
+                note_sync(records, app, ran, ok=result.ok)
     return Synced(state, ran, result)
 
 
@@ -289,6 +318,7 @@ def record(
         dry_run=result.dry_run,
         prune=prune,
         rollback_of=rollback_of,
+        owner=owner_text(state.plan.owner),
     )
 
 
@@ -307,6 +337,7 @@ def _record_error(
         outcomes=[],
         manifests=[],
         prune=prune,
+        owner=owner_text(app.owner),
     )
 
 
@@ -417,6 +448,9 @@ def rollback(
     recorded = store.manifests(sync_id)
     cleaned = [r for r in recorded if not r.is_secret]
     secrets = [r.key for r in recorded if r.is_secret]
+    # The objects belong to the app as it was synced then: the history says
+    # which source that was (an entry from before it did: the name alone).
+    name, _, source = entry.owner.partition("@")
     state = plan_resources(
         app,
         cleaned,
@@ -426,6 +460,8 @@ def rollback(
         parallelism=request.parallelism,
         # Left out of the plan, they must not look like leftovers to prune.
         keep=secrets,
+        adopt=request.adopt,
+        owner=Owner(name or app.name, source),
     )
     sink(
         Event(
@@ -454,6 +490,7 @@ def rollback(
             dry_run=request.dry_run,
             wave_timeout_s=request.wave_timeout_s,
             parallelism=request.parallelism,
+            adopt=request.adopt,
         ),
         sink=sink,
         source=f"rollback of #{sync_id}",

@@ -15,6 +15,9 @@ of the wave whose number it carries. Inside a prune wave, objects go in reverse
 kind order (Deployments before their Namespace). With ``prune_last`` (or the
 ``PruneLast=true`` sync option on the live object) prunes run in one wave after
 every other Sync wave.
+
+Whose objects a plan may update or prune, and which of its own it keeps, is
+``engine/ownership.py``: an object another app owns stops the plan.
 """
 
 from __future__ import annotations
@@ -29,15 +32,23 @@ from gitwave.engine.graph import ResourceGraph, order_key
 from gitwave.engine.graph_facts import parse_sync_options, parse_sync_wave
 from gitwave.engine.mask import is_secret_key, mask_secret_manifest
 from gitwave.engine.model import (
-    ANNOTATION_TRACKING_ID,
     Action,
     HookPhase,
+    Kept,
     Live,
+    Owner,
     Plan,
     ResourceKey,
     Task,
     Wave,
-    tracking_id,
+)
+from gitwave.engine.ownership import (
+    Claim,
+    check_owners,
+    claim_of,
+    is_prunable_by,
+    protected_reason,
+    retrack_change,
 )
 
 __all__ = ["PlanOptions", "make_plan"]
@@ -54,9 +65,20 @@ class PlanOptions:
     that are in sync out of the plan altogether (not applied, not waited on).
     ``same_values`` maps an object to its target's comparison of values the
     target normalises (``provider.ValueComparer``).
+    ``adopt`` takes over objects another app owns instead of refusing them;
+    ``prune_protected`` lets prune delete Namespaces, CRDs and PVCs (the
+    ``PruneProtectedKinds=true`` sync option). ``source_label`` is the app's
+    source as errors name it. ``removed_from`` names the app of apps a child
+    app was removed from (the plan is of what the child left): its objects are
+    pruned only with ``cascade`` (it carried Argo CD's resources-finalizer).
     """
 
     prune: bool = False
+    adopt: bool = False
+    prune_protected: bool = False
+    source_label: str = ""
+    removed_from: str = ""
+    cascade: bool = False
     prune_last: bool = False
     allow_empty: bool = False
     create_namespace: bool = False
@@ -78,6 +100,7 @@ def make_plan(
     tracked: Sequence[Live],
     options: PlanOptions,
     namespaces_live: Collection[str] = (),
+    source: str = "",
 ) -> Plan:
     """What a sync of ``graph`` at ``revision`` would do.
 
@@ -85,13 +108,26 @@ def make_plan(
     absent; a key missing from the mapping counts as absent). ``tracked`` holds
     the live objects labelled as ``app``'s, the prune candidates.
     ``namespaces_live`` names the namespaces that exist on the target.
+    ``source`` is the digest of the app's source (``Owner``).
 
     Raises ValidationError when a namespaced object's namespace neither exists
-    nor is in the render; SafetyError when prune is on and the view is partial,
-    or the render is empty (unless ``allow_empty``). Nothing is planned then.
+    nor is in the render; OwnershipError when an object the plan would touch
+    belongs to another app (unless ``adopt``); SafetyError when prune is on and
+    the view is partial, or the render is empty (unless ``allow_empty``).
+    Nothing is planned then.
     """
+    owner = Owner(app, source)
     _check_namespaces(graph, live, options, namespaces_live)
-    prunable, warnings = _prune_candidates(app, graph, tracked, options)
+    adopted = check_owners(
+        owner,
+        desired={key: live.get(key) for key in graph.resources},
+        tracked=tracked,
+        hooks={key for key in graph.resources if graph.facts_of(key).is_hook},
+        adopt=options.adopt,
+        source_label=options.source_label,
+    )
+    pruning = _prune_candidates(owner, graph, tracked, options, adopted)
+    prunable, warnings = pruning.prunable, pruning.warnings
     if options.prune:
         _check_safe_to_prune(app, graph, live, tracked, prunable, options)
 
@@ -101,7 +137,7 @@ def make_plan(
         tasks = tuple(
             task
             for key in stage.keys
-            if (task := _apply_task(key, graph, live.get(key), options)) is not None
+            if (task := _apply_task(key, graph, live.get(key), options, owner)) is not None
         )
         if stage.phase is HookPhase.SYNC:
             last_step[stage.wave] = max(last_step.get(stage.wave, -1), stage.step)
@@ -118,6 +154,10 @@ def make_plan(
         revision=revision,
         waves=tuple(wave for _, wave in placed),
         warnings=tuple(warnings),
+        source=source,
+        unpruned=pruning.unpruned,
+        kept=pruning.kept,
+        adopted=adopted,
     )
 
 
@@ -176,7 +216,7 @@ def _shown(live: Live | None) -> Live | None:
 
 
 def _apply_task(
-    key: ResourceKey, graph: ResourceGraph, seen: Live | None, options: PlanOptions
+    key: ResourceKey, graph: ResourceGraph, seen: Live | None, options: PlanOptions, owner: Owner
 ) -> Task | None:
     resource = graph.resources[key]
     facts = graph.facts_of(key)
@@ -190,6 +230,9 @@ def _apply_task(
     changes = diff_manifest(
         resource.manifest, seen.manifest, ignore=ignore, is_secret=secret, same=same
     ) + removed_fields(resource.manifest, seen.manifest, ignore=ignore, is_secret=secret)
+    if claim_of(seen, owner) is not Claim.OURS:
+        # Taken over (an older tracking id, none, or adopted): apply once to rewrite it.
+        changes = (*changes, retrack_change(seen, owner))
     if changes:
         return Task(key, Action.UPDATE, resource, _shown(seen), changes, facts=facts)
     if options.apply_out_of_sync_only:
@@ -223,10 +266,23 @@ def _check_namespaces(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Pruning:
+    prunable: list[Live]
+    warnings: list[str]
+    unpruned: tuple[ResourceKey, ...]
+    kept: tuple[Kept, ...]
+
+
 def _prune_candidates(
-    app: str, graph: ResourceGraph, tracked: Sequence[Live], options: PlanOptions
-) -> tuple[list[Live], list[str]]:
-    """The tracked objects to prune, and a warning for each one left alone."""
+    owner: Owner,
+    graph: ResourceGraph,
+    tracked: Sequence[Live],
+    options: PlanOptions,
+    adopted: Collection[ResourceKey],
+) -> _Pruning:
+    """The tracked objects to prune; a warning for each one left alone that is
+    not this app's; those a prune would delete (prune off) and those it keeps."""
     desired = {*graph.resources, *graph.skipped}
     orphans: dict[ResourceKey, Live] = {}
     for seen in tracked:
@@ -234,20 +290,35 @@ def _prune_candidates(
             orphans.setdefault(seen.key, seen)
     prunable: list[Live] = []
     warnings: list[str] = []
+    unpruned: list[ResourceKey] = []
+    kept: list[Kept] = []
     for key in sorted(orphans, key=order_key):
         seen = orphans[key]
-        if seen.annotations.get(ANNOTATION_TRACKING_ID) != tracking_id(app, key):
+        if not is_prunable_by(seen, owner, adopted=adopted):
             warnings.append(
-                f"{key.display} is not in the source but its tracking id is not {app}'s; "
+                f"{key.display} is not in the source but its tracking id is not {owner.app}'s; "
                 "it is never pruned"
             )
-        elif "Prune=false" in parse_sync_options(seen.annotations):
-            warnings.append(f"{key.display} is not in the source; kept by its Prune=false option")
+        elif (reason := _kept_reason(seen, owner, options)) is not None:
+            kept.append(Kept(key, reason))
         elif not options.prune:
             warnings.append(f"{key.display} is not in the source; turn on prune to delete it")
+            unpruned.append(key)
         else:
             prunable.append(seen)
-    return prunable, warnings
+    return _Pruning(prunable, warnings, tuple(unpruned), tuple(kept))
+
+
+def _kept_reason(seen: Live, owner: Owner, options: PlanOptions) -> str | None:
+    removed = bool(options.removed_from)
+    reason = protected_reason(seen, prune_protected=options.prune_protected, removed_app=removed)
+    if reason is None and removed and not options.cascade:
+        reason = (
+            f"app {owner.app} was removed from {options.removed_from} without Argo CD's "
+            "resources-finalizer, so its objects stay, as Argo CD leaves them; add the "
+            "finalizer to a child app to have its objects pruned with it"
+        )
+    return reason
 
 
 def _check_safe_to_prune(

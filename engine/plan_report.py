@@ -33,6 +33,7 @@ class LineKind(enum.Enum):
     TASK = "task"  # one object, with its action
     CHANGE = "change"  # one changed field of the object above
     WARNING = "warning"
+    KEPT = "kept"  # an object gone from the source that no sync deletes, and why
     BLANK = "blank"
     SUMMARY = "summary"  # the counts, always last
 
@@ -129,10 +130,13 @@ def plan_lines(plan: Plan, *, verbose: bool = False) -> tuple[PlanLine, ...]:
                     f"{_show(safe.desired, verbose=verbose)}"
                 )
                 lines.append(PlanLine(LineKind.CHANGE, text, indent="      "))
-    if plan.warnings:
+    if plan.warnings or plan.kept:
         if lines:
             lines.append(PlanLine(LineKind.BLANK, ""))
         lines.extend(PlanLine(LineKind.WARNING, f"Warning: {w}") for w in plan.warnings)
+        lines.extend(
+            PlanLine(LineKind.KEPT, f"kept: {k.key.display} ({k.reason})") for k in plan.kept
+        )
     if lines:
         lines.append(PlanLine(LineKind.BLANK, ""))
     lines.append(PlanLine(LineKind.SUMMARY, _summary(plan)))
@@ -183,6 +187,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             for wave in plan.waves
         ],
         "warnings": list(plan.warnings),
+        "kept": [{"key": str(k.key), "reason": k.reason} for k in plan.kept],
+        "requiresPruning": [str(key) for key in plan.unpruned],
         "summary": {
             "create": counts[Action.CREATE],
             "update": counts[Action.UPDATE],

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS syncs (
     message TEXT NOT NULL,
     dry_run INTEGER NOT NULL,
     prune INTEGER NOT NULL,
-    rollback_of INTEGER
+    rollback_of INTEGER,
+    owner TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS syncs_app ON syncs(app, id);
 CREATE TABLE IF NOT EXISTS sync_resources (
@@ -92,6 +93,8 @@ class SyncRecord:
     prune: bool
     rollback_of: int | None
     outcomes: tuple[ResourceOutcome, ...] = ()
+    # The tracking owner of the synced objects (``name@source``; "" before it was recorded).
+    owner: str = ""
 
 
 def current_user() -> str:
@@ -183,6 +186,12 @@ class Store(Database):
     _SCHEMA = _SCHEMA
     _WHAT = "the history store"
 
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        with self._tx() as db:  # a database an older gitwave made lacks the owner column
+            if "owner" not in {row[1] for row in db.execute("PRAGMA table_info(syncs)")}:
+                db.execute("ALTER TABLE syncs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+
     def record_sync(
         self,
         *,
@@ -199,15 +208,17 @@ class Store(Database):
         prune: bool = False,
         rollback_of: int | None = None,
         who: str | None = None,
+        owner: str = "",
     ) -> int:
-        """Record one sync in one transaction and return its history id."""
+        """Record one sync in one transaction and return its history id.
+        ``owner`` is whose objects it applied (``name@source``)."""
         body = zlib.compress(
             json.dumps([_recordable(r) for r in manifests], separators=(",", ":")).encode(), 6
         )
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO syncs (app, revision, source, started, finished, who, result,"
-                " message, dry_run, prune, rollback_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " message, dry_run, prune, rollback_of, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     app,
                     revision,
@@ -220,6 +231,7 @@ class Store(Database):
                     int(dry_run),
                     int(prune),
                     rollback_of,
+                    owner,
                 ),
             )
             sync_id = cur.lastrowid
@@ -247,11 +259,12 @@ class Store(Database):
             prune=bool(row[10]),
             rollback_of=row[11],
             outcomes=outcomes,
+            owner=row[12],
         )
 
     _COLUMNS = (
         "id, app, revision, source, started, finished, who, result, message, dry_run,"
-        " prune, rollback_of"
+        " prune, rollback_of, owner"
     )
 
     def history(self, app: str, *, limit: int = 50) -> list[SyncRecord]:

@@ -28,14 +28,16 @@ from gitwave.engine.model import (
     Health,
     HookDeletePolicy,
     HookPhase,
+    Live,
+    Owner,
     Plan,
     Propagation,
     Resource,
     ResourceKey,
     Task,
     Wave,
-    tracking_id,
 )
+from gitwave.engine.ownership import is_prunable_by
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.sync_hooks import delete_policies, finish_hooks, hook_instance
@@ -84,13 +86,28 @@ class SyncResult:
         return self.phase.ok
 
 
-def tracked_resource(resource: Resource, app: str) -> Resource:
-    """A copy of ``resource`` carrying the app's label and exact tracking id."""
+def tracked_resource(resource: Resource, owner: Owner | str) -> Resource:
+    """A copy of ``resource`` carrying the app's label and exact tracking id
+    (an app name alone writes the tracking id without a source)."""
+    if isinstance(owner, str):
+        owner = Owner(owner)
     manifest = copy.deepcopy(resource.manifest)
     meta = manifest.setdefault("metadata", {})
-    meta.setdefault("labels", {})[LABEL_APP] = app
-    meta.setdefault("annotations", {})[ANNOTATION_TRACKING_ID] = tracking_id(app, resource.key)
+    meta.setdefault("labels", {})[LABEL_APP] = owner.app
+    meta.setdefault("annotations", {})[ANNOTATION_TRACKING_ID] = owner.tracking_id(resource.key)
     return Resource(resource.key, resource.api_version, manifest, resource.source)
+
+
+def _still_prunable(run: SyncRun, task: Task, current: Live) -> bool:
+    """Ownership re-checked at the last moment: the object is still this app's
+    (exact tracking id), or it was adopted and its tracking id is the one planned."""
+    plan = run.plan
+    if not is_prunable_by(current, plan.owner, adopted=plan.adopted):
+        return False
+    if task.key in plan.adopted and task.live is not None:
+        planned = task.live.annotations.get(ANNOTATION_TRACKING_ID)
+        return current.annotations.get(ANNOTATION_TRACKING_ID) == planned
+    return True
 
 
 def _apply_task(run: SyncRun, task: Task) -> tuple[Task, Resource | None]:
@@ -105,7 +122,7 @@ def _apply_task(run: SyncRun, task: Task) -> tuple[Task, Resource | None]:
         if current is None:
             run.record(ChangeSetEntry(task.key, ChangeAction.UNCHANGED, "already absent"))
             return task, None
-        if current.annotations.get(ANNOTATION_TRACKING_ID) != tracking_id(run.plan.app, task.key):
+        if not _still_prunable(run, task, current):
             run.record(
                 ChangeSetEntry(task.key, ChangeAction.SKIPPED, "not owned by this app; left alone")
             )
@@ -142,7 +159,7 @@ def _apply_task(run: SyncRun, task: Task) -> tuple[Task, Resource | None]:
             run.hooks_run.append(hook.key)
         return task, hook
 
-    resource = tracked_resource(run.bind(task.desired), run.plan.app)
+    resource = tracked_resource(run.bind(task.desired), run.plan.owner)
     if run.options.force_conflicts or FORCE_OPTION in (
         task.facts.sync_options if task.facts is not None else ()
     ):

@@ -20,7 +20,12 @@ _ACTION_COLOR = {
     Action.HOOK: "cyan",
     Action.NONE: "dim",
 }
-_KIND_COLOR = {LineKind.WAVE: "bold", LineKind.WARNING: "yellow", LineKind.SUMMARY: "bold"}
+_KIND_COLOR = {
+    LineKind.WAVE: "bold",
+    LineKind.WARNING: "yellow",
+    LineKind.KEPT: "yellow",
+    LineKind.SUMMARY: "bold",
+}
 
 
 def _colored(line: PlanLine) -> str:

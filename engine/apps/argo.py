@@ -13,6 +13,7 @@ from typing import Any
 from gitwave.engine.apps.fields import Reader, clean_path, read_wave
 from gitwave.engine.apps.model import (
     DEFAULT_ARGO_SERVER,
+    RESOURCES_FINALIZER,
     AppKind,
     AppSource,
     AppSpec,
@@ -38,6 +39,7 @@ _BOOL_OPTIONS = {
     "SkipDryRunOnMissingResource",
     "Replace",
     "Prune",
+    "PruneProtectedKinds",
 }
 _KNOWN_OPTIONS = (*sorted(_BOOL_OPTIONS), "PrunePropagationPolicy")
 
@@ -112,6 +114,18 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
         ignore_differences=_argo_ignores(reader, spec),
         origin=origin,
         wave=read_wave(reader, meta),
+        cascade=_has_resources_finalizer(meta),
+    )
+
+
+def _has_resources_finalizer(meta: Mapping[str, Any]) -> bool:
+    """Argo CD's ``resources-finalizer.argocd.argoproj.io`` (or its ``/background``
+    and ``/foreground`` forms): deleting the app deletes its objects."""
+    finalizers = meta.get("finalizers")
+    if not isinstance(finalizers, list):
+        return False
+    return any(
+        isinstance(f, str) and f.partition("/")[0] == RESOURCES_FINALIZER for f in finalizers
     )
 
 
@@ -203,6 +217,7 @@ def _argo_policy(reader: Reader, policy: Mapping[str, Any]) -> SyncPolicy:
         prune_last=parsed.get("PruneLast") == "true",
         prune_propagation=propagation,
         apply_out_of_sync_only=parsed.get("ApplyOutOfSyncOnly") == "true",
+        prune_protected_kinds=parsed.get("PruneProtectedKinds") == "true",
         retry=_argo_retry(reader, policy),
         sync_options=tuple(options),
     )

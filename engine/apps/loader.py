@@ -92,7 +92,27 @@ def load_apps(
         given_repo = (top,)
     loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)))
     apps = loader.top_level(holder, target)
-    return checkout, apps
+    return checkout, [_identified(app) for app in apps]
+
+
+def _identified(app: AppSpec, parent: str = "") -> AppSpec:
+    """``app`` (and its children) with ``source.repository`` set, part of its
+    identity, and each child with its parent's owner."""
+    source = replace(app.source, repository=repository_identity(app.source.fetch_from))
+    known = replace(app, source=source, parent=parent)
+    owner = known.owner
+    children = tuple(_identified(c, f"{owner.app}@{owner.source}") for c in app.children)
+    return replace(known, children=children)
+
+
+def repository_identity(fetch_from: str) -> str:
+    """A repository in a comparable form: a URL normalised; a local repository
+    by its first remote (sorted), so two clones of one repository are one
+    source, else by its absolute path."""
+    if is_remote(fetch_from):
+        return normalise_repo_url(fetch_from)
+    remotes = sorted(normalise_repo_url(url) for url in remote_urls(Path(fetch_from)))
+    return remotes[0] if remotes else normalise_repo_url(fetch_from)
 
 
 def checkout_for(app: AppSpec, *, cache_dir: Path | None = None) -> Checkout:

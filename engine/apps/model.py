@@ -8,21 +8,24 @@ manifests live, ``SyncPolicy`` how it syncs.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from gitwave.engine.diff import IgnoreDifference, ignore_pointers
-from gitwave.engine.model import Propagation, ResourceKey, SourceRef
+from gitwave.engine.model import Owner, Propagation, ResourceKey, SourceRef
 from gitwave.engine.render import RenderOptions
-from gitwave.engine.source import redact_url
+from gitwave.engine.source import normalise_repo_url, redact_url
 
 MAX_APP_DEPTH = 8
 ARGO_GROUP = "argoproj.io"
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 FLUX_SOURCE_GROUP = "source.toolkit.fluxcd.io"
 DEFAULT_ARGO_SERVER = "https://kubernetes.default.svc"
+# Argo CD deletes an Application's objects with it only when it carries this finalizer.
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 
 class RepoResolver(Protocol):
@@ -90,6 +93,8 @@ class SyncPolicy:
     prune_last: bool = False
     prune_propagation: Propagation = Propagation.FOREGROUND
     apply_out_of_sync_only: bool = False
+    # PruneProtectedKinds=true: prune may delete Namespaces, CRDs and PVCs too.
+    prune_protected_kinds: bool = False
     retry: RetrySpec | None = None
     sync_options: tuple[str, ...] = ()
 
@@ -102,7 +107,10 @@ class AppSource:
     default; ``path`` normalised, repo-relative). ``fetch_from``/``fetch_revision``
     are what ``open_source`` is given after repoURL resolution: a local
     directory or a URL, and a revision (None: the work tree as it is, or the
-    remote's HEAD).
+    remote's HEAD). ``repository`` is the repository in a comparable form
+    (``github.com/org/repo``; a local one without remotes ``file:/abs/dir``),
+    the part of the app's identity that says where it comes from; the loader
+    sets it.
     """
 
     repo_url: str
@@ -111,6 +119,18 @@ class AppSource:
     render: RenderOptions = field(default_factory=RenderOptions)
     fetch_from: str = ""
     fetch_revision: str | None = None
+    repository: str = ""
+
+    @property
+    def identity(self) -> str:
+        """``repository path``: where the app comes from, whatever the revision."""
+        repository = self.repository or normalise_repo_url(self.fetch_from or self.repo_url)
+        return f"{redact_url(repository)} {self.path}"
+
+    @property
+    def digest(self) -> str:
+        """A short digest of ``identity``: the source part of the app's tracking ids."""
+        return hashlib.sha256(self.identity.encode()).hexdigest()[:12]
 
     @property
     def describe(self) -> str:
@@ -136,6 +156,21 @@ class AppSpec:
     origin: SourceRef | None = None
     children: tuple[AppSpec, ...] = ()
     wave: int = 0
+    # App of apps: the owner (``name@source``) of the app whose render holds
+    # this one, and whether this one carries Argo CD's resources-finalizer
+    # (removing it from the parent then deletes its objects).
+    parent: str = ""
+    cascade: bool = False
+    # A child app that its parent no longer holds (``removed_children``): it has
+    # no render, only the objects it left; ``owner_source`` is its recorded source.
+    removed_from: str = ""
+    owner_source: str = ""
+
+    @property
+    def owner(self) -> Owner:
+        """Who this app's objects belong to: its name and source (see ``Owner``).
+        Two apps of one name from different repositories or paths are two owners."""
+        return Owner(self.name, self.owner_source or self.source.digest)
 
     @property
     def where(self) -> str:

@@ -124,6 +124,7 @@ def test_every_argo_field_is_read(ws: Workspace) -> None:
             ),
             fetch_from=str(ws.top),
             fetch_revision=None,
+            repository="github.com/example/shop",  # its remote: one source for every clone
         ),
         destination_namespace="shop",
         destination_server="https://kubernetes.default.svc",
@@ -224,6 +225,11 @@ class PolicyCase:
             ),
         ),
         PolicyCase(
+            "PruneProtectedKinds=true lets prune delete Namespaces, CRDs and PVCs",
+            {"syncOptions": ["PruneProtectedKinds=true"]},
+            SyncPolicy(prune_protected_kinds=True, sync_options=("PruneProtectedKinds=true",)),
+        ),
+        PolicyCase(
             "CreateNamespace=false is accepted and off",
             {"syncOptions": ["CreateNamespace=false"]},
             SyncPolicy(sync_options=("CreateNamespace=false",)),
@@ -251,6 +257,34 @@ def test_argo_destination_defaults_to_the_in_cluster_server(ws: Workspace) -> No
     assert app.source.revision == "HEAD"
     assert app.source.render.default_namespace == "shop"
     assert app.source.render.directory_recurse is False  # Argo's default
+
+
+@pytest.mark.parametrize(
+    ("finalizers", "cascade"),
+    [
+        (None, False),
+        (["resources-finalizer.argocd.argoproj.io"], True),
+        (["resources-finalizer.argocd.argoproj.io/background"], True),
+        (["example.com/other"], False),
+    ],
+)
+def test_a_child_apps_resources_finalizer_and_parent_are_read(
+    ws: Workspace, finalizers: list[str] | None, cascade: bool
+) -> None:
+    child = application("child", source={"repoURL": ".", "path": "manifests"})
+    if finalizers is not None:
+        child["metadata"]["finalizers"] = finalizers
+    ws.write("only-child/child.yaml", [child])
+    ws.write(
+        "apps/parent.yaml", [application("parent", source={"repoURL": ".", "path": "only-child"})]
+    )
+
+    [parent] = ws.load("apps")
+
+    [loaded] = parent.children
+    assert loaded.cascade is cascade
+    assert loaded.parent == f"parent@{parent.owner.source}"
+    assert loaded.owner.source != parent.owner.source  # another path: another source
 
 
 # --- bad Application shapes ---------------------------------------------------------------
@@ -550,6 +584,7 @@ def test_a_directory_without_apps_is_one_implicit_app(ws: Workspace) -> None:
                 revision="HEAD",
                 path="manifests",
                 fetch_from=str(ws.top),
+                repository="github.com/example/shop",
             ),
             origin=SourceRef("manifests"),
         )
@@ -690,6 +725,7 @@ def test_every_flux_field_is_read(ws: Workspace) -> None:
             path="manifests",
             fetch_from=str(ws.top),
             fetch_revision=None,  # main is the checked-out branch: the work tree
+            repository="github.com/example/shop",  # its remote: one source for every clone
         ),
         policy=SyncPolicy(automated=True, prune=False, self_heal=True),
         timeout_s=600.0,  # Flux: the timeout defaults to the interval
@@ -705,6 +741,7 @@ def test_every_flux_field_is_read(ws: Workspace) -> None:
             path="kustomized",
             render=RenderOptions(kustomize_images=("nginx:1.27",), target_namespace="shop"),
             fetch_from=str(ws.top),
+            repository="github.com/example/shop",
         ),
         destination_namespace="shop",
         policy=SyncPolicy(automated=True, prune=True, self_heal=True),

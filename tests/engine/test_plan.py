@@ -36,7 +36,12 @@ WAVE = "argocd.argoproj.io/sync-wave"
 HOOK = "argocd.argoproj.io/hook"
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 TRACKING = "gitwave.dev/tracking-id"
-GROUPS = {"Deployment": "apps", "Job": "batch", "Ingress": "networking.k8s.io"}
+GROUPS = {
+    "Deployment": "apps",
+    "Job": "batch",
+    "Ingress": "networking.k8s.io",
+    "CustomResourceDefinition": "apiextensions.k8s.io",
+}
 
 
 def key(kind: str, name: str, namespace: str = "") -> ResourceKey:
@@ -130,6 +135,8 @@ class Case:
     tracked: list[Live] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # (object, words of the reason) of each object a prune keeps
+    kept: list[tuple[str, str]] = field(default_factory=list)
 
 
 CASES = [
@@ -207,7 +214,53 @@ CASES = [
         [("Sync wave 0", [("create", "ConfigMap/shop/settings")])],
         tracked=[orphan("ConfigMap", "keep", "shop", ann={SYNC_OPTIONS: "Prune=false"})],
         options={"prune": True},
-        warnings=["ConfigMap/shop/keep is not in the source; kept by its Prune=false option"],
+        kept=[("ConfigMap/shop/keep", "its sync option Prune=false")],
+    ),
+    Case(
+        "Namespaces, CRDs and PVCs are never pruned implicitly",
+        [SETTINGS],
+        [("Sync wave 0", [("create", "ConfigMap/shop/settings")])],
+        tracked=[
+            orphan("Namespace", "old"),
+            orphan("CustomResourceDefinition", "widgets.example.com"),
+            orphan("PersistentVolumeClaim", "data", "shop"),
+        ],
+        options={"prune": True},
+        kept=[
+            ("Namespace/old", "Namespaces are not pruned implicitly"),
+            ("PersistentVolumeClaim/shop/data", "add the sync option Prune=true to the object"),
+            ("CustomResourceDefinition/widgets.example.com", "deletes all its custom resources"),
+        ],
+    ),
+    Case(
+        "Prune=true on the object, or PruneProtectedKinds=true on the app, prunes them",
+        [SETTINGS],
+        [
+            ("Sync wave 0", [("create", "ConfigMap/shop/settings")]),
+            (
+                "Sync wave 0 step 1",
+                [("prune", "PersistentVolumeClaim/shop/data"), ("prune", "Namespace/old")],
+            ),
+        ],
+        tracked=[
+            orphan("Namespace", "old", ann={SYNC_OPTIONS: "Prune=true"}),
+            orphan("PersistentVolumeClaim", "data", "shop", ann={SYNC_OPTIONS: "Prune=true"}),
+        ],
+        options={"prune": True},
+    ),
+    Case(
+        "an object marked Prune=false is kept even when the app prunes protected kinds",
+        [SETTINGS],
+        [
+            ("Sync wave 0", [("create", "ConfigMap/shop/settings")]),
+            ("Sync wave 0 step 1", [("prune", "Namespace/old")]),
+        ],
+        tracked=[
+            orphan("Namespace", "old"),
+            orphan("Namespace", "keep", ann={SYNC_OPTIONS: "Prune=false"}),
+        ],
+        options={"prune": True, "prune_protected": True},
+        kept=[("Namespace/keep", "Prune=false")],
     ),
     Case(
         "prunes inside one wave go in reverse kind order",
@@ -225,7 +278,7 @@ CASES = [
             ),
         ],
         tracked=[
-            orphan("Namespace", "old"),
+            orphan("Namespace", "old", ann={SYNC_OPTIONS: "Prune=true"}),
             orphan("ConfigMap", "a", "old"),
             orphan("Deployment", "api", "old"),
             orphan("ConfigMap", "b", "old"),
@@ -349,6 +402,9 @@ def test_plan(case: Case) -> None:
 
     assert table(plan) == case.want
     assert list(plan.warnings) == case.warnings
+    assert [k.key.display for k in plan.kept] == [display for display, _ in case.kept]
+    for kept, (_, words) in zip(plan.kept, case.kept, strict=True):
+        assert words in kept.reason
     assert plan.app == APP
     assert plan.revision == "abc123"
 

@@ -147,6 +147,7 @@ class Context:
             dry_run=dry_run,
             wave_timeout_s=getattr(self.args, "timeout", None),
             parallelism=getattr(self.args, "parallel", 8),
+            adopt=bool(getattr(self.args, "adopt", False)),
         )
 
     def out(self, value: str | RenderableType = "") -> None:

@@ -87,6 +87,15 @@ def _path_args(parser: argparse.ArgumentParser) -> None:
     _allow_local_repo(parser)
 
 
+def _adopt_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--adopt",
+        action="store_true",
+        help="take over objects another app (or an app of the same name from another "
+        "repository or path) manages, instead of refusing",
+    )
+
+
 def _loop_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "path",
@@ -135,6 +144,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         )
         _path_args(p)
         p.add_argument("--prune", action="store_true", help="include prunes of removed objects")
+        _adopt_arg(p)
         p.set_defaults(func=cmd_plan)
 
     p = verbs.add_parser("sync", parents=[common], help="apply the desired state wave by wave")
@@ -143,6 +153,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument("--dry-run", action="store_true", help="validate and show, change nothing")
     p.add_argument("--timeout", type=float, help="seconds to wait for each wave to be healthy")
     p.add_argument("--parallel", type=int, default=8, help="objects applied at once in a wave")
+    _adopt_arg(p)
     p.set_defaults(func=cmd_sync)
 
     p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
@@ -161,6 +172,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument("id", metavar="ID", type=int, nargs="?", help="history id (default: previous)")
     p.add_argument("--prune", action="store_true", help="also delete objects not in that entry")
     p.add_argument("--dry-run", action="store_true")
+    _adopt_arg(p)
     p.set_defaults(func=cmd_rollback)
 
     p = verbs.add_parser("tui", parents=[common], help="the terminal UI (k9s-style)")

@@ -33,14 +33,22 @@ from gitwave.tui.formatting import age
 from gitwave.tui.plan_text import format_plan
 
 
-def _apps(ctx: Context) -> list[AppSpec]:
-    """The apps under PATH in sync order, filtered by ``--app``."""
+def _apps(ctx: Context, *, removed: bool = False) -> list[AppSpec]:
+    """The apps under PATH in sync order, filtered by ``--app``; with
+    ``removed``, then the child apps an app of apps here no longer holds."""
     return operations.select_apps(
         ctx.args.path,
         revision=ctx.args.revision,
         only=tuple(ctx.args.app or ()),
         allow_local_repos=ctx.allow_local_repos,
+        store=ctx.store if removed else None,
     )
+
+
+def _title(app: AppSpec) -> str:
+    if app.removed_from:
+        return f"{app.name} (removed from {app.removed_from})"
+    return app.name
 
 
 def _both(*sinks: Callable[[Any], None] | None) -> Callable[[Any], None]:
@@ -98,13 +106,13 @@ def cmd_graph(ctx: Context) -> int:
 def cmd_plan(ctx: Context) -> int:
     changed = False
     docs = []
-    for app in _apps(ctx):
+    for app in _apps(ctx, removed=True):
         state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
-        changed = changed or state.plan.has_changes
+        changed = changed or state.plan.out_of_sync
         if ctx.output in ("json", "yaml"):
             docs.append(plan_to_dict(state.plan))
         else:
-            header = f"{app.name} @ {short(state.plan.revision)} -> {ctx.target_name}"
+            header = f"{_title(app)} @ {short(state.plan.revision)} -> {ctx.target_name}"
             ctx.out(ctx.paint(header, "bold"))
             ctx.out(format_plan(state.plan, color=ctx.color).rstrip())
     if docs:
@@ -116,7 +124,7 @@ def cmd_sync(ctx: Context) -> int:
     progress = Progress(enabled=None if ctx.output == "table" else False)
     failed = False
     docs = []
-    for app in _apps(ctx):
+    for app in _apps(ctx, removed=True):
         if failed:
             ctx.out(f"{app.name}: skipped, an app it follows failed")
             continue
@@ -132,7 +140,7 @@ def cmd_sync(ctx: Context) -> int:
         if ctx.output in ("json", "yaml"):
             docs.append(result_dict(result))
         else:
-            header = f"{app.name} @ {short(result.revision)} -> {ctx.target_name}"
+            header = f"{_title(app)} @ {short(result.revision)} -> {ctx.target_name}"
             ctx.out(ctx.paint(header, "bold") + (" (dry run)" if result.dry_run else ""))
             print_result(ctx.terminal, state.plan, result)
         failed = failed or not result.ok
@@ -159,7 +167,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
     state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
     by_key = operations.resource_healths(state, targets=ctx.targets)
     return _AppStatus(
-        name=app.name,
+        name=_title(app),
         sync=SyncStatus.of_plan(state.plan),
         health=operations.app_health(state, targets=ctx.targets).code,
         revision=state.plan.revision,
@@ -175,7 +183,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
 
 
 def cmd_status(ctx: Context) -> int:
-    statuses = [_app_status(ctx, app) for app in _apps(ctx)]
+    statuses = [_app_status(ctx, app) for app in _apps(ctx, removed=True)]
     if ctx.output in ("json", "yaml"):
         docs = [_status_dict(status) for status in statuses]
         ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))

@@ -1,0 +1,175 @@
+"""Who owns a live object, and what a plan may do with it: pure rules over
+tracking ids, for the plan stage.
+
+An app's owner is its name and a digest of its source (``model.Owner``). A
+live object the plan would update, or that carries this app's label, belongs
+to one of four parties:
+
+- this app (its exact tracking id): updated and, once gone from the source,
+  pruned;
+- this app's name in the form an older gitwave wrote (no source): counted as
+  this app's so that upgrading breaks nothing; the next sync rewrites the
+  tracking id in the new form, after which only this source owns it;
+- nobody (no tracking id: made by hand, or by ``CreateNamespace``): adopted on
+  apply, as Argo CD does with objects that lack its tracking annotation, never
+  pruned;
+- another owner (another name, or the same name from another repository or
+  path): never updated, never pruned. Planning fails naming both apps (Argo
+  CD's SharedResourceWarning made an error, its ``FailOnSharedResource=true``
+  by default) unless the user adopts them (``--adopt``).
+
+What a prune leaves alone although it is this app's: objects marked
+``Prune=false`` (Argo CD), and the kinds whose deletion takes more with it
+(Namespaces: everything in them; CustomResourceDefinitions: every custom
+resource of theirs; PersistentVolumeClaims: their volume's data), unless the
+object says ``Prune=true`` or the app opts in with the sync option
+``PruneProtectedKinds=true``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Iterable, Mapping
+
+from gitwave.engine.errors import OwnershipError
+from gitwave.engine.graph_facts import parse_sync_options
+from gitwave.engine.model import (
+    ANNOTATION_TRACKING_ID,
+    FieldChange,
+    FieldOp,
+    Live,
+    Owner,
+    ResourceKey,
+)
+
+__all__ = [
+    "Claim",
+    "check_owners",
+    "claim_of",
+    "is_prunable_by",
+    "protected_reason",
+    "retrack_change",
+]
+
+# Kinds never pruned implicitly, and why.
+_PROTECTED = {
+    ("", "Namespace"): "Namespaces are not pruned implicitly: deleting one deletes "
+    "everything in it",
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): "CustomResourceDefinitions are "
+    "not pruned implicitly: deleting one deletes all its custom resources",
+    ("", "PersistentVolumeClaim"): "PersistentVolumeClaims are not pruned implicitly: "
+    "deleting one can delete its volume's data",
+}
+PRUNE_HINT = "add the sync option Prune=true to the object, or PruneProtectedKinds=true to the app"
+
+
+class Claim(enum.Enum):
+    """Whose a live object is, as seen by one app."""
+
+    OURS = "ours"
+    LEGACY = "ours (tracking id of an older gitwave)"
+    UNTRACKED = "untracked"
+    OTHER = "another app's"
+
+    @property
+    def is_ours(self) -> bool:
+        return self in (Claim.OURS, Claim.LEGACY)
+
+
+def claim_of(seen: Live, owner: Owner) -> Claim:
+    """Whose ``seen`` is, for ``owner`` (see the module docstring)."""
+    found = Owner.of(seen.annotations)
+    if found is None:
+        return Claim.UNTRACKED
+    if found == owner:
+        return Claim.OURS
+    if found.app == owner.app and not found.source:
+        return Claim.LEGACY
+    return Claim.OTHER
+
+
+def is_prunable_by(seen: Live, owner: Owner, *, adopted: Collection[ResourceKey] = ()) -> bool:
+    """Whether ``owner`` may prune ``seen``: its tracking id is exactly ``owner``'s
+    for this very object (or the older form of it), or the user adopted it.
+    An annotation copied from another object is not enough."""
+    value = seen.annotations.get(ANNOTATION_TRACKING_ID)
+    if value in (owner.tracking_id(seen.key), Owner(owner.app).tracking_id(seen.key)):
+        return True
+    return seen.key in adopted and Owner.of(seen.annotations) is not None
+
+
+def retrack_change(seen: Live, owner: Owner) -> FieldChange:
+    """The change a sync makes to ``seen``'s tracking id when it takes the
+    object over (older form, untracked, adopted): shown in the plan so an
+    object whose fields are in sync is still applied once."""
+    old = seen.annotations.get(ANNOTATION_TRACKING_ID)
+    return FieldChange(
+        f'metadata.annotations["{ANNOTATION_TRACKING_ID}"]',
+        FieldOp.ADD if old is None else FieldOp.REPLACE,
+        live=old,
+        desired=owner.tracking_id(seen.key),
+    )
+
+
+def check_owners(
+    owner: Owner,
+    *,
+    desired: Mapping[ResourceKey, Live | None],
+    tracked: Iterable[Live],
+    hooks: Collection[ResourceKey] = (),
+    adopt: bool = False,
+    source_label: str = "",
+) -> tuple[ResourceKey, ...]:
+    """The live objects of another owner that ``owner`` would touch: the desired
+    objects (hooks aside, they are recreated under their own rules) and the
+    objects labelled with ``owner``'s name whose tracking id names the same app
+    from another source (two apps of one name). Returns them, sorted, when
+    ``adopt``; raises OwnershipError naming the first and both apps otherwise.
+    ``source_label`` is this app's source as a user reads it."""
+    foreign: dict[ResourceKey, Owner] = {}
+    for key, seen in desired.items():
+        if seen is None or key in hooks or claim_of(seen, owner) is not Claim.OTHER:
+            continue
+        found = Owner.of(seen.annotations)
+        assert found is not None
+        foreign[key] = found
+    for seen in tracked:
+        found = Owner.of(seen.annotations)
+        if (
+            found is not None
+            and found.app == owner.app
+            and found.source not in ("", owner.source)
+            and seen.key not in desired
+        ):
+            foreign.setdefault(seen.key, found)
+    keys = tuple(sorted(foreign))
+    if not keys or adopt:
+        return keys
+    first = keys[0]
+    more = f" (and {len(keys) - 1} more objects)" if len(keys) > 1 else ""
+    where = f"{source_label}, id {owner.source}" if source_label else owner.source or "unknown"
+    this = f"{owner.app} (source {where})"
+    raise OwnershipError(
+        first,
+        f"{first.display} is managed by {foreign[first]}; this app is {this}{more}",
+        hint="nothing was changed; give one of the two apps another name, or pass --adopt "
+        "to take these objects over",
+    )
+
+
+def protected_reason(seen: Live, *, prune_protected: bool, removed_app: bool = False) -> str | None:
+    """Why a prune leaves ``seen`` alone although it is this app's, or None.
+
+    ``Prune=false`` always keeps it; so does ``Delete=false`` when the whole app
+    is gone (``removed_app``: Argo CD keeps such objects when it deletes an
+    app). A protected kind is kept unless the object says ``Prune=true`` or
+    the app opts in (``prune_protected``)."""
+    options = parse_sync_options(seen.annotations)
+    if "Prune=false" in options:
+        return "its sync option Prune=false"
+    if removed_app and "Delete=false" in options:
+        return "its sync option Delete=false"
+    reason = _PROTECTED.get((seen.key.group, seen.key.kind))
+    if reason is None or prune_protected or "Prune=true" in options:
+        return None
+    return f"{reason}; {PRUNE_HINT}"
