@@ -19,10 +19,10 @@ SG = ResourceKey("ec2.aws.crossplane.io", "SecurityGroup", "", "shop-db-sg")
 SUBNETS = ResourceKey("database.aws.crossplane.io", "DBSubnetGroup", "", "shop-db-subnets")
 DB = ResourceKey("rds.aws.crossplane.io", "DBInstance", "", "shop-db")
 ALARM = ResourceKey("cloudwatch.aws.crossplane.io", "MetricAlarm", "", "shop-db-alarm")
-ENDPOINT = ResourceKey("", "ConfigMap", "shop", "shop-db-endpoint")
-API = ResourceKey("apps", "Deployment", "shop", "api")
-NAMESPACE = ResourceKey("", "Namespace", "", "shop")
-CONNECTION = ResourceKey("", "Secret", "shop", "shop-db-postgresql")
+ENDPOINT = ResourceKey("", "ConfigMap", "store", "shop-db-endpoint")
+API = ResourceKey("apps", "Deployment", "store", "api")
+NAMESPACE = ResourceKey("", "Namespace", "", "store")
+CONNECTION = ResourceKey("", "Secret", "store", "shop-db-postgresql")
 
 
 def rendered() -> tuple[Resource, ...]:
@@ -48,7 +48,7 @@ def test_the_sample_composes_to_the_expected_resources_and_edges() -> None:
         (DB, ALARM),
         (DB, ENDPOINT),
         (DB, API),  # the Deployment reads the connection Secret the DBInstance writes
-        (NAMESPACE, DB),  # the connection Secret goes into namespace shop
+        (NAMESPACE, DB),  # the connection Secret goes into namespace store
     }
     (node,) = result.composites
     assert node.key == ResourceKey("platform.gitwave.dev", "ProductionDatabase", "", "shop-db")
@@ -70,7 +70,7 @@ def test_the_dbinstance_has_crossplanes_shape() -> None:
             "masterUserPasswordSecretRef": {
                 "key": "password",
                 "name": "shop-db-master",
-                "namespace": "shop",
+                "namespace": "store",
             },
             "storageEncrypted": True,
             "backupRetentionPeriod": 7,
@@ -82,7 +82,7 @@ def test_the_dbinstance_has_crossplanes_shape() -> None:
             "engineVersion": "16.4",
         },
         "providerConfigRef": {"name": "default"},
-        "writeConnectionSecretToRef": {"name": "shop-db-postgresql", "namespace": "shop"},
+        "writeConnectionSecretToRef": {"name": "shop-db-postgresql", "namespace": "store"},
     }
     assert db.labels == {"crossplane.io/composite": "shop-db"}
     assert db.annotations["crossplane.io/external-name"] == "shop-db"
@@ -96,10 +96,10 @@ def test_the_graph_orders_groups_then_database_then_its_consumers() -> None:
     graph = build_graph(result.resources, extra_edges=result.edges)
 
     assert [[k.display for k in stage.keys] for stage in graph.stages] == [
-        ["Namespace/shop", "DBSubnetGroup/shop-db-subnets", "SecurityGroup/shop-db-sg"],
+        ["Namespace/store", "DBSubnetGroup/shop-db-subnets", "SecurityGroup/shop-db-sg"],
         ["DBInstance/shop-db"],
-        ["ConfigMap/shop/shop-db-endpoint", "MetricAlarm/shop-db-alarm"],
-        ["Deployment/shop/api"],
+        ["ConfigMap/store/shop-db-endpoint", "MetricAlarm/shop-db-alarm"],
+        ["Deployment/store/api"],
     ]
 
 

@@ -54,9 +54,9 @@ def test_one_sync_brings_up_cloud_and_kubernetes_in_dependency_order(
     for first, then in [
         ("DBSubnetGroup/shop-db-subnets", "DBInstance/shop-db"),
         ("SecurityGroup/shop-db-sg", "DBInstance/shop-db"),
-        ("DBInstance/shop-db", "ConfigMap/shop/shop-db-endpoint"),
-        ("DBInstance/shop-db", "Deployment/shop/api"),
-        ("ConfigMap/shop/shop-db-endpoint", "Deployment/shop/api"),
+        ("DBInstance/shop-db", "ConfigMap/store/shop-db-endpoint"),
+        ("DBInstance/shop-db", "Deployment/store/api"),
+        ("ConfigMap/store/shop-db-endpoint", "Deployment/store/api"),
     ]:
         assert created.index(first) < created.index(then), (first, then, created)
 
@@ -75,7 +75,7 @@ def test_connection_secret_written_and_password_never_printed(
 ) -> None:
     state, _ = synced
     result = gitwave(
-        state, "sandbox", "get", "secret/shop-db-postgresql", "-n", "shop", "-o", "json"
+        state, "sandbox", "get", "secret/shop-db-postgresql", "-n", "store", "-o", "json"
     )
     assert result.returncode == 0, result.stderr
     secret = json.loads(result.stdout)
@@ -91,8 +91,8 @@ def test_graph_shows_cloud_and_kubernetes_nodes_in_one_dag(
     assert result.returncode == 0, result.stderr
     graph = json.loads(result.stdout)
     edges = {tuple(e) for e in graph["edges"]}
-    assert ("DBInstance/shop-db", "Deployment/shop/api") in edges
-    assert ("Namespace/shop", "Deployment/shop/api") in edges
+    assert ("DBInstance/shop-db", "Deployment/store/api") in edges
+    assert ("Namespace/store", "Deployment/store/api") in edges
 
 
 def test_cloud_drift_is_shown_and_healed(tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ def test_status_shows_the_composite_as_a_tree(synced: tuple[Path, dict[str, obje
         "DBSubnetGroup/shop-db-subnets",
         "DBInstance/shop-db",
         "MetricAlarm/shop-db-alarm",
-        "ConfigMap/shop/shop-db-endpoint",
+        "ConfigMap/store/shop-db-endpoint",
     }
     data = json.loads(gitwave(state, "status", str(SAMPLE), "-o", "json").stdout)
     [composite] = data["composites"]
@@ -169,5 +169,16 @@ def test_an_invalid_composite_is_refused_naming_the_field_and_nothing_is_applied
     assert "spec.parameters.storageGB" in result.stderr
     listed = gitwave(state, "sandbox", "get", "-A", "-o", "json")
     names = {item["metadata"]["name"] for item in json.loads(listed.stdout)["items"]}
-    assert "shop" not in names and "api" not in names
+    assert "store" not in names and "api" not in names
     assert not (state / "aws-emulator.pickle").exists()
+
+
+def test_the_readme_walkthrough_syncs_the_samples_side_by_side(tmp_path: Path) -> None:
+    # README: `make demo` (app of apps: guestbook, waves), then the database
+    # sample into the same state. No two samples may claim one object, or the
+    # second sync stops on the other app's object.
+    state = tmp_path / "state"
+    demo = gitwave(state, "sync", str(REPO / "samples" / "app-of-apps"))
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    database = gitwave(state, "sync", str(SAMPLE))
+    assert database.returncode == 0, database.stdout + database.stderr
