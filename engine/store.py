@@ -6,11 +6,16 @@ names of its entries only, so `gitwave history -o json` or a copy of the
 database file never shows a password. Not even a digest of the values is kept:
 an unsalted hash of a short password is found again by trying a dictionary. A
 rollback therefore leaves Secrets as they are live.
+
+Over 400 lines on purpose: it is the one module that reads and writes the
+history's tables (syncs as they start and end, their outcomes and manifests,
+the timeline); the operation locks live beside them in ``engine.locks``.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import socket
 import sqlite3
@@ -20,12 +25,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.errors import StoreError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, Manifest, Resource, ResourceKey, SourceRef
 from gitwave.engine.private_files import private_database, private_directory
+
+if TYPE_CHECKING:
+    from gitwave.engine.locks import AppLocks
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS syncs (
@@ -40,7 +48,8 @@ CREATE TABLE IF NOT EXISTS syncs (
     message TEXT NOT NULL,
     dry_run INTEGER NOT NULL,
     prune INTEGER NOT NULL,
-    rollback_of INTEGER
+    rollback_of INTEGER,
+    content_digest TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS syncs_app ON syncs(app, id);
 CREATE TABLE IF NOT EXISTS sync_resources (
@@ -92,6 +101,12 @@ class SyncRecord:
     prune: bool
     rollback_of: int | None
     outcomes: tuple[ResourceOutcome, ...] = ()
+    content_digest: str = ""
+
+    @property
+    def interrupted(self) -> bool:
+        """True for a sync whose process stopped before it ended (a kill, a crash)."""
+        return self.result == INTERRUPTED
 
 
 def current_user() -> str:
@@ -101,6 +116,12 @@ def current_user() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+# History results beside the sync phases (Succeeded, Failed, ...): a sync being
+# carried out, and one whose process died before it wrote its end.
+RUNNING = "Running"
+INTERRUPTED = "Interrupted"
 
 
 # Marks a recorded Secret as a stub: it lists the entry names, never a value.
@@ -136,6 +157,19 @@ def _recordable(resource: Resource) -> dict[str, Any]:
         "source": str(resource.source) if resource.source else "",
         "manifest": manifest,
     }
+
+
+def manifests_digest(resources: Sequence[Resource]) -> str:
+    """``sha256:<hex>`` of what a sync applied, as recorded (Secrets as stubs,
+    so not even a digest of a secret value is kept). Tells two syncs of one
+    edited work tree apart where the commit is the same."""
+    body = json.dumps(
+        sorted((_recordable(r) for r in resources), key=lambda item: item["key"]),
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
 class Database:
@@ -178,10 +212,37 @@ class Database:
 
 
 class Store(Database):
-    """The history database (``state_dir/gitwave.db``). Thread-safe."""
+    """The history database (``state_dir/gitwave.db``). Thread-safe.
+
+    A sync is written twice: ``begin_sync`` when it starts (result Running,
+    with the manifests it is about to apply) and ``finish_sync`` when it ends.
+    A Running row whose process died stays Running until the next operation
+    on the app takes its lock and marks it Interrupted (``mark_interrupted``)."""
 
     _SCHEMA = _SCHEMA
     _WHAT = "the history store"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._locks: AppLocks | None = None
+        with self._tx() as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(syncs)")}
+            if "content_digest" not in columns:  # a database from before the column
+                db.execute("ALTER TABLE syncs ADD COLUMN content_digest TEXT NOT NULL DEFAULT ''")
+
+    @property
+    def locks(self) -> AppLocks:
+        """The operation locks (``engine.locks.AppLocks``) in this database, opened once."""
+        if self._locks is None:
+            from gitwave.engine.locks import AppLocks  # locks builds on Database
+
+            self._locks = AppLocks(self.path)
+        return self._locks
+
+    def close(self) -> None:
+        if self._locks is not None:
+            self._locks.close()
+        super().close()
 
     def record_sync(
         self,
@@ -199,38 +260,108 @@ class Store(Database):
         prune: bool = False,
         rollback_of: int | None = None,
         who: str | None = None,
+        content_digest: str = "",
     ) -> int:
-        """Record one sync in one transaction and return its history id."""
+        """Record one finished sync in one transaction and return its history id."""
+        sync_id = self.begin_sync(
+            app=app,
+            revision=revision,
+            source=source,
+            started=started,
+            manifests=manifests,
+            dry_run=dry_run,
+            prune=prune,
+            rollback_of=rollback_of,
+            who=who,
+            content_digest=content_digest,
+            result=result,
+        )
+        self.finish_sync(
+            sync_id, finished=finished, result=result, message=message, outcomes=outcomes
+        )
+        return sync_id
+
+    def begin_sync(
+        self,
+        *,
+        app: str,
+        revision: str,
+        source: str,
+        started: float,
+        manifests: Sequence[Resource],
+        dry_run: bool = False,
+        prune: bool = False,
+        rollback_of: int | None = None,
+        who: str | None = None,
+        content_digest: str = "",
+        result: str = RUNNING,
+    ) -> int:
+        """Record that a sync starts (result Running) with the manifests it applies;
+        returns its history id for ``finish_sync``."""
         body = zlib.compress(
             json.dumps([_recordable(r) for r in manifests], separators=(",", ":")).encode(), 6
         )
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO syncs (app, revision, source, started, finished, who, result,"
-                " message, dry_run, prune, rollback_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " message, dry_run, prune, rollback_of, content_digest)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     app,
                     revision,
                     source,
                     started,
-                    finished,
+                    started,
                     who or current_user(),
                     result,
-                    message,
+                    "",
                     int(dry_run),
                     int(prune),
                     rollback_of,
+                    content_digest,
                 ),
             )
             sync_id = cur.lastrowid
             assert sync_id is not None
+            db.execute("INSERT INTO sync_manifests (sync_id, body) VALUES (?,?)", (sync_id, body))
+        return sync_id
+
+    def finish_sync(
+        self,
+        sync_id: int,
+        *,
+        finished: float,
+        result: str,
+        message: str,
+        outcomes: Sequence[ResourceOutcome],
+    ) -> None:
+        """Write how sync ``sync_id`` ended and what it did to each object."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE syncs SET finished = ?, result = ?, message = ? WHERE id = ?",
+                (finished, result, message, sync_id),
+            )
             db.executemany(
                 "INSERT OR REPLACE INTO sync_resources (sync_id, key, action, message)"
                 " VALUES (?,?,?,?)",
                 [(sync_id, str(o.key), o.action.value, o.message) for o in outcomes],
             )
-            db.execute("INSERT INTO sync_manifests (sync_id, body) VALUES (?,?)", (sync_id, body))
-        return sync_id
+
+    def mark_interrupted(self, app: str, *, message: str, now: float) -> list[int]:
+        """Mark ``app``'s Running rows Interrupted; their ids. Only for the holder
+        of the app's lock: no sync of it can be running then."""
+        with self._tx() as db:
+            ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM syncs WHERE app = ? AND result = ?", (app, RUNNING)
+                )
+            ]
+            db.executemany(
+                "UPDATE syncs SET result = ?, message = ?, finished = ? WHERE id = ?",
+                [(INTERRUPTED, message, now, sync_id) for sync_id in ids],
+            )
+        return ids
 
     def _row(self, row: tuple[Any, ...], outcomes: tuple[ResourceOutcome, ...] = ()) -> SyncRecord:
         return SyncRecord(
@@ -247,18 +378,21 @@ class Store(Database):
             prune=bool(row[10]),
             rollback_of=row[11],
             outcomes=outcomes,
+            content_digest=row[12],
         )
 
     _COLUMNS = (
         "id, app, revision, source, started, finished, who, result, message, dry_run,"
-        " prune, rollback_of"
+        " prune, rollback_of, content_digest"
     )
 
-    def history(self, app: str, *, limit: int = 50) -> list[SyncRecord]:
-        """The app's syncs, newest first."""
+    def history(self, app: str, *, limit: int = 50, running: bool = False) -> list[SyncRecord]:
+        """The app's syncs that ended (an Interrupted one too), newest first;
+        with ``running`` the one being carried out as well."""
+        where = "app = ?" if running else f"app = ? AND result != '{RUNNING}'"
         with self._tx() as db:
             rows = db.execute(
-                f"SELECT {self._COLUMNS} FROM syncs WHERE app = ? ORDER BY id DESC LIMIT ?",
+                f"SELECT {self._COLUMNS} FROM syncs WHERE {where} ORDER BY id DESC LIMIT ?",
                 (app, limit),
             ).fetchall()
         return [self._row(r) for r in rows]
@@ -290,8 +424,10 @@ class Store(Database):
         return self._row(row, outcomes)
 
     def last(self, app: str, *, succeeded_only: bool = False) -> SyncRecord | None:
-        """The newest non-dry-run sync of ``app``."""
-        where = "app = ? AND dry_run = 0" + (" AND result = 'Succeeded'" if succeeded_only else "")
+        """The newest non-dry-run sync of ``app`` that ended."""
+        where = f"app = ? AND dry_run = 0 AND result != '{RUNNING}'" + (
+            " AND result = 'Succeeded'" if succeeded_only else ""
+        )
         with self._tx() as db:
             row = db.execute(
                 f"SELECT {self._COLUMNS} FROM syncs WHERE {where} ORDER BY id DESC LIMIT 1", (app,)
