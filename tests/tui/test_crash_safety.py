@@ -29,8 +29,6 @@ from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main
 from tests.tui.test_loop_cli import MIGRATE, Process, git_app, wait_for
 
-pytestmark = pytest.mark.slow  # fresh `gitwave` processes
-
 HOUR = 3600.0
 WARMUP_PREFIX = "cache-warmup-"
 AUTOMATED = {"automated": {"selfHeal": True}}
@@ -145,6 +143,7 @@ def migrate_uid(state: Path) -> str:
 # --- item 13: one operation per app --------------------------------------------------
 
 
+@pytest.mark.slow  # fresh `gitwave` processes
 def test_a_second_sync_waits_for_the_first_and_the_presync_hook_runs_once(
     tmp_path: Path, processes: list[Process], sandbox_env: Path
 ) -> None:
@@ -169,6 +168,7 @@ def test_a_second_sync_waits_for_the_first_and_the_presync_hook_runs_once(
     assert holder_pid(sandbox_env) is None, "both let go of the app"
 
 
+@pytest.mark.slow  # fresh `gitwave` processes
 def test_no_wait_reports_the_holder_and_applies_nothing(
     tmp_path: Path, processes: list[Process], sandbox_env: Path
 ) -> None:
@@ -193,6 +193,7 @@ def _sha(tmp_path: Path) -> str:
 # --- item 14: crash-safe hooks -------------------------------------------------------
 
 
+@pytest.mark.slow  # fresh `gitwave` processes
 def test_after_kill_9_during_the_presync_hook_the_next_sync_adopts_it_and_waits(
     tmp_path: Path,
     processes: list[Process],
@@ -250,6 +251,7 @@ def test_after_kill_9_during_the_presync_hook_the_next_sync_adopts_it_and_waits(
     assert f"pid {first.proc.pid} (gitwave sync, started" in interrupted["message"]
 
 
+@pytest.mark.slow  # fresh `gitwave` processes
 def test_after_kill_9_during_a_generate_name_hook_run_neither_repeats_nor_orphans(
     tmp_path: Path,
     processes: list[Process],
@@ -319,3 +321,18 @@ def test_after_kill_9_during_a_generate_name_hook_run_neither_repeats_nor_orphan
     assert done[f"Sync:batch/Job/shop/{WARMUP_PREFIX}"] == str(warmup)
     # HookSucceeded: the adopted hook is deleted once it succeeded, as a run's own.
     assert not live(sandbox_env, warmup)
+
+
+def test_the_cli_runs_a_hook_once_per_revision_and_again_when_forced(
+    tmp_path: Path, sandbox_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = git_app(tmp_path, "waves", {}, "shop", "shop")
+    assert main(["sync", str(root)]) == 0
+    uid = migrate_uid(sandbox_env)
+
+    assert main(["sync", str(root)]) == 0
+    assert migrate_uid(sandbox_env) == uid, "the PreSync hook did not run again"
+
+    assert main(["sync", str(root), "--force"]) == 0
+    assert migrate_uid(sandbox_env) != uid, "--force ran it again (BeforeHookCreation)"
+    capsys.readouterr()

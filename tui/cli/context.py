@@ -150,6 +150,7 @@ class Context:
             wave_timeout_s=getattr(self.args, "timeout", None),
             parallelism=getattr(self.args, "parallel", 8),
             lock_timeout_s=0.0 if getattr(self.args, "no_wait", False) else lock_timeout,
+            force=getattr(self.args, "force", False),
         )
 
     def out(self, value: str | RenderableType = "") -> None:

@@ -159,6 +159,11 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument("--dry-run", action="store_true", help="validate and show, change nothing")
     p.add_argument("--timeout", type=float, help="seconds to wait for each wave to be healthy")
     p.add_argument("--parallel", type=int, default=8, help="objects applied at once in a wave")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-apply every object, and run hooks already run for this revision again",
+    )
     _lock_args(p)
     p.set_defaults(func=cmd_sync)
 
