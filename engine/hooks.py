@@ -293,7 +293,11 @@ class _Adoption:
                     return ""
                 why = health.message or health.code.value
                 return f"{key.display}: hook started by an interrupted sync failed: {why}"
-            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+            if stop is not None and stop.is_set():
+                return (
+                    f"{key.display}: stopped while waiting for it (started by an interrupted sync)"
+                )
+            if time.monotonic() >= deadline:
                 return (
                     f"{key.display}: hook started by an interrupted sync is still running "
                     f"after {timeout_s:g}s ({health})"

@@ -56,7 +56,14 @@ from gitwave.engine.render import Rendered
 from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import is_dirty_revision
-from gitwave.engine.store import RUNNING, ResourceOutcome, Store, SyncRecord, manifests_digest
+from gitwave.engine.store import (
+    INTERRUPTED,
+    RUNNING,
+    ResourceOutcome,
+    Store,
+    SyncRecord,
+    manifests_digest,
+)
 from gitwave.engine.sync import FORCE_OPTION, SyncOptions, SyncPhase, SyncResult, execute
 
 __all__ = [
@@ -285,16 +292,31 @@ def sync(
             token = uuid.uuid4().hex
             ran = with_hook_runs(ran, token)
             run_sink = HookRecorder(ran, ledger, sink, token=token)
-        if failed:
-            result = _failed_before_start(ran, failed, sink)
-        else:
-            result = execute(
-                ran,
-                targets=targets,
-                options=options,
-                sink=run_sink,
-                bind=late_binder(state.graph, targets),
-            )
+        try:
+            if failed:
+                result = _failed_before_start(ran, failed, sink)
+            else:
+                result = execute(
+                    ran,
+                    targets=targets,
+                    options=options,
+                    sink=run_sink,
+                    bind=late_binder(state.graph, targets),
+                )
+        except BaseException as exc:
+            if store is not None and sync_id is not None:
+                # Ctrl-C, or a bug: the row must not claim the sync still runs.
+                stopped = isinstance(exc, KeyboardInterrupt)
+                store.finish_sync(
+                    sync_id,
+                    finished=time.time(),
+                    result=INTERRUPTED if stopped else SyncPhase.ERROR.value,
+                    message="interrupted (Ctrl-C)"
+                    if stopped
+                    else f"failed unexpectedly ({type(exc).__name__})",
+                    outcomes=[],
+                )
+            raise
         if store is not None and sync_id is not None:
             secrets = _secrets_of(state)
             store.finish_sync(

@@ -336,3 +336,19 @@ def test_the_cli_runs_a_hook_once_per_revision_and_again_when_forced(
     assert main(["sync", str(root), "--force"]) == 0
     assert migrate_uid(sandbox_env) != uid, "--force ran it again (BeforeHookCreation)"
     capsys.readouterr()
+
+
+@pytest.mark.slow  # fresh `gitwave` processes
+def test_ctrl_c_records_the_sync_as_interrupted_and_lets_go_of_the_app(
+    tmp_path: Path, processes: list[Process], sandbox_env: Path
+) -> None:
+    git_app(tmp_path, "waves", {}, "shop", "shop")
+    first = start(processes, tmp_path, "sync", "repo", rollout=HOUR)
+    wait_for("the PreSync hook", lambda: live(sandbox_env, MIGRATE))
+
+    first.signal(signal.SIGINT)
+
+    assert first.exit_code(timeout=30) == 130
+    (record,) = history(sandbox_env)
+    assert (record.result, record.message) == ("Interrupted", "interrupted (Ctrl-C)")
+    assert holder_pid(sandbox_env) is None
