@@ -91,8 +91,19 @@ class AppBusyError(GitwaveError):
         self.holder = holder
 
 
+_COMMAND: list[str] = []  # set by the front end that knows (``name_process``)
+
+
+def name_process(command: str) -> None:
+    """Tell the locks what this process is (``gitwave sync``): the command line
+    knows its verb better than ``sys.argv`` guessing does."""
+    _COMMAND[:] = [command]
+
+
 def process_command() -> str:
     """What this process is, for the lock row: ``gitwave sync``, ``gitwave run``."""
+    if _COMMAND:
+        return _COMMAND[0]
     argv = sys.argv
     program = Path(argv[0]).name if argv and argv[0] else "python"
     if program in ("__main__.py", "cli", "-m", "-c"):
