@@ -38,6 +38,7 @@ from gitwave.engine.source import DIRTY_SUFFIX, commit_subject
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncResult
 from gitwave.engine.watch import WatchOptions, watch
+from gitwave.tui.formatting import revision_text
 from gitwave.tui.live_tree import live_tree
 from gitwave.tui.views import (
     AppSummary,
@@ -289,8 +290,8 @@ class Controller:
             if _plan_signature(plan) != _plan_signature(confirmed):
                 if plan.revision != confirmed.revision:
                     detail = (
-                        f"the source moved from {confirmed.revision[:7] or '-'} "
-                        f"to {plan.revision[:7] or '-'}"
+                        f"the source moved from {revision_text(confirmed.revision)} "
+                        f"to {revision_text(plan.revision)}"
                     )
                 else:
                     detail = "the live state changed since the plan was shown"
