@@ -129,8 +129,11 @@ def pid_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-# Per process: (database, app) → (thread id, depth), for re-entrancy.
+# Per process: (database, app) → (thread id, depth), for re-entrancy; and the
+# holder tokens threads of this process use, so a row with this pid that none
+# of them wrote (a dead process whose pid came back) is known to be stale.
 _HELD: dict[tuple[str, str], tuple[int, int]] = {}
+_TOKENS: set[str] = set()
 _HELD_LOCK = threading.Lock()
 
 
@@ -173,8 +176,13 @@ class AppLocks(Database):
 
     def is_stale(self, holder: LockHolder) -> bool:
         """True when the holder is gone: its pid is dead here, or its heartbeat is old."""
-        if holder.host == self._host and holder.pid != os.getpid() and not pid_alive(holder.pid):
-            return True
+        if holder.host == self._host:
+            if holder.pid == os.getpid():
+                with _HELD_LOCK:
+                    if holder.holder not in _TOKENS:
+                        return True
+            elif not pid_alive(holder.pid):
+                return True
         return self._clock() - holder.heartbeat > self.stale_after_s
 
     def try_take(self, app: str, holder: str, command: str) -> Taken | LockHolder:
@@ -263,20 +271,16 @@ class AppLocks(Database):
                     _HELD[key] = (thread, depth - 1)
             return
         token = uuid.uuid4().hex
-        started = time.monotonic()
-        seen: str | None = None
-        what = command or process_command()
-        while True:
-            got = self.try_take(app, token, what)
-            if isinstance(got, Taken):
-                break
-            waited = time.monotonic() - started
-            if waited >= timeout_s:
-                raise AppBusyError(got, timeout_s)
-            if got.holder != seen:
-                seen = got.holder
-                on_wait(got)
-            time.sleep(min(poll_s, max(timeout_s - waited, 0.0)))
+        with _HELD_LOCK:
+            _TOKENS.add(token)  # before the row can carry it
+        try:
+            got = self._wait_for(
+                app, token, command or process_command(), timeout_s, on_wait, poll_s
+            )
+        except BaseException:
+            with _HELD_LOCK:
+                _TOKENS.discard(token)
+            raise
         with _HELD_LOCK:
             _HELD[key] = (me, 1)
         stop = threading.Event()
@@ -290,9 +294,35 @@ class AppLocks(Database):
         finally:
             stop.set()
             beating.join()
-            with _HELD_LOCK:
-                _HELD.pop(key, None)
-            self.release(app, token)
+            try:
+                self.release(app, token)
+            finally:
+                with _HELD_LOCK:
+                    _HELD.pop(key, None)
+                    _TOKENS.discard(token)
+
+    def _wait_for(
+        self,
+        app: str,
+        token: str,
+        command: str,
+        timeout_s: float,
+        on_wait: Callable[[LockHolder], None],
+        poll_s: float,
+    ) -> Taken:
+        started = time.monotonic()
+        seen: str | None = None
+        while True:
+            got = self.try_take(app, token, command)
+            if isinstance(got, Taken):
+                return got
+            waited = time.monotonic() - started
+            if waited >= timeout_s:
+                raise AppBusyError(got, timeout_s)
+            if got.holder != seen:
+                seen = got.holder
+                on_wait(got)
+            time.sleep(min(poll_s, max(timeout_s - waited, 0.0)))
 
     def _keep_beating(self, app: str, holder: str, stop: threading.Event) -> None:
         while not stop.wait(self.heartbeat_s):

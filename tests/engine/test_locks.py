@@ -66,7 +66,7 @@ def put_holder(locks: AppLocks, app: str, *, pid: int, host: str, heartbeat: flo
 @dataclass(frozen=True)
 class StaleCase:
     reason: str
-    pid: str  # "dead", "alive" (this test's parent), "elsewhere" (another host)
+    pid: str  # "dead", "alive" (this test's parent), "elsewhere" (another host), "self"
     heartbeat_age_s: float
     stale: bool
 
@@ -77,6 +77,7 @@ STALE_CASES = [
     StaleCase("a live pid whose heartbeat stopped (pid reused)", "alive", 60.0, True),
     StaleCase("a holder on another host, heartbeat fresh", "elsewhere", 1.0, False),
     StaleCase("a holder on another host that stopped beating", "elsewhere", 60.0, True),
+    StaleCase("this pid, but no thread here wrote it (a pid come back)", "self", 1.0, True),
 ]
 
 
@@ -86,7 +87,9 @@ def test_a_stale_holder_is_taken_over_and_a_live_one_is_not(
 ) -> None:
     now = 1_000_000.0
     locks = AppLocks(tmp_path / "gitwave.db", clock=lambda: now)
-    pid = {"dead": dead_pid(), "alive": os.getppid(), "elsewhere": 4242}[case.pid]
+    pid = {"dead": dead_pid(), "alive": os.getppid(), "elsewhere": 4242, "self": os.getpid()}[
+        case.pid
+    ]
     host = "elsewhere.example" if case.pid == "elsewhere" else socket.gethostname()
     put_holder(locks, "shop", pid=pid, host=host, heartbeat=now - case.heartbeat_age_s)
 
