@@ -1,6 +1,6 @@
 """One operation per app across processes, and hooks that survive ``kill -9``:
 real `gitwave sync` and `gitwave run` processes sharing one state directory
-(GITWAVE_STATE), on the sandbox.
+(GITWAVE_STATE), on the sandbox; and the TUI's controller taking the same lock.
 
 The kill points are deterministic: the first process runs with a sandbox
 rollout of an hour, so a hook Job it creates stays running until the test
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +22,14 @@ import git
 import pytest
 
 from gitwave.engine.events import Event, EventKind
-from gitwave.engine.locks import AppLocks
+from gitwave.engine.locks import AppBusyError, AppLocks
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import ResourceKey
+from gitwave.engine.operations import SyncRequest
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main
+from tests.tui.test_app_support import fleet, make_env
 from tests.tui.test_loop_cli import MIGRATE, Process, git_app, wait_for
 
 HOUR = 3600.0
@@ -352,3 +355,38 @@ def test_ctrl_c_records_the_sync_as_interrupted_and_lets_go_of_the_app(
     (record,) = history(sandbox_env)
     assert (record.result, record.message) == ("Interrupted", "interrupted (Ctrl-C)")
     assert holder_pid(sandbox_env) is None
+
+
+def test_the_tui_waits_for_an_app_another_operation_holds(tmp_path: Path) -> None:
+    root = fleet(tmp_path, ("guestbook",))
+    env = make_env(tmp_path, root / "samples" / "guestbook")
+    taken, release = threading.Event(), threading.Event()
+    events: list[Event] = []
+
+    def other_operation() -> None:
+        with env.store.locks.hold("guestbook", command="gitwave sync"):
+            taken.set()
+            release.wait(20)
+
+    def on_event(event: Event) -> None:
+        events.append(event)
+        if event.kind is EventKind.WAITING and not event.wave:
+            release.set()
+
+    thread = threading.Thread(target=other_operation)
+    thread.start()
+    try:
+        assert taken.wait(10)
+        with pytest.raises(AppBusyError, match="app guestbook is busy: held by pid"):
+            env.controller.sync("guestbook", SyncRequest(lock_timeout_s=0))
+        assert env.store.history("guestbook") == []
+
+        result = env.controller.sync("guestbook", SyncRequest(), sink=on_event)
+        assert result.ok
+        assert any(
+            e.message.startswith("waiting for app guestbook: held by pid") for e in events
+        ), "the TUI is told whom it waits for"
+    finally:
+        release.set()
+        thread.join()
+        env.close()
