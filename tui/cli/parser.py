@@ -162,7 +162,8 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument(
         "--force",
         action="store_true",
-        help="re-apply every object, and run hooks already run for this revision again",
+        help="re-apply every object (taking over fields another applier owns) and run "
+        "hooks already run for this revision again",
     )
     _lock_args(p)
     p.set_defaults(func=cmd_sync)
