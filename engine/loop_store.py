@@ -10,6 +10,11 @@ Kept in the history database (``Store.path``), in tables of their own:
 - a **hook run** records that a hook succeeded for one (app, revision, hook):
   a sync resumed after a crash or a stop at the same revision skips it, so a
   PreSync migration never runs twice for one commit.
+- a **hook start** records, before a hook object is created, which object it
+  will be (the concrete name gitwave chose, a generateName hook's too) and the
+  operation's token stamped on it; it goes when the hook finishes. One left
+  behind by a killed process is how the next sync finds the hook still
+  running and waits for it instead of starting it again (``hooks.adopt_in_flight``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from gitwave.engine.hooks import HookStart
 from gitwave.engine.store import Database, Store
 
 _SCHEMA = """
@@ -38,6 +44,15 @@ CREATE TABLE IF NOT EXISTS hook_runs (
     hook TEXT NOT NULL,
     instance TEXT NOT NULL,
     finished REAL NOT NULL,
+    PRIMARY KEY (app, revision, hook)
+);
+CREATE TABLE IF NOT EXISTS hook_starts (
+    app TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    hook TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    token TEXT NOT NULL,
+    started REAL NOT NULL,
     PRIMARY KEY (app, revision, hook)
 );
 """
@@ -169,13 +184,53 @@ class LoopStore(Database):
     def record_hook(
         self, app: str, revision: str, hook: str, *, instance: str, now: float | None = None
     ) -> None:
-        """Note that ``hook`` succeeded for ``app`` at ``revision``."""
+        """Note that ``hook`` succeeded for ``app`` at ``revision`` (no longer running)."""
         with self._tx() as db:
+            db.execute(
+                "DELETE FROM hook_starts WHERE app = ? AND revision = ? AND hook = ?",
+                (app, revision, hook),
+            )
             db.execute(
                 "INSERT OR REPLACE INTO hook_runs (app, revision, hook, instance, finished)"
                 " VALUES (?,?,?,?,?)",
                 (app, revision, hook, instance, time.time() if now is None else now),
             )
+
+    def start_hook(
+        self,
+        app: str,
+        revision: str,
+        hook: str,
+        *,
+        instance: str,
+        token: str,
+        now: float | None = None,
+    ) -> None:
+        """Note, before it is created, that ``hook`` starts as object ``instance``."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO hook_starts (app, revision, hook, instance, token, started)"
+                " VALUES (?,?,?,?,?,?)",
+                (app, revision, hook, instance, token, time.time() if now is None else now),
+            )
+
+    def drop_hook_start(self, app: str, revision: str, hook: str) -> None:
+        """Forget a hook start: the hook failed, or its object never came to be."""
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM hook_starts WHERE app = ? AND revision = ? AND hook = ?",
+                (app, revision, hook),
+            )
+
+    def hooks_started(self, app: str, revision: str) -> dict[str, HookStart]:
+        """The hooks of ``app`` at ``revision`` started and not finished, by hook id."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT hook, instance, token, started FROM hook_starts"
+                " WHERE app = ? AND revision = ?",
+                (app, revision),
+            ).fetchall()
+        return {row[0]: HookStart(*row) for row in rows}
 
     def hooks_done(self, app: str, revision: str) -> frozenset[str]:
         """The hooks that already succeeded for ``app`` at ``revision``."""

@@ -8,14 +8,19 @@ and (later) the controller ask of the engine, each in one place.
 - ``sync``: run a plan (hooks once per revision when a ledger is given, drift-loop
   fields left alone) and record it in the history;
 - ``sync_app``: plan and sync with the app's retry policy (``gitwave sync``);
-- ``rollback``: re-apply the manifests of a history entry;
+- ``rollback``: re-apply the manifests of a history entry; ``history``: the
+  past syncs of an app, a running or interrupted one included;
 - ``resource_healths``, ``app_health`` (``engine.app_status``): health of an app's
   objects and of the app; ``plan_summary``, ``result_summary``: one-line texts.
 
+Every operation that changes an app holds its lock (``engine.locks``: one
+operation per app across processes) and writes its history row when it starts
+and when it ends, so a killed sync shows as Interrupted.
+
 The callers present these values and decide nothing themselves. One module on
-purpose (a little over 400 lines): it is the whole list of what a front end may
-ask of the engine, read top to bottom; the stages it strings together live in
-``app_pipeline``, ``sync``, ``plan_filters`` and ``app_status``.
+purpose (about 500 lines): it is the whole list of what a front end may ask of
+the engine, read top to bottom; the stages it strings together live in
+``app_pipeline``, ``sync``, ``plan_filters``, ``hooks``, ``locks`` and ``app_status``.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 
 import tenacity
@@ -43,13 +49,30 @@ from gitwave.engine.apps import AppSpec, flatten_apps, load_apps
 from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
-from gitwave.engine.hooks import HookLedger, HookRecorder
+from gitwave.engine.hooks import HookLedger, HookRecorder, adopt_in_flight, with_hook_runs
+from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S, AppBusyError, hold_app
 from gitwave.engine.mask import redact, secret_values
-from gitwave.engine.model import Owner, Plan, ResourceKey, SyncStatus
+from gitwave.engine.model import (
+    ChangeSet,
+    Health,
+    HealthCode,
+    Owner,
+    Plan,
+    ResourceKey,
+    SyncStatus,
+)
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.store import ResourceOutcome, Store
+from gitwave.engine.source import is_dirty_revision
+from gitwave.engine.store import (
+    INTERRUPTED,
+    RUNNING,
+    ResourceOutcome,
+    Store,
+    SyncRecord,
+    manifests_digest,
+)
 from gitwave.engine.sync import FORCE_OPTION, SyncOptions, SyncPhase, SyncResult, execute
 from gitwave.engine.validate import preflight
 
@@ -59,7 +82,9 @@ __all__ = [
     "SyncStatus",
     "Synced",
     "app_health",
+    "content_digest",
     "effective_prune",
+    "history",
     "plan",
     "plan_summary",
     "resource_healths",
@@ -84,7 +109,8 @@ class SyncRequest:
     operation to that one object. ``retry`` False tries once whatever the
     app's retry policy says. ``adopt`` takes over objects another app
     (another name, or the same name from another source) owns, instead of
-    refusing to plan."""
+    refusing to plan. ``lock_timeout_s`` is how long to wait while another
+    operation (another process, the loop, the TUI) holds the app; 0 asks once."""
 
     prune: bool | None = None
     adopt: bool = False
@@ -94,6 +120,7 @@ class SyncRequest:
     retry: bool = True
     force: bool = False
     resource: ResourceKey | None = None
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,76 +276,145 @@ def sync(
     stop: threading.Event | None = None,
     rollback_of: int | None = None,
 ) -> Synced:
-    """Run the plan of ``state`` and record it in ``store``'s history (not for
-    a dry run). With a ``ledger`` the hooks it holds as done for this revision
-    are left out and each hook that succeeds is recorded at once; fields of
-    ``paused`` drift loops are left alone. ``source`` is the history row's
-    "source" column (default: the app's source).
+    """Run the plan of ``state`` holding the app's lock, and record it in
+    ``store``'s history as it starts and as it ends (not for a dry run).
 
-    Never raises for a failed object: it is in the result."""
+    With a ``ledger``, hooks run once per revision and survive a kill: hooks
+    it holds as done are left out, hooks an interrupted sync started are
+    waited for rather than started again (``hooks.adopt_in_flight``), and each
+    hook is recorded before it is created and when it succeeds. A forced
+    request runs every hook again. Fields of ``paused`` drift loops are left
+    alone. ``source`` is the history row's "source" column (default: the
+    app's source).
+
+    Raises AppBusyError when another operation holds the app past the
+    request's lock timeout. Never raises for a failed object: it is in the result."""
     app = state.app
-    ran = plan_filters.without_paused_fields(state.plan, paused)
-    run_sink: EventSink = sink
-    if ledger is not None and not request.dry_run:
-        ran, _ = plan_filters.without_done_hooks(ran, ledger.hooks_done(app.name, ran.revision))
-        run_sink = HookRecorder(ran, ledger, sink)
-    result = execute(
-        ran,
-        targets=targets,
-        options=sync_options_for(app, request, stop=stop),
-        sink=run_sink,
-        bind=late_binder(state.graph, targets),
-    )
-    if store is not None and not request.dry_run:
-        if app.removed_from:
-            source = source or f"removed from {app.removed_from}"
-        record(
-            store,
-            result,
-            state=state,
-            source=source or app.source.describe,
-            prune=effective_prune(app, request),
-            rollback_of=rollback_of,
-        )
-        if app.parent:
-            with closing(ChildrenStore.beside(store)) as records:
-                note_sync(records, app, ran, ok=result.ok)
+    with _holding(store, app.name, request, sink):
+        ran = plan_filters.without_paused_fields(state.plan, paused)
+        run_sink: EventSink = sink
+        recording = store is not None and not request.dry_run
+        sync_id = None
+        if recording:
+            assert store is not None
+            if app.removed_from:
+                source = source or f"removed from {app.removed_from}"
+            sync_id = store.begin_sync(
+                app=app.name,
+                revision=ran.revision,
+                source=source or app.source.describe,
+                started=time.time(),
+                manifests=state.resources,
+                prune=effective_prune(app, request),
+                rollback_of=rollback_of,
+                content_digest=content_digest(state),
+                owner=owner_text(state.plan.owner),
+            )
+        failed = ""
+        options = sync_options_for(app, request, stop=stop)
+        if ledger is not None and not request.dry_run:
+            if not request.force:
+                failed = adopt_in_flight(
+                    ran,
+                    ledger,
+                    targets=targets,
+                    timeout_s=options.wave_timeout_s,
+                    sink=sink,
+                    stop=stop,
+                ).failed
+                ran, _ = plan_filters.without_done_hooks(
+                    ran, ledger.hooks_done(app.name, ran.revision)
+                )
+            token = uuid.uuid4().hex
+            ran = with_hook_runs(ran, token)
+            run_sink = HookRecorder(ran, ledger, sink, token=token)
+        try:
+            if failed:
+                result = _failed_before_start(ran, failed, sink)
+            else:
+                result = execute(
+                    ran,
+                    targets=targets,
+                    options=options,
+                    sink=run_sink,
+                    bind=late_binder(state.graph, targets),
+                )
+        except BaseException as exc:
+            if store is not None and sync_id is not None:
+                # Ctrl-C, or a bug: the row must not claim the sync still runs.
+                stopped = isinstance(exc, KeyboardInterrupt)
+                store.finish_sync(
+                    sync_id,
+                    finished=time.time(),
+                    result=INTERRUPTED if stopped else SyncPhase.ERROR.value,
+                    message="interrupted (Ctrl-C)"
+                    if stopped
+                    else f"failed unexpectedly ({type(exc).__name__})",
+                    outcomes=[],
+                )
+            raise
+        if store is not None and sync_id is not None:
+            secrets = _secrets_of(state)
+            store.finish_sync(
+                sync_id,
+                finished=result.finished,
+                result=result.phase.value,
+                message=redact(result.message, secrets),
+                outcomes=_outcomes(result, secrets),
+            )
+            if app.parent:
+                with closing(ChildrenStore.beside(store)) as records:
+                    note_sync(records, app, ran, ok=result.ok)
     return Synced(state, ran, result)
 
 
-def record(
-    store: Store,
-    result: SyncResult,
-    *,
-    state: AppState,
-    source: str,
-    prune: bool,
-    rollback_of: int | None = None,
-) -> int:
-    """Write one finished sync into the history; returns its id. The values
-    of the app's Secrets are masked in its messages, whatever a target said."""
-    # A backstop over every object's message (providers mask values themselves):
-    # values shorter than 4 characters would blank digits all over the history.
-    secrets = [
+def _holding(
+    store: Store | None, app: str, request: SyncRequest, sink: EventSink
+) -> AbstractContextManager[None]:
+    """The app's operation lock for a sync or rollback; none for a dry run."""
+    if store is None or request.dry_run:
+        return nullcontext()
+    return hold_app(store, app, timeout_s=request.lock_timeout_s, sink=sink)
+
+
+def content_digest(state: AppState) -> str:
+    """What an edited work tree renders to, as a digest (``sha256:…``; "" for a
+    commit as it is): the commit alone does not say what was applied. Secrets
+    count by key and entry names only (``store.manifests_digest``)."""
+    return manifests_digest(state.resources) if is_dirty_revision(state.revision) else ""
+
+
+def _secrets_of(state: AppState) -> list[str]:
+    """The values of the app's Secrets, to mask in what the history records
+    whatever a target said. A backstop over every object's message (providers
+    mask values themselves): values shorter than 4 characters would blank
+    digits all over the history."""
+    return [
         v for r in state.resources if r.is_secret for v in secret_values(r.manifest) if len(v) >= 4
     ]
-    return store.record_sync(
-        app=result.app,
-        revision=result.revision,
-        source=source,
-        started=result.started,
-        finished=result.finished,
-        result=result.phase.value,
-        message=redact(result.message, secrets),
-        outcomes=[
-            ResourceOutcome(e.key, e.action, redact(e.message, secrets))
-            for e in result.changeset.entries
-        ],
-        manifests=state.resources,
-        dry_run=result.dry_run,
-        prune=prune,
-        rollback_of=rollback_of,
-        owner=owner_text(state.plan.owner),
+
+
+def _outcomes(result: SyncResult, secrets: list[str]) -> list[ResourceOutcome]:
+    return [
+        ResourceOutcome(e.key, e.action, redact(e.message, secrets))
+        for e in result.changeset.entries
+    ]
+
+
+def _failed_before_start(plan: Plan, message: str, sink: EventSink) -> SyncResult:
+    """The result of a sync stopped before its first wave (a hook an interrupted
+    sync started failed): nothing applied."""
+    now = time.time()
+    sink(Event(kind=EventKind.ERROR, app=plan.app, revision=plan.revision, message=message))
+    return SyncResult(
+        app=plan.app,
+        revision=plan.revision,
+        phase=SyncPhase.FAILED,
+        message=message,
+        changeset=ChangeSet(()),
+        health=Health(HealthCode.DEGRADED, message),
+        started=now,
+        finished=now,
     )
 
 
@@ -347,6 +443,7 @@ def sync_app(
     targets: ProviderRouter,
     store: Store | None,
     request: SyncRequest = SyncRequest(),
+    ledger: HookLedger | None = None,
     sink: EventSink = discard,
     on_plan: Callable[[AppState], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -355,6 +452,8 @@ def sync_app(
     """Plan and sync one app, retrying per its retry spec; records every
     attempt in ``store``. ``on_plan`` sees each attempt's state before
     anything is applied and may raise to stop (a confirmed plan that changed).
+    The app's lock is held from the first plan to the last attempt, so a
+    second caller plans what the first one left; ``ledger`` as for ``sync``.
 
     A failed sync, or an attempt that failed on a retriable error (a missing
     namespace, an unreachable target), is tried again after the spec's backoff
@@ -375,7 +474,7 @@ def sync_app(
             raise
         if on_plan is not None:
             on_plan(state)  # may raise to stop: that is no failed attempt to record
-        return sync(state, targets=targets, store=store, request=request, sink=sink)
+        return sync(state, targets=targets, store=store, request=request, ledger=ledger, sink=sink)
 
     def should_retry(state: tenacity.RetryCallState) -> bool:
         outcome = state.outcome
@@ -421,7 +520,8 @@ def sync_app(
         jitter=jitter,
         asked=asked,
     )
-    synced: Synced = runner(attempt)
+    with _holding(store, app.name, request, sink):
+        synced: Synced = runner(attempt)
     return synced
 
 
@@ -437,7 +537,21 @@ def rollback(
     """Re-apply the manifests recorded for history entry ``sync_id``.
 
     Needs no Git: the manifests come from the store. Secrets are not recorded,
-    so they keep their live contents (they are left out of the plan)."""
+    so they keep their live contents (they are left out of the plan). Holds
+    the app's lock from the plan to the end (AppBusyError past its timeout)."""
+    with _holding(store, app.name, request, sink):
+        return _rollback(app, sync_id, targets=targets, store=store, request=request, sink=sink)
+
+
+def _rollback(
+    app: AppSpec,
+    sync_id: int,
+    *,
+    targets: ProviderRouter,
+    store: Store,
+    request: SyncRequest,
+    sink: EventSink,
+) -> Synced:
     entry = store.get(sync_id)
     if entry.app != app.name:
         raise ValidationError(
@@ -491,11 +605,26 @@ def rollback(
             wave_timeout_s=request.wave_timeout_s,
             parallelism=request.parallelism,
             adopt=request.adopt,
+            lock_timeout_s=request.lock_timeout_s,
         ),
         sink=sink,
         source=f"rollback of #{sync_id}",
         rollback_of=sync_id,
     )
+
+
+def history(store: Store, app: str, *, limit: int = 50) -> list[SyncRecord]:
+    """``app``'s syncs, newest first, the one running now included. A sync whose
+    process died shows as Interrupted: when nobody holds the app, its lock is
+    taken for a moment to mark such syncs (a read while it is held marks nothing)."""
+    newest = store.history(app, limit=1, running=True)
+    if newest and newest[0].result == RUNNING:
+        try:
+            with hold_app(store, app, timeout_s=0.0):
+                pass
+        except AppBusyError:
+            pass  # someone is syncing it: its Running row is true
+    return store.history(app, limit=limit, running=True)
 
 
 def previous_success(store: Store, app: str) -> int:

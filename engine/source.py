@@ -84,6 +84,7 @@ from gitwave.engine.source_url import (
 __all__ = [
     "ALLOW_INSECURE_GIT_ENV",
     "ALLOW_LOCAL_REPOS_ENV",
+    "DIRTY_SUFFIX",
     "Checkout",
     "allowed_local_repos",
     "check_local_repo",
@@ -92,6 +93,7 @@ __all__ = [
     "current_branch",
     "default_cache_dir",
     "find_repo_root",
+    "is_dirty_revision",
     "is_remote",
     "list_tags",
     "local_path",
@@ -101,6 +103,16 @@ __all__ = [
     "remote_urls",
     "safe_join",
 ]
+
+
+# What a revision carries when the work tree held uncommitted edits: what was
+# applied is not that commit, and history must not say it was.
+DIRTY_SUFFIX = "+dirty"
+
+
+def is_dirty_revision(revision: str) -> bool:
+    """True for a revision rendered from a work tree with uncommitted edits."""
+    return revision.endswith(DIRTY_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,12 @@ class Checkout:
         """``path`` relative to ``root`` in POSIX form (``"."`` for the root itself)."""
         rel = os.path.relpath(path, self.root)
         return Path(rel).as_posix()
+
+    @property
+    def recorded_revision(self) -> str:
+        """The revision a render of this checkout carries: the commit, with
+        ``+dirty`` when the work tree differs from it."""
+        return f"{self.revision}{DIRTY_SUFFIX}" if self.dirty and self.revision else self.revision
 
     @property
     def short_revision(self) -> str:

@@ -6,11 +6,16 @@ names of its entries only, so `gitwave history -o json` or a copy of the
 database file never shows a password. Not even a digest of the values is kept:
 an unsalted hash of a short password is found again by trying a dictionary. A
 rollback therefore leaves Secrets as they are live.
+
+Over 400 lines on purpose: it is the one module that reads and writes the
+history's tables (syncs as they start and end, their outcomes and manifests,
+the timeline); the operation locks live beside them in ``engine.locks``.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import socket
 import sqlite3
@@ -20,12 +25,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.errors import StoreError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, Manifest, Resource, ResourceKey, SourceRef
 from gitwave.engine.private_files import private_database, private_directory
+
+if TYPE_CHECKING:
+    from gitwave.engine.locks import AppLocks
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS syncs (
@@ -41,7 +49,8 @@ CREATE TABLE IF NOT EXISTS syncs (
     dry_run INTEGER NOT NULL,
     prune INTEGER NOT NULL,
     rollback_of INTEGER,
-    owner TEXT NOT NULL DEFAULT ''
+    owner TEXT NOT NULL DEFAULT '',
+    content_digest TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS syncs_app ON syncs(app, id);
 CREATE TABLE IF NOT EXISTS sync_resources (
@@ -95,6 +104,12 @@ class SyncRecord:
     outcomes: tuple[ResourceOutcome, ...] = ()
     # The tracking owner of the synced objects (``name@source``; "" before it was recorded).
     owner: str = ""
+    content_digest: str = ""
+
+    @property
+    def interrupted(self) -> bool:
+        """True for a sync whose process stopped before it ended (a kill, a crash)."""
+        return self.result == INTERRUPTED
 
 
 def current_user() -> str:
@@ -104,6 +119,12 @@ def current_user() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+# History results beside the sync phases (Succeeded, Failed, ...): a sync being
+# carried out, and one whose process died before it wrote its end.
+RUNNING = "Running"
+INTERRUPTED = "Interrupted"
 
 
 # Marks a recorded Secret as a stub: it lists the entry names, never a value.
@@ -139,6 +160,19 @@ def _recordable(resource: Resource) -> dict[str, Any]:
         "source": str(resource.source) if resource.source else "",
         "manifest": manifest,
     }
+
+
+def manifests_digest(resources: Sequence[Resource]) -> str:
+    """``sha256:<hex>`` of what a sync applied, as recorded (Secrets as stubs,
+    so not even a digest of a secret value is kept). Tells two syncs of one
+    edited work tree apart where the commit is the same."""
+    body = json.dumps(
+        sorted((_recordable(r) for r in resources), key=lambda item: item["key"]),
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
 class Database:
@@ -181,16 +215,39 @@ class Database:
 
 
 class Store(Database):
-    """The history database (``state_dir/gitwave.db``). Thread-safe."""
+    """The history database (``state_dir/gitwave.db``). Thread-safe.
+
+    A sync is written twice: ``begin_sync`` when it starts (result Running,
+    with the manifests it is about to apply) and ``finish_sync`` when it ends.
+    A Running row whose process died stays Running until the next operation
+    on the app takes its lock and marks it Interrupted (``mark_interrupted``)."""
 
     _SCHEMA = _SCHEMA
     _WHAT = "the history store"
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        with self._tx() as db:  # a database an older gitwave made lacks the owner column
-            if "owner" not in {row[1] for row in db.execute("PRAGMA table_info(syncs)")}:
-                db.execute("ALTER TABLE syncs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        self._locks: AppLocks | None = None
+        with self._tx() as db:
+            # A database an older gitwave made lacks the newer columns.
+            columns = {row[1] for row in db.execute("PRAGMA table_info(syncs)")}
+            for column in ("owner", "content_digest"):
+                if column not in columns:
+                    db.execute(f"ALTER TABLE syncs ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+
+    @property
+    def locks(self) -> AppLocks:
+        """The operation locks (``engine.locks.AppLocks``) in this database, opened once."""
+        if self._locks is None:
+            from gitwave.engine.locks import AppLocks  # locks builds on Database
+
+            self._locks = AppLocks(self.path)
+        return self._locks
+
+    def close(self) -> None:
+        if self._locks is not None:
+            self._locks.close()
+        super().close()
 
     def record_sync(
         self,
@@ -208,41 +265,114 @@ class Store(Database):
         prune: bool = False,
         rollback_of: int | None = None,
         who: str | None = None,
+        content_digest: str = "",
         owner: str = "",
     ) -> int:
-        """Record one sync in one transaction and return its history id.
+        """Record one finished sync in one transaction and return its history id.
         ``owner`` is whose objects it applied (``name@source``)."""
+        sync_id = self.begin_sync(
+            app=app,
+            revision=revision,
+            source=source,
+            started=started,
+            manifests=manifests,
+            dry_run=dry_run,
+            prune=prune,
+            rollback_of=rollback_of,
+            who=who,
+            content_digest=content_digest,
+            owner=owner,
+            result=result,
+        )
+        self.finish_sync(
+            sync_id, finished=finished, result=result, message=message, outcomes=outcomes
+        )
+        return sync_id
+
+    def begin_sync(
+        self,
+        *,
+        app: str,
+        revision: str,
+        source: str,
+        started: float,
+        manifests: Sequence[Resource],
+        dry_run: bool = False,
+        prune: bool = False,
+        rollback_of: int | None = None,
+        who: str | None = None,
+        content_digest: str = "",
+        owner: str = "",
+        result: str = RUNNING,
+    ) -> int:
+        """Record that a sync starts (result Running) with the manifests it applies;
+        returns its history id for ``finish_sync``. ``owner`` is whose objects it
+        applies (``name@source``)."""
         body = zlib.compress(
             json.dumps([_recordable(r) for r in manifests], separators=(",", ":")).encode(), 6
         )
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO syncs (app, revision, source, started, finished, who, result,"
-                " message, dry_run, prune, rollback_of, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " message, dry_run, prune, rollback_of, owner, content_digest)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     app,
                     revision,
                     source,
                     started,
-                    finished,
+                    started,
                     who or current_user(),
                     result,
-                    message,
+                    "",
                     int(dry_run),
                     int(prune),
                     rollback_of,
                     owner,
+                    content_digest,
                 ),
             )
             sync_id = cur.lastrowid
             assert sync_id is not None
+            db.execute("INSERT INTO sync_manifests (sync_id, body) VALUES (?,?)", (sync_id, body))
+        return sync_id
+
+    def finish_sync(
+        self,
+        sync_id: int,
+        *,
+        finished: float,
+        result: str,
+        message: str,
+        outcomes: Sequence[ResourceOutcome],
+    ) -> None:
+        """Write how sync ``sync_id`` ended and what it did to each object."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE syncs SET finished = ?, result = ?, message = ? WHERE id = ?",
+                (finished, result, message, sync_id),
+            )
             db.executemany(
                 "INSERT OR REPLACE INTO sync_resources (sync_id, key, action, message)"
                 " VALUES (?,?,?,?)",
                 [(sync_id, str(o.key), o.action.value, o.message) for o in outcomes],
             )
-            db.execute("INSERT INTO sync_manifests (sync_id, body) VALUES (?,?)", (sync_id, body))
-        return sync_id
+
+    def mark_interrupted(self, app: str, *, message: str, now: float) -> list[int]:
+        """Mark ``app``'s Running rows Interrupted; their ids. Only for the holder
+        of the app's lock: no sync of it can be running then."""
+        with self._tx() as db:
+            ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM syncs WHERE app = ? AND result = ?", (app, RUNNING)
+                )
+            ]
+            db.executemany(
+                "UPDATE syncs SET result = ?, message = ?, finished = ? WHERE id = ?",
+                [(INTERRUPTED, message, now, sync_id) for sync_id in ids],
+            )
+        return ids
 
     def _row(self, row: tuple[Any, ...], outcomes: tuple[ResourceOutcome, ...] = ()) -> SyncRecord:
         return SyncRecord(
@@ -260,18 +390,21 @@ class Store(Database):
             rollback_of=row[11],
             outcomes=outcomes,
             owner=row[12],
+            content_digest=row[13],
         )
 
     _COLUMNS = (
         "id, app, revision, source, started, finished, who, result, message, dry_run,"
-        " prune, rollback_of, owner"
+        " prune, rollback_of, owner, content_digest"
     )
 
-    def history(self, app: str, *, limit: int = 50) -> list[SyncRecord]:
-        """The app's syncs, newest first."""
+    def history(self, app: str, *, limit: int = 50, running: bool = False) -> list[SyncRecord]:
+        """The app's syncs that ended (an Interrupted one too), newest first;
+        with ``running`` the one being carried out as well."""
+        where = "app = ?" if running else f"app = ? AND result != '{RUNNING}'"
         with self._tx() as db:
             rows = db.execute(
-                f"SELECT {self._COLUMNS} FROM syncs WHERE app = ? ORDER BY id DESC LIMIT ?",
+                f"SELECT {self._COLUMNS} FROM syncs WHERE {where} ORDER BY id DESC LIMIT ?",
                 (app, limit),
             ).fetchall()
         return [self._row(r) for r in rows]
@@ -303,8 +436,10 @@ class Store(Database):
         return self._row(row, outcomes)
 
     def last(self, app: str, *, succeeded_only: bool = False) -> SyncRecord | None:
-        """The newest non-dry-run sync of ``app``."""
-        where = "app = ? AND dry_run = 0" + (" AND result = 'Succeeded'" if succeeded_only else "")
+        """The newest non-dry-run sync of ``app`` that ended."""
+        where = f"app = ? AND dry_run = 0 AND result != '{RUNNING}'" + (
+            " AND result = 'Succeeded'" if succeeded_only else ""
+        )
         with self._tx() as db:
             row = db.execute(
                 f"SELECT {self._COLUMNS} FROM syncs WHERE {where} ORDER BY id DESC LIMIT 1", (app,)

@@ -36,6 +36,7 @@ from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan_report import format_plan
 from gitwave.engine.sync import SyncResult
 from gitwave.tui.controller import AppView, AutoSync, Controller, SyncRequest
+from gitwave.tui.formatting import revision_text
 from gitwave.tui.heap import HeapPolicy
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.apps import AppsScreen
@@ -359,7 +360,7 @@ class GitwaveApp(App[None]):
         except Exception as exc:
             self._report(exc, "planning the rollback")
             return
-        question = f"Roll {name} back to history entry #{sync_id} ({plan.revision[:7] or '-'})?"
+        question = f"Roll {name} back to history entry #{sync_id} ({revision_text(plan.revision)})?"
         body = format_plan(plan)
         summary = body.rstrip().rsplit("\n", 1)[-1]
         body += "\nSecrets keep their live contents (secret values are never recorded).\n"

@@ -34,10 +34,11 @@ from gitwave.engine.operations import AppState, SyncRequest
 from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.provider import ObjectLister
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.source import commit_subject
+from gitwave.engine.source import DIRTY_SUFFIX, commit_subject
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncResult
 from gitwave.engine.watch import WatchOptions, watch
+from gitwave.tui.formatting import revision_text
 from gitwave.tui.live_tree import live_tree
 from gitwave.tui.views import (
     AppSummary,
@@ -170,7 +171,7 @@ class Controller:
             subject = self._subjects.get(sha)
         if subject is None:
             try:
-                subject = commit_subject(checkout_for(app).root, sha)
+                subject = commit_subject(checkout_for(app).root, sha.removesuffix(DIRTY_SUFFIX))
             except GitwaveError:
                 subject = ""
             with self._lock:
@@ -233,8 +234,8 @@ class Controller:
             yield self.view(app.name).summary
 
     def history(self, name: str, *, limit: int = 100) -> list[SyncRecord]:
-        """Past syncs of ``name``, newest first."""
-        return self.store.history(name, limit=limit)
+        """Past syncs of ``name``, newest first (a running or interrupted one too)."""
+        return operations.history(self.store, name, limit=limit)
 
     def history_entry(self, sync_id: int) -> SyncRecord:
         """One history entry with its per-resource outcomes; StoreError when unknown."""
@@ -289,8 +290,8 @@ class Controller:
             if _plan_signature(plan) != _plan_signature(confirmed):
                 if plan.revision != confirmed.revision:
                     detail = (
-                        f"the source moved from {confirmed.revision[:7] or '-'} "
-                        f"to {plan.revision[:7] or '-'}"
+                        f"the source moved from {revision_text(confirmed.revision)} "
+                        f"to {revision_text(plan.revision)}"
                     )
                 else:
                     detail = "the live state changed since the plan was shown"
@@ -302,6 +303,7 @@ class Controller:
                 targets=self.targets,
                 store=self.store,
                 request=request,
+                ledger=self.pins,
                 sink=events,
                 on_plan=check,
             ).result
@@ -314,6 +316,7 @@ class Controller:
             targets=self.targets,
             store=self.store,
             request=request,
+            ledger=self.pins,
             sink=events,
             source=app.source.describe + what,
         ).result

@@ -1,5 +1,6 @@
 """Text formatters shared by the command line and the Textual screens: the one
-age formatter (kubectl's AGE column) and ANSI paint for text composed as str.
+age formatter (kubectl's AGE column), revisions as people read them, and ANSI
+paint for text composed as str.
 
 Kept outside ``tui.cli`` so a screen or ``plan_text`` can use them without
 importing the command line (which imports them back).
@@ -34,6 +35,23 @@ def age_of_timestamp(timestamp: str, *, now: float) -> str:
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=datetime.UTC)
     return age(now - stamp.timestamp())
+
+
+DIRTY = "+dirty"  # engine.source.DIRTY_SUFFIX: a work tree with uncommitted edits
+
+
+def revision_text(revision: str, digest: str = "") -> str:
+    """A revision as people read it: seven characters of the commit, ``+dirty``
+    kept for uncommitted edits, then the start of their content digest; "-"
+    for none. ``3f2a9c1+dirty sha256:8d0e61a4b7c2``."""
+    if not revision:
+        return "-"
+    dirty = revision.endswith(DIRTY)
+    text = revision.removesuffix(DIRTY)[:7] + (DIRTY if dirty else "")
+    if digest:
+        algorithm, _, value = digest.partition(":")
+        text += f" {algorithm}:{value[:12]}" if value else f" {digest[:12]}"
+    return text
 
 
 @functools.cache

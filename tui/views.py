@@ -14,6 +14,7 @@ from gitwave.engine.errors import GitwaveError
 from gitwave.engine.model import Action, Health, HookPhase, Plan, ResourceKey, SyncStatus, Task
 from gitwave.engine.operations import AppState
 from gitwave.engine.store import SyncRecord
+from gitwave.tui.formatting import revision_text
 
 
 class AutoSync(enum.Enum):
@@ -42,7 +43,7 @@ class Revision:
 
     @property
     def short(self) -> str:
-        return self.sha[:7] if self.sha else "-"
+        return revision_text(self.sha)
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,7 +189,7 @@ class Decisions(LoopCore):
             state,
             targets=self.targets,
             store=self.store,
-            request=self.options.request,
+            request=self._request,
             ledger=self.ledger,
             paused=loops,
             sink=self._sink,

@@ -24,8 +24,13 @@ as it does, so a sync resumed after a crash or a stop skips it.
 
 Stopping: the ``stop`` Event is checked between apps and between the waves of
 a running sync, which then ends Terminated at that safe point and is
-recorded, so nothing is left half-recorded. A hard kill records
-nothing for the interrupted sync; the next start syncs that commit again.
+recorded, so nothing is left half-recorded. A hard kill leaves the sync
+Running in the history; the next operation on the app marks it Interrupted
+and syncs that commit again, waiting for a hook the killed one had started.
+
+Each sync takes the app's operation lock (``engine.locks``) without waiting:
+while ``gitwave sync`` or the TUI holds an app, the loop says who and looks
+again a moment later.
 
 The loop is single-threaded: apps are reconciled one after another in
 dependency order. Everything it does is an Event (``EventKind.CYCLE`` carries
@@ -48,6 +53,7 @@ from gitwave.engine.apps import AppSpec, load_apps, render_app
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import EventKind, EventSink, discard
+from gitwave.engine.locks import AppBusyError
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import Action, SyncStatus
 from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
@@ -56,6 +62,7 @@ from gitwave.engine.reconciler.decide import Decisions
 from gitwave.engine.reconciler.feeds import change_feed
 from gitwave.engine.reconciler.pins import PinsAndRollbacks
 from gitwave.engine.reconciler.state import (
+    BUSY_RETRY_S,
     DEFAULT_INTERVAL_S,
     AppRun,
     AppStatus,
@@ -325,14 +332,29 @@ class Reconciler(Decisions, PinsAndRollbacks):
             self._pinned(run, pin, plan, health)
             return
         last = self.store.last(app.name, succeeded_only=True)
-        if self._is_new(run, plan, last):
-            self._new_revision(run, state, health, last)
-        elif plan.has_changes:
-            self._drift(run, state, health)
-        else:
-            run.drift_seen = frozenset()
-            self._set_status(run, SyncStatus.SYNCED, health=health.code)
-        self._watch_health(run, health)
+        try:
+            if self._is_new(run, plan, last):
+                self._new_revision(run, state, health, last)
+            elif plan.has_changes:
+                self._drift(run, state, health)
+            else:
+                run.drift_seen = frozenset()
+                self._set_status(run, SyncStatus.SYNCED, health=health.code)
+            self._watch_health(run, health)
+        except AppBusyError as exc:
+            self._busy(run, exc)
+
+    def _busy(self, run: AppRun, exc: AppBusyError) -> None:
+        """Another operation (``gitwave sync``, the TUI) holds the app: say who,
+        once, and look again shortly rather than wait and hold up the other apps."""
+        self._report(
+            run,
+            f"busy:{exc.holder.holder}",
+            f"{short(run.revision)} → waiting: {exc}",
+            kind=EventKind.WAITING,
+        )
+        self._set_status(run, SyncStatus.UNKNOWN, message=str(exc))
+        run.next_poll = min(run.next_poll, self._clock() + BUSY_RETRY_S)
 
 
 def run_loop(

@@ -96,7 +96,7 @@ class PinsAndRollbacks(LoopCore):
             )
             return
         request = replace(
-            self.options.request,
+            self._request,
             prune=operations.effective_prune(run.pinned, self.options.request),
         )
         result = operations.rollback(

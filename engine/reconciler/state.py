@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitwave.engine.app_pipeline import Desired
@@ -24,6 +24,9 @@ from gitwave.engine.store import Store
 
 DEFAULT_INTERVAL_S = 180.0  # Argo CD's application resync period
 DEFAULT_DRIFT_POLL_S = 0.2
+# The loop never waits for an app another operation holds (it would hold up
+# every other app): it asks once and looks again this much later.
+BUSY_RETRY_S = 2.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +116,11 @@ class LoopCore:
     _runs: dict[str, AppRun]
     _lock: threading.Lock
     _stop: threading.Event | None
+
+    @property
+    def _request(self) -> SyncRequest:
+        """The options' request, asking for an app's lock without waiting for it."""
+        return replace(self.options.request, lock_timeout_s=0.0)
 
     def _auto_sync(self, app: AppSpec) -> bool:
         """syncPolicy.automated, unless someone paused the app's auto-sync."""

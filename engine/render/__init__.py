@@ -82,7 +82,7 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
         docs = directory_docs(checkout, target, rel, options)
     result = Rendered(
         resources=to_resources(docs, options),
-        revision=checkout.revision,
+        revision=checkout.recorded_revision,
         path=rel,
         tool=tool,
     )

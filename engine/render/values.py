@@ -79,7 +79,8 @@ class Rendered:
     """The objects one app path renders to, at one revision.
 
     ``path`` is repo-relative (``"."`` for the root); ``revision`` is the
-    checkout's commit ("" for a plain directory).
+    checkout's commit ("" for a plain directory), ``<sha>+dirty`` for a work
+    tree with uncommitted edits.
     """
 
     resources: tuple[Resource, ...]

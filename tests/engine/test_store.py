@@ -421,3 +421,61 @@ def test_a_real_sync_of_a_secret_leaves_no_value_in_the_database(tmp_path: Path)
     assert_not_in(SECRET_VALUE, database_texts(store.path))
     store.close()
     assert_not_in(SECRET_VALUE, database_texts(store.path))  # after the WAL is folded in
+
+
+def test_a_history_database_from_before_content_digests_opens_and_keeps_its_rows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gitwave.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE syncs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL, revision TEXT NOT NULL,
+            source TEXT NOT NULL, started REAL NOT NULL, finished REAL NOT NULL,
+            who TEXT NOT NULL, result TEXT NOT NULL, message TEXT NOT NULL,
+            dry_run INTEGER NOT NULL, prune INTEGER NOT NULL, rollback_of INTEGER
+        );
+        INSERT INTO syncs (app, revision, source, started, finished, who, result, message,
+            dry_run, prune) VALUES ('shop', 'abc', 'repo', 1, 2, 'me@here', 'Succeeded', '', 0, 0);
+        """
+    )
+    old.close()
+
+    store = Store(path)
+    (record,) = store.history("shop")
+    assert (record.revision, record.result, record.content_digest) == ("abc", "Succeeded", "")
+    store.record_sync(
+        app="shop",
+        revision="abc+dirty",
+        source="repo",
+        started=3.0,
+        finished=4.0,
+        result="Succeeded",
+        message="",
+        outcomes=[],
+        manifests=[],
+        content_digest="sha256:00",
+    )
+    assert store.history("shop")[0].content_digest == "sha256:00"
+    store.close()
+
+
+def test_a_sync_is_recorded_as_it_starts_and_completed_as_it_ends(store: Store) -> None:
+    sync_id = store.begin_sync(app="shop", revision="abc", source="repo", started=1.0, manifests=[])
+    assert store.history("shop") == [] and store.last("shop") is None, "not ended yet"
+    (running,) = store.history("shop", running=True)
+    assert (running.id, running.result) == (sync_id, "Running")
+
+    store.finish_sync(
+        sync_id,
+        finished=2.0,
+        result="Succeeded",
+        message="synced",
+        outcomes=[ResourceOutcome(SETTINGS, ChangeAction.CREATED)],
+    )
+
+    record = store.get(sync_id)
+    assert (record.result, record.finished, record.message) == ("Succeeded", 2.0, "synced")
+    assert record.outcomes == (ResourceOutcome(SETTINGS, ChangeAction.CREATED),)
+    assert store.last("shop") == store.history("shop")[0]

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Sequence
 
 from gitwave.engine.errors import GitwaveError
+from gitwave.engine.locks import name_process
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context, context_from_args
 from gitwave.tui.cli.parser import build_parser
 
@@ -36,6 +37,7 @@ __all__ = ["build_parser", "main"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `gitwave` command line; returns its exit code."""
     args = build_parser().parse_args(argv)
+    name_process(f"gitwave {args.verb}")  # who holds an app, as others are told
     ctx: Context | None = None
     try:
         ctx = context_from_args(args)

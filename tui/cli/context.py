@@ -21,6 +21,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from gitwave.engine.errors import ValidationError
+from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.operations import SyncRequest
 from gitwave.engine.provider import Provider
@@ -142,12 +143,15 @@ class Context:
     def sync_request(self, *, dry_run: bool = False) -> SyncRequest:
         """What the command's flags ask of a plan or sync; without ``--prune``
         the engine follows each app's policy."""
+        lock_timeout = getattr(self.args, "lock_timeout", DEFAULT_LOCK_TIMEOUT_S)
         return SyncRequest(
             prune=True if getattr(self.args, "prune", False) else None,
             dry_run=dry_run,
             wave_timeout_s=getattr(self.args, "timeout", None),
             parallelism=getattr(self.args, "parallel", 8),
             adopt=bool(getattr(self.args, "adopt", False)),
+            lock_timeout_s=0.0 if getattr(self.args, "no_wait", False) else lock_timeout,
+            force=getattr(self.args, "force", False),
         )
 
     def out(self, value: str | RenderableType = "") -> None:

@@ -27,6 +27,7 @@ from rich.text import Text
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
 from gitwave.engine.sync import SyncResult
+from gitwave.tui.formatting import revision_text
 
 # A table is as wide as its widest row, whatever the terminal: like kubectl,
 # lines are never wrapped or cut, the terminal wraps them if it must.
@@ -208,8 +209,8 @@ _SHOW_MESSAGE = (ChangeAction.FAILED, ChangeAction.SKIPPED, ChangeAction.ORPHANE
 
 
 def short(revision: str) -> str:
-    """A commit as people read it: seven characters, "-" for none."""
-    return revision[:7] if revision else "-"
+    """A commit as people read it: seven characters (``+dirty`` kept), "-" for none."""
+    return revision_text(revision)
 
 
 def result_dict(result: SyncResult) -> dict[str, Any]:

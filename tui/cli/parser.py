@@ -110,6 +110,22 @@ def _loop_args(parser: argparse.ArgumentParser) -> None:
     _allow_local_repo(parser)
 
 
+def _lock_args(parser: argparse.ArgumentParser) -> None:
+    """How long to wait while another operation (a process, the loop, the TUI) holds an app."""
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="wait this long for another operation on the app to end (default: 300)",
+    )
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="fail at once when another operation holds the app (as --lock-timeout 0)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `gitwave` parser; each verb sets ``func``, the function that runs it."""
     common = common_flags()
@@ -154,6 +170,13 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument("--timeout", type=float, help="seconds to wait for each wave to be healthy")
     p.add_argument("--parallel", type=int, default=8, help="objects applied at once in a wave")
     _adopt_arg(p)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-apply every object (taking over fields another applier owns) and run "
+        "hooks already run for this revision again",
+    )
+    _lock_args(p)
     p.set_defaults(func=cmd_sync)
 
     p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
@@ -173,6 +196,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument("--prune", action="store_true", help="also delete objects not in that entry")
     p.add_argument("--dry-run", action="store_true")
     _adopt_arg(p)
+    _lock_args(p)
     p.set_defaults(func=cmd_rollback)
 
     p = verbs.add_parser("tui", parents=[common], help="the terminal UI (k9s-style)")

@@ -13,6 +13,7 @@ from gitwave.compositions import Composed
 from gitwave.engine import operations
 from gitwave.engine.app_pipeline import composite_status, desired_of
 from gitwave.engine.apps import AppSpec, implicit_app, render_app
+from gitwave.engine.events import EventKind
 from gitwave.engine.graph import to_dot
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.mask import mask_secret_manifest
@@ -29,7 +30,7 @@ from gitwave.tui.cli.output import (
     short,
     table,
 )
-from gitwave.tui.formatting import age
+from gitwave.tui.formatting import age, revision_text
 from gitwave.tui.plan_text import format_plan
 
 
@@ -57,6 +58,17 @@ def _both(*sinks: Callable[[Any], None] | None) -> Callable[[Any], None]:
     def sink(event: Any) -> None:
         for one in active:
             one(event)
+
+    return sink
+
+
+def _lock_notices(ctx: Context) -> Callable[[Any], None]:
+    """An EventSink printing, on stderr, whom a sync waits for (another
+    operation holds the app): scripts and people both see why it is slow."""
+
+    def sink(event: Any) -> None:
+        if event.kind is EventKind.WAITING and event.resource is None and not event.wave:
+            ctx.err(event.message)
 
     return sink
 
@@ -133,7 +145,10 @@ def cmd_sync(ctx: Context) -> int:
             targets=ctx.targets,
             store=ctx.store,
             request=ctx.sync_request(dry_run=ctx.args.dry_run),
-            sink=_both(progress, ctx.timeline if not ctx.args.dry_run else None),
+            ledger=ctx.loop_store,
+            sink=_both(
+                progress, _lock_notices(ctx), ctx.timeline if not ctx.args.dry_run else None
+            ),
         )
         state, result = synced.state, synced.result
         progress.clear()
@@ -157,6 +172,7 @@ class _AppStatus:
     sync: SyncStatus
     health: HealthCode
     revision: str
+    digest: str  # of uncommitted edits' render ("" for a clean commit)
     resources: tuple[tuple[ResourceKey, HealthCode], ...]  # hooks left out
     pin: Pin | None
     last: SyncRecord | None
@@ -171,6 +187,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
         sync=SyncStatus.of_plan(state.plan),
         health=operations.app_health(state, targets=ctx.targets).code,
         revision=state.plan.revision,
+        digest=operations.content_digest(state),
         resources=tuple(
             (key, by_key[key].code if key in by_key else HealthCode.MISSING)
             for key in state.live
@@ -198,7 +215,8 @@ def cmd_status(ctx: Context) -> int:
             sync += f" (pinned to {short(pin.revision)}, skipping {short(pin.skipped)})"
         last = status.last
         last_text = f"{last.result} {age(now - last.finished)} ago" if last else "never"
-        rows.append([status.name, sync, status.health.value, short(status.revision), last_text])
+        revision = revision_text(status.revision, status.digest)
+        rows.append([status.name, sync, status.health.value, revision, last_text])
     ctx.out(table(["app", "sync", "health", "revision", "last sync"], rows))
     for status in statuses:
         if status.composed and status.composed.composites:
@@ -218,6 +236,7 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         else {"revision": pin.revision, "skipped": pin.skipped, "reason": pin.reason},
         "health": status.health.value,
         "revision": status.revision,
+        "contentDigest": status.digest or None,
         "lastSync": None
         if last is None
         else {"id": last.id, "result": last.result, "finished": last.finished},
@@ -262,6 +281,7 @@ def _record_dict(record: SyncRecord) -> dict[str, Any]:
     return {
         "id": record.id,
         "revision": record.revision,
+        "contentDigest": record.content_digest or None,
         "source": record.source,
         "started": record.started,
         "finished": record.finished,
@@ -274,7 +294,7 @@ def _record_dict(record: SyncRecord) -> dict[str, Any]:
 
 
 def cmd_history(ctx: Context) -> int:
-    records = ctx.store.history(ctx.args.app_name, limit=ctx.args.limit)
+    records = operations.history(ctx.store, ctx.args.app_name, limit=ctx.args.limit)
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_record_dict(r) for r in records], ctx.output))
         return EXIT_OK
@@ -284,7 +304,7 @@ def cmd_history(ctx: Context) -> int:
     rows = [
         [
             r.id,
-            short(r.revision),
+            revision_text(r.revision, r.content_digest),
             local_time(r.started),
             r.who,
             r.result + (f" (rollback of #{r.rollback_of})" if r.rollback_of else ""),
@@ -307,7 +327,7 @@ def cmd_rollback(ctx: Context) -> int:
         targets=ctx.targets,
         store=ctx.store,
         request=ctx.sync_request(dry_run=ctx.args.dry_run),
-        sink=_both(Progress(), ctx.timeline if not ctx.args.dry_run else None),
+        sink=_both(Progress(), _lock_notices(ctx), ctx.timeline if not ctx.args.dry_run else None),
     )
     plan, result = synced.plan, synced.result
     if ctx.output in ("json", "yaml"):

@@ -26,7 +26,7 @@ from gitwave.engine.store import current_user
 from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.tui.cli.context import EXIT_OK, Context
 from gitwave.tui.cli.durations import duration_flag, parse_since
-from gitwave.tui.cli.output import dump, local_time, table
+from gitwave.tui.cli.output import dump, local_time, short, table
 
 # What a person reads while watch or run runs; everything else is in `gitwave events`.
 _SHOWN = frozenset({EventKind.CYCLE, EventKind.DRIFT_LOOP, EventKind.PIN, EventKind.ROLLBACK})
@@ -207,7 +207,7 @@ def cmd_events(ctx: Context) -> int:
         [
             local_time(e.time),
             e.kind.value,
-            e.revision[:7] or "-",
+            short(e.revision),
             e.resource.display if e.resource else "-",
             (e.message.splitlines() or [""])[0],
         ]

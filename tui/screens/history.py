@@ -13,6 +13,7 @@ from textual.worker import get_current_worker
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.store import SyncRecord
+from gitwave.tui.formatting import revision_text
 from gitwave.tui.screens.base import GitwaveScreen
 from gitwave.tui.screens.messages import RollbackRequested
 from gitwave.tui.widgets.status import result_cell
@@ -88,7 +89,7 @@ class HistoryScreen(GitwaveScreen):
                 result.append(" (dry run)", style="dim")
             table.add_row(
                 str(r.id),
-                r.revision[:7] or "-",
+                revision_text(r.revision, r.content_digest),
                 started_text(r.started),
                 result,
                 r.source,
@@ -110,6 +111,9 @@ class HistoryScreen(GitwaveScreen):
     def _describe(self, record: SyncRecord) -> None:
         took = record.finished - record.started
         text = Text(f"#{record.id} {record.result} in {took:.1f}s: {record.message}")
+        if record.content_digest:
+            # Uncommitted edits: the commit alone does not say what was applied.
+            text.append(f"\napplied {record.revision} {record.content_digest}", style="dim")
         self.query_one("#entry", Static).update(text)
 
     @on(DataTable.RowHighlighted, "#history")
