@@ -32,6 +32,11 @@ Each sync takes the app's operation lock (``engine.locks``) without waiting:
 while ``gitwave sync`` or the TUI holds an app, the loop says who and looks
 again a moment later.
 
+Each app fails alone: an app that cannot be loaded (``engine.apps.broken``)
+is reported with its error and never planned (nothing of it is pruned), and an
+unexpected failure while reconciling one app is reported for that app; the
+others carry on.
+
 The loop is single-threaded: apps are reconciled one after another in
 dependency order. Everything it does is an Event (``EventKind.CYCLE`` carries
 one line per decision for people), stored in the timeline by the caller's sink.
@@ -43,16 +48,17 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from gitwave.engine import operations
+from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import desired_of
-from gitwave.engine.apps import AppSpec, load_apps, render_app
+from gitwave.engine.apps import AppSpec, load_app_set, render_app
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
-from gitwave.engine.events import EventKind, EventSink, discard
+from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.locks import AppBusyError
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import Action, SyncStatus
@@ -67,6 +73,7 @@ from gitwave.engine.reconciler.state import (
     AppRun,
     AppStatus,
     LoopOptions,
+    broken_status,
     short,
 )
 from gitwave.engine.router import ProviderRouter
@@ -112,6 +119,9 @@ class Reconciler(Decisions, PinsAndRollbacks):
             limit=options.heal_limit, window_s=options.heal_window_s, clock=clock
         )
         self._runs: dict[str, AppRun] = {}
+        # Apps that cannot be loaded: reported on every root poll, never planned.
+        self._broken: dict[str, ChosenApp] = {}
+        self._broken_reported: dict[str, str] = {}
         self._feeds: list[tuple[ChangeFeed, str]] = []
         self._root_revision: str | None = None
         self._root_next = 0.0
@@ -155,22 +165,36 @@ class Reconciler(Decisions, PinsAndRollbacks):
         for run in list(self._runs.values()):
             if self._stop is not None and self._stop.is_set():
                 break
-            now = self._clock()
-            if now >= run.next_poll:
-                self._poll_app(run, now)
-            retry = run.retry
-            if retry is not None and retry.armed and now >= (retry.next_at or 0.0):
-                retry.armed = False  # acted on once: no busy loop while it stays blocked
-                if retry.revision == run.revision:
-                    run.assess = True
-            if run.assess:
-                self._assess(run)
+            try:
+                self._step_app(run)
+            except Exception as exc:  # one app's bug must not stop the others
+                self._crashed(run, exc)
         return self._next_wait()
 
+    def _step_app(self, run: AppRun) -> None:
+        now = self._clock()
+        if now >= run.next_poll:
+            self._poll_app(run, now)
+        retry = run.retry
+        if retry is not None and retry.armed and now >= (retry.next_at or 0.0):
+            retry.armed = False  # acted on once: no busy loop while it stays blocked
+            if retry.revision == run.revision:
+                run.assess = True
+        if run.assess:
+            self._assess(run)
+
     def statuses(self) -> list[AppStatus]:
-        """The status of every app, in sync order."""
+        """The status of every app, in sync order, then the apps that cannot be loaded."""
         with self._lock:
-            return [run.status for run in self._runs.values() if run.status is not None]
+            statuses = [run.status for run in self._runs.values() if run.status is not None]
+            broken = list(self._broken.values())
+        return statuses + [broken_status(entry) for entry in broken]
+
+    @property
+    def broken(self) -> list[ChosenApp]:
+        """The apps that cannot be loaded, each with its error."""
+        with self._lock:
+            return list(self._broken.values())
 
     @property
     def apps(self) -> list[AppSpec]:
@@ -209,14 +233,15 @@ class Reconciler(Decisions, PinsAndRollbacks):
         self._root_next = now + (min(intervals) if intervals else self._interval_default())
         try:
             revision = self._read_root()
-            if revision and revision == self._root_revision:
+            # A broken app may be fixed in its own source: read the definitions again.
+            if revision and revision == self._root_revision and not self._broken:
                 return
-            _, apps = load_apps(
+            app_set = load_app_set(
                 self.location,
                 revision=revision or None,
                 allow_local_repos=self.options.allow_local_repos,
             )
-            chosen = self._select(apps)
+            chosen = operations.choose_app_set(app_set, only=self._only, location=self.location)
         except GitwaveError as exc:
             if first:
                 raise
@@ -224,16 +249,28 @@ class Reconciler(Decisions, PinsAndRollbacks):
                 self._report(run, f"apps:{exc}", f"app definitions: error: {exc}")
             return
         self._root_revision = revision
-        self._set_apps(chosen)
+        self._set_apps([e.spec for e in chosen if e.error is None and e.spec is not None])
+        self._set_broken([e for e in chosen if e.error is not None])
         intervals = [self._interval(run.spec) for run in self._runs.values()]
         if intervals:
             self._root_next = now + min(intervals)
 
+    def _set_broken(self, broken: Sequence[ChosenApp]) -> None:
+        """Keep the apps that cannot be loaded, and report each one's error once
+        per distinct error (not on every poll: its status carries it meanwhile)."""
+        with self._lock:
+            self._broken = {entry.name: entry for entry in broken}
+        for entry in broken:
+            line = f"app definition: error: nothing is synced or pruned for it: {entry.error}"
+            if self._broken_reported.get(entry.name) != line:
+                self._broken_reported[entry.name] = line
+                self._sink(Event(kind=EventKind.CYCLE, app=entry.name, message=line))
+        for name in list(self._broken_reported):
+            if name not in self._broken:
+                del self._broken_reported[name]
+
     def _interval_default(self) -> float:
         return self.options.interval_s or DEFAULT_INTERVAL_S
-
-    def _select(self, apps: Iterable[AppSpec]) -> list[AppSpec]:
-        return operations.choose_apps(apps, only=self._only, location=self.location)
 
     def _set_apps(self, apps: Sequence[AppSpec]) -> None:
         runs: dict[str, AppRun] = {}

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import Desired
 from gitwave.engine.apps import AppSpec, RetrySpec
 from gitwave.engine.drift import DriftLoop, LoopGuard
@@ -161,6 +162,16 @@ class LoopCore:
             self._emit(run, kind, message)
         self._emit(run, EventKind.CYCLE, message)
 
+    def _crashed(self, run: AppRun, exc: Exception) -> None:
+        """An unexpected failure of one app (a gitwave bug): reported and retried at
+        the app's next poll, while the other apps carry on. The exception's text is
+        left out: it may quote a value from Git, a Secret's too."""
+        run.assess = False
+        where = exc.__traceback__.tb_frame.f_code.co_filename if exc.__traceback__ else ""
+        message = f"internal error ({type(exc).__name__}); the other apps carry on"
+        self._report(run, f"bug:{type(exc).__name__}:{where}", f"→ error: {message}")
+        self._set_status(run, SyncStatus.UNKNOWN, message=message)
+
     def _set_status(
         self,
         run: AppRun,
@@ -187,3 +198,17 @@ class LoopCore:
         )
         with self._lock:
             run.status = status
+
+
+def broken_status(entry: ChosenApp) -> AppStatus:
+    """The status of an app that cannot be loaded: Unknown, with its error."""
+    spec = entry.spec
+    return AppStatus(
+        app=entry.name,
+        revision="",
+        sync=SyncStatus.UNKNOWN,
+        health=HealthCode.UNKNOWN,
+        automated=spec.policy.automated if spec is not None else False,
+        self_heal=spec.policy.self_heal if spec is not None else False,
+        message=f"error: {entry.error}",
+    )
