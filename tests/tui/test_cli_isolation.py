@@ -300,5 +300,5 @@ def test_run_keeps_reconciling_the_good_app_and_reports_the_bad_ones(
     for bad in ("cyclic", "banana", "after-banana", "apps/broken.yaml"):
         line = next(line for line in out.splitlines() if f" {bad}: app definition: error: " in line)
         assert "nothing is synced or pruned" in line
-    code, out, _ = run(capsys, "events", "banana", "-o", "json")
+    _, out, _ = run(capsys, "events", "banana", "-o", "json")
     assert any("spec.interval" in e["message"] for e in json.loads(out))
