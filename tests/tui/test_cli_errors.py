@@ -223,3 +223,38 @@ def test_an_unexpected_failure_is_one_line_exit_3_without_its_text(
     assert "s3cr3t-value" not in out + err
     assert "error: internal error (ValueError at tests/tui/test_cli_errors.py:" in err
     assert "GITWAVE_DEBUG=1" in err
+
+
+def test_a_symlink_loop_in_an_app_is_an_error_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "cm.yaml").write_text(GOOD)
+    (app / "loop").symlink_to("loop")
+    code, out, err = run(capsys, "sync", str(app))
+    assert code == 2
+    assert "Traceback" not in out + err
+    assert "error: app: loop: symlink loop" in err
+
+
+def test_yaml_keys_that_are_not_strings_become_strings_as_kubectl_makes_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keys, namespace: default}\n"
+        "data: {1: one, true: 'yes', 2.5: half}\n"
+    )
+    code, out, err = run(capsys, "sync", str(app))
+    assert code == 0, err
+    code, out, _ = run(capsys, "sandbox", "get", "configmap/keys", "-n", "default", "-o", "json")
+    assert json.loads(out)["data"] == {"1": "one", "true": "yes", "2.5": "half"}
+    (app / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keys, namespace: default}\n"
+        "data: {null: x}\n"
+    )
+    code, out, err = run(capsys, "plan", str(app))
+    assert code == 2
+    assert "cm.yaml:4: malformed YAML: a null map key" in err
