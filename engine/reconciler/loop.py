@@ -133,7 +133,9 @@ class Reconciler(Decisions, PinsAndRollbacks):
 
     def start(self) -> None:
         """Open the change feeds and load the apps. Raises GitwaveError when the
-        apps cannot be loaded at all (nothing to reconcile)."""
+        apps cannot be loaded at all (nothing to reconcile: the location cannot be
+        read, or every app is broken); one broken app beside good ones is reported
+        while the others run."""
         self._feeds = []
         for provider in self.targets.providers:
             feed = change_feed(provider)
@@ -242,6 +244,8 @@ class Reconciler(Decisions, PinsAndRollbacks):
                 allow_local_repos=self.options.allow_local_repos,
             )
             chosen = operations.choose_app_set(app_set, only=self._only, location=self.location)
+            if first and chosen and all(e.error is not None for e in chosen):
+                raise next(e.error for e in chosen if e.error is not None)  # nothing to run
         except GitwaveError as exc:
             if first:
                 raise
