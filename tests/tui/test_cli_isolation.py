@@ -302,3 +302,32 @@ def test_run_keeps_reconciling_the_good_app_and_reports_the_bad_ones(
         assert "nothing is synced or pruned" in line
     _, out, _ = run(capsys, "events", "banana", "-o", "json")
     assert any("spec.interval" in e["message"] for e in json.loads(out))
+
+
+def test_a_malformed_sibling_in_an_app_of_apps_is_not_taken_for_a_removed_child(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The parent still holds one child, so a child missing from its render would
+    be pruned (Argo CD's resources-finalizer); one that is there but unreadable
+    must not be: the parent's child list is partial."""
+    root = tmp_path / "aoa"
+    for name in ("one", "two"):
+        child = application(name, name, automated=True)
+        child["metadata"]["finalizers"] = ["resources-finalizer.argocd.argoproj.io"]
+        write(root / "children" / f"{name}.yaml", yaml.safe_dump(child))
+        write(root / name / "cm.yaml", yaml.safe_dump(config_map(f"{name}-settings")))
+    write(root / "parent.yaml", yaml.safe_dump(application("parent", "children", automated=True)))
+    commit(root, "init")
+    code, _, err = run(capsys, "sync", str(root), "--prune")
+    assert code == 0, err
+    assert {"one-settings", "two-settings"} <= sandbox_names(capsys)
+
+    two = root / "children" / "two.yaml"
+    two.write_text(two.read_text().replace("path: two", "path: ../outside"))
+    commit(root, "break one child")
+    code, out, err = run(capsys, "sync", str(root), "--prune")
+    assert code == 2
+    assert "error: parent: " in err and "children/two.yaml" in err
+    assert "removed from parent" not in out + err
+    names = sandbox_names(capsys)
+    assert {"one-settings", "two-settings"} <= names, "nothing is pruned on a partial view"
