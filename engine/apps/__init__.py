@@ -47,6 +47,7 @@ Where each job lives::
                resolution, implicit apps, app-of-apps children
     broken.py  BrokenApp, AppSet: an app that cannot be loaded fails alone
     files.py   which top-level files and documents define apps
+    holder.py  Holder: the repository holding an app file, repoURL resolution
     argo.py    Argo CD Application → AppSpec
     flux.py    Flux Kustomization + GitRepository → AppSpec (images, decryption)
     semver.py  GitRepository ``ref.semver``: the highest tag a constraint allows

@@ -1,23 +1,18 @@
 """Finding apps: ``load_apps`` and ``render_app`` (see the package docstring for the rules).
 
-The holder is the repository an app file lives in; it decides what a repoURL
-written there resolves to. App of apps: an Argo app is rendered to find the
-Applications it holds, and that render is the one ``render_app`` reuses (the
-render cache, keyed by commit and path, serves the second call).
-
-A little over 400 lines as one job: loading is one walk (files → definitions →
-repoURL resolution and the local-repository check → children), and each step
-records its failure on the app it concerns (``BrokenApp``) rather than
-stopping the walk; which files and documents hold apps is ``files.py``, and
-what a broken app means is ``broken.py``.
+The holder (``holder.py``) is the repository an app file lives in; it decides
+what a repoURL written there resolves to. App of apps: an Argo app is rendered
+to find the Applications it holds, and that render is the one ``render_app``
+reuses (the render cache, keyed by commit and path, serves the second call).
+Each step records its failure on the app it concerns (``BrokenApp``) rather
+than stopping the walk.
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from gitwave.engine.apps.argo import parse_argo
@@ -30,6 +25,7 @@ from gitwave.engine.apps.broken import (
 )
 from gitwave.engine.apps.files import app_documents, app_kind, top_level_files
 from gitwave.engine.apps.flux import FluxSource, parse_flux, parse_git_repository
+from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.model import (
     ARGO_GROUP,
     MAX_APP_DEPTH,
@@ -46,7 +42,6 @@ from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
     check_local_repo,
-    current_branch,
     find_repo_root,
     is_remote,
     local_path,
@@ -97,7 +92,7 @@ def load_app_set(
     dependsOn cycle."""
     if is_remote(location):
         checkout = open_source(location, revision=revision, cache_dir=cache_dir)
-        holder = _Holder.remote(checkout, location)
+        holder = Holder.remote(checkout, location)
         target = checkout.root
         given_path = local_path(location)  # a file:// URL names a repository on this host
         given_repo: tuple[Path, ...] = (given_path.resolve(),) if given_path else ()
@@ -113,7 +108,7 @@ def load_app_set(
         directory = given.resolve() if given.is_dir() else given.resolve().parent
         top = find_repo_root(directory) or directory
         checkout = open_source(str(directory), revision=revision, cache_dir=cache_dir)
-        holder = _Holder.local(checkout, top, revision)
+        holder = Holder.local(checkout, top, revision)
         target = checkout.root / os.path.relpath(given.resolve(), top)
         given_repo = (top,)
     loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)))
@@ -176,79 +171,6 @@ def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Re
     return checkout, render(checkout, app.source.path, options=app.source.render)
 
 
-# --- where an app file lives, and how to reopen it ----------------------------
-
-
-@dataclass(frozen=True)
-class _Holder:
-    """The repository holding an app file, and how ``open_source`` reopens it."""
-
-    checkout: Checkout
-    fetch_from: str
-    fetch_revision: str | None
-    same_repo_urls: frozenset[str]
-    work_tree_branch: str | None
-
-    @staticmethod
-    def local(checkout: Checkout, top: Path, revision: str | None) -> _Holder:
-        urls = {normalise_repo_url(u) for u in remote_urls(top)}
-        urls.add(normalise_repo_url(str(top)))
-        return _Holder(
-            checkout=checkout,
-            fetch_from=str(top),
-            fetch_revision=(checkout.revision or revision) if revision is not None else None,
-            same_repo_urls=frozenset(urls),
-            work_tree_branch=current_branch(top) if revision is None else None,
-        )
-
-    @staticmethod
-    def remote(checkout: Checkout, url: str) -> _Holder:
-        return _Holder(
-            checkout=checkout,
-            fetch_from=url,
-            fetch_revision=checkout.revision or None,
-            same_repo_urls=frozenset({normalise_repo_url(url)}),
-            work_tree_branch=None,
-        )
-
-    @staticmethod
-    def for_source(checkout: Checkout, source: AppSource) -> _Holder:
-        if is_remote(source.fetch_from):
-            return _Holder.remote(checkout, source.fetch_from)
-        top = Path(source.fetch_from)
-        holder = _Holder.local(checkout, top, source.fetch_revision)
-        return holder
-
-    def resolve(
-        self, repo_url: str, revision: str, where: str, field_name: str
-    ) -> tuple[str, str | None]:
-        """``(fetch_from, fetch_revision)`` for a repoURL written in a file of this holder."""
-        url = repo_url.strip()
-        if self._is_this_repo(url, where, field_name):
-            if revision in ("", "HEAD"):
-                return self.fetch_from, self.fetch_revision
-            if self.fetch_revision is None and revision == self.work_tree_branch:
-                return self.fetch_from, None
-            return self.fetch_from, revision
-        return url, None if revision in ("", "HEAD") else revision
-
-    def _is_this_repo(self, url: str, where: str, field_name: str) -> bool:
-        path = url.removeprefix("file://") if url.startswith("file://") else None
-        if path is None and not is_remote(url):
-            path = url
-        if path is not None:
-            if not path.startswith("/"):
-                if posixpath.normpath(path or ".") != ".":
-                    raise ValidationError(
-                        where,
-                        f"{field_name}: relative repoURL {url!r} must be '.' (this repository)",
-                        hint="use '.' for this repository or a full URL for another one",
-                    )
-                return True
-            return normalise_repo_url(path) in self.same_repo_urls
-        return normalise_repo_url(url) in self.same_repo_urls
-
-
 # --- loading ---------------------------------------------------------------
 
 
@@ -269,7 +191,7 @@ class _Loader:
             self._fail(rel, error)  # its apps are unknown: none is synced or pruned
         return documents
 
-    def top_level(self, holder: _Holder, target: Path) -> list[AppSpec]:
+    def top_level(self, holder: Holder, target: Path) -> list[AppSpec]:
         files = [target] if target.is_file() else top_level_files(target)
         checkout = holder.checkout
         argo: list[AppSpec] = []
@@ -363,7 +285,7 @@ class _Loader:
         child_resources = [r for r in rendered.resources if _is_argo_app_resource(r)]
         if not child_resources:
             return app
-        holder = _Holder.for_source(checkout, app.source)
+        holder = Holder.for_source(checkout, app.source)
         children: list[AppSpec] = []
         for resource in child_resources:
             try:
@@ -392,7 +314,7 @@ def _is_argo_app_resource(resource: Resource) -> bool:
     return resource.key.group == ARGO_GROUP and resource.key.kind == "Application"
 
 
-def _implicit_app(holder: _Holder, target: Path) -> AppSpec:
+def _implicit_app(holder: Holder, target: Path) -> AppSpec:
     checkout = holder.checkout
     path = checkout.relpath(target)
     base = target.stem if target.is_file() else target.name
