@@ -32,10 +32,8 @@ Each sync takes the app's operation lock (``engine.locks``) without waiting:
 while ``gitwave sync`` or the TUI holds an app, the loop says who and looks
 again a moment later.
 
-Each app fails alone: an app that cannot be loaded (``engine.apps.broken``)
-is reported with its error and never planned (nothing of it is pruned), and an
-unexpected failure while reconciling one app is reported for that app; the
-others carry on.
+Each app fails alone: one that cannot be loaded (``engine.apps.broken``) is
+reported and never planned (nothing of it pruned), as is a bug hit by one app.
 
 The loop is single-threaded: apps are reconciled one after another in
 dependency order. Everything it does is an Event (``EventKind.CYCLE`` carries
@@ -58,7 +56,7 @@ from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec, load_app_set, render_app
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
-from gitwave.engine.events import Event, EventKind, EventSink, discard
+from gitwave.engine.events import EventKind, EventSink, discard
 from gitwave.engine.locks import AppBusyError
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import Action, SyncStatus
@@ -258,20 +256,6 @@ class Reconciler(Decisions, PinsAndRollbacks):
         intervals = [self._interval(run.spec) for run in self._runs.values()]
         if intervals:
             self._root_next = now + min(intervals)
-
-    def _set_broken(self, broken: Sequence[ChosenApp]) -> None:
-        """Keep the apps that cannot be loaded, and report each one's error once
-        per distinct error (not on every poll: its status carries it meanwhile)."""
-        with self._lock:
-            self._broken = {entry.name: entry for entry in broken}
-        for entry in broken:
-            line = f"app definition: error: nothing is synced or pruned for it: {entry.error}"
-            if self._broken_reported.get(entry.name) != line:
-                self._broken_reported[entry.name] = line
-                self._sink(Event(kind=EventKind.CYCLE, app=entry.name, message=line))
-        for name in list(self._broken_reported):
-            if name not in self._broken:
-                del self._broken_reported[name]
 
     def _interval_default(self) -> float:
         return self.options.interval_s or DEFAULT_INTERVAL_S

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -115,6 +115,8 @@ class LoopCore:
     _rng: random.Random
     _guard: LoopGuard
     _runs: dict[str, AppRun]
+    _broken: dict[str, ChosenApp]
+    _broken_reported: dict[str, str]
     _lock: threading.Lock
     _stop: threading.Event | None
 
@@ -171,6 +173,20 @@ class LoopCore:
         message = f"internal error ({type(exc).__name__}); the other apps carry on"
         self._report(run, f"bug:{type(exc).__name__}:{where}", f"→ error: {message}")
         self._set_status(run, SyncStatus.UNKNOWN, message=message)
+
+    def _set_broken(self, broken: Sequence[ChosenApp]) -> None:
+        """Keep the apps that cannot be loaded, and report each one's error once
+        per distinct error (not on every poll: its status carries it meanwhile)."""
+        with self._lock:
+            self._broken = {entry.name: entry for entry in broken}
+        for entry in broken:
+            line = f"app definition: error: nothing is synced or pruned for it: {entry.error}"
+            if self._broken_reported.get(entry.name) != line:
+                self._broken_reported[entry.name] = line
+                self._sink(Event(kind=EventKind.CYCLE, app=entry.name, message=line))
+        for name in list(self._broken_reported):
+            if name not in self._broken:
+                del self._broken_reported[name]
 
     def _set_status(
         self,

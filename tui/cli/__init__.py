@@ -7,7 +7,8 @@ decides nothing itself: it calls the engine's operations layer
 
     parser         argparse: every verb and flag
     context        Context: state dir, targets, store, flags as a SyncRequest, terminal; exit codes
-    verbs_app      render, graph, plan, sync, status, history, rollback
+    verbs_app      render, graph, plan, sync, history, rollback
+    verbs_status   status
     verbs_loop     watch, run, events, unpin (long-running modes and their timeline)
     verbs_sandbox  sandbox get, scale, edit
     verbs_tui      tui (the Textual app)
