@@ -53,6 +53,10 @@ Segment = str | int
 FieldPath = tuple[Segment, ...]
 PathLike = str | Sequence[Segment]
 
+# set_field extends a list up to an index with nulls: a path from Git (a
+# composition patch) must not make that a billion of them.
+MAX_LIST_INDEX: Final = 10_000
+
 
 class _Missing:
     """The value at a path that leads nowhere (distinct from an explicit null)."""
@@ -258,9 +262,16 @@ def set_field(obj: dict[str, Any], path: PathLike, value: Any, *, overwrite: boo
 
     A step that holds a scalar, or a list where a key follows (or a map where
     an index follows), raises FieldPathError; with ``overwrite`` it is replaced
-    by an empty map or list instead, as a server-side apply does.
+    by an empty map or list instead, as a server-side apply does. So does an
+    index over ``MAX_LIST_INDEX`` (checked first: ``obj`` is left unchanged).
     """
     segments = _segments(path)
+    huge = next((s for s in segments if isinstance(s, int) and s > MAX_LIST_INDEX), None)
+    if huge is not None:
+        raise FieldPathError(
+            f"cannot set {_text(path)}: list index {huge} is past the end, and "
+            f"a list is extended to index {MAX_LIST_INDEX} at most"
+        )
     node: Any = obj
     last_at = len(segments) - 1
     for position, segment in enumerate(segments):

@@ -15,6 +15,9 @@ parsing, with a RenderError naming the file, before anything is applied:
 Each can be changed through the environment (``GITWAVE_MAX_OBJECT_BYTES``,
 ``GITWAVE_MAX_RENDER_BYTES``, ``GITWAVE_MAX_ALIAS_NODES``, ``GITWAVE_MAX_DEPTH``),
 read on every call so a test or an operator can raise one without a restart.
+``GITWAVE_MAX_DEPTH`` may be raised to ``MAX_DEPTH_CEILING`` at most: later
+stages walk objects recursively, and a deeper object would overflow Python's
+stack there instead of being refused here.
 """
 
 from __future__ import annotations
@@ -63,6 +66,13 @@ def current_limits() -> Limits:
                 f"{raw!r} is not a positive whole number",
                 hint=f"set {variable} to a number such as {getattr(Limits(), field)}",
             )
+        if field == "max_depth" and number > MAX_DEPTH_CEILING:
+            raise RenderError(
+                SourceRef(variable),
+                f"{number} is over the most gitwave can check safely ({MAX_DEPTH_CEILING})",
+                hint=f"set {variable} to at most {MAX_DEPTH_CEILING}; "
+                "no Kubernetes object needs more",
+            )
         values[field] = number
     return Limits(**values) if values else _DEFAULT
 
@@ -76,5 +86,8 @@ def limit_hint(variable_field: str) -> str:
 
 
 _DEFAULT = Limits()
+# Python's default recursion limit is 1000 frames and copying or diffing an
+# object takes up to two per level: 300 leaves room for the frames below.
+MAX_DEPTH_CEILING = 300
 
-__all__ = ["Limits", "current_limits", "limit_hint"]
+__all__ = ["MAX_DEPTH_CEILING", "Limits", "current_limits", "limit_hint"]

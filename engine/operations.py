@@ -2,6 +2,7 @@
 and (later) the controller ask of the engine, each in one place.
 
 - ``select_apps``: the apps a location defines, in sync order, filtered by name;
+  ``select_app_set`` the same with each broken app beside the others (it fails alone);
 - ``effective_prune``: whether a sync of an app prunes (the request, else its policy);
 - ``plan``: one app through render → compose → graph → observe → plan (``AppState``),
   narrowed to what the request asked (one object, forced);
@@ -37,6 +38,7 @@ import tenacity
 
 from gitwave.engine import plan_filters
 from gitwave.engine.app_children import ChildrenStore, note_sync, owner_text, removed_children
+from gitwave.engine.app_choice import ChosenApp, choose_app_set
 from gitwave.engine.app_pipeline import (
     AppState,
     Desired,
@@ -45,7 +47,7 @@ from gitwave.engine.app_pipeline import (
     plan_resources,
 )
 from gitwave.engine.app_status import app_health, plan_summary, resource_healths, result_summary
-from gitwave.engine.apps import AppSpec, flatten_apps, load_apps
+from gitwave.engine.apps import AppSpec, flatten_apps, load_app_set
 from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
@@ -78,10 +80,12 @@ from gitwave.engine.validate import preflight
 
 __all__ = [
     "AppState",
+    "ChosenApp",
     "SyncRequest",
     "SyncStatus",
     "Synced",
     "app_health",
+    "choose_app_set",
     "content_digest",
     "effective_prune",
     "history",
@@ -90,6 +94,7 @@ __all__ = [
     "resource_healths",
     "result_summary",
     "rollback",
+    "select_app_set",
     "select_apps",
     "sync",
     "sync_app",
@@ -173,13 +178,38 @@ def select_apps(
     ``allow_local_repos`` are host directories an app's source may name besides
     the given repository. With a ``store``, the child apps an app of apps here
     held and holds no more follow (``app_children.removed_children``): planning
-    them shows the objects they left. Raises GitwaveError when they cannot be loaded."""
-    _, apps = load_apps(location, revision=revision, allow_local_repos=tuple(allow_local_repos))
-    chosen = choose_apps(apps, only=only, location=location)
+    them shows the objects they left. Raises GitwaveError when they cannot be
+    loaded; an app not chosen (``only``) that is broken does not stop the others."""
+    chosen = select_app_set(
+        location, revision=revision, only=only, allow_local_repos=allow_local_repos, store=store
+    )
+    for entry in chosen:
+        if entry.error is not None:
+            raise entry.error
+    return [entry.spec for entry in chosen if entry.spec is not None]
+
+
+def select_app_set(
+    location: str,
+    *,
+    revision: str | None = None,
+    only: Collection[str] = (),
+    allow_local_repos: Collection[str] = (),
+    store: Store | None = None,
+) -> list[ChosenApp]:
+    """The apps ``location`` defines, chosen as ``choose_app_set`` does: each broken
+    one carries its error and the others load; with a ``store``, then the removed
+    children as ``select_apps`` says, except those of a broken app of apps (its
+    child list is partial: nothing is pruned on it). Raises GitwaveError only when
+    the location itself cannot be read or an unknown app is named."""
+    app_set = load_app_set(location, revision=revision, allow_local_repos=tuple(allow_local_repos))
+    chosen = choose_app_set(app_set, only=only, location=location)
     if store is None:
         return chosen
+    broken = {b.name for b in app_set.broken}
     with closing(ChildrenStore.beside(store)) as records:
-        return chosen + removed_children(flatten_apps(apps), records, only=only)
+        removed = removed_children(flatten_apps(app_set.apps), records, only=only)
+    return chosen + [ChosenApp(app.name, app) for app in removed if app.removed_from not in broken]
 
 
 def effective_prune(app: AppSpec, request: SyncRequest) -> bool:

@@ -280,12 +280,15 @@ def safe_join(root: Path, relative: str) -> Path:
     """``root / relative``, refusing any path that leaves ``root``.
 
     Refused (PathEscapeError): absolute paths, ``..`` that climbs above the
-    root, and paths through a symlink that resolves outside the root. Returns
+    root, paths through a symlink that resolves outside the root (or loops),
+    and paths holding a NUL character. Returns
     the joined path (not resolved, so it still reads as repo-relative).
     """
     text = relative.strip()
     if text in ("", "."):
         return root
+    if "\x00" in text:
+        raise PathEscapeError(relative, reason="a path may not hold a NUL character")
     if text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", text):
         raise PathEscapeError(relative, reason="absolute paths are not allowed")
     normal = posixpath.normpath(text.replace("\\", "/"))
@@ -293,7 +296,10 @@ def safe_join(root: Path, relative: str) -> Path:
         raise PathEscapeError(relative, reason="'..' leads outside the repository")
     joined = root / normal
     real_root = root.resolve()
-    real = joined.resolve()
+    try:
+        real = joined.resolve()
+    except (OSError, RuntimeError) as err:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise PathEscapeError(relative, reason=f"it cannot be resolved ({err})") from None
     if real != real_root and not real.is_relative_to(real_root):
         raise PathEscapeError(
             relative, reason=f"a symlink resolves outside the repository to {real}"

@@ -27,16 +27,32 @@ from gitwave.engine.model import SourceRef
 class KubeLoader(yaml.CSafeLoader):
     """CSafeLoader without the YAML 1.1 timestamp type (Kubernetes keeps them as
     strings), refusing duplicate keys: PyYAML keeps the last of two ``metadata:``
-    keys silently, where kubectl's strict decoding rejects the document."""
+    keys silently, where kubectl's strict decoding rejects the document.
+
+    Map keys are strings, as kubectl's YAML-to-JSON step makes them: ``1: a``
+    and ``true: b`` become ``"1"`` and ``"true"``; a ``null`` key (which JSON
+    cannot hold, so kubectl refuses it) is refused. Every later stage can then
+    take a manifest's keys for strings.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[str] = set()
+        converted = False
         for key_node, _ in node.value:
             if (
                 not isinstance(key_node, yaml.ScalarNode)
                 or key_node.tag == "tag:yaml.org,2002:merge"
             ):
                 continue
+            if key_node.tag != _STR_TAG:
+                converted = True
+                if key_node.tag == _NULL_TAG:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        "a null map key (JSON and Kubernetes have none; quote it)",
+                        key_node.start_mark,
+                    )
             if key_node.value in seen:
                 raise yaml.constructor.ConstructorError(
                     "while constructing a mapping",
@@ -45,7 +61,37 @@ class KubeLoader(yaml.CSafeLoader):
                     key_node.start_mark,
                 )
             seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)
+        if not converted:
+            return super().construct_mapping(node, deep=deep)
+        # Built here, not by PyYAML: it would merge 1 and true (equal in Python).
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "a map key must be a string",
+                    key_node.start_mark,
+                )
+            mapping[_key_text(key)] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+def _key_text(key: Any) -> Any:
+    """A scalar map key as kubectl's YAML-to-JSON conversion writes it."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        return str(int(key)) if key.is_integer() and abs(key) < 1e21 else repr(key)
+    return key
 
 
 KubeLoader.yaml_implicit_resolvers = {

@@ -43,8 +43,11 @@ They are not resources of the parent: ``render_app`` leaves them out.
 Where each job lives::
 
     model.py   AppSpec and the values it holds (AppSource, SyncPolicy, RetrySpec, …)
-    loader.py  load_apps, render_app: the holding repository, repoURL resolution,
-               implicit apps, app-of-apps children
+    loader.py  load_apps, load_app_set, render_app: the holding repository, repoURL
+               resolution, implicit apps, app-of-apps children
+    broken.py  BrokenApp, AppSet: an app that cannot be loaded fails alone
+    files.py   which top-level files and documents define apps
+    holder.py  Holder: the repository holding an app file, repoURL resolution
     argo.py    Argo CD Application → AppSpec
     flux.py    Flux Kustomization + GitRepository → AppSpec (images, decryption)
     semver.py  GitRepository ``ref.semver``: the highest tag a constraint allows
@@ -52,8 +55,15 @@ Where each job lives::
     order.py   order_apps (one level), flatten_apps (app-of-apps trees, dependsOn)
 """
 
+from gitwave.engine.apps.broken import AppSet, BrokenApp
 from gitwave.engine.apps.fields import parse_duration
-from gitwave.engine.apps.loader import checkout_for, implicit_app, load_apps, render_app
+from gitwave.engine.apps.loader import (
+    checkout_for,
+    implicit_app,
+    load_app_set,
+    load_apps,
+    render_app,
+)
 from gitwave.engine.apps.model import (
     ARGO_GROUP,
     DEFAULT_ARGO_SERVER,
@@ -78,8 +88,10 @@ __all__ = [
     "FLUX_SOURCE_GROUP",
     "MAX_APP_DEPTH",
     "AppKind",
+    "AppSet",
     "AppSource",
     "AppSpec",
+    "BrokenApp",
     "IgnoreDifference",
     "RetrySpec",
     "SyncPolicy",
@@ -87,6 +99,7 @@ __all__ = [
     "dns_label",
     "flatten_apps",
     "implicit_app",
+    "load_app_set",
     "load_apps",
     "order_apps",
     "parse_duration",

@@ -186,6 +186,8 @@ def clean_path(path: str, subject: str) -> str:
     ``subject`` names the file, line and field in the error.
     """
     text = path.strip() or "."
+    if "\x00" in text:
+        raise PathEscapeError(f"{subject} {path!r}", reason="a path may not hold a NUL character")
     if text.startswith("/"):
         raise PathEscapeError(f"{subject} {path!r}", reason="absolute paths are not allowed")
     normal = posixpath.normpath(text)

@@ -1,27 +1,33 @@
 """Finding apps: ``load_apps`` and ``render_app`` (see the package docstring for the rules).
 
-The holder is the repository an app file lives in; it decides what a repoURL
-written there resolves to. App of apps: an Argo app is rendered to find the
-Applications it holds, and that render is the one ``render_app`` reuses (the
-render cache, keyed by commit and path, serves the second call).
+The holder (``holder.py``) is the repository an app file lives in; it decides
+what a repoURL written there resolves to. App of apps: an Argo app is rendered
+to find the Applications it holds, and that render is the one ``render_app``
+reuses (the render cache, keyed by commit and path, serves the second call).
+Each step records its failure on the app it concerns (``BrokenApp``) rather
+than stopping the walk.
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from gitwave.engine.apps.argo import parse_argo
+from gitwave.engine.apps.broken import (
+    AppSet,
+    BrokenApp,
+    definition_name,
+    source_ref_name,
+    without_broken_dependencies,
+)
+from gitwave.engine.apps.files import app_documents, app_kind, top_level_files
 from gitwave.engine.apps.flux import FluxSource, parse_flux, parse_git_repository
+from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.model import (
     ARGO_GROUP,
-    FLUX_KUSTOMIZE_GROUP,
-    FLUX_SOURCE_GROUP,
     MAX_APP_DEPTH,
     AppKind,
     AppSource,
@@ -29,14 +35,13 @@ from gitwave.engine.apps.model import (
     dns_label,
 )
 from gitwave.engine.apps.order import order_apps
-from gitwave.engine.errors import SourceError, ValidationError
+from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.model import Resource, SourceRef
 from gitwave.engine.render import Rendered, render
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
     check_local_repo,
-    current_branch,
     find_repo_root,
     is_remote,
     local_path,
@@ -44,16 +49,7 @@ from gitwave.engine.source import (
     open_source,
     remote_urls,
 )
-from gitwave.engine.yamlio import Document, iter_documents
-
-# A cheap pre-filter before parsing: only files declaring an apiVersion of these
-# groups can hold apps. (The bare group name is not enough: every object with an
-# argocd.argoproj.io/sync-wave annotation mentions argoproj.io.)
-_APP_MARKER = re.compile(
-    r"""apiVersion["']?\s*:\s*["']?("""
-    + "|".join(re.escape(g) for g in (ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP))
-    + ")/"
-)
+from gitwave.engine.yamlio import Document
 
 
 def load_apps(
@@ -69,14 +65,34 @@ def load_apps(
     accepted only inside the repository of ``location`` or inside one of
     ``allow_local_repos`` or ``$GITWAVE_ALLOW_LOCAL_REPOS``.
 
-    Raises SourceError/PathEscapeError for an unreadable location,
-    ValidationError for a malformed Application/Kustomization (naming
-    file:line and the field) or a host directory not allowed, and
-    RenderError when an app of apps cannot be rendered to find its children.
+    All or nothing: raises the error of the first broken app (see
+    ``load_app_set`` for the form where each app fails alone), and
+    SourceError/PathEscapeError for an unreadable location.
     """
+    app_set = load_app_set(
+        location, revision=revision, cache_dir=cache_dir, allow_local_repos=allow_local_repos
+    )
+    error = app_set.first_error()
+    if error is not None:
+        raise error
+    return app_set.checkout, list(app_set.apps)
+
+
+def load_app_set(
+    location: str,
+    *,
+    revision: str | None = None,
+    cache_dir: Path | None = None,
+    allow_local_repos: Sequence[str] = (),
+) -> AppSet:
+    """The apps ``location`` defines, each failing alone (``AppSet``): a malformed
+    definition, an app of apps that cannot be rendered or a file that is not YAML
+    is a ``BrokenApp`` naming file:line and the field. Raises SourceError when
+    the location cannot be read, ValidationError for two apps of one name or a
+    dependsOn cycle."""
     if is_remote(location):
         checkout = open_source(location, revision=revision, cache_dir=cache_dir)
-        holder = _Holder.remote(checkout, location)
+        holder = Holder.remote(checkout, location)
         target = checkout.root
         given_path = local_path(location)  # a file:// URL names a repository on this host
         given_repo: tuple[Path, ...] = (given_path.resolve(),) if given_path else ()
@@ -84,15 +100,23 @@ def load_apps(
         given = Path(location)
         if not given.exists():
             raise SourceError(f"{location}: no such file or directory", hint="check the path")
+        if not given.is_dir() and not given.is_file():  # /dev/null, a FIFO, a socket
+            raise SourceError(
+                f"{location}: not a directory or a regular file",
+                hint="give a directory, a Git repository or an Application file",
+            )
         directory = given.resolve() if given.is_dir() else given.resolve().parent
         top = find_repo_root(directory) or directory
         checkout = open_source(str(directory), revision=revision, cache_dir=cache_dir)
-        holder = _Holder.local(checkout, top, revision)
+        holder = Holder.local(checkout, top, revision)
         target = checkout.root / os.path.relpath(given.resolve(), top)
         given_repo = (top,)
     loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)))
     apps = loader.top_level(holder, target)
-    return checkout, [_identified(app) for app in apps]
+    broken = tuple(
+        replace(b, spec=_identified(b.spec)) if b.spec is not None else b for b in loader.broken
+    )
+    return AppSet(checkout=checkout, apps=tuple(_identified(app) for app in apps), broken=broken)
 
 
 def _identified(app: AppSpec, parent: str = "") -> AppSpec:
@@ -147,147 +171,133 @@ def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Re
     return checkout, render(checkout, app.source.path, options=app.source.render)
 
 
-# --- where an app file lives, and how to reopen it ----------------------------
-
-
-@dataclass(frozen=True)
-class _Holder:
-    """The repository holding an app file, and how ``open_source`` reopens it."""
-
-    checkout: Checkout
-    fetch_from: str
-    fetch_revision: str | None
-    same_repo_urls: frozenset[str]
-    work_tree_branch: str | None
-
-    @staticmethod
-    def local(checkout: Checkout, top: Path, revision: str | None) -> _Holder:
-        urls = {normalise_repo_url(u) for u in remote_urls(top)}
-        urls.add(normalise_repo_url(str(top)))
-        return _Holder(
-            checkout=checkout,
-            fetch_from=str(top),
-            fetch_revision=(checkout.revision or revision) if revision is not None else None,
-            same_repo_urls=frozenset(urls),
-            work_tree_branch=current_branch(top) if revision is None else None,
-        )
-
-    @staticmethod
-    def remote(checkout: Checkout, url: str) -> _Holder:
-        return _Holder(
-            checkout=checkout,
-            fetch_from=url,
-            fetch_revision=checkout.revision or None,
-            same_repo_urls=frozenset({normalise_repo_url(url)}),
-            work_tree_branch=None,
-        )
-
-    @staticmethod
-    def for_source(checkout: Checkout, source: AppSource) -> _Holder:
-        if is_remote(source.fetch_from):
-            return _Holder.remote(checkout, source.fetch_from)
-        top = Path(source.fetch_from)
-        holder = _Holder.local(checkout, top, source.fetch_revision)
-        return holder
-
-    def resolve(
-        self, repo_url: str, revision: str, where: str, field_name: str
-    ) -> tuple[str, str | None]:
-        """``(fetch_from, fetch_revision)`` for a repoURL written in a file of this holder."""
-        url = repo_url.strip()
-        if self._is_this_repo(url, where, field_name):
-            if revision in ("", "HEAD"):
-                return self.fetch_from, self.fetch_revision
-            if self.fetch_revision is None and revision == self.work_tree_branch:
-                return self.fetch_from, None
-            return self.fetch_from, revision
-        return url, None if revision in ("", "HEAD") else revision
-
-    def _is_this_repo(self, url: str, where: str, field_name: str) -> bool:
-        path = url.removeprefix("file://") if url.startswith("file://") else None
-        if path is None and not is_remote(url):
-            path = url
-        if path is not None:
-            if not path.startswith("/"):
-                if posixpath.normpath(path or ".") != ".":
-                    raise ValidationError(
-                        where,
-                        f"{field_name}: relative repoURL {url!r} must be '.' (this repository)",
-                        hint="use '.' for this repository or a full URL for another one",
-                    )
-                return True
-            return normalise_repo_url(path) in self.same_repo_urls
-        return normalise_repo_url(url) in self.same_repo_urls
-
-
 # --- loading ---------------------------------------------------------------
 
 
 class _Loader:
+    """One load: the apps found and, beside them, the ones that failed alone."""
+
     def __init__(self, cache_dir: Path | None, local_repos: tuple[Path, ...]) -> None:
         self.cache_dir = cache_dir
         self.local_repos = local_repos  # host directories an app's source may be in
+        self.broken: list[BrokenApp] = []
 
-    def top_level(self, holder: _Holder, target: Path) -> list[AppSpec]:
-        files = [target] if target.is_file() else _top_level_files(target)
+    def _fail(self, name: str, error: GitwaveError, spec: AppSpec | None = None) -> None:
+        self.broken.append(BrokenApp(name=name, error=error, spec=spec))
+
+    def _documents(self, file: Path, rel: str) -> list[Document]:
+        documents, error = app_documents(file, rel)
+        if error is not None:
+            self._fail(rel, error)  # its apps are unknown: none is synced or pruned
+        return documents
+
+    def top_level(self, holder: Holder, target: Path) -> list[AppSpec]:
+        files = [target] if target.is_file() else top_level_files(target)
         checkout = holder.checkout
         argo: list[AppSpec] = []
         flux_docs: list[tuple[Document, str]] = []
         sources: list[FluxSource] = []
+        broken_sources: dict[str, GitwaveError] = {}
         for file in files:
             rel = checkout.relpath(file)
-            text = file.read_text(encoding="utf-8")
-            if not _APP_MARKER.search(text):
-                continue
-            for doc in iter_documents(text, file=rel):
+            for doc in self._documents(file, rel):
                 where = f"{rel}:{doc.line}"
-                kind = _app_kind(doc.value)
-                if kind == "Application":
-                    argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
-                elif kind == "Kustomization":
-                    flux_docs.append((doc, rel))
-                elif kind == "GitRepository":
-                    sources.append(parse_git_repository(doc.value, where, holder.resolve))
-        flux = [
-            parse_flux(doc.value, SourceRef(rel, doc.line), holder.resolve, sources)
-            for doc, rel in flux_docs
-        ]
-        for app in flux:
-            check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+                kind = app_kind(doc.value)
+                try:
+                    if kind == "Application":
+                        argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
+                    elif kind == "Kustomization":
+                        flux_docs.append((doc, rel))
+                    elif kind == "GitRepository":
+                        sources.append(parse_git_repository(doc.value, where, holder.resolve))
+                except GitwaveError as exc:
+                    name = definition_name(doc.value, where)
+                    if kind == "GitRepository":
+                        broken_sources[name] = exc  # its Kustomizations fail with it
+                    else:
+                        self._fail(name, exc)
+        flux: list[AppSpec] = []
+        for doc, rel in flux_docs:
+            origin = SourceRef(rel, doc.line)
+            name = definition_name(doc.value, str(origin))
+            source_error = broken_sources.get(source_ref_name(doc.value))
+            if source_error is not None:
+                self._fail(
+                    name,
+                    ValidationError(
+                        f"{origin} (Kustomization/{name})",
+                        f"spec.sourceRef: its GitRepository cannot be read: {source_error}",
+                    ),
+                )
+                continue
+            try:
+                app = parse_flux(doc.value, origin, holder.resolve, sources)
+                check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+                flux.append(app)
+            except GitwaveError as exc:
+                self._fail(name, exc)
         if not argo and not flux:
+            if self.broken:
+                return []  # every definition here is broken: no implicit app instead
             # Not rendered here: Applications below an implicit app are ordinary objects.
             return [_implicit_app(holder, target)]
         _check_unique(argo + flux)
+        flux = without_broken_dependencies(flux, self.broken)
         _check_depends_on(flux)
         # Only Argo apps are rendered now, to find the Applications they hold (app of apps).
         apps = [self._discover(app, depth=0, chain=()) for app in argo] + flux
         return order_apps(apps)
 
     def _discover(self, app: AppSpec, *, depth: int, chain: tuple[AppSpec, ...]) -> AppSpec:
-        """``app`` with its child Applications (app of apps), found by rendering it."""
-        check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+        """``app`` with its child Applications (app of apps), found by rendering it.
+
+        An app whose render fails, or a child Application that is malformed,
+        makes ``app`` broken (its child list is partial); the children that
+        could be read stay in its tree, each failing or loading alone.
+        """
+        try:
+            check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+        except GitwaveError as exc:
+            self._fail(app.name, exc, app)
+            return app
         identity = _identity(app)
         for i, ancestor in enumerate(chain):
             if _identity(ancestor) == identity:
                 loop = " -> ".join(a.where for a in (*chain[i:], app))
-                raise ValidationError(
+                error = ValidationError(
                     app.where,
                     f"app of apps cycle: {loop}",
                     hint="an Application must not (indirectly) render itself",
                 )
+                self._fail(app.name, error, app)
+                return app
         if depth > MAX_APP_DEPTH:
-            raise ValidationError(
+            error = ValidationError(
                 app.where, f"app of apps nested deeper than {MAX_APP_DEPTH} levels"
             )
-        checkout, rendered = _render_whole(app, cache_dir=self.cache_dir)
+            self._fail(app.name, error, app)
+            return app
+        try:
+            checkout, rendered = _render_whole(app, cache_dir=self.cache_dir)
+        except GitwaveError as exc:
+            self._fail(app.name, exc, app)
+            return app
         child_resources = [r for r in rendered.resources if _is_argo_app_resource(r)]
         if not child_resources:
             return app
-        holder = _Holder.for_source(checkout, app.source)
-        children = [
-            parse_argo(r.manifest, r.source or SourceRef(rendered.path), holder.resolve)
-            for r in child_resources
-        ]
+        holder = Holder.for_source(checkout, app.source)
+        children: list[AppSpec] = []
+        for resource in child_resources:
+            try:
+                children.append(
+                    parse_argo(
+                        resource.manifest,
+                        resource.source or SourceRef(rendered.path),
+                        holder.resolve,
+                    )
+                )
+            except GitwaveError as exc:
+                self._fail(app.name, exc, app)
         _check_unique(children)
         found = [self._discover(child, depth=depth + 1, chain=(*chain, app)) for child in children]
         found.sort(key=lambda a: (a.wave, a.name))
@@ -300,34 +310,11 @@ def _identity(app: AppSpec) -> tuple[str, str | None, str]:
     return (place, source.fetch_revision, source.path)
 
 
-def _top_level_files(directory: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in directory.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in (".yaml", ".yml")
-    )
-
-
-def _app_kind(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return None
-    api_version = str(value.get("apiVersion", ""))
-    kind = value.get("kind")
-    group = api_version.rpartition("/")[0]
-    if group == ARGO_GROUP and kind == "Application":
-        return "Application"
-    if group == FLUX_KUSTOMIZE_GROUP and kind == "Kustomization":
-        return "Kustomization"
-    if group == FLUX_SOURCE_GROUP and kind == "GitRepository":
-        return "GitRepository"
-    return None
-
-
 def _is_argo_app_resource(resource: Resource) -> bool:
     return resource.key.group == ARGO_GROUP and resource.key.kind == "Application"
 
 
-def _implicit_app(holder: _Holder, target: Path) -> AppSpec:
+def _implicit_app(holder: Holder, target: Path) -> AppSpec:
     checkout = holder.checkout
     path = checkout.relpath(target)
     base = target.stem if target.is_file() else target.name

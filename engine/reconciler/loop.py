@@ -32,6 +32,9 @@ Each sync takes the app's operation lock (``engine.locks``) without waiting:
 while ``gitwave sync`` or the TUI holds an app, the loop says who and looks
 again a moment later.
 
+Each app fails alone: one that cannot be loaded (``engine.apps.broken``) is
+reported and never planned (nothing of it pruned), as is a bug hit by one app.
+
 The loop is single-threaded: apps are reconciled one after another in
 dependency order. Everything it does is an Event (``EventKind.CYCLE`` carries
 one line per decision for people), stored in the timeline by the caller's sink.
@@ -43,13 +46,14 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from gitwave.engine import operations
+from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import desired_of
-from gitwave.engine.apps import AppSpec, load_apps, render_app
+from gitwave.engine.apps import AppSpec, load_app_set, render_app
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import EventKind, EventSink, discard
@@ -67,6 +71,7 @@ from gitwave.engine.reconciler.state import (
     AppRun,
     AppStatus,
     LoopOptions,
+    broken_status,
     short,
 )
 from gitwave.engine.router import ProviderRouter
@@ -112,6 +117,9 @@ class Reconciler(Decisions, PinsAndRollbacks):
             limit=options.heal_limit, window_s=options.heal_window_s, clock=clock
         )
         self._runs: dict[str, AppRun] = {}
+        # Apps that cannot be loaded: reported on every root poll, never planned.
+        self._broken: dict[str, ChosenApp] = {}
+        self._broken_reported: dict[str, str] = {}
         self._feeds: list[tuple[ChangeFeed, str]] = []
         self._root_revision: str | None = None
         self._root_next = 0.0
@@ -123,7 +131,9 @@ class Reconciler(Decisions, PinsAndRollbacks):
 
     def start(self) -> None:
         """Open the change feeds and load the apps. Raises GitwaveError when the
-        apps cannot be loaded at all (nothing to reconcile)."""
+        apps cannot be loaded at all (nothing to reconcile: the location cannot be
+        read, or every app is broken); one broken app beside good ones is reported
+        while the others run."""
         self._feeds = []
         for provider in self.targets.providers:
             feed = change_feed(provider)
@@ -155,22 +165,36 @@ class Reconciler(Decisions, PinsAndRollbacks):
         for run in list(self._runs.values()):
             if self._stop is not None and self._stop.is_set():
                 break
-            now = self._clock()
-            if now >= run.next_poll:
-                self._poll_app(run, now)
-            retry = run.retry
-            if retry is not None and retry.armed and now >= (retry.next_at or 0.0):
-                retry.armed = False  # acted on once: no busy loop while it stays blocked
-                if retry.revision == run.revision:
-                    run.assess = True
-            if run.assess:
-                self._assess(run)
+            try:
+                self._step_app(run)
+            except Exception as exc:  # one app's bug must not stop the others
+                self._crashed(run, exc)
         return self._next_wait()
 
+    def _step_app(self, run: AppRun) -> None:
+        now = self._clock()
+        if now >= run.next_poll:
+            self._poll_app(run, now)
+        retry = run.retry
+        if retry is not None and retry.armed and now >= (retry.next_at or 0.0):
+            retry.armed = False  # acted on once: no busy loop while it stays blocked
+            if retry.revision == run.revision:
+                run.assess = True
+        if run.assess:
+            self._assess(run)
+
     def statuses(self) -> list[AppStatus]:
-        """The status of every app, in sync order."""
+        """The status of every app, in sync order, then the apps that cannot be loaded."""
         with self._lock:
-            return [run.status for run in self._runs.values() if run.status is not None]
+            statuses = [run.status for run in self._runs.values() if run.status is not None]
+            broken = list(self._broken.values())
+        return statuses + [broken_status(entry) for entry in broken]
+
+    @property
+    def broken(self) -> list[ChosenApp]:
+        """The apps that cannot be loaded, each with its error."""
+        with self._lock:
+            return list(self._broken.values())
 
     @property
     def apps(self) -> list[AppSpec]:
@@ -209,14 +233,17 @@ class Reconciler(Decisions, PinsAndRollbacks):
         self._root_next = now + (min(intervals) if intervals else self._interval_default())
         try:
             revision = self._read_root()
-            if revision and revision == self._root_revision:
+            # A broken app may be fixed in its own source: read the definitions again.
+            if revision and revision == self._root_revision and not self._broken:
                 return
-            _, apps = load_apps(
+            app_set = load_app_set(
                 self.location,
                 revision=revision or None,
                 allow_local_repos=self.options.allow_local_repos,
             )
-            chosen = self._select(apps)
+            chosen = operations.choose_app_set(app_set, only=self._only, location=self.location)
+            if first and chosen and all(e.error is not None for e in chosen):
+                raise next(e.error for e in chosen if e.error is not None)  # nothing to run
         except GitwaveError as exc:
             if first:
                 raise
@@ -224,16 +251,14 @@ class Reconciler(Decisions, PinsAndRollbacks):
                 self._report(run, f"apps:{exc}", f"app definitions: error: {exc}")
             return
         self._root_revision = revision
-        self._set_apps(chosen)
+        self._set_apps([e.spec for e in chosen if e.error is None and e.spec is not None])
+        self._set_broken([e for e in chosen if e.error is not None])
         intervals = [self._interval(run.spec) for run in self._runs.values()]
         if intervals:
             self._root_next = now + min(intervals)
 
     def _interval_default(self) -> float:
         return self.options.interval_s or DEFAULT_INTERVAL_S
-
-    def _select(self, apps: Iterable[AppSpec]) -> list[AppSpec]:
-        return operations.choose_apps(apps, only=self._only, location=self.location)
 
     def _set_apps(self, apps: Sequence[AppSpec]) -> None:
         runs: dict[str, AppRun] = {}

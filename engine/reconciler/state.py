@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import Desired
 from gitwave.engine.apps import AppSpec, RetrySpec
 from gitwave.engine.drift import DriftLoop, LoopGuard
@@ -114,6 +115,8 @@ class LoopCore:
     _rng: random.Random
     _guard: LoopGuard
     _runs: dict[str, AppRun]
+    _broken: dict[str, ChosenApp]
+    _broken_reported: dict[str, str]
     _lock: threading.Lock
     _stop: threading.Event | None
 
@@ -161,6 +164,30 @@ class LoopCore:
             self._emit(run, kind, message)
         self._emit(run, EventKind.CYCLE, message)
 
+    def _crashed(self, run: AppRun, exc: Exception) -> None:
+        """An unexpected failure of one app (a gitwave bug): reported and retried at
+        the app's next poll, while the other apps carry on. The exception's text is
+        left out: it may quote a value from Git, a Secret's too."""
+        run.assess = False
+        where = exc.__traceback__.tb_frame.f_code.co_filename if exc.__traceback__ else ""
+        message = f"internal error ({type(exc).__name__}); the other apps carry on"
+        self._report(run, f"bug:{type(exc).__name__}:{where}", f"→ error: {message}")
+        self._set_status(run, SyncStatus.UNKNOWN, message=message)
+
+    def _set_broken(self, broken: Sequence[ChosenApp]) -> None:
+        """Keep the apps that cannot be loaded, and report each one's error once
+        per distinct error (not on every poll: its status carries it meanwhile)."""
+        with self._lock:
+            self._broken = {entry.name: entry for entry in broken}
+        for entry in broken:
+            line = f"app definition: error: nothing is synced or pruned for it: {entry.error}"
+            if self._broken_reported.get(entry.name) != line:
+                self._broken_reported[entry.name] = line
+                self._sink(Event(kind=EventKind.CYCLE, app=entry.name, message=line))
+        for name in list(self._broken_reported):
+            if name not in self._broken:
+                del self._broken_reported[name]
+
     def _set_status(
         self,
         run: AppRun,
@@ -187,3 +214,17 @@ class LoopCore:
         )
         with self._lock:
             run.status = status
+
+
+def broken_status(entry: ChosenApp) -> AppStatus:
+    """The status of an app that cannot be loaded: Unknown, with its error."""
+    spec = entry.spec
+    return AppStatus(
+        app=entry.name,
+        revision="",
+        sync=SyncStatus.UNKNOWN,
+        health=HealthCode.UNKNOWN,
+        automated=spec.policy.automated if spec is not None else False,
+        self_heal=spec.policy.self_heal if spec is not None else False,
+        message=f"error: {entry.error}",
+    )

@@ -100,14 +100,24 @@ def walk_tree(checkout: Checkout, directory: Path, *, recurse: bool = True) -> I
         if real_current in visited:
             continue
         visited.add(real_current)
-        with os.scandir(current) as entries:
-            listing = sorted(entries, key=lambda e: e.name)
+        try:
+            with os.scandir(current) as entries:
+                listing = sorted(entries, key=lambda e: e.name)
+        except OSError as err:
+            raise RenderError(
+                SourceRef(checkout.relpath(current)), f"cannot read: {err.strerror}"
+            ) from None
         for entry in listing:
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
             if entry.is_symlink():
-                real = path.resolve()
+                try:
+                    real = path.resolve()
+                except RuntimeError:  # a symlink loop (Python < 3.13 raises, later ones do not)
+                    raise RenderError(
+                        SourceRef(checkout.relpath(path)), "symlink loop: it leads to itself"
+                    ) from None
                 if real != real_root and not real.is_relative_to(real_root):
                     raise PathEscapeError(
                         checkout.relpath(path),

@@ -14,6 +14,7 @@ from typing import Any
 from gitwave.engine.errors import RenderError
 from gitwave.engine.model import ANNOTATION_HOOK_ARGO, Manifest, Resource, ResourceKey, SourceRef
 from gitwave.engine.render.directory import Doc
+from gitwave.engine.render.shape import check_shape
 from gitwave.engine.render.sops import refuse_ciphertext
 from gitwave.engine.render.values import RenderOptions
 from gitwave.engine.scope import is_cluster_scoped, scopes_from_crds
@@ -87,8 +88,10 @@ def _to_resource(
         if wanted != namespace:
             manifest = _with_namespace(value, wanted)
             namespace = wanted
+    key = ResourceKey(group, kind, namespace, name)
+    check_shape(manifest, key, doc.source)
     return Resource(
-        key=ResourceKey(group, kind, namespace, name),
+        key=key,
         api_version=api_version,
         manifest=manifest,
         source=doc.source,

@@ -2,7 +2,8 @@
 
 Bad input is a ProviderError that names the object and the field, and
 nothing is applied: an unknown kind or version, an unsupported or missing
-``forProvider`` field, a tag in gitwave's own namespace, or a field that needs
+``forProvider`` field, a field of the wrong type (``visibilityTimeout: "abc"``),
+a tag in gitwave's own namespace, or a field that needs
 a Kubernetes side (a connection Secret, a password Secret) when there is none.
 """
 
@@ -12,6 +13,7 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Resource, ResourceKey
 
 from .kinds import KindHandler, handler_for
+from .kinds.base import field_type_problems
 from .managed import Managed
 from .record import is_gitwave_tag
 
@@ -28,8 +30,22 @@ def parse_managed(
     resource: Resource, *, can_write_secrets: bool, can_read_secrets: bool
 ) -> Managed:
     """``resource`` as a managed resource of its kind; ProviderError when it is
-    malformed. ``can_write_secrets``/``can_read_secrets`` say whether the
-    provider was given a Kubernetes side to write and read Secrets through."""
+    malformed, naming the object, the field and the file:line it came from.
+    ``can_write_secrets``/``can_read_secrets`` say whether the provider was
+    given a Kubernetes side to write and read Secrets through."""
+    try:
+        return _parse_managed(
+            resource, can_write_secrets=can_write_secrets, can_read_secrets=can_read_secrets
+        )
+    except ProviderError as err:
+        if resource.source is None or err.key is None:
+            raise
+        raise ProviderError(err.key, f"{err.detail} (at {resource.source})") from None
+
+
+def _parse_managed(
+    resource: Resource, *, can_write_secrets: bool, can_read_secrets: bool
+) -> Managed:
     key = resource.key
     handler = handler_of(key)
     version = resource.api_version.rpartition("/")[2]
@@ -62,6 +78,9 @@ def parse_managed(
         raise ProviderError(
             key, f"tag {reserved[0]!r}: keys starting with gitwave.dev/ are gitwave's own"
         )
+    problems = field_type_problems(handler.types, fp)
+    if problems:
+        raise ProviderError(key, problems[0])
     handler.check(key, fp)
     if handler.needs_password:
         if managed.connection_secret is not None and not can_write_secrets:

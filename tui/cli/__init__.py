@@ -7,7 +7,8 @@ decides nothing itself: it calls the engine's operations layer
 
     parser         argparse: every verb and flag
     context        Context: state dir, targets, store, flags as a SyncRequest, terminal; exit codes
-    verbs_app      render, graph, plan, sync, status, history, rollback
+    verbs_app      render, graph, plan, sync, history, rollback
+    verbs_status   status
     verbs_loop     watch, run, events, unpin (long-running modes and their timeline)
     verbs_sandbox  sandbox get, scale, edit
     verbs_tui      tui (the Textual app)
@@ -18,17 +19,22 @@ decides nothing itself: it calls the engine's operations layer
 The age formatter and ANSI paint, which the screens share, are ``tui.formatting``.
 
 Exit codes: 0 success (``plan``: no changes); 1 ``plan`` found changes or a
-sync failed; 2 bad input or a refused operation; 3 an unexpected failure.
+sync failed; 2 bad input or a refused operation (an app that cannot be loaded
+or rendered: the others still run); 3 an unexpected failure (a bug: one line,
+the traceback only with ``GITWAVE_DEBUG=1``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.locks import name_process
-from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context, context_from_args
+from gitwave.tui.cli.context import EXIT_BUG, EXIT_OK, EXIT_USAGE, Context, context_from_args
 from gitwave.tui.cli.parser import build_parser
 
 __all__ = ["build_parser", "main"]
@@ -53,6 +59,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # the last resort: a bug, never a traceback
+        # Bad input is a GitwaveError (exit 2); anything else is gitwave's own
+        # fault. A user gets one line to report, without the exception's text
+        # (it may quote a value from Git, a Secret's too); GITWAVE_DEBUG=1 shows it.
+        if os.environ.get("GITWAVE_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"error: internal error ({type(exc).__name__} at {_where(exc)})",
+            file=sys.stderr,
+        )
+        print(
+            "hint: this is a gitwave bug; run again with GITWAVE_DEBUG=1 for the "
+            "traceback and report it",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
     finally:
         if ctx is not None:
             ctx.close()
+
+
+# The directory holding engine/, providers/, tui/ (the repository, or
+# site-packages/gitwave once installed).
+_PRODUCT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _where(exc: BaseException) -> str:
+    """``file:line`` of the innermost frame of gitwave's own code an exception passed."""
+    where = "?"
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(_PRODUCT_ROOT) and ".venv" not in path.parts:
+            where = f"{path.relative_to(_PRODUCT_ROOT)}:{frame.lineno}"
+    return where

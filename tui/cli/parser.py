@@ -14,11 +14,11 @@ from gitwave.tui.cli.verbs_app import (
     cmd_plan,
     cmd_render,
     cmd_rollback,
-    cmd_status,
     cmd_sync,
 )
 from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
 from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
+from gitwave.tui.cli.verbs_status import cmd_status
 from gitwave.tui.cli.verbs_tui import cmd_tui
 
 # argparse's subparsers have no public type.

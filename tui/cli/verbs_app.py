@@ -1,26 +1,30 @@
-"""The verbs of one-shot work on apps: render, graph, plan, sync, status,
-history and rollback. Each presents what the engine's operations layer returns
-and decides nothing; ``-o json|yaml`` prints the same values as data.
+"""The verbs of one-shot work on apps: render, graph, plan, sync, history and
+rollback (status is ``verbs_status``). Each presents what the engine's
+operations layer returns and decides nothing; ``-o json|yaml`` prints the same
+values as data.
+
+Each app fails alone: an app that cannot be loaded or rendered is reported
+(``error: APP: …`` on stderr, ``{"app", "error"}`` in JSON) and the others
+are still rendered, planned or synced; the exit code is then 2. A sync skips
+only the apps that follow a failed one (dependsOn, later app-of-apps waves).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from gitwave.compositions import Composed
 from gitwave.engine import operations
-from gitwave.engine.app_pipeline import composite_status, desired_of
+from gitwave.engine.app_choice import ChosenApp
+from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec, implicit_app, render_app
+from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import EventKind
 from gitwave.engine.graph import to_dot
-from gitwave.engine.loop_store import Pin
 from gitwave.engine.mask import mask_secret_manifest
-from gitwave.engine.model import HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.plan_report import plan_to_dict
 from gitwave.engine.store import SyncRecord
-from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, Context
+from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import (
     Progress,
     dump,
@@ -30,14 +34,15 @@ from gitwave.tui.cli.output import (
     short,
     table,
 )
-from gitwave.tui.formatting import age, revision_text
+from gitwave.tui.formatting import revision_text
 from gitwave.tui.plan_text import format_plan
 
 
-def _apps(ctx: Context, *, removed: bool = False) -> list[AppSpec]:
-    """The apps under PATH in sync order, filtered by ``--app``; with
-    ``removed``, then the child apps an app of apps here no longer holds."""
-    return operations.select_apps(
+def chosen_apps(ctx: Context, *, removed: bool = False) -> list[ChosenApp]:
+    """The apps under PATH in sync order, filtered by ``--app``, each broken one
+    with its error; with ``removed``, then the child apps an app of apps here no
+    longer holds."""
+    return operations.select_app_set(
         ctx.args.path,
         revision=ctx.args.revision,
         only=tuple(ctx.args.app or ()),
@@ -46,10 +51,25 @@ def _apps(ctx: Context, *, removed: bool = False) -> list[AppSpec]:
     )
 
 
-def _title(app: AppSpec) -> str:
-    if app.removed_from:
-        return f"{app.name} (removed from {app.removed_from})"
-    return app.name
+def app_title(app: AppSpec) -> str:
+    return f"{app.name} (removed from {app.removed_from})" if app.removed_from else app.name
+
+
+def report_error(
+    ctx: Context, name: str, error: GitwaveError, docs: list[Any] | None = None, done: str = ""
+) -> None:
+    """An app's error on stderr; with ``docs``, its JSON entry or a line on what was ``done``."""
+    ctx.err(ctx.paint(f"error: {name}: {error}", "red"))
+    if error.hint:
+        ctx.err(f"hint: {error.hint}")
+    if docs is not None and ctx.output in ("json", "yaml"):
+        docs.append(error_dict(name, error))
+    elif docs is not None:
+        ctx.out(ctx.paint(f"{name}: error (see stderr); {done}", "bold"))
+
+
+def error_dict(name: str, error: GitwaveError, **more: object) -> dict[str, Any]:
+    return {"app": name, "error": str(error), "hint": error.hint, **more}
 
 
 def _both(*sinks: Callable[[Any], None] | None) -> Callable[[Any], None]:
@@ -75,8 +95,15 @@ def _lock_notices(ctx: Context) -> Callable[[Any], None]:
 
 def cmd_render(ctx: Context) -> int:
     docs = []
-    for app in _apps(ctx):
-        for resource in render_app(app).resources:
+    errors = False
+    for entry in chosen_apps(ctx):
+        try:
+            resources = render_app(entry.loaded()).resources
+        except GitwaveError as exc:
+            report_error(ctx, entry.name, exc)
+            errors = True
+            continue
+        for resource in resources:
             manifest = resource.manifest
             if resource.is_secret:
                 manifest = mask_secret_manifest(manifest)
@@ -85,12 +112,19 @@ def cmd_render(ctx: Context) -> int:
         ctx.out(dump({"apiVersion": "v1", "kind": "List", "items": docs}, "json"))
     else:
         ctx.out(dump(docs, "yaml-stream").rstrip())
-    return EXIT_OK
+    return EXIT_USAGE if errors else EXIT_OK
 
 
 def cmd_graph(ctx: Context) -> int:
-    for app in _apps(ctx):
-        graph = desired_of(render_app(app).resources).graph
+    errors = False
+    for entry in chosen_apps(ctx):
+        try:
+            app = entry.loaded()
+            graph = desired_of(render_app(app).resources).graph
+        except GitwaveError as exc:
+            report_error(ctx, entry.name, exc)
+            errors = True
+            continue
         if ctx.args.dot:
             ctx.out(to_dot(graph))
             continue
@@ -112,169 +146,83 @@ def cmd_graph(ctx: Context) -> int:
                 deps = graph.dependencies_of(key)
                 after = f"  (after {', '.join(d.display for d in deps)})" if deps else ""
                 ctx.out(f"  {key.display}{after}")
-    return EXIT_OK
+    return EXIT_USAGE if errors else EXIT_OK
 
 
 def cmd_plan(ctx: Context) -> int:
     changed = False
-    docs = []
-    for app in _apps(ctx, removed=True):
-        state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
+    errors = False
+    docs: list[dict[str, Any]] = []
+    for entry in chosen_apps(ctx, removed=True):
+        try:
+            app = entry.loaded()
+            state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
+        except GitwaveError as exc:
+            report_error(ctx, entry.name, exc, docs, "nothing planned")
+            errors = True
+            continue
         changed = changed or state.plan.out_of_sync
         if ctx.output in ("json", "yaml"):
             docs.append(plan_to_dict(state.plan))
         else:
-            header = f"{_title(app)} @ {short(state.plan.revision)} -> {ctx.target_name}"
+            header = f"{app_title(app)} @ {short(state.plan.revision)} -> {ctx.target_name}"
             ctx.out(ctx.paint(header, "bold"))
             ctx.out(format_plan(state.plan, color=ctx.color).rstrip())
-    if docs:
+    if docs and ctx.output in ("json", "yaml"):
         ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+    if errors:
+        return EXIT_USAGE
     return EXIT_CHANGES if changed else EXIT_OK
 
 
 def cmd_sync(ctx: Context) -> int:
     progress = Progress(enabled=None if ctx.output == "table" else False)
-    failed = False
-    docs = []
-    for app in _apps(ctx, removed=True):
-        if failed:
-            ctx.out(f"{app.name}: skipped, an app it follows failed")
+    failed: set[str] = set()  # apps that failed, errored or were skipped
+    errors = False
+    docs: list[dict[str, Any]] = []
+    for entry in chosen_apps(ctx, removed=True):
+        blocker = next((name for name in entry.follows if name in failed), None)
+        if blocker is not None and entry.error is None:
+            failed.add(entry.name)
+            line = f"{entry.name}: skipped, it follows {blocker}, which failed"
+            if ctx.output in ("json", "yaml"):
+                docs.append({"app": entry.name, "skipped": line})
+            else:
+                ctx.out(line)
             continue
-        synced = operations.sync_app(
-            app,
-            targets=ctx.targets,
-            store=ctx.store,
-            request=ctx.sync_request(dry_run=ctx.args.dry_run),
-            ledger=ctx.loop_store,
-            sink=_both(
-                progress, _lock_notices(ctx), ctx.timeline if not ctx.args.dry_run else None
-            ),
-        )
+        try:
+            app = entry.loaded()
+            synced = operations.sync_app(
+                app,
+                targets=ctx.targets,
+                store=ctx.store,
+                request=ctx.sync_request(dry_run=ctx.args.dry_run),
+                ledger=ctx.loop_store,
+                sink=_both(
+                    progress, _lock_notices(ctx), ctx.timeline if not ctx.args.dry_run else None
+                ),
+            )
+        except GitwaveError as exc:
+            progress.clear()
+            report_error(ctx, entry.name, exc, docs, "nothing applied")
+            failed.add(entry.name)
+            errors = True
+            continue
         state, result = synced.state, synced.result
         progress.clear()
         if ctx.output in ("json", "yaml"):
             docs.append(result_dict(result))
         else:
-            header = f"{_title(app)} @ {short(result.revision)} -> {ctx.target_name}"
+            header = f"{app_title(app)} @ {short(result.revision)} -> {ctx.target_name}"
             ctx.out(ctx.paint(header, "bold") + (" (dry run)" if result.dry_run else ""))
             print_result(ctx.terminal, state.plan, result)
-        failed = failed or not result.ok
-    if docs:
+        if not result.ok:
+            failed.add(entry.name)
+    if docs and ctx.output in ("json", "yaml"):
         ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+    if errors:
+        return EXIT_USAGE
     return EXIT_FAILED if failed else EXIT_OK
-
-
-@dataclass(frozen=True, slots=True)
-class _AppStatus:
-    """One app as `gitwave status` shows it, every value from the engine."""
-
-    name: str
-    sync: SyncStatus
-    health: HealthCode
-    revision: str
-    digest: str  # of uncommitted edits' render ("" for a clean commit)
-    resources: tuple[tuple[ResourceKey, HealthCode], ...]  # hooks left out
-    pin: Pin | None
-    last: SyncRecord | None
-    composed: Composed | None
-
-
-def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
-    state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
-    by_key = operations.resource_healths(state, targets=ctx.targets)
-    return _AppStatus(
-        name=_title(app),
-        sync=SyncStatus.of_plan(state.plan),
-        health=operations.app_health(state, targets=ctx.targets).code,
-        revision=state.plan.revision,
-        digest=operations.content_digest(state),
-        resources=tuple(
-            (key, by_key[key].code if key in by_key else HealthCode.MISSING)
-            for key in state.live
-            if not state.graph.is_hook(key)
-        ),
-        pin=ctx.loop_store.pin_of(app.name),
-        last=ctx.store.last(app.name),
-        composed=composite_status(state, targets=ctx.targets),
-    )
-
-
-def cmd_status(ctx: Context) -> int:
-    statuses = [_app_status(ctx, app) for app in _apps(ctx, removed=True)]
-    if ctx.output in ("json", "yaml"):
-        docs = [_status_dict(status) for status in statuses]
-        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
-        return EXIT_OK
-    now = ctx.clock()
-    rows = []
-    for status in statuses:
-        sync = status.sync.value
-        if status.pin is not None:
-            # A rollback holds the app: auto-sync skips the newer commit.
-            pin = status.pin
-            sync += f" (pinned to {short(pin.revision)}, skipping {short(pin.skipped)})"
-        last = status.last
-        last_text = f"{last.result} {age(now - last.finished)} ago" if last else "never"
-        revision = revision_text(status.revision, status.digest)
-        rows.append([status.name, sync, status.health.value, revision, last_text])
-    ctx.out(table(["app", "sync", "health", "revision", "last sync"], rows))
-    for status in statuses:
-        if status.composed and status.composed.composites:
-            ctx.out()
-            ctx.out("\n".join(_composite_lines(status.composed)))
-    return EXIT_OK
-
-
-def _status_dict(status: _AppStatus) -> dict[str, Any]:
-    pin, last = status.pin, status.last
-    return {
-        "app": status.name,
-        "composites": _composite_dicts(status.composed) if status.composed else [],
-        "sync": status.sync.value,
-        "pin": None
-        if pin is None
-        else {"revision": pin.revision, "skipped": pin.skipped, "reason": pin.reason},
-        "health": status.health.value,
-        "revision": status.revision,
-        "contentDigest": status.digest or None,
-        "lastSync": None
-        if last is None
-        else {"id": last.id, "result": last.result, "finished": last.finished},
-        "resources": [{"key": key.display, "health": code.value} for key, code in status.resources],
-    }
-
-
-def _composite_lines(composed: Composed) -> list[str]:
-    """Each composite with its composed resources, as a tree."""
-    lines: list[str] = []
-    for node in composed.composites:
-        status = node.status
-        lines.append(
-            f"{node.key.display} ({node.composition or node.definition})  "
-            + ("Ready" if status.ready else "NotReady")
-        )
-        rows = status.resources
-        for i, row in enumerate(rows):
-            branch = "└─" if i == len(rows) - 1 else "├─"
-            mark = "Ready" if row.ready else f"NotReady: {row.reason}"
-            lines.append(f"  {branch} {row.key.display}  {mark}")
-    return lines
-
-
-def _composite_dicts(composed: Composed) -> list[dict[str, Any]]:
-    return [
-        {
-            "composite": node.key.display,
-            "composition": node.composition,
-            "ready": node.status.ready,
-            "resources": [
-                {"key": r.key.display, "ready": r.ready, "reason": r.reason}
-                for r in node.status.resources
-            ],
-            "connectionDetails": sorted(node.status.connection_details),
-        }
-        for node in composed.composites
-    ]
 
 
 def _record_dict(record: SyncRecord) -> dict[str, Any]:

@@ -91,6 +91,48 @@ class TagStyle(enum.Enum):
         return {}
 
 
+class FieldType(enum.Enum):
+    """The type of a scalar ``forProvider`` field, as Crossplane's CRD declares it.
+
+    A value of another type is refused naming the field before any AWS call
+    (the API server refuses it for a real Crossplane provider too)."""
+
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    STRING = "string"
+    STRING_LIST = "list of strings"
+
+    def accepts(self, value: Any) -> bool:
+        """True when ``value`` (as parsed from YAML) is of this type."""
+        if self is FieldType.INTEGER:
+            return isinstance(value, int) and not isinstance(value, bool)
+        if self is FieldType.NUMBER:
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        if self is FieldType.BOOLEAN:
+            return isinstance(value, bool)
+        if self is FieldType.STRING:
+            return isinstance(value, str)
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def field_type_problems(
+    types: Mapping[str, FieldType], for_provider: Mapping[str, Any]
+) -> list[str]:
+    """``spec.forProvider.X must be …, not …`` for each field of the wrong type, sorted."""
+    problems = []
+    for name in sorted(types):
+        value = for_provider.get(name)
+        wanted = types[name]
+        if value is not None and not wanted.accepts(value):
+            shown = repr(value) if isinstance(value, str | int | float) else type(value).__name__
+            article = "a list" if wanted is FieldType.STRING_LIST else f"a {wanted.value}"
+            if wanted is FieldType.INTEGER:
+                article = "a whole number"
+            problems.append(f"spec.forProvider.{name} must be {article}, not {shown}")
+    return problems
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observed:
     """One AWS resource as a kind handler read it.
@@ -170,6 +212,8 @@ class KindHandler(abc.ABC):
     # name (a string, or a list of them) → that resource's (group, kind). What
     # uses another resource is deleted before it.
     names_others: ClassVar[Mapping[str, tuple[str, str]]] = {}
+    # The type of each scalar field (and list of strings), checked before any call.
+    types: ClassVar[Mapping[str, FieldType]] = {}
 
     @property
     def api_version(self) -> str:

@@ -18,6 +18,7 @@ from ..record import TAG_APP
 from .base import (
     Context,
     Desired,
+    FieldType,
     KindHandler,
     Observed,
     Readiness,
@@ -162,6 +163,51 @@ class DBInstance(KindHandler):
     names_others = {
         "dbSubnetGroupName": ("database.aws.crossplane.io", "DBSubnetGroup"),
         "vpcSecurityGroupIDs": ("ec2.aws.crossplane.io", "SecurityGroup"),
+    }
+    types = {
+        **dict.fromkeys(
+            (
+                "allocatedStorage",
+                "backupRetentionPeriod",
+                "iops",
+                "maxAllocatedStorage",
+                "monitoringInterval",
+                "port",
+            ),
+            FieldType.INTEGER,
+        ),
+        **dict.fromkeys(
+            (
+                "autoMinorVersionUpgrade",
+                "copyTagsToSnapshot",
+                "deletionProtection",
+                "multiAZ",
+                "publiclyAccessible",
+                "storageEncrypted",
+                "enableIAMDatabaseAuthentication",
+                "enablePerformanceInsights",
+                "autogeneratePassword",
+                "skipFinalSnapshot",
+                "applyImmediately",
+                "allowMajorVersionUpgrade",
+                "deleteAutomatedBackups",
+            ),
+            FieldType.BOOLEAN,
+        ),
+        **dict.fromkeys(
+            (
+                "dbInstanceClass",
+                "engine",
+                "engineVersion",
+                "dbName",
+                "masterUsername",
+                "preferredBackupWindow",
+                "preferredMaintenanceWindow",
+                "storageType",
+            ),
+            FieldType.STRING,
+        ),
+        "vpcSecurityGroupIDs": FieldType.STRING_LIST,
     }
 
     # ------------------------------------------------------------ AWS calls

@@ -14,6 +14,7 @@ from ..record import TAG_APP
 from .base import (
     Context,
     Desired,
+    FieldType,
     KindHandler,
     Observed,
     Readiness,
@@ -35,6 +36,7 @@ class DBSubnetGroup(KindHandler):
     service = "rds"
     fields = frozenset({"region", "description", "subnetIds", "tags"})
     required = frozenset({"description", "subnetIds"})
+    types = {"description": FieldType.STRING, "subnetIds": FieldType.STRING_LIST}
     unordered = frozenset({"subnetIds", "tags"})
 
     def get(self, ctx: Context, external_name: str, hint: Mapping[str, Any]) -> Observed | None:

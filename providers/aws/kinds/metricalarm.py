@@ -22,6 +22,7 @@ from ..record import TAG_APP
 from .base import (
     Context,
     Desired,
+    FieldType,
     KindHandler,
     Observed,
     TagStyle,
@@ -71,6 +72,16 @@ class MetricAlarm(KindHandler):
     tag_style = TagStyle.MAP
     fields = frozenset({"region", "dimensions", "tags", *_SIMPLE})
     required = frozenset({"comparisonOperator", "evaluationPeriods"})
+    types = {
+        **dict.fromkeys(("period", "evaluationPeriods", "datapointsToAlarm"), FieldType.INTEGER),
+        "threshold": FieldType.NUMBER,
+        "actionsEnabled": FieldType.BOOLEAN,
+        **dict.fromkeys(_ACTIONS, FieldType.STRING_LIST),
+        **dict.fromkeys(
+            ("metricName", "namespace", "statistic", "comparisonOperator", "treatMissingData"),
+            FieldType.STRING,
+        ),
+    }
     unordered = _ACTIONS
 
     def uses(self, for_provider: Mapping[str, Any]) -> list[tuple[str, str, str]]:

@@ -15,7 +15,16 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Health, Manifest, ResourceKey
 
 from ..record import TAG_APP
-from .base import Context, Desired, KindHandler, Observed, TagStyle, healthy_when_present, rfc3339
+from .base import (
+    Context,
+    Desired,
+    FieldType,
+    KindHandler,
+    Observed,
+    TagStyle,
+    healthy_when_present,
+    rfc3339,
+)
 from .registry import register
 
 _MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
@@ -48,6 +57,11 @@ class Queue(KindHandler):
     tag_style = TagStyle.MAP
     fields = frozenset({"region", "tags", "redrivePolicy", *_NUMBERS, *_FLAGS, *_TEXTS})
     immutable = frozenset({"fifoQueue"})
+    types = {
+        **dict.fromkeys(_NUMBERS, FieldType.INTEGER),
+        **dict.fromkeys(_FLAGS, FieldType.BOOLEAN),
+        "kmsMasterKeyId": FieldType.STRING,
+    }
 
     def check(self, key: ResourceKey, for_provider: Mapping[str, Any]) -> None:
         policy = for_provider.get("policy")

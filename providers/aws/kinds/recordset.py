@@ -21,7 +21,7 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Health, Manifest
 
 from ..record import TAG_APP, TAG_KEY
-from .base import Context, Desired, KindHandler, Observed, TagStyle, healthy_when_present
+from .base import Context, Desired, FieldType, KindHandler, Observed, TagStyle, healthy_when_present
 from .registry import register
 
 _MISSING = ("NoSuchHostedZone",)
@@ -109,6 +109,12 @@ class ResourceRecordSet(KindHandler):
     immutable = frozenset({"zoneId", "type", "setIdentifier"})
     required = frozenset({"zoneId", "type"})
     unordered = frozenset({"resourceRecords"})
+    types = {
+        "ttl": FieldType.INTEGER,
+        "weight": FieldType.INTEGER,
+        "zoneId": FieldType.STRING,
+        "type": FieldType.STRING,
+    }
 
     # ------------------------------------------------------------ reads
 

@@ -21,6 +21,7 @@ from ..record import TAG_APP, TAG_KEY
 from .base import (
     Context,
     Desired,
+    FieldType,
     KindHandler,
     Observed,
     healthy_when_present,
@@ -176,6 +177,11 @@ class SecurityGroup(KindHandler):
     write_only = frozenset({"ignoreIngress", "ignoreEgress"})
     immutable = frozenset({"groupName", "description", "vpcId"})
     required = frozenset({"groupName", "description"})
+    types = {
+        "groupName": FieldType.STRING,
+        "description": FieldType.STRING,
+        "vpcId": FieldType.STRING,
+    }
     unordered = frozenset({"tags"})
 
     def check(self, key: ResourceKey, for_provider: Mapping[str, Any]) -> None:

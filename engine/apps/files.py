@@ -1,0 +1,64 @@
+"""Which files and documents define apps: the top-level YAML files of a
+directory, the documents in them, and the app kind of each document."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from gitwave.engine.apps.model import ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP
+from gitwave.engine.errors import GitwaveError, SourceError
+from gitwave.engine.yamlio import Document, iter_documents
+
+# A cheap pre-filter before parsing: only files declaring an apiVersion of these
+# groups can hold apps. (The bare group name is not enough: every object with an
+# argocd.argoproj.io/sync-wave annotation mentions argoproj.io.)
+_APP_MARKER = re.compile(
+    r"""apiVersion["']?\s*:\s*["']?("""
+    + "|".join(re.escape(g) for g in (ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP))
+    + ")/"
+)
+
+
+def app_documents(file: Path, rel: str) -> tuple[list[Document], GitwaveError | None]:
+    """The documents of one top-level file that may define apps (none when it
+    names no app group), or the error that keeps the file from being read:
+    the caller reports the file as one broken app."""
+    try:
+        text = file.read_text(encoding="utf-8")
+        if not _APP_MARKER.search(text):
+            return [], None
+        return list(iter_documents(text, file=rel)), None
+    except GitwaveError as exc:
+        return [], exc
+    except UnicodeDecodeError:
+        return [], SourceError(f"{rel}: not UTF-8 text")
+    except OSError as exc:
+        return [], SourceError(f"{rel}: cannot read: {exc.strerror}")
+
+
+def top_level_files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in (".yaml", ".yml")
+    )
+
+
+def app_kind(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    api_version = str(value.get("apiVersion", ""))
+    kind = value.get("kind")
+    group = api_version.rpartition("/")[0]
+    if group == ARGO_GROUP and kind == "Application":
+        return "Application"
+    if group == FLUX_KUSTOMIZE_GROUP and kind == "Kustomization":
+        return "Kustomization"
+    if group == FLUX_SOURCE_GROUP and kind == "GitRepository":
+        return "GitRepository"
+    return None
+
+
+__all__ = ["app_documents", "app_kind", "top_level_files"]

@@ -1,0 +1,94 @@
+"""Where an app file lives, and how to reopen it: the ``Holder``.
+
+The holder is the repository an app file lives in; it decides what a repoURL
+written there resolves to (see the package docstring for the rules).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitwave.engine.apps.model import AppSource
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.source import (
+    Checkout,
+    current_branch,
+    is_remote,
+    normalise_repo_url,
+    remote_urls,
+)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The repository holding an app file, and how ``open_source`` reopens it."""
+
+    checkout: Checkout
+    fetch_from: str
+    fetch_revision: str | None
+    same_repo_urls: frozenset[str]
+    work_tree_branch: str | None
+
+    @staticmethod
+    def local(checkout: Checkout, top: Path, revision: str | None) -> Holder:
+        urls = {normalise_repo_url(u) for u in remote_urls(top)}
+        urls.add(normalise_repo_url(str(top)))
+        return Holder(
+            checkout=checkout,
+            fetch_from=str(top),
+            fetch_revision=(checkout.revision or revision) if revision is not None else None,
+            same_repo_urls=frozenset(urls),
+            work_tree_branch=current_branch(top) if revision is None else None,
+        )
+
+    @staticmethod
+    def remote(checkout: Checkout, url: str) -> Holder:
+        return Holder(
+            checkout=checkout,
+            fetch_from=url,
+            fetch_revision=checkout.revision or None,
+            same_repo_urls=frozenset({normalise_repo_url(url)}),
+            work_tree_branch=None,
+        )
+
+    @staticmethod
+    def for_source(checkout: Checkout, source: AppSource) -> Holder:
+        if is_remote(source.fetch_from):
+            return Holder.remote(checkout, source.fetch_from)
+        top = Path(source.fetch_from)
+        holder = Holder.local(checkout, top, source.fetch_revision)
+        return holder
+
+    def resolve(
+        self, repo_url: str, revision: str, where: str, field_name: str
+    ) -> tuple[str, str | None]:
+        """``(fetch_from, fetch_revision)`` for a repoURL written in a file of this holder."""
+        url = repo_url.strip()
+        if self._is_this_repo(url, where, field_name):
+            if revision in ("", "HEAD"):
+                return self.fetch_from, self.fetch_revision
+            if self.fetch_revision is None and revision == self.work_tree_branch:
+                return self.fetch_from, None
+            return self.fetch_from, revision
+        return url, None if revision in ("", "HEAD") else revision
+
+    def _is_this_repo(self, url: str, where: str, field_name: str) -> bool:
+        path = url.removeprefix("file://") if url.startswith("file://") else None
+        if path is None and not is_remote(url):
+            path = url
+        if path is not None:
+            if not path.startswith("/"):
+                if posixpath.normpath(path or ".") != ".":
+                    raise ValidationError(
+                        where,
+                        f"{field_name}: relative repoURL {url!r} must be '.' (this repository)",
+                        hint="use '.' for this repository or a full URL for another one",
+                    )
+                return True
+            return normalise_repo_url(path) in self.same_repo_urls
+        return normalise_repo_url(url) in self.same_repo_urls
+
+
+__all__ = ["Holder"]

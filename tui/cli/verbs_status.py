@@ -1,0 +1,147 @@
+"""``gitwave status``: each app's sync and health, its last sync, its pin and
+its composites; an app that cannot be loaded or planned shows Unknown with its
+error (exit 2) while the others are shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gitwave.compositions import Composed
+from gitwave.engine import operations
+from gitwave.engine.app_pipeline import composite_status
+from gitwave.engine.apps import AppSpec
+from gitwave.engine.errors import GitwaveError
+from gitwave.engine.loop_store import Pin
+from gitwave.engine.model import HealthCode, ResourceKey, SyncStatus
+from gitwave.engine.store import SyncRecord
+from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
+from gitwave.tui.cli.output import dump, short, table
+from gitwave.tui.cli.verbs_app import app_title, chosen_apps, error_dict, report_error
+from gitwave.tui.formatting import age, revision_text
+
+
+@dataclass(frozen=True, slots=True)
+class _AppStatus:
+    """One app as `gitwave status` shows it, every value from the engine."""
+
+    name: str
+    sync: SyncStatus
+    health: HealthCode
+    revision: str
+    digest: str  # of uncommitted edits' render ("" for a clean commit)
+    resources: tuple[tuple[ResourceKey, HealthCode], ...]  # hooks left out
+    pin: Pin | None
+    last: SyncRecord | None
+    composed: Composed | None
+
+
+def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
+    state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
+    by_key = operations.resource_healths(state, targets=ctx.targets)
+    return _AppStatus(
+        name=app_title(app),
+        sync=SyncStatus.of_plan(state.plan),
+        health=operations.app_health(state, targets=ctx.targets).code,
+        revision=state.plan.revision,
+        digest=operations.content_digest(state),
+        resources=tuple(
+            (key, by_key[key].code if key in by_key else HealthCode.MISSING)
+            for key in state.live
+            if not state.graph.is_hook(key)
+        ),
+        pin=ctx.loop_store.pin_of(app.name),
+        last=ctx.store.last(app.name),
+        composed=composite_status(state, targets=ctx.targets),
+    )
+
+
+def cmd_status(ctx: Context) -> int:
+    statuses: list[_AppStatus] = []
+    errors: list[tuple[str, GitwaveError]] = []
+    for entry in chosen_apps(ctx, removed=True):
+        try:
+            statuses.append(_app_status(ctx, entry.loaded()))
+        except GitwaveError as exc:
+            report_error(ctx, entry.name, exc)
+            errors.append((entry.name, exc))
+    code = EXIT_USAGE if errors else EXIT_OK
+    if ctx.output in ("json", "yaml"):
+        docs = [_status_dict(status) for status in statuses]
+        unknown = {"sync": "Unknown", "health": "Unknown", "resources": []}
+        docs += [error_dict(name, error, **unknown) for name, error in errors]
+        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+        return code
+    now = ctx.clock()
+    rows = []
+    for status in statuses:
+        sync = status.sync.value
+        if status.pin is not None:
+            # A rollback holds the app: auto-sync skips the newer commit.
+            pin = status.pin
+            sync += f" (pinned to {short(pin.revision)}, skipping {short(pin.skipped)})"
+        last = status.last
+        last_text = f"{last.result} {age(now - last.finished)} ago" if last else "never"
+        revision = revision_text(status.revision, status.digest)
+        rows.append([status.name, sync, status.health.value, revision, last_text])
+    for name, error in errors:
+        first_line = (str(error).splitlines() or [""])[0]
+        rows.append([name, "Unknown (error)", HealthCode.UNKNOWN.value, "-", first_line])
+    ctx.out(table(["app", "sync", "health", "revision", "last sync"], rows))
+    for status in statuses:
+        if status.composed and status.composed.composites:
+            ctx.out()
+            ctx.out("\n".join(_composite_lines(status.composed)))
+    return code
+
+
+def _status_dict(status: _AppStatus) -> dict[str, Any]:
+    pin, last = status.pin, status.last
+    return {
+        "app": status.name,
+        "composites": _composite_dicts(status.composed) if status.composed else [],
+        "sync": status.sync.value,
+        "pin": None
+        if pin is None
+        else {"revision": pin.revision, "skipped": pin.skipped, "reason": pin.reason},
+        "health": status.health.value,
+        "revision": status.revision,
+        "contentDigest": status.digest or None,
+        "lastSync": None
+        if last is None
+        else {"id": last.id, "result": last.result, "finished": last.finished},
+        "resources": [{"key": key.display, "health": code.value} for key, code in status.resources],
+    }
+
+
+def _composite_lines(composed: Composed) -> list[str]:
+    """Each composite with its composed resources, as a tree."""
+    lines: list[str] = []
+    for node in composed.composites:
+        status = node.status
+        lines.append(
+            f"{node.key.display} ({node.composition or node.definition})  "
+            + ("Ready" if status.ready else "NotReady")
+        )
+        rows = status.resources
+        for i, row in enumerate(rows):
+            branch = "└─" if i == len(rows) - 1 else "├─"
+            mark = "Ready" if row.ready else f"NotReady: {row.reason}"
+            lines.append(f"  {branch} {row.key.display}  {mark}")
+    return lines
+
+
+def _composite_dicts(composed: Composed) -> list[dict[str, Any]]:
+    return [
+        {
+            "composite": node.key.display,
+            "composition": node.composition,
+            "ready": node.status.ready,
+            "resources": [
+                {"key": r.key.display, "ready": r.ready, "reason": r.reason}
+                for r in node.status.resources
+            ],
+            "connectionDetails": sorted(node.status.connection_details),
+        }
+        for node in composed.composites
+    ]
