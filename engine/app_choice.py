@@ -11,11 +11,14 @@ front ends use.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 
-from gitwave.engine.apps import AppSet, AppSpec, BrokenApp, flatten_apps
+from gitwave.engine.app_children import ChildrenStore, removed_children
+from gitwave.engine.apps import AppSet, AppSpec, BrokenApp, flatten_apps, load_app_set
 from gitwave.engine.apps.broken import is_leaf_flux
 from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,4 +108,74 @@ def _follows(tree: Iterable[AppSpec]) -> dict[str, tuple[str, ...]]:
     return follows
 
 
-__all__ = ["ChosenApp", "choose_app_set"]
+__all__ = ["ChosenApp", "choose_app_set", "choose_apps", "select_app_set", "select_apps"]
+
+
+def choose_apps(
+    apps: Iterable[AppSpec], *, only: Collection[str] = (), location: str = "."
+) -> list[AppSpec]:
+    """``apps`` flattened into sync order (parents before children, dependsOn
+    first) and filtered by name. Without names an app of apps only holds
+    other apps, so its children are chosen, not itself.
+
+    Raises ValidationError naming the known apps for an unknown name, and
+    what ``flatten_apps`` raises (an unknown or cyclic dependsOn)."""
+    flat = flatten_apps(apps)
+    if only:
+        wanted = set(only)
+        chosen = [a for a in flat if a.name in wanted]
+        missing = sorted(wanted - {a.name for a in chosen})
+        if missing:
+            raise ValidationError(
+                location,
+                f"no app named {', '.join(missing)}",
+                hint="apps here: " + ", ".join(a.name for a in flat),
+            )
+        return chosen
+    return [a for a in flat if not a.children] or flat
+
+
+def select_apps(
+    location: str,
+    *,
+    revision: str | None = None,
+    only: Collection[str] = (),
+    allow_local_repos: Collection[str] = (),
+    store: Store | None = None,
+) -> list[AppSpec]:
+    """The apps ``location`` defines (at ``revision``), chosen as ``choose_apps`` does;
+    ``allow_local_repos`` are host directories an app's source may name besides
+    the given repository. With a ``store``, the child apps an app of apps here
+    held and holds no more follow (``app_children.removed_children``): planning
+    them shows the objects they left. Raises GitwaveError when they cannot be
+    loaded; an app not chosen (``only``) that is broken does not stop the others."""
+    chosen = select_app_set(
+        location, revision=revision, only=only, allow_local_repos=allow_local_repos, store=store
+    )
+    for entry in chosen:
+        if entry.error is not None:
+            raise entry.error
+    return [entry.spec for entry in chosen if entry.spec is not None]
+
+
+def select_app_set(
+    location: str,
+    *,
+    revision: str | None = None,
+    only: Collection[str] = (),
+    allow_local_repos: Collection[str] = (),
+    store: Store | None = None,
+) -> list[ChosenApp]:
+    """The apps ``location`` defines, chosen as ``choose_app_set`` does: each broken
+    one carries its error and the others load; with a ``store``, then the removed
+    children as ``select_apps`` says, except those of a broken app of apps (its
+    child list is partial: nothing is pruned on it). Raises GitwaveError only when
+    the location itself cannot be read or an unknown app is named."""
+    app_set = load_app_set(location, revision=revision, allow_local_repos=tuple(allow_local_repos))
+    chosen = choose_app_set(app_set, only=only, location=location)
+    if store is None:
+        return chosen
+    broken = {b.name for b in app_set.broken}
+    with closing(ChildrenStore.beside(store)) as records:
+        removed = removed_children(flatten_apps(app_set.apps), records, only=only)
+    return chosen + [ChosenApp(app.name, app) for app in removed if app.removed_from not in broken]
