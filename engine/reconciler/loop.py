@@ -20,24 +20,22 @@ by commit and path). What it then does follows ``syncPolicy.automated``:
   a sync rolls back to the last healthy revision and pins it.
 
 Hooks run once per (app, revision): a hook that succeeded is recorded as soon
-as it does, so a sync resumed after a crash or a stop skips it.
-
-Stopping: the ``stop`` Event is checked between apps and between the waves of
-a running sync, which then ends Terminated at that safe point and is
-recorded, so nothing is left half-recorded. A hard kill leaves the sync
-Running in the history; the next operation on the app marks it Interrupted
-and syncs that commit again, waiting for a hook the killed one had started.
-
+as it does, so a sync resumed after a crash or a stop skips it. Stopping: the
+``stop`` Event is checked between apps and between the waves of a running
+sync, which then ends Terminated at that safe point and is recorded, so nothing
+is left half-recorded. A hard kill leaves the sync Running in the history; the
+next operation on the app marks it Interrupted and syncs that commit again,
+waiting for a hook the killed one had started.
 Each sync takes the app's operation lock (``engine.locks``) without waiting:
 while ``gitwave sync`` or the TUI holds an app, the loop says who and looks
 again a moment later.
 
 Each app fails alone: one that cannot be loaded (``engine.apps.broken``) is
 reported and never planned (nothing of it pruned), as is a bug hit by one app.
+A child removed from an app of apps is followed until its objects are pruned.
 
 The loop is single-threaded: apps are reconciled one after another in
-dependency order. Everything it does is an Event (``EventKind.CYCLE`` carries
-one line per decision for people), stored in the timeline by the caller's sink.
+dependency order. Each decision is an Event (``EventKind.CYCLE``), stored by the caller's sink.
 """
 
 from __future__ import annotations
@@ -53,7 +51,7 @@ from pathlib import Path
 from gitwave.engine import operations
 from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import desired_of
-from gitwave.engine.apps import AppSpec, load_app_set, render_app
+from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import EventKind, EventSink, discard
@@ -233,15 +231,17 @@ class Reconciler(Decisions, PinsAndRollbacks):
         self._root_next = now + (min(intervals) if intervals else self._interval_default())
         try:
             revision = self._read_root()
-            # A broken app may be fixed in its own source: read the definitions again.
-            if revision and revision == self._root_revision and not self._broken:
+            # A broken app may be fixed, a removed child forgotten: read them again.
+            removed = any(r.spec.removed_from for r in self._runs.values())
+            if revision and revision == self._root_revision and not (self._broken or removed):
                 return
-            app_set = load_app_set(
+            chosen = operations.select_app_set(
                 self.location,
                 revision=revision or None,
+                only=self._only,
                 allow_local_repos=self.options.allow_local_repos,
+                store=self.store,
             )
-            chosen = operations.choose_app_set(app_set, only=self._only, location=self.location)
             if first and chosen and all(e.error is not None for e in chosen):
                 raise next(e.error for e in chosen if e.error is not None)  # nothing to run
         except GitwaveError as exc:

@@ -627,3 +627,37 @@ def test_a_self_healing_app_without_a_retry_spec_retries_with_backoff_and_heals(
     assert history[-1].result == "Succeeded"
     lines = [e.message for e in loop.of(EventKind.CYCLE) if "self-heal retry" in e.message]
     assert "; self-heal retry 1 in 0." in lines[0], lines
+
+
+# --- an app of apps -----------------------------------------------------------------------
+
+
+def test_the_loop_prunes_a_child_app_removed_from_its_app_of_apps(loop: Loop) -> None:
+    # samples/app-of-apps prunes automatically and its guestbook child carries
+    # Argo CD's resources-finalizer: removing the child from Git removes what it ran.
+    for name in ("app-of-apps", "guestbook", "waves"):
+        shutil.copytree(SAMPLES / name, loop.root / "samples" / name)
+    repo = git.Repo.init(loop.root)
+    author = git.Actor("Test", "test@example.com")
+    repo.index.add([p.relative_to(loop.root).as_posix() for p in loop.root.rglob("*.yaml")])
+    repo.index.commit("init", author=author, committer=author)
+    loop.start(str(loop.root / "samples" / "app-of-apps"), interval_s=0.3)
+    loop.wait("guestbook synced", lambda: loop.sandbox.observe(UI) is not None, timeout=60)
+
+    repo.index.remove(["samples/app-of-apps/apps/guestbook.yaml"], working_tree=True)
+    repo.index.commit("remove guestbook", author=author, committer=author)
+
+    loop.wait("guestbook's Deployment pruned", lambda: loop.sandbox.observe(UI) is None, timeout=60)
+    assert loop.status("waves") is not None, "the other child is still followed"
+    assert loop.sandbox.observe(ResourceKey("", "Namespace", "", "guestbook")) is not None, (
+        "Namespaces are not pruned implicitly"
+    )
+    loop.wait(
+        "the removed child forgotten",
+        lambda: (
+            all(s.app != "guestbook" for s in loop.reconciler.statuses())  # type: ignore[union-attr]
+            if loop.reconciler
+            else False
+        ),
+        timeout=30,
+    )
