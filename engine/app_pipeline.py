@@ -169,7 +169,10 @@ def plan_resources(
     if desired is None:
         desired = desired_of(resources)
     composed, graph = desired.composed, desired.graph
-    targets.declare(graph.resources.values())
+    # Declared as the sync will apply them (tracking id included): a provider that
+    # shows Git's side for what it cannot record (AWS observe-only) shows ours.
+    who = app.owner if owner is None else owner
+    targets.declare(tracked_resource(r, who) for r in graph.resources.values())
     live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
     graph = _bind_known_references(graph, live)
     kept = frozenset(keep)

@@ -102,6 +102,8 @@ def live_object(
         inputs = {k: v for k, v in managed.for_provider.items() if k in handler.write_only}
         labels.update(managed.labels)
         annotations.update(managed.annotations)
+        if managed.tracking_id:  # as declared: the tracking id the sync stamps
+            annotations[ANNOTATION_TRACKING_ID] = managed.tracking_id
     else:
         spec, inputs = {}, {}
     if observed.external_name:

@@ -183,7 +183,8 @@ def test_no_wait_reports_the_holder_and_applies_nothing(
     second = start(processes, tmp_path, "sync", "repo", "--no-wait", rollout=0.05)
     assert second.exit_code(timeout=60) == 2
     err = stderr_of(second)
-    assert f"error: app shop is busy: held by pid {first.proc.pid} (gitwave sync, started " in err
+    held = f"held by pid {first.proc.pid} (gitwave sync, started "
+    assert f"error: shop: app shop is busy: {held}" in err
     assert "hint: let that operation finish, or wait longer with --lock-timeout" in err
     assert [r.result for r in history(sandbox_env)] == ["Running"], "the second recorded nothing"
     assert migrate_uid(sandbox_env) == uid, "the second did not touch the running hook"
