@@ -8,11 +8,6 @@ SQLite (``store``), so the CLI in another process sees and changes the same
 objects while a sync runs. How an object is written (defaults, generations,
 controllers, deletion) is ``lifecycle``; this class holds the lock and the
 transactions and answers the Provider protocol.
-
-A little over 400 lines as one job: the sandbox's one door, every verb it
-answers (Provider, ChangeFeed, KindCatalog, the sandbox-only reads and edits
-the CLI uses) each a few lines taking the lock and a transaction around
-``lifecycle``; splitting it would split that door.
 """
 
 from __future__ import annotations

@@ -4,10 +4,6 @@ External name: the DB instance identifier (``metadata.name`` by default).
 The master password is never read back from AWS; it comes from
 ``masterUserPasswordSecretRef`` or is generated (``autogeneratePassword``)
 and only ever leaves gitwave in the connection Secret.
-
-Just over 400 lines as one job: everything gitwave knows about one AWS kind
-(field mapping both ways, what can change in place, readiness, what it uses,
-values RDS normalises), like each handler beside it.
 """
 
 from __future__ import annotations
