@@ -13,17 +13,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from contextlib import closing
 from dataclasses import dataclass
-from typing import TypeVar
 
 from gitwave.engine.app_children import ChildrenStore, removed_children
 from gitwave.engine.apps import AppSet, AppSpec, BrokenApp, flatten_apps, load_app_set
 from gitwave.engine.apps.broken import is_leaf_flux
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.store import Store
-
-__all__ = ["ChosenApp", "choose_app_set", "choose_apps", "select_app_set", "select_apps"]
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +77,16 @@ def choose_app_set(
         if one.name not in listed
     ]
     if only:
-        return _named(entries, [e.name for e in entries], only, location)
+        wanted = set(only)
+        chosen = [e for e in entries if e.name in wanted]
+        missing = sorted(wanted - {e.name for e in chosen})
+        if missing:
+            raise ValidationError(
+                location,
+                f"no app named {', '.join(missing)}",
+                hint="apps here: " + ", ".join(e.name for e in entries),
+            )
+        return chosen
     leaves = [e for e in entries if e.error is not None or e.spec is None or not e.spec.children]
     return leaves or entries
 
@@ -104,16 +108,7 @@ def _follows(tree: Iterable[AppSpec]) -> dict[str, tuple[str, ...]]:
     return follows
 
 
-def _named(items: list[_T], names: list[str], only: Collection[str], location: str) -> list[_T]:
-    """The ``items`` (named ``names``, in step) whose name is in ``only``;
-    ValidationError naming the apps here for a name none has."""
-    wanted = set(only)
-    missing = sorted(wanted - set(names))
-    if missing:
-        raise ValidationError(
-            location, f"no app named {', '.join(missing)}", hint="apps here: " + ", ".join(names)
-        )
-    return [item for item, name in zip(items, names, strict=True) if name in wanted]
+__all__ = ["ChosenApp", "choose_app_set", "choose_apps", "select_app_set", "select_apps"]
 
 
 def choose_apps(
@@ -127,7 +122,16 @@ def choose_apps(
     what ``flatten_apps`` raises (an unknown or cyclic dependsOn)."""
     flat = flatten_apps(apps)
     if only:
-        return _named(flat, [a.name for a in flat], only, location)
+        wanted = set(only)
+        chosen = [a for a in flat if a.name in wanted]
+        missing = sorted(wanted - {a.name for a in chosen})
+        if missing:
+            raise ValidationError(
+                location,
+                f"no app named {', '.join(missing)}",
+                hint="apps here: " + ", ".join(a.name for a in flat),
+            )
+        return chosen
     return [a for a in flat if not a.children] or flat
 
 

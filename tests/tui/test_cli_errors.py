@@ -14,7 +14,23 @@ from pathlib import Path
 import pytest
 
 from gitwave.engine import operations
-from tests.tui.cli_support import run, sandbox_env  # noqa: F401  (autouse)
+from gitwave.tui.cli import main
+
+
+@pytest.fixture(autouse=True)
+def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "state"
+    monkeypatch.setenv("GITWAVE_STATE", str(state))
+    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
+    monkeypatch.setenv("NO_COLOR", "1")
+    return state
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
 
 # A good object beside the bad one: nothing of the app may be applied.
 GOOD = """\
