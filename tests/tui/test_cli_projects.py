@@ -173,7 +173,8 @@ CASES = [
         ),
         (CONFIG, CLUSTER_ROLE),
         (
-            "clusterResourceBlacklist denies rbac.authorization.k8s.io/ClusterRole (ClusterRole/admin-x)",
+            "clusterResourceBlacklist denies rbac.authorization.k8s.io/ClusterRole "
+            "(ClusterRole/admin-x)",
         ),
     ),
     Case(
@@ -371,7 +372,7 @@ def test_a_project_defined_in_an_app_of_apps_render_governs_its_children(
         },
     )
 
-    code, out, err = run(capsys, "sync", str(repo))
+    code, _out, err = run(capsys, "sync", str(repo))
 
     assert code != 0
     assert "clusterResourceWhitelist does not allow rbac.authorization.k8s.io/ClusterRole" in err
@@ -398,7 +399,7 @@ def test_a_restricting_field_gitwave_does_not_enforce_is_refused(
         },
     )
 
-    code, out, err = run(capsys, "plan", str(repo))
+    code, _out, err = run(capsys, "plan", str(repo))
 
     assert code != 0
     assert f"AppProject/team-a): spec.{field_name}:" in err
