@@ -19,7 +19,7 @@ operation per app across processes) and writes its history row when it starts
 and when it ends, so a killed sync shows as Interrupted.
 
 The callers present these values and decide nothing themselves. One module on
-purpose (about 470 lines): it is the whole list of what a front end may ask of
+purpose (about 490 lines): it is the whole list of what a front end may ask of
 the engine, read top to bottom; the stages it strings together live in
 ``app_choice``, ``app_pipeline``, ``sync``, ``sync_request``, ``sync_record``,
 ``plan_filters``, ``hooks``, ``locks`` and ``app_status``.
@@ -49,12 +49,12 @@ from gitwave.engine.app_choice import (
 from gitwave.engine.app_pipeline import (
     AppState,
     Desired,
+    desired_of,
     late_binder,
-    plan_app,
     plan_resources,
 )
 from gitwave.engine.app_status import app_health, plan_summary, resource_healths, result_summary
-from gitwave.engine.apps import AppSpec
+from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
@@ -65,6 +65,7 @@ from gitwave.engine.model import (
     Plan,
     SyncStatus,
 )
+from gitwave.engine.projects import check_project
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
 from gitwave.engine.router import ProviderRouter
@@ -145,22 +146,22 @@ def plan(
     render and ``desired`` what it composes to, when the caller has them
     already (the reconcile loop keeps both per commit). Raises GitwaveError
     for bad input (nothing is applied): PreflightError for objects the
-    target would refuse (``engine.validate``)."""
+    target would refuse (``engine.validate``), ProjectError for what the app's
+    AppProject refuses (``engine.projects``)."""
+    targets = targets_for(app, targets)
     prune = effective_prune(app, request)
     if app.removed_from:
         # A child gone from its app of apps: nothing to render, only what it left.
         state = plan_resources(
             app, (), revision="", targets=targets, prune=prune, adopt=request.adopt, removed=True
         )
-    elif rendered is None:
-        state = plan_app(
-            app,
-            targets=targets,
-            prune=prune,
-            parallelism=request.parallelism,
-            adopt=request.adopt,
-        )
     else:
+        if rendered is None:
+            rendered = render_app(app)
+        if desired is None:
+            desired = desired_of(rendered.resources)
+        # Before anything is observed: a forbidden destination is not even read.
+        check_project(app, desired.graph)
         state = plan_resources(
             app,
             rendered.resources,
@@ -174,6 +175,15 @@ def plan(
         )
     preflight(state, targets=targets)
     return _narrowed(state, request)
+
+
+def targets_for(app: AppSpec, targets: ProviderRouter) -> ProviderRouter:
+    """The targets as ``app`` reaches them: a Flux app with a
+    ``serviceAccountName`` writes as that ServiceAccount (``Impersonate-User``),
+    so the cluster's RBAC bounds it as kustomize-controller's does. The one
+    place an operation picks its router for an app."""
+    user = app.impersonate
+    return targets.as_user(user) if user else targets
 
 
 def _narrowed(state: AppState, request: SyncRequest) -> AppState:
@@ -215,6 +225,7 @@ def sync(
     Raises AppBusyError when another operation holds the app past the
     request's lock timeout. Never raises for a failed object: it is in the result."""
     app = state.app
+    targets = targets_for(app, targets)
     with holding(store, app.name, request, sink):
         ran = plan_filters.without_paused_fields(state.plan, paused)
         run_sink: EventSink = sink
@@ -396,7 +407,14 @@ def rollback(
     so they keep their live contents (they are left out of the plan). Holds
     the app's lock from the plan to the end (AppBusyError past its timeout)."""
     with holding(store, app.name, request, sink):
-        return _rollback(app, sync_id, targets=targets, store=store, request=request, sink=sink)
+        return _rollback(
+            app,
+            sync_id,
+            targets=targets_for(app, targets),
+            store=store,
+            request=request,
+            sink=sink,
+        )
 
 
 def _rollback(
@@ -433,6 +451,7 @@ def _rollback(
         adopt=request.adopt,
         owner=Owner(name or app.name, source),
     )
+    check_project(app, state.graph)  # what the project allowed then, it may refuse now
     sink(
         Event(
             kind=EventKind.ROLLBACK,

@@ -193,3 +193,16 @@ class DependencyReader(Protocol):
         """The keys of the objects among ``others`` that ``live`` uses. Pure: reads
         the manifests, calls nothing."""
         ...
+
+
+@runtime_checkable
+class Impersonating(Protocol):
+    """A target whose writes can be made as another user (Kubernetes
+    ``Impersonate-User``): Flux's ``serviceAccountName`` boundary, enforced by
+    the target's own authorisation."""
+
+    def as_user(self, user: str) -> Provider:
+        """This target writing (apply, dry run, delete) as ``user``; reads may
+        share this provider's connection and caches. The same value for the
+        same user, so its state lives as long as this provider."""
+        ...

@@ -13,7 +13,7 @@ from typing import cast
 
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Live, Resource, ResourceKey
-from gitwave.engine.provider import BulkReader, Declaring, Provider
+from gitwave.engine.provider import BulkReader, Declaring, Impersonating, Provider
 
 
 class ProviderRouter:
@@ -25,6 +25,7 @@ class ProviderRouter:
         self.providers = tuple(providers)
         self._cache: dict[tuple[str, str], Provider] = {}
         self._lock = threading.Lock()
+        self._as_user: dict[str, ProviderRouter] = {}
 
     def for_kind(self, api_version: str, kind: str) -> Provider:
         """The provider for that apiVersion and kind; ProviderError when none handles it."""
@@ -39,6 +40,19 @@ class ProviderRouter:
                 return candidate
         names = ", ".join(p.name for p in self.providers)
         raise ProviderError(None, f"no target handles {kind} ({api_version}); targets: {names}")
+
+    def as_user(self, user: str) -> ProviderRouter:
+        """These targets with each ``Impersonating`` one writing as ``user``
+        (the others, e.g. the sandbox with no RBAC, as they are); this router
+        when none impersonates. One router per user, kept."""
+        with self._lock:
+            found = self._as_user.get(user)
+        if found is not None:
+            return found
+        swapped = [p.as_user(user) if isinstance(p, Impersonating) else p for p in self.providers]
+        found = self if swapped == list(self.providers) else ProviderRouter(swapped)
+        with self._lock:
+            return self._as_user.setdefault(user, found)
 
     def for_resource(self, resource: Resource) -> Provider:
         return self.for_kind(resource.api_version, resource.kind)

@@ -5,7 +5,8 @@
 - a directory whose top-level files (not sub-directories) hold Argo CD
   ``Application`` (argoproj.io/v1alpha1) or Flux ``Kustomization``
   (kustomize.toolkit.fluxcd.io/v1, with its ``GitRepository``) documents →
-  those apps (other documents in those files, e.g. an AppProject, are ignored);
+  those apps, and the ``AppProject``s beside them (``projects.py``,
+  ``project_choice.py``; other documents in those files are ignored);
 - a single file holding such documents → those apps;
 - any other directory (or manifest file) → one implicit app named after it.
 
@@ -49,6 +50,8 @@ Where each job lives::
     files.py   which top-level files and documents define apps
     holder.py  Holder: the repository holding an app file, repoURL resolution
     argo.py    Argo CD Application → AppSpec
+    projects.py  Argo CD AppProject → AppProject, and its rules as Argo CD decides them
+    project_choice.py  ProjectBook: each Argo app's project; the rules about the app itself
     flux.py    Flux Kustomization + GitRepository → AppSpec (images, decryption)
     semver.py  GitRepository ``ref.semver``: the highest tag a constraint allows
     fields.py  typed field reading naming file:line, Go durations, path cleaning

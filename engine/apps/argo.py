@@ -21,6 +21,7 @@ from gitwave.engine.apps.model import (
     RetrySpec,
     SyncPolicy,
 )
+from gitwave.engine.apps.projects import DEFAULT_PROJECT
 from gitwave.engine.diff import IgnoreDifference
 from gitwave.engine.model import Propagation, SourceRef
 from gitwave.engine.names import HELM_RELEASE_MAX, SUBDOMAIN_MAX
@@ -115,6 +116,8 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
         origin=origin,
         wave=read_wave(reader, meta),
         cascade=_has_resources_finalizer(meta),
+        project=reader.string(spec, "spec.project") or DEFAULT_PROJECT,
+        app_namespace=reader.string(meta, "metadata.namespace"),
     )
 
 

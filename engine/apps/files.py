@@ -52,8 +52,8 @@ def app_kind(value: Any) -> str | None:
     api_version = str(value.get("apiVersion", ""))
     kind = value.get("kind")
     group = api_version.rpartition("/")[0]
-    if group == ARGO_GROUP and kind == "Application":
-        return "Application"
+    if group == ARGO_GROUP and kind in ("Application", "AppProject"):
+        return str(kind)
     if group == FLUX_KUSTOMIZE_GROUP and kind == "Kustomization":
         return "Kustomization"
     if group == FLUX_SOURCE_GROUP and kind == "GitRepository":

@@ -136,6 +136,10 @@ def parse_flux(
         interval_s=interval,
         origin=origin,
         wave=read_wave(reader, meta),
+        app_namespace=own_namespace,
+        service_account=reader.dns_name(
+            reader.string(spec, "spec.serviceAccountName"), "spec.serviceAccountName", dots=True
+        ),
     )
 
 

@@ -35,6 +35,8 @@ from gitwave.engine.apps.model import (
     dns_label,
 )
 from gitwave.engine.apps.order import order_apps
+from gitwave.engine.apps.project_choice import ProjectBook
+from gitwave.engine.apps.projects import is_app_project
 from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.model import Resource, SourceRef
 from gitwave.engine.render import Rendered, render
@@ -113,6 +115,7 @@ def load_app_set(
         given_repo = (top,)
     loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)))
     apps = loader.top_level(holder, target)
+    apps = loader.projects.assign(apps, loader.broken)
     broken = tuple(
         replace(b, spec=_identified(b.spec)) if b.spec is not None else b for b in loader.broken
     )
@@ -152,10 +155,17 @@ def render_app(app: AppSpec, *, cache_dir: Path | None = None) -> Rendered:
     Raises what ``open_source`` and ``render`` raise.
     """
     _, rendered = _render_whole(app, cache_dir=cache_dir)
-    if not app.children:
+    # An Argo app's AppProjects are gitwave's to read (like its child Applications), not to apply.
+    projects = app.kind is AppKind.ARGO
+    if not app.children and not projects:
         return rendered
-    own = tuple(r for r in rendered.resources if not _is_argo_app_resource(r))
-    return replace(rendered, resources=own)
+    own = tuple(
+        r
+        for r in rendered.resources
+        if not (app.children and _is_argo_app_resource(r))
+        and not (projects and is_app_project(r.manifest))
+    )
+    return rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
 
 
 def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Rendered]:
@@ -181,6 +191,7 @@ class _Loader:
         self.cache_dir = cache_dir
         self.local_repos = local_repos  # host directories an app's source may be in
         self.broken: list[BrokenApp] = []
+        self.projects = ProjectBook()
 
     def _fail(self, name: str, error: GitwaveError, spec: AppSpec | None = None) -> None:
         self.broken.append(BrokenApp(name=name, error=error, spec=spec))
@@ -206,6 +217,8 @@ class _Loader:
                 try:
                     if kind == "Application":
                         argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
+                    elif kind == "AppProject":
+                        self.projects.read(doc.value, SourceRef(rel, doc.line))
                     elif kind == "Kustomization":
                         flux_docs.append((doc, rel))
                     elif kind == "GitRepository":
@@ -277,11 +290,18 @@ class _Loader:
             )
             self._fail(app.name, error, app)
             return app
+        refusal = self.projects.refusal(app)
+        if refusal is not None:  # its project is known already: not even rendered
+            self._fail(app.name, refusal, app)
+            return app
         try:
             checkout, rendered = _render_whole(app, cache_dir=self.cache_dir)
         except GitwaveError as exc:
             self._fail(app.name, exc, app)
             return app
+        for resource in rendered.resources:
+            if is_app_project(resource.manifest):
+                self.projects.read(resource.manifest, resource.source or SourceRef(rendered.path))
         child_resources = [r for r in rendered.resources if _is_argo_app_resource(r)]
         if not child_resources:
             return app

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gitwave.engine.apps.projects import DEFAULT_PROJECT, AppProject
 from gitwave.engine.diff import IgnoreDifference, ignore_pointers
 from gitwave.engine.model import Owner, Propagation, ResourceKey, SourceRef
 from gitwave.engine.render import RenderOptions
@@ -165,6 +166,15 @@ class AppSpec:
     # no render, only the objects it left; ``owner_source`` is its recorded source.
     removed_from: str = ""
     owner_source: str = ""
+    # Argo CD: the AppProject named by ``spec.project`` and, once the loader found
+    # it, its rules (None: nothing restricts the app, as for the implicit
+    # ``default`` project, Flux and implicit apps). ``app_namespace`` is the
+    # defining object's ``metadata.namespace`` as written.
+    project: str = DEFAULT_PROJECT
+    project_rules: AppProject | None = None
+    app_namespace: str = ""
+    # Flux: ``spec.serviceAccountName``, impersonated for the app's writes.
+    service_account: str = ""
 
     @property
     def owner(self) -> Owner:
@@ -177,6 +187,15 @@ class AppSpec:
         """``Application/name (file:line)`` — the subject of an error message."""
         label = f"{self.kind.label}/{self.name}"
         return f"{label} ({self.origin})" if self.origin else label
+
+    @property
+    def impersonate(self) -> str:
+        """The user a Flux app's writes impersonate (``system:serviceaccount:NS:NAME``,
+        the ServiceAccount in the Kustomization's namespace, as kustomize-controller
+        looks it up), or "" for none."""
+        if not self.service_account:
+            return ""
+        return f"system:serviceaccount:{self.app_namespace or 'default'}:{self.service_account}"
 
     def walk(self) -> Iterable[AppSpec]:
         """This app, then its descendants depth-first in order."""

@@ -24,13 +24,22 @@ caches and inventory the verbs share) beside them.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import threading
 import time
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from gitwave.engine.api import BulkReader, KindCatalog, Provider, health_of, is_cloud_group
+from gitwave.engine.api import (
+    BulkReader,
+    Impersonating,
+    KindCatalog,
+    Provider,
+    health_of,
+    is_cloud_group,
+)
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import (
     ChangeSetEntry,
@@ -48,7 +57,7 @@ from . import observe as observe_verb
 from .apply import FIELD_MANAGER
 from .cache import InformerSet
 from .changes import ChangeLog
-from .config import load_client
+from .config import impersonating_client, load_client
 from .discovery import Discovery
 from .state import ClusterState
 from .transport import HttpError, Transport
@@ -86,6 +95,13 @@ class KubernetesProvider:
             rescan_s=inventory_rescan_s,
         )
         self._closed = False
+        self._qps, self._burst = qps, burst
+        # Writes go through ``_writer``: this cluster's state, or (``as_user``) a
+        # twin of it whose requests impersonate a user.
+        self._writer = self._state
+        self._parent: KubernetesProvider | None = None
+        self._twins: dict[str, KubernetesProvider] = {}
+        self._twins_lock = threading.Lock()
 
     @classmethod
     def from_kubeconfig(
@@ -113,8 +129,38 @@ class KubernetesProvider:
         )
         return cls(connection.api_client, name=f"kube:{connection.context}", qps=qps, burst=burst)
 
+    def as_user(self, user: str) -> KubernetesProvider:
+        """This cluster writing as ``user`` (``Impersonate-User``, as ``kubectl
+        --as``): apply, dry run and delete are authorised as that user, so a
+        ServiceAccount's RBAC bounds them (HTTP 403 names the user and the
+        object). Reads, discovery and the live-state cache stay this
+        provider's: one view of the cluster whoever writes (a namespace-bound
+        ServiceAccount could not list the cluster to find what to prune).
+        One twin per user, closed with this provider
+        (``engine.provider.Impersonating``)."""
+        parent = self._parent or self
+        with parent._twins_lock:
+            twin = parent._twins.get(user)
+            if twin is None:
+                client = impersonating_client(parent._api_client, user)
+                twin = copy.copy(parent)
+                twin._parent = parent
+                twin._api_client = client
+                twin._writer = parent._state.writing_through(
+                    Transport(client, target=parent.name, qps=parent._qps, burst=parent._burst),
+                    name=f"{parent.name} (as {user})",
+                )
+                parent._twins[user] = twin
+        return twin
+
     def close(self) -> None:
         """Stop every watch thread and close the connections; unusable afterwards."""
+        if self._parent is not None:
+            return  # a twin lives as long as its parent, which closes it
+        with self._twins_lock:
+            twins = list(self._twins.values())
+        for twin in twins:
+            twin._api_client.close()
         with self._state.lock:
             if self._closed:
                 return
@@ -164,7 +210,7 @@ class KubernetesProvider:
         what would be stored. Raises ProviderError when the server refuses the
         object (unknown kind, missing namespace, invalid field), naming it;
         UnreachableError when the cluster cannot be reached."""
-        return apply_verb.apply(self._state, resource, dry_run=dry_run)
+        return apply_verb.apply(self._writer, resource, dry_run=dry_run)
 
     def dry_run_apply(self, resource: Resource) -> Live:
         """What the server would store for ``resource``, defaults and admission
@@ -185,7 +231,7 @@ class KubernetesProvider:
         collector removes dependents afterwards) or Orphan (they stay, without
         owner reference). Deleted (the deletion started), or unchanged when the
         object was already absent."""
-        return delete_verb.delete(self._state, key, propagation=propagation)
+        return delete_verb.delete(self._writer, key, propagation=propagation)
 
     def health(self, live: Live) -> Health:
         return health_of(live.manifest)
@@ -250,10 +296,12 @@ class KubernetesProvider:
         return observe_verb.changes(self._state, cursor)
 
 
-def _conforms(provider: KubernetesProvider) -> tuple[Provider, BulkReader, KindCatalog]:
+def _conforms(
+    provider: KubernetesProvider,
+) -> tuple[Provider, BulkReader, KindCatalog, Impersonating]:
     """Never called: mypy checks here that KubernetesProvider is a Provider, a
-    BulkReader and a KindCatalog."""
-    return provider, provider, provider
+    BulkReader, a KindCatalog and Impersonating."""
+    return provider, provider, provider, provider
 
 
 __all__ = ["FIELD_MANAGER", "KubernetesProvider"]

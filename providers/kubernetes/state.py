@@ -5,6 +5,7 @@ object, the typed error for a refused request)."""
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -69,6 +70,14 @@ class ClusterState:
         self.scanned_at: dict[str, float] = {}
         # (group, kind) of custom resources whose CRD this provider applied, and when.
         self.crds_applied: dict[tuple[str, str], float] = {}
+
+    def writing_through(self, transport: Transport, *, name: str) -> ClusterState:
+        """This state with writes through ``transport`` (another identity), sharing
+        discovery, caches, inventory and lock: one cluster, one view of it."""
+        twin = copy.copy(self)
+        twin.transport = transport
+        twin.name = name
+        return twin
 
     def type_of(self, key: ResourceKey) -> ResourceType | None:
         """The served type of ``key`` (preferred version), None when no object

@@ -158,6 +158,8 @@ def test_every_argo_field_is_read(ws: Workspace) -> None:
         ),
         origin=SourceRef("apps/shop.yaml", 2),
         wave=3,
+        project="default",
+        app_namespace="argocd",
     )
     rendered = render_app(app)
     [deployment] = rendered.resources
@@ -731,6 +733,7 @@ def test_every_flux_field_is_read(ws: Workspace) -> None:
         timeout_s=600.0,  # Flux: the timeout defaults to the interval
         interval_s=600.0,
         origin=SourceRef("clusters/flux.yaml", 12),
+        app_namespace="flux-system",
     )
     assert apps == AppSpec(
         name="apps",
@@ -753,7 +756,11 @@ def test_every_flux_field_is_read(ws: Workspace) -> None:
         timeout_s=45.0,
         interval_s=90.0,
         origin=SourceRef("clusters/flux.yaml", 25),
+        app_namespace="flux-system",
+        service_account="shop-deployer",
     )
+    assert apps.impersonate == "system:serviceaccount:flux-system:shop-deployer"
+    assert infra.impersonate == ""
     rendered = render_app(apps)
     assert rendered.resources[0].key == ResourceKey("apps", "Deployment", "shop", "web")
 

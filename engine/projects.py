@@ -1,0 +1,115 @@
+"""AppProject enforcement on what a sync would apply: every object of the final
+desired set (rendered objects, hooks and the resources compositions compose)
+against the app's project, before anything is applied.
+
+Argo CD's rules (its ``AppProject.IsGroupKindNamePermitted`` and
+``IsDestinationPermitted``, applied by the sync to every resource):
+
+- a cluster-scoped object must match ``clusterResourceWhitelist`` (empty:
+  nothing cluster-scoped is allowed) and not ``clusterResourceBlacklist``;
+  entries match group, kind and, optionally, name with ``filepath.Match`` globs;
+- a namespaced object must match ``namespaceResourceWhitelist`` when it is
+  given (absent: every kind) and not ``namespaceResourceBlacklist``, and its
+  namespace must be one ``destinations`` allows on the app's cluster.
+
+The blacklist wins over the whitelist. The rules about the app itself
+(sourceRepos, destinations, sourceNamespaces) are checked when apps are
+loaded (``engine.apps.project_choice``) and again here, so no path to a sync
+skips them. A violation raises ``ProjectError``: the plan fails (exit 2)
+naming the project, the rule and each object; nothing is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gitwave.engine.apps import AppSpec
+from gitwave.engine.apps.project_choice import app_refusal, written_destination
+from gitwave.engine.apps.projects import AppProject, destination_permitted, kind_refusal
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.graph import ResourceGraph
+from gitwave.engine.model import Resource
+from gitwave.engine.scope import is_cluster_scoped, scopes_from_crds
+
+MAX_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One object a project refuses: where it is written, and the rule."""
+
+    where: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.rule}"
+
+
+class ProjectError(ValidationError):
+    """The app's AppProject refuses the app or some of its objects; nothing was applied."""
+
+    def __init__(self, app: str, project: AppProject, violations: Iterable[Violation]) -> None:
+        self.project = project
+        self.violations = tuple(violations)
+        shown = "\n  ".join(str(v) for v in self.violations[:MAX_SHOWN])
+        more = len(self.violations) - MAX_SHOWN
+        extra = f"\n  … and {more} more" if more > 0 else ""
+        count = len(self.violations)
+        noun = "object" if count == 1 else "objects"
+        super().__init__(
+            f"app {app}",
+            f"{project.label} refuses {count} {noun}; nothing was applied:\n  {shown}{extra}",
+            hint=f"remove those objects from the app, or allow them in {project.where}",
+        )
+
+
+def check_project(app: AppSpec, graph: ResourceGraph) -> None:
+    """Raise when the app's AppProject refuses the app or any object of ``graph``,
+    its final desired set (see the module docstring); no project rules: nothing
+    to check."""
+    project = app.project_rules
+    if project is None:
+        return
+    refused = app_refusal(app, project)
+    if refused is not None:
+        raise refused
+    in_order = set(graph.order)
+    ordered = [graph.resources[key] for key in graph.order if key in graph.resources]
+    ordered += [r for k, r in sorted(graph.resources.items()) if k not in in_order]
+    violations = object_violations(project, ordered, server_and_name=written_destination(app))
+    if violations:
+        raise ProjectError(app.name, project, violations)
+
+
+def object_violations(
+    project: AppProject, resources: Iterable[Resource], *, server_and_name: tuple[str, str]
+) -> list[Violation]:
+    """Each object of ``resources`` that ``project`` refuses, in order, with the rule."""
+    items = list(resources)
+    crd_scopes = scopes_from_crds(r.manifest for r in items)
+    server, name = server_and_name
+    found: list[Violation] = []
+    for resource in items:
+        key = resource.key
+        namespaced = bool(key.namespace) and not is_cluster_scoped(
+            key.group, key.kind, extra=crd_scopes
+        )
+        rule = kind_refusal(
+            project, group=key.group, kind=key.kind, name=key.name, namespaced=namespaced
+        )
+        if (
+            rule is None
+            and namespaced
+            and not destination_permitted(
+                project, server=server, name=name, namespace=key.namespace
+            )
+        ):
+            cluster = f"server {server!r}" if server else f"name {name!r}"
+            rule = f"destinations do not allow namespace {key.namespace!r} on {cluster}"
+        if rule is not None:
+            found.append(Violation(resource.where, f"{project.label}: {rule} ({key.display})"))
+    return found
+
+
+__all__ = ["MAX_SHOWN", "ProjectError", "Violation", "check_project", "object_violations"]
