@@ -7,6 +7,7 @@ from Git repositories built in tmp dirs."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -225,7 +226,7 @@ def test_an_unknown_fasttemplate_key_is_left_as_written_as_argo_cd_does(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     repo = apps_repo(tmp_path, app_set(DIRECTORIES, app_name="{{path.basename}}-{{ nope }}"))
-    code, out, err = run(capsys, "sync", str(repo / "sets"))
+    code, _, err = run(capsys, "sync", str(repo / "sets"))
     assert code != 0
     assert "'api-{{ nope }}' is not a valid name" in err
     assert config_maps(capsys) == {}
@@ -385,7 +386,7 @@ def test_a_bad_set_is_refused_naming_file_line_and_nothing_is_applied(
 ) -> None:
     path = "{{ .path.path }}" if "goTemplate" in extra else "{{path}}"
     repo = apps_repo(tmp_path, app_set(generators, extra=extra, app_name=app_name, path=path))
-    code, out, err = run(capsys, "sync", str(repo / "sets"))
+    code, _, err = run(capsys, "sync", str(repo / "sets"))
     assert code != 0
     assert want in err
     assert config_maps(capsys) == {}
@@ -405,7 +406,7 @@ def test_a_broken_set_fails_alone_and_prunes_nothing(
             )
         },
     )
-    code, out, err = run(capsys, "sync", sets)
+    code, _, _ = run(capsys, "sync", sets)
     assert code != 0
     assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web"}
 
@@ -539,3 +540,37 @@ spec:
     assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web"}
     code, out, err = run(capsys, "sandbox", "get", "-A", "-o", "json")
     assert "ApplicationSet" not in out  # read as apps, never applied as an object
+
+
+def test_the_sample_makes_one_app_per_team(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(
+        Path(__file__).resolve().parents[2] / "samples" / "appset", repo / "samples" / "appset"
+    )
+    commit(repo, {})
+    code, out, err = run(capsys, "sync", str(repo / "samples" / "appset"))
+    assert code == 0, out + err
+    assert set(config_maps(capsys)) == {"team-payments/settings", "team-search/settings"}
+
+
+def test_template_patch_is_merged_into_each_generated_application(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    patch = """  templatePatch: |
+    {{- if eq .path.basename "web" }}
+    spec:
+      source:
+        path: apps/api
+    {{- end }}
+"""
+    text = app_set(
+        DIRECTORIES,
+        extra="  goTemplate: true\n" + patch,
+        app_name="p-{{ .path.basename }}",
+        path="{{ .path.path }}",
+    )
+    repo = apps_repo(tmp_path, text)
+    apps = {a.name: a.source.path for a in operations.select_apps(str(repo / "sets"))}
+    assert apps == {"p-api": "apps/api", "p-web": "apps/api"}
