@@ -35,9 +35,13 @@ from gitwave.engine.apps.gotemplate_funcs import (
     TemplateError,
     printable,
     truthy,
+    value_size,
 )
 
 MAX_NESTING = 50
+# Evaluation steps one render may take: nested ``range``s over numbers or long
+# lists must not keep gitwave busy for hours while emitting nothing.
+MAX_STEPS = 200_000
 
 # --- lexing one action ---------------------------------------------------------
 
@@ -312,6 +316,7 @@ class _Run:
         self.max_output = max_output
         self.out: list[str] = []
         self.size = 0
+        self.steps = 0
 
     def emit(self, text: str) -> None:
         self.size += len(text)
@@ -319,8 +324,14 @@ class _Run:
             raise TemplateError(f"output over {self.max_output:,} characters")
         self.out.append(text)
 
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise TemplateError(f"more than {MAX_STEPS:,} evaluation steps")
+
     def nodes(self, nodes: Sequence[Any], dot: Any, scope: dict[str, Any]) -> None:
         for node in nodes:
+            self.step()
             if isinstance(node, str):
                 self.emit(node)
             elif isinstance(node, _Action):
@@ -365,6 +376,7 @@ class _Run:
                 self.nodes(block.branches[1][1], dot, dict(scope))
             return
         for key, item in items:
+            self.step()
             inner = dict(scope)
             names = condition.declare
             if len(names) == 1:
@@ -398,8 +410,15 @@ class _Run:
         if first.kind == "function":
             args = [self.operand(o, dot, scope) for o in operands[1:]]
             call: Callable[..., Any] = FUNCTIONS[first.value]
+            if value_size([*args, *piped], self.max_output) > self.max_output:
+                raise TemplateError(
+                    f"arguments of {first.value} over {self.max_output:,} characters"
+                )
             try:
-                return call(*args, *piped)
+                result = call(*args, *piped)
+                if isinstance(result, str) and len(result) > self.max_output:
+                    raise TemplateError(f"{first.value} made over {self.max_output:,} characters")
+                return result
             except (TypeError, ValueError, RecursionError):
                 shown = ", ".join(map(printable, [*args, *piped]))
                 raise TemplateError(f"wrong arguments for {first.value}: {shown}") from None

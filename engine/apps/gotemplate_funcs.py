@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from gitwave.engine.limits import current_limits
+
 
 class TemplateError(Exception):
     """A template that cannot be parsed or evaluated; the message names the construct."""
@@ -65,6 +67,36 @@ def truthy(value: Any) -> bool:
     if isinstance(value, str | list | tuple | Mapping):
         return len(value) > 0
     return True
+
+
+def value_size(value: Any, cap: int) -> int:
+    """About how many characters ``value`` prints to, counting each reference
+    (a list holding one long string ten times counts it ten times); stops
+    counting past ``cap``."""
+    total = 0
+    stack = [value]
+    while stack and total <= cap:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            total += len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            total += len(item) + 1
+            stack.extend(item)
+        else:
+            total += 8
+    return total
+
+
+def _replace(old: Any, new: Any, text: Any) -> str:
+    source, before, after = _text(text), _text(old), _text(new)
+    count = source.count(before) if before else len(source) + 1
+    if len(source) + count * len(after) > current_limits().max_object_bytes:
+        raise TemplateError("replace would make a string over the size limit")
+    return source.replace(before, after)
 
 
 def _text(value: Any) -> str:
@@ -292,7 +324,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "trimAll": lambda cut, t: _text(t).strip(_text(cut)),
     "trimPrefix": lambda prefix, t: _text(t).removeprefix(_text(prefix)),
     "trimSuffix": lambda suffix, t: _text(t).removesuffix(_text(suffix)),
-    "replace": lambda old, new, t: _text(t).replace(_text(old), _text(new)),
+    "replace": _replace,
     "trunc": _trunc,
     "quote": lambda *v: " ".join(json.dumps(_text(x)) for x in v if x is not None),
     "squote": lambda *v: " ".join(f"'{_text(x)}'" for x in v if x is not None),
@@ -333,4 +365,12 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-__all__ = ["FUNCTIONS", "MISSING", "TemplateError", "printable", "sanitize_name", "truthy"]
+__all__ = [
+    "FUNCTIONS",
+    "MISSING",
+    "TemplateError",
+    "printable",
+    "sanitize_name",
+    "truthy",
+    "value_size",
+]

@@ -87,7 +87,7 @@ def _one(text: str, params: Mapping[str, Any], syntax: Syntax, field: str, limit
     if "{{" not in text:
         return text
     if not syntax.go:
-        return _fast(text, params)
+        return _fast(text, params, field, limit)
     try:
         return _parsed(text, limit).render(params, missing_key_error=syntax.missing_key_error)
     except TemplateError as err:
@@ -101,15 +101,20 @@ def _parsed(text: str, limit: int) -> GoTemplate:
     return parse(text, max_output=limit)
 
 
-def _fast(text: str, params: Mapping[str, Any]) -> str:
+def _fast(text: str, params: Mapping[str, Any], field: str, limit: int) -> str:
+    made = [len(text)]
+
     def replace(match: re.Match[str]) -> str:
         key = match.group(1).strip()
         if not key or key not in params:
             return match.group(0)
         value = params[key]
-        return value if isinstance(value, str) else printable(value)
+        shown = value if isinstance(value, str) else printable(value)
+        made[0] += len(shown)
+        if made[0] > limit:  # stop before a long value repeated builds a huge string
+            raise TemplateFieldError(field, text, "the rendered template is over the size limit")
+        return shown
 
-    # Each replacement is a parameter value: the caller's budget bounds the total.
     return _FAST_TAG.sub(replace, text)
 
 

@@ -359,6 +359,13 @@ def test_merge_overrides_the_first_generators_sets_by_merge_key(
             id="missingkey=error",
         ),
         pytest.param(
+            DIRECTORIES,
+            "  goTemplate: true\n",
+            "{{ range 100000 }}{{ range 100000 }}{{ end }}{{ end }}x",
+            "more than 200,000 evaluation steps",
+            id="endless loop",
+        ),
+        pytest.param(
             "  - pullRequest:\n      github: {owner: o, repo: r}\n",
             "",
             "x",
