@@ -41,7 +41,7 @@ from gitwave.engine.apps.projects import is_app_project
 from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.model import Resource, SourceRef
-from gitwave.engine.render import Rendered, render
+from gitwave.engine.render import Rendered, RenderTool, render
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
@@ -164,6 +164,8 @@ def render_app(app: AppSpec, *, cache_dir: Path | None = None) -> Rendered:
 
     Raises what ``open_source`` and ``render`` raise.
     """
+    if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
+        return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
     _, rendered = _render_whole(app, cache_dir=cache_dir)
     # An Argo app's AppProjects are gitwave's to read (like its child Applications), not to
     # apply; its ApplicationSets are read as its children (or fail alone).
