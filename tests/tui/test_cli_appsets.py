@@ -581,3 +581,36 @@ def test_template_patch_is_merged_into_each_generated_application(
     repo = apps_repo(tmp_path, text)
     apps = {a.name: a.source.path for a in operations.select_apps(str(repo / "sets"))}
     assert apps == {"p-api": "apps/api", "p-web": "apps/api"}
+
+
+def test_the_generated_apps_obey_their_app_project(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    project = """apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata:
+  name: team-a
+spec:
+  sourceRepos: ["*"]
+  destinations:
+  - server: https://kubernetes.default.svc
+    namespace: default
+---
+"""
+    generators = """  - list:
+      elements:
+      - {name: ok, ns: default}
+      - {name: other, ns: elsewhere}
+"""
+    text = (
+        app_set(generators, app_name="{{name}}", path="apps/api")
+        .replace("project: default", "project: team-a")
+        .replace("namespace: default", "namespace: '{{ns}}'")
+    )
+    repo = apps_repo(tmp_path, project + text)
+    code, out, err = run(capsys, "sync", str(repo / "sets"))
+    assert code != 0
+    assert "Application/other (sets/set.yaml:11): AppProject/team-a: destinations" in err, err
+    code, out, err = run(capsys, "sync", str(repo / "sets"), "--app", "ok")
+    assert code == 0, out + err
+    assert set(config_maps(capsys)) == {"default/cm-api"}
