@@ -15,8 +15,9 @@ from contextlib import closing
 from dataclasses import dataclass
 
 from gitwave.engine.app_children import ChildrenStore, removed_children
-from gitwave.engine.apps import AppSet, AppSpec, BrokenApp, flatten_apps, load_app_set
+from gitwave.engine.apps import AppKind, AppSet, AppSpec, BrokenApp, flatten_apps, load_app_set
 from gitwave.engine.apps.broken import is_leaf_flux
+from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.store import Store
 
@@ -77,8 +78,8 @@ def choose_app_set(
         if one.name not in listed
     ]
     if only:
-        wanted = set(only)
-        chosen = [e for e in entries if e.name in wanted]
+        wanted = _with_set_apps(only, [e.spec for e in entries if e.spec is not None])
+        chosen = [e for e in entries if e.name in wanted and not _is_set(e)]
         missing = sorted(wanted - {e.name for e in chosen})
         if missing:
             raise ValidationError(
@@ -88,7 +89,24 @@ def choose_app_set(
             )
         return chosen
     leaves = [e for e in entries if e.error is not None or e.spec is None or not e.spec.children]
-    return leaves or entries
+    # An ApplicationSet that generates nothing has no children, yet renders nothing itself.
+    sets = {e.name for e in entries if e.error is None and e.spec and e.spec.kind is AppKind.APPSET}
+    return [e for e in leaves or entries if e.name not in sets]
+
+
+def _is_set(entry: ChosenApp) -> bool:
+    return entry.error is None and entry.spec is not None and entry.spec.kind is AppKind.APPSET
+
+
+def _with_set_apps(only: Collection[str], apps: Iterable[AppSpec]) -> set[str]:
+    """``only``, where an ApplicationSet's name stands for the apps it generates
+    (the set itself is never synced: it renders nothing)."""
+    wanted = set(only)
+    for app in apps:
+        if app.name in wanted and app.kind is AppKind.APPSET:
+            wanted.discard(app.name)
+            wanted.update(child.name for child in app.walk() if not child.children)
+    return wanted
 
 
 def _follows(tree: Iterable[AppSpec]) -> dict[str, tuple[str, ...]]:
@@ -122,8 +140,8 @@ def choose_apps(
     what ``flatten_apps`` raises (an unknown or cyclic dependsOn)."""
     flat = flatten_apps(apps)
     if only:
-        wanted = set(only)
-        chosen = [a for a in flat if a.name in wanted]
+        wanted = _with_set_apps(only, flat)
+        chosen = [a for a in flat if a.name in wanted and a.kind is not AppKind.APPSET]
         missing = sorted(wanted - {a.name for a in chosen})
         if missing:
             raise ValidationError(
@@ -132,7 +150,8 @@ def choose_apps(
                 hint="apps here: " + ", ".join(a.name for a in flat),
             )
         return chosen
-    return [a for a in flat if not a.children] or flat
+    chosen = [a for a in flat if not a.children] or flat
+    return [a for a in chosen if a.kind is not AppKind.APPSET]
 
 
 def select_apps(
@@ -142,6 +161,7 @@ def select_apps(
     only: Collection[str] = (),
     allow_local_repos: Collection[str] = (),
     store: Store | None = None,
+    clusters: ClusterSource | None = None,
 ) -> list[AppSpec]:
     """The apps ``location`` defines (at ``revision``), chosen as ``choose_apps`` does;
     ``allow_local_repos`` are host directories an app's source may name besides
@@ -150,7 +170,12 @@ def select_apps(
     them shows the objects they left. Raises GitwaveError when they cannot be
     loaded; an app not chosen (``only``) that is broken does not stop the others."""
     chosen = select_app_set(
-        location, revision=revision, only=only, allow_local_repos=allow_local_repos, store=store
+        location,
+        revision=revision,
+        only=only,
+        allow_local_repos=allow_local_repos,
+        store=store,
+        clusters=clusters,
     )
     for entry in chosen:
         if entry.error is not None:
@@ -165,13 +190,19 @@ def select_app_set(
     only: Collection[str] = (),
     allow_local_repos: Collection[str] = (),
     store: Store | None = None,
+    clusters: ClusterSource | None = None,
 ) -> list[ChosenApp]:
     """The apps ``location`` defines, chosen as ``choose_app_set`` does: each broken
     one carries its error and the others load; with a ``store``, then the removed
     children as ``select_apps`` says, except those of a broken app of apps (its
     child list is partial: nothing is pruned on it). Raises GitwaveError only when
     the location itself cannot be read or an unknown app is named."""
-    app_set = load_app_set(location, revision=revision, allow_local_repos=tuple(allow_local_repos))
+    app_set = load_app_set(
+        location,
+        revision=revision,
+        allow_local_repos=tuple(allow_local_repos),
+        clusters=clusters,
+    )
     chosen = choose_app_set(app_set, only=only, location=location)
     if store is None:
         return chosen

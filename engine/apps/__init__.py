@@ -40,6 +40,8 @@ App of apps: when an app's rendered path holds Application manifests, they
 become that app's ``children`` (recursively, at most ``MAX_APP_DEPTH`` deep,
 a cycle is an error naming the files), ordered by their sync wave, then name.
 They are not resources of the parent: ``render_app`` leaves them out.
+ApplicationSets (top-level or in an app of apps' render) become an app of
+kind ``APPSET`` whose children are the apps they generate (``appset.py``).
 
 Where each job lives::
 
@@ -56,6 +58,9 @@ Where each job lives::
     semver.py  GitRepository ``ref.semver``: the highest tag a constraint allows
     fields.py  typed field reading naming file:line, Go durations, path cleaning
     order.py   order_apps (one level), flatten_apps (app-of-apps trees, dependsOn)
+    appset.py  Argo CD ApplicationSet → an APPSET app whose children are its generated apps
+    generators.py, generator_git.py, generator_params.py  ApplicationSet generators
+    templating.py, gotemplate.py, gotemplate_funcs.py  fasttemplate and Go templates
 """
 
 from gitwave.engine.apps.broken import AppSet, BrokenApp

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from gitwave.engine.apps.appset import CurrentTargetOnly, SetLoader, is_app_set
 from gitwave.engine.apps.argo import parse_argo
 from gitwave.engine.apps.broken import (
     AppSet,
@@ -37,9 +38,10 @@ from gitwave.engine.apps.model import (
 from gitwave.engine.apps.order import order_apps
 from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.apps.projects import is_app_project
+from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.model import Resource, SourceRef
-from gitwave.engine.render import Rendered, render
+from gitwave.engine.render import Rendered, RenderTool, render
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
@@ -60,6 +62,7 @@ def load_apps(
     revision: str | None = None,
     cache_dir: Path | None = None,
     allow_local_repos: Sequence[str] = (),
+    clusters: ClusterSource | None = None,
 ) -> tuple[Checkout, list[AppSpec]]:
     """The apps ``location`` (a directory, a repository URL or one file) defines.
 
@@ -69,10 +72,16 @@ def load_apps(
 
     All or nothing: raises the error of the first broken app (see
     ``load_app_set`` for the form where each app fails alone), and
-    SourceError/PathEscapeError for an unreadable location.
+    SourceError/PathEscapeError for an unreadable location. ``clusters`` is
+    what ApplicationSet ``clusters`` generators read (default: the current
+    target only, as ``in-cluster``).
     """
     app_set = load_app_set(
-        location, revision=revision, cache_dir=cache_dir, allow_local_repos=allow_local_repos
+        location,
+        revision=revision,
+        cache_dir=cache_dir,
+        allow_local_repos=allow_local_repos,
+        clusters=clusters,
     )
     error = app_set.first_error()
     if error is not None:
@@ -86,6 +95,7 @@ def load_app_set(
     revision: str | None = None,
     cache_dir: Path | None = None,
     allow_local_repos: Sequence[str] = (),
+    clusters: ClusterSource | None = None,
 ) -> AppSet:
     """The apps ``location`` defines, each failing alone (``AppSet``): a malformed
     definition, an app of apps that cannot be rendered or a file that is not YAML
@@ -113,7 +123,7 @@ def load_app_set(
         holder = Holder.local(checkout, top, revision)
         target = checkout.root / os.path.relpath(given.resolve(), top)
         given_repo = (top,)
-    loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)))
+    loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)), clusters)
     apps = loader.top_level(holder, target)
     apps = loader.projects.assign(apps, loader.broken)
     broken = tuple(
@@ -154,16 +164,19 @@ def render_app(app: AppSpec, *, cache_dir: Path | None = None) -> Rendered:
 
     Raises what ``open_source`` and ``render`` raise.
     """
+    if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
+        return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
     _, rendered = _render_whole(app, cache_dir=cache_dir)
-    # An Argo app's AppProjects are gitwave's to read (like its child Applications), not to apply.
-    projects = app.kind is AppKind.ARGO
-    if not app.children and not projects:
+    # An Argo app's AppProjects are gitwave's to read (like its child Applications), not to
+    # apply; its ApplicationSets are read as its children (or fail alone).
+    argo = app.kind is AppKind.ARGO
+    if not app.children and not argo:
         return rendered
     own = tuple(
         r
         for r in rendered.resources
         if not (app.children and _is_argo_app_resource(r))
-        and not (projects and is_app_project(r.manifest))
+        and not (argo and (is_app_project(r.manifest) or _is_app_set_resource(r)))
     )
     return rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
 
@@ -187,11 +200,17 @@ def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Re
 class _Loader:
     """One load: the apps found and, beside them, the ones that failed alone."""
 
-    def __init__(self, cache_dir: Path | None, local_repos: tuple[Path, ...]) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None,
+        local_repos: tuple[Path, ...],
+        clusters: ClusterSource | None = None,
+    ) -> None:
         self.cache_dir = cache_dir
         self.local_repos = local_repos  # host directories an app's source may be in
         self.broken: list[BrokenApp] = []
         self.projects = ProjectBook()
+        self.sets = SetLoader(clusters or CurrentTargetOnly(), local_repos, cache_dir)
 
     def _fail(self, name: str, error: GitwaveError, spec: AppSpec | None = None) -> None:
         self.broken.append(BrokenApp(name=name, error=error, spec=spec))
@@ -206,6 +225,7 @@ class _Loader:
         files = [target] if target.is_file() else top_level_files(target)
         checkout = holder.checkout
         argo: list[AppSpec] = []
+        sets: list[AppSpec] = []
         flux_docs: list[tuple[Document, str]] = []
         sources: list[FluxSource] = []
         broken_sources: dict[str, GitwaveError] = {}
@@ -215,7 +235,11 @@ class _Loader:
                 where = f"{rel}:{doc.line}"
                 kind = app_kind(doc.value)
                 try:
-                    if kind == "Application":
+                    if is_app_set(doc.value):
+                        sets.append(
+                            self.sets.load(doc.value, SourceRef(rel, doc.line), holder, doc.node)
+                        )
+                    elif kind == "Application":
                         argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
                     elif kind == "AppProject":
                         self.projects.read(doc.value, SourceRef(rel, doc.line))
@@ -249,16 +273,17 @@ class _Loader:
                 flux.append(app)
             except GitwaveError as exc:
                 self._fail(name, exc)
-        if not argo and not flux:
+        if not argo and not flux and not sets:
             if self.broken:
                 return []  # every definition here is broken: no implicit app instead
             # Not rendered here: Applications below an implicit app are ordinary objects.
             return [_implicit_app(holder, target)]
-        _check_unique(argo + flux)
+        _check_unique(argo + flux + [a for s in sets for a in s.walk()])
         flux = without_broken_dependencies(flux, self.broken)
         _check_depends_on(flux)
         # Only Argo apps are rendered now, to find the Applications they hold (app of apps).
         apps = [self._discover(app, depth=0, chain=()) for app in argo] + flux
+        apps += [self._discover_set(s, depth=0, chain=()) for s in sets]
         return order_apps(apps)
 
     def _discover(self, app: AppSpec, *, depth: int, chain: tuple[AppSpec, ...]) -> AppSpec:
@@ -303,10 +328,18 @@ class _Loader:
             if is_app_project(resource.manifest):
                 self.projects.read(resource.manifest, resource.source or SourceRef(rendered.path))
         child_resources = [r for r in rendered.resources if _is_argo_app_resource(r)]
-        if not child_resources:
+        set_resources = [r for r in rendered.resources if _is_app_set_resource(r)]
+        if not child_resources and not set_resources:
             return app
         holder = Holder.for_source(checkout, app.source)
         children: list[AppSpec] = []
+        sets: list[AppSpec] = []
+        for resource in set_resources:
+            origin = resource.source or SourceRef(rendered.path)
+            try:
+                sets.append(self.sets.load(resource.manifest, origin, holder))
+            except GitwaveError as exc:  # the set fails alone; its apps are unknown
+                self._fail(definition_name(resource.manifest, str(origin)), exc)
         for resource in child_resources:
             try:
                 children.append(
@@ -318,10 +351,19 @@ class _Loader:
                 )
             except GitwaveError as exc:
                 self._fail(app.name, exc, app)
-        _check_unique(children)
+        _check_unique(children + [a for s in sets for a in s.walk()])
         found = [self._discover(child, depth=depth + 1, chain=(*chain, app)) for child in children]
+        found += [self._discover_set(s, depth=depth + 1, chain=(*chain, app)) for s in sets]
         found.sort(key=lambda a: (a.wave, a.name))
         return replace(app, children=tuple(found))
+
+    def _discover_set(self, app_set: AppSpec, *, depth: int, chain: tuple[AppSpec, ...]) -> AppSpec:
+        """An ApplicationSet with each generated app discovered (it may be an app of apps)."""
+        found = [
+            self._discover(child, depth=depth + 1, chain=(*chain, app_set))
+            for child in app_set.children
+        ]
+        return replace(app_set, children=tuple(found))
 
 
 def _identity(app: AppSpec) -> tuple[str, str | None, str]:
@@ -332,6 +374,10 @@ def _identity(app: AppSpec) -> tuple[str, str | None, str]:
 
 def _is_argo_app_resource(resource: Resource) -> bool:
     return resource.key.group == ARGO_GROUP and resource.key.kind == "Application"
+
+
+def _is_app_set_resource(resource: Resource) -> bool:
+    return resource.key.group == ARGO_GROUP and resource.key.kind == "ApplicationSet"
 
 
 def _implicit_app(holder: Holder, target: Path) -> AppSpec:

@@ -50,6 +50,8 @@ class AppKind(enum.Enum):
     ARGO = "argo"
     FLUX = "flux"
     IMPLICIT = "implicit"
+    # An Argo CD ApplicationSet: never rendered itself, its children are the apps it generates.
+    APPSET = "appset"
 
     @property
     def label(self) -> str:
@@ -61,6 +63,7 @@ _KIND_LABEL = {
     AppKind.ARGO: "Application",
     AppKind.FLUX: "Kustomization",
     AppKind.IMPLICIT: "directory",
+    AppKind.APPSET: "ApplicationSet",
 }
 
 

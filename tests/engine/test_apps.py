@@ -1041,6 +1041,7 @@ KNOWN_SAMPLES: dict[str, dict[str, int]] = {
     "waves": {"waves": 8},
     "app-of-apps": {"app-of-apps": 0, "guestbook": 4, "waves": 8},
     "flux": {"infra": 2, "apps": 2},
+    "appset": {"teams": 0, "team-payments": 2, "team-search": 2},
 }
 
 

@@ -290,3 +290,15 @@ async def test_an_app_a_rollback_pinned_shows_pinned(env: Env) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot, app)
         assert {r[0]: r[5] for r in table_rows(screen)}["guestbook"] == "✓ on"
+
+
+async def test_the_apps_an_application_set_generates_are_listed_by_name(tmp_path: Path) -> None:
+    # issue 11 item 3: generated apps are ordinary apps in the TUI list too.
+    built = make_env(tmp_path, fleet(tmp_path, ("appset",)) / "samples" / "appset")
+    try:
+        app = built.app()
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await loaded(pilot, app)
+            assert {r[0] for r in table_rows(screen)} == {"team-payments", "team-search"}
+    finally:
+        built.close()
