@@ -162,7 +162,7 @@ def _tracked(state: ClusterState, app: str) -> list[tuple[ResourceType, Manifest
     for rtype in _inventory_types(state, app):
         informer = state.informers.for_type(rtype)
         if informer is not None and informer.wait_ready(state.cache_wait_s):
-            objects = informer.select(lambda obj: app_label(obj) == app)
+            objects = informer.of_app(app)
         else:
             objects = _list(state, rtype, selector=f"{LABEL_APP}={app}")
         found += [(rtype, obj) for obj in objects]
