@@ -278,9 +278,12 @@ def run_gitwave(
     rss = usage.ru_maxrss / 1024  # KiB on Linux
     ready = cluster.count_ready("deployments", namespace, "Available")
     if proc.returncode != 0 or ready < n:
-        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-        note = f"exit {proc.returncode}, {ready}/{n} Available: " + " / ".join(tail)
-        return Result(None, rss, note[:400])
+        kept = Path(tempfile.gettempdir()) / f"bench-fleet-gitwave-{n}.log"
+        kept.write_bytes(log.read_bytes())
+        lines = log.read_text(errors="replace").splitlines()
+        failed = [line.strip() for line in lines if "Failed" in line or "error" in line]
+        note = f"exit {proc.returncode}, {ready}/{n} Available, {len(failed)} failure lines"
+        return Result(None, rss, f"{note} (log: {kept}): " + " / ".join(failed[:3])[:300])
     return Result(elapsed, rss)
 
 
@@ -296,43 +299,54 @@ def run_flux(
 ) -> Result:
     flux_dir = workdir / "flux"
     with peers.Flux(cluster.kubeconfig, flux_dir, concurrent=concurrent) as flux:
-        time.sleep(2)  # let both controllers sync their caches before the clock starts
-        started = time.monotonic()
-        cluster.kubectl(
-            "apply",
-            "--server-side",
-            "-f",
-            str(repo / "source.yaml"),
-            "-f",
-            str(repo / "kustomizations.yaml"),
-        )
-        done = _wait_until(
-            lambda: (
-                cluster.count_ready(
+        try:
+            time.sleep(2)  # let both controllers sync their caches before the clock starts
+            started = time.monotonic()
+            cluster.kubectl(
+                "apply",
+                "--server-side",
+                "-f",
+                str(repo / "source.yaml"),
+                "-f",
+                str(repo / "kustomizations.yaml"),
+            )
+            done = _wait_until(
+                lambda: (
+                    cluster.count_ready(
+                        "kustomizations.kustomize.toolkit.fluxcd.io", namespace, "Ready"
+                    )
+                    >= n
+                ),
+                timeout,
+                1.0,
+            )
+            rss = flux.rss_mib()
+            note = ", ".join(f"{k} {v:.0f} MiB" for k, v in sorted(rss.items()))
+            if done is None:
+                ready = cluster.count_ready(
                     "kustomizations.kustomize.toolkit.fluxcd.io", namespace, "Ready"
                 )
-                >= n
-            ),
-            timeout,
-            1.0,
-        )
-        rss = flux.rss_mib()
-        note = ", ".join(f"{k} {v:.0f} MiB" for k, v in sorted(rss.items()))
-        if done is None:
-            ready = cluster.count_ready(
-                "kustomizations.kustomize.toolkit.fluxcd.io", namespace, "Ready"
-            )
-            result = Result(None, sum(rss.values()), f"{ready}/{n} Ready after {timeout:.0f} s")
-        else:
-            result = Result(done - started, sum(rss.values()), note)
-        # Kustomizations carry finalizers only the running controller removes.
-        cluster.delete_namespace(namespace)
+                result = Result(None, sum(rss.values()), f"{ready}/{n} Ready after {timeout:.0f} s")
+            else:
+                result = Result(done - started, sum(rss.values()), note)
+        finally:
+            # Kustomizations carry finalizers only the running controller removes.
+            cluster.delete_namespace(namespace)
     return result
 
 
 def run_kubectl(cluster: Cluster, repo: Path, n: int, namespace: str, timeout: float) -> Result:
     started = time.monotonic()
-    cluster.kubectl("apply", "--server-side", "-n", namespace, "-R", "-f", str(repo / "apps"))
+    for attempt in range(3):  # an apply is idempotent; a shared, loaded API server drops some
+        try:
+            cluster.kubectl(
+                "apply", "--server-side", "-n", namespace, "-R", "-f", str(repo / "apps")
+            )
+            break
+        except RuntimeError as exc:
+            if attempt == 2:
+                raise
+            log(f"kubectl apply failed, again: {str(exc)[-300:]}")
     done = _wait_until(
         lambda: cluster.count_ready("deployments", namespace, "Available") >= n, timeout, 0.2
     )
@@ -388,24 +402,26 @@ def main(argv: list[str] | None = None) -> int:
                     workdir.mkdir()
                     cluster.fresh_namespace(namespace)
                     log(f"{n} apps: {tool} ...")
-                    if tool == "gitwave":
-                        r = run_gitwave(cluster, url, n, namespace, workdir, args.gitwave_arg)
-                    elif tool == "flux":
-                        r = run_flux(
-                            cluster,
-                            peers,
-                            repo,
-                            n,
-                            namespace,
-                            workdir,
-                            args.timeout,
-                            args.flux_concurrent,
-                        )
-                    else:
-                        r = run_kubectl(cluster, repo, n, namespace, args.timeout)
-                    results[n][tool] = r
-                    log(f"{n} apps: {tool}: {_fmt(r)} {r.note}")
-                    cluster.delete_namespace(namespace)
+                    try:
+                        if tool == "gitwave":
+                            r = run_gitwave(cluster, url, n, namespace, workdir, args.gitwave_arg)
+                        elif tool == "flux":
+                            r = run_flux(
+                                cluster,
+                                peers,
+                                repo,
+                                n,
+                                namespace,
+                                workdir,
+                                args.timeout,
+                                args.flux_concurrent,
+                            )
+                        else:
+                            r = run_kubectl(cluster, repo, n, namespace, args.timeout)
+                        results[n][tool] = r
+                        log(f"{n} apps: {tool}: {_fmt(r)} {r.note}")
+                    finally:  # the cluster is shared: never leave a run behind
+                        cluster.delete_namespace(namespace)
     print_table(args, results, cp.versions(), load_before)
     return 0
 
