@@ -381,9 +381,24 @@ def main(argv: list[str] | None = None) -> int:
     peers = _load("gitwave_bench_peers", Path(__file__).resolve().parent / "peers.py")
     info, _started_here = cp.up()  # shared with other work: never stopped here
     cluster = Cluster(Path(info.kubeconfig))
+    # The cluster is shared: Flux's CRDs go away again unless they were there.
+    remove_crds = False
     if "flux" in args.tools:
         peers.build()
+        remove_crds = not peers.crds_installed(str(KUBECTL), cluster.kubeconfig)
         peers.install_crds(str(KUBECTL), cluster.kubeconfig)
+    try:
+        results, load_before = _run_sizes(args, cluster, peers)
+    finally:
+        if remove_crds:
+            peers.uninstall_crds(str(KUBECTL), cluster.kubeconfig)
+    print_table(args, results, cp.versions(), load_before)
+    return 0
+
+
+def _run_sizes(
+    args: argparse.Namespace, cluster: Cluster, peers: ModuleType
+) -> tuple[dict[int, dict[str, Result]], tuple[float, float, float]]:
     results: dict[int, dict[str, Result]] = {}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="gitwave-fleet-") as tmp:
@@ -422,8 +437,7 @@ def main(argv: list[str] | None = None) -> int:
                         log(f"{n} apps: {tool}: {_fmt(r)} {r.note}")
                     finally:  # the cluster is shared: never leave a run behind
                         cluster.delete_namespace(namespace)
-    print_table(args, results, cp.versions(), load_before)
-    return 0
+    return results, load_before
 
 
 def log(msg: str) -> None:

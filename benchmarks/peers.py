@@ -134,6 +134,29 @@ def install_crds(kubectl: str, kubeconfig: Path) -> None:
     )
 
 
+def crds_installed(kubectl: str, kubeconfig: Path) -> bool:
+    proc = subprocess.run(
+        [
+            kubectl,
+            "--kubeconfig",
+            str(kubeconfig),
+            "get",
+            "crd",
+            "kustomizations.kustomize.toolkit.fluxcd.io",
+        ],
+        capture_output=True,
+    )
+    return proc.returncode == 0
+
+
+def uninstall_crds(kubectl: str, kubeconfig: Path) -> None:
+    """Delete the Flux CRDs (and so every Flux object) again."""
+    args = [kubectl, "--kubeconfig", str(kubeconfig), "delete", "--ignore-not-found"]
+    for f in crd_files():
+        args += ["-f", str(f)]
+    subprocess.run(args, check=True, capture_output=True)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
