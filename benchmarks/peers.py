@@ -178,7 +178,6 @@ class Flux:
             raise SystemExit(f"{binary} missing: run `python3.11 benchmarks/peers.py build`")
         args = [
             str(binary),
-            f"--kubeconfig={self.kubeconfig}",
             f"--metrics-addr=127.0.0.1:{_free_port()}",
             f"--health-addr=127.0.0.1:{_free_port()}",
             "--enable-leader-election=false",
@@ -188,7 +187,9 @@ class Flux:
         ]
         if self.concurrent:
             args.append(f"--concurrent={self.concurrent}")
-        env = dict(os.environ, RUNTIME_NAMESPACE="flux-system")
+        # controller-runtime reads $KUBECONFIG (its --kubeconfig flag is not
+        # registered by every controller's flag set).
+        env = dict(os.environ, RUNTIME_NAMESPACE="flux-system", KUBECONFIG=str(self.kubeconfig))
         log_file = (self.workdir / f"{name}.log").open("wb")
         self.procs.append(
             subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env)
