@@ -23,7 +23,7 @@ from typing import Any
 import urllib3
 
 from gitwave.engine.errors import GitwaveError
-from gitwave.engine.model import Manifest
+from gitwave.engine.model import LABEL_APP, Manifest
 
 from .discovery import ResourceType
 from .transport import HttpError, Transport, iter_lines
@@ -64,6 +64,11 @@ def object_key(manifest: Mapping[str, Any]) -> ObjectKey:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
+def _app_of(manifest: Mapping[str, Any]) -> str:
+    labels = (manifest.get("metadata") or {}).get("labels")
+    return str(labels.get(LABEL_APP) or "") if isinstance(labels, Mapping) else ""
+
+
 class Informer:
     """List+watch of one resource type. ``start`` once; ``stop`` ends the thread."""
 
@@ -75,6 +80,9 @@ class Informer:
         self._listener = listener
         self._listed_once = False
         self._objects: dict[ObjectKey, Manifest] = {}
+        # app label value → keys of the objects carrying it: an app's objects
+        # are found without scanning every object of the type (1000 apps).
+        self._by_app: dict[str, set[ObjectKey]] = {}
         self._lock = threading.Lock()
         # Signalled when the informer becomes synced or an attempt fails, so a
         # reader waiting for it learns either way without sleeping blind.
@@ -114,9 +122,27 @@ class Informer:
         with self._lock:
             return list(self._objects.values())
 
-    def select(self, predicate: Callable[[Manifest], bool]) -> list[Manifest]:
+    def of_app(self, app: str) -> list[Manifest]:
+        """The objects labelled ``gitwave.dev/app: <app>``, from an index."""
         with self._lock:
-            return [obj for obj in self._objects.values() if predicate(obj)]
+            return [self._objects[key] for key in self._by_app.get(app, ())]
+
+    def _put(self, key: ObjectKey, manifest: Manifest | None) -> None:
+        """Store (None: drop) one object, keeping the app index; under _lock."""
+        old = self._objects.pop(key, None)
+        if old is not None:
+            app = _app_of(old)
+            if app:
+                keys = self._by_app.get(app)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._by_app[app]
+        if manifest is not None:
+            self._objects[key] = manifest
+            app = _app_of(manifest)
+            if app:
+                self._by_app.setdefault(app, set()).add(key)
 
     # ------------------------------------------------------------ writing
 
@@ -127,7 +153,7 @@ class Informer:
         with self._lock:
             current = self._objects.get(key)
             if current is None or newer_or_same(_rv(manifest), _rv(current)):
-                self._objects[key] = manifest
+                self._put(key, manifest)
 
     def start(self) -> None:
         self._thread.start()
@@ -211,8 +237,14 @@ class Informer:
             token = str(meta.get("continue") or "")
             if not token:
                 break
+        by_app: dict[str, set[ObjectKey]] = {}
+        for key, item in objects.items():
+            app = _app_of(item)
+            if app:
+                by_app.setdefault(app, set()).add(key)
         with self._changed:
             self._objects = objects
+            self._by_app = by_app
             self._synced = True
             self.last_error = ""
             self._changed.notify_all()
@@ -262,9 +294,9 @@ class Informer:
             current = self._objects.get(key)
             if kind == "DELETED":
                 if current is not None and newer_or_same(rv, _rv(current)):
-                    del self._objects[key]
+                    self._put(key, None)
             elif current is None or newer_or_same(rv, _rv(current)):
-                self._objects[key] = obj
+                self._put(key, obj)
         if self._listener is not None:
             self._listener(self.rtype, obj)
         return rv or version

@@ -113,9 +113,17 @@ def record_event(changes: ChangeLog, rtype: ResourceType, manifest: Manifest | N
 
 
 def _list(
-    state: ClusterState, rtype: ResourceType, *, selector: str, limit: int = 500
+    state: ClusterState,
+    rtype: ResourceType,
+    *,
+    selector: str,
+    limit: int = 500,
+    accept: str = "application/json",
+    refused_is_empty: bool = False,
 ) -> list[Manifest]:
-    """Every object of ``rtype`` matching ``selector``, all namespaces, paged."""
+    """Every object of ``rtype`` matching ``selector``, all namespaces, paged.
+    With ``refused_is_empty``, a forbidden (403) or unlistable (405) type
+    answers no objects instead of raising."""
     items: list[Manifest] = []
     token = ""
     while True:
@@ -123,8 +131,12 @@ def _list(
         if token:
             query.append(("continue", token))
         try:
-            _, page = state.transport.request("GET", rtype.collection_path(), query=query)
+            _, page = state.transport.request(
+                "GET", rtype.collection_path(), query=query, accept=accept
+            )
         except HttpError as exc:
+            if refused_is_empty and exc.status in (403, 405):
+                return []
             if exc.status == 410:  # the continue token expired: start over
                 items, token = [], ""
                 continue
@@ -150,7 +162,7 @@ def _tracked(state: ClusterState, app: str) -> list[tuple[ResourceType, Manifest
     for rtype in _inventory_types(state, app):
         informer = state.informers.for_type(rtype)
         if informer is not None and informer.wait_ready(state.cache_wait_s):
-            objects = informer.select(lambda obj: app_label(obj) == app)
+            objects = informer.of_app(app)
         else:
             objects = _list(state, rtype, selector=f"{LABEL_APP}={app}")
         found += [(rtype, obj) for obj in objects]
@@ -159,9 +171,11 @@ def _tracked(state: ClusterState, app: str) -> list[tuple[ResourceType, Manifest
 
 def _inventory_types(state: ClusterState, app: str) -> list[ResourceType]:
     """The types that may hold ``app``'s objects: those it applied, those
-    watched anyway, and those a scan found (the scan runs once per app, then
-    every ``inventory_rescan_s``: objects of a new type applied by another
-    process show up at the next scan)."""
+    watched anyway, and those a scan found. An app is scanned when first asked
+    about, then every ``inventory_rescan_s``; one scan of the cluster answers
+    for every app that asks within ``SCAN_SHARE_S`` of it, so a sync of many
+    apps scans once instead of once per app (objects of a new type applied by
+    another process show up at the next scan)."""
     with state.lock:
         scanned = state.scanned_at.get(app)
     if scanned is None or time.monotonic() - scanned > state.rescan_s:
@@ -176,41 +190,52 @@ def _inventory_types(state: ClusterState, app: str) -> list[ResourceType]:
     return sorted(types, key=lambda t: (t.group, t.kind))
 
 
+# A scan of the whole cluster answers for apps that ask this soon after it.
+SCAN_SHARE_S = 30.0
+# Object metadata only: a scan needs labels, not specs.
+_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
 def _scan(state: ClusterState, app: str) -> None:
+    asked = time.monotonic()
+    # One scan at a time: apps asking together wait for one scan, not one each.
+    with state.scan_lock:
+        last = state.cluster_scanned_at
+        if last is None or asked - last > SCAN_SHARE_S:
+            _scan_cluster(state)
+        with state.lock:
+            state.scanned_at[app] = state.cluster_scanned_at or asked
+
+
+def _scan_cluster(state: ClusterState) -> None:
+    """Which types hold objects of which app, for every app at once: each
+    listable type not watched already (a watched type is searched in its cache)
+    is listed once, metadata only, with a selector for the app label."""
     started = time.monotonic()
-    selector = f"{LABEL_APP}={app}"
+    watched = {(t.group, t.kind) for t in state.informers.types()}
     candidates = [
         t
         for t in state.discovery.listable()
-        if "patch" in t.verbs and (t.group, t.kind) not in _NOT_SCANNED
+        if "patch" in t.verbs
+        and (t.group, t.kind) not in _NOT_SCANNED
+        and (t.group, t.kind) not in watched
     ]
 
-    def holds(rtype: ResourceType) -> bool:
-        try:
-            _, page = state.transport.request(
-                "GET",
-                rtype.collection_path(),
-                query=[("labelSelector", selector), ("limit", "1")],
-            )
-        except HttpError as exc:
-            if exc.status in (403, 404, 405):
-                # Not allowed to list it (so gitwave could not have read back what
-                # it applied there either), or the type went away meanwhile.
-                return False
-            raise ProviderError(
-                None,
-                f"{state.name}: cannot list {rtype.display} to find the objects of "
-                f"app {app!r}: {exc}",
-                retriable=exc.status == 429 or exc.status >= 500,
-            ) from None
-        return bool(page.get("items"))
+    def apps_in(rtype: ResourceType) -> set[str]:
+        # Not allowed to list a type: gitwave could not have read back what it
+        # applied there either, so it holds nothing gitwave can track.
+        items = _list(
+            state, rtype, selector=LABEL_APP, accept=_METADATA_LIST, refused_is_empty=True
+        )
+        return {app_label(obj) for obj in items} - {""}
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        hits = list(pool.map(holds, candidates))
+        found = list(pool.map(apps_in, candidates))
     with state.lock:
-        inventory = state.inventory.setdefault(app, set())
-        inventory.update((t.group, t.kind) for t, hit in zip(candidates, hits, strict=True) if hit)
-        state.scanned_at[app] = started
+        for rtype, apps in zip(candidates, found, strict=True):
+            for app in apps:
+                state.inventory.setdefault(app, set()).add((rtype.group, rtype.kind))
+        state.cluster_scanned_at = started
 
 
 def _live(key: ResourceKey, manifest: Manifest | None) -> Live | None:

@@ -68,6 +68,10 @@ class ClusterState:
         # app → the (group, kind) pairs it has objects of (applied or found by a scan).
         self.inventory: dict[str, set[tuple[str, str]]] = {}
         self.scanned_at: dict[str, float] = {}
+        # When the last scan of the whole cluster for app labels started;
+        # scan_lock lets one scan run at a time (see observe._scan).
+        self.cluster_scanned_at: float | None = None
+        self.scan_lock = threading.Lock()
         # (group, kind) of custom resources whose CRD this provider applied, and when.
         self.crds_applied: dict[tuple[str, str], float] = {}
 
