@@ -9,6 +9,7 @@ the history, never from sleeps in the test.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Sequence
@@ -266,7 +267,7 @@ def test_concurrent_1_is_the_serial_order(
     headers = [line.split(" @ ")[0] for line in out.splitlines() if " @ " in line]
     assert ordered == headers, "synced one after another, in the order reported"
     records = [history[name][0] for name in ordered]
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in itertools.pairwise(records):
         assert before.finished is not None and after.started >= before.finished
 
 
@@ -274,7 +275,7 @@ def test_concurrent_0_is_refused_and_nothing_is_applied(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox_env: Path
 ) -> None:
     where = flux_fleet(tmp_path / "repo", [App("one"), App("two")])
-    code, out, err = run(capsys, "sync", str(where), "--concurrent", "0")
+    code, _, err = run(capsys, "sync", str(where), "--concurrent", "0")
     assert code == 2
     assert "error: --concurrent 0: must be at least 1" in err
     assert "hint: --concurrent 1 reconciles one app after another" in err
