@@ -27,6 +27,7 @@ waits for the workers the same way, and is raised again.
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import threading
 import time
@@ -238,8 +239,12 @@ def run_fleet(
                 schedule.cond.notify_all()
             report([done])
 
+    # The workers see the caller's context variables (``source.opened_once``).
+    caller = contextvars.copy_context()
     threads = [
-        threading.Thread(target=worker, name=f"gitwave-app-{n}", daemon=True)
+        threading.Thread(
+            target=caller.copy().run, args=(worker,), name=f"gitwave-app-{n}", daemon=True
+        )
         for n in range(min(concurrent, max(len(items), 1)))
     ]
     for thread in threads:

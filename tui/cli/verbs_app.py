@@ -35,6 +35,7 @@ from gitwave.engine.graph import to_dot
 from gitwave.engine.mask import mask_secret_manifest
 from gitwave.engine.plan_report import plan_to_dict
 from gitwave.engine.router import ProviderRouter
+from gitwave.engine.source import opened_once
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import (
@@ -198,6 +199,11 @@ def cmd_sync(ctx: Context) -> int:
     dependsOn and app-of-apps waves kept, one operation per app). With several
     apps, one line per app as it finishes, then the full report in app order."""
     concurrent = check_concurrent(getattr(ctx.args, "concurrent", DEFAULT_CONCURRENT))
+    with opened_once():
+        return _sync_fleet(ctx, concurrent)
+
+
+def _sync_fleet(ctx: Context, concurrent: int) -> int:
     entries = chosen_apps(ctx, removed=True)
     many = len(entries) > 1
     table_output = ctx.output not in ("json", "yaml")
