@@ -14,6 +14,7 @@ from gitwave.engine.app_pipeline import Desired
 from gitwave.engine.apps import AppSpec, RetrySpec
 from gitwave.engine.drift import DriftLoop, LoopGuard
 from gitwave.engine.events import Event, EventKind, EventSink
+from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.engine.loop_store import LoopStore, Pin
 from gitwave.engine.model import Health, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.operations import SyncRequest
@@ -45,6 +46,8 @@ class LoopOptions:
     heal_backoff: RetrySpec = SELF_HEAL_BACKOFF
     request: SyncRequest = field(default_factory=SyncRequest)
     allow_local_repos: tuple[str, ...] = ()  # see load_apps
+    # Apps stepped at once (engine.fleet_run); 1: one after another, on the loop's thread.
+    concurrent: int = DEFAULT_CONCURRENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,10 @@ class LoopCore:
     _broken_reported: dict[str, str]
     _lock: threading.Lock
     _stop: threading.Event | None
+
+    def targets_for(self, app: AppSpec) -> ProviderRouter:
+        """The router ``app`` is reconciled through: asked for here, in one place."""
+        return self.targets
 
     @property
     def _request(self) -> SyncRequest:
