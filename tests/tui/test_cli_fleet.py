@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ import git
 import pytest
 import yaml
 
+from gitwave.engine.locks import AppLocks
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.tui.cli import main
+from tests.tui.test_loop_cli import Process, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -327,3 +330,87 @@ def test_two_commands_never_operate_on_one_app_at_once(
         first, second = history[name]
         assert (first.result, second.result) == ("Succeeded", "Succeeded")
         assert not overlap(first, second), f"{name} was synced twice at once"
+
+
+# --- run, watch and Ctrl-C: `gitwave` processes ----------------------------------------
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def all_succeeded(state: Path, names: Sequence[str]) -> bool:
+    history = rows(state)
+    return all(any(r.result == "Succeeded" for r in history.get(n, [])) for n in names)
+
+
+@pytest.mark.slow  # `gitwave` in subprocesses
+def test_run_reconciles_several_apps_at_once_keeping_depends_on(
+    tmp_path: Path, processes: list[Process], sandbox_env: Path
+) -> None:
+    apps = [App("one", replicas=1), App("two", replicas=1), App("three", depends_on=("one",))]
+    where = flux_fleet(tmp_path / "repo", apps)
+    loop = Process(tmp_path, "run", str(where), "--concurrent", "4", rollout=1.0)
+    processes.append(loop)
+    wait_for(
+        "every app synced", lambda: all_succeeded(sandbox_env, ["one", "two", "three"]), timeout=60
+    )
+    loop.signal(signal.SIGTERM)
+    assert loop.exit_code(timeout=30) == 0
+    history = rows(sandbox_env)
+    one, two, three = history["one"][0], history["two"][0], history["three"][0]
+    assert overlap(one, two), "the loop synced both apps at the same time"
+    assert one.finished is not None and three.started >= one.finished, "dependsOn kept"
+
+
+@pytest.mark.slow  # `gitwave` in subprocesses
+def test_watch_cycles_several_apps_at_once(
+    tmp_path: Path, processes: list[Process], sandbox_env: Path
+) -> None:
+    where = flux_fleet(tmp_path / "repo", [App("one", replicas=1), App("two", replicas=1)])
+    watch = Process(tmp_path, "watch", str(where), "--concurrent", "2", rollout=1.0)
+    processes.append(watch)
+    for name in ("one", "two"):
+        watch.wait_line(
+            f"the cycle of {name}", lambda line, n=name: f" {n}: start → " in line, timeout=60
+        )
+    watch.signal(signal.SIGINT)
+    assert watch.exit_code(timeout=30) == 0
+    history = rows(sandbox_env)
+    assert overlap(history["one"][0], history["two"][0]), "both apps cycled at once"
+
+
+@pytest.mark.slow  # `gitwave` in subprocesses
+def test_ctrl_c_stops_every_running_app_and_starts_no_other(
+    tmp_path: Path, processes: list[Process], sandbox_env: Path
+) -> None:
+    """Four apps whose Deployments take an hour, two at a time: the first two
+    wait, the others have not started. One Ctrl-C: both running syncs end
+    Interrupted, no other starts, every app is let go, exit 130."""
+    names = ("one", "two", "three", "four")
+    where = flux_fleet(tmp_path / "repo", [App(name, replicas=1) for name in names])
+    sync = Process(tmp_path, "sync", str(where), "--concurrent", "2", rollout=3600.0)
+    processes.append(sync)
+
+    def two_running() -> bool:
+        history = rows(sandbox_env)
+        return len(history) == 2 and all(
+            [r.result for r in records] == ["Running"] for records in history.values()
+        )
+
+    wait_for("two syncs to run", two_running, timeout=60)
+    sync.signal(signal.SIGINT)
+    assert sync.exit_code(timeout=30) == 130
+    history = rows(sandbox_env)
+    assert len(history) == 2, "no app started after Ctrl-C"
+    for records in history.values():
+        assert [(r.result, r.message) for r in records] == [("Interrupted", "interrupted (Ctrl-C)")]
+    locks = AppLocks(sandbox_env / "gitwave.db")
+    try:
+        assert [locks.holder_of(n) for n in names] == [None] * len(names)
+    finally:
+        locks.close()
