@@ -183,19 +183,6 @@ class Reconciler(Decisions, PinsAndRollbacks):
                 )
         return self._next_wait()
 
-    def _due(self, run: AppRun, now: float) -> bool:
-        retry = run.retry
-        armed = retry is not None and retry.armed and now >= (retry.next_at or 0.0)
-        return now >= run.next_poll or run.assess or armed
-
-    def _step_safely(self, run: AppRun) -> None:
-        if self._stop is not None and self._stop.is_set():
-            return  # stopping: no app starts any more
-        try:
-            self._step_app(run)
-        except Exception as exc:  # one app's bug must not stop the others
-            self._crashed(run, exc)
-
     def _step_app(self, run: AppRun) -> None:
         now = self._clock()
         if now >= run.next_poll:

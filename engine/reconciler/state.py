@@ -136,6 +136,23 @@ class LoopCore:
         """syncPolicy.automated, unless someone paused the app's auto-sync."""
         return app.policy.automated and not self.autosync.is_paused(app.name)
 
+    def _due(self, run: AppRun, now: float) -> bool:
+        retry = run.retry
+        armed = retry is not None and retry.armed and now >= (retry.next_at or 0.0)
+        return now >= run.next_poll or run.assess or armed
+
+    def _step_safely(self, run: AppRun) -> None:
+        if self._stop is not None and self._stop.is_set():
+            return  # stopping: no app starts any more
+        try:
+            self._step_app(run)
+        except Exception as exc:  # one app's bug must not stop the others
+            self._crashed(run, exc)
+
+    def _step_app(self, run: AppRun) -> None:
+        """Poll, plan and act on one app (``Reconciler``)."""
+        raise NotImplementedError
+
     def _auto_rollback(self, run: AppRun, health: Health) -> None:
         """Roll back to the newest healthy revision and pin it (``PinsAndRollbacks``)."""
         raise NotImplementedError

@@ -11,11 +11,8 @@ only the apps that follow a failed one (dependsOn, later app-of-apps waves).
 
 from __future__ import annotations
 
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Callable
 from typing import Any
 
 from gitwave.engine import operations
@@ -41,12 +38,14 @@ from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USA
 from gitwave.tui.cli.output import (
     Progress,
     dump,
+    finished_line,
     local_time,
     print_result,
     result_dict,
     short,
     table,
 )
+from gitwave.tui.cli.signals import interrupt_on_signals
 from gitwave.tui.formatting import revision_text
 from gitwave.tui.plan_text import format_plan
 
@@ -208,7 +207,7 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
     many = len(entries) > 1
     table_output = ctx.output not in ("json", "yaml")
     # One spinner line cannot follow several apps at once.
-    progress = Progress(enabled=None if table_output and concurrent == 1 else False)
+    progress = Progress(enabled=None if table_output and (concurrent == 1 or not many) else False)
     request = ctx.sync_request(dry_run=ctx.args.dry_run)
     sink = _both(progress, _lock_notices(ctx), ctx.timeline if not ctx.args.dry_run else None)
     destination = ctx.target_name if entries else ""
@@ -224,13 +223,13 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
             sink=sink,
         )
 
-    def finished_line(done: Finished[operations.Synced]) -> None:
+    def announce(done: Finished[operations.Synced]) -> None:
         progress.clear()
         if many and table_output:
-            ctx.out(_finished_line(done, destination))
+            ctx.out(finished_line(done, destination))
 
     interrupt = threading.Event()
-    with _interrupt_on_signals(interrupt):
+    with interrupt_on_signals(interrupt):
         finished = run_fleet(
             entries,
             work,
@@ -240,26 +239,10 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
             ok=lambda synced: synced.result.ok,
             concurrent=concurrent,
             interrupt=interrupt,
-            on_finish=finished_line,
+            on_finish=announce,
         )
     progress.clear()
     return _sync_report(ctx, entries, finished, destination)
-
-
-def _finished_line(done: Finished[operations.Synced], destination: str) -> str:
-    """``guestbook -> sandbox: Succeeded in 0.4s``: one app, as it finishes."""
-    if done.outcome is Outcome.SKIPPED:
-        return f"{done.name}: skipped, it follows {done.blocked_by}, which failed"
-    if done.outcome is Outcome.NOT_STARTED:
-        return f"{done.name}: not started (interrupted)"
-    if done.outcome is Outcome.INTERRUPTED:
-        what = "interrupted"
-    elif done.value is not None:
-        result = done.value.result
-        what = result.phase.value + (" (dry run)" if result.dry_run else "")
-    else:
-        what = "error (see stderr)"
-    return f"{done.name} -> {destination}: {what} in {done.seconds:.1f}s"
 
 
 def _sync_report(
@@ -310,28 +293,6 @@ def _sync_report(
     if errors:
         return EXIT_USAGE
     return EXIT_FAILED if failed else EXIT_OK
-
-
-@contextmanager
-def _interrupt_on_signals(interrupt: threading.Event) -> Iterator[None]:
-    """Ctrl-C (SIGINT) sets ``interrupt``: no app starts any more and running
-    ones stop at their next safe point, each history row ending Interrupted.
-    A second Ctrl-C raises KeyboardInterrupt (``run_fleet`` still waits for
-    its workers). Off the main thread, signals are not ours to take."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if interrupt.is_set():
-            raise KeyboardInterrupt
-        interrupt.set()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _record_dict(record: SyncRecord) -> dict[str, Any]:
