@@ -17,6 +17,7 @@ both field managers (from ``metadata.managedFields``), and offers the
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -173,7 +174,8 @@ class LoopGuard:
     ``should_heal`` is False for a field healed ``limit`` times within the last
     ``window_s`` seconds: gitwave then stops fighting over it until the oldest
     of those heals leaves the window, so a field fought over forever is healed
-    at most ``limit`` times per window. Not thread-safe (one loop owns it)."""
+    at most ``limit`` times per window. Thread-safe: the loop steps several
+    apps at once (``engine.fleet_run``)."""
 
     def __init__(
         self,
@@ -188,6 +190,7 @@ class LoopGuard:
         self.window_s = window_s
         self._clock = clock
         self._heals: dict[_FieldId, _Heals] = {}
+        self._lock = threading.RLock()
 
     def _recent(self, field_id: _FieldId) -> _Heals:
         heals = self._heals.setdefault(field_id, _Heals())
@@ -198,10 +201,12 @@ class LoopGuard:
     def loop(self, app: str, drifted: DriftedField) -> DriftLoop | None:
         """The loop this field is in (healing it is paused), or None when it may be healed."""
         field_id = (app, drifted.key, drifted.path)
-        heals = self._recent(field_id)
-        if len(heals.times) < self.limit:
+        with self._lock:
+            heals = self._recent(field_id)
+            times = list(heals.times)
+            others = list(heals.others)
+        if len(times) < self.limit:
             return None
-        others = list(heals.others)
         for name in drifted.managers:
             if name not in others:
                 others.append(name)
@@ -209,19 +214,20 @@ class LoopGuard:
             app=app,
             key=drifted.key,
             path=drifted.path,
-            heals=len(heals.times),
+            heals=len(times),
             window_s=self.window_s,
-            until=heals.times[-self.limit] + self.window_s,
+            until=times[-self.limit] + self.window_s,
             others=tuple(others),
         )
 
     def record_heal(self, app: str, drifted: DriftedField) -> None:
         """Note that gitwave healed this field now (who had changed it included)."""
-        heals = self._recent((app, drifted.key, drifted.path))
-        heals.times.append(self._clock())
-        for name in drifted.managers:
-            if name not in heals.others:
-                heals.others.append(name)
+        with self._lock:
+            heals = self._recent((app, drifted.key, drifted.path))
+            heals.times.append(self._clock())
+            for name in drifted.managers:
+                if name not in heals.others:
+                    heals.others.append(name)
 
     def split(
         self, app: str, drifted: Sequence[DriftedField]
@@ -239,5 +245,6 @@ class LoopGuard:
 
     def reset(self, app: str) -> None:
         """Forget ``app``'s heals (a new revision: Git may have settled the fight)."""
-        for field_id in [f for f in self._heals if f[0] == app]:
-            del self._heals[field_id]
+        with self._lock:
+            for field_id in [f for f in self._heals if f[0] == app]:
+                del self._heals[field_id]

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind, EventSink
+from gitwave.engine.interrupts import pause
 from gitwave.engine.model import (
     Action,
     HealthCode,
@@ -313,4 +314,4 @@ class _Adoption:
                         resource=key,
                     )
                 )
-            time.sleep(poll_s)
+            pause(poll_s)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from gitwave.engine.errors import GitwaveError, StoreError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
+from gitwave.engine.interrupts import pause
 from gitwave.engine.store import Database, Store
 
 _SCHEMA = """
@@ -322,7 +323,7 @@ class AppLocks(Database):
             if got.holder != seen:
                 seen = got.holder
                 on_wait(got)
-            time.sleep(min(poll_s, max(timeout_s - waited, 0.0)))
+            pause(min(poll_s, max(timeout_s - waited, 0.0)))
 
     def _keep_beating(self, app: str, holder: str, stop: threading.Event) -> None:
         while not stop.wait(self.heartbeat_s):

@@ -59,6 +59,7 @@ from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.hooks import HookLedger, HookRecorder, adopt_in_flight, with_hook_runs
+from gitwave.engine.interrupts import pause
 from gitwave.engine.mask import redact
 from gitwave.engine.model import (
     Owner,
@@ -313,7 +314,7 @@ def sync_app(
     ledger: HookLedger | None = None,
     sink: EventSink = discard,
     on_plan: Callable[[AppState], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = pause,
     jitter: Callable[[], float] = random.random,
 ) -> Synced:
     """Plan and sync one app, retrying per its retry spec; records every

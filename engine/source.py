@@ -39,6 +39,10 @@ import posixpath
 import re
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,6 +160,48 @@ def default_cache_dir() -> Path:
     return Path(base) / "gitwave" / "repos"
 
 
+class _Opened:
+    """The checkouts one command opened (``opened_once``), one open per key even
+    when many apps ask at the same time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checkouts: dict[Hashable, Checkout] = {}
+        self._opening: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable, open_it: Callable[[], Checkout]) -> Checkout:
+        with self._lock:
+            found = self._checkouts.get(key)
+            if found is not None:
+                return found
+            opening = self._opening.setdefault(key, threading.Lock())
+        with opening:  # the others wait for this open instead of opening again
+            with self._lock:
+                found = self._checkouts.get(key)
+            if found is None:
+                found = open_it()  # an error is not kept: the next app tries again
+                with self._lock:
+                    self._checkouts[key] = found
+            return found
+
+
+_OPENED: ContextVar[_Opened | None] = ContextVar("gitwave_opened_checkouts", default=None)
+
+
+@contextmanager
+def opened_once() -> Iterator[None]:
+    """Within the block (and the app workers ``engine.fleet_run`` starts in
+    it), ``open_source`` opens each location at each revision once: the apps
+    of one command read one snapshot of a repository, and a fleet of a
+    thousand apps in one repository asks Git (rev-parse, status, a cached
+    checkout's tamper check) once, not a thousand times."""
+    token = _OPENED.set(_Opened())
+    try:
+        yield
+    finally:
+        _OPENED.reset(token)
+
+
 def open_source(
     location: str,
     *,
@@ -168,6 +214,18 @@ def open_source(
     Raises SourceError for a missing directory, an unreachable URL or an
     unknown revision; the message names the location and the revision.
     """
+    opened = _OPENED.get()
+    if opened is None:
+        return _open_source(location, revision=revision, shallow=shallow, cache_dir=cache_dir)
+    return opened.get(
+        (location, revision, shallow, cache_dir),
+        lambda: _open_source(location, revision=revision, shallow=shallow, cache_dir=cache_dir),
+    )
+
+
+def _open_source(
+    location: str, *, revision: str | None, shallow: bool, cache_dir: Path | None
+) -> Checkout:
     check_argument(location, what="location")
     if revision is not None:
         check_argument(revision, what="revision")

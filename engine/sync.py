@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import EventKind, EventSink, discard
+from gitwave.engine.interrupts import check as check_interrupt
 from gitwave.engine.model import (
     ANNOTATION_TRACKING_ID,
     LABEL_APP,
@@ -308,6 +309,7 @@ def execute(
                     left = len(main_waves) - index
                     message = f"stopped before {wave.label}: {left} wave(s) not run"
                     break
+                check_interrupt()  # Ctrl-C on a worker: between waves is a safe point
                 _run_wave(run, wave, pool)
         except (WaveFailed, GitwaveError) as exc:
             phase = SyncPhase.FAILED

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.events import EventKind
+from gitwave.engine.interrupts import pause
 from gitwave.engine.model import Health, HealthCode, Live, Resource, ResourceKey, Wave
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import observe_all
@@ -51,7 +52,7 @@ def wait_healthy(run: SyncRun, wave: Wave, applied: Mapping[ResourceKey, Resourc
                 f"{wave.label} timed out after {run.options.wave_timeout_s:g}s {blocker}",
                 key=blocker_key,
             )
-        time.sleep(interval)
+        pause(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)
 
 
@@ -91,7 +92,7 @@ def await_deleted(run: SyncRun, provider: Provider, key: ResourceKey) -> None:
             error.message, error.args = text, (text,)  # the text names the object already
             error.hint = FINALIZER_HINT
             raise error
-        time.sleep(interval)
+        pause(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)
 
 
@@ -117,5 +118,5 @@ def wait_absent(run: SyncRun, keys: Sequence[tuple[ResourceKey, Live]]) -> None:
                 + still_present(first, held),
                 key=first,
             )
-        time.sleep(interval)
+        pause(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)

@@ -43,6 +43,7 @@ from gitwave.engine import operations
 from gitwave.engine.apps import AppKind, AppSpec, flatten_apps, load_apps, render_app
 from gitwave.engine.errors import GitwaveError, RenderError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
+from gitwave.engine.fleet_run import DEFAULT_CONCURRENT, Finished, Outcome, run_fleet
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.operations import SyncRequest, plan_summary
 from gitwave.engine.plan_filters import without_done_hooks
@@ -67,6 +68,7 @@ class WatchOptions:
     debounce_ms: int = 1600
     ignore_paths: tuple[Path, ...] = ()
     allow_local_repos: tuple[str, ...] = ()  # see load_apps
+    concurrent: int = DEFAULT_CONCURRENT  # apps cycled at once (engine.fleet_run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +286,7 @@ class _Session:
                 _refuse_emptied_files(paths, self.top)
             rendered = render_app(app)
             revision = rendered.revision
-            state = operations.plan(app, request, targets=self.targets, rendered=rendered)
+            state = operations.plan(app, request, targets=self.targets_for(app), rendered=rendered)
         except GitwaveError as exc:
             took = time.time() - started
             return self._emit_cycle(
@@ -316,7 +318,7 @@ class _Session:
             )
         synced = operations.sync(
             state,
-            targets=self.targets,
+            targets=self.targets_for(app),
             store=self.store,
             request=request,
             ledger=self.ledger,
@@ -332,6 +334,58 @@ class _Session:
         )
         return self._emit_cycle(
             Cycle(app.name, started, changed, plan_summary(ran), outcome, result.ok, revision)
+        )
+
+    def targets_for(self, app: AppSpec) -> ProviderRouter:
+        """The router ``app`` is reconciled through: asked for here, in one place."""
+        return self.targets
+
+    def follows(self, name: str) -> tuple[str, ...]:
+        """The followed apps ``name`` cycles after: its dependsOn, and its
+        app-of-apps siblings of lower sync waves."""
+        app = self.watched[name].app
+        earlier = tuple(
+            other.app.name
+            for other in self.watched.values()
+            if other.app.parent and other.app.parent == app.parent and other.app.wave < app.wave
+        )
+        return app.depends_on + earlier
+
+    def cycles(self, todo: dict[str, Sequence[Path]], stop: threading.Event) -> None:
+        """Cycle the apps of ``todo`` (in sync order), ``options.concurrent`` at
+        a time, each after the apps it follows; one whose followed app failed is
+        not cycled (its line says which). None starts once ``stop`` is set."""
+        names = [name for name in self.watched if name in todo]
+
+        def cycle(name: str) -> Cycle | None:
+            return None if stop.is_set() else self.cycle(name, todo[name])
+
+        def skipped(done: Finished[Cycle | None]) -> None:
+            if done.outcome is Outcome.SKIPPED:
+                self._emit_cycle(
+                    Cycle(
+                        done.name,
+                        time.time(),
+                        self.shown(self.watched[done.name], todo[done.name]),
+                        "",
+                        f"skipped: it follows {done.blocked_by}, which failed",
+                        False,
+                    )
+                )
+
+        if self.options.concurrent == 1 or len(names) <= 1:
+            for name in names:
+                if cycle(name) is None:
+                    return
+            return
+        run_fleet(
+            names,
+            cycle,
+            name_of=lambda name: name,
+            follows_of=self.follows,
+            ok=lambda done: done is None or done.ok,
+            concurrent=self.options.concurrent,
+            on_finish=skipped,
         )
 
     def _emit(self, event: Event) -> None:
@@ -429,10 +483,9 @@ def watch(
                 started = True
                 if ready is not None:
                     ready.set()
-                for name in list(session.watched):
-                    if stop.is_set():
-                        return
-                    session.cycle(name, ())
+                session.cycles(dict.fromkeys(session.watched, ()), stop)
+                if stop.is_set():
+                    return
                 continue
             paths = {Path(p) for _, p in changes if _relevant(Path(p))}
             if paths:
@@ -459,8 +512,4 @@ def _run_cycles(session: _Session, paths: set[Path], stop: threading.Event) -> N
     definitions = sorted(p for p in paths if p in session.definition_files)
     for app in fresh:
         todo.setdefault(app.name, definitions)
-    for name in session.watched:  # in sync order
-        if stop.is_set():
-            return
-        if name in todo:
-            session.cycle(name, todo[name])
+    session.cycles(dict(todo), stop)

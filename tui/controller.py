@@ -23,6 +23,7 @@ from gitwave.engine import operations
 from gitwave.engine.apps import AppSpec, checkout_for
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventSink, discard
+from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import (
     Health,
@@ -89,8 +90,10 @@ class Controller:
         only: Sequence[str] = (),
         allow_local_repos: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
+        concurrent: int = DEFAULT_CONCURRENT,
     ) -> None:
         self.location = location
+        self.concurrent = concurrent  # apps cycled at once in watch mode
         self.allow_local_repos = tuple(allow_local_repos)
         self.targets = targets
         self.store = store
@@ -331,7 +334,9 @@ class Controller:
             store=self.store,
             sink=sink,
             stop=stop,
-            options=WatchOptions(allow_local_repos=self.allow_local_repos),
+            options=WatchOptions(
+                allow_local_repos=self.allow_local_repos, concurrent=self.concurrent
+            ),
         )
 
     def rollback_preview(self, name: str, sync_id: int) -> Plan:

@@ -126,20 +126,31 @@ def load_app_set(
     loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)), clusters)
     apps = loader.top_level(holder, target)
     apps = loader.projects.assign(apps, loader.broken)
+    identities: dict[str, str] = {}
     broken = tuple(
-        replace(b, spec=_identified(b.spec)) if b.spec is not None else b for b in loader.broken
+        replace(b, spec=_identified(b.spec, "", identities)) if b.spec is not None else b
+        for b in loader.broken
     )
-    return AppSet(checkout=checkout, apps=tuple(_identified(app) for app in apps), broken=broken)
+    return AppSet(
+        checkout=checkout,
+        apps=tuple(_identified(app, "", identities) for app in apps),
+        broken=broken,
+    )
 
 
-def _identified(app: AppSpec, parent: str = "") -> AppSpec:
+def _identified(app: AppSpec, parent: str = "", known: dict[str, str] | None = None) -> AppSpec:
     """``app`` (and its children) with ``source.repository`` set, part of its
-    identity, and each child with its parent's owner."""
-    source = replace(app.source, repository=repository_identity(app.source.fetch_from))
-    known = replace(app, source=source, parent=parent)
-    owner = known.owner
-    children = tuple(_identified(c, f"{owner.app}@{owner.source}") for c in app.children)
-    return replace(known, children=children)
+    identity, and each child with its parent's owner. ``known`` keeps the
+    identities found (a thousand apps of one repository read its remotes once)."""
+    known = {} if known is None else known
+    fetch_from = app.source.fetch_from
+    if fetch_from not in known:
+        known[fetch_from] = repository_identity(fetch_from)
+    source = replace(app.source, repository=known[fetch_from])
+    identified = replace(app, source=source, parent=parent)
+    owner = identified.owner
+    children = tuple(_identified(c, f"{owner.app}@{owner.source}", known) for c in app.children)
+    return replace(identified, children=children)
 
 
 def repository_identity(fetch_from: str) -> str:

@@ -187,7 +187,7 @@ class Decisions(LoopCore):
         assert run.rendered is not None and run.revision is not None
         synced = operations.sync(
             state,
-            targets=self.targets,
+            targets=self.targets_for(app),
             store=self.store,
             request=self._request,
             ledger=self.ledger,

@@ -34,8 +34,10 @@ Each app fails alone: one that cannot be loaded (``engine.apps.broken``) is
 reported and never planned (nothing of it pruned), as is a bug hit by one app.
 A child removed from an app of apps is followed until its objects are pruned.
 
-The loop is single-threaded: apps are reconciled one after another in
-dependency order. Each decision is an Event (``EventKind.CYCLE``), stored by the caller's sink.
+Apps due in a pass are reconciled ``options.concurrent`` at a time
+(``engine.fleet_run``), each after the apps it follows (dependsOn, earlier
+app-of-apps waves); ``concurrent=1`` steps them one after another on the
+loop's own thread. Each decision is an Event (``EventKind.CYCLE``), stored by the caller's sink.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import EventKind, EventSink, discard
+from gitwave.engine.fleet_run import run_fleet
 from gitwave.engine.locks import AppBusyError
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import Action, SyncStatus
@@ -73,7 +76,7 @@ from gitwave.engine.reconciler.state import (
     short,
 )
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.source import is_remote, open_source
+from gitwave.engine.source import is_remote, open_source, opened_once
 from gitwave.engine.store import Store
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -115,6 +118,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
             limit=options.heal_limit, window_s=options.heal_window_s, clock=clock
         )
         self._runs: dict[str, AppRun] = {}
+        self._follows: dict[str, tuple[str, ...]] = {}  # the apps each one steps after
         # Apps that cannot be loaded: reported on every root poll, never planned.
         self._broken: dict[str, ChosenApp] = {}
         self._broken_reported: dict[str, str] = {}
@@ -157,16 +161,26 @@ class Reconciler(Decisions, PinsAndRollbacks):
                 stop.wait(wait)
 
     def step(self) -> float:
-        """One pass over every app; returns how long to wait before the next."""
+        """One pass over every app with something to do, ``options.concurrent``
+        at a time (``engine.fleet_run``: an app steps after the apps it follows,
+        its dependsOn and earlier app-of-apps waves, stepped); returns how long
+        to wait before the next pass."""
         self._poll_root(self._clock())
         self._poll_feeds()
-        for run in list(self._runs.values()):
-            if self._stop is not None and self._stop.is_set():
-                break
-            try:
-                self._step_app(run)
-            except Exception as exc:  # one app's bug must not stop the others
-                self._crashed(run, exc)
+        now = self._clock()
+        due = [run for run in self._runs.values() if self._due(run, now)]
+        if len(due) <= 1 or self.options.concurrent == 1:
+            for run in due:
+                self._step_safely(run)
+        else:
+            with opened_once():  # the apps of one repository share its checkout
+                run_fleet(
+                    due,
+                    self._step_safely,
+                    name_of=lambda run: run.spec.name,
+                    follows_of=lambda run: self._follows.get(run.spec.name, ()),
+                    concurrent=self.options.concurrent,
+                )
         return self._next_wait()
 
     def _step_app(self, run: AppRun) -> None:
@@ -251,6 +265,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
                 self._report(run, f"apps:{exc}", f"app definitions: error: {exc}")
             return
         self._root_revision = revision
+        self._follows = {entry.name: entry.follows for entry in chosen}
         self._set_apps([e.spec for e in chosen if e.error is None and e.spec is not None])
         self._set_broken([e for e in chosen if e.error is not None])
         intervals = [self._interval(run.spec) for run in self._runs.values()]
@@ -340,7 +355,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
             state = operations.plan(
                 app,
                 self.options.request,
-                targets=self.targets,
+                targets=self.targets_for(app),
                 rendered=run.rendered,
                 desired=run.desired,
             )
@@ -351,7 +366,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
         run.keys = frozenset(state.graph.resources) | frozenset(
             t.key for t in plan.tasks() if t.action is Action.PRUNE
         )
-        health = operations.app_health(state, targets=self.targets)
+        health = operations.app_health(state, targets=self.targets_for(app))
         pin = self._pin(run)
         if pin is not None:
             self._pinned(run, pin, plan, health)

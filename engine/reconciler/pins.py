@@ -102,7 +102,7 @@ class PinsAndRollbacks(LoopCore):
         result = operations.rollback(
             run.pinned,
             target.id,
-            targets=self.targets,
+            targets=self.targets_for(run.pinned),
             store=self.store,
             request=request,
             sink=self._sink,

@@ -14,6 +14,7 @@ from gitwave.engine.app_pipeline import Desired
 from gitwave.engine.apps import AppSpec, RetrySpec
 from gitwave.engine.drift import DriftLoop, LoopGuard
 from gitwave.engine.events import Event, EventKind, EventSink
+from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.engine.loop_store import LoopStore, Pin
 from gitwave.engine.model import Health, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.operations import SyncRequest
@@ -45,6 +46,8 @@ class LoopOptions:
     heal_backoff: RetrySpec = SELF_HEAL_BACKOFF
     request: SyncRequest = field(default_factory=SyncRequest)
     allow_local_repos: tuple[str, ...] = ()  # see load_apps
+    # Apps stepped at once (engine.fleet_run); 1: one after another, on the loop's thread.
+    concurrent: int = DEFAULT_CONCURRENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,10 @@ class LoopCore:
     _lock: threading.Lock
     _stop: threading.Event | None
 
+    def targets_for(self, app: AppSpec) -> ProviderRouter:
+        """The router ``app`` is reconciled through: asked for here, in one place."""
+        return self.targets
+
     @property
     def _request(self) -> SyncRequest:
         """The options' request, asking for an app's lock without waiting for it."""
@@ -128,6 +135,23 @@ class LoopCore:
     def _auto_sync(self, app: AppSpec) -> bool:
         """syncPolicy.automated, unless someone paused the app's auto-sync."""
         return app.policy.automated and not self.autosync.is_paused(app.name)
+
+    def _due(self, run: AppRun, now: float) -> bool:
+        retry = run.retry
+        armed = retry is not None and retry.armed and now >= (retry.next_at or 0.0)
+        return now >= run.next_poll or run.assess or armed
+
+    def _step_safely(self, run: AppRun) -> None:
+        if self._stop is not None and self._stop.is_set():
+            return  # stopping: no app starts any more
+        try:
+            self._step_app(run)
+        except Exception as exc:  # one app's bug must not stop the others
+            self._crashed(run, exc)
+
+    def _step_app(self, run: AppRun) -> None:
+        """Poll, plan and act on one app (``Reconciler``)."""
+        raise NotImplementedError
 
     def _auto_rollback(self, run: AppRun, health: Health) -> None:
         """Roll back to the newest healthy revision and pin it (``PinsAndRollbacks``)."""

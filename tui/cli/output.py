@@ -25,7 +25,9 @@ from rich.table import Table
 from rich.text import Text
 
 from gitwave.engine.events import Event, EventKind
+from gitwave.engine.fleet_run import Finished, Outcome
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
+from gitwave.engine.operations import Synced
 from gitwave.engine.sync import SyncResult
 from gitwave.tui.formatting import revision_text
 
@@ -287,3 +289,19 @@ def _wave_labels(plan: Plan) -> Callable[[ResourceKey], str]:
         return "hooks"
 
     return label
+
+
+def finished_line(done: Finished[Synced], destination: str) -> str:
+    """``guestbook -> sandbox: Succeeded in 0.4s``: one app, as it finishes."""
+    if done.outcome is Outcome.SKIPPED:
+        return f"{done.name}: skipped, it follows {done.blocked_by}, which failed"
+    if done.outcome is Outcome.NOT_STARTED:
+        return f"{done.name}: not started (interrupted)"
+    if done.outcome is Outcome.INTERRUPTED:
+        what = "interrupted"
+    elif done.value is not None:
+        result = done.value.result
+        what = result.phase.value + (" (dry run)" if result.dry_run else "")
+    else:
+        what = "error (see stderr)"
+    return f"{done.name} -> {destination}: {what} in {done.seconds:.1f}s"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.tui.cli.verbs_app import (
     cmd_graph,
     cmd_history,
@@ -107,7 +108,19 @@ def _loop_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prune", action="store_true", help="delete objects removed from Git")
     parser.add_argument("--timeout", type=float, help="seconds to wait for each wave")
     parser.add_argument("--parallel", type=int, default=8, help="objects applied at once")
+    _concurrent_arg(parser)
     _allow_local_repo(parser)
+
+
+def _concurrent_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        default=DEFAULT_CONCURRENT,
+        metavar="N",
+        help=f"apps reconciled at once, dependsOn and app waves kept (default: "
+        f"{DEFAULT_CONCURRENT}, as Flux's kustomize-controller; 1: one after another)",
+    )
 
 
 def _lock_args(parser: argparse.ArgumentParser) -> None:
@@ -177,6 +190,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         "hooks already run for this revision again",
     )
     _lock_args(p)
+    _concurrent_arg(p)
     p.set_defaults(func=cmd_sync)
 
     p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
@@ -209,6 +223,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         action="store_true",
         help="follow the work tree and sync on every save, showing each cycle (as gitwave watch)",
     )
+    _concurrent_arg(p)
     p.set_defaults(func=cmd_tui)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from rich.text import Text
 
 from gitwave.engine.events import Event, EventKind
+from gitwave.engine.fleet_run import check_concurrent
 from gitwave.engine.store import current_user
 from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.tui.cli.context import EXIT_OK, Context
@@ -127,6 +128,7 @@ def cmd_watch(ctx: Context) -> int:
         step_ms=ctx.args.debounce,
         ignore_paths=(ctx.state_dir.resolve(),),
         allow_local_repos=ctx.allow_local_repos,
+        concurrent=check_concurrent(ctx.args.concurrent),
     )
     stop = threading.Event()
     ready = threading.Event()
@@ -164,6 +166,7 @@ def cmd_run(ctx: Context) -> int:
         rollback_window_s=duration_flag(args.rollback_window, "--rollback-window"),
         request=ctx.sync_request(),
         allow_local_repos=ctx.allow_local_repos,
+        concurrent=check_concurrent(args.concurrent),
     )
     stop = threading.Event()
     with _stop_on_signals(stop), _sink(ctx) as sink:

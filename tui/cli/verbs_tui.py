@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from gitwave.engine.errors import ValidationError
+from gitwave.engine.fleet_run import DEFAULT_CONCURRENT, check_concurrent
 from gitwave.tui.cli.context import EXIT_OK, Context
 
 
@@ -21,6 +22,7 @@ def cmd_tui(ctx: Context) -> int:
         store=ctx.store,
         state_dir=ctx.state_dir,
         allow_local_repos=ctx.allow_local_repos,
+        concurrent=check_concurrent(getattr(ctx.args, "concurrent", DEFAULT_CONCURRENT)),
     )
     if ctx.args.app:
         controller.app(ctx.args.app)  # an unknown name fails here, before the screen opens
