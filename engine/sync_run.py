@@ -38,7 +38,7 @@ class SyncOptions:
     # and the result is Terminated (a safe point: nothing half-applied).
     stop: threading.Event | None = None
     # The app's health rule: how objects are judged and which ones a wave waits for.
-    health: HealthPolicy = HealthPolicy()
+    health: HealthPolicy = field(default_factory=HealthPolicy)
 
 
 class WaveFailed(Exception):

@@ -157,7 +157,7 @@ class AppSpec:
     depends_on: tuple[str, ...] = ()
     health_checks: tuple[ResourceKey, ...] = ()
     # Which health rule judges the app and what its syncs wait for (Flux: kstatus).
-    health: HealthPolicy = HealthPolicy()
+    health: HealthPolicy = field(default_factory=HealthPolicy)
     timeout_s: float | None = None
     interval_s: float | None = None
     origin: SourceRef | None = None

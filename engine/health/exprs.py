@@ -58,9 +58,12 @@ class HealthExpr:
         if meta.get("deletionTimestamp"):
             return KStatusResult(KStatus.TERMINATING, "Resource scheduled for deletion")
         status = status_of(manifest)
-        if "generation" in meta and "observedGeneration" in status:
-            if as_int(meta["generation"]) != as_int(status["observedGeneration"]):
-                return KStatusResult(KStatus.IN_PROGRESS, "latest generation not observed yet")
+        if (
+            "generation" in meta
+            and "observedGeneration" in status
+            and as_int(meta["generation"]) != as_int(status["observedGeneration"])
+        ):
+            return KStatusResult(KStatus.IN_PROGRESS, "latest generation not observed yet")
         variables: dict[str, Any] = {"metadata": {}, "spec": {}, "status": {}}
         variables.update(_plain(manifest))
         for (name, source), program in zip(self.sources, self.programs, strict=True):

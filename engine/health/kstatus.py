@@ -164,7 +164,8 @@ def _deployment(manifest: Manifest) -> KStatusResult:
         if condition.get("type") == "Progressing":
             if condition.get("reason") == "ProgressDeadlineExceeded":
                 return _failed("Progress deadline exceeded")
-            if has_status(condition, "True") and condition.get("reason") == "NewReplicaSetAvailable":
+            new_available = condition.get("reason") == "NewReplicaSetAvailable"
+            if has_status(condition, "True") and new_available:
                 progressing = True
         elif condition.get("type") == "Available" and has_status(condition, "True"):
             available = True

@@ -41,9 +41,7 @@ __all__ = [
 IGNORE_HEALTHCHECK = "argocd.argoproj.io/ignore-healthcheck"
 # What Flux's staged apply waits for before applying the rest: later objects
 # cannot be created until these exist and are ready.
-STAGE_KINDS = frozenset(
-    {("apiextensions.k8s.io", "CustomResourceDefinition"), ("", "Namespace")}
-)
+STAGE_KINDS = frozenset({("apiextensions.k8s.io", "CustomResourceDefinition"), ("", "Namespace")})
 
 
 class HealthRule(enum.Enum):

@@ -218,6 +218,11 @@ def cmd_sync(ctx: Context) -> int:
             print_result(ctx.terminal, state.plan, result)
         if not result.ok:
             failed.add(entry.name)
+        elif getattr(ctx.args, "wait", False) and not result.dry_run:
+            from gitwave.tui.cli.verbs_wait import wait_after_sync  # it imports this module
+
+            if not wait_after_sync(ctx, app, docs):
+                failed.add(entry.name)
     if docs and ctx.output in ("json", "yaml"):
         ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
     if errors:
