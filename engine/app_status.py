@@ -38,18 +38,26 @@ def result_summary(result: SyncResult) -> str:
 
 
 def resource_healths(state: AppState, *, targets: ProviderRouter) -> dict[ResourceKey, Health]:
-    """The health of each object of the app: desired ones (absent: Missing;
-    hooks not run yet are left out) and the ones the plan prunes."""
+    """The health of each object of the app by its health rule (Argo CD's, or
+    kstatus for a Flux app; ``engine.health.policy``): desired ones (absent:
+    Missing; hooks not run yet are left out) and the ones the plan prunes."""
     healths: dict[ResourceKey, Health] = {}
+    policy = state.app.health
     for key, live in state.live.items():
         if live is None:
             if not state.graph.is_hook(key):
                 healths[key] = Health(HealthCode.MISSING, f"{key.display} not found")
             continue
-        healths[key] = targets.for_live(live).health(live)
+        provider_health = targets.for_live(live).health
+        # Hooks are judged as Argo CD does whatever the app's rule: they must finish.
+        healths[key] = (
+            provider_health(live)
+            if state.graph.is_hook(key)
+            else policy.judge(live, provider_health)
+        )
     for task in state.plan.tasks():
         if task.action is Action.PRUNE and task.live is not None:
-            healths[task.key] = targets.for_live(task.live).health(task.live)
+            healths[task.key] = policy.judge(task.live, targets.for_live(task.live).health)
     return healths
 
 

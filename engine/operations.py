@@ -54,6 +54,7 @@ from gitwave.engine.app_pipeline import (
     plan_resources,
 )
 from gitwave.engine.app_status import app_health, plan_summary, resource_healths, result_summary
+from gitwave.engine.app_wait import WaitFor, WaitOutcome, wait_app
 from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
@@ -100,6 +101,8 @@ __all__ = [
     "SyncRequest",
     "SyncStatus",
     "Synced",
+    "WaitFor",
+    "WaitOutcome",
     "app_health",
     "choose_app_set",
     "choose_apps",
@@ -117,6 +120,7 @@ __all__ = [
     "sync",
     "sync_app",
     "sync_options_for",
+    "wait",
 ]
 
 
@@ -486,4 +490,20 @@ def _rollback(
         sink=sink,
         source=f"rollback of #{sync_id}",
         rollback_of=sync_id,
+    )
+
+
+def wait(
+    app: AppSpec,
+    want: WaitFor,
+    *,
+    targets: ProviderRouter,
+    on_progress: Callable[[str], None] = lambda line: None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WaitOutcome:
+    """Wait for ``app`` to be Healthy (and Synced) as ``want`` says
+    (``engine.app_wait``, ``argocd app wait``); never applies anything."""
+    return wait_app(
+        app, want, targets=targets, plan=plan, on_progress=on_progress, clock=clock, sleep=sleep
     )

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 from gitwave.engine.errors import ProviderError
+from gitwave.engine.exclusions import is_excluded
 from gitwave.engine.model import Live, Resource, ResourceKey
 from gitwave.engine.provider import BulkReader, Declaring, Impersonating, Provider
 
@@ -62,16 +63,20 @@ class ProviderRouter:
 
     def list_tracked(self, app: str, *, exclude: Collection[ResourceKey] = ()) -> list[Live]:
         """Every object any target holds for ``app``, less the ``exclude`` keys
-        (the desired ones, which are no prune candidates). Raises on a failed read."""
+        (the desired ones, which are no prune candidates) and the kinds no app
+        tracks (``engine.exclusions``: Endpoints, EndpointSlices, Leases, …).
+        Raises on a failed read."""
         found: dict[ResourceKey, Live] = {}
         for provider in self.providers:
             if isinstance(provider, BulkReader):
-                keys = [k for k in provider.tracked_keys(app) if k not in exclude]
+                keys = [
+                    k for k in provider.tracked_keys(app) if k not in exclude and not is_excluded(k)
+                ]
                 observed = provider.observe_many(keys) if keys else {}
                 found.update({k: live for k, live in observed.items() if live is not None})
                 continue
             for live in provider.list_tracked(app):
-                if live.key not in exclude:
+                if live.key not in exclude and not is_excluded(live.key):
                     found[live.key] = live
         return [found[k] for k in sorted(found)]
 

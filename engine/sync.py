@@ -1,7 +1,11 @@
 """Sync: carry out a Plan against the targets, wave by wave.
 
-Each wave is applied in parallel (bounded), then waited on until every object
-in it is Healthy (or Suspended) before the next wave starts. Hooks run in their
+Each wave is applied in parallel (bounded), then waited on until the objects
+the app's health rule waits for (``engine.health.policy``) are Healthy (or
+Suspended) before the next wave starts. As in Argo CD, the last wave is
+applied and its health reported, not waited for (PostSync hooks after it
+make it wait); a Flux app waits as its Kustomization says (wait,
+healthChecks). Hooks run in their
 phase, honour their delete policies, and a failure runs the SyncFail hooks.
 Results are values (a ChangeSet in a SyncResult) plus events; nothing is printed.
 """
@@ -44,7 +48,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.sync_hooks import delete_policies, finish_hooks, hook_instance
 from gitwave.engine.sync_prune import is_prune_wave, run_prune_wave
 from gitwave.engine.sync_run import SyncOptions, SyncRun, WaveFailed
-from gitwave.engine.sync_waits import await_deleted, wait_absent, wait_healthy
+from gitwave.engine.sync_waits import await_deleted, note_healths, wait_absent, wait_healthy
 
 __all__ = ["FORCE_OPTION", "SyncOptions", "SyncPhase", "SyncResult", "execute", "tracked_resource"]
 
@@ -228,7 +232,7 @@ def _ensure_namespaces(run: SyncRun) -> None:
                 run.emit(EventKind.RESOURCE_APPLIED, entry.action.value, resource=key)
 
 
-def _run_wave(run: SyncRun, wave: Wave, pool: ThreadPoolExecutor) -> None:
+def _run_wave(run: SyncRun, wave: Wave, pool: ThreadPoolExecutor, *, later_waves: bool) -> None:
     run.emit(EventKind.WAVE_STARTED, f"{len(wave.tasks)} objects", wave=wave.label)
     if is_prune_wave(wave):
         # In the reverse of the dependency graph, level by level (sync_prune).
@@ -248,8 +252,18 @@ def _run_wave(run: SyncRun, wave: Wave, pool: ThreadPoolExecutor) -> None:
     if run.options.dry_run:
         return
     applied = {res.key: res for task, res, _ in results if res is not None}
+    hook_keys = {res.key for _, res in hooks}
+    policy = run.options.health
+    waited = {
+        key: res
+        for key, res in applied.items()
+        if policy.waits_in_wave(key, is_hook=key in hook_keys, later_waves=later_waves)
+    }
     try:
-        wait_healthy(run, wave, applied)
+        wait_healthy(run, wave.label, waited, hooks=hook_keys)
+        # What no later wave waits for is reported as it is (Argo CD: the
+        # operation succeeds, the app's health says Progressing).
+        note_healths(run, wave.label, {k: r for k, r in applied.items() if k not in waited})
     except WaveFailed as stop:
         if stop.key is not None:
             run.mark_failed(stop.key, str(stop))
@@ -271,6 +285,32 @@ def _run_wave(run: SyncRun, wave: Wave, pool: ThreadPoolExecutor) -> None:
             run.mark_failed(stop.key, str(stop))
         raise
     run.emit(EventKind.WAVE_FINISHED, "healthy", wave=wave.label)
+
+
+def _wait_health_checks(run: SyncRun) -> None:
+    """Flux's ``healthChecks``: once every wave is applied, wait for the objects
+    named there (in this app or not) until the app's timeout."""
+    refs = run.options.health.final_checks
+    if not refs:
+        return
+    wanted = {
+        ref.key: Resource(
+            ref.key,
+            ref.api_version,
+            {
+                "apiVersion": ref.api_version,
+                "kind": ref.key.kind,
+                "metadata": {"name": ref.key.name, "namespace": ref.key.namespace},
+            },
+        )
+        for ref in refs
+    }
+    try:
+        wait_healthy(run, "healthChecks", wanted)
+    except WaveFailed as stop:
+        if stop.key is not None and any(e.key == stop.key for e in run.entries):
+            run.mark_failed(stop.key, str(stop))
+        raise
 
 
 def execute(
@@ -310,14 +350,17 @@ def execute(
                     message = f"stopped before {wave.label}: {left} wave(s) not run"
                     break
                 check_interrupt()  # Ctrl-C on a worker: between waves is a safe point
-                _run_wave(run, wave, pool)
+                later = any(not is_prune_wave(w) for w in main_waves[index + 1 :])
+                _run_wave(run, wave, pool, later_waves=later)
+            if phase is SyncPhase.SUCCEEDED and not options.dry_run:
+                _wait_health_checks(run)
         except (WaveFailed, GitwaveError) as exc:
             phase = SyncPhase.FAILED
             message = str(exc)
             run.emit(EventKind.ERROR, message)
             for wave in fail_waves:
                 try:
-                    _run_wave(run, wave, pool)
+                    _run_wave(run, wave, pool, later_waves=True)
                 except (WaveFailed, GitwaveError) as fail_exc:
                     message += f"; SyncFail hook failed: {fail_exc}"
     # Entries in plan order (hooks with generated names after), so output reads like the plan.

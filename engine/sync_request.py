@@ -62,4 +62,5 @@ def sync_options_for(
         wave_timeout_s=request.wave_timeout_s or app.timeout_s or DEFAULT_WAVE_TIMEOUT_S,
         parallelism=request.parallelism,
         stop=stop,
+        health=app.health,
     )

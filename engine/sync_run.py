@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gitwave.engine.events import Event, EventKind, EventSink
+from gitwave.engine.health.policy import HealthPolicy
 from gitwave.engine.model import (
     Action,
     ChangeAction,
@@ -36,6 +37,8 @@ class SyncOptions:
     # Set by a signal handler: the running wave finishes, no next wave starts,
     # and the result is Terminated (a safe point: nothing half-applied).
     stop: threading.Event | None = None
+    # The app's health rule: how objects are judged and which ones a wave waits for.
+    health: HealthPolicy = field(default_factory=HealthPolicy)
 
 
 class WaveFailed(Exception):

@@ -1,23 +1,35 @@
-"""Waits in a sync: a wave's objects until they are healthy, a deleted object
-until it is gone. Polls start fast and back off to ``max_poll_interval_s``."""
+"""Waits in a sync: a wave's objects until they are healthy (by the app's
+health rule, ``engine.health.policy``), a deleted object until it is gone; and
+the one reading of objects a sync reports without waiting for them. Polls
+start fast and back off to ``max_poll_interval_s``."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.events import EventKind
 from gitwave.engine.interrupts import pause
-from gitwave.engine.model import Health, HealthCode, Live, Resource, ResourceKey, Wave
+from gitwave.engine.model import Health, HealthCode, Live, Resource, ResourceKey
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import observe_all
 from gitwave.engine.sync_run import SyncRun, WaveFailed
 
 
-def wait_healthy(run: SyncRun, wave: Wave, applied: Mapping[ResourceKey, Resource]) -> None:
-    """Block until every applied object of the wave is settled; raise WaveFailed on
-    Degraded or on the wave timeout, naming the blocking resource."""
+def wait_healthy(
+    run: SyncRun,
+    label: str,
+    applied: Mapping[ResourceKey, Resource],
+    *,
+    hooks: Collection[ResourceKey] = frozenset(),
+) -> None:
+    """Block until every object of ``applied`` is settled; raise WaveFailed on
+    Degraded or on the wave timeout, naming the blocking resource.
+
+    Objects are judged by the app's health rule (``run.options.health``);
+    ``hooks`` always by Argo CD's checks: a hook must finish, and kstatus
+    calls a running Job current."""
     deadline = time.monotonic() + run.options.wave_timeout_s
     pending = dict(applied)
     interval = 0.02
@@ -27,15 +39,8 @@ def wait_healthy(run: SyncRun, wave: Wave, applied: Mapping[ResourceKey, Resourc
         # of objects is polled several times.
         observed = observe_all(pending.values(), run.targets, parallelism=run.options.parallelism)
         for key, resource in list(pending.items()):
-            provider = run.targets.for_resource(resource)
-            live = observed[key]
-            health = (
-                Health(HealthCode.MISSING, "not found") if live is None else provider.health(live)
-            )
-            previous = run.healths.get(key)
-            if previous != health:
-                run.healths[key] = health
-                run.emit(EventKind.HEALTH_CHANGED, str(health), resource=key, wave=wave.label)
+            health = _judge(run, resource, observed[key], hook=key in hooks)
+            _note(run, key, health, label)
             if health.code.is_settled:
                 del pending[key]
             elif health.code is HealthCode.DEGRADED:
@@ -45,15 +50,40 @@ def wait_healthy(run: SyncRun, wave: Wave, applied: Mapping[ResourceKey, Resourc
         blocker_key = min(pending)
         blocker = f"waiting for {blocker_key.display}: {run.healths[blocker_key]}"
         if blocker != last_blocker:
-            run.emit(EventKind.WAITING, blocker, resource=blocker_key, wave=wave.label)
+            run.emit(EventKind.WAITING, blocker, resource=blocker_key, wave=label)
             last_blocker = blocker
         if time.monotonic() >= deadline:
             raise WaveFailed(
-                f"{wave.label} timed out after {run.options.wave_timeout_s:g}s {blocker}",
+                f"{label} timed out after {run.options.wave_timeout_s:g}s {blocker}",
                 key=blocker_key,
             )
         pause(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)
+
+
+def note_healths(run: SyncRun, label: str, applied: Mapping[ResourceKey, Resource]) -> None:
+    """Read once the health of objects the sync does not wait for (the last
+    wave's, as Argo CD reports them): recorded and announced, never a failure."""
+    if not applied:
+        return
+    observed = observe_all(applied.values(), run.targets, parallelism=run.options.parallelism)
+    for key, resource in applied.items():
+        _note(run, key, _judge(run, resource, observed[key], hook=False), label)
+
+
+def _judge(run: SyncRun, resource: Resource, live: Live | None, *, hook: bool) -> Health:
+    if live is None:
+        return Health(HealthCode.MISSING, "not found")
+    provider = run.targets.for_resource(resource)
+    if hook:
+        return provider.health(live)
+    return run.options.health.judge(live, provider.health)
+
+
+def _note(run: SyncRun, key: ResourceKey, health: Health, label: str) -> None:
+    if run.healths.get(key) != health:
+        run.healths[key] = health
+        run.emit(EventKind.HEALTH_CHANGED, str(health), resource=key, wave=label)
 
 
 def still_present(key: ResourceKey, live: Live) -> str:

@@ -11,6 +11,8 @@ from typing import Any
 from gitwave.engine.apps.fields import Reader, clean_path, read_wave
 from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, RepoResolver, SyncPolicy
 from gitwave.engine.apps.semver import pick_semver
+from gitwave.engine.health.exprs import HealthExpr, compile_health_expr
+from gitwave.engine.health.policy import HealthCheckRef, HealthPolicy, HealthRule
 from gitwave.engine.model import ResourceKey, SourceRef
 from gitwave.engine.names import SUBDOMAIN_MAX
 from gitwave.engine.render import Decryption, DecryptionProvider, RenderOptions
@@ -93,18 +95,7 @@ def parse_flux(
         reader.string(spec, "spec.targetNamespace"), "spec.targetNamespace"
     )
     fetch_from, fetch_revision = resolve(source.url, source.revision, source.where, "spec.url")
-    health_checks = []
-    for i, check in enumerate(reader.mappings(spec, "spec.healthChecks")):
-        field_name = f"spec.healthChecks[{i}]"
-        api_version = reader.string(check, f"{field_name}.apiVersion", required=True)
-        health_checks.append(
-            ResourceKey(
-                api_version.rpartition("/")[0],
-                reader.string(check, f"{field_name}.kind", required=True),
-                reader.string(check, f"{field_name}.namespace"),
-                reader.string(check, f"{field_name}.name", required=True),
-            )
-        )
+    health_checks = _flux_health_checks(reader, spec)
     depends_on = [
         reader.string(dep, f"spec.dependsOn[{i}].name", required=True)
         for i, dep in enumerate(reader.mappings(spec, "spec.dependsOn"))
@@ -131,7 +122,13 @@ def parse_flux(
             self_heal=True,  # Flux re-applies on every interval, correcting drift
         ),
         depends_on=tuple(depends_on),
-        health_checks=tuple(health_checks),
+        health_checks=tuple(ref.key for ref in health_checks),
+        health=HealthPolicy(
+            rule=HealthRule.KSTATUS,
+            wait=reader.boolean(spec, "spec.wait"),
+            checks=health_checks,
+            exprs=_flux_health_exprs(reader, spec),
+        ),
         timeout_s=timeout if timeout is not None else interval,
         interval_s=interval,
         origin=origin,
@@ -141,6 +138,41 @@ def parse_flux(
             reader.string(spec, "spec.serviceAccountName"), "spec.serviceAccountName", dots=True
         ),
     )
+
+
+def _flux_health_checks(reader: Reader, spec: Mapping[str, Any]) -> tuple[HealthCheckRef, ...]:
+    """``spec.healthChecks``: the objects a sync waits for, as written."""
+    refs = []
+    for i, check in enumerate(reader.mappings(spec, "spec.healthChecks")):
+        field_name = f"spec.healthChecks[{i}]"
+        api_version = reader.string(check, f"{field_name}.apiVersion", required=True)
+        key = ResourceKey(
+            api_version.rpartition("/")[0],
+            reader.string(check, f"{field_name}.kind", required=True),
+            reader.string(check, f"{field_name}.namespace"),
+            reader.string(check, f"{field_name}.name", required=True),
+        )
+        refs.append(HealthCheckRef(api_version, key))
+    return tuple(refs)
+
+
+def _flux_health_exprs(reader: Reader, spec: Mapping[str, Any]) -> tuple[HealthExpr, ...]:
+    """``spec.healthCheckExprs``, compiled now: an expression that does not
+    compile is an error naming its field, before anything is applied."""
+    exprs = []
+    for i, entry in enumerate(reader.mappings(spec, "spec.healthCheckExprs")):
+        field_name = f"spec.healthCheckExprs[{i}]"
+        api_version = reader.string(entry, f"{field_name}.apiVersion", required=True)
+        kind = reader.string(entry, f"{field_name}.kind", required=True)
+        fields = {
+            name: reader.string(entry, f"{field_name}.{name}")
+            for name in ("current", "inProgress", "failed")
+        }
+        try:
+            exprs.append(compile_health_expr(api_version, kind, fields))
+        except ValueError as exc:
+            reader.fail(f"{field_name}.{exc}")
+    return tuple(exprs)
 
 
 def _find_source(sources: Sequence[FluxSource], name: str, namespace: str) -> FluxSource | None:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from gitwave.engine.apps.projects import DEFAULT_PROJECT, AppProject
 from gitwave.engine.diff import IgnoreDifference, ignore_pointers
+from gitwave.engine.health.policy import HealthPolicy
 from gitwave.engine.model import Owner, Propagation, ResourceKey, SourceRef
 from gitwave.engine.render import RenderOptions
 from gitwave.engine.source import normalise_repo_url, redact_url
@@ -155,6 +156,8 @@ class AppSpec:
     ignore_differences: tuple[IgnoreDifference, ...] = ()
     depends_on: tuple[str, ...] = ()
     health_checks: tuple[ResourceKey, ...] = ()
+    # Which health rule judges the app and what its syncs wait for (Flux: kstatus).
+    health: HealthPolicy = field(default_factory=HealthPolicy)
     timeout_s: float | None = None
     interval_s: float | None = None
     origin: SourceRef | None = None

@@ -35,6 +35,7 @@ from gitwave.engine.apps import (
     render_app,
 )
 from gitwave.engine.errors import GitwaveError, PathEscapeError, ValidationError
+from gitwave.engine.health.policy import HealthCheckRef, HealthPolicy, HealthRule
 from gitwave.engine.model import Propagation, ResourceKey, SourceRef
 from gitwave.engine.render import HelmOptions, Rendered, RenderOptions, clear_render_cache
 from gitwave.engine.retry import retry_delay
@@ -730,6 +731,7 @@ def test_every_flux_field_is_read(ws: Workspace) -> None:
             repository="github.com/example/shop",  # its remote: one source for every clone
         ),
         policy=SyncPolicy(automated=True, prune=False, self_heal=True),
+        health=HealthPolicy(rule=HealthRule.KSTATUS),
         timeout_s=600.0,  # Flux: the timeout defaults to the interval
         interval_s=600.0,
         origin=SourceRef("clusters/flux.yaml", 12),
@@ -752,6 +754,13 @@ def test_every_flux_field_is_read(ws: Workspace) -> None:
         health_checks=(
             ResourceKey("apps", "Deployment", "shop", "web"),
             ResourceKey("", "Service", "", "web"),
+        ),
+        health=HealthPolicy(
+            rule=HealthRule.KSTATUS,
+            checks=(
+                HealthCheckRef("apps/v1", ResourceKey("apps", "Deployment", "shop", "web")),
+                HealthCheckRef("v1", ResourceKey("", "Service", "", "web")),
+            ),
         ),
         timeout_s=45.0,
         interval_s=90.0,

@@ -97,6 +97,14 @@ class GitRepo:
 
 TEMPLATE = "  template:\n    metadata:\n"
 FAILING_TEMPLATE = f'{TEMPLATE}      annotations:\n        {FAIL_ANNOTATION}: "true"\n'
+GUESTBOOK_LABELS = "  labels:\n    app: guestbook-ui\n"
+
+
+def early_wave(deployment: str) -> str:
+    """The guestbook Deployment moved to wave -1: the Service's wave waits for it."""
+    assert GUESTBOOK_LABELS in deployment
+    wave = '  annotations:\n    argocd.argoproj.io/sync-wave: "-1"\n'
+    return deployment.replace(GUESTBOOK_LABELS, GUESTBOOK_LABELS + wave, 1)
 
 
 @dataclass
@@ -302,9 +310,10 @@ def test_a_failing_commit_is_retried_with_backoff_until_a_newer_commit_supersede
     loop.start(interval_s=0.3)
     loop.wait("the first sync", lambda: loop.results())
 
-    bad = repo.commit(
-        repo.edited("manifests/deployment.yaml", TEMPLATE, FAILING_TEMPLATE), "breaks"
-    )
+    # In a wave the Service's waits on: as in Argo CD, only a wave a later one
+    # follows fails the sync (a Degraded last wave is reported, not a failure).
+    broken = repo.edited("manifests/deployment.yaml", TEMPLATE, FAILING_TEMPLATE)
+    bad = repo.commit({name: early_wave(text) for name, text in broken.items()}, "breaks")
     loop.wait("three failed attempts", lambda: loop.results().count((bad, "Failed")) >= 3)
     fixed = repo.edited("manifests/deployment.yaml", FAILING_TEMPLATE, TEMPLATE)
     good = repo.commit(
@@ -521,7 +530,9 @@ def test_auto_rollback_when_health_turns_degraded_after_a_sync(loop: Loop) -> No
     assert FAIL_ANNOTATION not in (
         live.manifest["spec"]["template"]["metadata"].get("annotations") or {}
     )
-    assert [result for rev, result in loop.results() if rev == bad] == ["Failed"]
+    # As Argo CD, the sync itself succeeded (its last wave is not waited for);
+    # the Degraded health after it is what rolled it back.
+    assert [result for rev, result in loop.results() if rev == bad] == ["Succeeded"]
     status = loop.status()
     assert status.pinned is not None and status.pinned.skipped == bad
 

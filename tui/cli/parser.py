@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
+from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.verbs_app import (
     cmd_graph,
     cmd_history,
@@ -21,6 +22,7 @@ from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
 from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
 from gitwave.tui.cli.verbs_status import cmd_status
 from gitwave.tui.cli.verbs_tui import cmd_tui
+from gitwave.tui.cli.verbs_wait import cmd_wait
 
 # argparse's subparsers have no public type.
 _Verbs = argparse._SubParsersAction
@@ -123,6 +125,14 @@ def _concurrent_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    """A ``--timeout`` value: a duration (``90s``, ``5m``) or plain seconds."""
+    try:
+        return parse_duration(text, bare_seconds=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _lock_args(parser: argparse.ArgumentParser) -> None:
     """How long to wait while another operation (a process, the loop, the TUI) holds an app."""
     parser.add_argument(
@@ -180,8 +190,17 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     _path_args(p)
     p.add_argument("--prune", action="store_true", help="delete objects removed from Git")
     p.add_argument("--dry-run", action="store_true", help="validate and show, change nothing")
-    p.add_argument("--timeout", type=float, help="seconds to wait for each wave to be healthy")
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        help="how long to wait for each wave to be healthy (90s, 5m; plain: seconds)",
+    )
     p.add_argument("--parallel", type=int, default=8, help="objects applied at once in a wave")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="after the sync, wait for each app to be Healthy (exit 1 on timeout or Degraded)",
+    )
     _adopt_arg(p)
     p.add_argument(
         "--force",
@@ -192,6 +211,29 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     _lock_args(p)
     _concurrent_arg(p)
     p.set_defaults(func=cmd_sync)
+
+    p = verbs.add_parser(
+        "wait",
+        parents=[common],
+        help="wait for an app to be Healthy and/or Synced (as argocd app wait)",
+    )
+    p.add_argument(
+        "target_app",
+        metavar="APP|PATH",
+        help="an app's name (found under --path) or a location: every app there",
+    )
+    p.add_argument("--path", help="where APP is defined (default: .)")
+    p.add_argument("--app", action="append", help="with a PATH: only this app (repeatable)")
+    p.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
+    _allow_local_repo(p)
+    p.add_argument("--health", action="store_true", help="wait for health Healthy")
+    p.add_argument("--sync", action="store_true", help="wait for sync status Synced")
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        help="give up after this long (90s, 5m; default: the app's timeout, else 5m)",
+    )
+    p.set_defaults(func=cmd_wait)
 
     p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
     _path_args(p)

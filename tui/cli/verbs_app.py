@@ -283,7 +283,13 @@ def _sync_report(
             header = f"{app_title(app)} @ {short(result.revision)} -> {destination}"
             ctx.out(ctx.paint(header, "bold") + (" (dry run)" if result.dry_run else ""))
             print_result(ctx.terminal, state.plan, result)
-        failed = failed or not result.ok
+        if not result.ok:
+            failed = True
+        elif getattr(ctx.args, "wait", False) and not result.dry_run:
+            from gitwave.tui.cli.verbs_wait import wait_after_sync  # it imports this module
+
+            if not wait_after_sync(ctx, state.app, docs):
+                failed = True
     if docs and ctx.output in ("json", "yaml"):
         ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
     if bug is not None:
