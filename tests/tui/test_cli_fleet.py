@@ -113,6 +113,8 @@ def flux_fleet(root: Path, apps: Sequence[App]) -> Path:
             "interval": "1m",
             "path": f"./apps/{app.name}",
             "prune": True,
+            # Flux waits for the objects' health only when asked; these tests need it.
+            "wait": True,
             "sourceRef": {"kind": "GitRepository", "name": "here"},
         }
         if app.depends_on:
