@@ -26,12 +26,14 @@ uniqueness and defaulting are not: the API server still checks those.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
 import hashlib
 import importlib.util
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -108,26 +110,76 @@ def field_path(parts: Sequence[str | int]) -> str:
 # --- built-in kinds ------------------------------------------------------------------
 
 
-def _schema_dir() -> Path:
-    """The kubernetes-validate schema directory for ``KUBERNETES_VERSION``.
+# The release whose schemas this context checks against (``--kubernetes-version``).
+_version: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "gitwave_kubernetes_version", default=KUBERNETES_VERSION
+)
 
-    Found without importing the package (it imports the pure-Python jsonschema
-    and more, which validation never needs)."""
+
+def _schema_root() -> Path:
+    """kubernetes-validate's schema directory, found without importing the
+    package (it imports the pure-Python jsonschema and more, which validation
+    never needs)."""
     spec = importlib.util.find_spec("kubernetes_validate")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("kubernetes-validate is not installed (a gitwave dependency)")
-    root = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
-    wanted = _version_tuple(KUBERNETES_VERSION)
+    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
+
+
+def schema_versions() -> tuple[str, ...]:
+    """The Kubernetes releases (``1.30``) whose schemas are shipped, oldest first."""
+    found = {
+        _version_tuple(p.name[1:].split("-")[0])[:2]
+        for p in _schema_root().iterdir()
+        if p.name.startswith("v") and p.name.endswith("-local")
+    }
+    return tuple(".".join(str(n) for n in v) for v in sorted(found))
+
+
+def normalize_version(text: str) -> str:
+    """``v1.30.2`` / ``1.30`` → ``1.30``; ValueError when no shipped schema fits it."""
+    wanted = _version_tuple(text.strip().lstrip("v"))[:2]
+    if len(wanted) != 2:
+        raise ValueError(f"{text!r} is no Kubernetes version (write it as 1.30)")
+    shipped = schema_versions()
+    if not shipped or wanted < _version_tuple(shipped[0]):
+        raise ValueError(
+            f"no schemas for Kubernetes {text} (shipped: {shipped[0]} to {shipped[-1]})"
+        )
+    return ".".join(str(n) for n in wanted)
+
+
+@contextlib.contextmanager
+def kubernetes_version(version: str | None) -> Iterator[None]:
+    """Check built-in kinds against ``version``'s schemas inside the block (None:
+    the default, ``KUBERNETES_VERSION``)."""
+    if version is None:
+        yield
+        return
+    token = _version.set(normalize_version(version))
+    try:
+        yield
+    finally:
+        _version.reset(token)
+
+
+def current_version() -> str:
+    """The release built-in kinds are checked against here and now."""
+    return _version.get()
+
+
+def _schema_dir(version: str) -> Path:
+    """The schema directory of the newest shipped release not newer than ``version``."""
+    root = _schema_root()
+    wanted = _version_tuple(version)
     candidates = sorted(
         (_version_tuple(p.name[1:].split("-")[0]), p)
         for p in root.iterdir()
         if p.name.startswith("v") and p.name.endswith("-local")
     )
-    usable = [p for version, p in candidates if version[:2] <= wanted]
+    usable = [p for found, p in candidates if found[:2] <= wanted]
     if not usable:
-        raise RuntimeError(
-            f"kubernetes-validate ships no schema for Kubernetes {KUBERNETES_VERSION}"
-        )
+        raise RuntimeError(f"kubernetes-validate ships no schema for Kubernetes {version}")
     return usable[-1]
 
 
@@ -143,10 +195,14 @@ class _BuiltIn:
     kinds: Mapping[tuple[str, str], frozenset[str]]  # (group, kind) → versions
 
 
-@cache
 def _builtin() -> _BuiltIn:
-    """The built-in kinds' definitions, read once (about 30 ms)."""
-    document = json.loads((_schema_dir() / "_definitions.json").read_text())
+    return _builtin_of(_version.get())
+
+
+@cache
+def _builtin_of(version: str) -> _BuiltIn:
+    """The built-in kinds' definitions of ``version``, read once (about 30 ms)."""
+    document = json.loads((_schema_dir(version) / "_definitions.json").read_text())
     definitions: dict[tuple[str, str, str], str] = {}
     kinds: dict[tuple[str, str], set[str]] = {}
     for name, schema in document.get("$defs", {}).items():
@@ -176,16 +232,16 @@ def is_builtin(api_version: str, kind: str) -> bool:
 
 
 _lock = threading.Lock()
-_compiled: dict[tuple[str, str, str], Any] = {}
+_compiled: dict[tuple[str, str, str, str], Any] = {}
 
 
 def _builtin_validator(group: str, version: str, kind: str) -> Any | None:
-    key = (group, version, kind)
+    key = (_version.get(), group, version, kind)
     validator = _compiled.get(key)
     if validator is not None:
         return validator
     builtin = _builtin()
-    name = builtin.definitions.get(key)
+    name = builtin.definitions.get(key[1:])
     if name is None:
         return None
     with _lock:

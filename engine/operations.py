@@ -27,6 +27,7 @@ the engine, read top to bottom; the stages it strings together live in
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -59,12 +60,14 @@ from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.hooks import HookLedger, HookRecorder, adopt_in_flight, with_hook_runs
+from gitwave.engine.kube_schema import kubernetes_version
 from gitwave.engine.mask import redact
 from gitwave.engine.model import (
     Owner,
     Plan,
     SyncStatus,
 )
+from gitwave.engine.policy.gate import gate as policy_gate
 from gitwave.engine.projects import check_project
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
@@ -173,7 +176,11 @@ def plan(
             desired=desired,
             adopt=request.adopt,
         )
-    preflight(state, targets=targets)
+    with kubernetes_version(request.policy.kubernetes_version):
+        preflight(state, targets=targets)
+    findings = policy_gate(state, request.policy, targets=targets)
+    if findings:
+        state = dataclasses.replace(state, findings=findings)
     return _narrowed(state, request)
 
 

@@ -25,6 +25,7 @@ from gitwave.engine.mask import mask_secret_manifest
 from gitwave.engine.plan_report import plan_to_dict
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
+from gitwave.tui.cli.findings import print_findings
 from gitwave.tui.cli.output import (
     Progress,
     dump,
@@ -162,6 +163,7 @@ def cmd_plan(ctx: Context) -> int:
             errors = True
             continue
         changed = changed or state.plan.out_of_sync
+        print_findings(ctx, state.findings)
         if ctx.output in ("json", "yaml"):
             docs.append(plan_to_dict(state.plan))
         else:
@@ -210,6 +212,7 @@ def cmd_sync(ctx: Context) -> int:
             continue
         state, result = synced.state, synced.result
         progress.clear()
+        print_findings(ctx, state.findings)
         if ctx.output in ("json", "yaml"):
             docs.append(result_dict(result))
         else:
