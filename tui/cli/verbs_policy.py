@@ -38,6 +38,7 @@ from gitwave.tui.cli.output import dump
 from gitwave.tui.cli.verbs_app import chosen_apps, report_error
 
 _XRD = ("apiextensions.crossplane.io", "CompositeResourceDefinition")
+_MACHINERY = frozenset({"apiextensions.crossplane.io", "kro.run"})
 
 
 def _where(resource: Resource, path: str, read: FileReader) -> str:
@@ -50,7 +51,15 @@ def _where(resource: Resource, path: str, read: FileReader) -> str:
 def schema_findings(resources: list[Resource], ctx: Context, read: FileReader) -> list[Finding]:
     """Schema errors of built-in kinds, custom resources and composite resources."""
     found: list[Finding] = []
-    for resource, problem in check_objects(resources, targets=ctx.targets):
+    # Composition machinery is the composition engine's to read, never applied;
+    # composite resources are checked against their XRD below.
+    composite = _xrd_kinds(resources)
+    applied = [
+        r
+        for r in resources
+        if r.key.group not in _MACHINERY and (r.key.group, r.key.kind) not in composite
+    ]
+    for resource, problem in check_objects(applied, targets=ctx.targets):
         display = resource.key.display
         if not problem.errors:
             found.append(
@@ -73,6 +82,17 @@ def schema_findings(resources: list[Resource], ctx: Context, read: FileReader) -
                 )
             )
     found += _composite_findings(resources, read)
+    return found
+
+
+def _xrd_kinds(resources: list[Resource]) -> set[tuple[str, str]]:
+    found = set()
+    for resource in resources:
+        if (resource.key.group, resource.key.kind) == _XRD:
+            spec = resource.manifest.get("spec") or {}
+            names = spec.get("names") or {} if isinstance(spec, dict) else {}
+            if isinstance(names, dict):
+                found.add((str(spec.get("group", "")), str(names.get("kind", ""))))
     return found
 
 
