@@ -234,6 +234,8 @@ def sync(
     app = state.app
     targets = targets_for(app, targets)
     with holding(store, app.name, request, sink):
+        for finding in state.findings:  # Warn and Audit: Deny never reaches a sync
+            sink(Event(EventKind.POLICY, app.name, finding.text(), revision=state.plan.revision))
         ran = plan_filters.without_paused_fields(state.plan, paused)
         run_sink: EventSink = sink
         recording = store is not None and not request.dry_run

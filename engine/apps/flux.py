@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitwave.engine.apps.fields import Reader, clean_path, read_wave
+from gitwave.engine.apps.fields import Reader, clean_path, read_policy_dirs, read_wave
 from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, RepoResolver, SyncPolicy
 from gitwave.engine.apps.semver import pick_semver
 from gitwave.engine.model import ResourceKey, SourceRef
@@ -133,6 +133,7 @@ def parse_flux(
         depends_on=tuple(depends_on),
         health_checks=tuple(health_checks),
         timeout_s=timeout if timeout is not None else interval,
+        policy_dirs=read_policy_dirs(reader, meta),
         interval_s=interval,
         origin=origin,
         wave=read_wave(reader, meta),

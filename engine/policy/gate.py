@@ -10,6 +10,8 @@ as for every refused operation); Warn and Audit findings ride on the
 from __future__ import annotations
 
 from gitwave.engine.app_pipeline import AppState
+from gitwave.engine.apps import AppSpec
+from gitwave.engine.apps.loader import checkout_for
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.model import Manifest, ResourceKey
 from gitwave.engine.policy.check import (
@@ -22,6 +24,7 @@ from gitwave.engine.policy.check import (
 from gitwave.engine.policy.model import Action, Finding, PolicyDenied, PolicyOptions
 from gitwave.engine.provider import ObjectLister
 from gitwave.engine.router import ProviderRouter
+from gitwave.engine.source import safe_join
 
 
 def lookups(
@@ -56,6 +59,15 @@ def lookups(
     return live, list_live
 
 
+def app_policy_dirs(app: AppSpec) -> tuple[str, ...]:
+    """The app's ``gitwave.dev/policy`` directories as paths in its checkout
+    (PathEscapeError for one that leaves the repository)."""
+    if not app.policy_dirs:
+        return ()
+    root = checkout_for(app).root
+    return tuple(str(safe_join(root, d)) for d in app.policy_dirs)
+
+
 def gate(
     state: AppState, options: PolicyOptions, *, targets: ProviderRouter
 ) -> tuple[Finding, ...]:
@@ -71,8 +83,9 @@ def gate(
         encrypted=rendered.encrypted if rendered is not None else frozenset(),
         where=lambda r: str(r.source or r.key.display),
     )
+    dirs = (*options.dirs, *app_policy_dirs(state.app))
     findings = check(
-        given, load_policy_dirs(options.dirs), strict=options.strict, live=live, list_live=list_live
+        given, load_policy_dirs(dirs), strict=options.strict, live=live, list_live=list_live
     )
     denied = [f for f in findings if f.action is Action.DENY]
     if denied:
@@ -80,4 +93,4 @@ def gate(
     return tuple(findings)
 
 
-__all__ = ["gate", "lookups"]
+__all__ = ["app_policy_dirs", "gate", "lookups"]

@@ -250,7 +250,10 @@ def test_plaintext_secret_warns_strict_denies_value_never_shown(
     write(app, "secret.yaml", secret)
     code, out, err = run(capsys, "plan", str(app))
     assert code == 1  # changes
-    assert "warning: secret.yaml:1: Secret/default/creds: a Secret committed to Git in plaintext" in err
+    assert (
+        "warning: secret.yaml:1: Secret/default/creds: a Secret committed to Git in plaintext"
+        in err
+    )
     code, out, err = run(capsys, "sync", str(app), "--strict")
     assert code == 2
     assert "Secret/default/creds" in err and "nothing was applied" in err
@@ -289,3 +292,44 @@ spec: {policyName: uses-authorizer, validationActions: [Deny]}
     assert code == 1
     assert "`authorizer` is not available" in out
     assert "[uses-authorizer via uses-authorizer]" in out
+
+
+def test_audit_is_recorded_in_events_not_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policies = tmp_path / "policies"
+    write(policies, "p.yaml", POLICY.format(name="audited", action="Audit"))
+    app = shop_app(tmp_path / "app", replicas=5)
+    code, out, err = run(capsys, "sync", str(app), "--policy", str(policies))
+    assert code == 0, err
+    assert "at most 3 replicas" not in out + err
+    code, out, _ = run(capsys, "events", "app")
+    assert code == 0
+    assert "Deployment/shop/api: at most 3 replicas in prod [audited via audited-binding]" in out
+
+
+APPLICATION = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: shop
+  annotations:
+    gitwave.dev/policy: policies
+spec:
+  project: default
+  source: {repoURL: ., targetRevision: HEAD, path: app}
+  destination: {server: https://kubernetes.default.svc, namespace: shop}
+"""
+
+
+def test_per_app_policy_annotation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "repo"
+    write(repo, "application.yaml", APPLICATION)
+    write(repo / "policies", "p.yaml", POLICY.format(name="max-replicas", action="Deny"))
+    shop_app(repo / "app", replicas=5)
+    code, _, err = run(capsys, "sync", str(repo))
+    assert code == 2
+    assert "at most 3 replicas in prod [max-replicas via max-replicas-binding]" in err
+    code, out, _ = run(capsys, "validate", str(repo))
+    assert code == 1
+    assert "app/deploy.yaml:1: Deployment/shop/api: at most 3 replicas" in out

@@ -9,8 +9,13 @@ from gitwave.tui.cli.context import Context
 
 
 def print_findings(ctx: Context, findings: Iterable[object]) -> None:
-    """Warnings and audits the policy stage left on a plan (stderr)."""
-    print_all(ctx, (f for f in findings if isinstance(f, Finding)), stream="err")
+    """Warnings the policy stage left on a plan (stderr); Audit findings are only
+    recorded (the sync's events), as an API server only writes them to its audit log."""
+    print_all(
+        ctx,
+        (f for f in findings if isinstance(f, Finding) and f.action is not Action.AUDIT),
+        stream="err",
+    )
 
 
 def print_all(ctx: Context, findings: Iterable[Finding], stream: str = "out") -> None:

@@ -30,7 +30,7 @@ from gitwave.engine.kube_schema import current_version, kubernetes_version
 from gitwave.engine.model import Resource
 from gitwave.engine.policy import Action, Check, CheckInput, Finding, check, load_policy_dirs
 from gitwave.engine.policy.field_lines import FileReader, field_line, reader_for
-from gitwave.engine.policy.gate import lookups
+from gitwave.engine.policy.gate import app_policy_dirs, lookups
 from gitwave.engine.validate import check_objects
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_all
@@ -143,7 +143,7 @@ def _composite_findings(resources: list[Resource], read: FileReader) -> list[Fin
 def cmd_validate(ctx: Context) -> int:
     options = ctx.policy_options()
     try:
-        policies = load_policy_dirs(options.dirs)
+        load_policy_dirs(options.dirs)  # a broken --policy directory stops every app
     except GitwaveError as exc:
         report_error(ctx, "policy", exc)
         return EXIT_USAGE
@@ -155,6 +155,7 @@ def cmd_validate(ctx: Context) -> int:
         for entry in chosen_apps(ctx):
             try:
                 app = entry.loaded()
+                policies = load_policy_dirs((*options.dirs, *app_policy_dirs(app)))
                 rendered = render_app(app)
                 read = reader_for(checkout_for(app).root)
                 resources = list(rendered.resources)
