@@ -164,7 +164,8 @@ def _params(
     where = f" in namespace {namespace}" if namespace else ""
     return (
         [],
-        f"no params found for policy binding with Deny parameterNotFoundAction ({param_kind} {target}{where})",
+        "no params found for policy binding with Deny parameterNotFoundAction "
+        f"({param_kind} {target}{where})",
     )
 
 

@@ -166,7 +166,8 @@ CASES = [
             "validations": [
                 {
                     "expression": "object.spec.replicas <= variables.double",
-                    "messageExpression": "'replicas ' + string(object.spec.replicas) + ' > ' + string(variables.double)",
+                    "messageExpression": "'replicas ' + string(object.spec.replicas)"
+                    " + ' > ' + string(variables.double)",
                     "reason": "Forbidden",
                 }
             ],
@@ -195,7 +196,8 @@ CASES = [
         {
             "validations": [
                 {
-                    "expression": "oldObject == null || object.spec.replicas >= oldObject.spec.replicas",
+                    "expression": "oldObject == null"
+                    " || object.spec.replicas >= oldObject.spec.replicas",
                     "message": "no shrinking",
                 }
             ]

@@ -146,7 +146,9 @@ spec:
         resources: ["deployments"]
   validations:
     - expression: "object.spec.replicas <= int(params.data.maxReplicas)"
-      messageExpression: "'at most ' + params.data.maxReplicas + ' replicas in ' + namespaceObject.metadata.labels.tier"
+      messageExpression: >-
+        'at most ' + params.data.maxReplicas + ' replicas in ' +
+        namespaceObject.metadata.labels.tier
     - expression: "oldObject == null || object.spec.replicas >= oldObject.spec.replicas"
       message: "scaling down in Git is not allowed"
 ---
