@@ -26,14 +26,11 @@ uniqueness and defaulting are not: the API server still checks those.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import enum
 import hashlib
-import importlib.util
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -41,9 +38,11 @@ from typing import Any
 
 import jsonschema_rs
 
-# The release tests/cluster/controlplane.py builds (k8s.io/kubernetes v1.37.2);
-# the schemas of the newest release not newer than it are used.
-KUBERNETES_VERSION = "1.37"
+from gitwave.engine.kube_versions import (
+    current_version,
+    schema_root,
+    version_tuple,
+)
 
 _DEFINITIONS_URI = "https://kubernetes.io/api/_definitions.json"
 # One error per field is enough to fix it; a broken manifest can have hundreds.
@@ -110,70 +109,12 @@ def field_path(parts: Sequence[str | int]) -> str:
 # --- built-in kinds ------------------------------------------------------------------
 
 
-# The release whose schemas this context checks against (``--kubernetes-version``).
-_version: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "gitwave_kubernetes_version", default=KUBERNETES_VERSION
-)
-
-
-def _schema_root() -> Path:
-    """kubernetes-validate's schema directory, found without importing the
-    package (it imports the pure-Python jsonschema and more, which validation
-    never needs)."""
-    spec = importlib.util.find_spec("kubernetes_validate")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("kubernetes-validate is not installed (a gitwave dependency)")
-    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
-
-
-def schema_versions() -> tuple[str, ...]:
-    """The Kubernetes releases (``1.30``) whose schemas are shipped, oldest first."""
-    found = {
-        _version_tuple(p.name[1:].split("-")[0])[:2]
-        for p in _schema_root().iterdir()
-        if p.name.startswith("v") and p.name.endswith("-local")
-    }
-    return tuple(".".join(str(n) for n in v) for v in sorted(found))
-
-
-def normalize_version(text: str) -> str:
-    """``v1.30.2`` / ``1.30`` → ``1.30``; ValueError when no shipped schema fits it."""
-    wanted = _version_tuple(text.strip().lstrip("v"))[:2]
-    if len(wanted) != 2:
-        raise ValueError(f"{text!r} is no Kubernetes version (write it as 1.30)")
-    shipped = schema_versions()
-    if not shipped or wanted < _version_tuple(shipped[0]):
-        raise ValueError(
-            f"no schemas for Kubernetes {text} (shipped: {shipped[0]} to {shipped[-1]})"
-        )
-    return ".".join(str(n) for n in wanted)
-
-
-@contextlib.contextmanager
-def kubernetes_version(version: str | None) -> Iterator[None]:
-    """Check built-in kinds against ``version``'s schemas inside the block (None:
-    the default, ``KUBERNETES_VERSION``)."""
-    if version is None:
-        yield
-        return
-    token = _version.set(normalize_version(version))
-    try:
-        yield
-    finally:
-        _version.reset(token)
-
-
-def current_version() -> str:
-    """The release built-in kinds are checked against here and now."""
-    return _version.get()
-
-
 def _schema_dir(version: str) -> Path:
     """The schema directory of the newest shipped release not newer than ``version``."""
-    root = _schema_root()
-    wanted = _version_tuple(version)
+    root = schema_root()
+    wanted = version_tuple(version)
     candidates = sorted(
-        (_version_tuple(p.name[1:].split("-")[0]), p)
+        (version_tuple(p.name[1:].split("-")[0]), p)
         for p in root.iterdir()
         if p.name.startswith("v") and p.name.endswith("-local")
     )
@@ -181,10 +122,6 @@ def _schema_dir(version: str) -> Path:
     if not usable:
         raise RuntimeError(f"kubernetes-validate ships no schema for Kubernetes {version}")
     return usable[-1]
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split(".") if p.isdigit())
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +133,7 @@ class _BuiltIn:
 
 
 def _builtin() -> _BuiltIn:
-    return _builtin_of(_version.get())
+    return _builtin_of(current_version())
 
 
 @cache
@@ -236,7 +173,7 @@ _compiled: dict[tuple[str, str, str, str], Any] = {}
 
 
 def _builtin_validator(group: str, version: str, kind: str) -> Any | None:
-    key = (_version.get(), group, version, kind)
+    key = (current_version(), group, version, kind)
     validator = _compiled.get(key)
     if validator is not None:
         return validator

@@ -60,7 +60,7 @@ from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.hooks import HookLedger, HookRecorder, adopt_in_flight, with_hook_runs
-from gitwave.engine.kube_schema import kubernetes_version
+from gitwave.engine.kube_versions import kubernetes_version
 from gitwave.engine.mask import redact
 from gitwave.engine.model import (
     Owner,
@@ -68,6 +68,7 @@ from gitwave.engine.model import (
     SyncStatus,
 )
 from gitwave.engine.policy.gate import gate as policy_gate
+from gitwave.engine.policy.gate import target_version
 from gitwave.engine.projects import check_project
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
@@ -176,7 +177,7 @@ def plan(
             desired=desired,
             adopt=request.adopt,
         )
-    with kubernetes_version(request.policy.kubernetes_version):
+    with kubernetes_version(target_version(targets, request.policy.kubernetes_version)):
         preflight(state, targets=targets)
     findings = policy_gate(state, request.policy, targets=targets)
     if findings:

@@ -76,7 +76,7 @@ def _url(text: str) -> dict[str, str]:
 
 
 def _split(value: Any) -> urllib.parse.SplitResult:
-    return urllib.parse.urlsplit(value["@url"])
+    return urllib.parse.urlsplit(str(value["@url"]))
 
 
 def _is_url(text: str) -> bool:

@@ -206,7 +206,9 @@ def _plurals(objects: Sequence[Resource]) -> dict[tuple[str, str], str]:
         if resource.key.kind != "CustomResourceDefinition":
             continue
         spec = resource.manifest.get("spec")
-        names = spec.get("names") if isinstance(spec, Mapping) else None
+        if not isinstance(spec, Mapping):
+            continue
+        names = spec.get("names")
         if isinstance(names, Mapping) and names.get("plural") and names.get("kind"):
             found[(str(spec.get("group", "")), str(names["kind"]))] = str(names["plural"])
     return found

@@ -77,7 +77,8 @@ def _document_node(text: str, source: SourceRef) -> yaml.Node | None:
         if isinstance(items, yaml.SequenceNode):
             for item in items.value:
                 if item.start_mark.line + 1 == source.line:
-                    return item
+                    found: yaml.Node = item
+                    return found
     return None
 
 

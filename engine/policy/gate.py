@@ -13,6 +13,7 @@ from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.apps.loader import checkout_for
 from gitwave.engine.errors import GitwaveError
+from gitwave.engine.kube_versions import schema_versions
 from gitwave.engine.model import Manifest, ResourceKey
 from gitwave.engine.policy.check import (
     CheckInput,
@@ -22,7 +23,7 @@ from gitwave.engine.policy.check import (
     load_policy_dirs,
 )
 from gitwave.engine.policy.model import Action, Finding, PolicyDenied, PolicyOptions
-from gitwave.engine.provider import ObjectLister
+from gitwave.engine.provider import ObjectLister, ServerVersion
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import safe_join
 
@@ -59,6 +60,21 @@ def lookups(
     return live, list_live
 
 
+def target_version(targets: ProviderRouter, asked: str | None) -> str | None:
+    """The release to check built-in kinds against: ``asked`` (``--kubernetes-version``),
+    else what the Kubernetes target says it runs, else None (the default)."""
+    if asked:
+        return asked
+    try:
+        provider = targets.for_kind("v1", "Namespace")
+        if isinstance(provider, ServerVersion):
+            version = provider.kubernetes_version()
+            return version if version in schema_versions() else None
+    except (GitwaveError, ValueError, AttributeError):
+        return None  # an unreachable target: the plan reports that itself
+    return None
+
+
 def app_policy_dirs(app: AppSpec) -> tuple[str, ...]:
     """The app's ``gitwave.dev/policy`` directories as paths in its checkout
     (PathEscapeError for one that leaves the repository)."""
@@ -93,4 +109,4 @@ def gate(
     return tuple(findings)
 
 
-__all__ = ["app_policy_dirs", "gate", "lookups"]
+__all__ = ["app_policy_dirs", "gate", "lookups", "target_version"]

@@ -26,11 +26,11 @@ from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import render_app
 from gitwave.engine.apps.loader import checkout_for
 from gitwave.engine.errors import GitwaveError, ValidationError
-from gitwave.engine.kube_schema import current_version, kubernetes_version
+from gitwave.engine.kube_versions import current_version, kubernetes_version
 from gitwave.engine.model import Resource
 from gitwave.engine.policy import Action, Check, CheckInput, Finding, check, load_policy_dirs
 from gitwave.engine.policy.field_lines import FileReader, field_line, reader_for
-from gitwave.engine.policy.gate import app_policy_dirs, lookups
+from gitwave.engine.policy.gate import app_policy_dirs, lookups, target_version
 from gitwave.engine.validate import check_objects
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_all
@@ -107,9 +107,9 @@ def _composite_findings(resources: list[Resource], read: FileReader) -> list[Fin
             xrds[(xrd.group, xrd.kind)] = xrd
     found: list[Finding] = []
     for resource in resources:
-        xrd = xrds.get((resource.key.group, resource.key.kind))
-        if xrd is None:
+        if (resource.key.group, resource.key.kind) not in xrds:
             continue
+        xrd = xrds[(resource.key.group, resource.key.kind)]
         version = resource.api_version.rpartition("/")[2]
         if version not in xrd.versions:
             try:
@@ -150,7 +150,7 @@ def cmd_validate(ctx: Context) -> int:
     errors = False
     findings: list[tuple[str, Finding]] = []
     checked = 0
-    with kubernetes_version(options.kubernetes_version):
+    with kubernetes_version(target_version(ctx.targets, options.kubernetes_version)):
         version = current_version()
         for entry in chosen_apps(ctx):
             try:
