@@ -24,7 +24,10 @@ metadata: {name: no-latest}
 spec:
   matchConstraints:
     resourceRules:
-      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["configmaps"]}
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["configmaps"]
   validations:
     - expression: "!has(object.data.image) || !object.data.image.endsWith(':latest')"
       messageExpression: "'no latest tag: ' + object.data.image"
