@@ -135,9 +135,9 @@ def check(
         key = resource.key
         where = given.where(resource)
         masked = secret_values(resource.manifest) if resource.is_secret else ()
-        old = live(key)
         found: list[Finding] = []
-        if bindings:
+        if bindings:  # the target is asked only when a policy may read it
+            old = live(key)
             namespace_object = None
             if key.namespace:
                 namespace_object = namespaces.get(key.namespace) or live(

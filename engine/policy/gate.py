@@ -9,6 +9,8 @@ as for every refused operation); Warn and Audit findings ride on the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.apps.loader import checkout_for
@@ -29,15 +31,23 @@ from gitwave.engine.source import safe_join
 
 
 def lookups(
-    targets: ProviderRouter, known: dict[ResourceKey, Manifest | None]
+    targets: ProviderRouter,
+    known: dict[ResourceKey, Manifest | None],
+    api_versions: Mapping[tuple[str, str], str] | None = None,
 ) -> tuple[LiveLookup, LiveLister]:
-    """(live, list_live) over ``targets``; an unreachable target reads as absent."""
+    """(live, list_live) over ``targets``; an unreachable target reads as absent.
+    ``api_versions`` maps (group, kind) to the apiVersion objects are written in."""
+    api_versions = api_versions or {}
 
     def live(key: ResourceKey) -> Manifest | None:
         if key in known:
             return known[key]
         try:
-            api_version = "v1" if key.group == "" else f"{key.group}/v1"
+            # Objects of the plan were observed already; what is left is a Namespace
+            # (namespaceObject) or, for `validate`, an object of a served kind.
+            api_version = api_versions.get((key.group, key.kind)) or (
+                "v1" if key.group == "" else f"{key.group}/v1"
+            )
             seen = targets.for_kind(api_version, key.kind).observe(key)
         except GitwaveError:
             seen = None

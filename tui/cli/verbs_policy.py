@@ -165,7 +165,8 @@ def cmd_validate(ctx: Context) -> int:
                 except GitwaveError:
                     pass
                 found = schema_findings(resources, ctx, read)
-                live, list_live = lookups(ctx.targets, {})
+                versions = {(r.key.group, r.key.kind): r.api_version for r in resources}
+                live, list_live = lookups(ctx.targets, {}, versions)
                 found += check(
                     CheckInput(
                         objects=resources,
