@@ -335,3 +335,58 @@ def test_per_app_policy_annotation(tmp_path: Path, capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, "validate", str(repo))
     assert code == 1
     assert "app/deploy.yaml:1: Deployment/shop/api: at most 3 replicas" in out
+
+
+def test_policy_messages_never_show_secret_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = tmp_path / "app"
+    write(
+        app,
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: default\n"
+        f"stringData:\n  password: {SECRET}\n",
+    )
+    policies = tmp_path / "policies"
+    write(
+        policies,
+        "leak.yaml",
+        """\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: leak}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: ["v1"], operations: ["*"], resources: ["secrets"]}
+  validations:
+    - expression: "false"
+      messageExpression: "'the password is ' + object.stringData.password"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: leak}
+spec: {policyName: leak, validationActions: [Warn]}
+""",
+    )
+    write(
+        policies,
+        "leak.rego",
+        "package main\n\nimport rego.v1\n\nwarn contains msg if {\n"
+        '\tinput.kind == "Secret"\n'
+        '\tmsg := sprintf("password %s", [input.stringData.password])\n}\n',
+    )
+    outputs = []
+    for argv in (
+        ("validate", str(app), "--policy", str(policies)),
+        ("validate", str(app), "--policy", str(policies), "-o", "json"),
+        ("sync", str(app), "--policy", str(policies)),
+        ("events", "app"),
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+        outputs.append(out + err)
+    assert "the password is ***" in outputs[0] and "password ***" in outputs[0]
+    assert "the password is ***" in outputs[3]
+    for text in outputs:
+        assert SECRET not in text
