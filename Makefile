@@ -25,7 +25,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	GITWAVE_STATE=$(STATE) $(BIN)/gitwave sync samples/app-of-apps
 	GITWAVE_STATE=$(STATE) $(BIN)/gitwave status samples/app-of-apps
-	GITWAVE_STATE=$(STATE) $(BIN)/gitwave validate samples/policy-demo/good \
+	GITWAVE_STATE=$(STATE) $(BIN)/gitwave validate samples/policy-demo \
 	  --policy samples/policies/vap --policy samples/policies/rego
 	@echo
 	@echo "state kept in $(STATE); try: export GITWAVE_STATE=$(STATE)"

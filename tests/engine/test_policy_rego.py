@@ -139,8 +139,8 @@ def test_regopy_matches_opa_eval(policy_dir: Path, tmp_path: Path) -> None:
     modules, data = load_dir(policy_dir)
     engine = RegoEngine(RegoPolicies(tuple(modules), data))
     objects = [d.value for d in iter_documents(INPUTS, file="inputs.yaml")]
-    demo = ROOT / "samples" / "policy-demo"
-    for path in sorted(demo.rglob("*.yaml")):
+    demo = [*(ROOT / "samples" / "policy-demo").glob("*.yaml")]
+    for path in sorted([*demo, *(ROOT / "samples" / "policy-denied").glob("*.yaml")]):
         objects += [d.value for d in iter_documents(path.read_text(), file=str(path))]
     compared = 0
     for obj in objects:

@@ -116,9 +116,9 @@ def test_kubernetes_version_flag_and_clean_exit(
 
 def test_sample_policies_pass_and_deny(capsys: pytest.CaptureFixture[str]) -> None:
     policies = ("--policy", str(SAMPLE_POLICIES / "vap"), "--policy", str(SAMPLE_POLICIES / "rego"))
-    code, out, _ = run(capsys, "validate", str(ROOT / "samples/policy-demo/good"), *policies)
+    code, out, _ = run(capsys, "validate", str(ROOT / "samples/policy-demo"), *policies)
     assert code == 0, out
-    code, out, _ = run(capsys, "validate", str(ROOT / "samples/policy-demo/denied"), *policies)
+    code, out, _ = run(capsys, "validate", str(ROOT / "samples/policy-denied"), *policies)
     assert code == 1
     for policy in (
         "limits-required",

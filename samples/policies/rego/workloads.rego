@@ -6,6 +6,10 @@ import rego.v1
 
 workload_kinds := {"Deployment", "StatefulSet", "DaemonSet"}
 
+required_limits := {"cpu", "memory"}
+
+required_labels := {"app.kubernetes.io/name", "team"}
+
 containers contains c if {
 	workload_kinds[input.kind]
 	some c in input.spec.template.spec.containers
@@ -13,7 +17,7 @@ containers contains c if {
 
 deny_limits contains msg if {
 	some c in containers
-	some resource in data.limits.required
+	some resource in required_limits
 	not c.resources.limits[resource]
 	msg := sprintf("%s/%s: container %s has no resources.limits.%s", [input.kind, input.metadata.name, c.name, resource])
 }
@@ -40,7 +44,7 @@ deny_latest contains msg if {
 
 violation contains {"msg": msg} if {
 	workload_kinds[input.kind]
-	some label in data.labels.required
+	some label in required_labels
 	not input.metadata.labels[label]
 	msg := sprintf("%s/%s: missing required label %s", [input.kind, input.metadata.name, label])
 }
