@@ -149,16 +149,34 @@ def compile_cel(source: str) -> Any:
         raise CelError(f"does not compile: {_first_line(err)}") from None
 
 
+class Scope:
+    """The variables of one admission request, converted to CEL once: every
+    expression of a policy runs in it (building a context costs about 1 ms,
+    running an expression in a built one a few microseconds)."""
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        self._context = cel.Context(dict(variables), functions())
+
+    def bind(self, name: str, value: Any) -> None:
+        """Set (or replace) one variable: ``variables`` as it is composed."""
+        self._context.add_variable(name, value)
+
+    def run(self, source: str) -> Any:
+        """The value of ``source`` here; CelError when it fails."""
+        program = compile_cel(source)
+        if "authorizer" in program.variables():
+            raise CelError(
+                "`authorizer` is not available: gitwave cannot ask the API server's RBAC"
+            )
+        try:
+            return program.execute(self._context)
+        except Exception as err:  # TypeError/ValueError/RuntimeError/KeyError from the core
+            raise CelError(_first_line(err)) from None
+
+
 def run(source: str, variables: Mapping[str, Any]) -> Any:
-    """The value of ``source`` over ``variables``; CelError when it fails."""
-    program = compile_cel(source)
-    if "authorizer" in program.variables():
-        raise CelError("`authorizer` is not available: gitwave cannot ask the API server's RBAC")
-    context = cel.Context(dict(variables), functions())
-    try:
-        return program.execute(context)
-    except Exception as err:  # TypeError/ValueError/RuntimeError/KeyError from the core
-        raise CelError(_first_line(err)) from None
+    """The value of ``source`` over ``variables`` (one expression); CelError when it fails."""
+    return Scope(variables).run(source)
 
 
 def _first_line(err: BaseException) -> str:
@@ -166,4 +184,4 @@ def _first_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
-__all__ = ["CelError", "compile_cel", "functions", "run"]
+__all__ = ["CelError", "Scope", "compile_cel", "functions", "run"]
