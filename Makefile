@@ -25,6 +25,8 @@ venv: $(STAMP)
 demo: $(STAMP)
 	GITWAVE_STATE=$(STATE) $(BIN)/gitwave sync samples/app-of-apps
 	GITWAVE_STATE=$(STATE) $(BIN)/gitwave status samples/app-of-apps
+	GITWAVE_STATE=$(STATE) $(BIN)/gitwave validate samples/policy-demo \
+	  --policy samples/policies/vap --policy samples/policies/rego
 	@echo
 	@echo "state kept in $(STATE); try: export GITWAVE_STATE=$(STATE)"
 
@@ -58,6 +60,11 @@ tools:
 	  echo "building helm $(HELM_VERSION) into $(TOOLS) (once)"; \
 	  GOBIN="$(TOOLS)" GOFLAGS=-mod=mod "$(GO)" install -trimpath -ldflags='-s -w' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); \
 	else echo "go not found: helm is not built; Helm chart tests will report it missing"; fi
+	@if [ -x "$(TOOLS)/opa" ]; then :; \
+	elif [ -x "$(GO)" ]; then \
+	  echo "building opa (tests/gobuild/opa) into $(TOOLS) (once)"; \
+	  cd tests/gobuild/opa && "$(GO)" build -mod=mod -trimpath -ldflags='-s -w' -o "$(TOOLS)/opa" github.com/open-policy-agent/opa; \
+	else echo "go not found: opa is not built; the Rego comparison test will fail"; fi
 
 ## the local Kubernetes control plane for tests (see tests/cluster/README.md)
 cluster-build:

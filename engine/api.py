@@ -39,6 +39,7 @@ from gitwave.engine.kube_schema import (
     crd_versions,
     is_builtin,
 )
+from gitwave.engine.kube_versions import KUBERNETES_VERSION
 from gitwave.engine.mask import (
     LAST_APPLIED_ANNOTATION,
     MASK,
@@ -60,6 +61,7 @@ from gitwave.engine.provider import (
     KindCatalog,
     ObjectLister,
     Provider,
+    ServerVersion,
     ValueComparer,
     is_cloud_group,
 )
@@ -68,6 +70,7 @@ from gitwave.engine.scope import is_cluster_scoped
 
 __all__ = [
     "CLOUD_GROUP_SUFFIXES",
+    "KUBERNETES_VERSION",
     "LAST_APPLIED_ANNOTATION",
     "MASK",
     "MISSING_FIELD",
@@ -86,6 +89,7 @@ __all__ = [
     "ObjectLister",
     "Provider",
     "SameValue",
+    "ServerVersion",
     "ValueComparer",
     "builtin_versions",
     "crd_schema",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from gitwave.compositions import Composed, PendingReference, compose, references, resolve
 from gitwave.compositions.connection import secret_key_of
@@ -50,6 +50,8 @@ class AppState:
     live: Mapping[ResourceKey, Live | None]
     plan: Plan
     rendered: Rendered | None = None
+    # What the policy stage warned about or audited (engine.policy.Finding values).
+    findings: tuple[Any, ...] = ()
 
     def with_plan(self, plan: Plan) -> AppState:
         """The same state with ``plan`` derived from its own (``plan_filters``)."""

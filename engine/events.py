@@ -35,6 +35,8 @@ class EventKind(enum.Enum):
     CYCLE = "Cycle"  # one cycle of watch or run mode as one line: what changed → plan → result
     DRIFT_LOOP = "DriftLoop"  # a field healed again and again: healing of it stopped
     PIN = "Pin"  # an app pinned to a revision (after a rollback), or unpinned
+    # A Warn or Audit finding of the policy stage (engine/policy), recorded as the sync starts.
+    POLICY = "Policy"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import importlib.util
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -39,9 +38,11 @@ from typing import Any
 
 import jsonschema_rs
 
-# The release tests/cluster/controlplane.py builds (k8s.io/kubernetes v1.37.2);
-# the schemas of the newest release not newer than it are used.
-KUBERNETES_VERSION = "1.37"
+from gitwave.engine.kube_versions import (
+    current_version,
+    schema_root,
+    version_tuple,
+)
 
 _DEFINITIONS_URI = "https://kubernetes.io/api/_definitions.json"
 # One error per field is enough to fix it; a broken manifest can have hundreds.
@@ -108,31 +109,19 @@ def field_path(parts: Sequence[str | int]) -> str:
 # --- built-in kinds ------------------------------------------------------------------
 
 
-def _schema_dir() -> Path:
-    """The kubernetes-validate schema directory for ``KUBERNETES_VERSION``.
-
-    Found without importing the package (it imports the pure-Python jsonschema
-    and more, which validation never needs)."""
-    spec = importlib.util.find_spec("kubernetes_validate")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("kubernetes-validate is not installed (a gitwave dependency)")
-    root = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
-    wanted = _version_tuple(KUBERNETES_VERSION)
+def _schema_dir(version: str) -> Path:
+    """The schema directory of the newest shipped release not newer than ``version``."""
+    root = schema_root()
+    wanted = version_tuple(version)
     candidates = sorted(
-        (_version_tuple(p.name[1:].split("-")[0]), p)
+        (version_tuple(p.name[1:].split("-")[0]), p)
         for p in root.iterdir()
         if p.name.startswith("v") and p.name.endswith("-local")
     )
-    usable = [p for version, p in candidates if version[:2] <= wanted]
+    usable = [p for found, p in candidates if found[:2] <= wanted]
     if not usable:
-        raise RuntimeError(
-            f"kubernetes-validate ships no schema for Kubernetes {KUBERNETES_VERSION}"
-        )
+        raise RuntimeError(f"kubernetes-validate ships no schema for Kubernetes {version}")
     return usable[-1]
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split(".") if p.isdigit())
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +132,14 @@ class _BuiltIn:
     kinds: Mapping[tuple[str, str], frozenset[str]]  # (group, kind) → versions
 
 
-@cache
 def _builtin() -> _BuiltIn:
-    """The built-in kinds' definitions, read once (about 30 ms)."""
-    document = json.loads((_schema_dir() / "_definitions.json").read_text())
+    return _builtin_of(current_version())
+
+
+@cache
+def _builtin_of(version: str) -> _BuiltIn:
+    """The built-in kinds' definitions of ``version``, read once (about 30 ms)."""
+    document = json.loads((_schema_dir(version) / "_definitions.json").read_text())
     definitions: dict[tuple[str, str, str], str] = {}
     kinds: dict[tuple[str, str], set[str]] = {}
     for name, schema in document.get("$defs", {}).items():
@@ -176,16 +169,16 @@ def is_builtin(api_version: str, kind: str) -> bool:
 
 
 _lock = threading.Lock()
-_compiled: dict[tuple[str, str, str], Any] = {}
+_compiled: dict[tuple[str, str, str, str], Any] = {}
 
 
 def _builtin_validator(group: str, version: str, kind: str) -> Any | None:
-    key = (group, version, kind)
+    key = (current_version(), group, version, kind)
     validator = _compiled.get(key)
     if validator is not None:
         return validator
     builtin = _builtin()
-    name = builtin.definitions.get(key)
+    name = builtin.definitions.get(key[1:])
     if name is None:
         return None
     with _lock:

@@ -27,6 +27,7 @@ the engine, read top to bottom; the stages it strings together live in
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -61,12 +62,15 @@ from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.hooks import HookLedger, HookRecorder, adopt_in_flight, with_hook_runs
 from gitwave.engine.interrupts import pause
+from gitwave.engine.kube_versions import kubernetes_version
 from gitwave.engine.mask import redact
 from gitwave.engine.model import (
     Owner,
     Plan,
     SyncStatus,
 )
+from gitwave.engine.policy.gate import gate as policy_gate
+from gitwave.engine.policy.gate import target_version
 from gitwave.engine.projects import check_project
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
@@ -178,7 +182,11 @@ def plan(
             desired=desired,
             adopt=request.adopt,
         )
-    preflight(state, targets=targets)
+    with kubernetes_version(target_version(targets, request.policy.kubernetes_version)):
+        preflight(state, targets=targets)
+    findings = policy_gate(state, request.policy, targets=targets)
+    if findings:
+        state = dataclasses.replace(state, findings=findings)
     return _narrowed(state, request)
 
 
@@ -232,6 +240,8 @@ def sync(
     app = state.app
     targets = targets_for(app, targets)
     with holding(store, app.name, request, sink):
+        for finding in state.findings:  # Warn and Audit: Deny never reaches a sync
+            sink(Event(EventKind.POLICY, app.name, finding.text(), revision=state.plan.revision))
         ran = plan_filters.without_paused_fields(state.plan, paused)
         run_sink: EventSink = sink
         recording = store is not None and not request.dry_run

@@ -161,6 +161,16 @@ class KindCatalog(Protocol):
 
 
 @runtime_checkable
+class ServerVersion(Protocol):
+    """Optional: a Kubernetes-shaped target that says which release it runs, so
+    built-in kinds are checked against that release's schemas."""
+
+    def kubernetes_version(self) -> str:
+        """``major.minor`` (``1.37``). Raises UnreachableError when it cannot be asked."""
+        ...
+
+
+@runtime_checkable
 class ObjectLister(Protocol):
     """Optional: a target that can list every live object (the sandbox can; it lets the
     live tree show what an app's objects own)."""

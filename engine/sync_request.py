@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
 from gitwave.engine.model import ResourceKey
+from gitwave.engine.policy.model import PolicyOptions
 from gitwave.engine.sync import FORCE_OPTION, SyncOptions
 
 __all__ = ["DEFAULT_WAVE_TIMEOUT_S", "SyncRequest", "effective_prune", "sync_options_for"]
 
 DEFAULT_WAVE_TIMEOUT_S = 300.0
+_NO_POLICY_OPTIONS = PolicyOptions()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +43,8 @@ class SyncRequest:
     force: bool = False
     resource: ResourceKey | None = None
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    # --policy directories, --strict, --kubernetes-version (engine.policy).
+    policy: PolicyOptions = _NO_POLICY_OPTIONS
 
 
 def effective_prune(app: AppSpec, request: SyncRequest) -> bool:

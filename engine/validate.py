@@ -43,6 +43,7 @@ from gitwave.engine.kube_rules import (
 )
 from gitwave.engine.kube_schema import (
     CrdSchema,
+    FieldError,
     builtin_versions,
     crd_schema,
     crd_versions,
@@ -82,6 +83,8 @@ class Problem:
     message: str
     retriable: bool = False
     hint: str = ""
+    # The refused fields, for reports that name each one (``gitwave validate``).
+    errors: tuple[FieldError, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -141,6 +144,21 @@ def check(resources: Iterable[Resource], plan: Plan, *, targets: ProviderRouter)
                 )
                 found[task.key] = Problem(task.desired.where, message, hint=FIX_IMMUTABLE)
     return list(found.values())
+
+
+def check_objects(
+    resources: Iterable[Resource], *, targets: ProviderRouter
+) -> list[tuple[Resource, Problem]]:
+    """Each object of ``resources`` the target would refuse, with why (no plan needed:
+    ``gitwave validate``)."""
+    items = list(resources)
+    checker = _Checker(_crds_of(items), targets)
+    found = []
+    for resource in items:
+        problem = checker.check(resource)
+        if problem is not None:
+            found.append((resource, problem))
+    return found
 
 
 def _crds_of(resources: Iterable[Resource]) -> dict[tuple[str, str], CrdVersions]:
@@ -213,7 +231,7 @@ class _Checker:
         if not errors:
             return None
         message = invalid_message(api_version, key.kind, key.name, errors)
-        return Problem(resource.where, message, hint=FIX_FIELDS)
+        return Problem(resource.where, message, hint=FIX_FIELDS, errors=tuple(errors))
 
     def _target_serves(self, resource: Resource) -> bool | None:
         asked = (resource.api_version, resource.key.kind)
@@ -261,4 +279,4 @@ def _unknown(resource: Resource, versions: list[str], *, retriable: bool) -> Pro
     return Problem(resource.where, detail, retriable=retriable, hint=FIX_KIND)
 
 
-__all__ = ["MAX_SHOWN", "PreflightError", "Problem", "check", "preflight"]
+__all__ = ["MAX_SHOWN", "PreflightError", "Problem", "check", "check_objects", "preflight"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gitwave.engine.apps.fields import Reader, clean_path, read_wave
+from gitwave.engine.apps.fields import Reader, clean_path, read_policy_dirs, read_wave
 from gitwave.engine.apps.model import (
     DEFAULT_ARGO_SERVER,
     RESOURCES_FINALIZER,
@@ -118,6 +118,7 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
         cascade=_has_resources_finalizer(meta),
         project=reader.string(spec, "spec.project") or DEFAULT_PROJECT,
         app_namespace=reader.string(meta, "metadata.namespace"),
+        policy_dirs=read_policy_dirs(reader, meta),
     )
 
 

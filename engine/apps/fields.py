@@ -168,6 +168,21 @@ def read_wave(reader: Reader, meta: Mapping[str, Any]) -> int:
     return 0
 
 
+ANNOTATION_POLICY = "gitwave.dev/policy"
+
+
+def read_policy_dirs(reader: Reader, meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """The app's policy directories: ``gitwave.dev/policy``, comma-separated
+    paths in the app's source repository (checked before every plan and sync,
+    as ``--policy`` directories are)."""
+    annotations = reader.mapping(meta, "metadata.annotations")
+    text = annotations.get(ANNOTATION_POLICY)
+    if text is None:
+        return ()
+    where = f"{reader.where}: metadata.annotations[{ANNOTATION_POLICY}]"
+    return tuple(clean_path(part.strip(), where) for part in str(text).split(",") if part.strip())
+
+
 def _type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"

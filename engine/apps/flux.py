@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitwave.engine.apps.fields import Reader, clean_path, read_wave
+from gitwave.engine.apps.fields import Reader, clean_path, read_policy_dirs, read_wave
 from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, RepoResolver, SyncPolicy
 from gitwave.engine.apps.semver import pick_semver
 from gitwave.engine.health.exprs import HealthExpr, compile_health_expr
@@ -130,6 +130,7 @@ def parse_flux(
             exprs=_flux_health_exprs(reader, spec),
         ),
         timeout_s=timeout if timeout is not None else interval,
+        policy_dirs=read_policy_dirs(reader, meta),
         interval_s=interval,
         origin=origin,
         wave=read_wave(reader, meta),

@@ -181,6 +181,8 @@ class AppSpec:
     app_namespace: str = ""
     # Flux: ``spec.serviceAccountName``, impersonated for the app's writes.
     service_account: str = ""
+    # Repo-relative policy directories (the ``gitwave.dev/policy`` annotation).
+    policy_dirs: tuple[str, ...] = ()
 
     @property
     def owner(self) -> Owner:

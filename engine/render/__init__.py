@@ -80,11 +80,14 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
         docs = helm_docs(checkout, target, rel, options)
     else:
         docs = directory_docs(checkout, target, rel, options)
+    resources = to_resources(docs, options)
     result = Rendered(
-        resources=to_resources(docs, options),
+        resources=resources,
         revision=checkout.recorded_revision,
         path=rel,
         tool=tool,
+        # to_resources makes one Resource per document, in order.
+        encrypted=frozenset(r.key for r, d in zip(resources, docs, strict=True) if d.encrypted),
     )
     if key is not None:
         CACHE.put(key, result)

@@ -38,6 +38,8 @@ class Doc:
 
     value: Any
     source: SourceRef
+    # Read from a SOPS-encrypted file: a Secret from it is no plaintext in Git.
+    encrypted: bool = False
 
 
 def directory_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions) -> list[Doc]:
@@ -141,12 +143,15 @@ def parse_file(file: Path, file_rel: str, limits: Limits | None = None) -> list[
     except OSError as err:
         raise RenderError(SourceRef(file_rel), f"cannot read: {err.strerror}") from None
     file_format = FileFormat.of(file)
-    if file_format.is_encrypted(text):
+    encrypted = file_format.is_encrypted(text)
+    if encrypted:
         text = decrypt_file(file, file_rel)
     limits = limits or current_limits()
     if file_format is FileFormat.JSON:
-        return _parse_json(text, file_rel, limits)
-    return parse_yaml(text, file_rel, limits)
+        docs = _parse_json(text, file_rel, limits)
+    else:
+        docs = parse_yaml(text, file_rel, limits)
+    return [Doc(d.value, d.source, encrypted=True) for d in docs] if encrypted else docs
 
 
 def parse_yaml(text: str, file_rel: str, limits: Limits | None = None) -> list[Doc]:

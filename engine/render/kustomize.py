@@ -14,6 +14,7 @@ decrypted values are masked in Kustomize's error output.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import tempfile
@@ -72,6 +73,7 @@ def kustomize_docs(checkout: Checkout, target: Path, rel: str, options: RenderOp
         for p in walk_tree(checkout, target)
         if p.suffix.lower() in MANIFEST_SUFFIXES and is_encrypted_file(p)
     ]
+    decrypted: frozenset[str] = frozenset()
     with tempfile.TemporaryDirectory(prefix="gitwave-kustomize-") as tmp:
         build_target = target
         build_dir = Path(tmp)
@@ -101,7 +103,10 @@ def kustomize_docs(checkout: Checkout, target: Path, rel: str, options: RenderOp
             hide_dirs=(str(checkout.root), tmp),
             redact=redact,
         )
-    docs = [Doc(d.value, SourceRef(kfile_rel)) for d in parse_yaml(output, kfile_rel)]
+    docs = [
+        Doc(d.value, SourceRef(kfile_rel), encrypted=_from_decrypted(d.value, decrypted))
+        for d in parse_yaml(output, kfile_rel)
+    ]
     for doc in docs:
         if isinstance(doc.value, dict) and isinstance(doc.value.get("sops"), dict):
             raise RenderError(
@@ -111,6 +116,26 @@ def kustomize_docs(checkout: Checkout, target: Path, rel: str, options: RenderOp
                 hint="move the encrypted file into the overlay directory",
             )
     return docs
+
+
+def _from_decrypted(value: Any, decrypted: frozenset[str]) -> bool:
+    """True for a Secret every value of which came out of a SOPS-decrypted file
+    (kustomize's output names no file, so its values say where it came from)."""
+    if not decrypted or not isinstance(value, dict) or value.get("kind") != "Secret":
+        return False
+    values: list[str] = []
+    for field_name in ("data", "stringData"):
+        entries = value.get(field_name)
+        if isinstance(entries, dict):
+            for entry in entries.values():
+                text = str(entry)
+                if field_name == "data":
+                    try:
+                        text = base64.b64decode(text, validate=True).decode("utf-8")
+                    except (ValueError, UnicodeDecodeError):
+                        return False
+                values.append(text)
+    return bool(values) and all(v in decrypted for v in values)
 
 
 def _decrypted_copy(

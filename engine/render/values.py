@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitwave.engine.model import Resource
+from gitwave.engine.model import Resource, ResourceKey
 from gitwave.engine.render.sops import Decryption
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -80,13 +80,16 @@ class Rendered:
 
     ``path`` is repo-relative (``"."`` for the root); ``revision`` is the
     checkout's commit ("" for a plain directory), ``<sha>+dirty`` for a work
-    tree with uncommitted edits.
+    tree with uncommitted edits. ``encrypted`` holds the objects read from
+    SOPS-encrypted files (or built by Kustomize from their values only): what
+    the plaintext-Secret check (``engine.policy``) lets pass.
     """
 
     resources: tuple[Resource, ...]
     revision: str
     path: str
     tool: RenderTool
+    encrypted: frozenset[ResourceKey] = frozenset()
 
     def __len__(self) -> int:
         return len(self.resources)

@@ -263,6 +263,14 @@ class KubernetesProvider:
         discovery.refresh_if_older(time.monotonic())
         return discovery.lookup(group, version, kind) is not None
 
+    def kubernetes_version(self) -> str:
+        """``major.minor`` from the API server's ``/version`` (``engine.provider.
+        ServerVersion``); a managed cluster's ``28+`` minor loses its ``+``."""
+        _, body = self._transport.request("GET", "/version")
+        major = str(body.get("major", "")).rstrip("+")
+        minor = str(body.get("minor", "")).rstrip("+")
+        return f"{major}.{minor}"
+
     def custom_resource_definition(self, group: str, kind: str) -> Manifest | None:
         """The cluster's CustomResourceDefinition of ``group``/``kind`` (its name is
         ``<plural>.<group>``), or None when no CRD defines it (a built-in kind,

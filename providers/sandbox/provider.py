@@ -20,7 +20,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from gitwave.engine.api import ChangeFeed, KindCatalog, Provider, health_of, is_cloud_group
+from gitwave.engine.api import (
+    KUBERNETES_VERSION,
+    ChangeFeed,
+    KindCatalog,
+    Provider,
+    health_of,
+    is_cloud_group,
+)
 from gitwave.engine.errors import ConflictError, ProviderError, UnreachableError
 from gitwave.engine.model import (
     SERVER_METADATA_FIELDS,
@@ -244,6 +251,10 @@ class SandboxProvider:
         at a version Kubernetes serves, or a version a stored CRD registered."""
         with self._guard():
             return self._objects.validation.serves(api_version, kind)
+
+    def kubernetes_version(self) -> str:
+        """The release whose API the sandbox plays (``engine.provider.ServerVersion``)."""
+        return KUBERNETES_VERSION
 
     def custom_resource_definition(self, group: str, kind: str) -> Manifest | None:
         """The stored CustomResourceDefinition that registered ``group``/``kind``, or None."""

@@ -24,6 +24,7 @@ from gitwave.engine.errors import ValidationError
 from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.operations import SyncRequest
+from gitwave.engine.policy.model import PolicyOptions
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
@@ -152,6 +153,15 @@ class Context:
             adopt=bool(getattr(self.args, "adopt", False)),
             lock_timeout_s=0.0 if getattr(self.args, "no_wait", False) else lock_timeout,
             force=getattr(self.args, "force", False),
+            policy=self.policy_options(),
+        )
+
+    def policy_options(self) -> PolicyOptions:
+        """``--policy``, ``--strict`` and ``--kubernetes-version`` of the command."""
+        return PolicyOptions(
+            dirs=tuple(getattr(self.args, "policy", None) or ()),
+            strict=bool(getattr(self.args, "strict", False)),
+            kubernetes_version=getattr(self.args, "kubernetes_version", None),
         )
 
     def out(self, value: str | RenderableType = "") -> None:

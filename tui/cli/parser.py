@@ -19,6 +19,7 @@ from gitwave.tui.cli.verbs_app import (
     cmd_sync,
 )
 from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
+from gitwave.tui.cli.verbs_policy import cmd_validate
 from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
 from gitwave.tui.cli.verbs_status import cmd_status
 from gitwave.tui.cli.verbs_tui import cmd_tui
@@ -165,7 +166,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _policy_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy",
+        action="append",
+        metavar="DIR",
+        help="ValidatingAdmissionPolicies and Rego policies to check first (repeatable)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="a plaintext Secret in Git is an error"
+    )
+    parser.add_argument(
+        "--kubernetes-version",
+        metavar="X.Y",
+        help="check built-in kinds against this release's schemas (default: the target's)",
+    )
+
+
 def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    p = verbs.add_parser(
+        "validate",
+        parents=[common],
+        help="check rendered objects against schemas and policies; exit 1 on violations",
+    )
+    _path_args(p)
+    _policy_args(p)
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report for CI")
+    p.set_defaults(func=cmd_validate)
+
     p = verbs.add_parser("render", parents=[common], help="print the rendered manifests")
     _path_args(p)
     p.set_defaults(func=cmd_render)
@@ -184,6 +212,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         _path_args(p)
         p.add_argument("--prune", action="store_true", help="include prunes of removed objects")
         _adopt_arg(p)
+        _policy_args(p)
         p.set_defaults(func=cmd_plan)
 
     p = verbs.add_parser("sync", parents=[common], help="apply the desired state wave by wave")
@@ -210,6 +239,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     )
     _lock_args(p)
     _concurrent_arg(p)
+    _policy_args(p)
     p.set_defaults(func=cmd_sync)
 
     p = verbs.add_parser(

@@ -35,6 +35,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
+from gitwave.tui.cli.findings import print_findings
 from gitwave.tui.cli.output import (
     Progress,
     dump,
@@ -174,6 +175,7 @@ def cmd_plan(ctx: Context) -> int:
             errors = True
             continue
         changed = changed or state.plan.out_of_sync
+        print_findings(ctx, state.findings)
         if ctx.output in ("json", "yaml"):
             docs.append(plan_to_dict(state.plan))
         else:
@@ -276,6 +278,7 @@ def _sync_report(
             continue
         synced = done.value
         state, result = synced.state, synced.result
+        print_findings(ctx, state.findings)
         if ctx.output in ("json", "yaml"):
             docs.append(result_dict(result))
         else:
