@@ -28,6 +28,7 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
+from gitwave.providers.sealed_secrets import SealError
 
 from .controllers import Rollout, StatusContext, controller_for
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
@@ -41,6 +42,7 @@ from .finalizers import (
 )
 from .kinds import ServedKind, builtin_kind, is_crd, kind_from_crd, unknown_kind_error
 from .schema import Row
+from .sealed import SealedSecretController, is_sealed_secret, owned_by, synced_status
 from .store import Store, candidate_values
 from .validation import Validation
 
@@ -86,10 +88,18 @@ class Lifecycle:
     calls and wraps writes in ``store.write()``.
     """
 
-    def __init__(self, store: Store, *, rollout_seconds: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        rollout_seconds: float,
+        clock: Callable[[], float],
+        sealed_secrets: SealedSecretController | None = None,
+    ) -> None:
         self._store = store
         self._rollout = rollout_seconds
         self._clock = clock
+        self._sealed_secrets = sealed_secrets
         self.validation = Validation(store)
 
     def desired(self, resource: Resource) -> Manifest:
@@ -263,10 +273,62 @@ class Lifecycle:
                 ),
             )
             settle_at = now + self._rollout if settles else None
+        unsealed = None
+        if self._sealed_secrets is not None and is_sealed_secret(key.group, key.kind):
+            unsealed = self._unseal(key, obj, now)
         row = self._store.put(key, obj, rv=rv, settle_at=settle_at)
         if controller is not None and run and controller.children is not None:
             self._reconcile_children(row, now)
+        if unsealed is not None:
+            self._write_unsealed(unsealed, now)
         return row
+
+    def _unseal(self, key: ResourceKey, sealed: Manifest, now: float) -> Manifest | None:
+        """Play the sealed-secrets controller: the Secret ``sealed`` holds (None
+        when it cannot be written), its outcome in ``sealed``'s status."""
+        assert self._sealed_secrets is not None
+        generation = int(sealed["metadata"].get("generation") or 1)
+        try:
+            secret: Manifest | None = self._sealed_secrets.open(sealed)
+        except SealError as exc:
+            sealed["status"] = synced_status(generation, str(exc), now)
+            return None
+        assert secret is not None
+        secret_key = ResourceKey("", "Secret", key.namespace, key.name)
+        existing = self._store.get(secret_key)
+        if existing is not None and not owned_by(existing.manifest, sealed["metadata"]["uid"]):
+            message = f'Resource "{key.name}" already exists and is not managed by SealedSecret'
+            sealed["status"] = synced_status(generation, message, now)
+            return None
+        sealed["status"] = synced_status(generation, "", now)
+        return secret
+
+    def _write_unsealed(self, secret: Manifest, now: float) -> None:
+        """Create or replace the Secret a SealedSecret holds, as its controller."""
+        key = ResourceKey.of(secret)
+        stamp = rfc3339(now)
+        old = self._store.get(key)
+        if old is None:
+            obj = update_as({}, secret, manager=CONTROLLER_MANAGER, time=stamp)
+            self._save(key, obj, None, spec_changed=True, now=now)
+            return
+        obj = clone(old.manifest)
+        meta = obj.setdefault("metadata", {})
+        for field in ("labels", "annotations", "ownerReferences"):
+            value = secret["metadata"].get(field)
+            if value:
+                meta[field] = value
+            else:
+                meta.pop(field, None)
+        for field in ("data", "type", "immutable"):
+            if field in secret:
+                obj[field] = secret[field]
+            else:
+                obj.pop(field, None)
+        if obj == old.manifest:
+            return
+        obj = update_as(old.manifest, obj, manager=CONTROLLER_MANAGER, time=stamp)
+        self._save(key, obj, old, spec_changed=False, now=now)
 
     def _reconcile_children(self, owner: Row, now: float) -> None:
         controller = controller_for(owner.key.group, owner.key.kind)
