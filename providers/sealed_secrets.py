@@ -419,9 +419,22 @@ def kubeseal_json(sealed: Mapping[str, Any]) -> str:
 
 def kubeseal_yaml(sealed: Mapping[str, Any]) -> str:
     """``sealed`` as ``kubeseal -o yaml`` prints it: ``---`` and block YAML, keys sorted."""
-    return "---\n" + yaml.safe_dump(
-        _go_order(sealed), sort_keys=True, default_flow_style=False, width=1 << 30
+    return "---\n" + yaml.dump(
+        _go_order(sealed),
+        Dumper=_GoYamlDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        width=1 << 30,
     )
+
+
+class _GoYamlDumper(yaml.SafeDumper):
+    """Quotes as Go's YAML encoder does: a string that cannot stay plain (``"true"``)
+    is double-quoted, where PyYAML would single-quote it."""
+
+    def choose_scalar_style(self) -> str:
+        style = str(super().choose_scalar_style())
+        return '"' if style == "'" else style
 
 
 def _go_order(sealed: Mapping[str, Any]) -> dict[str, Any]:
