@@ -28,7 +28,6 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.providers.sealed_secrets import SealError
 
 from .controllers import Rollout, StatusContext, controller_for
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
@@ -42,7 +41,7 @@ from .finalizers import (
 )
 from .kinds import ServedKind, builtin_kind, is_crd, kind_from_crd, unknown_kind_error
 from .schema import Row
-from .sealed import SealedSecretController, is_sealed_secret, owned_by, synced_status
+from .sealed import SealedSecretController, is_sealed_secret
 from .store import Store, candidate_values
 from .validation import Validation
 
@@ -99,7 +98,7 @@ class Lifecycle:
         self._store = store
         self._rollout = rollout_seconds
         self._clock = clock
-        self._sealed_secrets = sealed_secrets
+        self._sealed_secrets = sealed_secrets  # the sandbox plays the sealed-secrets controller
         self.validation = Validation(store)
 
     def desired(self, resource: Resource) -> Manifest:
@@ -275,60 +274,14 @@ class Lifecycle:
             settle_at = now + self._rollout if settles else None
         unsealed = None
         if self._sealed_secrets is not None and is_sealed_secret(key.group, key.kind):
-            unsealed = self._unseal(key, obj, now)
+            held = self._store.get(ResourceKey("", "Secret", key.namespace, key.name))
+            unsealed = self._sealed_secrets.reconcile(obj, held.manifest if held else None, now)
         row = self._store.put(key, obj, rv=rv, settle_at=settle_at)
         if controller is not None and run and controller.children is not None:
             self._reconcile_children(row, now)
         if unsealed is not None:
-            self._write_unsealed(unsealed, now)
+            self._write_child(ResourceKey.of(unsealed), unsealed, now)
         return row
-
-    def _unseal(self, key: ResourceKey, sealed: Manifest, now: float) -> Manifest | None:
-        """Play the sealed-secrets controller: the Secret ``sealed`` holds (None
-        when it cannot be written), its outcome in ``sealed``'s status."""
-        assert self._sealed_secrets is not None
-        generation = int(sealed["metadata"].get("generation") or 1)
-        try:
-            secret: Manifest | None = self._sealed_secrets.open(sealed)
-        except SealError as exc:
-            sealed["status"] = synced_status(generation, str(exc), now)
-            return None
-        assert secret is not None
-        secret_key = ResourceKey("", "Secret", key.namespace, key.name)
-        existing = self._store.get(secret_key)
-        if existing is not None and not owned_by(existing.manifest, sealed["metadata"]["uid"]):
-            message = f'Resource "{key.name}" already exists and is not managed by SealedSecret'
-            sealed["status"] = synced_status(generation, message, now)
-            return None
-        sealed["status"] = synced_status(generation, "", now)
-        return secret
-
-    def _write_unsealed(self, secret: Manifest, now: float) -> None:
-        """Create or replace the Secret a SealedSecret holds, as its controller."""
-        key = ResourceKey.of(secret)
-        stamp = rfc3339(now)
-        old = self._store.get(key)
-        if old is None:
-            obj = update_as({}, secret, manager=CONTROLLER_MANAGER, time=stamp)
-            self._save(key, obj, None, spec_changed=True, now=now)
-            return
-        obj = clone(old.manifest)
-        meta = obj.setdefault("metadata", {})
-        for field in ("labels", "annotations", "ownerReferences"):
-            value = secret["metadata"].get(field)
-            if value:
-                meta[field] = value
-            else:
-                meta.pop(field, None)
-        for field in ("data", "type", "immutable"):
-            if field in secret:
-                obj[field] = secret[field]
-            else:
-                obj.pop(field, None)
-        if obj == old.manifest:
-            return
-        obj = update_as(old.manifest, obj, manager=CONTROLLER_MANAGER, time=stamp)
-        self._save(key, obj, old, spec_changed=False, now=now)
 
     def _reconcile_children(self, owner: Row, now: float) -> None:
         controller = controller_for(owner.key.group, owner.key.kind)
@@ -362,7 +315,11 @@ class Lifecycle:
                 meta[field] = value
             else:
                 meta.pop(field, None)
-        obj["spec"] = child.get("spec", {})
+        # All but identity and status is the controller's (a Pod's spec, a Secret's data).
+        for field in set(obj) - {"apiVersion", "kind", "metadata", "status"}:
+            if field not in child:
+                del obj[field]
+        obj.update((k, v) for k, v in child.items() if k not in ("metadata", "status"))
         if obj == old.manifest:
             return
         obj = update_as(old.manifest, obj, manager=CONTROLLER_MANAGER, time=stamp)

@@ -35,6 +35,24 @@ class SealedSecretController:
         """The Secret ``sealed`` holds; SealError (no value in it) when it does not open."""
         return unseal(sealed, [self.keys.ensure().private_key()])
 
+    def reconcile(self, sealed: Manifest, held: Manifest | None, now: float) -> Manifest | None:
+        """Set ``sealed``'s status (``Synced``) and return the Secret to write for
+        it, or None when it cannot be opened or ``held`` (the Secret of that name
+        already there) is not its own, as the real controller refuses to."""
+        meta = sealed["metadata"]
+        generation = int(meta.get("generation") or 1)
+        try:
+            secret = self.open(sealed)
+        except SealError as exc:
+            sealed["status"] = synced_status(generation, str(exc), now)
+            return None
+        if held is not None and not owned_by(held, str(meta.get("uid", ""))):
+            message = f'Resource "{meta["name"]}" already exists and is not managed by SealedSecret'
+            sealed["status"] = synced_status(generation, message, now)
+            return None
+        sealed["status"] = synced_status(generation, "", now)
+        return secret
+
     def refusal(self, resource: Resource) -> str | None:
         """Why ``resource`` (a SealedSecret) cannot be opened here, or None."""
         if not is_sealed_secret(resource.key.group, resource.key.kind):
