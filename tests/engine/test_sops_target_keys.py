@@ -33,6 +33,9 @@ from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main
 from tests.engine.test_sops import _KEY_VARIABLES, flux_docs, make_key
 
+# Seconds each (moto, sops, gpg): `make test` runs them, test-fast does not.
+pytestmark = pytest.mark.slow
+
 REGION = "eu-west-1"
 # Distinctive values: item 7's masking test greps every channel for them.
 KMS_PASSWORD = "kms-plain-Vb82-distinct"

@@ -30,6 +30,9 @@ from tests.sealedsecrets.helpers import (
     write_repo,
 )
 
+# Seconds each (the real kubeseal, built from Go): `make test` runs them, test-fast does not.
+pytestmark = pytest.mark.slow
+
 
 def kubeseal(peers: Path, tmp_path: Path, *args: str, stdin: str) -> str:
     proc = subprocess.run(

@@ -41,7 +41,8 @@ from tests.engine.test_sops_target_keys import (
 from tests.sealedsecrets.helpers import PASSWORD, TOKEN, run, secret_doc
 from tests.tui.test_app_support import SIZE, screen_text, until
 
-pytestmark = pytest.mark.anyio
+# Seconds: moto, sops and the TUI's screenshots (`make test` runs it, test-fast does not).
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 AGE_VALUE = "mask-age-Tq83-distinct"
 AGE_SECOND = "mask-age-second-Pf20-distinct"
