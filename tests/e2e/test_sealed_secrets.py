@@ -203,11 +203,16 @@ def test_kubeseal_sealed_secret_is_unsealed_by_the_real_controller_and_the_app_i
     (repo / "sealed.yaml").write_text(kubeseal(sealed_secrets_peers, controller, "db", tmp_path))
 
     code, out, err = gitwave(
-        capsys, kube_cluster, "sync", str(repo), "--timeout", "90", "-o", "json"
+        capsys, kube_cluster, "sync", str(repo), "--wait", "--timeout", "90", "-o", "json"
     )
 
     assert code == 0, err + controller.log.read_text()[-2000:]
-    assert json.loads(out)["health"] == "Healthy"
+
+    def healthy() -> bool:
+        _, status, _ = gitwave(capsys, kube_cluster, "status", str(repo), "-o", "json")
+        return bool(json.loads(status)["health"] == "Healthy")
+
+    _wait("the app to be Healthy", healthy, timeout=60)
     kubectl: Kubectl = kubectl_for(kube_cluster)
     secret = json.loads(kubectl.run("-n", controller.watched, "get", "secret", "db", "-o", "json"))
     assert base64.b64decode(secret["data"]["password"]).decode() == PASSWORD
@@ -231,7 +236,7 @@ def test_a_sealed_secret_the_controller_cannot_open_is_degraded_with_its_message
     (repo / "sealed.yaml").write_text(yaml.safe_dump(sealed))
 
     code, out, err = gitwave(
-        capsys, kube_cluster, "sync", str(repo), "--timeout", "60", "-o", "json"
+        capsys, kube_cluster, "sync", str(repo), "--wait", "--timeout", "60", "-o", "json"
     )
 
     assert code != 0
