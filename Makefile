@@ -11,7 +11,7 @@ TOOLS  ?= $(HOME)/.cache/gitwave/tools
 HELM_VERSION ?= v3.19.0
 GO     ?= $(shell command -v go || echo /usr/local/go/bin/go)
 
-.PHONY: demo test test-fast lint typecheck unit tools cluster-build cluster-up cluster-down bench clean
+.PHONY: demo test test-fast lint typecheck unit tools sealed-secrets-build cluster-build cluster-up cluster-down bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ unit: $(STAMP) tools
 ##   (what .ci/run calls).
 test-fast: $(STAMP) tools
 	PATH="$(TOOLS):$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n 2 -m "not slow" --ignore=tests/e2e
+
+## sealed-secrets-build: kubeseal and the sealed-secrets controller for the tests
+##   (Go module proxy; cached in ~/.cache/gitwave/sealed-secrets; also built by
+##   the tests that need them, after collection)
+sealed-secrets-build: $(STAMP)
+	$(BIN)/python tests/sealedsecrets/peers.py
 
 tools:
 	@if [ -x "$(TOOLS)/helm" ]; then :; \

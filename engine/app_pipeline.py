@@ -19,7 +19,8 @@ from typing import Any, cast
 
 from gitwave.compositions import Composed, PendingReference, compose, references, resolve
 from gitwave.compositions.connection import secret_key_of
-from gitwave.engine.apps import AppSpec, render_app
+from gitwave.engine.apps import AppSpec
+from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.diff import SameValue
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import ResourceGraph, build_graph
@@ -254,7 +255,7 @@ def plan_app(
     adopt: bool = False,
 ) -> AppState:
     """Render ``app`` and plan it. Raises GitwaveError on bad input."""
-    rendered = render_app(app)
+    rendered = render_for(app, targets)
     return plan_resources(
         app,
         rendered.resources,

@@ -56,7 +56,8 @@ from gitwave.engine.app_pipeline import (
 )
 from gitwave.engine.app_status import app_health, plan_summary, resource_healths, result_summary
 from gitwave.engine.app_wait import WaitFor, WaitOutcome, wait_app
-from gitwave.engine.apps import AppSpec, render_app
+from gitwave.engine.apps import AppSpec
+from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
@@ -157,6 +158,9 @@ def plan(
     for bad input (nothing is applied): PreflightError for objects the
     target would refuse (``engine.validate``), ProjectError for what the app's
     AppProject refuses (``engine.projects``)."""
+    # kustomize-controller reads the decryption.secretRef Secret as itself, not as the
+    # Kustomization's serviceAccountName: the keys are read through the targets as given.
+    keys_from = targets
     targets = targets_for(app, targets)
     prune = effective_prune(app, request)
     if app.removed_from:
@@ -166,7 +170,7 @@ def plan(
         )
     else:
         if rendered is None:
-            rendered = render_app(app)
+            rendered = render_for(app, keys_from)
         if desired is None:
             desired = desired_of(rendered.resources)
         # Before anything is observed: a forbidden destination is not even read.

@@ -171,6 +171,20 @@ class ServerVersion(Protocol):
 
 
 @runtime_checkable
+class ObjectAdmission(Protocol):
+    """Optional: a target whose controllers refuse objects the schema allows (the
+    sandbox, playing the sealed-secrets controller, cannot open a SealedSecret
+    sealed for another name, namespace, scope or key). The plan's pre-flight
+    asks it about every object, so such an object stops the sync before
+    anything is applied."""
+
+    def refusal(self, resource: Resource) -> str | None:
+        """Why the target would not accept ``resource``, or None. Never holds a
+        secret value; stores nothing."""
+        ...
+
+
+@runtime_checkable
 class ObjectLister(Protocol):
     """Optional: a target that can list every live object (the sandbox can; it lets the
     live tree show what an app's objects own)."""

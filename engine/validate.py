@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from gitwave.compositions import references
 from gitwave.engine.app_pipeline import AppState
@@ -51,7 +51,7 @@ from gitwave.engine.kube_schema import (
     split_api_version,
 )
 from gitwave.engine.model import Action, Plan, Resource, ResourceKey
-from gitwave.engine.provider import KindCatalog, is_cloud_group
+from gitwave.engine.provider import KindCatalog, ObjectAdmission, is_cloud_group
 from gitwave.engine.router import ProviderRouter
 
 SKIP_MISSING_KIND = "SkipDryRunOnMissingResource=true"
@@ -191,14 +191,31 @@ class _Checker:
         self._targets = targets
         self._served: dict[tuple[str, str], bool | None] = {}
         self._target_crds: dict[tuple[str, str], CrdVersions] = {}
+        self._admits: dict[int, bool] = {}
 
     def check(self, resource: Resource) -> Problem | None:
         if references(resource):
             return None
         try:
-            return self._check(resource)
+            return self._check(resource) or self._admission(resource)
         except ProviderError as exc:  # no target handles the kind
             return Problem(resource.where, exc.detail, exc.retriable, exc.hint or FIX_KIND)
+
+    def _admission(self, resource: Resource) -> Problem | None:
+        provider = self._targets.for_resource(resource)
+        admits = self._admits.get(id(provider))
+        if admits is None:  # a Protocol isinstance check is slow: once per provider
+            admits = self._admits[id(provider)] = isinstance(provider, ObjectAdmission)
+        if not admits:
+            return None
+        refusal = cast(ObjectAdmission, provider).refusal(resource)
+        if refusal is None:
+            return None
+        key = resource.key
+        name = (
+            f"{key.kind}/{key.namespace}/{key.name}" if key.namespace else f"{key.kind}/{key.name}"
+        )
+        return Problem(resource.where, f"{name}: {refusal}")
 
     def _check(self, resource: Resource) -> Problem | None:
         key = resource.key

@@ -40,7 +40,8 @@ from pathlib import Path
 import watchfiles
 
 from gitwave.engine import operations
-from gitwave.engine.apps import AppKind, AppSpec, flatten_apps, load_apps, render_app
+from gitwave.engine.apps import AppKind, AppSpec, flatten_apps, load_apps
+from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.errors import GitwaveError, RenderError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT, Finished, Outcome, run_fleet
@@ -284,7 +285,7 @@ class _Session:
         try:
             if prune:
                 _refuse_emptied_files(paths, self.top)
-            rendered = render_app(app)
+            rendered = render_for(app, self.targets)
             revision = rendered.revision
             state = operations.plan(app, request, targets=self.targets_for(app), rendered=rendered)
         except GitwaveError as exc:

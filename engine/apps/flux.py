@@ -110,7 +110,7 @@ def parse_flux(
             render=RenderOptions(
                 kustomize_images=_flux_images(reader, spec),
                 target_namespace=target_namespace,
-                decryption=_flux_decryption(reader, spec),
+                decryption=_flux_decryption(reader, spec, name, own_namespace),
             ),
             fetch_from=fetch_from,
             fetch_revision=fetch_revision,
@@ -184,9 +184,11 @@ def _find_source(sources: Sequence[FluxSource], name: str, namespace: str) -> Fl
     return named[0] if len(named) == 1 else None
 
 
-def _flux_decryption(reader: Reader, spec: Mapping[str, Any]) -> Decryption | None:
-    """Flux's ``spec.decryption``; the key Secret it names is recorded, not read
-    (engine/render/sops.py)."""
+def _flux_decryption(
+    reader: Reader, spec: Mapping[str, Any], name: str, namespace: str
+) -> Decryption | None:
+    """Flux's ``spec.decryption``; the key Secret it names is read from the target,
+    in the Kustomization's namespace, when the app is planned (``sops_keys``)."""
     if spec.get("decryption") is None:
         return None
     decryption = reader.mapping(spec, "spec.decryption")
@@ -199,6 +201,8 @@ def _flux_decryption(reader: Reader, spec: Mapping[str, Any]) -> Decryption | No
     return Decryption(
         provider=provider,
         secret_ref=reader.string(secret_ref, "spec.decryption.secretRef.name"),
+        kustomization=name,
+        namespace=namespace or "default",
     )
 
 

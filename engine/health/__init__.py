@@ -17,7 +17,7 @@ imported; ``generic`` reads the conditions of every other kind.
 from __future__ import annotations
 
 # Imported for their registrations: each module adds its kinds' checks.
-from gitwave.engine.health import batch, cluster, core, networking, workloads
+from gitwave.engine.health import batch, cluster, core, networking, sealed_secrets, workloads
 from gitwave.engine.health.registry import (
     HealthCheck,
     health_of,
@@ -34,5 +34,6 @@ __all__ = [
     "networking",
     "register_health_check",
     "registered_kinds",
+    "sealed_secrets",
     "workloads",
 ]

@@ -53,7 +53,8 @@ from pathlib import Path
 from gitwave.engine import operations
 from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import desired_of
-from gitwave.engine.apps import AppSpec, render_app
+from gitwave.engine.apps import AppSpec
+from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import EventKind, EventSink, discard
@@ -338,7 +339,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
             self._emit(run, EventKind.SOURCE_CHANGED, f"at commit {short(revision)}")
         run.desired = None
         try:
-            run.rendered = render_app(pinned)
+            run.rendered = render_for(pinned, self.targets)
         except GitwaveError as exc:
             run.rendered = None
             self._report(run, f"render:{revision}:{exc}", f"{short(revision)} → error: {exc}")

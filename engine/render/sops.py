@@ -9,9 +9,13 @@ process (``SOPS_AGE_KEY_FILE``, ``SOPS_AGE_KEY``, ``SOPS_PGP_FP``, cloud KMS
 credentials, …).
 
 Flux's ``spec.decryption`` is parsed into a ``Decryption`` and kept on the
-app's render options, but in this version it does not change what happens:
-every encrypted file is decrypted whether or not the app asks for it, and the
-key Secret named by ``secretRef`` is recorded, not read from any cluster.
+app's render options. Every encrypted file is decrypted whether or not the
+app asks for it; the key Secret named by ``secretRef`` is read from the
+target when the app is planned (``engine/decryption_keys.py``) and its keys
+(age, PGP, AWS KMS credentials, ``sops_keys.py``) go to the sops subprocess
+only, beside those of gitwave's environment. KMS is reached as sops' AWS SDK
+reaches it: the standard credential variables and ``AWS_ENDPOINT_URL`` /
+``AWS_ENDPOINT_URL_KMS`` of gitwave's environment.
 
 Safety:
 
@@ -37,6 +41,7 @@ Safety:
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -46,6 +51,7 @@ from typing import Any
 from gitwave.engine.errors import RenderError, ToolMissingError, ValidationError
 from gitwave.engine.fieldpath import FieldPath, format_path
 from gitwave.engine.model import SourceRef
+from gitwave.engine.render.sops_keys import current as current_sops_keys
 from gitwave.engine.render.tools import ToolFailure, find_binary, run_tool, tool_path
 
 SOPS_TOOL = "sops"
@@ -105,12 +111,16 @@ class DecryptionProvider(enum.StrEnum):
 class Decryption:
     """Flux's ``spec.decryption``: the provider and the name of the Secret holding its keys.
 
-    ``secret_ref`` is recorded for display only: gitwave decrypts with the keys
-    in its own environment and does not read the Secret.
+    ``secret_ref`` names a Secret in ``namespace`` (the Kustomization's) on the
+    target; its keys (``sops_keys``) are added to those of gitwave's own
+    environment when the app is rendered for a plan. ``kustomization`` names
+    the Kustomization in errors.
     """
 
     provider: DecryptionProvider = DecryptionProvider.SOPS
     secret_ref: str = ""
+    kustomization: str = ""
+    namespace: str = ""
 
 
 def sops_command() -> str | None:
@@ -150,23 +160,30 @@ def decrypt_file(path: Path, where: str) -> str:
             "(SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, …) and check the file was not edited by hand",
         )
 
+    keys = current_sops_keys()
+    args = [
+        binary,
+        "--disable-version-check",
+        "--decrypt",
+        "--input-type",
+        file_format.value,
+        "--output-type",
+        file_format.value,
+        tool_path(path),
+    ]
     # cwd None keeps the caller's working directory: a relative SOPS_AGE_KEY_FILE is relative to it.
-    return run_tool(
-        [
-            binary,
-            "--disable-version-check",
-            "--decrypt",
-            "--input-type",
-            file_format.value,
-            "--output-type",
-            file_format.value,
-            tool_path(path),
-        ],
-        tool=SOPS_TOOL,
-        where=where,
-        timeout_s=_TIMEOUT_S,
-        on_failure=failure,
-    )
+    if keys is None:
+        return run_tool(args, tool=SOPS_TOOL, where=where, timeout_s=_TIMEOUT_S, on_failure=failure)
+    with keys.environment(os.environ) as env:
+        return run_tool(
+            args,
+            tool=SOPS_TOOL,
+            where=where,
+            timeout_s=_TIMEOUT_S,
+            on_failure=failure,
+            env=env,
+            redact=keys.secret_values(),
+        )
 
 
 def refuse_ciphertext(docs: Iterable[tuple[Any, SourceRef]]) -> None:

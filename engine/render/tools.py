@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +87,7 @@ def run_tool(
     hide_dirs: Sequence[str] = (),
     redact: Iterable[str] = (),
     on_failure: Callable[[ToolFailure], RenderError] = quote_stderr,
+    env: Mapping[str, str] | None = None,
 ) -> str:
     """Run ``args`` (``args[0]`` is the binary) and return its stdout.
 
@@ -95,6 +96,7 @@ def run_tool(
     ``hide_dirs`` (the repository root, temporary directories) are cut from
     stderr so messages show repository-relative paths, ``redact`` values are
     masked, and ``on_failure`` turns what is left into the RenderError raised.
+    ``env`` None inherits gitwave's environment.
     Raises RenderError as well when the tool cannot start or times out.
     """
     try:
@@ -105,6 +107,7 @@ def run_tool(
             timeout=timeout_s,
             check=False,
             cwd=cwd,
+            env=None if env is None else dict(env),
         )
     except subprocess.TimeoutExpired:
         raise RenderError(

@@ -80,6 +80,8 @@ BUILTIN_KINDS: Mapping[str, frozenset[str]] = {
     "certificates.k8s.io": frozenset({"CertificateSigningRequest"}),
     "events.k8s.io": frozenset({"Event"}),
     "flowcontrol.apiserver.k8s.io": frozenset({"FlowSchema", "PriorityLevelConfiguration"}),
+    # The sandbox plays the sealed-secrets controller (``sealed``), CRD included.
+    "bitnami.com": frozenset({"SealedSecret"}),
 }
 
 CRD_GROUP = "apiextensions.k8s.io"

@@ -41,6 +41,7 @@ from .finalizers import (
 )
 from .kinds import ServedKind, builtin_kind, is_crd, kind_from_crd, unknown_kind_error
 from .schema import Row
+from .sealed import SealedSecretController, is_sealed_secret
 from .store import Store, candidate_values
 from .validation import Validation
 
@@ -86,10 +87,18 @@ class Lifecycle:
     calls and wraps writes in ``store.write()``.
     """
 
-    def __init__(self, store: Store, *, rollout_seconds: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        rollout_seconds: float,
+        clock: Callable[[], float],
+        sealed_secrets: SealedSecretController | None = None,
+    ) -> None:
         self._store = store
         self._rollout = rollout_seconds
         self._clock = clock
+        self._sealed_secrets = sealed_secrets  # the sandbox plays the sealed-secrets controller
         self.validation = Validation(store)
 
     def desired(self, resource: Resource) -> Manifest:
@@ -263,9 +272,15 @@ class Lifecycle:
                 ),
             )
             settle_at = now + self._rollout if settles else None
+        unsealed = None
+        if self._sealed_secrets is not None and is_sealed_secret(key.group, key.kind):
+            held = self._store.get(ResourceKey("", "Secret", key.namespace, key.name))
+            unsealed = self._sealed_secrets.reconcile(obj, held.manifest if held else None, now)
         row = self._store.put(key, obj, rv=rv, settle_at=settle_at)
         if controller is not None and run and controller.children is not None:
             self._reconcile_children(row, now)
+        if unsealed is not None:
+            self._write_child(ResourceKey.of(unsealed), unsealed, now)
         return row
 
     def _reconcile_children(self, owner: Row, now: float) -> None:
@@ -300,7 +315,11 @@ class Lifecycle:
                 meta[field] = value
             else:
                 meta.pop(field, None)
-        obj["spec"] = child.get("spec", {})
+        # All but identity and status is the controller's (a Pod's spec, a Secret's data).
+        for field in set(obj) - {"apiVersion", "kind", "metadata", "status"}:
+            if field not in child:
+                del obj[field]
+        obj.update((k, v) for k, v in child.items() if k not in ("metadata", "status"))
         if obj == old.manifest:
             return
         obj = update_as(old.manifest, obj, manager=CONTROLLER_MANAGER, time=stamp)

@@ -47,6 +47,7 @@ from .finalizers import waiting_on
 from .kinds import is_crd, kind_from_crd
 from .lifecycle import GITWAVE_MANAGER, Lifecycle, with_hint
 from .schema import Row
+from .sealed import SealedSecretController
 from .store import Store
 
 STATE_FILE = "sandbox.db"
@@ -97,7 +98,13 @@ class SandboxProvider:
         self._queue_lock = threading.Lock()
         self._queued = 0
         self._store = Store(self.state_dir / STATE_FILE)
-        self._objects = Lifecycle(self._store, rollout_seconds=self._rollout, clock=self._clock)
+        self.sealed_secrets = SealedSecretController(self.state_dir)
+        self._objects = Lifecycle(
+            self._store,
+            rollout_seconds=self._rollout,
+            clock=self._clock,
+            sealed_secrets=self.sealed_secrets,
+        )
         with self._guard(), self._store.write():
             if self._store.current_rv() == 0:
                 self._objects.bootstrap(self._clock())
@@ -260,6 +267,13 @@ class SandboxProvider:
         """The stored CustomResourceDefinition that registered ``group``/``kind``, or None."""
         with self._guard():
             return self._objects.validation.custom_resource_definition(group, kind)
+
+    # ------------------------------------------------------------ ObjectAdmission
+
+    def refusal(self, resource: Resource) -> str | None:
+        """Why the sandbox's controllers would not accept ``resource`` (a
+        SealedSecret its key cannot open), or None."""
+        return self.sealed_secrets.refusal(resource)
 
     # ------------------------------------------------------------ sandbox-only reads
 

@@ -103,6 +103,11 @@ CASES = [
     Case("crd/names-rejected.yaml", D, '"widgets" is already in use'),
     Case("crd/not-established.yaml", P, "Waiting for the CRD to be established"),
     Case("crd/non-structural.yaml", D, "Schema is not structural"),
+    # Bitnami SealedSecret: its controller's Synced condition
+    Case("sealedsecret/synced.yaml", H, "Unsealed into its Secret"),
+    Case("sealedsecret/not-synced.yaml", D, "no key could decrypt secret (password)"),
+    Case("sealedsecret/waiting.yaml", P, "Waiting for the sealed-secrets controller"),
+    Case("sealedsecret/older-generation.yaml", P, "Waiting for the sealed-secrets controller"),
     # Namespace
     Case("namespace/active.yaml", H, ""),
     Case("namespace/terminating.yaml", P, "Namespace is terminating"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
+from gitwave.providers.sealed_secrets import SealingScope
 from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.verbs_app import (
     cmd_graph,
@@ -21,6 +22,7 @@ from gitwave.tui.cli.verbs_app import (
 from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
 from gitwave.tui.cli.verbs_policy import cmd_validate
 from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
+from gitwave.tui.cli.verbs_seal import cmd_seal
 from gitwave.tui.cli.verbs_status import cmd_status
 from gitwave.tui.cli.verbs_tui import cmd_tui
 from gitwave.tui.cli.verbs_wait import cmd_wait
@@ -318,6 +320,29 @@ def _sandbox_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argu
     s.add_argument("resource", help="KIND/NAME")
     s.add_argument("-n", "--namespace", default="default")
     s.set_defaults(func=cmd_sandbox_edit)
+    _seal_verb(verbs, common)
+
+
+def _seal_verb(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    p = verbs.add_parser(
+        "seal",
+        parents=[common],
+        help="seal a Secret into a SealedSecret (kubeseal's format; the sandbox's key)",
+    )
+    p.add_argument("-f", "--file", default="-", help="the Secret to seal (default: stdin)")
+    p.add_argument(
+        "--scope",
+        choices=[s.value for s in SealingScope],
+        help="where it may be unsealed (default: strict, or the Secret's scope annotation)",
+    )
+    p.add_argument("--cert", metavar="FILE", help="seal for this controller certificate (PEM)")
+    p.add_argument(
+        "-n", "--namespace", default="", help="namespace when the Secret names none (default)"
+    )
+    p.add_argument(
+        "--fetch-cert", action="store_true", help="print the sandbox's certificate and exit"
+    )
+    p.set_defaults(func=cmd_seal)
 
 
 def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from gitwave.engine import operations
 from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec, implicit_app, render_app
+from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import EventKind
 from gitwave.engine.fleet_run import (
@@ -31,6 +32,7 @@ from gitwave.engine.fleet_run import (
 from gitwave.engine.graph import to_dot
 from gitwave.engine.mask import mask_secret_manifest
 from gitwave.engine.plan_report import plan_to_dict
+from gitwave.engine.render import Rendered
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import SyncRecord
@@ -106,12 +108,21 @@ def _lock_notices(ctx: Context) -> Callable[[Any], None]:
     return sink
 
 
+def _render(ctx: Context, app: AppSpec) -> Rendered:
+    """Render offline, unless the app's sops keys are in a Secret on the target
+    (Flux's ``decryption.secretRef``): then the target is read for them."""
+    decryption = app.source.render.decryption
+    if decryption is not None and decryption.secret_ref:
+        return render_for(app, ctx.targets)
+    return render_app(app)
+
+
 def cmd_render(ctx: Context) -> int:
     docs = []
     errors = False
     for entry in chosen_apps(ctx):
         try:
-            resources = render_app(entry.loaded()).resources
+            resources = _render(ctx, entry.loaded()).resources
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors = True
@@ -133,7 +144,7 @@ def cmd_graph(ctx: Context) -> int:
     for entry in chosen_apps(ctx):
         try:
             app = entry.loaded()
-            graph = desired_of(render_app(app).resources).graph
+            graph = desired_of(_render(ctx, app).resources).graph
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors = True

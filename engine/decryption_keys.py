@@ -1,0 +1,56 @@
+"""Flux's ``spec.decryption.secretRef``: the key Secret read from the target.
+
+kustomize-controller reads the Secret named by ``secretRef`` from the
+Kustomization's namespace on the cluster it runs in; gitwave reads it from
+the app's target (the sandbox or a cluster) through the providers, when the
+app is rendered for an operation, and hands the keys to the sops subprocess
+for that render only (``render.sops_keys``).
+"""
+
+from __future__ import annotations
+
+from gitwave.engine.apps import AppSpec, render_app
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.model import ResourceKey
+from gitwave.engine.render import Rendered
+from gitwave.engine.render.sops_keys import SopsKeys, using
+from gitwave.engine.router import ProviderRouter
+
+
+def sops_keys_for(app: AppSpec, targets: ProviderRouter) -> SopsKeys | None:
+    """The keys in the Secret ``app``'s ``spec.decryption.secretRef`` names, or None
+    when it names none. Raises ValidationError naming the Kustomization and the
+    Secret when the Secret is not on the target (retriable: someone may create
+    it) or holds no key; UnreachableError when the target cannot be read."""
+    decryption = app.source.render.decryption
+    if decryption is None or not decryption.secret_ref:
+        return None
+    namespace = decryption.namespace or "default"
+    secret = f"Secret/{namespace}/{decryption.secret_ref}"
+    owner = f"Kustomization/{namespace}/{decryption.kustomization or app.name}"
+    key = ResourceKey("", "Secret", namespace, decryption.secret_ref)
+    live = targets.for_kind("v1", "Secret").observe(key)
+    if live is None:
+        error = ValidationError(
+            owner,
+            f"spec.decryption.secretRef: {secret} is not on the target",
+            hint=f"create it in namespace {namespace} with the sops keys "
+            f"(kubectl -n {namespace} create secret generic {decryption.secret_ref} "
+            "--from-file=age.agekey=KEYFILE), or remove spec.decryption.secretRef",
+        )
+        error.retriable = True
+        raise error
+    return SopsKeys.from_secret(
+        live.manifest, source=f"{owner}: spec.decryption.secretRef {secret}"
+    )
+
+
+def render_for(app: AppSpec, targets: ProviderRouter) -> Rendered:
+    """Render ``app`` with the keys its ``decryption.secretRef`` names on ``targets``
+    (beside those of gitwave's environment). Raises what ``sops_keys_for`` and
+    ``render_app`` raise."""
+    with using(sops_keys_for(app, targets)):
+        return render_app(app)
+
+
+__all__ = ["render_for", "sops_keys_for"]
