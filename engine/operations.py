@@ -57,10 +57,12 @@ from gitwave.engine.app_pipeline import (
 from gitwave.engine.app_status import app_health, plan_summary, resource_healths, result_summary
 from gitwave.engine.app_wait import WaitFor, WaitOutcome, wait_app
 from gitwave.engine.apps import AppSpec
+from gitwave.engine.clusters import IN_CLUSTER_NAME
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
+from gitwave.engine.fleet import check_cluster_scope
 from gitwave.engine.hooks import HookLedger, HookRecorder, adopt_in_flight, with_hook_runs
 from gitwave.engine.interrupts import pause
 from gitwave.engine.kube_versions import kubernetes_version
@@ -191,6 +193,8 @@ def plan(
     findings = policy_gate(state, request.policy, targets=targets)
     if findings:
         state = dataclasses.replace(state, findings=findings)
+    if targets.cluster is not None:  # a destination limited to some namespaces
+        check_cluster_scope(state.graph.resources.values(), targets.cluster, app.where)
     return _narrowed(state, request)
 
 
@@ -201,6 +205,14 @@ def targets_for(app: AppSpec, targets: ProviderRouter) -> ProviderRouter:
     place an operation picks its router for an app."""
     user = app.impersonate
     return targets.as_user(user) if user else targets
+
+
+def destination_text(targets: ProviderRouter, app: AppSpec) -> str:
+    """``cluster/namespace`` of where ``targets`` apply ``app`` (``in-cluster``:
+    the current target), for history rows."""
+    cluster = targets.cluster.name if targets.cluster is not None else IN_CLUSTER_NAME
+    namespace = app.destination_namespace
+    return f"{cluster}/{namespace}" if namespace else cluster
 
 
 def _narrowed(state: AppState, request: SyncRequest) -> AppState:
@@ -264,6 +276,7 @@ def sync(
                 rollback_of=rollback_of,
                 content_digest=content_digest(state),
                 owner=owner_text(state.plan.owner),
+                destination=destination_text(targets, app),
             )
         failed = ""
         options = sync_options_for(app, request, stop=stop)

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
+from gitwave.engine.clusters import Cluster
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.exclusions import is_excluded
 from gitwave.engine.model import Live, Resource, ResourceKey
@@ -20,10 +21,13 @@ from gitwave.engine.provider import BulkReader, Declaring, Impersonating, Provid
 class ProviderRouter:
     """Routes each object to the provider that handles its apiVersion and kind."""
 
-    def __init__(self, providers: Sequence[Provider]) -> None:
+    def __init__(self, providers: Sequence[Provider], *, cluster: Cluster | None = None) -> None:
         if not providers:
             raise ValueError("at least one provider is needed")
         self.providers = tuple(providers)
+        # The destination cluster these providers reach (None: the current
+        # target); its namespace restriction is checked before any apply.
+        self.cluster = cluster
         self._cache: dict[tuple[str, str], Provider] = {}
         self._lock = threading.Lock()
         self._as_user: dict[str, ProviderRouter] = {}
@@ -51,7 +55,11 @@ class ProviderRouter:
         if found is not None:
             return found
         swapped = [p.as_user(user) if isinstance(p, Impersonating) else p for p in self.providers]
-        found = self if swapped == list(self.providers) else ProviderRouter(swapped)
+        found = (
+            self
+            if swapped == list(self.providers)
+            else ProviderRouter(swapped, cluster=self.cluster)
+        )
         with self._lock:
             return self._as_user.setdefault(user, found)
 

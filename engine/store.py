@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS syncs (
     prune INTEGER NOT NULL,
     rollback_of INTEGER,
     owner TEXT NOT NULL DEFAULT '',
-    content_digest TEXT NOT NULL DEFAULT ''
+    content_digest TEXT NOT NULL DEFAULT '',
+    destination TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS syncs_app ON syncs(app, id);
 CREATE TABLE IF NOT EXISTS sync_resources (
@@ -105,6 +106,8 @@ class SyncRecord:
     # The tracking owner of the synced objects (``name@source``; "" before it was recorded).
     owner: str = ""
     content_digest: str = ""
+    # Where it applied: ``cluster/namespace`` (``in-cluster``: the current target).
+    destination: str = ""
 
     @property
     def interrupted(self) -> bool:
@@ -235,7 +238,7 @@ class Store(Database):
         with self._tx() as db:
             # A database an older gitwave made lacks the newer columns.
             columns = {row[1] for row in db.execute("PRAGMA table_info(syncs)")}
-            for column in ("owner", "content_digest"):
+            for column in ("owner", "content_digest", "destination"):
                 if column not in columns:
                     db.execute(f"ALTER TABLE syncs ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
@@ -271,6 +274,7 @@ class Store(Database):
         who: str | None = None,
         content_digest: str = "",
         owner: str = "",
+        destination: str = "",
     ) -> int:
         """Record one finished sync in one transaction and return its history id.
         ``owner`` is whose objects it applied (``name@source``)."""
@@ -287,6 +291,7 @@ class Store(Database):
             content_digest=content_digest,
             owner=owner,
             result=result,
+            destination=destination,
         )
         self.finish_sync(
             sync_id, finished=finished, result=result, message=message, outcomes=outcomes
@@ -308,6 +313,7 @@ class Store(Database):
         content_digest: str = "",
         owner: str = "",
         result: str = RUNNING,
+        destination: str = "",
     ) -> int:
         """Record that a sync starts (result Running) with the manifests it applies;
         returns its history id for ``finish_sync``. ``owner`` is whose objects it
@@ -318,8 +324,8 @@ class Store(Database):
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO syncs (app, revision, source, started, finished, who, result,"
-                " message, dry_run, prune, rollback_of, owner, content_digest)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " message, dry_run, prune, rollback_of, owner, content_digest, destination)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     app,
                     revision,
@@ -334,6 +340,7 @@ class Store(Database):
                     rollback_of,
                     owner,
                     content_digest,
+                    destination,
                 ),
             )
             sync_id = cur.lastrowid
@@ -395,11 +402,12 @@ class Store(Database):
             outcomes=outcomes,
             owner=row[12],
             content_digest=row[13],
+            destination=row[14],
         )
 
     _COLUMNS = (
         "id, app, revision, source, started, finished, who, result, message, dry_run,"
-        " prune, rollback_of, owner, content_digest"
+        " prune, rollback_of, owner, content_digest, destination"
     )
 
     def history(self, app: str, *, limit: int = 50, running: bool = False) -> list[SyncRecord]:

@@ -334,7 +334,11 @@ def execute(
     run = SyncRun(plan=plan, targets=targets, options=options, sink=sink)
     if bind is not None:
         run.bind = bind
-    run.emit(EventKind.SYNC_STARTED, "dry run" if options.dry_run else "")
+    cluster = targets.cluster
+    started_message = f"to cluster {cluster.name} ({cluster.server})" if cluster else ""
+    if options.dry_run:
+        started_message = f"dry run {started_message}".strip()
+    run.emit(EventKind.SYNC_STARTED, started_message)
     phase = SyncPhase.SUCCEEDED
     message = "successfully synced" + (" (dry run)" if options.dry_run else "")
     main_waves = [w for w in plan.waves if w.phase is not HookPhase.SYNC_FAIL]

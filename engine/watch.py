@@ -44,6 +44,7 @@ from gitwave.engine.apps import AppKind, AppSpec, flatten_apps, load_apps
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.errors import GitwaveError, RenderError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
+from gitwave.engine.fleet import Fleet
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT, Finished, Outcome, run_fleet
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.operations import SyncRequest, plan_summary
@@ -134,6 +135,7 @@ class _Session:
         store: Store | None,
         sink: EventSink,
         options: WatchOptions,
+        fleet: Fleet | None = None,
     ) -> None:
         if is_remote(path):
             raise ValidationError(
@@ -150,6 +152,7 @@ class _Session:
         self.top = find_repo_root(self.definitions) or self.definitions
         self.label = given.stem if given.is_file() else given.name
         self.targets = targets
+        self.fleet = fleet or Fleet.single(targets)
         self.store = store
         self.ledger = LoopStore.beside(store) if store is not None else None
         self.sink = sink
@@ -163,9 +166,12 @@ class _Session:
     def load(self) -> list[AppSpec]:
         """(Re)load the app definitions; returns the apps that are new or changed.
         Raises GitwaveError for a malformed definition."""
-        _, apps = load_apps(self.path, allow_local_repos=self.options.allow_local_repos)
+        _, apps = load_apps(
+            self.path, allow_local_repos=self.options.allow_local_repos, clusters=self.fleet
+        )
         flat = flatten_apps(apps)
         chosen = operations.choose_apps(flat, only=self.options.only, location=self.path)
+        self.fleet.check(chosen)  # an unknown destination: nothing is applied anywhere
         self.parents = [self._directory_of(a) for a in flat if a.children and self._follows(a)]
         self.definition_files = {
             (self.top / a.origin.file).resolve()
@@ -338,8 +344,9 @@ class _Session:
         )
 
     def targets_for(self, app: AppSpec) -> ProviderRouter:
-        """The router ``app`` is reconciled through: asked for here, in one place."""
-        return self.targets
+        """The router ``app`` is reconciled through (its destination cluster's):
+        asked for here, in one place."""
+        return self.fleet.targets_for(app)
 
     def follows(self, name: str) -> tuple[str, ...]:
         """The followed apps ``name`` cycles after: its dependsOn, and its
@@ -448,6 +455,7 @@ def watch(
     stop: threading.Event,
     options: WatchOptions = WatchOptions(),
     ready: threading.Event | None = None,
+    fleet: Fleet | None = None,
 ) -> None:
     """Follow the working tree at ``path`` until ``stop`` is set (``gitwave watch``).
 
@@ -458,7 +466,7 @@ def watch(
     syncs. Raises GitwaveError only when the apps cannot be loaded at the start.
     Meant for the main thread or a worker thread (it installs no signal handler).
     """
-    session = _Session(path, targets=targets, store=store, sink=sink, options=options)
+    session = _Session(path, targets=targets, store=store, sink=sink, options=options, fleet=fleet)
     session.load()
     ignore = [str(p) for p in options.ignore_paths]
     started = False

@@ -23,6 +23,7 @@ from gitwave.engine import operations
 from gitwave.engine.apps import AppSpec, checkout_for
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventSink, discard
+from gitwave.engine.fleet import Fleet
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import (
@@ -91,11 +92,13 @@ class Controller:
         allow_local_repos: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
         concurrent: int = DEFAULT_CONCURRENT,
+        fleet: Fleet | None = None,
     ) -> None:
         self.location = location
         self.concurrent = concurrent  # apps cycled at once in watch mode
         self.allow_local_repos = tuple(allow_local_repos)
-        self.targets = targets
+        self.targets = targets  # the current target
+        self.fleet = fleet or Fleet.single(targets)  # each app's destination
         self.store = store
         self.state_dir = Path(state_dir)
         self.source_revision = revision
@@ -134,6 +137,7 @@ class Controller:
             revision=self.source_revision,
             only=self.only,
             allow_local_repos=self.allow_local_repos,
+            clusters=self.fleet,
         )
         with self._lock:
             self._apps = apps
@@ -203,8 +207,11 @@ class Controller:
         observed_at = self.clock()
         last = self.store.last(app.name)
         auto = self.auto_sync(app)
+        destination = ""
         try:
-            state = operations.plan(app, SyncRequest(), targets=self.targets)
+            destination = self.fleet.destination_of(app).display
+            targets = self.fleet.targets_for(app)
+            state = operations.plan(app, SyncRequest(), targets=targets)
         except GitwaveError as exc:
             error = str(exc) + (f" (hint: {exc.hint})" if exc.hint else "")
             summary = AppSummary(
@@ -215,11 +222,12 @@ class Controller:
                 last=last,
                 auto_sync=auto,
                 error=error,
+                destination=destination,
             )
             return AppView(app, summary, None, (), observed_at)
-        healths = operations.resource_healths(state, targets=self.targets)
-        nodes = live_tree(state, healths, self.targets)
-        app_health = operations.app_health(state, targets=self.targets)
+        healths = operations.resource_healths(state, targets=targets)
+        nodes = live_tree(state, healths, targets)
+        app_health = operations.app_health(state, targets=targets)
         summary = AppSummary(
             name=app.name,
             sync=SyncStatus.of_plan(state.plan),
@@ -228,6 +236,7 @@ class Controller:
             last=last,
             auto_sync=auto,
             resources=len(state.graph.resources),
+            destination=destination,
         )
         return AppView(app, summary, state, nodes, observed_at)
 
@@ -254,7 +263,8 @@ class Controller:
         """The plan ``sync(name, request)`` would carry out, for a confirmation.
 
         Raises GitwaveError for bad input (nothing is applied)."""
-        return operations.plan(self.app(name), request, targets=self.targets).plan
+        app = self.app(name)
+        return operations.plan(app, request, targets=self.fleet.targets_for(app)).plan
 
     def _sink(self, sink: EventSink, request: SyncRequest) -> EventSink:
         if request.dry_run:
@@ -303,7 +313,7 @@ class Controller:
         if request.resource is None and not request.force:
             return operations.sync_app(
                 app,
-                targets=self.targets,
+                targets=self.fleet.targets_for(app),
                 store=self.store,
                 request=request,
                 ledger=self.pins,
@@ -311,12 +321,13 @@ class Controller:
                 on_plan=check,
             ).result
         # One resource, or everything forced: planned once, not retried.
-        state = operations.plan(app, request, targets=self.targets)
+        targets = self.fleet.targets_for(app)
+        state = operations.plan(app, request, targets=targets)
         check(state)
         what = f" (only {request.resource.display})" if request.resource else " (forced)"
         return operations.sync(
             state,
-            targets=self.targets,
+            targets=targets,
             store=self.store,
             request=request,
             ledger=self.pins,
@@ -331,6 +342,7 @@ class Controller:
         watch(
             path,
             targets=self.targets,
+            fleet=self.fleet,
             store=self.store,
             sink=sink,
             stop=stop,
@@ -341,10 +353,11 @@ class Controller:
 
     def rollback_preview(self, name: str, sync_id: int) -> Plan:
         """The plan a rollback to history entry ``sync_id`` would carry out (a dry run)."""
+        app = self.app(name)
         synced = operations.rollback(
-            self.app(name),
+            app,
             sync_id,
-            targets=self.targets,
+            targets=self.fleet.targets_for(app),
             store=self.store,
             request=SyncRequest(dry_run=True),
         )
@@ -352,10 +365,11 @@ class Controller:
 
     def rollback(self, name: str, sync_id: int, *, sink: EventSink = discard) -> SyncResult:
         """Re-apply the manifests of history entry ``sync_id``; recorded in the history."""
+        app = self.app(name)
         return operations.rollback(
-            self.app(name),
+            app,
             sync_id,
-            targets=self.targets,
+            targets=self.fleet.targets_for(app),
             store=self.store,
             sink=self._sink(sink, SyncRequest()),
         ).result

@@ -82,6 +82,7 @@ class AppSummary:
     auto_sync: AutoSync
     resources: int = 0
     error: str = ""
+    destination: str = ""  # cluster/namespace ("in-cluster": the current target)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitwave.engine.apps.fields import Reader, clean_path, read_policy_dirs, read_wave
-from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, RepoResolver, SyncPolicy
+from gitwave.engine.apps.model import (
+    AppKind,
+    AppSource,
+    AppSpec,
+    KubeConfigRef,
+    RepoResolver,
+    SyncPolicy,
+)
 from gitwave.engine.apps.semver import pick_semver
 from gitwave.engine.health.exprs import HealthExpr, compile_health_expr
 from gitwave.engine.health.policy import HealthCheckRef, HealthPolicy, HealthRule
@@ -96,6 +103,15 @@ def parse_flux(
     )
     fetch_from, fetch_revision = resolve(source.url, source.revision, source.where, "spec.url")
     health_checks = _flux_health_checks(reader, spec)
+    kube_config = None
+    kube_config_spec = reader.mapping(spec, "spec.kubeConfig")
+    secret_ref = reader.mapping(kube_config_spec, "spec.kubeConfig.secretRef")
+    if secret_ref:
+        kube_config = KubeConfigRef(
+            namespace=own_namespace,
+            name=reader.string(secret_ref, "spec.kubeConfig.secretRef.name", required=True),
+            key=reader.string(secret_ref, "spec.kubeConfig.secretRef.key"),
+        )
     depends_on = [
         reader.string(dep, f"spec.dependsOn[{i}].name", required=True)
         for i, dep in enumerate(reader.mappings(spec, "spec.dependsOn"))
@@ -116,6 +132,7 @@ def parse_flux(
             fetch_revision=fetch_revision,
         ),
         destination_namespace=target_namespace,
+        kube_config=kube_config,
         policy=SyncPolicy(
             automated=not reader.boolean(spec, "spec.suspend"),
             prune=reader.boolean(spec, "spec.prune"),

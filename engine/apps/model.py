@@ -144,6 +144,21 @@ class AppSource:
 
 
 @dataclass(frozen=True)
+class KubeConfigRef:
+    """Flux's ``spec.kubeConfig.secretRef``: the Secret (in the Kustomization's
+    namespace) whose ``key`` (default ``value`` or ``value.yaml``) holds the
+    kubeconfig of the cluster to apply to."""
+
+    namespace: str
+    name: str
+    key: str = ""
+
+    @property
+    def display(self) -> str:
+        return f"Secret/{self.namespace or 'default'}/{self.name}"
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """One app: its source, destination, policy and (for app of apps) its children."""
 
@@ -151,7 +166,11 @@ class AppSpec:
     kind: AppKind
     source: AppSource
     destination_namespace: str = ""
+    # Argo's destination.server and destination.name, as written (at most one
+    # set; both empty: the current target). Resolved by ``engine.fleet``.
     destination_server: str = ""
+    destination_name: str = ""
+    kube_config: KubeConfigRef | None = None
     policy: SyncPolicy = field(default_factory=SyncPolicy)
     ignore_differences: tuple[IgnoreDifference, ...] = ()
     depends_on: tuple[str, ...] = ()

@@ -58,6 +58,7 @@ from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import EventKind, EventSink, discard
+from gitwave.engine.fleet import Fleet
 from gitwave.engine.fleet_run import run_fleet
 from gitwave.engine.locks import AppBusyError
 from gitwave.engine.loop_store import LoopStore
@@ -65,7 +66,7 @@ from gitwave.engine.model import Action, SyncStatus
 from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.provider import ChangeFeed
 from gitwave.engine.reconciler.decide import Decisions
-from gitwave.engine.reconciler.feeds import change_feed
+from gitwave.engine.reconciler.feeds import open_feeds
 from gitwave.engine.reconciler.pins import PinsAndRollbacks
 from gitwave.engine.reconciler.state import (
     BUSY_RETRY_S,
@@ -102,9 +103,11 @@ class Reconciler(Decisions, PinsAndRollbacks):
         only: Collection[str] = (),
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        fleet: Fleet | None = None,
     ) -> None:
         self.location = location
         self.targets = targets
+        self.fleet = fleet or Fleet.single(targets)
         self.store = store
         self.ledger = LoopStore.beside(store)
         # Pauses set from the TUI (or by hand) live beside the history.
@@ -124,6 +127,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
         self._broken: dict[str, ChosenApp] = {}
         self._broken_reported: dict[str, str] = {}
         self._feeds: list[tuple[ChangeFeed, str]] = []
+        self._fed: set[int] = set()  # the routers whose feeds are open
         self._root_revision: str | None = None
         self._root_next = 0.0
         self._lock = threading.Lock()
@@ -138,17 +142,13 @@ class Reconciler(Decisions, PinsAndRollbacks):
         read, or every app is broken); one broken app beside good ones is reported
         while the others run."""
         self._feeds = []
-        for provider in self.targets.providers:
-            feed = change_feed(provider)
-            if feed is None:
-                continue
-            try:
-                cursor, _ = feed.changes("")
-            except ProviderError:
-                cursor = ""
-            self._feeds.append((feed, cursor))
+        self._fed = set()
+        self._open_feeds(self.targets)
         self._poll_root(self._clock(), first=True)
         self._started = True
+
+    def _open_feeds(self, router: ProviderRouter) -> None:
+        self._feeds += open_feeds(router, self._fed)
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set; a running sync finishes first.
@@ -256,6 +256,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
                 only=self._only,
                 allow_local_repos=self.options.allow_local_repos,
                 store=self.store,
+                clusters=self.fleet,
             )
             if first and chosen and all(e.error is not None for e in chosen):
                 raise next(e.error for e in chosen if e.error is not None)  # nothing to run
@@ -265,6 +266,9 @@ class Reconciler(Decisions, PinsAndRollbacks):
             for run in self._runs.values():
                 self._report(run, f"apps:{exc}", f"app definitions: error: {exc}")
             return
+        if first:  # an unknown destination: nothing is applied anywhere
+            self.fleet.check(e.spec for e in chosen if e.error is None and e.spec is not None)
+        chosen = self.fleet.with_destination_errors(chosen)
         self._root_revision = revision
         self._follows = {entry.name: entry.follows for entry in chosen}
         self._set_apps([e.spec for e in chosen if e.error is None and e.spec is not None])
@@ -290,6 +294,8 @@ class Reconciler(Decisions, PinsAndRollbacks):
             self._runs = runs
 
     def _poll_feeds(self) -> None:
+        for router in self.fleet.routers():  # clusters first used since the last poll
+            self._open_feeds(router)
         for index, (feed, cursor) in enumerate(self._feeds):
             try:
                 new_cursor, keys = feed.changes(cursor)
@@ -407,10 +413,12 @@ def run_loop(
     stop: threading.Event,
     options: LoopOptions | None = None,
     only: Collection[str] = (),
+    fleet: Fleet | None = None,
 ) -> None:
     """Reconcile the apps at ``location`` until ``stop`` is set (``gitwave run``).
 
-    Raises GitwaveError when the apps cannot be loaded at the start."""
-    Reconciler(location, targets=targets, store=store, sink=sink, options=options, only=only).run(
-        stop
-    )
+    Raises GitwaveError when the apps cannot be loaded at the start (or one
+    names an unknown destination)."""
+    Reconciler(
+        location, targets=targets, store=store, sink=sink, options=options, only=only, fleet=fleet
+    ).run(stop)

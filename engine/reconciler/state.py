@@ -14,6 +14,7 @@ from gitwave.engine.app_pipeline import Desired
 from gitwave.engine.apps import AppSpec, RetrySpec
 from gitwave.engine.drift import DriftLoop, LoopGuard
 from gitwave.engine.events import Event, EventKind, EventSink
+from gitwave.engine.fleet import Fleet
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.engine.loop_store import LoopStore, Pin
 from gitwave.engine.model import Health, HealthCode, ResourceKey, SyncStatus
@@ -108,7 +109,8 @@ class LoopCore:
     it; ``Reconciler`` (``engine.reconciler.loop``) sets it up."""
 
     location: str
-    targets: ProviderRouter
+    targets: ProviderRouter  # the current target
+    fleet: Fleet  # each app's destination and its router
     store: Store
     ledger: LoopStore
     autosync: AutoSyncFlags
@@ -124,8 +126,9 @@ class LoopCore:
     _stop: threading.Event | None
 
     def targets_for(self, app: AppSpec) -> ProviderRouter:
-        """The router ``app`` is reconciled through: asked for here, in one place."""
-        return self.targets
+        """The router ``app`` is reconciled through (its destination cluster's,
+        shared by the apps going there): asked for here, in one place."""
+        return self.fleet.targets_for(app)
 
     @property
     def _request(self) -> SyncRequest:

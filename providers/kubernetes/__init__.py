@@ -1,7 +1,12 @@
 """The Kubernetes provider: server-side apply into a real cluster, read through a
 list+watch cache. See ``provider`` and docs/kubernetes.md."""
 
-from gitwave.providers.kubernetes.config import KubeconfigError, context_names, kubeconfig_paths
+from gitwave.providers.kubernetes.config import (
+    KubeconfigError,
+    context_names,
+    context_servers,
+    kubeconfig_paths,
+)
 from gitwave.providers.kubernetes.provider import FIELD_MANAGER, KubernetesProvider
 
 __all__ = [
@@ -9,5 +14,6 @@ __all__ = [
     "KubeconfigError",
     "KubernetesProvider",
     "context_names",
+    "context_servers",
     "kubeconfig_paths",
 ]

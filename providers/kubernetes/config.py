@@ -192,3 +192,56 @@ def impersonating_client(api_client: Any, user: str) -> Any:
     client.default_headers.update(api_client.default_headers)
     client.set_default_header("Impersonate-User", user)
     return client
+
+
+def context_servers(*, kubeconfig: str | None = None) -> list[tuple[str, str]]:
+    """``(context, server)`` of every context of the merged kubeconfig, in file
+    order ([] when there is no kubeconfig). Nothing is contacted."""
+    try:
+        _, plain = _merged(kubeconfig_paths(kubeconfig))
+    except KubeconfigError:
+        return []
+    servers = {
+        str(c.get("name")): str((c.get("cluster") or {}).get("server") or "")
+        for c in plain.get("clusters") or []
+        if isinstance(c, Mapping)
+    }
+    found = []
+    for ctx in plain.get("contexts") or []:
+        if not isinstance(ctx, Mapping):
+            continue
+        body = ctx.get("context") if isinstance(ctx.get("context"), Mapping) else {}
+        server = servers.get(str((body or {}).get("cluster")), "")
+        if server:
+            found.append((str(ctx.get("name")), server))
+    return found
+
+
+def load_client_from_config(
+    config: Mapping[str, Any],
+    *,
+    subject: str,
+    allow_exec_plugins: bool = False,
+    pool_size: int = 32,
+) -> ClusterConnection:
+    """An API client for the current context of an in-memory kubeconfig (one
+    built from an Argo CD cluster Secret, or a Flux kubeConfig Secret's).
+    ``subject`` names where it came from in errors; the credentials never
+    appear in one. Raises KubeconfigError like ``load_client``."""
+    plain = _plain(dict(config))
+    chosen = _pick_context(plain, None, subject)
+    _check_user(plain, chosen, subject, allow_exec=allow_exec_plugins)
+    configuration = k8s_client.Configuration()
+    try:
+        loader = KubeConfigLoader(config_dict=plain, active_context=chosen, config_base_path=None)
+        loader.load_and_set(configuration)
+    except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
+        # The client's messages quote field names, never their values.
+        raise KubeconfigError(f"{subject}: cannot be used: {type(exc).__name__}") from None
+    configuration.connection_pool_maxsize = pool_size
+    return ClusterConnection(
+        api_client=k8s_client.ApiClient(configuration),
+        context=chosen,
+        server=str(configuration.host),
+        paths=(),
+    )

@@ -76,6 +76,16 @@ def list_tracked(state: ClusterState, app: str) -> list[Live]:
     return sorted(found, key=lambda live: live.key)
 
 
+def list_labelled(state: ClusterState, api_version: str, kind: str, selector: str) -> list[Live]:
+    """Objects of ``kind`` matching ``selector``, all namespaces, sorted by key."""
+    group, _, version = api_version.rpartition("/")
+    rtype = state.discovery.lookup(group, version, kind)
+    if rtype is None:
+        return []
+    found = [_live_of(rtype, item) for item in _list(state, rtype, selector=selector)]
+    return sorted(found, key=lambda live: live.key)
+
+
 def tracked_keys(state: ClusterState, app: str) -> list[ResourceKey]:
     """The keys ``list_tracked`` returns, sorted. Raises like it."""
     return sorted(_live_of(rtype, obj).key for rtype, obj in _tracked(state, app))

@@ -57,7 +57,7 @@ from . import observe as observe_verb
 from .apply import FIELD_MANAGER
 from .cache import InformerSet
 from .changes import ChangeLog
-from .config import impersonating_client, load_client
+from .config import impersonating_client, load_client, load_client_from_config
 from .discovery import Discovery
 from .state import ClusterState
 from .transport import HttpError, Transport
@@ -153,6 +153,28 @@ class KubernetesProvider:
                 parent._twins[user] = twin
         return twin
 
+    @classmethod
+    def from_config(
+        cls,
+        config: Any,
+        *,
+        name: str,
+        subject: str,
+        allow_exec_plugins: bool = False,
+        qps: float = 50,
+        burst: int = 100,
+    ) -> KubernetesProvider:
+        """The provider for an in-memory kubeconfig (from an Argo CD cluster
+        Secret or a Flux kubeConfig Secret named by ``subject``), named ``name``.
+        Raises ``KubeconfigError`` like ``from_kubeconfig``; contacts nothing."""
+        connection = load_client_from_config(
+            config,
+            subject=subject,
+            allow_exec_plugins=allow_exec_plugins,
+            pool_size=max(32, int(burst)),
+        )
+        return cls(connection.api_client, name=name, qps=qps, burst=burst)
+
     def close(self) -> None:
         """Stop every watch thread and close the connections; unusable afterwards."""
         if self._parent is not None:
@@ -244,6 +266,12 @@ class KubernetesProvider:
         app, then every ``inventory_rescan_s``). Raises rather than answering
         from part of the cluster."""
         return observe_verb.list_tracked(self._state, app)
+
+    def list_labelled(self, api_version: str, kind: str, selector: str) -> list[Live]:
+        """Every object of that kind (all namespaces) matching the label
+        ``selector`` (the destination registry reads Argo CD cluster Secrets so).
+        Raises ProviderError when it cannot be read."""
+        return observe_verb.list_labelled(self._state, api_version, kind, selector)
 
     def tracked_keys(self, app: str) -> list[ResourceKey]:
         """The keys ``list_tracked`` returns, sorted. Raises like it."""

@@ -173,7 +173,7 @@ def test_argo_helm_and_directory_fields_are_read(ws: Workspace) -> None:
 
     [app] = ws.load("apps")
 
-    assert app.destination_server == "in-cluster"
+    assert (app.destination_server, app.destination_name) == ("", "in-cluster")
     assert app.source.render == RenderOptions(
         helm=HelmOptions(
             release_name="my-release",

@@ -20,11 +20,22 @@ from typing import Any
 from rich.console import RenderableType
 from rich.text import Text
 
+from gitwave.engine.cluster_registry import ClusterRegistry
+from gitwave.engine.cluster_secrets import (
+    CLUSTER_SECRET_TYPE,
+    SECRET_TYPE_LABEL,
+    is_cluster_secret,
+)
+from gitwave.engine.clusters import ClusterKind
 from gitwave.engine.errors import ValidationError
+from gitwave.engine.fleet import Fleet, Reach
+from gitwave.engine.fleet_sources import FleetSources, repo_secrets
 from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
 from gitwave.engine.loop_store import LoopStore
+from gitwave.engine.model import ResourceKey
 from gitwave.engine.operations import SyncRequest
 from gitwave.engine.policy.model import PolicyOptions
+from gitwave.engine.private_files import private_directory
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
@@ -32,7 +43,7 @@ from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.providers.aws import AwsTarget
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
 from gitwave.tui.cli.output import Terminal, use_color
-from gitwave.tui.targets import build_targets
+from gitwave.tui.targets import build_targets, connect_cluster
 
 EXIT_OK = 0
 EXIT_CHANGES = 1
@@ -57,17 +68,116 @@ class Context:
     _aws: AwsTarget | None = field(default=None, repr=False)
     _timeline: TimelineWriter | None = field(default=None, repr=False)
     _kube: Any = field(default=None, repr=False)
+    _fleet: Fleet | None = field(default=None, repr=False)
+    _opened: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def color(self) -> bool:
         return self.terminal.color
 
     @property
+    def rollout_seconds(self) -> float:
+        return float(os.environ.get("GITWAVE_SANDBOX_ROLLOUT", "1.0"))
+
+    @property
     def sandbox(self) -> SandboxProvider:
+        """The sandbox a verb looks at: the default one, or with ``--cluster NAME``
+        the named sandbox cluster's."""
         if self._sandbox is None:
-            rollout = float(os.environ.get("GITWAVE_SANDBOX_ROLLOUT", "1.0"))
-            self._sandbox = SandboxProvider(self.state_dir, rollout_seconds=rollout)
+            named = getattr(self.args, "cluster", None)
+            if named:
+                entry = self.registry.get(named)
+                if entry is None or entry.cluster.kind is not ClusterKind.SANDBOX:
+                    raise ValidationError(
+                        f"--cluster {named}",
+                        "is not a registered sandbox cluster",
+                        hint="`gitwave cluster list` shows them; "
+                        "`gitwave cluster add NAME --sandbox --server URL` adds one",
+                    )
+                path = private_directory(self.registry.sandbox_dir(named))
+                self._sandbox = SandboxProvider(path, rollout_seconds=self.rollout_seconds)
+            else:
+                self._sandbox = SandboxProvider(
+                    self.state_dir, rollout_seconds=self.rollout_seconds
+                )
         return self._sandbox
+
+    @property
+    def registry(self) -> ClusterRegistry:
+        """The clusters registered with ``gitwave cluster add``."""
+        return ClusterRegistry(self.state_dir)
+
+    @property
+    def fleet(self) -> Fleet:
+        """Each app's destination and its router (``engine.fleet``); the current
+        target (``targets``) is ``in-cluster``."""
+        if self._fleet is None:
+            self._fleet = Fleet(
+                current=lambda: self.targets,
+                connect=self._connect,
+                sources=FleetSources(
+                    registry=self.registry.entries,
+                    repo_secrets=self._repo_secrets,
+                    management_secrets=self._management_secrets,
+                    management_secret=self._management_secret,
+                    kube_contexts=self._kube_contexts,
+                    sandbox_dir=self.registry.sandbox_dir,
+                ),
+                current_server=str(getattr(self._kube_side(), "server", "") or ""),
+                allow_exec_plugins=bool(self.args.allow_exec_plugins),
+            )
+        return self._fleet
+
+    def _kube_side(self) -> Provider:
+        return self.targets.providers[-1]
+
+    def _connect(self, reach: Reach) -> ProviderRouter:
+        # The AWS target is shared: cloud kinds go there whatever the cluster.
+        aws = self._aws if self._aws is not None else self._built_aws()
+        router, kube_side = connect_cluster(
+            reach,
+            aws=aws,
+            kubeconfig=self.args.kubeconfig,
+            allow_exec_plugins=bool(self.args.allow_exec_plugins),
+            rollout_seconds=self.rollout_seconds,
+        )
+        self._opened.append(kube_side)
+        return router
+
+    def _built_aws(self) -> AwsTarget:
+        _ = self.targets  # builds the AWS target with the current target
+        assert self._aws is not None
+        return self._aws
+
+    def _repo_secrets(self) -> list[tuple[dict[str, Any], str]]:
+        path = getattr(self.args, "path", None)
+        if not path:
+            return []
+        return [
+            (dict(m), where)
+            for m, where in repo_secrets(path, revision=getattr(self.args, "revision", None))
+        ]
+
+    def _management_secrets(self) -> list[dict[str, Any]]:
+        kube_side = self._kube_side()
+        if isinstance(kube_side, SandboxProvider):
+            found = [live.manifest for live in kube_side.list(kind="Secret")]
+        else:
+            lister = getattr(kube_side, "list_labelled", None)
+            if lister is None:
+                return []
+            selector = f"{SECRET_TYPE_LABEL}={CLUSTER_SECRET_TYPE}"
+            found = [live.manifest for live in lister("v1", "Secret", selector)]
+        return [dict(m) for m in found if is_cluster_secret(m)]
+
+    def _management_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        live = self._kube_side().observe(ResourceKey("", "Secret", namespace, name))
+        return None if live is None else dict(live.manifest)
+
+    def _kube_contexts(self) -> list[tuple[str, str]]:
+        from gitwave.providers.kubernetes import context_servers
+
+        return context_servers(kubeconfig=self.args.kubeconfig)
 
     @property
     def targets(self) -> ProviderRouter:
@@ -133,6 +243,10 @@ class Context:
             self._aws.close()
         if self._kube is not None:
             self._kube.close()
+        for opened in self._opened:
+            opened.close()
+        if self._sandbox is not None and getattr(self.args, "cluster", None):
+            self._sandbox.close()
         if self._loop_store is not None:
             self._loop_store.close()
 

@@ -19,6 +19,7 @@ from gitwave.tui.cli.verbs_app import (
     cmd_rollback,
     cmd_sync,
 )
+from gitwave.tui.cli.verbs_cluster import cmd_cluster_add, cmd_cluster_list, cmd_cluster_rm
 from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
 from gitwave.tui.cli.verbs_policy import cmd_validate
 from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     _app_verbs(verbs, common)
     _sandbox_verbs(verbs, common)
+    _cluster_verbs(verbs, common)
     _loop_verbs(verbs, common)
     return parser
 
@@ -310,15 +312,18 @@ def _sandbox_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argu
     s.add_argument("resource", nargs="?", help="KIND or KIND/NAME")
     s.add_argument("-n", "--namespace", default="default")
     s.add_argument("-A", "--all-namespaces", action="store_true")
+    s.add_argument("--cluster", help="a named sandbox cluster (`gitwave cluster add --sandbox`)")
     s.set_defaults(func=cmd_sandbox_get)
     s = sverbs.add_parser("scale", parents=[common], help="change replicas out of band")
     s.add_argument("resource", help="KIND/NAME, e.g. deployment/guestbook-ui")
     s.add_argument("-n", "--namespace", default="default")
     s.add_argument("--replicas", type=int, required=True)
+    s.add_argument("--cluster", help="a named sandbox cluster")
     s.set_defaults(func=cmd_sandbox_scale)
     s = sverbs.add_parser("edit", parents=[common], help="edit a live object in $EDITOR")
     s.add_argument("resource", help="KIND/NAME")
     s.add_argument("-n", "--namespace", default="default")
+    s.add_argument("--cluster", help="a named sandbox cluster")
     s.set_defaults(func=cmd_sandbox_edit)
     _seal_verb(verbs, common)
 
@@ -343,6 +348,30 @@ def _seal_verb(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         "--fetch-cert", action="store_true", help="print the sandbox's certificate and exit"
     )
     p.set_defaults(func=cmd_seal)
+
+
+def _cluster_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    cluster = verbs.add_parser(
+        "cluster", parents=[common], help="the clusters apps can name as their destination"
+    )
+    cverbs = cluster.add_subparsers(dest="cluster_verb", required=True, metavar="COMMAND")
+    c = cverbs.add_parser("add", parents=[common], help="register a cluster")
+    c.add_argument("name", help="the name apps use (Argo CD destination.name)")
+    c.add_argument("--server", help="its API server URL (destination.server)")
+    # --context CTX (the global flag: reach it through that kubeconfig context) or:
+    c.add_argument("--sandbox", action="store_true", help="a named sandbox cluster")
+    c.add_argument("--label", action="append", metavar="KEY=VALUE", help="a label (repeatable)")
+    c.add_argument(
+        "--namespace", action="append", metavar="NS", help="limit apps to these namespaces"
+    )
+    c.add_argument("--replace", action="store_true", help="replace an entry of that name")
+    c.set_defaults(func=cmd_cluster_add)
+    c = cverbs.add_parser("list", parents=[common], help="every known cluster (no credentials)")
+    c.add_argument("path", nargs="?", help="also the Argo CD cluster Secrets in this directory")
+    c.set_defaults(func=cmd_cluster_list)
+    c = cverbs.add_parser("rm", parents=[common], help="forget a registered cluster")
+    c.add_argument("name")
+    c.set_defaults(func=cmd_cluster_rm)
 
 
 def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from gitwave.engine import operations
 from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec, implicit_app, render_app
+from gitwave.engine.clusters import ClusterKind
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import EventKind
@@ -63,7 +64,23 @@ def chosen_apps(ctx: Context, *, removed: bool = False) -> list[ChosenApp]:
         only=tuple(ctx.args.app or ()),
         allow_local_repos=ctx.allow_local_repos,
         store=ctx.store if removed else None,
+        clusters=ctx.fleet,  # the ApplicationSet clusters generator reads the registry
     )
+
+
+def check_destinations(ctx: Context, chosen: list[ChosenApp]) -> None:
+    """Refuse the whole command, before anything is rendered or applied, when
+    any chosen app names a destination no registry knows (``engine.fleet``)."""
+    ctx.fleet.check(entry.spec for entry in chosen if entry.spec is not None)
+
+
+def destination_text(ctx: Context, app: AppSpec) -> str:
+    """Where ``app`` goes, for a header line: the current target's description,
+    or the cluster's name and server."""
+    cluster = ctx.fleet.destination_of(app).cluster
+    if cluster.kind is ClusterKind.CURRENT:
+        return ctx.target_name
+    return f"{cluster.name} ({cluster.server})"
 
 
 def app_title(app: AppSpec) -> str:
@@ -180,7 +197,8 @@ def cmd_plan(ctx: Context) -> int:
     for entry in chosen_apps(ctx, removed=True):
         try:
             app = entry.loaded()
-            state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
+            targets = ctx.fleet.targets_for(app)
+            state = operations.plan(app, ctx.sync_request(), targets=targets)
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc, docs, "nothing planned")
             errors = True
@@ -190,8 +208,8 @@ def cmd_plan(ctx: Context) -> int:
         if ctx.output in ("json", "yaml"):
             docs.append(plan_to_dict(state.plan))
         else:
-            header = f"{app_title(app)} @ {short(state.plan.revision)} -> {ctx.target_name}"
-            ctx.out(ctx.paint(header, "bold"))
+            header = f"{app_title(app)} @ {short(state.plan.revision)} -> "
+            ctx.out(ctx.paint(header + destination_text(ctx, app), "bold"))
             ctx.out(format_plan(state.plan, color=ctx.color).rstrip())
     if docs and ctx.output in ("json", "yaml"):
         ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
@@ -201,9 +219,9 @@ def cmd_plan(ctx: Context) -> int:
 
 
 def targets_for(ctx: Context, app: AppSpec) -> ProviderRouter:
-    """The router ``app`` is reconciled through: every app's router is asked for
-    here, in one place (one target today; one per destination cluster later)."""
-    return ctx.targets
+    """The router ``app`` is reconciled through (its destination cluster's,
+    shared by the apps going there): every app's router is asked for here."""
+    return ctx.fleet.targets_for(app)
 
 
 def cmd_sync(ctx: Context) -> int:
@@ -217,6 +235,8 @@ def cmd_sync(ctx: Context) -> int:
 
 def _sync_fleet(ctx: Context, concurrent: int) -> int:
     entries = chosen_apps(ctx, removed=True)
+    if not ctx.args.dry_run:
+        check_destinations(ctx, entries)  # an unknown one: nothing is applied anywhere
     many = len(entries) > 1
     table_output = ctx.output not in ("json", "yaml")
     # One spinner line cannot follow several apps at once.
@@ -294,7 +314,8 @@ def _sync_report(
             docs.append(result_dict(result))
         else:
             app = state.app
-            header = f"{app_title(app)} @ {short(result.revision)} -> {destination}"
+            header = f"{app_title(app)} @ {short(result.revision)} -> "
+            header += destination_text(ctx, app)
             ctx.out(ctx.paint(header, "bold") + (" (dry run)" if result.dry_run else ""))
             print_result(ctx.terminal, state.plan, result)
         if not result.ok:
@@ -328,6 +349,7 @@ def _record_dict(record: SyncRecord) -> dict[str, Any]:
         "message": record.message,
         "prune": record.prune,
         "rollbackOf": record.rollback_of,
+        "destination": record.destination or None,
     }
 
 
@@ -346,11 +368,13 @@ def cmd_history(ctx: Context) -> int:
             local_time(r.started),
             r.who,
             r.result + (f" (rollback of #{r.rollback_of})" if r.rollback_of else ""),
+            r.destination or "-",
             r.source,
         ]
         for r in records
     ]
-    ctx.out(table(["id", "revision", "started", "who", "result", "source"], rows))
+    headers = ["id", "revision", "started", "who", "result", "destination", "source"]
+    ctx.out(table(headers, rows))
     return EXIT_OK
 
 
@@ -359,10 +383,12 @@ def cmd_rollback(ctx: Context) -> int:
     sync_id = ctx.args.id
     if sync_id is None:
         sync_id = operations.previous_success(ctx.store, name)
+    # Back onto the cluster the entry was synced to.
+    cluster = ctx.store.get(sync_id).destination.partition("/")[0]
     synced = operations.rollback(
         implicit_app(name),
         sync_id,
-        targets=ctx.targets,
+        targets=ctx.fleet.targets_named(cluster, f"history entry {sync_id}"),
         store=ctx.store,
         request=ctx.sync_request(dry_run=ctx.args.dry_run),
         sink=_both(Progress(), _lock_notices(ctx), ctx.timeline if not ctx.args.dry_run else None),

@@ -144,6 +144,7 @@ def cmd_watch(ctx: Context) -> int:
         watch(
             ctx.args.path,
             targets=ctx.targets,
+            fleet=ctx.fleet,
             store=ctx.store,
             sink=sink,
             stop=stop,
@@ -173,6 +174,7 @@ def cmd_run(ctx: Context) -> int:
         reconciler = Reconciler(
             args.path,
             targets=ctx.targets,
+            fleet=ctx.fleet,
             store=ctx.store,
             sink=sink,
             options=options,

@@ -12,6 +12,7 @@ from gitwave.engine import operations
 from gitwave.engine.app_pipeline import composite_status
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.errors import GitwaveError
+from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.store import SyncRecord
@@ -34,15 +35,18 @@ class _AppStatus:
     pin: Pin | None
     last: SyncRecord | None
     composed: Composed | None
+    destination: Destination
 
 
 def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
-    state = operations.plan(app, ctx.sync_request(), targets=ctx.targets)
-    by_key = operations.resource_healths(state, targets=ctx.targets)
+    destination = ctx.fleet.destination_of(app)
+    targets = ctx.fleet.targets_for(app)
+    state = operations.plan(app, ctx.sync_request(), targets=targets)
+    by_key = operations.resource_healths(state, targets=targets)
     return _AppStatus(
         name=app_title(app),
         sync=SyncStatus.of_plan(state.plan),
-        health=operations.app_health(state, targets=ctx.targets).code,
+        health=operations.app_health(state, targets=targets).code,
         revision=state.plan.revision,
         digest=operations.content_digest(state),
         resources=tuple(
@@ -52,7 +56,8 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
         ),
         pin=ctx.loop_store.pin_of(app.name),
         last=ctx.store.last(app.name),
-        composed=composite_status(state, targets=ctx.targets),
+        composed=composite_status(state, targets=targets),
+        destination=destination,
     )
 
 
@@ -83,11 +88,12 @@ def cmd_status(ctx: Context) -> int:
         last = status.last
         last_text = f"{last.result} {age(now - last.finished)} ago" if last else "never"
         revision = revision_text(status.revision, status.digest)
-        rows.append([status.name, sync, status.health.value, revision, last_text])
+        destination = status.destination.display
+        rows.append([status.name, destination, sync, status.health.value, revision, last_text])
     for name, error in errors:
         first_line = (str(error).splitlines() or [""])[0]
-        rows.append([name, "Unknown (error)", HealthCode.UNKNOWN.value, "-", first_line])
-    ctx.out(table(["app", "sync", "health", "revision", "last sync"], rows))
+        rows.append([name, "-", "Unknown (error)", HealthCode.UNKNOWN.value, "-", first_line])
+    ctx.out(table(["app", "destination", "sync", "health", "revision", "last sync"], rows))
     for status in statuses:
         if status.composed and status.composed.composites:
             ctx.out()
@@ -99,6 +105,7 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
     pin, last = status.pin, status.last
     return {
         "app": status.name,
+        "destination": destination_dict(status.destination),
         "composites": _composite_dicts(status.composed) if status.composed else [],
         "sync": status.sync.value,
         "pin": None
@@ -112,6 +119,11 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         else {"id": last.id, "result": last.result, "finished": last.finished},
         "resources": [{"key": key.display, "health": code.value} for key, code in status.resources],
     }
+
+
+def destination_dict(destination: Destination) -> dict[str, str]:
+    cluster = destination.cluster
+    return {"cluster": cluster.name, "server": cluster.server, "namespace": destination.namespace}
 
 
 def _composite_lines(composed: Composed) -> list[str]:

@@ -19,6 +19,7 @@ def cmd_tui(ctx: Context) -> int:
     controller = Controller(
         ctx.args.path,
         targets=ctx.targets,
+        fleet=ctx.fleet,
         store=ctx.store,
         state_dir=ctx.state_dir,
         allow_local_repos=ctx.allow_local_repos,

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
+from gitwave.engine.clusters import IN_CLUSTER_NAME
 from gitwave.engine.errors import GitwaveError
 from gitwave.tui.controller import AppSummary, SyncStatus
 from gitwave.tui.screens.base import GitwaveScreen
@@ -76,6 +77,7 @@ class AppsScreen(GitwaveScreen):
         super().__init__(name="apps")
         self.names: list[str] = []
         self.summaries: dict[str, AppSummary | None] = {}
+        self._destinations = False  # the DESTINATION column is shown
         self.sort_by = SortBy.NAME
         self.filter_text = ""
         self.loaded = False
@@ -198,7 +200,8 @@ class AppsScreen(GitwaveScreen):
         summary = self.summaries.get(name)
         if summary is None:
             loading = Cell(f"{g.ellipsis} loading", Tone.DIM).rich()
-            return [name, loading, Text(""), Text(""), Text(""), Text("")]
+            blank = [Text("")] * (5 if self._destinations else 4)
+            return [name, loading, *blank]
         revision = Text(summary.revision.short)
         if summary.error:
             revision = Text("error", style="red")
@@ -209,7 +212,7 @@ class AppsScreen(GitwaveScreen):
             # Narrow: the symbol alone tells the result (✓ / ✗), with the age.
             text = cell.text if self._wide else cell.text.split(" ")[0]
             last = Text(f"{text} {when} ago", style=cell.tone.rich_style)
-        return [
+        cells: list[Text | str] = [
             name,
             sync_cell(summary.sync, g).rich(),
             health_cell(summary.health, g).rich(),
@@ -217,12 +220,16 @@ class AppsScreen(GitwaveScreen):
             last,
             auto_sync_cell(summary.auto_sync, g).rich(),
         ]
+        if self._destinations:
+            cells.append(Text(summary.destination or "-"))
+        return cells
 
     def _fit_subjects(self, rows: dict[str, list[Text | str]]) -> None:
         """Append each commit subject (or error) to its REVISION cell, cut to the
         room the other columns leave on screen, so the table never scrolls sideways."""
         g = self.gw.glyphs
         headers = ["NAME", "SYNC", "HEALTH", "REVISION", "LAST SYNC", "AUTO"]
+        headers += ["DESTINATION"] if self._destinations else []
         widths = [len(h) for h in headers]
         for cells in rows.values():
             for i, cell in enumerate(cells):
@@ -267,6 +274,13 @@ class AppsScreen(GitwaveScreen):
         table = self.query_one("#apps", DataTable)
         selected = self.selected_name
         table.clear()
+        if not self._destinations and any(
+            s is not None and s.destination.partition("/")[0] not in ("", IN_CLUSTER_NAME)
+            for s in self.summaries.values()
+        ):
+            # Shown once an app goes to another cluster than the current target.
+            self._destinations = True
+            table.add_column("DESTINATION", key="destination")
         rows = {name: self._row(name) for name in self.visible_names()}
         self._fit_subjects(rows)
         for name, cells in rows.items():
