@@ -22,6 +22,7 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
+from gitwave.engine import operations
 from gitwave.engine.operations import sync_app
 from gitwave.engine.router import ProviderRouter
 from gitwave.providers.sandbox import SandboxProvider
@@ -59,7 +60,13 @@ def shape(nodes: Sequence[ResourceNode]) -> list[object]:
 
 
 def test_live_tree_nests_replicasets_and_pods_under_their_deployment(env: Env) -> None:
-    sync_app(env.controller.app("guestbook"), targets=env.controller.targets, store=env.store)
+    app = env.controller.app("guestbook")
+    sync_app(app, targets=env.controller.targets, store=env.store)
+    # A sync no longer waits for its last wave (as Argo CD): wait for the pods here.
+    waited = operations.wait(
+        app, operations.WaitFor(health=True, timeout_s=30), targets=env.controller.targets
+    )
+    assert waited.ok, waited
     view = env.controller.view("guestbook")
     deployment = next(n for n in view.nodes if n.key.kind == "Deployment")
     [replicaset] = deployment.children

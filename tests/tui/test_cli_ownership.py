@@ -115,8 +115,9 @@ def test_an_app_never_takes_over_the_objects_another_app_synced(
     samples = tmp_path / "repo"
     shutil.copytree(SAMPLES / "kustomize", samples / "samples" / "kustomize")
     git_repo(samples, {})
+    # --wait: the rollout settles first, so later snapshots differ only by what a sync did.
     code, _, err = run(
-        capsys, "sync", str(samples / "samples" / "kustomize"), "--app", "web-production"
+        capsys, "sync", str(samples / "samples" / "kustomize"), "--app", "web-production", "--wait"
     )
     assert code == 0, err
     before = live_objects(capsys)
