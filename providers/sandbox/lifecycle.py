@@ -8,6 +8,8 @@ settled status and the children they own, and deletion with its propagation
 (owned objects, a Namespace's contents, a CRD's custom resources) and
 ``finalizers`` (an object with some stays Terminating until they are removed). The caller
 (``SandboxProvider``) holds the lock and opens the write transaction.
+One module (about 400 lines): these steps share the one write transaction
+and each depends on the previous one's result.
 """
 
 from __future__ import annotations

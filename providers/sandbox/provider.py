@@ -8,6 +8,8 @@ SQLite (``store``), so the CLI in another process sees and changes the same
 objects while a sync runs. How an object is written (defaults, generations,
 controllers, deletion) is ``lifecycle``; this class holds the lock and the
 transactions and answers the Provider protocol.
+One class (about 450 lines) because the Provider protocol and its optional
+capabilities are answered in one place, under one lock.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gitwave.engine import operations
 from gitwave.engine.errors import StoreError, ValidationError
 from gitwave.engine.model import (
     Action,
@@ -22,7 +23,6 @@ from gitwave.engine.model import (
     Resource,
     ResourceKey,
 )
-from gitwave.engine import operations
 from gitwave.engine.operations import sync_app
 from gitwave.engine.router import ProviderRouter
 from gitwave.providers.sandbox import SandboxProvider

@@ -4,6 +4,9 @@ External name: the DB instance identifier (``metadata.name`` by default).
 The master password is never read back from AWS; it comes from
 ``masterUserPasswordSecretRef`` or is generated (``autogeneratePassword``)
 and only ever leaves gitwave in the connection Secret.
+
+One module (about 400 lines) on purpose: the spec's fields, their AWS names
+and the read-back comparison of one resource kind change together.
 """
 
 from __future__ import annotations
