@@ -376,10 +376,17 @@ def test_watch_cycles_several_apps_at_once(
     where = flux_fleet(tmp_path / "repo", [App("one", replicas=1), App("two", replicas=1)])
     watch = Process(tmp_path, "watch", str(where), "--concurrent", "2", rollout=1.0)
     processes.append(watch)
-    for name in ("one", "two"):
-        watch.wait_line(
-            f"the cycle of {name}", lambda line, n=name: f" {n}: start → " in line, timeout=60
+    # The two cycles end in either order: wait for lines until both were seen.
+    seen: set[str] = set()
+    while seen != {"one", "two"}:
+        line = watch.wait_line(
+            "the cycles of one and two",
+            lambda text, done=frozenset(seen): any(
+                f" {n}: start → " in text for n in ("one", "two") if n not in done
+            ),
+            timeout=60,
         )
+        seen |= {n for n in ("one", "two") if f" {n}: start → " in line}
     watch.signal(signal.SIGINT)
     assert watch.exit_code(timeout=30) == 0
     history = rows(sandbox_env)

@@ -7,12 +7,19 @@ decides nothing itself: it calls the engine's operations layer
 
     parser         argparse: every verb and flag
     context        Context: state dir, targets, store, flags as a SyncRequest, terminal; exit codes
-    verbs_app      render, graph, plan, sync, history, rollback
+    verbs_app      render, graph, plan, history, rollback
+    verbs_sync     sync (apps at once, one line each, then the report)
     verbs_status   status
+    verbs_wait     wait (and sync --wait), as argocd app wait
+    verbs_policy   validate (schemas, admission policies, Rego)
+    verbs_seal     seal (Sealed Secrets in kubeseal's format)
+    verbs_cluster  cluster add, list, rm (the destination registry)
     verbs_loop     watch, run, events, unpin (long-running modes and their timeline)
     verbs_sandbox  sandbox get, scale, edit
     verbs_tui      tui (the Textual app)
     output         tables, colour, progress, JSON/YAML, sync results
+    findings       policy warnings and denials as the CLI prints them
+    signals        Ctrl-C as a stop request for every running app
     durations      duration and time flags (--interval, --since)
     kind_aliases   kubectl's resource short names (deploy/web)
 

@@ -19,7 +19,6 @@ from gitwave.tui.cli.verbs_app import (
     cmd_plan,
     cmd_render,
     cmd_rollback,
-    cmd_sync,
 )
 from gitwave.tui.cli.verbs_cluster import cmd_cluster_add, cmd_cluster_list, cmd_cluster_rm
 from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
@@ -27,6 +26,7 @@ from gitwave.tui.cli.verbs_policy import cmd_validate
 from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
 from gitwave.tui.cli.verbs_seal import cmd_seal
 from gitwave.tui.cli.verbs_status import cmd_status
+from gitwave.tui.cli.verbs_sync import cmd_sync
 from gitwave.tui.cli.verbs_tui import cmd_tui
 from gitwave.tui.cli.verbs_wait import cmd_wait
 
