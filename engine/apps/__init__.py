@@ -57,7 +57,9 @@ Where each job lives::
     flux.py    Flux Kustomization + GitRepository → AppSpec (images, decryption)
     semver.py  GitRepository ``ref.semver``: the highest tag a constraint allows
     fields.py  typed field reading naming file:line, Go durations, path cleaning
-    order.py   order_apps (one level), flatten_apps (app-of-apps trees, dependsOn)
+    order.py   order_apps (one level), flatten_apps (app-of-apps trees, dependsOn),
+               check_unique and check_depends_on (an app set's consistency)
+    implicit.py  apps with no definition file (a directory synced as it is)
     appset.py  Argo CD ApplicationSet → an APPSET app whose children are its generated apps
     generators.py, generator_git.py, generator_params.py  ApplicationSet generators
     templating.py, gotemplate.py, gotemplate_funcs.py  fasttemplate and Go templates
@@ -65,9 +67,9 @@ Where each job lives::
 
 from gitwave.engine.apps.broken import AppSet, BrokenApp
 from gitwave.engine.apps.fields import parse_duration
+from gitwave.engine.apps.implicit import implicit_app
 from gitwave.engine.apps.loader import (
     checkout_for,
-    implicit_app,
     load_app_set,
     load_apps,
     render_app,

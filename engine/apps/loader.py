@@ -27,15 +27,14 @@ from gitwave.engine.apps.broken import (
 from gitwave.engine.apps.files import app_documents, app_kind, top_level_files
 from gitwave.engine.apps.flux import FluxSource, parse_flux, parse_git_repository
 from gitwave.engine.apps.holder import Holder
+from gitwave.engine.apps.implicit import implicit_for
 from gitwave.engine.apps.model import (
     ARGO_GROUP,
     MAX_APP_DEPTH,
     AppKind,
-    AppSource,
     AppSpec,
-    dns_label,
 )
-from gitwave.engine.apps.order import order_apps
+from gitwave.engine.apps.order import check_depends_on, check_unique, order_apps
 from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.apps.projects import is_app_project
 from gitwave.engine.clusters import ClusterSource
@@ -288,10 +287,10 @@ class _Loader:
             if self.broken:
                 return []  # every definition here is broken: no implicit app instead
             # Not rendered here: Applications below an implicit app are ordinary objects.
-            return [_implicit_app(holder, target)]
-        _check_unique(argo + flux + [a for s in sets for a in s.walk()])
+            return [implicit_for(holder, target)]
+        check_unique(argo + flux + [a for s in sets for a in s.walk()])
         flux = without_broken_dependencies(flux, self.broken)
-        _check_depends_on(flux)
+        check_depends_on(flux)
         # Only Argo apps are rendered now, to find the Applications they hold (app of apps).
         apps = [self._discover(app, depth=0, chain=()) for app in argo] + flux
         apps += [self._discover_set(s, depth=0, chain=()) for s in sets]
@@ -362,7 +361,7 @@ class _Loader:
                 )
             except GitwaveError as exc:
                 self._fail(app.name, exc, app)
-        _check_unique(children + [a for s in sets for a in s.walk()])
+        check_unique(children + [a for s in sets for a in s.walk()])
         found = [self._discover(child, depth=depth + 1, chain=(*chain, app)) for child in children]
         found += [self._discover_set(s, depth=depth + 1, chain=(*chain, app)) for s in sets]
         found.sort(key=lambda a: (a.wave, a.name))
@@ -389,66 +388,3 @@ def _is_argo_app_resource(resource: Resource) -> bool:
 
 def _is_app_set_resource(resource: Resource) -> bool:
     return resource.key.group == ARGO_GROUP and resource.key.kind == "ApplicationSet"
-
-
-def _implicit_app(holder: Holder, target: Path) -> AppSpec:
-    checkout = holder.checkout
-    path = checkout.relpath(target)
-    base = target.stem if target.is_file() else target.name
-    if path == ".":
-        # The checkout may be a cache directory named after a commit: name the app after
-        # the repository instead.
-        base = holder.fetch_from.rstrip("/").rpartition("/")[2].removesuffix(".git")
-        if not is_remote(holder.fetch_from):
-            base = Path(holder.fetch_from).name
-    return AppSpec(
-        name=dns_label(base),
-        kind=AppKind.IMPLICIT,
-        source=AppSource(
-            repo_url=holder.fetch_from,
-            revision=holder.fetch_revision or "HEAD",
-            path=path,
-            fetch_from=holder.fetch_from,
-            fetch_revision=holder.fetch_revision,
-        ),
-        origin=SourceRef(path),
-    )
-
-
-def implicit_app(name: str, *, location: str = ".", path: str = ".") -> AppSpec:
-    """An app with no definition file: ``path`` of the work tree at ``location``.
-
-    For callers that know an app only by name (rollback from history) or want
-    to render a directory without ``load_apps``.
-    """
-    return AppSpec(
-        name=dns_label(name),
-        kind=AppKind.IMPLICIT,
-        source=AppSource(repo_url=location, revision="HEAD", path=path, fetch_from=location),
-    )
-
-
-def _check_unique(apps: Sequence[AppSpec]) -> None:
-    seen: dict[str, AppSpec] = {}
-    for app in apps:
-        first = seen.get(app.name)
-        if first is not None:
-            raise ValidationError(
-                app.where,
-                f"app name {app.name!r} is also used by {first.where}",
-                hint="app names must be unique",
-            )
-        seen[app.name] = app
-
-
-def _check_depends_on(apps: Sequence[AppSpec]) -> None:
-    names = {app.name for app in apps}
-    for app in apps:
-        for dependency in app.depends_on:
-            if dependency not in names:
-                raise ValidationError(
-                    app.where,
-                    f"spec.dependsOn: no Kustomization named {dependency!r} is defined here",
-                    hint="define it in the same directory, or remove the dependency",
-                )
-    order_apps(apps)

@@ -83,3 +83,29 @@ def _dependency_order(
     except nx.NetworkXUnfeasible:
         pass  # what is left is on or behind a cycle
     return ordered, dag
+
+
+def check_unique(apps: Sequence[AppSpec]) -> None:
+    seen: dict[str, AppSpec] = {}
+    for app in apps:
+        first = seen.get(app.name)
+        if first is not None:
+            raise ValidationError(
+                app.where,
+                f"app name {app.name!r} is also used by {first.where}",
+                hint="app names must be unique",
+            )
+        seen[app.name] = app
+
+
+def check_depends_on(apps: Sequence[AppSpec]) -> None:
+    names = {app.name for app in apps}
+    for app in apps:
+        for dependency in app.depends_on:
+            if dependency not in names:
+                raise ValidationError(
+                    app.where,
+                    f"spec.dependsOn: no Kustomization named {dependency!r} is defined here",
+                    hint="define it in the same directory, or remove the dependency",
+                )
+    order_apps(apps)

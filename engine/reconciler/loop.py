@@ -38,6 +38,9 @@ Apps due in a pass are reconciled ``options.concurrent`` at a time
 (``engine.fleet_run``), each after the apps it follows (dependsOn, earlier
 app-of-apps waves); ``concurrent=1`` steps them one after another on the
 loop's own thread. Each decision is an Event (``EventKind.CYCLE``), stored by the caller's sink.
+
+One module (about 420 lines): the rules above are carried out here in the
+order they are written; the decisions themselves are ``decide``.
 """
 
 from __future__ import annotations
