@@ -14,7 +14,7 @@ from textual.worker import get_current_worker
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind
-from gitwave.engine.model import Health, ResourceKey
+from gitwave.engine.model import Health, HealthCode, ResourceKey
 from gitwave.tui.controller import AppView
 from gitwave.tui.screens.application_rows import (
     APP_ROW,
@@ -114,7 +114,12 @@ class ApplicationScreen(GitwaveScreen):
         self._loading = False
         self._load_seconds = took
         # A big app is planned less often: at most a fifth of the time goes to it.
-        self._next_refresh = time.monotonic() + max(self.gw.refresh_seconds, 5 * took)
+        every = self.gw.refresh_seconds
+        if view.summary.health.code is HealthCode.PROGRESSING:
+            # A sync ends before its last wave is healthy (as in Argo CD): follow
+            # the rollout closely until it settles.
+            every = min(every, 1.0)
+        self._next_refresh = time.monotonic() + max(every, 5 * took)
         self.view = view
         self.gw.heap.settled()  # before the rows are built: see HeapPolicy
         self.health_now = {}
