@@ -67,6 +67,7 @@ from gitwave.engine.provider import (
     is_cloud_group,
 )
 from gitwave.engine.quantity import parse_quantity
+from gitwave.engine.render.sops_kms import KmsEndpoint
 from gitwave.engine.scope import is_cluster_scoped
 
 __all__ = [
@@ -87,6 +88,7 @@ __all__ = [
     "FieldPathError",
     "Impersonating",
     "KindCatalog",
+    "KmsEndpoint",
     "ObjectAdmission",
     "ObjectLister",
     "Provider",

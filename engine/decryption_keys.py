@@ -14,6 +14,7 @@ from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.render import Rendered
 from gitwave.engine.render.sops_keys import SopsKeys, using
+from gitwave.engine.render.sops_kms import KmsEndpoint, KmsSource, using_kms
 from gitwave.engine.router import ProviderRouter
 
 
@@ -45,12 +46,29 @@ def sops_keys_for(app: AppSpec, targets: ProviderRouter) -> SopsKeys | None:
     )
 
 
+def kms_source(targets: ProviderRouter) -> KmsSource:
+    """Asks, when called, the first of ``targets`` offering ``kms_endpoint()``
+    (the AWS target) where sops should reach KMS; None when none offers one."""
+
+    def source() -> KmsEndpoint | None:
+        for provider in targets.providers:
+            offer = getattr(provider, "kms_endpoint", None)
+            if callable(offer):
+                endpoint = offer()
+                if endpoint is None or isinstance(endpoint, KmsEndpoint):
+                    return endpoint
+        return None
+
+    return source
+
+
 def render_for(app: AppSpec, targets: ProviderRouter) -> Rendered:
     """Render ``app`` with the keys its ``decryption.secretRef`` names on ``targets``
-    (beside those of gitwave's environment). Raises what ``sops_keys_for`` and
+    (beside those of gitwave's environment) and the KMS endpoint of the AWS
+    target (``render.sops_kms``). Raises what ``sops_keys_for`` and
     ``render_app`` raise."""
-    with using(sops_keys_for(app, targets)):
+    with using(sops_keys_for(app, targets)), using_kms(kms_source(targets)):
         return render_app(app)
 
 
-__all__ = ["render_for", "sops_keys_for"]
+__all__ = ["kms_source", "render_for", "sops_keys_for"]

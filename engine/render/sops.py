@@ -15,7 +15,9 @@ target when the app is planned (``engine/decryption_keys.py``) and its keys
 (age, PGP, AWS KMS credentials, ``sops_keys.py``) go to the sops subprocess
 only, beside those of gitwave's environment. KMS is reached as sops' AWS SDK
 reaches it: the standard credential variables and ``AWS_ENDPOINT_URL`` /
-``AWS_ENDPOINT_URL_KMS`` of gitwave's environment.
+``AWS_ENDPOINT_URL_KMS`` of gitwave's environment or, when the file names a
+KMS key and gitwave's AWS side is a ProviderConfig endpoint or the embedded
+emulator, that endpoint (``sops_kms.py``).
 
 Safety:
 
@@ -40,6 +42,7 @@ Safety:
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import re
@@ -52,6 +55,7 @@ from gitwave.engine.errors import RenderError, ToolMissingError, ValidationError
 from gitwave.engine.fieldpath import FieldPath, format_path
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.sops_keys import current as current_sops_keys
+from gitwave.engine.render.sops_kms import current_kms, names_kms_key
 from gitwave.engine.render.tools import ToolFailure, find_binary, run_tool, tool_path
 
 SOPS_TOOL = "sops"
@@ -161,6 +165,7 @@ def decrypt_file(path: Path, where: str) -> str:
         )
 
     keys = current_sops_keys()
+    kms = current_kms(os.environ) if _names_kms_key(path) else None
     args = [
         binary,
         "--disable-version-check",
@@ -172,9 +177,15 @@ def decrypt_file(path: Path, where: str) -> str:
         tool_path(path),
     ]
     # cwd None keeps the caller's working directory: a relative SOPS_AGE_KEY_FILE is relative to it.
-    if keys is None:
+    if keys is None and kms is None:
         return run_tool(args, tool=SOPS_TOOL, where=where, timeout_s=_TIMEOUT_S, on_failure=failure)
-    with keys.environment(os.environ) as env:
+    base: dict[str, str] = dict(os.environ) if kms is None else kms.environment(os.environ)
+    redact = kms.secret_values() if kms is not None else ()
+    # The endpoint first, then the Secret's keys: Flux's secretRef credentials win.
+    with contextlib.ExitStack() as stack:
+        env = base if keys is None else stack.enter_context(keys.environment(base))
+        if keys is not None:
+            redact = (*redact, *keys.secret_values())
         return run_tool(
             args,
             tool=SOPS_TOOL,
@@ -182,8 +193,15 @@ def decrypt_file(path: Path, where: str) -> str:
             timeout_s=_TIMEOUT_S,
             on_failure=failure,
             env=env,
-            redact=keys.secret_values(),
+            redact=redact,
         )
+
+
+def _names_kms_key(path: Path) -> bool:
+    try:
+        return names_kms_key(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def refuse_ciphertext(docs: Iterable[tuple[Any, SourceRef]]) -> None:

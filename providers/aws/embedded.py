@@ -9,7 +9,7 @@ says "AWS: embedded emulator".
 Kubernetes-side state is a SQLite file that outlives the process, so without
 more a later ``gitwave plan`` would find the AWS objects gone. With a
 ``state_dir`` the emulator therefore snapshots the state of the services
-gitwave uses (RDS, EC2, SQS, S3, Route 53, CloudWatch) into
+gitwave uses (RDS, EC2, SQS, S3, Route 53, CloudWatch, and KMS for sops) into
 ``state_dir/aws-emulator.pickle`` after every write (pass ``save`` as the
 provider's ``on_write``) and when closed, and restores it when it starts.
 
@@ -42,7 +42,8 @@ SNAPSHOT_FILE = "aws-emulator.pickle"
 SNAPSHOT_FORMAT = 1
 DEFAULT_REGION = "us-east-1"
 # The services behind the kinds gitwave manages.
-SERVICES = ("rds", "ec2", "sqs", "s3", "route53", "cloudwatch")
+# KMS too: keys made with `gitwave sandbox kms create-key` for sops must outlive the command.
+SERVICES = ("rds", "ec2", "sqs", "s3", "route53", "cloudwatch", "kms")
 FAKE_CREDENTIALS = AwsCredentials(access_key_id="gitwave", secret_access_key="gitwave-emulator")
 
 _SAVE_LOCK = threading.Lock()
@@ -55,6 +56,26 @@ class _Snapshotter(pickle.Pickler):
     dispatch_table = copyreg.dispatch_table.copy()
     dispatch_table[type(threading.Lock())] = lambda _: (threading.Lock, ())
     dispatch_table[type(threading.RLock())] = lambda _: (threading.RLock, ())
+
+    def reducer_override(self, obj: Any) -> Any:
+        # moto's KMS keys hold cryptography private keys, which do not pickle: store PEM.
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+        if isinstance(obj, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            pem = obj.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            return (_private_key_from_pem, (pem,))
+        return NotImplemented
+
+
+def _private_key_from_pem(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(pem, password=None)
 
 
 def _moto() -> Any:
@@ -111,6 +132,42 @@ class EmbeddedAws:
             name="default",
             description=self.description,
         )
+
+    def create_kms_key(self, *, alias: str | None = None) -> str:
+        """A new symmetric KMS key in the emulator (for ``sops --kms``); its ARN.
+        ``alias`` (``NAME`` or ``alias/NAME``) names it too. The state is saved."""
+        import boto3
+        import botocore.exceptions
+
+        credentials = FAKE_CREDENTIALS
+        client = boto3.client(
+            "kms",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+        )
+        try:
+            arn = str(
+                client.create_key(Description="gitwave sandbox key for sops")["KeyMetadata"]["Arn"]
+            )
+            if alias:
+                name = alias if alias.startswith("alias/") else f"alias/{alias}"
+                client.create_alias(AliasName=name, TargetKeyId=arn)
+        except botocore.exceptions.ClientError as exc:
+            raise ProviderError(None, f"the embedded KMS refused: {exc}") from None
+        self.save()
+        return arn
+
+    def environment(self) -> dict[str, str]:
+        """The variables that point the AWS SDK (sops, the aws CLI) at this emulator."""
+        return {
+            "AWS_ENDPOINT_URL_KMS": self.endpoint_url,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS.secret_access_key,
+        }
 
     def save(self) -> None:
         """Snapshot the emulator's state to ``state_file`` (nothing without one).

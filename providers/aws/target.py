@@ -15,7 +15,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitwave.engine.api import DependencyReader, Provider, SameValue, ValueComparer
+from gitwave.engine.api import (
+    DependencyReader,
+    KmsEndpoint,
+    Provider,
+    SameValue,
+    ValueComparer,
+)
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import (
     ChangeAction,
@@ -94,9 +100,9 @@ class AwsTarget:
             default = named.pop("default", None)
             on_write = None
             if default is None and self._embedded_default:
-                self._emulator = embedded_moto(state_dir=self._state_dir)
-                default = self._emulator.config()
-                on_write = self._emulator.save
+                emulator = self._started_emulator()
+                default = emulator.config()
+                on_write = emulator.save
             elif default is None:
                 default = AwsConfig()
             self._provider = AwsProvider(
@@ -107,6 +113,52 @@ class AwsTarget:
                 on_write=on_write,
             )
             return self._provider
+
+    def _started_emulator(self) -> EmbeddedAws:
+        # Started once, by a cloud object or by a sops file naming a KMS key.
+        if self._emulator is None:
+            self._emulator = embedded_moto(state_dir=self._state_dir)
+        return self._emulator
+
+    def embedded_emulator(self) -> EmbeddedAws:
+        """The sandbox's emulator, started if need be (``gitwave sandbox kms``).
+        ProviderError when this target has no emulator (not the sandbox)."""
+        if not self._embedded_default:
+            raise ProviderError(None, "the embedded AWS emulator runs only on the sandbox target")
+        with self._lock:
+            return self._started_emulator()
+
+    def kms_endpoint(self) -> KmsEndpoint | None:
+        """Where sops reaches KMS for a file naming a KMS key (``render.sops_kms``):
+        the default ProviderConfig's endpoint and credentials once declared,
+        else on the sandbox the embedded emulator (started now), else None
+        (sops' own AWS SDK chain: real AWS)."""
+        config = self._configs.get("default")
+        if config is not None:
+            aws = AwsConfig.from_provider_config(config.manifest, secret_reader=self._read_secret)
+            if aws.endpoint_url is None:
+                return None
+            credentials = aws.credentials
+            return KmsEndpoint(
+                url=aws.endpoint_url,
+                source="ProviderConfig/default",
+                region=aws.region,
+                access_key_id=credentials.access_key_id if credentials else None,
+                secret_access_key=credentials.secret_access_key if credentials else None,
+                session_token=credentials.session_token if credentials else None,
+            )
+        if not self._embedded_default:
+            return None
+        emulator = self.embedded_emulator()
+        creds = emulator.config().credentials
+        assert creds is not None
+        return KmsEndpoint(
+            url=emulator.endpoint_url,
+            source="embedded emulator",
+            region=emulator.region,
+            access_key_id=creds.access_key_id,
+            secret_access_key=creds.secret_access_key,
+        )
 
     @property
     def in_use(self) -> bool:

@@ -24,6 +24,7 @@ from gitwave.tui.cli.verbs_cluster import cmd_cluster_add, cmd_cluster_list, cmd
 from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
 from gitwave.tui.cli.verbs_policy import cmd_validate
 from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
+from gitwave.tui.cli.verbs_sandbox_aws import cmd_sandbox_aws_exec, cmd_sandbox_kms_create_key
 from gitwave.tui.cli.verbs_seal import cmd_seal
 from gitwave.tui.cli.verbs_status import cmd_status
 from gitwave.tui.cli.verbs_sync import cmd_sync
@@ -327,6 +328,20 @@ def _sandbox_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argu
     s.add_argument("-n", "--namespace", default="default")
     s.add_argument("--cluster", help="a named sandbox cluster")
     s.set_defaults(func=cmd_sandbox_edit)
+    s = sverbs.add_parser("kms", parents=[common], help="KMS keys in the embedded AWS emulator")
+    kverbs = s.add_subparsers(dest="kms_verb", required=True, metavar="COMMAND")
+    k = kverbs.add_parser(
+        "create-key", parents=[common], help="make a key for `sops --kms` and print its ARN"
+    )
+    k.add_argument("--alias", help="also name it alias/NAME")
+    k.set_defaults(func=cmd_sandbox_kms_create_key)
+    s = sverbs.add_parser(
+        "aws-exec",
+        parents=[common],
+        help="run a command (e.g. sops --encrypt --kms ARN) against the embedded AWS emulator",
+    )
+    s.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
+    s.set_defaults(func=cmd_sandbox_aws_exec)
     _seal_verb(verbs, common)
 
 
