@@ -2,7 +2,7 @@
 
 Flags follow kubectl/argocd/flux habits: ``-o table|json|yaml``, ``--context``,
 ``-n``/``-A``; every verb takes the global flags too (``gitwave plan -o json``).
-One module (about 430 lines) on purpose: the whole grammar of the command line
+One module (about 450 lines) on purpose: the whole grammar of the command line
 read top to bottom, so a flag is named the same way in every verb.
 """
 
