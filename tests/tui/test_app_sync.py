@@ -55,7 +55,9 @@ def tree_cells(screen: ApplicationScreen) -> dict[str, tuple[str, str]]:
 
 
 async def test_sync_from_the_app_screen_with_confirmation_turns_it_healthy(env: Env) -> None:
-    app = env.app(open_app="guestbook")
+    # The sync ends before its last wave is healthy (as in Argo CD); with the usual
+    # refresh on, the screen follows a Progressing app every second until it settles.
+    app = env.app(open_app="guestbook", refresh=5.0)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_app(pilot, app)
         assert tree_cells(screen)["Deployment guestbook-ui"] == ("+ OutOfSync", "∅ Missing")
