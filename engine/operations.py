@@ -19,7 +19,7 @@ operation per app across processes) and writes its history row when it starts
 and when it ends, so a killed sync shows as Interrupted.
 
 The callers present these values and decide nothing themselves. One module on
-purpose (about 490 lines): it is the whole list of what a front end may ask of
+purpose (about 540 lines): it is the whole list of what a front end may ask of
 the engine, read top to bottom; the stages it strings together live in
 ``app_choice``, ``app_pipeline``, ``sync``, ``sync_request``, ``sync_record``,
 ``plan_filters``, ``hooks``, ``locks`` and ``app_status``.
