@@ -92,6 +92,21 @@ class AppBusyError(GitwaveError):
         self.holder = holder
 
 
+class SupersededError(GitwaveError):
+    """Another operation recorded a sync of the app (a ``gitwave rollback``, a
+    sync from the TUI) after the caller decided to sync: the decision is stale
+    and is taken again on what is there now."""
+
+    retriable = True
+
+    def __init__(self, app: str, decided: tuple[int, str], now: tuple[int, str]) -> None:
+        seen = f"#{decided[0]} ({decided[1]})" if decided[0] else "no history"
+        super().__init__(
+            f"app {app}: sync #{now[0]} ({now[1]}) was recorded after this sync was "
+            f"decided on {seen}; deciding again",
+        )
+
+
 _COMMAND: list[str] = []  # set by the front end that knows (``name_process``)
 
 

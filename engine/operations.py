@@ -66,6 +66,7 @@ from gitwave.engine.fleet import check_cluster_scope
 from gitwave.engine.hooks import HookLedger, HookRecorder, adopt_in_flight, with_hook_runs
 from gitwave.engine.interrupts import pause
 from gitwave.engine.kube_versions import kubernetes_version
+from gitwave.engine.locks import SupersededError
 from gitwave.engine.mask import redact
 from gitwave.engine.model import (
     Owner,
@@ -239,6 +240,7 @@ def sync(
     source: str = "",
     stop: threading.Event | None = None,
     rollback_of: int | None = None,
+    decided_on: tuple[int, str] | None = None,
 ) -> Synced:
     """Run the plan of ``state`` holding the app's lock, and record it in
     ``store``'s history as it starts and as it ends (not for a dry run).
@@ -251,11 +253,20 @@ def sync(
     alone. ``source`` is the history row's "source" column (default: the
     app's source).
 
+    ``decided_on`` is the app's newest history row (``Store.newest``) the
+    caller decided to sync on: when another row was recorded or finished since
+    (a ``gitwave rollback`` the loop raced), SupersededError is raised under
+    the lock before anything is applied. None (the default) checks nothing.
+
     Raises AppBusyError when another operation holds the app past the
     request's lock timeout. Never raises for a failed object: it is in the result."""
     app = state.app
     targets = targets_for(app, targets)
     with holding(store, app.name, request, sink):
+        if decided_on is not None and store is not None and not request.dry_run:
+            now = store.newest(app.name)
+            if now != decided_on:
+                raise SupersededError(app.name, decided_on, now)
         for finding in state.findings:  # Warn and Audit: Deny never reaches a sync
             sink(Event(EventKind.POLICY, app.name, finding.text(), revision=state.plan.revision))
         ran = plan_filters.without_paused_fields(state.plan, paused)

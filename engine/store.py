@@ -447,6 +447,18 @@ class Store(Database):
         )
         return self._row(row, outcomes)
 
+    def newest(self, app: str) -> tuple[int, str]:
+        """The id and result of the app's newest sync, running or not (dry runs
+        aside; ``(0, "")`` with no history): what a decision to sync was taken
+        on, to compare under the lock."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT id, result FROM syncs WHERE app = ? AND dry_run = 0"
+                " ORDER BY id DESC LIMIT 1",
+                (app,),
+            ).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, "")
+
     def last(self, app: str, *, succeeded_only: bool = False) -> SyncRecord | None:
         """The newest non-dry-run sync of ``app`` that ended."""
         where = f"app = ? AND dry_run = 0 AND result != '{RUNNING}'" + (

@@ -195,6 +195,7 @@ class Decisions(LoopCore):
             sink=self._sink,
             source=app.source.describe + (" (self-heal)" if heal else ""),
             stop=self._stop,
+            decided_on=run.decided_on,
         )
         plan, result = synced.plan, synced.result
         now = self._clock()

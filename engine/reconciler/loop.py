@@ -63,7 +63,7 @@ from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.events import EventKind, EventSink, discard
 from gitwave.engine.fleet import Fleet
 from gitwave.engine.fleet_run import run_fleet
-from gitwave.engine.locks import AppBusyError
+from gitwave.engine.locks import AppBusyError, SupersededError
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import Action, SyncStatus
 from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
@@ -359,6 +359,9 @@ class Reconciler(Decisions, PinsAndRollbacks):
         if run.rendered is None or run.revision is None:
             return
         app = run.pinned
+        # Read before anything else: a rollback recorded from here on makes the
+        # sync this assessment may start stale (operations.sync checks it).
+        run.decided_on = self.store.newest(app.name)
         try:
             if run.desired is None:  # composed and graphed once per commit
                 run.desired = desired_of(run.rendered.resources)
@@ -393,6 +396,8 @@ class Reconciler(Decisions, PinsAndRollbacks):
             self._watch_health(run, health)
         except AppBusyError as exc:
             self._busy(run, exc)
+        except SupersededError:
+            run.assess = True  # decide again on the history as it is now
 
     def _busy(self, run: AppRun, exc: AppBusyError) -> None:
         """Another operation (``gitwave sync``, the TUI) holds the app: say who,

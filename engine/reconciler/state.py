@@ -100,6 +100,9 @@ class AppRun:
     loops_seen: frozenset[tuple[ResourceKey, str]] = frozenset()
     health_watch: tuple[str, float] | None = None  # (revision synced, watch until)
     seen_rollback: int | None = None
+    # The newest history row (``Store.newest``) the current assessment decides
+    # on: a sync it starts is refused if another operation recorded one since.
+    decided_on: tuple[int, str] = (0, "")
     status: AppStatus | None = None
 
 

@@ -9,7 +9,7 @@ import itertools
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.reconciler import LoopOptions, Reconciler, change_feed
 from gitwave.engine.retry import retry_delay
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.store import Store
+from gitwave.engine.store import Store, SyncRecord
 from gitwave.providers.sandbox import FAIL_ANNOTATION, SandboxProvider
 from tests.loop_harness import ReconcilerThread
 
@@ -507,6 +507,57 @@ def test_a_rollback_pins_an_automated_app(loop: Loop, case: PinCase) -> None:
     assert loop.replicas() == case.replicas_after
     assert LoopStore.beside(loop.store).pin_of("guestbook") is None
     assert loop.of(EventKind.PIN)[-1].message.startswith("unpinned") or case.lift == "unpin"
+
+
+class RacingStore(Store):
+    """The real store, with another process's `gitwave rollback` finishing at
+    the worst moment for the loop: just after the loop looked for a rollback
+    to pin (and found none) and before it read the last sync to decide whether
+    its commit is new."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.race: Callable[[], None] | None = None
+
+    def last(self, app: str, *, succeeded_only: bool = False) -> SyncRecord | None:
+        seen = super().last(app, succeeded_only=succeeded_only)
+        race, self.race = (None, self.race) if succeeded_only else (self.race, None)
+        if race is not None:
+            race()
+        return seen
+
+
+def test_a_rollback_racing_the_loops_decision_is_not_undone(tmp_path: Path) -> None:
+    store = RacingStore(tmp_path / "state" / "gitwave.db")
+    with SandboxProvider(tmp_path / "state", rollout_seconds=0.05) as sandbox:
+        loop = Loop(tmp_path / "repo", sandbox, store)
+        try:
+            repo = GitRepo(loop.root, "guestbook", AUTO)
+            loop.start(interval_s=0.2)
+            loop.wait("the first sync", lambda: loop.results())
+            bad = repo.commit(
+                repo.edited("manifests/deployment.yaml", "replicas: 3", "replicas: 5"), "5"
+            )
+            loop.wait("the bad commit synced", lambda: (bad, "Succeeded") in loop.results())
+            # Live differs from Git (selfHeal is off), so the loop's plan has changes.
+            with other_process(tmp_path) as kubectl:
+                kubectl.scale(UI, 4)
+            loop.wait("the drift", lambda: loop.of(EventKind.DRIFT_DETECTED))
+            first = store.history("guestbook")[-1]
+            _, (app,) = load_apps(str(loop.root))
+            store.race = lambda: rollback(
+                app, first.id, targets=ProviderRouter([sandbox]), store=store
+            )
+
+            loop.wait("the pin", lambda: loop.of(EventKind.PIN))
+            time.sleep(0.6)  # three intervals
+
+            assert store.race is None, "the rollback ran"
+            assert loop.replicas() == 3
+            assert [rev for rev, _ in loop.results()].count(bad) == 1, loop.lines()
+        finally:
+            loop.close()
+    store.close()
 
 
 def test_auto_rollback_when_health_turns_degraded_after_a_sync(loop: Loop) -> None:
