@@ -21,6 +21,7 @@ from gitwave.engine.api import (
     Provider,
     SameValue,
     ValueComparer,
+    is_cloud_group,
 )
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import (
@@ -181,11 +182,15 @@ class AwsTarget:
 
     def handles(self, api_version: str, kind: str) -> bool:
         """The AWS kinds gitwave manages, and Crossplane's AWS ProviderConfig."""
-        from .kinds import handler_for  # boto3 too: see _ensure
-
         if _is_provider_config(api_version, kind):
             return True
         group, _, version = api_version.rpartition("/")
+        if not is_cloud_group(group):
+            # Every AWS kind is in a cloud group: a fleet of Kubernetes objects
+            # is routed without importing boto3 (seconds and tens of MiB).
+            return False
+        from .kinds import handler_for  # boto3 too: see _ensure
+
         handler = handler_for(group, kind)
         return handler is not None and handler.version == version
 
