@@ -64,6 +64,10 @@ from .discovery import Discovery
 from .state import ClusterState
 from .transport import DEFAULT_BURST, HttpError, Transport
 
+# How long the answer of ``/version`` is reused (an upgrade of the control plane
+# shows within this time).
+VERSION_TTL_S = 60.0
+
 
 class KubernetesProvider:
     """A Kubernetes cluster reached through one kubeconfig context. Thread-safe.
@@ -295,11 +299,21 @@ class KubernetesProvider:
 
     def kubernetes_version(self) -> str:
         """``major.minor`` from the API server's ``/version`` (``engine.provider.
-        ServerVersion``); a managed cluster's ``28+`` minor loses its ``+``."""
+        ServerVersion``); a managed cluster's ``28+`` minor loses its ``+``.
+        Asked again after ``VERSION_TTL_S``: every app's plan wants it, and a
+        fleet asked the server once per app."""
+        now = time.monotonic()
+        with self._state.lock:
+            known = self._state.version
+        if known is not None and now - known[0] < VERSION_TTL_S:
+            return known[1]
         _, body = self._transport.request("GET", "/version")
         major = str(body.get("major", "")).rstrip("+")
         minor = str(body.get("minor", "")).rstrip("+")
-        return f"{major}.{minor}"
+        version = f"{major}.{minor}"
+        with self._state.lock:
+            self._state.version = (now, version)
+        return version
 
     def custom_resource_definition(self, group: str, kind: str) -> Manifest | None:
         """The cluster's CustomResourceDefinition of ``group``/``kind`` (its name is

@@ -407,3 +407,16 @@ def test_field_managers(case: OwnerCase) -> None:
 def test_a_malformed_field_path_is_refused(path: str) -> None:
     with pytest.raises(ValueError, match="not a field path"):
         parse_diff_path(path)
+
+
+def test_every_apps_plan_does_not_ask_the_server_its_version_again(
+    kube_cluster: KubeCluster,
+    upstream_tls: ssl.SSLContext,  # noqa: F811
+) -> None:
+    with ThrottlingProxy(kube_cluster.server, NEVER, reject=0, upstream_tls=upstream_tls) as proxy:
+        configuration = kubernetes.client.Configuration()
+        configuration.host = proxy.url
+        with KubernetesProvider(kubernetes.client.ApiClient(configuration), name="kube:p") as kube:
+            versions = {kube.kubernetes_version() for _ in range(5)}
+    assert versions == {"1.37"}
+    assert [s.path for s in proxy.seen if s.path.startswith("/version")] == ["/version"]
