@@ -34,6 +34,7 @@ from gitwave.engine.apps.model import (
     AppKind,
     AppSpec,
 )
+from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE, with_default_namespace
 from gitwave.engine.apps.order import check_depends_on, check_unique, order_apps
 from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.apps.projects import is_app_project
@@ -62,6 +63,7 @@ def load_apps(
     cache_dir: Path | None = None,
     allow_local_repos: Sequence[str] = (),
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> tuple[Checkout, list[AppSpec]]:
     """The apps ``location`` (a directory, a repository URL or one file) defines.
 
@@ -73,7 +75,8 @@ def load_apps(
     ``load_app_set`` for the form where each app fails alone), and
     SourceError/PathEscapeError for an unreadable location. ``clusters`` is
     what ApplicationSet ``clusters`` generators read (default: the current
-    target only, as ``in-cluster``).
+    target only, as ``in-cluster``). ``default_namespace`` is the destination
+    namespace of apps that name none (``namespaces.with_default_namespace``).
     """
     app_set = load_app_set(
         location,
@@ -81,6 +84,7 @@ def load_apps(
         cache_dir=cache_dir,
         allow_local_repos=allow_local_repos,
         clusters=clusters,
+        default_namespace=default_namespace,
     )
     error = app_set.first_error()
     if error is not None:
@@ -95,12 +99,14 @@ def load_app_set(
     cache_dir: Path | None = None,
     allow_local_repos: Sequence[str] = (),
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> AppSet:
     """The apps ``location`` defines, each failing alone (``AppSet``): a malformed
     definition, an app of apps that cannot be rendered or a file that is not YAML
     is a ``BrokenApp`` naming file:line and the field. Raises SourceError when
     the location cannot be read, ValidationError for two apps of one name or a
-    dependsOn cycle."""
+    dependsOn cycle. An app naming no destination namespace gets
+    ``default_namespace`` (``namespaces.with_default_namespace``)."""
     if is_remote(location):
         checkout = open_source(location, revision=revision, cache_dir=cache_dir)
         holder = Holder.remote(checkout, location)
@@ -122,7 +128,12 @@ def load_app_set(
         holder = Holder.local(checkout, top, revision)
         target = checkout.root / os.path.relpath(given.resolve(), top)
         given_repo = (top,)
-    loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)), clusters)
+    loader = _Loader(
+        cache_dir,
+        (*given_repo, *allowed_local_repos(allow_local_repos)),
+        clusters,
+        default_namespace,
+    )
     apps = loader.top_level(holder, target)
     apps = loader.projects.assign(apps, loader.broken)
     identities: dict[str, str] = {}
@@ -215,8 +226,10 @@ class _Loader:
         cache_dir: Path | None,
         local_repos: tuple[Path, ...],
         clusters: ClusterSource | None = None,
+        default_namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self.cache_dir = cache_dir
+        self.default_namespace = default_namespace
         self.local_repos = local_repos  # host directories an app's source may be in
         self.broken: list[BrokenApp] = []
         self.projects = ProjectBook()
@@ -278,7 +291,7 @@ class _Loader:
                 )
                 continue
             try:
-                app = parse_flux(doc.value, origin, holder.resolve, sources)
+                app = self._namespaced(parse_flux(doc.value, origin, holder.resolve, sources))
                 check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
                 flux.append(app)
             except GitwaveError as exc:
@@ -287,7 +300,7 @@ class _Loader:
             if self.broken:
                 return []  # every definition here is broken: no implicit app instead
             # Not rendered here: Applications below an implicit app are ordinary objects.
-            return [implicit_for(holder, target)]
+            return [self._namespaced(implicit_for(holder, target))]
         check_unique(argo + flux + [a for s in sets for a in s.walk()])
         flux = without_broken_dependencies(flux, self.broken)
         check_depends_on(flux)
@@ -296,6 +309,11 @@ class _Loader:
         apps += [self._discover_set(s, depth=0, chain=()) for s in sets]
         return order_apps(apps)
 
+    def _namespaced(self, app: AppSpec) -> AppSpec:
+        """``app`` with the default destination namespace when it names none: set
+        before its first render, so that render and the sync's are one (cached)."""
+        return with_default_namespace(app, self.default_namespace)
+
     def _discover(self, app: AppSpec, *, depth: int, chain: tuple[AppSpec, ...]) -> AppSpec:
         """``app`` with its child Applications (app of apps), found by rendering it.
 
@@ -303,6 +321,7 @@ class _Loader:
         makes ``app`` broken (its child list is partial); the children that
         could be read stay in its tree, each failing or loading alone.
         """
+        app = self._namespaced(app)
         try:
             check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
         except GitwaveError as exc:

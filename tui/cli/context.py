@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any
 from rich.console import RenderableType
 from rich.text import Text
 
+from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
 from gitwave.engine.cluster_registry import ClusterRegistry
 from gitwave.engine.cluster_secrets import (
     CLUSTER_SECRET_TYPE,
@@ -50,6 +52,8 @@ EXIT_CHANGES = 1
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUG = 3
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass
@@ -180,12 +184,40 @@ class Context:
         return context_servers(kubeconfig=self.args.kubeconfig)
 
     @property
+    def target_flag(self) -> str:
+        """``sandbox``, ``kube`` or ``kube:CONTEXT``: what ``--target``/``--context`` name."""
+        if self.args.context:
+            return f"kube:{self.args.context}"
+        return str(self.args.target or "sandbox")
+
+    @property
+    def default_namespace(self) -> str:
+        """Where objects naming no namespace go in apps naming no destination
+        namespace: ``-n``, else the kubeconfig context's namespace on a cluster,
+        else ``default`` (as kubectl)."""
+        given = getattr(self.args, "namespace", None)
+        if given:
+            if not _DNS_LABEL.fullmatch(given):
+                raise ValidationError(
+                    f"-n {given}",
+                    "is not a namespace name (lower case letters, digits and '-', "
+                    "at most 63 characters)",
+                )
+            return str(given)
+        target = self.target_flag
+        if target == "kube" or target.startswith("kube:"):
+            from gitwave.providers.kubernetes import context_namespace
+
+            context = target.partition(":")[2] or None
+            found = context_namespace(context=context, kubeconfig=self.args.kubeconfig)
+            return found or DEFAULT_NAMESPACE
+        return DEFAULT_NAMESPACE
+
+    @property
     def targets(self) -> ProviderRouter:
         if self._targets is None:
             kube_side: Provider
-            target = self.args.target or "sandbox"
-            if self.args.context:
-                target = f"kube:{self.args.context}"
+            target = self.target_flag
             if target == "sandbox":
                 kube_side = self.sandbox
             elif target == "kube" or target.startswith("kube:"):

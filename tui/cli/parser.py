@@ -95,6 +95,27 @@ def _path_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app", action="append", help="only this app (repeatable)")
     parser.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
     _allow_local_repo(parser)
+    _namespace_arg(parser)
+
+
+def _namespace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        metavar="NS",
+        help="namespace of the objects that name none, for apps naming no destination "
+        "namespace (a plain directory) (default: the kubeconfig context's on a cluster, "
+        "else default)",
+    )
+
+
+def _create_namespace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--create-namespace",
+        action="store_true",
+        help="create the namespaces the objects go to when missing (as helm; Argo CD's "
+        "CreateNamespace=true)",
+    )
 
 
 def _adopt_arg(parser: argparse.ArgumentParser) -> None:
@@ -217,6 +238,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
             help="show what a sync would change; exit 1 when there are changes",
         )
         _path_args(p)
+        _create_namespace_arg(p)
         p.add_argument("--prune", action="store_true", help="include prunes of removed objects")
         _adopt_arg(p)
         _policy_args(p)
@@ -224,6 +246,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
 
     p = verbs.add_parser("sync", parents=[common], help="apply the desired state wave by wave")
     _path_args(p)
+    _create_namespace_arg(p)
     p.add_argument("--prune", action="store_true", help="delete objects removed from Git")
     p.add_argument("--dry-run", action="store_true", help="validate and show, change nothing")
     p.add_argument(
@@ -263,6 +286,8 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument("--app", action="append", help="with a PATH: only this app (repeatable)")
     p.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
     _allow_local_repo(p)
+    _namespace_arg(p)
+    _create_namespace_arg(p)
     p.add_argument("--health", action="store_true", help="wait for health Healthy")
     p.add_argument("--sync", action="store_true", help="wait for sync status Synced")
     p.add_argument(
@@ -274,6 +299,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
 
     p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
     _path_args(p)
+    _create_namespace_arg(p)
     p.set_defaults(func=cmd_status)
 
     p = verbs.add_parser("history", parents=[common], help="past syncs of an app")
