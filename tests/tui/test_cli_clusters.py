@@ -227,8 +227,9 @@ def test_an_unknown_destination_refuses_the_whole_command_without_connecting(
     code, out, err = run(capsys, "run", path, "--interval", "1s")
     assert code == 2 and "Application/lost" in err
     assert config_maps(capsys) == []
-    code, out, _ = run(capsys, "history", "home")
-    assert "no syncs recorded for home" in out
+    code, out, err = run(capsys, "history", "home")
+    assert code == 1  # never synced: gitwave knows no app of that name
+    assert "error: home: no syncs recorded" in err
     assert listener.count == 0
 
 

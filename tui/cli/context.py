@@ -9,6 +9,7 @@ sync failed; 2 bad input or a refused operation; 3 an unexpected failure.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import re
 import sys
@@ -29,7 +30,7 @@ from gitwave.engine.cluster_secrets import (
     is_cluster_secret,
 )
 from gitwave.engine.clusters import ClusterKind
-from gitwave.engine.errors import ValidationError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Fleet, Reach
 from gitwave.engine.fleet_sources import FleetSources, repo_secrets
 from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
@@ -310,6 +311,26 @@ class Context:
             kubernetes_version=getattr(self.args, "kubernetes_version", None),
         )
 
+    def known_apps(self) -> list[str]:
+        """The apps the store knows: those with a history (a sync, a rollback, a
+        run's), sorted. Verbs taking an APP name check it against these."""
+        return self.store.apps()
+
+    def unknown_app(self, name: str, *, what: str) -> GitwaveError | None:
+        """An error for an app name the store has never seen (nothing of ``what``
+        and no history), naming the close and the known ones; None when known."""
+        known = self.known_apps()
+        if name in known or self.store.events(name, limit=1):
+            return None
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"did you mean {' or '.join(close)}?" if close else ""
+        if known:
+            hint = (hint + " " if hint else "") + "apps with a history: " + ", ".join(known)
+        return GitwaveError(
+            f"{name}: no {what} recorded: gitwave never synced an app of that name",
+            hint=hint or "sync an app first (`gitwave sync PATH`)",
+        )
+
     def out(self, value: str | RenderableType = "") -> None:
         self.terminal.out(value)
 
@@ -328,6 +349,32 @@ def context_from_args(args: argparse.Namespace) -> Context:
     args.context = getattr(args, "context", None)
     args.kubeconfig = getattr(args, "kubeconfig", None)
     args.allow_exec_plugins = getattr(args, "allow_exec_plugins", False)
+    _refuse_unused_target(args)
     output = getattr(args, "output", "table")
     color = use_color(sys.stdout) and not getattr(args, "no_color", False)
     return Context(args=args, state_dir=state_dir, output=output, terminal=Terminal(color=color))
+
+
+def _refuse_unused_target(args: argparse.Namespace) -> None:
+    """A verb that reaches no target refuses ``--target``/``--context``/``--kubeconfig``
+    (kubectl and argocd refuse a flag a command does not take): the user meant
+    something the command will not do."""
+    why = getattr(args, "targetless", None)
+    if not why:
+        return
+    given = [
+        f"--{flag} {value}"
+        for flag, value in (
+            ("target", args.target if args.target != "sandbox" else None),
+            ("context", args.context),
+            ("kubeconfig", args.kubeconfig),
+        )
+        if value
+    ]
+    if given:
+        verb = " ".join(
+            str(v) for v in (args.verb, getattr(args, "sandbox_verb", None)) if v is not None
+        )
+        raise ValidationError(
+            given[0], f"`gitwave {verb}` does not use a target: {why}", hint="drop it"
+        )

@@ -31,6 +31,10 @@ from gitwave.tui.cli.verbs_sync import cmd_sync
 from gitwave.tui.cli.verbs_tui import cmd_tui
 from gitwave.tui.cli.verbs_wait import cmd_wait
 
+# Why a verb takes no --target/--context/--kubeconfig (set as ``targetless``):
+# given anyway, they are refused rather than silently ignored.
+_SANDBOX_ONLY = "it works on the embedded sandbox only (a named one with --cluster)"
+
 # argparse's subparsers have no public type.
 _Verbs = argparse._SubParsersAction
 
@@ -305,7 +309,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p = verbs.add_parser("history", parents=[common], help="past syncs of an app")
     p.add_argument("app_name", metavar="APP")
     p.add_argument("--limit", type=int, default=50)
-    p.set_defaults(func=cmd_history)
+    p.set_defaults(func=cmd_history, targetless="it reads the history gitwave keeps in --state")
 
     p = verbs.add_parser(
         "rollback", parents=[common], help="re-apply the manifests of a history entry"
@@ -332,6 +336,15 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.set_defaults(func=cmd_tui)
 
 
+def _sandbox_namespace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        metavar="NS",
+        help="namespace of a namespaced kind; cluster-scoped kinds ignore it (default: default)",
+    )
+
+
 def _sandbox_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sandbox = verbs.add_parser(
         "sandbox", parents=[common], help="look at or change the embedded sandbox by hand"
@@ -339,35 +352,35 @@ def _sandbox_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argu
     sverbs = sandbox.add_subparsers(dest="sandbox_verb", required=True, metavar="COMMAND")
     s = sverbs.add_parser("get", parents=[common], help="list live objects")
     s.add_argument("resource", nargs="?", help="KIND or KIND/NAME")
-    s.add_argument("-n", "--namespace", default="default")
+    _sandbox_namespace_arg(s)
     s.add_argument("-A", "--all-namespaces", action="store_true")
     s.add_argument("--cluster", help="a named sandbox cluster (`gitwave cluster add --sandbox`)")
-    s.set_defaults(func=cmd_sandbox_get)
+    s.set_defaults(func=cmd_sandbox_get, targetless=_SANDBOX_ONLY)
     s = sverbs.add_parser("scale", parents=[common], help="change replicas out of band")
     s.add_argument("resource", help="KIND/NAME, e.g. deployment/guestbook-ui")
-    s.add_argument("-n", "--namespace", default="default")
+    _sandbox_namespace_arg(s)
     s.add_argument("--replicas", type=int, required=True)
     s.add_argument("--cluster", help="a named sandbox cluster")
-    s.set_defaults(func=cmd_sandbox_scale)
+    s.set_defaults(func=cmd_sandbox_scale, targetless=_SANDBOX_ONLY)
     s = sverbs.add_parser("edit", parents=[common], help="edit a live object in $EDITOR")
     s.add_argument("resource", help="KIND/NAME")
-    s.add_argument("-n", "--namespace", default="default")
+    _sandbox_namespace_arg(s)
     s.add_argument("--cluster", help="a named sandbox cluster")
-    s.set_defaults(func=cmd_sandbox_edit)
+    s.set_defaults(func=cmd_sandbox_edit, targetless=_SANDBOX_ONLY)
     s = sverbs.add_parser("kms", parents=[common], help="KMS keys in the embedded AWS emulator")
     kverbs = s.add_subparsers(dest="kms_verb", required=True, metavar="COMMAND")
     k = kverbs.add_parser(
         "create-key", parents=[common], help="make a key for `sops --kms` and print its ARN"
     )
     k.add_argument("--alias", help="also name it alias/NAME")
-    k.set_defaults(func=cmd_sandbox_kms_create_key)
+    k.set_defaults(func=cmd_sandbox_kms_create_key, targetless=_SANDBOX_ONLY)
     s = sverbs.add_parser(
         "aws-exec",
         parents=[common],
         help="run a command (e.g. sops --encrypt --kms ARN) against the embedded AWS emulator",
     )
     s.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
-    s.set_defaults(func=cmd_sandbox_aws_exec)
+    s.set_defaults(func=cmd_sandbox_aws_exec, targetless=_SANDBOX_ONLY)
     _seal_verb(verbs, common)
 
 
@@ -390,7 +403,9 @@ def _seal_verb(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument(
         "--fetch-cert", action="store_true", help="print the sandbox's certificate and exit"
     )
-    p.set_defaults(func=cmd_seal)
+    p.set_defaults(
+        func=cmd_seal, targetless="it seals for the sandbox's key, or for --cert's certificate"
+    )
 
 
 def _cluster_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -464,10 +479,10 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
     p.add_argument("app_name", metavar="APP")
     p.add_argument("--since", help="only events after this: a duration (10m) or RFC 3339 time")
     p.add_argument("--limit", type=int, default=1000, help="at most this many (the newest)")
-    p.set_defaults(func=cmd_events)
+    p.set_defaults(func=cmd_events, targetless="it reads the history gitwave keeps in --state")
 
     p = verbs.add_parser(
         "unpin", parents=[common], help="lift the pin a rollback put on an automated app"
     )
     p.add_argument("app_name", metavar="APP")
-    p.set_defaults(func=cmd_unpin)
+    p.set_defaults(func=cmd_unpin, targetless="it reads the history gitwave keeps in --state")

@@ -272,8 +272,22 @@ def _record_dict(record: SyncRecord) -> dict[str, Any]:
     }
 
 
+def fail_unknown_app(ctx: Context, name: str, *, what: str) -> bool:
+    """True, after saying so on stderr, when the store has never seen ``name``
+    (argocd and kubectl answer "not found", exit 1, for an unknown name)."""
+    error = ctx.unknown_app(name, what=what)
+    if error is None:
+        return False
+    ctx.err(f"error: {error}")
+    if error.hint:
+        ctx.err(f"hint: {error.hint}")
+    return True
+
+
 def cmd_history(ctx: Context) -> int:
     records = operations.history(ctx.store, ctx.args.app_name, limit=ctx.args.limit)
+    if not records and fail_unknown_app(ctx, ctx.args.app_name, what="syncs"):
+        return EXIT_FAILED
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_record_dict(r) for r in records], ctx.output))
         return EXIT_OK

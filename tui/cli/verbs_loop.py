@@ -25,9 +25,10 @@ from gitwave.engine.events import Event, EventKind
 from gitwave.engine.fleet_run import check_concurrent
 from gitwave.engine.store import current_user
 from gitwave.engine.timeline_writer import TimelineWriter
-from gitwave.tui.cli.context import EXIT_OK, Context
+from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.durations import duration_flag, parse_since
 from gitwave.tui.cli.output import dump, local_time, short, table
+from gitwave.tui.cli.verbs_app import fail_unknown_app
 
 # What a person reads while watch or run runs; everything else is in `gitwave events`.
 _SHOWN = frozenset({EventKind.CYCLE, EventKind.DRIFT_LOOP, EventKind.PIN, EventKind.ROLLBACK})
@@ -202,6 +203,8 @@ def cmd_run(ctx: Context) -> int:
 def cmd_events(ctx: Context) -> int:
     since = parse_since(ctx.args.since, now=ctx.clock()) if ctx.args.since else 0.0
     events = ctx.store.events(ctx.args.app_name, since=since, limit=ctx.args.limit)
+    if not events and fail_unknown_app(ctx, ctx.args.app_name, what="events"):
+        return EXIT_FAILED
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_event_dict(e) for e in events], ctx.output))
         return EXIT_OK
