@@ -26,7 +26,7 @@ from gitwave.engine.fleet_run import check_concurrent
 from gitwave.engine.store import current_user
 from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
-from gitwave.tui.cli.durations import duration_flag, parse_since
+from gitwave.tui.cli.durations import parse_since
 from gitwave.tui.cli.output import dump, local_time, short, table
 from gitwave.tui.cli.verbs_app import fail_unknown_app
 
@@ -161,11 +161,11 @@ def cmd_run(ctx: Context) -> int:
 
     args = ctx.args
     options = LoopOptions(
-        interval_s=duration_flag(args.interval, "--interval") if args.interval else None,
+        interval_s=args.interval,  # seconds (the parser reads durations), None: each app's
         heal_limit=args.heal_limit,
-        heal_window_s=duration_flag(args.heal_window, "--heal-window"),
+        heal_window_s=args.heal_window,
         auto_rollback=args.auto_rollback,
-        rollback_window_s=duration_flag(args.rollback_window, "--rollback-window"),
+        rollback_window_s=args.rollback_window,
         request=ctx.sync_request(),
         allow_local_repos=ctx.allow_local_repos,
         concurrent=check_concurrent(args.concurrent),
