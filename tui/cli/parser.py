@@ -24,6 +24,7 @@ from gitwave.tui.cli.verbs_app import (
     cmd_render,
     cmd_rollback,
 )
+from gitwave.tui.cli.verbs_autosync import cmd_resume, cmd_suspend
 from gitwave.tui.cli.verbs_cluster import cmd_cluster_add, cmd_cluster_list, cmd_cluster_rm
 from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
 from gitwave.tui.cli.verbs_meta import cmd_complete, cmd_completion, cmd_version, gitwave_version
@@ -633,7 +634,21 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
     p.add_argument(
         "--limit", type=at_least(1), default=1000, metavar="N", help="at most this many, newest"
     )
+    p.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="then print each new event as it is recorded, until Ctrl-C (-o json: a line each)",
+    )
     p.set_defaults(func=cmd_events, targetless="it reads the history gitwave keeps in --state")
+
+    for name, func, text in (
+        ("suspend", cmd_suspend, "pause an app's automated syncs and heals (as flux suspend)"),
+        ("resume", cmd_resume, "lift a suspend or a TUI pause (as flux resume)"),
+    ):
+        p = verbs.add_parser(name, parents=[common], help=text)
+        p.add_argument("app_name", metavar="APP")
+        p.set_defaults(func=func, targetless="it sets the pause `gitwave run` and the TUI read")
 
     p = verbs.add_parser(
         "unpin", parents=[common], help="lift the pin a rollback put on an automated app"

@@ -30,6 +30,9 @@ from gitwave.tui.cli.durations import parse_since
 from gitwave.tui.cli.output import dump, local_time, short, table
 from gitwave.tui.cli.verbs_app import fail_unknown_app
 
+# How often ``events --follow`` reads the store for new events.
+FOLLOW_POLL_S = 0.25
+
 # What a person reads while watch or run runs; everything else is in `gitwave events`.
 _SHOWN = frozenset({EventKind.CYCLE, EventKind.DRIFT_LOOP, EventKind.PIN, EventKind.ROLLBACK})
 _KIND_COLOR = {
@@ -41,7 +44,7 @@ _KIND_COLOR = {
 
 def _event_dict(event: Event) -> dict[str, Any]:
     return {
-        "time": _rfc3339(event.time),
+        "time": rfc3339(event.time),
         "app": event.app,
         "kind": event.kind.value,
         "revision": event.revision,
@@ -51,7 +54,8 @@ def _event_dict(event: Event) -> dict[str, Any]:
     }
 
 
-def _rfc3339(seconds: float) -> str:
+def rfc3339(seconds: float) -> str:
+    """``seconds`` since the epoch as an RFC 3339 UTC time, to the millisecond."""
     stamp = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -205,6 +209,8 @@ def cmd_events(ctx: Context) -> int:
     events = ctx.store.events(ctx.args.app_name, since=since, limit=ctx.args.limit)
     if not events and fail_unknown_app(ctx, ctx.args.app_name, what="events"):
         return EXIT_FAILED
+    if ctx.args.follow:
+        return _follow_events(ctx, since)
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_event_dict(e) for e in events], ctx.output))
         return EXIT_OK
@@ -223,6 +229,40 @@ def cmd_events(ctx: Context) -> int:
     ]
     ctx.out(table(["time", "kind", "revision", "resource", "message"], rows))
     return EXIT_OK
+
+
+def _event_line(event: Event) -> str:
+    resource = event.resource.display if event.resource else "-"
+    message = (event.message.splitlines() or [""])[0]
+    revision = short(event.revision) or "-"
+    return "  ".join((local_time(event.time), event.kind.value, revision, resource, message))
+
+
+def _follow_events(ctx: Context, since: float) -> int:
+    """``events APP --follow``: the events so far, then each new one as it is
+    recorded (a line each; ``-o json``: a JSON object a line), until Ctrl-C,
+    as ``kubectl get --watch`` and ``flux events --watch`` stream."""
+    name, limit = ctx.args.app_name, ctx.args.limit
+    seen: set[tuple[float, str, str, str]] = set()
+    try:
+        while True:
+            fresh = []
+            for event in ctx.store.events(name, since=since, limit=limit):
+                identity = (event.time, event.kind.value, str(event.resource), event.message)
+                if identity not in seen:
+                    seen.add(identity)
+                    fresh.append(event)
+            for event in fresh:
+                line = json.dumps(_event_dict(event)) if ctx.output == "json" else None
+                sys.stdout.write((line or _event_line(event)) + "\n")
+            sys.stdout.flush()  # piped into a CI log: each line as it happens
+            if fresh:
+                since = fresh[-1].time
+                seen = {s for s in seen if s[0] >= since}  # enough to skip repeats
+            limit = 100_000  # after the first batch: everything new
+            time.sleep(FOLLOW_POLL_S)
+    except KeyboardInterrupt:
+        return EXIT_OK  # Ctrl-C is how a follow ends
 
 
 def cmd_unpin(ctx: Context) -> int:
