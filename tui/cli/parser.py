@@ -2,8 +2,9 @@
 
 Flags follow kubectl/argocd/flux habits: ``-o table|json|yaml``, ``--context``,
 ``-n``/``-A``; every verb takes the global flags too (``gitwave plan -o json``).
-One module (about 450 lines) on purpose: the whole grammar of the command line
-read top to bottom, so a flag is named the same way in every verb.
+One module (about 670 lines) on purpose: the whole grammar of the command line
+read top to bottom, so a flag is named the same way in every verb; the value
+types (durations, bounded numbers) and the "did you mean" parser come first.
 """
 
 from __future__ import annotations
