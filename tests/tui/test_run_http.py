@@ -7,11 +7,19 @@ commit in within the test's (generous) timeout."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
+import os
+import queue
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -35,7 +43,8 @@ from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli.loop_http import Address, LoopServer, WebhookEndpoint
 from tests.loop_harness import ReconcilerThread
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "samples"
 UI = ResourceKey("apps", "Deployment", "guestbook", "guestbook-ui")
 SECRET = b"s3cr3t-webhook-value"
 ORIGIN = "https://github.com/acme/guestbook.git"
@@ -433,3 +442,128 @@ def test_a_payload_over_the_limit_is_refused_unread(loop: Loop, tmp_path: Path) 
     assert status == 413
     assert answer == {"error": "payload over 1024 bytes"}
     assert webhook_lines(loop) == []
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # `gitwave run` in a subprocess
+def test_gitwave_run_serves_metrics_takes_webhooks_and_logs_json(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo", {"automated": {}})
+    secret_file = tmp_path / "webhook-secret"
+    secret_file.write_bytes(SECRET + b"\n")  # as `echo` writes it
+    env = {
+        **os.environ,
+        "GITWAVE_STATE": str(tmp_path / "state"),
+        "GITWAVE_CACHE": str(tmp_path / "cache"),
+        "GITWAVE_SANDBOX_ROLLOUT": "0.05",
+        "PYTHONUNBUFFERED": "1",
+        "NO_COLOR": "1",
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "gitwave.tui.cli",
+        "run",
+        "repo",
+        "--interval",
+        "10m",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--webhook-addr",
+        "127.0.0.1:0",
+        "--webhook-secret-file",
+        str(secret_file),
+        "--log-format",
+        "json",
+    ]
+    proc = subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    seen: list[dict[str, Any]] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def wait_record(what: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.1)
+            except queue.Empty:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                continue
+            record = json.loads(line)  # every line is one JSON object
+            seen.append(record)
+            if match(record):
+                return record
+        raise AssertionError(f"no log line {what}: {seen}")
+
+    try:
+        metrics_line = wait_record("naming /metrics", lambda r: "/metrics" in r["message"])
+        hook_line = wait_record("naming the webhook", lambda r: "/api/webhook" in r["message"])
+        metrics_url = metrics_line["message"].split(" ", 1)[1]
+        hook_url = hook_line["message"].split(" ", 1)[1]
+        wait_record("of the first sync", lambda r: "4 to create → Synced" in r["message"])
+        sha = repo.replicas(5)
+        body = json.dumps(github_payload(repo.branch, sha)).encode()
+        request = urllib.request.Request(
+            hook_url, data=body, method="POST", headers=github(body, SECRET)
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
+        synced = wait_record(
+            "of the pushed commit",
+            lambda r: r["kind"] == "Cycle" and "Synced" in r["message"] and r["revision"] == sha,
+        )
+        with urllib.request.urlopen(metrics_url, timeout=10) as response:
+            text = response.read().decode()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    stderr = proc.stderr.read() if proc.stderr else ""
+
+    assert synced["app"] == "guestbook"
+    assert synced["message"].startswith(f"new commit {sha[:7]} → 1 to update → Synced in ")
+    for record in seen:
+        assert set(record) >= {"time", "level", "app", "revision", "kind", "message"}
+        assert record["time"].endswith("Z")
+        datetime.datetime.fromisoformat(record["time"].replace("Z", "+00:00"))
+        assert record["level"] in ("info", "warning", "error")
+    assert any(r["message"].startswith("webhook: github push to") for r in seen)
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert value(samples, "gitwave_syncs_total", app="guestbook", result="Succeeded") == 2
+    everything = json.dumps(seen) + text + stderr
+    assert SECRET.decode() not in everything
+
+
+def test_the_grafana_dashboard_reads_the_metrics_gitwave_serves() -> None:
+    metrics = LoopMetrics()
+    metrics.watch(list, int)  # no apps, nothing waiting: the families are there all the same
+    served: set[str] = set()
+    for family in metrics.registry.collect():
+        suffixes = {
+            "counter": ("_total",),
+            "histogram": ("_bucket", "_sum", "_count"),
+        }.get(family.type, ("",))
+        served |= {family.name + suffix for suffix in suffixes}
+    dashboard = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", ())]
+    used = {name for expr in exprs for name in re.findall(r"gitwave_[a-z_]+", expr)}
+
+    assert used <= served, used - served
+    # Every family is on the dashboard (one of a histogram's series is enough).
+    shown = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in used}
+    assert {family.name for family in metrics.registry.collect()} <= shown
