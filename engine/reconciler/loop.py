@@ -39,7 +39,13 @@ Apps due in a pass are reconciled ``options.concurrent`` at a time
 app-of-apps waves); ``concurrent=1`` steps them one after another on the
 loop's own thread. Each decision is an Event (``EventKind.CYCLE``), stored by the caller's sink.
 
-One module (about 420 lines): the rules above are carried out here in the
+A Git webhook (``refresh``, from ``gitwave run --webhook-addr``) makes the
+apps reading the pushed repository and branch due at the next pass. ``on_pass``
+is told how long each pass took and how many apps it stepped, and
+``queue_depth`` how many wait: ``metrics`` reads the loop through those and
+its events, and changes nothing in it.
+
+One module (about 460 lines): the rules above are carried out here in the
 order they are written; the decisions themselves are ``decide``.
 """
 

