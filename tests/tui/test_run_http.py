@@ -42,7 +42,7 @@ from gitwave.engine.webhook import WebhookConfig
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main
 from gitwave.tui.cli.loop_http import Address, LoopServer, WebhookEndpoint
-from gitwave.tui.cli.verbs_loop import WEBHOOK_SECRET_ENV
+from gitwave.tui.cli.verbs_loop import WEBHOOK_SECRET_ENV, JsonLog
 from tests.loop_harness import ReconcilerThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -624,3 +624,46 @@ def test_bad_flags_refuse_the_command_before_anything_runs(
         assert store.history("guestbook") == []  # nothing was synced
     finally:
         store.close()
+
+
+@dataclass(frozen=True)
+class LogCase:
+    event: Event
+    level: str
+
+
+LOG_CASES = [
+    LogCase(Event(EventKind.CYCLE, "web", "abc1234 → 1 to update → Synced in 0.1s"), "info"),
+    LogCase(Event(EventKind.CYCLE, "web", "abc1234 → 1 to update → Failed in 0.1s"), "error"),
+    LogCase(Event(EventKind.CYCLE, "web", "source: error: cannot fetch"), "error"),
+    LogCase(Event(EventKind.DRIFT_DETECTED, "web", "spec.replicas: 3 → 9"), "warning"),
+    LogCase(Event(EventKind.HEAL, "web", "healed: 1 to update"), "info"),
+    LogCase(Event(EventKind.HEAL, "web", "heal failed: 1 to update: boom"), "error"),
+    LogCase(Event(EventKind.SYNC_FINISHED, "web", "Succeeded: successfully synced"), "info"),
+    LogCase(Event(EventKind.SYNC_FINISHED, "web", "Failed: one or more objects failed"), "error"),
+    LogCase(Event(EventKind.RESOURCE_APPLIED, "web", "configured", resource=UI), "debug"),
+    LogCase(Event(EventKind.ERROR, "web", "the API server refused it"), "error"),
+]
+
+
+@pytest.mark.parametrize("case", LOG_CASES, ids=lambda c: f"{c.event.kind.value}-{c.level}")
+def test_json_log_lines(case: LogCase) -> None:
+    written: list[str] = []
+    JsonLog(written.append, level="debug")(case.event)
+    JsonLog(written.append, level="info")(case.event)
+
+    records = [json.loads(line) for line in written]
+    # Below the level: left out.
+    assert len(records) == (1 if case.level == "debug" else 2)
+    record = records[0]
+    assert record["level"] == case.level
+    assert (record["app"], record["kind"], record["message"]) == (
+        "web",
+        case.event.kind.value,
+        case.event.message,
+    )
+    stamp = datetime.datetime.fromisoformat(record["time"].replace("Z", "+00:00"))
+    assert abs(stamp.timestamp() - case.event.time) < 0.001
+    assert record.get("resource", "") == (
+        case.event.resource.display if case.event.resource else ""
+    )
