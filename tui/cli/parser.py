@@ -432,6 +432,42 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
         help="heals of one field within --heal-window before healing it pauses (default: 3)",
     )
     p.add_argument("--heal-window", default="5m", metavar="DURATION")
+    p.add_argument(
+        "--metrics-addr",
+        metavar="ADDR",
+        help="serve Prometheus metrics at http://ADDR/metrics (:9090, 127.0.0.1:9090; "
+        "default: off)",
+    )
+    p.add_argument(
+        "--webhook-addr",
+        metavar="ADDR",
+        help="accept GitHub, GitLab and Gitea push webhooks at ADDR (POST /api/webhook) "
+        "and poll the apps a push concerns at once",
+    )
+    p.add_argument(
+        "--webhook-secret-file",
+        metavar="FILE",
+        help="the webhooks' shared secret (default: $GITWAVE_WEBHOOK_SECRET); "
+        "requests not signed with it are refused",
+    )
+    p.add_argument(
+        "--webhook-allow-unsigned",
+        action="store_true",
+        help="accept webhook requests that carry no signature (insecure)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: every event as one JSON object a line on stdout (time, level, app, "
+        "revision, kind, message)",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="with --log-format json: the lowest level logged (debug: every object applied)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = verbs.add_parser("events", parents=[common], help="replay an app's event timeline")
