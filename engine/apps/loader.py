@@ -41,6 +41,7 @@ from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.model import Resource, SourceRef
 from gitwave.engine.render import Rendered, RenderTool, render
+from gitwave.engine.render.postbuild import ObjectReader, apply_post_build, variables_for
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
@@ -169,13 +170,27 @@ def checkout_for(app: AppSpec, *, cache_dir: Path | None = None) -> Checkout:
     )
 
 
-def render_app(app: AppSpec, *, cache_dir: Path | None = None) -> Rendered:
+def render_app(
+    app: AppSpec, *, cache_dir: Path | None = None, read: ObjectReader | None = None
+) -> Rendered:
     """Render ``app`` from its resolved source; child Applications are left out.
+    A Flux app's ``postBuild`` variables are substituted, those of its
+    substituteFrom objects read through ``read`` (None: no target, so a
+    required one is missing).
 
-    Raises what ``open_source`` and ``render`` raise.
+    Raises what ``open_source`` and ``render`` raise, and ValidationError for a
+    substitution that fails (see ``render.postbuild``).
     """
     if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
         return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
+    rendered = _own_objects(app, cache_dir)
+    if app.post_build is None:
+        return rendered
+    variables = variables_for(app.post_build, read)
+    return apply_post_build(rendered, app.post_build, variables, app.source.render)
+
+
+def _own_objects(app: AppSpec, cache_dir: Path | None) -> Rendered:
     _, rendered = _render_whole(app, cache_dir=cache_dir)
     # An Argo app's AppProjects are gitwave's to read (like its child Applications), not to
     # apply; its ApplicationSets are read as its children (or fail alone).
