@@ -205,6 +205,10 @@ class AppSpec:
     policy_dirs: tuple[str, ...] = ()
     # Flux: ``spec.postBuild`` (variable substitution after the build), None when absent.
     post_build: PostBuild | None = None
+    # Flux, the ``flux bootstrap`` layout: this Kustomization's render was read for
+    # the Kustomizations it applies (its ``children``); they, their GitRepositories
+    # and Flux's own installation are gitwave's to read, not objects to apply.
+    flux_tree: bool = False
 
     @property
     def owner(self) -> Owner:
