@@ -4,8 +4,8 @@ As kustomize-controller does it: after the build, each object not labelled or
 annotated ``kustomize.toolkit.fluxcd.io/substitute: disabled`` is written out
 as YAML, every ``${…}`` in that text is expanded (``envsubst``), and the text
 is read back — so ``replicas: ${count}`` becomes a number, and quoting in Git
-does not keep a value a string (write ``!!str ${count}`` for that, or use the
-value in a string that holds more than the variable). The variables are those
+does not keep a value a string (Flux's way: ``${quote}${count}${quote}`` with a
+``quote`` variable holding ``"``). The variables are those
 of ``substituteFrom``'s ConfigMaps and Secrets in order (a later one wins),
 then ``substitute``'s (which win over all); newlines are dropped from every
 value; names must match Flux's ``^[_[:alpha:]][_[:alpha:][:digit:]]*$``.
@@ -177,7 +177,13 @@ def apply_post_build(
     try:
         resources = to_resources(docs, options)
     except GitwaveError as exc:
-        raise ValidationError(post_build.owner, f"after postBuild substitution: {exc}") from None
+        raise ValidationError(
+            post_build.owner,
+            f"after postBuild substitution: {exc}",
+            hint="a value substituted into YAML is read as YAML, as in Flux: a number or "
+            "boolean stays one even when quoted in Git; for a string, wrap it in a double "
+            "quote variable as Flux documents: ${quote}${var}${quote} with quote: '\"'",
+        ) from None
     renamed = {old.key: new.key for old, new in zip(rendered.resources, resources, strict=True)}
     resources = tuple(
         replace(r, masked_values=values) if values else r
@@ -249,7 +255,8 @@ def _substituted(
         raise ValidationError(
             subject,
             f"not valid YAML after substitution: {exc.detail}",
-            hint="a substituted value broke the YAML; quote it, or use !!str ${var}",
+            hint="a substituted value broke the YAML; wrap it in quotes: ${quote}${var}${quote} "
+            "with a quote variable holding a double quote",
         ) from None
     if len(documents) != 1:
         raise ValidationError(subject, "substitution changed the object into another shape")

@@ -217,3 +217,32 @@ def test_without_post_build_nothing_is_substituted(
     code, out, err = run(capsys, "sync", str(repo / "clusters"))
     assert code == 0, out + err
     assert live(capsys, "configmap/web-config", "shop")["data"]["greeting"] == "${greeting}"
+
+
+def test_numbers_stay_strings_only_the_way_flux_documents(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Substituted text is read as YAML: a quoted ``"${replicas}"`` still turns
+    into a number, which a ConfigMap refuses naming the field; Flux's
+    ``${quote}${replicas}${quote}`` keeps it a string."""
+    assert run(capsys, "sync", str(repo / "clusters"), "--app", "vars")[0] == 0
+    app_file = repo / "app" / "app.yaml"
+    original = app_file.read_text()
+    app_file.write_text(original.replace("tier: ${tier:=gold}", 'count: "${replicas}"'))
+    commit(repo)
+    code, out, err = run(capsys, "sync", str(repo / "clusters"), "--app", "app")
+    assert code == 2
+    assert "ConfigMap/shop/web-config: data['count'] must be a string" in err
+    assert "${quote}${var}${quote}" in err
+
+    flux = repo / "clusters" / "flux.yaml"
+    flux.write_text(
+        flux.read_text().replace("greeting: hello", "greeting: hello\n      quote: '\"'")
+    )
+    app_file.write_text(
+        original.replace("tier: ${tier:=gold}", "count: ${quote}${replicas}${quote}")
+    )
+    commit(repo)
+    code, out, err = run(capsys, "sync", str(repo / "clusters"), "--app", "app")
+    assert code == 0, out + err
+    assert live(capsys, "configmap/web-config", "shop")["data"]["count"] == "2"
