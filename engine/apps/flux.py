@@ -200,6 +200,8 @@ def _flux_post_build(
                 optional=reader.boolean(entry, f"{field_name}.optional"),
             )
         )
+    if not pairs and not refs:
+        return None  # as in Flux: nothing to substitute from, no substitution at all
     namespace = namespace or "default"
     return PostBuild(
         substitute=tuple(pairs),

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from gitwave.engine.errors import GitwaveError, RenderError, ValidationError
+from gitwave.engine.mask import redact
 from gitwave.engine.model import Resource, SourceRef
 from gitwave.engine.render.directory import Doc
 from gitwave.engine.render.envsubst import Expansion, SubstitutionError, expand
@@ -177,9 +178,11 @@ def apply_post_build(
     try:
         resources = to_resources(docs, options)
     except GitwaveError as exc:
+        # A check may quote a value (a name that is not a DNS name): never a secret one.
+        hidden = [value for values in masked for value in values]
         raise ValidationError(
             post_build.owner,
-            f"after postBuild substitution: {exc}",
+            f"after postBuild substitution: {redact(str(exc), hidden)}",
             hint="a value substituted into YAML is read as YAML, as in Flux: a number or "
             "boolean stays one even when quoted in Git; for a string, wrap it in a double "
             "quote variable as Flux documents: ${quote}${var}${quote} with quote: '\"'",
