@@ -295,6 +295,7 @@ def confirm_updates(plan: Plan, *, targets: ProviderRouter) -> Plan:
                 and task.desired is not None
                 and task.live is not None
                 and not task.desired.is_secret  # plans carry Secrets masked
+                and not task.desired.masked_values  # and what Secret values became
                 and not references(task.desired)
             ):
                 provider = targets.for_resource(task.desired)
