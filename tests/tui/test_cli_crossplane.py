@@ -196,3 +196,77 @@ def test_the_composites_secret_copies_the_rds_instances_connection_details(
     for text in [*printed, plan.stdout]:
         assert password not in text
         assert base64.b64encode(password.encode()).decode() not in text
+
+
+# --- composite status: Synced and Ready, as Crossplane sets them -----------------------
+
+
+def test_status_shows_the_claims_synced_and_ready_conditions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, state: Path
+) -> None:
+    app = tmp_path / "claim-app"
+    shutil.copytree(CLAIM_APP, app)
+    code, out, err = run(capsys, "status", str(app))
+    assert code == 0, err
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("NAME"))
+    # Before any sync nothing is applied: Synced False, naming what is missing.
+    assert lines[header].split() == ["NAME", "SYNCED", "READY", "STATUS"]
+    assert lines[header + 1].split()[:3] == ["Cache/team/sessions", "False", "False"]
+    assert "OutOfSync: Composed resources not applied as composed:" in lines[header + 1]
+
+    assert run(capsys, "sync", str(app))[0] == 0
+    code, out, err = run(capsys, "status", str(app))
+    assert code == 0, err
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("NAME"))
+    rows = [line.split(maxsplit=4) for line in lines[header + 1 :] if line.strip()]
+    # configmap-1 has no readiness check: Crossplane's default waits for a Ready
+    # condition a ConfigMap never reports, so the claim stays Creating.
+    assert rows[0] == [
+        "Cache/team/sessions",
+        "True",
+        "False",
+        "Creating:",
+        "Unready resources: configmap-1",
+    ]
+    assert rows[1][:4] == ["├─", "ConfigMap/team/sessions-configmap-0", "True", "True"]
+    assert rows[2][:4] == ["├─", "ConfigMap/team/sessions-configmap-1", "True", "False"]
+    assert rows[3][:4] == ["└─", "Secret/team/sessions-cache", "True", "True"]
+
+    code, out, _ = run(capsys, "status", str(app), "-o", "json")
+    [composite] = json.loads(out)["composites"]
+    assert composite["composite"] == "Cache/team/sessions"
+    assert composite["conditions"] == [
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "Creating",
+            "message": "Unready resources: configmap-1",
+        },
+    ]
+    assert [r["name"] for r in composite["resources"]] == ["configmap-0", "configmap-1"]
+    assert composite["connectionDetails"] == ["flavour", "host", "port"]
+
+
+def test_status_says_ready_once_every_composed_resource_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, state: Path
+) -> None:
+    app = tmp_path / "claim-app"
+    shutil.copytree(CLAIM_APP, app)
+    composition = app / "composition.yaml"
+    composition.write_text(
+        composition.read_text().replace(
+            "          mode: lru\n",
+            "          mode: lru\n      readinessChecks:\n        - type: None\n",
+        )
+    )
+    assert run(capsys, "sync", str(app))[0] == 0
+
+    code, out, err = run(capsys, "status", str(app), "-o", "json")
+
+    assert code == 0, err
+    [composite] = json.loads(out)["composites"]
+    assert composite["ready"] is True and composite["synced"] is True
+    assert composite["conditions"][1] == {"type": "Ready", "status": "True", "reason": "Available"}
