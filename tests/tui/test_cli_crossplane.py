@@ -270,3 +270,65 @@ def test_status_says_ready_once_every_composed_resource_is(
     [composite] = json.loads(out)["composites"]
     assert composite["ready"] is True and composite["synced"] is True
     assert composite["conditions"][1] == {"type": "Ready", "status": "True", "reason": "Available"}
+
+
+# --- Upbound's provider-aws kinds ----------------------------------------------------
+
+UPBOUND_APP = REPO / "tests" / "testdata" / "compositions" / "upbound-app"
+
+
+@pytest.mark.slow  # fresh `gitwave` processes, each starting the AWS emulator
+def test_a_composition_of_upbound_kinds_syncs_onto_the_aws_handlers(tmp_path: Path) -> None:
+    app = tmp_path / "upbound-app"
+    shutil.copytree(UPBOUND_APP, app)
+    state = tmp_path / "state"
+
+    synced = gitwave(state, "sync", str(app), "-o", "json")
+
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    created = [r["key"] for r in json.loads(synced.stdout)["resources"]]
+    assert created.index("SubnetGroup/shop-db-subnetgroup-0") < created.index(
+        "Instance/shop-db-instance-2"
+    )
+    assert created.index("Instance/shop-db-instance-2") < created.index("Secret/store/shop-db-conn")
+    details = secret_values(state, "store", "shop-db-conn")
+    assert details is not None
+    assert set(details) == {"username", "password", "address", "port", "endpoint"}
+    assert details["username"] == "shopadmin"
+    assert details["endpoint"] == f"{details['address']}:{details['port']}"
+    plan = gitwave(state, "plan", str(app))
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    status = gitwave(state, "status", str(app), "-o", "json")
+    [composite] = json.loads(status.stdout)["composites"]
+    assert composite["ready"] is True, composite
+    assert [r["key"] for r in composite["resources"]] == [
+        "SubnetGroup/shop-db-subnetgroup-0",
+        "SecurityGroup/shop-db-securitygroup-1",
+        "Instance/shop-db-instance-2",
+        "MetricAlarm/shop-db-metricalarm-3",
+    ]
+    for text in (synced.stdout, synced.stderr, plan.stdout, status.stdout):
+        assert details["password"] not in text
+
+
+@pytest.mark.slow  # a fresh `gitwave` process
+def test_an_upbound_kind_gitwave_does_not_map_is_refused_and_nothing_applied(
+    tmp_path: Path,
+) -> None:
+    app = tmp_path / "upbound-app"
+    shutil.copytree(UPBOUND_APP, app)
+    (app / "queue.yaml").write_text(
+        "apiVersion: sqs.aws.upbound.io/v1beta1\nkind: Queue\nmetadata:\n  name: orders\n"
+        "spec:\n  forProvider:\n    region: us-east-1\n"
+    )
+    state = tmp_path / "state"
+
+    result = gitwave(state, "sync", str(app))
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Queue/orders" in result.stderr
+    assert "Queue (sqs.aws.upbound.io/v1beta1) is not supported" in result.stderr
+    assert "Instance.rds.aws.upbound.io/v1beta1" in result.stderr
+    assert secret_values(state, "store", "shop-db-conn") is None
+    listed = gitwave(state, "sandbox", "get", "namespace", "-o", "json")
+    assert "store" not in {i["metadata"]["name"] for i in json.loads(listed.stdout)["items"]}
