@@ -93,10 +93,10 @@ def composite_secret(
     field = "spec.writeConnectionSecretToRef"
     if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str) or not ref["name"]:
         raise ValidationError(xr.where, f"{field}.name is missing or not a string")
+    # A claim's Secret always goes to the claim's namespace (its ref has no namespace).
     is_claim = bool(xrd.claim_kind) and xr.key.kind == xrd.claim_kind
     namespace = xr.key.namespace
     if not is_claim and isinstance(ref.get("namespace"), str) and ref["namespace"]:
-        # A claim's Secret always goes to the claim's namespace (its ref has no namespace).
         namespace = ref["namespace"]
     if not namespace:
         raise ValidationError(
@@ -144,7 +144,9 @@ def composite_secret(
     }
     if data:
         secret_manifest["data"] = dict(sorted(data.items()))
-    edges = tuple(sorted({(k, key) for k in refs.values() if k != key and k.kind != "Secret"}))
+    # After each composed resource it reads (a connection Secret is no node: its writer is).
+    readers = {k for ident, k in refs.items() if not ident.endswith(SECRET_REFERENCE_SUFFIX)}
+    edges = tuple(sorted((k, key) for k in readers if k != key))
     return CompositeSecret(Resource(key, "v1", secret_manifest, xr.source), edges)
 
 
