@@ -89,7 +89,13 @@ def choose_app_set(
                 hint="apps here: " + ", ".join(e.name for e in entries),
             )
         return chosen
-    leaves = [e for e in entries if e.error is not None or e.spec is None or not e.spec.children]
+    # The root of a ``flux bootstrap`` tree is synced too (before its children, which
+    # follow it): kustomize-controller applies its own objects (a cluster-vars ConfigMap).
+    leaves = [
+        e
+        for e in entries
+        if e.error is not None or e.spec is None or not e.spec.children or e.spec.flux_tree
+    ]
     # An ApplicationSet that generates nothing has no children, yet renders nothing itself.
     sets = {e.name for e in entries if e.error is None and e.spec and e.spec.kind is AppKind.APPSET}
     return [e for e in leaves or entries if e.name not in sets]

@@ -477,8 +477,9 @@ def _rollback(
             hint=f"`gitwave history {app.name}` lists this app's entries",
         )
     recorded = store.manifests(sync_id)
-    cleaned = [r for r in recorded if not r.is_secret]
-    secrets = [r.key for r in recorded if r.is_secret]
+    # Objects a Secret's value reached (Flux postBuild) are recorded masked: kept too.
+    cleaned = [r for r in recorded if not r.is_secret and not r.masked_values]
+    secrets = [r.key for r in recorded if r.is_secret or r.masked_values]
     # The objects belong to the app as it was synced then: the history says
     # which source that was (an entry from before it did: the name alone).
     name, _, source = entry.owner.partition("@")

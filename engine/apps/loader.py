@@ -30,6 +30,8 @@ from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.implicit import implicit_for
 from gitwave.engine.apps.model import (
     ARGO_GROUP,
+    FLUX_KUSTOMIZE_GROUP,
+    FLUX_SOURCE_GROUP,
     MAX_APP_DEPTH,
     AppKind,
     AppSpec,
@@ -42,6 +44,7 @@ from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.model import Resource, SourceRef
 from gitwave.engine.render import Rendered, RenderTool, render
+from gitwave.engine.render.postbuild import ObjectReader, apply_post_build, variables_for
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
@@ -180,17 +183,34 @@ def checkout_for(app: AppSpec, *, cache_dir: Path | None = None) -> Checkout:
     )
 
 
-def render_app(app: AppSpec, *, cache_dir: Path | None = None) -> Rendered:
+def render_app(
+    app: AppSpec, *, cache_dir: Path | None = None, read: ObjectReader | None = None
+) -> Rendered:
     """Render ``app`` from its resolved source; child Applications are left out.
+    A Flux app's ``postBuild`` variables are substituted, those of its
+    substituteFrom objects read through ``read`` (None: no target, so a
+    required one is missing).
 
-    Raises what ``open_source`` and ``render`` raise.
+    Raises what ``open_source`` and ``render`` raise, and ValidationError for a
+    substitution that fails (see ``render.postbuild``).
     """
     if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
         return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
+    rendered = _own_objects(app, cache_dir)
+    if app.post_build is None:
+        return rendered
+    variables = variables_for(app.post_build, read)
+    return apply_post_build(rendered, app.post_build, variables, app.source.render)
+
+
+def _own_objects(app: AppSpec, cache_dir: Path | None) -> Rendered:
     _, rendered = _render_whole(app, cache_dir=cache_dir)
     # An Argo app's AppProjects are gitwave's to read (like its child Applications), not to
     # apply; its ApplicationSets are read as its children (or fail alone).
     argo = app.kind is AppKind.ARGO
+    if app.flux_tree:
+        own = tuple(r for r in rendered.resources if not is_flux_machinery(r))
+        return rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
     if not app.children and not argo:
         return rendered
     own = tuple(
@@ -234,6 +254,8 @@ class _Loader:
         self.broken: list[BrokenApp] = []
         self.projects = ProjectBook()
         self.sets = SetLoader(clusters or CurrentTargetOnly(), local_repos, cache_dir)
+        # Every Kustomization found in a ``flux bootstrap`` tree, read or not.
+        self.flux_tree_names: set[str] = set()
 
     def _fail(self, name: str, error: GitwaveError, spec: AppSpec | None = None) -> None:
         self.broken.append(BrokenApp(name=name, error=error, spec=spec))
@@ -252,6 +274,9 @@ class _Loader:
         flux_docs: list[tuple[Document, str]] = []
         sources: list[FluxSource] = []
         broken_sources: dict[str, GitwaveError] = {}
+        # The ``flux bootstrap`` layout: <target>/flux-system defines the root
+        # Kustomization; the Kustomizations its render holds are its children.
+        roots, in_tree = self._bootstrap(holder, target, sources)
         for file in files:
             rel = checkout.relpath(file)
             for doc in self._documents(file, rel):
@@ -276,10 +301,12 @@ class _Loader:
                         broken_sources[name] = exc  # its Kustomizations fail with it
                     else:
                         self._fail(name, exc)
-        flux: list[AppSpec] = []
+        flux: list[AppSpec] = list(roots)
         for doc, rel in flux_docs:
             origin = SourceRef(rel, doc.line)
             name = definition_name(doc.value, str(origin))
+            if name in in_tree:
+                continue  # a child of the bootstrap root, read from its render
             source_error = broken_sources.get(source_ref_name(doc.value))
             if source_error is not None:
                 self._fail(
@@ -297,7 +324,7 @@ class _Loader:
             except GitwaveError as exc:
                 self._fail(name, exc)
         if not argo and not flux and not sets:
-            if self.broken:
+            if self.broken or in_tree:
                 return []  # every definition here is broken: no implicit app instead
             # Not rendered here: Applications below an implicit app are ordinary objects.
             return [self._namespaced(implicit_for(holder, target))]
@@ -313,6 +340,111 @@ class _Loader:
         """``app`` with the default destination namespace when it names none: set
         before its first render, so that render and the sync's are one (cached)."""
         return with_default_namespace(app, self.default_namespace)
+
+    def _check_local(self, app: AppSpec) -> None:
+        check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+
+    def _bootstrap(
+        self, holder: Holder, target: Path, sources: list[FluxSource]
+    ) -> tuple[list[AppSpec], set[str]]:
+        """The root Kustomizations of a ``flux bootstrap`` layout (those defined in
+        ``<target>/flux-system/``, with their children found by rendering them),
+        and the names of every Kustomization in their trees. ``sources`` gets
+        the GitRepositories defined there (``flux-system``: the repository the
+        path lives in when its URL names it, see ``Holder.resolve``)."""
+        directory = target / BOOTSTRAP_DIR if target.is_dir() else None
+        if directory is None or not directory.is_dir():
+            return [], set()
+        checkout = holder.checkout
+        kustomizations: list[tuple[Document, str]] = []
+        for file in top_level_files(directory):
+            rel = checkout.relpath(file)
+            for doc in self._documents(file, rel):
+                kind = app_kind(doc.value)
+                where = f"{rel}:{doc.line}"
+                if kind == "GitRepository":
+                    try:
+                        sources.append(parse_git_repository(doc.value, where, holder.resolve))
+                    except GitwaveError as exc:
+                        self._fail(definition_name(doc.value, where), exc)
+                elif kind == "Kustomization":
+                    kustomizations.append((doc, rel))
+        roots: list[AppSpec] = []
+        for doc, rel in kustomizations:
+            origin = SourceRef(rel, doc.line)
+            try:
+                root = parse_flux(doc.value, origin, holder.resolve, sources)
+                self._check_local(root)
+            except GitwaveError as exc:
+                self._fail(definition_name(doc.value, str(origin)), exc)
+                continue
+            roots.append(self._discover_flux(root, sources, depth=0, chain=()))
+        return roots, self.flux_tree_names | {root.name for root in roots}
+
+    def _discover_flux(
+        self,
+        app: AppSpec,
+        sources: Sequence[FluxSource],
+        *,
+        depth: int,
+        chain: tuple[AppSpec, ...],
+    ) -> AppSpec:
+        """``app`` with the Kustomizations its render holds as children (recursively),
+        as kustomize-controller applies them; marked ``flux_tree``. A render that
+        fails, or a child that cannot be read, makes ``app`` broken (nothing of
+        it is pruned on a partial view)."""
+        app = self._namespaced(replace(app, flux_tree=True))
+        if depth > MAX_APP_DEPTH or any(_identity(a) == _identity(app) for a in chain):
+            loop = " -> ".join(a.where for a in (*chain, app))
+            error = ValidationError(app.where, f"Kustomizations nest in a loop: {loop}")
+            self._fail(app.name, error, app)
+            return app
+        try:
+            checkout, rendered = _render_whole(app, cache_dir=self.cache_dir)
+        except GitwaveError as exc:
+            self._fail(app.name, exc, app)
+            return app
+        holder = Holder.for_source(checkout, app.source)
+        found = list(sources)
+        for resource in rendered.resources:
+            if _is_flux_source(resource):
+                origin = resource.source or SourceRef(rendered.path)
+                try:
+                    where = str(origin)
+                    found.append(parse_git_repository(resource.manifest, where, holder.resolve))
+                except GitwaveError as exc:
+                    self._fail(app.name, exc, app)
+                    return app
+        children: list[AppSpec] = []
+        for resource in rendered.resources:
+            if not _is_flux_kustomization(resource) or _same_object(resource, app):
+                continue
+            origin = resource.source or SourceRef(rendered.path)
+            self.flux_tree_names.add(resource.key.name)
+            try:
+                child = parse_flux(resource.manifest, origin, holder.resolve, found)
+                self._check_local(child)
+            except GitwaveError as exc:
+                # As for an app of apps: the parent is broken (its child list is
+                # partial), the children that could be read stay in its tree.
+                self._fail(app.name, exc, app)
+                continue
+            # Flux deletes a child Kustomization its parent no longer applies, and
+            # garbage-collects the child's objects when the child prunes.
+            children.append(replace(child, cascade=child.policy.prune))
+        if not children:
+            return app
+        try:
+            check_unique(children)
+        except GitwaveError as exc:
+            self._fail(app.name, exc, app)
+            return app
+        nested = [
+            self._discover_flux(child, found, depth=depth + 1, chain=(*chain, app))
+            for child in children
+        ]
+        nested.sort(key=lambda a: (a.wave, a.name))
+        return replace(app, children=tuple(nested))
 
     def _discover(self, app: AppSpec, *, depth: int, chain: tuple[AppSpec, ...]) -> AppSpec:
         """``app`` with its child Applications (app of apps), found by rendering it.
@@ -399,6 +531,41 @@ def _identity(app: AppSpec) -> tuple[str, str | None, str]:
     source = app.source
     place = source.fetch_from if is_remote(source.fetch_from) else str(Path(source.fetch_from))
     return (place, source.fetch_revision, source.path)
+
+
+# Where ``flux bootstrap`` writes the root GitRepository and Kustomization of a cluster.
+BOOTSTRAP_DIR = "flux-system"
+# Flux's own installation (gotk-components.yaml) carries this label.
+_FLUX_PART_OF = ("app.kubernetes.io/part-of", "flux")
+
+
+def is_flux_machinery(resource: Resource) -> bool:
+    """What a Kustomization of a ``flux bootstrap`` tree renders that gitwave
+    does not apply: the Kustomizations and GitRepositories (gitwave reads them
+    as apps and sources) and Flux's own controllers and CRDs (left to Flux),
+    all but their Namespace, which the objects of the tree may live in."""
+    if _is_flux_kustomization(resource) or _is_flux_source(resource):
+        return True
+    label, value = _FLUX_PART_OF
+    if resource.labels.get(label) != value:
+        return False
+    return not (resource.key.group == "" and resource.key.kind == "Namespace")
+
+
+def _is_flux_kustomization(resource: Resource) -> bool:
+    return resource.key.group == FLUX_KUSTOMIZE_GROUP and resource.key.kind == "Kustomization"
+
+
+def _is_flux_source(resource: Resource) -> bool:
+    return resource.key.group == FLUX_SOURCE_GROUP and resource.key.kind == "GitRepository"
+
+
+def _same_object(resource: Resource, app: AppSpec) -> bool:
+    """The Kustomization's own object in its render (the root applies itself)."""
+    return resource.key.name == app.name and resource.key.namespace in (
+        app.app_namespace,
+        app.app_namespace or "default",
+    )
 
 
 def _is_argo_app_resource(resource: Resource) -> bool:

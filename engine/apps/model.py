@@ -19,6 +19,7 @@ from gitwave.engine.diff import IgnoreDifference, ignore_pointers
 from gitwave.engine.health.policy import HealthPolicy
 from gitwave.engine.model import Owner, Propagation, ResourceKey, SourceRef
 from gitwave.engine.render import RenderOptions
+from gitwave.engine.render.postbuild import PostBuild
 from gitwave.engine.source import normalise_repo_url, redact_url
 
 MAX_APP_DEPTH = 8
@@ -202,6 +203,12 @@ class AppSpec:
     service_account: str = ""
     # Repo-relative policy directories (the ``gitwave.dev/policy`` annotation).
     policy_dirs: tuple[str, ...] = ()
+    # Flux: ``spec.postBuild`` (variable substitution after the build), None when absent.
+    post_build: PostBuild | None = None
+    # Flux, the ``flux bootstrap`` layout: this Kustomization's render was read for
+    # the Kustomizations it applies (its ``children``); they, their GitRepositories
+    # and Flux's own installation are gitwave's to read, not objects to apply.
+    flux_tree: bool = False
 
     @property
     def owner(self) -> Owner:

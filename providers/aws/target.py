@@ -180,12 +180,16 @@ class AwsTarget:
     # -- Provider protocol --------------------------------------------------------------
 
     def handles(self, api_version: str, kind: str) -> bool:
-        """The AWS kinds gitwave manages, and Crossplane's AWS ProviderConfig."""
+        """The AWS kinds gitwave manages (every Upbound one: those it does not
+        map are refused by name), and Crossplane's AWS ProviderConfig."""
         from .kinds import handler_for  # boto3 too: see _ensure
+        from .kinds.upbound import is_upbound_group
 
         if _is_provider_config(api_version, kind):
             return True
         group, _, version = api_version.rpartition("/")
+        if is_upbound_group(group):
+            return True
         handler = handler_for(group, kind)
         return handler is not None and handler.version == version
 

@@ -137,8 +137,9 @@ def test_status_shows_the_composite_as_a_tree(synced: tuple[Path, dict[str, obje
     result = gitwave(state, "status", str(SAMPLE))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    root = lines.index("ProductionDatabase/shop-db (production-database-aws)  Ready")
-    children = [line.split()[1] for line in lines[root + 1 :] if line.startswith("  ")]
+    root = next(i for i, line in enumerate(lines) if line.startswith("ProductionDatabase/"))
+    assert lines[root].split() == ["ProductionDatabase/shop-db", "True", "True", "Available"]
+    children = [line.split()[1] for line in lines[root + 1 :] if line.startswith(("├", "└"))]
     assert set(children) == {
         "SecurityGroup/shop-db-sg",
         "DBSubnetGroup/shop-db-subnets",
@@ -149,6 +150,10 @@ def test_status_shows_the_composite_as_a_tree(synced: tuple[Path, dict[str, obje
     data = json.loads(gitwave(state, "status", str(SAMPLE), "-o", "json").stdout)
     [composite] = data["composites"]
     assert composite["ready"] is True
+    assert composite["conditions"] == [
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+        {"type": "Ready", "status": "True", "reason": "Available"},
+    ]
     assert "password" in composite["connectionDetails"]
     assert "password" not in json.dumps(composite["resources"])
 

@@ -349,6 +349,7 @@ def context_from_args(args: argparse.Namespace) -> Context:
     args.context = getattr(args, "context", None)
     args.kubeconfig = getattr(args, "kubeconfig", None)
     args.allow_exec_plugins = getattr(args, "allow_exec_plugins", False)
+    args.log_format = getattr(args, "log_format", "text")
     _refuse_unused_target(args)
     output = getattr(args, "output", "table")
     color = use_color(sys.stdout) and not getattr(args, "no_color", False)

@@ -153,7 +153,8 @@ def common_flags() -> argparse.ArgumentParser:
         "--log-format",
         choices=["text", "json"],
         default=argparse.SUPPRESS,
-        help="log lines as text or as JSON objects, one per line (default: text)",
+        help="log lines on stderr as text or as JSON objects, one a line; with json, run "
+        "and watch print every event as a JSON line on stdout too (default: text)",
     )
     return common
 
@@ -626,6 +627,36 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
         default="5m",
         metavar="DURATION",
         help="the window --heal-limit counts heals in (default: 5m)",
+    )
+    p.add_argument(
+        "--metrics-addr",
+        metavar="ADDR",
+        help="serve Prometheus metrics at http://ADDR/metrics (:9090, 127.0.0.1:9090; "
+        "default: off)",
+    )
+    p.add_argument(
+        "--webhook-addr",
+        metavar="ADDR",
+        help="accept GitHub, GitLab and Gitea push webhooks at ADDR (POST /api/webhook) "
+        "and poll the apps a push concerns at once",
+    )
+    p.add_argument(
+        "--webhook-secret-file",
+        metavar="FILE",
+        help="the webhooks' shared secret (default: $GITWAVE_WEBHOOK_SECRET); "
+        "requests not signed with it are refused",
+    )
+    p.add_argument(
+        "--webhook-allow-unsigned",
+        action="store_true",
+        help="accept webhook requests that carry no signature (insecure)",
+    )
+    # --log-format json (a global flag): every event as one JSON object a line on stdout.
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="with --log-format json: the lowest level logged (debug: every object applied)",
     )
     p.set_defaults(func=cmd_run)
 

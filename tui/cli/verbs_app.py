@@ -24,7 +24,7 @@ from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import EventKind
 from gitwave.engine.graph import to_dot
-from gitwave.engine.mask import mask_secret_manifest
+from gitwave.engine.mask import shown_manifest
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan_report import plan_to_dict
 from gitwave.engine.render import Rendered
@@ -139,11 +139,14 @@ def _lock_notices(ctx: Context) -> Callable[[Any], None]:
     return sink
 
 
-def _render(ctx: Context, app: AppSpec) -> Rendered:
+def render_offline(ctx: Context, app: AppSpec) -> Rendered:
     """Render offline, unless the app's sops keys are in a Secret on the target
-    (Flux's ``decryption.secretRef``): then the target is read for them."""
+    (Flux's ``decryption.secretRef``) or its postBuild variables are in
+    ConfigMaps/Secrets there (``substituteFrom``): then the target is read."""
     decryption = app.source.render.decryption
-    if decryption is not None and decryption.secret_ref:
+    if (decryption is not None and decryption.secret_ref) or (
+        app.post_build is not None and app.post_build.substitute_from
+    ):
         return render_for(app, ctx.targets)
     return render_app(app)
 
@@ -153,16 +156,13 @@ def cmd_render(ctx: Context) -> int:
     errors = False
     for entry in chosen_apps(ctx):
         try:
-            resources = _render(ctx, entry.loaded()).resources
+            resources = render_offline(ctx, entry.loaded()).resources
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors = True
             continue
         for resource in resources:
-            manifest = resource.manifest
-            if resource.is_secret:
-                manifest = mask_secret_manifest(manifest)
-            docs.append(manifest)
+            docs.append(shown_manifest(resource))
     if ctx.output == "json":
         ctx.out(dump({"apiVersion": "v1", "kind": "List", "items": docs}, "json"))
     else:
@@ -175,7 +175,7 @@ def cmd_graph(ctx: Context) -> int:
     for entry in chosen_apps(ctx):
         try:
             app = entry.loaded()
-            graph = desired_of(_render(ctx, app).resources).graph
+            graph = desired_of(render_offline(ctx, app).resources).graph
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors = True

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
@@ -271,7 +272,10 @@ class AppsScreen(GitwaveScreen):
         return sorted(shown, key=key)
 
     def _render_rows(self) -> None:
-        table = self.query_one("#apps", DataTable)
+        try:
+            table = self.query_one("#apps", DataTable)
+        except NoMatches:
+            return  # the screen is closing: a loader's last answer came after its table went
         selected = self.selected_name
         table.clear()
         if not self._destinations and any(
@@ -290,7 +294,10 @@ class AppsScreen(GitwaveScreen):
         self._render_status()
 
     def _render_status(self) -> None:
-        status = self.query_one("#status", Static)
+        try:
+            status = self.query_one("#status", Static)
+        except NoMatches:
+            return  # closing, as in _render_rows
         if self.error:
             status.update(Text(f"cannot list the apps: {self.error}", style="red"))
             return
