@@ -33,6 +33,9 @@ from gitwave.engine.apps.model import (
     MAX_APP_DEPTH,
     AppKind,
     AppSpec,
+    Location,
+    app_set_scope,
+    file_set_scope,
 )
 from gitwave.engine.apps.order import check_depends_on, check_unique, order_apps
 from gitwave.engine.apps.project_choice import ProjectBook
@@ -130,25 +133,43 @@ def load_app_set(
         replace(b, spec=_identified(b.spec, "", identities)) if b.spec is not None else b
         for b in loader.broken
     )
+    if holder.fetch_from not in identities:
+        identities[holder.fetch_from] = repository_identity(holder.fetch_from)
+    read_at = Location(
+        identities[holder.fetch_from],
+        checkout.relpath(target),
+        is_file=target.is_file(),
+        fetch_from=holder.fetch_from,
+        fetch_revision=holder.fetch_revision,
+    )
     return AppSet(
         checkout=checkout,
         apps=tuple(_identified(app, "", identities) for app in apps),
         broken=broken,
+        location=read_at if loader.location_known else None,
     )
 
 
-def _identified(app: AppSpec, parent: str = "", known: dict[str, str] | None = None) -> AppSpec:
+def _identified(
+    app: AppSpec, parent: str = "", known: dict[str, str] | None = None, set_scope: str = ""
+) -> AppSpec:
     """``app`` (and its children) with ``source.repository`` set, part of its
-    identity, and each child with its parent's owner. ``known`` keeps the
+    identity, each child with its parent's owner, and each app an ApplicationSet
+    generates with where that set is defined (``set_scope``). ``known`` keeps the
     identities found (a thousand apps of one repository read its remotes once)."""
     known = {} if known is None else known
     fetch_from = app.source.fetch_from
     if fetch_from not in known:
         known[fetch_from] = repository_identity(fetch_from)
     source = replace(app.source, repository=known[fetch_from])
-    identified = replace(app, source=source, parent=parent)
+    identified = replace(app, source=source, parent=parent, set_scope=set_scope)
     owner = identified.owner
-    children = tuple(_identified(c, f"{owner.app}@{owner.source}", known) for c in app.children)
+    scope = ""
+    if app.kind is AppKind.APPSET:
+        scope = app_set_scope(parent) if parent else file_set_scope(source.repository, source.path)
+    children = tuple(
+        _identified(c, f"{owner.app}@{owner.source}", known, scope) for c in app.children
+    )
     return replace(identified, children=children)
 
 
@@ -219,6 +240,7 @@ class _Loader:
         self.cache_dir = cache_dir
         self.local_repos = local_repos  # host directories an app's source may be in
         self.broken: list[BrokenApp] = []
+        self.location_known = True  # see top_level
         self.projects = ProjectBook()
         self.sets = SetLoader(clusters or CurrentTargetOnly(), local_repos, cache_dir)
 
@@ -287,6 +309,9 @@ class _Loader:
             if self.broken:
                 return []  # every definition here is broken: no implicit app instead
             # Not rendered here: Applications below an implicit app are ordinary objects.
+            # Its files define no app now, yet one may be a half-written definition:
+            # the sets once defined here are not known to be gone (``Location``).
+            self.location_known = not files
             return [implicit_for(holder, target)]
         check_unique(argo + flux + [a for s in sets for a in s.walk()])
         flux = without_broken_dependencies(flux, self.broken)
