@@ -161,6 +161,7 @@ class _Session:
         self.options = options
         self.watched: dict[str, _Watched] = {}
         self.parents: list[Path] = []  # app-of-apps paths: a change there reloads
+        self.generator_dirs: list[Path] = []  # git generators' directories: likewise
         self.definition_files: set[Path] = set()
 
     # -- apps ----------------------------------------------------------------------
@@ -181,6 +182,17 @@ class _Session:
         removed = removed_apps(app_set, self.store, only=self.options.only) if self.store else []
         self.fleet.check(chosen)  # an unknown destination: nothing is applied anywhere
         self.parents = [self._directory_of(a) for a in flat if a.children and self._follows(a)]
+        # What an ApplicationSet's git generators list or read in this work tree: a
+        # directory added there is a new app (Argo CD re-runs its generators).
+        self.generator_dirs = sorted(
+            {
+                Path(read)
+                for a in flat
+                if a.kind is AppKind.APPSET
+                for read in a.reads
+                if _is_under(Path(read), self.top)
+            }
+        )
         self.definition_files = {
             (self.top / a.origin.file).resolve()
             for a in flat
@@ -230,9 +242,14 @@ class _Session:
         return (Path(app.source.fetch_from) / app.source.path).resolve()
 
     def roots(self) -> list[Path]:
-        """The directories to watch: the definitions and every app's path,
-        without ones nested in another."""
+        """The directories to watch: the definitions, the directories git
+        generators read, and every app's path, without ones nested in another."""
         candidates = {self.definitions}
+        for read in self.generator_dirs:
+            # Not there yet (``apps/`` before its first app): watch where it will appear.
+            while not read.is_dir() and read != self.top and self.top in read.parents:
+                read = read.parent
+            candidates.add(read)
         for item in self.watched.values():
             if item.removed:
                 continue
@@ -254,6 +271,8 @@ class _Session:
             if beside and (self.definition_files or self.given.is_file()):
                 return True  # a new file beside the definitions may define an app
             if any(_is_under(path, parent) for parent in self.parents):
+                return True
+            if any(_is_under(path, read) for read in self.generator_dirs):
                 return True
         return False
 

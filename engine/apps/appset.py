@@ -141,9 +141,12 @@ class SetLoader:
         if not isinstance(generators, list) or not generators:
             reader.fail("spec.generators must be a non-empty list")
         elements: list[tuple[str, Params]] = []
+        reads: list[Path] = []
         for i, generator in enumerate(generators):
             field = f"spec.generators[{i}]"
-            ctx = Context(syntax, lines.where(field), self.clusters, self._opener(holder, where))
+            ctx = Context(
+                syntax, lines.where(field), self.clusters, self._opener(holder, where), reads
+            )
             for j, params in enumerate(generate(generator, field, ctx)):
                 elements.append((f"{field} element {j}", params))
         apps: list[AppSpec] = []
@@ -173,6 +176,7 @@ class SetLoader:
             policy=SyncPolicy(automated=True, prune=deletes),
             origin=origin,
             children=tuple(sorted(apps, key=lambda a: (a.wave, a.name))),
+            reads=tuple(sorted({str(path) for path in reads})),
         )
 
     def _generated(

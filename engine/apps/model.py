@@ -197,6 +197,9 @@ class AppSpec:
     # PATH`` for a set in a top-level file, ``app OWNER`` for one in an app of
     # apps' render. "" for every other app.
     set_scope: str = ""
+    # An ApplicationSet: the directories its git generators read (absolute, in
+    # the checkouts they opened); a change there may change its apps (watch mode).
+    reads: tuple[str, ...] = ()
     # Argo CD: the AppProject named by ``spec.project`` and, once the loader found
     # it, its rules (None: nothing restricts the app, as for the implicit
     # ``default`` project, Flux and implicit apps). ``app_namespace`` is the

@@ -127,6 +127,41 @@ def test_deleting_a_set_that_preserves_resources_keeps_its_objects(
     assert live_maps(watcher) == {"cm-api", "cm-web"}
 
 
+def test_a_directory_added_where_the_git_generator_looks_is_a_new_app(
+    watcher: Watcher, tmp_path: Path
+) -> None:
+    top = set_repo(tmp_path)
+    watcher.start(top / "sets")
+    watcher.wait_cycles(2)
+
+    (top / "apps" / "new").mkdir()
+    (top / "apps" / "new" / "cm.yaml").write_text(config_map("cm-new"))
+    cycle = watcher.wait_cycles(3)[2]
+
+    assert cycle.app == "new", watcher.lines()
+    assert "1 to create → Synced" in cycle.message
+    assert live_maps(watcher) == {"cm-api", "cm-new", "cm-web"}
+    assert not (top / ".git" / "index.lock").exists()
+    assert "apps/new/cm.yaml" in git.Repo(top).untracked_files, "nothing was committed"
+
+
+def test_a_directory_made_under_a_generator_path_that_did_not_exist_is_seen(
+    watcher: Watcher, tmp_path: Path
+) -> None:
+    top = set_repo(tmp_path)
+    text = (top / "sets" / "set.yaml").read_text().replace("apps/*", "teams/*/app")
+    (top / "sets" / "set.yaml").write_text(text)
+    watcher.start(top / "sets")  # the set generates nothing yet: nothing to cycle
+    assert watcher.quiet() == []
+
+    (top / "teams" / "blue" / "app").mkdir(parents=True)
+    (top / "teams" / "blue" / "app" / "cm.yaml").write_text(config_map("cm-blue"))
+    cycles = watcher.wait_cycles(1)
+
+    assert cycles[0].app == "app", watcher.lines()
+    assert "cm-blue" in live_maps(watcher)
+
+
 def test_run_prunes_the_apps_of_a_set_deleted_in_a_new_commit(tmp_path: Path) -> None:
     top = set_repo(tmp_path)
     store = Store(tmp_path / "state" / "gitwave.db")
