@@ -118,7 +118,10 @@ def _follows(tree: Iterable[AppSpec]) -> dict[str, tuple[str, ...]]:
         follows[app.name] = follows.get(app.name, ()) + app.depends_on
         for child in app.children:
             earlier = tuple(c.name for c in app.children if c.wave < child.wave)
-            follows[child.name] = (app.name, *earlier)
+            # A set is never synced itself (and one whose bad elements make it
+            # fail still has good ones): its apps wait for nothing of it.
+            holder = () if app.kind is AppKind.APPSET else (app.name,)
+            follows[child.name] = (*holder, *earlier)
             walk(child)
 
     for app in tree:

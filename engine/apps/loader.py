@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from gitwave.engine.apps.appset import CurrentTargetOnly, SetLoader, is_app_set
+from gitwave.engine.apps.appset import CurrentTargetOnly, LoadedSet, SetLoader, is_app_set
 from gitwave.engine.apps.argo import parse_argo
 from gitwave.engine.apps.broken import (
     AppSet,
@@ -247,6 +247,13 @@ class _Loader:
     def _fail(self, name: str, error: GitwaveError, spec: AppSpec | None = None) -> None:
         self.broken.append(BrokenApp(name=name, error=error, spec=spec))
 
+    def _set(self, loaded: LoadedSet) -> AppSpec:
+        """The set's app; a set some elements of which failed is broken with their
+        error (reported, nothing of it taken for removed) yet keeps the others' apps."""
+        if loaded.error is not None:
+            self._fail(loaded.app.name, loaded.error, loaded.app)
+        return loaded.app
+
     def _documents(self, file: Path, rel: str) -> list[Document]:
         documents, error = app_documents(file, rel)
         if error is not None:
@@ -269,7 +276,11 @@ class _Loader:
                 try:
                     if is_app_set(doc.value):
                         sets.append(
-                            self.sets.load(doc.value, SourceRef(rel, doc.line), holder, doc.node)
+                            self._set(
+                                self.sets.load(
+                                    doc.value, SourceRef(rel, doc.line), holder, doc.node
+                                )
+                            )
                         )
                     elif kind == "Application":
                         argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
@@ -372,7 +383,7 @@ class _Loader:
         for resource in set_resources:
             origin = resource.source or SourceRef(rendered.path)
             try:
-                sets.append(self.sets.load(resource.manifest, origin, holder))
+                sets.append(self._set(self.sets.load(resource.manifest, origin, holder)))
             except GitwaveError as exc:  # the set fails alone; its apps are unknown
                 self._fail(definition_name(resource.manifest, str(origin)), exc)
         for resource in child_resources:

@@ -418,6 +418,94 @@ def test_a_broken_set_fails_alone_and_prunes_nothing(
     assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web"}
 
 
+# --- one bad element ------------------------------------------------------------------------
+
+THREE = """  - list:
+      elements:
+      - {n: api, dir: api}
+      - {n: WEB_1, dir: web}
+      - {n: skip, dir: skip}
+"""
+THREE_GO = """  - list:
+      elements:
+      - {n: api, dir: api}
+      - {n: web}
+      - {n: skip, dir: skip}
+"""
+
+
+@pytest.mark.parametrize(
+    ("generators", "extra", "path", "want"),
+    [
+        pytest.param(
+            THREE,
+            "",
+            "apps/{{dir}}",
+            "error: team: sets/set.yaml:10 (ApplicationSet/team): spec.generators[0] element 1 "
+            "(n=WEB_1, dir=web) generates an invalid Application: ",
+            id="invalid name",
+        ),
+        pytest.param(
+            THREE_GO,
+            "  goTemplate: true\n  goTemplateOptions: [missingkey=error]\n",
+            "apps/{{ .dir }}",
+            "error: team: sets/set.yaml:23 (ApplicationSet/team): spec.generators[0] element 1 "
+            "(n=web): spec.template.spec.source.path: template 'apps/{{ .dir }}': map has no "
+            'entry for key "dir"',
+            id="missing key",
+        ),
+    ],
+)
+def test_a_bad_element_fails_alone_and_the_other_elements_apps_sync(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    generators: str,
+    extra: str,
+    path: str,
+    want: str,
+) -> None:
+    name = "{{ .n }}" if "goTemplate" in extra else "{{n}}"
+    repo = apps_repo(tmp_path, app_set(generators, extra=extra, app_name=name, path=path))
+    code, out, err = run(capsys, "sync", str(repo / "sets"))
+    assert code == 2, out + err
+    assert want in err, err
+    assert "skipped" not in out
+    assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-skip"}
+    code, out, err = run(capsys, "status", str(repo / "sets"), "-o", "json")
+    apps = {s["app"] for s in json.loads(out) if "error" not in s}
+    assert apps == {"api", "skip"}, out
+
+
+def test_an_element_that_turns_bad_keeps_its_objects(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    good = THREE.replace("WEB_1", "web")
+    repo = apps_repo(tmp_path, app_set(good, app_name="{{n}}", path="apps/{{dir}}"))
+    sets = str(repo / "sets")
+    assert run(capsys, "sync", sets)[0] == 0
+    commit(repo, {"sets/set.yaml": app_set(THREE, app_name="{{n}}", path="apps/{{dir}}")})
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 2
+    assert "element 1 (n=WEB_1, dir=web)" in err
+    assert "removed from" not in out
+    assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web", "default/cm-skip"}
+
+
+def test_a_generator_that_fails_as_a_whole_prunes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
+    sets = str(repo / "sets")
+    assert run(capsys, "sync", sets)[0] == 0
+    broken = DIRECTORIES.replace("repoURL: .", f"repoURL: {tmp_path / 'gone'}")
+    commit(repo, {"sets/set.yaml": app_set(broken)})
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 2, out + err
+    assert "sets/set.yaml:" in err and "(ApplicationSet/team)" in err
+    assert "removed from" not in out
+    assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web"}
+
+
 # --- a removed ApplicationSet ----------------------------------------------------------------
 
 
