@@ -180,7 +180,8 @@ class _Session:
         # Apps of an ApplicationSet (or app of apps) that no longer holds them: one
         # cycle prunes what they left, as ``sync`` does.
         removed = removed_apps(app_set, self.store, only=self.options.only) if self.store else []
-        self.fleet.check(chosen)  # an unknown destination: nothing is applied anywhere
+        # An app whose destination is unknown is not watched: its line says why.
+        chosen = [app for app in chosen if self._destination_known(app)]
         self.parents = [self._directory_of(a) for a in flat if a.children and self._follows(a)]
         # What an ApplicationSet's git generators list or read in this work tree: a
         # directory added there is a new app (Argo CD re-runs its generators).
@@ -228,6 +229,14 @@ class _Session:
                 changed.append(app)
         self.watched = watched
         return changed
+
+    def _destination_known(self, app: AppSpec) -> bool:
+        try:
+            self.fleet.check([app])
+        except GitwaveError as exc:
+            self._emit_cycle(Cycle(app.name, time.time(), (), "", f"error: {exc}", False))
+            return False
+        return True
 
     def _follows(self, app: AppSpec) -> bool:
         """True when the app renders from this work tree as it is."""
