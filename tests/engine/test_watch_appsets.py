@@ -176,7 +176,11 @@ def test_run_prunes_the_apps_of_a_set_deleted_in_a_new_commit(tmp_path: Path) ->
             repo.index.commit("drop the set", author=author, committer=author)
             repo.close()
             loop.wait("the set's apps pruned", lambda: live_names(sandbox) == set())
-            assert [r.result for r in store.history("web")] == ["Succeeded", "Succeeded"]
+            # The row of the prune is finished after its last delete: wait for it too.
+            loop.wait(
+                "the prune recorded",
+                lambda: [r.result for r in store.history("web")] == ["Succeeded", "Succeeded"],
+            )
         finally:
             loop.close()
     store.close()
