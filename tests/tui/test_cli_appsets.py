@@ -621,6 +621,40 @@ def test_a_set_removed_from_an_app_of_apps_render_prunes_its_apps(
     assert set(config_maps(capsys)) == {"default/kept"}
 
 
+def test_the_apps_of_a_deleted_set_are_pruned_on_the_cluster_they_went_to(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(
+        capsys, "cluster", "add", "east", "--sandbox", "--server", "https://127.0.0.2:6443"
+    )
+    assert code == 0, err
+    text = app_set(DIRECTORIES).replace(
+        "server: https://kubernetes.default.svc", "server: https://127.0.0.2:6443"
+    )
+    repo = apps_repo(tmp_path, text)
+    sets = str(repo / "sets")
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 0, out + err
+    assert config_maps(capsys) == {}
+    assert set(cluster_config_maps(capsys, "east")) == {"default/cm-api", "default/cm-web"}
+
+    commit(repo, {"sets/set.yaml": None})
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 0, out + err
+    assert "api (removed from team) @ - -> east (https://127.0.0.2:6443)" in out
+    assert cluster_config_maps(capsys, "east") == {}
+
+
+def cluster_config_maps(capsys: pytest.CaptureFixture[str], cluster: str) -> dict[str, Any]:
+    code, out, err = run(capsys, "sandbox", "get", "-A", "-o", "json", "--cluster", cluster)
+    assert code == 0, err
+    return {
+        f"{i['metadata'].get('namespace', '')}/{i['metadata']['name']}": i
+        for i in json.loads(out)["items"]
+        if i["kind"] == "ConfigMap"
+    }
+
+
 def test_a_set_of_another_location_is_not_taken_for_removed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
