@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 
-from gitwave.engine.app_children import ChildrenStore, removed_children
+from gitwave.engine.app_children import ChildrenStore, removed_children, removed_set_children
 from gitwave.engine.apps import AppKind, AppSet, AppSpec, BrokenApp, flatten_apps, load_app_set
 from gitwave.engine.apps.broken import is_leaf_flux
 from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
@@ -125,7 +125,10 @@ def _follows(tree: Iterable[AppSpec]) -> dict[str, tuple[str, ...]]:
         follows[app.name] = follows.get(app.name, ()) + app.depends_on
         for child in app.children:
             earlier = tuple(c.name for c in app.children if c.wave < child.wave)
-            follows[child.name] = (app.name, *earlier)
+            # A set is never synced itself (and one whose bad elements make it
+            # fail still has good ones): its apps wait for nothing of it.
+            holder = () if app.kind is AppKind.APPSET else (app.name,)
+            follows[child.name] = (*holder, *earlier)
             walk(child)
 
     for app in tree:
@@ -133,7 +136,14 @@ def _follows(tree: Iterable[AppSpec]) -> dict[str, tuple[str, ...]]:
     return follows
 
 
-__all__ = ["ChosenApp", "choose_app_set", "choose_apps", "select_app_set", "select_apps"]
+__all__ = [
+    "ChosenApp",
+    "choose_app_set",
+    "choose_apps",
+    "removed_apps",
+    "select_app_set",
+    "select_apps",
+]
 
 
 def choose_apps(
@@ -218,7 +228,27 @@ def select_app_set(
     chosen = choose_app_set(app_set, only=only, location=location)
     if store is None:
         return chosen
+    return chosen + [ChosenApp(app.name, app) for app in removed_apps(app_set, store, only=only)]
+
+
+def removed_apps(app_set: AppSet, store: Store, *, only: Collection[str] = ()) -> list[AppSpec]:
+    """The apps ``app_set``'s location held and holds no more, as apps without a
+    render (their plan holds what they left): the children an app of apps here no
+    longer renders (``removed_children``; not those of a broken one: its child
+    list is partial) and the apps of an ApplicationSet that is gone
+    (``removed_set_children``). ``only`` as ``choose_app_set`` takes it."""
     broken = {b.name for b in app_set.broken}
+    flat = flatten_apps(app_set.apps)
     with closing(ChildrenStore.beside(store)) as records:
-        removed = removed_children(flatten_apps(app_set.apps), records, only=only)
-    return chosen + [ChosenApp(app.name, app) for app in removed if app.removed_from not in broken]
+        removed = removed_children(flat, records, only=only)
+        removed = [app for app in removed if app.removed_from not in broken]
+        removed += removed_set_children(
+            flat,
+            records,
+            location=app_set.location,
+            broken=broken,
+            only=only,
+            # A definition that cannot be read: what the location defines is not known.
+            partial=any(b.spec is None for b in app_set.broken),
+        )
+    return removed

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from gitwave.engine.apps.appset import CurrentTargetOnly, SetLoader, is_app_set
+from gitwave.engine.apps.appset import CurrentTargetOnly, LoadedSet, SetLoader, is_app_set
 from gitwave.engine.apps.argo import parse_argo
 from gitwave.engine.apps.broken import (
     AppSet,
@@ -35,6 +35,9 @@ from gitwave.engine.apps.model import (
     MAX_APP_DEPTH,
     AppKind,
     AppSpec,
+    Location,
+    app_set_scope,
+    file_set_scope,
 )
 from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE, with_default_namespace
 from gitwave.engine.apps.order import check_depends_on, check_unique, order_apps
@@ -144,25 +147,43 @@ def load_app_set(
         replace(b, spec=_identified(b.spec, "", identities)) if b.spec is not None else b
         for b in loader.broken
     )
+    if holder.fetch_from not in identities:
+        identities[holder.fetch_from] = repository_identity(holder.fetch_from)
+    read_at = Location(
+        identities[holder.fetch_from],
+        checkout.relpath(target),
+        is_file=target.is_file(),
+        fetch_from=holder.fetch_from,
+        fetch_revision=holder.fetch_revision,
+    )
     return AppSet(
         checkout=checkout,
         apps=tuple(_identified(app, "", identities) for app in apps),
         broken=broken,
+        location=read_at if loader.location_known else None,
     )
 
 
-def _identified(app: AppSpec, parent: str = "", known: dict[str, str] | None = None) -> AppSpec:
+def _identified(
+    app: AppSpec, parent: str = "", known: dict[str, str] | None = None, set_scope: str = ""
+) -> AppSpec:
     """``app`` (and its children) with ``source.repository`` set, part of its
-    identity, and each child with its parent's owner. ``known`` keeps the
+    identity, each child with its parent's owner, and each app an ApplicationSet
+    generates with where that set is defined (``set_scope``). ``known`` keeps the
     identities found (a thousand apps of one repository read its remotes once)."""
     known = {} if known is None else known
     fetch_from = app.source.fetch_from
     if fetch_from not in known:
         known[fetch_from] = repository_identity(fetch_from)
     source = replace(app.source, repository=known[fetch_from])
-    identified = replace(app, source=source, parent=parent)
+    identified = replace(app, source=source, parent=parent, set_scope=set_scope)
     owner = identified.owner
-    children = tuple(_identified(c, f"{owner.app}@{owner.source}", known) for c in app.children)
+    scope = ""
+    if app.kind is AppKind.APPSET:
+        scope = app_set_scope(parent) if parent else file_set_scope(source.repository, source.path)
+    children = tuple(
+        _identified(c, f"{owner.app}@{owner.source}", known, scope) for c in app.children
+    )
     return replace(identified, children=children)
 
 
@@ -252,6 +273,7 @@ class _Loader:
         self.default_namespace = default_namespace
         self.local_repos = local_repos  # host directories an app's source may be in
         self.broken: list[BrokenApp] = []
+        self.location_known = True  # see top_level
         self.projects = ProjectBook()
         self.sets = SetLoader(clusters or CurrentTargetOnly(), local_repos, cache_dir)
         # Every Kustomization found in a ``flux bootstrap`` tree, read or not.
@@ -259,6 +281,13 @@ class _Loader:
 
     def _fail(self, name: str, error: GitwaveError, spec: AppSpec | None = None) -> None:
         self.broken.append(BrokenApp(name=name, error=error, spec=spec))
+
+    def _set(self, loaded: LoadedSet) -> AppSpec:
+        """The set's app; a set some elements of which failed is broken with their
+        error (reported, nothing of it taken for removed) yet keeps the others' apps."""
+        if loaded.error is not None:
+            self._fail(loaded.app.name, loaded.error, loaded.app)
+        return loaded.app
 
     def _documents(self, file: Path, rel: str) -> list[Document]:
         documents, error = app_documents(file, rel)
@@ -285,7 +314,11 @@ class _Loader:
                 try:
                     if is_app_set(doc.value):
                         sets.append(
-                            self.sets.load(doc.value, SourceRef(rel, doc.line), holder, doc.node)
+                            self._set(
+                                self.sets.load(
+                                    doc.value, SourceRef(rel, doc.line), holder, doc.node
+                                )
+                            )
                         )
                     elif kind == "Application":
                         argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
@@ -327,6 +360,9 @@ class _Loader:
             if self.broken or in_tree:
                 return []  # every definition here is broken: no implicit app instead
             # Not rendered here: Applications below an implicit app are ordinary objects.
+            # Its files define no app now, yet one may be a half-written definition:
+            # the sets once defined here are not known to be gone (``Location``).
+            self.location_known = not files
             return [self._namespaced(implicit_for(holder, target))]
         check_unique(argo + flux + [a for s in sets for a in s.walk()])
         flux = without_broken_dependencies(flux, self.broken)
@@ -498,7 +534,7 @@ class _Loader:
         for resource in set_resources:
             origin = resource.source or SourceRef(rendered.path)
             try:
-                sets.append(self.sets.load(resource.manifest, origin, holder))
+                sets.append(self._set(self.sets.load(resource.manifest, origin, holder)))
             except GitwaveError as exc:  # the set fails alone; its apps are unknown
                 self._fail(definition_name(resource.manifest, str(origin)), exc)
         for resource in child_resources:

@@ -310,8 +310,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
             for run in self._runs.values():
                 self._report(run, f"apps:{exc}", f"app definitions: error: {exc}")
             return
-        if first:  # an unknown destination: nothing is applied anywhere
-            self.fleet.check(e.spec for e in chosen if e.error is None and e.spec is not None)
+        # An unknown destination stops that app alone (reported, never planned).
         chosen = self.fleet.with_destination_errors(chosen)
         self._root_revision = revision
         self._follows = {entry.name: entry.follows for entry in chosen}
@@ -466,8 +465,8 @@ def run_loop(
 ) -> None:
     """Reconcile the apps at ``location`` until ``stop`` is set (``gitwave run``).
 
-    Raises GitwaveError when the apps cannot be loaded at the start (or one
-    names an unknown destination)."""
+    Raises GitwaveError when the apps cannot be loaded at the start (an app
+    naming an unknown destination is reported and skipped; the others run)."""
     Reconciler(
         location, targets=targets, store=store, sink=sink, options=options, only=only, fleet=fleet
     ).run(stop)

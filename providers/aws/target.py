@@ -74,6 +74,20 @@ class AwsTarget:
         self._emulator: EmbeddedAws | None = None
         self._configs: dict[str, Resource] = {}
         self._lock = threading.Lock()
+        # A cluster's view (``for_cluster``): the target whose emulator it shares.
+        self._shared: AwsTarget | None = None
+
+    def for_cluster(self, kube_side: Provider) -> AwsTarget:
+        """This AWS as the apps of another cluster reach it: the same account (on
+        the sandbox, the same emulator, started once), with connection Secrets
+        written to, and password Secrets read from, ``kube_side``, that cluster's
+        Kubernetes side, as Crossplane's provider running in that cluster does.
+        ProviderConfigs its apps declare configure this view."""
+        view = AwsTarget(
+            kube_side=kube_side, state_dir=self._state_dir, embedded=self._embedded_default
+        )
+        view._shared = self
+        return view
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -116,6 +130,8 @@ class AwsTarget:
 
     def _started_emulator(self) -> EmbeddedAws:
         # Started once, by a cloud object or by a sops file naming a KMS key.
+        if self._shared is not None:  # a cluster's view: one emulator per state
+            return self._shared.embedded_emulator()
         if self._emulator is None:
             self._emulator = embedded_moto(state_dir=self._state_dir)
         return self._emulator

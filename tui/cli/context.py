@@ -137,7 +137,7 @@ class Context:
         return self.targets.providers[-1]
 
     def _connect(self, reach: Reach) -> ProviderRouter:
-        # The AWS target is shared: cloud kinds go there whatever the cluster.
+        # One AWS (one emulator) for every cluster; connection Secrets go to the app's.
         aws = self._aws if self._aws is not None else self._built_aws()
         router, kube_side = connect_cluster(
             reach,

@@ -82,12 +82,6 @@ def _namespace_flags(ctx: Context, entry: ChosenApp) -> ChosenApp:
     return entry
 
 
-def check_destinations(ctx: Context, chosen: list[ChosenApp]) -> None:
-    """Refuse the whole command, before anything is rendered or applied, when
-    any chosen app names a destination no registry knows (``engine.fleet``)."""
-    ctx.fleet.check(entry.spec for entry in chosen if entry.spec is not None)
-
-
 def destination_text(ctx: Context, app: AppSpec) -> str:
     """Where ``app`` goes, for a header line: the current target's description,
     or the cluster's name and server."""

@@ -4,6 +4,7 @@ last sync and auto-sync state; filter with ``/``, sort with ``s``."""
 from __future__ import annotations
 
 import enum
+import threading
 import time
 from collections.abc import Callable
 
@@ -17,7 +18,7 @@ from textual.worker import get_current_worker
 
 from gitwave.engine.clusters import IN_CLUSTER_NAME
 from gitwave.engine.errors import GitwaveError
-from gitwave.tui.controller import AppSummary, SyncStatus
+from gitwave.tui.controller import AppSummary, AppView, SyncStatus
 from gitwave.tui.screens.base import GitwaveScreen
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
 from gitwave.tui.widgets.status import (
@@ -133,7 +134,8 @@ class AppsScreen(GitwaveScreen):
 
     @work(thread=True, exclusive=True, group="apps")
     def load(self, reload: bool = False) -> None:
-        """List the apps, then plan them one by one, filling the table as they come."""
+        """List the apps, then plan them ``--concurrent`` at a time (the runner
+        ``sync`` uses), filling the table as each comes."""
         worker = get_current_worker()
         controller = self.gw.controller
         self._load_started = time.monotonic()
@@ -143,16 +145,20 @@ class AppsScreen(GitwaveScreen):
             self.app.call_from_thread(self._failed, exc)
             return
         self.app.call_from_thread(self._set_names, names)
-        for name in names:
+        stop = threading.Event()
+
+        def shown(view: AppView) -> None:
             if worker.is_cancelled:
+                stop.set()  # a newer load runs: start no other app
                 return
-            try:
-                summary = controller.view(name).summary
-            except GitwaveError as exc:
-                self.app.call_from_thread(self.engine_failed, exc)
-                continue
-            self.app.call_from_thread(self._set_summary, summary)
-        self.app.call_from_thread(self._done)
+            self.app.call_from_thread(self._set_summary, view.summary)
+
+        def failed(exc: GitwaveError) -> None:
+            self.app.call_from_thread(self.engine_failed, exc)
+
+        controller.view_all(names, on_view=shown, on_error=failed, stop=stop)
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._done)
 
     def _failed(self, exc: GitwaveError) -> None:
         self.error = str(exc) + (f"\nhint: {exc.hint}" if exc.hint else "")
