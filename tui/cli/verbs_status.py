@@ -12,7 +12,7 @@ from gitwave.compositions.model import ConditionStatus
 from gitwave.engine import operations
 from gitwave.engine.app_pipeline import composite_status
 from gitwave.engine.apps import AppSpec
-from gitwave.engine.errors import GitwaveError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
@@ -45,6 +45,8 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
     destination = ctx.fleet.destination_of(app)
     targets = ctx.fleet.targets_for(app)
     state = operations.plan(app, ctx.sync_request(), targets=targets)
+    if not state.resources and not any(True for _ in state.plan.tasks()):
+        _refuse_empty(app)
     by_key = operations.resource_healths(state, targets=targets)
     return _AppStatus(
         name=app_title(app),
@@ -67,6 +69,21 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
     )
 
 
+def _refuse_empty(app: AppSpec) -> None:
+    """An app that renders nothing and has nothing live is no app to report as
+    Synced and Healthy: its path is wrong or holds no manifests. (Argo CD's
+    allowEmpty and a child removed from its app of apps are empty on purpose.)"""
+    if app.removed_from or app.policy.allow_empty:
+        return
+    where = app.source.path if app.source.path != "." else app.source.repo_url
+    raise ValidationError(
+        app.where,
+        f"no manifests in {where}: nothing renders and nothing of the app is live",
+        hint="a directory of .yaml, .yml or .json manifests, a kustomization.yaml or a "
+        "Chart.yaml, or Application/Kustomization definitions",
+    )
+
+
 def cmd_status(ctx: Context) -> int:
     statuses: list[_AppStatus] = []
     errors: list[tuple[str, GitwaveError]] = []
@@ -76,6 +93,8 @@ def cmd_status(ctx: Context) -> int:
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors.append((entry.name, exc))
+    if not statuses and not errors:
+        raise ValidationError(ctx.args.path, "no apps here")
     code = EXIT_USAGE if errors else EXIT_OK
     if ctx.output in ("json", "yaml"):
         docs = [_status_dict(status) for status in statuses]
