@@ -30,6 +30,8 @@ from gitwave.compositions.model import (
     ComposedReadiness,
     CompositeNode,
     CompositeStatus,
+    Condition,
+    ConditionStatus,
 )
 from gitwave.compositions.references import (
     ANNOTATION_REFERENCES,
@@ -49,6 +51,8 @@ __all__ = [
     "CompositeNode",
     "CompositeStatus",
     "CompositionFunction",
+    "Condition",
+    "ConditionStatus",
     "ConnectionDetails",
     "FunctionError",
     "FunctionRegistry",

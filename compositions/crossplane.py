@@ -11,16 +11,25 @@ resources (readiness, ToCompositeFieldPath patches, connection details); when
 that gives the composite a status, once more with that status, so patches
 reading ``status.*`` of the composite see it — the pure equivalent of
 Crossplane's next reconcile.
+
+When the composite asks for a connection Secret (``writeConnectionSecretToRef``)
+it is composed too (see :mod:`gitwave.compositions.connection_secret`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from gitwave.compositions.connection import ConnectionDetails, secret_data, secret_key_of
+from gitwave.compositions.connection_secret import (
+    CONNECTION_SECRET_ID,
+    CompositeSecret,
+    composite_secret,
+)
 from gitwave.compositions.definitions import (
     CompositeDefinition,
     Composition,
@@ -89,9 +98,12 @@ def compose_xr(
     response = _run(composition, xr, registry, {"composite": composite_view, "resources": {}})
     owned = all(registry.is_builtin(step.function) for step in composition.steps)
     materialized = _materialize(response, owner, owned=owned)
+    secret = composite_secret(
+        xr, manifest, xrd, composition, materialized, owner=owner, registry=registry
+    )
     if observed is None:
         status = _unobserved(materialized, response)
-        return ComposedComposite(_node(xr, xrd, composition, materialized, status), materialized)
+        return _composed(xr, xrd, composition, materialized, status, secret)
 
     observed_resources = _observed_by_name(materialized, observed)
     state = {"composite": composite_view, "resources": observed_resources}
@@ -106,7 +118,29 @@ def compose_xr(
         response = _run(composition, xr, registry, state)
     materialized = _materialize(response, owner, owned=owned)
     status = _status(materialized, response, observed, xrd)
-    return ComposedComposite(_node(xr, xrd, composition, materialized, status), materialized)
+    return _composed(xr, xrd, composition, materialized, status, secret)
+
+
+def _composed(
+    xr: Resource,
+    xrd: CompositeDefinition,
+    composition: Composition,
+    materialized: Materialized,
+    status: CompositeStatus,
+    secret: CompositeSecret | None,
+) -> ComposedComposite:
+    """The result; the composite's connection Secret (when it asks for one) is
+    composed last, after the resources it reads. Status rows leave it out: it is
+    not a resource of the Composition."""
+    node = _node(xr, xrd, composition, materialized, status)
+    if secret is None:
+        return ComposedComposite(node, materialized)
+    with_secret = Materialized(
+        {**materialized.resources, CONNECTION_SECRET_ID: secret.resource},
+        [*materialized.edges, *secret.edges],
+    )
+    node = dataclasses.replace(node, composed=(*node.composed, secret.resource.key))
+    return ComposedComposite(node, with_secret)
 
 
 def _owner(

@@ -16,6 +16,8 @@ from typing import Any
 
 import jsonschema
 
+from gitwave.compositions.functions import FunctionError
+from gitwave.compositions.patch_and_transform import template_names
 from gitwave.compositions.schema import (
     SimpleSchemaError,
     StructuralSchema,
@@ -218,8 +220,8 @@ class Composition:
 
 def parse_composition(resource: Resource) -> Composition:
     """Read a Composition. Raises ValidationError for a missing compositeTypeRef,
-    an unknown mode, a Resources composition without resources or a pipeline
-    step without a name or functionRef."""
+    an unknown mode, a Resources composition without resources (or mixing named
+    and unnamed ones) or a pipeline step without a name or functionRef."""
     spec = _spec(resource)
     ref = spec.get("compositeTypeRef")
     if not isinstance(ref, Mapping):
@@ -237,6 +239,10 @@ def parse_composition(resource: Resource) -> Composition:
         resources = spec.get("resources")
         if not isinstance(resources, list) or not resources:
             raise ValidationError(resource.where, "spec.resources must list at least one resource")
+        try:
+            template_names(resources)
+        except FunctionError as err:
+            raise ValidationError(resource.where, f"spec.{err}") from None
         steps: tuple[PipelineStep, ...] = (
             PipelineStep(
                 "",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 import functools
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from gitwave.compositions.connection import ConnectionDetails
-from gitwave.engine.model import Dependency, Resource, ResourceKey, SourceRef
+from gitwave.engine.model import Dependency, Health, HealthCode, Resource, ResourceKey, SourceRef
 
 __all__ = [
     "ANNOTATION_COMPOSITE",
@@ -22,6 +23,8 @@ __all__ = [
     "ComposedReadiness",
     "CompositeNode",
     "CompositeStatus",
+    "Condition",
+    "ConditionStatus",
 ]
 
 # gitwave: which composite a composed resource belongs to (the XR's Kind/ns/name).
@@ -32,6 +35,47 @@ LABEL_CLAIM_NAME = "crossplane.io/claim-name"
 LABEL_CLAIM_NAMESPACE = "crossplane.io/claim-namespace"
 ANNOTATION_COMPOSITION_RESOURCE = "crossplane.io/composition-resource-name"
 ANNOTATION_EXTERNAL_NAME = "crossplane.io/external-name"
+
+
+class ConditionStatus(enum.Enum):
+    """A Kubernetes condition's status."""
+
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One status condition, as Crossplane sets them on a composite (and copies
+    to its claim): ``Synced`` (reason ReconcileSuccess, or why not) and
+    ``Ready`` (reason Available, Creating or Unavailable)."""
+
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str = ""
+
+    @property
+    def text(self) -> str:
+        """``Creating: Unready resources: db`` — the STATUS column of ``crossplane beta trace``."""
+        return f"{self.reason}: {self.message}" if self.message else self.reason
+
+    def as_dict(self) -> dict[str, str]:
+        """The condition as it sits in ``status.conditions``."""
+        out = {"type": self.type, "status": self.status.value, "reason": self.reason}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+def some_names(names: Sequence[str], first: int = 3) -> str:
+    """``a, b, c, and 2 more``: sorted names, the first few of them, as
+    Crossplane lists unready resources."""
+    ordered = sorted(names)
+    if len(ordered) > first:
+        return f"{', '.join(ordered[:first])}, and {len(ordered) - first} more"
+    return ", ".join(ordered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +105,19 @@ class CompositeStatus:
     connection_details: ConnectionDetails = field(default_factory=ConnectionDetails)
     warnings: tuple[str, ...] = ()
     observed: bool = True
+
+    @property
+    def ready_condition(self) -> Condition:
+        """``Ready`` as Crossplane sets it: True (Available) when every composed
+        resource is ready; False (Creating, ``Unready resources: a, b``)
+        otherwise; Unknown when nothing was observed."""
+        if not self.observed:
+            return Condition("Ready", ConditionStatus.UNKNOWN, "Unknown", "not observed")
+        if self.ready:
+            return Condition("Ready", ConditionStatus.TRUE, "Available")
+        unready = [r.name for r in self.resources if not r.ready]
+        message = f"Unready resources: {some_names(unready)}" if unready else "nothing composed"
+        return Condition("Ready", ConditionStatus.FALSE, "Creating", message)
 
     @property
     def message(self) -> str:
@@ -94,6 +151,38 @@ class CompositeNode:
     @property
     def where(self) -> str:
         return f"{self.key.display} ({self.source})" if self.source else self.key.display
+
+    def synced_condition(self, unsynced: Collection[ResourceKey]) -> Condition:
+        """``Synced``: True (ReconcileSuccess) when every composed resource is
+        applied as composed; False (OutOfSync, naming them) when ``unsynced``
+        holds some of them (they are missing or differ from Git: the next sync
+        applies them, where Crossplane's controller would at once)."""
+        behind = [key.display for key in self.composed if key in unsynced]
+        if not behind:
+            return Condition("Synced", ConditionStatus.TRUE, "ReconcileSuccess")
+        message = f"Composed resources not applied as composed: {some_names(behind)}"
+        return Condition("Synced", ConditionStatus.FALSE, "OutOfSync", message)
+
+    def conditions(self, unsynced: Collection[ResourceKey]) -> tuple[Condition, Condition]:
+        """(Synced, Ready), in the order ``kubectl get`` shows their columns."""
+        return self.synced_condition(unsynced), self.status.ready_condition
+
+    def health(self, unsynced: Collection[ResourceKey]) -> Health:
+        """The composite as one object of the app: Healthy when Ready, Progressing
+        while composed resources are not ready yet, Unknown when not observed;
+        the message carries both conditions."""
+        synced, ready = self.conditions(unsynced)
+        text = f"Synced {synced.status.value}, Ready {ready.status.value}"
+        detail = ready.text if ready.status is not ConditionStatus.TRUE else ""
+        if synced.status is ConditionStatus.FALSE:
+            detail = "; ".join(t for t in (detail, synced.text) if t)
+        message = f"{text} ({detail})" if detail else text
+        code = {
+            ConditionStatus.TRUE: HealthCode.HEALTHY,
+            ConditionStatus.FALSE: HealthCode.PROGRESSING,
+            ConditionStatus.UNKNOWN: HealthCode.UNKNOWN,
+        }[ready.status]
+        return Health(code, message)
 
 
 @dataclass(frozen=True)

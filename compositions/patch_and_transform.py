@@ -6,6 +6,7 @@
 runs it as a one-step pipeline with its ``spec.resources`` and
 ``spec.patchSets``, so both modes share this code.
 
+Template names are optional, all or none (see :func:`template_names`).
 For every resource template, in order: copy ``base``, apply the patches in
 order (From… patches read the observed composite, To… patches read the
 observed composed resource and write the desired composite), then — when the
@@ -43,7 +44,7 @@ from gitwave.compositions.transforms import TransformError, apply_transforms
 from gitwave.compositions.values import SprintfError, copy_json, sprintf
 from gitwave.engine.api import MISSING_FIELD, FieldPathError, get_field, set_field
 
-__all__ = ["PATCH_TYPES", "patch_and_transform"]
+__all__ = ["PATCH_TYPES", "patch_and_transform", "template_names"]
 
 FROM_COMPOSITE = "FromCompositeFieldPath"
 TO_COMPOSITE = "ToCompositeFieldPath"
@@ -96,12 +97,7 @@ def patch_and_transform(request: FunctionRequest) -> FunctionResponse:
     results: list[FunctionResult] = []
     seen: set[str] = set()
 
-    for number, template in enumerate(templates):
-        if not isinstance(template, Mapping):
-            raise FunctionError(f"resources[{number}] must be an object")
-        name = template.get("name")
-        if not isinstance(name, str) or not name:
-            raise FunctionError(f"resources[{number}] has no name")
+    for name, template in zip(template_names(templates), templates, strict=True):
         if name in seen:
             raise FunctionError(f"resource name {name!r} is used twice")
         seen.add(name)
@@ -152,6 +148,46 @@ def patch_and_transform(request: FunctionRequest) -> FunctionResponse:
         context=dict(request.context),
         results=tuple(results),
     )
+
+
+def template_names(templates: list[Any]) -> list[str]:
+    """The name of each resource template, in order.
+
+    ``name`` is optional in a Crossplane v1 ``mode: Resources`` Composition,
+    but all or none of the templates must have one (Crossplane refuses a mix).
+    An unnamed template at index ``i`` is called ``<kind>-<i>`` (its base's kind,
+    lower-cased): what ``crossplane beta convert pipeline-composition`` names
+    it, so a Composition keeps its composed resources' names when converted.
+    The name is stable as long as the templates keep their order.
+
+    Raises FunctionError for a template that is not an object, a mix of named
+    and unnamed templates, or an unnamed template without a base kind.
+    """
+    names: list[str] = []
+    named: bool | None = None
+    for number, template in enumerate(templates):
+        if not isinstance(template, Mapping):
+            raise FunctionError(f"resources[{number}] must be an object")
+        name = template.get("name")
+        has_name = name is not None and name != ""
+        if has_name and not isinstance(name, str):
+            raise FunctionError(f"resources[{number}].name must be a string")
+        if named is None:
+            named = has_name
+        elif named != has_name:
+            raise FunctionError(
+                f"resources[{number}].name: cannot mix named and anonymous resources, all "
+                "resources must have a name or none must have a name"
+            )
+        if has_name:
+            names.append(str(name))
+            continue
+        base = template.get("base")
+        kind = base.get("kind") if isinstance(base, Mapping) else None
+        if not isinstance(kind, str) or not kind:
+            raise FunctionError(f"resources[{number}] has no name and no base kind to name it by")
+        names.append(f"{kind.lower()}-{number}")
+    return names
 
 
 class _PatchError(ValueError):

@@ -25,6 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from gitwave.compositions.connection import (
+    ANNOTATION_CONNECTION_DETAILS,
+    SECRET_REFERENCE_SUFFIX,
+    fill_connection_details,
+)
 from gitwave.compositions.expressions import (
     Expression,
     ExpressionError,
@@ -166,7 +171,42 @@ def resolve(resource: Resource, *, lookup: Callable[[ResourceKey], Manifest | No
             ) from None
         except ExpressionError as err:
             raise ValidationError(resource.where, f"${{{_sources(template)}}}: {err}") from None
+    _fill_connection_details(resource, manifest, refs, lookup)
     return Resource(resource.key, resource.api_version, manifest, resource.source)
+
+
+def _fill_connection_details(
+    resource: Resource,
+    manifest: Manifest,
+    refs: Mapping[str, ResourceKey],
+    lookup: Callable[[ResourceKey], Manifest | None],
+) -> None:
+    """A composite's connection Secret: its ``data`` from the live objects it reads."""
+    live: dict[str, Manifest] = {}
+    while True:
+        try:
+            needed = fill_connection_details(manifest, refs, live)
+        except ValueError as err:
+            raise ValidationError(
+                resource.where, f"annotation {ANNOTATION_CONNECTION_DETAILS}: {err}"
+            ) from None
+        if not needed:
+            break
+        for ident in needed:
+            found = lookup(refs[ident])
+            if found is None:
+                writer = ident.removesuffix(SECRET_REFERENCE_SUFFIX)
+                what = "connection Secret" if writer != ident else "object"
+                raise PendingReference(
+                    resource.key,
+                    ident,
+                    waits_for=refs[ident],
+                    detail=f"is not known yet: the {what} does not exist",
+                )
+            live[ident] = found
+    annotations = manifest.get("metadata", {}).get("annotations")
+    if isinstance(annotations, dict) and not annotations:
+        del manifest["metadata"]["annotations"]
 
 
 def _copy_without_annotation(manifest: Manifest) -> Manifest:

@@ -14,9 +14,10 @@ from collections.abc import Collection, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 
-from gitwave.engine.app_children import ChildrenStore, removed_children
+from gitwave.engine.app_children import ChildrenStore, removed_children, removed_set_children
 from gitwave.engine.apps import AppKind, AppSet, AppSpec, BrokenApp, flatten_apps, load_app_set
 from gitwave.engine.apps.broken import is_leaf_flux
+from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
 from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.store import Store
@@ -88,7 +89,13 @@ def choose_app_set(
                 hint="apps here: " + ", ".join(e.name for e in entries),
             )
         return chosen
-    leaves = [e for e in entries if e.error is not None or e.spec is None or not e.spec.children]
+    # The root of a ``flux bootstrap`` tree is synced too (before its children, which
+    # follow it): kustomize-controller applies its own objects (a cluster-vars ConfigMap).
+    leaves = [
+        e
+        for e in entries
+        if e.error is not None or e.spec is None or not e.spec.children or e.spec.flux_tree
+    ]
     # An ApplicationSet that generates nothing has no children, yet renders nothing itself.
     sets = {e.name for e in entries if e.error is None and e.spec and e.spec.kind is AppKind.APPSET}
     return [e for e in leaves or entries if e.name not in sets]
@@ -118,7 +125,10 @@ def _follows(tree: Iterable[AppSpec]) -> dict[str, tuple[str, ...]]:
         follows[app.name] = follows.get(app.name, ()) + app.depends_on
         for child in app.children:
             earlier = tuple(c.name for c in app.children if c.wave < child.wave)
-            follows[child.name] = (app.name, *earlier)
+            # A set is never synced itself (and one whose bad elements make it
+            # fail still has good ones): its apps wait for nothing of it.
+            holder = () if app.kind is AppKind.APPSET else (app.name,)
+            follows[child.name] = (*holder, *earlier)
             walk(child)
 
     for app in tree:
@@ -126,7 +136,14 @@ def _follows(tree: Iterable[AppSpec]) -> dict[str, tuple[str, ...]]:
     return follows
 
 
-__all__ = ["ChosenApp", "choose_app_set", "choose_apps", "select_app_set", "select_apps"]
+__all__ = [
+    "ChosenApp",
+    "choose_app_set",
+    "choose_apps",
+    "removed_apps",
+    "select_app_set",
+    "select_apps",
+]
 
 
 def choose_apps(
@@ -162,6 +179,7 @@ def select_apps(
     allow_local_repos: Collection[str] = (),
     store: Store | None = None,
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> list[AppSpec]:
     """The apps ``location`` defines (at ``revision``), chosen as ``choose_apps`` does;
     ``allow_local_repos`` are host directories an app's source may name besides
@@ -176,6 +194,7 @@ def select_apps(
         allow_local_repos=allow_local_repos,
         store=store,
         clusters=clusters,
+        default_namespace=default_namespace,
     )
     for entry in chosen:
         if entry.error is not None:
@@ -191,22 +210,45 @@ def select_app_set(
     allow_local_repos: Collection[str] = (),
     store: Store | None = None,
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> list[ChosenApp]:
     """The apps ``location`` defines, chosen as ``choose_app_set`` does: each broken
     one carries its error and the others load; with a ``store``, then the removed
     children as ``select_apps`` says, except those of a broken app of apps (its
     child list is partial: nothing is pruned on it). Raises GitwaveError only when
-    the location itself cannot be read or an unknown app is named."""
+    the location itself cannot be read or an unknown app is named. Apps naming
+    no destination namespace get ``default_namespace``."""
     app_set = load_app_set(
         location,
         revision=revision,
         allow_local_repos=tuple(allow_local_repos),
         clusters=clusters,
+        default_namespace=default_namespace,
     )
     chosen = choose_app_set(app_set, only=only, location=location)
     if store is None:
         return chosen
+    return chosen + [ChosenApp(app.name, app) for app in removed_apps(app_set, store, only=only)]
+
+
+def removed_apps(app_set: AppSet, store: Store, *, only: Collection[str] = ()) -> list[AppSpec]:
+    """The apps ``app_set``'s location held and holds no more, as apps without a
+    render (their plan holds what they left): the children an app of apps here no
+    longer renders (``removed_children``; not those of a broken one: its child
+    list is partial) and the apps of an ApplicationSet that is gone
+    (``removed_set_children``). ``only`` as ``choose_app_set`` takes it."""
     broken = {b.name for b in app_set.broken}
+    flat = flatten_apps(app_set.apps)
     with closing(ChildrenStore.beside(store)) as records:
-        removed = removed_children(flatten_apps(app_set.apps), records, only=only)
-    return chosen + [ChosenApp(app.name, app) for app in removed if app.removed_from not in broken]
+        removed = removed_children(flat, records, only=only)
+        removed = [app for app in removed if app.removed_from not in broken]
+        removed += removed_set_children(
+            flat,
+            records,
+            location=app_set.location,
+            broken=broken,
+            only=only,
+            # A definition that cannot be read: what the location defines is not known.
+            partial=any(b.spec is None for b in app_set.broken),
+        )
+    return removed

@@ -103,16 +103,50 @@ def _bind_known_references(
     return dataclasses.replace(graph, resources={**graph.resources, **bound})
 
 
+def connection_secrets(graph: ResourceGraph) -> frozenset[ResourceKey]:
+    """The connection Secrets the graph's managed resources write
+    (``writeConnectionSecretToRef``): the only objects outside the graph a
+    reference may read (a composite's connection Secret copies their keys)."""
+    found = set()
+    for resource in graph.resources.values():
+        if "spec" in resource.manifest:
+            secret = secret_key_of(resource.manifest)
+            if secret is not None and secret.namespace and secret not in graph.resources:
+                found.add(secret)
+    return frozenset(found)
+
+
+def _referenced_secrets(
+    graph: ResourceGraph, targets: ProviderRouter
+) -> dict[ResourceKey, Live | None]:
+    """The live connection Secrets that references of the graph read."""
+    written = connection_secrets(graph)
+    wanted = {
+        key
+        for resource in graph.resources.values()
+        for key in references(resource).values()
+        if key in written
+    }
+    if not wanted:
+        return {}
+    secrets = targets.for_kind("v1", "Secret")
+    return {key: secrets.observe(key) for key in sorted(wanted)}
+
+
 def late_binder(graph: ResourceGraph, targets: ProviderRouter) -> Callable[[Resource], Resource]:
     """What the sync calls right before applying an object: evaluate its
     references against the objects as they are live now (applied, and healthy,
     in an earlier wave or step)."""
+    written = connection_secrets(graph)
 
     def lookup(key: ResourceKey) -> Manifest | None:
         referenced = graph.resources.get(key)
-        if referenced is None:
+        if referenced is not None:
+            seen = targets.for_resource(referenced).observe(key)
+        elif key in written:
+            seen = targets.for_kind("v1", "Secret").observe(key)
+        else:
             return None
-        seen = targets.for_resource(referenced).observe(key)
         return seen.manifest if seen is not None else None
 
     def bind(resource: Resource) -> Resource:
@@ -177,7 +211,7 @@ def plan_resources(
     who = app.owner if owner is None else owner
     targets.declare(tracked_resource(r, who) for r in graph.resources.values())
     live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
-    graph = _bind_known_references(graph, live)
+    graph = _bind_known_references(graph, {**live, **_referenced_secrets(graph, targets)})
     kept = frozenset(keep)
     tracked = [
         seen
@@ -295,6 +329,7 @@ def confirm_updates(plan: Plan, *, targets: ProviderRouter) -> Plan:
                 and task.desired is not None
                 and task.live is not None
                 and not task.desired.is_secret  # plans carry Secrets masked
+                and not task.desired.masked_values  # and what Secret values became
                 and not references(task.desired)
             ):
                 provider = targets.for_resource(task.desired)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.app_status import app_health
-from gitwave.engine.apps import AppSpec, render_app
+from gitwave.engine.apps import AppSpec
+from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.model import Health, HealthCode, SyncStatus
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.sync_request import SyncRequest
@@ -68,7 +69,7 @@ def wait_app(
     it). ``on_progress`` gets one line each time what the wait is waiting for
     changes. Raises GitwaveError when the app cannot be rendered or planned."""
     started = clock()
-    rendered = None if app.removed_from else render_app(app)
+    rendered = None if app.removed_from else render_for(app, targets)
     last_line = ""
     while True:
         state = plan(app, SyncRequest(), targets=targets, rendered=rendered)

@@ -4,15 +4,21 @@ kustomize-controller reads the Secret named by ``secretRef`` from the
 Kustomization's namespace on the cluster it runs in; gitwave reads it from
 the app's target (the sandbox or a cluster) through the providers, when the
 app is rendered for an operation, and hands the keys to the sops subprocess
-for that render only (``render.sops_keys``).
+for that render only (``render.sops_keys``). The ConfigMaps and Secrets of a
+Flux ``postBuild.substituteFrom`` are read from the target the same way
+(``object_reader``), when the app is rendered for an operation.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.render import Rendered
+from gitwave.engine.render.postbuild import ObjectReader
 from gitwave.engine.render.sops_keys import SopsKeys, using
 from gitwave.engine.render.sops_kms import KmsEndpoint, KmsSource, using_kms
 from gitwave.engine.router import ProviderRouter
@@ -62,13 +68,26 @@ def kms_source(targets: ProviderRouter) -> KmsSource:
     return source
 
 
+def object_reader(targets: ProviderRouter) -> ObjectReader:
+    """Reads a core object (a ConfigMap or Secret of a Flux ``postBuild.substituteFrom``)
+    from ``targets``, as kustomize-controller reads it from its cluster: the
+    manifest, or None when it is absent. UnreachableError when it cannot be read."""
+
+    def read(kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        live = targets.for_kind("v1", kind).observe(ResourceKey("", kind, namespace, name))
+        return None if live is None else live.manifest
+
+    return read
+
+
 def render_for(app: AppSpec, targets: ProviderRouter) -> Rendered:
     """Render ``app`` with the keys its ``decryption.secretRef`` names on ``targets``
-    (beside those of gitwave's environment) and the KMS endpoint of the AWS
-    target (``render.sops_kms``). Raises what ``sops_keys_for`` and
+    (beside those of gitwave's environment), the KMS endpoint of the AWS
+    target (``render.sops_kms``) and, for ``postBuild.substituteFrom``, the
+    ConfigMaps and Secrets on ``targets``. Raises what ``sops_keys_for`` and
     ``render_app`` raise."""
     with using(sops_keys_for(app, targets)), using_kms(kms_source(targets)):
-        return render_app(app)
+        return render_app(app, read=object_reader(targets))
 
 
-__all__ = ["kms_source", "render_for", "sops_keys_for"]
+__all__ = ["kms_source", "object_reader", "render_for", "sops_keys_for"]

@@ -147,9 +147,9 @@ class Fleet:
             return router
 
     def check(self, apps: Iterable[AppSpec]) -> None:
-        """Resolve the destination of every app (children included) before anything
-        is rendered or applied; one DestinationError naming every app whose
-        destination is unknown, so the whole command is refused."""
+        """Resolve the destination of every app (children included) without
+        connecting anywhere; one DestinationError naming every app whose
+        destination is unknown."""
         problems: list[GitwaveError] = []
         for top in apps:
             for app in top.walk():
@@ -168,8 +168,8 @@ class Fleet:
 
     def with_destination_errors(self, chosen: Sequence[ChosenApp]) -> list[ChosenApp]:
         """``chosen`` with each app whose destination is unknown turned broken (its
-        DestinationError as its error): a long-running loop reports it and never
-        plans it, while the other apps go on."""
+        DestinationError as its error): sync, run and watch report it and never
+        plan it, while the other apps go on (DESIGN: only that app stops)."""
         checked = []
         for entry in chosen:
             if entry.error is None and entry.spec is not None:

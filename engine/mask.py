@@ -13,7 +13,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gitwave.engine.model import FieldChange, Manifest, ResourceKey
+from gitwave.engine.model import FieldChange, Manifest, Resource, ResourceKey
 
 __all__ = [
     "LAST_APPLIED_ANNOTATION",
@@ -23,9 +23,13 @@ __all__ = [
     "is_secret_manifest",
     "is_secret_path",
     "mask_change",
+    "mask_like",
     "mask_secret_manifest",
+    "mask_values",
     "redact",
+    "redact_value",
     "secret_values",
+    "shown_manifest",
 ]
 
 MASK = "***"
@@ -139,3 +143,78 @@ def decode_base64(text: str) -> bytes | None:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def redact_value(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` (a JSON-like tree) with every secret masked in every string,
+    key or scalar; a number or boolean whose text is a secret reads ``***``
+    too (``replicas: ${count}`` makes one). The input is not changed."""
+    hidden = tuple(sorted({s for s in secrets if s}, key=lambda s: (-len(s), s)))
+    if not hidden:
+        return value
+    return _redact_tree(value, hidden, frozenset(hidden))
+
+
+def _redact_tree(value: Any, hidden: tuple[str, ...], exact: frozenset[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, hidden) if any(s in value for s in hidden) else value
+    if isinstance(value, dict):
+        return {
+            _redact_tree(k, hidden, exact): _redact_tree(v, hidden, exact) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_tree(v, hidden, exact) for v in value]
+    if isinstance(value, bool) or value is None:
+        return MASK if value is not None and str(value).lower() in exact else value
+    if isinstance(value, int | float) and str(value) in exact:
+        return MASK
+    return value
+
+
+def mask_values(change: FieldChange, secrets: Iterable[str]) -> FieldChange:
+    """``change`` with ``secrets`` masked in its live and desired values (and
+    path: a map key may hold one); an unset side stays None. Where the desired
+    value holds a secret, or the field goes, the live value is masked whole:
+    it may hold the secret's previous value, which no longer matches."""
+    hidden = tuple(secrets)
+    if not hidden:
+        return change
+    desired = redact_value(change.desired, hidden)
+    live = change.live
+    if live is not None and (change.desired is None or desired != change.desired):
+        live = MASK
+    return FieldChange(redact(change.path, hidden), change.op, redact_value(live, hidden), desired)
+
+
+def mask_like(live: Any, desired: Any, secrets: Iterable[str]) -> Any:
+    """``live`` with the secrets masked, and masked whole at every path where
+    ``desired`` holds one (the live value there may be an older secret)."""
+    hidden = tuple(secrets)
+    if not hidden:
+        return live
+    return _mask_like(redact_value(live, hidden), desired, hidden)
+
+
+def _mask_like(live: Any, desired: Any, hidden: tuple[str, ...]) -> Any:
+    if isinstance(desired, str):
+        return MASK if live is not None and any(s in desired for s in hidden) else live
+    if isinstance(desired, dict) and isinstance(live, dict):
+        return {k: _mask_like(v, desired.get(k), hidden) for k, v in live.items()}
+    if isinstance(desired, list) and isinstance(live, list):
+        return [
+            _mask_like(v, desired[i] if i < len(desired) else None, hidden)
+            for i, v in enumerate(live)
+        ]
+    return live
+
+
+def shown_manifest(resource: Resource) -> Manifest:
+    """The manifest of ``resource`` as any output may show it: a Secret's values
+    masked, and the text secret values became in another object (Flux
+    postBuild ``substituteFrom`` a Secret, ``Resource.masked_values``) too."""
+    manifest: Manifest = dict(resource.manifest)
+    if resource.is_secret:
+        manifest = mask_secret_manifest(manifest)
+    if resource.masked_values:
+        manifest = redact_value(manifest, resource.masked_values)
+    return manifest

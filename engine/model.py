@@ -214,6 +214,9 @@ class Resource:
     # Server-side apply takes over fields another applier owns (Argo CD's
     # ServerSideApply=true + Force=true); set by the sync, never from Git alone.
     force_conflicts: bool = False
+    # Text a Secret's value became in this object (Flux postBuild substituteFrom
+    # a Secret): shown as ``***`` in every diff, history row and event.
+    masked_values: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def kind(self) -> str:

@@ -208,6 +208,11 @@ def targets_for(app: AppSpec, targets: ProviderRouter) -> ProviderRouter:
     return targets.as_user(user) if user else targets
 
 
+def cluster_name(targets: ProviderRouter) -> str:
+    """The name of the cluster ``targets`` reach (``in-cluster``: the current target)."""
+    return targets.cluster.name if targets.cluster is not None else IN_CLUSTER_NAME
+
+
 def destination_text(targets: ProviderRouter, app: AppSpec) -> str:
     """``cluster/namespace`` of where ``targets`` apply ``app`` (``in-cluster``:
     the current target), for history rows."""
@@ -343,7 +348,7 @@ def sync(
             )
             if app.parent:
                 with closing(ChildrenStore.beside(store)) as records:
-                    note_sync(records, app, ran, ok=result.ok)
+                    note_sync(records, app, ran, ok=result.ok, destination=cluster_name(targets))
     return Synced(state, ran, result)
 
 
@@ -477,8 +482,9 @@ def _rollback(
             hint=f"`gitwave history {app.name}` lists this app's entries",
         )
     recorded = store.manifests(sync_id)
-    cleaned = [r for r in recorded if not r.is_secret]
-    secrets = [r.key for r in recorded if r.is_secret]
+    # Objects a Secret's value reached (Flux postBuild) are recorded masked: kept too.
+    cleaned = [r for r in recorded if not r.is_secret and not r.masked_values]
+    secrets = [r.key for r in recorded if r.is_secret or r.masked_values]
     # The objects belong to the app as it was synced then: the history says
     # which source that was (an entry from before it did: the name alone).
     name, _, source = entry.owner.partition("@")

@@ -30,7 +30,7 @@ from gitwave.engine.diff import SameValue, diff_manifest, removed_fields
 from gitwave.engine.errors import SafetyError, ValidationError
 from gitwave.engine.graph import ResourceGraph, order_key
 from gitwave.engine.graph_facts import parse_sync_options, parse_sync_wave
-from gitwave.engine.mask import is_secret_key, mask_secret_manifest
+from gitwave.engine.mask import is_secret_key, mask_like, mask_secret_manifest, mask_values
 from gitwave.engine.model import (
     Action,
     HookPhase,
@@ -38,6 +38,7 @@ from gitwave.engine.model import (
     Live,
     Owner,
     Plan,
+    Resource,
     ResourceKey,
     Task,
     Wave,
@@ -208,9 +209,15 @@ def _namespaces_before_hooks(placed: _Placed) -> _Placed:
     return kept
 
 
-def _shown(live: Live | None) -> Live | None:
-    """The Live a plan carries: a Secret's values are masked."""
-    if live is None or not is_secret_key(live.key):
+def _shown(live: Live | None, desired: Resource | None = None) -> Live | None:
+    """The Live a plan carries: a Secret's values are masked, and so are the
+    fields where ``desired`` holds what a Secret's value became (Flux postBuild)."""
+    if live is None:
+        return live
+    if desired is not None and desired.masked_values:
+        manifest = mask_like(live.manifest, desired.manifest, desired.masked_values)
+        live = Live(live.key, manifest, live.resource_version, live.complete)
+    if not is_secret_key(live.key):
         return live
     return Live(live.key, mask_secret_manifest(live.manifest), live.resource_version, live.complete)
 
@@ -220,8 +227,9 @@ def _apply_task(
 ) -> Task | None:
     resource = graph.resources[key]
     facts = graph.facts_of(key)
+    masked = resource.masked_values
     if facts.is_hook:
-        return Task(key, Action.HOOK, resource, _shown(seen), facts=facts)
+        return Task(key, Action.HOOK, resource, _shown(seen, resource), facts=facts)
     if seen is None:
         return Task(key, Action.CREATE, resource, None, facts=facts)
     ignore = options.ignore.get(key, ())
@@ -233,11 +241,13 @@ def _apply_task(
     if claim_of(seen, owner) is not Claim.OURS:
         # Taken over (an older tracking id, none, or adopted): apply once to rewrite it.
         changes = (*changes, retrack_change(seen, owner))
+    if masked:
+        changes = tuple(mask_values(change, masked) for change in changes)
     if changes:
-        return Task(key, Action.UPDATE, resource, _shown(seen), changes, facts=facts)
+        return Task(key, Action.UPDATE, resource, _shown(seen, resource), changes, facts=facts)
     if options.apply_out_of_sync_only:
         return None
-    return Task(key, Action.NONE, resource, _shown(seen), facts=facts)
+    return Task(key, Action.NONE, resource, _shown(seen, resource), facts=facts)
 
 
 def _check_namespaces(

@@ -12,6 +12,10 @@ Argo CD's rules (its ``AppProject.IsGroupKindNamePermitted`` and
   given (absent: every kind) and not ``namespaceResourceBlacklist``, and its
   namespace must be one ``destinations`` allows on the app's cluster.
 
+With ``CreateNamespace=true``, each Namespace the sync would create is checked
+too (as Argo CD checks its managed namespace): the cluster resource lists must
+allow ``Namespace`` with that name, and ``destinations`` the namespace.
+
 The blacklist wins over the whitelist. The rules about the app itself
 (sourceRepos, destinations, sourceNamespaces) are checked when apps are
 loaded (``engine.apps.project_choice``) and again here, so no path to a sync
@@ -78,6 +82,10 @@ def check_project(app: AppSpec, graph: ResourceGraph) -> None:
     ordered = [graph.resources[key] for key in graph.order if key in graph.resources]
     ordered += [r for k, r in sorted(graph.resources.items()) if k not in in_order]
     violations = object_violations(project, ordered, server_and_name=written_destination(app))
+    if app.policy.create_namespace:
+        violations += created_namespace_violations(
+            app, project, ordered, server_and_name=written_destination(app)
+        )
     if violations:
         raise ProjectError(app.name, project, violations)
 
@@ -112,4 +120,54 @@ def object_violations(
     return found
 
 
-__all__ = ["MAX_SHOWN", "ProjectError", "Violation", "check_project", "object_violations"]
+def created_namespace_violations(
+    app: AppSpec,
+    project: AppProject,
+    resources: Iterable[Resource],
+    *,
+    server_and_name: tuple[str, str],
+) -> list[Violation]:
+    """CreateNamespace=true: the Namespace the sync would create for each
+    namespace the objects use and the render does not define, checked as Argo CD
+    checks its managed namespace (whether or not it exists yet): a cluster-scoped
+    ``Namespace`` the cluster resource lists must allow, in a namespace
+    ``destinations`` allow."""
+    items = list(resources)
+    crd_scopes = scopes_from_crds(r.manifest for r in items)
+    defined = {r.key.name for r in items if r.key.group == "" and r.key.kind == "Namespace"}
+    needed = sorted(
+        {
+            r.key.namespace
+            for r in items
+            if r.key.namespace
+            and r.key.namespace not in defined
+            and not is_cluster_scoped(r.key.group, r.key.kind, extra=crd_scopes)
+        }
+    )
+    server, name = server_and_name
+    found: list[Violation] = []
+    for namespace in needed:
+        rule = kind_refusal(project, group="", kind="Namespace", name=namespace, namespaced=False)
+        if rule is None and not destination_permitted(
+            project, server=server, name=name, namespace=namespace
+        ):
+            cluster = f"server {server!r}" if server else f"name {name!r}"
+            rule = f"destinations do not allow namespace {namespace!r} on {cluster}"
+        if rule is not None:
+            found.append(
+                Violation(
+                    f"{app.where}: syncOptions CreateNamespace=true",
+                    f"{project.label}: {rule} (Namespace/{namespace}, which it would create)",
+                )
+            )
+    return found
+
+
+__all__ = [
+    "MAX_SHOWN",
+    "ProjectError",
+    "Violation",
+    "check_project",
+    "created_namespace_violations",
+    "object_violations",
+]

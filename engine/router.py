@@ -6,16 +6,37 @@ one value that holds those targets' providers and picks one per object.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Collection, Iterable, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import cast
+from typing import Any, Protocol, cast
 
 from gitwave.engine.clusters import Cluster
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.exclusions import is_excluded
 from gitwave.engine.model import Live, Resource, ResourceKey
 from gitwave.engine.provider import BulkReader, Declaring, Impersonating, Provider
+
+# The provider calls that reach a target (an API server, AWS, the sandbox's
+# store): what ``time_requests`` times. ``health`` reads a Live already fetched.
+TIMED_OPERATIONS = (
+    "observe",
+    "observe_many",
+    "apply",
+    "delete",
+    "dry_run_apply",
+    "list_tracked",
+    "tracked_keys",
+    "changes",
+)
+
+
+class RequestObserver(Protocol):
+    """Told how long each provider call took (``ProviderRouter.time_requests``)."""
+
+    def __call__(self, *, cluster: str, target: str, operation: str, seconds: float) -> None: ...
 
 
 class ProviderRouter:
@@ -35,6 +56,7 @@ class ProviderRouter:
         # each time (Python 3.11: tens of µs); the answer for one provider of
         # this router never changes, and it is asked several times per app.
         self._offers: dict[tuple[int, type], bool] = {}
+        self._request_observer: RequestObserver | None = None
 
     def for_kind(self, api_version: str, kind: str) -> Provider:
         """The provider for that apiVersion and kind; ProviderError when none handles it."""
@@ -65,7 +87,30 @@ class ProviderRouter:
             else ProviderRouter(swapped, cluster=self.cluster)
         )
         with self._lock:
-            return self._as_user.setdefault(user, found)
+            found = self._as_user.setdefault(user, found)
+            observer = self._request_observer
+        if observer is not None and found is not self:
+            found.time_requests(observer)
+        return found
+
+    def time_requests(self, observer: RequestObserver) -> None:
+        """Tell ``observer`` how long each call of ``TIMED_OPERATIONS`` on
+        these providers takes, from now on (and on the routers ``as_user``
+        makes). The one place every request to a target passes is its
+        provider's methods, called from the plan, the sync and the health
+        waits alike; so the methods are wrapped on each provider instance
+        rather than at every call site. The instance stays the same object
+        (the loop keys change feeds by it, protocols are checked on it), and
+        a provider is wrapped once however many routers hold it. Off by
+        default: it costs two clock reads per call only once asked for."""
+        cluster = self.cluster.name if self.cluster is not None else "in-cluster"
+        with self._lock:
+            self._request_observer = observer
+            others = [r for r in self._as_user.values() if r is not self]
+        for provider in self.providers:
+            _time_provider(provider, cluster, observer)
+        for router in others:
+            router.time_requests(observer)
 
     def offers(self, provider: Provider, capability: type) -> bool:
         """Whether ``provider`` (one of this router's) has the optional
@@ -119,6 +164,49 @@ class ProviderRouter:
             for p in self.providers
             if getattr(p, "in_use", True)
         )
+
+
+def _time_provider(provider: Provider, cluster: str, observer: RequestObserver) -> None:
+    try:
+        attributes = vars(provider)
+    except TypeError:  # a provider with __slots__: not timed, still routed
+        return
+    if attributes.get("_gitwave_timed") == id(provider):
+        return
+    target = str(getattr(provider, "name", "") or type(provider).__name__)
+    for operation in TIMED_OPERATIONS:
+        if getattr(attributes.get(operation), "_gitwave_timing", False):
+            # A copy of a timed provider (an impersonating twin is made with
+            # copy.copy): its wrappers call the original; time its own methods.
+            del attributes[operation]
+        method = getattr(provider, operation, None)
+        if callable(method):
+            attributes[operation] = _timed(method, cluster, target, operation, observer)
+    attributes["_gitwave_timed"] = id(provider)
+
+
+def _timed(
+    method: Callable[..., Any],
+    cluster: str,
+    target: str,
+    operation: str,
+    observer: RequestObserver,
+) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            observer(
+                cluster=cluster,
+                target=target,
+                operation=operation,
+                seconds=time.perf_counter() - started,
+            )
+
+    timed._gitwave_timing = True  # type: ignore[attr-defined]
+    return timed
 
 
 def observe_all(

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.errors import StoreError
 from gitwave.engine.events import Event, EventKind
+from gitwave.engine.mask import MASK, redact_value
 from gitwave.engine.model import ChangeAction, Manifest, Resource, ResourceKey, SourceRef
 from gitwave.engine.private_files import private_database, private_directory
 
@@ -157,12 +158,18 @@ def _secret_stub(manifest: Manifest) -> Manifest:
 
 def _recordable(resource: Resource) -> dict[str, Any]:
     manifest = _secret_stub(resource.manifest) if resource.is_secret else resource.manifest
-    return {
+    item: dict[str, Any] = {
         "key": str(resource.key),
         "apiVersion": resource.api_version,
         "source": str(resource.source) if resource.source else "",
         "manifest": manifest,
     }
+    if resource.masked_values:
+        # A Secret's value reached this object (Flux postBuild): recorded masked,
+        # and so, like a Secret, kept as it is live by a rollback.
+        item["manifest"] = redact_value(manifest, resource.masked_values)
+        item["masked"] = True
+    return item
 
 
 def manifests_digest(resources: Sequence[Resource]) -> str:
@@ -490,6 +497,7 @@ class Store(Database):
                     api_version=item["apiVersion"],
                     manifest=item["manifest"],
                     source=ref if source else None,
+                    masked_values=(MASK,) if item.get("masked") else (),
                 )
             )
         return resources

@@ -100,7 +100,13 @@ def tracked_resource(resource: Resource, owner: Owner | str) -> Resource:
     meta = manifest.setdefault("metadata", {})
     meta.setdefault("labels", {})[LABEL_APP] = owner.app
     meta.setdefault("annotations", {})[ANNOTATION_TRACKING_ID] = owner.tracking_id(resource.key)
-    return Resource(resource.key, resource.api_version, manifest, resource.source)
+    return Resource(
+        resource.key,
+        resource.api_version,
+        manifest,
+        resource.source,
+        masked_values=resource.masked_values,
+    )
 
 
 def _still_prunable(run: SyncRun, task: Task, current: Live) -> bool:

@@ -61,9 +61,11 @@ def secrets_of(state: AppState) -> list[str]:
     whatever a target said. A backstop over every object's message (providers
     mask values themselves): values shorter than 4 characters would blank
     digits all over the history."""
-    return [
+    found = [
         v for r in state.resources if r.is_secret for v in secret_values(r.manifest) if len(v) >= 4
     ]
+    # What Secret values became in other objects (Flux postBuild substituteFrom).
+    return found + [v for r in state.resources for v in r.masked_values if len(v) >= 4]
 
 
 def outcomes(result: SyncResult, secrets: list[str]) -> list[ResourceOutcome]:

@@ -40,7 +40,8 @@ from pathlib import Path
 import watchfiles
 
 from gitwave.engine import operations
-from gitwave.engine.apps import AppKind, AppSpec, flatten_apps, load_apps
+from gitwave.engine.app_choice import removed_apps
+from gitwave.engine.apps import AppKind, AppSpec, flatten_apps, load_app_set
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.errors import GitwaveError, RenderError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
@@ -122,6 +123,7 @@ class _Watched:
     app: AppSpec
     directory: Path  # the app's path in the work tree (a directory or one file)
     uses_outside_files: bool  # Kustomize/Helm: bases and values may live elsewhere
+    removed: bool = False  # gone from its parent: no files, one cycle prunes what it left
 
 
 class _Session:
@@ -159,6 +161,7 @@ class _Session:
         self.options = options
         self.watched: dict[str, _Watched] = {}
         self.parents: list[Path] = []  # app-of-apps paths: a change there reloads
+        self.generator_dirs: list[Path] = []  # git generators' directories: likewise
         self.definition_files: set[Path] = set()
 
     # -- apps ----------------------------------------------------------------------
@@ -166,13 +169,31 @@ class _Session:
     def load(self) -> list[AppSpec]:
         """(Re)load the app definitions; returns the apps that are new or changed.
         Raises GitwaveError for a malformed definition."""
-        _, apps = load_apps(
+        app_set = load_app_set(
             self.path, allow_local_repos=self.options.allow_local_repos, clusters=self.fleet
         )
-        flat = flatten_apps(apps)
+        error = app_set.first_error()
+        if error is not None:
+            raise error
+        flat = flatten_apps(app_set.apps)
         chosen = operations.choose_apps(flat, only=self.options.only, location=self.path)
-        self.fleet.check(chosen)  # an unknown destination: nothing is applied anywhere
+        # Apps of an ApplicationSet (or app of apps) that no longer holds them: one
+        # cycle prunes what they left, as ``sync`` does.
+        removed = removed_apps(app_set, self.store, only=self.options.only) if self.store else []
+        # An app whose destination is unknown is not watched: its line says why.
+        chosen = [app for app in chosen if self._destination_known(app)]
         self.parents = [self._directory_of(a) for a in flat if a.children and self._follows(a)]
+        # What an ApplicationSet's git generators list or read in this work tree: a
+        # directory added there is a new app (Argo CD re-runs its generators).
+        self.generator_dirs = sorted(
+            {
+                Path(read)
+                for a in flat
+                if a.kind is AppKind.APPSET
+                for read in a.reads
+                if _is_under(Path(read), self.top)
+            }
+        )
         self.definition_files = {
             (self.top / a.origin.file).resolve()
             for a in flat
@@ -200,8 +221,22 @@ class _Session:
             # Where the definition sits (its line) may move when another one is edited.
             if previous is None or replace(previous.app, origin=None) != replace(app, origin=None):
                 changed.append(app)
+        for app in removed:
+            # Not in the tree any more: no directory of its own to follow.
+            watched[app.name] = _Watched(app, self.definitions, False, removed=True)
+            previous = self.watched.get(app.name)
+            if previous is None or not previous.removed:
+                changed.append(app)
         self.watched = watched
         return changed
+
+    def _destination_known(self, app: AppSpec) -> bool:
+        try:
+            self.fleet.check([app])
+        except GitwaveError as exc:
+            self._emit_cycle(Cycle(app.name, time.time(), (), "", f"error: {exc}", False))
+            return False
+        return True
 
     def _follows(self, app: AppSpec) -> bool:
         """True when the app renders from this work tree as it is."""
@@ -216,10 +251,17 @@ class _Session:
         return (Path(app.source.fetch_from) / app.source.path).resolve()
 
     def roots(self) -> list[Path]:
-        """The directories to watch: the definitions and every app's path,
-        without ones nested in another."""
+        """The directories to watch: the definitions, the directories git
+        generators read, and every app's path, without ones nested in another."""
         candidates = {self.definitions}
+        for read in self.generator_dirs:
+            # Not there yet (``apps/`` before its first app): watch where it will appear.
+            while not read.is_dir() and read != self.top and self.top in read.parents:
+                read = read.parent
+            candidates.add(read)
         for item in self.watched.values():
+            if item.removed:
+                continue
             candidates.add(item.directory if item.directory.is_dir() else item.directory.parent)
         ordered = sorted(candidates, key=lambda p: len(p.parts))
         roots: list[Path] = []
@@ -239,6 +281,8 @@ class _Session:
                 return True  # a new file beside the definitions may define an app
             if any(_is_under(path, parent) for parent in self.parents):
                 return True
+            if any(_is_under(path, read) for read in self.generator_dirs):
+                return True
         return False
 
     def affected(self, changed: Iterable[Path]) -> dict[str, list[Path]]:
@@ -252,6 +296,8 @@ class _Session:
             and p not in self.definition_files
         ]
         for name, item in self.watched.items():
+            if item.removed:
+                continue
             mine = [p for p in paths if _is_under(p, item.directory)]
             if item.uses_outside_files:
                 mine += outside
@@ -291,8 +337,8 @@ class _Session:
         try:
             if prune:
                 _refuse_emptied_files(paths, self.top)
-            rendered = render_for(app, self.targets)
-            revision = rendered.revision
+            rendered = None if item.removed else render_for(app, self.targets)
+            revision = rendered.revision if rendered is not None else ""
             state = operations.plan(app, request, targets=self.targets_for(app), rendered=rendered)
         except GitwaveError as exc:
             took = time.time() - started
@@ -330,7 +376,11 @@ class _Session:
             request=request,
             ledger=self.ledger,
             sink=self.sink,
-            source=f"{app.source.describe} (watch)",
+            source=(
+                f"removed from {app.removed_from} (watch)"
+                if item.removed
+                else f"{app.source.describe} (watch)"
+            ),
         )
         ran, result = synced.plan, synced.result
         took = time.time() - started
@@ -511,6 +561,8 @@ def _relevant(path: Path) -> bool:
 
 def _run_cycles(session: _Session, paths: set[Path], stop: threading.Event) -> None:
     fresh: list[AppSpec] = []
+    # Before a reload: a deleted definition file is no longer one after it.
+    known = set(session.definition_files)
     if session.needs_reload(paths):
         try:
             fresh = session.load()
@@ -518,7 +570,7 @@ def _run_cycles(session: _Session, paths: set[Path], stop: threading.Event) -> N
             session.reload_error(sorted(paths), exc)
             return
     todo = session.affected(paths)
-    definitions = sorted(p for p in paths if p in session.definition_files)
+    definitions = sorted(p for p in paths if p in session.definition_files or p in known)
     for app in fresh:
         todo.setdefault(app.name, definitions)
     session.cycles(dict(todo), stop)

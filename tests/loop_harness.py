@@ -32,16 +32,32 @@ class ReconcilerThread:
     def lines(self) -> list[str]:
         raise NotImplementedError
 
-    def launch(self, location: str, targets: ProviderRouter, options: LoopOptions) -> Reconciler:
-        """Start a Reconciler on ``location`` in a thread of its own."""
+    def launch(
+        self,
+        location: str,
+        targets: ProviderRouter,
+        options: LoopOptions,
+        *,
+        also: Callable[[Event], None] | None = None,
+        on_pass: Callable[[float, int], None] | None = None,
+    ) -> Reconciler:
+        """Start a Reconciler on ``location`` in a thread of its own; ``also``
+        gets every event too, ``on_pass`` is the loop's."""
         record = self.store.record_event
 
         def sink(event: Event) -> None:
             record(event)
             self.events.append(event)
+            if also is not None:
+                also(event)
 
         reconciler = Reconciler(
-            location, targets=targets, store=self.store, sink=sink, options=options
+            location,
+            targets=targets,
+            store=self.store,
+            sink=sink,
+            options=options,
+            on_pass=on_pass,
         )
 
         def target() -> None:

@@ -24,7 +24,7 @@ from gitwave.engine.apps import AppSpec, checkout_for
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventSink, discard
 from gitwave.engine.fleet import Fleet
-from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
+from gitwave.engine.fleet_run import DEFAULT_CONCURRENT, Finished, run_fleet
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import (
     Health,
@@ -95,7 +95,7 @@ class Controller:
         fleet: Fleet | None = None,
     ) -> None:
         self.location = location
-        self.concurrent = concurrent  # apps cycled at once in watch mode
+        self.concurrent = concurrent  # apps planned (the list) or cycled (watch) at once
         self.allow_local_repos = tuple(allow_local_repos)
         self.targets = targets  # the current target
         self.fleet = fleet or Fleet.single(targets)  # each app's destination
@@ -239,6 +239,39 @@ class Controller:
             destination=destination,
         )
         return AppView(app, summary, state, nodes, observed_at)
+
+    def view_all(
+        self,
+        names: Sequence[str],
+        *,
+        on_view: Callable[[AppView], None],
+        on_error: Callable[[GitwaveError], None],
+        stop: threading.Event,
+    ) -> None:
+        """``view`` each of ``names``, ``concurrent`` at a time (``engine.fleet_run``,
+        as ``sync`` and ``watch`` run apps), calling ``on_view`` (or ``on_error``)
+        from the thread that planned it as each ends. Once ``stop`` is set no
+        other app starts. Blocks: call it from a thread worker."""
+
+        def one(name: str) -> AppView | None:
+            return None if stop.is_set() else self.view(name)
+
+        def finished(done: Finished[AppView | None]) -> None:
+            if done.value is not None:
+                on_view(done.value)
+            elif isinstance(done.error, GitwaveError):
+                on_error(done.error)
+            elif done.error is not None:
+                raise done.error  # a bug: not an app's failure to show
+
+        run_fleet(
+            list(names),
+            one,
+            name_of=lambda name: name,
+            concurrent=self.concurrent,
+            interrupt=stop,
+            on_finish=finished,
+        )
 
     def summaries(self) -> Iterable[AppSummary]:
         """``view(app).summary`` for every app, one at a time, in sync order."""

@@ -1,6 +1,10 @@
 """An app's live tree: app → composite → composed resources, each object → what
 it owns (Deployment → ReplicaSet → Pod), built from the operation's AppState.
 
+A composite (XR, claim, kro instance) is composed away, so it is no task of the
+plan; it gets a node of its own whose health carries its Crossplane conditions
+(``Synced True, Ready False (Creating: Unready resources: db)``).
+
 Owned objects are listed only through a target that can list objects
 (``ObjectLister``, which the sandbox is); elsewhere the tree shows the desired
 objects as observed.
@@ -11,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from gitwave.compositions.model import ANNOTATION_COMPOSITE
+from gitwave.compositions.model import ANNOTATION_COMPOSITE, CompositeNode
+from gitwave.engine.app_pipeline import composite_status
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Action, Health, Live, Plan, ResourceKey, Task, Wave
 from gitwave.engine.operations import AppState
@@ -112,25 +117,67 @@ def live_tree(
         )
 
     tasks = list(plan.tasks())
+    # A composite that is itself an object of the plan holds the objects that
+    # name it in gitwave.dev/composite.
     by_display = {t.key.display: t.key for t in tasks}
     composite_of: dict[ResourceKey, ResourceKey] = {}
     for task in tasks:
         if task.desired is None:
             continue
-        owner = by_display.get(task.desired.annotations.get(ANNOTATION_COMPOSITE, ""))
-        if owner is not None and owner != task.key:
-            composite_of[task.key] = owner
-    nodes = {t.key: planned(t) for t in tasks}
-    composed: dict[ResourceKey, list[ResourceNode]] = {}
-    for key, owner in composite_of.items():
-        composed.setdefault(owner, []).append(nodes[key])
+        holder = by_display.get(task.desired.annotations.get(ANNOTATION_COMPOSITE, ""))
+        if holder is not None and holder != task.key:
+            composite_of[task.key] = holder
+    planned_nodes = {t.key: planned(t) for t in tasks}
+    held: dict[ResourceKey, list[ResourceNode]] = {}
+    for key, holder in composite_of.items():
+        held.setdefault(holder, []).append(planned_nodes[key])
 
-    def with_composed(key: ResourceKey, trail: frozenset[ResourceKey]) -> ResourceNode:
-        node = nodes[key]
-        parts = composed.get(key)
+    def with_held(key: ResourceKey, trail: frozenset[ResourceKey]) -> ResourceNode:
+        node = planned_nodes[key]
+        parts = held.get(key)
         if not parts or key in trail:
             return node
-        inner = tuple(with_composed(p.key, trail | {key}) for p in parts)
+        inner = tuple(with_held(p.key, trail | {key}) for p in parts)
         return replace(node, children=inner + node.children)
 
-    return tuple(with_composed(t.key, frozenset()) for t in tasks if t.key not in composite_of)
+    tasks = [t for t in tasks if t.key not in composite_of]
+    nodes = {t.key: with_held(t.key, frozenset()) for t in tasks}
+    composed = composite_status(state, targets=targets) if state.composed.composites else None
+    if composed is None:
+        return tuple(nodes[t.key] for t in tasks)
+    unsynced = frozenset(t.key for t in tasks if t.action in (Action.CREATE, Action.UPDATE))
+
+    def composite_node(node: CompositeNode, trail: frozenset[ResourceKey]) -> ResourceNode:
+        children = []
+        for key in node.composed:
+            inner = composed.composite(key)
+            if inner is not None and key not in trail:
+                children.append(composite_node(inner, trail | {key}))
+            elif key in nodes:
+                children.append(nodes[key])
+        return ResourceNode(
+            key=node.key, action=None, health=node.health(unsynced), children=tuple(children)
+        )
+
+    def top(key: ResourceKey) -> CompositeNode | None:
+        owner, seen = composed.owner_of(key), {key}
+        while owner is not None and owner.key not in seen:
+            seen.add(owner.key)
+            parent = composed.owner_of(owner.key)
+            if parent is None:
+                return owner
+            owner = parent
+        return owner
+
+    # Each composite stands where its first composed resource would, with its
+    # composed resources (and nested composites) under it, as `crossplane beta trace`.
+    roots: list[ResourceNode] = []
+    placed: set[ResourceKey] = set()
+    for task in tasks:
+        owner = top(task.key)
+        if owner is None:
+            roots.append(nodes[task.key])
+        elif owner.key not in placed:
+            placed.add(owner.key)
+            roots.append(composite_node(owner, frozenset({owner.key})))
+    return tuple(roots)

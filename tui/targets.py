@@ -4,7 +4,8 @@ The Kubernetes side is the sandbox (default) or a cluster (``--context``);
 an app whose destination is another cluster gets that cluster's router
 (``connect_cluster``: a named sandbox, a kubeconfig context, or the
 credentials of a cluster Secret).
-Cloud kinds go to the AWS target (``gitwave.providers.aws.AwsTarget``), which
+Cloud kinds go to the AWS target (``gitwave.providers.aws.AwsTarget``; for an
+app on another cluster, its view that writes connection Secrets there), which
 starts its provider only when an app has some: on the sandbox with no
 ProviderConfig it is an embedded emulator that gitwave starts itself (and
 every output says so); otherwise real AWS through boto3's usual credential
@@ -41,7 +42,8 @@ def connect_cluster(
     rollout_seconds: float,
 ) -> tuple[ProviderRouter, Provider]:
     """The router of one destination cluster and its Kubernetes-side provider
-    (the caller closes it). Cloud kinds still go to the command's AWS target.
+    (the caller closes it). Cloud kinds go to the command's AWS (one account, one
+    emulator), their connection Secrets to this cluster (``AwsTarget.for_cluster``).
     Contacts nothing: the first operation does."""
     kube_side: Provider
     if reach.sandbox_dir is not None:
@@ -67,4 +69,4 @@ def connect_cluster(
             kubeconfig=reach.kubeconfig or kubeconfig,
             allow_exec_plugins=allow_exec_plugins,
         )
-    return ProviderRouter([aws, kube_side], cluster=reach.cluster), kube_side
+    return ProviderRouter([aws.for_cluster(kube_side), kube_side], cluster=reach.cluster), kube_side

@@ -7,6 +7,11 @@
   (kustomize.toolkit.fluxcd.io/v1, with its ``GitRepository``) documents →
   those apps, and the ``AppProject``s beside them (``projects.py``,
   ``project_choice.py``; other documents in those files are ignored);
+- a directory with a ``flux-system/`` sub-directory defining a Kustomization
+  (the ``flux bootstrap`` layout) → that root Kustomization, with the
+  Kustomizations its render holds as its children, recursively
+  (``flux_tree``: their Kustomization and GitRepository objects and Flux's own
+  installation are read, not applied; see docs/flux.md);
 - a single file holding such documents → those apps;
 - any other directory (or manifest file) → one implicit app named after it.
 
@@ -54,7 +59,7 @@ Where each job lives::
     argo.py    Argo CD Application → AppSpec
     projects.py  Argo CD AppProject → AppProject, and its rules as Argo CD decides them
     project_choice.py  ProjectBook: each Argo app's project; the rules about the app itself
-    flux.py    Flux Kustomization + GitRepository → AppSpec (images, decryption)
+    flux.py    Flux Kustomization + GitRepository → AppSpec (images, decryption, postBuild)
     semver.py  GitRepository ``ref.semver``: the highest tag a constraint allows
     fields.py  typed field reading naming file:line, Go durations, path cleaning
     order.py   order_apps (one level), flatten_apps (app-of-apps trees, dependsOn),

@@ -90,6 +90,31 @@ def is_app_set(doc: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class LoadedSet:
+    """An ApplicationSet as loaded: its app (children: the apps of the elements
+    that generated one), and one error naming every element that did not (None
+    when all did). A set with an error is partial: none of its apps is taken
+    for removed, so nothing is pruned for the bad elements."""
+
+    app: AppSpec
+    error: ValidationError | None = None
+
+
+def _element_errors(where: str, failed: Sequence[ValidationError]) -> ValidationError | None:
+    if not failed:
+        return None
+    if len(failed) == 1:
+        return failed[0]
+    lines = "\n".join(f"  {err}" for err in failed)
+    return ValidationError(
+        where,
+        f"{len(failed)} elements generate no valid Application (their apps are left alone):\n"
+        + lines,
+        hint=failed[0].hint,
+    )
+
+
+@dataclass(frozen=True)
 class SetLoader:
     """How one load reads ApplicationSets: the clusters known and where repos may be."""
 
@@ -103,12 +128,15 @@ class SetLoader:
         origin: SourceRef,
         holder: Holder,
         node: yaml.Node | None = None,
-    ) -> AppSpec:
-        """The set at ``origin`` as an ``APPSET`` app whose children are its apps.
+    ) -> LoadedSet:
+        """The set at ``origin`` as an ``APPSET`` app whose children are its apps,
+        and the error of the elements that generate no valid Application (a
+        template that fails, an invalid Application): those elements are left
+        out, the others' apps kept, as Argo CD does.
 
         Raises ValidationError naming ``file:line``, the set and the field for a
-        malformed set, a refused generator or option, a template that fails, a
-        generated Application that is invalid, or two generated apps of one name."""
+        malformed set, a refused generator or option, a generator that fails, or
+        two generated apps of one name (the set fails as a whole)."""
         reader = Reader(str(origin))
         meta = reader.mapping(doc, "metadata", required=True)
         name = reader.dns_name(
@@ -140,16 +168,28 @@ class SetLoader:
         generators = spec.get("generators")
         if not isinstance(generators, list) or not generators:
             reader.fail("spec.generators must be a non-empty list")
-        elements: list[tuple[str, Params]] = []
+        elements: list[tuple[str, str, Params]] = []
+        reads: list[Path] = []
         for i, generator in enumerate(generators):
             field = f"spec.generators[{i}]"
-            ctx = Context(syntax, lines.where(field), self.clusters, self._opener(holder, where))
+            ctx = Context(
+                syntax, lines.where(field), self.clusters, self._opener(holder, where), reads
+            )
             for j, params in enumerate(generate(generator, field, ctx)):
-                elements.append((f"{field} element {j}", params))
+                # A list element's own line when it has one, else the generator's.
+                elements.append((f"{field}.list.elements[{j}]", f"{field} element {j}", params))
         apps: list[AppSpec] = []
         first: dict[str, tuple[str, Params]] = {}
-        for element, params in elements:
-            app = self._generated(template, patch, params, syntax, origin, holder, lines, element)
+        failed: list[ValidationError] = []
+        for field, element, params in elements:
+            try:
+                app = self._generated(
+                    template, patch, params, syntax, origin, holder, lines, (field, element)
+                )
+            except ValidationError as err:
+                # Argo CD reports a bad element on the set and keeps the others' apps.
+                failed.append(err)
+                continue
             if app.name in first:
                 earlier, earlier_params = first[app.name]
                 raise ValidationError(
@@ -160,19 +200,23 @@ class SetLoader:
                 )
             first[app.name] = (element, params)
             apps.append(replace(app, cascade=cascade))
-        return AppSpec(
-            name=name,
-            kind=AppKind.APPSET,
-            source=AppSource(
-                repo_url=holder.fetch_from,
-                revision=holder.fetch_revision or "HEAD",
-                path=origin.file,
-                fetch_from=holder.fetch_from,
-                fetch_revision=holder.fetch_revision,
+        return LoadedSet(
+            AppSpec(
+                name=name,
+                kind=AppKind.APPSET,
+                source=AppSource(
+                    repo_url=holder.fetch_from,
+                    revision=holder.fetch_revision or "HEAD",
+                    path=origin.file,
+                    fetch_from=holder.fetch_from,
+                    fetch_revision=holder.fetch_revision,
+                ),
+                policy=SyncPolicy(automated=True, prune=deletes),
+                origin=origin,
+                children=tuple(sorted(apps, key=lambda a: (a.wave, a.name))),
+                reads=tuple(sorted({str(path) for path in reads})),
             ),
-            policy=SyncPolicy(automated=True, prune=deletes),
-            origin=origin,
-            children=tuple(sorted(apps, key=lambda a: (a.wave, a.name))),
+            _element_errors(where, failed),
         )
 
     def _generated(
@@ -184,8 +228,12 @@ class SetLoader:
         origin: SourceRef,
         holder: Holder,
         lines: _Lines,
-        element: str,
+        at: tuple[str, str],
     ) -> AppSpec:
+        """The Application one element generates; ValidationError naming the set,
+        the element (with its parameters) and the file:line of the field that fails."""
+        generator, element = at
+        element = f"{element} ({_shown(params)})"
         try:
             rendered = render_tree(template, params, syntax, field="spec.template")
             if patch:
@@ -204,8 +252,10 @@ class SetLoader:
             return parse_argo(document, origin, holder.resolve)
         except GitwaveError as err:
             raise ValidationError(
-                lines.where(""),
-                f"{element} ({_shown(params)}) generates an invalid Application: {err}",
+                lines.where(generator),
+                f"{element} generates an invalid Application: {err}",
+                hint="fix the template or this element's parameters; the other elements' "
+                "apps are synced",
             ) from None
 
     def _opener(self, holder: Holder, where: str) -> Any:
@@ -325,4 +375,4 @@ def _field_line(node: yaml.Node, field: str) -> int:
     return int(current.start_mark.line) + 1
 
 
-__all__ = ["CurrentTargetOnly", "SetLoader", "is_app_set"]
+__all__ = ["CurrentTargetOnly", "LoadedSet", "SetLoader", "is_app_set"]

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitwave.engine.apps.model import AppKind, AppSpec
+from gitwave.engine.apps.model import AppKind, AppSpec, Location
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.source import Checkout
 
@@ -56,6 +56,8 @@ class AppSet:
     checkout: Checkout
     apps: tuple[AppSpec, ...]
     broken: tuple[BrokenApp, ...] = ()
+    # Where the definitions were read (None: not known, no removed set is looked for).
+    location: Location | None = None
 
     def error_of(self, name: str) -> GitwaveError | None:
         """The error of the app named ``name``; None when it loaded."""

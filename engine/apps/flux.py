@@ -23,6 +23,7 @@ from gitwave.engine.health.policy import HealthCheckRef, HealthPolicy, HealthRul
 from gitwave.engine.model import ResourceKey, SourceRef
 from gitwave.engine.names import SUBDOMAIN_MAX
 from gitwave.engine.render import Decryption, DecryptionProvider, RenderOptions
+from gitwave.engine.render.postbuild import VAR_NAME, PostBuild, SubstituteRef
 from gitwave.engine.source import list_tags
 
 
@@ -155,6 +156,58 @@ def parse_flux(
         service_account=reader.dns_name(
             reader.string(spec, "spec.serviceAccountName"), "spec.serviceAccountName", dots=True
         ),
+        post_build=_flux_post_build(reader, spec, name, own_namespace, origin),
+    )
+
+
+def _flux_post_build(
+    reader: Reader, spec: Mapping[str, Any], name: str, namespace: str, origin: SourceRef
+) -> PostBuild | None:
+    """``spec.postBuild``: inline variables (strings only, as Flux's CRD demands)
+    and the ConfigMaps/Secrets to read more from, in the Kustomization's namespace."""
+    if spec.get("postBuild") is None:
+        return None
+    post_build = reader.mapping(spec, "spec.postBuild")
+    substitute = reader.mapping(post_build, "spec.postBuild.substitute")
+    pairs = []
+    for key, value in substitute.items():
+        if not isinstance(value, str):
+            reader.fail(
+                f"spec.postBuild.substitute.{key}: must be a string, not "
+                f'{type(value).__name__} (quote it: {key}: "{value}")'
+            )
+        if not VAR_NAME.match(str(key)):
+            reader.fail(
+                f"spec.postBuild.substitute: variable name {key!r} is invalid, "
+                "it must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$"
+            )
+        pairs.append((str(key), value))
+    refs = []
+    for i, entry in enumerate(reader.mappings(post_build, "spec.postBuild.substituteFrom")):
+        field_name = f"spec.postBuild.substituteFrom[{i}]"
+        kind = reader.string(entry, f"{field_name}.kind", required=True)
+        if kind not in ("ConfigMap", "Secret"):
+            reader.fail(f"{field_name}.kind: {kind!r} is not ConfigMap or Secret")
+        refs.append(
+            SubstituteRef(
+                kind=kind,
+                name=reader.dns_name(
+                    reader.string(entry, f"{field_name}.name", required=True),
+                    f"{field_name}.name",
+                    max_len=SUBDOMAIN_MAX,
+                    dots=True,
+                ),
+                optional=reader.boolean(entry, f"{field_name}.optional"),
+            )
+        )
+    if not pairs and not refs:
+        return None  # as in Flux: nothing to substitute from, no substitution at all
+    namespace = namespace or "default"
+    return PostBuild(
+        substitute=tuple(pairs),
+        substitute_from=tuple(refs),
+        namespace=namespace,
+        owner=f"Kustomization/{namespace}/{name} ({origin})",
     )
 
 

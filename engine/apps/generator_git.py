@@ -59,6 +59,7 @@ def git_params(body: Mapping[str, Any], field: str, ctx: Context) -> list[Params
     kind = "directories" if has_dirs else "files"
     include, exclude = _patterns(body.get(kind), f"{field}.{kind}", ctx)
     root = ctx.open_repo(repo_url, revision, f"{field}.repoURL")
+    ctx.reads.extend(root / base for base in _bases(body.get(kind)))
     found: list[Params] = []
     if has_dirs:
         for path in _walk(root, directories=True):
@@ -91,6 +92,25 @@ def _patterns(
             raise ctx.fail(f"{field}[{i}].path", f"{path!r} must stay inside the repository")
         (exclude if item.get("exclude") is True else include).append(glob_regex(path))
     return include, exclude
+
+
+def _bases(items: Any) -> list[str]:
+    """The directory each include pattern (of a list ``_patterns`` checked) is
+    rooted at: its segments before the first glob character
+    (``apps/*/config.json`` → ``apps``; ``*`` → the root)."""
+    bases = []
+    for item in items:
+        if item.get("exclude") is True:
+            continue
+        fixed = []
+        for segment in str(item["path"]).split("/"):
+            if any(c in segment for c in "*?["):
+                break
+            fixed.append(segment)
+        else:
+            fixed = fixed[:-1]  # no glob at all: one path, watched from its directory
+        bases.append("/".join(fixed) or ".")
+    return bases
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:

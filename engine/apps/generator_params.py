@@ -6,7 +6,7 @@ values (flattened for fasttemplate, merged for goTemplate), generator
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ class Context:
     where: str
     clusters: ClusterSource
     open_repo: RepoOpener
+    # The directories git generators list or read, as they note them: what
+    # watch mode follows so that a new directory there makes a new app.
+    reads: list[Path] = field(default_factory=list)
 
     def fail(self, field: str, detail: str, hint: str = "") -> ValidationError:
         return ValidationError(self.where, f"{field}: {detail}", hint=hint)

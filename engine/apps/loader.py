@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from gitwave.engine.apps.appset import CurrentTargetOnly, SetLoader, is_app_set
+from gitwave.engine.apps.appset import CurrentTargetOnly, LoadedSet, SetLoader, is_app_set
 from gitwave.engine.apps.argo import parse_argo
 from gitwave.engine.apps.broken import (
     AppSet,
@@ -30,10 +30,16 @@ from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.implicit import implicit_for
 from gitwave.engine.apps.model import (
     ARGO_GROUP,
+    FLUX_KUSTOMIZE_GROUP,
+    FLUX_SOURCE_GROUP,
     MAX_APP_DEPTH,
     AppKind,
     AppSpec,
+    Location,
+    app_set_scope,
+    file_set_scope,
 )
+from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE, with_default_namespace
 from gitwave.engine.apps.order import check_depends_on, check_unique, order_apps
 from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.apps.projects import is_app_project
@@ -41,6 +47,7 @@ from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.model import Resource, SourceRef
 from gitwave.engine.render import Rendered, RenderTool, render
+from gitwave.engine.render.postbuild import ObjectReader, apply_post_build, variables_for
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
@@ -62,6 +69,7 @@ def load_apps(
     cache_dir: Path | None = None,
     allow_local_repos: Sequence[str] = (),
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> tuple[Checkout, list[AppSpec]]:
     """The apps ``location`` (a directory, a repository URL or one file) defines.
 
@@ -73,7 +81,8 @@ def load_apps(
     ``load_app_set`` for the form where each app fails alone), and
     SourceError/PathEscapeError for an unreadable location. ``clusters`` is
     what ApplicationSet ``clusters`` generators read (default: the current
-    target only, as ``in-cluster``).
+    target only, as ``in-cluster``). ``default_namespace`` is the destination
+    namespace of apps that name none (``namespaces.with_default_namespace``).
     """
     app_set = load_app_set(
         location,
@@ -81,6 +90,7 @@ def load_apps(
         cache_dir=cache_dir,
         allow_local_repos=allow_local_repos,
         clusters=clusters,
+        default_namespace=default_namespace,
     )
     error = app_set.first_error()
     if error is not None:
@@ -95,12 +105,14 @@ def load_app_set(
     cache_dir: Path | None = None,
     allow_local_repos: Sequence[str] = (),
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> AppSet:
     """The apps ``location`` defines, each failing alone (``AppSet``): a malformed
     definition, an app of apps that cannot be rendered or a file that is not YAML
     is a ``BrokenApp`` naming file:line and the field. Raises SourceError when
     the location cannot be read, ValidationError for two apps of one name or a
-    dependsOn cycle."""
+    dependsOn cycle. An app naming no destination namespace gets
+    ``default_namespace`` (``namespaces.with_default_namespace``)."""
     if is_remote(location):
         checkout = open_source(location, revision=revision, cache_dir=cache_dir)
         holder = Holder.remote(checkout, location)
@@ -122,7 +134,12 @@ def load_app_set(
         holder = Holder.local(checkout, top, revision)
         target = checkout.root / os.path.relpath(given.resolve(), top)
         given_repo = (top,)
-    loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)), clusters)
+    loader = _Loader(
+        cache_dir,
+        (*given_repo, *allowed_local_repos(allow_local_repos)),
+        clusters,
+        default_namespace,
+    )
     apps = loader.top_level(holder, target)
     apps = loader.projects.assign(apps, loader.broken)
     identities: dict[str, str] = {}
@@ -130,25 +147,43 @@ def load_app_set(
         replace(b, spec=_identified(b.spec, "", identities)) if b.spec is not None else b
         for b in loader.broken
     )
+    if holder.fetch_from not in identities:
+        identities[holder.fetch_from] = repository_identity(holder.fetch_from)
+    read_at = Location(
+        identities[holder.fetch_from],
+        checkout.relpath(target),
+        is_file=target.is_file(),
+        fetch_from=holder.fetch_from,
+        fetch_revision=holder.fetch_revision,
+    )
     return AppSet(
         checkout=checkout,
         apps=tuple(_identified(app, "", identities) for app in apps),
         broken=broken,
+        location=read_at if loader.location_known else None,
     )
 
 
-def _identified(app: AppSpec, parent: str = "", known: dict[str, str] | None = None) -> AppSpec:
+def _identified(
+    app: AppSpec, parent: str = "", known: dict[str, str] | None = None, set_scope: str = ""
+) -> AppSpec:
     """``app`` (and its children) with ``source.repository`` set, part of its
-    identity, and each child with its parent's owner. ``known`` keeps the
+    identity, each child with its parent's owner, and each app an ApplicationSet
+    generates with where that set is defined (``set_scope``). ``known`` keeps the
     identities found (a thousand apps of one repository read its remotes once)."""
     known = {} if known is None else known
     fetch_from = app.source.fetch_from
     if fetch_from not in known:
         known[fetch_from] = repository_identity(fetch_from)
     source = replace(app.source, repository=known[fetch_from])
-    identified = replace(app, source=source, parent=parent)
+    identified = replace(app, source=source, parent=parent, set_scope=set_scope)
     owner = identified.owner
-    children = tuple(_identified(c, f"{owner.app}@{owner.source}", known) for c in app.children)
+    scope = ""
+    if app.kind is AppKind.APPSET:
+        scope = app_set_scope(parent) if parent else file_set_scope(source.repository, source.path)
+    children = tuple(
+        _identified(c, f"{owner.app}@{owner.source}", known, scope) for c in app.children
+    )
     return replace(identified, children=children)
 
 
@@ -169,17 +204,34 @@ def checkout_for(app: AppSpec, *, cache_dir: Path | None = None) -> Checkout:
     )
 
 
-def render_app(app: AppSpec, *, cache_dir: Path | None = None) -> Rendered:
+def render_app(
+    app: AppSpec, *, cache_dir: Path | None = None, read: ObjectReader | None = None
+) -> Rendered:
     """Render ``app`` from its resolved source; child Applications are left out.
+    A Flux app's ``postBuild`` variables are substituted, those of its
+    substituteFrom objects read through ``read`` (None: no target, so a
+    required one is missing).
 
-    Raises what ``open_source`` and ``render`` raise.
+    Raises what ``open_source`` and ``render`` raise, and ValidationError for a
+    substitution that fails (see ``render.postbuild``).
     """
     if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
         return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
+    rendered = _own_objects(app, cache_dir)
+    if app.post_build is None:
+        return rendered
+    variables = variables_for(app.post_build, read)
+    return apply_post_build(rendered, app.post_build, variables, app.source.render)
+
+
+def _own_objects(app: AppSpec, cache_dir: Path | None) -> Rendered:
     _, rendered = _render_whole(app, cache_dir=cache_dir)
     # An Argo app's AppProjects are gitwave's to read (like its child Applications), not to
     # apply; its ApplicationSets are read as its children (or fail alone).
     argo = app.kind is AppKind.ARGO
+    if app.flux_tree:
+        own = tuple(r for r in rendered.resources if not is_flux_machinery(r))
+        return rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
     if not app.children and not argo:
         return rendered
     own = tuple(
@@ -215,15 +267,27 @@ class _Loader:
         cache_dir: Path | None,
         local_repos: tuple[Path, ...],
         clusters: ClusterSource | None = None,
+        default_namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self.cache_dir = cache_dir
+        self.default_namespace = default_namespace
         self.local_repos = local_repos  # host directories an app's source may be in
         self.broken: list[BrokenApp] = []
+        self.location_known = True  # see top_level
         self.projects = ProjectBook()
         self.sets = SetLoader(clusters or CurrentTargetOnly(), local_repos, cache_dir)
+        # Every Kustomization found in a ``flux bootstrap`` tree, read or not.
+        self.flux_tree_names: set[str] = set()
 
     def _fail(self, name: str, error: GitwaveError, spec: AppSpec | None = None) -> None:
         self.broken.append(BrokenApp(name=name, error=error, spec=spec))
+
+    def _set(self, loaded: LoadedSet) -> AppSpec:
+        """The set's app; a set some elements of which failed is broken with their
+        error (reported, nothing of it taken for removed) yet keeps the others' apps."""
+        if loaded.error is not None:
+            self._fail(loaded.app.name, loaded.error, loaded.app)
+        return loaded.app
 
     def _documents(self, file: Path, rel: str) -> list[Document]:
         documents, error = app_documents(file, rel)
@@ -239,6 +303,9 @@ class _Loader:
         flux_docs: list[tuple[Document, str]] = []
         sources: list[FluxSource] = []
         broken_sources: dict[str, GitwaveError] = {}
+        # The ``flux bootstrap`` layout: <target>/flux-system defines the root
+        # Kustomization; the Kustomizations its render holds are its children.
+        roots, in_tree = self._bootstrap(holder, target, sources)
         for file in files:
             rel = checkout.relpath(file)
             for doc in self._documents(file, rel):
@@ -247,7 +314,11 @@ class _Loader:
                 try:
                     if is_app_set(doc.value):
                         sets.append(
-                            self.sets.load(doc.value, SourceRef(rel, doc.line), holder, doc.node)
+                            self._set(
+                                self.sets.load(
+                                    doc.value, SourceRef(rel, doc.line), holder, doc.node
+                                )
+                            )
                         )
                     elif kind == "Application":
                         argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
@@ -263,10 +334,12 @@ class _Loader:
                         broken_sources[name] = exc  # its Kustomizations fail with it
                     else:
                         self._fail(name, exc)
-        flux: list[AppSpec] = []
+        flux: list[AppSpec] = list(roots)
         for doc, rel in flux_docs:
             origin = SourceRef(rel, doc.line)
             name = definition_name(doc.value, str(origin))
+            if name in in_tree:
+                continue  # a child of the bootstrap root, read from its render
             source_error = broken_sources.get(source_ref_name(doc.value))
             if source_error is not None:
                 self._fail(
@@ -278,16 +351,19 @@ class _Loader:
                 )
                 continue
             try:
-                app = parse_flux(doc.value, origin, holder.resolve, sources)
+                app = self._namespaced(parse_flux(doc.value, origin, holder.resolve, sources))
                 check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
                 flux.append(app)
             except GitwaveError as exc:
                 self._fail(name, exc)
         if not argo and not flux and not sets:
-            if self.broken:
+            if self.broken or in_tree:
                 return []  # every definition here is broken: no implicit app instead
             # Not rendered here: Applications below an implicit app are ordinary objects.
-            return [implicit_for(holder, target)]
+            # Its files define no app now, yet one may be a half-written definition:
+            # the sets once defined here are not known to be gone (``Location``).
+            self.location_known = not files
+            return [self._namespaced(implicit_for(holder, target))]
         check_unique(argo + flux + [a for s in sets for a in s.walk()])
         flux = without_broken_dependencies(flux, self.broken)
         check_depends_on(flux)
@@ -296,6 +372,116 @@ class _Loader:
         apps += [self._discover_set(s, depth=0, chain=()) for s in sets]
         return order_apps(apps)
 
+    def _namespaced(self, app: AppSpec) -> AppSpec:
+        """``app`` with the default destination namespace when it names none: set
+        before its first render, so that render and the sync's are one (cached)."""
+        return with_default_namespace(app, self.default_namespace)
+
+    def _check_local(self, app: AppSpec) -> None:
+        check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+
+    def _bootstrap(
+        self, holder: Holder, target: Path, sources: list[FluxSource]
+    ) -> tuple[list[AppSpec], set[str]]:
+        """The root Kustomizations of a ``flux bootstrap`` layout (those defined in
+        ``<target>/flux-system/``, with their children found by rendering them),
+        and the names of every Kustomization in their trees. ``sources`` gets
+        the GitRepositories defined there (``flux-system``: the repository the
+        path lives in when its URL names it, see ``Holder.resolve``)."""
+        directory = target / BOOTSTRAP_DIR if target.is_dir() else None
+        if directory is None or not directory.is_dir():
+            return [], set()
+        checkout = holder.checkout
+        kustomizations: list[tuple[Document, str]] = []
+        for file in top_level_files(directory):
+            rel = checkout.relpath(file)
+            for doc in self._documents(file, rel):
+                kind = app_kind(doc.value)
+                where = f"{rel}:{doc.line}"
+                if kind == "GitRepository":
+                    try:
+                        sources.append(parse_git_repository(doc.value, where, holder.resolve))
+                    except GitwaveError as exc:
+                        self._fail(definition_name(doc.value, where), exc)
+                elif kind == "Kustomization":
+                    kustomizations.append((doc, rel))
+        roots: list[AppSpec] = []
+        for doc, rel in kustomizations:
+            origin = SourceRef(rel, doc.line)
+            try:
+                root = parse_flux(doc.value, origin, holder.resolve, sources)
+                self._check_local(root)
+            except GitwaveError as exc:
+                self._fail(definition_name(doc.value, str(origin)), exc)
+                continue
+            roots.append(self._discover_flux(root, sources, depth=0, chain=()))
+        return roots, self.flux_tree_names | {root.name for root in roots}
+
+    def _discover_flux(
+        self,
+        app: AppSpec,
+        sources: Sequence[FluxSource],
+        *,
+        depth: int,
+        chain: tuple[AppSpec, ...],
+    ) -> AppSpec:
+        """``app`` with the Kustomizations its render holds as children (recursively),
+        as kustomize-controller applies them; marked ``flux_tree``. A render that
+        fails, or a child that cannot be read, makes ``app`` broken (nothing of
+        it is pruned on a partial view)."""
+        app = self._namespaced(replace(app, flux_tree=True))
+        if depth > MAX_APP_DEPTH or any(_identity(a) == _identity(app) for a in chain):
+            loop = " -> ".join(a.where for a in (*chain, app))
+            error = ValidationError(app.where, f"Kustomizations nest in a loop: {loop}")
+            self._fail(app.name, error, app)
+            return app
+        try:
+            checkout, rendered = _render_whole(app, cache_dir=self.cache_dir)
+        except GitwaveError as exc:
+            self._fail(app.name, exc, app)
+            return app
+        holder = Holder.for_source(checkout, app.source)
+        found = list(sources)
+        for resource in rendered.resources:
+            if _is_flux_source(resource):
+                origin = resource.source or SourceRef(rendered.path)
+                try:
+                    where = str(origin)
+                    found.append(parse_git_repository(resource.manifest, where, holder.resolve))
+                except GitwaveError as exc:
+                    self._fail(app.name, exc, app)
+                    return app
+        children: list[AppSpec] = []
+        for resource in rendered.resources:
+            if not _is_flux_kustomization(resource) or _same_object(resource, app):
+                continue
+            origin = resource.source or SourceRef(rendered.path)
+            self.flux_tree_names.add(resource.key.name)
+            try:
+                child = parse_flux(resource.manifest, origin, holder.resolve, found)
+                self._check_local(child)
+            except GitwaveError as exc:
+                # As for an app of apps: the parent is broken (its child list is
+                # partial), the children that could be read stay in its tree.
+                self._fail(app.name, exc, app)
+                continue
+            # Flux deletes a child Kustomization its parent no longer applies, and
+            # garbage-collects the child's objects when the child prunes.
+            children.append(replace(child, cascade=child.policy.prune))
+        if not children:
+            return app
+        try:
+            check_unique(children)
+        except GitwaveError as exc:
+            self._fail(app.name, exc, app)
+            return app
+        nested = [
+            self._discover_flux(child, found, depth=depth + 1, chain=(*chain, app))
+            for child in children
+        ]
+        nested.sort(key=lambda a: (a.wave, a.name))
+        return replace(app, children=tuple(nested))
+
     def _discover(self, app: AppSpec, *, depth: int, chain: tuple[AppSpec, ...]) -> AppSpec:
         """``app`` with its child Applications (app of apps), found by rendering it.
 
@@ -303,6 +489,7 @@ class _Loader:
         makes ``app`` broken (its child list is partial); the children that
         could be read stay in its tree, each failing or loading alone.
         """
+        app = self._namespaced(app)
         try:
             check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
         except GitwaveError as exc:
@@ -347,7 +534,7 @@ class _Loader:
         for resource in set_resources:
             origin = resource.source or SourceRef(rendered.path)
             try:
-                sets.append(self.sets.load(resource.manifest, origin, holder))
+                sets.append(self._set(self.sets.load(resource.manifest, origin, holder)))
             except GitwaveError as exc:  # the set fails alone; its apps are unknown
                 self._fail(definition_name(resource.manifest, str(origin)), exc)
         for resource in child_resources:
@@ -380,6 +567,41 @@ def _identity(app: AppSpec) -> tuple[str, str | None, str]:
     source = app.source
     place = source.fetch_from if is_remote(source.fetch_from) else str(Path(source.fetch_from))
     return (place, source.fetch_revision, source.path)
+
+
+# Where ``flux bootstrap`` writes the root GitRepository and Kustomization of a cluster.
+BOOTSTRAP_DIR = "flux-system"
+# Flux's own installation (gotk-components.yaml) carries this label.
+_FLUX_PART_OF = ("app.kubernetes.io/part-of", "flux")
+
+
+def is_flux_machinery(resource: Resource) -> bool:
+    """What a Kustomization of a ``flux bootstrap`` tree renders that gitwave
+    does not apply: the Kustomizations and GitRepositories (gitwave reads them
+    as apps and sources) and Flux's own controllers and CRDs (left to Flux),
+    all but their Namespace, which the objects of the tree may live in."""
+    if _is_flux_kustomization(resource) or _is_flux_source(resource):
+        return True
+    label, value = _FLUX_PART_OF
+    if resource.labels.get(label) != value:
+        return False
+    return not (resource.key.group == "" and resource.key.kind == "Namespace")
+
+
+def _is_flux_kustomization(resource: Resource) -> bool:
+    return resource.key.group == FLUX_KUSTOMIZE_GROUP and resource.key.kind == "Kustomization"
+
+
+def _is_flux_source(resource: Resource) -> bool:
+    return resource.key.group == FLUX_SOURCE_GROUP and resource.key.kind == "GitRepository"
+
+
+def _same_object(resource: Resource, app: AppSpec) -> bool:
+    """The Kustomization's own object in its render (the root applies itself)."""
+    return resource.key.name == app.name and resource.key.namespace in (
+        app.app_namespace,
+        app.app_namespace or "default",
+    )
 
 
 def _is_argo_app_resource(resource: Resource) -> bool:

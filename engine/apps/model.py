@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from gitwave.engine.diff import IgnoreDifference, ignore_pointers
 from gitwave.engine.health.policy import HealthPolicy
 from gitwave.engine.model import Owner, Propagation, ResourceKey, SourceRef
 from gitwave.engine.render import RenderOptions
+from gitwave.engine.render.postbuild import PostBuild
 from gitwave.engine.source import normalise_repo_url, redact_url
 
 MAX_APP_DEPTH = 8
@@ -191,6 +193,14 @@ class AppSpec:
     # no render, only the objects it left; ``owner_source`` is its recorded source.
     removed_from: str = ""
     owner_source: str = ""
+    # An app an ApplicationSet generated: where that set is defined, so its apps
+    # can be found once the set itself is gone (``app_children``): ``file REPO
+    # PATH`` for a set in a top-level file, ``app OWNER`` for one in an app of
+    # apps' render. "" for every other app.
+    set_scope: str = ""
+    # An ApplicationSet: the directories its git generators read (absolute, in
+    # the checkouts they opened); a change there may change its apps (watch mode).
+    reads: tuple[str, ...] = ()
     # Argo CD: the AppProject named by ``spec.project`` and, once the loader found
     # it, its rules (None: nothing restricts the app, as for the implicit
     # ``default`` project, Flux and implicit apps). ``app_namespace`` is the
@@ -202,6 +212,12 @@ class AppSpec:
     service_account: str = ""
     # Repo-relative policy directories (the ``gitwave.dev/policy`` annotation).
     policy_dirs: tuple[str, ...] = ()
+    # Flux: ``spec.postBuild`` (variable substitution after the build), None when absent.
+    post_build: PostBuild | None = None
+    # Flux, the ``flux bootstrap`` layout: this Kustomization's render was read for
+    # the Kustomizations it applies (its ``children``); they, their GitRepositories
+    # and Flux's own installation are gitwave's to read, not objects to apply.
+    flux_tree: bool = False
 
     @property
     def owner(self) -> Owner:
@@ -236,6 +252,59 @@ class AppSpec:
         """For each of ``keys`` that an ignoreDifferences rule matches, its JSON pointers
         (in rule order, without repeats) — the shape ``PlanOptions.ignore`` takes."""
         return ignore_pointers(self.ignore_differences, keys)
+
+
+def file_set_scope(repository: str, path: str) -> str:
+    """The ``set_scope`` of the apps of a set defined in a top-level file:
+    the repository (``AppSource.repository``) and the file's repo-relative path."""
+    return f"file\t{repository}\t{path}"
+
+
+def app_set_scope(owner: str) -> str:
+    """The ``set_scope`` of the apps of a set an app of apps (``name@source``) renders."""
+    return f"app\t{owner}"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a command read its app definitions: a directory (or one file) of a
+    repository. The ApplicationSets of its top-level files are its own: a set
+    whose file is gone from here was removed (``covers``)."""
+
+    repository: str
+    path: str  # repo-relative, POSIX ("." for the root)
+    is_file: bool = False
+    # What ``open_source`` is given to read it again (see ``AppSource``).
+    fetch_from: str = ""
+    fetch_revision: str | None = None
+
+    @property
+    def source(self) -> AppSource:
+        """The location as an app's source: where an app with nothing of its own
+        to render (one whose ApplicationSet is gone) reads its revision."""
+        return AppSource(
+            repo_url=self.fetch_from,
+            revision=self.fetch_revision or "HEAD",
+            path=self.path,
+            fetch_from=self.fetch_from,
+            fetch_revision=self.fetch_revision,
+            repository=self.repository,
+        )
+
+    def covers(self, set_scope: str) -> bool:
+        """True when ``set_scope`` names a top-level file of this location."""
+        kind, _, rest = set_scope.partition("\t")
+        repository, _, path = rest.partition("\t")
+        if kind != "file" or repository != self.repository:
+            return False
+        if self.is_file:
+            return path == self.path
+        return posixpath.dirname(path) == ("" if self.path == "." else self.path)
+
+    def set_file(self, set_scope: str) -> str:
+        """The repo-relative file of a ``file`` scope ("" for another kind)."""
+        kind, _, rest = set_scope.partition("\t")
+        return rest.partition("\t")[2] if kind == "file" else ""
 
 
 def dns_label(text: str) -> str:

@@ -39,7 +39,13 @@ Apps due in a pass are reconciled ``options.concurrent`` at a time
 app-of-apps waves); ``concurrent=1`` steps them one after another on the
 loop's own thread. Each decision is an Event (``EventKind.CYCLE``), stored by the caller's sink.
 
-One module (about 420 lines): the rules above are carried out here in the
+A Git webhook (``refresh``, from ``gitwave run --webhook-addr``) makes the
+apps reading the pushed repository and branch due at the next pass. ``on_pass``
+is told how long each pass took and how many apps it stepped, and
+``queue_depth`` how many wait: ``metrics`` reads the loop through those and
+its events, and changes nothing in it.
+
+One module (about 460 lines): the rules above are carried out here in the
 order they are written; the decisions themselves are ``decide``.
 """
 
@@ -83,6 +89,7 @@ from gitwave.engine.reconciler.state import (
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import is_remote, open_source, opened_once
 from gitwave.engine.store import Store
+from gitwave.engine.webhook import Push, push_concerns
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -107,6 +114,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         fleet: Fleet | None = None,
+        on_pass: Callable[[float, int], None] | None = None,
     ) -> None:
         self.location = location
         self.targets = targets
@@ -136,6 +144,8 @@ class Reconciler(Decisions, PinsAndRollbacks):
         self._lock = threading.Lock()
         self._stop: threading.Event | None = None
         self._started = False
+        # Told the duration of each pass and how many apps it stepped (metrics).
+        self._on_pass = on_pass
 
     # -- public ----------------------------------------------------------------------
 
@@ -169,10 +179,19 @@ class Reconciler(Decisions, PinsAndRollbacks):
         at a time (``engine.fleet_run``: an app steps after the apps it follows,
         its dependsOn and earlier app-of-apps waves, stepped); returns how long
         to wait before the next pass."""
+        started = time.perf_counter()
         self._poll_root(self._clock())
         self._poll_feeds()
         now = self._clock()
         due = [run for run in self._runs.values() if self._due(run, now)]
+        try:
+            self._step_due(due)
+        finally:
+            if self._on_pass is not None:
+                self._on_pass(time.perf_counter() - started, len(due))
+        return self._next_wait()
+
+    def _step_due(self, due: list[AppRun]) -> None:
         if len(due) <= 1 or self.options.concurrent == 1:
             for run in due:
                 self._step_safely(run)
@@ -185,7 +204,6 @@ class Reconciler(Decisions, PinsAndRollbacks):
                     follows_of=lambda run: self._follows.get(run.spec.name, ()),
                     concurrent=self.options.concurrent,
                 )
-        return self._next_wait()
 
     def _step_app(self, run: AppRun) -> None:
         now = self._clock()
@@ -205,6 +223,29 @@ class Reconciler(Decisions, PinsAndRollbacks):
             statuses = [run.status for run in self._runs.values() if run.status is not None]
             broken = list(self._broken.values())
         return statuses + [broken_status(entry) for entry in broken]
+
+    def queue_depth(self) -> int:
+        """How many apps are due (to be polled or assessed) and not stepped yet;
+        callable from any thread."""
+        with self._lock:
+            runs = list(self._runs.values())
+        now = self._clock()
+        return sum(1 for run in runs if self._due(run, now))
+
+    def refresh(self, push: Push) -> list[str]:
+        """Poll at the next pass (within ``options.drift_poll_s``) the apps
+        whose source reads what ``push`` moved, and the app definitions with
+        them, rather than at their interval (a Git webhook); the names of those
+        apps. Callable from any thread."""
+        with self._lock:
+            runs = list(self._runs.values())
+        concerned = [run for run in runs if push_concerns(run.spec.source, push)]
+        for run in concerned:
+            self._emit(run, EventKind.CYCLE, f"webhook: {push.display} → polling now")
+            run.next_poll = 0.0
+        if concerned:
+            self._root_next = 0.0  # the definitions may live in the pushed repository too
+        return [run.spec.name for run in concerned]
 
     @property
     def broken(self) -> list[ChosenApp]:
@@ -269,8 +310,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
             for run in self._runs.values():
                 self._report(run, f"apps:{exc}", f"app definitions: error: {exc}")
             return
-        if first:  # an unknown destination: nothing is applied anywhere
-            self.fleet.check(e.spec for e in chosen if e.error is None and e.spec is not None)
+        # An unknown destination stops that app alone (reported, never planned).
         chosen = self.fleet.with_destination_errors(chosen)
         self._root_revision = revision
         self._follows = {entry.name: entry.follows for entry in chosen}
@@ -425,8 +465,8 @@ def run_loop(
 ) -> None:
     """Reconcile the apps at ``location`` until ``stop`` is set (``gitwave run``).
 
-    Raises GitwaveError when the apps cannot be loaded at the start (or one
-    names an unknown destination)."""
+    Raises GitwaveError when the apps cannot be loaded at the start (an app
+    naming an unknown destination is reported and skipped; the others run)."""
     Reconciler(
         location, targets=targets, store=store, sink=sink, options=options, only=only, fleet=fleet
     ).run(stop)

@@ -90,13 +90,14 @@ class ConnectionSecrets:
         if not handler.needs_password:
             return None
         key, fp = managed.key, managed.for_provider
-        ref_value = fp.get("masterUserPasswordSecretRef")
+        ref_field, generate_field = handler.password_ref_field, handler.autogenerate_field
+        ref_value = fp.get(ref_field)
         if ref_value is not None:
-            ref = secret_key_ref(key, "spec.forProvider.masterUserPasswordSecretRef", ref_value)
+            ref = secret_key_ref(key, f"spec.forProvider.{ref_field}", ref_value)
             found = self._read(key, ref.namespace, ref.name, ref.key)
             if found:
                 return found
-            if fp.get("autogeneratePassword") is True:
+            if fp.get(generate_field) is True:
                 # Crossplane stores a generated password where the ref points.
                 password = generate_password()
                 self._write(
@@ -107,15 +108,15 @@ class ConnectionSecrets:
                 return password
             raise ProviderError(
                 key,
-                f"spec.forProvider.masterUserPasswordSecretRef: Secret {ref.namespace}/"
+                f"spec.forProvider.{ref_field}: Secret {ref.namespace}/"
                 f"{ref.name} has no key {ref.key!r}",
             )
-        if fp.get("autogeneratePassword") is True:
+        if fp.get(generate_field) is True:
             return generate_password()
         raise ProviderError(
             key,
-            "a DB instance needs a master password: set spec.forProvider."
-            "masterUserPasswordSecretRef or autogeneratePassword: true",
+            f"a DB instance needs a master password: set spec.forProvider.{ref_field} or "
+            f"{generate_field}: true",
         )
 
     def write(
@@ -127,7 +128,7 @@ class ConnectionSecrets:
             return []
         key = managed.key
         if password is None:
-            password = self._known_password(managed)
+            password = self._known_password(handler, managed)
             if password is None:
                 # Writing without it would drop the password the Secret holds.
                 return [f"connection secret {ref} left as it is: the password is not known"]
@@ -171,12 +172,13 @@ class ConnectionSecrets:
         with self._lock:
             self._pending.pop(key, None)
 
-    def _known_password(self, managed: Managed) -> str | None:
+    def _known_password(self, handler: KindHandler, managed: Managed) -> str | None:
         """The password as the referenced Secret or the connection Secret has it."""
         key = managed.key
-        ref_value = managed.for_provider.get("masterUserPasswordSecretRef")
+        ref_field = handler.password_ref_field
+        ref_value = managed.for_provider.get(ref_field)
         if ref_value is not None:
-            ref = secret_key_ref(key, "spec.forProvider.masterUserPasswordSecretRef", ref_value)
+            ref = secret_key_ref(key, f"spec.forProvider.{ref_field}", ref_value)
             found = self._read(key, ref.namespace, ref.name, ref.key)
             if found:
                 return found

@@ -14,14 +14,18 @@ from gitwave.engine.model import Resource, ResourceKey
 
 from .kinds import KindHandler, handler_for
 from .kinds.base import field_type_problems
+from .kinds.upbound import is_upbound_group, unsupported
 from .managed import Managed
 from .record import is_gitwave_tag
 
 
-def handler_of(key: ResourceKey) -> KindHandler:
-    """The handler of ``key``'s kind; ProviderError when gitwave does not manage it."""
+def handler_of(key: ResourceKey, api_version: str = "") -> KindHandler:
+    """The handler of ``key``'s kind; ProviderError when gitwave does not manage it
+    (for an Upbound kind, naming the Upbound kinds it does)."""
     handler = handler_for(key.group, key.kind)
     if handler is None:
+        if is_upbound_group(key.group):
+            raise unsupported(key, api_version or key.group)
         raise ProviderError(key, f"{key.kind} ({key.group}) is not an AWS kind gitwave manages")
     return handler
 
@@ -47,8 +51,10 @@ def _parse_managed(
     resource: Resource, *, can_write_secrets: bool, can_read_secrets: bool
 ) -> Managed:
     key = resource.key
-    handler = handler_of(key)
+    handler = handler_of(key, resource.api_version)
     version = resource.api_version.rpartition("/")[2]
+    if version != handler.version and is_upbound_group(key.group):
+        raise unsupported(key, resource.api_version)
     if version != handler.version:
         raise ProviderError(
             key,
@@ -89,10 +95,10 @@ def _parse_managed(
                 "spec.writeConnectionSecretToRef needs a secret writer (the Kubernetes-side "
                 "target), and none was given",
             )
-        if fp.get("masterUserPasswordSecretRef") is not None and not can_read_secrets:
+        if fp.get(handler.password_ref_field) is not None and not can_read_secrets:
             raise ProviderError(
                 key,
-                "spec.forProvider.masterUserPasswordSecretRef needs a secret reader, and "
+                f"spec.forProvider.{handler.password_ref_field} needs a secret reader, and "
                 "none was given",
             )
     return managed

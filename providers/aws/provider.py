@@ -47,6 +47,7 @@ from .compare import value_comparer
 from .config import AwsConfig, SecretReader
 from .connection import ConnectionSecrets, SecretWriter
 from .kinds import handler_for
+from .kinds.upbound import is_upbound_group
 from .managed import DEFAULT_PROVIDER_CONFIG, Managed, ManagementPolicies
 from .parse import handler_of, parse_managed
 from .state import ProviderState
@@ -100,8 +101,11 @@ class AwsProvider:
     # ------------------------------------------------------------ Provider protocol
 
     def handles(self, api_version: str, kind: str) -> bool:
-        """The Crossplane provider-aws kinds gitwave manages, at their versions."""
+        """The Crossplane provider-aws kinds gitwave manages, at their versions,
+        and every Upbound AWS kind (those it does not map are refused by name)."""
         group, _, version = api_version.rpartition("/")
+        if is_upbound_group(group):
+            return True
         handler = handler_for(group, kind)
         return handler is not None and handler.version == version
 

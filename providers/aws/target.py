@@ -44,6 +44,11 @@ if TYPE_CHECKING:
 PROVIDER_CONFIG_GROUP = "aws.crossplane.io"
 
 
+# Crossplane v2's namespaced Upbound groups (kinds.upbound.is_upbound_group),
+# named here so that routing a Kubernetes kind never imports the kinds (boto3).
+_NAMESPACED_UPBOUND_SUFFIX = ".aws.m.upbound.io"
+
+
 def _is_provider_config(api_version: str, kind: str) -> bool:
     return kind == "ProviderConfig" and api_version.rpartition("/")[0] == PROVIDER_CONFIG_GROUP
 
@@ -75,6 +80,20 @@ class AwsTarget:
         self._emulator: EmbeddedAws | None = None
         self._configs: dict[str, Resource] = {}
         self._lock = threading.Lock()
+        # A cluster's view (``for_cluster``): the target whose emulator it shares.
+        self._shared: AwsTarget | None = None
+
+    def for_cluster(self, kube_side: Provider) -> AwsTarget:
+        """This AWS as the apps of another cluster reach it: the same account (on
+        the sandbox, the same emulator, started once), with connection Secrets
+        written to, and password Secrets read from, ``kube_side``, that cluster's
+        Kubernetes side, as Crossplane's provider running in that cluster does.
+        ProviderConfigs its apps declare configure this view."""
+        view = AwsTarget(
+            kube_side=kube_side, state_dir=self._state_dir, embedded=self._embedded_default
+        )
+        view._shared = self
+        return view
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -117,6 +136,8 @@ class AwsTarget:
 
     def _started_emulator(self) -> EmbeddedAws:
         # Started once, by a cloud object or by a sops file naming a KMS key.
+        if self._shared is not None:  # a cluster's view: one emulator per state
+            return self._shared.embedded_emulator()
         if self._emulator is None:
             self._emulator = embedded_moto(state_dir=self._state_dir)
         return self._emulator
@@ -181,16 +202,20 @@ class AwsTarget:
     # -- Provider protocol --------------------------------------------------------------
 
     def handles(self, api_version: str, kind: str) -> bool:
-        """The AWS kinds gitwave manages, and Crossplane's AWS ProviderConfig."""
+        """The AWS kinds gitwave manages (every Upbound one: those it does not
+        map are refused by name), and Crossplane's AWS ProviderConfig."""
         if _is_provider_config(api_version, kind):
             return True
         group, _, version = api_version.rpartition("/")
-        if not is_cloud_group(group):
-            # Every AWS kind is in a cloud group: a fleet of Kubernetes objects
-            # is routed without importing boto3 (seconds and tens of MiB).
+        if not is_cloud_group(group) and not group.endswith(_NAMESPACED_UPBOUND_SUFFIX):
+            # Every AWS kind is in one of these groups: a fleet of Kubernetes
+            # objects is routed without importing boto3 (seconds and MiB).
             return False
         from .kinds import handler_for  # boto3 too: see _ensure
+        from .kinds.upbound import is_upbound_group
 
+        if is_upbound_group(group):
+            return True
         handler = handler_for(group, kind)
         return handler is not None and handler.version == version
 

@@ -96,6 +96,7 @@ def apply(state: ClusterState, resource: Resource, *, dry_run: bool = False) -> 
     key = resource.key
     started = time.monotonic()
     secrets = secret_values(resource.manifest) if resource.is_secret else ()
+    secrets = (*secrets, *resource.masked_values)  # Flux postBuild: a Secret's value in it
     rtype = _type_for_apply(state, resource, started)
     body = _body(resource, rtype)
     informer = state.informers.for_type(rtype)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gitwave.compositions import ConnectionDetails
+from gitwave.compositions.model import ComposedReadiness, CompositeNode, CompositeStatus
 from gitwave.compositions.readiness import Readiness, ReadinessError, check_readiness
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import Live, ResourceKey
@@ -264,3 +265,54 @@ def test_a_connection_detail_without_a_name() -> None:
         ValidationError, match=r"connectionDetails\[0\] \(FromFieldPath\): needs a name"
     ):
         compose_app([template], observed={DB: Live(DB, {})})
+
+
+# --- Synced and Ready, as Crossplane sets them -----------------------------------------
+
+
+def _node(*rows: tuple[str, bool], observed: bool = True) -> CompositeNode:
+    keys = tuple(ResourceKey("", "ConfigMap", "ns", name) for name, _ in rows)
+    readiness = tuple(
+        ComposedReadiness(key, name, ready, "" if ready else "not ready")
+        for key, (name, ready) in zip(keys, rows, strict=True)
+    )
+    status = CompositeStatus(
+        ready=observed and all(r for _, r in rows), resources=readiness, observed=observed
+    )
+    return CompositeNode(ResourceKey("example.org", "XApp", "", "demo"), "x", "c", keys, status)
+
+
+@pytest.mark.parametrize(
+    ("rows", "observed", "want"),
+    [
+        ((("a", True), ("b", True)), True, ("True", "Available", "")),
+        ((("b", False), ("a", False)), True, ("False", "Creating", "Unready resources: a, b")),
+        (
+            tuple((n, False) for n in "edcba"),
+            True,
+            ("False", "Creating", "Unready resources: a, b, c, and 2 more"),
+        ),
+        ((("a", True),), False, ("Unknown", "Unknown", "not observed")),
+    ],
+    ids=["all ready", "two unready, sorted", "first three and more", "not observed"],
+)
+def test_the_ready_condition(
+    rows: tuple[tuple[str, bool], ...], observed: bool, want: tuple[str, str, str]
+) -> None:
+    ready = _node(*rows, observed=observed).status.ready_condition
+
+    assert (ready.status.value, ready.reason, ready.message) == want
+
+
+def test_the_synced_condition_names_what_a_sync_would_still_apply() -> None:
+    node = _node(("a", True), ("b", True))
+
+    assert node.synced_condition(frozenset()).as_dict() == {
+        "type": "Synced",
+        "status": "True",
+        "reason": "ReconcileSuccess",
+    }
+    behind = node.synced_condition({ResourceKey("", "ConfigMap", "ns", "b")})
+    assert behind.reason == "OutOfSync"
+    assert behind.message == "Composed resources not applied as composed: ConfigMap/ns/b"
+    assert str(node.health(frozenset())) == "Healthy: Synced True, Ready True"

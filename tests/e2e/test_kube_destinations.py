@@ -4,7 +4,8 @@ The command's current target is the default sandbox; the local control plane
 is registered from its kubeconfig (``gitwave cluster add real --context``) and
 also reached through an Argo CD cluster Secret kept in the repository, beside
 two named sandbox clusters. Each app lands where its Application says; an app
-naming an unknown cluster leaves all of them untouched.
+naming an unknown cluster is stopped alone (nothing of it lands anywhere) while
+the others sync.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def test_apps_go_to_the_real_cluster_a_sandbox_cluster_and_the_current_target(
         key_data = cluster_secret(kube_cluster)["stringData"]["config"]
         assert json.loads(key_data)["tlsClientConfig"]["keyData"] not in out
 
-        # A fourth app naming an unknown cluster: the next sync applies nothing anywhere.
+        # A fourth app naming an unknown cluster: it alone stops; the others sync.
         (Path(path) / "app" / "cm.yaml").write_text(
             yaml.safe_dump(
                 {
@@ -185,9 +186,11 @@ def test_apps_go_to_the_real_cluster_a_sandbox_cluster_and_the_current_target(
         assert code == 2
         assert "Application/lost (apps.yaml:" in err and "https://127.0.0.77:6443" in err
         live = real.observe(ResourceKey("", "ConfigMap", ns_real, "hello"))
-        assert live is not None and live.manifest["data"] == {"k": "v"}
+        assert live is not None and live.manifest["data"] == {"k": "changed"}
         code, out, _ = run(capsys, "sandbox", "get", "configmap/hello", "-n", "home", "-o", "json")
-        assert json.loads(out)["data"] == {"k": "v"}
+        assert json.loads(out)["data"] == {"k": "changed"}
+        assert not real.observe(ResourceKey("", "Namespace", "", "lost"))
+        assert sandbox_hellos(capsys) == ["home"]
     finally:
         for namespace in (ns_real, ns_secret):
             real.delete(ResourceKey("", "Namespace", "", namespace))

@@ -330,7 +330,13 @@ def test_kubectl_scale_shows_as_one_field_and_a_sync_heals_it(world: World) -> N
 def test_prune_with_foreground_propagation_removes_replicasets_and_pods(world: World) -> None:
     app = _replicas_app(world, replicas=2)
     assert world.sync(app).phase is SyncPhase.SUCCEEDED
-    assert len(world.kubectl.objects("pods", world.namespace)) == 2
+    # As in Argo CD, the sync does not wait for its last wave to be healthy:
+    # the ReplicaSet's pods come a moment later.
+    wait_until(
+        lambda: len(world.kubectl.objects("pods", world.namespace)) == 2,
+        seconds=60,
+        what="the Deployment's two pods",
+    )
     assert app.policy.prune_propagation is Propagation.FOREGROUND
 
     # Git drops the Deployment.

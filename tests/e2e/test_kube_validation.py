@@ -27,7 +27,7 @@ from gitwave.engine.validate import PreflightError
 from gitwave.providers.kubernetes import KubernetesProvider
 from gitwave.providers.sandbox import SandboxProvider
 from tests.e2e.test_kube_contract import provider_for, unique
-from tests.providers.contract import b64, config_map, deployment, resource, secret
+from tests.providers.contract import b64, config_map, deployment, resource, secret, wait_until
 
 if TYPE_CHECKING:
     from .conftest import KubeCluster
@@ -224,6 +224,11 @@ def test_plan_asks_the_real_cluster_which_kinds_it_serves_and_checks_their_crd(
 
     kube.apply(resource(crd))
     try:
+        # What `kubectl wait --for condition=established` waits for: until then
+        # the API server does not serve the kind (slow on a loaded machine).
+        wait_until(
+            lambda: kube.serves(f"{group}/v1", "Gadget"), seconds=60, what="the CRD to be served"
+        )
         with pytest.raises(PreflightError) as invalid:
             operations.plan(app, operations.SyncRequest(), targets=targets)
         assert "spec.size" in str(invalid.value), str(invalid.value)

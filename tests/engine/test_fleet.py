@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,14 @@ import yaml
 
 from gitwave.engine.cluster_registry import RegisteredCluster
 from gitwave.engine.clusters import Cluster, ClusterKind
+from gitwave.engine.events import Event
 from gitwave.engine.fleet import DestinationError, Fleet, FleetSources, Reach
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.reconciler import LoopOptions, Reconciler
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
 from gitwave.providers.sandbox import SandboxProvider
+from tests.engine.test_watch import Watcher
 
 EAST = RegisteredCluster(Cluster("east", "https://127.0.0.2:6443", ClusterKind.SANDBOX))
 
@@ -100,7 +103,7 @@ def test_the_loop_syncs_each_app_to_its_cluster_and_refuses_an_unknown_one(
         east.close()
 
 
-def test_the_loop_refuses_to_start_when_an_app_has_an_unknown_destination(
+def test_the_loop_starts_with_an_unknown_destination_and_runs_the_other_apps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
@@ -109,11 +112,49 @@ def test_the_loop_refuses_to_start_when_an_app_has_an_unknown_destination(
     current = SandboxProvider(tmp_path / "current", rollout_seconds=0.01)
     store = Store(tmp_path / "state" / "gitwave.db")
     router = ProviderRouter([current])
+    events: list[Event] = []
     try:
-        reconciler = Reconciler(str(root), targets=router, store=store)
-        with pytest.raises(DestinationError, match=r"Application/lost \(apps.yaml:"):
-            reconciler.start()
-        assert not hello(current, "home")
+        reconciler = Reconciler(str(root), targets=router, store=store, sink=events.append)
+        reconciler.start()
+        reconciler.step()
+        assert hello(current, "home")
+        assert not hello(current, "lost")
+        [broken] = reconciler.broken
+        assert broken.name == "lost"
+        assert isinstance(broken.error, DestinationError)
+        assert re.search(
+            r"Application/lost \(apps.yaml:\d+\): destination server https://127.0.0.66:6443 "
+            "is not a known cluster",
+            str(broken.error),
+        )
+        lines = [e.message for e in events if e.app == "lost"]
+        assert any("is not a known cluster" in line for line in lines), lines
+        assert store.history("lost") == []
     finally:
         store.close()
         current.close()
+
+
+def test_watch_cycles_the_other_apps_and_reports_the_unknown_destination(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "repo"
+    commit(root, application("home"), application("lost", "https://127.0.0.66:6443"))
+    store = Store(tmp_path / "state" / "gitwave.db")
+    with SandboxProvider(tmp_path / "state", rollout_seconds=0.01) as current:
+        watcher = Watcher(current, store)
+        try:
+            watcher.start(root)
+            lines = [line for line in watcher.quiet() if line.app in ("home", "lost")]
+            by_app = {e.app: e.message for e in lines}
+            assert by_app["home"].startswith("start → 1 to create → Synced"), by_app
+            assert re.search(
+                r"error: Application/lost \(apps.yaml:\d+\): destination server "
+                r"https://127.0.0.66:6443 is not a known cluster",
+                by_app["lost"],
+            ), by_app
+            assert hello(current, "home") and not hello(current, "lost")
+        finally:
+            watcher.close()
+    store.close()

@@ -418,6 +418,266 @@ def test_a_broken_set_fails_alone_and_prunes_nothing(
     assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web"}
 
 
+# --- one bad element ------------------------------------------------------------------------
+
+THREE = """  - list:
+      elements:
+      - {n: api, dir: api}
+      - {n: WEB_1, dir: web}
+      - {n: skip, dir: skip}
+"""
+THREE_GO = """  - list:
+      elements:
+      - {n: api, dir: api}
+      - {n: web}
+      - {n: skip, dir: skip}
+"""
+
+
+@pytest.mark.parametrize(
+    ("generators", "extra", "path", "want"),
+    [
+        pytest.param(
+            THREE,
+            "",
+            "apps/{{dir}}",
+            "error: team: sets/set.yaml:10 (ApplicationSet/team): spec.generators[0] element 1 "
+            "(n=WEB_1, dir=web) generates an invalid Application: ",
+            id="invalid name",
+        ),
+        pytest.param(
+            THREE_GO,
+            "  goTemplate: true\n  goTemplateOptions: [missingkey=error]\n",
+            "apps/{{ .dir }}",
+            "error: team: sets/set.yaml:23 (ApplicationSet/team): spec.generators[0] element 1 "
+            "(n=web): spec.template.spec.source.path: template 'apps/{{ .dir }}': map has no "
+            'entry for key "dir"',
+            id="missing key",
+        ),
+    ],
+)
+def test_a_bad_element_fails_alone_and_the_other_elements_apps_sync(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    generators: str,
+    extra: str,
+    path: str,
+    want: str,
+) -> None:
+    name = "{{ .n }}" if "goTemplate" in extra else "{{n}}"
+    repo = apps_repo(tmp_path, app_set(generators, extra=extra, app_name=name, path=path))
+    code, out, err = run(capsys, "sync", str(repo / "sets"))
+    assert code == 2, out + err
+    assert want in err, err
+    assert "skipped" not in out
+    assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-skip"}
+    code, out, err = run(capsys, "status", str(repo / "sets"), "-o", "json")
+    apps = {s["app"] for s in json.loads(out) if "error" not in s}
+    assert apps == {"api", "skip"}, out
+
+
+def test_an_element_that_turns_bad_keeps_its_objects(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    good = THREE.replace("WEB_1", "web")
+    repo = apps_repo(tmp_path, app_set(good, app_name="{{n}}", path="apps/{{dir}}"))
+    sets = str(repo / "sets")
+    assert run(capsys, "sync", sets)[0] == 0
+    commit(repo, {"sets/set.yaml": app_set(THREE, app_name="{{n}}", path="apps/{{dir}}")})
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 2
+    assert "element 1 (n=WEB_1, dir=web)" in err
+    assert "removed from" not in out
+    assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web", "default/cm-skip"}
+
+
+def test_a_generator_that_fails_as_a_whole_prunes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
+    sets = str(repo / "sets")
+    assert run(capsys, "sync", sets)[0] == 0
+    broken = DIRECTORIES.replace("repoURL: .", f"repoURL: {tmp_path / 'gone'}")
+    commit(repo, {"sets/set.yaml": app_set(broken)})
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 2, out + err
+    assert "sets/set.yaml:" in err and "(ApplicationSet/team)" in err
+    assert "removed from" not in out
+    assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web"}
+
+
+# --- a removed ApplicationSet ----------------------------------------------------------------
+
+
+def test_deleting_the_set_file_prunes_the_apps_it_generated(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
+    commit(
+        repo,
+        {
+            "sets/other.yaml": app_set(LIST_OTHER, name="other", app_name="{{n}}"),
+            "extra/cm.yaml": config_map("cm-extra"),
+        },
+    )
+    sets = str(repo / "sets")
+    assert run(capsys, "sync", sets)[0] == 0
+    assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web", "default/cm-extra"}
+
+    commit(repo, {"sets/set.yaml": None})
+    code, out, err = run(capsys, "plan", sets)
+    assert "api (removed from team) @" in out, out + err
+    assert "- ConfigMap/default/cm-api (prune)" in out
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 0, out + err
+    assert "web (removed from team) @" in out
+    assert "other-extra (removed" not in out  # the other set, in the same directory, stays
+    assert set(config_maps(capsys)) == {"default/cm-extra"}
+    code, out, err = run(capsys, "plan", sets)
+    assert "removed from" not in out, out
+    code, out, err = run(capsys, "history", "api")
+    assert "removed from team" in out
+
+
+LIST_OTHER = """  - list:
+      elements:
+      - n: other-extra
+        path: extra
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        pytest.param(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: [team\n",
+            "sets/set.yaml:4: malformed YAML",
+            id="half-written set",
+        ),
+        pytest.param("kind: [unclosed\n", "sets/set.yaml:2: malformed YAML", id="not YAML"),
+        pytest.param(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: 7}\n",
+            "sets/set.yaml:1",
+            id="set without a readable name",
+        ),
+    ],
+)
+def test_a_set_file_that_cannot_be_read_is_not_a_removed_set(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, want: str
+) -> None:
+    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
+    sets = str(repo / "sets")
+    assert run(capsys, "sync", sets)[0] == 0
+    commit(repo, {"sets/set.yaml": text})
+    code, out, err = run(capsys, "sync", sets)
+    assert code != 0
+    assert want in err
+    assert "removed from" not in out
+    assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web"}
+
+
+def test_deleting_the_only_set_of_a_directory_prunes_its_apps(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
+    sets = str(repo / "sets")
+    assert run(capsys, "sync", sets)[0] == 0
+    commit(repo, {"sets/set.yaml": None, "sets/README.md": "nothing here\n"})
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 0, out + err
+    assert "api (removed from team) @" in out
+    assert config_maps(capsys) == {}
+
+
+def test_a_deleted_set_with_preserve_resources_on_deletion_leaves_its_objects(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    policy = "  syncPolicy:\n    preserveResourcesOnDeletion: true\n"
+    repo = apps_repo(tmp_path, app_set(DIRECTORIES, extra=policy))
+    sets = str(repo / "sets")
+    assert run(capsys, "sync", sets)[0] == 0
+    before = config_maps(capsys)["default/cm-web"]["metadata"]["resourceVersion"]
+    commit(repo, {"sets/set.yaml": None})
+    code, out, err = run(capsys, "plan", sets)
+    assert "kept: ConfigMap/default/cm-web (app web was removed from team" in out, out + err
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 0, out + err
+    assert config_maps(capsys)["default/cm-web"]["metadata"]["resourceVersion"] == before
+    assert "removed from" not in run(capsys, "plan", sets)[1]
+
+
+def test_a_set_removed_from_an_app_of_apps_render_prunes_its_apps(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
+    commit(repo, {"root/root.yaml": ROOT, "sets/keep.yaml": config_map("kept")})
+    root = str(repo / "root")
+    assert run(capsys, "sync", root)[0] == 0
+    assert "default/cm-api" in config_maps(capsys)
+    commit(repo, {"sets/set.yaml": None})
+    code, out, err = run(capsys, "sync", root)
+    assert code == 0, out + err
+    assert "api (removed from team) @" in out
+    assert set(config_maps(capsys)) == {"default/kept"}
+
+
+def test_the_apps_of_a_deleted_set_are_pruned_on_the_cluster_they_went_to(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(
+        capsys, "cluster", "add", "east", "--sandbox", "--server", "https://127.0.0.2:6443"
+    )
+    assert code == 0, err
+    text = app_set(DIRECTORIES).replace(
+        "server: https://kubernetes.default.svc", "server: https://127.0.0.2:6443"
+    )
+    repo = apps_repo(tmp_path, text)
+    sets = str(repo / "sets")
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 0, out + err
+    assert config_maps(capsys) == {}
+    assert set(cluster_config_maps(capsys, "east")) == {"default/cm-api", "default/cm-web"}
+
+    commit(repo, {"sets/set.yaml": None})
+    code, out, err = run(capsys, "sync", sets)
+    assert code == 0, out + err
+    assert "api (removed from team) @ - -> east (https://127.0.0.2:6443)" in out
+    assert cluster_config_maps(capsys, "east") == {}
+
+
+def cluster_config_maps(capsys: pytest.CaptureFixture[str], cluster: str) -> dict[str, Any]:
+    code, out, err = run(capsys, "sandbox", "get", "-A", "-o", "json", "--cluster", cluster)
+    assert code == 0, err
+    return {
+        f"{i['metadata'].get('namespace', '')}/{i['metadata']['name']}": i
+        for i in json.loads(out)["items"]
+        if i["kind"] == "ConfigMap"
+    }
+
+
+def test_a_set_of_another_location_is_not_taken_for_removed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
+    commit(repo, {"more/app.yaml": config_map("more")})
+    assert run(capsys, "sync", str(repo / "sets"))[0] == 0
+    code, out, err = run(capsys, "sync", str(repo / "more"))
+    assert code == 0, out + err
+    assert "removed from" not in out
+    assert set(config_maps(capsys)) == {"default/cm-api", "default/cm-web", "default/more"}
+
+
+ROOT = """apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: root
+spec:
+  project: default
+  source: {repoURL: ., targetRevision: HEAD, path: sets}
+  destination: {server: https://kubernetes.default.svc, namespace: default}
+"""
+
+
 # --- clusters ------------------------------------------------------------------------------
 
 

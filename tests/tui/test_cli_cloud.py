@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,8 +138,9 @@ def test_status_shows_the_composite_as_a_tree(synced: tuple[Path, dict[str, obje
     result = gitwave(state, "status", str(SAMPLE))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    root = lines.index("ProductionDatabase/shop-db (production-database-aws)  Ready")
-    children = [line.split()[1] for line in lines[root + 1 :] if line.startswith("  ")]
+    root = next(i for i, line in enumerate(lines) if line.startswith("ProductionDatabase/"))
+    assert lines[root].split() == ["ProductionDatabase/shop-db", "True", "True", "Available"]
+    children = [line.split()[1] for line in lines[root + 1 :] if line.startswith(("├", "└"))]
     assert set(children) == {
         "SecurityGroup/shop-db-sg",
         "DBSubnetGroup/shop-db-subnets",
@@ -149,6 +151,10 @@ def test_status_shows_the_composite_as_a_tree(synced: tuple[Path, dict[str, obje
     data = json.loads(gitwave(state, "status", str(SAMPLE), "-o", "json").stdout)
     [composite] = data["composites"]
     assert composite["ready"] is True
+    assert composite["conditions"] == [
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+        {"type": "Ready", "status": "True", "reason": "Available"},
+    ]
     assert "password" in composite["connectionDetails"]
     assert "password" not in json.dumps(composite["resources"])
 
@@ -182,3 +188,41 @@ def test_the_readme_walkthrough_syncs_the_samples_side_by_side(tmp_path: Path) -
     assert demo.returncode == 0, demo.stdout + demo.stderr
     database = gitwave(state, "sync", str(SAMPLE))
     assert database.returncode == 0, database.stdout + database.stderr
+
+
+def test_an_app_on_another_cluster_gets_its_connection_secret_there(tmp_path: Path) -> None:
+    """Cloud kinds go to the one AWS (the emulator); the DB's connection Secret
+    lands in the app's destination cluster, as Crossplane's provider running in
+    that cluster writes it, and nothing of the app in the current target."""
+    state = tmp_path / "state"
+    added = gitwave(state, "cluster", "add", "east", "--sandbox", "--server", EAST)
+    assert added.returncode == 0, added.stderr
+    repo = tmp_path / "repo"
+    shutil.copytree(SAMPLE, repo / "db")
+    (repo / "apps.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: db\n"
+        "spec:\n  source: {repoURL: ., path: db}\n"
+        f"  destination: {{server: '{EAST}', namespace: store}}\n"
+    )
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+
+    synced = gitwave(state, "sync", str(repo))
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "-> east (https://127.0.0.2:6443)" in synced.stdout
+
+    there = gitwave(
+        state, "sandbox", "get", "secret/shop-db-postgresql", "-n", "store", "--cluster", "east"
+    )
+    assert there.returncode == 0, there.stderr
+    here = gitwave(state, "sandbox", "get", "secret/shop-db-postgresql", "-n", "store")
+    assert here.returncode != 0
+    assert "not found" in here.stdout + here.stderr
+    status = gitwave(state, "status", str(repo), "-o", "json")
+    doc = json.loads(status.stdout)  # the DB read back through east's view: in sync
+    assert (doc["sync"], doc["destination"]["cluster"]) == ("Synced", "east"), status.stdout
+
+
+EAST = "https://127.0.0.2:6443"

@@ -3,9 +3,9 @@
 Two named sandbox clusters beside the default sandbox: each Argo CD
 Application goes to the cluster its ``destination.server`` / ``.name`` names,
 status, history and events say where, and an app naming a cluster nobody
-registered stops the whole command before anything is applied anywhere, with
-no connection attempt to the server it names (a listening socket on a
-loopback address counts them).
+registered is stopped alone before anything of it is applied (the others
+sync), with no connection attempt to the server it names (a listening socket
+on a loopback address counts them).
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def test_each_app_goes_to_its_destination(
     assert code == 0, out
 
 
-def test_an_unknown_destination_refuses_the_whole_command_without_connecting(
+def test_an_unknown_destination_stops_only_that_app_without_connecting(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: ConnectionCounter
 ) -> None:
     add_sandbox_clusters(capsys)
@@ -216,19 +216,22 @@ def test_an_unknown_destination_refuses_the_whole_command_without_connecting(
 
     code, out, err = run(capsys, "sync", path)
 
-    assert code == 2
-    assert "Application/lost (apps.yaml:" in err
-    assert f"destination server {unknown} is not a known cluster" in err
+    assert code == 2, out + err
+    assert "error: lost: Application/lost (apps.yaml:" in err
+    assert f"destination server {unknown} is not a known cluster; nothing was applied" in err
     assert "hint: register it: `gitwave cluster add NAME" in err
-    assert "Succeeded" not in out
-    assert config_maps(capsys) == []
-    assert config_maps(capsys, "--cluster", "east") == []
+    assert "lost: error (see stderr); nothing applied" in out
+    # The others synced, each where it goes.
+    assert config_maps(capsys) == ["home/hello"]
+    assert config_maps(capsys, "--cluster", "east") == ["east-app/hello"]
     assert config_maps(capsys, "--cluster", "west") == []
-    code, out, err = run(capsys, "run", path, "--interval", "1s")
-    assert code == 2 and "Application/lost" in err
-    assert config_maps(capsys) == []
-    code, out, _ = run(capsys, "history", "home")
-    assert "no syncs recorded for home" in out
+    code, out, err = run(capsys, "history", "lost")
+    assert code == 1  # never synced: gitwave knows no app of that name
+    assert "error: lost: no syncs recorded" in err
+    code, out, _ = run(capsys, "sync", path, "--app", "lost", "-o", "json")
+    assert code == 2
+    doc = json.loads(out)
+    assert doc["app"] == "lost" and "is not a known cluster" in doc["error"]
     assert listener.count == 0
 
 

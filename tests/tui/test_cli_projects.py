@@ -293,7 +293,7 @@ def test_an_app_naming_a_missing_project_is_refused_and_others_sync(
         tmp_path / "repo",
         {
             "apps.yaml": documents(
-                project(),
+                project(clusterResourceWhitelist=[{"group": "", "kind": "Namespace"}]),
                 application("lost", project_name="team-z", path="lost"),
                 application("web"),
             ),
@@ -339,7 +339,10 @@ def test_an_allowed_app_syncs_and_the_project_is_not_applied(
     allowed = project(
         sourceRepos=["!https://github.com/evil/*", "https://github.com/acme/**"],
         destinations=[{"name": "in-cluster", "namespace": "team-*"}],
-        clusterResourceWhitelist=[{"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"}],
+        clusterResourceWhitelist=[
+            {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
+            {"group": "", "kind": "Namespace", "name": "team-*"},  # CreateNamespace=true
+        ],
         sourceNamespaces=["team-*"],
     )
     repo = git_repo(
@@ -355,6 +358,78 @@ def test_an_allowed_app_syncs_and_the_project_is_not_applied(
     assert code == 0, out + err
     assert {"ClusterRole//admin-x", "ConfigMap/team-a/settings"} <= live_objects(capsys)
     assert not any(name.startswith("AppProject/") for name in live_objects(capsys))
+
+
+@pytest.mark.parametrize(
+    ("spec", "want"),
+    [
+        pytest.param(
+            {},
+            'clusterResourceWhitelist does not allow Namespace (group "") (Namespace/team-a, '
+            "which it would create)",
+            id="no cluster resources",
+        ),
+        pytest.param(
+            {"clusterResourceWhitelist": [{"group": "", "kind": "Namespace", "name": "other-*"}]},
+            'clusterResourceWhitelist does not allow Namespace (group "") (Namespace/team-a, '
+            "which it would create)",
+            id="another namespace name",
+        ),
+        pytest.param(
+            {
+                "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+                "clusterResourceBlacklist": [{"group": "", "kind": "Namespace"}],
+            },
+            'clusterResourceBlacklist denies Namespace (group "") (Namespace/team-a, which it '
+            "would create)",
+            id="blacklisted",
+        ),
+    ],
+)
+def test_create_namespace_is_refused_when_the_project_does_not_allow_that_namespace(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, spec: dict[str, Any], want: str
+) -> None:
+    repo = git_repo(
+        tmp_path / "repo",
+        {
+            "apps.yaml": documents(project(**spec), application()),
+            "manifests/all.yaml": documents(CONFIG),
+        },
+    )
+
+    code, out, err = run(capsys, "sync", str(repo))
+
+    assert code == 2, out + err
+    assert "Application/web (apps.yaml:" in err
+    assert "syncOptions CreateNamespace=true: AppProject/team-a: " + want in err
+    assert live_objects(capsys) == set()
+
+
+def test_create_namespace_into_a_namespace_the_destinations_refuse_names_the_rule(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The namespace comes from the render (an object in ``other``), not the
+    destination: the object and the Namespace it would need are both named."""
+    other = obj("ConfigMap", "stray")
+    other["metadata"]["namespace"] = "other"
+    allowed = project(clusterResourceWhitelist=[{"group": "", "kind": "Namespace"}])
+    repo = git_repo(
+        tmp_path / "repo",
+        {
+            "apps.yaml": documents(allowed, application()),
+            "manifests/all.yaml": documents(CONFIG, other),
+        },
+    )
+
+    code, out, err = run(capsys, "sync", str(repo))
+
+    assert code == 2, out + err
+    assert (
+        "syncOptions CreateNamespace=true: AppProject/team-a: destinations do not allow "
+        "namespace 'other' on server 'https://kubernetes.default.svc' (Namespace/other, which "
+        "it would create)"
+    ) in err
+    assert live_objects(capsys) == set()
 
 
 def test_a_project_defined_in_an_app_of_apps_render_governs_its_children(

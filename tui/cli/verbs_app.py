@@ -11,6 +11,7 @@ only the apps that follow a failed one (dependsOn, later app-of-apps waves).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -20,12 +21,14 @@ from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec, implicit_app, render_app
 from gitwave.engine.clusters import ClusterKind
 from gitwave.engine.decryption_keys import render_for
-from gitwave.engine.errors import GitwaveError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import EventKind
 from gitwave.engine.graph import to_dot
-from gitwave.engine.mask import mask_secret_manifest
+from gitwave.engine.mask import shown_manifest
+from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan_report import plan_to_dict
 from gitwave.engine.render import Rendered
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
@@ -45,20 +48,38 @@ def chosen_apps(ctx: Context, *, removed: bool = False) -> list[ChosenApp]:
     """The apps under PATH in sync order, filtered by ``--app``, each broken one
     with its error; with ``removed``, then the child apps an app of apps here no
     longer holds."""
-    return operations.select_app_set(
+    chosen = operations.select_app_set(
         ctx.args.path,
         revision=ctx.args.revision,
         only=tuple(ctx.args.app or ()),
         allow_local_repos=ctx.allow_local_repos,
         store=ctx.store if removed else None,
         clusters=ctx.fleet,  # the ApplicationSet clusters generator reads the registry
+        default_namespace=ctx.default_namespace,
     )
+    return [_namespace_flags(ctx, entry) for entry in chosen]
 
 
-def check_destinations(ctx: Context, chosen: list[ChosenApp]) -> None:
-    """Refuse the whole command, before anything is rendered or applied, when
-    any chosen app names a destination no registry knows (``engine.fleet``)."""
-    ctx.fleet.check(entry.spec for entry in chosen if entry.spec is not None)
+def _namespace_flags(ctx: Context, entry: ChosenApp) -> ChosenApp:
+    """``entry`` as ``-n`` and ``--create-namespace`` ask: ``-n`` contradicting an
+    app's own destination namespace is refused (kubectl refuses an object whose
+    namespace differs from ``-n``); ``--create-namespace`` turns on Argo CD's
+    CreateNamespace=true for the app, as helm's flag does for a release."""
+    app = entry.spec
+    if app is None or entry.error is not None or app.removed_from:
+        return entry
+    given = getattr(ctx.args, "namespace", None)
+    if given and app.destination_namespace != given:
+        raise ValidationError(
+            app.where,
+            f"its destination namespace is {app.destination_namespace!r}; "
+            f"-n {given} contradicts it",
+            hint=f"drop -n, or pass -n {app.destination_namespace}",
+        )
+    if getattr(ctx.args, "create_namespace", False) and not app.policy.create_namespace:
+        policy = dataclasses.replace(app.policy, create_namespace=True)
+        return dataclasses.replace(entry, spec=dataclasses.replace(app, policy=policy))
+    return entry
 
 
 def destination_text(ctx: Context, app: AppSpec) -> str:
@@ -112,11 +133,14 @@ def _lock_notices(ctx: Context) -> Callable[[Any], None]:
     return sink
 
 
-def _render(ctx: Context, app: AppSpec) -> Rendered:
+def render_offline(ctx: Context, app: AppSpec) -> Rendered:
     """Render offline, unless the app's sops keys are in a Secret on the target
-    (Flux's ``decryption.secretRef``): then the target is read for them."""
+    (Flux's ``decryption.secretRef``) or its postBuild variables are in
+    ConfigMaps/Secrets there (``substituteFrom``): then the target is read."""
     decryption = app.source.render.decryption
-    if decryption is not None and decryption.secret_ref:
+    if (decryption is not None and decryption.secret_ref) or (
+        app.post_build is not None and app.post_build.substitute_from
+    ):
         return render_for(app, ctx.targets)
     return render_app(app)
 
@@ -126,16 +150,13 @@ def cmd_render(ctx: Context) -> int:
     errors = False
     for entry in chosen_apps(ctx):
         try:
-            resources = _render(ctx, entry.loaded()).resources
+            resources = render_offline(ctx, entry.loaded()).resources
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors = True
             continue
         for resource in resources:
-            manifest = resource.manifest
-            if resource.is_secret:
-                manifest = mask_secret_manifest(manifest)
-            docs.append(manifest)
+            docs.append(shown_manifest(resource))
     if ctx.output == "json":
         ctx.out(dump({"apiVersion": "v1", "kind": "List", "items": docs}, "json"))
     else:
@@ -148,7 +169,7 @@ def cmd_graph(ctx: Context) -> int:
     for entry in chosen_apps(ctx):
         try:
             app = entry.loaded()
-            graph = desired_of(_render(ctx, app).resources).graph
+            graph = desired_of(render_offline(ctx, app).resources).graph
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors = True
@@ -190,19 +211,42 @@ def cmd_plan(ctx: Context) -> int:
             report_error(ctx, entry.name, exc, docs, "nothing planned")
             errors = True
             continue
-        changed = changed or state.plan.out_of_sync
+        created = namespaces_to_create(state, targets)
+        changed = changed or state.plan.out_of_sync or bool(created)
         print_findings(ctx, state.findings)
         if ctx.output in ("json", "yaml"):
-            docs.append(plan_to_dict(state.plan))
+            doc = plan_to_dict(state.plan)
+            if created:
+                doc["createNamespaces"] = created
+            docs.append(doc)
         else:
             header = f"{app_title(app)} @ {short(state.plan.revision)} -> "
             ctx.out(ctx.paint(header + destination_text(ctx, app), "bold"))
+            if created:
+                ctx.out(f"Namespaces created first (CreateNamespace): {', '.join(created)}")
             ctx.out(format_plan(state.plan, color=ctx.color).rstrip())
     if docs and ctx.output in ("json", "yaml"):
         ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
     if errors:
         return EXIT_USAGE
     return EXIT_CHANGES if changed else EXIT_OK
+
+
+def namespaces_to_create(state: operations.AppState, targets: ProviderRouter) -> list[str]:
+    """The namespaces a sync of ``state`` creates first (CreateNamespace=true,
+    ``--create-namespace``): those its objects go to that neither the render
+    nor the target holds, so that plan says what sync will do."""
+    if not state.app.policy.create_namespace:
+        return []
+    tasks = list(state.plan.tasks())
+    rendered = {t.key.name for t in tasks if t.key.group == "" and t.key.kind == "Namespace"}
+    used = {t.key.namespace for t in tasks if t.desired is not None and t.key.namespace}
+    missing = []
+    for namespace in sorted(used - rendered):
+        key = ResourceKey("", "Namespace", "", namespace)
+        if targets.for_kind("v1", "Namespace").observe(key) is None:
+            missing.append(namespace)
+    return missing
 
 
 def _record_dict(record: SyncRecord) -> dict[str, Any]:
@@ -222,8 +266,22 @@ def _record_dict(record: SyncRecord) -> dict[str, Any]:
     }
 
 
+def fail_unknown_app(ctx: Context, name: str, *, what: str) -> bool:
+    """True, after saying so on stderr, when the store has never seen ``name``
+    (argocd and kubectl answer "not found", exit 1, for an unknown name)."""
+    error = ctx.unknown_app(name, what=what)
+    if error is None:
+        return False
+    ctx.err(f"error: {error}")
+    if error.hint:
+        ctx.err(f"hint: {error.hint}")
+    return True
+
+
 def cmd_history(ctx: Context) -> int:
     records = operations.history(ctx.store, ctx.args.app_name, limit=ctx.args.limit)
+    if not records and fail_unknown_app(ctx, ctx.args.app_name, what="syncs"):
+        return EXIT_FAILED
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_record_dict(r) for r in records], ctx.output))
         return EXIT_OK

@@ -23,7 +23,6 @@ from pathlib import Path
 from gitwave.compositions.definitions import parse_xrd
 from gitwave.compositions.selection import validated
 from gitwave.engine.app_pipeline import desired_of
-from gitwave.engine.apps import render_app
 from gitwave.engine.apps.loader import checkout_for
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.kube_versions import current_version, kubernetes_version
@@ -35,7 +34,7 @@ from gitwave.engine.validate import check_objects
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_all
 from gitwave.tui.cli.output import dump
-from gitwave.tui.cli.verbs_app import chosen_apps, report_error
+from gitwave.tui.cli.verbs_app import chosen_apps, render_offline, report_error
 
 _XRD = ("apiextensions.crossplane.io", "CompositeResourceDefinition")
 _MACHINERY = frozenset({"apiextensions.crossplane.io", "kro.run"})
@@ -156,7 +155,7 @@ def cmd_validate(ctx: Context) -> int:
             try:
                 app = entry.loaded()
                 policies = load_policy_dirs((*options.dirs, *app_policy_dirs(app)))
-                rendered = render_app(app)
+                rendered = render_offline(ctx, app)
                 read = reader_for(checkout_for(app).root)
                 resources = list(rendered.resources)
                 try:  # the composed objects too; a broken XR is reported below

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitwave.compositions import Composed
+from gitwave.compositions.model import ConditionStatus
 from gitwave.engine import operations
 from gitwave.engine.app_pipeline import composite_status
 from gitwave.engine.apps import AppSpec
-from gitwave.engine.errors import GitwaveError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
-from gitwave.engine.model import HealthCode, ResourceKey, SyncStatus
+from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import dump, short, table
@@ -36,12 +37,16 @@ class _AppStatus:
     last: SyncRecord | None
     composed: Composed | None
     destination: Destination
+    # Keys a sync would create or change: composed resources not applied as composed.
+    unsynced: frozenset[ResourceKey] = frozenset()
 
 
 def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
     destination = ctx.fleet.destination_of(app)
     targets = ctx.fleet.targets_for(app)
     state = operations.plan(app, ctx.sync_request(), targets=targets)
+    if not state.resources and not any(True for _ in state.plan.tasks()):
+        _refuse_empty(app)
     by_key = operations.resource_healths(state, targets=targets)
     return _AppStatus(
         name=app_title(app),
@@ -58,6 +63,24 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
         last=ctx.store.last(app.name),
         composed=composite_status(state, targets=targets),
         destination=destination,
+        unsynced=frozenset(
+            t.key for t in state.plan.tasks() if t.action in (Action.CREATE, Action.UPDATE)
+        ),
+    )
+
+
+def _refuse_empty(app: AppSpec) -> None:
+    """An app that renders nothing and has nothing live is no app to report as
+    Synced and Healthy: its path is wrong or holds no manifests. (Argo CD's
+    allowEmpty and a child removed from its app of apps are empty on purpose.)"""
+    if app.removed_from or app.policy.allow_empty:
+        return
+    where = app.source.path if app.source.path != "." else app.source.repo_url
+    raise ValidationError(
+        app.where,
+        f"no manifests in {where}: nothing renders and nothing of the app is live",
+        hint="a directory of .yaml, .yml or .json manifests, a kustomization.yaml or a "
+        "Chart.yaml, or Application/Kustomization definitions",
     )
 
 
@@ -70,6 +93,8 @@ def cmd_status(ctx: Context) -> int:
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors.append((entry.name, exc))
+    if not statuses and not errors:
+        raise ValidationError(ctx.args.path, "no apps here")
     code = EXIT_USAGE if errors else EXIT_OK
     if ctx.output in ("json", "yaml"):
         docs = [_status_dict(status) for status in statuses]
@@ -97,7 +122,8 @@ def cmd_status(ctx: Context) -> int:
     for status in statuses:
         if status.composed and status.composed.composites:
             ctx.out()
-            ctx.out("\n".join(_composite_lines(status.composed)))
+            rows = _composite_rows(status.composed, status.unsynced)
+            ctx.out(table(["name", "synced", "ready", "status"], rows))
     return code
 
 
@@ -106,7 +132,7 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
     return {
         "app": status.name,
         "destination": destination_dict(status.destination),
-        "composites": _composite_dicts(status.composed) if status.composed else [],
+        "composites": _composite_dicts(status.composed, status.unsynced) if status.composed else [],
         "sync": status.sync.value,
         "pin": None
         if pin is None
@@ -126,34 +152,49 @@ def destination_dict(destination: Destination) -> dict[str, str]:
     return {"cluster": cluster.name, "server": cluster.server, "namespace": destination.namespace}
 
 
-def _composite_lines(composed: Composed) -> list[str]:
-    """Each composite with its composed resources, as a tree."""
-    lines: list[str] = []
+def _composite_rows(composed: Composed, unsynced: frozenset[ResourceKey]) -> list[list[str]]:
+    """Each composite and its composed resources as ``crossplane beta trace`` shows
+    them: NAME (a tree), SYNCED, READY, STATUS."""
+    rows: list[list[str]] = []
     for node in composed.composites:
-        status = node.status
-        lines.append(
-            f"{node.key.display} ({node.composition or node.definition})  "
-            + ("Ready" if status.ready else "NotReady")
+        synced, ready = node.conditions(unsynced)
+        status = ready.text
+        if synced.status is ConditionStatus.FALSE:
+            status = f"{status}; {synced.text}"
+        rows.append([node.key.display, synced.status.value, ready.status.value, status])
+        parts = node.status.resources
+        secret = [k for k in node.composed if k not in {r.key for r in parts}]
+        children = [(r.key, r.ready, r.reason) for r in parts] + [(k, True, "") for k in secret]
+        for i, (key, is_ready, reason) in enumerate(children):
+            branch = "└─" if i == len(children) - 1 else "├─"
+            in_sync = "False" if key in unsynced else "True"
+            text = "Available" if is_ready else (reason or "not ready")
+            rows.append([f"{branch} {key.display}", in_sync, str(is_ready), text])
+    return rows
+
+
+def _composite_dicts(composed: Composed, unsynced: frozenset[ResourceKey]) -> list[dict[str, Any]]:
+    out = []
+    for node in composed.composites:
+        synced, ready = node.conditions(unsynced)
+        out.append(
+            {
+                "composite": node.key.display,
+                "composition": node.composition,
+                "synced": synced.status is ConditionStatus.TRUE,
+                "ready": node.status.ready,
+                "conditions": [synced.as_dict(), ready.as_dict()],
+                "resources": [
+                    {
+                        "key": r.key.display,
+                        "name": r.name,
+                        "synced": r.key not in unsynced,
+                        "ready": r.ready,
+                        "reason": r.reason,
+                    }
+                    for r in node.status.resources
+                ],
+                "connectionDetails": sorted(node.status.connection_details),
+            }
         )
-        rows = status.resources
-        for i, row in enumerate(rows):
-            branch = "└─" if i == len(rows) - 1 else "├─"
-            mark = "Ready" if row.ready else f"NotReady: {row.reason}"
-            lines.append(f"  {branch} {row.key.display}  {mark}")
-    return lines
-
-
-def _composite_dicts(composed: Composed) -> list[dict[str, Any]]:
-    return [
-        {
-            "composite": node.key.display,
-            "composition": node.composition,
-            "ready": node.status.ready,
-            "resources": [
-                {"key": r.key.display, "ready": r.ready, "reason": r.reason}
-                for r in node.status.resources
-            ],
-            "connectionDetails": sorted(node.status.connection_details),
-        }
-        for node in composed.composites
-    ]
+    return out

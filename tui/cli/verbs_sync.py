@@ -38,7 +38,6 @@ from gitwave.tui.cli.verbs_app import (
     _both,
     _lock_notices,
     app_title,
-    check_destinations,
     chosen_apps,
     destination_text,
     report_error,
@@ -61,9 +60,9 @@ def cmd_sync(ctx: Context) -> int:
 
 
 def _sync_fleet(ctx: Context, concurrent: int) -> int:
-    entries = chosen_apps(ctx, removed=True)
-    if not ctx.args.dry_run:
-        check_destinations(ctx, entries)  # an unknown one: nothing is applied anywhere
+    # An app whose destination is unknown fails alone, before anything of it is
+    # rendered or connected to; the others sync (the exit code says one failed).
+    entries = ctx.fleet.with_destination_errors(chosen_apps(ctx, removed=True))
     many = len(entries) > 1
     table_output = ctx.output not in ("json", "yaml")
     # One spinner line cannot follow several apps at once.

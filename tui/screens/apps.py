@@ -4,6 +4,7 @@ last sync and auto-sync state; filter with ``/``, sort with ``s``."""
 from __future__ import annotations
 
 import enum
+import threading
 import time
 from collections.abc import Callable
 
@@ -11,12 +12,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
 from gitwave.engine.clusters import IN_CLUSTER_NAME
 from gitwave.engine.errors import GitwaveError
-from gitwave.tui.controller import AppSummary, SyncStatus
+from gitwave.tui.controller import AppSummary, AppView, SyncStatus
 from gitwave.tui.screens.base import GitwaveScreen
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
 from gitwave.tui.widgets.status import (
@@ -132,7 +134,8 @@ class AppsScreen(GitwaveScreen):
 
     @work(thread=True, exclusive=True, group="apps")
     def load(self, reload: bool = False) -> None:
-        """List the apps, then plan them one by one, filling the table as they come."""
+        """List the apps, then plan them ``--concurrent`` at a time (the runner
+        ``sync`` uses), filling the table as each comes."""
         worker = get_current_worker()
         controller = self.gw.controller
         self._load_started = time.monotonic()
@@ -142,16 +145,20 @@ class AppsScreen(GitwaveScreen):
             self.app.call_from_thread(self._failed, exc)
             return
         self.app.call_from_thread(self._set_names, names)
-        for name in names:
+        stop = threading.Event()
+
+        def shown(view: AppView) -> None:
             if worker.is_cancelled:
+                stop.set()  # a newer load runs: start no other app
                 return
-            try:
-                summary = controller.view(name).summary
-            except GitwaveError as exc:
-                self.app.call_from_thread(self.engine_failed, exc)
-                continue
-            self.app.call_from_thread(self._set_summary, summary)
-        self.app.call_from_thread(self._done)
+            self.app.call_from_thread(self._set_summary, view.summary)
+
+        def failed(exc: GitwaveError) -> None:
+            self.app.call_from_thread(self.engine_failed, exc)
+
+        controller.view_all(names, on_view=shown, on_error=failed, stop=stop)
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._done)
 
     def _failed(self, exc: GitwaveError) -> None:
         self.error = str(exc) + (f"\nhint: {exc.hint}" if exc.hint else "")
@@ -271,7 +278,10 @@ class AppsScreen(GitwaveScreen):
         return sorted(shown, key=key)
 
     def _render_rows(self) -> None:
-        table = self.query_one("#apps", DataTable)
+        try:
+            table = self.query_one("#apps", DataTable)
+        except NoMatches:
+            return  # the screen is closing: a loader's last answer came after its table went
         selected = self.selected_name
         table.clear()
         if not self._destinations and any(
@@ -290,7 +300,10 @@ class AppsScreen(GitwaveScreen):
         self._render_status()
 
     def _render_status(self) -> None:
-        status = self.query_one("#status", Static)
+        try:
+            status = self.query_one("#status", Static)
+        except NoMatches:
+            return  # closing, as in _render_rows
         if self.error:
             status.update(Text(f"cannot list the apps: {self.error}", style="red"))
             return

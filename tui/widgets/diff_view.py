@@ -15,7 +15,7 @@ import yaml
 from rich.text import Text
 from textual.widgets import RichLog
 
-from gitwave.engine.mask import is_secret_key, mask_change, mask_secret_manifest
+from gitwave.engine.mask import is_secret_key, mask_change, shown_manifest
 from gitwave.engine.model import Action, FieldOp, Task
 from gitwave.tui.widgets.status import UNICODE, Glyphs, Tone, change_symbol
 
@@ -49,9 +49,7 @@ def _manifest_lines(task: Task) -> list[str]:
     """The object a create would make, as YAML without its status."""
     if task.desired is None:
         return []
-    manifest = dict(task.desired.manifest)
-    if is_secret_key(task.key):
-        manifest = mask_secret_manifest(manifest)
+    manifest = shown_manifest(task.desired)
     manifest.pop("status", None)
     text = yaml.dump(manifest, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False)
     return text.rstrip("\n").splitlines()

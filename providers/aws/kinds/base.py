@@ -206,8 +206,11 @@ class KindHandler(abc.ABC):
     required: ClassVar[frozenset[str]] = frozenset()
     # List fields whose order means nothing (compared as sets).
     unordered: ClassVar[frozenset[str]] = frozenset()
-    # True when creating needs a master password (``Desired.password``).
+    # True when creating needs a master password (``Desired.password``), and the
+    # forProvider fields that reference it or ask for one to be generated.
     needs_password: ClassVar[bool] = False
+    password_ref_field: ClassVar[str] = "masterUserPasswordSecretRef"
+    autogenerate_field: ClassVar[str] = "autogeneratePassword"
     # forProvider fields that name another managed resource by its external
     # name (a string, or a list of them) → that resource's (group, kind). What
     # uses another resource is deleted before it.

@@ -51,7 +51,11 @@ HANDLES = [
     HandlesCase("route53.aws.crossplane.io/v1alpha1", "ResourceRecordSet", True),
     HandlesCase("cloudwatch.aws.crossplane.io/v1alpha1", "MetricAlarm", True),
     HandlesCase("rds.aws.crossplane.io/v1beta1", "DBInstance", False),  # not that version
-    HandlesCase("rds.aws.upbound.io/v1beta1", "Instance", False),  # Upbound's provider
+    HandlesCase("rds.aws.upbound.io/v1beta1", "Instance", True),  # Upbound's, mapped
+    # Upbound kinds gitwave does not map are its too: declare/apply refuse them by name
+    # (tests/providers/aws/test_upbound.py) instead of another target taking them.
+    HandlesCase("sqs.aws.upbound.io/v1beta1", "Queue", True),
+    HandlesCase("rds.aws.upbound.io/v1beta3", "Instance", True),
     HandlesCase("ec2.aws.crossplane.io/v1beta1", "VPC", False),  # not a kind gitwave manages
     HandlesCase("v1", "ConfigMap", False),
     HandlesCase("aws.crossplane.io/v1beta1", "ProviderConfig", False),

@@ -113,5 +113,5 @@ def test_the_aws_provider_writes_nothing_into_the_engine_health_registry() -> No
     )
     subprocess.run([sys.executable, "-c", script], check=True)
     aws_kinds = {(h.group, h.kind) for h in handlers()}
-    assert len(aws_kinds) == 7
+    assert len(aws_kinds) == 12  # 7 classic kinds, 5 Upbound kinds mapped onto them
     assert not aws_kinds & registered_kinds()
