@@ -296,6 +296,11 @@ class _AppMemory:
     drifted: frozenset[str] = frozenset()  # objects told of since the last sync
 
 
+def _same_revision(a: str, b: str) -> bool:
+    # One side may be a short sha (a status line), the other the full one.
+    return bool(a and b) and (a.startswith(b) or b.startswith(a))
+
+
 class Notifier:
     """An EventSink and an ``on_pass`` that turn the loop's events and states
     into notifications for the Alerts of ``config``.
@@ -320,8 +325,17 @@ class Notifier:
         self._lock = threading.Lock()
         self._apps: dict[str, _AppMemory] = {}
 
-    def watch(self, statuses: Callable[[], Sequence[AppStatus]]) -> None:
+    def watch(
+        self,
+        statuses: Callable[[], Sequence[AppStatus]],
+        *,
+        secrets: Callable[[str], Iterable[str]] | None = None,
+    ) -> None:
+        """Read the apps' states (and secret values) from these callables
+        (``Reconciler.statuses`` and ``secret_values``) from now on."""
         self._statuses = statuses
+        if secrets is not None:
+            self._secrets = secrets
 
     # -- the EventSink side -----------------------------------------------------------
 
@@ -385,7 +399,7 @@ class Notifier:
             memory.health = status.health
             if (
                 memory.pending_deploy
-                and status.revision == memory.pending_deploy
+                and _same_revision(status.revision, memory.pending_deploy)
                 and status.sync is SyncStatus.SYNCED
                 and status.health is HealthCode.HEALTHY
             ):
