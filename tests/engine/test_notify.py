@@ -7,6 +7,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -362,3 +366,44 @@ def test_provider_repr_hides_the_address_and_token(tmp_path: Path) -> None:
     config = load_notifications(tmp_path)
     shown = repr(config)
     assert TOKEN not in shown and "127.0.0.1:9" not in shown and DB_PASSWORD not in shown
+
+
+def test_gitwave_run_posts_the_sync_and_deploy_of_its_first_commit(
+    tmp_path: Path, server: Server
+) -> None:
+    """The whole wiring: `gitwave run` on a Git repo holding an Application and
+    Flux's Provider/Alert, a sandbox target, our receiver getting the posts."""
+    from tests.tui.test_run_http import Repo
+
+    repo = Repo(tmp_path / "repo", {"automated": {}})
+    write_config(repo.root, server.url, alert={"eventSources": [{"kind": "*", "name": "*"}]})
+    repo.repo.index.add(["notifications/flux.yaml", "app/db-secret.yaml"])
+    head = repo.repo.index.commit("alerts", author=repo.author, committer=repo.author).hexsha
+    env = {
+        **os.environ,
+        "GITWAVE_STATE": str(tmp_path / "state"),
+        "GITWAVE_CACHE": str(tmp_path / "cache"),
+        "GITWAVE_SANDBOX_ROLLOUT": "0.05",
+        "PYTHONUNBUFFERED": "1",
+        "NO_COLOR": "1",
+    }
+    argv = [sys.executable, "-m", "gitwave.tui.cli", "run", "repo", "--interval", "10m"]
+    proc = subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        got = server.wait_for(2, timeout_s=60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    out = (proc.stdout.read() if proc.stdout else "") + (proc.stderr.read() if proc.stderr else "")
+    bodies = [r.json() for r in got]
+    assert [(b["trigger"], b["app"], b["revision"]) for b in bodies[:2]] == [
+        ("on-sync-succeeded", "guestbook", head),
+        ("on-deployed", "guestbook", head),
+    ], out
+    assert "notifications: Alert/flux-system/all → Provider/ops (generic)" in out
+    assert TOKEN not in out and server.url not in out
