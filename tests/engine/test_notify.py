@@ -407,3 +407,22 @@ def test_gitwave_run_posts_the_sync_and_deploy_of_its_first_commit(
     ], out
     assert "notifications: Alert/flux-system/all → Provider/ops (generic)" in out
     assert TOKEN not in out and server.url not in out
+
+
+def test_gitwave_run_refuses_a_bad_alert_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gitwave.tui.cli import main
+    from tests.tui.test_run_http import Repo
+
+    repo = Repo(tmp_path / "repo", {"automated": {}})
+    write_config(repo.root, "http://127.0.0.1:9", alert={"eventSeverity": "warning"})
+    monkeypatch.setenv("GITWAVE_STATE", str(tmp_path / "state"))
+    monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "repo", "--interval", "10m"]) == 2
+    out, err = capsys.readouterr()
+    assert "notifications/flux.yaml:" in err and "Alert/flux-system/all" in err
+    assert "eventSeverity 'warning' is not info or error" in err
+    assert TOKEN not in err + out
+    assert "guestbook" not in out + err  # no app was loaded, let alone synced
