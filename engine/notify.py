@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import queue
+import re
 import threading
 import time
 import urllib.error
@@ -37,7 +38,7 @@ import tenacity
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.mask import redact
 from gitwave.engine.model import HealthCode, SyncStatus
-from gitwave.engine.notify_config import Alert, NotificationConfig, Provider
+from gitwave.engine.notify_config import Alert, ArgoRoute, NotificationConfig, Provider
 from gitwave.engine.reconciler.state import AppStatus
 
 ON_SYNC_FAILED = "on-sync-failed"
@@ -85,6 +86,7 @@ class Delivery:
     headers: tuple[tuple[str, str], ...]
     trigger: str
     app: str
+    method: str = "POST"
 
 
 def _rfc3339(seconds: float) -> str:
@@ -145,6 +147,33 @@ def delivery(note: Notification, alert: Alert, provider: Provider) -> Delivery:
     return Delivery(provider, body, tuple(headers), note.trigger, note.app)
 
 
+# Go template actions of Argo CD notifications this reads: ``{{.app.PATH}}``.
+_ACTION = re.compile(r"{{\s*\.app\.([A-Za-z0-9_.]+)\s*}}")
+
+
+def argo_delivery(note: Notification, route: ArgoRoute) -> Delivery:
+    """A template of Argo CD's notifications ConfigMap filled for ``note``.
+    Only ``{{.app.<path>}}`` actions over the fields below are read (no
+    functions or pipelines); each value is escaped as JSON string content, so
+    a quoted action in a JSON body stays valid JSON whatever the message."""
+    phase = {"on-sync-failed": "Failed", "on-sync-succeeded": "Succeeded"}.get(note.trigger, "")
+    fields = {
+        "metadata.name": note.app,
+        "status.sync.revision": note.revision,
+        "status.operationState.message": note.message,
+        "status.operationState.phase": phase,
+        "status.operationState.syncResult.revision": note.revision,
+    }
+
+    def one(match: re.Match[str]) -> str:
+        return json.dumps(fields.get(match.group(1), ""))[1:-1]
+
+    body = _ACTION.sub(one, route.body).encode()
+    provider = Provider(name=route.service, namespace="argocd", type="generic", address=route.url)
+    headers = (("Content-Type", "application/json"), ("User-Agent", USER_AGENT), *route.headers)
+    return Delivery(provider, body, headers, note.trigger, note.app, route.method)
+
+
 class DeliveryError(Exception):
     """A POST that failed; ``retriable`` for 5xx, 429 and connection errors.
     The message names the provider, never its address (it may be a secret)."""
@@ -158,7 +187,7 @@ def post(item: Delivery, *, timeout_s: float = 10.0) -> None:
     provider = item.provider
     name = f"Provider/{provider.namespace}/{provider.name}"
     request = urllib.request.Request(
-        provider.address, data=item.body, headers=dict(item.headers), method="POST"
+        provider.address, data=item.body, headers=dict(item.headers), method=item.method
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
@@ -468,3 +497,6 @@ class Notifier:
             if provider is None or provider.suspended:
                 continue
             self._submit(delivery(note, alert, provider))
+        for route in self.config.argo:
+            if route.trigger == trigger:
+                self._submit(argo_delivery(note, route))

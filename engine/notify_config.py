@@ -38,6 +38,34 @@ OUT_OF_SYNC_ANNOTATION = "notifications.gitwave.io/out-of-sync-after"
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
+ARGO_CM = "argocd-notifications-cm"
+ARGO_SECRET = "argocd-notifications-secret"
+ARGO_TRIGGERS = frozenset(
+    {
+        "on-sync-failed",
+        "on-sync-succeeded",
+        "on-health-degraded",
+        "on-deployed",
+        "on-drift-detected",
+        "on-out-of-sync",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ArgoRoute:
+    """One (trigger, template, webhook service) of Argo CD's notifications
+    ConfigMap, subscribed by its default ``subscriptions``."""
+
+    trigger: str
+    template: str
+    service: str
+    url: str = field(repr=False)
+    method: str = "POST"
+    body: str = ""
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+
 class NotificationConfigError(GitwaveError):
     """A Provider, Alert or their Secret cannot be used."""
 
@@ -108,6 +136,8 @@ class NotificationConfig:
     alerts: tuple[Alert, ...] = ()
     # Every value of every Secret found while reading: masked in every message.
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # Argo CD's argocd-notifications-cm: default subscriptions to webhooks.
+    argo: tuple[ArgoRoute, ...] = ()
 
     def provider(self, alert: Alert) -> Provider | None:
         for provider in self.providers:
@@ -169,6 +199,8 @@ def _interesting(manifest: Mapping[str, Any]) -> bool:
     kind = manifest.get("kind")
     if api.startswith(NOTIFICATION_GROUP + "/"):
         return kind in ("Provider", "Alert")
+    if kind == "ConfigMap" and api == "v1":
+        return (manifest.get("metadata") or {}).get("name") == ARGO_CM
     return kind == "Secret" and api == "v1"
 
 
@@ -193,7 +225,11 @@ def parse_notifications(found: Iterable[_Found]) -> NotificationConfig:
         hidden.update(secret_values(secret.manifest))
     for provider in providers:
         hidden.update(provider.secrets())
-    return NotificationConfig(tuple(providers), tuple(alerts), tuple(sorted(hidden)))
+    argo: list[ArgoRoute] = []
+    for f in items:
+        if f.manifest["kind"] == "ConfigMap":
+            argo.extend(_argo_routes(f, secrets, hidden))
+    return NotificationConfig(tuple(providers), tuple(alerts), tuple(sorted(hidden)), tuple(argo))
 
 
 def _meta(f: _Found) -> dict[str, str]:
@@ -341,3 +377,104 @@ def _duration(subject: str, text: str) -> float:
 def encode_secret_value(text: str) -> str:
     """Base64 as a Secret's ``data`` holds it (for tests and docs examples)."""
     return base64.b64encode(text.encode()).decode("ascii")
+
+
+def _argo_yaml(f: _Found, key: str, text: Any) -> Any:
+    try:
+        return yaml.safe_load(str(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise NotificationConfigError(
+            f"{f.where}: {f.ident}: data.{key}{where}: not YAML"
+        ) from None
+
+
+def _argo_routes(
+    f: _Found, secrets: Mapping[tuple[str, str], _Found], hidden: set[str]
+) -> list[ArgoRoute]:
+    """Argo CD's shape: ``service.webhook.NAME`` (url, headers with ``$key``
+    read from argocd-notifications-secret in the same namespace),
+    ``template.NAME`` (``webhook.NAME.{method,path,body}``), ``trigger.NAME``
+    (a list of ``send:`` template names; ``when`` is not evaluated: the trigger
+    name says when) and ``subscriptions`` (recipients are webhook names)."""
+    meta = _meta(f)
+    data = f.manifest.get("data") or {}
+    subject = f"{f.where}: {f.ident}"
+    secret = secrets.get((meta["namespace"], ARGO_SECRET))
+    values = _secret_data(secret) if secret is not None else {}
+
+    def fill(text: str) -> str:
+        # Argo's $name references to the notifications Secret.
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise NotificationConfigError(
+                    f"{subject}: ${name} is not a key of {ARGO_SECRET} in namespace "
+                    f"{meta['namespace']}"
+                )
+            return values[name]
+
+        return re.sub(r"\$([A-Za-z0-9_.-]+)", one, text)
+
+    services: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    templates: dict[str, Mapping[str, Any]] = {}
+    triggers: dict[str, list[str]] = {}
+    for key, text in data.items():
+        if key.startswith("service.webhook."):
+            spec = _argo_yaml(f, key, text) or {}
+            url = fill(str(spec.get("url", "")))
+            if not url.startswith(("http://", "https://")):
+                raise NotificationConfigError(f"{subject}: data.{key}: no http(s) url")
+            headers = tuple(
+                (str(h.get("name")), fill(str(h.get("value", ""))))
+                for h in spec.get("headers") or ()
+                if isinstance(h, dict)
+            )
+            hidden.update(v for _, v in headers if v)
+            services[key.removeprefix("service.webhook.")] = (url, headers)
+        elif key.startswith("template."):
+            spec = _argo_yaml(f, key, text) or {}
+            templates[key.removeprefix("template.")] = spec if isinstance(spec, dict) else {}
+        elif key.startswith("trigger."):
+            spec = _argo_yaml(f, key, text) or []
+            sends = [
+                str(t) for item in spec if isinstance(item, dict) for t in item.get("send") or ()
+            ]
+            triggers[key.removeprefix("trigger.")] = sends
+    hidden.update(v for v in values.values() if v)
+    routes: list[ArgoRoute] = []
+    for i, sub in enumerate(_argo_yaml(f, "subscriptions", data.get("subscriptions", "")) or ()):
+        for trigger in (sub or {}).get("triggers") or ():
+            if trigger not in ARGO_TRIGGERS:
+                raise ValidationError(
+                    subject,
+                    f"subscriptions[{i}]: trigger {trigger!r} is not one gitwave fires "
+                    f"({', '.join(sorted(ARGO_TRIGGERS))})",
+                )
+            for recipient in sub.get("recipients") or ():
+                service = str(recipient).split(":", 1)[0]
+                if service not in services:
+                    raise NotificationConfigError(
+                        f"{subject}: subscriptions[{i}]: no service.webhook.{service}"
+                    )
+                url, headers = services[service]
+                for name in triggers.get(trigger, []):
+                    template = templates.get(name)
+                    if template is None:
+                        raise NotificationConfigError(
+                            f"{subject}: trigger.{trigger}: no template.{name}"
+                        )
+                    hook = (template.get("webhook") or {}).get(service) or {}
+                    routes.append(
+                        ArgoRoute(
+                            trigger=trigger,
+                            template=name,
+                            service=service,
+                            url=url.rstrip("/") + str(hook.get("path", "")),
+                            method=str(hook.get("method", "POST")).upper(),
+                            body=str(hook.get("body", template.get("message", ""))),
+                            headers=headers,
+                        )
+                    )
+    return routes

@@ -426,3 +426,59 @@ def test_gitwave_run_refuses_a_bad_alert_before_anything_runs(
     assert "eventSeverity 'warning' is not info or error" in err
     assert TOKEN not in err + out
     assert "guestbook" not in out + err  # no app was loaded, let alone synced
+
+
+def test_argo_cd_notifications_configmap_posts_its_template(tmp_path: Path, server: Server) -> None:
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-notifications-cm", "namespace": "argocd"},
+        "data": {
+            "service.webhook.ops": yaml.safe_dump(
+                {
+                    "url": server.url,
+                    "headers": [{"name": "Authorization", "value": "Bearer $ops-token"}],
+                }
+            ),
+            "template.app-sync-failed": yaml.safe_dump(
+                {
+                    "webhook": {
+                        "ops": {
+                            "method": "POST",
+                            "path": "/argo",
+                            "body": '{"name": "{{.app.metadata.name}}", '
+                            '"rev": "{{ .app.status.sync.revision }}", '
+                            '"msg": "{{.app.status.operationState.message}}"}',
+                        }
+                    }
+                }
+            ),
+            "trigger.on-sync-failed": yaml.safe_dump(
+                [
+                    {
+                        "when": "app.status.operationState.phase in ['Error', 'Failed']",
+                        "send": ["app-sync-failed"],
+                    }
+                ]
+            ),
+            "subscriptions": yaml.safe_dump(
+                [{"recipients": ["ops"], "triggers": ["on-sync-failed"]}]
+            ),
+        },
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "argocd-notifications-secret", "namespace": "argocd"},
+        "stringData": {"ops-token": TOKEN},
+    }
+    (tmp_path / "argocd.yaml").write_text(yaml.safe_dump_all([cm, secret]))
+    notifier, sender = notifier_for(tmp_path)
+    notifier(sync_finished("shop", "Succeeded: fine"))
+    notifier(sync_finished("shop", f'Failed: "quoted" {TOKEN}'))
+    sender.close()
+    [post] = server.wait_for(1)
+    assert server.received == [post]
+    assert post.path == "/argo"
+    assert post.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert post.json() == {"name": "shop", "rev": REV, "msg": 'Failed: "quoted" ***'}
