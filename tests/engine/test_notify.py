@@ -27,6 +27,7 @@ from gitwave.engine.model import HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.notify import Notifier, Sender
 from gitwave.engine.notify_config import encode_secret_value, load_notifications
 from gitwave.engine.reconciler.state import AppStatus
+from gitwave.tui.cli.loop_notify import start_notifications
 
 REV = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 TOKEN = "hmac-key-do-not-show"
@@ -473,6 +474,11 @@ def test_argo_cd_notifications_configmap_posts_its_template(tmp_path: Path, serv
         "stringData": {"ops-token": TOKEN},
     }
     (tmp_path / "argocd.yaml").write_text(yaml.safe_dump_all([cm, secret]))
+    said: list[str] = []
+    started = start_notifications(str(tmp_path), say=lambda m, **_: said.append(m))
+    assert started is not None  # gitwave run notifies with the ConfigMap alone
+    started[1].close()
+    assert said == ["notifications: on-sync-failed → app-sync-failed → webhook ops"]
     notifier, sender = notifier_for(tmp_path)
     notifier(sync_finished("shop", "Succeeded: fine"))
     notifier(sync_finished("shop", f'Failed: "quoted" {TOKEN}'))
@@ -482,3 +488,27 @@ def test_argo_cd_notifications_configmap_posts_its_template(tmp_path: Path, serv
     assert post.path == "/argo"
     assert post.headers["Authorization"] == f"Bearer {TOKEN}"
     assert post.json() == {"name": "shop", "rev": REV, "msg": 'Failed: "quoted" ***'}
+
+
+def test_argo_cd_a_missing_secret_key_is_named_without_values(tmp_path: Path) -> None:
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-notifications-cm", "namespace": "argocd"},
+        "data": {
+            "service.webhook.ops": "url: https://hooks.example.com/$hook-path\n",
+            "subscriptions": "- {recipients: [ops], triggers: [on-sync-failed]}\n",
+        },
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "argocd-notifications-secret", "namespace": "argocd"},
+        "stringData": {"other": TOKEN},
+    }
+    (tmp_path / "argocd.yaml").write_text(yaml.safe_dump_all([cm, secret]))
+    with pytest.raises(GitwaveError) as caught:
+        load_notifications(tmp_path)
+    text = str(caught.value)
+    assert text.startswith("argocd.yaml:1: ConfigMap/argocd/argocd-notifications-cm: $hook-path")
+    assert "argocd-notifications-secret" in text and TOKEN not in text

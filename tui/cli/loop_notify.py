@@ -15,15 +15,16 @@ from gitwave.engine.notify_config import load_notifications
 
 
 def start_notifications(path: str, *, say: Callable[..., None]) -> tuple[Notifier, Sender] | None:
-    """A Notifier and its running Sender for the Alerts under ``path`` (a local
-    checkout), or None when there are none. A bad Provider or Alert raises
+    """A Notifier and its running Sender for the Alerts (and Argo CD
+    notification subscriptions) under ``path`` (a local checkout), or None
+    when there are none. A bad Provider or Alert raises
     (the command refuses to start, naming file:line and the object)."""
     root = Path(path)
     if not root.is_dir():
         return None
     config = load_notifications(root)
     alerts = [a for a in config.alerts if not a.suspended]
-    if not alerts:
+    if not alerts and not config.argo:
         return None
 
     def log(level: str, message: str) -> None:
@@ -36,6 +37,8 @@ def start_notifications(path: str, *, say: Callable[..., None]) -> tuple[Notifie
         kind = provider.type if provider is not None else "?"
         where = f"Alert/{alert.namespace}/{alert.name}"
         say(f"notifications: {where} → Provider/{alert.provider} ({kind})")
+    for route in config.argo:
+        say(f"notifications: {route.trigger} → {route.template} → webhook {route.service}")
     return notifier, sender
 
 
