@@ -34,6 +34,7 @@ from gitwave.engine.webhook import WebhookConfig
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.durations import parse_since
 from gitwave.tui.cli.loop_http import Address, LoopServer, WebhookEndpoint, parse_address
+from gitwave.tui.cli.loop_notify import start_notifications, ticking
 from gitwave.tui.cli.output import dump, local_time, short, table
 from gitwave.tui.cli.verbs_app import fail_unknown_app
 
@@ -302,13 +303,20 @@ def cmd_run(ctx: Context) -> int:
 
     stop = threading.Event()
     also: tuple[EventSink, ...] = (metrics,) if metrics is not None else ()
+    notifying = start_notifications(args.path, say=say)
+    if notifying is not None:
+        also = (*also, notifying[0])
     with ExitStack() as stack:
+        if notifying is not None:
+            stack.callback(notifying[1].close)
         stack.enter_context(_stop_on_signals(stop))
         sink = stack.enter_context(_sink(ctx, *also))
         on_pass = None
         if metrics is not None:
             metrics.time([ctx.targets])
             on_pass = _metrics_pass(metrics, ctx.fleet)
+        if notifying is not None:
+            on_pass = ticking(notifying[0], on_pass)
 
         reconciler = Reconciler(
             args.path,
@@ -336,6 +344,8 @@ def cmd_run(ctx: Context) -> int:
             say(f"{app.name}: {mode}, every {every:g}s{pinned}", app=app.name)
         if metrics is not None:
             metrics.watch(reconciler.statuses, reconciler.queue_depth)
+        if notifying is not None:
+            notifying[0].watch(reconciler.statuses, secrets=reconciler.secret_values)
         webhooks = None
         if webhook_config is not None:
             webhooks = WebhookEndpoint(
