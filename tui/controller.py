@@ -39,6 +39,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import DIRTY_SUFFIX, commit_subject
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.engine.sync import SyncResult
+from gitwave.engine.sync_windows import utc_now
 from gitwave.engine.watch import WatchOptions, watch
 from gitwave.tui.formatting import revision_text
 from gitwave.tui.live_tree import live_tree
@@ -354,6 +355,8 @@ class Controller:
                 on_plan=check,
             ).result
         # One resource, or everything forced: planned once, not retried.
+        if not request.dry_run:
+            operations.check_manual_window(app, utc_now())
         targets = self.fleet.targets_for(app)
         state = operations.plan(app, request, targets=targets)
         check(state)
