@@ -18,10 +18,18 @@ from tests.tui.test_cli_projects import (
     git_repo,
     live_objects,
     project,
-    run,  # autouse: each test its own sandbox and history
+    run,
 )
 
 ALWAYS = {"schedule": "* * * * *", "duration": "1h"}
+
+
+@pytest.fixture(autouse=True)
+def own_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own sandbox and history, never the user's."""
+    monkeypatch.setenv("GITWAVE_STATE", str(tmp_path / "state"))
+    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
+    monkeypatch.setenv("NO_COLOR", "1")
 
 
 def repo_with(tmp_path: Path, *windows: dict[str, Any]) -> Path:
@@ -101,3 +109,28 @@ def test_a_dry_run_in_a_deny_window_still_shows_the_plan(
     assert code == 0, out + err
     assert "refuses a manual sync" not in out + err
     assert "ConfigMap/team-a/settings" not in live_objects(capsys)
+
+
+def test_status_shows_the_window_that_blocks_syncs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repo = repo_with(
+        tmp_path, {"kind": "deny", "applications": ["web"], "manualSync": True, **ALWAYS}
+    )
+
+    code, out, err = run(capsys, "status", str(repo))
+
+    assert code == 0, out + err
+    assert "web: sync blocked by deny window #0 (* * * * *, 1h0m0s, UTC) until " in out
+    assert "manual sync allowed (manualSync)" in out
+
+
+def test_status_says_nothing_of_windows_for_an_app_they_do_not_match(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repo = repo_with(tmp_path, {"kind": "deny", "applications": ["api"], **ALWAYS})
+
+    code, out, err = run(capsys, "status", str(repo))
+
+    assert code == 0, out + err
+    assert "window" not in out
