@@ -143,6 +143,27 @@ class WindowVerdict:
             return "sync allowed by " + ", ".join(str(w) for w in self.active)
         return "sync allowed (no window active)"
 
+    @property
+    def brief(self) -> str:
+        """A short form for a narrow screen: ``blocked: deny window #0 until
+        06:00 CET``; "" without a matching window."""
+        if not self.matching:
+            return ""
+        if self.blocked_by:
+            denies = [a for a in self.active if a.window.kind is WindowKind.DENY]
+            if denies:
+                first = denies[0]
+                what = f"{first.window.kind.value} window #{first.window.index}"
+                what += f" until {first.until:%H:%M %Z}"
+            else:
+                what = "no allow window open"
+            manual = " (manual ok)" if self.manual_ok else ""
+            return f"sync blocked: {what}{manual}"
+        if self.active:
+            first = self.active[0]
+            return f"allow window #{first.window.index} until {first.until:%H:%M %Z}"
+        return ""
+
 
 class SyncWindowError(GitwaveError):
     """A manual sync refused by the app's sync windows; nothing was applied."""
