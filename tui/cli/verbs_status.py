@@ -5,6 +5,7 @@ error (exit 2) while the others are shown."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from gitwave.compositions import Composed
@@ -39,6 +40,8 @@ class _AppStatus:
     destination: Destination
     # Keys a sync would create or change: composed resources not applied as composed.
     unsynced: frozenset[ResourceKey] = frozenset()
+    # What the project's sync windows say now ("" without a matching window).
+    window: str = ""
 
 
 def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
@@ -66,6 +69,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
         unsynced=frozenset(
             t.key for t in state.plan.tasks() if t.action in (Action.CREATE, Action.UPDATE)
         ),
+        window=operations.window_verdict(app, datetime.fromtimestamp(ctx.clock(), UTC)).summary,
     )
 
 
@@ -120,6 +124,9 @@ def cmd_status(ctx: Context) -> int:
         rows.append([name, "-", "Unknown (error)", HealthCode.UNKNOWN.value, "-", first_line])
     ctx.out(table(["app", "destination", "sync", "health", "revision", "last sync"], rows))
     for status in statuses:
+        if status.window:
+            ctx.out(f"{status.name}: {status.window}")
+    for status in statuses:
         if status.composed and status.composed.composites:
             ctx.out()
             rows = _composite_rows(status.composed, status.unsynced)
@@ -134,6 +141,7 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         "destination": destination_dict(status.destination),
         "composites": _composite_dicts(status.composed, status.unsynced) if status.composed else [],
         "sync": status.sync.value,
+        "syncWindow": status.window or None,
         "pin": None
         if pin is None
         else {"revision": pin.revision, "skipped": pin.skipped, "reason": pin.reason},
