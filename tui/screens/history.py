@@ -14,7 +14,7 @@ from textual.worker import get_current_worker
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.formatting import revision_text
-from gitwave.tui.screens.base import GitwaveScreen
+from gitwave.tui.screens.base import GitwaveScreen, filter_input
 from gitwave.tui.screens.messages import RollbackRequested
 from gitwave.tui.widgets.status import result_cell
 from gitwave.tui.widgets.title_bar import TitleBar
@@ -31,13 +31,15 @@ class HistoryScreen(GitwaveScreen):
     BINDINGS = [
         Binding("escape", "back", "back"),
         Binding("R", "rollback", "roll back"),
+        Binding("slash", "filter", "filter", key_display="/"),
         Binding("r", "refresh", "refresh"),
     ]
 
     def __init__(self, app_name: str) -> None:
         super().__init__(name=f"history:{app_name}")
         self.app_name = app_name
-        self.records: list[SyncRecord] = []
+        self.all_records: list[SyncRecord] = []
+        self.records: list[SyncRecord] = []  # the rows shown: after the filter
         self.loads = 0
 
     def compose(self) -> ComposeResult:
@@ -47,6 +49,7 @@ class HistoryScreen(GitwaveScreen):
         table: DataTable[Text | str] = DataTable(id="history", cursor_type="row")
         yield table
         yield Static(id="entry")
+        yield filter_input("filter history")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -76,9 +79,14 @@ class HistoryScreen(GitwaveScreen):
             self.load()
 
     def _show(self, records: list[SyncRecord]) -> None:
-        g = self.gw.glyphs
-        self.records = records
+        self.all_records = records
         self.loads += 1
+        self._draw()
+
+    def _draw(self) -> None:
+        g = self.gw.glyphs
+        records = [r for r in self.all_records if _matches(r, self.filter_text)]
+        self.records = records
         table = self.query_one("#history", DataTable)
         table.clear()
         for r in records:
@@ -97,7 +105,10 @@ class HistoryScreen(GitwaveScreen):
                 key=str(r.id),
             )
         if not records:
-            self.query_one("#entry", Static).update(f"no syncs recorded for {self.app_name}")
+            empty = f"no syncs recorded for {self.app_name}"
+            if self.all_records:
+                empty = f"no history entry matches {self.filter_text!r}"
+            self.query_one("#entry", Static).update(empty)
         else:
             self._describe(records[min(table.cursor_row, len(records) - 1)])
 
@@ -132,4 +143,18 @@ class HistoryScreen(GitwaveScreen):
         self.load()
 
     def action_back(self) -> None:
-        self.dismiss()
+        if not self.clear_filter():
+            self.dismiss()
+
+    def filter_changed(self) -> None:
+        self._draw()
+
+    def filter_home(self) -> DataTable[Text | str]:
+        return self.query_one("#history", DataTable)
+
+
+def _matches(record: SyncRecord, needle: str) -> bool:
+    """The filter matches the id, revision, result, source or who (any case)."""
+    needle = needle.lower()
+    words = (str(record.id), record.revision, record.result, record.source, record.who)
+    return not needle or any(needle in str(w).lower() for w in words)
