@@ -51,7 +51,7 @@ class ApplicationScreen(GitwaveScreen):
         Binding("r", "refresh", "refresh"),
         Binding("p", "pause", "pause/resume"),
         Binding("slash", "filter", "filter", key_display="/"),
-        Binding("escape", "back", "back/clear filter"),
+        Binding("escape", "back", "back"),
     ]
 
     def __init__(self, app_name: str) -> None:
