@@ -15,7 +15,16 @@ from gitwave.tui.screens.apps import AppsScreen
 from gitwave.tui.screens.events import EventsScreen
 from gitwave.tui.screens.history import HistoryScreen
 from gitwave.tui.widgets.resource_tree import ResourceTree
-from tests.tui.test_app_support import SIZE, Env, drawn, fleet, make_env, screen_text, until
+from tests.tui.test_app_support import (
+    SIZE,
+    Env,
+    commit,
+    drawn,
+    fleet,
+    make_env,
+    screen_text,
+    until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +99,32 @@ async def test_slash_filters_history_and_events(env: Env) -> None:
         assert len(shown) < len(events.lines)
         await pilot.press("escape")
         assert events.shown_lines() == events.lines
+
+
+async def test_objects_sort_naturally_in_the_tree_and_the_waves(tmp_path: Path) -> None:
+    root = tmp_path / "configs"
+    root.mkdir()
+    docs = [
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: default\n"
+        "data:\n  a: b\n"
+        for name in ("cfg-135", "cfg-15", "cfg-2")
+    ]
+    (root / "configs.yaml").write_text("---\n".join(docs))
+    commit(root, "Three config maps")
+    env = make_env(tmp_path, root)
+    try:
+        app = env.app(open_app="configs")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: drawn(app, ApplicationScreen))
+            screen = app.screen
+            assert isinstance(screen, ApplicationScreen)
+            await until(pilot, lambda: len(labels(screen)) == 4)
+            want = ["ConfigMap cfg-2", "ConfigMap cfg-15", "ConfigMap cfg-135"]
+            assert labels(screen)[1:] == want
+            await pilot.press("w")
+            tree = screen.query_one("#tree", ResourceTree)
+            await until(pilot, lambda: screen.mode == "waves" and tree.row_count > 1)
+            tree.expand_all()
+            assert [lb for lb in labels(screen) if lb.startswith("ConfigMap")] == want
+    finally:
+        env.close()
