@@ -128,3 +128,23 @@ async def test_objects_sort_naturally_in_the_tree_and_the_waves(tmp_path: Path) 
             assert [lb for lb in labels(screen) if lb.startswith("ConfigMap")] == want
     finally:
         env.close()
+
+
+async def test_the_footer_at_80_columns_shows_help_and_quit_in_every_view(env: Env) -> None:
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        apps = app.screen
+        assert isinstance(apps, AppsScreen)
+        await until(pilot, lambda: apps.loaded and drawn(app, AppsScreen))
+        footers = {"apps": screen_text(app).splitlines()[-1]}
+        await pilot.press("enter")
+        await until(pilot, lambda: drawn(app, ApplicationScreen))
+        footers["app"] = screen_text(app).splitlines()[-1]
+        for key, screen in (("h", HistoryScreen), ("e", EventsScreen)):
+            await pilot.press(key)
+            await until(pilot, lambda s=screen: drawn(app, s))  # type: ignore[misc]
+            footers[key] = screen_text(app).splitlines()[-1]
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, ApplicationScreen))
+        for footer in footers.values():
+            assert "? help" in footer and "q quit" in footer, footers

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from textual.binding import ActiveBinding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
@@ -37,6 +38,18 @@ class GitwaveScreen(Screen[None]):
     answers "read-only mode"."""
 
     filter_text = ""
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys the footer shows, ``? help`` and ``q quit`` first: at 80
+        columns the footer cuts the end, and those two must never be cut."""
+        bindings = super().active_bindings
+        first = {
+            key: active
+            for key, active in bindings.items()
+            if active.node is self.app and active.binding.action in ("help", "quit")
+        }
+        return {**first, **{k: v for k, v in bindings.items() if k not in first}}
 
     @property
     def gw(self) -> GitwaveApp:
