@@ -402,6 +402,26 @@ class GitwaveApp(App[None]):
                 )
                 return
             paused = current is AutoSync.ON
+        except Exception as exc:
+            self._report(exc, "pause/resume")
+            return
+        # It changes what gitwave does to the target from now on: ask first, as
+        # `argocd app set --sync-policy none` is a deliberate act, not a stray key.
+        if paused:
+            question = f"Pause auto-sync of {name}?"
+            body = (
+                f"gitwave stops syncing {name} when Git changes or the target drifts,\n"
+                "until you resume it. A sync you start yourself (S) still runs.\n"
+            )
+        else:
+            question = f"Resume auto-sync of {name}?"
+            body = f"gitwave syncs {name} again by itself when Git changes or the target drifts.\n"
+        verb = "Pause" if paused else "Resume"
+        confirm = ConfirmScreen(question, body, yes=verb, enter_says_yes=True, compact=True)
+        if not await self.push_screen_wait(confirm):
+            self.notify(f"{name}: {verb.lower()} cancelled; auto-sync unchanged")
+            return
+        try:
             state = await self._engine(self.controller.set_paused, name, paused=paused)
         except Exception as exc:
             self._report(exc, "pause/resume")

@@ -156,15 +156,40 @@ async def test_p_pauses_and_resumes_auto_sync(env: Env) -> None:
             row=screen.visible_names().index("guestbook")
         )
         await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Pause auto-sync of guestbook?" in screen_text(app)
+        assert not flags.exists() or json.loads(flags.read_text())["paused"] == {}
+        await pilot.press("enter")  # enter (or y) says yes here
         await until(
             pilot, lambda: "‖ paused" in dict((r[0], r[5]) for r in table_rows(screen))["guestbook"]
         )
         assert "guestbook" in json.loads(flags.read_text())["paused"]
         await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Resume auto-sync of guestbook?" in screen_text(app)
+        await pilot.press("y")
         await until(
             pilot, lambda: dict((r[0], r[5]) for r in table_rows(screen))["guestbook"] == "✓ on"
         )
         assert json.loads(flags.read_text())["paused"] == {}
+
+
+@pytest.mark.parametrize("answer", ["n", "escape"])
+async def test_saying_no_to_pause_leaves_auto_sync_on(env: Env, answer: str) -> None:
+    flags = env.state / "autosync.json"
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot, app)
+        screen.query_one("#apps", DataTable).move_cursor(
+            row=screen.visible_names().index("guestbook")
+        )
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(answer)
+        await until(pilot, lambda: notified(app, "pause cancelled; auto-sync unchanged"))
+        assert app.screen is screen
+        assert not flags.exists() or json.loads(flags.read_text())["paused"] == {}
+        assert dict((r[0], r[5]) for r in table_rows(screen))["guestbook"] == "✓ on"
 
 
 async def test_pause_refuses_an_app_without_automated_sync(env: Env) -> None:

@@ -82,7 +82,7 @@ async def test_history_lists_syncs_newest_first_and_rolls_back(env: Env) -> None
         await until(pilot, lambda: screen.loads > 0)
         rows = history_rows(screen)
         assert [(r[0], r[1], r[3]) for r in rows] == [
-            ("2", new[:7], "✓ Succeeded"),
+            ("2 live", new[:7], "✓ Succeeded"),
             ("1", old[:7], "✓ Succeeded"),
         ]
         await pilot.press("down", "R")
@@ -97,8 +97,43 @@ async def test_history_lists_syncs_newest_first_and_rolls_back(env: Env) -> None
         await until(pilot, lambda: len(history_rows(screen)) == 3)
         top = history_rows(screen)[0]
         assert top[1] == old[:7]
-        assert "(rollback of #1)" in top[3]
+        assert "(rollback of #1)" in top[3], screen_text(app)
     assert replicas(env) == 3
+
+
+async def test_history_at_80_columns_keeps_who_and_refuses_the_live_entry(env: Env) -> None:
+    two_revisions(env)
+    source = "samples/guestbook@refs/heads/a-very-long-branch-name-for-the-release"
+    env.store.record_sync(
+        app="guestbook",
+        revision="1" * 40,
+        source=source,
+        started=1714570000,
+        finished=1714570004,
+        result="Succeeded",
+        message="rolled back",
+        outcomes=[],
+        manifests=[],
+        rollback_of=1,
+        who="release-manager@bastion-eu-1",
+    )
+    app = env.app(open_app="guestbook")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ApplicationScreen))
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.loads)
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        assert "WHO" in lines[1]
+        assert any("release-manager@bastion-eu-1" in line for line in lines)
+        assert all(len(line) <= 80 for line in lines)
+        # The newest entry is what runs now: rolling back to it would change nothing.
+        assert history_rows(screen)[0][0] == "3 live"
+        await pilot.press("R")
+        await until(pilot, lambda: notified(app, "#3 is what guestbook runs now"))
+        assert not isinstance(app.screen, ConfirmScreen)
 
 
 async def test_read_only_refuses_rollback(env: Env) -> None:

@@ -23,7 +23,7 @@ from gitwave.tui.screens.application_rows import (
     tree_rows,
     wave_rows,
 )
-from gitwave.tui.screens.base import GitwaveScreen
+from gitwave.tui.screens.base import GitwaveScreen, filter_input
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
 from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
 from gitwave.tui.widgets.status import (
@@ -34,6 +34,7 @@ from gitwave.tui.widgets.status import (
     sync_cell,
 )
 from gitwave.tui.widgets.title_bar import TitleBar
+from gitwave.tui.widgets.tree_rows import filter_rows
 
 
 class ApplicationScreen(GitwaveScreen):
@@ -49,6 +50,7 @@ class ApplicationScreen(GitwaveScreen):
         Binding("D", "app_diff", "app diff"),
         Binding("r", "refresh", "refresh"),
         Binding("p", "pause", "pause/resume"),
+        Binding("slash", "filter", "filter", key_display="/"),
         Binding("escape", "back", "back"),
     ]
 
@@ -75,6 +77,7 @@ class ApplicationScreen(GitwaveScreen):
         yield Static(id="activity")
         yield ResourceTree(glyphs=gw.glyphs, id="tree")
         yield Static(id="detail")
+        yield filter_input("filter objects")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -231,7 +234,10 @@ class ApplicationScreen(GitwaveScreen):
             widget.update(Text(what, style="bold"))
         else:
             mode = "waves" if self.mode == "waves" else "live tree"
-            widget.update(Text(f"{mode} · w: switch view · enter: diff", style="dim"))
+            hint = f"{mode} · w: switch view · enter: diff"
+            if self.filter_text:
+                hint += f" · filter: {self.filter_text}"
+            widget.update(Text(hint, style="dim"))
 
     def _draw_tree(self) -> None:
         view = self.view
@@ -251,7 +257,11 @@ class ApplicationScreen(GitwaveScreen):
         else:
             tree.columns = ("NAME", "SYNC", "HEALTH", "WAVE")
             rows = tree_rows(view, g, self.health_now)
-        tree.set_roots(rows)
+        if self.filter_text:
+            tree.set_roots(filter_rows(rows, self.filter_text))
+            tree.expand_all()
+        else:
+            tree.set_roots(rows)
         self._draw_detail(tree.cursor_row)
 
     def _draw_detail(self, row: TreeRow | None) -> None:
@@ -299,7 +309,15 @@ class ApplicationScreen(GitwaveScreen):
         self.load()
 
     def action_back(self) -> None:
-        self.dismiss()
+        if not self.clear_filter():
+            self.dismiss()
+
+    def filter_changed(self) -> None:
+        self._draw_activity()
+        self._draw_tree()
+
+    def filter_home(self) -> ResourceTree:
+        return self.query_one("#tree", ResourceTree)
 
     def action_sync(self) -> None:
         self.post_message(SyncRequested(self.app_name))

@@ -3,7 +3,8 @@ plan's waves, as ResourceTree rows (plain functions over the AppView)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 
 from gitwave.engine.model import Health, HealthCode, HookPhase, ResourceKey
 from gitwave.tui.controller import AppView, ResourceNode
@@ -50,6 +51,31 @@ def short_wave(node: ResourceNode) -> str:
     return f"{_PHASE_SHORT[node.phase]} {node.wave_number}"
 
 
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that reads digits as numbers: cfg-2 < cfg-15 < cfg-135 (as ls -v, k9s)."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+    )
+
+
+def natural_order(nodes: Iterable[ResourceNode]) -> list[ResourceNode]:
+    """The nodes in their plan order of wave and kind, each group sorted by
+    namespace and name the way people count (the plan itself compares text)."""
+    listed = list(nodes)
+    group: dict[tuple[str, str, str], int] = {}
+    for node in listed:
+        group.setdefault((node.wave, node.key.group, node.key.kind), len(group))
+
+    def key(node: ResourceNode) -> tuple[object, ...]:
+        return (
+            group[(node.wave, node.key.group, node.key.kind)],
+            node.key.namespace,
+            natural_key(node.key.name),
+        )
+
+    return sorted(listed, key=key)
+
+
 def parse_health(text: str) -> Health:
     """A Health back from its ``str`` (``Progressing: waiting for …``), as events carry it."""
     code, _, message = text.partition(": ")
@@ -73,7 +99,7 @@ def resource_row(
     detail += f" · {node.wave}" if node.wave else " · owned, not in Git"
     children: tuple[TreeRow, ...] = ()
     if with_children:
-        children = tuple(resource_row(c, g, health) for c in node.children)
+        children = tuple(resource_row(c, g, health) for c in natural_order(node.children))
     return TreeRow(
         id=str(node.key),
         label=f"{node.key.kind} {node.key.name}",
@@ -89,7 +115,7 @@ def resource_row(
 def tree_rows(view: AppView, g: Glyphs, health: Mapping[ResourceKey, Health]) -> list[TreeRow]:
     """app → (composite →) resources → what they own."""
     summary = view.summary
-    children = tuple(resource_row(n, g, health) for n in view.nodes)
+    children = tuple(resource_row(n, g, health) for n in natural_order(view.nodes))
     return [
         TreeRow(
             id=APP_ROW,
@@ -121,7 +147,7 @@ def wave_rows(
                 nodes.setdefault(inner.key, inner)
     rows = []
     for wave in plan.waves:
-        members = [nodes[t.key] for t in wave.tasks if t.key in nodes]
+        members = natural_order(nodes[t.key] for t in wave.tasks if t.key in nodes)
         worst = Health.worst(h for n in members if (h := health.get(n.key, n.health)) is not None)
         if wave.label == running:
             state = Cell(f"{g.running} running", Tone.INFO)

@@ -13,13 +13,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from gitwave.engine.clusters import IN_CLUSTER_NAME
 from gitwave.engine.errors import GitwaveError
 from gitwave.tui.controller import AppSummary, AppView, SyncStatus
-from gitwave.tui.screens.base import GitwaveScreen
+from gitwave.tui.screens.base import GitwaveScreen, filter_input
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
 from gitwave.tui.widgets.status import (
     Cell,
@@ -81,7 +81,6 @@ class AppsScreen(GitwaveScreen):
         self.summaries: dict[str, AppSummary | None] = {}
         self._destinations = False  # the DESTINATION column is shown
         self.sort_by = SortBy.NAME
-        self.filter_text = ""
         self.loaded = False
         self.error = ""
         self._started = False
@@ -94,7 +93,7 @@ class AppsScreen(GitwaveScreen):
         yield TitleBar(("gitwave", gw.controller.location_label), right)
         table: DataTable[Text | str] = DataTable(id="apps", cursor_type="row", zebra_stripes=False)
         yield table
-        yield Input(placeholder="filter apps (enter: keep, esc: clear)", id="filter")
+        yield filter_input("filter apps")
         yield Static(id="status")
         yield Footer(show_command_palette=False)
 
@@ -106,7 +105,6 @@ class AppsScreen(GitwaveScreen):
         table.add_column("REVISION", key="revision")
         table.add_column("LAST SYNC", key="last")
         table.add_column("AUTO", key="auto")
-        self.query_one("#filter", Input).display = False
         self.gw.changed_signal.subscribe(self, self._app_changed)
         if self.gw.refresh_seconds > 0:
             self.set_interval(1.0, self._tick_refresh)
@@ -369,30 +367,11 @@ class AppsScreen(GitwaveScreen):
         self.sort_by = self.sort_by.next()
         self._render_rows()
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.value = self.filter_text
-        box.focus()
-
-    def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        box.display = False
-        self.filter_text = ""
-        self._render_rows()
-        self.query_one("#apps", DataTable).focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value.strip()
+    def filter_changed(self) -> None:
         self._render_rows()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = bool(self.filter_text)
-        self.query_one("#apps", DataTable).focus()
+    def filter_home(self) -> DataTable[Text | str]:
+        return self.query_one("#apps", DataTable)
 
 
 def _clip(text: str, width: int, ellipsis: str) -> str:

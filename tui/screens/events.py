@@ -13,7 +13,7 @@ from textual.worker import get_current_worker
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind
-from gitwave.tui.screens.base import GitwaveScreen
+from gitwave.tui.screens.base import GitwaveScreen, filter_input
 from gitwave.tui.widgets.title_bar import TitleBar
 
 _KIND_STYLE = {
@@ -57,12 +57,14 @@ class EventsScreen(GitwaveScreen):
         Binding("j,down", "scroll_down", "down", show=False),
         Binding("k,up", "scroll_up", "up", show=False),
         Binding("G,end", "follow", "follow"),
+        Binding("slash", "filter", "filter", key_display="/"),
     ]
 
     def __init__(self, app_name: str) -> None:
         super().__init__(name=f"events:{app_name}")
         self.app_name = app_name
-        self.lines: list[str] = []
+        self.lines: list[str] = []  # every event line, filtered or not
+        self._texts: list[Text] = []
         self.replayed = False
         self._pending: list[Event] = []
         self._seen: set[tuple[object, ...]] = set()
@@ -72,6 +74,7 @@ class EventsScreen(GitwaveScreen):
         right = gw.controller.target_name + (" [read-only]" if gw.read_only else "")
         yield TitleBar(("gitwave", self.app_name, "events"), right)
         yield RichLog(id="events", wrap=True, markup=False, max_lines=5000, auto_scroll=True)
+        yield filter_input("filter events")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -118,10 +121,30 @@ class EventsScreen(GitwaveScreen):
         self._seen.add(identity)
         line = event_line(event)
         self.lines.append(line.plain)
-        self.query_one("#events", RichLog).write(line, expand=True)
+        self._texts.append(line)
+        if self._matches(line):
+            self.query_one("#events", RichLog).write(line, expand=True)
+
+    def _matches(self, line: Text) -> bool:
+        return self.filter_text.lower() in line.plain.lower()
+
+    def shown_lines(self) -> list[str]:
+        """The event lines on screen: those the filter matches."""
+        return [t.plain for t in self._texts if self._matches(t)]
+
+    def filter_changed(self) -> None:
+        log = self.query_one("#events", RichLog)
+        log.clear()
+        for line in self._texts[-5000:]:
+            if self._matches(line):
+                log.write(line, expand=True)
+
+    def filter_home(self) -> RichLog:
+        return self.query_one("#events", RichLog)
 
     def action_back(self) -> None:
-        self.dismiss()
+        if not self.clear_filter():
+            self.dismiss()
 
     def action_scroll_down(self) -> None:
         self.query_one("#events", RichLog).scroll_down(animate=False)

@@ -15,7 +15,9 @@ class ConfirmScreen(ModalScreen[bool]):
     """Shows what an operation will do (its plan) and asks Yes or No.
 
     ``y`` says yes, ``n`` or escape says no; enter presses the focused button,
-    which is No until you move to Yes, so a stray enter changes nothing.
+    which is No until you move to Yes, so a stray enter changes nothing; with
+    ``enter_says_yes`` (a small reversible change such as pausing auto-sync)
+    Yes has the focus. ``compact`` sizes the dialog to a short body.
     """
 
     DEFAULT_CSS = """
@@ -29,6 +31,13 @@ class ConfirmScreen(ModalScreen[bool]):
         border: thick $warning;
         background: $panel;
         padding: 0 1;
+    }
+    ConfirmScreen.compact > Vertical {
+        height: auto;
+    }
+    ConfirmScreen.compact VerticalScroll {
+        height: auto;
+        max-height: 12;
     }
     ConfirmScreen #question {
         text-style: bold;
@@ -54,8 +63,18 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("k,up", "scroll(-1)", "scroll", show=False),
     ]
 
-    def __init__(self, question: str, body: str, *, summary: str = "", yes: str = "Yes") -> None:
-        super().__init__()
+    def __init__(
+        self,
+        question: str,
+        body: str,
+        *,
+        summary: str = "",
+        yes: str = "Yes",
+        enter_says_yes: bool = False,
+        compact: bool = False,
+    ) -> None:
+        super().__init__(classes="compact" if compact else "")
+        self.enter_says_yes = enter_says_yes
         self.question = question
         self.body = body
         self.summary = summary
@@ -73,7 +92,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button("No (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#yes" if self.enter_says_yes else "#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

@@ -201,6 +201,18 @@ class ResourceTree(ScrollView, can_focus=True):
         self._set_cursor(index)
         return True
 
+    def expand_all(self) -> None:
+        """Expand every row shown (a filter's matches are then all on screen)."""
+        stack = list(self._roots)
+        while stack:
+            row = stack.pop()
+            if row.children:
+                self._expanded.add(row.id)
+                self._decided.add(row.id)
+                stack.extend(row.children)
+        self._flatten()
+        self._set_cursor(self.cursor)
+
     def is_expanded(self, row_id: str) -> bool:
         return row_id in self._expanded
 

@@ -8,7 +8,7 @@ column is, how text fits into one and the colour a status tone adds.
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
@@ -20,6 +20,7 @@ __all__ = [
     "TreeRow",
     "child_entries",
     "column_widths",
+    "filter_rows",
     "fit",
     "tone_style",
     "tree_lines",
@@ -121,3 +122,18 @@ def tone_style(style: Style, tone: Tone) -> Style:
     if tone is Tone.PLAIN:
         return style
     return style + _TONE_STYLES[tone]
+
+
+def filter_rows(rows: Sequence[TreeRow], needle: str) -> list[TreeRow]:
+    """The rows whose label contains ``needle`` (any case), with the rows above
+    them so each match keeps its place in the tree; every row when ``needle``
+    is empty. Children that do not match are dropped, as k9s's ``/`` drops lines."""
+    needle = needle.lower()
+    if not needle:
+        return list(rows)
+    kept: list[TreeRow] = []
+    for row in rows:
+        children = filter_rows(row.children, needle)
+        if children or needle in row.label.lower():
+            kept.append(replace(row, children=tuple(children)))
+    return kept
