@@ -183,6 +183,29 @@ def read_policy_dirs(reader: Reader, meta: Mapping[str, Any]) -> tuple[str, ...]
     return tuple(clean_path(part.strip(), where) for part in str(text).split(",") if part.strip())
 
 
+ANNOTATION_PRUNE_LIMIT = "gitwave.dev/prune-limit"
+
+
+def read_prune_limit(reader: Reader, meta: Mapping[str, Any]) -> float | None:
+    """The app's prune limit: ``gitwave.dev/prune-limit`` as a percentage
+    (``"40%"``), None without one; a bad value names the annotation."""
+    annotations = reader.mapping(meta, "metadata.annotations")
+    text = annotations.get(ANNOTATION_PRUNE_LIMIT)
+    if text is None:
+        return None
+    value = str(text).strip().removesuffix("%").strip()
+    try:
+        limit = float(value)
+    except ValueError:
+        limit = -1.0
+    if not 0 <= limit <= 100:
+        reader.fail(
+            f"metadata.annotations[{ANNOTATION_PRUNE_LIMIT}]: {text!r} is not a percentage "
+            "between 0% and 100%"
+        )
+    return limit
+
+
 def _type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"

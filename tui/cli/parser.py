@@ -140,6 +140,36 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _prune_limit(text: str) -> float:
+    """A ``--prune-limit`` value: a percentage (``40%``, ``40``)."""
+    value = text.strip().removesuffix("%").strip()
+    try:
+        limit = float(value)
+    except ValueError:
+        limit = -1.0
+    if not 0 <= limit <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage between 0% and 100%")
+    return limit
+
+
+def _guard_args(parser: argparse.ArgumentParser, *, confirm: bool) -> None:
+    """The prune guard (engine.prune_guard): the limit, and the confirmation to pass it."""
+    parser.add_argument(
+        "--prune-limit",
+        type=_prune_limit,
+        metavar="PERCENT",
+        help="share of an app's objects a sync may prune without --confirm-prune "
+        "(default: the app's gitwave.dev/prune-limit annotation, else 25%%)",
+    )
+    if confirm:
+        parser.add_argument(
+            "--confirm-prune",
+            action="store_true",
+            help="sync even when the prune exceeds the prune limit or deletes a stateful "
+            "object (PVC, StatefulSet, DBInstance, Bucket)",
+        )
+
+
 def _lock_args(parser: argparse.ArgumentParser) -> None:
     """How long to wait while another operation (a process, the loop, the TUI) holds an app."""
     parser.add_argument(
@@ -218,6 +248,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         )
         _path_args(p)
         p.add_argument("--prune", action="store_true", help="include prunes of removed objects")
+        _guard_args(p, confirm=False)
         _adopt_arg(p)
         _policy_args(p)
         p.set_defaults(func=cmd_plan)
@@ -226,6 +257,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     _path_args(p)
     p.add_argument("--prune", action="store_true", help="delete objects removed from Git")
     p.add_argument("--dry-run", action="store_true", help="validate and show, change nothing")
+    _guard_args(p, confirm=True)
     p.add_argument(
         "--timeout",
         type=_seconds,
@@ -288,6 +320,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument("id", metavar="ID", type=int, nargs="?", help="history id (default: previous)")
     p.add_argument("--prune", action="store_true", help="also delete objects not in that entry")
     p.add_argument("--dry-run", action="store_true")
+    _guard_args(p, confirm=True)
     _adopt_arg(p)
     _lock_args(p)
     p.set_defaults(func=cmd_rollback)
