@@ -36,7 +36,6 @@ __all__ = [
     "blast_radius",
     "check",
     "is_stateful",
-    "parse_prune_limit",
 ]
 
 DEFAULT_PRUNE_LIMIT = 25.0
@@ -61,21 +60,6 @@ def is_stateful(key: ResourceKey) -> bool:
         return True
     # An RDS ``Instance`` (rds.aws.upbound.io, rds.aws.crossplane.io), not every Instance.
     return key.kind == "Instance" and "rds" in key.group.split(".")
-
-
-def parse_prune_limit(text: str, *, subject: str) -> float:
-    """``"40%"`` or ``"40"`` as a percentage in [0, 100]; ValidationError naming
-    ``subject`` otherwise. 100 turns the share check off (stateful objects still stop)."""
-    value = str(text).strip().removesuffix("%").strip()
-    try:
-        limit = float(value)
-    except ValueError:
-        raise ValidationError(
-            subject, f"prune limit {text!r} is not a percentage like 25%"
-        ) from None
-    if not 0 <= limit <= 100:
-        raise ValidationError(subject, f"prune limit {text!r} is not between 0% and 100%")
-    return limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,6 +186,15 @@ def read_policy_dirs(reader: Reader, meta: Mapping[str, Any]) -> tuple[str, ...]
 ANNOTATION_PRUNE_LIMIT = "gitwave.dev/prune-limit"
 
 
+def parse_percent(text: str) -> float | None:
+    """``"40%"`` or ``"40"`` as a number in [0, 100]; None for anything else."""
+    try:
+        value = float(text.strip().removesuffix("%").strip())
+    except ValueError:
+        return None
+    return value if 0 <= value <= 100 else None
+
+
 def read_prune_limit(reader: Reader, meta: Mapping[str, Any]) -> float | None:
     """The app's prune limit: ``gitwave.dev/prune-limit`` as a percentage
     (``"40%"``), None without one; a bad value names the annotation."""
@@ -193,12 +202,8 @@ def read_prune_limit(reader: Reader, meta: Mapping[str, Any]) -> float | None:
     text = annotations.get(ANNOTATION_PRUNE_LIMIT)
     if text is None:
         return None
-    value = str(text).strip().removesuffix("%").strip()
-    try:
-        limit = float(value)
-    except ValueError:
-        limit = -1.0
-    if not 0 <= limit <= 100:
+    limit = parse_percent(str(text))
+    if limit is None:
         reader.fail(
             f"metadata.annotations[{ANNOTATION_PRUNE_LIMIT}]: {text!r} is not a percentage "
             "between 0% and 100%"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.providers.sealed_secrets import SealingScope
 from gitwave.tui.cli.durations import parse_duration
@@ -142,12 +143,8 @@ def _seconds(text: str) -> float:
 
 def _prune_limit(text: str) -> float:
     """A ``--prune-limit`` value: a percentage (``40%``, ``40``)."""
-    value = text.strip().removesuffix("%").strip()
-    try:
-        limit = float(value)
-    except ValueError:
-        limit = -1.0
-    if not 0 <= limit <= 100:
+    limit = parse_percent(text)
+    if limit is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a percentage between 0% and 100%")
     return limit
 
