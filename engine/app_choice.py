@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from gitwave.engine.app_children import ChildrenStore, removed_children, removed_set_children
 from gitwave.engine.apps import AppKind, AppSet, AppSpec, BrokenApp, flatten_apps, load_app_set
 from gitwave.engine.apps.broken import is_leaf_flux
+from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
 from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.store import Store
@@ -178,6 +179,7 @@ def select_apps(
     allow_local_repos: Collection[str] = (),
     store: Store | None = None,
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> list[AppSpec]:
     """The apps ``location`` defines (at ``revision``), chosen as ``choose_apps`` does;
     ``allow_local_repos`` are host directories an app's source may name besides
@@ -192,6 +194,7 @@ def select_apps(
         allow_local_repos=allow_local_repos,
         store=store,
         clusters=clusters,
+        default_namespace=default_namespace,
     )
     for entry in chosen:
         if entry.error is not None:
@@ -207,17 +210,20 @@ def select_app_set(
     allow_local_repos: Collection[str] = (),
     store: Store | None = None,
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> list[ChosenApp]:
     """The apps ``location`` defines, chosen as ``choose_app_set`` does: each broken
     one carries its error and the others load; with a ``store``, then the removed
     children as ``select_apps`` says, except those of a broken app of apps (its
     child list is partial: nothing is pruned on it). Raises GitwaveError only when
-    the location itself cannot be read or an unknown app is named."""
+    the location itself cannot be read or an unknown app is named. Apps naming
+    no destination namespace get ``default_namespace``."""
     app_set = load_app_set(
         location,
         revision=revision,
         allow_local_repos=tuple(allow_local_repos),
         clusters=clusters,
+        default_namespace=default_namespace,
     )
     chosen = choose_app_set(app_set, only=only, location=location)
     if store is None:

@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 
 import tenacity
 
@@ -75,7 +76,7 @@ from gitwave.engine.model import (
 )
 from gitwave.engine.policy.gate import gate as policy_gate
 from gitwave.engine.policy.gate import target_version
-from gitwave.engine.projects import check_project
+from gitwave.engine.projects import check_manual_window, check_project, window_verdict
 from gitwave.engine.render import Rendered
 from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
 from gitwave.engine.router import ProviderRouter
@@ -100,6 +101,7 @@ from gitwave.engine.sync_request import (
     effective_prune,
     sync_options_for,
 )
+from gitwave.engine.sync_windows import utc_now
 from gitwave.engine.validate import preflight
 
 __all__ = [
@@ -112,6 +114,7 @@ __all__ = [
     "WaitFor",
     "WaitOutcome",
     "app_health",
+    "check_manual_window",
     "choose_app_set",
     "choose_apps",
     "content_digest",
@@ -129,6 +132,7 @@ __all__ = [
     "sync_app",
     "sync_options_for",
     "wait",
+    "window_verdict",
 ]
 
 
@@ -369,6 +373,7 @@ def sync_app(
     on_plan: Callable[[AppState], None] | None = None,
     sleep: Callable[[float], None] = pause,
     jitter: Callable[[], float] = random.random,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Synced:
     """Plan and sync one app, retrying per its retry spec; records every
     attempt in ``store``. ``on_plan`` sees each attempt's state before
@@ -381,7 +386,13 @@ def sync_app(
     while retries are left. Bad input (a render error, a cycle) raises
     GitwaveError at once, before anything is applied; so does a retriable
     error on the last attempt. A failed object does not raise: it is in the
-    result. Dry runs are never retried."""
+    result. Dry runs are never retried.
+
+    This is a manual sync: the app's sync windows at ``clock()`` may refuse
+    it (SyncWindowError, before anything is planned); a dry run applies
+    nothing and is never refused."""
+    if not request.dry_run:
+        check_manual_window(app, clock())
     spec = app.policy.retry if request.retry and not request.dry_run else None
     prune = effective_prune(app, request)
 

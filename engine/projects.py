@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.apps.project_choice import app_refusal, written_destination
@@ -35,6 +36,7 @@ from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import ResourceGraph
 from gitwave.engine.model import Resource
 from gitwave.engine.scope import is_cluster_scoped, scopes_from_crds
+from gitwave.engine.sync_windows import SyncWindowError, WindowVerdict, verdict
 
 MAX_SHOWN = 10
 
@@ -167,7 +169,35 @@ __all__ = [
     "MAX_SHOWN",
     "ProjectError",
     "Violation",
+    "check_manual_window",
     "check_project",
     "created_namespace_violations",
     "object_violations",
+    "window_verdict",
 ]
+
+
+def window_verdict(app: AppSpec, now: datetime) -> WindowVerdict:
+    """What the sync windows of the app's project say at ``now`` (an aware
+    datetime); no project or no windows: every sync allowed."""
+    project = app.project_rules
+    if project is None or not project.sync_windows:
+        return WindowVerdict()
+    server, name = written_destination(app)
+    return verdict(
+        project.sync_windows,
+        now=now,
+        app=app.name,
+        namespace=app.destination_namespace,
+        server=server,
+        name=name,
+    )
+
+
+def check_manual_window(app: AppSpec, now: datetime) -> None:
+    """Raise SyncWindowError when the app's sync windows refuse a manual sync
+    at ``now`` (a deny window open, or no allow window open, without manualSync)."""
+    found = window_verdict(app, now)
+    if not found.manual_allowed:
+        assert app.project_rules is not None
+        raise SyncWindowError(app.name, app.project_rules.name, found)

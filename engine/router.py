@@ -52,6 +52,10 @@ class ProviderRouter:
         self._cache: dict[tuple[str, str], Provider] = {}
         self._lock = threading.Lock()
         self._as_user: dict[str, ProviderRouter] = {}
+        # A runtime Protocol isinstance check walks the protocol's attributes
+        # each time (Python 3.11: tens of µs); the answer for one provider of
+        # this router never changes, and it is asked several times per app.
+        self._offers: dict[tuple[int, type], bool] = {}
         self._request_observer: RequestObserver | None = None
 
     def for_kind(self, api_version: str, kind: str) -> Provider:
@@ -108,6 +112,15 @@ class ProviderRouter:
         for router in others:
             router.time_requests(observer)
 
+    def offers(self, provider: Provider, capability: type) -> bool:
+        """Whether ``provider`` (one of this router's) has the optional
+        ``capability`` (a runtime-checkable Protocol of ``engine.provider``)."""
+        cache_key = (id(provider), capability)
+        found = self._offers.get(cache_key)
+        if found is None:
+            found = self._offers[cache_key] = isinstance(provider, capability)
+        return found
+
     def for_resource(self, resource: Resource) -> Provider:
         return self.for_kind(resource.api_version, resource.kind)
 
@@ -121,11 +134,12 @@ class ProviderRouter:
         Raises on a failed read."""
         found: dict[ResourceKey, Live] = {}
         for provider in self.providers:
-            if isinstance(provider, BulkReader):
+            if self.offers(provider, BulkReader):
+                reader = cast(BulkReader, provider)
                 keys = [
-                    k for k in provider.tracked_keys(app) if k not in exclude and not is_excluded(k)
+                    k for k in reader.tracked_keys(app) if k not in exclude and not is_excluded(k)
                 ]
-                observed = provider.observe_many(keys) if keys else {}
+                observed = reader.observe_many(keys) if keys else {}
                 found.update({k: live for k, live in observed.items() if live is not None})
                 continue
             for live in provider.list_tracked(app):
@@ -137,10 +151,10 @@ class ProviderRouter:
         """Show each Declaring provider the desired objects it handles."""
         items = list(resources)
         for provider in self.providers:
-            if isinstance(provider, Declaring):
+            if self.offers(provider, Declaring):
                 mine = [r for r in items if self.for_resource(r) is provider]
                 if mine:
-                    provider.declare(mine)
+                    cast(Declaring, provider).declare(mine)
 
     @property
     def description(self) -> str:

@@ -3,15 +3,20 @@
 Render runs before any target is contacted, so it cannot use API discovery to
 learn a kind's scope. It needs the scope to decide whether a destination
 namespace applies to an object. This static table covers the built-in
-Kubernetes kinds and the common platform CRDs; a CustomResourceDefinition in
-the same render adds its own kinds (``scopes_from_crds``). Anything unknown
-counts as namespaced, which is what almost every custom resource is.
+Kubernetes kinds and the common platform CRDs; a CustomResourceDefinition or
+a Crossplane CompositeResourceDefinition in the same render adds its own kinds
+(``scopes_from_crds``), and Crossplane's cloud managed resources
+(``engine.provider.is_cloud_group``) are cluster-scoped, as their CRDs declare.
+Anything unknown counts as namespaced, which is what almost every custom
+resource is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
+
+from gitwave.engine.provider import is_cloud_group
 
 GroupKind = tuple[str, str]
 
@@ -73,21 +78,34 @@ def is_cluster_scoped(group: str, kind: str, *, extra: Collection[GroupKind] = (
 
     ``extra`` adds kinds known from elsewhere (e.g. CRDs in the same render).
     """
-    return (group, kind) in CLUSTER_SCOPED or (group, kind) in extra
+    return (group, kind) in CLUSTER_SCOPED or (group, kind) in extra or is_cloud_group(group)
 
 
 def scopes_from_crds(manifests: Iterable[Mapping[str, Any]]) -> frozenset[GroupKind]:
-    """The cluster-scoped kinds that the CustomResourceDefinitions among ``manifests`` define."""
+    """The cluster-scoped kinds that the CustomResourceDefinitions and Crossplane
+    CompositeResourceDefinitions among ``manifests`` define."""
     found: set[GroupKind] = set()
     for manifest in manifests:
-        if manifest.get("kind") != "CustomResourceDefinition":
-            continue
-        if not str(manifest.get("apiVersion", "")).startswith("apiextensions.k8s.io/"):
-            continue
         spec = manifest.get("spec")
-        if not isinstance(spec, Mapping) or spec.get("scope") != "Cluster":
+        if not isinstance(spec, Mapping) or not _defines_cluster_kind(manifest, spec):
             continue
         names = spec.get("names")
         if isinstance(names, Mapping) and isinstance(names.get("kind"), str):
             found.add((str(spec.get("group", "")), names["kind"]))
     return frozenset(found)
+
+
+def _defines_cluster_kind(manifest: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
+    api_version = str(manifest.get("apiVersion", ""))
+    kind = manifest.get("kind")
+    if kind == "CustomResourceDefinition" and api_version.startswith("apiextensions.k8s.io/"):
+        return spec.get("scope") == "Cluster"
+    if kind == "CompositeResourceDefinition" and api_version.startswith(
+        "apiextensions.crossplane.io/"
+    ):
+        # Crossplane v1 composites are cluster-scoped (their claims are namespaced);
+        # v2 XRDs say so in spec.scope, Namespaced by default.
+        if api_version.endswith(("/v1", "/v1beta1")):
+            return True
+        return spec.get("scope") in ("Cluster", "LegacyCluster")
+    return False

@@ -55,6 +55,7 @@ from gitwave.engine.render import KUSTOMIZATION_FILES, RenderTool
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import find_repo_root, is_remote
 from gitwave.engine.store import Store
+from gitwave.engine.sync_windows import utc_now
 
 _APP_FILE_SUFFIXES = (".yaml", ".yml")
 _MAX_FILES_SHOWN = 3
@@ -367,6 +368,20 @@ class _Session:
                     "no changes",
                     f"in sync in {took:.2f}s",
                     True,
+                    revision,
+                )
+            )
+        held = operations.window_verdict(app, utc_now())
+        if not held.auto_allowed:
+            # Saving a file is no manual sync: the windows hold it as they hold auto-sync.
+            return self._emit_cycle(
+                Cycle(
+                    app.name,
+                    started,
+                    changed,
+                    plan_summary(plan),
+                    f"auto-sync held: {held.blocked_by}",
+                    False,
                     revision,
                 )
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gitwave.engine import operations, prune_guard
@@ -192,6 +193,10 @@ class Controller:
         with self._lock:
             return self._views.get(name)
 
+    def _now(self) -> datetime:
+        """The controller's clock as an aware datetime, for sync windows."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
     def view(self, name: str) -> AppView:
         """Plan ``name`` against the targets and build its live tree.
 
@@ -228,6 +233,7 @@ class Controller:
         healths = operations.resource_healths(state, targets=targets)
         nodes = live_tree(state, healths, targets)
         app_health = operations.app_health(state, targets=targets)
+        window = operations.window_verdict(app, self._now())
         summary = AppSummary(
             name=app.name,
             sync=SyncStatus.of_plan(state.plan),
@@ -237,6 +243,8 @@ class Controller:
             auto_sync=auto,
             resources=len(state.graph.resources),
             destination=destination,
+            window=window.brief,
+            window_blocks=not window.auto_allowed,
         )
         return AppView(app, summary, state, nodes, observed_at)
 
@@ -363,8 +371,11 @@ class Controller:
                 ledger=self.pins,
                 sink=events,
                 on_plan=check,
+                clock=self._now,
             ).result
         # One resource, or everything forced: planned once, not retried.
+        if not request.dry_run:
+            operations.check_manual_window(app, self._now())
         targets = self.fleet.targets_for(app)
         state = operations.plan(app, request, targets=targets)
         check(state)

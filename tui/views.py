@@ -83,6 +83,9 @@ class AppSummary:
     resources: int = 0
     error: str = ""
     destination: str = ""  # cluster/namespace ("in-cluster": the current target)
+    # What the project's sync windows say now ("" when none matches the app).
+    window: str = ""
+    window_blocks: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from gitwave.engine.apps.model import (
     app_set_scope,
     file_set_scope,
 )
+from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE, with_default_namespace
 from gitwave.engine.apps.order import check_depends_on, check_unique, order_apps
 from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.apps.projects import is_app_project
@@ -68,6 +69,7 @@ def load_apps(
     cache_dir: Path | None = None,
     allow_local_repos: Sequence[str] = (),
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> tuple[Checkout, list[AppSpec]]:
     """The apps ``location`` (a directory, a repository URL or one file) defines.
 
@@ -79,7 +81,8 @@ def load_apps(
     ``load_app_set`` for the form where each app fails alone), and
     SourceError/PathEscapeError for an unreadable location. ``clusters`` is
     what ApplicationSet ``clusters`` generators read (default: the current
-    target only, as ``in-cluster``).
+    target only, as ``in-cluster``). ``default_namespace`` is the destination
+    namespace of apps that name none (``namespaces.with_default_namespace``).
     """
     app_set = load_app_set(
         location,
@@ -87,6 +90,7 @@ def load_apps(
         cache_dir=cache_dir,
         allow_local_repos=allow_local_repos,
         clusters=clusters,
+        default_namespace=default_namespace,
     )
     error = app_set.first_error()
     if error is not None:
@@ -101,12 +105,14 @@ def load_app_set(
     cache_dir: Path | None = None,
     allow_local_repos: Sequence[str] = (),
     clusters: ClusterSource | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
 ) -> AppSet:
     """The apps ``location`` defines, each failing alone (``AppSet``): a malformed
     definition, an app of apps that cannot be rendered or a file that is not YAML
     is a ``BrokenApp`` naming file:line and the field. Raises SourceError when
     the location cannot be read, ValidationError for two apps of one name or a
-    dependsOn cycle."""
+    dependsOn cycle. An app naming no destination namespace gets
+    ``default_namespace`` (``namespaces.with_default_namespace``)."""
     if is_remote(location):
         checkout = open_source(location, revision=revision, cache_dir=cache_dir)
         holder = Holder.remote(checkout, location)
@@ -128,7 +134,12 @@ def load_app_set(
         holder = Holder.local(checkout, top, revision)
         target = checkout.root / os.path.relpath(given.resolve(), top)
         given_repo = (top,)
-    loader = _Loader(cache_dir, (*given_repo, *allowed_local_repos(allow_local_repos)), clusters)
+    loader = _Loader(
+        cache_dir,
+        (*given_repo, *allowed_local_repos(allow_local_repos)),
+        clusters,
+        default_namespace,
+    )
     apps = loader.top_level(holder, target)
     apps = loader.projects.assign(apps, loader.broken)
     identities: dict[str, str] = {}
@@ -256,8 +267,10 @@ class _Loader:
         cache_dir: Path | None,
         local_repos: tuple[Path, ...],
         clusters: ClusterSource | None = None,
+        default_namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self.cache_dir = cache_dir
+        self.default_namespace = default_namespace
         self.local_repos = local_repos  # host directories an app's source may be in
         self.broken: list[BrokenApp] = []
         self.location_known = True  # see top_level
@@ -338,7 +351,7 @@ class _Loader:
                 )
                 continue
             try:
-                app = parse_flux(doc.value, origin, holder.resolve, sources)
+                app = self._namespaced(parse_flux(doc.value, origin, holder.resolve, sources))
                 check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
                 flux.append(app)
             except GitwaveError as exc:
@@ -350,7 +363,7 @@ class _Loader:
             # Its files define no app now, yet one may be a half-written definition:
             # the sets once defined here are not known to be gone (``Location``).
             self.location_known = not files
-            return [implicit_for(holder, target)]
+            return [self._namespaced(implicit_for(holder, target))]
         check_unique(argo + flux + [a for s in sets for a in s.walk()])
         flux = without_broken_dependencies(flux, self.broken)
         check_depends_on(flux)
@@ -358,6 +371,11 @@ class _Loader:
         apps = [self._discover(app, depth=0, chain=()) for app in argo] + flux
         apps += [self._discover_set(s, depth=0, chain=()) for s in sets]
         return order_apps(apps)
+
+    def _namespaced(self, app: AppSpec) -> AppSpec:
+        """``app`` with the default destination namespace when it names none: set
+        before its first render, so that render and the sync's are one (cached)."""
+        return with_default_namespace(app, self.default_namespace)
 
     def _check_local(self, app: AppSpec) -> None:
         check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
@@ -411,7 +429,7 @@ class _Loader:
         as kustomize-controller applies them; marked ``flux_tree``. A render that
         fails, or a child that cannot be read, makes ``app`` broken (nothing of
         it is pruned on a partial view)."""
-        app = replace(app, flux_tree=True)
+        app = self._namespaced(replace(app, flux_tree=True))
         if depth > MAX_APP_DEPTH or any(_identity(a) == _identity(app) for a in chain):
             loop = " -> ".join(a.where for a in (*chain, app))
             error = ValidationError(app.where, f"Kustomizations nest in a loop: {loop}")
@@ -471,6 +489,7 @@ class _Loader:
         makes ``app`` broken (its child list is partial); the children that
         could be read stay in its tree, each failing or loading alone.
         """
+        app = self._namespaced(app)
         try:
             check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
         except GitwaveError as exc:

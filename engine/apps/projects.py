@@ -12,6 +12,7 @@ The checks themselves live in ``engine.projects``.
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.globs import argo_glob, kind_glob, regexp_or_glob
 from gitwave.engine.model import SourceRef
+from gitwave.engine.sync_windows import SyncWindow, WindowKind, valid_schedule
 
 DEFAULT_PROJECT = "default"
 # Argo CD's own namespace: where AppProjects live and Applications need no
@@ -28,7 +30,6 @@ DEFAULT_CONTROL_NAMESPACE = "argocd"
 # Restricting fields gitwave does not enforce (yet): a project setting them is
 # refused rather than read as if it allowed more than it says.
 _REFUSED = {
-    "syncWindows": "sync windows are not supported yet (issue 15)",
     "signatureKeys": "commit signature verification is not supported",
     "destinationServiceAccounts": (
         "Argo CD's sync impersonation is not supported; use a Flux Kustomization's "
@@ -48,6 +49,7 @@ _HONOURED = frozenset(
         "namespaceResourceBlacklist",
         "sourceNamespaces",
         "permitOnlyProjectScopedClusters",
+        "syncWindows",
     }
 )
 
@@ -87,6 +89,7 @@ class AppProject:
     namespace_whitelist: tuple[GroupKindRule, ...] | None = None
     namespace_blacklist: tuple[GroupKindRule, ...] = ()
     source_namespaces: tuple[str, ...] = ()
+    sync_windows: tuple[SyncWindow, ...] = ()
 
     @property
     def label(self) -> str:
@@ -153,6 +156,7 @@ def parse_app_project(doc: Mapping[str, Any], origin: SourceRef) -> AppProject:
         else _rules(reader, spec, "namespaceResourceWhitelist", named=False),
         namespace_blacklist=_rules(reader, spec, "namespaceResourceBlacklist", named=False),
         source_namespaces=tuple(reader.strings(spec, "spec.sourceNamespaces")),
+        sync_windows=_windows(reader, spec),
     )
 
 
@@ -253,6 +257,64 @@ def kind_refusal(
 def kind_text(group: str, kind: str) -> str:
     """``rbac.authorization.k8s.io/ClusterRole``; a core kind as ``Namespace (group "")``."""
     return f"{group}/{kind}" if group else f'{kind} (group "")'
+
+
+# What a syncWindows entry may hold; syncOverrun (letting a started sync run past
+# a window's edge) is moot here: gitwave decides at the start of a sync only.
+_WINDOW_FIELDS = frozenset(
+    {
+        "kind",
+        "schedule",
+        "duration",
+        "timeZone",
+        "applications",
+        "namespaces",
+        "clusters",
+        "manualSync",
+        "andOperator",
+        "description",
+        "syncOverrun",
+    }
+)
+
+
+def _windows(reader: Reader, spec: Mapping[str, Any]) -> tuple[SyncWindow, ...]:
+    windows = []
+    for i, entry in enumerate(reader.mappings(spec, "spec.syncWindows")):
+        where = f"spec.syncWindows[{i}]"
+        unknown = sorted(set(entry) - _WINDOW_FIELDS)
+        if unknown:
+            reader.fail(f"{where}.{unknown[0]}: unknown sync window field")
+        kind = reader.string(entry, f"{where}.kind", required=True)
+        if kind not in ("allow", "deny"):
+            reader.fail(f"{where}.kind must be allow or deny, not {kind!r}")
+        schedule = reader.string(entry, f"{where}.schedule", required=True)
+        if not valid_schedule(schedule):
+            reader.fail(f"{where}.schedule: {schedule!r} is not a five-field cron schedule")
+        duration = reader.duration(entry, f"{where}.duration", None)
+        if duration is None or duration <= 0:
+            reader.fail(f"{where}.duration is required and must be positive (like 1h)")
+        time_zone = reader.string(entry, f"{where}.timeZone") or "UTC"
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            reader.fail(f"{where}.timeZone: unknown time zone {time_zone!r}")
+        window = SyncWindow(
+            kind=WindowKind(kind),
+            schedule=schedule,
+            duration_s=duration,
+            time_zone=time_zone,
+            applications=tuple(reader.strings(entry, f"{where}.applications")),
+            namespaces=tuple(reader.strings(entry, f"{where}.namespaces")),
+            clusters=tuple(reader.strings(entry, f"{where}.clusters")),
+            manual_sync=reader.boolean(entry, f"{where}.manualSync"),
+            and_operator=reader.boolean(entry, f"{where}.andOperator"),
+            index=i,
+        )
+        if not (window.applications or window.namespaces or window.clusters):
+            reader.fail(f"{where}: list applications, namespaces or clusters (it matches no app)")
+        windows.append(window)
+    return tuple(windows)
 
 
 def _rules(

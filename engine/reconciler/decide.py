@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from gitwave.engine import operations, plan_filters, prune_guard
 from gitwave.engine.app_pipeline import AppState
@@ -14,6 +15,7 @@ from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import EventKind
 from gitwave.engine.model import Health, HealthCode, Plan, ResourceKey, SyncStatus
 from gitwave.engine.operations import plan_summary, result_summary
+from gitwave.engine.projects import window_verdict
 from gitwave.engine.reconciler.state import AppRun, LoopCore, fingerprint, short
 from gitwave.engine.retry import CommitRetry, target_delay
 from gitwave.engine.store import SyncRecord
@@ -76,6 +78,8 @@ class Decisions(LoopCore):
             self._set_status(run, SyncStatus.OUT_OF_SYNC, health=health.code, message=message)
             self._report(run, f"deps:{run.revision}:{waiting}", f"{cause} → {message}")
             return
+        if self._held_by_window(run, health, cause):
+            return
         now = self._clock()
         if run.retry is not None and run.retry.blocks(run.revision, now):
             message = _retry_message("sync failed", run.retry.next_at)
@@ -100,6 +104,18 @@ class Decisions(LoopCore):
             f"{cause} → {plan_summary(state.plan)} → OutOfSync ({message})",
             kind=EventKind.PLAN,
         )
+        return True
+
+    def _held_by_window(self, run: AppRun, health: Health, cause: str) -> bool:
+        """True (status and one line say which window, until when) when the
+        app's sync windows hold automated syncs at the loop's clock now."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        found = window_verdict(run.pinned, now)
+        if found.auto_allowed:
+            return False
+        message = f"auto-sync held: {found.blocked_by}"
+        self._set_status(run, SyncStatus.OUT_OF_SYNC, health=health.code, message=message)
+        self._report(run, f"window:{run.revision}:{found.blocked_by}", f"{cause} → {message}")
         return True
 
     def _waiting_for(self, app: AppSpec) -> str:
@@ -148,6 +164,8 @@ class Decisions(LoopCore):
                 message=_retry_message("self-heal failed", run.retry.next_at),
                 retry_at=run.retry.next_at,
             )
+            return
+        if self._held_by_window(run, health, f"drift: {what}"):
             return
         healable, loops = self._guard.split(app.name, drift)
         for loop in loops:

@@ -232,6 +232,23 @@ class Reconciler(Decisions, PinsAndRollbacks):
         now = self._clock()
         return sum(1 for run in runs if self._due(run, now))
 
+    def secret_values(self, app: str) -> tuple[str, ...]:
+        """Every form of the values of the Secrets ``app`` renders to at its
+        current commit (decrypted SOPS ones included): what a message about
+        it must mask (engine.mask.redact). Callable from any thread."""
+        from gitwave.engine.mask import is_secret_manifest, secret_values
+
+        with self._lock:
+            run = self._runs.get(app)
+            rendered = run.rendered if run is not None else None
+        if rendered is None:
+            return ()
+        found: set[str] = set()
+        for resource in rendered.resources:
+            if is_secret_manifest(resource.manifest):
+                found.update(secret_values(resource.manifest))
+        return tuple(sorted(found))
+
     def refresh(self, push: Push) -> list[str]:
         """Poll at the next pass (within ``options.drift_poll_s``) the apps
         whose source reads what ``push`` moved, and the app definitions with

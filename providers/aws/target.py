@@ -21,6 +21,7 @@ from gitwave.engine.api import (
     Provider,
     SameValue,
     ValueComparer,
+    is_cloud_group,
 )
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import (
@@ -41,6 +42,11 @@ if TYPE_CHECKING:
     from .provider import AwsProvider
 
 PROVIDER_CONFIG_GROUP = "aws.crossplane.io"
+
+
+# Crossplane v2's namespaced Upbound groups (kinds.upbound.is_upbound_group),
+# named here so that routing a Kubernetes kind never imports the kinds (boto3).
+_NAMESPACED_UPBOUND_SUFFIX = ".aws.m.upbound.io"
 
 
 def _is_provider_config(api_version: str, kind: str) -> bool:
@@ -198,12 +204,16 @@ class AwsTarget:
     def handles(self, api_version: str, kind: str) -> bool:
         """The AWS kinds gitwave manages (every Upbound one: those it does not
         map are refused by name), and Crossplane's AWS ProviderConfig."""
-        from .kinds import handler_for  # boto3 too: see _ensure
-        from .kinds.upbound import is_upbound_group
-
         if _is_provider_config(api_version, kind):
             return True
         group, _, version = api_version.rpartition("/")
+        if not is_cloud_group(group) and not group.endswith(_NAMESPACED_UPBOUND_SUFFIX):
+            # Every AWS kind is in one of these groups: a fleet of Kubernetes
+            # objects is routed without importing boto3 (seconds and MiB).
+            return False
+        from .kinds import handler_for  # boto3 too: see _ensure
+        from .kinds.upbound import is_upbound_group
+
         if is_upbound_group(group):
             return True
         handler = handler_for(group, kind)

@@ -4,6 +4,7 @@ list+watch cache. See ``provider`` and docs/kubernetes.md."""
 from gitwave.providers.kubernetes.config import (
     KubeconfigError,
     context_names,
+    context_namespace,
     context_servers,
     kubeconfig_paths,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "KubeconfigError",
     "KubernetesProvider",
     "context_names",
+    "context_namespace",
     "context_servers",
     "kubeconfig_paths",
 ]

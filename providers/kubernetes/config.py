@@ -217,6 +217,20 @@ def context_servers(*, kubeconfig: str | None = None) -> list[tuple[str, str]]:
     return found
 
 
+def context_namespace(*, context: str | None = None, kubeconfig: str | None = None) -> str:
+    """The namespace the kubeconfig ``context`` (default: the current one) names,
+    "" when it names none, as ``kubectl`` reads it. Nothing is contacted.
+
+    Raises KubeconfigError when there is no kubeconfig or no such context."""
+    paths = kubeconfig_paths(kubeconfig)
+    _, plain = _merged(paths)
+    name = _pick_context(plain, context, ", ".join(paths))
+    found = _named(plain.get("contexts"), name) or {}
+    body = found.get("context") if isinstance(found.get("context"), Mapping) else {}
+    namespace = (body or {}).get("namespace")
+    return namespace if isinstance(namespace, str) else ""
+
+
 def load_client_from_config(
     config: Mapping[str, Any],
     *,

@@ -14,7 +14,9 @@
   CustomResourceDefinition invalidates it, and a kind that is not served is
   looked up once more before failing like kubectl ("no matches for kind").
 - **Requests** are rate limited (``qps``/``burst``, like client-go), so the
-  engine may apply a wave with many threads.
+  engine may apply a wave with many threads; left unset, the limit is
+  dropped once the server shows API Priority and Fairness (as Flux does,
+  ``transport``).
 
 This module only wires the verbs together, as Flux's ssa manager is split by
 verb: ``observe`` (reads, the tracked objects, the change feed), ``apply``
@@ -60,7 +62,11 @@ from .changes import ChangeLog
 from .config import impersonating_client, load_client, load_client_from_config
 from .discovery import Discovery
 from .state import ClusterState
-from .transport import HttpError, Transport
+from .transport import DEFAULT_BURST, HttpError, Transport
+
+# How long the answer of ``/version`` is reused (an upgrade of the control plane
+# shows within this time).
+VERSION_TTL_S = 60.0
 
 
 class KubernetesProvider:
@@ -73,8 +79,8 @@ class KubernetesProvider:
         api_client: Any,
         *,
         name: str,
-        qps: float = 50.0,
-        burst: int = 100,
+        qps: float | None = None,
+        burst: int | None = None,
         aggregated_discovery: bool = True,
         cache_wait_s: float = 10.0,
         inventory_rescan_s: float = 300.0,
@@ -110,8 +116,8 @@ class KubernetesProvider:
         context: str | None = None,
         kubeconfig: str | None = None,
         allow_exec_plugins: bool = False,
-        qps: float = 50,
-        burst: int = 100,
+        qps: float | None = None,
+        burst: int | None = None,
     ) -> KubernetesProvider:
         """The provider for ``context`` (None: the kubeconfig's current context),
         named ``kube:<context>``.
@@ -125,7 +131,7 @@ class KubernetesProvider:
             context=context,
             kubeconfig=kubeconfig,
             allow_exec_plugins=allow_exec_plugins,
-            pool_size=max(32, int(burst)),
+            pool_size=max(32, DEFAULT_BURST if burst is None else int(burst)),
         )
         return cls(connection.api_client, name=f"kube:{connection.context}", qps=qps, burst=burst)
 
@@ -161,8 +167,8 @@ class KubernetesProvider:
         name: str,
         subject: str,
         allow_exec_plugins: bool = False,
-        qps: float = 50,
-        burst: int = 100,
+        qps: float | None = None,
+        burst: int | None = None,
     ) -> KubernetesProvider:
         """The provider for an in-memory kubeconfig (from an Argo CD cluster
         Secret or a Flux kubeConfig Secret named by ``subject``), named ``name``.
@@ -171,7 +177,7 @@ class KubernetesProvider:
             config,
             subject=subject,
             allow_exec_plugins=allow_exec_plugins,
-            pool_size=max(32, int(burst)),
+            pool_size=max(32, DEFAULT_BURST if burst is None else int(burst)),
         )
         return cls(connection.api_client, name=name, qps=qps, burst=burst)
 
@@ -293,11 +299,21 @@ class KubernetesProvider:
 
     def kubernetes_version(self) -> str:
         """``major.minor`` from the API server's ``/version`` (``engine.provider.
-        ServerVersion``); a managed cluster's ``28+`` minor loses its ``+``."""
+        ServerVersion``); a managed cluster's ``28+`` minor loses its ``+``.
+        Asked again after ``VERSION_TTL_S``: every app's plan wants it, and a
+        fleet asked the server once per app."""
+        now = time.monotonic()
+        with self._state.lock:
+            known = self._state.version
+        if known is not None and now - known[0] < VERSION_TTL_S:
+            return known[1]
         _, body = self._transport.request("GET", "/version")
         major = str(body.get("major", "")).rstrip("+")
         minor = str(body.get("minor", "")).rstrip("+")
-        return f"{major}.{minor}"
+        version = f"{major}.{minor}"
+        with self._state.lock:
+            self._state.version = (now, version)
+        return version
 
     def custom_resource_definition(self, group: str, kind: str) -> Manifest | None:
         """The cluster's CustomResourceDefinition of ``group``/``kind`` (its name is

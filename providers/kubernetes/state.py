@@ -74,6 +74,8 @@ class ClusterState:
         self.scan_lock = threading.Lock()
         # (group, kind) of custom resources whose CRD this provider applied, and when.
         self.crds_applied: dict[tuple[str, str], float] = {}
+        # (when it was read, ``major.minor``) of the server's /version.
+        self.version: tuple[float, str] | None = None
 
     def writing_through(self, transport: Transport, *, name: str) -> ClusterState:
         """This state with writes through ``transport`` (another identity), sharing

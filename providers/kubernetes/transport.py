@@ -9,7 +9,12 @@ custom resources).
 
 Every request first takes a token from a bucket (``qps`` per second, up to
 ``burst`` at once), like client-go's flowcontrol: parallel applies never flood
-the API server, whatever the engine's parallelism. An API server that still
+the API server, whatever the engine's parallelism. Unless ``qps`` is given,
+the bucket is dropped once the server shows that it throttles requests
+itself (API Priority and Fairness: its answers carry the
+``X-Kubernetes-PF-FlowSchema-UID`` header), as Flux's controllers and
+controller-runtime do: a fixed client-side rate (50 a second) would otherwise
+bound a fleet of thousands of objects, not the server. An API server that still
 answers 429 Too Many Requests (API Priority and Fairness rejecting the request)
 is left alone for the ``Retry-After`` seconds it names (capped at
 ``MAX_RETRY_AFTER_S``; 1 s doubling when it names none) and asked again, up to
@@ -40,6 +45,11 @@ DEFAULT_TIMEOUT = (5.0, 60.0)
 # 429 Too Many Requests: asked again this many times, waiting at most this long each.
 THROTTLE_RETRIES = 5
 MAX_RETRY_AFTER_S = 30.0
+# The client-side rate when none is given, until the server shows it throttles itself.
+DEFAULT_QPS = 50.0
+DEFAULT_BURST = 100
+# Set on every answer of an API server with API Priority and Fairness.
+APF_HEADER = "X-Kubernetes-PF-FlowSchema-UID"
 
 Query = Sequence[tuple[str, str]]
 
@@ -166,21 +176,32 @@ def describe_transport_error(exc: BaseException) -> str:
 
 
 class Transport:
-    """One cluster's HTTP endpoint. ``target`` names it in errors (``kube:CONTEXT``)."""
+    """One cluster's HTTP endpoint. ``target`` names it in errors (``kube:CONTEXT``).
+
+    ``qps``/``burst`` None: ``DEFAULT_QPS``/``DEFAULT_BURST`` until an answer
+    shows API Priority and Fairness, then no client-side limit (see the module
+    docstring); given, they always hold."""
 
     def __init__(
         self,
         api_client: Any,
         *,
         target: str,
-        qps: float,
-        burst: int,
+        qps: float | None = None,
+        burst: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.api_client = api_client
         self.target = target
         self.server = str(api_client.configuration.host)
-        self.bucket = TokenBucket(qps=qps, burst=burst)
+        self.bucket = TokenBucket(
+            qps=DEFAULT_QPS if qps is None else qps,
+            burst=DEFAULT_BURST if burst is None else burst,
+        )
+        # True while requests take tokens; only a Transport without an asked
+        # rate gives the bucket up.
+        self.limited = True
+        self._adaptive = qps is None
         self._sleep = sleep
         self._count_lock = threading.Lock()
         self.throttled = 0  # 429 answers waited out (for operators and tests)
@@ -226,15 +247,20 @@ class Transport:
     ) -> Any:
         """``_call``, waiting out 429 Too Many Requests as the server asks."""
         for attempt in range(THROTTLE_RETRIES + 1):
-            self.bucket.take()
+            if self.limited:
+                self.bucket.take()
             try:
-                return self._call(method, path, query, body, content_type, accept, timeout)
+                response = self._call(method, path, query, body, content_type, accept, timeout)
             except HttpError as exc:
                 if exc.status != 429 or attempt == THROTTLE_RETRIES:
                     raise
                 with self._count_lock:
                     self.throttled += 1
                 self._sleep(min(exc.retry_after_s or 2.0**attempt, MAX_RETRY_AFTER_S))
+                continue
+            if self.limited and self._adaptive and _server_throttles(response):
+                self.limited = False  # a plain bool: a racing reader takes one more token
+            return response
         raise AssertionError("unreachable: the last attempt raises")
 
     def _call(
@@ -272,6 +298,12 @@ class Transport:
         return UnreachableError(
             self.target, f"{self.server}: {describe_transport_error(exc)} ({method} {path})"
         )
+
+
+def _server_throttles(response: Any) -> bool:
+    """Whether the answer comes from an API server with API Priority and Fairness."""
+    headers = getattr(response, "headers", None)
+    return bool(headers is not None and headers.get(APF_HEADER))
 
 
 def iter_lines(response: Any) -> Iterator[bytes]:

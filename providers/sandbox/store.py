@@ -276,6 +276,13 @@ class Store:
     def due(self, now: float) -> list[Row]:
         return self._select("WHERE settle_at IS NOT NULL AND settle_at <= ? ORDER BY rv", (now,))
 
+    def any_due(self, now: float) -> bool:
+        """Whether ``due(now)`` would return any row (without decoding one)."""
+        found = self._db.execute(
+            "SELECT 1 FROM objects WHERE settle_at IS NOT NULL AND settle_at <= ? LIMIT 1", (now,)
+        ).fetchone()
+        return found is not None
+
     def namespaces(self) -> set[str]:
         rows = self._db.execute(
             "SELECT name FROM objects WHERE grp = '' AND kind = 'Namespace'"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import stat
 import sys
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import kubernetes
 import pytest
 
 from gitwave.engine.api import field_managers
@@ -29,12 +31,15 @@ from gitwave.providers.kubernetes import (
     KubernetesProvider,
     context_names,
 )
-from gitwave.providers.kubernetes.transport import TokenBucket
+from gitwave.providers.kubernetes.transport import APF_HEADER, TokenBucket, Transport
+from tests.e2e.test_kube_retries_finalizers import upstream_tls  # noqa: F401  (fixture)
+from tests.providers.throttle_proxy import Answer, ThrottlingProxy
 
 if TYPE_CHECKING:
     from .conftest import KubeCluster
 
 DEFAULT_NS = ResourceKey("", "Namespace", "", "default")
+NEVER = Answer(500, {}, b"")  # reject=0: the proxy only passes requests on
 
 
 def _write(path: Path, config: dict[str, Any]) -> str:
@@ -223,6 +228,43 @@ def test_requests_keep_to_the_qps(kube_cluster: KubeCluster) -> None:
         assert time.monotonic() - started >= 1.0
 
 
+@dataclass(frozen=True)
+class FlowControlCase:
+    reason: str
+    qps: float | None
+    server_shows_flow_control: bool
+    want_client_side_limit: bool
+
+
+FLOW_CONTROL = [
+    FlowControlCase("no rate asked, the server throttles itself: none here", None, True, False),
+    FlowControlCase("a rate asked is kept, whatever the server does", 20, True, True),
+    FlowControlCase("no rate asked, a server without flow control: the default", None, False, True),
+]
+
+
+@pytest.mark.parametrize("case", FLOW_CONTROL, ids=[c.reason for c in FLOW_CONTROL])
+def test_the_client_side_limit_gives_way_to_the_servers_flow_control(
+    kube_cluster: KubeCluster,
+    upstream_tls: ssl.SSLContext,  # noqa: F811
+    case: FlowControlCase,
+) -> None:
+    # As Flux's controllers do: an API server with API Priority and Fairness
+    # (the local control plane has it, as every release since 1.20) sends
+    # X-Kubernetes-PF-FlowSchema-UID with each answer; the proxy can hide it.
+    hidden = frozenset() if case.server_shows_flow_control else frozenset({APF_HEADER.lower()})
+    with ThrottlingProxy(
+        kube_cluster.server, NEVER, reject=0, upstream_tls=upstream_tls, hide_headers=hidden
+    ) as proxy:
+        configuration = kubernetes.client.Configuration()
+        configuration.host = proxy.url
+        with kubernetes.client.ApiClient(configuration) as api:
+            transport = Transport(api, target="kube:p", qps=case.qps)
+            status, body = transport.request("GET", "/version")
+    assert status == 200 and body["major"] == "1"
+    assert transport.limited is case.want_client_side_limit
+
+
 # ---------------------------------------------------------------- field ownership
 
 # managedFields as a 1.37 API server wrote them: gitwave applied the Deployment,
@@ -365,3 +407,16 @@ def test_field_managers(case: OwnerCase) -> None:
 def test_a_malformed_field_path_is_refused(path: str) -> None:
     with pytest.raises(ValueError, match="not a field path"):
         parse_diff_path(path)
+
+
+def test_every_apps_plan_does_not_ask_the_server_its_version_again(
+    kube_cluster: KubeCluster,
+    upstream_tls: ssl.SSLContext,  # noqa: F811
+) -> None:
+    with ThrottlingProxy(kube_cluster.server, NEVER, reject=0, upstream_tls=upstream_tls) as proxy:
+        configuration = kubernetes.client.Configuration()
+        configuration.host = proxy.url
+        with KubernetesProvider(kubernetes.client.ApiClient(configuration), name="kube:p") as kube:
+            versions = {kube.kubernetes_version() for _ in range(5)}
+    assert versions == {"1.37"}
+    assert [s.path for s in proxy.seen if s.path.startswith("/version")] == ["/version"]

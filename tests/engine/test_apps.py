@@ -586,9 +586,12 @@ def test_a_directory_without_apps_is_one_implicit_app(ws: Workspace) -> None:
                 repo_url=str(ws.top),
                 revision="HEAD",
                 path="manifests",
+                # Objects naming no namespace go to `default`, as with kubectl.
+                render=RenderOptions(default_namespace="default"),
                 fetch_from=str(ws.top),
                 repository="github.com/example/shop",
             ),
+            destination_namespace="default",
             origin=SourceRef("manifests"),
         )
     ]
@@ -726,10 +729,13 @@ def test_every_flux_field_is_read(ws: Workspace) -> None:
             repo_url="https://github.com/example/shop",
             revision="main",
             path="manifests",
+            # No targetNamespace: objects naming no namespace go to `default`.
+            render=RenderOptions(default_namespace="default"),
             fetch_from=str(ws.top),
             fetch_revision=None,  # main is the checked-out branch: the work tree
             repository="github.com/example/shop",  # its remote: one source for every clone
         ),
+        destination_namespace="default",
         policy=SyncPolicy(automated=True, prune=False, self_heal=True),
         health=HealthPolicy(rule=HealthRule.KSTATUS),
         timeout_s=600.0,  # Flux: the timeout defaults to the interval

@@ -120,8 +120,9 @@ def test_a_host_directory_as_repo_url_is_refused_naming_app_path_and_flag(
     assert f"--allow-local-repo {host}" in err
     assert HOST_SECRET not in out + err and "host-config" not in out + err
     assert "host-config" not in _configmaps(capsys)
-    code, out, _ = run(capsys, "history", "evil", "-o", "json")
-    assert json.loads(out) == []
+    code, out, err = run(capsys, "history", "evil", "-o", "json")
+    assert (code, out) == (1, "")  # nothing was ever synced for it
+    assert "evil: no syncs recorded" in err
 
 
 def test_a_symlink_in_the_repository_to_a_host_directory_is_refused(

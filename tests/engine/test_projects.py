@@ -248,7 +248,7 @@ def test_a_project_is_read_as_written() -> None:
 @pytest.mark.parametrize(
     ("spec", "want"),
     [
-        ({"syncWindows": [{"kind": "deny"}]}, "spec.syncWindows: sync windows are not supported"),
+        ({"syncWindows": [{"kind": "deny"}]}, "spec.syncWindows[0].schedule is required"),
         ({"signatureKeys": [{"keyID": "X"}]}, "spec.signatureKeys"),
         ({"destinationServiceAccounts": [{"server": "*"}]}, "serviceAccountName"),
         ({"permitOnlyProjectScopedClusters": True}, "spec.permitOnlyProjectScopedClusters"),

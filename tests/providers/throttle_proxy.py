@@ -52,6 +52,8 @@ class ThrottlingProxy:
     reject: int = 1
     matches: Callable[[str, str], bool] = lambda method, path: True
     upstream_tls: ssl.SSLContext | None = None
+    # Response headers not passed on (lower case): the upstream seen without them.
+    hide_headers: frozenset[str] = frozenset()
     seen: list[Seen] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -112,7 +114,8 @@ class ThrottlingProxy:
                     response = upstream.getresponse()
                     self.send_response(response.status)
                     for name, value in response.getheaders():
-                        if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+                        hidden = _HOP_BY_HOP | proxy.hide_headers | {"content-length"}
+                        if name.lower() not in hidden:
                             self.send_header(name, value)
                     self.send_header("Transfer-Encoding", "chunked")
                     self.end_headers()

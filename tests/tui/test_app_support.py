@@ -106,7 +106,7 @@ def make_env(
 
 
 async def until(
-    pilot: Pilot[None], predicate: Callable[[], object], *, timeout: float = 20.0, what: str = ""
+    pilot: Pilot[None], predicate: Callable[[], object], *, timeout: float = 45.0, what: str = ""
 ) -> None:
     """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -225,8 +225,9 @@ def test_an_unknown_destination_stops_only_that_app_without_connecting(
     assert config_maps(capsys) == ["home/hello"]
     assert config_maps(capsys, "--cluster", "east") == ["east-app/hello"]
     assert config_maps(capsys, "--cluster", "west") == []
-    code, out, _ = run(capsys, "history", "lost")
-    assert "no syncs recorded for lost" in out
+    code, out, err = run(capsys, "history", "lost")
+    assert code == 1  # never synced: gitwave knows no app of that name
+    assert "error: lost: no syncs recorded" in err
     code, out, _ = run(capsys, "sync", path, "--app", "lost", "-o", "json")
     assert code == 2
     doc = json.loads(out)

@@ -458,7 +458,6 @@ def test_a_project_defined_in_an_app_of_apps_render_governs_its_children(
 @pytest.mark.parametrize(
     ("field_name", "value"),
     [
-        ("syncWindows", [{"kind": "deny", "schedule": "* * * * *", "duration": "1h"}]),
         ("signatureKeys", [{"keyID": "4AEE18F83AFDEB23"}]),
         ("permitOnlyProjectScopedClusters", True),
     ],

@@ -14,14 +14,17 @@ decides nothing itself: it calls the engine's operations layer
     verbs_policy   validate (schemas, admission policies, Rego)
     verbs_seal     seal (Sealed Secrets in kubeseal's format)
     verbs_cluster  cluster add, list, rm (the destination registry)
-    verbs_loop     watch, run, events, unpin (long-running modes and their timeline)
+    verbs_loop     watch, run, events (--follow), unpin (long-running modes and their timeline)
+    verbs_autosync suspend, resume (the TUI's auto-sync pause, as flux suspend/resume)
     verbs_sandbox  sandbox get, scale, edit
     verbs_tui      tui (the Textual app)
     output         tables, colour, progress, JSON/YAML, sync results
     findings       policy warnings and denials as the CLI prints them
     signals        Ctrl-C as a stop request for every running app
     durations      duration and time flags (--interval, --since)
-    kind_aliases   kubectl's resource short names (deploy/web)
+    kind_aliases   kubectl's resource short names (deploy/web), kinds the sandbox serves
+    verbs_meta     version, completion (bash, zsh, fish)
+    logs           -v/--verbose and --log-format json: operator logs on stderr
 
 The age formatter and ANSI paint, which the screens share, are ``tui.formatting``.
 
@@ -33,6 +36,7 @@ the traceback only with ``GITWAVE_DEBUG=1``).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -42,7 +46,10 @@ from pathlib import Path
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.locks import name_process
 from gitwave.tui.cli.context import EXIT_BUG, EXIT_OK, EXIT_USAGE, Context, context_from_args
+from gitwave.tui.cli.logs import configure_logging
 from gitwave.tui.cli.parser import build_parser
+
+_log = logging.getLogger("gitwave.cli")
 
 __all__ = ["build_parser", "main"]
 
@@ -51,9 +58,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one `gitwave` command line; returns its exit code."""
     args = build_parser().parse_args(argv)
     name_process(f"gitwave {args.verb}")  # who holds an app, as others are told
+    configure_logging(
+        verbose=getattr(args, "verbose", 0), log_format=getattr(args, "log_format", "text")
+    )
     ctx: Context | None = None
     try:
         ctx = context_from_args(args)
+        _log.info(
+            "gitwave %s: state %s, target %s",
+            " ".join(v for v in (args.verb, getattr(args, "sandbox_verb", None)) if v),
+            ctx.state_dir,
+            ctx.target_flag,
+        )
         code: int = args.func(ctx)
         return code
     except GitwaveError as exc:

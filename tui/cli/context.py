@@ -9,7 +9,9 @@ sync failed; 2 bad input or a refused operation; 3 an unexpected failure.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from typing import Any
 from rich.console import RenderableType
 from rich.text import Text
 
+from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
 from gitwave.engine.cluster_registry import ClusterRegistry
 from gitwave.engine.cluster_secrets import (
     CLUSTER_SECRET_TYPE,
@@ -27,7 +30,7 @@ from gitwave.engine.cluster_secrets import (
     is_cluster_secret,
 )
 from gitwave.engine.clusters import ClusterKind
-from gitwave.engine.errors import ValidationError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Fleet, Reach
 from gitwave.engine.fleet_sources import FleetSources, repo_secrets
 from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
@@ -50,6 +53,8 @@ EXIT_CHANGES = 1
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUG = 3
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass
@@ -180,12 +185,40 @@ class Context:
         return context_servers(kubeconfig=self.args.kubeconfig)
 
     @property
+    def target_flag(self) -> str:
+        """``sandbox``, ``kube`` or ``kube:CONTEXT``: what ``--target``/``--context`` name."""
+        if self.args.context:
+            return f"kube:{self.args.context}"
+        return str(self.args.target or "sandbox")
+
+    @property
+    def default_namespace(self) -> str:
+        """Where objects naming no namespace go in apps naming no destination
+        namespace: ``-n``, else the kubeconfig context's namespace on a cluster,
+        else ``default`` (as kubectl)."""
+        given = getattr(self.args, "namespace", None)
+        if given:
+            if not _DNS_LABEL.fullmatch(given):
+                raise ValidationError(
+                    f"-n {given}",
+                    "is not a namespace name (lower case letters, digits and '-', "
+                    "at most 63 characters)",
+                )
+            return str(given)
+        target = self.target_flag
+        if target == "kube" or target.startswith("kube:"):
+            from gitwave.providers.kubernetes import context_namespace
+
+            context = target.partition(":")[2] or None
+            found = context_namespace(context=context, kubeconfig=self.args.kubeconfig)
+            return found or DEFAULT_NAMESPACE
+        return DEFAULT_NAMESPACE
+
+    @property
     def targets(self) -> ProviderRouter:
         if self._targets is None:
             kube_side: Provider
-            target = self.args.target or "sandbox"
-            if self.args.context:
-                target = f"kube:{self.args.context}"
+            target = self.target_flag
             if target == "sandbox":
                 kube_side = self.sandbox
             elif target == "kube" or target.startswith("kube:"):
@@ -280,6 +313,26 @@ class Context:
             kubernetes_version=getattr(self.args, "kubernetes_version", None),
         )
 
+    def known_apps(self) -> list[str]:
+        """The apps the store knows: those with a history (a sync, a rollback, a
+        run's), sorted. Verbs taking an APP name check it against these."""
+        return self.store.apps()
+
+    def unknown_app(self, name: str, *, what: str) -> GitwaveError | None:
+        """An error for an app name the store has never seen (nothing of ``what``
+        and no history), naming the close and the known ones; None when known."""
+        known = self.known_apps()
+        if name in known or self.store.events(name, limit=1):
+            return None
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"did you mean {' or '.join(close)}?" if close else ""
+        if known:
+            hint = (hint + " " if hint else "") + "apps with a history: " + ", ".join(known)
+        return GitwaveError(
+            f"{name}: no {what} recorded: gitwave never synced an app of that name",
+            hint=hint or "sync an app first (`gitwave sync PATH`)",
+        )
+
     def out(self, value: str | RenderableType = "") -> None:
         self.terminal.out(value)
 
@@ -298,6 +351,33 @@ def context_from_args(args: argparse.Namespace) -> Context:
     args.context = getattr(args, "context", None)
     args.kubeconfig = getattr(args, "kubeconfig", None)
     args.allow_exec_plugins = getattr(args, "allow_exec_plugins", False)
+    args.log_format = getattr(args, "log_format", "text")
+    _refuse_unused_target(args)
     output = getattr(args, "output", "table")
     color = use_color(sys.stdout) and not getattr(args, "no_color", False)
     return Context(args=args, state_dir=state_dir, output=output, terminal=Terminal(color=color))
+
+
+def _refuse_unused_target(args: argparse.Namespace) -> None:
+    """A verb that reaches no target refuses ``--target``/``--context``/``--kubeconfig``
+    (kubectl and argocd refuse a flag a command does not take): the user meant
+    something the command will not do."""
+    why = getattr(args, "targetless", None)
+    if not why:
+        return
+    given = [
+        f"--{flag} {value}"
+        for flag, value in (
+            ("target", args.target if args.target != "sandbox" else None),
+            ("context", args.context),
+            ("kubeconfig", args.kubeconfig),
+        )
+        if value
+    ]
+    if given:
+        verb = " ".join(
+            str(v) for v in (args.verb, getattr(args, "sandbox_verb", None)) if v is not None
+        )
+        raise ValidationError(
+            given[0], f"`gitwave {verb}` does not use a target: {why}", hint="drop it"
+        )

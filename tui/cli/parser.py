@@ -2,13 +2,18 @@
 
 Flags follow kubectl/argocd/flux habits: ``-o table|json|yaml``, ``--context``,
 ``-n``/``-A``; every verb takes the global flags too (``gitwave plan -o json``).
-One module (about 450 lines) on purpose: the whole grammar of the command line
-read top to bottom, so a flag is named the same way in every verb.
+One module (about 670 lines) on purpose: the whole grammar of the command line
+read top to bottom, so a flag is named the same way in every verb; the value
+types (durations, bounded numbers) and the "did you mean" parser come first.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
+from collections.abc import Callable
+from typing import NoReturn, cast
 
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
@@ -21,8 +26,10 @@ from gitwave.tui.cli.verbs_app import (
     cmd_render,
     cmd_rollback,
 )
+from gitwave.tui.cli.verbs_autosync import cmd_resume, cmd_suspend
 from gitwave.tui.cli.verbs_cluster import cmd_cluster_add, cmd_cluster_list, cmd_cluster_rm
 from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
+from gitwave.tui.cli.verbs_meta import cmd_complete, cmd_completion, cmd_version, gitwave_version
 from gitwave.tui.cli.verbs_policy import cmd_validate
 from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
 from gitwave.tui.cli.verbs_sandbox_aws import cmd_sandbox_aws_exec, cmd_sandbox_kms_create_key
@@ -32,8 +39,63 @@ from gitwave.tui.cli.verbs_sync import cmd_sync
 from gitwave.tui.cli.verbs_tui import cmd_tui
 from gitwave.tui.cli.verbs_wait import cmd_wait
 
+# Why a verb takes no --target/--context/--kubeconfig (set as ``targetless``):
+# given anyway, they are refused rather than silently ignored.
+_SANDBOX_ONLY = "it works on the embedded sandbox only (a named one with --cluster)"
+
 # argparse's subparsers have no public type.
 _Verbs = argparse._SubParsersAction
+
+_INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '([^']*)' \(choose from (.*)\)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with what kubectl users expect of a mistyped verb: "did you mean"."""
+
+    def error(self, message: str) -> NoReturn:
+        found = _INVALID_CHOICE.fullmatch(message)
+        if found is not None:
+            given = found.group(2)
+            choices = [c for c in re.findall(r"'([^']*)'", found.group(3)) if c[:1] != "_"]
+            close = difflib.get_close_matches(given, choices, n=3, cutoff=0.6)
+            message = f"unknown command {given!r} for {self.prog!r}"
+            if close:
+                message += f"; did you mean {' or '.join(close)}?"
+            else:
+                message += f"; commands: {', '.join(choices)}"
+        super().error(message)
+
+
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help says its default, unless it says it already (or is a
+    switch, whose default is off)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+            and "default" not in text
+        ):
+            shown = default if not isinstance(default, float) else f"{default:g}"
+            text += f" (default: {str(shown).replace('%', '%%')})"
+        return text
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number no smaller than ``minimum``."""
+
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return number
 
 
 def common_flags() -> argparse.ArgumentParser:
@@ -75,7 +137,26 @@ def common_flags() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="output format (default: table)",
     )
-    common.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS)
+    common.add_argument(
+        "--no-color",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no ANSI colours (also when NO_COLOR is set or stdout is not a terminal)",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log what gitwave does on stderr (-v: info, -vv: debug; default: warnings only)",
+    )
+    common.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=argparse.SUPPRESS,
+        help="log lines on stderr as text or as JSON objects, one a line; with json, run "
+        "and watch print every event as a JSON line on stdout too (default: text)",
+    )
     return common
 
 
@@ -96,6 +177,27 @@ def _path_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app", action="append", help="only this app (repeatable)")
     parser.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
     _allow_local_repo(parser)
+    _namespace_arg(parser)
+
+
+def _namespace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        metavar="NS",
+        help="namespace of the objects that name none, for apps naming no destination "
+        "namespace (a plain directory) (default: the kubeconfig context's on a cluster, "
+        "else default)",
+    )
+
+
+def _create_namespace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--create-namespace",
+        action="store_true",
+        help="create the namespaces the objects go to when missing (as helm; Argo CD's "
+        "CreateNamespace=true)",
+    )
 
 
 def _adopt_arg(parser: argparse.ArgumentParser) -> None:
@@ -116,16 +218,28 @@ def _loop_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--app", action="append", help="only this app (repeatable)")
     parser.add_argument("--prune", action="store_true", help="delete objects removed from Git")
-    parser.add_argument("--timeout", type=float, help="seconds to wait for each wave")
-    parser.add_argument("--parallel", type=int, default=8, help="objects applied at once")
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="DURATION",
+        help="how long to wait for each wave to be healthy (90s, 5m; plain: seconds) "
+        "(default: the app's timeout, else 5m)",
+    )
+    _parallel_arg(parser)
     _concurrent_arg(parser)
     _allow_local_repo(parser)
+
+
+def _parallel_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--parallel", type=at_least(1), default=8, metavar="N", help="objects applied at once"
+    )
 
 
 def _concurrent_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrent",
-        type=int,
+        type=int,  # checked by engine.fleet_run.check_concurrent, with its hint
         default=DEFAULT_CONCURRENT,
         metavar="N",
         help=f"apps reconciled at once, dependsOn and app waves kept (default: "
@@ -134,7 +248,9 @@ def _concurrent_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _seconds(text: str) -> float:
-    """A ``--timeout`` value: a duration (``90s``, ``5m``) or plain seconds."""
+    """A time flag's value: a duration (``90s``, ``5m``) or plain seconds; never negative."""
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration cannot be negative")
     try:
         return parse_duration(text, bare_seconds=True)
     except ValueError as exc:
@@ -167,14 +283,35 @@ def _guard_args(parser: argparse.ArgumentParser, *, confirm: bool) -> None:
         )
 
 
+def _positive_seconds(text: str) -> float:
+    """A period (``--interval``): a duration or plain seconds, more than zero."""
+    seconds = _seconds(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than zero")
+    return seconds
+
+
+def _milliseconds(text: str) -> int:
+    """``--debounce``: a duration (``100ms``, ``0.2s``) or plain milliseconds."""
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration cannot be negative")
+    if re.fullmatch(r"\d+", text.strip()):
+        return int(text)
+    try:
+        return round(parse_duration(text) * 1000)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _lock_args(parser: argparse.ArgumentParser) -> None:
     """How long to wait while another operation (a process, the loop, the TUI) holds an app."""
     parser.add_argument(
         "--lock-timeout",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="wait this long for another operation on the app to end (default: 300)",
+        type=_seconds,
+        default="5m",
+        metavar="DURATION",
+        help="wait this long for another operation on the app to end (plain: seconds) "
+        "(default: 5m)",
     )
     parser.add_argument(
         "--no-wait",
@@ -186,18 +323,37 @@ def _lock_args(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The `gitwave` parser; each verb sets ``func``, the function that runs it."""
     common = common_flags()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gitwave",
         description="GitOps engine: reconcile Git into the sandbox, Kubernetes and AWS "
         "in sync waves.",
         parents=[common],
+        formatter_class=_HelpWithDefaults,
     )
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"gitwave {gitwave_version()}")
+    # Verbs are _Parsers too (argparse makes them of the top parser's class).
+    verbs = cast(
+        "_Verbs[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="verb", required=True, metavar="COMMAND"),
+    )
     _app_verbs(verbs, common)
     _sandbox_verbs(verbs, common)
     _cluster_verbs(verbs, common)
     _loop_verbs(verbs, common)
+    _meta_verbs(verbs, common)
+    for one in _all_parsers(parser):
+        one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults
     return parser
+
+
+def _all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every verb's parser below it, nested verbs too."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += _all_parsers(sub)
+    return found
 
 
 def _policy_args(parser: argparse.ArgumentParser) -> None:
@@ -244,6 +400,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
             help="show what a sync would change; exit 1 when there are changes",
         )
         _path_args(p)
+        _create_namespace_arg(p)
         p.add_argument("--prune", action="store_true", help="include prunes of removed objects")
         _guard_args(p, confirm=False)
         _adopt_arg(p)
@@ -252,15 +409,18 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
 
     p = verbs.add_parser("sync", parents=[common], help="apply the desired state wave by wave")
     _path_args(p)
+    _create_namespace_arg(p)
     p.add_argument("--prune", action="store_true", help="delete objects removed from Git")
     p.add_argument("--dry-run", action="store_true", help="validate and show, change nothing")
     _guard_args(p, confirm=True)
     p.add_argument(
         "--timeout",
         type=_seconds,
-        help="how long to wait for each wave to be healthy (90s, 5m; plain: seconds)",
+        metavar="DURATION",
+        help="how long to wait for each wave to be healthy (90s, 5m; plain: seconds) "
+        "(default: the app's timeout, else 5m)",
     )
-    p.add_argument("--parallel", type=int, default=8, help="objects applied at once in a wave")
+    _parallel_arg(p)
     p.add_argument(
         "--wait",
         action="store_true",
@@ -292,31 +452,41 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument("--app", action="append", help="with a PATH: only this app (repeatable)")
     p.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
     _allow_local_repo(p)
+    _namespace_arg(p)
+    _create_namespace_arg(p)
     p.add_argument("--health", action="store_true", help="wait for health Healthy")
     p.add_argument("--sync", action="store_true", help="wait for sync status Synced")
     p.add_argument(
         "--timeout",
         type=_seconds,
+        metavar="DURATION",
         help="give up after this long (90s, 5m; default: the app's timeout, else 5m)",
     )
     p.set_defaults(func=cmd_wait)
 
     p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
     _path_args(p)
+    _create_namespace_arg(p)
     p.set_defaults(func=cmd_status)
 
     p = verbs.add_parser("history", parents=[common], help="past syncs of an app")
     p.add_argument("app_name", metavar="APP")
-    p.add_argument("--limit", type=int, default=50)
-    p.set_defaults(func=cmd_history)
+    p.add_argument(
+        "--limit", type=at_least(1), default=50, metavar="N", help="at most this many, newest"
+    )
+    p.set_defaults(func=cmd_history, targetless="it reads the history gitwave keeps in --state")
 
     p = verbs.add_parser(
         "rollback", parents=[common], help="re-apply the manifests of a history entry"
     )
     p.add_argument("app_name", metavar="APP")
-    p.add_argument("id", metavar="ID", type=int, nargs="?", help="history id (default: previous)")
+    p.add_argument(
+        "id", metavar="ID", type=at_least(1), nargs="?", help="history id (default: previous)"
+    )
     p.add_argument("--prune", action="store_true", help="also delete objects not in that entry")
-    p.add_argument("--dry-run", action="store_true")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show what it would apply, change nothing"
+    )
     _guard_args(p, confirm=True)
     _adopt_arg(p)
     _lock_args(p)
@@ -336,6 +506,15 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.set_defaults(func=cmd_tui)
 
 
+def _sandbox_namespace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        metavar="NS",
+        help="namespace of a namespaced kind; cluster-scoped kinds ignore it (default: default)",
+    )
+
+
 def _sandbox_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sandbox = verbs.add_parser(
         "sandbox", parents=[common], help="look at or change the embedded sandbox by hand"
@@ -343,35 +522,35 @@ def _sandbox_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argu
     sverbs = sandbox.add_subparsers(dest="sandbox_verb", required=True, metavar="COMMAND")
     s = sverbs.add_parser("get", parents=[common], help="list live objects")
     s.add_argument("resource", nargs="?", help="KIND or KIND/NAME")
-    s.add_argument("-n", "--namespace", default="default")
-    s.add_argument("-A", "--all-namespaces", action="store_true")
+    _sandbox_namespace_arg(s)
+    s.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     s.add_argument("--cluster", help="a named sandbox cluster (`gitwave cluster add --sandbox`)")
-    s.set_defaults(func=cmd_sandbox_get)
+    s.set_defaults(func=cmd_sandbox_get, targetless=_SANDBOX_ONLY)
     s = sverbs.add_parser("scale", parents=[common], help="change replicas out of band")
     s.add_argument("resource", help="KIND/NAME, e.g. deployment/guestbook-ui")
-    s.add_argument("-n", "--namespace", default="default")
-    s.add_argument("--replicas", type=int, required=True)
+    _sandbox_namespace_arg(s)
+    s.add_argument("--replicas", type=at_least(0), required=True, help="the new replica count")
     s.add_argument("--cluster", help="a named sandbox cluster")
-    s.set_defaults(func=cmd_sandbox_scale)
+    s.set_defaults(func=cmd_sandbox_scale, targetless=_SANDBOX_ONLY)
     s = sverbs.add_parser("edit", parents=[common], help="edit a live object in $EDITOR")
     s.add_argument("resource", help="KIND/NAME")
-    s.add_argument("-n", "--namespace", default="default")
+    _sandbox_namespace_arg(s)
     s.add_argument("--cluster", help="a named sandbox cluster")
-    s.set_defaults(func=cmd_sandbox_edit)
+    s.set_defaults(func=cmd_sandbox_edit, targetless=_SANDBOX_ONLY)
     s = sverbs.add_parser("kms", parents=[common], help="KMS keys in the embedded AWS emulator")
     kverbs = s.add_subparsers(dest="kms_verb", required=True, metavar="COMMAND")
     k = kverbs.add_parser(
         "create-key", parents=[common], help="make a key for `sops --kms` and print its ARN"
     )
     k.add_argument("--alias", help="also name it alias/NAME")
-    k.set_defaults(func=cmd_sandbox_kms_create_key)
+    k.set_defaults(func=cmd_sandbox_kms_create_key, targetless=_SANDBOX_ONLY)
     s = sverbs.add_parser(
         "aws-exec",
         parents=[common],
         help="run a command (e.g. sops --encrypt --kms ARN) against the embedded AWS emulator",
     )
     s.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
-    s.set_defaults(func=cmd_sandbox_aws_exec)
+    s.set_defaults(func=cmd_sandbox_aws_exec, targetless=_SANDBOX_ONLY)
     _seal_verb(verbs, common)
 
 
@@ -394,7 +573,9 @@ def _seal_verb(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument(
         "--fetch-cert", action="store_true", help="print the sandbox's certificate and exit"
     )
-    p.set_defaults(func=cmd_seal)
+    p.set_defaults(
+        func=cmd_seal, targetless="it seals for the sandbox's key, or for --cert's certificate"
+    )
 
 
 def _cluster_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -417,7 +598,7 @@ def _cluster_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argu
     c.add_argument("path", nargs="?", help="also the Argo CD cluster Secrets in this directory")
     c.set_defaults(func=cmd_cluster_list)
     c = cverbs.add_parser("rm", parents=[common], help="forget a registered cluster")
-    c.add_argument("name")
+    c.add_argument("name", help="the registered cluster's name")
     c.set_defaults(func=cmd_cluster_rm)
 
 
@@ -430,10 +611,11 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
     _loop_args(p)
     p.add_argument(
         "--debounce",
-        type=int,
+        type=_milliseconds,
         default=50,
-        metavar="MS",
-        help="quiet time that ends a burst of saves, in milliseconds (default: 50)",
+        metavar="DURATION",
+        help="quiet time that ends a burst of saves (100ms, 0.2s; plain: milliseconds) "
+        "(default: 50ms)",
     )
     p.set_defaults(func=cmd_watch)
 
@@ -445,6 +627,7 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
     _loop_args(p)
     p.add_argument(
         "--interval",
+        type=_positive_seconds,
         metavar="DURATION",
         help="poll every source this often (default: each app's interval; Argo CD Applications 3m)",
     )
@@ -453,15 +636,28 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
         action="store_true",
         help="roll back to the last healthy revision when health turns Degraded after a sync",
     )
-    p.add_argument("--rollback-window", default="5m", metavar="DURATION")
+    p.add_argument(
+        "--rollback-window",
+        type=_positive_seconds,
+        default="5m",
+        metavar="DURATION",
+        help="how long after a sync a Degraded health rolls it back (--auto-rollback) "
+        "(default: 5m)",
+    )
     p.add_argument(
         "--heal-limit",
-        type=int,
+        type=at_least(1),
         default=3,
         metavar="N",
         help="heals of one field within --heal-window before healing it pauses (default: 3)",
     )
-    p.add_argument("--heal-window", default="5m", metavar="DURATION")
+    p.add_argument(
+        "--heal-window",
+        type=_positive_seconds,
+        default="5m",
+        metavar="DURATION",
+        help="the window --heal-limit counts heals in (default: 5m)",
+    )
     p.add_argument(
         "--metrics-addr",
         metavar="ADDR",
@@ -485,13 +681,7 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
         action="store_true",
         help="accept webhook requests that carry no signature (insecure)",
     )
-    p.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="json: every event as one JSON object a line on stdout (time, level, app, "
-        "revision, kind, message)",
-    )
+    # --log-format json (a global flag): every event as one JSON object a line on stdout.
     p.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
@@ -503,11 +693,43 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
     p = verbs.add_parser("events", parents=[common], help="replay an app's event timeline")
     p.add_argument("app_name", metavar="APP")
     p.add_argument("--since", help="only events after this: a duration (10m) or RFC 3339 time")
-    p.add_argument("--limit", type=int, default=1000, help="at most this many (the newest)")
-    p.set_defaults(func=cmd_events)
+    p.add_argument(
+        "--limit", type=at_least(1), default=1000, metavar="N", help="at most this many, newest"
+    )
+    p.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="then print each new event as it is recorded, until Ctrl-C (-o json: a line each)",
+    )
+    p.set_defaults(func=cmd_events, targetless="it reads the history gitwave keeps in --state")
+
+    for name, func, text in (
+        ("suspend", cmd_suspend, "pause an app's automated syncs and heals (as flux suspend)"),
+        ("resume", cmd_resume, "lift a suspend or a TUI pause (as flux resume)"),
+    ):
+        p = verbs.add_parser(name, parents=[common], help=text)
+        p.add_argument("app_name", metavar="APP")
+        p.set_defaults(func=func, targetless="it sets the pause `gitwave run` and the TUI read")
 
     p = verbs.add_parser(
         "unpin", parents=[common], help="lift the pin a rollback put on an automated app"
     )
     p.add_argument("app_name", metavar="APP")
-    p.set_defaults(func=cmd_unpin)
+    p.set_defaults(func=cmd_unpin, targetless="it reads the history gitwave keeps in --state")
+
+
+def _meta_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    p = verbs.add_parser("version", parents=[common], help="print gitwave's version")
+    p.set_defaults(func=cmd_version, targetless="it prints gitwave's own version")
+    p = verbs.add_parser(
+        "completion",
+        parents=[common],
+        help="print a shell completion script: source <(gitwave completion bash)",
+    )
+    p.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell to complete in")
+    p.set_defaults(func=cmd_completion, targetless="it prints a script")
+    # Called by the completion scripts (no help: not listed).
+    p = verbs.add_parser("__complete", parents=[common])
+    p.add_argument("what", choices=["apps"])
+    p.set_defaults(func=cmd_complete)

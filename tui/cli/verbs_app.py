@@ -11,6 +11,7 @@ only the apps that follow a failed one (dependsOn, later app-of-apps waves).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -20,12 +21,14 @@ from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec, implicit_app, render_app
 from gitwave.engine.clusters import ClusterKind
 from gitwave.engine.decryption_keys import render_for
-from gitwave.engine.errors import GitwaveError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import EventKind
 from gitwave.engine.graph import to_dot
 from gitwave.engine.mask import shown_manifest
+from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan_report import plan_to_dict
 from gitwave.engine.render import Rendered
+from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
@@ -45,14 +48,38 @@ def chosen_apps(ctx: Context, *, removed: bool = False) -> list[ChosenApp]:
     """The apps under PATH in sync order, filtered by ``--app``, each broken one
     with its error; with ``removed``, then the child apps an app of apps here no
     longer holds."""
-    return operations.select_app_set(
+    chosen = operations.select_app_set(
         ctx.args.path,
         revision=ctx.args.revision,
         only=tuple(ctx.args.app or ()),
         allow_local_repos=ctx.allow_local_repos,
         store=ctx.store if removed else None,
         clusters=ctx.fleet,  # the ApplicationSet clusters generator reads the registry
+        default_namespace=ctx.default_namespace,
     )
+    return [_namespace_flags(ctx, entry) for entry in chosen]
+
+
+def _namespace_flags(ctx: Context, entry: ChosenApp) -> ChosenApp:
+    """``entry`` as ``-n`` and ``--create-namespace`` ask: ``-n`` contradicting an
+    app's own destination namespace is refused (kubectl refuses an object whose
+    namespace differs from ``-n``); ``--create-namespace`` turns on Argo CD's
+    CreateNamespace=true for the app, as helm's flag does for a release."""
+    app = entry.spec
+    if app is None or entry.error is not None or app.removed_from:
+        return entry
+    given = getattr(ctx.args, "namespace", None)
+    if given and app.destination_namespace != given:
+        raise ValidationError(
+            app.where,
+            f"its destination namespace is {app.destination_namespace!r}; "
+            f"-n {given} contradicts it",
+            hint=f"drop -n, or pass -n {app.destination_namespace}",
+        )
+    if getattr(ctx.args, "create_namespace", False) and not app.policy.create_namespace:
+        policy = dataclasses.replace(app.policy, create_namespace=True)
+        return dataclasses.replace(entry, spec=dataclasses.replace(app, policy=policy))
+    return entry
 
 
 def destination_text(ctx: Context, app: AppSpec) -> str:
@@ -184,17 +211,22 @@ def cmd_plan(ctx: Context) -> int:
             report_error(ctx, entry.name, exc, docs, "nothing planned")
             errors = True
             continue
-        changed = changed or state.plan.out_of_sync
+        created = namespaces_to_create(state, targets)
+        changed = changed or state.plan.out_of_sync or bool(created)
         print_findings(ctx, state.findings)
         blast = prune_guard.blast_radius(state, limit=ctx.sync_request().prune_limit)
         if ctx.output in ("json", "yaml"):
             doc = plan_to_dict(state.plan)
+            if created:
+                doc["createNamespaces"] = created
             if blast.pruned:
                 doc["blastRadius"] = blast_dict(blast)
             docs.append(doc)
         else:
             header = f"{app_title(app)} @ {short(state.plan.revision)} -> "
             ctx.out(ctx.paint(header + destination_text(ctx, app), "bold"))
+            if created:
+                ctx.out(f"Namespaces created first (CreateNamespace): {', '.join(created)}")
             ctx.out(format_plan(state.plan, color=ctx.color).rstrip())
             if blast.pruned:
                 for line in blast.lines():
@@ -220,6 +252,23 @@ def blast_dict(blast: prune_guard.BlastRadius) -> dict[str, Any]:
     }
 
 
+def namespaces_to_create(state: operations.AppState, targets: ProviderRouter) -> list[str]:
+    """The namespaces a sync of ``state`` creates first (CreateNamespace=true,
+    ``--create-namespace``): those its objects go to that neither the render
+    nor the target holds, so that plan says what sync will do."""
+    if not state.app.policy.create_namespace:
+        return []
+    tasks = list(state.plan.tasks())
+    rendered = {t.key.name for t in tasks if t.key.group == "" and t.key.kind == "Namespace"}
+    used = {t.key.namespace for t in tasks if t.desired is not None and t.key.namespace}
+    missing = []
+    for namespace in sorted(used - rendered):
+        key = ResourceKey("", "Namespace", "", namespace)
+        if targets.for_kind("v1", "Namespace").observe(key) is None:
+            missing.append(namespace)
+    return missing
+
+
 def _record_dict(record: SyncRecord) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -237,8 +286,22 @@ def _record_dict(record: SyncRecord) -> dict[str, Any]:
     }
 
 
+def fail_unknown_app(ctx: Context, name: str, *, what: str) -> bool:
+    """True, after saying so on stderr, when the store has never seen ``name``
+    (argocd and kubectl answer "not found", exit 1, for an unknown name)."""
+    error = ctx.unknown_app(name, what=what)
+    if error is None:
+        return False
+    ctx.err(f"error: {error}")
+    if error.hint:
+        ctx.err(f"hint: {error.hint}")
+    return True
+
+
 def cmd_history(ctx: Context) -> int:
     records = operations.history(ctx.store, ctx.args.app_name, limit=ctx.args.limit)
+    if not records and fail_unknown_app(ctx, ctx.args.app_name, what="syncs"):
+        return EXIT_FAILED
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_record_dict(r) for r in records], ctx.output))
         return EXIT_OK

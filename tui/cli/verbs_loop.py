@@ -31,10 +31,15 @@ from gitwave.engine.reconciler.metrics import LoopMetrics
 from gitwave.engine.store import current_user
 from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.engine.webhook import WebhookConfig
-from gitwave.tui.cli.context import EXIT_OK, Context
-from gitwave.tui.cli.durations import duration_flag, parse_since
+from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
+from gitwave.tui.cli.durations import parse_since
 from gitwave.tui.cli.loop_http import Address, LoopServer, WebhookEndpoint, parse_address
+from gitwave.tui.cli.loop_notify import start_notifications, ticking
 from gitwave.tui.cli.output import dump, local_time, short, table
+from gitwave.tui.cli.verbs_app import fail_unknown_app
+
+# How often ``events --follow`` reads the store for new events.
+FOLLOW_POLL_S = 0.25
 
 # What a person reads while watch or run runs; everything else is in `gitwave events`.
 _SHOWN = frozenset({EventKind.CYCLE, EventKind.DRIFT_LOOP, EventKind.PIN, EventKind.ROLLBACK})
@@ -47,7 +52,7 @@ _KIND_COLOR = {
 
 def _event_dict(event: Event) -> dict[str, Any]:
     return {
-        "time": _rfc3339(event.time),
+        "time": rfc3339(event.time),
         "app": event.app,
         "kind": event.kind.value,
         "revision": event.revision,
@@ -57,7 +62,8 @@ def _event_dict(event: Event) -> dict[str, Any]:
     }
 
 
-def _rfc3339(seconds: float) -> str:
+def rfc3339(seconds: float) -> str:
+    """``seconds`` since the epoch as an RFC 3339 UTC time, to the millisecond."""
     stamp = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -172,7 +178,7 @@ class JsonLog:
         if LOG_LEVELS.index(level) < self._floor:
             return
         record: dict[str, Any] = {
-            "time": _rfc3339(time.time() if at is None else at),
+            "time": rfc3339(time.time() if at is None else at),
             "level": level,
             "app": app,
             "revision": revision,
@@ -194,7 +200,7 @@ def _sink(ctx: Context, *also: EventSink) -> Iterator[Callable[[Event], None]]:
     (or every one as a JSON log line), and to ``also``."""
     printer: EventSink = _Printer(ctx)
     if getattr(ctx.args, "log_format", "text") == "json":
-        printer = JsonLog(_stdout_line, level=ctx.args.log_level)
+        printer = JsonLog(_stdout_line, level=getattr(ctx.args, "log_level", "info"))
     with TimelineWriter(ctx.store) as record:
 
         def sink(event: Event) -> None:
@@ -273,11 +279,11 @@ def cmd_run(ctx: Context) -> int:
 
     args = ctx.args
     options = LoopOptions(
-        interval_s=duration_flag(args.interval, "--interval") if args.interval else None,
+        interval_s=args.interval,  # seconds (the parser reads durations), None: each app's
         heal_limit=args.heal_limit,
-        heal_window_s=duration_flag(args.heal_window, "--heal-window"),
+        heal_window_s=args.heal_window,
         auto_rollback=args.auto_rollback,
-        rollback_window_s=duration_flag(args.rollback_window, "--rollback-window"),
+        rollback_window_s=args.rollback_window,
         request=ctx.sync_request(),
         allow_local_repos=ctx.allow_local_repos,
         concurrent=check_concurrent(args.concurrent),
@@ -297,13 +303,20 @@ def cmd_run(ctx: Context) -> int:
 
     stop = threading.Event()
     also: tuple[EventSink, ...] = (metrics,) if metrics is not None else ()
+    notifying = start_notifications(args.path, say=say)
+    if notifying is not None:
+        also = (*also, notifying[0])
     with ExitStack() as stack:
+        if notifying is not None:
+            stack.callback(notifying[1].close)
         stack.enter_context(_stop_on_signals(stop))
         sink = stack.enter_context(_sink(ctx, *also))
         on_pass = None
         if metrics is not None:
             metrics.time([ctx.targets])
             on_pass = _metrics_pass(metrics, ctx.fleet)
+        if notifying is not None:
+            on_pass = ticking(notifying[0], on_pass)
 
         reconciler = Reconciler(
             args.path,
@@ -331,6 +344,8 @@ def cmd_run(ctx: Context) -> int:
             say(f"{app.name}: {mode}, every {every:g}s{pinned}", app=app.name)
         if metrics is not None:
             metrics.watch(reconciler.statuses, reconciler.queue_depth)
+        if notifying is not None:
+            notifying[0].watch(reconciler.statuses, secrets=reconciler.secret_values)
         webhooks = None
         if webhook_config is not None:
             webhooks = WebhookEndpoint(
@@ -410,6 +425,10 @@ def _webhook_config(args: Any) -> WebhookConfig:
 def cmd_events(ctx: Context) -> int:
     since = parse_since(ctx.args.since, now=ctx.clock()) if ctx.args.since else 0.0
     events = ctx.store.events(ctx.args.app_name, since=since, limit=ctx.args.limit)
+    if not events and fail_unknown_app(ctx, ctx.args.app_name, what="events"):
+        return EXIT_FAILED
+    if ctx.args.follow:
+        return _follow_events(ctx, since)
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_event_dict(e) for e in events], ctx.output))
         return EXIT_OK
@@ -428,6 +447,40 @@ def cmd_events(ctx: Context) -> int:
     ]
     ctx.out(table(["time", "kind", "revision", "resource", "message"], rows))
     return EXIT_OK
+
+
+def _event_line(event: Event) -> str:
+    resource = event.resource.display if event.resource else "-"
+    message = (event.message.splitlines() or [""])[0]
+    revision = short(event.revision) or "-"
+    return "  ".join((local_time(event.time), event.kind.value, revision, resource, message))
+
+
+def _follow_events(ctx: Context, since: float) -> int:
+    """``events APP --follow``: the events so far, then each new one as it is
+    recorded (a line each; ``-o json``: a JSON object a line), until Ctrl-C,
+    as ``kubectl get --watch`` and ``flux events --watch`` stream."""
+    name, limit = ctx.args.app_name, ctx.args.limit
+    seen: set[tuple[float, str, str, str]] = set()
+    try:
+        while True:
+            fresh = []
+            for event in ctx.store.events(name, since=since, limit=limit):
+                identity = (event.time, event.kind.value, str(event.resource), event.message)
+                if identity not in seen:
+                    seen.add(identity)
+                    fresh.append(event)
+            for event in fresh:
+                line = json.dumps(_event_dict(event)) if ctx.output == "json" else None
+                sys.stdout.write((line or _event_line(event)) + "\n")
+            sys.stdout.flush()  # piped into a CI log: each line as it happens
+            if fresh:
+                since = fresh[-1].time
+                seen = {s for s in seen if s[0] >= since}  # enough to skip repeats
+            limit = 100_000  # after the first batch: everything new
+            time.sleep(FOLLOW_POLL_S)
+    except KeyboardInterrupt:
+        return EXIT_OK  # Ctrl-C is how a follow ends
 
 
 def cmd_unpin(ctx: Context) -> int:

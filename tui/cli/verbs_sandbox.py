@@ -12,21 +12,36 @@ from typing import Any
 
 import yaml
 
+from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.mask import mask_secret_manifest
 from gitwave.engine.model import Live, ResourceKey
-from gitwave.tui.cli.context import EXIT_OK, Context
-from gitwave.tui.cli.kind_aliases import parse_kind_name
+from gitwave.providers.sandbox.kinds import CRD_KIND
+from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
+from gitwave.tui.cli.kind_aliases import ServedKind, UnknownKindError, resolve_kind
 from gitwave.tui.cli.output import dump, table
 from gitwave.tui.formatting import age_of_timestamp
 
 
+def _served_kind(ctx: Context, text: str) -> ServedKind:
+    """The kind ``text`` names (``deploy``, ``widgets``), as the sandbox serves it."""
+    return resolve_kind(text, (live.manifest for live in ctx.sandbox.list(kind=CRD_KIND)))
+
+
+def _namespace_for(ctx: Context, served: ServedKind) -> str:
+    """``-n`` (default ``default``) for a namespaced kind; "" for a cluster-scoped
+    one, whatever ``-n`` says (kubectl ignores it there too)."""
+    if not served.namespaced:
+        return ""
+    return str(ctx.args.namespace or DEFAULT_NAMESPACE)
+
+
 def _sandbox_key(ctx: Context, text: str) -> ResourceKey:
-    group, kind, name = parse_kind_name(text)
+    kind_text, _, name = text.partition("/")
     if not name:
         raise ValidationError(text, "expected KIND/NAME, e.g. deployment/guestbook-ui")
-    namespace = ctx.args.namespace if kind not in ("Namespace",) else ""
-    return ResourceKey(group, kind, namespace or "", name)
+    served = _served_kind(ctx, kind_text)
+    return ResourceKey(served.group, served.kind, _namespace_for(ctx, served), name)
 
 
 def _masked_live(live: Live) -> dict[str, Any]:
@@ -36,13 +51,21 @@ def _masked_live(live: Live) -> dict[str, Any]:
 
 
 def cmd_sandbox_get(ctx: Context) -> int:
+    """List live objects, as ``kubectl get``: exit 1 for a kind the sandbox does
+    not serve or a named object that is not there."""
     sandbox = ctx.sandbox
     kind: str | None = None
     name: str | None = None
+    namespace: str | None = None if ctx.args.all_namespaces else ctx.args.namespace or "default"
     if ctx.args.resource:
-        _, kind, parsed_name = parse_kind_name(ctx.args.resource)
-        name = parsed_name or None
-    namespace = None if ctx.args.all_namespaces else ctx.args.namespace
+        kind_text, _, parsed_name = ctx.args.resource.partition("/")
+        try:
+            served = _served_kind(ctx, kind_text)
+        except UnknownKindError as exc:
+            return _failed(ctx, exc)
+        kind, name = served.kind, parsed_name or None
+        if not served.namespaced:
+            namespace = None  # -n means nothing to a cluster-scoped kind
     items = sorted(
         (
             live
@@ -52,9 +75,8 @@ def cmd_sandbox_get(ctx: Context) -> int:
         key=lambda live: (live.key.namespace, live.key.kind, live.key.name),
     )
     if name and not items:
-        raise ValidationError(
-            ctx.args.resource, f"not found in the sandbox (namespace {namespace})"
-        )
+        where = f" in namespace {namespace}" if namespace else ""
+        return _failed(ctx, GitwaveError(f"{kind} {name!r} not found{where}"))
     if ctx.output in ("json", "yaml"):
         docs = [_masked_live(live) for live in items]
         value: Any = docs[0] if name and len(docs) == 1 else {"kind": "List", "items": docs}
@@ -80,6 +102,14 @@ def cmd_sandbox_get(ctx: Context) -> int:
     return EXIT_OK
 
 
+def _failed(ctx: Context, error: GitwaveError) -> int:
+    """``error`` on stderr, exit 1: what kubectl does for an unknown type or a missing object."""
+    ctx.err(f"error: {error}")
+    if error.hint:
+        ctx.err(f"hint: {error.hint}")
+    return EXIT_FAILED
+
+
 def cmd_sandbox_scale(ctx: Context) -> int:
     key = _sandbox_key(ctx, ctx.args.resource)
     ctx.sandbox.scale(key, ctx.args.replicas)
@@ -87,7 +117,48 @@ def cmd_sandbox_scale(ctx: Context) -> int:
     return EXIT_OK
 
 
+# Above the object in the editor; every line of it starts with '#'.
+_EDIT_HEADER = """\
+# Edit the object below and save to apply it to the sandbox. Comment lines at the
+# top are dropped; saving an empty file cancels the edit. When the object cannot be
+# saved, this file opens again with the reason here.
+#
+"""
+
+
+def _comment(text: str) -> str:
+    return "".join(f"# {line}".rstrip() + "\n" for line in text.splitlines())
+
+
+def _without_header(text: str) -> str:
+    """``text`` without the comment lines (and blank lines) it starts with."""
+    lines = text.splitlines(keepends=True)
+    while lines and (lines[0].lstrip().startswith("#") or not lines[0].strip()):
+        lines.pop(0)
+    return "".join(lines)
+
+
+def _run_editor(editor: str, path: Path) -> str:
+    try:
+        subprocess.run([*shlex.split(editor), str(path)], check=True)
+        return path.read_text()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise GitwaveError(f"editor {editor!r} failed: {exc}", hint="set EDITOR") from exc
+
+
+def _save_edit(ctx: Context, key: ResourceKey, text: str) -> None:
+    """Parse the edited ``text`` and replace the live object; raises GitwaveError
+    (or YAMLError) saying why it cannot be saved."""
+    manifest = yaml.safe_load(text)
+    if not isinstance(manifest, dict):
+        raise ValidationError(key.display, "the edited object must be a YAML mapping")
+    ctx.sandbox.replace_live(key, manifest)
+
+
 def cmd_sandbox_edit(ctx: Context) -> int:
+    """Edit a live object in $KUBE_EDITOR or $EDITOR, as ``kubectl edit``: an edit
+    that cannot be saved (invalid YAML, a refused change) opens the editor again
+    with the error at the top; saving it unchanged then gives up, keeping the file."""
     key = _sandbox_key(ctx, ctx.args.resource)
     if key.kind == "Secret" and key.group == "":
         raise ValidationError(
@@ -98,23 +169,37 @@ def cmd_sandbox_edit(ctx: Context) -> int:
         raise ValidationError(key.display, "not found in the sandbox")
     original = yaml.safe_dump(live.manifest, sort_keys=False)
     editor = os.environ.get("KUBE_EDITOR") or os.environ.get("EDITOR") or "vi"
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        handle.write(original)
-        path = handle.name
+    # Created private (0600); written and read again on every round below.
+    handle, name = tempfile.mkstemp(prefix="gitwave-edit-", suffix=".yaml")
+    os.close(handle)
+    path = Path(name)
+    keep = False
+    body, error = original, ""
     try:
-        subprocess.run([*shlex.split(editor), path], check=True)
-        edited = Path(path).read_text()
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise GitwaveError(f"editor {editor!r} failed: {exc}", hint="set EDITOR") from exc
+        while True:
+            reason = f"# The edit could not be saved:\n{_comment(error)}#\n" if error else ""
+            path.write_text(_EDIT_HEADER + reason + body)
+            edited = _run_editor(editor, path)
+            text = _without_header(edited)
+            if not text.strip():
+                ctx.out("Edit cancelled, saved file was empty.")
+                return EXIT_OK
+            if text == original:
+                ctx.out("Edit cancelled, no changes made.")
+                return EXIT_OK
+            if error and text == body:  # saved as it was shown with the error: give up
+                keep = True
+                ctx.err(f"error: {error}")
+                ctx.err(f"Edit cancelled, no valid changes were saved; your edit is in {path}")
+                return EXIT_FAILED
+            try:
+                # The whole file, so that a YAML error's line is the line in the editor.
+                _save_edit(ctx, key, edited)
+            except (yaml.YAMLError, GitwaveError) as exc:
+                body, error = text, str(exc).replace('"<unicode string>"', str(path))
+                continue
+            ctx.out(f"{key.kind.lower()}/{key.name} edited")
+            return EXIT_OK
     finally:
-        Path(path).unlink(missing_ok=True)
-    if edited == original:
-        ctx.out("Edit cancelled, no changes made.")
-        return EXIT_OK
-    try:
-        manifest = yaml.safe_load(edited)
-    except yaml.YAMLError as exc:
-        raise ValidationError(key.display, f"edited YAML is invalid: {exc}") from exc
-    ctx.sandbox.replace_live(key, manifest)
-    ctx.out(f"{key.kind.lower()}/{key.name} edited")
-    return EXIT_OK
+        if not keep:
+            path.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ error (exit 2) while the others are shown."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from gitwave.compositions import Composed
@@ -12,7 +13,7 @@ from gitwave.compositions.model import ConditionStatus
 from gitwave.engine import operations
 from gitwave.engine.app_pipeline import composite_status
 from gitwave.engine.apps import AppSpec
-from gitwave.engine.errors import GitwaveError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
@@ -39,12 +40,16 @@ class _AppStatus:
     destination: Destination
     # Keys a sync would create or change: composed resources not applied as composed.
     unsynced: frozenset[ResourceKey] = frozenset()
+    # What the project's sync windows say now ("" without a matching window).
+    window: str = ""
 
 
 def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
     destination = ctx.fleet.destination_of(app)
     targets = ctx.fleet.targets_for(app)
     state = operations.plan(app, ctx.sync_request(), targets=targets)
+    if not state.resources and not any(True for _ in state.plan.tasks()):
+        _refuse_empty(app)
     by_key = operations.resource_healths(state, targets=targets)
     return _AppStatus(
         name=app_title(app),
@@ -64,6 +69,22 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
         unsynced=frozenset(
             t.key for t in state.plan.tasks() if t.action in (Action.CREATE, Action.UPDATE)
         ),
+        window=operations.window_verdict(app, datetime.fromtimestamp(ctx.clock(), UTC)).summary,
+    )
+
+
+def _refuse_empty(app: AppSpec) -> None:
+    """An app that renders nothing and has nothing live is no app to report as
+    Synced and Healthy: its path is wrong or holds no manifests. (Argo CD's
+    allowEmpty and a child removed from its app of apps are empty on purpose.)"""
+    if app.removed_from or app.policy.allow_empty:
+        return
+    where = app.source.path if app.source.path != "." else app.source.repo_url
+    raise ValidationError(
+        app.where,
+        f"no manifests in {where}: nothing renders and nothing of the app is live",
+        hint="a directory of .yaml, .yml or .json manifests, a kustomization.yaml or a "
+        "Chart.yaml, or Application/Kustomization definitions",
     )
 
 
@@ -76,6 +97,8 @@ def cmd_status(ctx: Context) -> int:
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors.append((entry.name, exc))
+    if not statuses and not errors:
+        raise ValidationError(ctx.args.path, "no apps here")
     code = EXIT_USAGE if errors else EXIT_OK
     if ctx.output in ("json", "yaml"):
         docs = [_status_dict(status) for status in statuses]
@@ -101,6 +124,9 @@ def cmd_status(ctx: Context) -> int:
         rows.append([name, "-", "Unknown (error)", HealthCode.UNKNOWN.value, "-", first_line])
     ctx.out(table(["app", "destination", "sync", "health", "revision", "last sync"], rows))
     for status in statuses:
+        if status.window:
+            ctx.out(f"{status.name}: {status.window}")
+    for status in statuses:
         if status.composed and status.composed.composites:
             ctx.out()
             rows = _composite_rows(status.composed, status.unsynced)
@@ -115,6 +141,7 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         "destination": destination_dict(status.destination),
         "composites": _composite_dicts(status.composed, status.unsynced) if status.composed else [],
         "sync": status.sync.value,
+        "syncWindow": status.window or None,
         "pin": None
         if pin is None
         else {"revision": pin.revision, "skipped": pin.skipped, "reason": pin.reason},

@@ -190,6 +190,9 @@ class ApplicationScreen(GitwaveScreen):
         first.append_text(sync_cell(s.sync, g).rich())
         first.append("  ")
         first.append_text(health_cell(s.health, g).rich())
+        if s.window:
+            # Before the revision: a window holding syncs matters more than the subject.
+            first.append(f"  {s.window}", style="red" if s.window_blocks else "green")
         first.append(f"  rev {s.revision.short}")
         if s.revision.subject:
             first.append(f" {s.revision.subject}", style="dim")
