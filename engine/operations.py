@@ -39,7 +39,7 @@ from datetime import datetime
 
 import tenacity
 
-from gitwave.engine import plan_filters
+from gitwave.engine import plan_filters, prune_guard
 from gitwave.engine.app_children import ChildrenStore, note_sync, owner_text
 from gitwave.engine.app_choice import (
     ChosenApp,
@@ -268,7 +268,10 @@ def sync(
     the lock before anything is applied. None (the default) checks nothing.
 
     Raises AppBusyError when another operation holds the app past the
-    request's lock timeout. Never raises for a failed object: it is in the result."""
+    request's lock timeout, PruneGuardError when the plan prunes past the
+    app's prune limit or deletes a stateful object and the request does not
+    carry ``confirm_prune`` (nothing applied or deleted). Never raises for a
+    failed object: it is in the result."""
     app = state.app
     targets = targets_for(app, targets)
     with holding(store, app.name, request, sink):
@@ -276,6 +279,9 @@ def sync(
             now = store.newest(app.name)
             if now != decided_on:
                 raise SupersededError(app.name, decided_on, now)
+        if not request.dry_run:
+            # Before the history row and the first write: a refused sync changed nothing.
+            prune_guard.check(state, limit=request.prune_limit, confirmed=request.confirm_prune)
         for finding in state.findings:  # Warn and Audit: Deny never reaches a sync
             sink(Event(EventKind.POLICY, app.name, finding.text(), revision=state.plan.revision))
         ran = plan_filters.without_paused_fields(state.plan, paused)

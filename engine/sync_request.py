@@ -45,6 +45,11 @@ class SyncRequest:
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     # --policy directories, --strict, --kubernetes-version (engine.policy).
     policy: PolicyOptions = _NO_POLICY_OPTIONS
+    # The prune guard (engine.prune_guard): ``confirm_prune`` lets a guarded
+    # plan run (``sync --confirm-prune``, the TUI's typed confirmation; never
+    # the loop); ``prune_limit`` (a percentage) overrides the app's limit.
+    confirm_prune: bool = False
+    prune_limit: float | None = None
 
 
 def effective_prune(app: AppSpec, request: SyncRequest) -> bool:

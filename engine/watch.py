@@ -50,6 +50,7 @@ from gitwave.engine.fleet_run import DEFAULT_CONCURRENT, Finished, Outcome, run_
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.operations import SyncRequest, plan_summary
 from gitwave.engine.plan_filters import without_done_hooks
+from gitwave.engine.prune_guard import PruneGuardError
 from gitwave.engine.render import KUSTOMIZATION_FILES, RenderTool
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import find_repo_root, is_remote
@@ -384,19 +385,33 @@ class _Session:
                     revision,
                 )
             )
-        synced = operations.sync(
-            state,
-            targets=self.targets_for(app),
-            store=self.store,
-            request=request,
-            ledger=self.ledger,
-            sink=self.sink,
-            source=(
-                f"removed from {app.removed_from} (watch)"
-                if item.removed
-                else f"{app.source.describe} (watch)"
-            ),
-        )
+        try:
+            synced = operations.sync(
+                state,
+                targets=self.targets_for(app),
+                store=self.store,
+                request=request,
+                ledger=self.ledger,
+                sink=self.sink,
+                source=(
+                    f"removed from {app.removed_from} (watch)"
+                    if item.removed
+                    else f"{app.source.describe} (watch)"
+                ),
+            )
+        except PruneGuardError as exc:
+            # Like the loop, watch never confirms a guarded prune: the line says why.
+            return self._emit_cycle(
+                Cycle(
+                    app.name,
+                    started,
+                    changed,
+                    plan_summary(plan),
+                    f"error: {exc} (run `gitwave sync --prune --confirm-prune`)",
+                    False,
+                    revision,
+                )
+            )
         ran, result = synced.plan, synced.result
         took = time.time() - started
         outcome = (

@@ -18,6 +18,7 @@ flows share the App's workers, busy set and notifications, so they stay on it
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -51,6 +52,7 @@ from gitwave.tui.screens.messages import (
     SyncRequested,
 )
 from gitwave.tui.screens.modals import ConfirmScreen, SyncOptionsScreen
+from gitwave.tui.screens.typed_confirm import TypedConfirmScreen
 from gitwave.tui.widgets.resource_tree import ResourceTree
 from gitwave.tui.widgets.status import Glyphs
 
@@ -309,11 +311,25 @@ class GitwaveApp(App[None]):
                 return
             request = chosen
         try:
-            plan = await self._engine(self.controller.preview, name, request)
+            plan, blast = await self._engine(self.controller.preview_guarded, name, request)
         except Exception as exc:
             self._report(exc, "planning the sync")
             return
-        if not request.dry_run:
+        if not request.dry_run and blast.stops:
+            # The prune guard: the operator types the app's name, as GitHub asks
+            # for a repository's before deleting it; a stray key confirms nothing.
+            body = format_plan(plan).rstrip() + "\n\n" + "\n".join(blast.lines())
+            typed = TypedConfirmScreen(
+                f"Sync app {name} to {self.controller.target_name}? The prune guard stops it.",
+                blast.reason,
+                body,
+                expected=name,
+            )
+            if not await self.push_screen_wait(typed):
+                self.notify(f"{name}: sync cancelled; nothing was applied or deleted")
+                return
+            request = dataclasses.replace(request, confirm_prune=True)
+        elif not request.dry_run:
             what = resource.display if resource is not None else f"app {name}"
             options = [o for o, on in (("prune", request.prune), ("force", request.force)) if on]
             question = f"Sync {what} to {self.controller.target_name}?"

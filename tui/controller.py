@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gitwave.engine import operations
+from gitwave.engine import operations, prune_guard
 from gitwave.engine.apps import AppSpec, checkout_for
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventSink, discard
@@ -306,6 +306,17 @@ class Controller:
         Raises GitwaveError for bad input (nothing is applied)."""
         app = self.app(name)
         return operations.plan(app, request, targets=self.fleet.targets_for(app)).plan
+
+    def preview_guarded(
+        self, name: str, request: SyncRequest
+    ) -> tuple[Plan, prune_guard.BlastRadius]:
+        """As ``preview``, with the plan's blast radius: whether the prune guard
+        stops it (the TUI then asks for the app's name typed).
+
+        Raises GitwaveError for bad input (nothing is applied)."""
+        app = self.app(name)
+        state = operations.plan(app, request, targets=self.fleet.targets_for(app))
+        return state.plan, prune_guard.blast_radius(state, limit=request.prune_limit)
 
     def _sink(self, sink: EventSink, request: SyncRequest) -> EventSink:
         if request.dry_run:

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gitwave.engine.apps.fields import Reader, clean_path, read_policy_dirs, read_wave
+from gitwave.engine.apps.fields import (
+    Reader,
+    clean_path,
+    read_policy_dirs,
+    read_prune_limit,
+    read_wave,
+)
 from gitwave.engine.apps.model import (
     DEFAULT_ARGO_SERVER,
     RESOURCES_FINALIZER,
@@ -120,6 +126,7 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
         project=reader.string(spec, "spec.project") or DEFAULT_PROJECT,
         app_namespace=reader.string(meta, "metadata.namespace"),
         policy_dirs=read_policy_dirs(reader, meta),
+        prune_limit=read_prune_limit(reader, meta),
     )
 
 

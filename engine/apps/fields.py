@@ -183,6 +183,34 @@ def read_policy_dirs(reader: Reader, meta: Mapping[str, Any]) -> tuple[str, ...]
     return tuple(clean_path(part.strip(), where) for part in str(text).split(",") if part.strip())
 
 
+ANNOTATION_PRUNE_LIMIT = "gitwave.dev/prune-limit"
+
+
+def parse_percent(text: str) -> float | None:
+    """``"40%"`` or ``"40"`` as a number in [0, 100]; None for anything else."""
+    try:
+        value = float(text.strip().removesuffix("%").strip())
+    except ValueError:
+        return None
+    return value if 0 <= value <= 100 else None
+
+
+def read_prune_limit(reader: Reader, meta: Mapping[str, Any]) -> float | None:
+    """The app's prune limit: ``gitwave.dev/prune-limit`` as a percentage
+    (``"40%"``), None without one; a bad value names the annotation."""
+    annotations = reader.mapping(meta, "metadata.annotations")
+    text = annotations.get(ANNOTATION_PRUNE_LIMIT)
+    if text is None:
+        return None
+    limit = parse_percent(str(text))
+    if limit is None:
+        reader.fail(
+            f"metadata.annotations[{ANNOTATION_PRUNE_LIMIT}]: {text!r} is not a percentage "
+            "between 0% and 100%"
+        )
+    return limit
+
+
 def _type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"

@@ -8,7 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitwave.engine.apps.fields import Reader, clean_path, read_policy_dirs, read_wave
+from gitwave.engine.apps.fields import (
+    Reader,
+    clean_path,
+    read_policy_dirs,
+    read_prune_limit,
+    read_wave,
+)
 from gitwave.engine.apps.model import (
     AppKind,
     AppSource,
@@ -149,6 +155,7 @@ def parse_flux(
         ),
         timeout_s=timeout if timeout is not None else interval,
         policy_dirs=read_policy_dirs(reader, meta),
+        prune_limit=read_prune_limit(reader, meta),
         interval_s=interval,
         origin=origin,
         wave=read_wave(reader, meta),

@@ -212,6 +212,9 @@ class AppSpec:
     service_account: str = ""
     # Repo-relative policy directories (the ``gitwave.dev/policy`` annotation).
     policy_dirs: tuple[str, ...] = ()
+    # ``gitwave.dev/prune-limit``: the share of the inventory (a percentage) a
+    # sync may prune without --confirm-prune; None: the default (engine.prune_guard).
+    prune_limit: float | None = None
     # Flux: ``spec.postBuild`` (variable substitution after the build), None when absent.
     post_build: PostBuild | None = None
     # Flux, the ``flux bootstrap`` layout: this Kustomization's render was read for

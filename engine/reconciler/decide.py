@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from gitwave.engine import operations, plan_filters
+from gitwave.engine import operations, plan_filters, prune_guard
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.apps import AppSpec, RetrySpec
 from gitwave.engine.drift import DriftedField, DriftLoop, drifted_fields
@@ -85,7 +85,26 @@ class Decisions(LoopCore):
             message = _retry_message("sync failed", run.retry.next_at)
             self._set_status(run, SyncStatus.OUT_OF_SYNC, health=health.code, message=message)
             return
+        if self._prune_guarded(run, state, health, cause):
+            return
         self._sync(run, state, cause=cause, heal=False)
+
+    def _prune_guarded(self, run: AppRun, state: AppState, health: Health, cause: str) -> bool:
+        """True when the prune guard stops the plan: the loop never confirms a
+        guarded prune itself; the app stays OutOfSync with the reason until a
+        confirmed manual sync (``sync --confirm-prune``, the TUI) runs it."""
+        blast = prune_guard.blast_radius(state, limit=self._request.prune_limit)
+        if not blast.stops:
+            return False
+        message = f"prune guard: {blast.reason}; sync manually with --confirm-prune"
+        self._set_status(run, SyncStatus.OUT_OF_SYNC, health=health.code, message=message)
+        self._report(
+            run,
+            f"guard:{run.revision}:{blast.reason}",
+            f"{cause} → {plan_summary(state.plan)} → OutOfSync ({message})",
+            kind=EventKind.PLAN,
+        )
+        return True
 
     def _held_by_window(self, run: AppRun, health: Health, cause: str) -> bool:
         """True (status and one line say which window, until when) when the
@@ -172,6 +191,8 @@ class Decisions(LoopCore):
                 message=f"drift loop on {names}: not healed",
                 loops=loops,
             )
+            return
+        if self._prune_guarded(run, state, health, f"drift: {what}"):
             return
         if loops:
             what = drift_line(healable)  # the line says what is healed, not what is paused

@@ -10,6 +10,7 @@ from gitwave.engine.events import EventKind
 from gitwave.engine.loop_store import Pin, pin_rollback
 from gitwave.engine.model import Health, HealthCode, Plan, SyncStatus
 from gitwave.engine.operations import result_summary
+from gitwave.engine.prune_guard import PruneGuardError
 from gitwave.engine.reconciler.state import AppRun, LoopCore, short
 from gitwave.engine.sync import SyncPhase
 
@@ -99,14 +100,19 @@ class PinsAndRollbacks(LoopCore):
             self._request,
             prune=operations.effective_prune(run.pinned, self.options.request),
         )
-        result = operations.rollback(
-            run.pinned,
-            target.id,
-            targets=self.targets_for(run.pinned),
-            store=self.store,
-            request=request,
-            sink=self._sink,
-        ).result
+        try:
+            result = operations.rollback(
+                run.pinned,
+                target.id,
+                targets=self.targets_for(run.pinned),
+                store=self.store,
+                request=request,
+                sink=self._sink,
+            ).result
+        except PruneGuardError as exc:
+            # The loop never confirms a guarded prune, a rollback's neither.
+            self._emit(run, EventKind.ERROR, f"auto-rollback stopped: {exc}")
+            return
         rolled = self.store.last(name)
         rolled_id = rolled.id if rolled is not None else None
         run.seen_rollback = rolled_id

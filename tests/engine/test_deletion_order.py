@@ -104,7 +104,8 @@ def sandbox(tmp_path: Path) -> SandboxProvider:
 
 def _sync(app_dir: Path, targets: ProviderRouter, store: Store) -> Synced:
     _, (app,) = load_apps(str(app_dir))
-    request = SyncRequest(prune=True, wave_timeout_s=30, retry=False)
+    # Most of the app goes: past the prune guard, which test_prune_guard covers.
+    request = SyncRequest(prune=True, wave_timeout_s=30, retry=False, confirm_prune=True)
     return operations.sync_app(app, targets=targets, store=store, request=request)
 
 

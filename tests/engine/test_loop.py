@@ -28,6 +28,7 @@ from gitwave.engine.reconciler import LoopOptions, Reconciler, change_feed
 from gitwave.engine.retry import retry_delay
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store, SyncRecord
+from gitwave.engine.sync_request import SyncRequest
 from gitwave.providers.sandbox import FAIL_ANNOTATION, SandboxProvider
 from tests.loop_harness import ReconcilerThread
 
@@ -703,7 +704,13 @@ def test_the_loop_prunes_a_child_app_removed_from_its_app_of_apps(loop: Loop) ->
     author = git.Actor("Test", "test@example.com")
     repo.index.add([p.relative_to(loop.root).as_posix() for p in loop.root.rglob("*.yaml")])
     repo.index.commit("init", author=author, committer=author)
-    loop.start(str(loop.root / "samples" / "app-of-apps"), interval_s=0.3)
+    # Every object of the child goes: past the prune guard's default limit, so the
+    # loop would only report it (test_loop_prune_guard); this loop allows 100 %.
+    loop.start(
+        str(loop.root / "samples" / "app-of-apps"),
+        interval_s=0.3,
+        request=SyncRequest(prune_limit=100.0),
+    )
     loop.wait("guestbook synced", lambda: loop.sandbox.observe(UI) is not None, timeout=60)
 
     repo.index.remove(["samples/app-of-apps/apps/guestbook.yaml"], working_tree=True)

@@ -139,7 +139,8 @@ def test_the_secret_goes_when_the_claim_stops_asking_for_it(
     deployment = app / "deployment.yaml"
     deployment.unlink()
 
-    code, out, err = run(capsys, "sync", str(app), "--prune")
+    # 2 of 5 objects: past the prune guard's default limit, hence --confirm-prune.
+    code, out, err = run(capsys, "sync", str(app), "--prune", "--confirm-prune")
 
     assert code == 0, err
     assert "Secret/team/sessions-cache" in out

@@ -267,7 +267,14 @@ def test_removing_a_child_app_prunes_its_objects_with_the_parents_prune(
     assert "- Deployment/guestbook/guestbook-ui (prune)" in out
     assert "kept: Namespace/guestbook (Namespaces are not pruned implicitly" in out
 
-    code, out, err = run(capsys, "sync", parent)  # the parent's policy prunes
+    # Every object of the removed child goes: past the prune guard's limit.
+    assert "guard: a sync stops here" in out
+    code, out, err = run(capsys, "sync", parent)
+    assert code == 2, out
+    assert "refusing to sync app guestbook: prune of 3 of 3 objects (100%)" in err
+    assert "Deployment/guestbook/guestbook-ui" in live_objects(capsys)
+
+    code, out, err = run(capsys, "sync", parent, "--confirm-prune")  # the parent's policy prunes
     assert code == 0, err
     after = live_objects(capsys)
     assert not [k for k in after if k.startswith(("Deployment/guestbook/", "Service/guestbook/"))]

@@ -301,6 +301,8 @@ class Context:
             lock_timeout_s=0.0 if getattr(self.args, "no_wait", False) else lock_timeout,
             force=getattr(self.args, "force", False),
             policy=self.policy_options(),
+            confirm_prune=bool(getattr(self.args, "confirm_prune", False)),
+            prune_limit=getattr(self.args, "prune_limit", None),
         )
 
     def policy_options(self) -> PolicyOptions:

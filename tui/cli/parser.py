@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import NoReturn, cast
 
+from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.providers.sealed_secrets import SealingScope
 from gitwave.tui.cli.durations import parse_duration
@@ -256,6 +257,32 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _prune_limit(text: str) -> float:
+    """A ``--prune-limit`` value: a percentage (``40%``, ``40``)."""
+    limit = parse_percent(text)
+    if limit is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage between 0% and 100%")
+    return limit
+
+
+def _guard_args(parser: argparse.ArgumentParser, *, confirm: bool) -> None:
+    """The prune guard (engine.prune_guard): the limit, and the confirmation to pass it."""
+    parser.add_argument(
+        "--prune-limit",
+        type=_prune_limit,
+        metavar="PERCENT",
+        help="share of an app's objects a sync may prune without --confirm-prune "
+        "(default: the app's gitwave.dev/prune-limit annotation, else 25%%)",
+    )
+    if confirm:
+        parser.add_argument(
+            "--confirm-prune",
+            action="store_true",
+            help="sync even when the prune exceeds the prune limit or deletes a stateful "
+            "object (PVC, StatefulSet, DBInstance, Bucket)",
+        )
+
+
 def _positive_seconds(text: str) -> float:
     """A period (``--interval``): a duration or plain seconds, more than zero."""
     seconds = _seconds(text)
@@ -375,6 +402,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         _path_args(p)
         _create_namespace_arg(p)
         p.add_argument("--prune", action="store_true", help="include prunes of removed objects")
+        _guard_args(p, confirm=False)
         _adopt_arg(p)
         _policy_args(p)
         p.set_defaults(func=cmd_plan)
@@ -384,6 +412,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     _create_namespace_arg(p)
     p.add_argument("--prune", action="store_true", help="delete objects removed from Git")
     p.add_argument("--dry-run", action="store_true", help="validate and show, change nothing")
+    _guard_args(p, confirm=True)
     p.add_argument(
         "--timeout",
         type=_seconds,
@@ -458,6 +487,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument(
         "--dry-run", action="store_true", help="show what it would apply, change nothing"
     )
+    _guard_args(p, confirm=True)
     _adopt_arg(p)
     _lock_args(p)
     p.set_defaults(func=cmd_rollback)

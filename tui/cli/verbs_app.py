@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from gitwave.engine import operations
+from gitwave.engine import operations, prune_guard
 from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec, implicit_app, render_app
@@ -214,10 +214,13 @@ def cmd_plan(ctx: Context) -> int:
         created = namespaces_to_create(state, targets)
         changed = changed or state.plan.out_of_sync or bool(created)
         print_findings(ctx, state.findings)
+        blast = prune_guard.blast_radius(state, limit=ctx.sync_request().prune_limit)
         if ctx.output in ("json", "yaml"):
             doc = plan_to_dict(state.plan)
             if created:
                 doc["createNamespaces"] = created
+            if blast.pruned:
+                doc["blastRadius"] = blast_dict(blast)
             docs.append(doc)
         else:
             header = f"{app_title(app)} @ {short(state.plan.revision)} -> "
@@ -225,11 +228,28 @@ def cmd_plan(ctx: Context) -> int:
             if created:
                 ctx.out(f"Namespaces created first (CreateNamespace): {', '.join(created)}")
             ctx.out(format_plan(state.plan, color=ctx.color).rstrip())
+            if blast.pruned:
+                for line in blast.lines():
+                    ctx.out(ctx.paint(line, "red") if line.startswith("guard:") else line)
     if docs and ctx.output in ("json", "yaml"):
         ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
     if errors:
         return EXIT_USAGE
     return EXIT_CHANGES if changed else EXIT_OK
+
+
+def blast_dict(blast: prune_guard.BlastRadius) -> dict[str, Any]:
+    """The blast radius of a plan, for ``-o json|yaml``."""
+    return {
+        "pruned": [k.display for k in blast.pruned],
+        "inventory": blast.inventory,
+        "percent": round(blast.percent, 1),
+        "limit": blast.limit,
+        "stateful": [k.display for k in blast.stateful],
+        "broken": {k.display: [u.display for u in uses] for k, uses in blast.broken},
+        "guarded": blast.stops,
+        "reason": blast.reason,
+    }
 
 
 def namespaces_to_create(state: operations.AppState, targets: ProviderRouter) -> list[str]:
