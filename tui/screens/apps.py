@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -293,6 +294,12 @@ class AppsScreen(GitwaveScreen):
         self._fit_subjects(rows)
         for name, cells in rows.items():
             table.add_row(*cells, key=name)
+        # DataTable only ever widens a column, and measures new rows when idle:
+        # set the widths the rows shown need now, so they shrink back and do
+        # not depend on the order the apps' plans arrived in.
+        for index, column in enumerate(table.ordered_columns):
+            cells = [row[index] for row in rows.values() if index < len(row)]
+            column.content_width = max([column.label.cell_len, *map(_width, cells)])
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
         self._render_status()
@@ -376,3 +383,7 @@ class AppsScreen(GitwaveScreen):
 
 def _clip(text: str, width: int, ellipsis: str) -> str:
     return text if len(text) <= width else text[: width - len(ellipsis)] + ellipsis
+
+
+def _width(cell: Text | str) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
