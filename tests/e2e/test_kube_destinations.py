@@ -22,7 +22,7 @@ import yaml
 
 from gitwave.engine.model import ResourceKey
 from gitwave.providers.kubernetes import KubernetesProvider
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run
 
 if TYPE_CHECKING:
     from .conftest import KubeCluster
@@ -44,12 +44,6 @@ def real(kube_cluster: KubeCluster) -> Iterator[KubernetesProvider]:
     )
     yield provider
     provider.close()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def application(app: str, namespace: str, **destination: str) -> dict[str, Any]:

@@ -16,17 +16,11 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from gitwave.tui.cli import main
 from tests.e2e.test_kube_contract import Kubectl, kubectl_for, unique
+from tests.tui.cli_support import run
 
 if TYPE_CHECKING:
     from .conftest import KubeCluster
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def git_repo(root: Path, files: dict[str, str]) -> Path:

@@ -25,7 +25,7 @@ from gitwave.engine.reconciler import LoopOptions, Reconciler
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
 from gitwave.providers.sandbox import SandboxProvider
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run
 
 HOST_SECRET = "HOSTSECRET-31337"
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: default\n"
@@ -38,12 +38,6 @@ def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("GITWAVE_ALLOW_LOCAL_REPOS", raising=False)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _host_dir(tmp_path: Path) -> Path:

@@ -24,7 +24,7 @@ from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.store import Store
 from gitwave.providers.sandbox import SandboxProvider
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run
 
 SECRET = "hunter2-SECRET-xyz"
 FORMS = (SECRET, base64.b64encode(SECRET.encode()).decode())
@@ -46,12 +46,6 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("NO_COLOR", "1")
     return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_app(root: Path, files: dict[str, str]) -> Path:

@@ -22,7 +22,7 @@ from gitwave.engine.kube_rules import name_problem
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.validate import PreflightError
 from gitwave.providers.sandbox import SandboxProvider
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run
 
 SECRET_VALUE = "hunter2-never-shown"
 
@@ -132,12 +132,6 @@ def write_app(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (root / name).write_text(text)
     return root
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def live_objects(state: Path) -> list[str]:

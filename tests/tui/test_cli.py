@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from gitwave.engine.errors import ValidationError
-from gitwave.tui.cli import main
 from gitwave.tui.cli.durations import duration_flag, parse_duration, parse_since
 from gitwave.tui.cli.output import Terminal, table
 from gitwave.tui.formatting import age, age_of_timestamp
+from tests.tui.cli_support import run, sandbox_state
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -25,17 +25,7 @@ SAMPLES = REPO / "samples"
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sandbox_state(tmp_path, monkeypatch)
 
 
 def copy_sample(name: str, tmp_path: Path) -> Path:

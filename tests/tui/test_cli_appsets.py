@@ -17,7 +17,7 @@ import pytest
 
 from gitwave.engine import operations
 from gitwave.engine.clusters import Cluster, ClusterKind
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run, sandbox_state
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -30,17 +30,7 @@ GIT_ENV = {
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sandbox_state(tmp_path, monkeypatch)
 
 
 def config_maps(capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ from typing import Any
 import git
 import pytest
 
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run, sandbox_state
 
 DATA = Path(__file__).parent.parent / "testdata" / "bootstrap"
 REMOTE = "git@github.com:acme/fleet.git"
@@ -29,18 +29,7 @@ WRITTEN_URL = "ssh://git@github.com/acme/fleet"
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
 
 
 def make_repo(root: Path, *, url: str = WRITTEN_URL, region: str = "eu-central-1") -> Path:

@@ -21,7 +21,7 @@ import git
 import pytest
 import yaml
 
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run
 
 TOKEN = "tok-77e1d0-never-printed"
 KEY_DATA = "a2V5LW1hdGVyaWFsLW5ldmVyLXByaW50ZWQ="
@@ -36,12 +36,6 @@ def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
     return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def application(app: str, *, server: str = "", name: str = "") -> dict[str, Any]:

@@ -22,7 +22,7 @@ import pytest
 
 from gitwave.engine.model import ResourceKey
 from gitwave.providers.sandbox import SandboxProvider
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run, sandbox_state
 
 REPO = Path(__file__).resolve().parents[2]
 CLAIM_APP = REPO / "tests" / "testdata" / "compositions" / "claim-app"
@@ -33,17 +33,7 @@ FLAVOUR = "valkey-Qx19-distinct"
 
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sandbox_state(tmp_path, monkeypatch)
 
 
 def secret_values(state: Path, namespace: str, name: str) -> dict[str, str] | None:

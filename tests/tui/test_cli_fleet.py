@@ -25,23 +25,13 @@ import yaml
 from gitwave.engine.locks import AppLocks
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.tui.cli import main
+from tests.tui.cli_support import run, sandbox_state
 from tests.tui.test_loop_cli import Process, wait_for
 
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
 
 
 @dataclass(frozen=True)

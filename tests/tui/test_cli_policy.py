@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run, sandbox_state
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "testdata" / "policy"
@@ -20,17 +20,7 @@ SECRET = "hunter2-very-secret-value"
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sandbox_state(tmp_path, monkeypatch)
 
 
 def write(directory: Path, name: str, text: str) -> Path:

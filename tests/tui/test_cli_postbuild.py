@@ -17,7 +17,7 @@ from typing import Any
 import git
 import pytest
 
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run, sandbox_state
 
 DATA = Path(__file__).parent.parent / "testdata" / "postbuild"
 PASSWORD = "s3cr3t-pass"
@@ -25,18 +25,7 @@ PASSWORD = "s3cr3t-pass"
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
 
 
 def commit(root: Path, message: str = "change") -> None:

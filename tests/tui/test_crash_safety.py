@@ -29,6 +29,7 @@ from gitwave.engine.operations import SyncRequest
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main
+from tests.tui.cli_support import sandbox_state
 from tests.tui.test_app_support import fleet, make_env
 from tests.tui.test_loop_cli import MIGRATE, Process, git_app, wait_for
 
@@ -39,12 +40,7 @@ AUTOMATED = {"automated": {"selfHeal": True}}
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
+    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
 
 
 @pytest.fixture

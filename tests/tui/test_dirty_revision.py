@@ -14,8 +14,8 @@ import pytest
 from textual.widgets import DataTable
 
 from gitwave.engine.operations import SyncRequest
-from gitwave.tui.cli import main
 from gitwave.tui.screens.history import HistoryScreen
+from tests.tui.cli_support import run, sandbox_state
 from tests.tui.test_app_support import SIZE, Env, commit, make_env, screen_text, until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,17 +24,7 @@ SECRET_VALUE = "hunter2-uncommitted-9931"
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sandbox_state(tmp_path, monkeypatch)
 
 
 def guestbook_repo(tmp_path: Path) -> tuple[Path, str]:

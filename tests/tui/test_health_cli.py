@@ -22,7 +22,7 @@ import yaml
 
 from gitwave.engine.model import LABEL_APP, Resource, ResourceKey
 from gitwave.providers.sandbox import SandboxProvider
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run
 
 NEVER = "600"
 FAST = "0.05"
@@ -35,12 +35,6 @@ def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", NEVER)
     monkeypatch.setenv("NO_COLOR", "1")
     return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def deployment(wave: int = 0) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.store import Store
 from gitwave.providers.sandbox import SandboxProvider
-from gitwave.tui.cli import main
+from tests.tui.cli_support import run, sandbox_state
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -37,18 +37,7 @@ SCALE_ARGS = ("deployment/guestbook-ui", "-n", "guestbook", "--replicas", "7")
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITWAVE_STATE", str(state))
-    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
-    monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    return state
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
 
 
 def git_app(tmp_path: Path, sample: str, policy: dict[str, Any], name: str, namespace: str) -> Path:

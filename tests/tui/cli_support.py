@@ -1,0 +1,31 @@
+"""What the CLI tests share: running ``gitwave`` in-process as a user would
+type it, and a sandbox state of the test's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitwave.tui.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``gitwave ARGV...``: its exit code, stdout and stderr."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def sandbox_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, own_cache: bool = False
+) -> Path:
+    """Point gitwave at a fresh state directory (fast sandbox rollouts, no
+    colour; with ``own_cache`` a render cache of its own too); the state path."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("GITWAVE_STATE", str(state))
+    monkeypatch.setenv("GITWAVE_SANDBOX_ROLLOUT", "0.05")
+    if own_cache:
+        monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    return state
