@@ -462,8 +462,17 @@ def _follow_events(ctx: Context, since: float) -> int:
     as ``kubectl get --watch`` and ``flux events --watch`` stream."""
     name, limit = ctx.args.app_name, ctx.args.limit
     seen: set[tuple[float, str, str, str]] = set()
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # A handler of its own rather than KeyboardInterrupt: a process started
+    # with SIGINT ignored (a background job of a script, some CI runners)
+    # would never see the Ctrl-C that ends a follow.
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while True:
+        while not stop.is_set():
             fresh = []
             for event in ctx.store.events(name, since=since, limit=limit):
                 identity = (event.time, event.kind.value, str(event.resource), event.message)
@@ -478,9 +487,11 @@ def _follow_events(ctx: Context, since: float) -> int:
                 since = fresh[-1].time
                 seen = {s for s in seen if s[0] >= since}  # enough to skip repeats
             limit = 100_000  # after the first batch: everything new
-            time.sleep(FOLLOW_POLL_S)
-    except KeyboardInterrupt:
-        return EXIT_OK  # Ctrl-C is how a follow ends
+            stop.wait(FOLLOW_POLL_S)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    return EXIT_OK  # Ctrl-C is how a follow ends
 
 
 def cmd_unpin(ctx: Context) -> int:

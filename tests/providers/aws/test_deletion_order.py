@@ -103,7 +103,8 @@ def _world(
 
 def _sync(app_dir: Path, targets: ProviderRouter, store: Store) -> Synced:
     _, (app,) = load_apps(str(app_dir))
-    request = SyncRequest(prune=True, wave_timeout_s=60, retry=False)
+    # Removing the database is the point: confirmed, as `--confirm-prune` does.
+    request = SyncRequest(prune=True, wave_timeout_s=60, retry=False, confirm_prune=True)
     return operations.sync_app(app, targets=targets, store=store, request=request)
 
 
