@@ -43,24 +43,49 @@ from .sealing import KEY_FILE, SEALED_PREFIX, Sealer
 # and a crash loses at most this much acknowledged work.
 GROUP_COMMIT_MAX_OPS = 1000
 GROUP_COMMIT_MAX_SECONDS = 0.05
+# How long an open retries a file another process is making (see Store.__init__).
+OPEN_RETRY_S = 30.0
 
 
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Two gitwave commands starting on a fresh state dir at once: SQLite can
+        # answer "database is locked" at once, without its busy wait, while the
+        # other connection switches the file to WAL or makes the schema. Such an
+        # open is tried again for as long as a busy write would be waited for.
+        deadline = time.monotonic() + OPEN_RETRY_S
+        pause = 0.02
+        while True:
+            try:
+                self._db = self._connect(path)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise UnreachableError(f"sandbox state {path}", str(exc)) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
+            except (sqlite3.Error, OSError) as exc:
+                raise UnreachableError(f"sandbox state {path}", str(exc)) from exc
+        self._open = False  # a transaction is open
+        self._opened_at = 0.0
+        self._ops = 0  # write scopes in the open transaction
+        self._batches = 0  # open batch() scopes: no commit until the last ends
+        self._savepoints = 0
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        """Open the database, make its schema and seal old plain Secrets."""
+        private_directory(path.parent)
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
-            private_directory(path.parent)
-            self._db = sqlite3.connect(
-                path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
             # Before WAL mode: the -wal and -shm files take the database's mode.
             private_database(path)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit is durable against a crash of this process;
             # only a power cut can lose the last commits (acceptable for a sandbox).
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=OFF")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=OFF")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise ProviderError(
                     None,
@@ -69,40 +94,37 @@ class Store:
                 )
             # One transaction, so two processes opening a new state dir at once
             # do not trip over each other's half-made schema.
-            self._db.executescript(
+            db.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
             )
             # Secrets are sealed at rest with a key beside the database (see sealing).
             self._sealer = Sealer(path.parent / KEY_FILE)
-            self._seal_plain_secrets()
-        except (sqlite3.Error, OSError) as exc:
-            raise UnreachableError(f"sandbox state {path}", str(exc)) from exc
-        self._open = False  # a transaction is open
-        self._opened_at = 0.0
-        self._ops = 0  # write scopes in the open transaction
-        self._batches = 0  # open batch() scopes: no commit until the last ends
-        self._savepoints = 0
+            self._seal_plain_secrets(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         self._db.close()
 
-    def _seal_plain_secrets(self) -> None:
+    def _seal_plain_secrets(self, db: sqlite3.Connection) -> None:
         """Seal the Secrets a gitwave from before sealing stored in plain JSON,
         overwriting the plain text's pages (secure_delete) as it goes."""
-        plain = self._db.execute(
+        plain = db.execute(
             "SELECT id, manifest FROM objects WHERE grp = '' AND kind = 'Secret'"
             " AND manifest NOT LIKE ?",
             (SEALED_PREFIX + "%",),
         ).fetchall()
         if not plain:
             return
-        self._db.execute("PRAGMA secure_delete=ON")
-        self._db.execute("BEGIN IMMEDIATE")
+        db.execute("PRAGMA secure_delete=ON")
+        db.execute("BEGIN IMMEDIATE")
         for row_id, manifest in plain:
             sealed = self._sealer.seal(row_id, self._sealer.open(row_id, manifest))
-            self._db.execute("UPDATE objects SET manifest = ? WHERE id = ?", (sealed, row_id))
-        self._db.execute("COMMIT")
-        self._db.execute("PRAGMA secure_delete=OFF")
+            db.execute("UPDATE objects SET manifest = ? WHERE id = ?", (sealed, row_id))
+        db.execute("COMMIT")
+        db.execute("PRAGMA secure_delete=OFF")
 
     # ------------------------------------------------------------ transactions
 
