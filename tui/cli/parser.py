@@ -17,7 +17,7 @@ from typing import NoReturn, cast
 
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
-from gitwave.providers.sealed_secrets import SealingScope
+from gitwave.providers.sealed_scope import SealingScope
 from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.lazy_verbs import (
     cmd_cluster_add,
