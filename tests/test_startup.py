@@ -9,11 +9,15 @@ made ``--help`` take 0.8 s (CEL alone imports prompt_toolkit and typer).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 # Libraries no answer below needs; each costs 20-130 ms to import.
 HEAVY = (
@@ -102,3 +106,29 @@ def test_a_verb_still_runs_its_function() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["gitwave"]
+
+
+@pytest.mark.parametrize("verb", ["status", "plan"])
+def test_an_app_without_cloud_objects_never_starts_the_aws_emulator(
+    verb: str, tmp_path: Path
+) -> None:
+    # samples/guestbook is plain Kubernetes YAML: nothing of it goes to AWS, so
+    # neither the emulator (moto, 5 s to start) nor boto3 is ever loaded, and
+    # the state directory gets no emulator snapshot.
+    state = tmp_path / "state"
+    env = {**os.environ, "GITWAVE_STATE": str(state), "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, verb, str(SAMPLES / "guestbook")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["code"] == (0 if verb == "status" else 1)  # plan: all to create
+    assert "guestbook" in result["out"]
+    assert "emulator" not in result["out"]
+    loaded = set(result["modules"])
+    assert sorted(m for m in ("moto", "boto3", "botocore") if m in loaded) == []
+    assert sorted(p.name for p in state.iterdir()) == ["gitwave.db", "sandbox.db"]
