@@ -14,7 +14,8 @@ first run does). Cases:
     version     gitwave version
     status      gitwave status samples/guestbook  (synced first; plain YAML, no AWS objects)
     plan-10k    gitwave plan REPO of 10,000 unchanged objects (bench_engine's
-                synthetic repo, committed and synced first), every cache on disk warm
+                synthetic repo, committed and synced first; --work keeps both),
+                every cache on disk warm
     plan-10k-cold  the same with the on-disk render cache emptied before each run
 
 Needs nothing but the venv (hyperfine is not used). The machine and its load
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -64,26 +66,32 @@ def _env(state: Path, cache: Path) -> dict[str, str]:
     return env
 
 
-def _run(argv: Sequence[str], env: dict[str, str], ok: tuple[int, ...]) -> float:
+def _run(argv: Sequence[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one ``gitwave ARGV`` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(
         [str(GITWAVE), *argv], env=env, cwd=ROOT, capture_output=True, text=True, check=False
     )
     took = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode not in ok:
         raise SystemExit(
             f"gitwave {' '.join(argv)}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         )
-    return took
+    return took, cpu
 
 
-def _figures(times: list[float]) -> dict[str, float]:
+def _figures(times: list[float], cpus: list[float]) -> dict[str, float]:
     ordered = sorted(times)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return {
         "median_s": round(statistics.median(ordered), 3),
         "p95_s": round(p95, 3),
         "min_s": round(ordered[0], 3),
+        # CPU time moves less than wall time when other work shares the cores.
+        "cpu_median_s": round(statistics.median(cpus), 3),
         "runs": len(ordered),
     }
 
@@ -98,9 +106,16 @@ def main() -> int:
         default=["help", "version", "status", "plan-10k", "plan-10k-cold"],
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="keep the repository and state here, and reuse them next time "
+        "(syncing 10,000 objects takes minutes)",
+    )
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="gitwave-bench-cli-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="gitwave-bench-cli-"))
+    work.mkdir(parents=True, exist_ok=True)
     state, cache = work / "state", work / "cache"
     env = _env(state, cache)
     results: dict[str, object] = {"machine": machine(), "load_before": os.getloadavg()}
@@ -118,9 +133,7 @@ def main() -> int:
                 repo = work / "repo"
                 if not repo.exists():
                     generate(repo, args.objects)
-                    t0 = time.perf_counter()
-                    _run(["sync", str(repo)], env, (0,))
-                    results["sync_10k_s"] = round(time.perf_counter() - t0, 3)
+                    results["sync_10k_s"] = round(_run(["sync", str(repo)], env, (0,))[0], 3)
                 cold = name.endswith("-cold")
                 cases.append(
                     Case(
@@ -134,19 +147,21 @@ def main() -> int:
             else:
                 raise SystemExit(f"unknown case {name}")
         for case in cases:
-            times = []
+            times, cpus = [], []
             for i in range(args.runs + 1):
                 if case.before_each is not None:
                     case.before_each()
-                took = _run(case.argv, env, case.ok_codes)
+                took, cpu = _run(case.argv, env, case.ok_codes)
                 if i:  # the first run warms bytecode and the caches
                     times.append(took)
-            results[case.name] = _figures(times)
+                    cpus.append(cpu)
+            results[case.name] = _figures(times, cpus)
             if not args.json:
                 print(f"{case.name:14} {results[case.name]}", flush=True)
     finally:
         results["load_after"] = os.getloadavg()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
