@@ -102,7 +102,8 @@ class DiskRenderCache:
             return  # a value JSON cannot hold (a timestamp, bytes)
         try:
             secret = self._key(create=True)
-            assert secret is not None
+            if secret is None:
+                return  # an unusable key file: this cache stays read-nothing
             path = self._path(key_text)
             fd, temp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
             try:
@@ -143,8 +144,9 @@ class DiskRenderCache:
 
     def _key(self, *, create: bool) -> bytes | None:
         """This directory's signing key; made (0600, in a 0700 directory) when
-        ``create`` and absent. Another process may make it at the same time:
-        the first one's wins (O_EXCL), the other reads it."""
+        ``create`` and absent. Other processes and threads may make it at the
+        same time: each writes a whole key to a file of its own and links it
+        into place, so the first link wins and nobody reads a partial key."""
         if self._secret is not None:
             return self._secret
         path = self.root / _KEY_FILE
@@ -154,14 +156,16 @@ class DiskRenderCache:
             if not create:
                 return None
             private_directory(self.root)
+            fd, temp = tempfile.mkstemp(dir=self.root, prefix=".key-")  # 0600
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                secret = path.read_bytes()
-            else:
-                secret = secrets.token_bytes(_KEY_BYTES)
                 with os.fdopen(fd, "wb") as out:
-                    out.write(secret)
+                    out.write(secrets.token_bytes(_KEY_BYTES))
+                with contextlib.suppress(FileExistsError):
+                    os.link(temp, path)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+            secret = path.read_bytes()
         if len(secret) != _KEY_BYTES:
             return None
         self._secret = secret

@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import git
@@ -22,8 +23,6 @@ from gitwave.engine.render.disk_cache import DiskRenderCache
 from gitwave.engine.render.values import Rendered, RenderTool
 
 REUSED = "render cache: reused the render of"
-
-pytestmark = pytest.mark.slow  # fresh gitwave processes
 
 
 def _configmap(name: str, value: str) -> str:
@@ -66,6 +65,7 @@ def _entries(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "cache" / "renders").glob("*.json"))
 
 
+@pytest.mark.slow  # fresh gitwave processes
 def test_a_second_process_reuses_the_render_and_a_new_commit_does_not(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
@@ -102,6 +102,7 @@ def test_a_second_process_reuses_the_render_and_a_new_commit_does_not(tmp_path: 
     assert _entries(tmp_path) == entries
 
 
+@pytest.mark.slow  # fresh gitwave processes
 def test_an_entry_this_cache_did_not_write_is_ignored(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
@@ -155,3 +156,28 @@ def test_decrypted_values_never_reach_the_disk(tmp_path: Path) -> None:
     assert again is not None
     assert again.resources[0].manifest == secret.manifest
     assert again.resources[0].key == key
+
+
+def test_caches_starting_at_once_agree_on_one_whole_key(tmp_path: Path) -> None:
+    # Apps of one command (and other processes) render at the same time: the
+    # key file must appear whole, once, and every entry must verify with it.
+    root = tmp_path / "renders"
+    resource = Resource(ResourceKey("", "Namespace", "", "demo"), "v1", {"kind": "Namespace"})
+    caches = [DiskRenderCache(root) for _ in range(16)]
+    start = threading.Barrier(len(caches))
+
+    def put(index: int) -> None:
+        start.wait()
+        rendered = Rendered((resource,), "b" * 40, f"app-{index}", RenderTool.DIRECTORY)
+        caches[index].put(f"key-{index}", rendered)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(len(caches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len((root / "key").read_bytes()) == 32
+    assert sorted(p.name for p in root.iterdir() if not p.name.endswith(".json")) == ["key"]
+    fresh = DiskRenderCache(root)
+    assert [fresh.get(f"key-{i}") is not None for i in range(len(caches))] == [True] * 16
