@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gitwave.engine import operations
@@ -107,7 +107,7 @@ def _commit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--message", default="", help="the commit message (default: written)")
 
 
-def _loader(ctx: Context) -> Any:
+def _loader(ctx: Context) -> Callable[[str], Sequence[AppSpec]]:
     def load(location: str) -> Sequence[AppSpec]:
         return operations.select_apps(
             location,
