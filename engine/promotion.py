@@ -107,6 +107,9 @@ class Environment:
     app: AppSpec
     directory: str
     definition: str = ""
+    # Where the app was loaded from, repo-relative: it is loaded there again
+    # from the edited files to render what the target would see.
+    loaded_from: str = "."
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +171,7 @@ def find_environment(
         wanted = f"{app_name}-{env}"
         for app in load(str(location)):
             if app.name == wanted:
-                return _environment(env, app, root)
+                return _environment(env, app, root, location)
         tried.append(f"an app named {wanted}")
         candidates = [
             f"{prefix}{layout}/{env}" for layout in LAYOUT_DIRS for prefix in (f"{app_name}/", "")
@@ -180,7 +183,7 @@ def find_environment(
         if directory is not None and directory.is_dir():
             apps = list(load(str(directory)))
             if len(apps) == 1:
-                return _environment(env, apps[0], root)
+                return _environment(env, apps[0], root, directory)
             raise ValidationError(
                 str(directory.relative_to(root)),
                 f"defines {len(apps)} apps; an environment is one app",
@@ -198,7 +201,7 @@ def _inside(location: Path, root: Path, relative: str) -> Path | None:
     return path if path == root or path.is_relative_to(root) else None
 
 
-def _environment(name: str, app: AppSpec, root: Path) -> Environment:
+def _environment(name: str, app: AppSpec, root: Path, loaded_from: Path) -> Environment:
     fetched = Path(app.source.fetch_from).resolve() if app.source.fetch_from else None
     if fetched is None or fetched != root:
         raise ValidationError(
@@ -206,7 +209,8 @@ def _environment(name: str, app: AppSpec, root: Path) -> Environment:
             "its manifests come from another repository; gitwave promotes within one",
         )
     definition = app.origin.file if app.kind is AppKind.ARGO and app.origin else ""
-    return Environment(name, app, app.source.path, definition)
+    where = loaded_from.resolve().relative_to(root).as_posix()
+    return Environment(name, app, app.source.path, definition, where)
 
 
 # --- what to copy -----------------------------------------------------------------------
@@ -366,8 +370,8 @@ def _plan_copies(
     if src.definition and dst.definition:
         src_app = _application(copier.open(src.definition), src.app)
         dst_app = _application(copier.open(dst.definition), dst.app)
-        where_src = (f"{src.definition} (Application/{src.app.name})", src_app)
-        where_dst = (f"{dst.definition} (Application/{dst.app.name})", dst_app)
+        where_src = (src.definition, src_app)
+        where_dst = (dst.definition, dst_app)
         if src.app.source.revision != dst.app.source.revision:
             path = ("spec", "source", "targetRevision")
             copier.copy("spec.source.targetRevision", where_src, where_dst, path)
@@ -395,10 +399,10 @@ def _render(app_name: str, location: Path, load: AppLoader, targets: TargetsOf) 
     raise ValidationError(str(location), f"app {app_name} not found after the edit")
 
 
-def _app_location(scratch: Scratch, env: Environment, root: Path, location: Path) -> Path:
+def _app_location(scratch: Scratch, env: Environment) -> Path:
     """Where to load the target app from in the scratch tree: the same place as in
     the user's tree."""
-    return scratch.path / location.resolve().relative_to(root)
+    return scratch.path / env.loaded_from
 
 
 def promote(
@@ -422,7 +426,14 @@ def promote(
     root = repo_root_of(where)
     src = find_environment(where, root, request.app, source_env, load)
     dst = find_environment(where, root, request.app, target_env, load)
-    sync, health, message, revision = source_status(src.app, targets(src.app))
+    try:
+        sync, health, message, revision = source_status(src.app, targets(src.app))
+    except GitwaveError as exc:
+        raise PromotionRefused(
+            f"{src.app.name} ({source_env}) could not be checked: {exc}; {request.app} is "
+            f"not promoted to {target_env}",
+            hint=exc.hint,
+        ) from None
     if sync is not SyncStatus.SYNCED or health is not HealthCode.HEALTHY:
         raise PromotionRefused(
             f"{src.app.name} ({source_env}) is {sync.value} and {health.value}"
@@ -431,7 +442,7 @@ def promote(
             hint=f"`gitwave sync` and `gitwave wait` {src.app.name} first",
         )
     with Scratch(root) as scratch:
-        scratch_location = _app_location(scratch, dst, root, where)
+        scratch_location = _app_location(scratch, dst)
         before = _render(dst.app.name, scratch_location, load, targets)
         copier = _Copier(scratch)
         _plan_copies(copier, request, src, dst)
