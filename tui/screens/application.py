@@ -51,8 +51,8 @@ class ApplicationScreen(GitwaveScreen):
         Binding("D", "app_diff", "app diff"),
         Binding("r", "refresh", "refresh"),
         Binding("p", "pause", "pause/resume"),
-        Binding("P", "promote", "promote"),
-        Binding("t", "triage", "drift triage"),
+        Binding("P", "promote", "promote", show=False),
+        Binding("t", "triage", "drift triage", show=False),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("escape", "back", "back"),
     ]
