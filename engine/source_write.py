@@ -214,7 +214,9 @@ class Scratch:
             raise ValidationError(
                 f"branch {branch!r}", "exists already", hint="name another with --branch"
             )
-        if push_to and push_to not in {r.name for r in self._repo.remotes}:
+        if push_to and (
+            push_to.startswith("-") or push_to not in {r.name for r in self._repo.remotes}
+        ):
             raise ValidationError(
                 f"remote {push_to!r}",
                 "the repository has no such remote",
