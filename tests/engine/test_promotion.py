@@ -305,3 +305,29 @@ def test_yaml_that_cannot_round_trip_is_refused_not_reformatted() -> None:
     assert parsed.text() == text
     parsed.docs[0]["list"][0] = 3
     assert parsed.text() == text.replace("  - 1\n", "  - 3\n")
+
+
+def test_a_bad_ignore_annotation_names_the_object_and_file() -> None:
+    from gitwave.engine.ignore_annotation import annotation_pointers
+    from gitwave.engine.model import Resource, SourceRef
+
+    key = ResourceKey("apps", "Deployment", "shop", "api")
+    manifest = {
+        "metadata": {
+            "name": "api",
+            "annotations": {"gitwave.dev/ignore-differences": "/spec/replicas, spec/template"},
+        }
+    }
+    bad = Resource(key, "apps/v1", manifest, SourceRef("shop/api.yaml", 3))
+    with pytest.raises(ValidationError, match=r"Deployment/shop/api \(shop/api.yaml:3\)"):
+        annotation_pointers([bad])
+    manifest["metadata"]["annotations"]["gitwave.dev/ignore-differences"] = "/spec/replicas, /a~1b"
+    good = Resource(key, "apps/v1", manifest)
+    assert annotation_pointers([good]) == {key: ("/spec/replicas", "/a~1b")}
+
+
+def test_outside_git_there_is_nothing_to_commit_to(tmp_path: Path) -> None:
+    from gitwave.engine.errors import SourceError
+
+    with pytest.raises(SourceError, match="not in a Git work tree"):
+        Scratch(tmp_path)
