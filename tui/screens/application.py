@@ -24,6 +24,7 @@ from gitwave.tui.screens.application_rows import (
     wave_rows,
 )
 from gitwave.tui.screens.base import GitwaveScreen, filter_input
+from gitwave.tui.screens.git_change import promote_flow, triage_flow
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
 from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
 from gitwave.tui.widgets.status import (
@@ -50,6 +51,8 @@ class ApplicationScreen(GitwaveScreen):
         Binding("D", "app_diff", "app diff"),
         Binding("r", "refresh", "refresh"),
         Binding("p", "pause", "pause/resume"),
+        Binding("P", "promote", "promote", show=False),
+        Binding("t", "triage", "drift triage", show=False),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("escape", "back", "back"),
     ]
@@ -337,3 +340,11 @@ class ApplicationScreen(GitwaveScreen):
 
     def action_pause(self) -> None:
         self.post_message(PauseRequested(self.app_name))
+
+    def action_promote(self) -> None:
+        self.gw.run_worker(promote_flow(self.gw, self.app_name), group="operations")
+
+    def action_triage(self) -> None:
+        self.gw.run_worker(
+            triage_flow(self.gw, self.app_name, self.selected_key), group="operations"
+        )
