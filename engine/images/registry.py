@@ -92,9 +92,9 @@ class ImageName:
         """How the image is written in a manifest (Docker Hub keeps its short form)."""
         return f"{self.host}/{self.path}" if self.host != "docker.io" else self.path
 
-    def tags_url(self, *, insecure: bool) -> str:
+    def tags_url(self, *, insecure: bool, page_size: int = PAGE_SIZE) -> str:
         scheme = "http" if insecure else "https"
-        return f"{scheme}://{self.api_host}/v2/{self.path}/tags/list?n={PAGE_SIZE}"
+        return f"{scheme}://{self.api_host}/v2/{self.path}/tags/list?n={page_size}"
 
 
 def _has_tag(value: str) -> bool:
@@ -149,6 +149,7 @@ def list_tags(
     insecure: bool = False,
     credentials: Credentials | None = None,
     timeout_s: float = 60.0,
+    page_size: int = PAGE_SIZE,
 ) -> tuple[str, ...]:
     """Every tag of ``image``, in the registry's order, across pages.
 
@@ -156,7 +157,7 @@ def list_tags(
     reached, refuses the credentials, does not know the repository or answers
     something that is not a tag list.
     """
-    url = image.tags_url(insecure=insecure)
+    url = image.tags_url(insecure=insecure, page_size=page_size)
     session = _Session(subject=subject, credentials=credentials, timeout_s=timeout_s)
     tags: list[str] = []
     for _page in range(MAX_PAGES):

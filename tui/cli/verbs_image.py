@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from gitwave.engine.cluster_secrets import secret_strings
-from gitwave.engine.errors import ValidationError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.images import (
     AutomationResult,
     ImageObjects,
@@ -27,6 +29,7 @@ from gitwave.engine.images import (
     scan,
     secret_credentials,
 )
+from gitwave.engine.images.loop import ImageAutomationLoop
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.source_git import find_repo_root, remote_urls
 from gitwave.engine.source_url import allowed_local_repos, local_path
@@ -243,6 +246,52 @@ def cmd_image_update(ctx: Context) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+@contextmanager
+def image_automation(
+    ctx: Context, path: str, *, say: Callable[..., None], stop: threading.Event
+) -> Iterator[None]:
+    """For ``gitwave run``: the ImageUpdateAutomations under ``path`` (a local
+    directory) run on their interval in a thread of their own until ``stop``."""
+    directory = Path(path).expanduser()
+    if not directory.is_dir():
+        yield  # a Git URL: its image objects are not read (no work tree to scan)
+        return
+    try:
+        automations = load_image_objects(directory).automations
+    except GitwaveError as exc:
+        say(f"image automation: {exc.message}", level="warning")
+        automations = ()
+    if not automations:
+        yield
+        return
+
+    def report(result: AutomationResult) -> None:
+        name = f"imageupdateautomation/{result.automation.ref.name}"
+        if result.error:
+            say(f"{name}: {result.error}", level="error")
+        elif result.commit:
+            changes = ", ".join(f"{c.old_value} -> {c.new_value}" for c in result.changes)
+            say(f"{name}: pushed commit {result.commit[:7]} to {result.pushed_to!r}: {changes}")
+
+    loop = ImageAutomationLoop(
+        directory=directory,
+        report=report,
+        on_error=lambda message: say(f"image automation: {message}", level="error"),
+        credentials=secret_credentials(_reader(ctx)),
+        allowed_local_repos=allowed_repos(directory, ctx.allow_local_repos),
+    )
+    for automation in automations:
+        when = "suspended" if automation.suspend else f"every {automation.interval_s:g}s"
+        say(f"imageupdateautomation/{automation.ref.name}: {when}")
+    thread = threading.Thread(target=loop.run, args=(stop,), name="image-automation", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 def _print_result(ctx: Context, result: AutomationResult) -> None:
     name = f"imageupdateautomation/{result.automation.ref.name}"
     if result.automation.suspend:
@@ -265,4 +314,4 @@ def _print_result(ctx: Context, result: AutomationResult) -> None:
         ctx.out(f"{name}: dry run, nothing committed")
 
 
-__all__ = ["add_parser", "cmd_image_scan", "cmd_image_update"]
+__all__ = ["add_parser", "cmd_image_scan", "cmd_image_update", "image_automation"]
