@@ -342,6 +342,8 @@ class _Loader:
                                 )
                             )
                         )
+                    elif is_artifact_generator(doc.value):
+                        generators.append(parse_artifact_generator(doc.value, where))
                     elif kind == "Application":
                         argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
                     elif kind == "AppProject":
@@ -350,8 +352,6 @@ class _Loader:
                         flux_docs.append((doc, rel))
                     elif kind == "GitRepository":
                         sources.append(parse_git_repository(doc.value, where, holder.resolve))
-                    elif is_artifact_generator(doc.value):
-                        generators.append(parse_artifact_generator(doc.value, where))
                 except GitwaveError as exc:
                     name = definition_name(doc.value, where)
                     if kind == "GitRepository":
