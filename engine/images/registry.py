@@ -55,6 +55,8 @@ class ImageName:
 
     host: str
     path: str
+    # spec.image as written: what a setter writes back (Flux keeps the name as given).
+    written: str = field(default="", compare=False)
 
     @staticmethod
     def parse(text: str, subject: str) -> ImageName:
@@ -81,7 +83,7 @@ class ImageName:
                 f"{subject}: spec.image {text!r}: {path!r} is not a repository path "
                 "(lowercase letters, digits and . _ - separated by /)"
             )
-        return ImageName(host=host, path=path)
+        return ImageName(host=host, path=path, written=value)
 
     @property
     def api_host(self) -> str:
@@ -89,7 +91,9 @@ class ImageName:
 
     @property
     def canonical(self) -> str:
-        """How the image is written in a manifest (Docker Hub keeps its short form)."""
+        """How the image is written in a manifest: as ``spec.image`` gave it."""
+        if self.written:
+            return self.written
         return f"{self.host}/{self.path}" if self.host != "docker.io" else self.path
 
     def tags_url(self, *, insecure: bool, page_size: int = PAGE_SIZE) -> str:

@@ -128,3 +128,8 @@ def test_secret_ref_docker_config_reaches_the_token_service(
     assert missing.repositories[0].error == (
         "ImageRepository/apps/private: spec.secretRef: Secret/apps/regcred not found"
     )
+
+
+def test_the_image_name_is_written_back_as_given() -> None:
+    assert ImageName.parse("nginx", "s").canonical == "nginx"
+    assert ImageName.parse("ghcr.io/org/app", "s").canonical == "ghcr.io/org/app"
