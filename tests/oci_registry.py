@@ -18,10 +18,19 @@ plain HTTP, stopped after the test::
 ``oci_registry.url`` is ``http://127.0.0.1:PORT``. ``start_registry(root)`` is
 the same as a context manager, for a test that needs two registries or wants
 to stop one mid-test (``registry.stop()``) to see an unreachable registry.
+
+Registry auth (the Docker token flow): push to the open registry, then serve
+the same storage from one that wants bearer tokens::
+
+    with TokenService(users={"robot": "s3cret"}) as tokens, start_registry(
+        tmp_path / "authed", storage=oci_registry.root / "storage", token=tokens
+    ) as authed:
+        ...  # 401 + WWW-Authenticate: Bearer realm=tokens.realm; tokens.requests
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import hashlib
@@ -32,11 +41,14 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -204,27 +216,45 @@ class OciRegistry:
             self.process.wait(timeout=10)
 
 
-def _config(root: Path, addr: str) -> str:
-    return json.dumps(
-        {
-            "version": 0.1,
-            "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {
-                "filesystem": {"rootdirectory": str(root / "storage")},
-                "delete": {"enabled": True},
-            },
-            "http": {"addr": addr, "secret": "gitwave-tests-only"},
+def _config(root: Path, addr: str, storage: Path, token: TokenService | None) -> str:
+    config: dict[str, object] = {
+        "version": 0.1,
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "storage": {
+            "filesystem": {"rootdirectory": str(storage)},
+            "delete": {"enabled": True},
         },
-        indent=2,
-    )
+        "http": {"addr": addr, "secret": "gitwave-tests-only"},
+    }
+    if token is not None:
+        jwks = root / "jwks.json"
+        jwks.write_text(json.dumps(token.jwks()))
+        config["auth"] = {
+            "token": {
+                "realm": token.realm,
+                "service": token.service,
+                "issuer": token.issuer,
+                "jwks": str(jwks),
+            }
+        }
+    return json.dumps(config, indent=2)
 
 
 @contextlib.contextmanager
-def start_registry(root: Path, *, ready_timeout: float = 30.0) -> Iterator[OciRegistry]:
+def start_registry(
+    root: Path,
+    *,
+    storage: Path | None = None,
+    token: TokenService | None = None,
+    ready_timeout: float = 30.0,
+) -> Iterator[OciRegistry]:
     """Run a registry with its storage and config under ``root``; stop it on exit.
 
-    Waits until ``GET /v2/`` answers 200. ``ready_timeout`` bounds only that wait
-    (a start-up budget, not a test of timing).
+    ``storage``: another registry's storage directory (``registry.root /
+    "storage"``), so images pushed to an open registry are served by one with
+    ``token`` auth (``TokenService``: every request then needs a bearer token).
+    Waits until ``GET /v2/`` answers (200, or 401 with token auth).
+    ``ready_timeout`` bounds only that wait (a start-up budget, not a test of timing).
     """
     binary = registry_binary()
     root.mkdir(parents=True, exist_ok=True)
@@ -233,7 +263,7 @@ def start_registry(root: Path, *, ready_timeout: float = 30.0) -> Iterator[OciRe
     for _attempt in range(5):
         host = f"127.0.0.1:{_free_port()}"
         config = root / "config.yml"  # YAML is a superset of JSON
-        config.write_text(_config(root, host))
+        config.write_text(_config(root, host, storage or root / "storage", token))
         log = root / "registry.log"
         env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
         with log.open("wb") as sink:
@@ -261,6 +291,9 @@ def _wait_ready(registry: OciRegistry, timeout: float) -> bool:
             with urllib.request.urlopen(registry.url + "/v2/", timeout=2) as response:
                 if response.status == 200:
                     return True
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:  # token auth: up, and asking for a token
+                return True
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.05)  # polling a start-up, not waiting for time to pass
@@ -276,3 +309,119 @@ def oci_registry(tmp_path: Path) -> Iterator[OciRegistry]:
         pytest.fail(str(exc), pytrace=False)
     with start_registry(tmp_path / "oci-registry") as registry:
         yield registry
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenService:
+    """A Docker token service (the ``realm`` of ``auth: token``) on 127.0.0.1.
+
+    Signs ES256 JWTs the registry checks against the JWKS ``start_registry``
+    writes. With ``users`` a request must carry one of them as Basic auth
+    (else 401); without, anyone gets a pull token. ``requests`` keeps what was
+    asked: ``(user, service, scope)``.
+    """
+
+    service = "gitwave-test-registry"
+    issuer = "gitwave-test-token-service"
+    kid = "gitwave-test-key"
+
+    def __init__(self, users: dict[str, str] | None = None) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.users = dict(users or {})
+        self.requests: list[tuple[str, str, str]] = []
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def realm(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/token"
+
+    def jwks(self) -> dict[str, object]:
+        numbers = self._key.public_key().public_numbers()
+        return {
+            "keys": [
+                {
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "kid": self.kid,
+                    "alg": "ES256",
+                    "use": "sig",
+                    "x": _b64url(numbers.x.to_bytes(32, "big")),
+                    "y": _b64url(numbers.y.to_bytes(32, "big")),
+                }
+            ]
+        }
+
+    def token(self, scope: str, subject: str) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        access = []
+        if scope.count(":") >= 2:
+            kind, rest = scope.split(":", 1)
+            name, actions = rest.rsplit(":", 1)
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())  # the registry checks exp/nbf against its own clock
+        header = {"alg": "ES256", "typ": "JWT", "kid": self.kid}
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.service,
+            "exp": now + 3600,
+            "nbf": now - 60,
+            "iat": now,
+            "jti": os.urandom(8).hex(),
+            "access": access,
+        }
+        signing_input = (
+            _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
+        )
+        der = self._key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return signing_input + "." + _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+                user = ""
+                auth = self.headers.get("Authorization", "")
+                if auth.startswith("Basic "):
+                    user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+                    if service.users.get(user) != password:
+                        user = "!bad"
+                service.requests.append((user, query.get("service", ""), query.get("scope", "")))
+                if service.users and user not in service.users:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = json.dumps(
+                    {"token": service.token(query.get("scope", ""), user or "anonymous")}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # keep the test output clean
+
+        return Handler
+
+    def __enter__(self) -> TokenService:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

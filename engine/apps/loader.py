@@ -17,6 +17,13 @@ from pathlib import Path
 
 from gitwave.engine.apps.appset import CurrentTargetOnly, LoadedSet, SetLoader, is_app_set
 from gitwave.engine.apps.argo import parse_argo
+from gitwave.engine.apps.artifact_generator import (
+    ArtifactGenerator,
+    artifact_store,
+    external_artifacts,
+    is_artifact_generator,
+    parse_artifact_generator,
+)
 from gitwave.engine.apps.broken import (
     AppSet,
     BrokenApp,
@@ -295,6 +302,20 @@ class _Loader:
             self._fail(rel, error)  # its apps are unknown: none is synced or pruned
         return documents
 
+    def _external_artifacts(
+        self, generators: list[ArtifactGenerator], sources: list[FluxSource], holder: Holder
+    ) -> list[FluxSource]:
+        """The ExternalArtifacts the ArtifactGenerators build (engine/artifact_generator.py);
+        a generator that fails is reported and its Kustomizations find no source."""
+        return external_artifacts(
+            generators,
+            sources,
+            holder.resolve,
+            cache_dir=self.cache_dir,
+            allowed=self.local_repos,
+            fail=self._fail,
+        )
+
     def top_level(self, holder: Holder, target: Path) -> list[AppSpec]:
         files = [target] if target.is_file() else top_level_files(target)
         checkout = holder.checkout
@@ -303,6 +324,7 @@ class _Loader:
         flux_docs: list[tuple[Document, str]] = []
         sources: list[FluxSource] = []
         broken_sources: dict[str, GitwaveError] = {}
+        generators: list[ArtifactGenerator] = []
         # The ``flux bootstrap`` layout: <target>/flux-system defines the root
         # Kustomization; the Kustomizations its render holds are its children.
         roots, in_tree = self._bootstrap(holder, target, sources)
@@ -320,6 +342,8 @@ class _Loader:
                                 )
                             )
                         )
+                    elif is_artifact_generator(doc.value):
+                        generators.append(parse_artifact_generator(doc.value, where))
                     elif kind == "Application":
                         argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
                     elif kind == "AppProject":
@@ -335,6 +359,7 @@ class _Loader:
                     else:
                         self._fail(name, exc)
         flux: list[AppSpec] = list(roots)
+        sources += self._external_artifacts(generators, sources, holder)
         for doc, rel in flux_docs:
             origin = SourceRef(rel, doc.line)
             name = definition_name(doc.value, str(origin))
@@ -352,7 +377,11 @@ class _Loader:
                 continue
             try:
                 app = self._namespaced(parse_flux(doc.value, origin, holder.resolve, sources))
-                check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+                check_local_repo(
+                    app.source.fetch_from,
+                    allowed=(*self.local_repos, artifact_store(self.cache_dir)),
+                    subject=app.where,
+                )
                 flux.append(app)
             except GitwaveError as exc:
                 self._fail(name, exc)
