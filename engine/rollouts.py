@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from gitwave.engine.errors import GitwaveError, ProviderError
 from gitwave.engine.health import health_of
 from gitwave.engine.health.rollouts import is_paused
 from gitwave.engine.model import Health, Live, Manifest, ResourceKey
+from gitwave.engine.router import ProviderRouter
 
 ROLLOUT_GROUP = "argoproj.io"
 ROLLOUT_KIND = "Rollout"
@@ -193,3 +195,59 @@ def rollout_view(live: Live) -> RolloutView:
         canary=pod_hash if pod_hash != stable else "",
         message=str(status.get("message") or ""),
     )
+
+
+# ------------------------------------------------------------------ operations
+
+
+class RolloutError(GitwaveError):
+    """An app has no such Rollout, or its target cannot be patched."""
+
+
+def app_rollouts(targets: ProviderRouter, app: str) -> list[Live]:
+    """The live Rollouts ``app`` owns on ``targets``, sorted by key."""
+    return [live for live in targets.list_tracked(app) if is_rollout(live.key)]
+
+
+def choose_rollout(rollouts: list[Live], app: str, name: str | None) -> Live:
+    """The Rollout called ``name`` (``namespace/name`` too), or the app's only
+    one when no name is given. RolloutError naming the app's Rollouts otherwise."""
+    names = ", ".join(f"{r.key.namespace}/{r.key.name}" for r in rollouts)
+    if not rollouts:
+        raise RolloutError(
+            f"{app}: no Rollout (argoproj.io) among the app's live objects",
+            hint=f"`gitwave status` shows what {app} holds",
+        )
+    if name is None:
+        if len(rollouts) == 1:
+            return rollouts[0]
+        raise RolloutError(
+            f"{app} has {len(rollouts)} Rollouts; name one: {names}",
+            hint="gitwave rollout promote APP ROLLOUT",
+        )
+    namespace, _, short = name.rpartition("/")
+    found = [r for r in rollouts if r.key.name == short and namespace in ("", r.key.namespace)]
+    if len(found) != 1:
+        what = "is ambiguous" if found else "is not one of its Rollouts"
+        raise RolloutError(f"{app}: {name} {what} ({names})")
+    return found[0]
+
+
+def _patch(targets: ProviderRouter, live: Live, patches: list[Patch]) -> Live:
+    provider = targets.for_live(live)
+    if not isinstance(provider, RolloutPatcher):
+        raise ProviderError(live.key, f"the target {targets.description} cannot patch objects")
+    for patch in patches:
+        live = provider.merge_patch(live.key, patch.body, subresource=patch.subresource)
+    fresh = provider.observe(live.key)
+    return fresh if fresh is not None else live
+
+
+def promote(targets: ProviderRouter, live: Live, *, full: bool = False) -> RolloutView:
+    """Promote the Rollout as ``kubectl argo rollouts promote [--full]``; its view after."""
+    return rollout_view(_patch(targets, live, promote_patches(live.manifest, full=full)))
+
+
+def abort(targets: ProviderRouter, live: Live) -> RolloutView:
+    """Abort the Rollout as ``kubectl argo rollouts abort``; its view after."""
+    return rollout_view(_patch(targets, live, abort_patches(live.manifest)))
