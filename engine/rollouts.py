@@ -178,6 +178,7 @@ def rollout_view(live: Live) -> RolloutView:
         index is not None
         and index < len(steps)
         and status.get("currentPodHash") != status.get("stableRS")
+        and status.get("abort") is not True
     ):
         current = describe_step(steps[index])
     stable = str(status.get("stableRS") or "")
