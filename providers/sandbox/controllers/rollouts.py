@@ -190,16 +190,30 @@ def _counts(status: dict[str, Any], split: Split, *, running: int | None = None)
     status["readyReplicas"] = status["availableReplicas"] = available
 
 
+def _pods_by_hash(status: Mapping[str, Any]) -> dict[str, int]:
+    """How many pods of each template the last written split had."""
+    weights = as_map(as_map(status.get("canary")).get("weights"))
+    canary = str(as_map(weights.get("canary")).get("podTemplateHash") or "")
+    stable = str(as_map(weights.get("stable")).get("podTemplateHash") or "")
+    replicas = int(status.get("replicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    if not canary:
+        return {}
+    if canary == stable:
+        return {canary: replicas}
+    return {canary: updated, stable: max(replicas - updated, 0)}
+
+
 def _set_split(obj: Manifest, status: dict[str, Any], moment: Moment, now: float) -> float | None:
     """Scale to the split ``status`` asks for; when pods must start, the time
     they are available."""
     split = split_of(obj, status)
-    previous = (
-        int(status.get("replicas") or 0),
-        int(status.get("updatedReplicas") or 0),
-        as_map(status.get("canary")).get("podTemplateHash"),
+    before = _pods_by_hash(status)
+    wanted = (
+        {split.canary: split.canary_count}
+        if split.stable == split.canary
+        else {split.canary: split.canary_count, split.stable: split.stable_count}
     )
-    status.setdefault("canary", {})["podTemplateHash"] = split.canary
     weight = (
         100
         if split.stable == split.canary
@@ -207,21 +221,18 @@ def _set_split(obj: Manifest, status: dict[str, Any], moment: Moment, now: float
     )
     if status.get("abort") is True:
         weight = 0
-    status["canary"]["weights"] = {
+    status.setdefault("canary", {})["weights"] = {
         "canary": {"weight": weight, "podTemplateHash": split.canary},
         "stable": {"weight": 100 - weight, "podTemplateHash": split.stable},
     }
-    same_canary = previous[2] == split.canary
-    if (split.total, split.canary_count) == previous[:2] and same_canary:
+    if {h: n for h, n in before.items() if n} == {h: n for h, n in wanted.items() if n}:
+        _counts(status, split, running=int(status.get("availableReplicas") or 0))
         return None
-    grows = split.canary_count > previous[1] or not same_canary
-    if not grows or moment.rollout_seconds <= 0:
+    # Pods of a template that ran before keep running; the new ones start.
+    running = sum(min(count, before.get(h, 0)) for h, count in wanted.items())
+    if running >= split.total or moment.rollout_seconds <= 0:
         _counts(status, split)
         return None
-    # The stable pods and the canary pods there were already run; new ones start.
-    running = (split.stable_count if split.stable != split.canary else 0) + (
-        min(previous[1], split.canary_count) if same_canary else 0
-    )
     _counts(status, split, running=min(running, int(status.get("availableReplicas") or 0)))
     return now + moment.rollout_seconds
 
