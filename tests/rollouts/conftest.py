@@ -37,7 +37,7 @@ def metrics() -> Iterator[MetricServer]:
     server_state = MetricServer()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             server_state.asked.append(self.path)
             parsed = urllib.parse.urlsplit(self.path)
             body: Any
