@@ -20,6 +20,9 @@ import pytest
 
 from tests.clockcheck import ClockCheck, skew_seconds
 
+# The Argo Rollouts controller's build hook and fixture (tests/rollouts/plugin.py).
+pytest_plugins = ["tests.rollouts.plugin"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     seconds = skew_seconds()
