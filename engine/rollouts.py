@@ -21,6 +21,7 @@ from gitwave.engine.router import ProviderRouter
 
 ROLLOUT_GROUP = "argoproj.io"
 ROLLOUT_KIND = "Rollout"
+ROLLOUT_API_VERSION = "argoproj.io/v1alpha1"
 # The subresource a patch goes to; None: the object itself (spec).
 STATUS = "status"
 
@@ -196,6 +197,12 @@ def rollout_view(live: Live) -> RolloutView:
         canary=pod_hash if pod_hash != stable else "",
         message=str(status.get("message") or ""),
     )
+
+
+def rollout_note(live: Live) -> str:
+    """``step 1/4 (pause) weight 25%``, ``aborted``: a Rollout's progress in a row."""
+    view = rollout_view(live)
+    return "aborted" if view.aborted else view.summary
 
 
 # ------------------------------------------------------------------ operations

@@ -16,6 +16,7 @@ from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import Health, HealthCode, ResourceKey
 from gitwave.tui.controller import AppView
+from gitwave.tui.screens import rollout_actions
 from gitwave.tui.screens.application_rows import (
     APP_ROW,
     object_count,
@@ -25,6 +26,7 @@ from gitwave.tui.screens.application_rows import (
 )
 from gitwave.tui.screens.base import GitwaveScreen, filter_input
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
+from gitwave.tui.screens.rollout_actions import RolloutAction
 from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
 from gitwave.tui.widgets.status import (
     age,
@@ -50,6 +52,8 @@ class ApplicationScreen(GitwaveScreen):
         Binding("D", "app_diff", "app diff"),
         Binding("r", "refresh", "refresh"),
         Binding("p", "pause", "pause/resume"),
+        Binding("P", "rollout_promote", "promote rollout"),
+        Binding("A", "rollout_abort", "abort rollout"),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("escape", "back", "back"),
     ]
@@ -337,3 +341,9 @@ class ApplicationScreen(GitwaveScreen):
 
     def action_pause(self) -> None:
         self.post_message(PauseRequested(self.app_name))
+
+    def action_rollout_promote(self) -> None:
+        rollout_actions.start(self, self.app_name, self.selected_key, RolloutAction.PROMOTE)
+
+    def action_rollout_abort(self) -> None:
+        rollout_actions.start(self, self.app_name, self.selected_key, RolloutAction.ABORT)
