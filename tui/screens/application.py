@@ -52,8 +52,8 @@ class ApplicationScreen(GitwaveScreen):
         Binding("D", "app_diff", "app diff"),
         Binding("r", "refresh", "refresh"),
         Binding("p", "pause", "pause/resume"),
-        Binding("P", "rollout_promote", "promote rollout"),
-        Binding("A", "rollout_abort", "abort rollout"),
+        Binding("P", "rollout_promote", "promote rollout", show=False),
+        Binding("A", "rollout_abort", "abort rollout", show=False),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("escape", "back", "back"),
     ]
