@@ -245,10 +245,10 @@ def _patch(targets: ProviderRouter, live: Live, patches: list[Patch]) -> Live:
     provider = targets.for_live(live)
     if not isinstance(provider, RolloutPatcher):
         raise ProviderError(live.key, f"the target {targets.description} cannot patch objects")
+    # The server's answer to the last patch: a cache read could still be older.
     for patch in patches:
         live = provider.merge_patch(live.key, patch.body, subresource=patch.subresource)
-    fresh = provider.observe(live.key)
-    return fresh if fresh is not None else live
+    return live
 
 
 def promote(targets: ProviderRouter, live: Live, *, full: bool = False) -> RolloutView:

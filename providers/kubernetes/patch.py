@@ -10,6 +10,9 @@ from .state import ClusterState, rv_of
 from .transport import HttpError
 
 MERGE_PATCH = "application/merge-patch+json"
+# Not "gitwave": these are imperative edits (operation Update), which a later
+# apply from Git must see as someone else's, as it sees kubectl's.
+FIELD_MANAGER = "gitwave-rollout"
 
 
 def merge_patch(
@@ -25,7 +28,11 @@ def merge_patch(
         path = f"{path}/{subresource}"
     try:
         _, obj = state.transport.request(
-            "PATCH", path, query=[("fieldManager", "gitwave")], body=patch, content_type=MERGE_PATCH
+            "PATCH",
+            path,
+            query=[("fieldManager", FIELD_MANAGER)],
+            body=patch,
+            content_type=MERGE_PATCH,
         )
     except HttpError as exc:
         raise state.refused(key, exc, ()) from None

@@ -41,8 +41,7 @@ def rollouts_peers() -> Path:
         pytest.fail(_build_errors[0], pytrace=False)
     if not peers.present():
         pytest.fail(
-            "the Argo Rollouts controller is not built: install Go and run "
-            "`python3.11 -m tests.rollouts.peers`",
+            "the Argo Rollouts controller is not built: install Go and run `make rollouts-build`",
             pytrace=False,
         )
     return peers.cache_dir()
