@@ -4,7 +4,8 @@ out of cluster against the local control plane, with the CRDs its module
 ships. gitwave syncs an app holding a canary Rollout; a new image stops at
 the ``pause`` step (Suspended, as Argo CD reads it); ``gitwave rollout
 promote`` sends kubectl-argo-rollouts' patch and the controller finishes
-the rollout (Healthy). kwok plays the kubelet, so pods become Ready.
+the rollout (Healthy); ``gitwave rollout abort`` of the next one leaves it
+Degraded. kwok plays the kubelet, so pods become Ready.
 
 The controller runs namespaced (``--namespaced --namespace NS``) without
 leader election: other tests share the cluster, and only this test's
@@ -132,7 +133,7 @@ def write_rollout(repo: Path, namespace: str, image: str) -> None:
     (repo / "rollout.yaml").write_text(yaml.safe_dump(rollout))
 
 
-def test_a_canary_pauses_suspended_and_gitwave_rollout_promote_finishes_it(
+def test_a_canary_pauses_suspended_promote_finishes_it_and_abort_degrades_it(
     kube_cluster: KubeCluster,
     controller: Controller,
     tmp_path: Path,
@@ -185,3 +186,24 @@ def test_a_canary_pauses_suspended_and_gitwave_rollout_promote_finishes_it(
     )
     assert live["status"]["stableRS"] == live["status"]["currentPodHash"]
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
+
+    # A third image, aborted: the real controller scales the canary down and
+    # the Rollout is Degraded with its own words.
+    write_rollout(repo, controller.namespace, "nginx:1.29")
+    code, out, err = gitwave(capsys, kube_cluster, "sync", str(repo))
+    assert code == 0, out + err + diagnostics()
+    _wait(
+        "the third revision to pause",
+        lambda: (lambda v: v if v["health"] == "Suspended" else None)(rollout()),
+    )
+    code, out, err = gitwave(capsys, kube_cluster, "rollout", "abort", "canary", "web")
+    assert code == 0, err
+    assert out.startswith("rollout 'web' aborted\n"), out
+    aborted = _wait(
+        "the aborted Rollout to be Degraded",
+        lambda: (lambda v: v if v["health"] == "Degraded" else None)(rollout()),
+    )
+    assert "aborted" in aborted["healthMessage"], aborted
+    assert aborted["aborted"] is True and aborted["weight"] == 0
+    code, out, err = gitwave(capsys, kube_cluster, "status", str(repo), "-o", "json")
+    assert json.loads(out)["health"] == "Degraded", out
