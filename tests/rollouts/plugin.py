@@ -24,7 +24,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if reporter is not None:
         reporter.write_line(
             f"gitwave: building the Argo Rollouts controller {peers.VERSION} "
-            f"(one-off, ~5-10 min; cached in {peers.cache_dir()}) ..."
+            f"(one-off, ~4-10 min; cached in {peers.cache_dir()}) ..."
         )
     try:
         peers.build()
