@@ -23,8 +23,9 @@ ROLLOUT_S = 10.0  # how long the sandbox takes to make new pods available
 
 @dataclass
 class MetricServer:
-    """Answers ``GET /web/NAME`` with ``web[NAME]`` as JSON, and
-    ``GET /api/v1/query?query=Q`` with a Prometheus vector of ``prometheus[Q]``."""
+    """Answers ``GET /web/NAME`` with ``web[NAME]`` as JSON,
+    ``GET /api/v1/query?query=Q`` with a Prometheus vector of ``prometheus[Q]``,
+    and ``GET /redirect/URL`` with a redirect to the (quoted) URL."""
 
     url: str = ""
     web: dict[str, Any] = field(default_factory=dict)
@@ -41,6 +42,11 @@ def metrics() -> Iterator[MetricServer]:
             server_state.asked.append(self.path)
             parsed = urllib.parse.urlsplit(self.path)
             body: Any
+            if parsed.path.startswith("/redirect/"):
+                self.send_response(302)
+                self.send_header("Location", urllib.parse.unquote(parsed.path[10:]))
+                self.end_headers()
+                return
             if parsed.path.startswith("/web/") and parsed.path[5:] in server_state.web:
                 body = server_state.web[parsed.path[5:]]
             elif parsed.path == "/api/v1/query":

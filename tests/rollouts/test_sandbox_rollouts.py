@@ -387,6 +387,37 @@ def test_only_http_urls_are_requested(shop: SandboxProvider, clock: FakeClock, u
     assert "only http and https URLs are measured" in view.health.message
 
 
+def test_a_redirect_to_another_scheme_is_not_followed(
+    shop: SandboxProvider, clock: FakeClock, metrics: MetricServer
+) -> None:
+    metrics.web["smoke"] = {"ok": True}
+    followed = f"{metrics.url}/redirect/{metrics.url}/web/smoke"
+    to_file = f"{metrics.url}/redirect/file%3A%2F%2F%2Fetc%2Fpasswd"
+    to_ftp = f"{metrics.url}/redirect/ftp%3A%2F%2F127.0.0.1%2Fx"
+    shop.apply(template("good", [web_metric(followed, "result == true")]))
+    shop.apply(
+        template(
+            "bad",
+            [
+                web_metric(to_file, "result == true"),
+                {**web_metric(to_ftp, "result == true"), "name": "ftp"},
+            ],
+        )
+    )
+    steps = [
+        {"analysis": {"templates": [{"templateName": "good"}]}},
+        {"pause": {}},
+        {"analysis": {"templates": [{"templateName": "bad"}]}},
+    ]
+    start_canary(shop, clock, steps)
+    assert health(shop)[0] is S  # the http redirect was followed and passed
+    promote(shop)
+    view = rollout_view(live(shop))
+    assert view.health.code is D
+    assert "Redirection to url 'file:///etc/passwd' is not allowed" in view.health.message
+    assert "only http and https URLs are measured, not 'ftp://127.0.0.1/x'" in view.health.message
+
+
 def test_a_missing_template_aborts_naming_it(shop: SandboxProvider, clock: FakeClock) -> None:
     start_canary(shop, clock, [{"analysis": {"templates": [{"templateName": "nope"}]}}])
     view = rollout_view(live(shop))
