@@ -92,3 +92,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build .gitwave-demo .pytest_cache .mypy_cache .ruff_cache
+
+## rollouts-build: the Argo Rollouts controller for the e2e tests (Go module
+##   proxy; cached in ~/.cache/gitwave/rollouts; also built by the tests that
+##   need it, after collection)
+.PHONY: rollouts-build
+rollouts-build: $(STAMP)
+	$(BIN)/python -m tests.rollouts.peers
