@@ -18,8 +18,7 @@ from typing import NoReturn, cast
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.providers.sealed_secrets import SealingScope
-from gitwave.tui.cli import verbs_image
-from gitwave.tui.cli import verbs_rollout
+from gitwave.tui.cli import verbs_image, verbs_rollout
 from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.verbs_app import (
     cmd_graph,
