@@ -13,11 +13,13 @@ import posixpath
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from gitwave.engine.errors import RenderError, ToolMissingError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.names import HELM_RELEASE_MAX, LABEL_MAX, dns_problem
+from gitwave.engine.render.charts import FetchedChart
 from gitwave.engine.render.directory import Doc, parse_yaml
 from gitwave.engine.render.remote_refs import check_chart
 from gitwave.engine.render.secret_inputs import helm_secret_values
@@ -94,6 +96,78 @@ def helm_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions
     return _helm_sources(output, rel, chart_rel)
 
 
+@dataclass(frozen=True)
+class ChartRender:
+    """How to render a chart fetched from a Helm repository (``charts.fetch_chart``).
+
+    ``values_files`` are absolute paths already checked to lie in a repository
+    or a temporary directory; ``values_texts`` are YAML documents passed in
+    order after them (later wins). ``kube_version`` and ``api_versions`` are
+    what Flux's Helm SDK reads from the cluster (``--kube-version``,
+    ``--api-versions``). ``redact`` are secret values masked in any error.
+    """
+
+    release_name: str
+    namespace: str
+    values_files: tuple[Path, ...] = ()
+    values_texts: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()
+    string_parameters: tuple[str, ...] = ()
+    include_crds: bool = True
+    kube_version: str = ""
+    api_versions: tuple[str, ...] = ()
+    redact: frozenset[str] = frozenset()
+
+
+def fetched_chart_docs(chart: FetchedChart, how: ChartRender, *, where: str) -> list[Doc]:
+    """The documents a chart from the chart cache renders to, each named
+    ``name-version/templates/file.yaml``. ``where`` (the HelmRelease or
+    Application asking) names every error. Raises ToolMissingError without
+    helm, RenderError for a schema reference out of the chart or a failed render.
+    """
+    cache_checkout = Checkout(
+        root=chart.directory.parent, revision=chart.digest, dirty=False, url=chart.url
+    )
+    check_chart(cache_checkout, chart.directory)
+    helm = helm_command()
+    if helm is None:
+        raise ToolMissingError(
+            SourceRef(where), "helm", hint="install Helm 3 and put `helm` on PATH"
+        )
+    for what, value, max_len in (
+        ("release name", how.release_name, HELM_RELEASE_MAX),
+        ("namespace", how.namespace, LABEL_MAX),
+    ):
+        problem = dns_problem(value, max_len=max_len, dots=what == "release name")
+        if value and problem:
+            raise RenderError(SourceRef(where), f"helm {what}: {problem}")
+    command = [helm, "template", "--include-crds" if how.include_crds else "--skip-crds"]
+    if how.namespace:
+        command.append(f"--namespace={how.namespace}")
+    if how.kube_version:
+        command.append(f"--kube-version={how.kube_version}")
+    for api_version in how.api_versions:
+        command.append(f"--api-versions={api_version}")
+    command += [f"--values={path}" for path in how.values_files]
+    with tempfile.TemporaryDirectory(prefix="gitwave-helm-") as tmp:
+        for i, text in enumerate(how.values_texts):
+            inline = Path(tmp) / f"values-{i}.yaml"
+            inline.write_text(text, encoding="utf-8")
+            command.append(f"--values={inline}")
+        command += [f"--set={p}" for p in how.parameters]
+        command += [f"--set-string={p}" for p in how.string_parameters]
+        command += ["--", how.release_name, tool_path(chart.directory)]
+        output = run_tool(
+            command,
+            tool="helm template",
+            where=where,
+            cwd=tmp,
+            hide_dirs=(str(chart.directory.parent), tmp),
+            redact=how.redact,
+        )
+    return _helm_sources(output, chart.label, where)
+
+
 def _release_name(target: Path, checkout: Checkout) -> str:
     name = target.name if target != checkout.root else checkout.root.name
     return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:53] or "release"
@@ -121,4 +195,4 @@ def _helm_sources(output: str, rel: str, chart_rel: str) -> list[Doc]:
     return docs
 
 
-__all__ = ["helm_command", "helm_docs"]
+__all__ = ["ChartRender", "fetched_chart_docs", "helm_command", "helm_docs"]
