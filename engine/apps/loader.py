@@ -26,6 +26,7 @@ from gitwave.engine.apps.broken import (
 )
 from gitwave.engine.apps.files import app_documents, app_kind, top_level_files
 from gitwave.engine.apps.flux import FluxSource, parse_flux, parse_git_repository
+from gitwave.engine.apps.helmrelease import expand_helm_releases, has_helm_releases
 from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.implicit import implicit_for
 from gitwave.engine.apps.model import (
@@ -218,10 +219,18 @@ def render_app(
     if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
         return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
     rendered = _own_objects(app, cache_dir)
-    if app.post_build is None:
-        return rendered
-    variables = variables_for(app.post_build, read)
-    return apply_post_build(rendered, app.post_build, variables, app.source.render)
+    if app.post_build is not None:
+        variables = variables_for(app.post_build, read)
+        rendered = apply_post_build(rendered, app.post_build, variables, app.source.render)
+    if has_helm_releases(rendered):
+        # gitwave plays helm-controller: each HelmRelease becomes its chart's objects.
+        rendered = expand_helm_releases(
+            rendered,
+            checkout=checkout_for(app, cache_dir=cache_dir),
+            source=app.source,
+            read=read,
+        )
+    return rendered
 
 
 def _own_objects(app: AppSpec, cache_dir: Path | None) -> Rendered:

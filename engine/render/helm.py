@@ -119,14 +119,17 @@ class ChartRender:
     redact: frozenset[str] = frozenset()
 
 
-def fetched_chart_docs(chart: FetchedChart, how: ChartRender, *, where: str) -> list[Doc]:
+def fetched_chart_docs(
+    chart: FetchedChart, how: ChartRender, *, where: str, root: Path | None = None
+) -> list[Doc]:
     """The documents a chart from the chart cache renders to, each named
     ``name-version/templates/file.yaml``. ``where`` (the HelmRelease or
-    Application asking) names every error. Raises ToolMissingError without
+    Application asking) names every error; ``root`` is the repository a chart
+    from Git lives in (no symlink may leave it). Raises ToolMissingError without
     helm, RenderError for a schema reference out of the chart or a failed render.
     """
     cache_checkout = Checkout(
-        root=chart.directory.parent, revision=chart.digest, dirty=False, url=chart.url
+        root=root or chart.directory.parent, revision=chart.digest, dirty=False, url=chart.url
     )
     check_chart(cache_checkout, chart.directory)
     helm = helm_command()
@@ -162,7 +165,7 @@ def fetched_chart_docs(chart: FetchedChart, how: ChartRender, *, where: str) -> 
             tool="helm template",
             where=where,
             cwd=tmp,
-            hide_dirs=(str(chart.directory.parent), tmp),
+            hide_dirs=(str(cache_checkout.root), tmp),
             redact=how.redact,
         )
     return _helm_sources(output, chart.label, where)
