@@ -47,7 +47,7 @@ from gitwave.engine.apps.projects import is_app_project
 from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
 from gitwave.engine.model import Resource, SourceRef
-from gitwave.engine.render import Rendered, RenderTool, render
+from gitwave.engine.render import Rendered, RenderTool, render, render_chart
 from gitwave.engine.render.postbuild import ObjectReader, apply_post_build, variables_for
 from gitwave.engine.source import (
     Checkout,
@@ -218,7 +218,7 @@ def render_app(
     """
     if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
         return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
-    rendered = _own_objects(app, cache_dir)
+    checkout, rendered = _own_objects(app, cache_dir)
     if app.post_build is not None:
         variables = variables_for(app.post_build, read)
         rendered = apply_post_build(rendered, app.post_build, variables, app.source.render)
@@ -226,30 +226,34 @@ def render_app(
         # gitwave plays helm-controller: each HelmRelease becomes its chart's objects.
         rendered = expand_helm_releases(
             rendered,
-            checkout=checkout_for(app, cache_dir=cache_dir),
+            checkout=checkout,
             source=app.source,
             read=read,
         )
     return rendered
 
 
-def _own_objects(app: AppSpec, cache_dir: Path | None) -> Rendered:
-    _, rendered = _render_whole(app, cache_dir=cache_dir)
+def _own_objects(app: AppSpec, cache_dir: Path | None) -> tuple[Checkout, Rendered]:
+    checkout, rendered = _render_whole(app, cache_dir=cache_dir)
     # An Argo app's AppProjects are gitwave's to read (like its child Applications), not to
     # apply; its ApplicationSets are read as its children (or fail alone).
     argo = app.kind is AppKind.ARGO
     if app.flux_tree:
         own = tuple(r for r in rendered.resources if not is_flux_machinery(r))
-        return rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
+        return checkout, (
+            rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
+        )
     if not app.children and not argo:
-        return rendered
+        return checkout, rendered
     own = tuple(
         r
         for r in rendered.resources
         if not (app.children and _is_argo_app_resource(r))
         and not (argo and (is_app_project(r.manifest) or _is_app_set_resource(r)))
     )
-    return rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
+    return checkout, (
+        rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
+    )
 
 
 def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Rendered]:
@@ -261,6 +265,8 @@ def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Re
     is a hit in render's cache. A work tree with uncommitted edits is rendered
     again on purpose: it may have changed in between (watch mode relies on that).
     """
+    if app.source.render.chart is not None:  # Argo CD: a chart from a Helm repository
+        return render_chart(app.source.render, where=app.where)
     checkout = checkout_for(app, cache_dir=cache_dir)
     return checkout, render(checkout, app.source.path, options=app.source.render)
 

@@ -50,6 +50,27 @@ class HelmOptions:
 
 
 @dataclass(frozen=True)
+class ChartSource:
+    """A chart from a Helm repository (Argo CD ``spec.source.chart``): the
+    repository (``https://…`` index or ``oci://…``), the chart's name and a
+    semver constraint for its version (Argo's ``targetRevision``)."""
+
+    repo_url: str
+    chart: str
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class ValueRepo:
+    """An Argo CD multi-source ``ref`` source: the repository that Helm values
+    files written ``$name/path`` are read from (``open_source`` arguments)."""
+
+    name: str
+    fetch_from: str
+    fetch_revision: str | None = None
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     """How to render an app path.
 
@@ -72,6 +93,10 @@ class RenderOptions:
     default_namespace: str = ""
     target_namespace: str = ""
     decryption: Decryption | None = None
+    # Argo CD: a chart from a Helm repository instead of a path, and the ``ref``
+    # sources of a multi-source app (``$name/values.yaml`` values files).
+    chart: ChartSource | None = None
+    value_repos: tuple[ValueRepo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,4 +120,12 @@ class Rendered:
         return len(self.resources)
 
 
-__all__ = ["KUSTOMIZATION_FILES", "HelmOptions", "RenderOptions", "RenderTool", "Rendered"]
+__all__ = [
+    "KUSTOMIZATION_FILES",
+    "ChartSource",
+    "HelmOptions",
+    "RenderOptions",
+    "RenderTool",
+    "Rendered",
+    "ValueRepo",
+]
