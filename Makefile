@@ -71,6 +71,11 @@ tools:
 	  echo "building opa (tests/gobuild/opa) into $(TOOLS) (once)"; \
 	  cd tests/gobuild/opa && "$(GO)" build -mod=mod -trimpath -ldflags='-s -w' -o "$(TOOLS)/opa" github.com/open-policy-agent/opa; \
 	else echo "go not found: opa is not built; the Rego comparison test will fail"; fi
+	@if [ -x "$(TOOLS)/registry" ]; then :; \
+	elif [ -x "$(GO)" ]; then \
+	  echo "building the OCI registry (tests/gobuild/registry) into $(TOOLS) (once)"; \
+	  cd tests/gobuild/registry && "$(GO)" build -mod=mod -trimpath -ldflags='-s -w' -o "$(TOOLS)/registry" github.com/distribution/distribution/v3/cmd/registry; \
+	else echo "go not found: the OCI registry is not built; the OCI tests will fail"; fi
 
 ## the local Kubernetes control plane for tests (see tests/cluster/README.md)
 cluster-build:

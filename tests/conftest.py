@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.clockcheck import ClockCheck, skew_seconds
+from tests.oci_registry import oci_registry  # noqa: F401  (a fixture: a real OCI registry)
 
 
 def pytest_configure(config: pytest.Config) -> None:
