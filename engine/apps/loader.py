@@ -192,7 +192,7 @@ def repository_identity(fetch_from: str) -> str:
     """A repository in a comparable form: a URL normalised; a local repository
     by its first remote (sorted), so two clones of one repository are one
     source, else by its absolute path."""
-    if is_remote(fetch_from):
+    if is_remote(fetch_from) or fetch_from.startswith("oci://"):  # oci://: a Helm registry
         return normalise_repo_url(fetch_from)
     remotes = sorted(normalise_repo_url(url) for url in remote_urls(Path(fetch_from)))
     return remotes[0] if remotes else normalise_repo_url(fetch_from)

@@ -12,8 +12,8 @@ and the reference comes after ``--``, so nothing read from Git is a flag.
 The cache (``$GITWAVE_CACHE/charts``, else ``~/.cache/gitwave/charts``) keeps
 each archive unpacked under its digest, and a small ``pins`` directory records
 which digest an exact (repository, chart, version) resolved to, so a second
-render of an exact version asks no server. A repository index is read once
-per process (``forget_indexes`` drops them). A chart that cannot be fetched is
+render of an exact version asks no server. A repository index is kept in
+memory for ``INDEX_TTL_S`` (``forget_indexes`` drops them). A chart that cannot be fetched is
 a RenderError naming the URL: never an empty render, so nothing is pruned.
 """
 
@@ -27,6 +27,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -126,7 +127,10 @@ def forget_indexes() -> None:
 
 # --- HTTP repositories --------------------------------------------------------
 
-_INDEXES: dict[str, dict[str, Any]] = {}
+# A repository index is kept this long in memory: a long-running ``gitwave run``
+# sees a new chart version within it, one command reads each index once.
+INDEX_TTL_S = 300.0
+_INDEXES: dict[str, tuple[float, dict[str, Any]]] = {}
 _INDEX_LOCK = threading.Lock()
 
 
@@ -190,10 +194,11 @@ def _fetch_http(ref: ChartRef, cache: Path) -> FetchedChart:
 
 def _index(ref: ChartRef) -> dict[str, Any]:
     url = ref.repo_url.rstrip("/") + "/index.yaml"
+    now = time.monotonic()
     with _INDEX_LOCK:
         found = _INDEXES.get(url)
-    if found is not None:
-        return found
+    if found is not None and now - found[0] < INDEX_TTL_S:
+        return found[1]
     data = _download(url, ref)
     try:
         index = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -202,7 +207,7 @@ def _index(ref: ChartRef) -> dict[str, Any]:
     if not isinstance(index, dict):
         raise RenderError(_where(ref), f"{redact_url(url)}: not a Helm repository index")
     with _INDEX_LOCK:
-        _INDEXES[url] = index
+        _INDEXES[url] = (now, index)
     return index
 
 
@@ -245,7 +250,8 @@ def _fetch_oci(ref: ChartRef, cache: Path) -> FetchedChart:
         command = [helm, "pull", f"--destination={tmp}"]
         if ref.version:
             command.append(f"--version={ref.version}")
-        if ref.insecure:
+        if ref.insecure or _is_loopback(reference):
+            # Flux's ``spec.insecure``; a registry on this host is plain HTTP, as Docker assumes.
             command.append("--plain-http")
         command += ["--", reference]
         run_tool(
@@ -269,6 +275,11 @@ def _fetch_oci(ref: ChartRef, cache: Path) -> FetchedChart:
     chart = _store(cache, data, digest, ref, version, reference)
     _pin(cache, base, ref.name, version, digest)
     return chart
+
+
+def _is_loopback(reference: str) -> bool:
+    host = urllib.parse.urlsplit(reference).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1")
 
 
 # --- the cache ----------------------------------------------------------------
