@@ -77,6 +77,7 @@ def expand_helm_releases(
     source: AppSource,
     read: ObjectReader | None,
     cache_dir: Path | None = None,
+    kube_version: str = "",
 ) -> Rendered:
     """``rendered`` with each HelmRelease replaced by its chart's objects and the
     Flux Helm sources (HelmRepository, OCIRepository, HelmChart, and the
@@ -84,7 +85,8 @@ def expand_helm_releases(
 
     ``checkout``/``source`` are the app's (a GitRepository ``.`` or naming this
     repository is this checkout); ``read`` reads valuesFrom objects from the
-    target (None: none can be read, so a required one is missing). Raises
+    target (None: none can be read, so a required one is missing);
+    ``kube_version`` the target's release (``1.33``; "": ``kube_versions``'s). Raises
     RenderError naming the HelmRelease and URL when a chart cannot be fetched
     or rendered, ValidationError for a malformed HelmRelease.
     """
@@ -94,7 +96,9 @@ def expand_helm_releases(
         if r.key.group == FLUX_SOURCE_GROUP and r.key.kind in _SOURCE_KINDS
     }
     releases = [r for r in rendered.resources if _is_release(r)]
-    context = _Context(checkout, source, read, cache_dir, sources)
+    context = _Context(
+        checkout, source, read, cache_dir, sources, kube_version or current_version()
+    )
     parsed = [_parse_release(r) for r in releases]
     objects: dict[ResourceKey, tuple[Resource, ...]] = {}
     used_git: set[ResourceKey] = set()
@@ -229,6 +233,7 @@ class _Context:
     read: ObjectReader | None
     cache_dir: Path | None
     sources: Mapping[tuple[str, str, str], Resource]
+    kube_version: str
 
     def render(self, release: _Release) -> tuple[tuple[Resource, ...], ResourceKey | None]:
         """The objects ``release`` renders to, and the GitRepository it used (if one)."""
@@ -239,7 +244,7 @@ class _Context:
             namespace=release.release_namespace,
             values_texts=(yaml.safe_dump(values, sort_keys=False),) if values else (),
             include_crds=release.include_crds,
-            kube_version=f"v{current_version()}.0",
+            kube_version=f"v{self.kube_version}.0",
             redact=frozenset(secret_values),
         )
         docs = fetched_chart_docs(chart, how, where=release.where, root=root)

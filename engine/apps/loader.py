@@ -11,7 +11,7 @@ than stopping the walk.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -206,7 +206,11 @@ def checkout_for(app: AppSpec, *, cache_dir: Path | None = None) -> Checkout:
 
 
 def render_app(
-    app: AppSpec, *, cache_dir: Path | None = None, read: ObjectReader | None = None
+    app: AppSpec,
+    *,
+    cache_dir: Path | None = None,
+    read: ObjectReader | None = None,
+    kube_version: Callable[[], str] | None = None,
 ) -> Rendered:
     """Render ``app`` from its resolved source; child Applications are left out.
     A Flux app's ``postBuild`` variables are substituted, those of its
@@ -214,7 +218,10 @@ def render_app(
     required one is missing).
 
     Raises what ``open_source`` and ``render`` raise, and ValidationError for a
-    substitution that fails (see ``render.postbuild``).
+    substitution that fails (see ``render.postbuild``). A HelmRelease in the
+    render becomes its chart's objects (``helmrelease``), rendered for the
+    Kubernetes release ``kube_version()`` names (asked only then; None or "":
+    the default release, ``kube_versions``).
     """
     if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
         return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
@@ -229,6 +236,7 @@ def render_app(
             checkout=checkout,
             source=app.source,
             read=read,
+            kube_version=kube_version() if kube_version is not None else "",
         )
     return rendered
 

@@ -35,6 +35,14 @@ data:
   only: "in 1.x"
 """
 
+KUBE = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-kube
+data:
+  version: {{ .Capabilities.KubeVersion.Version | quote }}
+"""
+
 HOOK = """apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -249,7 +257,10 @@ def test_chart_from_a_git_repository_with_post_renderer(
 ) -> None:
     root = tmp_path / "repo"
     write_chart(
-        root / "charts", "api", "0.1.0", templates={"cm.yaml": CONFIGMAP, "hook.yaml": HOOK}
+        root / "charts",
+        "api",
+        "0.1.0",
+        templates={"cm.yaml": CONFIGMAP, "hook.yaml": HOOK, "kube.yaml": KUBE},
     )
     (root / "deploy").mkdir()
     (root / "deploy" / "api.yaml").write_text(
@@ -286,3 +297,8 @@ spec:
     assert code == 0, out + err
     data = live(capsys, "configmap/api-settings", "apps")["data"]
     assert data["patched"] == "yes" and data["chart"] == "0.1.0"
+    # The target's release, as Flux's Helm SDK reads it from the cluster.
+    assert live(capsys, "configmap/api-kube", "apps")["data"]["version"] == "v1.37.0"
+    # The pre-install hook ran as a PreSync hook, before the release's objects.
+    lines = [line.split()[-1] for line in out.splitlines() if line.startswith("  created")]
+    assert lines.index("ConfigMap/apps/api-migrate") < lines.index("ConfigMap/apps/api-settings")
