@@ -26,7 +26,8 @@ import copy
 import hashlib
 import posixpath
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ def expand_helm_releases(
     read: ObjectReader | None,
     cache_dir: Path | None = None,
     kube_version: str = "",
+    known_sources: SourceLookup | None = None,
 ) -> Rendered:
     """``rendered`` with each HelmRelease replaced by its chart's objects and the
     Flux Helm sources (HelmRepository, OCIRepository, HelmChart, and the
@@ -86,7 +88,9 @@ def expand_helm_releases(
     ``checkout``/``source`` are the app's (a GitRepository ``.`` or naming this
     repository is this checkout); ``read`` reads valuesFrom objects from the
     target (None: none can be read, so a required one is missing);
-    ``kube_version`` the target's release (``1.33``; "": ``kube_versions``'s). Raises
+    ``kube_version`` the target's release (``1.33``; "": ``kube_versions``'s);
+    ``known_sources`` finds the Flux sources defined elsewhere in what was
+    loaded (those of the render win). Raises
     RenderError naming the HelmRelease and URL when a chart cannot be fetched
     or rendered, ValidationError for a malformed HelmRelease.
     """
@@ -97,7 +101,13 @@ def expand_helm_releases(
     }
     releases = [r for r in rendered.resources if _is_release(r)]
     context = _Context(
-        checkout, source, read, cache_dir, sources, kube_version or current_version()
+        checkout,
+        source,
+        read,
+        cache_dir,
+        sources,
+        kube_version or current_version(),
+        known_sources,
     )
     parsed = [_parse_release(r) for r in releases]
     objects: dict[ResourceKey, tuple[Resource, ...]] = {}
@@ -234,6 +244,7 @@ class _Context:
     cache_dir: Path | None
     sources: Mapping[tuple[str, str, str], Resource]
     kube_version: str
+    known_sources: SourceLookup | None
 
     def render(self, release: _Release) -> tuple[tuple[Resource, ...], ResourceKey | None]:
         """The objects ``release`` renders to, and the GitRepository it used (if one)."""
@@ -388,8 +399,10 @@ class _Context:
         self, reader: Reader, kind: str, name: str, namespace: str, field_name: str
     ) -> Resource:
         found = self.sources.get((kind, namespace, name))
+        if found is None and self.known_sources is not None:
+            found = self.known_sources(ResourceKey(FLUX_SOURCE_GROUP, kind, namespace, name))
         if found is None:
-            reader.fail(f"{field_name}: {kind}/{namespace}/{name} is not defined beside it")
+            reader.fail(f"{field_name}: {kind}/{namespace}/{name} is not defined in what was read")
         return found
 
     # --- values ------------------------------------------------------------
@@ -634,4 +647,45 @@ def _is_helm_source(resource: Resource) -> bool:
     )
 
 
-__all__ = ["HELM_GROUP", "expand_helm_releases", "has_helm_releases"]
+# Finds a Flux source object defined elsewhere in what was loaded (None: nowhere).
+SourceLookup = Callable[[ResourceKey], Resource | None]
+
+
+class SourceBook:
+    """The Flux source objects of one load, for HelmReleases that name a source
+    another Kustomization defines (Flux looks sources up cluster-wide).
+
+    ``known`` are those read while loading; ``more`` renders the other apps
+    when a source is not among them, once, only when a HelmRelease asks.
+    Not part of an app's identity (``AppSpec.flux_sources``)."""
+
+    def __init__(
+        self, known: Iterable[Resource], more: Callable[[], Iterable[Resource]] | None = None
+    ) -> None:
+        self._known = {r.key: r for r in known if is_flux_source(r)}
+        self._more = more
+        self._lock = threading.Lock()
+
+    def __call__(self, key: ResourceKey) -> Resource | None:
+        with self._lock:
+            if key not in self._known and self._more is not None:
+                more, self._more = self._more, None
+                for resource in more():
+                    if is_flux_source(resource):
+                        self._known.setdefault(resource.key, resource)
+            return self._known.get(key)
+
+
+def is_flux_source(resource: Resource) -> bool:
+    """A source a HelmRelease may name: HelmRepository, OCIRepository, HelmChart, GitRepository."""
+    return resource.key.group == FLUX_SOURCE_GROUP and resource.key.kind in _SOURCE_KINDS
+
+
+__all__ = [
+    "HELM_GROUP",
+    "SourceBook",
+    "SourceLookup",
+    "expand_helm_releases",
+    "has_helm_releases",
+    "is_flux_source",
+]

@@ -26,7 +26,12 @@ from gitwave.engine.apps.broken import (
 )
 from gitwave.engine.apps.files import app_documents, app_kind, top_level_files
 from gitwave.engine.apps.flux import FluxSource, parse_flux, parse_git_repository
-from gitwave.engine.apps.helmrelease import expand_helm_releases, has_helm_releases
+from gitwave.engine.apps.helmrelease import (
+    SourceBook,
+    expand_helm_releases,
+    has_helm_releases,
+    is_flux_source,
+)
 from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.implicit import implicit_for
 from gitwave.engine.apps.model import (
@@ -46,7 +51,7 @@ from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.apps.projects import is_app_project
 from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
-from gitwave.engine.model import Resource, SourceRef
+from gitwave.engine.model import Resource, ResourceKey, SourceRef
 from gitwave.engine.render import Rendered, RenderTool, render, render_chart
 from gitwave.engine.render.postbuild import ObjectReader, apply_post_build, variables_for
 from gitwave.engine.source import (
@@ -141,7 +146,7 @@ def load_app_set(
         clusters,
         default_namespace,
     )
-    apps = loader.top_level(holder, target)
+    apps = loader.with_sources(loader.top_level(holder, target))
     apps = loader.projects.assign(apps, loader.broken)
     identities: dict[str, str] = {}
     broken = tuple(
@@ -237,6 +242,7 @@ def render_app(
             source=app.source,
             read=read,
             kube_version=kube_version() if kube_version is not None else "",
+            known_sources=app.flux_sources,
         )
     return rendered
 
@@ -301,6 +307,54 @@ class _Loader:
         self.sets = SetLoader(clusters or CurrentTargetOnly(), local_repos, cache_dir)
         # Every Kustomization found in a ``flux bootstrap`` tree, read or not.
         self.flux_tree_names: set[str] = set()
+        # Every Flux source object read (top-level files, Kustomization renders):
+        # a HelmRelease may name one defined in another Kustomization, as in Flux.
+        self.flux_sources: dict[ResourceKey, Resource] = {}
+
+    def _pool(self, resources: Sequence[Resource]) -> None:
+        for resource in resources:
+            if is_flux_source(resource):
+                self.flux_sources.setdefault(resource.key, resource)
+
+    def _pool_document(self, doc: Document, rel: str) -> None:
+        value = doc.value
+        meta = value.get("metadata") if isinstance(value, dict) else None
+        if not isinstance(meta, dict) or not isinstance(value.get("apiVersion"), str):
+            return
+        name, namespace = meta.get("name"), meta.get("namespace") or DEFAULT_NAMESPACE
+        if not isinstance(name, str) or not isinstance(namespace, str):
+            return
+        group = str(value["apiVersion"]).rpartition("/")[0]
+        key = ResourceKey(group, str(value.get("kind")), namespace, name)
+        self._pool([Resource(key, value["apiVersion"], value, SourceRef(rel, doc.line))])
+
+    def with_sources(self, apps: Sequence[AppSpec]) -> list[AppSpec]:
+        """``apps`` (and their children) able to find every Flux source of this
+        load: those read already, else (once, when a HelmRelease asks) those the
+        other Flux apps render."""
+        flux = [a for a in apps for a in a.walk() if a.kind is AppKind.FLUX]
+        if not flux and not self.flux_sources:
+            return list(apps)
+        cache_dir = self.cache_dir
+
+        def more() -> list[Resource]:
+            found: list[Resource] = []
+            for app in flux:
+                try:
+                    found.extend(_render_whole(app, cache_dir=cache_dir)[1].resources)
+                except GitwaveError:
+                    continue  # that app fails on its own; its sources are unknown
+            return found
+
+        book = SourceBook(self.flux_sources.values(), more)
+
+        def give(app: AppSpec) -> AppSpec:
+            children = tuple(give(c) for c in app.children)
+            if app.kind is not AppKind.FLUX and app.kind is not AppKind.IMPLICIT:
+                return replace(app, children=children) if children else app
+            return replace(app, children=children, flux_sources=book)
+
+        return [give(a) for a in apps]
 
     def _fail(self, name: str, error: GitwaveError, spec: AppSpec | None = None) -> None:
         self.broken.append(BrokenApp(name=name, error=error, spec=spec))
@@ -350,7 +404,10 @@ class _Loader:
                     elif kind == "Kustomization":
                         flux_docs.append((doc, rel))
                     elif kind == "GitRepository":
+                        self._pool_document(doc, rel)
                         sources.append(parse_git_repository(doc.value, where, holder.resolve))
+                    elif kind in _HELM_SOURCE_KINDS:
+                        self._pool_document(doc, rel)
                 except GitwaveError as exc:
                     name = definition_name(doc.value, where)
                     if kind == "GitRepository":
@@ -422,6 +479,7 @@ class _Loader:
                 kind = app_kind(doc.value)
                 where = f"{rel}:{doc.line}"
                 if kind == "GitRepository":
+                    self._pool_document(doc, rel)
                     try:
                         sources.append(parse_git_repository(doc.value, where, holder.resolve))
                     except GitwaveError as exc:
@@ -464,6 +522,7 @@ class _Loader:
             self._fail(app.name, exc, app)
             return app
         holder = Holder.for_source(checkout, app.source)
+        self._pool(rendered.resources)
         found = list(sources)
         for resource in rendered.resources:
             if _is_flux_source(resource):
@@ -592,6 +651,7 @@ def _identity(app: AppSpec) -> tuple[str, str | None, str]:
     return (place, source.fetch_revision, source.path)
 
 
+_HELM_SOURCE_KINDS = ("HelmRepository", "OCIRepository", "HelmChart")
 # Where ``flux bootstrap`` writes the root GitRepository and Kustomization of a cluster.
 BOOTSTRAP_DIR = "flux-system"
 # Flux's own installation (gotk-components.yaml) carries this label.

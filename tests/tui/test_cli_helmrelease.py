@@ -302,3 +302,56 @@ spec:
     # The pre-install hook ran as a PreSync hook, before the release's objects.
     lines = [line.split()[-1] for line in out.splitlines() if line.startswith("  created")]
     assert lines.index("ConfigMap/apps/api-migrate") < lines.index("ConfigMap/apps/api-settings")
+
+
+def test_sources_in_other_kustomizations_as_flux_repos_lay_them_out(
+    tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The usual Flux repository: the HelmRepository in an ``infrastructure``
+    Kustomization, the HelmRelease in ``apps`` (dependsOn it), and a chart
+    from the ``here`` GitRepository defined beside the Kustomizations."""
+    root = tmp_path / "repo"
+    for folder in ("clusters", "sources", "apps"):
+        (root / folder).mkdir(parents=True)
+    write_chart(root / "charts", "api", "0.2.0")
+    kustomization = """---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: {name}, namespace: flux-system}}
+spec:
+  interval: 1m
+  path: ./{name}
+  prune: true
+  targetNamespace: {target}
+  sourceRef: {{kind: GitRepository, name: here}}
+"""
+    (root / "clusters" / "flux.yaml").write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: here, namespace: flux-system}\nspec: {interval: 1m, url: .}\n"
+        + kustomization.format(name="sources", target="flux-system")
+        + kustomization.format(name="apps", target="flux-system")
+        + "  dependsOn: [{name: sources}]\n"
+    )
+    (root / "sources" / "charts.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}\n---\n"
+        + release_yaml(chart_repo.url, "1.x").split("---")[0]
+    )
+    (root / "apps" / "releases.yaml").write_text(
+        "---".join(release_yaml(chart_repo.url, "1.x").split("---")[1:])
+        + """---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: api, namespace: flux-system}
+spec:
+  interval: 5m
+  chart:
+    spec:
+      chart: ./charts/api
+      sourceRef: {kind: GitRepository, name: here}
+"""
+    )
+    commit(root)
+    code, out, err = run(capsys, "sync", str(root / "clusters"))
+    assert code == 0, out + err
+    assert live(capsys, "configmap/shop-web-settings", "shop")["data"]["chart"] == "1.4.0"
+    assert live(capsys, "configmap/api-settings", "flux-system")["data"]["chart"] == "0.2.0"
