@@ -168,7 +168,7 @@ def _pick_source(
             url = reader.string(entry, f"{field_name}.repoURL", required=True)
             revision = reader.string(entry, f"{field_name}.targetRevision") or "HEAD"
             fetch_from, fetch_revision = resolve(url, revision, where, f"{field_name}.repoURL")
-            refs.append(ValueRepo(ref, fetch_from, fetch_revision))
+            refs.append(ValueRepo(ref, fetch_from, fetch_revision, repo_url=url))
         if reader.string(entry, f"{field_name}.chart") or reader.string(
             entry, f"{field_name}.path"
         ):

@@ -68,6 +68,7 @@ class ValueRepo:
     name: str
     fetch_from: str
     fetch_revision: str | None = None
+    repo_url: str = ""  # as written (what an AppProject's sourceRepos is checked against)
 
 
 @dataclass(frozen=True)

@@ -229,3 +229,39 @@ def test_sources_with_a_ref_values_file(
     assert "values file '$other/envs/prod.yaml': no source has ref 'other' (refs: $config)" in (
         out + err
     )
+
+
+def test_a_project_checks_the_ref_source_too(
+    tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prod.yaml").write_text("greeting: hi\n")
+    commit(config, "values")
+    root = tmp_path / "apps"
+    root.mkdir()
+    (root / "project.yaml").write_text(
+        f"""apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {{name: team}}
+spec:
+  sourceRepos: ["{chart_repo.url}"]
+  destinations: [{{server: "*", namespace: "*"}}]
+"""
+    )
+    (root / "web.yaml").write_text(
+        application(
+            f"""  project: team
+  sources:
+    - repoURL: {chart_repo.url}
+      chart: web
+      helm: {{valueFiles: [$config/prod.yaml]}}
+    - {{repoURL: "{config.as_uri()}", ref: config}}
+"""
+        )
+    )
+    commit(root, "init")
+    code, out, err = run(capsys, "sync", str(root), "--allow-local-repo", str(config))
+    assert code == 2, out + err
+    assert f"sourceRepos does not allow '{config.as_uri()}'" in out + err
+    assert names(capsys, "deployments", "shop") == []
