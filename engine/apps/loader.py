@@ -458,7 +458,13 @@ class _Loader:
         return with_default_namespace(app, self.default_namespace)
 
     def _check_local(self, app: AppSpec) -> None:
-        check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+        """ValidationError when a source of ``app`` (its ``ref`` sources too) is a
+        host directory outside the allowed ones."""
+        for fetch_from in (
+            app.source.fetch_from,
+            *(r.fetch_from for r in app.source.render.value_repos),
+        ):
+            check_local_repo(fetch_from, allowed=self.local_repos, subject=app.where)
 
     def _bootstrap(
         self, holder: Holder, target: Path, sources: list[FluxSource]
@@ -573,7 +579,7 @@ class _Loader:
         """
         app = self._namespaced(app)
         try:
-            check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+            self._check_local(app)
         except GitwaveError as exc:
             self._fail(app.name, exc, app)
             return app

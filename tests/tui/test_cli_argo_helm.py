@@ -265,3 +265,28 @@ spec:
     assert code == 2, out + err
     assert f"sourceRepos does not allow '{config.as_uri()}'" in out + err
     assert names(capsys, "deployments", "shop") == []
+
+
+def test_a_ref_source_on_this_host_needs_allowing(
+    tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prod.yaml").write_text("greeting: hi\n")
+    commit(config, "values")
+    root = tmp_path / "apps"
+    root.mkdir()
+    (root / "web.yaml").write_text(
+        application(
+            f"""  sources:
+    - repoURL: {chart_repo.url}
+      chart: web
+      helm: {{valueFiles: [$config/prod.yaml]}}
+    - {{repoURL: "{config.as_uri()}", ref: config}}
+"""
+        )
+    )
+    commit(root, "init")
+    code, out, err = run(capsys, "sync", str(root))
+    assert code == 2, out + err
+    assert f"its source {config} is a directory on the gitwave host outside" in out + err
