@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from gitwave.engine.apps.fields import (
@@ -32,7 +33,7 @@ from gitwave.engine.apps.projects import DEFAULT_PROJECT
 from gitwave.engine.diff import IgnoreDifference
 from gitwave.engine.model import Propagation, SourceRef
 from gitwave.engine.names import HELM_RELEASE_MAX, SUBDOMAIN_MAX
-from gitwave.engine.render import ChartSource, HelmOptions, RenderOptions, ValueRepo
+from gitwave.engine.render import ChartSource, HelmOptions, MoreSource, RenderOptions, ValueRepo
 from gitwave.engine.yamlio import dump
 
 _BOOL_OPTIONS = {
@@ -66,21 +67,7 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
     where = f"{origin} (Application/{name})"
     reader = Reader(where)
     spec = reader.mapping(doc, "spec", required=True)
-    source, prefix, value_repos = _pick_source(reader, spec, resolve, where)
-    for unsupported, why in (("plugin", "config management plugins are not supported"),):
-        if source.get(unsupported):
-            reader.fail(f"{prefix}.{unsupported}: {why}")
-    repo_url = reader.string(source, f"{prefix}.repoURL", required=True)
-    revision = reader.string(source, f"{prefix}.targetRevision") or "HEAD"
-    chart_name = reader.string(source, f"{prefix}.chart")
-    chart = None
-    if chart_name:
-        chart = _chart_source(reader, prefix, repo_url, chart_name, revision)
-        path = chart_name
-    else:
-        path = clean_path(
-            reader.string(source, f"{prefix}.path", required=True), f"{where}: {prefix}.path"
-        )
+    rendering, value_repos = _pick_sources(reader, spec, resolve, where)
     destination = reader.mapping(spec, "spec.destination")
     namespace = reader.dns_name(
         reader.string(destination, "spec.destination.namespace"), "spec.destination.namespace"
@@ -89,24 +76,27 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
     cluster_name = reader.string(destination, "spec.destination.name")
     if server and cluster_name:
         reader.fail("spec.destination: set either server or name, not both")
-    directory = reader.mapping(source, f"{prefix}.directory")
-    options = RenderOptions(
-        kustomize_images=_argo_images(reader, source, prefix),
-        helm=_argo_helm(reader, source, name, namespace, prefix),
-        directory_recurse=reader.boolean(directory, f"{prefix}.directory.recurse"),
-        directory_include=reader.string(directory, f"{prefix}.directory.include"),
-        directory_exclude=reader.string(directory, f"{prefix}.directory.exclude"),
-        default_namespace=namespace,
-        chart=chart,
-        value_repos=value_repos,
-    )
-    if directory.get("jsonnet"):
-        reader.fail(f"{prefix}.directory.jsonnet is not supported")
-    if chart is not None:
-        # A Helm repository is fetched by the chart fetcher, not opened as Git.
-        fetch_from, fetch_revision = repo_url, None
-    else:
-        fetch_from, fetch_revision = resolve(repo_url, revision, where, f"{prefix}.repoURL")
+    read = [
+        _read_source(reader, source, prefix, name, namespace, value_repos, resolve)
+        for source, prefix in rendering
+    ]
+    first = read[0]
+    if len(read) > 1:
+        # Argo CD renders every source and applies the union: the others ride
+        # along in the first one's render options (``RenderOptions.more_sources``).
+        more = tuple(
+            MoreSource(
+                repo_url=s.repo_url,
+                fetch_from=s.fetch_from,
+                fetch_revision=s.fetch_revision,
+                path=s.path,
+                options=s.render,
+            )
+            for s in read[1:]
+        )
+        first = replace(first, render=replace(first.render, more_sources=more))
+    repo_url, revision, path = first.repo_url, first.revision, first.path
+    options, fetch_from, fetch_revision = first.render, first.fetch_from, first.fetch_revision
     return AppSpec(
         name=name,
         kind=AppKind.ARGO,
@@ -144,14 +134,67 @@ def _has_resources_finalizer(meta: Mapping[str, Any]) -> bool:
     )
 
 
-def _pick_source(
+def _read_source(
+    reader: Reader,
+    source: Mapping[str, Any],
+    prefix: str,
+    name: str,
+    namespace: str,
+    value_repos: tuple[ValueRepo, ...],
+    resolve: RepoResolver,
+) -> AppSource:
+    """One rendering source (``spec.source`` or ``spec.sources[i]``, named ``prefix``)."""
+    where = reader.where
+    for unsupported, why in (("plugin", "config management plugins are not supported"),):
+        if source.get(unsupported):
+            reader.fail(f"{prefix}.{unsupported}: {why}")
+    repo_url = reader.string(source, f"{prefix}.repoURL", required=True)
+    revision = reader.string(source, f"{prefix}.targetRevision") or "HEAD"
+    chart_name = reader.string(source, f"{prefix}.chart")
+    chart = None
+    if chart_name:
+        chart = _chart_source(reader, prefix, repo_url, chart_name, revision)
+        path = chart_name
+    else:
+        path = clean_path(
+            reader.string(source, f"{prefix}.path", required=True), f"{where}: {prefix}.path"
+        )
+    directory = reader.mapping(source, f"{prefix}.directory")
+    options = RenderOptions(
+        kustomize_images=_argo_images(reader, source, prefix),
+        helm=_argo_helm(reader, source, name, namespace, prefix),
+        directory_recurse=reader.boolean(directory, f"{prefix}.directory.recurse"),
+        directory_include=reader.string(directory, f"{prefix}.directory.include"),
+        directory_exclude=reader.string(directory, f"{prefix}.directory.exclude"),
+        default_namespace=namespace,
+        chart=chart,
+        value_repos=value_repos,
+    )
+    if directory.get("jsonnet"):
+        reader.fail(f"{prefix}.directory.jsonnet is not supported")
+    if chart is not None:
+        # A Helm repository is fetched by the chart fetcher, not opened as Git.
+        fetch_from, fetch_revision = repo_url, None
+    else:
+        fetch_from, fetch_revision = resolve(repo_url, revision, where, f"{prefix}.repoURL")
+    return AppSource(
+        repo_url=repo_url,
+        revision=revision,
+        path=path,
+        render=options,
+        fetch_from=fetch_from,
+        fetch_revision=fetch_revision,
+    )
+
+
+def _pick_sources(
     reader: Reader, spec: Mapping[str, Any], resolve: RepoResolver, where: str
-) -> tuple[Mapping[str, Any], str, tuple[ValueRepo, ...]]:
-    """The source that renders the app, its field name (``spec.source`` or
-    ``spec.sources[i]``) and, for ``spec.sources``, the ``ref`` sources its
+) -> tuple[list[tuple[Mapping[str, Any], str]], tuple[ValueRepo, ...]]:
+    """The sources that render the app with their field names (``spec.source``
+    or ``spec.sources[i]``) and, for ``spec.sources``, the ``ref`` sources
     ``$ref/path`` values files are read from."""
     if "sources" not in spec or "source" in spec:
-        return reader.mapping(spec, "spec.source", required=True), "spec.source", ()
+        return [(reader.mapping(spec, "spec.source", required=True), "spec.source")], ()
     sources = reader.mappings(spec, "spec.sources")
     refs: list[ValueRepo] = []
     rendering: list[int] = []
@@ -173,13 +216,9 @@ def _pick_source(
             entry, f"{field_name}.path"
         ):
             rendering.append(i)
-    if len(rendering) != 1:
-        reader.fail(
-            f"spec.sources: {len(rendering)} sources render manifests; gitwave renders one "
-            "(a chart or a path) beside any number of ref sources"
-        )
-    i = rendering[0]
-    return sources[i], f"spec.sources[{i}]", tuple(refs)
+    if not rendering:
+        reader.fail("spec.sources: no source renders manifests (a chart or a path)")
+    return [(sources[i], f"spec.sources[{i}]") for i in rendering], tuple(refs)
 
 
 def _chart_source(

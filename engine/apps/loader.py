@@ -50,7 +50,7 @@ from gitwave.engine.apps.order import check_depends_on, check_unique, order_apps
 from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.apps.projects import is_app_project
 from gitwave.engine.clusters import ClusterSource
-from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
+from gitwave.engine.errors import GitwaveError, RenderError, SourceError, ValidationError
 from gitwave.engine.model import Resource, ResourceKey, SourceRef
 from gitwave.engine.render import Rendered, RenderTool, render, render_chart
 from gitwave.engine.render.postbuild import ObjectReader, apply_post_build, variables_for
@@ -280,9 +280,39 @@ def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Re
     again on purpose: it may have changed in between (watch mode relies on that).
     """
     if app.source.render.chart is not None:  # Argo CD: a chart from a Helm repository
-        return render_chart(app.source.render, where=app.where)
-    checkout = checkout_for(app, cache_dir=cache_dir)
-    return checkout, render(checkout, app.source.path, options=app.source.render)
+        checkout, rendered = render_chart(app.source.render, where=app.where)
+    else:
+        checkout = checkout_for(app, cache_dir=cache_dir)
+        rendered = render(checkout, app.source.path, options=app.source.render)
+    if app.source.render.more_sources:
+        rendered = _with_more_sources(app, rendered, cache_dir)
+    return checkout, rendered
+
+
+def _with_more_sources(app: AppSpec, rendered: Rendered, cache_dir: Path | None) -> Rendered:
+    """``rendered`` with the objects of the app's other rendering sources (Argo CD
+    multi-source): an object two sources render is an error naming both."""
+    resources = list(rendered.resources)
+    seen = {r.key: r for r in resources}
+    for more in app.source.render.more_sources:
+        if more.options.chart is not None:
+            _, extra = render_chart(more.options, where=app.where)
+        else:
+            checkout = open_source(
+                more.fetch_from, revision=more.fetch_revision, cache_dir=cache_dir
+            )
+            extra = render(checkout, more.path, options=more.options)
+        for resource in extra.resources:
+            first = seen.get(resource.key)
+            if first is not None:
+                raise RenderError(
+                    resource.source or SourceRef(extra.path),
+                    f"{resource.key.display} is rendered by two sources of {app.where}: "
+                    f"at {first.source} and at {resource.source}",
+                )
+            seen[resource.key] = resource
+            resources.append(resource)
+    return replace(rendered, resources=tuple(resources))
 
 
 # --- loading ---------------------------------------------------------------
@@ -460,9 +490,12 @@ class _Loader:
     def _check_local(self, app: AppSpec) -> None:
         """ValidationError when a source of ``app`` (its ``ref`` sources too) is a
         host directory outside the allowed ones."""
+        render = app.source.render
         for fetch_from in (
             app.source.fetch_from,
-            *(r.fetch_from for r in app.source.render.value_repos),
+            *(r.fetch_from for r in render.value_repos),
+            *(m.fetch_from for m in render.more_sources),
+            *(r.fetch_from for m in render.more_sources for r in m.options.value_repos),
         ):
             check_local_repo(fetch_from, allowed=self.local_repos, subject=app.where)
 

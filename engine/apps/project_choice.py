@@ -114,7 +114,12 @@ def app_refusal(app: AppSpec, project: AppProject) -> GitwaveError | None:
     """The first rule of ``project`` that refuses ``app`` itself, or None."""
     rules: list[str] = []
     # Every source of a multi-source app counts, its ``ref`` sources too (as in Argo CD).
-    for repo_url in (app.source.repo_url, *(r.repo_url for r in app.source.render.value_repos)):
+    render = app.source.render
+    for repo_url in (
+        app.source.repo_url,
+        *(r.repo_url for r in render.value_repos),
+        *(m.repo_url for m in render.more_sources),
+    ):
         if repo_url and not source_permitted(project, repo_url):
             rules.append(f"sourceRepos does not allow {repo_url!r}")
     server, name = written_destination(app)

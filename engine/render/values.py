@@ -98,6 +98,22 @@ class RenderOptions:
     # sources of a multi-source app (``$name/values.yaml`` values files).
     chart: ChartSource | None = None
     value_repos: tuple[ValueRepo, ...] = ()
+    # Argo CD multi-source: the other sources that render manifests (their
+    # objects are added to this one's).
+    more_sources: tuple[MoreSource, ...] = ()
+
+
+@dataclass(frozen=True)
+class MoreSource:
+    """Another rendering source of an Argo CD multi-source app: where it is
+    (``open_source`` arguments, or a chart in ``options.chart``), its path,
+    its repoURL as written, and how it renders."""
+
+    repo_url: str
+    fetch_from: str
+    fetch_revision: str | None
+    path: str
+    options: RenderOptions
 
 
 @dataclass(frozen=True)
@@ -125,6 +141,7 @@ __all__ = [
     "KUSTOMIZATION_FILES",
     "ChartSource",
     "HelmOptions",
+    "MoreSource",
     "RenderOptions",
     "RenderTool",
     "Rendered",

@@ -373,12 +373,9 @@ def _apply(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
             "spec.syncPolicy.automated.prune must be true or false",
         ),
         BadAppCase(
-            "two rendering sources",
-            {
-                "spec.source": DELETE,
-                "spec.sources": [{"repoURL": ".", "path": "a"}, {"repoURL": ".", "path": "b"}],
-            },
-            "spec.sources: 2 sources render manifests; gitwave renders one",
+            "no rendering source",
+            {"spec.source": DELETE, "spec.sources": [{"repoURL": ".", "ref": "values"}]},
+            "spec.sources: no source renders manifests (a chart or a path)",
         ),
         BadAppCase(
             "a chart from a Git repoURL",

@@ -290,3 +290,36 @@ def test_a_ref_source_on_this_host_needs_allowing(
     code, out, err = run(capsys, "sync", str(root))
     assert code == 2, out + err
     assert f"its source {config} is a directory on the gitwave host outside" in out + err
+
+
+def test_sources_render_a_chart_and_a_path_together(
+    tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "apps"
+    (root / "extra").mkdir(parents=True)
+    (root / "extra" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {from: git}\n"
+    )
+    (root / "web.yaml").write_text(
+        application(
+            f"""  sources:
+    - {{repoURL: "{chart_repo.url}", chart: web, targetRevision: 2.0.0}}
+    - {{repoURL: ., path: extra}}
+"""
+        )
+    )
+    commit(root, "init")
+    code, out, err = run(capsys, "sync", str(root))
+    assert code == 0, out + err
+    assert live(capsys, "configmap/extra", "shop")["data"] == {"from": "git"}
+    assert live(capsys, "configmap/web-settings", "shop")["data"]["chart"] == "2.0.0"
+
+    # The Git source now renders an object the chart renders too: an error naming both.
+    (root / "extra" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-settings}\ndata: {}\n"
+    )
+    commit(root)
+    code, out, err = run(capsys, "sync", str(root), "--prune")
+    assert code == 2, out + err
+    assert "ConfigMap/shop/web-settings is rendered by two sources of Application/web" in out + err
+    assert live(capsys, "configmap/extra", "shop")["data"] == {"from": "git"}  # nothing pruned
