@@ -53,6 +53,7 @@ from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, RenderError, SourceError, ValidationError
 from gitwave.engine.model import Resource, ResourceKey, SourceRef
 from gitwave.engine.render import Rendered, RenderTool, render, render_chart
+from gitwave.engine.render.charts import fetched_chart_checkout
 from gitwave.engine.render.postbuild import ObjectReader, apply_post_build, variables_for
 from gitwave.engine.source import (
     Checkout,
@@ -204,7 +205,10 @@ def repository_identity(fetch_from: str) -> str:
 
 
 def checkout_for(app: AppSpec, *, cache_dir: Path | None = None) -> Checkout:
-    """Open (fetch if needed) the source ``app`` renders from, at its revision."""
+    """Open (fetch if needed) the source ``app`` renders from, at its revision
+    (a chart from a Helm repository: its directory in the chart cache)."""
+    if app.source.render.chart is not None:
+        return fetched_chart_checkout(app.source.render.chart, where=app.where)
     return open_source(
         app.source.fetch_from, revision=app.source.fetch_revision, cache_dir=cache_dir
     )

@@ -40,7 +40,8 @@ import yaml
 from gitwave.engine.errors import RenderError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.tools import find_binary, run_tool
-from gitwave.engine.source import redact_url
+from gitwave.engine.render.values import ChartSource
+from gitwave.engine.source import Checkout, redact_url
 
 FETCH_TIMEOUT_S = 60.0
 # A chart archive or index larger than this is refused (a chart is kilobytes).
@@ -117,6 +118,13 @@ def fetch_chart(ref: ChartRef, *, cache_dir: Path | None = None) -> FetchedChart
             f"chart repository {redact_url(ref.repo_url)!r} is not an http(s):// or oci:// URL",
         )
     return _fetch_http(ref, cache)
+
+
+def fetched_chart_checkout(source: ChartSource, *, where: str) -> Checkout:
+    """The chart ``source`` names, fetched (or cached), as a checkout of its
+    directory (its digest the revision). RenderError as ``fetch_chart``."""
+    chart = fetch_chart(ChartRef(source.repo_url, source.chart, source.version, where=where))
+    return Checkout(root=chart.directory, revision=chart.digest, dirty=False, url=chart.url)
 
 
 def forget_indexes() -> None:
@@ -379,5 +387,6 @@ __all__ = [
     "FetchedChart",
     "chart_cache_dir",
     "fetch_chart",
+    "fetched_chart_checkout",
     "forget_indexes",
 ]

@@ -178,6 +178,8 @@ def test_skip_crds_and_an_unreachable_repository(
     assert code == 0, out + err
     assert live(capsys, "configmap/web-settings", "shop")["data"]["chart"] == "2.0.0"
     assert "widgets.example.com" not in names(capsys, "customresourcedefinitions")
+    code, out, err = run(capsys, "validate", str(root))
+    assert code == 0, out + err
 
     (root / "web.yaml").write_text(
         application(source.replace(chart_repo.url, "http://127.0.0.1:9"))
