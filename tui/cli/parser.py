@@ -49,6 +49,7 @@ from gitwave.tui.cli.lazy_verbs import (
     cmd_wait,
     cmd_watch,
 )
+from gitwave.tui.cli.verb_args import image_verbs, promote_verbs, rollout_verbs
 from gitwave.tui.cli.version import gitwave_version
 
 # Why a verb takes no --target/--context/--kubeconfig (set as ``targetless``):
@@ -353,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_verbs(verbs, common)
     _loop_verbs(verbs, common)
     _meta_verbs(verbs, common)
+    promote_verbs(verbs, common)
+    image_verbs(verbs, common)  # gitwave image scan|update (Flux image automation)
+    rollout_verbs(verbs, common)
     for one in _all_parsers(parser):
         one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults
     return parser
