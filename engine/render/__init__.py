@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from gitwave.engine.errors import RenderError
 from gitwave.engine.model import SourceRef
-from gitwave.engine.render.cache import CACHE, cache_key, clear_render_cache
+from gitwave.engine.render.cache import CACHE, cache_key, clear_render_cache, disk_cache, disk_key
 from gitwave.engine.render.directory import directory_docs, manifest_files, walk_tree
 from gitwave.engine.render.helm import chart_source_docs, helm_docs
 from gitwave.engine.render.kustomize import check_kustomization, kustomize_command, kustomize_docs
@@ -75,6 +75,10 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
     key = cache_key(checkout, rel, options, tool)
     if key is not None:
         cached = CACHE.get(key)
+        if cached is None:
+            cached = disk_cache().get(disk_key(key))
+            if cached is not None:
+                CACHE.put(key, cached)
         if cached is not None:
             return cached
     if tool is RenderTool.KUSTOMIZE:
@@ -94,6 +98,7 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
     )
     if key is not None:
         CACHE.put(key, result)
+        disk_cache().put(disk_key(key), result)
     return result
 
 

@@ -11,7 +11,6 @@ an app or Rollout that cannot be found or patched.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from gitwave.engine import operations, rollouts
@@ -124,33 +123,3 @@ def cmd_rollout_promote(ctx: Context) -> int:
 def cmd_rollout_abort(ctx: Context) -> int:
     """Abort: the canary is scaled down and the Rollout is Degraded."""
     return _act(ctx, abort=True)
-
-
-def add_parser(verbs: Any, common: argparse.ArgumentParser) -> None:
-    """``gitwave rollout …`` (called once from ``parser``)."""
-    rollout = verbs.add_parser(
-        "rollout", parents=[common], help="Argo Rollouts: status, promote, abort"
-    )
-    rverbs = rollout.add_subparsers(dest="rollout_verb", metavar="VERB", required=True)
-    p = rverbs.add_parser(
-        "status", parents=[common], help="an app's Rollouts: health, step, weight"
-    )
-    p.add_argument("app_name", metavar="APP")
-    p.set_defaults(func=cmd_rollout_status)
-    p = rverbs.add_parser(
-        "promote",
-        parents=[common],
-        help="promote a paused Rollout (as kubectl argo rollouts promote)",
-    )
-    p.add_argument("app_name", metavar="APP")
-    p.add_argument("rollout", metavar="ROLLOUT", nargs="?", help="[NAMESPACE/]NAME")
-    p.add_argument(
-        "--full", action="store_true", help="skip the remaining steps, pauses and analysis"
-    )
-    p.set_defaults(func=cmd_rollout_promote)
-    p = rverbs.add_parser(
-        "abort", parents=[common], help="abort a Rollout (as kubectl argo rollouts abort)"
-    )
-    p.add_argument("app_name", metavar="APP")
-    p.add_argument("rollout", metavar="ROLLOUT", nargs="?", help="[NAMESPACE/]NAME")
-    p.set_defaults(func=cmd_rollout_abort)
