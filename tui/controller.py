@@ -31,6 +31,7 @@ from gitwave.engine.model import (
     Health,
     HealthCode,
     Plan,
+    ResourceKey,
     SyncStatus,
 )
 from gitwave.engine.operations import AppState, SyncRequest
@@ -43,6 +44,7 @@ from gitwave.engine.sync import SyncResult
 from gitwave.engine.watch import WatchOptions, watch
 from gitwave.tui.formatting import revision_text
 from gitwave.tui.live_tree import live_tree
+from gitwave.tui.object_views import LogText, ObjectInfo, inspect_object, object_logs
 from gitwave.tui.views import (
     AppSummary,
     AppView,
@@ -247,6 +249,24 @@ class Controller:
             window_blocks=not window.auto_allowed,
         )
         return AppView(app, summary, state, nodes, observed_at)
+
+    def inspect(self, name: str, key: ResourceKey, view: AppView | None = None) -> ObjectInfo:
+        """Object ``key`` of app ``name`` read from its target now, masked, with
+        the target's events about it and gitwave's (``object_views``)."""
+        app = self.app(name)
+        return inspect_object(
+            view or self.last_view(name),
+            key,
+            targets=self.fleet.targets_for(app),
+            store=self.store,
+            app_name=app.name,
+        )
+
+    def logs(self, name: str, key: ResourceKey, view: AppView | None = None) -> LogText:
+        """The last lines of the Pod ``key`` is or owns; LogsUnavailableError when
+        the target keeps no logs (the sandbox)."""
+        app = self.app(name)
+        return object_logs(view or self.last_view(name), key, targets=self.fleet.targets_for(app))
 
     def view_all(
         self,

@@ -53,7 +53,8 @@ class ResourceNode:
     ``action`` is what a sync would do with it; None for an object no plan
     holds (a ReplicaSet or Pod a desired Deployment owns). ``wave`` is the
     label of the plan wave it runs in ("" when not planned). ``health`` is
-    None when nothing is live to judge (a hook not run yet).
+    None when nothing is live to judge (a hook not run yet). ``created`` gives
+    the AGE column, as k9s's.
     """
 
     key: ResourceKey
@@ -63,6 +64,7 @@ class ResourceNode:
     phase: HookPhase | None = None
     wave_number: int = 0
     children: tuple[ResourceNode, ...] = ()
+    created: str = ""  # the live object's creationTimestamp (RFC 3339; "" when none)
 
     def walk(self) -> Iterable[ResourceNode]:
         yield self

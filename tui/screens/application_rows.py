@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from gitwave.engine.model import Health, HealthCode, HookPhase, ResourceKey
 from gitwave.tui.controller import AppView, ResourceNode
+from gitwave.tui.formatting import age_of_timestamp
 from gitwave.tui.widgets.resource_tree import TreeRow
 from gitwave.tui.widgets.status import (
     Cell,
@@ -20,6 +21,7 @@ from gitwave.tui.widgets.status import (
 
 __all__ = [
     "APP_ROW",
+    "node_age",
     "object_count",
     "parse_health",
     "resource_row",
@@ -85,12 +87,20 @@ def parse_health(text: str) -> Health:
         return Health(HealthCode.UNKNOWN, text)
 
 
+def node_age(node: ResourceNode, now: float | None) -> str:
+    """The AGE column of ``node`` (``5m``, ``3h``, ``2d``); "" when not live or no clock."""
+    if now is None or not node.created:
+        return ""
+    return age_of_timestamp(node.created, now=now)
+
+
 def resource_row(
     node: ResourceNode,
     g: Glyphs,
     health: Mapping[ResourceKey, Health],
     *,
     with_children: bool = True,
+    now: float | None = None,
 ) -> TreeRow:
     current = health.get(node.key, node.health)
     detail = node.key.display
@@ -99,7 +109,7 @@ def resource_row(
     detail += f" · {node.wave}" if node.wave else " · owned, not in Git"
     children: tuple[TreeRow, ...] = ()
     if with_children:
-        children = tuple(resource_row(c, g, health) for c in natural_order(node.children))
+        children = tuple(resource_row(c, g, health, now=now) for c in natural_order(node.children))
     return TreeRow(
         id=str(node.key),
         label=f"{node.key.kind} {node.key.name}",
@@ -109,13 +119,21 @@ def resource_row(
         ref=node.key,
         children=children,
         detail=detail,
+        namespace=node.key.namespace,
+        age=node_age(node, now),
     )
 
 
-def tree_rows(view: AppView, g: Glyphs, health: Mapping[ResourceKey, Health]) -> list[TreeRow]:
-    """app → (composite →) resources → what they own."""
+def tree_rows(
+    view: AppView,
+    g: Glyphs,
+    health: Mapping[ResourceKey, Health],
+    *,
+    now: float | None = None,
+) -> list[TreeRow]:
+    """app → (composite →) resources → what they own; ages as of ``now``."""
     summary = view.summary
-    children = tuple(resource_row(n, g, health) for n in natural_order(view.nodes))
+    children = tuple(resource_row(n, g, health, now=now) for n in natural_order(view.nodes))
     return [
         TreeRow(
             id=APP_ROW,
@@ -135,6 +153,7 @@ def wave_rows(
     *,
     running: str | None,
     done: frozenset[str],
+    now: float | None = None,
 ) -> list[TreeRow]:
     """The plan's waves in run order, each with its objects; the running one marked."""
     plan = view.plan
@@ -162,7 +181,9 @@ def wave_rows(
                 sync=state,
                 health=health_cell(worst, g) if members else Cell(""),
                 ref=wave.label,
-                children=tuple(resource_row(n, g, health, with_children=False) for n in members),
+                children=tuple(
+                    resource_row(n, g, health, with_children=False, now=now) for n in members
+                ),
                 emphasis=wave.label == running,
                 detail=f"{wave.label} · {object_count(len(members))}"
                 + (" · running" if wave.label == running else ""),
