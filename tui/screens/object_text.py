@@ -25,7 +25,16 @@ from gitwave.tui.widgets.diff_view import DiffView
 from gitwave.tui.widgets.status import action_cell
 from gitwave.tui.widgets.title_bar import TitleBar
 
-__all__ = ["DescribeScreen", "LogsScreen", "ObjectTextScreen", "YamlScreen"]
+__all__ = ["DescribeScreen", "LogsScreen", "ObjectTextScreen", "PageView", "YamlScreen"]
+
+
+class PageView(DiffView):
+    """The page: lines are not wrapped (a YAML line or a table row stays one
+    line, as in k9s and ``less -S``); left and right scroll sideways."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.wrap = False
 
 
 class ObjectTextScreen(GitwaveScreen):
@@ -39,6 +48,8 @@ class ObjectTextScreen(GitwaveScreen):
         Binding("k,up", "scroll_up", "up", show=False),
         Binding("g,home", "top", "top", show=False),
         Binding("G,end", "bottom", "bottom", show=False),
+        Binding("left", "scroll_left", "left", show=False),
+        Binding("right", "scroll_right", "right", show=False),
     ]
 
     what = "text"
@@ -57,7 +68,7 @@ class ObjectTextScreen(GitwaveScreen):
         right = gw.controller.target_name + (" [read-only]" if gw.read_only else "")
         yield TitleBar(("gitwave", self.app_name, f"{self.what} {self.key.display}"), right)
         yield Static(id="legend")
-        yield DiffView(id="page")
+        yield PageView(id="page")
         yield filter_input(f"filter {self.what} lines")
         yield Footer(show_command_palette=False)
 
@@ -118,6 +129,12 @@ class ObjectTextScreen(GitwaveScreen):
 
     def action_scroll_up(self) -> None:
         self.query_one("#page", DiffView).scroll_up(animate=False)
+
+    def action_scroll_left(self) -> None:
+        self.query_one("#page", DiffView).scroll_left(animate=False)
+
+    def action_scroll_right(self) -> None:
+        self.query_one("#page", DiffView).scroll_right(animate=False)
 
     def action_top(self) -> None:
         self.query_one("#page", DiffView).scroll_home(animate=False)
