@@ -39,7 +39,7 @@ from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.provider import ObjectLister
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import DIRTY_SUFFIX, commit_subject
-from gitwave.engine.store import Store, SyncRecord
+from gitwave.engine.store import RUNNING, Store, SyncRecord
 from gitwave.engine.sync import SyncResult
 from gitwave.engine.watch import WatchOptions, watch
 from gitwave.tui.formatting import revision_text
@@ -209,11 +209,25 @@ class Controller:
             self._views[name] = result
         return result
 
+    def running_operation(self, name: str) -> tuple[str, str]:
+        """("Syncing", who) while a sync of ``name`` runs, in any process: its
+        newest history row is Running and the app's lock is held by a live
+        holder (a killed sync leaves a Running row and a stale lock); ("", "")
+        otherwise."""
+        _, result = self.store.newest(name)
+        if result != RUNNING:
+            return "", ""
+        holder = self.store.locks.holder_of(name)
+        if holder is None or self.store.locks.is_stale(holder):
+            return "", ""
+        return "Syncing", holder.describe()
+
     def _view(self, name: str) -> AppView:
         app = self.app(name)
         observed_at = self.clock()
         last = self.store.last(app.name)
         auto = self.auto_sync(app)
+        operation, operation_by = self.running_operation(app.name)
         destination = ""
         try:
             destination = self.fleet.destination_of(app).display
@@ -230,6 +244,8 @@ class Controller:
                 auto_sync=auto,
                 error=error,
                 destination=destination,
+                operation=operation,
+                operation_by=operation_by,
             )
             return AppView(app, summary, None, (), observed_at)
         healths = operations.resource_healths(state, targets=targets)
@@ -247,6 +263,8 @@ class Controller:
             destination=destination,
             window=window.brief,
             window_blocks=not window.auto_allowed,
+            operation=operation,
+            operation_by=operation_by,
         )
         return AppView(app, summary, state, nodes, observed_at)
 

@@ -88,6 +88,10 @@ class AppSummary:
     # What the project's sync windows say now ("" when none matches the app).
     window: str = ""
     window_blocks: bool = False
+    # "Syncing" while a sync of the app runs, in this process or another
+    # (the history's Running row, its lock held); "" otherwise.
+    operation: str = ""
+    operation_by: str = ""  # who runs it: ``pid 4242 (gitwave sync, started 13:45:01)``
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,6 +229,8 @@ class ApplicationScreen(GitwaveScreen):
         g = self.gw.glyphs
         view = self.view
         busy = self.gw.busy.get(self.app_name)
+        if not busy and view is not None and view.summary.operation:
+            busy = f"{view.summary.operation.lower()} by {view.summary.operation_by}"
         if view is not None and view.summary.error:
             widget.update(Text(f"{g.fail} {view.summary.error}", style="red"))
         elif self.blocked:
