@@ -3,12 +3,14 @@ plan's waves, as ResourceTree rows (plain functions over the AppView)."""
 
 from __future__ import annotations
 
+import datetime
+import functools
 import re
 from collections.abc import Iterable, Mapping
 
 from gitwave.engine.model import Health, HealthCode, HookPhase, ResourceKey
 from gitwave.tui.controller import AppView, ResourceNode
-from gitwave.tui.formatting import age_of_timestamp
+from gitwave.tui.formatting import age
 from gitwave.tui.widgets.resource_tree import TreeRow
 from gitwave.tui.widgets.status import (
     Cell,
@@ -53,10 +55,13 @@ def short_wave(node: ResourceNode) -> str:
     return f"{_PHASE_SHORT[node.phase]} {node.wave_number}"
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key that reads digits as numbers: cfg-2 < cfg-15 < cfg-135 (as ls -v, k9s)."""
     return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+        (0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text) if part
     )
 
 
@@ -64,6 +69,8 @@ def natural_order(nodes: Iterable[ResourceNode]) -> list[ResourceNode]:
     """The nodes in their plan order of wave and kind, each group sorted by
     namespace and name the way people count (the plan itself compares text)."""
     listed = list(nodes)
+    if len(listed) < 2:
+        return listed  # most owned objects have one child: nothing to sort
     group: dict[tuple[str, str, str], int] = {}
     for node in listed:
         group.setdefault((node.wave, node.key.group, node.key.kind), len(group))
@@ -87,11 +94,29 @@ def parse_health(text: str) -> Health:
         return Health(HealthCode.UNKNOWN, text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _created_at(timestamp: str) -> float | None:
+    # Objects synced together share their creation second: parse each once.
+    try:
+        stamp = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.UTC)
+    return stamp.timestamp()
+
+
 def node_age(node: ResourceNode, now: float | None) -> str:
     """The AGE column of ``node`` (``5m``, ``3h``, ``2d``); "" when not live or no clock."""
     if now is None or not node.created:
         return ""
-    return age_of_timestamp(node.created, now=now)
+    created = _created_at(node.created)
+    return "-" if created is None else age(now - created)
+
+
+# The cells of a row depend on a handful of values: made once each, not per row.
+_health_cell = functools.lru_cache(maxsize=256)(health_cell)
+_action_cell = functools.lru_cache(maxsize=64)(action_cell)
 
 
 def resource_row(
@@ -113,8 +138,8 @@ def resource_row(
     return TreeRow(
         id=str(node.key),
         label=f"{node.key.kind} {node.key.name}",
-        sync=action_cell(node.action, g),
-        health=health_cell(current, g),
+        sync=_action_cell(node.action, g),
+        health=_health_cell(current.code if current is not None else None, g),
         wave=short_wave(node),
         ref=node.key,
         children=children,
