@@ -292,6 +292,13 @@ def rows_only(count: int, repeat: int = 3) -> dict[str, Any]:
         )
     summary = AppSummary("bench", SyncStatus.SYNCED, healthy, Revision(""), None, AutoSync.OFF)
     view = AppView(spec=None, summary=summary, state=None, nodes=tuple(nodes))  # type: ignore[arg-type]
+    # As the Application screen runs it: HeapPolicy.settled() freezes the
+    # plan's objects before the rows are built.
+    from gitwave.tui.heap import HeapPolicy
+
+    heap = HeapPolicy()
+    heap.start()
+    heap.settled()
     figures: dict[str, Any] = {"n": count}
     for name, step in (
         ("natural_order", lambda: natural_order(view.nodes)),
