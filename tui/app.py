@@ -6,9 +6,11 @@ of objects waits on a wave. Screens post messages for anything that changes
 the target; the app shows the plan, asks for confirmation, runs the operation
 and broadcasts the engine's events to whichever screens are listening.
 
-Keys: arrows or j/k move, enter opens, esc goes back, ``d`` diff, ``h``
-history, ``e`` events, ``S`` sync, ``?`` every key, ``:`` the command palette,
-``q`` quits. ``--read-only`` hides and refuses every control.
+Keys: arrows or j/k move, enter opens (an object: its diff), esc goes back,
+``d`` describe, ``y`` YAML, ``l`` logs (``d`` is diff on the app list), ``h``
+history, ``e`` events, ``S`` sync, ``?`` every key, ``:`` the command palette
+(every verb for every app, ``palette.AppCommands``), ``q`` quits.
+``--read-only`` hides and refuses every control.
 
 This module is a little over 400 lines because it is one job, the App itself:
 its navigation, help and command palette, and the sync, rollback and pause
