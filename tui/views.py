@@ -65,6 +65,8 @@ class ResourceNode:
     wave_number: int = 0
     children: tuple[ResourceNode, ...] = ()
     created: str = ""  # the live object's creationTimestamp (RFC 3339; "" when none)
+    # What the object is doing, for people (a Rollout's step and weight); "" for most.
+    note: str = ""
 
     def walk(self) -> Iterable[ResourceNode]:
         yield self

@@ -137,12 +137,14 @@ def resource_row(
     if current is not None:
         detail += f" · {current}"
     detail += f" · {node.wave}" if node.wave else " · owned, not in Git"
+    if node.note:
+        detail += f" · {node.note}"
     children: tuple[TreeRow, ...] = ()
     if with_children:
         children = tuple(resource_row(c, g, health, now=now) for c in natural_order(node.children))
     return TreeRow(
         id=str(node.key),
-        label=f"{node.key.kind} {node.key.name}",
+        label=f"{node.key.kind} {node.key.name}" + (f"  {node.note}" if node.note else ""),
         sync=_action_cell(node.action, g),
         health=_health_cell(current.code if current is not None else None, g),
         wave=short_wave(node),
