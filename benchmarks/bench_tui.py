@@ -21,6 +21,14 @@ process, headless (``run_test``) at 80x24, with the heap policy on as
   the same figure for an empty Textual app (the floor Pilot's idle waits add).
 
 Targets (2 cores): first paint < 1 s; key press to repaint < 33 ms.
+
+``--rows-only`` skips the sandbox and the screens: it times, in CPU seconds
+(``process_time``, which a loaded machine disturbs less than the wall
+clock), what opening the Application screen costs before anything is drawn
+for a synthetic live tree of N planned objects (a quarter of them
+Deployments with a ReplicaSet and a Pod): sorting them, building the tree's
+rows and flattening the lines shown. It runs at 100,000 in seconds, where
+the full benchmark first syncs 100,000 objects into a sandbox.
 """
 
 from __future__ import annotations
@@ -245,6 +253,72 @@ async def warm(work: Path, presses: int) -> dict[str, Any]:
     return figures
 
 
+def rows_only(count: int, repeat: int = 3) -> dict[str, Any]:
+    """CPU seconds of the row building for ``count`` synthetic objects (see the docstring)."""
+    from gitwave.engine.model import Action, Health, HealthCode, ResourceKey, SyncStatus
+    from gitwave.tui.screens.application_rows import natural_order, tree_rows
+    from gitwave.tui.views import AppSummary, AppView, AutoSync, ResourceNode, Revision
+    from gitwave.tui.widgets.status import UNICODE
+    from gitwave.tui.widgets.tree_rows import tree_lines
+
+    healthy = Health(HealthCode.HEALTHY, "ok")
+    created = "2024-05-01T12:00:00Z"
+    nodes = []
+    for i in range(count):
+        ns = f"ns-{i % 100}"
+        kind = ("ConfigMap", "Deployment", "Service", "Secret")[i % 4]
+        children: tuple[ResourceNode, ...] = ()
+        if kind == "Deployment":
+            pod_key = ResourceKey("", "Pod", ns, f"web-{i}-x")
+            pod = ResourceNode(pod_key, None, healthy, created=created)
+            rs = ResourceNode(
+                ResourceKey("apps", "ReplicaSet", ns, f"web-{i}"),
+                None,
+                healthy,
+                children=(pod,),
+                created=created,
+            )
+            children = (rs,)
+        group = "apps" if kind == "Deployment" else ""
+        nodes.append(
+            ResourceNode(
+                ResourceKey(group, kind, ns, f"obj-{i}"),
+                Action.NONE,
+                healthy,
+                wave="Sync wave 0",
+                children=children,
+                created=created,
+            )
+        )
+    summary = AppSummary("bench", SyncStatus.SYNCED, healthy, Revision(""), None, AutoSync.OFF)
+    view = AppView(spec=None, summary=summary, state=None, nodes=tuple(nodes))  # type: ignore[arg-type]
+    # As the Application screen runs it: HeapPolicy.settled() freezes the
+    # plan's objects before the rows are built.
+    from gitwave.tui.heap import HeapPolicy
+
+    heap = HeapPolicy()
+    heap.start()
+    heap.settled()
+    figures: dict[str, Any] = {"n": count}
+    for name, step in (
+        ("natural_order", lambda: natural_order(view.nodes)),
+        ("tree_rows", lambda: tree_rows(view, UNICODE, {}, now=1_714_565_100.0)),
+    ):
+        took = []
+        for _ in range(repeat):
+            start = time.process_time()
+            result = step()
+            took.append(time.process_time() - start)
+        figures[f"{name}_cpu_ms"] = _ms(min(took))
+    rows = tree_rows(view, UNICODE, {}, now=1_714_565_100.0)
+    start = time.process_time()
+    lines = tree_lines([(rows[0], "", "", 0)], expanded={"app"}, glyphs=UNICODE)
+    figures["tree_lines_cpu_ms"] = _ms(time.process_time() - start)
+    figures["lines"] = len(lines)
+    del result
+    return figures
+
+
 def _phase(args: list[str]) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, *args], check=True, capture_output=True, text=True
@@ -258,12 +332,19 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--presses", type=int, default=40)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rows-only", action="store_true", help="time the row building only")
     parser.add_argument("--phase", choices=["cold", "warm"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         work = Path(args.work)
         figures = asyncio.run(cold(work) if args.phase == "cold" else warm(work, args.presses))
+        print(json.dumps(figures))
+        return 0
+    if args.rows_only:
+        figures = rows_only(args.size)
+        load = os.getloadavg()[0]
+        print(f"machine: {_bench_engine().machine()}; load average {load:.1f} when done")
         print(json.dumps(figures))
         return 0
     work = Path(tempfile.mkdtemp(prefix="gitwave-bench-tui-"))

@@ -10,6 +10,7 @@ runs one contract suite against every provider.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from gitwave.engine.diff import SameValue
@@ -229,4 +230,43 @@ class Impersonating(Protocol):
         """This target writing (apply, dry run, delete) as ``user``; reads may
         share this provider's connection and caches. The same value for the
         same user, so its state lives as long as this provider."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TargetEvent:
+    """One event the target recorded about an object (a Kubernetes core/v1
+    Event), as ``kubectl describe`` lists them. ``last_seen`` is RFC 3339 ("" when
+    the target gave no time)."""
+
+    type: str  # Normal, Warning
+    reason: str
+    message: str
+    count: int = 1
+    last_seen: str = ""
+    source: str = ""
+
+
+@runtime_checkable
+class EventReader(Protocol):
+    """Optional: a target that keeps events about its objects (Kubernetes); the
+    TUI's describe view shows the recent ones."""
+
+    def object_events(self, key: ResourceKey, *, limit: int = 20) -> list[TargetEvent]:
+        """The newest ``limit`` events about ``key``, oldest first. Raises
+        ProviderError/UnreachableError like ``observe``."""
+        ...
+
+
+@runtime_checkable
+class LogReader(Protocol):
+    """Optional: a target that runs containers and keeps their output
+    (Kubernetes); the sandbox simulates Pods and has none."""
+
+    def pod_logs(
+        self, namespace: str, name: str, *, container: str | None = None, tail: int = 200
+    ) -> str:
+        """The last ``tail`` lines a container of Pod ``namespace/name`` wrote (its
+        only or first container when ``container`` is None). Raises ProviderError
+        (no such Pod or container) or UnreachableError."""
         ...

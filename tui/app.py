@@ -6,9 +6,11 @@ of objects waits on a wave. Screens post messages for anything that changes
 the target; the app shows the plan, asks for confirmation, runs the operation
 and broadcasts the engine's events to whichever screens are listening.
 
-Keys: arrows or j/k move, enter opens, esc goes back, ``d`` diff, ``h``
-history, ``e`` events, ``S`` sync, ``?`` every key, ``:`` the command palette,
-``q`` quits. ``--read-only`` hides and refuses every control.
+Keys: arrows or j/k move, enter opens (an object: its diff), esc goes back,
+``d`` describe, ``y`` YAML, ``l`` logs (``d`` is diff on the app list), ``h``
+history, ``e`` events, ``S`` sync, ``?`` every key, ``:`` the command palette
+(every verb for every app, ``palette.AppCommands``), ``q`` quits.
+``--read-only`` hides and refuses every control.
 
 This module is a little over 400 lines because it is one job, the App itself:
 its navigation, help and command palette, and the sync, rollback and pause
@@ -52,6 +54,7 @@ from gitwave.tui.screens.messages import (
     SyncRequested,
 )
 from gitwave.tui.screens.modals import ConfirmScreen, SyncOptionsScreen
+from gitwave.tui.screens.palette import AppCommands
 from gitwave.tui.screens.typed_confirm import TypedConfirmScreen
 from gitwave.tui.widgets.resource_tree import ResourceTree
 from gitwave.tui.widgets.status import Glyphs
@@ -83,6 +86,7 @@ class GitwaveApp(App[None]):
     CSS_PATH = "gitwave.tcss"
     TITLE = "gitwave"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = {AppCommands}
 
     BINDINGS = [
         Binding("q", "quit", "quit"),
@@ -197,7 +201,8 @@ class GitwaveApp(App[None]):
     def action_refused(self) -> None:
         self.notify(READ_ONLY_MESSAGE, severity="warning")
 
-    def _current_app_name(self, screen: Screen[Any]) -> str | None:
+    def current_app_name(self, screen: Screen[Any]) -> str | None:
+        """The app ``screen`` is about (the highlighted one on the list); None when none."""
         name = getattr(screen, "app_name", None)
         if isinstance(name, str):
             return name
@@ -206,33 +211,9 @@ class GitwaveApp(App[None]):
         return None
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Help: every key", "Show every key of every screen", self.action_help)
-        current = self._current_app_name(screen)
-        if current is not None:
-            yield SystemCommand(
-                f"Diff {current}", "Desired vs live, whole app", partial(self.open_diff, current)
-            )
-            yield SystemCommand(
-                f"History {current}", "Past syncs; roll back", partial(self.open_history, current)
-            )
-            yield SystemCommand(
-                f"Events {current}", "The app's events, live", partial(self.open_events, current)
-            )
-            if not self.read_only:
-                yield SystemCommand(
-                    f"Sync {current}",
-                    "Choose options, review the plan, then sync",
-                    partial(self.post_message, SyncRequested(current)),
-                )
-                yield SystemCommand(
-                    f"Pause/resume auto-sync of {current}",
-                    "Stop or restart automated syncs of this app",
-                    partial(self.post_message, PauseRequested(current)),
-                )
-        for spec in self.controller.cached_apps():
-            opener = partial(self.open_app, spec.name)
-            yield SystemCommand(f"Open {spec.name}", "The app's live tree and waves", opener)
+        """None of Textual's own (theme, screenshot, keys): the palette is
+        ``AppCommands``, every verb for every app."""
+        return ()
 
     # -- engine plumbing --------------------------------------------------------------
 

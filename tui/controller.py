@@ -31,6 +31,7 @@ from gitwave.engine.model import (
     Health,
     HealthCode,
     Plan,
+    ResourceKey,
     SyncStatus,
 )
 from gitwave.engine.operations import AppState, SyncRequest
@@ -38,11 +39,12 @@ from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.provider import ObjectLister
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import DIRTY_SUFFIX, commit_subject
-from gitwave.engine.store import Store, SyncRecord
+from gitwave.engine.store import RUNNING, Store, SyncRecord
 from gitwave.engine.sync import SyncResult
 from gitwave.engine.watch import WatchOptions, watch
 from gitwave.tui.formatting import revision_text
 from gitwave.tui.live_tree import live_tree
+from gitwave.tui.object_views import LogText, ObjectInfo, inspect_object, object_logs
 from gitwave.tui.views import (
     AppSummary,
     AppView,
@@ -207,11 +209,25 @@ class Controller:
             self._views[name] = result
         return result
 
+    def running_operation(self, name: str) -> tuple[str, str]:
+        """("Syncing", who) while a sync of ``name`` runs, in any process: its
+        newest history row is Running and the app's lock is held by a live
+        holder (a killed sync leaves a Running row and a stale lock); ("", "")
+        otherwise."""
+        _, result = self.store.newest(name)
+        if result != RUNNING:
+            return "", ""
+        holder = self.store.locks.holder_of(name)
+        if holder is None or self.store.locks.is_stale(holder):
+            return "", ""
+        return "Syncing", holder.describe()
+
     def _view(self, name: str) -> AppView:
         app = self.app(name)
         observed_at = self.clock()
         last = self.store.last(app.name)
         auto = self.auto_sync(app)
+        operation, operation_by = self.running_operation(app.name)
         destination = ""
         try:
             destination = self.fleet.destination_of(app).display
@@ -228,6 +244,8 @@ class Controller:
                 auto_sync=auto,
                 error=error,
                 destination=destination,
+                operation=operation,
+                operation_by=operation_by,
             )
             return AppView(app, summary, None, (), observed_at)
         healths = operations.resource_healths(state, targets=targets)
@@ -245,8 +263,28 @@ class Controller:
             destination=destination,
             window=window.brief,
             window_blocks=not window.auto_allowed,
+            operation=operation,
+            operation_by=operation_by,
         )
         return AppView(app, summary, state, nodes, observed_at)
+
+    def inspect(self, name: str, key: ResourceKey, view: AppView | None = None) -> ObjectInfo:
+        """Object ``key`` of app ``name`` read from its target now, masked, with
+        the target's events about it and gitwave's (``object_views``)."""
+        app = self.app(name)
+        return inspect_object(
+            view or self.last_view(name),
+            key,
+            targets=self.fleet.targets_for(app),
+            store=self.store,
+            app_name=app.name,
+        )
+
+    def logs(self, name: str, key: ResourceKey, view: AppView | None = None) -> LogText:
+        """The last lines of the Pod ``key`` is or owns; LogsUnavailableError when
+        the target keeps no logs (the sandbox)."""
+        app = self.app(name)
+        return object_logs(view or self.last_view(name), key, targets=self.fleet.targets_for(app))
 
     def view_all(
         self,

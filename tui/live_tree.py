@@ -48,6 +48,13 @@ def _uid(live: Live | None) -> str:
     return str(meta.get("uid") or "")
 
 
+def _created(live: Live | None) -> str:
+    if live is None:
+        return ""
+    meta = live.manifest.get("metadata") or {}
+    return str(meta.get("creationTimestamp") or "")
+
+
 def _owner_uid(live: Live) -> str:
     """The uid of the object's controlling owner (else its first owner); "" when none."""
     meta = live.manifest.get("metadata") or {}
@@ -100,6 +107,7 @@ def live_tree(
                 action=None,
                 health=targets.for_live(child).health(child),
                 children=owned_nodes(child),
+                created=_created(child),
             )
             for child in children
         )
@@ -115,6 +123,7 @@ def live_tree(
             phase=wave.phase,
             wave_number=wave.number,
             children=owned_nodes(live),
+            created=_created(live),
             note=rollout_note(live) if live is not None and is_rollout(task.key) else "",
         )
 

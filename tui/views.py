@@ -53,7 +53,8 @@ class ResourceNode:
     ``action`` is what a sync would do with it; None for an object no plan
     holds (a ReplicaSet or Pod a desired Deployment owns). ``wave`` is the
     label of the plan wave it runs in ("" when not planned). ``health`` is
-    None when nothing is live to judge (a hook not run yet).
+    None when nothing is live to judge (a hook not run yet). ``created`` gives
+    the AGE column, as k9s's.
     """
 
     key: ResourceKey
@@ -63,6 +64,7 @@ class ResourceNode:
     phase: HookPhase | None = None
     wave_number: int = 0
     children: tuple[ResourceNode, ...] = ()
+    created: str = ""  # the live object's creationTimestamp (RFC 3339; "" when none)
     # What the object is doing, for people (a Rollout's step and weight); "" for most.
     note: str = ""
 
@@ -88,6 +90,10 @@ class AppSummary:
     # What the project's sync windows say now ("" when none matches the app).
     window: str = ""
     window_blocks: bool = False
+    # "Syncing" while a sync of the app runs, in this process or another
+    # (the history's Running row, its lock held); "" otherwise.
+    operation: str = ""
+    operation_by: str = ""  # who runs it: ``pid 4242 (gitwave sync, started 13:45:01)``
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,12 @@ from typing import Any
 
 from gitwave.engine.api import (
     BulkReader,
+    EventReader,
     Impersonating,
     KindCatalog,
+    LogReader,
     Provider,
+    TargetEvent,
     health_of,
     is_cloud_group,
 )
@@ -55,6 +58,7 @@ from gitwave.engine.model import (
 
 from . import apply as apply_verb
 from . import delete as delete_verb
+from . import inspect_objects
 from . import observe as observe_verb
 from . import patch as patch_verb
 from .apply import FIELD_MANAGER
@@ -345,6 +349,21 @@ class KubernetesProvider:
             ) from None
         return crd if isinstance(crd, dict) else None
 
+    # ------------------------------------------------------------ describe and logs
+
+    def object_events(self, key: ResourceKey, *, limit: int = 20) -> list[TargetEvent]:
+        """The newest ``limit`` core/v1 Events about ``key``, oldest first
+        (``engine.provider.EventReader``)."""
+        return inspect_objects.object_events(self._transport, key, limit=limit)
+
+    def pod_logs(
+        self, namespace: str, name: str, *, container: str | None = None, tail: int = 200
+    ) -> str:
+        """The last ``tail`` lines of a Pod's container (``engine.provider.LogReader``)."""
+        return inspect_objects.pod_logs(
+            self._transport, namespace, name, container=container, tail=tail
+        )
+
     # ------------------------------------------------------------ change feed
 
     def changes(self, cursor: str) -> tuple[str, frozenset[ResourceKey] | None]:
@@ -359,10 +378,10 @@ class KubernetesProvider:
 
 def _conforms(
     provider: KubernetesProvider,
-) -> tuple[Provider, BulkReader, KindCatalog, Impersonating]:
+) -> tuple[Provider, BulkReader, KindCatalog, Impersonating, EventReader, LogReader]:
     """Never called: mypy checks here that KubernetesProvider is a Provider, a
-    BulkReader, a KindCatalog and Impersonating."""
-    return provider, provider, provider, provider
+    BulkReader, a KindCatalog, Impersonating, an EventReader and a LogReader."""
+    return provider, provider, provider, provider, provider, provider
 
 
 __all__ = ["FIELD_MANAGER", "KubernetesProvider"]

@@ -230,6 +230,18 @@ class Transport:
             response.release_conn()
         return int(response.status), json.loads(data) if data else None
 
+    def request_text(self, path: str, *, query: Query = ()) -> str:
+        """A GET whose answer is plain text (a Pod's log), decoded as UTF-8.
+        Raises like ``request``."""
+        response = self._throttled_call("GET", path, query, None, JSON, "*/*", DEFAULT_TIMEOUT)
+        try:
+            data = response.data
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.unreachable("GET", path, exc) from exc
+        finally:
+            response.release_conn()
+        return bytes(data or b"").decode("utf-8", errors="replace")
+
     def open_stream(self, path: str, *, query: Query, read_timeout: float) -> Any:
         """Start a streaming GET (a watch); the raw urllib3 response, which the
         caller iterates line by line and closes. Raises like ``request``."""

@@ -236,7 +236,10 @@ async def test_question_mark_lists_every_key(env: Env, read_only: bool) -> None:
             ("Applications", "/", "filter"),
             ("Applications", "s", "sort"),
             ("Application", "j", "down"),
-            ("Application", "d", "diff"),
+            ("Application", "enter", "open"),
+            ("Application", "d", "describe"),
+            ("Application", "y", "yaml"),
+            ("Application", "l", "logs"),
             ("Application", "h", "history"),
             ("Application", "e", "events"),
             ("Application", "esc", "back"),
@@ -264,7 +267,7 @@ async def test_colon_opens_the_command_palette_with_the_app_commands(env: Env) -
         await pilot.press("colon")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"history guestbook")
-        await until(pilot, lambda: "History guestbook" in screen_text(app))
+        await until(pilot, lambda: "history guestbook" in screen_text(app))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         assert app.screen.app_name == "guestbook"  # type: ignore[attr-defined]

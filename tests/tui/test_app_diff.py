@@ -57,18 +57,11 @@ class Case:
 
 CASES = [
     Case(
-        "d on the Deployment: its changed field, live then desired",
-        str(DEPLOYMENT),
-        "d",
-        ["~ Deployment/guestbook/guestbook-ui  differs from Git", "~ spec.replicas: 10 → 3"],
-        ["ConfigMap", "Service/"],
-    ),
-    Case(
-        "enter on the Deployment opens the same diff",
+        "enter on the Deployment: its changed field, live then desired",
         str(DEPLOYMENT),
         "enter",
-        ["~ spec.replicas: 10 → 3"],
-        [],
+        ["~ Deployment/guestbook/guestbook-ui  differs from Git", "~ spec.replicas: 10 → 3"],
+        ["ConfigMap", "Service/"],
     ),
     Case(
         "D: the whole app, only what differs, and a count of the rest",
@@ -78,16 +71,16 @@ CASES = [
         ["ConfigMap/guestbook"],
     ),
     Case(
-        "d on the app row: the whole app",
+        "enter on the app row: the whole app",
         "app",
-        "d",
+        "enter",
         ["~ spec.replicas: 10 → 3", "3 objects unchanged"],
         [],
     ),
     Case(
-        "d on an object in sync",
+        "enter on an object in sync",
         str(ResourceKey("", "Service", "guestbook", "guestbook-ui")),
-        "d",
+        "enter",
         ["✓ Service/guestbook/guestbook-ui  in sync"],
         ["replicas"],
     ),
@@ -115,7 +108,7 @@ async def test_an_owned_pod_points_at_its_owner(env: Env) -> None:
     pod = next(live.key for live in env.sandbox.list(kind="Pod", namespace="guestbook"))
     app = env.app(open_app="guestbook")
     async with app.run_test(size=SIZE) as pilot:
-        text = await diff_of(pilot, app, str(pod), "d")
+        text = await diff_of(pilot, app, str(pod), "enter")
     assert f"{pod.display} is not in Git: Deployment/guestbook/guestbook-ui owns it." in text
 
 
@@ -133,7 +126,7 @@ async def test_a_secret_never_shows_its_values(tmp_path: Path, changed: bool) ->
             env.sandbox.replace_live(SECRET, edited)
         app = env.app(open_app="waves")
         async with app.run_test(size=SIZE) as pilot:
-            text = await diff_of(pilot, app, str(SECRET), "d")
+            text = await diff_of(pilot, app, str(SECRET), "enter")
             shown = screen_text(app)
             await pilot.press("escape", "D")
             await until(pilot, lambda: isinstance(app.screen, DiffScreen))

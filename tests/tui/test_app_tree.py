@@ -118,7 +118,7 @@ async def test_enter_selects_and_the_cursor_is_drawn_without_colour() -> None:
         await pilot.press("down", "enter")
         assert app.selected == ["d0"]
         lines = screen_text(app).splitlines()  # type: ignore[arg-type]
-        assert lines[0].split() == ["NAME", "SYNC", "HEALTH", "WAVE"]
+        assert lines[0].split() == ["NAME", "NAMESPACE", "SYNC", "HEALTH", "WAVE", "AGE"]
         cursor = [line for line in lines if line.startswith(UNICODE.cursor)]
         assert len(cursor) == 1 and "Deployment d0" in cursor[0]
 

@@ -28,6 +28,12 @@ from gitwave.tui.screens.application_rows import (
 from gitwave.tui.screens.base import GitwaveScreen, filter_input
 from gitwave.tui.screens.git_change import promote_flow, triage_flow
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
+from gitwave.tui.screens.object_text import (
+    DescribeScreen,
+    LogsScreen,
+    ObjectTextScreen,
+    YamlScreen,
+)
 from gitwave.tui.screens.rollout_actions import RolloutAction
 from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
 from gitwave.tui.widgets.status import (
@@ -45,7 +51,9 @@ class ApplicationScreen(GitwaveScreen):
     """One app: summary, what a running sync waits for, and the live tree or waves."""
 
     BINDINGS = [
-        Binding("d", "diff", "diff"),
+        Binding("d", "describe", "describe"),
+        Binding("y", "yaml", "yaml"),
+        Binding("l", "logs", "logs"),
         Binding("S", "sync", "sync"),
         Binding("s", "sync_resource", "sync object"),
         Binding("h", "history", "history"),
@@ -230,6 +238,8 @@ class ApplicationScreen(GitwaveScreen):
         g = self.gw.glyphs
         view = self.view
         busy = self.gw.busy.get(self.app_name)
+        if not busy and view is not None and view.summary.operation:
+            busy = f"{view.summary.operation.lower()} by {view.summary.operation_by}"
         if view is not None and view.summary.error:
             widget.update(Text(f"{g.fail} {view.summary.error}", style="red"))
         elif self.blocked:
@@ -254,18 +264,20 @@ class ApplicationScreen(GitwaveScreen):
         if view is None:
             return
         g = self.gw.glyphs
+        now = self.gw.controller.clock()
         if self.mode == "waves":
-            tree.columns = ("WAVE", "STATE", "HEALTH", "")
+            tree.columns = ("WAVE", "NAMESPACE", "STATE", "HEALTH", "", "AGE")
             rows = wave_rows(
                 view,
                 g,
                 self.health_now,
                 running=self.running_wave,
                 done=frozenset(self.done_waves),
+                now=now,
             )
         else:
-            tree.columns = ("NAME", "SYNC", "HEALTH", "WAVE")
-            rows = tree_rows(view, g, self.health_now)
+            tree.columns = ("NAME", "NAMESPACE", "SYNC", "HEALTH", "WAVE", "AGE")
+            rows = tree_rows(view, g, self.health_now, now=now)
         if self.filter_text:
             tree.set_roots(filter_rows(rows, self.filter_text))
             tree.expand_all()
@@ -299,6 +311,22 @@ class ApplicationScreen(GitwaveScreen):
 
     def action_diff(self) -> None:
         self.gw.open_diff(self.app_name, self.selected_key, self.view)
+
+    def _object_page(self, page: type[ObjectTextScreen], what: str) -> None:
+        key = self.selected_key
+        if key is None:
+            self.notify(f"select an object to see its {what}", severity="warning")
+            return
+        self.app.push_screen(page(self.app_name, key, self.view))
+
+    def action_describe(self) -> None:
+        self._object_page(DescribeScreen, "details")
+
+    def action_yaml(self) -> None:
+        self._object_page(YamlScreen, "YAML")
+
+    def action_logs(self) -> None:
+        self._object_page(LogsScreen, "logs")
 
     def action_app_diff(self) -> None:
         self.gw.open_diff(self.app_name, None, self.view)

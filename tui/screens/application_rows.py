@@ -3,11 +3,14 @@ plan's waves, as ResourceTree rows (plain functions over the AppView)."""
 
 from __future__ import annotations
 
+import datetime
+import functools
 import re
 from collections.abc import Iterable, Mapping
 
 from gitwave.engine.model import Health, HealthCode, HookPhase, ResourceKey
 from gitwave.tui.controller import AppView, ResourceNode
+from gitwave.tui.formatting import age
 from gitwave.tui.widgets.resource_tree import TreeRow
 from gitwave.tui.widgets.status import (
     Cell,
@@ -20,6 +23,7 @@ from gitwave.tui.widgets.status import (
 
 __all__ = [
     "APP_ROW",
+    "node_age",
     "object_count",
     "parse_health",
     "resource_row",
@@ -51,17 +55,27 @@ def short_wave(node: ResourceNode) -> str:
     return f"{_PHASE_SHORT[node.phase]} {node.wave_number}"
 
 
-def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that reads digits as numbers: cfg-2 < cfg-15 < cfg-135 (as ls -v, k9s)."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
-    )
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> list[str | int]:
+    """Sort key that reads digits as numbers: cfg-2 < cfg-15 < cfg-135 (as ls -v, k9s).
+
+    Splitting on runs of digits gives text at even places and digits at odd
+    ones (``cfg-15`` → ``["cfg-", 15, ""]``), so two keys never compare a
+    number with a text; one list per name, no tuple per part (100,000 names
+    a refresh)."""
+    parts: list[str | int] = list(_DIGITS.split(text))
+    parts[1::2] = [int(part) for part in parts[1::2]]
+    return parts
 
 
 def natural_order(nodes: Iterable[ResourceNode]) -> list[ResourceNode]:
     """The nodes in their plan order of wave and kind, each group sorted by
     namespace and name the way people count (the plan itself compares text)."""
     listed = list(nodes)
+    if len(listed) < 2:
+        return listed  # most owned objects have one child: nothing to sort
     group: dict[tuple[str, str, str], int] = {}
     for node in listed:
         group.setdefault((node.wave, node.key.group, node.key.kind), len(group))
@@ -85,12 +99,38 @@ def parse_health(text: str) -> Health:
         return Health(HealthCode.UNKNOWN, text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _created_at(timestamp: str) -> float | None:
+    # Objects synced together share their creation second: parse each once.
+    try:
+        stamp = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.UTC)
+    return stamp.timestamp()
+
+
+def node_age(node: ResourceNode, now: float | None) -> str:
+    """The AGE column of ``node`` (``5m``, ``3h``, ``2d``); "" when not live or no clock."""
+    if now is None or not node.created:
+        return ""
+    created = _created_at(node.created)
+    return "-" if created is None else age(now - created)
+
+
+# The cells of a row depend on a handful of values: made once each, not per row.
+_health_cell = functools.lru_cache(maxsize=256)(health_cell)
+_action_cell = functools.lru_cache(maxsize=64)(action_cell)
+
+
 def resource_row(
     node: ResourceNode,
     g: Glyphs,
     health: Mapping[ResourceKey, Health],
     *,
     with_children: bool = True,
+    now: float | None = None,
 ) -> TreeRow:
     current = health.get(node.key, node.health)
     detail = node.key.display
@@ -101,23 +141,31 @@ def resource_row(
         detail += f" · {node.note}"
     children: tuple[TreeRow, ...] = ()
     if with_children:
-        children = tuple(resource_row(c, g, health) for c in natural_order(node.children))
+        children = tuple(resource_row(c, g, health, now=now) for c in natural_order(node.children))
     return TreeRow(
         id=str(node.key),
         label=f"{node.key.kind} {node.key.name}" + (f"  {node.note}" if node.note else ""),
-        sync=action_cell(node.action, g),
-        health=health_cell(current, g),
+        sync=_action_cell(node.action, g),
+        health=_health_cell(current.code if current is not None else None, g),
         wave=short_wave(node),
         ref=node.key,
         children=children,
         detail=detail,
+        namespace=node.key.namespace,
+        age=node_age(node, now),
     )
 
 
-def tree_rows(view: AppView, g: Glyphs, health: Mapping[ResourceKey, Health]) -> list[TreeRow]:
-    """app → (composite →) resources → what they own."""
+def tree_rows(
+    view: AppView,
+    g: Glyphs,
+    health: Mapping[ResourceKey, Health],
+    *,
+    now: float | None = None,
+) -> list[TreeRow]:
+    """app → (composite →) resources → what they own; ages as of ``now``."""
     summary = view.summary
-    children = tuple(resource_row(n, g, health) for n in natural_order(view.nodes))
+    children = tuple(resource_row(n, g, health, now=now) for n in natural_order(view.nodes))
     return [
         TreeRow(
             id=APP_ROW,
@@ -137,6 +185,7 @@ def wave_rows(
     *,
     running: str | None,
     done: frozenset[str],
+    now: float | None = None,
 ) -> list[TreeRow]:
     """The plan's waves in run order, each with its objects; the running one marked."""
     plan = view.plan
@@ -164,7 +213,9 @@ def wave_rows(
                 sync=state,
                 health=health_cell(worst, g) if members else Cell(""),
                 ref=wave.label,
-                children=tuple(resource_row(n, g, health, with_children=False) for n in members),
+                children=tuple(
+                    resource_row(n, g, health, with_children=False, now=now) for n in members
+                ),
                 emphasis=wave.label == running,
                 detail=f"{wave.label} · {object_count(len(members))}"
                 + (" · running" if wave.label == running else ""),

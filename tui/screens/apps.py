@@ -183,6 +183,7 @@ class AppsScreen(GitwaveScreen):
 
     def _app_changed(self, name: str) -> None:
         if name in self.summaries:
+            self._render_rows()  # a sync started or ended here: shown at once
             self._reload_one(name)
 
     @work(thread=True, group="apps-one")
@@ -218,9 +219,15 @@ class AppsScreen(GitwaveScreen):
             # Narrow: the symbol alone tells the result (✓ / ✗), with the age.
             text = cell.text if self._wide else cell.text.split(" ")[0]
             last = Text(f"{text} {when} ago", style=cell.tone.rich_style)
+        sync = sync_cell(summary.sync, g).rich()
+        running = self.gw.busy.get(name) or summary.operation
+        if running:
+            # A sync in flight (here or in another gitwave): the status it
+            # had before says nothing now, as Argo CD shows "Syncing".
+            sync = Cell(f"{g.running} {running.capitalize()}", Tone.INFO).rich()
         cells: list[Text | str] = [
             name,
-            sync_cell(summary.sync, g).rich(),
+            sync,
             health_cell(summary.health, g).rich(),
             revision,
             last,

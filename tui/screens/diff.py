@@ -76,6 +76,7 @@ class DiffScreen(GitwaveScreen):
         legend.append(f"{g.removed} removed", style="red")
         self.query_one("#legend", Static).update(legend)
         self.query_one("#diff", DiffView).focus()
+        self.gw.changed_signal.subscribe(self, self._app_changed)
         if self.view is not None:
             self._show(self.view)
         else:
@@ -91,6 +92,12 @@ class DiffScreen(GitwaveScreen):
             return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show, view)
+
+    def _app_changed(self, name: str) -> None:
+        # A sync started from here (S) ended: show what differs now, not what
+        # differed before it.
+        if name == self.app_name and name not in self.gw.busy:
+            self.load()
 
     def _show(self, view: AppView) -> None:
         self.view = view

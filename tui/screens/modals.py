@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
 
 from gitwave.tui.controller import SyncRequest
+from gitwave.tui.widgets.option_box import OptionBox
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -157,11 +158,11 @@ class SyncOptionsScreen(ModalScreen[SyncRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"Sync {self.app_name}", id="title")
-            yield Checkbox("Prune (p)", self.default_prune, id="prune")
+            yield OptionBox("Prune (p)", self.default_prune, id="prune")
             yield Label("delete objects of this app that are no longer in Git", classes="hint")
-            yield Checkbox("Dry run (d)", False, id="dry_run")
+            yield OptionBox("Dry run (d)", False, id="dry_run")
             yield Label("validate against the target and report; change nothing", classes="hint")
-            yield Checkbox("Force (f)", False, id="force")
+            yield OptionBox("Force (f)", False, id="force")
             yield Label("re-apply every object, the ones in sync too", classes="hint")
             with Horizontal():
                 yield Button("Sync (enter)", id="start", variant="warning")

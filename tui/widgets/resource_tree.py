@@ -29,7 +29,7 @@ from gitwave.tui.widgets.tree_rows import (
     TreeLine,
     TreeRow,
     child_entries,
-    column_widths,
+    column_layout,
     fit,
     tone_style,
     tree_lines,
@@ -84,7 +84,7 @@ class ResourceTree(ScrollView, can_focus=True):
         Binding("pagedown,ctrl+f", "page_down", "page down", show=False),
         Binding("home,g", "first", "first", show=False),
         Binding("end,G", "last", "last", show=False),
-        Binding("right,l", "expand", "expand", show=False),
+        Binding("right", "expand", "expand", show=False),
         Binding("left", "collapse", "collapse", show=False),
         Binding("space", "toggle_node", "expand/collapse", show=False),
         Binding("enter", "select", "open", show=False),
@@ -120,7 +120,7 @@ class ResourceTree(ScrollView, can_focus=True):
         self,
         *,
         glyphs: Glyphs = UNICODE,
-        columns: tuple[str, str, str, str] = ("NAME", "SYNC", "HEALTH", "WAVE"),
+        columns: tuple[str, ...] = ("NAME", "NAMESPACE", "SYNC", "HEALTH", "WAVE", "AGE"),
         auto_expand_limit: int = 2000,
         name: str | None = None,
         id: str | None = None,
@@ -128,6 +128,8 @@ class ResourceTree(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.glyphs = glyphs
+        # NAME, NAMESPACE, SYNC, HEALTH, WAVE, AGE headers (a 4-tuple leaves out
+        # the namespace and the age).
         self.columns = columns
         # Above this many rows, only the top level starts expanded: the rest
         # is one key away, and the first paint stays fast.
@@ -367,18 +369,30 @@ class ResourceTree(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         return self._row_strip(self._lines[index], index == self.cursor, width, base)
 
+    def _headers(self) -> tuple[str, str, str, str, str, str]:
+        cols = tuple(self.columns)
+        if len(cols) == 4:
+            return cols[0], "", cols[1], cols[2], cols[3], ""
+        name, namespace, sync, health, wave, age = (*cols, "", "", "", "", "", "")[:6]
+        return name, namespace, sync, health, wave, age
+
     def _header(self, width: int, base: Style) -> Strip:
-        name_w, sync_w, health_w, wave_w = column_widths(width)
+        c = column_layout(width)
         style = base + self.get_component_rich_style("resource-tree--header")
-        name, sync, health, wave = self.columns
-        text = "  " + fit(name, name_w) + " " + fit(sync, sync_w) + fit(health, health_w)
-        if wave_w:
-            text += " " + fit(wave, wave_w - 1)
+        name, namespace, sync, health, wave, age = self._headers()
+        text = "  " + fit(name, c.name) + " "
+        if c.namespace:
+            text += fit(namespace, c.namespace - 1) + " "
+        text += fit(sync, c.sync) + fit(health, c.health)
+        if c.wave:
+            text += " " + fit(wave, c.wave - 1)
+        if c.age:
+            text += " " + fit(age, c.age - 1)
         return Strip([Segment(text, style)]).adjust_cell_length(width, base)
 
     def _row_strip(self, line: TreeLine, is_cursor: bool, width: int, base: Style) -> Strip:
         g = self.glyphs
-        name_w, sync_w, health_w, wave_w = column_widths(width)
+        c = column_layout(width)
         row = line.row
         style = base
         if row.emphasis:
@@ -394,15 +408,21 @@ class ResourceTree(ScrollView, can_focus=True):
         else:
             expander = "  " if not line.guide else "─ " if g is UNICODE else "- "
         prefix = line.guide + expander
-        label_width = max(name_w - len(prefix), 1)
+        label_width = max(c.name - len(prefix), 1)
         segments = [
             Segment(marker + " ", style),
             Segment(prefix, guide_style),
             Segment(fit(row.label, label_width, g.ellipsis), style),
             Segment(" ", style),
-            Segment(fit(row.sync.text, sync_w, g.ellipsis), tone_style(style, row.sync.tone)),
-            Segment(fit(row.health.text, health_w, g.ellipsis), tone_style(style, row.health.tone)),
         ]
-        if wave_w:
-            segments.append(Segment(" " + fit(row.wave, wave_w - 1, g.ellipsis), style))
+        if c.namespace:
+            segments.append(Segment(fit(row.namespace, c.namespace - 1, g.ellipsis) + " ", style))
+        segments += [
+            Segment(fit(row.sync.text, c.sync, g.ellipsis), tone_style(style, row.sync.tone)),
+            Segment(fit(row.health.text, c.health, g.ellipsis), tone_style(style, row.health.tone)),
+        ]
+        if c.wave:
+            segments.append(Segment(" " + fit(row.wave, c.wave - 1, g.ellipsis), style))
+        if c.age:
+            segments.append(Segment(" " + fit(row.age, c.age - 1, g.ellipsis), style))
         return Strip(segments).adjust_cell_length(width, style)

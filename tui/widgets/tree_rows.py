@@ -16,9 +16,11 @@ from rich.style import Style
 from gitwave.tui.widgets.status import BLANK, Cell, Glyphs, Tone
 
 __all__ = [
+    "Columns",
     "TreeLine",
     "TreeRow",
     "child_entries",
+    "column_layout",
     "column_widths",
     "filter_rows",
     "fit",
@@ -31,6 +33,7 @@ __all__ = [
 class TreeRow:
     """One row: a label, three status cells and its children.
 
+    ``namespace`` and ``age`` fill k9s's NAMESPACE and AGE columns.
     ``id`` is stable across refreshes (the expanded rows and the cursor are
     kept by id). ``ref`` is what the row stands for (a ResourceKey, a wave
     label), handed back in the messages. ``emphasis`` draws the row bold with
@@ -46,6 +49,8 @@ class TreeRow:
     children: tuple[TreeRow, ...] = ()
     emphasis: bool = False
     detail: str = ""
+    namespace: str = ""
+    age: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +97,39 @@ def child_entries(
     ]
 
 
-def column_widths(width: int) -> tuple[int, int, int, int]:
-    """Widths of the name, sync, health and wave columns."""
-    sync, health, wave = 12, 14, 7
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Widths of the columns at one widget width (0: the column is left out).
+    Every width but the name's includes the space before the next column."""
+
+    name: int
+    namespace: int
+    sync: int
+    health: int
+    wave: int
+    age: int
+
+
+def column_layout(width: int) -> Columns:
+    """The columns for ``width`` cells: the narrower the screen, the fewer
+    columns (namespace, then age, then wave go first)."""
+    sync, health, wave, age = 12, 14, 7, 5
+    namespace = min(max(width // 7, 10), 20) if width >= 72 else 0
     if width < 64:
         wave = 0
+    if width < 56:
+        age = 0
     if width < 50:
         sync, health = 11, 12
     # Past 64 cells a wider name column only pushes the statuses away from it.
-    name = min(max(width - 2 - sync - health - wave - 2, 8), 64)
-    return name, sync, health, wave
+    name = min(max(width - 2 - namespace - sync - health - wave - age - 2, 8), 64)
+    return Columns(name, namespace, sync, health, wave, age)
+
+
+def column_widths(width: int) -> tuple[int, int, int, int]:
+    """Widths of the name, sync, health and wave columns (see ``column_layout``)."""
+    c = column_layout(width)
+    return c.name, c.sync, c.health, c.wave
 
 
 def fit(text: str, width: int, ellipsis: str = "…") -> str:
