@@ -337,6 +337,11 @@ def sync(
             if store is not None and sync_id is not None:
                 # Ctrl-C, or a bug: the row must not claim the sync still runs.
                 stopped = isinstance(exc, KeyboardInterrupt)
+                # What a stopped sync applied before it stopped is kept (engine.sync).
+                partial = getattr(exc, "partial", None)
+                done = []
+                if isinstance(partial, SyncResult):
+                    done = outcomes(partial, secrets_of(state))
                 store.finish_sync(
                     sync_id,
                     finished=time.time(),
@@ -344,7 +349,7 @@ def sync(
                     message="interrupted (Ctrl-C)"
                     if stopped
                     else f"failed unexpectedly ({type(exc).__name__})",
-                    outcomes=[],
+                    outcomes=done,
                 )
             raise
         if store is not None and sync_id is not None:

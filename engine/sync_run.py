@@ -4,6 +4,7 @@ its waits (sync_waits.py)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,23 @@ class SyncOptions:
     stop: threading.Event | None = None
     # The app's health rule: how objects are judged and which ones a wave waits for.
     health: HealthPolicy = field(default_factory=HealthPolicy)
+    # A wave that waits says so again this often (Waiting events), even when
+    # nothing changed: a CI log is never silent for minutes.
+    progress_interval_s: float = field(default_factory=lambda: progress_interval())
+
+
+# GITWAVE_PROGRESS_INTERVAL shortens it (tests of the streamed output).
+DEFAULT_PROGRESS_INTERVAL_S = 10.0
+
+
+def progress_interval() -> float:
+    """How often a waiting wave reports what it waits on (seconds)."""
+    raw = os.environ.get("GITWAVE_PROGRESS_INTERVAL", "")
+    try:
+        value = float(raw) if raw else DEFAULT_PROGRESS_INTERVAL_S
+    except ValueError:
+        return DEFAULT_PROGRESS_INTERVAL_S
+    return value if value > 0 else DEFAULT_PROGRESS_INTERVAL_S
 
 
 class WaveFailed(Exception):

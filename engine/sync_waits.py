@@ -30,10 +30,12 @@ def wait_healthy(
     Objects are judged by the app's health rule (``run.options.health``);
     ``hooks`` always by Argo CD's checks: a hook must finish, and kstatus
     calls a running Job current."""
-    deadline = time.monotonic() + run.options.wave_timeout_s
+    began = time.monotonic()
+    deadline = began + run.options.wave_timeout_s
     pending = dict(applied)
     interval = 0.02
     last_blocker = ""
+    last_said = began
     while pending:
         # One bulk read a round where the target offers it: a wave of thousands
         # of objects is polled several times.
@@ -49,16 +51,36 @@ def wait_healthy(
             break
         blocker_key = min(pending)
         blocker = f"waiting for {blocker_key.display}: {run.healths[blocker_key]}"
-        if blocker != last_blocker:
-            run.emit(EventKind.WAITING, blocker, resource=blocker_key, wave=label)
-            last_blocker = blocker
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        # Said when it changes, and again every progress interval while it holds.
+        if blocker != last_blocker or now - last_said >= run.options.progress_interval_s:
+            others = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
+            run.emit(
+                EventKind.WAITING,
+                f"{blocker}{others}, {elapsed_text(now - began)}",
+                resource=blocker_key,
+                wave=label,
+            )
+            last_blocker, last_said = blocker, now
+        if now >= deadline:
             raise WaveFailed(
                 f"{label} timed out after {run.options.wave_timeout_s:g}s {blocker}",
                 key=blocker_key,
             )
         pause(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)
+
+
+def elapsed_text(seconds: float) -> str:
+    """``4m10s``, ``35s``, ``1h2m``: how long a wait has lasted, as kubectl writes ages."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs}s" if secs else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes}m" if minutes else f"{hours}h"
 
 
 def note_healths(run: SyncRun, label: str, applied: Mapping[ResourceKey, Resource]) -> None:

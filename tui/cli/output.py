@@ -244,10 +244,18 @@ def print_result(term: Terminal, plan: Plan, result: SyncResult) -> None:
             line.append(f"  ({entry.message})")
         by_wave.setdefault(wave_of(entry.key), []).append(line)
     order = {w.label: i for i, w in reversed(list(enumerate(plan.waves)))}
+    order[_CREATE_NAMESPACE] = -1  # made before the first wave
     for label in sorted(by_wave, key=lambda lb: order.get(lb, len(order))):
         term.out(term.paint(label, "bold"))
         for line in by_wave[label]:
             term.out(line)
+    term.out(summary_line(term, result))
+
+
+def summary_line(term: Terminal, result: SyncResult, *, phase: str = "") -> Text:
+    """``guestbook: Succeeded in 1.2s (4 created, ...); health Healthy``, and
+    why it failed on the next line. ``phase`` overrides the result's word
+    (``Interrupted``)."""
     counts = result.changeset.counts()
     summary = ", ".join(
         f"{counts[a]} {a.value}"
@@ -255,14 +263,16 @@ def print_result(term: Terminal, plan: Plan, result: SyncResult) -> None:
         if counts[a] or a is not ChangeAction.ORPHANED  # rare: only named when it happened
     )
     took = result.finished - result.started
-    term.out(
-        Text.assemble(
-            f"{result.app}: ",
-            term.paint(result.phase.value, "green" if result.ok else "red"),
-            f" in {took:.1f}s ({summary}); health {result.health.code.value}",
-            "" if result.ok else f"\n  {result.message}",
-        )
+    return Text.assemble(
+        f"{result.app}: ",
+        term.paint(phase or result.phase.value, "green" if result.ok else "red"),
+        f" in {took:.1f}s ({summary}); health {result.health.code.value}",
+        "" if result.ok else f"\n  {result.message}",
     )
+
+
+# The heading of the namespaces CreateNamespace=true made (no wave of the plan).
+_CREATE_NAMESPACE = "CreateNamespace"
 
 
 def _wave_labels(plan: Plan) -> Callable[[ResourceKey], str]:
@@ -278,6 +288,8 @@ def _wave_labels(plan: Plan) -> Callable[[ResourceKey], str]:
     def label(key: ResourceKey) -> str:
         if key in exact:
             return exact[key]
+        if key.kind == "Namespace" and key.group == "":
+            return _CREATE_NAMESPACE
         for prefix, wave_label in prefixes:
             same_kind = (prefix.group, prefix.kind, prefix.namespace) == (
                 key.group,
