@@ -42,6 +42,16 @@ class _AppStatus:
     unsynced: frozenset[ResourceKey] = frozenset()
     # What the project's sync windows say now ("" without a matching window).
     window: str = ""
+    # Gone from Git and still live: a sync with prune would delete them.
+    unpruned: tuple[ResourceKey, ...] = ()
+
+    @property
+    def sync_text(self) -> str:
+        """``OutOfSync (requires pruning)`` as Argo CD says it while objects
+        removed from Git are still live (prune off)."""
+        if self.unpruned:
+            return f"{self.sync.value} (requires pruning)"
+        return self.sync.value
 
 
 def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
@@ -70,6 +80,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
             t.key for t in state.plan.tasks() if t.action in (Action.CREATE, Action.UPDATE)
         ),
         window=operations.window_verdict(app, datetime.fromtimestamp(ctx.clock(), UTC)).summary,
+        unpruned=state.plan.unpruned,
     )
 
 
@@ -109,7 +120,7 @@ def cmd_status(ctx: Context) -> int:
     now = ctx.clock()
     rows = []
     for status in statuses:
-        sync = status.sync.value
+        sync = status.sync_text
         if status.pin is not None:
             # A rollback holds the app: auto-sync skips the newer commit.
             pin = status.pin
@@ -152,6 +163,8 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         if last is None
         else {"id": last.id, "result": last.result, "finished": last.finished},
         "resources": [{"key": key.display, "health": code.value} for key, code in status.resources],
+        # As `plan -o json` names them: removed from Git, still live, not pruned.
+        "requiresPruning": [str(key) for key in status.unpruned],
     }
 
 
