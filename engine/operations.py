@@ -332,6 +332,7 @@ def sync(
                     options=options,
                     sink=run_sink,
                     bind=late_binder(state.graph, targets),
+                    graph=state.graph,
                 )
         except BaseException as exc:
             if store is not None and sync_id is not None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import EventKind, EventSink, discard
+from gitwave.engine.graph import ResourceGraph
 from gitwave.engine.interrupts import check as check_interrupt
 from gitwave.engine.model import (
     ANNOTATION_TRACKING_ID,
@@ -328,17 +329,19 @@ def execute(
     sink: EventSink = discard,
     clock: Callable[[], float] = time.time,
     bind: Callable[[Resource], Resource] | None = None,
+    graph: ResourceGraph | None = None,
 ) -> SyncResult:
     """Carry out ``plan``: every wave applied then awaited, in order.
 
     ``bind`` finishes an object right before it is applied (the reconcile
     shell passes one that evaluates ``${id.status.field}`` references against
-    the objects applied in earlier waves).
+    the objects applied in earlier waves). ``graph``, the app's, lets a wait
+    name the chain of objects that holds it (``engine.why``).
 
     Never raises for a failed object: the failure is in the result (phase
     Failed, the entry marked failed, SyncFail hooks run)."""
     started = clock()
-    run = SyncRun(plan=plan, targets=targets, options=options, sink=sink)
+    run = SyncRun(plan=plan, targets=targets, options=options, sink=sink, graph=graph)
     if bind is not None:
         run.bind = bind
     cluster = targets.cluster

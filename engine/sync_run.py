@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gitwave.engine.events import Event, EventKind, EventSink
 from gitwave.engine.health.policy import HealthPolicy
@@ -22,6 +23,9 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 from gitwave.engine.router import ProviderRouter
+
+if TYPE_CHECKING:
+    from gitwave.engine.graph import ResourceGraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,8 @@ class SyncRun:
     lock: threading.Lock = field(default_factory=threading.Lock)
     namespaces_created: frozenset[str] = frozenset()
     bind: Callable[[Resource], Resource] = lambda resource: resource
+    # The app's graph, when the caller has it: a wait names the chain that holds it.
+    graph: ResourceGraph | None = None
     retry_after_s: float = 0.0  # the longest delay a target asked for (HTTP 429)
 
     def __post_init__(self) -> None:

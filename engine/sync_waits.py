@@ -5,6 +5,7 @@ start fast and back off to ``max_poll_interval_s``."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Collection, Mapping, Sequence
 
@@ -15,6 +16,7 @@ from gitwave.engine.model import Health, HealthCode, Live, Resource, ResourceKey
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import observe_all
 from gitwave.engine.sync_run import SyncRun, WaveFailed
+from gitwave.engine.why import Chain, blocking_chain
 
 
 def wait_healthy(
@@ -57,7 +59,7 @@ def wait_healthy(
             others = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
             run.emit(
                 EventKind.WAITING,
-                f"{blocker}{others}, {elapsed_text(now - began)}",
+                f"waiting for {_chain(run, blocker_key, now - began)}{others}",
                 resource=blocker_key,
                 wave=label,
             )
@@ -71,16 +73,13 @@ def wait_healthy(
         interval = min(interval * 2, run.options.max_poll_interval_s)
 
 
-def elapsed_text(seconds: float) -> str:
-    """``4m10s``, ``35s``, ``1h2m``: how long a wait has lasted, as kubectl writes ages."""
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs}s" if secs else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+def _chain(run: SyncRun, key: ResourceKey, waited_s: float) -> str:
+    """What ``key`` waits for, through the graph, to the object holding it
+    (``engine.why``), with how long this wave has waited."""
+    if run.graph is None or key not in run.graph.facts:
+        return Chain((key,), run.healths[key], waited_s).text()
+    chain = blocking_chain(run.graph, run.healths, key)
+    return dataclasses.replace(chain, for_s=waited_s).text()
 
 
 def note_healths(run: SyncRun, label: str, applied: Mapping[ResourceKey, Resource]) -> None:

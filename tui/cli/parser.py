@@ -18,6 +18,7 @@ from typing import NoReturn, cast
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.providers.sealed_secrets import SealingScope
+from gitwave.tui.cli import verbs_why
 from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.verbs_app import (
     cmd_graph,
@@ -341,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_verbs(verbs, common)
     _loop_verbs(verbs, common)
     _meta_verbs(verbs, common)
+    verbs_why.add_parser(verbs, common)
     for one in _all_parsers(parser):
         one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults
     return parser
