@@ -141,6 +141,15 @@ def dump(value: Any, fmt: str) -> str:
     return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
+def rfc3339(seconds: float) -> str:
+    """``seconds`` since the epoch as an RFC 3339 UTC time, to the millisecond: how
+    every ``-o json|yaml`` writes a moment."""
+    import datetime  # only -o json|yaml pays for it
+
+    stamp = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def local_time(seconds: float) -> str:
     """A moment as the history and the timeline show it, in local time."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
@@ -224,6 +233,8 @@ def result_dict(result: SyncResult) -> dict[str, Any]:
         "message": result.message,
         "health": result.health.code.value,
         "dryRun": result.dry_run,
+        "started": rfc3339(result.started),
+        "finished": rfc3339(result.finished),
         "durationSeconds": round(result.finished - result.started, 3),
         "resources": [
             {"key": e.key.display, "action": e.action.value, "message": e.message}

@@ -37,6 +37,7 @@ from gitwave.tui.cli.output import (
     dump,
     local_time,
     print_result,
+    rfc3339,
     short,
     table,
 )
@@ -275,8 +276,9 @@ def _record_dict(record: SyncRecord) -> dict[str, Any]:
         "revision": record.revision,
         "contentDigest": record.content_digest or None,
         "source": record.source,
-        "started": record.started,
-        "finished": record.finished,
+        "started": rfc3339(record.started),
+        # A sync still running (or killed before it ended) has no end yet.
+        "finished": rfc3339(record.finished) if record.finished else None,
         "who": record.who,
         "result": record.result,
         "message": record.message,

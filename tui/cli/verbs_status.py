@@ -19,7 +19,7 @@ from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
-from gitwave.tui.cli.output import dump, short, table
+from gitwave.tui.cli.output import dump, rfc3339, short, table
 from gitwave.tui.cli.verbs_app import app_title, chosen_apps, error_dict, report_error
 from gitwave.tui.formatting import age, revision_text
 
@@ -161,7 +161,11 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         "contentDigest": status.digest or None,
         "lastSync": None
         if last is None
-        else {"id": last.id, "result": last.result, "finished": last.finished},
+        else {
+            "id": last.id,
+            "result": last.result,
+            "finished": rfc3339(last.finished) if last.finished else None,
+        },
         "resources": [{"key": key.display, "health": code.value} for key, code in status.resources],
         # As `plan -o json` names them: removed from Git, still live, not pruned.
         "requiresPruning": [str(key) for key in status.unpruned],
