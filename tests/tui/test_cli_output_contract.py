@@ -34,7 +34,7 @@ def test_times_are_rfc3339_in_sync_history_and_status(
     guestbook = str(SAMPLES / "guestbook")
     code, out, err = run(capsys, "sync", guestbook, "-o", "json")
     assert code == 0, err
-    result = json.loads(out)
+    (result,) = json.loads(out)  # a list of apps, even for one
     assert rfc3339(result["started"]) <= rfc3339(result["finished"])
 
     code, out, _ = run(capsys, "history", "guestbook", "-o", "yaml")
@@ -42,7 +42,7 @@ def test_times_are_rfc3339_in_sync_history_and_status(
     assert rfc3339(row["started"]) <= rfc3339(row["finished"])
 
     code, out, _ = run(capsys, "status", guestbook, "-o", "json")
-    assert rfc3339(json.loads(out)["lastSync"]["finished"]) == rfc3339(row["finished"])
+    assert rfc3339(json.loads(out)[0]["lastSync"]["finished"]) == rfc3339(row["finished"])
 
 
 def test_verbs_that_change_something_honour_o(capsys: pytest.CaptureFixture[str]) -> None:

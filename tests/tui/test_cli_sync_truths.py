@@ -77,13 +77,13 @@ def test_a_sync_that_times_out_reports_what_it_never_created_as_missing(
 
     code, out, _ = run(capsys, "sync", str(app), *where, "--timeout", "1s", "-o", "json")
     assert code == 1
-    assert json.loads(out)["health"] == "Missing"
+    assert [doc["health"] for doc in json.loads(out)] == ["Missing"]
 
     code, out, _ = run(capsys, "status", str(app), *where, "-o", "json")
-    status = json.loads(out)
+    (status,) = json.loads(out)  # a list of apps, even for one
     assert (status["sync"], status["health"]) == ("OutOfSync", "Missing")
     healths = {r["key"]: r["health"] for r in status["resources"]}
-    assert healths["Service/shop/web"] == "Missing"
+    assert healths["/Service/shop/web"] == "Missing"
 
 
 def test_objects_removed_from_git_and_still_live_require_pruning(
@@ -108,7 +108,7 @@ def test_objects_removed_from_git_and_still_live_require_pruning(
     row = out.splitlines()[1].split()
     assert row[2:5] == ["OutOfSync", "(requires", "pruning)"], out
     code, out, _ = run(capsys, "status", str(app), *where, "-o", "json")
-    assert json.loads(out)["requiresPruning"] == ["/ConfigMap/shop/settings"]
+    assert json.loads(out)[0]["requiresPruning"] == ["/ConfigMap/shop/settings"]
 
     code, _, err = run(capsys, "sync", str(app), *where, "--prune")
     assert code == 0, err

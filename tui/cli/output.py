@@ -237,10 +237,10 @@ def result_dict(result: SyncResult) -> dict[str, Any]:
         "finished": rfc3339(result.finished),
         "durationSeconds": round(result.finished - result.started, 3),
         "resources": [
-            {"key": e.key.display, "action": e.action.value, "message": e.message}
+            {"key": str(e.key), "action": e.action.value, "message": e.message}
             for e in result.changeset.entries
         ],
-        "hooks": [k.display for k in result.hooks_run],
+        "hooks": [str(k) for k in result.hooks_run],
     }
 
 

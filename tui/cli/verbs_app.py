@@ -167,6 +167,7 @@ def cmd_render(ctx: Context) -> int:
 
 def cmd_graph(ctx: Context) -> int:
     errors = False
+    graphs: list[dict[str, Any]] = []
     for entry in chosen_apps(ctx):
         try:
             app = entry.loaded()
@@ -179,15 +180,16 @@ def cmd_graph(ctx: Context) -> int:
             ctx.out(to_dot(graph))
             continue
         if ctx.output in ("json", "yaml"):
-            value = {
-                "app": app.name,
-                "stages": [
-                    {"stage": stage.label, "resources": [k.display for k in stage.keys]}
-                    for stage in graph.stages
-                ],
-                "edges": sorted([u.display, v.display] for u, v in graph.dag.edges),
-            }
-            ctx.out(dump(value, ctx.output))
+            graphs.append(
+                {
+                    "app": app.name,
+                    "stages": [
+                        {"stage": stage.label, "resources": [str(k) for k in stage.keys]}
+                        for stage in graph.stages
+                    ],
+                    "edges": sorted([str(u), str(v)] for u, v in graph.dag.edges),
+                }
+            )
             continue
         ctx.out(ctx.paint(f"{app.name}: {len(graph.resources)} resources", "bold"))
         for stage in graph.stages:
@@ -196,6 +198,8 @@ def cmd_graph(ctx: Context) -> int:
                 deps = graph.dependencies_of(key)
                 after = f"  (after {', '.join(d.display for d in deps)})" if deps else ""
                 ctx.out(f"  {key.display}{after}")
+    if ctx.output in ("json", "yaml") and not ctx.args.dot:
+        ctx.out(dump(graphs, ctx.output))  # one document: a list of apps
     return EXIT_USAGE if errors else EXIT_OK
 
 
@@ -233,7 +237,7 @@ def cmd_plan(ctx: Context) -> int:
                 for line in blast.lines():
                     ctx.out(ctx.paint(line, "red") if line.startswith("guard:") else line)
     if docs and ctx.output in ("json", "yaml"):
-        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+        ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
     if errors:
         return EXIT_USAGE
     return EXIT_CHANGES if changed else EXIT_OK
@@ -242,12 +246,12 @@ def cmd_plan(ctx: Context) -> int:
 def blast_dict(blast: prune_guard.BlastRadius) -> dict[str, Any]:
     """The blast radius of a plan, for ``-o json|yaml``."""
     return {
-        "pruned": [k.display for k in blast.pruned],
+        "pruned": [str(k) for k in blast.pruned],
         "inventory": blast.inventory,
         "percent": round(blast.percent, 1),
         "limit": blast.limit,
-        "stateful": [k.display for k in blast.stateful],
-        "broken": {k.display: [u.display for u in uses] for k, uses in blast.broken},
+        "stateful": [str(k) for k in blast.stateful],
+        "broken": {str(k): [str(u) for u in uses] for k, uses in blast.broken},
         "guarded": blast.stops,
         "reason": blast.reason,
     }

@@ -56,7 +56,7 @@ def _event_dict(event: Event) -> dict[str, Any]:
         "app": event.app,
         "kind": event.kind.value,
         "revision": event.revision,
-        "resource": event.resource.display if event.resource else "",
+        "resource": str(event.resource) if event.resource else None,
         "wave": event.wave,
         "message": event.message,
     }

@@ -115,7 +115,7 @@ def cmd_status(ctx: Context) -> int:
         docs = [_status_dict(status) for status in statuses]
         unknown = {"sync": "Unknown", "health": "Unknown", "resources": []}
         docs += [error_dict(name, error, **unknown) for name, error in errors]
-        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+        ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
         return code
     now = ctx.clock()
     rows = []
@@ -166,7 +166,7 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
             "result": last.result,
             "finished": rfc3339(last.finished) if last.finished else None,
         },
-        "resources": [{"key": key.display, "health": code.value} for key, code in status.resources],
+        "resources": [{"key": str(key), "health": code.value} for key, code in status.resources],
         # As `plan -o json` names them: removed from Git, still live, not pruned.
         "requiresPruning": [str(key) for key in status.unpruned],
     }
@@ -204,14 +204,14 @@ def _composite_dicts(composed: Composed, unsynced: frozenset[ResourceKey]) -> li
         synced, ready = node.conditions(unsynced)
         out.append(
             {
-                "composite": node.key.display,
+                "composite": str(node.key),
                 "composition": node.composition,
                 "synced": synced.status is ConditionStatus.TRUE,
                 "ready": node.status.ready,
                 "conditions": [synced.as_dict(), ready.as_dict()],
                 "resources": [
                     {
-                        "key": r.key.display,
+                        "key": str(r.key),
                         "name": r.name,
                         "synced": r.key not in unsynced,
                         "ready": r.ready,

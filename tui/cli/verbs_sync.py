@@ -203,7 +203,7 @@ def _sync_report(
             if not wait_after_sync(ctx, state.app, docs):
                 failed = True
     if docs and ctx.output in ("json", "yaml"):
-        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+        ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
     if bug is not None:
         raise bug  # a gitwave bug in one app: the others were reported first
     if stopped:
