@@ -229,6 +229,8 @@ def _narrowed(state: AppState, request: SyncRequest) -> AppState:
     shaped = state.plan
     if request.resource is not None:
         shaped = plan_filters.only(shaped, request.resource)
+    if request.resources:
+        shaped = plan_filters.only_refs(shaped, request.resources)
     if request.force:
         shaped = plan_filters.forced(shaped)
     return state if shaped is state.plan else state.with_plan(shaped)

@@ -18,7 +18,7 @@ from typing import NoReturn, cast
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.providers.sealed_secrets import SealingScope
-from gitwave.tui.cli import verbs_why
+from gitwave.tui.cli import verbs_sync, verbs_why
 from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.verbs_app import (
     cmd_graph,
@@ -407,9 +407,11 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         _guard_args(p, confirm=False)
         _adopt_arg(p)
         _policy_args(p)
+        verbs_sync.add_resource_args(p)
         p.set_defaults(func=cmd_plan)
 
     p = verbs.add_parser("sync", parents=[common], help="apply the desired state wave by wave")
+    verbs_sync.add_resource_args(p)
     _path_args(p)
     _create_namespace_arg(p)
     p.add_argument("--prune", action="store_true", help="delete objects removed from Git")

@@ -7,6 +7,8 @@ follow a failed one (dependsOn, later app-of-apps waves).
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import sys
 import threading
 from typing import Any
@@ -24,6 +26,7 @@ from gitwave.engine.fleet_run import (
     check_concurrent,
     run_fleet,
 )
+from gitwave.engine.plan_filters import ResourceRef
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import INTERRUPTED
@@ -49,6 +52,36 @@ from gitwave.tui.cli.verbs_app import (
     destination_text,
     report_error,
 )
+
+
+def add_resource_args(parser: argparse.ArgumentParser) -> None:
+    """``--resource`` (repeatable), as ``argocd app sync --resource``."""
+    parser.add_argument(
+        "--resource",
+        dest="resource_refs",
+        action="append",
+        type=_resource_ref,
+        metavar="KIND/NAME",
+        help="only this object (repeatable): KIND/NAME, KIND/NAMESPACE/NAME or GROUP:KIND:NAME "
+        "as argocd writes it (:Service:web for the core group); hooks do not run",
+    )
+
+
+def _resource_ref(text: str) -> ResourceRef:
+    try:
+        ref = ResourceRef.parse(text)
+    except GitwaveError as exc:  # argparse says it as a usage error (exit 2)
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if ":" in text:
+        return ref  # argocd's GROUP:KIND:NAME names the kind exactly
+    # kubectl's short names: cm/settings, deploy/web, ns/shop.
+    from gitwave.tui.cli.kind_aliases import parse_kind_name
+
+    spelled = f"{ref.kind}.{ref.group}" if ref.group else ref.kind
+    group, kind, _ = parse_kind_name(f"{spelled}/{ref.name}")
+    if kind != ref.kind:
+        return dataclasses.replace(ref, kind=kind, group=group)
+    return ref
 
 
 def targets_for(ctx: Context, app: AppSpec) -> ProviderRouter:
