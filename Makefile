@@ -71,6 +71,11 @@ tools:
 	  echo "building opa (tests/gobuild/opa) into $(TOOLS) (once)"; \
 	  cd tests/gobuild/opa && "$(GO)" build -mod=mod -trimpath -ldflags='-s -w' -o "$(TOOLS)/opa" github.com/open-policy-agent/opa; \
 	else echo "go not found: opa is not built; the Rego comparison test will fail"; fi
+	@if [ -x "$(TOOLS)/registry" ]; then :; \
+	elif [ -x "$(GO)" ]; then \
+	  echo "building the OCI registry (tests/gobuild/registry) into $(TOOLS) (once)"; \
+	  cd tests/gobuild/registry && "$(GO)" build -mod=mod -trimpath -ldflags='-s -w' -o "$(TOOLS)/registry" github.com/distribution/distribution/v3/cmd/registry; \
+	else echo "go not found: the OCI registry is not built; the OCI tests will fail"; fi
 
 ## the local Kubernetes control plane for tests (see tests/cluster/README.md)
 cluster-build:
@@ -87,3 +92,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build .gitwave-demo .pytest_cache .mypy_cache .ruff_cache
+
+## rollouts-build: the Argo Rollouts controller for the e2e tests (Go module
+##   proxy; cached in ~/.cache/gitwave/rollouts; also built by the tests that
+##   need it, after collection)
+.PHONY: rollouts-build
+rollouts-build: $(STAMP)
+	$(BIN)/python -m tests.rollouts.peers

@@ -24,6 +24,7 @@ from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.diff import SameValue
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import ResourceGraph, build_graph
+from gitwave.engine.ignore_annotation import with_annotation_pointers
 from gitwave.engine.model import Action, Live, Manifest, Owner, Plan, Resource, ResourceKey, Task
 from gitwave.engine.plan import PlanOptions, make_plan
 from gitwave.engine.provider import DryRunPlanner, ValueComparer
@@ -223,7 +224,9 @@ def plan_resources(
         prune_last=app.policy.prune_last,
         allow_empty=app.policy.allow_empty,
         create_namespace=app.policy.create_namespace,
-        ignore=app.ignore_pointers_for(graph.resources),
+        ignore=with_annotation_pointers(
+            app.ignore_pointers_for(graph.resources), graph.resources.values()
+        ),
         apply_out_of_sync_only=app.policy.apply_out_of_sync_only,
         same_values=value_comparers(graph, targets),
         adopt=adopt,

@@ -11,12 +11,17 @@ from gitwave.engine.apps.model import ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOU
 from gitwave.engine.errors import GitwaveError, SourceError
 from gitwave.engine.yamlio import Document, iter_documents
 
+FLUX_EXTENSIONS_GROUP = "source.extensions.fluxcd.io"  # ArtifactGenerator
+
 # A cheap pre-filter before parsing: only files declaring an apiVersion of these
 # groups can hold apps. (The bare group name is not enough: every object with an
 # argocd.argoproj.io/sync-wave annotation mentions argoproj.io.)
 _APP_MARKER = re.compile(
     r"""apiVersion["']?\s*:\s*["']?("""
-    + "|".join(re.escape(g) for g in (ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP))
+    + "|".join(
+        re.escape(g)
+        for g in (ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP, FLUX_EXTENSIONS_GROUP)
+    )
     + ")/"
 )
 

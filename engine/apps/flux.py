@@ -42,6 +42,8 @@ class FluxSource:
     url: str
     revision: str
     where: str
+    # "ExternalArtifact" for one an ArtifactGenerator built (engine/artifact_generator.py).
+    kind: str = "GitRepository"
 
 
 def parse_git_repository(doc: Mapping[str, Any], where: str, resolve: RepoResolver) -> FluxSource:
@@ -91,13 +93,15 @@ def parse_flux(
     spec = reader.mapping(doc, "spec", required=True)
     source_ref = reader.mapping(spec, "spec.sourceRef", required=True)
     ref_kind = reader.string(source_ref, "spec.sourceRef.kind", required=True)
-    if ref_kind != "GitRepository":
-        reader.fail(f"spec.sourceRef.kind: {ref_kind!r} is not supported (only GitRepository)")
+    if ref_kind not in ("GitRepository", "ExternalArtifact"):
+        reader.fail(
+            f"spec.sourceRef.kind: {ref_kind!r} is not supported (GitRepository, ExternalArtifact)"
+        )
     ref_name = reader.string(source_ref, "spec.sourceRef.name", required=True)
     ref_namespace = reader.string(source_ref, "spec.sourceRef.namespace") or own_namespace
-    source = _find_source(sources, ref_name, ref_namespace)
+    source = _find_source([s for s in sources if s.kind == ref_kind], ref_name, ref_namespace)
     if source is None:
-        reader.fail(f"spec.sourceRef: GitRepository {ref_name!r} is not defined in this directory")
+        reader.fail(f"spec.sourceRef: {ref_kind} {ref_name!r} is not defined in this directory")
     if "prune" not in spec:
         reader.fail("spec.prune is required")
     interval = reader.duration(spec, "spec.interval", None)

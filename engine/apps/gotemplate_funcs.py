@@ -44,6 +44,9 @@ def printable(value: Any) -> str:
         return "<nil>"
     if isinstance(value, bool):
         return "true" if value else "false"
+    go_string = getattr(value, "go_string", None)
+    if callable(go_string):  # a struct with Go's own printed form (image commit messages)
+        return str(go_string())
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e21:
             return str(int(value))

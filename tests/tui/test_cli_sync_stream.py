@@ -190,9 +190,9 @@ def test_hooks_are_printed_in_their_phase(tmp_path: Path, processes: list[Gitwav
     assert code == 0, err
     assert "hooks" not in lines, "no trailing hooks heading"
     at = lines.index
-    assert at("PreSync wave 0") < at("  created    Job/shop/db-migrate  (hook)")
-    assert at("  succeeded  Job/shop/db-migrate  (hook)") < at("Sync wave 0")
-    assert at("PostSync wave 0") < at("  created    Job/shop/smoke-test  (hook)")
+    assert at("PreSync wave 0") < at("  created    Job/shop/db-migrate")
+    assert at("  succeeded  Job/shop/db-migrate") < at("Sync wave 0")
+    assert at("PostSync wave 0") < at("  created    Job/shop/smoke-test")
     assert lines[-1].startswith("waves: Succeeded in ")
 
 

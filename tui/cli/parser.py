@@ -18,7 +18,7 @@ from typing import NoReturn, cast
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.providers.sealed_secrets import SealingScope
-from gitwave.tui.cli import verbs_sync, verbs_why
+from gitwave.tui.cli import verbs_image, verbs_rollout, verbs_sync, verbs_why
 from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.verbs_app import (
     cmd_graph,
@@ -32,6 +32,7 @@ from gitwave.tui.cli.verbs_cluster import cmd_cluster_add, cmd_cluster_list, cmd
 from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
 from gitwave.tui.cli.verbs_meta import cmd_complete, cmd_completion, cmd_version, gitwave_version
 from gitwave.tui.cli.verbs_policy import cmd_validate
+from gitwave.tui.cli.verbs_promote import add_parser as add_promote_verbs
 from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
 from gitwave.tui.cli.verbs_sandbox_aws import cmd_sandbox_aws_exec, cmd_sandbox_kms_create_key
 from gitwave.tui.cli.verbs_seal import cmd_seal
@@ -342,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_verbs(verbs, common)
     _loop_verbs(verbs, common)
     _meta_verbs(verbs, common)
+    add_promote_verbs(verbs, common)
+    verbs_image.add_parser(verbs, common)  # gitwave image scan|update (Flux image automation)
+    verbs_rollout.add_parser(verbs, common)
     verbs_why.add_parser(verbs, common)
     for one in _all_parsers(parser):
         one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults

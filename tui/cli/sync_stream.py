@@ -190,10 +190,10 @@ class SyncStream:
                 self._step(event.message, event.resource)
                 self._count(lambda app: setattr(app, "applied", app.applied + 1))
         elif kind is EventKind.HOOK_STARTED and event.resource is not None:
-            self._step("created", event.resource, "hook")
+            self._step("created", event.resource)
             self._count(lambda app: setattr(app, "applied", app.applied + 1))
         elif kind is EventKind.HOOK_FINISHED and event.resource is not None:
-            self._step(event.message, event.resource, "hook")
+            self._step(event.message, event.resource)
         elif kind is EventKind.HEALTH_CHANGED:
             if event.message.startswith(("Healthy", "Suspended")):
                 self._count(lambda app: setattr(app, "healthy", app.healthy + 1))

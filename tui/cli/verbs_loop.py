@@ -37,6 +37,7 @@ from gitwave.tui.cli.loop_http import Address, LoopServer, WebhookEndpoint, pars
 from gitwave.tui.cli.loop_notify import start_notifications, ticking
 from gitwave.tui.cli.output import dump, local_time, short, table
 from gitwave.tui.cli.verbs_app import fail_unknown_app
+from gitwave.tui.cli.verbs_image import image_automation
 
 # How often ``events --follow`` reads the store for new events.
 FOLLOW_POLL_S = 0.25
@@ -311,6 +312,7 @@ def cmd_run(ctx: Context) -> int:
             stack.callback(notifying[1].close)
         stack.enter_context(_stop_on_signals(stop))
         sink = stack.enter_context(_sink(ctx, *also))
+        stack.enter_context(image_automation(ctx, args.path, say=say, stop=stop))
         on_pass = None
         if metrics is not None:
             metrics.time([ctx.targets])

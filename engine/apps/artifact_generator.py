@@ -1,0 +1,416 @@
+"""Flux 2.7's ArtifactGenerator (source.extensions.fluxcd.io/v1beta1) → ExternalArtifacts.
+
+An ArtifactGenerator names sources by alias (``GitRepository`` here; OCIRepository
+and Bucket are refused with an error naming the field) and lists artifacts,
+each built by ``copy`` operations in order::
+
+    - from: "@backend/deploy/**"          # @alias/glob: *, ** (any depth), ?, [..]
+      to: "@artifact/my-app/backend/"     # a trailing / is a directory
+      strategy: Overwrite | Merge         # Merge: YAML mappings merged into the file there
+      exclude: ["**/*.md"]
+
+A glob copies each matched file to ``to`` + its path below the pattern's fixed
+prefix (``deploy/``); a pattern without wildcards copies that one file to
+``to`` (into it when ``to`` ends with ``/``). Later operations overwrite earlier
+files. The artifact's revision is ``latest@sha256:<digest of its files>``, or
+the named source's revision with ``revision: "@alias"``.
+
+Built artifacts are plain directories under the cache (content-addressed, so
+an unchanged artifact keeps its directory and revision); a Kustomization's
+``sourceRef: {kind: ExternalArtifact, name: ...}`` renders from there. Paths
+never leave a source (``..``, absolute paths and symlinks out are refused) nor
+the artifact.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from gitwave.engine.apps.fields import Reader
+from gitwave.engine.apps.flux import FluxSource
+from gitwave.engine.apps.model import RepoResolver
+from gitwave.engine.errors import GitwaveError, PathEscapeError, ValidationError
+from gitwave.engine.names import SUBDOMAIN_MAX
+
+EXTENSIONS_GROUP = "source.extensions.fluxcd.io"
+_ALIAS = re.compile(r"^[A-Za-z0-9_-]+$")
+_GLOB_CHARS = re.compile(r"[*?\[]")
+MAX_ARTIFACT_FILES = 20_000
+
+
+@dataclass(frozen=True)
+class SourceAlias:
+    alias: str
+    kind: str
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CopyOp:
+    alias: str
+    pattern: str
+    to: str
+    merge: bool
+    exclude: tuple[str, ...]
+    field: str
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    name: str
+    revision_alias: str
+    copies: tuple[CopyOp, ...]
+
+
+@dataclass(frozen=True)
+class ArtifactGenerator:
+    namespace: str
+    name: str
+    sources: tuple[SourceAlias, ...]
+    artifacts: tuple[ArtifactSpec, ...]
+    where: str
+
+
+@dataclass(frozen=True)
+class BuiltArtifact:
+    """An ExternalArtifact: its namespace/name, its files' directory and revision."""
+
+    namespace: str
+    name: str
+    path: Path
+    revision: str
+
+
+def is_artifact_generator(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and str(value.get("apiVersion", "")).rpartition("/")[0] == EXTENSIONS_GROUP
+        and value.get("kind") == "ArtifactGenerator"
+    )
+
+
+def parse_artifact_generator(doc: Mapping[str, Any], where: str) -> ArtifactGenerator:
+    """The generator at ``where``; ValidationError naming the field for a bad one."""
+    reader = Reader(where)
+    meta = reader.mapping(doc, "metadata", required=True)
+    name = reader.string(meta, "metadata.name", required=True)
+    namespace = reader.dns_name(reader.string(meta, "metadata.namespace"), "metadata.namespace")
+    namespace = namespace or "default"
+    reader = Reader(f"{where} (ArtifactGenerator/{namespace}/{name})")
+    spec = reader.mapping(doc, "spec", required=True)
+    sources: list[SourceAlias] = []
+    for i, entry in enumerate(reader.mappings(spec, "spec.sources")):
+        field = f"spec.sources[{i}]"
+        alias = reader.string(entry, f"{field}.alias", required=True)
+        if not _ALIAS.match(alias):
+            reader.fail(f"{field}.alias {alias!r}: only letters, digits, '-' and '_'")
+        if any(s.alias == alias for s in sources):
+            reader.fail(f"{field}.alias {alias!r} is used twice")
+        kind = reader.string(entry, f"{field}.kind", required=True)
+        if kind != "GitRepository":
+            reader.fail(f"{field}.kind: {kind!r} is not supported by gitwave (GitRepository)")
+        sources.append(
+            SourceAlias(
+                alias=alias,
+                kind=kind,
+                namespace=reader.string(entry, f"{field}.namespace") or namespace,
+                name=reader.string(entry, f"{field}.name", required=True),
+            )
+        )
+    if not sources:
+        reader.fail("spec.sources is required")
+    aliases = {s.alias for s in sources}
+    artifacts: list[ArtifactSpec] = []
+    for i, entry in enumerate(reader.mappings(spec, "spec.artifacts")):
+        field = f"spec.artifacts[{i}]"
+        artifact_name = reader.dns_name(
+            reader.string(entry, f"{field}.name", required=True),
+            f"{field}.name",
+            max_len=SUBDOMAIN_MAX,
+            dots=True,
+        )
+        if any(a.name == artifact_name for a in artifacts):
+            reader.fail(f"{field}.name {artifact_name!r} is used twice")
+        revision = reader.string(entry, f"{field}.revision")
+        if revision and (not revision.startswith("@") or revision[1:] not in aliases):
+            reader.fail(f"{field}.revision {revision!r} must be @ and a source alias")
+        copies = [
+            _copy(reader, op, f"{field}.copy[{j}]", aliases)
+            for j, op in enumerate(reader.mappings(entry, f"{field}.copy"))
+        ]
+        if not copies:
+            reader.fail(f"{field}.copy is required")
+        artifacts.append(ArtifactSpec(artifact_name, revision[1:], tuple(copies)))
+    if not artifacts:
+        reader.fail("spec.artifacts is required")
+    return ArtifactGenerator(
+        namespace=namespace,
+        name=name,
+        sources=tuple(sources),
+        artifacts=tuple(artifacts),
+        where=reader.where,
+    )
+
+
+def _copy(reader: Reader, op: Mapping[str, Any], field: str, aliases: set[str]) -> CopyOp:
+    origin = reader.string(op, f"{field}.from", required=True)
+    to = reader.string(op, f"{field}.to", required=True)
+    alias, _, pattern = origin.removeprefix("@").partition("/")
+    if not origin.startswith("@") or alias not in aliases:
+        reader.fail(f"{field}.from {origin!r} must start with @ and a source alias")
+    if not to.startswith("@artifact/"):
+        reader.fail(f"{field}.to {to!r} must start with @artifact/")
+    strategy = reader.string(op, f"{field}.strategy") or "Overwrite"
+    if strategy not in ("Overwrite", "Merge"):
+        reader.fail(f"{field}.strategy {strategy!r} is not Overwrite or Merge")
+    for text, name in ((pattern, "from"), (to.removeprefix("@artifact/"), "to")):
+        if _escapes(text):
+            reader.fail(f"{field}.{name} {text!r}: a path may not leave its root")
+    return CopyOp(
+        alias=alias,
+        pattern=pattern,
+        to=to.removeprefix("@artifact/"),
+        merge=strategy == "Merge",
+        exclude=tuple(reader.strings(op, f"{field}.exclude")),
+        field=field,
+    )
+
+
+def _escapes(text: str) -> bool:
+    return text.startswith("/") or ".." in PurePosixPath(text).parts or "\x00" in text
+
+
+# ``open_alias(source) -> (root directory, revision)`` of a source's checkout.
+OpenSource = Callable[[SourceAlias], tuple[Path, str]]
+
+
+def build_artifacts(
+    generator: ArtifactGenerator, open_source: OpenSource, store: Path
+) -> tuple[BuiltArtifact, ...]:
+    """Build every artifact of ``generator`` under ``store``; ValidationError
+    naming the generator and the copy operation when one cannot be done."""
+    opened: dict[str, tuple[Path, str]] = {}
+
+    def source(alias: str) -> tuple[Path, str]:
+        if alias not in opened:
+            entry = next(s for s in generator.sources if s.alias == alias)
+            opened[alias] = open_source(entry)
+        return opened[alias]
+
+    built = []
+    for artifact in generator.artifacts:
+        files: dict[str, bytes] = {}
+        for op in artifact.copies:
+            root, _ = source(op.alias)
+            _apply(op, root.resolve(), files, generator.where)
+        digest = _digest(files)
+        revision = (
+            source(artifact.revision_alias)[1] if artifact.revision_alias else f"latest@{digest}"
+        )
+        path = _store(store, digest, files)
+        built.append(BuiltArtifact(generator.namespace, artifact.name, path, revision))
+    return tuple(built)
+
+
+def _apply(op: CopyOp, root: Path, files: dict[str, bytes], where: str) -> None:
+    matches = _matches(root, op.pattern, where, op)
+    if not matches:
+        raise ValidationError(where, f"{op.field}.from @{op.alias}/{op.pattern} matches no file")
+    globbed = bool(_GLOB_CHARS.search(op.pattern))
+    base = _fixed_prefix(op.pattern) if globbed else ""
+    for rel in matches:
+        if any(fnmatch.fnmatchcase(rel, pattern) for pattern in op.exclude):
+            continue
+        if globbed:
+            below = rel[len(base) :].lstrip("/") if base else rel
+            target = (op.to.rstrip("/") + "/" + below) if op.to.rstrip("/") else below
+        elif op.to.endswith("/") or op.to == "":
+            target = op.to + PurePosixPath(rel).name
+        else:
+            target = op.to
+        data = (root / rel).read_bytes()
+        if op.merge and target in files:
+            data = _merge_yaml(files[target], data, where, op, target)
+        files[target] = data
+        if len(files) > MAX_ARTIFACT_FILES:
+            raise ValidationError(where, f"{op.field}: over {MAX_ARTIFACT_FILES} files")
+
+
+def _matches(root: Path, pattern: str, where: str, op: CopyOp) -> list[str]:
+    regex = _glob_regex(pattern)
+    found = []
+    for current, dirs, names in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in names:
+            file = Path(current) / name
+            rel = file.relative_to(root).as_posix()
+            if not regex.fullmatch(rel):
+                continue
+            if file.is_symlink():
+                real = file.resolve()
+                if not real.is_relative_to(root):
+                    raise PathEscapeError(
+                        f"@{op.alias}/{rel}", reason=f"a symlink resolves outside ({where})"
+                    )
+            if file.is_file():
+                found.append(rel)
+    return sorted(found)
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """``**`` any number of directories, ``*`` and ``?`` within one, ``[..]`` a class."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                out.append("[" + pattern[i + 1 : end].replace("\\", "\\\\") + "]")
+                i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def _fixed_prefix(pattern: str) -> str:
+    """The directories before the first wildcard (``deploy/`` of ``deploy/**/*.yaml``)."""
+    head = _GLOB_CHARS.split(pattern, maxsplit=1)[0]
+    return head[: head.rfind("/") + 1]
+
+
+def _merge_yaml(old: bytes, new: bytes, where: str, op: CopyOp, target: str) -> bytes:
+    try:
+        base = yaml.safe_load(old) or {}
+        over = yaml.safe_load(new) or {}
+    except yaml.YAMLError:
+        raise ValidationError(where, f"{op.field}: Merge needs YAML, {target} is not") from None
+    if not isinstance(base, dict) or not isinstance(over, dict):
+        raise ValidationError(where, f"{op.field}: Merge needs YAML mappings in {target}")
+    return yaml.safe_dump(_deep_merge(base, over), sort_keys=False).encode()
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _digest(files: Mapping[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
+    return "sha256:" + digest.hexdigest()
+
+
+def _store(store: Path, digest: str, files: Mapping[str, bytes]) -> Path:
+    """The artifact's directory, written once (an unchanged artifact is reused)."""
+    path = store / digest.removeprefix("sha256:")
+    if path.is_dir():
+        return path
+    store.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=store))
+    for rel, data in files.items():
+        target = tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    try:
+        tmp.rename(path)
+    except OSError:  # another process stored the same content first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def artifact_store(cache_dir: Path | None) -> Path:
+    """Where built artifacts live: ``external-artifacts/`` in the source cache."""
+    from gitwave.engine.source import default_cache_dir
+
+    return (cache_dir if cache_dir is not None else default_cache_dir()) / "external-artifacts"
+
+
+def external_artifacts(
+    generators: Sequence[ArtifactGenerator],
+    sources: Sequence[FluxSource],
+    resolve: RepoResolver,
+    *,
+    cache_dir: Path | None,
+    allowed: Sequence[Path],
+    fail: Callable[[str, GitwaveError], None],
+) -> list[FluxSource]:
+    """Build each generator's artifacts from the GitRepositories in ``sources``;
+    the ExternalArtifacts as sources a Kustomization can name. A generator that
+    fails goes to ``fail`` (named ``ArtifactGenerator/namespace/name``)."""
+    from gitwave.engine.source import open_source
+    from gitwave.engine.source_url import check_local_repo
+
+    found: list[FluxSource] = []
+    for generator in generators:
+
+        def open_alias(
+            alias: SourceAlias, generator: ArtifactGenerator = generator
+        ) -> tuple[Path, str]:
+            named = [s for s in sources if s.kind == "GitRepository" and s.name == alias.name]
+            exact = [s for s in named if (s.namespace or "default") == alias.namespace]
+            chosen = exact or (named if len(named) == 1 else [])
+            if not chosen:
+                raise ValidationError(
+                    generator.where,
+                    f"spec.sources: GitRepository {alias.namespace}/{alias.name} "
+                    f"(@{alias.alias}) is not defined in this directory",
+                )
+            source = chosen[0]
+            fetch_from, fetch_revision = resolve(
+                source.url, source.revision, source.where, "spec.url"
+            )
+            check_local_repo(fetch_from, allowed=allowed, subject=generator.where)
+            checkout = open_source(fetch_from, revision=fetch_revision, cache_dir=cache_dir)
+            return checkout.root, checkout.recorded_revision
+
+        try:
+            built = build_artifacts(generator, open_alias, artifact_store(cache_dir))
+        except GitwaveError as exc:
+            fail(f"ArtifactGenerator/{generator.namespace}/{generator.name}", exc)
+            continue
+        found.extend(
+            FluxSource(
+                namespace=artifact.namespace,
+                name=artifact.name,
+                url=str(artifact.path),
+                revision="HEAD",
+                where=f"{generator.where}: ExternalArtifact {artifact.name} ({artifact.revision})",
+                kind="ExternalArtifact",
+            )
+            for artifact in built
+        )
+    return found
