@@ -229,6 +229,8 @@ def _narrowed(state: AppState, request: SyncRequest) -> AppState:
     shaped = state.plan
     if request.resource is not None:
         shaped = plan_filters.only(shaped, request.resource)
+    if request.resources:
+        shaped = plan_filters.only_refs(shaped, request.resources)
     if request.force:
         shaped = plan_filters.forced(shaped)
     return state if shaped is state.plan else state.with_plan(shaped)
@@ -332,11 +334,17 @@ def sync(
                     options=options,
                     sink=run_sink,
                     bind=late_binder(state.graph, targets),
+                    graph=state.graph,
                 )
         except BaseException as exc:
             if store is not None and sync_id is not None:
                 # Ctrl-C, or a bug: the row must not claim the sync still runs.
                 stopped = isinstance(exc, KeyboardInterrupt)
+                # What a stopped sync applied before it stopped is kept (engine.sync).
+                partial = getattr(exc, "partial", None)
+                done = []
+                if isinstance(partial, SyncResult):
+                    done = outcomes(partial, secrets_of(state))
                 store.finish_sync(
                     sync_id,
                     finished=time.time(),
@@ -344,7 +352,7 @@ def sync(
                     message="interrupted (Ctrl-C)"
                     if stopped
                     else f"failed unexpectedly ({type(exc).__name__})",
-                    outcomes=[],
+                    outcomes=done,
                 )
             raise
         if store is not None and sync_id is not None:

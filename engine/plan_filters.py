@@ -11,13 +11,80 @@ layer (``engine.operations``) is their one caller.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.fieldpath import without_paths
 from gitwave.engine.hooks import hook_id
 from gitwave.engine.model import Action, HookPhase, Plan, ResourceKey, Task, Wave
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """One object a selective sync names (``sync --resource``): Argo CD's
+    ``GROUP:KIND:NAME`` (``:Service:web`` for the core group) or kubectl's
+    ``KIND/NAME`` and ``KIND/NAMESPACE/NAME``. ``group`` None: any group;
+    ``namespace`` None: any namespace. Kinds match case-insensitively."""
+
+    kind: str
+    name: str
+    group: str | None = None
+    namespace: str | None = None
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> ResourceRef:
+        """Raises ValidationError for text of neither form."""
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) == 3 and parts[1] and parts[2]:
+                return cls(parts[1], parts[2], group=parts[0], text=text)
+        else:
+            parts = text.split("/")
+            kind_part = parts[0]
+            kind, _, group = kind_part.partition(".")
+            if len(parts) == 2 and kind and parts[1]:
+                return cls(kind, parts[1], group=group or None, text=text)
+            if len(parts) == 3 and kind and parts[2]:
+                return cls(kind, parts[2], group=group or None, namespace=parts[1], text=text)
+        raise ValidationError(
+            text,
+            "not a resource: want KIND/NAME, KIND/NAMESPACE/NAME or GROUP:KIND:NAME",
+            hint="e.g. --resource deployment/web or --resource apps:Deployment:web",
+        )
+
+    def matches(self, key: ResourceKey) -> bool:
+        return (
+            key.name == self.name
+            and _kind_matches(self.kind, key.kind)
+            and (self.group is None or self.group == key.group)
+            and (self.namespace is None or self.namespace == key.namespace)
+        )
+
+
+def _kind_matches(asked: str, kind: str) -> bool:
+    # deployment, deployments and Deployment name one kind, as kubectl reads them.
+    asked, kind = asked.lower(), kind.lower()
+    return asked in (kind, kind + "s", kind + "es")
+
+
+def only_refs(plan: Plan, refs: Collection[ResourceRef]) -> Plan:
+    """``plan`` cut down to the tasks ``refs`` name (hooks left out, as Argo CD's
+    selective sync runs none); ValidationError naming a ref that matches nothing."""
+    for ref in refs:
+        if not any(ref.matches(task.key) for task in plan.tasks()):
+            raise ValidationError(
+                ref.text or ref.name,
+                f"names no object in the plan of app {plan.app}",
+                hint="only objects the app renders (or prunes) can be synced on their own",
+            )
+    return keep_tasks(
+        plan,
+        lambda wave, task: (
+            task.action is not Action.HOOK and any(r.matches(task.key) for r in refs)
+        ),
+    )
 
 
 def keep_tasks(plan: Plan, keep: Callable[[Wave, Task], bool]) -> Plan:

@@ -58,7 +58,9 @@ def _summary(plan: Plan) -> str:
     return (
         f"Plan: {counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to update, "
         f"{counts[Action.PRUNE]} to prune, {hooks} hook{'' if hooks == 1 else 's'}, "
-        f"{counts[Action.NONE]} unchanged."
+        f"{counts[Action.NONE]} unchanged"
+        # Argo CD's "requires pruning": gone from Git, still live, kept by this plan.
+        + (f", {len(plan.unpruned)} requires pruning." if plan.unpruned else ".")
     )
 
 

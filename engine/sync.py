@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import EventKind, EventSink, discard
+from gitwave.engine.graph import ResourceGraph
 from gitwave.engine.interrupts import check as check_interrupt
 from gitwave.engine.model import (
     ANNOTATION_TRACKING_ID,
@@ -31,6 +32,7 @@ from gitwave.engine.model import (
     ChangeSet,
     ChangeSetEntry,
     Health,
+    HealthCode,
     HookDeletePolicy,
     HookPhase,
     Live,
@@ -327,17 +329,19 @@ def execute(
     sink: EventSink = discard,
     clock: Callable[[], float] = time.time,
     bind: Callable[[Resource], Resource] | None = None,
+    graph: ResourceGraph | None = None,
 ) -> SyncResult:
     """Carry out ``plan``: every wave applied then awaited, in order.
 
     ``bind`` finishes an object right before it is applied (the reconcile
     shell passes one that evaluates ``${id.status.field}`` references against
-    the objects applied in earlier waves).
+    the objects applied in earlier waves). ``graph``, the app's, lets a wait
+    name the chain of objects that holds it (``engine.why``).
 
     Never raises for a failed object: the failure is in the result (phase
     Failed, the entry marked failed, SyncFail hooks run)."""
     started = clock()
-    run = SyncRun(plan=plan, targets=targets, options=options, sink=sink)
+    run = SyncRun(plan=plan, targets=targets, options=options, sink=sink, graph=graph)
     if bind is not None:
         run.bind = bind
     cluster = targets.cluster
@@ -364,6 +368,13 @@ def execute(
                 _run_wave(run, wave, pool, later_waves=later)
             if phase is SyncPhase.SUCCEEDED and not options.dry_run:
                 _wait_health_checks(run)
+        except KeyboardInterrupt as stop:
+            # Ctrl-C at a safe point: what was applied so far travels with the
+            # exception, so the history row (Interrupted) and the CLI can say it.
+            stop.partial = _result(  # type: ignore[attr-defined]
+                run, SyncPhase.TERMINATED, "interrupted (Ctrl-C)", started=started, finished=clock()
+            )
+            raise
         except (WaveFailed, GitwaveError) as exc:
             phase = SyncPhase.FAILED
             message = str(exc)
@@ -373,24 +384,45 @@ def execute(
                     _run_wave(run, wave, pool, later_waves=True)
                 except (WaveFailed, GitwaveError) as fail_exc:
                     message += f"; SyncFail hook failed: {fail_exc}"
+    result = _result(run, phase, message, started=started, finished=clock())
+    run.emit(EventKind.SYNC_FINISHED, f"{phase.value}: {message}")
+    return result
+
+
+def _result(
+    run: SyncRun, phase: SyncPhase, message: str, *, started: float, finished: float
+) -> SyncResult:
+    plan = run.plan
     # Entries in plan order (hooks with generated names after), so output reads like the plan.
     position = {task.key: i for i, task in enumerate(plan.tasks())}
-    settled = list(run.healths.values())
-    health = Health.worst(settled)
-    result = SyncResult(
+    with run.lock:
+        entries = sorted(run.entries, key=lambda e: position.get(e.key, len(position)))
+    return SyncResult(
         app=plan.app,
         revision=plan.revision,
         phase=phase,
         message=message,
-        changeset=ChangeSet(
-            tuple(sorted(run.entries, key=lambda e: position.get(e.key, len(position))))
-        ),
-        health=health,
+        changeset=ChangeSet(tuple(entries)),
+        health=_health(run, entries),
         started=started,
-        finished=clock(),
-        dry_run=options.dry_run,
+        finished=finished,
+        dry_run=run.options.dry_run,
         hooks_run=tuple(run.hooks_run),
         retry_after_s=run.retry_after_s if phase is SyncPhase.FAILED else 0.0,
     )
-    run.emit(EventKind.SYNC_FINISHED, f"{phase.value}: {message}")
-    return result
+
+
+def _health(run: SyncRun, entries: list[ChangeSetEntry]) -> Health:
+    """The health a sync reports: the worst of what it saw settle, and Missing
+    for every object it was to create and never did (a failed or stopped
+    sync is never Healthy for what it left out)."""
+    seen = list(run.healths.values())
+    done = {e.key for e in entries if e.action is not ChangeAction.FAILED}
+    missing = [
+        t.key
+        for t in run.plan.tasks()
+        if t.action is Action.CREATE and t.key not in done and t.key not in run.healths
+    ]
+    if missing and not run.options.dry_run:
+        seen.append(Health(HealthCode.MISSING, f"{len(missing)} object(s) never created"))
+    return Health.worst(seen)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
 from gitwave.engine.model import ResourceKey
+from gitwave.engine.plan_filters import ResourceRef
 from gitwave.engine.policy.model import PolicyOptions
 from gitwave.engine.sync import FORCE_OPTION, SyncOptions
 
@@ -42,6 +43,8 @@ class SyncRequest:
     retry: bool = True
     force: bool = False
     resource: ResourceKey | None = None
+    # ``sync --resource`` (repeatable): only the objects these name (plan_filters).
+    resources: tuple[ResourceRef, ...] = ()
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     # --policy directories, --strict, --kubernetes-version (engine.policy).
     policy: PolicyOptions = _NO_POLICY_OPTIONS

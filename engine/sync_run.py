@@ -4,9 +4,11 @@ its waits (sync_waits.py)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gitwave.engine.events import Event, EventKind, EventSink
 from gitwave.engine.health.policy import HealthPolicy
@@ -21,6 +23,9 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 from gitwave.engine.router import ProviderRouter
+
+if TYPE_CHECKING:
+    from gitwave.engine.graph import ResourceGraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,23 @@ class SyncOptions:
     stop: threading.Event | None = None
     # The app's health rule: how objects are judged and which ones a wave waits for.
     health: HealthPolicy = field(default_factory=HealthPolicy)
+    # A wave that waits says so again this often (Waiting events), even when
+    # nothing changed: a CI log is never silent for minutes.
+    progress_interval_s: float = field(default_factory=lambda: progress_interval())
+
+
+# GITWAVE_PROGRESS_INTERVAL shortens it (tests of the streamed output).
+DEFAULT_PROGRESS_INTERVAL_S = 10.0
+
+
+def progress_interval() -> float:
+    """How often a waiting wave reports what it waits on (seconds)."""
+    raw = os.environ.get("GITWAVE_PROGRESS_INTERVAL", "")
+    try:
+        value = float(raw) if raw else DEFAULT_PROGRESS_INTERVAL_S
+    except ValueError:
+        return DEFAULT_PROGRESS_INTERVAL_S
+    return value if value > 0 else DEFAULT_PROGRESS_INTERVAL_S
 
 
 class WaveFailed(Exception):
@@ -64,6 +86,8 @@ class SyncRun:
     lock: threading.Lock = field(default_factory=threading.Lock)
     namespaces_created: frozenset[str] = frozenset()
     bind: Callable[[Resource], Resource] = lambda resource: resource
+    # The app's graph, when the caller has it: a wait names the chain that holds it.
+    graph: ResourceGraph | None = None
     retry_after_s: float = 0.0  # the longest delay a target asked for (HTTP 429)
 
     def __post_init__(self) -> None:

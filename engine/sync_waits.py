@@ -5,6 +5,7 @@ start fast and back off to ``max_poll_interval_s``."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Collection, Mapping, Sequence
 
@@ -15,6 +16,7 @@ from gitwave.engine.model import Health, HealthCode, Live, Resource, ResourceKey
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import observe_all
 from gitwave.engine.sync_run import SyncRun, WaveFailed
+from gitwave.engine.why import Chain, blocking_chain
 
 
 def wait_healthy(
@@ -30,10 +32,12 @@ def wait_healthy(
     Objects are judged by the app's health rule (``run.options.health``);
     ``hooks`` always by Argo CD's checks: a hook must finish, and kstatus
     calls a running Job current."""
-    deadline = time.monotonic() + run.options.wave_timeout_s
+    began = time.monotonic()
+    deadline = began + run.options.wave_timeout_s
     pending = dict(applied)
     interval = 0.02
     last_blocker = ""
+    last_said = began
     while pending:
         # One bulk read a round where the target offers it: a wave of thousands
         # of objects is polled several times.
@@ -49,16 +53,33 @@ def wait_healthy(
             break
         blocker_key = min(pending)
         blocker = f"waiting for {blocker_key.display}: {run.healths[blocker_key]}"
-        if blocker != last_blocker:
-            run.emit(EventKind.WAITING, blocker, resource=blocker_key, wave=label)
-            last_blocker = blocker
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        # Said when it changes, and again every progress interval while it holds.
+        if blocker != last_blocker or now - last_said >= run.options.progress_interval_s:
+            others = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
+            run.emit(
+                EventKind.WAITING,
+                f"waiting for {_chain(run, blocker_key, now - began)}{others}",
+                resource=blocker_key,
+                wave=label,
+            )
+            last_blocker, last_said = blocker, now
+        if now >= deadline:
             raise WaveFailed(
                 f"{label} timed out after {run.options.wave_timeout_s:g}s {blocker}",
                 key=blocker_key,
             )
         pause(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)
+
+
+def _chain(run: SyncRun, key: ResourceKey, waited_s: float) -> str:
+    """What ``key`` waits for, through the graph, to the object holding it
+    (``engine.why``), with how long this wave has waited."""
+    if run.graph is None or key not in run.graph.facts:
+        return Chain((key,), run.healths[key], waited_s).text()
+    chain = blocking_chain(run.graph, run.healths, key)
+    return dataclasses.replace(chain, for_s=waited_s).text()
 
 
 def note_healths(run: SyncRun, label: str, applied: Mapping[ResourceKey, Resource]) -> None:

@@ -96,14 +96,14 @@ def test_an_ingress_without_an_address_syncs_succeeded_and_progressing(
         code, out, err = cli("sync", str(app), "--timeout", "2m", "-o", "json")
 
         assert code == 0, out + err
-        result = json.loads(out)
+        (result,) = json.loads(out)  # a list of apps, even for one
         assert result["phase"] == "Succeeded"
         assert result["health"] == "Progressing"
         # It did not wait for the address (on main it waited 300 s, then failed).
         assert result["durationSeconds"] < 60
 
         code, out, err = cli("status", str(app), "-o", "json")
-        status = json.loads(out)
+        (status,) = json.loads(out)
         assert (status["sync"], status["health"]) == ("Synced", "Progressing")
 
         # The controllers copy the Service's labels (gitwave's app label too)
@@ -171,7 +171,7 @@ def test_the_same_objects_from_flux_are_ready(
         code, out, err = cli("sync", str(root), "-o", "json")
 
         assert code == 0, out + err
-        result = json.loads(out)
+        (result,) = json.loads(out)  # a list of apps, even for one
         assert (result["phase"], result["health"]) == ("Succeeded", "Healthy")
     finally:
         kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)

@@ -169,7 +169,7 @@ def test_a_canary_pauses_suspended_promote_finishes_it_and_abort_degrades_it(
     assert paused["healthMessage"] == "Rollout is paused"
     assert (paused["step"], paused["currentStep"], paused["weight"]) == ("1/2", "pause", 50)
     code, out, err = gitwave(capsys, kube_cluster, "status", str(repo), "-o", "json")
-    assert json.loads(out)["health"] == "Suspended", out
+    assert json.loads(out)[0]["health"] == "Suspended", out
 
     code, out, err = gitwave(capsys, kube_cluster, "rollout", "promote", "canary")
     assert code == 0, err
@@ -206,4 +206,4 @@ def test_a_canary_pauses_suspended_promote_finishes_it_and_abort_degrades_it(
     assert "aborted" in aborted["healthMessage"], aborted
     assert aborted["aborted"] is True and aborted["weight"] == 0
     code, out, err = gitwave(capsys, kube_cluster, "status", str(repo), "-o", "json")
-    assert json.loads(out)["health"] == "Degraded", out
+    assert json.loads(out)[0]["health"] == "Degraded", out

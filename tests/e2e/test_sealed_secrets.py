@@ -210,7 +210,7 @@ def test_kubeseal_sealed_secret_is_unsealed_by_the_real_controller_and_the_app_i
 
     def healthy() -> bool:
         _, status, _ = gitwave(capsys, kube_cluster, "status", str(repo), "-o", "json")
-        return bool(json.loads(status)["health"] == "Healthy")
+        return bool(json.loads(status)[0]["health"] == "Healthy")
 
     _wait("the app to be Healthy", healthy, timeout=60)
     kubectl: Kubectl = kubectl_for(kube_cluster)
@@ -243,8 +243,11 @@ def test_a_sealed_secret_the_controller_cannot_open_is_degraded_with_its_message
     # The sync reports the controller's own words for the object it waited on.
     assert "no key could decrypt secret" in out + err, out + err
     code, out, err = gitwave(capsys, kube_cluster, "status", str(repo), "-o", "json")
-    status = json.loads(out)
+    (status,) = json.loads(out)
     assert status["health"] == "Degraded"
     assert status["resources"] == [
-        {"key": f"SealedSecret/{controller.watched}/moved", "health": "Degraded"}
+        {
+            "key": f"bitnami.com/SealedSecret/{controller.watched}/moved",
+            "health": "Degraded",
+        }
     ]

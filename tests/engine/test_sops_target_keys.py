@@ -279,7 +279,7 @@ def test_age_identity_comes_from_the_secret_the_kustomization_names(
     code, out, err = sync(capsys, root / "clusters")
 
     assert code == 0, err
-    assert json.loads(out)["health"] == "Healthy"
+    assert json.loads(out)[0]["health"] == "Healthy"
     assert synced_password(clean_env) == AGE_PASSWORD
     identity = key.key_file.read_text().strip()
     for value in (AGE_PASSWORD, identity):

@@ -214,7 +214,7 @@ def test_sync_never_applies_what_was_written_into_the_cache(
     out, err = capsys.readouterr()
 
     assert code == 0, err
-    assert [r["key"] for r in json.loads(out)["resources"]] == ["ConfigMap/default/original"]
+    assert [r["key"] for r in json.loads(out)[0]["resources"]] == ["/ConfigMap/default/original"]
     assert main(["sandbox", "get", "configmap", "-A", "-o", "json"]) == 0
     names = [i["metadata"]["name"] for i in json.loads(capsys.readouterr()[0])["items"]]
     assert "tampered" not in names and "added" not in names and "original" in names

@@ -90,7 +90,7 @@ def test_promote_moves_to_the_next_pause_then_full_finishes(
     assert (code, err) == (0, "")
     assert out == "rollout 'web' fully promoted\nshop/web: Healthy; step 4/4 weight 100%\n"
     code, out, _ = run(capsys, "status", str(shop), "-o", "json")
-    assert json.loads(out)["health"] == "Healthy"
+    assert json.loads(out)[0]["health"] == "Healthy"  # a list of apps, even for one
 
 
 def test_abort_is_degraded_and_json_says_so(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,7 +105,7 @@ def test_abort_is_degraded_and_json_says_so(shop: Path, capsys: pytest.CaptureFi
     )
     assert doc["healthMessage"].startswith("Rollout aborted update to revision ")
     code, out, _ = run(capsys, "status", str(shop), "-o", "json")
-    assert json.loads(out)["health"] == "Degraded"
+    assert json.loads(out)[0]["health"] == "Degraded"
     code, out, _ = run(capsys, "sandbox", "get", "replicaset", "-n", "shop", "-o", "json")
     replicas = sorted(rs["spec"]["replicas"] for rs in json.loads(out)["items"])
     assert replicas == [0, 4]

@@ -99,7 +99,7 @@ def test_kubeseal_seals_with_the_sandbox_certificate_and_gitwave_unseals_on_sync
     code, out, err = run(capsys, "sync", str(repo), "-o", "json")
 
     assert code == 0, err
-    assert json.loads(out)["health"] == "Healthy"
+    assert json.loads(out)[0]["health"] == "Healthy"
     secret = live_secret(state, namespace, name)
     assert secret is not None
     assert decoded(secret) == {"password": PASSWORD, "token": TOKEN}

@@ -53,7 +53,7 @@ def test_seal_then_sync_unseals_into_an_owned_secret_and_the_app_is_healthy(
     code, out, err = run(capsys, "sync", str(repo), "-o", "json")
 
     assert code == 0, err
-    result = json.loads(out)
+    (result,) = json.loads(out)  # a list of apps, even for one
     assert result["health"] == "Healthy"
     secret = live_secret(state, "shop", "db")
     assert secret is not None

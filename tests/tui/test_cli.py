@@ -40,16 +40,16 @@ def test_sync_creates_everything_in_wave_order_then_plan_is_clean(
     app = copy_sample("waves", tmp_path)
     code, out, _ = run(capsys, "sync", str(app), "-o", "json")
     assert code == 0
-    result = json.loads(out)
+    (result,) = json.loads(out)  # a list of apps, even for one
     assert result["phase"] == "Succeeded"
     assert result["health"] == "Healthy"
     order = [r["key"] for r in result["resources"] if r["action"] == "created"]
     # Namespace first (before the PreSync hook), hooks and waves in order, PostSync last.
-    assert order.index("Namespace/shop") < order.index("Job/shop/db-migrate")
-    assert order.index("Job/shop/db-migrate") < order.index("ConfigMap/shop/shop-config")
-    assert order.index("ConfigMap/shop/shop-config") < order.index("Deployment/shop/shop-api")
-    assert order.index("Deployment/shop/shop-api") < order.index("Service/shop/shop-api")
-    assert order.index("Service/shop/shop-api") < order.index("Job/shop/smoke-test")
+    assert order.index("/Namespace//shop") < order.index("batch/Job/shop/db-migrate")
+    assert order.index("batch/Job/shop/db-migrate") < order.index("/ConfigMap/shop/shop-config")
+    assert order.index("/ConfigMap/shop/shop-config") < order.index("apps/Deployment/shop/shop-api")
+    assert order.index("apps/Deployment/shop/shop-api") < order.index("/Service/shop/shop-api")
+    assert order.index("/Service/shop/shop-api") < order.index("batch/Job/shop/smoke-test")
 
     code, out, _ = run(capsys, "plan", str(app))
     assert code == 0, out
@@ -67,7 +67,7 @@ def test_out_of_band_scale_shows_exactly_that_field(
     assert code == 0
     code, out, _ = run(capsys, "plan", str(app), "-o", "json")
     assert code == 1
-    plan = json.loads(out)
+    (plan,) = json.loads(out)
     changed = [t for w in plan["waves"] for t in w["tasks"] if t["action"] != "none"]
     assert len(changed) == 1
     assert changed[0]["key"] == "apps/Deployment/guestbook/guestbook-ui"
@@ -99,8 +99,8 @@ def test_removed_file_is_pruned_only_with_prune(
 
     code, out, _ = run(capsys, "sync", str(app), "--prune", "-o", "json")
     assert code == 0
-    deleted = [r["key"] for r in json.loads(out)["resources"] if r["action"] == "deleted"]
-    assert deleted == ["Service/guestbook/guestbook-ui"]
+    deleted = [r["key"] for r in json.loads(out)[0]["resources"] if r["action"] == "deleted"]
+    assert deleted == ["/Service/guestbook/guestbook-ui"]
     code, out, _ = run(capsys, "sandbox", "get", "-A", "-o", "json")
     kinds = {(i["kind"], i["metadata"]["name"]) for i in json.loads(out)["items"]}
     assert ("Service", "guestbook-ui") not in kinds

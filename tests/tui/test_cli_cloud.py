@@ -17,6 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from gitwave.engine.model import ResourceKey
+
+
+def shown(key: str) -> str:
+    """A ``group/Kind/namespace/name`` key of ``-o json`` as errors print it."""
+    return ResourceKey.parse(key).display
+
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "production-database"
 GITWAVE = Path(sys.executable).parent / "gitwave"
@@ -43,7 +51,8 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ob
     state = tmp_path_factory.mktemp("state")
     result = gitwave(state, "sync", str(SAMPLE), "-o", "json")
     assert result.returncode == 0, result.stderr
-    return state, json.loads(result.stdout)
+    (doc,) = json.loads(result.stdout)  # a list of apps, even for one
+    return state, doc
 
 
 def test_one_sync_brings_up_cloud_and_kubernetes_in_dependency_order(
@@ -51,7 +60,11 @@ def test_one_sync_brings_up_cloud_and_kubernetes_in_dependency_order(
 ) -> None:
     _, result = synced
     assert result["phase"] == "Succeeded"
-    created = [r["key"] for r in result["resources"] if r["action"] == "created"]  # type: ignore[index, union-attr]
+    created = [
+        shown(r["key"])
+        for r in result["resources"]  # type: ignore[attr-defined]
+        if r["action"] == "created"
+    ]
     for first, then in [
         ("DBSubnetGroup/shop-db-subnets", "DBInstance/shop-db"),
         ("SecurityGroup/shop-db-sg", "DBInstance/shop-db"),
@@ -90,8 +103,8 @@ def test_graph_shows_cloud_and_kubernetes_nodes_in_one_dag(
     state, _ = synced
     result = gitwave(state, "graph", str(SAMPLE), "-o", "json")
     assert result.returncode == 0, result.stderr
-    graph = json.loads(result.stdout)
-    edges = {tuple(e) for e in graph["edges"]}
+    (graph,) = json.loads(result.stdout)  # one document: a list of apps
+    edges = {(shown(u), shown(v)) for u, v in graph["edges"]}
     assert ("DBInstance/shop-db", "Deployment/store/api") in edges
     assert ("Namespace/store", "Deployment/store/api") in edges
 
@@ -118,7 +131,10 @@ emulator.close()
     plan = gitwave(state, "plan", str(SAMPLE), "-o", "json")
     assert plan.returncode == 1, plan.stderr
     changed = [
-        t for w in json.loads(plan.stdout)["waves"] for t in w["tasks"] if t["action"] == "update"
+        t
+        for w in json.loads(plan.stdout)[0]["waves"]
+        for t in w["tasks"]
+        if t["action"] == "update"
     ]
     assert [t["kind"] for t in changed] == ["DBInstance"]
     assert changed[0]["changes"] == [
@@ -148,7 +164,7 @@ def test_status_shows_the_composite_as_a_tree(synced: tuple[Path, dict[str, obje
         "MetricAlarm/shop-db-alarm",
         "ConfigMap/store/shop-db-endpoint",
     }
-    data = json.loads(gitwave(state, "status", str(SAMPLE), "-o", "json").stdout)
+    (data,) = json.loads(gitwave(state, "status", str(SAMPLE), "-o", "json").stdout)
     [composite] = data["composites"]
     assert composite["ready"] is True
     assert composite["conditions"] == [
@@ -221,7 +237,7 @@ def test_an_app_on_another_cluster_gets_its_connection_secret_there(tmp_path: Pa
     assert here.returncode != 0
     assert "not found" in here.stdout + here.stderr
     status = gitwave(state, "status", str(repo), "-o", "json")
-    doc = json.loads(status.stdout)  # the DB read back through east's view: in sync
+    (doc,) = json.loads(status.stdout)  # the DB read back through east's view: in sync
     assert (doc["sync"], doc["destination"]["cluster"]) == ("Synced", "east"), status.stdout
 
 

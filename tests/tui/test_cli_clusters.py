@@ -224,7 +224,7 @@ def test_an_unknown_destination_stops_only_that_app_without_connecting(
     assert "error: lost: no syncs recorded" in err
     code, out, _ = run(capsys, "sync", path, "--app", "lost", "-o", "json")
     assert code == 2
-    doc = json.loads(out)
+    (doc,) = json.loads(out)  # a list of apps, even for one
     assert doc["app"] == "lost" and "is not a known cluster" in doc["error"]
     assert listener.count == 0
 

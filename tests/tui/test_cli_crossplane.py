@@ -25,6 +25,13 @@ from gitwave.providers.sandbox import SandboxProvider
 from tests.tui.cli_support import run, sandbox_state
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def shown(key: str) -> str:
+    """A ``group/Kind/namespace/name`` key of ``-o json`` as errors print it."""
+    return ResourceKey.parse(key).display
+
+
 CLAIM_APP = REPO / "tests" / "testdata" / "compositions" / "claim-app"
 SAMPLE = REPO / "samples" / "production-database"
 GITWAVE = Path(sys.executable).parent / "gitwave"
@@ -54,7 +61,7 @@ def test_a_claim_with_unnamed_resources_writes_its_connection_secret(
     code, out, err = run(capsys, "sync", str(app), "-o", "json")
 
     assert code == 0, err
-    created = [r["key"] for r in json.loads(out)["resources"] if r["action"] == "created"]
+    created = [shown(r["key"]) for r in json.loads(out)[0]["resources"] if r["action"] == "created"]
     assert "ConfigMap/team/sessions-configmap-0" in created
     assert "ConfigMap/team/sessions-configmap-1" in created
     # The Secret after the ConfigMap it reads, the Deployment that reads it after it.
@@ -88,7 +95,7 @@ def test_connection_secret_values_are_never_printed(
     code, out, err = run(capsys, "plan", str(app), "-o", "json")
     [task] = [
         t
-        for w in json.loads(out)["waves"]
+        for w in json.loads(out)[0]["waves"]
         for t in w["tasks"]
         if t["action"] == "update" and t["kind"] == "Secret"
     ]
@@ -168,7 +175,7 @@ def test_the_composites_secret_copies_the_rds_instances_connection_details(
     synced = gitwave(state, "sync", str(app), "-o", "json")
 
     assert synced.returncode == 0, synced.stderr
-    created = [r["key"] for r in json.loads(synced.stdout)["resources"]]
+    created = [shown(r["key"]) for r in json.loads(synced.stdout)[0]["resources"]]
     assert created.index("DBInstance/shop-db") < created.index("Secret/store/shop-db-connection")
     composite = secret_values(state, "store", "shop-db-connection")
     managed = secret_values(state, "store", "shop-db-postgresql")
@@ -226,8 +233,8 @@ def test_status_shows_the_claims_synced_and_ready_conditions(
     assert rows[3][:4] == ["└─", "Secret/team/sessions-cache", "True", "True"]
 
     code, out, _ = run(capsys, "status", str(app), "-o", "json")
-    [composite] = json.loads(out)["composites"]
-    assert composite["composite"] == "Cache/team/sessions"
+    [composite] = json.loads(out)[0]["composites"]
+    assert shown(composite["composite"]) == "Cache/team/sessions"
     assert composite["conditions"] == [
         {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
         {
@@ -258,7 +265,7 @@ def test_status_says_ready_once_every_composed_resource_is(
     code, out, err = run(capsys, "status", str(app), "-o", "json")
 
     assert code == 0, err
-    [composite] = json.loads(out)["composites"]
+    [composite] = json.loads(out)[0]["composites"]
     assert composite["ready"] is True and composite["synced"] is True
     assert composite["conditions"][1] == {"type": "Ready", "status": "True", "reason": "Available"}
 
@@ -277,7 +284,7 @@ def test_a_composition_of_upbound_kinds_syncs_onto_the_aws_handlers(tmp_path: Pa
     synced = gitwave(state, "sync", str(app), "-o", "json")
 
     assert synced.returncode == 0, synced.stdout + synced.stderr
-    created = [r["key"] for r in json.loads(synced.stdout)["resources"]]
+    created = [shown(r["key"]) for r in json.loads(synced.stdout)[0]["resources"]]
     assert created.index("SubnetGroup/shop-db-subnetgroup-0") < created.index(
         "Instance/shop-db-instance-2"
     )
@@ -290,9 +297,9 @@ def test_a_composition_of_upbound_kinds_syncs_onto_the_aws_handlers(tmp_path: Pa
     plan = gitwave(state, "plan", str(app))
     assert plan.returncode == 0, plan.stdout + plan.stderr
     status = gitwave(state, "status", str(app), "-o", "json")
-    [composite] = json.loads(status.stdout)["composites"]
+    [composite] = json.loads(status.stdout)[0]["composites"]
     assert composite["ready"] is True, composite
-    assert [r["key"] for r in composite["resources"]] == [
+    assert [shown(r["key"]) for r in composite["resources"]] == [
         "SubnetGroup/shop-db-subnetgroup-0",
         "SecurityGroup/shop-db-securitygroup-1",
         "Instance/shop-db-instance-2",

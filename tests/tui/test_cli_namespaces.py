@@ -31,7 +31,7 @@ def plain_directory(tmp_path: Path, *docs: dict[str, object]) -> Path:
 
 
 def synced_keys(out: str) -> list[str]:
-    return sorted(r["key"] for r in json.loads(out)["resources"] if r["action"] == "created")
+    return sorted(r["key"] for r in json.loads(out)[0]["resources"] if r["action"] == "created")
 
 
 def test_a_plain_directory_goes_to_default_and_plan_and_sync_agree(
@@ -46,9 +46,12 @@ def test_a_plain_directory_goes_to_default_and_plan_and_sync_agree(
 
     code, out, err = run(capsys, "sync", str(app), "-o", "json")
     assert code == 0, err
-    assert json.loads(out)["phase"] == "Succeeded"
+    assert json.loads(out)[0]["phase"] == "Succeeded"
     # Namespaced kinds get the namespace, cluster-scoped ones stay without.
-    assert synced_keys(out) == ["ClusterRole/settings-reader", "ConfigMap/default/settings"]
+    assert synced_keys(out) == [
+        "/ConfigMap/default/settings",
+        "rbac.authorization.k8s.io/ClusterRole//settings-reader",
+    ]
     code, out, _ = run(capsys, "sandbox", "get", "configmap/settings", "-n", "default")
     assert code == 0 and "settings" in out
     code, out, _ = run(capsys, "plan", str(app))
@@ -78,11 +81,11 @@ def test_dash_n_names_the_namespace_of_a_directory(
     assert "Namespaces created first (CreateNamespace): team" in out
     assert "+ ConfigMap/team/settings (create)" in out
     code, out, err = run(capsys, "plan", str(app), "-n", "team", "--create-namespace", "-o", "json")
-    assert json.loads(out)["createNamespaces"] == ["team"]
+    assert json.loads(out)[0]["createNamespaces"] == ["team"]
 
     code, out, err = run(capsys, "sync", str(app), "-n", "team", "--create-namespace", "-o", "json")
     assert code == 0, err
-    assert synced_keys(out) == ["ConfigMap/team/settings", "Namespace/team"]
+    assert synced_keys(out) == ["/ConfigMap/team/settings", "/Namespace//team"]
     code, out, _ = run(capsys, "plan", str(app), "--namespace", "team")
     assert code == 0, out
     assert "0 to create" in out
@@ -130,7 +133,7 @@ def test_an_application_without_destination_namespace_goes_to_default(
     app = argo_repo(tmp_path, None)
     code, out, err = run(capsys, "sync", str(app), "-o", "json")
     assert code == 0, err
-    assert synced_keys(out) == ["ConfigMap/default/settings"]
+    assert synced_keys(out) == ["/ConfigMap/default/settings"]
 
 
 def test_dash_n_contradicting_an_apps_destination_is_refused(

@@ -97,10 +97,10 @@ def test_a_stateful_object_is_refused_even_as_one_of_twenty(
 
     code, out, err = run(capsys, "plan", str(app), "--prune", "-o", "json")
     assert code == 1, err
-    blast = json.loads(out)["blastRadius"]
-    assert blast["pruned"] == ["PersistentVolumeClaim/default/data"]
+    blast = json.loads(out)[0]["blastRadius"]
+    assert blast["pruned"] == ["/PersistentVolumeClaim/default/data"]
     assert blast["inventory"] == 20 and blast["percent"] == 5.0
-    assert blast["stateful"] == ["PersistentVolumeClaim/default/data"]
+    assert blast["stateful"] == ["/PersistentVolumeClaim/default/data"]
     assert blast["guarded"] is True
 
     code, out, err = run(capsys, "sync", str(app), "--prune")

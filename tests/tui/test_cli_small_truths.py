@@ -147,7 +147,7 @@ def test_status_of_an_empty_directory_says_so(
 
     code, out, err = run(capsys, "status", str(empty), "-o", "json")
     assert code == 2
-    doc = json.loads(out)
+    (doc,) = json.loads(out)  # a list of apps, even for one
     assert (doc["sync"], doc["health"]) == ("Unknown", "Unknown")
     assert "no manifests in" in doc["error"]
 

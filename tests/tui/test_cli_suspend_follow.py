@@ -114,7 +114,7 @@ def test_events_follow_streams_new_events_until_ctrl_c(
         assert [e["kind"] for e in events].count("SyncFinished") == 2
         # The heal of the scaled Deployment, among the new events.
         new = [json.loads(line) for line in seen_new]
-        assert "Deployment/guestbook/guestbook-ui" in {e["resource"] for e in new}
+        assert "apps/Deployment/guestbook/guestbook-ui" in {e["resource"] for e in new}
         assert all(e["app"] == "guestbook" for e in events)
     finally:
         follow.send_signal(signal.SIGINT)

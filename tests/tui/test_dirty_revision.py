@@ -82,7 +82,7 @@ def test_a_sync_of_uncommitted_edits_is_recorded_as_dirty_with_a_digest(
     assert second["contentDigest"] not in (None, first_digest)
     assert (newest["revision"], newest["contentDigest"]) == (clean, None)
     code, out, _ = run(capsys, "status", str(root), "-o", "json")
-    status = json.loads(out)
+    (status,) = json.loads(out)
     assert (status["revision"], status["contentDigest"]) == (clean, None)
 
 

@@ -142,7 +142,8 @@ def flux_repo(root: Path, objects: list[dict[str, Any]], **spec: Any) -> Path:
 def sync_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
     code, out, err = run(capsys, "sync", *argv, "-o", "json")
     assert out, err
-    return code, json.loads(out)
+    (doc,) = json.loads(out)  # a list of apps, even for one
+    return code, doc
 
 
 # --- Flux: kstatus, wait, healthChecks ---------------------------------------------------
@@ -161,8 +162,8 @@ def test_a_flux_app_without_wait_applies_every_wave_without_waiting(
     assert result["phase"] == "Succeeded"
     assert result["health"] == "Progressing"  # the Deployment is still rolling out
     assert {r["key"] for r in result["resources"] if r["action"] == "created"} == {
-        "Deployment/default/web",
-        "ConfigMap/default/settings",
+        "apps/Deployment/default/web",
+        "/ConfigMap/default/settings",
     }
 
 
@@ -223,7 +224,7 @@ def test_an_ingress_without_an_address_is_ready_for_flux(
     assert code == 0, result
     assert result["health"] == "Healthy"  # kstatus: Current as soon as it exists
     code, out, _ = run(capsys, "status", str(root), "-o", "json")
-    assert json.loads(out)["health"] == "Healthy"
+    assert json.loads(out)[0]["health"] == "Healthy"
 
 
 def test_a_health_check_expression_that_does_not_compile_applies_nothing(
@@ -356,7 +357,7 @@ def test_wait_exit_codes(
         capsys, "wait", str(fast), "--health", "--sync", "--timeout", "1m", "-o", "json"
     )
     assert code == 0, out + err
-    outcome = json.loads(out)
+    (outcome,) = json.loads(out)
     assert (outcome["ok"], outcome["health"], outcome["sync"]) == (True, "Healthy", "Synced")
 
 

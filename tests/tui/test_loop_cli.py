@@ -193,7 +193,7 @@ def test_run_reports_an_out_of_band_scale_from_another_process(
     assert code == 0
     drifts = [e for e in json.loads(out) if e["kind"] == "DriftDetected"]
     assert [(e["resource"], e["message"]) for e in drifts] == [
-        ("Deployment/guestbook/guestbook-ui", "spec.replicas: 3 → 7 (by kubectl)")
+        ("apps/Deployment/guestbook/guestbook-ui", "spec.replicas: 3 → 7 (by kubectl)")
     ]
 
 
@@ -376,7 +376,7 @@ def test_events_replays_the_timeline(
 
     assert code == 0
     assert tuple(e["message"] for e in replayed) == case.messages
-    assert all(e["resource"] == "Deployment/guestbook/guestbook-ui" for e in replayed)
+    assert all(e["resource"] == "apps/Deployment/guestbook/guestbook-ui" for e in replayed)
     assert all(e["time"].endswith("Z") for e in replayed)
     assert table.splitlines()[0].split() == ["TIME", "KIND", "REVISION", "RESOURCE", "MESSAGE"]
     assert len(table.splitlines()) == 1 + len(case.messages)

@@ -303,6 +303,7 @@ class Context:
             policy=self.policy_options(),
             confirm_prune=bool(getattr(self.args, "confirm_prune", False)),
             prune_limit=getattr(self.args, "prune_limit", None),
+            resources=tuple(getattr(self.args, "resource_refs", None) or ()),
         )
 
     def policy_options(self) -> PolicyOptions:

@@ -141,6 +141,15 @@ def dump(value: Any, fmt: str) -> str:
     return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
+def rfc3339(seconds: float) -> str:
+    """``seconds`` since the epoch as an RFC 3339 UTC time, to the millisecond: how
+    every ``-o json|yaml`` writes a moment."""
+    import datetime  # only -o json|yaml pays for it
+
+    stamp = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def local_time(seconds: float) -> str:
     """A moment as the history and the timeline show it, in local time."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
@@ -224,12 +233,14 @@ def result_dict(result: SyncResult) -> dict[str, Any]:
         "message": result.message,
         "health": result.health.code.value,
         "dryRun": result.dry_run,
+        "started": rfc3339(result.started),
+        "finished": rfc3339(result.finished),
         "durationSeconds": round(result.finished - result.started, 3),
         "resources": [
-            {"key": e.key.display, "action": e.action.value, "message": e.message}
+            {"key": str(e.key), "action": e.action.value, "message": e.message}
             for e in result.changeset.entries
         ],
-        "hooks": [k.display for k in result.hooks_run],
+        "hooks": [str(k) for k in result.hooks_run],
     }
 
 
@@ -244,10 +255,18 @@ def print_result(term: Terminal, plan: Plan, result: SyncResult) -> None:
             line.append(f"  ({entry.message})")
         by_wave.setdefault(wave_of(entry.key), []).append(line)
     order = {w.label: i for i, w in reversed(list(enumerate(plan.waves)))}
+    order[_CREATE_NAMESPACE] = -1  # made before the first wave
     for label in sorted(by_wave, key=lambda lb: order.get(lb, len(order))):
         term.out(term.paint(label, "bold"))
         for line in by_wave[label]:
             term.out(line)
+    term.out(summary_line(term, result))
+
+
+def summary_line(term: Terminal, result: SyncResult, *, phase: str = "") -> Text:
+    """``guestbook: Succeeded in 1.2s (4 created, ...); health Healthy``, and
+    why it failed on the next line. ``phase`` overrides the result's word
+    (``Interrupted``)."""
     counts = result.changeset.counts()
     summary = ", ".join(
         f"{counts[a]} {a.value}"
@@ -255,14 +274,16 @@ def print_result(term: Terminal, plan: Plan, result: SyncResult) -> None:
         if counts[a] or a is not ChangeAction.ORPHANED  # rare: only named when it happened
     )
     took = result.finished - result.started
-    term.out(
-        Text.assemble(
-            f"{result.app}: ",
-            term.paint(result.phase.value, "green" if result.ok else "red"),
-            f" in {took:.1f}s ({summary}); health {result.health.code.value}",
-            "" if result.ok else f"\n  {result.message}",
-        )
+    return Text.assemble(
+        f"{result.app}: ",
+        term.paint(phase or result.phase.value, "green" if result.ok else "red"),
+        f" in {took:.1f}s ({summary}); health {result.health.code.value}",
+        "" if result.ok else f"\n  {result.message}",
     )
+
+
+# The heading of the namespaces CreateNamespace=true made (no wave of the plan).
+_CREATE_NAMESPACE = "CreateNamespace"
 
 
 def _wave_labels(plan: Plan) -> Callable[[ResourceKey], str]:
@@ -278,6 +299,8 @@ def _wave_labels(plan: Plan) -> Callable[[ResourceKey], str]:
     def label(key: ResourceKey) -> str:
         if key in exact:
             return exact[key]
+        if key.kind == "Namespace" and key.group == "":
+            return _CREATE_NAMESPACE
         for prefix, wave_label in prefixes:
             same_kind = (prefix.group, prefix.kind, prefix.namespace) == (
                 key.group,

@@ -49,7 +49,13 @@ from gitwave.tui.cli.lazy_verbs import (
     cmd_wait,
     cmd_watch,
 )
-from gitwave.tui.cli.verb_args import image_verbs, promote_verbs, rollout_verbs
+from gitwave.tui.cli.verb_args import (
+    add_resource_args,
+    image_verbs,
+    promote_verbs,
+    rollout_verbs,
+    why_verbs,
+)
 from gitwave.tui.cli.version import gitwave_version
 
 # Why a verb takes no --target/--context/--kubeconfig (set as ``targetless``):
@@ -357,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     promote_verbs(verbs, common)
     image_verbs(verbs, common)  # gitwave image scan|update (Flux image automation)
     rollout_verbs(verbs, common)
+    why_verbs(verbs, common)
     for one in _all_parsers(parser):
         one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults
     return parser
@@ -421,9 +428,11 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         _guard_args(p, confirm=False)
         _adopt_arg(p)
         _policy_args(p)
+        add_resource_args(p)
         p.set_defaults(func=cmd_plan)
 
     p = verbs.add_parser("sync", parents=[common], help="apply the desired state wave by wave")
+    add_resource_args(p)
     _path_args(p)
     _create_namespace_arg(p)
     p.add_argument("--prune", action="store_true", help="delete objects removed from Git")

@@ -11,10 +11,15 @@ from types import FrameType
 
 @contextmanager
 def interrupt_on_signals(interrupt: threading.Event) -> Iterator[None]:
-    """Ctrl-C (SIGINT) sets ``interrupt``: no app starts any more and running
-    ones stop at their next safe point, each history row ending Interrupted.
-    A second Ctrl-C raises KeyboardInterrupt (``run_fleet`` still waits for
-    its workers). Off the main thread, signals are not ours to take."""
+    """Ctrl-C (SIGINT) or SIGTERM (a CI runner cancelling the job, ``kill``)
+    sets ``interrupt``: no app starts any more and running ones stop at their
+    next safe point, each history row ending Interrupted. A second signal
+    raises KeyboardInterrupt (``run_fleet`` still waits for its workers).
+
+    A SIGINT ignored when the block starts stays ignored: a shell starts a
+    background job (``gitwave sync &``, many CI steps) with SIGINT ignored so
+    that the terminal's Ctrl-C is not its to take. Off the main thread,
+    signals are not ours to take."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -24,8 +29,13 @@ def interrupt_on_signals(interrupt: threading.Event) -> Iterator[None]:
             raise KeyboardInterrupt
         interrupt.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous: dict[signal.Signals, object] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is signal.SIG_IGN and signum is signal.SIGINT:
+            continue
+        previous[signum] = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)  # type: ignore[arg-type]

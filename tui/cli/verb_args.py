@@ -6,9 +6,12 @@ those verbs use; each verb's function is imported when it runs (``lazy_verbs``).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitwave.tui.cli.lazy_verbs import LazyVerb
+
+if TYPE_CHECKING:
+    from gitwave.engine.plan_filters import ResourceRef
 
 
 def image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -140,3 +143,60 @@ def rollout_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
 
 
 __all__ = ["image_verbs", "promote_verbs", "rollout_verbs"]
+
+
+def why_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """``why`` and its arguments (called once from ``parser.build_parser``)."""
+    from gitwave.tui.cli import parser as shared  # loaded: it is calling us
+
+    p = verbs.add_parser(
+        "why",
+        parents=[common],
+        help="what an app or one of its objects waits for, down to the object holding it",
+    )
+    shared._path_args(p)
+    shared._create_namespace_arg(p)
+    p.add_argument(
+        "resource",
+        nargs="?",
+        metavar="RESOURCE",
+        help="NAME, KIND/NAME, KIND/NAMESPACE/NAME or group/KIND/NAMESPACE/NAME (kubectl's "
+        "short names too: deploy/web), right after APP; default: every object the app "
+        "waits for",
+    )
+    p.set_defaults(func=LazyVerb("verbs_why", "cmd_why"))
+
+
+def add_resource_args(parser: argparse.ArgumentParser) -> None:
+    """``--resource`` (repeatable), as ``argocd app sync --resource``."""
+    parser.add_argument(
+        "--resource",
+        dest="resource_refs",
+        action="append",
+        type=_resource_ref,
+        metavar="KIND/NAME",
+        help="only this object (repeatable): KIND/NAME, KIND/NAMESPACE/NAME or GROUP:KIND:NAME "
+        "as argocd writes it (:Service:web for the core group); hooks do not run",
+    )
+
+
+def _resource_ref(text: str) -> ResourceRef:
+    # Imported when --resource is given: building the parser stays engine-free.
+    import dataclasses
+
+    from gitwave.engine.errors import GitwaveError
+    from gitwave.engine.plan_filters import ResourceRef
+    from gitwave.tui.cli.kind_aliases import parse_kind_name
+
+    try:
+        ref = ResourceRef.parse(text)
+    except GitwaveError as exc:  # argparse says it as a usage error (exit 2)
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if ":" in text:
+        return ref  # argocd's GROUP:KIND:NAME names the kind exactly
+    # kubectl's short names: cm/settings, deploy/web, ns/shop.
+    spelled = f"{ref.kind}.{ref.group}" if ref.group else ref.kind
+    group, kind, _ = parse_kind_name(f"{spelled}/{ref.name}")
+    if kind != ref.kind:
+        return dataclasses.replace(ref, kind=kind, group=group)
+    return ref

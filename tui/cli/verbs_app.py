@@ -38,6 +38,7 @@ from gitwave.tui.cli.output import (
     dump,
     local_time,
     print_result,
+    rfc3339,
     short,
     table,
 )
@@ -167,6 +168,7 @@ def cmd_render(ctx: Context) -> int:
 
 def cmd_graph(ctx: Context) -> int:
     errors = False
+    graphs: list[dict[str, Any]] = []
     for entry in chosen_apps(ctx):
         try:
             app = entry.loaded()
@@ -185,26 +187,27 @@ def cmd_graph(ctx: Context) -> int:
         written = {s.writer: s for s in secrets}
         via = {(s.writer, r): s.key for s in secrets for r in s.readers}
         if ctx.output in ("json", "yaml"):
-            value = {
-                "app": app.name,
-                "stages": [
-                    {"stage": stage.label, "resources": [k.display for k in stage.keys]}
-                    for stage in graph.stages
-                ],
-                "edges": sorted(
-                    [u.display, v.display]
-                    for u, v in (*graph.dag.edges, *(e for s in secrets for e in s.edges))
-                ),
-                "connectionSecrets": [
-                    {
-                        "resource": s.key.display,
-                        "writtenBy": s.writer.display,
-                        "readBy": [r.display for r in s.readers],
-                    }
-                    for s in secrets
-                ],
-            }
-            ctx.out(dump(value, ctx.output))
+            graphs.append(
+                {
+                    "app": app.name,
+                    "stages": [
+                        {"stage": stage.label, "resources": [str(k) for k in stage.keys]}
+                        for stage in graph.stages
+                    ],
+                    "edges": sorted(
+                        [str(u), str(v)]
+                        for u, v in (*graph.dag.edges, *(e for s in secrets for e in s.edges))
+                    ),
+                    "connectionSecrets": [
+                        {
+                            "resource": str(s.key),
+                            "writtenBy": str(s.writer),
+                            "readBy": [str(r) for r in s.readers],
+                        }
+                        for s in secrets
+                    ],
+                }
+            )
             continue
         ctx.out(ctx.paint(f"{app.name}: {len(graph.resources)} resources", "bold"))
         for stage in graph.stages:
@@ -220,6 +223,8 @@ def cmd_graph(ctx: Context) -> int:
                     readers = ", ".join(r.display for r in written[key].readers)
                     read_by = f"  (read by {readers})" if readers else ""
                     ctx.out(f"    writes {written[key].key.display}{read_by}")
+    if ctx.output in ("json", "yaml") and not ctx.args.dot:
+        ctx.out(dump(graphs, ctx.output))  # one document: a list of apps
     return EXIT_USAGE if errors else EXIT_OK
 
 
@@ -257,7 +262,7 @@ def cmd_plan(ctx: Context) -> int:
                 for line in blast.lines():
                     ctx.out(ctx.paint(line, "red") if line.startswith("guard:") else line)
     if docs and ctx.output in ("json", "yaml"):
-        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+        ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
     if errors:
         return EXIT_USAGE
     return EXIT_CHANGES if changed else EXIT_OK
@@ -266,12 +271,12 @@ def cmd_plan(ctx: Context) -> int:
 def blast_dict(blast: prune_guard.BlastRadius) -> dict[str, Any]:
     """The blast radius of a plan, for ``-o json|yaml``."""
     return {
-        "pruned": [k.display for k in blast.pruned],
+        "pruned": [str(k) for k in blast.pruned],
         "inventory": blast.inventory,
         "percent": round(blast.percent, 1),
         "limit": blast.limit,
-        "stateful": [k.display for k in blast.stateful],
-        "broken": {k.display: [u.display for u in uses] for k, uses in blast.broken},
+        "stateful": [str(k) for k in blast.stateful],
+        "broken": {str(k): [str(u) for u in uses] for k, uses in blast.broken},
         "guarded": blast.stops,
         "reason": blast.reason,
     }
@@ -300,8 +305,9 @@ def _record_dict(record: SyncRecord) -> dict[str, Any]:
         "revision": record.revision,
         "contentDigest": record.content_digest or None,
         "source": record.source,
-        "started": record.started,
-        "finished": record.finished,
+        "started": rfc3339(record.started),
+        # A sync still running (or killed before it ended) has no end yet.
+        "finished": rfc3339(record.finished) if record.finished else None,
         "who": record.who,
         "result": record.result,
         "message": record.message,

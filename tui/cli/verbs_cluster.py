@@ -115,5 +115,8 @@ def cmd_cluster_rm(ctx: Context) -> int:
     kept = ""
     if removed.cluster.kind is ClusterKind.SANDBOX:
         kept = f" (its sandbox store stays in {ctx.registry.sandbox_dir(removed.cluster.name)})"
-    ctx.out(f"cluster {removed.cluster.name} removed{kept}")
+    if ctx.output in ("json", "yaml"):
+        ctx.out(dump({"cluster": removed.cluster.name, "removed": True}, ctx.output))
+    else:
+        ctx.out(f"cluster {removed.cluster.name} removed{kept}")
     return EXIT_OK

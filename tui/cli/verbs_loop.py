@@ -57,7 +57,7 @@ def _event_dict(event: Event) -> dict[str, Any]:
         "app": event.app,
         "kind": event.kind.value,
         "revision": event.revision,
-        "resource": event.resource.display if event.resource else "",
+        "resource": str(event.resource) if event.resource else None,
         "wave": event.wave,
         "message": event.message,
     }
@@ -499,8 +499,12 @@ def _follow_events(ctx: Context, since: float) -> int:
 def cmd_unpin(ctx: Context) -> int:
     name = ctx.args.app_name
     lifted = ctx.loop_store.unpin(name, reason=f"gitwave unpin by {current_user()}")
+    if ctx.output in ("json", "yaml"):
+        was = None if lifted is None else {"revision": lifted.revision, "skipped": lifted.skipped}
+        ctx.out(dump({"app": name, "pinned": False, "unpinned": was}, ctx.output))
     if lifted is None:
-        ctx.out(f"{name}: not pinned")
+        if ctx.output not in ("json", "yaml"):
+            ctx.out(f"{name}: not pinned")
         return EXIT_OK
     ctx.store.record_event(
         Event(
@@ -511,8 +515,9 @@ def cmd_unpin(ctx: Context) -> int:
             revision=lifted.revision,
         )
     )
-    ctx.out(
-        f"{name}: unpinned (was pinned to {lifted.revision[:7]}, skipping "
-        f"{lifted.skipped[:7]}); a running `gitwave run` syncs the latest commit again"
-    )
+    if ctx.output not in ("json", "yaml"):
+        ctx.out(
+            f"{name}: unpinned (was pinned to {lifted.revision[:7]}, skipping "
+            f"{lifted.skipped[:7]}); a running `gitwave run` syncs the latest commit again"
+        )
     return EXIT_OK

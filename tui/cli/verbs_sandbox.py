@@ -113,7 +113,13 @@ def _failed(ctx: Context, error: GitwaveError) -> int:
 def cmd_sandbox_scale(ctx: Context) -> int:
     key = _sandbox_key(ctx, ctx.args.resource)
     ctx.sandbox.scale(key, ctx.args.replicas)
-    ctx.out(f"{key.kind.lower()}.{key.group or 'core'}/{key.name} scaled")
+    name = f"{key.kind.lower()}.{key.group or 'core'}/{key.name}"
+    if ctx.output in ("json", "yaml"):
+        # As `kubectl scale -o json`: the object as it is now.
+        live = ctx.sandbox.observe(key)
+        ctx.out(dump(dict(live.manifest) if live is not None else {}, ctx.output))
+    else:
+        ctx.out(f"{name} scaled")
     return EXIT_OK
 
 

@@ -19,7 +19,7 @@ from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
-from gitwave.tui.cli.output import dump, short, table
+from gitwave.tui.cli.output import dump, rfc3339, short, table
 from gitwave.tui.cli.verbs_app import app_title, chosen_apps, error_dict, report_error
 from gitwave.tui.formatting import age, revision_text
 
@@ -42,6 +42,16 @@ class _AppStatus:
     unsynced: frozenset[ResourceKey] = frozenset()
     # What the project's sync windows say now ("" without a matching window).
     window: str = ""
+    # Gone from Git and still live: a sync with prune would delete them.
+    unpruned: tuple[ResourceKey, ...] = ()
+
+    @property
+    def sync_text(self) -> str:
+        """``OutOfSync (requires pruning)`` as Argo CD says it while objects
+        removed from Git are still live (prune off)."""
+        if self.unpruned:
+            return f"{self.sync.value} (requires pruning)"
+        return self.sync.value
 
 
 def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
@@ -70,6 +80,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
             t.key for t in state.plan.tasks() if t.action in (Action.CREATE, Action.UPDATE)
         ),
         window=operations.window_verdict(app, datetime.fromtimestamp(ctx.clock(), UTC)).summary,
+        unpruned=state.plan.unpruned,
     )
 
 
@@ -104,12 +115,12 @@ def cmd_status(ctx: Context) -> int:
         docs = [_status_dict(status) for status in statuses]
         unknown = {"sync": "Unknown", "health": "Unknown", "resources": []}
         docs += [error_dict(name, error, **unknown) for name, error in errors]
-        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+        ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
         return code
     now = ctx.clock()
     rows = []
     for status in statuses:
-        sync = status.sync.value
+        sync = status.sync_text
         if status.pin is not None:
             # A rollback holds the app: auto-sync skips the newer commit.
             pin = status.pin
@@ -150,8 +161,14 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         "contentDigest": status.digest or None,
         "lastSync": None
         if last is None
-        else {"id": last.id, "result": last.result, "finished": last.finished},
-        "resources": [{"key": key.display, "health": code.value} for key, code in status.resources],
+        else {
+            "id": last.id,
+            "result": last.result,
+            "finished": rfc3339(last.finished) if last.finished else None,
+        },
+        "resources": [{"key": str(key), "health": code.value} for key, code in status.resources],
+        # As `plan -o json` names them: removed from Git, still live, not pruned.
+        "requiresPruning": [str(key) for key in status.unpruned],
     }
 
 
@@ -187,14 +204,14 @@ def _composite_dicts(composed: Composed, unsynced: frozenset[ResourceKey]) -> li
         synced, ready = node.conditions(unsynced)
         out.append(
             {
-                "composite": node.key.display,
+                "composite": str(node.key),
                 "composition": node.composition,
                 "synced": synced.status is ConditionStatus.TRUE,
                 "ready": node.status.ready,
                 "conditions": [synced.as_dict(), ready.as_dict()],
                 "resources": [
                     {
-                        "key": r.key.display,
+                        "key": str(r.key),
                         "name": r.name,
                         "synced": r.key not in unsynced,
                         "ready": r.ready,

@@ -7,8 +7,13 @@ follow a failed one (dependsOn, later app-of-apps waves).
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import sys
 import threading
 from typing import Any
+
+from rich.text import Text
 
 from gitwave.engine import operations
 from gitwave.engine.app_choice import ChosenApp
@@ -21,8 +26,11 @@ from gitwave.engine.fleet_run import (
     check_concurrent,
     run_fleet,
 )
+from gitwave.engine.plan_filters import ResourceRef
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
+from gitwave.engine.store import INTERRUPTED
+from gitwave.engine.sync import SyncResult
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
 from gitwave.tui.cli.output import (
@@ -32,8 +40,10 @@ from gitwave.tui.cli.output import (
     print_result,
     result_dict,
     short,
+    summary_line,
 )
 from gitwave.tui.cli.signals import interrupt_on_signals
+from gitwave.tui.cli.sync_stream import Board, SyncStream, stream_console
 from gitwave.tui.cli.verbs_app import (
     _both,
     _lock_notices,
@@ -65,14 +75,40 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
     entries = ctx.fleet.with_destination_errors(chosen_apps(ctx, removed=True))
     many = len(entries) > 1
     table_output = ctx.output not in ("json", "yaml")
-    # One spinner line cannot follow several apps at once.
-    progress = Progress(enabled=None if table_output and (concurrent == 1 or not many) else False)
+    dry_run = bool(ctx.args.dry_run)
+    # Lines as they happen (sync_stream): every line at once when one app runs
+    # at a time, else only the waits, each app's lines kept for the report.
+    streaming = table_output and not dry_run
+    echo = streaming and (concurrent == 1 or not many)
+    board = Board(stream_console()) if streaming and sys.stdout.isatty() else None
+    # One spinner line cannot follow several apps at once; the board replaces it.
+    spinner = table_output and board is None and not streaming and (concurrent == 1 or not many)
+    progress = Progress(enabled=None if spinner else False)
     request = ctx.sync_request(dry_run=ctx.args.dry_run)
-    sink = _both(progress, _lock_notices(ctx), ctx.timeline if not ctx.args.dry_run else None)
+    shared = _both(progress, _lock_notices(ctx), ctx.timeline if not ctx.args.dry_run else None)
     destination = ctx.target_name if entries else ""
+    streams: dict[str, SyncStream] = {}
 
     def work(entry: ChosenApp) -> operations.Synced:
         app = entry.loaded()
+        sink = shared
+        on_plan = None
+        if streaming:
+
+            def header(revision: str, app: AppSpec = app) -> Text:
+                text = f"{app_title(app)} @ {short(revision)} -> {destination_text(ctx, app)}"
+                return ctx.paint(text, "bold")
+
+            stream = streams[entry.name] = SyncStream(
+                ctx.terminal, app=entry.name, header=header, echo=echo, board=board
+            )
+            sink = _both(shared, stream)
+
+            def on_plan(state: operations.AppState, stream: SyncStream = stream) -> None:
+                if echo:  # said before the sync starts, as it is found
+                    print_findings(ctx, state.findings)
+                stream.planned(state.plan)
+
         return operations.sync_app(
             app,
             targets=targets_for(ctx, app),
@@ -80,28 +116,37 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
             request=request,
             ledger=ctx.loop_store,
             sink=sink,
+            on_plan=on_plan,
         )
 
     def announce(done: Finished[operations.Synced]) -> None:
         progress.clear()
         if many and table_output:
-            ctx.out(finished_line(done, destination))
+            line = finished_line(done, destination)
+            if board is not None:
+                board.print(line)
+            else:
+                ctx.out(line)
 
     interrupt = threading.Event()
-    with interrupt_on_signals(interrupt):
-        finished = run_fleet(
-            entries,
-            work,
-            name_of=lambda entry: entry.name,
-            # A broken app fails at once: it waits for nothing.
-            follows_of=lambda entry: entry.follows if entry.error is None else (),
-            ok=lambda synced: synced.result.ok,
-            concurrent=concurrent,
-            interrupt=interrupt,
-            on_finish=announce,
-        )
-    progress.clear()
-    return _sync_report(ctx, entries, finished, destination)
+    try:
+        with interrupt_on_signals(interrupt):
+            finished = run_fleet(
+                entries,
+                work,
+                name_of=lambda entry: entry.name,
+                # A broken app fails at once: it waits for nothing.
+                follows_of=lambda entry: entry.follows if entry.error is None else (),
+                ok=lambda synced: synced.result.ok,
+                concurrent=concurrent,
+                interrupt=interrupt,
+                on_finish=announce,
+            )
+    finally:
+        progress.clear()
+        if board is not None:
+            board.close()
+    return _sync_report(ctx, entries, finished, destination, streams)
 
 
 def _sync_report(
@@ -109,12 +154,15 @@ def _sync_report(
     entries: list[ChosenApp],
     finished: list[Finished[operations.Synced]],
     destination: str,
+    streams: dict[str, SyncStream] | None = None,
 ) -> int:
     """The full report of a sync, in app order; the exit code."""
+    streams = streams or {}
     errors = failed = stopped = False
     bug: BaseException | None = None
     docs: list[dict[str, Any]] = []
     for entry, done in zip(entries, finished, strict=True):
+        stream = streams.get(entry.name)
         if done.outcome is Outcome.SKIPPED:
             failed = True
             line = f"{entry.name}: skipped, it follows {done.blocked_by}, which failed"
@@ -125,6 +173,9 @@ def _sync_report(
             continue
         if done.outcome in (Outcome.INTERRUPTED, Outcome.NOT_STARTED):
             stopped = True
+            partial = getattr(done.error, "partial", None)
+            if isinstance(partial, SyncResult):
+                _report_interrupted(ctx, partial, stream, docs)
             continue
         if done.value is None:
             if not isinstance(done.error, GitwaveError):
@@ -135,9 +186,12 @@ def _sync_report(
             continue
         synced = done.value
         state, result = synced.state, synced.result
-        print_findings(ctx, state.findings)
+        if stream is None or not stream.echo:
+            print_findings(ctx, state.findings)
         if ctx.output in ("json", "yaml"):
             docs.append(result_dict(result))
+        elif stream is not None and stream.began:
+            _report_streamed(ctx, stream, result)
         else:
             app = state.app
             header = f"{app_title(app)} @ {short(result.revision)} -> "
@@ -152,7 +206,7 @@ def _sync_report(
             if not wait_after_sync(ctx, state.app, docs):
                 failed = True
     if docs and ctx.output in ("json", "yaml"):
-        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+        ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
     if bug is not None:
         raise bug  # a gitwave bug in one app: the others were reported first
     if stopped:
@@ -160,3 +214,28 @@ def _sync_report(
     if errors:
         return EXIT_USAGE
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _report_streamed(
+    ctx: Context, stream: SyncStream, result: SyncResult, *, phase: str = ""
+) -> None:
+    """A streamed sync's report: its lines unless they were printed as they
+    came, what no event said, and the summary line."""
+    if not stream.echo:
+        for line in stream.lines:
+            ctx.out(line)
+    for line in stream.leftovers(result):
+        ctx.out(line)
+    ctx.out(summary_line(ctx.terminal, result, phase=phase))
+
+
+def _report_interrupted(
+    ctx: Context, partial: SyncResult, stream: SyncStream | None, docs: list[dict[str, Any]]
+) -> None:
+    """What a sync stopped by Ctrl-C applied before it stopped (also in its history row)."""
+    if ctx.output in ("json", "yaml"):
+        docs.append({**result_dict(partial), "phase": INTERRUPTED})
+    elif stream is not None and stream.began:
+        _report_streamed(ctx, stream, partial, phase=INTERRUPTED)
+    else:
+        ctx.out(summary_line(ctx.terminal, partial, phase=INTERRUPTED))

@@ -93,7 +93,7 @@ def cmd_wait(ctx: Context) -> int:
         else:
             ctx.out(outcome_line(outcome))
     if docs and ctx.output in ("json", "yaml"):
-        ctx.out(dump(docs if len(docs) > 1 else docs[0], ctx.output))
+        ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
     if errors:
         return EXIT_USAGE
     return EXIT_FAILED if failed else EXIT_OK
