@@ -7,8 +7,6 @@ follow a failed one (dependsOn, later app-of-apps waves).
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import sys
 import threading
 from typing import Any
@@ -26,7 +24,6 @@ from gitwave.engine.fleet_run import (
     check_concurrent,
     run_fleet,
 )
-from gitwave.engine.plan_filters import ResourceRef
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import INTERRUPTED

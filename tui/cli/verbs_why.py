@@ -10,7 +10,6 @@ when it was answered (even when something waits), 2 for bad input.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
