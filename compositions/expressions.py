@@ -22,9 +22,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import cel
-from cel import stdlib as cel_stdlib
-
 from gitwave.compositions.values import go_string, to_json
 
 __all__ = [
@@ -40,6 +37,20 @@ __all__ = [
     "parse_template",
     "render",
 ]
+
+
+def _cel() -> Any:
+    """The CEL module, imported on first use: importing it loads its command
+    line and prompt_toolkit (about 18 MiB), which most runs never need."""
+    import cel
+
+    return cel
+
+
+def _cel_stdlib() -> Any:
+    from cel import stdlib
+
+    return stdlib
 
 
 class ExpressionError(ValueError):
@@ -63,7 +74,7 @@ class Expression:
         """
         context: Any = dict(variables)
         if self.uses_extensions:
-            context = cel.Context(dict(variables), _extension_functions())
+            context = _cel().Context(dict(variables), _extension_functions())
         try:
             return _to_json(self.program.execute(context))
         except (KeyError, IndexError):
@@ -75,8 +86,8 @@ class Expression:
 @functools.cache
 def _extension_functions() -> dict[str, Callable[..., Any]]:
     """cel-go's extension functions (lowerAscii, split, join, …) that kro templates use."""
-    context = cel.Context()
-    cel_stdlib.add_stdlib_to_context(context)
+    context = _cel().Context()
+    _cel_stdlib().add_stdlib_to_context(context)
     return dict(context.functions)
 
 
@@ -91,7 +102,7 @@ _MACRO_BOUND = re.compile(
 def compile_expression(source: str) -> Expression:
     """Compile ``source`` once (cached by text). Raises ExpressionError on a syntax error."""
     try:
-        program = cel.compile(source)
+        program = _cel().compile(source)
     except Exception as err:
         raise ExpressionError(f"does not compile: {_first_line(err)}") from None
     bound: set[str] = set()

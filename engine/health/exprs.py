@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import cel
-
 from gitwave.engine.health.kstatus import KStatus, KStatusResult
 from gitwave.engine.health.status import as_int, as_mapping, status_of
 from gitwave.engine.model import Manifest
@@ -96,7 +94,7 @@ def compile_health_expr(api_version: str, kind: str, fields: Mapping[str, str]) 
         if not source:
             continue
         try:
-            programs.append(cel.compile(source))
+            programs.append(_cel().compile(source))
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ValueError(f"{name}: {first}") from None
@@ -111,3 +109,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _cel() -> Any:
+    """The CEL module, imported on first use: importing it loads its command
+    line and prompt_toolkit (about 18 MiB), which most runs never need."""
+    import cel
+
+    return cel
