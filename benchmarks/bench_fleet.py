@@ -140,7 +140,15 @@ def flux_documents(n: int, namespace: str, git_url: str) -> list[dict[str, Any]]
             "apiVersion": "source.toolkit.fluxcd.io/v1",
             "kind": "GitRepository",
             "metadata": {"name": "fleet", "namespace": namespace},
-            "spec": {"interval": "60m", "url": git_url, "ref": {"branch": "main"}},
+            # timeout spelled out: a cluster may hold Flux CRDs without their
+            # schema (another suite's stand-ins), so nothing defaults it, and
+            # source-controller 1.9.6 dereferences it unchecked (a panic).
+            "spec": {
+                "interval": "60m",
+                "timeout": "60s",
+                "url": git_url,
+                "ref": {"branch": "main"},
+            },
         }
     ]
     for i in range(n):
