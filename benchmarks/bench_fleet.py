@@ -140,7 +140,15 @@ def flux_documents(n: int, namespace: str, git_url: str) -> list[dict[str, Any]]
             "apiVersion": "source.toolkit.fluxcd.io/v1",
             "kind": "GitRepository",
             "metadata": {"name": "fleet", "namespace": namespace},
-            "spec": {"interval": "60m", "url": git_url, "ref": {"branch": "main"}},
+            # timeout spelled out: a cluster may hold Flux CRDs without their
+            # schema (another suite's stand-ins), so nothing defaults it, and
+            # source-controller 1.9.6 dereferences it unchecked (a panic).
+            "spec": {
+                "interval": "60m",
+                "timeout": "60s",
+                "url": git_url,
+                "ref": {"branch": "main"},
+            },
         }
     ]
     for i in range(n):
@@ -262,12 +270,23 @@ def _wait_until(check: Any, timeout: float, step: float) -> float | None:
 
 
 def run_gitwave(
-    cluster: Cluster, url: str, n: int, namespace: str, workdir: Path, extra: list[str]
+    cluster: Cluster,
+    url: str,
+    n: int,
+    namespace: str,
+    workdir: Path,
+    extra: list[str],
+    *,
+    tracemalloc_out: Path | None = None,
 ) -> Result:
     state = workdir / "gitwave-state"
     log = workdir / "gitwave.log"
     env = dict(os.environ, GITWAVE_ALLOW_INSECURE_GIT="1", GITWAVE_STATE=str(state))
-    args = [str(GITWAVE), "sync", url, "--context", CONTEXT]
+    command = [str(GITWAVE)]
+    if tracemalloc_out is not None:
+        wrapper = Path(__file__).resolve().parent / "tracemalloc_main.py"
+        command = [sys.executable, "-X", "tracemalloc=1", str(wrapper), str(tracemalloc_out)]
+    args = [*command, "sync", url, "--context", CONTEXT]
     args += ["--kubeconfig", str(cluster.kubeconfig), "--no-color", *extra]
     started = time.monotonic()
     with log.open("wb") as out:
@@ -374,6 +393,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="--concurrent of both controllers (default: Flux's own)",
     )
+    parser.add_argument(
+        "--tracemalloc",
+        type=Path,
+        default=None,
+        help="run gitwave under tracemalloc; write where memory is held to FILE-<size>.txt",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="per tool and size, seconds")
     args = parser.parse_args(argv)
 
@@ -419,7 +444,18 @@ def _run_sizes(
                     log(f"{n} apps: {tool} ...")
                     try:
                         if tool == "gitwave":
-                            r = run_gitwave(cluster, url, n, namespace, workdir, args.gitwave_arg)
+                            traced = args.tracemalloc
+                            r = run_gitwave(
+                                cluster,
+                                url,
+                                n,
+                                namespace,
+                                workdir,
+                                args.gitwave_arg,
+                                tracemalloc_out=(
+                                    None if traced is None else Path(f"{traced}-{n}.txt")
+                                ),
+                            )
                         elif tool == "flux":
                             r = run_flux(
                                 cluster,

@@ -39,6 +39,20 @@ __all__ = [
 ]
 
 
+def _cel() -> Any:
+    """The CEL module, imported on first use: importing it loads its command
+    line and prompt_toolkit (about 18 MiB), which most runs never need."""
+    import cel
+
+    return cel
+
+
+def _cel_stdlib() -> Any:
+    from cel import stdlib
+
+    return stdlib
+
+
 class ExpressionError(ValueError):
     """An expression that does not compile or evaluate; the caller names the subject."""
 
@@ -60,9 +74,7 @@ class Expression:
         """
         context: Any = dict(variables)
         if self.uses_extensions:
-            import cel
-
-            context = cel.Context(dict(variables), _extension_functions())
+            context = _cel().Context(dict(variables), _extension_functions())
         try:
             return _to_json(self.program.execute(context))
         except (KeyError, IndexError):
@@ -74,11 +86,8 @@ class Expression:
 @functools.cache
 def _extension_functions() -> dict[str, Callable[..., Any]]:
     """cel-go's extension functions (lowerAscii, split, join, …) that kro templates use."""
-    import cel  # on first use: importing it costs 0.1 s (it pulls in prompt_toolkit)
-    from cel import stdlib as cel_stdlib
-
-    context = cel.Context()
-    cel_stdlib.add_stdlib_to_context(context)
+    context = _cel().Context()
+    _cel_stdlib().add_stdlib_to_context(context)
     return dict(context.functions)
 
 
@@ -92,10 +101,8 @@ _MACRO_BOUND = re.compile(
 @functools.lru_cache(maxsize=8192)
 def compile_expression(source: str) -> Expression:
     """Compile ``source`` once (cached by text). Raises ExpressionError on a syntax error."""
-    import cel
-
     try:
-        program = cel.compile(source)
+        program = _cel().compile(source)
     except Exception as err:
         raise ExpressionError(f"does not compile: {_first_line(err)}") from None
     bound: set[str] = set()

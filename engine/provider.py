@@ -114,6 +114,21 @@ class ChangeFeed(Protocol):
 
 
 @runtime_checkable
+class ChangeWaiter(Protocol):
+    """Optional, with ``ChangeFeed``: sleep until the feed moves.
+
+    A wave's health wait observes its objects, then sleeps here instead of
+    polling, and wakes on the watch event that may have settled one of them
+    (a Kubernetes provider's watches; the sandbox polls)."""
+
+    def wait_for_change(self, cursor: str, timeout: float) -> bool:
+        """Block until something changed after ``cursor`` (a ``changes``
+        cursor), at most ``timeout`` seconds; True when it did or when the
+        cursor cannot tell (look again), False on timeout."""
+        ...
+
+
+@runtime_checkable
 class Declaring(Protocol):
     """Optional: a provider that must see the desired objects before ``observe``.
 

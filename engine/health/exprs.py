@@ -87,7 +87,6 @@ def compile_health_expr(api_version: str, kind: str, fields: Mapping[str, str]) 
     naming the field whose expression does not compile."""
     if not fields.get("current"):
         raise ValueError("current is required")
-    import cel  # on first use: importing it costs 0.1 s (it pulls in prompt_toolkit)
 
     sources: list[tuple[str, str]] = []
     programs: list[Any] = []
@@ -96,7 +95,7 @@ def compile_health_expr(api_version: str, kind: str, fields: Mapping[str, str]) 
         if not source:
             continue
         try:
-            programs.append(cel.compile(source))
+            programs.append(_cel().compile(source))
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ValueError(f"{name}: {first}") from None
@@ -111,3 +110,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _cel() -> Any:
+    """The CEL module, imported on first use: importing it loads its command
+    line and prompt_toolkit (about 18 MiB), which most runs never need."""
+    import cel
+
+    return cel

@@ -29,6 +29,20 @@ from gitwave.engine.quantity import parse_quantity
 _Q = "@quantity"
 
 
+def _cel() -> Any:
+    """The CEL module, imported on first use: importing it loads its command
+    line and prompt_toolkit (about 18 MiB), which most runs never need."""
+    import cel
+
+    return cel
+
+
+def _cel_stdlib() -> Any:
+    from cel import stdlib
+
+    return stdlib
+
+
 class CelError(ValueError):
     """An expression that does not compile or evaluate."""
 
@@ -132,21 +146,16 @@ _KUBERNETES: dict[str, Callable[..., Any]] = {
 @functools.cache
 def functions() -> dict[str, Callable[..., Any]]:
     """Every function a policy expression may call beyond CEL's own."""
-    import cel  # on first use: importing it costs 0.1 s (it pulls in prompt_toolkit)
-    from cel import stdlib as cel_stdlib
-
-    context = cel.Context()
-    cel_stdlib.add_stdlib_to_context(context)
+    context = _cel().Context()
+    _cel_stdlib().add_stdlib_to_context(context)
     return {**dict(context.functions), **_KUBERNETES}
 
 
 @functools.lru_cache(maxsize=4096)
 def compile_cel(source: str) -> Any:
     """``source`` compiled once (cached by text); CelError when it does not parse."""
-    import cel
-
     try:
-        return cel.compile(source)
+        return _cel().compile(source)
     except Exception as err:  # the Rust core raises ValueError with a caret diagram
         raise CelError(f"does not compile: {_first_line(err)}") from None
 
@@ -157,9 +166,7 @@ class Scope:
     running an expression in a built one a few microseconds)."""
 
     def __init__(self, variables: Mapping[str, Any]) -> None:
-        import cel
-
-        self._context = cel.Context(dict(variables), functions())
+        self._context = _cel().Context(dict(variables), functions())
 
     def bind(self, name: str, value: Any) -> None:
         """Set (or replace) one variable: ``variables`` as it is composed."""

@@ -191,6 +191,11 @@ class Informer:
                 self._mark_unsynced("watch expired (410 Gone); relisting")
                 continue
             except HttpError as exc:
+                if exc.status == 410:
+                    # Some servers answer an expired version with HTTP 410 rather
+                    # than an ERROR event: the same expiry, relist at once.
+                    self._mark_unsynced("watch expired (410 Gone); relisting")
+                    continue
                 self._mark_unsynced(str(exc))
                 if exc.status == 403:
                     # Not allowed to list or watch this type cluster-wide: retrying

@@ -29,6 +29,9 @@ class ChangeLog:
     def __init__(self, *, capacity: int = DEFAULT_CAPACITY) -> None:
         self.epoch = uuid.uuid4().hex[:12]
         self._lock = threading.Lock()
+        # Woken on every entry: a wave's health wait sleeps on it until the
+        # watch event that may settle its objects arrives (``wait_past``).
+        self._grew = threading.Condition(self._lock)
         # Entry i has sequence number _first + i; None marks "lost track here".
         self._entries: deque[ResourceKey | None] = deque(maxlen=capacity)
         self._first = 1
@@ -67,6 +70,19 @@ class ChangeLog:
             changed = itertools.islice(self._entries, seen + 1 - self._first, None)
             return current, frozenset(k for k in changed if k is not None)
 
+    def wait_past(self, cursor: str, timeout: float) -> bool:
+        """Block until an entry newer than ``cursor`` arrives (or the cursor is
+        not this log's: the caller must look again); False after ``timeout``."""
+        epoch, _, number = cursor.partition(":")
+        try:
+            seen = int(number)
+        except ValueError:
+            return True
+        if epoch != self.epoch:
+            return True
+        with self._grew:
+            return self._grew.wait_for(lambda: self._last > seen, timeout=max(timeout, 0.0))
+
     def _append(self, key: ResourceKey | None) -> None:
         with self._lock:
             self._append_locked(key)
@@ -76,3 +92,4 @@ class ChangeLog:
             self._first += 1
         self._entries.append(key)
         self._last += 1
+        self._grew.notify_all()

@@ -36,6 +36,7 @@ from typing import Any
 
 from gitwave.engine.api import (
     BulkReader,
+    ChangeWaiter,
     EventReader,
     Impersonating,
     KindCatalog,
@@ -375,13 +376,28 @@ class KubernetesProvider:
         UnreachableError while a watch cannot reach the cluster."""
         return observe_verb.changes(self._state, cursor)
 
+    def wait_for_change(self, cursor: str, timeout: float) -> bool:
+        """Sleep until a watch event (or a relist) arrives after ``cursor``, at
+        most ``timeout`` seconds (``engine.provider.ChangeWaiter``): a wave's
+        health wait wakes on the event that settles its object instead of
+        polling. True when something arrived or the cursor is not this
+        provider's; False on timeout."""
+        return self._state.changes.wait_past(cursor, timeout)
+
+    def requests_sent(self) -> dict[str, int]:
+        """How many requests this provider sent to the API server, by HTTP method
+        (a watch counts once, when it opens)."""
+        with self._transport._count_lock:
+            return dict(self._transport.sent)
+
 
 def _conforms(
     provider: KubernetesProvider,
-) -> tuple[Provider, BulkReader, KindCatalog, Impersonating, EventReader, LogReader]:
+) -> tuple[Provider, BulkReader, KindCatalog, Impersonating, EventReader, LogReader, ChangeWaiter]:
     """Never called: mypy checks here that KubernetesProvider is a Provider, a
-    BulkReader, a KindCatalog, Impersonating, an EventReader and a LogReader."""
-    return provider, provider, provider, provider, provider, provider
+    BulkReader, a KindCatalog, Impersonating, an EventReader, a LogReader and a
+    ChangeWaiter."""
+    return provider, provider, provider, provider, provider, provider, provider
 
 
 __all__ = ["FIELD_MANAGER", "KubernetesProvider"]
