@@ -43,6 +43,7 @@ from gitwave.engine.kube_versions import current_version
 from gitwave.engine.model import ANNOTATION_DEPENDS_ON, Resource, ResourceKey, SourceRef
 from gitwave.engine.names import HELM_RELEASE_MAX
 from gitwave.engine.render import Rendered, RenderOptions
+from gitwave.engine.render.capabilities import target_api_versions
 from gitwave.engine.render.charts import ChartRef, FetchedChart, fetch_chart
 from gitwave.engine.render.directory import Doc, parse_yaml
 from gitwave.engine.render.helm import ChartRender, fetched_chart_docs
@@ -256,6 +257,7 @@ class _Context:
             values_texts=(yaml.safe_dump(values, sort_keys=False),) if values else (),
             include_crds=release.include_crds,
             kube_version=f"v{self.kube_version}.0",
+            api_versions=target_api_versions(),
             redact=frozenset(secret_values),
         )
         docs = fetched_chart_docs(chart, how, where=release.where, root=root)

@@ -144,3 +144,12 @@ def test_helmrelease_syncs_becomes_healthy_and_upgrade_prunes(
     finally:
         forget_indexes()
         kubectl.run("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
+
+
+def test_api_versions_are_what_discovery_serves(kube: KubernetesProvider) -> None:
+    """What a chart's ``.Capabilities.APIVersions`` holds on this cluster."""
+    served = kube.api_versions()
+    for wanted in ("v1", "v1/ConfigMap", "apps/v1", "apps/v1/Deployment", "batch/v1/Job"):
+        assert wanted in served
+    assert not any(v.startswith("-") or "/log" in v for v in served)
+    assert "monitoring.coreos.com/v1" not in served
