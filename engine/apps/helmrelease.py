@@ -51,6 +51,7 @@ from gitwave.engine.render.kustomize import kustomize_command
 from gitwave.engine.render.postbuild import ObjectReader
 from gitwave.engine.render.resources import to_resources
 from gitwave.engine.render.tools import run_tool
+from gitwave.engine.render.values import HelmReleaseInfo
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
@@ -113,11 +114,22 @@ def expand_helm_releases(
     parsed = [_parse_release(r) for r in releases]
     objects: dict[ResourceKey, tuple[Resource, ...]] = {}
     used_git: set[ResourceKey] = set()
+    infos: list[HelmReleaseInfo] = []
     for release in parsed:
-        made, git_source = context.render(release)
+        made, git_source, chart = context.render(release)
         objects[release.resource.key] = made
         if git_source is not None:
             used_git.add(git_source)
+        infos.append(
+            HelmReleaseInfo(
+                key=release.resource.key,
+                release_name=release.release_name,
+                release_namespace=release.release_namespace,
+                chart=chart.name,
+                version=chart.version,
+                objects=tuple(r.key for r in made),
+            )
+        )
     kept: list[Resource] = []
     for resource in rendered.resources:
         if _is_helm_source(resource) or resource.key in used_git:
@@ -139,7 +151,11 @@ def expand_helm_releases(
                 hint="two HelmReleases (or a release and a file) render the same object",
             )
         seen.setdefault(resource.key, resource)
-    return replace(rendered, resources=tuple(seen.values()))
+    return replace(
+        rendered,
+        resources=tuple(seen.values()),
+        helm_releases=(*rendered.helm_releases, *infos),
+    )
 
 
 @dataclass(frozen=True)
@@ -247,8 +263,11 @@ class _Context:
     kube_version: str
     known_sources: SourceLookup | None
 
-    def render(self, release: _Release) -> tuple[tuple[Resource, ...], ResourceKey | None]:
-        """The objects ``release`` renders to, and the GitRepository it used (if one)."""
+    def render(
+        self, release: _Release
+    ) -> tuple[tuple[Resource, ...], ResourceKey | None, FetchedChart]:
+        """The objects ``release`` renders to, the GitRepository it used (if one)
+        and the chart."""
         chart, root, git_key = self._chart(release)
         values, secret_values = self._values(release)
         how = ChartRender(
@@ -285,7 +304,7 @@ class _Context:
                 else r
                 for r in resources
             ]
-        return tuple(resources), git_key
+        return tuple(resources), git_key, chart
 
     # --- the chart ---------------------------------------------------------
 
