@@ -18,7 +18,6 @@ import git
 import pytest
 
 from gitwave.engine.kube_versions import KUBERNETES_VERSION
-from gitwave.engine.render import clear_render_cache
 from gitwave.engine.render.capabilities import valid_api_versions
 from gitwave.engine.render.charts import forget_indexes
 from tests.engine.helm_support import ChartRepo, serve_chart_repo, write_chart
@@ -183,7 +182,6 @@ def test_chart_sees_the_api_versions_the_target_serves(
     # Once the Widget CRD is on the target, the chart renders what it guards.
     code, out, err = run(capsys, "sync", str(crd_app(tmp_path)))
     assert code == 0, out + err
-    clear_render_cache()
     code, out, err = run(capsys, "sync", str(root))
     assert code == 0, out + err
     names = configmaps(capsys, "shop")
