@@ -17,8 +17,9 @@ from typing import Any
 from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.provider import ServerVersion
+from gitwave.engine.provider import ServedAPIVersions, ServerVersion
 from gitwave.engine.render import Rendered
+from gitwave.engine.render.capabilities import target_capabilities
 from gitwave.engine.render.postbuild import ObjectReader
 from gitwave.engine.render.sops_keys import SopsKeys, using
 from gitwave.engine.render.sops_kms import KmsEndpoint, KmsSource, using_kms
@@ -87,8 +88,15 @@ def render_for(app: AppSpec, targets: ProviderRouter) -> Rendered:
     target (``render.sops_kms``) and, for ``postBuild.substituteFrom``, the
     ConfigMaps and Secrets on ``targets``. Raises what ``sops_keys_for`` and
     ``render_app`` raise."""
-    with using(sops_keys_for(app, targets)), using_kms(kms_source(targets)):
-        return render_app(app, read=object_reader(targets), kube_version=_kube_version(targets))
+    kube_version = _kube_version(targets)
+    with (
+        using(sops_keys_for(app, targets)),
+        using_kms(kms_source(targets)),
+        # A chart (HelmRelease or Argo CD Helm source) sees the target's
+        # release and served API versions, as the controllers give it.
+        target_capabilities(kube_version, _api_versions(targets)),
+    ):
+        return render_app(app, read=object_reader(targets), kube_version=kube_version)
 
 
 def _kube_version(targets: ProviderRouter) -> Callable[[], str]:
@@ -103,6 +111,23 @@ def _kube_version(targets: ProviderRouter) -> Callable[[], str]:
         except (GitwaveError, ValueError, AttributeError):
             return ""  # unreachable: the plan reports that itself
         return ""
+
+    return ask
+
+
+def _api_versions(targets: ProviderRouter) -> Callable[[], tuple[str, ...]]:
+    """Asks the Kubernetes target which API versions it serves (what Flux's Helm
+    SDK and Argo CD pass to a chart as ``.Capabilities.APIVersions``); () when
+    it cannot say."""
+
+    def ask() -> tuple[str, ...]:
+        try:
+            provider = targets.for_kind("v1", "Namespace")
+            if isinstance(provider, ServedAPIVersions):
+                return provider.api_versions()
+        except (GitwaveError, ValueError, AttributeError):
+            return ()  # unreachable: the plan reports that itself
+        return ()
 
     return ask
 

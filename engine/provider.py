@@ -187,6 +187,17 @@ class ServerVersion(Protocol):
 
 
 @runtime_checkable
+class ServedAPIVersions(Protocol):
+    """Optional: a Kubernetes-shaped target that lists the API versions it serves,
+    as Helm's ``.Capabilities.APIVersions`` holds them."""
+
+    def api_versions(self) -> tuple[str, ...]:
+        """``group/version`` and ``group/version/Kind`` (``v1``, ``v1/ConfigMap``
+        for the core group). Raises UnreachableError when it cannot be asked."""
+        ...
+
+
+@runtime_checkable
 class ObjectAdmission(Protocol):
     """Optional: a target whose controllers refuse objects the schema allows (the
     sandbox, playing the sealed-secrets controller, cannot open a SealedSecret

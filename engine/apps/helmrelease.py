@@ -43,6 +43,7 @@ from gitwave.engine.kube_versions import current_version
 from gitwave.engine.model import ANNOTATION_DEPENDS_ON, Resource, ResourceKey, SourceRef
 from gitwave.engine.names import HELM_RELEASE_MAX
 from gitwave.engine.render import Rendered, RenderOptions
+from gitwave.engine.render.capabilities import target_api_versions
 from gitwave.engine.render.charts import ChartRef, FetchedChart, fetch_chart
 from gitwave.engine.render.directory import Doc, parse_yaml
 from gitwave.engine.render.helm import ChartRender, fetched_chart_docs
@@ -50,6 +51,7 @@ from gitwave.engine.render.kustomize import kustomize_command
 from gitwave.engine.render.postbuild import ObjectReader
 from gitwave.engine.render.resources import to_resources
 from gitwave.engine.render.tools import run_tool
+from gitwave.engine.render.values import HelmReleaseInfo
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
@@ -112,11 +114,22 @@ def expand_helm_releases(
     parsed = [_parse_release(r) for r in releases]
     objects: dict[ResourceKey, tuple[Resource, ...]] = {}
     used_git: set[ResourceKey] = set()
+    infos: list[HelmReleaseInfo] = []
     for release in parsed:
-        made, git_source = context.render(release)
+        made, git_source, chart = context.render(release)
         objects[release.resource.key] = made
         if git_source is not None:
             used_git.add(git_source)
+        infos.append(
+            HelmReleaseInfo(
+                key=release.resource.key,
+                release_name=release.release_name,
+                release_namespace=release.release_namespace,
+                chart=chart.name,
+                version=chart.version,
+                objects=tuple(r.key for r in made),
+            )
+        )
     kept: list[Resource] = []
     for resource in rendered.resources:
         if _is_helm_source(resource) or resource.key in used_git:
@@ -138,7 +151,11 @@ def expand_helm_releases(
                 hint="two HelmReleases (or a release and a file) render the same object",
             )
         seen.setdefault(resource.key, resource)
-    return replace(rendered, resources=tuple(seen.values()))
+    return replace(
+        rendered,
+        resources=tuple(seen.values()),
+        helm_releases=(*rendered.helm_releases, *infos),
+    )
 
 
 @dataclass(frozen=True)
@@ -246,8 +263,11 @@ class _Context:
     kube_version: str
     known_sources: SourceLookup | None
 
-    def render(self, release: _Release) -> tuple[tuple[Resource, ...], ResourceKey | None]:
-        """The objects ``release`` renders to, and the GitRepository it used (if one)."""
+    def render(
+        self, release: _Release
+    ) -> tuple[tuple[Resource, ...], ResourceKey | None, FetchedChart]:
+        """The objects ``release`` renders to, the GitRepository it used (if one)
+        and the chart."""
         chart, root, git_key = self._chart(release)
         values, secret_values = self._values(release)
         how = ChartRender(
@@ -256,6 +276,7 @@ class _Context:
             values_texts=(yaml.safe_dump(values, sort_keys=False),) if values else (),
             include_crds=release.include_crds,
             kube_version=f"v{self.kube_version}.0",
+            api_versions=target_api_versions(),
             redact=frozenset(secret_values),
         )
         docs = fetched_chart_docs(chart, how, where=release.where, root=root)
@@ -283,7 +304,7 @@ class _Context:
                 else r
                 for r in resources
             ]
-        return tuple(resources), git_key
+        return tuple(resources), git_key, chart
 
     # --- the chart ---------------------------------------------------------
 

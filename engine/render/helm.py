@@ -21,6 +21,11 @@ from gitwave.engine.errors import RenderError, ToolMissingError
 from gitwave.engine.kube_versions import current_version
 from gitwave.engine.model import SourceRef
 from gitwave.engine.names import HELM_RELEASE_MAX, LABEL_MAX, dns_problem
+from gitwave.engine.render.capabilities import (
+    target_api_versions,
+    target_kube_version,
+    valid_api_versions,
+)
 from gitwave.engine.render.charts import ChartRef, FetchedChart, fetch_chart
 from gitwave.engine.render.directory import Doc, parse_yaml
 from gitwave.engine.render.remote_refs import check_chart
@@ -146,7 +151,7 @@ def fetched_chart_docs(
         command.append(f"--namespace={how.namespace}")
     if how.kube_version:
         command.append(f"--kube-version={how.kube_version}")
-    for api_version in how.api_versions:
+    for api_version in valid_api_versions(how.api_versions):
         command.append(f"--api-versions={api_version}")
     command += [f"--values={path}" for path in how.values_files]
     with tempfile.TemporaryDirectory(prefix="gitwave-helm-") as tmp:
@@ -226,7 +231,9 @@ def chart_source_docs(
         parameters=helm_options.parameters,
         string_parameters=helm_options.string_parameters,
         include_crds=not helm_options.skip_crds,
-        kube_version=f"v{current_version()}.0",
+        # Argo CD passes the destination cluster's release and API versions.
+        kube_version=f"v{target_kube_version() or current_version()}.0",
+        api_versions=target_api_versions(),
         redact=frozenset(
             p.partition("=")[2]
             for p in (*helm_options.parameters, *helm_options.string_parameters)

@@ -117,6 +117,20 @@ class MoreSource:
 
 
 @dataclass(frozen=True)
+class HelmReleaseInfo:
+    """A Flux HelmRelease gitwave rendered in helm-controller's place: the
+    release object, the Helm release it makes, the chart it used and the
+    objects it rendered (what ``gitwave status`` reports as the release)."""
+
+    key: ResourceKey
+    release_name: str
+    release_namespace: str
+    chart: str
+    version: str
+    objects: tuple[ResourceKey, ...]
+
+
+@dataclass(frozen=True)
 class Rendered:
     """The objects one app path renders to, at one revision.
 
@@ -132,6 +146,7 @@ class Rendered:
     path: str
     tool: RenderTool
     encrypted: frozenset[ResourceKey] = frozenset()
+    helm_releases: tuple[HelmReleaseInfo, ...] = ()
 
     def __len__(self) -> int:
         return len(self.resources)
@@ -141,6 +156,7 @@ __all__ = [
     "KUSTOMIZATION_FILES",
     "ChartSource",
     "HelmOptions",
+    "HelmReleaseInfo",
     "MoreSource",
     "RenderOptions",
     "RenderTool",

@@ -96,6 +96,10 @@ class Discovery:
         types = {t for t in self._current().preferred.values() if t.listable}
         return sorted(types, key=lambda t: (t.group, t.kind))
 
+    def served(self) -> tuple[ResourceType, ...]:
+        """Every served type, every version (not only the preferred ones)."""
+        return tuple(self._current().by_gvk.values())
+
     def invalidate(self) -> None:
         """The next lookup fetches discovery again (a CRD was applied or deleted)."""
         with self._lock:

@@ -62,6 +62,7 @@ from . import delete as delete_verb
 from . import inspect_objects
 from . import observe as observe_verb
 from . import patch as patch_verb
+from .api_versions import served_api_versions
 from .apply import FIELD_MANAGER
 from .cache import InformerSet
 from .changes import ChangeLog
@@ -310,6 +311,11 @@ class KubernetesProvider:
             return True
         discovery.refresh_if_older(time.monotonic())
         return discovery.lookup(group, version, kind) is not None
+
+    def api_versions(self) -> tuple[str, ...]:
+        """What discovery serves as Helm lists it (``engine.provider.ServedAPIVersions``);
+        discovery is cached, so a fleet of charts asks the server once."""
+        return served_api_versions(self._state.discovery)
 
     def kubernetes_version(self) -> str:
         """``major.minor`` from the API server's ``/version`` (``engine.provider.

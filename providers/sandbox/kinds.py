@@ -86,6 +86,13 @@ BUILTIN_KINDS: Mapping[str, frozenset[str]] = {
     "argoproj.io": frozenset({"Rollout", "AnalysisTemplate", "AnalysisRun"}),
 }
 
+# The versions of the built-in kinds of projects the sandbox plays the
+# controller of (Kubernetes' schemas do not define them).
+PLAYED_VERSIONS: Mapping[str, frozenset[str]] = {
+    "bitnami.com": frozenset({"v1alpha1"}),
+    "argoproj.io": frozenset({"v1alpha1"}),
+}
+
 CRD_GROUP = "apiextensions.k8s.io"
 CRD_KIND = "CustomResourceDefinition"
 

@@ -265,6 +265,11 @@ class SandboxProvider:
         """The release whose API the sandbox plays (``engine.provider.ServerVersion``)."""
         return KUBERNETES_VERSION
 
+    def api_versions(self) -> tuple[str, ...]:
+        """The API versions the sandbox serves now (``engine.provider.ServedAPIVersions``)."""
+        with self._guard():
+            return self._objects.validation.api_versions()
+
     def custom_resource_definition(self, group: str, kind: str) -> Manifest | None:
         """The stored CustomResourceDefinition that registered ``group``/``kind``, or None."""
         with self._guard():

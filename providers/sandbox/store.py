@@ -331,6 +331,14 @@ class Store:
         scope, versions, crd = found
         return ServedKind(group, kind, Scope(scope), frozenset(json.loads(versions)), crd)
 
+    def served_kinds(self) -> list[ServedKind]:
+        """Every kind a CRD registered."""
+        rows = self._db.execute("SELECT grp, kind, scope, versions, crd FROM kinds").fetchall()
+        return [
+            ServedKind(group, kind, Scope(scope), frozenset(json.loads(versions)), crd)
+            for group, kind, scope, versions, crd in rows
+        ]
+
     def register_kind(self, served: ServedKind) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO kinds (grp, kind, scope, versions, crd) VALUES (?,?,?,?,?)",

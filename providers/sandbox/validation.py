@@ -34,7 +34,14 @@ from gitwave.engine.api import (
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Manifest, ResourceKey
 
-from .kinds import CRD_GROUP, CRD_KIND, builtin_kind, unknown_kind_error
+from .kinds import (
+    BUILTIN_KINDS,
+    CRD_GROUP,
+    CRD_KIND,
+    PLAYED_VERSIONS,
+    builtin_kind,
+    unknown_kind_error,
+)
 from .store import Store
 
 _FIX_FIELDS = (
@@ -66,6 +73,24 @@ class Validation:
             return not versions or is_builtin(api_version, kind)
         served = self._store.served_kind(group, kind)
         return served is not None and served.serves(api_version)
+
+    def api_versions(self) -> tuple[str, ...]:
+        """``group/version`` and ``group/version/Kind`` of every kind served now:
+        the built-in ones at the versions Kubernetes defines (the kinds the
+        sandbox plays a controller for at their project's version) and those
+        stored CRDs serve."""
+        served: set[str] = set()
+        for group, kinds in BUILTIN_KINDS.items():
+            for kind in kinds:
+                versions = builtin_versions(group, kind) or PLAYED_VERSIONS.get(group, frozenset())
+                for version in versions:
+                    api_version = f"{group}/{version}" if group else version
+                    served.update((api_version, f"{api_version}/{kind}"))
+        for registered in self._store.served_kinds():
+            for version in registered.versions:
+                api_version = f"{registered.group}/{version}" if registered.group else version
+                served.update((api_version, f"{api_version}/{registered.kind}"))
+        return tuple(sorted(served))
 
     def custom_resource_definition(self, group: str, kind: str) -> Manifest | None:
         """The stored CRD that registered ``group``/``kind``; None for other kinds."""

@@ -4,6 +4,7 @@ error (exit 2) while the others are shown."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
+from gitwave.engine.render import Rendered
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import dump, rfc3339, short, table
@@ -44,6 +46,7 @@ class _AppStatus:
     window: str = ""
     # Gone from Git and still live: a sync with prune would delete them.
     unpruned: tuple[ResourceKey, ...] = ()
+    helm_releases: tuple[_HelmRelease, ...] = ()
 
     @property
     def sync_text(self) -> str:
@@ -54,6 +57,59 @@ class _AppStatus:
         return self.sync.value
 
 
+@dataclass(frozen=True, slots=True)
+class _HelmRelease:
+    """A Flux HelmRelease as ``flux get helmreleases`` shows it."""
+
+    namespace: str
+    name: str
+    revision: str  # the chart's version
+    ready: bool
+    message: str
+
+
+def _helm_releases(
+    rendered: Rendered | None,
+    healths: Mapping[ResourceKey, HealthCode],
+    unsynced: frozenset[ResourceKey],
+) -> tuple[_HelmRelease, ...]:
+    """Each HelmRelease gitwave rendered, Ready when every object of its chart
+    is applied as rendered and Healthy (what helm-controller's Ready condition
+    says after an install or upgrade that waited for its objects)."""
+    found: list[_HelmRelease] = []
+    for info in rendered.helm_releases if rendered is not None else ():
+        release = f"{info.release_namespace}/{info.release_name}"
+        chart = f"{info.chart}@{info.version}"
+        pending = [k for k in info.objects if k in unsynced]
+        unhealthy = [
+            (k, healths.get(k, HealthCode.MISSING))
+            for k in info.objects
+            if healths.get(k, HealthCode.MISSING) is not HealthCode.HEALTHY
+        ]
+        if pending:
+            message = (
+                f"release {release} with chart {chart} is not applied: "
+                f"{len(pending)} object(s) to create or change, first {pending[0].display}"
+            )
+        elif unhealthy:
+            key, code = unhealthy[0]
+            message = f"release {release} with chart {chart}: {key.display} is {code.value}" + (
+                f" (and {len(unhealthy) - 1} more)" if len(unhealthy) > 1 else ""
+            )
+        else:
+            message = f"Helm release {release} with chart {chart} is applied and healthy"
+        found.append(
+            _HelmRelease(
+                info.key.namespace,
+                info.key.name,
+                info.version,
+                ready=not pending and not unhealthy,
+                message=message,
+            )
+        )
+    return tuple(found)
+
+
 def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
     destination = ctx.fleet.destination_of(app)
     targets = ctx.fleet.targets_for(app)
@@ -61,6 +117,9 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
     if not state.resources and not any(True for _ in state.plan.tasks()):
         _refuse_empty(app)
     by_key = operations.resource_healths(state, targets=targets)
+    unsynced = frozenset(
+        t.key for t in state.plan.tasks() if t.action in (Action.CREATE, Action.UPDATE)
+    )
     return _AppStatus(
         name=app_title(app),
         sync=SyncStatus.of_plan(state.plan),
@@ -76,11 +135,12 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
         last=ctx.store.last(app.name),
         composed=composite_status(state, targets=targets),
         destination=destination,
-        unsynced=frozenset(
-            t.key for t in state.plan.tasks() if t.action in (Action.CREATE, Action.UPDATE)
-        ),
+        unsynced=unsynced,
         window=operations.window_verdict(app, datetime.fromtimestamp(ctx.clock(), UTC)).summary,
         unpruned=state.plan.unpruned,
+        helm_releases=_helm_releases(
+            state.rendered, {k: h.code for k, h in by_key.items()}, unsynced
+        ),
     )
 
 
@@ -137,6 +197,14 @@ def cmd_status(ctx: Context) -> int:
     for status in statuses:
         if status.window:
             ctx.out(f"{status.name}: {status.window}")
+    releases = [(s.name, r) for s in statuses for r in s.helm_releases]
+    if releases:
+        # As `flux get helmreleases` shows them: the chart version is the revision.
+        ctx.out()
+        rows = [
+            [app, r.namespace, r.name, r.revision, str(r.ready), r.message] for app, r in releases
+        ]
+        ctx.out(table(["app", "namespace", "helmrelease", "revision", "ready", "message"], rows))
     for status in statuses:
         if status.composed and status.composed.composites:
             ctx.out()
@@ -147,7 +215,7 @@ def cmd_status(ctx: Context) -> int:
 
 def _status_dict(status: _AppStatus) -> dict[str, Any]:
     pin, last = status.pin, status.last
-    return {
+    doc: dict[str, Any] = {
         "app": status.name,
         "destination": destination_dict(status.destination),
         "composites": _composite_dicts(status.composed, status.unsynced) if status.composed else [],
@@ -170,6 +238,18 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         # As `plan -o json` names them: removed from Git, still live, not pruned.
         "requiresPruning": [str(key) for key in status.unpruned],
     }
+    if status.helm_releases:  # only where there are some: other apps' documents stay as they were
+        doc["helmReleases"] = [
+            {
+                "namespace": r.namespace,
+                "name": r.name,
+                "revision": r.revision,
+                "ready": "True" if r.ready else "False",
+                "message": r.message,
+            }
+            for r in status.helm_releases
+        ]
+    return doc
 
 
 def destination_dict(destination: Destination) -> dict[str, str]:

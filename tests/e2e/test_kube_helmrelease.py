@@ -1,0 +1,155 @@
+"""A Flux HelmRelease synced by gitwave into the real local control plane.
+
+A real chart repository (``helm package`` + ``helm repo index``) is served on
+127.0.0.1; the app's repository holds a HelmRepository and a HelmRelease whose
+version range picks the newest 1.x chart. gitwave plays helm-controller: the
+chart's objects are applied and become healthy on the cluster; when a newer
+chart is published the range picks it, and the object it no longer renders is
+pruned.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from gitwave.engine import operations
+from gitwave.engine.apps import AppSpec, load_apps
+from gitwave.engine.model import ChangeAction, HealthCode
+from gitwave.engine.operations import SyncRequest, sync_app
+from gitwave.engine.render.charts import forget_indexes
+from gitwave.engine.router import ProviderRouter
+from gitwave.engine.sync import SyncPhase, SyncResult
+from gitwave.providers.kubernetes import KubernetesProvider
+from tests.e2e.test_kube_contract import kubectl_for, provider_for, unique
+from tests.engine.helm_support import CONFIGMAP, DEPLOYMENT, serve_chart_repo, write_chart
+
+if TYPE_CHECKING:
+    from .conftest import KubeCluster
+
+EXTRA = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-extra
+data:
+  only: "in 1.4"
+"""
+
+
+@pytest.fixture(scope="module")
+def kube(kube_cluster: KubeCluster) -> Iterator[KubernetesProvider]:
+    with provider_for(kube_cluster, qps=200, burst=400) as provider:
+        yield provider
+
+
+def _release(url: str, namespace: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        apiVersion: source.toolkit.fluxcd.io/v1
+        kind: HelmRepository
+        metadata: {{name: charts, namespace: {namespace}}}
+        spec: {{interval: 10m, url: "{url}"}}
+        ---
+        apiVersion: helm.toolkit.fluxcd.io/v2
+        kind: HelmRelease
+        metadata: {{name: web, namespace: {namespace}}}
+        spec:
+          interval: 5m
+          releaseName: web
+          chart:
+            spec:
+              chart: web
+              version: ">=1.0.0 <2.0.0"
+              sourceRef: {{kind: HelmRepository, name: charts}}
+          values: {{replicas: 2}}
+        """
+    )
+
+
+def _sync(app: AppSpec, targets: ProviderRouter, *, prune: bool = False) -> SyncResult:
+    return sync_app(
+        app,
+        targets=targets,
+        store=None,
+        request=SyncRequest(wave_timeout_s=90, retry=False, prune=prune),
+        sink=lambda _event: None,
+    ).result
+
+
+def test_helmrelease_syncs_becomes_healthy_and_upgrade_prunes(
+    kube: KubernetesProvider, kube_cluster: KubeCluster, tmp_path: Path
+) -> None:
+    namespace = unique("gw-helm")
+    kubectl = kubectl_for(kube_cluster)
+    targets = ProviderRouter([kube])
+    forget_indexes()
+    src = tmp_path / "chart-src"
+    try:
+        with serve_chart_repo(tmp_path / "charts") as charts:
+            charts.publish(
+                write_chart(
+                    src / "1",
+                    "web",
+                    "1.4.0",
+                    templates={"cm.yaml": CONFIGMAP, "deploy.yaml": DEPLOYMENT, "x.yaml": EXTRA},
+                )
+            )
+            root = tmp_path / f"app-{namespace}"
+            root.mkdir()
+            (root / "namespace.yaml").write_text(
+                f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}}}\n"
+            )
+            (root / "web.yaml").write_text(_release(charts.url, namespace))
+            _, (app,) = load_apps(str(root))
+
+            result = _sync(app, targets)
+            assert result.phase is SyncPhase.SUCCEEDED, result.message
+            waited = operations.wait(app, operations.WaitFor(timeout_s=120), targets=targets)
+            assert waited.ok, waited.message
+            assert waited.health.code is HealthCode.HEALTHY
+            deployment = kubectl.get("deployment", "web-web", namespace)
+            assert deployment is not None
+            assert deployment["spec"]["replicas"] == 2
+            assert deployment["status"]["readyReplicas"] == 2, "kwok made the pods Ready"
+            labels = deployment["metadata"]["labels"]
+            assert labels["helm.toolkit.fluxcd.io/name"] == "web"
+            settings = kubectl.get("configmap", "web-settings", namespace)
+            assert settings is not None and settings["data"]["chart"] == "1.4.0"
+            assert kubectl.get("configmap", "web-extra", namespace) is not None
+
+            # 1.5.0 is published; the range picks it once the index is read
+            # again (the HelmRepository's interval passing), and it renders no
+            # extra ConfigMap: the sync with prune deletes it from the cluster.
+            charts.publish(
+                write_chart(
+                    src / "2",
+                    "web",
+                    "1.5.0",
+                    templates={"cm.yaml": CONFIGMAP, "deploy.yaml": DEPLOYMENT},
+                )
+            )
+            forget_indexes()
+            upgraded = _sync(app, targets, prune=True)
+            assert upgraded.phase is SyncPhase.SUCCEEDED, upgraded.message
+            actions = {e.key.name: e.action for e in upgraded.changeset.entries}
+            assert actions["web-extra"] is ChangeAction.DELETED
+            settings = kubectl.get("configmap", "web-settings", namespace)
+            assert settings is not None and settings["data"]["chart"] == "1.5.0"
+            assert kubectl.get("configmap", "web-extra", namespace) is None
+            assert kubectl.get("deployment", "web-web", namespace) is not None
+    finally:
+        forget_indexes()
+        kubectl.run("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
+
+
+def test_api_versions_are_what_discovery_serves(kube: KubernetesProvider) -> None:
+    """What a chart's ``.Capabilities.APIVersions`` holds on this cluster."""
+    served = kube.api_versions()
+    for wanted in ("v1", "v1/ConfigMap", "apps/v1", "apps/v1/Deployment", "batch/v1/Job"):
+        assert wanted in served
+    assert not any(v.startswith("-") or "/log" in v for v in served)
+    assert "monitoring.coreos.com/v1" not in served
