@@ -45,7 +45,8 @@ def test_status_shows_the_helmrelease_ready_with_its_chart(
 
     code, out, err = run(capsys, "status", str(root), "-o", "json")
     assert code == 0, out + err
-    (release,) = json.loads(out)["helmReleases"]
+    (app,) = json.loads(out)  # one document: a list of apps
+    (release,) = app["helmReleases"]
     assert release["ready"] == "True" and release["revision"] == "1.4.0"
 
     # A new chart version in Git, not yet synced: Ready False, naming the version.
