@@ -18,7 +18,7 @@ from typing import NoReturn, cast
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.providers.sealed_secrets import SealingScope
-from gitwave.tui.cli import verbs_image
+from gitwave.tui.cli import verbs_controller, verbs_image
 from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.verbs_app import (
     cmd_graph,
@@ -345,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     _meta_verbs(verbs, common)
     add_promote_verbs(verbs, common)
     verbs_image.add_parser(verbs, common)  # gitwave image scan|update (Flux image automation)
+    verbs_controller.add_parser(verbs, common)  # gitwave controller (issue 16)
     for one in _all_parsers(parser):
         one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults
     return parser

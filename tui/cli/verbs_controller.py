@@ -1,0 +1,144 @@
+"""``gitwave controller``: reconcile the Applications/Kustomizations of the cluster itself.
+
+Out of cluster with ``--kubeconfig``/``--context``, or with ``--in-cluster``
+(the pod's ServiceAccount, as deploy/ runs it). Runs until SIGTERM or Ctrl-C,
+then hands its shards back between syncs. Each sync prints one JSON audit line
+on stdout (app, replica, shard, start, finish, phase).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from gitwave.engine.controller.loop import (
+    Controller,
+    ControllerOptions,
+    Operated,
+    ShardKeeper,
+    audit_line,
+)
+from gitwave.engine.errors import ValidationError
+from gitwave.engine.router import ProviderRouter
+from gitwave.tui.cli.context import Context
+from gitwave.tui.cli.durations import parse_duration
+from gitwave.tui.targets import build_targets
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_parser(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """The ``controller`` verb (called once from ``parser.build_parser``)."""
+    p = verbs.add_parser(
+        "controller",
+        parents=[common],
+        help="run as a Kubernetes controller: Application/Kustomization objects, sharded",
+    )
+    p.add_argument(
+        "--in-cluster", action="store_true", help="use the pod's ServiceAccount, not a kubeconfig"
+    )
+    p.add_argument(
+        "--namespace",
+        dest="controller_namespace",
+        default=os.environ.get("POD_NAMESPACE", "gitwave-system"),
+        help="where the controller's Leases live",
+    )
+    p.add_argument(
+        "--replica",
+        default=os.environ.get("POD_NAME", ""),
+        help="this replica's name (default: $POD_NAME, else host-pid)",
+    )
+    p.add_argument("--shards", type=int, default=4, help="number of shards (same on every replica)")
+    p.add_argument(
+        "--lease-duration", type=parse_duration, default=10.0, help="Lease duration (10s)"
+    )
+    p.add_argument("--renew", type=parse_duration, default=2.0, help="Lease renew period (2s)")
+    p.add_argument(
+        "--resync", type=parse_duration, default=180.0, help="compare/sync period per app (3m)"
+    )
+    p.add_argument(
+        "--allow-local-repo",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a host directory apps may name as repoURL (file://; repeatable)",
+    )
+    p.set_defaults(func=cmd_controller)
+
+
+def cmd_controller(ctx: Context) -> int:
+    from gitwave.providers.kubernetes import KubernetesProvider
+    from gitwave.providers.kubernetes.controller_api import KubeControllerApi
+
+    args = ctx.args
+    if args.shards < 1 or args.shards > 1024:
+        raise ValidationError("--shards", f"must be 1 to 1024, got {args.shards}")
+    if args.renew * 2 > args.lease_duration:
+        raise ValidationError("--renew", "must be at most half of --lease-duration")
+    replica = args.replica or f"{socket.gethostname()}-{os.getpid()}"
+    if args.in_cluster:
+        api = KubeControllerApi.connect(
+            context=None, kubeconfig=None, namespace=args.controller_namespace, in_cluster=True
+        )
+        provider = KubernetesProvider(api.api_client, name="kube:in-cluster")
+    else:
+        api = KubeControllerApi.connect(
+            context=args.context,
+            kubeconfig=args.kubeconfig,
+            namespace=args.controller_namespace,
+            in_cluster=False,
+        )
+        provider = KubernetesProvider(api.api_client, name=f"kube:{args.context or 'current'}")
+    providers, _aws = build_targets(state_dir=ctx.state_dir, kube_side=provider, embedded_aws=False)
+    options = ControllerOptions(
+        replica=replica,
+        shards=args.shards,
+        lease_s=max(int(args.lease_duration), 2),
+        renew_s=args.renew,
+        resync_s=args.resync,
+        allow_local_repos=tuple(args.allow_local_repo),
+    )
+    keeper = ShardKeeper(api, options, _now)
+
+    def audit(operated: Operated) -> None:
+        print(audit_line(operated), flush=True)
+
+    controller = Controller(
+        api,
+        keeper,
+        targets=ProviderRouter(providers),
+        store=ctx.store,
+        options=options,
+        clock=_now,
+        audit=audit,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(
+        f"gitwave controller: replica {replica}, {args.shards} shards", file=sys.stderr, flush=True
+    )
+    keeper_thread = threading.Thread(target=keeper.run, args=(stop,), daemon=True)
+    keeper_thread.start()
+    try:
+        controller.run(stop)
+    finally:
+        keeper_thread.join(timeout=args.renew + 5)
+        # Between syncs: the loop has returned, so no sync of any shard runs now.
+        keeper.release_all()
+        provider.close()
+    print(f"gitwave controller: replica {replica} stopped, shards released", file=sys.stderr)
+    return 0
