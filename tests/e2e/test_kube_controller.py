@@ -1,0 +1,384 @@
+"""``gitwave controller`` as real processes against the real local control plane.
+
+The CRDs of deploy/crds are installed with kubectl; Applications are created
+with the Python client as a user (or ``argocd app create``) would; the
+controller runs as a subprocess (``gitwave controller --kubeconfig``) and its
+work is judged only by what a user sees: the Application's status (what
+``kubectl get application -o json`` prints), the objects in the cluster, the
+Leases, and the controller's audit lines on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import git
+import kubernetes
+import pytest
+
+from tests.e2e.test_kube_contract import Kubectl, kubectl_for, unique
+
+if TYPE_CHECKING:
+    from .conftest import KubeCluster
+
+pytestmark = pytest.mark.timeout(180)
+
+ROOT = Path(__file__).resolve().parents[2]
+GITWAVE = Path(sys.executable).parent / "gitwave"
+ARGO = ("argoproj.io", "v1alpha1")
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class ControllerProcess:
+    """One ``gitwave controller`` replica; its stdout audit lines collected."""
+
+    replica: str
+    proc: subprocess.Popen[str]
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+
+    def start_reading(self) -> None:
+        def read(stream: Any, into: list[Any], parse: bool) -> None:
+            for line in stream:
+                into.append(json.loads(line) if parse and line.startswith("{") else line)
+
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        threading.Thread(
+            target=read, args=(self.proc.stdout, self.audit, True), daemon=True
+        ).start()
+        threading.Thread(
+            target=read, args=(self.proc.stderr, self.stderr, False), daemon=True
+        ).start()
+
+
+@dataclass
+class Env:
+    cluster: KubeCluster
+    kubectl: Kubectl
+    custom: Any
+    leases: Any
+    core: Any
+    repo: Path
+    lease_ns: str
+    app_ns: str
+    tmp: Path
+    procs: list[ControllerProcess] = field(default_factory=list)
+
+    def start(self, replica: str, *, shards: int = 4) -> ControllerProcess:
+        env = dict(os.environ, GITWAVE_CACHE=str(self.tmp / "cache"))
+        proc = subprocess.Popen(
+            [
+                str(GITWAVE),
+                "controller",
+                f"--kubeconfig={self.cluster.kubeconfig}",
+                f"--context={self.cluster.context}",
+                f"--state={self.tmp / ('state-' + replica)}",
+                f"--namespace={self.lease_ns}",
+                f"--replica={replica}",
+                f"--shards={shards}",
+                "--lease-duration=6s",
+                "--renew=1s",
+                "--resync=1h",
+                f"--allow-local-repo={self.repo}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        found = ControllerProcess(replica, proc)
+        found.start_reading()
+        self.procs.append(found)
+        return found
+
+    def application(self, name: str, *, automated: bool, namespace: str) -> None:
+        spec: dict[str, Any] = {
+            "project": "default",
+            "source": {"repoURL": f"file://{self.repo}", "path": name, "targetRevision": "HEAD"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+        }
+        if automated:
+            spec["syncPolicy"] = {"automated": {"prune": True}}
+        body = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": name, "namespace": self.app_ns},
+            "spec": spec,
+        }
+        self.custom.create_namespaced_custom_object(*ARGO, self.app_ns, "applications", body)
+
+    def app(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            *ARGO, self.app_ns, "applications", name
+        )
+        return found
+
+    def status(self, name: str) -> dict[str, Any]:
+        return dict(self.app(name).get("status") or {})
+
+    def shard_holders(self) -> dict[str, str]:
+        items = self.leases.list_namespaced_lease(self.lease_ns).items
+        return {
+            lease.metadata.name: lease.spec.holder_identity or ""
+            for lease in items
+            if lease.metadata.name.startswith("gitwave-shard-")
+        }
+
+
+def add_app_dir(repo: Path, name: str, namespace: str) -> None:
+    (repo / name).mkdir()
+    (repo / name / "config.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: {name}-config
+              namespace: {namespace}
+            data:
+              greeting: hello from {name}
+            """
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def crds(kube_cluster: KubeCluster) -> Kubectl:
+    kubectl = kubectl_for(kube_cluster)
+    kubectl.run("apply", "-k", str(ROOT / "deploy" / "crds"))
+    kubectl.run(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/applications.argoproj.io",
+        "crd/kustomizations.kustomize.toolkit.fluxcd.io",
+    )
+    return kubectl
+
+
+@pytest.fixture
+def env(kube_cluster: KubeCluster, crds: Kubectl, tmp_path: Path) -> Iterator[Env]:
+    api = kubernetes.config.new_client_from_config(
+        config_file=str(kube_cluster.kubeconfig), context=kube_cluster.context
+    )
+    core = kubernetes.client.CoreV1Api(api)
+    lease_ns, app_ns, target_ns = unique("gw-ctrl"), unique("gw-apps"), unique("gw-target")
+    for ns in (lease_ns, app_ns, target_ns):
+        core.create_namespace({"metadata": {"name": ns}})
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git.Repo.init(repo, initial_branch="main")
+    found = Env(
+        cluster=kube_cluster,
+        kubectl=crds,
+        custom=kubernetes.client.CustomObjectsApi(api),
+        leases=kubernetes.client.CoordinationV1Api(api),
+        core=core,
+        repo=repo,
+        lease_ns=lease_ns,
+        app_ns=app_ns,
+        tmp=tmp_path,
+    )
+    found.target_ns = target_ns  # type: ignore[attr-defined]
+    try:
+        yield found
+    finally:
+        for proc in found.procs:
+            if proc.proc.poll() is None:
+                proc.proc.kill()
+            proc.proc.wait(timeout=30)
+        for ns in (lease_ns, app_ns, target_ns):
+            core.delete_namespace(ns)
+        api.close()
+
+
+def commit(repo: Path, message: str) -> str:
+    handle = git.Repo(repo)
+    handle.git.add(A=True)
+    handle.index.commit(message)
+    return handle.head.commit.hexsha
+
+
+def test_crds_install_and_kubectl_lists_applications(env: Env) -> None:
+    out = env.kubectl.run("api-resources", "--api-group=argoproj.io", "-o", "name")
+    assert "applications.argoproj.io" in out.split()
+    out = env.kubectl.run("get", "applications", "-n", env.app_ns)
+    assert out == "" or "No resources" in out or out.strip() == ""
+
+
+def test_controller_syncs_an_automated_application_and_writes_argo_status(env: Env) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    add_app_dir(env.repo, "web", target)
+    revision = commit(env.repo, "web")
+    env.application("web", automated=True, namespace=target)
+    replica = env.start("r1")
+
+    status = wait_for(
+        "Application web Synced and Healthy",
+        lambda: (
+            (s := env.status("web")).get("sync", {}).get("status") == "Synced"
+            and s.get("health", {}).get("status") == "Healthy"
+            and s
+        ),
+    )
+    assert status["sync"]["revision"] == revision
+    state = status["operationState"]
+    assert state["phase"] == "Succeeded"
+    assert state["startedAt"] <= state["finishedAt"]
+    rows = state["syncResult"]["resources"]
+    assert [(r["kind"], r["name"], r["status"]) for r in rows] == [
+        ("ConfigMap", "web-config", "Synced")
+    ]
+    assert status["reconciledAt"]
+    live = env.core.read_namespaced_config_map("web-config", target)
+    assert live.data == {"greeting": "hello from web"}
+    # kubectl's printer columns (what `kubectl get applications` and k9s show).
+    table = env.kubectl.run("get", "applications", "-n", env.app_ns)
+    assert "Synced" in table and "Healthy" in table
+    assert [a["app_id"] for a in replica.audit] == [f"Application/{env.app_ns}/web"]
+
+
+def test_an_operation_on_a_manual_application_triggers_one_sync_and_is_cleared(env: Env) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    add_app_dir(env.repo, "manual", target)
+    commit(env.repo, "manual")
+    env.application("manual", automated=False, namespace=target)
+    replica = env.start("r1")
+    wait_for(
+        "Application manual OutOfSync",
+        lambda: env.status("manual").get("sync", {}).get("status") == "OutOfSync",
+    )
+    assert replica.audit == []  # a manual app is compared, never synced on its own
+    assert not env.core.list_namespaced_config_map(
+        target, field_selector="metadata.name=manual-config"
+    ).items
+
+    # What `argocd app sync manual` does: set the operation field on the Application.
+    env.custom.patch_namespaced_custom_object(
+        *ARGO,
+        env.app_ns,
+        "applications",
+        "manual",
+        {"operation": {"sync": {"revision": "HEAD"}, "initiatedBy": {"username": "alice"}}},
+    )
+    status = wait_for(
+        "Application manual synced by the operation",
+        lambda: (
+            (s := env.status("manual")).get("operationState", {}).get("phase") == "Succeeded" and s
+        ),
+    )
+    assert status["sync"]["status"] == "Synced"
+    assert status["operationState"]["operation"]["initiatedBy"] == {"username": "alice"}
+    wait_for("operation cleared", lambda: "operation" not in env.app("manual"))
+    assert env.core.read_namespaced_config_map("manual-config", target).data
+    assert len(replica.audit) == 1
+
+
+def test_two_replicas_split_apps_by_shard_leases_and_one_takes_over_after_kill_9(env: Env) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    names = [f"app{i}" for i in range(8)]
+    for name in names:
+        add_app_dir(env.repo, name, target)
+    commit(env.repo, "eight apps")
+    for name in names:
+        env.application(name, automated=False, namespace=target)
+    shards = 8
+    first = env.start("r1", shards=shards)
+    second = env.start("r2", shards=shards)
+
+    def split() -> dict[str, str] | None:
+        holders = env.shard_holders()
+        complete = len(holders) == shards and set(holders.values()) == {"r1", "r2"}
+        return holders if complete else None
+
+    holders = wait_for("shards split between r1 and r2", split, timeout=60)
+    # Every app gets a sync request; each is operated by exactly one replica.
+    for name in names:
+        env.custom.patch_namespaced_custom_object(
+            *ARGO,
+            env.app_ns,
+            "applications",
+            name,
+            {"operation": {"sync": {"revision": "HEAD"}, "initiatedBy": {"username": "ci"}}},
+        )
+    wait_for(
+        "every app synced once",
+        lambda: len(first.audit) + len(second.audit) == len(names),
+        timeout=90,
+    )
+    by_app: dict[str, list[str]] = {}
+    for line in first.audit + second.audit:
+        by_app.setdefault(line["app_id"], []).append(line["replica"])
+    assert sorted(by_app) == sorted(f"Application/{env.app_ns}/{n}" for n in names)
+    assert all(len(replicas) == 1 for replicas in by_app.values()), by_app
+    # Each replica only synced apps of shards whose Lease it held.
+    for line in first.audit + second.audit:
+        assert holders[f"gitwave-shard-{line['shard']}"] == line["replica"], line
+    assert first.audit and second.audit  # 8 apps over 8 shards: both did work
+
+    # kill -9 r1: no graceful handover; r2 must take r1's shards within 15 s.
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    killed = time.monotonic()
+    wait_for(
+        "r2 holds every shard",
+        lambda: set(env.shard_holders().values()) == {"r2"},
+        timeout=15,
+    )
+    took = time.monotonic() - killed
+    assert took < 15
+    # ... and now operates r1's former apps.
+    orphaned = [line["app_id"].rpartition("/")[2] for line in first.audit]
+    before = len(second.audit)
+    env.custom.patch_namespaced_custom_object(
+        *ARGO,
+        env.app_ns,
+        "applications",
+        orphaned[0],
+        {"operation": {"sync": {"revision": "HEAD"}, "initiatedBy": {"username": "ci"}}},
+    )
+    wait_for("r2 syncs r1's former app", lambda: len(second.audit) > before, timeout=30)
+    assert second.audit[-1]["app_id"].endswith("/" + orphaned[0])
+    print(f"takeover after kill -9: {took:.1f} s")
+
+
+def test_sigterm_hands_shards_back_at_once(env: Env) -> None:
+    first = env.start("r1", shards=4)
+    wait_for(
+        "r1 holds every shard",
+        lambda: set(env.shard_holders().values()) == {"r1"} and len(env.shard_holders()) == 4,
+    )
+    first.proc.send_signal(signal.SIGTERM)
+    assert first.proc.wait(timeout=20) == 0
+    assert set(env.shard_holders().values()) == {""}  # released, not left to expire
+    second = env.start("r2", shards=4)
+    # A released Lease is taken at once, without waiting out the 6 s duration.
+    started = time.monotonic()
+    wait_for(
+        "r2 holds every shard", lambda: set(env.shard_holders().values()) == {"r2"}, timeout=10
+    )
+    assert time.monotonic() - started < 6
+    assert second.proc.poll() is None
