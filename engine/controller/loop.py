@@ -39,6 +39,7 @@ from gitwave.engine.controller.status import (
     flux_status,
 )
 from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.interrupts import Interrupted, interruptible
 from gitwave.engine.model import HealthCode, SourceRef
 from gitwave.engine.operations import SyncRequest, plan, sync_app
 from gitwave.engine.router import ProviderRouter
@@ -142,6 +143,28 @@ class ShardKeeper:
         # less one renew period so it stops before anyone else may start).
         self._held: dict[int, datetime] = {}
         self._handover: set[int] = set()
+        # The interrupt Event of each running sync, by shard: set when the
+        # shard is lost, handed over or the replica stops, so the sync stops
+        # at its next safe point (the start of a wave, a wait).
+        self._running: dict[int, threading.Event] = {}
+
+    def register(self, shard: int, interrupt: threading.Event) -> None:
+        """``interrupt`` is set as soon as this replica must stop acting on ``shard``."""
+        with self._lock:
+            self._running[shard] = interrupt
+        if not self.holds(shard):
+            interrupt.set()
+
+    def unregister(self, shard: int) -> None:
+        with self._lock:
+            self._running.pop(shard, None)
+
+    def _interrupt(self, *, everything: bool = False) -> None:
+        with self._lock:
+            running = list(self._running.items())
+        for shard, interrupt in running:
+            if everything or not self.holds(shard):
+                interrupt.set()
 
     def holds(self, shard: int) -> bool:
         """True while this replica's Lease on ``shard`` is safely current."""
@@ -204,6 +227,7 @@ class ShardKeeper:
             for shard in list(self._held):
                 if shard not in decision.claim and shard not in decision.release:
                     self._held.pop(shard, None)
+        self._interrupt()
         return decision
 
     def release_pending(self, busy: Iterable[int] = ()) -> None:
@@ -240,7 +264,11 @@ class ShardKeeper:
                 log.exception("lease round failed")
                 with self._lock:
                     self._held.clear()
+                self._interrupt()
             stop.wait(self._options.renew_s)
+        # Graceful shutdown: a running sync stops at its next wave, then the
+        # reconcile thread returns and every Lease goes back.
+        self._interrupt(everything=True)
 
 
 def _resolver(allowed: Sequence[str]) -> RepoResolver:
@@ -440,21 +468,27 @@ class Controller:
                 raise LeaseLost(f"{obj.app_id}: shard {shard} is no longer held by this replica")
 
         started = self._clock()
+        interrupt = threading.Event()
+        self._keeper.register(shard, interrupt)
         try:
-            synced = sync_app(
-                app,
-                targets=self._targets,
-                store=self._store,
-                request=SyncRequest(lock_timeout_s=0, retry=False),
-                on_plan=still_mine,
-            )
-        except LeaseLost:
+            with interruptible(interrupt):
+                synced = sync_app(
+                    app,
+                    targets=self._targets,
+                    store=self._store,
+                    request=SyncRequest(lock_timeout_s=0, retry=False),
+                    on_plan=still_mine,
+                )
+        except (LeaseLost, Interrupted):
+            # Stopped before a wave: the next holder of the shard syncs it again.
+            log.info("%s: stopped between waves (shard %d given up)", obj.app_id, shard)
             return
         except GitwaveError as error:
             self._write_failure(obj, str(error), now)
             return
         finally:
-            if operation:
+            self._keeper.unregister(shard)
+            if operation and not interrupt.is_set():
                 self._api.clear_operation(obj)
         result = synced.result
         finished = self._clock()

@@ -382,3 +382,65 @@ def test_sigterm_hands_shards_back_at_once(env: Env) -> None:
     )
     assert time.monotonic() - started < 6
     assert second.proc.poll() is None
+
+
+def test_sigterm_mid_sync_stops_between_waves_and_leaves_the_operation_for_the_next_holder(
+    env: Env,
+) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    app = env.repo / "slow"
+    app.mkdir()
+    # Wave 0 never becomes healthy here (no load balancer on this cluster), so
+    # the sync waits in wave 0; wave 1 must never be applied after SIGTERM.
+    (app / "lb.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: slow-lb
+              namespace: {target}
+              annotations:
+                argocd.argoproj.io/sync-wave: "0"
+            spec:
+              type: LoadBalancer
+              ports: [{{port: 80}}]
+              selector: {{app: slow}}
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: slow-after
+              namespace: {target}
+              annotations:
+                argocd.argoproj.io/sync-wave: "1"
+            data: {{wave: "1"}}
+            """
+        )
+    )
+    commit(env.repo, "slow")
+    env.application("slow", automated=False, namespace=target)
+    first = env.start("r1", shards=2)
+    wait_for("r1 holds both shards", lambda: set(env.shard_holders().values()) == {"r1"})
+    env.custom.patch_namespaced_custom_object(
+        *ARGO,
+        env.app_ns,
+        "applications",
+        "slow",
+        {"operation": {"sync": {"revision": "HEAD"}, "initiatedBy": {"username": "alice"}}},
+    )
+    wait_for(
+        "wave 0 applied",
+        lambda: (
+            env.core.list_namespaced_service(target, field_selector="metadata.name=slow-lb").items
+        ),
+    )
+    first.proc.send_signal(signal.SIGTERM)
+    assert first.proc.wait(timeout=30) == 0
+    assert set(env.shard_holders().values()) == {""}
+    assert not env.core.list_namespaced_config_map(
+        target, field_selector="metadata.name=slow-after"
+    ).items
+    assert first.audit == []  # the sync did not finish
+    # The operation is still asked for: the next replica to hold the shard runs it.
+    assert env.app("slow")["operation"]["initiatedBy"] == {"username": "alice"}
