@@ -444,3 +444,57 @@ def test_sigterm_mid_sync_stops_between_waves_and_leaves_the_operation_for_the_n
     assert first.audit == []  # the sync did not finish
     # The operation is still asked for: the next replica to hold the shard runs it.
     assert env.app("slow")["operation"]["initiatedBy"] == {"username": "alice"}
+
+
+def test_controller_reconciles_a_flux_kustomization_and_writes_ready_conditions(env: Env) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    add_app_dir(env.repo, "flux-app", target)
+    revision = commit(env.repo, "flux app")
+    env.custom.create_namespaced_custom_object(
+        "source.toolkit.fluxcd.io",
+        "v1",
+        env.app_ns,
+        "gitrepositories",
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "repo", "namespace": env.app_ns},
+            "spec": {"url": f"file://{env.repo}", "interval": "1m", "ref": {"branch": "main"}},
+        },
+    )
+    env.custom.create_namespaced_custom_object(
+        "kustomize.toolkit.fluxcd.io",
+        "v1",
+        env.app_ns,
+        "kustomizations",
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "flux-app", "namespace": env.app_ns},
+            "spec": {
+                "interval": "5m",
+                "path": "./flux-app",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": "repo"},
+            },
+        },
+    )
+    env.start("r1")
+
+    def ready() -> dict[str, Any] | None:
+        found: dict[str, Any] = env.custom.get_namespaced_custom_object(
+            "kustomize.toolkit.fluxcd.io", "v1", env.app_ns, "kustomizations", "flux-app"
+        )
+        conditions = {c["type"]: c for c in found.get("status", {}).get("conditions", [])}
+        return found if conditions.get("Ready", {}).get("status") == "True" else None
+
+    found = wait_for("Kustomization flux-app Ready", ready)
+    status = found["status"]
+    ready_condition = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready_condition["reason"] == "ReconciliationSucceeded"
+    assert ready_condition["message"] == f"Applied revision: main@sha1:{revision}"
+    assert status["lastAppliedRevision"] == f"main@sha1:{revision}"
+    assert status["observedGeneration"] == found["metadata"]["generation"]
+    assert env.core.read_namespaced_config_map("flux-app-config", target).data
+    table = env.kubectl.run("get", "kustomizations", "-n", env.app_ns)
+    assert "True" in table and "Applied revision" in table
