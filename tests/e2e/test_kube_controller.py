@@ -18,6 +18,7 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,9 @@ class Env:
     tmp: Path
     procs: list[ControllerProcess] = field(default_factory=list)
 
-    def start(self, replica: str, *, shards: int = 4) -> ControllerProcess:
+    def start(
+        self, replica: str, *, shards: int = 4, extra: tuple[str, ...] = ()
+    ) -> ControllerProcess:
         env = dict(os.environ, GITWAVE_CACHE=str(self.tmp / "cache"))
         proc = subprocess.Popen(
             [
@@ -103,6 +106,7 @@ class Env:
                 "--renew=1s",
                 "--resync=1h",
                 f"--allow-local-repo={self.repo}",
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -234,7 +238,7 @@ def test_controller_syncs_an_automated_application_and_writes_argo_status(env: E
     add_app_dir(env.repo, "web", target)
     revision = commit(env.repo, "web")
     env.application("web", automated=True, namespace=target)
-    replica = env.start("r1")
+    replica = env.start("r1", extra=("--metrics-addr=127.0.0.1:0",))
 
     status = wait_for(
         "Application web Synced and Healthy",
@@ -259,6 +263,11 @@ def test_controller_syncs_an_automated_application_and_writes_argo_status(env: E
     table = env.kubectl.run("get", "applications", "-n", env.app_ns)
     assert "Synced" in table and "Healthy" in table
     assert [a["app_id"] for a in replica.audit] == [f"Application/{env.app_ns}/web"]
+    url = next(line.split(" on ", 1)[1].strip() for line in replica.stderr if "metrics on" in line)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        metrics = response.read().decode()
+    assert 'gitwave_controller_syncs_total{phase="Succeeded"} 1.0' in metrics
+    assert "gitwave_controller_shards_held 4.0" in metrics
 
 
 def test_an_operation_on_a_manual_application_triggers_one_sync_and_is_cleared(env: Env) -> None:

@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -29,6 +30,7 @@ from gitwave.engine.errors import ValidationError
 from gitwave.engine.router import ProviderRouter
 from gitwave.tui.cli.context import Context
 from gitwave.tui.cli.durations import parse_duration
+from gitwave.tui.cli.loop_http import parse_address
 from gitwave.tui.targets import build_targets
 
 
@@ -72,7 +74,35 @@ def add_parser(verbs: Any, common: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="a host directory apps may name as repoURL (file://; repeatable)",
     )
+    p.add_argument(
+        "--metrics-addr",
+        default="",
+        metavar="HOST:PORT",
+        help="serve Prometheus /metrics here (:8080; off by default)",
+    )
     p.set_defaults(func=cmd_controller)
+
+
+def _serve_metrics(address: str, keeper: ShardKeeper) -> tuple[Callable[[Operated], None], Any]:
+    """Start /metrics on ``address``; the audit hook counting syncs, and the server."""
+    from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+    where = parse_address(address, "--metrics-addr")
+    registry = CollectorRegistry()
+    held = Gauge(
+        "gitwave_controller_shards_held", "shards whose Lease this replica holds", registry=registry
+    )
+    held.set_function(lambda: len(keeper.held()))
+    syncs = Counter(
+        "gitwave_controller_syncs", "syncs run by this replica", ["phase"], registry=registry
+    )
+    server, _thread = start_http_server(where.port, addr=where.host or "0.0.0.0", registry=registry)
+    print(
+        f"gitwave controller: metrics on http://{where.url_host}:{server.server_port}/metrics",
+        file=sys.stderr,
+        flush=True,
+    )
+    return lambda operated: syncs.labels(operated.phase).inc(), server
 
 
 def cmd_controller(ctx: Context) -> int:
@@ -109,7 +139,14 @@ def cmd_controller(ctx: Context) -> int:
     )
     keeper = ShardKeeper(api, options, _now)
 
+    count: Callable[[Operated], None] | None = None
+    server: Any = None
+    if args.metrics_addr:
+        count, server = _serve_metrics(args.metrics_addr, keeper)
+
     def audit(operated: Operated) -> None:
+        if count is not None:
+            count(operated)
         print(audit_line(operated), flush=True)
 
     controller = Controller(
@@ -140,5 +177,7 @@ def cmd_controller(ctx: Context) -> int:
         # Between syncs: the loop has returned, so no sync of any shard runs now.
         keeper.release_all()
         provider.close()
+        if server is not None:
+            server.shutdown()
     print(f"gitwave controller: replica {replica} stopped, shards released", file=sys.stderr)
     return 0
