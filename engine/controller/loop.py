@@ -23,6 +23,7 @@ from gitwave.engine.app_status import app_health
 from gitwave.engine.apps.argo import parse_argo
 from gitwave.engine.apps.flux import parse_flux, parse_git_repository
 from gitwave.engine.apps.model import AppSpec, RepoResolver
+from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
 from gitwave.engine.controller.leases import (
     SHARD_PREFIX,
     LeasePlan,
@@ -34,11 +35,13 @@ from gitwave.engine.controller.leases import (
 )
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.status import (
+    argo_history,
     argo_operation_state,
     argo_status,
     flux_status,
 )
 from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.hooks import HookLedger
 from gitwave.engine.interrupts import Interrupted, interruptible
 from gitwave.engine.model import HealthCode, SourceRef
 from gitwave.engine.operations import SyncRequest, plan, sync_app
@@ -332,6 +335,14 @@ class Controller:
         self._seen: dict[str, _Seen] = {}
         self._resolve = _resolver(options.allow_local_repos)
 
+    def _ledger(self, obj: AppObject) -> HookLedger | None:
+        """Hook runs in a ConfigMap when the cluster API keeps ConfigMaps, so a
+        replica taking the app over does not run its hooks again."""
+        if isinstance(self._api, ConfigMapStore):
+            scope = f"operation-{obj.generation}" if obj.body.get("operation") else "auto"
+            return ConfigMapHookLedger(self._api, obj.app_id, scope=scope)
+        return None
+
     def _parse(self, obj: AppObject) -> AppSpec:
         origin = SourceRef(f"{obj.kind}/{obj.namespace}/{obj.name}", 0)
         if obj.kind == ARGO_KIND:
@@ -478,6 +489,7 @@ class Controller:
                     store=self._store,
                     request=SyncRequest(lock_timeout_s=0, retry=False),
                     on_plan=still_mine,
+                    ledger=self._ledger(obj),
                 )
         except (LeaseLost, Interrupted):
             # Stopped before a wave: the next holder of the shard syncs it again.
@@ -512,6 +524,8 @@ class Controller:
                 now=finished,
                 operation_state=argo_operation_state(result, initiated_by=initiated),
             )
+            if result.ok and not result.dry_run:
+                status["history"] = argo_history(obj.body, result, initiated_by=initiated)
         else:
             branch = str((app.source.revision or "") or "HEAD")
             status = flux_status(

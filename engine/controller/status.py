@@ -10,6 +10,7 @@ Pure: the caller writes the returned mapping through the status subresource.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +71,36 @@ def argo_operation_state(result: SyncResult, *, initiated_by: str) -> dict[str, 
             "resources": [_resource_row(e) for e in result.changeset.entries],
         },
     }
+
+
+def argo_history(
+    body: Mapping[str, Any], result: SyncResult, *, initiated_by: str
+) -> list[dict[str, Any]]:
+    """``status.history`` after a successful sync: the object's own history
+    (whoever wrote it, so it continues across replicas) plus this sync, the
+    last ``spec.revisionHistoryLimit`` (default 10) kept, as Argo CD does."""
+    status = body.get("status") or {}
+    past = status.get("history") if isinstance(status, Mapping) else None
+    history = [dict(h) for h in past if isinstance(h, Mapping)] if isinstance(past, list) else []
+    spec = body.get("spec") or {}
+    limit = spec.get("revisionHistoryLimit") if isinstance(spec, Mapping) else None
+    keep = limit if isinstance(limit, int) and limit >= 1 else 10
+    last_id = max(
+        (int(h.get("id", 0)) for h in history if isinstance(h.get("id"), int)), default=-1
+    )
+    entry: dict[str, Any] = {
+        "id": last_id + 1,
+        "revision": result.revision,
+        "deployStartedAt": _from_epoch(result.started),
+        "deployedAt": _from_epoch(result.finished),
+        "initiatedBy": {"username": initiated_by}
+        if initiated_by != "automated"
+        else {"automated": True},
+    }
+    source = spec.get("source") if isinstance(spec, Mapping) else None
+    if isinstance(source, Mapping):
+        entry["source"] = dict(source)
+    return [*history, entry][-keep:]
 
 
 def argo_status(
@@ -171,4 +202,4 @@ def flux_status(
     return status
 
 
-__all__ = ["argo_operation_state", "argo_status", "flux_status", "timestamp"]
+__all__ = ["argo_history", "argo_operation_state", "argo_status", "flux_status", "timestamp"]

@@ -37,6 +37,7 @@ class KubeControllerApi:
         self.api_client = api_client
         self._custom = client.CustomObjectsApi(api_client)
         self._leases = client.CoordinationV1Api(api_client)
+        self._core = client.CoreV1Api(api_client)
         self._namespace = namespace
 
     @classmethod
@@ -168,6 +169,33 @@ class KubeControllerApi:
         except ApiException as error:
             if error.status not in (404, 409):
                 raise
+
+    def load_config_map(self, name: str) -> tuple[dict[str, str], str] | None:
+        try:
+            found = self._core.read_namespaced_config_map(name, self._namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return dict(found.data or {}), str(found.metadata.resource_version or "")
+
+    def save_config_map(
+        self, name: str, data: Mapping[str, str], *, version: str | None, labels: Mapping[str, str]
+    ) -> bool:
+        body = client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name=name, labels=dict(labels), resource_version=version),
+            data=dict(data),
+        )
+        try:
+            if version is None:
+                self._core.create_namespaced_config_map(self._namespace, body)
+            else:
+                self._core.replace_namespaced_config_map(name, self._namespace, body)
+        except ApiException as error:
+            if error.status in (409, 404):
+                return False
+            raise
+        return True
 
 
 __all__ = ["KubeControllerApi"]

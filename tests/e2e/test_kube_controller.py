@@ -507,3 +507,129 @@ def test_controller_reconciles_a_flux_kustomization_and_writes_ready_conditions(
     assert env.core.read_namespaced_config_map("flux-app-config", target).data
     table = env.kubectl.run("get", "kustomizations", "-n", env.app_ns)
     assert "True" in table and "Applied revision" in table
+
+
+HOOKED_APP = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: hooked-migrate
+  namespace: {ns}
+  annotations:
+    argocd.argoproj.io/hook: PreSync
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: registry.example/migrate:1
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hooked-config
+  namespace: {ns}
+  annotations:
+    argocd.argoproj.io/sync-wave: "1"
+data:
+  release: "{release}"
+"""
+
+LOAD_BALANCER = """\
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: hooked-lb
+  namespace: {ns}
+spec:
+  type: LoadBalancer
+  ports: [{{port: 80}}]
+  selector: {{app: hooked}}
+"""
+
+
+def test_kill_9_mid_sync_another_replica_resumes_without_rerunning_hooks(env: Env) -> None:
+    from gitwave.engine.controller.sharding import shard_of
+
+    target = env.target_ns  # type: ignore[attr-defined]
+    (env.repo / "hooked").mkdir()
+    manifest = env.repo / "hooked" / "app.yaml"
+    manifest.write_text(HOOKED_APP.format(ns=target, release="1"))
+    first_revision = commit(env.repo, "release 1")
+    env.application("hooked", automated=False, namespace=target)
+    replicas = {"r1": env.start("r1", shards=8), "r2": env.start("r2", shards=8)}
+    wait_for(
+        "shards split",
+        lambda: len(env.shard_holders()) == 8 and set(env.shard_holders().values()) == {"r1", "r2"},
+    )
+    shard = shard_of(f"Application/{env.app_ns}/hooked", 8)
+    holder = env.shard_holders()[f"gitwave-shard-{shard}"]
+    survivor = "r2" if holder == "r1" else "r1"
+
+    def sync_operation() -> None:
+        env.custom.patch_namespaced_custom_object(
+            *ARGO,
+            env.app_ns,
+            "applications",
+            "hooked",
+            {"operation": {"sync": {"revision": "HEAD"}, "initiatedBy": {"username": "alice"}}},
+        )
+
+    sync_operation()
+    wait_for("release 1 in history", lambda: len(env.status("hooked").get("history", [])) == 1)
+
+    # Release 2: its sync runs the PreSync hook, then waits in wave 0 for a
+    # load balancer that only the test can provide.
+    manifest.write_text(HOOKED_APP.format(ns=target, release="2") + LOAD_BALANCER.format(ns=target))
+    second_revision = commit(env.repo, "release 2")
+    sync_operation()
+    batch = kubernetes.client.BatchV1Api(env.core.api_client)
+
+    def hook_job_of_release_2() -> Any:
+        jobs = batch.list_namespaced_job(target, field_selector="metadata.name=hooked-migrate")
+        job = jobs.items[0] if jobs.items else None
+        waiting = env.core.list_namespaced_service(
+            target, field_selector="metadata.name=hooked-lb"
+        ).items
+        return job if job is not None and waiting else None
+
+    job = wait_for("release 2 waiting in wave 0", hook_job_of_release_2)
+    hook_uid = job.metadata.uid
+    replicas[holder].proc.send_signal(signal.SIGKILL)
+    replicas[holder].proc.wait(timeout=10)
+    killed = time.monotonic()
+    wait_for(
+        f"{survivor} holds shard {shard}",
+        lambda: env.shard_holders()[f"gitwave-shard-{shard}"] == survivor,
+        timeout=15,
+    )
+    took = time.monotonic() - killed
+    # The load balancer comes up: the resumed sync goes on to wave 1.
+    env.core.patch_namespaced_service_status(
+        "hooked-lb", target, {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}
+    )
+    status = wait_for(
+        "release 2 synced by the survivor",
+        lambda: (
+            (s := env.status("hooked")).get("sync", {}).get("revision") == second_revision
+            and s.get("operationState", {}).get("phase") == "Succeeded"
+            and s
+        ),
+        timeout=60,
+    )
+    assert env.core.read_namespaced_config_map("hooked-config", target).data == {"release": "2"}
+    # No hook re-run: the Job is the one the killed replica created.
+    job = batch.read_namespaced_job("hooked-migrate", target)
+    assert job.metadata.uid == hook_uid
+    # History continuous across replicas: release 1 then release 2, ids in order.
+    history = status["history"]
+    assert [(h["id"], h["revision"]) for h in history] == [
+        (0, first_revision),
+        (1, second_revision),
+    ]
+    assert [a["app_id"] for a in replicas[survivor].audit] == [f"Application/{env.app_ns}/hooked"]
+    wait_for("operation cleared", lambda: "operation" not in env.app("hooked"))
+    print(f"takeover after kill -9 mid-sync: {took:.1f} s")
