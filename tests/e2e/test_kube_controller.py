@@ -633,3 +633,43 @@ def test_kill_9_mid_sync_another_replica_resumes_without_rerunning_hooks(env: En
     assert [a["app_id"] for a in replicas[survivor].audit] == [f"Application/{env.app_ns}/hooked"]
     wait_for("operation cleared", lambda: "operation" not in env.app("hooked"))
     print(f"takeover after kill -9 mid-sync: {took:.1f} s")
+
+
+def test_deploy_kustomization_installs_and_the_controller_deployment_becomes_available(
+    crds: Kubectl,
+) -> None:
+    try:
+        crds.run("apply", "-k", str(ROOT / "deploy"))
+        crds.run(
+            "rollout",
+            "status",
+            "deployment/gitwave-controller",
+            "-n",
+            "gitwave-system",
+            "--timeout=90s",
+        )
+        sa = "system:serviceaccount:gitwave-system:gitwave-controller"
+        for verb, resource, namespace in (
+            ("patch", "applications.argoproj.io", "argocd"),
+            ("patch", "applications.argoproj.io/status", "argocd"),
+            ("patch", "kustomizations.kustomize.toolkit.fluxcd.io/status", "flux-system"),
+            ("update", "leases.coordination.k8s.io", "gitwave-system"),
+            ("update", "configmaps", "gitwave-system"),
+        ):
+            answer = crds.run(
+                "auth", "can-i", verb, resource, "-n", namespace, f"--as={sa}", check=False
+            )
+            assert answer.strip() == "yes", (verb, resource)
+        pdb = json.loads(
+            crds.run("get", "pdb", "gitwave-controller", "-n", "gitwave-system", "-o", "json")
+        )
+        assert pdb["status"]["expectedPods"] == 2
+    finally:
+        crds.run("delete", "namespace", "gitwave-system", "--wait=false", check=False)
+        crds.run(
+            "delete",
+            "clusterrole/gitwave-controller",
+            "clusterrolebinding/gitwave-controller",
+            "clusterrolebinding/gitwave-controller-apply",
+            check=False,
+        )
