@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ from gitwave.engine.controller.leases import (
     plan_leases,
     shard_lease_name,
 )
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.status import (
     argo_history,
@@ -50,25 +51,6 @@ from gitwave.engine.source_url import allowed_local_repos, check_local_repo
 from gitwave.engine.store import Store
 
 log = logging.getLogger("gitwave.controller")
-
-ARGO_KIND = "Application"
-FLUX_KIND = "Kustomization"
-
-
-@dataclass(frozen=True)
-class AppObject:
-    """An Application or Kustomization as read from the management cluster."""
-
-    kind: str
-    namespace: str
-    name: str
-    generation: int
-    body: Mapping[str, Any] = field(repr=False)
-
-    @property
-    def app_id(self) -> str:
-        """Stable across replicas and restarts: what the shard hash is taken of."""
-        return f"{self.kind}/{self.namespace}/{self.name}"
 
 
 class ControllerApi(Protocol):
@@ -479,6 +461,46 @@ class Controller:
                 raise LeaseLost(f"{obj.app_id}: shard {shard} is no longer held by this replica")
 
         started = self._clock()
+        # A line when the sync starts too: a replica killed mid-sync leaves
+        # its start in the audit, so an overlap with the next holder shows.
+        self._audit(
+            Operated(
+                app_id=obj.app_id,
+                replica=self._options.replica,
+                shard=shard,
+                started=started.isoformat(),
+                finished="",
+                phase="Running",
+            )
+        )
+        phase = "Error"
+        try:
+            phase = self._run_sync(obj, app, shard, operation, initiated, still_mine, now)
+        finally:
+            # Every start gets an end (Succeeded, Failed, Error, Interrupted),
+            # written after the status: the app is this replica's until then.
+            self._audit(
+                Operated(
+                    app_id=obj.app_id,
+                    replica=self._options.replica,
+                    shard=shard,
+                    started=started.isoformat(),
+                    finished=self._clock().isoformat(),
+                    phase=phase,
+                )
+            )
+
+    def _run_sync(
+        self,
+        obj: AppObject,
+        app: AppSpec,
+        shard: int,
+        operation: object,
+        initiated: str,
+        still_mine: Callable[[AppState], None],
+        now: datetime,
+    ) -> str:
+        """Sync ``app`` and write its status; the phase it ended in."""
         interrupt = threading.Event()
         self._keeper.register(shard, interrupt)
         try:
@@ -494,26 +516,16 @@ class Controller:
         except (LeaseLost, Interrupted):
             # Stopped before a wave: the next holder of the shard syncs it again.
             log.info("%s: stopped between waves (shard %d given up)", obj.app_id, shard)
-            return
+            return "Interrupted"
         except GitwaveError as error:
             self._write_failure(obj, str(error), now)
-            return
+            return "Error"
         finally:
             self._keeper.unregister(shard)
             if operation and not interrupt.is_set():
                 self._api.clear_operation(obj)
         result = synced.result
         finished = self._clock()
-        self._audit(
-            Operated(
-                app_id=obj.app_id,
-                replica=self._options.replica,
-                shard=shard,
-                started=started.isoformat(),
-                finished=finished.isoformat(),
-                phase=result.phase.value,
-            )
-        )
         self._seen[obj.app_id].synced = finished
         if obj.kind == ARGO_KIND:
             status = argo_status(
@@ -537,6 +549,7 @@ class Controller:
                 now=finished,
             )
         self._api.write_status(obj, status)
+        return result.phase.value
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set; then give every shard back."""

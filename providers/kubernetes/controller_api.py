@@ -15,8 +15,14 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from gitwave.engine.controller.leases import MEMBER_PREFIX, SHARD_PREFIX, LeaseRecord
-from gitwave.engine.controller.loop import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.api import (
+    ARGO_KIND,
+    FLUX_KIND,
+    MEMBER_PREFIX,
+    SHARD_PREFIX,
+    AppObject,
+    LeaseRecord,
+)
 
 from .config import load_client
 

@@ -10,6 +10,7 @@ Leases, and the controller's audit lines on stdout.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -58,13 +59,18 @@ class ControllerProcess:
 
     replica: str
     proc: subprocess.Popen[str]
-    audit: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)  # finished syncs
+    starts: list[dict[str, Any]] = field(default_factory=list)  # every sync started
     stderr: list[str] = field(default_factory=list)
 
     def start_reading(self) -> None:
         def read(stream: Any, into: list[Any], parse: bool) -> None:
             for line in stream:
-                into.append(json.loads(line) if parse and line.startswith("{") else line)
+                if parse and line.startswith("{"):
+                    record = json.loads(line)
+                    (self.starts if record["phase"] == "Running" else into).append(record)
+                else:
+                    into.append(line)
 
         assert self.proc.stdout is not None and self.proc.stderr is not None
         threading.Thread(
@@ -450,7 +456,7 @@ def test_sigterm_mid_sync_stops_between_waves_and_leaves_the_operation_for_the_n
     assert not env.core.list_namespaced_config_map(
         target, field_selector="metadata.name=slow-after"
     ).items
-    assert first.audit == []  # the sync did not finish
+    assert [a["phase"] for a in first.audit] == ["Interrupted"]  # stopped, not finished
     # The operation is still asked for: the next replica to hold the shard runs it.
     assert env.app("slow")["operation"]["initiatedBy"] == {"username": "alice"}
 
@@ -673,3 +679,80 @@ def test_deploy_kustomization_installs_and_the_controller_deployment_becomes_ava
             "clusterrolebinding/gitwave-controller-apply",
             check=False,
         )
+
+
+@pytest.mark.timeout(400)
+def test_replicas_restarted_at_random_never_operate_one_app_at_once(env: Env) -> None:
+    """The audit: every sync's start and finish (or the death of its replica)
+    as intervals per app; no two replicas' intervals on one app overlap."""
+    import random
+    from datetime import UTC, datetime
+
+    target = env.target_ns  # type: ignore[attr-defined]
+    names = [f"soak{i}" for i in range(9)]
+    for name in names:
+        add_app_dir(env.repo, name, target)
+    commit(env.repo, "soak apps")
+    for name in names:
+        env.application(name, automated=False, namespace=target)
+    shards = 6
+    live = [env.start(f"r{i}-0", shards=shards) for i in range(3)]
+    stopped_at: dict[str, datetime] = {}
+    chaos = random.Random(16)
+
+    def ask(name: str) -> None:
+        env.custom.patch_namespaced_custom_object(
+            *ARGO,
+            env.app_ns,
+            "applications",
+            name,
+            {"operation": {"sync": {"revision": "HEAD"}, "initiatedBy": {"username": "soak"}}},
+        )
+
+    for round_ in range(1, 9):
+        asked = chaos.sample(names, 3)
+        for name in asked:
+            ask(name)
+        if chaos.random() < 0.5:
+            # Half the rounds kill after the syncs ran, half whenever they are.
+            wait_for(
+                f"round {round_} synced",
+                lambda asked=asked: all("operation" not in env.app(n) for n in asked),
+                timeout=90,
+            )
+        else:
+            time.sleep(chaos.uniform(0.5, 3.0))
+        victim = live.pop(chaos.randrange(len(live)))
+        victim.proc.send_signal(chaos.choice([signal.SIGKILL, signal.SIGTERM]))
+        victim.proc.wait(timeout=30)
+        stopped_at[victim.replica] = datetime.now(UTC)
+        live.append(env.start(f"{victim.replica.split('-')[0]}-{round_}", shards=shards))
+    for name in names:
+        ask(name)
+    wait_for(
+        "every operation run",
+        lambda: all("operation" not in env.app(n) for n in names),
+        timeout=120,
+    )
+
+    for proc in live:  # stop the rest, so every sync has ended before the audit
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(timeout=30) == 0
+        stopped_at[proc.replica] = datetime.now(UTC)
+    # A start without its end line ends when its replica stopped: an interval
+    # only ever gets longer that way, so an overlap is never hidden.
+    intervals: dict[str, list[tuple[datetime, datetime, str]]] = {}
+    for proc in env.procs:
+        finished = {(a["app_id"], a["started"]): a["finished"] for a in proc.audit}
+        for start in proc.starts:
+            end_text = finished.get((start["app_id"], start["started"]))
+            begin = datetime.fromisoformat(start["started"])
+            end = datetime.fromisoformat(end_text) if end_text else stopped_at.get(proc.replica)
+            assert end is not None, f"{proc.replica} started {start['app_id']} and never ended"
+            intervals.setdefault(start["app_id"], []).append((begin, end, proc.replica))
+    assert sorted(intervals) == sorted(f"Application/{env.app_ns}/{n}" for n in names)
+    for app_id, spans in intervals.items():
+        spans.sort()
+        for (_, end, who), (begin, _, other) in itertools.pairwise(spans):
+            assert who == other or end <= begin, f"{app_id}: {who} and {other} at once"
+    assert len({who for spans in intervals.values() for _, _, who in spans}) >= 3
