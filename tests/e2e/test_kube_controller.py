@@ -324,10 +324,18 @@ def test_two_replicas_split_apps_by_shard_leases_and_one_takes_over_after_kill_9
     first = env.start("r1", shards=shards)
     second = env.start("r2", shards=shards)
 
+    from gitwave.engine.controller.sharding import assign_shards
+
+    # The split rendezvous hashing gives: wait until the handovers are done.
+    expected = {
+        f"gitwave-shard-{shard}": replica
+        for replica, owned in assign_shards(shards, ["r1", "r2"]).items()
+        for shard in owned
+    }
+
     def split() -> dict[str, str] | None:
         holders = env.shard_holders()
-        complete = len(holders) == shards and set(holders.values()) == {"r1", "r2"}
-        return holders if complete else None
+        return holders if holders == expected else None
 
     holders = wait_for("shards split between r1 and r2", split, timeout=60)
     # Every app gets a sync request; each is operated by exactly one replica.
