@@ -21,10 +21,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## demo: sync the app-of-apps sample (guestbook, then waves) onto the sandbox
+## demo: sync the app-of-apps sample (guestbook, then waves) onto the sandbox, and
+##   the ProductionDatabase composite (RDS, security group, subnet group, alarm,
+##   connection Secret, the Deployment using it) onto the sandbox and the embedded
+##   AWS emulator, then print the one graph that holds them
+##   (tests/test_demo.py runs these same gitwave lines)
 demo: $(STAMP)
 	GITWAVE_STATE=$(STATE) $(BIN)/gitwave sync samples/app-of-apps
 	GITWAVE_STATE=$(STATE) $(BIN)/gitwave status samples/app-of-apps
+	GITWAVE_STATE=$(STATE) $(BIN)/gitwave sync samples/production-database
+	GITWAVE_STATE=$(STATE) $(BIN)/gitwave graph samples/production-database
 	GITWAVE_STATE=$(STATE) $(BIN)/gitwave validate samples/policy-demo \
 	  --policy samples/policies/vap --policy samples/policies/rego
 	@echo
@@ -92,3 +98,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build .gitwave-demo .pytest_cache .mypy_cache .ruff_cache
+
+## rollouts-build: the Argo Rollouts controller for the e2e tests (Go module
+##   proxy; cached in ~/.cache/gitwave/rollouts; also built by the tests that
+##   need it, after collection)
+.PHONY: rollouts-build
+rollouts-build: $(STAMP)
+	$(BIN)/python -m tests.rollouts.peers

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 from gitwave.compositions.functions import FunctionError
 from gitwave.compositions.patch_and_transform import template_names
 from gitwave.compositions.schema import (
@@ -107,6 +105,8 @@ class CompositeDefinition:
         invalid openAPIV3Schema (naming the XRD)."""
         cached = self._schemas.get(version)
         if cached is None:
+            import jsonschema  # only apps with composites need it (40 ms to import)
+
             try:
                 cached = StructuralSchema.for_object(self.versions[version].openapi)
             except jsonschema.SchemaError as err:
@@ -324,6 +324,8 @@ def parse_graph_definition(resource: Resource) -> GraphDefinition:
     kind = _string(schema.get("kind"), resource, "spec.schema.kind")
     group = schema.get("group")
     group = group if isinstance(group, str) and group else KRO_GROUP
+    import jsonschema  # only apps with composites need it (40 ms to import)
+
     try:
         openapi = {
             "type": "object",

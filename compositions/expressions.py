@@ -22,9 +22,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import cel
-from cel import stdlib as cel_stdlib
-
 from gitwave.compositions.values import go_string, to_json
 
 __all__ = [
@@ -63,6 +60,8 @@ class Expression:
         """
         context: Any = dict(variables)
         if self.uses_extensions:
+            import cel
+
             context = cel.Context(dict(variables), _extension_functions())
         try:
             return _to_json(self.program.execute(context))
@@ -75,6 +74,9 @@ class Expression:
 @functools.cache
 def _extension_functions() -> dict[str, Callable[..., Any]]:
     """cel-go's extension functions (lowerAscii, split, join, …) that kro templates use."""
+    import cel  # on first use: importing it costs 0.1 s (it pulls in prompt_toolkit)
+    from cel import stdlib as cel_stdlib
+
     context = cel.Context()
     cel_stdlib.add_stdlib_to_context(context)
     return dict(context.functions)
@@ -90,6 +92,8 @@ _MACRO_BOUND = re.compile(
 @functools.lru_cache(maxsize=8192)
 def compile_expression(source: str) -> Expression:
     """Compile ``source`` once (cached by text). Raises ExpressionError on a syntax error."""
+    import cel
+
     try:
         program = cel.compile(source)
     except Exception as err:

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import jsonschema
-
 from gitwave.compositions.values import copy_json
 
 __all__ = [
@@ -133,6 +131,8 @@ class StructuralSchema:
 
         Raises jsonschema.SchemaError when the schema itself is invalid.
         """
+        import jsonschema  # here, not at the top: only apps with composites need it (40 ms)
+
         openapi = openapi if isinstance(openapi, Mapping) else {"type": "object"}
         root = to_json_schema(openapi)
         properties = dict(root.get("properties") or {})

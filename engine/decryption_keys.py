@@ -11,12 +11,13 @@ Flux ``postBuild.substituteFrom`` are read from the target the same way
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gitwave.engine.apps import AppSpec, render_app
-from gitwave.engine.errors import ValidationError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.model import ResourceKey
+from gitwave.engine.provider import ServerVersion
 from gitwave.engine.render import Rendered
 from gitwave.engine.render.postbuild import ObjectReader
 from gitwave.engine.render.sops_keys import SopsKeys, using
@@ -87,7 +88,23 @@ def render_for(app: AppSpec, targets: ProviderRouter) -> Rendered:
     ConfigMaps and Secrets on ``targets``. Raises what ``sops_keys_for`` and
     ``render_app`` raise."""
     with using(sops_keys_for(app, targets)), using_kms(kms_source(targets)):
-        return render_app(app, read=object_reader(targets))
+        return render_app(app, read=object_reader(targets), kube_version=_kube_version(targets))
+
+
+def _kube_version(targets: ProviderRouter) -> Callable[[], str]:
+    """Asks the Kubernetes target which release it runs (what Flux's Helm SDK
+    passes to a chart as ``.Capabilities.KubeVersion``); "" when it cannot say."""
+
+    def ask() -> str:
+        try:
+            provider = targets.for_kind("v1", "Namespace")
+            if isinstance(provider, ServerVersion):
+                return provider.kubernetes_version()
+        except (GitwaveError, ValueError, AttributeError):
+            return ""  # unreachable: the plan reports that itself
+        return ""
+
+    return ask
 
 
 __all__ = ["kms_source", "object_reader", "render_for", "sops_keys_for"]

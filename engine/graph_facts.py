@@ -121,9 +121,22 @@ def node_facts(resource: Resource) -> NodeFacts | None:
     wave = parse_sync_wave(annotations, subject=resource.where)
     phases = _hook_phases(resource)
     policies = _delete_policies(resource)
+    if ANNOTATION_HOOK_ARGO not in annotations and HELM_HOOK in annotations:
+        # Argo CD maps a chart's Helm hooks onto its own; an Argo hook annotation wins.
+        helm = helm_hook_facts(resource)
+        if helm is None:
+            return None  # a Helm hook with no sync phase (test, delete, rollback): never applied
+        phases, helm_wave, helm_policies = helm
+        wave = wave if _has_wave(annotations) else helm_wave
+        if ANNOTATION_HOOK_DELETE_POLICY_ARGO not in annotations:
+            policies = helm_policies
+    elif HELM_HOOK_WEIGHT in annotations and not _has_wave(annotations):
+        wave = _helm_weight(resource)
     if HookPhase.SKIP in phases:
         return None
     options = parse_sync_options(annotations)
+    if annotations.get(HELM_RESOURCE_POLICY) == "keep":
+        options = options | {"Delete=false"}  # as Argo CD reads helm.sh/resource-policy: keep
     if not phases:
         return NodeFacts(
             (HookPhase.SYNC,),
@@ -177,6 +190,73 @@ def _hook_phases(resource: Resource) -> tuple[HookPhase, ...]:
                 hint=f"use one or more of {_HOOK_NAMES}, comma separated",
             ) from None
     return tuple(sorted(phases, key=lambda p: p.order))
+
+
+# --- Helm hooks, as Argo CD maps them ------------------------------------------
+
+HELM_HOOK = "helm.sh/hook"
+HELM_HOOK_WEIGHT = "helm.sh/hook-weight"
+HELM_HOOK_DELETE_POLICY = "helm.sh/hook-delete-policy"
+HELM_RESOURCE_POLICY = "helm.sh/resource-policy"
+# Argo CD cannot tell an install from an upgrade: both run on every sync.
+_HELM_PHASES: Mapping[str, HookPhase] = MappingProxyType(
+    {
+        "pre-install": HookPhase.PRE_SYNC,
+        "pre-upgrade": HookPhase.PRE_SYNC,
+        "post-install": HookPhase.POST_SYNC,
+        "post-upgrade": HookPhase.POST_SYNC,
+    }
+)
+_HELM_POLICIES: Mapping[str, HookDeletePolicy] = MappingProxyType(
+    {
+        "before-hook-creation": HookDeletePolicy.BEFORE_HOOK_CREATION,
+        "hook-succeeded": HookDeletePolicy.HOOK_SUCCEEDED,
+        "hook-failed": HookDeletePolicy.HOOK_FAILED,
+    }
+)
+
+
+def helm_hook_facts(
+    resource: Resource,
+) -> tuple[tuple[HookPhase, ...], int, frozenset[HookDeletePolicy]] | None:
+    """What ``helm.sh/hook*`` annotations mean in an Argo CD sync: (phases,
+    wave, delete policies); ``((), weight, {})`` for ``crd-install``
+    (an ordinary object: the CRD goes first by kind order); None for a hook
+    with no sync phase (pre/post-delete, rollback and test hooks, which Argo CD
+    runs only when the app is deleted or never), which a sync leaves out."""
+    names = split_annotation(resource, HELM_HOOK)
+    weight = _helm_weight(resource)
+    if "crd-install" in names:
+        return (), weight, frozenset()
+    phases = sorted({_HELM_PHASES[n] for n in names if n in _HELM_PHASES}, key=lambda p: p.order)
+    if not phases:
+        return None
+    policies = frozenset(
+        _HELM_POLICIES[n]
+        for n in split_annotation(resource, HELM_HOOK_DELETE_POLICY)
+        if n in _HELM_POLICIES
+    )
+    return tuple(phases), weight, policies or DEFAULT_HOOK_DELETE_POLICIES
+
+
+def _helm_weight(resource: Resource) -> int:
+    raw = resource.annotations.get(HELM_HOOK_WEIGHT)
+    if raw is None:
+        return 0
+    text = raw.strip() if isinstance(raw, str) else raw
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    if isinstance(text, str) and _INTEGER.fullmatch(text):
+        return int(text)
+    raise ValidationError(
+        resource.where,
+        f"annotation {HELM_HOOK_WEIGHT} is {raw!r}, not an integer",
+        hint='a hook weight is a whole number such as "-5" or "10"',
+    )
+
+
+def _has_wave(annotations: Mapping[str, Any]) -> bool:
+    return ANNOTATION_SYNC_WAVE_ARGO in annotations or ANNOTATION_SYNC_WAVE in annotations
 
 
 def _delete_policies(resource: Resource) -> frozenset[HookDeletePolicy]:

@@ -122,7 +122,7 @@ def local_path(location: str) -> Path | None:
     if location.lower().startswith("file://"):
         parts = urllib.parse.urlsplit(location)
         return Path(os.path.abspath(urllib.parse.unquote(parts.path) or "/"))
-    if is_remote(location):
+    if is_remote(location) or location.lower().startswith("oci://"):  # oci://: a Helm registry
         return None
     return Path(os.path.abspath(location))
 

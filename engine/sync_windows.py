@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.globs import argo_glob
 
@@ -83,6 +81,8 @@ class SyncWindow:
         """When the window closes, if it is open at ``now`` (an aware
         datetime); None when it is closed. Of overlapping runs (a duration
         longer than the schedule's period), the latest start counts."""
+        from croniter import croniter  # only apps with sync windows need it
+
         local = now.astimezone(ZoneInfo(self.time_zone))
         # The latest start at or before now: croniter's get_prev is strictly before.
         latest: datetime = croniter(self.schedule, local).get_prev(datetime)
@@ -94,6 +94,8 @@ class SyncWindow:
 
     def next_open(self, now: datetime) -> datetime:
         """The next time this window opens after ``now``."""
+        from croniter import croniter
+
         local = now.astimezone(ZoneInfo(self.time_zone))
         nxt: datetime = croniter(self.schedule, local).get_next(datetime)
         return nxt
@@ -234,6 +236,8 @@ def _duration_text(seconds: float) -> str:
 
 def valid_schedule(schedule: str) -> bool:
     """True for a five-field cron schedule croniter reads."""
+    from croniter import croniter
+
     return len(schedule.split()) == 5 and croniter.is_valid(schedule)
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import enum
 import json
 import os
 import re
@@ -48,11 +47,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
+from gitwave.providers.sealed_scope import SealingScope
+
 GROUP = "bitnami.com"
 API_VERSION = "bitnami.com/v1alpha1"
 KIND = "SealedSecret"
-CLUSTER_WIDE_ANNOTATION = "sealedsecrets.bitnami.com/cluster-wide"
-NAMESPACE_WIDE_ANNOTATION = "sealedsecrets.bitnami.com/namespace-wide"
 SKIP_OWNER_ANNOTATION = "sealedsecrets.bitnami.com/skip-set-owner-references"
 LAST_APPLIED = (
     "kubectl.kubernetes.io/last-applied-configuration",
@@ -73,44 +72,6 @@ _TEMPLATE_REF = re.compile(r"\{\{-?\s*\.([A-Za-z0-9_.-]+)\s*-?\}\}")
 class SealError(Exception):
     """A Secret cannot be sealed, or a SealedSecret cannot be opened; the message
     never holds a secret value."""
-
-
-class SealingScope(enum.StrEnum):
-    """Where a sealed value may be opened (kubeseal's ``--scope``)."""
-
-    STRICT = "strict"
-    NAMESPACE_WIDE = "namespace-wide"
-    CLUSTER_WIDE = "cluster-wide"
-
-    def label(self, namespace: str, name: str) -> bytes:
-        """The RSA-OAEP label that binds a value to this scope."""
-        if self is SealingScope.CLUSTER_WIDE:
-            return b""
-        if self is SealingScope.NAMESPACE_WIDE:
-            return namespace.encode()
-        return f"{namespace}/{name}".encode()
-
-    @staticmethod
-    def of(annotations: Mapping[str, Any]) -> SealingScope:
-        """The scope the annotations declare (strict when none does)."""
-        if annotations.get(CLUSTER_WIDE_ANNOTATION) == "true":
-            return SealingScope.CLUSTER_WIDE
-        if annotations.get(NAMESPACE_WIDE_ANNOTATION) == "true":
-            return SealingScope.NAMESPACE_WIDE
-        return SealingScope.STRICT
-
-    def annotate(self, annotations: Mapping[str, Any]) -> dict[str, Any]:
-        """``annotations`` with the scope annotations set for this scope only."""
-        updated = {
-            k: v
-            for k, v in annotations.items()
-            if k not in (CLUSTER_WIDE_ANNOTATION, NAMESPACE_WIDE_ANNOTATION)
-        }
-        if self is SealingScope.NAMESPACE_WIDE:
-            updated[NAMESPACE_WIDE_ANNOTATION] = "true"
-        elif self is SealingScope.CLUSTER_WIDE:
-            updated[CLUSTER_WIDE_ANNOTATION] = "true"
-        return updated
 
 
 def hybrid_encrypt(public_key: rsa.RSAPublicKey, plaintext: bytes, label: bytes) -> bytes:

@@ -21,6 +21,9 @@ import pytest
 from tests.clockcheck import ClockCheck, skew_seconds
 from tests.oci_registry import oci_registry  # noqa: F401  (a fixture: a real OCI registry)
 
+# The Argo Rollouts controller's build hook and fixture (tests/rollouts/plugin.py).
+pytest_plugins = ["tests.rollouts.plugin"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     seconds = skew_seconds()

@@ -21,6 +21,7 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Action, Health, Live, Plan, ResourceKey, Task, Wave
 from gitwave.engine.operations import AppState
 from gitwave.engine.provider import ObjectLister
+from gitwave.engine.rollouts import is_rollout, rollout_note
 from gitwave.engine.router import ProviderRouter
 from gitwave.tui.views import ResourceNode
 
@@ -114,6 +115,7 @@ def live_tree(
             phase=wave.phase,
             wave_number=wave.number,
             children=owned_nodes(live),
+            note=rollout_note(live) if live is not None and is_rollout(task.key) else "",
         )
 
     tasks = list(plan.tasks())

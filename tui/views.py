@@ -63,6 +63,8 @@ class ResourceNode:
     phase: HookPhase | None = None
     wave_number: int = 0
     children: tuple[ResourceNode, ...] = ()
+    # What the object is doing, for people (a Rollout's step and weight); "" for most.
+    note: str = ""
 
     def walk(self) -> Iterable[ResourceNode]:
         yield self

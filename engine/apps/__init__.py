@@ -70,32 +70,80 @@ Where each job lives::
     templating.py, gotemplate.py, gotemplate_funcs.py  fasttemplate and Go templates
 """
 
-from gitwave.engine.apps.broken import AppSet, BrokenApp
-from gitwave.engine.apps.fields import parse_duration
-from gitwave.engine.apps.implicit import implicit_app
-from gitwave.engine.apps.loader import (
-    checkout_for,
-    load_app_set,
-    load_apps,
-    render_app,
-)
-from gitwave.engine.apps.model import (
-    ARGO_GROUP,
-    DEFAULT_ARGO_SERVER,
-    FLUX_KUSTOMIZE_GROUP,
-    FLUX_SOURCE_GROUP,
-    MAX_APP_DEPTH,
-    AppKind,
-    AppSource,
-    AppSpec,
-    KubeConfigRef,
-    RetrySpec,
-    SyncPolicy,
-    dns_label,
-)
-from gitwave.engine.apps.order import flatten_apps, order_apps
-from gitwave.engine.apps.semver import pick_semver
-from gitwave.engine.diff import IgnoreDifference
+from typing import TYPE_CHECKING, Any
+
+# The names below are imported on first use (PEP 562), not with the package:
+# ``gitwave.engine.apps.fields`` alone (a flag parser's) must not pull in the
+# loader, the renderers, networkx and CEL (0.35 s of every command's start).
+if TYPE_CHECKING:
+    from gitwave.engine.apps.broken import AppSet, BrokenApp
+    from gitwave.engine.apps.fields import parse_duration
+    from gitwave.engine.apps.implicit import implicit_app
+    from gitwave.engine.apps.loader import (
+        checkout_for,
+        load_app_set,
+        load_apps,
+        render_app,
+    )
+    from gitwave.engine.apps.model import (
+        ARGO_GROUP,
+        DEFAULT_ARGO_SERVER,
+        FLUX_KUSTOMIZE_GROUP,
+        FLUX_SOURCE_GROUP,
+        MAX_APP_DEPTH,
+        AppKind,
+        AppSource,
+        AppSpec,
+        KubeConfigRef,
+        RetrySpec,
+        SyncPolicy,
+        dns_label,
+    )
+    from gitwave.engine.apps.order import flatten_apps, order_apps
+    from gitwave.engine.apps.semver import pick_semver
+    from gitwave.engine.diff import IgnoreDifference
+
+_WHERE = {
+    "AppSet": "broken",
+    "BrokenApp": "broken",
+    "parse_duration": "fields",
+    "implicit_app": "implicit",
+    "checkout_for": "loader",
+    "load_app_set": "loader",
+    "load_apps": "loader",
+    "render_app": "loader",
+    "ARGO_GROUP": "model",
+    "DEFAULT_ARGO_SERVER": "model",
+    "FLUX_KUSTOMIZE_GROUP": "model",
+    "FLUX_SOURCE_GROUP": "model",
+    "MAX_APP_DEPTH": "model",
+    "AppKind": "model",
+    "AppSource": "model",
+    "AppSpec": "model",
+    "KubeConfigRef": "model",
+    "RetrySpec": "model",
+    "SyncPolicy": "model",
+    "dns_label": "model",
+    "flatten_apps": "order",
+    "order_apps": "order",
+    "pick_semver": "semver",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "IgnoreDifference":
+        from gitwave.engine.diff import IgnoreDifference
+
+        return IgnoreDifference
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
 
 __all__ = [
     "ARGO_GROUP",

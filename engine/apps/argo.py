@@ -1,13 +1,15 @@
 """Argo CD ``Application`` (argoproj.io/v1alpha1) → ``AppSpec``.
 
-Only what gitwave can honour is accepted: an unsupported field (multiple
-sources, Helm repository charts, plugins, jsonnet, kustomize name prefixes…)
+Only what gitwave can honour is accepted: an unsupported field (several
+rendering sources, plugins, jsonnet, kustomize name prefixes…)
 is a ValidationError naming ``file:line`` and the field, never silently dropped.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from gitwave.engine.apps.fields import (
@@ -31,7 +33,7 @@ from gitwave.engine.apps.projects import DEFAULT_PROJECT
 from gitwave.engine.diff import IgnoreDifference
 from gitwave.engine.model import Propagation, SourceRef
 from gitwave.engine.names import HELM_RELEASE_MAX, SUBDOMAIN_MAX
-from gitwave.engine.render import HelmOptions, RenderOptions
+from gitwave.engine.render import ChartSource, HelmOptions, MoreSource, RenderOptions, ValueRepo
 from gitwave.engine.yamlio import dump
 
 _BOOL_OPTIONS = {
@@ -65,20 +67,7 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
     where = f"{origin} (Application/{name})"
     reader = Reader(where)
     spec = reader.mapping(doc, "spec", required=True)
-    if "sources" in spec and "source" not in spec:
-        reader.fail("spec.sources (multiple sources) is not supported; use spec.source")
-    source = reader.mapping(spec, "spec.source", required=True)
-    for unsupported, why in (
-        ("chart", "Helm repository charts are not supported; point spec.source.path at a chart"),
-        ("plugin", "config management plugins are not supported"),
-    ):
-        if source.get(unsupported):
-            reader.fail(f"spec.source.{unsupported}: {why}")
-    repo_url = reader.string(source, "spec.source.repoURL", required=True)
-    revision = reader.string(source, "spec.source.targetRevision") or "HEAD"
-    path = clean_path(
-        reader.string(source, "spec.source.path", required=True), f"{where}: spec.source.path"
-    )
+    rendering, value_repos = _pick_sources(reader, spec, resolve, where)
     destination = reader.mapping(spec, "spec.destination")
     namespace = reader.dns_name(
         reader.string(destination, "spec.destination.namespace"), "spec.destination.namespace"
@@ -87,23 +76,27 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
     cluster_name = reader.string(destination, "spec.destination.name")
     if server and cluster_name:
         reader.fail("spec.destination: set either server or name, not both")
-    options = RenderOptions(
-        kustomize_images=_argo_images(reader, source),
-        helm=_argo_helm(reader, source, name, namespace),
-        directory_recurse=reader.boolean(
-            reader.mapping(source, "spec.source.directory"), "spec.source.directory.recurse"
-        ),
-        directory_include=reader.string(
-            reader.mapping(source, "spec.source.directory"), "spec.source.directory.include"
-        ),
-        directory_exclude=reader.string(
-            reader.mapping(source, "spec.source.directory"), "spec.source.directory.exclude"
-        ),
-        default_namespace=namespace,
-    )
-    if reader.mapping(source, "spec.source.directory").get("jsonnet"):
-        reader.fail("spec.source.directory.jsonnet is not supported")
-    fetch_from, fetch_revision = resolve(repo_url, revision, where, "spec.source.repoURL")
+    read = [
+        _read_source(reader, source, prefix, name, namespace, value_repos, resolve)
+        for source, prefix in rendering
+    ]
+    first = read[0]
+    if len(read) > 1:
+        # Argo CD renders every source and applies the union: the others ride
+        # along in the first one's render options (``RenderOptions.more_sources``).
+        more = tuple(
+            MoreSource(
+                repo_url=s.repo_url,
+                fetch_from=s.fetch_from,
+                fetch_revision=s.fetch_revision,
+                path=s.path,
+                options=s.render,
+            )
+            for s in read[1:]
+        )
+        first = replace(first, render=replace(first.render, more_sources=more))
+    repo_url, revision, path = first.repo_url, first.revision, first.path
+    options, fetch_from, fetch_revision = first.render, first.fetch_from, first.fetch_revision
     return AppSpec(
         name=name,
         kind=AppKind.ARGO,
@@ -141,28 +134,133 @@ def _has_resources_finalizer(meta: Mapping[str, Any]) -> bool:
     )
 
 
-def _argo_images(reader: Reader, source: Mapping[str, Any]) -> tuple[str, ...]:
-    kustomize = reader.mapping(source, "spec.source.kustomize")
+def _read_source(
+    reader: Reader,
+    source: Mapping[str, Any],
+    prefix: str,
+    name: str,
+    namespace: str,
+    value_repos: tuple[ValueRepo, ...],
+    resolve: RepoResolver,
+) -> AppSource:
+    """One rendering source (``spec.source`` or ``spec.sources[i]``, named ``prefix``)."""
+    where = reader.where
+    for unsupported, why in (("plugin", "config management plugins are not supported"),):
+        if source.get(unsupported):
+            reader.fail(f"{prefix}.{unsupported}: {why}")
+    repo_url = reader.string(source, f"{prefix}.repoURL", required=True)
+    revision = reader.string(source, f"{prefix}.targetRevision") or "HEAD"
+    chart_name = reader.string(source, f"{prefix}.chart")
+    chart = None
+    if chart_name:
+        chart = _chart_source(reader, prefix, repo_url, chart_name, revision)
+        path = chart_name
+    else:
+        path = clean_path(
+            reader.string(source, f"{prefix}.path", required=True), f"{where}: {prefix}.path"
+        )
+    directory = reader.mapping(source, f"{prefix}.directory")
+    options = RenderOptions(
+        kustomize_images=_argo_images(reader, source, prefix),
+        helm=_argo_helm(reader, source, name, namespace, prefix),
+        directory_recurse=reader.boolean(directory, f"{prefix}.directory.recurse"),
+        directory_include=reader.string(directory, f"{prefix}.directory.include"),
+        directory_exclude=reader.string(directory, f"{prefix}.directory.exclude"),
+        default_namespace=namespace,
+        chart=chart,
+        value_repos=value_repos,
+    )
+    if directory.get("jsonnet"):
+        reader.fail(f"{prefix}.directory.jsonnet is not supported")
+    if chart is not None:
+        # A Helm repository is fetched by the chart fetcher, not opened as Git.
+        fetch_from, fetch_revision = repo_url, None
+    else:
+        fetch_from, fetch_revision = resolve(repo_url, revision, where, f"{prefix}.repoURL")
+    return AppSource(
+        repo_url=repo_url,
+        revision=revision,
+        path=path,
+        render=options,
+        fetch_from=fetch_from,
+        fetch_revision=fetch_revision,
+    )
+
+
+def _pick_sources(
+    reader: Reader, spec: Mapping[str, Any], resolve: RepoResolver, where: str
+) -> tuple[list[tuple[Mapping[str, Any], str]], tuple[ValueRepo, ...]]:
+    """The sources that render the app with their field names (``spec.source``
+    or ``spec.sources[i]``) and, for ``spec.sources``, the ``ref`` sources
+    ``$ref/path`` values files are read from."""
+    if "sources" not in spec or "source" in spec:
+        return [(reader.mapping(spec, "spec.source", required=True), "spec.source")], ()
+    sources = reader.mappings(spec, "spec.sources")
+    refs: list[ValueRepo] = []
+    rendering: list[int] = []
+    for i, entry in enumerate(sources):
+        field_name = f"spec.sources[{i}]"
+        ref = reader.string(entry, f"{field_name}.ref")
+        if ref:
+            if not _REF_NAME.match(ref):
+                reader.fail(f"{field_name}.ref: {ref!r} must be letters, digits, - and _")
+            if any(r.name == ref for r in refs):
+                reader.fail(f"{field_name}.ref: {ref!r} is used twice")
+            if reader.string(entry, f"{field_name}.chart"):
+                reader.fail(f"{field_name}: a ref source cannot name a chart")
+            url = reader.string(entry, f"{field_name}.repoURL", required=True)
+            revision = reader.string(entry, f"{field_name}.targetRevision") or "HEAD"
+            fetch_from, fetch_revision = resolve(url, revision, where, f"{field_name}.repoURL")
+            refs.append(ValueRepo(ref, fetch_from, fetch_revision, repo_url=url))
+        if reader.string(entry, f"{field_name}.chart") or reader.string(
+            entry, f"{field_name}.path"
+        ):
+            rendering.append(i)
+    if not rendering:
+        reader.fail("spec.sources: no source renders manifests (a chart or a path)")
+    return [(sources[i], f"spec.sources[{i}]") for i in rendering], tuple(refs)
+
+
+def _chart_source(
+    reader: Reader, prefix: str, repo_url: str, chart: str, revision: str
+) -> ChartSource:
+    """``chart`` + ``repoURL`` + ``targetRevision``: a chart from a Helm repository."""
+    if not repo_url.startswith(("https://", "http://", "oci://")):
+        reader.fail(
+            f"{prefix}.chart: repoURL {repo_url!r} is not a Helm repository "
+            "(an https:// index or an oci:// registry)"
+        )
+    if not _CHART_NAME.match(chart):
+        reader.fail(f"{prefix}.chart: {chart!r} is not a chart name")
+    return ChartSource(repo_url, chart, "" if revision == "HEAD" else revision)
+
+
+_REF_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_CHART_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _argo_images(reader: Reader, source: Mapping[str, Any], prefix: str) -> tuple[str, ...]:
+    kustomize = reader.mapping(source, f"{prefix}.kustomize")
     for unsupported in ("namePrefix", "nameSuffix", "namespace", "commonLabels", "patches"):
         if kustomize.get(unsupported):
-            reader.fail(f"spec.source.kustomize.{unsupported} is not supported yet")
-    return tuple(reader.strings(kustomize, "spec.source.kustomize.images"))
+            reader.fail(f"{prefix}.kustomize.{unsupported} is not supported yet")
+    return tuple(reader.strings(kustomize, f"{prefix}.kustomize.images"))
 
 
 def _argo_helm(
-    reader: Reader, source: Mapping[str, Any], app_name: str, namespace: str
+    reader: Reader, source: Mapping[str, Any], app_name: str, namespace: str, prefix: str
 ) -> HelmOptions | None:
-    helm = reader.mapping(source, "spec.source.helm")
+    helm = reader.mapping(source, f"{prefix}.helm")
     if not helm:
         return HelmOptions(release_name=app_name, namespace=namespace)
-    values = reader.string(helm, "spec.source.helm.values")
-    values_object = reader.mapping(helm, "spec.source.helm.valuesObject")
+    values = reader.string(helm, f"{prefix}.helm.values")
+    values_object = reader.mapping(helm, f"{prefix}.helm.valuesObject")
     if values_object:
         values = dump(dict(values_object))  # valuesObject wins over values, as in Argo CD
     parameters: list[str] = []
     string_parameters: list[str] = []
-    for i, parameter in enumerate(reader.mappings(helm, "spec.source.helm.parameters")):
-        field_name = f"spec.source.helm.parameters[{i}]"
+    for i, parameter in enumerate(reader.mappings(helm, f"{prefix}.helm.parameters")):
+        field_name = f"{prefix}.helm.parameters[{i}]"
         pname = reader.string(parameter, f"{field_name}.name", required=True)
         value = parameter.get("value", "")
         if not isinstance(value, str | int | float | bool):
@@ -176,18 +274,18 @@ def _argo_helm(
         target.append(f"{pname}={text}")
     return HelmOptions(
         release_name=reader.dns_name(
-            reader.string(helm, "spec.source.helm.releaseName"),
-            "spec.source.helm.releaseName",
+            reader.string(helm, f"{prefix}.helm.releaseName"),
+            f"{prefix}.helm.releaseName",
             max_len=HELM_RELEASE_MAX,
             dots=True,
         )
         or app_name,
         namespace=namespace,
-        values_files=tuple(reader.strings(helm, "spec.source.helm.valueFiles")),
+        values_files=tuple(reader.strings(helm, f"{prefix}.helm.valueFiles")),
         values=values,
         parameters=tuple(parameters),
         string_parameters=tuple(string_parameters),
-        skip_crds=reader.boolean(helm, "spec.source.helm.skipCrds"),
+        skip_crds=reader.boolean(helm, f"{prefix}.helm.skipCrds"),
     )
 
 

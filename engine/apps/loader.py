@@ -11,7 +11,7 @@ than stopping the walk.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +33,12 @@ from gitwave.engine.apps.broken import (
 )
 from gitwave.engine.apps.files import app_documents, app_kind, top_level_files
 from gitwave.engine.apps.flux import FluxSource, parse_flux, parse_git_repository
+from gitwave.engine.apps.helmrelease import (
+    SourceBook,
+    expand_helm_releases,
+    has_helm_releases,
+    is_flux_source,
+)
 from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.implicit import implicit_for
 from gitwave.engine.apps.model import (
@@ -51,9 +57,10 @@ from gitwave.engine.apps.order import check_depends_on, check_unique, order_apps
 from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.apps.projects import is_app_project
 from gitwave.engine.clusters import ClusterSource
-from gitwave.engine.errors import GitwaveError, SourceError, ValidationError
-from gitwave.engine.model import Resource, SourceRef
-from gitwave.engine.render import Rendered, RenderTool, render
+from gitwave.engine.errors import GitwaveError, RenderError, SourceError, ValidationError
+from gitwave.engine.model import Resource, ResourceKey, SourceRef
+from gitwave.engine.render import Rendered, RenderTool, render, render_chart
+from gitwave.engine.render.charts import fetched_chart_checkout
 from gitwave.engine.render.postbuild import ObjectReader, apply_post_build, variables_for
 from gitwave.engine.source import (
     Checkout,
@@ -147,7 +154,7 @@ def load_app_set(
         clusters,
         default_namespace,
     )
-    apps = loader.top_level(holder, target)
+    apps = loader.with_sources(loader.top_level(holder, target))
     apps = loader.projects.assign(apps, loader.broken)
     identities: dict[str, str] = {}
     broken = tuple(
@@ -198,21 +205,28 @@ def repository_identity(fetch_from: str) -> str:
     """A repository in a comparable form: a URL normalised; a local repository
     by its first remote (sorted), so two clones of one repository are one
     source, else by its absolute path."""
-    if is_remote(fetch_from):
+    if is_remote(fetch_from) or fetch_from.startswith("oci://"):  # oci://: a Helm registry
         return normalise_repo_url(fetch_from)
     remotes = sorted(normalise_repo_url(url) for url in remote_urls(Path(fetch_from)))
     return remotes[0] if remotes else normalise_repo_url(fetch_from)
 
 
 def checkout_for(app: AppSpec, *, cache_dir: Path | None = None) -> Checkout:
-    """Open (fetch if needed) the source ``app`` renders from, at its revision."""
+    """Open (fetch if needed) the source ``app`` renders from, at its revision
+    (a chart from a Helm repository: its directory in the chart cache)."""
+    if app.source.render.chart is not None:
+        return fetched_chart_checkout(app.source.render.chart, where=app.where)
     return open_source(
         app.source.fetch_from, revision=app.source.fetch_revision, cache_dir=cache_dir
     )
 
 
 def render_app(
-    app: AppSpec, *, cache_dir: Path | None = None, read: ObjectReader | None = None
+    app: AppSpec,
+    *,
+    cache_dir: Path | None = None,
+    read: ObjectReader | None = None,
+    kube_version: Callable[[], str] | None = None,
 ) -> Rendered:
     """Render ``app`` from its resolved source; child Applications are left out.
     A Flux app's ``postBuild`` variables are substituted, those of its
@@ -220,34 +234,51 @@ def render_app(
     required one is missing).
 
     Raises what ``open_source`` and ``render`` raise, and ValidationError for a
-    substitution that fails (see ``render.postbuild``).
+    substitution that fails (see ``render.postbuild``). A HelmRelease in the
+    render becomes its chart's objects (``helmrelease``), rendered for the
+    Kubernetes release ``kube_version()`` names (asked only then; None or "":
+    the default release, ``kube_versions``).
     """
     if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
         return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
-    rendered = _own_objects(app, cache_dir)
-    if app.post_build is None:
-        return rendered
-    variables = variables_for(app.post_build, read)
-    return apply_post_build(rendered, app.post_build, variables, app.source.render)
+    checkout, rendered = _own_objects(app, cache_dir)
+    if app.post_build is not None:
+        variables = variables_for(app.post_build, read)
+        rendered = apply_post_build(rendered, app.post_build, variables, app.source.render)
+    if has_helm_releases(rendered):
+        # gitwave plays helm-controller: each HelmRelease becomes its chart's objects.
+        rendered = expand_helm_releases(
+            rendered,
+            checkout=checkout,
+            source=app.source,
+            read=read,
+            kube_version=kube_version() if kube_version is not None else "",
+            known_sources=app.flux_sources,
+        )
+    return rendered
 
 
-def _own_objects(app: AppSpec, cache_dir: Path | None) -> Rendered:
-    _, rendered = _render_whole(app, cache_dir=cache_dir)
+def _own_objects(app: AppSpec, cache_dir: Path | None) -> tuple[Checkout, Rendered]:
+    checkout, rendered = _render_whole(app, cache_dir=cache_dir)
     # An Argo app's AppProjects are gitwave's to read (like its child Applications), not to
     # apply; its ApplicationSets are read as its children (or fail alone).
     argo = app.kind is AppKind.ARGO
     if app.flux_tree:
         own = tuple(r for r in rendered.resources if not is_flux_machinery(r))
-        return rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
+        return checkout, (
+            rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
+        )
     if not app.children and not argo:
-        return rendered
+        return checkout, rendered
     own = tuple(
         r
         for r in rendered.resources
         if not (app.children and _is_argo_app_resource(r))
         and not (argo and (is_app_project(r.manifest) or _is_app_set_resource(r)))
     )
-    return rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
+    return checkout, (
+        rendered if len(own) == len(rendered.resources) else replace(rendered, resources=own)
+    )
 
 
 def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Rendered]:
@@ -259,8 +290,40 @@ def _render_whole(app: AppSpec, *, cache_dir: Path | None) -> tuple[Checkout, Re
     is a hit in render's cache. A work tree with uncommitted edits is rendered
     again on purpose: it may have changed in between (watch mode relies on that).
     """
-    checkout = checkout_for(app, cache_dir=cache_dir)
-    return checkout, render(checkout, app.source.path, options=app.source.render)
+    if app.source.render.chart is not None:  # Argo CD: a chart from a Helm repository
+        checkout, rendered = render_chart(app.source.render, where=app.where)
+    else:
+        checkout = checkout_for(app, cache_dir=cache_dir)
+        rendered = render(checkout, app.source.path, options=app.source.render)
+    if app.source.render.more_sources:
+        rendered = _with_more_sources(app, rendered, cache_dir)
+    return checkout, rendered
+
+
+def _with_more_sources(app: AppSpec, rendered: Rendered, cache_dir: Path | None) -> Rendered:
+    """``rendered`` with the objects of the app's other rendering sources (Argo CD
+    multi-source): an object two sources render is an error naming both."""
+    resources = list(rendered.resources)
+    seen = {r.key: r for r in resources}
+    for more in app.source.render.more_sources:
+        if more.options.chart is not None:
+            _, extra = render_chart(more.options, where=app.where)
+        else:
+            checkout = open_source(
+                more.fetch_from, revision=more.fetch_revision, cache_dir=cache_dir
+            )
+            extra = render(checkout, more.path, options=more.options)
+        for resource in extra.resources:
+            first = seen.get(resource.key)
+            if first is not None:
+                raise RenderError(
+                    resource.source or SourceRef(extra.path),
+                    f"{resource.key.display} is rendered by two sources of {app.where}: "
+                    f"at {first.source} and at {resource.source}",
+                )
+            seen[resource.key] = resource
+            resources.append(resource)
+    return replace(rendered, resources=tuple(resources))
 
 
 # --- loading ---------------------------------------------------------------
@@ -285,6 +348,54 @@ class _Loader:
         self.sets = SetLoader(clusters or CurrentTargetOnly(), local_repos, cache_dir)
         # Every Kustomization found in a ``flux bootstrap`` tree, read or not.
         self.flux_tree_names: set[str] = set()
+        # Every Flux source object read (top-level files, Kustomization renders):
+        # a HelmRelease may name one defined in another Kustomization, as in Flux.
+        self.flux_sources: dict[ResourceKey, Resource] = {}
+
+    def _pool(self, resources: Sequence[Resource]) -> None:
+        for resource in resources:
+            if is_flux_source(resource):
+                self.flux_sources.setdefault(resource.key, resource)
+
+    def _pool_document(self, doc: Document, rel: str) -> None:
+        value = doc.value
+        meta = value.get("metadata") if isinstance(value, dict) else None
+        if not isinstance(meta, dict) or not isinstance(value.get("apiVersion"), str):
+            return
+        name, namespace = meta.get("name"), meta.get("namespace") or DEFAULT_NAMESPACE
+        if not isinstance(name, str) or not isinstance(namespace, str):
+            return
+        group = str(value["apiVersion"]).rpartition("/")[0]
+        key = ResourceKey(group, str(value.get("kind")), namespace, name)
+        self._pool([Resource(key, value["apiVersion"], value, SourceRef(rel, doc.line))])
+
+    def with_sources(self, apps: Sequence[AppSpec]) -> list[AppSpec]:
+        """``apps`` (and their children) able to find every Flux source of this
+        load: those read already, else (once, when a HelmRelease asks) those the
+        other Flux apps render."""
+        flux = [a for a in apps for a in a.walk() if a.kind is AppKind.FLUX]
+        if not flux and not self.flux_sources:
+            return list(apps)
+        cache_dir = self.cache_dir
+
+        def more() -> list[Resource]:
+            found: list[Resource] = []
+            for app in flux:
+                try:
+                    found.extend(_render_whole(app, cache_dir=cache_dir)[1].resources)
+                except GitwaveError:
+                    continue  # that app fails on its own; its sources are unknown
+            return found
+
+        book = SourceBook(self.flux_sources.values(), more)
+
+        def give(app: AppSpec) -> AppSpec:
+            children = tuple(give(c) for c in app.children)
+            if app.kind is not AppKind.FLUX and app.kind is not AppKind.IMPLICIT:
+                return replace(app, children=children) if children else app
+            return replace(app, children=children, flux_sources=book)
+
+        return [give(a) for a in apps]
 
     def _fail(self, name: str, error: GitwaveError, spec: AppSpec | None = None) -> None:
         self.broken.append(BrokenApp(name=name, error=error, spec=spec))
@@ -351,7 +462,10 @@ class _Loader:
                     elif kind == "Kustomization":
                         flux_docs.append((doc, rel))
                     elif kind == "GitRepository":
+                        self._pool_document(doc, rel)
                         sources.append(parse_git_repository(doc.value, where, holder.resolve))
+                    elif kind in _HELM_SOURCE_KINDS:
+                        self._pool_document(doc, rel)
                 except GitwaveError as exc:
                     name = definition_name(doc.value, where)
                     if kind == "GitRepository":
@@ -407,7 +521,16 @@ class _Loader:
         return with_default_namespace(app, self.default_namespace)
 
     def _check_local(self, app: AppSpec) -> None:
-        check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+        """ValidationError when a source of ``app`` (its ``ref`` sources too) is a
+        host directory outside the allowed ones."""
+        render = app.source.render
+        for fetch_from in (
+            app.source.fetch_from,
+            *(r.fetch_from for r in render.value_repos),
+            *(m.fetch_from for m in render.more_sources),
+            *(r.fetch_from for m in render.more_sources for r in m.options.value_repos),
+        ):
+            check_local_repo(fetch_from, allowed=self.local_repos, subject=app.where)
 
     def _bootstrap(
         self, holder: Holder, target: Path, sources: list[FluxSource]
@@ -428,6 +551,7 @@ class _Loader:
                 kind = app_kind(doc.value)
                 where = f"{rel}:{doc.line}"
                 if kind == "GitRepository":
+                    self._pool_document(doc, rel)
                     try:
                         sources.append(parse_git_repository(doc.value, where, holder.resolve))
                     except GitwaveError as exc:
@@ -470,6 +594,7 @@ class _Loader:
             self._fail(app.name, exc, app)
             return app
         holder = Holder.for_source(checkout, app.source)
+        self._pool(rendered.resources)
         found = list(sources)
         for resource in rendered.resources:
             if _is_flux_source(resource):
@@ -520,7 +645,7 @@ class _Loader:
         """
         app = self._namespaced(app)
         try:
-            check_local_repo(app.source.fetch_from, allowed=self.local_repos, subject=app.where)
+            self._check_local(app)
         except GitwaveError as exc:
             self._fail(app.name, exc, app)
             return app
@@ -598,6 +723,7 @@ def _identity(app: AppSpec) -> tuple[str, str | None, str]:
     return (place, source.fetch_revision, source.path)
 
 
+_HELM_SOURCE_KINDS = ("HelmRepository", "OCIRepository", "HelmChart")
 # Where ``flux bootstrap`` writes the root GitRepository and Kustomization of a cluster.
 BOOTSTRAP_DIR = "flux-system"
 # Flux's own installation (gotk-components.yaml) carries this label.

@@ -11,14 +11,14 @@ import enum
 import hashlib
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from gitwave.engine.apps.projects import DEFAULT_PROJECT, AppProject
 from gitwave.engine.diff import IgnoreDifference, ignore_pointers
 from gitwave.engine.health.policy import HealthPolicy
-from gitwave.engine.model import Owner, Propagation, ResourceKey, SourceRef
+from gitwave.engine.model import Owner, Propagation, Resource, ResourceKey, SourceRef
 from gitwave.engine.render import RenderOptions
 from gitwave.engine.render.postbuild import PostBuild
 from gitwave.engine.source import normalise_repo_url, redact_url
@@ -221,6 +221,14 @@ class AppSpec:
     # the Kustomizations it applies (its ``children``); they, their GitRepositories
     # and Flux's own installation are gitwave's to read, not objects to apply.
     flux_tree: bool = False
+    # Flux: the source objects (HelmRepository, OCIRepository, HelmChart,
+    # GitRepository) defined anywhere in what was loaded, for the HelmReleases
+    # of this app's render to name (Flux looks them up cluster-wide). Not part
+    # of the app's identity or equality.
+    # A callable ``ResourceKey -> Resource | None`` (``helmrelease.SourceBook``).
+    flux_sources: Callable[[ResourceKey], Resource | None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def owner(self) -> Owner:

@@ -113,8 +113,15 @@ class ProjectBook:
 def app_refusal(app: AppSpec, project: AppProject) -> GitwaveError | None:
     """The first rule of ``project`` that refuses ``app`` itself, or None."""
     rules: list[str] = []
-    if not source_permitted(project, app.source.repo_url):
-        rules.append(f"sourceRepos does not allow {app.source.repo_url!r}")
+    # Every source of a multi-source app counts, its ``ref`` sources too (as in Argo CD).
+    render = app.source.render
+    for repo_url in (
+        app.source.repo_url,
+        *(r.repo_url for r in render.value_repos),
+        *(m.repo_url for m in render.more_sources),
+    ):
+        if repo_url and not source_permitted(project, repo_url):
+            rules.append(f"sourceRepos does not allow {repo_url!r}")
     server, name = written_destination(app)
     if not destination_permitted(
         project, server=server, name=name, namespace=app.destination_namespace

@@ -17,7 +17,15 @@ imported; ``generic`` reads the conditions of every other kind.
 from __future__ import annotations
 
 # Imported for their registrations: each module adds its kinds' checks.
-from gitwave.engine.health import batch, cluster, core, networking, sealed_secrets, workloads
+from gitwave.engine.health import (
+    batch,
+    cluster,
+    core,
+    networking,
+    rollouts,
+    sealed_secrets,
+    workloads,
+)
 from gitwave.engine.health.registry import (
     HealthCheck,
     health_of,
@@ -34,6 +42,7 @@ __all__ = [
     "networking",
     "register_health_check",
     "registered_kinds",
+    "rollouts",
     "sealed_secrets",
     "workloads",
 ]

@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import cel
-
 from gitwave.engine.health.kstatus import KStatus, KStatusResult
 from gitwave.engine.health.status import as_int, as_mapping, status_of
 from gitwave.engine.model import Manifest
@@ -89,6 +87,8 @@ def compile_health_expr(api_version: str, kind: str, fields: Mapping[str, str]) 
     naming the field whose expression does not compile."""
     if not fields.get("current"):
         raise ValueError("current is required")
+    import cel  # on first use: importing it costs 0.1 s (it pulls in prompt_toolkit)
+
     sources: list[tuple[str, str]] = []
     programs: list[Any] = []
     for name, _ in _ORDER:

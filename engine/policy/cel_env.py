@@ -24,9 +24,6 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-import cel
-from cel import stdlib as cel_stdlib
-
 from gitwave.engine.quantity import parse_quantity
 
 _Q = "@quantity"
@@ -135,6 +132,9 @@ _KUBERNETES: dict[str, Callable[..., Any]] = {
 @functools.cache
 def functions() -> dict[str, Callable[..., Any]]:
     """Every function a policy expression may call beyond CEL's own."""
+    import cel  # on first use: importing it costs 0.1 s (it pulls in prompt_toolkit)
+    from cel import stdlib as cel_stdlib
+
     context = cel.Context()
     cel_stdlib.add_stdlib_to_context(context)
     return {**dict(context.functions), **_KUBERNETES}
@@ -143,6 +143,8 @@ def functions() -> dict[str, Callable[..., Any]]:
 @functools.lru_cache(maxsize=4096)
 def compile_cel(source: str) -> Any:
     """``source`` compiled once (cached by text); CelError when it does not parse."""
+    import cel
+
     try:
         return cel.compile(source)
     except Exception as err:  # the Rust core raises ValueError with a caret diagram
@@ -155,6 +157,8 @@ class Scope:
     running an expression in a built one a few microseconds)."""
 
     def __init__(self, variables: Mapping[str, Any]) -> None:
+        import cel
+
         self._context = cel.Context(dict(variables), functions())
 
     def bind(self, name: str, value: Any) -> None:

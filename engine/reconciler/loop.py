@@ -63,6 +63,7 @@ from gitwave.engine import operations
 from gitwave.engine.app_choice import ChosenApp
 from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec
+from gitwave.engine.apps.chart_poll import pin_chart_version
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.drift import LoopGuard
 from gitwave.engine.errors import GitwaveError, ProviderError
@@ -373,17 +374,23 @@ class Reconciler(Decisions, PinsAndRollbacks):
         run.assess = True  # polling also catches drift on targets without a change feed
         source = run.spec.source
         try:
-            if source.fetch_revision and _FULL_SHA.fullmatch(source.fetch_revision):
-                revision = source.fetch_revision
+            if source.render.chart is not None:
+                # A chart from a Helm repository: polled for the version its range picks.
+                revision, pinned = pin_chart_version(run.spec)
             else:
-                # Shallow for a URL; a local work tree counts at its HEAD commit
-                # (uncommitted edits are watch mode's business).
-                revision = open_source(source.fetch_from, revision=source.fetch_revision).revision
-            pinned = (
-                replace(run.spec, source=replace(source, fetch_revision=revision))
-                if revision
-                else run.spec
-            )
+                if source.fetch_revision and _FULL_SHA.fullmatch(source.fetch_revision):
+                    revision = source.fetch_revision
+                else:
+                    # Shallow for a URL; a local work tree counts at its HEAD commit
+                    # (uncommitted edits are watch mode's business).
+                    revision = open_source(
+                        source.fetch_from, revision=source.fetch_revision
+                    ).revision
+                pinned = (
+                    replace(run.spec, source=replace(source, fetch_revision=revision))
+                    if revision
+                    else run.spec
+                )
         except GitwaveError as exc:
             self._report(run, f"source:{exc}", f"source: error: {exc}")
             self._set_status(run, SyncStatus.UNKNOWN, message=str(exc))

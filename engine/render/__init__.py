@@ -33,18 +33,21 @@ from __future__ import annotations
 
 from gitwave.engine.errors import RenderError
 from gitwave.engine.model import SourceRef
-from gitwave.engine.render.cache import CACHE, cache_key, clear_render_cache
+from gitwave.engine.render.cache import CACHE, cache_key, clear_render_cache, disk_cache, disk_key
 from gitwave.engine.render.directory import directory_docs, manifest_files, walk_tree
-from gitwave.engine.render.helm import helm_docs
+from gitwave.engine.render.helm import chart_source_docs, helm_docs
 from gitwave.engine.render.kustomize import check_kustomization, kustomize_command, kustomize_docs
 from gitwave.engine.render.resources import to_resources
 from gitwave.engine.render.sops import Decryption, DecryptionProvider
 from gitwave.engine.render.values import (
     KUSTOMIZATION_FILES,
+    ChartSource,
     HelmOptions,
+    MoreSource,
     Rendered,
     RenderOptions,
     RenderTool,
+    ValueRepo,
 )
 from gitwave.engine.source import Checkout, safe_join
 
@@ -72,6 +75,10 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
     key = cache_key(checkout, rel, options, tool)
     if key is not None:
         cached = CACHE.get(key)
+        if cached is None:
+            cached = disk_cache().get(disk_key(key))
+            if cached is not None:
+                CACHE.put(key, cached)
         if cached is not None:
             return cached
     if tool is RenderTool.KUSTOMIZE:
@@ -91,21 +98,41 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
     )
     if key is not None:
         CACHE.put(key, result)
+        disk_cache().put(disk_key(key), result)
     return result
+
+
+def render_chart(options: RenderOptions, *, where: str) -> tuple[Checkout, Rendered]:
+    """Render the Helm repository chart ``options.chart`` names (Argo CD
+    ``spec.source.chart``): the chart's directory in the chart cache as a
+    checkout (its digest the commit), and its objects at the chart's version.
+    Raises RenderError naming ``where`` and the URL when it cannot be fetched."""
+    if options.chart is None:
+        raise RenderError(SourceRef(where), "no chart to render")
+    chart, docs = chart_source_docs(options.chart, options, where=where)
+    checkout = Checkout(root=chart.directory, revision=chart.digest, dirty=False, url=chart.url)
+    resources = to_resources(docs, options)
+    return checkout, Rendered(
+        resources=resources, revision=chart.version, path=chart.label, tool=RenderTool.HELM
+    )
 
 
 __all__ = [
     "KUSTOMIZATION_FILES",
+    "ChartSource",
     "Decryption",
     "DecryptionProvider",
     "HelmOptions",
+    "MoreSource",
     "RenderOptions",
     "RenderTool",
     "Rendered",
+    "ValueRepo",
     "check_kustomization",
     "clear_render_cache",
     "kustomize_command",
     "manifest_files",
     "render",
+    "render_chart",
     "walk_tree",
 ]

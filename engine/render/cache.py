@@ -1,5 +1,9 @@
 """The render cache: Rendered values of clean, committed checkouts, keyed by commit and path.
 
+Two levels: an LRU in this process, then files shared by every process
+(``disk_cache.py``), so a fresh `gitwave plan` of an unchanged commit does not
+parse its YAML again.
+
 A checkout with no revision or with uncommitted changes is never cached: its
 files can change under the same key. The key also holds the options and the
 binary of the tool with its mtime, so a new kustomize or helm renders afresh.
@@ -7,11 +11,14 @@ binary of the tool with its mtime, so a new kustomize or helm renders afresh.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from pathlib import Path
 
+from gitwave.engine.render.disk_cache import DiskRenderCache, default_render_cache_dir
 from gitwave.engine.render.helm import helm_command
 from gitwave.engine.render.kustomize import kustomize_command
 from gitwave.engine.render.values import Rendered, RenderOptions, RenderTool
@@ -63,8 +70,41 @@ def cache_key(
 
 
 def clear_render_cache() -> None:
-    """Forget every cached render (tests; after replacing a tool binary in place)."""
+    """Forget every render cached in this process (tests; after replacing a tool
+    binary in place). The files on disk stay: their key holds the binary's mtime."""
     CACHE.clear()
+
+
+_DISK: dict[str, DiskRenderCache] = {}
+_DISK_LOCK = threading.Lock()
+
+
+def disk_cache() -> DiskRenderCache:
+    """The on-disk cache of the current cache directory (``$GITWAVE_CACHE``, …)."""
+    root = default_render_cache_dir()
+    with _DISK_LOCK:
+        return _DISK.setdefault(str(root), DiskRenderCache(root))
+
+
+def disk_key(key: CacheKey) -> str:
+    """``key`` as the on-disk cache names it: with gitwave's own code identity, so
+    a new gitwave (or an edited renderer in a checkout) renders afresh."""
+    return repr((_code_identity(), key))
+
+
+@functools.cache
+def _code_identity() -> tuple[int, ...]:
+    """The mtimes of the modules a render's output depends on."""
+    engine = Path(__file__).resolve().parents[1]
+    render = engine.joinpath("render").glob("*.py")
+    files = sorted((*render, engine / "model.py", engine / "scope.py"))
+    found = []
+    for path in files:
+        try:
+            found.append(path.stat().st_mtime_ns)
+        except OSError:
+            found.append(0)
+    return tuple(found)
 
 
 def _tool_identity(tool: RenderTool) -> tuple[str, int]:
@@ -85,4 +125,4 @@ def _tool_identity(tool: RenderTool) -> tuple[str, int]:
         return (binary, 0)
 
 
-__all__ = ["CACHE", "RenderCache", "cache_key", "clear_render_cache"]
+__all__ = ["CACHE", "RenderCache", "cache_key", "clear_render_cache", "disk_cache", "disk_key"]

@@ -50,6 +50,28 @@ class HelmOptions:
 
 
 @dataclass(frozen=True)
+class ChartSource:
+    """A chart from a Helm repository (Argo CD ``spec.source.chart``): the
+    repository (``https://…`` index or ``oci://…``), the chart's name and a
+    semver constraint for its version (Argo's ``targetRevision``)."""
+
+    repo_url: str
+    chart: str
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class ValueRepo:
+    """An Argo CD multi-source ``ref`` source: the repository that Helm values
+    files written ``$name/path`` are read from (``open_source`` arguments)."""
+
+    name: str
+    fetch_from: str
+    fetch_revision: str | None = None
+    repo_url: str = ""  # as written (what an AppProject's sourceRepos is checked against)
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     """How to render an app path.
 
@@ -72,6 +94,26 @@ class RenderOptions:
     default_namespace: str = ""
     target_namespace: str = ""
     decryption: Decryption | None = None
+    # Argo CD: a chart from a Helm repository instead of a path, and the ``ref``
+    # sources of a multi-source app (``$name/values.yaml`` values files).
+    chart: ChartSource | None = None
+    value_repos: tuple[ValueRepo, ...] = ()
+    # Argo CD multi-source: the other sources that render manifests (their
+    # objects are added to this one's).
+    more_sources: tuple[MoreSource, ...] = ()
+
+
+@dataclass(frozen=True)
+class MoreSource:
+    """Another rendering source of an Argo CD multi-source app: where it is
+    (``open_source`` arguments, or a chart in ``options.chart``), its path,
+    its repoURL as written, and how it renders."""
+
+    repo_url: str
+    fetch_from: str
+    fetch_revision: str | None
+    path: str
+    options: RenderOptions
 
 
 @dataclass(frozen=True)
@@ -95,4 +137,13 @@ class Rendered:
         return len(self.resources)
 
 
-__all__ = ["KUSTOMIZATION_FILES", "HelmOptions", "RenderOptions", "RenderTool", "Rendered"]
+__all__ = [
+    "KUSTOMIZATION_FILES",
+    "ChartSource",
+    "HelmOptions",
+    "MoreSource",
+    "RenderOptions",
+    "RenderTool",
+    "Rendered",
+    "ValueRepo",
+]

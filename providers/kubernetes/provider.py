@@ -56,6 +56,7 @@ from gitwave.engine.model import (
 from . import apply as apply_verb
 from . import delete as delete_verb
 from . import observe as observe_verb
+from . import patch as patch_verb
 from .apply import FIELD_MANAGER
 from .cache import InformerSet
 from .changes import ChangeLog
@@ -260,6 +261,14 @@ class KubernetesProvider:
         owner reference). Deleted (the deletion started), or unchanged when the
         object was already absent."""
         return delete_verb.delete(self._writer, key, propagation=propagation)
+
+    def merge_patch(
+        self, key: ResourceKey, patch: Manifest, *, subresource: str | None = None
+    ) -> Live:
+        """A JSON merge patch of the object or its ``subresource``, as
+        ``kubectl patch --type merge`` (``engine.rollouts.RolloutPatcher``: how a
+        Rollout is promoted or aborted). Raises ProviderError when refused."""
+        return patch_verb.merge_patch(self._writer, key, patch, subresource=subresource)
 
     def health(self, live: Live) -> Health:
         return health_of(live.manifest)

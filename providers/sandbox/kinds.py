@@ -82,6 +82,8 @@ BUILTIN_KINDS: Mapping[str, frozenset[str]] = {
     "flowcontrol.apiserver.k8s.io": frozenset({"FlowSchema", "PriorityLevelConfiguration"}),
     # The sandbox plays the sealed-secrets controller (``sealed``), CRD included.
     "bitnami.com": frozenset({"SealedSecret"}),
+    # It plays Argo Rollouts' controller too (``controllers.rollouts``).
+    "argoproj.io": frozenset({"Rollout", "AnalysisTemplate", "AnalysisRun"}),
 }
 
 CRD_GROUP = "apiextensions.k8s.io"

@@ -31,7 +31,9 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 
+from .analysis import Fetch, http_get
 from .controllers import Rollout, StatusContext, controller_for
+from .controllers.rollouts import Moment, run_analysis
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
 from .fields import apply_as, apply_conflicts, clone, dotted, touch, update_as, without_nulls
 from .finalizers import (
@@ -96,8 +98,10 @@ class Lifecycle:
         rollout_seconds: float,
         clock: Callable[[], float],
         sealed_secrets: SealedSecretController | None = None,
+        fetch: Fetch = http_get,
     ) -> None:
         self._store = store
+        self._fetch = fetch  # the HTTP GETs of Rollout analysis (``analysis``)
         self._rollout = rollout_seconds
         self._clock = clock
         self._sealed_secrets = sealed_secrets  # the sandbox plays the sealed-secrets controller
@@ -239,8 +243,25 @@ class Lifecycle:
             return ChangeSetEntry(key, ChangeAction.DELETED, "its last finalizer is gone: deleted")
         return ChangeSetEntry(key, ChangeAction.CONFIGURED, live=saved.live())
 
+    def _moment(self, now: float, ready_at: float | None) -> Moment:
+        def analysis(obj: Manifest, step: Any) -> Any:
+            def lookup(key: ResourceKey) -> Manifest | None:
+                row = self._store.get(key)
+                return row.manifest if row is not None else None
+
+            return run_analysis(obj, step, lookup=lookup, fetch=self._fetch)
+
+        return Moment(now, ready_at, self._rollout, analysis)
+
     def _save(
-        self, key: ResourceKey, obj: Manifest, old: Row | None, *, spec_changed: bool, now: float
+        self,
+        key: ResourceKey,
+        obj: Manifest,
+        old: Row | None,
+        *,
+        spec_changed: bool,
+        now: float,
+        status_changed: bool = False,
     ) -> Row:
         """Store ``obj`` with a new resource version; when its spec changed, let
         its controller write the started status and reconcile its children."""
@@ -263,8 +284,15 @@ class Lifecycle:
         meta["resourceVersion"] = str(rv)
         settle_at = old.settle_at if old is not None else None
         controller = controller_for(key.group, key.kind)
-        run = controller is not None and (old is None or spec_changed)
-        if controller is not None and run:
+        run = controller is not None and (
+            old is None or spec_changed or (status_changed and controller.advance is not None)
+        )
+        if controller is not None and run and controller.advance is not None:
+            status, settle_at = controller.advance(
+                obj, self._moment(now, old.settle_at if old is not None else None)
+            )
+            obj["status"] = status
+        elif controller is not None and run:
             settles = controller.settles(obj) and self._rollout > 0
             previous = obj.get("status") if isinstance(obj.get("status"), dict) else {}
             obj["status"] = controller.status(
@@ -332,6 +360,8 @@ class Lifecycle:
         """Write the settled status of an object whose rollout time has come."""
         controller = controller_for(row.key.group, row.key.kind)
         settled_at = row.settle_at if row.settle_at is not None else self._clock()
+        if controller is not None and controller.advance is not None:
+            return self._step(row, controller.advance)
         if controller is None:
             return self._store.put(row.key, row.manifest, rv=row.rv, settle_at=None)
         obj = clone(row.manifest)
@@ -344,6 +374,40 @@ class Lifecycle:
         rv = self._store.next_rv()
         obj["metadata"]["resourceVersion"] = str(rv)
         return self._store.put(row.key, obj, rv=rv, settle_at=None)
+
+    def _step(self, row: Row, advance: Any) -> Row:
+        """Walk a stepping controller through everything due by now: each step
+        at the time it was due, so a read long after sees the whole walk."""
+        now = self._clock()
+        obj = clone(row.manifest)
+        at = row.settle_at if row.settle_at is not None else now
+        due: float | None = at
+        for _ in range(1000):
+            status, due = advance(obj, self._moment(at, due))
+            obj["status"] = status
+            if due is None or due > now:
+                break
+            at = due
+        if obj == row.manifest:
+            return self._store.put(row.key, row.manifest, rv=row.rv, settle_at=due)
+        rv = self._store.next_rv()
+        obj["metadata"]["resourceVersion"] = str(rv)
+        saved = self._store.put(row.key, obj, rv=rv, settle_at=due)
+        self._reconcile_children(saved, at)
+        return saved
+
+    def patch_status(
+        self, key: ResourceKey, row: Row, status: Manifest, *, manager: str, now: float
+    ) -> ChangeSetEntry:
+        """Write ``status`` (the status subresource) as ``manager``; a stepping
+        controller reacts at once (a promote, an abort)."""
+        obj = clone(row.manifest)
+        obj["status"] = status
+        if obj == row.manifest:
+            return ChangeSetEntry(key, ChangeAction.UNCHANGED, live=row.live())
+        obj = update_as(row.manifest, obj, manager=manager, time=rfc3339(now))
+        saved = self._save(key, obj, row, spec_changed=False, now=now, status_changed=True)
+        return ChangeSetEntry(key, ChangeAction.CONFIGURED, live=saved.live())
 
     def settle_due(self) -> None:
         # Every read asks; decoding the due rows only to see whether there are

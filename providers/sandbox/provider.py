@@ -386,6 +386,43 @@ class SandboxProvider:
                 self._store.register_kind(crd_kind)
             return entry
 
+    def merge_patch(
+        self,
+        key: ResourceKey,
+        patch: Manifest,
+        *,
+        subresource: str | None = None,
+        manager: str = "gitwave-rollout",
+    ) -> Live:
+        """A JSON merge patch (``kubectl patch --type merge``) of the object, or
+        of its ``status`` subresource (``engine.rollouts.RolloutPatcher``); a
+        Rollout's simulated controller reacts at once. ProviderError for a
+        missing object or another subresource."""
+        if subresource not in (None, "status"):
+            raise ProviderError(key, f"the sandbox cannot patch subresource {subresource!r}")
+        with self._guard(), self._store.write():
+            row = self._existing(key)
+            now = self._clock()
+            if subresource == "status":
+                before = row.manifest.get("status")
+                status = merge_patch(
+                    before if isinstance(before, dict) else {}, patch.get("status")
+                )
+                entry = self._objects.patch_status(
+                    key, row, status if isinstance(status, dict) else {}, manager=manager, now=now
+                )
+            else:
+                patched = merge_patch(
+                    clone(row.manifest), {k: v for k, v in patch.items() if k != "status"}
+                )
+                obj: Manifest = patched if isinstance(patched, dict) else {}
+                self._objects.validation.check_object(key, str(obj.get("apiVersion", "")), obj)
+                entry = self._objects.update(key, row, obj, manager=manager, now=now)
+            live = entry.live
+            if live is None:
+                raise ProviderError(key, entry.message or "the patch left nothing")
+            return live
+
     # ------------------------------------------------------------ internals
 
     @contextmanager
@@ -449,3 +486,16 @@ def _feeds(sandbox: SandboxProvider) -> ChangeFeed:
 def _catalogs(sandbox: SandboxProvider) -> KindCatalog:
     """Never called: mypy checks here that SandboxProvider is a KindCatalog."""
     return sandbox
+
+
+def merge_patch(target: object, patch: object) -> object:
+    """RFC 7386: a map merges key by key, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return clone(patch) if isinstance(patch, (dict, list)) else patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for name, value in patch.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = merge_patch(result.get(name), value)
+    return result

@@ -373,11 +373,15 @@ def _apply(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
             "spec.syncPolicy.automated.prune must be true or false",
         ),
         BadAppCase(
-            "multiple sources",
-            {"spec.source": DELETE, "spec.sources": [{"repoURL": ".", "path": "a"}]},
-            "spec.sources (multiple sources) is not supported",
+            "no rendering source",
+            {"spec.source": DELETE, "spec.sources": [{"repoURL": ".", "ref": "values"}]},
+            "spec.sources: no source renders manifests (a chart or a path)",
         ),
-        BadAppCase("a Helm repository chart", {"spec.source.chart": "nginx"}, "spec.source.chart"),
+        BadAppCase(
+            "a chart from a Git repoURL",
+            {"spec.source.chart": "nginx"},
+            "spec.source.chart: repoURL '.' is not a Helm repository",
+        ),
         BadAppCase(
             "jq ignore rules",
             {"spec.ignoreDifferences": [{"kind": "Deployment", "jqPathExpressions": [".a"]}]},

@@ -42,12 +42,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gitwave.engine.errors import GitwaveError
-from gitwave.engine.locks import name_process
-from gitwave.tui.cli.context import EXIT_BUG, EXIT_OK, EXIT_USAGE, Context, context_from_args
 from gitwave.tui.cli.logs import configure_logging
 from gitwave.tui.cli.parser import build_parser
+
+if TYPE_CHECKING:
+    from gitwave.tui.cli.context import Context
 
 _log = logging.getLogger("gitwave.cli")
 
@@ -57,6 +58,11 @@ __all__ = ["build_parser", "main"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `gitwave` command line; returns its exit code."""
     args = build_parser().parse_args(argv)
+    # Imported once the verb is known, so `--help` and a bad flag answer at once.
+    from gitwave.engine.errors import GitwaveError
+    from gitwave.engine.locks import name_process
+    from gitwave.tui.cli.context import EXIT_BUG, EXIT_OK, EXIT_USAGE, context_from_args
+
     name_process(f"gitwave {args.verb}")  # who holds an app, as others are told
     configure_logging(
         verbose=getattr(args, "verbose", 0), log_format=getattr(args, "log_format", "text")

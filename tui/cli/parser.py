@@ -17,29 +17,41 @@ from typing import NoReturn, cast
 
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
-from gitwave.providers.sealed_secrets import SealingScope
-from gitwave.tui.cli import verbs_controller, verbs_image
+from gitwave.providers.sealed_scope import SealingScope
+from gitwave.tui.cli.controller_args import controller_verbs
 from gitwave.tui.cli.durations import parse_duration
-from gitwave.tui.cli.verbs_app import (
+from gitwave.tui.cli.lazy_verbs import (
+    cmd_cluster_add,
+    cmd_cluster_list,
+    cmd_cluster_rm,
+    cmd_complete,
+    cmd_completion,
+    cmd_events,
     cmd_graph,
     cmd_history,
     cmd_plan,
     cmd_render,
+    cmd_resume,
     cmd_rollback,
+    cmd_run,
+    cmd_sandbox_aws_exec,
+    cmd_sandbox_edit,
+    cmd_sandbox_get,
+    cmd_sandbox_kms_create_key,
+    cmd_sandbox_scale,
+    cmd_seal,
+    cmd_status,
+    cmd_suspend,
+    cmd_sync,
+    cmd_tui,
+    cmd_unpin,
+    cmd_validate,
+    cmd_version,
+    cmd_wait,
+    cmd_watch,
 )
-from gitwave.tui.cli.verbs_autosync import cmd_resume, cmd_suspend
-from gitwave.tui.cli.verbs_cluster import cmd_cluster_add, cmd_cluster_list, cmd_cluster_rm
-from gitwave.tui.cli.verbs_loop import cmd_events, cmd_run, cmd_unpin, cmd_watch
-from gitwave.tui.cli.verbs_meta import cmd_complete, cmd_completion, cmd_version, gitwave_version
-from gitwave.tui.cli.verbs_policy import cmd_validate
-from gitwave.tui.cli.verbs_promote import add_parser as add_promote_verbs
-from gitwave.tui.cli.verbs_sandbox import cmd_sandbox_edit, cmd_sandbox_get, cmd_sandbox_scale
-from gitwave.tui.cli.verbs_sandbox_aws import cmd_sandbox_aws_exec, cmd_sandbox_kms_create_key
-from gitwave.tui.cli.verbs_seal import cmd_seal
-from gitwave.tui.cli.verbs_status import cmd_status
-from gitwave.tui.cli.verbs_sync import cmd_sync
-from gitwave.tui.cli.verbs_tui import cmd_tui
-from gitwave.tui.cli.verbs_wait import cmd_wait
+from gitwave.tui.cli.verb_args import image_verbs, promote_verbs, rollout_verbs
+from gitwave.tui.cli.version import gitwave_version
 
 # Why a verb takes no --target/--context/--kubeconfig (set as ``targetless``):
 # given anyway, they are refused rather than silently ignored.
@@ -343,9 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_verbs(verbs, common)
     _loop_verbs(verbs, common)
     _meta_verbs(verbs, common)
-    add_promote_verbs(verbs, common)
-    verbs_image.add_parser(verbs, common)  # gitwave image scan|update (Flux image automation)
-    verbs_controller.add_parser(verbs, common)  # gitwave controller (issue 16)
+    promote_verbs(verbs, common)
+    image_verbs(verbs, common)  # gitwave image scan|update (Flux image automation)
+    rollout_verbs(verbs, common)
+    controller_verbs(verbs, common)  # gitwave controller (issue 16)
     for one in _all_parsers(parser):
         one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults
     return parser

@@ -24,6 +24,7 @@ from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import EventKind
 from gitwave.engine.graph import to_dot
+from gitwave.engine.graph_secrets import connection_secrets
 from gitwave.engine.mask import shown_manifest
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan_report import plan_to_dict
@@ -169,7 +170,8 @@ def cmd_graph(ctx: Context) -> int:
     for entry in chosen_apps(ctx):
         try:
             app = entry.loaded()
-            graph = desired_of(render_offline(ctx, app).resources).graph
+            desired = desired_of(render_offline(ctx, app).resources)
+            graph = desired.graph
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors = True
@@ -177,6 +179,11 @@ def cmd_graph(ctx: Context) -> int:
         if ctx.args.dot:
             ctx.out(to_dot(graph))
             continue
+        # Secrets a managed resource writes (not in Git, never applied): shown
+        # between the writer and the workloads that wait for it.
+        secrets = connection_secrets(graph, desired.composed.edges)
+        written = {s.writer: s for s in secrets}
+        via = {(s.writer, r): s.key for s in secrets for r in s.readers}
         if ctx.output in ("json", "yaml"):
             value = {
                 "app": app.name,
@@ -184,7 +191,18 @@ def cmd_graph(ctx: Context) -> int:
                     {"stage": stage.label, "resources": [k.display for k in stage.keys]}
                     for stage in graph.stages
                 ],
-                "edges": sorted([u.display, v.display] for u, v in graph.dag.edges),
+                "edges": sorted(
+                    [u.display, v.display]
+                    for u, v in (*graph.dag.edges, *(e for s in secrets for e in s.edges))
+                ),
+                "connectionSecrets": [
+                    {
+                        "resource": s.key.display,
+                        "writtenBy": s.writer.display,
+                        "readBy": [r.display for r in s.readers],
+                    }
+                    for s in secrets
+                ],
             }
             ctx.out(dump(value, ctx.output))
             continue
@@ -192,9 +210,16 @@ def cmd_graph(ctx: Context) -> int:
         for stage in graph.stages:
             ctx.out(f"{stage.label}")
             for key in stage.keys:
-                deps = graph.dependencies_of(key)
-                after = f"  (after {', '.join(d.display for d in deps)})" if deps else ""
+                deps = [
+                    d.display + (f" via {via[(d, key)].display}" if (d, key) in via else "")
+                    for d in graph.dependencies_of(key)
+                ]
+                after = f"  (after {', '.join(deps)})" if deps else ""
                 ctx.out(f"  {key.display}{after}")
+                if key in written:
+                    readers = ", ".join(r.display for r in written[key].readers)
+                    read_by = f"  (read by {readers})" if readers else ""
+                    ctx.out(f"    writes {written[key].key.display}{read_by}")
     return EXIT_USAGE if errors else EXIT_OK
 
 

@@ -10,7 +10,6 @@ automation failed; the failure names it and the registry URL.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -35,39 +34,6 @@ from gitwave.engine.source_git import find_repo_root, remote_urls
 from gitwave.engine.source_url import allowed_local_repos, local_path
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.output import dump, table
-
-
-def add_parser(verbs: Any, common: argparse.ArgumentParser) -> None:
-    """``gitwave image scan|update`` (called once from tui/cli/parser.py)."""
-    image = verbs.add_parser(
-        "image", parents=[common], help="Flux image automation: scan registries, update tags"
-    )
-    iverbs = image.add_subparsers(dest="image_verb", required=True, metavar="COMMAND")
-    s = iverbs.add_parser(
-        "scan",
-        parents=[common],
-        help="list each ImageRepository's tags and each ImagePolicy's latest image",
-    )
-    s.add_argument("path", help="a directory holding the Flux image objects")
-    s.set_defaults(func=cmd_image_scan)
-    u = iverbs.add_parser(
-        "update",
-        parents=[common],
-        help="run each ImageUpdateAutomation once: rewrite the setters, commit, push",
-    )
-    u.add_argument("path", help="a directory holding the Flux image objects")
-    u.add_argument("--dry-run", action="store_true", help="print the diff; commit nothing")
-    u.add_argument(
-        "--automation", action="append", metavar="NAME", help="only this automation (repeatable)"
-    )
-    u.add_argument(
-        "--allow-local-repo",
-        action="append",
-        metavar="PATH",
-        help="let a GitRepository's url name this host directory (repeatable; also "
-        "$GITWAVE_ALLOW_LOCAL_REPOS)",
-    )
-    u.set_defaults(func=cmd_image_update)
 
 
 def _objects(ctx: Context) -> tuple[Path, ImageObjects]:
@@ -314,4 +280,4 @@ def _print_result(ctx: Context, result: AutomationResult) -> None:
         ctx.out(f"{name}: dry run, nothing committed")
 
 
-__all__ = ["add_parser", "cmd_image_scan", "cmd_image_update", "image_automation"]
+__all__ = ["cmd_image_scan", "cmd_image_update", "image_automation"]

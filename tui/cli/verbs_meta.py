@@ -10,24 +10,16 @@ recorded), as kubectl completes object names by asking the server.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import platform
 import sys
 from dataclasses import dataclass
 
 from gitwave.tui.cli.context import EXIT_OK, Context
 from gitwave.tui.cli.output import dump
+from gitwave.tui.cli.version import gitwave_version
 
 # Verbs whose first argument is an app's name.
 APP_VERBS = ("history", "rollback", "events", "unpin", "wait", "suspend", "resume")
-
-
-def gitwave_version() -> str:
-    """The installed gitwave's version ("unknown" when run from a bare checkout)."""
-    try:
-        return importlib.metadata.version("gitwave")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def cmd_version(ctx: Context) -> int:

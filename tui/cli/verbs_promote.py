@@ -16,7 +16,6 @@ decide nothing themselves.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from collections.abc import Callable, Sequence
@@ -39,72 +38,7 @@ from gitwave.engine.triage import (
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.output import dump, table
 
-__all__ = ["add_parser", "cmd_drift", "cmd_promote"]
-
-
-def add_parser(verbs: Any, common: argparse.ArgumentParser) -> None:
-    """The ``promote`` and ``drift`` verbs (called once from ``parser.build_parser``)."""
-    p = verbs.add_parser(
-        "promote",
-        parents=[common],
-        help="copy a release from one environment to the next, as a commit on a new branch",
-    )
-    p.add_argument("app_name", metavar="APP", help="the app, without its environment suffix")
-    p.add_argument("--from", dest="promote_from", required=True, metavar="ENV", help="source env")
-    p.add_argument("--to", dest="promote_to", required=True, metavar="ENV", help="target env")
-    p.add_argument("--path", default=".", help="where the environments are defined (default: .)")
-    p.add_argument(
-        "--field",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also copy this kustomization field (replicas, a dotted path or a JSON pointer; "
-        "repeatable)",
-    )
-    p.add_argument(
-        "--key",
-        action="append",
-        default=[],
-        metavar="KEY",
-        help="copy this Helm values key (image.tag; repeatable)",
-    )
-    _commit_args(p)
-    p.add_argument("--dry-run", action="store_true", help="show the diffs, write nothing")
-    p.set_defaults(func=cmd_promote)
-
-    p = verbs.add_parser(
-        "drift",
-        parents=[common],
-        help="list an app's drifted fields; revert, ignore or accept one",
-    )
-    p.add_argument("app_name", metavar="APP")
-    p.add_argument("--path", default=".", help="where APP is defined (default: .)")
-    p.add_argument("--resource", default="", metavar="KIND/NAME", help="the drifted object")
-    p.add_argument("--field", default="", metavar="PATH", help="the drifted field (spec.replicas)")
-    action = p.add_mutually_exclusive_group()
-    for name, text in (
-        ("revert", "sync the object back to Git"),
-        ("ignore", "write an ignoreDifferences rule for the field into Git"),
-        ("accept", "write the live value into Git"),
-    ):
-        action.add_argument(f"--{name}", action="store_true", help=text)
-    p.add_argument("-y", "--yes", action="store_true", help="do it without asking")
-    _commit_args(p)
-    p.add_argument("--dry-run", action="store_true", help="show what it would do, change nothing")
-    p.set_defaults(func=cmd_drift)
-
-
-def _commit_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--branch", default="", help="the new branch (default: gitwave/…)")
-    p.add_argument(
-        "--push",
-        nargs="?",
-        const="origin",
-        default="",
-        metavar="REMOTE",
-        help="push the branch to this configured remote (default when given: origin)",
-    )
-    p.add_argument("-m", "--message", default="", help="the commit message (default: written)")
+__all__ = ["cmd_drift", "cmd_promote"]
 
 
 def _loader(ctx: Context) -> Callable[[str], Sequence[AppSpec]]:

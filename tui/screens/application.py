@@ -12,10 +12,12 @@ from textual.binding import Binding
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from gitwave.engine import rollouts
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import Health, HealthCode, ResourceKey
 from gitwave.tui.controller import AppView
+from gitwave.tui.screens import rollout_actions
 from gitwave.tui.screens.application_rows import (
     APP_ROW,
     object_count,
@@ -26,6 +28,7 @@ from gitwave.tui.screens.application_rows import (
 from gitwave.tui.screens.base import GitwaveScreen, filter_input
 from gitwave.tui.screens.git_change import promote_flow, triage_flow
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
+from gitwave.tui.screens.rollout_actions import RolloutAction
 from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
 from gitwave.tui.widgets.status import (
     age,
@@ -51,8 +54,11 @@ class ApplicationScreen(GitwaveScreen):
         Binding("D", "app_diff", "app diff"),
         Binding("r", "refresh", "refresh"),
         Binding("p", "pause", "pause/resume"),
+        # P on a Rollout row promotes the Rollout; anywhere else it promotes the
+        # app's release to another environment. The confirmation names which.
         Binding("P", "promote", "promote", show=False),
         Binding("t", "triage", "drift triage", show=False),
+        Binding("A", "rollout_abort", "abort rollout", show=False),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("escape", "back", "back"),
     ]
@@ -342,9 +348,16 @@ class ApplicationScreen(GitwaveScreen):
         self.post_message(PauseRequested(self.app_name))
 
     def action_promote(self) -> None:
+        key = self.selected_key
+        if key is not None and rollouts.is_rollout(key):
+            rollout_actions.start(self, self.app_name, key, RolloutAction.PROMOTE)
+            return
         self.gw.run_worker(promote_flow(self.gw, self.app_name), group="operations")
 
     def action_triage(self) -> None:
         self.gw.run_worker(
             triage_flow(self.gw, self.app_name, self.selected_key), group="operations"
         )
+
+    def action_rollout_abort(self) -> None:
+        rollout_actions.start(self, self.app_name, self.selected_key, RolloutAction.ABORT)

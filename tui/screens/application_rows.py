@@ -97,12 +97,14 @@ def resource_row(
     if current is not None:
         detail += f" · {current}"
     detail += f" · {node.wave}" if node.wave else " · owned, not in Git"
+    if node.note:
+        detail += f" · {node.note}"
     children: tuple[TreeRow, ...] = ()
     if with_children:
         children = tuple(resource_row(c, g, health) for c in natural_order(node.children))
     return TreeRow(
         id=str(node.key),
-        label=f"{node.key.kind} {node.key.name}",
+        label=f"{node.key.kind} {node.key.name}" + (f"  {node.note}" if node.note else ""),
         sync=action_cell(node.action, g),
         health=health_cell(current, g),
         wave=short_wave(node),

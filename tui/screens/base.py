@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from gitwave.tui.app import GitwaveApp
 
 # Actions that change the target (or its auto-sync): hidden and refused in read-only mode.
-CONTROL_ACTIONS = frozenset({"sync", "sync_resource", "rollback", "pause", "promote", "triage"})
+CONTROL_ACTIONS = frozenset(
+    {"sync", "sync_resource", "rollback", "pause", "promote", "triage", "rollout_abort"}
+)
 
 FILTER_ID = "filter"
 

@@ -16,7 +16,7 @@ One module per family of kinds (``workloads``, ``pods``, ``cluster``), each
 registering its controllers in ``base``'s registry when imported.
 """
 
-from . import cluster, pods, workloads  # noqa: F401  (importing them registers their controllers)
+from . import cluster, pods, rollouts, workloads  # noqa: F401  (importing them registers their controllers)
 from .base import (
     FAIL_ANNOTATION,
     HOST_IP,

@@ -37,6 +37,10 @@ class StatusContext:
 
 StatusFn = Callable[[Manifest, StatusContext], Manifest]
 ChildrenFn = Callable[[Manifest, Sequence[Manifest]], list[Manifest]]
+# A controller that walks steps over time (a Rollout): (object, moment) ->
+# (status, when it next has something to do). The moment's type is the
+# controller's own (``rollouts.Moment``).
+AdvanceFn = Callable[[Manifest, Any], tuple[dict[str, Any], float | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,9 @@ class Controller:
     # The children this object should own given the ones it owns now; None
     # for kinds that own nothing.
     children: ChildrenFn | None = None
+    # Set for a controller that steps (its status comes from ``advance``, called
+    # on every change and again when it said it would next act).
+    advance: AdvanceFn | None = None
 
 
 _CONTROLLERS: dict[tuple[str, str], Controller] = {}
@@ -69,6 +76,10 @@ def register(
         return fn
 
     return register
+
+
+def register_controller(group: str, kind: str, controller: Controller) -> None:
+    _CONTROLLERS[(group, kind)] = controller
 
 
 def never(obj: Manifest) -> bool:

@@ -1,0 +1,691 @@
+"""Flux ``HelmRelease`` (helm.toolkit.fluxcd.io/v2) → the objects its chart renders to.
+
+gitwave plays helm-controller: a HelmRelease in an app's render is replaced by
+what ``helm template`` makes of its chart, with the flags Flux's Helm SDK sets
+(release name ``[targetNamespace-]name``, the release namespace,
+``--kube-version`` of the target, CRDs per ``install.crds``), its
+``postRenderers`` (Kustomize patches and images) applied by the real
+Kustomize, and helm-controller's origin labels. The chart comes from the
+source the HelmRelease names in the same render: a ``HelmRepository`` (HTTP
+index or ``type: oci``), an ``OCIRepository`` (``chartRef``), a ``HelmChart``
+(``chartRef``) or a ``GitRepository`` (a chart directory in it). Those source
+objects are read, never applied (as the Kustomizations of a bootstrap tree).
+
+Values are merged as Flux merges them: each ``valuesFrom`` entry in order
+(a ConfigMap or Secret key read from the target, ``targetPath`` setting one
+value, ``optional`` allowing absence), then ``spec.values``. A value read from
+a Secret is masked in every diff, event and error (``Resource.masked_values``).
+A chart that cannot be fetched fails the whole render, naming the URL: never
+an empty render, so nothing of the release is pruned.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import posixpath
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitwave.engine.apps.fields import Reader
+from gitwave.engine.apps.flux import parse_git_repository
+from gitwave.engine.apps.holder import Holder
+from gitwave.engine.apps.model import FLUX_SOURCE_GROUP, AppSource
+from gitwave.engine.errors import RenderError, ValidationError
+from gitwave.engine.kube_versions import current_version
+from gitwave.engine.model import ANNOTATION_DEPENDS_ON, Resource, ResourceKey, SourceRef
+from gitwave.engine.names import HELM_RELEASE_MAX
+from gitwave.engine.render import Rendered, RenderOptions
+from gitwave.engine.render.charts import ChartRef, FetchedChart, fetch_chart
+from gitwave.engine.render.directory import Doc, parse_yaml
+from gitwave.engine.render.helm import ChartRender, fetched_chart_docs
+from gitwave.engine.render.kustomize import kustomize_command
+from gitwave.engine.render.postbuild import ObjectReader
+from gitwave.engine.render.resources import to_resources
+from gitwave.engine.render.tools import run_tool
+from gitwave.engine.source import (
+    Checkout,
+    allowed_local_repos,
+    check_local_repo,
+    open_source,
+    safe_join,
+)
+
+HELM_GROUP = "helm.toolkit.fluxcd.io"
+_SOURCE_KINDS = ("HelmRepository", "OCIRepository", "HelmChart", "GitRepository")
+_CRD_POLICIES = ("Skip", "Create", "CreateReplace")
+_LABEL_NAME = f"{HELM_GROUP}/name"
+_LABEL_NAMESPACE = f"{HELM_GROUP}/namespace"
+_HELM_HOOK = "helm.sh/hook"
+
+
+def has_helm_releases(rendered: Rendered) -> bool:
+    """True when ``rendered`` holds a HelmRelease (or a Flux Helm source) to expand."""
+    return any(_is_release(r) or _is_helm_source(r) for r in rendered.resources)
+
+
+def expand_helm_releases(
+    rendered: Rendered,
+    *,
+    checkout: Checkout,
+    source: AppSource,
+    read: ObjectReader | None,
+    cache_dir: Path | None = None,
+    kube_version: str = "",
+    known_sources: SourceLookup | None = None,
+) -> Rendered:
+    """``rendered`` with each HelmRelease replaced by its chart's objects and the
+    Flux Helm sources (HelmRepository, OCIRepository, HelmChart, and the
+    GitRepositories a release uses) left out.
+
+    ``checkout``/``source`` are the app's (a GitRepository ``.`` or naming this
+    repository is this checkout); ``read`` reads valuesFrom objects from the
+    target (None: none can be read, so a required one is missing);
+    ``kube_version`` the target's release (``1.33``; "": ``kube_versions``'s);
+    ``known_sources`` finds the Flux sources defined elsewhere in what was
+    loaded (those of the render win). Raises
+    RenderError naming the HelmRelease and URL when a chart cannot be fetched
+    or rendered, ValidationError for a malformed HelmRelease.
+    """
+    sources = {
+        (r.key.kind, r.key.namespace, r.key.name): r
+        for r in rendered.resources
+        if r.key.group == FLUX_SOURCE_GROUP and r.key.kind in _SOURCE_KINDS
+    }
+    releases = [r for r in rendered.resources if _is_release(r)]
+    context = _Context(
+        checkout,
+        source,
+        read,
+        cache_dir,
+        sources,
+        kube_version or current_version(),
+        known_sources,
+    )
+    parsed = [_parse_release(r) for r in releases]
+    objects: dict[ResourceKey, tuple[Resource, ...]] = {}
+    used_git: set[ResourceKey] = set()
+    for release in parsed:
+        made, git_source = context.render(release)
+        objects[release.resource.key] = made
+        if git_source is not None:
+            used_git.add(git_source)
+    kept: list[Resource] = []
+    for resource in rendered.resources:
+        if _is_helm_source(resource) or resource.key in used_git:
+            continue
+        if _is_release(resource):
+            kept.extend(_with_dependencies(resource, parsed, objects))
+            continue
+        kept.append(resource)
+    seen: dict[ResourceKey, Resource] = {}
+    for resource in kept:
+        first = seen.get(resource.key)
+        if first is not None and not (
+            resource.key.kind == "Namespace" and resource.manifest == first.manifest
+        ):
+            raise RenderError(
+                resource.source or SourceRef(rendered.path),
+                f"{resource.key.display} is defined twice: at {first.source} and at "
+                f"{resource.source}",
+                hint="two HelmReleases (or a release and a file) render the same object",
+            )
+        seen.setdefault(resource.key, resource)
+    return replace(rendered, resources=tuple(seen.values()))
+
+
+@dataclass(frozen=True)
+class _Release:
+    resource: Resource
+    where: str
+    name: str
+    namespace: str  # of the HelmRelease object
+    release_name: str
+    release_namespace: str
+    chart: Mapping[str, Any]  # spec.chart.spec, or {} with chart_ref
+    chart_ref: Mapping[str, Any]
+    values: Mapping[str, Any]
+    values_from: tuple[Mapping[str, Any], ...]
+    create_namespace: bool
+    include_crds: bool
+    depends_on: tuple[tuple[str, str], ...]
+    post_renderers: tuple[Mapping[str, Any], ...]
+
+
+def _parse_release(resource: Resource) -> _Release:
+    name, namespace = resource.key.name, resource.key.namespace
+    where = f"HelmRelease/{namespace}/{name} ({resource.source})"
+    reader = Reader(where)
+    doc = resource.manifest
+    spec = reader.mapping(doc, "spec", required=True)
+    chart = reader.mapping(spec, "spec.chart")
+    chart_ref = reader.mapping(spec, "spec.chartRef")
+    if bool(chart) == bool(chart_ref):
+        reader.fail("set exactly one of spec.chart and spec.chartRef")
+    chart_spec = reader.mapping(chart, "spec.chart.spec", required=bool(chart))
+    target_namespace = reader.dns_name(
+        reader.string(spec, "spec.targetNamespace"), "spec.targetNamespace"
+    )
+    release_name = reader.string(spec, "spec.releaseName")
+    if release_name:
+        release_name = reader.dns_name(
+            release_name, "spec.releaseName", max_len=HELM_RELEASE_MAX, dots=True
+        )
+    else:
+        release_name = _default_release_name(name, target_namespace)
+    install = reader.mapping(spec, "spec.install")
+    upgrade = reader.mapping(spec, "spec.upgrade")
+    crds = {}
+    for field_name, block in (("install", install), ("upgrade", upgrade)):
+        policy = reader.string(block, f"spec.{field_name}.crds")
+        if policy and policy not in _CRD_POLICIES:
+            known = ", ".join(_CRD_POLICIES)
+            reader.fail(f"spec.{field_name}.crds: {policy!r} is not one of {known}")
+        crds[field_name] = policy
+    depends_on = tuple(
+        (
+            reader.string(dep, f"spec.dependsOn[{i}].name", required=True),
+            reader.string(dep, f"spec.dependsOn[{i}].namespace") or namespace,
+        )
+        for i, dep in enumerate(reader.mappings(spec, "spec.dependsOn"))
+    )
+    values_from = tuple(reader.mappings(spec, "spec.valuesFrom"))
+    for i, entry in enumerate(values_from):
+        kind = reader.string(entry, f"spec.valuesFrom[{i}].kind", required=True)
+        if kind not in ("ConfigMap", "Secret"):
+            reader.fail(f"spec.valuesFrom[{i}].kind: {kind!r} is not ConfigMap or Secret")
+        reader.string(entry, f"spec.valuesFrom[{i}].name", required=True)
+    post_renderers = tuple(reader.mappings(spec, "spec.postRenderers"))
+    for i, entry in enumerate(post_renderers):
+        if set(entry) - {"kustomize"}:
+            reader.fail(f"spec.postRenderers[{i}]: only kustomize post-renderers are supported")
+    return _Release(
+        resource=resource,
+        where=where,
+        name=name,
+        namespace=namespace,
+        release_name=release_name,
+        release_namespace=target_namespace or namespace,
+        chart=chart_spec,
+        chart_ref=chart_ref,
+        values=reader.mapping(spec, "spec.values"),
+        values_from=values_from,
+        create_namespace=reader.boolean(install, "spec.install.createNamespace"),
+        # Flux creates CRDs on install unless told to skip them (``install.crds``,
+        # default Create); gitwave applies what the chart holds on every sync, so
+        # the install policy decides whether CRDs are part of the release.
+        include_crds=crds["install"] != "Skip",
+        depends_on=depends_on,
+        post_renderers=post_renderers,
+    )
+
+
+def _default_release_name(name: str, target_namespace: str) -> str:
+    """Flux's default: ``[targetNamespace-]name``, shortened with a digest past 53 characters."""
+    full = f"{target_namespace}-{name}" if target_namespace else name
+    if len(full) <= HELM_RELEASE_MAX:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:12]
+    return f"{full[: HELM_RELEASE_MAX - 13].rstrip('-.')}-{digest}"
+
+
+@dataclass(frozen=True)
+class _Context:
+    checkout: Checkout
+    source: AppSource
+    read: ObjectReader | None
+    cache_dir: Path | None
+    sources: Mapping[tuple[str, str, str], Resource]
+    kube_version: str
+    known_sources: SourceLookup | None
+
+    def render(self, release: _Release) -> tuple[tuple[Resource, ...], ResourceKey | None]:
+        """The objects ``release`` renders to, and the GitRepository it used (if one)."""
+        chart, root, git_key = self._chart(release)
+        values, secret_values = self._values(release)
+        how = ChartRender(
+            release_name=release.release_name,
+            namespace=release.release_namespace,
+            values_texts=(yaml.safe_dump(values, sort_keys=False),) if values else (),
+            include_crds=release.include_crds,
+            kube_version=f"v{self.kube_version}.0",
+            redact=frozenset(secret_values),
+        )
+        docs = fetched_chart_docs(chart, how, where=release.where, root=root)
+        docs = _post_render(docs, release)
+        docs = [_labelled(doc, release) for doc in docs]
+        options = RenderOptions(default_namespace=release.release_namespace)
+        resources = list(to_resources(docs, options))
+        if release.create_namespace and not any(
+            r.key.kind == "Namespace" and r.key.name == release.release_namespace for r in resources
+        ):
+            namespace_doc = Doc(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": release.release_namespace},
+                },
+                release.resource.source or SourceRef(release.where),
+            )
+            resources[:0] = to_resources([namespace_doc], options)
+        if secret_values:
+            masked = tuple(sorted(secret_values))
+            resources = [
+                replace(r, masked_values=tuple(sorted(set(r.masked_values) | set(masked))))
+                if any(v in yaml.safe_dump(r.manifest) for v in masked)
+                else r
+                for r in resources
+            ]
+        return tuple(resources), git_key
+
+    # --- the chart ---------------------------------------------------------
+
+    def _chart(self, release: _Release) -> tuple[FetchedChart, Path | None, ResourceKey | None]:
+        reader = Reader(release.where)
+        if release.chart_ref:
+            kind = reader.string(release.chart_ref, "spec.chartRef.kind", required=True)
+            name = reader.string(release.chart_ref, "spec.chartRef.name", required=True)
+            namespace = reader.string(release.chart_ref, "spec.chartRef.namespace")
+            ref = self._source(reader, kind, name, namespace or release.namespace, "spec.chartRef")
+            if kind == "OCIRepository":
+                return self._oci_repository(ref, release), None, None
+            if kind == "HelmChart":
+                spec = Reader(ref.where).mapping(ref.manifest, "spec", required=True)
+                return self._chart_from_spec(spec, ref.where, ref.key.namespace, release)
+            reader.fail(f"spec.chartRef.kind: {kind!r} is not OCIRepository or HelmChart")
+        return self._chart_from_spec(release.chart, release.where, release.namespace, release)
+
+    def _chart_from_spec(
+        self, spec: Mapping[str, Any], where: str, namespace: str, release: _Release
+    ) -> tuple[FetchedChart, Path | None, ResourceKey | None]:
+        """A ``spec.chart.spec`` (or a HelmChart's spec): chart, version, sourceRef."""
+        reader = Reader(where)
+        chart = reader.string(spec, "spec.chart.spec.chart", required=True)
+        version = reader.string(spec, "spec.chart.spec.version") or "*"
+        ref = reader.mapping(spec, "spec.chart.spec.sourceRef", required=True)
+        kind = reader.string(ref, "spec.chart.spec.sourceRef.kind", required=True)
+        source = self._source(
+            reader,
+            kind,
+            reader.string(ref, "spec.chart.spec.sourceRef.name", required=True),
+            reader.string(ref, "spec.chart.spec.sourceRef.namespace") or namespace,
+            "spec.chart.spec.sourceRef",
+        )
+        source_reader = Reader(source.where)
+        source_spec = source_reader.mapping(source.manifest, "spec", required=True)
+        if kind == "HelmRepository":
+            url = source_reader.string(source_spec, "spec.url", required=True)
+            if source_reader.string(source_spec, "spec.type") == "oci" and not url.startswith(
+                "oci://"
+            ):
+                source_reader.fail(f"spec.url: {url!r} must start with oci:// for type oci")
+            fetched = fetch_chart(
+                ChartRef(
+                    url,
+                    chart,
+                    version,
+                    where=release.where,
+                    insecure=source_reader.boolean(source_spec, "spec.insecure"),
+                ),
+                cache_dir=self.cache_dir,
+            )
+            return fetched, None, None
+        if kind == "GitRepository":
+            return self._git_chart(source, chart, release)
+        reader.fail(
+            f"spec.chart.spec.sourceRef.kind: {kind!r} is not HelmRepository or GitRepository"
+        )
+
+    def _oci_repository(self, source: Resource, release: _Release) -> FetchedChart:
+        reader = Reader(source.where)
+        spec = reader.mapping(source.manifest, "spec", required=True)
+        url = reader.string(spec, "spec.url", required=True)
+        if not url.startswith("oci://"):
+            reader.fail(f"spec.url: {url!r} is not an oci:// URL")
+        ref = reader.mapping(spec, "spec.ref")
+        if reader.string(ref, "spec.ref.digest"):
+            reader.fail("spec.ref.digest is not supported yet; use spec.ref.tag or semver")
+        version = reader.string(ref, "spec.ref.semver") or reader.string(ref, "spec.ref.tag")
+        repository, _, name = url.rstrip("/").rpartition("/")
+        return fetch_chart(
+            ChartRef(
+                repository,
+                name,
+                version,
+                where=release.where,
+                insecure=reader.boolean(spec, "spec.insecure"),
+            ),
+            cache_dir=self.cache_dir,
+        )
+
+    def _git_chart(
+        self, source: Resource, chart: str, release: _Release
+    ) -> tuple[FetchedChart, Path, ResourceKey]:
+        holder = Holder.for_source(self.checkout, self.source)
+        git = parse_git_repository(source.manifest, source.where, holder.resolve)
+        fetch_from, fetch_revision = holder.resolve(git.url, git.revision, git.where, "spec.url")
+        allowed = (Path(holder.fetch_from).resolve(), *allowed_local_repos())
+        check_local_repo(fetch_from, allowed=allowed, subject=release.where)
+        checkout = (
+            self.checkout
+            if fetch_from == holder.fetch_from and fetch_revision == holder.fetch_revision
+            else open_source(fetch_from, revision=fetch_revision, cache_dir=None)
+        )
+        directory = safe_join(checkout.root, posixpath.normpath(chart.lstrip("/")))
+        if not (directory / "Chart.yaml").is_file():
+            raise RenderError(
+                SourceRef(release.where),
+                f"spec.chart.spec.chart: {chart!r} is no chart directory (no Chart.yaml) in "
+                f"GitRepository/{source.key.namespace}/{source.key.name}",
+            )
+        meta = yaml.safe_load((directory / "Chart.yaml").read_text(encoding="utf-8")) or {}
+        fetched = FetchedChart(
+            directory=directory,
+            name=str(meta.get("name", directory.name)),
+            version=str(meta.get("version", "")),
+            digest=checkout.revision,
+            url=git.url,
+        )
+        return fetched, checkout.root, source.key
+
+    def _source(
+        self, reader: Reader, kind: str, name: str, namespace: str, field_name: str
+    ) -> Resource:
+        found = self.sources.get((kind, namespace, name))
+        if found is None and self.known_sources is not None:
+            found = self.known_sources(ResourceKey(FLUX_SOURCE_GROUP, kind, namespace, name))
+        if found is None:
+            reader.fail(f"{field_name}: {kind}/{namespace}/{name} is not defined in what was read")
+        return found
+
+    # --- values ------------------------------------------------------------
+
+    def _values(self, release: _Release) -> tuple[dict[str, Any], set[str]]:
+        """The merged values and the secret strings among them."""
+        merged: dict[str, Any] = {}
+        secrets: set[str] = set()
+        reader = Reader(release.where)
+        for i, entry in enumerate(release.values_from):
+            field_name = f"spec.valuesFrom[{i}]"
+            kind = reader.string(entry, f"{field_name}.kind")
+            name = reader.string(entry, f"{field_name}.name")
+            key = reader.string(entry, f"{field_name}.valuesKey") or "values.yaml"
+            target_path = reader.string(entry, f"{field_name}.targetPath")
+            optional = reader.boolean(entry, f"{field_name}.optional")
+            subject = f"{kind}/{release.namespace}/{name}"
+            live = None if self.read is None else self.read(kind, release.namespace, name)
+            text = _data_value(live, kind, key) if live is not None else None
+            if text is None:
+                if optional:
+                    continue
+                missing = "does not exist" if live is None else f"has no key {key!r}"
+                raise ValidationError(
+                    release.where,
+                    f"{field_name}: {subject} {missing}",
+                    hint="create it on the target, or mark the entry optional: true",
+                )
+            if kind == "Secret":
+                secrets.update(_leaves(text) if not target_path else {text})
+            if target_path:
+                _set_path(merged, target_path, yaml.safe_load(text) if text else "")
+                continue
+            try:
+                loaded = yaml.safe_load(text) if text.strip() else {}
+            except yaml.YAMLError:
+                # Never quote a Secret's text; the key names the problem.
+                raise ValidationError(
+                    release.where, f"{field_name}: {subject} key {key!r} is not YAML"
+                ) from None
+            if not isinstance(loaded, dict):
+                raise ValidationError(
+                    release.where, f"{field_name}: {subject} key {key!r} is not a YAML mapping"
+                )
+            _merge(merged, loaded)
+        _merge(merged, copy.deepcopy(dict(release.values)))
+        return merged, {s for s in secrets if len(s) >= 4}
+
+
+def _data_value(live: Mapping[str, Any], kind: str, key: str) -> str | None:
+    if kind == "Secret":
+        string_data = live.get("stringData")
+        if isinstance(string_data, dict) and isinstance(string_data.get(key), str):
+            return str(string_data[key])
+        data = live.get("data")
+        raw = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(raw, str):
+            return None
+        try:
+            return base64.b64decode(raw).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+    data = live.get("data")
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _leaves(text: str) -> set[str]:
+    """Every scalar of a YAML text (the values a Secret gives), and the text itself."""
+    found = {text.strip()}
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return found
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif node is not None and not isinstance(node, bool):
+            found.add(str(node))
+
+    walk(loaded)
+    return found
+
+
+def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    """Helm's merge: mappings merge key by key, anything else replaces."""
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _set_path(into: dict[str, Any], path: str, value: Any) -> None:
+    """``a.b.c`` → into[a][b][c] = value (Helm's ``--set`` path, dots only)."""
+    parts = [p for p in path.split(".") if p]
+    node = into
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    if parts:
+        node[parts[-1]] = value
+
+
+# --- after helm ---------------------------------------------------------------
+
+
+def _labelled(doc: Doc, release: _Release) -> Doc:
+    """helm-controller's origin labels on every object (its post-renderer does so)."""
+    if not isinstance(doc.value, dict) or not isinstance(doc.value.get("metadata"), dict):
+        return doc
+    value = dict(doc.value)
+    meta = dict(value["metadata"])
+    labels = dict(meta.get("labels") or {})
+    labels[_LABEL_NAME] = release.name
+    labels[_LABEL_NAMESPACE] = release.namespace
+    meta["labels"] = labels
+    value["metadata"] = meta
+    return Doc(value, doc.source, encrypted=doc.encrypted)
+
+
+def _post_render(docs: list[Doc], release: _Release) -> list[Doc]:
+    """``spec.postRenderers[].kustomize``: patches and images, through the real Kustomize."""
+    if not release.post_renderers:
+        return docs
+    command = kustomize_command()
+    if command is None:
+        raise RenderError(
+            SourceRef(release.where), "spec.postRenderers needs kustomize, which is not installed"
+        )
+    for i, renderer in enumerate(release.post_renderers):
+        kustomize = renderer.get("kustomize")
+        if not isinstance(kustomize, dict):
+            continue
+        unknown = set(kustomize) - {"patches", "images"}
+        if unknown:
+            raise ValidationError(
+                release.where,
+                f"spec.postRenderers[{i}].kustomize: {', '.join(sorted(unknown))} not supported",
+            )
+        with tempfile.TemporaryDirectory(prefix="gitwave-postrender-") as tmp:
+            (Path(tmp) / "all.yaml").write_text(
+                yaml.safe_dump_all([d.value for d in docs], sort_keys=False), encoding="utf-8"
+            )
+            kustomization: dict[str, Any] = {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": ["all.yaml"],
+            }
+            for field_name in ("patches", "images"):
+                if kustomize.get(field_name):
+                    kustomization[field_name] = kustomize[field_name]
+            (Path(tmp) / "kustomization.yaml").write_text(
+                yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8"
+            )
+            output = run_tool(
+                [*command, "--load-restrictor=LoadRestrictionsRootOnly", tmp],
+                tool="kustomize (postRenderers)",
+                where=release.where,
+                cwd=tmp,
+                hide_dirs=(tmp,),
+            )
+        by_key = {_doc_key(d): d.source for d in docs}
+        docs = [
+            Doc(d.value, by_key.get(_doc_key(d), SourceRef(release.where)))
+            for d in parse_yaml(output, release.where)
+        ]
+    return docs
+
+
+def _doc_key(doc: Doc) -> tuple[str, str, str]:
+    value = doc.value if isinstance(doc.value, dict) else {}
+    meta = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    return (str(value.get("kind")), str(meta.get("namespace", "")), str(meta.get("name")))
+
+
+def _with_dependencies(
+    resource: Resource,
+    parsed: Sequence[_Release],
+    objects: Mapping[ResourceKey, tuple[Resource, ...]],
+) -> list[Resource]:
+    """The objects of the release ``resource``, each non-hook one depending on the
+    non-hook objects of the releases its ``dependsOn`` names in this render
+    (Flux installs a release once its dependencies are ready)."""
+    release = next(r for r in parsed if r.resource.key == resource.key)
+    made = list(objects[resource.key])
+    if not release.depends_on:
+        return made
+    targets: list[str] = []
+    for name, namespace in release.depends_on:
+        key = ResourceKey(HELM_GROUP, "HelmRelease", namespace, name)
+        if key not in objects:
+            raise ValidationError(
+                release.where,
+                f"spec.dependsOn: HelmRelease/{namespace}/{name} is not in this app",
+                hint="gitwave orders HelmReleases of one app; put both in the same directory",
+            )
+        targets.extend(_reference(r.key) for r in objects[key] if not _is_hook(r))
+    if not targets:
+        return made
+    out = []
+    for r in made:
+        if _is_hook(r) or r.key.kind in ("Namespace", "CustomResourceDefinition"):
+            out.append(r)
+            continue
+        manifest = copy.deepcopy(dict(r.manifest))
+        annotations = manifest["metadata"].setdefault("annotations", {})
+        existing = annotations.get(ANNOTATION_DEPENDS_ON)
+        annotations[ANNOTATION_DEPENDS_ON] = ", ".join(
+            ([existing] if isinstance(existing, str) and existing else []) + targets
+        )
+        out.append(replace(r, manifest=manifest))
+    return out
+
+
+def _reference(key: ResourceKey) -> str:
+    kind = f"{key.kind}.{key.group}" if key.group else key.kind
+    return f"{kind}/{key.namespace}/{key.name}" if key.namespace else f"{kind}/{key.name}"
+
+
+def _is_hook(resource: Resource) -> bool:
+    return _HELM_HOOK in resource.annotations or "argocd.argoproj.io/hook" in resource.annotations
+
+
+def _is_release(resource: Resource) -> bool:
+    return resource.key.group == HELM_GROUP and resource.key.kind == "HelmRelease"
+
+
+def _is_helm_source(resource: Resource) -> bool:
+    return resource.key.group == FLUX_SOURCE_GROUP and resource.key.kind in (
+        "HelmRepository",
+        "OCIRepository",
+        "HelmChart",
+    )
+
+
+# Finds a Flux source object defined elsewhere in what was loaded (None: nowhere).
+SourceLookup = Callable[[ResourceKey], Resource | None]
+
+
+class SourceBook:
+    """The Flux source objects of one load, for HelmReleases that name a source
+    another Kustomization defines (Flux looks sources up cluster-wide).
+
+    ``known`` are those read while loading; ``more`` renders the other apps
+    when a source is not among them, once, only when a HelmRelease asks.
+    Not part of an app's identity (``AppSpec.flux_sources``)."""
+
+    def __init__(
+        self, known: Iterable[Resource], more: Callable[[], Iterable[Resource]] | None = None
+    ) -> None:
+        self._known = {r.key: r for r in known if is_flux_source(r)}
+        self._more = more
+        self._lock = threading.Lock()
+
+    def __call__(self, key: ResourceKey) -> Resource | None:
+        with self._lock:
+            if key not in self._known and self._more is not None:
+                more, self._more = self._more, None
+                for resource in more():
+                    if is_flux_source(resource):
+                        self._known.setdefault(resource.key, resource)
+            return self._known.get(key)
+
+
+def is_flux_source(resource: Resource) -> bool:
+    """A source a HelmRelease may name: HelmRepository, OCIRepository, HelmChart, GitRepository."""
+    return resource.key.group == FLUX_SOURCE_GROUP and resource.key.kind in _SOURCE_KINDS
+
+
+__all__ = [
+    "HELM_GROUP",
+    "SourceBook",
+    "SourceLookup",
+    "expand_helm_releases",
+    "has_helm_releases",
+    "is_flux_source",
+]

@@ -1,0 +1,126 @@
+"""A real Helm chart repository for tests: charts made by ``helm create``-like
+files, packaged by the real ``helm package``, indexed by ``helm repo index``
+and served on 127.0.0.1 by a threading HTTP server that counts requests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+
+def helm_binary() -> str:
+    helm = shutil.which("helm")
+    if helm is None:
+        pytest.fail("helm is not on PATH: `make tools` builds it into ~/.cache/gitwave/tools")
+    return helm
+
+
+CONFIGMAP = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-settings
+  namespace: {{ .Release.Namespace }}
+data:
+  greeting: {{ .Values.greeting | quote }}
+  chart: {{ .Chart.Version | quote }}
+"""
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      containers:
+        - name: web
+          image: "nginx:{{ .Values.tag }}"
+"""
+
+
+def write_chart(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    templates: dict[str, str] | None = None,
+    values: str = "greeting: hello\nreplicas: 1\ntag: '1.27'\n",
+    crds: dict[str, str] | None = None,
+) -> Path:
+    """A chart directory ``directory/name`` with the given templates."""
+    chart = directory / name
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
+    (chart / "Chart.yaml").write_text(
+        f"apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: '{version}'\n"
+    )
+    (chart / "values.yaml").write_text(values)
+    for file, text in (templates or {"configmap.yaml": CONFIGMAP}).items():
+        (chart / "templates" / file).write_text(text)
+    if crds:
+        (chart / "crds").mkdir(exist_ok=True)
+        for file, text in crds.items():
+            (chart / "crds" / file).write_text(text)
+    return chart
+
+
+@dataclass
+class ChartRepo:
+    """A served chart repository: its URL, its directory and the paths asked for."""
+
+    url: str
+    root: Path
+    requests: list[str] = field(default_factory=list)
+
+    def publish(self, chart: Path) -> None:
+        """``helm package`` ``chart`` into the repository and re-index it."""
+        helm = helm_binary()
+        subprocess.run(
+            [helm, "package", str(chart), "--destination", str(self.root)],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [helm, "repo", "index", str(self.root), "--url", self.url],
+            check=True,
+            capture_output=True,
+        )
+
+
+@contextmanager
+def serve_chart_repo(root: Path) -> Iterator[ChartRepo]:
+    """Serve ``root`` on 127.0.0.1 (a free port) until the block ends."""
+    root.mkdir(parents=True, exist_ok=True)
+    repo = ChartRepo(url="", root=root)
+
+    class Handler(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            repo.requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
+    repo.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield repo
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -1,0 +1,142 @@
+"""The arguments of the image, promote/drift and rollout verbs, apart from the
+verbs' code: building the parser (``gitwave --help``) must not import the engine
+those verbs use; each verb's function is imported when it runs (``lazy_verbs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gitwave.tui.cli.lazy_verbs import LazyVerb
+
+
+def image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """``gitwave image scan|update`` (called once from tui/cli/parser.py)."""
+    image = verbs.add_parser(
+        "image", parents=[common], help="Flux image automation: scan registries, update tags"
+    )
+    iverbs = image.add_subparsers(dest="image_verb", required=True, metavar="COMMAND")
+    s = iverbs.add_parser(
+        "scan",
+        parents=[common],
+        help="list each ImageRepository's tags and each ImagePolicy's latest image",
+    )
+    s.add_argument("path", help="a directory holding the Flux image objects")
+    s.set_defaults(func=LazyVerb("verbs_image", "cmd_image_scan"))
+    u = iverbs.add_parser(
+        "update",
+        parents=[common],
+        help="run each ImageUpdateAutomation once: rewrite the setters, commit, push",
+    )
+    u.add_argument("path", help="a directory holding the Flux image objects")
+    u.add_argument("--dry-run", action="store_true", help="print the diff; commit nothing")
+    u.add_argument(
+        "--automation", action="append", metavar="NAME", help="only this automation (repeatable)"
+    )
+    u.add_argument(
+        "--allow-local-repo",
+        action="append",
+        metavar="PATH",
+        help="let a GitRepository's url name this host directory (repeatable; also "
+        "$GITWAVE_ALLOW_LOCAL_REPOS)",
+    )
+    u.set_defaults(func=LazyVerb("verbs_image", "cmd_image_update"))
+
+
+def promote_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """The ``promote`` and ``drift`` verbs (called once from ``parser.build_parser``)."""
+    p = verbs.add_parser(
+        "promote",
+        parents=[common],
+        help="copy a release from one environment to the next, as a commit on a new branch",
+    )
+    p.add_argument("app_name", metavar="APP", help="the app, without its environment suffix")
+    p.add_argument("--from", dest="promote_from", required=True, metavar="ENV", help="source env")
+    p.add_argument("--to", dest="promote_to", required=True, metavar="ENV", help="target env")
+    p.add_argument("--path", default=".", help="where the environments are defined (default: .)")
+    p.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also copy this kustomization field (replicas, a dotted path or a JSON pointer; "
+        "repeatable)",
+    )
+    p.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="copy this Helm values key (image.tag; repeatable)",
+    )
+    _commit_args(p)
+    p.add_argument("--dry-run", action="store_true", help="show the diffs, write nothing")
+    p.set_defaults(func=LazyVerb("verbs_promote", "cmd_promote"))
+
+    p = verbs.add_parser(
+        "drift",
+        parents=[common],
+        help="list an app's drifted fields; revert, ignore or accept one",
+    )
+    p.add_argument("app_name", metavar="APP")
+    p.add_argument("--path", default=".", help="where APP is defined (default: .)")
+    p.add_argument("--resource", default="", metavar="KIND/NAME", help="the drifted object")
+    p.add_argument("--field", default="", metavar="PATH", help="the drifted field (spec.replicas)")
+    action = p.add_mutually_exclusive_group()
+    for name, text in (
+        ("revert", "sync the object back to Git"),
+        ("ignore", "write an ignoreDifferences rule for the field into Git"),
+        ("accept", "write the live value into Git"),
+    ):
+        action.add_argument(f"--{name}", action="store_true", help=text)
+    p.add_argument("-y", "--yes", action="store_true", help="do it without asking")
+    _commit_args(p)
+    p.add_argument("--dry-run", action="store_true", help="show what it would do, change nothing")
+    p.set_defaults(func=LazyVerb("verbs_promote", "cmd_drift"))
+
+
+def _commit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--branch", default="", help="the new branch (default: gitwave/…)")
+    p.add_argument(
+        "--push",
+        nargs="?",
+        const="origin",
+        default="",
+        metavar="REMOTE",
+        help="push the branch to this configured remote (default when given: origin)",
+    )
+    p.add_argument("-m", "--message", default="", help="the commit message (default: written)")
+
+
+def rollout_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """``gitwave rollout …`` (called once from ``parser``)."""
+    rollout = verbs.add_parser(
+        "rollout", parents=[common], help="Argo Rollouts: status, promote, abort"
+    )
+    rverbs = rollout.add_subparsers(dest="rollout_verb", metavar="VERB", required=True)
+    p = rverbs.add_parser(
+        "status", parents=[common], help="an app's Rollouts: health, step, weight"
+    )
+    p.add_argument("app_name", metavar="APP")
+    p.set_defaults(func=LazyVerb("verbs_rollout", "cmd_rollout_status"))
+    p = rverbs.add_parser(
+        "promote",
+        parents=[common],
+        help="promote a paused Rollout (as kubectl argo rollouts promote)",
+    )
+    p.add_argument("app_name", metavar="APP")
+    p.add_argument("rollout", metavar="ROLLOUT", nargs="?", help="[NAMESPACE/]NAME")
+    p.add_argument(
+        "--full", action="store_true", help="skip the remaining steps, pauses and analysis"
+    )
+    p.set_defaults(func=LazyVerb("verbs_rollout", "cmd_rollout_promote"))
+    p = rverbs.add_parser(
+        "abort", parents=[common], help="abort a Rollout (as kubectl argo rollouts abort)"
+    )
+    p.add_argument("app_name", metavar="APP")
+    p.add_argument("rollout", metavar="ROLLOUT", nargs="?", help="[NAMESPACE/]NAME")
+    p.set_defaults(func=LazyVerb("verbs_rollout", "cmd_rollout_abort"))
+
+
+__all__ = ["image_verbs", "promote_verbs", "rollout_verbs"]
