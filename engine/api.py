@@ -15,6 +15,8 @@ nothing outside the engine adds checks to the engine's health registry.
 
 from __future__ import annotations
 
+from gitwave.engine.controller.leases import MEMBER_PREFIX, SHARD_PREFIX, LeaseRecord
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
 from gitwave.engine.diff import SameValue, diff_manifest
 from gitwave.engine.field_managers import field_managers
 from gitwave.engine.fieldpath import (
@@ -75,11 +77,16 @@ from gitwave.engine.render.sops_kms import KmsEndpoint
 from gitwave.engine.scope import is_cluster_scoped
 
 __all__ = [
+    "ARGO_KIND",
     "CLOUD_GROUP_SUFFIXES",
+    "FLUX_KIND",
     "KUBERNETES_VERSION",
     "LAST_APPLIED_ANNOTATION",
     "MASK",
+    "MEMBER_PREFIX",
     "MISSING_FIELD",
+    "SHARD_PREFIX",
+    "AppObject",
     "BulkReader",
     "ChangeFeed",
     "ChangeWaiter",
@@ -95,6 +102,7 @@ __all__ = [
     "Impersonating",
     "KindCatalog",
     "KmsEndpoint",
+    "LeaseRecord",
     "LogReader",
     "ObjectAdmission",
     "ObjectLister",

@@ -18,6 +18,7 @@ from typing import NoReturn, cast
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.providers.sealed_scope import SealingScope
+from gitwave.tui.cli.controller_args import controller_verbs
 from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.lazy_verbs import (
     cmd_cluster_add,
@@ -364,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     image_verbs(verbs, common)  # gitwave image scan|update (Flux image automation)
     rollout_verbs(verbs, common)
     why_verbs(verbs, common)
+    controller_verbs(verbs, common)  # gitwave controller (issue 16)
     for one in _all_parsers(parser):
         one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults
     return parser

@@ -1,0 +1,580 @@
+"""The controller loop: shard Leases kept, owned apps reconciled, status written back.
+
+One thread (``ShardKeeper.run``) renews this replica's membership Lease and
+its shard Leases every ``renew_s``; the reconcile thread (``Controller.run``)
+acts on an app only while ``ShardKeeper.holds`` says its shard's Lease is this
+replica's, asks again right before the sync applies anything, and gives shards
+back only between syncs (graceful shutdown and handover), so two replicas
+never operate one app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from gitwave.engine.app_pipeline import AppState
+from gitwave.engine.app_status import app_health
+from gitwave.engine.apps.argo import parse_argo
+from gitwave.engine.apps.flux import parse_flux, parse_git_repository
+from gitwave.engine.apps.model import AppSpec, RepoResolver
+from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
+from gitwave.engine.controller.leases import (
+    SHARD_PREFIX,
+    LeasePlan,
+    LeaseRecord,
+    live_members,
+    member_lease_name,
+    plan_leases,
+    shard_lease_name,
+)
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.sharding import shard_of
+from gitwave.engine.controller.status import (
+    argo_history,
+    argo_operation_state,
+    argo_status,
+    flux_status,
+)
+from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.hooks import HookLedger
+from gitwave.engine.interrupts import Interrupted, interruptible
+from gitwave.engine.model import HealthCode, SourceRef
+from gitwave.engine.operations import SyncRequest, plan, sync_app
+from gitwave.engine.router import ProviderRouter
+from gitwave.engine.source_url import allowed_local_repos, check_local_repo
+from gitwave.engine.store import Store
+
+log = logging.getLogger("gitwave.controller")
+
+
+class ControllerApi(Protocol):
+    """The management cluster as the controller needs it (one implementation:
+    ``providers.kubernetes.controller_api.KubeControllerApi``)."""
+
+    def list_apps(self) -> list[AppObject]:
+        """Every Application and Kustomization, in every namespace."""
+        ...
+
+    def list_git_repositories(self) -> list[Mapping[str, Any]]:
+        """Every Flux GitRepository, as plain objects."""
+        ...
+
+    def write_status(self, obj: AppObject, status: Mapping[str, Any]) -> None:
+        """Merge ``status`` into the object's status subresource."""
+        ...
+
+    def clear_operation(self, obj: AppObject) -> None:
+        """Remove the Argo-style top-level ``operation`` field (as Argo CD does once run)."""
+        ...
+
+    def list_leases(self) -> list[LeaseRecord]:
+        """The controller's Leases (membership and shards) in its namespace."""
+        ...
+
+    def put_lease(
+        self,
+        name: str,
+        *,
+        holder: str,
+        now: datetime,
+        duration_s: int,
+        previous: LeaseRecord | None,
+    ) -> bool:
+        """Create or renew Lease ``name`` for ``holder``; False when someone else
+        wrote it since ``previous`` was read (a lost race), never an exception."""
+        ...
+
+    def release_lease(self, lease: LeaseRecord) -> None:
+        """Clear the holder of ``lease`` (if it is still as read)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ControllerOptions:
+    """How a replica runs (the ``gitwave controller`` flags)."""
+
+    replica: str
+    shards: int = 4
+    lease_s: int = 10
+    renew_s: float = 2.0
+    resync_s: float = 30.0
+    tick_s: float = 1.0
+    allow_local_repos: tuple[str, ...] = ()
+
+
+class LeaseLost(GitwaveError):
+    """This replica no longer holds the shard of the app it was about to sync."""
+
+    retriable = True
+
+
+class ShardKeeper:
+    """This replica's Leases: renews membership, claims, renews and releases shards."""
+
+    def __init__(
+        self, api: ControllerApi, options: ControllerOptions, clock: Callable[[], datetime]
+    ) -> None:
+        self._api = api
+        self._options = options
+        self._clock = clock
+        self._lock = threading.Lock()
+        # shard → until when this replica may act on it (renewal time + duration,
+        # less one renew period so it stops before anyone else may start).
+        self._held: dict[int, datetime] = {}
+        self._handover: set[int] = set()
+        # The interrupt Event of each running sync, by shard: set when the
+        # shard is lost, handed over or the replica stops, so the sync stops
+        # at its next safe point (the start of a wave, a wait).
+        self._running: dict[int, threading.Event] = {}
+
+    def register(self, shard: int, interrupt: threading.Event) -> None:
+        """``interrupt`` is set as soon as this replica must stop acting on ``shard``."""
+        with self._lock:
+            self._running[shard] = interrupt
+        if not self.holds(shard):
+            interrupt.set()
+
+    def unregister(self, shard: int) -> None:
+        with self._lock:
+            self._running.pop(shard, None)
+
+    def _interrupt(self, *, everything: bool = False) -> None:
+        with self._lock:
+            running = list(self._running.items())
+        for shard, interrupt in running:
+            if everything or not self.holds(shard):
+                interrupt.set()
+
+    def holds(self, shard: int) -> bool:
+        """True while this replica's Lease on ``shard`` is safely current."""
+        with self._lock:
+            until = self._held.get(shard)
+            return until is not None and self._clock() < until and shard not in self._handover
+
+    def held(self) -> frozenset[int]:
+        with self._lock:
+            now = self._clock()
+            return frozenset(s for s, until in self._held.items() if now < until)
+
+    def step(self) -> LeasePlan:
+        """One round: renew membership, then claim/renew/release shards."""
+        options = self._options
+        now = self._clock()
+        leases = self._api.list_leases()
+        by_name = {lease.name: lease for lease in leases}
+        me = options.replica
+        self._api.put_lease(
+            member_lease_name(me),
+            holder=me,
+            now=now,
+            duration_s=options.lease_s,
+            previous=by_name.get(member_lease_name(me)),
+        )
+        shard_leases = {
+            int(lease.name.removeprefix(SHARD_PREFIX)): lease
+            for lease in leases
+            if lease.name.startswith(SHARD_PREFIX)
+            and lease.name.removeprefix(SHARD_PREFIX).isdigit()
+        }
+        decision = plan_leases(
+            me=me,
+            shards=options.shards,
+            members=live_members(leases, now),
+            shard_leases=shard_leases,
+            now=now,
+        )
+        margin = timedelta(seconds=max(options.lease_s - options.renew_s, 1.0))
+        for shard in sorted(decision.claim):
+            won = self._api.put_lease(
+                shard_lease_name(shard),
+                holder=me,
+                now=now,
+                duration_s=options.lease_s,
+                previous=shard_leases.get(shard),
+            )
+            with self._lock:
+                if won:
+                    if shard not in self._held:
+                        log.info("replica %s took shard %d", me, shard)
+                    self._held[shard] = now + margin
+                else:
+                    self._held.pop(shard, None)
+        with self._lock:
+            # Stop acting on shards to hand over at once; the Lease goes back
+            # once no sync of that shard runs (``release_pending``).
+            self._handover |= set(decision.release)
+            for shard in list(self._held):
+                if shard not in decision.claim and shard not in decision.release:
+                    self._held.pop(shard, None)
+        self._interrupt()
+        return decision
+
+    def release_pending(self, busy: Iterable[int] = ()) -> None:
+        """Give back the Leases of shards handed over and not ``busy``."""
+        busy_shards = set(busy)
+        with self._lock:
+            ready = sorted(self._handover - busy_shards)
+        if not ready:
+            return
+        leases = {lease.name: lease for lease in self._api.list_leases()}
+        for shard in ready:
+            lease = leases.get(shard_lease_name(shard))
+            if lease is not None and lease.holder == self._options.replica:
+                self._api.release_lease(lease)
+                log.info("replica %s released shard %d", self._options.replica, shard)
+            with self._lock:
+                self._held.pop(shard, None)
+                self._handover.discard(shard)
+
+    def release_all(self) -> None:
+        """Graceful shutdown: every shard and the membership Lease go back."""
+        with self._lock:
+            self._handover |= set(self._held)
+        self.release_pending()
+        for lease in self._api.list_leases():
+            if lease.name == member_lease_name(self._options.replica):
+                self._api.release_lease(lease)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.step()
+            except Exception:  # an API hiccup: keep going, Leases expire safely
+                log.exception("lease round failed")
+                with self._lock:
+                    self._held.clear()
+                self._interrupt()
+            stop.wait(self._options.renew_s)
+        # Graceful shutdown: a running sync stops at its next wave, then the
+        # reconcile thread returns and every Lease goes back.
+        self._interrupt(everything=True)
+
+
+def _resolver(allowed: Sequence[str]) -> RepoResolver:
+    """repoURL → where to fetch it: a host directory only when the operator allowed it."""
+    roots = allowed_local_repos(allowed)
+
+    def resolve(
+        repo_url: str, revision: str, where: str, field_name: str
+    ) -> tuple[str, str | None]:
+        url = repo_url.strip()
+        fetch_revision = None if revision in ("", "HEAD") else revision
+        if url.startswith("file://") or url.startswith("/"):
+            path = url.removeprefix("file://")
+            check_local_repo(path, allowed=roots, subject=f"{where}: {field_name}")
+            return path, fetch_revision
+        return url, fetch_revision
+
+    return resolve
+
+
+@dataclass
+class _Seen:
+    generation: int = -1
+    checked: datetime | None = None
+    synced: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Operated:
+    """One sync this replica ran: what the audit log line records."""
+
+    app_id: str
+    replica: str
+    shard: int
+    started: str
+    finished: str
+    phase: str
+
+
+class Controller:
+    """Reconciles the apps of the shards this replica holds."""
+
+    def __init__(
+        self,
+        api: ControllerApi,
+        keeper: ShardKeeper,
+        *,
+        targets: ProviderRouter,
+        store: Store | None,
+        options: ControllerOptions,
+        clock: Callable[[], datetime],
+        audit: Callable[[Operated], None] = lambda _: None,
+    ) -> None:
+        self._api = api
+        self._keeper = keeper
+        self._targets = targets
+        self._store = store
+        self._options = options
+        self._clock = clock
+        self._audit = audit
+        self._seen: dict[str, _Seen] = {}
+        self._resolve = _resolver(options.allow_local_repos)
+
+    def _ledger(self, obj: AppObject) -> HookLedger | None:
+        """Hook runs in a ConfigMap when the cluster API keeps ConfigMaps, so a
+        replica taking the app over does not run its hooks again."""
+        if isinstance(self._api, ConfigMapStore):
+            scope = f"operation-{obj.generation}" if obj.body.get("operation") else "auto"
+            return ConfigMapHookLedger(self._api, obj.app_id, scope=scope)
+        return None
+
+    def _parse(self, obj: AppObject) -> AppSpec:
+        origin = SourceRef(f"{obj.kind}/{obj.namespace}/{obj.name}", 0)
+        if obj.kind == ARGO_KIND:
+            return parse_argo(obj.body, origin, self._resolve)
+        sources = []
+        for repo in self._api.list_git_repositories():
+            meta = repo.get("metadata") or {}
+            where = f"GitRepository/{meta.get('namespace', '')}/{meta.get('name', '')}"
+            sources.append(parse_git_repository(repo, where, self._resolve))
+        return parse_flux(obj.body, origin, self._resolve, sources)
+
+    def reconcile_once(self) -> list[str]:
+        """One pass over the apps of held shards; the ids of the apps synced."""
+        synced: list[str] = []
+        for obj in self._api.list_apps():
+            shard = shard_of(obj.app_id, self._options.shards)
+            if not self._keeper.holds(shard):
+                continue
+            try:
+                if self._reconcile(obj, shard):
+                    synced.append(obj.app_id)
+            except Exception as error:  # one broken app never stops the others
+                log.warning("%s: %s", obj.app_id, error)
+            finally:
+                self._keeper.release_pending()
+        return synced
+
+    def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:
+        """(sync now, compare now) for ``obj``."""
+        seen = self._seen.setdefault(obj.app_id, _Seen())
+        changed = seen.generation != obj.generation
+        resync = timedelta(seconds=self._options.resync_s)
+        if obj.body.get("operation"):
+            return True, True
+        automated = app is not None and (app.policy.automated or obj.kind == FLUX_KIND)
+        stale = seen.checked is None or now - seen.checked >= resync
+        if automated and (changed or seen.synced is None or stale):
+            return True, True
+        return False, changed or stale
+
+    def _reconcile(self, obj: AppObject, shard: int) -> bool:
+        now = self._clock()
+        seen = self._seen.setdefault(obj.app_id, _Seen())
+        try:
+            app = self._parse(obj)
+        except ValidationError as error:
+            if seen.generation != obj.generation:
+                self._write_failure(obj, str(error), now)
+                seen.generation = obj.generation
+            return False
+        sync_now, compare_now = self._due(obj, app, now)
+        if not compare_now:
+            return False
+        if not sync_now:
+            self._compare(obj, app, now)
+        else:
+            self._sync(obj, app, shard, now)
+        seen.generation = obj.generation
+        seen.checked = now
+        return sync_now
+
+    def _compare(self, obj: AppObject, app: AppSpec, now: datetime) -> None:
+        try:
+            state = plan(app, SyncRequest(), targets=self._targets)
+        except GitwaveError as error:
+            self._write_failure(obj, str(error), now)
+            return
+        health = app_health(state, targets=self._targets)
+        self._write(
+            obj,
+            state,
+            in_sync=not state.plan.has_changes,
+            health_message=health.message,
+            health=health.code,
+            now=now,
+        )
+
+    def _write(
+        self,
+        obj: AppObject,
+        state: AppState,
+        *,
+        in_sync: bool,
+        health: HealthCode,
+        health_message: str,
+        now: datetime,
+    ) -> None:
+        if obj.kind == ARGO_KIND:
+            self._api.write_status(
+                obj,
+                argo_status(
+                    in_sync=in_sync,
+                    revision=state.revision,
+                    health=health,
+                    health_message=health_message,
+                    now=now,
+                ),
+            )
+
+    def _write_failure(self, obj: AppObject, message: str, now: datetime) -> None:
+        if obj.kind == ARGO_KIND:
+            status = argo_status(
+                in_sync=None, revision="", health=HealthCode.UNKNOWN, health_message="", now=now
+            )
+            status["conditions"] = [
+                {
+                    "type": "ComparisonError",
+                    "message": message,
+                    "lastTransitionTime": status["reconciledAt"],
+                }
+            ]
+        else:
+            status = flux_status(
+                result=None,
+                error=message,
+                revision="",
+                branch="",
+                generation=obj.generation,
+                now=now,
+            )
+        self._api.write_status(obj, status)
+
+    def _sync(self, obj: AppObject, app: AppSpec, shard: int, now: datetime) -> None:
+        operation = obj.body.get("operation")
+        initiated = "automated"
+        if isinstance(operation, Mapping):
+            who = (operation.get("initiatedBy") or {}).get("username")
+            initiated = str(who) if who else "operation"
+
+        def still_mine(_: AppState) -> None:
+            # Checked once more right before anything is applied: a Lease lost
+            # while planning stops this sync before it touches the target.
+            if not self._keeper.holds(shard):
+                raise LeaseLost(f"{obj.app_id}: shard {shard} is no longer held by this replica")
+
+        started = self._clock()
+        # A line when the sync starts too: a replica killed mid-sync leaves
+        # its start in the audit, so an overlap with the next holder shows.
+        self._audit(
+            Operated(
+                app_id=obj.app_id,
+                replica=self._options.replica,
+                shard=shard,
+                started=started.isoformat(),
+                finished="",
+                phase="Running",
+            )
+        )
+        phase = "Error"
+        try:
+            phase = self._run_sync(obj, app, shard, operation, initiated, still_mine, now)
+        finally:
+            # Every start gets an end (Succeeded, Failed, Error, Interrupted),
+            # written after the status: the app is this replica's until then.
+            self._audit(
+                Operated(
+                    app_id=obj.app_id,
+                    replica=self._options.replica,
+                    shard=shard,
+                    started=started.isoformat(),
+                    finished=self._clock().isoformat(),
+                    phase=phase,
+                )
+            )
+
+    def _run_sync(
+        self,
+        obj: AppObject,
+        app: AppSpec,
+        shard: int,
+        operation: object,
+        initiated: str,
+        still_mine: Callable[[AppState], None],
+        now: datetime,
+    ) -> str:
+        """Sync ``app`` and write its status; the phase it ended in."""
+        interrupt = threading.Event()
+        self._keeper.register(shard, interrupt)
+        try:
+            with interruptible(interrupt):
+                synced = sync_app(
+                    app,
+                    targets=self._targets,
+                    store=self._store,
+                    request=SyncRequest(lock_timeout_s=0, retry=False),
+                    on_plan=still_mine,
+                    ledger=self._ledger(obj),
+                )
+        except (LeaseLost, Interrupted):
+            # Stopped before a wave: the next holder of the shard syncs it again.
+            log.info("%s: stopped between waves (shard %d given up)", obj.app_id, shard)
+            return "Interrupted"
+        except GitwaveError as error:
+            self._write_failure(obj, str(error), now)
+            return "Error"
+        finally:
+            self._keeper.unregister(shard)
+            if operation and not interrupt.is_set():
+                self._api.clear_operation(obj)
+        result = synced.result
+        finished = self._clock()
+        self._seen[obj.app_id].synced = finished
+        if obj.kind == ARGO_KIND:
+            status = argo_status(
+                in_sync=result.ok,
+                revision=result.revision,
+                health=result.health.code,
+                health_message=result.health.message,
+                now=finished,
+                operation_state=argo_operation_state(result, initiated_by=initiated),
+            )
+            if result.ok and not result.dry_run:
+                status["history"] = argo_history(obj.body, result, initiated_by=initiated)
+        else:
+            branch = str((app.source.revision or "") or "HEAD")
+            status = flux_status(
+                result=result,
+                error=None,
+                revision=result.revision,
+                branch=branch,
+                generation=obj.generation,
+                now=finished,
+            )
+        self._api.write_status(obj, status)
+        return result.phase.value
+
+    def run(self, stop: threading.Event) -> None:
+        """Reconcile until ``stop`` is set; then give every shard back."""
+        while not stop.is_set():
+            try:
+                self.reconcile_once()
+            except Exception:
+                log.exception("reconcile pass failed")
+            stop.wait(self._options.tick_s)
+
+
+def audit_line(operated: Operated) -> str:
+    """One JSON line per sync, for operators and the no-double-operation audit."""
+    return json.dumps(operated.__dict__, sort_keys=True)
+
+
+__all__ = [
+    "ARGO_KIND",
+    "FLUX_KIND",
+    "AppObject",
+    "Controller",
+    "ControllerApi",
+    "ControllerOptions",
+    "LeaseLost",
+    "Operated",
+    "ShardKeeper",
+    "audit_line",
+]

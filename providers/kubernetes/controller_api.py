@@ -1,0 +1,207 @@
+"""The management cluster for ``gitwave controller`` (engine.controller.ControllerApi).
+
+Applications and Kustomizations are read with the dynamic CustomObjects API,
+status goes through the status subresource (a merge patch, as Argo CD and
+Flux write theirs), and Leases are written with their resourceVersion so two
+replicas racing for one Lease cannot both win (HTTP 409 for the loser).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from gitwave.engine.api import (
+    ARGO_KIND,
+    FLUX_KIND,
+    MEMBER_PREFIX,
+    SHARD_PREFIX,
+    AppObject,
+    LeaseRecord,
+)
+
+from .config import load_client
+
+ARGO = ("argoproj.io", "v1alpha1", "applications")
+FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
+FLUX_GIT = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
+_KINDS = ((ARGO_KIND, ARGO), (FLUX_KIND, FLUX_KUSTOMIZATION))
+
+
+def _micro(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+class KubeControllerApi:
+    """ControllerApi over the official client; Leases live in ``namespace``."""
+
+    def __init__(self, api_client: Any, *, namespace: str) -> None:
+        self.api_client = api_client
+        self._custom = client.CustomObjectsApi(api_client)
+        self._leases = client.CoordinationV1Api(api_client)
+        self._core = client.CoreV1Api(api_client)
+        self._namespace = namespace
+
+    @classmethod
+    def connect(
+        cls, *, context: str | None, kubeconfig: str | None, namespace: str, in_cluster: bool
+    ) -> KubeControllerApi:
+        """In-cluster config (the pod's ServiceAccount) or a kubeconfig context."""
+        if in_cluster:
+            configuration = client.Configuration()
+            config.load_incluster_config(client_configuration=configuration)
+            return cls(client.ApiClient(configuration), namespace=namespace)
+        connection = load_client(context=context, kubeconfig=kubeconfig, allow_exec_plugins=False)
+        return cls(connection.api_client, namespace=namespace)
+
+    def list_apps(self) -> list[AppObject]:
+        found: list[AppObject] = []
+        for kind, (group, version, plural) in _KINDS:
+            try:
+                listed = self._custom.list_cluster_custom_object(group, version, plural)
+            except ApiException as error:
+                if error.status == 404:  # that tool's CRD is not installed
+                    continue
+                raise
+            for item in listed.get("items", []):
+                meta = item.get("metadata") or {}
+                if meta.get("deletionTimestamp"):
+                    continue
+                found.append(
+                    AppObject(
+                        kind=kind,
+                        namespace=str(meta.get("namespace", "")),
+                        name=str(meta.get("name", "")),
+                        generation=int(meta.get("generation") or 0),
+                        body=item,
+                    )
+                )
+        return found
+
+    def list_git_repositories(self) -> list[Mapping[str, Any]]:
+        group, version, plural = FLUX_GIT
+        try:
+            listed = self._custom.list_cluster_custom_object(group, version, plural)
+        except ApiException as error:
+            if error.status == 404:
+                return []
+            raise
+        return list(listed.get("items", []))
+
+    def _coordinates(self, obj: AppObject) -> tuple[str, str, str]:
+        return ARGO if obj.kind == ARGO_KIND else FLUX_KUSTOMIZATION
+
+    def write_status(self, obj: AppObject, status: Mapping[str, Any]) -> None:
+        group, version, plural = self._coordinates(obj)
+        self._custom.patch_namespaced_custom_object_status(
+            group, version, obj.namespace, plural, obj.name, {"status": dict(status)}
+        )
+
+    def clear_operation(self, obj: AppObject) -> None:
+        group, version, plural = self._coordinates(obj)
+        # A merge patch with null deletes the field, as Argo CD clears it after running it.
+        self._custom.patch_namespaced_custom_object(
+            group, version, obj.namespace, plural, obj.name, {"operation": None}
+        )
+
+    def list_leases(self) -> list[LeaseRecord]:
+        listed = self._leases.list_namespaced_lease(self._namespace)
+        records: list[LeaseRecord] = []
+        for lease in listed.items:
+            name = lease.metadata.name
+            if not (name.startswith(MEMBER_PREFIX) or name.startswith(SHARD_PREFIX)):
+                continue
+            spec = lease.spec
+            renewed = spec.renew_time if spec is not None else None
+            records.append(
+                LeaseRecord(
+                    name=name,
+                    holder=(spec.holder_identity if spec is not None else None) or None,
+                    renewed=_micro(renewed) if renewed is not None else None,
+                    duration_s=int((spec.lease_duration_seconds if spec is not None else 0) or 0),
+                    resource_version=lease.metadata.resource_version or "",
+                )
+            )
+        return records
+
+    def put_lease(
+        self,
+        name: str,
+        *,
+        holder: str,
+        now: datetime,
+        duration_s: int,
+        previous: LeaseRecord | None,
+    ) -> bool:
+        spec = client.V1LeaseSpec(
+            holder_identity=holder,
+            lease_duration_seconds=duration_s,
+            renew_time=_micro(now),
+        )
+        try:
+            if previous is None:
+                spec.acquire_time = _micro(now)
+                self._leases.create_namespaced_lease(
+                    self._namespace,
+                    client.V1Lease(metadata=client.V1ObjectMeta(name=name), spec=spec),
+                )
+            else:
+                if previous.holder != holder:
+                    spec.acquire_time = _micro(now)
+                body = client.V1Lease(
+                    metadata=client.V1ObjectMeta(
+                        name=name, resource_version=previous.resource_version
+                    ),
+                    spec=spec,
+                )
+                self._leases.replace_namespaced_lease(name, self._namespace, body)
+        except ApiException as error:
+            if error.status in (409, 404):  # someone else wrote it first
+                return False
+            raise
+        return True
+
+    def release_lease(self, lease: LeaseRecord) -> None:
+        body = client.V1Lease(
+            metadata=client.V1ObjectMeta(name=lease.name, resource_version=lease.resource_version),
+            spec=client.V1LeaseSpec(holder_identity=None, lease_duration_seconds=lease.duration_s),
+        )
+        try:
+            self._leases.replace_namespaced_lease(lease.name, self._namespace, body)
+        except ApiException as error:
+            if error.status not in (404, 409):
+                raise
+
+    def load_config_map(self, name: str) -> tuple[dict[str, str], str] | None:
+        try:
+            found = self._core.read_namespaced_config_map(name, self._namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return dict(found.data or {}), str(found.metadata.resource_version or "")
+
+    def save_config_map(
+        self, name: str, data: Mapping[str, str], *, version: str | None, labels: Mapping[str, str]
+    ) -> bool:
+        body = client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name=name, labels=dict(labels), resource_version=version),
+            data=dict(data),
+        )
+        try:
+            if version is None:
+                self._core.create_namespaced_config_map(self._namespace, body)
+            else:
+                self._core.replace_namespaced_config_map(name, self._namespace, body)
+        except ApiException as error:
+            if error.status in (409, 404):
+                return False
+            raise
+        return True
+
+
+__all__ = ["KubeControllerApi"]
