@@ -1,6 +1,6 @@
 """``gitwave controller`` as real processes against the real local control plane.
 
-The CRDs of deploy/crds are installed with kubectl; Applications are created
+The CRDs of engine/controller/deploy/crds are installed with kubectl; Applications are created
 with the Python client as a user (or ``argocd app create``) would; the
 controller runs as a subprocess (``gitwave controller --kubeconfig``) and its
 work is judged only by what a user sees: the Application's status (what
@@ -178,7 +178,7 @@ def add_app_dir(repo: Path, name: str, namespace: str) -> None:
 @pytest.fixture(scope="module")
 def crds(kube_cluster: KubeCluster) -> Kubectl:
     kubectl = kubectl_for(kube_cluster)
-    kubectl.run("apply", "-k", str(ROOT / "deploy" / "crds"))
+    kubectl.run("apply", "-k", str(ROOT / "engine" / "controller" / "deploy" / "crds"))
     kubectl.run(
         "wait",
         "--for=condition=Established",
@@ -653,7 +653,7 @@ def test_deploy_kustomization_installs_and_the_controller_deployment_becomes_ava
     crds: Kubectl,
 ) -> None:
     try:
-        crds.run("apply", "-k", str(ROOT / "deploy"))
+        crds.run("apply", "-k", str(ROOT / "engine" / "controller" / "deploy"))
         crds.run(
             "rollout",
             "status",

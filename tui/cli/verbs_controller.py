@@ -1,7 +1,7 @@
 """``gitwave controller``: reconcile the Applications/Kustomizations of the cluster itself.
 
 Out of cluster with ``--kubeconfig``/``--context``, or with ``--in-cluster``
-(the pod's ServiceAccount, as deploy/ runs it). Runs until SIGTERM or Ctrl-C,
+(the pod's ServiceAccount, as engine/controller/deploy/ runs it). Runs until SIGTERM or Ctrl-C,
 then hands its shards back between syncs. Each sync prints one JSON audit line
 on stdout (app, replica, shard, start, finish, phase).
 """
