@@ -57,7 +57,7 @@ from gitwave.engine.model import HealthCode, Resource, SyncStatus
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source_write import Commit, FileChange, Scratch, files_diff, repo_root_of
 from gitwave.engine.sync_request import SyncRequest
-from gitwave.engine.yaml_edit import YamlFile, get_in, set_in
+from gitwave.engine.yaml_edit import YamlFile, get_in, plain, set_in
 
 __all__ = [
     "Edit",
@@ -287,7 +287,7 @@ class _Copier:
             set_in(dst[1], path, _copied(value))
         except KeyError:
             raise ValidationError(dst[0], f"{field}: cannot be set there") from None
-        self.edits.append(Edit(dst[0], field, _plain(before), _plain(value)))
+        self.edits.append(Edit(dst[0], field, plain(before), plain(value)))
 
     def write(self) -> None:
         for relative, parsed in self.files.items():
@@ -300,14 +300,6 @@ def _copied(value: Any) -> Any:
         return {k: _copied(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_copied(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
     return value
 
 

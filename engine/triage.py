@@ -40,7 +40,7 @@ from gitwave.engine.ignore_annotation import ANNOTATION_IGNORE
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source_write import Commit, FileChange, Scratch, files_diff, repo_root_of
-from gitwave.engine.yaml_edit import YamlFile, set_in
+from gitwave.engine.yaml_edit import YamlFile, plain, set_in
 from gitwave.engine.yamlio import dump
 
 __all__ = [
@@ -361,7 +361,7 @@ def _add_patch(
         merge["metadata"] = {"name": name, "annotations": {str(path[2]): value}}
         patch_text = dump(merge)
     else:
-        patch_text = dump([{"op": "add", "path": pointer, "value": _plain(value)}])
+        patch_text = dump([{"op": "add", "path": pointer, "value": plain(value)}])
     patches.append(CommentedMap(target=target, patch=LiteralScalarString(patch_text)))
     scratch.write(relative, parsed.text())
 
@@ -375,14 +375,6 @@ def _base_name(key: ResourceKey, kustomization: Any) -> str:
     if suffix and name.endswith(suffix):
         name = name[: -len(suffix)]
     return name
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _default_branch(

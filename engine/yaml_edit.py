@@ -104,6 +104,16 @@ def _dump(yaml: YAML, docs: Sequence[Any]) -> str:
     return out.getvalue()
 
 
+def plain(value: Any) -> Any:
+    """``value`` (a round-trip mapping, sequence or scalar) as plain dicts and
+    lists with string keys: what JSON, a patch or a diff line is written from."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def get_in(node: Any, path: Sequence[Segment]) -> Any:
     """The value at ``path`` under ``node``; KeyError when a step is missing."""
     for segment in path:
