@@ -153,7 +153,13 @@ class CannotList:
 
 
 def test_a_target_that_cannot_list_shows_the_desired_objects_only(env: Env) -> None:
-    sync_app(env.controller.app("guestbook"), targets=env.controller.targets, store=env.store)
+    app = env.controller.app("guestbook")
+    sync_app(app, targets=env.controller.targets, store=env.store)
+    # A sync does not wait for its last wave (as Argo CD): wait for the pods here.
+    waited = operations.wait(
+        app, operations.WaitFor(health=True, timeout_s=30), targets=env.controller.targets
+    )
+    assert waited.ok, waited
     controller = Controller(
         str(env.location),
         targets=ProviderRouter([CannotList(env.sandbox)]),

@@ -16,9 +16,10 @@ def interrupt_on_signals(interrupt: threading.Event) -> Iterator[None]:
     next safe point, each history row ending Interrupted. A second signal
     raises KeyboardInterrupt (``run_fleet`` still waits for its workers).
 
-    A SIGINT ignored when the block starts stays ignored: a shell starts a
-    background job (``gitwave sync &``, many CI steps) with SIGINT ignored so
-    that the terminal's Ctrl-C is not its to take. Off the main thread,
+    Both are taken even when the process started with SIGINT ignored (a
+    shell's background job, many CI steps), as Go's signal.Notify does for
+    kubectl, argocd and flux: a SIGINT sent to gitwave on purpose (``kill
+    -INT``, a runner's cancel) stops it between steps. Off the main thread,
     signals are not ours to take."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -31,8 +32,6 @@ def interrupt_on_signals(interrupt: threading.Event) -> Iterator[None]:
 
     previous: dict[signal.Signals, object] = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(signum) is signal.SIG_IGN and signum is signal.SIGINT:
-            continue
         previous[signum] = signal.signal(signum, handler)
     try:
         yield
