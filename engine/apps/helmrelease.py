@@ -25,6 +25,8 @@ import base64
 import copy
 import hashlib
 import posixpath
+import shutil
+import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -244,6 +246,51 @@ def _parse_release(resource: Resource) -> _Release:
     )
 
 
+def _chart_directory(root: Path, where: str, subject: str) -> Path:
+    """The chart in an artifact ``root``: Chart.yaml at the root, the only chart
+    directory one level down, or the only packaged chart (unpacked beside it)."""
+    if (root / "Chart.yaml").is_file():
+        return root
+    charts = sorted(p.parent for p in root.glob("*/Chart.yaml") if p.is_file())
+    packages = sorted(p for p in root.glob("*.tgz") if p.is_file())
+    if len(charts) == 1 and not packages:
+        return charts[0]
+    if len(packages) == 1 and not charts:
+        return _unpacked(packages[0], where, subject)
+    raise RenderError(
+        SourceRef(where),
+        f"spec.chartRef: {subject} holds no single chart (a Chart.yaml at its root, "
+        "one chart directory or one .tgz)",
+    )
+
+
+def _unpacked(package: Path, where: str, subject: str) -> Path:
+    """``package`` unpacked once next to the artifact store (content-named, so
+    reused); the ``data`` filter keeps every member inside the target."""
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()
+    target = package.parent.parent / f"unpacked-{digest}"
+    if not target.is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=package.parent.parent))
+        try:
+            with tarfile.open(package, "r:gz") as archive:
+                archive.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RenderError(
+                SourceRef(where), f"spec.chartRef: {subject}: {package.name} is no chart: {exc}"
+            ) from None
+        try:
+            tmp.rename(target)
+        except OSError:  # another process unpacked the same package first
+            shutil.rmtree(tmp, ignore_errors=True)
+    charts = sorted(p.parent for p in target.glob("*/Chart.yaml") if p.is_file())
+    if len(charts) != 1:
+        raise RenderError(
+            SourceRef(where), f"spec.chartRef: {subject}: {package.name} holds no single chart"
+        )
+    return charts[0]
+
+
 def _default_release_name(name: str, target_namespace: str) -> str:
     """Flux's default: ``[targetNamespace-]name``, shortened with a digest past 53 characters."""
     full = f"{target_namespace}-{name}" if target_namespace else name
@@ -314,13 +361,17 @@ class _Context:
             kind = reader.string(release.chart_ref, "spec.chartRef.kind", required=True)
             name = reader.string(release.chart_ref, "spec.chartRef.name", required=True)
             namespace = reader.string(release.chart_ref, "spec.chartRef.namespace")
+            if kind == "ExternalArtifact":
+                return self._artifact_chart(name, namespace or release.namespace, release)
             ref = self._source(reader, kind, name, namespace or release.namespace, "spec.chartRef")
             if kind == "OCIRepository":
                 return self._oci_repository(ref, release), None, None
             if kind == "HelmChart":
                 spec = Reader(ref.where).mapping(ref.manifest, "spec", required=True)
                 return self._chart_from_spec(spec, ref.where, ref.key.namespace, release)
-            reader.fail(f"spec.chartRef.kind: {kind!r} is not OCIRepository or HelmChart")
+            reader.fail(
+                f"spec.chartRef.kind: {kind!r} is not OCIRepository, HelmChart or ExternalArtifact"
+            )
         return self._chart_from_spec(release.chart, release.where, release.namespace, release)
 
     def _chart_from_spec(
@@ -363,6 +414,33 @@ class _Context:
         reader.fail(
             f"spec.chart.spec.sourceRef.kind: {kind!r} is not HelmRepository or GitRepository"
         )
+
+    def _artifact_chart(
+        self, name: str, namespace: str, release: _Release
+    ) -> tuple[FetchedChart, Path | None, ResourceKey | None]:
+        """The chart an ArtifactGenerator's ExternalArtifact holds: a chart directory
+        at its root (or the only one below it), or a packaged chart (.tgz)."""
+        book = self.known_sources
+        found = book.artifact(namespace, name) if isinstance(book, SourceBook) else None
+        if found is None:
+            raise ValidationError(
+                release.where,
+                f"spec.chartRef: ExternalArtifact {namespace}/{name} is not built by an "
+                "ArtifactGenerator in what was read",
+            )
+        root, where = found
+        directory = _chart_directory(root, release.where, f"ExternalArtifact {namespace}/{name}")
+        meta = yaml.safe_load((directory / "Chart.yaml").read_text(encoding="utf-8")) or {}
+        fetched = FetchedChart(
+            directory=directory,
+            name=str(meta.get("name", directory.name)),
+            version=str(meta.get("version", "")),
+            # The artifact's directory is named by its content digest.
+            digest=root.name,
+            url=where,
+        )
+        # A packaged chart is unpacked outside the artifact: its own parent is its root.
+        return fetched, (root if directory.is_relative_to(root) else None), None
 
     def _oci_repository(self, source: Resource, release: _Release) -> FetchedChart:
         reader = Reader(source.where)
@@ -681,11 +759,22 @@ class SourceBook:
     Not part of an app's identity (``AppSpec.flux_sources``)."""
 
     def __init__(
-        self, known: Iterable[Resource], more: Callable[[], Iterable[Resource]] | None = None
+        self,
+        known: Iterable[Resource],
+        more: Callable[[], Iterable[Resource]] | None = None,
+        artifacts: Mapping[tuple[str, str], tuple[Path, str]] | None = None,
     ) -> None:
         self._known = {r.key: r for r in known if is_flux_source(r)}
         self._more = more
         self._lock = threading.Lock()
+        # (namespace, name) -> (directory, where): the ExternalArtifacts the load's
+        # ArtifactGenerators built. Only those: an ExternalArtifact object read from
+        # Git names no directory gitwave may trust.
+        self._artifacts = dict(artifacts or {})
+
+    def artifact(self, namespace: str, name: str) -> tuple[Path, str] | None:
+        """The built ExternalArtifact ``namespace/name``: its directory and ``file:line``."""
+        return self._artifacts.get((namespace, name))
 
     def __call__(self, key: ResourceKey) -> Resource | None:
         with self._lock:

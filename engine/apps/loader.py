@@ -351,6 +351,9 @@ class _Loader:
         # Every Flux source object read (top-level files, Kustomization renders):
         # a HelmRelease may name one defined in another Kustomization, as in Flux.
         self.flux_sources: dict[ResourceKey, Resource] = {}
+        # The ExternalArtifacts ArtifactGenerators built: (namespace, name) ->
+        # (directory, file:line), for a HelmRelease's chartRef.
+        self.built_artifacts: dict[tuple[str, str], tuple[Path, str]] = {}
 
     def _pool(self, resources: Sequence[Resource]) -> None:
         for resource in resources:
@@ -374,7 +377,7 @@ class _Loader:
         load: those read already, else (once, when a HelmRelease asks) those the
         other Flux apps render."""
         flux = [a for a in apps for a in a.walk() if a.kind is AppKind.FLUX]
-        if not flux and not self.flux_sources:
+        if not flux and not self.flux_sources and not self.built_artifacts:
             return list(apps)
         cache_dir = self.cache_dir
 
@@ -387,7 +390,7 @@ class _Loader:
                     continue  # that app fails on its own; its sources are unknown
             return found
 
-        book = SourceBook(self.flux_sources.values(), more)
+        book = SourceBook(self.flux_sources.values(), more, self.built_artifacts)
 
         def give(app: AppSpec) -> AppSpec:
             children = tuple(give(c) for c in app.children)
@@ -473,7 +476,11 @@ class _Loader:
                     else:
                         self._fail(name, exc)
         flux: list[AppSpec] = list(roots)
-        sources += self._external_artifacts(generators, sources, holder)
+        built = self._external_artifacts(generators, sources, holder)
+        for artifact in built:
+            key = (artifact.namespace or DEFAULT_NAMESPACE, artifact.name)
+            self.built_artifacts.setdefault(key, (Path(artifact.url), artifact.where))
+        sources += built
         for doc, rel in flux_docs:
             origin = SourceRef(rel, doc.line)
             name = definition_name(doc.value, str(origin))
