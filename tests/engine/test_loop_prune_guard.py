@@ -38,8 +38,12 @@ def test_the_loop_does_not_prune_past_the_guard_until_a_confirmed_sync(loop: Loo
     assert status.sync is SyncStatus.OUT_OF_SYNC
     assert "prune of 2 of 4 objects (50%) exceeds the prune limit of 25%" in status.message
     assert "--confirm-prune" in status.message
-    plans = [e.message for e in loop.of(EventKind.PLAN) if "prune guard" in e.message]
-    assert plans and "2 to prune" in plans[0], plans
+    # The plan's event may be recorded just after the status says it.
+    plans = loop.wait(
+        "the guard's plan event",
+        lambda: [e.message for e in loop.of(EventKind.PLAN) if "prune guard" in e.message],
+    )
+    assert "2 to prune" in plans[0], plans
     assert loop.sandbox.observe(UI) is not None and loop.sandbox.observe(SERVICE) is not None
     assert len(loop.store.history("guestbook")) == synced, "no sync was even started"
 
