@@ -25,7 +25,8 @@ from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.notify import Notifier
-from gitwave.engine.notify_config import encode_secret_value, load_notifications
+from gitwave.engine.notify_load import load_notifications
+from gitwave.engine.notify_manifests import encode_secret_value
 from gitwave.engine.notify_send import Sender
 from gitwave.engine.reconciler.state import AppStatus
 from gitwave.tui.cli.loop_notify import start_notifications

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gitwave.engine.notify import Notifier
-from gitwave.engine.notify_config import load_notifications
+from gitwave.engine.notify_load import load_notifications
 from gitwave.engine.notify_send import Sender
 
 
