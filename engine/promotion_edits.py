@@ -93,6 +93,7 @@ class Copier:
         self.edits: list[Edit] = []
 
     def open(self, relative: str) -> YamlFile:
+        """The parsed file ``relative`` of the scratch tree (parsed once, edited in place)."""
         if relative not in self.files:
             self.files[relative] = YamlFile.parse(self.scratch.read(relative), relative)
         return self.files[relative]
@@ -100,6 +101,9 @@ class Copier:
     def copy(
         self, field: str, src: tuple[str, Any], dst: tuple[str, Any], path: Sequence[Segment]
     ) -> None:
+        """Set ``path`` of ``dst`` (file, node) to its value in ``src``, recording an
+        Edit when it changes; ValidationError when the source lacks it or the
+        target cannot hold it."""
         try:
             value = get_in(src[1], path)
         except KeyError:
@@ -116,7 +120,14 @@ class Copier:
             raise ValidationError(dst[0], f"{field}: cannot be set there") from None
         self.edits.append(Edit(dst[0], field, plain(before), plain(value)))
 
+    def copy_between_files(self, field: str, src_file: str, dst_file: str) -> None:
+        """``copy`` of ``field`` from the first document of ``src_file`` to that of
+        ``dst_file`` (a kustomization, a Helm values file)."""
+        src, dst = self.open(src_file).docs[0], self.open(dst_file).docs[0]
+        self.copy(field, (src_file, src), (dst_file, dst), _field_path(field))
+
     def write(self) -> None:
+        """Write every opened file back into the scratch tree."""
         for relative, parsed in self.files.items():
             self.scratch.write(relative, parsed.text())
 
@@ -176,23 +187,13 @@ def plan_copies(
     if src_k and dst_k and src_k != dst_k:
         _copy_images(copier, src_k, dst_k)
         for field in fields:
-            copier.copy(
-                field,
-                (src_k, copier.open(src_k).docs[0]),
-                (dst_k, copier.open(dst_k).docs[0]),
-                _field_path(field),
-            )
+            copier.copy_between_files(field, src_k, dst_k)
     elif fields and not (src.definition and dst.definition):
         raise ValidationError(f"--field {fields[0]}", "the environments are no Kustomize overlays")
     if keys:
         src_v, dst_v = _values_file(scratch, src), _values_file(scratch, dst)
         for key in keys:
-            copier.copy(
-                key,
-                (src_v, copier.open(src_v).docs[0]),
-                (dst_v, copier.open(dst_v).docs[0]),
-                _field_path(key),
-            )
+            copier.copy_between_files(key, src_v, dst_v)
     if src.definition and dst.definition:
         src_app = _application(copier.open(src.definition), src.app)
         dst_app = _application(copier.open(dst.definition), dst.app)
