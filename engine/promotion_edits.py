@@ -24,7 +24,7 @@ from typing import Any
 
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.errors import ValidationError
-from gitwave.engine.fieldpath import FieldPathError, Segment, parse_path, parse_pointer
+from gitwave.engine.fieldpath import FieldPathError, Segment, clone, parse_path, parse_pointer
 from gitwave.engine.promotion_envs import Environment
 from gitwave.engine.render import KUSTOMIZATION_FILES
 from gitwave.engine.source_write import Scratch
@@ -115,7 +115,7 @@ class Copier:
         if before == value:
             return
         try:
-            set_in(dst[1], path, _copied(value))
+            set_in(dst[1], path, clone(value))
         except KeyError:
             raise ValidationError(dst[0], f"{field}: cannot be set there") from None
         self.edits.append(Edit(dst[0], field, plain(before), plain(value)))
@@ -130,15 +130,6 @@ class Copier:
         """Write every opened file back into the scratch tree."""
         for relative, parsed in self.files.items():
             self.scratch.write(relative, parsed.text())
-
-
-def _copied(value: Any) -> Any:
-    """A deep copy of a round-trip value, comments left behind (they belong to the source)."""
-    if isinstance(value, dict):
-        return {k: _copied(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copied(v) for v in value]
-    return value
 
 
 def _copy_images(copier: Copier, src_file: str, dst_file: str) -> None:
