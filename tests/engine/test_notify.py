@@ -71,14 +71,16 @@ def server() -> Iterator[Server]:
         def do_POST(self) -> None:
             this = state[0]
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = this.statuses.pop(0) if this.statuses else 200
-            self.send_response(status)
-            self.end_headers()
+            # Recorded before the answer goes out: the sender's next try (a
+            # thread of its own here) may otherwise be recorded first.
             with this.got:
+                status = this.statuses.pop(0) if this.statuses else 200
                 this.answered.append(status)
                 if status == 200:
                     this.received.append(Received(self.path, dict(self.headers), body))
                 this.got.notify_all()
+            self.send_response(status)
+            self.end_headers()
 
         def log_message(self, *args: object) -> None:
             pass
