@@ -64,7 +64,7 @@ test-fast: $(STAMP) tools
 ##   (Go module proxy; cached in ~/.cache/gitwave/sealed-secrets; also built by
 ##   the tests that need them, after collection)
 sealed-secrets-build: $(STAMP)
-	$(BIN)/python tests/sealedsecrets/peers.py
+	$(BIN)/python -m tests.sealedsecrets.peers
 
 tools:
 	@if [ -x "$(TOOLS)/helm" ]; then :; \

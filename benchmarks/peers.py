@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +32,12 @@ from pathlib import Path
 from types import TracebackType
 
 HERE = Path(__file__).resolve().parent
+# Run as a script (and imported by bench_fleet.py): the repo root holds the
+# wrapper-module build shared with the tests.
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
+from tests.gobuild.wrapper import BuildError, build_binary, find_go, go_env, module_dir  # noqa: E402
+
 GOBUILD = HERE / "gobuild"
 VERSION = "v1.9.6"
 # binary -> (wrapper module dir, Go package, module whose config/crd/bases we install)
@@ -51,21 +56,6 @@ def bin_dir() -> Path:
     return Path(root) / f"flux-{VERSION}"
 
 
-def find_go() -> str | None:
-    return (
-        os.environ.get("GO")
-        or shutil.which("go")
-        or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
-    )
-
-
-def _go_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["GOFLAGS"] = (env.get("GOFLAGS", "") + " -mod=readonly").strip()
-    env.setdefault("GOTOOLCHAIN", "local")
-    return env
-
-
 def build() -> Path:
     """Compile each controller missing from bin_dir(); return bin_dir()."""
     out = bin_dir()
@@ -78,19 +68,18 @@ def build() -> Path:
             continue
         if go is None:
             raise SystemExit("go not found (looked at $GO, PATH, /usr/local/go/bin/go)")
-        tmp = out / f".{name}.tmp"
-        cmd = [go, "build", "-p", "2", "-trimpath", "-ldflags=-s -w", "-o", str(tmp), pkg]
-        log(f"{name}: {' '.join(cmd)} (in {GOBUILD / moddir}) ...")
+        log(f"{name}: go build {pkg} (in {GOBUILD / moddir}) ...")
         t0 = time.monotonic()
-        proc = subprocess.run(
-            cmd, cwd=GOBUILD / moddir, env=_go_env(), capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            tmp.unlink(missing_ok=True)
-            raise SystemExit(f"building {name} failed:\n{proc.stdout}{proc.stderr}")
-        os.replace(tmp, target)
+        try:
+            build_binary(go, pkg, target, module=GOBUILD / moddir, env=_go_env(), nice=False)
+        except BuildError as exc:
+            raise SystemExit(str(exc)) from None
         log(f"{name}: built in {time.monotonic() - t0:.0f}s")
     return out
+
+
+def _go_env() -> dict[str, str]:
+    return go_env(default_toolchain="local")
 
 
 def crd_files() -> list[Path]:
@@ -100,15 +89,8 @@ def crd_files() -> list[Path]:
         raise SystemExit("go not found")
     files: list[Path] = []
     for moddir, pkg in BINARIES.values():
-        proc = subprocess.run(
-            [go, "list", "-m", "-f", "{{.Dir}}", pkg],
-            cwd=GOBUILD / moddir,
-            env=_go_env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        files += sorted(Path(proc.stdout.strip(), "config/crd/bases").glob("*.yaml"))
+        found = module_dir(go, pkg, module=GOBUILD / moddir, env=_go_env())
+        files += sorted((found / "config/crd/bases").glob("*.yaml"))
     return files
 
 

@@ -353,6 +353,17 @@ def delete_field(obj: Any, path: PathLike, *, prune_empty: bool = False) -> None
         parent.pop(segments[depth - 1], None)
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (maps and lists; much faster than
+    ``copy.deepcopy``), as plain ``dict`` and ``list``: a round-trip YAML node's
+    comments are left behind. Copy before ``set_field`` into a shared object."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
+
+
 def without_paths(manifest: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
     """A deep copy of ``manifest`` without the fields at ``paths`` (diff paths;
     ``""`` is skipped). The input is not changed.

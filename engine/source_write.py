@@ -204,6 +204,20 @@ class Scratch:
     def branch_exists(self, branch: str) -> bool:
         return f"refs/heads/{check_branch_name(branch)}" in {r.path for r in self._repo.refs}
 
+    def free_branch(self, base: str) -> str:
+        """``base``, or ``base-<HEAD's short id>`` when a branch ``base`` exists
+        (a second promotion or triage of the same thing gets a branch of its own)."""
+        return base if not self.branch_exists(base) else f"{base}-{self.base[:8]}"
+
+    def first_file(self, directory: str, names: Iterable[str]) -> str:
+        """The repo-relative path of the first of ``names`` that is a file in
+        ``directory`` ("" or "." for the top of the repository), "" for none."""
+        for name in names:
+            relative = f"{directory}/{name}" if directory not in ("", ".") else name
+            if self.file(relative).is_file():
+                return relative
+        return ""
+
     def commit(self, branch: str, message: str, *, push_to: str = "") -> Commit:
         """Commit what was written on a new ``branch`` of the repository (from
         HEAD), and push it to the remote ``push_to`` when given. ValidationError

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitwave.engine.health.registry import register_health_check
-from gitwave.engine.health.status import as_int, as_mapping, conditions_of, spec_of, status_of
+from gitwave.engine.health.status import Replicas, as_mapping, conditions_of, spec_of, status_of
 from gitwave.engine.model import Health, HealthCode, Manifest
 
 _NOT_OBSERVED = "Waiting for rollout spec update to be observed"
@@ -74,21 +74,17 @@ def rollout_health(manifest: Manifest) -> Health:
             HealthCode.PROGRESSING,
             "Waiting for rollout to finish: status has not been reconciled.",
         )
+    replicas = Replicas.of(manifest)
+    # Argo CD's order: old replicas are only waited for by a canary, below.
+    waiting = replicas.waiting(
+        not_updated=lambda _: "Waiting for roll out to finish: More replicas need to be updated",
+        not_available=lambda _: (
+            "Waiting for roll out to finish: updated replicas are still becoming available"
+        ),
+    )
+    if waiting is not None:
+        return waiting
     spec = spec_of(manifest)
-    wanted = as_int(spec.get("replicas"), 1)
-    replicas = as_int(status.get("replicas"))
-    updated = as_int(status.get("updatedReplicas"))
-    available = as_int(status.get("availableReplicas"))
-    if updated < wanted:
-        return Health(
-            HealthCode.PROGRESSING,
-            "Waiting for roll out to finish: More replicas need to be updated",
-        )
-    if available < updated:
-        return Health(
-            HealthCode.PROGRESSING,
-            "Waiting for roll out to finish: updated replicas are still becoming available",
-        )
     strategy = as_mapping(spec.get("strategy"))
     stable = _stable_hash(status)
     if strategy.get("blueGreen") is not None:
@@ -98,7 +94,7 @@ def rollout_health(manifest: Manifest) -> Health:
         if stable and stable != current:
             return Health(HealthCode.PROGRESSING, "waiting for analysis to complete")
     elif strategy.get("canary") is not None:
-        if replicas > updated:
+        if replicas.total > replicas.updated:
             return Health(
                 HealthCode.PROGRESSING,
                 "Waiting for roll out to finish: old replicas are pending termination",

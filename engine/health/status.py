@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gitwave.engine.model import Health, HealthCode, Manifest
@@ -72,3 +73,43 @@ def reason_is_failure(reason: str) -> bool:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Replicas:
+    """A replicated workload's counts: ``wanted`` (``spec.replicas``, 1 when
+    unset) and the status's ``total``, ``updated`` and ``available``."""
+
+    wanted: int
+    total: int
+    updated: int
+    available: int
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> Replicas:
+        """The counts of ``manifest`` (a Deployment, a Rollout, ...)."""
+        spec, status = spec_of(manifest), status_of(manifest)
+        return cls(
+            wanted=as_int(spec.get("replicas"), 1),
+            total=as_int(status.get("replicas")),
+            updated=as_int(status.get("updatedReplicas")),
+            available=as_int(status.get("availableReplicas")),
+        )
+
+    def waiting(
+        self,
+        *,
+        not_updated: Callable[[Replicas], str],
+        not_available: Callable[[Replicas], str],
+        old_pending: Callable[[Replicas], str] | None = None,
+    ) -> Health | None:
+        """Progressing, with the caller's message, while fewer replicas than wanted
+        are updated, then (with ``old_pending``) while old ones still run, then
+        while updated ones are not all available; None once none of that holds."""
+        if self.updated < self.wanted:
+            return Health(HealthCode.PROGRESSING, not_updated(self))
+        if old_pending is not None and self.total > self.updated:
+            return Health(HealthCode.PROGRESSING, old_pending(self))
+        if self.available < self.updated:
+            return Health(HealthCode.PROGRESSING, not_available(self))
+        return None

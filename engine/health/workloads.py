@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gitwave.engine.health.registry import register_health_check
 from gitwave.engine.health.status import (
+    Replicas,
     as_int,
     as_mapping,
     condition_of,
@@ -34,27 +35,21 @@ def _deployment(manifest: Manifest) -> Health:
             HealthCode.DEGRADED,
             explain(progressing, "Deployment exceeded its progress deadline"),
         )
-    wanted = as_int(spec.get("replicas"), 1)
-    replicas = as_int(status.get("replicas"))
-    updated = as_int(status.get("updatedReplicas"))
-    available = as_int(status.get("availableReplicas"))
-    if updated < wanted:
-        return Health(
-            HealthCode.PROGRESSING,
-            f"Waiting for rollout: {updated} of {wanted} new replicas have been updated",
-        )
-    if replicas > updated:
-        old = replicas - updated
-        return Health(
-            HealthCode.PROGRESSING,
-            f"Waiting for rollout: {plural(old, 'old replica')} pending termination",
-        )
-    if available < updated:
-        return Health(
-            HealthCode.PROGRESSING,
-            f"Waiting for rollout: {available} of {updated} updated replicas are available",
-        )
-    return Health(HealthCode.HEALTHY, f"{plural(available, 'replica')} available")
+    replicas = Replicas.of(manifest)
+    waiting = replicas.waiting(
+        not_updated=lambda r: (
+            f"Waiting for rollout: {r.updated} of {r.wanted} new replicas have been updated"
+        ),
+        old_pending=lambda r: (
+            f"Waiting for rollout: {plural(r.total - r.updated, 'old replica')} pending termination"
+        ),
+        not_available=lambda r: (
+            f"Waiting for rollout: {r.available} of {r.updated} updated replicas are available"
+        ),
+    )
+    if waiting is not None:
+        return waiting
+    return Health(HealthCode.HEALTHY, f"{plural(replicas.available, 'replica')} available")
 
 
 @register_health_check("apps", "StatefulSet")

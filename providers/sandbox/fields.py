@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gitwave.engine.api import MISSING_FIELD, delete_field, get_field, set_field
+from gitwave.engine.api import MISSING_FIELD, clone, delete_field, get_field, set_field
 from gitwave.engine.model import Manifest
 
 # A field of a FieldsV1 tree: map keys only (lists are atomic here), a
@@ -49,15 +49,6 @@ _METADATA_SKIP = frozenset(
         "selfLink",
     }
 )
-
-
-def clone(value: Any) -> Any:
-    """A deep copy of JSON-shaped data (much faster than ``copy.deepcopy``)."""
-    if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clone(v) for v in value]
-    return value
 
 
 def without_nulls(value: Any) -> Any:

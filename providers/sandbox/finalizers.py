@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitwave.engine.api import clone
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Manifest, ResourceKey
 
-from .fields import clone
 from .kinds import CRD_GROUP, CRD_KIND, builtin_kind, is_crd
 from .schema import Row
 from .store import Store

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from gitwave.engine.api import clone
 from gitwave.engine.errors import FieldConflictError, ProviderError
 from gitwave.engine.model import (
     SERVER_METADATA_FIELDS,
@@ -35,7 +36,7 @@ from .analysis import Fetch, http_get
 from .controllers import Rollout, StatusContext, controller_for
 from .controllers.rollouts import Moment, run_analysis
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
-from .fields import apply_as, apply_conflicts, clone, dotted, touch, update_as, without_nulls
+from .fields import apply_as, apply_conflicts, dotted, touch, update_as, without_nulls
 from .finalizers import (
     finalizers_of,
     finish_delete,

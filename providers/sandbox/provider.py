@@ -27,6 +27,7 @@ from gitwave.engine.api import (
     ChangeFeed,
     KindCatalog,
     Provider,
+    clone,
     health_of,
     is_cloud_group,
 )
@@ -44,7 +45,7 @@ from gitwave.engine.model import (
 )
 
 from .defaults import fold_string_data
-from .fields import clone, without_nulls
+from .fields import without_nulls
 from .finalizers import waiting_on
 from .kinds import is_crd, kind_from_crd
 from .lifecycle import GITWAVE_MANAGER, Lifecycle, with_hint

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from gitwave.engine.render.charts import forget_indexes
+from tests.tui.cli_support import sandbox_state
+
 
 def helm_binary() -> str:
     helm = shutil.which("helm")
@@ -50,6 +53,33 @@ spec:
         - name: web
           image: "nginx:{{ .Values.tag }}"
 """
+
+
+# A namespaced CRD a chart may ship (crds/) or guard its templates on.
+WIDGET_CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+
+@pytest.fixture(autouse=True)
+def helm_cli_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """For the CLI's Helm tests (autouse where a test module imports it): a
+    sandbox state and render cache of the test's own, and no chart repository
+    index remembered from another test."""
+    forget_indexes()
+    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
 
 
 def write_chart(

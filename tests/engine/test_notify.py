@@ -24,8 +24,10 @@ import yaml
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import HealthCode, ResourceKey, SyncStatus
-from gitwave.engine.notify import Notifier, Sender
-from gitwave.engine.notify_config import encode_secret_value, load_notifications
+from gitwave.engine.notify import Notifier
+from gitwave.engine.notify_load import load_notifications
+from gitwave.engine.notify_manifests import encode_secret_value
+from gitwave.engine.notify_send import Sender
 from gitwave.engine.reconciler.state import AppStatus
 from gitwave.tui.cli.loop_notify import start_notifications
 
@@ -69,14 +71,16 @@ def server() -> Iterator[Server]:
         def do_POST(self) -> None:
             this = state[0]
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = this.statuses.pop(0) if this.statuses else 200
-            self.send_response(status)
-            self.end_headers()
+            # Recorded before the answer goes out: the sender's next try (a
+            # thread of its own here) may otherwise be recorded first.
             with this.got:
+                status = this.statuses.pop(0) if this.statuses else 200
                 this.answered.append(status)
                 if status == 200:
                     this.received.append(Received(self.path, dict(self.headers), body))
                 this.got.notify_all()
+            self.send_response(status)
+            self.end_headers()
 
         def log_message(self, *args: object) -> None:
             pass

@@ -21,7 +21,8 @@ from gitwave.engine.model import ResourceKey
 from gitwave.engine.promotion import PromotionRefused, PromotionRequest, promote
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source_write import Scratch, check_branch_name
-from gitwave.engine.triage import Decision, TriageRequest, choose_field, drift_of, git_change
+from gitwave.engine.triage import Decision, TriageRequest, git_change
+from gitwave.engine.triage_fields import choose_field, drift_of
 from gitwave.engine.yaml_edit import YamlFile
 from gitwave.providers.sandbox import SandboxProvider
 

@@ -15,14 +15,14 @@ timed test) or by ``python -m tests.rollouts.peers``.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from tests.gobuild.wrapper import BuildError, build_missing, find_go, go_env, locked, module_dir
+
+__all__ = ["CRDS", "VERSION", "BuildError", "binary", "build", "cache_dir", "crd_dir", "present"]
 
 VERSION = "v1.10.2"
 MODULE = "github.com/argoproj/argo-rollouts"
@@ -36,10 +36,6 @@ CRDS = (
     "analysis-run-crd.yaml",
     "experiment-crd.yaml",
 )
-
-
-class BuildError(Exception):
-    """Building the controller failed; the message holds the command and go's output."""
 
 
 def cache_dir() -> Path:
@@ -62,78 +58,25 @@ def present() -> bool:
     )
 
 
-def find_go() -> str | None:
-    for candidate in (os.environ.get("GO"), shutil.which("go"), "/usr/local/go/bin/go"):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-@contextmanager
-def _locked() -> Iterator[None]:
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    with open(cache_dir() / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _go_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["GOFLAGS"] = (env.get("GOFLAGS", "") + " -mod=readonly").strip()
-    # go.mod says go 1.26.10: let an older local go fetch that toolchain.
-    env["GOTOOLCHAIN"] = "auto"
-    return env
-
-
 def build() -> Path:
     """Build what is missing (nice'd: the machine is shared); return the cache dir."""
-    with _locked():
+    with locked(cache_dir()):
         if present():
             return cache_dir()
         go = find_go()
         if go is None:
             raise BuildError("the go toolchain was not found; install Go >= 1.26")
-        env = _go_env()
-        out = cache_dir()
-        for name, pkg in BINARIES.items():
-            target = out / name
-            if target.is_file():
-                continue
-            tmp = out / f".{name}.tmp"
-            cmd = ["nice", go, "build", "-p", "2", "-trimpath", "-ldflags=-s -w", "-o", str(tmp)]
-            proc = subprocess.run(
-                [*cmd, pkg],
-                cwd=GOBUILD,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            if proc.returncode != 0:
-                tmp.unlink(missing_ok=True)
-                tail = "\n".join(proc.stdout.splitlines()[-40:])
-                raise BuildError(
-                    f"building {name} failed (in {GOBUILD}): GOTOOLCHAIN=auto "
-                    f"{' '.join(cmd[1:])} {pkg}\n{tail}"
-                )
-            os.replace(tmp, target)
-        moddir = subprocess.run(
-            [go, "list", "-m", "-f", "{{.Dir}}", MODULE],
-            cwd=GOBUILD,
-            env=env,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        # go.mod says go 1.26.10: let an older local go fetch that toolchain.
+        env = go_env(toolchain="auto")
+        build_missing(go, BINARIES, cache_dir(), module=GOBUILD, env=env)
+        crds = module_dir(go, MODULE, module=GOBUILD, env=env) / "manifests" / "crds"
         crd_dir().mkdir(parents=True, exist_ok=True)
         for name in CRDS:
-            source = Path(moddir) / "manifests" / "crds" / name
+            source = crds / name
             if not source.is_file():
                 raise BuildError(f"the CRD {name} is not in the module at {source}")
             shutil.copyfile(source, crd_dir() / name)
-        return out
+        return cache_dir()
 
 
 if __name__ == "__main__":

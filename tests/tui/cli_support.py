@@ -1,10 +1,11 @@
 """What the CLI tests share: running ``gitwave`` in-process as a user would
-type it, and a sandbox state of the test's own."""
+type it, a sandbox state of the test's own, and committing a test repository."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import git
 import pytest
 
 from gitwave.tui.cli import main
@@ -29,3 +30,13 @@ def sandbox_state(
         monkeypatch.setenv("GITWAVE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("NO_COLOR", "1")
     return state
+
+
+def commit(root: Path, message: str = "change", *, initial_branch: str = "") -> None:
+    """Commit everything under ``root`` (made a repository, on ``initial_branch``
+    when given, when it is none yet)."""
+    repo = git.Repo.init(root, **({"initial_branch": initial_branch} if initial_branch else {}))
+    repo.git.add("-A")
+    author = git.Actor("Test", "test@example.com")
+    repo.index.commit(message, author=author, committer=author)
+    repo.close()

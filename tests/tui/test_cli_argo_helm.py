@@ -15,41 +15,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 
 from gitwave.engine.render import clear_render_cache
 from gitwave.engine.render.charts import forget_indexes
-from tests.engine.helm_support import (
+from tests.engine.helm_support import (  # noqa: F401 (helm_cli_sandbox: an autouse fixture)
     CONFIGMAP,
     DEPLOYMENT,
+    WIDGET_CRD,
     ChartRepo,
+    helm_cli_sandbox,
     serve_chart_repo,
     write_chart,
 )
-from tests.tui.cli_support import run, sandbox_state
-
-CRD = """apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-"""
-
-
-@pytest.fixture(autouse=True)
-def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    forget_indexes()
-    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
+from tests.tui.cli_support import commit, run
 
 
 @pytest.fixture
@@ -62,20 +41,12 @@ def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
                     "web",
                     version,
                     templates={"cm.yaml": CONFIGMAP, "deploy.yaml": DEPLOYMENT},
-                    crds={"widgets.yaml": CRD},
+                    crds={"widgets.yaml": WIDGET_CRD},
                 )
             )
         repo.requests.clear()
         yield repo
     forget_indexes()
-
-
-def commit(root: Path, message: str = "change") -> None:
-    repo = git.Repo.init(root)
-    repo.git.add("-A")
-    author = git.Actor("Test", "test@example.com")
-    repo.index.commit(message, author=author, committer=author)
-    repo.close()
 
 
 def live(capsys: pytest.CaptureFixture[str], what: str, namespace: str) -> dict[str, Any]:

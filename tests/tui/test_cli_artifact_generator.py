@@ -19,20 +19,12 @@ from gitwave.engine.apps.artifact_generator import (
     build_artifacts,
     parse_artifact_generator,
 )
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import commit, run, sandbox_state
 
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return sandbox_state(tmp_path, monkeypatch, own_cache=True)
-
-
-def commit_all(root: Path) -> None:
-    repo = git.Repo.init(root, initial_branch="main")
-    repo.git.add("-A")
-    actor = git.Actor("Test", "test@example.com")
-    repo.index.commit("change", author=actor, committer=actor)
-    repo.close()
 
 
 def configmap(name: str, data: dict[str, str]) -> str:
@@ -54,7 +46,7 @@ def monorepo(tmp_path: Path) -> Path:
     }.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    commit_all(root)
+    commit(root, initial_branch="main")
     return root
 
 
@@ -111,7 +103,7 @@ def test_kustomizations_sync_the_generated_artifacts(
     fleet = tmp_path / "fleet"
     fleet.mkdir()
     (fleet / "flux.yaml").write_text(GENERATOR.format(url=monorepo))
-    commit_all(fleet)
+    commit(fleet, initial_branch="main")
 
     code, out, err = run(capsys, "sync", str(fleet), "--allow-local-repo", str(monorepo))
 
@@ -132,7 +124,7 @@ def test_a_generator_without_its_source_is_an_error_naming_it(
     fleet.mkdir()
     text = GENERATOR.format(url=monorepo).replace("name: mono}", "name: other}", 1)
     (fleet / "flux.yaml").write_text(text)
-    commit_all(fleet)
+    commit(fleet, initial_branch="main")
 
     code, _, err = run(capsys, "sync", str(fleet), "--allow-local-repo", str(monorepo))
 

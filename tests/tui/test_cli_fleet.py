@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 import yaml
 
 from gitwave.engine.locks import AppLocks
 from gitwave.engine.store import Store, SyncRecord
 from gitwave.tui.cli import main
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import commit, run, sandbox_state
 from tests.tui.test_loop_cli import Process, wait_for
 
 
@@ -78,14 +77,6 @@ def objects(app: App) -> list[dict[str, Any]]:
     ]
 
 
-def commit(root: Path) -> None:
-    repo = git.Repo.init(root)
-    repo.git.add("-A")
-    author = git.Actor("Test", "test@example.com")
-    repo.index.commit("fleet", author=author, committer=author)
-    repo.close()
-
-
 def flux_fleet(root: Path, apps: Sequence[App]) -> Path:
     """One GitRepository and a Kustomization per app; returns the definitions' directory."""
     docs: list[dict[str, Any]] = [
@@ -119,7 +110,7 @@ def flux_fleet(root: Path, apps: Sequence[App]) -> Path:
         )
     (root / "clusters").mkdir(parents=True)
     (root / "clusters" / "fleet.yaml").write_text(yaml.safe_dump_all(docs))
-    commit(root)
+    commit(root, "fleet")
     return root / "clusters"
 
 
@@ -152,7 +143,7 @@ def argo_fleet(root: Path, apps: Sequence[App]) -> Path:
         },
     }
     (root / "parent.yaml").write_text(yaml.safe_dump(parent))
-    commit(root)
+    commit(root, "fleet")
     return root / "parent.yaml"
 
 

@@ -14,14 +14,19 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import git
 import pytest
 
 from gitwave.engine.kube_versions import KUBERNETES_VERSION
 from gitwave.engine.render.capabilities import valid_api_versions
 from gitwave.engine.render.charts import forget_indexes
-from tests.engine.helm_support import ChartRepo, serve_chart_repo, write_chart
-from tests.tui.cli_support import run, sandbox_state
+from tests.engine.helm_support import (  # noqa: F401 (helm_cli_sandbox: an autouse fixture)
+    WIDGET_CRD,
+    ChartRepo,
+    helm_cli_sandbox,
+    serve_chart_repo,
+    write_chart,
+)
+from tests.tui.cli_support import commit, run
 
 GUARDED = """{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}
 apiVersion: v1
@@ -49,28 +54,6 @@ data:
 {{- end }}
 """
 
-CRD = """apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-"""
-
-
-@pytest.fixture(autouse=True)
-def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    forget_indexes()
-    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
-
 
 @pytest.fixture
 def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
@@ -80,14 +63,6 @@ def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
         )
         yield repo
     forget_indexes()
-
-
-def commit(root: Path) -> None:
-    repo = git.Repo.init(root)
-    repo.git.add("-A")
-    author = git.Actor("Test", "test@example.com")
-    repo.index.commit("change", author=author, committer=author)
-    repo.close()
 
 
 def configmaps(capsys: pytest.CaptureFixture[str], namespace: str) -> list[str]:
@@ -110,7 +85,7 @@ def kube_version(capsys: pytest.CaptureFixture[str], name: str, namespace: str) 
 def crd_app(tmp_path: Path) -> Path:
     root = tmp_path / "crds"
     root.mkdir()
-    (root / "widgets.yaml").write_text(CRD)
+    (root / "widgets.yaml").write_text(WIDGET_CRD)
     commit(root)
     return root
 

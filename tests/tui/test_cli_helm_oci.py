@@ -11,12 +11,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 
 from tests.engine.helm_support import helm_binary, write_chart
 from tests.oci_registry import OciRegistry
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import commit, run, sandbox_state
 
 
 @pytest.fixture(autouse=True)
@@ -35,14 +34,6 @@ def registry(oci_registry: OciRegistry, tmp_path: Path) -> OciRegistry:
         )
         oci_registry.push_chart(tmp_path / "pkg" / f"web-{version}.tgz", "charts")
     return oci_registry
-
-
-def commit(root: Path) -> None:
-    repo = git.Repo.init(root)
-    repo.git.add("-A")
-    author = git.Actor("Test", "test@example.com")
-    repo.index.commit("change", author=author, committer=author)
-    repo.close()
 
 
 def settings(capsys: pytest.CaptureFixture[str], name: str, namespace: str) -> dict[str, Any]:

@@ -14,18 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 
 from gitwave.engine.render.charts import forget_indexes
-from tests.engine.helm_support import (
+from tests.engine.helm_support import (  # noqa: F401 (helm_cli_sandbox: an autouse fixture)
     CONFIGMAP,
     DEPLOYMENT,
     ChartRepo,
+    helm_cli_sandbox,
     serve_chart_repo,
     write_chart,
 )
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import commit, run
 
 EXTRA = """apiVersion: v1
 kind: ConfigMap
@@ -53,12 +53,6 @@ data: {}
 """
 
 
-@pytest.fixture(autouse=True)
-def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    forget_indexes()
-    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
-
-
 @pytest.fixture
 def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
     with serve_chart_repo(tmp_path / "charts") as repo:
@@ -81,14 +75,6 @@ def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
         )
         yield repo
     forget_indexes()
-
-
-def commit(root: Path, message: str = "change") -> None:
-    repo = git.Repo.init(root)
-    repo.git.add("-A")
-    author = git.Actor("Test", "test@example.com")
-    repo.index.commit(message, author=author, committer=author)
-    repo.close()
 
 
 def release_yaml(url: str, version: str, *, extra_spec: str = "") -> str:

@@ -13,24 +13,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 
 from tests.engine.helm_support import helm_binary, write_chart
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import commit, run, sandbox_state
 
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return sandbox_state(tmp_path, monkeypatch, own_cache=True)
-
-
-def commit_all(root: Path) -> None:
-    repo = git.Repo.init(root, initial_branch="main")
-    repo.git.add("-A")
-    actor = git.Actor("Test", "test@example.com")
-    repo.index.commit("change", author=actor, committer=actor)
-    repo.close()
 
 
 FLUX = """\
@@ -85,7 +76,7 @@ def fleet(tmp_path: Path, charts: Path, *, copy: str, artifact: str = "api-chart
     (root / "apps").mkdir()
     (root / "clusters" / "flux.yaml").write_text(FLUX.format(url=charts, copy=copy))
     (root / "apps" / "release.yaml").write_text(RELEASE.format(artifact=artifact))
-    commit_all(root)
+    commit(root, initial_branch="main")
     return root
 
 
@@ -100,7 +91,7 @@ def charts(tmp_path: Path) -> Path:
         check=True,
         capture_output=True,
     )
-    commit_all(root)
+    commit(root, initial_branch="main")
     return root
 
 

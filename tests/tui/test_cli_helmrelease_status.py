@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.helm_support import ChartRepo
+from tests.engine.helm_support import (  # noqa: F401 (helm_cli_sandbox: an autouse fixture)
+    ChartRepo,
+    helm_cli_sandbox,
+)
 from tests.tui import test_cli_helmrelease as helmrelease
-from tests.tui.cli_support import run
-from tests.tui.test_cli_helmrelease import commit, release_yaml
+from tests.tui.cli_support import commit, run
+from tests.tui.test_cli_helmrelease import release_yaml
 
 # The same sandbox and chart repository (1.4.0 and 2.0.0 of chart web).
-sandbox_env = helmrelease.sandbox_env
 chart_repo = helmrelease.chart_repo
 
 

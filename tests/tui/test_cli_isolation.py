@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 import yaml
 
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import commit, run, sandbox_state
 
 
 @pytest.fixture(autouse=True)
@@ -83,14 +82,6 @@ spec:
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-
-
-def commit(root: Path, message: str) -> None:
-    repo = git.Repo.init(root)
-    repo.git.add("-A")
-    author = git.Actor("Test", "test@example.com")
-    repo.index.commit(message, author=author, committer=author)
-    repo.close()
 
 
 @pytest.fixture

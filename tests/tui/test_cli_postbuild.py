@@ -14,10 +14,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import commit, run, sandbox_state
 
 DATA = Path(__file__).parent.parent / "testdata" / "postbuild"
 PASSWORD = "s3cr3t-pass"
@@ -26,14 +25,6 @@ PASSWORD = "s3cr3t-pass"
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return sandbox_state(tmp_path, monkeypatch, own_cache=True)
-
-
-def commit(root: Path, message: str = "change") -> None:
-    repo = git.Repo.init(root)
-    repo.git.add("-A")
-    author = git.Actor("Test", "test@example.com")
-    repo.index.commit(message, author=author, committer=author)
-    repo.close()
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import yaml
 
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import HealthCode
-from gitwave.engine.notify import Notifier, Sender
-from gitwave.engine.notify_config import load_notifications
+from gitwave.engine.notify import Notifier
+from gitwave.engine.notify_load import load_notifications
+from gitwave.engine.notify_send import Sender
 from gitwave.engine.reconciler import LoopOptions
 from gitwave.engine.router import ProviderRouter
 from gitwave.providers.sandbox import SandboxProvider

@@ -10,8 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gitwave.engine.notify import Notifier, Sender
-from gitwave.engine.notify_config import load_notifications
+from gitwave.engine.notify import Notifier
+from gitwave.engine.notify_load import load_notifications
+from gitwave.engine.notify_send import Sender
 
 
 def start_notifications(path: str, *, say: Callable[..., None]) -> tuple[Notifier, Sender] | None:

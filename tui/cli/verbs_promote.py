@@ -27,14 +27,8 @@ from gitwave.engine.drift import DriftedField
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.promotion import Promotion, PromotionRefused, PromotionRequest, promote
 from gitwave.engine.source_write import Commit
-from gitwave.engine.triage import (
-    Decision,
-    Triage,
-    TriageRequest,
-    choose_field,
-    drift_of,
-    git_change,
-)
+from gitwave.engine.triage import Decision, Triage, TriageRequest, git_change
+from gitwave.engine.triage_fields import choose_field, drift_of
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.output import dump, table
 

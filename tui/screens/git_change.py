@@ -29,7 +29,8 @@ from gitwave.engine.apps import AppSpec
 from gitwave.engine.drift import DriftedField
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.promotion import Promotion, PromotionRequest, promote
-from gitwave.engine.triage import Decision, TriageRequest, drift_of, git_change
+from gitwave.engine.triage import Decision, TriageRequest, git_change
+from gitwave.engine.triage_fields import drift_of
 from gitwave.tui.screens.modals import ConfirmScreen
 
 if TYPE_CHECKING:
