@@ -33,6 +33,7 @@ from gitwave.engine.graph_facts import parse_sync_options, parse_sync_wave
 from gitwave.engine.mask import is_secret_key, mask_like, mask_secret_manifest, mask_values
 from gitwave.engine.model import (
     Action,
+    ApplyMode,
     HookPhase,
     Kept,
     Live,
@@ -52,7 +53,7 @@ from gitwave.engine.ownership import (
     retrack_change,
 )
 
-__all__ = ["PlanOptions", "make_plan"]
+__all__ = ["PlanOptions", "apply_modes", "make_plan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,11 +120,19 @@ def make_plan(
     """
     owner = Owner(app, source)
     _check_namespaces(graph, live, options, namespaces_live)
+    modes = apply_modes(graph.resources.values(), (*live.values(), *tracked))
+    # Objects this sync leaves as they are (a skipped CRD, an existing create-only
+    # one) may belong to anyone: they are checked no more than hooks are.
+    untouched = {
+        key
+        for key, mode in modes.items()
+        if mode is ApplyMode.SKIP or (mode is ApplyMode.CREATE_ONLY and live.get(key) is not None)
+    }
     adopted = check_owners(
         owner,
         desired={key: live.get(key) for key in graph.resources},
         tracked=tracked,
-        hooks={key for key in graph.resources if graph.facts_of(key).is_hook},
+        hooks={key for key in graph.resources if graph.facts_of(key).is_hook} | untouched,
         adopt=options.adopt,
         source_label=options.source_label,
     )
@@ -132,13 +141,19 @@ def make_plan(
     if options.prune:
         _check_safe_to_prune(app, graph, live, tracked, prunable, options)
 
+    warnings.extend(_left_as_is(graph, live, modes, options))
     placed: _Placed = []
     last_step: dict[int, int] = {}
     for stage in (*graph.stages, *graph.fail_stages):
         tasks = tuple(
             task
             for key in stage.keys
-            if (task := _apply_task(key, graph, live.get(key), options, owner)) is not None
+            if (
+                task := _apply_task(
+                    key, graph, live.get(key), options, owner, modes.get(key, ApplyMode.APPLY)
+                )
+            )
+            is not None
         )
         if stage.phase is HookPhase.SYNC:
             last_step[stage.wave] = max(last_step.get(stage.wave, -1), stage.step)
@@ -222,16 +237,71 @@ def _shown(live: Live | None, desired: Resource | None = None) -> Live | None:
     return Live(live.key, mask_secret_manifest(live.manifest), live.resource_version, live.complete)
 
 
+def apply_modes(
+    resources: Iterable[Resource], live: Iterable[Live | None]
+) -> dict[ResourceKey, ApplyMode]:
+    """How each gated object (``Resource.install_gate``: a HelmRelease's CRDs)
+    is applied: its ``on_upgrade`` mode when an object of its release is
+    live (in ``live``: the observed desired objects and the app's tracked
+    ones), else its ``on_install`` mode. Objects without a gate are not listed."""
+    gated = [r for r in resources if r.install_gate is not None]
+    if not gated:
+        return {}
+    seen = [s for s in live if s is not None]
+    modes: dict[ResourceKey, ApplyMode] = {}
+    for resource in gated:
+        gate = resource.install_gate
+        assert gate is not None
+        installed = any(gate.installed_by(s.labels) for s in seen)
+        modes[resource.key] = gate.on_upgrade if installed else gate.on_install
+    return modes
+
+
+def _left_as_is(
+    graph: ResourceGraph,
+    live: Mapping[ResourceKey, Live | None],
+    modes: Mapping[ResourceKey, ApplyMode],
+    options: PlanOptions,
+) -> list[str]:
+    """A warning for each live gated object that differs from the source and
+    that its mode leaves as it is (a CRD a new chart version changed)."""
+    warnings = []
+    for key, mode in sorted(modes.items(), key=lambda item: order_key(item[0])):
+        seen = live.get(key)
+        if mode.applies_updates or seen is None:
+            continue
+        resource = graph.resources[key]
+        ignore = options.ignore.get(key, ())
+        if diff_manifest(resource.manifest, seen.manifest, ignore=ignore):
+            gate = resource.install_gate
+            assert gate is not None
+            warnings.append(
+                f"{key.display} differs from the chart but is left as it is: "
+                f"{gate.subject} applies CRDs with policy {mode.value} now; "
+                "set CreateReplace to update them"
+            )
+    return warnings
+
+
 def _apply_task(
-    key: ResourceKey, graph: ResourceGraph, seen: Live | None, options: PlanOptions, owner: Owner
+    key: ResourceKey,
+    graph: ResourceGraph,
+    seen: Live | None,
+    options: PlanOptions,
+    owner: Owner,
+    mode: ApplyMode = ApplyMode.APPLY,
 ) -> Task | None:
     resource = graph.resources[key]
     facts = graph.facts_of(key)
     masked = resource.masked_values
     if facts.is_hook:
         return Task(key, Action.HOOK, resource, _shown(seen, resource), facts=facts)
+    if mode is ApplyMode.SKIP:
+        return None  # never applied nor waited on; still desired, so never pruned
     if seen is None:
         return Task(key, Action.CREATE, resource, None, facts=facts)
+    if mode is ApplyMode.CREATE_ONLY:
+        return Task(key, Action.NONE, resource, _shown(seen, resource), facts=facts)
     ignore = options.ignore.get(key, ())
     secret = resource.is_secret
     same = options.same_values.get(key)

@@ -3,7 +3,9 @@
 gitwave plays helm-controller: a HelmRelease in an app's render is replaced by
 what ``helm template`` makes of its chart, with the flags Flux's Helm SDK sets
 (release name ``[targetNamespace-]name``, the release namespace,
-``--kube-version`` of the target, CRDs per ``install.crds``), its
+``--kube-version`` of the target, the target's API versions), the chart's
+CRDs applied per ``install.crds`` on the first install and ``upgrade.crds``
+after it (``model.InstallGate``, decided by the plan), its
 ``postRenderers`` (Kustomize patches and images) applied by the real
 Kustomize, and helm-controller's origin labels. The chart comes from the
 source the HelmRelease names in the same render: a ``HelmRepository`` (HTTP
@@ -25,6 +27,7 @@ import base64
 import copy
 import hashlib
 import posixpath
+import re
 import shutil
 import tarfile
 import tempfile
@@ -42,7 +45,14 @@ from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.model import FLUX_SOURCE_GROUP, AppSource
 from gitwave.engine.errors import RenderError, ValidationError
 from gitwave.engine.kube_versions import current_version
-from gitwave.engine.model import ANNOTATION_DEPENDS_ON, Resource, ResourceKey, SourceRef
+from gitwave.engine.model import (
+    ANNOTATION_DEPENDS_ON,
+    ApplyMode,
+    InstallGate,
+    Resource,
+    ResourceKey,
+    SourceRef,
+)
 from gitwave.engine.names import HELM_RELEASE_MAX
 from gitwave.engine.render import Rendered, RenderOptions
 from gitwave.engine.render.capabilities import target_api_versions
@@ -173,7 +183,8 @@ class _Release:
     values: Mapping[str, Any]
     values_from: tuple[Mapping[str, Any], ...]
     create_namespace: bool
-    include_crds: bool
+    install_crds: ApplyMode
+    upgrade_crds: ApplyMode
     depends_on: tuple[tuple[str, str], ...]
     post_renderers: tuple[Mapping[str, Any], ...]
 
@@ -237,13 +248,36 @@ def _parse_release(resource: Resource) -> _Release:
         values=reader.mapping(spec, "spec.values"),
         values_from=values_from,
         create_namespace=reader.boolean(install, "spec.install.createNamespace"),
-        # Flux creates CRDs on install unless told to skip them (``install.crds``,
-        # default Create); gitwave applies what the chart holds on every sync, so
-        # the install policy decides whether CRDs are part of the release.
-        include_crds=crds["install"] != "Skip",
+        # Flux's defaults: CRDs are created on install, left alone on upgrade.
+        install_crds=ApplyMode(crds["install"] or "Create"),
+        upgrade_crds=ApplyMode(crds["upgrade"] or "Skip"),
         depends_on=depends_on,
         post_renderers=post_renderers,
     )
+
+
+# A document helm read from a chart's (or a sub-chart's) ``crds/`` directory, as
+# ``fetched_chart_docs`` names it: ``name-version/[charts/sub/]crds/file.yaml``.
+_CRDS_DIRECTORY = re.compile(r"^[^/]+/(?:charts/[^/]+/)*crds/")
+
+
+def _gated(resource: Resource, release: _Release) -> Resource:
+    """A CRD from the chart's ``crds/`` directory, applied as ``install.crds``
+    says on the release's first install and as ``upgrade.crds`` says later
+    (Helm and Flux leave CRDs in templates/ to the templates' rules)."""
+    if (
+        resource.key.kind != "CustomResourceDefinition"
+        or resource.source is None
+        or not _CRDS_DIRECTORY.match(resource.source.file)
+    ):
+        return resource
+    gate = InstallGate(
+        labels=((_LABEL_NAME, release.name), (_LABEL_NAMESPACE, release.namespace)),
+        on_install=release.install_crds,
+        on_upgrade=release.upgrade_crds,
+        subject=f"HelmRelease/{release.namespace}/{release.name}",
+    )
+    return replace(resource, install_gate=gate)
 
 
 def _chart_directory(root: Path, where: str, subject: str) -> Path:
@@ -321,7 +355,9 @@ class _Context:
             release_name=release.release_name,
             namespace=release.release_namespace,
             values_texts=(yaml.safe_dump(values, sort_keys=False),) if values else (),
-            include_crds=release.include_crds,
+            # Always rendered: a skipped CRD stays desired, so it is never pruned;
+            # the plan applies each as the release's install/upgrade policy says.
+            include_crds=True,
             kube_version=f"v{self.kube_version}.0",
             api_versions=target_api_versions(),
             redact=frozenset(secret_values),
@@ -330,7 +366,7 @@ class _Context:
         docs = _post_render(docs, release)
         docs = [_labelled(doc, release) for doc in docs]
         options = RenderOptions(default_namespace=release.release_namespace)
-        resources = list(to_resources(docs, options))
+        resources = [_gated(r, release) for r in to_resources(docs, options)]
         if release.create_namespace and not any(
             r.key.kind == "Namespace" and r.key.name == release.release_namespace for r in resources
         ):
