@@ -19,24 +19,16 @@ import git
 import pytest
 
 from gitwave.engine.render.charts import forget_indexes
-from tests.engine.helm_support import CONFIGMAP, ChartRepo, serve_chart_repo, write_chart
+from tests.engine.helm_support import (
+    CONFIGMAP,
+    WIDGETS_CRD,
+    ChartRepo,
+    serve_chart_repo,
+    write_chart,
+)
 from tests.tui.cli_support import run, sandbox_state
 
-WIDGETS = """apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-"""
+WIDGETS = WIDGETS_CRD
 
 # 1.1.0's Widget CRD: a printer column more, the change a user would see.
 WIDGETS_1_1 = (
