@@ -56,7 +56,7 @@ from gitwave.engine.model import (
 from gitwave.engine.names import HELM_RELEASE_MAX
 from gitwave.engine.render import Rendered, RenderOptions
 from gitwave.engine.render.capabilities import target_api_versions
-from gitwave.engine.render.charts import ChartRef, FetchedChart, fetch_chart
+from gitwave.engine.render.charts import ChartRef, FetchedChart, chart_cache_dir, fetch_chart
 from gitwave.engine.render.directory import Doc, parse_yaml
 from gitwave.engine.render.helm import ChartRender, fetched_chart_docs
 from gitwave.engine.render.kustomize import kustomize_command
@@ -69,8 +69,10 @@ from gitwave.engine.source import (
     allowed_local_repos,
     check_local_repo,
     open_source,
+    redact_url,
     safe_join,
 )
+from gitwave.engine.source_oci import OciArtifactRef, pull_artifact
 
 HELM_GROUP = "helm.toolkit.fluxcd.io"
 _SOURCE_KINDS = ("HelmRepository", "OCIRepository", "HelmChart", "GitRepository")
@@ -78,6 +80,8 @@ _CRD_POLICIES = ("Skip", "Create", "CreateReplace")
 _LABEL_NAME = f"{HELM_GROUP}/name"
 _LABEL_NAMESPACE = f"{HELM_GROUP}/namespace"
 _HELM_HOOK = "helm.sh/hook"
+# The layer of a chart pushed by ``helm push``.
+HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 
 def has_helm_releases(rendered: Rendered) -> bool:
@@ -485,8 +489,30 @@ class _Context:
         if not url.startswith("oci://"):
             reader.fail(f"spec.url: {url!r} is not an oci:// URL")
         ref = reader.mapping(spec, "spec.ref")
-        if reader.string(ref, "spec.ref.digest"):
-            reader.fail("spec.ref.digest is not supported yet; use spec.ref.tag or semver")
+        digest = reader.string(ref, "spec.ref.digest")
+        if digest:
+            # A digest pins the manifest: pulled over the registry API (``helm pull``
+            # takes versions), its chart layer checked against its digest.
+            subject = f"OCIRepository/{source.key.namespace}/{source.key.name}"
+            pulled = pull_artifact(
+                OciArtifactRef(
+                    url,
+                    digest=digest,
+                    insecure=reader.boolean(spec, "spec.insecure"),
+                    media_type=HELM_CHART_LAYER,
+                ),
+                subject=f"{subject} ({source.source})",
+                cache_dir=(self.cache_dir or chart_cache_dir()) / "oci-layers",
+            )
+            directory = _chart_directory(pulled.directory, release.where, subject)
+            meta = yaml.safe_load((directory / "Chart.yaml").read_text(encoding="utf-8")) or {}
+            return FetchedChart(
+                directory=directory,
+                name=str(meta.get("name", directory.name)),
+                version=str(meta.get("version", "")),
+                digest=digest.removeprefix("sha256:"),
+                url=redact_url(url),
+            )
         version = reader.string(ref, "spec.ref.semver") or reader.string(ref, "spec.ref.tag")
         repository, _, name = url.rstrip("/").rpartition("/")
         return fetch_chart(

@@ -3,7 +3,8 @@
 A real chart repository (``helm package`` + ``helm repo index``) is served on
 127.0.0.1; the app's repository holds a HelmRepository and a HelmRelease whose
 version range picks the newest 1.x chart. gitwave plays helm-controller: the
-chart's objects are applied and become healthy on the cluster; when a newer
+chart's objects are applied and become healthy on the cluster; a kubectl edit
+of one is drift the plan names and the next sync takes back; when a newer
 chart is published the range picks it, and the object it no longer renders is
 pruned. A chart's CRDs follow the release's ``upgrade.crds`` on an upgrade:
 Skip leaves the live CRD as it is, Create creates only the new one,
@@ -21,7 +22,7 @@ import pytest
 
 from gitwave.engine import operations
 from gitwave.engine.apps import AppSpec, load_apps
-from gitwave.engine.model import ChangeAction, HealthCode
+from gitwave.engine.model import Action, ChangeAction, HealthCode, ResourceKey
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.render.charts import forget_indexes
 from gitwave.engine.router import ProviderRouter
@@ -29,6 +30,7 @@ from gitwave.engine.sync import SyncPhase, SyncResult
 from gitwave.providers.kubernetes import KubernetesProvider
 from tests.e2e.test_kube_contract import kubectl_for, provider_for, unique
 from tests.engine.helm_support import CONFIGMAP, DEPLOYMENT, serve_chart_repo, write_chart
+from tests.providers.contract import wait_until
 
 if TYPE_CHECKING:
     from .conftest import KubeCluster
@@ -122,6 +124,38 @@ def test_helmrelease_syncs_becomes_healthy_and_upgrade_prunes(
             settings = kubectl.get("configmap", "web-settings", namespace)
             assert settings is not None and settings["data"]["chart"] == "1.4.0"
             assert kubectl.get("configmap", "web-extra", namespace) is not None
+
+            # Drift: someone edits a chart object with kubectl. The plan names the
+            # field; the sync takes it back, as helm-controller's drift correction.
+            key = ResourceKey("", "ConfigMap", namespace, "web-settings")
+            kubectl.run(
+                "patch",
+                "configmap",
+                "web-settings",
+                "-n",
+                namespace,
+                "--type=merge",
+                "-p",
+                '{"data":{"greeting":"edited"}}',
+            )
+            wait_until(
+                lambda: (
+                    (live := kube.observe(key)) is not None
+                    and live.manifest["data"]["greeting"] == "edited"
+                ),
+                seconds=10,
+                what="the edit to show",
+            )
+            drifted = operations.plan(app, SyncRequest(retry=False), targets=targets)
+            (task,) = [t for t in drifted.plan.tasks() if t.key == key]
+            assert task.action is Action.UPDATE
+            assert [(c.path, c.live, c.desired) for c in task.changes] == [
+                ("data.greeting", "edited", "hello")
+            ]
+            healed = _sync(app, targets)
+            assert healed.phase is SyncPhase.SUCCEEDED, healed.message
+            settings = kubectl.get("configmap", "web-settings", namespace)
+            assert settings is not None and settings["data"]["greeting"] == "hello"
 
             # 1.5.0 is published; the range picks it once the index is read
             # again (the HelmRepository's interval passing), and it renders no
