@@ -120,7 +120,16 @@ def make_plan(
     """
     owner = Owner(app, source)
     _check_namespaces(graph, live, options, namespaces_live)
-    modes = apply_modes(graph.resources.values(), (*live.values(), *tracked))
+    # The app's own live objects say whether a release was installed (another
+    # app's release of the same name is not this one).
+    ours = [
+        seen
+        for seen in (*live.values(), *tracked)
+        if seen is not None
+        and (found := Owner.of(seen.annotations)) is not None
+        and found.app == app
+    ]
+    modes = apply_modes(graph.resources.values(), ours)
     # Objects this sync leaves as they are (a skipped CRD, an existing create-only
     # one) may belong to anyone: they are checked no more than hooks are.
     untouched = {
