@@ -7,7 +7,7 @@ what ``helm template`` makes of its chart, with the flags Flux's Helm SDK sets
 CRDs applied per ``install.crds`` on the first install and ``upgrade.crds``
 after it (``model.InstallGate``, decided by the plan), its
 ``postRenderers`` (Kustomize patches and images) applied by the real
-Kustomize, and helm-controller's origin labels. The chart comes from the
+Kustomize, and helm-controller's origin labels (``helmrelease_post``). The chart comes from the
 source the HelmRelease names in the same render: a ``HelmRepository`` (HTTP
 index or ``type: oci``), an ``OCIRepository`` (``chartRef``), a ``HelmChart``
 (``chartRef``) or a ``GitRepository`` (a chart directory in it). Those source
@@ -15,7 +15,8 @@ objects are read, never applied (as the Kustomizations of a bootstrap tree).
 
 Values are merged as Flux merges them: each ``valuesFrom`` entry in order
 (a ConfigMap or Secret key read from the target, ``targetPath`` setting one
-value, ``optional`` allowing absence), then ``spec.values``. A value read from
+value, ``optional`` allowing absence), then ``spec.values``
+(``helmrelease_values``). A value read from
 a Secret is masked in every diff, event and error (``Resource.masked_values``).
 A chart that cannot be fetched fails the whole render, naming the URL: never
 an empty render, so nothing of the release is pruned.
@@ -23,7 +24,6 @@ an empty render, so nothing of the release is pruned.
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import posixpath
@@ -41,6 +41,14 @@ import yaml
 
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.flux import parse_git_repository
+from gitwave.engine.apps.helmrelease_post import (
+    HELM_GROUP,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+    labelled,
+    post_render,
+)
+from gitwave.engine.apps.helmrelease_values import release_values
 from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.model import FLUX_SOURCE_GROUP, AppSource
 from gitwave.engine.errors import RenderError, ValidationError
@@ -57,12 +65,10 @@ from gitwave.engine.names import HELM_RELEASE_MAX
 from gitwave.engine.render import Rendered, RenderOptions
 from gitwave.engine.render.capabilities import target_api_versions
 from gitwave.engine.render.charts import ChartRef, FetchedChart, chart_cache_dir, fetch_chart
-from gitwave.engine.render.directory import Doc, parse_yaml
+from gitwave.engine.render.directory import Doc
 from gitwave.engine.render.helm import ChartRender, fetched_chart_docs
-from gitwave.engine.render.kustomize import kustomize_command
 from gitwave.engine.render.postbuild import ObjectReader
 from gitwave.engine.render.resources import to_resources
-from gitwave.engine.render.tools import run_tool
 from gitwave.engine.render.values import HelmReleaseInfo
 from gitwave.engine.source import (
     Checkout,
@@ -74,11 +80,8 @@ from gitwave.engine.source import (
 )
 from gitwave.engine.source_oci import OciArtifactRef, pull_artifact
 
-HELM_GROUP = "helm.toolkit.fluxcd.io"
 _SOURCE_KINDS = ("HelmRepository", "OCIRepository", "HelmChart", "GitRepository")
 _CRD_POLICIES = ("Skip", "Create", "CreateReplace")
-_LABEL_NAME = f"{HELM_GROUP}/name"
-_LABEL_NAMESPACE = f"{HELM_GROUP}/namespace"
 _HELM_HOOK = "helm.sh/hook"
 # The layer of a chart pushed by ``helm push``.
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
@@ -276,7 +279,7 @@ def _gated(resource: Resource, release: _Release) -> Resource:
     ):
         return resource
     gate = InstallGate(
-        labels=((_LABEL_NAME, release.name), (_LABEL_NAMESPACE, release.namespace)),
+        labels=((LABEL_NAME, release.name), (LABEL_NAMESPACE, release.namespace)),
         on_install=release.install_crds,
         on_upgrade=release.upgrade_crds,
         subject=f"HelmRelease/{release.namespace}/{release.name}",
@@ -354,7 +357,13 @@ class _Context:
         """The objects ``release`` renders to, the GitRepository it used (if one)
         and the chart."""
         chart, root, git_key = self._chart(release)
-        values, secret_values = self._values(release)
+        values, secret_values = release_values(
+            values=release.values,
+            values_from=release.values_from,
+            read=self.read,
+            namespace=release.namespace,
+            where=release.where,
+        )
         how = ChartRender(
             release_name=release.release_name,
             namespace=release.release_namespace,
@@ -367,8 +376,8 @@ class _Context:
             redact=frozenset(secret_values),
         )
         docs = fetched_chart_docs(chart, how, where=release.where, root=root)
-        docs = _post_render(docs, release)
-        docs = [_labelled(doc, release) for doc in docs]
+        docs = post_render(docs, release.post_renderers, release.where)
+        docs = [labelled(doc, release.name, release.namespace) for doc in docs]
         options = RenderOptions(default_namespace=release.release_namespace)
         resources = [_gated(r, release) for r in to_resources(docs, options)]
         if release.create_namespace and not any(
@@ -565,187 +574,6 @@ class _Context:
         if found is None:
             reader.fail(f"{field_name}: {kind}/{namespace}/{name} is not defined in what was read")
         return found
-
-    # --- values ------------------------------------------------------------
-
-    def _values(self, release: _Release) -> tuple[dict[str, Any], set[str]]:
-        """The merged values and the secret strings among them."""
-        merged: dict[str, Any] = {}
-        secrets: set[str] = set()
-        reader = Reader(release.where)
-        for i, entry in enumerate(release.values_from):
-            field_name = f"spec.valuesFrom[{i}]"
-            kind = reader.string(entry, f"{field_name}.kind")
-            name = reader.string(entry, f"{field_name}.name")
-            key = reader.string(entry, f"{field_name}.valuesKey") or "values.yaml"
-            target_path = reader.string(entry, f"{field_name}.targetPath")
-            optional = reader.boolean(entry, f"{field_name}.optional")
-            subject = f"{kind}/{release.namespace}/{name}"
-            live = None if self.read is None else self.read(kind, release.namespace, name)
-            text = _data_value(live, kind, key) if live is not None else None
-            if text is None:
-                if optional:
-                    continue
-                missing = "does not exist" if live is None else f"has no key {key!r}"
-                raise ValidationError(
-                    release.where,
-                    f"{field_name}: {subject} {missing}",
-                    hint="create it on the target, or mark the entry optional: true",
-                )
-            if kind == "Secret":
-                secrets.update(_leaves(text) if not target_path else {text})
-            if target_path:
-                _set_path(merged, target_path, yaml.safe_load(text) if text else "")
-                continue
-            try:
-                loaded = yaml.safe_load(text) if text.strip() else {}
-            except yaml.YAMLError:
-                # Never quote a Secret's text; the key names the problem.
-                raise ValidationError(
-                    release.where, f"{field_name}: {subject} key {key!r} is not YAML"
-                ) from None
-            if not isinstance(loaded, dict):
-                raise ValidationError(
-                    release.where, f"{field_name}: {subject} key {key!r} is not a YAML mapping"
-                )
-            _merge(merged, loaded)
-        _merge(merged, copy.deepcopy(dict(release.values)))
-        return merged, {s for s in secrets if len(s) >= 4}
-
-
-def _data_value(live: Mapping[str, Any], kind: str, key: str) -> str | None:
-    if kind == "Secret":
-        string_data = live.get("stringData")
-        if isinstance(string_data, dict) and isinstance(string_data.get(key), str):
-            return str(string_data[key])
-        data = live.get("data")
-        raw = data.get(key) if isinstance(data, dict) else None
-        if not isinstance(raw, str):
-            return None
-        try:
-            return base64.b64decode(raw).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return None
-    data = live.get("data")
-    value = data.get(key) if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def _leaves(text: str) -> set[str]:
-    """Every scalar of a YAML text (the values a Secret gives), and the text itself."""
-    found = {text.strip()}
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return found
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-        elif node is not None and not isinstance(node, bool):
-            found.add(str(node))
-
-    walk(loaded)
-    return found
-
-
-def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
-    """Helm's merge: mappings merge key by key, anything else replaces."""
-    for key, value in other.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
-
-
-def _set_path(into: dict[str, Any], path: str, value: Any) -> None:
-    """``a.b.c`` → into[a][b][c] = value (Helm's ``--set`` path, dots only)."""
-    parts = [p for p in path.split(".") if p]
-    node = into
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    if parts:
-        node[parts[-1]] = value
-
-
-# --- after helm ---------------------------------------------------------------
-
-
-def _labelled(doc: Doc, release: _Release) -> Doc:
-    """helm-controller's origin labels on every object (its post-renderer does so)."""
-    if not isinstance(doc.value, dict) or not isinstance(doc.value.get("metadata"), dict):
-        return doc
-    value = dict(doc.value)
-    meta = dict(value["metadata"])
-    labels = dict(meta.get("labels") or {})
-    labels[_LABEL_NAME] = release.name
-    labels[_LABEL_NAMESPACE] = release.namespace
-    meta["labels"] = labels
-    value["metadata"] = meta
-    return Doc(value, doc.source, encrypted=doc.encrypted)
-
-
-def _post_render(docs: list[Doc], release: _Release) -> list[Doc]:
-    """``spec.postRenderers[].kustomize``: patches and images, through the real Kustomize."""
-    if not release.post_renderers:
-        return docs
-    command = kustomize_command()
-    if command is None:
-        raise RenderError(
-            SourceRef(release.where), "spec.postRenderers needs kustomize, which is not installed"
-        )
-    for i, renderer in enumerate(release.post_renderers):
-        kustomize = renderer.get("kustomize")
-        if not isinstance(kustomize, dict):
-            continue
-        unknown = set(kustomize) - {"patches", "images"}
-        if unknown:
-            raise ValidationError(
-                release.where,
-                f"spec.postRenderers[{i}].kustomize: {', '.join(sorted(unknown))} not supported",
-            )
-        with tempfile.TemporaryDirectory(prefix="gitwave-postrender-") as tmp:
-            (Path(tmp) / "all.yaml").write_text(
-                yaml.safe_dump_all([d.value for d in docs], sort_keys=False), encoding="utf-8"
-            )
-            kustomization: dict[str, Any] = {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "resources": ["all.yaml"],
-            }
-            for field_name in ("patches", "images"):
-                if kustomize.get(field_name):
-                    kustomization[field_name] = kustomize[field_name]
-            (Path(tmp) / "kustomization.yaml").write_text(
-                yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8"
-            )
-            output = run_tool(
-                [*command, "--load-restrictor=LoadRestrictionsRootOnly", tmp],
-                tool="kustomize (postRenderers)",
-                where=release.where,
-                cwd=tmp,
-                hide_dirs=(tmp,),
-            )
-        by_key = {_doc_key(d): d.source for d in docs}
-        docs = [
-            Doc(d.value, by_key.get(_doc_key(d), SourceRef(release.where)))
-            for d in parse_yaml(output, release.where)
-        ]
-    return docs
-
-
-def _doc_key(doc: Doc) -> tuple[str, str, str]:
-    value = doc.value if isinstance(doc.value, dict) else {}
-    meta = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
-    assert isinstance(meta, dict)
-    return (str(value.get("kind")), str(meta.get("namespace", "")), str(meta.get("name")))
 
 
 def _with_dependencies(
