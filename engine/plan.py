@@ -52,8 +52,9 @@ from gitwave.engine.ownership import (
     protected_reason,
     retrack_change,
 )
+from gitwave.engine.plan_gates import apply_modes, left_as_is
 
-__all__ = ["PlanOptions", "apply_modes", "make_plan"]
+__all__ = ["PlanOptions", "make_plan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,7 +151,7 @@ def make_plan(
     if options.prune:
         _check_safe_to_prune(app, graph, live, tracked, prunable, options)
 
-    warnings.extend(_left_as_is(graph, live, modes, options))
+    warnings.extend(left_as_is(graph, live, modes, options.ignore))
     placed: _Placed = []
     last_step: dict[int, int] = {}
     for stage in (*graph.stages, *graph.fail_stages):
@@ -244,52 +245,6 @@ def _shown(live: Live | None, desired: Resource | None = None) -> Live | None:
     if not is_secret_key(live.key):
         return live
     return Live(live.key, mask_secret_manifest(live.manifest), live.resource_version, live.complete)
-
-
-def apply_modes(
-    resources: Iterable[Resource], live: Iterable[Live | None]
-) -> dict[ResourceKey, ApplyMode]:
-    """How each gated object (``Resource.install_gate``: a HelmRelease's CRDs)
-    is applied: its ``on_upgrade`` mode when an object of its release is
-    live (in ``live``: the observed desired objects and the app's tracked
-    ones), else its ``on_install`` mode. Objects without a gate are not listed."""
-    gated = [r for r in resources if r.install_gate is not None]
-    if not gated:
-        return {}
-    seen = [s for s in live if s is not None]
-    modes: dict[ResourceKey, ApplyMode] = {}
-    for resource in gated:
-        gate = resource.install_gate
-        assert gate is not None
-        installed = any(gate.installed_by(s.labels) for s in seen)
-        modes[resource.key] = gate.on_upgrade if installed else gate.on_install
-    return modes
-
-
-def _left_as_is(
-    graph: ResourceGraph,
-    live: Mapping[ResourceKey, Live | None],
-    modes: Mapping[ResourceKey, ApplyMode],
-    options: PlanOptions,
-) -> list[str]:
-    """A warning for each live gated object that differs from the source and
-    that its mode leaves as it is (a CRD a new chart version changed)."""
-    warnings = []
-    for key, mode in sorted(modes.items(), key=lambda item: order_key(item[0])):
-        seen = live.get(key)
-        if mode.applies_updates or seen is None:
-            continue
-        resource = graph.resources[key]
-        ignore = options.ignore.get(key, ())
-        if diff_manifest(resource.manifest, seen.manifest, ignore=ignore):
-            gate = resource.install_gate
-            assert gate is not None
-            warnings.append(
-                f"{key.display} differs from the chart but is left as it is: "
-                f"{gate.subject} applies CRDs with policy {mode.value} now; "
-                "set CreateReplace to update them"
-            )
-    return warnings
 
 
 def _apply_task(
