@@ -460,6 +460,9 @@ class Plan:
     # Objects another owner applied that this plan takes over (``--adopt``):
     # the sync re-checks their tracking id is still the one planned.
     adopted: tuple[ResourceKey, ...] = ()
+    # Desired objects no sync applies by policy (a HelmRelease's CRDs under
+    # ``Skip``): absent, they are not Missing; present, they stay as they are.
+    left_alone: tuple[ResourceKey, ...] = ()
 
     def tasks(self) -> Iterator[Task]:
         for wave in self.waves:

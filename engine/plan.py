@@ -184,6 +184,9 @@ def make_plan(
         unpruned=pruning.unpruned,
         kept=pruning.kept,
         adopted=adopted,
+        left_alone=tuple(
+            sorted((k for k, m in modes.items() if m is ApplyMode.SKIP), key=order_key)
+        ),
     )
 
 

@@ -120,6 +120,16 @@ def printer_columns(crd: dict[str, Any]) -> list[str]:
     return [c["name"] for c in version.get("additionalPrinterColumns", [])]
 
 
+def assert_synced_healthy_ready(capsys: pytest.CaptureFixture[str], root: Path) -> None:
+    """``gitwave status``: the app Synced and Healthy, its HelmRelease Ready."""
+    code, out, err = run(capsys, "status", str(root), "-o", "json")
+    assert code == 0, out + err
+    (app,) = json.loads(out)
+    assert (app["sync"], app["health"]) == ("Synced", "Healthy"), app
+    (helm_release,) = app["helmReleases"]
+    assert helm_release["ready"] == "True", helm_release["message"]
+
+
 @dataclass(frozen=True)
 class Case:
     reason: str
@@ -181,9 +191,7 @@ def test_upgrade_applies_the_chart_crds_as_upgrade_crds_says(
     code, out, err = run(capsys, "sync", str(root), "--prune")
     assert code == 0, out + err
     assert "widgets.example.com" in crds(capsys)
-    code, out, err = run(capsys, "status", str(root))
-    assert code == 0, out + err
-    assert "OutOfSync" not in out
+    assert_synced_healthy_ready(capsys, root)
 
 
 def test_install_crds_skip_installs_none_and_create_replace_updates_on_install(
@@ -198,6 +206,8 @@ def test_install_crds_skip_installs_none_and_create_replace_updates_on_install(
     code, out, err = run(capsys, "sync", str(root), "--prune")
     assert code == 0, out + err
     assert "widgets.example.com" not in crds(capsys)
+    # A CRD its policy skips and nobody created is not Missing.
+    assert_synced_healthy_ready(capsys, root)
 
 
 def test_a_bad_crd_policy_names_the_release(
