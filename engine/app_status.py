@@ -43,9 +43,10 @@ def resource_healths(state: AppState, *, targets: ProviderRouter) -> dict[Resour
     Missing; hooks not run yet are left out) and the ones the plan prunes."""
     healths: dict[ResourceKey, Health] = {}
     policy = state.app.health
+    left_alone = frozenset(state.plan.left_alone)
     for key, live in state.live.items():
         if live is None:
-            if not state.graph.is_hook(key):
+            if not state.graph.is_hook(key) and key not in left_alone:
                 healths[key] = Health(HealthCode.MISSING, f"{key.display} not found")
             continue
         provider_health = targets.for_live(live).health
@@ -65,9 +66,10 @@ def app_health(state: AppState, *, targets: ProviderRouter) -> Health:
     """The worst health of the app's desired objects (hooks left out; absent
     ones are Missing), each message naming its object."""
     healths = resource_healths(state, targets=targets)
+    left_alone = frozenset(state.plan.left_alone)
     worst = []
-    for key in state.live:
-        if state.graph.is_hook(key):
+    for key, live in state.live.items():
+        if state.graph.is_hook(key) or (live is None and key in left_alone):
             continue
         health = healths.get(key, Health(HealthCode.MISSING, f"{key.display} not found"))
         if health.code is not HealthCode.HEALTHY and key.display not in health.message:

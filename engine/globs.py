@@ -9,16 +9,53 @@
   ``filepath.Match``): ``*`` any run without ``/``, ``?``, ``[a-z]``/``[^a]``,
   ``\\`` escapes; a malformed pattern matches nothing.
 
+``path_glob`` is the repository-path dialect of an ApplicationSet git
+generator and of a Flux ArtifactGenerator's ``copy``: ``*`` and ``?`` within
+one directory, ``**`` across directories, ``[...]`` a class.
+
 Both compile to ``re`` patterns once (an LRU cache), and a pattern never runs
 as a regular expression of its own: every character is escaped or translated.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 
 _MAX_PATTERN = 1024  # a project field is a short pattern; longer ones match nothing
+
+
+@functools.lru_cache(maxsize=1024)
+def path_glob(pattern: str) -> re.Pattern[str]:
+    """A repository-path glob (see the module) compiled to a pattern to fullmatch."""
+    parts: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            parts.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            parts.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            parts.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                parts.append(re.escape("["))
+                i += 1
+            else:
+                parts.append(fnmatch.translate(pattern[i : end + 1])[4:-3])
+                i = end + 1
+        else:
+            parts.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(parts))
 
 
 def argo_glob(pattern: str, text: str, *, separators: str = "") -> bool:

@@ -200,6 +200,39 @@ class Dependency:
     reason: DependencyReason = DependencyReason.REFERENCE
 
 
+class ApplyMode(enum.Enum):
+    """How a sync treats one desired object (Helm's CRD policies, as Flux's
+    ``install.crds``/``upgrade.crds`` name them)."""
+
+    APPLY = "CreateReplace"  # created or updated to match the source
+    CREATE_ONLY = "Create"  # created when absent; an existing one is left as it is
+    SKIP = "Skip"  # never applied; still desired, so it is never pruned
+
+    @property
+    def applies_updates(self) -> bool:
+        return self is ApplyMode.APPLY
+
+
+@dataclass(frozen=True, slots=True)
+class InstallGate:
+    """An object applied one way on a release's first install and another on
+    its upgrades: the CRDs of a Flux HelmRelease. The release counts as
+    installed when a live object of the app carries every label of
+    ``labels`` (what helm-controller's post-renderer puts on each object of
+    the release): the target, like Helm's release storage, says so, whatever
+    state directory or process syncs it. ``subject`` names the policies in
+    messages (``HelmRelease/apps/web``)."""
+
+    labels: tuple[tuple[str, str], ...]
+    on_install: ApplyMode
+    on_upgrade: ApplyMode
+    subject: str
+
+    def installed_by(self, labels: Mapping[str, Any]) -> bool:
+        """True when an object with ``labels`` belongs to the release."""
+        return all(labels.get(name) == value for name, value in self.labels)
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     """A desired object: read-only, with where it came from. What its
@@ -217,6 +250,9 @@ class Resource:
     # Text a Secret's value became in this object (Flux postBuild substituteFrom
     # a Secret): shown as ``***`` in every diff, history row and event.
     masked_values: tuple[str, ...] = field(default=(), repr=False)
+    # Set by the render for a chart's CRDs under a HelmRelease: how the plan
+    # applies it depends on whether the release was installed (None: applied).
+    install_gate: InstallGate | None = None
 
     @property
     def kind(self) -> str:
@@ -424,6 +460,9 @@ class Plan:
     # Objects another owner applied that this plan takes over (``--adopt``):
     # the sync re-checks their tracking id is still the one planned.
     adopted: tuple[ResourceKey, ...] = ()
+    # Desired objects no sync applies by policy (a HelmRelease's CRDs under
+    # ``Skip``): absent, they are not Missing; present, they stay as they are.
+    left_alone: tuple[ResourceKey, ...] = ()
 
     def tasks(self) -> Iterator[Task]:
         for wave in self.waves:

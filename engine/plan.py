@@ -33,6 +33,7 @@ from gitwave.engine.graph_facts import parse_sync_options, parse_sync_wave
 from gitwave.engine.mask import is_secret_key, mask_like, mask_secret_manifest, mask_values
 from gitwave.engine.model import (
     Action,
+    ApplyMode,
     HookPhase,
     Kept,
     Live,
@@ -51,6 +52,7 @@ from gitwave.engine.ownership import (
     protected_reason,
     retrack_change,
 )
+from gitwave.engine.plan_gates import apply_modes, left_as_is
 
 __all__ = ["PlanOptions", "make_plan"]
 
@@ -119,11 +121,26 @@ def make_plan(
     """
     owner = Owner(app, source)
     _check_namespaces(graph, live, options, namespaces_live)
+    modes = (
+        # The app's own live objects say whether a release was installed (another
+        # app's release of the same name is not this one). Read only when there
+        # are gated objects: most plans have none, and some have 10,000 objects.
+        apply_modes(graph.resources.values(), _own(app, (*live.values(), *tracked)))
+        if any(r.install_gate is not None for r in graph.resources.values())
+        else {}
+    )
+    # Objects this sync leaves as they are (a skipped CRD, an existing create-only
+    # one) may belong to anyone: they are checked no more than hooks are.
+    untouched = {
+        key
+        for key, mode in modes.items()
+        if mode is ApplyMode.SKIP or (mode is ApplyMode.CREATE_ONLY and live.get(key) is not None)
+    }
     adopted = check_owners(
         owner,
         desired={key: live.get(key) for key in graph.resources},
         tracked=tracked,
-        hooks={key for key in graph.resources if graph.facts_of(key).is_hook},
+        hooks={key for key in graph.resources if graph.facts_of(key).is_hook} | untouched,
         adopt=options.adopt,
         source_label=options.source_label,
     )
@@ -132,13 +149,19 @@ def make_plan(
     if options.prune:
         _check_safe_to_prune(app, graph, live, tracked, prunable, options)
 
+    warnings.extend(left_as_is(graph, live, modes, options.ignore))
     placed: _Placed = []
     last_step: dict[int, int] = {}
     for stage in (*graph.stages, *graph.fail_stages):
         tasks = tuple(
             task
             for key in stage.keys
-            if (task := _apply_task(key, graph, live.get(key), options, owner)) is not None
+            if (
+                task := _apply_task(
+                    key, graph, live.get(key), options, owner, modes.get(key, ApplyMode.APPLY)
+                )
+            )
+            is not None
         )
         if stage.phase is HookPhase.SYNC:
             last_step[stage.wave] = max(last_step.get(stage.wave, -1), stage.step)
@@ -159,10 +182,22 @@ def make_plan(
         unpruned=pruning.unpruned,
         kept=pruning.kept,
         adopted=adopted,
+        left_alone=tuple(
+            sorted((k for k, m in modes.items() if m is ApplyMode.SKIP), key=order_key)
+        ),
     )
 
 
 _Placed = list[tuple[tuple[int, int, int, int], Wave]]
+
+
+def _own(app: str, seen: Iterable[Live | None]) -> list[Live]:
+    """The live objects whose tracking id names ``app``."""
+    return [
+        s
+        for s in seen
+        if s is not None and (found := Owner.of(s.annotations)) is not None and found.app == app
+    ]
 
 
 def _namespaces_before_hooks(placed: _Placed) -> _Placed:
@@ -223,15 +258,24 @@ def _shown(live: Live | None, desired: Resource | None = None) -> Live | None:
 
 
 def _apply_task(
-    key: ResourceKey, graph: ResourceGraph, seen: Live | None, options: PlanOptions, owner: Owner
+    key: ResourceKey,
+    graph: ResourceGraph,
+    seen: Live | None,
+    options: PlanOptions,
+    owner: Owner,
+    mode: ApplyMode = ApplyMode.APPLY,
 ) -> Task | None:
     resource = graph.resources[key]
     facts = graph.facts_of(key)
     masked = resource.masked_values
     if facts.is_hook:
         return Task(key, Action.HOOK, resource, _shown(seen, resource), facts=facts)
+    if mode is ApplyMode.SKIP:
+        return None  # never applied nor waited on; still desired, so never pruned
     if seen is None:
         return Task(key, Action.CREATE, resource, None, facts=facts)
+    if mode is ApplyMode.CREATE_ONLY:
+        return Task(key, Action.NONE, resource, _shown(seen, resource), facts=facts)
     ignore = options.ignore.get(key, ())
     secret = resource.is_secret
     same = options.same_values.get(key)

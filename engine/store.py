@@ -30,7 +30,15 @@ from typing import TYPE_CHECKING, Any
 from gitwave.engine.errors import StoreError
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.mask import MASK, redact_value
-from gitwave.engine.model import ChangeAction, Manifest, Resource, ResourceKey, SourceRef
+from gitwave.engine.model import (
+    ApplyMode,
+    ChangeAction,
+    InstallGate,
+    Manifest,
+    Resource,
+    ResourceKey,
+    SourceRef,
+)
 from gitwave.engine.private_files import private_database, private_directory
 
 if TYPE_CHECKING:
@@ -164,6 +172,15 @@ def _recordable(resource: Resource) -> dict[str, Any]:
         "source": str(resource.source) if resource.source else "",
         "manifest": manifest,
     }
+    if resource.install_gate is not None:
+        # A rollback applies a chart's CRD as its release's CRD policies say, as the sync did.
+        gate = resource.install_gate
+        item["gate"] = {
+            "labels": [list(pair) for pair in gate.labels],
+            "install": gate.on_install.value,
+            "upgrade": gate.on_upgrade.value,
+            "subject": gate.subject,
+        }
     if resource.masked_values:
         # A Secret's value reached this object (Flux postBuild): recorded masked,
         # and so, like a Secret, kept as it is live by a rollback.
@@ -183,6 +200,21 @@ def manifests_digest(resources: Sequence[Resource]) -> str:
         default=str,
     )
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def _gate(recorded: Any) -> InstallGate | None:
+    """The InstallGate ``_recordable`` wrote, or None (none, or unreadable)."""
+    if not isinstance(recorded, dict):
+        return None
+    try:
+        return InstallGate(
+            labels=tuple((str(k), str(v)) for k, v in recorded["labels"]),
+            on_install=ApplyMode(recorded["install"]),
+            on_upgrade=ApplyMode(recorded["upgrade"]),
+            subject=str(recorded.get("subject", "")),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class Database:
@@ -498,6 +530,7 @@ class Store(Database):
                     manifest=item["manifest"],
                     source=ref if source else None,
                     masked_values=(MASK,) if item.get("masked") else (),
+                    install_gate=_gate(item.get("gate")),
                 )
             )
         return resources

@@ -180,6 +180,42 @@ class OciRegistry:
         )
         return _digest(manifest)
 
+    def push_artifact(self, name: str, tag: str, files: dict[str, bytes]) -> str:
+        """Push ``files`` as ``flux push artifact`` does (Flux's config and
+        content media types, one tar+gzip layer) to ``name:tag``; return the
+        manifest's digest."""
+        layer = _tiny_layer(files)
+        layer_digest = self.push_blob(name, layer)
+        config = b"{}"
+        config_digest = self.push_blob(name, config)
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.cncf.flux.config.v1+json",
+                    "digest": config_digest,
+                    "size": len(config),
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.cncf.flux.content.v1.tar+gzip",
+                        "digest": layer_digest,
+                        "size": len(layer),
+                    }
+                ],
+                "annotations": {"org.opencontainers.image.revision": tag},
+            },
+            sort_keys=True,
+        ).encode()
+        self._request(
+            "PUT",
+            f"/v2/{name}/manifests/{tag}",
+            data=manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
+        return _digest(manifest)
+
     def tags(self, name: str) -> list[str]:
         """The tags of repository ``name`` as the registry lists them."""
         _, _, body = self._request("GET", f"/v2/{name}/tags/list")

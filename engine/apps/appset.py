@@ -30,7 +30,7 @@ import yaml
 from gitwave.engine.apps.argo import parse_argo
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.generators import Context, Params, deep_merge, generate
-from gitwave.engine.apps.holder import Holder
+from gitwave.engine.apps.holder import Holder, open_repository
 from gitwave.engine.apps.model import ARGO_GROUP, AppKind, AppSource, AppSpec, SyncPolicy
 from gitwave.engine.apps.templating import (
     Syntax,
@@ -49,7 +49,6 @@ from gitwave.engine.clusters import (
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.names import SUBDOMAIN_MAX
-from gitwave.engine.source import check_local_repo, open_source
 from gitwave.engine.yamlio import iter_documents
 
 _SPEC_KEYS = (
@@ -262,12 +261,16 @@ class SetLoader:
         opened: dict[tuple[str, str | None], Path] = {}
 
         def open_repo(repo_url: str, revision: str, field: str) -> Path:
-            fetch_from, fetch_revision = holder.resolve(repo_url, revision, where, field)
-            check_local_repo(fetch_from, allowed=self.local_repos, subject=where)
-            key = (fetch_from, fetch_revision)
+            key = (repo_url, revision)
             if key not in opened:
-                opened[key] = open_source(
-                    fetch_from, revision=fetch_revision, cache_dir=self.cache_dir
+                opened[key] = open_repository(
+                    holder.resolve,
+                    repo_url,
+                    revision,
+                    where=where,
+                    field_name=field,
+                    allowed=self.local_repos,
+                    cache_dir=self.cache_dir,
                 ).root
             return opened[key]
 

@@ -1,8 +1,10 @@
 """Flux 2.7's ArtifactGenerator (source.extensions.fluxcd.io/v1beta1) → ExternalArtifacts.
 
-An ArtifactGenerator names sources by alias (``GitRepository`` here; OCIRepository
-and Bucket are refused with an error naming the field) and lists artifacts,
-each built by ``copy`` operations in order::
+An ArtifactGenerator names sources by alias (a ``GitRepository``, or an
+``OCIRepository`` whose artifact is pulled as source-controller pulls it,
+``engine.source_oci``; a ``Bucket`` is refused with an error naming the
+generator and the field) and lists artifacts, each built by ``copy``
+operations in order::
 
     - from: "@backend/deploy/**"          # @alias/glob: *, ** (any depth), ?, [..]
       to: "@artifact/my-app/backend/"     # a trailing / is a directory
@@ -39,11 +41,17 @@ import yaml
 
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.flux import FluxSource
-from gitwave.engine.apps.model import RepoResolver
+from gitwave.engine.apps.holder import open_repository
+from gitwave.engine.apps.model import FLUX_SOURCE_GROUP, RepoResolver
 from gitwave.engine.errors import GitwaveError, PathEscapeError, ValidationError
+from gitwave.engine.globs import path_glob
+from gitwave.engine.model import Resource, ResourceKey
 from gitwave.engine.names import SUBDOMAIN_MAX
+from gitwave.engine.source_oci import OciArtifactRef, pull_artifact
 
 EXTENSIONS_GROUP = "source.extensions.fluxcd.io"
+# What gitwave reads an ArtifactGenerator's sources from (Flux also allows Bucket).
+SOURCE_KINDS = ("GitRepository", "OCIRepository")
 _ALIAS = re.compile(r"^[A-Za-z0-9_-]+$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 MAX_ARTIFACT_FILES = 20_000
@@ -119,8 +127,11 @@ def parse_artifact_generator(doc: Mapping[str, Any], where: str) -> ArtifactGene
         if any(s.alias == alias for s in sources):
             reader.fail(f"{field}.alias {alias!r} is used twice")
         kind = reader.string(entry, f"{field}.kind", required=True)
-        if kind != "GitRepository":
-            reader.fail(f"{field}.kind: {kind!r} is not supported by gitwave (GitRepository)")
+        if kind not in SOURCE_KINDS:
+            reader.fail(
+                f"{field}.kind: {kind!r} is not supported by gitwave; an ArtifactGenerator's "
+                f"sources may be {' or '.join(SOURCE_KINDS)}"
+            )
         sources.append(
             SourceAlias(
                 alias=alias,
@@ -249,7 +260,7 @@ def _apply(op: CopyOp, root: Path, files: dict[str, bytes], where: str) -> None:
 
 
 def _matches(root: Path, pattern: str, where: str, op: CopyOp) -> list[str]:
-    regex = _glob_regex(pattern)
+    regex = path_glob(pattern)
     found = []
     for current, dirs, names in os.walk(root, followlinks=False):
         dirs[:] = sorted(d for d in dirs if d != ".git")
@@ -267,37 +278,6 @@ def _matches(root: Path, pattern: str, where: str, op: CopyOp) -> list[str]:
             if file.is_file():
                 found.append(rel)
     return sorted(found)
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """``**`` any number of directories, ``*`` and ``?`` within one, ``[..]`` a class."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                out.append("[" + pattern[i + 1 : end].replace("\\", "\\\\") + "]")
-                i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
 
 
 def _fixed_prefix(pattern: str) -> str:
@@ -367,19 +347,20 @@ def external_artifacts(
     cache_dir: Path | None,
     allowed: Sequence[Path],
     fail: Callable[[str, GitwaveError], None],
+    find: Callable[[ResourceKey], Resource | None] = lambda _key: None,
 ) -> list[FluxSource]:
-    """Build each generator's artifacts from the GitRepositories in ``sources``;
-    the ExternalArtifacts as sources a Kustomization can name. A generator that
+    """Build each generator's artifacts from the GitRepositories in ``sources``
+    and the OCIRepositories ``find`` gives (those read beside it); the
+    ExternalArtifacts as sources a Kustomization can name. A generator that
     fails goes to ``fail`` (named ``ArtifactGenerator/namespace/name``)."""
-    from gitwave.engine.source import open_source
-    from gitwave.engine.source_url import check_local_repo
-
     found: list[FluxSource] = []
     for generator in generators:
 
         def open_alias(
             alias: SourceAlias, generator: ArtifactGenerator = generator
         ) -> tuple[Path, str]:
+            if alias.kind == "OCIRepository":
+                return _pull_oci(alias, generator, find, cache_dir)
             named = [s for s in sources if s.kind == "GitRepository" and s.name == alias.name]
             exact = [s for s in named if (s.namespace or "default") == alias.namespace]
             chosen = exact or (named if len(named) == 1 else [])
@@ -390,11 +371,15 @@ def external_artifacts(
                     f"(@{alias.alias}) is not defined in this directory",
                 )
             source = chosen[0]
-            fetch_from, fetch_revision = resolve(
-                source.url, source.revision, source.where, "spec.url"
+            checkout = open_repository(
+                resolve,
+                source.url,
+                source.revision,
+                where=generator.where,
+                field_name="spec.url",
+                allowed=allowed,
+                cache_dir=cache_dir,
             )
-            check_local_repo(fetch_from, allowed=allowed, subject=generator.where)
-            checkout = open_source(fetch_from, revision=fetch_revision, cache_dir=cache_dir)
             return checkout.root, checkout.recorded_revision
 
         try:
@@ -414,3 +399,57 @@ def external_artifacts(
             for artifact in built
         )
     return found
+
+
+def _pull_oci(
+    alias: SourceAlias,
+    generator: ArtifactGenerator,
+    find: Callable[[ResourceKey], Resource | None],
+    cache_dir: Path | None,
+) -> tuple[Path, str]:
+    """The files and revision of the OCIRepository ``alias`` names."""
+    key = ResourceKey(FLUX_SOURCE_GROUP, "OCIRepository", alias.namespace, alias.name)
+    source = find(key)
+    if source is None:
+        raise ValidationError(
+            generator.where,
+            f"spec.sources: OCIRepository {alias.namespace}/{alias.name} "
+            f"(@{alias.alias}) is not defined in this directory",
+        )
+    subject = f"OCIRepository/{alias.namespace}/{alias.name} ({source.source})"
+    pulled = pull_artifact(
+        oci_artifact_ref(source.manifest, subject),
+        subject=subject,
+        cache_dir=artifact_store(cache_dir).parent / "oci-artifacts",
+    )
+    return pulled.directory, pulled.revision
+
+
+def oci_artifact_ref(doc: Mapping[str, Any], where: str) -> OciArtifactRef:
+    """An OCIRepository's spec as an OciArtifactRef; ValidationError naming the
+    field for one gitwave cannot pull (credentials, signature verification, a
+    copied layer)."""
+    reader = Reader(where)
+    spec = reader.mapping(doc, "spec", required=True)
+    url = reader.string(spec, "spec.url", required=True)
+    if not url.startswith("oci://"):
+        reader.fail(f"spec.url: {url!r} is not an oci:// URL")
+    for unsupported in ("secretRef", "verify", "certSecretRef", "proxySecretRef"):
+        if spec.get(unsupported):
+            reader.fail(f"spec.{unsupported} is not supported by gitwave for an ArtifactGenerator")
+    provider = reader.string(spec, "spec.provider") or "generic"
+    if provider != "generic":
+        reader.fail(f"spec.provider: {provider!r} is not supported by gitwave (generic)")
+    ref = reader.mapping(spec, "spec.ref")
+    selector = reader.mapping(spec, "spec.layerSelector")
+    operation = reader.string(selector, "spec.layerSelector.operation") or "extract"
+    if operation != "extract":
+        reader.fail(f"spec.layerSelector.operation: {operation!r} is not supported (extract)")
+    return OciArtifactRef(
+        url=url,
+        tag=reader.string(ref, "spec.ref.tag"),
+        semver=reader.string(ref, "spec.ref.semver"),
+        digest=reader.string(ref, "spec.ref.digest"),
+        insecure=reader.boolean(spec, "spec.insecure"),
+        media_type=reader.string(selector, "spec.layerSelector.mediaType"),
+    )

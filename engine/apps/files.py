@@ -61,9 +61,13 @@ def app_kind(value: Any) -> str | None:
         return str(kind)
     if group == FLUX_KUSTOMIZE_GROUP and kind == "Kustomization":
         return "Kustomization"
-    if group == FLUX_SOURCE_GROUP and kind == "GitRepository":
-        return "GitRepository"
+    if group == FLUX_SOURCE_GROUP and kind in _FLUX_SOURCE_KINDS:
+        return str(kind)  # read, never applied: a HelmRelease's or ArtifactGenerator's source
     return None
+
+
+# The Flux sources a top-level file may define beside the apps that use them.
+_FLUX_SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository", "HelmChart")
 
 
 __all__ = ["app_documents", "app_kind", "top_level_files"]

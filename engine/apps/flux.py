@@ -141,6 +141,13 @@ def parse_flux(
             ),
             fetch_from=fetch_from,
             fetch_revision=fetch_revision,
+            # A built artifact's directory is named by its content; the app is the
+            # same app whatever the artifact holds, so its identity names the object.
+            repository=(
+                f"externalartifact:{ref_namespace or 'default'}/{ref_name}"
+                if ref_kind == "ExternalArtifact"
+                else ""
+            ),
         ),
         destination_namespace=target_namespace,
         kube_config=kube_config,

@@ -7,7 +7,6 @@ symlinks are not followed and each file goes through ``safe_join``.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
 import re
@@ -25,6 +24,7 @@ from gitwave.engine.apps.generator_params import (
 )
 from gitwave.engine.apps.gotemplate_funcs import sanitize_name
 from gitwave.engine.apps.templating import Syntax
+from gitwave.engine.globs import path_glob
 from gitwave.engine.limits import current_limits
 from gitwave.engine.source import safe_join
 
@@ -90,7 +90,7 @@ def _patterns(
             raise ctx.fail(f"{field}[{i}].path", "is required (a glob such as apps/*)")
         if path.startswith("/") or ".." in path.split("/"):
             raise ctx.fail(f"{field}[{i}].path", f"{path!r} must stay inside the repository")
-        (exclude if item.get("exclude") is True else include).append(glob_regex(path))
+        (exclude if item.get("exclude") is True else include).append(path_glob(path))
     return include, exclude
 
 
@@ -111,38 +111,6 @@ def _bases(items: Any) -> list[str]:
             fixed = fixed[:-1]  # no glob at all: one path, watched from its directory
         bases.append("/".join(fixed) or ".")
     return bases
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A glob as Argo CD matches repository paths: ``*`` and ``?`` stay within
-    one directory, ``**`` crosses directories, ``[...]`` is a class."""
-    parts: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            parts.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            parts.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            parts.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            parts.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                parts.append(re.escape("["))
-                i += 1
-            else:
-                parts.append(fnmatch.translate(pattern[i : end + 1])[4:-3])
-                i = end + 1
-        else:
-            parts.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(parts))
 
 
 def _matches(path: str, patterns: Sequence[re.Pattern[str]]) -> bool:
@@ -221,4 +189,4 @@ def _path_params(directory: str, file: str | None, prefix: str, syntax: Syntax) 
     return flat
 
 
-__all__ = ["git_params", "glob_regex"]
+__all__ = ["git_params"]

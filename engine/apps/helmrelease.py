@@ -3,9 +3,11 @@
 gitwave plays helm-controller: a HelmRelease in an app's render is replaced by
 what ``helm template`` makes of its chart, with the flags Flux's Helm SDK sets
 (release name ``[targetNamespace-]name``, the release namespace,
-``--kube-version`` of the target, CRDs per ``install.crds``), its
+``--kube-version`` of the target, the target's API versions), the chart's
+CRDs applied per ``install.crds`` on the first install and ``upgrade.crds``
+after it (``model.InstallGate``, decided by the plan), its
 ``postRenderers`` (Kustomize patches and images) applied by the real
-Kustomize, and helm-controller's origin labels. The chart comes from the
+Kustomize, and helm-controller's origin labels (``helmrelease_post``). The chart comes from the
 source the HelmRelease names in the same render: a ``HelmRepository`` (HTTP
 index or ``type: oci``), an ``OCIRepository`` (``chartRef``), a ``HelmChart``
 (``chartRef``) or a ``GitRepository`` (a chart directory in it). Those source
@@ -13,7 +15,8 @@ objects are read, never applied (as the Kustomizations of a bootstrap tree).
 
 Values are merged as Flux merges them: each ``valuesFrom`` entry in order
 (a ConfigMap or Secret key read from the target, ``targetPath`` setting one
-value, ``optional`` allowing absence), then ``spec.values``. A value read from
+value, ``optional`` allowing absence), then ``spec.values``
+(``helmrelease_values``). A value read from
 a Secret is masked in every diff, event and error (``Resource.masked_values``).
 A chart that cannot be fetched fails the whole render, naming the URL: never
 an empty render, so nothing of the release is pruned.
@@ -21,10 +24,10 @@ an empty render, so nothing of the release is pruned.
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import posixpath
+import re
 import shutil
 import tarfile
 import tempfile
@@ -38,36 +41,50 @@ import yaml
 
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.flux import parse_git_repository
+from gitwave.engine.apps.helmrelease_post import (
+    HELM_GROUP,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+    labelled,
+    post_render,
+)
+from gitwave.engine.apps.helmrelease_values import release_values
 from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.model import FLUX_SOURCE_GROUP, AppSource
 from gitwave.engine.errors import RenderError, ValidationError
 from gitwave.engine.kube_versions import current_version
-from gitwave.engine.model import ANNOTATION_DEPENDS_ON, Resource, ResourceKey, SourceRef
+from gitwave.engine.model import (
+    ANNOTATION_DEPENDS_ON,
+    ApplyMode,
+    InstallGate,
+    Resource,
+    ResourceKey,
+    SourceRef,
+)
 from gitwave.engine.names import HELM_RELEASE_MAX
 from gitwave.engine.render import Rendered, RenderOptions
 from gitwave.engine.render.capabilities import target_api_versions
-from gitwave.engine.render.charts import ChartRef, FetchedChart, fetch_chart
-from gitwave.engine.render.directory import Doc, parse_yaml
+from gitwave.engine.render.charts import ChartRef, FetchedChart, chart_cache_dir, fetch_chart
+from gitwave.engine.render.directory import Doc
 from gitwave.engine.render.helm import ChartRender, fetched_chart_docs
-from gitwave.engine.render.kustomize import kustomize_command
 from gitwave.engine.render.postbuild import ObjectReader
 from gitwave.engine.render.resources import to_resources
-from gitwave.engine.render.tools import run_tool
 from gitwave.engine.render.values import HelmReleaseInfo
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
     check_local_repo,
     open_source,
+    redact_url,
     safe_join,
 )
+from gitwave.engine.source_oci import OciArtifactRef, pull_artifact
 
-HELM_GROUP = "helm.toolkit.fluxcd.io"
 _SOURCE_KINDS = ("HelmRepository", "OCIRepository", "HelmChart", "GitRepository")
 _CRD_POLICIES = ("Skip", "Create", "CreateReplace")
-_LABEL_NAME = f"{HELM_GROUP}/name"
-_LABEL_NAMESPACE = f"{HELM_GROUP}/namespace"
 _HELM_HOOK = "helm.sh/hook"
+# The layer of a chart pushed by ``helm push``.
+HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 
 def has_helm_releases(rendered: Rendered) -> bool:
@@ -173,7 +190,8 @@ class _Release:
     values: Mapping[str, Any]
     values_from: tuple[Mapping[str, Any], ...]
     create_namespace: bool
-    include_crds: bool
+    install_crds: ApplyMode
+    upgrade_crds: ApplyMode
     depends_on: tuple[tuple[str, str], ...]
     post_renderers: tuple[Mapping[str, Any], ...]
 
@@ -237,13 +255,36 @@ def _parse_release(resource: Resource) -> _Release:
         values=reader.mapping(spec, "spec.values"),
         values_from=values_from,
         create_namespace=reader.boolean(install, "spec.install.createNamespace"),
-        # Flux creates CRDs on install unless told to skip them (``install.crds``,
-        # default Create); gitwave applies what the chart holds on every sync, so
-        # the install policy decides whether CRDs are part of the release.
-        include_crds=crds["install"] != "Skip",
+        # Flux's defaults: CRDs are created on install, left alone on upgrade.
+        install_crds=ApplyMode(crds["install"] or "Create"),
+        upgrade_crds=ApplyMode(crds["upgrade"] or "Skip"),
         depends_on=depends_on,
         post_renderers=post_renderers,
     )
+
+
+# A document helm read from a chart's (or a sub-chart's) ``crds/`` directory, as
+# ``fetched_chart_docs`` names it: ``name-version/[charts/sub/]crds/file.yaml``.
+_CRDS_DIRECTORY = re.compile(r"^[^/]+/(?:charts/[^/]+/)*crds/")
+
+
+def _gated(resource: Resource, release: _Release) -> Resource:
+    """A CRD from the chart's ``crds/`` directory, applied as ``install.crds``
+    says on the release's first install and as ``upgrade.crds`` says later
+    (Helm and Flux leave CRDs in templates/ to the templates' rules)."""
+    if (
+        resource.key.kind != "CustomResourceDefinition"
+        or resource.source is None
+        or not _CRDS_DIRECTORY.match(resource.source.file)
+    ):
+        return resource
+    gate = InstallGate(
+        labels=((LABEL_NAME, release.name), (LABEL_NAMESPACE, release.namespace)),
+        on_install=release.install_crds,
+        on_upgrade=release.upgrade_crds,
+        subject=f"HelmRelease/{release.namespace}/{release.name}",
+    )
+    return replace(resource, install_gate=gate)
 
 
 def _chart_directory(root: Path, where: str, subject: str) -> Path:
@@ -316,21 +357,29 @@ class _Context:
         """The objects ``release`` renders to, the GitRepository it used (if one)
         and the chart."""
         chart, root, git_key = self._chart(release)
-        values, secret_values = self._values(release)
+        values, secret_values = release_values(
+            values=release.values,
+            values_from=release.values_from,
+            read=self.read,
+            namespace=release.namespace,
+            where=release.where,
+        )
         how = ChartRender(
             release_name=release.release_name,
             namespace=release.release_namespace,
             values_texts=(yaml.safe_dump(values, sort_keys=False),) if values else (),
-            include_crds=release.include_crds,
+            # Always rendered: a skipped CRD stays desired, so it is never pruned;
+            # the plan applies each as the release's install/upgrade policy says.
+            include_crds=True,
             kube_version=f"v{self.kube_version}.0",
             api_versions=target_api_versions(),
             redact=frozenset(secret_values),
         )
         docs = fetched_chart_docs(chart, how, where=release.where, root=root)
-        docs = _post_render(docs, release)
-        docs = [_labelled(doc, release) for doc in docs]
+        docs = post_render(docs, release.post_renderers, release.where)
+        docs = [labelled(doc, release.name, release.namespace) for doc in docs]
         options = RenderOptions(default_namespace=release.release_namespace)
-        resources = list(to_resources(docs, options))
+        resources = [_gated(r, release) for r in to_resources(docs, options)]
         if release.create_namespace and not any(
             r.key.kind == "Namespace" and r.key.name == release.release_namespace for r in resources
         ):
@@ -449,8 +498,30 @@ class _Context:
         if not url.startswith("oci://"):
             reader.fail(f"spec.url: {url!r} is not an oci:// URL")
         ref = reader.mapping(spec, "spec.ref")
-        if reader.string(ref, "spec.ref.digest"):
-            reader.fail("spec.ref.digest is not supported yet; use spec.ref.tag or semver")
+        digest = reader.string(ref, "spec.ref.digest")
+        if digest:
+            # A digest pins the manifest: pulled over the registry API (``helm pull``
+            # takes versions), its chart layer checked against its digest.
+            subject = f"OCIRepository/{source.key.namespace}/{source.key.name}"
+            pulled = pull_artifact(
+                OciArtifactRef(
+                    url,
+                    digest=digest,
+                    insecure=reader.boolean(spec, "spec.insecure"),
+                    media_type=HELM_CHART_LAYER,
+                ),
+                subject=f"{subject} ({source.source})",
+                cache_dir=(self.cache_dir or chart_cache_dir()) / "oci-layers",
+            )
+            directory = _chart_directory(pulled.directory, release.where, subject)
+            meta = yaml.safe_load((directory / "Chart.yaml").read_text(encoding="utf-8")) or {}
+            return FetchedChart(
+                directory=directory,
+                name=str(meta.get("name", directory.name)),
+                version=str(meta.get("version", "")),
+                digest=digest.removeprefix("sha256:"),
+                url=redact_url(url),
+            )
         version = reader.string(ref, "spec.ref.semver") or reader.string(ref, "spec.ref.tag")
         repository, _, name = url.rstrip("/").rpartition("/")
         return fetch_chart(
@@ -503,187 +574,6 @@ class _Context:
         if found is None:
             reader.fail(f"{field_name}: {kind}/{namespace}/{name} is not defined in what was read")
         return found
-
-    # --- values ------------------------------------------------------------
-
-    def _values(self, release: _Release) -> tuple[dict[str, Any], set[str]]:
-        """The merged values and the secret strings among them."""
-        merged: dict[str, Any] = {}
-        secrets: set[str] = set()
-        reader = Reader(release.where)
-        for i, entry in enumerate(release.values_from):
-            field_name = f"spec.valuesFrom[{i}]"
-            kind = reader.string(entry, f"{field_name}.kind")
-            name = reader.string(entry, f"{field_name}.name")
-            key = reader.string(entry, f"{field_name}.valuesKey") or "values.yaml"
-            target_path = reader.string(entry, f"{field_name}.targetPath")
-            optional = reader.boolean(entry, f"{field_name}.optional")
-            subject = f"{kind}/{release.namespace}/{name}"
-            live = None if self.read is None else self.read(kind, release.namespace, name)
-            text = _data_value(live, kind, key) if live is not None else None
-            if text is None:
-                if optional:
-                    continue
-                missing = "does not exist" if live is None else f"has no key {key!r}"
-                raise ValidationError(
-                    release.where,
-                    f"{field_name}: {subject} {missing}",
-                    hint="create it on the target, or mark the entry optional: true",
-                )
-            if kind == "Secret":
-                secrets.update(_leaves(text) if not target_path else {text})
-            if target_path:
-                _set_path(merged, target_path, yaml.safe_load(text) if text else "")
-                continue
-            try:
-                loaded = yaml.safe_load(text) if text.strip() else {}
-            except yaml.YAMLError:
-                # Never quote a Secret's text; the key names the problem.
-                raise ValidationError(
-                    release.where, f"{field_name}: {subject} key {key!r} is not YAML"
-                ) from None
-            if not isinstance(loaded, dict):
-                raise ValidationError(
-                    release.where, f"{field_name}: {subject} key {key!r} is not a YAML mapping"
-                )
-            _merge(merged, loaded)
-        _merge(merged, copy.deepcopy(dict(release.values)))
-        return merged, {s for s in secrets if len(s) >= 4}
-
-
-def _data_value(live: Mapping[str, Any], kind: str, key: str) -> str | None:
-    if kind == "Secret":
-        string_data = live.get("stringData")
-        if isinstance(string_data, dict) and isinstance(string_data.get(key), str):
-            return str(string_data[key])
-        data = live.get("data")
-        raw = data.get(key) if isinstance(data, dict) else None
-        if not isinstance(raw, str):
-            return None
-        try:
-            return base64.b64decode(raw).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return None
-    data = live.get("data")
-    value = data.get(key) if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def _leaves(text: str) -> set[str]:
-    """Every scalar of a YAML text (the values a Secret gives), and the text itself."""
-    found = {text.strip()}
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return found
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-        elif node is not None and not isinstance(node, bool):
-            found.add(str(node))
-
-    walk(loaded)
-    return found
-
-
-def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
-    """Helm's merge: mappings merge key by key, anything else replaces."""
-    for key, value in other.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
-
-
-def _set_path(into: dict[str, Any], path: str, value: Any) -> None:
-    """``a.b.c`` → into[a][b][c] = value (Helm's ``--set`` path, dots only)."""
-    parts = [p for p in path.split(".") if p]
-    node = into
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    if parts:
-        node[parts[-1]] = value
-
-
-# --- after helm ---------------------------------------------------------------
-
-
-def _labelled(doc: Doc, release: _Release) -> Doc:
-    """helm-controller's origin labels on every object (its post-renderer does so)."""
-    if not isinstance(doc.value, dict) or not isinstance(doc.value.get("metadata"), dict):
-        return doc
-    value = dict(doc.value)
-    meta = dict(value["metadata"])
-    labels = dict(meta.get("labels") or {})
-    labels[_LABEL_NAME] = release.name
-    labels[_LABEL_NAMESPACE] = release.namespace
-    meta["labels"] = labels
-    value["metadata"] = meta
-    return Doc(value, doc.source, encrypted=doc.encrypted)
-
-
-def _post_render(docs: list[Doc], release: _Release) -> list[Doc]:
-    """``spec.postRenderers[].kustomize``: patches and images, through the real Kustomize."""
-    if not release.post_renderers:
-        return docs
-    command = kustomize_command()
-    if command is None:
-        raise RenderError(
-            SourceRef(release.where), "spec.postRenderers needs kustomize, which is not installed"
-        )
-    for i, renderer in enumerate(release.post_renderers):
-        kustomize = renderer.get("kustomize")
-        if not isinstance(kustomize, dict):
-            continue
-        unknown = set(kustomize) - {"patches", "images"}
-        if unknown:
-            raise ValidationError(
-                release.where,
-                f"spec.postRenderers[{i}].kustomize: {', '.join(sorted(unknown))} not supported",
-            )
-        with tempfile.TemporaryDirectory(prefix="gitwave-postrender-") as tmp:
-            (Path(tmp) / "all.yaml").write_text(
-                yaml.safe_dump_all([d.value for d in docs], sort_keys=False), encoding="utf-8"
-            )
-            kustomization: dict[str, Any] = {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "resources": ["all.yaml"],
-            }
-            for field_name in ("patches", "images"):
-                if kustomize.get(field_name):
-                    kustomization[field_name] = kustomize[field_name]
-            (Path(tmp) / "kustomization.yaml").write_text(
-                yaml.safe_dump(kustomization, sort_keys=False), encoding="utf-8"
-            )
-            output = run_tool(
-                [*command, "--load-restrictor=LoadRestrictionsRootOnly", tmp],
-                tool="kustomize (postRenderers)",
-                where=release.where,
-                cwd=tmp,
-                hide_dirs=(tmp,),
-            )
-        by_key = {_doc_key(d): d.source for d in docs}
-        docs = [
-            Doc(d.value, by_key.get(_doc_key(d), SourceRef(release.where)))
-            for d in parse_yaml(output, release.where)
-        ]
-    return docs
-
-
-def _doc_key(doc: Doc) -> tuple[str, str, str]:
-    value = doc.value if isinstance(doc.value, dict) else {}
-    meta = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
-    assert isinstance(meta, dict)
-    return (str(value.get("kind")), str(meta.get("namespace", "")), str(meta.get("name")))
 
 
 def _with_dependencies(

@@ -7,16 +7,19 @@ written there resolves to (see the package docstring for the rules).
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitwave.engine.apps.model import AppSource
+from gitwave.engine.apps.model import AppSource, RepoResolver
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.source import (
     Checkout,
+    check_local_repo,
     current_branch,
     is_remote,
     normalise_repo_url,
+    open_source,
     remote_urls,
 )
 
@@ -91,4 +94,25 @@ class Holder:
         return normalise_repo_url(url) in self.same_repo_urls
 
 
-__all__ = ["Holder"]
+def open_repository(
+    resolve: RepoResolver,
+    repo_url: str,
+    revision: str,
+    *,
+    where: str,
+    field_name: str,
+    allowed: Sequence[Path],
+    cache_dir: Path | None,
+) -> Checkout:
+    """The checkout a repoURL and revision written at ``where`` name: resolved
+    by the holder's rules (``resolve``), a local repository only when
+    ``allowed`` lists it, fetched through the checkout cache. What an
+    ApplicationSet git generator and an ArtifactGenerator's GitRepository read.
+    Raises ValidationError for a bad repoURL, what ``check_local_repo`` and
+    ``open_source`` raise otherwise."""
+    fetch_from, fetch_revision = resolve(repo_url, revision, where, field_name)
+    check_local_repo(fetch_from, allowed=allowed, subject=where)
+    return open_source(fetch_from, revision=fetch_revision, cache_dir=cache_dir)
+
+
+__all__ = ["Holder", "open_repository"]

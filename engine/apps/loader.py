@@ -187,9 +187,11 @@ def _identified(
     identities found (a thousand apps of one repository read its remotes once)."""
     known = {} if known is None else known
     fetch_from = app.source.fetch_from
-    if fetch_from not in known:
-        known[fetch_from] = repository_identity(fetch_from)
-    source = replace(app.source, repository=known[fetch_from])
+    source = app.source
+    if not source.repository:  # set already: an ExternalArtifact (its directory changes)
+        if fetch_from not in known:
+            known[fetch_from] = repository_identity(fetch_from)
+        source = replace(app.source, repository=known[fetch_from])
     identified = replace(app, source=source, parent=parent, set_scope=set_scope)
     owner = identified.owner
     scope = ""
@@ -428,6 +430,7 @@ class _Loader:
             cache_dir=self.cache_dir,
             allowed=self.local_repos,
             fail=self._fail,
+            find=self.flux_sources.get,
         )
 
     def top_level(self, holder: Holder, target: Path) -> list[AppSpec]:

@@ -162,7 +162,7 @@ def list_tags(
     something that is not a tag list.
     """
     url = image.tags_url(insecure=insecure, page_size=page_size)
-    session = _Session(subject=subject, credentials=credentials, timeout_s=timeout_s)
+    session = RegistrySession(subject=subject, credentials=credentials, timeout_s=timeout_s)
     tags: list[str] = []
     for _page in range(MAX_PAGES):
         body, link = session.get(url)
@@ -196,7 +196,7 @@ def _next_link(link: str, current: str) -> str | None:
 
 
 @dataclass
-class _Session:
+class RegistrySession:
     """GETs with the auth a registry asks for; a bearer token is kept for later pages."""
 
     subject: str
@@ -204,13 +204,17 @@ class _Session:
     timeout_s: float
     authorization: str = field(default="", repr=False)
 
-    def get(self, url: str) -> tuple[bytes, str]:
+    def get(
+        self, url: str, *, accept: str = "application/json", max_body: int = MAX_BODY
+    ) -> tuple[bytes, str]:
+        """The body of ``url`` and its ``Link`` header, answering the registry's
+        auth challenge once. RegistryError naming the subject and URL on failure."""
         for _attempt in range(2):
-            headers = {"Accept": "application/json"}
+            headers = {"Accept": accept}
             if self.authorization:
                 headers["Authorization"] = self.authorization
             try:
-                return self._fetch(url, headers)
+                return self._fetch(url, headers, max_body=max_body)
             except urllib.error.HTTPError as exc:
                 challenge = exc.headers.get("WWW-Authenticate", "") if exc.headers else ""
                 if exc.code == 401 and challenge and not self.authorization:
@@ -222,13 +226,15 @@ class _Session:
             hint="check the ImageRepository's spec.secretRef",
         )
 
-    def _fetch(self, url: str, headers: Mapping[str, str]) -> tuple[bytes, str]:
+    def _fetch(
+        self, url: str, headers: Mapping[str, str], *, max_body: int = MAX_BODY
+    ) -> tuple[bytes, str]:
         request = urllib.request.Request(url, headers=dict(headers))
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                body: bytes = response.read(MAX_BODY + 1)
-                if len(body) > MAX_BODY:
-                    raise RegistryError(f"{self.subject}: {url} answered over {MAX_BODY:,} bytes")
+                body: bytes = response.read(max_body + 1)
+                if len(body) > max_body:
+                    raise RegistryError(f"{self.subject}: {url} answered over {max_body:,} bytes")
                 return body, response.headers.get("Link", "")
         except urllib.error.HTTPError:
             raise

@@ -12,6 +12,7 @@ binary of the tool with its mtime, so a new kustomize or helm renders afresh.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -19,7 +20,7 @@ from collections.abc import Hashable
 from pathlib import Path
 
 from gitwave.engine.render.disk_cache import DiskRenderCache, default_render_cache_dir
-from gitwave.engine.render.helm import helm_command
+from gitwave.engine.render.helm import chart_capabilities, helm_command
 from gitwave.engine.render.kustomize import kustomize_command
 from gitwave.engine.render.values import Rendered, RenderOptions, RenderTool
 from gitwave.engine.source import Checkout
@@ -66,7 +67,14 @@ def cache_key(
     """The key rendering ``rel`` of ``checkout`` is cached under; None when it must not be."""
     if not checkout.revision or checkout.dirty:
         return None
-    return (str(checkout.root), checkout.revision, rel, options, _tool_identity(tool))
+    key: CacheKey = (str(checkout.root), checkout.revision, rel, options, _tool_identity(tool))
+    if tool is RenderTool.HELM:
+        # A chart renders what the target serves (``.Capabilities``): a CRD
+        # installed since the last render changes its output.
+        capabilities = chart_capabilities()
+        served = "\n".join((capabilities.kube_version, *capabilities.api_versions))
+        key += (hashlib.sha256(served.encode()).hexdigest(),)
+    return key
 
 
 def clear_render_cache() -> None:

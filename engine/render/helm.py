@@ -40,6 +40,33 @@ def helm_command() -> str | None:
     return shutil.which("helm")
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a chart's ``.Capabilities`` holds: the target's release as helm's
+    ``--kube-version`` takes it (``v1.33.0``) and the API versions it serves."""
+
+    kube_version: str
+    api_versions: tuple[str, ...]
+
+    @property
+    def flags(self) -> list[str]:
+        """``--kube-version=…`` and one ``--api-versions=…`` per version."""
+        return [
+            f"--kube-version={self.kube_version}",
+            *(f"--api-versions={v}" for v in valid_api_versions(self.api_versions)),
+        ]
+
+
+def chart_capabilities() -> Capabilities:
+    """The target's, as Flux's Helm SDK and Argo CD give them to every chart
+    (inside ``capabilities.target_capabilities``; else helm's defaults for
+    gitwave's Kubernetes release). The same whichever source the chart is from."""
+    return Capabilities(
+        kube_version=f"v{target_kube_version() or current_version()}.0",
+        api_versions=target_api_versions(),
+    )
+
+
 def helm_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions) -> list[Doc]:
     """The documents the chart at ``target`` renders to, each naming its template file.
 
@@ -72,6 +99,8 @@ def helm_docs(checkout: Checkout, target: Path, rel: str, options: RenderOptions
     command = [helm, "template", "--skip-crds" if helm_options.skip_crds else "--include-crds"]
     if namespace:
         command.append(f"--namespace={namespace}")
+    # A chart from Git sees the target as a chart from a repository does.
+    command += chart_capabilities().flags
     for values_file in helm_options.values_files:
         path = values_file_path(
             values_file, chart_rel, options.value_repos, lambda f: posixpath.join(rel, f), checkout
@@ -216,6 +245,7 @@ def chart_source_docs(
     ``where`` and the repository URL when the chart cannot be fetched."""
     chart = fetch_chart(ChartRef(source.repo_url, source.chart, source.version, where=where))
     helm_options = options.helm or HelmOptions()
+    capabilities = chart_capabilities()
     cache_checkout = Checkout(
         root=chart.directory, revision=chart.digest, dirty=False, url=chart.url
     )
@@ -232,8 +262,8 @@ def chart_source_docs(
         string_parameters=helm_options.string_parameters,
         include_crds=not helm_options.skip_crds,
         # Argo CD passes the destination cluster's release and API versions.
-        kube_version=f"v{target_kube_version() or current_version()}.0",
-        api_versions=target_api_versions(),
+        kube_version=capabilities.kube_version,
+        api_versions=capabilities.api_versions,
         redact=frozenset(
             p.partition("=")[2]
             for p in (*helm_options.parameters, *helm_options.string_parameters)
@@ -271,7 +301,9 @@ def _helm_sources(output: str, rel: str, chart_rel: str) -> list[Doc]:
 
 
 __all__ = [
+    "Capabilities",
     "ChartRender",
+    "chart_capabilities",
     "chart_source_docs",
     "fetched_chart_docs",
     "helm_command",

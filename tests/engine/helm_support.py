@@ -54,6 +54,23 @@ spec:
           image: "nginx:{{ .Values.tag }}"
 """
 
+# A namespaced CRD (example.com Widget) for charts that carry one in crds/.
+WIDGETS_CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
 
 # A namespaced CRD a chart may ship (crds/) or guard its templates on.
 WIDGET_CRD = """apiVersion: apiextensions.k8s.io/v1

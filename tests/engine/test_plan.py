@@ -8,7 +8,7 @@ import datetime
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -19,7 +19,9 @@ from gitwave.engine.errors import SafetyError, ValidationError
 from gitwave.engine.graph import build_graph
 from gitwave.engine.model import (
     Action,
+    ApplyMode,
     HookDeletePolicy,
+    InstallGate,
     Live,
     Plan,
     Resource,
@@ -746,3 +748,102 @@ def test_same_input_in_any_order_gives_a_byte_identical_plan(rnd: random.Random)
     assert plan == reference
     assert format_plan(plan, verbose=True) == format_plan(reference, verbose=True)
     assert json.dumps(plan_to_dict(plan)) == json.dumps(plan_to_dict(reference))
+
+
+# --- a HelmRelease's CRDs: install.crds / upgrade.crds (model.InstallGate) ------------------
+
+RELEASE_LABELS = {"helm.toolkit.fluxcd.io/name": "web", "helm.toolkit.fluxcd.io/namespace": "apps"}
+
+
+def _gated_crd(on_install: ApplyMode, on_upgrade: ApplyMode, **body: Any) -> Resource:
+    crd = res("CustomResourceDefinition", "widgets.example.com", **body)
+    gate = InstallGate(
+        labels=tuple(RELEASE_LABELS.items()),
+        on_install=on_install,
+        on_upgrade=on_upgrade,
+        subject="HelmRelease/apps/web",
+    )
+    return replace(crd, install_gate=gate)
+
+
+def _release_object(app: str = APP) -> Live:
+    """A live ConfigMap of the release (its helm-controller labels), tracked by ``app``."""
+    cm = res("ConfigMap", "web-settings", "apps")
+    manifest = copy.deepcopy(cm.manifest)
+    manifest["metadata"]["labels"] = dict(RELEASE_LABELS)
+    manifest["metadata"]["annotations"] = {TRACKING: tracking_id(app, cm.key)}
+    return Live(cm.key, manifest, "1")
+
+
+@dataclass(frozen=True)
+class GateCase:
+    reason: str
+    on_install: ApplyMode
+    on_upgrade: ApplyMode
+    crd_live: bool  # the CRD is on the target (an older version of it)
+    release_of: str | None  # the app whose object of the release is live (None: none)
+    want: Action | None  # the CRD's task (None: no task)
+    warned: bool = False
+
+
+GATE_CASES = [
+    GateCase(
+        "first install creates", ApplyMode.CREATE_ONLY, ApplyMode.SKIP, False, None, Action.CREATE
+    ),
+    GateCase(
+        "install Create leaves an existing CRD",
+        ApplyMode.CREATE_ONLY,
+        ApplyMode.SKIP,
+        True,
+        None,
+        Action.NONE,
+        True,
+    ),
+    GateCase("upgrade Skip: no task", ApplyMode.CREATE_ONLY, ApplyMode.SKIP, True, APP, None, True),
+    GateCase(
+        "upgrade Skip creates nothing", ApplyMode.CREATE_ONLY, ApplyMode.SKIP, False, APP, None
+    ),
+    GateCase(
+        "upgrade Create creates a new CRD",
+        ApplyMode.SKIP,
+        ApplyMode.CREATE_ONLY,
+        False,
+        APP,
+        Action.CREATE,
+    ),
+    GateCase(
+        "upgrade CreateReplace updates", ApplyMode.SKIP, ApplyMode.APPLY, True, APP, Action.UPDATE
+    ),
+    GateCase(
+        "another app's release is not this one's install",
+        ApplyMode.APPLY,
+        ApplyMode.SKIP,
+        True,
+        "other",
+        Action.UPDATE,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", GATE_CASES, ids=lambda c: c.reason)
+def test_a_charts_crds_follow_the_install_and_upgrade_policies(case: GateCase) -> None:
+    crd = _gated_crd(case.on_install, case.on_upgrade, spec={"group": "example.com", "v": 2})
+    cm = res("ConfigMap", "web-settings", "apps")
+    graph = build_graph([crd, cm])
+    old = served(crd, spec={"group": "example.com", "v": 1}) if case.crd_live else None
+    release = _release_object(case.release_of) if case.release_of else None
+    plan = make_plan(
+        app=APP,
+        revision="r",
+        graph=graph,
+        live={crd.key: old, cm.key: release if case.release_of == APP else None},
+        tracked=[release] if release is not None and case.release_of != APP else [],
+        options=PlanOptions(prune=True),
+        namespaces_live=["apps"],
+    )
+    tasks = {t.key: t.action for t in plan.tasks()}
+    assert tasks.get(crd.key) == case.want
+    assert any("widgets.example.com differs from the chart" in w for w in plan.warnings) is (
+        case.warned
+    )
+    assert not any(t.action is Action.PRUNE for t in plan.tasks()), "a skipped CRD is never pruned"

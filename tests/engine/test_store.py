@@ -17,7 +17,14 @@ import pytest
 from gitwave.engine.apps import load_apps, render_app
 from gitwave.engine.errors import StoreError
 from gitwave.engine.events import Event, EventKind
-from gitwave.engine.model import ChangeAction, Resource, ResourceKey, SourceRef
+from gitwave.engine.model import (
+    ApplyMode,
+    ChangeAction,
+    InstallGate,
+    Resource,
+    ResourceKey,
+    SourceRef,
+)
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import ResourceOutcome, Store
@@ -479,3 +486,42 @@ def test_a_sync_is_recorded_as_it_starts_and_completed_as_it_ends(store: Store) 
     assert (record.result, record.finished, record.message) == ("Succeeded", 2.0, "synced")
     assert record.outcomes == (ResourceOutcome(SETTINGS, ChangeAction.CREATED),)
     assert store.last("shop") == store.history("shop")[0]
+
+
+def test_a_charts_crd_policies_survive_the_history(store: Store) -> None:
+    """A rollback re-applies a HelmRelease's CRDs under the policies the sync had."""
+    gate = InstallGate(
+        labels=(
+            ("helm.toolkit.fluxcd.io/name", "web"),
+            ("helm.toolkit.fluxcd.io/namespace", "apps"),
+        ),
+        on_install=ApplyMode.CREATE_ONLY,
+        on_upgrade=ApplyMode.SKIP,
+        subject="HelmRelease/apps/web",
+    )
+    crd = Resource(
+        ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com"),
+        "apiextensions.k8s.io/v1",
+        {"kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"}},
+        SourceRef("web-1.0.0/crds/widgets.yaml"),
+        install_gate=gate,
+    )
+    plain = Resource(
+        ResourceKey("", "ConfigMap", "apps", "web"),
+        "v1",
+        {"kind": "ConfigMap", "metadata": {"name": "web"}},
+    )
+    sync_id = store.record_sync(
+        app="web",
+        revision="r",
+        source="s",
+        started=1.0,
+        finished=2.0,
+        result="Succeeded",
+        message="",
+        outcomes=[],
+        manifests=[crd, plain],
+    )
+    read = {r.key.kind: r for r in store.manifests(sync_id)}
+    assert read["CustomResourceDefinition"].install_gate == gate
+    assert read["ConfigMap"].install_gate is None

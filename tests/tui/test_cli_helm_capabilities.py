@@ -5,7 +5,9 @@ versions) give them, through the CLI onto the sandbox.
 A real chart repository on 127.0.0.1 serves a chart whose templates are
 guarded by ``.Capabilities.APIVersions.Has``: the guard on an API the sandbox
 does not serve (Prometheus Operator's) renders nothing; the guard on a CRD's
-kind renders once, and only once, that CRD is on the sandbox.
+kind renders once, and only once, that CRD is on the sandbox. The same holds
+whichever source the chart comes from: a Helm repository, or the app's Git
+repository (a Flux GitRepository chart, an Argo CD source path with a Chart.yaml).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def kube_version(capsys: pytest.CaptureFixture[str], name: str, namespace: str) 
 
 
 def crd_app(tmp_path: Path) -> Path:
-    root = tmp_path / "crds"
+    root = tmp_path / "crd-app"
     root.mkdir()
     (root / "widgets.yaml").write_text(WIDGET_CRD)
     commit(root)
@@ -128,10 +130,53 @@ spec:
 """
 
 
+# The same chart kept in the app's Git repository (charts/web), as a Flux
+# GitRepository chart and as an Argo CD source path holding a Chart.yaml.
+HELMRELEASE_FROM_GIT = """apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: self, namespace: flux-system}}
+spec: {{interval: 1m, url: .}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {{name: web, namespace: flux-system}}
+spec:
+  interval: 5m
+  targetNamespace: shop
+  install: {{createNamespace: true}}
+  chart:
+    spec:
+      chart: ./charts/web
+      sourceRef: {{kind: GitRepository, name: self}}
+"""
+
+APPLICATION_PATH = """apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web
+spec:
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: shop
+  syncPolicy:
+    syncOptions: [CreateNamespace=true]
+  source:
+    repoURL: .
+    path: charts/web
+    helm:
+      releaseName: store
+"""
+
+
 @pytest.mark.parametrize(
     ("manifest", "release"),
-    [(HELMRELEASE, "shop-web"), (APPLICATION, "store")],
-    ids=["flux", "argo"],
+    [
+        (HELMRELEASE, "shop-web"),
+        (APPLICATION, "store"),
+        (HELMRELEASE_FROM_GIT, "shop-web"),
+        (APPLICATION_PATH, "store"),
+    ],
+    ids=["flux", "argo", "flux-git-chart", "argo-path-chart"],
 )
 def test_chart_sees_the_api_versions_the_target_serves(
     tmp_path: Path,
@@ -140,10 +185,12 @@ def test_chart_sees_the_api_versions_the_target_serves(
     manifest: str,
     release: str,
 ) -> None:
-    root = tmp_path / "app"
-    root.mkdir()
+    repo = tmp_path / "app"
+    root = repo / "deploy"
+    root.mkdir(parents=True)
+    write_chart(repo / "charts", "web", "1.0.0", templates={"cm.yaml": GUARDED})
     (root / "web.yaml").write_text(manifest.format(url=chart_repo.url))
-    commit(root)
+    commit(repo)
 
     code, out, err = run(capsys, "sync", str(root))
     assert code == 0, out + err

@@ -6,8 +6,10 @@ and through an OCIRepository ``chartRef``, and an Argo CD Application with an
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,49 @@ spec:
     assert code != 0
     assert f"cannot fetch chart oci://{registry.host}/charts/web" in out + err
     assert settings(capsys, "web-settings", "shop")["chart"] == "1.0.0"
+
+
+def test_an_oci_repository_chart_pinned_by_digest(
+    tmp_path: Path, registry: OciRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``spec.ref.digest`` pins the chart's manifest, whatever its tag says later."""
+    manifest = urllib.request.Request(
+        f"{registry.url}/v2/charts/web/manifests/1.1.0",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    with urllib.request.urlopen(manifest, timeout=30) as response:
+        digest = "sha256:" + hashlib.sha256(response.read()).hexdigest()
+    root = tmp_path / "repo"
+    root.mkdir()
+    text = f"""apiVersion: v1
+kind: Namespace
+metadata: {{name: apps}}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {{name: web-chart, namespace: apps}}
+spec:
+  interval: 5m
+  url: oci://{registry.host}/charts/web
+  ref: {{digest: "{digest}"}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {{name: web, namespace: apps}}
+spec:
+  interval: 5m
+  chartRef: {{kind: OCIRepository, name: web-chart}}
+"""
+    (root / "web.yaml").write_text(text)
+    commit(root)
+    code, out, err = run(capsys, "sync", str(root))
+    assert code == 0, out + err
+    assert settings(capsys, "web-settings", "apps")["chart"] == "1.1.0"
+
+    # A digest the registry does not hold names the OCIRepository and the URL.
+    (root / "web.yaml").write_text(text.replace(digest, "sha256:" + "0" * 64))
+    commit(root)
+    code, out, err = run(capsys, "plan", str(root))
+    assert code == 2, out + err
+    assert "OCIRepository/apps/web-chart" in err
+    assert f"http://{registry.host}/v2/charts/web/manifests/sha256:{'0' * 64}" in err

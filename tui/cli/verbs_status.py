@@ -72,6 +72,7 @@ def _helm_releases(
     rendered: Rendered | None,
     healths: Mapping[ResourceKey, HealthCode],
     unsynced: frozenset[ResourceKey],
+    left_alone: frozenset[ResourceKey] = frozenset(),
 ) -> tuple[_HelmRelease, ...]:
     """Each HelmRelease gitwave rendered, Ready when every object of its chart
     is applied as rendered and Healthy (what helm-controller's Ready condition
@@ -85,6 +86,7 @@ def _helm_releases(
             (k, healths.get(k, HealthCode.MISSING))
             for k in info.objects
             if healths.get(k, HealthCode.MISSING) is not HealthCode.HEALTHY
+            and (k in healths or k not in left_alone)  # a CRD its policy skips
         ]
         if pending:
             message = (
@@ -130,6 +132,8 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
             (key, by_key[key].code if key in by_key else HealthCode.MISSING)
             for key in state.live
             if not state.graph.is_hook(key)
+            # A CRD a HelmRelease's policy skips and nobody created is no object of it.
+            and (key in by_key or key not in state.plan.left_alone)
         ),
         pin=ctx.loop_store.pin_of(app.name),
         last=ctx.store.last(app.name),
@@ -139,7 +143,10 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
         window=operations.window_verdict(app, datetime.fromtimestamp(ctx.clock(), UTC)).summary,
         unpruned=state.plan.unpruned,
         helm_releases=_helm_releases(
-            state.rendered, {k: h.code for k, h in by_key.items()}, unsynced
+            state.rendered,
+            {k: h.code for k, h in by_key.items()},
+            unsynced,
+            frozenset(state.plan.left_alone),
         ),
     )
 
