@@ -78,7 +78,7 @@ REFUSED = [
     Refused("a bad value", "env=prod_", 'values[0][env]: Invalid value: "prod_"'),
     Refused("a long value", "env=" + "x" * 64, "must be no more than 63 characters"),
     Refused("a non-number for >", "replicas>many", "the value must be an integer"),
-    Refused("an unknown symbol", "env=~prod", "found '~prod'"),
+    Refused("a symbol in a value", "env=~prod", 'Invalid value: "~prod"'),
 ]
 
 
