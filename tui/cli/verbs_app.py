@@ -46,11 +46,37 @@ from gitwave.tui.formatting import revision_text
 from gitwave.tui.plan_text import format_plan
 
 
-def chosen_apps(ctx: Context, *, removed: bool = False) -> list[ChosenApp]:
-    """The apps under PATH in sync order, filtered by ``--app``, each broken one
-    with its error; with ``removed``, then the child apps an app of apps here no
-    longer holds."""
-    chosen = operations.select_app_set(
+def chosen_apps(ctx: Context, *, removed: bool = False, listing: bool = False) -> list[ChosenApp]:
+    """The apps under PATH in sync order, filtered by ``--app`` and ``-l``, each
+    broken one with its error; with ``removed``, then the child apps an app of
+    apps here no longer holds. No app matching ``-l`` is an error (as ``argocd
+    app sync -l``), except for a ``listing`` verb (``status``: none listed, as
+    ``argocd app list -l``)."""
+    chosen = _selected(ctx, _chosen(ctx, removed=removed), listing=listing)
+    return [_namespace_flags(ctx, entry) for entry in chosen]
+
+
+def _selected(ctx: Context, chosen: list[ChosenApp], *, listing: bool) -> list[ChosenApp]:
+    selector = getattr(ctx.args, "selector", None)
+    if selector is None or selector.empty:
+        return chosen
+    kept = operations.select_labelled(chosen, selector)
+    if not kept and not listing:
+        shown = [
+            f"{e.name} ({','.join(f'{k}={v}' for k, v in e.spec.labels) or 'no labels'})"
+            for e in chosen
+            if e.spec is not None
+        ]
+        raise ValidationError(
+            ctx.args.path,
+            f"No matching apps found for filter: selector {selector}",
+            hint=("apps here: " + ", ".join(shown)) if shown else "",
+        )
+    return kept
+
+
+def _chosen(ctx: Context, *, removed: bool) -> list[ChosenApp]:
+    return operations.select_app_set(
         ctx.args.path,
         revision=ctx.args.revision,
         only=tuple(ctx.args.app or ()),
@@ -59,7 +85,6 @@ def chosen_apps(ctx: Context, *, removed: bool = False) -> list[ChosenApp]:
         clusters=ctx.fleet,  # the ApplicationSet clusters generator reads the registry
         default_namespace=ctx.default_namespace,
     )
-    return [_namespace_flags(ctx, entry) for entry in chosen]
 
 
 def _namespace_flags(ctx: Context, entry: ChosenApp) -> ChosenApp:
