@@ -629,6 +629,7 @@ def _cluster_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argu
     c.set_defaults(func=cmd_cluster_add)
     c = cverbs.add_parser("list", parents=[common], help="every known cluster (no credentials)")
     c.add_argument("path", nargs="?", help="also the Argo CD cluster Secrets in this directory")
+    add_selector_arg(c, selects="only the clusters whose labels match (cluster add --label)")
     c.set_defaults(func=cmd_cluster_list)
     c = cverbs.add_parser("rm", parents=[common], help="forget a registered cluster")
     c.add_argument("name", help="the registered cluster's name")

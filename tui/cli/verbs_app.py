@@ -361,9 +361,14 @@ def cmd_history(ctx: Context) -> int:
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_record_dict(r) for r in records], ctx.output))
         return EXIT_OK
+    if ctx.output == "name":
+        for r in records:  # as `argocd app history -o id`: the ids, for `rollback APP ID`
+            ctx.out(str(r.id))
+        return EXIT_OK
     if not records:
         ctx.out(f"no syncs recorded for {ctx.args.app_name}")
         return EXIT_OK
+    wide = ctx.output == "wide"
     rows = [
         [
             r.id,
@@ -374,11 +379,19 @@ def cmd_history(ctx: Context) -> int:
             r.destination or "-",
             r.source,
         ]
+        + (_wide_record(r) if wide else [])
         for r in records
     ]
     headers = ["id", "revision", "started", "who", "result", "destination", "source"]
-    ctx.out(table(headers, rows))
+    ctx.out(table(headers + (["finished", "prune", "message"] if wide else []), rows))
     return EXIT_OK
+
+
+def _wide_record(record: SyncRecord) -> list[str]:
+    """-o wide: when it ended, whether it pruned, and its message's first line."""
+    finished = local_time(record.finished) if record.finished else "-"
+    message = (record.message.splitlines() or ["-"])[0] or "-"
+    return [finished, "yes" if record.prune else "no", message]
 
 
 def cmd_rollback(ctx: Context) -> int:
