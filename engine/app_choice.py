@@ -111,9 +111,7 @@ def select_labelled(chosen: Iterable[ChosenApp], selector: LabelSelector) -> lis
     definition left, so no labels: only a negative selector (``!key``,
     ``key!=v``, ``notin``) keeps it, as for any unlabelled object in Kubernetes."""
     return [
-        entry
-        for entry in chosen
-        if entry.spec is None or selector.matches(entry.spec.label_map)
+        entry for entry in chosen if entry.spec is None or selector.matches(entry.spec.label_map)
     ]
 
 

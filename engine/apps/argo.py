@@ -15,8 +15,8 @@ from typing import Any
 from gitwave.engine.apps.fields import (
     Reader,
     clean_path,
-    read_policy_dirs,
     read_labels,
+    read_policy_dirs,
     read_prune_limit,
     read_wave,
 )

@@ -44,7 +44,12 @@ MATCHES = [
     Match("empty selects all", "", {}, True),
     Match("greater than", "replicas>2", PROD_WEB, True),
     Match("less than", "replicas<2", PROD_WEB, False),
-    Match("a prefixed key", "app.kubernetes.io/part-of=shop", {"app.kubernetes.io/part-of": "shop"}, True),
+    Match(
+        "a prefixed key",
+        "app.kubernetes.io/part-of=shop",
+        {"app.kubernetes.io/part-of": "shop"},
+        True,
+    ),
     Match("keywords as values", "mode in (in,notin)", {"mode": "in"}, True),
     Match("an empty value", "env=", {"env": ""}, True),
     Match("an empty value in a set", "env in (,prod)", {"env": ""}, True),
@@ -68,7 +73,9 @@ REFUSED = [
     Refused("in without a set", "env in", "unable to parse requirement: found '', expected: '('"),
     Refused("an unclosed set", "env in (a", "found '', expected: ',' or ')'"),
     Refused("two words in a set", "env in (a b)", "found 'b', expected: ',' or ')'"),
-    Refused("a missing comma", "env=prod tier=web", "found 'tier', expected: ',' or 'end of string'"),
+    Refused(
+        "a missing comma", "env=prod tier=web", "found 'tier', expected: ',' or 'end of string'"
+    ),
     Refused("a trailing comma", "env=prod,", "found '', expected: identifier after ','"),
     Refused("no key", "=prod", "found '=', expected: !, identifier, or 'end of string'"),
     Refused("an operator after !key", "!env=prod", "found '=', expected: ',' or 'end of string'"),

@@ -58,7 +58,12 @@ class Case:
 
 
 STAGING = ("--app", "web-staging")
-SEALED = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nstringData: {password: s3cret}\n"
+SEALED = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: db, namespace: shop}
+stringData: {password: s3cret}
+"""
 IMAGES = """\
 apiVersion: image.toolkit.fluxcd.io/v1beta2
 kind: ImageRepository
@@ -128,7 +133,10 @@ CASES = [
     ),
     Case("sandbox kms create-key", lambda w: ["sandbox", "kms", "create-key"]),
     Case("seal", lambda w: ["seal", "-f", _secret(w)]),
-    Case("cluster add", lambda w: ["cluster", "add", "east", "--sandbox", "--server", "https://e.example"]),
+    Case(
+        "cluster add",
+        lambda w: ["cluster", "add", "east", "--sandbox", "--server", "https://e.example"],
+    ),
     Case("cluster list", lambda w: ["cluster", "list"]),
     Case("cluster rm", lambda w: ["cluster", "rm", "east"]),
     Case("events", lambda w: ["events", "web-staging", "--limit", "5"]),
@@ -139,8 +147,15 @@ CASES = [
     Case(
         "promote",
         lambda w: [
-            "promote", "web", "--from", "staging", "--to", "production",
-            "--path", str(w.repo), "--dry-run",
+            "promote",
+            "web",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--path",
+            str(w.repo),
+            "--dry-run",
         ],
     ),
     Case("drift", lambda w: ["drift", "web-staging", "--path", str(w.repo)]),
@@ -273,11 +288,26 @@ def test_status_wide_and_name(world: World, capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(capsys, "status", str(world.repo), *STAGING, "-o", "wide")
     header, row = out.splitlines()
     assert header.split() == [
-        "APP", "DESTINATION", "SYNC", "HEALTH", "REVISION", "LAST", "SYNC",
-        "KIND", "PROJECT", "REPO", "PATH", "TARGET", "LABELS",
+        "APP",
+        "DESTINATION",
+        "SYNC",
+        "HEALTH",
+        "REVISION",
+        "LAST",
+        "SYNC",
+        "KIND",
+        "PROJECT",
+        "REPO",
+        "PATH",
+        "TARGET",
+        "LABELS",
     ]
     assert row.split()[-5:] == [
-        "default", ".", "overlays/staging", "HEAD", "env=staging,tier=web",
+        "default",
+        ".",
+        "overlays/staging",
+        "HEAD",
+        "env=staging,tier=web",
     ]
 
 
@@ -292,9 +322,7 @@ def test_sandbox_get_wide_and_name(world: World, capsys: pytest.CaptureFixture[s
     assert row.split()[5:7] == ["web-staging", "nginx:1.26"]  # the staging overlay's tag
 
 
-def test_history_cluster_list_and_events(
-    world: World, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_history_cluster_list_and_events(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "history", "web-staging", "-o", "name")
     assert (code, out) == (0, "1\n")  # the ids, as argocd app history -o id
     code, out, _ = run(capsys, "history", "web-staging", "-o", "wide")

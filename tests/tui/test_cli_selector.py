@@ -128,10 +128,14 @@ def test_sandbox_get_selects_live_objects_by_their_labels(
 ) -> None:
     code, out, err = run(capsys, "sandbox", "get", "-A", "-l", "tier=web", "-o", "name")
     assert (code, out) == (0, "rollout.argoproj.io/web\n"), err
-    code, out, _ = run(capsys, "sandbox", "get", "deploy", "-A", "-l", "app.kubernetes.io/name=web", "-o", "json")
+    code, out, _ = run(
+        capsys, "sandbox", "get", "deploy", "-A", "-l", "app.kubernetes.io/name=web", "-o", "json"
+    )
     items = json.loads(out)["items"]
     assert sorted(i["metadata"]["namespace"] for i in items) == ["web-staging"]
-    code, out, err = run(capsys, "sandbox", "get", "deploy", "-A", "-l", "app.kubernetes.io/name notin (web)")
+    code, out, err = run(
+        capsys, "sandbox", "get", "deploy", "-A", "-l", "app.kubernetes.io/name notin (web)"
+    )
     assert (code, out) == (0, "")
     assert "No resources found." in err
 

@@ -52,11 +52,11 @@ def cmd_seal(ctx: Context) -> int:
     args = ctx.args
     sandbox_keys = ctx.sandbox.sealed_secrets.keys
     if args.fetch_cert:
-        pem = sandbox_keys.ensure().certificate_pem()
+        certificate = sandbox_keys.ensure().certificate_pem()
         if ctx.output in ("json", "yaml"):  # the PEM as one value of one document
-            sys.stdout.write(dump({"certificate": pem}, ctx.output) + "\n")
+            sys.stdout.write(dump({"certificate": certificate}, ctx.output) + "\n")
         else:
-            sys.stdout.write(pem)
+            sys.stdout.write(certificate)
         return EXIT_OK
     secret, where = _read_secret(args.file)
     try:
