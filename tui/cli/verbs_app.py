@@ -33,6 +33,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
+from gitwave.tui.cli.label_selection import selected_by_labels
 from gitwave.tui.cli.output import (
     Progress,
     dump,
@@ -52,27 +53,8 @@ def chosen_apps(ctx: Context, *, removed: bool = False, listing: bool = False) -
     apps here no longer holds. No app matching ``-l`` is an error (as ``argocd
     app sync -l``), except for a ``listing`` verb (``status``: none listed, as
     ``argocd app list -l``)."""
-    chosen = _selected(ctx, _chosen(ctx, removed=removed), listing=listing)
+    chosen = selected_by_labels(ctx, _chosen(ctx, removed=removed), listing=listing)
     return [_namespace_flags(ctx, entry) for entry in chosen]
-
-
-def _selected(ctx: Context, chosen: list[ChosenApp], *, listing: bool) -> list[ChosenApp]:
-    selector = getattr(ctx.args, "selector", None)
-    if selector is None or selector.empty:
-        return chosen
-    kept = operations.select_labelled(chosen, selector)
-    if not kept and not listing:
-        shown = [
-            f"{e.name} ({','.join(f'{k}={v}' for k, v in e.spec.labels) or 'no labels'})"
-            for e in chosen
-            if e.spec is not None
-        ]
-        raise ValidationError(
-            ctx.args.path,
-            f"No matching apps found for filter: selector {selector}",
-            hint=("apps here: " + ", ".join(shown)) if shown else "",
-        )
-    return kept
 
 
 def _chosen(ctx: Context, *, removed: bool) -> list[ChosenApp]:
