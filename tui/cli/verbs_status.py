@@ -13,7 +13,7 @@ from gitwave.compositions import Composed
 from gitwave.compositions.model import ConditionStatus
 from gitwave.engine import operations
 from gitwave.engine.app_pipeline import composite_status
-from gitwave.engine.apps import AppSpec
+from gitwave.engine.apps import AppKind, AppSpec
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
@@ -242,7 +242,8 @@ def _wide_cells(app: AppSpec | None) -> list[str]:
     labels = ",".join(f"{k}={v}" for k, v in app.labels) or "-"
     source = app.source
     repo = redact_url(source.repo_url) if source.repo_url else "-"
-    return [app.kind.label, app.project, repo, source.path, source.revision or "HEAD", labels]
+    project = app.project if app.kind is AppKind.ARGO else "-"  # an Argo CD notion only
+    return [app.kind.label, project, repo, source.path, source.revision or "HEAD", labels]
 
 
 def _status_dict(status: _AppStatus) -> dict[str, Any]:
