@@ -20,6 +20,7 @@ from gitwave.engine.apps.broken import is_leaf_flux
 from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
 from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.label_selector import LabelSelector
 from gitwave.engine.store import Store
 
 
@@ -101,6 +102,19 @@ def choose_app_set(
     return [e for e in leaves or entries if e.name not in sets]
 
 
+def select_labelled(chosen: Iterable[ChosenApp], selector: LabelSelector) -> list[ChosenApp]:
+    """The apps of ``chosen`` whose labels (``metadata.labels`` of the Application
+    or Kustomization) match ``selector``, in the same order: ``-l`` narrows what a
+    command would work on, it never adds a parent or a set. An app whose
+    definition could not be read at all (no spec) is kept: its labels are not
+    known, and its error is shown rather than hidden. A removed child app has no
+    definition left, so no labels: only a negative selector (``!key``,
+    ``key!=v``, ``notin``) keeps it, as for any unlabelled object in Kubernetes."""
+    return [
+        entry for entry in chosen if entry.spec is None or selector.matches(entry.spec.label_map)
+    ]
+
+
 def _is_set(entry: ChosenApp) -> bool:
     return entry.error is None and entry.spec is not None and entry.spec.kind is AppKind.APPSET
 
@@ -143,6 +157,7 @@ __all__ = [
     "removed_apps",
     "select_app_set",
     "select_apps",
+    "select_labelled",
 ]
 
 

@@ -3,6 +3,7 @@ and (later) the controller ask of the engine, each in one place.
 
 - ``select_apps``: the apps a location defines, in sync order, filtered by name;
   ``select_app_set`` the same with each broken app beside the others (it fails alone);
+  ``select_labelled`` narrows them by a label selector (``-l``);
 - ``effective_prune``: whether a sync of an app prunes (the request, else its policy);
 - ``plan``: one app through render → compose → graph → observe → plan (``AppState``),
   narrowed to what the request asked (one object, forced);
@@ -47,6 +48,7 @@ from gitwave.engine.app_choice import (
     choose_apps,
     select_app_set,
     select_apps,
+    select_labelled,
 )
 from gitwave.engine.app_pipeline import (
     AppState,
@@ -128,6 +130,7 @@ __all__ = [
     "rollback",
     "select_app_set",
     "select_apps",
+    "select_labelled",
     "sync",
     "sync_app",
     "sync_options_for",

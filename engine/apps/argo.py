@@ -15,6 +15,7 @@ from typing import Any
 from gitwave.engine.apps.fields import (
     Reader,
     clean_path,
+    read_labels,
     read_policy_dirs,
     read_prune_limit,
     read_wave,
@@ -120,6 +121,7 @@ def parse_argo(doc: Mapping[str, Any], origin: SourceRef, resolve: RepoResolver)
         app_namespace=reader.string(meta, "metadata.namespace"),
         policy_dirs=read_policy_dirs(reader, meta),
         prune_limit=read_prune_limit(reader, meta),
+        labels=read_labels(reader, meta),
     )
 
 

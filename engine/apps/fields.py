@@ -168,6 +168,21 @@ def read_wave(reader: Reader, meta: Mapping[str, Any]) -> int:
     return 0
 
 
+def read_labels(reader: Reader, meta: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``metadata.labels``, sorted, each value as the string Kubernetes stores
+    (a label selector compares strings; a bare YAML ``1`` or ``true`` is refused,
+    as the API server refuses it)."""
+    labels = reader.mapping(meta, "metadata.labels")
+    found = []
+    for key, value in labels.items():
+        if not isinstance(value, str):
+            reader.fail(
+                f"metadata.labels[{key}] must be a string, not {_type_name(value)} (quote it)"
+            )
+        found.append((str(key), value))
+    return tuple(sorted(found))
+
+
 ANNOTATION_POLICY = "gitwave.dev/policy"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from gitwave.engine.apps.fields import (
     Reader,
     clean_path,
+    read_labels,
     read_policy_dirs,
     read_prune_limit,
     read_wave,
@@ -167,6 +168,7 @@ def parse_flux(
         timeout_s=timeout if timeout is not None else interval,
         policy_dirs=read_policy_dirs(reader, meta),
         prune_limit=read_prune_limit(reader, meta),
+        labels=read_labels(reader, meta),
         interval_s=interval,
         origin=origin,
         wave=read_wave(reader, meta),

@@ -221,6 +221,9 @@ class AppSpec:
     # the Kustomizations it applies (its ``children``); they, their GitRepositories
     # and Flux's own installation are gitwave's to read, not objects to apply.
     flux_tree: bool = False
+    # ``metadata.labels`` of the Application or Kustomization, sorted: what
+    # ``-l/--selector`` selects apps by (as ``argocd app list -l``).
+    labels: tuple[tuple[str, str], ...] = ()
     # Flux: the source objects (HelmRepository, OCIRepository, HelmChart,
     # GitRepository) defined anywhere in what was loaded, for the HelmReleases
     # of this app's render to name (Flux looks them up cluster-wide). Not part
@@ -229,6 +232,11 @@ class AppSpec:
     flux_sources: Callable[[ResourceKey], Resource | None] | None = field(
         default=None, compare=False, repr=False
     )
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        """``labels`` as a mapping, for a label selector."""
+        return dict(self.labels)
 
     @property
     def owner(self) -> Owner:

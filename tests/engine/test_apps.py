@@ -403,6 +403,11 @@ def _apply(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
             "'soon' is not an integer",
         ),
         BadAppCase(
+            "a label that is no string",
+            {"metadata.labels": {"replicas": 3}},
+            "metadata.labels[replicas] must be a string, not a number (quote it)",
+        ),
+        BadAppCase(
             "server and name both set",
             {"spec.destination": {"server": "https://x", "name": "x"}},
             "either server or name",
@@ -1132,3 +1137,17 @@ def test_describe_names_the_source_without_credentials() -> None:
     source = AppSource("https://ghp_secret@github.com/example/shop", "v1", "deploy")
 
     assert source.describe == "https://***@github.com/example/shop deploy@v1"
+
+
+def test_labels_of_argo_and_flux_apps_are_read(ws: Workspace) -> None:
+    # What -l selects apps by: metadata.labels of the Application or Kustomization.
+    argo = application("web")
+    argo["metadata"]["labels"] = {"tier": "web", "env": "prod"}
+    ws.write("apps/web.yaml", [argo, _apply(application("db"), {})])
+    flux = flux_docs(ks={"metadata.labels": {"team": "shop"}})
+    ws.write("flux/apps.yaml", flux)
+    web, db = sorted(ws.load("apps"), key=lambda a: a.name, reverse=True)
+    assert (web.labels, db.labels) == ((("env", "prod"), ("tier", "web")), ())
+    assert web.label_map == {"env": "prod", "tier": "web"}
+    (app,) = ws.load("flux")
+    assert app.labels == (("team", "shop"),)

@@ -195,7 +195,7 @@ def test_invalid_yaml_reopens_the_editor_with_the_error_on_top(
     code, out, err = run(capsys, "sandbox", "edit", "deployment/guestbook-ui", "-n", "guestbook")
 
     assert code == 0, err
-    assert "deployment/guestbook-ui edited" in out
+    assert "deployment.apps/guestbook-ui edited" in out  # as kubectl says it
     second = (editor / "seen.2").read_text()
     assert second.startswith("# Edit the object below")
     header = second[: second.index("\napiVersion:")]

@@ -19,6 +19,8 @@ decides nothing itself: it calls the engine's operations layer
     verbs_sandbox  sandbox get, scale, edit
     verbs_tui      tui (the Textual app)
     output         tables, colour, progress, JSON/YAML, sync results
+    output_forms   which -o forms (json, yaml, wide, name) each verb prints; the others refused
+    label_selection  -l/--selector on the verbs taking a PATH (apps by their labels)
     findings       policy warnings and denials as the CLI prints them
     signals        Ctrl-C as a stop request for every running app
     durations      duration and time flags (--interval, --since)

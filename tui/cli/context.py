@@ -355,8 +355,26 @@ def context_from_args(args: argparse.Namespace) -> Context:
     args.log_format = getattr(args, "log_format", "text")
     _refuse_unused_target(args)
     output = getattr(args, "output", "table")
+    _refuse_unknown_form(args, output)
     color = use_color(sys.stdout) and not getattr(args, "no_color", False)
     return Context(args=args, state_dir=state_dir, output=output, terminal=Terminal(color=color))
+
+
+def _verb_text(args: argparse.Namespace) -> str:
+    """``sandbox get``, ``cluster list``, ``status``: the verb as typed."""
+    nested = ("sandbox_verb", "kms_verb", "cluster_verb", "image_verb", "rollout_verb")
+    words = [args.verb, *(getattr(args, n, None) for n in nested)]
+    return " ".join(str(w) for w in words if w)
+
+
+def _refuse_unknown_form(args: argparse.Namespace, output: str) -> None:
+    """``-o wide|name`` on a verb that is no list, ``-o json`` on one with no data
+    (``tui``, ``completion``): refused as kubectl refuses a printer it has none of."""
+    from gitwave.tui.cli.output_forms import refusal
+
+    found = refusal(_verb_text(args), str(getattr(args.func, "name", "")), output)
+    if found is not None:
+        raise ValidationError(f"-o {output}", found[0], hint=found[1])
 
 
 def _refuse_unused_target(args: argparse.Namespace) -> None:
@@ -376,9 +394,7 @@ def _refuse_unused_target(args: argparse.Namespace) -> None:
         if value
     ]
     if given:
-        verb = " ".join(
-            str(v) for v in (args.verb, getattr(args, "sandbox_verb", None)) if v is not None
-        )
+        verb = _verb_text(args)
         raise ValidationError(
             given[0], f"`gitwave {verb}` does not use a target: {why}", hint="drop it"
         )

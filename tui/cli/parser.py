@@ -51,7 +51,9 @@ from gitwave.tui.cli.lazy_verbs import (
     cmd_watch,
 )
 from gitwave.tui.cli.verb_args import (
+    SELECTS_OBJECTS,
     add_resource_args,
+    add_selector_arg,
     image_verbs,
     promote_verbs,
     rollout_verbs,
@@ -153,9 +155,10 @@ def common_flags() -> argparse.ArgumentParser:
     common.add_argument(
         "-o",
         "--output",
-        choices=["table", "json", "yaml"],
+        choices=["table", "json", "yaml", "wide", "name"],
         default=argparse.SUPPRESS,
-        help="output format (default: table)",
+        help="output format: json and yaml (one document), wide and name on list verbs "
+        "(status, history, sandbox get, cluster list; events: wide) (default: table)",
     )
     common.add_argument(
         "--no-color",
@@ -195,6 +198,7 @@ def _path_args(parser: argparse.ArgumentParser) -> None:
         "path", help="a directory, a Git repository (URL or path) or an Application file"
     )
     parser.add_argument("--app", action="append", help="only this app (repeatable)")
+    add_selector_arg(parser)
     parser.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
     _allow_local_repo(parser)
     _namespace_arg(parser)
@@ -477,6 +481,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     )
     p.add_argument("--path", help="where APP is defined (default: .)")
     p.add_argument("--app", action="append", help="with a PATH: only this app (repeatable)")
+    add_selector_arg(p)
     p.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
     _allow_local_repo(p)
     _namespace_arg(p)
@@ -551,6 +556,7 @@ def _sandbox_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argu
     s.add_argument("resource", nargs="?", help="KIND or KIND/NAME")
     _sandbox_namespace_arg(s)
     s.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    add_selector_arg(s, selects=SELECTS_OBJECTS)
     s.add_argument("--cluster", help="a named sandbox cluster (`gitwave cluster add --sandbox`)")
     s.set_defaults(func=cmd_sandbox_get, targetless=_SANDBOX_ONLY)
     s = sverbs.add_parser("scale", parents=[common], help="change replicas out of band")
@@ -623,6 +629,7 @@ def _cluster_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argu
     c.set_defaults(func=cmd_cluster_add)
     c = cverbs.add_parser("list", parents=[common], help="every known cluster (no credentials)")
     c.add_argument("path", nargs="?", help="also the Argo CD cluster Secrets in this directory")
+    add_selector_arg(c, selects="only the clusters whose labels match (cluster add --label)")
     c.set_defaults(func=cmd_cluster_list)
     c = cverbs.add_parser("rm", parents=[common], help="forget a registered cluster")
     c.add_argument("name", help="the registered cluster's name")

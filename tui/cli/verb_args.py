@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from gitwave.tui.cli.lazy_verbs import LazyVerb
 
 if TYPE_CHECKING:
+    from gitwave.engine.label_selector import LabelSelector
     from gitwave.engine.plan_filters import ResourceRef
 
 
@@ -200,3 +201,33 @@ def _resource_ref(text: str) -> ResourceRef:
     if kind != ref.kind:
         return dataclasses.replace(ref, kind=kind, group=group)
     return ref
+
+
+# What -l selects on, per verb, as its help says it (docs/cli-output.md has the table).
+SELECTS_APPS = (
+    "only the apps whose labels (metadata.labels of the Application or Kustomization) "
+    "match, as argocd app list -l"
+)
+SELECTS_OBJECTS = "only the objects whose labels match, as kubectl get -l"
+
+
+def add_selector_arg(parser: argparse.ArgumentParser, *, selects: str = SELECTS_APPS) -> None:
+    """``-l/--selector``: a Kubernetes label selector (``engine.label_selector``)."""
+    parser.add_argument(
+        "-l",
+        "--selector",
+        type=_selector,
+        metavar="SELECTOR",
+        help=f"{selects}: env=prod,tier!=db, 'env in (prod,staging)', 'tier notin (db)', "
+        "team (has the label), '!legacy' (has not); comma-separated, all must hold",
+    )
+
+
+def _selector(text: str) -> LabelSelector:
+    # Imported when -l is given: building the parser stays engine-free.
+    from gitwave.engine.label_selector import SelectorError, parse_selector
+
+    try:
+        return parse_selector(text)
+    except SelectorError as exc:  # argparse says it as a usage error (exit 2)
+        raise argparse.ArgumentTypeError(str(exc)) from exc

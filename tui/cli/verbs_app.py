@@ -33,6 +33,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
+from gitwave.tui.cli.label_selection import selected_by_labels
 from gitwave.tui.cli.output import (
     Progress,
     dump,
@@ -46,11 +47,18 @@ from gitwave.tui.formatting import revision_text
 from gitwave.tui.plan_text import format_plan
 
 
-def chosen_apps(ctx: Context, *, removed: bool = False) -> list[ChosenApp]:
-    """The apps under PATH in sync order, filtered by ``--app``, each broken one
-    with its error; with ``removed``, then the child apps an app of apps here no
-    longer holds."""
-    chosen = operations.select_app_set(
+def chosen_apps(ctx: Context, *, removed: bool = False, listing: bool = False) -> list[ChosenApp]:
+    """The apps under PATH in sync order, filtered by ``--app`` and ``-l``, each
+    broken one with its error; with ``removed``, then the child apps an app of
+    apps here no longer holds. No app matching ``-l`` is an error (as ``argocd
+    app sync -l``), except for a ``listing`` verb (``status``: none listed, as
+    ``argocd app list -l``)."""
+    chosen = selected_by_labels(ctx, _chosen(ctx, removed=removed), listing=listing)
+    return [_namespace_flags(ctx, entry) for entry in chosen]
+
+
+def _chosen(ctx: Context, *, removed: bool) -> list[ChosenApp]:
+    return operations.select_app_set(
         ctx.args.path,
         revision=ctx.args.revision,
         only=tuple(ctx.args.app or ()),
@@ -59,7 +67,6 @@ def chosen_apps(ctx: Context, *, removed: bool = False) -> list[ChosenApp]:
         clusters=ctx.fleet,  # the ApplicationSet clusters generator reads the registry
         default_namespace=ctx.default_namespace,
     )
-    return [_namespace_flags(ctx, entry) for entry in chosen]
 
 
 def _namespace_flags(ctx: Context, entry: ChosenApp) -> ChosenApp:
@@ -336,9 +343,14 @@ def cmd_history(ctx: Context) -> int:
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_record_dict(r) for r in records], ctx.output))
         return EXIT_OK
+    if ctx.output == "name":
+        for r in records:  # as `argocd app history -o id`: the ids, for `rollback APP ID`
+            ctx.out(str(r.id))
+        return EXIT_OK
     if not records:
         ctx.out(f"no syncs recorded for {ctx.args.app_name}")
         return EXIT_OK
+    wide = ctx.output == "wide"
     rows = [
         [
             r.id,
@@ -349,11 +361,19 @@ def cmd_history(ctx: Context) -> int:
             r.destination or "-",
             r.source,
         ]
+        + (_wide_record(r) if wide else [])
         for r in records
     ]
     headers = ["id", "revision", "started", "who", "result", "destination", "source"]
-    ctx.out(table(headers, rows))
+    ctx.out(table(headers + (["finished", "prune", "message"] if wide else []), rows))
     return EXIT_OK
+
+
+def _wide_record(record: SyncRecord) -> list[str]:
+    """-o wide: when it ended, whether it pruned, and its message's first line."""
+    finished = local_time(record.finished) if record.finished else "-"
+    message = (record.message.splitlines() or ["-"])[0] or "-"
+    return [finished, "yes" if record.prune else "no", message]
 
 
 def cmd_rollback(ctx: Context) -> int:

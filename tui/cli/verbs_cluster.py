@@ -74,6 +74,9 @@ def cmd_cluster_add(ctx: Context) -> int:
         kubeconfig="" if args.sandbox else str(args.kubeconfig or ""),
     )
     ctx.registry.add(entry, replace=args.replace)
+    if ctx.output in ("json", "yaml"):  # the cluster as `cluster list -o json` shows it
+        ctx.out(dump(_cluster_dict(entry.cluster), ctx.output))
+        return EXIT_OK
     where = "a sandbox cluster" if args.sandbox else f"kubeconfig context {args.context}"
     ctx.out(f"cluster {name} added: {entry.cluster.server} ({where})")
     return EXIT_OK
@@ -92,9 +95,17 @@ def _cluster_dict(cluster: Cluster) -> dict[str, Any]:
 
 def cmd_cluster_list(ctx: Context) -> int:
     clusters = ctx.fleet.clusters()
+    selector = ctx.args.selector
+    if selector is not None:
+        clusters = [c for c in clusters if selector.matches(c.label_map)]
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_cluster_dict(c) for c in clusters], ctx.output))
         return EXIT_OK
+    if ctx.output == "name":
+        for c in clusters:
+            ctx.out(c.name)
+        return EXIT_OK
+    # -o wide: the table already shows every column (none is left out for width).
     rows = [
         [
             c.name,

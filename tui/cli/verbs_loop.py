@@ -69,6 +69,15 @@ def rfc3339(seconds: float) -> str:
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def stream_document(value: dict[str, Any], fmt: str) -> str:
+    """One event of a stream (``run``, ``watch``, ``events --follow``) as
+    ``kubectl get --watch`` writes it: ``-o json`` a JSON object a line,
+    ``-o yaml`` a YAML document a time, each opened by ``---``."""
+    if fmt == "json":
+        return json.dumps(value)
+    return "---\n" + dump(value, "yaml").rstrip("\n")
+
+
 class _Printer:
     """An EventSink printing the lines of ``_SHOWN`` events as they happen."""
 
@@ -81,8 +90,8 @@ class _Printer:
             return
         ctx = self._ctx
         text: str | Text
-        if ctx.output == "json":
-            text = json.dumps(_event_dict(event))
+        if ctx.output in ("json", "yaml"):
+            text = stream_document(_event_dict(event), ctx.output)
         else:
             stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
             first, *rest = event.message.rstrip().splitlines() or [""]
@@ -437,6 +446,7 @@ def cmd_events(ctx: Context) -> int:
     if not events:
         ctx.out(f"no events recorded for {ctx.args.app_name}")
         return EXIT_OK
+    wide = ctx.output == "wide"
     rows = [
         [
             local_time(e.time),
@@ -445,9 +455,11 @@ def cmd_events(ctx: Context) -> int:
             e.resource.display if e.resource else "-",
             (e.message.splitlines() or [""])[0],
         ]
+        + ([e.wave or "-"] if wide else [])
         for e in events
     ]
-    ctx.out(table(["time", "kind", "revision", "resource", "message"], rows))
+    headers = ["time", "kind", "revision", "resource", "message"]
+    ctx.out(table(headers + (["wave"] if wide else []), rows))
     return EXIT_OK
 
 
@@ -482,8 +494,11 @@ def _follow_events(ctx: Context, since: float) -> int:
                     seen.add(identity)
                     fresh.append(event)
             for event in fresh:
-                line = json.dumps(_event_dict(event)) if ctx.output == "json" else None
-                sys.stdout.write((line or _event_line(event)) + "\n")
+                if ctx.output in ("json", "yaml"):
+                    line = stream_document(_event_dict(event), ctx.output)
+                else:
+                    line = _event_line(event)
+                sys.stdout.write(line + "\n")
             sys.stdout.flush()  # piped into a CI log: each line as it happens
             if fresh:
                 since = fresh[-1].time

@@ -15,7 +15,7 @@ import yaml
 from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.mask import mask_secret_manifest
-from gitwave.engine.model import Live, ResourceKey
+from gitwave.engine.model import LABEL_APP, Live, ResourceKey
 from gitwave.providers.sandbox.kinds import CRD_KIND
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.kind_aliases import ServedKind, UnknownKindError, resolve_kind
@@ -66,11 +66,13 @@ def cmd_sandbox_get(ctx: Context) -> int:
         kind, name = served.kind, parsed_name or None
         if not served.namespaced:
             namespace = None  # -n means nothing to a cluster-scoped kind
+    selector = ctx.args.selector
     items = sorted(
         (
             live
             for live in sandbox.list(kind=kind, namespace=namespace)
             if (name is None or live.key.name == name)
+            and (selector is None or selector.matches(_labels(live)))
         ),
         key=lambda live: (live.key.namespace, live.key.kind, live.key.name),
     )
@@ -82,10 +84,15 @@ def cmd_sandbox_get(ctx: Context) -> int:
         value: Any = docs[0] if name and len(docs) == 1 else {"kind": "List", "items": docs}
         ctx.out(dump(value, ctx.output))
         return EXIT_OK
+    if ctx.output == "name":
+        for live in items:  # as `kubectl get -o name`: deployment.apps/web, configmap/settings
+            ctx.out(kubectl_name(live.key))
+        return EXIT_OK
     if not items:
-        ctx.out("No resources found.")
+        ctx.err("No resources found.")  # on stderr, as kubectl: a pipe reads nothing
         return EXIT_OK
     now = ctx.clock()
+    wide = ctx.output == "wide"
     rows = [
         [
             live.key.namespace or "-",
@@ -96,10 +103,43 @@ def cmd_sandbox_get(ctx: Context) -> int:
                 live.manifest.get("metadata", {}).get("creationTimestamp", ""), now=now
             ),
         ]
+        + (_wide_cells(live) if wide else [])
         for live in items
     ]
-    ctx.out(table(["namespace", "kind", "name", "health", "age"], rows))
+    headers = ["namespace", "kind", "name", "health", "age"]
+    ctx.out(table(headers + (["app", "images", "labels"] if wide else []), rows))
     return EXIT_OK
+
+
+def _labels(live: Live) -> dict[str, str]:
+    labels = (live.manifest.get("metadata") or {}).get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def kubectl_name(key: ResourceKey) -> str:
+    """``deployment.apps/web``, ``configmap/settings``: an object as ``kubectl get -o
+    name`` prints it (the core group has no suffix)."""
+    kind = key.kind.lower()
+    return f"{kind}.{key.group}/{key.name}" if key.group else f"{kind}/{key.name}"
+
+
+def _wide_cells(live: Live) -> list[str]:
+    """-o wide: the app that manages the object, its containers' images (workloads
+    and pods, as kubectl's wide columns show them) and its labels."""
+    labels = _labels(live)
+    spec = live.manifest.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    template = spec.get("template")
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        spec = template["spec"]  # a workload: its pod template
+    containers = spec.get("containers")
+    images = [
+        str(c.get("image", ""))
+        for c in (containers if isinstance(containers, list) else [])
+        if isinstance(c, dict)
+    ]
+    shown = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    return [labels.get(LABEL_APP, "-"), ",".join(images) or "-", shown or "-"]
 
 
 def _failed(ctx: Context, error: GitwaveError) -> int:
@@ -113,7 +153,7 @@ def _failed(ctx: Context, error: GitwaveError) -> int:
 def cmd_sandbox_scale(ctx: Context) -> int:
     key = _sandbox_key(ctx, ctx.args.resource)
     ctx.sandbox.scale(key, ctx.args.replicas)
-    name = f"{key.kind.lower()}.{key.group or 'core'}/{key.name}"
+    name = kubectl_name(key)  # deployment.apps/web scaled, as kubectl says it
     if ctx.output in ("json", "yaml"):
         # As `kubectl scale -o json`: the object as it is now.
         live = ctx.sandbox.observe(key)
@@ -204,7 +244,11 @@ def cmd_sandbox_edit(ctx: Context) -> int:
             except (yaml.YAMLError, GitwaveError) as exc:
                 body, error = text, str(exc).replace('"<unicode string>"', str(path))
                 continue
-            ctx.out(f"{key.kind.lower()}/{key.name} edited")
+            if ctx.output in ("json", "yaml"):  # as `kubectl edit -o json`: the object saved
+                saved = ctx.sandbox.observe(key)
+                ctx.out(dump(dict(saved.manifest) if saved is not None else {}, ctx.output))
+            else:
+                ctx.out(f"{kubectl_name(key)} edited")
             return EXIT_OK
     finally:
         if not keep:

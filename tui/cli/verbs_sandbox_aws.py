@@ -17,6 +17,7 @@ import subprocess
 from gitwave.engine.errors import ValidationError
 from gitwave.providers.aws import EmbeddedAws
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
+from gitwave.tui.cli.output import dump
 
 
 def _emulator(ctx: Context) -> EmbeddedAws:
@@ -32,7 +33,11 @@ def _emulator(ctx: Context) -> EmbeddedAws:
 
 def cmd_sandbox_kms_create_key(ctx: Context) -> int:
     arn = _emulator(ctx).create_kms_key(alias=ctx.args.alias)
-    ctx.out(arn)
+    if ctx.output in ("json", "yaml"):
+        alias = f"alias/{ctx.args.alias}" if ctx.args.alias else None
+        ctx.out(dump({"arn": arn, "alias": alias}, ctx.output))
+    else:
+        ctx.out(arn)
     return EXIT_OK
 
 

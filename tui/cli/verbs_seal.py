@@ -27,6 +27,7 @@ from gitwave.providers.sealed_secrets import (
     seal_secret,
 )
 from gitwave.tui.cli.context import EXIT_OK, Context
+from gitwave.tui.cli.output import dump
 
 
 def _read_secret(source: str) -> tuple[dict[str, Any], str]:
@@ -51,7 +52,11 @@ def cmd_seal(ctx: Context) -> int:
     args = ctx.args
     sandbox_keys = ctx.sandbox.sealed_secrets.keys
     if args.fetch_cert:
-        sys.stdout.write(sandbox_keys.ensure().certificate_pem())
+        certificate = sandbox_keys.ensure().certificate_pem()
+        if ctx.output in ("json", "yaml"):  # the PEM as one value of one document
+            sys.stdout.write(dump({"certificate": certificate}, ctx.output) + "\n")
+        else:
+            sys.stdout.write(certificate)
         return EXIT_OK
     secret, where = _read_secret(args.file)
     try:

@@ -13,12 +13,13 @@ from gitwave.compositions import Composed
 from gitwave.compositions.model import ConditionStatus
 from gitwave.engine import operations
 from gitwave.engine.app_pipeline import composite_status
-from gitwave.engine.apps import AppSpec
+from gitwave.engine.apps import AppKind, AppSpec
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.render import Rendered
+from gitwave.engine.source import redact_url
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import dump, rfc3339, short, table
@@ -47,6 +48,8 @@ class _AppStatus:
     # Gone from Git and still live: a sync with prune would delete them.
     unpruned: tuple[ResourceKey, ...] = ()
     helm_releases: tuple[_HelmRelease, ...] = ()
+    # The app itself: what -o wide shows of it (project, repository, path, target).
+    spec: AppSpec | None = None
 
     @property
     def sync_text(self) -> str:
@@ -148,6 +151,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
             unsynced,
             frozenset(state.plan.left_alone),
         ),
+        spec=app,
     )
 
 
@@ -169,22 +173,33 @@ def _refuse_empty(app: AppSpec) -> None:
 def cmd_status(ctx: Context) -> int:
     statuses: list[_AppStatus] = []
     errors: list[tuple[str, GitwaveError]] = []
-    for entry in chosen_apps(ctx, removed=True):
+    for entry in chosen_apps(ctx, removed=True, listing=True):
         try:
             statuses.append(_app_status(ctx, entry.loaded()))
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc)
             errors.append((entry.name, exc))
     if not statuses and not errors:
-        raise ValidationError(ctx.args.path, "no apps here")
+        if ctx.args.selector is None:
+            raise ValidationError(ctx.args.path, "no apps here")
+        # As `argocd app list -l` / `kubectl get -l`: nothing matched is no error.
+        ctx.err(f"No apps found matching selector {ctx.args.selector}.")
     code = EXIT_USAGE if errors else EXIT_OK
+    if ctx.output == "name":
+        # As `argocd app list -o name`: the app's name, one a line.
+        for name in [s.spec.name if s.spec else s.name for s in statuses] + [n for n, _ in errors]:
+            ctx.out(name)
+        return code
     if ctx.output in ("json", "yaml"):
         docs = [_status_dict(status) for status in statuses]
         unknown = {"sync": "Unknown", "health": "Unknown", "resources": []}
         docs += [error_dict(name, error, **unknown) for name, error in errors]
         ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
         return code
+    if not statuses and not errors:
+        return code
     now = ctx.clock()
+    wide = ctx.output == "wide"
     rows = []
     for status in statuses:
         sync = status.sync_text
@@ -196,11 +211,14 @@ def cmd_status(ctx: Context) -> int:
         last_text = f"{last.result} {age(now - last.finished)} ago" if last else "never"
         revision = revision_text(status.revision, status.digest)
         destination = status.destination.display
-        rows.append([status.name, destination, sync, status.health.value, revision, last_text])
+        row = [status.name, destination, sync, status.health.value, revision, last_text]
+        rows.append(row + (_wide_cells(status.spec) if wide else []))
     for name, error in errors:
         first_line = (str(error).splitlines() or [""])[0]
-        rows.append([name, "-", "Unknown (error)", HealthCode.UNKNOWN.value, "-", first_line])
-    ctx.out(table(["app", "destination", "sync", "health", "revision", "last sync"], rows))
+        row = [name, "-", "Unknown (error)", HealthCode.UNKNOWN.value, "-", first_line]
+        rows.append(row + (["-"] * len(_WIDE) if wide else []))
+    headers = ["app", "destination", "sync", "health", "revision", "last sync"]
+    ctx.out(table(headers + (list(_WIDE) if wide else []), rows))
     for status in statuses:
         if status.window:
             ctx.out(f"{status.name}: {status.window}")
@@ -220,10 +238,26 @@ def cmd_status(ctx: Context) -> int:
     return code
 
 
+# -o wide: what `argocd app list -o wide` adds (project, repository, path, target
+# revision), and the app's kind and labels (what -l selects on).
+_WIDE = ("kind", "project", "repo", "path", "target", "labels")
+
+
+def _wide_cells(app: AppSpec | None) -> list[str]:
+    if app is None:
+        return ["-"] * len(_WIDE)
+    labels = ",".join(f"{k}={v}" for k, v in app.labels) or "-"
+    source = app.source
+    repo = redact_url(source.repo_url) if source.repo_url else "-"
+    project = app.project if app.kind is AppKind.ARGO else "-"  # an Argo CD notion only
+    return [app.kind.label, project, repo, source.path, source.revision or "HEAD", labels]
+
+
 def _status_dict(status: _AppStatus) -> dict[str, Any]:
     pin, last = status.pin, status.last
     doc: dict[str, Any] = {
         "app": status.name,
+        "labels": dict(status.spec.labels) if status.spec else {},
         "destination": destination_dict(status.destination),
         "composites": _composite_dicts(status.composed, status.unsynced) if status.composed else [],
         "sync": status.sync.value,
