@@ -210,7 +210,7 @@ def plan_resources(
     # Declared as the sync will apply them (tracking id included): a provider that
     # shows Git's side for what it cannot record (AWS observe-only) shows ours.
     who = app.owner if owner is None else owner
-    targets.declare(tracked_resource(r, who) for r in graph.resources.values())
+    targets.declare(tracked_resource(r, who) for r in targets.to_declare(graph.resources.values()))
     live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
     graph = _bind_known_references(graph, {**live, **_referenced_secrets(graph, targets)})
     kept = frozenset(keep)
