@@ -152,9 +152,7 @@ NOT_FOR_PLAIN_YAML = (
 
 
 @pytest.mark.parametrize("verb", ["status", "plan"])
-def test_status_and_plan_of_plain_yaml_import_only_what_they_use(
-    verb: str, tmp_path: Path
-) -> None:
+def test_status_and_plan_of_plain_yaml_import_only_what_they_use(verb: str, tmp_path: Path) -> None:
     env = {**os.environ, "GITWAVE_STATE": str(tmp_path / "state"), "NO_COLOR": "1"}
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, verb, str(SAMPLES / "guestbook")],
