@@ -105,18 +105,11 @@ def current_branch(root: Path) -> str | None:
     """The branch checked out at ``root``; None when detached or outside Git."""
     target = _work_tree_top(root)
     if target is not None:  # without importing GitPython
-        done = subprocess.run(
-            ["git", "-C", str(target), "symbolic-ref", "--quiet", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, **_GIT_ENV, "LC_ALL": "C"},
-        )
-        ref = done.stdout.strip()
-        if done.returncode == 1 and not ref:
-            return None  # detached
-        parts = ref.split("/", 2)
-        if done.returncode == 0 and len(parts) == 3 and parts[0] == "refs":
+        ref = _git_out(target, "symbolic-ref", "--quiet", "HEAD")
+        if ref is None:
+            return None  # detached (or the ref unreadable, which GitPython also calls None)
+        parts = ref.strip().split("/", 2)
+        if len(parts) == 3 and parts[0] == "refs":
             return parts[2]  # refs/heads/NAME → NAME, as GitPython names it
     try:
         repo = git.Repo(root)
@@ -200,15 +193,18 @@ def work_tree_at(directory: Path) -> WorkTree | None:
 def _git_out(directory: Path, *args: str) -> str | None:
     """What ``git -C DIRECTORY ARGS`` prints, None when it fails. ``directory``
     is an absolute path (never read as a flag); ``args`` are gitwave's own."""
-    done = subprocess.run(
-        ["git", "-C", str(directory), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        # No optional locks: `git status` must not take .git/index.lock under a
-        # user's own `git commit` while run or watch polls.
-        env={**os.environ, **_GIT_ENV, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
-    )
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(directory), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            # No optional locks: `git status` must not take .git/index.lock under a
+            # user's own `git commit` while run or watch polls.
+            env={**os.environ, **_GIT_ENV, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+        )
+    except OSError:
+        return None  # no git command: GitPython says so in its words
     return done.stdout if done.returncode == 0 else None
 
 
