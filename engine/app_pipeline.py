@@ -238,13 +238,20 @@ def plan_resources(
         cascade=app.cascade,
     )
     owner = app.owner if owner is None else owner
-    digests = {
-        key: desired_digest(resource, ignore=options.ignore.get(key, ()), owner=owner)
-        for key, resource in graph.resources.items()
-    }
+    # A small app compares faster than it reads and writes a memo file (and a
+    # fleet of them would churn the directory): big apps only.
+    use_memo = len(graph.resources) >= plan_memo.MIN_OBJECTS
+    digests = (
+        {
+            key: desired_digest(resource, ignore=options.ignore.get(key, ()), owner=owner)
+            for key, resource in graph.resources.items()
+        }
+        if use_memo
+        else {}
+    )
     memo_name = f"{app.source.identity}#{app.name}"
     memo = memo_store()
-    before = memo.load(memo_name)
+    before = memo.load(memo_name) if use_memo else {}
     known = plan_memo.in_sync(before, digests, live)
     memo.hits += len(known)
     options = dataclasses.replace(options, in_sync=known)
@@ -266,7 +273,8 @@ def plan_resources(
             # (created by hand or by another app), so a retry can succeed.
             exc.retriable = True
         raise
-    memo.save(memo_name, memo_entries(plan, digests, live), before=before)
+    if use_memo:
+        memo.save(memo_name, memo_entries(plan, digests, live), before=before)
     return AppState(
         app=app,
         revision=revision,

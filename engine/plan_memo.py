@@ -13,7 +13,8 @@ drift is never hidden by the memo. Secrets and objects holding values taken
 from a Secret get no digest and are always compared in full (a digest of a
 guessable value stands for it).
 
-Entries are kept in ``$GITWAVE_CACHE/plans``, one signed JSON file per app
+Only apps of ``MIN_OBJECTS`` or more keep a memo. Entries are kept in
+``$GITWAVE_CACHE/plans``, one signed JSON file per app
 and gitwave code (``SignedFiles``), replaced after each plan by what that plan
 found in sync. A file that is missing, unsigned or from other code is no
 memo: every object is compared.
@@ -35,6 +36,9 @@ from gitwave.engine.render.disk_cache import SignedFiles
 __all__ = ["Memo", "desired_digest", "in_sync", "memo_entries", "memo_store"]
 
 FORMAT = 1
+# Apps with fewer desired objects compare them all: their comparison takes
+# milliseconds, and a fleet of small apps would otherwise write a file each.
+MIN_OBJECTS = 100
 
 # An object's key as text, then its desired and live digests.
 Memo = Mapping[str, Sequence[str]]
