@@ -238,8 +238,8 @@ def plan_resources(
         cascade=app.cascade,
     )
     owner = app.owner if owner is None else owner
-    # A small app compares faster than it reads and writes a memo file (and a
-    # fleet of them would churn the directory): big apps only.
+    # A small app's comparison takes milliseconds, and a fleet of small apps
+    # would write a memo file each: big apps only.
     use_memo = len(graph.resources) >= plan_memo.MIN_OBJECTS
     digests = (
         {
