@@ -20,6 +20,11 @@ first run does). Cases:
 
 Needs nothing but the venv (hyperfine is not used). The machine and its load
 are printed with the figures: on a shared 2-core machine they move by 2x.
+
+``--checkout DIR`` runs the gitwave of another checkout (``git worktree add
+/tmp/base main``) with this venv's libraries, as ``python -c`` of its
+``main()``: run it and the same cases without it in one sitting to compare
+before and after under the same load. Both sides then start the same way.
 """
 
 from __future__ import annotations
@@ -43,6 +48,22 @@ from machine import machine  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 GITWAVE = Path(sys.executable).parent / "gitwave"
+COMMAND: list[str] = [str(GITWAVE)]
+_LAUNCH = "import sys; from gitwave.tui.cli import main; sys.exit(main())"
+
+
+def _use_checkout(checkout: Path, work: Path) -> dict[str, str]:
+    """Run ``checkout``'s gitwave: a ``gitwave`` package of links to its
+    folders, first on PYTHONPATH (as ``make typecheck`` builds one)."""
+    package = work / "checkout" / "gitwave"
+    package.mkdir(parents=True, exist_ok=True)
+    for folder in ("engine", "compositions", "providers", "tui"):
+        link = package / folder
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(checkout.resolve() / folder)
+    COMMAND[:] = [sys.executable, "-c", _LAUNCH]
+    return {"PYTHONPATH": str(package.parent)}
 
 
 @dataclass(frozen=True)
@@ -71,7 +92,7 @@ def _run(argv: Sequence[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(
-        [str(GITWAVE), *argv], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+        [*COMMAND, *argv], env=env, cwd=ROOT, capture_output=True, text=True, check=False
     )
     took = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -107,6 +128,9 @@ def main() -> int:
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--checkout", type=Path, help="time this checkout's gitwave (see the module docstring)"
+    )
+    parser.add_argument(
         "--work",
         type=Path,
         help="keep the repository and state here, and reuse them next time "
@@ -119,6 +143,9 @@ def main() -> int:
     state, cache = work / "state", work / "cache"
     env = _env(state, cache)
     results: dict[str, object] = {"machine": machine(), "load_before": os.getloadavg()}
+    if args.checkout is not None:
+        env.update(_use_checkout(args.checkout, work))
+        results["checkout"] = str(args.checkout)
     try:
         cases: list[Case] = []
         for name in args.cases:

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from gitwave.compositions import Composed, PendingReference, compose, references, resolve
 from gitwave.compositions.connection import secret_key_of
+from gitwave.engine import plan_memo
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.diff import SameValue
@@ -27,6 +28,7 @@ from gitwave.engine.graph import ResourceGraph, build_graph
 from gitwave.engine.ignore_annotation import with_annotation_pointers
 from gitwave.engine.model import Action, Live, Manifest, Owner, Plan, Resource, ResourceKey, Task
 from gitwave.engine.plan import PlanOptions, make_plan
+from gitwave.engine.plan_memo import desired_digest, memo_entries, memo_store
 from gitwave.engine.provider import DryRunPlanner, ValueComparer
 from gitwave.engine.render import Rendered
 from gitwave.engine.router import ProviderRouter, observe_all
@@ -210,7 +212,7 @@ def plan_resources(
     # Declared as the sync will apply them (tracking id included): a provider that
     # shows Git's side for what it cannot record (AWS observe-only) shows ours.
     who = app.owner if owner is None else owner
-    targets.declare(tracked_resource(r, who) for r in graph.resources.values())
+    targets.declare(tracked_resource(r, who) for r in targets.to_declare(graph.resources.values()))
     live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
     graph = _bind_known_references(graph, {**live, **_referenced_secrets(graph, targets)})
     kept = frozenset(keep)
@@ -236,6 +238,23 @@ def plan_resources(
         cascade=app.cascade,
     )
     owner = app.owner if owner is None else owner
+    # A small app's comparison takes milliseconds, and a fleet of small apps
+    # would write a memo file each: big apps only.
+    use_memo = len(graph.resources) >= plan_memo.MIN_OBJECTS
+    digests = (
+        {
+            key: desired_digest(resource, ignore=options.ignore.get(key, ()), owner=owner)
+            for key, resource in graph.resources.items()
+        }
+        if use_memo
+        else {}
+    )
+    memo_name = f"{app.source.identity}#{app.name}"
+    memo = memo_store()
+    before = memo.load(memo_name) if use_memo else {}
+    known = plan_memo.in_sync(before, digests, live)
+    memo.hits += len(known)
+    options = dataclasses.replace(options, in_sync=known)
     namespaces_live = _live_namespaces(graph, targets)
     try:
         plan = make_plan(
@@ -254,6 +273,8 @@ def plan_resources(
             # (created by hand or by another app), so a retry can succeed.
             exc.retriable = True
         raise
+    if use_memo:
+        memo.save(memo_name, memo_entries(plan, digests, live), before=before)
     return AppState(
         app=app,
         revision=revision,

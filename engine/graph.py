@@ -34,8 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-import networkx as nx
-
+from gitwave.engine.dag import Dag
 from gitwave.engine.errors import CycleError, ValidationError
 from gitwave.engine.graph_edges import explicit_edges, implied_edges, order_key
 from gitwave.engine.graph_facts import node_facts
@@ -83,12 +82,12 @@ class ResourceGraph:
     ``dag`` holds the dependency edges (explicit and implied, after filtering):
     an edge u→v means u must be applied, and healthy, before v. Phase and wave
     order is not in ``dag`` but in ``stages``. ``facts`` holds what was read
-    from each object's annotations and pod spec. The DiGraph is shared, not
-    copied: callers must not mutate it.
+    from each object's annotations and pod spec. The Dag is read-only, shared,
+    not copied.
     """
 
     resources: Mapping[ResourceKey, Resource]
-    dag: nx.DiGraph
+    dag: Dag[ResourceKey]
     order: tuple[ResourceKey, ...]
     stages: tuple[Stage, ...]
     fail_stages: tuple[Stage, ...]
@@ -196,17 +195,18 @@ def build_graph(
     for stage in (*stages, *fail_stages):
         for key in stage.keys:
             seen.setdefault(key, None)
-    # Nodes and edges go in in run order, so iterating the DiGraph is deterministic.
+    # Nodes and edges go in in run order, so iterating the Dag is deterministic.
     rank = [0] * len(keys)
     for position_in_order, key in enumerate(seen):
         rank[index[key]] = position_in_order
     by_rank = sorted(range(len(keys)), key=rank.__getitem__)
-    dag = nx.DiGraph()
-    dag.add_nodes_from(seen)
-    dag.add_edges_from(
-        (keys[u], keys[v])
-        for u in by_rank
-        for v in sorted(edges.successors[u], key=rank.__getitem__)
+    dag = Dag(
+        seen,
+        (
+            (keys[u], keys[v])
+            for u in by_rank
+            for v in sorted(edges.successors[u], key=rank.__getitem__)
+        ),
     )
     return ResourceGraph(
         resources=MappingProxyType({key: kept[key] for key in seen}),
@@ -258,6 +258,8 @@ class _Edges:
     def find_cycle(self) -> list[int]:
         """The members of one cycle, starting from the smallest id (the smallest
         key in kind order). Only called when topological_order() is None."""
+        import networkx as nx  # an error's path only: 0.1-0.3 s to import
+
         graph = nx.DiGraph()
         graph.add_nodes_from(range(len(self.successors)))
         graph.add_edges_from(sorted(self._set))

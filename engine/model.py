@@ -297,6 +297,10 @@ class Live:
     manifest: Manifest = field(repr=False)
     resource_version: str = ""
     complete: bool = True
+    # A digest of the object as the target stores it, "" when the target gives
+    # none: the same digest is the same object, so a plan that found it in sync
+    # with the same desired object need not compare them again (plan_memo).
+    digest: str = field(default="", repr=False)
 
     @property
     def annotations(self) -> Mapping[str, str]:

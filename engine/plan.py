@@ -74,6 +74,8 @@ class PlanOptions:
     source as errors name it. ``removed_from`` names the app of apps a child
     app was removed from (the plan is of what the child left): its objects are
     pruned only with ``cascade`` (it carried Argo CD's resources-finalizer).
+    ``in_sync`` names objects an earlier plan found in sync with exactly the
+    same desired and live objects (``plan_memo``): they are not compared again.
     """
 
     prune: bool = False
@@ -92,6 +94,7 @@ class PlanOptions:
     same_values: Mapping[ResourceKey, SameValue] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    in_sync: frozenset[ResourceKey] = frozenset()
 
 
 def make_plan(
@@ -275,6 +278,10 @@ def _apply_task(
     if seen is None:
         return Task(key, Action.CREATE, resource, None, facts=facts)
     if mode is ApplyMode.CREATE_ONLY:
+        return Task(key, Action.NONE, resource, _shown(seen, resource), facts=facts)
+    if key in options.in_sync:
+        if options.apply_out_of_sync_only:
+            return None
         return Task(key, Action.NONE, resource, _shown(seen, resource), facts=facts)
     ignore = options.ignore.get(key, ())
     secret = resource.is_secret

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
-
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.apps.fields import ANNOTATION_PRUNE_LIMIT
+from gitwave.engine.dag import Dag
 from gitwave.engine.errors import SafetyError, ValidationError
 from gitwave.engine.graph_edges import implied_edges, order_key
 from gitwave.engine.graph_facts import node_facts
@@ -168,14 +167,17 @@ def _broken(state: AppState, prunes: list[Task]) -> tuple[Dependant, ...]:
             facts[key] = node_facts(resource) or _PLAIN
         except ValidationError:
             facts[key] = _PLAIN
-    dag = nx.DiGraph()
-    dag.add_nodes_from(resources)
-    dag.add_edges_from(state.graph.dag.edges)
-    dag.add_edges_from(live_edges(lives))
-    dag.add_edges_from((u, v) for u, v in implied_edges(resources, facts) if u != v)
+    dag = Dag(
+        resources,
+        (
+            *state.graph.dag.edges,
+            *live_edges(lives),
+            *((u, v) for u, v in implied_edges(resources, facts) if u != v),
+        ),
+    )
     found: dict[ResourceKey, set[ResourceKey]] = {}
     for key in pruned:
-        for user in nx.descendants(dag, key):
+        for user in dag.descendants(key):
             if user not in pruned:
                 found.setdefault(user, set()).add(key)
     return tuple(

@@ -147,6 +147,16 @@ class ProviderRouter:
                     found[live.key] = live
         return [found[k] for k in sorted(found)]
 
+    def to_declare(self, resources: Iterable[Resource]) -> list[Resource]:
+        """The ``resources`` a Declaring provider handles, so a caller copies
+        (tracking id added) only those: deep copies of a 10,000-object render
+        that no provider looks at were a fifth of a fresh plan's time."""
+        declaring = [p for p in self.providers if self.offers(p, Declaring)]
+        if not declaring:
+            return []
+        ids = {id(p) for p in declaring}
+        return [r for r in resources if id(self.for_resource(r)) in ids]
+
     def declare(self, resources: Iterable[Resource]) -> None:
         """Show each Declaring provider the desired objects it handles."""
         items = list(resources)

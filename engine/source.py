@@ -45,10 +45,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from gitwave.engine.errors import PathEscapeError, SourceError
+from gitwave.engine.lazy_module import LazyModule
 from gitwave.engine.private_files import private_directory
 from gitwave.engine.source_cache import (
     checkout_dir,
@@ -71,6 +71,7 @@ from gitwave.engine.source_git import (
     materialise,
     remote_urls,
     rev_parse,
+    work_tree_at,
 )
 from gitwave.engine.source_url import (
     ALLOW_INSECURE_GIT_ENV,
@@ -84,6 +85,11 @@ from gitwave.engine.source_url import (
     normalise_repo_url,
     redact_url,
 )
+
+if TYPE_CHECKING:
+    import git
+else:
+    git = LazyModule("git")  # GitPython: imported once a command needs more than HEAD
 
 __all__ = [
     "ALLOW_INSECURE_GIT_ENV",
@@ -244,6 +250,10 @@ def _open_local(path: Path, *, revision: str | None, cache: Path) -> Checkout:
             f"{path}: not a directory", hint="give the directory holding the manifests"
         )
     directory = path.resolve()
+    if revision is None:
+        tree = work_tree_at(directory)
+        if tree is not None:  # the common case, without importing GitPython
+            return Checkout(root=tree.top, revision=tree.head, dirty=tree.dirty, url=str(tree.top))
     try:
         repo = git.Repo(directory, search_parent_directories=True)
     except git.InvalidGitRepositoryError:

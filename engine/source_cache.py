@@ -33,10 +33,15 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
-
+from gitwave.engine.lazy_module import LazyModule
 from gitwave.engine.private_files import private_directory
+
+if TYPE_CHECKING:
+    import git
+else:
+    git = LazyModule("git")  # GitPython: imported once a command needs more than HEAD
 
 _KEY_FILE = ".key"
 _KEY_BYTES = 32

@@ -5,17 +5,25 @@ GitPython is imported only by the engine/source*.py modules."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from gitwave.engine.errors import SourceError
+from gitwave.engine.lazy_module import LazyModule
 from gitwave.engine.source_cache import write_raw_attributes
 from gitwave.engine.source_url import check_argument, check_scheme, is_remote, redact_url
+
+if TYPE_CHECKING:
+    import git
+else:
+    git = LazyModule("git")  # GitPython: imported once a command needs more than HEAD
 
 FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
 SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,39}")
@@ -27,6 +35,11 @@ _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
 
 def find_repo_root(path: Path) -> Path | None:
     """The top of the Git work tree holding ``path``, or None outside any (or in a bare repo)."""
+    if path.is_dir():
+        found = _git_out(path.resolve(), "rev-parse", "--is-bare-repository", "--show-toplevel")
+        lines = (found or "").splitlines()
+        if len(lines) == 2 and lines[0] == "false" and lines[1]:
+            return Path(lines[1]).resolve()  # the common case, without importing GitPython
     try:
         repo = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -40,6 +53,9 @@ def find_repo_root(path: Path) -> Path | None:
 
 def remote_urls(root: Path) -> tuple[str, ...]:
     """The fetch URLs of every remote of the repository at ``root`` (empty outside Git)."""
+    fast = _remote_urls_of_work_tree(root)
+    if fast is not None:
+        return fast
     try:
         repo = git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -56,8 +72,45 @@ def remote_urls(root: Path) -> tuple[str, ...]:
         repo.close()
 
 
+def _remote_urls_of_work_tree(root: Path) -> tuple[str, ...] | None:
+    """``remote_urls`` of the top of a work tree, read with the ``git`` command
+    as GitPython reads them (``git remote get-url --all``, so ``insteadOf``
+    applies); None for anything else, which GitPython answers."""
+    target = _work_tree_top(root)
+    if target is None:
+        return None
+    names = _git_out(target, "remote")
+    if names is None or any(name.startswith("-") for name in names.split()):
+        return None
+    urls: list[str] = []
+    for name in names.split():
+        found = _git_out(target, "remote", "get-url", "--all", name)
+        if found is not None:
+            urls.extend(found.splitlines())
+    return tuple(urls)
+
+
+def _work_tree_top(root: Path) -> Path | None:
+    """``root`` resolved when it is the top of a work tree, else None."""
+    if not root.is_dir():
+        return None
+    target = root.resolve()
+    top = _git_out(target, "rev-parse", "--show-toplevel")
+    if top is None or Path(top.strip()).resolve() != target:
+        return None
+    return target
+
+
 def current_branch(root: Path) -> str | None:
     """The branch checked out at ``root``; None when detached or outside Git."""
+    target = _work_tree_top(root)
+    if target is not None:  # without importing GitPython
+        ref = _git_out(target, "symbolic-ref", "--quiet", "HEAD")
+        if ref is None:
+            return None  # detached (or the ref unreadable, which GitPython also calls None)
+        parts = ref.strip().split("/", 2)
+        if len(parts) == 3 and parts[0] == "refs":
+            return parts[2]  # refs/heads/NAME → NAME, as GitPython names it
     try:
         repo = git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -106,6 +159,53 @@ def commit_subject(root: Path, sha: str) -> str:
         return str(repo.commit(sha).summary)
     except (git.GitError, ValueError, OSError):
         return ""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkTree:
+    """A Git work tree at its HEAD: its top directory, the commit ("" without
+    one) and whether the tree differs from it (untracked files count)."""
+
+    top: Path
+    head: str
+    dirty: bool
+
+
+def work_tree_at(directory: Path) -> WorkTree | None:
+    """``directory``'s work tree, read with the ``git`` command (three calls,
+    no GitPython to import); None for anything else (not a repository, a bare
+    one, inside ``.git``, a repository git refuses): the caller asks GitPython,
+    which answers those as it always did."""
+    found = _git_out(directory, "rev-parse", "--is-bare-repository", "--show-toplevel")
+    if found is None:
+        return None
+    lines = found.splitlines()
+    if len(lines) != 2 or lines[0] != "false" or not lines[1]:
+        return None
+    top = Path(lines[1]).resolve()
+    head = _git_out(top, "rev-parse", "--verify", "--quiet", "--end-of-options", "HEAD^{commit}")
+    status = _git_out(top, "status", "--porcelain", "--untracked-files=normal")
+    if status is None:
+        return None
+    return WorkTree(top=top, head=(head or "").strip(), dirty=bool(status.strip()))
+
+
+def _git_out(directory: Path, *args: str) -> str | None:
+    """What ``git -C DIRECTORY ARGS`` prints, None when it fails. ``directory``
+    is an absolute path (never read as a flag); ``args`` are gitwave's own."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(directory), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            # No optional locks: `git status` must not take .git/index.lock under a
+            # user's own `git commit` while run or watch polls.
+            env={**os.environ, **_GIT_ENV, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+        )
+    except OSError:
+        return None  # no git command: GitPython says so in its words
+    return done.stdout if done.returncode == 0 else None
 
 
 def rev_parse(repo: git.Repo, revision: str) -> str | None:

@@ -7,6 +7,8 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+GROUP = "bitnami.com"
+KIND = "SealedSecret"
 CLUSTER_WIDE_ANNOTATION = "sealedsecrets.bitnami.com/cluster-wide"
 NAMESPACE_WIDE_ANNOTATION = "sealedsecrets.bitnami.com/namespace-wide"
 

@@ -47,11 +47,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
-from gitwave.providers.sealed_scope import SealingScope
+from gitwave.providers.sealed_scope import GROUP, KIND, SealingScope
 
-GROUP = "bitnami.com"
 API_VERSION = "bitnami.com/v1alpha1"
-KIND = "SealedSecret"
 SKIP_OWNER_ANNOTATION = "sealedsecrets.bitnami.com/skip-set-owner-references"
 LAST_APPLIED = (
     "kubectl.kubernetes.io/last-applied-configuration",

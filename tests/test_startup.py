@@ -132,3 +132,38 @@ def test_an_app_without_cloud_objects_never_starts_the_aws_emulator(
     loaded = set(result["modules"])
     assert sorted(m for m in ("moto", "boto3", "botocore") if m in loaded) == []
     assert sorted(p.name for p in state.iterdir()) == ["gitwave.db", "sandbox.db"]
+
+
+# What planning plain YAML in a Git work tree at HEAD never needs: graph
+# algorithms (networkx), GitPython (three `git` commands answer), cryptography
+# (no Secret, no SealedSecret), the cloud and cluster clients, the TUI.
+NOT_FOR_PLAIN_YAML = (
+    "networkx",
+    "git",
+    "cryptography",
+    "boto3",
+    "botocore",
+    "moto",
+    "kubernetes",
+    "textual",
+    "cel",
+    "prompt_toolkit",
+)
+
+
+@pytest.mark.parametrize("verb", ["status", "plan"])
+def test_status_and_plan_of_plain_yaml_import_only_what_they_use(verb: str, tmp_path: Path) -> None:
+    env = {**os.environ, "GITWAVE_STATE": str(tmp_path / "state"), "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, verb, str(SAMPLES / "guestbook")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["code"] == (0 if verb == "status" else 1)
+    assert "guestbook" in result["out"]
+    loaded = set(result["modules"])
+    assert sorted(m for m in NOT_FOR_PLAIN_YAML if m in loaded) == []

@@ -51,20 +51,21 @@ def default_render_cache_dir() -> Path:
     return Path(base) / "gitwave" / "renders"
 
 
-class DiskRenderCache:
-    """Rendered values in files of one directory, signed with its own key.
+class SignedFiles:
+    """JSON documents in files of one directory, each signed with the
+    directory's own key: what ``read`` returns was written by ``write`` here.
 
-    Every failure to read or write is a miss (logged at debug level): the cache
-    only ever saves time.
+    Every failure to read or write is a miss (logged at debug level): these
+    files only ever save time.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._secret: bytes | None = None
-        self.hits = 0  # what a test or a -vv log reads to see the cache used
 
-    def get(self, key_text: str) -> Rendered | None:
-        """The Rendered value stored under ``key_text``, or None (absent or not trusted)."""
+    def read(self, key_text: str) -> Any:
+        """The decoded JSON document stored under ``key_text``; None when absent
+        or not trusted (unsigned, another key, corrupt)."""
         path = self._path(key_text)
         try:
             body = path.read_bytes()
@@ -74,26 +75,16 @@ class DiskRenderCache:
             signature, _, payload = body.partition(b"\n")
             secret = self._key(create=False)
             if secret is None or not hmac.compare_digest(signature, self._sign(secret, payload)):
-                _log.debug("render cache: %s is not signed by this cache; ignored", path.name)
+                _log.debug("%s: %s is not signed by this cache; ignored", self.root, path.name)
                 return None
-            value = _decode(json.loads(payload), key_text)
-        except (ValueError, TypeError, KeyError, OSError) as exc:
-            _log.debug("render cache: %s unreadable (%s); ignored", path.name, exc)
+            return json.loads(payload)
+        except (ValueError, OSError) as exc:
+            _log.debug("%s: %s unreadable (%s); ignored", self.root, path.name, exc)
             return None
-        self.hits += 1
-        _log.info(
-            "render cache: reused the render of %s at %s (%d objects)",
-            value.path,
-            value.revision[:8],
-            len(value.resources),
-        )
-        return value
 
-    def put(self, key_text: str, value: Rendered) -> None:
-        """Store ``value`` under ``key_text`` unless it must not or cannot be."""
-        if value.encrypted or any(r.masked_values for r in value.resources):
-            return  # decrypted or Secret-derived values stay in memory only
-        document = _encode(value, key_text)
+    def write(self, key_text: str, document: Any) -> None:
+        """Store ``document`` under ``key_text`` unless JSON would not give it back
+        as it is (an int key, a timestamp, bytes)."""
         try:
             payload = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
             if json.loads(payload) != document:
@@ -116,7 +107,7 @@ class DiskRenderCache:
                 raise
             self._evict()
         except OSError as exc:
-            _log.debug("render cache: cannot write under %s (%s)", self.root, exc)
+            _log.debug("%s: cannot write (%s)", self.root, exc)
 
     def _evict(self) -> None:
         """Drop the oldest entries beyond MAX_ENTRIES."""
@@ -172,6 +163,39 @@ class DiskRenderCache:
         return secret
 
 
+class DiskRenderCache(SignedFiles):
+    """Rendered values in files of one directory, signed with its own key."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.hits = 0  # what a test or a -vv log reads to see the cache used
+
+    def get(self, key_text: str) -> Rendered | None:
+        """The Rendered value stored under ``key_text``, or None (absent or not trusted)."""
+        document = self.read(key_text)
+        if document is None:
+            return None
+        try:
+            value = _decode(document, key_text)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            _log.debug("render cache: an entry is not a render (%s); ignored", exc)
+            return None
+        self.hits += 1
+        _log.info(
+            "render cache: reused the render of %s at %s (%d objects)",
+            value.path,
+            value.revision[:8],
+            len(value.resources),
+        )
+        return value
+
+    def put(self, key_text: str, value: Rendered) -> None:
+        """Store ``value`` under ``key_text`` unless it must not or cannot be."""
+        if value.encrypted or any(r.masked_values for r in value.resources):
+            return  # decrypted or Secret-derived values stay in memory only
+        self.write(key_text, _encode(value, key_text))
+
+
 def _encode(value: Rendered, key_text: str) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -221,4 +245,4 @@ def _decode(document: Any, key_text: str) -> Rendered:
     )
 
 
-__all__ = ["FORMAT", "DiskRenderCache", "default_render_cache_dir"]
+__all__ = ["FORMAT", "DiskRenderCache", "SignedFiles", "default_render_cache_dir"]

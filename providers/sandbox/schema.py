@@ -8,6 +8,7 @@ objects, kinds CRDs registered, allocated cluster IPs and node ports), the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +72,16 @@ class Row:
     rv: int
     settle_at: float | None
     manifest: Manifest
+    # Of the stored JSON ("" for a Secret, whose values no digest may stand for).
+    digest: str = ""
 
     def live(self) -> Live:
-        return Live(self.key, self.manifest, str(self.rv))
+        return Live(self.key, self.manifest, str(self.rv), digest=self.digest)
+
+
+def text_digest(text: str) -> str:
+    """A digest of a stored object's JSON: equal texts, equal digests."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def controller_owner_uid(manifest: Manifest) -> str | None:
@@ -96,6 +104,15 @@ def encode(manifest: Manifest) -> str:
     return json.dumps(manifest, separators=(",", ":"))
 
 
-def row_of(found: tuple[Any, ...]) -> Row:
+def row_of(found: tuple[Any, ...], *, digest: bool = True, key: ResourceKey | None = None) -> Row:
+    """The Row of a selected row; ``key`` is its key when the caller has it already."""
     (id_, _grp, _kind, _ns, _name, uid, owner, _app, rv, settle_at, manifest) = found
-    return Row(ResourceKey.parse(id_), uid, owner, int(rv), settle_at, json.loads(manifest))
+    return Row(
+        ResourceKey.parse(id_) if key is None else key,
+        uid,
+        owner,
+        int(rv),
+        settle_at,
+        json.loads(manifest),
+        text_digest(manifest) if digest else "",
+    )

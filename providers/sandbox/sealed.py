@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.model import Manifest, Resource
-from gitwave.providers.sealed_secrets import GROUP, KIND, KeyPair, SealError, unseal
+from gitwave.providers.sealed_scope import GROUP, KIND
+
+if TYPE_CHECKING:
+    from gitwave.providers.sealed_secrets import KeyPair
 
 MANAGED_ANNOTATION = "sealedsecrets.bitnami.com/managed"
 
@@ -29,16 +32,27 @@ class SealedSecretController:
     """Opens SealedSecrets with the key pair in ``state_dir``."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.keys = KeyPair.in_dir(state_dir)
+        self._state_dir = state_dir
+
+    @property
+    def keys(self) -> KeyPair:
+        # cryptography (0.1-0.3 s to import) only once a SealedSecret is met.
+        from gitwave.providers.sealed_secrets import KeyPair
+
+        return KeyPair.in_dir(self._state_dir)
 
     def open(self, sealed: Manifest) -> Manifest:
         """The Secret ``sealed`` holds; SealError (no value in it) when it does not open."""
+        from gitwave.providers.sealed_secrets import unseal
+
         return unseal(sealed, [self.keys.ensure().private_key()])
 
     def reconcile(self, sealed: Manifest, held: Manifest | None, now: float) -> Manifest | None:
         """Set ``sealed``'s status (``Synced``) and return the Secret to write for
         it, or None when it cannot be opened or ``held`` (the Secret of that name
         already there) is not its own, as the real controller refuses to."""
+        from gitwave.providers.sealed_secrets import SealError
+
         meta = sealed["metadata"]
         generation = int(meta.get("generation") or 1)
         try:
@@ -57,6 +71,8 @@ class SealedSecretController:
         """Why ``resource`` (a SealedSecret) cannot be opened here, or None."""
         if not is_sealed_secret(resource.key.group, resource.key.kind):
             return None
+        from gitwave.providers.sealed_secrets import SealError
+
         try:
             self.open(resource.manifest)
         except SealError as exc:

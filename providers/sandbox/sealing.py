@@ -22,11 +22,13 @@ import binascii
 import os
 import tempfile
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from gitwave.engine.errors import UnreachableError
+
+if TYPE_CHECKING:
+    # cryptography (0.1-0.3 s to import) only once a Secret is stored or read.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_FILE = "sandbox.key"
 SEALED_PREFIX = "aesgcm1:"
@@ -55,6 +57,8 @@ class Sealer:
         Raises UnreachableError when the key is missing or another one."""
         if not stored.startswith(SEALED_PREFIX):
             return stored
+        from cryptography.exceptions import InvalidTag
+
         try:
             sealed = base64.b64decode(stored[len(SEALED_PREFIX) :], validate=True)
             aead = self._cipher(create=False, row_id=row_id)
@@ -79,6 +83,8 @@ class Sealer:
                         "is missing; restore it, or start from an empty state directory",
                     )
                 key = _create_key(self.key_path)
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
             self._aead = AESGCM(key)
         return self._aead
 
@@ -107,6 +113,8 @@ def _create_key(path: Path) -> bytes:
     """A new key at ``path`` (0600), unless another process made one first:
     the key is written to a private temporary file and linked into place,
     which fails if the name exists, so no one reads a half-written key."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     key = AESGCM.generate_key(bit_length=_KEY_BITS)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -1,0 +1,162 @@
+"""What an earlier plan found in sync, kept across processes, so a fresh plan
+of objects nobody changed compares two digests instead of two manifests.
+
+Whether a desired object is in sync with the live one (``diff.diff_manifest``,
+``diff.removed_fields``, the tracking id) depends on nothing but the desired
+object (with the fields its app ignores and its tracking id) and the live
+object. So a plan's answer "nothing to do" can be kept under a digest of
+each: when a later plan meets the same desired digest and the target reports
+the same live digest (``Live.digest``: the sandbox hashes the JSON it
+stores), the answer is the same. An edit on either side (a commit, a live
+edit) changes a digest, and the two objects are compared in full again:
+drift is never hidden by the memo. Secrets and objects holding values taken
+from a Secret get no digest and are always compared in full (a digest of a
+guessable value stands for it).
+
+Only apps of ``MIN_OBJECTS`` or more keep a memo. Entries are kept in
+``$GITWAVE_CACHE/plans``, one signed JSON file per app
+and gitwave code (``SignedFiles``), replaced after each plan by what that plan
+found in sync. A file that is missing, unsigned or from other code is no
+memo: every object is compared.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from gitwave.engine.model import Action, Live, Owner, Plan, Resource, ResourceKey
+from gitwave.engine.render.disk_cache import SignedFiles
+
+__all__ = ["Memo", "desired_digest", "in_sync", "memo_entries", "memo_store"]
+
+FORMAT = 1
+# Apps with fewer desired objects compare them all: their comparison takes
+# milliseconds, and a fleet of small apps would otherwise write a file each.
+MIN_OBJECTS = 100
+
+# An object's key as text, then its desired and live digests.
+Memo = Mapping[str, Sequence[str]]
+
+
+def desired_digest(resource: Resource, *, ignore: Sequence[str], owner: Owner) -> str:
+    """A digest of what a plan compares on the desired side; "" when the object
+    gets none (a Secret, values from a Secret, a value JSON cannot hold)."""
+    if resource.is_secret or resource.masked_values:
+        return ""
+    try:
+        text = json.dumps(
+            [
+                FORMAT,
+                resource.api_version,
+                resource.manifest,
+                list(ignore),
+                owner.app,
+                owner.source,
+            ],
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+    except (TypeError, ValueError):
+        return ""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def in_sync(
+    memo: Memo,
+    desired: Mapping[ResourceKey, str],
+    live: Mapping[ResourceKey, Live | None],
+) -> frozenset[ResourceKey]:
+    """The keys an earlier plan found in sync with exactly these two objects."""
+    found = []
+    for key, digest in desired.items():
+        seen = live.get(key)
+        if not digest or seen is None or not seen.digest:
+            continue
+        entry = memo.get(str(key))
+        if entry is not None and entry[0] == digest and entry[1] == seen.digest:
+            found.append(key)
+    return frozenset(found)
+
+
+def memo_entries(
+    plan: Plan,
+    desired: Mapping[ResourceKey, str],
+    live: Mapping[ResourceKey, Live | None],
+) -> dict[str, list[str]]:
+    """What ``plan`` found in sync, as the memo keeps it."""
+    entries: dict[str, list[str]] = {}
+    for wave in plan.waves:
+        for task in wave.tasks:
+            if task.action is not Action.NONE:
+                continue
+            digest = desired.get(task.key, "")
+            seen = live.get(task.key)
+            if digest and seen is not None and seen.digest:
+                entries[str(task.key)] = [digest, seen.digest]
+    return entries
+
+
+class MemoStore:
+    """The memo files of one cache directory."""
+
+    def __init__(self, root: Path) -> None:
+        self._files = SignedFiles(root)
+        self.hits = 0  # objects a plan did not compare again (what a test reads)
+
+    def load(self, app: str) -> dict[str, list[str]]:
+        document = self._files.read(_key_text(app))
+        if not isinstance(document, dict) or document.get("key") != _key_text(app):
+            return {}
+        entries = document.get("entries")
+        return entries if isinstance(entries, dict) else {}
+
+    def save(self, app: str, entries: dict[str, list[str]], *, before: Memo) -> None:
+        """Replace the app's memo with ``entries`` (not written when unchanged)."""
+        if entries == before:
+            return
+        self._files.write(_key_text(app), {"key": _key_text(app), "entries": entries})
+
+
+def _key_text(app: str) -> str:
+    return repr((FORMAT, _code_identity(), app))
+
+
+@functools.cache
+def _code_identity() -> tuple[int, ...]:
+    """The mtimes of gitwave's modules: a plan's comparison is code (the diff,
+    a target's comparison of values), so other code starts a new memo."""
+    package = Path(__file__).resolve().parents[1]
+    found = []
+    for folder in ("engine", "providers"):
+        for path in sorted(package.joinpath(folder).rglob("*.py")):
+            try:
+                found.append(path.stat().st_mtime_ns)
+            except OSError:
+                found.append(0)
+    return tuple(found)
+
+
+def default_memo_dir() -> Path:
+    """``$GITWAVE_CACHE/plans``, else ``$XDG_CACHE_HOME/gitwave/plans``, else
+    ``~/.cache/gitwave/plans``."""
+    if os.environ.get("GITWAVE_CACHE"):
+        return Path(os.environ["GITWAVE_CACHE"]) / "plans"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitwave" / "plans"
+
+
+_STORES: dict[str, MemoStore] = {}
+_LOCK = threading.Lock()
+
+
+def memo_store() -> MemoStore:
+    """The memo store of the current cache directory (``$GITWAVE_CACHE``, …)."""
+    root = default_memo_dir()
+    with _LOCK:
+        return _STORES.setdefault(str(root), MemoStore(root))
