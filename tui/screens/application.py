@@ -35,6 +35,7 @@ from gitwave.tui.screens.object_text import (
     YamlScreen,
 )
 from gitwave.tui.screens.rollout_actions import RolloutAction
+from gitwave.tui.screens.why import why_lines
 from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
 from gitwave.tui.widgets.status import (
     age,
@@ -67,6 +68,7 @@ class ApplicationScreen(GitwaveScreen):
         Binding("P", "promote", "promote", show=False),
         Binding("t", "triage", "drift triage", show=False),
         Binding("A", "rollout_abort", "abort rollout", show=False),
+        Binding("b", "why", "why blocked", show=False),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("escape", "back", "back"),
     ]
@@ -335,6 +337,17 @@ class ApplicationScreen(GitwaveScreen):
 
     def action_logs(self) -> None:
         self._object_page(LogsScreen, "logs")
+
+    def action_why(self) -> None:
+        """The chain the highlighted object is on, down to what holds it (on
+        the app's row: every chain of the app), as ``gitwave why`` says it."""
+        view = self.view
+        if view is None:
+            return
+        key = self.selected_key
+        lines = why_lines(view, key, self.health_now, now=self.gw.controller.clock())
+        title = f"why {key.display}" if key is not None else f"why {self.app_name}"
+        self.notify("\n".join(lines), title=title, timeout=30)
 
     def action_app_diff(self) -> None:
         self.gw.open_diff(self.app_name, None, self.view)

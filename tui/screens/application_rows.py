@@ -104,7 +104,16 @@ def _label(node: ResourceNode) -> str:
 
 def _search_text(node: ResourceNode) -> str:
     """What ``/`` searches in ``node``: its label, then those under it, a line each."""
-    return "\n".join(_label(n) for n in node.walk()).lower()
+    return _labels(node).lower()
+
+
+def _labels(node: ResourceNode) -> str:
+    # Made for every object at the first `/` key: no generator, one string.
+    key = node.key
+    text = f"{key.kind} {key.name}  {node.note}" if node.note else f"{key.kind} {key.name}"
+    if node.children:
+        return text + "\n" + "\n".join([_labels(child) for child in node.children])
+    return text
 
 
 def _is_key_id(row_id: str) -> bool:

@@ -189,5 +189,7 @@ def filter_rows(rows: Sequence[TreeRow], needle: str) -> Sequence[TreeRow]:
     for row in rows:
         children = filter_rows(row.children, needle)
         if children or needle in row.label.lower():
-            kept.append(replace(row, children=tuple(children)))
+            # LazyRows stay lazy: a tuple of them would make every row.
+            lazy = hasattr(children, "filtered")
+            kept.append(replace(row, children=children if lazy else tuple(children)))
     return kept
