@@ -17,7 +17,7 @@ import yaml
 
 from gitwave.engine.model import ResourceKey
 from gitwave.tui.screens.application import ApplicationScreen
-from gitwave.tui.screens.modals import ConfirmScreen
+from gitwave.tui.screens.modals import ConfirmScreen, SyncOptionsScreen
 from gitwave.tui.widgets.resource_tree import ResourceTree
 from tests.tui.test_app_support import commit, make_env, notified, screen_text, until
 
@@ -98,7 +98,9 @@ async def test_a_waiting_wave_names_the_chain_and_b_says_it_for_the_object(
             screen = app.screen
             assert isinstance(screen, ApplicationScreen)
             await until(pilot, lambda: screen.loads > 0, what="the app to load")
-            await pilot.press("S", "enter")
+            await pilot.press("S")
+            await until(pilot, lambda: isinstance(app.screen, SyncOptionsScreen))
+            await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
             await until(pilot, lambda: CHAIN in screen.blocked, what="the chain")
