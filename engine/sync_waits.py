@@ -18,11 +18,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from gitwave.engine.errors import ProviderError, UnreachableError
 from gitwave.engine.events import EventKind
 from gitwave.engine.interrupts import check, pause
-from gitwave.engine.model import Health, HealthCode, Live, Resource, ResourceKey
+from gitwave.engine.model import Action, Health, HealthCode, Live, Resource, ResourceKey
 from gitwave.engine.provider import ChangeFeed, ChangeWaiter, Provider
 from gitwave.engine.router import observe_all
 from gitwave.engine.sync_run import SyncRun, WaveFailed
-from gitwave.engine.why import Chain, blocking_chain
+from gitwave.engine.why import Chain, chain_through
 
 
 def wait_healthy(
@@ -88,12 +88,32 @@ def wait_healthy(
 
 
 def _chain(run: SyncRun, key: ResourceKey, waited_s: float) -> str:
-    """What ``key`` waits for, through the graph, to the object holding it
-    (``engine.why``), with how long this wave has waited."""
+    """The whole chain ``key`` is on (``engine.why.chain_through``): from what
+    the operator waits for (an object of a later step, not applied yet) down
+    to the object holding it, with how long this wave has waited."""
     if run.graph is None or key not in run.graph.facts:
         return Chain((key,), run.healths[key], waited_s).text()
-    chain = blocking_chain(run.graph, run.healths, key)
+    chain = chain_through(run.graph, _with_unapplied(run), key)
     return dataclasses.replace(chain, for_s=waited_s).text()
+
+
+_NOT_APPLIED = Health(HealthCode.MISSING, "not applied yet")
+_NOT_UPDATED = Health(HealthCode.PROGRESSING, "not applied yet")
+
+
+def _with_unapplied(run: SyncRun) -> dict[ResourceKey, Health]:
+    """The healths seen so far, and the objects later waves will create or
+    update as waiting: the sync waits for them too (an unchanged object is
+    left out: it is as it was, nothing says it waits)."""
+    healths = dict(run.healths)
+    for task in run.plan.tasks():
+        if task.key in healths:
+            continue
+        if task.action is Action.CREATE:
+            healths[task.key] = _NOT_APPLIED
+        elif task.action is Action.UPDATE:
+            healths[task.key] = _NOT_UPDATED
+    return healths
 
 
 # A sleeping wait reads its objects again at least this often, as client-go's

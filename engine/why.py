@@ -24,7 +24,14 @@ from datetime import datetime
 from gitwave.engine.graph import ResourceGraph, order_key
 from gitwave.engine.model import Health, HealthCode, Live, ResourceKey
 
-__all__ = ["Chain", "blocking_chain", "blocking_chains", "elapsed_text", "since_created"]
+__all__ = [
+    "Chain",
+    "blocking_chain",
+    "blocking_chains",
+    "chain_through",
+    "elapsed_text",
+    "since_created",
+]
 
 ARROW = " ← "
 
@@ -110,6 +117,42 @@ def _held_by(
         if waiting:
             return waiting[0]
     return None
+
+
+def chain_through(
+    graph: ResourceGraph,
+    healths: Mapping[ResourceKey, Health],
+    key: ResourceKey,
+    *,
+    for_s: Mapping[ResourceKey, float] | None = None,
+) -> Chain:
+    """The whole chain ``key`` is on: from the object furthest up the graph
+    that waits for it (through unsettled dependents, the first in kind order
+    at each step: what the operator is waiting for) down to the object that
+    holds ``key``. A sync waiting on ``key`` says this, not ``key`` alone.
+    Falls back to ``blocking_chain(key)`` when the chain from the top does
+    not pass through ``key`` (it waits for something else first)."""
+    start = key
+    seen = {key}
+    while start in graph.dag:
+        waiting = sorted(
+            (
+                dependent
+                for dependent in graph.dag.successors(start)
+                if dependent not in seen
+                and not graph.is_hook(dependent)
+                and not _settled(healths.get(dependent))
+            ),
+            key=order_key,
+        )
+        if not waiting:
+            break
+        start = waiting[0]
+        seen.add(start)
+    chain = blocking_chain(graph, healths, start, for_s=for_s)
+    if start == key or key in chain.keys:
+        return chain
+    return blocking_chain(graph, healths, key, for_s=for_s)
 
 
 def blocking_chains(

@@ -23,6 +23,7 @@ from gitwave.engine.operations import AppState
 from gitwave.engine.provider import ObjectLister
 from gitwave.engine.rollouts import is_rollout, rollout_note
 from gitwave.engine.router import ProviderRouter
+from gitwave.tui.natural import shown_order
 from gitwave.tui.views import ResourceNode
 
 # The kinds controllers create for the objects an app applies (a Deployment's
@@ -89,7 +90,15 @@ def owned_objects(state: AppState, targets: ProviderRouter) -> dict[str, list[Li
 def live_tree(
     state: AppState, healths: Mapping[ResourceKey, Health], targets: ProviderRouter
 ) -> tuple[ResourceNode, ...]:
-    """app → composite → composed resources; each object → what it owns."""
+    """app → composite → composed resources; each object → what it owns; each
+    level in the order shown (``natural.shown_order``), sorted here, in the
+    worker, so that opening a big app does not sort it."""
+    return shown_order(_live_tree(state, healths, targets))
+
+
+def _live_tree(
+    state: AppState, healths: Mapping[ResourceKey, Health], targets: ProviderRouter
+) -> tuple[ResourceNode, ...]:
     plan = state.plan
     waves = _wave_of(plan)
     owned = owned_objects(state, targets)

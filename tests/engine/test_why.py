@@ -9,7 +9,13 @@ import pytest
 
 from gitwave.engine.graph import build_graph
 from gitwave.engine.model import Health, HealthCode, Live, ResourceKey
-from gitwave.engine.why import blocking_chain, blocking_chains, elapsed_text, since_created
+from gitwave.engine.why import (
+    blocking_chain,
+    blocking_chains,
+    chain_through,
+    elapsed_text,
+    since_created,
+)
 from tests.engine.test_graph import res, workload
 
 DB = ResourceKey("rds.aws.crossplane.io", "DBInstance", "", "shop-db")
@@ -94,3 +100,30 @@ def test_ages_and_their_text() -> None:
     assert since_created(None, datetime.now(UTC)) is None
     texts = [elapsed_text(s) for s in (5, 60, 250, 3600, 3720)]
     assert texts == ["5s", "1m", "4m10s", "1h", "1h2m"]
+
+
+THROUGH = [
+    Case(
+        "a sync waiting on the database names what waits for it, up to the Deployment",
+        {DB: CREATING, CONN: MISSING, API: MISSING},
+        DB,
+        "Deployment/shop/api ← Secret/shop/db-conn ← DBInstance/shop-db: Progressing: creating",
+    ),
+    Case(
+        "from the middle of the chain too",
+        {DB: CREATING, CONN: MISSING, API: MISSING},
+        CONN,
+        "Deployment/shop/api ← Secret/shop/db-conn ← DBInstance/shop-db: Progressing: creating",
+    ),
+    Case(
+        "nothing unsettled waits for it: the object alone",
+        {DB: HEALTHY, CONN: HEALTHY, API: CREATING},
+        API,
+        "Deployment/shop/api: Progressing: creating",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", THROUGH, ids=lambda c: c.reason)
+def test_the_chain_through_an_object_starts_at_what_waits_for_it(case: Case) -> None:
+    assert chain_through(shop_graph(), case.healths, case.start).text() == case.want

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import queue
+import re
+import select
 import signal
 import subprocess
 import sys
@@ -278,3 +280,83 @@ def test_on_a_terminal_a_live_board_counts_each_wave(tmp_path: Path) -> None:
     assert "waiting for Deployment/shop/web: Progressing" in screen
     assert "Deployment/shop/web" in screen
     assert "health Healthy" in screen.splitlines()[-1]
+
+
+def test_a_piped_wait_names_the_whole_chain_down_to_what_holds_it(
+    tmp_path: Path, processes: list[Gitwave]
+) -> None:
+    """The database (a StatefulSet whose rollout takes an hour) holds the
+    Secret it writes, which the Deployment mounts: while the sync waits on
+    the database, the piped line names the chain from the Deployment the
+    operator waits for down to the database, and how long it has waited."""
+    from tests.tui.test_app_why import shop_repo
+
+    app = shop_repo(tmp_path / "shop")
+    sync = Gitwave(tmp_path, "sync", str(app), rollout=3600.0)
+    processes.append(sync)
+    chain = "Deployment/shop/api ← Secret/shop/db-conn ← StatefulSet/shop/db: Progressing"
+    line = sync.wait_line("naming the chain", lambda t: chain in t)
+    assert line.running, "said while the sync waits, not at the end"
+    assert line.text.lstrip().startswith("Sync wave 0"), line.text
+    assert f": waiting for {chain}" in line.text
+    assert line.text.endswith("s"), "how long it has waited (0s, 1s, …)"
+    sync.proc.send_signal(signal.SIGINT)
+    code, lines, err = sync.finish(timeout=30)
+    assert code == 130, err
+    assert "  created    StatefulSet/shop/db" in lines
+    assert "  created    Deployment/shop/api" not in lines
+
+
+def test_on_a_terminal_the_board_names_the_whole_chain(tmp_path: Path) -> None:
+    """The live board, at 80 columns: the chain is on a line of its own under
+    the app's counts, wrapped rather than cut, while the wave waits; Ctrl-C
+    (sent once it is seen) then stops the sync."""
+    import pty
+
+    from tests.tui.test_app_why import shop_repo
+
+    app = shop_repo(tmp_path / "shop")
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "GITWAVE_SANDBOX_ROLLOUT": "3600", "COLUMNS": "80"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitwave.tui.cli", "sync", str(app)],
+        cwd=tmp_path,
+        env=env,
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    os.close(terminal)
+    chunks: list[bytes] = []
+    chain = "Deployment/shop/api ← Secret/shop/db-conn ← StatefulSet/shop/db:"
+    deadline = time.monotonic() + 120  # a safety net only: the test waits for the text
+    stopped = False
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the process closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not stopped and chain in b"".join(chunks).decode(errors="replace"):
+                proc.send_signal(signal.SIGINT)  # once: a second Ctrl-C forces the exit
+                stopped = True
+    finally:
+        os.close(controller)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.wait(60) == 130
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "shop: Sync wave 0 step 1 (2/4)  1/1 applied, 0/1 healthy" in screen
+    # The board's own line: dim, after the counts, wrapped at 80 columns (the
+    # health goes on the next line), never cut with an ellipsis.
+    under_counts = r"healthy  \d+s\r\n\x1b\[2m  waiting for " + re.escape(chain)
+    assert re.search(under_counts, screen), screen[-2000:]
+    assert "Progressing: Waiting for rollout" in screen

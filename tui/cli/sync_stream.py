@@ -12,7 +12,8 @@ summary line.
 
 Off a terminal every line is printed and flushed as it comes. On a terminal
 a live board at the bottom (rich) shows, per app, the running wave and its
-counts, and what it waits on; the lines scroll above it. With several apps
+counts, and under it what it waits on (the whole chain, ``engine.why``); the
+lines scroll above it. With several apps
 at once, only the waits are printed as they come (prefixed with the app) and
 each app's lines are kept for the report, in app order, so apps never
 interleave.
@@ -121,10 +122,11 @@ class Board:
             if app.waves:
                 what += f" ({app.wave_index}/{app.waves})"
             counts = f"{app.applied}/{app.in_wave} applied, {app.healthy}/{app.in_wave} healthy"
-            row = Text(f"{what}  {counts}  {took}s", no_wrap=True, overflow="ellipsis")
+            rows.append(Text(f"{what}  {counts}  {took}s", no_wrap=True, overflow="ellipsis"))
             if app.waiting:
-                row.append(f"  {app.waiting}", style="dim")
-            rows.append(row)
+                # A line of its own, wrapped, not cut: the chain from what the
+                # operator waits for to what holds it is read to its end.
+                rows.append(Text(f"  {app.waiting}", style="dim"))
         return Group(*rows)
 
     def close(self) -> None:

@@ -35,6 +35,7 @@ from gitwave.tui.screens.object_text import (
     YamlScreen,
 )
 from gitwave.tui.screens.rollout_actions import RolloutAction
+from gitwave.tui.screens.why import why_lines
 from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
 from gitwave.tui.widgets.status import (
     age,
@@ -67,6 +68,7 @@ class ApplicationScreen(GitwaveScreen):
         Binding("P", "promote", "promote", show=False),
         Binding("t", "triage", "drift triage", show=False),
         Binding("A", "rollout_abort", "abort rollout", show=False),
+        Binding("b", "why", "why blocked", show=False),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("escape", "back", "back"),
     ]
@@ -85,6 +87,7 @@ class ApplicationScreen(GitwaveScreen):
         self._dirty = False
         self._next_refresh = 0.0
         self._load_seconds = 0.0
+        self._rows: list[TreeRow] | None = None  # the rows last made (before the filter)
 
     def compose(self) -> ComposeResult:
         gw = self.gw
@@ -258,16 +261,30 @@ class ApplicationScreen(GitwaveScreen):
                 hint += f" · filter: {self.filter_text}"
             widget.update(Text(hint, style="dim"))
 
-    def _draw_tree(self) -> None:
+    def _draw_tree(self, *, rebuild: bool = True) -> None:
+        """Show the tree (or the waves) of the view, through the ``/`` filter.
+        ``rebuild=False`` (a filter key) filters the rows made last time, so
+        their search texts are made once, not at every key."""
         view = self.view
         tree = self.query_one("#tree", ResourceTree)
         if view is None:
             return
+        rows = self._rows
+        if rebuild or rows is None:
+            rows = self._rows = self._make_rows(view, tree)
+        if self.filter_text:
+            tree.set_roots(filter_rows(rows, self.filter_text))
+            tree.expand_all()
+        else:
+            tree.set_roots(rows)
+        self._draw_detail(tree.cursor_row)
+
+    def _make_rows(self, view: AppView, tree: ResourceTree) -> list[TreeRow]:
         g = self.gw.glyphs
         now = self.gw.controller.clock()
         if self.mode == "waves":
             tree.columns = ("WAVE", "NAMESPACE", "STATE", "HEALTH", "", "AGE")
-            rows = wave_rows(
+            return wave_rows(
                 view,
                 g,
                 self.health_now,
@@ -275,15 +292,8 @@ class ApplicationScreen(GitwaveScreen):
                 done=frozenset(self.done_waves),
                 now=now,
             )
-        else:
-            tree.columns = ("NAME", "NAMESPACE", "SYNC", "HEALTH", "WAVE", "AGE")
-            rows = tree_rows(view, g, self.health_now, now=now)
-        if self.filter_text:
-            tree.set_roots(filter_rows(rows, self.filter_text))
-            tree.expand_all()
-        else:
-            tree.set_roots(rows)
-        self._draw_detail(tree.cursor_row)
+        tree.columns = ("NAME", "NAMESPACE", "SYNC", "HEALTH", "WAVE", "AGE")
+        return tree_rows(view, g, self.health_now, now=now)
 
     def _draw_detail(self, row: TreeRow | None) -> None:
         detail = self.query_one("#detail", Static)
@@ -328,6 +338,17 @@ class ApplicationScreen(GitwaveScreen):
     def action_logs(self) -> None:
         self._object_page(LogsScreen, "logs")
 
+    def action_why(self) -> None:
+        """The chain the highlighted object is on, down to what holds it (on
+        the app's row: every chain of the app), as ``gitwave why`` says it."""
+        view = self.view
+        if view is None:
+            return
+        key = self.selected_key
+        lines = why_lines(view, key, self.health_now, now=self.gw.controller.clock())
+        title = f"why {key.display}" if key is not None else f"why {self.app_name}"
+        self.notify("\n".join(lines), title=title, timeout=30)
+
     def action_app_diff(self) -> None:
         self.gw.open_diff(self.app_name, None, self.view)
 
@@ -351,7 +372,7 @@ class ApplicationScreen(GitwaveScreen):
 
     def filter_changed(self) -> None:
         self._draw_activity()
-        self._draw_tree()
+        self._draw_tree(rebuild=False)
 
     def filter_home(self) -> ResourceTree:
         return self.query_one("#tree", ResourceTree)

@@ -1,16 +1,23 @@
 """The rows of the Application screen's tree: the app's live resources, or its
-plan's waves, as ResourceTree rows (plain functions over the AppView)."""
+plan's waves, as ResourceTree rows (plain functions over the AppView).
+
+The rows under the app row and under each wave are LazyRows over the view's
+nodes, which the controller keeps in the order shown (``tui.natural``): a
+row is made when it is drawn, and an app of 100,000 objects opens by making
+the twenty rows on screen.
+"""
 
 from __future__ import annotations
 
 import datetime
 import functools
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 
 from gitwave.engine.model import Health, HealthCode, HookPhase, ResourceKey
 from gitwave.tui.controller import AppView, ResourceNode
 from gitwave.tui.formatting import age
+from gitwave.tui.natural import natural_key, natural_order
+from gitwave.tui.widgets.lazy_rows import LazyRows
 from gitwave.tui.widgets.resource_tree import TreeRow
 from gitwave.tui.widgets.status import (
     Cell,
@@ -23,6 +30,8 @@ from gitwave.tui.widgets.status import (
 
 __all__ = [
     "APP_ROW",
+    "natural_key",
+    "natural_order",
     "node_age",
     "object_count",
     "parse_health",
@@ -53,41 +62,6 @@ def short_wave(node: ResourceNode) -> str:
     if node.phase is HookPhase.SYNC:
         return str(node.wave_number)
     return f"{_PHASE_SHORT[node.phase]} {node.wave_number}"
-
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(text: str) -> list[str | int]:
-    """Sort key that reads digits as numbers: cfg-2 < cfg-15 < cfg-135 (as ls -v, k9s).
-
-    Splitting on runs of digits gives text at even places and digits at odd
-    ones (``cfg-15`` → ``["cfg-", 15, ""]``), so two keys never compare a
-    number with a text; one list per name, no tuple per part (100,000 names
-    a refresh)."""
-    parts: list[str | int] = list(_DIGITS.split(text))
-    parts[1::2] = [int(part) for part in parts[1::2]]
-    return parts
-
-
-def natural_order(nodes: Iterable[ResourceNode]) -> list[ResourceNode]:
-    """The nodes in their plan order of wave and kind, each group sorted by
-    namespace and name the way people count (the plan itself compares text)."""
-    listed = list(nodes)
-    if len(listed) < 2:
-        return listed  # most owned objects have one child: nothing to sort
-    group: dict[tuple[str, str, str], int] = {}
-    for node in listed:
-        group.setdefault((node.wave, node.key.group, node.key.kind), len(group))
-
-    def key(node: ResourceNode) -> tuple[object, ...]:
-        return (
-            group[(node.wave, node.key.group, node.key.kind)],
-            node.key.namespace,
-            natural_key(node.key.name),
-        )
-
-    return sorted(listed, key=key)
 
 
 def parse_health(text: str) -> Health:
@@ -124,6 +98,49 @@ _health_cell = functools.lru_cache(maxsize=256)(health_cell)
 _action_cell = functools.lru_cache(maxsize=64)(action_cell)
 
 
+def _label(node: ResourceNode) -> str:
+    return f"{node.key.kind} {node.key.name}" + (f"  {node.note}" if node.note else "")
+
+
+def _search_text(node: ResourceNode) -> str:
+    """What ``/`` searches in ``node``: its label, then those under it, a line each."""
+    return _labels(node).lower()
+
+
+def _labels(node: ResourceNode) -> str:
+    # Made for every object at the first `/` key: no generator, one string.
+    key = node.key
+    text = f"{key.kind} {key.name}  {node.note}" if node.note else f"{key.kind} {key.name}"
+    if node.children:
+        return text + "\n" + "\n".join([_labels(child) for child in node.children])
+    return text
+
+
+def _is_key_id(row_id: str) -> bool:
+    # The rows of resources have ResourceKey ids (group/Kind/namespace/name);
+    # "app" and "wave:…" are other levels' rows.
+    return row_id.count("/") == 3
+
+
+def node_rows(
+    nodes: Sequence[ResourceNode],
+    g: Glyphs,
+    health: Mapping[ResourceKey, Health],
+    *,
+    with_children: bool = True,
+    now: float | None = None,
+) -> LazyRows[ResourceNode]:
+    """The rows of ``nodes`` (in the order given), each made when first drawn."""
+    return LazyRows(
+        nodes,
+        lambda node: resource_row(node, g, health, with_children=with_children, now=now),
+        ident=lambda node: str(node.key),
+        branches=(lambda node: bool(node.children)) if with_children else (lambda node: False),
+        text=_search_text if with_children else (lambda node: _label(node).lower()),
+        may_hold=_is_key_id,
+    )
+
+
 def resource_row(
     node: ResourceNode,
     g: Glyphs,
@@ -139,12 +156,12 @@ def resource_row(
     detail += f" · {node.wave}" if node.wave else " · owned, not in Git"
     if node.note:
         detail += f" · {node.note}"
-    children: tuple[TreeRow, ...] = ()
-    if with_children:
-        children = tuple(resource_row(c, g, health, now=now) for c in natural_order(node.children))
+    children: Sequence[TreeRow] = ()
+    if with_children and node.children:
+        children = node_rows(node.children, g, health, now=now)
     return TreeRow(
         id=str(node.key),
-        label=f"{node.key.kind} {node.key.name}" + (f"  {node.note}" if node.note else ""),
+        label=_label(node),
         sync=_action_cell(node.action, g),
         health=_health_cell(current.code if current is not None else None, g),
         wave=short_wave(node),
@@ -163,16 +180,16 @@ def tree_rows(
     *,
     now: float | None = None,
 ) -> list[TreeRow]:
-    """app → (composite →) resources → what they own; ages as of ``now``."""
+    """app → (composite →) resources → what they own; ages as of ``now``.
+    ``view.nodes`` are in the order shown (the controller sorted them)."""
     summary = view.summary
-    children = tuple(resource_row(n, g, health, now=now) for n in natural_order(view.nodes))
     return [
         TreeRow(
             id=APP_ROW,
             label=f"app {summary.name}",
             sync=sync_cell(summary.sync, g),
             health=health_cell(summary.health, g),
-            children=children,
+            children=node_rows(view.nodes, g, health, now=now),
             detail=f"app {summary.name} · {object_count(len(view.nodes))} · {summary.health}",
         )
     ]
@@ -191,33 +208,39 @@ def wave_rows(
     plan = view.plan
     if plan is None:
         return []
-    nodes = {n.key: n for n in view.nodes}
+    # Each planned node, in the order shown, under its wave's label; composed
+    # resources sit under their composite in the tree, so they are looked for there.
+    members: dict[str, list[ResourceNode]] = {}
     for root in view.nodes:
+        if root.action is not None:
+            members.setdefault(root.wave, []).append(root)
         for inner in root.children:
-            if inner.action is not None:  # composed resources sit under their composite
-                nodes.setdefault(inner.key, inner)
+            if inner.action is not None:
+                members.setdefault(inner.wave, []).append(inner)
     rows = []
     for wave in plan.waves:
-        members = natural_order(nodes[t.key] for t in wave.tasks if t.key in nodes)
-        worst = Health.worst(h for n in members if (h := health.get(n.key, n.health)) is not None)
+        listed = members.get(wave.label, [])
+        if health:
+            healths = (health.get(n.key, n.health) for n in listed)
+        else:  # no event changed any health yet: no lookups (100,000 objects)
+            healths = (n.health for n in listed)
+        worst = Health.worst(h for h in healths if h is not None)
         if wave.label == running:
             state = Cell(f"{g.running} running", Tone.INFO)
         elif wave.label in done:
             state = Cell(f"{g.ok} done", Tone.GOOD)
         else:
-            state = Cell(object_count(len(members)), Tone.DIM)
+            state = Cell(object_count(len(listed)), Tone.DIM)
         rows.append(
             TreeRow(
                 id=f"wave:{wave.label}",
                 label=wave.label,
                 sync=state,
-                health=health_cell(worst, g) if members else Cell(""),
+                health=health_cell(worst, g) if listed else Cell(""),
                 ref=wave.label,
-                children=tuple(
-                    resource_row(n, g, health, with_children=False, now=now) for n in members
-                ),
+                children=node_rows(listed, g, health, with_children=False, now=now),
                 emphasis=wave.label == running,
-                detail=f"{wave.label} · {object_count(len(members))}"
+                detail=f"{wave.label} · {object_count(len(listed))}"
                 + (" · running" if wave.label == running else ""),
             )
         )

@@ -11,7 +11,6 @@ two lines whatever the size of the app.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -24,15 +23,18 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from gitwave.tui.widgets.lazy_rows import LazyRows, find_index, has_children, row_id_at
 from gitwave.tui.widgets.status import UNICODE, Glyphs
 from gitwave.tui.widgets.tree_rows import (
-    TreeLine,
+    Line,
     TreeRow,
-    child_entries,
     column_layout,
     fit,
+    flatten,
+    line_guide,
+    line_inner,
+    line_row,
     tone_style,
-    tree_lines,
 )
 
 # TreeRow is what set_roots() takes, so importers find it beside the widget.
@@ -135,41 +137,60 @@ class ResourceTree(ScrollView, can_focus=True):
         # is one key away, and the first paint stays fast.
         self.auto_expand_limit = auto_expand_limit
         self._roots: tuple[TreeRow, ...] = ()
-        self._lines: list[TreeLine] = []
+        self._lines: list[Line] = []
         self._expanded: set[str] = set()
         # Rows whose default expansion was decided (the first time they had children).
         self._decided: set[str] = set()
-        self._parents: dict[str, str] = {}
+        # After expand_all (a filter): every row is open but those closed since.
+        self._all_open = False
+        self._shut: set[str] = set()
 
     # -- data -------------------------------------------------------------------------
 
     def set_roots(self, roots: Sequence[TreeRow]) -> None:
         """Show ``roots``. Rows seen before keep their expanded state and the
-        cursor stays on the same row id when it still exists."""
+        cursor stays on the same row id when it still exists.
+
+        A row's children may be LazyRows: they are made as they are drawn,
+        and a big tree is never walked (only its top level starts open)."""
         current = self.cursor_row
         keep_id = current.id if current is not None else None
         self._roots = tuple(roots)
-        total = 0
-        parents: dict[str, str] = {}
-        fresh: list[tuple[TreeRow, int]] = []
-        stack: list[tuple[TreeRow, int]] = [(r, 0) for r in reversed(self._roots)]
-        while stack:
-            row, depth = stack.pop()
-            total += 1
-            if row.children and row.id not in self._decided:
-                fresh.append((row, depth))
-            for child in reversed(row.children):
-                parents[child.id] = row.id
-                stack.append((child, depth + 1))
-        self._parents = parents
-        big = total > self.auto_expand_limit
-        for row, depth in fresh:
-            self._decided.add(row.id)
-            if not big or (depth == 0 and len(self._roots) == 1):
-                self._expanded.add(row.id)
+        self._all_open = False
+        self._shut = set()
+        fresh = self._small_tree_fresh_rows()
+        if fresh is None:  # big: only a single root opens by itself
+            if len(self._roots) == 1 and self._roots[0].children:
+                root = self._roots[0].id
+                if root not in self._decided:
+                    self._decided.add(root)
+                    self._expanded.add(root)
+        else:
+            for row_id in fresh:
+                self._decided.add(row_id)
+                self._expanded.add(row_id)
         self._flatten()
         target = self._index_of(keep_id) if keep_id is not None else None
         self._set_cursor(target if target is not None else min(self.cursor, len(self._lines) - 1))
+
+    def _small_tree_fresh_rows(self) -> list[str] | None:
+        """The ids of rows with children seen for the first time, when the
+        tree has at most ``auto_expand_limit`` rows (they start open); None
+        for a bigger tree, found without walking it all."""
+        budget = self.auto_expand_limit
+        fresh: list[str] = []
+        stack: list[Sequence[TreeRow]] = [self._roots]
+        while stack:
+            rows = stack.pop()
+            budget -= len(rows)
+            if budget < 0:
+                return None
+            for row in rows:
+                if row.children:
+                    if row.id not in self._decided:
+                        fresh.append(row.id)
+                    stack.append(row.children)
+        return fresh
 
     @property
     def row_count(self) -> int:
@@ -179,58 +200,78 @@ class ResourceTree(ScrollView, can_focus=True):
     @property
     def cursor_row(self) -> TreeRow | None:
         if 0 <= self.cursor < len(self._lines):
-            return self._lines[self.cursor].row
+            return line_row(self._lines[self.cursor])
         return None
 
     def rows(self) -> Iterator[TreeRow]:
-        """The rows shown, top to bottom."""
-        return (line.row for line in self._lines)
+        """The rows shown, top to bottom (made as they come: a test's view)."""
+        return (line_row(line) for line in self._lines)
 
     def move_to(self, row_id: str) -> bool:
         """Put the cursor on ``row_id``, expanding its ancestors; False when unknown."""
-        parent = self._parents.get(row_id)
-        changed = False
-        while parent is not None:
-            if parent not in self._expanded:
-                self._expanded.add(parent)
-                changed = True
-            parent = self._parents.get(parent)
-        if changed:
-            self._flatten()
         index = self._index_of(row_id)
         if index is None:
-            return False
+            path = _path_to(self._roots, row_id)
+            if path is None:
+                return False
+            opened = [row.id for row in path[:-1] if row.id not in self._expanded]
+            self._expanded.update(opened)
+            self._decided.update(opened)
+            self._flatten()
+            index = self._index_of(row_id)
+            if index is None:
+                return False
         self._set_cursor(index)
         return True
 
     def expand_all(self) -> None:
-        """Expand every row shown (a filter's matches are then all on screen)."""
-        stack = list(self._roots)
-        while stack:
-            row = stack.pop()
-            if row.children:
-                self._expanded.add(row.id)
-                self._decided.add(row.id)
-                stack.extend(row.children)
+        """Expand every row shown (a filter's matches are then all on screen)
+        until the next ``set_roots``; rows are still made only when drawn."""
+        self._all_open = True
         self._flatten()
         self._set_cursor(self.cursor)
 
     def is_expanded(self, row_id: str) -> bool:
         return row_id in self._expanded
 
+    def _is_open(self, line: Line) -> bool:
+        siblings, index = line[0], line[1]
+        if not has_children(siblings, index):
+            return False
+        row_id = row_id_at(siblings, index)
+        if self._all_open:
+            return row_id not in self._shut
+        return row_id in self._expanded
+
     def _index_of(self, row_id: str) -> int | None:
-        for index, line in enumerate(self._lines):
-            if line.row.id == row_id:
-                return index
+        # Each level shown is searched by id (LazyRows: by a dict), then its line found.
+        searched: set[int] = set()
+        for number, line in enumerate(self._lines):
+            siblings = line[0]
+            if id(siblings) in searched:
+                continue
+            searched.add(id(siblings))
+            found = find_index(siblings, row_id)
+            if found is not None:
+                for at in range(number, len(self._lines)):
+                    if self._lines[at][0] is siblings and self._lines[at][1] == found:
+                        return at
         return None
 
     def _flatten(self) -> None:
-        self._lines = tree_lines(
-            [(root, "", "", 0) for root in self._roots],
-            expanded=self._expanded,
-            glyphs=self.glyphs,
-        )
+        self._lines = flatten(self._roots, self._open_among, self.glyphs)
         self._resized()
+
+    def _open_among(self, rows: Sequence[TreeRow]) -> list[int]:
+        """The indexes of ``rows`` shown open, in order."""
+        if self._all_open:
+            shown = (i for i in range(len(rows)) if has_children(rows, i))
+            return [i for i in shown if row_id_at(rows, i) not in self._shut]
+        if isinstance(rows, LazyRows) and len(rows) > len(self._expanded):
+            # A big level: look up the few open ids instead of every row.
+            found = (rows.index_of(row_id) for row_id in self._expanded)
+            return sorted(i for i in found if i is not None and rows.branches_at(i))
+        return [i for i, row in enumerate(rows) if row.children and row.id in self._expanded]
 
     def _resized(self) -> None:
         self.virtual_size = Size(self._width, len(self._lines) + 1)
@@ -239,22 +280,24 @@ class ResourceTree(ScrollView, can_focus=True):
     def _open(self, index: int) -> None:
         """Expand the row at ``index``: its lines are spliced in, nothing else is redone."""
         line = self._lines[index]
-        self._expanded.add(line.row.id)
-        self._lines[index] = replace(line, expanded=True)
-        self._lines[index + 1 : index + 1] = tree_lines(
-            child_entries(line.row, line.inner, line.depth, self.glyphs),
-            expanded=self._expanded,
-            glyphs=self.glyphs,
+        self._expanded.add(line_row(line).id)
+        self._shut.discard(line_row(line).id)
+        self._lines[index + 1 : index + 1] = flatten(
+            line_row(line).children,
+            self._open_among,
+            self.glyphs,
+            inner=line_inner(line, self.glyphs),
+            depth=line[3] + 1,
         )
         self._resized()
 
     def _close(self, index: int) -> None:
         """Collapse the row at ``index``: the lines of its subtree are cut out."""
         line = self._lines[index]
-        self._expanded.discard(line.row.id)
-        self._lines[index] = replace(line, expanded=False)
+        self._expanded.discard(line_row(line).id)
+        self._shut.add(line_row(line).id)
         end = index + 1
-        while end < len(self._lines) and self._lines[end].depth > line.depth:
+        while end < len(self._lines) and self._lines[end][3] > line[3]:
             end += 1
         del self._lines[index + 1 : end]
         self._resized()
@@ -305,7 +348,7 @@ class ResourceTree(ScrollView, can_focus=True):
         row = self.cursor_row
         if row is None or not row.children:
             return
-        if row.id in self._expanded:
+        if self._is_open(self._lines[self.cursor]):
             self._set_cursor(self.cursor + 1)  # already open: step into it
             return
         self._open(self.cursor)
@@ -314,13 +357,13 @@ class ResourceTree(ScrollView, can_focus=True):
         row = self.cursor_row
         if row is None:
             return
-        if row.children and row.id in self._expanded:
+        if row.children and self._is_open(self._lines[self.cursor]):
             self._close(self.cursor)
             self._set_cursor(self.cursor)
             return
-        depth = self._lines[self.cursor].depth
+        depth = self._lines[self.cursor][3]
         for index in range(self.cursor - 1, -1, -1):  # up to the parent
-            if self._lines[index].depth < depth:
+            if self._lines[index][3] < depth:
                 self._set_cursor(index)
                 return
 
@@ -328,7 +371,7 @@ class ResourceTree(ScrollView, can_focus=True):
         row = self.cursor_row
         if row is None or not row.children:
             return
-        if row.id in self._expanded:
+        if self._is_open(self._lines[self.cursor]):
             self._close(self.cursor)
         else:
             self._open(self.cursor)
@@ -390,10 +433,10 @@ class ResourceTree(ScrollView, can_focus=True):
             text += " " + fit(age, c.age - 1)
         return Strip([Segment(text, style)]).adjust_cell_length(width, base)
 
-    def _row_strip(self, line: TreeLine, is_cursor: bool, width: int, base: Style) -> Strip:
+    def _row_strip(self, line: Line, is_cursor: bool, width: int, base: Style) -> Strip:
         g = self.glyphs
         c = column_layout(width)
-        row = line.row
+        row = line_row(line)
         style = base
         if row.emphasis:
             style = style + self.get_component_rich_style("resource-tree--emphasis")
@@ -403,11 +446,12 @@ class ResourceTree(ScrollView, can_focus=True):
             style if is_cursor else style + self.get_component_rich_style("resource-tree--guide")
         )
         marker = g.cursor if is_cursor else (g.running if row.emphasis else " ")
+        guide = line_guide(line, g)
         if row.children:
-            expander = (g.expanded if line.expanded else g.collapsed) + " "
+            expander = (g.expanded if self._is_open(line) else g.collapsed) + " "
         else:
-            expander = "  " if not line.guide else "─ " if g is UNICODE else "- "
-        prefix = line.guide + expander
+            expander = "  " if not guide else "─ " if g is UNICODE else "- "
+        prefix = guide + expander
         label_width = max(c.name - len(prefix), 1)
         segments = [
             Segment(marker + " ", style),
@@ -426,3 +470,18 @@ class ResourceTree(ScrollView, can_focus=True):
         if c.age:
             segments.append(Segment(" " + fit(row.age, c.age - 1, g.ellipsis), style))
         return Strip(segments).adjust_cell_length(width, style)
+
+
+def _path_to(rows: Sequence[TreeRow], row_id: str) -> list[TreeRow] | None:
+    """The rows from a root of ``rows`` down to ``row_id``; None when it is
+    not in the tree. Makes the rows on the way (a test's or a link's move)."""
+    found = find_index(rows, row_id)
+    if found is not None:
+        return [rows[found]]
+    for index in range(len(rows)):
+        if has_children(rows, index):
+            row = rows[index]
+            below = _path_to(row.children, row_id)
+            if below is not None:
+                return [row, *below]
+    return None

@@ -7,7 +7,7 @@ column is, how text fits into one and the colour a status tone adds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from rich.cells import cell_len, set_cell_size
@@ -17,15 +17,17 @@ from gitwave.tui.widgets.status import BLANK, Cell, Glyphs, Tone
 
 __all__ = [
     "Columns",
-    "TreeLine",
+    "Line",
     "TreeRow",
-    "child_entries",
     "column_layout",
     "column_widths",
     "filter_rows",
     "fit",
+    "flatten",
+    "line_guide",
+    "line_inner",
+    "line_row",
     "tone_style",
-    "tree_lines",
 ]
 
 
@@ -46,55 +48,74 @@ class TreeRow:
     health: Cell = BLANK
     wave: str = ""
     ref: object = None
-    children: tuple[TreeRow, ...] = ()
+    # A tuple, or LazyRows (``widgets.lazy_rows``) whose rows are made when drawn.
+    children: Sequence[TreeRow] = ()
     emphasis: bool = False
     detail: str = ""
     namespace: str = ""
     age: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class TreeLine:
-    """One shown line: a row and how it is drawn in the flattened tree."""
-
-    row: TreeRow
-    guide: str  # the tree guide drawn before the row
-    inner: str  # the guide its children continue
-    depth: int
-    expanded: bool
+# One shown line: the rows it is one of, its index there, the guide its
+# parent's children continue, its depth. A plain tuple: a big app's open makes
+# one per object, and a tuple costs a tenth of a dataclass.
+Line = tuple[Sequence[TreeRow], int, str, int]
 
 
-def tree_lines(
-    roots: Sequence[tuple[TreeRow, str, str, int]], *, expanded: Set[str], glyphs: Glyphs
-) -> list[TreeLine]:
-    """The lines of ``roots`` (row, guide, inner guide, depth) and of their
-    ``expanded`` descendants, top to bottom."""
-    lines: list[TreeLine] = []
-    stack = list(reversed(roots))
-    while stack:
-        row, guide, inner, depth = stack.pop()
-        is_open = row.id in expanded
-        lines.append(TreeLine(row, guide, inner, depth, is_open))
-        if is_open and row.children:
-            stack.extend(reversed(child_entries(row, inner, depth, glyphs)))
+def line_row(line: Line) -> TreeRow:
+    """The row of ``line`` (made now when it is lazy)."""
+    return line[0][line[1]]
+
+
+def _is_last(line: Line) -> bool:
+    return line[1] == len(line[0]) - 1
+
+
+def line_guide(line: Line, glyphs: Glyphs) -> str:
+    """The tree guide drawn before the row of ``line``."""
+    if line[3] == 0:
+        return ""
+    return line[2] + (glyphs.last_branch if _is_last(line) else glyphs.branch)
+
+
+def line_inner(line: Line, glyphs: Glyphs) -> str:
+    """The guide the children of ``line`` continue."""
+    if line[3] == 0:
+        return ""
+    return line[2] + ("  " if _is_last(line) else glyphs.pipe)
+
+
+def flatten(
+    rows: Sequence[TreeRow],
+    open_among: Callable[[Sequence[TreeRow]], Sequence[int]],
+    glyphs: Glyphs,
+    *,
+    inner: str = "",
+    depth: int = 0,
+) -> list[Line]:
+    """The lines of ``rows`` and of the children of those ``open_among``
+    says are open (their indexes, in order), top to bottom. No row is made
+    but the open ones: a closed LazyRows row is one tuple."""
+    lines: list[Line] = []
+    _extend(lines, rows, open_among, glyphs, inner, depth)
     return lines
 
 
-def child_entries(
-    row: TreeRow, inner: str, depth: int, glyphs: Glyphs
-) -> list[tuple[TreeRow, str, str, int]]:
-    """The children of ``row`` with the guides drawn before them, one level deeper."""
-    g = glyphs
-    last = len(row.children) - 1
-    return [
-        (
-            child,
-            inner + (g.last_branch if i == last else g.branch),
-            inner + ("  " if i == last else g.pipe),
-            depth + 1,
-        )
-        for i, child in enumerate(row.children)
-    ]
+def _extend(
+    lines: list[Line],
+    rows: Sequence[TreeRow],
+    open_among: Callable[[Sequence[TreeRow]], Sequence[int]],
+    glyphs: Glyphs,
+    inner: str,
+    depth: int,
+) -> None:
+    start = 0
+    for index in open_among(rows):
+        lines.extend([(rows, i, inner, depth) for i in range(start, index + 1)])
+        child_inner = line_inner((rows, index, inner, depth), glyphs)
+        _extend(lines, rows[index].children, open_among, glyphs, child_inner, depth + 1)
+        start = index + 1
+    lines.extend([(rows, i, inner, depth) for i in range(start, len(rows))])
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,16 +173,23 @@ def tone_style(style: Style, tone: Tone) -> Style:
     return style + _TONE_STYLES[tone]
 
 
-def filter_rows(rows: Sequence[TreeRow], needle: str) -> list[TreeRow]:
+def filter_rows(rows: Sequence[TreeRow], needle: str) -> Sequence[TreeRow]:
     """The rows whose label contains ``needle`` (any case), with the rows above
     them so each match keeps its place in the tree; every row when ``needle``
-    is empty. Children that do not match are dropped, as k9s's ``/`` drops lines."""
+    is empty. Children that do not match are dropped, as k9s's ``/`` drops lines.
+    LazyRows filter their light items and make only the rows drawn."""
     needle = needle.lower()
     if not needle:
-        return list(rows)
+        return rows
+    filtered = getattr(rows, "filtered", None)
+    if filtered is not None:
+        result: Sequence[TreeRow] = filtered(needle)
+        return result
     kept: list[TreeRow] = []
     for row in rows:
         children = filter_rows(row.children, needle)
         if children or needle in row.label.lower():
-            kept.append(replace(row, children=tuple(children)))
+            # LazyRows stay lazy: a tuple of them would make every row.
+            lazy = hasattr(children, "filtered")
+            kept.append(replace(row, children=children if lazy else tuple(children)))
     return kept
