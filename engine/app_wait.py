@@ -5,7 +5,14 @@ Part of the operations layer. The app is rendered once; every round plans it
 again against the live state (observe, diff) and reads its health by the
 app's rule (``engine.health.policy``). The wait ends when what was asked
 holds, when the app turns Degraded (it will not become Healthy by waiting),
-or at the timeout. The clock and the sleep are passed in.
+or at the timeout.
+
+Between rounds it sleeps as a sync's health wait does (``engine.change_sleep``):
+where every target of the app's objects has a change feed it can sleep on (a
+Kubernetes provider's list+watch caches, the sandbox's resource versions), it
+sleeps until a change names one of the app's objects, so it plans again on
+the watch event that may make the app Healthy and not before; elsewhere it
+polls every ``poll_s``. The clock and the polling sleep are passed in.
 """
 
 from __future__ import annotations
@@ -17,8 +24,11 @@ from dataclasses import dataclass
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.app_status import app_health
 from gitwave.engine.apps import AppSpec
+from gitwave.engine.change_sleep import feeds_of, sleep_until_changed
 from gitwave.engine.decryption_keys import render_for
-from gitwave.engine.model import Health, HealthCode, SyncStatus
+from gitwave.engine.errors import GitwaveError
+from gitwave.engine.model import Health, HealthCode, Plan, ResourceKey, SyncStatus
+from gitwave.engine.provider import Provider
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.sync_request import SyncRequest
 
@@ -34,6 +44,7 @@ class WaitFor:
     health: bool = True
     sync: bool = False
     timeout_s: float = 300.0
+    # Between rounds on targets without a change feed to sleep on.
     poll_s: float = 1.0
 
 
@@ -71,7 +82,12 @@ def wait_app(
     started = clock()
     rendered = None if app.removed_from else render_for(app, targets)
     last_line = ""
+    # The targets the last plan's objects live on: their feeds' cursors are
+    # taken before the next plan reads, so a change between that read and the
+    # sleep still wakes it. The first round knows none yet and does not sleep.
+    watched: list[Provider] | None = None
     while True:
+        feeds = feeds_of(watched) if watched else None
         state = plan(app, SyncRequest(), targets=targets, rendered=rendered)
         health = app_health(state, targets=targets)
         sync = SyncStatus.of_plan(state.plan)
@@ -97,7 +113,37 @@ def wait_app(
                 f"timed out after {want.timeout_s:g}s {line}",
                 waited,
             )
-        sleep(min(want.poll_s, max(want.timeout_s - waited, 0.0)))
+        left = max(want.timeout_s - waited, 0.0)
+        if feeds is not None:
+            sleep_until_changed(feeds, _keys(state.plan), time.monotonic() + left)
+        elif watched is None and feeds_of(found := _targets_of(state.plan, targets)) is not None:
+            watched = found  # plan again at once, now with the cursors taken first
+        else:
+            sleep(min(want.poll_s, left))
+
+
+def _keys(plan: Plan) -> frozenset[ResourceKey]:
+    """The objects whose changes may change the app's health or sync status."""
+    keys = {task.key for wave in plan.waves for task in wave.tasks}
+    return frozenset(keys.union(plan.unpruned))
+
+
+def _targets_of(plan: Plan, targets: ProviderRouter) -> list[Provider]:
+    """The providers holding the plan's objects (none for an empty plan)."""
+    found: dict[int, Provider] = {}
+    for wave in plan.waves:
+        for task in wave.tasks:
+            try:
+                if task.desired is not None:
+                    provider = targets.for_resource(task.desired)
+                elif task.live is not None:
+                    provider = targets.for_live(task.live)
+                else:
+                    continue
+            except GitwaveError:
+                continue  # no target handles it: the plan said so already
+            found.setdefault(id(provider), provider)
+    return list(found.values())
 
 
 def _reached(want: WaitFor, health: Health, sync: SyncStatus) -> str:

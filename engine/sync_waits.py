@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from gitwave.engine.errors import ProviderError, UnreachableError
+from gitwave.engine.change_sleep import feeds_of, sleep_until_changed
+from gitwave.engine.errors import ProviderError
 from gitwave.engine.events import EventKind
-from gitwave.engine.interrupts import check, pause
+from gitwave.engine.interrupts import pause
 from gitwave.engine.model import Action, Health, HealthCode, Live, Resource, ResourceKey
-from gitwave.engine.provider import ChangeFeed, ChangeWaiter, Provider
+from gitwave.engine.provider import Provider
 from gitwave.engine.router import observe_all
 from gitwave.engine.sync_run import SyncRun, WaveFailed
 from gitwave.engine.why import Chain, chain_through
@@ -47,7 +48,7 @@ def wait_healthy(
     while pending:
         # The feeds' cursors are taken before the read, so an event arriving
         # between the read and the sleep still wakes it.
-        feeds = _feeds_of(run.targets.for_resource(r) for r in pending.values())
+        feeds = feeds_of(run.targets.for_resource(r) for r in pending.values())
         # One bulk read a round where the target offers it: a wave of thousands
         # of objects is polled several times.
         observed = observe_all(pending.values(), run.targets, parallelism=run.options.parallelism)
@@ -81,7 +82,7 @@ def wait_healthy(
         if feeds is not None:
             # Woken by an event, else in time for the next progress line.
             wake = min(deadline, last_said + run.options.progress_interval_s)
-            _sleep_until_changed(feeds, frozenset(pending), wake)
+            sleep_until_changed(feeds, frozenset(pending), wake)
             continue
         pause(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)
@@ -114,56 +115,6 @@ def _with_unapplied(run: SyncRun) -> dict[ResourceKey, Health]:
         elif task.action is Action.UPDATE:
             healths[task.key] = _NOT_UPDATED
     return healths
-
-
-# A sleeping wait reads its objects again at least this often, as client-go's
-# informers resync: a health rule that looks at something no event announces
-# still settles, late.
-RESYNC_S = 10.0
-# How often a sleeping wait looks for Ctrl-C (``engine.interrupts``).
-_INTERRUPT_CHECK_S = 0.25
-
-_Feed = tuple[ChangeWaiter, ChangeFeed, str]
-
-
-def _feeds_of(targets: Iterable[Provider]) -> list[_Feed] | None:
-    """Each of ``targets`` with its feed's current cursor; None when one of
-    them cannot sleep on a feed (or the feed cannot answer: a watch is down,
-    reads go to the server), and the wait polls."""
-    providers: dict[int, Provider] = {}
-    for provider in targets:
-        providers.setdefault(id(provider), provider)
-    feeds: list[_Feed] = []
-    for provider in providers.values():
-        if not isinstance(provider, ChangeWaiter) or not isinstance(provider, ChangeFeed):
-            return None
-        try:
-            cursor, _ = provider.changes("")
-        except UnreachableError:
-            return None
-        feeds.append((provider, provider, cursor))
-    return feeds
-
-
-def _sleep_until_changed(feeds: list[_Feed], keys: frozenset[ResourceKey], deadline: float) -> None:
-    """Sleep until a feed reports a change to one of ``keys`` (or lost track:
-    anything may have changed), the deadline, or ``RESYNC_S``."""
-    cursors = [cursor for _, _, cursor in feeds]
-    until = min(deadline, time.monotonic() + RESYNC_S)
-    while (left := until - time.monotonic()) > 0:
-        check()
-        slice_s = min(left, _INTERRUPT_CHECK_S)
-        if len(feeds) > 1:
-            slice_s /= len(feeds)
-        for index, (waiter, feed, _) in enumerate(feeds):
-            if not waiter.wait_for_change(cursors[index], slice_s):
-                continue
-            try:
-                cursors[index], changed = feed.changes(cursors[index])
-            except UnreachableError:
-                return  # the next read goes to the server and says so
-            if changed is None or not changed.isdisjoint(keys):
-                return
 
 
 def note_healths(run: SyncRun, label: str, applied: Mapping[ResourceKey, Resource]) -> None:
@@ -219,7 +170,7 @@ def await_deleted(run: SyncRun, provider: Provider, key: ResourceKey) -> None:
     deadline = time.monotonic() + run.options.wave_timeout_s
     interval = 0.02
     while True:
-        feeds = _feeds_of([provider])
+        feeds = feeds_of([provider])
         if (live := provider.observe(key)) is None:
             return
         if time.monotonic() >= deadline:
@@ -231,7 +182,7 @@ def await_deleted(run: SyncRun, provider: Provider, key: ResourceKey) -> None:
             error.hint = FINALIZER_HINT
             raise error
         if feeds is not None:
-            _sleep_until_changed(feeds, frozenset([key]), deadline)
+            sleep_until_changed(feeds, frozenset([key]), deadline)
             continue
         pause(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)
@@ -244,7 +195,7 @@ def wait_absent(run: SyncRun, keys: Sequence[tuple[ResourceKey, Live]]) -> None:
     pending = list(keys)
     interval = 0.02
     while pending:
-        feeds = _feeds_of(run.targets.for_live(live) for _, live in pending)
+        feeds = feeds_of(run.targets.for_live(live) for _, live in pending)
         left: list[tuple[ResourceKey, Live]] = []
         for key, live in pending:
             current = run.targets.for_live(live).observe(key)
@@ -261,7 +212,7 @@ def wait_absent(run: SyncRun, keys: Sequence[tuple[ResourceKey, Live]]) -> None:
                 key=first,
             )
         if feeds is not None:
-            _sleep_until_changed(feeds, frozenset(key for key, _ in pending), deadline)
+            sleep_until_changed(feeds, frozenset(key for key, _ in pending), deadline)
             continue
         pause(interval)
         interval = min(interval * 2, run.options.max_poll_interval_s)

@@ -17,11 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client as k8s_client
-from kubernetes.config.config_exception import ConfigException
-from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
 from gitwave.engine.errors import GitwaveError
+from gitwave.providers.kubernetes.client_light import load
+
+# The official client's connection classes only (``client_light``: none of its
+# API and model classes, ~40 MiB).
+_client = load()
+k8s_client = _client
+ConfigException = _client.ConfigException
+KubeConfigLoader = _client.KubeConfigLoader
+KubeConfigMerger = _client.KubeConfigMerger
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 

@@ -34,9 +34,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from gitwave.engine.errors import UnreachableError
+from gitwave.providers.kubernetes.client_light import load
+
+ApiException = load().ApiException
 
 JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -109,7 +111,7 @@ class HttpError(Exception):
         return self.status == 404 and self.status_body.get("kind") != "Status"
 
 
-def _http_error(exc: ApiException) -> HttpError:
+def _http_error(exc: Any) -> HttpError:  # an ApiException
     raw = exc.body
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", errors="replace")

@@ -25,6 +25,7 @@ from pathlib import Path
 from gitwave.engine.api import (
     KUBERNETES_VERSION,
     ChangeFeed,
+    ChangeWaiter,
     KindCatalog,
     Provider,
     clone,
@@ -54,6 +55,8 @@ from .sealed import SealedSecretController
 from .store import Store
 
 STATE_FILE = "sandbox.db"
+# How often a sleeping wait looks whether the state moved (``wait_for_change``).
+FEED_POLL_S = 0.05
 
 _SCALABLE = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")})
 
@@ -335,6 +338,29 @@ class SandboxProvider:
             current = str(self._store.current_rv())
         return current, frozenset(changed) | frozenset(key for _, key in deleted)
 
+    def wait_for_change(self, cursor: str, timeout: float) -> bool:
+        """The ChangeWaiter capability: block until something is written after
+        ``cursor`` (by this process or another sharing the state directory) or a
+        simulated controller's next step falls due, at most ``timeout`` seconds.
+        Other processes write the same SQLite file and cannot wake this one, so
+        it reads the resource version and whether a step is due (two indexed
+        reads, no object decoded) every ``FEED_POLL_S``: a health wait sleeps
+        here instead of reading its objects again. True when something changed
+        or fell due, or the cursor is not a resource version; False on timeout."""
+        try:
+            since = int(cursor)
+        except ValueError:
+            return True
+        end = time.monotonic() + max(timeout, 0.0)
+        while True:
+            with self._guard():
+                if self._store.current_rv() != since or self._store.any_due(self._clock()):
+                    return True
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, FEED_POLL_S))
+
     # ------------------------------------------------------------ out-of-band writes
 
     def scale(self, key: ResourceKey, replicas: int, *, manager: str = "kubectl") -> ChangeSetEntry:
@@ -484,9 +510,10 @@ def _conforms(sandbox: SandboxProvider) -> Provider:
     return sandbox
 
 
-def _feeds(sandbox: SandboxProvider) -> ChangeFeed:
-    """Never called: mypy checks here that SandboxProvider is a ChangeFeed."""
-    return sandbox
+def _feeds(sandbox: SandboxProvider) -> tuple[ChangeFeed, ChangeWaiter]:
+    """Never called: mypy checks here that SandboxProvider is a ChangeFeed and
+    a ChangeWaiter."""
+    return sandbox, sandbox
 
 
 def _catalogs(sandbox: SandboxProvider) -> KindCatalog:

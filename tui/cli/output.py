@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 import yaml
 from rich.console import Console, RenderableType
@@ -27,7 +27,6 @@ from rich.text import Text
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.fleet_run import Finished, Outcome
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
-from gitwave.engine.operations import Synced
 from gitwave.engine.sync import SyncResult
 from gitwave.tui.formatting import revision_text
 
@@ -314,7 +313,18 @@ def _wave_labels(plan: Plan) -> Callable[[ResourceKey], str]:
     return label
 
 
-def finished_line(done: Finished[Synced], destination: str) -> str:
+class HasResult(Protocol):
+    """A finished sync as the report keeps it (``operations.Synced`` or the
+    CLI's leaner ``SyncReport``)."""
+
+    @property
+    def result(self) -> SyncResult: ...
+
+
+_Done = TypeVar("_Done", bound=HasResult)
+
+
+def finished_line(done: Finished[_Done], destination: str) -> str:
     """``guestbook -> sandbox: Succeeded in 0.4s``: one app, as it finishes."""
     if done.outcome is Outcome.SKIPPED:
         return f"{done.name}: skipped, it follows {done.blocked_by}, which failed"

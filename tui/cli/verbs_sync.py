@@ -7,8 +7,10 @@ follow a failed one (dependsOn, later app-of-apps waves).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -24,6 +26,7 @@ from gitwave.engine.fleet_run import (
     check_concurrent,
     run_fleet,
 )
+from gitwave.engine.model import ChangeSet, Plan
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import INTERRUPTED
@@ -57,6 +60,47 @@ def targets_for(ctx: Context, app: AppSpec) -> ProviderRouter:
     return ctx.fleet.targets_for(app)
 
 
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What the final report prints of one app's sync, kept from the moment it
+    finishes until every app has: the app, its policy findings, the plan's
+    waves (keys and actions only) and the result (entries without their diffs
+    or live objects). A 1000-app sync would otherwise hold every app's
+    rendered, composed, graphed and observed objects until the end."""
+
+    app: AppSpec
+    findings: tuple[Any, ...]
+    plan: Plan
+    result: SyncResult
+
+    @classmethod
+    def of(cls, synced: operations.Synced) -> SyncReport:
+        state = synced.state
+        return cls(state.app, state.findings, _keys_only(state.plan), _lean(synced.result))
+
+
+def _keys_only(plan: Plan) -> Plan:
+    """``plan`` with each task's key and action only: all ``print_result`` reads."""
+    waves = tuple(
+        dataclasses.replace(
+            wave,
+            tasks=tuple(
+                dataclasses.replace(t, desired=None, live=None, changes=(), facts=None)
+                for t in wave.tasks
+            ),
+        )
+        for wave in plan.waves
+    )
+    return dataclasses.replace(plan, waves=waves)
+
+
+def _lean(result: SyncResult) -> SyncResult:
+    """``result`` without each entry's field changes and live object (the
+    history row already has them; the report prints key, action, message)."""
+    entries = tuple(dataclasses.replace(e, changes=(), live=None) for e in result.changeset.entries)
+    return dataclasses.replace(result, changeset=ChangeSet(entries))
+
+
 def cmd_sync(ctx: Context) -> int:
     """Sync the chosen apps, ``--concurrent`` at a time (``engine.fleet_run``:
     dependsOn and app-of-apps waves kept, one operation per app). With several
@@ -86,7 +130,7 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
     destination = ctx.target_name if entries else ""
     streams: dict[str, SyncStream] = {}
 
-    def work(entry: ChosenApp) -> operations.Synced:
+    def work(entry: ChosenApp) -> SyncReport:
         app = entry.loaded()
         sink = shared
         on_plan = None
@@ -106,7 +150,7 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
                     print_findings(ctx, state.findings)
                 stream.planned(state.plan)
 
-        return operations.sync_app(
+        synced = operations.sync_app(
             app,
             targets=targets_for(ctx, app),
             store=ctx.store,
@@ -115,8 +159,9 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
             sink=sink,
             on_plan=on_plan,
         )
+        return SyncReport.of(synced)
 
-    def announce(done: Finished[operations.Synced]) -> None:
+    def announce(done: Finished[SyncReport]) -> None:
         progress.clear()
         if many and table_output:
             line = finished_line(done, destination)
@@ -149,7 +194,7 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
 def _sync_report(
     ctx: Context,
     entries: list[ChosenApp],
-    finished: list[Finished[operations.Synced]],
+    finished: list[Finished[SyncReport]],
     destination: str,
     streams: dict[str, SyncStream] | None = None,
 ) -> int:
@@ -181,26 +226,25 @@ def _sync_report(
             report_error(ctx, entry.name, done.error, docs, "nothing applied")
             errors = failed = True
             continue
-        synced = done.value
-        state, result = synced.state, synced.result
+        report = done.value
+        result = report.result
         if stream is None or not stream.echo:
-            print_findings(ctx, state.findings)
+            print_findings(ctx, report.findings)
         if ctx.output in ("json", "yaml"):
             docs.append(result_dict(result))
         elif stream is not None and stream.began:
             _report_streamed(ctx, stream, result)
         else:
-            app = state.app
-            header = f"{app_title(app)} @ {short(result.revision)} -> "
-            header += destination_text(ctx, app)
+            header = f"{app_title(report.app)} @ {short(result.revision)} -> "
+            header += destination_text(ctx, report.app)
             ctx.out(ctx.paint(header, "bold") + (" (dry run)" if result.dry_run else ""))
-            print_result(ctx.terminal, state.plan, result)
+            print_result(ctx.terminal, report.plan, result)
         if not result.ok:
             failed = True
         elif getattr(ctx.args, "wait", False) and not result.dry_run:
             from gitwave.tui.cli.verbs_wait import wait_after_sync  # it imports this module
 
-            if not wait_after_sync(ctx, state.app, docs):
+            if not wait_after_sync(ctx, report.app, docs):
                 failed = True
     if docs and ctx.output in ("json", "yaml"):
         ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
