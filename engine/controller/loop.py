@@ -34,12 +34,18 @@ from gitwave.engine.controller.leases import (
     shard_lease_name,
 )
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.requests import (
+    is_suspended,
+    operation_revision,
+    reconcile_requested,
+)
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.status import (
     argo_history,
     argo_operation_state,
     argo_status,
     flux_status,
+    running_state,
 )
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.hooks import HookLedger
@@ -274,6 +280,19 @@ def _resolver(allowed: Sequence[str]) -> RepoResolver:
     return resolve
 
 
+def _at_operation_revision(obj: AppObject) -> Mapping[str, Any]:
+    """The Application's body with ``spec.source.targetRevision`` at the revision its
+    ``operation`` asks for (a rollback, ``argocd app sync --revision``), so the
+    revision goes through the same parsing and checks as one written in spec."""
+    revision = operation_revision(obj)
+    spec = obj.body.get("spec")
+    source = spec.get("source") if isinstance(spec, Mapping) else None
+    if not revision or not isinstance(spec, Mapping) or not isinstance(source, Mapping):
+        return obj.body
+    source = {**source, "targetRevision": revision}
+    return {**obj.body, "spec": {**spec, "source": source}}
+
+
 @dataclass
 class _Seen:
     generation: int = -1
@@ -328,7 +347,7 @@ class Controller:
     def _parse(self, obj: AppObject) -> AppSpec:
         origin = SourceRef(f"{obj.kind}/{obj.namespace}/{obj.name}", 0)
         if obj.kind == ARGO_KIND:
-            return parse_argo(obj.body, origin, self._resolve)
+            return parse_argo(_at_operation_revision(obj), origin, self._resolve)
         sources = []
         for repo in self._api.list_git_repositories():
             meta = repo.get("metadata") or {}
@@ -357,7 +376,7 @@ class Controller:
         seen = self._seen.setdefault(obj.app_id, _Seen())
         changed = seen.generation != obj.generation
         resync = timedelta(seconds=self._options.resync_s)
-        if obj.body.get("operation"):
+        if obj.body.get("operation") or reconcile_requested(obj):
             return True, True
         automated = app is not None and (app.policy.automated or obj.kind == FLUX_KIND)
         stale = seen.checked is None or now - seen.checked >= resync
@@ -368,6 +387,14 @@ class Controller:
     def _reconcile(self, obj: AppObject, shard: int) -> bool:
         now = self._clock()
         seen = self._seen.setdefault(obj.app_id, _Seen())
+        if is_suspended(obj):
+            # Argo's skip-reconcile, Flux's spec.suspend: nothing is compared or
+            # applied. A Flux reconcile request is still answered (as Flux
+            # records lastHandledReconcileAt), so whoever asked sees it was seen.
+            asked = reconcile_requested(obj)
+            if asked:
+                self._api.write_status(obj, {"lastHandledReconcileAt": asked})
+            return False
         try:
             app = self._parse(obj)
         except ValidationError as error:
@@ -445,6 +472,7 @@ class Controller:
                 generation=obj.generation,
                 now=now,
             )
+            _handled(obj, status)
         self._api.write_status(obj, status)
 
     def _sync(self, obj: AppObject, app: AppSpec, shard: int, now: datetime) -> None:
@@ -503,13 +531,23 @@ class Controller:
         """Sync ``app`` and write its status; the phase it ended in."""
         interrupt = threading.Event()
         self._keeper.register(shard, interrupt)
+        asked: Mapping[str, Any] = operation if isinstance(operation, Mapping) else {}
+        found = asked.get("sync")
+        sync_asked: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        if asked and obj.kind == ARGO_KIND:
+            # As Argo CD: the operation shows as Running while it runs.
+            self._api.write_status(obj, {"operationState": running_state(asked, now)})
         try:
             with interruptible(interrupt):
                 synced = sync_app(
                     app,
                     targets=self._targets,
                     store=self._store,
-                    request=SyncRequest(lock_timeout_s=0, retry=False),
+                    request=SyncRequest(
+                        lock_timeout_s=0,
+                        retry=False,
+                        prune=True if sync_asked.get("prune") is True else None,
+                    ),
                     on_plan=still_mine,
                     ledger=self._ledger(obj),
                 )
@@ -519,11 +557,11 @@ class Controller:
             return "Interrupted"
         except GitwaveError as error:
             self._write_failure(obj, str(error), now)
+            if operation and not interrupt.is_set():
+                self._api.clear_operation(obj)
             return "Error"
         finally:
             self._keeper.unregister(shard)
-            if operation and not interrupt.is_set():
-                self._api.clear_operation(obj)
         result = synced.result
         finished = self._clock()
         self._seen[obj.app_id].synced = finished
@@ -548,8 +586,13 @@ class Controller:
                 generation=obj.generation,
                 now=finished,
             )
+            _handled(obj, status)
         self._api.write_status(obj, status)
-        return result.phase.value
+        if operation:
+            # After the status: whoever waits for the operation to go reads
+            # the operationState of this run, as with Argo CD.
+            self._api.clear_operation(obj)
+        return str(result.phase.value)
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set; then give every shard back."""
@@ -559,6 +602,13 @@ class Controller:
             except Exception:
                 log.exception("reconcile pass failed")
             stop.wait(self._options.tick_s)
+
+
+def _handled(obj: AppObject, status: dict[str, Any]) -> None:
+    """Flux: the reconcile request this run answered, as ``flux reconcile`` waits for."""
+    asked = reconcile_requested(obj)
+    if asked:
+        status["lastHandledReconcileAt"] = asked
 
 
 def audit_line(operated: Operated) -> str:

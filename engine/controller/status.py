@@ -73,6 +73,19 @@ def argo_operation_state(result: SyncResult, *, initiated_by: str) -> dict[str, 
     }
 
 
+def running_state(operation: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """``status.operationState`` while ``operation`` runs (a merge patch: the last
+    run's finish and result are cleared)."""
+    return {
+        "operation": dict(operation),
+        "phase": "Running",
+        "message": "running",
+        "startedAt": timestamp(now),
+        "finishedAt": None,
+        "syncResult": None,
+    }
+
+
 def argo_history(
     body: Mapping[str, Any], result: SyncResult, *, initiated_by: str
 ) -> list[dict[str, Any]]:
@@ -202,4 +215,11 @@ def flux_status(
     return status
 
 
-__all__ = ["argo_history", "argo_operation_state", "argo_status", "flux_status", "timestamp"]
+__all__ = [
+    "argo_history",
+    "argo_operation_state",
+    "argo_status",
+    "flux_status",
+    "running_state",
+    "timestamp",
+]

@@ -36,6 +36,17 @@ def _micro(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _app_object(kind: str, item: Mapping[str, Any]) -> AppObject:
+    meta = item.get("metadata") or {}
+    return AppObject(
+        kind=kind,
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        generation=int(meta.get("generation") or 0),
+        body=item,
+    )
+
+
 class KubeControllerApi:
     """ControllerApi over the official client; Leases live in ``namespace``."""
 
@@ -48,21 +59,35 @@ class KubeControllerApi:
 
     @classmethod
     def connect(
-        cls, *, context: str | None, kubeconfig: str | None, namespace: str, in_cluster: bool
+        cls,
+        *,
+        context: str | None,
+        kubeconfig: str | None,
+        namespace: str,
+        in_cluster: bool,
+        allow_exec_plugins: bool = False,
     ) -> KubeControllerApi:
         """In-cluster config (the pod's ServiceAccount) or a kubeconfig context."""
         if in_cluster:
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
             return cls(client.ApiClient(configuration), namespace=namespace)
-        connection = load_client(context=context, kubeconfig=kubeconfig, allow_exec_plugins=False)
+        connection = load_client(
+            context=context, kubeconfig=kubeconfig, allow_exec_plugins=allow_exec_plugins
+        )
         return cls(connection.api_client, namespace=namespace)
 
-    def list_apps(self) -> list[AppObject]:
+    def list_apps(self, namespace: str = "") -> list[AppObject]:
+        """Every Application and Kustomization (in ``namespace`` only, when given)."""
         found: list[AppObject] = []
         for kind, (group, version, plural) in _KINDS:
             try:
-                listed = self._custom.list_cluster_custom_object(group, version, plural)
+                if namespace:
+                    listed = self._custom.list_namespaced_custom_object(
+                        group, version, namespace, plural
+                    )
+                else:
+                    listed = self._custom.list_cluster_custom_object(group, version, plural)
             except ApiException as error:
                 if error.status == 404:  # that tool's CRD is not installed
                     continue
@@ -71,16 +96,29 @@ class KubeControllerApi:
                 meta = item.get("metadata") or {}
                 if meta.get("deletionTimestamp"):
                     continue
-                found.append(
-                    AppObject(
-                        kind=kind,
-                        namespace=str(meta.get("namespace", "")),
-                        name=str(meta.get("name", "")),
-                        generation=int(meta.get("generation") or 0),
-                        body=item,
-                    )
-                )
+                found.append(_app_object(kind, item))
         return found
+
+    def get_app(self, kind: str, namespace: str, name: str) -> AppObject | None:
+        """One Application or Kustomization as it is now; None when there is none."""
+        group, version, plural = ARGO if kind == ARGO_KIND else FLUX_KUSTOMIZATION
+        try:
+            item = self._custom.get_namespaced_custom_object(
+                group, version, namespace, plural, name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return _app_object(kind, item)
+
+    def patch_app(self, obj: AppObject, patch: Mapping[str, Any]) -> None:
+        """A merge patch to the object itself (never its status): what a client asks."""
+        group, version, plural = self._coordinates(obj)
+        # A dict body goes as a JSON merge patch (null deletes a field).
+        self._custom.patch_namespaced_custom_object(
+            group, version, obj.namespace, plural, obj.name, dict(patch)
+        )
 
     def list_git_repositories(self) -> list[Mapping[str, Any]]:
         group, version, plural = FLUX_GIT

@@ -1,0 +1,247 @@
+"""The CLI against a running ``gitwave controller`` (``--controller``), on the real
+local control plane.
+
+The controller runs as a subprocess (as in test_kube_controller.py); the
+operator's commands run as ``gitwave … --controller --context C`` and are
+judged by what a user sees: their output and exit code, the app objects (the
+``operation`` field, annotations, ``spec.suspend``) and the objects the
+controller applied. Nothing is applied by the CLI itself: every change in the
+target namespace comes from the controller, which the audit lines show.
+"""
+
+# ruff: noqa: F811 (``env`` is the imported fixture, taken as the tests' argument)
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_kube_controller import (  # noqa: F401 (fixtures)
+    ARGO,
+    GITWAVE,
+    Env,
+    commit,
+    crds,
+    env,
+    wait_for,
+)
+
+pytestmark = pytest.mark.timeout(240)
+
+FLUX_KS = ("kustomize.toolkit.fluxcd.io", "v1")
+
+
+def write_app(repo: Path, name: str, namespace: str, greeting: str) -> None:
+    (repo / name).mkdir(exist_ok=True)
+    (repo / name / "config.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-config\n"
+        f"  namespace: {namespace}\ndata:\n  greeting: {greeting}\n"
+    )
+
+
+def gitwave(env: Env, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``gitwave ARGV --controller`` against the test cluster, as an operator runs it."""
+    return subprocess.run(
+        [
+            str(GITWAVE),
+            *argv,
+            "--controller",
+            f"--kubeconfig={env.cluster.kubeconfig}",
+            f"--context={env.cluster.context}",
+            f"--state={env.tmp / 'operator-state'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+
+
+def greeting(env: Env, name: str) -> str:
+    target = env.target_ns  # type: ignore[attr-defined]
+    return str(env.core.read_namespaced_config_map(f"{name}-config", target).data["greeting"])
+
+
+def rows(env: Env, *argv: str) -> dict[str, dict[str, Any]]:
+    done = gitwave(env, "status", *argv, "-o", "json")
+    assert done.returncode in (0, 1), done.stderr
+    return {row["app"]: row for row in json.loads(done.stdout)}
+
+
+def test_status_sync_history_rollback_and_suspend_of_an_application(env: Env) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    write_app(env.repo, "shop", target, "one")
+    first = commit(env.repo, "shop one")
+    env.application("shop", automated=False, namespace=target)
+    controller = env.start("r1")
+    app_id = f"Application/{env.app_ns}/shop"
+
+    # status: what the controller wrote (a manual app is compared, not synced).
+    listed = wait_for(
+        "status --controller shows shop OutOfSync",
+        lambda: (r := rows(env, "-n", env.app_ns)).get(app_id, {}).get("sync") == "OutOfSync" and r,
+    )
+    assert listed[app_id]["revision"] == first
+    assert listed[app_id]["automated"] is False
+    table = gitwave(env, "status", "-n", env.app_ns)
+    assert table.returncode == 0, table.stderr
+    assert "shop" in table.stdout and "OutOfSync" in table.stdout and "Manual" in table.stdout
+
+    # sync: sets the operation (argocd app sync), waits for the controller to run it.
+    synced = gitwave(env, "sync", f"{env.app_ns}/shop")
+    assert synced.returncode == 0, synced.stderr
+    assert "Synced" in synced.stdout and "Succeeded" in synced.stdout
+    assert greeting(env, "shop") == "one"
+    assert "operation" not in env.app("shop")
+    state = env.status("shop")["operationState"]
+    assert "username" in state["operation"]["initiatedBy"]
+    # The controller applied it, not the CLI: its audit has the sync.
+    assert [line["app_id"] for line in controller.audit] == [app_id]
+
+    write_app(env.repo, "shop", target, "two")
+    second = commit(env.repo, "shop two")
+    assert gitwave(env, "sync", "app/shop", "-n", env.app_ns).returncode == 0
+    assert greeting(env, "shop") == "two"
+
+    history = gitwave(env, "history", f"{env.app_ns}/shop", "-o", "json")
+    assert history.returncode == 0, history.stderr
+    entries = json.loads(history.stdout)
+    assert [(e["id"], e["revision"]) for e in entries] == [(0, first), (1, second)]
+
+    # rollback to id 0: an operation at that entry's revision, run by the controller.
+    rolled = gitwave(env, "rollback", f"{env.app_ns}/shop", "0")
+    assert rolled.returncode == 0, rolled.stderr
+    assert greeting(env, "shop") == "one"
+    status = env.status("shop")
+    assert status["operationState"]["syncResult"]["revision"] == first
+    assert [h["revision"] for h in status["history"]] == [first, second, first]
+    assert len(controller.audit) == 3
+    # HEAD is still "two": the controller now compares the app as OutOfSync.
+    wait_for(
+        "shop OutOfSync after the rollback",
+        lambda: rows(env, "-n", env.app_ns)[app_id]["sync"] == "OutOfSync",
+    )
+
+    unknown = gitwave(env, "rollback", f"{env.app_ns}/shop", "7")
+    assert unknown.returncode == 2
+    assert "no history entry 7 (ids: 0, 1, 2)" in unknown.stderr
+
+    # suspend: Argo CD's skip-reconcile annotation; a sync is refused meanwhile.
+    suspended = gitwave(env, "suspend", f"{env.app_ns}/shop")
+    assert suspended.returncode == 0, suspended.stderr
+    annotations = env.app("shop")["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/skip-reconcile"] == "true"
+    assert rows(env, "-n", env.app_ns)[app_id]["suspended"] is True
+    refused = gitwave(env, "sync", f"{env.app_ns}/shop")
+    assert refused.returncode == 2
+    assert "suspended" in refused.stderr
+    assert "operation" not in env.app("shop")
+    resumed = gitwave(env, "resume", f"{env.app_ns}/shop")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "argocd.argoproj.io/skip-reconcile" not in (
+        env.app("shop")["metadata"].get("annotations") or {}
+    )
+    assert gitwave(env, "sync", f"{env.app_ns}/shop").returncode == 0
+    assert greeting(env, "shop") == "two"
+
+
+def test_suspend_reconcile_and_resume_of_a_flux_kustomization(env: Env) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    write_app(env.repo, "feed", target, "one")
+    commit(env.repo, "feed one")
+    env.custom.create_namespaced_custom_object(
+        "source.toolkit.fluxcd.io",
+        "v1",
+        env.app_ns,
+        "gitrepositories",
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "repo", "namespace": env.app_ns},
+            "spec": {"url": f"file://{env.repo}", "interval": "1m", "ref": {"branch": "main"}},
+        },
+    )
+    env.custom.create_namespaced_custom_object(
+        *FLUX_KS,
+        env.app_ns,
+        "kustomizations",
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "feed", "namespace": env.app_ns},
+            "spec": {
+                "interval": "5m",
+                "path": "./feed",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": "repo"},
+            },
+        },
+    )
+    env.start("r1")
+    app_id = f"Kustomization/{env.app_ns}/feed"
+    wait_for(
+        "feed Ready",
+        lambda: rows(env, "-A").get(app_id, {}).get("health") == "Healthy",
+    )
+    assert greeting(env, "feed") == "one"
+
+    suspended = gitwave(env, "suspend", f"ks/{env.app_ns}/feed")
+    assert suspended.returncode == 0, suspended.stderr
+    ks = env.custom.get_namespaced_custom_object(*FLUX_KS, env.app_ns, "kustomizations", "feed")
+    assert ks["spec"]["suspend"] is True
+
+    write_app(env.repo, "feed", target, "two")
+    second = commit(env.repo, "feed two")
+    refused = gitwave(env, "sync", f"ks/{env.app_ns}/feed")
+    assert refused.returncode == 2 and "suspended" in refused.stderr
+    # A reconcile request made anyway (kubectl annotate, as flux reconcile would)
+    # is answered but nothing is applied while suspended.
+    env.kubectl.run(
+        "annotate",
+        "--overwrite",
+        "-n",
+        env.app_ns,
+        "kustomization/feed",
+        "reconcile.fluxcd.io/requestedAt=while-suspended",
+    )
+    wait_for(
+        "the request answered",
+        lambda: (
+            env.custom.get_namespaced_custom_object(*FLUX_KS, env.app_ns, "kustomizations", "feed")[
+                "status"
+            ].get("lastHandledReconcileAt")
+            == "while-suspended"
+        ),
+    )
+    assert greeting(env, "feed") == "one"
+
+    # resume: spec.suspend false plus a reconcile request, waited for (flux resume).
+    resumed = gitwave(env, "resume", f"ks/{env.app_ns}/feed")
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    assert greeting(env, "feed") == "two"
+    assert rows(env, "-A")[app_id]["revision"] == second
+    ks = env.custom.get_namespaced_custom_object(*FLUX_KS, env.app_ns, "kustomizations", "feed")
+    assert ks["spec"]["suspend"] is False
+
+    # sync: flux reconcile ks, answered through status.lastHandledReconcileAt.
+    write_app(env.repo, "feed", target, "three")
+    third = commit(env.repo, "feed three")
+    synced = gitwave(env, "sync", f"ks/{env.app_ns}/feed")
+    assert synced.returncode == 0, synced.stderr
+    assert greeting(env, "feed") == "three"
+    assert rows(env, "-A")[app_id]["revision"] == third
+
+    no_history = gitwave(env, "rollback", f"ks/{env.app_ns}/feed")
+    assert no_history.returncode == 2
+    assert "Flux keeps no history" in no_history.stderr
+
+
+def test_controller_mode_names_what_it_cannot_find(env: Env) -> None:
+    missing = gitwave(env, "sync", f"{env.app_ns}/nope")
+    assert missing.returncode == 2
+    assert f"{env.app_ns}/nope: no Application or Kustomization" in missing.stderr
+    empty = gitwave(env, "status", "-n", env.app_ns)
+    assert empty.returncode == 2
+    assert f"no Application or Kustomization in namespace {env.app_ns}" in empty.stderr
