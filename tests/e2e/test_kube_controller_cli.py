@@ -245,3 +245,69 @@ def test_controller_mode_names_what_it_cannot_find(env: Env) -> None:
     empty = gitwave(env, "status", "-n", env.app_ns)
     assert empty.returncode == 2
     assert f"no Application or Kustomization in namespace {env.app_ns}" in empty.stderr
+
+
+@pytest.mark.anyio
+async def test_the_tui_in_controller_mode_syncs_and_suspends_through_the_objects(env: Env) -> None:
+    from gitwave.providers.kubernetes.controller_api import KubeControllerApi
+    from gitwave.tui.controller_client import ControllerClient
+    from gitwave.tui.remote_app import ControllerApp
+    from gitwave.tui.screens.modals import ConfirmScreen
+    from tests.tui.test_app_support import screen_text, until
+
+    target = env.target_ns  # type: ignore[attr-defined]
+    write_app(env.repo, "board", target, "one")
+    commit(env.repo, "board")
+    env.application("board", automated=False, namespace=target)
+    controller = env.start("r1")
+    app_id = f"Application/{env.app_ns}/board"
+    api = KubeControllerApi.connect(
+        context=env.cluster.context,
+        kubeconfig=str(env.cluster.kubeconfig),
+        namespace="",
+        in_cluster=False,
+    )
+    app = ControllerApp(
+        ControllerClient(api, user="tester"), where="test", namespace=env.app_ns, refresh_s=0.5
+    )
+    async with app.run_test(size=(140, 30)) as pilot:
+        await until(
+            pilot,
+            lambda: [(r.app_id, r.sync) for r in app.rows] == [(app_id, "OutOfSync")],
+            what="board OutOfSync in the list",
+        )
+        assert "board" in screen_text(app) and "Manual" in screen_text(app)
+
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="sync dialog")
+        await pilot.press("y")
+        await until(pilot, lambda: bool(app.finished), what="the sync to end")
+        assert app.finished == [(app_id, "sync", True)]
+        assert greeting(env, "board") == "one"
+        assert [line["app_id"] for line in controller.audit] == [app_id]
+        assert env.status("board")["operationState"]["operation"]["initiatedBy"] == {
+            "username": "tester"
+        }
+        await until(
+            pilot,
+            lambda: [(r.sync, r.health) for r in app.rows] == [("Synced", "Healthy")],
+            what="board Synced and Healthy in the list",
+        )
+
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="pause dialog")
+        await pilot.press("y")
+        await until(pilot, lambda: len(app.finished) == 2, what="the suspend")
+        annotations = env.app("board")["metadata"]["annotations"]
+        assert annotations["argocd.argoproj.io/skip-reconcile"] == "true"
+        await until(pilot, lambda: app.rows[0].suspended, what="Suspended in the list")
+        assert "Suspended" in screen_text(app)
+
+        # A sync of a suspended app is refused before anything is asked.
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="sync dialog")
+        await pilot.press("y")
+        await until(pilot, lambda: len(app.finished) == 3, what="the refused sync")
+        assert app.finished[-1] == (app_id, "sync", False)
+        assert "operation" not in env.app("board")
+    api.api_client.close()

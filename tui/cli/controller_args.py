@@ -74,6 +74,14 @@ def controller_mode(parser: argparse.ArgumentParser, verb: str) -> None:
             action="store_true",
             help="with --controller: apps in every namespace (the default when -n is not given)",
         )
+    if verb == "tui":
+        parser.add_argument(
+            "-n",
+            "--namespace",
+            default="",
+            metavar="NS",
+            help="with --controller: only the apps in this namespace (default: every namespace)",
+        )
     if verb == "sync":
         parser.add_argument(
             "--async",

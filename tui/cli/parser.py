@@ -542,6 +542,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     )
     _concurrent_arg(p)
     p.set_defaults(func=cmd_tui)
+    controller_mode(p, "tui")
 
 
 def _sandbox_namespace_arg(parser: argparse.ArgumentParser) -> None:

@@ -6,46 +6,25 @@ machine. A sync sets the Application's ``operation`` (``argocd app sync``) or
 the Kustomization's ``reconcile.fluxcd.io/requestedAt`` annotation (``flux
 reconcile``), then waits until the controller has acted (unless ``--async``)
 and prints what its status says. The object changes themselves are
-``engine.controller.requests``.
+``engine.controller.requests``; finding and waiting, ``tui.controller_client``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
-from gitwave.engine.controller.requests import (
-    AppRow,
-    Ask,
-    app_row,
-    history_rows,
-    is_suspended,
-    rollback_ask,
-    suspend_ask,
-    sync_ask,
-)
-from gitwave.engine.controller.status import timestamp
+from gitwave.engine.controller.objects import FLUX_KIND, AppObject
+from gitwave.engine.controller.requests import AppRow, Ask, app_row, history_rows
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.store import current_user
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.output import dump, short, table
+from gitwave.tui.controller_client import ControllerClient
 
 if TYPE_CHECKING:
     from gitwave.providers.kubernetes.controller_api import KubeControllerApi
-
-_KIND_NAMES = {
-    "app": ARGO_KIND,
-    "apps": ARGO_KIND,
-    "application": ARGO_KIND,
-    "applications": ARGO_KIND,
-    "ks": FLUX_KIND,
-    "kustomization": FLUX_KIND,
-    "kustomizations": FLUX_KIND,
-}
 
 
 def connect(ctx: Context) -> KubeControllerApi:
@@ -66,39 +45,8 @@ def connect(ctx: Context) -> KubeControllerApi:
     )
 
 
-def parse_app_ref(text: str, *, namespace: str = "") -> tuple[str, str, str]:
-    """``NAME``, ``NAMESPACE/NAME``, ``KIND/NAME`` (app/, ks/) or ``KIND/NAMESPACE/NAME``
-    → (kind or "", namespace or "", name)."""
-    parts = text.strip().split("/")
-    if not all(parts) or len(parts) > 3:
-        raise ValidationError(text, "name an app as NAME, NAMESPACE/NAME or KIND/NAMESPACE/NAME")
-    if len(parts) == 3:
-        kind = _KIND_NAMES.get(parts[0].lower(), parts[0])
-        if kind not in (ARGO_KIND, FLUX_KIND):
-            raise ValidationError(text, f"{parts[0]!r} is not Application or Kustomization")
-        return kind, parts[1], parts[2]
-    if len(parts) == 2:
-        kind = _KIND_NAMES.get(parts[0].lower(), "")
-        return (kind, namespace, parts[1]) if kind else ("", parts[0], parts[1])
-    return "", namespace, parts[0]
-
-
-def find_app(api: KubeControllerApi, text: str, *, namespace: str = "") -> AppObject:
-    """The one Application or Kustomization ``text`` names; a clear error otherwise."""
-    kind, ns, name = parse_app_ref(text, namespace=namespace)
-    found = [
-        obj for obj in api.list_apps(ns) if obj.name == name and (not kind or obj.kind == kind)
-    ]
-    if not found:
-        raise GitwaveError(
-            f"{text}: no Application or Kustomization of that name"
-            + (f" in namespace {ns}" if ns else ""),
-            hint="`gitwave status --controller` lists the apps the controller runs",
-        )
-    if len(found) > 1:
-        names = ", ".join(obj.app_id for obj in found)
-        raise GitwaveError(f"{text}: names more than one app: {names}", hint="say KIND/NS/NAME")
-    return found[0]
+def client(ctx: Context) -> ControllerClient:
+    return ControllerClient(connect(ctx), user=current_user())
 
 
 def _row_dict(row: AppRow) -> dict[str, object]:
@@ -132,15 +80,12 @@ def _show(ctx: Context, rows: list[AppRow]) -> None:
 
 def cmd_remote_status(ctx: Context) -> int:
     """``gitwave status --controller [APP]``: the apps and what their status says."""
-    api = connect(ctx)
+    remote = client(ctx)
     namespace = "" if ctx.args.all_namespaces else (ctx.args.namespace or "")
     if ctx.args.path:
-        rows = [app_row(find_app(api, ctx.args.path, namespace=namespace))]
+        rows = [app_row(remote.find(ctx.args.path, namespace=namespace))]
     else:
-        rows = sorted(
-            (app_row(obj) for obj in api.list_apps(namespace)),
-            key=lambda row: (row.namespace, row.name, row.kind),
-        )
+        rows = remote.rows(namespace)
     if not rows:
         raise GitwaveError(
             "no Application or Kustomization" + (f" in namespace {namespace}" if namespace else ""),
@@ -151,70 +96,28 @@ def cmd_remote_status(ctx: Context) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
-def _now_text() -> str:
-    return timestamp(datetime.now(UTC))
-
-
-def _acted(ask: Ask, obj: AppObject) -> bool:
-    """Whether the controller has acted on ``ask`` (re-read ``obj``)."""
-    if obj.kind == FLUX_KIND:
-        status = obj.body.get("status") or {}
-        return bool(ask.token) and status.get("lastHandledReconcileAt") == ask.token
-    return not obj.body.get("operation")
-
-
-def _wait(
-    api: KubeControllerApi, obj: AppObject, ask: Ask, *, timeout_s: float, what: str
-) -> AppObject:
-    """Re-read ``obj`` until the controller has acted on ``ask``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        now = api.get_app(obj.kind, obj.namespace, obj.name)
-        if now is None:
-            raise GitwaveError(f"{obj.app_id}: deleted while waiting for the {what}")
-        if _acted(ask, now):
-            return now
-        if time.monotonic() >= deadline:
-            raise GitwaveError(
-                f"{obj.app_id}: the controller did not run the {what} within {timeout_s:g}s",
-                hint="is `gitwave controller` running, and the app's shard held? "
-                "(kubectl get leases -n gitwave-system)",
-            )
-        time.sleep(0.5)
-
-
 def _finish(ctx: Context, obj: AppObject, *, what: str) -> int:
     row = app_row(obj)
     _show(ctx, [row])
-    if obj.kind == ARGO_KIND:
-        state = (obj.body.get("status") or {}).get("operationState") or {}
-        ok = state.get("phase") == "Succeeded"
-    else:
-        ok = row.health == "Healthy"
+    ok = ControllerClient.succeeded(obj)
     if not ok and ctx.output == "table":
         ctx.err(f"{row.app_id}: the {what} did not succeed: {row.message or row.operation}")
     return EXIT_OK if ok else EXIT_FAILED
 
 
 def _ask(
-    ctx: Context,
-    api: KubeControllerApi,
-    obj: AppObject,
-    ask: Ask,
-    *,
-    what: str,
-    wait: bool,
+    ctx: Context, remote: ControllerClient, obj: AppObject, ask: Ask, *, what: str, wait: bool
 ) -> int:
-    api.patch_app(obj, ask.patch)
+    remote.send(obj, ask)
     if not wait:
         if ctx.output == "table":
             ctx.out(f"{obj.app_id}: {what} requested")
         return EXIT_OK
     timeout = getattr(ctx.args, "timeout", None) or 300.0
-    return _finish(ctx, _wait(api, obj, ask, timeout_s=timeout, what=what), what=what)
+    return _finish(ctx, remote.wait(obj, ask, timeout_s=timeout, what=what), what=what)
 
 
-def _refuse(ctx: Context, flags: list[tuple[str, Callable[[], object]]]) -> None:
+def _refuse(flags: list[tuple[str, Callable[[], object]]]) -> None:
     for flag, given in flags:
         if given():
             raise ValidationError(flag, "is not taken with --controller", hint="drop it")
@@ -224,35 +127,27 @@ def cmd_remote_sync(ctx: Context) -> int:
     """``gitwave sync --controller APP``: as ``argocd app sync`` / ``flux reconcile ks``."""
     args = ctx.args
     _refuse(
-        ctx,
         [
             ("--dry-run", lambda: args.dry_run),
             ("--resource", lambda: args.resource_refs),
             ("--app", lambda: args.app),
-        ],
+        ]
     )
-    api = connect(ctx)
-    obj = find_app(api, args.path, namespace=args.namespace or "")
-    if is_suspended(obj):
-        raise GitwaveError(
-            f"{obj.app_id}: suspended; the controller would not sync it",
-            hint=f"`gitwave resume --controller {obj.name}` first",
-        )
-    ask = sync_ask(
-        obj, user=current_user(), now=_now_text(), revision=args.revision or "", prune=args.prune
-    )
-    return _ask(ctx, api, obj, ask, what="sync", wait=not args.no_wait_operation)
+    remote = client(ctx)
+    obj = remote.find(args.path, namespace=args.namespace or "")
+    ask = remote.sync_ask(obj, revision=args.revision or "", prune=args.prune)
+    return _ask(ctx, remote, obj, ask, what="sync", wait=not args.no_wait_operation)
 
 
 def _suspend(ctx: Context, *, suspended: bool) -> int:
-    api = connect(ctx)
-    obj = find_app(api, ctx.args.app_name)
-    ask = suspend_ask(obj, suspended=suspended, now=_now_text())
-    api.patch_app(obj, ask.patch)
+    remote = client(ctx)
+    obj = remote.find(ctx.args.app_name)
+    ask = remote.suspend_ask(obj, suspended=suspended)
     if ask.token:
         # flux resume: wait for the reconcile it asked for, as flux does.
-        return _finish(ctx, _wait(api, obj, ask, timeout_s=300.0, what="resume"), what="resume")
-    now = api.get_app(obj.kind, obj.namespace, obj.name) or obj
+        return _ask(ctx, remote, obj, ask, what="resume", wait=True)
+    remote.send(obj, ask)
+    now = remote.objects.get_app(obj.kind, obj.namespace, obj.name) or obj
     if ctx.output in ("json", "yaml"):
         ctx.out(dump(_row_dict(app_row(now)), ctx.output))
     elif suspended:
@@ -272,17 +167,15 @@ def cmd_remote_resume(ctx: Context) -> int:
 
 def cmd_remote_rollback(ctx: Context) -> int:
     """``gitwave rollback --controller APP [ID]``: as ``argocd app rollback``."""
-    _refuse(ctx, [("--dry-run", lambda: ctx.args.dry_run)])
-    api = connect(ctx)
-    obj = find_app(api, ctx.args.app_name)
-    ask = rollback_ask(obj, ctx.args.id, user=current_user())
-    return _ask(ctx, api, obj, ask, what="rollback", wait=True)
+    _refuse([("--dry-run", lambda: ctx.args.dry_run)])
+    remote = client(ctx)
+    obj = remote.find(ctx.args.app_name)
+    return _ask(ctx, remote, obj, remote.rollback_ask(obj, ctx.args.id), what="rollback", wait=True)
 
 
 def cmd_remote_history(ctx: Context) -> int:
     """``gitwave history --controller APP``: the Application's ``status.history``."""
-    api = connect(ctx)
-    obj = find_app(api, ctx.args.app_name)
+    obj = client(ctx).find(ctx.args.app_name)
     rows = history_rows(obj)[-ctx.args.limit :]
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([asdict(row) for row in rows], ctx.output))
@@ -295,3 +188,27 @@ def cmd_remote_history(ctx: Context) -> int:
     ctx.out(table(["ID", "DEPLOYED", "REVISION", "BY"], cells))
     return EXIT_OK
 
+
+def cmd_remote_tui(ctx: Context) -> int:
+    """``gitwave tui --controller``: the controller's apps, controls through the objects."""
+    import sys
+
+    from gitwave.tui.remote_app import ControllerApp
+
+    if ctx.args.watch:
+        raise ValidationError("--watch", "follows a work tree here; the controller watches Git")
+    remote = client(ctx)
+    remote.rows(ctx.args.namespace)  # an unreachable cluster fails before the screen opens
+    if not sys.stdout.isatty():
+        raise ValidationError(
+            "gitwave tui",
+            "standard output is not a terminal",
+            hint="in scripts use `gitwave status --controller`",
+        )
+    ControllerApp(
+        remote,
+        where=ctx.args.context or "current context",
+        namespace=ctx.args.namespace,
+        read_only=ctx.args.read_only,
+    ).run()
+    return EXIT_OK
