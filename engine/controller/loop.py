@@ -47,6 +47,7 @@ from gitwave.engine.controller.status import (
     flux_status,
     running_state,
 )
+from gitwave.engine.controller.timeline import OperationEvent, operation_event
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.hooks import HookLedger
 from gitwave.engine.interrupts import Interrupted, interruptible
@@ -77,6 +78,10 @@ class ControllerApi(Protocol):
 
     def clear_operation(self, obj: AppObject) -> None:
         """Remove the Argo-style top-level ``operation`` field (as Argo CD does once run)."""
+        ...
+
+    def record_event(self, obj: AppObject, event: OperationEvent) -> None:
+        """Create a Kubernetes Event about ``obj`` (the timeline kept in the cluster)."""
         ...
 
     def list_leases(self) -> list[LeaseRecord]:
@@ -491,7 +496,8 @@ class Controller:
         started = self._clock()
         # A line when the sync starts too: a replica killed mid-sync leaves
         # its start in the audit, so an overlap with the next holder shows.
-        self._audit(
+        self._operated(
+            obj,
             Operated(
                 app_id=obj.app_id,
                 replica=self._options.replica,
@@ -499,7 +505,8 @@ class Controller:
                 started=started.isoformat(),
                 finished="",
                 phase="Running",
-            )
+            ),
+            initiated,
         )
         phase = "Error"
         try:
@@ -507,7 +514,8 @@ class Controller:
         finally:
             # Every start gets an end (Succeeded, Failed, Error, Interrupted),
             # written after the status: the app is this replica's until then.
-            self._audit(
+            self._operated(
+                obj,
                 Operated(
                     app_id=obj.app_id,
                     replica=self._options.replica,
@@ -515,8 +523,25 @@ class Controller:
                     started=started.isoformat(),
                     finished=self._clock().isoformat(),
                     phase=phase,
-                )
+                ),
+                initiated,
             )
+
+    def _operated(self, obj: AppObject, operated: Operated, initiated: str) -> None:
+        """The audit line, and the same as an Event on the app (the cluster's copy)."""
+        self._audit(operated)
+        event = operation_event(
+            obj,
+            replica=operated.replica,
+            started=operated.started,
+            finished=operated.finished,
+            phase=operated.phase,
+            initiated=initiated,
+        )
+        try:
+            self._api.record_event(obj, event)
+        except Exception as error:  # the timeline never stops a sync
+            log.warning("%s: recording the %s Event failed: %s", obj.app_id, event.reason, error)
 
     def _run_sync(
         self,

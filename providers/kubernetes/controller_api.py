@@ -8,6 +8,7 @@ replicas racing for one Lease cannot both win (HTTP 409 for the loser).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +20,11 @@ from gitwave.engine.api import (
     ARGO_KIND,
     FLUX_KIND,
     MEMBER_PREFIX,
+    REPORTING_CONTROLLER,
     SHARD_PREFIX,
     AppObject,
     LeaseRecord,
+    OperationEvent,
 )
 
 from .config import load_client
@@ -145,6 +148,55 @@ class KubeControllerApi:
         self._custom.patch_namespaced_custom_object(
             group, version, obj.namespace, plural, obj.name, {"operation": None}
         )
+
+    def record_event(self, obj: AppObject, event: OperationEvent) -> None:
+        """A core/v1 Event on the app object, as Argo CD and Flux record theirs."""
+        api_version = "/".join(self._coordinates(obj)[:2])
+        meta = obj.body.get("metadata") or {}
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                # Unique per Event, as client-go's recorder names them.
+                "name": f"{obj.name}.{int(now.timestamp() * 1e6):x}{secrets.token_hex(2)}",
+                "namespace": obj.namespace,
+                "annotations": event.annotations,
+            },
+            "involvedObject": {
+                "apiVersion": api_version,
+                "kind": obj.kind,
+                "namespace": obj.namespace,
+                "name": obj.name,
+                "uid": str(meta.get("uid", "")),
+            },
+            "reason": event.reason,
+            "message": event.message,
+            "type": "Warning" if event.warning else "Normal",
+            "source": {"component": "gitwave-controller", "host": event.replica},
+            "reportingComponent": REPORTING_CONTROLLER,
+            "reportingInstance": event.replica,
+            "action": "Sync",
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "count": 1,
+        }
+        self._core.create_namespaced_event(obj.namespace, body)
+
+    def list_events(self, obj: AppObject) -> list[Mapping[str, Any]]:
+        """The Events about ``obj`` this controller recorded, oldest first."""
+        selector = f"involvedObject.name={obj.name},involvedObject.kind={obj.kind}"
+        listed = self._core.api_client.sanitize_for_serialization(
+            self._core.list_namespaced_event(obj.namespace, field_selector=selector)
+        )
+        items = [
+            item
+            for item in listed.get("items", [])
+            if item.get("reportingComponent") == REPORTING_CONTROLLER
+        ]
+        return sorted(items, key=lambda item: str(item.get("eventTime") or ""))
 
     def list_leases(self) -> list[LeaseRecord]:
         listed = self._leases.list_namespaced_lease(self._namespace)

@@ -124,6 +124,17 @@ def test_status_sync_history_rollback_and_suspend_of_an_application(env: Env) ->
         lambda: rows(env, "-n", env.app_ns)[app_id]["sync"] == "OutOfSync",
     )
 
+    # The timeline in the cluster: each operation's start and end as Events.
+    events = gitwave(env, "events", f"{env.app_ns}/shop", "-o", "json")
+    assert events.returncode == 0, events.stderr
+    timeline = json.loads(events.stdout)
+    assert [(e["reason"], e["replica"], e["phase"]) for e in timeline] == [
+        ("OperationStarted", "r1", "Running"),
+        ("OperationCompleted", "r1", "Succeeded"),
+    ] * 3
+    shown = gitwave(env, "events", f"{env.app_ns}/shop").stdout
+    assert "OperationCompleted" in shown and "Sync by" in shown
+
     unknown = gitwave(env, "rollback", f"{env.app_ns}/shop", "7")
     assert unknown.returncode == 2
     assert "no history entry 7 (ids: 0, 1, 2)" in unknown.stderr

@@ -742,6 +742,7 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
         help="then print each new event as it is recorded, until Ctrl-C (-o json: a line each)",
     )
     p.set_defaults(func=cmd_events, targetless="it reads the history gitwave keeps in --state")
+    controller_mode(p, "events")
 
     for name, func, text in (
         ("suspend", cmd_suspend, "pause an app's automated syncs and heals (as flux suspend)"),

@@ -189,6 +189,26 @@ def cmd_remote_history(ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_remote_events(ctx: Context) -> int:
+    """``gitwave events --controller APP``: the operations the controller's replicas
+    ran on the app, from its Events (any replica's, kept in the cluster)."""
+    from gitwave.engine.controller.timeline import timeline_row
+
+    _refuse([("--follow", lambda: ctx.args.follow), ("--since", lambda: ctx.args.since)])
+    api = connect(ctx)
+    obj = ControllerClient(api, user="").find(ctx.args.app_name)
+    rows = [timeline_row(event) for event in api.list_events(obj)][-ctx.args.limit :]
+    if ctx.output in ("json", "yaml"):
+        ctx.out(dump([asdict(row) for row in rows], ctx.output))
+        return EXIT_OK
+    if not rows:
+        ctx.out(f"{obj.app_id}: no operations recorded (Events expire after the API server's TTL)")
+        return EXIT_OK
+    cells = [[r.time, r.type, r.reason, r.replica, r.message] for r in rows]
+    ctx.out(table(["TIME", "TYPE", "REASON", "REPLICA", "MESSAGE"], cells))
+    return EXIT_OK
+
+
 def cmd_remote_tui(ctx: Context) -> int:
     """``gitwave tui --controller``: the controller's apps, controls through the objects."""
     import sys
