@@ -53,6 +53,11 @@ class ControllerApi(Protocol):
         """Remove the Argo-style top-level ``operation`` field (as Argo CD does once run)."""
         ...
 
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until an app object changed (True: a watch saw it) or ``timeout``
+        passed (False); an API without watches just waits out ``timeout``."""
+        ...
+
     def record_event(self, obj: AppObject, event: OperationEvent) -> None:
         """Create a Kubernetes Event about ``obj`` (the timeline kept in the cluster)."""
         ...

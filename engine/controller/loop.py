@@ -416,7 +416,10 @@ class Controller:
                 self.reconcile_once()
             except Exception:
                 log.exception("reconcile pass failed")
-            stop.wait(self._options.tick_s)
+            # The next pass at the next change of an app object (a watch), or
+            # after one tick (deadlines: resync, a Lease taken over).
+            if not stop.is_set():
+                self._api.wait_for_change(self._options.tick_s)
 
 
 def _handled(obj: AppObject, status: dict[str, Any]) -> None:

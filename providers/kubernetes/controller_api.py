@@ -9,6 +9,7 @@ replicas racing for one Lease cannot both win (HTTP 409 for the loser).
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,10 @@ from gitwave.engine.api import (
     OperationEvent,
 )
 
+from .cache import Informer
 from .config import load_client
+from .discovery import ResourceType
+from .transport import Transport
 
 ARGO = ("argoproj.io", "v1alpha1", "applications")
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
@@ -37,6 +41,10 @@ _KINDS = ((ARGO_KIND, ARGO), (FLUX_KIND, FLUX_KUSTOMIZATION))
 
 def _micro(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+def _deleting(item: Mapping[str, Any]) -> bool:
+    return bool((item.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def _app_object(kind: str, item: Mapping[str, Any]) -> AppObject:
@@ -59,6 +67,41 @@ class KubeControllerApi:
         self._leases = client.CoordinationV1Api(api_client)
         self._core = client.CoreV1Api(api_client)
         self._namespace = namespace
+        # kind → the list+watch of that kind (start_watching); empty: list each time.
+        self._informers: dict[str, Informer] = {}
+        self._changed = threading.Event()
+
+    def start_watching(self) -> None:
+        """Keep Applications, Kustomizations and GitRepositories in memory from one
+        list+watch each (providers.kubernetes.cache), instead of listing them on
+        every pass; ``wait_for_change`` then wakes the loop on each change."""
+        transport = Transport(self.api_client, target="gitwave-controller")
+        for kind, (group, version, plural) in (*_KINDS, ("GitRepository", FLUX_GIT)):
+            rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
+            informer = Informer(transport, rtype, listener=lambda _t, _o: self._changed.set())
+            informer.start()
+            self._informers[kind] = informer
+
+    def stop_watching(self) -> None:
+        for informer in self._informers.values():
+            informer.signal_stop()
+        for informer in self._informers.values():
+            informer.stop(wait=1.0)
+        self._informers.clear()
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until an app object changed (True) or ``timeout`` passed (False)."""
+        fired = self._changed.wait(timeout)
+        self._changed.clear()
+        return fired
+
+    def _watched(self, kind: str) -> list[dict[str, Any]] | None:
+        """Every object of ``kind`` from its watch; None when not watched or not
+        synced now (the caller lists from the server: never a partial view)."""
+        informer = self._informers.get(kind)
+        if informer is None or not informer.wait_ready(5.0):
+            return None
+        return informer.items()
 
     @classmethod
     def connect(
@@ -84,6 +127,10 @@ class KubeControllerApi:
         """Every Application and Kustomization (in ``namespace`` only, when given)."""
         found: list[AppObject] = []
         for kind, (group, version, plural) in _KINDS:
+            watched = None if namespace else self._watched(kind)
+            if watched is not None:
+                found += [_app_object(kind, item) for item in watched if not _deleting(item)]
+                continue
             try:
                 if namespace:
                     listed = self._custom.list_namespaced_custom_object(
@@ -95,11 +142,9 @@ class KubeControllerApi:
                 if error.status == 404:  # that tool's CRD is not installed
                     continue
                 raise
-            for item in listed.get("items", []):
-                meta = item.get("metadata") or {}
-                if meta.get("deletionTimestamp"):
-                    continue
-                found.append(_app_object(kind, item))
+            found += [
+                _app_object(kind, item) for item in listed.get("items", []) if not _deleting(item)
+            ]
         return found
 
     def get_app(self, kind: str, namespace: str, name: str) -> AppObject | None:
@@ -124,6 +169,9 @@ class KubeControllerApi:
         )
 
     def list_git_repositories(self) -> list[Mapping[str, Any]]:
+        watched = self._watched("GitRepository")
+        if watched is not None:
+            return list(watched)
         group, version, plural = FLUX_GIT
         try:
             listed = self._custom.list_cluster_custom_object(group, version, plural)
