@@ -57,7 +57,7 @@ from gitwave.engine.store import Store
 log = logging.getLogger("gitwave.controller")
 
 
-def _resolver(allowed: Sequence[str]) -> RepoResolver:
+def repo_resolver(allowed: Sequence[str]) -> RepoResolver:
     """repoURL → where to fetch it: a host directory only when the operator allowed it."""
     roots = allowed_local_repos(allowed)
 
@@ -129,7 +129,7 @@ class Controller:
         self._clock = clock
         self._audit = audit
         self._seen: dict[str, _Seen] = {}
-        self._resolve = _resolver(options.allow_local_repos)
+        self._resolve = repo_resolver(options.allow_local_repos)
 
     def _ledger(self, obj: AppObject) -> HookLedger | None:
         """Hook runs in a ConfigMap when the cluster API keeps ConfigMaps, so a

@@ -12,6 +12,7 @@ target namespace comes from the controller, which the audit lines show.
 # ruff: noqa: F811 (``env`` is the imported fixture, taken as the tests' argument)
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from pathlib import Path
@@ -322,3 +323,87 @@ async def test_the_tui_in_controller_mode_syncs_and_suspends_through_the_objects
         assert app.finished[-1] == (app_id, "sync", False)
         assert "operation" not in env.app("board")
     api.api_client.close()
+
+
+def test_bootstrap_installs_gitwave_then_the_controller_manages_itself_from_git(env: Env) -> None:
+    """``gitwave bootstrap --context C REPO PATH`` as flux bootstrap: the install and
+    the self-managing Application committed under PATH and synced once from here;
+    then the controller (a process here, the Deployment in a real cluster)
+    applies a change to its own manifests from Git."""
+    import git
+
+    (env.repo / "README.md").write_text("fleet\n")
+    commit(env.repo, "initial")
+    done = subprocess.run(
+        [
+            str(GITWAVE),
+            "bootstrap",
+            f"--kubeconfig={env.cluster.kubeconfig}",
+            f"--context={env.cluster.context}",
+            f"--state={env.tmp / 'operator-state'}",
+            str(env.repo),
+            "clusters/test",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "manages itself" in done.stdout
+        head = git.Repo(env.repo).head.commit
+        assert head.message.startswith("gitwave bootstrap")
+        written = sorted(str(Path(p)) for p in head.stats.files)
+        assert "clusters/test/gitwave-app.yaml" in written
+        assert "clusters/test/gitwave-system/controller/deployment.yaml" in written
+        assert "clusters/test/gitwave-system/crds/argoproj.io_applications.yaml" in written
+        # Installed by the one sync from this machine: the controller and its Application.
+        apps = kubernetes_apps(env)
+        deployment = apps.read_namespaced_deployment("gitwave-controller", "gitwave-system")
+        assert deployment.spec.replicas == 2
+        self_app = env.custom.get_namespaced_custom_object(
+            *ARGO, "gitwave-system", "applications", "gitwave"
+        )
+        assert self_app["spec"]["source"] == {
+            "repoURL": f"file://{env.repo}",
+            "path": "clusters/test",
+            "targetRevision": "main",
+        }
+
+        # The controller takes over: it syncs the gitwave app from Git ...
+        env.start("r1", extra=("--resync=2s",))
+
+        def self_synced() -> bool:
+            found = env.custom.get_namespaced_custom_object(
+                *ARGO, "gitwave-system", "applications", "gitwave"
+            )
+            status = found.get("status") or {}
+            return (status.get("operationState") or {}).get("phase") == "Succeeded"
+
+        wait_for("the controller synced its own Application", self_synced, timeout=120)
+        # ... and a change to its own Deployment in Git is applied by itself.
+        manifest = env.repo / "clusters/test/gitwave-system/controller/deployment.yaml"
+        manifest.write_text(manifest.read_text().replace("replicas: 2", "replicas: 1", 1))
+        commit(env.repo, "one controller replica")
+        wait_for(
+            "the controller applied its own change from Git",
+            lambda: (
+                apps.read_namespaced_deployment(
+                    "gitwave-controller", "gitwave-system"
+                ).spec.replicas
+                == 1
+            ),
+            timeout=120,
+        )
+    finally:
+        # Other tests' controllers read every namespace: leave no automated app behind.
+        with contextlib.suppress(Exception):
+            env.custom.delete_namespaced_custom_object(
+                *ARGO, "gitwave-system", "applications", "gitwave"
+            )
+
+
+def kubernetes_apps(env: Env) -> Any:
+    import kubernetes
+
+    return kubernetes.client.AppsV1Api(env.core.api_client)

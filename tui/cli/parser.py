@@ -52,6 +52,7 @@ from gitwave.tui.cli.lazy_verbs import (
 )
 from gitwave.tui.cli.verb_args import (
     add_resource_args,
+    bootstrap_verbs,
     image_verbs,
     promote_verbs,
     rollout_verbs,
@@ -369,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollout_verbs(verbs, common)
     why_verbs(verbs, common)
     controller_verbs(verbs, common)  # gitwave controller (issue 16)
+    bootstrap_verbs(verbs, common)  # gitwave bootstrap (issue 16)
     for one in _all_parsers(parser):
         one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults
     return parser
