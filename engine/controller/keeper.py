@@ -45,6 +45,10 @@ class ControllerApi(Protocol):
         """Every Flux GitRepository, as plain objects."""
         ...
 
+    def list_app_projects(self) -> list[Mapping[str, Any]]:
+        """The AppProjects that restrict Applications (the controller's namespace)."""
+        ...
+
     def write_status(self, obj: AppObject, status: Mapping[str, Any]) -> None:
         """Merge ``status`` into the object's status subresource."""
         ...

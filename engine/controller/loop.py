@@ -21,8 +21,10 @@ from typing import Any
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.app_status import app_health
 from gitwave.engine.apps.argo import parse_argo
+from gitwave.engine.apps.broken import BrokenApp
 from gitwave.engine.apps.flux import parse_flux, parse_git_repository
 from gitwave.engine.apps.model import AppSpec, RepoResolver
+from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
 from gitwave.engine.controller.keeper import (
     ControllerApi,
@@ -142,13 +144,30 @@ class Controller:
     def _parse(self, obj: AppObject) -> AppSpec:
         origin = SourceRef(f"{obj.kind}/{obj.namespace}/{obj.name}", 0)
         if obj.kind == ARGO_KIND:
-            return parse_argo(_at_operation_revision(obj), origin, self._resolve)
+            app = parse_argo(_at_operation_revision(obj), origin, self._resolve)
+            return self._with_project(obj, app)
         sources = []
         for repo in self._api.list_git_repositories():
             meta = repo.get("metadata") or {}
             where = f"GitRepository/{meta.get('namespace', '')}/{meta.get('name', '')}"
             sources.append(parse_git_repository(repo, where, self._resolve))
         return parse_flux(obj.body, origin, self._resolve, sources)
+
+    def _with_project(self, obj: AppObject, app: AppSpec) -> AppSpec:
+        """``app`` with its AppProject's rules, read from the cluster as Argo CD does;
+        ValidationError when the project is missing, malformed or refuses the app."""
+        book = ProjectBook()
+        for doc in self._api.list_app_projects():
+            meta = doc.get("metadata") or {}
+            book.read(doc, SourceRef(f"AppProject/{meta.get('namespace')}/{meta.get('name')}", 0))
+        broken: list[BrokenApp] = []
+        [assigned] = book.assign([app], broken)
+        if broken:
+            error = broken[0].error
+            if isinstance(error, ValidationError):
+                raise error
+            raise ValidationError(obj.app_id, str(error), hint=error.hint)
+        return assigned
 
     def reconcile_once(self) -> list[str]:
         """One pass over the apps of held shards; the ids of the apps synced."""

@@ -36,6 +36,7 @@ from .transport import Transport
 ARGO = ("argoproj.io", "v1alpha1", "applications")
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 FLUX_GIT = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
+ARGO_PROJECTS = ("argoproj.io", "v1alpha1", "appprojects")
 _KINDS = ((ARGO_KIND, ARGO), (FLUX_KIND, FLUX_KUSTOMIZATION))
 
 
@@ -76,7 +77,8 @@ class KubeControllerApi:
         list+watch each (providers.kubernetes.cache), instead of listing them on
         every pass; ``wait_for_change`` then wakes the loop on each change."""
         transport = Transport(self.api_client, target="gitwave-controller")
-        for kind, (group, version, plural) in (*_KINDS, ("GitRepository", FLUX_GIT)):
+        watched = (*_KINDS, ("GitRepository", FLUX_GIT), ("AppProject", ARGO_PROJECTS))
+        for kind, (group, version, plural) in watched:
             rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
             informer = Informer(transport, rtype, listener=lambda _t, _o: self._changed.set())
             informer.start()
@@ -175,6 +177,26 @@ class KubeControllerApi:
         group, version, plural = FLUX_GIT
         try:
             listed = self._custom.list_cluster_custom_object(group, version, plural)
+        except ApiException as error:
+            if error.status == 404:
+                return []
+            raise
+        return list(listed.get("items", []))
+
+    def list_app_projects(self) -> list[Mapping[str, Any]]:
+        """The AppProjects of the controller's namespace (Argo CD reads its own)."""
+        watched = self._watched("AppProject")
+        if watched is not None:
+            return [
+                item
+                for item in watched
+                if (item.get("metadata") or {}).get("namespace") == self._namespace
+            ]
+        group, version, plural = ARGO_PROJECTS
+        try:
+            listed = self._custom.list_namespaced_custom_object(
+                group, version, self._namespace, plural
+            )
         except ApiException as error:
             if error.status == 404:
                 return []

@@ -407,3 +407,64 @@ def kubernetes_apps(env: Env) -> Any:
     import kubernetes
 
     return kubernetes.client.AppsV1Api(env.core.api_client)
+
+
+def test_an_app_project_in_the_controller_namespace_restricts_its_applications(env: Env) -> None:
+    """AppProjects are read from the cluster (the controller's namespace, as Argo CD
+    reads its own): one that refuses the repo stops the app before anything is
+    applied, with Argo's ComparisonError; allowing it lets the app sync."""
+    target = env.target_ns  # type: ignore[attr-defined]
+    write_app(env.repo, "fenced", target, "one")
+    commit(env.repo, "fenced")
+    project = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": "team", "namespace": env.lease_ns},
+        "spec": {
+            "sourceRepos": ["https://github.com/team/*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "sourceNamespaces": [env.app_ns],
+        },
+    }
+    env.custom.create_namespaced_custom_object(*ARGO, env.lease_ns, "appprojects", project)
+    env.custom.create_namespaced_custom_object(
+        *ARGO,
+        env.app_ns,
+        "applications",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "fenced", "namespace": env.app_ns},
+            "spec": {
+                "project": "team",
+                "source": {
+                    "repoURL": f"file://{env.repo}",
+                    "path": "fenced",
+                    "targetRevision": "HEAD",
+                },
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": target},
+                "syncPolicy": {"automated": {}},
+            },
+        },
+    )
+    controller = env.start("r1")
+
+    def refused() -> str:
+        conditions = env.status("fenced").get("conditions") or []
+        return next((c["message"] for c in conditions if c["type"] == "ComparisonError"), "")
+
+    message = wait_for("the project's refusal in status", refused)
+    assert "sourceRepos does not allow" in message and "team" in message
+    assert controller.audit == []
+    assert not env.core.list_namespaced_config_map(
+        target, field_selector="metadata.name=fenced-config"
+    ).items
+
+    env.custom.patch_namespaced_custom_object(
+        *ARGO, env.lease_ns, "appprojects", "team", {"spec": {"sourceRepos": ["*"]}}
+    )
+    wait_for(
+        "fenced synced once its project allows it",
+        lambda: (env.status("fenced").get("operationState") or {}).get("phase") == "Succeeded",
+    )
+    assert greeting(env, "fenced") == "one"
