@@ -134,6 +134,9 @@ def argo_status(
         },
         "health": {"status": health.value},
         "reconciledAt": timestamp(now),
+        # A merge patch: null clears an earlier ComparisonError once a
+        # comparison works again (a failure sets its own conditions).
+        "conditions": None,
     }
     if health_message:
         status["health"]["message"] = health_message

@@ -468,3 +468,4 @@ def test_an_app_project_in_the_controller_namespace_restricts_its_applications(e
         lambda: (env.status("fenced").get("operationState") or {}).get("phase") == "Succeeded",
     )
     assert greeting(env, "fenced") == "one"
+    assert "conditions" not in env.status("fenced")  # the refusal is gone with its cause
