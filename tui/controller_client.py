@@ -24,7 +24,6 @@ from gitwave.engine.controller.requests import (
     suspend_ask,
     sync_ask,
 )
-from gitwave.engine.controller.status import timestamp
 from gitwave.engine.errors import GitwaveError, ValidationError
 
 _KIND_NAMES = {
@@ -116,7 +115,9 @@ class ControllerClient:
         return found[0]
 
     def _stamp(self) -> str:
-        return timestamp(self._now())
+        # RFC 3339 with microseconds, as `flux reconcile` writes RFC3339Nano: two
+        # requests within one second must differ, or the second looks handled.
+        return self._now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def sync_ask(self, obj: AppObject, *, revision: str = "", prune: bool = False) -> Ask:
         if is_suspended(obj):
