@@ -46,7 +46,12 @@ def self_application(*, repo_url: str, path: str, revision: str) -> dict[str, An
         "metadata": {
             "name": APP_NAME,
             "namespace": NAMESPACE,
-            "annotations": {"argocd.argoproj.io/sync-wave": _LAST_WAVE},
+            "annotations": {
+                "argocd.argoproj.io/sync-wave": _LAST_WAVE,
+                # Its health is written by the controller syncing it: a sync
+                # of this app waiting for it would wait for itself.
+                "argocd.argoproj.io/ignore-healthcheck": "true",
+            },
         },
         "spec": {
             "project": "default",
