@@ -677,6 +677,8 @@ def test_deploy_kustomization_installs_and_the_controller_deployment_becomes_ava
             ("patch", "kustomizations.kustomize.toolkit.fluxcd.io/status", "flux-system"),
             ("update", "leases.coordination.k8s.io", "gitwave-system"),
             ("update", "configmaps", "gitwave-system"),
+            ("create", "events", "argocd"),
+            ("list", "appprojects.argoproj.io", "gitwave-system"),
         ):
             answer = crds.run(
                 "auth", "can-i", verb, resource, "-n", namespace, f"--as={sa}", check=False
