@@ -17,17 +17,15 @@ cluster can fetch it is the operator's (``--push`` pushes the branch to origin).
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 
-import git
 import yaml
 
 from gitwave.engine.apps.argo import parse_argo
 from gitwave.engine.controller.bootstrap import APP_FILE, check_repo_path, repository_files
 from gitwave.engine.controller.loop import repo_resolver
-from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.operations import SyncRequest, sync_app
+from gitwave.engine.source_bootstrap import commit_files, open_work_tree
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.output import summary_line
 
@@ -49,43 +47,20 @@ def _install_files() -> dict[str, str]:
     return found
 
 
-def _work_tree(text: str) -> Path:
-    path = Path(text.removeprefix("file://")).expanduser().resolve()
-    try:
-        repo = git.Repo(path)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise ValidationError(
-            text, "is not a Git work tree", hint="git init it, or clone the repository first"
-        ) from None
-    if repo.working_tree_dir is None or Path(repo.working_tree_dir).resolve() != path:
-        raise ValidationError(text, "name the top of the work tree (where .git is)")
-    return path
-
-
 def cmd_bootstrap(ctx: Context) -> int:
     args = ctx.args
-    top = _work_tree(args.repo)
+    tree = open_work_tree(args.repo, branch=args.branch)
     path = check_repo_path(args.path)
-    repo = git.Repo(top)
-    branch = args.branch or (repo.active_branch.name if not repo.head.is_detached else "")
-    if not branch:
-        raise ValidationError("--branch", "the work tree is on a detached HEAD: name a branch")
-    repo_url = f"file://{top}"
     files = repository_files(
-        install=_install_files(), repo_url=repo_url, path=path, revision=branch
+        install=_install_files(), repo_url=tree.url, path=path, revision=tree.branch
     )
-    for name, text in files.items():
-        target = top / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    repo.git.add("--", *files)
-    if repo.is_dirty(index=True, working_tree=False, untracked_files=False):
-        repo.index.commit(f"gitwave bootstrap: install gitwave and manage it from {path}")
-        ctx.err(f"committed gitwave's install under {path} on {branch}")
-    if args.push:
-        repo.git.push("--", "origin", branch)
+    message = f"gitwave bootstrap: install gitwave and manage it from {path}"
+    if commit_files(tree, files, message=message, push=args.push):
+        ctx.err(f"committed gitwave's install under {path} on {tree.branch}")
     application = yaml.safe_load(files[f"{path}/{APP_FILE}"])
-    app = parse_argo(application, SourceRef(f"{path}/{APP_FILE}", 1), repo_resolver((str(top),)))
+    app = parse_argo(
+        application, SourceRef(f"{path}/{APP_FILE}", 1), repo_resolver((str(tree.top),))
+    )
     synced = sync_app(app, targets=ctx.targets, store=ctx.store, request=SyncRequest())
     result = synced.result
     ctx.out(summary_line(ctx.terminal, result))
@@ -93,6 +68,6 @@ def cmd_bootstrap(ctx: Context) -> int:
         return EXIT_FAILED
     ctx.out(
         f"gitwave is installed in {ctx.target_name}; the Application gitwave-system/gitwave "
-        f"now syncs {path} from {repo_url}@{branch} (the controller manages itself)"
+        f"now syncs {path} from {tree.url}@{tree.branch} (the controller manages itself)"
     )
     return EXIT_OK
