@@ -422,9 +422,10 @@ class Controller:
             )
             _handled(obj, status)
         self._api.write_status(obj, status)
-        if operation:
+        if operation and not interrupt.is_set():
             # After the status: whoever waits for the operation to go reads
-            # the operationState of this run, as with Argo CD.
+            # the operationState of this run, as with Argo CD. Interrupted
+            # (shard lost, shutdown): left for the next holder, as before.
             self._api.clear_operation(obj)
         return str(result.phase.value)
 
