@@ -30,7 +30,7 @@ from tests.e2e.test_kube_controller import (  # noqa: F401 (fixtures)
     wait_for,
 )
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(420)
 
 FLUX_KS = ("kustomize.toolkit.fluxcd.io", "v1")
 
