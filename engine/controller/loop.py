@@ -43,6 +43,7 @@ from gitwave.engine.controller.status import (
     argo_history,
     argo_operation_state,
     argo_status,
+    flux_history,
     flux_status,
     running_state,
 )
@@ -420,6 +421,10 @@ class Controller:
                 generation=obj.generation,
                 now=finished,
             )
+            if not result.dry_run:
+                status["history"] = flux_history(
+                    obj.body, result, revision=status["lastAttemptedRevision"], now=finished
+                )
             _handled(obj, status)
         self._api.write_status(obj, status)
         if operation and not interrupt.is_set():

@@ -12,7 +12,7 @@ holds the app's shard acts.
 - resume: Argo, that annotation removed; Flux, ``spec.suspend: false`` and a
   reconcile request (``flux resume``);
 - rollback: Argo, an ``operation.sync`` at a ``status.history`` revision
-  (``argocd app rollback``); Flux, refused: it has no rollback (revert in Git).
+  (``argocd app rollback``); Flux, refused: Flux has no rollback (revert in Git).
 
 Pure: each function returns the merge patch to send, or the row to show.
 """
@@ -188,8 +188,22 @@ class HistoryRow:
 
 
 def history_rows(obj: AppObject) -> list[HistoryRow]:
-    """The Application's history, oldest first (Flux keeps none: empty)."""
+    """The app's ``status.history``, oldest first (Flux's: newest first in the
+    object, one entry per applied set, numbered here from the oldest)."""
     history = _mapping(obj.body.get("status")).get("history")
+    if obj.kind == FLUX_KIND:
+        entries = (
+            [h for h in history if isinstance(h, Mapping)] if isinstance(history, list) else []
+        )
+        return [
+            HistoryRow(
+                id=i,
+                revision=str(_mapping(h.get("metadata")).get("revision", "")).rpartition(":")[2],
+                deployed_at=str(h.get("lastReconciled", "")),
+                initiated_by=str(h.get("lastReconciledStatus", "")),
+            )
+            for i, h in enumerate(reversed(entries))
+        ]
     rows: list[HistoryRow] = []
     for entry in history if isinstance(history, Sequence) else ():
         if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), int):
@@ -212,7 +226,7 @@ def rollback_ask(obj: AppObject, history_id: int | None, *, user: str) -> Ask:
     since the next automated sync would undo it at once."""
     if obj.kind != ARGO_KIND:
         raise GitwaveError(
-            f"{obj.app_id}: Flux keeps no history to roll back to",
+            f"{obj.app_id}: Flux has no rollback (its history records what was applied)",
             hint="revert the commit in Git (or point the GitRepository at the old revision)",
         )
     if _mapping(_mapping(obj.body.get("spec")).get("syncPolicy")).get("automated") is not None:

@@ -10,6 +10,7 @@ Pure: the caller writes the returned mapping through the status subresource.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -162,6 +163,44 @@ def _condition(
     }
 
 
+FLUX_HISTORY_LIMIT = 5
+
+
+def flux_history(
+    body: Mapping[str, Any], result: SyncResult, *, revision: str, now: datetime
+) -> list[dict[str, Any]]:
+    """A Kustomization's ``status.history`` after one reconcile, as Flux keeps it
+    (kustomize-controller v1.5+): one entry per distinct applied set (its
+    ``digest``), newest first, counting reconciliations, the last 5. Continued
+    from the object, so it is one history whichever replica reconciled."""
+    status = body.get("status") or {}
+    past = status.get("history") if isinstance(status, Mapping) else None
+    history = [dict(h) for h in past if isinstance(h, Mapping)] if isinstance(past, list) else []
+    applied = sorted(
+        str(e.key)
+        for e in result.changeset.entries
+        if e.action not in (ChangeAction.DELETED, ChangeAction.ORPHANED, ChangeAction.FAILED)
+    )
+    digest = "sha256:" + hashlib.sha256("\n".join([revision, *applied]).encode()).hexdigest()
+    duration = max(result.finished - result.started, 0.0)
+    state = "ReconciliationSucceeded" if result.ok else "ReconciliationFailed"
+    found = next((h for h in history if h.get("digest") == digest), None)
+    if found is None:
+        found = {"digest": digest, "firstReconciled": timestamp(now), "totalReconciliations": 0}
+    else:
+        history.remove(found)
+    found.update(
+        {
+            "lastReconciled": timestamp(now),
+            "lastReconciledDuration": f"{duration:.3f}s",
+            "lastReconciledStatus": state,
+            "totalReconciliations": int(found.get("totalReconciliations") or 0) + 1,
+            "metadata": {"revision": revision},
+        }
+    )
+    return [found, *history][:FLUX_HISTORY_LIMIT]
+
+
 def flux_status(
     *,
     result: SyncResult | None,
@@ -222,6 +261,7 @@ __all__ = [
     "argo_history",
     "argo_operation_state",
     "argo_status",
+    "flux_history",
     "flux_status",
     "running_state",
     "timestamp",

@@ -245,9 +245,15 @@ def test_suspend_reconcile_and_resume_of_a_flux_kustomization(env: Env) -> None:
     assert greeting(env, "feed") == "three"
     assert rows(env, "-A")[app_id]["revision"] == third
 
+    # Flux's status.history in the cluster: one entry per applied set, oldest first here.
+    history = gitwave(env, "history", f"ks/{env.app_ns}/feed", "-o", "json")
+    assert history.returncode == 0, history.stderr
+    revisions = [e["revision"] for e in json.loads(history.stdout)]
+    assert revisions[-2:] == [second, third]
+
     no_history = gitwave(env, "rollback", f"ks/{env.app_ns}/feed")
     assert no_history.returncode == 2
-    assert "Flux keeps no history" in no_history.stderr
+    assert "Flux has no rollback" in no_history.stderr
 
 
 def test_controller_mode_names_what_it_cannot_find(env: Env) -> None:

@@ -161,7 +161,7 @@ REFUSED = [
         0,
         "while automated sync is on",
     ),
-    Refused("flux", flux(), None, "Flux keeps no history"),
+    Refused("flux", flux(), None, "Flux has no rollback"),
 ]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from gitwave.engine.controller.objects import FLUX_KIND, AppObject
+from gitwave.engine.controller.objects import AppObject
 from gitwave.engine.controller.requests import AppRow, Ask, app_row, history_rows
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.store import current_user
@@ -180,8 +180,7 @@ def cmd_remote_history(ctx: Context) -> int:
         ctx.out(dump([asdict(row) for row in rows], ctx.output))
         return EXIT_OK
     if not rows:
-        why = " (Flux keeps none)" if obj.kind == FLUX_KIND else ""
-        ctx.out(f"{obj.app_id}: no history{why}")
+        ctx.out(f"{obj.app_id}: no history yet")
         return EXIT_OK
     cells = [[str(r.id), r.deployed_at, short(r.revision), r.initiated_by] for r in rows]
     ctx.out(table(["ID", "DEPLOYED", "REVISION", "BY"], cells))
