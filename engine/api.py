@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from gitwave.engine.controller.leases import MEMBER_PREFIX, SHARD_PREFIX, LeaseRecord
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.timeline import REPORTING_CONTROLLER, OperationEvent
 from gitwave.engine.diff import SameValue, diff_manifest
 from gitwave.engine.field_managers import field_managers
 from gitwave.engine.fieldpath import (
@@ -86,6 +87,7 @@ __all__ = [
     "MASK",
     "MEMBER_PREFIX",
     "MISSING_FIELD",
+    "REPORTING_CONTROLLER",
     "SHARD_PREFIX",
     "AppObject",
     "BulkReader",
@@ -107,6 +109,7 @@ __all__ = [
     "LogReader",
     "ObjectAdmission",
     "ObjectLister",
+    "OperationEvent",
     "Provider",
     "SameValue",
     "ServerVersion",

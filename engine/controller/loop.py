@@ -13,34 +13,41 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.app_status import app_health
 from gitwave.engine.apps.argo import parse_argo
+from gitwave.engine.apps.broken import BrokenApp
 from gitwave.engine.apps.flux import parse_flux, parse_git_repository
 from gitwave.engine.apps.model import AppSpec, RepoResolver
+from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
-from gitwave.engine.controller.leases import (
-    SHARD_PREFIX,
-    LeasePlan,
-    LeaseRecord,
-    live_members,
-    member_lease_name,
-    plan_leases,
-    shard_lease_name,
+from gitwave.engine.controller.keeper import (
+    ControllerApi,
+    ControllerOptions,
+    LeaseLost,
+    ShardKeeper,
 )
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.requests import (
+    is_suspended,
+    operation_revision,
+    reconcile_requested,
+)
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.status import (
     argo_history,
     argo_operation_state,
     argo_status,
+    flux_history,
     flux_status,
+    running_state,
 )
+from gitwave.engine.controller.timeline import operation_event
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.hooks import HookLedger
 from gitwave.engine.interrupts import Interrupted, interruptible
@@ -53,210 +60,7 @@ from gitwave.engine.store import Store
 log = logging.getLogger("gitwave.controller")
 
 
-class ControllerApi(Protocol):
-    """The management cluster as the controller needs it (one implementation:
-    ``providers.kubernetes.controller_api.KubeControllerApi``)."""
-
-    def list_apps(self) -> list[AppObject]:
-        """Every Application and Kustomization, in every namespace."""
-        ...
-
-    def list_git_repositories(self) -> list[Mapping[str, Any]]:
-        """Every Flux GitRepository, as plain objects."""
-        ...
-
-    def write_status(self, obj: AppObject, status: Mapping[str, Any]) -> None:
-        """Merge ``status`` into the object's status subresource."""
-        ...
-
-    def clear_operation(self, obj: AppObject) -> None:
-        """Remove the Argo-style top-level ``operation`` field (as Argo CD does once run)."""
-        ...
-
-    def list_leases(self) -> list[LeaseRecord]:
-        """The controller's Leases (membership and shards) in its namespace."""
-        ...
-
-    def put_lease(
-        self,
-        name: str,
-        *,
-        holder: str,
-        now: datetime,
-        duration_s: int,
-        previous: LeaseRecord | None,
-    ) -> bool:
-        """Create or renew Lease ``name`` for ``holder``; False when someone else
-        wrote it since ``previous`` was read (a lost race), never an exception."""
-        ...
-
-    def release_lease(self, lease: LeaseRecord) -> None:
-        """Clear the holder of ``lease`` (if it is still as read)."""
-        ...
-
-
-@dataclass(frozen=True)
-class ControllerOptions:
-    """How a replica runs (the ``gitwave controller`` flags)."""
-
-    replica: str
-    shards: int = 4
-    lease_s: int = 10
-    renew_s: float = 2.0
-    resync_s: float = 30.0
-    tick_s: float = 1.0
-    allow_local_repos: tuple[str, ...] = ()
-
-
-class LeaseLost(GitwaveError):
-    """This replica no longer holds the shard of the app it was about to sync."""
-
-    retriable = True
-
-
-class ShardKeeper:
-    """This replica's Leases: renews membership, claims, renews and releases shards."""
-
-    def __init__(
-        self, api: ControllerApi, options: ControllerOptions, clock: Callable[[], datetime]
-    ) -> None:
-        self._api = api
-        self._options = options
-        self._clock = clock
-        self._lock = threading.Lock()
-        # shard → until when this replica may act on it (renewal time + duration,
-        # less one renew period so it stops before anyone else may start).
-        self._held: dict[int, datetime] = {}
-        self._handover: set[int] = set()
-        # The interrupt Event of each running sync, by shard: set when the
-        # shard is lost, handed over or the replica stops, so the sync stops
-        # at its next safe point (the start of a wave, a wait).
-        self._running: dict[int, threading.Event] = {}
-
-    def register(self, shard: int, interrupt: threading.Event) -> None:
-        """``interrupt`` is set as soon as this replica must stop acting on ``shard``."""
-        with self._lock:
-            self._running[shard] = interrupt
-        if not self.holds(shard):
-            interrupt.set()
-
-    def unregister(self, shard: int) -> None:
-        with self._lock:
-            self._running.pop(shard, None)
-
-    def _interrupt(self, *, everything: bool = False) -> None:
-        with self._lock:
-            running = list(self._running.items())
-        for shard, interrupt in running:
-            if everything or not self.holds(shard):
-                interrupt.set()
-
-    def holds(self, shard: int) -> bool:
-        """True while this replica's Lease on ``shard`` is safely current."""
-        with self._lock:
-            until = self._held.get(shard)
-            return until is not None and self._clock() < until and shard not in self._handover
-
-    def held(self) -> frozenset[int]:
-        with self._lock:
-            now = self._clock()
-            return frozenset(s for s, until in self._held.items() if now < until)
-
-    def step(self) -> LeasePlan:
-        """One round: renew membership, then claim/renew/release shards."""
-        options = self._options
-        now = self._clock()
-        leases = self._api.list_leases()
-        by_name = {lease.name: lease for lease in leases}
-        me = options.replica
-        self._api.put_lease(
-            member_lease_name(me),
-            holder=me,
-            now=now,
-            duration_s=options.lease_s,
-            previous=by_name.get(member_lease_name(me)),
-        )
-        shard_leases = {
-            int(lease.name.removeprefix(SHARD_PREFIX)): lease
-            for lease in leases
-            if lease.name.startswith(SHARD_PREFIX)
-            and lease.name.removeprefix(SHARD_PREFIX).isdigit()
-        }
-        decision = plan_leases(
-            me=me,
-            shards=options.shards,
-            members=live_members(leases, now),
-            shard_leases=shard_leases,
-            now=now,
-        )
-        margin = timedelta(seconds=max(options.lease_s - options.renew_s, 1.0))
-        for shard in sorted(decision.claim):
-            won = self._api.put_lease(
-                shard_lease_name(shard),
-                holder=me,
-                now=now,
-                duration_s=options.lease_s,
-                previous=shard_leases.get(shard),
-            )
-            with self._lock:
-                if won:
-                    if shard not in self._held:
-                        log.info("replica %s took shard %d", me, shard)
-                    self._held[shard] = now + margin
-                else:
-                    self._held.pop(shard, None)
-        with self._lock:
-            # Stop acting on shards to hand over at once; the Lease goes back
-            # once no sync of that shard runs (``release_pending``).
-            self._handover |= set(decision.release)
-            for shard in list(self._held):
-                if shard not in decision.claim and shard not in decision.release:
-                    self._held.pop(shard, None)
-        self._interrupt()
-        return decision
-
-    def release_pending(self, busy: Iterable[int] = ()) -> None:
-        """Give back the Leases of shards handed over and not ``busy``."""
-        busy_shards = set(busy)
-        with self._lock:
-            ready = sorted(self._handover - busy_shards)
-        if not ready:
-            return
-        leases = {lease.name: lease for lease in self._api.list_leases()}
-        for shard in ready:
-            lease = leases.get(shard_lease_name(shard))
-            if lease is not None and lease.holder == self._options.replica:
-                self._api.release_lease(lease)
-                log.info("replica %s released shard %d", self._options.replica, shard)
-            with self._lock:
-                self._held.pop(shard, None)
-                self._handover.discard(shard)
-
-    def release_all(self) -> None:
-        """Graceful shutdown: every shard and the membership Lease go back."""
-        with self._lock:
-            self._handover |= set(self._held)
-        self.release_pending()
-        for lease in self._api.list_leases():
-            if lease.name == member_lease_name(self._options.replica):
-                self._api.release_lease(lease)
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.step()
-            except Exception:  # an API hiccup: keep going, Leases expire safely
-                log.exception("lease round failed")
-                with self._lock:
-                    self._held.clear()
-                self._interrupt()
-            stop.wait(self._options.renew_s)
-        # Graceful shutdown: a running sync stops at its next wave, then the
-        # reconcile thread returns and every Lease goes back.
-        self._interrupt(everything=True)
-
-
-def _resolver(allowed: Sequence[str]) -> RepoResolver:
+def repo_resolver(allowed: Sequence[str]) -> RepoResolver:
     """repoURL → where to fetch it: a host directory only when the operator allowed it."""
     roots = allowed_local_repos(allowed)
 
@@ -272,6 +76,19 @@ def _resolver(allowed: Sequence[str]) -> RepoResolver:
         return url, fetch_revision
 
     return resolve
+
+
+def _at_operation_revision(obj: AppObject) -> Mapping[str, Any]:
+    """The Application's body with ``spec.source.targetRevision`` at the revision its
+    ``operation`` asks for (a rollback, ``argocd app sync --revision``), so the
+    revision goes through the same parsing and checks as one written in spec."""
+    revision = operation_revision(obj)
+    spec = obj.body.get("spec")
+    source = spec.get("source") if isinstance(spec, Mapping) else None
+    if not revision or not isinstance(spec, Mapping) or not isinstance(source, Mapping):
+        return obj.body
+    source = {**source, "targetRevision": revision}
+    return {**obj.body, "spec": {**spec, "source": source}}
 
 
 @dataclass
@@ -315,7 +132,7 @@ class Controller:
         self._clock = clock
         self._audit = audit
         self._seen: dict[str, _Seen] = {}
-        self._resolve = _resolver(options.allow_local_repos)
+        self._resolve = repo_resolver(options.allow_local_repos)
 
     def _ledger(self, obj: AppObject) -> HookLedger | None:
         """Hook runs in a ConfigMap when the cluster API keeps ConfigMaps, so a
@@ -328,13 +145,30 @@ class Controller:
     def _parse(self, obj: AppObject) -> AppSpec:
         origin = SourceRef(f"{obj.kind}/{obj.namespace}/{obj.name}", 0)
         if obj.kind == ARGO_KIND:
-            return parse_argo(obj.body, origin, self._resolve)
+            app = parse_argo(_at_operation_revision(obj), origin, self._resolve)
+            return self._with_project(obj, app)
         sources = []
         for repo in self._api.list_git_repositories():
             meta = repo.get("metadata") or {}
             where = f"GitRepository/{meta.get('namespace', '')}/{meta.get('name', '')}"
             sources.append(parse_git_repository(repo, where, self._resolve))
         return parse_flux(obj.body, origin, self._resolve, sources)
+
+    def _with_project(self, obj: AppObject, app: AppSpec) -> AppSpec:
+        """``app`` with its AppProject's rules, read from the cluster as Argo CD does;
+        ValidationError when the project is missing, malformed or refuses the app."""
+        book = ProjectBook()
+        for doc in self._api.list_app_projects():
+            meta = doc.get("metadata") or {}
+            book.read(doc, SourceRef(f"AppProject/{meta.get('namespace')}/{meta.get('name')}", 0))
+        broken: list[BrokenApp] = []
+        [assigned] = book.assign([app], broken)
+        if broken:
+            error = broken[0].error
+            if isinstance(error, ValidationError):
+                raise error
+            raise ValidationError(obj.app_id, str(error), hint=error.hint)
+        return assigned
 
     def reconcile_once(self) -> list[str]:
         """One pass over the apps of held shards; the ids of the apps synced."""
@@ -357,7 +191,7 @@ class Controller:
         seen = self._seen.setdefault(obj.app_id, _Seen())
         changed = seen.generation != obj.generation
         resync = timedelta(seconds=self._options.resync_s)
-        if obj.body.get("operation"):
+        if obj.body.get("operation") or reconcile_requested(obj):
             return True, True
         automated = app is not None and (app.policy.automated or obj.kind == FLUX_KIND)
         stale = seen.checked is None or now - seen.checked >= resync
@@ -368,6 +202,14 @@ class Controller:
     def _reconcile(self, obj: AppObject, shard: int) -> bool:
         now = self._clock()
         seen = self._seen.setdefault(obj.app_id, _Seen())
+        if is_suspended(obj):
+            # Argo's skip-reconcile, Flux's spec.suspend: nothing is compared or
+            # applied. A Flux reconcile request is still answered (as Flux
+            # records lastHandledReconcileAt), so whoever asked sees it was seen.
+            asked = reconcile_requested(obj)
+            if asked:
+                self._api.write_status(obj, {"lastHandledReconcileAt": asked})
+            return False
         try:
             app = self._parse(obj)
         except ValidationError as error:
@@ -445,6 +287,7 @@ class Controller:
                 generation=obj.generation,
                 now=now,
             )
+            _handled(obj, status)
         self._api.write_status(obj, status)
 
     def _sync(self, obj: AppObject, app: AppSpec, shard: int, now: datetime) -> None:
@@ -463,7 +306,8 @@ class Controller:
         started = self._clock()
         # A line when the sync starts too: a replica killed mid-sync leaves
         # its start in the audit, so an overlap with the next holder shows.
-        self._audit(
+        self._operated(
+            obj,
             Operated(
                 app_id=obj.app_id,
                 replica=self._options.replica,
@@ -471,7 +315,8 @@ class Controller:
                 started=started.isoformat(),
                 finished="",
                 phase="Running",
-            )
+            ),
+            initiated,
         )
         phase = "Error"
         try:
@@ -479,7 +324,8 @@ class Controller:
         finally:
             # Every start gets an end (Succeeded, Failed, Error, Interrupted),
             # written after the status: the app is this replica's until then.
-            self._audit(
+            self._operated(
+                obj,
                 Operated(
                     app_id=obj.app_id,
                     replica=self._options.replica,
@@ -487,8 +333,25 @@ class Controller:
                     started=started.isoformat(),
                     finished=self._clock().isoformat(),
                     phase=phase,
-                )
+                ),
+                initiated,
             )
+
+    def _operated(self, obj: AppObject, operated: Operated, initiated: str) -> None:
+        """The audit line, and the same as an Event on the app (the cluster's copy)."""
+        self._audit(operated)
+        event = operation_event(
+            obj,
+            replica=operated.replica,
+            started=operated.started,
+            finished=operated.finished,
+            phase=operated.phase,
+            initiated=initiated,
+        )
+        try:
+            self._api.record_event(obj, event)
+        except Exception as error:  # the timeline never stops a sync
+            log.warning("%s: recording the %s Event failed: %s", obj.app_id, event.reason, error)
 
     def _run_sync(
         self,
@@ -503,13 +366,23 @@ class Controller:
         """Sync ``app`` and write its status; the phase it ended in."""
         interrupt = threading.Event()
         self._keeper.register(shard, interrupt)
+        asked: Mapping[str, Any] = operation if isinstance(operation, Mapping) else {}
+        found = asked.get("sync")
+        sync_asked: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        if asked and obj.kind == ARGO_KIND:
+            # As Argo CD: the operation shows as Running while it runs.
+            self._api.write_status(obj, {"operationState": running_state(asked, now)})
         try:
             with interruptible(interrupt):
                 synced = sync_app(
                     app,
                     targets=self._targets,
                     store=self._store,
-                    request=SyncRequest(lock_timeout_s=0, retry=False),
+                    request=SyncRequest(
+                        lock_timeout_s=0,
+                        retry=False,
+                        prune=True if sync_asked.get("prune") is True else None,
+                    ),
                     on_plan=still_mine,
                     ledger=self._ledger(obj),
                 )
@@ -519,11 +392,11 @@ class Controller:
             return "Interrupted"
         except GitwaveError as error:
             self._write_failure(obj, str(error), now)
+            if operation and not interrupt.is_set():
+                self._api.clear_operation(obj)
             return "Error"
         finally:
             self._keeper.unregister(shard)
-            if operation and not interrupt.is_set():
-                self._api.clear_operation(obj)
         result = synced.result
         finished = self._clock()
         self._seen[obj.app_id].synced = finished
@@ -548,8 +421,18 @@ class Controller:
                 generation=obj.generation,
                 now=finished,
             )
+            if not result.dry_run:
+                status["history"] = flux_history(
+                    obj.body, result, revision=status["lastAttemptedRevision"], now=finished
+                )
+            _handled(obj, status)
         self._api.write_status(obj, status)
-        return result.phase.value
+        if operation and not interrupt.is_set():
+            # After the status: whoever waits for the operation to go reads
+            # the operationState of this run, as with Argo CD. Interrupted
+            # (shard lost, shutdown): left for the next holder, as before.
+            self._api.clear_operation(obj)
+        return str(result.phase.value)
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set; then give every shard back."""
@@ -558,7 +441,17 @@ class Controller:
                 self.reconcile_once()
             except Exception:
                 log.exception("reconcile pass failed")
-            stop.wait(self._options.tick_s)
+            # The next pass at the next change of an app object (a watch), or
+            # after one tick (deadlines: resync, a Lease taken over).
+            if not stop.is_set():
+                self._api.wait_for_change(self._options.tick_s)
+
+
+def _handled(obj: AppObject, status: dict[str, Any]) -> None:
+    """Flux: the reconcile request this run answered, as ``flux reconcile`` waits for."""
+    asked = reconcile_requested(obj)
+    if asked:
+        status["lastHandledReconcileAt"] = asked
 
 
 def audit_line(operated: Operated) -> str:

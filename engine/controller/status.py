@@ -10,6 +10,7 @@ Pure: the caller writes the returned mapping through the status subresource.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +74,19 @@ def argo_operation_state(result: SyncResult, *, initiated_by: str) -> dict[str, 
     }
 
 
+def running_state(operation: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """``status.operationState`` while ``operation`` runs (a merge patch: the last
+    run's finish and result are cleared)."""
+    return {
+        "operation": dict(operation),
+        "phase": "Running",
+        "message": "running",
+        "startedAt": timestamp(now),
+        "finishedAt": None,
+        "syncResult": None,
+    }
+
+
 def argo_history(
     body: Mapping[str, Any], result: SyncResult, *, initiated_by: str
 ) -> list[dict[str, Any]]:
@@ -121,6 +135,9 @@ def argo_status(
         },
         "health": {"status": health.value},
         "reconciledAt": timestamp(now),
+        # A merge patch: null clears an earlier ComparisonError once a
+        # comparison works again (a failure sets its own conditions).
+        "conditions": None,
     }
     if health_message:
         status["health"]["message"] = health_message
@@ -144,6 +161,44 @@ def _condition(
         "observedGeneration": generation,
         "lastTransitionTime": timestamp(now),
     }
+
+
+FLUX_HISTORY_LIMIT = 5
+
+
+def flux_history(
+    body: Mapping[str, Any], result: SyncResult, *, revision: str, now: datetime
+) -> list[dict[str, Any]]:
+    """A Kustomization's ``status.history`` after one reconcile, as Flux keeps it
+    (kustomize-controller v1.5+): one entry per distinct applied set (its
+    ``digest``), newest first, counting reconciliations, the last 5. Continued
+    from the object, so it is one history whichever replica reconciled."""
+    status = body.get("status") or {}
+    past = status.get("history") if isinstance(status, Mapping) else None
+    history = [dict(h) for h in past if isinstance(h, Mapping)] if isinstance(past, list) else []
+    applied = sorted(
+        str(e.key)
+        for e in result.changeset.entries
+        if e.action not in (ChangeAction.DELETED, ChangeAction.ORPHANED, ChangeAction.FAILED)
+    )
+    digest = "sha256:" + hashlib.sha256("\n".join([revision, *applied]).encode()).hexdigest()
+    duration = max(result.finished - result.started, 0.0)
+    state = "ReconciliationSucceeded" if result.ok else "ReconciliationFailed"
+    found = next((h for h in history if h.get("digest") == digest), None)
+    if found is None:
+        found = {"digest": digest, "firstReconciled": timestamp(now), "totalReconciliations": 0}
+    else:
+        history.remove(found)
+    found.update(
+        {
+            "lastReconciled": timestamp(now),
+            "lastReconciledDuration": f"{duration:.3f}s",
+            "lastReconciledStatus": state,
+            "totalReconciliations": int(found.get("totalReconciliations") or 0) + 1,
+            "metadata": {"revision": revision},
+        }
+    )
+    return [found, *history][:FLUX_HISTORY_LIMIT]
 
 
 def flux_status(
@@ -202,4 +257,12 @@ def flux_status(
     return status
 
 
-__all__ = ["argo_history", "argo_operation_state", "argo_status", "flux_status", "timestamp"]
+__all__ = [
+    "argo_history",
+    "argo_operation_state",
+    "argo_status",
+    "flux_history",
+    "flux_status",
+    "running_state",
+    "timestamp",
+]

@@ -8,6 +8,8 @@ replicas racing for one Lease cannot both win (HTTP 409 for the loser).
 
 from __future__ import annotations
 
+import secrets
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,21 +21,42 @@ from gitwave.engine.api import (
     ARGO_KIND,
     FLUX_KIND,
     MEMBER_PREFIX,
+    REPORTING_CONTROLLER,
     SHARD_PREFIX,
     AppObject,
     LeaseRecord,
+    OperationEvent,
 )
 
+from .cache import Informer
 from .config import load_client
+from .discovery import ResourceType
+from .transport import Transport
 
 ARGO = ("argoproj.io", "v1alpha1", "applications")
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 FLUX_GIT = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
+ARGO_PROJECTS = ("argoproj.io", "v1alpha1", "appprojects")
 _KINDS = ((ARGO_KIND, ARGO), (FLUX_KIND, FLUX_KUSTOMIZATION))
 
 
 def _micro(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+def _deleting(item: Mapping[str, Any]) -> bool:
+    return bool((item.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _app_object(kind: str, item: Mapping[str, Any]) -> AppObject:
+    meta = item.get("metadata") or {}
+    return AppObject(
+        kind=kind,
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        generation=int(meta.get("generation") or 0),
+        body=item,
+    )
 
 
 class KubeControllerApi:
@@ -45,47 +68,135 @@ class KubeControllerApi:
         self._leases = client.CoordinationV1Api(api_client)
         self._core = client.CoreV1Api(api_client)
         self._namespace = namespace
+        # kind → the list+watch of that kind (start_watching); empty: list each time.
+        self._informers: dict[str, Informer] = {}
+        self._changed = threading.Event()
+
+    def start_watching(self) -> None:
+        """Keep Applications, Kustomizations and GitRepositories in memory from one
+        list+watch each (providers.kubernetes.cache), instead of listing them on
+        every pass; ``wait_for_change`` then wakes the loop on each change."""
+        transport = Transport(self.api_client, target="gitwave-controller")
+        watched = (*_KINDS, ("GitRepository", FLUX_GIT), ("AppProject", ARGO_PROJECTS))
+        for kind, (group, version, plural) in watched:
+            rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
+            informer = Informer(transport, rtype, listener=lambda _t, _o: self._changed.set())
+            informer.start()
+            self._informers[kind] = informer
+
+    def stop_watching(self) -> None:
+        for informer in self._informers.values():
+            informer.signal_stop()
+        for informer in self._informers.values():
+            informer.stop(wait=1.0)
+        self._informers.clear()
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until an app object changed (True) or ``timeout`` passed (False)."""
+        fired = self._changed.wait(timeout)
+        self._changed.clear()
+        return fired
+
+    def _watched(self, kind: str) -> list[dict[str, Any]] | None:
+        """Every object of ``kind`` from its watch; None when not watched or not
+        synced now (the caller lists from the server: never a partial view)."""
+        informer = self._informers.get(kind)
+        if informer is None or not informer.wait_ready(5.0):
+            return None
+        return informer.items()
 
     @classmethod
     def connect(
-        cls, *, context: str | None, kubeconfig: str | None, namespace: str, in_cluster: bool
+        cls,
+        *,
+        context: str | None,
+        kubeconfig: str | None,
+        namespace: str,
+        in_cluster: bool,
+        allow_exec_plugins: bool = False,
     ) -> KubeControllerApi:
         """In-cluster config (the pod's ServiceAccount) or a kubeconfig context."""
         if in_cluster:
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
             return cls(client.ApiClient(configuration), namespace=namespace)
-        connection = load_client(context=context, kubeconfig=kubeconfig, allow_exec_plugins=False)
+        connection = load_client(
+            context=context, kubeconfig=kubeconfig, allow_exec_plugins=allow_exec_plugins
+        )
         return cls(connection.api_client, namespace=namespace)
 
-    def list_apps(self) -> list[AppObject]:
+    def list_apps(self, namespace: str = "") -> list[AppObject]:
+        """Every Application and Kustomization (in ``namespace`` only, when given)."""
         found: list[AppObject] = []
         for kind, (group, version, plural) in _KINDS:
+            watched = None if namespace else self._watched(kind)
+            if watched is not None:
+                found += [_app_object(kind, item) for item in watched if not _deleting(item)]
+                continue
             try:
-                listed = self._custom.list_cluster_custom_object(group, version, plural)
+                if namespace:
+                    listed = self._custom.list_namespaced_custom_object(
+                        group, version, namespace, plural
+                    )
+                else:
+                    listed = self._custom.list_cluster_custom_object(group, version, plural)
             except ApiException as error:
                 if error.status == 404:  # that tool's CRD is not installed
                     continue
                 raise
-            for item in listed.get("items", []):
-                meta = item.get("metadata") or {}
-                if meta.get("deletionTimestamp"):
-                    continue
-                found.append(
-                    AppObject(
-                        kind=kind,
-                        namespace=str(meta.get("namespace", "")),
-                        name=str(meta.get("name", "")),
-                        generation=int(meta.get("generation") or 0),
-                        body=item,
-                    )
-                )
+            found += [
+                _app_object(kind, item) for item in listed.get("items", []) if not _deleting(item)
+            ]
         return found
 
+    def get_app(self, kind: str, namespace: str, name: str) -> AppObject | None:
+        """One Application or Kustomization as it is now; None when there is none."""
+        group, version, plural = ARGO if kind == ARGO_KIND else FLUX_KUSTOMIZATION
+        try:
+            item = self._custom.get_namespaced_custom_object(
+                group, version, namespace, plural, name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return _app_object(kind, item)
+
+    def patch_app(self, obj: AppObject, patch: Mapping[str, Any]) -> None:
+        """A merge patch to the object itself (never its status): what a client asks."""
+        group, version, plural = self._coordinates(obj)
+        # A dict body goes as a JSON merge patch (null deletes a field).
+        self._custom.patch_namespaced_custom_object(
+            group, version, obj.namespace, plural, obj.name, dict(patch)
+        )
+
     def list_git_repositories(self) -> list[Mapping[str, Any]]:
+        watched = self._watched("GitRepository")
+        if watched is not None:
+            return list(watched)
         group, version, plural = FLUX_GIT
         try:
             listed = self._custom.list_cluster_custom_object(group, version, plural)
+        except ApiException as error:
+            if error.status == 404:
+                return []
+            raise
+        return list(listed.get("items", []))
+
+    def list_app_projects(self) -> list[Mapping[str, Any]]:
+        """The AppProjects of the controller's namespace (Argo CD reads its own)."""
+        watched = self._watched("AppProject")
+        if watched is not None:
+            return [
+                item
+                for item in watched
+                if (item.get("metadata") or {}).get("namespace") == self._namespace
+            ]
+        group, version, plural = ARGO_PROJECTS
+        try:
+            listed = self._custom.list_namespaced_custom_object(
+                group, version, self._namespace, plural
+            )
         except ApiException as error:
             if error.status == 404:
                 return []
@@ -107,6 +218,55 @@ class KubeControllerApi:
         self._custom.patch_namespaced_custom_object(
             group, version, obj.namespace, plural, obj.name, {"operation": None}
         )
+
+    def record_event(self, obj: AppObject, event: OperationEvent) -> None:
+        """A core/v1 Event on the app object, as Argo CD and Flux record theirs."""
+        api_version = "/".join(self._coordinates(obj)[:2])
+        meta = obj.body.get("metadata") or {}
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                # Unique per Event, as client-go's recorder names them.
+                "name": f"{obj.name}.{int(now.timestamp() * 1e6):x}{secrets.token_hex(2)}",
+                "namespace": obj.namespace,
+                "annotations": event.annotations,
+            },
+            "involvedObject": {
+                "apiVersion": api_version,
+                "kind": obj.kind,
+                "namespace": obj.namespace,
+                "name": obj.name,
+                "uid": str(meta.get("uid", "")),
+            },
+            "reason": event.reason,
+            "message": event.message,
+            "type": "Warning" if event.warning else "Normal",
+            "source": {"component": "gitwave-controller", "host": event.replica},
+            "reportingComponent": REPORTING_CONTROLLER,
+            "reportingInstance": event.replica,
+            "action": "Sync",
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "count": 1,
+        }
+        self._core.create_namespaced_event(obj.namespace, body)
+
+    def list_events(self, obj: AppObject) -> list[Mapping[str, Any]]:
+        """The Events about ``obj`` this controller recorded, oldest first."""
+        selector = f"involvedObject.name={obj.name},involvedObject.kind={obj.kind}"
+        listed = self._core.api_client.sanitize_for_serialization(
+            self._core.list_namespaced_event(obj.namespace, field_selector=selector)
+        )
+        items = [
+            item
+            for item in listed.get("items", [])
+            if item.get("reportingComponent") == REPORTING_CONTROLLER
+        ]
+        return sorted(items, key=lambda item: str(item.get("eventTime") or ""))
 
     def list_leases(self) -> list[LeaseRecord]:
         listed = self._leases.list_namespaced_lease(self._namespace)

@@ -677,6 +677,8 @@ def test_deploy_kustomization_installs_and_the_controller_deployment_becomes_ava
             ("patch", "kustomizations.kustomize.toolkit.fluxcd.io/status", "flux-system"),
             ("update", "leases.coordination.k8s.io", "gitwave-system"),
             ("update", "configmaps", "gitwave-system"),
+            ("create", "events", "argocd"),
+            ("list", "appprojects.argoproj.io", "gitwave-system"),
         ):
             answer = crds.run(
                 "auth", "can-i", verb, resource, "-n", namespace, f"--as={sa}", check=False
@@ -772,3 +774,29 @@ def test_replicas_restarted_at_random_never_operate_one_app_at_once(env: Env) ->
         for (_, end, who), (begin, _, other) in itertools.pairwise(spans):
             assert who == other or end <= begin, f"{app_id}: {who} and {other} at once"
     assert len({who for spans in intervals.values() for _, _, who in spans}) >= 3
+
+    # The same audit from the cluster alone: each operation's Events on its
+    # Application (what survives the replicas) name the same replicas and
+    # starts as their stdout, and show no overlap either.
+    from gitwave.engine.controller.timeline import timeline_row
+
+    from_events: dict[str, list[tuple[datetime, datetime, str]]] = {}
+    for name in names:
+        app_id = f"Application/{env.app_ns}/{name}"
+        events = env.core.list_namespaced_event(
+            env.app_ns, field_selector=f"involvedObject.name={name}"
+        ).items
+        rows = [timeline_row(env.core.api_client.sanitize_for_serialization(e)) for e in events]
+        ends = {(r.replica, r.started): r.finished for r in rows if r.finished}
+        starts = {(r.replica, r.started) for r in rows if not r.finished}
+        assert starts == {(who, begin.isoformat()) for begin, _, who in intervals[app_id]}
+        for who, begin_text in starts:
+            end_text = ends.get((who, begin_text))
+            end = datetime.fromisoformat(end_text) if end_text else stopped_at[who]
+            from_events.setdefault(app_id, []).append(
+                (datetime.fromisoformat(begin_text), end, who)
+            )
+    for app_id, spans in from_events.items():
+        spans.sort()
+        for (_, end, who), (begin, _, other) in itertools.pairwise(spans):
+            assert who == other or end <= begin, f"{app_id}: {who} and {other} at once (Events)"

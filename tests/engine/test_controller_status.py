@@ -154,3 +154,32 @@ def test_flux_ready_condition(case: FluxCase) -> None:
         assert status["lastAppliedRevision"] == f"main@sha1:{REV}"
     if case.error:
         assert ready["message"] == case.error
+
+
+def test_flux_history_counts_reconciles_of_one_applied_set_and_keeps_five() -> None:
+    from gitwave.engine.controller.status import flux_history
+
+    entries = (ChangeSetEntry(ResourceKey("", "ConfigMap", "shop", "a"), ChangeAction.CREATED),)
+    first = flux_history({}, result(entries=entries), revision=f"main@sha1:{REV}", now=NOW)
+    assert len(first) == 1
+    assert first[0]["totalReconciliations"] == 1
+    assert first[0]["lastReconciledStatus"] == "ReconciliationSucceeded"
+    assert first[0]["metadata"] == {"revision": f"main@sha1:{REV}"}
+    assert first[0]["lastReconciledDuration"] == "3.000s"
+    again = flux_history(
+        {"status": {"history": first}},
+        result(entries=entries),
+        revision=f"main@sha1:{REV}",
+        now=NOW,
+    )
+    assert [(h["digest"], h["totalReconciliations"]) for h in again] == [(first[0]["digest"], 2)]
+    history = again
+    for i in range(6):
+        history = flux_history(
+            {"status": {"history": history}},
+            result(entries=entries),
+            revision=f"main@sha1:{i:040d}",
+            now=NOW,
+        )
+    assert len(history) == 5  # the newest five applied sets, newest first
+    assert history[0]["metadata"]["revision"] == f"main@sha1:{5:040d}"

@@ -116,7 +116,7 @@ BAD_NUMBERS = [
     (("watch", "--parallel", "-2"), "argument --parallel: must be at least 1, not -2"),
     (("history", "app", "--limit", "0"), "argument --limit: must be at least 1, not 0"),
     (("events", "app", "--limit", "ten"), "argument --limit: 'ten' is not a whole number"),
-    (("rollback", "app", "0"), "argument ID: must be at least 1, not 0"),
+    (("rollback", "app", "-1"), "argument ID: must be at least 0, not -1"),
     (
         ("sandbox", "scale", "deploy/x", "--replicas", "-1"),
         "argument --replicas: must be at least 0, not -1",

@@ -70,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         verbose=getattr(args, "verbose", 0), log_format=getattr(args, "log_format", "text")
     )
     ctx: Context | None = None
+    if getattr(args, "controller_mode", False):
+        # --controller: the verb acts through the cluster's objects, so it
+        # takes --context even where it otherwise reaches no target.
+        args.func, args.targetless = args.remote_func, None
     try:
         ctx = context_from_args(args)
         _log.info(

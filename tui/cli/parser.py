@@ -18,7 +18,7 @@ from typing import NoReturn, cast
 from gitwave.engine.apps.fields import parse_percent
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
 from gitwave.providers.sealed_scope import SealingScope
-from gitwave.tui.cli.controller_args import controller_verbs
+from gitwave.tui.cli.controller_args import controller_mode, controller_verbs
 from gitwave.tui.cli.durations import parse_duration
 from gitwave.tui.cli.lazy_verbs import (
     cmd_cluster_add,
@@ -54,6 +54,7 @@ from gitwave.tui.cli.verb_args import (
     SELECTS_OBJECTS,
     add_resource_args,
     add_selector_arg,
+    bootstrap_verbs,
     image_verbs,
     promote_verbs,
     rollout_verbs,
@@ -193,9 +194,12 @@ def _allow_local_repo(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _path_args(parser: argparse.ArgumentParser) -> None:
+def _path_args(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
     parser.add_argument(
-        "path", help="a directory, a Git repository (URL or path) or an Application file"
+        "path",
+        nargs="?" if optional else None,
+        help="a directory, a Git repository (URL or path) or an Application file"
+        + (" (with --controller: APP names, none for every app)" if optional else ""),
     )
     parser.add_argument("--app", action="append", help="only this app (repeatable)")
     add_selector_arg(parser)
@@ -370,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollout_verbs(verbs, common)
     why_verbs(verbs, common)
     controller_verbs(verbs, common)  # gitwave controller (issue 16)
+    bootstrap_verbs(verbs, common)  # gitwave bootstrap (issue 16)
     for one in _all_parsers(parser):
         one.formatter_class = _HelpWithDefaults  # every verb's help shows its defaults
     return parser
@@ -468,6 +473,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     _concurrent_arg(p)
     _policy_args(p)
     p.set_defaults(func=cmd_sync)
+    controller_mode(p, "sync")
 
     p = verbs.add_parser(
         "wait",
@@ -497,9 +503,10 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.set_defaults(func=cmd_wait)
 
     p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
-    _path_args(p)
+    _path_args(p, optional=True)
     _create_namespace_arg(p)
     p.set_defaults(func=cmd_status)
+    controller_mode(p, "status")
 
     p = verbs.add_parser("history", parents=[common], help="past syncs of an app")
     p.add_argument("app_name", metavar="APP")
@@ -507,13 +514,18 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
         "--limit", type=at_least(1), default=50, metavar="N", help="at most this many, newest"
     )
     p.set_defaults(func=cmd_history, targetless="it reads the history gitwave keeps in --state")
+    controller_mode(p, "history")
 
     p = verbs.add_parser(
         "rollback", parents=[common], help="re-apply the manifests of a history entry"
     )
     p.add_argument("app_name", metavar="APP")
     p.add_argument(
-        "id", metavar="ID", type=at_least(1), nargs="?", help="history id (default: previous)"
+        "id",
+        metavar="ID",
+        type=at_least(0),
+        nargs="?",
+        help="history id (default: previous; with --controller: status.history's id)",
     )
     p.add_argument("--prune", action="store_true", help="also delete objects not in that entry")
     p.add_argument(
@@ -523,6 +535,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     _adopt_arg(p)
     _lock_args(p)
     p.set_defaults(func=cmd_rollback)
+    controller_mode(p, "rollback")
 
     p = verbs.add_parser("tui", parents=[common], help="the terminal UI (k9s-style)")
     p.add_argument("path", nargs="?", default=".", help="as for sync (default: .)")
@@ -536,6 +549,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     )
     _concurrent_arg(p)
     p.set_defaults(func=cmd_tui)
+    controller_mode(p, "tui")
 
 
 def _sandbox_namespace_arg(parser: argparse.ArgumentParser) -> None:
@@ -737,6 +751,7 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
         help="then print each new event as it is recorded, until Ctrl-C (-o json: a line each)",
     )
     p.set_defaults(func=cmd_events, targetless="it reads the history gitwave keeps in --state")
+    controller_mode(p, "events")
 
     for name, func, text in (
         ("suspend", cmd_suspend, "pause an app's automated syncs and heals (as flux suspend)"),
@@ -745,6 +760,7 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
         p = verbs.add_parser(name, parents=[common], help=text)
         p.add_argument("app_name", metavar="APP")
         p.set_defaults(func=func, targetless="it sets the pause `gitwave run` and the TUI read")
+        controller_mode(p, name)
 
     p = verbs.add_parser(
         "unpin", parents=[common], help="lift the pin a rollback put on an automated app"

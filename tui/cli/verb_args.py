@@ -143,7 +143,26 @@ def rollout_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=LazyVerb("verbs_rollout", "cmd_rollout_abort"))
 
 
-__all__ = ["image_verbs", "promote_verbs", "rollout_verbs"]
+def bootstrap_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """``gitwave bootstrap`` (called once from ``parser.build_parser``)."""
+    from gitwave.tui.cli.lazy_verbs import cmd_bootstrap
+
+    p = verbs.add_parser(
+        "bootstrap",
+        parents=[common],
+        help="install gitwave into a cluster (--context) and let it manage itself from Git, "
+        "as flux bootstrap",
+    )
+    p.add_argument("repo", metavar="REPO", help="the repository's local work tree (or file://)")
+    p.add_argument("path", metavar="PATH", help="the directory in it for this cluster")
+    p.add_argument(
+        "--branch", default="", help="the branch to follow (default: the checked-out one)"
+    )
+    p.add_argument("--push", action="store_true", help="push the branch to origin after committing")
+    p.set_defaults(func=cmd_bootstrap)
+
+
+__all__ = ["bootstrap_verbs", "image_verbs", "promote_verbs", "rollout_verbs"]
 
 
 def why_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:

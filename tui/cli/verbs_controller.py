@@ -91,6 +91,7 @@ def cmd_controller(ctx: Context) -> int:
         allow_local_repos=tuple(args.allow_local_repo),
     )
     keeper = ShardKeeper(api, options, _now)
+    api.start_watching()
 
     count: Callable[[Operated], None] | None = None
     server: Any = None
@@ -129,6 +130,7 @@ def cmd_controller(ctx: Context) -> int:
         keeper_thread.join(timeout=args.renew + 5)
         # Between syncs: the loop has returned, so no sync of any shard runs now.
         keeper.release_all()
+        api.stop_watching()
         provider.close()
         if server is not None:
             server.shutdown()

@@ -171,6 +171,13 @@ def _refuse_empty(app: AppSpec) -> None:
 
 
 def cmd_status(ctx: Context) -> int:
+    if not ctx.args.path:
+        raise ValidationError(
+            "gitwave status",
+            "the following arguments are required: path",
+            hint="name a directory, repository or Application file; or --controller "
+            "for the apps a cluster's gitwave controller runs",
+        )
     statuses: list[_AppStatus] = []
     errors: list[tuple[str, GitwaveError]] = []
     for entry in chosen_apps(ctx, removed=True, listing=True):
