@@ -13,11 +13,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from gitwave.engine.errors import SourceError, ValidationError
+from gitwave.engine.lazy_module import LazyModule
 from gitwave.engine.source_url import redact_url
+
+if TYPE_CHECKING:
+    import git
+else:
+    # Imported on first push: reading apps (which import image automation) needs no GitPython.
+    git = LazyModule("git")
 
 # A branch name git accepts that cannot be read as an option (check-ref-format's rules).
 _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/+-]+(?<![./])(?<!\.lock)$")

@@ -262,6 +262,7 @@ NO_DATA_VERBS = [
     (("completion",), ("bash",)),
     (("sandbox", "aws-exec"), ("--", "true")),
     (("controller",), ()),
+    (("bootstrap",), (".", "clusters/dev")),
 ]
 
 

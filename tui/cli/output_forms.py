@@ -29,6 +29,7 @@ NO_DATA: dict[str, str] = {
     "cmd_complete": "it prints completions for the shell, one a line",
     "cmd_sandbox_aws_exec": "the command it runs prints what it prints",
     "cmd_controller": "it runs until stopped; --log-format json gives JSON logs",
+    "cmd_bootstrap": "it installs gitwave and says what it committed and synced, as flux bootstrap",
 }
 
 
