@@ -122,6 +122,16 @@ class Env:
         found = ControllerProcess(replica, proc)
         found.start_reading()
         self.procs.append(found)
+        # Started means running its loop: a signal sent earlier would test
+        # Python's startup, not the controller's shutdown.
+        wait_for(
+            f"replica {replica} running",
+            lambda: (
+                proc.poll() is not None
+                or any("gitwave controller: replica" in line for line in found.stderr)
+            ),
+            timeout=120,
+        )
         return found
 
     def application(self, name: str, *, automated: bool, namespace: str) -> None:
@@ -599,7 +609,11 @@ def test_kill_9_mid_sync_another_replica_resumes_without_rerunning_hooks(env: En
         )
 
     sync_operation()
-    wait_for("release 1 in history", lambda: len(env.status("hooked").get("history", [])) == 1)
+    wait_for(
+        "release 1 in history",
+        lambda: len(env.status("hooked").get("history", [])) == 1,
+        timeout=120,
+    )
 
     # Release 2: its sync runs the PreSync hook, then waits in wave 0 for a
     # load balancer that only the test can provide.

@@ -62,6 +62,16 @@ def cmd_controller(ctx: Context) -> int:
     from gitwave.providers.kubernetes import KubernetesProvider
     from gitwave.providers.kubernetes.controller_api import KubeControllerApi
 
+    # Taken first: a pod stopped while it connects and lists (a rollout, a
+    # node drain) still exits cleanly, releasing whatever it got, not by the
+    # default SIGTERM action.
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     args = ctx.args
     if args.shards < 1 or args.shards > 1024:
         raise ValidationError("--shards", f"must be 1 to 1024, got {args.shards}")
@@ -112,13 +122,6 @@ def cmd_controller(ctx: Context) -> int:
         clock=_now,
         audit=audit,
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     print(
         f"gitwave controller: replica {replica}, {args.shards} shards", file=sys.stderr, flush=True
     )
