@@ -66,6 +66,7 @@ from gitwave.tui.cli.verb_args import (
 # given anyway, they are refused rather than silently ignored.
 _SANDBOX_ONLY = "it works on the embedded sandbox only (a named one with --cluster)"
 
+
 class _VersionFlag(argparse.Action):
     """``--version``, as argparse's ``version`` action prints it; the version is
     read when the flag is given, not for every command (importlib.metadata and
