@@ -63,7 +63,6 @@ from gitwave.engine.source import (
     open_source,
     remote_urls,
 )
-from gitwave.engine.yamlio import Document
 
 # What reads Argo CD, Flux, ApplicationSet and ArtifactGenerator documents, and
 # expands HelmReleases, charts and postBuild, is imported where one is met: a
@@ -73,6 +72,7 @@ if TYPE_CHECKING:
     from gitwave.engine.apps.artifact_generator import ArtifactGenerator
     from gitwave.engine.apps.flux import FluxSource
     from gitwave.engine.render.postbuild import ObjectReader
+    from gitwave.engine.yamlio import Document
 
 
 def load_apps(
