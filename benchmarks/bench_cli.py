@@ -18,6 +18,11 @@ first run does). Cases:
                 every cache on disk warm
     plan-10k-cold  the same with the on-disk render cache emptied before each run
 
+Each case also reports what its process imports, from one more run with
+``PYTHONPROFILEIMPORTTIME``: ``modules`` (how many; the same under any load)
+and ``import_self_s`` (the sum of their own import times, as ``-X importtime``
+prints them, inflated by that option's bookkeeping: compare it with itself).
+
 Needs nothing but the venv (hyperfine is not used). The machine and its load
 are printed with the figures: on a shared 2-core machine they move by 2x.
 
@@ -104,6 +109,26 @@ def _run(argv: Sequence[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple
     return took, cpu
 
 
+def _imports(argv: Sequence[str], env: dict[str, str], ok: tuple[int, ...]) -> dict[str, float]:
+    """How many modules one ``gitwave ARGV`` process imports, and their own import time."""
+    done = subprocess.run(
+        [*COMMAND, *argv],
+        env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode not in ok:
+        raise SystemExit(f"gitwave {' '.join(argv)}: exit {done.returncode}\n{done.stderr}")
+    own = [
+        int(line.split("|")[0].split(":")[1])
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and line.split("|")[0].split(":")[1].strip().isdigit()
+    ]
+    return {"modules": len(own), "import_self_s": round(sum(own) / 1e6, 3)}
+
+
 def _figures(times: list[float], cpus: list[float]) -> dict[str, float]:
     ordered = sorted(times)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -182,7 +207,10 @@ def main() -> int:
                 if i:  # the first run warms bytecode and the caches
                     times.append(took)
                     cpus.append(cpu)
-            results[case.name] = _figures(times, cpus)
+            results[case.name] = {
+                **_figures(times, cpus),
+                **_imports(case.argv, env, case.ok_codes),
+            }
             if not args.json:
                 print(f"{case.name:14} {results[case.name]}", flush=True)
     finally:

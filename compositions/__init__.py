@@ -13,26 +13,13 @@ Public API: :func:`compose` → :class:`Composed`; :func:`resolve`,
 :class:`FunctionRegistry` and the function request/response types.
 """
 
+from typing import TYPE_CHECKING, Any
+
+# ``compose`` and ``references`` name both a submodule and a function: they are
+# bound here, or importing the submodule would leave the package attribute the
+# module. Both are light: compose imports the composition engine only for a
+# render that holds a definition.
 from gitwave.compositions.compose import compose, is_composed
-from gitwave.compositions.connection import ConnectionDetails
-from gitwave.compositions.functions import (
-    CompositionFunction,
-    FunctionError,
-    FunctionRequest,
-    FunctionResponse,
-    FunctionResult,
-    Ready,
-    Severity,
-)
-from gitwave.compositions.model import (
-    ANNOTATION_COMPOSITE,
-    Composed,
-    ComposedReadiness,
-    CompositeNode,
-    CompositeStatus,
-    Condition,
-    ConditionStatus,
-)
 from gitwave.compositions.references import (
     ANNOTATION_REFERENCES,
     PendingReference,
@@ -40,7 +27,63 @@ from gitwave.compositions.references import (
     resolve,
     unresolved,
 )
-from gitwave.compositions.registry import ENTRY_POINT_GROUP, FunctionRegistry
+
+# The names below are imported on first use (PEP 562), not with the package:
+# ``compose`` of a render with no XRD, Composition or RGD (most apps) needs
+# neither Crossplane's nor kro's engine, nor the function pipeline.
+if TYPE_CHECKING:
+    from gitwave.compositions.connection import ConnectionDetails
+    from gitwave.compositions.functions import (
+        CompositionFunction,
+        FunctionError,
+        FunctionRequest,
+        FunctionResponse,
+        FunctionResult,
+        Ready,
+        Severity,
+    )
+    from gitwave.compositions.model import (
+        ANNOTATION_COMPOSITE,
+        Composed,
+        ComposedReadiness,
+        CompositeNode,
+        CompositeStatus,
+        Condition,
+        ConditionStatus,
+    )
+    from gitwave.compositions.registry import ENTRY_POINT_GROUP, FunctionRegistry
+
+_WHERE = {
+    "ConnectionDetails": "connection",
+    "CompositionFunction": "functions",
+    "FunctionError": "functions",
+    "FunctionRequest": "functions",
+    "FunctionResponse": "functions",
+    "FunctionResult": "functions",
+    "Ready": "functions",
+    "Severity": "functions",
+    "ANNOTATION_COMPOSITE": "model",
+    "Composed": "model",
+    "ComposedReadiness": "model",
+    "CompositeNode": "model",
+    "CompositeStatus": "model",
+    "Condition": "model",
+    "ConditionStatus": "model",
+    "ENTRY_POINT_GROUP": "registry",
+    "FunctionRegistry": "registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
 
 __all__ = [
     "ANNOTATION_COMPOSITE",

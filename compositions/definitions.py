@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitwave.compositions.functions import FunctionError
+from gitwave.compositions.kinds import COMPOSITION, CROSSPLANE_GROUP, KRO_GROUP, RGD, XRD
 from gitwave.compositions.patch_and_transform import template_names
 from gitwave.compositions.schema import (
     SimpleSchemaError,
@@ -41,11 +42,6 @@ __all__ = [
     "parse_xrd",
 ]
 
-CROSSPLANE_GROUP = "apiextensions.crossplane.io"
-KRO_GROUP = "kro.run"
-XRD = (CROSSPLANE_GROUP, "CompositeResourceDefinition")
-COMPOSITION = (CROSSPLANE_GROUP, "Composition")
-RGD = (KRO_GROUP, "ResourceGraphDefinition")
 
 PATCH_AND_TRANSFORM = "function-patch-and-transform"
 _KRO_ID = re.compile(r"^[a-z][A-Za-z0-9]*$")

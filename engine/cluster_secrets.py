@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from gitwave.engine.clusters import Cluster, ClusterKind, pairs
 from gitwave.engine.errors import ValidationError
 
@@ -181,6 +179,8 @@ def parse_kubeconfig_secret(
     text = next((values[k] for k in keys if k in values), None)
     if text is None:
         raise ValidationError(subject, f"holds no kubeconfig under {' or '.join(keys)}")
+    import yaml  # a kubeconfig Secret is rare; PyYAML is 20 ms of every start
+
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError:

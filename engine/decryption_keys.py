@@ -12,7 +12,7 @@ Flux ``postBuild.substituteFrom`` are read from the target the same way
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.apps import AppSpec, render_app
 from gitwave.engine.errors import GitwaveError, ValidationError
@@ -20,10 +20,12 @@ from gitwave.engine.model import ResourceKey
 from gitwave.engine.provider import ServedAPIVersions, ServerVersion
 from gitwave.engine.render import Rendered
 from gitwave.engine.render.capabilities import target_capabilities
-from gitwave.engine.render.postbuild import ObjectReader
 from gitwave.engine.render.sops_keys import SopsKeys, using
 from gitwave.engine.render.sops_kms import KmsEndpoint, KmsSource, using_kms
 from gitwave.engine.router import ProviderRouter
+
+if TYPE_CHECKING:
+    from gitwave.engine.render.postbuild import ObjectReader  # postBuild loads when used
 
 
 def sops_keys_for(app: AppSpec, targets: ProviderRouter) -> SopsKeys | None:

@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from gitwave.engine.field_managers import field_managers
 from gitwave.engine.fieldpath import parse_diff_path, to_pointer
 from gitwave.engine.model import Action, FieldOp, Plan, ResourceKey
@@ -150,6 +148,8 @@ def ignore_rule_yaml(key: ResourceKey, pointers: Iterable[str]) -> str:
     if key.namespace:
         rule["namespace"] = key.namespace
     rule["jsonPointers"] = list(pointers)
+    import yaml  # for this one rule; PyYAML is 20 ms of every start
+
     text: str = yaml.dump(
         {"ignoreDifferences": [rule]},
         Dumper=yaml.CSafeDumper,

@@ -13,7 +13,6 @@ from gitwave.engine.apps.files import top_level_files
 from gitwave.engine.cluster_registry import RegisteredCluster
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.source import is_remote, open_source
-from gitwave.engine.yamlio import iter_documents
 
 Manifest = Mapping[str, Any]
 
@@ -58,6 +57,8 @@ def repo_secrets(location: str, *, revision: str | None = None) -> list[tuple[Ma
             text = file.read_text(encoding="utf-8")
             if "Secret" not in text:
                 continue
+            from gitwave.engine.yamlio import iter_documents  # PyYAML: only for a Secret
+
             documents = list(iter_documents(text, file=rel))
         except (GitwaveError, OSError, UnicodeDecodeError):
             continue

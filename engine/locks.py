@@ -27,7 +27,6 @@ import sqlite3
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -286,6 +285,8 @@ class AppLocks(Database):
                     thread, depth = _HELD[key]
                     _HELD[key] = (thread, depth - 1)
             return
+        import uuid  # with platform, 15 ms of a start that may take no lock
+
         token = uuid.uuid4().hex
         with _HELD_LOCK:
             _TOKENS.add(token)  # before the row can carry it

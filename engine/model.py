@@ -62,6 +62,20 @@ class ResourceKey:
     kind: str
     namespace: str
     name: str
+    # A plan of 10,000 objects hashes keys several hundred thousand times (graph,
+    # memo, router): the hash is taken once. Not a compared or printed field.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.group, self.kind, self.namespace, self.name)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[ResourceKey], tuple[str, str, str, str]]:
+        # Rebuilt from its four strings: a pickled hash would be another
+        # process's (str hashes are salted per process).
+        return (ResourceKey, (self.group, self.kind, self.namespace, self.name))
 
     def __str__(self) -> str:
         return f"{self.group}/{self.kind}/{self.namespace}/{self.name}"

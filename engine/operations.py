@@ -32,13 +32,11 @@ import dataclasses
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-
-import tenacity
+from typing import TYPE_CHECKING
 
 from gitwave.engine import plan_filters, prune_guard
 from gitwave.engine.app_children import ChildrenStore, note_sync, owner_text
@@ -105,6 +103,9 @@ from gitwave.engine.sync_request import (
 )
 from gitwave.engine.sync_windows import utc_now
 from gitwave.engine.validate import preflight
+
+if TYPE_CHECKING:
+    import tenacity  # annotations only; engine.retry runs the loops
 
 __all__ = [
     "DEFAULT_WAVE_TIMEOUT_S",
@@ -324,6 +325,8 @@ def sync(
                 ran, _ = plan_filters.without_done_hooks(
                     ran, ledger.hooks_done(app.name, ran.revision)
                 )
+            import uuid  # with platform, 15 ms of every start
+
             token = uuid.uuid4().hex
             ran = with_hook_runs(ran, token)
             run_sink = HookRecorder(ran, ledger, sink, token=token)

@@ -22,11 +22,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-import tenacity
+from typing import TYPE_CHECKING, TypeVar
 
 from gitwave.engine.apps import RetrySpec
+from gitwave.engine.lazy_module import LazyModule
+
+if TYPE_CHECKING:
+    import tenacity
+else:
+    tenacity = LazyModule("tenacity")  # imported by the first retry loop, not every command
 
 T = TypeVar("T")
 

@@ -94,6 +94,16 @@ def test_answers_without_heavy_imports(case: Case) -> None:
     assert sorted(m for m in HEAVY if m in modules) == []
 
 
+@pytest.mark.parametrize("argv", [("--help",), ("plna",)], ids=["help", "mistyped"])
+def test_only_the_version_flag_reads_the_installed_version(argv: tuple[str, ...]) -> None:
+    # importlib.metadata scans the installed packages: --version reads it when
+    # given, not every command at parser build.
+    assert "importlib.metadata" not in set(_probe(*argv)["modules"])  # type: ignore[arg-type]
+    version = _probe("--version")
+    assert str(version["out"]).startswith("gitwave ")
+    assert "importlib.metadata" in set(version["modules"])  # type: ignore[arg-type]
+
+
 def test_a_verb_still_runs_its_function() -> None:
     # The lazy stand-ins must reach the real verb: `version -o json` is printed
     # by verbs_meta, which --help never imports.
@@ -136,7 +146,8 @@ def test_an_app_without_cloud_objects_never_starts_the_aws_emulator(
 
 # What planning plain YAML in a Git work tree at HEAD never needs: graph
 # algorithms (networkx), GitPython (three `git` commands answer), cryptography
-# (no Secret, no SealedSecret), the cloud and cluster clients, the TUI.
+# (no Secret, no SealedSecret), the cloud and cluster clients, the TUI, and the
+# parts of the engine that read other kinds of apps and sources.
 NOT_FOR_PLAIN_YAML = (
     "networkx",
     "git",
@@ -148,6 +159,34 @@ NOT_FOR_PLAIN_YAML = (
     "textual",
     "cel",
     "prompt_toolkit",
+    # A render with no XRD, Composition or RGD: not the composition engine.
+    "gitwave.compositions.crossplane",
+    "gitwave.compositions.kro",
+    "gitwave.compositions.definitions",
+    "gitwave.compositions.registry",
+    "gitwave.compositions.patch_and_transform",
+    # A directory of manifests: no Helm, Kustomize or postBuild, and (rendered
+    # from the disk cache or not) neither an Argo CD, Flux, ApplicationSet,
+    # HelmRelease nor ArtifactGenerator reader, nor an OCI pull.
+    "gitwave.engine.render.helm",
+    "gitwave.engine.render.kustomize",
+    "gitwave.engine.render.charts",
+    "gitwave.engine.render.postbuild",
+    "gitwave.engine.apps.argo",
+    "gitwave.engine.apps.flux",
+    "gitwave.engine.apps.appset",
+    "gitwave.engine.apps.generators",
+    "gitwave.engine.apps.helmrelease",
+    "gitwave.engine.apps.artifact_generator",
+    "gitwave.engine.source_oci",
+    "gitwave.engine.images",
+    "gitwave.engine.controller.objects",
+    # No metric measured (urllib.request brings http.client and ssl), no retry
+    # loop, no progress spinner, no --version.
+    "urllib.request",
+    "tenacity",
+    "rich.status",
+    "importlib.metadata",
 )
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from gitwave.engine.apps.argo import parse_argo
+from gitwave.engine.apps.doc_kinds import is_app_set
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.generators import Context, Params, deep_merge, generate
 from gitwave.engine.apps.holder import Holder, open_repository
@@ -77,15 +78,6 @@ class CurrentTargetOnly:
 
     def clusters(self) -> Sequence[Cluster]:
         return (Cluster(name=IN_CLUSTER_NAME, server=IN_CLUSTER_SERVER, kind=ClusterKind.CURRENT),)
-
-
-def is_app_set(doc: Any) -> bool:
-    """True for an argoproj.io ``ApplicationSet`` document."""
-    return (
-        isinstance(doc, Mapping)
-        and str(doc.get("apiVersion", "")).rpartition("/")[0] == ARGO_GROUP
-        and doc.get("kind") == "ApplicationSet"
-    )
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,6 @@ from gitwave.engine.model import Resource, ResourceKey
 from gitwave.engine.names import SUBDOMAIN_MAX
 from gitwave.engine.source_oci import OciArtifactRef, pull_artifact
 
-EXTENSIONS_GROUP = "source.extensions.fluxcd.io"
 # What gitwave reads an ArtifactGenerator's sources from (Flux also allows Bucket).
 SOURCE_KINDS = ("GitRepository", "OCIRepository")
 _ALIAS = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -99,14 +98,6 @@ class BuiltArtifact:
     name: str
     path: Path
     revision: str
-
-
-def is_artifact_generator(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and str(value.get("apiVersion", "")).rpartition("/")[0] == EXTENSIONS_GROUP
-        and value.get("kind") == "ArtifactGenerator"
-    )
 
 
 def parse_artifact_generator(doc: Mapping[str, Any], where: str) -> ArtifactGenerator:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.apps.model import ARGO_GROUP, FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP
 from gitwave.engine.errors import GitwaveError, SourceError
-from gitwave.engine.yamlio import Document, iter_documents
+
+if TYPE_CHECKING:
+    # Parsed only when a file names an app group (PyYAML: 20 ms of a start).
+    from gitwave.engine.yamlio import Document
 
 FLUX_EXTENSIONS_GROUP = "source.extensions.fluxcd.io"  # ArtifactGenerator
 
@@ -34,6 +37,8 @@ def app_documents(file: Path, rel: str) -> tuple[list[Document], GitwaveError | 
         text = file.read_text(encoding="utf-8")
         if not _APP_MARKER.search(text):
             return [], None
+        from gitwave.engine.yamlio import iter_documents
+
         return list(iter_documents(text, file=rel)), None
     except GitwaveError as exc:
         return [], exc

@@ -39,6 +39,9 @@ from typing import Any
 
 import yaml
 
+from gitwave.engine.apps.doc_kinds import has_helm_releases, is_flux_source
+from gitwave.engine.apps.doc_kinds import is_helm_release as _is_release
+from gitwave.engine.apps.doc_kinds import is_helm_source as _is_helm_source
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.flux import parse_git_repository
 from gitwave.engine.apps.helmrelease_post import (
@@ -85,11 +88,6 @@ _CRD_POLICIES = ("Skip", "Create", "CreateReplace")
 _HELM_HOOK = "helm.sh/hook"
 # The layer of a chart pushed by ``helm push``.
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
-
-
-def has_helm_releases(rendered: Rendered) -> bool:
-    """True when ``rendered`` holds a HelmRelease (or a Flux Helm source) to expand."""
-    return any(_is_release(r) or _is_helm_source(r) for r in rendered.resources)
 
 
 def expand_helm_releases(
@@ -624,18 +622,6 @@ def _is_hook(resource: Resource) -> bool:
     return _HELM_HOOK in resource.annotations or "argocd.argoproj.io/hook" in resource.annotations
 
 
-def _is_release(resource: Resource) -> bool:
-    return resource.key.group == HELM_GROUP and resource.key.kind == "HelmRelease"
-
-
-def _is_helm_source(resource: Resource) -> bool:
-    return resource.key.group == FLUX_SOURCE_GROUP and resource.key.kind in (
-        "HelmRepository",
-        "OCIRepository",
-        "HelmChart",
-    )
-
-
 # Finds a Flux source object defined elsewhere in what was loaded (None: nowhere).
 SourceLookup = Callable[[ResourceKey], Resource | None]
 
@@ -674,11 +660,6 @@ class SourceBook:
                     if is_flux_source(resource):
                         self._known.setdefault(resource.key, resource)
             return self._known.get(key)
-
-
-def is_flux_source(resource: Resource) -> bool:
-    """A source a HelmRelease may name: HelmRepository, OCIRepository, HelmChart, GitRepository."""
-    return resource.key.group == FLUX_SOURCE_GROUP and resource.key.kind in _SOURCE_KINDS
 
 
 __all__ = [

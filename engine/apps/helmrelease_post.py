@@ -11,13 +11,13 @@ from typing import Any
 
 import yaml
 
+from gitwave.engine.apps.doc_kinds import HELM_GROUP
 from gitwave.engine.errors import RenderError, ValidationError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.directory import Doc, parse_yaml
 from gitwave.engine.render.kustomize import kustomize_command
 from gitwave.engine.render.tools import run_tool
 
-HELM_GROUP = "helm.toolkit.fluxcd.io"
 LABEL_NAME = f"{HELM_GROUP}/name"
 LABEL_NAMESPACE = f"{HELM_GROUP}/namespace"
 

@@ -13,17 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gitwave.engine.apps.appset import CurrentTargetOnly, LoadedSet, SetLoader, is_app_set
-from gitwave.engine.apps.argo import parse_argo
-from gitwave.engine.apps.artifact_generator import (
-    ArtifactGenerator,
-    artifact_store,
-    external_artifacts,
-    is_artifact_generator,
-    parse_artifact_generator,
-)
 from gitwave.engine.apps.broken import (
     AppSet,
     BrokenApp,
@@ -31,14 +24,13 @@ from gitwave.engine.apps.broken import (
     source_ref_name,
     without_broken_dependencies,
 )
-from gitwave.engine.apps.files import app_documents, app_kind, top_level_files
-from gitwave.engine.apps.flux import FluxSource, parse_flux, parse_git_repository
-from gitwave.engine.apps.helmrelease import (
-    SourceBook,
-    expand_helm_releases,
+from gitwave.engine.apps.doc_kinds import (
     has_helm_releases,
+    is_app_set,
+    is_artifact_generator,
     is_flux_source,
 )
+from gitwave.engine.apps.files import app_documents, app_kind, top_level_files
 from gitwave.engine.apps.holder import Holder
 from gitwave.engine.apps.implicit import implicit_for
 from gitwave.engine.apps.model import (
@@ -60,8 +52,6 @@ from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, RenderError, SourceError, ValidationError
 from gitwave.engine.model import Resource, ResourceKey, SourceRef
 from gitwave.engine.render import Rendered, RenderTool, render, render_chart
-from gitwave.engine.render.charts import fetched_chart_checkout
-from gitwave.engine.render.postbuild import ObjectReader, apply_post_build, variables_for
 from gitwave.engine.source import (
     Checkout,
     allowed_local_repos,
@@ -73,7 +63,16 @@ from gitwave.engine.source import (
     open_source,
     remote_urls,
 )
-from gitwave.engine.yamlio import Document
+
+# What reads Argo CD, Flux, ApplicationSet and ArtifactGenerator documents, and
+# expands HelmReleases, charts and postBuild, is imported where one is met: a
+# directory of plain manifests (an implicit app) loads none of it.
+if TYPE_CHECKING:
+    from gitwave.engine.apps.appset import LoadedSet, SetLoader
+    from gitwave.engine.apps.artifact_generator import ArtifactGenerator
+    from gitwave.engine.apps.flux import FluxSource
+    from gitwave.engine.render.postbuild import ObjectReader
+    from gitwave.engine.yamlio import Document
 
 
 def load_apps(
@@ -217,6 +216,8 @@ def checkout_for(app: AppSpec, *, cache_dir: Path | None = None) -> Checkout:
     """Open (fetch if needed) the source ``app`` renders from, at its revision
     (a chart from a Helm repository: its directory in the chart cache)."""
     if app.source.render.chart is not None:
+        from gitwave.engine.render.charts import fetched_chart_checkout
+
         return fetched_chart_checkout(app.source.render.chart, where=app.where)
     return open_source(
         app.source.fetch_from, revision=app.source.fetch_revision, cache_dir=cache_dir
@@ -245,10 +246,14 @@ def render_app(
         return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
     checkout, rendered = _own_objects(app, cache_dir)
     if app.post_build is not None:
+        from gitwave.engine.render.postbuild import apply_post_build, variables_for
+
         variables = variables_for(app.post_build, read)
         rendered = apply_post_build(rendered, app.post_build, variables, app.source.render)
     if has_helm_releases(rendered):
         # gitwave plays helm-controller: each HelmRelease becomes its chart's objects.
+        from gitwave.engine.apps.helmrelease import expand_helm_releases
+
         rendered = expand_helm_releases(
             rendered,
             checkout=checkout,
@@ -347,7 +352,7 @@ class _Loader:
         self.broken: list[BrokenApp] = []
         self.location_known = True  # see top_level
         self.projects = ProjectBook()
-        self.sets = SetLoader(clusters or CurrentTargetOnly(), local_repos, cache_dir)
+        self._clusters = clusters
         # Every Kustomization found in a ``flux bootstrap`` tree, read or not.
         self.flux_tree_names: set[str] = set()
         # Every Flux source object read (top-level files, Kustomization renders):
@@ -356,6 +361,13 @@ class _Loader:
         # The ExternalArtifacts ArtifactGenerators built: (namespace, name) ->
         # (directory, file:line), for a HelmRelease's chartRef.
         self.built_artifacts: dict[tuple[str, str], tuple[Path, str]] = {}
+
+    @cached_property
+    def sets(self) -> SetLoader:
+        """The ApplicationSet loader, made when the first set is met."""
+        from gitwave.engine.apps.appset import CurrentTargetOnly, SetLoader
+
+        return SetLoader(self._clusters or CurrentTargetOnly(), self.local_repos, self.cache_dir)
 
     def _pool(self, resources: Sequence[Resource]) -> None:
         for resource in resources:
@@ -392,6 +404,8 @@ class _Loader:
                     continue  # that app fails on its own; its sources are unknown
             return found
 
+        from gitwave.engine.apps.helmrelease import SourceBook
+
         book = SourceBook(self.flux_sources.values(), more, self.built_artifacts)
 
         def give(app: AppSpec) -> AppSpec:
@@ -423,6 +437,10 @@ class _Loader:
     ) -> list[FluxSource]:
         """The ExternalArtifacts the ArtifactGenerators build (engine/artifact_generator.py);
         a generator that fails is reported and its Kustomizations find no source."""
+        if not generators:
+            return []
+        from gitwave.engine.apps.artifact_generator import external_artifacts
+
         return external_artifacts(
             generators,
             sources,
@@ -460,8 +478,14 @@ class _Loader:
                             )
                         )
                     elif is_artifact_generator(doc.value):
+                        from gitwave.engine.apps.artifact_generator import (
+                            parse_artifact_generator,
+                        )
+
                         generators.append(parse_artifact_generator(doc.value, where))
                     elif kind == "Application":
+                        from gitwave.engine.apps.argo import parse_argo
+
                         argo.append(parse_argo(doc.value, SourceRef(rel, doc.line), holder.resolve))
                     elif kind == "AppProject":
                         self.projects.read(doc.value, SourceRef(rel, doc.line))
@@ -469,6 +493,8 @@ class _Loader:
                         flux_docs.append((doc, rel))
                     elif kind == "GitRepository":
                         self._pool_document(doc, rel)
+                        from gitwave.engine.apps.flux import parse_git_repository
+
                         sources.append(parse_git_repository(doc.value, where, holder.resolve))
                     elif kind in _HELM_SOURCE_KINDS:
                         self._pool_document(doc, rel)
@@ -500,6 +526,9 @@ class _Loader:
                 )
                 continue
             try:
+                from gitwave.engine.apps.artifact_generator import artifact_store
+                from gitwave.engine.apps.flux import parse_flux
+
                 app = self._namespaced(parse_flux(doc.value, origin, holder.resolve, sources))
                 check_local_repo(
                     app.source.fetch_from,
@@ -553,6 +582,8 @@ class _Loader:
         directory = target / BOOTSTRAP_DIR if target.is_dir() else None
         if directory is None or not directory.is_dir():
             return [], set()
+        from gitwave.engine.apps.flux import parse_flux, parse_git_repository
+
         checkout = holder.checkout
         kustomizations: list[tuple[Document, str]] = []
         for file in top_level_files(directory):
@@ -592,6 +623,8 @@ class _Loader:
         as kustomize-controller applies them; marked ``flux_tree``. A render that
         fails, or a child that cannot be read, makes ``app`` broken (nothing of
         it is pruned on a partial view)."""
+        from gitwave.engine.apps.flux import parse_flux, parse_git_repository
+
         app = self._namespaced(replace(app, flux_tree=True))
         if depth > MAX_APP_DEPTH or any(_identity(a) == _identity(app) for a in chain):
             loop = " -> ".join(a.where for a in (*chain, app))
@@ -701,6 +734,8 @@ class _Loader:
                 sets.append(self._set(self.sets.load(resource.manifest, origin, holder)))
             except GitwaveError as exc:  # the set fails alone; its apps are unknown
                 self._fail(definition_name(resource.manifest, str(origin)), exc)
+        from gitwave.engine.apps.argo import parse_argo
+
         for resource in child_resources:
             try:
                 children.append(

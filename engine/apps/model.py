@@ -13,15 +13,19 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gitwave.engine.apps.projects import DEFAULT_PROJECT, AppProject
 from gitwave.engine.diff import IgnoreDifference, ignore_pointers
 from gitwave.engine.health.policy import HealthPolicy
 from gitwave.engine.model import Owner, Propagation, Resource, ResourceKey, SourceRef
 from gitwave.engine.render import RenderOptions
-from gitwave.engine.render.postbuild import PostBuild
 from gitwave.engine.source import normalise_repo_url, redact_url
+
+if TYPE_CHECKING:
+    # An annotation only: postBuild's substitution (and PyYAML, the renderers it
+    # reads documents with) loads when a Flux app has one.
+    from gitwave.engine.render.postbuild import PostBuild
 
 MAX_APP_DEPTH = 8
 ARGO_GROUP = "argoproj.io"

@@ -25,7 +25,6 @@ from gitwave.engine.policy import rego, vap
 from gitwave.engine.policy.model import Action, Check, Finding, PolicyLoadError
 from gitwave.engine.policy.vap_match import Request, guess_resource
 from gitwave.engine.scope import is_cluster_scoped, scopes_from_crds
-from gitwave.engine.yamlio import iter_documents
 
 PROVENANCE = "gitwave.dev/provenance"
 PLAINTEXT_HINT = (
@@ -58,6 +57,8 @@ def load_policy_dirs(dirs: Iterable[str]) -> PolicySet:
             raise PolicyLoadError(text_dir, f"cannot read the policy directory: {err}") from None
         modules += found_modules
         rego.merge_data(data, (), found_data)
+        from gitwave.engine.yamlio import iter_documents  # PyYAML: only with a policy dir
+
         for path in sorted([*root.rglob("*.yaml"), *root.rglob("*.yml"), *root.rglob("*.json")]):
             text = path.read_text(encoding="utf-8")
             try:

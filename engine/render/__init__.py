@@ -31,14 +31,11 @@ Where each job lives::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from gitwave.engine.errors import RenderError
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.cache import CACHE, cache_key, clear_render_cache, disk_cache, disk_key
-from gitwave.engine.render.directory import directory_docs, manifest_files, walk_tree
-from gitwave.engine.render.helm import chart_source_docs, helm_docs
-from gitwave.engine.render.kustomize import check_kustomization, kustomize_command, kustomize_docs
-from gitwave.engine.render.resources import to_resources
-from gitwave.engine.render.sops import Decryption, DecryptionProvider
 from gitwave.engine.render.values import (
     KUSTOMIZATION_FILES,
     ChartSource,
@@ -50,6 +47,35 @@ from gitwave.engine.render.values import (
     ValueRepo,
 )
 from gitwave.engine.source import Checkout, safe_join
+
+# The renderers are imported when a render runs, and these names on first use
+# (PEP 562): a render read back from the cache (a fresh `gitwave status` or
+# `plan` of an unchanged commit) needs neither helm, kustomize nor sops.
+if TYPE_CHECKING:
+    from gitwave.engine.render.directory import manifest_files, walk_tree
+    from gitwave.engine.render.kustomize import check_kustomization, kustomize_command
+    from gitwave.engine.render.sops import Decryption, DecryptionProvider
+
+_WHERE = {
+    "manifest_files": "directory",
+    "walk_tree": "directory",
+    "check_kustomization": "kustomize",
+    "kustomize_command": "kustomize",
+    "Decryption": "sops",
+    "DecryptionProvider": "sops",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
 
 _DEFAULT_OPTIONS = RenderOptions()
 
@@ -81,11 +107,19 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
                 CACHE.put(key, cached)
         if cached is not None:
             return cached
+    from gitwave.engine.render.resources import to_resources
+
     if tool is RenderTool.KUSTOMIZE:
+        from gitwave.engine.render.kustomize import kustomize_docs
+
         docs = kustomize_docs(checkout, target, rel, options)
     elif tool is RenderTool.HELM:
+        from gitwave.engine.render.helm import helm_docs
+
         docs = helm_docs(checkout, target, rel, options)
     else:
+        from gitwave.engine.render.directory import directory_docs
+
         docs = directory_docs(checkout, target, rel, options)
     resources = to_resources(docs, options)
     result = Rendered(
@@ -109,6 +143,9 @@ def render_chart(options: RenderOptions, *, where: str) -> tuple[Checkout, Rende
     Raises RenderError naming ``where`` and the URL when it cannot be fetched."""
     if options.chart is None:
         raise RenderError(SourceRef(where), "no chart to render")
+    from gitwave.engine.render.helm import chart_source_docs
+    from gitwave.engine.render.resources import to_resources
+
     chart, docs = chart_source_docs(options.chart, options, where=where)
     checkout = Checkout(root=chart.directory, revision=chart.digest, dirty=False, url=chart.url)
     resources = to_resources(docs, options)

@@ -20,8 +20,6 @@ from collections.abc import Hashable
 from pathlib import Path
 
 from gitwave.engine.render.disk_cache import DiskRenderCache, default_render_cache_dir
-from gitwave.engine.render.helm import chart_capabilities, helm_command
-from gitwave.engine.render.kustomize import kustomize_command
 from gitwave.engine.render.values import Rendered, RenderOptions, RenderTool
 from gitwave.engine.source import Checkout
 
@@ -71,6 +69,8 @@ def cache_key(
     if tool is RenderTool.HELM:
         # A chart renders what the target serves (``.Capabilities``): a CRD
         # installed since the last render changes its output.
+        from gitwave.engine.render.helm import chart_capabilities
+
         capabilities = chart_capabilities()
         served = "\n".join((capabilities.kube_version, *capabilities.api_versions))
         key += (hashlib.sha256(served.encode()).hexdigest(),)
@@ -117,11 +117,17 @@ def _code_identity() -> tuple[int, ...]:
 
 def _tool_identity(tool: RenderTool) -> tuple[str, int]:
     """The binary a tool runs and its mtime: a new binary version invalidates the cache."""
+    # The renderers are imported for their tool only: a directory of YAML (and a
+    # render read back from the disk cache) needs neither helm nor kustomize.
     binary: str | None
     if tool is RenderTool.KUSTOMIZE:
+        from gitwave.engine.render.kustomize import kustomize_command
+
         command = kustomize_command()
         binary = command[0] if command else None
     elif tool is RenderTool.HELM:
+        from gitwave.engine.render.helm import helm_command
+
         binary = helm_command()
     else:
         return ("directory", 1)

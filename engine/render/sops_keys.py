@@ -26,8 +26,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from gitwave.engine.errors import ValidationError
 
 AGE_SUFFIX = ".agekey"
@@ -122,6 +120,8 @@ class SopsKeys:
 
 
 def _aws_credentials(value: bytes, source: str) -> dict[str, str]:
+    import yaml  # only for an AWS KMS entry; PyYAML is 20 ms of a start
+
     try:
         parsed = yaml.safe_load(value.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError):

@@ -5,9 +5,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitwave.engine.model import Resource, ResourceKey
-from gitwave.engine.render.sops import Decryption
+
+if TYPE_CHECKING:
+    # An annotation only: the sops module (and its key handling, PyYAML) loads
+    # when an app decrypts, not with every render value.
+    from gitwave.engine.render.sops import Decryption
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 

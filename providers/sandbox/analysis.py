@@ -24,15 +24,18 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import json
 import math
 import re
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import urllib.request
 
 MAX_ANSWER_BYTES = 1 << 20
 DEFAULT_TIMEOUT_S = 10.0
@@ -66,23 +69,33 @@ class AnalysisError(Exception):
 
 def http_get(url: str, headers: Mapping[str, str], timeout: float) -> bytes:
     """``Fetch`` over the network: only http(s), at most 1 MiB."""
+    import urllib.request
+
     check_url(url)
     request = urllib.request.Request(url, headers=dict(headers), method="GET")
-    with _OPENER.open(request, timeout=timeout) as answer:
+    with _opener().open(request, timeout=timeout) as answer:
         body: bytes = answer.read(MAX_ANSWER_BYTES + 1)
     if len(body) > MAX_ANSWER_BYTES:
         raise AnalysisError(f"the answer of {url} is larger than 1 MiB")
     return body
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow a redirect only to another http(s) URL (urllib would follow ftp too)."""
+@functools.cache
+def _opener() -> urllib.request.OpenerDirector:
+    # urllib.request (with http.client and ssl) is imported for the first
+    # measurement, not with the sandbox: `gitwave status` never measures.
+    import urllib.request
 
-    def redirect_request(  # type: ignore[no-untyped-def]
-        self, req, fp, code, msg, headers, newurl
-    ):
-        check_url(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    class HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        """Follow a redirect only to another http(s) URL (urllib would follow ftp too)."""
+
+        def redirect_request(  # type: ignore[no-untyped-def]
+            self, req, fp, code, msg, headers, newurl
+        ):
+            check_url(newurl)
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return urllib.request.build_opener(HttpOnlyRedirects())
 
 
 def check_url(url: str) -> None:
@@ -90,8 +103,6 @@ def check_url(url: str) -> None:
     if scheme not in ("http", "https"):
         raise AnalysisError(f"only http and https URLs are measured, not {url!r}")
 
-
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects())
 
 _ARG = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
 

@@ -14,7 +14,6 @@ and each depends on the previous one's result.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +57,12 @@ BOOTSTRAP_MANAGER = "sandbox-bootstrap"
 BOOTSTRAP_NAMESPACES = ("default", "kube-system")
 
 _NOT_SPEC = frozenset({"metadata", "status", "apiVersion", "kind"})
+
+
+def _new_uid() -> str:
+    import uuid  # with platform, 15 ms of a start that may create nothing
+
+    return str(uuid.uuid4())
 
 
 def rfc3339(seconds: float) -> str:
@@ -213,7 +218,7 @@ class Lifecycle:
         if dry_run:
             meta = new["metadata"]
             if row is None:
-                meta.update(uid=str(uuid.uuid4()), creationTimestamp=stamp, generation=1)
+                meta.update(uid=_new_uid(), creationTimestamp=stamp, generation=1)
             elif _bumps_generation(row.manifest, new):
                 meta["generation"] = int(meta.get("generation") or 0) + 1
             return ChangeSetEntry(key, action, live=Live(key, new, str(row.rv) if row else ""))
@@ -271,7 +276,7 @@ class Lifecycle:
         if key.namespace:
             meta["namespace"] = key.namespace
         if old is None:
-            meta["uid"] = str(uuid.uuid4())
+            meta["uid"] = _new_uid()
             meta["creationTimestamp"] = rfc3339(now)
             meta["generation"] = 1
         else:

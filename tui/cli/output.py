@@ -9,18 +9,17 @@ are printed as dumped, byte for byte.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
-import yaml
 from rich.console import Console, RenderableType
 from rich.segment import Segment, Segments
-from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
@@ -29,6 +28,10 @@ from gitwave.engine.fleet_run import Finished, Outcome
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
 from gitwave.engine.sync import SyncResult
 from gitwave.tui.formatting import revision_text
+
+if TYPE_CHECKING:
+    import yaml
+    from rich.status import Status  # the spinner loads with the first progress line
 
 # A table is as wide as its widest row, whatever the terminal: like kubectl,
 # lines are never wrapped or cut, the terminal wraps them if it must.
@@ -117,22 +120,30 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     return grid
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     style = "|" if "\n" in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-_Dumper.add_representer(str, _str_presenter)
+@functools.cache
+def _yaml_dumper() -> type[yaml.SafeDumper]:
+    # PyYAML loads for the first YAML printed (20 ms of every start otherwise).
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    Dumper.add_representer(str, _str_presenter)
+    return Dumper
 
 
 def dump(value: Any, fmt: str) -> str:
     """``value`` as JSON or YAML (multi-document for a list with ``yaml-stream``)."""
     if fmt == "json":
         return json.dumps(value, indent=2, sort_keys=False, default=str)
+    import yaml
+
+    _Dumper = _yaml_dumper()
     if fmt == "yaml-stream":
         return "---\n".join(
             yaml.dump(v, Dumper=_Dumper, sort_keys=False, default_flow_style=False) for v in value
@@ -180,6 +191,8 @@ class Progress:
         line = Text(text, no_wrap=True, overflow="ellipsis")
         with self._lock:
             if self._status is None:
+                from rich.status import Status
+
                 self._status = Status(line, console=self._console)
                 self._status.start()
             else:
