@@ -36,6 +36,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -236,12 +237,7 @@ class Cluster:
 
     def count_ready(self, resource: str, namespace: str, condition: str) -> int:
         return sum(
-            1
-            for item in self.items(resource, namespace)
-            if any(
-                c.get("type") == condition and c.get("status") == "True"
-                for c in (item.get("status") or {}).get("conditions") or []
-            )
+            1 for item in self.items(resource, namespace) if _condition(item, condition) == "True"
         )
 
     def fresh_namespace(self, namespace: str) -> None:
@@ -250,6 +246,24 @@ class Cluster:
 
     def delete_namespace(self, namespace: str) -> None:
         self.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--timeout=900s")
+
+
+def _conditions(item: dict[str, Any], condition: str) -> list[dict[str, Any]]:
+    found = (item.get("status") or {}).get("conditions") or []
+    return [c for c in found if c.get("type") == condition]
+
+
+def _condition(item: dict[str, Any], condition: str) -> str:
+    """The status of ``condition`` on ``item`` (``True``/``False``/``Unknown``), or ``""``."""
+    return next((str(c.get("status")) for c in _conditions(item, condition)), "")
+
+
+def _message(item: dict[str, Any], condition: str) -> str:
+    return next((str(c.get("message", "")) for c in _conditions(item, condition)), "")
+
+
+def _artifacts(directory: str, names: list[str]) -> list[str]:
+    return ["artifacts"] if Path(directory).name == "flux" else []
 
 
 @dataclass
@@ -342,10 +356,16 @@ def run_flux(
             rss = flux.rss_mib()
             note = ", ".join(f"{k} {v:.0f} MiB" for k, v in sorted(rss.items()))
             if done is None:
-                ready = cluster.count_ready(
-                    "kustomizations.kustomize.toolkit.fluxcd.io", namespace, "Ready"
-                )
-                result = Result(None, sum(rss.values()), f"{ready}/{n} Ready after {timeout:.0f} s")
+                items = cluster.items("kustomizations.kustomize.toolkit.fluxcd.io", namespace)
+                ready = sum(1 for item in items if _condition(item, "Ready") == "True")
+                # Why not: the first messages, and the logs kept past the temporary dir.
+                why = sorted({_message(item, "Ready") for item in items} - {""})[:2]
+                source = cluster.items("gitrepositories.source.toolkit.fluxcd.io", namespace)
+                why += [f"GitRepository: {_message(item, 'Ready')}" for item in source]
+                kept = Path(tempfile.gettempdir()) / f"bench-fleet-flux-{n}"
+                shutil.copytree(flux_dir, kept, dirs_exist_ok=True, ignore=_artifacts)
+                note = f"{ready}/{n} Ready after {timeout:.0f} s (logs: {kept}): "
+                result = Result(None, sum(rss.values()), note + " / ".join(why)[:400])
             else:
                 result = Result(done - started, sum(rss.values()), note)
         finally:
