@@ -21,9 +21,15 @@ once per size and served by ``git http-backend`` on 127.0.0.1
 - Flux: source-controller and kustomize-controller v1.9.6 (benchmarks/peers.py),
   started fresh for each size, out of cluster; the clock starts at
   ``kubectl apply`` of the GitRepository and the Kustomizations; Ready = every
-  Kustomization has Ready=True (polled once a second with one list).
+  Kustomization has Ready=True (polled once a second with one list request
+  from this process).
 - kubectl: ``kubectl apply --server-side -R -f apps/`` then every Deployment
-  Available (polled with one list every 0.2 s).
+  Available (polled with one list every 0.5 s).
+
+Beside the times: each tool's own CPU time (gitwave's process, Flux's two
+controllers, the ``kubectl apply``) and the control plane's (its processes'
+CPU from the tool's start, Flux's controllers' start included, to all
+Ready), since on 2 cores the tools and the API server share the same CPU.
 
 Every tool starts from an empty namespace of its own run (``fleet-<pid>-<size>``,
 deleted and waited for between tools; the cluster is shared), so the commit
@@ -36,6 +42,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -55,6 +62,11 @@ BIN = Path(sys.executable).parent
 KUBECTL = BIN / "kubectl"
 GITWAVE = BIN / "gitwave"
 CONTEXT = "gitwave-test"
+LIST_PATHS = {  # what Cluster.items lists, by the resource's kubectl name
+    "deployments": "/apis/apps/v1",
+    "kustomizations.kustomize.toolkit.fluxcd.io": "/apis/kustomize.toolkit.fluxcd.io/v1",
+    "gitrepositories.source.toolkit.fluxcd.io": "/apis/source.toolkit.fluxcd.io/v1",
+}
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@127.0.0.1",
@@ -216,8 +228,14 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 class Cluster:
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, pids: dict[str, int] | None = None) -> None:
         self.kubeconfig = kubeconfig
+        self.pids = pids or {}  # the control plane's processes, for its CPU time
+        self._api: Any = None
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the control plane's processes have used so far."""
+        return sum(_process_cpu(pid) for pid in self.pids.values())
 
     def kubectl(self, *args: str, timeout: float = 1200) -> str:
         proc = subprocess.run(
@@ -231,8 +249,24 @@ class Cluster:
         return proc.stdout
 
     def items(self, resource: str, namespace: str) -> list[dict[str, Any]]:
-        out = self.kubectl("get", resource, "-n", namespace, "-o", "json")
-        items: list[dict[str, Any]] = json.loads(out)["items"]
+        """One list request from this process. Not ``kubectl get``: polled every
+        0.2 s, a kubectl process decoding 1000 objects took a core's worth of
+        CPU from the tools being measured."""
+        if self._api is None:
+            from kubernetes import config
+
+            self._api = config.new_client_from_config(
+                config_file=str(self.kubeconfig), context=CONTEXT
+            )
+        path = f"{LIST_PATHS[resource]}/namespaces/{namespace}/{resource.split('.')[0]}"
+        response = self._api.call_api(
+            path,
+            "GET",
+            _preload_content=False,
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+        )
+        items: list[dict[str, Any]] = json.loads(response.data)["items"]
         return items
 
     def count_ready(self, resource: str, namespace: str, condition: str) -> int:
@@ -266,11 +300,23 @@ def _artifacts(directory: str, names: list[str]) -> list[str]:
     return ["artifacts"] if Path(directory).name == "flux" else []
 
 
+def _process_cpu(pid: int) -> float:
+    """utime + stime of a live process, in seconds (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime and stime fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     seconds: float | None
     rss_mib: float | None = None
     note: str = ""
+    cpu_s: float | None = None  # the tool's own CPU time (gitwave, Flux's controllers)
+    cluster_cpu_s: float | None = None  # the control plane's, from start to all Ready
 
 
 def _wait_until(check: Any, timeout: float, step: float) -> float | None:
@@ -309,6 +355,8 @@ def run_gitwave(
     elapsed = time.monotonic() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     rss = usage.ru_maxrss / 1024  # KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    cluster_cpu = cluster.cpu_seconds()
     ready = cluster.count_ready("deployments", namespace, "Available")
     if proc.returncode != 0 or ready < n:
         kept = Path(tempfile.gettempdir()) / f"bench-fleet-gitwave-{n}.log"
@@ -316,8 +364,9 @@ def run_gitwave(
         lines = log.read_text(errors="replace").splitlines()
         failed = [line.strip() for line in lines if "Failed" in line or "error" in line]
         note = f"exit {proc.returncode}, {ready}/{n} Available, {len(failed)} failure lines"
-        return Result(None, rss, f"{note} (log: {kept}): " + " / ".join(failed[:3])[:300])
-    return Result(elapsed, rss)
+        note = f"{note} (log: {kept}): " + " / ".join(failed[:3])[:300]
+        return Result(None, rss, note, cpu, cluster_cpu)
+    return Result(elapsed, rss, cpu_s=cpu, cluster_cpu_s=cluster_cpu)
 
 
 def run_flux(
@@ -354,6 +403,8 @@ def run_flux(
                 1.0,
             )
             rss = flux.rss_mib()
+            cpu = sum(_process_cpu(proc.pid) for proc in flux.procs)
+            cluster_cpu = cluster.cpu_seconds()
             note = ", ".join(f"{k} {v:.0f} MiB" for k, v in sorted(rss.items()))
             if done is None:
                 items = cluster.items("kustomizations.kustomize.toolkit.fluxcd.io", namespace)
@@ -365,9 +416,10 @@ def run_flux(
                 kept = Path(tempfile.gettempdir()) / f"bench-fleet-flux-{n}"
                 shutil.copytree(flux_dir, kept, dirs_exist_ok=True, ignore=_artifacts)
                 note = f"{ready}/{n} Ready after {timeout:.0f} s (logs: {kept}): "
-                result = Result(None, sum(rss.values()), note + " / ".join(why)[:400])
+                note += " / ".join(why)[:400]
+                result = Result(None, sum(rss.values()), note, cpu, cluster_cpu)
             else:
-                result = Result(done - started, sum(rss.values()), note)
+                result = Result(done - started, sum(rss.values()), note, cpu, cluster_cpu)
         finally:
             # Kustomizations carry finalizers only the running controller removes.
             cluster.delete_namespace(namespace)
@@ -375,6 +427,7 @@ def run_flux(
 
 
 def run_kubectl(cluster: Cluster, repo: Path, n: int, namespace: str, timeout: float) -> Result:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     for attempt in range(3):  # an apply is idempotent; a shared, loaded API server drops some
         try:
@@ -386,12 +439,18 @@ def run_kubectl(cluster: Cluster, repo: Path, n: int, namespace: str, timeout: f
             if attempt == 2:
                 raise
             log(f"kubectl apply failed, again: {str(exc)[-300:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kubectl apply processes
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     done = _wait_until(
-        lambda: cluster.count_ready("deployments", namespace, "Available") >= n, timeout, 0.2
+        lambda: cluster.count_ready("deployments", namespace, "Available") >= n, timeout, 0.5
     )
-    if done is None:
-        return Result(None, note="Deployments not Available in time")
-    return Result(done - started)
+    note = "" if done is not None else "Deployments not Available in time"
+    return Result(
+        None if done is None else done - started,
+        note=note,
+        cpu_s=cpu,
+        cluster_cpu_s=cluster.cpu_seconds(),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -425,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     cp = _load("gitwave_bench_controlplane", ROOT / "tests" / "cluster" / "controlplane.py")
     peers = _load("gitwave_bench_peers", Path(__file__).resolve().parent / "peers.py")
     info, _started_here = cp.up()  # shared with other work: never stopped here
-    cluster = Cluster(Path(info.kubeconfig))
+    state = cp._read_state() or {}
+    cluster = Cluster(Path(info.kubeconfig), {k: int(v) for k, v in state.get("pids", {}).items()})
     # The cluster is shared: Flux's CRDs go away again unless they were there.
     remove_crds = False
     if "flux" in args.tools:
@@ -462,6 +522,7 @@ def _run_sizes(
                     workdir.mkdir()
                     cluster.fresh_namespace(namespace)
                     log(f"{n} apps: {tool} ...")
+                    cluster_cpu = cluster.cpu_seconds()
                     try:
                         if tool == "gitwave":
                             traced = args.tracemalloc
@@ -489,8 +550,11 @@ def _run_sizes(
                             )
                         else:
                             r = run_kubectl(cluster, repo, n, namespace, args.timeout)
+                        # The runners read the control plane's CPU when all is Ready.
+                        if r.cluster_cpu_s is not None:
+                            r.cluster_cpu_s -= cluster_cpu
                         results[n][tool] = r
-                        log(f"{n} apps: {tool}: {_fmt(r)} {r.note}")
+                        log(f"{n} apps: {tool}: {_fmt(r)} {_cpu(r)} {r.note}")
                     finally:  # the cluster is shared: never leave a run behind
                         cluster.delete_namespace(namespace)
     return results, load_before
@@ -540,9 +604,25 @@ def print_table(
         if g and f and g.seconds and f.seconds:
             ratio = f"{f.seconds / g.seconds:.1f}x"
         print(f"| {n} | {n * per_app} | {_fmt(g)} | {rss} | {_fmt(f)} | {_fmt(k)} | {ratio} |")
+    print()
+    print("CPU time used (seconds): the tool's own, and the control plane's during its run")
+    print()
+    print("| apps | " + " | ".join(args.tools) + " |")
+    print("|---:|" + "---:|" * len(args.tools))
+    for n, row in results.items():
+        cells = [_cpu(row[t]) if t in row else "-" for t in args.tools]
+        print(f"| {n} | " + " | ".join(cells) + " |")
+    print()
     notes = [(n, t, r.note) for n, row in results.items() for t, r in row.items() if r.note]
     for n, tool, note in notes:
         print(f"- {n} apps, {tool}: {note}")
+
+
+def _cpu(r: Result) -> str:
+    """``CPU 12.3 s (control plane 45.6 s)``: what the run cost the cores."""
+    own = "" if r.cpu_s is None else f"CPU {r.cpu_s:.1f} s"
+    plane = "" if r.cluster_cpu_s is None else f"control plane {r.cluster_cpu_s:.1f} s"
+    return f"{own} ({plane})" if own and plane else own or plane
 
 
 def _ram() -> str:
