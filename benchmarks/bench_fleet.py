@@ -21,9 +21,15 @@ once per size and served by ``git http-backend`` on 127.0.0.1
 - Flux: source-controller and kustomize-controller v1.9.6 (benchmarks/peers.py),
   started fresh for each size, out of cluster; the clock starts at
   ``kubectl apply`` of the GitRepository and the Kustomizations; Ready = every
-  Kustomization has Ready=True (polled once a second with one list).
+  Kustomization has Ready=True (polled once a second with one list request
+  from this process).
 - kubectl: ``kubectl apply --server-side -R -f apps/`` then every Deployment
-  Available (polled with one list every 0.2 s).
+  Available (polled with one list every 0.5 s).
+
+Beside the times: each tool's own CPU time (gitwave's process, Flux's two
+controllers, the ``kubectl apply``) and the control plane's (its processes'
+CPU from the tool's start, Flux's controllers' start included, to all
+Ready), since on 2 cores the tools and the API server share the same CPU.
 
 Every tool starts from an empty namespace of its own run (``fleet-<pid>-<size>``,
 deleted and waited for between tools; the cluster is shared), so the commit
@@ -36,10 +42,13 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -54,6 +63,11 @@ BIN = Path(sys.executable).parent
 KUBECTL = BIN / "kubectl"
 GITWAVE = BIN / "gitwave"
 CONTEXT = "gitwave-test"
+LIST_PATHS = {  # what Cluster.items lists, by the resource's kubectl name
+    "deployments": "/apis/apps/v1",
+    "kustomizations.kustomize.toolkit.fluxcd.io": "/apis/kustomize.toolkit.fluxcd.io/v1",
+    "gitrepositories.source.toolkit.fluxcd.io": "/apis/source.toolkit.fluxcd.io/v1",
+}
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@127.0.0.1",
@@ -215,8 +229,14 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 class Cluster:
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, pids: dict[str, int] | None = None) -> None:
         self.kubeconfig = kubeconfig
+        self.pids = pids or {}  # the control plane's processes, for its CPU time
+        self._api: Any = None
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the control plane's processes have used so far."""
+        return sum(_process_cpu(pid) for pid in self.pids.values())
 
     def kubectl(self, *args: str, timeout: float = 1200) -> str:
         proc = subprocess.run(
@@ -230,18 +250,54 @@ class Cluster:
         return proc.stdout
 
     def items(self, resource: str, namespace: str) -> list[dict[str, Any]]:
-        out = self.kubectl("get", resource, "-n", namespace, "-o", "json")
-        items: list[dict[str, Any]] = json.loads(out)["items"]
+        """One list request from this process. Not ``kubectl get``: polled every
+        0.2 s, a kubectl process decoding 1000 objects took a core's worth of
+        CPU from the tools being measured."""
+        if self._api is None:
+            from kubernetes import config
+
+            self._api = config.new_client_from_config(
+                config_file=str(self.kubeconfig), context=CONTEXT
+            )
+        path = f"{LIST_PATHS[resource]}/namespaces/{namespace}/{resource.split('.')[0]}"
+        response = self._api.call_api(
+            path,
+            "GET",
+            _preload_content=False,
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+        )
+        items: list[dict[str, Any]] = json.loads(response.data)["items"]
         return items
+
+    def drop_finalizers(self, namespace: str) -> None:
+        """Remove the finalizers of every Flux object in ``namespace``."""
+        paths = [
+            f"{LIST_PATHS[resource]}/namespaces/{namespace}/{resource.split('.')[0]}/"
+            + item["metadata"]["name"]
+            for resource in LIST_PATHS
+            if "fluxcd" in resource
+            for item in self.items(resource, namespace)
+            if item["metadata"].get("finalizers")
+        ]
+
+        def patch(path: str) -> None:
+            self._api.call_api(
+                path,
+                "PATCH",
+                header_params={"Content-Type": "application/merge-patch+json"},
+                body={"metadata": {"finalizers": None}},
+                _preload_content=False,
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+            )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(patch, paths))
 
     def count_ready(self, resource: str, namespace: str, condition: str) -> int:
         return sum(
-            1
-            for item in self.items(resource, namespace)
-            if any(
-                c.get("type") == condition and c.get("status") == "True"
-                for c in (item.get("status") or {}).get("conditions") or []
-            )
+            1 for item in self.items(resource, namespace) if _condition(item, condition) == "True"
         )
 
     def fresh_namespace(self, namespace: str) -> None:
@@ -252,11 +308,41 @@ class Cluster:
         self.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--timeout=900s")
 
 
+def _conditions(item: dict[str, Any], condition: str) -> list[dict[str, Any]]:
+    found = (item.get("status") or {}).get("conditions") or []
+    return [c for c in found if c.get("type") == condition]
+
+
+def _condition(item: dict[str, Any], condition: str) -> str:
+    """The status of ``condition`` on ``item`` (``True``/``False``/``Unknown``), or ``""``."""
+    return next((str(c.get("status")) for c in _conditions(item, condition)), "")
+
+
+def _message(item: dict[str, Any], condition: str) -> str:
+    return next((str(c.get("message", "")) for c in _conditions(item, condition)), "")
+
+
+def _artifacts(directory: str, names: list[str]) -> list[str]:
+    return ["artifacts"] if Path(directory).name == "flux" else []
+
+
+def _process_cpu(pid: int) -> float:
+    """utime + stime of a live process, in seconds (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime and stime fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     seconds: float | None
     rss_mib: float | None = None
     note: str = ""
+    cpu_s: float | None = None  # the tool's own CPU time (gitwave, Flux's controllers)
+    cluster_cpu_s: float | None = None  # the control plane's, from start to all Ready
 
 
 def _wait_until(check: Any, timeout: float, step: float) -> float | None:
@@ -282,6 +368,8 @@ def run_gitwave(
     state = workdir / "gitwave-state"
     log = workdir / "gitwave.log"
     env = dict(os.environ, GITWAVE_ALLOW_INSECURE_GIT="1", GITWAVE_STATE=str(state))
+    # As installed (pip compiles): bytecode read, never the compiler timed.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     command = [str(GITWAVE)]
     if tracemalloc_out is not None:
         wrapper = Path(__file__).resolve().parent / "tracemalloc_main.py"
@@ -295,6 +383,8 @@ def run_gitwave(
     elapsed = time.monotonic() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     rss = usage.ru_maxrss / 1024  # KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    cluster_cpu = cluster.cpu_seconds()
     ready = cluster.count_ready("deployments", namespace, "Available")
     if proc.returncode != 0 or ready < n:
         kept = Path(tempfile.gettempdir()) / f"bench-fleet-gitwave-{n}.log"
@@ -302,8 +392,20 @@ def run_gitwave(
         lines = log.read_text(errors="replace").splitlines()
         failed = [line.strip() for line in lines if "Failed" in line or "error" in line]
         note = f"exit {proc.returncode}, {ready}/{n} Available, {len(failed)} failure lines"
-        return Result(None, rss, f"{note} (log: {kept}): " + " / ".join(failed[:3])[:300])
-    return Result(elapsed, rss)
+        note = f"{note} (log: {kept}): " + " / ".join(failed[:3])[:300]
+        return Result(None, rss, note, cpu, cluster_cpu)
+    return Result(elapsed, rss, cpu_s=cpu, cluster_cpu_s=cluster_cpu)
+
+
+def compile_gitwave() -> None:
+    """Write the bytecode of gitwave's own modules, as ``pip install`` does.
+
+    An editable install has none until a run writes it, and with
+    PYTHONDONTWRITEBYTECODE set (as in CI and these sessions) no run does: every
+    ``gitwave`` process then compiled the modules it imports from source (about
+    0.4 s of CPU, a tenth of a 100-app sync's)."""
+    folders = [str(ROOT / name) for name in ("engine", "compositions", "providers", "tui")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *folders], check=True)
 
 
 def run_flux(
@@ -317,8 +419,8 @@ def run_flux(
     concurrent: int | None,
 ) -> Result:
     flux_dir = workdir / "flux"
-    with peers.Flux(cluster.kubeconfig, flux_dir, concurrent=concurrent) as flux:
-        try:
+    try:
+        with peers.Flux(cluster.kubeconfig, flux_dir, concurrent=concurrent) as flux:
             time.sleep(2)  # let both controllers sync their caches before the clock starts
             started = time.monotonic()
             cluster.kubectl(
@@ -340,21 +442,35 @@ def run_flux(
                 1.0,
             )
             rss = flux.rss_mib()
+            cpu = sum(_process_cpu(proc.pid) for proc in flux.procs)
+            cluster_cpu = cluster.cpu_seconds()
             note = ", ".join(f"{k} {v:.0f} MiB" for k, v in sorted(rss.items()))
             if done is None:
-                ready = cluster.count_ready(
-                    "kustomizations.kustomize.toolkit.fluxcd.io", namespace, "Ready"
-                )
-                result = Result(None, sum(rss.values()), f"{ready}/{n} Ready after {timeout:.0f} s")
+                items = cluster.items("kustomizations.kustomize.toolkit.fluxcd.io", namespace)
+                ready = sum(1 for item in items if _condition(item, "Ready") == "True")
+                # Why not: the first messages, and the logs kept past the temporary dir.
+                why = sorted({_message(item, "Ready") for item in items} - {""})[:2]
+                source = cluster.items("gitrepositories.source.toolkit.fluxcd.io", namespace)
+                why += [f"GitRepository: {_message(item, 'Ready')}" for item in source]
+                kept = Path(tempfile.gettempdir()) / f"bench-fleet-flux-{n}"
+                shutil.copytree(flux_dir, kept, dirs_exist_ok=True, ignore=_artifacts)
+                note = f"{ready}/{n} Ready after {timeout:.0f} s (logs: {kept}): "
+                note += " / ".join(why)[:400]
+                result = Result(None, sum(rss.values()), note, cpu, cluster_cpu)
             else:
-                result = Result(done - started, sum(rss.values()), note)
-        finally:
-            # Kustomizations carry finalizers only the running controller removes.
-            cluster.delete_namespace(namespace)
+                result = Result(done - started, sum(rss.values()), note, cpu, cluster_cpu)
+    finally:
+        # The objects carry finalizers only a running controller removes, and with
+        # prune: true kustomize-controller would delete each app's objects itself,
+        # four apps at a time (minutes for 1000). Measured already: the
+        # controllers are stopped, the finalizers dropped, the namespace deleted.
+        cluster.drop_finalizers(namespace)
+        cluster.delete_namespace(namespace)
     return result
 
 
 def run_kubectl(cluster: Cluster, repo: Path, n: int, namespace: str, timeout: float) -> Result:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     for attempt in range(3):  # an apply is idempotent; a shared, loaded API server drops some
         try:
@@ -366,12 +482,18 @@ def run_kubectl(cluster: Cluster, repo: Path, n: int, namespace: str, timeout: f
             if attempt == 2:
                 raise
             log(f"kubectl apply failed, again: {str(exc)[-300:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kubectl apply processes
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     done = _wait_until(
-        lambda: cluster.count_ready("deployments", namespace, "Available") >= n, timeout, 0.2
+        lambda: cluster.count_ready("deployments", namespace, "Available") >= n, timeout, 0.5
     )
-    if done is None:
-        return Result(None, note="Deployments not Available in time")
-    return Result(done - started)
+    note = "" if done is not None else "Deployments not Available in time"
+    return Result(
+        None if done is None else done - started,
+        note=note,
+        cpu_s=cpu,
+        cluster_cpu_s=cluster.cpu_seconds(),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,12 +522,22 @@ def main(argv: list[str] | None = None) -> int:
         help="run gitwave under tracemalloc; write where memory is held to FILE-<size>.txt",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="per tool and size, seconds")
+    parser.add_argument(
+        "--flux-timeout",
+        type=float,
+        nargs="+",
+        default=None,
+        help="Flux's, per size in --sizes order (the last for the rest); default --timeout",
+    )
     args = parser.parse_args(argv)
+    if "gitwave" in args.tools:
+        compile_gitwave()
 
     cp = _load("gitwave_bench_controlplane", ROOT / "tests" / "cluster" / "controlplane.py")
     peers = _load("gitwave_bench_peers", Path(__file__).resolve().parent / "peers.py")
     info, _started_here = cp.up()  # shared with other work: never stopped here
-    cluster = Cluster(Path(info.kubeconfig))
+    state = cp._read_state() or {}
+    cluster = Cluster(Path(info.kubeconfig), {k: int(v) for k, v in state.get("pids", {}).items()})
     # The cluster is shared: Flux's CRDs go away again unless they were there.
     remove_crds = False
     if "flux" in args.tools:
@@ -427,7 +559,9 @@ def _run_sizes(
     results: dict[int, dict[str, Result]] = {}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="gitwave-fleet-") as tmp:
-        for n in args.sizes:
+        for index, n in enumerate(args.sizes):
+            flux_timeouts = args.flux_timeout or [args.timeout]
+            flux_timeout = flux_timeouts[min(index, len(flux_timeouts) - 1)]
             namespace = f"fleet-{os.getpid()}-{n}"
             served = Path(tmp) / f"srv-{n}"
             served.mkdir()
@@ -442,6 +576,7 @@ def _run_sizes(
                     workdir.mkdir()
                     cluster.fresh_namespace(namespace)
                     log(f"{n} apps: {tool} ...")
+                    cluster_cpu = cluster.cpu_seconds()
                     try:
                         if tool == "gitwave":
                             traced = args.tracemalloc
@@ -464,13 +599,16 @@ def _run_sizes(
                                 n,
                                 namespace,
                                 workdir,
-                                args.timeout,
+                                flux_timeout,
                                 args.flux_concurrent,
                             )
                         else:
                             r = run_kubectl(cluster, repo, n, namespace, args.timeout)
+                        # The runners read the control plane's CPU when all is Ready.
+                        if r.cluster_cpu_s is not None:
+                            r.cluster_cpu_s -= cluster_cpu
                         results[n][tool] = r
-                        log(f"{n} apps: {tool}: {_fmt(r)} {r.note}")
+                        log(f"{n} apps: {tool}: {_fmt(r)} {_cpu(r)} {r.note}")
                     finally:  # the cluster is shared: never leave a run behind
                         cluster.delete_namespace(namespace)
     return results, load_before
@@ -520,9 +658,25 @@ def print_table(
         if g and f and g.seconds and f.seconds:
             ratio = f"{f.seconds / g.seconds:.1f}x"
         print(f"| {n} | {n * per_app} | {_fmt(g)} | {rss} | {_fmt(f)} | {_fmt(k)} | {ratio} |")
+    print()
+    print("CPU time used (seconds): the tool's own, and the control plane's during its run")
+    print()
+    print("| apps | " + " | ".join(args.tools) + " |")
+    print("|---:|" + "---:|" * len(args.tools))
+    for n, row in results.items():
+        cells = [_cpu(row[t]) if t in row else "-" for t in args.tools]
+        print(f"| {n} | " + " | ".join(cells) + " |")
+    print()
     notes = [(n, t, r.note) for n, row in results.items() for t, r in row.items() if r.note]
     for n, tool, note in notes:
         print(f"- {n} apps, {tool}: {note}")
+
+
+def _cpu(r: Result) -> str:
+    """``CPU 12.3 s (control plane 45.6 s)``: what the run cost the cores."""
+    own = "" if r.cpu_s is None else f"CPU {r.cpu_s:.1f} s"
+    plane = "" if r.cluster_cpu_s is None else f"control plane {r.cluster_cpu_s:.1f} s"
+    return f"{own} ({plane})" if own and plane else own or plane
 
 
 def _ram() -> str:

@@ -19,7 +19,7 @@ import git
 import pytest
 
 from gitwave.engine.model import Resource, ResourceKey
-from gitwave.engine.render.disk_cache import DiskRenderCache
+from gitwave.engine.render.disk_cache import EVICT_EVERY, MAX_ENTRIES, DiskRenderCache
 from gitwave.engine.render.values import Rendered, RenderTool
 
 REUSED = "render cache: reused the render of"
@@ -181,3 +181,42 @@ def test_caches_starting_at_once_agree_on_one_whole_key(tmp_path: Path) -> None:
     assert sorted(p.name for p in root.iterdir() if not p.name.endswith(".json")) == ["key"]
     fresh = DiskRenderCache(root)
     assert [fresh.get(f"key-{i}") is not None for i in range(len(caches))] == [True] * 16
+
+
+def test_the_cache_keeps_the_newest_entries_within_its_bound(tmp_path: Path) -> None:
+    # A fleet writes an entry per app: the directory stays bounded, the oldest
+    # entries go first, and the newest are still read back.
+    root = tmp_path / "renders"
+    cache = DiskRenderCache(root)
+    resource = Resource(ResourceKey("", "Namespace", "", "demo"), "v1", {"kind": "Namespace"})
+    bound = MAX_ENTRIES + EVICT_EVERY
+    written = bound + EVICT_EVERY + 5
+    for index in range(written):
+        cache.put(
+            f"key-{index}", Rendered((resource,), "c" * 40, f"app-{index}", RenderTool.DIRECTORY)
+        )
+        # Entry ages spelled out: a filesystem may give two writes one mtime.
+        entry = cache._path(f"key-{index}")
+        os.utime(entry, ns=(index * 10**9, index * 10**9))
+        assert len(list(root.glob("*.json"))) < bound
+
+    fresh = DiskRenderCache(root)
+    assert fresh.get("key-0") is None  # the oldest went
+    assert fresh.get(f"key-{written - 1}") is not None
+    kept = [i for i in range(written) if fresh.get(f"key-{i}") is not None]
+    assert kept == list(range(written - len(kept), written))  # newest first, no gap
+    assert len(kept) >= MAX_ENTRIES
+
+
+def test_a_fresh_process_trims_what_earlier_ones_left(tmp_path: Path) -> None:
+    root = tmp_path / "renders"
+    resource = Resource(ResourceKey("", "Namespace", "", "demo"), "v1", {"kind": "Namespace"})
+    first = DiskRenderCache(root)
+    for index in range(MAX_ENTRIES + EVICT_EVERY // 2):
+        first.put(f"key-{index}", Rendered((resource,), "d" * 40, "app", RenderTool.DIRECTORY))
+    assert len(list(root.glob("*.json"))) > MAX_ENTRIES
+
+    DiskRenderCache(root).put(
+        "one-more", Rendered((resource,), "e" * 40, "app", RenderTool.DIRECTORY)
+    )
+    assert len(list(root.glob("*.json"))) == MAX_ENTRIES
