@@ -82,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ctx.state_dir,
             ctx.target_flag,
         )
+        if hasattr(args, "path"):  # APP or PATH, the same way in every verb
+            from gitwave.tui.cli.app_or_path import resolve_app_name
+
+            resolve_app_name(ctx)
         code: int = args.func(ctx)
         return code
     except GitwaveError as exc:

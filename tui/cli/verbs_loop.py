@@ -31,6 +31,7 @@ from gitwave.engine.reconciler.metrics import LoopMetrics
 from gitwave.engine.store import current_user
 from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.engine.webhook import WebhookConfig
+from gitwave.tui.cli.app_or_path import remember_found
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.durations import parse_since
 from gitwave.tui.cli.label_selection import named_or_selected
@@ -343,6 +344,8 @@ def cmd_run(ctx: Context) -> int:
             on_pass=on_pass,
         )
         reconciler.start()
+        names = [app.name for app in reconciler.apps]
+        remember_found(ctx, names, location=args.path, revision=None)
         for app in reconciler.apps:
             policy = app.policy
             mode = (
