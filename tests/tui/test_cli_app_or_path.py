@@ -84,3 +84,18 @@ def test_app_names_another_app_with_an_app_name(
     assert (code, out) == (2, "")
     assert "--app web-dev: is taken with a PATH, not with the app name 'web-staging'" in err
     assert f"hint: gitwave sync {world.repo.resolve()} --app web-dev" in err
+
+
+def test_drift_finds_the_app_too_and_writes_live_then_git_as_plan_does(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scale = ("sandbox", "scale", "deployment/web", "-n", "web-staging", "--replicas", "7")
+    assert run(capsys, *scale)[0] == 0
+    code, out, err = run(capsys, "plan", "web-staging")
+    assert code == 1, err
+    assert "spec.replicas: 7 -> 2" in out  # live -> desired
+    code, out, err = run(capsys, "drift", "web-staging")
+    assert code == 1, err  # drift found, as plan's exit code says changes
+    header, row = out.splitlines()[:2]
+    assert header.split() == ["OBJECT", "FIELD", "LIVE", "GIT", "CHANGED", "BY"]
+    assert row.split() == ["Deployment/web-staging/web", "spec.replicas", "7", "2", "kubectl"]
