@@ -33,6 +33,8 @@ def test_an_app_synced_before_is_found_by_its_name_from_anywhere(
     code, out, err = run(capsys, "status", "web-staging", "-o", "json")
     assert code == 0, err
     assert [(d["app"], d["sync"]) for d in json.loads(out)] == [("web-staging", "Synced")]
+    # `get` is status, as argocd app get APP.
+    assert run(capsys, "get", "web-staging", "-o", "json")[1] == out
     code, out, err = run(capsys, "plan", "web-staging")
     assert (code, out.splitlines()[-1]) == (
         0,

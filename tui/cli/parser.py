@@ -518,7 +518,12 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     )
     p.set_defaults(func=cmd_wait)
 
-    p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
+    p = verbs.add_parser(
+        "status",
+        parents=[common],
+        aliases=["get"],  # argocd app get APP
+        help="sync status and health of each app",
+    )
     _path_args(p, optional=True)
     _create_namespace_arg(p)
     p.set_defaults(func=cmd_status)
