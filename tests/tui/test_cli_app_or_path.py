@@ -101,3 +101,22 @@ def test_drift_finds_the_app_too_and_writes_live_then_git_as_plan_does(
     header, row = out.splitlines()[:2]
     assert header.split() == ["OBJECT", "FIELD", "LIVE", "GIT", "CHANGED", "BY"]
     assert row.split() == ["Deployment/web-staging/web", "spec.replicas", "7", "2", "kubectl"]
+
+
+def test_verbs_naming_one_app_take_the_path_of_one_app(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "suspend", str(world.shop), "-o", "json")
+    assert code == 0, err
+    assert (json.loads(out)["app"], json.loads(out)["suspended"]) == ("shop", True)
+    code, out, err = run(capsys, "resume", str(world.shop))
+    assert (code, out) == (0, "shop: resumed: a running `gitwave run` syncs it again\n"), err
+    code, out, err = run(capsys, "rollout", "status", str(world.shop), "-o", "json")
+    assert code == 0, err
+    # A path holding several apps is refused, naming them.
+    code, out, err = run(capsys, "rollback", str(world.repo))
+    assert (code, out) == (2, "")
+    assert "defines 3 apps (web-dev, web-production, web-staging): `gitwave rollback` works" in err
+    # unpin of a name nothing knows fails as suspend and rollback do.
+    code, _, err = run(capsys, "unpin", "nosuch")
+    assert code == 1 and "no syncs recorded" in err

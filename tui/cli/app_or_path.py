@@ -76,3 +76,40 @@ def remember_found(ctx: Context, apps: list[str], *, location: str, revision: st
         locations.remember(apps, location=location, revision=revision)
     finally:
         locations.close()
+
+
+# Verbs whose APP means one app by name (history and events take a PATH of
+# their own, promote's APP is a name without its environment suffix).
+_ONE_APP_VERBS = frozenset({"rollback", "suspend", "resume", "unpin", "rollout", "drift"})
+
+
+def resolve_path_as_app(ctx: Context) -> None:
+    """A verb naming one APP given a PATH instead (``gitwave suspend samples/guestbook``):
+    the one app defined there, as ``sync PATH`` would find it; several apps there
+    are refused, naming them. An app name the store knows wins over a path."""
+    args = ctx.args
+    given = getattr(args, "app_name", None)
+    if args.verb not in _ONE_APP_VERBS or not given or getattr(args, "controller_mode", False):
+        return
+    if not (is_remote(given) or Path(given).exists()) or given in ctx.known_apps():
+        return
+    from gitwave.engine import operations  # only when a PATH was given
+
+    chosen = operations.select_app_set(
+        given,
+        allow_local_repos=ctx.allow_local_repos,
+        clusters=ctx.fleet,
+        default_namespace=ctx.default_namespace,
+    )
+    names = [entry.name for entry in chosen]
+    if len(names) != 1:
+        verb = " ".join(v for v in (args.verb, getattr(args, "rollout_verb", None)) if v)
+        raise ValidationError(
+            given,
+            f"defines {len(names)} apps ({', '.join(names) or 'none'}): "
+            f"`gitwave {verb}` works on one",
+            hint=f"name one: gitwave {verb} {names[0]}" if names else "",
+        )
+    args.app_name = names[0]
+    if getattr(args, "path", "") is None:  # drift: read the app where it was named
+        args.path = given

@@ -541,6 +541,8 @@ def _follow_events(ctx: Context, names: list[str], since: float, *, by_path: boo
 def cmd_unpin(ctx: Context) -> int:
     name = ctx.args.app_name
     lifted = ctx.loop_store.unpin(name, reason=f"gitwave unpin by {current_user()}")
+    if lifted is None and fail_unknown_app(ctx, name, what="syncs"):  # as suspend: not found
+        return EXIT_FAILED
     if ctx.output in ("json", "yaml"):
         was = None if lifted is None else {"revision": lifted.revision, "skipped": lifted.skipped}
         ctx.out(dump({"app": name, "pinned": False, "unpinned": was}, ctx.output))
