@@ -115,6 +115,19 @@ def select_labelled(chosen: Iterable[ChosenApp], selector: LabelSelector) -> lis
     ]
 
 
+def no_match_error(
+    location: str, selector: LabelSelector, apps: Iterable[AppSpec]
+) -> ValidationError:
+    """argocd's answer when ``-l`` leaves no app (``argocd app sync -l``), naming
+    each app here and its labels."""
+    shown = [f"{a.name} ({','.join(f'{k}={v}' for k, v in a.labels) or 'no labels'})" for a in apps]
+    return ValidationError(
+        location,
+        f"No matching apps found for filter: selector {selector}",
+        hint=("apps here: " + ", ".join(shown)) if shown else "",
+    )
+
+
 def _is_set(entry: ChosenApp) -> bool:
     return entry.error is None and entry.spec is not None and entry.spec.kind is AppKind.APPSET
 

@@ -56,11 +56,12 @@ class DriftedField:
 
     @property
     def describe(self) -> str:
-        """``Deployment/shop/api spec.replicas: 3 → 10 (by kubectl)``."""
+        """``Deployment/shop/api spec.replicas: 10 → 3 (by kubectl)``: live → desired,
+        the direction ``plan`` and the TUI's diff write a change in."""
         if not self.path:
             return f"{self.key.display}: deleted live"
         who = f" (by {', '.join(self.managers)})" if self.managers else ""
-        return f"{self.key.display} {self.path}: {_short(self.desired)} → {_short(self.live)}{who}"
+        return f"{self.key.display} {self.path}: {_short(self.live)} → {_short(self.desired)}{who}"
 
 
 def _short(value: Any) -> str:

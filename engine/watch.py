@@ -40,13 +40,14 @@ from pathlib import Path
 import watchfiles
 
 from gitwave.engine import operations
-from gitwave.engine.app_choice import removed_apps
+from gitwave.engine.app_choice import no_match_error, removed_apps
 from gitwave.engine.apps import AppKind, AppSpec, flatten_apps, load_app_set
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.errors import GitwaveError, RenderError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.fleet import Fleet
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT, Finished, Outcome, run_fleet
+from gitwave.engine.label_selector import LabelSelector
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.operations import SyncRequest, plan_summary
 from gitwave.engine.plan_filters import without_done_hooks
@@ -74,6 +75,8 @@ class WatchOptions:
     ignore_paths: tuple[Path, ...] = ()
     allow_local_repos: tuple[str, ...] = ()  # see load_apps
     concurrent: int = DEFAULT_CONCURRENT  # apps cycled at once (engine.fleet_run)
+    # ``-l``: only the apps whose labels match (read again with the definitions).
+    selector: LabelSelector | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +185,14 @@ class _Session:
         # Apps of an ApplicationSet (or app of apps) that no longer holds them: one
         # cycle prunes what they left, as ``sync`` does.
         removed = removed_apps(app_set, self.store, only=self.options.only) if self.store else []
+        selector = self.options.selector
+        if selector is not None and not selector.empty:
+            kept = [app for app in chosen if selector.matches(app.label_map)]
+            if not kept:
+                raise no_match_error(self.path, selector, chosen)
+            # A removed child has no labels left: only a negative selector keeps it.
+            chosen = kept
+            removed = [app for app in removed if selector.matches(app.label_map)]
         # An app whose destination is unknown is not watched: its line says why.
         chosen = [app for app in chosen if self._destination_known(app)]
         self.parents = [self._directory_of(a) for a in flat if a.children and self._follows(a)]

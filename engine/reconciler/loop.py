@@ -60,7 +60,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gitwave.engine import operations
-from gitwave.engine.app_choice import ChosenApp
+from gitwave.engine.app_choice import ChosenApp, no_match_error
 from gitwave.engine.app_pipeline import desired_of
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.apps.chart_poll import pin_chart_version
@@ -301,6 +301,18 @@ class Reconciler(Decisions, PinsAndRollbacks):
         directory = path if path.is_dir() else path.parent
         return open_source(str(directory)).revision
 
+    def _labelled(self, chosen: list[ChosenApp], *, first: bool) -> list[ChosenApp]:
+        """``chosen`` narrowed by ``options.selector``; none left at the start is
+        argocd's "No matching apps found" (later, a relabelled app just leaves)."""
+        selector = self.options.selector
+        if selector is None or selector.empty:
+            return chosen
+        kept = operations.select_labelled(chosen, selector)
+        if first and not kept:
+            apps = [e.spec for e in chosen if e.spec is not None]
+            raise no_match_error(self.location, selector, apps)
+        return kept
+
     def _poll_root(self, now: float, *, first: bool = False) -> None:
         if now < self._root_next and not first:
             return
@@ -320,6 +332,7 @@ class Reconciler(Decisions, PinsAndRollbacks):
                 store=self.store,
                 clusters=self.fleet,
             )
+            chosen = self._labelled(chosen, first=first)
             if first and chosen and all(e.error is not None for e in chosen):
                 raise next(e.error for e in chosen if e.error is not None)  # nothing to run
         except GitwaveError as exc:

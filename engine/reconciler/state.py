@@ -16,6 +16,7 @@ from gitwave.engine.drift import DriftLoop, LoopGuard
 from gitwave.engine.events import Event, EventKind, EventSink
 from gitwave.engine.fleet import Fleet
 from gitwave.engine.fleet_run import DEFAULT_CONCURRENT
+from gitwave.engine.label_selector import LabelSelector
 from gitwave.engine.loop_store import LoopStore, Pin
 from gitwave.engine.model import Health, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.operations import SyncRequest
@@ -49,6 +50,9 @@ class LoopOptions:
     allow_local_repos: tuple[str, ...] = ()  # see load_apps
     # Apps stepped at once (engine.fleet_run); 1: one after another, on the loop's thread.
     concurrent: int = DEFAULT_CONCURRENT
+    # ``-l``: only the apps whose labels match, read again on each pass (a label
+    # changed in Git takes an app in or out, as argocd's selectors follow labels).
+    selector: LabelSelector | None = None
 
 
 @dataclass(frozen=True, slots=True)

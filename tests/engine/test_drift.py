@@ -178,7 +178,7 @@ def test_a_scale_by_kubectl_is_drift_named_after_kubectl(
     assert field_managers(live.manifest, "spec.replicas") == ("kubectl",)
     assert drifted_fields(plan) == (DriftedField(UI, "spec.replicas", 7, 3, ("kubectl",)),)
     assert drifted_fields(plan)[0].describe == (
-        "Deployment/guestbook/guestbook-ui spec.replicas: 3 → 7 (by kubectl)"
+        "Deployment/guestbook/guestbook-ui spec.replicas: 7 → 3 (by kubectl)"
     )
 
 

@@ -376,9 +376,9 @@ def test_drift_from_the_change_feed(loop: Loop, tmp_path: Path, case: DriftCase)
 
     assert seen_in < 2.0
     assert drift[0].resource == UI
-    assert drift[0].message == "spec.replicas: 3 → 9 (by kubectl)"
+    assert drift[0].message == "spec.replicas: 9 → 3 (by kubectl)"
     assert cycle.message.startswith(
-        "drift: Deployment/guestbook/guestbook-ui spec.replicas: 3 → 9 (by kubectl) "
+        "drift: Deployment/guestbook/guestbook-ui spec.replicas: 9 → 3 (by kubectl) "
     )
     assert case.line in cycle.message, cycle.message
     if case.healed:

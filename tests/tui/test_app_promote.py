@@ -95,7 +95,7 @@ async def test_accept_drift_from_the_screen(env: Env) -> None:
         await open_app(pilot, app)
         await pilot.press("t")
         await until(pilot, lambda: drawn(app, TriageScreen), what="the triage dialog")
-        assert "spec.replicas: 2 → 7 (by kubectl)" in screen_text(app)
+        assert "spec.replicas: 7 → 2 (by kubectl)" in screen_text(app)
         await pilot.press("a")
         await until(pilot, lambda: drawn(app, ConfirmScreen), what="the confirmation")
         assert "+    count: 7" in screen_text(app)

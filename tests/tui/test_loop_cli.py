@@ -186,14 +186,14 @@ def test_run_reports_an_out_of_band_scale_from_another_process(
     assert loop.exit_code() == 0
     assert seen_in < 2.0, seen_in
     assert drift.endswith(
-        "guestbook: drift: Deployment/guestbook/guestbook-ui spec.replicas: 3 → 7 (by kubectl)"
+        "guestbook: drift: Deployment/guestbook/guestbook-ui spec.replicas: 7 → 3 (by kubectl)"
         " → OutOfSync (selfHeal off)"
     )
     code, out, _ = run(capsys, "events", "guestbook", "-o", "json")
     assert code == 0
     drifts = [e for e in json.loads(out) if e["kind"] == "DriftDetected"]
     assert [(e["resource"], e["message"]) for e in drifts] == [
-        ("apps/Deployment/guestbook/guestbook-ui", "spec.replicas: 3 → 7 (by kubectl)")
+        ("apps/Deployment/guestbook/guestbook-ui", "spec.replicas: 7 → 3 (by kubectl)")
     ]
 
 

@@ -82,6 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             ctx.state_dir,
             ctx.target_flag,
         )
+        if hasattr(args, "path") or hasattr(args, "app_name"):  # APP or PATH, in every verb
+            from gitwave.tui.cli.app_or_path import resolve_app_name, resolve_path_as_app
+
+            resolve_app_name(ctx)
+            resolve_path_as_app(ctx)
         code: int = args.func(ctx)
         return code
     except GitwaveError as exc:

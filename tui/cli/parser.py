@@ -231,6 +231,21 @@ def _path_args(parser: argparse.ArgumentParser, *, optional: bool = False) -> No
     _namespace_arg(parser)
 
 
+def _app_or_path_args(parser: argparse.ArgumentParser) -> None:
+    """APP, or a PATH with ``--app``/``-l`` (``history``, ``events``: label_selection)."""
+    parser.add_argument(
+        "app_name",
+        metavar="APP|PATH",
+        nargs="?",
+        help="an app's name, or where apps are defined: every app there (with -l and no "
+        "argument: the apps under .)",
+    )
+    parser.add_argument("--app", action="append", help="with a PATH: only this app (repeatable)")
+    add_selector_arg(parser)
+    parser.add_argument("--revision", help="Git branch, tag or commit to read (default: HEAD)")
+    _allow_local_repo(parser)
+
+
 def _namespace_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-n",
@@ -268,6 +283,7 @@ def _loop_args(parser: argparse.ArgumentParser) -> None:
         help="a directory, a Git work tree or an Application file (default: .)",
     )
     parser.add_argument("--app", action="append", help="only this app (repeatable)")
+    add_selector_arg(parser)
     parser.add_argument("--prune", action="store_true", help="delete objects removed from Git")
     parser.add_argument(
         "--timeout",
@@ -525,14 +541,19 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     )
     p.set_defaults(func=cmd_wait)
 
-    p = verbs.add_parser("status", parents=[common], help="sync status and health of each app")
+    p = verbs.add_parser(
+        "status",
+        parents=[common],
+        aliases=["get"],  # argocd app get APP
+        help="sync status and health of each app",
+    )
     _path_args(p, optional=True)
     _create_namespace_arg(p)
     p.set_defaults(func=cmd_status)
     controller_mode(p, "status")
 
     p = verbs.add_parser("history", parents=[common], help="past syncs of an app")
-    p.add_argument("app_name", metavar="APP")
+    _app_or_path_args(p)
     p.add_argument(
         "--limit", type=at_least(1), default=50, metavar="N", help="at most this many, newest"
     )
@@ -762,7 +783,7 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
     p.set_defaults(func=cmd_run)
 
     p = verbs.add_parser("events", parents=[common], help="replay an app's event timeline")
-    p.add_argument("app_name", metavar="APP")
+    _app_or_path_args(p)
     p.add_argument("--since", help="only events after this: a duration (10m) or RFC 3339 time")
     p.add_argument(
         "--limit", type=at_least(1), default=1000, metavar="N", help="at most this many, newest"

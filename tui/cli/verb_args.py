@@ -84,7 +84,10 @@ def promote_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         help="list an app's drifted fields; revert, ignore or accept one",
     )
     p.add_argument("app_name", metavar="APP")
-    p.add_argument("--path", default=".", help="where APP is defined (default: .)")
+    p.add_argument(
+        "--path",
+        help="where APP is defined (default: where the last sync or run found it, else .)",
+    )
     p.add_argument("--resource", default="", metavar="KIND/NAME", help="the drifted object")
     p.add_argument("--field", default="", metavar="PATH", help="the drifted field (spec.replicas)")
     action = p.add_mutually_exclusive_group()

@@ -33,7 +33,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
-from gitwave.tui.cli.label_selection import selected_by_labels
+from gitwave.tui.cli.label_selection import named_or_selected, selected_by_labels
 from gitwave.tui.cli.output import (
     Progress,
     dump,
@@ -309,6 +309,7 @@ def namespaces_to_create(state: operations.AppState, targets: ProviderRouter) ->
 def _record_dict(record: SyncRecord) -> dict[str, Any]:
     return {
         "id": record.id,
+        "app": record.app,
         "revision": record.revision,
         "contentDigest": record.content_digest or None,
         "source": record.source,
@@ -337,8 +338,14 @@ def fail_unknown_app(ctx: Context, name: str, *, what: str) -> bool:
 
 
 def cmd_history(ctx: Context) -> int:
-    records = operations.history(ctx.store, ctx.args.app_name, limit=ctx.args.limit)
-    if not records and fail_unknown_app(ctx, ctx.args.app_name, what="syncs"):
+    names, by_path = named_or_selected(ctx)
+    limit = ctx.args.limit
+    records = sorted(
+        (r for name in names for r in operations.history(ctx.store, name, limit=limit)),
+        key=lambda r: r.id,
+        reverse=True,
+    )[:limit]
+    if not by_path and not records and fail_unknown_app(ctx, names[0], what="syncs"):
         return EXIT_FAILED
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_record_dict(r) for r in records], ctx.output))
@@ -348,11 +355,12 @@ def cmd_history(ctx: Context) -> int:
             ctx.out(str(r.id))
         return EXIT_OK
     if not records:
-        ctx.out(f"no syncs recorded for {ctx.args.app_name}")
+        ctx.out(f"no syncs recorded for {', '.join(names)}")
         return EXIT_OK
     wide = ctx.output == "wide"
     rows = [
-        [
+        ([r.app] if by_path else [])
+        + [
             r.id,
             revision_text(r.revision, r.content_digest),
             local_time(r.started),
@@ -364,7 +372,15 @@ def cmd_history(ctx: Context) -> int:
         + (_wide_record(r) if wide else [])
         for r in records
     ]
-    headers = ["id", "revision", "started", "who", "result", "destination", "source"]
+    headers = (["app"] if by_path else []) + [
+        "id",
+        "revision",
+        "started",
+        "who",
+        "result",
+        "destination",
+        "source",
+    ]
     ctx.out(table(headers + (["finished", "prune", "message"] if wide else []), rows))
     return EXIT_OK
 

@@ -31,8 +31,10 @@ from gitwave.engine.reconciler.metrics import LoopMetrics
 from gitwave.engine.store import current_user
 from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.engine.webhook import WebhookConfig
+from gitwave.tui.cli.app_or_path import remember_found
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.durations import parse_since
+from gitwave.tui.cli.label_selection import named_or_selected
 from gitwave.tui.cli.loop_http import Address, LoopServer, WebhookEndpoint, parse_address
 from gitwave.tui.cli.loop_notify import start_notifications, ticking
 from gitwave.tui.cli.output import dump, local_time, short, table
@@ -258,6 +260,7 @@ def cmd_watch(ctx: Context) -> int:
         ignore_paths=(ctx.state_dir.resolve(),),
         allow_local_repos=ctx.allow_local_repos,
         concurrent=check_concurrent(ctx.args.concurrent),
+        selector=ctx.args.selector,
     )
     stop = threading.Event()
     ready = threading.Event()
@@ -297,6 +300,7 @@ def cmd_run(ctx: Context) -> int:
         request=ctx.sync_request(),
         allow_local_repos=ctx.allow_local_repos,
         concurrent=check_concurrent(args.concurrent),
+        selector=args.selector,
     )
     # Flags checked before anything starts: a bad one refuses the command (exit 2).
     metrics_at = parse_address(args.metrics_addr, "--metrics-addr") if args.metrics_addr else None
@@ -340,6 +344,8 @@ def cmd_run(ctx: Context) -> int:
             on_pass=on_pass,
         )
         reconciler.start()
+        names = [app.name for app in reconciler.apps]
+        remember_found(ctx, names, location=args.path, revision=None)
         for app in reconciler.apps:
             policy = app.policy
             mode = (
@@ -434,22 +440,24 @@ def _webhook_config(args: Any) -> WebhookConfig:
 
 
 def cmd_events(ctx: Context) -> int:
+    names, by_path = named_or_selected(ctx)
     since = parse_since(ctx.args.since, now=ctx.clock()) if ctx.args.since else 0.0
-    events = ctx.store.events(ctx.args.app_name, since=since, limit=ctx.args.limit)
-    if not events and fail_unknown_app(ctx, ctx.args.app_name, what="events"):
+    events = _events_of(ctx, names, since=since, limit=ctx.args.limit)
+    if not by_path and not events and fail_unknown_app(ctx, names[0], what="events"):
         return EXIT_FAILED
     if ctx.args.follow:
-        return _follow_events(ctx, since)
+        return _follow_events(ctx, names, since, by_path=by_path)
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_event_dict(e) for e in events], ctx.output))
         return EXIT_OK
     if not events:
-        ctx.out(f"no events recorded for {ctx.args.app_name}")
+        ctx.out(f"no events recorded for {', '.join(names)}")
         return EXIT_OK
     wide = ctx.output == "wide"
     rows = [
-        [
-            local_time(e.time),
+        [local_time(e.time)]
+        + ([e.app] if by_path else [])
+        + [
             e.kind.value,
             short(e.revision),
             e.resource.display if e.resource else "-",
@@ -458,24 +466,37 @@ def cmd_events(ctx: Context) -> int:
         + ([e.wave or "-"] if wide else [])
         for e in events
     ]
-    headers = ["time", "kind", "revision", "resource", "message"]
+    headers = ["time"] + (["app"] if by_path else []) + ["kind", "revision", "resource", "message"]
     ctx.out(table(headers + (["wave"] if wide else []), rows))
     return EXIT_OK
 
 
-def _event_line(event: Event) -> str:
+def _events_of(ctx: Context, names: list[str], *, since: float, limit: int) -> list[Event]:
+    """The events of ``names`` at or after ``since``, oldest first, the newest ``limit``."""
+    if len(names) == 1:
+        return ctx.store.events(names[0], since=since, limit=limit)
+    merged = sorted(
+        (e for name in names for e in ctx.store.events(name, since=since, limit=limit)),
+        key=lambda e: e.time,
+    )
+    return merged[-limit:]
+
+
+def _event_line(event: Event, *, by_path: bool = False) -> str:
     resource = event.resource.display if event.resource else "-"
     message = (event.message.splitlines() or [""])[0]
     revision = short(event.revision) or "-"
-    return "  ".join((local_time(event.time), event.kind.value, revision, resource, message))
+    app = (event.app,) if by_path else ()
+    return "  ".join((local_time(event.time), *app, event.kind.value, revision, resource, message))
 
 
-def _follow_events(ctx: Context, since: float) -> int:
+def _follow_events(ctx: Context, names: list[str], since: float, *, by_path: bool) -> int:
     """``events APP --follow``: the events so far, then each new one as it is
     recorded (a line each; ``-o json``: a JSON object a line), until Ctrl-C,
-    as ``kubectl get --watch`` and ``flux events --watch`` stream."""
-    name, limit = ctx.args.app_name, ctx.args.limit
-    seen: set[tuple[float, str, str, str]] = set()
+    as ``kubectl get --watch`` and ``flux events --watch`` stream. With a PATH
+    or ``-l``, the events of every app chosen, in time order."""
+    limit = ctx.args.limit
+    seen: set[tuple[float, str, str, str, str]] = set()
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -488,8 +509,14 @@ def _follow_events(ctx: Context, since: float) -> int:
     try:
         while not stop.is_set():
             fresh = []
-            for event in ctx.store.events(name, since=since, limit=limit):
-                identity = (event.time, event.kind.value, str(event.resource), event.message)
+            for event in _events_of(ctx, names, since=since, limit=limit):
+                identity = (
+                    event.time,
+                    event.app,
+                    event.kind.value,
+                    str(event.resource),
+                    event.message,
+                )
                 if identity not in seen:
                     seen.add(identity)
                     fresh.append(event)
@@ -497,7 +524,7 @@ def _follow_events(ctx: Context, since: float) -> int:
                 if ctx.output in ("json", "yaml"):
                     line = stream_document(_event_dict(event), ctx.output)
                 else:
-                    line = _event_line(event)
+                    line = _event_line(event, by_path=by_path)
                 sys.stdout.write(line + "\n")
             sys.stdout.flush()  # piped into a CI log: each line as it happens
             if fresh:
@@ -514,6 +541,8 @@ def _follow_events(ctx: Context, since: float) -> int:
 def cmd_unpin(ctx: Context) -> int:
     name = ctx.args.app_name
     lifted = ctx.loop_store.unpin(name, reason=f"gitwave unpin by {current_user()}")
+    if lifted is None and fail_unknown_app(ctx, name, what="syncs"):  # as suspend: not found
+        return EXIT_FAILED
     if ctx.output in ("json", "yaml"):
         was = None if lifted is None else {"revision": lifted.revision, "skipped": lifted.skipped}
         ctx.out(dump({"app": name, "pinned": False, "unpinned": was}, ctx.output))

@@ -29,6 +29,7 @@ from gitwave.engine.promotion import Promotion, PromotionRefused, PromotionReque
 from gitwave.engine.source_write import Commit
 from gitwave.engine.triage import Decision, Triage, TriageRequest, git_change
 from gitwave.engine.triage_fields import choose_field, drift_of
+from gitwave.tui.cli.app_or_path import known_location
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.output import dump, table
 
@@ -160,7 +161,8 @@ def _field_dict(field: DriftedField) -> dict[str, Any]:
 
 def cmd_drift(ctx: Context) -> int:
     args = ctx.args
-    app = _find_app(ctx, args.app_name, args.path)
+    found = None if args.path else known_location(ctx, args.app_name)
+    app = _find_app(ctx, args.app_name, args.path or (found.location if found else "."))
     targets = ctx.fleet.targets_for(app)
     state = operations.plan(app, ctx.sync_request(), targets=targets)
     drifted = drift_of(state)
@@ -207,10 +209,11 @@ def _list_drift(ctx: Context, app: AppSpec, drifted: Sequence[DriftedField]) -> 
         ctx.out(f"{app.name}: no drift")
     else:
         rows = [
-            [f.key.display, f.path, str(f.desired), str(f.live), ", ".join(f.managers) or "?"]
+            [f.key.display, f.path, str(f.live), str(f.desired), ", ".join(f.managers) or "?"]
             for f in drifted
         ]
-        ctx.out(table(["OBJECT", "FIELD", "GIT", "LIVE", "CHANGED BY"], rows))
+        # LIVE before GIT: live → desired, as plan, the TUI's diff and run's lines write it.
+        ctx.out(table(["OBJECT", "FIELD", "LIVE", "GIT", "CHANGED BY"], rows))
         ctx.out(
             "decide with: gitwave drift "
             f"{app.name} --resource KIND/NAME --field PATH --revert|--ignore|--accept"

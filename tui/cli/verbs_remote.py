@@ -172,8 +172,16 @@ def cmd_remote_rollback(ctx: Context) -> int:
     return _ask(ctx, remote, obj, remote.rollback_ask(obj, ctx.args.id), what="rollback", wait=True)
 
 
+def _one_app(ctx: Context) -> None:
+    """``history``/``events --controller`` name one app: no PATH, ``--app`` or ``-l``."""
+    _refuse([("-l", lambda: ctx.args.selector), ("--app", lambda: ctx.args.app)])
+    if ctx.args.app_name is None:
+        raise ValidationError(f"gitwave {ctx.args.verb} --controller", "needs an APP")
+
+
 def cmd_remote_history(ctx: Context) -> int:
     """``gitwave history --controller APP``: the Application's ``status.history``."""
+    _one_app(ctx)
     obj = client(ctx).find(ctx.args.app_name)
     rows = history_rows(obj)[-ctx.args.limit :]
     if ctx.output in ("json", "yaml"):
@@ -193,6 +201,7 @@ def cmd_remote_events(ctx: Context) -> int:
     from gitwave.engine.controller.timeline import timeline_row
 
     _refuse([("--follow", lambda: ctx.args.follow), ("--since", lambda: ctx.args.since)])
+    _one_app(ctx)
     api = connect(ctx)
     obj = ControllerClient(api, user="").find(ctx.args.app_name)
     rows = [timeline_row(event) for event in api.list_events(obj)][-ctx.args.limit :]

@@ -31,6 +31,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import INTERRUPTED
 from gitwave.engine.sync import SyncResult
+from gitwave.tui.cli.app_or_path import remember_found
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
 from gitwave.tui.cli.output import (
@@ -114,6 +115,9 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
     # An app whose destination is unknown fails alone, before anything of it is
     # rendered or connected to; the others sync (the exit code says one failed).
     entries = ctx.fleet.with_destination_errors(chosen_apps(ctx, removed=True))
+    # `gitwave status APP` (any verb taking a PATH) then finds the app from anywhere.
+    found = [e.name for e in entries if e.spec is not None and not e.spec.removed_from]
+    remember_found(ctx, found, location=ctx.args.path, revision=ctx.args.revision)
     many = len(entries) > 1
     table_output = ctx.output not in ("json", "yaml")
     dry_run = bool(ctx.args.dry_run)

@@ -16,6 +16,7 @@ from gitwave.engine import operations
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.sync_request import DEFAULT_WAVE_TIMEOUT_S
+from gitwave.tui.cli.app_or_path import known_location
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import dump
 from gitwave.tui.cli.verbs_app import chosen_apps, error_dict, report_error
@@ -61,7 +62,11 @@ def cmd_wait(ctx: Context) -> int:
     if _is_location(target):
         ctx.args.path = target
     else:
-        ctx.args.path = ctx.args.path or "."
+        # APP: under --path, else where a sync or run last found it, else under .
+        found = None if ctx.args.path else known_location(ctx, target)
+        if found is not None and ctx.args.revision is None and found.revision:
+            ctx.args.revision = found.revision
+        ctx.args.path = ctx.args.path or (found.location if found else ".")
         only = (target,)
     ctx.args.app = list(only)
     health, sync = ctx.args.health, ctx.args.sync
