@@ -25,6 +25,7 @@ from gitwave.engine.apps.broken import BrokenApp
 from gitwave.engine.apps.flux import parse_flux, parse_git_repository
 from gitwave.engine.apps.model import AppSpec, RepoResolver
 from gitwave.engine.apps.project_choice import ProjectBook
+from gitwave.engine.controller.finalizers import Finalizer, FinalizerApi
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
 from gitwave.engine.controller.keeper import (
     ControllerApi,
@@ -38,6 +39,7 @@ from gitwave.engine.controller.requests import (
     operation_revision,
     reconcile_requested,
 )
+from gitwave.engine.controller.set_loop import SetApi, SetReconciler
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.status import (
     argo_history,
@@ -133,6 +135,31 @@ class Controller:
         self._audit = audit
         self._seen: dict[str, _Seen] = {}
         self._resolve = repo_resolver(options.allow_local_repos)
+        # ApplicationSets and deleted Applications, when the cluster API offers them.
+        self._sets = (
+            SetReconciler(
+                api,
+                resolve=self._resolve,
+                allowed_repos=allowed_local_repos(options.allow_local_repos),
+                shards=options.shards,
+                holds=keeper.holds,
+                clock=clock,
+            )
+            if isinstance(api, SetApi)
+            else None
+        )
+        self._finalizer = (
+            Finalizer(
+                api,
+                targets=targets,
+                store=store,
+                resolve=self._resolve,
+                shards=options.shards,
+                holds=keeper.holds,
+            )
+            if isinstance(api, FinalizerApi)
+            else None
+        )
 
     def _ledger(self, obj: AppObject) -> HookLedger | None:
         """Hook runs in a ConfigMap when the cluster API keeps ConfigMaps, so a
@@ -171,8 +198,12 @@ class Controller:
         return assigned
 
     def reconcile_once(self) -> list[str]:
-        """One pass over the apps of held shards; the ids of the apps synced."""
+        """One pass over the apps of held shards; the ids of the apps synced.
+        The ApplicationSets first (their Applications are then synced in this
+        pass), the Applications being deleted last."""
         synced: list[str] = []
+        if self._sets is not None:
+            self._sets.reconcile_once()
         for obj in self._api.list_apps():
             shard = shard_of(obj.app_id, self._options.shards)
             if not self._keeper.holds(shard):
@@ -184,6 +215,8 @@ class Controller:
                 log.warning("%s: %s", obj.app_id, error)
             finally:
                 self._keeper.release_pending()
+        if self._finalizer is not None:
+            self._finalizer.finalize_once()
         return synced
 
     def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:

@@ -30,6 +30,7 @@ from gitwave.engine.api import (
 
 from .cache import Informer
 from .config import load_client
+from .controller_sets import ARGO_SETS, SET_KIND, SetObjects
 from .discovery import ResourceType
 from .transport import Transport
 
@@ -38,6 +39,8 @@ FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 FLUX_GIT = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
 ARGO_PROJECTS = ("argoproj.io", "v1alpha1", "appprojects")
 _KINDS = ((ARGO_KIND, ARGO), (FLUX_KIND, FLUX_KUSTOMIZATION))
+# Where each kind the controller writes the status of lives.
+_COORDINATES = {ARGO_KIND: ARGO, FLUX_KIND: FLUX_KUSTOMIZATION, SET_KIND: ARGO_SETS}
 
 
 def _micro(moment: datetime) -> datetime:
@@ -59,7 +62,7 @@ def _app_object(kind: str, item: Mapping[str, Any]) -> AppObject:
     )
 
 
-class KubeControllerApi:
+class KubeControllerApi(SetObjects):
     """ControllerApi over the official client; Leases live in ``namespace``."""
 
     def __init__(self, api_client: Any, *, namespace: str) -> None:
@@ -77,7 +80,12 @@ class KubeControllerApi:
         list+watch each (providers.kubernetes.cache), instead of listing them on
         every pass; ``wait_for_change`` then wakes the loop on each change."""
         transport = Transport(self.api_client, target="gitwave-controller")
-        watched = (*_KINDS, ("GitRepository", FLUX_GIT), ("AppProject", ARGO_PROJECTS))
+        watched = (
+            *_KINDS,
+            ("GitRepository", FLUX_GIT),
+            ("AppProject", ARGO_PROJECTS),
+            (SET_KIND, ARGO_SETS),
+        )
         for kind, (group, version, plural) in watched:
             rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
             informer = Informer(transport, rtype, listener=lambda _t, _o: self._changed.set())
@@ -204,7 +212,7 @@ class KubeControllerApi:
         return list(listed.get("items", []))
 
     def _coordinates(self, obj: AppObject) -> tuple[str, str, str]:
-        return ARGO if obj.kind == ARGO_KIND else FLUX_KUSTOMIZATION
+        return _COORDINATES[obj.kind]
 
     def write_status(self, obj: AppObject, status: Mapping[str, Any]) -> None:
         group, version, plural = self._coordinates(obj)
