@@ -16,7 +16,7 @@ nothing outside the engine adds checks to the engine's health registry.
 from __future__ import annotations
 
 from gitwave.engine.controller.leases import MEMBER_PREFIX, SHARD_PREFIX, LeaseRecord
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, HELM_KIND, AppObject
 from gitwave.engine.controller.timeline import REPORTING_CONTROLLER, OperationEvent
 from gitwave.engine.diff import SameValue, diff_manifest
 from gitwave.engine.field_managers import field_managers
@@ -82,6 +82,7 @@ __all__ = [
     "ARGO_KIND",
     "CLOUD_GROUP_SUFFIXES",
     "FLUX_KIND",
+    "HELM_KIND",
     "KUBERNETES_VERSION",
     "LAST_APPLIED_ANNOTATION",
     "MASK",

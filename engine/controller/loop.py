@@ -26,6 +26,7 @@ from gitwave.engine.apps.flux import parse_flux, parse_git_repository
 from gitwave.engine.apps.model import AppSpec, RepoResolver
 from gitwave.engine.apps.project_choice import ProjectBook
 from gitwave.engine.controller.finalizers import Finalizer, FinalizerApi
+from gitwave.engine.controller.helm_releases import HelmSourceApi, release_app
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
 from gitwave.engine.controller.keeper import (
     ControllerApi,
@@ -33,7 +34,8 @@ from gitwave.engine.controller.keeper import (
     LeaseLost,
     ShardKeeper,
 )
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, HELM_KIND, AppObject
+from gitwave.engine.controller.release_sync import release_failure, release_result
 from gitwave.engine.controller.requests import (
     is_suspended,
     operation_revision,
@@ -174,6 +176,10 @@ class Controller:
         if obj.kind == ARGO_KIND:
             app = parse_argo(_at_operation_revision(obj), origin, self._resolve)
             return self._with_project(obj, app)
+        if obj.kind == HELM_KIND:
+            api = self._api
+            found = api.list_helm_sources() if isinstance(api, HelmSourceApi) else []
+            return release_app(obj, found)
         sources = []
         for repo in self._api.list_git_repositories():
             meta = repo.get("metadata") or {}
@@ -226,7 +232,7 @@ class Controller:
         resync = timedelta(seconds=self._options.resync_s)
         if obj.body.get("operation") or reconcile_requested(obj):
             return True, True
-        automated = app is not None and (app.policy.automated or obj.kind == FLUX_KIND)
+        automated = app is not None and (app.policy.automated or obj.kind != ARGO_KIND)
         stale = seen.checked is None or now - seen.checked >= resync
         if automated and (changed or seen.synced is None or stale):
             return True, True
@@ -311,6 +317,9 @@ class Controller:
                     "lastTransitionTime": status["reconciledAt"],
                 }
             ]
+        elif obj.kind == HELM_KIND:
+            status = release_failure(obj, message, now)
+            _handled(obj, status)
         else:
             status = flux_status(
                 result=None,
@@ -444,6 +453,9 @@ class Controller:
             )
             if result.ok and not result.dry_run:
                 status["history"] = argo_history(obj.body, result, initiated_by=initiated)
+        elif obj.kind == HELM_KIND:
+            status = release_result(obj, synced, finished)
+            _handled(obj, status)
         else:
             branch = str((app.source.revision or "") or "HEAD")
             status = flux_status(

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from gitwave.engine.api import (
     ARGO_KIND,
     FLUX_KIND,
+    HELM_KIND,
     MEMBER_PREFIX,
     REPORTING_CONTROLLER,
     SHARD_PREFIX,
@@ -38,9 +39,20 @@ ARGO = ("argoproj.io", "v1alpha1", "applications")
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 FLUX_GIT = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
 ARGO_PROJECTS = ("argoproj.io", "v1alpha1", "appprojects")
-_KINDS = ((ARGO_KIND, ARGO), (FLUX_KIND, FLUX_KUSTOMIZATION))
+FLUX_HELM = ("helm.toolkit.fluxcd.io", "v2", "helmreleases")
+_KINDS = ((ARGO_KIND, ARGO), (FLUX_KIND, FLUX_KUSTOMIZATION), (HELM_KIND, FLUX_HELM))
+# The sources a HelmRelease may name, read from the cluster (GitRepository above).
+_HELM_SOURCES = (
+    ("HelmRepository", ("source.toolkit.fluxcd.io", "v1", "helmrepositories")),
+    ("OCIRepository", ("source.toolkit.fluxcd.io", "v1", "ocirepositories")),
+)
 # Where each kind the controller writes the status of lives.
-_COORDINATES = {ARGO_KIND: ARGO, FLUX_KIND: FLUX_KUSTOMIZATION, SET_KIND: ARGO_SETS}
+_COORDINATES = {
+    ARGO_KIND: ARGO,
+    FLUX_KIND: FLUX_KUSTOMIZATION,
+    HELM_KIND: FLUX_HELM,
+    SET_KIND: ARGO_SETS,
+}
 
 
 def _micro(moment: datetime) -> datetime:
@@ -85,6 +97,7 @@ class KubeControllerApi(SetObjects):
             ("GitRepository", FLUX_GIT),
             ("AppProject", ARGO_PROJECTS),
             (SET_KIND, ARGO_SETS),
+            *_HELM_SOURCES,
         )
         for kind, (group, version, plural) in watched:
             rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
@@ -159,7 +172,7 @@ class KubeControllerApi(SetObjects):
 
     def get_app(self, kind: str, namespace: str, name: str) -> AppObject | None:
         """One Application or Kustomization as it is now; None when there is none."""
-        group, version, plural = ARGO if kind == ARGO_KIND else FLUX_KUSTOMIZATION
+        group, version, plural = _COORDINATES[kind]
         try:
             item = self._custom.get_namespaced_custom_object(
                 group, version, namespace, plural, name
@@ -190,6 +203,19 @@ class KubeControllerApi(SetObjects):
                 return []
             raise
         return list(listed.get("items", []))
+
+    def list_helm_sources(self) -> list[Mapping[str, Any]]:
+        """Every HelmRepository, OCIRepository and GitRepository (a kind whose CRD is
+        not installed: none of it)."""
+        found: list[Mapping[str, Any]] = [
+            dict(item, kind="GitRepository") for item in self.list_git_repositories()
+        ]
+        for kind, coordinates in _HELM_SOURCES:
+            items = self._watched(kind)
+            if items is None:
+                items = self._listed(coordinates)
+            found += [dict(item, kind=kind) for item in items]
+        return found
 
     def list_app_projects(self) -> list[Mapping[str, Any]]:
         """The AppProjects of the controller's namespace (Argo CD reads its own)."""
