@@ -13,20 +13,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.app_status import app_health
-from gitwave.engine.apps.argo import parse_argo
-from gitwave.engine.apps.broken import BrokenApp
-from gitwave.engine.apps.flux import parse_flux, parse_git_repository
-from gitwave.engine.apps.model import AppSpec, RepoResolver
-from gitwave.engine.apps.project_choice import ProjectBook
+from gitwave.engine.apps.model import AppSpec
+from gitwave.engine.controller.app_objects import parse_app_object, repo_resolver
 from gitwave.engine.controller.finalizers import Finalizer, FinalizerApi
-from gitwave.engine.controller.helm_releases import HelmSourceApi, release_app
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
 from gitwave.engine.controller.keeper import (
     ControllerApi,
@@ -38,7 +34,6 @@ from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, HELM_KIND, A
 from gitwave.engine.controller.release_sync import release_failure, release_result
 from gitwave.engine.controller.requests import (
     is_suspended,
-    operation_revision,
     reconcile_requested,
 )
 from gitwave.engine.controller.set_loop import SetApi, SetReconciler
@@ -55,44 +50,13 @@ from gitwave.engine.controller.timeline import operation_event
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.hooks import HookLedger
 from gitwave.engine.interrupts import Interrupted, interruptible
-from gitwave.engine.model import HealthCode, SourceRef
+from gitwave.engine.model import HealthCode
 from gitwave.engine.operations import SyncRequest, plan, sync_app
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.source_url import allowed_local_repos, check_local_repo
+from gitwave.engine.source_url import allowed_local_repos
 from gitwave.engine.store import Store
 
 log = logging.getLogger("gitwave.controller")
-
-
-def repo_resolver(allowed: Sequence[str]) -> RepoResolver:
-    """repoURL → where to fetch it: a host directory only when the operator allowed it."""
-    roots = allowed_local_repos(allowed)
-
-    def resolve(
-        repo_url: str, revision: str, where: str, field_name: str
-    ) -> tuple[str, str | None]:
-        url = repo_url.strip()
-        fetch_revision = None if revision in ("", "HEAD") else revision
-        if url.startswith("file://") or url.startswith("/"):
-            path = url.removeprefix("file://")
-            check_local_repo(path, allowed=roots, subject=f"{where}: {field_name}")
-            return path, fetch_revision
-        return url, fetch_revision
-
-    return resolve
-
-
-def _at_operation_revision(obj: AppObject) -> Mapping[str, Any]:
-    """The Application's body with ``spec.source.targetRevision`` at the revision its
-    ``operation`` asks for (a rollback, ``argocd app sync --revision``), so the
-    revision goes through the same parsing and checks as one written in spec."""
-    revision = operation_revision(obj)
-    spec = obj.body.get("spec")
-    source = spec.get("source") if isinstance(spec, Mapping) else None
-    if not revision or not isinstance(spec, Mapping) or not isinstance(source, Mapping):
-        return obj.body
-    source = {**source, "targetRevision": revision}
-    return {**obj.body, "spec": {**spec, "source": source}}
 
 
 @dataclass
@@ -172,36 +136,7 @@ class Controller:
         return None
 
     def _parse(self, obj: AppObject) -> AppSpec:
-        origin = SourceRef(f"{obj.kind}/{obj.namespace}/{obj.name}", 0)
-        if obj.kind == ARGO_KIND:
-            app = parse_argo(_at_operation_revision(obj), origin, self._resolve)
-            return self._with_project(obj, app)
-        if obj.kind == HELM_KIND:
-            api = self._api
-            found = api.list_helm_sources() if isinstance(api, HelmSourceApi) else []
-            return release_app(obj, found)
-        sources = []
-        for repo in self._api.list_git_repositories():
-            meta = repo.get("metadata") or {}
-            where = f"GitRepository/{meta.get('namespace', '')}/{meta.get('name', '')}"
-            sources.append(parse_git_repository(repo, where, self._resolve))
-        return parse_flux(obj.body, origin, self._resolve, sources)
-
-    def _with_project(self, obj: AppObject, app: AppSpec) -> AppSpec:
-        """``app`` with its AppProject's rules, read from the cluster as Argo CD does;
-        ValidationError when the project is missing, malformed or refuses the app."""
-        book = ProjectBook()
-        for doc in self._api.list_app_projects():
-            meta = doc.get("metadata") or {}
-            book.read(doc, SourceRef(f"AppProject/{meta.get('namespace')}/{meta.get('name')}", 0))
-        broken: list[BrokenApp] = []
-        [assigned] = book.assign([app], broken)
-        if broken:
-            error = broken[0].error
-            if isinstance(error, ValidationError):
-                raise error
-            raise ValidationError(obj.app_id, str(error), hint=error.hint)
-        return assigned
+        return parse_app_object(obj, self._api, self._resolve)
 
     def reconcile_once(self) -> list[str]:
         """One pass over the apps of held shards; the ids of the apps synced.
