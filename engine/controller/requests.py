@@ -23,7 +23,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, FLUX_KINDS, AppObject
+from gitwave.engine.controller.objects import (
+    ARGO_KIND,
+    FLUX_KIND,
+    FLUX_KINDS,
+    HELM_KIND,
+    AppObject,
+)
 from gitwave.engine.errors import GitwaveError
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
@@ -120,6 +126,9 @@ def app_row(obj: AppObject) -> AppRow:
     else:
         health_text, sync_text = "", ""
     applied = str(status.get("lastAppliedRevision", "") or "")
+    if obj.kind == HELM_KIND:  # a HelmRelease's revision is the chart version released
+        history = [h for h in status.get("history") or () if isinstance(h, Mapping)]
+        applied = str(history[0].get("chartVersion", "") or "") if history else ""
     return AppRow(
         kind=obj.kind,
         namespace=obj.namespace,

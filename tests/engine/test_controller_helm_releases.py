@@ -186,3 +186,25 @@ def test_history_adds_a_release_version_only_when_the_chart_or_values_change() -
     assert config_digest(changed.body) != config_digest(release_obj().body)
     upgraded = release_history(changed.body, chart, where, LATER)
     assert [(h["version"], h["status"]) for h in upgraded] == [(2, "deployed"), (1, "superseded")]
+
+
+def test_a_release_reads_as_a_status_row_with_its_chart_version() -> None:
+    from gitwave.engine.controller.requests import app_row
+    from gitwave.tui.controller_client import parse_app_ref
+
+    status = release_status(
+        release_obj(),
+        result=result(),
+        error=None,
+        chart=("web", "1.0.0"),
+        release=("shop-web", "shop"),
+        now=NOW,
+    )
+    row = app_row(release_obj(status=status))
+    assert (row.kind, row.sync, row.health, row.revision) == (
+        "HelmRelease",
+        "Synced",
+        "Healthy",
+        "1.0.0",
+    )
+    assert parse_app_ref("hr/flux-system/web") == ("HelmRelease", "flux-system", "web")
