@@ -157,6 +157,13 @@ def test_a_list_set_creates_owned_applications_that_sync_and_a_removed_element_i
     assert [r["name"] for r in rows] == ["web-dev", "web-stage"]
     assert {r["status"] for r in rows} == {"Synced"}
 
+    # Deleting the set: the garbage collector deletes its Applications (their
+    # ownerReference), and each one's finalizer takes its objects with it.
+    env.custom.delete_namespaced_custom_object(*ARGO, env.app_ns, "applicationsets", "web")
+    for name in ("dev", "stage"):
+        wait_for(f"Application web-{name} deleted", lambda n=name: not app_or_none(env, f"web-{n}"))
+        assert config_map(env, name) is None
+
 
 def test_preserve_resources_on_deletion_keeps_the_objects_of_a_removed_element(env: Env) -> None:
     for name in ("blue", "green"):
