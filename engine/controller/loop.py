@@ -110,6 +110,7 @@ class Controller:
                 shards=options.shards,
                 holds=keeper.holds,
                 clock=clock,
+                resync_s=options.resync_s,
             )
             if isinstance(api, SetApi)
             else None

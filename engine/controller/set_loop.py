@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -100,6 +100,7 @@ class SetReconciler:
         shards: int,
         holds: Callable[[int], bool],
         clock: Callable[[], datetime],
+        resync_s: float = 180.0,
     ) -> None:
         self._api = api
         self._resolve = resolve
@@ -107,6 +108,10 @@ class SetReconciler:
         self._shards = shards
         self._holds = holds
         self._clock = clock
+        self._resync = timedelta(seconds=resync_s)
+        # set id → (what its last run saw, when): the generators run again only
+        # when that changed or after resync_s (a git generator fetches).
+        self._seen: dict[str, tuple[tuple[Any, ...], datetime]] = {}
 
     def reconcile_once(self) -> list[str]:
         """One pass over the sets of held shards; the ids of the sets handled."""
@@ -119,27 +124,37 @@ class SetReconciler:
         clusters = SecretClusters(tuple(self._api.list_cluster_secrets()))
         for obj in sets:
             try:
-                self._reconcile(obj, clusters)
-                handled.append(obj.app_id)
+                if self._reconcile(obj, clusters):
+                    handled.append(obj.app_id)
             except Exception as error:  # one broken set never stops the others
+                self._seen.pop(obj.app_id, None)
                 log.warning("%s: %s", obj.app_id, error)
         return handled
 
-    def _reconcile(self, obj: AppObject, clusters: SecretClusters) -> None:
+    def _reconcile(self, obj: AppObject, clusters: SecretClusters) -> bool:
         existing = [
             app
             for app in self._api.list_namespace_apps(obj.namespace)
             if not (app.get("metadata") or {}).get("deletionTimestamp")
         ]
+        now = self._clock()
+        seen = _fingerprint(obj, existing, clusters)
+        last = self._seen.get(obj.app_id)
+        if last is not None and last[0] == seen and now - last[1] < self._resync:
+            return False
         actions = plan_set(
             obj.body,
             existing=existing,
             clusters=clusters,
             open_repo=self._opener(obj.app_id),
             resolve=self._resolve,
-            now=self._clock(),
+            now=now,
         )
         failures = self._apply(obj, actions)
+        if failures:
+            self._seen.pop(obj.app_id, None)  # tried again on the next pass
+        else:
+            self._seen[obj.app_id] = (seen, now)
         status = actions.status
         if failures:
             conditions = [dict(c) for c in status.get("conditions") or []]
@@ -153,6 +168,7 @@ class SetReconciler:
             status = {**status, "conditions": conditions}
         if status != {k: (obj.body.get("status") or {}).get(k) for k in status}:
             self._api.write_status(obj, status)
+        return True
 
     def _apply(self, obj: AppObject, actions: SetActions) -> list[str]:
         """Create, replace, delete; the errors (a lost race is retried next pass)."""
@@ -192,6 +208,23 @@ class SetReconciler:
             return opened[key]
 
         return open_repo
+
+
+def _fingerprint(
+    obj: AppObject, existing: Sequence[Mapping[str, Any]], clusters: SecretClusters
+) -> tuple[Any, ...]:
+    """What a set's run depends on besides its repositories: its generation, its
+    Applications (a deleted or edited one is put back) and the cluster Secrets."""
+
+    def version(item: Mapping[str, Any]) -> tuple[str, str]:
+        meta = item.get("metadata") or {}
+        return str(meta.get("name", "")), str(meta.get("resourceVersion", ""))
+
+    return (
+        obj.generation,
+        tuple(sorted(version(a) for a in existing)),
+        tuple(sorted(version(s) for s in clusters.secrets)),
+    )
 
 
 def _name(body: Mapping[str, Any]) -> str:

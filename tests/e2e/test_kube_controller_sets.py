@@ -179,6 +179,15 @@ def test_preserve_resources_on_deletion_keeps_the_objects_of_a_removed_element(e
     wait_for("Application web-green deleted", lambda: app_or_none(env, "web-green") is None)
     assert config_map(env, "green") == {"greeting": "hello from green"}
 
+    # An Application of the set deleted by hand is generated again, as Argo CD does.
+    first_uid = env.app("web-blue")["metadata"]["uid"]
+    env.custom.delete_namespaced_custom_object(*ARGO, env.app_ns, "applications", "web-blue")
+    again = wait_for(
+        "Application web-blue generated again",
+        lambda: (a := app_or_none(env, "web-blue")) and a["metadata"]["uid"] != first_uid and a,
+    )
+    assert again["metadata"]["ownerReferences"][0]["name"] == "web"
+
 
 def test_a_bad_generator_writes_the_error_and_deletes_nothing(env: Env) -> None:
     add_app_dir(env.repo, "solo", env.target_ns)  # type: ignore[attr-defined]
