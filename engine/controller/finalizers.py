@@ -35,8 +35,8 @@ log = logging.getLogger("gitwave.controller")
 class FinalizerApi(Protocol):
     """What finalizing deleted Applications needs of the management cluster."""
 
-    def list_finalizing_apps(self) -> list[AppObject]:
-        """The Applications being deleted that still carry the resources-finalizer."""
+    def list_deleting_apps(self) -> list[AppObject]:
+        """The Applications being deleted that still carry a finalizer."""
         ...
 
     def remove_finalizer(self, obj: AppObject, finalizer: str) -> None:
@@ -81,7 +81,10 @@ class Finalizer:
     def finalize_once(self) -> list[str]:
         """One pass; the ids of the Applications whose finalizer was removed."""
         done: list[str] = []
-        for obj in self._api.list_finalizing_apps():
+        for obj in self._api.list_deleting_apps():
+            finalizers = (obj.body.get("metadata") or {}).get("finalizers") or []
+            if RESOURCES_FINALIZER not in finalizers:
+                continue  # another controller's finalizer: not ours to run
             if not self._holds(shard_of(obj.app_id, self._shards)):
                 continue
             try:

@@ -101,14 +101,12 @@ class SetObjects:
             if error.status != 404:
                 raise
 
-    def list_finalizing_apps(self) -> list[AppObject]:
-        from gitwave.engine.apps.model import RESOURCES_FINALIZER
-
+    def list_deleting_apps(self) -> list[AppObject]:
+        """The Applications being deleted that still carry a finalizer."""
         return [
             app_object(ARGO_KIND, i)
             for i in self._all_apps()
-            if _meta(i).get("deletionTimestamp")
-            and RESOURCES_FINALIZER in (_meta(i).get("finalizers") or [])
+            if _meta(i).get("deletionTimestamp") and _meta(i).get("finalizers")
         ]
 
     def remove_finalizer(self, obj: AppObject, finalizer: str) -> None:
