@@ -125,9 +125,8 @@ def test_a_helm_release_from_a_helm_repository_is_installed_upgraded_and_ready(
     table = env.kubectl.run("get", "helmreleases", "-n", env.app_ns)
     assert "True" in table and "Helm install succeeded" in table
 
-    body = release(env)
-    body["spec"]["chart"]["spec"]["version"] = "2.0.0"
-    env.custom.replace_namespaced_custom_object(*HELM, env.app_ns, "helmreleases", "web", body)
+    upgrade = {"spec": {"chart": {"spec": {"version": "2.0.0"}}}}
+    env.custom.patch_namespaced_custom_object(*HELM, env.app_ns, "helmreleases", "web", upgrade)
     found = wait_for("HelmRelease web Ready (upgraded)", lambda: ready(env, "UpgradeSucceeded"))
     assert settings(env, name) == {"greeting": "hello from the cluster", "chart": "2.0.0"}
     history = found["status"]["history"]

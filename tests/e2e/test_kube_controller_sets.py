@@ -80,9 +80,12 @@ def create_set(env: Env, elements: list[str], *, preserve: bool = False) -> None
 
 
 def set_elements(env: Env, elements: list[str]) -> None:
-    found = env.custom.get_namespaced_custom_object(*ARGO, env.app_ns, "applicationsets", "web")
-    found["spec"]["generators"] = [{"list": {"elements": [{"env": e} for e in elements]}}]
-    env.custom.replace_namespaced_custom_object(*ARGO, env.app_ns, "applicationsets", "web", found)
+    # A merge patch, as `kubectl edit` sends: the controller writes the set's status
+    # meanwhile, so a replace at the resourceVersion read could lose that race.
+    generators = [{"list": {"elements": [{"env": e} for e in elements]}}]
+    env.custom.patch_namespaced_custom_object(
+        *ARGO, env.app_ns, "applicationsets", "web", {"spec": {"generators": generators}}
+    )
 
 
 def the_set(env: Env) -> dict[str, Any]:
@@ -195,9 +198,10 @@ def test_a_bad_generator_writes_the_error_and_deletes_nothing(env: Env) -> None:
     create_set(env, ["solo"])
     env.start("r1")
     wait_for("Application web-solo Synced", lambda: synced(env, "web-solo"))
-    found = the_set(env)
-    found["spec"]["generators"] = [{"scmProvider": {"github": {"organization": "x"}}}]
-    env.custom.replace_namespaced_custom_object(*ARGO, env.app_ns, "applicationsets", "web", found)
+    refused = [{"scmProvider": {"github": {"organization": "x"}}}]
+    env.custom.patch_namespaced_custom_object(
+        *ARGO, env.app_ns, "applicationsets", "web", {"spec": {"generators": refused}}
+    )
 
     def error() -> dict[str, Any] | None:
         conditions = {c["type"]: c for c in the_set(env).get("status", {}).get("conditions", [])}
