@@ -72,7 +72,10 @@ def release_app(obj: AppObject, sources: Sequence[Mapping[str, Any]]) -> AppSpec
     interval = reader.duration(spec, "spec.interval", None)
     timeout = reader.duration(spec, "spec.timeout", None)
     identity = f"cluster:{obj.app_id}"
-    release = _resource_of(obj.body)
+    # dependsOn names other HelmReleases, each an app of its own here: the
+    # loop waits for them to be Ready (``waiting_for``) before this one syncs.
+    spec_alone = {k: v for k, v in spec.items() if k != "dependsOn"}
+    release = _resource_of({**obj.body, "spec": spec_alone})
     return AppSpec(
         name=obj.name,
         kind=AppKind.FLUX,
@@ -97,6 +100,49 @@ def release_app(obj: AppObject, sources: Sequence[Mapping[str, Any]]) -> AppSpec
         flux_sources=SourceBook([_resource_of(s) for s in sources]),
         inline=(release,),
     )
+
+
+def waiting_for(obj: AppObject, apps: Sequence[AppObject]) -> list[str]:
+    """The HelmReleases ``obj``'s ``spec.dependsOn`` names that are not Ready
+    (``namespace/name``; absent ones too), as helm-controller holds a release
+    back until its dependencies are ready."""
+    spec = obj.body.get("spec") or {}
+    ready = {
+        (a.namespace, a.name)
+        for a in apps
+        if a.kind == HELM_KIND
+        and any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (a.body.get("status") or {}).get("conditions") or []
+            if isinstance(c, Mapping)
+        )
+    }
+    waiting: list[str] = []
+    for dep in spec.get("dependsOn") or [] if isinstance(spec, Mapping) else []:
+        if not isinstance(dep, Mapping):
+            continue
+        key = (str(dep.get("namespace") or obj.namespace), str(dep.get("name", "")))
+        if key not in ready:
+            waiting.append(f"{key[0]}/{key[1]}")
+    return waiting
+
+
+def dependency_status(obj: AppObject, waiting: Sequence[str], now: datetime) -> dict[str, Any]:
+    """``Ready=False``, ``DependencyNotReady``, naming the releases waited for."""
+    message = f"dependencies do not meet ready condition: {', '.join(waiting)}"
+    previous = [
+        c
+        for c in (obj.body.get("status") or {}).get("conditions") or []
+        if isinstance(c, Mapping) and c.get("type") == "Ready"
+    ]
+    if previous and previous[0].get("message") == message:
+        return {}  # already said
+    return {
+        "observedGeneration": obj.generation,
+        "conditions": [
+            _condition("Ready", False, "DependencyNotReady", message, obj.generation, now)
+        ],
+    }
 
 
 def config_digest(body: Mapping[str, Any]) -> str:
@@ -218,7 +264,9 @@ __all__ = [
     "HELM_KIND",
     "HelmSourceApi",
     "config_digest",
+    "dependency_status",
     "release_app",
     "release_history",
     "release_status",
+    "waiting_for",
 ]

@@ -23,6 +23,7 @@ from gitwave.engine.app_status import app_health
 from gitwave.engine.apps.model import AppSpec
 from gitwave.engine.controller.app_objects import parse_app_object, repo_resolver
 from gitwave.engine.controller.finalizers import Finalizer, FinalizerApi
+from gitwave.engine.controller.helm_releases import dependency_status, waiting_for
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
 from gitwave.engine.controller.keeper import (
     ControllerApi,
@@ -192,6 +193,13 @@ class Controller:
                 self._write_failure(obj, str(error), now)
                 seen.generation = obj.generation
             return False
+        if obj.kind == HELM_KIND:
+            waiting = waiting_for(obj, self._api.list_apps())
+            if waiting:  # asked again every pass, until the dependencies are Ready
+                status = dependency_status(obj, waiting, now)
+                if status:
+                    self._api.write_status(obj, status)
+                return False
         sync_now, compare_now = self._due(obj, app, now)
         if not compare_now:
             return False

@@ -208,3 +208,31 @@ def test_a_release_reads_as_a_status_row_with_its_chart_version() -> None:
         "1.0.0",
     )
     assert parse_app_ref("hr/flux-system/web") == ("HelmRelease", "flux-system", "web")
+
+
+def test_a_release_waits_for_the_releases_it_depends_on_to_be_ready() -> None:
+    from gitwave.engine.controller.helm_releases import dependency_status, waiting_for
+
+    db = AppObject(HELM_KIND, "flux-system", "db", 1, {"status": {"conditions": []}})
+    web = release_obj(dependsOn=[{"name": "db"}, {"name": "cache", "namespace": "infra"}])
+    assert waiting_for(web, [db]) == ["flux-system/db", "infra/cache"]
+    status = dependency_status(web, waiting_for(web, [db]), NOW)
+    [ready] = status["conditions"]
+    assert (ready["status"], ready["reason"]) == ("False", "DependencyNotReady")
+    assert "flux-system/db, infra/cache" in ready["message"]
+    # Said once: the same wait writes nothing again.
+    assert (
+        dependency_status(release_obj(status=status), ["flux-system/db", "infra/cache"], NOW) == {}
+    )
+    ready_db = AppObject(
+        HELM_KIND,
+        "flux-system",
+        "db",
+        1,
+        {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+    )
+    cache = AppObject(HELM_KIND, "infra", "cache", 1, ready_db.body)
+    assert waiting_for(web, [ready_db, cache]) == []
+    # The release renders without dependsOn: each release is an app of its own here.
+    [release] = release_app(web, []).inline
+    assert "dependsOn" not in release.manifest["spec"]
