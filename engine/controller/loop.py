@@ -32,7 +32,6 @@ from gitwave.engine.controller.keeper import (
     ShardKeeper,
 )
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, HELM_KIND, AppObject
-from gitwave.engine.controller.release_sync import release_failure, release_result
 from gitwave.engine.controller.requests import (
     is_suspended,
     reconcile_requested,
@@ -40,13 +39,10 @@ from gitwave.engine.controller.requests import (
 from gitwave.engine.controller.set_loop import SetApi, SetReconciler
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.status import (
-    argo_history,
-    argo_operation_state,
     argo_status,
-    flux_history,
-    flux_status,
     running_state,
 )
+from gitwave.engine.controller.status_of import failure_status, synced_status
 from gitwave.engine.controller.timeline import operation_event
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.hooks import HookLedger
@@ -250,31 +246,7 @@ class Controller:
             )
 
     def _write_failure(self, obj: AppObject, message: str, now: datetime) -> None:
-        if obj.kind == ARGO_KIND:
-            status = argo_status(
-                in_sync=None, revision="", health=HealthCode.UNKNOWN, health_message="", now=now
-            )
-            status["conditions"] = [
-                {
-                    "type": "ComparisonError",
-                    "message": message,
-                    "lastTransitionTime": status["reconciledAt"],
-                }
-            ]
-        elif obj.kind == HELM_KIND:
-            status = release_failure(obj, message, now)
-            _handled(obj, status)
-        else:
-            status = flux_status(
-                result=None,
-                error=message,
-                revision="",
-                branch="",
-                generation=obj.generation,
-                now=now,
-            )
-            _handled(obj, status)
-        self._api.write_status(obj, status)
+        self._api.write_status(obj, failure_status(obj, message, now))
 
     def _sync(self, obj: AppObject, app: AppSpec, shard: int, now: datetime) -> None:
         operation = obj.body.get("operation")
@@ -386,35 +358,7 @@ class Controller:
         result = synced.result
         finished = self._clock()
         self._seen[obj.app_id].synced = finished
-        if obj.kind == ARGO_KIND:
-            status = argo_status(
-                in_sync=result.ok,
-                revision=result.revision,
-                health=result.health.code,
-                health_message=result.health.message,
-                now=finished,
-                operation_state=argo_operation_state(result, initiated_by=initiated),
-            )
-            if result.ok and not result.dry_run:
-                status["history"] = argo_history(obj.body, result, initiated_by=initiated)
-        elif obj.kind == HELM_KIND:
-            status = release_result(obj, synced, finished)
-            _handled(obj, status)
-        else:
-            branch = str((app.source.revision or "") or "HEAD")
-            status = flux_status(
-                result=result,
-                error=None,
-                revision=result.revision,
-                branch=branch,
-                generation=obj.generation,
-                now=finished,
-            )
-            if not result.dry_run:
-                status["history"] = flux_history(
-                    obj.body, result, revision=status["lastAttemptedRevision"], now=finished
-                )
-            _handled(obj, status)
+        status = synced_status(obj, app, synced, initiated=initiated, now=finished)
         self._api.write_status(obj, status)
         if operation and not interrupt.is_set():
             # After the status: whoever waits for the operation to go reads
@@ -434,13 +378,6 @@ class Controller:
             # after one tick (deadlines: resync, a Lease taken over).
             if not stop.is_set():
                 self._api.wait_for_change(self._options.tick_s)
-
-
-def _handled(obj: AppObject, status: dict[str, Any]) -> None:
-    """Flux: the reconcile request this run answered, as ``flux reconcile`` waits for."""
-    asked = reconcile_requested(obj)
-    if asked:
-        status["lastHandledReconcileAt"] = asked
 
 
 def audit_line(operated: Operated) -> str:
