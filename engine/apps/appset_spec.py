@@ -40,8 +40,9 @@ SPEC_KEYS = (
     "goTemplate",
     "goTemplateOptions",
     "syncPolicy",
-    # These only shape how Argo CD updates Application objects in its cluster;
-    # gitwave keeps none, so they change nothing here.
+    # These only shape how Application objects in a cluster are updated: from
+    # Git gitwave keeps none, so they change nothing there; the controller keeps
+    # preservedFields (controller.appsets), not ignoreApplicationDifferences.
     "ignoreApplicationDifferences",
     "preservedFields",
 )

@@ -46,6 +46,13 @@ SET_KIND = "ApplicationSet"
 SET_API_VERSION = f"{ARGO_GROUP}/v1alpha1"
 # What of an existing Application the set owns (the rest is the controller's or a user's).
 _OWNED_META = ("labels", "annotations", "finalizers")
+# Annotations a generated Application keeps across updates, as Argo CD keeps them
+# by default (a suspended app stays suspended; a refresh asked for is not lost).
+_KEPT_ANNOTATIONS = (
+    "argocd.argoproj.io/skip-reconcile",
+    "argocd.argoproj.io/refresh",
+    "notified.notifications.argoproj.io",
+)
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,7 @@ def plan_set(
                 f"{SET_KIND}/{namespace}/{name}; it is left alone"
             )
         elif spec.may_update:
-            replaced = _replaced(found, document)
+            replaced = _replaced(found, _preserved(document, found, set_body))
             if replaced is not None:
                 update.append(replaced)
     gone = sorted(n for n, a in by_name.items() if n not in desired and owned_by(a, set_body))
@@ -155,6 +162,26 @@ def _owned(document: dict[str, Any], set_body: Mapping[str, Any]) -> dict[str, A
     if meta.get("uid"):
         reference["uid"] = str(meta["uid"])
     document["metadata"]["ownerReferences"] = [reference]
+    return document
+
+
+def _preserved(
+    document: dict[str, Any], found: Mapping[str, Any], set_body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``document`` with the annotations and labels of ``found`` that the set's
+    ``preservedFields`` (and Argo CD's defaults) keep."""
+    fields = (set_body.get("spec") or {}).get("preservedFields") or {}
+    kept = {
+        "annotations": (*_KEPT_ANNOTATIONS, *[str(k) for k in fields.get("annotations") or []]),
+        "labels": tuple(str(k) for k in fields.get("labels") or []),
+    }
+    current = found.get("metadata") or {}
+    meta = document["metadata"]
+    for part, keys in kept.items():
+        have = current.get(part) or {}
+        extra = {k: have[k] for k in keys if k in have}
+        if extra:
+            meta[part] = {**(meta.get(part) or {}), **extra}
     return document
 
 

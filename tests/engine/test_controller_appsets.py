@@ -256,3 +256,25 @@ def test_a_malformed_cluster_secret_fails_the_set_instead_of_dropping_its_apps()
     assert actions.delete == ()
     assert conditions(actions)["ErrorOccurred"][0] == "True"
     assert "Secret/argocd/east" in actions.status["conditions"][0]["message"]
+
+
+def test_an_update_keeps_a_suspension_and_the_preserved_fields() -> None:
+    body = app_set(envs("dev"))
+    body["spec"]["preservedFields"] = {"annotations": ["team.example/owner"], "labels": ["tier"]}
+    [live] = existing_from(plan(body))
+    live["metadata"]["annotations"] = {
+        "argocd.argoproj.io/skip-reconcile": "true",
+        "team.example/owner": "ana",
+        "other": "dropped",
+    }
+    live["metadata"]["labels"] = {**live["metadata"]["labels"], "tier": "gold"}
+    body["spec"]["template"]["spec"]["source"]["targetRevision"] = "v2"
+    [updated] = plan(body, [live]).update
+    assert updated["metadata"]["annotations"] == {
+        "argocd.argoproj.io/skip-reconcile": "true",
+        "team.example/owner": "ana",
+    }
+    assert updated["metadata"]["labels"] == {"env": "dev", "tier": "gold"}
+    # Nothing else differs: kept fields alone make no update.
+    updated["metadata"]["resourceVersion"] = "2"
+    assert plan(body, [updated]).update == ()
