@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 # registry and the schemas for every command (0.1 s of `gitwave status`).
 if TYPE_CHECKING:
     from gitwave.engine.controller.leases import MEMBER_PREFIX, SHARD_PREFIX, LeaseRecord
-    from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+    from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, HELM_KIND, AppObject
     from gitwave.engine.controller.timeline import REPORTING_CONTROLLER, OperationEvent
     from gitwave.engine.diff import SameValue, diff_manifest
     from gitwave.engine.field_managers import field_managers
@@ -91,6 +91,7 @@ _WHERE = {
     "LeaseRecord": "controller.leases",
     "ARGO_KIND": "controller.objects",
     "FLUX_KIND": "controller.objects",
+    "HELM_KIND": "controller.objects",
     "AppObject": "controller.objects",
     "REPORTING_CONTROLLER": "controller.timeline",
     "OperationEvent": "controller.timeline",
@@ -167,6 +168,7 @@ __all__ = [
     "ARGO_KIND",
     "CLOUD_GROUP_SUFFIXES",
     "FLUX_KIND",
+    "HELM_KIND",
     "KUBERNETES_VERSION",
     "LAST_APPLIED_ANNOTATION",
     "MASK",

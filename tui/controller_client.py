@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, FLUX_KINDS, HELM_KIND, AppObject
 from gitwave.engine.controller.requests import (
     AppRow,
     Ask,
@@ -34,6 +34,9 @@ _KIND_NAMES = {
     "ks": FLUX_KIND,
     "kustomization": FLUX_KIND,
     "kustomizations": FLUX_KIND,
+    "hr": HELM_KIND,
+    "helmrelease": HELM_KIND,
+    "helmreleases": HELM_KIND,
 }
 
 
@@ -61,8 +64,10 @@ def parse_app_ref(text: str, *, namespace: str = "") -> tuple[str, str, str]:
         raise ValidationError(text, "name an app as NAME, NAMESPACE/NAME or KIND/NAMESPACE/NAME")
     if len(parts) == 3:
         kind = _KIND_NAMES.get(parts[0].lower(), parts[0])
-        if kind not in (ARGO_KIND, FLUX_KIND):
-            raise ValidationError(text, f"{parts[0]!r} is not Application or Kustomization")
+        if kind not in (ARGO_KIND, *FLUX_KINDS):
+            raise ValidationError(
+                text, f"{parts[0]!r} is not Application, Kustomization or HelmRelease"
+            )
         return kind, parts[1], parts[2]
     if len(parts) == 2:
         kind = _KIND_NAMES.get(parts[0].lower(), "")
@@ -139,7 +144,7 @@ class ControllerClient:
     @staticmethod
     def acted(ask: Ask, obj: AppObject) -> bool:
         """Whether the controller has acted on ``ask`` (``obj`` read after it was sent)."""
-        if obj.kind == FLUX_KIND:
+        if obj.kind in FLUX_KINDS:
             status = obj.body.get("status") or {}
             return bool(ask.token) and status.get("lastHandledReconcileAt") == ask.token
         return not obj.body.get("operation")

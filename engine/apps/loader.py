@@ -244,7 +244,13 @@ def render_app(
     """
     if app.kind is AppKind.APPSET:  # a set holds apps, never objects of its own
         return Rendered(resources=(), revision="", path=app.source.path, tool=RenderTool.DIRECTORY)
-    checkout, rendered = _own_objects(app, cache_dir)
+    if app.inline:
+        checkout = Checkout(root=Path(app.source.path), revision="", dirty=False, url="")
+        rendered = Rendered(
+            resources=app.inline, revision="", path=app.source.path, tool=RenderTool.DIRECTORY
+        )
+    else:
+        checkout, rendered = _own_objects(app, cache_dir)
     if app.post_build is not None:
         from gitwave.engine.render.postbuild import apply_post_build, variables_for
 

@@ -236,6 +236,9 @@ class AppSpec:
     flux_sources: Callable[[ResourceKey], Resource | None] | None = field(
         default=None, compare=False, repr=False
     )
+    # An app read from a cluster object, not from a repository (the controller's
+    # HelmReleases): its render is these objects as they are, no checkout.
+    inline: tuple[Resource, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def label_map(self) -> dict[str, str]:

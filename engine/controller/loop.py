@@ -13,18 +13,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.app_status import app_health
-from gitwave.engine.apps.argo import parse_argo
-from gitwave.engine.apps.broken import BrokenApp
-from gitwave.engine.apps.flux import parse_flux, parse_git_repository
-from gitwave.engine.apps.model import AppSpec, RepoResolver
-from gitwave.engine.apps.project_choice import ProjectBook
+from gitwave.engine.apps.model import AppSpec
+from gitwave.engine.controller.app_objects import parse_app_object, repo_resolver
+from gitwave.engine.controller.finalizers import Finalizer, FinalizerApi
+from gitwave.engine.controller.helm_releases import dependency_status, waiting_for
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
 from gitwave.engine.controller.keeper import (
     ControllerApi,
@@ -32,63 +31,29 @@ from gitwave.engine.controller.keeper import (
     LeaseLost,
     ShardKeeper,
 )
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, HELM_KIND, AppObject
 from gitwave.engine.controller.requests import (
     is_suspended,
-    operation_revision,
     reconcile_requested,
 )
+from gitwave.engine.controller.set_loop import SetApi, SetReconciler
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.status import (
-    argo_history,
-    argo_operation_state,
     argo_status,
-    flux_history,
-    flux_status,
     running_state,
 )
+from gitwave.engine.controller.status_of import failure_status, synced_status
 from gitwave.engine.controller.timeline import operation_event
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.hooks import HookLedger
 from gitwave.engine.interrupts import Interrupted, interruptible
-from gitwave.engine.model import HealthCode, SourceRef
+from gitwave.engine.model import HealthCode
 from gitwave.engine.operations import SyncRequest, plan, sync_app
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.source_url import allowed_local_repos, check_local_repo
+from gitwave.engine.source_url import allowed_local_repos
 from gitwave.engine.store import Store
 
 log = logging.getLogger("gitwave.controller")
-
-
-def repo_resolver(allowed: Sequence[str]) -> RepoResolver:
-    """repoURL → where to fetch it: a host directory only when the operator allowed it."""
-    roots = allowed_local_repos(allowed)
-
-    def resolve(
-        repo_url: str, revision: str, where: str, field_name: str
-    ) -> tuple[str, str | None]:
-        url = repo_url.strip()
-        fetch_revision = None if revision in ("", "HEAD") else revision
-        if url.startswith("file://") or url.startswith("/"):
-            path = url.removeprefix("file://")
-            check_local_repo(path, allowed=roots, subject=f"{where}: {field_name}")
-            return path, fetch_revision
-        return url, fetch_revision
-
-    return resolve
-
-
-def _at_operation_revision(obj: AppObject) -> Mapping[str, Any]:
-    """The Application's body with ``spec.source.targetRevision`` at the revision its
-    ``operation`` asks for (a rollback, ``argocd app sync --revision``), so the
-    revision goes through the same parsing and checks as one written in spec."""
-    revision = operation_revision(obj)
-    spec = obj.body.get("spec")
-    source = spec.get("source") if isinstance(spec, Mapping) else None
-    if not revision or not isinstance(spec, Mapping) or not isinstance(source, Mapping):
-        return obj.body
-    source = {**source, "targetRevision": revision}
-    return {**obj.body, "spec": {**spec, "source": source}}
 
 
 @dataclass
@@ -133,6 +98,32 @@ class Controller:
         self._audit = audit
         self._seen: dict[str, _Seen] = {}
         self._resolve = repo_resolver(options.allow_local_repos)
+        # ApplicationSets and deleted Applications, when the cluster API offers them.
+        self._sets = (
+            SetReconciler(
+                api,
+                resolve=self._resolve,
+                allowed_repos=allowed_local_repos(options.allow_local_repos),
+                shards=options.shards,
+                holds=keeper.holds,
+                clock=clock,
+                resync_s=options.resync_s,
+            )
+            if isinstance(api, SetApi)
+            else None
+        )
+        self._finalizer = (
+            Finalizer(
+                api,
+                targets=targets,
+                store=store,
+                resolve=self._resolve,
+                shards=options.shards,
+                holds=keeper.holds,
+            )
+            if isinstance(api, FinalizerApi)
+            else None
+        )
 
     def _ledger(self, obj: AppObject) -> HookLedger | None:
         """Hook runs in a ConfigMap when the cluster API keeps ConfigMaps, so a
@@ -143,36 +134,15 @@ class Controller:
         return None
 
     def _parse(self, obj: AppObject) -> AppSpec:
-        origin = SourceRef(f"{obj.kind}/{obj.namespace}/{obj.name}", 0)
-        if obj.kind == ARGO_KIND:
-            app = parse_argo(_at_operation_revision(obj), origin, self._resolve)
-            return self._with_project(obj, app)
-        sources = []
-        for repo in self._api.list_git_repositories():
-            meta = repo.get("metadata") or {}
-            where = f"GitRepository/{meta.get('namespace', '')}/{meta.get('name', '')}"
-            sources.append(parse_git_repository(repo, where, self._resolve))
-        return parse_flux(obj.body, origin, self._resolve, sources)
-
-    def _with_project(self, obj: AppObject, app: AppSpec) -> AppSpec:
-        """``app`` with its AppProject's rules, read from the cluster as Argo CD does;
-        ValidationError when the project is missing, malformed or refuses the app."""
-        book = ProjectBook()
-        for doc in self._api.list_app_projects():
-            meta = doc.get("metadata") or {}
-            book.read(doc, SourceRef(f"AppProject/{meta.get('namespace')}/{meta.get('name')}", 0))
-        broken: list[BrokenApp] = []
-        [assigned] = book.assign([app], broken)
-        if broken:
-            error = broken[0].error
-            if isinstance(error, ValidationError):
-                raise error
-            raise ValidationError(obj.app_id, str(error), hint=error.hint)
-        return assigned
+        return parse_app_object(obj, self._api, self._resolve)
 
     def reconcile_once(self) -> list[str]:
-        """One pass over the apps of held shards; the ids of the apps synced."""
+        """One pass over the apps of held shards; the ids of the apps synced.
+        The ApplicationSets first (their Applications are then synced in this
+        pass), the Applications being deleted last."""
         synced: list[str] = []
+        if self._sets is not None:
+            self._sets.reconcile_once()
         for obj in self._api.list_apps():
             shard = shard_of(obj.app_id, self._options.shards)
             if not self._keeper.holds(shard):
@@ -184,6 +154,8 @@ class Controller:
                 log.warning("%s: %s", obj.app_id, error)
             finally:
                 self._keeper.release_pending()
+        if self._finalizer is not None:
+            self._finalizer.finalize_once()
         return synced
 
     def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:
@@ -193,7 +165,7 @@ class Controller:
         resync = timedelta(seconds=self._options.resync_s)
         if obj.body.get("operation") or reconcile_requested(obj):
             return True, True
-        automated = app is not None and (app.policy.automated or obj.kind == FLUX_KIND)
+        automated = app is not None and (app.policy.automated or obj.kind != ARGO_KIND)
         stale = seen.checked is None or now - seen.checked >= resync
         if automated and (changed or seen.synced is None or stale):
             return True, True
@@ -217,6 +189,13 @@ class Controller:
                 self._write_failure(obj, str(error), now)
                 seen.generation = obj.generation
             return False
+        if obj.kind == HELM_KIND:
+            waiting = waiting_for(obj, self._api.list_apps())
+            if waiting:  # asked again every pass, until the dependencies are Ready
+                status = dependency_status(obj, waiting, now)
+                if status:
+                    self._api.write_status(obj, status)
+                return False
         sync_now, compare_now = self._due(obj, app, now)
         if not compare_now:
             return False
@@ -267,28 +246,7 @@ class Controller:
             )
 
     def _write_failure(self, obj: AppObject, message: str, now: datetime) -> None:
-        if obj.kind == ARGO_KIND:
-            status = argo_status(
-                in_sync=None, revision="", health=HealthCode.UNKNOWN, health_message="", now=now
-            )
-            status["conditions"] = [
-                {
-                    "type": "ComparisonError",
-                    "message": message,
-                    "lastTransitionTime": status["reconciledAt"],
-                }
-            ]
-        else:
-            status = flux_status(
-                result=None,
-                error=message,
-                revision="",
-                branch="",
-                generation=obj.generation,
-                now=now,
-            )
-            _handled(obj, status)
-        self._api.write_status(obj, status)
+        self._api.write_status(obj, failure_status(obj, message, now))
 
     def _sync(self, obj: AppObject, app: AppSpec, shard: int, now: datetime) -> None:
         operation = obj.body.get("operation")
@@ -400,32 +358,7 @@ class Controller:
         result = synced.result
         finished = self._clock()
         self._seen[obj.app_id].synced = finished
-        if obj.kind == ARGO_KIND:
-            status = argo_status(
-                in_sync=result.ok,
-                revision=result.revision,
-                health=result.health.code,
-                health_message=result.health.message,
-                now=finished,
-                operation_state=argo_operation_state(result, initiated_by=initiated),
-            )
-            if result.ok and not result.dry_run:
-                status["history"] = argo_history(obj.body, result, initiated_by=initiated)
-        else:
-            branch = str((app.source.revision or "") or "HEAD")
-            status = flux_status(
-                result=result,
-                error=None,
-                revision=result.revision,
-                branch=branch,
-                generation=obj.generation,
-                now=finished,
-            )
-            if not result.dry_run:
-                status["history"] = flux_history(
-                    obj.body, result, revision=status["lastAttemptedRevision"], now=finished
-                )
-            _handled(obj, status)
+        status = synced_status(obj, app, synced, initiated=initiated, now=finished)
         self._api.write_status(obj, status)
         if operation and not interrupt.is_set():
             # After the status: whoever waits for the operation to go reads
@@ -445,13 +378,6 @@ class Controller:
             # after one tick (deadlines: resync, a Lease taken over).
             if not stop.is_set():
                 self._api.wait_for_change(self._options.tick_s)
-
-
-def _handled(obj: AppObject, status: dict[str, Any]) -> None:
-    """Flux: the reconcile request this run answered, as ``flux reconcile`` waits for."""
-    asked = reconcile_requested(obj)
-    if asked:
-        status["lastHandledReconcileAt"] = asked
 
 
 def audit_line(operated: Operated) -> str:

@@ -9,6 +9,9 @@ from typing import Any
 
 ARGO_KIND = "Application"
 FLUX_KIND = "Kustomization"
+HELM_KIND = "HelmRelease"
+# Flux kinds: always automated, Ready conditions, suspend and reconcile requests as Flux.
+FLUX_KINDS = (FLUX_KIND, HELM_KIND)
 
 
 @dataclass(frozen=True)
@@ -27,4 +30,4 @@ class AppObject:
         return f"{self.kind}/{self.namespace}/{self.name}"
 
 
-__all__ = ["ARGO_KIND", "FLUX_KIND", "AppObject"]
+__all__ = ["ARGO_KIND", "FLUX_KIND", "FLUX_KINDS", "HELM_KIND", "AppObject"]

@@ -23,7 +23,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.objects import (
+    ARGO_KIND,
+    FLUX_KIND,
+    FLUX_KINDS,
+    HELM_KIND,
+    AppObject,
+)
 from gitwave.engine.errors import GitwaveError
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
@@ -40,14 +46,14 @@ def object_annotations(obj: AppObject) -> Mapping[str, Any]:
 
 def is_suspended(obj: AppObject) -> bool:
     """Flux ``spec.suspend``; Argo CD's ``skip-reconcile`` annotation."""
-    if obj.kind == FLUX_KIND:
+    if obj.kind in FLUX_KINDS:
         return _mapping(obj.body.get("spec")).get("suspend") is True
     return str(object_annotations(obj).get(SKIP_RECONCILE, "")).lower() == "true"
 
 
 def reconcile_requested(obj: AppObject) -> str:
     """A Flux reconcile request not handled yet: its value, else ""."""
-    if obj.kind != FLUX_KIND:
+    if obj.kind not in FLUX_KINDS:
         return ""
     asked = str(object_annotations(obj).get(REQUESTED_AT, "") or "")
     handled = str(_mapping(obj.body.get("status")).get("lastHandledReconcileAt", "") or "")
@@ -120,6 +126,9 @@ def app_row(obj: AppObject) -> AppRow:
     else:
         health_text, sync_text = "", ""
     applied = str(status.get("lastAppliedRevision", "") or "")
+    if obj.kind == HELM_KIND:  # a HelmRelease's revision is the chart version released
+        history = [h for h in status.get("history") or () if isinstance(h, Mapping)]
+        applied = str(history[0].get("chartVersion", "") or "") if history else ""
     return AppRow(
         kind=obj.kind,
         namespace=obj.namespace,
@@ -149,7 +158,7 @@ def sync_ask(
     obj: AppObject, *, user: str, now: str, revision: str = "", prune: bool = False
 ) -> Ask:
     """Ask for a sync now (``now``: RFC 3339, the Flux request's value)."""
-    if obj.kind == FLUX_KIND:
+    if obj.kind in FLUX_KINDS:
         if revision:
             raise GitwaveError(
                 f"{obj.app_id}: a Flux Kustomization syncs its source's revision",
@@ -166,7 +175,7 @@ def sync_ask(
 
 def suspend_ask(obj: AppObject, *, suspended: bool, now: str) -> Ask:
     """Pause (``suspended``) or resume the controller's work on the app."""
-    if obj.kind == FLUX_KIND:
+    if obj.kind in FLUX_KINDS:
         if suspended:
             return Ask({"spec": {"suspend": True}})
         # As ``flux resume``: lift the suspend and ask for a reconcile at once.

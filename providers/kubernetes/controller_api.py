@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from gitwave.engine.api import (
     ARGO_KIND,
     FLUX_KIND,
+    HELM_KIND,
     MEMBER_PREFIX,
     REPORTING_CONTROLLER,
     SHARD_PREFIX,
@@ -30,6 +31,7 @@ from gitwave.engine.api import (
 
 from .cache import Informer
 from .config import load_client
+from .controller_sets import ARGO_SETS, SET_KIND, SetObjects
 from .discovery import ResourceType
 from .transport import Transport
 
@@ -37,7 +39,20 @@ ARGO = ("argoproj.io", "v1alpha1", "applications")
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 FLUX_GIT = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
 ARGO_PROJECTS = ("argoproj.io", "v1alpha1", "appprojects")
-_KINDS = ((ARGO_KIND, ARGO), (FLUX_KIND, FLUX_KUSTOMIZATION))
+FLUX_HELM = ("helm.toolkit.fluxcd.io", "v2", "helmreleases")
+_KINDS = ((ARGO_KIND, ARGO), (FLUX_KIND, FLUX_KUSTOMIZATION), (HELM_KIND, FLUX_HELM))
+# The sources a HelmRelease may name, read from the cluster (GitRepository above).
+_HELM_SOURCES = (
+    ("HelmRepository", ("source.toolkit.fluxcd.io", "v1", "helmrepositories")),
+    ("OCIRepository", ("source.toolkit.fluxcd.io", "v1", "ocirepositories")),
+)
+# Where each kind the controller writes the status of lives.
+_COORDINATES = {
+    ARGO_KIND: ARGO,
+    FLUX_KIND: FLUX_KUSTOMIZATION,
+    HELM_KIND: FLUX_HELM,
+    SET_KIND: ARGO_SETS,
+}
 
 
 def _micro(moment: datetime) -> datetime:
@@ -59,7 +74,7 @@ def _app_object(kind: str, item: Mapping[str, Any]) -> AppObject:
     )
 
 
-class KubeControllerApi:
+class KubeControllerApi(SetObjects):
     """ControllerApi over the official client; Leases live in ``namespace``."""
 
     def __init__(self, api_client: Any, *, namespace: str) -> None:
@@ -77,7 +92,13 @@ class KubeControllerApi:
         list+watch each (providers.kubernetes.cache), instead of listing them on
         every pass; ``wait_for_change`` then wakes the loop on each change."""
         transport = Transport(self.api_client, target="gitwave-controller")
-        watched = (*_KINDS, ("GitRepository", FLUX_GIT), ("AppProject", ARGO_PROJECTS))
+        watched = (
+            *_KINDS,
+            ("GitRepository", FLUX_GIT),
+            ("AppProject", ARGO_PROJECTS),
+            (SET_KIND, ARGO_SETS),
+            *_HELM_SOURCES,
+        )
         for kind, (group, version, plural) in watched:
             rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
             informer = Informer(transport, rtype, listener=lambda _t, _o: self._changed.set())
@@ -151,7 +172,7 @@ class KubeControllerApi:
 
     def get_app(self, kind: str, namespace: str, name: str) -> AppObject | None:
         """One Application or Kustomization as it is now; None when there is none."""
-        group, version, plural = ARGO if kind == ARGO_KIND else FLUX_KUSTOMIZATION
+        group, version, plural = _COORDINATES[kind]
         try:
             item = self._custom.get_namespaced_custom_object(
                 group, version, namespace, plural, name
@@ -183,6 +204,19 @@ class KubeControllerApi:
             raise
         return list(listed.get("items", []))
 
+    def list_helm_sources(self) -> list[Mapping[str, Any]]:
+        """Every HelmRepository, OCIRepository and GitRepository (a kind whose CRD is
+        not installed: none of it)."""
+        found: list[Mapping[str, Any]] = [
+            dict(item, kind="GitRepository") for item in self.list_git_repositories()
+        ]
+        for kind, coordinates in _HELM_SOURCES:
+            items = self._watched(kind)
+            if items is None:
+                items = self._listed(coordinates)
+            found += [dict(item, kind=kind) for item in items]
+        return found
+
     def list_app_projects(self) -> list[Mapping[str, Any]]:
         """The AppProjects of the controller's namespace (Argo CD reads its own)."""
         watched = self._watched("AppProject")
@@ -204,7 +238,7 @@ class KubeControllerApi:
         return list(listed.get("items", []))
 
     def _coordinates(self, obj: AppObject) -> tuple[str, str, str]:
-        return ARGO if obj.kind == ARGO_KIND else FLUX_KUSTOMIZATION
+        return _COORDINATES[obj.kind]
 
     def write_status(self, obj: AppObject, status: Mapping[str, Any]) -> None:
         group, version, plural = self._coordinates(obj)

@@ -693,6 +693,16 @@ def test_deploy_kustomization_installs_and_the_controller_deployment_becomes_ava
             ("update", "configmaps", "gitwave-system"),
             ("create", "events", "argocd"),
             ("list", "appprojects.argoproj.io", "gitwave-system"),
+            ("create", "applications.argoproj.io", "argocd"),
+            ("delete", "applications.argoproj.io", "argocd"),
+            ("watch", "applicationsets.argoproj.io", "argocd"),
+            ("patch", "applicationsets.argoproj.io/status", "argocd"),
+            ("update", "applicationsets.argoproj.io/finalizers", "argocd"),
+            ("list", "secrets", "gitwave-system"),
+            ("watch", "helmreleases.helm.toolkit.fluxcd.io", "flux-system"),
+            ("patch", "helmreleases.helm.toolkit.fluxcd.io/status", "flux-system"),
+            ("list", "helmrepositories.source.toolkit.fluxcd.io", "flux-system"),
+            ("list", "ocirepositories.source.toolkit.fluxcd.io", "flux-system"),
         ):
             answer = crds.run(
                 "auth", "can-i", verb, resource, "-n", namespace, f"--as={sa}", check=False

@@ -21,8 +21,8 @@ from importlib import resources
 import yaml
 
 from gitwave.engine.apps.argo import parse_argo
+from gitwave.engine.controller.app_objects import repo_resolver
 from gitwave.engine.controller.bootstrap import APP_FILE, check_repo_path, repository_files
-from gitwave.engine.controller.loop import repo_resolver
 from gitwave.engine.model import SourceRef
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.source_bootstrap import commit_files, open_work_tree

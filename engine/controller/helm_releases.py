@@ -1,0 +1,272 @@
+"""Flux HelmReleases read from the cluster, reconciled as apps, with their status.
+
+As helm-controller: a ``HelmRelease`` (helm.toolkit.fluxcd.io/v2) becomes an
+app whose render is that object alone (``AppSpec.inline``), which the
+Git-side ``apps.helmrelease`` replaces by what ``helm template`` makes of its
+chart; the chart's source (``HelmRepository``, ``OCIRepository``,
+``GitRepository``, ``HelmChart``) is the object of that name read from the
+cluster, never from Git (``SourceBook`` over those objects). Every reconcile
+is automated, as Flux's. The status written back: ``Ready`` and ``Released``
+conditions with helm-controller's reasons (``InstallSucceeded``,
+``UpgradeSucceeded``, ``InstallFailed``, ``UpgradeFailed``),
+``lastAttemptedRevision`` (the chart version), ``lastAttemptedGeneration``,
+``lastAttemptedReleaseAction``, ``observedGeneration`` and ``history`` (one
+snapshot per release revision: chart, version, config digest, newest first).
+Pure but for nothing: the caller lists the sources and writes the status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from gitwave.engine.apps.fields import Reader
+from gitwave.engine.apps.helmrelease import SourceBook
+from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, SyncPolicy
+from gitwave.engine.controller.objects import HELM_KIND, AppObject
+from gitwave.engine.controller.status import timestamp
+from gitwave.engine.health.policy import HealthPolicy, HealthRule
+from gitwave.engine.model import HealthCode, SourceRef
+from gitwave.engine.render import RenderOptions
+from gitwave.engine.render.directory import Doc
+from gitwave.engine.render.resources import to_resources
+from gitwave.engine.sync import SyncResult
+
+HELM_API_VERSION = "helm.toolkit.fluxcd.io/v2"
+HISTORY_LIMIT = 5
+
+
+@runtime_checkable
+class HelmSourceApi(Protocol):
+    """The Flux source objects a HelmRelease may name, from the management cluster."""
+
+    def list_helm_sources(self) -> list[Mapping[str, Any]]:
+        """Every HelmRepository, OCIRepository, HelmChart and GitRepository."""
+        ...
+
+
+def _resource_of(doc: Mapping[str, Any]) -> Any:
+    meta = doc.get("metadata") or {}
+    where = f"{doc.get('kind')}/{meta.get('namespace', '')}/{meta.get('name', '')}"
+    # What the object says, not what the API server adds (status, managedFields).
+    plain = {
+        "apiVersion": doc.get("apiVersion"),
+        "kind": doc.get("kind"),
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
+        "spec": doc.get("spec") or {},
+    }
+    [resource] = to_resources([Doc(plain, SourceRef(where, 0))], RenderOptions())
+    return resource
+
+
+def release_app(obj: AppObject, sources: Sequence[Mapping[str, Any]]) -> AppSpec:
+    """The app of the HelmRelease ``obj``: its render is the release itself, its
+    chart sources the cluster's. Raises ValidationError naming the object for a
+    malformed one (the chart's own fields are checked when it renders)."""
+    where = obj.app_id
+    reader = Reader(where)
+    spec = reader.mapping(obj.body, "spec", required=True)
+    interval = reader.duration(spec, "spec.interval", None)
+    timeout = reader.duration(spec, "spec.timeout", None)
+    identity = f"cluster:{obj.app_id}"
+    # dependsOn names other HelmReleases, each an app of its own here: the
+    # loop waits for them to be Ready (``waiting_for``) before this one syncs.
+    spec_alone = {k: v for k, v in spec.items() if k != "dependsOn"}
+    release = _resource_of({**obj.body, "spec": spec_alone})
+    return AppSpec(
+        name=obj.name,
+        kind=AppKind.FLUX,
+        source=AppSource(
+            repo_url=identity,
+            revision="",
+            path=obj.app_id,
+            fetch_from=identity,
+            # The same app on every replica: its identity names the object.
+            repository=identity,
+        ),
+        destination_namespace=reader.string(spec, "spec.targetNamespace") or obj.namespace,
+        policy=SyncPolicy(automated=True, prune=True, self_heal=True),
+        health=HealthPolicy(rule=HealthRule.KSTATUS, wait=True),
+        timeout_s=timeout if timeout is not None else 300.0,
+        interval_s=interval,
+        origin=SourceRef(where, 0),
+        app_namespace=obj.namespace,
+        service_account=reader.dns_name(
+            reader.string(spec, "spec.serviceAccountName"), "spec.serviceAccountName", dots=True
+        ),
+        flux_sources=SourceBook([_resource_of(s) for s in sources]),
+        inline=(release,),
+    )
+
+
+def waiting_for(obj: AppObject, apps: Sequence[AppObject]) -> list[str]:
+    """The HelmReleases ``obj``'s ``spec.dependsOn`` names that are not Ready
+    (``namespace/name``; absent ones too), as helm-controller holds a release
+    back until its dependencies are ready."""
+    spec = obj.body.get("spec") or {}
+    ready = {
+        (a.namespace, a.name)
+        for a in apps
+        if a.kind == HELM_KIND
+        and any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (a.body.get("status") or {}).get("conditions") or []
+            if isinstance(c, Mapping)
+        )
+    }
+    waiting: list[str] = []
+    for dep in spec.get("dependsOn") or [] if isinstance(spec, Mapping) else []:
+        if not isinstance(dep, Mapping):
+            continue
+        key = (str(dep.get("namespace") or obj.namespace), str(dep.get("name", "")))
+        if key not in ready:
+            waiting.append(f"{key[0]}/{key[1]}")
+    return waiting
+
+
+def dependency_status(obj: AppObject, waiting: Sequence[str], now: datetime) -> dict[str, Any]:
+    """``Ready=False``, ``DependencyNotReady``, naming the releases waited for."""
+    message = f"dependencies do not meet ready condition: {', '.join(waiting)}"
+    previous = [
+        c
+        for c in (obj.body.get("status") or {}).get("conditions") or []
+        if isinstance(c, Mapping) and c.get("type") == "Ready"
+    ]
+    if previous and previous[0].get("message") == message:
+        return {}  # already said
+    return {
+        "observedGeneration": obj.generation,
+        "conditions": [
+            _condition("Ready", False, "DependencyNotReady", message, obj.generation, now)
+        ],
+    }
+
+
+def config_digest(body: Mapping[str, Any]) -> str:
+    """A digest of the release's values (as helm-controller's ``configDigest``)."""
+    spec = body.get("spec") or {}
+    config = {"values": spec.get("values"), "valuesFrom": spec.get("valuesFrom")}
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _condition(
+    kind: str, ok: bool, reason: str, message: str, generation: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "status": "True" if ok else "False",
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+        "lastTransitionTime": timestamp(now),
+    }
+
+
+def release_status(
+    obj: AppObject,
+    *,
+    result: SyncResult | None,
+    error: str | None,
+    chart: tuple[str, str],
+    release: tuple[str, str],
+    now: datetime,
+) -> dict[str, Any]:
+    """The HelmRelease's ``status`` after one reconcile: ``chart`` is (name,
+    version) ("" when it was never fetched), ``release`` (name, namespace) of
+    the Helm release; ``error`` when it stopped before syncing."""
+    previous = [h for h in (obj.body.get("status") or {}).get("history") or [] if h]
+    action = "upgrade" if previous else "install"
+    verb = action.capitalize()
+    generation = obj.generation
+    name, version = chart
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "lastAttemptedGeneration": generation,
+        "lastAttemptedReleaseAction": action,
+        "lastAttemptedConfigDigest": config_digest(obj.body),
+    }
+    if version:
+        status["lastAttemptedRevision"] = version
+    if error is not None or result is None:
+        message = error or "failed"
+        reason = "ArtifactFailed" if not version else f"{verb}Failed"
+        status["conditions"] = [_condition("Ready", False, reason, message, generation, now)]
+        return status
+    subject = f"{release[1]}/{release[0]}"
+    if not result.ok:
+        message = f"Helm {action} failed for release {subject}: {result.message}"
+        status["conditions"] = [
+            _condition("Ready", False, f"{verb}Failed", message, generation, now),
+            _condition("Released", False, f"{verb}Failed", message, generation, now),
+        ]
+        return status
+    history = release_history(obj.body, chart, release, now)
+    done = (
+        f"Helm {action} succeeded for release {subject}.v{history[0]['version']} "
+        f"with chart {name}@{version}"
+    )
+    healthy = result.health.code in (HealthCode.HEALTHY, HealthCode.SUSPENDED)
+    status["history"] = history
+    status["conditions"] = [
+        _condition(
+            "Ready",
+            healthy,
+            f"{verb}Succeeded" if healthy else "Progressing",
+            done if healthy else (result.health.message or f"health {result.health.code.value}"),
+            generation,
+            now,
+        ),
+        _condition("Released", True, f"{verb}Succeeded", done, generation, now),
+    ]
+    return status
+
+
+def release_history(
+    body: Mapping[str, Any], chart: tuple[str, str], release: tuple[str, str], now: datetime
+) -> list[dict[str, Any]]:
+    """``status.history`` after a successful release: a new snapshot (the next
+    release version) when the chart version or the values changed, else the
+    newest one with a new ``lastDeployed``; the last ``HISTORY_LIMIT``."""
+    previous = [dict(h) for h in (body.get("status") or {}).get("history") or [] if h]
+    digest = config_digest(body)
+    stamp = timestamp(now)
+    newest = previous[0] if previous else None
+    if (
+        newest is not None
+        and newest.get("chartVersion") == chart[1]
+        and newest.get("chartName") == chart[0]
+        and newest.get("configDigest") == digest
+    ):
+        newest["lastDeployed"] = stamp
+        return [newest, *previous[1:]][:HISTORY_LIMIT]
+    if newest is not None:
+        newest["status"] = "superseded"
+    entry = {
+        "name": release[0],
+        "namespace": release[1],
+        "version": int((newest or {}).get("version") or 0) + 1,
+        "status": "deployed",
+        "chartName": chart[0],
+        "chartVersion": chart[1],
+        "configDigest": digest,
+        "firstDeployed": stamp,
+        "lastDeployed": stamp,
+    }
+    return [entry, *previous][:HISTORY_LIMIT]
+
+
+__all__ = [
+    "HELM_API_VERSION",
+    "HELM_KIND",
+    "HelmSourceApi",
+    "config_digest",
+    "dependency_status",
+    "release_app",
+    "release_history",
+    "release_status",
+    "waiting_for",
+]

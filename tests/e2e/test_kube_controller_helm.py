@@ -1,0 +1,152 @@
+"""``gitwave controller`` reconciling Flux HelmReleases on the real local control plane.
+
+A real chart repository (``helm package`` + ``helm repo index``) is served on
+127.0.0.1; the HelmRepository and the HelmRelease are objects in the cluster
+(created with the Python client, as ``kubectl apply`` would), never files in
+Git. The controller runs as a subprocess and is judged by what a user sees:
+the chart's objects in the target namespace and the HelmRelease's status
+(``kubectl get hr``: Ready, the chart version, the history).
+"""
+
+# ruff: noqa: F811 (``env`` is the imported fixture, taken as the tests' argument)
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from tests.e2e.test_kube_controller import (  # noqa: F401 (fixtures)
+    Env,
+    crds,
+    env,
+    wait_for,
+)
+from tests.engine.helm_support import ChartRepo, serve_chart_repo, write_chart
+
+pytestmark = pytest.mark.timeout(240)
+HELM = ("helm.toolkit.fluxcd.io", "v2")
+SOURCE = ("source.toolkit.fluxcd.io", "v1")
+
+
+@pytest.fixture
+def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
+    with serve_chart_repo(tmp_path / "charts") as repo:
+        for version in ("1.0.0", "2.0.0"):
+            repo.publish(write_chart(tmp_path / "chart-src" / version, "web", version))
+        yield repo
+
+
+def create_release(env: Env, url: str, version: str) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    env.custom.create_namespaced_custom_object(
+        *SOURCE,
+        env.app_ns,
+        "helmrepositories",
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": "charts", "namespace": env.app_ns},
+            "spec": {"interval": "10m", "url": url},
+        },
+    )
+    env.custom.create_namespaced_custom_object(
+        *HELM,
+        env.app_ns,
+        "helmreleases",
+        {
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": "web", "namespace": env.app_ns},
+            "spec": {
+                "interval": "5m",
+                "targetNamespace": target,
+                "chart": {
+                    "spec": {
+                        "chart": "web",
+                        "version": version,
+                        "sourceRef": {"kind": "HelmRepository", "name": "charts"},
+                    }
+                },
+                "values": {"greeting": "hello from the cluster"},
+            },
+        },
+    )
+
+
+def release(env: Env) -> dict[str, Any]:
+    found: dict[str, Any] = env.custom.get_namespaced_custom_object(
+        *HELM, env.app_ns, "helmreleases", "web"
+    )
+    return found
+
+
+def ready(env: Env, reason: str) -> dict[str, Any] | None:
+    found = release(env)
+    conditions = {c["type"]: c for c in found.get("status", {}).get("conditions", [])}
+    ok = conditions.get("Ready", {})
+    return found if ok.get("status") == "True" and ok.get("reason") == reason else None
+
+
+def settings(env: Env, release_name: str) -> dict[str, str] | None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    try:
+        found = env.core.read_namespaced_config_map(f"{release_name}-settings", target)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return dict(found.data)
+
+
+def test_a_helm_release_from_a_helm_repository_is_installed_upgraded_and_ready(
+    env: Env, chart_repo: ChartRepo
+) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    create_release(env, chart_repo.url, "1.0.0")
+    env.start("r1")
+    found = wait_for("HelmRelease web installed", lambda: ready(env, "InstallSucceeded"))
+    name = f"{target}-web"  # Flux's release name: [targetNamespace-]name
+    assert settings(env, name) == {"greeting": "hello from the cluster", "chart": "1.0.0"}
+    status = found["status"]
+    assert status["lastAttemptedRevision"] == "1.0.0"
+    assert status["lastAttemptedReleaseAction"] == "install"
+    assert status["observedGeneration"] == found["metadata"]["generation"]
+    [entry] = status["history"]
+    assert (entry["chartName"], entry["chartVersion"], entry["version"]) == ("web", "1.0.0", 1)
+    assert (entry["name"], entry["namespace"], entry["status"]) == (name, target, "deployed")
+    ready_condition = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready_condition["message"] == (
+        f"Helm install succeeded for release {target}/{name}.v1 with chart web@1.0.0"
+    )
+    assert any(r.endswith("web-1.0.0.tgz") for r in chart_repo.requests)
+    table = env.kubectl.run("get", "helmreleases", "-n", env.app_ns)
+    assert "True" in table and "Helm install succeeded" in table
+
+    upgrade = {"spec": {"chart": {"spec": {"version": "2.0.0"}}}}
+    env.custom.patch_namespaced_custom_object(*HELM, env.app_ns, "helmreleases", "web", upgrade)
+    found = wait_for("HelmRelease web Ready (upgraded)", lambda: ready(env, "UpgradeSucceeded"))
+    assert settings(env, name) == {"greeting": "hello from the cluster", "chart": "2.0.0"}
+    history = found["status"]["history"]
+    assert [(h["chartVersion"], h["version"], h["status"]) for h in history] == [
+        ("2.0.0", 2, "deployed"),
+        ("1.0.0", 1, "superseded"),
+    ]
+
+
+def test_a_helm_release_whose_chart_cannot_be_fetched_is_not_ready_and_names_the_url(
+    env: Env,
+) -> None:
+    create_release(env, "http://127.0.0.1:9/charts", "1.0.0")
+    env.start("r1")
+
+    def failed() -> dict[str, Any] | None:
+        conditions = {c["type"]: c for c in release(env).get("status", {}).get("conditions", [])}
+        ok = conditions.get("Ready", {})
+        return ok if ok.get("status") == "False" else None
+
+    condition = wait_for("HelmRelease web Ready=False", failed)
+    assert condition["reason"] == "ArtifactFailed"
+    assert "http://127.0.0.1:9/charts" in condition["message"]
