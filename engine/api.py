@@ -77,6 +77,7 @@ from gitwave.engine.provider import (
 from gitwave.engine.quantity import parse_quantity
 from gitwave.engine.render.sops_kms import KmsEndpoint
 from gitwave.engine.scope import is_cluster_scoped
+from gitwave.engine.source_bucket import BucketObject, BucketRef
 
 __all__ = [
     "ARGO_KIND",
@@ -90,6 +91,8 @@ __all__ = [
     "REPORTING_CONTROLLER",
     "SHARD_PREFIX",
     "AppObject",
+    "BucketObject",
+    "BucketRef",
     "BulkReader",
     "ChangeFeed",
     "ChangeWaiter",
