@@ -104,9 +104,16 @@ def fetch_bucket(ref: BucketRef, *, cache_dir: Path) -> FetchedBucket:
     staging = Path(tempfile.mkdtemp(prefix=".fetching-", dir=cache_dir))
     try:
         for item in wanted:
+            data = reader.get_object(ref, item.key)
             target = staging / item.key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(reader.get_object(ref, item.key))
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            except OSError as err:  # "a" and "a/b" both objects: a file and a directory
+                raise SourceError(
+                    f"{ref.subject}: {ref.endpoint}/{ref.bucket}: object key {item.key!r} "
+                    f"cannot be written: {err.strerror}"
+                ) from None
         try:
             staging.rename(directory)
         except OSError:  # another process fetched the same listing first

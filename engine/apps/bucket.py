@@ -55,6 +55,7 @@ def bucket_ref(source: Resource, find: Find) -> BucketRef:
     if not _ENDPOINT.match(endpoint):
         reader.fail(f"spec.endpoint {endpoint!r}: give host[:port], without a scheme or path")
     scheme = "http" if reader.boolean(spec, "spec.insecure") else "https"
+    reader = Reader(f"{source.source} ({subject}, endpoint {scheme}://{endpoint})")
     ignore = spec.get("ignore")
     if ignore is not None and not isinstance(ignore, str):
         reader.fail("spec.ignore must be a string (.gitignore lines)")
@@ -84,10 +85,7 @@ def bucket_ref(source: Resource, find: Find) -> BucketRef:
 def _credentials(reader: Reader, find: Find, namespace: str, name: str) -> tuple[str, str]:
     secret = find(ResourceKey("", "Secret", namespace, name))
     if secret is None:
-        reader.fail(
-            f"spec.secretRef: Secret {namespace}/{name} is not defined in this directory "
-            "(the credentials of the endpoint)"
-        )
+        reader.fail(f"spec.secretRef: Secret {namespace}/{name} is not defined in this directory")
     values = {**_decoded(reader, secret, name), **_strings(secret.manifest.get("stringData"))}
     missing = [k for k in ("accesskey", "secretkey") if not values.get(k)]
     if missing:

@@ -203,6 +203,7 @@ def test_a_secret_ref_naming_no_secret_is_refused(
     assert code == 2, out + err
     assert "ArtifactGenerator/apps/compose" in err
     assert "Bucket/apps/store" in err
+    assert f"endpoint http://{s3_endpoint}" in err
     assert "spec.secretRef: Secret apps/s3-creds is not defined in this directory" in err
     assert SECRET_KEY not in out + err
 

@@ -166,6 +166,7 @@ def test_a_bucket_source_must_be_defined_beside_the_generator(
 ) -> None:
     # Bucket sources are read (tests/tui/test_cli_artifact_generator_bucket.py);
     # one naming no Bucket of the directory is refused naming the generator.
+    push(oci_registry, "1.0.0")
     root = fleet(tmp_path, oci_registry, config_repo, "Bucket")
     code, out, err = run(capsys, "plan", str(root), "--allow-local-repo", str(config_repo))
     assert code == 2, out + err
