@@ -84,6 +84,7 @@ if TYPE_CHECKING:
     from gitwave.engine.quantity import parse_quantity
     from gitwave.engine.render.sops_kms import KmsEndpoint
     from gitwave.engine.scope import is_cluster_scoped
+    from gitwave.engine.source_bucket import BucketObject, BucketRef
 
 _WHERE = {
     "MEMBER_PREFIX": "controller.leases",
@@ -150,6 +151,8 @@ _WHERE = {
     "parse_quantity": "quantity",
     "KmsEndpoint": "render.sops_kms",
     "is_cluster_scoped": "scope",
+    "BucketObject": "source_bucket",
+    "BucketRef": "source_bucket",
 }
 
 
@@ -177,6 +180,8 @@ __all__ = [
     "REPORTING_CONTROLLER",
     "SHARD_PREFIX",
     "AppObject",
+    "BucketObject",
+    "BucketRef",
     "BulkReader",
     "ChangeFeed",
     "ChangeWaiter",

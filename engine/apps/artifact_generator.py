@@ -2,8 +2,8 @@
 
 An ArtifactGenerator names sources by alias (a ``GitRepository``, or an
 ``OCIRepository`` whose artifact is pulled as source-controller pulls it,
-``engine.source_oci``; a ``Bucket`` is refused with an error naming the
-generator and the field) and lists artifacts, each built by ``copy``
+``engine.source_oci``, or a ``Bucket`` whose objects are fetched over the S3
+API, ``engine.apps.bucket``) and lists artifacts, each built by ``copy``
 operations in order::
 
     - from: "@backend/deploy/**"          # @alias/glob: *, ** (any depth), ?, [..]
@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from gitwave.engine.apps.bucket import bucket_store, fetch_named_bucket
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.flux import FluxSource
 from gitwave.engine.apps.holder import open_repository
@@ -49,8 +50,8 @@ from gitwave.engine.model import Resource, ResourceKey
 from gitwave.engine.names import SUBDOMAIN_MAX
 from gitwave.engine.source_oci import OciArtifactRef, pull_artifact
 
-# What gitwave reads an ArtifactGenerator's sources from (Flux also allows Bucket).
-SOURCE_KINDS = ("GitRepository", "OCIRepository")
+# What gitwave reads an ArtifactGenerator's sources from (all that Flux allows).
+SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
 _ALIAS = re.compile(r"^[A-Za-z0-9_-]+$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 MAX_ARTIFACT_FILES = 20_000
@@ -121,7 +122,7 @@ def parse_artifact_generator(doc: Mapping[str, Any], where: str) -> ArtifactGene
         if kind not in SOURCE_KINDS:
             reader.fail(
                 f"{field}.kind: {kind!r} is not supported by gitwave; an ArtifactGenerator's "
-                f"sources may be {' or '.join(SOURCE_KINDS)}"
+                f"sources may be {', '.join(SOURCE_KINDS)}"
             )
         sources.append(
             SourceAlias(
@@ -341,7 +342,8 @@ def external_artifacts(
     find: Callable[[ResourceKey], Resource | None] = lambda _key: None,
 ) -> list[FluxSource]:
     """Build each generator's artifacts from the GitRepositories in ``sources``
-    and the OCIRepositories ``find`` gives (those read beside it); the
+    and the OCIRepositories and Buckets ``find`` gives (those read beside it,
+    with the Secrets a Bucket's secretRef names); the
     ExternalArtifacts as sources a Kustomization can name. A generator that
     fails goes to ``fail`` (named ``ArtifactGenerator/namespace/name``)."""
     found: list[FluxSource] = []
@@ -352,6 +354,16 @@ def external_artifacts(
         ) -> tuple[Path, str]:
             if alias.kind == "OCIRepository":
                 return _pull_oci(alias, generator, find, cache_dir)
+            if alias.kind == "Bucket":
+                fetched = fetch_named_bucket(
+                    alias.namespace,
+                    alias.name,
+                    where=generator.where,
+                    alias=f"@{alias.alias}",
+                    find=find,
+                    cache_dir=bucket_store(cache_dir),
+                )
+                return fetched.directory, fetched.revision
             named = [s for s in sources if s.kind == "GitRepository" and s.name == alias.name]
             exact = [s for s in named if (s.namespace or "default") == alias.namespace]
             chosen = exact or (named if len(named) == 1 else [])

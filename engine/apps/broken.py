@@ -78,6 +78,14 @@ def definition_name(doc: Any, fallback: str) -> str:
     return name if isinstance(name, str) and name else fallback
 
 
+def source_ref_kind(doc: Any) -> str:
+    """The ``spec.sourceRef.kind`` of a Kustomization document ("" when unreadable)."""
+    spec = doc.get("spec") if isinstance(doc, Mapping) else None
+    ref = spec.get("sourceRef") if isinstance(spec, Mapping) else None
+    kind = ref.get("kind") if isinstance(ref, Mapping) else None
+    return kind if isinstance(kind, str) else ""
+
+
 def source_ref_name(doc: Any) -> str:
     """The ``spec.sourceRef.name`` of a Kustomization document ("" when unreadable)."""
     spec = doc.get("spec") if isinstance(doc, Mapping) else None
@@ -121,6 +129,7 @@ __all__ = [
     "BrokenApp",
     "definition_name",
     "is_leaf_flux",
+    "source_ref_kind",
     "source_ref_name",
     "without_broken_dependencies",
 ]

@@ -72,7 +72,7 @@ def app_kind(value: Any) -> str | None:
 
 
 # The Flux sources a top-level file may define beside the apps that use them.
-_FLUX_SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository", "HelmChart")
+_FLUX_SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository", "HelmChart", "Bucket")
 
 
 __all__ = ["app_documents", "app_kind", "top_level_files"]

@@ -43,7 +43,8 @@ class FluxSource:
     url: str
     revision: str
     where: str
-    # "ExternalArtifact" for one an ArtifactGenerator built (engine/artifact_generator.py).
+    # "ExternalArtifact" for one an ArtifactGenerator built (engine/artifact_generator.py),
+    # "Bucket" for a fetched Bucket (engine/apps/bucket.py): ``url`` is then a directory.
     kind: str = "GitRepository"
 
 
@@ -94,9 +95,10 @@ def parse_flux(
     spec = reader.mapping(doc, "spec", required=True)
     source_ref = reader.mapping(spec, "spec.sourceRef", required=True)
     ref_kind = reader.string(source_ref, "spec.sourceRef.kind", required=True)
-    if ref_kind not in ("GitRepository", "ExternalArtifact"):
+    if ref_kind not in ("GitRepository", "ExternalArtifact", "Bucket"):
         reader.fail(
-            f"spec.sourceRef.kind: {ref_kind!r} is not supported (GitRepository, ExternalArtifact)"
+            f"spec.sourceRef.kind: {ref_kind!r} is not supported "
+            "(GitRepository, ExternalArtifact, Bucket)"
         )
     ref_name = reader.string(source_ref, "spec.sourceRef.name", required=True)
     ref_namespace = reader.string(source_ref, "spec.sourceRef.namespace") or own_namespace
@@ -145,8 +147,8 @@ def parse_flux(
             # A built artifact's directory is named by its content; the app is the
             # same app whatever the artifact holds, so its identity names the object.
             repository=(
-                f"externalartifact:{ref_namespace or 'default'}/{ref_name}"
-                if ref_kind == "ExternalArtifact"
+                f"{ref_kind.lower()}:{ref_namespace or 'default'}/{ref_name}"
+                if ref_kind in ("ExternalArtifact", "Bucket")
                 else ""
             ),
         ),

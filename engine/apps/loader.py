@@ -21,6 +21,7 @@ from gitwave.engine.apps.broken import (
     AppSet,
     BrokenApp,
     definition_name,
+    source_ref_kind,
     source_ref_name,
     without_broken_dependencies,
 )
@@ -367,6 +368,9 @@ class _Loader:
         # The ExternalArtifacts ArtifactGenerators built: (namespace, name) ->
         # (directory, file:line), for a HelmRelease's chartRef.
         self.built_artifacts: dict[tuple[str, str], tuple[Path, str]] = {}
+        # Buckets and plain Secrets of top-level files: an ArtifactGenerator's
+        # Bucket sources and their credentials (never pooled for HelmReleases).
+        self.beside: dict[ResourceKey, Resource] = {}
 
     @cached_property
     def sets(self) -> SetLoader:
@@ -381,16 +385,18 @@ class _Loader:
                 self.flux_sources.setdefault(resource.key, resource)
 
     def _pool_document(self, doc: Document, rel: str) -> None:
-        value = doc.value
-        meta = value.get("metadata") if isinstance(value, dict) else None
-        if not isinstance(meta, dict) or not isinstance(value.get("apiVersion"), str):
-            return
-        name, namespace = meta.get("name"), meta.get("namespace") or DEFAULT_NAMESPACE
-        if not isinstance(name, str) or not isinstance(namespace, str):
-            return
-        group = str(value["apiVersion"]).rpartition("/")[0]
-        key = ResourceKey(group, str(value.get("kind")), namespace, name)
-        self._pool([Resource(key, value["apiVersion"], value, SourceRef(rel, doc.line))])
+        resource = _document_resource(doc, rel)
+        if resource is not None:
+            self._pool([resource])
+
+    def _keep_beside(self, doc: Document, rel: str) -> None:
+        """A Bucket or Secret of a top-level file, for an ArtifactGenerator."""
+        resource = _document_resource(doc, rel)
+        if resource is not None:
+            self.beside.setdefault(resource.key, resource)
+
+    def _find_source(self, key: ResourceKey) -> Resource | None:
+        return self.flux_sources.get(key) or self.beside.get(key)
 
     def with_sources(self, apps: Sequence[AppSpec]) -> list[AppSpec]:
         """``apps`` (and their children) able to find every Flux source of this
@@ -454,7 +460,7 @@ class _Loader:
             cache_dir=self.cache_dir,
             allowed=self.local_repos,
             fail=self._fail,
-            find=self.flux_sources.get,
+            find=self._find_source,
         )
 
     def top_level(self, holder: Holder, target: Path) -> list[AppSpec]:
@@ -504,6 +510,8 @@ class _Loader:
                         sources.append(parse_git_repository(doc.value, where, holder.resolve))
                     elif kind in _HELM_SOURCE_KINDS:
                         self._pool_document(doc, rel)
+                    elif kind == "Bucket" or _is_secret(doc.value):
+                        self._keep_beside(doc, rel)
                 except GitwaveError as exc:
                     name = definition_name(doc.value, where)
                     if kind == "GitRepository":
@@ -516,29 +524,46 @@ class _Loader:
             key = (artifact.namespace or DEFAULT_NAMESPACE, artifact.name)
             self.built_artifacts.setdefault(key, (Path(artifact.url), artifact.where))
         sources += built
+        broken_buckets: dict[str, GitwaveError] = {}
+        if flux_docs:
+            from gitwave.engine.apps.bucket import bucket_sources, bucket_store
+
+            buckets, broken_buckets = bucket_sources(
+                [doc.value for doc, _ in flux_docs], self._find_source, bucket_store(self.cache_dir)
+            )
+            sources += buckets
         for doc, rel in flux_docs:
             origin = SourceRef(rel, doc.line)
             name = definition_name(doc.value, str(origin))
             if name in in_tree:
                 continue  # a child of the bootstrap root, read from its render
-            source_error = broken_sources.get(source_ref_name(doc.value))
+            ref_kind = source_ref_kind(doc.value)
+            source_error = (broken_buckets if ref_kind == "Bucket" else broken_sources).get(
+                source_ref_name(doc.value)
+            )
             if source_error is not None:
                 self._fail(
                     name,
                     ValidationError(
                         f"{origin} (Kustomization/{name})",
-                        f"spec.sourceRef: its GitRepository cannot be read: {source_error}",
+                        f"spec.sourceRef: its {ref_kind or 'GitRepository'} cannot be read: "
+                        f"{source_error}",
                     ),
                 )
                 continue
             try:
                 from gitwave.engine.apps.artifact_generator import artifact_store
+                from gitwave.engine.apps.bucket import bucket_store
                 from gitwave.engine.apps.flux import parse_flux
 
                 app = self._namespaced(parse_flux(doc.value, origin, holder.resolve, sources))
                 check_local_repo(
                     app.source.fetch_from,
-                    allowed=(*self.local_repos, artifact_store(self.cache_dir)),
+                    allowed=(
+                        *self.local_repos,
+                        artifact_store(self.cache_dir),
+                        bucket_store(self.cache_dir),
+                    ),
                     subject=app.where,
                 )
                 flux.append(app)
@@ -772,6 +797,27 @@ def _identity(app: AppSpec) -> tuple[str, str | None, str]:
     source = app.source
     place = source.fetch_from if is_remote(source.fetch_from) else str(Path(source.fetch_from))
     return (place, source.fetch_revision, source.path)
+
+
+def _is_secret(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("apiVersion") == "v1"
+        and value.get("kind") == "Secret"
+    )
+
+
+def _document_resource(doc: Document, rel: str) -> Resource | None:
+    value = doc.value
+    meta = value.get("metadata") if isinstance(value, dict) else None
+    if not isinstance(meta, dict) or not isinstance(value.get("apiVersion"), str):
+        return None
+    name, namespace = meta.get("name"), meta.get("namespace") or DEFAULT_NAMESPACE
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        return None
+    group = str(value["apiVersion"]).rpartition("/")[0]
+    key = ResourceKey(group, str(value.get("kind")), namespace, name)
+    return Resource(key, value["apiVersion"], value, SourceRef(rel, doc.line))
 
 
 _HELM_SOURCE_KINDS = ("HelmRepository", "OCIRepository", "HelmChart")

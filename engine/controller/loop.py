@@ -61,6 +61,10 @@ class _Seen:
     generation: int = -1
     checked: datetime | None = None
     synced: datetime | None = None
+    # The generation whose ``operation`` this replica ran and cleared: setting
+    # an operation bumps the generation, a status write does not, so a watch
+    # event still carrying it (written before the clear) is not a new request.
+    operated: int = -1
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,8 @@ class Controller:
         seen = self._seen.setdefault(obj.app_id, _Seen())
         changed = seen.generation != obj.generation
         resync = timedelta(seconds=self._options.resync_s)
-        if obj.body.get("operation") or reconcile_requested(obj):
+        asked = obj.body.get("operation") and seen.operated != obj.generation
+        if asked or reconcile_requested(obj):
             return True, True
         automated = app is not None and (app.policy.automated or obj.kind != ARGO_KIND)
         stale = seen.checked is None or now - seen.checked >= resync
@@ -351,7 +356,7 @@ class Controller:
         except GitwaveError as error:
             self._write_failure(obj, str(error), now)
             if operation and not interrupt.is_set():
-                self._api.clear_operation(obj)
+                self._cleared(obj)
             return "Error"
         finally:
             self._keeper.unregister(shard)
@@ -364,8 +369,12 @@ class Controller:
             # After the status: whoever waits for the operation to go reads
             # the operationState of this run, as with Argo CD. Interrupted
             # (shard lost, shutdown): left for the next holder, as before.
-            self._api.clear_operation(obj)
+            self._cleared(obj)
         return str(result.phase.value)
+
+    def _cleared(self, obj: AppObject) -> None:
+        self._api.clear_operation(obj)
+        self._seen[obj.app_id].operated = obj.generation
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set; then give every shard back."""

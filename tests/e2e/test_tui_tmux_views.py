@@ -55,7 +55,11 @@ def test_y_d_and_l_on_the_deployment(synced: Terminal) -> None:
     assert "NAMESPACE" in screen and "AGE" in screen
     assert "guestbook" in line_of(screen, "Deployment guestbook-ui").split("guestbook-ui", 1)[1]
 
-    terminal.press("/", *"Deployment", "Enter", "j")
+    terminal.press("/")
+    # Typed once the filter shows: keys sent before it has focus are hotkeys
+    # (a person sees the box before typing; tmux sends at once).
+    terminal.wait_for(lambda s: "esc: clear" in s, "the filter box")
+    terminal.press(*"Deployment", "Enter", "j")
     terminal.wait_for(
         lambda s: line_of(s, "Deployment guestbook-ui").startswith("▌"), "the cursor on it"
     )

@@ -3,8 +3,8 @@
 A real OCI registry (CNCF distribution, tests/oci_registry.py) holds artifacts
 pushed as ``flux push artifact`` pushes them; an OCIRepository with a semver
 range names them, and an ArtifactGenerator composes one artifact from it and
-from a GitRepository (a real Git repository in tmp_path). A Bucket source is
-refused with an error naming the generator and what is supported.
+from a GitRepository (a real Git repository in tmp_path). A Bucket source
+that is not defined beside the generator is refused naming the generator.
 """
 
 from __future__ import annotations
@@ -158,17 +158,17 @@ def test_an_unreachable_registry_names_the_oci_repository_and_prunes_nothing(
     assert live_data(capsys, "web") == {"version": "1.0.0"}  # nothing pruned
 
 
-def test_a_bucket_source_is_refused_naming_the_generator(
+def test_a_bucket_source_must_be_defined_beside_the_generator(
     tmp_path: Path,
     oci_registry: OciRegistry,
     config_repo: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # Bucket sources are read (tests/tui/test_cli_artifact_generator_bucket.py);
+    # one naming no Bucket of the directory is refused naming the generator.
+    push(oci_registry, "1.0.0")
     root = fleet(tmp_path, oci_registry, config_repo, "Bucket")
     code, out, err = run(capsys, "plan", str(root), "--allow-local-repo", str(config_repo))
     assert code == 2, out + err
     assert "ArtifactGenerator/apps/compose" in err
-    assert (
-        "spec.sources[1].kind: 'Bucket' is not supported by gitwave; an ArtifactGenerator's "
-        "sources may be GitRepository or OCIRepository"
-    ) in err
+    assert "spec.sources: Bucket apps/config (@cfg) is not defined in this directory" in err

@@ -50,6 +50,7 @@ from gitwave.tui.cli.logs import configure_logging
 from gitwave.tui.cli.parser import build_parser
 
 if TYPE_CHECKING:
+    from gitwave.engine.source_bucket import BucketReader
     from gitwave.tui.cli.context import Context
 
 _log = logging.getLogger("gitwave.cli")
@@ -63,8 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported once the verb is known, so `--help` and a bad flag answer at once.
     from gitwave.engine.errors import GitwaveError
     from gitwave.engine.locks import name_process
+    from gitwave.engine.source_bucket import register_bucket_reader
     from gitwave.tui.cli.context import EXIT_BUG, EXIT_OK, EXIT_USAGE, context_from_args
 
+    register_bucket_reader(_s3_bucket_reader)
     name_process(f"gitwave {args.verb}")  # who holds an app, as others are told
     configure_logging(
         verbose=getattr(args, "verbose", 0), log_format=getattr(args, "log_format", "text")
@@ -118,6 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if ctx is not None:
             ctx.close()
+
+
+def _s3_bucket_reader() -> BucketReader:
+    """The reader of Flux Bucket sources; boto3 is imported only when one is read."""
+    from gitwave.providers.aws.bucket_source import S3BucketReader
+
+    return S3BucketReader()
 
 
 # The directory holding engine/, providers/, tui/ (the repository, or
