@@ -63,4 +63,6 @@ spec:
     chart_repo.publish(write_chart(tmp_path / "src" / "1.1.0", "web", "1.1.0"))
     forget_indexes()  # the index's time in memory is over
     loop.wait("chart 1.1.0 synced", lambda: chart_version() == "1.1.0")
+    # The history row is written once the sync ends, after the object is applied.
+    loop.wait("the 1.1.0 sync recorded", lambda: "1.1.0" in [r for r, _ in loop.results("web")])
     assert [r for r, _ in loop.results("web")][-2:] == ["1.0.0", "1.1.0"]
