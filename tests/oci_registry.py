@@ -216,6 +216,40 @@ class OciRegistry:
         )
         return _digest(manifest)
 
+    def push_file(self, name: str, tag: str, title: str, data: bytes, media_type: str) -> str:
+        """Push ``data`` as the one layer (``media_type``, titled ``title`` as
+        ``oras push`` does) of ``name:tag``; return the manifest's digest."""
+        layer_digest = self.push_blob(name, data)
+        config = b"{}"
+        config_digest = self.push_blob(name, config)
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.oci.empty.v1+json",
+                    "digest": config_digest,
+                    "size": len(config),
+                },
+                "layers": [
+                    {
+                        "mediaType": media_type,
+                        "digest": layer_digest,
+                        "size": len(data),
+                        "annotations": {"org.opencontainers.image.title": title},
+                    }
+                ],
+            },
+            sort_keys=True,
+        ).encode()
+        self._request(
+            "PUT",
+            f"/v2/{name}/manifests/{tag}",
+            data=manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
+        return _digest(manifest)
+
     def tags(self, name: str) -> list[str]:
         """The tags of repository ``name`` as the registry lists them."""
         _, _, body = self._request("GET", f"/v2/{name}/tags/list")
