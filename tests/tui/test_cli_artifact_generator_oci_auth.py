@@ -177,3 +177,48 @@ def test_a_copied_layer_is_kept_as_a_file(
     assert code == 0, out + err
     data: dict[str, Any] = live_data(capsys, "web")
     assert data == {"from": "copy"}
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        (
+            "  verify: {provider: cosign}\n",
+            "spec.verify is not supported by gitwave for an ArtifactGenerator",
+        ),
+        (
+            "  certSecretRef: {name: ca}\n",
+            "spec.certSecretRef is not supported by gitwave for an ArtifactGenerator",
+        ),
+        ("  provider: aws\n", "spec.provider: 'aws' is not supported by gitwave"),
+    ],
+)
+def test_what_gitwave_cannot_check_is_refused_naming_the_field(
+    tmp_path: Path,
+    oci_registry: OciRegistry,
+    selector: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = fleet(tmp_path, oci_registry, PASSWORD, selector=selector)
+    code, out, err = run(capsys, "plan", str(root))
+    assert code == 2, out + err
+    assert "ArtifactGenerator/apps/compose" in err
+    assert message in err
+    assert PASSWORD not in out + err
+
+
+def test_a_secret_of_another_type_is_refused(
+    tmp_path: Path, oci_registry: OciRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = fleet(tmp_path, oci_registry, PASSWORD)
+    text = (root / "flux.yaml").read_text().replace("kubernetes.io/dockerconfigjson", "Opaque")
+    (root / "flux.yaml").write_text(text)
+    commit_all(root)
+    code, out, err = run(capsys, "plan", str(root))
+    assert code == 2, out + err
+    assert (
+        "spec.secretRef: Secret apps/registry-creds is of type 'Opaque', "
+        "not kubernetes.io/dockerconfigjson"
+    ) in err
+    assert PASSWORD not in out + err
