@@ -135,6 +135,10 @@ def test_the_secret_ref_credentials_answer_the_token_challenge(
     # The token service was asked as robot, for a pull of the repository.
     assert ("robot", tokens.service, "repository:team/manifests:pull") in tokens.requests
     assert PASSWORD not in out + err
+    # The Secret is read for the pull, not applied.
+    code, out, err = run(capsys, "sandbox", "get", "secret/registry-creds", "-n", "apps")
+    assert code != 0
+    assert "Secret 'registry-creds' not found in namespace apps" in err
 
 
 def test_wrong_credentials_name_the_oci_repository_and_url_not_the_password(
