@@ -1,7 +1,11 @@
 """A Flux ``OCIRepository``'s artifact, pulled as source-controller pulls it:
 the manifest of ``spec.ref`` (digest, else the newest tag ``semver`` allows,
 else ``tag``, else ``latest``), its first layer (or the first of
-``layerSelector.mediaType``), checked against its digest and extracted.
+``layerSelector.mediaType``), checked against its digest and extracted (or,
+with ``layerSelector.operation: copy``, kept as one file, named by the layer's
+``org.opencontainers.image.title`` annotation when that is a plain file name,
+else ``layer``). Credentials (``spec.secretRef``) answer a basic or bearer
+challenge; they never appear in a message.
 
 What ``flux push artifact`` pushes (a tar+gzip layer) and any single-layer
 image both work. Over the OCI distribution API with the standard library and
@@ -23,11 +27,17 @@ import shutil
 import tarfile
 import tempfile
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitwave.engine.images.registry import ImageName, RegistryError, RegistrySession, list_tags
+from gitwave.engine.images.registry import (
+    Credentials,
+    ImageName,
+    RegistryError,
+    RegistrySession,
+    list_tags,
+)
 
 MANIFEST_TYPES = ", ".join(
     (
@@ -43,6 +53,9 @@ _INDEX_TYPES = (
 MAX_LAYER_BYTES = 256 * 1024 * 1024
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# A copied layer's file name from its title annotation: one plain path part.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$")
+_TITLE = "org.opencontainers.image.title"
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,8 @@ class OciArtifactRef:
     digest: str = ""
     insecure: bool = False
     media_type: str = ""  # spec.layerSelector.mediaType ("": the first layer)
+    copy: bool = False  # spec.layerSelector.operation: copy (the layer kept as a file)
+    credentials: Credentials | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,7 @@ def pull_artifact(ref: OciArtifactRef, *, subject: str, cache_dir: Path) -> Pull
     image = _image(ref.url, subject)
     scheme = "http" if ref.insecure or _is_loopback(image.host) else "https"
     base = f"{scheme}://{image.api_host}/v2/{image.path}"
-    session = RegistrySession(subject=subject, credentials=None, timeout_s=60.0)
+    session = RegistrySession(subject=subject, credentials=ref.credentials, timeout_s=60.0)
     tag = _tag(ref, image, subject, insecure=scheme == "http")
     reference = ref.digest or tag
     body, _ = session.get(f"{base}/manifests/{reference}", accept=MANIFEST_TYPES)
@@ -85,8 +100,10 @@ def pull_artifact(ref: OciArtifactRef, *, subject: str, cache_dir: Path) -> Pull
             f"{subject}: {base}/manifests/{reference} has digest {manifest_digest}, "
             f"not {ref.digest}"
         )
-    layer = _layer(_json(body, f"{base}/manifests/{reference}", subject), ref, subject, base)
-    directory = cache_dir / layer.removeprefix("sha256:")
+    layer, title = _layer(_json(body, f"{base}/manifests/{reference}", subject), ref, subject, base)
+    # A copied layer and an extracted one are different trees of the same blob.
+    name = layer.removeprefix("sha256:") + (f"-copy-{title}" if ref.copy else "")
+    directory = cache_dir / name
     if not directory.is_dir():
         blob, _ = session.get(
             f"{base}/blobs/{layer}", accept="application/octet-stream", max_body=MAX_LAYER_BYTES
@@ -95,7 +112,10 @@ def pull_artifact(ref: OciArtifactRef, *, subject: str, cache_dir: Path) -> Pull
             raise RegistryError(
                 f"{subject}: {base}/blobs/{layer}: the content differs from its digest"
             )
-        _extract(blob, directory, f"{base}/blobs/{layer}", subject)
+        if ref.copy:
+            _keep(blob, directory, title)
+        else:
+            _extract(blob, directory, f"{base}/blobs/{layer}", subject)
     revision = manifest_digest if ref.digest else f"{tag}@{manifest_digest}"
     return PulledArtifact(directory, revision)
 
@@ -120,7 +140,7 @@ def _tag(ref: OciArtifactRef, image: ImageName, subject: str, *, insecure: bool)
         # Imported here: ``engine.apps`` imports the source stage (a cycle at import time).
         from gitwave.engine.apps.semver import pick_semver
 
-        tags = list_tags(image, subject=subject, insecure=insecure)
+        tags = list_tags(image, subject=subject, insecure=insecure, credentials=ref.credentials)
         try:
             chosen = pick_semver(ref.semver, tags)
         except ValueError as err:
@@ -147,7 +167,10 @@ def _json(body: bytes, url: str, subject: str) -> dict[str, Any]:
     return doc
 
 
-def _layer(manifest: dict[str, Any], ref: OciArtifactRef, subject: str, base: str) -> str:
+def _layer(
+    manifest: dict[str, Any], ref: OciArtifactRef, subject: str, base: str
+) -> tuple[str, str]:
+    """The chosen layer's digest and the file name a copy of it gets."""
     if manifest.get("mediaType") in _INDEX_TYPES or "manifests" in manifest:
         raise RegistryError(
             f"{subject}: {ref.url} is an image index (several platforms), not an artifact",
@@ -163,10 +186,24 @@ def _layer(manifest: dict[str, Any], ref: OciArtifactRef, subject: str, base: st
             continue
         digest = layer.get("digest")
         if isinstance(digest, str) and _DIGEST.match(digest):
-            return digest
+            annotations = layer.get("annotations")
+            title = annotations.get(_TITLE) if isinstance(annotations, dict) else None
+            plain = isinstance(title, str) and _FILE_NAME.match(title) and ".." not in title
+            return digest, title if plain and isinstance(title, str) else "layer"
         raise RegistryError(f"{subject}: {base}: a layer digest {digest!r} is not sha256:<hex>")
     wanted = f" of media type {ref.media_type!r}" if ref.media_type else ""
     raise RegistryError(f"{subject}: the manifest of {ref.url} has no layer{wanted}")
+
+
+def _keep(blob: bytes, directory: Path, name: str) -> None:
+    """``blob`` as the one file ``directory/name``, atomically."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".pulling-", dir=directory.parent))
+    (staging / name).write_bytes(blob)
+    try:
+        staging.rename(directory)
+    except OSError:  # another process pulled the same layer first
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _extract(blob: bytes, directory: Path, url: str, subject: str) -> None:

@@ -216,6 +216,40 @@ class OciRegistry:
         )
         return _digest(manifest)
 
+    def push_file(self, name: str, tag: str, title: str, data: bytes, media_type: str) -> str:
+        """Push ``data`` as the one layer (``media_type``, titled ``title`` as
+        ``oras push`` does) of ``name:tag``; return the manifest's digest."""
+        layer_digest = self.push_blob(name, data)
+        config = b"{}"
+        config_digest = self.push_blob(name, config)
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.oci.empty.v1+json",
+                    "digest": config_digest,
+                    "size": len(config),
+                },
+                "layers": [
+                    {
+                        "mediaType": media_type,
+                        "digest": layer_digest,
+                        "size": len(data),
+                        "annotations": {"org.opencontainers.image.title": title},
+                    }
+                ],
+            },
+            sort_keys=True,
+        ).encode()
+        self._request(
+            "PUT",
+            f"/v2/{name}/manifests/{tag}",
+            data=manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
+        return _digest(manifest)
+
     def tags(self, name: str) -> list[str]:
         """The tags of repository ``name`` as the registry lists them."""
         _, _, body = self._request("GET", f"/v2/{name}/tags/list")
@@ -252,7 +286,28 @@ class OciRegistry:
             self.process.wait(timeout=10)
 
 
-def _config(root: Path, addr: str, storage: Path, token: TokenService | None) -> str:
+def _htpasswd(users: dict[str, str]) -> str:
+    """An htpasswd file (bcrypt, all distribution accepts) from the C library's
+    crypt(3): no bcrypt package in the dev dependencies."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # crypt: removed in 3.13
+        import crypt
+
+        return "".join(
+            f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n"
+            for user, password in users.items()
+        )
+
+
+def _config(
+    root: Path,
+    addr: str,
+    storage: Path,
+    token: TokenService | None,
+    htpasswd: dict[str, str] | None = None,
+) -> str:
     config: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": True}},
@@ -273,6 +328,10 @@ def _config(root: Path, addr: str, storage: Path, token: TokenService | None) ->
                 "jwks": str(jwks),
             }
         }
+    if htpasswd is not None:
+        users = root / "htpasswd"
+        users.write_text(_htpasswd(htpasswd))
+        config["auth"] = {"htpasswd": {"realm": "gitwave-tests", "path": str(users)}}
     return json.dumps(config, indent=2)
 
 
@@ -282,6 +341,7 @@ def start_registry(
     *,
     storage: Path | None = None,
     token: TokenService | None = None,
+    htpasswd: dict[str, str] | None = None,
     ready_timeout: float = 30.0,
 ) -> Iterator[OciRegistry]:
     """Run a registry with its storage and config under ``root``; stop it on exit.
@@ -289,7 +349,9 @@ def start_registry(
     ``storage``: another registry's storage directory (``registry.root /
     "storage"``), so images pushed to an open registry are served by one with
     ``token`` auth (``TokenService``: every request then needs a bearer token).
-    Waits until ``GET /v2/`` answers (200, or 401 with token auth).
+    ``htpasswd`` (user: password): Basic auth instead (distribution's
+    ``auth: htpasswd``; bcrypt entries written here).
+    Waits until ``GET /v2/`` answers (200, or 401 with auth).
     ``ready_timeout`` bounds only that wait (a start-up budget, not a test of timing).
     """
     binary = registry_binary()
@@ -299,7 +361,7 @@ def start_registry(
     for _attempt in range(5):
         host = f"127.0.0.1:{_free_port()}"
         config = root / "config.yml"  # YAML is a superset of JSON
-        config.write_text(_config(root, host, storage or root / "storage", token))
+        config.write_text(_config(root, host, storage or root / "storage", token, htpasswd))
         log = root / "registry.log"
         env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
         with log.open("wb") as sink:

@@ -44,11 +44,12 @@ from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.flux import FluxSource
 from gitwave.engine.apps.holder import open_repository
 from gitwave.engine.apps.model import FLUX_SOURCE_GROUP, RepoResolver
+from gitwave.engine.apps.oci_source import oci_artifact_ref
 from gitwave.engine.errors import GitwaveError, PathEscapeError, ValidationError
 from gitwave.engine.globs import path_glob
 from gitwave.engine.model import Resource, ResourceKey
 from gitwave.engine.names import SUBDOMAIN_MAX
-from gitwave.engine.source_oci import OciArtifactRef, pull_artifact
+from gitwave.engine.source_oci import pull_artifact
 
 # What gitwave reads an ArtifactGenerator's sources from (all that Flux allows).
 SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
@@ -419,40 +420,13 @@ def _pull_oci(
             f"spec.sources: OCIRepository {alias.namespace}/{alias.name} "
             f"(@{alias.alias}) is not defined in this directory",
         )
-    subject = f"OCIRepository/{alias.namespace}/{alias.name} ({source.source})"
+    # The URL in the subject: a token service's refusal names only its realm.
+    spec = source.manifest.get("spec")
+    url = spec.get("url") if isinstance(spec, Mapping) else None
+    subject = f"OCIRepository/{alias.namespace}/{alias.name} ({source.source}, url {url})"
     pulled = pull_artifact(
-        oci_artifact_ref(source.manifest, subject),
+        oci_artifact_ref(source.manifest, subject, find=find, namespace=alias.namespace),
         subject=subject,
         cache_dir=artifact_store(cache_dir).parent / "oci-artifacts",
     )
     return pulled.directory, pulled.revision
-
-
-def oci_artifact_ref(doc: Mapping[str, Any], where: str) -> OciArtifactRef:
-    """An OCIRepository's spec as an OciArtifactRef; ValidationError naming the
-    field for one gitwave cannot pull (credentials, signature verification, a
-    copied layer)."""
-    reader = Reader(where)
-    spec = reader.mapping(doc, "spec", required=True)
-    url = reader.string(spec, "spec.url", required=True)
-    if not url.startswith("oci://"):
-        reader.fail(f"spec.url: {url!r} is not an oci:// URL")
-    for unsupported in ("secretRef", "verify", "certSecretRef", "proxySecretRef"):
-        if spec.get(unsupported):
-            reader.fail(f"spec.{unsupported} is not supported by gitwave for an ArtifactGenerator")
-    provider = reader.string(spec, "spec.provider") or "generic"
-    if provider != "generic":
-        reader.fail(f"spec.provider: {provider!r} is not supported by gitwave (generic)")
-    ref = reader.mapping(spec, "spec.ref")
-    selector = reader.mapping(spec, "spec.layerSelector")
-    operation = reader.string(selector, "spec.layerSelector.operation") or "extract"
-    if operation != "extract":
-        reader.fail(f"spec.layerSelector.operation: {operation!r} is not supported (extract)")
-    return OciArtifactRef(
-        url=url,
-        tag=reader.string(ref, "spec.ref.tag"),
-        semver=reader.string(ref, "spec.ref.semver"),
-        digest=reader.string(ref, "spec.ref.digest"),
-        insecure=reader.boolean(spec, "spec.insecure"),
-        media_type=reader.string(selector, "spec.layerSelector.mediaType"),
-    )

@@ -223,7 +223,7 @@ class RegistrySession:
                 raise RegistryError(_http_problem(self.subject, url, exc.code)) from None
         raise RegistryError(
             f"{self.subject}: {url} refused the credentials (401)",
-            hint="check the ImageRepository's spec.secretRef",
+            hint="check the spec.secretRef (a docker-registry Secret)",
         )
 
     def _fetch(
@@ -252,7 +252,7 @@ class RegistrySession:
             if self.credentials is None:
                 raise RegistryError(
                     f"{self.subject}: {url} needs credentials (401)",
-                    hint="give the ImageRepository a spec.secretRef (a docker-registry Secret)",
+                    hint="give it a spec.secretRef (a docker-registry Secret)",
                 )
             return self.credentials.basic()
         if scheme.lower() != "bearer" or not params.get("realm"):
