@@ -590,9 +590,34 @@ class _Loader:
         before its first render, so that render and the sync's are one (cached)."""
         return with_default_namespace(app, self.default_namespace)
 
-    def _check_local(self, app: AppSpec) -> None:
+    def _nested_buckets(
+        self, resources: Sequence[Resource], app: AppSpec
+    ) -> tuple[list[FluxSource], dict[str, GitwaveError]]:
+        """The Buckets the Kustomizations of a render (``resources``, ``app``'s)
+        name, fetched, as sources: defined in that render (their Secrets too) or
+        read before, as kustomize-controller finds them on the cluster; and the
+        error of each that cannot be read, by name."""
+        kustomizations = [
+            r.manifest
+            for r in resources
+            if _is_flux_kustomization(r)
+            and not _same_object(r, app)
+            and source_ref_kind(r.manifest) == "Bucket"
+        ]
+        if not kustomizations:
+            return [], {}
+        from gitwave.engine.apps.bucket import bucket_sources, bucket_store
+
+        here = {r.key: r for r in resources if _is_bucket(r) or _is_secret(r.manifest)}
+
+        def find(key: ResourceKey) -> Resource | None:
+            return here.get(key) or self._find_source(key)
+
+        return bucket_sources(kustomizations, find, bucket_store(self.cache_dir))
+
+    def _check_local(self, app: AppSpec, also: tuple[Path, ...] = ()) -> None:
         """ValidationError when a source of ``app`` (its ``ref`` sources too) is a
-        host directory outside the allowed ones."""
+        host directory outside the allowed ones (and ``also``)."""
         render = app.source.render
         for fetch_from in (
             app.source.fetch_from,
@@ -600,7 +625,7 @@ class _Loader:
             *(m.fetch_from for m in render.more_sources),
             *(r.fetch_from for m in render.more_sources for r in m.options.value_repos),
         ):
-            check_local_repo(fetch_from, allowed=self.local_repos, subject=app.where)
+            check_local_repo(fetch_from, allowed=(*self.local_repos, *also), subject=app.where)
 
     def _bootstrap(
         self, holder: Holder, target: Path, sources: list[FluxSource]
@@ -654,6 +679,7 @@ class _Loader:
         as kustomize-controller applies them; marked ``flux_tree``. A render that
         fails, or a child that cannot be read, makes ``app`` broken (nothing of
         it is pruned on a partial view)."""
+        from gitwave.engine.apps.bucket import bucket_store
         from gitwave.engine.apps.flux import parse_flux, parse_git_repository
 
         app = self._namespaced(replace(app, flux_tree=True))
@@ -679,6 +705,8 @@ class _Loader:
                 except GitwaveError as exc:
                     self._fail(app.name, exc, app)
                     return app
+        buckets, broken_buckets = self._nested_buckets(rendered.resources, app)
+        found += buckets
         children: list[AppSpec] = []
         for resource in rendered.resources:
             if not _is_flux_kustomization(resource) or _same_object(resource, app):
@@ -686,8 +714,14 @@ class _Loader:
             origin = resource.source or SourceRef(rendered.path)
             self.flux_tree_names.add(resource.key.name)
             try:
+                bucket_error = broken_buckets.get(source_ref_name(resource.manifest))
+                if source_ref_kind(resource.manifest) == "Bucket" and bucket_error is not None:
+                    raise ValidationError(
+                        f"{origin} (Kustomization/{resource.key.name})",
+                        f"spec.sourceRef: its Bucket cannot be read: {bucket_error}",
+                    )
                 child = parse_flux(resource.manifest, origin, holder.resolve, found)
-                self._check_local(child)
+                self._check_local(child, also=(bucket_store(self.cache_dir),))
             except GitwaveError as exc:
                 # As for an app of apps: the parent is broken (its child list is
                 # partial), the children that could be read stay in its tree.
@@ -829,10 +863,10 @@ _FLUX_PART_OF = ("app.kubernetes.io/part-of", "flux")
 
 def is_flux_machinery(resource: Resource) -> bool:
     """What a Kustomization of a ``flux bootstrap`` tree renders that gitwave
-    does not apply: the Kustomizations and GitRepositories (gitwave reads them
-    as apps and sources) and Flux's own controllers and CRDs (left to Flux),
+    does not apply: the Kustomizations, GitRepositories and Buckets (gitwave
+    reads them as apps and sources) and Flux's own controllers and CRDs (left to Flux),
     all but their Namespace, which the objects of the tree may live in."""
-    if _is_flux_kustomization(resource) or _is_flux_source(resource):
+    if _is_flux_kustomization(resource) or _is_flux_source(resource) or _is_bucket(resource):
         return True
     label, value = _FLUX_PART_OF
     if resource.labels.get(label) != value:
@@ -846,6 +880,10 @@ def _is_flux_kustomization(resource: Resource) -> bool:
 
 def _is_flux_source(resource: Resource) -> bool:
     return resource.key.group == FLUX_SOURCE_GROUP and resource.key.kind == "GitRepository"
+
+
+def _is_bucket(resource: Resource) -> bool:
+    return resource.key.group == FLUX_SOURCE_GROUP and resource.key.kind == "Bucket"
 
 
 def _same_object(resource: Resource, app: AppSpec) -> bool:
