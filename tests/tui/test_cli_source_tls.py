@@ -5,16 +5,30 @@ The CA and certificates are real (openssl, tests/tls_certs.py). An OCI
 registry (CNCF distribution) serves HTTPS only with a certificate that CA
 signed; an OCIRepository feeding an ArtifactGenerator pulls from it when its
 certSecretRef trusts that CA, and fails naming the OCIRepository and the
-URL when it trusts another CA or none.
+URL when it trusts another CA or none. A Helm repository served over HTTPS
+(Python's http.server with ssl, wanting a client certificate) and an OCI
+registry holding a chart are read by HelmReleases the same way, through
+``helm pull --ca-file=`` for OCI.
 """
 
 from __future__ import annotations
 
+import json
+import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from gitwave.engine.render.charts import forget_indexes
+from tests.engine.helm_support import (
+    CONFIGMAP,
+    ChartRepo,
+    helm_binary,
+    serve_chart_repo,
+    write_chart,
+)
 from tests.oci_registry import OciRegistry, start_registry
 from tests.tls_certs import TlsMaterial, make_tls
 from tests.tui.cli_support import run, sandbox_state
@@ -135,3 +149,157 @@ def test_an_untrusted_registry_names_the_oci_repository_and_the_url(
         assert f"http://{tls_registry.host}/v2/team/manifests/tags/list" in err
     code, _out, _err = run(capsys, "sandbox", "get", "configmap/web", "-n", "shop")
     assert code != 0  # nothing applied
+
+
+# --- HelmRepository (HTTP index, and type oci) -------------------------------
+
+
+def server_context(tls: TlsMaterial, *, client_certs: bool) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls.server_cert, tls.server_key)
+    if client_certs:  # the repository wants a client certificate its CA signed
+        context.load_verify_locations(cafile=tls.ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+@pytest.fixture
+def https_charts(tmp_path: Path, tls: TlsMaterial) -> Iterator[ChartRepo]:
+    forget_indexes()
+    with serve_chart_repo(tmp_path / "charts", tls=server_context(tls, client_certs=True)) as repo:
+        repo.publish(
+            write_chart(tmp_path / "src", "web", "1.0.0", templates={"cm.yaml": CONFIGMAP})
+        )
+        yield repo
+    forget_indexes()
+
+
+CERT_SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata: {{name: repo-tls, namespace: apps}}
+stringData:
+  ca.crt: |
+{ca}{client}---
+"""
+
+RELEASE = """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {{name: web, namespace: apps}}
+spec:
+  interval: 5m
+  install: {{createNamespace: true}}
+  chart:
+    spec:
+      chart: web
+      version: "1.x"
+      sourceRef: {{kind: HelmRepository, name: charts}}
+  values: {{greeting: {greeting}}}
+"""
+
+
+def helm_fleet(tmp_path: Path, repository: str, tls: TlsMaterial, ca: Path, greeting: str) -> Path:
+    client = f"  tls.crt: |\n{indented(tls.client_cert)}  tls.key: |\n{indented(tls.client_key)}"
+    root = tmp_path / "fleet"
+    root.mkdir(exist_ok=True)
+    text = (
+        CERT_SECRET.format(ca=indented(ca), client=client)
+        + repository
+        + "---\n"
+        + RELEASE.format(greeting=greeting)
+    )
+    (root / "web.yaml").write_text(text)
+    commit_all(root)
+    return root
+
+
+def settings(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    code, out, err = run(
+        capsys, "sandbox", "get", "configmap/web-settings", "-n", "apps", "-o", "json"
+    )
+    assert code == 0, err
+    data: dict[str, str] = json.loads(out)["data"]
+    return data
+
+
+def test_an_https_helm_repository_with_its_own_ca_and_a_client_certificate(
+    tmp_path: Path, https_charts: ChartRepo, tls: TlsMaterial, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repository = f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {{name: charts, namespace: apps}}
+spec: {{interval: 10m, url: "{https_charts.url}", certSecretRef: {{name: repo-tls}}}}
+"""
+    root = helm_fleet(tmp_path, repository, tls, tls.ca, "over-https")
+    code, out, err = run(capsys, "sync", str(root))
+    assert code == 0, out + err
+    assert settings(capsys)["greeting"] == "over-https"
+    assert "BEGIN PRIVATE KEY" not in out + err
+
+
+def test_a_helm_repository_trusting_another_ca_names_the_url(
+    tmp_path: Path, https_charts: ChartRepo, tls: TlsMaterial, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repository = f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {{name: charts, namespace: apps}}
+spec: {{interval: 10m, url: "{https_charts.url}", certSecretRef: {{name: repo-tls}}}}
+"""
+    root = helm_fleet(tmp_path, repository, tls, tls.other_ca, "never")
+    code, out, err = run(capsys, "sync", str(root))
+    assert code != 0, out + err
+    assert "HelmRelease" in err and "web.yaml" in err
+    assert f"{https_charts.url}/index.yaml" in err
+    assert "CERTIFICATE_VERIFY_FAILED" in err
+    code, _out, _err = run(capsys, "sandbox", "get", "configmap/web-settings", "-n", "apps")
+    assert code != 0  # nothing applied
+
+
+@pytest.fixture
+def tls_chart_registry(
+    tmp_path: Path, oci_registry: OciRegistry, tls: TlsMaterial
+) -> Iterator[OciRegistry]:
+    chart = write_chart(tmp_path / "src", "web", "1.0.0", templates={"cm.yaml": CONFIGMAP})
+    subprocess.run(
+        [helm_binary(), "package", str(chart), "--destination", str(tmp_path / "pkg")],
+        check=True,
+        capture_output=True,
+    )
+    oci_registry.push_chart(tmp_path / "pkg" / "web-1.0.0.tgz", "charts")
+    material = (tls.server_cert, tls.server_key, tls.ca)
+    with start_registry(
+        tmp_path / "tls", storage=oci_registry.root / "storage", tls=material
+    ) as registry:
+        yield registry
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["its CA", "another CA"])
+def test_an_oci_helm_repository_over_tls(
+    tmp_path: Path,
+    tls_chart_registry: OciRegistry,
+    tls: TlsMaterial,
+    trusted: bool,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repository = f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {{name: charts, namespace: apps}}
+spec:
+  type: oci
+  interval: 10m
+  url: oci://{tls_chart_registry.host}/charts
+  certSecretRef: {{name: repo-tls}}
+"""
+    root = helm_fleet(tmp_path, repository, tls, tls.ca if trusted else tls.other_ca, "oci")
+    code, out, err = run(capsys, "sync", str(root))
+    if trusted:
+        assert code == 0, out + err
+        assert settings(capsys)["greeting"] == "oci"
+    else:
+        assert code != 0, out + err
+        assert f"oci://{tls_chart_registry.host}/charts/web" in err
+        assert "certificate" in err
