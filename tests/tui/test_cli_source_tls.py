@@ -8,7 +8,8 @@ certSecretRef trusts that CA, and fails naming the OCIRepository and the
 URL when it trusts another CA or none. A Helm repository served over HTTPS
 (Python's http.server with ssl, wanting a client certificate) and an OCI
 registry holding a chart are read by HelmReleases the same way, through
-``helm pull --ca-file=`` for OCI.
+``helm pull --ca-file=`` for OCI; so is a Bucket on moto's S3 server run
+behind HTTPS.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from __future__ import annotations
 import json
 import ssl
 import subprocess
+import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from gitwave.engine.render.charts import forget_indexes
@@ -303,3 +307,124 @@ spec:
         assert code != 0, out + err
         assert f"oci://{tls_chart_registry.host}/charts/web" in err
         assert "certificate" in err
+
+
+# --- Bucket (moto's S3 over HTTPS) --------------------------------------------
+
+ACCESS_KEY = "tls-bucket-access"
+SECRET_KEY = "tls-bucket-secret-Jk29"
+
+
+@pytest.fixture(scope="module")
+def https_s3(tls: TlsMaterial) -> Iterator[str]:
+    """moto's S3 server (the one ThreadedMotoServer runs) behind HTTPS with the test CA."""
+    from moto.server import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,  # type: ignore[attr-defined]
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    server = make_server(
+        "127.0.0.1",
+        0,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+        ssl_context=server_context(tls, client_certs=False),
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture
+def tls_bucket(https_s3: str, tls: TlsMaterial) -> str:
+    name = f"tls-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"https://{https_s3}",
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        verify=str(tls.ca),
+    )
+    client.create_bucket(Bucket=name)
+    client.put_object(Bucket=name, Key="deploy/ns.yaml", Body=NAMESPACE)
+    client.put_object(Bucket=name, Key="deploy/web.yaml", Body=configmap("web", {"via": "s3"}))
+    return name
+
+
+NAMESPACE = b"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+
+BUCKET = """\
+apiVersion: v1
+kind: Secret
+metadata: {{name: s3-creds, namespace: apps}}
+stringData: {{accesskey: {access}, secretkey: {secret}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: s3-ca, namespace: apps}}
+stringData:
+  ca.crt: |
+{ca}---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: Bucket
+metadata: {{name: store, namespace: apps}}
+spec:
+  interval: 5m
+  provider: generic
+  bucketName: {bucket}
+  endpoint: "{endpoint}"
+  secretRef: {{name: s3-creds}}
+  certSecretRef: {{name: s3-ca}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: shop, namespace: apps}}
+spec:
+  interval: 10m
+  prune: true
+  targetNamespace: shop
+  path: ./deploy
+  sourceRef: {{kind: Bucket, name: store}}
+"""
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["its CA", "another CA"])
+def test_a_bucket_over_https_trusts_the_ca_of_its_cert_secret_ref(
+    tmp_path: Path,
+    https_s3: str,
+    tls_bucket: str,
+    tls: TlsMaterial,
+    trusted: bool,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "fleet"
+    root.mkdir()
+    ca = tls.ca if trusted else tls.other_ca
+    (root / "flux.yaml").write_text(
+        BUCKET.format(
+            access=ACCESS_KEY,
+            secret=SECRET_KEY,
+            ca=indented(ca),
+            bucket=tls_bucket,
+            endpoint=https_s3,
+        )
+    )
+    commit_all(root)
+    code, out, err = run(capsys, "sync", str(root))
+    assert SECRET_KEY not in out + err
+    if trusted:
+        assert code == 0, out + err
+        assert live_data(capsys, "web") == {"via": "s3"}
+    else:
+        assert code != 0, out + err
+        assert "Bucket/apps/store" in err
+        assert f"https://{https_s3}" in err
+        assert "CERTIFICATE_VERIFY_FAILED" in err
