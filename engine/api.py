@@ -85,6 +85,7 @@ if TYPE_CHECKING:
     from gitwave.engine.render.sops_kms import KmsEndpoint
     from gitwave.engine.scope import is_cluster_scoped
     from gitwave.engine.source_bucket import BucketObject, BucketRef
+    from gitwave.engine.tls_trust import TlsFiles
 
 _WHERE = {
     "MEMBER_PREFIX": "controller.leases",
@@ -153,6 +154,7 @@ _WHERE = {
     "is_cluster_scoped": "scope",
     "BucketObject": "source_bucket",
     "BucketRef": "source_bucket",
+    "TlsFiles": "tls_trust",
 }
 
 
@@ -206,6 +208,7 @@ __all__ = [
     "SameValue",
     "ServerVersion",
     "TargetEvent",
+    "TlsFiles",
     "ValueComparer",
     "builtin_versions",
     "clone",

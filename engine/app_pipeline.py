@@ -192,6 +192,7 @@ def plan_resources(
     adopt: bool = False,
     owner: Owner | None = None,
     removed: bool = False,
+    force: bool = False,
 ) -> AppState:
     """Compose, graph, observe and plan a set of desired resources for ``app``.
 
@@ -202,6 +203,8 @@ def plan_resources(
     these are when not ``app.owner`` (a rollback: the owner the history recorded).
     ``removed``: ``app`` is a child gone from its app of apps (``resources`` is
     empty); its objects go with it only if it carried the resources-finalizer.
+    ``force`` (``sync --force``) replaces live CRDs a HelmRelease's CRD policy
+    leaves as they are (``PlanOptions.force``).
 
     Raises what ``compose``, ``build_graph`` and ``make_plan`` raise; the
     ValidationError for a namespace that exists nowhere is retriable (someone
@@ -236,6 +239,7 @@ def plan_resources(
         source_label=app.source.identity if owner is None and not removed else "",
         removed_from=app.removed_from if removed else "",
         cascade=app.cascade,
+        force=force,
     )
     owner = app.owner if owner is None else owner
     # A small app's comparison takes milliseconds, and a fleet of small apps

@@ -196,6 +196,7 @@ def plan(
             rendered=rendered,
             desired=desired,
             adopt=request.adopt,
+            force=request.force,
         )
     with kubernetes_version(target_version(targets, request.policy.kubernetes_version)):
         preflight(state, targets=targets)

@@ -52,7 +52,7 @@ from gitwave.engine.ownership import (
     protected_reason,
     retrack_change,
 )
-from gitwave.engine.plan_gates import apply_modes, left_as_is
+from gitwave.engine.plan_gates import apply_modes, forced_modes, left_as_is
 
 __all__ = ["PlanOptions", "make_plan"]
 
@@ -76,6 +76,8 @@ class PlanOptions:
     pruned only with ``cascade`` (it carried Argo CD's resources-finalizer).
     ``in_sync`` names objects an earlier plan found in sync with exactly the
     same desired and live objects (``plan_memo``): they are not compared again.
+    ``force`` (``sync --force``) replaces live gated objects (a HelmRelease's
+    CRDs) whatever their ``install.crds``/``upgrade.crds`` policy.
     """
 
     prune: bool = False
@@ -95,6 +97,7 @@ class PlanOptions:
         default_factory=lambda: MappingProxyType({})
     )
     in_sync: frozenset[ResourceKey] = frozenset()
+    force: bool = False
 
 
 def make_plan(
@@ -132,6 +135,8 @@ def make_plan(
         if any(r.install_gate is not None for r in graph.resources.values())
         else {}
     )
+    if options.force and modes:
+        modes = forced_modes(modes, live)
     # Objects this sync leaves as they are (a skipped CRD, an existing create-only
     # one) may belong to anyone: they are checked no more than hooks are.
     untouched = {

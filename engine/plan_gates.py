@@ -31,6 +31,19 @@ def apply_modes(
     return modes
 
 
+def forced_modes(
+    modes: Mapping[ResourceKey, ApplyMode], live: Mapping[ResourceKey, Live | None]
+) -> dict[ResourceKey, ApplyMode]:
+    """``modes`` as ``sync --force`` applies them: a gated object that is live
+    is replaced by the source whatever its policy (the user asked for every
+    object to be re-applied, a CRD a Create or Skip policy leaves as it is
+    too). An absent object keeps its mode: a Skip policy still never creates
+    one (Skip means the release never installs its CRDs)."""
+    return {
+        key: ApplyMode.APPLY if live.get(key) is not None else mode for key, mode in modes.items()
+    }
+
+
 def left_as_is(
     graph: ResourceGraph,
     live: Mapping[ResourceKey, Live | None],
@@ -57,4 +70,4 @@ def left_as_is(
     return warnings
 
 
-__all__ = ["apply_modes", "left_as_is"]
+__all__ = ["apply_modes", "forced_modes", "left_as_is"]

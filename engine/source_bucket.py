@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from gitwave.engine.errors import SourceError
+from gitwave.engine.tls_trust import TlsTrust
 
 # A bucket source is manifests; more objects than this is refused.
 MAX_BUCKET_OBJECTS = 20_000
@@ -46,6 +47,8 @@ class BucketRef:
     secret_key: str = field(default="", repr=False)
     # provider aws without a secretRef: the environment's AWS credentials sign.
     environment_credentials: bool = False
+    # spec.certSecretRef: the CA that signs the endpoint's certificate (and a client one).
+    tls: TlsTrust | None = None
 
 
 @dataclass(frozen=True)

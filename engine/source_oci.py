@@ -24,6 +24,7 @@ import io
 import json
 import re
 import shutil
+import ssl
 import tarfile
 import tempfile
 import urllib.parse
@@ -38,6 +39,7 @@ from gitwave.engine.images.registry import (
     RegistrySession,
     list_tags,
 )
+from gitwave.engine.tls_trust import TlsTrust
 
 MANIFEST_TYPES = ", ".join(
     (
@@ -71,6 +73,8 @@ class OciArtifactRef:
     media_type: str = ""  # spec.layerSelector.mediaType ("": the first layer)
     copy: bool = False  # spec.layerSelector.operation: copy (the layer kept as a file)
     credentials: Credentials | None = field(default=None, repr=False)
+    # spec.certSecretRef: a CA to trust (and a client certificate); HTTPS even on this host.
+    tls: TlsTrust | None = None
 
 
 @dataclass(frozen=True)
@@ -88,10 +92,15 @@ def pull_artifact(ref: OciArtifactRef, *, subject: str, cache_dir: Path) -> Pull
     registry cannot be read, no tag matches, a digest differs or the layer is
     no tar+gzip archive."""
     image = _image(ref.url, subject)
-    scheme = "http" if ref.insecure or _is_loopback(image.host) else "https"
+    # A registry on this host is plain HTTP (as Docker assumes) unless TLS material is given.
+    plain = ref.insecure or (_is_loopback(image.host) and ref.tls is None)
+    scheme = "http" if plain else "https"
     base = f"{scheme}://{image.api_host}/v2/{image.path}"
-    session = RegistrySession(subject=subject, credentials=ref.credentials, timeout_s=60.0)
-    tag = _tag(ref, image, subject, insecure=scheme == "http")
+    context = _context(ref, subject)
+    session = RegistrySession(
+        subject=subject, credentials=ref.credentials, timeout_s=60.0, context=context
+    )
+    tag = _tag(ref, image, subject, insecure=scheme == "http", context=context)
     reference = ref.digest or tag
     body, _ = session.get(f"{base}/manifests/{reference}", accept=MANIFEST_TYPES)
     manifest_digest = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -120,6 +129,17 @@ def pull_artifact(ref: OciArtifactRef, *, subject: str, cache_dir: Path) -> Pull
     return PulledArtifact(directory, revision)
 
 
+def _context(ref: OciArtifactRef, subject: str) -> ssl.SSLContext | None:
+    if ref.tls is None:
+        return None
+    try:
+        return ref.tls.ssl_context()
+    except (ssl.SSLError, ValueError) as err:
+        raise RegistryError(
+            f"{subject}: spec.certSecretRef: the certificate or key cannot be loaded: {err}"
+        ) from None
+
+
 def _image(url: str, subject: str) -> ImageName:
     if not url.startswith("oci://"):
         raise RegistryError(f"{subject}: spec.url {url!r} is not an oci:// URL")
@@ -131,7 +151,14 @@ def _is_loopback(host: str) -> bool:
     return name in ("localhost", "127.0.0.1", "::1")
 
 
-def _tag(ref: OciArtifactRef, image: ImageName, subject: str, *, insecure: bool) -> str:
+def _tag(
+    ref: OciArtifactRef,
+    image: ImageName,
+    subject: str,
+    *,
+    insecure: bool,
+    context: ssl.SSLContext | None = None,
+) -> str:
     if ref.digest:
         if not _DIGEST.match(ref.digest):
             raise RegistryError(f"{subject}: spec.ref.digest {ref.digest!r} is not sha256:<hex>")
@@ -140,7 +167,13 @@ def _tag(ref: OciArtifactRef, image: ImageName, subject: str, *, insecure: bool)
         # Imported here: ``engine.apps`` imports the source stage (a cycle at import time).
         from gitwave.engine.apps.semver import pick_semver
 
-        tags = list_tags(image, subject=subject, insecure=insecure, credentials=ref.credentials)
+        tags = list_tags(
+            image,
+            subject=subject,
+            insecure=insecure,
+            credentials=ref.credentials,
+            context=context,
+        )
         try:
             chosen = pick_semver(ref.semver, tags)
         except ValueError as err:

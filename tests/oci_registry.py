@@ -39,6 +39,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -105,10 +106,12 @@ class OciRegistry:
     root: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     log: Path | None = None
+    # Set when started with ``tls``: the registry speaks HTTPS, trusted through this.
+    context: ssl.SSLContext | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.context else 'http'}://{self.host}"
 
     def _request(
         self,
@@ -121,7 +124,7 @@ class OciRegistry:
         url = path_or_url if path_or_url.startswith("http") else self.url + path_or_url
         request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=30, context=self.context) as response:
                 return response.status, dict(response.headers.items()), response.read()
         except urllib.error.HTTPError as exc:
             body = exc.read()
@@ -307,6 +310,7 @@ def _config(
     storage: Path,
     token: TokenService | None,
     htpasswd: dict[str, str] | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> str:
     config: dict[str, object] = {
         "version": 0.1,
@@ -317,6 +321,13 @@ def _config(
         },
         "http": {"addr": addr, "secret": "gitwave-tests-only"},
     }
+    if tls is not None:
+        certificate, key = tls
+        config["http"] = {
+            "addr": addr,
+            "secret": "gitwave-tests-only",
+            "tls": {"certificate": str(certificate), "key": str(key)},
+        }
     if token is not None:
         jwks = root / "jwks.json"
         jwks.write_text(json.dumps(token.jwks()))
@@ -342,6 +353,7 @@ def start_registry(
     storage: Path | None = None,
     token: TokenService | None = None,
     htpasswd: dict[str, str] | None = None,
+    tls: tuple[Path, Path, Path] | None = None,
     ready_timeout: float = 30.0,
 ) -> Iterator[OciRegistry]:
     """Run a registry with its storage and config under ``root``; stop it on exit.
@@ -350,7 +362,9 @@ def start_registry(
     "storage"``), so images pushed to an open registry are served by one with
     ``token`` auth (``TokenService``: every request then needs a bearer token).
     ``htpasswd`` (user: password): Basic auth instead (distribution's
-    ``auth: htpasswd``; bcrypt entries written here).
+    ``auth: htpasswd``; bcrypt entries written here). ``tls`` (server
+    certificate, its key, the CA that signed it): HTTPS only
+    (``tests/tls_certs.py`` makes them).
     Waits until ``GET /v2/`` answers (200, or 401 with auth).
     ``ready_timeout`` bounds only that wait (a start-up budget, not a test of timing).
     """
@@ -361,14 +375,16 @@ def start_registry(
     for _attempt in range(5):
         host = f"127.0.0.1:{_free_port()}"
         config = root / "config.yml"  # YAML is a superset of JSON
-        config.write_text(_config(root, host, storage or root / "storage", token, htpasswd))
+        served = (tls[0], tls[1]) if tls is not None else None
+        config.write_text(_config(root, host, storage or root / "storage", token, htpasswd, served))
         log = root / "registry.log"
         env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 [str(binary), "serve", str(config)], stdout=sink, stderr=subprocess.STDOUT, env=env
             )
-        registry = OciRegistry(host=host, root=root, process=process, log=log)
+        context = ssl.create_default_context(cafile=str(tls[2])) if tls is not None else None
+        registry = OciRegistry(host=host, root=root, process=process, log=log, context=context)
         if _wait_ready(registry, ready_timeout):
             break
         registry.stop()
@@ -386,7 +402,9 @@ def _wait_ready(registry: OciRegistry, timeout: float) -> bool:
         if registry.process is not None and registry.process.poll() is not None:
             return False
         try:
-            with urllib.request.urlopen(registry.url + "/v2/", timeout=2) as response:
+            with urllib.request.urlopen(
+                registry.url + "/v2/", timeout=2, context=registry.context
+            ) as response:
                 if response.status == 200:
                     return True
         except urllib.error.HTTPError as exc:

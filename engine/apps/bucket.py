@@ -6,9 +6,10 @@ Supported: ``provider: generic`` and ``aws`` (S3 API; ``aws`` without a
 secretRef uses the environment's AWS credentials, as source-controller uses
 the pod's), ``bucketName``, ``endpoint`` (``host[:port]``; HTTPS unless
 ``insecure: true``), ``prefix``, ``region``, ``ignore`` and a secretRef whose
-Secret holds ``accesskey`` and ``secretkey``. Refused with the field named:
-``gcp``/``azure``, ``sts``, ``certSecretRef``, ``proxySecretRef``. A
-credential value is never part of a message.
+Secret holds ``accesskey`` and ``secretkey``, and a ``certSecretRef`` whose
+Secret holds ``ca.crt`` (and optionally ``tls.crt``/``tls.key``) for an HTTPS
+endpoint with its own CA. Refused with the field named: ``gcp``/``azure``,
+``sts``, ``proxySecretRef``. A credential value is never part of a message.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def bucket_ref(source: Resource, find: Find) -> BucketRef:
     provider = reader.string(spec, "spec.provider") or "generic"
     if provider not in ("generic", "aws"):
         reader.fail(f"spec.provider: {provider!r} is not supported by gitwave (generic, aws)")
-    for unsupported in ("sts", "certSecretRef", "proxySecretRef", "serviceAccountName"):
+    for unsupported in ("sts", "proxySecretRef", "serviceAccountName"):
         if spec.get(unsupported):
             reader.fail(f"spec.{unsupported} is not supported by gitwave for a Bucket")
     bucket = reader.string(spec, "spec.bucketName", required=True)
@@ -69,6 +70,11 @@ def bucket_ref(source: Resource, find: Find) -> BucketRef:
     if secret_ref:
         name = reader.string(secret_ref, "spec.secretRef.name", required=True)
         access_key, secret_key = _credentials(reader, find, key.namespace, name)
+    from gitwave.engine.apps.cert_secret import cert_secret_trust
+
+    tls = cert_secret_trust(reader, spec, find, key.namespace)
+    if tls is not None and scheme == "http":
+        reader.fail("spec.certSecretRef is for an HTTPS endpoint; remove spec.insecure")
     return BucketRef(
         subject=f"{subject} ({source.source})",
         endpoint=f"{scheme}://{endpoint}",
@@ -79,6 +85,7 @@ def bucket_ref(source: Resource, find: Find) -> BucketRef:
         access_key=access_key,
         secret_key=secret_key,
         environment_credentials=provider == "aws" and not secret_ref,
+        tls=tls,
     )
 
 

@@ -33,7 +33,7 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,7 @@ from gitwave.engine.source import (
     safe_join,
 )
 from gitwave.engine.source_oci import OciArtifactRef, pull_artifact
+from gitwave.engine.tls_trust import TlsTrust
 
 _SOURCE_KINDS = ("HelmRepository", "OCIRepository", "HelmChart", "GitRepository")
 _CRD_POLICIES = ("Skip", "Create", "CreateReplace")
@@ -127,6 +128,7 @@ def expand_helm_releases(
         sources,
         kube_version or current_version(),
         known_sources,
+        {r.key: r for r in rendered.resources if r.key.group == "" and r.key.kind == "Secret"},
     )
     parsed = [_parse_release(r) for r in releases]
     objects: dict[ResourceKey, tuple[Resource, ...]] = {}
@@ -348,6 +350,8 @@ class _Context:
     sources: Mapping[tuple[str, str, str], Resource]
     kube_version: str
     known_sources: SourceLookup | None
+    # The render's Secrets: a source's certSecretRef names one beside it.
+    secrets: Mapping[ResourceKey, Resource] = field(default_factory=dict)
 
     def render(
         self, release: _Release
@@ -452,6 +456,7 @@ class _Context:
                     version,
                     where=release.where,
                     insecure=source_reader.boolean(source_spec, "spec.insecure"),
+                    tls=self._tls(source_reader, source_spec, source),
                 ),
                 cache_dir=self.cache_dir,
             )
@@ -507,6 +512,7 @@ class _Context:
                     digest=digest,
                     insecure=reader.boolean(spec, "spec.insecure"),
                     media_type=HELM_CHART_LAYER,
+                    tls=self._tls(reader, spec, source),
                 ),
                 subject=f"{subject} ({source.source})",
                 cache_dir=(self.cache_dir or chart_cache_dir()) / "oci-layers",
@@ -529,6 +535,7 @@ class _Context:
                 version,
                 where=release.where,
                 insecure=reader.boolean(spec, "spec.insecure"),
+                tls=self._tls(reader, spec, source),
             ),
             cache_dir=self.cache_dir,
         )
@@ -562,6 +569,13 @@ class _Context:
             url=git.url,
         )
         return fetched, checkout.root, source.key
+
+    def _tls(self, reader: Reader, spec: Mapping[str, Any], source: Resource) -> TlsTrust | None:
+        """The CA (and client certificate) the source's certSecretRef names, from
+        a Secret of this render in the source's namespace."""
+        from gitwave.engine.apps.cert_secret import cert_secret_trust
+
+        return cert_secret_trust(reader, spec, self.secrets.get, source.key.namespace)
 
     def _source(
         self, reader: Reader, kind: str, name: str, namespace: str, field_name: str

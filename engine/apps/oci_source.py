@@ -6,9 +6,11 @@ As source-controller: ``spec.secretRef`` names a Secret of type
 ``kubernetes.io/dockerconfigjson`` in the OCIRepository's namespace whose
 ``.dockerconfigjson`` ``auths`` hold the registry host's credentials (read,
 never applied nor printed); ``layerSelector.operation`` is ``extract`` or
-``copy``. Refused naming the field: ``verify``, ``certSecretRef``,
-``proxySecretRef`` and a ``provider`` other than ``generic`` (cloud
-credentials and signature checks need what gitwave does not hold).
+``copy``; ``certSecretRef`` names a Secret beside it with ``ca.crt`` (and
+optionally ``tls.crt``/``tls.key``) for a registry with its own CA. Refused
+naming the field: ``verify``, ``proxySecretRef`` and a ``provider`` other
+than ``generic`` (cloud credentials and signature checks need what gitwave
+does not hold).
 """
 
 from __future__ import annotations
@@ -47,14 +49,18 @@ def oci_artifact_ref(
     url = reader.string(spec, "spec.url", required=True)
     if not url.startswith("oci://"):
         reader.fail(f"spec.url: {url!r} is not an oci:// URL")
-    for unsupported in ("verify", "certSecretRef", "proxySecretRef"):
-        if spec.get(unsupported):
-            reader.fail(f"spec.{unsupported} is not supported by gitwave for an ArtifactGenerator")
+    if spec.get("verify"):
+        reader.fail(
+            "spec.verify is not supported by gitwave (it cannot check cosign or notation "
+            "signatures): remove it, and pin the artifact with spec.ref.digest instead"
+        )
+    if spec.get("proxySecretRef"):
+        reader.fail("spec.proxySecretRef is not supported by gitwave for an ArtifactGenerator")
     provider = reader.string(spec, "spec.provider") or "generic"
     if provider != "generic":
         reader.fail(
-            f"spec.provider: {provider!r} is not supported by gitwave "
-            "(generic, with spec.secretRef for credentials)"
+            f"spec.provider: {provider!r} is not supported by gitwave (cloud workload "
+            "identity): use provider generic with a spec.secretRef docker-registry Secret"
         )
     ref = reader.mapping(spec, "spec.ref")
     selector = reader.mapping(spec, "spec.layerSelector")
@@ -66,6 +72,9 @@ def oci_artifact_ref(
     if secret_ref:
         name = reader.string(secret_ref, "spec.secretRef.name", required=True)
         credentials = _credentials(reader, find, namespace, name, url)
+    from gitwave.engine.apps.cert_secret import cert_secret_trust
+
+    tls = cert_secret_trust(reader, spec, find, namespace)
     return OciArtifactRef(
         url=url,
         tag=reader.string(ref, "spec.ref.tag"),
@@ -75,6 +84,7 @@ def oci_artifact_ref(
         media_type=reader.string(selector, "spec.layerSelector.mediaType"),
         copy=operation == "copy",
         credentials=credentials,
+        tls=tls,
     )
 
 

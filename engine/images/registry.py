@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -154,6 +155,7 @@ def list_tags(
     credentials: Credentials | None = None,
     timeout_s: float = 60.0,
     page_size: int = PAGE_SIZE,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[str, ...]:
     """Every tag of ``image``, in the registry's order, across pages.
 
@@ -162,7 +164,9 @@ def list_tags(
     something that is not a tag list.
     """
     url = image.tags_url(insecure=insecure, page_size=page_size)
-    session = RegistrySession(subject=subject, credentials=credentials, timeout_s=timeout_s)
+    session = RegistrySession(
+        subject=subject, credentials=credentials, timeout_s=timeout_s, context=context
+    )
     tags: list[str] = []
     for _page in range(MAX_PAGES):
         body, link = session.get(url)
@@ -203,6 +207,8 @@ class RegistrySession:
     credentials: Credentials | None
     timeout_s: float
     authorization: str = field(default="", repr=False)
+    # The HTTPS trust (a source's certSecretRef); None: the system's CAs.
+    context: ssl.SSLContext | None = None
 
     def get(
         self, url: str, *, accept: str = "application/json", max_body: int = MAX_BODY
@@ -231,7 +237,9 @@ class RegistrySession:
     ) -> tuple[bytes, str]:
         request = urllib.request.Request(url, headers=dict(headers))
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with urllib.request.urlopen(
+                request, timeout=self.timeout_s, context=self.context
+            ) as response:
                 body: bytes = response.read(max_body + 1)
                 if len(body) > max_body:
                     raise RegistryError(f"{self.subject}: {url} answered over {max_body:,} bytes")

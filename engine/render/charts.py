@@ -19,11 +19,13 @@ a RenderError naming the URL: never an empty render, so nothing is pruned.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
 import shutil
+import ssl
 import tarfile
 import tempfile
 import threading
@@ -31,6 +33,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ from gitwave.engine.model import SourceRef
 from gitwave.engine.render.tools import find_binary, run_tool
 from gitwave.engine.render.values import ChartSource
 from gitwave.engine.source import Checkout, redact_url
+from gitwave.engine.tls_trust import TlsFiles, TlsTrust
 
 FETCH_TIMEOUT_S = 60.0
 # A chart archive or index larger than this is refused (a chart is kilobytes).
@@ -65,6 +69,9 @@ class ChartRef:
     version: str = ""
     where: str = ""
     insecure: bool = False  # OCI over plain HTTP (Flux's ``spec.insecure``)
+    # The source's certSecretRef: a CA to trust (and a client certificate);
+    # an OCI registry on this host is then asked over HTTPS.
+    tls: TlsTrust | None = None
 
     @property
     def is_oci(self) -> bool:
@@ -219,10 +226,24 @@ def _index(ref: ChartRef) -> dict[str, Any]:
     return index
 
 
+def _context(ref: ChartRef) -> ssl.SSLContext | None:
+    if ref.tls is None:
+        return None
+    try:
+        return ref.tls.ssl_context()
+    except (ssl.SSLError, ValueError) as err:
+        raise RenderError(
+            _where(ref),
+            f"{redact_url(ref.repo_url)}: spec.certSecretRef: the certificate or key "
+            f"cannot be loaded: {err}",
+        ) from None
+
+
 def _download(url: str, ref: ChartRef) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": "gitwave"})
+    context = _context(ref)
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S, context=context) as response:
             data: bytes = response.read(MAX_DOWNLOAD_BYTES + 1)
     except urllib.error.HTTPError as err:
         raise RenderError(
@@ -254,13 +275,22 @@ def _fetch_oci(ref: ChartRef, cache: Path) -> FetchedChart:
     helm = find_binary("helm")
     if helm is None:
         raise RenderError(_where(ref), "helm is needed to pull OCI charts and is not on PATH")
-    with tempfile.TemporaryDirectory(prefix="gitwave-pull-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="gitwave-pull-") as tmp,
+        _tls_files(ref) as tls,
+    ):
         command = [helm, "pull", f"--destination={tmp}"]
         if ref.version:
             command.append(f"--version={ref.version}")
-        if ref.insecure or _is_loopback(reference):
-            # Flux's ``spec.insecure``; a registry on this host is plain HTTP, as Docker assumes.
+        if ref.insecure or (_is_loopback(reference) and ref.tls is None):
+            # Flux's ``spec.insecure``; a registry on this host is plain HTTP, as Docker
+            # assumes, unless the source gives TLS material.
             command.append("--plain-http")
+        # gitwave's own private files (never a value from Git) as --opt=value.
+        if tls is not None and tls.ca_file is not None:
+            command.append(f"--ca-file={tls.ca_file}")
+        if tls is not None and tls.cert_file is not None and tls.key_file is not None:
+            command += [f"--cert-file={tls.cert_file}", f"--key-file={tls.key_file}"]
         command += ["--", reference]
         run_tool(
             command,
@@ -283,6 +313,15 @@ def _fetch_oci(ref: ChartRef, cache: Path) -> FetchedChart:
     chart = _store(cache, data, digest, ref, version, reference)
     _pin(cache, base, ref.name, version, digest)
     return chart
+
+
+@contextlib.contextmanager
+def _tls_files(ref: ChartRef) -> Iterator[TlsFiles | None]:
+    if ref.tls is None:
+        yield None
+        return
+    with ref.tls.files() as written:
+        yield written
 
 
 def _is_loopback(reference: str) -> bool:

@@ -9,6 +9,8 @@ the credentials are scrubbed from every message.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -16,7 +18,7 @@ import botocore.exceptions
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from gitwave.engine.api import BucketObject, BucketRef, redact
+from gitwave.engine.api import BucketObject, BucketRef, TlsFiles, redact
 from gitwave.engine.errors import SourceError
 
 _ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
@@ -27,7 +29,10 @@ class S3BucketReader:
 
     def list_objects(self, ref: BucketRef) -> list[BucketObject]:
         """Every object under ``ref.prefix``; SourceError naming the Bucket and endpoint."""
-        client = _client(ref)
+        with _tls_files(ref) as tls:
+            return self._list(ref, _client(ref, tls))
+
+    def _list(self, ref: BucketRef, client: Any) -> list[BucketObject]:
         found: list[BucketObject] = []
         try:
             pages = client.get_paginator("list_objects_v2").paginate(
@@ -49,19 +54,38 @@ class S3BucketReader:
     def get_object(self, ref: BucketRef, key: str) -> bytes:
         """The content of ``key``; SourceError naming the Bucket, endpoint and key."""
         try:
-            body: bytes = _client(ref).get_object(Bucket=ref.bucket, Key=key)["Body"].read()
+            with _tls_files(ref) as tls:
+                answer = _client(ref, tls).get_object(Bucket=ref.bucket, Key=key)
+                body: bytes = answer["Body"].read()
         except _ERRORS as err:
             raise _error(ref, f"cannot read {ref.bucket}/{key}", err) from None
         return body
 
 
-def _client(ref: BucketRef) -> Any:
+@contextlib.contextmanager
+def _tls_files(ref: BucketRef) -> Iterator[TlsFiles | None]:
+    """The Bucket's certSecretRef as private files while the client runs
+    (botocore reads a CA bundle and a client certificate only from files)."""
+    if ref.tls is None:
+        yield None
+        return
+    with ref.tls.files() as written:
+        yield written
+
+
+def _client(ref: BucketRef, tls: TlsFiles | None = None) -> Any:
     signed = bool(ref.access_key and ref.secret_key) or ref.environment_credentials
+    client_cert = (
+        (str(tls.cert_file), str(tls.key_file))
+        if tls is not None and tls.cert_file is not None and tls.key_file is not None
+        else None
+    )
     config = Config(
         signature_version=None if signed else UNSIGNED,
         retries={"max_attempts": 2, "mode": "standard"},
         connect_timeout=10,
         read_timeout=60,
+        client_cert=client_cert,
     )
     session = boto3.session.Session()
     return session.client(
@@ -71,6 +95,8 @@ def _client(ref: BucketRef) -> Any:
         aws_access_key_id=ref.access_key or None,
         aws_secret_access_key=ref.secret_key or None,
         config=config,
+        # A CA bundle of the Bucket's own (botocore then trusts only it), else the system's.
+        verify=str(tls.ca_file) if tls is not None and tls.ca_file is not None else None,
     )
 
 

@@ -5,6 +5,7 @@ and served on 127.0.0.1 by a threading HTTP server that counts requests."""
 from __future__ import annotations
 
 import shutil
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -148,8 +149,9 @@ class ChartRepo:
 
 
 @contextmanager
-def serve_chart_repo(root: Path) -> Iterator[ChartRepo]:
-    """Serve ``root`` on 127.0.0.1 (a free port) until the block ends."""
+def serve_chart_repo(root: Path, *, tls: ssl.SSLContext | None = None) -> Iterator[ChartRepo]:
+    """Serve ``root`` on 127.0.0.1 (a free port) until the block ends; over
+    HTTPS with ``tls`` (a server context)."""
     root.mkdir(parents=True, exist_ok=True)
     repo = ChartRepo(url="", root=root)
 
@@ -162,7 +164,11 @@ def serve_chart_repo(root: Path) -> Iterator[ChartRepo]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-    repo.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    repo.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

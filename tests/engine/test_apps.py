@@ -17,7 +17,7 @@ import git
 import pytest
 import yaml
 
-import gitwave.engine.apps.loader as apps_loader
+import gitwave.engine.apps.app_render as app_render
 from gitwave.engine.apps import (
     MAX_APP_DEPTH,
     AppKind,
@@ -685,7 +685,7 @@ def test_an_app_of_apps_parent_is_rendered_once_for_loading_and_sync(
     """Loading renders the parent to find its child Applications; render_app for the
     sync then gets that same render from the render cache (a clean commit)."""
     clear_render_cache()
-    real_render = apps_loader.render
+    real_render = app_render.render
     answers: list[Rendered] = []  # what render returned for the parent's path, call by call
 
     def counting_render(checkout: Checkout, path: str, *, options: RenderOptions) -> Rendered:
@@ -694,7 +694,7 @@ def test_an_app_of_apps_parent_is_rendered_once_for_loading_and_sync(
             answers.append(rendered)
         return rendered
 
-    monkeypatch.setattr(apps_loader, "render", counting_render)
+    monkeypatch.setattr(app_render, "render", counting_render)
     ws.write(
         "apps/parent.yaml", [application("parent", source={"repoURL": ".", "path": "children"})]
     )

@@ -15,10 +15,8 @@ from typing import Any
 import git
 import pytest
 
-from gitwave.engine.apps.artifact_generator import (
-    build_artifacts,
-    parse_artifact_generator,
-)
+from gitwave.engine.apps.artifact_build import build_artifacts
+from gitwave.engine.apps.artifact_generator import parse_artifact_generator
 from tests.tui.cli_support import commit, run, sandbox_state
 
 

@@ -195,13 +195,18 @@ def test_a_copied_layer_is_kept_as_a_file(
     [
         (
             "  verify: {provider: cosign}\n",
-            "spec.verify is not supported by gitwave for an ArtifactGenerator",
+            "spec.verify is not supported by gitwave (it cannot check cosign or notation "
+            "signatures): remove it, and pin the artifact with spec.ref.digest instead",
         ),
         (
             "  certSecretRef: {name: ca}\n",
-            "spec.certSecretRef is not supported by gitwave for an ArtifactGenerator",
+            "spec.certSecretRef: Secret apps/ca is not defined in this directory",
         ),
-        ("  provider: aws\n", "spec.provider: 'aws' is not supported by gitwave"),
+        (
+            "  provider: aws\n",
+            "spec.provider: 'aws' is not supported by gitwave (cloud workload identity): "
+            "use provider generic with a spec.secretRef docker-registry Secret",
+        ),
     ],
 )
 def test_what_gitwave_cannot_check_is_refused_naming_the_field(

@@ -220,3 +220,44 @@ def test_a_bad_crd_policy_names_the_release(
     assert code == 2
     assert "HelmRelease/apps/web" in err
     assert "spec.upgrade.crds: 'Replace' is not one of Skip, Create, CreateReplace" in err
+
+
+@dataclass(frozen=True)
+class ForceCase:
+    reason: str
+    upgrade: str
+    gadgets_created: bool
+
+
+FORCE_CASES = [
+    ForceCase("Skip: the live CRD is replaced, the absent one still not created", "", False),
+    ForceCase("Create: the live CRD is replaced, the new one created", "{crds: Create}", True),
+]
+
+
+@pytest.mark.parametrize("case", FORCE_CASES, ids=lambda c: c.reason.split(":")[0])
+def test_sync_force_replaces_the_crds_the_policy_leaves_as_they_are(
+    tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str], case: ForceCase
+) -> None:
+    root = tmp_path / "app"
+    root.mkdir()
+    commit(root, release(chart_repo.url, "1.0.0", case.upgrade))
+    code, out, err = run(capsys, "sync", str(root))
+    assert code == 0, out + err
+    commit(root, release(chart_repo.url, "1.1.0", case.upgrade))
+    code, out, err = run(capsys, "sync", str(root))
+    assert code == 0, out + err
+    assert printer_columns(crds(capsys)["widgets.example.com"]) == []
+
+    # `sync --force` asks for every object to be re-applied: the policy's CRDs too.
+    code, out, err = run(capsys, "sync", str(root), "--force")
+    assert code == 0, out + err
+    assert "differs from the chart" not in out + err
+    forced = crds(capsys)
+    assert printer_columns(forced["widgets.example.com"]) == ["Size"]
+    assert ("gadgets.example.com" in forced) is case.gadgets_created
+    # The next sync without --force follows the policy again, and finds nothing left to do.
+    code, out, err = run(capsys, "plan", str(root))
+    assert code == 0, out + err
+    assert "differs from the chart" not in out + err
+    assert_synced_healthy_ready(capsys, root)

@@ -505,7 +505,8 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p.add_argument(
         "--force",
         action="store_true",
-        help="re-apply every object (taking over fields another applier owns) and run "
+        help="re-apply every object (taking over fields another applier owns; a HelmRelease's "
+        "live CRDs too, whatever its install.crds/upgrade.crds policy) and run "
         "hooks already run for this revision again",
     )
     _lock_args(p)
