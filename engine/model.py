@@ -14,6 +14,7 @@ one file a reader opens once beats several that must always be read together.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -354,6 +355,7 @@ class _StoredLive(Live):
     """``Live.stored``: the manifest is decoded from ``_text`` when first read."""
 
     __slots__ = ("_text",)
+    _text: str | None
 
     def __init__(
         self,
@@ -365,23 +367,19 @@ class _StoredLive(Live):
         *,
         text: str | None = None,
     ) -> None:
-        for name, value in zip(
-            _LIVE_FIELDS[2:], (resource_version, complete, digest), strict=True
-        ):
+        for name, value in zip(_LIVE_FIELDS[2:], (resource_version, complete, digest), strict=True):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "_text", text)
         if manifest is not None or text is None:
             _MANIFEST_SLOT.__set__(self, manifest if manifest is not None else {})
 
-    @property  # type: ignore[misc]  # a field read lazily, still read-only
+    @property  # a field read lazily, still read-only
     def manifest(self) -> Manifest:
         try:
             found: Manifest = _MANIFEST_SLOT.__get__(self, Live)
         except AttributeError:
-            import json  # noqa: PLC0415  # only a stored Live decodes
-
-            found = json.loads(self._text)  # type: ignore[arg-type]
+            found = json.loads(self._text or "{}")
             _MANIFEST_SLOT.__set__(self, found)
             object.__setattr__(self, "_text", None)
         return found

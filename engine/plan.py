@@ -148,9 +148,7 @@ def make_plan(
         owner,
         desired={key: live.get(key) for key in graph.resources},
         tracked=tracked,
-        hooks={key for key in graph.resources if graph.facts_of(key).is_hook}
-        | untouched
-        | vouched,
+        hooks={key for key in graph.resources if graph.facts_of(key).is_hook} | untouched | vouched,
         adopt=options.adopt,
         source_label=options.source_label,
     )
