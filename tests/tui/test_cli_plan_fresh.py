@@ -125,3 +125,35 @@ def test_a_fresh_plan_shows_exactly_what_changed_live_and_in_git(tmp_path: Path)
     # And a plan after that one (memo rewritten) still reports the same.
     again = _gitwave(env, "plan", str(repo), "-o", "json", code=1)
     assert _changes(again) == _changes(plan)
+
+
+def test_a_fresh_plan_checks_the_schema_of_an_object_changed_since(tmp_path: Path) -> None:
+    # The pre-flight of the first plans passed for every object; the commit then
+    # makes one object invalid. The next plan process must refuse it.
+    repo = _write_repo(tmp_path / "repo")
+    env = {
+        **os.environ,
+        "GITWAVE_STATE": str(tmp_path / "state"),
+        "GITWAVE_CACHE": str(tmp_path / "cache"),
+        "GITWAVE_SANDBOX_ROLLOUT": "0",
+        "NO_COLOR": "1",
+    }
+    _gitwave(env, "sync", str(repo))
+    for _ in range(2):
+        assert _changes(_gitwave(env, "plan", str(repo), "-o", "json")) == {}
+    first = repo / "cfg-000.yaml"
+    invalid = "  name: cfg-5\n  namespace: fresh\n  labels:\n    tier: 'not ok!'\n"
+    first.write_text(first.read_text().replace("  name: cfg-5\n  namespace: fresh\n", invalid))
+    _git(repo, "commit", "-qam", "a label value Kubernetes refuses")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "gitwave.tui.cli", "plan", str(repo)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout
+    assert "the target would refuse 1 object" in done.stderr, done.stderr
+    assert "ConfigMap/fresh/cfg-5 (cfg-000.yaml:" in done.stderr, done.stderr
+    assert 'metadata.labels: Invalid value: "not ok!"' in done.stderr, done.stderr
