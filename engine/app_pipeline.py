@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, cast
 
 from gitwave.compositions import Composed, PendingReference, compose, references, resolve
@@ -56,6 +57,11 @@ class AppState:
     rendered: Rendered | None = None
     # What the policy stage warned about or audited (engine.policy.Finding values).
     findings: tuple[Any, ...] = ()
+    # Each desired object's digest (``plan_memo.desired_digest``; "" for none),
+    # for apps big enough to keep a plan memo; empty for the others.
+    digests: Mapping[ResourceKey, str] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def with_plan(self, plan: Plan) -> AppState:
         """The same state with ``plan`` derived from its own (``plan_filters``)."""
@@ -253,9 +259,8 @@ def plan_resources(
         if use_memo
         else {}
     )
-    memo_name = f"{app.source.identity}#{app.name}"
     memo = memo_store()
-    before = memo.load(memo_name) if use_memo else {}
+    before = memo.load(memo_name(app)) if use_memo else {}
     known = plan_memo.in_sync(before, digests, live)
     memo.hits += len(known)
     options = dataclasses.replace(options, in_sync=known)
@@ -278,7 +283,7 @@ def plan_resources(
             exc.retriable = True
         raise
     if use_memo:
-        memo.save(memo_name, memo_entries(plan, digests, live), before=before)
+        memo.save(memo_name(app), memo_entries(plan, digests, live), before=before)
     return AppState(
         app=app,
         revision=revision,
@@ -288,7 +293,13 @@ def plan_resources(
         live=live,
         plan=confirm_updates(plan, targets=targets),
         rendered=rendered,
+        digests=MappingProxyType(digests),
     )
+
+
+def memo_name(app: AppSpec) -> str:
+    """The name ``app``'s plan memo files are kept under (``plan_memo``)."""
+    return f"{app.source.identity}#{app.name}"
 
 
 def value_comparers(graph: ResourceGraph, targets: ProviderRouter) -> dict[ResourceKey, SameValue]:

@@ -14,6 +14,7 @@ one file a reader opens once beats several that must always be read together.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -327,6 +328,73 @@ class Live:
         meta = self.manifest.get("metadata") or {}
         labels = meta.get("labels")
         return labels if isinstance(labels, dict) else {}
+
+    @staticmethod
+    def stored(
+        key: ResourceKey,
+        text: str,
+        resource_version: str = "",
+        *,
+        complete: bool = True,
+        digest: str = "",
+    ) -> Live:
+        """A Live whose manifest is the JSON ``text`` a target stores, decoded
+        the first time something reads it. A plan of objects an earlier plan
+        found in sync (``plan_memo``) compares digests and reads none of them:
+        decoding 10,000 stored objects was a third of such a plan. Equal to the
+        Live of the decoded manifest. Raises what ``json.loads`` raises when read."""
+        return _StoredLive(key, None, resource_version, complete, digest, text=text)
+
+
+# The slot Live keeps its manifest in, which _StoredLive fills on first read.
+_MANIFEST_SLOT = Live.__dict__["manifest"]
+_LIVE_FIELDS = ("key", "manifest", "resource_version", "complete", "digest")
+
+
+class _StoredLive(Live):
+    """``Live.stored``: the manifest is decoded from ``_text`` when first read."""
+
+    __slots__ = ("_text",)
+    _text: str | None
+
+    def __init__(
+        self,
+        key: ResourceKey,
+        manifest: Manifest | None = None,
+        resource_version: str = "",
+        complete: bool = True,
+        digest: str = "",
+        *,
+        text: str | None = None,
+    ) -> None:
+        for name, value in zip(_LIVE_FIELDS[2:], (resource_version, complete, digest), strict=True):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "_text", text)
+        if manifest is not None or text is None:
+            _MANIFEST_SLOT.__set__(self, manifest if manifest is not None else {})
+
+    @property  # a field read lazily, still read-only
+    def manifest(self) -> Manifest:
+        try:
+            found: Manifest = _MANIFEST_SLOT.__get__(self, Live)
+        except AttributeError:
+            found = json.loads(self._text or "{}")
+            _MANIFEST_SLOT.__set__(self, found)
+            object.__setattr__(self, "_text", None)
+        return found
+
+    @manifest.setter
+    def manifest(self, value: Manifest) -> None:
+        # Only __setstate__ (pickle, deepcopy) sets it: the Live stays frozen.
+        _MANIFEST_SLOT.__set__(self, value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Live):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _LIVE_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # as Live's: a manifest is a dict
 
 
 class HealthCode(enum.Enum):

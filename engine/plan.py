@@ -144,11 +144,16 @@ def make_plan(
         for key, mode in modes.items()
         if mode is ApplyMode.SKIP or (mode is ApplyMode.CREATE_ONLY and live.get(key) is not None)
     }
+    # An object an earlier plan found in sync with exactly this live object and
+    # this owner (both digests hold them) was ours then, and whose it is depends
+    # on nothing else: its live object is not read again. Not with install
+    # gates: an object a gate left alone was found "in sync" unchecked.
+    vouched = options.in_sync if not modes else frozenset()
     adopted = check_owners(
         owner,
         desired={key: live.get(key) for key in graph.resources},
         tracked=tracked,
-        hooks={key for key in graph.resources if graph.facts_of(key).is_hook} | untouched,
+        hooks={key for key in graph.resources if graph.facts_of(key).is_hook} | untouched | vouched,
         adopt=options.adopt,
         source_label=options.source_label,
     )

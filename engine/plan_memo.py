@@ -18,6 +18,11 @@ Only apps of ``MIN_OBJECTS`` or more keep a memo. Entries are kept in
 and gitwave code (``SignedFiles``), replaced after each plan by what that plan
 found in sync. A file that is missing, unsigned or from other code is no
 memo: every object is compared.
+
+The pre-flight (``engine.validate``) keeps the same way, in
+``$GITWAVE_CACHE/checks``, the desired digests of the objects whose built-in
+schema check passed, per app and Kubernetes release: an object with the same
+digest is not checked against its schema again.
 """
 
 from __future__ import annotations
@@ -107,6 +112,8 @@ class MemoStore:
 
     def __init__(self, root: Path) -> None:
         self._files = SignedFiles(root)
+        # What passed the pre-flight schema check: beside, in ``checks``.
+        self._checks = SignedFiles(root.with_name("checks"))
         self.hits = 0  # objects a plan did not compare again (what a test reads)
 
     def load(self, app: str) -> dict[str, list[str]]:
@@ -122,9 +129,28 @@ class MemoStore:
             return
         self._files.write(_key_text(app), {"key": _key_text(app), "entries": entries})
 
+    def load_checked(self, app: str, context: str) -> dict[str, str]:
+        """The desired digests, by key, of objects whose built-in schema check
+        passed in ``context`` (the Kubernetes release and its schemas)."""
+        key = _key_text(app, "checked", context)
+        document = self._checks.read(key)
+        if not isinstance(document, dict) or document.get("key") != key:
+            return {}
+        entries = document.get("entries")
+        return entries if isinstance(entries, dict) else {}
 
-def _key_text(app: str) -> str:
-    return repr((FORMAT, _code_identity(), app))
+    def save_checked(
+        self, app: str, context: str, entries: dict[str, str], *, before: Mapping[str, str]
+    ) -> None:
+        """Replace what ``load_checked`` returns (not written when unchanged)."""
+        if entries == before:
+            return
+        key = _key_text(app, "checked", context)
+        self._checks.write(key, {"key": key, "entries": entries})
+
+
+def _key_text(app: str, *more: str) -> str:
+    return repr((FORMAT, _code_identity(), app, *more))
 
 
 @functools.cache

@@ -86,6 +86,8 @@ def scopes_from_crds(manifests: Iterable[Mapping[str, Any]]) -> frozenset[GroupK
     CompositeResourceDefinitions among ``manifests`` define."""
     found: set[GroupKind] = set()
     for manifest in manifests:
+        if manifest.get("kind") not in _DEFINITION_KINDS:
+            continue  # most objects: asked first, as an ABC isinstance check is slow
         spec = manifest.get("spec")
         if not isinstance(spec, Mapping) or not _defines_cluster_kind(manifest, spec):
             continue
@@ -93,6 +95,9 @@ def scopes_from_crds(manifests: Iterable[Mapping[str, Any]]) -> frozenset[GroupK
         if isinstance(names, Mapping) and isinstance(names.get("kind"), str):
             found.add((str(spec.get("group", "")), names["kind"]))
     return frozenset(found)
+
+
+_DEFINITION_KINDS = frozenset({"CustomResourceDefinition", "CompositeResourceDefinition"})
 
 
 def _defines_cluster_kind(manifest: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from gitwave.engine.apps import AppSpec
 from gitwave.engine.apps.loader import checkout_for
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.kube_versions import schema_versions
-from gitwave.engine.model import Manifest, ResourceKey
+from gitwave.engine.model import Live, Manifest, ResourceKey
 from gitwave.engine.policy.check import (
     CheckInput,
     LiveLister,
@@ -34,13 +34,22 @@ def lookups(
     targets: ProviderRouter,
     known: dict[ResourceKey, Manifest | None],
     api_versions: Mapping[tuple[str, str], str] | None = None,
+    *,
+    observed: Mapping[ResourceKey, Live | None] | None = None,
 ) -> tuple[LiveLookup, LiveLister]:
     """(live, list_live) over ``targets``; an unreachable target reads as absent.
-    ``api_versions`` maps (group, kind) to the apiVersion objects are written in."""
+    ``api_versions`` maps (group, kind) to the apiVersion objects are written in.
+    ``observed`` holds what a plan observed already, read only when a policy
+    asks (reading a stored object's manifest decodes it)."""
     api_versions = api_versions or {}
+    observed = observed or {}
 
     def live(key: ResourceKey) -> Manifest | None:
         if key in known:
+            return known[key]
+        if key in observed:
+            seen = observed[key]
+            known[key] = seen.manifest if seen is not None else None
             return known[key]
         try:
             # Objects of the plan were observed already; what is left is a Namespace
@@ -98,10 +107,7 @@ def gate(
     state: AppState, options: PolicyOptions, *, targets: ProviderRouter
 ) -> tuple[Finding, ...]:
     """The findings of ``state``'s objects; PolicyDenied when any is a Deny."""
-    known: dict[ResourceKey, Manifest | None] = {
-        key: (seen.manifest if seen is not None else None) for key, seen in state.live.items()
-    }
-    live, list_live = lookups(targets, known)
+    live, list_live = lookups(targets, {}, observed=state.live)
     rendered = state.rendered
     given = CheckInput(
         objects=[state.graph.resources[k] for k in state.graph.order if k in state.graph.resources],

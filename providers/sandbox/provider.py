@@ -175,8 +175,7 @@ class SandboxProvider:
             # resourceVersion did not move is the same object, so reuse it.
             cache = self._live_cache
             misses = [k for k, rv in versions.items() if k not in cache or cache[k][0] != rv]
-            for key, row in self._store.get_many(misses).items():
-                cache[key] = (row.rv, row.live())
+            cache.update(self._store.lives(misses))
             current = {
                 key: cache[key][1]
                 for key, rv in versions.items()

@@ -1,0 +1,159 @@
+"""A fresh `gitwave plan` process after others: what earlier processes kept on
+disk (the render cache, the plan memo) and the live objects it no longer
+decodes unless asked (``Live.stored``) never hide a change. Between two
+real `gitwave plan` processes an object is edited live behind gitwave's back,
+another is deleted live, a commit changes one file and drops one object, and
+the second plan shows exactly those changes. Real sandbox, real subprocess."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from gitwave.engine import plan_memo
+from gitwave.engine.model import ResourceKey
+from gitwave.providers.sandbox import SandboxProvider
+
+NAMESPACE = "fresh"
+# Enough objects for the plan memo (only apps of MIN_OBJECTS or more keep one).
+COUNT = plan_memo.MIN_OBJECTS + 20
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _write_repo(root: Path) -> Path:
+    root.mkdir()
+    (root / "namespace.yaml").write_text(
+        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n"
+    )
+    for start in range(0, COUNT, 50):
+        chunk = [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+            f"  name: cfg-{i}\n  namespace: {NAMESPACE}\ndata:\n  n: '{i}'\n"
+            for i in range(start, min(COUNT, start + 50))
+        ]
+        (root / f"cfg-{start:03d}.yaml").write_text("---\n".join(chunk))
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "objects")
+    return root
+
+
+def _gitwave(env: dict[str, str], *argv: str, code: int = 0) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "gitwave.tui.cli", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == code, done.stderr
+    return json.loads(done.stdout) if "-o" in argv else done.stdout
+
+
+def _changes(plan: Any) -> dict[str, tuple[str, list[tuple[str, Any, Any]]]]:
+    (app,) = plan
+    return {
+        task["key"]: (
+            task["action"],
+            [(c["path"], c["live"], c["desired"]) for c in task["changes"]],
+        )
+        for wave in app["waves"]
+        for task in wave["tasks"]
+        if task["action"] != "none"
+    }
+
+
+def test_a_fresh_plan_shows_exactly_what_changed_live_and_in_git(tmp_path: Path) -> None:
+    repo = _write_repo(tmp_path / "repo")
+    state, cache = tmp_path / "state", tmp_path / "cache"
+    env = {
+        **os.environ,
+        "GITWAVE_STATE": str(state),
+        "GITWAVE_CACHE": str(cache),
+        "GITWAVE_SANDBOX_ROLLOUT": "0",
+        "NO_COLOR": "1",
+    }
+    _gitwave(env, "sync", str(repo))
+    for _ in range(2):  # the first keeps the render and the memo, the second takes them
+        plan = _gitwave(env, "plan", str(repo), "-o", "json")
+        assert _changes(plan) == {}
+        assert plan[0]["summary"]["unchanged"] == COUNT + 1
+    assert list((cache / "plans").glob("*.json")), "the plan memo is on disk"
+
+    # Behind gitwave's back (kubectl edit, kubectl delete): one object edited live,
+    # another deleted.
+    sandbox = SandboxProvider(state, rollout_seconds=0.0)
+    drifted = ResourceKey("", "ConfigMap", NAMESPACE, "cfg-7")
+    live = sandbox.observe(drifted)
+    assert live is not None
+    edited = copy.deepcopy(live.manifest)
+    edited["data"]["n"] = "edited live"
+    sandbox.replace_live(drifted, edited)
+    gone = ResourceKey("", "ConfigMap", NAMESPACE, "cfg-60")
+    sandbox.delete(gone)
+    assert sandbox.observe(gone) is None
+    # A commit changes one object and drops another from Git.
+    first = repo / "cfg-000.yaml"
+    first.write_text(first.read_text().replace("n: '3'\n", "n: 'three'\n"))
+    last = repo / "cfg-100.yaml"
+    docs = last.read_text().split("---\n")
+    last.write_text("---\n".join(d for d in docs if "name: cfg-119\n" not in d))
+    _git(repo, "commit", "-qam", "change one, drop one")
+
+    plan = _gitwave(env, "plan", str(repo), "-o", "json", code=1)  # 1: changes to sync
+    assert _changes(plan) == {
+        f"/ConfigMap/{NAMESPACE}/cfg-7": ("update", [("data.n", "edited live", "7")]),
+        f"/ConfigMap/{NAMESPACE}/cfg-3": ("update", [("data.n", "3", "three")]),
+        f"/ConfigMap/{NAMESPACE}/cfg-60": ("create", []),
+    }
+    # Dropped from Git, prune off: listed, not pruned.
+    assert plan[0]["requiresPruning"] == [f"/ConfigMap/{NAMESPACE}/cfg-119"]
+    assert plan[0]["summary"]["unchanged"] == COUNT + 1 - 4
+
+    # And a plan after that one (memo rewritten) still reports the same.
+    again = _gitwave(env, "plan", str(repo), "-o", "json", code=1)
+    assert _changes(again) == _changes(plan)
+
+
+def test_a_fresh_plan_checks_the_schema_of_an_object_changed_since(tmp_path: Path) -> None:
+    # The pre-flight of the first plans passed for every object; the commit then
+    # makes one object invalid. The next plan process must refuse it.
+    repo = _write_repo(tmp_path / "repo")
+    env = {
+        **os.environ,
+        "GITWAVE_STATE": str(tmp_path / "state"),
+        "GITWAVE_CACHE": str(tmp_path / "cache"),
+        "GITWAVE_SANDBOX_ROLLOUT": "0",
+        "NO_COLOR": "1",
+    }
+    _gitwave(env, "sync", str(repo))
+    for _ in range(2):
+        assert _changes(_gitwave(env, "plan", str(repo), "-o", "json")) == {}
+    first = repo / "cfg-000.yaml"
+    invalid = "  name: cfg-5\n  namespace: fresh\n  labels:\n    tier: 'not ok!'\n"
+    first.write_text(first.read_text().replace("  name: cfg-5\n  namespace: fresh\n", invalid))
+    _git(repo, "commit", "-qam", "a label value Kubernetes refuses")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "gitwave.tui.cli", "plan", str(repo)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout
+    assert "the target would refuse 1 object" in done.stderr, done.stderr
+    assert "ConfigMap/fresh/cfg-5 (cfg-000.yaml:" in done.stderr, done.stderr
+    assert 'metadata.labels: Invalid value: "not ok!"' in done.stderr, done.stderr
