@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         help="Flux's, per size in --sizes order (the last for the rest); default --timeout",
     )
     args = parser.parse_args(argv)
-    if "gitwave" in args.tools:
+    if "gitwave" in args.tools or "controller" in args.tools:
         compile_gitwave()
 
     cp = _load("gitwave_bench_controlplane", ROOT / "tests" / "cluster" / "controlplane.py")

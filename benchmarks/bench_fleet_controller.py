@@ -26,7 +26,7 @@ For each size and replica count, from an empty namespace of its own:
 
 When the timeout passes first: how many were Ready at that moment, the first
 distinct Ready messages of the others, and the replicas' warning lines (their
-logs are kept in the temporary directory's parent).
+logs and audit lines are kept in ``/tmp/bench-fleet-controller-xR-N/``).
 """
 
 from __future__ import annotations
