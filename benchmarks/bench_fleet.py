@@ -5,7 +5,8 @@ Not a test: one run of each per size, printed as one Markdown table (the
 figures in docs/benchmarks.md come from here).
 
     .venv/bin/python benchmarks/bench_fleet.py [--sizes 100 500 1000] [--no-ingress]
-        [--tools gitwave flux kubectl] [--gitwave-arg=--concurrent=16 ...]
+        [--tools gitwave flux kubectl controller] [--gitwave-arg=--concurrent=16 ...]
+        [--replicas 1 2 3] [--controller-shards 12]
 
 Each app (the shape of fluxcd/flux-benchmark): a ServiceAccount, a Service, a
 Deployment scaled to 0 and an Ingress, in ``apps/app-NNNN/``; one Flux
@@ -25,6 +26,9 @@ once per size and served by ``git http-backend`` on 127.0.0.1
   from this process).
 - kubectl: ``kubectl apply --server-side -R -f apps/`` then every Deployment
   Available (polled with one list every 0.5 s).
+- controller: R ``gitwave controller`` replicas (each of ``--replicas``)
+  reconcile the same GitRepository and Kustomizations from the cluster, timed
+  like Flux; peak RSS and CPU per replica (benchmarks/bench_fleet_controller.py).
 
 Beside the times: each tool's own CPU time (gitwave's process, Flux's two
 controllers, the ``kubectl apply``) and the control plane's (its processes'
@@ -55,8 +59,17 @@ from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_fleet_controller import (
+    ControllerResult,
+    controller_runs,
+    controller_table,
+    run_controller,
+    run_label,
+    time_cell,
+)
 from githttp import GitHttpServer
 from machine import machine
+from procstat import process_cpu as _process_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -326,16 +339,6 @@ def _artifacts(directory: str, names: list[str]) -> list[str]:
     return ["artifacts"] if Path(directory).name == "flux" else []
 
 
-def _process_cpu(pid: int) -> float:
-    """utime + stime of a live process, in seconds (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    # After the command name: state is field 3, utime and stime fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Result:
     seconds: float | None
@@ -503,7 +506,17 @@ def main(argv: list[str] | None = None) -> int:
         "--tools",
         nargs="+",
         default=["kubectl", "gitwave", "flux"],
-        choices=["kubectl", "gitwave", "flux"],
+        choices=["kubectl", "gitwave", "flux", "controller"],
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        nargs="+",
+        default=[1, 2, 3],
+        help="`gitwave controller` replica counts, one run each (--tools controller)",
+    )
+    parser.add_argument(
+        "--controller-shards", type=int, default=12, help="--shards of every replica"
     )
     parser.add_argument("--no-ingress", action="store_true", help="apps without an Ingress")
     parser.add_argument(
@@ -530,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         help="Flux's, per size in --sizes order (the last for the rest); default --timeout",
     )
     args = parser.parse_args(argv)
-    if "gitwave" in args.tools:
+    if "gitwave" in args.tools or "controller" in args.tools:
         compile_gitwave()
 
     cp = _load("gitwave_bench_controlplane", ROOT / "tests" / "cluster" / "controlplane.py")
@@ -540,8 +553,10 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(Path(info.kubeconfig), {k: int(v) for k, v in state.get("pids", {}).items()})
     # The cluster is shared: Flux's CRDs go away again unless they were there.
     remove_crds = False
-    if "flux" in args.tools:
-        peers.build()
+    if "flux" in args.tools or "controller" in args.tools:
+        # The controller reads the very objects Flux does, under Flux's own CRDs.
+        if "flux" in args.tools:
+            peers.build()
         remove_crds = not peers.crds_installed(str(KUBECTL), cluster.kubeconfig)
         peers.install_crds(str(KUBECTL), cluster.kubeconfig)
     try:
@@ -555,8 +570,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_sizes(
     args: argparse.Namespace, cluster: Cluster, peers: ModuleType
-) -> tuple[dict[int, dict[str, Result]], tuple[float, float, float]]:
-    results: dict[int, dict[str, Result]] = {}
+) -> tuple[dict[int, dict[str, Any]], tuple[float, float, float]]:
+    results: dict[int, dict[str, Any]] = {}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="gitwave-fleet-") as tmp:
         for index, n in enumerate(args.sizes):
@@ -571,14 +586,28 @@ def _run_sizes(
                 commit = write_fleet(repo, n, namespace, url, ingress=not args.no_ingress)
                 log(f"{n} apps: commit {commit[:12]} at {url}")
                 results[n] = {}
-                for tool in args.tools:
-                    workdir = Path(tmp) / f"{tool}-{n}"
+                for tool, replicas in controller_runs(args.tools, args.replicas):
+                    label = run_label(tool, replicas)
+                    workdir = Path(tmp) / f"{label.replace(' ', '-')}-{n}"
                     workdir.mkdir()
                     cluster.fresh_namespace(namespace)
-                    log(f"{n} apps: {tool} ...")
+                    log(f"{n} apps: {label} ...")
                     cluster_cpu = cluster.cpu_seconds()
+                    r: Result | ControllerResult
                     try:
-                        if tool == "gitwave":
+                        if replicas is not None:
+                            r = run_controller(
+                                cluster,
+                                repo,
+                                n,
+                                namespace,
+                                workdir,
+                                replicas=replicas,
+                                shards=args.controller_shards,
+                                timeout=args.timeout,
+                                log=log,
+                            )
+                        elif tool == "gitwave":
                             traced = args.tracemalloc
                             r = run_gitwave(
                                 cluster,
@@ -607,8 +636,11 @@ def _run_sizes(
                         # The runners read the control plane's CPU when all is Ready.
                         if r.cluster_cpu_s is not None:
                             r.cluster_cpu_s -= cluster_cpu
-                        results[n][tool] = r
-                        log(f"{n} apps: {tool}: {_fmt(r)} {_cpu(r)} {r.note}")
+                        results[n][label] = r
+                        if isinstance(r, ControllerResult):
+                            log(f"{n} apps: {label}: {time_cell(r)} {r.note}")
+                        else:
+                            log(f"{n} apps: {tool}: {_fmt(r)} {_cpu(r)} {r.note}")
                     finally:  # the cluster is shared: never leave a run behind
                         cluster.delete_namespace(namespace)
     return results, load_before
@@ -626,7 +658,7 @@ def _fmt(r: Result | None) -> str:
 
 def print_table(
     args: argparse.Namespace,
-    results: dict[int, dict[str, Result]],
+    results: dict[int, dict[str, Any]],
     versions: dict[str, str],
     load_before: tuple[float, float, float],
 ) -> None:
@@ -645,6 +677,20 @@ def print_table(
     )
     print(f"Each app: {shape}; gitwave args: {' '.join(args.gitwave_arg) or '(none)'}")
     print()
+    tools = [t for t in args.tools if t != "controller"]
+    if tools:
+        _print_tools(args, tools, results)
+    ran = [r for row in results.values() for r in row.values() if isinstance(r, ControllerResult)]
+    if ran:
+        print("`gitwave controller` replicas (time from the apply; CPU from each replica's start)")
+        print()
+        print("\n".join(controller_table(ran)))
+
+
+def _print_tools(
+    args: argparse.Namespace, tools: list[str], results: dict[int, dict[str, Any]]
+) -> None:
+    """The table of gitwave sync, Flux and kubectl, and their CPU times."""
     print(
         "| apps | objects | gitwave | gitwave peak RSS | Flux | kubectl --server-side "
         "| Flux / gitwave |"
@@ -661,13 +707,18 @@ def print_table(
     print()
     print("CPU time used (seconds): the tool's own, and the control plane's during its run")
     print()
-    print("| apps | " + " | ".join(args.tools) + " |")
-    print("|---:|" + "---:|" * len(args.tools))
+    print("| apps | " + " | ".join(tools) + " |")
+    print("|---:|" + "---:|" * len(tools))
     for n, row in results.items():
-        cells = [_cpu(row[t]) if t in row else "-" for t in args.tools]
+        cells = [_cpu(row[t]) if t in row else "-" for t in tools]
         print(f"| {n} | " + " | ".join(cells) + " |")
     print()
-    notes = [(n, t, r.note) for n, row in results.items() for t, r in row.items() if r.note]
+    notes = [
+        (n, t, r.note)
+        for n, row in results.items()
+        for t, r in row.items()
+        if t in tools and r.note
+    ]
     for n, tool, note in notes:
         print(f"- {n} apps, {tool}: {note}")
 

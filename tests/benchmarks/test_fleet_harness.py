@@ -89,3 +89,52 @@ def test_fleet_without_ingress_has_three_objects_per_app(tmp_path: Path) -> None
     bench.write_fleet(tmp_path / "fleet", 2, "ns", "http://127.0.0.1:1/fleet.git", ingress=False)
     app = list(yaml.safe_load_all((tmp_path / "fleet/apps/app-0000/app.yaml").read_text()))
     assert [d["kind"] for d in app] == ["ServiceAccount", "Service", "Deployment"]
+
+
+def test_controller_runs_follow_each_other_once_per_replica_count() -> None:
+    bench = _bench_fleet()
+    runs = bench.controller_runs(["gitwave", "controller", "flux"], [1, 2, 3])
+    assert [bench.run_label(tool, replicas) for tool, replicas in runs] == [
+        "gitwave",
+        "controller x1",
+        "controller x2",
+        "controller x3",
+        "flux",
+    ]
+
+
+def test_controller_table_shows_each_replica_and_how_far_an_unfinished_run_got() -> None:
+    bench = _bench_fleet()
+    done = bench.ControllerResult(
+        apps=1000,
+        replicas=2,
+        shards=12,
+        seconds=212.34,
+        ready=1000,
+        rss_mib=[151.2, 148.7],
+        cpu_s=[80.25, 77.0],
+        synced=[480, 520],
+        cluster_cpu_s=301.0,
+    )
+    cut = bench.ControllerResult(
+        apps=1000,
+        replicas=1,
+        shards=12,
+        seconds=None,
+        ready=412,
+        waited_s=1800.2,
+        rss_mib=[160.0],
+        cpu_s=[900.0],
+        synced=[412],
+        cluster_cpu_s=700.0,
+        note="syncs ended: {'Succeeded': 412}",
+    )
+    lines = bench.controller_table([done, cut])
+    assert lines[0].startswith("| apps | replicas | shards | time to all Ready |")
+    assert lines[2] == (
+        "| 1000 | 2 | 12 | 212.3 s | 480, 520 | 151, 149 MiB | 80.2, 77.0 s | 301.0 s |"
+    )
+    assert lines[3] == (
+        "| 1000 | 1 | 12 | 412/1000 Ready at 1800 s | 412 | 160 MiB | 900.0 s | 700.0 s |"
+    )
+    assert lines[-1] == "- 1000 apps, 1 replicas: syncs ended: {'Succeeded': 412}"
