@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.fleet_run import Finished, Outcome
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
-from gitwave.engine.sync import SyncResult
 from gitwave.tui.formatting import revision_text
 
 if TYPE_CHECKING:
@@ -32,6 +31,8 @@ if TYPE_CHECKING:
     from rich.status import Status  # the spinner loads with the first progress line
     from rich.table import Table
     from rich.text import Text
+
+    from gitwave.engine.sync import SyncResult  # the executor's: a listing never loads it
 
 # A table is as wide as its widest row, whatever the terminal: like kubectl,
 # lines are never wrapped or cut, the terminal wraps them if it must.
