@@ -68,7 +68,7 @@ class Case:
 CASES = [
     Case("the top-level help", ("--help",), 0, "usage: gitwave"),
     Case("a verb's help", ("plan", "--help"), 0, "usage: gitwave plan"),
-    Case("the version flag", ("--version",), 0, "gitwave "),
+    Case("the version flag", ("--version",), 0, "gitwave: v"),
     Case("a mistyped verb", ("plna",), 2, ""),
 ]
 
@@ -100,7 +100,7 @@ def test_only_the_version_flag_reads_the_installed_version(argv: tuple[str, ...]
     # given, not every command at parser build.
     assert "importlib.metadata" not in set(_probe(*argv)["modules"])  # type: ignore[arg-type]
     version = _probe("--version")
-    assert str(version["out"]).startswith("gitwave ")
+    assert str(version["out"]).startswith("gitwave: v")
     assert "importlib.metadata" in set(version["modules"])  # type: ignore[arg-type]
 
 
