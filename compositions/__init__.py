@@ -27,6 +27,7 @@ from gitwave.compositions.references import (
     resolve,
     unresolved,
 )
+from gitwave.engine.api import lazy_exports
 
 # The names below are imported on first use (PEP 562), not with the package:
 # ``compose`` of a render with no XRD, Composition or RGD (most apps) needs
@@ -74,15 +75,11 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    import importlib
+_lazy = lazy_exports(__name__, _WHERE)
 
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+
+def __getattr__(name: str) -> Any:
+    return _lazy(name)
 
 
 __all__ = [

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gitwave.engine.lazy_module import lazy_exports
+
 # The names below are imported on first use (PEP 562), not with this module:
 # a provider imports it for a few names, and the whole list would load the
 # controller's objects, the renderers (through KmsEndpoint), the health
@@ -158,15 +160,11 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    import importlib
+_lazy = lazy_exports(__name__, _WHERE, package="gitwave.engine")
 
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"gitwave.engine.{where}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+
+def __getattr__(name: str) -> Any:
+    return _lazy(name)
 
 
 __all__ = [
@@ -225,6 +223,7 @@ __all__ = [
     "is_cloud_group",
     "is_cluster_scoped",
     "is_secret_manifest",
+    "lazy_exports",
     "mask_secret_manifest",
     "object_errors",
     "parse_path",

@@ -28,12 +28,12 @@ from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import ResourceGraph, build_graph
 from gitwave.engine.ignore_annotation import with_annotation_pointers
 from gitwave.engine.model import Action, Live, Manifest, Owner, Plan, Resource, ResourceKey, Task
+from gitwave.engine.ownership import tracked_resource
 from gitwave.engine.plan import PlanOptions, make_plan
 from gitwave.engine.plan_memo import desired_digest, memo_entries, memo_store
 from gitwave.engine.provider import DryRunPlanner, ValueComparer
 from gitwave.engine.render import Rendered
 from gitwave.engine.router import ProviderRouter, observe_all
-from gitwave.engine.sync import tracked_resource
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,14 @@ readings of an ``AppState`` and a ``SyncResult``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.model import Action, Health, HealthCode, Plan, ResourceKey
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.sync import SyncResult
+
+if TYPE_CHECKING:
+    from gitwave.engine.sync import SyncResult  # a reading only: the executor is not needed
 
 
 def plan_summary(plan: Plan) -> str:

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from gitwave.engine.hooks import HookStart
 from gitwave.engine.store import Database, Store
+
+if TYPE_CHECKING:
+    from gitwave.engine.hooks import HookStart
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pins (
@@ -224,6 +227,8 @@ class LoopStore(Database):
 
     def hooks_started(self, app: str, revision: str) -> dict[str, HookStart]:
         """The hooks of ``app`` at ``revision`` started and not finished, by hook id."""
+        from gitwave.engine.hooks import HookStart  # a sync's: `status` reads pins only
+
         with self._tx() as db:
             rows = db.execute(
                 "SELECT hook, instance, token, started FROM hook_starts"

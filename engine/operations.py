@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitwave.engine import plan_filters, prune_guard
 from gitwave.engine.app_children import ChildrenStore, note_sync, owner_text
@@ -56,17 +56,15 @@ from gitwave.engine.app_pipeline import (
     plan_resources,
 )
 from gitwave.engine.app_status import app_health, plan_summary, resource_healths, result_summary
-from gitwave.engine.app_wait import WaitFor, WaitOutcome, wait_app
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.clusters import IN_CLUSTER_NAME
 from gitwave.engine.decryption_keys import render_for
-from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.fleet import check_cluster_scope
-from gitwave.engine.hooks import HookLedger, HookRecorder, adopt_in_flight, with_hook_runs
 from gitwave.engine.interrupts import pause
 from gitwave.engine.kube_versions import kubernetes_version
+from gitwave.engine.lazy_module import lazy_exports
 from gitwave.engine.locks import SupersededError
 from gitwave.engine.mask import redact
 from gitwave.engine.model import (
@@ -78,13 +76,11 @@ from gitwave.engine.policy.gate import gate as policy_gate
 from gitwave.engine.policy.gate import target_version
 from gitwave.engine.projects import check_manual_window, check_project, window_verdict
 from gitwave.engine.render import Rendered
-from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import (
     INTERRUPTED,
     Store,
 )
-from gitwave.engine.sync import SyncPhase, SyncResult, execute
 from gitwave.engine.sync_record import (
     content_digest,
     failed_before_start,
@@ -104,8 +100,24 @@ from gitwave.engine.sync_request import (
 from gitwave.engine.sync_windows import utc_now
 from gitwave.engine.validate import preflight
 
+# What runs a sync (the executor, hooks, retries) and waits for an app is
+# imported by the operation that does it: `gitwave status` and `plan` only plan.
 if TYPE_CHECKING:
     import tenacity  # annotations only; engine.retry runs the loops
+
+    from gitwave.engine.app_wait import WaitFor, WaitOutcome
+    from gitwave.engine.drift import DriftLoop
+    from gitwave.engine.hooks import HookLedger
+    from gitwave.engine.sync import SyncResult
+
+_lazy = lazy_exports(
+    __name__, {"WaitFor": "app_wait", "WaitOutcome": "app_wait"}, package="gitwave.engine"
+)
+
+
+def __getattr__(name: str) -> Any:
+    return _lazy(name)
+
 
 __all__ = [
     "DEFAULT_WAVE_TIMEOUT_S",
@@ -279,6 +291,9 @@ def sync(
     app's prune limit or deletes a stateful object and the request does not
     carry ``confirm_prune`` (nothing applied or deleted). Never raises for a
     failed object: it is in the result."""
+    from gitwave.engine.hooks import HookRecorder, adopt_in_flight, with_hook_runs
+    from gitwave.engine.sync import SyncPhase, SyncResult, execute
+
     app = state.app
     targets = targets_for(app, targets)
     with holding(store, app.name, request, sink):
@@ -406,6 +421,8 @@ def sync_app(
     This is a manual sync: the app's sync windows at ``clock()`` may refuse
     it (SyncWindowError, before anything is planned); a dry run applies
     nothing and is never refused."""
+    from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
+
     if not request.dry_run:
         check_manual_window(app, clock())
     spec = app.policy.retry if request.retry and not request.dry_run else None
@@ -580,6 +597,8 @@ def wait(
 ) -> WaitOutcome:
     """Wait for ``app`` to be Healthy (and Synced) as ``want`` says
     (``engine.app_wait``, ``argocd app wait``); never applies anything."""
+    from gitwave.engine.app_wait import wait_app
+
     return wait_app(
         app, want, targets=targets, plan=plan, on_progress=on_progress, clock=clock, sleep=sleep
     )

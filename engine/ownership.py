@@ -28,6 +28,7 @@ object says ``Prune=true`` or the app opts in with the sync option
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Collection, Iterable, Mapping
 
@@ -35,10 +36,12 @@ from gitwave.engine.errors import OwnershipError
 from gitwave.engine.graph_facts import parse_sync_options
 from gitwave.engine.model import (
     ANNOTATION_TRACKING_ID,
+    LABEL_APP,
     FieldChange,
     FieldOp,
     Live,
     Owner,
+    Resource,
     ResourceKey,
 )
 
@@ -49,6 +52,7 @@ __all__ = [
     "is_prunable_by",
     "protected_reason",
     "retrack_change",
+    "tracked_resource",
 ]
 
 # Kinds never pruned implicitly, and why.
@@ -173,3 +177,21 @@ def protected_reason(seen: Live, *, prune_protected: bool, removed_app: bool = F
     if reason is None or prune_protected or "Prune=true" in options:
         return None
     return f"{reason}; {PRUNE_HINT}"
+
+
+def tracked_resource(resource: Resource, owner: Owner | str) -> Resource:
+    """A copy of ``resource`` carrying the app's label and exact tracking id
+    (an app name alone writes the tracking id without a source)."""
+    if isinstance(owner, str):
+        owner = Owner(owner)
+    manifest = copy.deepcopy(resource.manifest)
+    meta = manifest.setdefault("metadata", {})
+    meta.setdefault("labels", {})[LABEL_APP] = owner.app
+    meta.setdefault("annotations", {})[ANNOTATION_TRACKING_ID] = owner.tracking_id(resource.key)
+    return Resource(
+        resource.key,
+        resource.api_version,
+        manifest,
+        resource.source,
+        masked_values=resource.masked_values,
+    )

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from gitwave.engine.drift import DriftLoop
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.fieldpath import without_paths
-from gitwave.engine.hooks import hook_id
 from gitwave.engine.model import Action, HookPhase, Plan, ResourceKey, Task, Wave
+
+if TYPE_CHECKING:  # a sync's filters: planning (status, plan) loads neither
+    from gitwave.engine.drift import DriftLoop
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,8 @@ def without_done_hooks(plan: Plan, done: Collection[str]) -> tuple[Plan, tuple[s
     """``plan`` without the hooks recorded as succeeded (``done``, ids from
     ``hooks.hook_id``), and the ids left out. SyncFail hooks are never left
     out: they report a failure."""
+    from gitwave.engine.hooks import hook_id  # a sync's: planning never loads the hooks
+
     skipped: list[str] = []
 
     def keep(wave: Wave, task: Task) -> bool:

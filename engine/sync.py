@@ -12,7 +12,6 @@ Results are values (a ChangeSet in a SyncResult) plus events; nothing is printed
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import enum
 import time
@@ -26,7 +25,6 @@ from gitwave.engine.graph import ResourceGraph
 from gitwave.engine.interrupts import check as check_interrupt
 from gitwave.engine.model import (
     ANNOTATION_TRACKING_ID,
-    LABEL_APP,
     Action,
     ChangeAction,
     ChangeSet,
@@ -36,7 +34,6 @@ from gitwave.engine.model import (
     HookDeletePolicy,
     HookPhase,
     Live,
-    Owner,
     Plan,
     Propagation,
     Resource,
@@ -44,7 +41,9 @@ from gitwave.engine.model import (
     Task,
     Wave,
 )
-from gitwave.engine.ownership import is_prunable_by
+
+# tracked_resource lives beside the tracking id rules (planning uses it, not only syncs).
+from gitwave.engine.ownership import is_prunable_by, tracked_resource
 from gitwave.engine.provider import Provider
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.sync_hooks import delete_policies, finish_hooks, hook_instance
@@ -91,24 +90,6 @@ class SyncResult:
     @property
     def ok(self) -> bool:
         return self.phase.ok
-
-
-def tracked_resource(resource: Resource, owner: Owner | str) -> Resource:
-    """A copy of ``resource`` carrying the app's label and exact tracking id
-    (an app name alone writes the tracking id without a source)."""
-    if isinstance(owner, str):
-        owner = Owner(owner)
-    manifest = copy.deepcopy(resource.manifest)
-    meta = manifest.setdefault("metadata", {})
-    meta.setdefault("labels", {})[LABEL_APP] = owner.app
-    meta.setdefault("annotations", {})[ANNOTATION_TRACKING_ID] = owner.tracking_id(resource.key)
-    return Resource(
-        resource.key,
-        resource.api_version,
-        manifest,
-        resource.source,
-        masked_values=resource.masked_values,
-    )
 
 
 def _still_prunable(run: SyncRun, task: Task, current: Live) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
 
 from gitwave.engine.app_children import owner_text
 from gitwave.engine.app_pipeline import AppState
@@ -25,8 +26,12 @@ from gitwave.engine.store import (
     SyncRecord,
     manifests_digest,
 )
-from gitwave.engine.sync import SyncPhase, SyncResult
 from gitwave.engine.sync_request import SyncRequest
+
+# The executor (SyncPhase, SyncResult) is imported by the functions recording a
+# sync: reading a digest or a lock (`gitwave status`) does not load it.
+if TYPE_CHECKING:
+    from gitwave.engine.sync import SyncResult
 
 __all__ = [
     "content_digest",
@@ -78,6 +83,8 @@ def outcomes(result: SyncResult, secrets: list[str]) -> list[ResourceOutcome]:
 def failed_before_start(plan: Plan, message: str, sink: EventSink) -> SyncResult:
     """The result of a sync stopped before its first wave (a hook an interrupted
     sync started failed): nothing applied."""
+    from gitwave.engine.sync import SyncPhase, SyncResult
+
     now = time.time()
     sink(Event(kind=EventKind.ERROR, app=plan.app, revision=plan.revision, message=message))
     return SyncResult(
@@ -96,6 +103,8 @@ def record_error(
     store: Store, app: AppSpec, error: GitwaveError, *, started: float, prune: bool
 ) -> int:
     """History entry of an attempt that failed before anything was applied."""
+    from gitwave.engine.sync import SyncPhase
+
     return store.record_sync(
         app=app.name,
         revision="",
@@ -128,6 +137,8 @@ def history(store: Store, app: str, *, limit: int = 50) -> list[SyncRecord]:
 def previous_success(store: Store, app: str) -> int:
     """The history entry a rollback without an ID goes back to: the successful
     sync before the newest one. ValidationError when there is none."""
+    from gitwave.engine.sync import SyncPhase
+
     candidates = [r for r in store.history(app, limit=100) if r.result == SyncPhase.SUCCEEDED.value]
     if len(candidates) < 2:
         raise ValidationError(

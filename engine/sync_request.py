@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan_filters import ResourceRef
 from gitwave.engine.policy.model import PolicyOptions
-from gitwave.engine.sync import FORCE_OPTION, SyncOptions
+
+if TYPE_CHECKING:  # the executor's: a request is made by every verb, a sync by few
+    from gitwave.engine.sync import SyncOptions
 
 __all__ = ["DEFAULT_WAVE_TIMEOUT_S", "SyncRequest", "effective_prune", "sync_options_for"]
 
@@ -64,6 +67,8 @@ def sync_options_for(
     app: AppSpec, request: SyncRequest, *, stop: threading.Event | None = None
 ) -> SyncOptions:
     """The executor's options for ``app``: its sync policy plus the request's."""
+    from gitwave.engine.sync import FORCE_OPTION, SyncOptions
+
     return SyncOptions(
         dry_run=request.dry_run,
         propagation=app.policy.prune_propagation,

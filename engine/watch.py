@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -77,6 +77,9 @@ class WatchOptions:
     concurrent: int = DEFAULT_CONCURRENT  # apps cycled at once (engine.fleet_run)
     # ``-l``: only the apps whose labels match (read again with the definitions).
     selector: LabelSelector | None = None
+    # Told the names of the apps watched after each (re)load of the definitions:
+    # the CLI records where they were found, as sync and run do (app_locations).
+    on_load: Callable[[tuple[str, ...]], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +244,8 @@ class _Session:
             if previous is None or not previous.removed:
                 changed.append(app)
         self.watched = watched
+        if self.options.on_load is not None:
+            self.options.on_load(tuple(n for n, w in watched.items() if not w.removed))
         return changed
 
     def _destination_known(self, app: AppSpec) -> bool:

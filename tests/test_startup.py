@@ -68,7 +68,7 @@ class Case:
 CASES = [
     Case("the top-level help", ("--help",), 0, "usage: gitwave"),
     Case("a verb's help", ("plan", "--help"), 0, "usage: gitwave plan"),
-    Case("the version flag", ("--version",), 0, "gitwave "),
+    Case("the version flag", ("--version",), 0, "gitwave: v"),
     Case("a mistyped verb", ("plna",), 2, ""),
 ]
 
@@ -100,7 +100,7 @@ def test_only_the_version_flag_reads_the_installed_version(argv: tuple[str, ...]
     # given, not every command at parser build.
     assert "importlib.metadata" not in set(_probe(*argv)["modules"])  # type: ignore[arg-type]
     version = _probe("--version")
-    assert str(version["out"]).startswith("gitwave ")
+    assert str(version["out"]).startswith("gitwave: v")
     assert "importlib.metadata" in set(version["modules"])  # type: ignore[arg-type]
 
 
@@ -206,3 +206,49 @@ def test_status_and_plan_of_plain_yaml_import_only_what_they_use(verb: str, tmp_
     assert "guestbook" in result["out"]
     loaded = set(result["modules"])
     assert sorted(m for m in NOT_FOR_PLAIN_YAML if m in loaded) == []
+
+
+# What `gitwave status` of plain YAML never needs besides (issue 13, start-up):
+# it plans and reads health, it syncs nothing, and off a terminal its table is
+# plain text. Each of these was on its path before (30 ms of rich alone).
+NOT_FOR_A_LISTING = (
+    # Tables without colour are laid out without rich (tui.cli.output.Grid).
+    "rich",
+    "rich.console",
+    "rich.table",
+    "rich.text",
+    # The executor, its hooks and waits, drift loops, retries, `wait`: only a
+    # sync or a wait imports them (engine.operations imports them in those).
+    "gitwave.engine.sync",
+    "gitwave.engine.sync_run",
+    "gitwave.engine.sync_hooks",
+    "gitwave.engine.sync_prune",
+    "gitwave.engine.sync_waits",
+    "gitwave.engine.hooks",
+    "gitwave.engine.drift",
+    "gitwave.engine.app_wait",
+    "gitwave.engine.retry",
+    "gitwave.engine.change_sleep",
+)
+
+
+def test_status_of_plain_yaml_loads_neither_rich_nor_the_sync_executor(tmp_path: Path) -> None:
+    env = {**os.environ, "GITWAVE_STATE": str(tmp_path / "state"), "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "status", str(SAMPLES / "guestbook")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["code"] == 0
+    assert str(result["out"]).splitlines()[0].split()[:4] == [
+        "APP",
+        "DESTINATION",
+        "SYNC",
+        "HEALTH",
+    ]
+    loaded = set(result["modules"])
+    assert sorted(m for m in NOT_FOR_A_LISTING if m in loaded) == []

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime
 import functools
+from typing import TYPE_CHECKING
 
-from rich.color import ColorSystem
-from rich.style import Style
+if TYPE_CHECKING:
+    from rich.style import Style
 
 
 def age(seconds: float) -> str:
@@ -56,6 +57,8 @@ def revision_text(revision: str, digest: str = "") -> str:
 
 @functools.cache
 def _style(name: str) -> Style:
+    from rich.style import Style  # loaded by the first painted text, not by every command
+
     return Style.parse(name)
 
 
@@ -64,4 +67,6 @@ def paint(text: str, style: str, *, enabled: bool) -> str:
     (a plan); plain when not ``enabled`` or without a style."""
     if not enabled or not style:
         return text
+    from rich.color import ColorSystem
+
     return _style(style).render(text, color_system=ColorSystem.STANDARD)

@@ -33,10 +33,13 @@ class Holder:
     fetch_revision: str | None
     same_repo_urls: frozenset[str]
     work_tree_branch: str | None
+    # The repository as ``loader.repository_identity`` names it (read with the remotes).
+    identity: str = ""
 
     @staticmethod
     def local(checkout: Checkout, top: Path, revision: str | None) -> Holder:
-        urls = {normalise_repo_url(u) for u in remote_urls(top)}
+        remotes = remote_urls(top)
+        urls = {normalise_repo_url(u) for u in remotes}
         urls.add(normalise_repo_url(str(top)))
         return Holder(
             checkout=checkout,
@@ -44,6 +47,7 @@ class Holder:
             fetch_revision=(checkout.revision or revision) if revision is not None else None,
             same_repo_urls=frozenset(urls),
             work_tree_branch=current_branch(top) if revision is None else None,
+            identity=identity_of(str(top), remotes),
         )
 
     @staticmethod
@@ -54,6 +58,7 @@ class Holder:
             fetch_revision=checkout.revision or None,
             same_repo_urls=frozenset({normalise_repo_url(url)}),
             work_tree_branch=None,
+            identity=identity_of(url, ()),
         )
 
     @staticmethod
@@ -94,6 +99,16 @@ class Holder:
         return normalise_repo_url(url) in self.same_repo_urls
 
 
+def identity_of(fetch_from: str, remotes: Sequence[str]) -> str:
+    """A repository in a comparable form: a URL normalised; a local repository
+    by its first remote (sorted, ``remotes`` as ``remote_urls`` lists them), so
+    two clones of one repository are one source, else by its absolute path."""
+    if is_remote(fetch_from) or fetch_from.startswith("oci://"):  # oci://: a Helm registry
+        return normalise_repo_url(fetch_from)
+    found = sorted(normalise_repo_url(url) for url in remotes)
+    return found[0] if found else normalise_repo_url(fetch_from)
+
+
 def open_repository(
     resolve: RepoResolver,
     repo_url: str,
@@ -115,4 +130,4 @@ def open_repository(
     return open_source(fetch_from, revision=fetch_revision, cache_dir=cache_dir)
 
 
-__all__ = ["Holder", "open_repository"]
+__all__ = ["Holder", "identity_of", "open_repository"]

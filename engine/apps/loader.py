@@ -35,7 +35,7 @@ from gitwave.engine.apps.doc_kinds import (
 )
 from gitwave.engine.apps.files import app_kind, top_level_files
 from gitwave.engine.apps.flux_tree import FluxTreeLoader
-from gitwave.engine.apps.holder import Holder
+from gitwave.engine.apps.holder import Holder, identity_of
 from gitwave.engine.apps.implicit import implicit_for
 from gitwave.engine.apps.model import (
     AppKind,
@@ -142,7 +142,10 @@ def load_app_set(
             )
         directory = given.resolve() if given.is_dir() else given.resolve().parent
         top = find_repo_root(directory) or directory
-        checkout = open_source(str(directory), revision=revision, cache_dir=cache_dir)
+        # Opened by its top (the same checkout as from any directory in it): the
+        # key apps' renders open it by, so within ``source.opened_once`` Git is
+        # asked once for both.
+        checkout = open_source(str(top), revision=revision, cache_dir=cache_dir)
         holder = Holder.local(checkout, top, revision)
         target = checkout.root / os.path.relpath(given.resolve(), top)
         given_repo = (top,)
@@ -154,13 +157,12 @@ def load_app_set(
     )
     apps = loader.with_sources(loader.top_level(holder, target))
     apps = loader.projects.assign(apps, loader.broken)
-    identities: dict[str, str] = {}
+    # The holder read its repository's remotes already (one `git remote` per command).
+    identities: dict[str, str] = {holder.fetch_from: holder.identity}
     broken = tuple(
         replace(b, spec=_identified(b.spec, "", identities)) if b.spec is not None else b
         for b in loader.broken
     )
-    if holder.fetch_from not in identities:
-        identities[holder.fetch_from] = repository_identity(holder.fetch_from)
     read_at = Location(
         identities[holder.fetch_from],
         checkout.relpath(target),
@@ -207,8 +209,7 @@ def repository_identity(fetch_from: str) -> str:
     source, else by its absolute path."""
     if is_remote(fetch_from) or fetch_from.startswith("oci://"):  # oci://: a Helm registry
         return normalise_repo_url(fetch_from)
-    remotes = sorted(normalise_repo_url(url) for url in remote_urls(Path(fetch_from)))
-    return remotes[0] if remotes else normalise_repo_url(fetch_from)
+    return identity_of(fetch_from, remote_urls(Path(fetch_from)))
 
 
 # --- loading ---------------------------------------------------------------

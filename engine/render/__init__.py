@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.errors import RenderError
+from gitwave.engine.lazy_module import lazy_exports
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.cache import CACHE, cache_key, clear_render_cache, disk_cache, disk_key
 from gitwave.engine.render.values import (
@@ -66,15 +67,11 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    import importlib
+_lazy = lazy_exports(__name__, _WHERE)
 
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+
+def __getattr__(name: str) -> Any:
+    return _lazy(name)
 
 
 _DEFAULT_OPTIONS = RenderOptions()

@@ -15,7 +15,7 @@ import yaml
 
 from gitwave.engine.errors import ValidationError
 from gitwave.tui.cli.durations import duration_flag, parse_duration, parse_since
-from gitwave.tui.cli.output import Terminal, table
+from gitwave.tui.cli.output import Terminal, _trimmed, table
 from gitwave.tui.formatting import age, age_of_timestamp
 from tests.tui.cli_support import run, sandbox_state
 
@@ -416,6 +416,34 @@ def test_tables_are_kubectl_style_and_never_wrapped(capsys: pytest.CaptureFixtur
     Terminal(color=False).out(table(["name", "message"], [["a", long], ["bbbb", "short"]]))
 
     assert capsys.readouterr().out == f"NAME   MESSAGE\na      {long}\nbbbb   short\n"
+
+
+@pytest.mark.parametrize(
+    ("headers", "rows"),
+    [
+        (["name", "message"], [["a", "x" * 120], ["bbbb", "short"]]),
+        (["app", "sync", "last sync"], [["guestbook", "", ""], ["", "Synced", "never"]]),
+        (["one"], []),
+        (["a", "b"], [["  padded  ", "x"], ["y", " "]]),
+        # Not plain ASCII, or not one line: rich lays these out itself.
+        (["name", "status"], [["日本", "ok"], ["é", "fine"]]),
+        (["name", "message"], [["a", "two\nlines"], ["b", "tab\there"]]),
+        (["a", "b"], [["short row"], ["x", "y", "extra"]]),
+    ],
+    ids=["wide cell", "empty cells", "no rows", "spaces", "wide chars", "two lines", "ragged"],
+)
+def test_a_plain_table_prints_as_rich_lays_it_out(
+    headers: list[str], rows: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without colour a table of ASCII cells is printed without loading rich;
+    # what a user reads must be what rich printed before, byte for byte.
+    grid = table(headers, rows)
+    Terminal(color=False).out(grid)
+    printed = capsys.readouterr().out
+    terminal = Terminal(color=False)
+    console = terminal._console(stderr=False)
+    console.print(_trimmed(console, grid.rich_table()), crop=False)
+    assert printed == capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

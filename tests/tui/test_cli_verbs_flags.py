@@ -44,7 +44,11 @@ def test_version_as_a_verb_as_a_flag_and_as_json(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as exited:
         main(["--version"])
     assert exited.value.code == 0
-    assert capsys.readouterr().out == f"gitwave {doc['gitwave']}\n"
+    # The flag prints the verb's first line (as argocd prints `argocd: v2.…`), and
+    # -o json keeps the bare version (docs/cli-output.md).
+    flag = capsys.readouterr().out
+    assert flag == f"gitwave: v{doc['gitwave']}\n"
+    assert out.startswith("{") and run(capsys, "version")[1].splitlines()[0] == flag.strip()
 
 
 # --- did you mean --------------------------------------------------------------------------
@@ -243,3 +247,29 @@ def test_zsh_and_fish_scripts_name_every_verb_and_the_app_hook(
     for script in (zsh, fish):
         assert "gitwave __complete apps" in script
     assert "complete -c gitwave -n '__fish_seen_subcommand_from get' -l all-namespaces" in fish
+
+
+# --- positional arguments in --help --------------------------------------------------------
+
+
+def _positionals_without_help(parser: argparse.ArgumentParser, path: str) -> list[str]:
+    found: list[str] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _positionals_without_help(sub, f"{path} {name}")
+        elif not action.option_strings and not action.help:
+            found.append(f"{path} {action.metavar or action.dest}")
+    return found
+
+
+def test_every_positional_argument_is_explained_in_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # APP and PATH say what they take, in every verb (as kubectl's NAME does).
+    assert _positionals_without_help(build_parser(), "gitwave") == []
+    with pytest.raises(SystemExit):
+        main(["rollback", "--help"])
+    usage = capsys.readouterr().out
+    positional = usage.split("positional arguments:")[1].split("options:")[0]
+    assert "APP" in positional and "the app's name, as status and history show it" in positional

@@ -163,6 +163,31 @@ def test_watch_prints_one_line_per_save_and_ctrl_c_exits_0(
     assert rest.endswith("s")
 
 
+@pytest.mark.slow  # `gitwave` in a subprocess
+def test_an_app_watched_once_is_found_by_name_from_anywhere(
+    tmp_path: Path, processes: list[Process], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As after `gitwave sync PATH` or `gitwave run PATH`: `status APP` reads the
+    # app where the watch found it, from a directory where APP is no path.
+    shutil.copytree(SAMPLES / "guestbook", tmp_path / "guestbook")
+    watch = Process(tmp_path, "watch", "guestbook")
+    processes.append(watch)
+    watch.wait_line("for the start", lambda line: "start →" in line)
+    watch.signal(signal.SIGINT)
+    assert watch.exit_code() == 0
+    assert not Path("guestbook").exists()  # this test runs elsewhere
+
+    code, out, err = run(capsys, "status", "guestbook")
+
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1].split()[:4] == [
+        "guestbook",
+        "in-cluster/default",
+        "Synced",
+        "Healthy",
+    ]
+
+
 # --- run: drift from another process ------------------------------------------------------
 
 

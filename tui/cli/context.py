@@ -17,10 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from rich.console import RenderableType
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
 from gitwave.engine.cluster_registry import ClusterRegistry
@@ -45,8 +42,12 @@ from gitwave.engine.store import Store
 from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.providers.aws import AwsTarget
 from gitwave.providers.sandbox import SandboxProvider, default_state_dir
-from gitwave.tui.cli.output import Terminal, use_color
+from gitwave.tui.cli.output import Grid, Terminal, use_color
 from gitwave.tui.targets import build_targets, connect_cluster
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.text import Text
 
 EXIT_OK = 0
 EXIT_CHANGES = 1
@@ -334,10 +335,10 @@ class Context:
             hint=hint or "sync an app first (`gitwave sync PATH`)",
         )
 
-    def out(self, value: str | RenderableType = "") -> None:
+    def out(self, value: str | Grid | RenderableType = "") -> None:
         self.terminal.out(value)
 
-    def err(self, value: str | RenderableType = "") -> None:
+    def err(self, value: str | Grid | RenderableType = "") -> None:
         self.terminal.err(value)
 
     def paint(self, text: str, style: str) -> Text:

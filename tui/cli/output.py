@@ -16,26 +16,29 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
-
-from rich.console import Console, RenderableType
-from rich.segment import Segment, Segments
-from rich.table import Table
-from rich.text import Text
 
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.fleet_run import Finished, Outcome
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
-from gitwave.engine.sync import SyncResult
 from gitwave.tui.formatting import revision_text
 
 if TYPE_CHECKING:
     import yaml
+    from rich.console import Console, RenderableType
+    from rich.segment import Segments
     from rich.status import Status  # the spinner loads with the first progress line
+    from rich.table import Table
+    from rich.text import Text
+
+    from gitwave.engine.sync import SyncResult  # the executor's: a listing never loads it
 
 # A table is as wide as its widest row, whatever the terminal: like kubectl,
 # lines are never wrapped or cut, the terminal wraps them if it must.
 _UNBOUNDED = 1_000_000
+# Between two columns, as kubectl leaves them.
+_GAP = "   "
 
 
 def use_color(stream: TextIO) -> bool:
@@ -44,6 +47,8 @@ def use_color(stream: TextIO) -> bool:
 
 
 def _console(*, color: bool, stderr: bool) -> Console:
+    from rich.console import Console  # rich loads with the first painted line (30 ms)
+
     # No file given: rich looks up sys.stdout/sys.stderr at each print, so a
     # redirected stream (pytest's capsys, contextlib.redirect_stdout) is honoured.
     return Console(
@@ -57,40 +62,97 @@ def _console(*, color: bool, stderr: bool) -> Console:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """A kubectl-style table (``table``): upper-case headers, left-aligned
+    columns three spaces apart; ``Terminal.out`` prints it."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def plain_lines(self) -> list[str] | None:
+        """The lines as rich lays them out without colour, when every cell is
+        printable ASCII (one character, one column); None otherwise (rich
+        measures wide characters and breaks multi-line cells)."""
+        cells = [self.headers, *self.rows]
+        if any(len(row) != len(self.headers) for row in self.rows):
+            return None  # rich adds or pads columns
+        if not all(c.isascii() and c.isprintable() for row in cells for c in row):
+            return None
+        widths = [max(len(row[i]) for row in cells) for i in range(len(self.headers))]
+        return [
+            _GAP.join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in cells
+        ]
+
+    def rich_table(self) -> Table:
+        from rich.table import Table
+
+        grid = Table(
+            box=None,
+            show_edge=False,
+            pad_edge=False,
+            padding=(0, len(_GAP), 0, 0),
+            header_style="bold",
+        )
+        for header in self.headers:
+            grid.add_column(header, no_wrap=True, overflow="ignore")
+        for row in self.rows:
+            grid.add_row(*row)
+        return grid
+
+
 class Terminal:
     """stdout for results, stderr for what a person watches, both painted alike."""
 
     def __init__(self, *, color: bool) -> None:
         self.color = color
-        self._stdout = _console(color=color, stderr=False)
-        self._stderr = _console(color=color, stderr=True)
+        # Made by the first rich value printed: a plain listing never loads rich.
+        self._consoles: dict[bool, Console] = {}
 
-    def out(self, value: str | RenderableType = "") -> None:
-        """Print one result: a str as is, a rich Text or Table rendered."""
-        _write(self._stdout, value)
+    def out(self, value: str | Grid | RenderableType = "") -> None:
+        """Print one result: a str as is, a table or a rich Text rendered."""
+        self._write(value, stderr=False)
 
-    def err(self, value: str | RenderableType = "") -> None:
+    def err(self, value: str | Grid | RenderableType = "") -> None:
         """Print a line for the person at the terminal (banners, notices)."""
-        _write(self._stderr, value)
+        self._write(value, stderr=True)
 
     def paint(self, text: str, style: str) -> Text:
         """``text`` in a rich style ("bold", "green", "dim", ...); "" for none.
 
         Without colour the consoles write no style, so the text prints plain."""
+        from rich.text import Text
+
         return Text(text, style=style)
 
+    def _console(self, *, stderr: bool) -> Console:
+        console = self._consoles.get(stderr)
+        if console is None:
+            console = self._consoles[stderr] = _console(color=self.color, stderr=stderr)
+        return console
 
-def _write(console: Console, value: str | RenderableType) -> None:
-    if isinstance(value, str):
-        print(value, file=console.file, flush=True)
-    elif isinstance(value, Table):
-        console.print(_trimmed(console, value), crop=False)
-    else:
-        console.print(value, crop=False)
+    def _write(self, value: str | Grid | RenderableType, *, stderr: bool) -> None:
+        # sys.stdout/sys.stderr looked up at each print, as the consoles do.
+        stream = sys.stderr if stderr else sys.stdout
+        if isinstance(value, str):
+            print(value, file=stream, flush=True)
+            return
+        if isinstance(value, Grid):
+            lines = None if self.color else value.plain_lines()
+            if lines is not None:
+                print("\n".join(lines), file=stream, flush=True)
+                return
+            console = self._console(stderr=stderr)
+            console.print(_trimmed(console, value.rich_table()), crop=False)
+            return
+        self._console(stderr=stderr).print(value, crop=False)
 
 
 def _trimmed(console: Console, table: Table) -> Segments:
     """The table's lines without the padding rich leaves after the last cell."""
+    from rich.segment import Segment, Segments
+
     options = console.options.update(width=_UNBOUNDED, no_wrap=True)
     segments: list[Segment] = []
     for line in console.render_lines(table, options, pad=False):
@@ -104,20 +166,12 @@ def _trimmed(console: Console, table: Table) -> Segments:
     return Segments(segments)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Grid:
     """A kubectl-style table: upper-case headers, left-aligned columns three spaces apart."""
-    grid = Table(
-        box=None,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 3, 0, 0),
-        header_style="bold",
+    return Grid(
+        tuple(str(header).upper() for header in headers),
+        tuple(tuple(str(cell) for cell in row) for row in rows),
     )
-    for header in headers:
-        grid.add_column(str(header).upper(), no_wrap=True, overflow="ignore")
-    for row in rows:
-        grid.add_row(*(str(cell) for cell in row))
-    return grid
 
 
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
@@ -174,6 +228,8 @@ class Progress:
     def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
         stream = sys.stderr if stream is None else stream
         self.enabled = stream.isatty() if enabled is None else enabled
+        from rich.console import Console
+
         self._console = Console(file=stream, highlight=False, markup=False, emoji=False)
         self._status: Status | None = None
         # Events come from the sync's worker threads.
@@ -188,6 +244,8 @@ class Progress:
             self.clear()
 
     def _show(self, text: str) -> None:
+        from rich.text import Text
+
         line = Text(text, no_wrap=True, overflow="ellipsis")
         with self._lock:
             if self._status is None:
@@ -258,6 +316,8 @@ def result_dict(result: SyncResult) -> dict[str, Any]:
 
 def print_result(term: Terminal, plan: Plan, result: SyncResult) -> None:
     """What a sync did, wave by wave, then one summary line."""
+    from rich.text import Text
+
     wave_of = _wave_labels(plan)
     by_wave: dict[str, list[Text]] = {}
     for entry in result.changeset.entries:
@@ -279,6 +339,8 @@ def summary_line(term: Terminal, result: SyncResult, *, phase: str = "") -> Text
     """``guestbook: Succeeded in 1.2s (4 created, ...); health Healthy``, and
     why it failed on the next line. ``phase`` overrides the result's word
     (``Interrupted``)."""
+    from rich.text import Text
+
     counts = result.changeset.counts()
     summary = ", ".join(
         f"{counts[a]} {a.value}"

@@ -53,6 +53,7 @@ from gitwave.tui.cli.lazy_verbs import (
 )
 from gitwave.tui.cli.verb_args import (
     SELECTS_OBJECTS,
+    add_app_arg,
     add_resource_args,
     add_selector_arg,
     bootstrap_verbs,
@@ -83,9 +84,10 @@ class _VersionFlag(argparse.Action):
         values: object,
         option_string: str | None = None,
     ) -> None:
-        from gitwave.tui.cli.version import gitwave_version
+        from gitwave.tui.cli.version import version_line
 
-        parser._print_message(f"gitwave {gitwave_version()}\n", sys.stdout)
+        # The same line as `gitwave version` (its first).
+        parser._print_message(f"{version_line()}\n", sys.stdout)
         parser.exit()
 
 
@@ -564,7 +566,7 @@ def _app_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argument
     p = verbs.add_parser(
         "rollback", parents=[common], help="re-apply the manifests of a history entry"
     )
-    p.add_argument("app_name", metavar="APP")
+    add_app_arg(p)
     p.add_argument(
         "id",
         metavar="ID",
@@ -803,14 +805,14 @@ def _loop_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
         ("resume", cmd_resume, "lift a suspend or a TUI pause (as flux resume)"),
     ):
         p = verbs.add_parser(name, parents=[common], help=text)
-        p.add_argument("app_name", metavar="APP")
+        add_app_arg(p)
         p.set_defaults(func=func, targetless="it sets the pause `gitwave run` and the TUI read")
         controller_mode(p, name)
 
     p = verbs.add_parser(
         "unpin", parents=[common], help="lift the pin a rollback put on an automated app"
     )
-    p.add_argument("app_name", metavar="APP")
+    add_app_arg(p)
     p.set_defaults(func=cmd_unpin, targetless="it reads the history gitwave keeps in --state")
 
 
@@ -826,5 +828,5 @@ def _meta_verbs(verbs: _Verbs[argparse.ArgumentParser], common: argparse.Argumen
     p.set_defaults(func=cmd_completion, targetless="it prints a script")
     # Called by the completion scripts (no help: not listed).
     p = verbs.add_parser("__complete", parents=[common])
-    p.add_argument("what", choices=["apps"])
+    p.add_argument("what", choices=["apps"], help="what to list: apps (names a sync recorded)")
     p.set_defaults(func=cmd_complete)

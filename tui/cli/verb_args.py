@@ -15,6 +15,18 @@ if TYPE_CHECKING:
     from gitwave.engine.plan_filters import ResourceRef
 
 
+# APP of the verbs working on one app (app_or_path._ONE_APP_VERBS), as --help shows it.
+ONE_APP_HELP = (
+    "the app's name, as status and history show it (a directory, repository or "
+    "Application file defining one app names it too)"
+)
+
+
+def add_app_arg(parser: argparse.ArgumentParser, *, text: str = ONE_APP_HELP) -> None:
+    """The positional APP, with its help."""
+    parser.add_argument("app_name", metavar="APP", help=text)
+
+
 def image_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     """``gitwave image scan|update`` (called once from tui/cli/parser.py)."""
     image = verbs.add_parser(
@@ -83,7 +95,7 @@ def promote_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="list an app's drifted fields; revert, ignore or accept one",
     )
-    p.add_argument("app_name", metavar="APP")
+    add_app_arg(p)
     p.add_argument(
         "--path",
         help="where APP is defined (default: where the last sync or run found it, else .)",
@@ -125,14 +137,14 @@ def rollout_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     p = rverbs.add_parser(
         "status", parents=[common], help="an app's Rollouts: health, step, weight"
     )
-    p.add_argument("app_name", metavar="APP")
+    add_app_arg(p)
     p.set_defaults(func=LazyVerb("verbs_rollout", "cmd_rollout_status"))
     p = rverbs.add_parser(
         "promote",
         parents=[common],
         help="promote a paused Rollout (as kubectl argo rollouts promote)",
     )
-    p.add_argument("app_name", metavar="APP")
+    add_app_arg(p)
     p.add_argument("rollout", metavar="ROLLOUT", nargs="?", help="[NAMESPACE/]NAME")
     p.add_argument(
         "--full", action="store_true", help="skip the remaining steps, pauses and analysis"
@@ -141,7 +153,7 @@ def rollout_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     p = rverbs.add_parser(
         "abort", parents=[common], help="abort a Rollout (as kubectl argo rollouts abort)"
     )
-    p.add_argument("app_name", metavar="APP")
+    add_app_arg(p)
     p.add_argument("rollout", metavar="ROLLOUT", nargs="?", help="[NAMESPACE/]NAME")
     p.set_defaults(func=LazyVerb("verbs_rollout", "cmd_rollout_abort"))
 
@@ -165,7 +177,14 @@ def bootstrap_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_bootstrap)
 
 
-__all__ = ["bootstrap_verbs", "image_verbs", "promote_verbs", "rollout_verbs"]
+__all__ = [
+    "ONE_APP_HELP",
+    "add_app_arg",
+    "bootstrap_verbs",
+    "image_verbs",
+    "promote_verbs",
+    "rollout_verbs",
+]
 
 
 def why_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:

@@ -261,6 +261,10 @@ def cmd_watch(ctx: Context) -> int:
         allow_local_repos=ctx.allow_local_repos,
         concurrent=check_concurrent(ctx.args.concurrent),
         selector=ctx.args.selector,
+        # `gitwave status APP` (any verb taking a PATH) then finds a watched app from anywhere.
+        on_load=lambda names: remember_found(
+            ctx, list(names), location=ctx.args.path, revision=None
+        ),
     )
     stop = threading.Event()
     ready = threading.Event()

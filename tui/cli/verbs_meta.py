@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from gitwave.tui.cli.context import EXIT_OK, Context
 from gitwave.tui.cli.output import dump
-from gitwave.tui.cli.version import gitwave_version
+from gitwave.tui.cli.version import gitwave_version, version_line
 
 # Verbs whose first argument is an app's name.
 APP_VERBS = ("history", "rollback", "events", "unpin", "wait", "suspend", "resume")
@@ -32,7 +32,7 @@ def cmd_version(ctx: Context) -> int:
     if ctx.output in ("json", "yaml"):
         ctx.out(dump(value, ctx.output))
     else:
-        ctx.out(f"gitwave: v{value['gitwave']}")
+        ctx.out(version_line())
         ctx.out(f"python: {value['python']}")
         ctx.out(f"platform: {value['platform']}")
     return EXIT_OK

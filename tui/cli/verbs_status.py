@@ -19,7 +19,7 @@ from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.render import Rendered
-from gitwave.engine.source import redact_url
+from gitwave.engine.source import opened_once, redact_url
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import dump, rfc3339, short, table
@@ -180,12 +180,15 @@ def cmd_status(ctx: Context) -> int:
         )
     statuses: list[_AppStatus] = []
     errors: list[tuple[str, GitwaveError]] = []
-    for entry in chosen_apps(ctx, removed=True, listing=True):
-        try:
-            statuses.append(_app_status(ctx, entry.loaded()))
-        except GitwaveError as exc:
-            report_error(ctx, entry.name, exc)
-            errors.append((entry.name, exc))
+    # One snapshot of each repository for the whole listing, as sync reads it:
+    # loading the apps and rendering each ask Git once (rev-parse, status), not twice.
+    with opened_once():
+        for entry in chosen_apps(ctx, removed=True, listing=True):
+            try:
+                statuses.append(_app_status(ctx, entry.loaded()))
+            except GitwaveError as exc:
+                report_error(ctx, entry.name, exc)
+                errors.append((entry.name, exc))
     if not statuses and not errors:
         if ctx.args.selector is None:
             raise ValidationError(ctx.args.path, "no apps here")

@@ -11,3 +11,10 @@ def gitwave_version() -> str:
         return importlib.metadata.version("gitwave")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+def version_line() -> str:
+    """The first line ``gitwave version`` and ``gitwave --version`` print, as
+    ``argocd version --client`` prints its own: ``gitwave: v0.1.0``."""
+    version = gitwave_version()
+    return f"gitwave: {version if version == 'unknown' else 'v' + version}"
