@@ -25,7 +25,7 @@ from gitwave.tui.screens.application_rows import (
     tree_rows,
     wave_rows,
 )
-from gitwave.tui.screens.base import GitwaveScreen, filter_input
+from gitwave.tui.screens.base import FILTER_BINDING, GitwaveScreen, filter_input
 from gitwave.tui.screens.git_change import promote_flow, triage_flow
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
 from gitwave.tui.screens.object_text import (
@@ -69,7 +69,7 @@ class ApplicationScreen(GitwaveScreen):
         Binding("t", "triage", "drift triage", show=False),
         Binding("A", "rollout_abort", "abort rollout", show=False),
         Binding("b", "why", "why blocked", show=False),
-        Binding("slash", "filter", "filter", key_display="/"),
+        FILTER_BINDING,
         Binding("escape", "back", "back"),
     ]
 
