@@ -298,7 +298,9 @@ class ApplicationScreen(GitwaveScreen):
     def _draw_detail(self, row: TreeRow | None) -> None:
         detail = self.query_one("#detail", Static)
         text = row.detail if row is not None else ""
-        detail.update(Text(text, no_wrap=True, overflow="ellipsis"))
+        # The detail line is one line high (gitwave.tcss) whatever it says: no
+        # layout. A layout pass repaints every widget on screen, at every key.
+        detail.update(Text(text, no_wrap=True, overflow="ellipsis"), layout=False)
 
     @on(ResourceTree.Highlighted, "#tree")
     def _highlighted(self, event: ResourceTree.Highlighted) -> None:
