@@ -97,6 +97,10 @@ class Paints:
 
     def __init__(self, app: Any) -> None:
         self.times: list[float] = []
+        # Set at each frame: ``after`` sleeps on it. A loop of sleep(0) would
+        # spin on the event loop thread until the frame and count as the
+        # key's CPU time (up to a frame interval of it).
+        self._painted = asyncio.Event()
         original = app._display
         console = app.console
 
@@ -106,6 +110,7 @@ class Paints:
                 if hasattr(renderable, "render_segments"):
                     renderable.render_segments(console)
                 self.times.append(time.perf_counter())
+                self._painted.set()
 
         app._display = display
 
@@ -116,7 +121,11 @@ class Paints:
             later = [p for p in self.times if p > start]
             if later:
                 return later[0] - start
-            await asyncio.sleep(0)
+            self._painted.clear()
+            try:
+                await asyncio.wait_for(self._painted.wait(), deadline - time.perf_counter())
+            except TimeoutError:
+                break
         raise TimeoutError("no frame was written")
 
 
@@ -177,7 +186,6 @@ async def cold(work: Path) -> dict[str, Any]:
 
 
 async def warm(work: Path, presses: int) -> dict[str, Any]:
-    from textual import events
     from textual.app import App
 
     from gitwave.tui.app import GitwaveApp
@@ -220,35 +228,7 @@ async def warm(work: Path, presses: int) -> dict[str, Any]:
         assert view is not None
         figures["tree_nodes"] = 1 + sum(1 for root in view.nodes for _ in root.walk())
 
-        cpu: list[float] = []
-
-        async def key_to_paint(key: str) -> float:
-            await pilot.pause()  # idle first: only this key's work is timed
-            start = time.perf_counter()
-            start_cpu = time.thread_time()
-            app._driver.send_message(events.Key(key, None))  # type: ignore[union-attr]
-            took = await paints.after(start)
-            # The event loop's own CPU from the key to the frame: what a key
-            # costs on an idle core, which other processes' load disturbs little.
-            cpu.append(time.thread_time() - start_cpu)
-            return took
-
-        def p95(values: list[float]) -> float:
-            ordered = sorted(values)
-            return ordered[max(int(len(ordered) * 0.95) - 1, 0)]
-
-        for key in ("down", "j", "pagedown", "up"):
-            cpu.clear()
-            times = [await key_to_paint(key) for _ in range(presses)]
-            figures[f"key_{key}_median_ms"] = _ms(statistics.median(times))
-            figures[f"key_{key}_p95_ms"] = _ms(p95(times))
-            figures[f"key_{key}_cpu_median_ms"] = _ms(statistics.median(cpu))
-            figures[f"key_{key}_cpu_p95_ms"] = _ms(p95(cpu))
-        # Expand a Deployment (its ReplicaSet joins the 10,000 rows) and collapse it.
-        deployment = next(n.key for n in view.nodes if n.key.kind == "Deployment" and n.children)
-        tree.move_to(str(deployment))
-        toggles = [await key_to_paint(k) for k in ("right", "left") * max(presses // 2, 1)]
-        figures["key_expand_collapse_median_ms"] = _ms(statistics.median(toggles))
+        await _time_keys(app, pilot, paints, presses, figures)
 
         pilot_times = []
         for _ in range(presses):
@@ -274,14 +254,11 @@ async def warm(work: Path, presses: int) -> dict[str, Any]:
     return figures
 
 
-def rows_only(count: int, repeat: int = 3) -> dict[str, Any]:
-    """CPU seconds of the row building for ``count`` synthetic objects (see the docstring)."""
-    from gitwave.engine.model import Action, Health, HealthCode, ResourceKey, SyncStatus
-    from gitwave.tui.natural import shown_order
-    from gitwave.tui.screens.application_rows import tree_rows
-    from gitwave.tui.views import AppSummary, AppView, AutoSync, ResourceNode, Revision
-    from gitwave.tui.widgets.status import UNICODE
-    from gitwave.tui.widgets.tree_rows import filter_rows, flatten, line_row
+def synthetic_nodes(count: int) -> list[Any]:
+    """A live tree of ``count`` planned objects in ``ns-0`` .. ``ns-99``, a
+    quarter of them Deployments owning a ReplicaSet and a Pod."""
+    from gitwave.engine.model import Action, Health, HealthCode, ResourceKey
+    from gitwave.tui.views import ResourceNode
 
     healthy = Health(HealthCode.HEALTHY, "ok")
     created = "2024-05-01T12:00:00Z"
@@ -312,6 +289,110 @@ def rows_only(count: int, repeat: int = 3) -> dict[str, Any]:
                 created=created,
             )
         )
+    return nodes
+
+
+async def _time_keys(
+    app: Any, pilot: Any, paints: Paints, presses: int, figures: dict[str, Any]
+) -> None:
+    """Key to repaint on the Application screen (see the docstring), into ``figures``."""
+    from textual import events
+
+    from gitwave.tui.widgets.resource_tree import ResourceTree
+
+    screen = app.screen
+    tree = screen.query_one("#tree", ResourceTree)
+    cpu: list[float] = []
+
+    async def key_to_paint(key: str) -> float:
+        await pilot.pause()  # idle first: only this key's work is timed
+        start = time.perf_counter()
+        start_cpu = time.thread_time()
+        app._driver.send_message(events.Key(key, None))
+        took = await paints.after(start)
+        # The event loop's own CPU from the key to the frame: what a key
+        # costs on an idle core, which other processes' load disturbs little.
+        cpu.append(time.thread_time() - start_cpu)
+        return took
+
+    def p95(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[max(int(len(ordered) * 0.95) - 1, 0)]
+
+    for key in ("down", "j", "pagedown", "up"):
+        cpu.clear()
+        times = [await key_to_paint(key) for _ in range(presses)]
+        figures[f"key_{key}_median_ms"] = _ms(statistics.median(times))
+        figures[f"key_{key}_p95_ms"] = _ms(p95(times))
+        figures[f"key_{key}_cpu_median_ms"] = _ms(statistics.median(cpu))
+        figures[f"key_{key}_cpu_p95_ms"] = _ms(p95(cpu))
+    # Expand a Deployment (its ReplicaSet joins the rows) and collapse it.
+    view = screen.view
+    deployment = next(n.key for n in view.nodes if n.key.kind == "Deployment" and n.children)
+    tree.move_to(str(deployment))
+    cpu.clear()
+    toggles = [await key_to_paint(k) for k in ("right", "left") * max(presses // 2, 1)]
+    figures["key_expand_collapse_median_ms"] = _ms(statistics.median(toggles))
+    figures["key_expand_collapse_cpu_p95_ms"] = _ms(p95(cpu))
+
+
+async def keys_only(count: int, presses: int, profile: str | None) -> dict[str, Any]:
+    """Key to repaint with a synthetic live tree of ``count`` objects on the
+    Application screen (see the docstring); ``profile``: write a cProfile of
+    the event loop thread over the keys there."""
+    import cProfile
+    from dataclasses import replace
+
+    from gitwave.engine.router import ProviderRouter
+    from gitwave.engine.store import Store
+    from gitwave.providers.sandbox import SandboxProvider
+    from gitwave.tui.app import GitwaveApp
+    from gitwave.tui.controller import Controller
+    from gitwave.tui.natural import shown_order
+    from gitwave.tui.screens.application import ApplicationScreen
+    from gitwave.tui.widgets.resource_tree import ResourceTree
+
+    state = Path(tempfile.mkdtemp(prefix="gitwave-bench-tui-keys-"))
+    controller = Controller(
+        str(HERE.parent / "samples" / "guestbook"),
+        targets=ProviderRouter([SandboxProvider(state, rollout_seconds=0.0)]),
+        store=Store(state / "gitwave.db"),
+        state_dir=state,
+    )
+    nodes = shown_order(synthetic_nodes(count))
+    app = GitwaveApp(controller, refresh_seconds=0, open_app="guestbook")
+    app.heap.start()
+    async with app.run_test(size=(80, 24)) as pilot:
+        paints = Paints(app)
+        while not (isinstance(app.screen, ApplicationScreen) and app.screen.loads):
+            await asyncio.sleep(0.01)
+        screen = app.screen
+        assert screen.view is not None
+        screen._show(replace(screen.view, nodes=nodes), 0.0)
+        await pilot.pause()
+        figures: dict[str, Any] = {"n": count}
+        figures["tree_rows_shown"] = screen.query_one("#tree", ResourceTree).row_count
+        profiler = cProfile.Profile() if profile else None
+        if profiler is not None:
+            profiler.enable()
+        await _time_keys(app, pilot, paints, presses, figures)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+    return figures
+
+
+def rows_only(count: int, repeat: int = 3) -> dict[str, Any]:
+    """CPU seconds of the row building for ``count`` synthetic objects (see the docstring)."""
+    from gitwave.engine.model import Health, HealthCode, SyncStatus
+    from gitwave.tui.natural import shown_order
+    from gitwave.tui.screens.application_rows import tree_rows
+    from gitwave.tui.views import AppSummary, AppView, AutoSync, Revision
+    from gitwave.tui.widgets.status import UNICODE
+    from gitwave.tui.widgets.tree_rows import filter_rows, flatten, line_row
+
+    healthy = Health(HealthCode.HEALTHY, "ok")
+    nodes = synthetic_nodes(count)
     summary = AppSummary("bench", SyncStatus.SYNCED, healthy, Revision(""), None, AutoSync.OFF)
     # As the Application screen runs it: HeapPolicy.settled() freezes the
     # plan's objects before the rows are built.
@@ -375,6 +456,10 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rows-only", action="store_true", help="time the row building only")
     parser.add_argument(
+        "--keys-only", action="store_true", help="time keys on a synthetic tree (no sandbox)"
+    )
+    parser.add_argument("--profile", help="--keys-only: write a cProfile of the keys here")
+    parser.add_argument(
         "--phases",
         default="cold,warm",
         help="which of cold,warm to run (at 100,000 each plans the app in full first)",
@@ -385,6 +470,12 @@ def main() -> int:
     if args.phase:
         work = Path(args.work)
         figures = asyncio.run(cold(work) if args.phase == "cold" else warm(work, args.presses))
+        print(json.dumps(figures))
+        return 0
+    if args.keys_only:
+        figures = asyncio.run(keys_only(args.size, args.presses, args.profile))
+        load = os.getloadavg()[0]
+        print(f"machine: {_bench_engine().machine()}; load average {load:.1f} when done")
         print(json.dumps(figures))
         return 0
     if args.rows_only:

@@ -49,6 +49,11 @@ class Terminal:
             self.tmux("send-keys", "-t", "tui", key)
             time.sleep(0.15)
 
+    def type(self, text: str) -> None:
+        """Send ``text`` in one ``send-keys`` call: the app reads all of it at
+        once, as from a fast typist over SSH (``press`` waits between keys)."""
+        self.tmux("send-keys", "-t", "tui", "-l", text)
+
     def wait_for(self, check: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
         text = ""
@@ -146,4 +151,20 @@ def test_open_sync_confirm_and_diff_in_a_real_terminal(terminal: Terminal) -> No
     assert "spec.replicas: 5 → 3" in screen
 
     terminal.press("Escape", "Escape", "q")
+    terminal.wait_for(lambda s: not terminal.running() or "(no pane)" in s, "gitwave to quit", 10)
+
+
+def test_slash_and_a_burst_of_letters_filter_the_list(terminal: Terminal, tmp_path: Path) -> None:
+    terminal.wait_for(lambda s: "guestbook" in s and "OutOfSync" in s, "the app list")
+    # One send-keys call, no wait for the filter line: "p" (twice) would toggle
+    # the auto-sync pause of the selected app if it reached the list.
+    terminal.type("/app-42")
+    screen = terminal.wait_for(lambda s: "filter: app-42" in s, "the filter")
+    assert "OutOfSync" not in screen  # guestbook does not match
+    assert not (tmp_path / "state" / "autosync.json").exists()
+    terminal.press("Escape")
+    screen = terminal.wait_for(lambda s: "OutOfSync" in s, "the list back")
+    assert "filter:" not in screen
+    assert not (tmp_path / "state" / "autosync.json").exists()
+    terminal.press("q")
     terminal.wait_for(lambda s: not terminal.running() or "(no pane)" in s, "gitwave to quit", 10)

@@ -55,11 +55,11 @@ def test_y_d_and_l_on_the_deployment(synced: Terminal) -> None:
     assert "NAMESPACE" in screen and "AGE" in screen
     assert "guestbook" in line_of(screen, "Deployment guestbook-ui").split("guestbook-ui", 1)[1]
 
-    terminal.press("/")
-    # Typed once the filter shows: keys sent before it has focus are hotkeys
-    # (a person sees the box before typing; tmux sends at once).
-    terminal.wait_for(lambda s: "esc: clear" in s, "the filter box")
-    terminal.press(*"Deployment", "Enter", "j")
+    # "/" and the text in one send-keys call: every letter after "/" goes to
+    # the filter, none to the tree's keys ("y" yaml, "e" events, "l" logs).
+    terminal.type("/Deployment")
+    terminal.wait_for(lambda s: "filter: Deployment" in s, "the filter")
+    terminal.press("Enter", "j")
     terminal.wait_for(
         lambda s: line_of(s, "Deployment guestbook-ui").startswith("▌"), "the cursor on it"
     )

@@ -25,7 +25,7 @@ from gitwave.tui.screens.application_rows import (
     tree_rows,
     wave_rows,
 )
-from gitwave.tui.screens.base import GitwaveScreen, filter_input
+from gitwave.tui.screens.base import FILTER_BINDING, GitwaveScreen, filter_input
 from gitwave.tui.screens.git_change import promote_flow, triage_flow
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
 from gitwave.tui.screens.object_text import (
@@ -69,7 +69,7 @@ class ApplicationScreen(GitwaveScreen):
         Binding("t", "triage", "drift triage", show=False),
         Binding("A", "rollout_abort", "abort rollout", show=False),
         Binding("b", "why", "why blocked", show=False),
-        Binding("slash", "filter", "filter", key_display="/"),
+        FILTER_BINDING,
         Binding("escape", "back", "back"),
     ]
 
@@ -298,7 +298,9 @@ class ApplicationScreen(GitwaveScreen):
     def _draw_detail(self, row: TreeRow | None) -> None:
         detail = self.query_one("#detail", Static)
         text = row.detail if row is not None else ""
-        detail.update(Text(text, no_wrap=True, overflow="ellipsis"))
+        # The detail line is one line high (gitwave.tcss) whatever it says: no
+        # layout. A layout pass repaints every widget on screen, at every key.
+        detail.update(Text(text, no_wrap=True, overflow="ellipsis"), layout=False)
 
     @on(ResourceTree.Highlighted, "#tree")
     def _highlighted(self, event: ResourceTree.Highlighted) -> None:

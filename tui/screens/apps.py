@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 from gitwave.engine.clusters import IN_CLUSTER_NAME
 from gitwave.engine.errors import GitwaveError
 from gitwave.tui.controller import AppSummary, AppView, SyncStatus
-from gitwave.tui.screens.base import GitwaveScreen, filter_input
+from gitwave.tui.screens.base import FILTER_BINDING, GitwaveScreen, filter_input
 from gitwave.tui.screens.messages import PauseRequested, SyncRequested
 from gitwave.tui.widgets.status import (
     Cell,
@@ -69,7 +69,7 @@ class AppsScreen(GitwaveScreen):
         Binding("d", "diff", "diff"),
         Binding("h", "history", "history"),
         Binding("e", "events", "events"),
-        Binding("slash", "filter", "filter", key_display="/"),
+        FILTER_BINDING,
         Binding("s", "sort", "sort"),
         Binding("r", "refresh", "refresh"),
         Binding("p", "pause", "pause/resume"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from textual.binding import ActiveBinding
+from textual.binding import ActiveBinding, Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
@@ -23,9 +23,19 @@ CONTROL_ACTIONS = frozenset(
 
 FILTER_ID = "filter"
 
+# `/` is a priority binding: the app runs it as it takes the key off its queue,
+# before it hands the next key to the focused widget. A plain binding runs only
+# once the key has bubbled back up from that widget, and by then a burst of keys
+# typed after `/` (tmux send-keys, a fast typist over SSH) has already gone to
+# the tree or table and fired `p` pause or `S` sync. While the filter line has
+# focus it consumes `/` (Textual drops bindings of keys a focused Input takes),
+# so `/` inside a filter is still a character.
+FILTER_BINDING = Binding("slash", "filter", "filter", key_display="/", priority=True)
+
 
 def filter_input(placeholder: str) -> Input:
-    """The hidden filter line a screen yields; ``/`` shows and focuses it.
+    """The hidden filter line a screen yields; ``/`` (``FILTER_BINDING``) shows
+    and focuses it.
 
     While it has focus it takes every printable key, so typing ``app-42``
     never fires the screen's one-letter keys (``p`` pause, ``S`` sync)."""
@@ -86,7 +96,10 @@ class GitwaveScreen(Screen[None]):
             return
         box.display = True
         box.value = self.filter_text
-        box.focus()
+        box.cursor_position = len(box.value)
+        # Focus now, not on the next turn of the queue (``box.focus()`` defers
+        # it): the next key the app takes must already go to the filter.
+        self.set_focus(box)
 
     def clear_filter(self) -> bool:
         """Esc: clear the filter; False when there was none (esc then goes back)."""

@@ -13,7 +13,7 @@ from textual.worker import get_current_worker
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind
-from gitwave.tui.screens.base import GitwaveScreen, filter_input
+from gitwave.tui.screens.base import FILTER_BINDING, GitwaveScreen, filter_input
 from gitwave.tui.widgets.title_bar import TitleBar
 
 _KIND_STYLE = {
@@ -57,7 +57,7 @@ class EventsScreen(GitwaveScreen):
         Binding("j,down", "scroll_down", "down", show=False),
         Binding("k,up", "scroll_up", "up", show=False),
         Binding("G,end", "follow", "follow"),
-        Binding("slash", "filter", "filter", key_display="/"),
+        FILTER_BINDING,
     ]
 
     def __init__(self, app_name: str) -> None:

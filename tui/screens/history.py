@@ -14,7 +14,7 @@ from textual.worker import get_current_worker
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.formatting import revision_text
-from gitwave.tui.screens.base import GitwaveScreen, filter_input
+from gitwave.tui.screens.base import FILTER_BINDING, GitwaveScreen, filter_input
 from gitwave.tui.screens.messages import RollbackRequested
 from gitwave.tui.widgets.status import result_cell
 from gitwave.tui.widgets.title_bar import TitleBar
@@ -31,7 +31,7 @@ class HistoryScreen(GitwaveScreen):
     BINDINGS = [
         Binding("escape", "back", "back"),
         Binding("R", "rollback", "roll back"),
-        Binding("slash", "filter", "filter", key_display="/"),
+        FILTER_BINDING,
         Binding("r", "refresh", "refresh"),
     ]
 

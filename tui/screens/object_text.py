@@ -20,7 +20,7 @@ from gitwave.tui.object_views import (
     describe_text,
     yaml_text,
 )
-from gitwave.tui.screens.base import GitwaveScreen, filter_input
+from gitwave.tui.screens.base import FILTER_BINDING, GitwaveScreen, filter_input
 from gitwave.tui.widgets.diff_view import DiffView
 from gitwave.tui.widgets.status import action_cell
 from gitwave.tui.widgets.title_bar import TitleBar
@@ -43,7 +43,7 @@ class ObjectTextScreen(GitwaveScreen):
     BINDINGS = [
         Binding("escape", "back", "back"),
         Binding("r", "refresh", "refresh"),
-        Binding("slash", "filter", "filter", key_display="/"),
+        FILTER_BINDING,
         Binding("j,down", "scroll_down", "down", show=False),
         Binding("k,up", "scroll_up", "up", show=False),
         Binding("g,home", "top", "top", show=False),

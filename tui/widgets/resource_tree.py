@@ -92,7 +92,9 @@ class ResourceTree(ScrollView, can_focus=True):
         Binding("enter", "select", "open", show=False),
     ]
 
-    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    # No repaint of the whole widget when the cursor moves: watch_cursor
+    # redraws the two lines that changed (a scroll redraws what it shows).
+    cursor: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
 
     class Highlighted(Message):
         """The cursor moved to ``row``."""
