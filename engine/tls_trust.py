@@ -13,14 +13,17 @@ message.
 from __future__ import annotations
 
 import os
-import ssl
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitwave.engine.private_files import FILE_MODE
+
+if TYPE_CHECKING:
+    import ssl
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class TlsTrust:
         """A verifying client context trusting ``ca`` (and the system's CAs),
         presenting ``cert``/``key`` when given. ssl.SSLError for PEM text
         that is not a certificate or key."""
+        # ssl is imported here, not with the module: every `gitwave status`
+        # imports this module (the bucket source's types) and never needs it.
+        import ssl
+
         context = ssl.create_default_context()
         if self.ca:
             context.load_verify_locations(cadata=self.ca)

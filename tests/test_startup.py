@@ -229,6 +229,8 @@ NOT_FOR_A_LISTING = (
     "gitwave.engine.app_wait",
     "gitwave.engine.retry",
     "gitwave.engine.change_sleep",
+    # TLS for a source's certSecretRef is set up when a source is fetched.
+    "ssl",
 )
 
 
