@@ -166,22 +166,16 @@ class OciRegistry:
             config_doc["created"] = created
         config = json.dumps(config_doc, sort_keys=True).encode()
         config_digest = self.push_blob(name, config)
-        manifest = json.dumps(
+        return self._put_manifest(
+            name,
+            tag,
             {
                 "schemaVersion": 2,
                 "mediaType": OCI_MANIFEST,
                 "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config)},
                 "layers": [{"mediaType": OCI_LAYER, "digest": layer_digest, "size": len(layer)}],
             },
-            sort_keys=True,
-        ).encode()
-        self._request(
-            "PUT",
-            f"/v2/{name}/manifests/{tag}",
-            data=manifest,
-            headers={"Content-Type": OCI_MANIFEST},
         )
-        return _digest(manifest)
 
     def push_artifact(self, name: str, tag: str, files: dict[str, bytes]) -> str:
         """Push ``files`` as ``flux push artifact`` does (Flux's config and
@@ -191,7 +185,9 @@ class OciRegistry:
         layer_digest = self.push_blob(name, layer)
         config = b"{}"
         config_digest = self.push_blob(name, config)
-        manifest = json.dumps(
+        return self._put_manifest(
+            name,
+            tag,
             {
                 "schemaVersion": 2,
                 "mediaType": OCI_MANIFEST,
@@ -209,15 +205,7 @@ class OciRegistry:
                 ],
                 "annotations": {"org.opencontainers.image.revision": tag},
             },
-            sort_keys=True,
-        ).encode()
-        self._request(
-            "PUT",
-            f"/v2/{name}/manifests/{tag}",
-            data=manifest,
-            headers={"Content-Type": OCI_MANIFEST},
         )
-        return _digest(manifest)
 
     def push_file(self, name: str, tag: str, title: str, data: bytes, media_type: str) -> str:
         """Push ``data`` as the one layer (``media_type``, titled ``title`` as
@@ -225,7 +213,9 @@ class OciRegistry:
         layer_digest = self.push_blob(name, data)
         config = b"{}"
         config_digest = self.push_blob(name, config)
-        manifest = json.dumps(
+        return self._put_manifest(
+            name,
+            tag,
             {
                 "schemaVersion": 2,
                 "mediaType": OCI_MANIFEST,
@@ -243,8 +233,11 @@ class OciRegistry:
                     }
                 ],
             },
-            sort_keys=True,
-        ).encode()
+        )
+
+    def _put_manifest(self, name: str, tag: str, document: dict[str, object]) -> str:
+        """PUT ``document`` as the OCI manifest of ``name:tag``; return its digest."""
+        manifest = json.dumps(document, sort_keys=True).encode()
         self._request(
             "PUT",
             f"/v2/{name}/manifests/{tag}",

@@ -1,8 +1,11 @@
 """What the CLI tests share: running ``gitwave`` in-process as a user would
-type it, a sandbox state of the test's own, and committing a test repository."""
+type it, a sandbox state of the test's own, committing a test repository, and
+an S3 endpoint (moto as a server on 127.0.0.1) for Bucket sources."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import git
@@ -40,3 +43,17 @@ def commit(root: Path, message: str = "change", *, initial_branch: str = "") -> 
     author = git.Actor("Test", "test@example.com")
     repo.index.commit(message, author=author, committer=author)
     repo.close()
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[str]:
+    """moto's S3 API as a real HTTP server on 127.0.0.1; yields ``host:port``."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"{host}:{port}"
+    finally:
+        server.stop()

@@ -17,9 +17,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from tests.tui.cli_support import commit, run, sandbox_state
+from tests.tui.cli_support import commit, run, s3_server, sandbox_state
 
 ACCESS_KEY = "bucket-access-Hk27"
 SECRET_KEY = "bucket-secret-Wq83-distinct"  # grepped for in every output
@@ -32,13 +31,8 @@ def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"{host}:{port}"
-    finally:
-        server.stop()
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 def s3(endpoint: str) -> Any:

@@ -19,9 +19,8 @@ from typing import Any
 import boto3
 import git
 import pytest
-from moto.server import ThreadedMotoServer
 
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import run, s3_server, sandbox_state
 from tests.tui.test_cli_bootstrap import everything_live, make_repo
 
 ACCESS_KEY = "nested-access-Pq41"
@@ -35,13 +34,8 @@ def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"{host}:{port}"
-    finally:
-        server.stop()
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
