@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gitwave.engine.fieldpath import get_field
+from gitwave.engine.api import get_field
 from gitwave.engine.model import ResourceKey
 
 __all__ = ["secret_key_of"]
