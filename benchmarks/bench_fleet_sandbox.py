@@ -213,9 +213,9 @@ def profile(work: Path, count: int, *, argo: bool) -> None:
     profiler sees one thread): the CLI's context, each app synced in turn."""
     from gitwave.engine import operations
     from gitwave.engine.source import opened_once
+    from gitwave.tui.cli.app_listing import chosen_apps
     from gitwave.tui.cli.context import context_from_args
     from gitwave.tui.cli.parser import build_parser
-    from gitwave.tui.cli.verbs_app import chosen_apps
 
     warmup = generate(work / "warm-up", 20, argo=argo, prefix="warm")
     where = generate(work / "profiled", count, argo=argo, prefix="p")

@@ -25,9 +25,9 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from gitwave.compositions.connection import secret_key_of
 from gitwave.compositions.kinds import DEFINING_KINDS
 from gitwave.compositions.model import ANNOTATION_COMPOSITE, Composed, CompositeNode
+from gitwave.compositions.secret_ref import secret_key_of
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.model import Dependency, DependencyReason, Live, Resource, ResourceKey
 

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gitwave.compositions.functions import FunctionError
+from gitwave.compositions.secret_ref import secret_key_of
 from gitwave.compositions.values import to_json
 from gitwave.engine.api import MISSING_FIELD, get_field
 from gitwave.engine.model import Manifest, ResourceKey
@@ -87,19 +88,6 @@ def value_bytes(value: Any) -> bytes:
     if isinstance(value, str):
         return value.encode()
     return to_json(value).encode()
-
-
-def secret_key_of(manifest: Mapping[str, Any]) -> ResourceKey | None:
-    """The Secret a managed resource writes its connection details to
-    (``spec.writeConnectionSecretToRef``), or None when it writes none."""
-    ref = get_field(manifest, "spec.writeConnectionSecretToRef")
-    if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str) or not ref["name"]:
-        return None
-    namespace = ref.get("namespace")
-    if not isinstance(namespace, str) or not namespace:
-        namespace = get_field(manifest, "metadata.namespace")
-        namespace = namespace if isinstance(namespace, str) else ""
-    return ResourceKey("", "Secret", namespace, ref["name"])
 
 
 def secret_data(secret: Manifest | None) -> dict[str, bytes]:

@@ -7,10 +7,12 @@ import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitwave.compositions.connection import ConnectionDetails
 from gitwave.engine.model import Dependency, Health, HealthCode, Resource, ResourceKey, SourceRef
+
+if TYPE_CHECKING:
+    from gitwave.compositions.connection import ConnectionDetails
 
 __all__ = [
     "ANNOTATION_COMPOSITE",
@@ -102,7 +104,7 @@ class CompositeStatus:
     ready: bool
     resources: tuple[ComposedReadiness, ...]
     fields: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    connection_details: ConnectionDetails = field(default_factory=ConnectionDetails)
+    connection_details: ConnectionDetails = field(default_factory=lambda: _no_details())
     warnings: tuple[str, ...] = ()
     observed: bool = True
 
@@ -216,3 +218,11 @@ class Composed:
     @functools.cached_property
     def _owners(self) -> Mapping[ResourceKey, CompositeNode]:
         return {key: c for c in self.composites for key in c.composed}
+
+
+def _no_details() -> ConnectionDetails:
+    # Imported here: a render with no composite (most apps) has no CompositeStatus,
+    # and ``Composed`` must not import the connection details and functions for it.
+    from gitwave.compositions.connection import ConnectionDetails
+
+    return ConnectionDetails()

@@ -23,27 +23,16 @@ so a resolved manifest is never resolved twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitwave.compositions.connection import (
-    ANNOTATION_CONNECTION_DETAILS,
-    SECRET_REFERENCE_SUFFIX,
-    fill_connection_details,
-)
-from gitwave.compositions.expressions import (
-    Expression,
-    ExpressionError,
-    Template,
-    escape_value,
-    evaluate,
-    interpolate,
-    iter_strings,
-    parse_template,
-    render,
-)
-from gitwave.compositions.values import copy_json
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.model import Manifest, Resource, ResourceKey
+
+# The expression language and the connection details are imported by what
+# evaluates them (resolve, bind): ``references`` of an object with none, asked
+# of every object of every app, needs neither.
+if TYPE_CHECKING:
+    from gitwave.compositions.expressions import Expression, Template
 
 __all__ = [
     "ANNOTATION_REFERENCES",
@@ -131,6 +120,13 @@ def resolve(resource: Resource, *, lookup: Callable[[ResourceKey], Manifest | No
     refs = references(resource)
     if not refs:
         return resource
+    from gitwave.compositions.expressions import (
+        ExpressionError,
+        evaluate,
+        iter_strings,
+        parse_template,
+    )
+
     manifest = _copy_without_annotation(resource.manifest)
     live: dict[str, Manifest] = {}
     for container, slot, text in list(iter_strings(manifest)):
@@ -182,6 +178,12 @@ def _fill_connection_details(
     lookup: Callable[[ResourceKey], Manifest | None],
 ) -> None:
     """A composite's connection Secret: its ``data`` from the live objects it reads."""
+    from gitwave.compositions.connection import (
+        ANNOTATION_CONNECTION_DETAILS,
+        SECRET_REFERENCE_SUFFIX,
+        fill_connection_details,
+    )
+
     live: dict[str, Manifest] = {}
     while True:
         try:
@@ -210,6 +212,8 @@ def _fill_connection_details(
 
 
 def _copy_without_annotation(manifest: Manifest) -> Manifest:
+    from gitwave.compositions.values import copy_json
+
     copy: Manifest = copy_json(manifest)
     annotations = copy.get("metadata", {}).get("annotations")
     if isinstance(annotations, dict):
@@ -223,6 +227,8 @@ def _culprit(
     template: Template, live: Mapping[str, Any], refs: Mapping[str, ResourceKey]
 ) -> tuple[str, ResourceKey | None]:
     """The first expression of ``template`` that cannot be evaluated yet."""
+    from gitwave.compositions.expressions import ExpressionError
+
     for expression in template.expressions:
         try:
             expression.run(live)
@@ -262,6 +268,16 @@ def bind(
     expression) for an unknown name, a reference to the resource itself, an
     expression mixing the composite with a late id, or one that fails.
     """
+    from gitwave.compositions.expressions import (
+        Expression,
+        ExpressionError,
+        escape_value,
+        interpolate,
+        iter_strings,
+        parse_template,
+        render,
+    )
+
     late = frozenset(late)
     pending: list[tuple[Any, Any, tuple[str | Expression, ...] | None, Any]] = []
     late_ids: set[str] = set()
@@ -306,6 +322,8 @@ def bind(
 
 
 def _run_known(expression: Expression, known: Mapping[str, Any], subject: str) -> Any:
+    from gitwave.compositions.expressions import ExpressionError
+
     try:
         return expression.run(known)
     except (KeyError, IndexError) as err:

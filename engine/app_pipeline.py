@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from gitwave.compositions import Composed, PendingReference, compose, references, resolve
-from gitwave.compositions.connection import secret_key_of
+from gitwave.compositions.secret_ref import secret_key_of
 from gitwave.engine import plan_memo
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.decryption_keys import render_for

@@ -71,6 +71,7 @@ from gitwave.engine.source_git import (
     materialise,
     remote_urls,
     rev_parse,
+    tops_remembered,
     work_tree_at,
 )
 from gitwave.engine.source_url import (
@@ -203,7 +204,8 @@ def opened_once() -> Iterator[None]:
     checkout's tamper check) once, not a thousand times."""
     token = _OPENED.set(_Opened())
     try:
-        yield
+        with tops_remembered():  # and where each directory's work tree top is
+            yield
     finally:
         _OPENED.reset(token)
 

@@ -4,7 +4,8 @@ directory of the cache.
 
 The engine never imports a cloud SDK: the S3 calls go through a
 ``BucketReader`` (two methods) that the command line registers
-(``register_bucket_reader``; the boto3 one is ``providers/aws/bucket_source``).
+(``register_bucket_reader``, kept in ``engine/bucket_readers``; the boto3 one is
+``providers/aws/bucket_source``).
 Object keys come from an untrusted store: a key that is absolute, holds ``..``,
 ``.``, an empty segment, a backslash or a NUL is refused, naming the Bucket and
 the key, and nothing is written. The directory is named by a digest of the
@@ -19,11 +20,12 @@ import fnmatch
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from gitwave.engine.bucket_readers import bucket_reader_factory, register_bucket_reader
 from gitwave.engine.errors import SourceError
 from gitwave.engine.tls_trust import TlsTrust
 
@@ -79,24 +81,17 @@ class FetchedBucket:
     revision: str
 
 
-_readers: list[Callable[[], BucketReader]] = []
-
-
-def register_bucket_reader(factory: Callable[[], BucketReader]) -> None:
-    """Make ``factory()`` the reader of Bucket sources (a later one replaces it)."""
-    _readers[:] = [factory]
-
-
 def fetch_bucket(ref: BucketRef, *, cache_dir: Path) -> FetchedBucket:
     """``ref``'s objects in a directory under ``cache_dir`` (nothing downloaded
     when the listing is unchanged). SourceError naming the subject and endpoint
     when the bucket cannot be read or a key is unsafe."""
-    if not _readers:
+    factory = bucket_reader_factory()
+    if factory is None:
         raise SourceError(
             f"{ref.subject}: no S3 client is available to read {ref.endpoint}",
             hint="Bucket sources are read by the gitwave command line",
         )
-    reader = _readers[0]()
+    reader = factory()
     listed = reader.list_objects(ref)
     wanted = _wanted(ref, listed)
     revision = _revision(wanted)

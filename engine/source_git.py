@@ -10,7 +10,9 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,10 +35,45 @@ SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,39}")
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
 
 
+# Within ``tops_remembered`` (``source.opened_once``: one snapshot of each
+# repository per command), a directory's work tree top is asked of Git once:
+# loading the apps, opening the source and reading the holder's remotes and
+# branch asked it four times of the same directory (three `git` processes
+# more for every `gitwave status`).
+_TOPS: ContextVar[dict[Path, str | None] | None] = ContextVar("gitwave_git_tops", default=None)
+
+
+@contextmanager
+def tops_remembered() -> Iterator[None]:
+    """Within the block, ``git rev-parse --show-toplevel`` of a directory runs once."""
+    token = _TOPS.set({})
+    try:
+        yield
+    finally:
+        _TOPS.reset(token)
+
+
+def _bare_and_top(directory: Path) -> str | None:
+    """What ``git rev-parse --is-bare-repository --show-toplevel`` prints in
+    ``directory`` (an absolute, resolved path); None when it fails."""
+    tops = _TOPS.get()
+    if tops is not None and directory in tops:
+        return tops[directory]
+    found = _git_out(directory, "rev-parse", "--is-bare-repository", "--show-toplevel")
+    if tops is not None:
+        tops[directory] = found
+        lines = (found or "").splitlines()
+        if len(lines) == 2 and lines[0] == "false" and lines[1]:
+            # The top of a work tree answers the same of itself (the loader
+            # asks a directory in it, then opens the top).
+            tops.setdefault(Path(lines[1]).resolve(), found)
+    return found
+
+
 def find_repo_root(path: Path) -> Path | None:
     """The top of the Git work tree holding ``path``, or None outside any (or in a bare repo)."""
     if path.is_dir():
-        found = _git_out(path.resolve(), "rev-parse", "--is-bare-repository", "--show-toplevel")
+        found = _bare_and_top(path.resolve())
         lines = (found or "").splitlines()
         if len(lines) == 2 and lines[0] == "false" and lines[1]:
             return Path(lines[1]).resolve()  # the common case, without importing GitPython
@@ -95,8 +132,8 @@ def _work_tree_top(root: Path) -> Path | None:
     if not root.is_dir():
         return None
     target = root.resolve()
-    top = _git_out(target, "rev-parse", "--show-toplevel")
-    if top is None or Path(top.strip()).resolve() != target:
+    lines = (_bare_and_top(target) or "").splitlines()
+    if len(lines) != 2 or not lines[1] or Path(lines[1]).resolve() != target:
         return None
     return target
 
@@ -176,7 +213,7 @@ def work_tree_at(directory: Path) -> WorkTree | None:
     no GitPython to import); None for anything else (not a repository, a bare
     one, inside ``.git``, a repository git refuses): the caller asks GitPython,
     which answers those as it always did."""
-    found = _git_out(directory, "rev-parse", "--is-bare-repository", "--show-toplevel")
+    found = _bare_and_top(directory)
     if found is None:
         return None
     lines = found.splitlines()

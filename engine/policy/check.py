@@ -16,15 +16,18 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.mask import redact, secret_values
 from gitwave.engine.model import Manifest, Resource, ResourceKey
-from gitwave.engine.policy import rego, vap
+from gitwave.engine.policy import rego
 from gitwave.engine.policy.model import Action, Check, Finding, PolicyLoadError
-from gitwave.engine.policy.vap_match import Request, guess_resource
+from gitwave.engine.policy.vap_kinds import is_policy
 from gitwave.engine.scope import is_cluster_scoped, scopes_from_crds
+
+if TYPE_CHECKING:
+    from gitwave.engine.policy import vap
 
 PROVENANCE = "gitwave.dev/provenance"
 PLAINTEXT_HINT = (
@@ -72,7 +75,7 @@ def load_policy_dirs(dirs: Iterable[str]) -> PolicySet:
             for value, line in documents:
                 if not isinstance(value, dict) or "kind" not in value:
                     continue
-                if vap.is_policy(value):
+                if is_policy(value):
                     admission.append((value, f"{path}:{line}"))
                 else:
                     params.append(value)
@@ -111,9 +114,9 @@ def check(
     that cannot run."""
     objects = list(given.objects)
     admission = list(policies.admission) + [
-        (r.manifest, given.where(r)) for r in objects if vap.is_policy(r.manifest)
+        (r.manifest, given.where(r)) for r in objects if is_policy(r.manifest)
     ]
-    policy_list, bindings = vap.split(admission)
+    policy_list, bindings = _split(admission)
     plurals = _plurals(objects)
     crd_scopes = scopes_from_crds(r.manifest for r in objects)
     namespaces = {r.key.name: r.manifest for r in objects if r.key.kind == "Namespace"}
@@ -138,6 +141,9 @@ def check(
         masked = secret_values(resource.manifest) if resource.is_secret else ()
         found: list[Finding] = []
         if bindings:  # the target is asked only when a policy may read it
+            from gitwave.engine.policy import vap
+            from gitwave.engine.policy.vap_match import Request, guess_resource
+
             old = live(key)
             namespace_object = None
             if key.namespace:
@@ -178,6 +184,18 @@ def check(
             )
         findings += [_redacted(f, masked) for f in found]
     return findings
+
+
+def _split(
+    admission: Sequence[tuple[Manifest, str]],
+) -> tuple[list[vap.Policy], list[vap.Binding]]:
+    """The policies and bindings of ``admission``; the CEL admission engine
+    (``vap``) is imported only when there are some (most apps hold none)."""
+    if not admission:
+        return [], []
+    from gitwave.engine.policy import vap
+
+    return vap.split(admission)
 
 
 def _redacted(finding: Finding, secrets: Sequence[str]) -> Finding:

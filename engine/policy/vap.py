@@ -20,11 +20,8 @@ from typing import Any
 from gitwave.engine.model import Manifest
 from gitwave.engine.policy.cel_env import CelError, Scope
 from gitwave.engine.policy.model import Action, Check, Finding
+from gitwave.engine.policy.vap_kinds import BINDING_KIND, GROUP, POLICY_KIND, is_policy
 from gitwave.engine.policy.vap_match import Request, resources_match, selector_matches
-
-GROUP = "admissionregistration.k8s.io"
-POLICY_KIND = "ValidatingAdmissionPolicy"
-BINDING_KIND = "ValidatingAdmissionPolicyBinding"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +46,6 @@ class Binding:
             except ValueError:
                 continue
         return tuple(found) or (Action.DENY,)
-
-
-def is_policy(manifest: Manifest) -> bool:
-    return str(manifest.get("apiVersion", "")).startswith(GROUP + "/") and manifest.get("kind") in (
-        POLICY_KIND,
-        BINDING_KIND,
-    )
 
 
 def _name(manifest: Manifest) -> str:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import configparser
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +37,8 @@ class AwsCredentials:
 
         Raises ValidationError naming ``where`` when the profile or a key is missing.
         """
+        import configparser  # a Crossplane credentials Secret is rare: not at every start
+
         parser = configparser.ConfigParser()
         try:
             parser.read_string(text)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.api import clone
 from gitwave.engine.errors import FieldConflictError, ProviderError
@@ -33,7 +33,6 @@ from gitwave.engine.model import (
 
 from .analysis import Fetch, http_get
 from .controllers import Rollout, StatusContext, controller_for
-from .controllers.rollouts import Moment, run_analysis
 from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
 from .fields import apply_as, apply_conflicts, dotted, touch, update_as, without_nulls
 from .finalizers import (
@@ -48,6 +47,9 @@ from .schema import Row
 from .sealed import SealedSecretController, is_sealed_secret
 from .store import Store, candidate_values
 from .validation import Validation
+
+if TYPE_CHECKING:
+    from .controllers.rollouts import Moment
 
 GITWAVE_MANAGER = "gitwave"
 CONTROLLER_MANAGER = "sandbox-controller"
@@ -250,6 +252,8 @@ class Lifecycle:
         return ChangeSetEntry(key, ChangeAction.CONFIGURED, live=saved.live())
 
     def _moment(self, now: float, ready_at: float | None) -> Moment:
+        from .controllers.rollouts import Moment, run_analysis  # only a Rollout steps
+
         def analysis(obj: Manifest, step: Any) -> Any:
             def lookup(key: ResourceKey) -> Manifest | None:
                 row = self._store.get(key)

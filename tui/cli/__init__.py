@@ -66,11 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # them over and over was a quarter of the command's CPU. Cycles are still
     # collected, less often (long-running verbs included).
     gc.set_threshold(50_000, 20, 100)
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Only the verb's own parser is built (the first word; the full one otherwise).
+    args = build_parser(words[0] if words else None).parse_args(words)
     # Imported once the verb is known, so `--help` and a bad flag answer at once.
+    from gitwave.engine.bucket_readers import register_bucket_reader
     from gitwave.engine.errors import GitwaveError
     from gitwave.engine.locks import name_process
-    from gitwave.engine.source_bucket import register_bucket_reader
     from gitwave.tui.cli.context import EXIT_BUG, EXIT_OK, EXIT_USAGE, context_from_args
 
     register_bucket_reader(_s3_bucket_reader)

@@ -31,10 +31,11 @@ from gitwave.engine.policy import Action, Check, CheckInput, Finding, check, loa
 from gitwave.engine.policy.field_lines import FileReader, field_line, reader_for
 from gitwave.engine.policy.gate import app_policy_dirs, lookups, target_version
 from gitwave.engine.validate import check_objects
+from gitwave.tui.cli.app_listing import chosen_apps, report_error
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_all
 from gitwave.tui.cli.output import dump
-from gitwave.tui.cli.verbs_app import chosen_apps, render_offline, report_error
+from gitwave.tui.cli.verbs_app import render_offline
 
 _XRD = ("apiextensions.crossplane.io", "CompositeResourceDefinition")
 _MACHINERY = frozenset({"apiextensions.crossplane.io", "kro.run"})

@@ -16,9 +16,10 @@ from typing import Any
 from gitwave.engine import operations, rollouts
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.router import ProviderRouter
+from gitwave.tui.cli.app_listing import report_error
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.output import dump, table
-from gitwave.tui.cli.verbs_app import fail_unknown_app, report_error
+from gitwave.tui.cli.verbs_app import fail_unknown_app
 
 
 def view_dict(view: rollouts.RolloutView) -> dict[str, Any]:

@@ -21,9 +21,9 @@ from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.render import Rendered
 from gitwave.engine.source import opened_once, redact_url
 from gitwave.engine.store import SyncRecord
+from gitwave.tui.cli.app_listing import app_title, chosen_apps, error_dict, report_error
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import dump, rfc3339, short, table
-from gitwave.tui.cli.verbs_app import app_title, chosen_apps, error_dict, report_error
 from gitwave.tui.formatting import age, revision_text
 
 

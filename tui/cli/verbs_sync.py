@@ -31,6 +31,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import INTERRUPTED
 from gitwave.engine.sync import SyncResult
+from gitwave.tui.cli.app_listing import app_title, chosen_apps, report_error
 from gitwave.tui.cli.app_or_path import remember_found
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
@@ -45,14 +46,7 @@ from gitwave.tui.cli.output import (
 )
 from gitwave.tui.cli.signals import interrupt_on_signals
 from gitwave.tui.cli.sync_stream import Board, SyncStream, stream_console
-from gitwave.tui.cli.verbs_app import (
-    _both,
-    _lock_notices,
-    app_title,
-    chosen_apps,
-    destination_text,
-    report_error,
-)
+from gitwave.tui.cli.verbs_app import _both, _lock_notices, destination_text
 
 
 def targets_for(ctx: Context, app: AppSpec) -> ProviderRouter:

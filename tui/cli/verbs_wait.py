@@ -16,10 +16,10 @@ from gitwave.engine import operations
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.sync_request import DEFAULT_WAVE_TIMEOUT_S
+from gitwave.tui.cli.app_listing import chosen_apps, error_dict, report_error
 from gitwave.tui.cli.app_or_path import known_location
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import dump
-from gitwave.tui.cli.verbs_app import chosen_apps, error_dict, report_error
 
 
 def _is_location(text: str) -> bool:

@@ -18,10 +18,10 @@ from gitwave.engine import operations
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.why import Chain, blocking_chain, blocking_chains, since_created
+from gitwave.tui.cli.app_listing import app_title, chosen_apps, error_dict, report_error
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.kind_aliases import parse_kind_name
 from gitwave.tui.cli.output import dump
-from gitwave.tui.cli.verbs_app import app_title, chosen_apps, error_dict, report_error
 
 
 def cmd_why(ctx: Context) -> int:

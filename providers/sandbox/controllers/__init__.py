@@ -16,7 +16,7 @@ One module per family of kinds (``workloads``, ``pods``, ``cluster``), each
 registering its controllers in ``base``'s registry when imported.
 """
 
-from . import cluster, pods, rollouts, workloads  # noqa: F401  (importing them registers their controllers)
+from . import cluster, pods, workloads  # noqa: F401  (importing them registers their controllers)
 from .base import (
     FAIL_ANNOTATION,
     HOST_IP,
@@ -26,8 +26,12 @@ from .base import (
     StatusContext,
     controller_for,
     pod_template_hash,
+    register_later,
     safe_hash,
 )
+
+# Argo Rollouts' controller loads with the first Rollout met: few apps hold one.
+register_later("argoproj.io", "Rollout", f"{__name__}.rollouts")
 
 __all__ = [
     "FAIL_ANNOTATION",

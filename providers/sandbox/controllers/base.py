@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,10 +59,23 @@ class Controller:
 
 
 _CONTROLLERS: dict[tuple[str, str], Controller] = {}
+# Kinds whose controller module is imported when an object of theirs is first
+# met (``register_later``): a kind few apps hold needs not load with the sandbox.
+_LATER: dict[tuple[str, str], str] = {}
 
 
 def controller_for(group: str, kind: str) -> Controller | None:
-    return _CONTROLLERS.get((group, kind))
+    found = _CONTROLLERS.get((group, kind))
+    if found is None and (group, kind) in _LATER:
+        importlib.import_module(_LATER[(group, kind)])  # registers its controller
+        found = _CONTROLLERS.get((group, kind))
+    return found
+
+
+def register_later(group: str, kind: str, module: str) -> None:
+    """``module`` registers the controller of ``group``/``kind`` when imported;
+    it is imported by the first ``controller_for`` of that kind."""
+    _LATER[(group, kind)] = module
 
 
 def register(
