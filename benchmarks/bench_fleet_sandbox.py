@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_fleet_sandbox.py                 # 100 and 1000 apps
     .venv/bin/python benchmarks/bench_fleet_sandbox.py --apps 200 --concurrent 1,4
     .venv/bin/python benchmarks/bench_fleet_sandbox.py --profile 200   # cProfile, top 30
+    .venv/bin/python benchmarks/bench_fleet_sandbox.py --apps 500 --warm-only  # no cold process
 
 One Git repository holds N apps in Flux's benchmark shape, each a
 ServiceAccount, a ConfigMap, a Service and a Deployment scaled to 0, and one
@@ -253,6 +254,7 @@ def main() -> None:
     parser.add_argument("--concurrent", default="4", help="--concurrent values (comma-separated)")
     parser.add_argument("--argo", action="store_true", help="Argo CD Applications, not Flux")
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile a warm sync of N")
+    parser.add_argument("--warm-only", action="store_true", help="skip the cold process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
@@ -265,14 +267,19 @@ def main() -> None:
             where = generate(work / f"repo-{count}", count, argo=args.argo)
             for concurrent in (int(c) for c in args.concurrent.split(",")):
                 row: dict[str, Any] = {"apps": count, "concurrent": concurrent}
-                row["cold"] = cold(work, where, count, concurrent)
+                if not args.warm_only:
+                    row["cold"] = cold(work, where, count, concurrent)
                 row["warm"] = warm(work, count, concurrent, argo=args.argo)
                 rows.append(row)
                 if not args.json:
+                    cold_text = (
+                        ""
+                        if args.warm_only
+                        else f"cold {row['cold']['seconds']:.1f}s (peak RSS "
+                        f"{row['cold']['peak_rss_mib']:.0f} MiB); "
+                    )
                     print(
-                        f"{count:5d} apps, --concurrent {concurrent}: cold "
-                        f"{row['cold']['seconds']:.1f}s (peak RSS "
-                        f"{row['cold']['peak_rss_mib']:.0f} MiB); warm "
+                        f"{count:5d} apps, --concurrent {concurrent}: {cold_text}warm "
                         f"{row['warm']['seconds']:.1f}s = "
                         f"{row['warm']['per_app_ms']:.1f} ms per app "
                         f"({row['warm']['cpu_per_app_ms']:.1f} ms CPU)",

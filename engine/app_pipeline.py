@@ -306,13 +306,10 @@ def value_comparers(graph: ResourceGraph, targets: ProviderRouter) -> dict[Resou
     """Each desired object's target comparison, where its target offers one
     (values the target's API normalises are no drift)."""
     found: dict[ResourceKey, SameValue] = {}
-    comparing: dict[int, bool] = {}  # a Protocol isinstance check is slow; once per provider
     for key, resource in graph.resources.items():
         provider = targets.for_resource(resource)
-        offers = comparing.get(id(provider))
-        if offers is None:
-            offers = comparing[id(provider)] = isinstance(provider, ValueComparer)
-        if offers:
+        # A Protocol isinstance check is slow: the router answers it once per provider.
+        if targets.offers(provider, ValueComparer):
             same = cast(ValueComparer, provider).value_comparer(resource)
             if same is not None:
                 found[key] = same

@@ -227,13 +227,10 @@ def observe_all(
     result: dict[ResourceKey, Live | None] = {}
     singles: list[Resource] = []
     bulk: dict[int, tuple[BulkReader, list[ResourceKey]]] = {}
-    is_bulk: dict[int, bool] = {}  # a Protocol isinstance check is slow; once per provider
     for resource in items:
         provider = targets.for_resource(resource)
-        bulk_reader = is_bulk.get(id(provider))
-        if bulk_reader is None:
-            bulk_reader = is_bulk[id(provider)] = isinstance(provider, BulkReader)
-        if bulk_reader:
+        # A Protocol isinstance check is slow: the router answers it once per provider.
+        if targets.offers(provider, BulkReader):
             bulk.setdefault(id(provider), (cast(BulkReader, provider), []))[1].append(resource.key)
         else:
             singles.append(resource)

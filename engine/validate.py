@@ -224,7 +224,6 @@ class _Checker:
         self._targets = targets
         self._served: dict[tuple[str, str], bool | None] = {}
         self._target_crds: dict[tuple[str, str], CrdVersions] = {}
-        self._admits: dict[int, bool] = {}
 
     def check(self, resource: Resource) -> Problem | None:
         if references(resource):
@@ -236,10 +235,8 @@ class _Checker:
 
     def _admission(self, resource: Resource) -> Problem | None:
         provider = self._targets.for_resource(resource)
-        admits = self._admits.get(id(provider))
-        if admits is None:  # a Protocol isinstance check is slow: once per provider
-            admits = self._admits[id(provider)] = isinstance(provider, ObjectAdmission)
-        if not admits:
+        # A Protocol isinstance check is slow: the router answers it once per provider.
+        if not self._targets.offers(provider, ObjectAdmission):
             return None
         refusal = cast(ObjectAdmission, provider).refusal(resource)
         if refusal is None:
@@ -290,7 +287,9 @@ class _Checker:
         if asked not in self._served:
             provider = self._targets.for_resource(resource)
             self._served[asked] = (
-                provider.serves(*asked) if isinstance(provider, KindCatalog) else None
+                cast(KindCatalog, provider).serves(*asked)
+                if self._targets.offers(provider, KindCatalog)
+                else None
             )
         return self._served[asked]
 

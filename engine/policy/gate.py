@@ -10,6 +10,7 @@ as for every refused operation); Warn and Audit findings ride on the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.apps import AppSpec
@@ -86,8 +87,8 @@ def target_version(targets: ProviderRouter, asked: str | None) -> str | None:
         return asked
     try:
         provider = targets.for_kind("v1", "Namespace")
-        if isinstance(provider, ServerVersion):
-            version = provider.kubernetes_version()
+        if targets.offers(provider, ServerVersion):  # asked once per provider
+            version = cast(ServerVersion, provider).kubernetes_version()
             return version if version in schema_versions() else None
     except (GitwaveError, ValueError, AttributeError):
         return None  # an unreachable target: the plan reports that itself

@@ -1,6 +1,7 @@
 """The reconcile loop (``gitwave run``, the TUI's live view): keeps every app at
 what Git says until stopped. ``loop.Reconciler`` is the entry; ``decide`` holds
-what it does with a planned app, ``pins`` rollback pins and auto-rollback,
+what it does with a planned app, ``polling`` when it looks at Git and the
+targets, ``pins`` rollback pins and auto-rollback,
 ``feeds`` the targets' change feeds, ``state`` its values, ``metrics`` its
 Prometheus metrics."""
 

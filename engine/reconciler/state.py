@@ -113,7 +113,7 @@ class AppRun:
 class LoopCore:
     """What the parts of ``Reconciler`` share: its collaborators, the per-app
     runs, and how it reports. ``Decisions`` and ``PinsAndRollbacks`` build on
-    it; ``Reconciler`` (``engine.reconciler.loop``) sets it up."""
+    it, as does ``Polling``; ``Reconciler`` (``engine.reconciler.loop``) sets it up."""
 
     location: str
     targets: ProviderRouter  # the current target
