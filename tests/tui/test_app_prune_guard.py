@@ -8,10 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.operations import sync_app
+from gitwave.tui.app import GitwaveApp
 from gitwave.tui.screens.application import ApplicationScreen
+from gitwave.tui.screens.modals import SyncOptionsScreen
 from gitwave.tui.screens.typed_confirm import TypedConfirmScreen
 from tests.tui.test_app_support import (
     SIZE,
@@ -29,6 +32,14 @@ pytestmark = pytest.mark.anyio
 
 DEPLOYMENT = ResourceKey("apps", "Deployment", "guestbook", "guestbook-ui")
 SERVICE = ResourceKey("", "Service", "guestbook", "guestbook-ui")
+
+
+async def open_sync_options_with_prune(pilot: Pilot[None], app: GitwaveApp) -> None:
+    """S, then p and enter once the options are drawn: on a loaded machine the
+    dialog can come up after keys pressed at once, which would then miss it."""
+    await pilot.press("S")
+    await until(pilot, lambda: drawn(app, SyncOptionsScreen))
+    await pilot.press("p", "enter")
 
 
 @pytest.fixture
@@ -52,7 +63,7 @@ async def test_a_guarded_sync_needs_the_app_name_typed(env: Env) -> None:
         await until(pilot, lambda: screen.loads > 0, what="the app to load")
 
         # Escape: nothing synced.
-        await pilot.press("S", "p", "enter")
+        await open_sync_options_with_prune(pilot, app)
         await until(pilot, lambda: drawn(app, TypedConfirmScreen))
         text = screen_text(app)
         assert "The prune guard stops it." in text
@@ -62,7 +73,7 @@ async def test_a_guarded_sync_needs_the_app_name_typed(env: Env) -> None:
         await until(pilot, lambda: notified(app, "sync cancelled; nothing was applied or deleted"))
 
         # A stray y, enter, or a wrong name: still nothing synced.
-        await pilot.press("S", "p", "enter")
+        await open_sync_options_with_prune(pilot, app)
         await until(pilot, lambda: drawn(app, TypedConfirmScreen))
         await pilot.press("y", "enter")
         await until(pilot, lambda: "'y' is not 'guestbook': nothing synced" in screen_text(app))
