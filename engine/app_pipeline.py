@@ -25,7 +25,8 @@ from gitwave.engine.apps import AppSpec
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.diff import SameValue
 from gitwave.engine.errors import ValidationError
-from gitwave.engine.graph import ResourceGraph, build_graph
+from gitwave.engine.graph import ResourceGraph
+from gitwave.engine.graph_cache import cached_graph
 from gitwave.engine.ignore_annotation import with_annotation_pointers
 from gitwave.engine.model import Action, Live, Manifest, Owner, Plan, Resource, ResourceKey, Task
 from gitwave.engine.ownership import tracked_resource
@@ -180,7 +181,9 @@ def desired_of(resources: Sequence[Resource]) -> Desired:
     """Compose (XRs → managed resources) and build the dependency graph.
     Raises what ``compose`` and ``build_graph`` raise (bad composites, cycles)."""
     composed = compose(resources)
-    graph = build_graph(composed.resources, extra_edges=composed.edges)
+    # Kept across processes for big renders (``graph_cache``): the same input
+    # gives the same graph, read back instead of built.
+    graph = cached_graph(composed.resources, extra_edges=composed.edges)
     return Desired(tuple(resources), composed, graph)
 
 

@@ -150,11 +150,11 @@ class MemoStore:
 
 
 def _key_text(app: str, *more: str) -> str:
-    return repr((FORMAT, _code_identity(), app, *more))
+    return repr((FORMAT, code_identity(), app, *more))
 
 
 @functools.cache
-def _code_identity() -> tuple[int, ...]:
+def code_identity() -> tuple[int, ...]:
     """The mtimes of gitwave's modules: a plan's comparison is code (the diff,
     a target's comparison of values), so other code starts a new memo."""
     package = Path(__file__).resolve().parents[1]
