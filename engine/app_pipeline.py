@@ -285,7 +285,7 @@ def plan_resources(
             # (created by hand or by another app), so a retry can succeed.
             exc.retriable = True
         raise
-    if use_memo:
+    if use_memo and not _memo_unchanged(plan, known, before):
         memo.save(memo_name(app), memo_entries(plan, digests, live), before=before)
     return AppState(
         app=app,
@@ -298,6 +298,17 @@ def plan_resources(
         rendered=rendered,
         digests=MappingProxyType(digests),
     )
+
+
+def _memo_unchanged(plan: Plan, known: frozenset[ResourceKey], before: Mapping[str, Any]) -> bool:
+    """True when the plan found in sync exactly the objects the memo vouched
+    for, and the memo holds no others: ``memo_entries`` would give ``before``
+    back (each vouched entry is its two digests), so it is not built (it
+    names 10,000 keys as text)."""
+    if len(known) != len(before):
+        return False
+    in_sync = [task.key for task in plan.tasks() if task.action is Action.NONE]
+    return len(in_sync) == len(known) and known.issuperset(in_sync)
 
 
 def memo_name(app: AppSpec) -> str:
