@@ -26,7 +26,7 @@ from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.diff import SameValue
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import ResourceGraph
-from gitwave.engine.graph_cache import cached_graph
+from gitwave.engine.graph_cache import graph_files, keyed_graph
 from gitwave.engine.ignore_annotation import with_annotation_pointers
 from gitwave.engine.model import Action, Live, Manifest, Owner, Plan, Resource, ResourceKey, Task
 from gitwave.engine.ownership import tracked_resource
@@ -175,6 +175,8 @@ class Desired:
     resources: tuple[Resource, ...]
     composed: Composed
     graph: ResourceGraph
+    # The digest of the graph's input (``graph_cache``); "" when it has none.
+    key: str = ""
 
 
 def desired_of(resources: Sequence[Resource]) -> Desired:
@@ -183,8 +185,8 @@ def desired_of(resources: Sequence[Resource]) -> Desired:
     composed = compose(resources)
     # Kept across processes for big renders (``graph_cache``): the same input
     # gives the same graph, read back instead of built.
-    graph = cached_graph(composed.resources, extra_edges=composed.edges)
-    return Desired(tuple(resources), composed, graph)
+    graph, key = keyed_graph(composed.resources, extra_edges=composed.edges)
+    return Desired(tuple(resources), composed, graph, key)
 
 
 def plan_resources(
@@ -254,14 +256,7 @@ def plan_resources(
     # A small app's comparison takes milliseconds, and a fleet of small apps
     # would write a memo file each: big apps only.
     use_memo = len(graph.resources) >= plan_memo.MIN_OBJECTS
-    digests = (
-        {
-            key: desired_digest(resource, ignore=options.ignore.get(key, ()), owner=owner)
-            for key, resource in graph.resources.items()
-        }
-        if use_memo
-        else {}
-    )
+    digests = _desired_digests(desired, graph, options.ignore, owner) if use_memo else {}
     memo = memo_store()
     before = memo.load(memo_name(app)) if use_memo else {}
     known = plan_memo.in_sync(before, digests, live)
@@ -298,6 +293,36 @@ def plan_resources(
         rendered=rendered,
         digests=MappingProxyType(digests),
     )
+
+
+def _desired_digests(
+    desired: Desired,
+    graph: ResourceGraph,
+    ignore: Mapping[ResourceKey, tuple[str, ...]],
+    owner: Owner,
+) -> dict[ResourceKey, str]:
+    """Each object's ``desired_digest``; kept beside the render's graph
+    (``graph_cache``), whose key holds the manifests they hash, with the owner
+    and ignore rules: an unchanged render does not hash 10,000 objects again.
+    An object whose references were bound since (it is not the object the
+    graph was built from) is hashed anew."""
+    unbound = desired.graph.resources
+    files = graph_files()
+    key_text = ""
+    kept = None
+    if desired.key:
+        rules = sorted((str(k), list(v)) for k, v in ignore.items() if v)
+        key_text = repr(("digests", plan_memo.FORMAT, desired.key, owner.app, owner.source, rules))
+        kept = files.load_digests(key_text, len(graph.resources))
+    found: dict[ResourceKey, str] = {}
+    for position, (key, resource) in enumerate(graph.resources.items()):
+        if kept is not None and resource is unbound.get(key):
+            found[key] = kept[position]
+        else:
+            found[key] = desired_digest(resource, ignore=ignore.get(key, ()), owner=owner)
+    if kept is None and key_text:
+        files.save_digests(key_text, [found[key] for key in graph.resources])
+    return found
 
 
 def _memo_unchanged(plan: Plan, known: frozenset[ResourceKey], before: Mapping[str, Any]) -> bool:

@@ -21,6 +21,10 @@ object's ``NodeFacts``. An entry that is unsigned, from other code, or does not
 fit the objects given is a miss. Only renders of ``MIN_OBJECTS`` or more are
 kept; a build that raises (a cycle, a bad annotation) is never kept, so the
 error is raised again each time.
+
+Beside a graph, the plan memo's desired digests of its objects
+(``plan_memo.desired_digest``) are kept per owner and ignore rules, under the
+graph's digest: what they hash is part of the graph's input.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from gitwave.engine.model import (
 from gitwave.engine.plan_memo import code_identity
 from gitwave.engine.render.disk_cache import SignedFiles
 
-__all__ = ["GraphFiles", "cached_graph", "graph_files"]
+__all__ = ["GraphFiles", "cached_graph", "graph_files", "keyed_graph"]
 
 _log = logging.getLogger(__name__)
 
@@ -106,6 +110,21 @@ class GraphFiles(SignedFiles):
     def save(self, digest: str, resources: Sequence[Resource], graph: ResourceGraph) -> None:
         self.write(digest, {"key": digest, **_encode(graph, resources)})
 
+    def load_digests(self, key_text: str, count: int) -> list[str] | None:
+        """The ``count`` desired digests kept under ``key_text``, or None."""
+        document = self.read(key_text)
+        if not isinstance(document, dict) or document.get("key") != key_text:
+            return None
+        digests = document.get("digests")
+        if not isinstance(digests, list) or len(digests) != count:
+            return None
+        if not all(isinstance(d, str) for d in digests):
+            return None
+        return digests
+
+    def save_digests(self, key_text: str, digests: list[str]) -> None:
+        self.write(key_text, {"key": key_text, "digests": digests})
+
 
 def cached_graph(
     resources: Sequence[Resource], *, extra_edges: Iterable[Edge] = ()
@@ -113,19 +132,27 @@ def cached_graph(
     """``build_graph(resources, extra_edges=...)``, read back from the cache
     directory when an earlier process built it from the same input. Raises
     what ``build_graph`` raises."""
+    return keyed_graph(resources, extra_edges=extra_edges)[0]
+
+
+def keyed_graph(
+    resources: Sequence[Resource], *, extra_edges: Iterable[Edge] = ()
+) -> tuple[ResourceGraph, str]:
+    """``cached_graph``, and the digest of its input ("" when it has none:
+    too few objects, or values marshal cannot hold)."""
     edges = tuple(extra_edges)
     if len(resources) < MIN_OBJECTS:
-        return build_graph(resources, extra_edges=edges)
+        return build_graph(resources, extra_edges=edges), ""
     files = graph_files()
     digest = files.digest(resources, edges)
     if digest is not None:
         kept = files.load(digest, resources)
         if kept is not None:
-            return kept
+            return kept, digest
     graph = build_graph(resources, extra_edges=edges)
     if digest is not None:
         files.save(digest, resources, graph)
-    return graph
+    return graph, digest or ""
 
 
 def _key(key: ResourceKey) -> list[str]:
