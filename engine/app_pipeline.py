@@ -131,6 +131,8 @@ def _referenced_secrets(
 ) -> dict[ResourceKey, Live | None]:
     """The live connection Secrets that references of the graph read."""
     written = connection_secrets(graph)
+    if not written:  # most apps: no reference to look for
+        return {}
     wanted = {
         key
         for resource in graph.resources.values()
