@@ -318,12 +318,17 @@ def _desired_digests(
         kept = files.load_digests(key_text, len(graph.resources))
     found: dict[ResourceKey, str] = {}
     for position, (key, resource) in enumerate(graph.resources.items()):
-        if kept is not None and resource is unbound.get(key):
+        if kept is not None and kept[position] and resource is unbound.get(key):
             found[key] = kept[position]
         else:
             found[key] = desired_digest(resource, ignore=ignore.get(key, ()), owner=owner)
     if kept is None and key_text:
-        files.save_digests(key_text, [found[key] for key in graph.resources])
+        # Only digests of the objects as rendered: a bound object's digest would
+        # stand, in a process that cannot bind it, for the object unbound.
+        files.save_digests(
+            key_text,
+            [found[k] if r is unbound.get(k) else "" for k, r in graph.resources.items()],
+        )
     return found
 
 

@@ -210,3 +210,31 @@ def test_a_build_that_fails_is_never_kept() -> None:
 def test_small_renders_keep_no_file() -> None:
     cached_graph(_objects()[: MIN_OBJECTS - 1])
     assert not list(graph_files().root.glob("*.json"))
+
+
+def test_kept_desired_digests_are_of_the_objects_as_rendered() -> None:
+    # One process binds an object's ${…} reference (a new Resource in the graph);
+    # the next cannot (the referenced object is gone): the digest it reads back
+    # for that object must be the unbound object's, never the bound one's.
+    from gitwave.engine.app_pipeline import _desired_digests, desired_of
+    from gitwave.engine.model import Owner
+    from gitwave.engine.plan_memo import desired_digest
+
+    desired = desired_of(_objects())
+    assert desired.key, "a render this big has a graph key"
+    owner = Owner("demo", "src")
+    key = ResourceKey("", "ConfigMap", "app", "cfg-2")
+    unbound = desired.graph.resources[key]
+    bound = replace(unbound, manifest={**unbound.manifest, "data": {"endpoint": "db:5432"}})
+    bound_graph = replace(desired.graph, resources={**desired.graph.resources, key: bound})
+
+    first = _desired_digests(desired, bound_graph, {}, owner)
+    assert first[key] == desired_digest(bound, ignore=(), owner=owner)
+    later = _desired_digests(desired, desired.graph, {}, owner)
+    assert later[key] == desired_digest(unbound, ignore=(), owner=owner) != first[key]
+    other = ResourceKey("", "ConfigMap", "app", "cfg-3")
+    assert (
+        later[other]
+        == first[other]
+        == desired_digest(desired.graph.resources[other], ignore=(), owner=owner)
+    )
