@@ -12,9 +12,8 @@ only ever the graph of the same input.
 
 The digest is of ``marshal``'s bytes (version 0, whose bytes depend on the
 values only; the value can be read back from them, so equal bytes are equal
-values),
-hashed with BLAKE2b keyed by the cache directory's secret, so no file holds a
-plain digest of a Secret's values. Entries are signed JSON files
+values), hashed with BLAKE2b keyed by the cache directory's secret, so no
+file holds a plain digest of a Secret's values. Entries are signed JSON files
 (``SignedFiles``) in ``$GITWAVE_CACHE/graphs`` holding numbers and strings
 only: positions into the objects given, the stages, the edges and each
 object's ``NodeFacts``. An entry that is unsigned, from other code, or does not
