@@ -25,7 +25,8 @@ from gitwave.engine.apps import AppSpec
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.diff import SameValue
 from gitwave.engine.errors import ValidationError
-from gitwave.engine.graph import ResourceGraph, build_graph
+from gitwave.engine.graph import ResourceGraph
+from gitwave.engine.graph_cache import graph_files, keyed_graph
 from gitwave.engine.ignore_annotation import with_annotation_pointers
 from gitwave.engine.model import Action, Live, Manifest, Owner, Plan, Resource, ResourceKey, Task
 from gitwave.engine.ownership import tracked_resource
@@ -130,6 +131,8 @@ def _referenced_secrets(
 ) -> dict[ResourceKey, Live | None]:
     """The live connection Secrets that references of the graph read."""
     written = connection_secrets(graph)
+    if not written:  # most apps: no reference to look for
+        return {}
     wanted = {
         key
         for resource in graph.resources.values()
@@ -174,14 +177,18 @@ class Desired:
     resources: tuple[Resource, ...]
     composed: Composed
     graph: ResourceGraph
+    # The digest of the graph's input (``graph_cache``); "" when it has none.
+    key: str = ""
 
 
 def desired_of(resources: Sequence[Resource]) -> Desired:
     """Compose (XRs → managed resources) and build the dependency graph.
     Raises what ``compose`` and ``build_graph`` raise (bad composites, cycles)."""
     composed = compose(resources)
-    graph = build_graph(composed.resources, extra_edges=composed.edges)
-    return Desired(tuple(resources), composed, graph)
+    # Kept across processes for big renders (``graph_cache``): the same input
+    # gives the same graph, read back instead of built.
+    graph, key = keyed_graph(composed.resources, extra_edges=composed.edges)
+    return Desired(tuple(resources), composed, graph, key)
 
 
 def plan_resources(
@@ -251,14 +258,7 @@ def plan_resources(
     # A small app's comparison takes milliseconds, and a fleet of small apps
     # would write a memo file each: big apps only.
     use_memo = len(graph.resources) >= plan_memo.MIN_OBJECTS
-    digests = (
-        {
-            key: desired_digest(resource, ignore=options.ignore.get(key, ()), owner=owner)
-            for key, resource in graph.resources.items()
-        }
-        if use_memo
-        else {}
-    )
+    digests = _desired_digests(desired, graph, options.ignore, owner) if use_memo else {}
     memo = memo_store()
     before = memo.load(memo_name(app)) if use_memo else {}
     known = plan_memo.in_sync(before, digests, live)
@@ -282,7 +282,7 @@ def plan_resources(
             # (created by hand or by another app), so a retry can succeed.
             exc.retriable = True
         raise
-    if use_memo:
+    if use_memo and not _memo_unchanged(plan, known, before):
         memo.save(memo_name(app), memo_entries(plan, digests, live), before=before)
     return AppState(
         app=app,
@@ -295,6 +295,52 @@ def plan_resources(
         rendered=rendered,
         digests=MappingProxyType(digests),
     )
+
+
+def _desired_digests(
+    desired: Desired,
+    graph: ResourceGraph,
+    ignore: Mapping[ResourceKey, tuple[str, ...]],
+    owner: Owner,
+) -> dict[ResourceKey, str]:
+    """Each object's ``desired_digest``; kept beside the render's graph
+    (``graph_cache``), whose key holds the manifests they hash, with the owner
+    and ignore rules: an unchanged render does not hash 10,000 objects again.
+    An object whose references were bound since (it is not the object the
+    graph was built from) is hashed anew."""
+    unbound = desired.graph.resources
+    files = graph_files()
+    key_text = ""
+    kept = None
+    if desired.key:
+        rules = sorted((str(k), list(v)) for k, v in ignore.items() if v)
+        key_text = repr(("digests", plan_memo.FORMAT, desired.key, owner.app, owner.source, rules))
+        kept = files.load_digests(key_text, len(graph.resources))
+    found: dict[ResourceKey, str] = {}
+    for position, (key, resource) in enumerate(graph.resources.items()):
+        if kept is not None and kept[position] and resource is unbound.get(key):
+            found[key] = kept[position]
+        else:
+            found[key] = desired_digest(resource, ignore=ignore.get(key, ()), owner=owner)
+    if kept is None and key_text:
+        # Only digests of the objects as rendered: a bound object's digest would
+        # stand, in a process that cannot bind it, for the object unbound.
+        files.save_digests(
+            key_text,
+            [found[k] if r is unbound.get(k) else "" for k, r in graph.resources.items()],
+        )
+    return found
+
+
+def _memo_unchanged(plan: Plan, known: frozenset[ResourceKey], before: Mapping[str, Any]) -> bool:
+    """True when the plan found in sync exactly the objects the memo vouched
+    for, and the memo holds no others: ``memo_entries`` would give ``before``
+    back (each vouched entry is its two digests), so it is not built (it
+    names 10,000 keys as text)."""
+    if len(known) != len(before):
+        return False
+    in_sync = [task.key for task in plan.tasks() if task.action is Action.NONE]
+    return len(in_sync) == len(known) and known.issuperset(in_sync)
 
 
 def memo_name(app: AppSpec) -> str:

@@ -9,7 +9,7 @@ networkx is still imported where a cycle is named, which only an error does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 __all__ = ["Dag"]
@@ -42,6 +42,25 @@ class Dag(Generic[N]):
         self._succ = succ
         self._pred = pred
         self._edges = tuple((u, v) for u, after in succ.items() for v in after)
+
+    @classmethod
+    def of_positions(cls, nodes: Sequence[N], edges: Iterable[tuple[int, int]]) -> Dag[N]:
+        """The Dag of ``nodes`` (distinct) and edges given as positions into
+        them, none repeated, grouped by their first node in node order (as
+        ``edges`` lists them): a kept graph read back (``graph_cache``) without
+        hashing every node again. IndexError for a position out of range."""
+        after: list[list[int]] = [[] for _ in nodes]
+        before: list[list[int]] = [[] for _ in nodes]
+        pairs = []
+        for u, v in edges:
+            after[u].append(v)
+            before[v].append(u)
+            pairs.append((nodes[u], nodes[v]))
+        dag = cls.__new__(cls)
+        dag._succ = {node: [nodes[v] for v in after[i]] for i, node in enumerate(nodes)}
+        dag._pred = {node: [nodes[u] for u in before[i]] for i, node in enumerate(nodes)}
+        dag._edges = tuple(pairs)
+        return dag
 
     def __contains__(self, node: object) -> bool:
         return node in self._succ

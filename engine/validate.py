@@ -224,6 +224,7 @@ class _Checker:
         self._targets = targets
         self._served: dict[tuple[str, str], bool | None] = {}
         self._target_crds: dict[tuple[str, str], CrdVersions] = {}
+        self._builtin: dict[tuple[str, str], bool] = {}
 
     def check(self, resource: Resource) -> Problem | None:
         if references(resource):
@@ -252,7 +253,10 @@ class _Checker:
         api_version = resource.api_version
         group, version = split_api_version(api_version)
         schema: CrdSchema | None = None
-        if is_builtin(api_version, key.kind):
+        builtin = self._builtin.get((api_version, key.kind))
+        if builtin is None:  # 10,000 objects are of a few kinds: asked once per kind
+            builtin = self._builtin[(api_version, key.kind)] = is_builtin(api_version, key.kind)
+        if builtin:
             # A target may still lack a built-in kind (an API group turned off).
             if self._target_serves(resource) is False:
                 return _unknown(resource, [], retriable=True)

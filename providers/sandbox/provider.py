@@ -170,6 +170,12 @@ class SandboxProvider:
         wanted = list(keys)
         with self._guard():
             self._objects.settle_due()
+            if not self._live_cache:
+                # Nothing read yet (a fresh `gitwave plan`): one query reads the
+                # objects and their versions, instead of the versions first.
+                found = self._store.lives(wanted)
+                self._live_cache.update(found)
+                return {key: found[key][1] if key in found else None for key in wanted}
             versions = self._store.versions(wanted)
             # Decoding stored JSON is most of a no-op re-plan; an object whose
             # resourceVersion did not move is the same object, so reuse it.

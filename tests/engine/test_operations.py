@@ -33,7 +33,8 @@ def world(tmp_path: Path) -> tuple[ProviderRouter, Store]:
 
 @pytest.fixture
 def stage_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """How often compose and build_graph run: the real functions, counted."""
+    """How often compose and the graph stage (build_graph, or its kept graph) run:
+    the real functions, counted."""
     calls: Counter[str] = Counter()
 
     def counted(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
@@ -44,7 +45,7 @@ def stage_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         return wrapper
 
     monkeypatch.setattr(app_pipeline, "compose", counted("compose", app_pipeline.compose))
-    monkeypatch.setattr(app_pipeline, "build_graph", counted("graph", app_pipeline.build_graph))
+    monkeypatch.setattr(app_pipeline, "keyed_graph", counted("graph", app_pipeline.keyed_graph))
     return calls
 
 

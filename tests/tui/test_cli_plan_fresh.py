@@ -157,3 +157,55 @@ def test_a_fresh_plan_checks_the_schema_of_an_object_changed_since(tmp_path: Pat
     assert "the target would refuse 1 object" in done.stderr, done.stderr
     assert "ConfigMap/fresh/cfg-5 (cfg-000.yaml:" in done.stderr, done.stderr
     assert 'metadata.labels: Invalid value: "not ok!"' in done.stderr, done.stderr
+
+
+def _waves(plan: Any) -> dict[str, tuple[str, int, int]]:
+    (app,) = plan
+    return {
+        task["key"]: (wave["phase"], wave["wave"], wave["step"])
+        for wave in app["waves"]
+        for task in wave["tasks"]
+    }
+
+
+def test_a_fresh_plan_shows_a_changed_wave_and_dependency_order(tmp_path: Path) -> None:
+    # The first plans keep the render's graph on disk (graph_cache); a commit then
+    # moves one object to a later sync-wave and makes another wait for a third
+    # (depends-on). The next plan process must place them in the new order.
+    repo = _write_repo(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    env = {
+        **os.environ,
+        "GITWAVE_STATE": str(tmp_path / "state"),
+        "GITWAVE_CACHE": str(cache),
+        "GITWAVE_SANDBOX_ROLLOUT": "0",
+        "NO_COLOR": "1",
+    }
+    _gitwave(env, "sync", str(repo))
+    for _ in range(2):  # the first keeps the graph, the second reads it back
+        before = _waves(_gitwave(env, "plan", str(repo), "-o", "json"))
+    assert list((cache / "graphs").glob("*.json")), "the graph is kept on disk"
+    cfg = f"/ConfigMap/{NAMESPACE}/cfg-%d"
+    # Step 1 of wave 0: after their Namespace (step 0).
+    assert before[cfg % 10] == before[cfg % 11] == before[cfg % 12] == ("Sync", 0, 1)
+
+    first = repo / "cfg-000.yaml"
+    text = first.read_text()
+    text = text.replace(
+        f"  name: cfg-10\n  namespace: {NAMESPACE}\n",
+        f"  name: cfg-10\n  namespace: {NAMESPACE}\n"
+        "  annotations:\n    argocd.argoproj.io/sync-wave: '5'\n",
+    )
+    text = text.replace(
+        f"  name: cfg-11\n  namespace: {NAMESPACE}\n",
+        f"  name: cfg-11\n  namespace: {NAMESPACE}\n"
+        f"  annotations:\n    gitwave.dev/depends-on: ConfigMap/{NAMESPACE}/cfg-12\n",
+    )
+    first.write_text(text)
+    _git(repo, "commit", "-qam", "a later wave for one object, a dependency for another")
+
+    after = _waves(_gitwave(env, "plan", str(repo), "-o", "json", code=1))
+    assert after[cfg % 10] == ("Sync", 5, 0)
+    assert after[cfg % 11] == ("Sync", 0, 2)  # a step after what it waits for
+    assert after[cfg % 12] == ("Sync", 0, 1)
+    assert after[cfg % 13] == before[cfg % 13]
