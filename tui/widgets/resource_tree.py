@@ -466,14 +466,8 @@ class ResourceTree(ScrollView, can_focus=True):
         self._strips.clear()
 
     def notify_style_update(self) -> None:
+        # Also called when the tree gains or loses the focus (the cursor's colour).
         super().notify_style_update()
-        self._styles_changed()
-
-    def on_focus(self, event: events.Focus) -> None:
-        # The cursor line is drawn in another colour with the focus.
-        self._styles_changed()
-
-    def on_blur(self, event: events.Blur) -> None:
         self._styles_changed()
 
     def _headers(self) -> tuple[str, str, str, str, str, str]:
