@@ -174,7 +174,11 @@ class ResourceTree(ScrollView, can_focus=True):
                 self._decided.add(row_id)
                 self._expanded.add(row_id)
         self._flatten()
-        target = self._index_of(keep_id) if keep_id is not None else None
+        at = self.cursor
+        if keep_id is not None and at < len(self._lines) and _line_id(self._lines[at]) == keep_id:
+            target: int | None = at  # still on the same line: no search (a 100,000-row index)
+        else:
+            target = self._index_of(keep_id) if keep_id is not None else None
         self._set_cursor(target if target is not None else min(self.cursor, len(self._lines) - 1))
 
     def _small_tree_fresh_rows(self) -> list[str] | None:
@@ -496,6 +500,10 @@ class ResourceTree(ScrollView, can_focus=True):
         strip = Strip([Segment(text, style)]).adjust_cell_length(width, base)
         self._header_strip = (width, tuple(self.columns), strip)
         return strip
+
+
+def _line_id(line: Line) -> str:
+    return row_id_at(line[0], line[1])
 
 
 def _path_to(rows: Sequence[TreeRow], row_id: str) -> list[TreeRow] | None:
