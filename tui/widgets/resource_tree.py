@@ -483,7 +483,7 @@ class ResourceTree(ScrollView, can_focus=True):
 
     def _header(self, width: int) -> Strip:
         made = self._header_strip
-        if made is not None and made[0] == width and made[1] == self.columns:
+        if made is not None and made[0] == width and made[1] == tuple(self.columns):
             return made[2]
         c = column_layout(width)
         base = self._styles().base
