@@ -140,6 +140,10 @@ class ApplicationScreen(GitwaveScreen):
 
     def _show(self, view: AppView, took: float) -> None:
         self._loading = False
+        if len(self.query("#summary, #activity, #tree, #detail")) < 4:
+            # Being taken down while the plan ran (the app exits or the screen
+            # is closed): its widgets are going, there is nothing to draw.
+            return
         self._load_seconds = took
         # A big app is planned less often: at most a fifth of the time goes to it.
         every = self.gw.refresh_seconds
