@@ -106,7 +106,12 @@ class ApplicationScreen(GitwaveScreen):
         self.gw.changed_signal.subscribe(self, self._app_changed)
         if self.gw.refresh_seconds > 0:
             self.set_interval(1.0, self._tick_refresh)
-        self.query_one("#tree", ResourceTree).focus()
+        tree = self.query_one("#tree", ResourceTree)
+        tree.focus()
+        # The detail line follows the cursor in the same frame as the tree's
+        # lines: a watcher runs as the cursor is set, where the Highlighted
+        # message would arrive after the tree's frame and paint a second one.
+        self.watch(tree, "cursor", self._cursor_moved, init=False)
         # Show what the app list planned a moment ago at once; the fresh plan follows.
         cached = self.gw.controller.last_view(self.app_name)
         if cached is not None:
@@ -135,6 +140,10 @@ class ApplicationScreen(GitwaveScreen):
 
     def _show(self, view: AppView, took: float) -> None:
         self._loading = False
+        if len(self.query("#summary, #activity, #tree, #detail")) < 4:
+            # Being taken down while the plan ran (the app exits or the screen
+            # is closed): its widgets are going, there is nothing to draw.
+            return
         self._load_seconds = took
         # A big app is planned less often: at most a fifth of the time goes to it.
         every = self.gw.refresh_seconds
@@ -302,9 +311,8 @@ class ApplicationScreen(GitwaveScreen):
         # layout. A layout pass repaints every widget on screen, at every key.
         detail.update(Text(text, no_wrap=True, overflow="ellipsis"), layout=False)
 
-    @on(ResourceTree.Highlighted, "#tree")
-    def _highlighted(self, event: ResourceTree.Highlighted) -> None:
-        self._draw_detail(event.row)
+    def _cursor_moved(self) -> None:
+        self._draw_detail(self.query_one("#tree", ResourceTree).cursor_row)
 
     @on(ResourceTree.Selected, "#tree")
     def _selected(self, event: ResourceTree.Selected) -> None:

@@ -14,10 +14,9 @@ from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -31,11 +30,10 @@ from gitwave.tui.widgets.tree_rows import (
     column_layout,
     fit,
     flatten,
-    line_guide,
     line_inner,
     line_row,
-    tone_style,
 )
+from gitwave.tui.widgets.tree_strips import LineStyles, StripCache, row_strip
 
 # TreeRow is what set_roots() takes, so importers find it beside the widget.
 __all__ = ["ResourceTree", "TreeRow"]
@@ -146,6 +144,9 @@ class ResourceTree(ScrollView, can_focus=True):
         # After expand_all (a filter): every row is open but those closed since.
         self._all_open = False
         self._shut: set[str] = set()
+        self._strips = StripCache()
+        self._line_styles: LineStyles | None = None
+        self._header_strip: tuple[int, tuple[str, ...], Strip] | None = None
 
     # -- data -------------------------------------------------------------------------
 
@@ -158,6 +159,7 @@ class ResourceTree(ScrollView, can_focus=True):
         current = self.cursor_row
         keep_id = current.id if current is not None else None
         self._roots = tuple(roots)
+        self._strips.clear()  # the old rows are let go
         self._all_open = False
         self._shut = set()
         fresh = self._small_tree_fresh_rows()
@@ -172,7 +174,11 @@ class ResourceTree(ScrollView, can_focus=True):
                 self._decided.add(row_id)
                 self._expanded.add(row_id)
         self._flatten()
-        target = self._index_of(keep_id) if keep_id is not None else None
+        at = self.cursor
+        if keep_id is not None and at < len(self._lines) and _line_id(self._lines[at]) == keep_id:
+            target: int | None = at  # still on the same line: no search (a 100,000-row index)
+        else:
+            target = self._index_of(keep_id) if keep_id is not None else None
         self._set_cursor(target if target is not None else min(self.cursor, len(self._lines) - 1))
 
     def _small_tree_fresh_rows(self) -> list[str] | None:
@@ -275,9 +281,26 @@ class ResourceTree(ScrollView, can_focus=True):
             return sorted(i for i in found if i is not None and rows.branches_at(i))
         return [i for i, row in enumerate(rows) if row.children and row.id in self._expanded]
 
-    def _resized(self) -> None:
-        self.virtual_size = Size(self._width, len(self._lines) + 1)
-        self.refresh()
+    def _resized(self, changed_from: int = 0) -> None:
+        """The lines from ``changed_from`` on changed (and their number)."""
+        size = Size(self._width, len(self._lines) + 1)
+        height = self.size.height
+        if (
+            size.width == self.virtual_size.width
+            and min(size.height, self.virtual_size.height) > height
+        ):
+            # The scrollbar stays: no layout pass, which repaints every widget
+            # on screen (10 ms at every expand or collapse of a big tree).
+            self.set_reactive(ResourceTree.virtual_size, size)
+            self.vertical_scrollbar.window_virtual_size = size.height
+            self.scroll_y = self.scroll_y  # validated: within the new length
+        else:
+            self.virtual_size = size
+        top = max(changed_from - int(self.scroll_y) + 1, 1)  # the header is line 0
+        if changed_from == 0 or top >= height:
+            self.refresh()
+        else:
+            self.refresh(Region(0, top, self.size.width, height - top))
 
     def _open(self, index: int) -> None:
         """Expand the row at ``index``: its lines are spliced in, nothing else is redone."""
@@ -291,7 +314,7 @@ class ResourceTree(ScrollView, can_focus=True):
             inner=line_inner(line, self.glyphs),
             depth=line[3] + 1,
         )
-        self._resized()
+        self._resized(index)
 
     def _close(self, index: int) -> None:
         """Collapse the row at ``index``: the lines of its subtree are cut out."""
@@ -302,7 +325,7 @@ class ResourceTree(ScrollView, can_focus=True):
         while end < len(self._lines) and self._lines[end][3] > line[3]:
             end += 1
         del self._lines[index + 1 : end]
-        self._resized()
+        self._resized(index)
 
     # -- cursor -----------------------------------------------------------------------
 
@@ -406,13 +429,50 @@ class ResourceTree(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self._width
-        base = self.rich_style
         if y == 0:
-            return self._header(width, base)
+            return self._header(width)
         index = int(self.scroll_y) + y - 1
         if index >= len(self._lines):
-            return Strip.blank(width, base)
-        return self._row_strip(self._lines[index], index == self.cursor, width, base)
+            return Strip.blank(width, self._styles().base)
+        line = self._lines[index]
+        row = line_row(line)
+        is_cursor = index == self.cursor
+        is_open = bool(row.children) and self._is_open(line)
+        strip = self._strips.get(line, row, is_cursor=is_cursor, is_open=is_open, width=width)
+        if strip is None:
+            strip = row_strip(
+                line,
+                is_cursor=is_cursor,
+                is_open=is_open,
+                width=width,
+                styles=self._styles(),
+                glyphs=self.glyphs,
+            )
+            self._strips.put(line, row, strip, is_cursor=is_cursor, is_open=is_open, width=width)
+        return strip
+
+    def _styles(self) -> LineStyles:
+        # Asking Textual for a style walks the DOM (0.1 ms each): once per
+        # style change, not per line drawn.
+        if self._line_styles is None:
+            component = self.get_component_rich_style
+            self._line_styles = LineStyles(
+                base=self.rich_style,
+                emphasis=component("resource-tree--emphasis"),
+                cursor=component("resource-tree--cursor"),
+                guide=component("resource-tree--guide"),
+            )
+        return self._line_styles
+
+    def _styles_changed(self) -> None:
+        self._line_styles = None
+        self._header_strip = None
+        self._strips.clear()
+
+    def notify_style_update(self) -> None:
+        # Also called when the tree gains or loses the focus (the cursor's colour).
+        super().notify_style_update()
+        self._styles_changed()
 
     def _headers(self) -> tuple[str, str, str, str, str, str]:
         cols = tuple(self.columns)
@@ -421,8 +481,12 @@ class ResourceTree(ScrollView, can_focus=True):
         name, namespace, sync, health, wave, age = (*cols, "", "", "", "", "", "")[:6]
         return name, namespace, sync, health, wave, age
 
-    def _header(self, width: int, base: Style) -> Strip:
+    def _header(self, width: int) -> Strip:
+        made = self._header_strip
+        if made is not None and made[0] == width and made[1] == tuple(self.columns):
+            return made[2]
         c = column_layout(width)
+        base = self._styles().base
         style = base + self.get_component_rich_style("resource-tree--header")
         name, namespace, sync, health, wave, age = self._headers()
         text = "  " + fit(name, c.name) + " "
@@ -433,45 +497,13 @@ class ResourceTree(ScrollView, can_focus=True):
             text += " " + fit(wave, c.wave - 1)
         if c.age:
             text += " " + fit(age, c.age - 1)
-        return Strip([Segment(text, style)]).adjust_cell_length(width, base)
+        strip = Strip([Segment(text, style)]).adjust_cell_length(width, base)
+        self._header_strip = (width, tuple(self.columns), strip)
+        return strip
 
-    def _row_strip(self, line: Line, is_cursor: bool, width: int, base: Style) -> Strip:
-        g = self.glyphs
-        c = column_layout(width)
-        row = line_row(line)
-        style = base
-        if row.emphasis:
-            style = style + self.get_component_rich_style("resource-tree--emphasis")
-        if is_cursor:
-            style = style + self.get_component_rich_style("resource-tree--cursor")
-        guide_style = (
-            style if is_cursor else style + self.get_component_rich_style("resource-tree--guide")
-        )
-        marker = g.cursor if is_cursor else (g.running if row.emphasis else " ")
-        guide = line_guide(line, g)
-        if row.children:
-            expander = (g.expanded if self._is_open(line) else g.collapsed) + " "
-        else:
-            expander = "  " if not guide else "─ " if g is UNICODE else "- "
-        prefix = guide + expander
-        label_width = max(c.name - len(prefix), 1)
-        segments = [
-            Segment(marker + " ", style),
-            Segment(prefix, guide_style),
-            Segment(fit(row.label, label_width, g.ellipsis), style),
-            Segment(" ", style),
-        ]
-        if c.namespace:
-            segments.append(Segment(fit(row.namespace, c.namespace - 1, g.ellipsis) + " ", style))
-        segments += [
-            Segment(fit(row.sync.text, c.sync, g.ellipsis), tone_style(style, row.sync.tone)),
-            Segment(fit(row.health.text, c.health, g.ellipsis), tone_style(style, row.health.tone)),
-        ]
-        if c.wave:
-            segments.append(Segment(" " + fit(row.wave, c.wave - 1, g.ellipsis), style))
-        if c.age:
-            segments.append(Segment(" " + fit(row.age, c.age - 1, g.ellipsis), style))
-        return Strip(segments).adjust_cell_length(width, style)
+
+def _line_id(line: Line) -> str:
+    return row_id_at(line[0], line[1])
 
 
 def _path_to(rows: Sequence[TreeRow], row_id: str) -> list[TreeRow] | None:

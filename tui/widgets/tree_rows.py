@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
@@ -131,6 +132,7 @@ class Columns:
     age: int
 
 
+@cache  # one layout per widget width, asked for at every line drawn
 def column_layout(width: int) -> Columns:
     """The columns for ``width`` cells: the narrower the screen, the fewer
     columns (namespace, then age, then wave go first)."""
