@@ -132,19 +132,30 @@ async def test_objects_sort_naturally_in_the_tree_and_the_waves(tmp_path: Path) 
 
 async def test_the_footer_at_80_columns_shows_help_and_quit_in_every_view(env: Env) -> None:
     app = env.app()
+
+    def footer() -> str:
+        lines = screen_text(app).splitlines()
+        return lines[-1] if lines else ""
+
+    # The footer is composed after the screen's first lines (seen empty on a
+    # loaded machine): wait for it to be drawn, then read it; a footer without
+    # the hints fails the wait.
+    def shows_hints() -> bool:
+        return "? help" in footer() and "q quit" in footer()
+
     async with app.run_test(size=SIZE) as pilot:
         apps = app.screen
         assert isinstance(apps, AppsScreen)
-        await until(pilot, lambda: apps.loaded and drawn(app, AppsScreen))
-        footers = {"apps": screen_text(app).splitlines()[-1]}
+        await until(pilot, lambda: apps.loaded and drawn(app, AppsScreen) and shows_hints())
+        footers = {"apps": footer()}
         await pilot.press("enter")
-        await until(pilot, lambda: drawn(app, ApplicationScreen))
-        footers["app"] = screen_text(app).splitlines()[-1]
+        await until(pilot, lambda: drawn(app, ApplicationScreen) and shows_hints())
+        footers["app"] = footer()
         for key, screen in (("h", HistoryScreen), ("e", EventsScreen)):
             await pilot.press(key)
-            await until(pilot, lambda s=screen: drawn(app, s))  # type: ignore[misc]
-            footers[key] = screen_text(app).splitlines()[-1]
+            await until(pilot, lambda s=screen: drawn(app, s) and shows_hints())  # type: ignore[misc]
+            footers[key] = footer()
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(app.screen, ApplicationScreen))
-        for footer in footers.values():
-            assert "? help" in footer and "q quit" in footer, footers
+        for footer_line in footers.values():
+            assert "? help" in footer_line and "q quit" in footer_line, footers
