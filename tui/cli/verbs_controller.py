@@ -111,10 +111,16 @@ def cmd_controller(ctx: Context) -> int:
     if args.metrics_addr:
         count, server = _serve_metrics(args.metrics_addr, keeper)
 
+    printing = threading.Lock()
+
     def audit(operated: Operated) -> None:
         if count is not None:
             count(operated)
-        print(audit_line(operated), flush=True)
+        # From several worker threads: one whole line at a time, never two
+        # lines' halves interleaved (print writes the newline separately).
+        with printing:
+            sys.stdout.write(audit_line(operated) + "\n")
+            sys.stdout.flush()
 
     controller = Controller(
         api,
