@@ -163,6 +163,10 @@ class ShardKeeper:
                 for interrupt in interrupts:
                     interrupt.set()
 
+    def interrupt_all(self) -> None:
+        """Stop every app in flight at its next safe point (shutdown)."""
+        self._interrupt(everything=True)
+
     def holds(self, shard: int) -> bool:
         """True while this replica's Lease on ``shard`` is safely current."""
         with self._lock:

@@ -166,6 +166,9 @@ class Controller:
                 if not stop.is_set():
                     self._api.wait_for_change(self._options.tick_s)
         finally:
+            # Apps queued by the last pass after the keeper's own final
+            # interrupt are stopped too; then wait for all to be done.
+            self._keeper.interrupt_all()
             self._workers.close()
 
     def drain(self, timeout: float | None = None) -> bool:
