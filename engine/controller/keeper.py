@@ -312,6 +312,8 @@ class ShardKeeper:
                 log.exception("lease round failed")
                 with self._lock:
                     self._held.clear()
+                    # Its claims may have lapsed meanwhile: two clean rounds again.
+                    self._clear_rounds = 0
                 self._interrupt()
             stop.wait(self._options.renew_s)
         # Graceful shutdown: a running sync stops at its next wave, then the

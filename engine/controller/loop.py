@@ -115,7 +115,10 @@ class Controller:
             if not self._keeper.holds(shard) or self._workers.busy(obj.app_id):
                 continue
             try:
-                if not self._apps.worth_queueing(obj, now) or self._waits(obj, apps, now):
+                if not self._apps.worth_queueing(obj, now):
+                    continue
+                # A suspended app still answers a reconcile request, waiting or not.
+                if not is_suspended(obj) and self._waits(obj, apps, now):
                     continue
             except Exception as error:  # one broken app never stops the others
                 log.warning("%s: %s", obj.app_id, error)
