@@ -106,7 +106,7 @@ class AppReconciler:
         return parse_app_object(obj, self._api, self._resolve)
 
     def worth_queueing(self, obj: AppObject, now: datetime) -> bool:
-        """False when ``_reconcile`` would surely do nothing (no parse needed to
+        """False when ``reconcile`` would surely do nothing (no parse needed to
         tell): a pass comes at every watch event, most apps are not due."""
         if is_suspended(obj):
             return bool(reconcile_requested(obj))

@@ -174,10 +174,6 @@ class Controller:
             self._keeper.interrupt_all()
             self._workers.close()
 
-    def drain(self, timeout: float | None = None) -> bool:
-        """Wait until no app is in flight (tests, shutdown); False on ``timeout``."""
-        return self._workers.drain(timeout)
-
 
 def audit_line(operated: Operated) -> str:
     """One JSON line per sync, for operators and the no-double-operation audit."""
