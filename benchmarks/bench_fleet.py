@@ -6,7 +6,7 @@ figures in docs/benchmarks.md come from here).
 
     .venv/bin/python benchmarks/bench_fleet.py [--sizes 100 500 1000] [--no-ingress]
         [--tools gitwave flux kubectl controller] [--gitwave-arg=--concurrent=16 ...]
-        [--replicas 1 2 3] [--controller-shards 12]
+        [--replicas 1 2 3] [--controller-shards 64] [--controller-concurrent 4]
 
 Each app (the shape of fluxcd/flux-benchmark): a ServiceAccount, a Service, a
 Deployment scaled to 0 and an Ingress, in ``apps/app-NNNN/``; one Flux
@@ -516,7 +516,13 @@ def main(argv: list[str] | None = None) -> int:
         help="`gitwave controller` replica counts, one run each (--tools controller)",
     )
     parser.add_argument(
-        "--controller-shards", type=int, default=12, help="--shards of every replica"
+        "--controller-shards", type=int, default=64, help="--shards of every replica (64)"
+    )
+    parser.add_argument(
+        "--controller-concurrent",
+        type=int,
+        default=4,
+        help="--concurrent of every replica (4, the controller's default)",
     )
     parser.add_argument("--no-ingress", action="store_true", help="apps without an Ingress")
     parser.add_argument(
@@ -604,6 +610,7 @@ def _run_sizes(
                                 workdir,
                                 replicas=replicas,
                                 shards=args.controller_shards,
+                                concurrent=args.controller_concurrent,
                                 timeout=args.timeout,
                                 log=log,
                             )

@@ -2,14 +2,15 @@
 reconciling the fleet's Flux objects in the cluster (issue 16).
 
     .venv/bin/python benchmarks/bench_fleet.py --tools controller --replicas 1 2 3 \
-        --sizes 1000 [--controller-shards 12]
+        --sizes 1000 [--controller-shards 64] [--controller-concurrent 4]
 
 For each size and replica count, from an empty namespace of its own:
 
 - R ``gitwave controller`` processes start out of cluster (as
   tests/e2e/test_kube_controller.py runs them), each with its own state and
   cache directory, their Leases in the run's namespace, ``--shards S`` (the
-  same on every replica, as the controller requires) and ``--resync=1h``;
+  same on every replica, as the controller requires), ``--concurrent C`` and
+  ``--resync=1h``;
   the clock starts only once every shard Lease is held and every replica
   holds at least one (the split settled; Flux's controllers likewise start
   first);
@@ -19,7 +20,8 @@ For each size and replica count, from an empty namespace of its own:
   writes as Flux does (polled once a second, one list request);
 - each replica's peak RSS (VmHWM from /proc) and CPU time (user + system,
   from its start) are read when all are Ready, and the apps each synced are
-  counted from its audit lines (one JSON line per sync on stdout);
+  counted from its audit lines (one JSON line per sync on stdout), and so is
+  the most syncs it had running at once (from their start and finish times);
 - then the replicas get SIGTERM, the finalizers of the Flux objects are
   dropped and the namespace deleted, so sizes and replica counts follow each
   other in one invocation.
@@ -57,12 +59,14 @@ class ControllerResult:
     apps: int
     replicas: int
     shards: int
+    concurrent: int
     seconds: float | None  # from the apply to every Kustomization Ready; None: not reached
     ready: int = 0  # Kustomizations Ready=True when the run ended
     waited_s: float = 0.0  # how long was waited when not all became Ready
     rss_mib: list[float] = field(default_factory=list)  # peak, per replica
     cpu_s: list[float] = field(default_factory=list)  # user + system, per replica
     synced: list[int] = field(default_factory=list)  # apps each replica synced
+    overlap: list[int] = field(default_factory=list)  # most syncs at once, per replica
     cluster_cpu_s: float | None = None  # the control plane's, from start to the end
     note: str = ""
 
@@ -84,6 +88,20 @@ class _Replica:
         return [r for r in records if r.get("phase") != "Running"]
 
 
+def most_at_once(audit: list[dict[str, Any]]) -> int:
+    """The most syncs running at one instant, from finished audit lines' times."""
+    edges = sorted(
+        [(a["started"], 1) for a in audit if a.get("finished")]
+        + [(a["finished"], -1) for a in audit if a.get("finished")],
+        key=lambda edge: (edge[0], edge[1]),  # a finish before a start at one instant
+    )
+    most = running = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
 def controller_runs(tools: list[str], replicas: list[int]) -> list[tuple[str, int | None]]:
     """The runs of one size in order: each tool once, the controller once per replica count."""
     runs: list[tuple[str, int | None]] = []
@@ -96,7 +114,9 @@ def run_label(tool: str, replicas: int | None) -> str:
     return tool if replicas is None else f"{tool} x{replicas}"
 
 
-def _start(cluster: Any, namespace: str, workdir: Path, name: str, shards: int) -> _Replica:
+def _start(
+    cluster: Any, namespace: str, workdir: Path, name: str, shards: int, concurrent: int
+) -> _Replica:
     env = dict(
         os.environ,
         GITWAVE_ALLOW_INSECURE_GIT="1",  # the fleet is served over http on 127.0.0.1
@@ -114,6 +134,7 @@ def _start(cluster: Any, namespace: str, workdir: Path, name: str, shards: int) 
         f"--namespace={namespace}",
         f"--replica={name}",
         f"--shards={shards}",
+        f"--concurrent={concurrent}",
         "--resync=1h",
     ]
     with stdout.open("wb") as out, stderr.open("wb") as err:
@@ -204,15 +225,20 @@ def run_controller(
     *,
     replicas: int,
     shards: int,
+    concurrent: int,
     timeout: float,
     log: Any,
 ) -> ControllerResult:
     """R replicas over the fleet in ``namespace`` (created empty by the caller); cleans up."""
-    result = ControllerResult(apps=n, replicas=replicas, shards=shards, seconds=None)
+    result = ControllerResult(
+        apps=n, replicas=replicas, shards=shards, concurrent=concurrent, seconds=None
+    )
     started_replicas: list[_Replica] = []
     try:
         for i in range(replicas):
-            started_replicas.append(_start(cluster, namespace, workdir, f"bench-r{i + 1}", shards))
+            started_replicas.append(
+                _start(cluster, namespace, workdir, f"bench-r{i + 1}", shards, concurrent)
+            )
         began = time.monotonic()
         if not _wait(lambda: _settled(cluster, namespace, started_replicas, shards), 300, 0.5):
             result.note = "shards never settled: " + _why(
@@ -243,6 +269,7 @@ def run_controller(
         result.cpu_s = [process_cpu(r.proc.pid) for r in started_replicas]
         result.cluster_cpu_s = cluster.cpu_seconds()
         result.synced = [len({a["app_id"] for a in r.audit()}) for r in started_replicas]
+        result.overlap = [most_at_once(r.audit()) for r in started_replicas]
         if result.ready >= n:
             result.seconds = ended - started
         else:
@@ -273,17 +300,18 @@ def time_cell(r: ControllerResult) -> str:
 def controller_table(results: list[ControllerResult]) -> list[str]:
     """The Markdown table of the controller runs, and a note line for each run that has one."""
     lines = [
-        "| apps | replicas | shards | time to all Ready | apps synced per replica "
-        "| peak RSS per replica | CPU per replica | control plane CPU |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| apps | replicas | shards | concurrent | time to all Ready | apps synced per replica "
+        "| most syncs at once | peak RSS per replica | CPU per replica | control plane CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         plane = "-" if r.cluster_cpu_s is None else f"{r.cluster_cpu_s:.1f} s"
         cpu = ", ".join(f"{v:.1f}" for v in r.cpu_s) + " s" if r.cpu_s else "-"
         synced = ", ".join(str(s) for s in r.synced) or "-"
+        overlap = ", ".join(str(s) for s in r.overlap) or "-"
         lines.append(
-            f"| {r.apps} | {r.replicas} | {r.shards} | {time_cell(r)} | {synced} "
-            f"| {_list(r.rss_mib, 'MiB')} | {cpu} | {plane} |"
+            f"| {r.apps} | {r.replicas} | {r.shards} | {r.concurrent} | {time_cell(r)} "
+            f"| {synced} | {overlap} | {_list(r.rss_mib, 'MiB')} | {cpu} | {plane} |"
         )
     lines += [""] + [f"- {r.apps} apps, {r.replicas} replicas: {r.note}" for r in results if r.note]
     return lines

@@ -12,7 +12,7 @@ implements with the official client, so the engine still never imports
         ▲                                                                   │
         │ status subresource (status.py)          shard_of(app) held? ──────┤
         └───────────────────────── operations.sync_app ◄────────────────────┘
- Leases: gitwave-member-<replica> (liveness), gitwave-shard-N (ownership)
+ Leases: gitwave-member-<replica> (liveness), gitwave-shard-N-of-S (ownership)
 ```
 """
 

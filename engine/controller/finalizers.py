@@ -70,8 +70,10 @@ class Finalizer:
         resolve: RepoResolver,
         shards: int,
         holds: Callable[[int], bool],
+        in_flight: Callable[[str], bool] = lambda _: False,
     ) -> None:
         self._api = api
+        self._in_flight = in_flight
         self._targets = targets
         self._store = store
         self._resolve = resolve
@@ -87,6 +89,8 @@ class Finalizer:
                 continue  # another controller's finalizer: not ours to run
             if not self._holds(shard_of(obj.app_id, self._shards)):
                 continue
+            if self._in_flight(obj.app_id):
+                continue  # a sync of it still runs: pruned once that one stopped
             try:
                 if self._finalize(obj):
                     done.append(obj.app_id)

@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.helmrelease import SourceBook
 from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, SyncPolicy
+from gitwave.engine.controller.dependencies import waiting_for
 from gitwave.engine.controller.objects import HELM_KIND, AppObject
 from gitwave.engine.controller.status import timestamp
 from gitwave.engine.health.policy import HealthPolicy, HealthRule
@@ -100,31 +101,6 @@ def release_app(obj: AppObject, sources: Sequence[Mapping[str, Any]]) -> AppSpec
         flux_sources=SourceBook([_resource_of(s) for s in sources]),
         inline=(release,),
     )
-
-
-def waiting_for(obj: AppObject, apps: Sequence[AppObject]) -> list[str]:
-    """The HelmReleases ``obj``'s ``spec.dependsOn`` names that are not Ready
-    (``namespace/name``; absent ones too), as helm-controller holds a release
-    back until its dependencies are ready."""
-    spec = obj.body.get("spec") or {}
-    ready = {
-        (a.namespace, a.name)
-        for a in apps
-        if a.kind == HELM_KIND
-        and any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in (a.body.get("status") or {}).get("conditions") or []
-            if isinstance(c, Mapping)
-        )
-    }
-    waiting: list[str] = []
-    for dep in spec.get("dependsOn") or [] if isinstance(spec, Mapping) else []:
-        if not isinstance(dep, Mapping):
-            continue
-        key = (str(dep.get("namespace") or obj.namespace), str(dep.get("name", "")))
-        if key not in ready:
-            waiting.append(f"{key[0]}/{key[1]}")
-    return waiting
 
 
 def dependency_status(obj: AppObject, waiting: Sequence[str], now: datetime) -> dict[str, Any]:

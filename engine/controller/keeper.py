@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from gitwave.engine.controller.leases import (
-    SHARD_PREFIX,
     LeasePlan,
     LeaseRecord,
+    foreign_leases,
     live_members,
     member_lease_name,
     plan_leases,
     shard_lease_name,
+    shard_leases_of,
 )
 from gitwave.engine.controller.objects import AppObject
 from gitwave.engine.controller.timeline import OperationEvent
@@ -93,7 +94,8 @@ class ControllerOptions:
     """How a replica runs (the ``gitwave controller`` flags)."""
 
     replica: str
-    shards: int = 4
+    shards: int = 64
+    concurrent: int = 4
     lease_s: int = 10
     renew_s: float = 2.0
     resync_s: float = 30.0
@@ -121,28 +123,49 @@ class ShardKeeper:
         # less one renew period so it stops before anyone else may start).
         self._held: dict[int, datetime] = {}
         self._handover: set[int] = set()
-        # The interrupt Event of each running sync, by shard: set when the
-        # shard is lost, handed over or the replica stops, so the sync stops
-        # at its next safe point (the start of a wave, a wait).
-        self._running: dict[int, threading.Event] = {}
+        # The interrupt Event of each app in flight (queued or running), by
+        # shard then app: all set when the shard is lost, handed over or the
+        # replica stops, so each of them stops at its next safe point (the
+        # start of a wave, a wait); a shard with any app here is busy and its
+        # Lease is neither released nor left to expire (``release_pending``).
+        self._running: dict[int, dict[str, threading.Event]] = {}
+        # Rounds in a row without a live Lease of another shard count: shards
+        # are acted on only from the second (``step``).
+        self._clear_rounds = 0
+        self._foreign_said: tuple[str, ...] = ()
 
-    def register(self, shard: int, interrupt: threading.Event) -> None:
-        """``interrupt`` is set as soon as this replica must stop acting on ``shard``."""
+    def register(self, shard: int, app_id: str, interrupt: threading.Event) -> None:
+        """``app_id`` (of ``shard``) is in flight until ``unregister``: ``interrupt``
+        is set as soon as this replica must stop acting on ``shard``."""
         with self._lock:
-            self._running[shard] = interrupt
+            self._running.setdefault(shard, {})[app_id] = interrupt
         if not self.holds(shard):
             interrupt.set()
 
-    def unregister(self, shard: int) -> None:
+    def unregister(self, shard: int, app_id: str) -> None:
         with self._lock:
-            self._running.pop(shard, None)
+            apps = self._running.get(shard)
+            if apps is not None:
+                apps.pop(app_id, None)
+                if not apps:
+                    del self._running[shard]
+
+    def busy(self) -> frozenset[int]:
+        """The shards with an app in flight."""
+        with self._lock:
+            return frozenset(self._running)
 
     def _interrupt(self, *, everything: bool = False) -> None:
         with self._lock:
-            running = list(self._running.items())
-        for shard, interrupt in running:
+            running = [(shard, list(apps.values())) for shard, apps in self._running.items()]
+        for shard, interrupts in running:
             if everything or not self.holds(shard):
-                interrupt.set()
+                for interrupt in interrupts:
+                    interrupt.set()
+
+    def interrupt_all(self) -> None:
+        """Stop every app in flight at its next safe point (shutdown)."""
+        self._interrupt(everything=True)
 
     def holds(self, shard: int) -> bool:
         """True while this replica's Lease on ``shard`` is safely current."""
@@ -169,12 +192,7 @@ class ShardKeeper:
             duration_s=options.lease_s,
             previous=by_name.get(member_lease_name(me)),
         )
-        shard_leases = {
-            int(lease.name.removeprefix(SHARD_PREFIX)): lease
-            for lease in leases
-            if lease.name.startswith(SHARD_PREFIX)
-            and lease.name.removeprefix(SHARD_PREFIX).isdigit()
-        }
+        shard_leases = shard_leases_of(leases, options.shards)
         decision = plan_leases(
             me=me,
             shards=options.shards,
@@ -182,22 +200,40 @@ class ShardKeeper:
             shard_leases=shard_leases,
             now=now,
         )
+        foreign = foreign_leases(leases, options.shards, now)
+        if foreign:
+            decision = self._stand_down(decision, foreign)
+        self._clear_rounds = 0 if foreign else self._clear_rounds + 1
         margin = timedelta(seconds=max(options.lease_s - options.renew_s, 1.0))
         for shard in sorted(decision.claim):
             won = self._api.put_lease(
-                shard_lease_name(shard),
+                shard_lease_name(shard, options.shards),
                 holder=me,
                 now=now,
                 duration_s=options.lease_s,
                 previous=shard_leases.get(shard),
             )
             with self._lock:
-                if won:
+                if won and self._clear_rounds >= 2:
                     if shard not in self._held:
                         log.info("replica %s took shard %d", me, shard)
                     self._held[shard] = now + margin
-                else:
+                elif not won:
                     self._held.pop(shard, None)
+        for shard in sorted(decision.release & self.busy()):
+            # Handed over but an app of it still in flight: the Lease is kept
+            # (renewed, not acted on) until that app stops, so the next holder
+            # cannot start on it meanwhile.
+            kept = shard_leases.get(shard)
+            if kept is None or not kept.held_by(me, now):
+                continue
+            self._api.put_lease(
+                shard_lease_name(shard, options.shards),
+                holder=me,
+                now=now,
+                duration_s=options.lease_s,
+                previous=kept,
+            )
         with self._lock:
             # Stop acting on shards to hand over at once; the Lease goes back
             # once no sync of that shard runs (``release_pending``).
@@ -208,16 +244,43 @@ class ShardKeeper:
         self._interrupt()
         return decision
 
-    def release_pending(self, busy: Iterable[int] = ()) -> None:
-        """Give back the Leases of shards handed over and not ``busy``."""
-        busy_shards = set(busy)
+    def _stand_down(self, decision: LeasePlan, foreign: list[str]) -> LeasePlan:
+        """Another shard count's Leases are live (an upgrade that changed
+        ``--shards`` or from ``gitwave-shard-N`` names, or replicas started with
+        different ``--shards``): claim nothing, hand every shard back. A shard is
+        acted on only after two rounds in a row saw no such Lease, the first of
+        them writing this replica's claims: of two replicas of different counts
+        starting together, the later reader sees the other's claims."""
+        if tuple(foreign) != self._foreign_said:
+            log.warning(
+                "replica %s (%d shards) holds no shard while Leases of another shard "
+                "count are held: %s",
+                self._options.replica,
+                self._options.shards,
+                ", ".join(foreign[:4]) + (" ..." if len(foreign) > 4 else ""),
+            )
+            self._foreign_said = tuple(foreign)
         with self._lock:
-            ready = sorted(self._handover - busy_shards)
+            mine = frozenset(self._held)
+        # ``claim`` holds the shards whose Lease is this replica's (written in
+        # a round before): given back too, only those still held by it are.
+        return LeasePlan(
+            claim=frozenset(),
+            release=mine | decision.claim,
+            waiting=decision.claim | decision.waiting,
+        )
+
+    def release_pending(self, busy: Iterable[int] = ()) -> None:
+        """Give back the Leases of shards handed over with no app in flight
+        (registered, or in ``busy``): between waves, never under a running app."""
+        with self._lock:
+            in_flight = set(busy) | {shard for shard, apps in self._running.items() if apps}
+            ready = sorted(self._handover - in_flight)
         if not ready:
             return
         leases = {lease.name: lease for lease in self._api.list_leases()}
         for shard in ready:
-            lease = leases.get(shard_lease_name(shard))
+            lease = leases.get(shard_lease_name(shard, self._options.shards))
             if lease is not None and lease.holder == self._options.replica:
                 self._api.release_lease(lease)
                 log.info("replica %s released shard %d", self._options.replica, shard)
@@ -230,8 +293,15 @@ class ShardKeeper:
         with self._lock:
             self._handover |= set(self._held)
         self.release_pending()
+        busy = self.busy()
         for lease in self._api.list_leases():
-            if lease.name == member_lease_name(self._options.replica):
+            if lease.holder != self._options.replica:
+                continue
+            # Claims of the first round (written, never acted on) go back too.
+            shard = shard_leases_of([lease], self._options.shards)
+            if lease.name == member_lease_name(self._options.replica) or (
+                shard and not set(shard) & busy
+            ):
                 self._api.release_lease(lease)
 
     def run(self, stop: threading.Event) -> None:
@@ -242,6 +312,8 @@ class ShardKeeper:
                 log.exception("lease round failed")
                 with self._lock:
                     self._held.clear()
+                    # Its claims may have lapsed meanwhile: two clean rounds again.
+                    self._clear_rounds = 0
                 self._interrupt()
             stop.wait(self._options.renew_s)
         # Graceful shutdown: a running sync stops at its next wave, then the

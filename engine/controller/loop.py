@@ -2,10 +2,12 @@
 
 One thread (``ShardKeeper.run``) renews this replica's membership Lease and
 its shard Leases every ``renew_s``; the reconcile thread (``Controller.run``)
-acts on an app only while ``ShardKeeper.holds`` says its shard's Lease is this
-replica's, asks again right before the sync applies anything, and gives shards
-back only between syncs (graceful shutdown and handover), so two replicas
-never operate one app.
+queues each due app of a shard ``ShardKeeper.holds`` says is this replica's
+for ``concurrent`` worker threads (``workers.AppWorkers``: one app at a time
+per app, Flux ``dependsOn`` waited for before queueing); a worker asks again
+right before the sync applies anything, and a shard goes back only when no app
+of it is in flight (graceful shutdown and handover), so two replicas never
+operate one app.
 """
 
 from __future__ import annotations
@@ -13,70 +15,31 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
 
-from gitwave.engine.app_pipeline import AppState
-from gitwave.engine.app_status import app_health
-from gitwave.engine.apps.model import AppSpec
-from gitwave.engine.controller.app_objects import parse_app_object, repo_resolver
+from gitwave.engine.controller.app_objects import repo_resolver
+from gitwave.engine.controller.app_reconcile import AppReconciler, Operated
+from gitwave.engine.controller.dependencies import depends_on, waiting_for
 from gitwave.engine.controller.finalizers import Finalizer, FinalizerApi
-from gitwave.engine.controller.helm_releases import dependency_status, waiting_for
-from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
+from gitwave.engine.controller.helm_releases import dependency_status
 from gitwave.engine.controller.keeper import (
     ControllerApi,
     ControllerOptions,
     LeaseLost,
     ShardKeeper,
 )
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, HELM_KIND, AppObject
-from gitwave.engine.controller.requests import (
-    is_suspended,
-    reconcile_requested,
-)
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.requests import is_suspended
 from gitwave.engine.controller.set_loop import SetApi, SetReconciler
 from gitwave.engine.controller.sharding import shard_of
-from gitwave.engine.controller.status import (
-    argo_status,
-    running_state,
-)
-from gitwave.engine.controller.status_of import failure_status, synced_status
-from gitwave.engine.controller.timeline import operation_event
-from gitwave.engine.errors import GitwaveError, ValidationError
-from gitwave.engine.hooks import HookLedger
-from gitwave.engine.interrupts import Interrupted, interruptible
-from gitwave.engine.model import HealthCode
-from gitwave.engine.operations import SyncRequest, plan, sync_app
+from gitwave.engine.controller.workers import AppWorkers
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source_url import allowed_local_repos
 from gitwave.engine.store import Store
 
 log = logging.getLogger("gitwave.controller")
-
-
-@dataclass
-class _Seen:
-    generation: int = -1
-    checked: datetime | None = None
-    synced: datetime | None = None
-    # The generation whose ``operation`` this replica ran and cleared: setting
-    # an operation bumps the generation, a status write does not, so a watch
-    # event still carrying it (written before the clear) is not a new request.
-    operated: int = -1
-
-
-@dataclass(frozen=True)
-class Operated:
-    """One sync this replica ran: what the audit log line records."""
-
-    app_id: str
-    replica: str
-    shard: int
-    started: str
-    finished: str
-    phase: str
 
 
 class Controller:
@@ -95,13 +58,20 @@ class Controller:
     ) -> None:
         self._api = api
         self._keeper = keeper
-        self._targets = targets
-        self._store = store
         self._options = options
         self._clock = clock
-        self._audit = audit
-        self._seen: dict[str, _Seen] = {}
+        self._workers = AppWorkers(keeper, options.concurrent)
         self._resolve = repo_resolver(options.allow_local_repos)
+        self._apps = AppReconciler(
+            api,
+            keeper,
+            targets=targets,
+            store=store,
+            options=options,
+            clock=clock,
+            audit=audit,
+            resolve=self._resolve,
+        )
         # ApplicationSets and deleted Applications, when the cluster API offers them.
         self._sets = (
             SetReconciler(
@@ -124,269 +94,85 @@ class Controller:
                 resolve=self._resolve,
                 shards=options.shards,
                 holds=keeper.holds,
+                in_flight=self._workers.busy,
             )
             if isinstance(api, FinalizerApi)
             else None
         )
 
-    def _ledger(self, obj: AppObject) -> HookLedger | None:
-        """Hook runs in a ConfigMap when the cluster API keeps ConfigMaps, so a
-        replica taking the app over does not run its hooks again."""
-        if isinstance(self._api, ConfigMapStore):
-            scope = f"operation-{obj.generation}" if obj.body.get("operation") else "auto"
-            return ConfigMapHookLedger(self._api, obj.app_id, scope=scope)
-        return None
-
-    def _parse(self, obj: AppObject) -> AppSpec:
-        return parse_app_object(obj, self._api, self._resolve)
-
     def reconcile_once(self) -> list[str]:
-        """One pass over the apps of held shards; the ids of the apps synced.
-        The ApplicationSets first (their Applications are then synced in this
-        pass), the Applications being deleted last."""
-        synced: list[str] = []
+        """One pass over the apps of held shards: each one that may be due and is
+        not in flight is queued for the workers; the ids queued. The
+        ApplicationSets first (their Applications are then queued in this pass),
+        the Applications being deleted last."""
+        queued: list[str] = []
         if self._sets is not None:
             self._sets.reconcile_once()
-        for obj in self._api.list_apps():
+        apps = self._api.list_apps()
+        now = self._clock()
+        for obj in apps:
             shard = shard_of(obj.app_id, self._options.shards)
-            if not self._keeper.holds(shard):
+            if not self._keeper.holds(shard) or self._workers.busy(obj.app_id):
                 continue
             try:
-                if self._reconcile(obj, shard):
-                    synced.append(obj.app_id)
+                if not self._apps.worth_queueing(obj, now):
+                    continue
+                # A suspended app still answers a reconcile request, waiting or not.
+                if not is_suspended(obj) and self._waits(obj, apps, now):
+                    continue
             except Exception as error:  # one broken app never stops the others
                 log.warning("%s: %s", obj.app_id, error)
-            finally:
-                self._keeper.release_pending()
+                continue
+            if self._workers.submit(obj.app_id, shard, partial(self._work, obj, shard)):
+                queued.append(obj.app_id)
+        # Handed-over shards go back here, once none of their apps is in flight.
+        self._keeper.release_pending()
         if self._finalizer is not None:
             self._finalizer.finalize_once()
-        return synced
+        return queued
 
-    def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:
-        """(sync now, compare now) for ``obj``."""
-        seen = self._seen.setdefault(obj.app_id, _Seen())
-        changed = seen.generation != obj.generation
-        resync = timedelta(seconds=self._options.resync_s)
-        asked = obj.body.get("operation") and seen.operated != obj.generation
-        if asked or reconcile_requested(obj):
-            return True, True
-        automated = app is not None and (app.policy.automated or obj.kind != ARGO_KIND)
-        stale = seen.checked is None or now - seen.checked >= resync
-        if automated and (changed or seen.synced is None or stale):
-            return True, True
-        return False, changed or stale
+    def _waits(self, obj: AppObject, apps: list[AppObject], now: datetime) -> bool:
+        """Flux ``dependsOn``: True (and ``DependencyNotReady`` written once) while a
+        dependency is not Ready; the app is not queued, so it takes no worker."""
+        waiting = waiting_for(obj, apps)
+        if not waiting:
+            return False
+        status = dependency_status(obj, waiting, now)
+        if status:
+            self._api.write_status(obj, status)
+        return True
 
-    def _reconcile(self, obj: AppObject, shard: int) -> bool:
-        now = self._clock()
-        seen = self._seen.setdefault(obj.app_id, _Seen())
-        if is_suspended(obj):
-            # Argo's skip-reconcile, Flux's spec.suspend: nothing is compared or
-            # applied. A Flux reconcile request is still answered (as Flux
-            # records lastHandledReconcileAt), so whoever asked sees it was seen.
-            asked = reconcile_requested(obj)
-            if asked:
-                self._api.write_status(obj, {"lastHandledReconcileAt": asked})
-            return False
-        try:
-            app = self._parse(obj)
-        except ValidationError as error:
-            if seen.generation != obj.generation:
-                self._write_failure(obj, str(error), now)
-                seen.generation = obj.generation
-            return False
-        if obj.kind == HELM_KIND:
-            waiting = waiting_for(obj, self._api.list_apps())
-            if waiting:  # asked again every pass, until the dependencies are Ready
-                status = dependency_status(obj, waiting, now)
-                if status:
-                    self._api.write_status(obj, status)
-                return False
-        sync_now, compare_now = self._due(obj, app, now)
-        if not compare_now:
-            return False
-        if not sync_now:
-            self._compare(obj, app, now)
-        else:
-            self._sync(obj, app, shard, now)
-        seen.generation = obj.generation
-        seen.checked = now
-        return sync_now
-
-    def _compare(self, obj: AppObject, app: AppSpec, now: datetime) -> None:
-        try:
-            state = plan(app, SyncRequest(), targets=self._targets)
-        except GitwaveError as error:
-            self._write_failure(obj, str(error), now)
+    def _work(self, obj: AppObject, shard: int, interrupt: threading.Event) -> None:
+        """A worker's part: one app, stopped by ``interrupt`` (its shard is going)."""
+        # Asked again at the start: a dependency may have changed since queued.
+        if (
+            depends_on(obj)
+            and not is_suspended(obj)
+            and self._waits(obj, self._api.list_apps(), self._clock())
+        ):
             return
-        health = app_health(state, targets=self._targets)
-        self._write(
-            obj,
-            state,
-            in_sync=not state.plan.has_changes,
-            health_message=health.message,
-            health=health.code,
-            now=now,
-        )
-
-    def _write(
-        self,
-        obj: AppObject,
-        state: AppState,
-        *,
-        in_sync: bool,
-        health: HealthCode,
-        health_message: str,
-        now: datetime,
-    ) -> None:
-        if obj.kind == ARGO_KIND:
-            self._api.write_status(
-                obj,
-                argo_status(
-                    in_sync=in_sync,
-                    revision=state.revision,
-                    health=health,
-                    health_message=health_message,
-                    now=now,
-                ),
-            )
-
-    def _write_failure(self, obj: AppObject, message: str, now: datetime) -> None:
-        self._api.write_status(obj, failure_status(obj, message, now))
-
-    def _sync(self, obj: AppObject, app: AppSpec, shard: int, now: datetime) -> None:
-        operation = obj.body.get("operation")
-        initiated = "automated"
-        if isinstance(operation, Mapping):
-            who = (operation.get("initiatedBy") or {}).get("username")
-            initiated = str(who) if who else "operation"
-
-        def still_mine(_: AppState) -> None:
-            # Checked once more right before anything is applied: a Lease lost
-            # while planning stops this sync before it touches the target.
-            if not self._keeper.holds(shard):
-                raise LeaseLost(f"{obj.app_id}: shard {shard} is no longer held by this replica")
-
-        started = self._clock()
-        # A line when the sync starts too: a replica killed mid-sync leaves
-        # its start in the audit, so an overlap with the next holder shows.
-        self._operated(
-            obj,
-            Operated(
-                app_id=obj.app_id,
-                replica=self._options.replica,
-                shard=shard,
-                started=started.isoformat(),
-                finished="",
-                phase="Running",
-            ),
-            initiated,
-        )
-        phase = "Error"
-        try:
-            phase = self._run_sync(obj, app, shard, operation, initiated, still_mine, now)
-        finally:
-            # Every start gets an end (Succeeded, Failed, Error, Interrupted),
-            # written after the status: the app is this replica's until then.
-            self._operated(
-                obj,
-                Operated(
-                    app_id=obj.app_id,
-                    replica=self._options.replica,
-                    shard=shard,
-                    started=started.isoformat(),
-                    finished=self._clock().isoformat(),
-                    phase=phase,
-                ),
-                initiated,
-            )
-
-    def _operated(self, obj: AppObject, operated: Operated, initiated: str) -> None:
-        """The audit line, and the same as an Event on the app (the cluster's copy)."""
-        self._audit(operated)
-        event = operation_event(
-            obj,
-            replica=operated.replica,
-            started=operated.started,
-            finished=operated.finished,
-            phase=operated.phase,
-            initiated=initiated,
-        )
-        try:
-            self._api.record_event(obj, event)
-        except Exception as error:  # the timeline never stops a sync
-            log.warning("%s: recording the %s Event failed: %s", obj.app_id, event.reason, error)
-
-    def _run_sync(
-        self,
-        obj: AppObject,
-        app: AppSpec,
-        shard: int,
-        operation: object,
-        initiated: str,
-        still_mine: Callable[[AppState], None],
-        now: datetime,
-    ) -> str:
-        """Sync ``app`` and write its status; the phase it ended in."""
-        interrupt = threading.Event()
-        self._keeper.register(shard, interrupt)
-        asked: Mapping[str, Any] = operation if isinstance(operation, Mapping) else {}
-        found = asked.get("sync")
-        sync_asked: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-        if asked and obj.kind == ARGO_KIND:
-            # As Argo CD: the operation shows as Running while it runs.
-            self._api.write_status(obj, {"operationState": running_state(asked, now)})
-        try:
-            with interruptible(interrupt):
-                synced = sync_app(
-                    app,
-                    targets=self._targets,
-                    store=self._store,
-                    request=SyncRequest(
-                        lock_timeout_s=0,
-                        retry=False,
-                        prune=True if sync_asked.get("prune") is True else None,
-                    ),
-                    on_plan=still_mine,
-                    ledger=self._ledger(obj),
-                )
-        except (LeaseLost, Interrupted):
-            # Stopped before a wave: the next holder of the shard syncs it again.
-            log.info("%s: stopped between waves (shard %d given up)", obj.app_id, shard)
-            return "Interrupted"
-        except GitwaveError as error:
-            self._write_failure(obj, str(error), now)
-            if operation and not interrupt.is_set():
-                self._cleared(obj)
-            return "Error"
-        finally:
-            self._keeper.unregister(shard)
-        result = synced.result
-        finished = self._clock()
-        self._seen[obj.app_id].synced = finished
-        status = synced_status(obj, app, synced, initiated=initiated, now=finished)
-        self._api.write_status(obj, status)
-        if operation and not interrupt.is_set():
-            # After the status: whoever waits for the operation to go reads
-            # the operationState of this run, as with Argo CD. Interrupted
-            # (shard lost, shutdown): left for the next holder, as before.
-            self._cleared(obj)
-        return str(result.phase.value)
-
-    def _cleared(self, obj: AppObject) -> None:
-        self._api.clear_operation(obj)
-        self._seen[obj.app_id].operated = obj.generation
+        self._apps.reconcile(obj, shard, interrupt)
 
     def run(self, stop: threading.Event) -> None:
-        """Reconcile until ``stop`` is set; then give every shard back."""
-        while not stop.is_set():
-            try:
-                self.reconcile_once()
-            except Exception:
-                log.exception("reconcile pass failed")
-            # The next pass at the next change of an app object (a watch), or
-            # after one tick (deadlines: resync, a Lease taken over).
-            if not stop.is_set():
-                self._api.wait_for_change(self._options.tick_s)
+        """Reconcile until ``stop`` is set; return once no app is in flight (the
+        keeper's shutdown interrupts them between waves), so every shard can
+        be given back."""
+        try:
+            while not stop.is_set():
+                try:
+                    self.reconcile_once()
+                except Exception:
+                    log.exception("reconcile pass failed")
+                # The next pass at the next change of an app object (a watch,
+                # which a finished sync's status write is), or after one tick
+                # (deadlines: resync, a Lease taken over).
+                if not stop.is_set():
+                    self._api.wait_for_change(self._options.tick_s)
+        finally:
+            # Apps queued by the last pass after the keeper's own final
+            # interrupt are stopped too; then wait for all to be done.
+            self._keeper.interrupt_all()
+            self._workers.close()
 
 
 def audit_line(operated: Operated) -> str:

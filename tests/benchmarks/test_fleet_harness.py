@@ -109,17 +109,20 @@ def test_controller_table_shows_each_replica_and_how_far_an_unfinished_run_got()
         apps=1000,
         replicas=2,
         shards=12,
+        concurrent=4,
         seconds=212.34,
         ready=1000,
         rss_mib=[151.2, 148.7],
         cpu_s=[80.25, 77.0],
         synced=[480, 520],
+        overlap=[4, 3],
         cluster_cpu_s=301.0,
     )
     cut = bench.ControllerResult(
         apps=1000,
         replicas=1,
         shards=12,
+        concurrent=1,
         seconds=None,
         ready=412,
         waited_s=1800.2,
@@ -130,11 +133,24 @@ def test_controller_table_shows_each_replica_and_how_far_an_unfinished_run_got()
         note="syncs ended: {'Succeeded': 412}",
     )
     lines = bench.controller_table([done, cut])
-    assert lines[0].startswith("| apps | replicas | shards | time to all Ready |")
+    assert lines[0].startswith("| apps | replicas | shards | concurrent | time to all Ready |")
     assert lines[2] == (
-        "| 1000 | 2 | 12 | 212.3 s | 480, 520 | 151, 149 MiB | 80.2, 77.0 s | 301.0 s |"
+        "| 1000 | 2 | 12 | 4 | 212.3 s | 480, 520 | 4, 3 | 151, 149 MiB | 80.2, 77.0 s | 301.0 s |"
     )
     assert lines[3] == (
-        "| 1000 | 1 | 12 | 412/1000 Ready at 1800 s | 412 | 160 MiB | 900.0 s | 700.0 s |"
+        "| 1000 | 1 | 12 | 1 | 412/1000 Ready at 1800 s | 412 | - | 160 MiB | 900.0 s | 700.0 s |"
     )
     assert lines[-1] == "- 1000 apps, 1 replicas: syncs ended: {'Succeeded': 412}"
+
+
+def test_most_at_once_counts_overlapping_syncs_from_the_audit_lines() -> None:
+    _bench_fleet()  # puts benchmarks/ on sys.path
+    bench = importlib.import_module("bench_fleet_controller")
+    audit = [
+        {"started": "t1", "finished": "t4"},
+        {"started": "t2", "finished": "t3"},
+        {"started": "t3", "finished": "t5"},  # starts as the second ends: not three
+        {"started": "t6", "finished": "t7"},
+    ]
+    assert bench.most_at_once(audit) == 2
+    assert bench.most_at_once([]) == 0

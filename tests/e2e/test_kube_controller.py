@@ -29,6 +29,7 @@ import git
 import kubernetes
 import pytest
 
+from gitwave.engine.controller.leases import shard_lease_name
 from tests.e2e.test_kube_contract import Kubectl, kubectl_for, unique
 
 if TYPE_CHECKING:
@@ -338,7 +339,7 @@ def test_two_replicas_split_apps_by_shard_leases_and_one_takes_over_after_kill_9
 
     # The split rendezvous hashing gives: wait until the handovers are done.
     expected = {
-        f"gitwave-shard-{shard}": replica
+        shard_lease_name(shard, shards): replica
         for replica, owned in assign_shards(shards, ["r1", "r2"]).items()
         for shard in owned
     }
@@ -369,7 +370,7 @@ def test_two_replicas_split_apps_by_shard_leases_and_one_takes_over_after_kill_9
     assert all(len(replicas) == 1 for replicas in by_app.values()), by_app
     # Each replica only synced apps of shards whose Lease it held.
     for line in first.audit + second.audit:
-        assert holders[f"gitwave-shard-{line['shard']}"] == line["replica"], line
+        assert holders[shard_lease_name(line["shard"], shards)] == line["replica"], line
     assert first.audit and second.audit  # 8 apps over 8 shards: both did work
 
     # kill -9 r1: no graceful handover; r2 must take r1's shards within 15 s.
@@ -590,13 +591,13 @@ def test_kill_9_mid_sync_another_replica_resumes_without_rerunning_hooks(env: En
     # The split rendezvous hashing gives, handovers done: before it, release 1
     # could be synced by the replica that is to survive (two syncs in its audit).
     expected = {
-        f"gitwave-shard-{shard}": replica
+        shard_lease_name(shard, 8): replica
         for replica, owned in assign_shards(8, ["r1", "r2"]).items()
         for shard in owned
     }
     wait_for("shards split", lambda: env.shard_holders() == expected, timeout=60)
     shard = shard_of(f"Application/{env.app_ns}/hooked", 8)
-    holder = env.shard_holders()[f"gitwave-shard-{shard}"]
+    holder = env.shard_holders()[shard_lease_name(shard, 8)]
     survivor = "r2" if holder == "r1" else "r1"
 
     def sync_operation() -> None:
@@ -637,7 +638,7 @@ def test_kill_9_mid_sync_another_replica_resumes_without_rerunning_hooks(env: En
     killed = time.monotonic()
     wait_for(
         f"{survivor} holds shard {shard}",
-        lambda: env.shard_holders()[f"gitwave-shard-{shard}"] == survivor,
+        lambda: env.shard_holders()[shard_lease_name(shard, 8)] == survivor,
         timeout=15,
     )
     took = time.monotonic() - killed

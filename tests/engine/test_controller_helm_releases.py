@@ -229,10 +229,19 @@ def test_a_release_waits_for_the_releases_it_depends_on_to_be_ready() -> None:
         "flux-system",
         "db",
         1,
-        {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+        {
+            "status": {
+                "observedGeneration": 1,
+                "conditions": [{"type": "Ready", "status": "True"}],
+            }
+        },
     )
     cache = AppObject(HELM_KIND, "infra", "cache", 1, ready_db.body)
     assert waiting_for(web, [ready_db, cache]) == []
+    # As helm-controller: Ready for an older generation (its spec just changed,
+    # not reconciled yet) is not ready.
+    changed_db = AppObject(HELM_KIND, "flux-system", "db", 2, ready_db.body)
+    assert waiting_for(web, [changed_db, cache]) == ["flux-system/db"]
     # The release renders without dependsOn: each release is an app of its own here.
     [release] = release_app(web, []).inline
     assert "dependsOn" not in release.manifest["spec"]

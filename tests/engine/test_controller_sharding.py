@@ -81,7 +81,7 @@ def test_plan_leases(case: Case) -> None:
     owned = assign_shards(SHARDS, members)
     shard = min(owned["me"] if case.wanted else owned["other"])
     renewed = None if case.renewed_ago_s is None else T0 - timedelta(seconds=case.renewed_ago_s)
-    leases = {shard: lease(shard_lease_name(shard), case.holder, renewed)}
+    leases = {shard: lease(shard_lease_name(shard, SHARDS), case.holder, renewed)}
     plan = plan_leases(me="me", shards=SHARDS, members=members, shard_leases=leases, now=T0)
     got = (
         "claim"
@@ -99,14 +99,14 @@ def test_a_dead_replica_drops_out_of_membership_when_its_lease_expires() -> None
     leases = [
         lease(member_lease_name("a"), "a", T0),
         lease(member_lease_name("b"), "b", T0 - timedelta(seconds=4)),
-        lease(shard_lease_name(0), "b", T0),  # a shard Lease is not a member
+        lease(shard_lease_name(0, SHARDS), "b", T0),  # a shard Lease is not a member
     ]
     assert live_members(leases, T0) == {"a", "b"}
     # b was killed: it renews no more; 10 s after its last renewal it is gone.
     assert live_members(leases, T0 + timedelta(seconds=6)) == {"a"}
     # ... and a takes every shard, including the ones b held (expired by then).
     later = T0 + timedelta(seconds=11)
-    held_by_b = {s: lease(shard_lease_name(s), "b", T0) for s in range(SHARDS)}
+    held_by_b = {s: lease(shard_lease_name(s, SHARDS), "b", T0) for s in range(SHARDS)}
     plan = plan_leases(
         me="a",
         shards=SHARDS,
@@ -119,13 +119,13 @@ def test_a_dead_replica_drops_out_of_membership_when_its_lease_expires() -> None
 
 def test_rebalance_hands_over_then_the_newcomer_takes_over() -> None:
     # a held everything alone; b joins.
-    held = {s: lease(shard_lease_name(s), "a", T0) for s in range(SHARDS)}
+    held = {s: lease(shard_lease_name(s, SHARDS), "a", T0) for s in range(SHARDS)}
     a_plan = plan_leases(me="a", shards=SHARDS, members=["a", "b"], shard_leases=held, now=T0)
     b_plan = plan_leases(me="b", shards=SHARDS, members=["a", "b"], shard_leases=held, now=T0)
     assert a_plan.release == b_plan.waiting != frozenset()
     assert not b_plan.claim  # b waits: never two holders at once
     released = {
-        s: (lease(shard_lease_name(s), None, None) if s in a_plan.release else held[s])
+        s: (lease(shard_lease_name(s, SHARDS), None, None) if s in a_plan.release else held[s])
         for s in range(SHARDS)
     }
     b_next = plan_leases(me="b", shards=SHARDS, members=["a", "b"], shard_leases=released, now=T0)

@@ -32,7 +32,18 @@ def controller_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         default=os.environ.get("POD_NAME", ""),
         help="this replica's name (default: $POD_NAME, else host-pid)",
     )
-    p.add_argument("--shards", type=int, default=4, help="number of shards (same on every replica)")
+    p.add_argument(
+        "--shards",
+        type=int,
+        default=64,
+        help="number of shards (64; the same on every replica)",
+    )
+    p.add_argument(
+        "--concurrent",
+        type=int,
+        default=4,
+        help="apps reconciled at once by this replica (4, as Flux's --concurrent)",
+    )
     p.add_argument(
         "--lease-duration", type=parse_duration, default=10.0, help="Lease duration (10s)"
     )

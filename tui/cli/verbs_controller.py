@@ -75,6 +75,8 @@ def cmd_controller(ctx: Context) -> int:
     args = ctx.args
     if args.shards < 1 or args.shards > 1024:
         raise ValidationError("--shards", f"must be 1 to 1024, got {args.shards}")
+    if args.concurrent < 1 or args.concurrent > 256:
+        raise ValidationError("--concurrent", f"must be 1 to 256, got {args.concurrent}")
     if args.renew * 2 > args.lease_duration:
         raise ValidationError("--renew", "must be at most half of --lease-duration")
     replica = args.replica or f"{socket.gethostname()}-{os.getpid()}"
@@ -95,6 +97,7 @@ def cmd_controller(ctx: Context) -> int:
     options = ControllerOptions(
         replica=replica,
         shards=args.shards,
+        concurrent=args.concurrent,
         lease_s=max(int(args.lease_duration), 2),
         renew_s=args.renew,
         resync_s=args.resync,
@@ -108,10 +111,16 @@ def cmd_controller(ctx: Context) -> int:
     if args.metrics_addr:
         count, server = _serve_metrics(args.metrics_addr, keeper)
 
+    printing = threading.Lock()
+
     def audit(operated: Operated) -> None:
         if count is not None:
             count(operated)
-        print(audit_line(operated), flush=True)
+        # From several worker threads: one whole line at a time, never two
+        # lines' halves interleaved (print writes the newline separately).
+        with printing:
+            sys.stdout.write(audit_line(operated) + "\n")
+            sys.stdout.flush()
 
     controller = Controller(
         api,
@@ -123,7 +132,10 @@ def cmd_controller(ctx: Context) -> int:
         audit=audit,
     )
     print(
-        f"gitwave controller: replica {replica}, {args.shards} shards", file=sys.stderr, flush=True
+        f"gitwave controller: replica {replica}, {args.shards} shards, "
+        f"{args.concurrent} concurrent",
+        file=sys.stderr,
+        flush=True,
     )
     keeper_thread = threading.Thread(target=keeper.run, args=(stop,), daemon=True)
     keeper_thread.start()
@@ -131,7 +143,8 @@ def cmd_controller(ctx: Context) -> int:
         controller.run(stop)
     finally:
         keeper_thread.join(timeout=args.renew + 5)
-        # Between syncs: the loop has returned, so no sync of any shard runs now.
+        # Between syncs: the loop has returned once its workers were done, so
+        # no app of any shard is in flight now.
         keeper.release_all()
         api.stop_watching()
         provider.close()

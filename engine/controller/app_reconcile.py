@@ -1,0 +1,336 @@
+"""One app's reconcile in the controller: parse, decide, compare or sync, write status.
+
+``AppReconciler.reconcile`` is what a worker thread (``workers.AppWorkers``)
+runs for one app of a held shard; ``Controller`` (loop.py) decides which apps
+to queue. Per app, only one worker at a time, so the per-app bookkeeping
+(``_Seen``) is never written by two threads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from gitwave.engine.app_pipeline import AppState
+from gitwave.engine.app_status import app_health
+from gitwave.engine.apps.model import AppSpec, RepoResolver
+from gitwave.engine.controller.app_objects import parse_app_object
+from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
+from gitwave.engine.controller.keeper import (
+    ControllerApi,
+    ControllerOptions,
+    LeaseLost,
+    ShardKeeper,
+)
+from gitwave.engine.controller.objects import ARGO_KIND, AppObject
+from gitwave.engine.controller.requests import is_suspended, reconcile_requested
+from gitwave.engine.controller.status import argo_status, running_state
+from gitwave.engine.controller.status_of import failure_status, synced_status
+from gitwave.engine.controller.timeline import operation_event
+from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.hooks import HookLedger
+from gitwave.engine.interrupts import Interrupted, interruptible
+from gitwave.engine.model import HealthCode
+from gitwave.engine.operations import SyncRequest, plan, sync_app
+from gitwave.engine.router import ProviderRouter
+from gitwave.engine.store import Store
+
+log = logging.getLogger("gitwave.controller")
+
+
+@dataclass
+class _Seen:
+    generation: int = -1
+    checked: datetime | None = None
+    synced: datetime | None = None
+    # The generation whose ``operation`` this replica ran and cleared: setting
+    # an operation bumps the generation, a status write does not, so a watch
+    # event still carrying it (written before the clear) is not a new request.
+    operated: int = -1
+    # What the last parse said: None before one, False for a manual Argo app
+    # (never synced unless asked), and whether it failed (asked again each pass).
+    automated: bool | None = None
+    invalid: bool = False
+
+
+@dataclass(frozen=True)
+class Operated:
+    """One sync this replica ran: what the audit log line records."""
+
+    app_id: str
+    replica: str
+    shard: int
+    started: str
+    finished: str
+    phase: str
+
+
+class AppReconciler:
+    """Reconciles one app at a time per app (any number of apps at once)."""
+
+    def __init__(
+        self,
+        api: ControllerApi,
+        keeper: ShardKeeper,
+        *,
+        targets: ProviderRouter,
+        store: Store | None,
+        options: ControllerOptions,
+        clock: Callable[[], datetime],
+        audit: Callable[[Operated], None],
+        resolve: RepoResolver,
+    ) -> None:
+        self._api = api
+        self._keeper = keeper
+        self._targets = targets
+        self._store = store
+        self._options = options
+        self._clock = clock
+        self._audit = audit
+        self._resolve = resolve
+        self._seen: dict[str, _Seen] = {}
+
+    def _ledger(self, obj: AppObject) -> HookLedger | None:
+        """Hook runs in a ConfigMap when the cluster API keeps ConfigMaps, so a
+        replica taking the app over does not run its hooks again."""
+        if isinstance(self._api, ConfigMapStore):
+            scope = f"operation-{obj.generation}" if obj.body.get("operation") else "auto"
+            return ConfigMapHookLedger(self._api, obj.app_id, scope=scope)
+        return None
+
+    def _parse(self, obj: AppObject) -> AppSpec:
+        return parse_app_object(obj, self._api, self._resolve)
+
+    def worth_queueing(self, obj: AppObject, now: datetime) -> bool:
+        """False when ``reconcile`` would surely do nothing (no parse needed to
+        tell): a pass comes at every watch event, most apps are not due."""
+        if is_suspended(obj):
+            return bool(reconcile_requested(obj))
+        seen = self._seen.get(obj.app_id)
+        if seen is None or seen.invalid or seen.generation != obj.generation:
+            return True
+        if (obj.body.get("operation") and seen.operated != obj.generation) or (
+            reconcile_requested(obj)
+        ):
+            return True
+        stale = seen.checked is None or now - seen.checked >= timedelta(
+            seconds=self._options.resync_s
+        )
+        return stale or (seen.synced is None and seen.automated is not False)
+
+    def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:
+        """(sync now, compare now) for ``obj``."""
+        seen = self._seen.setdefault(obj.app_id, _Seen())
+        changed = seen.generation != obj.generation
+        resync = timedelta(seconds=self._options.resync_s)
+        asked = obj.body.get("operation") and seen.operated != obj.generation
+        if asked or reconcile_requested(obj):
+            return True, True
+        automated = app is not None and (app.policy.automated or obj.kind != ARGO_KIND)
+        stale = seen.checked is None or now - seen.checked >= resync
+        if automated and (changed or seen.synced is None or stale):
+            return True, True
+        return False, changed or stale
+
+    def reconcile(self, obj: AppObject, shard: int, interrupt: threading.Event) -> bool:
+        """Compare or sync ``obj`` if due; True when it synced."""
+        now = self._clock()
+        seen = self._seen.setdefault(obj.app_id, _Seen())
+        if is_suspended(obj):
+            # Argo's skip-reconcile, Flux's spec.suspend: nothing is compared or
+            # applied. A Flux reconcile request is still answered (as Flux
+            # records lastHandledReconcileAt), so whoever asked sees it was seen.
+            asked = reconcile_requested(obj)
+            if asked:
+                self._api.write_status(obj, {"lastHandledReconcileAt": asked})
+            return False
+        try:
+            app = self._parse(obj)
+        except ValidationError as error:
+            if seen.generation != obj.generation:
+                self._write_failure(obj, str(error), now)
+                seen.generation = obj.generation
+            seen.invalid = True
+            return False
+        seen.invalid = False
+        seen.automated = app.policy.automated or obj.kind != ARGO_KIND
+        sync_now, compare_now = self._due(obj, app, now)
+        if not compare_now:
+            return False
+        if not sync_now:
+            self._compare(obj, app, now)
+        else:
+            self._sync(obj, app, shard, now, interrupt)
+        seen.generation = obj.generation
+        seen.checked = now
+        return sync_now
+
+    def _compare(self, obj: AppObject, app: AppSpec, now: datetime) -> None:
+        try:
+            state = plan(app, SyncRequest(), targets=self._targets)
+        except GitwaveError as error:
+            self._write_failure(obj, str(error), now)
+            return
+        health = app_health(state, targets=self._targets)
+        self._write(
+            obj,
+            state,
+            in_sync=not state.plan.has_changes,
+            health_message=health.message,
+            health=health.code,
+            now=now,
+        )
+
+    def _write(
+        self,
+        obj: AppObject,
+        state: AppState,
+        *,
+        in_sync: bool,
+        health: HealthCode,
+        health_message: str,
+        now: datetime,
+    ) -> None:
+        if obj.kind == ARGO_KIND:
+            self._api.write_status(
+                obj,
+                argo_status(
+                    in_sync=in_sync,
+                    revision=state.revision,
+                    health=health,
+                    health_message=health_message,
+                    now=now,
+                ),
+            )
+
+    def _write_failure(self, obj: AppObject, message: str, now: datetime) -> None:
+        self._api.write_status(obj, failure_status(obj, message, now))
+
+    def _sync(
+        self, obj: AppObject, app: AppSpec, shard: int, now: datetime, interrupt: threading.Event
+    ) -> None:
+        operation = obj.body.get("operation")
+        initiated = "automated"
+        if isinstance(operation, Mapping):
+            who = (operation.get("initiatedBy") or {}).get("username")
+            initiated = str(who) if who else "operation"
+
+        def still_mine(_: AppState) -> None:
+            # Checked once more right before anything is applied: a Lease lost
+            # while planning stops this sync before it touches the target.
+            if not self._keeper.holds(shard):
+                raise LeaseLost(f"{obj.app_id}: shard {shard} is no longer held by this replica")
+
+        started = self._clock()
+        # A line when the sync starts too: a replica killed mid-sync leaves
+        # its start in the audit, so an overlap with the next holder shows.
+        self._operated(
+            obj,
+            Operated(
+                app_id=obj.app_id,
+                replica=self._options.replica,
+                shard=shard,
+                started=started.isoformat(),
+                finished="",
+                phase="Running",
+            ),
+            initiated,
+        )
+        phase = "Error"
+        try:
+            phase = self._run_sync(obj, app, operation, initiated, still_mine, now, interrupt)
+        finally:
+            # Every start gets an end (Succeeded, Failed, Error, Interrupted),
+            # written after the status: the app is this replica's until then.
+            self._operated(
+                obj,
+                Operated(
+                    app_id=obj.app_id,
+                    replica=self._options.replica,
+                    shard=shard,
+                    started=started.isoformat(),
+                    finished=self._clock().isoformat(),
+                    phase=phase,
+                ),
+                initiated,
+            )
+
+    def _operated(self, obj: AppObject, operated: Operated, initiated: str) -> None:
+        """The audit line, and the same as an Event on the app (the cluster's copy)."""
+        self._audit(operated)
+        event = operation_event(
+            obj,
+            replica=operated.replica,
+            started=operated.started,
+            finished=operated.finished,
+            phase=operated.phase,
+            initiated=initiated,
+        )
+        try:
+            self._api.record_event(obj, event)
+        except Exception as error:  # the timeline never stops a sync
+            log.warning("%s: recording the %s Event failed: %s", obj.app_id, event.reason, error)
+
+    def _run_sync(
+        self,
+        obj: AppObject,
+        app: AppSpec,
+        operation: object,
+        initiated: str,
+        still_mine: Callable[[AppState], None],
+        now: datetime,
+        interrupt: threading.Event,
+    ) -> str:
+        """Sync ``app`` and write its status; the phase it ended in. ``interrupt``
+        (registered with the keeper by the workers) stops it between waves."""
+        asked: Mapping[str, Any] = operation if isinstance(operation, Mapping) else {}
+        found = asked.get("sync")
+        sync_asked: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        if asked and obj.kind == ARGO_KIND:
+            # As Argo CD: the operation shows as Running while it runs.
+            self._api.write_status(obj, {"operationState": running_state(asked, now)})
+        try:
+            with interruptible(interrupt):
+                synced = sync_app(
+                    app,
+                    targets=self._targets,
+                    store=self._store,
+                    request=SyncRequest(
+                        lock_timeout_s=0,
+                        retry=False,
+                        prune=True if sync_asked.get("prune") is True else None,
+                    ),
+                    on_plan=still_mine,
+                    ledger=self._ledger(obj),
+                )
+        except (LeaseLost, Interrupted):
+            # Stopped before a wave: the next holder of the shard syncs it again.
+            log.info("%s: stopped between waves (its shard given up)", obj.app_id)
+            return "Interrupted"
+        except GitwaveError as error:
+            self._write_failure(obj, str(error), now)
+            if operation and not interrupt.is_set():
+                self._cleared(obj)
+            return "Error"
+        result = synced.result
+        finished = self._clock()
+        self._seen[obj.app_id].synced = finished
+        status = synced_status(obj, app, synced, initiated=initiated, now=finished)
+        self._api.write_status(obj, status)
+        if operation and not interrupt.is_set():
+            # After the status: whoever waits for the operation to go reads
+            # the operationState of this run, as with Argo CD. Interrupted
+            # (shard lost, shutdown): left for the next holder, as before.
+            self._cleared(obj)
+        return str(result.phase.value)
+
+    def _cleared(self, obj: AppObject) -> None:
+        self._api.clear_operation(obj)
+        self._seen[obj.app_id].operated = obj.generation
+
+
+__all__ = ["AppReconciler", "Operated"]
