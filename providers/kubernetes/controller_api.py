@@ -33,7 +33,7 @@ from .cache import Informer
 from .config import load_client
 from .controller_sets import ARGO_SETS, SET_KIND, SetObjects
 from .discovery import ResourceType
-from .transport import Transport
+from .transport import HttpError, Transport
 
 ARGO = ("argoproj.io", "v1alpha1", "applications")
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
@@ -55,8 +55,18 @@ _COORDINATES = {
 }
 
 
-def _micro(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+_LEASE_TYPE = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease"}
+
+
+def _micro_time(moment: datetime) -> str:
+    """A Kubernetes MicroTime (RFC 3339 with microseconds, in UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(text: str) -> datetime:
+    """A Lease's renewTime as written by any client (``Z`` or an offset, with or
+    without fractions), as an aware datetime in UTC."""
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _deleting(item: Mapping[str, Any]) -> bool:
@@ -86,6 +96,8 @@ class KubeControllerApi(SetObjects):
         # kind → the list+watch of that kind (start_watching); empty: list each time.
         self._informers: dict[str, Informer] = {}
         self._changed = threading.Event()
+        self._lease_lock = threading.Lock()
+        self._lease_http: Transport | None = None
 
     def start_watching(self) -> None:
         """Keep Applications, Kustomizations and GitRepositories in memory from one
@@ -302,22 +314,36 @@ class KubeControllerApi(SetObjects):
         ]
         return sorted(items, key=lambda item: str(item.get("eventTime") or ""))
 
+    def _lease_transport(self) -> Transport:
+        """Leases go as plain JSON: a replica renews every shard's Lease every few
+        seconds, and building the client's models for each (a Configuration per
+        model, dateutil for each timestamp) cost more CPU than the syncs."""
+        with self._lease_lock:
+            if self._lease_http is None:
+                self._lease_http = Transport(self.api_client, target="gitwave-controller")
+            return self._lease_http
+
+    def _lease_path(self, name: str = "") -> str:
+        path = f"/apis/coordination.k8s.io/v1/namespaces/{self._namespace}/leases"
+        return f"{path}/{name}" if name else path
+
     def list_leases(self) -> list[LeaseRecord]:
-        listed = self._leases.list_namespaced_lease(self._namespace)
+        _, listed = self._lease_transport().request("GET", self._lease_path())
         records: list[LeaseRecord] = []
-        for lease in listed.items:
-            name = lease.metadata.name
+        for lease in (listed or {}).get("items") or []:
+            meta = lease.get("metadata") or {}
+            name = str(meta.get("name", ""))
             if not (name.startswith(MEMBER_PREFIX) or name.startswith(SHARD_PREFIX)):
                 continue
-            spec = lease.spec
-            renewed = spec.renew_time if spec is not None else None
+            spec = lease.get("spec") or {}
+            renewed = spec.get("renewTime")
             records.append(
                 LeaseRecord(
                     name=name,
-                    holder=(spec.holder_identity if spec is not None else None) or None,
-                    renewed=_micro(renewed) if renewed is not None else None,
-                    duration_s=int((spec.lease_duration_seconds if spec is not None else 0) or 0),
-                    resource_version=lease.metadata.resource_version or "",
+                    holder=spec.get("holderIdentity") or None,
+                    renewed=_parse_time(renewed) if renewed else None,
+                    duration_s=int(spec.get("leaseDurationSeconds") or 0),
+                    resource_version=str(meta.get("resourceVersion") or ""),
                 )
             )
         return records
@@ -331,42 +357,37 @@ class KubeControllerApi(SetObjects):
         duration_s: int,
         previous: LeaseRecord | None,
     ) -> bool:
-        spec = client.V1LeaseSpec(
-            holder_identity=holder,
-            lease_duration_seconds=duration_s,
-            renew_time=_micro(now),
-        )
+        spec: dict[str, Any] = {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": duration_s,
+            "renewTime": _micro_time(now),
+        }
+        metadata: dict[str, Any] = {"name": name}
+        if previous is None or previous.holder != holder:
+            spec["acquireTime"] = _micro_time(now)
+        if previous is not None:
+            metadata["resourceVersion"] = previous.resource_version
+        body = {**_LEASE_TYPE, "metadata": metadata, "spec": spec}
         try:
             if previous is None:
-                spec.acquire_time = _micro(now)
-                self._leases.create_namespaced_lease(
-                    self._namespace,
-                    client.V1Lease(metadata=client.V1ObjectMeta(name=name), spec=spec),
-                )
+                self._lease_transport().request("POST", self._lease_path(), body=body)
             else:
-                if previous.holder != holder:
-                    spec.acquire_time = _micro(now)
-                body = client.V1Lease(
-                    metadata=client.V1ObjectMeta(
-                        name=name, resource_version=previous.resource_version
-                    ),
-                    spec=spec,
-                )
-                self._leases.replace_namespaced_lease(name, self._namespace, body)
-        except ApiException as error:
+                self._lease_transport().request("PUT", self._lease_path(name), body=body)
+        except HttpError as error:
             if error.status in (409, 404):  # someone else wrote it first
                 return False
             raise
         return True
 
     def release_lease(self, lease: LeaseRecord) -> None:
-        body = client.V1Lease(
-            metadata=client.V1ObjectMeta(name=lease.name, resource_version=lease.resource_version),
-            spec=client.V1LeaseSpec(holder_identity=None, lease_duration_seconds=lease.duration_s),
-        )
+        body = {
+            **_LEASE_TYPE,
+            "metadata": {"name": lease.name, "resourceVersion": lease.resource_version},
+            "spec": {"leaseDurationSeconds": lease.duration_s},
+        }
         try:
-            self._leases.replace_namespaced_lease(lease.name, self._namespace, body)
-        except ApiException as error:
+            self._lease_transport().request("PUT", self._lease_path(lease.name), body=body)
+        except HttpError as error:
             if error.status not in (404, 409):
                 raise
 
