@@ -21,19 +21,17 @@ from gitwave.engine.api import (
     ARGO_KIND,
     FLUX_KIND,
     HELM_KIND,
-    MEMBER_PREFIX,
     REPORTING_CONTROLLER,
-    SHARD_PREFIX,
     AppObject,
-    LeaseRecord,
     OperationEvent,
 )
 
 from .cache import Informer
 from .config import load_client
+from .controller_plain import PlainJson
 from .controller_sets import ARGO_SETS, SET_KIND, SetObjects
 from .discovery import ResourceType
-from .transport import HttpError, Transport
+from .transport import Transport
 
 ARGO = ("argoproj.io", "v1alpha1", "applications")
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
@@ -55,20 +53,6 @@ _COORDINATES = {
 }
 
 
-_LEASE_TYPE = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease"}
-
-
-def _micro_time(moment: datetime) -> str:
-    """A Kubernetes MicroTime (RFC 3339 with microseconds, in UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_time(text: str) -> datetime:
-    """A Lease's renewTime as written by any client (``Z`` or an offset, with or
-    without fractions), as an aware datetime in UTC."""
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
 def _deleting(item: Mapping[str, Any]) -> bool:
     return bool((item.get("metadata") or {}).get("deletionTimestamp"))
 
@@ -84,20 +68,19 @@ def _app_object(kind: str, item: Mapping[str, Any]) -> AppObject:
     )
 
 
-class KubeControllerApi(SetObjects):
+class KubeControllerApi(SetObjects, PlainJson):
     """ControllerApi over the official client; Leases live in ``namespace``."""
 
     def __init__(self, api_client: Any, *, namespace: str) -> None:
         self.api_client = api_client
         self._custom = client.CustomObjectsApi(api_client)
-        self._leases = client.CoordinationV1Api(api_client)
         self._core = client.CoreV1Api(api_client)
         self._namespace = namespace
         # kind → the list+watch of that kind (start_watching); empty: list each time.
         self._informers: dict[str, Informer] = {}
         self._changed = threading.Event()
-        self._lease_lock = threading.Lock()
-        self._lease_http: Transport | None = None
+        self._plain_lock = threading.Lock()
+        self._plain: Transport | None = None  # PlainJson._http, made on first use
 
     def start_watching(self) -> None:
         """Keep Applications, Kustomizations and GitRepositories in memory from one
@@ -299,97 +282,24 @@ class KubeControllerApi(SetObjects):
             "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "count": 1,
         }
-        self._core.create_namespaced_event(obj.namespace, body)
+        # Plain JSON both ways: the client would build a CoreV1Event model of the
+        # answer (dateutil for each timestamp), twice per sync.
+        self._http().request("POST", f"/api/v1/namespaces/{obj.namespace}/events", body=body)
 
     def list_events(self, obj: AppObject) -> list[Mapping[str, Any]]:
         """The Events about ``obj`` this controller recorded, oldest first."""
         selector = f"involvedObject.name={obj.name},involvedObject.kind={obj.kind}"
-        listed = self._core.api_client.sanitize_for_serialization(
-            self._core.list_namespaced_event(obj.namespace, field_selector=selector)
+        _, listed = self._http().request(
+            "GET",
+            f"/api/v1/namespaces/{obj.namespace}/events",
+            query=[("fieldSelector", selector)],
         )
         items = [
             item
-            for item in listed.get("items", [])
+            for item in (listed or {}).get("items") or []
             if item.get("reportingComponent") == REPORTING_CONTROLLER
         ]
         return sorted(items, key=lambda item: str(item.get("eventTime") or ""))
-
-    def _lease_transport(self) -> Transport:
-        """Leases go as plain JSON: a replica renews every shard's Lease every few
-        seconds, and building the client's models for each (a Configuration per
-        model, dateutil for each timestamp) cost more CPU than the syncs."""
-        with self._lease_lock:
-            if self._lease_http is None:
-                self._lease_http = Transport(self.api_client, target="gitwave-controller")
-            return self._lease_http
-
-    def _lease_path(self, name: str = "") -> str:
-        path = f"/apis/coordination.k8s.io/v1/namespaces/{self._namespace}/leases"
-        return f"{path}/{name}" if name else path
-
-    def list_leases(self) -> list[LeaseRecord]:
-        _, listed = self._lease_transport().request("GET", self._lease_path())
-        records: list[LeaseRecord] = []
-        for lease in (listed or {}).get("items") or []:
-            meta = lease.get("metadata") or {}
-            name = str(meta.get("name", ""))
-            if not (name.startswith(MEMBER_PREFIX) or name.startswith(SHARD_PREFIX)):
-                continue
-            spec = lease.get("spec") or {}
-            renewed = spec.get("renewTime")
-            records.append(
-                LeaseRecord(
-                    name=name,
-                    holder=spec.get("holderIdentity") or None,
-                    renewed=_parse_time(renewed) if renewed else None,
-                    duration_s=int(spec.get("leaseDurationSeconds") or 0),
-                    resource_version=str(meta.get("resourceVersion") or ""),
-                )
-            )
-        return records
-
-    def put_lease(
-        self,
-        name: str,
-        *,
-        holder: str,
-        now: datetime,
-        duration_s: int,
-        previous: LeaseRecord | None,
-    ) -> bool:
-        spec: dict[str, Any] = {
-            "holderIdentity": holder,
-            "leaseDurationSeconds": duration_s,
-            "renewTime": _micro_time(now),
-        }
-        metadata: dict[str, Any] = {"name": name}
-        if previous is None or previous.holder != holder:
-            spec["acquireTime"] = _micro_time(now)
-        if previous is not None:
-            metadata["resourceVersion"] = previous.resource_version
-        body = {**_LEASE_TYPE, "metadata": metadata, "spec": spec}
-        try:
-            if previous is None:
-                self._lease_transport().request("POST", self._lease_path(), body=body)
-            else:
-                self._lease_transport().request("PUT", self._lease_path(name), body=body)
-        except HttpError as error:
-            if error.status in (409, 404):  # someone else wrote it first
-                return False
-            raise
-        return True
-
-    def release_lease(self, lease: LeaseRecord) -> None:
-        body = {
-            **_LEASE_TYPE,
-            "metadata": {"name": lease.name, "resourceVersion": lease.resource_version},
-            "spec": {"leaseDurationSeconds": lease.duration_s},
-        }
-        try:
-            self._lease_transport().request("PUT", self._lease_path(lease.name), body=body)
-        except HttpError as error:
-            if error.status not in (404, 409):
-                raise
 
     def load_config_map(self, name: str) -> tuple[dict[str, str], str] | None:
         try:
