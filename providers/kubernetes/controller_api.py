@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,17 @@ _HELM_SOURCES = (
     ("HelmRepository", ("source.toolkit.fluxcd.io", "v1", "helmrepositories")),
     ("OCIRepository", ("source.toolkit.fluxcd.io", "v1", "ocirepositories")),
 )
+_WATCHED = (
+    *_KINDS,
+    ("GitRepository", FLUX_GIT),
+    ("AppProject", ARGO_PROJECTS),
+    (SET_KIND, ARGO_SETS),
+    *_HELM_SOURCES,
+)
+# A watched kind whose CRD is absent is taken as empty for this long, then
+# asked again: a Flux-only cluster has no Argo CD CRDs, and listing them on
+# every pass (three 404s) cost a replica more than a sync's status write.
+ABSENT_RECHECK_S = 30.0
 # Where each kind the controller writes the status of lives.
 _COORDINATES = {
     ARGO_KIND: ARGO,
@@ -79,6 +91,9 @@ class KubeControllerApi(SetObjects, PlainJson):
         # kind → the list+watch of that kind (start_watching); empty: list each time.
         self._informers: dict[str, Informer] = {}
         self._changed = threading.Event()
+        self._transport: Transport | None = None  # the watches'
+        self._watch_lock = threading.Lock()
+        self._gone_since: dict[str, float] = {}  # kind → when its CRD was found absent
         self._plain_lock = threading.Lock()
         self._plain: Transport | None = None  # PlainJson._http, made on first use
 
@@ -86,26 +101,27 @@ class KubeControllerApi(SetObjects, PlainJson):
         """Keep Applications, Kustomizations and GitRepositories in memory from one
         list+watch each (providers.kubernetes.cache), instead of listing them on
         every pass; ``wait_for_change`` then wakes the loop on each change."""
-        transport = Transport(self.api_client, target="gitwave-controller")
-        watched = (
-            *_KINDS,
-            ("GitRepository", FLUX_GIT),
-            ("AppProject", ARGO_PROJECTS),
-            (SET_KIND, ARGO_SETS),
-            *_HELM_SOURCES,
-        )
-        for kind, (group, version, plural) in watched:
-            rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
-            informer = Informer(transport, rtype, listener=lambda _t, _o: self._changed.set())
-            informer.start()
-            self._informers[kind] = informer
+        for kind, coordinates in _WATCHED:
+            self._start_informer(kind, coordinates)
+
+    def _start_informer(self, kind: str, coordinates: tuple[str, str, str]) -> Informer:
+        if self._transport is None:
+            self._transport = Transport(self.api_client, target="gitwave-controller")
+        group, version, plural = coordinates
+        rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
+        informer = Informer(self._transport, rtype, listener=lambda _t, _o: self._changed.set())
+        informer.start()
+        self._informers[kind] = informer
+        return informer
 
     def stop_watching(self) -> None:
-        for informer in self._informers.values():
+        with self._watch_lock:  # no absent kind's watch restarted meanwhile
+            informers = list(self._informers.values())
+            self._informers.clear()
+        for informer in informers:
             informer.signal_stop()
-        for informer in self._informers.values():
+        for informer in informers:
             informer.stop(wait=1.0)
-        self._informers.clear()
 
     def wait_for_change(self, timeout: float) -> bool:
         """Block until an app object changed (True) or ``timeout`` passed (False)."""
@@ -116,7 +132,18 @@ class KubeControllerApi(SetObjects, PlainJson):
     def _watched(self, kind: str) -> list[dict[str, Any]] | None:
         """Every object of ``kind`` from its watch; None when not watched or not
         synced now (the caller lists from the server: never a partial view)."""
-        informer = self._informers.get(kind)
+        with self._watch_lock:
+            informer = self._informers.get(kind)
+            if informer is not None and informer.gone:
+                # Its CRD is not installed (the server does not serve the type):
+                # none of it, without asking on every pass; asked again (a new
+                # watch) after ABSENT_RECHECK_S, so a CRD installed later is seen.
+                now = time.monotonic()
+                since = self._gone_since.setdefault(kind, now)
+                if now - since < ABSENT_RECHECK_S:
+                    return []
+                del self._gone_since[kind]
+                informer = self._start_informer(kind, dict(_WATCHED)[kind])
         if informer is None or not informer.wait_ready(5.0):
             return None
         return informer.items()
