@@ -15,6 +15,9 @@ render another app's checkout. So:
   tree with the commit's tree (HEAD, every file's blob hash and mode, no file
   added or removed, ignored ones included); a checkout that differs is moved
   aside and removed, and the caller checks the commit out again.
+  A checkout found whole is remembered by the stat record of its entries
+  (ctime included) for the process; while that record is unchanged it is not
+  hashed again (``checkout_problem``).
 
 Checkouts are written without Git's attribute-driven conversions (line
 endings, smudge filters, ``ident``), so a work tree holds exactly the committed
@@ -32,6 +35,8 @@ import secrets
 import shutil
 import stat
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,7 +88,74 @@ def _key(cache: Path) -> bytes:
 
 def checkout_problem(root: Path, sha: str) -> str | None:
     """How the work tree at ``root`` differs from commit ``sha``: another HEAD,
-    a file changed, added or removed; None when it holds exactly that commit."""
+    a file changed, added or removed; None when it holds exactly that commit.
+
+    A checkout found whole once is not hashed again while no file or directory
+    of it (nor ``.git/HEAD``) was touched since: its stat record (inode, size,
+    mode, mtime and ctime of every entry, as Git's index keeps them) is kept for
+    this process. Any write, chmod, rename or removal changes a ctime, which no
+    user can set back, so the next check hashes everything again. A controller
+    reuses one checkout for every app of a revision: hashing the whole tree for
+    each app cost O(apps) per app."""
+    started = time.time_ns()
+    before = _stat_record(root)
+    key = (os.fspath(root), sha)
+    if before is not None:
+        with _VERIFIED_LOCK:
+            if _VERIFIED.get(key) == before:
+                return None
+    problem = _full_problem(root, sha)
+    with _VERIFIED_LOCK:
+        if problem is None and before is not None and not _racy(before, started):
+            _VERIFIED[key] = before
+        else:
+            _VERIFIED.pop(key, None)
+    return problem
+
+
+# (checkout root, commit) → its stat record when last found whole.
+_VERIFIED: dict[tuple[str, str], dict[bytes, tuple[int, ...]]] = {}
+_VERIFIED_LOCK = threading.Lock()
+# A ctime this close to the walk may be shared by a write right after it
+# (timestamps tick coarsely): such a record is not kept ("racy Git").
+_RACY_NS = 2_000_000_000
+
+
+def _stat_record(root: Path) -> dict[bytes, tuple[int, ...]] | None:
+    """path → (inode, mode, size, mtime_ns, ctime_ns) of every entry under
+    ``root`` (``.git`` left out but its HEAD); None when it cannot be read."""
+    top = os.fsencode(root)
+    record: dict[bytes, tuple[int, ...]] = {}
+    try:
+        head = os.stat(os.path.join(top, b".git", b"HEAD"), follow_symlinks=False)
+        record[b".git/HEAD"] = _stat_tuple(head)
+        record[b""] = _stat_tuple(os.stat(top, follow_symlinks=False))
+        stack = [b""]
+        while stack:
+            relative = stack.pop()
+            with os.scandir(os.path.join(top, relative) if relative else top) as entries:
+                for entry in entries:
+                    if not relative and entry.name == b".git":
+                        continue
+                    path = relative + b"/" + entry.name if relative else entry.name
+                    info = entry.stat(follow_symlinks=False)
+                    record[path] = _stat_tuple(info)
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append(path)
+    except OSError:
+        return None
+    return record
+
+
+def _stat_tuple(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _racy(record: dict[bytes, tuple[int, ...]], started_ns: int) -> bool:
+    return any(entry[4] >= started_ns - _RACY_NS for entry in record.values())
+
+
+def _full_problem(root: Path, sha: str) -> str | None:
     try:
         repo = git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):

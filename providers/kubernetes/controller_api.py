@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,16 +22,14 @@ from gitwave.engine.api import (
     ARGO_KIND,
     FLUX_KIND,
     HELM_KIND,
-    MEMBER_PREFIX,
     REPORTING_CONTROLLER,
-    SHARD_PREFIX,
     AppObject,
-    LeaseRecord,
     OperationEvent,
 )
 
 from .cache import Informer
 from .config import load_client
+from .controller_plain import PlainJson
 from .controller_sets import ARGO_SETS, SET_KIND, SetObjects
 from .discovery import ResourceType
 from .transport import Transport
@@ -46,6 +45,17 @@ _HELM_SOURCES = (
     ("HelmRepository", ("source.toolkit.fluxcd.io", "v1", "helmrepositories")),
     ("OCIRepository", ("source.toolkit.fluxcd.io", "v1", "ocirepositories")),
 )
+_WATCHED = (
+    *_KINDS,
+    ("GitRepository", FLUX_GIT),
+    ("AppProject", ARGO_PROJECTS),
+    (SET_KIND, ARGO_SETS),
+    *_HELM_SOURCES,
+)
+# A watched kind whose CRD is absent is taken as empty for this long, then
+# asked again: a Flux-only cluster has no Argo CD CRDs, and listing them on
+# every pass (three 404s) cost a replica more than a sync's status write.
+ABSENT_RECHECK_S = 30.0
 # Where each kind the controller writes the status of lives.
 _COORDINATES = {
     ARGO_KIND: ARGO,
@@ -53,10 +63,6 @@ _COORDINATES = {
     HELM_KIND: FLUX_HELM,
     SET_KIND: ARGO_SETS,
 }
-
-
-def _micro(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
 
 
 def _deleting(item: Mapping[str, Any]) -> bool:
@@ -74,43 +80,48 @@ def _app_object(kind: str, item: Mapping[str, Any]) -> AppObject:
     )
 
 
-class KubeControllerApi(SetObjects):
+class KubeControllerApi(SetObjects, PlainJson):
     """ControllerApi over the official client; Leases live in ``namespace``."""
 
     def __init__(self, api_client: Any, *, namespace: str) -> None:
         self.api_client = api_client
         self._custom = client.CustomObjectsApi(api_client)
-        self._leases = client.CoordinationV1Api(api_client)
         self._core = client.CoreV1Api(api_client)
         self._namespace = namespace
         # kind → the list+watch of that kind (start_watching); empty: list each time.
         self._informers: dict[str, Informer] = {}
         self._changed = threading.Event()
+        self._transport: Transport | None = None  # the watches'
+        self._watch_lock = threading.Lock()
+        self._gone_since: dict[str, float] = {}  # kind → when its CRD was found absent
+        self._plain_lock = threading.Lock()
+        self._plain: Transport | None = None  # PlainJson._http, made on first use
 
     def start_watching(self) -> None:
         """Keep Applications, Kustomizations and GitRepositories in memory from one
         list+watch each (providers.kubernetes.cache), instead of listing them on
         every pass; ``wait_for_change`` then wakes the loop on each change."""
-        transport = Transport(self.api_client, target="gitwave-controller")
-        watched = (
-            *_KINDS,
-            ("GitRepository", FLUX_GIT),
-            ("AppProject", ARGO_PROJECTS),
-            (SET_KIND, ARGO_SETS),
-            *_HELM_SOURCES,
-        )
-        for kind, (group, version, plural) in watched:
-            rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
-            informer = Informer(transport, rtype, listener=lambda _t, _o: self._changed.set())
-            informer.start()
-            self._informers[kind] = informer
+        for kind, coordinates in _WATCHED:
+            self._start_informer(kind, coordinates)
+
+    def _start_informer(self, kind: str, coordinates: tuple[str, str, str]) -> Informer:
+        if self._transport is None:
+            self._transport = Transport(self.api_client, target="gitwave-controller")
+        group, version, plural = coordinates
+        rtype = ResourceType(group, version, kind, plural, True, frozenset({"list", "watch"}))
+        informer = Informer(self._transport, rtype, listener=lambda _t, _o: self._changed.set())
+        informer.start()
+        self._informers[kind] = informer
+        return informer
 
     def stop_watching(self) -> None:
-        for informer in self._informers.values():
+        with self._watch_lock:  # no absent kind's watch restarted meanwhile
+            informers = list(self._informers.values())
+            self._informers.clear()
+        for informer in informers:
             informer.signal_stop()
-        for informer in self._informers.values():
+        for informer in informers:
             informer.stop(wait=1.0)
-        self._informers.clear()
 
     def wait_for_change(self, timeout: float) -> bool:
         """Block until an app object changed (True) or ``timeout`` passed (False)."""
@@ -121,7 +132,18 @@ class KubeControllerApi(SetObjects):
     def _watched(self, kind: str) -> list[dict[str, Any]] | None:
         """Every object of ``kind`` from its watch; None when not watched or not
         synced now (the caller lists from the server: never a partial view)."""
-        informer = self._informers.get(kind)
+        with self._watch_lock:
+            informer = self._informers.get(kind)
+            if informer is not None and informer.gone:
+                # Its CRD is not installed (the server does not serve the type):
+                # none of it, without asking on every pass; asked again (a new
+                # watch) after ABSENT_RECHECK_S, so a CRD installed later is seen.
+                now = time.monotonic()
+                since = self._gone_since.setdefault(kind, now)
+                if now - since < ABSENT_RECHECK_S:
+                    return []
+                del self._gone_since[kind]
+                informer = self._start_informer(kind, dict(_WATCHED)[kind])
         if informer is None or not informer.wait_ready(5.0):
             return None
         return informer.items()
@@ -287,88 +309,24 @@ class KubeControllerApi(SetObjects):
             "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "count": 1,
         }
-        self._core.create_namespaced_event(obj.namespace, body)
+        # Plain JSON both ways: the client would build a CoreV1Event model of the
+        # answer (dateutil for each timestamp), twice per sync.
+        self._http().request("POST", f"/api/v1/namespaces/{obj.namespace}/events", body=body)
 
     def list_events(self, obj: AppObject) -> list[Mapping[str, Any]]:
         """The Events about ``obj`` this controller recorded, oldest first."""
         selector = f"involvedObject.name={obj.name},involvedObject.kind={obj.kind}"
-        listed = self._core.api_client.sanitize_for_serialization(
-            self._core.list_namespaced_event(obj.namespace, field_selector=selector)
+        _, listed = self._http().request(
+            "GET",
+            f"/api/v1/namespaces/{obj.namespace}/events",
+            query=[("fieldSelector", selector)],
         )
         items = [
             item
-            for item in listed.get("items", [])
+            for item in (listed or {}).get("items") or []
             if item.get("reportingComponent") == REPORTING_CONTROLLER
         ]
         return sorted(items, key=lambda item: str(item.get("eventTime") or ""))
-
-    def list_leases(self) -> list[LeaseRecord]:
-        listed = self._leases.list_namespaced_lease(self._namespace)
-        records: list[LeaseRecord] = []
-        for lease in listed.items:
-            name = lease.metadata.name
-            if not (name.startswith(MEMBER_PREFIX) or name.startswith(SHARD_PREFIX)):
-                continue
-            spec = lease.spec
-            renewed = spec.renew_time if spec is not None else None
-            records.append(
-                LeaseRecord(
-                    name=name,
-                    holder=(spec.holder_identity if spec is not None else None) or None,
-                    renewed=_micro(renewed) if renewed is not None else None,
-                    duration_s=int((spec.lease_duration_seconds if spec is not None else 0) or 0),
-                    resource_version=lease.metadata.resource_version or "",
-                )
-            )
-        return records
-
-    def put_lease(
-        self,
-        name: str,
-        *,
-        holder: str,
-        now: datetime,
-        duration_s: int,
-        previous: LeaseRecord | None,
-    ) -> bool:
-        spec = client.V1LeaseSpec(
-            holder_identity=holder,
-            lease_duration_seconds=duration_s,
-            renew_time=_micro(now),
-        )
-        try:
-            if previous is None:
-                spec.acquire_time = _micro(now)
-                self._leases.create_namespaced_lease(
-                    self._namespace,
-                    client.V1Lease(metadata=client.V1ObjectMeta(name=name), spec=spec),
-                )
-            else:
-                if previous.holder != holder:
-                    spec.acquire_time = _micro(now)
-                body = client.V1Lease(
-                    metadata=client.V1ObjectMeta(
-                        name=name, resource_version=previous.resource_version
-                    ),
-                    spec=spec,
-                )
-                self._leases.replace_namespaced_lease(name, self._namespace, body)
-        except ApiException as error:
-            if error.status in (409, 404):  # someone else wrote it first
-                return False
-            raise
-        return True
-
-    def release_lease(self, lease: LeaseRecord) -> None:
-        body = client.V1Lease(
-            metadata=client.V1ObjectMeta(name=lease.name, resource_version=lease.resource_version),
-            spec=client.V1LeaseSpec(holder_identity=None, lease_duration_seconds=lease.duration_s),
-        )
-        try:
-            self._leases.replace_namespaced_lease(lease.name, self._namespace, body)
-        except ApiException as error:
-            if error.status not in (404, 409):
-                raise
 
     def load_config_map(self, name: str) -> tuple[dict[str, str], str] | None:
         try:

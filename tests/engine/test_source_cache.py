@@ -10,6 +10,7 @@ there after checkout must be detected and the commit checked out again.
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import git
 import pytest
 import yaml
 
+from gitwave.engine import source_cache
 from gitwave.engine.render import clear_render_cache, render
 from gitwave.engine.source import open_source
 from gitwave.tui.cli import main
@@ -94,6 +96,18 @@ def _edit(root: Path, host: Path) -> None:
     (root / "app" / "cm.yaml").write_text(CONFIGMAP.format(name="tampered"), encoding="utf-8")
 
 
+def _edit_keeping_size_and_times(root: Path, host: Path) -> None:
+    # Same length ("tampered" / "original"), mtime and atime put back: only the
+    # ctime, which no user can set, tells the edit apart.
+    target = root / "app" / "cm.yaml"
+    before = target.stat()
+    target.write_text(CONFIGMAP.format(name="tampered"), encoding="utf-8")
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = target.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert after.st_ctime_ns != before.st_ctime_ns
+
+
 def _add_untracked(root: Path, host: Path) -> None:
     (root / "app" / "evil.yaml").write_text(CONFIGMAP.format(name="tampered"), encoding="utf-8")
 
@@ -136,6 +150,7 @@ def _move_head(root: Path, host: Path) -> None:
 
 TAMPERING: list[Callable[[Path, Path], None]] = [
     _edit,
+    _edit_keeping_size_and_times,
     _add_untracked,
     _add_ignored,
     _remove,
@@ -147,10 +162,16 @@ TAMPERING: list[Callable[[Path, Path], None]] = [
 ]
 
 
+@pytest.mark.parametrize("reused", [False, True], ids=["fresh", "reused"])
 @pytest.mark.parametrize("tamper", TAMPERING, ids=lambda f: f.__name__.strip("_"))
 @pytest.mark.parametrize("how", ["url", "local-revision"])
 def test_a_tampered_checkout_is_checked_out_again_before_render(
-    tmp_path: Path, repo: Repo, how: str, tamper: Callable[[Path, Path], None]
+    tmp_path: Path,
+    repo: Repo,
+    how: str,
+    tamper: Callable[[Path, Path], None],
+    reused: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clear_render_cache()
     host = tmp_path / "host.yaml"
@@ -158,6 +179,13 @@ def test_a_tampered_checkout_is_checked_out_again_before_render(
     cache = tmp_path / "cache"
     location = repo.path.as_uri() if how == "url" else str(repo.path)
     first = open_source(location, revision="v1", cache_dir=cache)
+    if reused:
+        # Found whole once more, its stat record kept (no racy window: the
+        # checkout was written before this check began), as a controller's
+        # next app of the same revision finds it; the tampering comes after.
+        monkeypatch.setattr(source_cache, "_RACY_NS", 0)
+        assert open_source(location, revision="v1", cache_dir=cache).root == first.root
+        assert any(key[0] == str(first.root) for key in source_cache._VERIFIED)
     tamper(first.root, host)
 
     again = open_source(location, revision="v1", cache_dir=cache)
