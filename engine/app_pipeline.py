@@ -345,7 +345,7 @@ def _memo_unchanged(plan: Plan, known: frozenset[ResourceKey], before: Mapping[s
 
 def memo_name(app: AppSpec) -> str:
     """The name ``app``'s plan memo files are kept under (``plan_memo``)."""
-    return f"{app.source.identity}#{app.name}"
+    return f"{app.source.identity}#{app.recorded_as}"
 
 
 def value_comparers(graph: ResourceGraph, targets: ProviderRouter) -> dict[ResourceKey, SameValue]:

@@ -296,11 +296,11 @@ def sync(
 
     app = state.app
     targets = targets_for(app, targets)
-    with holding(store, app.name, request, sink):
+    with holding(store, app.recorded_as, request, sink):
         if decided_on is not None and store is not None and not request.dry_run:
-            now = store.newest(app.name)
+            now = store.newest(app.recorded_as)
             if now != decided_on:
-                raise SupersededError(app.name, decided_on, now)
+                raise SupersededError(app.recorded_as, decided_on, now)
         if not request.dry_run:
             # Before the history row and the first write: a refused sync changed nothing.
             prune_guard.check(state, limit=request.prune_limit, confirmed=request.confirm_prune)
@@ -315,7 +315,7 @@ def sync(
             if app.removed_from:
                 source = source or f"removed from {app.removed_from}"
             sync_id = store.begin_sync(
-                app=app.name,
+                app=app.recorded_as,
                 revision=ran.revision,
                 source=source or app.source.describe,
                 started=time.time(),
@@ -484,7 +484,7 @@ def sync_app(
         jitter=jitter,
         asked=asked,
     )
-    with holding(store, app.name, request, sink):
+    with holding(store, app.recorded_as, request, sink):
         synced: Synced = runner(attempt)
     return synced
 
@@ -503,7 +503,7 @@ def rollback(
     Needs no Git: the manifests come from the store. Secrets are not recorded,
     so they keep their live contents (they are left out of the plan). Holds
     the app's lock from the plan to the end (AppBusyError past its timeout)."""
-    with holding(store, app.name, request, sink):
+    with holding(store, app.recorded_as, request, sink):
         return _rollback(
             app,
             sync_id,
@@ -524,7 +524,7 @@ def _rollback(
     sink: EventSink,
 ) -> Synced:
     entry = store.get(sync_id)
-    if entry.app != app.name:
+    if entry.app != app.recorded_as:
         raise ValidationError(
             f"history entry {sync_id}",
             f"belongs to app {entry.app!r}, not {app.name!r}",

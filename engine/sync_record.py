@@ -106,7 +106,7 @@ def record_error(
     from gitwave.engine.sync import SyncPhase
 
     return store.record_sync(
-        app=app.name,
+        app=app.recorded_as,
         revision="",
         source=app.source.describe,
         started=started,

@@ -239,6 +239,16 @@ class AppSpec:
     # An app read from a cluster object, not from a repository (the controller's
     # HelmReleases): its render is these objects as they are, no checkout.
     inline: tuple[Resource, ...] = field(default=(), compare=False, repr=False)
+    # What the state store (history rows, the operation lock) knows the app as
+    # when its name alone is not unique: the controller reads apps from cluster
+    # objects, where two namespaces, or an Application and a HelmRelease, may
+    # each hold a ``web``. "": its name.
+    store_name: str = ""
+
+    @property
+    def recorded_as(self) -> str:
+        """The app's key in the state store: ``store_name``, else its name."""
+        return self.store_name or self.name
 
     @property
     def label_map(self) -> dict[str, str]:

@@ -10,6 +10,7 @@ an app means the same thing in both places.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from gitwave.engine.apps.argo import parse_argo
@@ -58,7 +59,12 @@ def _at_operation_revision(obj: AppObject) -> Mapping[str, Any]:
 
 
 def parse_app_object(obj: AppObject, api: ControllerApi, resolve: RepoResolver) -> AppSpec:
-    """The app ``obj`` describes; ValidationError naming the object for a bad one."""
+    """The app ``obj`` describes, recorded in the state store as ``obj.app_id``;
+    ValidationError naming the object for a bad one."""
+    return replace(_parse(obj, api, resolve), store_name=obj.app_id)
+
+
+def _parse(obj: AppObject, api: ControllerApi, resolve: RepoResolver) -> AppSpec:
     origin = SourceRef(f"{obj.kind}/{obj.namespace}/{obj.name}", 0)
     if obj.kind == ARGO_KIND:
         app = parse_argo(_at_operation_revision(obj), origin, resolve)

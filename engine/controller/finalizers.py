@@ -53,6 +53,8 @@ def removal_of(app: AppSpec, obj: AppObject) -> AppSpec:
         depends_on=(),
         health_checks=(),
         removed_from=f"deleted {obj.app_id}",
+        # Its own history and lock, as when it synced (``parse_app_object``).
+        store_name=obj.app_id,
         cascade=True,
         policy=replace(app.policy, prune=True, allow_empty=True, prune_last=False),
     )

@@ -178,3 +178,55 @@ def test_one_replica_runs_apps_at_once_and_a_dependent_waits_for_its_dependency(
     assert most == 4
     # dependsOn: api started only after db had finished (and was Ready).
     assert at(ends["api"]["started"]) >= at(ends["db"]["finished"])
+
+
+def test_an_application_and_a_kustomization_of_one_name_are_two_apps(env: Env) -> None:
+    """Names are unique per kind and namespace only: while a Kustomization
+    ``web`` is mid-sync (held by its health check), an Application ``web``
+    syncs too; neither finds the other's operation lock or history."""
+    target = env.target_ns  # type: ignore[attr-defined]
+    for name in ("web", "web-flux", "gate"):
+        add_app_dir(env.repo, name, target)
+    commit(env.repo, "two apps called web and a gate")
+    env.custom.create_namespaced_custom_object(
+        "source.toolkit.fluxcd.io",
+        "v1",
+        env.app_ns,
+        "gitrepositories",
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "repo", "namespace": env.app_ns},
+            "spec": {"url": f"file://{env.repo}", "interval": "1m", "ref": {"branch": "main"}},
+        },
+    )
+    kustomization(env, "gate", suspend=True)
+    set_gate(env, open_=False)
+    gate_check = {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "name": "gate",
+        "namespace": env.app_ns,
+    }
+    kustomization(env, "web", path="./web-flux", healthChecks=[gate_check])
+    replica = env.start("r1", extra=("--concurrent=4",))
+    flux_web = f"Kustomization/{env.app_ns}/web"
+    wait_for(
+        "the Kustomization web mid-sync", lambda: flux_web in {r["app_id"] for r in replica.starts}
+    )
+
+    env.application("web", automated=True, namespace=target)
+    status = wait_for(
+        "the Application web Synced",
+        lambda: (s := env.status("web")).get("sync", {}).get("status") == "Synced" and s,
+        timeout=120,
+    )
+    assert status["health"]["status"] == "Healthy"
+    assert "busy" not in str(status)
+    # The Kustomization is still held: the two ran at the same time.
+    assert flux_web not in {r["app_id"] for r in replica.audit}
+
+    set_gate(env, open_=True)
+    wait_for("the Kustomization web Ready", lambda: ready(env, "web").get("status") == "True")
+    phases = {r["app_id"]: r["phase"] for r in replica.audit}
+    assert phases == {flux_web: "Succeeded", f"Application/{env.app_ns}/web": "Succeeded"}

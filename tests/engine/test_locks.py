@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -270,3 +270,42 @@ def test_a_dry_run_takes_no_lock(world: World, tmp_path: Path) -> None:
     )
 
     assert synced.result.ok and synced.result.dry_run
+
+
+def test_two_apps_of_one_name_recorded_apart_do_not_hold_each_other(
+    world: World, tmp_path: Path
+) -> None:
+    """The controller reads apps from cluster objects, where two namespaces may
+    each hold a ``guestbook``: each is recorded (history, lock) as its object,
+    so one's sync does not find the other's lock busy nor its history."""
+    shutil.copytree(SAMPLES / "guestbook", tmp_path / "guestbook")
+    (app,) = operations.select_apps(str(tmp_path / "guestbook"))
+    team_a = replace(app, store_name="Application/team-a/guestbook")
+    team_b = replace(app, store_name="Application/team-b/guestbook")
+    taken = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with world.store.locks.hold(team_a.recorded_as, command="gitwave controller"):
+            taken.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert taken.wait(10)
+        synced = operations.sync_app(
+            team_b,
+            targets=world.targets,
+            store=world.store,
+            request=SyncRequest(lock_timeout_s=0, retry=False),
+        )
+    finally:
+        release.set()
+        thread.join()
+
+    assert synced.result.ok, synced.result.message
+    assert [r.result for r in world.store.history("Application/team-b/guestbook")] == ["Succeeded"]
+    assert world.store.history("Application/team-a/guestbook") == []
+    # The same app as the command line knows it still shares nothing with them.
+    assert world.store.history("guestbook") == []
