@@ -17,13 +17,12 @@ implements with the official client, so the engine still never imports
 """
 
 from gitwave.engine.controller.leases import LeasePlan, LeaseRecord, plan_leases
-from gitwave.engine.controller.sharding import assign_shards, owner_of, shard_of
+from gitwave.engine.controller.sharding import assign_shards, shard_of
 
 __all__ = [
     "LeasePlan",
     "LeaseRecord",
     "assign_shards",
-    "owner_of",
     "plan_leases",
     "shard_of",
 ]
