@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from functools import partial
 
 
 def _score(text: str) -> int:
@@ -30,7 +31,7 @@ def shard_of(app_id: str, shards: int) -> int:
     return _score(app_id) % shards
 
 
-def _rank(member: str, shard: int) -> tuple[int, str]:
+def _rank(shard: int, member: str) -> tuple[int, str]:
     # The name breaks a (practically impossible) tie so every replica agrees.
     return (_score(f"{member}\0{shard}"), member)
 
@@ -48,8 +49,7 @@ def assign_shards(shards: int, members: Iterable[str]) -> Mapping[str, frozenset
         return {}
     room = -(-shards // len(live))
     choices = {
-        shard: sorted(live, key=lambda member, s=shard: _rank(member, s), reverse=True)
-        for shard in range(shards)
+        shard: sorted(live, key=partial(_rank, shard), reverse=True) for shard in range(shards)
     }
     tried = dict.fromkeys(range(shards), 0)
     held: dict[str, list[int]] = {member: [] for member in live}
@@ -61,7 +61,7 @@ def assign_shards(shards: int, members: Iterable[str]) -> Mapping[str, frozenset
         kept = held[member]
         kept.append(shard)
         if len(kept) > room:
-            kept.sort(key=lambda s, m=member: _rank(m, s))
+            kept.sort(key=lambda s: _rank(s, member))
             homeless.append(kept.pop(0))
     return {member: frozenset(found) for member, found in held.items()}
 
