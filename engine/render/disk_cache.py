@@ -10,6 +10,15 @@ this cache directory (0600, in a 0700 directory), so an entry that was not
 written here (copied in, corrupt, truncated, another format) fails its check
 and is ignored: the path is rendered again, as if there were no entry.
 
+Renders (and kept graphs, ``graph_cache``) are stored as ``marshal`` bytes of
+plain values (dicts, lists, strings, numbers) instead of JSON text: reading
+10,000 objects back is about 3x faster. marshal is not safe against crafted
+bytes, so nothing is unmarshalled before its signature checks: only bytes a
+process holding this directory's key wrote are ever read back, never bytes
+from Git. Each entry's signature doubles as the digest of its content
+(``content_digest``): the graph cache keys a render's graph by it instead of
+hashing 10,000 objects again.
+
 Never written: renders holding decrypted SOPS values or values substituted from
 a Secret (plaintext must not reach the disk), and manifests JSON cannot carry
 exactly (a YAML timestamp, binary, a non-string key): what is read back must
@@ -23,9 +32,11 @@ import hashlib
 import hmac
 import json
 import logging
+import marshal
 import os
 import secrets
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +70,15 @@ def default_render_cache_dir() -> Path:
 class SignedFiles:
     """JSON documents in files of one directory, each signed with the
     directory's own key: what ``read`` returns was written by ``write`` here.
+    A subclass with ``MARSHAL`` stores marshal's bytes instead (read back
+    faster; still only after the signature checks).
 
     Every failure to read or write is a miss (logged at debug level): these
     files only ever save time.
     """
+
+    MARSHAL = False
+    SUFFIX = ".json"
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -72,33 +88,49 @@ class SignedFiles:
         self._unscanned = EVICT_EVERY - 1
 
     def read(self, key_text: str) -> Any:
-        """The decoded JSON document stored under ``key_text``; None when absent
+        """The decoded document stored under ``key_text``; None when absent
         or not trusted (unsigned, another key, corrupt)."""
+        return self.read_signed(key_text)[0]
+
+    def read_signed(self, key_text: str) -> tuple[Any, str]:
+        """``read``, and the entry's signature: a keyed digest of exactly the
+        bytes the document was decoded from ("" with no document)."""
         path = self._path(key_text)
         try:
             body = path.read_bytes()
         except OSError:
-            return None
+            return None, ""
         try:
             signature, _, payload = body.partition(b"\n")
             secret = self._key(create=False)
             if secret is None or not hmac.compare_digest(signature, self._sign(secret, payload)):
                 _log.debug("%s: %s is not signed by this cache; ignored", self.root, path.name)
-                return None
-            return json.loads(payload)
-        except (ValueError, OSError) as exc:
+                return None, ""
+            # Signed by this directory's key: written by ``write``, so marshal
+            # reads only bytes marshal wrote here.
+            document = marshal.loads(payload) if self.MARSHAL else json.loads(payload)
+            return document, signature.decode()
+        except (ValueError, OSError, EOFError, TypeError) as exc:
             _log.debug("%s: %s unreadable (%s); ignored", self.root, path.name, exc)
-            return None
+            return None, ""
 
     def write(self, key_text: str, document: Any) -> None:
-        """Store ``document`` under ``key_text`` unless JSON would not give it back
-        as it is (an int key, a timestamp, bytes)."""
+        """Store ``document`` under ``key_text`` unless it would not be read
+        back as it is (JSON: an int key, a timestamp, bytes; marshal: a
+        timestamp, a NaN)."""
         try:
-            payload = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
-            if json.loads(payload) != document:
-                return  # JSON would change it (e.g. an int key): not cacheable
+            if self.MARSHAL:
+                # marshal takes exact built-in types only and keeps them (a
+                # tuple stays a tuple); a NaN is never equal to itself.
+                payload = marshal.dumps(document)
+                if marshal.loads(payload) != document:
+                    return
+            else:
+                payload = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+                if json.loads(payload) != document:
+                    return  # JSON would change it (e.g. an int key): not cacheable
         except (TypeError, ValueError):
-            return  # a value JSON cannot hold (a timestamp, bytes)
+            return  # a value JSON or marshal cannot hold (a timestamp)
         try:
             secret = self._key(create=True)
             if secret is None:
@@ -123,7 +155,7 @@ class SignedFiles:
     def _evict(self) -> None:
         """Drop the oldest entries beyond MAX_ENTRIES."""
         entries = []
-        for entry in self.root.glob("*.json"):
+        for entry in self.root.glob(f"*{self.SUFFIX}"):
             with contextlib.suppress(OSError):
                 entries.append((entry.stat().st_mtime_ns, entry))
         for _, entry in sorted(entries, reverse=True)[MAX_ENTRIES:]:
@@ -133,12 +165,12 @@ class SignedFiles:
     def clear(self) -> None:
         """Remove every entry (the key stays)."""
         with contextlib.suppress(OSError):
-            for entry in self.root.glob("*.json"):
+            for entry in self.root.glob(f"*{self.SUFFIX}"):
                 with contextlib.suppress(OSError):
                     entry.unlink()
 
     def _path(self, key_text: str) -> Path:
-        return self.root / f"{hashlib.sha256(key_text.encode()).hexdigest()}.json"
+        return self.root / f"{hashlib.sha256(key_text.encode()).hexdigest()}{self.SUFFIX}"
 
     @staticmethod
     def _sign(secret: bytes, payload: bytes) -> bytes:
@@ -177,13 +209,16 @@ class SignedFiles:
 class DiskRenderCache(SignedFiles):
     """Rendered values in files of one directory, signed with its own key."""
 
+    MARSHAL = True
+    SUFFIX = ".m"
+
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.hits = 0  # what a test or a -vv log reads to see the cache used
 
     def get(self, key_text: str) -> Rendered | None:
         """The Rendered value stored under ``key_text``, or None (absent or not trusted)."""
-        document = self.read(key_text)
+        document, signature = self.read_signed(key_text)
         if document is None:
             return None
         try:
@@ -192,6 +227,7 @@ class DiskRenderCache(SignedFiles):
             _log.debug("render cache: an entry is not a render (%s); ignored", exc)
             return None
         self.hits += 1
+        vouch_content(value.resources, f"render:{signature}")
         _log.info(
             "render cache: reused the render of %s at %s (%d objects)",
             value.path,
@@ -205,6 +241,35 @@ class DiskRenderCache(SignedFiles):
         if value.encrypted or any(r.masked_values for r in value.resources):
             return  # decrypted or Secret-derived values stay in memory only
         self.write(key_text, _encode(value, key_text))
+
+
+# Renders read back, each with its entry's signature (``content_digest``): a
+# few at a time, as many as one process plans; the oldest go first.
+_VOUCHED: dict[int, tuple[tuple[Resource, ...], str]] = {}
+_VOUCHED_MAX = 64
+
+
+def vouch_content(resources: tuple[Resource, ...], digest: str) -> None:
+    """Remember ``digest`` as the digest of exactly ``resources``."""
+    _VOUCHED.pop(id(resources), None)
+    _VOUCHED[id(resources)] = (resources, digest)
+    while len(_VOUCHED) > _VOUCHED_MAX:
+        del _VOUCHED[next(iter(_VOUCHED))]
+
+
+def content_digest(resources: Sequence[Resource]) -> str:
+    """A digest of ``resources`` when they are, object for object (the same
+    Python objects, in the same order), a render this process read back from
+    the cache; "" otherwise. The entry's signature is a keyed digest of the
+    bytes those objects were decoded from, and nobody edits a Resource in
+    place (they are frozen; their manifests are read only by convention, as
+    everywhere in the engine)."""
+    for kept, digest in _VOUCHED.values():
+        if len(kept) == len(resources) and all(
+            a is b for a, b in zip(kept, resources, strict=True)
+        ):
+            return digest
+    return ""
 
 
 def _encode(value: Rendered, key_text: str) -> dict[str, Any]:
@@ -256,4 +321,11 @@ def _decode(document: Any, key_text: str) -> Rendered:
     )
 
 
-__all__ = ["FORMAT", "DiskRenderCache", "SignedFiles", "default_render_cache_dir"]
+__all__ = [
+    "FORMAT",
+    "DiskRenderCache",
+    "SignedFiles",
+    "content_digest",
+    "default_render_cache_dir",
+    "vouch_content",
+]
