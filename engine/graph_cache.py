@@ -17,9 +17,8 @@ file holds a plain digest of a Secret's values. When the objects are, one for
 one, a render this process read back from the render cache, their part of
 the input is that entry's signature instead (``disk_cache.content_digest``, a
 keyed digest of the bytes they were decoded from): one hash of the render, not
-one marshal of 10,000 manifests. Entries are signed files (``SignedFiles``,
-marshal's bytes, read only once their signature checks) in
-``$GITWAVE_CACHE/graphs`` holding numbers and strings only: positions into
+one marshal of 10,000 manifests. Entries are signed JSON files
+(``SignedFiles``) in ``$GITWAVE_CACHE/graphs`` holding numbers and strings only: positions into
 the objects given, the stages, the edges and each object's ``NodeFacts``. An
 entry that is unsigned, from other code, or does not fit the objects given is
 a miss. Only renders of ``MIN_OBJECTS`` or more are
@@ -72,9 +71,6 @@ Edge = Dependency | tuple[ResourceKey, ResourceKey]
 
 class GraphFiles(SignedFiles):
     """The kept graphs of one cache directory."""
-
-    MARSHAL = True
-    SUFFIX = ".m"
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)

@@ -10,14 +10,9 @@ this cache directory (0600, in a 0700 directory), so an entry that was not
 written here (copied in, corrupt, truncated, another format) fails its check
 and is ignored: the path is rendered again, as if there were no entry.
 
-Renders (and kept graphs, ``graph_cache``) are stored as ``marshal`` bytes of
-plain values (dicts, lists, strings, numbers) instead of JSON text: reading
-10,000 objects back is about 3x faster. marshal is not safe against crafted
-bytes, so nothing is unmarshalled before its signature checks: only bytes a
-process holding this directory's key wrote are ever read back, never bytes
-from Git. Each entry's signature doubles as the digest of its content
-(``content_digest``): the graph cache keys a render's graph by it instead of
-hashing 10,000 objects again.
+An entry's signature doubles as a keyed digest of its content
+(``content_digest``): the graph cache keys the graph of a render read back by
+it instead of hashing 10,000 objects again.
 
 Never written: renders holding decrypted SOPS values or values substituted from
 a Secret (plaintext must not reach the disk), and manifests JSON cannot carry
@@ -32,7 +27,6 @@ import hashlib
 import hmac
 import json
 import logging
-import marshal
 import os
 import secrets
 import tempfile
@@ -70,15 +64,10 @@ def default_render_cache_dir() -> Path:
 class SignedFiles:
     """JSON documents in files of one directory, each signed with the
     directory's own key: what ``read`` returns was written by ``write`` here.
-    A subclass with ``MARSHAL`` stores marshal's bytes instead (read back
-    faster; still only after the signature checks).
 
     Every failure to read or write is a miss (logged at debug level): these
     files only ever save time.
     """
-
-    MARSHAL = False
-    SUFFIX = ".json"
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -106,31 +95,20 @@ class SignedFiles:
             if secret is None or not hmac.compare_digest(signature, self._sign(secret, payload)):
                 _log.debug("%s: %s is not signed by this cache; ignored", self.root, path.name)
                 return None, ""
-            # Signed by this directory's key: written by ``write``, so marshal
-            # reads only bytes marshal wrote here.
-            document = marshal.loads(payload) if self.MARSHAL else json.loads(payload)
-            return document, signature.decode()
-        except (ValueError, OSError, EOFError, TypeError) as exc:
+            return json.loads(payload), signature.decode()
+        except (ValueError, OSError) as exc:
             _log.debug("%s: %s unreadable (%s); ignored", self.root, path.name, exc)
             return None, ""
 
     def write(self, key_text: str, document: Any) -> None:
-        """Store ``document`` under ``key_text`` unless it would not be read
-        back as it is (JSON: an int key, a timestamp, bytes; marshal: a
-        timestamp, a NaN)."""
+        """Store ``document`` under ``key_text`` unless JSON would not give it back
+        as it is (an int key, a timestamp, bytes)."""
         try:
-            if self.MARSHAL:
-                # marshal takes exact built-in types only and keeps them (a
-                # tuple stays a tuple); a NaN is never equal to itself.
-                payload = marshal.dumps(document)
-                if marshal.loads(payload) != document:
-                    return
-            else:
-                payload = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
-                if json.loads(payload) != document:
-                    return  # JSON would change it (e.g. an int key): not cacheable
+            payload = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+            if json.loads(payload) != document:
+                return  # JSON would change it (e.g. an int key): not cacheable
         except (TypeError, ValueError):
-            return  # a value JSON or marshal cannot hold (a timestamp)
+            return  # a value JSON cannot hold (a timestamp, bytes)
         try:
             secret = self._key(create=True)
             if secret is None:
@@ -155,7 +133,7 @@ class SignedFiles:
     def _evict(self) -> None:
         """Drop the oldest entries beyond MAX_ENTRIES."""
         entries = []
-        for entry in self.root.glob(f"*{self.SUFFIX}"):
+        for entry in self.root.glob("*.json"):
             with contextlib.suppress(OSError):
                 entries.append((entry.stat().st_mtime_ns, entry))
         for _, entry in sorted(entries, reverse=True)[MAX_ENTRIES:]:
@@ -165,12 +143,12 @@ class SignedFiles:
     def clear(self) -> None:
         """Remove every entry (the key stays)."""
         with contextlib.suppress(OSError):
-            for entry in self.root.glob(f"*{self.SUFFIX}"):
+            for entry in self.root.glob("*.json"):
                 with contextlib.suppress(OSError):
                     entry.unlink()
 
     def _path(self, key_text: str) -> Path:
-        return self.root / f"{hashlib.sha256(key_text.encode()).hexdigest()}{self.SUFFIX}"
+        return self.root / f"{hashlib.sha256(key_text.encode()).hexdigest()}.json"
 
     @staticmethod
     def _sign(secret: bytes, payload: bytes) -> bytes:
@@ -208,9 +186,6 @@ class SignedFiles:
 
 class DiskRenderCache(SignedFiles):
     """Rendered values in files of one directory, signed with its own key."""
-
-    MARSHAL = True
-    SUFFIX = ".m"
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)

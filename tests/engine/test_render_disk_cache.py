@@ -62,7 +62,7 @@ def _plan(tmp_path: Path, repo: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _entries(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "cache" / "renders").glob("*.m"))
+    return sorted((tmp_path / "cache" / "renders").glob("*.json"))
 
 
 @pytest.mark.slow  # fresh gitwave processes
@@ -111,13 +111,11 @@ def test_an_entry_this_cache_did_not_write_is_ignored(tmp_path: Path) -> None:
     [entry] = _entries(tmp_path)
     good = entry.read_bytes()
 
-    # Tampered: the payload says another name (same length: still well-formed
-    # marshal data), the signature is the old one.
-    assert b"settings" in good
-    entry.write_bytes(good.replace(b"settings", b"evilname"))
+    # Tampered: the payload says another name, the signature is the old one.
+    entry.write_bytes(good.replace(b'"settings"', b'"evil"'))
     tampered = _plan(tmp_path, root)
     assert REUSED not in tampered.stderr
-    assert "evilname" not in tampered.stdout
+    assert "evil" not in tampered.stdout
     assert "ConfigMap/demo/settings" in tampered.stdout
 
     # Foreign: an entry signed with another cache's key (the key file replaced).
@@ -149,7 +147,7 @@ def test_decrypted_values_never_reach_the_disk(tmp_path: Path) -> None:
     cache = DiskRenderCache(tmp_path / "renders")
     sops = Rendered((secret,), "a" * 40, ".", RenderTool.DIRECTORY, encrypted=frozenset({key}))
     cache.put("sops", sops)
-    assert not (tmp_path / "renders").exists() or not list((tmp_path / "renders").glob("*.m"))
+    assert not (tmp_path / "renders").exists() or not list((tmp_path / "renders").glob("*.json"))
     assert cache.get("sops") is None
 
     plain = Rendered((secret,), "a" * 40, ".", RenderTool.DIRECTORY)
@@ -180,7 +178,7 @@ def test_caches_starting_at_once_agree_on_one_whole_key(tmp_path: Path) -> None:
         thread.join()
 
     assert len((root / "key").read_bytes()) == 32
-    assert sorted(p.name for p in root.iterdir() if not p.name.endswith(".m")) == ["key"]
+    assert sorted(p.name for p in root.iterdir() if not p.name.endswith(".json")) == ["key"]
     fresh = DiskRenderCache(root)
     assert [fresh.get(f"key-{i}") is not None for i in range(len(caches))] == [True] * 16
 
@@ -200,7 +198,7 @@ def test_the_cache_keeps_the_newest_entries_within_its_bound(tmp_path: Path) -> 
         # Entry ages spelled out: a filesystem may give two writes one mtime.
         entry = cache._path(f"key-{index}")
         os.utime(entry, ns=(index * 10**9, index * 10**9))
-        assert len(list(root.glob("*.m"))) < bound
+        assert len(list(root.glob("*.json"))) < bound
 
     fresh = DiskRenderCache(root)
     assert fresh.get("key-0") is None  # the oldest went
@@ -216,9 +214,9 @@ def test_a_fresh_process_trims_what_earlier_ones_left(tmp_path: Path) -> None:
     first = DiskRenderCache(root)
     for index in range(MAX_ENTRIES + EVICT_EVERY // 2):
         first.put(f"key-{index}", Rendered((resource,), "d" * 40, "app", RenderTool.DIRECTORY))
-    assert len(list(root.glob("*.m"))) > MAX_ENTRIES
+    assert len(list(root.glob("*.json"))) > MAX_ENTRIES
 
     DiskRenderCache(root).put(
         "one-more", Rendered((resource,), "e" * 40, "app", RenderTool.DIRECTORY)
     )
-    assert len(list(root.glob("*.m"))) == MAX_ENTRIES
+    assert len(list(root.glob("*.json"))) == MAX_ENTRIES

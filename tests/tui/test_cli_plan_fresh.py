@@ -184,7 +184,7 @@ def test_a_fresh_plan_shows_a_changed_wave_and_dependency_order(tmp_path: Path) 
     _gitwave(env, "sync", str(repo))
     for _ in range(2):  # the first keeps the graph, the second reads it back
         before = _waves(_gitwave(env, "plan", str(repo), "-o", "json"))
-    assert list((cache / "graphs").glob("*.m")), "the graph is kept on disk"
+    assert list((cache / "graphs").glob("*.json")), "the graph is kept on disk"
     cfg = f"/ConfigMap/{NAMESPACE}/cfg-%d"
     # Step 1 of wave 0: after their Namespace (step 0).
     assert before[cfg % 10] == before[cfg % 11] == before[cfg % 12] == ("Sync", 0, 1)
