@@ -218,10 +218,11 @@ class DiskRenderCache(SignedFiles):
         self.write(key_text, _encode(value, key_text))
 
 
-# Renders read back, each with its entry's signature (``content_digest``): a
-# few at a time, as many as one process plans; the oldest go first.
+# Renders read back, each with its entry's signature (``content_digest``); the
+# oldest go first. Each holds its objects alive: a long-running process (the
+# controller) keeps only the last few, and a miss costs one hash of the objects.
 _VOUCHED: dict[int, tuple[tuple[Resource, ...], str]] = {}
-_VOUCHED_MAX = 64
+_VOUCHED_MAX = 8
 
 
 def vouch_content(resources: tuple[Resource, ...], digest: str) -> None:
