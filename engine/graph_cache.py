@@ -13,11 +13,15 @@ only ever the graph of the same input.
 The digest is of ``marshal``'s bytes (version 0, whose bytes depend on the
 values only; the value can be read back from them, so equal bytes are equal
 values), hashed with BLAKE2b keyed by the cache directory's secret, so no
-file holds a plain digest of a Secret's values. Entries are signed JSON files
-(``SignedFiles``) in ``$GITWAVE_CACHE/graphs`` holding numbers and strings
-only: positions into the objects given, the stages, the edges and each
-object's ``NodeFacts``. An entry that is unsigned, from other code, or does not
-fit the objects given is a miss. Only renders of ``MIN_OBJECTS`` or more are
+file holds a plain digest of a Secret's values. When the objects are, one for
+one, a render this process read back from the render cache, their part of
+the input is that entry's signature instead (``disk_cache.content_digest``, a
+keyed digest of the bytes they were decoded from): one hash of the render, not
+one marshal of 10,000 manifests. Entries are signed JSON files
+(``SignedFiles``) in ``$GITWAVE_CACHE/graphs`` holding numbers and strings only: positions into
+the objects given, the stages, the edges and each object's ``NodeFacts``. An
+entry that is unsigned, from other code, or does not fit the objects given is
+a miss. Only renders of ``MIN_OBJECTS`` or more are
 kept; a build that raises (a cycle, a bad annotation) is never kept, so the
 error is raised again each time.
 
@@ -48,7 +52,7 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 from gitwave.engine.plan_memo import code_identity
-from gitwave.engine.render.disk_cache import SignedFiles
+from gitwave.engine.render.disk_cache import SignedFiles, content_digest
 
 __all__ = ["GraphFiles", "cached_graph", "graph_files", "keyed_graph"]
 
@@ -75,12 +79,14 @@ class GraphFiles(SignedFiles):
     def digest(self, resources: Sequence[Resource], extra_edges: Sequence[Edge]) -> str | None:
         """The key of the graph of this input; None when it has none (a value
         marshal cannot hold, no usable cache key)."""
+        render = content_digest(resources)
         try:
             data = marshal.dumps(
                 (
                     FORMAT,
                     code_identity(),
-                    [(tuple(_key(r.key)), r.api_version, r.manifest) for r in resources],
+                    # The two kinds of input never share a key: a str, a list.
+                    render or [(tuple(_key(r.key)), r.api_version, r.manifest) for r in resources],
                     [_edge(e) for e in extra_edges],
                 ),
                 # Version 0: no back-references and no interned-string mark, whose

@@ -137,8 +137,11 @@ def blast_radius(state: AppState, *, limit: float | None = None) -> BlastRadius:
     pruned = tuple(sorted((t.key for t in prunes), key=order_key))
     if limit is None:
         limit = state.app.prune_limit if state.app.prune_limit is not None else DEFAULT_PRUNE_LIMIT
-    kept = [k for k in state.graph.resources if not state.graph.is_hook(k)]
-    inventory = sum(1 for k in kept if state.live.get(k) is not None) + len(pruned)
+    # One pass over the facts (10,000 objects in a big app), not a call per key.
+    live, facts = state.live, state.graph.facts
+    inventory = sum(
+        1 for k in state.graph.resources if not facts[k].is_hook and live.get(k) is not None
+    ) + len(pruned)
     broken: tuple[Dependant, ...] = ()
     if pruned:
         broken = _broken(state, prunes)

@@ -117,10 +117,19 @@ def check(
         (r.manifest, given.where(r)) for r in objects if is_policy(r.manifest)
     ]
     policy_list, bindings = _split(admission)
-    plurals = _plurals(objects)
-    crd_scopes = scopes_from_crds(r.manifest for r in objects)
-    namespaces = {r.key.name: r.manifest for r in objects if r.key.kind == "Namespace"}
-    in_render = [*policies.params, *(r.manifest for r in objects)]
+    engine = rego.RegoEngine(policies.rego) if policies.rego else None
+    plaintext = {r.key for r in given.rendered if _is_plaintext_secret(r, given.encrypted)}
+    if not bindings and engine is None:
+        # No policy reads any object (most apps): only a plaintext Secret gives
+        # a finding, so the other objects are not walked (10,000 in a big app).
+        objects = [r for r in objects if r.key in plaintext]
+    # What the admission policies read: made only when some policy is bound.
+    plurals = _plurals(objects) if bindings else {}
+    crd_scopes = scopes_from_crds(r.manifest for r in objects) if bindings else frozenset()
+    namespaces = (
+        {r.key.name: r.manifest for r in objects if r.key.kind == "Namespace"} if bindings else {}
+    )
+    in_render = [*policies.params, *(r.manifest for r in objects)] if bindings else []
 
     def params(api_version: str, kind: str, namespace: str | None) -> list[Manifest]:
         found = [
@@ -132,8 +141,6 @@ def check(
         ]
         return found or list_live(api_version, kind, namespace)
 
-    engine = rego.RegoEngine(policies.rego) if policies.rego else None
-    plaintext = {r.key for r in given.rendered if _is_plaintext_secret(r, given.encrypted)}
     findings: list[Finding] = []
     for resource in objects:
         key = resource.key

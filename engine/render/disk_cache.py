@@ -10,6 +10,10 @@ this cache directory (0600, in a 0700 directory), so an entry that was not
 written here (copied in, corrupt, truncated, another format) fails its check
 and is ignored: the path is rendered again, as if there were no entry.
 
+An entry's signature doubles as a keyed digest of its content
+(``content_digest``): the graph cache keys the graph of a render read back by
+it instead of hashing 10,000 objects again.
+
 Never written: renders holding decrypted SOPS values or values substituted from
 a Secret (plaintext must not reach the disk), and manifests JSON cannot carry
 exactly (a YAML timestamp, binary, a non-string key): what is read back must
@@ -26,6 +30,7 @@ import logging
 import os
 import secrets
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +77,28 @@ class SignedFiles:
         self._unscanned = EVICT_EVERY - 1
 
     def read(self, key_text: str) -> Any:
-        """The decoded JSON document stored under ``key_text``; None when absent
+        """The decoded document stored under ``key_text``; None when absent
         or not trusted (unsigned, another key, corrupt)."""
+        return self.read_signed(key_text)[0]
+
+    def read_signed(self, key_text: str) -> tuple[Any, str]:
+        """``read``, and the entry's signature: a keyed digest of exactly the
+        bytes the document was decoded from ("" with no document)."""
         path = self._path(key_text)
         try:
             body = path.read_bytes()
         except OSError:
-            return None
+            return None, ""
         try:
             signature, _, payload = body.partition(b"\n")
             secret = self._key(create=False)
             if secret is None or not hmac.compare_digest(signature, self._sign(secret, payload)):
                 _log.debug("%s: %s is not signed by this cache; ignored", self.root, path.name)
-                return None
-            return json.loads(payload)
+                return None, ""
+            return json.loads(payload), signature.decode()
         except (ValueError, OSError) as exc:
             _log.debug("%s: %s unreadable (%s); ignored", self.root, path.name, exc)
-            return None
+            return None, ""
 
     def write(self, key_text: str, document: Any) -> None:
         """Store ``document`` under ``key_text`` unless JSON would not give it back
@@ -183,7 +193,7 @@ class DiskRenderCache(SignedFiles):
 
     def get(self, key_text: str) -> Rendered | None:
         """The Rendered value stored under ``key_text``, or None (absent or not trusted)."""
-        document = self.read(key_text)
+        document, signature = self.read_signed(key_text)
         if document is None:
             return None
         try:
@@ -192,6 +202,7 @@ class DiskRenderCache(SignedFiles):
             _log.debug("render cache: an entry is not a render (%s); ignored", exc)
             return None
         self.hits += 1
+        vouch_content(value.resources, f"render:{signature}")
         _log.info(
             "render cache: reused the render of %s at %s (%d objects)",
             value.path,
@@ -205,6 +216,36 @@ class DiskRenderCache(SignedFiles):
         if value.encrypted or any(r.masked_values for r in value.resources):
             return  # decrypted or Secret-derived values stay in memory only
         self.write(key_text, _encode(value, key_text))
+
+
+# Renders read back, each with its entry's signature (``content_digest``); the
+# oldest go first. Each holds its objects alive: a long-running process (the
+# controller) keeps only the last few, and a miss costs one hash of the objects.
+_VOUCHED: dict[int, tuple[tuple[Resource, ...], str]] = {}
+_VOUCHED_MAX = 8
+
+
+def vouch_content(resources: tuple[Resource, ...], digest: str) -> None:
+    """Remember ``digest`` as the digest of exactly ``resources``."""
+    _VOUCHED.pop(id(resources), None)
+    _VOUCHED[id(resources)] = (resources, digest)
+    while len(_VOUCHED) > _VOUCHED_MAX:
+        del _VOUCHED[next(iter(_VOUCHED))]
+
+
+def content_digest(resources: Sequence[Resource]) -> str:
+    """A digest of ``resources`` when they are, object for object (the same
+    Python objects, in the same order), a render this process read back from
+    the cache; "" otherwise. The entry's signature is a keyed digest of the
+    bytes those objects were decoded from, and nobody edits a Resource in
+    place (they are frozen; their manifests are read only by convention, as
+    everywhere in the engine)."""
+    for kept, digest in _VOUCHED.values():
+        if len(kept) == len(resources) and all(
+            a is b for a, b in zip(kept, resources, strict=True)
+        ):
+            return digest
+    return ""
 
 
 def _encode(value: Rendered, key_text: str) -> dict[str, Any]:
@@ -256,4 +297,11 @@ def _decode(document: Any, key_text: str) -> Rendered:
     )
 
 
-__all__ = ["FORMAT", "DiskRenderCache", "SignedFiles", "default_render_cache_dir"]
+__all__ = [
+    "FORMAT",
+    "DiskRenderCache",
+    "SignedFiles",
+    "content_digest",
+    "default_render_cache_dir",
+    "vouch_content",
+]

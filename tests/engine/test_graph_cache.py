@@ -15,6 +15,8 @@ from gitwave.engine.errors import CycleError
 from gitwave.engine.graph import ResourceGraph, build_graph
 from gitwave.engine.graph_cache import MIN_OBJECTS, GraphFiles, cached_graph, graph_files
 from gitwave.engine.model import Dependency, Resource, ResourceKey
+from gitwave.engine.render.disk_cache import DiskRenderCache
+from gitwave.engine.render.values import Rendered, RenderTool
 
 
 def _resource(
@@ -238,3 +240,38 @@ def test_kept_desired_digests_are_of_the_objects_as_rendered() -> None:
         == first[other]
         == desired_digest(desired.graph.resources[other], ignore=(), owner=owner)
     )
+
+
+def _read_back(cache: DiskRenderCache, key_text: str, objects: list[Resource]) -> Rendered:
+    """``objects`` as another process reads them back from the render cache."""
+    cache.put(key_text, Rendered(tuple(objects), "c0ffee", ".", RenderTool.DIRECTORY))
+    found = DiskRenderCache(cache.root).get(key_text)
+    assert found is not None
+    return found
+
+
+def test_a_render_read_back_is_keyed_by_its_entry_and_any_other_objects_by_content() -> None:
+    cache = DiskRenderCache(graph_files().root.with_name("renders"))
+    objects = _objects()
+    read = _read_back(cache, "key-1", objects)
+    files = _fresh_files()
+    by_entry = files.digest(read.resources, ())
+    by_content = files.digest(objects, ())
+    assert by_entry is not None and by_content is not None and by_entry != by_content
+    # Read back again (another process): the same entry, the same key.
+    again = DiskRenderCache(cache.root).get("key-1")
+    assert again is not None and files.digest(again.resources, ()) == by_entry
+    # The same objects in a list are that render; equal copies of them, or one
+    # object swapped, are not: keyed by their content.
+    assert files.digest(list(read.resources), ()) == by_entry
+    assert files.digest([replace(r) for r in read.resources], ()) == by_content
+    swapped = list(read.resources)
+    swapped[5] = _resource("ConfigMap", "cfg-2", annotations={"argocd.argoproj.io/sync-wave": "9"})
+    assert files.digest(swapped, ()) == files.digest([*objects[:5], swapped[5], *objects[6:]], ())
+    # The entry rewritten with a changed sync-wave: another entry, another key,
+    # and the graph read for it is the graph of the new objects.
+    objects[5] = swapped[5]
+    changed = _read_back(cache, "key-1", objects)
+    assert files.digest(changed.resources, ()) not in (by_entry, None)
+    assert cached_graph(changed.resources).stages == build_graph(objects).stages
+    assert cached_graph(read.resources).stages == build_graph(_objects()).stages
