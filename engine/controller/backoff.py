@@ -11,6 +11,9 @@ queued at all (it takes no worker and is not parsed):
   unlimited; 0 or no ``retry``: none, Argo CD tries a revision once), after
   ``backoff.duration`` (5s) times ``backoff.factor`` (2) per retry, capped at
   ``backoff.maxDuration`` (3m);
+- with ``selfHeal``, once those retries ran out (or without any), Argo CD's
+  self-heal back-off (``SELF_HEAL_BACKOFF``: 2s, times 3, capped at 5m), as
+  ``gitwave watch`` retries such an app;
 - Flux ``Kustomization``: every ``spec.retryInterval`` (default
   ``spec.interval``), without limit.
 
@@ -181,9 +184,12 @@ class Backoff:
         *,
         now: datetime,
         revision: str | None,
+        then: RetrySpec | None = None,
         at_least: float = 0.0,
     ) -> Attempt:
-        """Count one failed attempt of ``obj`` at ``revision``; when to try again."""
+        """Count one failed attempt of ``obj`` at ``revision``; when to try again.
+        ``then`` takes over once ``policy`` ran out (or without one): Argo CD's
+        self-heal back-off for an app with ``selfHeal``, as ``gitwave watch`` does."""
         with self._lock:
             failing = self._failing.get(obj.app_id)
             if (
@@ -205,6 +211,8 @@ class Backoff:
             failing.revision = revision or failing.revision
             failing.probed = now
             delay = retry_delay(policy, failing.failures, jitter=self._jitter, at_least=at_least)
+            if delay is None and then is not None:
+                delay = retry_delay(then, failing.failures, jitter=self._jitter, at_least=at_least)
             failing.next_at = None if delay is None else now + timedelta(seconds=delay)
             return Attempt(
                 failures=failing.failures,

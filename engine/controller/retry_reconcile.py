@@ -31,6 +31,7 @@ from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
 from gitwave.engine.controller.requests import is_suspended
 from gitwave.engine.controller.status import timestamp
 from gitwave.engine.errors import GitwaveError
+from gitwave.engine.retry import SELF_HEAL_BACKOFF
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
 
@@ -162,7 +163,10 @@ class RetryingReconciler(AppReconciler):
         if not automated or app is None:
             return  # a manual app's failed operation is not tried again by itself
         now = self._clock()
-        attempt = self._backoff.failed(obj, retry_policy(obj), now=now, revision=self._head(app))
+        heal = SELF_HEAL_BACKOFF if obj.kind == ARGO_KIND and app.policy.self_heal else None
+        attempt = self._backoff.failed(
+            obj, retry_policy(obj), now=now, revision=self._head(app), then=heal
+        )
         patch = retry_status(obj, written or {}, attempt, phase=phase, now=now)
         if patch:
             self._real_api.write_status(obj, patch)

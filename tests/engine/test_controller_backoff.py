@@ -182,8 +182,10 @@ def kustomization(name: str, path: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def application(name: str, path: str, retry: dict[str, Any] | None) -> dict[str, Any]:
-    policy: dict[str, Any] = {"automated": {}}
+def application(
+    name: str, path: str, retry: dict[str, Any] | None, *, heal: bool = False
+) -> dict[str, Any]:
+    policy: dict[str, Any] = {"automated": {"selfHeal": True} if heal else {}}
     if retry is not None:
         policy["retry"] = retry
     return {
@@ -292,8 +294,8 @@ def test_a_reconcile_request_resets_the_back_off(env: Env) -> None:
 ARGO = "Application/argocd/shop"
 
 
-def argo_env(env: Env, retry: dict[str, Any] | None) -> None:
-    app = application("shop", "missing", retry)
+def argo_env(env: Env, retry: dict[str, Any] | None, *, heal: bool = False) -> None:
+    app = application("shop", "missing", retry, heal=heal)
     app["spec"]["source"]["repoURL"] = f"file://{env.root}"
     env.cluster.put(app)
 
@@ -344,3 +346,15 @@ def test_an_argo_sync_request_resets_the_back_off(env: Env) -> None:
     assert env.at(2) == [ARGO]
     assert env.syncs(ARGO) == ["Error", "Succeeded"]
     assert "operation" not in env.cluster.get(ARGO)
+
+
+def test_a_self_healing_argo_app_goes_on_with_the_self_heal_back_off(env: Env) -> None:
+    argo_env(env, {"limit": 1, "backoff": {"duration": "5s"}}, heal=True)
+    # 5 s (the one retry), then Argo CD's self-heal back-off: 2 s * 3^(n-1), so
+    # 2 * 3 = 6 s after the 2nd failure, 18 s after the 3rd.
+    schedule = {0: [ARGO], 4: [], 5: [ARGO], 10: [], 11: [ARGO], 28: [], 29: [ARGO]}
+    for second, want in schedule.items():
+        assert env.at(second) == want, second
+    state = env.cluster.get(ARGO)["status"]["operationState"]
+    assert state["retryCount"] == 4
+    assert state["message"].endswith("Retrying attempt #4 at 2026-12-04T17:01:23Z.")
