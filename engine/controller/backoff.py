@@ -103,6 +103,10 @@ def retry_policy(obj: AppObject) -> RetrySpec | None:
     return None
 
 
+def _no_jitter() -> float:
+    return 0.0
+
+
 class Verdict(Enum):
     """What the back-off says of an app at a pass."""
 
@@ -210,9 +214,12 @@ class Backoff:
             failing.request = reconcile_requested(obj)
             failing.revision = revision or failing.revision
             failing.probed = now
-            delay = retry_delay(policy, failing.failures, jitter=self._jitter, at_least=at_least)
+            # Argo CD's back-off is cut by up to 20 % at random (engine.retry), so
+            # apps failing on one outage spread out; Flux's retryInterval is kept.
+            jitter = self._jitter if obj.kind == ARGO_KIND else _no_jitter
+            delay = retry_delay(policy, failing.failures, jitter=jitter, at_least=at_least)
             if delay is None and then is not None:
-                delay = retry_delay(then, failing.failures, jitter=self._jitter, at_least=at_least)
+                delay = retry_delay(then, failing.failures, jitter=jitter, at_least=at_least)
             failing.next_at = None if delay is None else now + timedelta(seconds=delay)
             return Attempt(
                 failures=failing.failures,
