@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
 from gitwave.engine.controller.app_objects import repo_resolver
-from gitwave.engine.controller.app_reconcile import AppReconciler, Operated
+from gitwave.engine.controller.app_reconcile import Operated
+from gitwave.engine.controller.backoff import Backoff
 from gitwave.engine.controller.dependencies import depends_on, waiting_for
 from gitwave.engine.controller.finalizers import Finalizer, FinalizerApi
 from gitwave.engine.controller.helm_releases import dependency_status
@@ -32,6 +34,7 @@ from gitwave.engine.controller.keeper import (
 )
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
 from gitwave.engine.controller.requests import is_suspended
+from gitwave.engine.controller.retry_reconcile import RetryingReconciler
 from gitwave.engine.controller.set_loop import SetApi, SetReconciler
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.workers import AppWorkers
@@ -55,6 +58,7 @@ class Controller:
         options: ControllerOptions,
         clock: Callable[[], datetime],
         audit: Callable[[Operated], None] = lambda _: None,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self._api = api
         self._keeper = keeper
@@ -62,7 +66,9 @@ class Controller:
         self._clock = clock
         self._workers = AppWorkers(keeper, options.concurrent)
         self._resolve = repo_resolver(options.allow_local_repos)
-        self._apps = AppReconciler(
+        # Failed automated syncs wait out their back-off (backoff.py) unqueued.
+        self.backoff = Backoff(resync_s=options.resync_s, jitter=jitter)
+        self._apps = RetryingReconciler(
             api,
             keeper,
             targets=targets,
@@ -71,6 +77,7 @@ class Controller:
             clock=clock,
             audit=audit,
             resolve=self._resolve,
+            backoff=self.backoff,
         )
         # ApplicationSets and deleted Applications, when the cluster API offers them.
         self._sets = (
