@@ -292,8 +292,16 @@ def synthetic_nodes(count: int) -> list[Any]:
     return nodes
 
 
+KEYS = ("down", "j", "pagedown", "up", "toggle")
+
+
 async def _time_keys(
-    app: Any, pilot: Any, paints: Paints, presses: int, figures: dict[str, Any]
+    app: Any,
+    pilot: Any,
+    paints: Paints,
+    presses: int,
+    figures: dict[str, Any],
+    keys: tuple[str, ...] = KEYS,
 ) -> None:
     """Key to repaint on the Application screen (see the docstring), into ``figures``."""
     from textual import events
@@ -319,13 +327,15 @@ async def _time_keys(
         ordered = sorted(values)
         return ordered[max(int(len(ordered) * 0.95) - 1, 0)]
 
-    for key in ("down", "j", "pagedown", "up"):
+    for key in (k for k in keys if k != "toggle"):
         cpu.clear()
         times = [await key_to_paint(key) for _ in range(presses)]
         figures[f"key_{key}_median_ms"] = _ms(statistics.median(times))
         figures[f"key_{key}_p95_ms"] = _ms(p95(times))
         figures[f"key_{key}_cpu_median_ms"] = _ms(statistics.median(cpu))
         figures[f"key_{key}_cpu_p95_ms"] = _ms(p95(cpu))
+    if "toggle" not in keys:
+        return
     # Expand a Deployment (its ReplicaSet joins the rows) and collapse it.
     view = screen.view
     deployment = next(n.key for n in view.nodes if n.key.kind == "Deployment" and n.children)
@@ -336,7 +346,9 @@ async def _time_keys(
     figures["key_expand_collapse_cpu_p95_ms"] = _ms(p95(cpu))
 
 
-async def keys_only(count: int, presses: int, profile: str | None) -> dict[str, Any]:
+async def keys_only(
+    count: int, presses: int, profile: str | None, keys: tuple[str, ...] = KEYS
+) -> dict[str, Any]:
     """Key to repaint with a synthetic live tree of ``count`` objects on the
     Application screen (see the docstring); ``profile``: write a cProfile of
     the event loop thread over the keys there."""
@@ -375,7 +387,7 @@ async def keys_only(count: int, presses: int, profile: str | None) -> dict[str, 
         profiler = cProfile.Profile() if profile else None
         if profiler is not None:
             profiler.enable()
-        await _time_keys(app, pilot, paints, presses, figures)
+        await _time_keys(app, pilot, paints, presses, figures, keys)
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -460,6 +472,11 @@ def main() -> int:
     )
     parser.add_argument("--profile", help="--keys-only: write a cProfile of the keys here")
     parser.add_argument(
+        "--keys",
+        default=",".join(KEYS),
+        help="--keys-only: the keys timed (toggle: expand/collapse a Deployment)",
+    )
+    parser.add_argument(
         "--phases",
         default="cold,warm",
         help="which of cold,warm to run (at 100,000 each plans the app in full first)",
@@ -473,7 +490,9 @@ def main() -> int:
         print(json.dumps(figures))
         return 0
     if args.keys_only:
-        figures = asyncio.run(keys_only(args.size, args.presses, args.profile))
+        figures = asyncio.run(
+            keys_only(args.size, args.presses, args.profile, tuple(args.keys.split(",")))
+        )
         load = os.getloadavg()[0]
         print(f"machine: {_bench_engine().machine()}; load average {load:.1f} when done")
         print(json.dumps(figures))

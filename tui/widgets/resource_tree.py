@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
-from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
@@ -22,18 +21,10 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from gitwave.tui.widgets.lazy_rows import LazyRows, find_index, has_children, row_id_at
 from gitwave.tui.widgets.status import UNICODE, Glyphs
-from gitwave.tui.widgets.tree_rows import (
-    Line,
-    TreeRow,
-    column_layout,
-    fit,
-    flatten,
-    line_inner,
-    line_row,
-)
-from gitwave.tui.widgets.tree_strips import LineStyles, StripCache, row_strip
+from gitwave.tui.widgets.tree_index import TreeIndex
+from gitwave.tui.widgets.tree_rows import Line, TreeRow, line_row
+from gitwave.tui.widgets.tree_strips import LineStyles, StripCache, header_strip, row_strip
 
 # TreeRow is what set_roots() takes, so importers find it beside the widget.
 __all__ = ["ResourceTree", "TreeRow"]
@@ -133,20 +124,14 @@ class ResourceTree(ScrollView, can_focus=True):
         # NAME, NAMESPACE, SYNC, HEALTH, WAVE, AGE headers (a 4-tuple leaves out
         # the namespace and the age).
         self.columns = columns
-        # Above this many rows, only the top level starts expanded: the rest
-        # is one key away, and the first paint stays fast.
-        self.auto_expand_limit = auto_expand_limit
-        self._roots: tuple[TreeRow, ...] = ()
-        self._lines: list[Line] = []
-        self._expanded: set[str] = set()
-        # Rows whose default expansion was decided (the first time they had children).
-        self._decided: set[str] = set()
-        # After expand_all (a filter): every row is open but those closed since.
-        self._all_open = False
-        self._shut: set[str] = set()
+        self._index = TreeIndex(glyphs=glyphs, auto_expand_limit=auto_expand_limit)
         self._strips = StripCache()
         self._line_styles: LineStyles | None = None
         self._header_strip: tuple[int, tuple[str, ...], Strip] | None = None
+
+    @property
+    def _lines(self) -> list[Line]:
+        return self._index.lines
 
     # -- data -------------------------------------------------------------------------
 
@@ -158,47 +143,15 @@ class ResourceTree(ScrollView, can_focus=True):
         and a big tree is never walked (only its top level starts open)."""
         current = self.cursor_row
         keep_id = current.id if current is not None else None
-        self._roots = tuple(roots)
         self._strips.clear()  # the old rows are let go
-        self._all_open = False
-        self._shut = set()
-        fresh = self._small_tree_fresh_rows()
-        if fresh is None:  # big: only a single root opens by itself
-            if len(self._roots) == 1 and self._roots[0].children:
-                root = self._roots[0].id
-                if root not in self._decided:
-                    self._decided.add(root)
-                    self._expanded.add(root)
-        else:
-            for row_id in fresh:
-                self._decided.add(row_id)
-                self._expanded.add(row_id)
-        self._flatten()
+        self._index.set_roots(roots)
+        self._resized()
         at = self.cursor
-        if keep_id is not None and at < len(self._lines) and _line_id(self._lines[at]) == keep_id:
+        if keep_id is not None and at < len(self._lines) and self._index.line_id(at) == keep_id:
             target: int | None = at  # still on the same line: no search (a 100,000-row index)
         else:
-            target = self._index_of(keep_id) if keep_id is not None else None
+            target = self._index.index_of(keep_id) if keep_id is not None else None
         self._set_cursor(target if target is not None else min(self.cursor, len(self._lines) - 1))
-
-    def _small_tree_fresh_rows(self) -> list[str] | None:
-        """The ids of rows with children seen for the first time, when the
-        tree has at most ``auto_expand_limit`` rows (they start open); None
-        for a bigger tree, found without walking it all."""
-        budget = self.auto_expand_limit
-        fresh: list[str] = []
-        stack: list[Sequence[TreeRow]] = [self._roots]
-        while stack:
-            rows = stack.pop()
-            budget -= len(rows)
-            if budget < 0:
-                return None
-            for row in rows:
-                if row.children:
-                    if row.id not in self._decided:
-                        fresh.append(row.id)
-                    stack.append(row.children)
-        return fresh
 
     @property
     def row_count(self) -> int:
@@ -217,69 +170,24 @@ class ResourceTree(ScrollView, can_focus=True):
 
     def move_to(self, row_id: str) -> bool:
         """Put the cursor on ``row_id``, expanding its ancestors; False when unknown."""
-        index = self._index_of(row_id)
+        shown = len(self._lines)
+        index = self._index.reveal(row_id)
+        if len(self._lines) != shown:
+            self._resized()
         if index is None:
-            path = _path_to(self._roots, row_id)
-            if path is None:
-                return False
-            opened = [row.id for row in path[:-1] if row.id not in self._expanded]
-            self._expanded.update(opened)
-            self._decided.update(opened)
-            self._flatten()
-            index = self._index_of(row_id)
-            if index is None:
-                return False
+            return False
         self._set_cursor(index)
         return True
 
     def expand_all(self) -> None:
         """Expand every row shown (a filter's matches are then all on screen)
         until the next ``set_roots``; rows are still made only when drawn."""
-        self._all_open = True
-        self._flatten()
+        self._index.expand_all()
+        self._resized()
         self._set_cursor(self.cursor)
 
     def is_expanded(self, row_id: str) -> bool:
-        return row_id in self._expanded
-
-    def _is_open(self, line: Line) -> bool:
-        siblings, index = line[0], line[1]
-        if not has_children(siblings, index):
-            return False
-        row_id = row_id_at(siblings, index)
-        if self._all_open:
-            return row_id not in self._shut
-        return row_id in self._expanded
-
-    def _index_of(self, row_id: str) -> int | None:
-        # Each level shown is searched by id (LazyRows: by a dict), then its line found.
-        searched: set[int] = set()
-        for number, line in enumerate(self._lines):
-            siblings = line[0]
-            if id(siblings) in searched:
-                continue
-            searched.add(id(siblings))
-            found = find_index(siblings, row_id)
-            if found is not None:
-                for at in range(number, len(self._lines)):
-                    if self._lines[at][0] is siblings and self._lines[at][1] == found:
-                        return at
-        return None
-
-    def _flatten(self) -> None:
-        self._lines = flatten(self._roots, self._open_among, self.glyphs)
-        self._resized()
-
-    def _open_among(self, rows: Sequence[TreeRow]) -> list[int]:
-        """The indexes of ``rows`` shown open, in order."""
-        if self._all_open:
-            shown = (i for i in range(len(rows)) if has_children(rows, i))
-            return [i for i in shown if row_id_at(rows, i) not in self._shut]
-        if isinstance(rows, LazyRows) and len(rows) > len(self._expanded):
-            # A big level: look up the few open ids instead of every row.
-            found = (rows.index_of(row_id) for row_id in self._expanded)
-            return sorted(i for i in found if i is not None and rows.branches_at(i))
-        return [i for i, row in enumerate(rows) if row.children and row.id in self._expanded]
+        return self._index.is_expanded(row_id)
 
     def _resized(self, changed_from: int = 0) -> None:
         """The lines from ``changed_from`` on changed (and their number)."""
@@ -303,28 +211,11 @@ class ResourceTree(ScrollView, can_focus=True):
             self.refresh(Region(0, top, self.size.width, height - top))
 
     def _open(self, index: int) -> None:
-        """Expand the row at ``index``: its lines are spliced in, nothing else is redone."""
-        line = self._lines[index]
-        self._expanded.add(line_row(line).id)
-        self._shut.discard(line_row(line).id)
-        self._lines[index + 1 : index + 1] = flatten(
-            line_row(line).children,
-            self._open_among,
-            self.glyphs,
-            inner=line_inner(line, self.glyphs),
-            depth=line[3] + 1,
-        )
+        self._index.open(index)
         self._resized(index)
 
     def _close(self, index: int) -> None:
-        """Collapse the row at ``index``: the lines of its subtree are cut out."""
-        line = self._lines[index]
-        self._expanded.discard(line_row(line).id)
-        self._shut.add(line_row(line).id)
-        end = index + 1
-        while end < len(self._lines) and self._lines[end][3] > line[3]:
-            end += 1
-        del self._lines[index + 1 : end]
+        self._index.close(index)
         self._resized(index)
 
     # -- cursor -----------------------------------------------------------------------
@@ -373,7 +264,7 @@ class ResourceTree(ScrollView, can_focus=True):
         row = self.cursor_row
         if row is None or not row.children:
             return
-        if self._is_open(self._lines[self.cursor]):
+        if self._index.is_open(self._lines[self.cursor]):
             self._set_cursor(self.cursor + 1)  # already open: step into it
             return
         self._open(self.cursor)
@@ -382,21 +273,19 @@ class ResourceTree(ScrollView, can_focus=True):
         row = self.cursor_row
         if row is None:
             return
-        if row.children and self._is_open(self._lines[self.cursor]):
+        if row.children and self._index.is_open(self._lines[self.cursor]):
             self._close(self.cursor)
             self._set_cursor(self.cursor)
             return
-        depth = self._lines[self.cursor][3]
-        for index in range(self.cursor - 1, -1, -1):  # up to the parent
-            if self._lines[index][3] < depth:
-                self._set_cursor(index)
-                return
+        parent = self._index.parent_of(self.cursor)
+        if parent is not None:
+            self._set_cursor(parent)
 
     def action_toggle_node(self) -> None:
         row = self.cursor_row
         if row is None or not row.children:
             return
-        if self._is_open(self._lines[self.cursor]):
+        if self._index.is_open(self._lines[self.cursor]):
             self._close(self.cursor)
         else:
             self._open(self.cursor)
@@ -437,7 +326,7 @@ class ResourceTree(ScrollView, can_focus=True):
         line = self._lines[index]
         row = line_row(line)
         is_cursor = index == self.cursor
-        is_open = bool(row.children) and self._is_open(line)
+        is_open = bool(row.children) and self._index.is_open(line)
         strip = self._strips.get(line, row, is_cursor=is_cursor, is_open=is_open, width=width)
         if strip is None:
             strip = row_strip(
@@ -485,37 +374,8 @@ class ResourceTree(ScrollView, can_focus=True):
         made = self._header_strip
         if made is not None and made[0] == width and made[1] == tuple(self.columns):
             return made[2]
-        c = column_layout(width)
         base = self._styles().base
         style = base + self.get_component_rich_style("resource-tree--header")
-        name, namespace, sync, health, wave, age = self._headers()
-        text = "  " + fit(name, c.name) + " "
-        if c.namespace:
-            text += fit(namespace, c.namespace - 1) + " "
-        text += fit(sync, c.sync) + fit(health, c.health)
-        if c.wave:
-            text += " " + fit(wave, c.wave - 1)
-        if c.age:
-            text += " " + fit(age, c.age - 1)
-        strip = Strip([Segment(text, style)]).adjust_cell_length(width, base)
+        strip = header_strip(self._headers(), width=width, style=style, base=base)
         self._header_strip = (width, tuple(self.columns), strip)
         return strip
-
-
-def _line_id(line: Line) -> str:
-    return row_id_at(line[0], line[1])
-
-
-def _path_to(rows: Sequence[TreeRow], row_id: str) -> list[TreeRow] | None:
-    """The rows from a root of ``rows`` down to ``row_id``; None when it is
-    not in the tree. Makes the rows on the way (a test's or a link's move)."""
-    found = find_index(rows, row_id)
-    if found is not None:
-        return [rows[found]]
-    for index in range(len(rows)):
-        if has_children(rows, index):
-            row = rows[index]
-            below = _path_to(row.children, row_id)
-            if below is not None:
-                return [row, *below]
-    return None

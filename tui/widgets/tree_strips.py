@@ -20,7 +20,7 @@ from textual.strip import Strip
 from gitwave.tui.widgets.status import UNICODE, Glyphs
 from gitwave.tui.widgets.tree_rows import Line, TreeRow, column_layout, fit, line_guide, tone_style
 
-__all__ = ["LineStyles", "StripCache", "row_strip"]
+__all__ = ["LineStyles", "StripCache", "header_strip", "row_strip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,24 @@ def row_strip(
     if c.age:
         segments.append(Segment(" " + fit(row.age, c.age - 1, g.ellipsis), style))
     return Strip(segments).adjust_cell_length(width, style)
+
+
+def header_strip(
+    headers: tuple[str, str, str, str, str, str], *, width: int, style: Style, base: Style
+) -> Strip:
+    """The header line: NAME, NAMESPACE, SYNC, HEALTH, WAVE and AGE over their
+    columns (those the width leaves out are not drawn)."""
+    c = column_layout(width)
+    name, namespace, sync, health, wave, age = headers
+    text = "  " + fit(name, c.name) + " "
+    if c.namespace:
+        text += fit(namespace, c.namespace - 1) + " "
+    text += fit(sync, c.sync) + fit(health, c.health)
+    if c.wave:
+        text += " " + fit(wave, c.wave - 1)
+    if c.age:
+        text += " " + fit(age, c.age - 1)
+    return Strip([Segment(text, style)]).adjust_cell_length(width, base)
 
 
 # What a strip was made of: the level and the row (kept, so their ids are not
