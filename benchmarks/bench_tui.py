@@ -17,8 +17,11 @@ process, headless (``run_test``) at 80x24, with the heap policy on as
 - key: key press to repaint while moving through the tree: from the key event
   entering the app to the frame being written (the headless driver skips the
   terminal write, so the frame is serialised here as a terminal needs it);
-  wall clock, and the event loop thread's CPU time over the same span
-  (``*_cpu_*``: what the key costs, which a loaded machine disturbs little);
+  wall clock, and the event loop thread's CPU time over the same span, read
+  as the frame is written (``*_cpu_*``: what the key costs, which a loaded
+  machine disturbs little); ``*_cpu_to_idle_*``: to the next idle moment,
+  with what the key leaves for after its frame (the tree draws the lines of
+  the next page then) and Pilot's own wait;
 - pilot: ``pilot.press`` + ``pilot.pause`` as a test would time it, next to
   the same figure for an empty Textual app (the floor Pilot's idle waits add).
 
@@ -97,6 +100,8 @@ class Paints:
 
     def __init__(self, app: Any) -> None:
         self.times: list[float] = []
+        # The event loop thread's CPU time as each frame is written.
+        self.cpu_times: list[float] = []
         # Set at each frame: ``after`` sleeps on it. A loop of sleep(0) would
         # spin on the event loop thread until the frame and count as the
         # key's CPU time (up to a frame interval of it).
@@ -110,17 +115,22 @@ class Paints:
                 if hasattr(renderable, "render_segments"):
                     renderable.render_segments(console)
                 self.times.append(time.perf_counter())
+                self.cpu_times.append(time.thread_time())
                 self._painted.set()
 
         app._display = display
 
     async def after(self, start: float, timeout: float = 60.0) -> float:
         """Seconds from ``start`` to the first frame written after it."""
+        return (await self.frame_after(start, timeout))[0] - start
+
+    async def frame_after(self, start: float, timeout: float = 60.0) -> tuple[float, float]:
+        """(``perf_counter``, ``thread_time``) as the first frame after ``start`` was written."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            later = [p for p in self.times if p > start]
+            later = [i for i, p in enumerate(self.times) if p > start]
             if later:
-                return later[0] - start
+                return self.times[later[0]], self.cpu_times[later[0]]
             self._painted.clear()
             try:
                 await asyncio.wait_for(self._painted.wait(), deadline - time.perf_counter())
@@ -311,17 +321,23 @@ async def _time_keys(
     screen = app.screen
     tree = screen.query_one("#tree", ResourceTree)
     cpu: list[float] = []
+    to_idle: list[float] = []
 
     async def key_to_paint(key: str) -> float:
         await pilot.pause()  # idle first: only this key's work is timed
         start = time.perf_counter()
         start_cpu = time.thread_time()
         app._driver.send_message(events.Key(key, None))
-        took = await paints.after(start)
+        painted, painted_cpu = await paints.frame_after(start)
         # The event loop's own CPU from the key to the frame: what a key
         # costs on an idle core, which other processes' load disturbs little.
-        cpu.append(time.thread_time() - start_cpu)
-        return took
+        cpu.append(painted_cpu - start_cpu)
+        # And to the next idle moment: with the work a key leaves for after
+        # its frame (the tree draws the next page's lines then), and Pilot's
+        # own (the same for every key).
+        await pilot.pause()
+        to_idle.append(time.thread_time() - start_cpu)
+        return painted - start
 
     def p95(values: list[float]) -> float:
         ordered = sorted(values)
@@ -329,11 +345,13 @@ async def _time_keys(
 
     for key in (k for k in keys if k != "toggle"):
         cpu.clear()
+        to_idle.clear()
         times = [await key_to_paint(key) for _ in range(presses)]
         figures[f"key_{key}_median_ms"] = _ms(statistics.median(times))
         figures[f"key_{key}_p95_ms"] = _ms(p95(times))
         figures[f"key_{key}_cpu_median_ms"] = _ms(statistics.median(cpu))
         figures[f"key_{key}_cpu_p95_ms"] = _ms(p95(cpu))
+        figures[f"key_{key}_cpu_to_idle_median_ms"] = _ms(statistics.median(to_idle))
     if "toggle" not in keys:
         return
     # Expand a Deployment (its ReplicaSet joins the rows) and collapse it.

@@ -3,9 +3,11 @@ at tens of thousands of rows.
 
 Textual's Tree builds a node object and measures a label for every line; an
 app of 10,000 objects then takes over a second to show. This widget keeps the
-tree as plain frozen rows, flattens only the expanded part into a list, and
-draws just the lines on screen (Textual's Line API), so a key press redraws
-two lines whatever the size of the app.
+tree as plain frozen rows, flattens only the expanded part into a list
+(``tree_index``), and draws just the lines on screen (Textual's Line API),
+each once while it is unchanged (``tree_drawing``), painted without
+Textual's styles cache (``tree_paint``). This module is the widget: its
+keys, its cursor and Textual's hooks.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from gitwave.tui.widgets.status import UNICODE, Glyphs
+from gitwave.tui.widgets.tree_drawing import Headers, TreeDrawing
 from gitwave.tui.widgets.tree_index import TreeIndex
+from gitwave.tui.widgets.tree_paint import PlainPaint, paint_plain, plain_paint, same_thumb
 from gitwave.tui.widgets.tree_rows import Line, TreeRow, line_row
-from gitwave.tui.widgets.tree_strips import LineStyles, StripCache, header_strip, row_strip
+from gitwave.tui.widgets.tree_strips import LineStyles
 
 # TreeRow is what set_roots() takes, so importers find it beside the widget.
 __all__ = ["ResourceTree", "TreeRow"]
@@ -125,9 +130,15 @@ class ResourceTree(ScrollView, can_focus=True):
         # the namespace and the age).
         self.columns = columns
         self._index = TreeIndex(glyphs=glyphs, auto_expand_limit=auto_expand_limit)
-        self._strips = StripCache()
-        self._line_styles: LineStyles | None = None
-        self._header_strip: tuple[int, tuple[str, ...], Strip] | None = None
+        self._drawing = TreeDrawing(
+            self._index,
+            glyphs=glyphs,
+            styles=self._line_styles,
+            header_style=lambda: self.get_component_rich_style("resource-tree--header"),
+        )
+        # How lines are painted (tree_paint), found once per style change.
+        self._plain: tuple[PlainPaint | None] | None = None
+        self._draw_ahead_due = False
 
     @property
     def _lines(self) -> list[Line]:
@@ -143,7 +154,7 @@ class ResourceTree(ScrollView, can_focus=True):
         and a big tree is never walked (only its top level starts open)."""
         current = self.cursor_row
         keep_id = current.id if current is not None else None
-        self._strips.clear()  # the old rows are let go
+        self._drawing.forget()  # the old rows are let go
         self._index.set_roots(roots)
         self._resized()
         at = self.cursor
@@ -317,65 +328,88 @@ class ResourceTree(ScrollView, can_focus=True):
         return self.scrollable_content_region.height
 
     def render_line(self, y: int) -> Strip:
+        return self._drawn(range(y, y + 1))[0]
+
+    def _drawn(self, ys: range) -> list[Strip]:
+        top, cursor = int(self.scroll_y), self.cursor
+        headers = self._headers()
+        return self._drawing.lines(ys, top=top, cursor=cursor, width=self._width, headers=headers)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._plain is None:
+            self._plain = (plain_paint(self),)
+        paint = self._plain[0]
+        if paint is None:  # styled (a border, padding...): Textual's way
+            strips = super().render_lines(crop)
+        else:
+            # Unused meanwhile: nothing stale in it if the styles change.
+            self._styles_cache.clear()
+            filters = self.get_line_filters()
+            width = self.size.width
+            strips = paint_plain(
+                paint, self._drawn(crop.line_range), crop, width=width, filters=filters
+            )
+        if not self._draw_ahead_due:
+            self._draw_ahead_due = True
+            self.call_after_refresh(self._draw_ahead)
+        return strips
+
+    def _draw_ahead(self) -> None:
+        # After the frame: the lines a page key shows next (tree_drawing).
+        self._draw_ahead_due = False
         width = self._width
-        if y == 0:
-            return self._header(width)
-        index = int(self.scroll_y) + y - 1
-        if index >= len(self._lines):
-            return Strip.blank(width, self._styles().base)
-        line = self._lines[index]
-        row = line_row(line)
-        is_cursor = index == self.cursor
-        is_open = bool(row.children) and self._index.is_open(line)
-        strip = self._strips.get(line, row, is_cursor=is_cursor, is_open=is_open, width=width)
-        if strip is None:
-            strip = row_strip(
-                line,
-                is_cursor=is_cursor,
-                is_open=is_open,
-                width=width,
-                styles=self._styles(),
-                glyphs=self.glyphs,
-            )
-            self._strips.put(line, row, strip, is_cursor=is_cursor, is_open=is_open, width=width)
-        return strip
+        if not self.is_mounted or width <= 0:
+            return
+        drawn = self._drawing.draw_ahead(
+            top=int(self.scroll_y),
+            visible=max(self._height - 1, 1),
+            cursor=self.cursor,
+            page=max(self._height - 2, 1),
+            width=width,
+        )
+        paint = self._plain[0] if self._plain is not None else None
+        if paint is not None:
+            # And painted as the next frame paints them, cut where the
+            # scrollbar starts as the compositor cuts them: each strip keeps
+            # what is made of it, and the frame finds it made.
+            full = self.size.width
+            crop = Region(0, 0, full, len(drawn))
+            filters = self.get_line_filters()
+            for strip in paint_plain(paint, drawn, crop, width=full, filters=filters):
+                strip.divide([width, full])
 
-    def _styles(self) -> LineStyles:
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        # ScrollView's, but the scrollbar is drawn again only when its thumb
+        # moves (a page of 100,000 lines does not move it: see tree_paint).
+        if self.show_vertical_scrollbar:
+            bar = self.vertical_scrollbar
+            if same_thumb(bar, bar.position, new_value):
+                bar.set_reactive(ScrollBar.position, bar.validate_position(new_value))
+            else:
+                bar.position = new_value
+        if round(old_value) != round(new_value):
+            self.refresh(self.size.region)
+
+    def _line_styles(self) -> LineStyles:
         # Asking Textual for a style walks the DOM (0.1 ms each): once per
-        # style change, not per line drawn.
-        if self._line_styles is None:
-            component = self.get_component_rich_style
-            self._line_styles = LineStyles(
-                base=self.rich_style,
-                emphasis=component("resource-tree--emphasis"),
-                cursor=component("resource-tree--cursor"),
-                guide=component("resource-tree--guide"),
-            )
-        return self._line_styles
-
-    def _styles_changed(self) -> None:
-        self._line_styles = None
-        self._header_strip = None
-        self._strips.clear()
+        # style change (TreeDrawing keeps them), not per line drawn.
+        component = self.get_component_rich_style
+        return LineStyles(
+            base=self.rich_style,
+            emphasis=component("resource-tree--emphasis"),
+            cursor=component("resource-tree--cursor"),
+            guide=component("resource-tree--guide"),
+        )
 
     def notify_style_update(self) -> None:
         # Also called when the tree gains or loses the focus (the cursor's colour).
         super().notify_style_update()
-        self._styles_changed()
+        self._plain = None
+        self._drawing.restyle()
 
-    def _headers(self) -> tuple[str, str, str, str, str, str]:
+    def _headers(self) -> Headers:
         cols = tuple(self.columns)
         if len(cols) == 4:
             return cols[0], "", cols[1], cols[2], cols[3], ""
         name, namespace, sync, health, wave, age = (*cols, "", "", "", "", "", "")[:6]
         return name, namespace, sync, health, wave, age
-
-    def _header(self, width: int) -> Strip:
-        made = self._header_strip
-        if made is not None and made[0] == width and made[1] == tuple(self.columns):
-            return made[2]
-        base = self._styles().base
-        style = base + self.get_component_rich_style("resource-tree--header")
-        strip = header_strip(self._headers(), width=width, style=style, base=base)
-        self._header_strip = (width, tuple(self.columns), strip)
-        return strip

@@ -117,7 +117,10 @@ class StripCache:
     ) -> Strip | None:
         """The strip drawn for ``line`` before; None when any of what it was
         made of changed (or it was never drawn)."""
-        made = self._strips.get((id(line[0]), line[1], is_cursor))
+        key = (id(line[0]), line[1], is_cursor)
+        made = self._strips.pop(key, None)
+        if made is not None:
+            self._strips[key] = made  # the last used go last, and last out
         if (
             made is None
             or made[0] is not line[0]
@@ -134,7 +137,9 @@ class StripCache:
     ) -> None:
         """Keep ``strip`` as the drawing of ``line``."""
         if len(self._strips) >= self._limit:
-            self._strips.clear()  # the lines on screen are drawn again at once
+            # The least recently used: a screen's lines and the pages drawn
+            # ahead of a key stay.
+            del self._strips[next(iter(self._strips))]
         self._strips[(id(line[0]), line[1], is_cursor)] = (
             line[0],
             row,
@@ -143,6 +148,10 @@ class StripCache:
             width,
             strip,
         )
+
+    def hold(self, count: int) -> None:
+        """Keep at least ``count`` strips."""
+        self._limit = max(self._limit, count)
 
     def clear(self) -> None:
         """Forget every strip (styles or rows changed)."""
