@@ -17,8 +17,11 @@ process, headless (``run_test``) at 80x24, with the heap policy on as
 - key: key press to repaint while moving through the tree: from the key event
   entering the app to the frame being written (the headless driver skips the
   terminal write, so the frame is serialised here as a terminal needs it);
-  wall clock, and the event loop thread's CPU time over the same span
-  (``*_cpu_*``: what the key costs, which a loaded machine disturbs little);
+  wall clock, and the event loop thread's CPU time over the same span, read
+  as the frame is written (``*_cpu_*``: what the key costs, which a loaded
+  machine disturbs little); ``*_cpu_to_idle_*``: to the next idle moment,
+  with what the key leaves for after its frame (the tree draws the lines of
+  the next page then) and Pilot's own wait;
 - pilot: ``pilot.press`` + ``pilot.pause`` as a test would time it, next to
   the same figure for an empty Textual app (the floor Pilot's idle waits add).
 
@@ -97,6 +100,8 @@ class Paints:
 
     def __init__(self, app: Any) -> None:
         self.times: list[float] = []
+        # The event loop thread's CPU time as each frame is written.
+        self.cpu_times: list[float] = []
         # Set at each frame: ``after`` sleeps on it. A loop of sleep(0) would
         # spin on the event loop thread until the frame and count as the
         # key's CPU time (up to a frame interval of it).
@@ -110,17 +115,22 @@ class Paints:
                 if hasattr(renderable, "render_segments"):
                     renderable.render_segments(console)
                 self.times.append(time.perf_counter())
+                self.cpu_times.append(time.thread_time())
                 self._painted.set()
 
         app._display = display
 
     async def after(self, start: float, timeout: float = 60.0) -> float:
         """Seconds from ``start`` to the first frame written after it."""
+        return (await self.frame_after(start, timeout))[0] - start
+
+    async def frame_after(self, start: float, timeout: float = 60.0) -> tuple[float, float]:
+        """(``perf_counter``, ``thread_time``) as the first frame after ``start`` was written."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            later = [p for p in self.times if p > start]
+            later = [i for i, p in enumerate(self.times) if p > start]
             if later:
-                return later[0] - start
+                return self.times[later[0]], self.cpu_times[later[0]]
             self._painted.clear()
             try:
                 await asyncio.wait_for(self._painted.wait(), deadline - time.perf_counter())
@@ -292,8 +302,16 @@ def synthetic_nodes(count: int) -> list[Any]:
     return nodes
 
 
+KEYS = ("down", "j", "pagedown", "up", "toggle")
+
+
 async def _time_keys(
-    app: Any, pilot: Any, paints: Paints, presses: int, figures: dict[str, Any]
+    app: Any,
+    pilot: Any,
+    paints: Paints,
+    presses: int,
+    figures: dict[str, Any],
+    keys: tuple[str, ...] = KEYS,
 ) -> None:
     """Key to repaint on the Application screen (see the docstring), into ``figures``."""
     from textual import events
@@ -303,29 +321,39 @@ async def _time_keys(
     screen = app.screen
     tree = screen.query_one("#tree", ResourceTree)
     cpu: list[float] = []
+    to_idle: list[float] = []
 
     async def key_to_paint(key: str) -> float:
         await pilot.pause()  # idle first: only this key's work is timed
         start = time.perf_counter()
         start_cpu = time.thread_time()
         app._driver.send_message(events.Key(key, None))
-        took = await paints.after(start)
+        painted, painted_cpu = await paints.frame_after(start)
         # The event loop's own CPU from the key to the frame: what a key
         # costs on an idle core, which other processes' load disturbs little.
-        cpu.append(time.thread_time() - start_cpu)
-        return took
+        cpu.append(painted_cpu - start_cpu)
+        # And to the next idle moment: with the work a key leaves for after
+        # its frame (the tree draws the next page's lines then), and Pilot's
+        # own (the same for every key).
+        await pilot.pause()
+        to_idle.append(time.thread_time() - start_cpu)
+        return painted - start
 
     def p95(values: list[float]) -> float:
         ordered = sorted(values)
         return ordered[max(int(len(ordered) * 0.95) - 1, 0)]
 
-    for key in ("down", "j", "pagedown", "up"):
+    for key in (k for k in keys if k != "toggle"):
         cpu.clear()
+        to_idle.clear()
         times = [await key_to_paint(key) for _ in range(presses)]
         figures[f"key_{key}_median_ms"] = _ms(statistics.median(times))
         figures[f"key_{key}_p95_ms"] = _ms(p95(times))
         figures[f"key_{key}_cpu_median_ms"] = _ms(statistics.median(cpu))
         figures[f"key_{key}_cpu_p95_ms"] = _ms(p95(cpu))
+        figures[f"key_{key}_cpu_to_idle_median_ms"] = _ms(statistics.median(to_idle))
+    if "toggle" not in keys:
+        return
     # Expand a Deployment (its ReplicaSet joins the rows) and collapse it.
     view = screen.view
     deployment = next(n.key for n in view.nodes if n.key.kind == "Deployment" and n.children)
@@ -336,7 +364,9 @@ async def _time_keys(
     figures["key_expand_collapse_cpu_p95_ms"] = _ms(p95(cpu))
 
 
-async def keys_only(count: int, presses: int, profile: str | None) -> dict[str, Any]:
+async def keys_only(
+    count: int, presses: int, profile: str | None, keys: tuple[str, ...] = KEYS
+) -> dict[str, Any]:
     """Key to repaint with a synthetic live tree of ``count`` objects on the
     Application screen (see the docstring); ``profile``: write a cProfile of
     the event loop thread over the keys there."""
@@ -368,14 +398,21 @@ async def keys_only(count: int, presses: int, profile: str | None) -> dict[str, 
             await asyncio.sleep(0.01)
         screen = app.screen
         assert screen.view is not None
-        screen._show(replace(screen.view, nodes=nodes), 0.0)
         await pilot.pause()
+        # The screen shows the N objects a plan gave (as when the app list
+        # has planned the app): from there to the tree painted.
+        shown_at, shown_cpu = time.perf_counter(), time.thread_time()
+        screen._show(replace(screen.view, nodes=nodes), 0.0)
+        painted, painted_cpu = await paints.frame_after(shown_at)
         figures: dict[str, Any] = {"n": count}
+        figures["show_to_tree_painted_ms"] = _ms(painted - shown_at)
+        figures["show_to_tree_painted_cpu_ms"] = _ms(painted_cpu - shown_cpu)
+        await pilot.pause()
         figures["tree_rows_shown"] = screen.query_one("#tree", ResourceTree).row_count
         profiler = cProfile.Profile() if profile else None
         if profiler is not None:
             profiler.enable()
-        await _time_keys(app, pilot, paints, presses, figures)
+        await _time_keys(app, pilot, paints, presses, figures, keys)
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -460,6 +497,11 @@ def main() -> int:
     )
     parser.add_argument("--profile", help="--keys-only: write a cProfile of the keys here")
     parser.add_argument(
+        "--keys",
+        default=",".join(KEYS),
+        help="--keys-only: the keys timed (toggle: expand/collapse a Deployment)",
+    )
+    parser.add_argument(
         "--phases",
         default="cold,warm",
         help="which of cold,warm to run (at 100,000 each plans the app in full first)",
@@ -473,7 +515,9 @@ def main() -> int:
         print(json.dumps(figures))
         return 0
     if args.keys_only:
-        figures = asyncio.run(keys_only(args.size, args.presses, args.profile))
+        figures = asyncio.run(
+            keys_only(args.size, args.presses, args.profile, tuple(args.keys.split(",")))
+        )
         load = os.getloadavg()[0]
         print(f"machine: {_bench_engine().machine()}; load average {load:.1f} when done")
         print(json.dumps(figures))

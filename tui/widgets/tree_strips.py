@@ -20,7 +20,7 @@ from textual.strip import Strip
 from gitwave.tui.widgets.status import UNICODE, Glyphs
 from gitwave.tui.widgets.tree_rows import Line, TreeRow, column_layout, fit, line_guide, tone_style
 
-__all__ = ["LineStyles", "StripCache", "row_strip"]
+__all__ = ["LineStyles", "StripCache", "header_strip", "row_strip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,24 @@ def row_strip(
     return Strip(segments).adjust_cell_length(width, style)
 
 
+def header_strip(
+    headers: tuple[str, str, str, str, str, str], *, width: int, style: Style, base: Style
+) -> Strip:
+    """The header line: NAME, NAMESPACE, SYNC, HEALTH, WAVE and AGE over their
+    columns (those the width leaves out are not drawn)."""
+    c = column_layout(width)
+    name, namespace, sync, health, wave, age = headers
+    text = "  " + fit(name, c.name) + " "
+    if c.namespace:
+        text += fit(namespace, c.namespace - 1) + " "
+    text += fit(sync, c.sync) + fit(health, c.health)
+    if c.wave:
+        text += " " + fit(wave, c.wave - 1)
+    if c.age:
+        text += " " + fit(age, c.age - 1)
+    return Strip([Segment(text, style)]).adjust_cell_length(width, base)
+
+
 # What a strip was made of: the level and the row (kept, so their ids are not
 # reused while the entry lives), the guide before the level, open, width.
 _Made = tuple[Sequence[TreeRow], TreeRow, str, bool, int, Strip]
@@ -99,7 +117,10 @@ class StripCache:
     ) -> Strip | None:
         """The strip drawn for ``line`` before; None when any of what it was
         made of changed (or it was never drawn)."""
-        made = self._strips.get((id(line[0]), line[1], is_cursor))
+        key = (id(line[0]), line[1], is_cursor)
+        made = self._strips.pop(key, None)
+        if made is not None:
+            self._strips[key] = made  # the last used go last, and last out
         if (
             made is None
             or made[0] is not line[0]
@@ -116,7 +137,9 @@ class StripCache:
     ) -> None:
         """Keep ``strip`` as the drawing of ``line``."""
         if len(self._strips) >= self._limit:
-            self._strips.clear()  # the lines on screen are drawn again at once
+            # The least recently used: a screen's lines and the pages drawn
+            # ahead of a key stay.
+            del self._strips[next(iter(self._strips))]
         self._strips[(id(line[0]), line[1], is_cursor)] = (
             line[0],
             row,
@@ -125,6 +148,10 @@ class StripCache:
             width,
             strip,
         )
+
+    def hold(self, count: int) -> None:
+        """Keep at least ``count`` strips."""
+        self._limit = max(self._limit, count)
 
     def clear(self) -> None:
         """Forget every strip (styles or rows changed)."""
