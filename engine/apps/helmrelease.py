@@ -7,11 +7,15 @@ what ``helm template`` makes of its chart, with the flags Flux's Helm SDK sets
 CRDs applied per ``install.crds`` on the first install and ``upgrade.crds``
 after it (``model.InstallGate``, decided by the plan), its
 ``postRenderers`` (Kustomize patches and images) applied by the real
-Kustomize, and helm-controller's origin labels (``helmrelease_post``). The chart comes from the
-source the HelmRelease names in the same render: a ``HelmRepository`` (HTTP
-index or ``type: oci``), an ``OCIRepository`` (``chartRef``), a ``HelmChart``
-(``chartRef``) or a ``GitRepository`` (a chart directory in it). Those source
-objects are read, never applied (as the Kustomizations of a bootstrap tree).
+Kustomize, its ``commonMetadata``, test hooks (``spec.test``) and
+``driftDetection.ignore`` rules, and helm-controller's origin labels
+(``helmrelease_post``). The spec is read and checked by
+``helmrelease_spec`` (every field honoured or refused); the chart comes from
+the source the HelmRelease names (``helmrelease_chart``): a
+``HelmRepository`` (HTTP index or ``type: oci``), an ``OCIRepository``
+(``chartRef``), a ``HelmChart`` (``chartRef``) or a ``GitRepository`` (a
+chart directory in it). Those source objects are read, never applied (as the
+Kustomizations of a bootstrap tree).
 
 Values are merged as Flux merges them: each ``valuesFrom`` entry in order
 (a ConfigMap or Secret key read from the target, ``targetPath`` setting one

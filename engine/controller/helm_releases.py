@@ -6,7 +6,11 @@ Git-side ``apps.helmrelease`` replaces by what ``helm template`` makes of its
 chart; the chart's source (``HelmRepository``, ``OCIRepository``,
 ``GitRepository``, ``HelmChart``) is the object of that name read from the
 cluster, never from Git (``SourceBook`` over those objects). Every reconcile
-is automated, as Flux's. The status written back: ``Ready`` and ``Released``
+is automated, as Flux's; the fields only a release of its own has
+(``suspend``, ``interval``, ``timeout``, ``disableWait``,
+``serviceAccountName``, ``kubeConfig``, ``maxHistory``) are honoured here,
+the rest by the render (``apps.helmrelease_spec``, which refuses what
+gitwave does not honour). The status written back: ``Ready`` and ``Released``
 conditions with helm-controller's reasons (``InstallSucceeded``,
 ``UpgradeSucceeded``, ``InstallFailed``, ``UpgradeFailed``),
 ``lastAttemptedRevision`` (the chart version), ``lastAttemptedGeneration``,
