@@ -63,7 +63,9 @@ _ACTION_KEYS = (
     "disableSchemaValidation",
     "disableTakeOwnership",
     "crds",
+    "strategy",
 )
+_STRATEGIES = ("RemediateOnFailure", "RetryOnFailure")
 _INSTALL_KEYS = (*_ACTION_KEYS, "replace", "skipCRDs", "createNamespace")
 _UPGRADE_KEYS = (*_ACTION_KEYS, "force", "preserveValues", "cleanupOnFail")
 _CHART_SPEC_KEYS = (
@@ -82,7 +84,8 @@ _TARGET_KEYS = ("group", "version", "kind", "name", "namespace")
 # What gitwave does instead, for each refused switch (the field set to true).
 _NO_REMEDIATION = (
     "gitwave never rolls back or uninstalls a failed release: a failed sync leaves the "
-    "objects as applied and is retried at the next reconcile, with back-off"
+    "objects as applied and is retried at the next reconcile, with back-off "
+    "(Flux's strategy name: RetryOnFailure)"
 )
 _REFUSED_SWITCHES = {
     "disableHooks": "gitwave always runs the chart's pre/post install and upgrade hooks",
@@ -300,6 +303,16 @@ def _action(reader: Reader, block: Mapping[str, Any], dotted: str) -> None:
     for switch, instead in _REFUSED_SWITCHES.items():
         if switch in block and reader.boolean(block, f"{dotted}.{switch}"):
             reader.fail(f"{dotted}.{switch}: not supported; {instead}")
+    strategy = reader.mapping(block, f"{dotted}.strategy")
+    _known(reader, strategy, f"{dotted}.strategy", ("name", "retryInterval"))
+    name = reader.string(strategy, f"{dotted}.strategy.name") or _STRATEGIES[0]
+    if name not in _STRATEGIES:
+        reader.fail(f"{dotted}.strategy.name: {name!r} is not one of {', '.join(_STRATEGIES)}")
+    if "retryInterval" in strategy:
+        reader.fail(
+            f"{dotted}.strategy.retryInterval: not supported; a failed sync is retried at "
+            "the next reconcile, with gitwave's back-off"
+        )
     remediation = reader.mapping(block, f"{dotted}.remediation")
     _known(
         reader,
@@ -307,6 +320,8 @@ def _action(reader: Reader, block: Mapping[str, Any], dotted: str) -> None:
         f"{dotted}.remediation",
         ("retries", "remediateLastFailure", "strategy", "ignoreTestFailures"),
     )
+    if name == "RetryOnFailure":
+        return  # what gitwave does; Flux ignores remediation with it too
     retries = remediation.get("retries", 0)
     if isinstance(retries, bool) or not isinstance(retries, int):
         reader.fail(f"{dotted}.remediation.retries must be a whole number, not {retries!r}")

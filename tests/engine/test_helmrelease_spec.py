@@ -19,7 +19,8 @@ from gitwave.engine.render.resources import to_resources
 WHERE = "HelmRelease/flux-system/web (web.yaml:3)"
 NO_REMEDIATION = (
     "gitwave never rolls back or uninstalls a failed release: a failed sync leaves the "
-    "objects as applied and is retried at the next reconcile, with back-off"
+    "objects as applied and is retried at the next reconcile, with back-off "
+    "(Flux's strategy name: RetryOnFailure)"
 )
 
 
@@ -176,6 +177,15 @@ REFUSED = [
         "spec.chart.spec.valuesFiles: values files of the chart are not supported; put the "
         "values in spec.values or spec.valuesFrom",
     ),
+    (
+        {"install": {"strategy": {"name": "RetryOnFailure", "retryInterval": "5m"}}},
+        "spec.install.strategy.retryInterval: not supported; a failed sync is retried at the "
+        "next reconcile, with gitwave's back-off",
+    ),
+    (
+        {"upgrade": {"strategy": {"name": "Retry"}}},
+        "spec.upgrade.strategy.name: 'Retry' is not one of RemediateOnFailure, RetryOnFailure",
+    ),
     ({"maxHistory": -1}, "spec.maxHistory must be a whole number >= 0, not -1"),
     ({"timeout": "soon"}, "spec.timeout: 'soon' is not a duration (like 30s, 5m, 1h30m)"),
 ]
@@ -194,13 +204,14 @@ def test_accepted_fields_read_as_gitwave_uses_them() -> None:
             storageNamespace="flux-system",
             persistentClient=True,
             install={"skipCRDs": True, "remediation": {"retries": 0}},
-            upgrade={"force": False, "crds": "CreateReplace"},
+            # RetryOnFailure is what gitwave does; Flux ignores remediation with it.
+            upgrade={"strategy": {"name": "RetryOnFailure"}, "remediation": {"retries": 3}},
             test={"enable": True},
             driftDetection={"mode": "enabled"},
             commonMetadata={"labels": {"team": "shop"}},
         )
     )
-    assert (parsed.install_crds, parsed.upgrade_crds) == (ApplyMode.SKIP, ApplyMode.APPLY)
+    assert (parsed.install_crds, parsed.upgrade_crds) == (ApplyMode.SKIP, ApplyMode.SKIP)
     assert parsed.test
     assert parsed.common_labels == (("team", "shop"),)
 

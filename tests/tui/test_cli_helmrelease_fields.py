@@ -185,7 +185,7 @@ def test_drift_detection_ignore_leaves_the_field_alone(
             "  upgrade:\n    remediation:\n      retries: 3\n",
             "spec.upgrade.remediation.retries: 3: gitwave never rolls back or uninstalls a "
             "failed release: a failed sync leaves the objects as applied and is retried at "
-            "the next reconcile, with back-off",
+            "the next reconcile, with back-off (Flux's strategy name: RetryOnFailure)",
         ),
         (
             "  driftDetection:\n    mode: warn\n",
