@@ -1,6 +1,7 @@
 """A Flux ``HelmRelease`` spec (helm.toolkit.fluxcd.io/v2) read and checked.
 
-Every field of Flux's v2 schema is either honoured or refused here with an
+Every field of Flux's v2 schema is either honoured or refused (here and in
+``helmrelease_policy``) with an
 error naming ``HelmRelease/namespace/name``, the field and what gitwave does
 instead; a field Flux does not know (a typo) is refused as Flux's structural
 schema would. Read from Git, a release is rendered with the app that holds it
@@ -14,19 +15,24 @@ spec without them.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gitwave.engine.apps.fields import Reader
+from gitwave.engine.apps.helmrelease_policy import (
+    ACTION_KEYS,
+    check_accepted,
+    check_action,
+    drift_rules,
+    known,
+    wants_tests,
+)
 from gitwave.engine.apps.helmrelease_post import DriftIgnore
-from gitwave.engine.fieldpath import FieldPathError, parse_pointer
 from gitwave.engine.model import ApplyMode, Resource
 from gitwave.engine.names import HELM_RELEASE_MAX
 
 CRD_POLICIES = ("Skip", "Create", "CreateReplace")
-DRIFT_MODES = ("enabled", "warn", "disabled")
 
 SPEC_KEYS = (
     "chart",
@@ -53,21 +59,8 @@ SPEC_KEYS = (
     "postRenderers",
     "commonMetadata",
 )
-_ACTION_KEYS = (
-    "timeout",
-    "remediation",
-    "disableWait",
-    "disableWaitForJobs",
-    "disableHooks",
-    "disableOpenAPIValidation",
-    "disableSchemaValidation",
-    "disableTakeOwnership",
-    "crds",
-    "strategy",
-)
-_STRATEGIES = ("RemediateOnFailure", "RetryOnFailure")
-_INSTALL_KEYS = (*_ACTION_KEYS, "replace", "skipCRDs", "createNamespace")
-_UPGRADE_KEYS = (*_ACTION_KEYS, "force", "preserveValues", "cleanupOnFail")
+_INSTALL_KEYS = (*ACTION_KEYS, "replace", "skipCRDs", "createNamespace")
+_UPGRADE_KEYS = (*ACTION_KEYS, "force", "preserveValues", "cleanupOnFail")
 _CHART_SPEC_KEYS = (
     "chart",
     "version",
@@ -79,33 +72,6 @@ _CHART_SPEC_KEYS = (
     "ignoreMissingValuesFiles",
     "verify",
 )
-_TARGET_KEYS = ("group", "version", "kind", "name", "namespace")
-
-# What gitwave does instead, for each refused switch (the field set to true).
-_NO_REMEDIATION = (
-    "gitwave never rolls back or uninstalls a failed release: a failed sync leaves the "
-    "objects as applied and is retried at the next reconcile, with back-off "
-    "(Flux's strategy name: RetryOnFailure)"
-)
-_REFUSED_SWITCHES = {
-    "disableHooks": "gitwave always runs the chart's pre/post install and upgrade hooks",
-    "disableWaitForJobs": "gitwave's health wait covers Jobs as every other object",
-    "disableOpenAPIValidation": "the API server validates every object gitwave applies",
-    "disableSchemaValidation": "helm always checks the values against values.schema.json",
-    "disableTakeOwnership": "gitwave adopts an existing object of the release as it applies it",
-    "replace": "gitwave applies the objects (server-side); it never replaces a release",
-    "force": "gitwave applies the objects (server-side); it never deletes and recreates them",
-    "cleanupOnFail": "gitwave keeps what a failed sync applied (the next sync corrects it)",
-    "preserveValues": "the values are always spec.values and spec.valuesFrom, as in Git",
-}
-# Read from Git, a release is part of the app that holds it.
-_APP_FIELDS = {
-    "suspend": "suspend the app that holds it (a Kustomization's spec.suspend) instead",
-    "serviceAccountName": "it is applied with the credentials of the app that holds it; "
-    "set spec.serviceAccountName on that Kustomization",
-    "kubeConfig": "it is applied to the target of the app that holds it; "
-    "set spec.kubeConfig on that Kustomization",
-}
 
 
 @dataclass(frozen=True)
@@ -142,15 +108,15 @@ def parse_release(resource: Resource) -> ReleaseSpec:
     reader = Reader(where)
     doc = resource.manifest
     spec = reader.mapping(doc, "spec", required=True)
-    _known(reader, spec, "spec", SPEC_KEYS)
+    known(reader, spec, "spec", SPEC_KEYS)
     chart = reader.mapping(spec, "spec.chart")
     chart_ref = reader.mapping(spec, "spec.chartRef")
     if bool(chart) == bool(chart_ref):
         reader.fail("set exactly one of spec.chart and spec.chartRef")
-    _known(reader, chart, "spec.chart", ("spec", "metadata"))
+    known(reader, chart, "spec.chart", ("spec", "metadata"))
     chart_spec = reader.mapping(chart, "spec.chart.spec", required=bool(chart))
     _chart_spec(reader, chart_spec)
-    _known(reader, chart_ref, "spec.chartRef", ("apiVersion", "kind", "name", "namespace"))
+    known(reader, chart_ref, "spec.chartRef", ("apiVersion", "kind", "name", "namespace"))
     target_namespace = reader.dns_name(
         reader.string(spec, "spec.targetNamespace"), "spec.targetNamespace"
     )
@@ -161,18 +127,18 @@ def parse_release(resource: Resource) -> ReleaseSpec:
         )
     else:
         release_name = default_release_name(name, target_namespace)
-    _accepted(reader, spec)
+    check_accepted(reader, spec)
     install = reader.mapping(spec, "spec.install")
     upgrade = reader.mapping(spec, "spec.upgrade")
-    _known(reader, install, "spec.install", _INSTALL_KEYS)
-    _known(reader, upgrade, "spec.upgrade", _UPGRADE_KEYS)
+    known(reader, install, "spec.install", _INSTALL_KEYS)
+    known(reader, upgrade, "spec.upgrade", _UPGRADE_KEYS)
     crds = {}
     for field_name, block in (("install", install), ("upgrade", upgrade)):
-        _action(reader, block, f"spec.{field_name}")
+        check_action(reader, block, f"spec.{field_name}")
         policy = reader.string(block, f"spec.{field_name}.crds")
         if policy and policy not in CRD_POLICIES:
-            known = ", ".join(CRD_POLICIES)
-            reader.fail(f"spec.{field_name}.crds: {policy!r} is not one of {known}")
+            names = ", ".join(CRD_POLICIES)
+            reader.fail(f"spec.{field_name}.crds: {policy!r} is not one of {names}")
         crds[field_name] = policy
     if reader.boolean(install, "spec.install.skipCRDs"):
         # Deprecated by Flux for install.crds: Skip, which it means.
@@ -189,10 +155,10 @@ def parse_release(resource: Resource) -> ReleaseSpec:
         for i, dep in enumerate(reader.mappings(spec, "spec.dependsOn"))
     )
     for i, dep in enumerate(reader.mappings(spec, "spec.dependsOn")):
-        _known(reader, dep, f"spec.dependsOn[{i}]", ("name", "namespace"))
+        known(reader, dep, f"spec.dependsOn[{i}]", ("name", "namespace"))
     values_from = tuple(reader.mappings(spec, "spec.valuesFrom"))
     for i, entry in enumerate(values_from):
-        _known(
+        known(
             reader,
             entry,
             f"spec.valuesFrom[{i}]",
@@ -207,7 +173,7 @@ def parse_release(resource: Resource) -> ReleaseSpec:
         if set(entry) - {"kustomize"}:
             reader.fail(f"spec.postRenderers[{i}]: only kustomize post-renderers are supported")
     common = reader.mapping(spec, "spec.commonMetadata")
-    _known(reader, common, "spec.commonMetadata", ("labels", "annotations"))
+    known(reader, common, "spec.commonMetadata", ("labels", "annotations"))
     return ReleaseSpec(
         resource=resource,
         where=where,
@@ -225,24 +191,15 @@ def parse_release(resource: Resource) -> ReleaseSpec:
         upgrade_crds=ApplyMode(crds["upgrade"] or "Skip"),
         depends_on=depends_on,
         post_renderers=post_renderers,
-        test=_test(reader, spec),
+        test=wants_tests(reader, spec),
         common_labels=_string_map(reader, common, "spec.commonMetadata.labels"),
         common_annotations=_string_map(reader, common, "spec.commonMetadata.annotations"),
-        drift_ignore=_drift(reader, spec),
+        drift_ignore=drift_rules(reader, spec),
     )
 
 
-def _known(reader: Reader, block: Mapping[str, Any], dotted: str, known: Sequence[str]) -> None:
-    unknown = sorted(str(k) for k in block if k not in known)
-    if unknown:
-        reader.fail(
-            f"{dotted}.{unknown[0]}: not a field of a Flux HelmRelease (v2); "
-            f"{dotted} takes {', '.join(known)}"
-        )
-
-
 def _chart_spec(reader: Reader, chart_spec: Mapping[str, Any]) -> None:
-    _known(reader, chart_spec, "spec.chart.spec", _CHART_SPEC_KEYS)
+    known(reader, chart_spec, "spec.chart.spec", _CHART_SPEC_KEYS)
     if reader.strings(chart_spec, "spec.chart.spec.valuesFiles") or reader.string(
         chart_spec, "spec.chart.spec.valuesFile"
     ):
@@ -262,141 +219,6 @@ def _chart_spec(reader: Reader, chart_spec: Mapping[str, Any]) -> None:
         )
     reader.duration(chart_spec, "spec.chart.spec.interval", None)
     reader.boolean(chart_spec, "spec.chart.spec.ignoreMissingValuesFiles")
-
-
-def _accepted(reader: Reader, spec: Mapping[str, Any]) -> None:
-    """The fields that need nothing of a render: checked, and refused read from
-    Git where only a release of its own gives them a meaning."""
-    reader.duration(spec, "spec.interval", None)
-    reader.duration(spec, "spec.timeout", None)
-    reader.boolean(spec, "spec.persistentClient")
-    reader.dns_name(reader.string(spec, "spec.storageNamespace"), "spec.storageNamespace")
-    history = spec.get("maxHistory")
-    if history is not None and (
-        isinstance(history, bool) or not isinstance(history, int) or history < 0
-    ):
-        reader.fail(f"spec.maxHistory must be a whole number >= 0, not {history!r}")
-    for field_name, instead in _APP_FIELDS.items():
-        value = spec.get(field_name)
-        if value not in (None, False, "", {}):
-            reader.fail(
-                f"spec.{field_name}: a HelmRelease read from Git is rendered with the app that "
-                f"holds it; {instead}"
-            )
-    if spec.get("rollback"):
-        reader.fail(f"spec.rollback: {_NO_REMEDIATION}; roll back by reverting the commit")
-    if spec.get("uninstall"):
-        reader.fail(
-            "spec.uninstall: a removed release's objects are pruned as the app that holds it "
-            "prunes (Helm's uninstall options do not apply)"
-        )
-
-
-def _action(reader: Reader, block: Mapping[str, Any], dotted: str) -> None:
-    """``spec.install`` / ``spec.upgrade``: what is not the CRD policy."""
-    reader.duration(block, f"{dotted}.timeout", None)
-    if reader.boolean(block, f"{dotted}.disableWait"):
-        reader.fail(
-            f"{dotted}.disableWait: a HelmRelease read from Git is rendered with the app that "
-            "holds it, which decides the health wait (a Kustomization's spec.wait)"
-        )
-    for switch, instead in _REFUSED_SWITCHES.items():
-        if switch in block and reader.boolean(block, f"{dotted}.{switch}"):
-            reader.fail(f"{dotted}.{switch}: not supported; {instead}")
-    strategy = reader.mapping(block, f"{dotted}.strategy")
-    _known(reader, strategy, f"{dotted}.strategy", ("name", "retryInterval"))
-    name = reader.string(strategy, f"{dotted}.strategy.name") or _STRATEGIES[0]
-    if name not in _STRATEGIES:
-        reader.fail(f"{dotted}.strategy.name: {name!r} is not one of {', '.join(_STRATEGIES)}")
-    if "retryInterval" in strategy:
-        reader.fail(
-            f"{dotted}.strategy.retryInterval: not supported; a failed sync is retried at "
-            "the next reconcile, with gitwave's back-off"
-        )
-    remediation = reader.mapping(block, f"{dotted}.remediation")
-    _known(
-        reader,
-        remediation,
-        f"{dotted}.remediation",
-        ("retries", "remediateLastFailure", "strategy", "ignoreTestFailures"),
-    )
-    if name == "RetryOnFailure":
-        return  # what gitwave does; Flux ignores remediation with it too
-    retries = remediation.get("retries", 0)
-    if isinstance(retries, bool) or not isinstance(retries, int):
-        reader.fail(f"{dotted}.remediation.retries must be a whole number, not {retries!r}")
-    if retries:
-        reader.fail(f"{dotted}.remediation.retries: {retries}: {_NO_REMEDIATION}")
-    for switch in ("remediateLastFailure", "ignoreTestFailures"):
-        if reader.boolean(remediation, f"{dotted}.remediation.{switch}"):
-            reader.fail(f"{dotted}.remediation.{switch}: {_NO_REMEDIATION}")
-    if reader.string(remediation, f"{dotted}.remediation.strategy"):
-        reader.fail(f"{dotted}.remediation.strategy: {_NO_REMEDIATION}")
-
-
-def _test(reader: Reader, spec: Mapping[str, Any]) -> bool:
-    test = reader.mapping(spec, "spec.test")
-    _known(reader, test, "spec.test", ("enable", "ignoreFailures", "timeout", "filters"))
-    if reader.boolean(test, "spec.test.ignoreFailures"):
-        reader.fail(
-            "spec.test.ignoreFailures: a failed test hook fails the sync in gitwave "
-            "(tests run as post-sync hooks); remove the test or the field"
-        )
-    if test.get("filters"):
-        reader.fail("spec.test.filters: not supported; every test hook of the chart runs")
-    if test.get("timeout") is not None:
-        reader.fail(
-            "spec.test.timeout: test hooks run as post-sync hooks within the sync's "
-            "timeout (spec.timeout); remove it"
-        )
-    return reader.boolean(test, "spec.test.enable")
-
-
-def _drift(reader: Reader, spec: Mapping[str, Any]) -> tuple[DriftIgnore, ...]:
-    drift = reader.mapping(spec, "spec.driftDetection")
-    _known(reader, drift, "spec.driftDetection", ("mode", "ignore"))
-    mode = reader.string(drift, "spec.driftDetection.mode")
-    if mode and mode not in DRIFT_MODES:
-        reader.fail(f"spec.driftDetection.mode: {mode!r} is not one of {', '.join(DRIFT_MODES)}")
-    if mode in ("warn", "disabled"):
-        reader.fail(
-            f"spec.driftDetection.mode: {mode}: not supported; gitwave reports and corrects "
-            "the drift of a release's objects at every sync (as mode: enabled); leave "
-            "chosen fields alone with spec.driftDetection.ignore"
-        )
-    rules = []
-    for i, rule in enumerate(reader.mappings(drift, "spec.driftDetection.ignore")):
-        dotted = f"spec.driftDetection.ignore[{i}]"
-        _known(reader, rule, dotted, ("paths", "target"))
-        paths = reader.strings(rule, f"{dotted}.paths")
-        if not paths:
-            reader.fail(f"{dotted}.paths is required (JSON pointers, like /spec/replicas)")
-        for path in paths:
-            try:
-                parse_pointer(path)
-            except FieldPathError:
-                reader.fail(f"{dotted}.paths: {path!r} is not a JSON pointer (like /spec/replicas)")
-            if "," in path:
-                reader.fail(f"{dotted}.paths: {path!r}: a comma in a path is not supported")
-        target = reader.mapping(rule, f"{dotted}.target")
-        for selector in ("labelSelector", "annotationSelector"):
-            if selector in target:
-                reader.fail(
-                    f"{dotted}.target.{selector}: not supported; select by group, version, "
-                    "kind, name and namespace"
-                )
-        _known(reader, target, f"{dotted}.target", _TARGET_KEYS)
-        parts = []
-        for part in _TARGET_KEYS:
-            pattern = reader.string(target, f"{dotted}.target.{part}")
-            if pattern:
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    reader.fail(f"{dotted}.target.{part}: {pattern!r} is no expression: {exc}")
-                parts.append((part, pattern))
-        rules.append(DriftIgnore(tuple(paths), tuple(parts)))
-    return tuple(rules)
 
 
 def _string_map(
@@ -420,7 +242,6 @@ def default_release_name(name: str, target_namespace: str) -> str:
 
 __all__ = [
     "CRD_POLICIES",
-    "DRIFT_MODES",
     "SPEC_KEYS",
     "DriftIgnore",
     "ReleaseSpec",
