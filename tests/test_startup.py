@@ -177,6 +177,8 @@ NOT_FOR_PLAIN_YAML = (
     "gitwave.engine.apps.appset",
     "gitwave.engine.apps.generators",
     "gitwave.engine.apps.helmrelease",
+    "gitwave.engine.apps.helmrelease_chart",
+    "gitwave.engine.apps.helmrelease_spec",
     "gitwave.engine.apps.artifact_generator",
     "gitwave.engine.source_oci",
     "gitwave.engine.images",

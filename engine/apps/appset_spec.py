@@ -29,6 +29,7 @@ from gitwave.engine.apps.templating import (
 )
 from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.fieldpath import FieldPathError, parse_pointer
 from gitwave.engine.model import SourceRef
 from gitwave.engine.names import SUBDOMAIN_MAX
 from gitwave.engine.yamlio import iter_documents
@@ -41,8 +42,8 @@ SPEC_KEYS = (
     "goTemplateOptions",
     "syncPolicy",
     # These only shape how Application objects in a cluster are updated: from
-    # Git gitwave keeps none, so they change nothing there; the controller keeps
-    # preservedFields (controller.appsets), not ignoreApplicationDifferences.
+    # Git gitwave keeps none, so they change nothing there (they are checked);
+    # the controller keeps both (controller.appsets).
     "ignoreApplicationDifferences",
     "preservedFields",
 )
@@ -69,6 +70,9 @@ class SetSpec:
     generators: Sequence[Any]
     preserve_resources: bool
     applications_sync: str
+    # spec.ignoreApplicationDifferences: (Application name or "" for all, JSON
+    # pointers into the Application the set leaves as they are on an update).
+    ignore_differences: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def may_update(self) -> bool:
@@ -144,7 +148,34 @@ def read_set(doc: Mapping[str, Any], origin: SourceRef, node: yaml.Node | None =
         generators=tuple(generators),
         preserve_resources=preserve,
         applications_sync=sync,
+        ignore_differences=_ignore_differences(reader, spec),
     )
+
+
+def _ignore_differences(
+    reader: Reader, spec: Mapping[str, Any]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``spec.ignoreApplicationDifferences``: JSON pointers (``jqPathExpressions``
+    are refused, as for an Application's ignoreDifferences)."""
+    rules = []
+    for i, rule in enumerate(reader.mappings(spec, "spec.ignoreApplicationDifferences")):
+        dotted = f"spec.ignoreApplicationDifferences[{i}]"
+        if rule.get("jqPathExpressions"):
+            reader.fail(
+                f"{dotted}.jqPathExpressions: not supported; name the fields with jsonPointers "
+                "(like /spec/syncPolicy/automated)"
+            )
+        unknown = sorted(set(rule) - {"name", "jsonPointers", "jqPathExpressions"})
+        if unknown:
+            reader.fail(f"{dotted}.{unknown[0]}: not a field (name, jsonPointers)")
+        pointers = reader.strings(rule, f"{dotted}.jsonPointers")
+        for pointer in pointers:
+            try:
+                parse_pointer(pointer)
+            except FieldPathError:
+                reader.fail(f"{dotted}.jsonPointers: {pointer!r} is not a JSON pointer")
+        rules.append((reader.string(rule, f"{dotted}.name"), tuple(pointers)))
+    return tuple(rules)
 
 
 def set_elements(

@@ -40,6 +40,14 @@ from gitwave.engine.apps.model import ARGO_GROUP, RepoResolver
 from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.controller.status import timestamp
 from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.fieldpath import (
+    MISSING_FIELD,
+    FieldPathError,
+    delete_field,
+    get_field,
+    parse_pointer,
+    set_field,
+)
 from gitwave.engine.model import SourceRef
 
 SET_KIND = "ApplicationSet"
@@ -139,6 +147,7 @@ def plan_set(
                 f"{SET_KIND}/{namespace}/{name}; it is left alone"
             )
         elif spec.may_update:
+            document = _ignoring(document, found, spec.ignore_differences)
             replaced = _replaced(found, _preserved(document, found, set_body))
             if replaced is not None:
                 update.append(replaced)
@@ -183,6 +192,36 @@ def _preserved(
         if extra:
             meta[part] = {**(meta.get(part) or {}), **extra}
     return document
+
+
+def _ignoring(
+    document: dict[str, Any],
+    found: Mapping[str, Any],
+    rules: Sequence[tuple[str, tuple[str, ...]]],
+) -> dict[str, Any]:
+    """``document`` with the fields ``spec.ignoreApplicationDifferences`` names
+    (for every app, or this one by name) as they are in ``found``, as Argo CD
+    leaves them: a user's change there is not undone; a field absent from
+    ``found`` is left out."""
+    name = str((document.get("metadata") or {}).get("name", ""))
+    pointers = [p for rule_name, ps in rules if rule_name in ("", name) for p in ps]
+    if not pointers:
+        return document
+    kept = copy.deepcopy(document)
+    for pointer in pointers:
+        # A pointer's tokens are strings; a list item is an index.
+        path = tuple(int(t) if t.isdigit() else t for t in parse_pointer(pointer))
+        if not path:
+            continue
+        have = get_field(found, path)
+        try:
+            if have is MISSING_FIELD:
+                delete_field(kept, path)
+            else:
+                set_field(kept, path, copy.deepcopy(have), overwrite=True)
+        except FieldPathError:
+            continue  # the shapes differ: the set's value stands
+    return kept
 
 
 def _replaced(found: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any] | None:

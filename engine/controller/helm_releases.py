@@ -6,7 +6,11 @@ Git-side ``apps.helmrelease`` replaces by what ``helm template`` makes of its
 chart; the chart's source (``HelmRepository``, ``OCIRepository``,
 ``GitRepository``, ``HelmChart``) is the object of that name read from the
 cluster, never from Git (``SourceBook`` over those objects). Every reconcile
-is automated, as Flux's. The status written back: ``Ready`` and ``Released``
+is automated, as Flux's; the fields only a release of its own has
+(``suspend``, ``interval``, ``timeout``, ``disableWait``,
+``serviceAccountName``, ``kubeConfig``, ``maxHistory``) are honoured here,
+the rest by the render (``apps.helmrelease_spec``, which refuses what
+gitwave does not honour). The status written back: ``Ready`` and ``Released``
 conditions with helm-controller's reasons (``InstallSucceeded``,
 ``UpgradeSucceeded``, ``InstallFailed``, ``UpgradeFailed``),
 ``lastAttemptedRevision`` (the chart version), ``lastAttemptedGeneration``,
@@ -25,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.helmrelease import SourceBook
-from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, SyncPolicy
+from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, KubeConfigRef, SyncPolicy
 from gitwave.engine.controller.dependencies import waiting_for
 from gitwave.engine.controller.objects import HELM_KIND, AppObject
 from gitwave.engine.controller.status import timestamp
@@ -63,19 +67,39 @@ def _resource_of(doc: Mapping[str, Any]) -> Any:
     return resource
 
 
+# What a HelmRelease in the cluster is, as an app of its own, and the render
+# (``apps.helmrelease_spec``) refuses read from Git: they are taken off the
+# release before it renders.
+_APP_FIELDS = ("dependsOn", "suspend", "serviceAccountName", "kubeConfig")
+_ACTION_APP_FIELDS = ("disableWait", "timeout")
+
+
 def release_app(obj: AppObject, sources: Sequence[Mapping[str, Any]]) -> AppSpec:
     """The app of the HelmRelease ``obj``: its render is the release itself, its
     chart sources the cluster's. Raises ValidationError naming the object for a
-    malformed one (the chart's own fields are checked when it renders)."""
+    malformed one (the chart's own fields are checked when it renders).
+
+    Honoured here, as helm-controller: ``suspend`` (no sync, see
+    ``requests.is_suspended``), ``interval``, ``timeout`` and the next
+    action's (``install`` before the first release, else ``upgrade``)
+    ``timeout`` and ``disableWait`` (no health wait), ``serviceAccountName``
+    (impersonated) and ``kubeConfig`` (the cluster applied to)."""
     where = obj.app_id
     reader = Reader(where)
     spec = reader.mapping(obj.body, "spec", required=True)
     interval = reader.duration(spec, "spec.interval", None)
-    timeout = reader.duration(spec, "spec.timeout", None)
+    action = "upgrade" if _history(obj.body) else "install"
+    block = reader.mapping(spec, f"spec.{action}")
+    timeout = reader.duration(block, f"spec.{action}.timeout", None)
+    if timeout is None:
+        timeout = reader.duration(spec, "spec.timeout", None)
     identity = f"cluster:{obj.app_id}"
     # dependsOn names other HelmReleases, each an app of its own here: the
     # loop waits for them to be Ready (``waiting_for``) before this one syncs.
-    spec_alone = {k: v for k, v in spec.items() if k != "dependsOn"}
+    spec_alone: dict[str, Any] = {k: v for k, v in spec.items() if k not in _APP_FIELDS}
+    for name in ("install", "upgrade"):
+        if isinstance(spec.get(name), Mapping):
+            spec_alone[name] = {k: v for k, v in spec[name].items() if k not in _ACTION_APP_FIELDS}
     release = _resource_of({**obj.body, "spec": spec_alone})
     return AppSpec(
         name=obj.name,
@@ -89,8 +113,14 @@ def release_app(obj: AppObject, sources: Sequence[Mapping[str, Any]]) -> AppSpec
             repository=identity,
         ),
         destination_namespace=reader.string(spec, "spec.targetNamespace") or obj.namespace,
-        policy=SyncPolicy(automated=True, prune=True, self_heal=True),
-        health=HealthPolicy(rule=HealthRule.KSTATUS, wait=True),
+        kube_config=_kube_config(reader, spec, obj.namespace),
+        policy=SyncPolicy(
+            automated=not reader.boolean(spec, "spec.suspend"), prune=True, self_heal=True
+        ),
+        health=HealthPolicy(
+            rule=HealthRule.KSTATUS,
+            wait=not reader.boolean(block, f"spec.{action}.disableWait"),
+        ),
         timeout_s=timeout if timeout is not None else 300.0,
         interval_s=interval,
         origin=SourceRef(where, 0),
@@ -101,6 +131,33 @@ def release_app(obj: AppObject, sources: Sequence[Mapping[str, Any]]) -> AppSpec
         flux_sources=SourceBook([_resource_of(s) for s in sources]),
         inline=(release,),
     )
+
+
+def _kube_config(reader: Reader, spec: Mapping[str, Any], namespace: str) -> KubeConfigRef | None:
+    """``spec.kubeConfig.secretRef``: the Secret in the release's namespace
+    holding the kubeconfig of the cluster to apply to (as for a Kustomization)."""
+    block = reader.mapping(spec, "spec.kubeConfig")
+    unknown = sorted(set(block) - {"secretRef"})
+    if unknown:
+        reader.fail(f"spec.kubeConfig.{unknown[0]}: not supported; use spec.kubeConfig.secretRef")
+    ref = reader.mapping(block, "spec.kubeConfig.secretRef")
+    if not ref:
+        if block:
+            reader.fail("spec.kubeConfig.secretRef is required")
+        return None
+    return KubeConfigRef(
+        namespace=namespace,
+        name=reader.dns_name(
+            reader.string(ref, "spec.kubeConfig.secretRef.name", required=True),
+            "spec.kubeConfig.secretRef.name",
+            dots=True,
+        ),
+        key=reader.string(ref, "spec.kubeConfig.secretRef.key"),
+    )
+
+
+def _history(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(h) for h in (body.get("status") or {}).get("history") or [] if h]
 
 
 def dependency_status(obj: AppObject, waiting: Sequence[str], now: datetime) -> dict[str, Any]:
@@ -206,8 +263,11 @@ def release_history(
 ) -> list[dict[str, Any]]:
     """``status.history`` after a successful release: a new snapshot (the next
     release version) when the chart version or the values changed, else the
-    newest one with a new ``lastDeployed``; the last ``HISTORY_LIMIT``."""
-    previous = [dict(h) for h in (body.get("status") or {}).get("history") or [] if h]
+    newest one with a new ``lastDeployed``; the last ``spec.maxHistory``
+    (``HISTORY_LIMIT`` by default, as Flux's; 0: all)."""
+    previous = _history(body)
+    limit = (body.get("spec") or {}).get("maxHistory")
+    keep = HISTORY_LIMIT if not isinstance(limit, int) or isinstance(limit, bool) else limit
     digest = config_digest(body)
     stamp = timestamp(now)
     newest = previous[0] if previous else None
@@ -218,7 +278,7 @@ def release_history(
         and newest.get("configDigest") == digest
     ):
         newest["lastDeployed"] = stamp
-        return [newest, *previous[1:]][:HISTORY_LIMIT]
+        return [newest, *previous[1:]][: keep or None]
     if newest is not None:
         newest["status"] = "superseded"
     entry = {
@@ -232,7 +292,7 @@ def release_history(
         "firstDeployed": stamp,
         "lastDeployed": stamp,
     }
-    return [entry, *previous][:HISTORY_LIMIT]
+    return [entry, *previous][: keep or None]
 
 
 __all__ = [

@@ -39,7 +39,7 @@ def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
         yield repo
 
 
-def create_release(env: Env, url: str, version: str) -> None:
+def create_release(env: Env, url: str, version: str, **extra: Any) -> None:
     target = env.target_ns  # type: ignore[attr-defined]
     env.custom.create_namespaced_custom_object(
         *SOURCE,
@@ -71,6 +71,7 @@ def create_release(env: Env, url: str, version: str) -> None:
                     }
                 },
                 "values": {"greeting": "hello from the cluster"},
+                **extra,
             },
         },
     )
@@ -150,3 +151,34 @@ def test_a_helm_release_whose_chart_cannot_be_fetched_is_not_ready_and_names_the
     condition = wait_for("HelmRelease web Ready=False", failed)
     assert condition["reason"] == "ArtifactFailed"
     assert "http://127.0.0.1:9/charts" in condition["message"]
+
+
+def test_a_refused_field_is_named_in_the_status_and_honoured_ones_apply(
+    env: Env, chart_repo: ChartRepo
+) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    create_release(
+        env,
+        chart_repo.url,
+        "1.0.0",
+        upgrade={"remediation": {"retries": 3}},
+        commonMetadata={"labels": {"team": "shop"}},
+        install={"disableWait": True, "timeout": "2m"},
+    )
+    env.start("r1")
+
+    def refused() -> dict[str, Any] | None:
+        conditions = {c["type"]: c for c in release(env).get("status", {}).get("conditions", [])}
+        ok = conditions.get("Ready", {})
+        return ok if ok.get("status") == "False" else None
+
+    condition = wait_for("HelmRelease web Ready=False", refused)
+    assert f"HelmRelease/{env.app_ns}/web" in condition["message"]
+    assert "spec.upgrade.remediation.retries: 3: gitwave never rolls back" in condition["message"]
+    assert settings(env, f"{target}-web") is None  # nothing applied
+
+    fix = {"spec": {"upgrade": {"remediation": None}}}
+    env.custom.patch_namespaced_custom_object(*HELM, env.app_ns, "helmreleases", "web", fix)
+    wait_for("HelmRelease web installed", lambda: ready(env, "InstallSucceeded"))
+    found = env.core.read_namespaced_config_map(f"{target}-web-settings", target)
+    assert found.metadata.labels["team"] == "shop"

@@ -278,3 +278,41 @@ def test_an_update_keeps_a_suspension_and_the_preserved_fields() -> None:
     # Nothing else differs: kept fields alone make no update.
     updated["metadata"]["resourceVersion"] = "2"
     assert plan(body, [updated]).update == ()
+
+
+def test_ignore_application_differences_keeps_what_a_user_changed() -> None:
+    body = app_set(envs("dev", "prod"))
+    body["spec"]["ignoreApplicationDifferences"] = [
+        {"jsonPointers": ["/spec/syncPolicy"]},
+        {"name": "web-prod", "jsonPointers": ["/spec/source/targetRevision"]},
+    ]
+    live = existing_from(plan(body))
+    for app in live:  # someone turns automation off everywhere and pins prod by hand
+        app["spec"]["syncPolicy"] = {}
+    live[1]["spec"]["source"]["targetRevision"] = "hotfix"
+    assert plan(body, live).update == ()  # the ignored fields alone make no update
+    live[0]["spec"]["source"]["targetRevision"] = "hotfix"
+
+    body["spec"]["template"]["spec"]["source"]["path"] = "apps/{{env}}"
+    updated = {a["metadata"]["name"]: a for a in plan(body, live).update}
+    assert {n: a["spec"]["source"]["path"] for n, a in updated.items()} == {
+        "web-dev": "apps/dev",
+        "web-prod": "apps/prod",
+    }
+    assert [a["spec"]["syncPolicy"] for a in updated.values()] == [{}, {}]
+    # The name rule covers web-prod only: web-dev's pin is undone.
+    assert updated["web-dev"]["spec"]["source"].get("targetRevision") is None
+    assert updated["web-prod"]["spec"]["source"]["targetRevision"] == "hotfix"
+
+
+def test_ignore_application_differences_refuses_jq_path_expressions() -> None:
+    body = app_set(envs("dev"))
+    body["spec"]["ignoreApplicationDifferences"] = [{"jqPathExpressions": [".spec.source"]}]
+    actions = plan(body)
+    assert actions.create == ()
+    message = actions.status["conditions"][0]["message"]
+    assert message == (
+        "ApplicationSet/argocd/web (ApplicationSet/web): "
+        "spec.ignoreApplicationDifferences[0].jqPathExpressions: not supported; name the "
+        "fields with jsonPointers (like /spec/syncPolicy/automated)"
+    )

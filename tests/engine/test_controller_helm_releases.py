@@ -245,3 +245,50 @@ def test_a_release_waits_for_the_releases_it_depends_on_to_be_ready() -> None:
     # The release renders without dependsOn: each release is an app of its own here.
     [release] = release_app(web, []).inline
     assert "dependsOn" not in release.manifest["spec"]
+
+
+def test_the_controller_honours_what_only_a_release_of_its_own_means() -> None:
+    from gitwave.engine.apps.helmrelease_spec import parse_release
+    from gitwave.engine.apps.model import KubeConfigRef
+
+    fields: dict[str, Any] = {
+        "suspend": True,
+        "serviceAccountName": "deployer",
+        "kubeConfig": {"secretRef": {"name": "east", "key": "config"}},
+        "timeout": "10m",
+        "install": {"disableWait": True, "timeout": "2m"},
+        "upgrade": {"timeout": "7m"},
+    }
+    app = release_app(release_obj(**fields), [])
+    assert not app.policy.automated  # spec.suspend: no sync (is_suspended stops the loop first)
+    assert app.impersonate == "system:serviceaccount:flux-system:deployer"
+    assert app.kube_config == KubeConfigRef("flux-system", "east", "config")
+    # The first action is an install: its wait and timeout.
+    assert (app.health.wait, app.timeout_s) == (False, 120.0)
+    upgrading = release_app(release_obj(status=INSTALLED, **fields), [])
+    assert (upgrading.health.wait, upgrading.timeout_s) == (True, 420.0)
+    # The render sees the release without them: what Git is refused passes here.
+    [release] = app.inline
+    assert parse_release(release).release_name == "shop-web"
+
+
+def test_a_field_the_controller_does_not_know_is_refused_by_the_render() -> None:
+    from gitwave.engine.apps.helmrelease_spec import parse_release
+
+    [release] = release_app(release_obj(upgrade={"forse": True}), []).inline
+    with pytest.raises(ValidationError) as caught:
+        parse_release(release)
+    assert str(caught.value).startswith("HelmRelease/flux-system/web (")
+    assert "spec.upgrade.forse: not a field of a Flux HelmRelease (v2)" in str(caught.value)
+
+
+def test_max_history_bounds_the_history() -> None:
+    body = release_obj(status=INSTALLED).body
+    snapshots = [{"chartName": "web", "chartVersion": f"1.{i}.0", "version": i} for i in range(9)]
+    body["status"] = {"history": snapshots[::-1]}
+    assert len(release_history(body, ("web", "2.0.0"), ("shop-web", "shop"), NOW)) == 5
+    body["spec"]["maxHistory"] = 2
+    newest = release_history(body, ("web", "2.0.0"), ("shop-web", "shop"), NOW)
+    assert [h["version"] for h in newest] == [9, 8]
+    body["spec"]["maxHistory"] = 0  # Flux: unlimited
+    assert len(release_history(body, ("web", "2.0.0"), ("shop-web", "shop"), NOW)) == 10
