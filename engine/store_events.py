@@ -20,20 +20,7 @@ class EventTimeline(Database):
 
     def record_event(self, event: Event) -> None:
         """Append one event to the timeline (an EventSink)."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO events (time, app, kind, revision, resource, wave, message)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (
-                    event.time,
-                    event.app,
-                    event.kind.value,
-                    event.revision,
-                    str(event.resource) if event.resource else "",
-                    event.wave,
-                    event.message,
-                ),
-            )
+        self.record_events([event])
 
     def record_events(self, events: Sequence[Event]) -> None:
         """Append events to the timeline in one transaction: a long-running loop
