@@ -160,18 +160,7 @@ def test_an_application_and_a_kustomization_of_one_name_are_two_apps(env: Env) -
     for name in ("web", "web-flux", "gate"):
         add_app_dir(env.repo, name, target)
     commit(env.repo, "two apps called web and a gate")
-    env.custom.create_namespaced_custom_object(
-        "source.toolkit.fluxcd.io",
-        "v1",
-        env.app_ns,
-        "gitrepositories",
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "namespace": env.app_ns},
-            "spec": {"url": f"file://{env.repo}", "interval": "1m", "ref": {"branch": "main"}},
-        },
-    )
+    env.git_repository()
     kustomization(env, "gate", suspend=True)
     set_gate(env, open_=False)
     gate_check = {
