@@ -19,9 +19,12 @@ Every operation that changes an app holds its lock (``engine.locks``: one
 operation per app across processes) and writes its history row when it starts
 and when it ends, so a killed sync shows as Interrupted.
 
-The callers present these values and decide nothing themselves. One module on
-purpose (about 540 lines): it is the whole list of what a front end may ask of
-the engine, read top to bottom; the stages it strings together live in
+The callers present these values and decide nothing themselves. This module
+is the whole list of what a front end may ask of the engine; it plans and
+waits itself, and names the operations that change an app, which live by job
+in ``operation_sync`` (``sync``, ``sync_app``, ``Synced``) and
+``operation_rollback`` (``rollback``) and are imported on first use:
+`gitwave status` and `plan` only plan. The stages they string together live in
 ``app_choice``, ``app_pipeline``, ``sync``, ``sync_request``, ``sync_record``,
 ``plan_filters``, ``hooks``, ``locks`` and ``app_status``.
 """
@@ -29,17 +32,11 @@ the engine, read top to bottom; the stages it strings together live in
 from __future__ import annotations
 
 import dataclasses
-import random
-import threading
 import time
-from collections.abc import Callable, Iterable
-from contextlib import closing
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gitwave.engine import plan_filters, prune_guard
-from gitwave.engine.app_children import ChildrenStore, note_sync, owner_text
+from gitwave.engine import plan_filters
 from gitwave.engine.app_choice import (
     ChosenApp,
     choose_app_set,
@@ -52,24 +49,16 @@ from gitwave.engine.app_pipeline import (
     AppState,
     Desired,
     desired_of,
-    late_binder,
     plan_resources,
 )
 from gitwave.engine.app_status import app_health, plan_summary, resource_healths, result_summary
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.clusters import IN_CLUSTER_NAME
 from gitwave.engine.decryption_keys import render_for
-from gitwave.engine.errors import GitwaveError, ValidationError
-from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.fleet import check_cluster_scope
-from gitwave.engine.interrupts import pause
 from gitwave.engine.kube_versions import kubernetes_version
 from gitwave.engine.lazy_module import lazy_exports
-from gitwave.engine.locks import SupersededError
-from gitwave.engine.mask import redact
 from gitwave.engine.model import (
-    Owner,
-    Plan,
     SyncStatus,
 )
 from gitwave.engine.policy.gate import gate as policy_gate
@@ -77,19 +66,10 @@ from gitwave.engine.policy.gate import target_version
 from gitwave.engine.projects import check_manual_window, check_project, window_verdict
 from gitwave.engine.render import Rendered
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.store import (
-    INTERRUPTED,
-    Store,
-)
 from gitwave.engine.sync_record import (
     content_digest,
-    failed_before_start,
     history,
-    holding,
-    outcomes,
     previous_success,
-    record_error,
-    secrets_of,
 )
 from gitwave.engine.sync_request import (
     DEFAULT_WAVE_TIMEOUT_S,
@@ -97,21 +77,26 @@ from gitwave.engine.sync_request import (
     effective_prune,
     sync_options_for,
 )
-from gitwave.engine.sync_windows import utc_now
 from gitwave.engine.validate import preflight
 
-# What runs a sync (the executor, hooks, retries) and waits for an app is
-# imported by the operation that does it: `gitwave status` and `plan` only plan.
+# What syncs or rolls back an app, and waits for it, is imported by the
+# operation that does it: `gitwave status` and `plan` only plan.
 if TYPE_CHECKING:
-    import tenacity  # annotations only; engine.retry runs the loops
-
     from gitwave.engine.app_wait import WaitFor, WaitOutcome
-    from gitwave.engine.drift import DriftLoop
-    from gitwave.engine.hooks import HookLedger
-    from gitwave.engine.sync import SyncResult
+    from gitwave.engine.operation_rollback import rollback
+    from gitwave.engine.operation_sync import Synced, sync, sync_app
 
 _lazy = lazy_exports(
-    __name__, {"WaitFor": "app_wait", "WaitOutcome": "app_wait"}, package="gitwave.engine"
+    __name__,
+    {
+        "WaitFor": "app_wait",
+        "WaitOutcome": "app_wait",
+        "Synced": "operation_sync",
+        "sync": "operation_sync",
+        "sync_app": "operation_sync",
+        "rollback": "operation_rollback",
+    },
+    package="gitwave.engine",
 )
 
 
@@ -150,17 +135,6 @@ __all__ = [
     "wait",
     "window_verdict",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Synced:
-    """What one sync did: the state it started from, the plan that ran (the
-    state's plan less what was left out: hooks already done, paused fields)
-    and its result."""
-
-    state: AppState
-    plan: Plan
-    result: SyncResult
 
 
 # --- planning ----------------------------------------------------------------------------
@@ -254,336 +228,6 @@ def _narrowed(state: AppState, request: SyncRequest) -> AppState:
 
 
 # --- syncing -----------------------------------------------------------------------------
-
-
-def sync(
-    state: AppState,
-    *,
-    targets: ProviderRouter,
-    store: Store | None,
-    request: SyncRequest = SyncRequest(),
-    ledger: HookLedger | None = None,
-    paused: Iterable[DriftLoop] = (),
-    sink: EventSink = discard,
-    source: str = "",
-    stop: threading.Event | None = None,
-    rollback_of: int | None = None,
-    decided_on: tuple[int, str] | None = None,
-) -> Synced:
-    """Run the plan of ``state`` holding the app's lock, and record it in
-    ``store``'s history as it starts and as it ends (not for a dry run).
-
-    With a ``ledger``, hooks run once per revision and survive a kill: hooks
-    it holds as done are left out, hooks an interrupted sync started are
-    waited for rather than started again (``hooks.adopt_in_flight``), and each
-    hook is recorded before it is created and when it succeeds. A forced
-    request runs every hook again. Fields of ``paused`` drift loops are left
-    alone. ``source`` is the history row's "source" column (default: the
-    app's source).
-
-    ``decided_on`` is the app's newest history row (``Store.newest``) the
-    caller decided to sync on: when another row was recorded or finished since
-    (a ``gitwave rollback`` the loop raced), SupersededError is raised under
-    the lock before anything is applied. None (the default) checks nothing.
-
-    Raises AppBusyError when another operation holds the app past the
-    request's lock timeout, PruneGuardError when the plan prunes past the
-    app's prune limit or deletes a stateful object and the request does not
-    carry ``confirm_prune`` (nothing applied or deleted). Never raises for a
-    failed object: it is in the result."""
-    from gitwave.engine.hooks import HookRecorder, adopt_in_flight, with_hook_runs
-    from gitwave.engine.sync import SyncPhase, SyncResult, execute
-
-    app = state.app
-    targets = targets_for(app, targets)
-    with holding(store, app.recorded_as, request, sink):
-        if decided_on is not None and store is not None and not request.dry_run:
-            now = store.newest(app.recorded_as)
-            if now != decided_on:
-                raise SupersededError(app.recorded_as, decided_on, now)
-        if not request.dry_run:
-            # Before the history row and the first write: a refused sync changed nothing.
-            prune_guard.check(state, limit=request.prune_limit, confirmed=request.confirm_prune)
-        for finding in state.findings:  # Warn and Audit: Deny never reaches a sync
-            sink(Event(EventKind.POLICY, app.name, finding.text(), revision=state.plan.revision))
-        ran = plan_filters.without_paused_fields(state.plan, paused)
-        run_sink: EventSink = sink
-        recording = store is not None and not request.dry_run
-        sync_id = None
-        if recording:
-            assert store is not None
-            if app.removed_from:
-                source = source or f"removed from {app.removed_from}"
-            sync_id = store.begin_sync(
-                app=app.recorded_as,
-                revision=ran.revision,
-                source=source or app.source.describe,
-                started=time.time(),
-                manifests=state.resources,
-                prune=effective_prune(app, request),
-                rollback_of=rollback_of,
-                content_digest=content_digest(state),
-                owner=owner_text(state.plan.owner),
-                destination=destination_text(targets, app),
-            )
-        failed = ""
-        options = sync_options_for(app, request, stop=stop)
-        if ledger is not None and not request.dry_run:
-            if not request.force:
-                failed = adopt_in_flight(
-                    ran,
-                    ledger,
-                    targets=targets,
-                    timeout_s=options.wave_timeout_s,
-                    sink=sink,
-                    stop=stop,
-                ).failed
-                ran, _ = plan_filters.without_done_hooks(
-                    ran, ledger.hooks_done(app.name, ran.revision)
-                )
-            import uuid  # with platform, 15 ms of every start
-
-            token = uuid.uuid4().hex
-            ran = with_hook_runs(ran, token)
-            run_sink = HookRecorder(ran, ledger, sink, token=token)
-        try:
-            if failed:
-                result = failed_before_start(ran, failed, sink)
-            else:
-                result = execute(
-                    ran,
-                    targets=targets,
-                    options=options,
-                    sink=run_sink,
-                    bind=late_binder(state.graph, targets),
-                    graph=state.graph,
-                )
-        except BaseException as exc:
-            if store is not None and sync_id is not None:
-                # Ctrl-C, or a bug: the row must not claim the sync still runs.
-                stopped = isinstance(exc, KeyboardInterrupt)
-                # What a stopped sync applied before it stopped is kept (engine.sync).
-                partial = getattr(exc, "partial", None)
-                done = []
-                if isinstance(partial, SyncResult):
-                    done = outcomes(partial, secrets_of(state))
-                store.finish_sync(
-                    sync_id,
-                    finished=time.time(),
-                    result=INTERRUPTED if stopped else SyncPhase.ERROR.value,
-                    message="interrupted (Ctrl-C)"
-                    if stopped
-                    else f"failed unexpectedly ({type(exc).__name__})",
-                    outcomes=done,
-                )
-            raise
-        if store is not None and sync_id is not None:
-            secrets = secrets_of(state)
-            store.finish_sync(
-                sync_id,
-                finished=result.finished,
-                result=result.phase.value,
-                message=redact(result.message, secrets),
-                outcomes=outcomes(result, secrets),
-            )
-            if app.parent:
-                with closing(ChildrenStore.beside(store)) as records:
-                    note_sync(records, app, ran, ok=result.ok, destination=cluster_name(targets))
-    return Synced(state, ran, result)
-
-
-def sync_app(
-    app: AppSpec,
-    *,
-    targets: ProviderRouter,
-    store: Store | None,
-    request: SyncRequest = SyncRequest(),
-    ledger: HookLedger | None = None,
-    sink: EventSink = discard,
-    on_plan: Callable[[AppState], None] | None = None,
-    sleep: Callable[[float], None] = pause,
-    jitter: Callable[[], float] = random.random,
-    clock: Callable[[], datetime] = utc_now,
-) -> Synced:
-    """Plan and sync one app, retrying per its retry spec; records every
-    attempt in ``store``. ``on_plan`` sees each attempt's state before
-    anything is applied and may raise to stop (a confirmed plan that changed).
-    The app's lock is held from the first plan to the last attempt, so a
-    second caller plans what the first one left; ``ledger`` as for ``sync``.
-
-    A failed sync, or an attempt that failed on a retriable error (a missing
-    namespace, an unreachable target), is tried again after the spec's backoff
-    while retries are left. Bad input (a render error, a cycle) raises
-    GitwaveError at once, before anything is applied; so does a retriable
-    error on the last attempt. A failed object does not raise: it is in the
-    result. Dry runs are never retried.
-
-    This is a manual sync: the app's sync windows at ``clock()`` may refuse
-    it (SyncWindowError, before anything is planned); a dry run applies
-    nothing and is never refused."""
-    from gitwave.engine.retry import MAX_TARGET_DELAY_S, retrying, target_delay
-
-    if not request.dry_run:
-        check_manual_window(app, clock())
-    spec = app.policy.retry if request.retry and not request.dry_run else None
-    prune = effective_prune(app, request)
-
-    def attempt() -> Synced:
-        started = time.time()
-        try:
-            state = plan(app, request, targets=targets)
-        except GitwaveError as exc:
-            if store is not None and not request.dry_run:
-                record_error(store, app, exc, started=started, prune=prune)
-            raise
-        if on_plan is not None:
-            on_plan(state)  # may raise to stop: that is no failed attempt to record
-        return sync(state, targets=targets, store=store, request=request, ledger=ledger, sink=sink)
-
-    def should_retry(state: tenacity.RetryCallState) -> bool:
-        outcome = state.outcome
-        assert outcome is not None
-        if outcome.failed:
-            error = outcome.exception()
-            return isinstance(error, GitwaveError) and error.retriable
-        synced: Synced = outcome.result()
-        return not synced.result.ok
-
-    def announce(state: tenacity.RetryCallState, delay: float) -> None:
-        outcome = state.outcome
-        assert outcome is not None and spec is not None
-        if outcome.failed:
-            revision, message = "", str(outcome.exception())
-        else:
-            synced: Synced = outcome.result()
-            revision, message = synced.result.revision, synced.result.message
-        limit = "unlimited" if spec.limit < 0 else str(spec.limit)
-        sink(
-            Event(
-                kind=EventKind.ERROR,
-                app=app.name,
-                revision=revision,
-                message=f"sync failed, retry {state.attempt_number}/{limit} in {delay:.1f}s: "
-                f"{message}",
-            )
-        )
-
-    def asked(state: tenacity.RetryCallState) -> float:
-        outcome = state.outcome
-        assert outcome is not None
-        if outcome.failed:
-            return target_delay(outcome.exception())
-        synced: Synced = outcome.result()
-        return min(synced.result.retry_after_s, MAX_TARGET_DELAY_S)
-
-    runner = retrying(
-        spec,
-        should_retry=should_retry,
-        before_sleep=announce,
-        sleep=sleep,
-        jitter=jitter,
-        asked=asked,
-    )
-    with holding(store, app.recorded_as, request, sink):
-        synced: Synced = runner(attempt)
-    return synced
-
-
-def rollback(
-    app: AppSpec,
-    sync_id: int,
-    *,
-    targets: ProviderRouter,
-    store: Store,
-    request: SyncRequest = SyncRequest(),
-    sink: EventSink = discard,
-) -> Synced:
-    """Re-apply the manifests recorded for history entry ``sync_id``.
-
-    Needs no Git: the manifests come from the store. Secrets are not recorded,
-    so they keep their live contents (they are left out of the plan). Holds
-    the app's lock from the plan to the end (AppBusyError past its timeout)."""
-    with holding(store, app.recorded_as, request, sink):
-        return _rollback(
-            app,
-            sync_id,
-            targets=targets_for(app, targets),
-            store=store,
-            request=request,
-            sink=sink,
-        )
-
-
-def _rollback(
-    app: AppSpec,
-    sync_id: int,
-    *,
-    targets: ProviderRouter,
-    store: Store,
-    request: SyncRequest,
-    sink: EventSink,
-) -> Synced:
-    entry = store.get(sync_id)
-    if entry.app != app.recorded_as:
-        raise ValidationError(
-            f"history entry {sync_id}",
-            f"belongs to app {entry.app!r}, not {app.name!r}",
-            hint=f"`gitwave history {app.name}` lists this app's entries",
-        )
-    recorded = store.manifests(sync_id)
-    # Objects a Secret's value reached (Flux postBuild) are recorded masked: kept too.
-    cleaned = [r for r in recorded if not r.is_secret and not r.masked_values]
-    secrets = [r.key for r in recorded if r.is_secret or r.masked_values]
-    # The objects belong to the app as it was synced then: the history says
-    # which source that was (an entry from before it did: the name alone).
-    name, _, source = entry.owner.partition("@")
-    state = plan_resources(
-        app,
-        cleaned,
-        revision=entry.revision,
-        targets=targets,
-        prune=bool(request.prune),
-        parallelism=request.parallelism,
-        # Left out of the plan, they must not look like leftovers to prune.
-        keep=secrets,
-        adopt=request.adopt,
-        owner=Owner(name or app.name, source),
-    )
-    check_project(app, state.graph)  # what the project allowed then, it may refuse now
-    sink(
-        Event(
-            kind=EventKind.ROLLBACK,
-            app=app.name,
-            revision=entry.revision,
-            message=f"rolling back to history entry {sync_id}",
-        )
-    )
-    # The Secrets' stubs are recorded too, so a rollback to this entry keeps them as well.
-    recorded_state = AppState(
-        app=state.app,
-        revision=state.revision,
-        resources=tuple(recorded),
-        composed=state.composed,
-        graph=state.graph,
-        live=state.live,
-        plan=state.plan,
-    )
-    return sync(
-        recorded_state,
-        targets=targets,
-        store=store,
-        request=SyncRequest(
-            prune=bool(request.prune),
-            dry_run=request.dry_run,
-            wave_timeout_s=request.wave_timeout_s,
-            parallelism=request.parallelism,
-            adopt=request.adopt,
-            lock_timeout_s=request.lock_timeout_s,
-        ),
-        sink=sink,
-        source=f"rollback of #{sync_id}",
-        rollback_of=sync_id,
-    )
 
 
 def wait(

@@ -7,42 +7,60 @@ database file never shows a password. Not even a digest of the values is kept:
 an unsalted hash of a short password is found again by trying a dictionary. A
 rollback therefore leaves Secrets as they are live.
 
-Over 400 lines on purpose: it is the one module that reads and writes the
-history's tables (syncs as they start and end, their outcomes and manifests,
-the timeline); the operation locks live beside them in ``engine.locks``.
+The one module that reads and writes the history's tables (syncs as they
+start and end, their outcomes and manifests, the timeline). What a manifest is
+recorded as (Secret stubs, the digest) lives in ``engine.store_manifests``,
+imported by the methods that record and read manifests (`gitwave status` does
+neither); the SQLite file the tables share in ``engine.database``; the
+operation locks beside them in ``engine.locks``.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
-import json
 import socket
-import sqlite3
-import threading
-import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitwave.engine.database import Database
 from gitwave.engine.errors import StoreError
-from gitwave.engine.events import Event, EventKind
-from gitwave.engine.mask import MASK, redact_value
+from gitwave.engine.lazy_module import lazy_exports
 from gitwave.engine.model import (
-    ApplyMode,
     ChangeAction,
-    InstallGate,
-    Manifest,
     Resource,
     ResourceKey,
-    SourceRef,
 )
-from gitwave.engine.private_files import private_database, private_directory
+from gitwave.engine.store_events import EventTimeline
 
 if TYPE_CHECKING:
     from gitwave.engine.locks import AppLocks
+    from gitwave.engine.store_manifests import SECRET_STUB_FIELD, manifests_digest
+
+# Moved to store_manifests, still importable from here (PEP 562, on first use).
+_lazy = lazy_exports(
+    __name__,
+    {"SECRET_STUB_FIELD": "store_manifests", "manifests_digest": "store_manifests"},
+    package="gitwave.engine",
+)
+
+
+def __getattr__(name: str) -> Any:
+    return _lazy(name)
+
+
+__all__ = [
+    "INTERRUPTED",
+    "RUNNING",
+    "SECRET_STUB_FIELD",
+    "Database",
+    "ResourceOutcome",
+    "Store",
+    "SyncRecord",
+    "current_user",
+    "manifests_digest",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS syncs (
@@ -139,128 +157,7 @@ RUNNING = "Running"
 INTERRUPTED = "Interrupted"
 
 
-# Marks a recorded Secret as a stub: it lists the entry names, never a value.
-SECRET_STUB_FIELD = "x-gitwave-secret-entries"
-# `kubectl apply` copies a whole Secret, values included, into this annotation.
-_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def _secret_stub(manifest: Manifest) -> Manifest:
-    """A Secret without anything that can hold a value (its data and the
-    last-applied annotation), with the names of its entries. A stub read back
-    from the history is recorded again as it is."""
-    stub = {key: value for key, value in manifest.items() if key not in ("data", "stringData")}
-    meta = stub.get("metadata")
-    if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
-        annotations = {k: v for k, v in meta["annotations"].items() if k != _LAST_APPLIED}
-        stub["metadata"] = {**meta, "annotations": annotations}
-    if "data" in manifest or "stringData" in manifest or SECRET_STUB_FIELD not in manifest:
-        names: set[str] = set()
-        for field in ("data", "stringData"):
-            values = manifest.get(field)
-            if isinstance(values, dict):
-                names.update(str(name) for name in values)
-        stub[SECRET_STUB_FIELD] = sorted(names)
-    return stub
-
-
-def _recordable(resource: Resource) -> dict[str, Any]:
-    manifest = _secret_stub(resource.manifest) if resource.is_secret else resource.manifest
-    item: dict[str, Any] = {
-        "key": str(resource.key),
-        "apiVersion": resource.api_version,
-        "source": str(resource.source) if resource.source else "",
-        "manifest": manifest,
-    }
-    if resource.install_gate is not None:
-        # A rollback applies a chart's CRD as its release's CRD policies say, as the sync did.
-        gate = resource.install_gate
-        item["gate"] = {
-            "labels": [list(pair) for pair in gate.labels],
-            "install": gate.on_install.value,
-            "upgrade": gate.on_upgrade.value,
-            "subject": gate.subject,
-        }
-    if resource.masked_values:
-        # A Secret's value reached this object (Flux postBuild): recorded masked,
-        # and so, like a Secret, kept as it is live by a rollback.
-        item["manifest"] = redact_value(manifest, resource.masked_values)
-        item["masked"] = True
-    return item
-
-
-def manifests_digest(resources: Sequence[Resource]) -> str:
-    """``sha256:<hex>`` of what a sync applied, as recorded (Secrets as stubs,
-    so not even a digest of a secret value is kept). Tells two syncs of one
-    edited work tree apart where the commit is the same."""
-    body = json.dumps(
-        sorted((_recordable(r) for r in resources), key=lambda item: item["key"]),
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
-
-
-def _gate(recorded: Any) -> InstallGate | None:
-    """The InstallGate ``_recordable`` wrote, or None (none, or unreadable)."""
-    if not isinstance(recorded, dict):
-        return None
-    try:
-        return InstallGate(
-            labels=tuple((str(k), str(v)) for k, v in recorded["labels"]),
-            on_install=ApplyMode(recorded["install"]),
-            on_upgrade=ApplyMode(recorded["upgrade"]),
-            subject=str(recorded.get("subject", "")),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-class Database:
-    """One SQLite file in the state directory, shared by several tables' owners
-    (the history here, the loop's pins and hook runs in ``pins``). Thread-safe:
-    one connection, one lock, a transaction per ``_tx``."""
-
-    _SCHEMA = ""
-    _WHAT = "the state database"
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            private_directory(path.parent)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-            # Before WAL mode: the -wal and -shm files take the database's mode.
-            private_database(path)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: a commit survives a crash or kill -9 of this process
-            # (only a power cut can lose the last ones) without an fsync per
-            # history row: a thousand apps write about seven thousand of them.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(self._SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(
-                f"{path}: cannot open {self._WHAT}: {exc}",
-                hint="check the permissions of the state directory (--state or GITWAVE_STATE)",
-            ) from exc
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                with self._db:
-                    yield self._db
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
-
-
-class Store(Database):
+class Store(EventTimeline):
     """The history database (``state_dir/gitwave.db``). Thread-safe.
 
     A sync is written twice: ``begin_sync`` when it starts (result Running,
@@ -357,9 +254,10 @@ class Store(Database):
         """Record that a sync starts (result Running) with the manifests it applies;
         returns its history id for ``finish_sync``. ``owner`` is whose objects it
         applies (``name@source``)."""
-        body = zlib.compress(
-            json.dumps([_recordable(r) for r in manifests], separators=(",", ":")).encode(), 6
-        )
+        # Here, not at the top: `gitwave status` reads the history and records nothing.
+        from gitwave.engine.store_manifests import encode_manifests
+
+        body = encode_manifests(manifests)
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO syncs (app, revision, source, started, finished, who, result,"
@@ -517,84 +415,6 @@ class Store(Database):
             ).fetchone()
         if row is None:
             raise StoreError(f"no manifests recorded for sync {sync_id}")
-        items = json.loads(zlib.decompress(row[0]))
-        resources = []
-        for item in items:
-            source = item.get("source") or ""
-            file, _, line = source.rpartition(":")
-            ref = SourceRef(file, int(line)) if file and line.isdigit() else SourceRef(source)
-            resources.append(
-                Resource(
-                    key=ResourceKey.parse(item["key"]),
-                    api_version=item["apiVersion"],
-                    manifest=item["manifest"],
-                    source=ref if source else None,
-                    masked_values=(MASK,) if item.get("masked") else (),
-                    install_gate=_gate(item.get("gate")),
-                )
-            )
-        return resources
+        from gitwave.engine.store_manifests import decode_manifests  # as in begin_sync
 
-    # -- events -------------------------------------------------------------------------
-
-    def record_event(self, event: Event) -> None:
-        """Append one event to the timeline (an EventSink)."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO events (time, app, kind, revision, resource, wave, message)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (
-                    event.time,
-                    event.app,
-                    event.kind.value,
-                    event.revision,
-                    str(event.resource) if event.resource else "",
-                    event.wave,
-                    event.message,
-                ),
-            )
-
-    def record_events(self, events: Sequence[Event]) -> None:
-        """Append events to the timeline in one transaction: a long-running loop
-        emits a hundred events per sync, and one commit each costs ~1 ms."""
-        rows = [
-            (
-                event.time,
-                event.app,
-                event.kind.value,
-                event.revision,
-                str(event.resource) if event.resource else "",
-                event.wave,
-                event.message,
-            )
-            for event in events
-        ]
-        if not rows:
-            return
-        with self._tx() as db:
-            db.executemany(
-                "INSERT INTO events (time, app, kind, revision, resource, wave, message)"
-                " VALUES (?,?,?,?,?,?,?)",
-                rows,
-            )
-
-    def events(self, app: str, *, since: float = 0.0, limit: int = 1000) -> list[Event]:
-        """The app's events at or after ``since``, oldest first."""
-        with self._tx() as db:
-            rows = db.execute(
-                "SELECT time, kind, revision, resource, wave, message FROM events"
-                " WHERE app = ? AND time >= ? ORDER BY id DESC LIMIT ?",
-                (app, since, limit),
-            ).fetchall()
-        return [
-            Event(
-                kind=EventKind(kind),
-                app=app,
-                message=message,
-                revision=revision,
-                resource=ResourceKey.parse(resource) if resource else None,
-                wave=wave,
-                time=t,
-            )
-            for t, kind, revision, resource, wave, message in reversed(rows)
-        ]
+        return decode_manifests(row[0])

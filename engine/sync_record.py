@@ -24,7 +24,6 @@ from gitwave.engine.store import (
     ResourceOutcome,
     Store,
     SyncRecord,
-    manifests_digest,
 )
 from gitwave.engine.sync_request import SyncRequest
 
@@ -58,7 +57,12 @@ def content_digest(state: AppState) -> str:
     """What an edited work tree renders to, as a digest (``sha256:…``; "" for a
     commit as it is): the commit alone does not say what was applied. Secrets
     count by key and entry names only (``store.manifests_digest``)."""
-    return manifests_digest(state.resources) if is_dirty_revision(state.revision) else ""
+    if not is_dirty_revision(state.revision):
+        return ""
+    # Here, not at the top: `gitwave status` of a commit needs no digest.
+    from gitwave.engine.store_manifests import manifests_digest
+
+    return manifests_digest(state.resources)
 
 
 def secrets_of(state: AppState) -> list[str]:

@@ -151,6 +151,37 @@ class Env:
         }
         self.custom.create_namespaced_custom_object(*ARGO, self.app_ns, "applications", body)
 
+    def git_repository(self, name: str = "repo") -> None:
+        """A Flux GitRepository of the test's repo (branch main) in the apps' namespace."""
+        body = {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": name, "namespace": self.app_ns},
+            "spec": {"url": f"file://{self.repo}", "interval": "1m", "ref": {"branch": "main"}},
+        }
+        self.custom.create_namespaced_custom_object(
+            "source.toolkit.fluxcd.io", "v1", self.app_ns, "gitrepositories", body
+        )
+
+    def kustomization(self, name: str, **spec: Any) -> None:
+        """A Flux Kustomization of ``./name`` in the GitRepository ``repo``
+        (``git_repository``), pruning; ``spec`` adds or overrides fields."""
+        body = {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": self.app_ns},
+            "spec": {
+                "interval": "5m",
+                "path": f"./{name}",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": "repo"},
+                **spec,
+            },
+        }
+        self.custom.create_namespaced_custom_object(
+            "kustomize.toolkit.fluxcd.io", "v1", self.app_ns, "kustomizations", body
+        )
+
     def app(self, name: str) -> dict[str, Any]:
         found: dict[str, Any] = self.custom.get_namespaced_custom_object(
             *ARGO, self.app_ns, "applications", name
@@ -484,35 +515,8 @@ def test_controller_reconciles_a_flux_kustomization_and_writes_ready_conditions(
     target = env.target_ns  # type: ignore[attr-defined]
     add_app_dir(env.repo, "flux-app", target)
     revision = commit(env.repo, "flux app")
-    env.custom.create_namespaced_custom_object(
-        "source.toolkit.fluxcd.io",
-        "v1",
-        env.app_ns,
-        "gitrepositories",
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "namespace": env.app_ns},
-            "spec": {"url": f"file://{env.repo}", "interval": "1m", "ref": {"branch": "main"}},
-        },
-    )
-    env.custom.create_namespaced_custom_object(
-        "kustomize.toolkit.fluxcd.io",
-        "v1",
-        env.app_ns,
-        "kustomizations",
-        {
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": "flux-app", "namespace": env.app_ns},
-            "spec": {
-                "interval": "5m",
-                "path": "./flux-app",
-                "prune": True,
-                "sourceRef": {"kind": "GitRepository", "name": "repo"},
-            },
-        },
-    )
+    env.git_repository()
+    env.kustomization("flux-app")
     env.start("r1")
 
     def ready() -> dict[str, Any] | None:

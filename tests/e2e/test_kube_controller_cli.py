@@ -163,34 +163,8 @@ def test_suspend_reconcile_and_resume_of_a_flux_kustomization(env: Env) -> None:
     target = env.target_ns  # type: ignore[attr-defined]
     write_app(env.repo, "feed", target, "one")
     commit(env.repo, "feed one")
-    env.custom.create_namespaced_custom_object(
-        "source.toolkit.fluxcd.io",
-        "v1",
-        env.app_ns,
-        "gitrepositories",
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "namespace": env.app_ns},
-            "spec": {"url": f"file://{env.repo}", "interval": "1m", "ref": {"branch": "main"}},
-        },
-    )
-    env.custom.create_namespaced_custom_object(
-        *FLUX_KS,
-        env.app_ns,
-        "kustomizations",
-        {
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": "feed", "namespace": env.app_ns},
-            "spec": {
-                "interval": "5m",
-                "path": "./feed",
-                "prune": True,
-                "sourceRef": {"kind": "GitRepository", "name": "repo"},
-            },
-        },
-    )
+    env.git_repository()
+    env.kustomization("feed")
     env.start("r1")
     app_id = f"Kustomization/{env.app_ns}/feed"
     wait_for(

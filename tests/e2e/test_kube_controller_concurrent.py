@@ -44,24 +44,7 @@ def _controller_log_on_failure(env: Env) -> Iterator[None]:
 
 
 def kustomization(env: Env, name: str, **spec: Any) -> None:
-    env.custom.create_namespaced_custom_object(
-        *FLUX,
-        env.app_ns,
-        "kustomizations",
-        {
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": name, "namespace": env.app_ns},
-            "spec": {
-                "interval": "10m",
-                "timeout": "4m",
-                "path": f"./{name}",
-                "prune": True,
-                "sourceRef": {"kind": "GitRepository", "name": "repo"},
-                **spec,
-            },
-        },
-    )
+    env.kustomization(name, **{"interval": "10m", "timeout": "4m", **spec})
 
 
 def ready(env: Env, name: str) -> dict[str, Any]:
@@ -106,18 +89,7 @@ def test_one_replica_runs_apps_at_once_and_a_dependent_waits_for_its_dependency(
     for name in [*GATED, "api", "free", "gate"]:
         add_app_dir(env.repo, name, target)
     commit(env.repo, "six apps and a gate")
-    env.custom.create_namespaced_custom_object(
-        "source.toolkit.fluxcd.io",
-        "v1",
-        env.app_ns,
-        "gitrepositories",
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "namespace": env.app_ns},
-            "spec": {"url": f"file://{env.repo}", "interval": "1m", "ref": {"branch": "main"}},
-        },
-    )
+    env.git_repository()
     kustomization(env, "gate", suspend=True)
     set_gate(env, open_=False)
     gate_check = {
@@ -188,18 +160,7 @@ def test_an_application_and_a_kustomization_of_one_name_are_two_apps(env: Env) -
     for name in ("web", "web-flux", "gate"):
         add_app_dir(env.repo, name, target)
     commit(env.repo, "two apps called web and a gate")
-    env.custom.create_namespaced_custom_object(
-        "source.toolkit.fluxcd.io",
-        "v1",
-        env.app_ns,
-        "gitrepositories",
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "namespace": env.app_ns},
-            "spec": {"url": f"file://{env.repo}", "interval": "1m", "ref": {"branch": "main"}},
-        },
-    )
+    env.git_repository()
     kustomization(env, "gate", suspend=True)
     set_gate(env, open_=False)
     gate_check = {

@@ -14,7 +14,9 @@ decides nothing itself: it calls the engine's operations layer
     verbs_policy   validate (schemas, admission policies, Rego)
     verbs_seal     seal (Sealed Secrets in kubeseal's format)
     verbs_cluster  cluster add, list, rm (the destination registry)
-    verbs_loop     watch, run, events (--follow), unpin (long-running modes and their timeline)
+    verbs_loop     watch, run, unpin (the long-running modes)
+    verbs_events   events (--follow): the timeline they store
+    event_lines    their events as lines, JSON log lines and -o json/yaml streams
     verbs_autosync suspend, resume (the TUI's auto-sync pause, as flux suspend/resume)
     verbs_sandbox  sandbox get, scale, edit
     verbs_tui      tui (the Textual app)

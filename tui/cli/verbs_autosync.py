@@ -12,9 +12,9 @@ from typing import Any
 
 from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
+from gitwave.tui.cli.event_lines import rfc3339
 from gitwave.tui.cli.output import dump
 from gitwave.tui.cli.verbs_app import fail_unknown_app
-from gitwave.tui.cli.verbs_loop import rfc3339
 
 
 def _flags(ctx: Context) -> AutoSyncFlags:

@@ -1,4 +1,5 @@
-"""CLI verbs of the long-running modes: watch, run, events, unpin.
+"""CLI verbs of the long-running modes: watch, run, unpin (``events`` is in
+``verbs_events``, how their events are written in ``event_lines``).
 
 ``watch`` and ``run`` print one line per cycle (``HH:MM:SS app: what changed →
 plan → result``) and store every event in the timeline; ``events`` replays it.
@@ -8,20 +9,15 @@ quits at once (exit 130), leaving that sync unrecorded.
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
-
-from rich.text import Text
 
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink
@@ -33,184 +29,22 @@ from gitwave.engine.timeline_writer import TimelineWriter
 from gitwave.engine.webhook import WebhookConfig
 from gitwave.tui.cli.app_or_path import remember_found
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
-from gitwave.tui.cli.durations import parse_since
-from gitwave.tui.cli.label_selection import named_or_selected
+from gitwave.tui.cli.event_lines import EventPrinter, JsonLog
 from gitwave.tui.cli.loop_http import Address, LoopServer, WebhookEndpoint, parse_address
 from gitwave.tui.cli.loop_notify import start_notifications, ticking
-from gitwave.tui.cli.output import dump, local_time, short, table
+from gitwave.tui.cli.output import dump
 from gitwave.tui.cli.verbs_app import fail_unknown_app
 from gitwave.tui.cli.verbs_image import image_automation
 
-# How often ``events --follow`` reads the store for new events.
-FOLLOW_POLL_S = 0.25
-
-# What a person reads while watch or run runs; everything else is in `gitwave events`.
-_SHOWN = frozenset({EventKind.CYCLE, EventKind.DRIFT_LOOP, EventKind.PIN, EventKind.ROLLBACK})
-_KIND_COLOR = {
-    EventKind.DRIFT_LOOP: "yellow",
-    EventKind.PIN: "cyan",
-    EventKind.ROLLBACK: "yellow",
-}
-
-
-def _event_dict(event: Event) -> dict[str, Any]:
-    return {
-        "time": rfc3339(event.time),
-        "app": event.app,
-        "kind": event.kind.value,
-        "revision": event.revision,
-        "resource": str(event.resource) if event.resource else None,
-        "wave": event.wave,
-        "message": event.message,
-    }
-
-
-def rfc3339(seconds: float) -> str:
-    """``seconds`` since the epoch as an RFC 3339 UTC time, to the millisecond."""
-    stamp = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def stream_document(value: dict[str, Any], fmt: str) -> str:
-    """One event of a stream (``run``, ``watch``, ``events --follow``) as
-    ``kubectl get --watch`` writes it: ``-o json`` a JSON object a line,
-    ``-o yaml`` a YAML document a time, each opened by ``---``."""
-    if fmt == "json":
-        return json.dumps(value)
-    return "---\n" + dump(value, "yaml").rstrip("\n")
-
-
-class _Printer:
-    """An EventSink printing the lines of ``_SHOWN`` events as they happen."""
-
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Event) -> None:
-        if event.kind not in _SHOWN:
-            return
-        ctx = self._ctx
-        text: str | Text
-        if ctx.output in ("json", "yaml"):
-            text = stream_document(_event_dict(event), ctx.output)
-        else:
-            stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
-            first, *rest = event.message.rstrip().splitlines() or [""]
-            if event.kind is EventKind.CYCLE:
-                color = "red" if " error: " in first or "Failed" in first else ""
-            else:
-                color = _KIND_COLOR.get(event.kind, "")
-            text = Text.assemble(
-                ctx.paint(stamp, "dim"),
-                f" {event.app}: ",
-                ctx.paint(first, color),
-                "".join(f"\n    {line}" for line in rest),
-            )
-        with self._lock:
-            ctx.out(text)
-
-
-# JSON logs (``run --log-format json``): one object a line, for a log shipper.
-LOG_LEVELS = ("debug", "info", "warning", "error")
-# What happens to each object, wave and hook: in the timeline, and in logs at debug.
-_DEBUG_KINDS = frozenset(
-    {
-        EventKind.RESOURCE_APPLIED,
-        EventKind.RESOURCE_PRUNED,
-        EventKind.WAVE_STARTED,
-        EventKind.WAVE_FINISHED,
-        EventKind.HOOK_STARTED,
-        EventKind.HOOK_FINISHED,
-        EventKind.HEALTH_CHANGED,
-        EventKind.POLICY,
-        EventKind.SYNC_STARTED,
-    }
-)
-_WARNING_KINDS = frozenset({EventKind.DRIFT_DETECTED, EventKind.DRIFT_LOOP, EventKind.ROLLBACK})
+# Where `run` reads the webhook secret from when no --webhook-secret-file is given.
 WEBHOOK_SECRET_ENV = "GITWAVE_WEBHOOK_SECRET"
-
-
-def log_level(event: Event) -> str:
-    """The level of an event's log line."""
-    kind, message = event.kind, event.message
-    if kind is EventKind.ERROR:
-        return "error"
-    if kind is EventKind.CYCLE:
-        first = (message.splitlines() or [""])[0]
-        return "error" if " error: " in first or "Failed" in first else "info"
-    if kind is EventKind.HEAL:
-        return "info" if message.startswith("healed") else "error"
-    if kind is EventKind.SYNC_FINISHED:
-        return "info" if message.startswith("Succeeded") else "error"
-    if kind in _WARNING_KINDS:
-        return "warning"
-    return "debug" if kind in _DEBUG_KINDS else "info"
-
-
-class JsonLog:
-    """An EventSink writing one JSON object a line: time (RFC 3339, UTC), level,
-    app, revision, kind, message, and resource and wave when the event has
-    them; events below ``level`` are left out. Messages are the events' own,
-    which never hold a secret value (``engine.events``)."""
-
-    def __init__(self, write: Callable[[str], None], *, level: str = "info") -> None:
-        self._write = write
-        self._floor = LOG_LEVELS.index(level)
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Event) -> None:
-        level = log_level(event)
-        if LOG_LEVELS.index(level) < self._floor:
-            return
-        self.line(
-            level,
-            event.message,
-            app=event.app,
-            revision=event.revision,
-            kind=event.kind.value,
-            at=event.time,
-            resource=event.resource.display if event.resource else "",
-            wave=event.wave,
-        )
-
-    def line(
-        self,
-        level: str,
-        message: str,
-        *,
-        app: str = "",
-        revision: str = "",
-        kind: str = "Log",
-        at: float | None = None,
-        resource: str = "",
-        wave: str = "",
-    ) -> None:
-        """One line of ``level`` (the loop's own lines: start, servers, webhooks)."""
-        if LOG_LEVELS.index(level) < self._floor:
-            return
-        record: dict[str, Any] = {
-            "time": rfc3339(time.time() if at is None else at),
-            "level": level,
-            "app": app,
-            "revision": revision,
-            "kind": kind,
-            "message": message,
-        }
-        if resource:
-            record["resource"] = resource
-        if wave:
-            record["wave"] = wave
-        text = json.dumps(record, ensure_ascii=False)
-        with self._lock:
-            self._write(text)
 
 
 @contextmanager
 def _sink(ctx: Context, *also: EventSink) -> Iterator[Callable[[Event], None]]:
     """Every event into the timeline (in batches), the shown ones on stdout
     (or every one as a JSON log line), and to ``also``."""
-    printer: EventSink = _Printer(ctx)
+    printer: EventSink = EventPrinter(ctx)
     if getattr(ctx.args, "log_format", "text") == "json":
         printer = JsonLog(_stdout_line, level=getattr(ctx.args, "log_level", "info"))
     with TimelineWriter(ctx.store) as record:
@@ -441,105 +275,6 @@ def _webhook_config(args: Any) -> WebhookConfig:
             "--webhook-allow-unsigned accepts requests nobody signed",
         )
     return WebhookConfig(secret=secret, insecure=args.webhook_allow_unsigned)
-
-
-def cmd_events(ctx: Context) -> int:
-    names, by_path = named_or_selected(ctx)
-    since = parse_since(ctx.args.since, now=ctx.clock()) if ctx.args.since else 0.0
-    events = _events_of(ctx, names, since=since, limit=ctx.args.limit)
-    if not by_path and not events and fail_unknown_app(ctx, names[0], what="events"):
-        return EXIT_FAILED
-    if ctx.args.follow:
-        return _follow_events(ctx, names, since, by_path=by_path)
-    if ctx.output in ("json", "yaml"):
-        ctx.out(dump([_event_dict(e) for e in events], ctx.output))
-        return EXIT_OK
-    if not events:
-        ctx.out(f"no events recorded for {', '.join(names)}")
-        return EXIT_OK
-    wide = ctx.output == "wide"
-    rows = [
-        [local_time(e.time)]
-        + ([e.app] if by_path else [])
-        + [
-            e.kind.value,
-            short(e.revision),
-            e.resource.display if e.resource else "-",
-            (e.message.splitlines() or [""])[0],
-        ]
-        + ([e.wave or "-"] if wide else [])
-        for e in events
-    ]
-    headers = ["time"] + (["app"] if by_path else []) + ["kind", "revision", "resource", "message"]
-    ctx.out(table(headers + (["wave"] if wide else []), rows))
-    return EXIT_OK
-
-
-def _events_of(ctx: Context, names: list[str], *, since: float, limit: int) -> list[Event]:
-    """The events of ``names`` at or after ``since``, oldest first, the newest ``limit``."""
-    if len(names) == 1:
-        return ctx.store.events(names[0], since=since, limit=limit)
-    merged = sorted(
-        (e for name in names for e in ctx.store.events(name, since=since, limit=limit)),
-        key=lambda e: e.time,
-    )
-    return merged[-limit:]
-
-
-def _event_line(event: Event, *, by_path: bool = False) -> str:
-    resource = event.resource.display if event.resource else "-"
-    message = (event.message.splitlines() or [""])[0]
-    revision = short(event.revision) or "-"
-    app = (event.app,) if by_path else ()
-    return "  ".join((local_time(event.time), *app, event.kind.value, revision, resource, message))
-
-
-def _follow_events(ctx: Context, names: list[str], since: float, *, by_path: bool) -> int:
-    """``events APP --follow``: the events so far, then each new one as it is
-    recorded (a line each; ``-o json``: a JSON object a line), until Ctrl-C,
-    as ``kubectl get --watch`` and ``flux events --watch`` stream. With a PATH
-    or ``-l``, the events of every app chosen, in time order."""
-    limit = ctx.args.limit
-    seen: set[tuple[float, str, str, str, str]] = set()
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    # A handler of its own rather than KeyboardInterrupt: a process started
-    # with SIGINT ignored (a background job of a script, some CI runners)
-    # would never see the Ctrl-C that ends a follow.
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.is_set():
-            fresh = []
-            for event in _events_of(ctx, names, since=since, limit=limit):
-                identity = (
-                    event.time,
-                    event.app,
-                    event.kind.value,
-                    str(event.resource),
-                    event.message,
-                )
-                if identity not in seen:
-                    seen.add(identity)
-                    fresh.append(event)
-            for event in fresh:
-                if ctx.output in ("json", "yaml"):
-                    line = stream_document(_event_dict(event), ctx.output)
-                else:
-                    line = _event_line(event, by_path=by_path)
-                sys.stdout.write(line + "\n")
-            sys.stdout.flush()  # piped into a CI log: each line as it happens
-            if fresh:
-                since = fresh[-1].time
-                seen = {s for s in seen if s[0] >= since}  # enough to skip repeats
-            limit = 100_000  # after the first batch: everything new
-            stop.wait(FOLLOW_POLL_S)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-    return EXIT_OK  # Ctrl-C is how a follow ends
 
 
 def cmd_unpin(ctx: Context) -> int:

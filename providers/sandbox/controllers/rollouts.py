@@ -18,6 +18,10 @@ then the canary becomes stable and the old ReplicaSet is scaled to zero.
 leaves the Rollout Degraded until its template changes; ``status.promoteFull``
 skips the remaining steps; ``spec.paused`` holds it where it is.
 
+The steps live here; what the spec says and the split of pods in
+``rollout_spec``, the ReplicaSets in ``rollout_replicasets``, the analysis
+step in ``rollout_analysis`` (their public names are re-exported).
+
 Like the other controllers there is no background thread: ``advance`` is a
 function of the Rollout, its status and the time, and returns when it next
 has something to do; the sandbox calls it again at that time (on the first
@@ -27,16 +31,13 @@ read after it), so tests move a clock instead of sleeping.
 from __future__ import annotations
 
 import json
-import math
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gitwave.engine.model import Manifest, ResourceKey
+from gitwave.engine.model import Manifest
 
-from ..analysis import Fetch, Measurement, Phase, measure_metric, template_args
 from .base import (
     Controller,
     StatusContext,
@@ -44,33 +45,49 @@ from .base import (
     generation_of,
     meta_of,
     never,
-    owner_reference,
-    pod_template_hash,
     register_controller,
     spec_of,
 )
+from .rollout_analysis import AnalysisOutcome, AnalysisRunner, analysis_templates, run_analysis
+from .rollout_replicasets import children
+from .rollout_spec import (
+    GROUP,
+    HASH_LABEL,
+    KIND,
+    Split,
+    pause_seconds,
+    split_of,
+    steps_of,
+    template_hash,
+    weight_at,
+)
 
-GROUP = "argoproj.io"
-KIND = "Rollout"
-HASH_LABEL = "rollouts-pod-template-hash"
 PAUSE_STEP = "CanaryPauseStep"
 INCONCLUSIVE = "InconclusiveAnalysisRun"
 
+__all__ = [
+    "GROUP",
+    "HASH_LABEL",
+    "INCONCLUSIVE",
+    "KIND",
+    "PAUSE_STEP",
+    "AnalysisOutcome",
+    "AnalysisRunner",
+    "Moment",
+    "Split",
+    "advance",
+    "analysis_templates",
+    "children",
+    "pause_seconds",
+    "run_analysis",
+    "split_of",
+    "steps_of",
+    "template_hash",
+    "weight_at",
+]
+
 # At most this many steps are taken in one call (a loop guard; a Rollout has a handful).
 _MAX_MOVES = 200
-
-
-@dataclass(frozen=True, slots=True)
-class AnalysisOutcome:
-    """What an analysis step found: ``Successful``, ``Failed``, ``Error`` or
-    ``Inconclusive``, and a message for people."""
-
-    phase: str
-    message: str
-
-
-# Runs the analysis of a step: (rollout, the step's ``analysis``) -> outcome.
-AnalysisRunner = Callable[[Manifest, Mapping[str, Any]], AnalysisOutcome]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,79 +112,6 @@ def _seconds(stamp: Any) -> float | None:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-_DURATION = re.compile(r"^(\d+)(s|m|h)?$")
-
-
-def pause_seconds(value: Any) -> float | None:
-    """A pause's ``duration`` (``30``, ``"30s"``, ``"5m"``, ``"1h"``) in seconds;
-    None for an indefinite pause. ValueError for anything else."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value).strip())
-    if match is None:
-        raise ValueError(f"pause duration {value!r} is not a number with s, m or h")
-    return float(int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"])
-
-
-def steps_of(obj: Manifest) -> list[Mapping[str, Any]]:
-    canary = as_map(as_map(spec_of(obj).get("strategy")).get("canary"))
-    steps = canary.get("steps")
-    return [as_map(s) for s in steps] if isinstance(steps, list) else []
-
-
-def _replicas(obj: Manifest) -> int:
-    value = spec_of(obj).get("replicas", 1)
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1
-
-
-def _template(obj: Manifest) -> dict[str, Any]:
-    return as_map(spec_of(obj).get("template"))
-
-
-def template_hash(obj: Manifest) -> str:
-    return pod_template_hash(_template(obj))
-
-
-def weight_at(steps: Sequence[Mapping[str, Any]], index: int) -> int:
-    """The canary weight once steps up to ``index`` ran: the last setWeight."""
-    for step in reversed(steps[: index + 1]):
-        if "setWeight" in step:
-            return max(0, min(int(step["setWeight"]), 100))
-    return 0
-
-
-@dataclass(frozen=True, slots=True)
-class Split:
-    """How many pods each ReplicaSet should have."""
-
-    stable: str
-    stable_count: int
-    canary: str
-    canary_count: int
-
-    @property
-    def total(self) -> int:
-        return self.stable_count + (self.canary_count if self.canary != self.stable else 0)
-
-
-def split_of(obj: Manifest, status: Mapping[str, Any]) -> Split:
-    """The pods the stable and canary ReplicaSets should run for ``status``."""
-    replicas = _replicas(obj)
-    current = str(status.get("currentPodHash") or template_hash(obj))
-    stable = str(status.get("stableRS") or current)
-    if stable == current:
-        return Split(stable, replicas, current, replicas)
-    if status.get("abort") is True:
-        return Split(stable, replicas, current, 0)
-    steps = steps_of(obj)
-    index = int(status.get("currentStepIndex") or 0)
-    weight = 100 if index >= len(steps) else weight_at(steps, index)
-    canary = math.ceil(replicas * weight / 100)
-    return Split(stable, max(replicas - canary, 0), current, canary)
 
 
 def _condition(type_: str, ok: bool, reason: str, message: str, now: str) -> dict[str, Any]:
@@ -453,112 +397,6 @@ def _describe(
         f"{k}={v}"
         for k, v in sorted(as_map(as_map(spec_of(obj).get("selector")).get("matchLabels")).items())
     )
-
-
-# ------------------------------------------------------------------ ReplicaSets
-
-
-def children(owner: Manifest, existing: Sequence[Manifest]) -> list[Manifest]:
-    """The ReplicaSets a Rollout owns: stable and canary at their split, older
-    ones kept at zero as history (``revisionHistoryLimit``, default 10)."""
-    status = as_map(owner.get("status"))
-    if not status.get("currentPodHash"):
-        return []
-    split = split_of(owner, status)
-    name = str(meta_of(owner).get("name"))
-    by_name = {
-        str(meta_of(rs).get("name")): rs for rs in existing if rs.get("kind") == "ReplicaSet"
-    }
-    wanted: dict[str, Manifest] = {}
-    counts = {split.stable: split.stable_count, split.canary: split.canary_count}
-    for pod_hash, count in counts.items():
-        rs_name = f"{name}-{pod_hash}"
-        held = by_name.get(rs_name)
-        if held is not None:
-            rs = json.loads(json.dumps(held))
-            rs.pop("status", None)
-        elif pod_hash == template_hash(owner):
-            rs = _replica_set(owner, pod_hash)
-        else:
-            continue  # a stable ReplicaSet deleted by hand: nothing to scale
-        rs["spec"]["replicas"] = count
-        wanted[rs_name] = rs
-    keep = max(int(spec_of(owner).get("revisionHistoryLimit", 10) or 0), 0)
-    old = sorted(n for n in by_name if n not in wanted)
-    for rs_name in old[len(old) - keep :] if keep else []:
-        rs = json.loads(json.dumps(by_name[rs_name]))
-        rs.pop("status", None)
-        rs["spec"]["replicas"] = 0
-        wanted[rs_name] = rs
-    return list(wanted.values())
-
-
-def _replica_set(owner: Manifest, pod_hash: str) -> Manifest:
-    meta = meta_of(owner)
-    template = json.loads(json.dumps(_template(owner)))
-    template_meta = template.setdefault("metadata", {})
-    labels = {**as_map(template_meta.get("labels")), HASH_LABEL: pod_hash}
-    template_meta["labels"] = labels
-    selector = json.loads(json.dumps(as_map(spec_of(owner).get("selector"))))
-    selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {
-            "name": f"{meta.get('name')}-{pod_hash}",
-            "namespace": meta.get("namespace", ""),
-            "labels": labels,
-            "ownerReferences": [owner_reference(owner)],
-        },
-        "spec": {"replicas": 0, "selector": selector, "template": template},
-    }
-
-
-def analysis_templates(obj: Manifest, analysis: Mapping[str, Any]) -> list[ResourceKey]:
-    """The AnalysisTemplates a step's ``analysis`` names, in the Rollout's namespace."""
-    namespace = str(meta_of(obj).get("namespace") or "")
-    keys = []
-    for ref in analysis.get("templates") or []:
-        name = as_map(ref).get("templateName")
-        if name:
-            keys.append(ResourceKey(GROUP, "AnalysisTemplate", namespace, str(name)))
-    return keys
-
-
-def run_analysis(
-    obj: Manifest,
-    analysis: Mapping[str, Any],
-    *,
-    lookup: Callable[[ResourceKey], Manifest | None],
-    fetch: Fetch,
-) -> AnalysisOutcome:
-    """Measure every metric of the AnalysisTemplates a step names, once: Failed
-    or Error when one is, Inconclusive when one is and none failed, else
-    Successful. A missing template is an Error naming it."""
-    given = {
-        str(as_map(a).get("name")): str(as_map(a).get("value") or "")
-        for a in analysis.get("args") or []
-        if as_map(a).get("name")
-    }
-    keys = analysis_templates(obj, analysis)
-    if not keys:
-        return AnalysisOutcome("Error", "the analysis step names no templateName")
-    measurements: list[Measurement] = []
-    for key in keys:
-        template = lookup(key)
-        if template is None:
-            return AnalysisOutcome(
-                "Error", f"AnalysisTemplate/{key.namespace}/{key.name} not found"
-            )
-        args = template_args(template, given)
-        for metric in as_map(template.get("spec")).get("metrics") or []:
-            measurements.append(measure_metric(as_map(metric), args, fetch))
-    for phase in (Phase.ERROR, Phase.FAILED, Phase.INCONCLUSIVE):
-        bad = [m for m in measurements if m.phase is phase]
-        if bad:
-            return AnalysisOutcome(phase.value, "; ".join(m.message for m in bad))
-    shown = ", ".join(f"{m.metric}={m.value}" for m in measurements)
-    return AnalysisOutcome(Phase.SUCCESSFUL.value, f"Metric assessed Successful: {shown}")
 
 
 def _unused_status(obj: Manifest, context: StatusContext) -> Manifest:
