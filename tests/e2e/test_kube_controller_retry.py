@@ -46,18 +46,7 @@ def test_a_kustomization_with_a_missing_path_is_retried_at_retry_interval_then_r
     target = env.target_ns  # type: ignore[attr-defined]
     add_app_dir(env.repo, "other", target)
     commit(env.repo, "an app, not the one the Kustomization names")
-    env.custom.create_namespaced_custom_object(
-        "source.toolkit.fluxcd.io",
-        "v1",
-        env.app_ns,
-        "gitrepositories",
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "namespace": env.app_ns},
-            "spec": {"url": f"file://{env.repo}", "interval": "1m", "ref": {"branch": "main"}},
-        },
-    )
+    env.git_repository()
     kustomization(env, "web", retryInterval=f"{RETRY_S:.0f}s")
     replica = env.start("r1", extra=("--concurrent=2",))
 
