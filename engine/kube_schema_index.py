@@ -9,13 +9,14 @@ checks two objects. So what a process needs of it is kept, signed, in
 - the index of its kinds: ``(group, version, kind)`` → the definition's name
   (``is_builtin``, ``builtin_versions`` and the pre-flight ask only this);
 - for each kind validated, the definitions its schema reaches through
-  ``$ref`` (a Deployment: 121 of them, 0.2 MB; a Service: 16), from which a
-  registry of just those is made.
+  ``$ref`` (a Deployment: 121 of them; a Service: 16), from which a registry
+  of just those is made.
 
-The definitions are copied as they are, so a validator built from them finds
-exactly the errors one built over the whole file finds. A missing, unsigned
-or damaged entry is a miss: the whole file is read, as before, and the entry
-written for the next process.
+The definitions are copied as they are but for their ``description`` texts,
+which no validator reads, so a validator built from them finds exactly the
+errors one built over the whole file finds (tests/engine/test_kube_schema_index.py).
+A missing, unsigned or damaged entry is a miss: the whole file is read, as
+before, and the entry written for the next process.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from gitwave.engine.render.disk_cache import SignedFiles
 
 # Part of every key: a change to what is kept, or how, starts new entries.
-FORMAT = 1
+FORMAT = 2
 _REF_PREFIX = "#/$defs/"
 
 
@@ -149,9 +150,28 @@ def _closure(defs: Mapping[str, Any], name: str) -> dict[str, Any]:
         current = todo.pop()
         if current in found or current not in defs:
             continue  # an unknown reference fails as it did over the whole file
-        found[current] = defs[current]
+        found[current] = _without_descriptions(defs[current])
         todo.extend(_refs(defs[current]))
     return found
+
+
+# Keywords whose values are data, not schemas: kept exactly as they are.
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "example", "examples"})
+
+
+def _without_descriptions(schema: Any) -> Any:
+    """``schema`` without its ``description`` texts (two thirds of the bytes):
+    a validator never reads them, and no error quotes them. A property named
+    ``description`` (its value a schema, not a text) is kept."""
+    if isinstance(schema, list):
+        return [_without_descriptions(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: value if key in _DATA_KEYWORDS else _without_descriptions(value)
+        for key, value in schema.items()
+        if not (key == "description" and isinstance(value, str))
+    }
 
 
 def _refs(node: Any) -> list[str]:
