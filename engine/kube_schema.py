@@ -36,8 +36,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema_rs
-
+from gitwave.engine.kube_schema_index import SchemaFile, schema_file
 from gitwave.engine.kube_versions import (
     current_version,
     schema_root,
@@ -124,31 +123,16 @@ def _schema_dir(version: str) -> Path:
     return usable[-1]
 
 
-@dataclass(frozen=True, slots=True)
-class _BuiltIn:
-    registry: Any  # jsonschema_rs.Registry
-    # (group, version, kind) → the definition's name in _definitions.json
-    definitions: Mapping[tuple[str, str, str], str]
-    kinds: Mapping[tuple[str, str], frozenset[str]]  # (group, kind) → versions
-
-
-def _builtin() -> _BuiltIn:
+def _builtin() -> SchemaFile:
     return _builtin_of(current_version())
 
 
 @cache
-def _builtin_of(version: str) -> _BuiltIn:
-    """The built-in kinds' definitions of ``version``, read once (about 30 ms)."""
-    document = json.loads((_schema_dir(version) / "_definitions.json").read_text())
-    definitions: dict[tuple[str, str, str], str] = {}
-    kinds: dict[tuple[str, str], set[str]] = {}
-    for name, schema in document.get("$defs", {}).items():
-        for gvk in schema.get("x-kubernetes-group-version-kind") or ():
-            group, version, kind = gvk.get("group", ""), gvk["version"], gvk["kind"]
-            definitions.setdefault((group, version, kind), name)
-            kinds.setdefault((group, kind), set()).add(version)
-    registry = jsonschema_rs.Registry([(_DEFINITIONS_URI, document)])
-    return _BuiltIn(registry, definitions, {k: frozenset(v) for k, v in kinds.items()})
+def _builtin_of(version: str) -> SchemaFile:
+    """The built-in kinds' definitions of ``version``: their index and each
+    kind's schema are read from the schema cache when an earlier process kept
+    them (``kube_schema_index``), the whole file (about 30 ms) otherwise."""
+    return schema_file(_schema_dir(version) / "_definitions.json")
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:
@@ -159,13 +143,13 @@ def split_api_version(api_version: str) -> tuple[str, str]:
 def builtin_versions(group: str, kind: str) -> frozenset[str]:
     """The versions of a built-in kind Kubernetes ``KUBERNETES_VERSION`` defines;
     empty when ``group``/``kind`` is no built-in kind."""
-    return _builtin().kinds.get((group, kind), frozenset())
+    return _builtin().kinds.kinds.get((group, kind), frozenset())
 
 
 def is_builtin(api_version: str, kind: str) -> bool:
     """True when ``apiVersion``/``kind`` is a built-in kind of this release."""
     group, version = split_api_version(api_version)
-    return (group, version, kind) in _builtin().definitions
+    return (group, version, kind) in _builtin().kinds.definitions
 
 
 _lock = threading.Lock()
@@ -178,14 +162,20 @@ def _builtin_validator(group: str, version: str, kind: str) -> Any | None:
     if validator is not None:
         return validator
     builtin = _builtin()
-    name = builtin.definitions.get(key[1:])
+    name = builtin.kinds.definitions.get(key[1:])
     if name is None:
         return None
+    import jsonschema_rs  # with email.utils and socket: only when an object is checked
+
     with _lock:
         validator = _compiled.get(key)
         if validator is None:
+            # A registry of the definitions this kind reaches, not of all 862:
+            # the same schemas, so the same errors.
+            document = {"$defs": builtin.reached(name)}
+            registry = jsonschema_rs.Registry([(_DEFINITIONS_URI, document)])
             schema = {"$ref": f"{_DEFINITIONS_URI}#/$defs/{name}"}
-            validator = jsonschema_rs.Draft202012Validator(schema, registry=builtin.registry)
+            validator = jsonschema_rs.Draft202012Validator(schema, registry=registry)
             _compiled[key] = validator
     return validator
 
@@ -248,6 +238,8 @@ def crd_schema(schema: Mapping[str, Any] | None) -> CrdSchema:
     found = _crd_cache.get(digest)
     if found is not None:
         return found
+    import jsonschema_rs
+
     try:
         validator: Any = jsonschema_rs.Draft4Validator(
             to_json_schema(schema), validate_formats=False
