@@ -25,6 +25,7 @@ from gitwave.engine.api import (
 )
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import (
+    LABEL_APP,
     ChangeAction,
     ChangeSetEntry,
     Health,
@@ -37,6 +38,7 @@ from gitwave.engine.model import (
 
 from .config import AwsConfig
 from .embedded import SNAPSHOT_FILE, EmbeddedAws, embedded_moto
+from .tracked_apps import TrackedApps
 
 if TYPE_CHECKING:
     from .provider import AwsProvider
@@ -82,6 +84,7 @@ class AwsTarget:
         self._lock = threading.Lock()
         # A cluster's view (``for_cluster``): the target whose emulator it shares.
         self._shared: AwsTarget | None = None
+        self._tracked_apps = TrackedApps(state_dir)
 
     def for_cluster(self, kube_side: Provider) -> AwsTarget:
         """This AWS as the apps of another cluster reach it: the same account (on
@@ -139,8 +142,18 @@ class AwsTarget:
         if self._shared is not None:  # a cluster's view: one emulator per state
             return self._shared.embedded_emulator()
         if self._emulator is None:
+            if not (self._state_dir / SNAPSHOT_FILE).exists():
+                self._tracked_apps.start()  # a new snapshot: every app it holds is noted
             self._emulator = embedded_moto(state_dir=self._state_dir)
         return self._emulator
+
+    def _on_emulator(self) -> bool:
+        """True when this target's AWS is the started embedded emulator."""
+        with self._lock:
+            if self._provider is None:
+                return False
+        shared = self._shared if self._shared is not None else self
+        return shared._emulator is not None and "default" not in self._configs
 
     def embedded_emulator(self) -> EmbeddedAws:
         """The sandbox's emulator, started if need be (``gitwave sandbox kms``).
@@ -252,7 +265,12 @@ class AwsTarget:
                 "provider configuration (not applied anywhere)",
                 live=Live(resource.key, resource.manifest, "1"),
             )
-        return self._ensure().apply(resource, dry_run=dry_run)
+        provider = self._ensure()
+        if not dry_run and self._on_emulator():
+            app = ((resource.manifest.get("metadata") or {}).get("labels") or {}).get(LABEL_APP)
+            if isinstance(app, str) and app:
+                self._tracked_apps.note(app, holds=True)  # before the object exists
+        return provider.apply(resource, dry_run=dry_run)
 
     def delete(
         self, key: ResourceKey, *, propagation: Propagation = Propagation.FOREGROUND
@@ -287,10 +305,17 @@ class AwsTarget:
         # cloud objects were all removed from Git still needs its leftovers
         # found, so look when an emulator snapshot exists. Real AWS is not
         # asked then (it needs credentials a Kubernetes-only user lacks).
+        # A snapshot names the apps it may hold (``tracked_apps``): the others
+        # do not start it.
         snapshot = self._state_dir / SNAPSHOT_FILE
-        if self._provider is None and not (self._embedded_default and snapshot.exists()):
+        if self._provider is None and not (
+            self._embedded_default and snapshot.exists() and self._tracked_apps.may_hold(app)
+        ):
             return []
-        return self._ensure().list_tracked(app)
+        found = self._ensure().list_tracked(app)
+        if not found and self._on_emulator():
+            self._tracked_apps.note(app, holds=False)
+        return found
 
 
 def _conforms(target: AwsTarget) -> tuple[Provider, ValueComparer, DependencyReader]:

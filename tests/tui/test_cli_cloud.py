@@ -242,3 +242,51 @@ def test_an_app_on_another_cluster_gets_its_connection_secret_there(tmp_path: Pa
 
 
 EAST = "https://127.0.0.2:6443"
+
+
+def test_a_kubernetes_only_app_does_not_start_the_emulator_a_cloud_app_left_a_snapshot(
+    synced: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """Issue 13: status of an app with no AWS object never starts the emulator,
+    even in a state directory where another app's cloud objects live."""
+    state, _ = synced
+    assert (state / "aws-emulator.pickle").exists()
+    apps = json.loads((state / "aws-emulator-apps.json").read_text())["apps"]
+    assert apps == ["production-database"]  # noted when its objects were written
+    guestbook = tmp_path / "guestbook"
+    shutil.copytree(REPO / "samples" / "guestbook", guestbook)
+    probe = (
+        "import sys\n"
+        "from gitwave.tui.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('moto loaded' if 'moto' in sys.modules else 'no moto', file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    for verb in ("status", "plan"):
+        result = subprocess.run(
+            [sys.executable, "-c", probe, verb, str(guestbook)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "GITWAVE_STATE": str(state), "NO_COLOR": "1"},
+            check=False,
+            timeout=240,
+        )
+        assert result.returncode in (0, 1), result.stderr
+        assert result.stderr.strip().splitlines()[-1] == "no moto", (verb, result.stderr)
+    # The cloud app itself still reads its objects from the snapshot.
+    shown_status = gitwave(state, "status", str(SAMPLE))
+    assert "DBInstance/shop-db" in shown_status.stdout
+
+
+def test_cloud_objects_removed_from_git_are_still_found_to_prune(tmp_path: Path) -> None:
+    """The other side of the emulator index: an app whose cloud objects all
+    left Git declares none, yet its leftovers in the snapshot are found."""
+    app = tmp_path / "production-database"
+    shutil.copytree(SAMPLE, app)
+    state = tmp_path / "state"
+    assert gitwave(state, "sync", str(app)).returncode == 0
+    (app / "database.yaml").unlink()
+    (app / "deployment.yaml").unlink()
+    result = gitwave(state, "plan", str(app), "--prune", "-o", "json")
+    assert result.returncode == 1, result.stderr  # changes: the leftovers go
+    assert "DBInstance" in result.stdout and "shop-db" in result.stdout
