@@ -78,6 +78,19 @@ def set_gate(env: Env, *, open_: bool) -> None:
     )
 
 
+def closed_gate(env: Env) -> dict[str, str]:
+    """A suspended Kustomization ``gate`` held not Ready by the test (no
+    controller touches it); the health check that waits for it."""
+    kustomization(env, "gate", suspend=True)
+    set_gate(env, open_=False)
+    return {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "name": "gate",
+        "namespace": env.app_ns,
+    }
+
+
 def at(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
 
@@ -90,14 +103,7 @@ def test_one_replica_runs_apps_at_once_and_a_dependent_waits_for_its_dependency(
         add_app_dir(env.repo, name, target)
     commit(env.repo, "six apps and a gate")
     env.git_repository()
-    kustomization(env, "gate", suspend=True)
-    set_gate(env, open_=False)
-    gate_check = {
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-        "kind": "Kustomization",
-        "name": "gate",
-        "namespace": env.app_ns,
-    }
+    gate_check = closed_gate(env)
     for name in GATED:
         kustomization(env, name, healthChecks=[gate_check])
     kustomization(env, "api", dependsOn=[{"name": "db"}])
@@ -161,14 +167,7 @@ def test_an_application_and_a_kustomization_of_one_name_are_two_apps(env: Env) -
         add_app_dir(env.repo, name, target)
     commit(env.repo, "two apps called web and a gate")
     env.git_repository()
-    kustomization(env, "gate", suspend=True)
-    set_gate(env, open_=False)
-    gate_check = {
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-        "kind": "Kustomization",
-        "name": "gate",
-        "namespace": env.app_ns,
-    }
+    gate_check = closed_gate(env)
     kustomization(env, "web", path="./web-flux", healthChecks=[gate_check])
     replica = env.start("r1", extra=("--concurrent=4",))
     flux_web = f"Kustomization/{env.app_ns}/web"
