@@ -15,14 +15,15 @@ queued at all (it takes no worker and is not parsed):
   self-heal back-off (``SELF_HEAL_BACKOFF``: 2s, times 3, capped at 5m), as
   ``gitwave watch`` retries such an app;
 - Flux ``Kustomization``: every ``spec.retryInterval`` (default
-  ``spec.interval``), without limit.
+  ``spec.interval``), without limit; a ``HelmRelease`` every ``spec.interval``
+  (helm-controller's requeue of a failed release; its remediation retries are
+  refused when read, ``engine.apps.helmrelease_policy``).
 
 The count starts again (the app is queued at once) on what Argo CD resets
 for: a new commit of the source (looked for with ``git ls-remote`` once per
 resync while the app waits), a change of the object's spec (its generation:
 an ``operation`` — ``argocd app sync`` — bumps it too) or a Flux reconcile
-request (``flux reconcile``). HelmRelease remediation retries are the
-HelmRelease code's (``helm_releases.py``), not this.
+request (``flux reconcile``).
 
 Pure bookkeeping: the clock, the jitter and the source probe are passed in.
 """
@@ -39,7 +40,7 @@ from typing import Any
 
 from gitwave.engine.apps import RetrySpec
 from gitwave.engine.apps.fields import Reader
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, FLUX_KINDS, AppObject
 from gitwave.engine.controller.requests import reconcile_requested
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.retry import retry_delay
@@ -57,9 +58,9 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 def retry_policy(obj: AppObject) -> RetrySpec | None:
     """How ``obj`` is retried after a failed automated sync; None: not at all
-    (an Argo app without ``retry`` or with ``limit: 0``, a manual Argo app, a
-    HelmRelease, whose remediation is its own). A malformed field reads as no
-    retry: the object's parse names it, and nothing is synced then."""
+    (an Argo app without ``retry`` or with ``limit: 0``, a manual Argo app). A
+    malformed field reads as no retry: the object's parse names it, and nothing
+    is synced then."""
     spec = _mapping(obj.body.get("spec"))
     reader = Reader(obj.app_id)
     try:
@@ -90,8 +91,12 @@ def retry_policy(obj: AppObject) -> RetrySpec | None:
                     backoff, "backoff.maxDuration", ARGO_DEFAULT_MAX_DURATION, argo=True
                 ),
             )
-        if obj.kind == FLUX_KIND:
-            interval = reader.duration(spec, "spec.retryInterval", None)
+        if obj.kind in FLUX_KINDS:
+            # A HelmRelease has no retryInterval: helm-controller tries a failed
+            # release again at its next interval.
+            interval = (
+                reader.duration(spec, "spec.retryInterval", None) if obj.kind == FLUX_KIND else None
+            )
             if interval is None:
                 interval = reader.duration(spec, "spec.interval", None)
             if interval is None or interval <= 0:

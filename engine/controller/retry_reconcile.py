@@ -27,7 +27,7 @@ from gitwave.engine.apps.model import AppSpec, RepoResolver
 from gitwave.engine.controller.app_reconcile import AppReconciler, Operated
 from gitwave.engine.controller.backoff import Attempt, Backoff, Verdict, retry_policy
 from gitwave.engine.controller.keeper import ControllerApi, ControllerOptions, ShardKeeper
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KINDS, AppObject
 from gitwave.engine.controller.requests import is_suspended
 from gitwave.engine.controller.status import timestamp
 from gitwave.engine.errors import GitwaveError
@@ -157,7 +157,7 @@ class RetryingReconciler(AppReconciler):
     def _retry_later(self, obj: AppObject, written: Mapping[str, Any] | None, phase: str) -> None:
         with self._guard:
             app = self._parsed.get(obj.app_id)
-        automated = obj.kind == FLUX_KIND or (
+        automated = obj.kind in FLUX_KINDS or (
             obj.kind == ARGO_KIND and app is not None and app.policy.automated
         )
         if not automated or app is None:
@@ -214,7 +214,7 @@ def retry_status(
                 f"({attempt.retries} retries made; a new commit or a sync request tries again)."
             )
         return {"operationState": state}
-    if obj.kind == FLUX_KIND and attempt.next_at is not None and attempt.delay_s is not None:
+    if obj.kind in FLUX_KINDS and attempt.next_at is not None and attempt.delay_s is not None:
         rows: list[dict[str, Any]] = [
             dict(c) for c in written.get("conditions") or () if isinstance(c, Mapping)
         ]

@@ -51,7 +51,9 @@ def test_a_kustomization_with_a_missing_path_is_retried_at_retry_interval_then_r
     replica = env.start("r1", extra=("--concurrent=2",))
 
     def failures() -> list[dict[str, object]]:
-        return [a for a in replica.audit if a["app_id"].endswith("/web")]
+        # This test's app only: a replica sees other tests' apps whose
+        # namespaces are still being deleted (another ``web`` among them).
+        return [a for a in replica.audit if a["app_id"] == f"Kustomization/{env.app_ns}/web"]
 
     wait_for("three failed attempts", lambda: len(failures()) >= 3)
     # The retry is written right after the failure (a second status patch).

@@ -55,6 +55,7 @@ class Cluster(Leases):
         self.objects: dict[str, dict[str, Any]] = {}
         self.generations: dict[str, int] = {}
         self.repositories: list[dict[str, Any]] = []
+        self.helm_sources: list[dict[str, Any]] = []
 
     def put(self, body: dict[str, Any]) -> None:
         """Create or replace an object's spec (its generation goes up, as the API server's)."""
@@ -83,6 +84,9 @@ class Cluster(Leases):
 
     def list_app_projects(self) -> list[Mapping[str, Any]]:
         return []
+
+    def list_helm_sources(self) -> list[Mapping[str, Any]]:
+        return copy.deepcopy(self.helm_sources)
 
     def write_status(self, obj: AppObject, status: Mapping[str, Any]) -> None:
         body = self.objects[obj.app_id]
@@ -358,3 +362,48 @@ def test_a_self_healing_argo_app_goes_on_with_the_self_heal_back_off(env: Env) -
     state = env.cluster.get(ARGO)["status"]["operationState"]
     assert state["retryCount"] == 4
     assert state["message"].endswith("Retrying attempt #4 at 2026-12-04T17:01:23Z.")
+
+
+def test_a_helm_release_whose_chart_cannot_be_fetched_is_retried_at_its_interval(
+    env: Env,
+) -> None:
+    """helm-controller tries a failed release again at its next interval (a
+    HelmRelease has no retryInterval); before, a release that never synced
+    was queued again at every pass, its own failure's status write included."""
+    env.cluster.helm_sources = [
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": "charts", "namespace": "flux-system"},
+            "spec": {"interval": "10m", "url": "http://127.0.0.1:9/charts"},
+        }
+    ]
+    env.cluster.put(
+        {
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": "web", "namespace": "flux-system"},
+            "spec": {
+                "interval": "2m",
+                "targetNamespace": "shop",
+                "chart": {
+                    "spec": {
+                        "chart": "web",
+                        "version": "1.0.0",
+                        "sourceRef": {"kind": "HelmRepository", "name": "charts"},
+                    }
+                },
+            },
+        }
+    )
+    release = "HelmRelease/flux-system/web"
+    assert env.at(0) == [release]
+    assert env.syncs(release) == ["Error"]
+    condition = ready(env, release)
+    assert condition["status"] == "False"
+    assert "http://127.0.0.1:9/charts" in condition["message"]
+    assert condition["message"].endswith("; next try in 2m0s at 2026-12-04T17:02:00Z")
+    for second in (1, 2, 30, 119):
+        assert env.at(second) == []
+    assert env.at(120) == [release]
+    assert env.syncs(release) == ["Error", "Error"]
