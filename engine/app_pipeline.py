@@ -257,6 +257,9 @@ def plan_resources(
         removed_from=app.removed_from if removed else "",
         cascade=app.cascade,
         force=force,
+        # Recorded apart (the controller's Kind/namespace/name): a namesake
+        # in another namespace is another app.
+        namesakes_apart=bool(app.store_name),
     )
     owner = app.owner if owner is None else owner
     # A small app's comparison takes milliseconds, and a fleet of small apps

@@ -123,13 +123,17 @@ def check_owners(
     hooks: Collection[ResourceKey] = (),
     adopt: bool = False,
     source_label: str = "",
+    namesakes_apart: bool = False,
 ) -> tuple[ResourceKey, ...]:
     """The live objects of another owner that ``owner`` would touch: the desired
     objects (hooks aside, they are recreated under their own rules) and the
     objects labelled with ``owner``'s name whose tracking id names the same app
     from another source (two apps of one name). Returns them, sorted, when
     ``adopt``; raises OwnershipError naming the first and both apps otherwise.
-    ``source_label`` is this app's source as a user reads it."""
+    ``source_label`` is this app's source as a user reads it. With
+    ``namesakes_apart`` (apps whose name is unique per namespace only, the
+    controller's), another source's objects under the same name are another
+    app's and not checked."""
     foreign: dict[ResourceKey, Owner] = {}
     for key, seen in desired.items():
         if seen is None or key in hooks or claim_of(seen, owner) is not Claim.OTHER:
@@ -137,7 +141,7 @@ def check_owners(
         found = Owner.of(seen.annotations)
         assert found is not None
         foreign[key] = found
-    for seen in tracked:
+    for seen in () if namesakes_apart else tracked:
         found = Owner.of(seen.annotations)
         if (
             found is not None

@@ -78,6 +78,9 @@ class PlanOptions:
     same desired and live objects (``plan_memo``): they are not compared again.
     ``force`` (``sync --force``) replaces live gated objects (a HelmRelease's
     CRDs) whatever their ``install.crds``/``upgrade.crds`` policy.
+    ``namesakes_apart``: an object labelled with this app's name whose tracking
+    id names another source is another app's, not a conflict (the controller,
+    where a name is unique per kind and namespace only); it is never pruned.
     """
 
     prune: bool = False
@@ -98,6 +101,7 @@ class PlanOptions:
     )
     in_sync: frozenset[ResourceKey] = frozenset()
     force: bool = False
+    namesakes_apart: bool = False
 
 
 def make_plan(
@@ -156,6 +160,7 @@ def make_plan(
         hooks={key for key in graph.resources if graph.facts_of(key).is_hook} | untouched | vouched,
         adopt=options.adopt,
         source_label=options.source_label,
+        namesakes_apart=options.namesakes_apart,
     )
     pruning = _prune_candidates(owner, graph, tracked, options, adopted)
     prunable, warnings = pruning.prunable, pruning.warnings

@@ -110,6 +110,26 @@ def test_another_owners_object_stops_the_plan_unless_adopted(case: Refused) -> N
     assert actions(adopted) == want
 
 
+def test_in_the_controller_a_namesake_from_another_source_is_another_apps() -> None:
+    """The controller's apps are unique per kind and namespace only: a ``shop``
+    in another namespace labels its objects ``shop`` too. Its objects are
+    neither a conflict nor this app's to prune; a desired object it applied
+    still is a conflict."""
+    theirs = live(OLD, Owner(APP, "fedcba987654"))
+    plan = plan_of(
+        [SETTINGS], seen=[live(SETTINGS, OURS)], tracked=[theirs], prune=True, namesakes_apart=True
+    )
+    assert actions(plan) == {"ConfigMap/shop/settings": "none"}
+    assert plan.unpruned == () and plan.adopted == ()
+    with pytest.raises(OwnershipError, match="is managed by app shop \\(source fedcba987654\\)"):
+        plan_of(
+            [SETTINGS],
+            seen=[live(SETTINGS, Owner(APP, "fedcba987654"))],
+            prune=True,
+            namesakes_apart=True,
+        )
+
+
 @dataclass(frozen=True)
 class Taken:
     reason: str
