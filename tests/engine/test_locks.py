@@ -46,6 +46,32 @@ def world(tmp_path: Path) -> Iterator[World]:
     sandbox.close()
 
 
+@dataclass
+class Held:
+    """An app's lock held by another thread of this process until ``let_go``."""
+
+    release: threading.Event
+    thread: threading.Thread
+
+    def let_go(self) -> None:
+        self.release.set()
+        self.thread.join()
+
+
+def held_in_thread(store: Store, app: str, command: str) -> Held:
+    taken, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with store.locks.hold(app, command=command):
+            taken.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert taken.wait(10)
+    return Held(release, thread)
+
+
 def dead_pid() -> int:
     """The pid of a process that ran and is gone (reaped)."""
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -156,25 +182,15 @@ def test_a_sync_waits_for_the_holder_then_runs(world: World, tmp_path: Path) -> 
     shutil.copytree(SAMPLES / "guestbook", tmp_path / "guestbook")
     (app,) = operations.select_apps(str(tmp_path / "guestbook"))
     events: list[Event] = []
-    taken = threading.Event()
-    release = threading.Event()
-
-    def holder() -> None:
-        with world.store.locks.hold(app.name, command="gitwave sync"):
-            taken.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    assert taken.wait(10)
+    held = held_in_thread(world.store, app.name, "gitwave sync")
 
     def on_event(event: Event) -> None:
         events.append(event)
         if event.kind is EventKind.WAITING and not event.wave:
-            release.set()  # the holder ends once the second caller said whom it waits for
+            held.release.set()  # the holder ends once the second caller said whom it waits for
 
     synced = operations.sync_app(app, targets=world.targets, store=world.store, sink=on_event)
-    thread.join()
+    held.let_go()
 
     assert synced.result.ok
     (waiting,) = [e for e in events if e.kind is EventKind.WAITING and not e.wave]
@@ -196,16 +212,7 @@ def test_the_loop_does_not_sync_an_app_someone_holds_and_syncs_it_after(
         sink=lines.append,
         options=LoopOptions(interval_s=60),
     )
-    taken, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with world.store.locks.hold("guestbook", command="gitwave sync"):
-            taken.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    assert taken.wait(10)
+    held = held_in_thread(world.store, "guestbook", "gitwave sync")
     loop.start()
     loop.step()
     (status,) = loop.statuses()
@@ -213,8 +220,7 @@ def test_the_loop_does_not_sync_an_app_someone_holds_and_syncs_it_after(
     assert world.store.history("guestbook") == [], "nothing synced while it was held"
     assert any(e.kind is EventKind.WAITING and "busy" in e.message for e in lines)
 
-    release.set()
-    thread.join()
+    held.let_go()
     for run in loop._runs.values():
         run.next_poll = 0.0  # the busy retry is due (BUSY_RETRY_S) without waiting it out
     loop.step()
@@ -282,18 +288,8 @@ def test_two_apps_of_one_name_recorded_apart_do_not_hold_each_other(
     (app,) = operations.select_apps(str(tmp_path / "guestbook"))
     team_a = replace(app, store_name="Application/team-a/guestbook")
     team_b = replace(app, store_name="Application/team-b/guestbook")
-    taken = threading.Event()
-    release = threading.Event()
-
-    def holder() -> None:
-        with world.store.locks.hold(team_a.recorded_as, command="gitwave controller"):
-            taken.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
+    held = held_in_thread(world.store, team_a.recorded_as, "gitwave controller")
     try:
-        assert taken.wait(10)
         synced = operations.sync_app(
             team_b,
             targets=world.targets,
@@ -301,8 +297,7 @@ def test_two_apps_of_one_name_recorded_apart_do_not_hold_each_other(
             request=SyncRequest(lock_timeout_s=0, retry=False),
         )
     finally:
-        release.set()
-        thread.join()
+        held.let_go()
 
     assert synced.result.ok, synced.result.message
     assert [r.result for r in world.store.history("Application/team-b/guestbook")] == ["Succeeded"]
