@@ -32,6 +32,7 @@ from gitwave.engine.apps.helmrelease import SourceBook
 from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, KubeConfigRef, SyncPolicy
 from gitwave.engine.controller.dependencies import waiting_for
 from gitwave.engine.controller.objects import HELM_KIND, AppObject
+from gitwave.engine.controller.remediation import installed, read_remediation
 from gitwave.engine.controller.status import timestamp
 from gitwave.engine.health.policy import HealthPolicy, HealthRule
 from gitwave.engine.model import HealthCode, SourceRef
@@ -71,7 +72,7 @@ def _resource_of(doc: Mapping[str, Any]) -> Any:
 # (``apps.helmrelease_spec``) refuses read from Git: they are taken off the
 # release before it renders.
 _APP_FIELDS = ("dependsOn", "suspend", "serviceAccountName", "kubeConfig")
-_ACTION_APP_FIELDS = ("disableWait", "timeout")
+_ACTION_APP_FIELDS = ("disableWait", "timeout", "remediation", "strategy")
 
 
 def release_app(obj: AppObject, sources: Sequence[Mapping[str, Any]]) -> AppSpec:
@@ -88,7 +89,9 @@ def release_app(obj: AppObject, sources: Sequence[Mapping[str, Any]]) -> AppSpec
     reader = Reader(where)
     spec = reader.mapping(obj.body, "spec", required=True)
     interval = reader.duration(spec, "spec.interval", None)
-    action = "upgrade" if _history(obj.body) else "install"
+    action = "upgrade" if installed(obj.body) else "install"
+    for name in ("install", "upgrade"):
+        read_remediation(reader, spec, name)  # honoured after a failure (remediation.py)
     block = reader.mapping(spec, f"spec.{action}")
     timeout = reader.duration(block, f"spec.{action}.timeout", None)
     if timeout is None:
@@ -211,8 +214,7 @@ def release_status(
     """The HelmRelease's ``status`` after one reconcile: ``chart`` is (name,
     version) ("" when it was never fetched), ``release`` (name, namespace) of
     the Helm release; ``error`` when it stopped before syncing."""
-    previous = [h for h in (obj.body.get("status") or {}).get("history") or [] if h]
-    action = "upgrade" if previous else "install"
+    action = "upgrade" if installed(obj.body) else "install"
     verb = action.capitalize()
     generation = obj.generation
     name, version = chart

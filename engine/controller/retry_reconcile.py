@@ -23,19 +23,33 @@ from datetime import datetime
 from functools import partial
 from typing import Any, cast
 
+from gitwave.engine.apps import RetrySpec
 from gitwave.engine.apps.model import AppSpec, RepoResolver
 from gitwave.engine.controller.app_reconcile import AppReconciler, Operated
 from gitwave.engine.controller.backoff import Attempt, Backoff, Verdict, retry_policy
 from gitwave.engine.controller.keeper import ControllerApi, ControllerOptions, ShardKeeper
-from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KINDS, AppObject
+from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KINDS, HELM_KIND, AppObject
+from gitwave.engine.controller.release_remedy import remediate
+from gitwave.engine.controller.remediation import (
+    Remedy,
+    cleared,
+    failure_patch,
+    failures,
+    remediation_of,
+    stalled,
+)
 from gitwave.engine.controller.requests import is_suspended
 from gitwave.engine.controller.status import timestamp
-from gitwave.engine.errors import GitwaveError
+from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.retry import SELF_HEAL_BACKOFF
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
 
 FAILED_PHASES = ("Failed", "Error")
+# A HelmRelease's failures that count against its remediation retries: a
+# release that failed, not a chart that could not be fetched (helm-controller
+# counts those as neither).
+_RELEASE_FAILURES = ("InstallFailed", "UpgradeFailed")
 
 
 class _StatusTap:
@@ -117,6 +131,8 @@ class RetryingReconciler(AppReconciler):
         return app
 
     def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:
+        if stalled(obj):
+            return False, False  # out of retries until its spec changes or a reset
         if self._backoff.verdict(obj, now) is Verdict.RETRY:
             return True, True
         return super()._due(obj, app, now)
@@ -135,6 +151,8 @@ class RetryingReconciler(AppReconciler):
 
     def worth_queueing(self, obj: AppObject, now: datetime) -> bool:
         if not is_suspended(obj):
+            if stalled(obj):
+                return False  # read from its status: holds across restarts and replicas
             verdict = self._backoff.verdict(obj, now, partial(self._head_of, obj.app_id))
             if verdict is Verdict.WAIT:
                 return False  # backing off: no worker, no parse
@@ -150,6 +168,8 @@ class RetryingReconciler(AppReconciler):
         written = self._tap.written.pop(obj.app_id, None)
         if phase == "Succeeded":
             self._backoff.succeeded(obj.app_id)
+            if obj.kind == HELM_KIND and not interrupt.is_set():
+                self._released(obj)
         elif phase in FAILED_PHASES and not interrupt.is_set():
             self._retry_later(obj, written, phase)
         return synced
@@ -163,12 +183,64 @@ class RetryingReconciler(AppReconciler):
         if not automated or app is None:
             return  # a manual app's failed operation is not tried again by itself
         now = self._clock()
+        if obj.kind == HELM_KIND:
+            self._release_failed(obj, app, written or {}, phase=phase, now=now)
+            return
         heal = SELF_HEAL_BACKOFF if obj.kind == ARGO_KIND and app.policy.self_heal else None
         attempt = self._backoff.failed(
             obj, retry_policy(obj), now=now, revision=self._head(app), then=heal
         )
         patch = retry_status(obj, written or {}, attempt, phase=phase, now=now)
         if patch:
+            self._real_api.write_status(obj, patch)
+
+    # -- HelmRelease remediation (remediation.py, release_remedy.py) ----------------
+
+    def _released(self, obj: AppObject) -> None:
+        status = obj.body.get("status") or {}
+        patch = cleared(obj)
+        if any(status.get(k) for k in patch) or "lastHandledResetAt" in patch:
+            self._real_api.write_status(obj, patch)
+
+    def _release_failed(
+        self,
+        obj: AppObject,
+        app: AppSpec,
+        written: Mapping[str, Any],
+        *,
+        phase: str,
+        now: datetime,
+    ) -> None:
+        """Count the failed install or upgrade in the status, remediate it, and
+        schedule the next attempt (none once the retries ran out: Stalled)."""
+        try:
+            remediation = remediation_of(obj)
+        except ValidationError:
+            return  # the parse refused it already, naming the field
+        ready = [c for c in written.get("conditions") or () if isinstance(c, Mapping)]
+        counted = bool(ready) and ready[0].get("reason") in _RELEASE_FAILURES
+        count = failures(obj, remediation.action) + 1 if counted else 0
+        remedied = None
+        if counted and remediation.remedy_after(count) is not Remedy.NONE:
+            remedied = remediate(
+                remediation.remedy_after(count),
+                obj,
+                app,
+                targets=self._targets,
+                store=self._store,
+            )
+        patch: dict[str, Any] = dict(written)
+        if counted:
+            patch = failure_patch(obj, written, remediation, count, remedied, now=now)
+        policy = retry_policy(obj)
+        if counted and remediation.exhausted(count):
+            policy = None  # Stalled: no next attempt at this generation
+        elif remediation.retry_interval_s:
+            every = remediation.retry_interval_s
+            policy = RetrySpec(limit=-1, duration_s=every, factor=1.0, max_duration_s=every)
+        attempt = self._backoff.failed(obj, policy, now=now, revision=None)
+        patch.update(retry_status(obj, patch, attempt, phase=phase, now=now))
+        if patch != written:
             self._real_api.write_status(obj, patch)
 
 
