@@ -212,6 +212,8 @@ class _Context(ChartSourcing):
         how = ChartRender(
             release_name=release.release_name,
             namespace=release.release_namespace,
+            values_files=chart_values_files(release, chart.directory),
+            skip_schema_validation=release.skip_schema_validation,
             values_texts=(yaml.safe_dump(values, sort_keys=False),) if values else (),
             # Always rendered: a skipped CRD stays desired, so it is never pruned;
             # the plan applies each as the release's install/upgrade policy says.
@@ -256,6 +258,30 @@ class _Context(ChartSourcing):
                 for r in resources
             ]
         return tuple(resources), git_key, chart
+
+
+def chart_values_files(release: ReleaseSpec, chart: Path) -> tuple[Path, ...]:
+    """``spec.chart.spec.valuesFiles`` in the chart directory ``chart``, in
+    order; one missing is skipped with ``ignoreMissingValuesFiles``, else a
+    ValidationError naming it (as is one that leaves the chart by a symlink)."""
+    found = []
+    top = chart.resolve()
+    for i, name in enumerate(release.values_files):
+        path = (chart / name).resolve()
+        if not path.is_relative_to(top):
+            raise ValidationError(
+                release.where, f"spec.chart.spec.valuesFiles[{i}]: {name!r} leaves the chart"
+            )
+        if not path.is_file():
+            if release.ignore_missing_values_files:
+                continue
+            raise ValidationError(
+                release.where,
+                f"spec.chart.spec.valuesFiles[{i}]: the chart has no file {name!r}",
+                hint="fix the path, or set spec.chart.spec.ignoreMissingValuesFiles: true",
+            )
+        found.append(path)
+    return tuple(found)
 
 
 def _with_dependencies(

@@ -35,15 +35,15 @@ _TARGET_KEYS = ("group", "version", "kind", "name", "namespace")
 
 # What gitwave does instead, for each refused switch (the field set to true).
 _NO_REMEDIATION = (
-    "gitwave never rolls back or uninstalls a failed release: a failed sync leaves the "
-    "objects as applied and is retried at the next reconcile, with back-off "
-    "(Flux's strategy name: RetryOnFailure)"
+    "a HelmRelease read from Git is rendered into the app that holds it, and a failed sync "
+    "of that app is retried with its back-off: nothing is rolled back or uninstalled "
+    "(Flux's strategy name: RetryOnFailure); `gitwave controller` honours remediation on a "
+    "HelmRelease object in the cluster"
 )
 _REFUSED_SWITCHES = {
     "disableHooks": "gitwave always runs the chart's pre/post install and upgrade hooks",
     "disableWaitForJobs": "gitwave's health wait covers Jobs as every other object",
     "disableOpenAPIValidation": "the API server validates every object gitwave applies",
-    "disableSchemaValidation": "helm always checks the values against values.schema.json",
     "disableTakeOwnership": "gitwave adopts an existing object of the release as it applies it",
     "replace": "gitwave applies the objects (server-side); it never replaces a release",
     "force": "gitwave applies the objects (server-side); it never deletes and recreates them",

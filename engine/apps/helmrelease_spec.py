@@ -98,6 +98,12 @@ class ReleaseSpec:
     common_labels: tuple[tuple[str, str], ...] = ()
     common_annotations: tuple[tuple[str, str], ...] = ()
     drift_ignore: tuple[DriftIgnore, ...] = ()
+    # spec.chart.spec.valuesFiles: files of the chart merged in order before
+    # the values (as source-controller merges them into the chart's values).
+    values_files: tuple[str, ...] = ()
+    ignore_missing_values_files: bool = False
+    # install/upgrade.disableSchemaValidation: helm's --skip-schema-validation.
+    skip_schema_validation: bool = False
 
 
 def parse_release(resource: Resource) -> ReleaseSpec:
@@ -115,7 +121,7 @@ def parse_release(resource: Resource) -> ReleaseSpec:
         reader.fail("set exactly one of spec.chart and spec.chartRef")
     known(reader, chart, "spec.chart", ("spec", "metadata"))
     chart_spec = reader.mapping(chart, "spec.chart.spec", required=bool(chart))
-    _chart_spec(reader, chart_spec)
+    values_files = _chart_spec(reader, chart_spec)
     known(reader, chart_ref, "spec.chartRef", ("apiVersion", "kind", "name", "namespace"))
     target_namespace = reader.dns_name(
         reader.string(spec, "spec.targetNamespace"), "spec.targetNamespace"
@@ -174,6 +180,16 @@ def parse_release(resource: Resource) -> ReleaseSpec:
             reader.fail(f"spec.postRenderers[{i}]: only kustomize post-renderers are supported")
     common = reader.mapping(spec, "spec.commonMetadata")
     known(reader, common, "spec.commonMetadata", ("labels", "annotations"))
+    skip_schema = {
+        action: reader.boolean(block, f"spec.{action}.disableSchemaValidation")
+        for action, block in (("install", install), ("upgrade", upgrade))
+    }
+    if skip_schema["install"] != skip_schema["upgrade"]:
+        reader.fail(
+            "spec.install.disableSchemaValidation and spec.upgrade.disableSchemaValidation "
+            "must agree: gitwave renders the chart once, for an install and an upgrade alike "
+            "(set both, or neither)"
+        )
     return ReleaseSpec(
         resource=resource,
         where=where,
@@ -195,18 +211,30 @@ def parse_release(resource: Resource) -> ReleaseSpec:
         common_labels=_string_map(reader, common, "spec.commonMetadata.labels"),
         common_annotations=_string_map(reader, common, "spec.commonMetadata.annotations"),
         drift_ignore=drift_rules(reader, spec),
+        values_files=values_files,
+        ignore_missing_values_files=reader.boolean(
+            chart_spec, "spec.chart.spec.ignoreMissingValuesFiles"
+        ),
+        skip_schema_validation=skip_schema["install"],
     )
 
 
-def _chart_spec(reader: Reader, chart_spec: Mapping[str, Any]) -> None:
+def _chart_spec(reader: Reader, chart_spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """Checks ``spec.chart.spec``; its ``valuesFiles`` (paths in the chart)."""
     known(reader, chart_spec, "spec.chart.spec", _CHART_SPEC_KEYS)
-    if reader.strings(chart_spec, "spec.chart.spec.valuesFiles") or reader.string(
-        chart_spec, "spec.chart.spec.valuesFile"
-    ):
+    if reader.string(chart_spec, "spec.chart.spec.valuesFile"):
         reader.fail(
-            "spec.chart.spec.valuesFiles: values files of the chart are not supported; "
-            "put the values in spec.values or spec.valuesFrom"
+            "spec.chart.spec.valuesFile: removed in Flux's HelmRelease v2; "
+            "use spec.chart.spec.valuesFiles (a list)"
         )
+    files = reader.strings(chart_spec, "spec.chart.spec.valuesFiles")
+    for i, path in enumerate(files):
+        parts = path.replace("\\", "/").split("/")
+        if not path or path.startswith("/") or ".." in parts:
+            reader.fail(
+                f"spec.chart.spec.valuesFiles[{i}]: {path!r} must be a path inside the chart "
+                "(relative, no ..)"
+            )
     if reader.mapping(chart_spec, "spec.chart.spec.verify"):
         reader.fail(
             "spec.chart.spec.verify: chart signatures are not verified by gitwave; "
@@ -219,6 +247,7 @@ def _chart_spec(reader: Reader, chart_spec: Mapping[str, Any]) -> None:
         )
     reader.duration(chart_spec, "spec.chart.spec.interval", None)
     reader.boolean(chart_spec, "spec.chart.spec.ignoreMissingValuesFiles")
+    return tuple(files)
 
 
 def _string_map(

@@ -148,6 +148,8 @@ class ChartRender:
     kube_version: str = ""
     api_versions: tuple[str, ...] = ()
     redact: frozenset[str] = frozenset()
+    # helm's --skip-schema-validation (helm >= 3.16): values.schema.json not checked.
+    skip_schema_validation: bool = False
 
 
 def fetched_chart_docs(
@@ -182,6 +184,8 @@ def fetched_chart_docs(
         command.append(f"--kube-version={how.kube_version}")
     for api_version in valid_api_versions(how.api_versions):
         command.append(f"--api-versions={api_version}")
+    if how.skip_schema_validation:
+        command.append("--skip-schema-validation")
     command += [f"--values={path}" for path in how.values_files]
     with tempfile.TemporaryDirectory(prefix="gitwave-helm-") as tmp:
         for i, text in enumerate(how.values_texts):

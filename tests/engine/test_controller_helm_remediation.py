@@ -307,3 +307,41 @@ def test_retry_on_failure_retries_at_its_interval_for_ever_without_remediation(e
     assert env.condition("Remediated") is None
     assert env.condition("Stalled") is None
     assert env.status()["upgradeFailures"] == 4
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"upgrade": {"remediation": {"retries": "three"}}},
+            "spec.upgrade.remediation.retries must be a whole number, not 'three'",
+        ),
+        (
+            {"upgrade": {"remediation": {"strategy": "rollforward"}}},
+            "spec.upgrade.remediation.strategy: 'rollforward' is not one of rollback, uninstall",
+        ),
+        (
+            {"install": {"remediation": {"strategy": "rollback"}}},
+            "spec.install.remediation.strategy: not a field; a failed install is uninstalled",
+        ),
+        (
+            {"upgrade": {"remediation": {"ignoreTestFailures": True}}},
+            "spec.upgrade.remediation.ignoreTestFailures: not supported; gitwave runs the "
+            "chart's tests as post-sync hooks, whose failure fails the release (remove "
+            "spec.test to release without them)",
+        ),
+        (
+            {"upgrade": {"strategy": {"retryInterval": "1m"}}},
+            "spec.upgrade.strategy.retryInterval: only with strategy.name RetryOnFailure",
+        ),
+    ],
+)
+def test_a_malformed_remediation_is_refused_naming_the_release_and_field(
+    env: Env, spec: dict[str, Any], message: str
+) -> None:
+    env.release(greeting="one", fail=False, **spec)
+    assert env.at(0) == [RELEASE]
+    assert env.syncs() == []  # nothing applied
+    ready = env.condition("Ready")
+    assert ready is not None and ready["status"] == "False"
+    assert ready["message"] == f"{RELEASE}: {message}"

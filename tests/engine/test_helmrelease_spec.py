@@ -18,9 +18,10 @@ from gitwave.engine.render.resources import to_resources
 
 WHERE = "HelmRelease/flux-system/web (web.yaml:3)"
 NO_REMEDIATION = (
-    "gitwave never rolls back or uninstalls a failed release: a failed sync leaves the "
-    "objects as applied and is retried at the next reconcile, with back-off "
-    "(Flux's strategy name: RetryOnFailure)"
+    "a HelmRelease read from Git is rendered into the app that holds it, and a failed sync "
+    "of that app is retried with its back-off: nothing is rolled back or uninstalled "
+    "(Flux's strategy name: RetryOnFailure); `gitwave controller` honours remediation on a "
+    "HelmRelease object in the cluster"
 )
 
 
@@ -170,12 +171,31 @@ REFUSED = [
                 "spec": {
                     "chart": "web",
                     "sourceRef": {"kind": "HelmRepository", "name": "c"},
-                    "valuesFiles": ["prod.yaml"],
+                    "valuesFile": "prod.yaml",
                 }
             }
         },
-        "spec.chart.spec.valuesFiles: values files of the chart are not supported; put the "
-        "values in spec.values or spec.valuesFrom",
+        "spec.chart.spec.valuesFile: removed in Flux's HelmRelease v2; use "
+        "spec.chart.spec.valuesFiles (a list)",
+    ),
+    (
+        {
+            "chart": {
+                "spec": {
+                    "chart": "web",
+                    "sourceRef": {"kind": "HelmRepository", "name": "c"},
+                    "valuesFiles": ["values.yaml", "/etc/passwd"],
+                }
+            }
+        },
+        "spec.chart.spec.valuesFiles[1]: '/etc/passwd' must be a path inside the chart "
+        "(relative, no ..)",
+    ),
+    (
+        {"install": {"disableSchemaValidation": True}},
+        "spec.install.disableSchemaValidation and spec.upgrade.disableSchemaValidation must "
+        "agree: gitwave renders the chart once, for an install and an upgrade alike (set both, "
+        "or neither)",
     ),
     (
         {"install": {"strategy": {"name": "RetryOnFailure", "retryInterval": "5m"}}},

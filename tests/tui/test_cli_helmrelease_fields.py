@@ -183,9 +183,10 @@ def test_drift_detection_ignore_leaves_the_field_alone(
         ),
         (
             "  upgrade:\n    remediation:\n      retries: 3\n",
-            "spec.upgrade.remediation.retries: 3: gitwave never rolls back or uninstalls a "
-            "failed release: a failed sync leaves the objects as applied and is retried at "
-            "the next reconcile, with back-off (Flux's strategy name: RetryOnFailure)",
+            "spec.upgrade.remediation.retries: 3: a HelmRelease read from Git is rendered into "
+            "the app that holds it, and a failed sync of that app is retried with its back-off: "
+            "nothing is rolled back or uninstalled (Flux's strategy name: RetryOnFailure); "
+            "`gitwave controller` honours remediation on a HelmRelease object in the cluster",
         ),
         (
             "  driftDetection:\n    mode: warn\n",
