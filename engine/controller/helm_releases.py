@@ -275,13 +275,14 @@ def release_history(
     newest = previous[0] if previous else None
     if (
         newest is not None
+        and newest.get("status") != "uninstalled"  # remediated: this is a new install
         and newest.get("chartVersion") == chart[1]
         and newest.get("chartName") == chart[0]
         and newest.get("configDigest") == digest
     ):
         newest["lastDeployed"] = stamp
         return [newest, *previous[1:]][: keep or None]
-    if newest is not None:
+    if newest is not None and newest.get("status") != "uninstalled":
         newest["status"] = "superseded"
     entry = {
         "name": release[0],

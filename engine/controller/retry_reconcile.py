@@ -38,7 +38,7 @@ from gitwave.engine.controller.remediation import (
     remediation_of,
     stalled,
 )
-from gitwave.engine.controller.requests import is_suspended
+from gitwave.engine.controller.requests import is_suspended, reconcile_requested
 from gitwave.engine.controller.status import timestamp
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.retry import SELF_HEAL_BACKOFF
@@ -131,8 +131,6 @@ class RetryingReconciler(AppReconciler):
         return app
 
     def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:
-        if stalled(obj):
-            return False, False  # out of retries until its spec changes or a reset
         if self._backoff.verdict(obj, now) is Verdict.RETRY:
             return True, True
         return super()._due(obj, app, now)
@@ -152,7 +150,9 @@ class RetryingReconciler(AppReconciler):
     def worth_queueing(self, obj: AppObject, now: datetime) -> bool:
         if not is_suspended(obj):
             if stalled(obj):
-                return False  # read from its status: holds across restarts and replicas
+                # Read from its status: holds across restarts and replicas. A
+                # reconcile request is still answered (``reconcile``).
+                return bool(reconcile_requested(obj))
             verdict = self._backoff.verdict(obj, now, partial(self._head_of, obj.app_id))
             if verdict is Verdict.WAIT:
                 return False  # backing off: no worker, no parse
@@ -161,6 +161,13 @@ class RetryingReconciler(AppReconciler):
         return super().worth_queueing(obj, now)
 
     def reconcile(self, obj: AppObject, shard: int, interrupt: threading.Event) -> bool:
+        if stalled(obj) and not is_suspended(obj):
+            # Out of retries until its spec changes or ``flux reconcile hr --reset``;
+            # a plain request is answered, as helm-controller does, and changes nothing.
+            asked = reconcile_requested(obj)
+            if asked:
+                self._real_api.write_status(obj, {"lastHandledReconcileAt": asked})
+            return False
         self._phase.pop(obj.app_id, None)
         self._tap.written.pop(obj.app_id, None)
         synced = super().reconcile(obj, shard, interrupt)

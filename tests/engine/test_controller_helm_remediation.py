@@ -237,6 +237,36 @@ def test_stalled_and_the_counters_are_read_back_from_status_after_a_restart(env:
     assert env.syncs() == ["Succeeded", "Failed", "Failed"]
 
 
+def annotate(env: Env, **annotations: str) -> None:
+    env.cluster.get(RELEASE)["metadata"]["annotations"] = {
+        f"reconcile.fluxcd.io/{k}": v for k, v in annotations.items()
+    }
+
+
+def test_a_reconcile_request_is_answered_but_only_a_reset_tries_a_stalled_release_again(
+    env: Env,
+) -> None:
+    installed(env)
+    env.release(greeting="two", fail=True)
+    assert env.at(10) == [RELEASE]
+    assert env.condition("Stalled") is not None
+    # flux reconcile hr web: answered, nothing run.
+    annotate(env, requestedAt="2026-12-04T17:00:20Z")
+    assert env.at(20) == [RELEASE]
+    assert env.status()["lastHandledReconcileAt"] == "2026-12-04T17:00:20Z"
+    assert env.at(21) == []
+    assert env.syncs() == ["Succeeded", "Failed"]
+    # flux reconcile hr web --reset: the counters start again.
+    annotate(env, requestedAt="2026-12-04T17:00:30Z", resetAt="2026-12-04T17:00:30Z")
+    assert env.at(30) == [RELEASE]
+    assert env.syncs() == ["Succeeded", "Failed", "Failed"]
+    status = env.status()
+    assert status["upgradeFailures"] == 1
+    assert status["lastHandledResetAt"] == "2026-12-04T17:00:30Z"
+    assert env.condition("Stalled") is not None  # retries 0: stalled again
+    assert env.at(31) == []
+
+
 def test_a_spec_change_resets_the_counters(env: Env) -> None:
     installed(env)
     env.release(greeting="two", fail=True)  # retries 0 (the default): stalled at once
@@ -279,6 +309,15 @@ def test_strategy_uninstall_removes_the_release_and_the_next_attempt_installs(en
     assert env.status()["installFailures"] == 1
     stalled = env.condition("Stalled")
     assert stalled is not None and stalled["message"] == "Failed to install after 1 attempt(s)"
+
+    env.release(greeting="three", fail=False, upgrade={"remediation": {"retries": -1}})
+    assert env.at(200) == [RELEASE]
+    assert env.greeting() == "three"
+    ready = env.condition("Ready")
+    assert ready is not None and ready["reason"] == "InstallSucceeded"
+    history = env.status()["history"]
+    assert [(h["version"], h["status"]) for h in history] == [(2, "deployed"), (1, "uninstalled")]
+    assert "installFailures" not in env.status()
 
 
 def test_a_failed_install_is_uninstalled_before_its_retry(env: Env) -> None:
