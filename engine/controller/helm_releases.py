@@ -33,7 +33,7 @@ from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, KubeConfigRef
 from gitwave.engine.controller.dependencies import waiting_for
 from gitwave.engine.controller.objects import HELM_KIND, AppObject
 from gitwave.engine.controller.remediation import installed, read_remediation
-from gitwave.engine.controller.status import timestamp
+from gitwave.engine.controller.status import flux_condition, timestamp
 from gitwave.engine.health.policy import HealthPolicy, HealthRule
 from gitwave.engine.model import HealthCode, SourceRef
 from gitwave.engine.render import RenderOptions
@@ -176,7 +176,7 @@ def dependency_status(obj: AppObject, waiting: Sequence[str], now: datetime) -> 
     return {
         "observedGeneration": obj.generation,
         "conditions": [
-            _condition("Ready", False, "DependencyNotReady", message, obj.generation, now)
+            flux_condition("Ready", False, "DependencyNotReady", message, obj.generation, now)
         ],
     }
 
@@ -187,19 +187,6 @@ def config_digest(body: Mapping[str, Any]) -> str:
     config = {"values": spec.get("values"), "valuesFrom": spec.get("valuesFrom")}
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def _condition(
-    kind: str, ok: bool, reason: str, message: str, generation: int, now: datetime
-) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "status": "True" if ok else "False",
-        "reason": reason,
-        "message": message,
-        "observedGeneration": generation,
-        "lastTransitionTime": timestamp(now),
-    }
 
 
 def release_status(
@@ -229,14 +216,14 @@ def release_status(
     if error is not None or result is None:
         message = error or "failed"
         reason = "ArtifactFailed" if not version else f"{verb}Failed"
-        status["conditions"] = [_condition("Ready", False, reason, message, generation, now)]
+        status["conditions"] = [flux_condition("Ready", False, reason, message, generation, now)]
         return status
     subject = f"{release[1]}/{release[0]}"
     if not result.ok:
         message = f"Helm {action} failed for release {subject}: {result.message}"
         status["conditions"] = [
-            _condition("Ready", False, f"{verb}Failed", message, generation, now),
-            _condition("Released", False, f"{verb}Failed", message, generation, now),
+            flux_condition("Ready", False, f"{verb}Failed", message, generation, now),
+            flux_condition("Released", False, f"{verb}Failed", message, generation, now),
         ]
         return status
     history = release_history(obj.body, chart, release, now)
@@ -247,7 +234,7 @@ def release_status(
     healthy = result.health.code in (HealthCode.HEALTHY, HealthCode.SUSPENDED)
     status["history"] = history
     status["conditions"] = [
-        _condition(
+        flux_condition(
             "Ready",
             healthy,
             f"{verb}Succeeded" if healthy else "Progressing",
@@ -255,7 +242,7 @@ def release_status(
             generation,
             now,
         ),
-        _condition("Released", True, f"{verb}Succeeded", done, generation, now),
+        flux_condition("Released", True, f"{verb}Succeeded", done, generation, now),
     ]
     return status
 

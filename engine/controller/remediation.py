@@ -30,7 +30,7 @@ from typing import Any
 
 from gitwave.engine.apps.fields import Reader
 from gitwave.engine.controller.objects import HELM_KIND, AppObject
-from gitwave.engine.controller.status import timestamp
+from gitwave.engine.controller.status import flux_condition
 
 RESET_ANNOTATION = "reconcile.fluxcd.io/resetAt"
 _REMEDIATION_KEYS = ("retries", "remediateLastFailure", "strategy", "ignoreTestFailures")
@@ -195,19 +195,6 @@ class Remedied:
     message: str
 
 
-def _condition(
-    kind: str, ok: bool, reason: str, message: str, generation: int, now: datetime
-) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "status": "True" if ok else "False",
-        "reason": reason,
-        "message": message,
-        "observedGeneration": generation,
-        "lastTransitionTime": timestamp(now),
-    }
-
-
 def failure_patch(
     obj: AppObject,
     written: Mapping[str, Any],
@@ -231,7 +218,7 @@ def failure_patch(
         verb = remedied.remedy.verb
         reason = f"{verb}Succeeded" if remedied.ok else f"{verb}Failed"
         rows.append(
-            _condition("Remediated", remedied.ok, reason, remedied.message, generation, now)
+            flux_condition("Remediated", remedied.ok, reason, remedied.message, generation, now)
         )
         if remedied.remedy is Remedy.UNINSTALL and remedied.ok:
             history = [dict(h) for h in status.get("history") or [] if isinstance(h, Mapping)]
@@ -244,7 +231,7 @@ def failure_patch(
             if row.get("type") == "Ready":
                 row["reason"] = "RetriesExceeded"
                 row["message"] = f"{message}: {row.get('message', '')}"
-        rows.append(_condition("Stalled", True, "RetriesExceeded", message, generation, now))
+        rows.append(flux_condition("Stalled", True, "RetriesExceeded", message, generation, now))
     patch["conditions"] = rows
     return patch
 

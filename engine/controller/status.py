@@ -150,9 +150,10 @@ def argo_status(
     return status
 
 
-def _condition(
+def flux_condition(
     kind: str, ok: bool, reason: str, message: str, generation: int, now: datetime
 ) -> dict[str, Any]:
+    """A Flux (kstatus) condition: ``Ready``, ``Released``, ``Stalled``, …"""
     return {
         "type": kind,
         "status": "True" if ok else "False",
@@ -216,16 +217,18 @@ def flux_status(
     conditions: list[dict[str, Any]]
     if error is not None or result is None:
         conditions = [
-            _condition("Ready", False, "ReconciliationFailed", error or "failed", generation, now),
+            flux_condition(
+                "Ready", False, "ReconciliationFailed", error or "failed", generation, now
+            ),
         ]
     elif not result.ok:
         conditions = [
-            _condition("Ready", False, "ReconciliationFailed", result.message, generation, now),
+            flux_condition("Ready", False, "ReconciliationFailed", result.message, generation, now),
         ]
     elif result.health.code in (HealthCode.HEALTHY, HealthCode.SUSPENDED):
         last_applied = flux_revision
         conditions = [
-            _condition(
+            flux_condition(
                 "Ready",
                 True,
                 "ReconciliationSucceeded",
@@ -237,7 +240,7 @@ def flux_status(
     else:
         last_applied = flux_revision
         conditions = [
-            _condition(
+            flux_condition(
                 "Ready",
                 False,
                 "HealthCheckFailed" if result.health.code is HealthCode.DEGRADED else "Progressing",
@@ -245,7 +248,9 @@ def flux_status(
                 generation,
                 now,
             ),
-            _condition("Reconciling", True, "Progressing", "waiting for health", generation, now),
+            flux_condition(
+                "Reconciling", True, "Progressing", "waiting for health", generation, now
+            ),
         ]
     status: dict[str, Any] = {
         "observedGeneration": generation,
@@ -261,6 +266,7 @@ __all__ = [
     "argo_history",
     "argo_operation_state",
     "argo_status",
+    "flux_condition",
     "flux_history",
     "flux_status",
     "running_state",
