@@ -19,6 +19,7 @@ from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.app_status import app_health
 from gitwave.engine.apps.model import AppSpec, RepoResolver
 from gitwave.engine.controller.app_objects import parse_app_object
+from gitwave.engine.controller.backoff import Backoff
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
 from gitwave.engine.controller.keeper import (
     ControllerApi,
@@ -28,6 +29,7 @@ from gitwave.engine.controller.keeper import (
 )
 from gitwave.engine.controller.objects import ARGO_KIND, AppObject
 from gitwave.engine.controller.requests import is_suspended, reconcile_requested
+from gitwave.engine.controller.retry_reconcile import Retries, source_head
 from gitwave.engine.controller.status import argo_status, running_state
 from gitwave.engine.controller.status_of import failure_status, synced_status
 from gitwave.engine.controller.timeline import operation_event
@@ -70,7 +72,8 @@ class Operated:
 
 
 class AppReconciler:
-    """Reconciles one app at a time per app (any number of apps at once)."""
+    """Reconciles one app at a time per app (any number of apps at once); a
+    failed automated sync waits out its back-off (``Retries``, retry_reconcile.py)."""
 
     def __init__(
         self,
@@ -83,6 +86,8 @@ class AppReconciler:
         clock: Callable[[], datetime],
         audit: Callable[[Operated], None],
         resolve: RepoResolver,
+        backoff: Backoff,
+        head: Callable[[AppSpec], str | None] = source_head,
     ) -> None:
         self._api = api
         self._keeper = keeper
@@ -93,6 +98,9 @@ class AppReconciler:
         self._audit = audit
         self._resolve = resolve
         self._seen: dict[str, _Seen] = {}
+        self._retries = Retries(
+            api, backoff=backoff, clock=clock, targets=targets, store=store, head=head
+        )
 
     def _ledger(self, obj: AppObject) -> HookLedger | None:
         """Hook runs in a ConfigMap when the cluster API keeps ConfigMaps, so a
@@ -103,11 +111,16 @@ class AppReconciler:
         return None
 
     def _parse(self, obj: AppObject) -> AppSpec:
-        return parse_app_object(obj, self._api, self._resolve)
+        app = parse_app_object(obj, self._api, self._resolve)
+        self._retries.parsed(obj, app)
+        return app
 
     def worth_queueing(self, obj: AppObject, now: datetime) -> bool:
         """False when ``reconcile`` would surely do nothing (no parse needed to
         tell): a pass comes at every watch event, most apps are not due."""
+        backoff = self._retries.queueing(obj, now)
+        if backoff is not None:
+            return backoff
         if is_suspended(obj):
             return bool(reconcile_requested(obj))
         seen = self._seen.get(obj.app_id)
@@ -124,6 +137,8 @@ class AppReconciler:
 
     def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:
         """(sync now, compare now) for ``obj``."""
+        if self._retries.due(obj, now):
+            return True, True
         seen = self._seen.setdefault(obj.app_id, _Seen())
         changed = seen.generation != obj.generation
         resync = timedelta(seconds=self._options.resync_s)
@@ -138,6 +153,8 @@ class AppReconciler:
 
     def reconcile(self, obj: AppObject, shard: int, interrupt: threading.Event) -> bool:
         """Compare or sync ``obj`` if due; True when it synced."""
+        if self._retries.held(obj):
+            return False
         now = self._clock()
         seen = self._seen.setdefault(obj.app_id, _Seen())
         if is_suspended(obj):
@@ -207,8 +224,10 @@ class AppReconciler:
                 ),
             )
 
-    def _write_failure(self, obj: AppObject, message: str, now: datetime) -> None:
-        self._api.write_status(obj, failure_status(obj, message, now))
+    def _write_failure(self, obj: AppObject, message: str, now: datetime) -> dict[str, Any]:
+        status = failure_status(obj, message, now)
+        self._api.write_status(obj, status)
+        return status
 
     def _sync(
         self, obj: AppObject, app: AppSpec, shard: int, now: datetime, interrupt: threading.Event
@@ -242,7 +261,9 @@ class AppReconciler:
         )
         phase = "Error"
         try:
-            phase = self._run_sync(obj, app, operation, initiated, still_mine, now, interrupt)
+            phase, written = self._run_sync(
+                obj, app, operation, initiated, still_mine, now, interrupt
+            )
         finally:
             # Every start gets an end (Succeeded, Failed, Error, Interrupted),
             # written after the status: the app is this replica's until then.
@@ -258,6 +279,8 @@ class AppReconciler:
                 ),
                 initiated,
             )
+        # After the audit's end line: the retry's status completes the failure's.
+        self._retries.synced(obj, phase, written, interrupted=interrupt.is_set())
 
     def _operated(self, obj: AppObject, operated: Operated, initiated: str) -> None:
         """The audit line, and the same as an Event on the app (the cluster's copy)."""
@@ -284,8 +307,9 @@ class AppReconciler:
         still_mine: Callable[[AppState], None],
         now: datetime,
         interrupt: threading.Event,
-    ) -> str:
-        """Sync ``app`` and write its status; the phase it ended in. ``interrupt``
+    ) -> tuple[str, Mapping[str, Any]]:
+        """Sync ``app`` and write its status; the phase it ended in and that
+        status. ``interrupt``
         (registered with the keeper by the workers) stops it between waves."""
         asked: Mapping[str, Any] = operation if isinstance(operation, Mapping) else {}
         found = asked.get("sync")
@@ -310,12 +334,12 @@ class AppReconciler:
         except (LeaseLost, Interrupted):
             # Stopped before a wave: the next holder of the shard syncs it again.
             log.info("%s: stopped between waves (its shard given up)", obj.app_id)
-            return "Interrupted"
+            return "Interrupted", {}
         except GitwaveError as error:
-            self._write_failure(obj, str(error), now)
+            written = self._write_failure(obj, str(error), now)
             if operation and not interrupt.is_set():
                 self._cleared(obj)
-            return "Error"
+            return "Error", written
         result = synced.result
         finished = self._clock()
         self._seen[obj.app_id].synced = finished
@@ -326,7 +350,7 @@ class AppReconciler:
             # the operationState of this run, as with Argo CD. Interrupted
             # (shard lost, shutdown): left for the next holder, as before.
             self._cleared(obj)
-        return str(result.phase.value)
+        return str(result.phase.value), status
 
     def _cleared(self, obj: AppObject) -> None:
         self._api.clear_operation(obj)

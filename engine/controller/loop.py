@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import partial
 
 from gitwave.engine.controller.app_objects import repo_resolver
-from gitwave.engine.controller.app_reconcile import Operated
+from gitwave.engine.controller.app_reconcile import AppReconciler, Operated
 from gitwave.engine.controller.backoff import Backoff
 from gitwave.engine.controller.dependencies import depends_on, waiting_for
 from gitwave.engine.controller.finalizers import Finalizer, FinalizerApi
@@ -34,7 +34,6 @@ from gitwave.engine.controller.keeper import (
 )
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
 from gitwave.engine.controller.requests import is_suspended
-from gitwave.engine.controller.retry_reconcile import RetryingReconciler
 from gitwave.engine.controller.set_loop import SetApi, SetReconciler
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.workers import AppWorkers
@@ -68,7 +67,7 @@ class Controller:
         self._resolve = repo_resolver(options.allow_local_repos)
         # Failed automated syncs wait out their back-off (backoff.py) unqueued.
         self.backoff = Backoff(resync_s=options.resync_s, jitter=jitter)
-        self._apps = RetryingReconciler(
+        self._apps = AppReconciler(
             api,
             keeper,
             targets=targets,

@@ -1,18 +1,19 @@
-"""The app reconciler with retries: a failed automated sync waits out its back-off.
+"""Retries of the controller's failed automated syncs: the back-off as the
+app reconciler (app_reconcile.py) asks it, and the status that shows it.
 
-``RetryingReconciler`` is ``AppReconciler`` (app_reconcile.py) plus the
-``Backoff`` (backoff.py): an app that is backing off is not queued; once its
-next attempt is due it is synced even when not otherwise due (an app that
-synced once would else wait for the resync); and after each failed sync the
-status it got is completed with the retry, as Argo CD and Flux show it:
+``Retries`` is what ``AppReconciler`` consults at its three decisions: an app
+that is backing off is not queued; once its next attempt is due it is synced
+even when not otherwise due (an app that synced once would else wait for the
+resync); and after each failed sync the status it got is completed with the
+retry, as Argo CD and Flux show it:
 
 - Application: ``operationState.retryCount`` and the message
   ``<error>. Retrying attempt #N at <time>.``;
 - Kustomization: ``Ready=False`` with the failure's reason, and the message
-  ``<error>; next try in 20s at <time>``.
-
-A subclass (not a change inside app_reconcile.py) so the per-app sync
-decisions stay in one place; it hooks ``_parse``, ``_due`` and ``_operated``.
+  ``<error>; next try in 20s at <time>``;
+- HelmRelease: its remediation (remediation.py, release_remedy.py): the
+  failure counted in its status, rolled back or uninstalled, tried again at
+  its interval or ``Stalled`` once out of retries.
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from gitwave.engine.apps import RetrySpec
-from gitwave.engine.apps.model import AppSpec, RepoResolver
-from gitwave.engine.controller.app_reconcile import AppReconciler, Operated
+from gitwave.engine.apps.model import AppSpec
 from gitwave.engine.controller.backoff import Attempt, Backoff, Verdict, retry_policy
-from gitwave.engine.controller.keeper import ControllerApi, ControllerOptions, ShardKeeper
+from gitwave.engine.controller.keeper import ControllerApi
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KINDS, HELM_KIND, AppObject
 from gitwave.engine.controller.release_remedy import remediate
 from gitwave.engine.controller.remediation import (
@@ -52,23 +52,6 @@ FAILED_PHASES = ("Failed", "Error")
 _RELEASE_FAILURES = ("InstallFailed", "UpgradeFailed")
 
 
-class _StatusTap:
-    """The cluster API with each app's last status write kept (the retry
-    completes that status); everything else goes straight through."""
-
-    def __init__(self, api: ControllerApi) -> None:
-        self._api = api
-        self.written: dict[str, Mapping[str, Any]] = {}
-
-    def write_status(self, obj: AppObject, status: Mapping[str, Any]) -> None:
-        self._api.write_status(obj, status)
-        self.written[obj.app_id] = status
-
-    def __getattr__(self, name: str) -> Any:
-        # Optional capabilities (ConfigMaps, Helm sources) stay as the API has them.
-        return getattr(self._api, name)
-
-
 def source_head(app: AppSpec) -> str | None:
     """The commit ``app``'s source revision names now (``git ls-remote``); None
     when it cannot be told (unreachable, a bucket, a revision not found)."""
@@ -87,101 +70,79 @@ def source_head(app: AppSpec) -> str | None:
     return match_ref(refs, wanted)[1]
 
 
-class RetryingReconciler(AppReconciler):
-    """``AppReconciler`` whose failed automated syncs are retried on a back-off."""
+class Retries:
+    """The back-off of one replica's apps (thread-safe: the loop asks, workers record)."""
 
     def __init__(
         self,
         api: ControllerApi,
-        keeper: ShardKeeper,
         *,
+        backoff: Backoff,
+        clock: Callable[[], datetime],
         targets: ProviderRouter,
         store: Store | None,
-        options: ControllerOptions,
-        clock: Callable[[], datetime],
-        audit: Callable[[Operated], None],
-        resolve: RepoResolver,
-        backoff: Backoff,
         head: Callable[[AppSpec], str | None] = source_head,
     ) -> None:
-        self._tap = _StatusTap(api)
-        super().__init__(
-            cast(ControllerApi, self._tap),
-            keeper,
-            targets=targets,
-            store=store,
-            options=options,
-            clock=clock,
-            audit=audit,
-            resolve=resolve,
-        )
-        self._real_api = api
+        self._api = api
         self._backoff = backoff
+        self._clock = clock
+        self._targets = targets
+        self._store = store
         self._head = head
         self._parsed: dict[str, AppSpec] = {}
-        self._phase: dict[str, str] = {}
         self._guard = threading.Lock()
 
-    # -- hooks into AppReconciler -------------------------------------------------
-
-    def _parse(self, obj: AppObject) -> AppSpec:
-        app = super()._parse(obj)
+    def parsed(self, obj: AppObject, app: AppSpec) -> None:
+        """``obj`` parsed to ``app`` (its source is probed while it waits)."""
         with self._guard:
             self._parsed[obj.app_id] = app
-        return app
-
-    def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:
-        if self._backoff.verdict(obj, now) is Verdict.RETRY:
-            return True, True
-        return super()._due(obj, app, now)
-
-    def _operated(self, obj: AppObject, operated: Operated, initiated: str) -> None:
-        if operated.finished:
-            self._phase[obj.app_id] = operated.phase
-        super()._operated(obj, operated, initiated)
-
-    # -- the loop's side ----------------------------------------------------------
 
     def _head_of(self, app_id: str) -> str | None:
         with self._guard:
             app = self._parsed.get(app_id)
         return None if app is None else self._head(app)
 
-    def worth_queueing(self, obj: AppObject, now: datetime) -> bool:
-        if not is_suspended(obj):
-            if stalled(obj):
-                # Read from its status: holds across restarts and replicas. A
-                # reconcile request is still answered (``reconcile``).
-                return bool(reconcile_requested(obj))
-            verdict = self._backoff.verdict(obj, now, partial(self._head_of, obj.app_id))
-            if verdict is Verdict.WAIT:
-                return False  # backing off: no worker, no parse
-            if verdict is Verdict.RETRY:
-                return True
-        return super().worth_queueing(obj, now)
+    def queueing(self, obj: AppObject, now: datetime) -> bool | None:
+        """False: not to be queued (backing off, or stalled); True: its retry is
+        due; None: the back-off has no say."""
+        if is_suspended(obj):
+            return None
+        if stalled(obj):
+            # Read from its status: holds across restarts and replicas. A
+            # reconcile request is still answered (``held``).
+            return bool(reconcile_requested(obj))
+        verdict = self._backoff.verdict(obj, now, partial(self._head_of, obj.app_id))
+        if verdict is Verdict.WAIT:
+            return False  # backing off: no worker, no parse
+        return True if verdict is Verdict.RETRY else None
 
-    def reconcile(self, obj: AppObject, shard: int, interrupt: threading.Event) -> bool:
-        if stalled(obj) and not is_suspended(obj):
-            # Out of retries until its spec changes or ``flux reconcile hr --reset``;
-            # a plain request is answered, as helm-controller does, and changes nothing.
-            asked = reconcile_requested(obj)
-            if asked:
-                self._real_api.write_status(obj, {"lastHandledReconcileAt": asked})
+    def due(self, obj: AppObject, now: datetime) -> bool:
+        """True when ``obj``'s next attempt is due (synced even if not otherwise due)."""
+        return self._backoff.verdict(obj, now) is Verdict.RETRY
+
+    def held(self, obj: AppObject) -> bool:
+        """True when ``obj`` is a stalled HelmRelease: not synced. Out of retries
+        until its spec changes or ``flux reconcile hr --reset``; a plain request is
+        answered, as helm-controller does, and changes nothing."""
+        if not stalled(obj) or is_suspended(obj):
             return False
-        self._phase.pop(obj.app_id, None)
-        self._tap.written.pop(obj.app_id, None)
-        synced = super().reconcile(obj, shard, interrupt)
-        phase = self._phase.pop(obj.app_id, "")
-        written = self._tap.written.pop(obj.app_id, None)
+        asked = reconcile_requested(obj)
+        if asked:
+            self._api.write_status(obj, {"lastHandledReconcileAt": asked})
+        return True
+
+    def synced(
+        self, obj: AppObject, phase: str, written: Mapping[str, Any], *, interrupted: bool
+    ) -> None:
+        """After a sync of ``obj`` that ended in ``phase``, ``written`` the status it got."""
         if phase == "Succeeded":
             self._backoff.succeeded(obj.app_id)
-            if obj.kind == HELM_KIND and not interrupt.is_set():
+            if obj.kind == HELM_KIND and not interrupted:
                 self._released(obj)
-        elif phase in FAILED_PHASES and not interrupt.is_set():
+        elif phase in FAILED_PHASES and not interrupted:
             self._retry_later(obj, written, phase)
-        return synced
 
-    def _retry_later(self, obj: AppObject, written: Mapping[str, Any] | None, phase: str) -> None:
+    def _retry_later(self, obj: AppObject, written: Mapping[str, Any], phase: str) -> None:
         with self._guard:
             app = self._parsed.get(obj.app_id)
         automated = obj.kind in FLUX_KINDS or (
@@ -191,15 +152,15 @@ class RetryingReconciler(AppReconciler):
             return  # a manual app's failed operation is not tried again by itself
         now = self._clock()
         if obj.kind == HELM_KIND:
-            self._release_failed(obj, app, written or {}, phase=phase, now=now)
+            self._release_failed(obj, app, written, phase=phase, now=now)
             return
         heal = SELF_HEAL_BACKOFF if obj.kind == ARGO_KIND and app.policy.self_heal else None
         attempt = self._backoff.failed(
             obj, retry_policy(obj), now=now, revision=self._head(app), then=heal
         )
-        patch = retry_status(obj, written or {}, attempt, phase=phase, now=now)
+        patch = retry_status(obj, written, attempt, phase=phase, now=now)
         if patch:
-            self._real_api.write_status(obj, patch)
+            self._api.write_status(obj, patch)
 
     # -- HelmRelease remediation (remediation.py, release_remedy.py) ----------------
 
@@ -207,7 +168,7 @@ class RetryingReconciler(AppReconciler):
         status = obj.body.get("status") or {}
         patch = cleared(obj)
         if any(status.get(k) for k in patch) or "lastHandledResetAt" in patch:
-            self._real_api.write_status(obj, patch)
+            self._api.write_status(obj, patch)
 
     def _release_failed(
         self,
@@ -248,7 +209,7 @@ class RetryingReconciler(AppReconciler):
         attempt = self._backoff.failed(obj, policy, now=now, revision=None)
         patch.update(retry_status(obj, patch, attempt, phase=phase, now=now))
         if patch != written:
-            self._real_api.write_status(obj, patch)
+            self._api.write_status(obj, patch)
 
 
 def _delay_text(seconds: float) -> str:
@@ -307,4 +268,4 @@ def retry_status(
     return {}
 
 
-__all__ = ["RetryingReconciler", "retry_status", "source_head"]
+__all__ = ["Retries", "retry_status", "source_head"]
