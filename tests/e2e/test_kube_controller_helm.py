@@ -24,7 +24,7 @@ from tests.e2e.test_kube_controller import (  # noqa: F401 (fixtures)
     env,
     wait_for,
 )
-from tests.engine.helm_support import ChartRepo, serve_chart_repo, write_chart
+from tests.engine.helm_support import CONFIGMAP, ChartRepo, serve_chart_repo, write_chart
 
 pytestmark = pytest.mark.timeout(240)
 HELM = ("helm.toolkit.fluxcd.io", "v2")
@@ -161,7 +161,7 @@ def test_a_refused_field_is_named_in_the_status_and_honoured_ones_apply(
         env,
         chart_repo.url,
         "1.0.0",
-        upgrade={"remediation": {"retries": 3}},
+        upgrade={"remediation": {"ignoreTestFailures": True}},
         commonMetadata={"labels": {"team": "shop"}},
         install={"disableWait": True, "timeout": "2m"},
     )
@@ -174,7 +174,7 @@ def test_a_refused_field_is_named_in_the_status_and_honoured_ones_apply(
 
     condition = wait_for("HelmRelease web Ready=False", refused)
     assert f"HelmRelease/{env.app_ns}/web" in condition["message"]
-    assert "spec.upgrade.remediation.retries: 3: gitwave never rolls back" in condition["message"]
+    assert "spec.upgrade.remediation.ignoreTestFailures: not supported" in condition["message"]
     assert settings(env, f"{target}-web") is None  # nothing applied
 
     fix = {"spec": {"upgrade": {"remediation": None}}}
@@ -182,3 +182,113 @@ def test_a_refused_field_is_named_in_the_status_and_honoured_ones_apply(
     wait_for("HelmRelease web installed", lambda: ready(env, "InstallSucceeded"))
     found = env.core.read_namespaced_config_map(f"{target}-web-settings", target)
     assert found.metadata.labels["team"] == "shop"
+
+
+BLOCKED = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-zblocked
+data:
+  blocked: "yes"
+"""
+
+
+@pytest.fixture
+def deny_blocked(env: Env) -> Iterator[None]:
+    """A ValidatingAdmissionPolicy of the API server refusing, in the target
+    namespace, a ConfigMap with a ``blocked`` key: a real failure in the
+    middle of an apply, which gitwave's plan cannot foresee."""
+    import kubernetes
+
+    target = env.target_ns  # type: ignore[attr-defined]
+    api = kubernetes.config.new_client_from_config(
+        config_file=str(env.cluster.kubeconfig), context=env.cluster.context
+    )
+    admission = kubernetes.client.AdmissionregistrationV1Api(api)
+    name = f"deny-blocked-{target}"
+    admission.create_validating_admission_policy(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["configmaps"],
+                        }
+                    ],
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": target}},
+                },
+                "validations": [
+                    {
+                        "expression": "!has(object.data) || !('blocked' in object.data)",
+                        "message": "blocked by policy",
+                    }
+                ],
+            },
+        }
+    )
+    admission.create_validating_admission_policy_binding(
+        {
+            "metadata": {"name": name},
+            "spec": {"policyName": name, "validationActions": ["Deny"]},
+        }
+    )
+
+    def refused() -> bool:
+        probe = {"metadata": {"name": "probe"}, "data": {"blocked": "yes"}}
+        try:
+            env.core.create_namespaced_config_map(target, probe, dry_run="All")
+        except ApiException as error:
+            return error.status in (400, 403, 422)
+        return False
+
+    wait_for("the admission policy in force", refused)
+    try:
+        yield
+    finally:
+        admission.delete_validating_admission_policy_binding(name)
+        admission.delete_validating_admission_policy(name)
+        api.close()
+
+
+def test_a_failing_upgrade_is_rolled_back_retried_and_stalled(
+    env: Env, tmp_path: Path, deny_blocked: None
+) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    with serve_chart_repo(tmp_path / "charts") as charts:
+        charts.publish(write_chart(tmp_path / "src" / "1", "web", "1.0.0"))
+        templates = {"configmap.yaml": CONFIGMAP, "blocked.yaml": BLOCKED}
+        charts.publish(write_chart(tmp_path / "src" / "2", "web", "2.0.0", templates=templates))
+        create_release(
+            env, charts.url, "1.0.0", interval="5s", upgrade={"remediation": {"retries": 1}}
+        )
+        env.start("r1")
+        wait_for("HelmRelease web installed", lambda: ready(env, "InstallSucceeded"))
+        name = f"{target}-web"
+        assert (settings(env, name) or {})["chart"] == "1.0.0"
+
+        upgrade = {"spec": {"chart": {"spec": {"version": "2.0.0"}}}}
+        env.custom.patch_namespaced_custom_object(*HELM, env.app_ns, "helmreleases", "web", upgrade)
+
+        def stalled() -> dict[str, Any] | None:
+            found = release(env)
+            conditions = {c["type"]: c for c in found.get("status", {}).get("conditions", [])}
+            return found if conditions.get("Stalled", {}).get("status") == "True" else None
+
+        found = wait_for("HelmRelease web Stalled", stalled, timeout=120)
+    status = found["status"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert status["upgradeFailures"] == 2  # the upgrade and its one retry
+    assert conditions["Stalled"]["reason"] == "RetriesExceeded"
+    assert conditions["Stalled"]["message"] == "Failed to upgrade after 2 attempt(s)"
+    assert conditions["Ready"]["status"] == "False"
+    assert conditions["Ready"]["reason"] == "RetriesExceeded"
+    assert "blocked by policy" in conditions["Ready"]["message"]
+    assert conditions["Remediated"]["reason"] == "RollbackSucceeded"
+    # Rolled back: the first release's ConfigMap, not the one the upgrade applied.
+    assert (settings(env, name) or {})["chart"] == "1.0.0"
+    assert [h["chartVersion"] for h in status["history"]] == ["1.0.0"]
