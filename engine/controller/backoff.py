@@ -16,8 +16,8 @@ queued at all (it takes no worker and is not parsed):
   ``gitwave watch`` retries such an app;
 - Flux ``Kustomization``: every ``spec.retryInterval`` (default
   ``spec.interval``), without limit; a ``HelmRelease`` every ``spec.interval``
-  (helm-controller's requeue of a failed release; its remediation retries are
-  refused when read, ``engine.apps.helmrelease_policy``).
+  (helm-controller's requeue of a failed release), as many times as its
+  ``remediation.retries`` say (``remediation``; counted in its status, not here).
 
 The count starts again (the app is queued at once) on what Argo CD resets
 for: a new commit of the source (looked for with ``git ls-remote`` once per

@@ -8,7 +8,9 @@ chart; the chart's source (``HelmRepository``, ``OCIRepository``,
 cluster, never from Git (``SourceBook`` over those objects). Every reconcile
 is automated, as Flux's; the fields only a release of its own has
 (``suspend``, ``interval``, ``timeout``, ``disableWait``,
-``serviceAccountName``, ``kubeConfig``, ``maxHistory``) are honoured here,
+``serviceAccountName``, ``kubeConfig``, ``maxHistory``, and the install and
+upgrade ``remediation``/``strategy``, run after a failure by
+``retry_reconcile`` with ``remediation``) are honoured here,
 the rest by the render (``apps.helmrelease_spec``, which refuses what
 gitwave does not honour). The status written back: ``Ready`` and ``Released``
 conditions with helm-controller's reasons (``InstallSucceeded``,
