@@ -4,6 +4,7 @@ first to name the inputs, and when a plan it printed may be kept."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from gitwave.engine.app_pipeline import memo_name
@@ -14,6 +15,8 @@ from gitwave.engine.plan_verdict import is_no_op, verdict_key, verdicts
 from gitwave.engine.render import Rendered
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.sync_request import SyncRequest
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,10 @@ def kept_plan(
         return KeptPlan()  # nothing to render: only what it left
     rendered = render_for(app, targets)
     key = verdict_key(app, request, rendered=rendered, targets=targets, form=form)
-    return KeptPlan(rendered, key, verdicts().load(memo_name(app), key))
+    text = verdicts().load(memo_name(app), key)
+    if text is not None:
+        _log.info("%s: nothing changed since a plan that found nothing to do: its text", app.name)
+    return KeptPlan(rendered, key, text)
 
 
 def keep_if_no_op(
