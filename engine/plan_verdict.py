@@ -84,11 +84,15 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return ["seq", [_canonical(v) for v in value]]
     if isinstance(value, frozenset | set):
-        return ["set", sorted(json.dumps(_canonical(v), sort_keys=True) for v in value)]
+        return ["set", sorted(_text(v) for v in value)]
     if isinstance(value, Mapping):
-        items = [[json.dumps(_canonical(k), sort_keys=True), _canonical(v)] for k, v in value.items()]
-        return ["map", sorted(items, key=lambda kv: str(kv[0]))]
+        items = [(_text(k), _canonical(v)) for k, v in value.items()]
+        return ["map", [list(item) for item in sorted(items, key=lambda kv: kv[0])]]
     raise _NoCanonicalForm(type(value).__name__)
+
+
+def _text(value: Any) -> str:
+    return json.dumps(_canonical(value), sort_keys=True)
 
 
 @functools.cache
