@@ -96,17 +96,27 @@ def _text(value: Any) -> str:
 
 
 @functools.cache
-def _code_identity() -> tuple[int, ...]:
-    """The mtimes of gitwave's modules, the printers in ``tui`` included."""
+def _code_identity() -> tuple[tuple[str, int], ...]:
+    """The mtimes of gitwave's modules, the printers in ``tui`` included
+    (``os.scandir``: a third of the time ``Path.rglob`` and ``stat`` took)."""
     package = Path(__file__).resolve().parents[1]
-    found = []
-    for folder in ("engine", "providers", "compositions", "tui"):
-        for path in sorted(package.joinpath(folder).rglob("*.py")):
-            try:
-                found.append(path.stat().st_mtime_ns)
-            except OSError:
-                found.append(0)
-    return tuple(found)
+    found: list[tuple[str, int]] = []
+    folders = [str(package / folder) for folder in ("engine", "providers", "compositions", "tui")]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.endswith(".py"):
+                try:
+                    found.append((entry.path, entry.stat().st_mtime_ns))
+                except OSError:
+                    found.append((entry.path, 0))
+            elif entry.is_dir() and entry.name != "__pycache__":
+                folders.append(entry.path)
+    return tuple(sorted(found))
 
 
 def _schemas() -> str:
