@@ -95,6 +95,20 @@ class BulkReader(Protocol):
 
 
 @runtime_checkable
+class StateStamp(Protocol):
+    """A provider that can say, in one cheap read, whether anything it holds
+    changed: what lets a fresh plan of an app nobody touched print the last
+    plan's result (``engine.plan_verdict``) instead of reading every object."""
+
+    def state_stamp(self, app: str) -> str | None:
+        """A text that differs whenever anything a plan of ``app`` would read
+        from this provider (its objects, the objects tracked for ``app``,
+        served kinds, namespaces) may have changed since it was last given;
+        None when the provider cannot tell (then every plan reads in full)."""
+        ...
+
+
+@runtime_checkable
 class ChangeFeed(Protocol):
     """Optional: what changed on the target since a cursor, answered cheaply.
 

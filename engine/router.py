@@ -17,7 +17,7 @@ from gitwave.engine.clusters import Cluster
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.exclusions import is_excluded
 from gitwave.engine.model import Live, Resource, ResourceKey
-from gitwave.engine.provider import BulkReader, Declaring, Impersonating, Provider
+from gitwave.engine.provider import BulkReader, Declaring, Impersonating, Provider, StateStamp
 
 # The provider calls that reach a target (an API server, AWS, the sandbox's
 # store): what ``time_requests`` times. ``health`` reads a Live already fetched.
@@ -120,6 +120,19 @@ class ProviderRouter:
         if found is None:
             found = self._offers[cache_key] = isinstance(provider, capability)
         return found
+
+    def state_stamp(self, app: str) -> str | None:
+        """Every provider's ``StateStamp`` for ``app``, in order, as one text;
+        None when any provider cannot tell (a Kubernetes cluster)."""
+        stamps = []
+        for provider in self.providers:
+            if not self.offers(provider, StateStamp):
+                return None
+            stamp = cast(StateStamp, provider).state_stamp(app)
+            if stamp is None:
+                return None
+            stamps.append(f"{provider.name}: {stamp}")
+        return "\n".join(stamps)
 
     def for_resource(self, resource: Resource) -> Provider:
         return self.for_kind(resource.api_version, resource.kind)

@@ -300,6 +300,17 @@ class AwsTarget:
 
         return references.uses(live, others)
 
+    def state_stamp(self, app: str) -> str | None:
+        """``StateStamp``: a constant while this process started no provider
+        and the emulator's snapshot holds nothing of ``app`` (a plan then
+        reads nothing from AWS, as ``list_tracked`` says); None otherwise."""
+        snapshot = self._state_dir / SNAPSHOT_FILE
+        if self._provider is None and not (
+            self._embedded_default and snapshot.exists() and self._tracked_apps.may_hold(app)
+        ):
+            return "aws: nothing started, nothing held"
+        return None
+
     def list_tracked(self, app: str) -> Sequence[Live]:
         # Nothing started: this process declared no cloud object. An app whose
         # cloud objects were all removed from Git still needs its leftovers

@@ -304,6 +304,12 @@ class SandboxProvider:
         with self._guard():
             return self._store.namespaces()
 
+    def state_stamp(self, app: str) -> str | None:
+        """The store's file and its write counter (every write moves it); None
+        while an object is due to settle (a read would change it)."""
+        with self._guard():
+            return self._store.stamp(self._clock())
+
     def changes_since(self, resource_version: str) -> tuple[str, LiveList]:
         """The current resource version and every object written after
         ``resource_version`` ("" or "0": all), oldest change first. Poll with the

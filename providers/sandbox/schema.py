@@ -39,6 +39,10 @@ CREATE INDEX IF NOT EXISTS objects_rv ON objects(rv);
 CREATE INDEX IF NOT EXISTS objects_settle ON objects(settle_at) WHERE settle_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), rv INTEGER NOT NULL);
 INSERT OR IGNORE INTO counter (id, rv) VALUES (0, 0);
+-- A random id made with the store: a state directory made anew, its counter
+-- starting over, is another store (Store.stamp).
+CREATE TABLE IF NOT EXISTS store_id (id INTEGER PRIMARY KEY CHECK (id = 0), nonce TEXT NOT NULL);
+INSERT OR IGNORE INTO store_id (id, nonce) VALUES (0, lower(hex(randomblob(16))));
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT NOT NULL, rv INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tombstones_rv ON tombstones(rv);
 CREATE TABLE IF NOT EXISTS kinds (

@@ -191,6 +191,18 @@ class Store:
     def current_rv(self) -> int:
         return int(self._db.execute("SELECT rv FROM counter WHERE id = 0").fetchone()[0])
 
+    def stamp(self, now: float) -> str | None:
+        """What changes with every write to this store (``StateStamp``): the
+        write counter, and the store's random id, so a state directory made
+        anew (its counter starting over) is another store. None while a row
+        is due to settle (the next read writes it)."""
+        if self.any_due(now):
+            return None
+        rv, nonce = self._db.execute(
+            "SELECT counter.rv, store_id.nonce FROM counter, store_id WHERE counter.id = 0"
+        ).fetchone()
+        return f"sandbox {self.path} {nonce} {rv}"
+
     def get(self, key: ResourceKey) -> Row | None:
         found = self._db.execute(
             f"SELECT {COLUMNS} FROM objects WHERE id = ?", (str(key),)

@@ -32,6 +32,7 @@ from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.app_listing import app_title, chosen_apps, report_error
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
+from gitwave.tui.cli.kept_plan import KeptPlan, keep_if_no_op, kept_plan
 from gitwave.tui.cli.label_selection import named_or_selected
 from gitwave.tui.cli.output import (
     Progress,
@@ -174,10 +175,21 @@ def cmd_plan(ctx: Context) -> int:
     errors = False
     docs: list[dict[str, Any]] = []
     for entry in chosen_apps(ctx, removed=True):
+        kept = KeptPlan()
+        form = f"table color={ctx.color}"
         try:
             app = entry.loaded()
             targets = ctx.fleet.targets_for(app)
-            state = operations.plan(app, ctx.sync_request(), targets=targets)
+            request = ctx.sync_request()
+            if ctx.output not in ("json", "yaml"):
+                # Nothing changed since a plan that found nothing to do: its text.
+                kept = kept_plan(app, request, targets, form=form)
+                if kept.text is not None and kept.rendered is not None:
+                    header = f"{app_title(app)} @ {short(kept.rendered.revision)} -> "
+                    ctx.out(ctx.paint(header + destination_text(ctx, app), "bold"))
+                    ctx.out(kept.text)
+                    continue
+            state = operations.plan(app, request, targets=targets, rendered=kept.rendered)
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc, docs, "nothing planned")
             errors = True
@@ -198,10 +210,20 @@ def cmd_plan(ctx: Context) -> int:
             ctx.out(ctx.paint(header + destination_text(ctx, app), "bold"))
             if created:
                 ctx.out(f"Namespaces created first (CreateNamespace): {', '.join(created)}")
-            ctx.out(format_plan(state.plan, color=ctx.color).rstrip())
+            text = format_plan(state.plan, color=ctx.color).rstrip()
+            ctx.out(text)
             if blast.pruned:
                 for line in blast.lines():
                     ctx.out(ctx.paint(line, "red") if line.startswith("guard:") else line)
+            keep_if_no_op(
+                kept,
+                state,
+                text,
+                request=request,
+                targets=targets,
+                form=form,
+                shown_more=bool(created or blast.pruned or state.findings),
+            )
     if docs and ctx.output in ("json", "yaml"):
         ctx.out(dump(docs, ctx.output))  # a list of apps, even for one
     if errors:

@@ -1,0 +1,65 @@
+"""`gitwave plan` of an app nobody touched: the last plan's text, if it
+found nothing to do (``engine.plan_verdict``). The CLI side: what it renders
+first to name the inputs, and when a plan it printed may be kept."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from gitwave.engine.app_pipeline import memo_name
+from gitwave.engine.apps import AppSpec
+from gitwave.engine.decryption_keys import render_for
+from gitwave.engine.operations import AppState
+from gitwave.engine.plan_verdict import is_no_op, verdict_key, verdicts
+from gitwave.engine.render import Rendered
+from gitwave.engine.router import ProviderRouter
+from gitwave.engine.sync_request import SyncRequest
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPlan:
+    """The render a plan starts from, its verdict key ("" for none) and the
+    text kept under that key (None: plan in full)."""
+
+    rendered: Rendered | None = None
+    key: str = ""
+    text: str | None = None
+
+
+def kept_plan(
+    app: AppSpec, request: SyncRequest, targets: ProviderRouter, *, form: str
+) -> KeptPlan:
+    """Render ``app`` (the plan needs it anyway) and look its verdict up.
+    Raises what ``render_for`` raises."""
+    if app.removed_from:
+        return KeptPlan()  # nothing to render: only what it left
+    rendered = render_for(app, targets)
+    key = verdict_key(app, request, rendered=rendered, targets=targets, form=form)
+    text = verdicts().load(memo_name(app), key)
+    if text is not None:
+        _log.info("%s: nothing changed since a plan that found nothing to do: its text", app.name)
+    return KeptPlan(rendered, key, text)
+
+
+def keep_if_no_op(
+    kept: KeptPlan,
+    state: AppState,
+    text: str,
+    *,
+    request: SyncRequest,
+    targets: ProviderRouter,
+    form: str,
+    shown_more: bool,
+) -> None:
+    """Keep ``text`` as the app's plan when it found nothing to do, nothing
+    else was printed (``shown_more``: findings, namespaces, a blast radius)
+    and the inputs are still the ones keyed before the plan (the targets'
+    stamp did not move while it read them)."""
+    if not kept.key or kept.rendered is None or shown_more or not is_no_op(state.plan):
+        return
+    after = verdict_key(state.app, request, rendered=kept.rendered, targets=targets, form=form)
+    if after == kept.key:
+        verdicts().save(memo_name(state.app), kept.key, text)
