@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from contextlib import closing
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gitwave.engine.app_children import ChildrenStore, removed_children, removed_set_children
 from gitwave.engine.apps import AppKind, AppSet, AppSpec, BrokenApp, flatten_apps, load_app_set
@@ -20,8 +21,10 @@ from gitwave.engine.apps.broken import is_leaf_flux
 from gitwave.engine.apps.namespaces import DEFAULT_NAMESPACE
 from gitwave.engine.clusters import ClusterSource
 from gitwave.engine.errors import GitwaveError, ValidationError
-from gitwave.engine.label_selector import LabelSelector
 from gitwave.engine.store import Store
+
+if TYPE_CHECKING:
+    from gitwave.engine.label_selector import LabelSelector
 
 
 @dataclass(frozen=True, slots=True)

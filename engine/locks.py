@@ -22,9 +22,7 @@ across its retries and ``sync`` inside it does not wait for itself.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +33,13 @@ from pathlib import Path
 from gitwave.engine.errors import GitwaveError, StoreError
 from gitwave.engine.events import Event, EventKind, EventSink, discard
 from gitwave.engine.interrupts import pause
+from gitwave.engine.lock_names import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    HEARTBEAT_S,
+    STALE_AFTER_S,
+    hostname,
+    process_command,
+)
 from gitwave.engine.store import Database, Store
 
 _SCHEMA = """
@@ -48,12 +53,6 @@ CREATE TABLE IF NOT EXISTS app_locks (
     heartbeat REAL NOT NULL
 );
 """
-
-HEARTBEAT_S = 5.0
-# Six missed heartbeats: long enough for a loaded machine, short enough that a
-# holder on another host that died does not block an app for long.
-STALE_AFTER_S = 30.0
-DEFAULT_LOCK_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +70,7 @@ class LockHolder:
     def describe(self) -> str:
         """``pid 4242 (gitwave sync, started 13:45:01)``; the host when it is another one."""
         started = time.strftime("%H:%M:%S", time.localtime(self.started_at))
-        host = "" if self.host == socket.gethostname() else f" on {self.host}"
+        host = "" if self.host == hostname() else f" on {self.host}"
         return f"pid {self.pid}{host} ({self.command}, started {started})"
 
 
@@ -104,27 +103,6 @@ class SupersededError(GitwaveError):
             f"app {app}: sync #{now[0]} ({now[1]}) was recorded after this sync was "
             f"decided on {seen}; deciding again",
         )
-
-
-_COMMAND: list[str] = []  # set by the front end that knows (``name_process``)
-
-
-def name_process(command: str) -> None:
-    """Tell the locks what this process is (``gitwave sync``): the command line
-    knows its verb better than ``sys.argv`` guessing does."""
-    _COMMAND[:] = [command]
-
-
-def process_command() -> str:
-    """What this process is, for the lock row: ``gitwave sync``, ``gitwave run``."""
-    if _COMMAND:
-        return _COMMAND[0]
-    argv = sys.argv
-    program = Path(argv[0]).name if argv and argv[0] else "python"
-    if program in ("__main__.py", "cli", "-m", "-c"):
-        program = "gitwave"
-    verb = next((a for a in argv[1:] if not a.startswith("-")), "")
-    return f"{program} {verb}".strip()
 
 
 def pid_alive(pid: int) -> bool:
@@ -177,7 +155,7 @@ class AppLocks(Database):
         self.heartbeat_s = heartbeat_s
         self.stale_after_s = stale_after_s
         self._clock = clock
-        self._host = socket.gethostname()
+        self._host = hostname()
 
     def holder_of(self, app: str) -> LockHolder | None:
         """The row holding ``app``, stale or not; None when it is free."""

@@ -17,8 +17,6 @@ operation locks beside them in ``engine.locks``.
 
 from __future__ import annotations
 
-import getpass
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,11 +142,15 @@ class SyncRecord:
 
 def current_user() -> str:
     """``user@host`` — who ran a sync, for the history."""
+    import getpass  # a history row's writer only
+
+    from gitwave.engine.lock_names import hostname
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{hostname()}"
 
 
 # History results beside the sync phases (Succeeded, Failed, ...): a sync being

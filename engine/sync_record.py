@@ -15,7 +15,6 @@ from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.events import Event, EventKind, EventSink
-from gitwave.engine.locks import AppBusyError, hold_app
 from gitwave.engine.mask import redact, secret_values
 from gitwave.engine.model import ChangeSet, Health, HealthCode, Plan
 from gitwave.engine.source import is_dirty_revision
@@ -50,6 +49,8 @@ def holding(
     """The app's operation lock for a sync or rollback; none for a dry run."""
     if store is None or request.dry_run:
         return nullcontext()
+    from gitwave.engine.locks import hold_app  # a sync or rollback, not a read
+
     return hold_app(store, app, timeout_s=request.lock_timeout_s, sink=sink)
 
 
@@ -130,6 +131,8 @@ def history(store: Store, app: str, *, limit: int = 50) -> list[SyncRecord]:
     taken for a moment to mark such syncs (a read while it is held marks nothing)."""
     newest = store.history(app, limit=1, running=True)
     if newest and newest[0].result == RUNNING:
+        from gitwave.engine.locks import AppBusyError, hold_app
+
         try:
             with hold_app(store, app, timeout_s=0.0):
                 pass

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gitwave.engine.apps import AppSpec
-from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
+from gitwave.engine.lock_names import DEFAULT_LOCK_TIMEOUT_S
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan_filters import ResourceRef
 from gitwave.engine.policy.model import PolicyOptions

@@ -26,7 +26,6 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.globs import argo_glob
@@ -81,7 +80,9 @@ class SyncWindow:
         """When the window closes, if it is open at ``now`` (an aware
         datetime); None when it is closed. Of overlapping runs (a duration
         longer than the schedule's period), the latest start counts."""
-        from croniter import croniter  # only apps with sync windows need it
+        from zoneinfo import ZoneInfo  # only apps with sync windows need it
+
+        from croniter import croniter
 
         local = now.astimezone(ZoneInfo(self.time_zone))
         # The latest start at or before now: croniter's get_prev is strictly before.
@@ -94,6 +95,8 @@ class SyncWindow:
 
     def next_open(self, now: datetime) -> datetime:
         """The next time this window opens after ``now``."""
+        from zoneinfo import ZoneInfo
+
         from croniter import croniter
 
         local = now.astimezone(ZoneInfo(self.time_zone))

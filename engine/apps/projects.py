@@ -12,7 +12,6 @@ The checks themselves live in ``engine.projects``.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -279,6 +278,8 @@ _WINDOW_FIELDS = frozenset(
 
 
 def _windows(reader: Reader, spec: Mapping[str, Any]) -> tuple[SyncWindow, ...]:
+    import zoneinfo  # a project with sync windows only (the tz database's index)
+
     windows = []
     for i, entry in enumerate(reader.mappings(spec, "spec.syncWindows")):
         where = f"spec.syncWindows[{i}]"

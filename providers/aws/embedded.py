@@ -37,8 +37,8 @@ from gitwave.engine.api import private_directory
 from gitwave.engine.errors import ProviderError
 
 from .config import AwsConfig, AwsCredentials
+from .tracked_apps import SNAPSHOT_FILE
 
-SNAPSHOT_FILE = "aws-emulator.pickle"
 SNAPSHOT_FORMAT = 1
 DEFAULT_REGION = "us-east-1"
 # The services behind the kinds gitwave manages.

@@ -36,11 +36,10 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 
-from .config import AwsConfig
-from .embedded import SNAPSHOT_FILE, EmbeddedAws, embedded_moto
-from .tracked_apps import TrackedApps
+from .tracked_apps import SNAPSHOT_FILE, TrackedApps
 
 if TYPE_CHECKING:
+    from .embedded import EmbeddedAws
     from .provider import AwsProvider
 
 PROVIDER_CONFIG_GROUP = "aws.crossplane.io"
@@ -112,6 +111,7 @@ class AwsTarget:
             if self._provider is not None:
                 return self._provider
             # Here, not at the top: boto3 loads only when a cloud object shows up.
+            from .config import AwsConfig
             from .provider import AwsProvider
 
             named = {
@@ -144,6 +144,8 @@ class AwsTarget:
         if self._emulator is None:
             if not (self._state_dir / SNAPSHOT_FILE).exists():
                 self._tracked_apps.start()  # a new snapshot: every app it holds is noted
+            from .embedded import embedded_moto  # pickle and the emulator's config
+
             self._emulator = embedded_moto(state_dir=self._state_dir)
         return self._emulator
 
@@ -170,6 +172,8 @@ class AwsTarget:
         (sops' own AWS SDK chain: real AWS)."""
         config = self._configs.get("default")
         if config is not None:
+            from .config import AwsConfig
+
             aws = AwsConfig.from_provider_config(config.manifest, secret_reader=self._read_secret)
             if aws.endpoint_url is None:
                 return None

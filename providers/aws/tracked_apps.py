@@ -22,6 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 INDEX_FILE = "aws-emulator-apps.json"
+# The emulator's snapshot beside it (``embedded``): named here so a target that
+# only asks whether one exists does not import the emulator's module (pickle).
+SNAPSHOT_FILE = "aws-emulator.pickle"
 _FORMAT = 1
 
 

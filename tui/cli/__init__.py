@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported once the verb is known, so `--help` and a bad flag answer at once.
     from gitwave.engine.bucket_readers import register_bucket_reader
     from gitwave.engine.errors import GitwaveError
-    from gitwave.engine.locks import name_process
+    from gitwave.engine.lock_names import name_process
     from gitwave.tui.cli.context import EXIT_BUG, EXIT_OK, EXIT_USAGE, context_from_args
 
     register_bucket_reader(_s3_bucket_reader)

@@ -30,7 +30,7 @@ from gitwave.engine.clusters import ClusterKind
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Fleet, Reach
 from gitwave.engine.fleet_sources import FleetSources, repo_secrets
-from gitwave.engine.locks import DEFAULT_LOCK_TIMEOUT_S
+from gitwave.engine.lock_names import DEFAULT_LOCK_TIMEOUT_S
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.operations import SyncRequest

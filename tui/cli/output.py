@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from gitwave.engine.events import Event, EventKind
-from gitwave.engine.fleet_run import Finished, Outcome
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
 from gitwave.tui.formatting import revision_text
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
+    from gitwave.engine.fleet_run import Finished
     from gitwave.engine.sync import SyncResult  # the executor's: a listing never loads it
 
 # A table is as wide as its widest row, whatever the terminal: like kubectl,
@@ -401,6 +401,8 @@ _Done = TypeVar("_Done", bound=HasResult)
 
 def finished_line(done: Finished[_Done], destination: str) -> str:
     """``guestbook -> sandbox: Succeeded in 0.4s``: one app, as it finishes."""
+    from gitwave.engine.fleet_run import Outcome  # a sync's printer, not a listing's
+
     if done.outcome is Outcome.SKIPPED:
         return f"{done.name}: skipped, it follows {done.blocked_by}, which failed"
     if done.outcome is Outcome.NOT_STARTED:
