@@ -58,8 +58,8 @@ class AppState:
     rendered: Rendered | None = None
     # What the policy stage warned about or audited (engine.policy.Finding values).
     findings: tuple[Any, ...] = ()
-    # Each desired object's digest (``plan_memo.desired_digest``; "" for none),
-    # for apps big enough to keep a plan memo; empty for the others.
+    # Each desired object's digest (``plan_memo.desired_digest``; "" for none):
+    # the plan memo's (apps big enough to keep one) and the pre-flight's (every app).
     digests: Mapping[ResourceKey, str] = dataclasses.field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -263,9 +263,12 @@ def plan_resources(
     )
     owner = app.owner if owner is None else owner
     # A small app's comparison takes milliseconds, and a fleet of small apps
-    # would write a memo file each: big apps only.
+    # would write a memo file each: big apps only. Every app's digests are
+    # taken though: the pre-flight keeps under them what passed its schema
+    # check (``validate.preflight``), which for a small app costs more than
+    # its whole plan (the schema library's import and a validator per kind).
     use_memo = len(graph.resources) >= plan_memo.MIN_OBJECTS
-    digests = _desired_digests(desired, graph, options.ignore, owner) if use_memo else {}
+    digests = _desired_digests(desired, graph, options.ignore, owner)
     memo = memo_store()
     before = memo.load(memo_name(app)) if use_memo else {}
     known = plan_memo.in_sync(before, digests, live)

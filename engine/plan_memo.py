@@ -162,12 +162,17 @@ def code_identity() -> tuple[int, ...]:
     a target's comparison of values), so other code starts a new memo."""
     package = Path(__file__).resolve().parents[1]
     found = []
+    # os.walk and os.stat, not Path.rglob: a third of the time over 300 files,
+    # which every plan pays (the pre-flight's memo of a small app's status too).
     for folder in ("engine", "providers"):
-        for path in sorted(package.joinpath(folder).rglob("*.py")):
-            try:
-                found.append(path.stat().st_mtime_ns)
-            except OSError:
-                found.append(0)
+        for directory, subdirectories, names in os.walk(package / folder):
+            subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
+            for name in sorted(names):
+                if name.endswith(".py"):
+                    try:
+                        found.append(os.stat(os.path.join(directory, name)).st_mtime_ns)
+                    except OSError:
+                        found.append(0)
     return tuple(found)
 
 

@@ -114,12 +114,13 @@ def preflight(state: AppState, *, targets: ProviderRouter) -> None:
     """Raise PreflightError when the target would refuse any object of ``state``'s plan.
 
     Whether an object of a built-in kind fits its schema depends on the object,
-    the Kubernetes release and its schemas only: an app that keeps a plan memo
-    (``state.digests``) keeps the digests of the objects that passed, and the
-    next pre-flight, in any process, skips the schema check of an object with
-    the same digest (a tenth of a fresh plan of 10,000 objects). What the
-    target says (does it serve the kind, would its controllers take the
-    object) is asked every time."""
+    the Kubernetes release and its schemas only: every app keeps the digests
+    (``state.digests``) of the objects that passed, and the next pre-flight,
+    in any process, skips the schema check of an object with the same digest
+    (a tenth of a fresh plan of 10,000 objects; for a small app, importing the
+    schema library and building a validator per kind, most of a ``status``'s
+    own work). What the target says (does it serve the kind, would its
+    controllers take the object) is asked every time."""
     graph = state.graph
     ordered = [graph.resources[key] for key in graph.order if key in graph.resources]
     memo, name, context = memo_store(), memo_name(state.app), _schema_context()
