@@ -258,6 +258,18 @@ NOT_FOR_A_LISTING = (
     "configparser",
     # No Argo Rollout: the sandbox's rollout controller is not registered yet.
     "gitwave.providers.sandbox.controllers.rollouts",
+    # Issue 13, status4: a read takes no app lock and writes no history row
+    # (engine.lock_names names the process), so neither the locks nor socket's
+    # host name nor getpass' user; no sync window, so no time-zone database; no
+    # label selector given; no cloud object, so neither the AWS configuration
+    # nor the emulator's module (pickle).
+    "gitwave.engine.locks",
+    "getpass",
+    "zoneinfo",
+    "gitwave.engine.label_selector",
+    "gitwave.providers.aws.config",
+    "gitwave.providers.aws.embedded",
+    "pickle",
 )
 
 
@@ -281,3 +293,36 @@ def test_status_of_plain_yaml_loads_neither_rich_nor_the_sync_executor(tmp_path:
     ]
     loaded = set(result["modules"])
     assert sorted(m for m in NOT_FOR_A_LISTING if m in loaded) == []
+
+
+# Issue 13, status4: the pre-flight keeps what passed its schema check for every
+# app, so the second `status` of a small app (in a new process, as a user runs
+# it) checks no schema again and loads no schema library (jsonschema_rs brings
+# email.utils and socket).
+NOT_FOR_A_VOUCHED_PREFLIGHT = ("jsonschema_rs", "email.utils", "socket")
+
+
+def test_a_second_status_of_a_small_app_loads_no_schema_library(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "GITWAVE_STATE": str(tmp_path / "state"),
+        "GITWAVE_CACHE": str(tmp_path / "cache"),
+        "NO_COLOR": "1",
+    }
+    loaded: list[set[str]] = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, "status", str(SAMPLES / "guestbook")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env=env,
+        )
+        result = json.loads(done.stdout.splitlines()[-1])
+        assert result["code"] == 0
+        assert "guestbook" in result["out"]
+        loaded.append(set(result["modules"]))
+    # The first one checked the schemas (the memo was empty): the test sees the library.
+    assert "jsonschema_rs" in loaded[0]
+    assert sorted(m for m in NOT_FOR_A_VOUCHED_PREFLIGHT if m in loaded[1]) == []

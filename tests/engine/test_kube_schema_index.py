@@ -206,3 +206,34 @@ def test_status_and_plan_refuse_a_bad_field_with_the_schema_cache_warm(
         assert reads == [1, 0]
     finally:
         kube_schema._builtin_of.cache_clear()
+
+
+@pytest.mark.parametrize("verb", ["status", "plan"])
+def test_an_object_edited_after_its_small_app_passed_is_checked_again(
+    verb: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every app keeps the digests of the objects that passed the pre-flight (a
+    # small app too, since status4): the passing Deployment is not checked by
+    # the second command, and the same Deployment with a bad field, a new
+    # digest, is refused by the third, naming file:line and field.
+    sandbox_state(tmp_path, monkeypatch, own_cache=True)
+    app = tmp_path / "shop"
+    app.mkdir()
+    (app / "app.yaml").write_text(
+        DEEP_BAD_FIELD.replace("containerPort: eighty", "containerPort: 80")
+    )
+    try:
+        for _ in range(2):
+            _as_a_new_process(monkeypatch)
+            code, out, err = run(capsys, verb, str(app))
+            assert code == (0 if verb == "status" else 1), (out, err)  # plan: all to create
+            assert "shop" in out
+        checked = list((tmp_path / "cache").rglob("checks/*.json"))
+        assert len(checked) == 1, "the small app's passed objects are kept"
+        (app / "app.yaml").write_text(DEEP_BAD_FIELD)
+        _as_a_new_process(monkeypatch)
+        code, out, err = run(capsys, verb, str(app))
+        assert code == 2, (out, err)
+        assert REFUSAL in err
+    finally:
+        kube_schema._builtin_of.cache_clear()
