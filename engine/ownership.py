@@ -139,12 +139,14 @@ def namesake_elsewhere(seen: Live, owner: Owner) -> bool:
 
 def not_prunable_reason(seen: Live, owner: Owner) -> str:
     """Why a tracked object gone from the source is not ``owner``'s to prune."""
-    if owner.scope and Owner.of(seen.annotations) in _older_forms(owner):
+    found = Owner.of(seen.annotations)
+    if owner.scope and found in _older_forms(owner):
+        assert found is not None
         return (
             f"{seen.key.display} is not in the source; its tracking id is the older form "
-            f"{owner.app}@{owner.source}, which every {owner.app} of this source in any "
-            f"namespace wrote, so {owner.scope}/{owner.app} never prunes it; delete it by "
-            "hand if no app renders it"
+            f"{found.who}, which every {owner.app} of this source in any namespace wrote, "
+            f"so {owner.scope}/{owner.app} never prunes it; delete it by hand if no app "
+            "renders it"
         )
     return (
         f"{seen.key.display} is not in the source but its tracking id is not {owner.app}'s; "
@@ -212,16 +214,17 @@ def check_owners(
     raise OwnershipError(
         first,
         f"{first.display} is managed by {foreign[first]}; this app is {this}{more}",
-        hint=_OTHER_APP_HINT
-        if owner.scope
-        else "nothing was changed; give one of the two "
-        "apps another name, or pass --adopt to take these objects over",
+        hint=_SCOPED_HINT if owner.scope else _HINT,
     )
 
 
+_HINT = (
+    "nothing was changed; give one of the two apps another name, or pass --adopt to take "
+    "these objects over"
+)
 # The controller has no --adopt: an object is one app's, and another app that
 # renders it is refused until the first lets it go (Argo CD's SharedResource).
-_OTHER_APP_HINT = (
+_SCOPED_HINT = (
     "nothing was changed; two apps render this object: give this app another destination "
     "namespace or path, or delete the other app (or take the object out of its source and "
     "prune it) first"
