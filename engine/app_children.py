@@ -110,8 +110,8 @@ class ChildrenStore(Database):
 
 
 def owner_text(owner: Owner) -> str:
-    """``name@source``: how an owner is recorded."""
-    return f"{owner.app}@{owner.source}" if owner.source else owner.app
+    """``[scope/]name@source``: how an owner is recorded (``Owner.parse`` reads it)."""
+    return owner.who
 
 
 def removed_children(
@@ -136,12 +136,12 @@ def removed_children(
                 continue
             if only and parent.name not in only and record.name not in only:
                 continue
-            name, _, source = record.owner.partition("@")
+            recorded = Owner.parse(record.owner)
             removed.append(
                 _at_recorded_destination(
                     replace(
                         parent,
-                        name=name,
+                        name=recorded.app,
                         kind=AppKind.ARGO,
                         children=(),
                         depends_on=(),
@@ -155,7 +155,7 @@ def removed_children(
                         parent=owner_text(parent.owner),
                         cascade=record.cascade,
                         removed_from=parent.name,
-                        owner_source=source,
+                        owner_source=recorded.source,
                         set_scope=record.scope,
                     ),
                     record,
@@ -194,7 +194,7 @@ def removed_set_children(
     for parent, record in records.set_children():
         if parent in present or record.owner in present:
             continue  # the set is here (its own removed elements are found above), or moved
-        set_name = parent.partition("@")[0]
+        set_name = Owner.parse(parent).app
         holder = holders.get(record.scope)
         in_location = location is not None and not partial and location.covers(record.scope)
         if holder is None and not in_location:
@@ -204,14 +204,14 @@ def removed_set_children(
             continue
         if only and set_name not in only and record.name not in only:
             continue
-        name, _, source = record.owner.partition("@")
+        recorded = Owner.parse(record.owner)
         where = holder.source if holder is not None else location.source if location else None
         if where is None:
             continue
         removed.append(
             _at_recorded_destination(
                 AppSpec(
-                    name=name,
+                    name=recorded.app,
                     kind=AppKind.ARGO,
                     # Nothing of its own to render: it reads where its set was.
                     source=where,
@@ -220,7 +220,7 @@ def removed_set_children(
                     parent=parent,
                     cascade=record.cascade,
                     removed_from=set_name,
-                    owner_source=source,
+                    owner_source=recorded.source,
                     set_scope=record.scope,
                 ),
                 record,

@@ -257,9 +257,6 @@ def plan_resources(
         removed_from=app.removed_from if removed else "",
         cascade=app.cascade,
         force=force,
-        # Recorded apart (the controller's Kind/namespace/name): a namesake
-        # in another namespace is another app.
-        namesakes_apart=bool(app.store_name),
     )
     owner = app.owner if owner is None else owner
     # A small app's comparison takes milliseconds, and a fleet of small apps
@@ -285,6 +282,7 @@ def plan_resources(
             options=options,
             namespaces_live=namespaces_live,
             source=owner.source,
+            scope=owner.scope,
         )
     except ValidationError as exc:
         if not app.policy.create_namespace and _namespaces_used(graph) - namespaces_live:
@@ -324,7 +322,9 @@ def _desired_digests(
     kept = None
     if desired.key:
         rules = sorted((str(k), list(v)) for k, v in ignore.items() if v)
-        key_text = repr(("digests", plan_memo.FORMAT, desired.key, owner.app, owner.source, rules))
+        # The scope only when set: the command line's cached digests stay valid.
+        who = (owner.app, owner.source, *((owner.scope,) if owner.scope else ()))
+        key_text = repr(("digests", plan_memo.FORMAT, desired.key, *who, rules))
         kept = files.load_digests(key_text, len(graph.resources))
     found: dict[ResourceKey, str] = {}
     for position, (key, resource) in enumerate(graph.resources.items()):

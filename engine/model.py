@@ -536,8 +536,10 @@ class Plan:
     revision: str
     waves: tuple[Wave, ...]
     warnings: tuple[str, ...] = ()
-    # The digest of the app's source (Owner.source): with ``app``, whose objects these are.
+    # The digest of the app's source (Owner.source) and where its name is unique
+    # (Owner.scope): with ``app``, whose objects these are.
     source: str = ""
+    scope: str = ""
     # Objects gone from the source that a sync with prune would delete: the
     # app is OutOfSync while they are there (Argo CD's "requires pruning").
     unpruned: tuple[ResourceKey, ...] = ()
@@ -556,7 +558,7 @@ class Plan:
 
     @property
     def owner(self) -> Owner:
-        return Owner(self.app, self.source)
+        return Owner(self.app, self.source, self.scope)
 
     @property
     def has_changes(self) -> bool:
@@ -632,18 +634,42 @@ class Owner:
     called ``prod``) are two owners. ``source`` is "" for an owner read from a
     tracking id that an older gitwave wrote (name only).
 
+    ``scope`` is where the app's name is unique when it is not unique alone:
+    the controller's apps are cluster objects, named once per kind and
+    namespace (``Application/team-a``), so an Application ``web`` in team-a and
+    one in team-b, same repository and path, are two owners (Argo CD's apps in
+    any namespace track ``<namespace>_<name>``; Flux labels the Kustomization's
+    name and namespace). "" for the command line's apps, whose names are
+    unique, and for tracking ids written before scopes were recorded.
+
     Its tracking id (the ``gitwave.dev/tracking-id`` annotation) is Argo CD's
-    annotation tracking id with the source after the name:
-    ``prod@1a2b3c4d5e6f:apps/Deployment:shop/api``.
+    annotation tracking id with the source after the name, and the scope before
+    it: ``prod@1a2b3c4d5e6f:apps/Deployment:shop/api``,
+    ``Application/team-a/web@1a2b3c4d5e6f:apps/Deployment:shop/api``.
     """
 
     app: str
     source: str = ""
+    scope: str = ""
+
+    @property
+    def who(self) -> str:
+        """The app as its tracking id names it: ``[scope/]name[@source]``, also
+        how history rows and child-app records name it (``parse`` reads it)."""
+        name = f"{self.scope}/{self.app}" if self.scope else self.app
+        return f"{name}@{self.source}" if self.source else name
 
     def tracking_id(self, key: ResourceKey) -> str:
         """The annotation value that marks ``key`` as applied by this owner."""
-        who = f"{self.app}@{self.source}" if self.source else self.app
-        return f"{who}:{key.group}/{key.kind}:{key.namespace}/{key.name}"
+        return f"{self.who}:{key.group}/{key.kind}:{key.namespace}/{key.name}"
+
+    @staticmethod
+    def parse(who: str) -> Owner:
+        """The owner ``who`` (``Owner.who``) names. App names are RFC 1123 names,
+        so neither ``/`` nor ``@`` is part of one."""
+        name, _, source = who.partition("@")
+        scope, _, app = name.rpartition("/")
+        return Owner(app, source, scope)
 
     @staticmethod
     def of(annotations: Mapping[str, Any]) -> Owner | None:
@@ -651,14 +677,14 @@ class Owner:
         value = annotations.get(ANNOTATION_TRACKING_ID)
         if not isinstance(value, str):
             return None
-        who = value.partition(":")[0]
-        app, _, source = who.partition("@")
-        return Owner(app, source) if app else None
+        found = Owner.parse(value.partition(":")[0])
+        return found if found.app else None
 
     def __str__(self) -> str:
+        name = f"{self.scope}/{self.app}" if self.scope else self.app
         if not self.source:
-            return f"app {self.app} (no source recorded)"
-        return f"app {self.app} (source {self.source})"
+            return f"app {name} (no source recorded)"
+        return f"app {name} (source {self.source})"
 
 
 def tracking_id(app: str, key: ResourceKey, source: str = "") -> str:

@@ -69,8 +69,10 @@ def _rollback(
     cleaned = [r for r in recorded if not r.is_secret and not r.masked_values]
     secrets = [r.key for r in recorded if r.is_secret or r.masked_values]
     # The objects belong to the app as it was synced then: the history says
-    # which source that was (an entry from before it did: the name alone).
-    name, _, source = entry.owner.partition("@")
+    # which source that was (an entry from before it did: the name alone). The
+    # scope is the app's own: its history is kept apart already (``recorded_as``),
+    # and an entry from before scopes were recorded names none.
+    recorded_owner = Owner.parse(entry.owner)
     state = plan_resources(
         app,
         cleaned,
@@ -81,7 +83,7 @@ def _rollback(
         # Left out of the plan, they must not look like leftovers to prune.
         keep=secrets,
         adopt=request.adopt,
-        owner=Owner(name or app.name, source),
+        owner=Owner(recorded_owner.app or app.name, recorded_owner.source, app.owner.scope),
     )
     check_project(app, state.graph)  # what the project allowed then, it may refuse now
     sink(

@@ -1,22 +1,28 @@
 """Who owns a live object, and what a plan may do with it: pure rules over
 tracking ids, for the plan stage.
 
-An app's owner is its name and a digest of its source (``model.Owner``). A
+An app's owner is its name and a digest of its source (``model.Owner``), and
+for the controller's apps where the name is unique (``Kind/namespace``). A
 live object the plan would update, or that carries this app's label, belongs
 to one of four parties:
 
 - this app (its exact tracking id): updated and, once gone from the source,
   pruned;
-- this app's name in the form an older gitwave wrote (no source): counted as
-  this app's so that upgrading breaks nothing; the next sync rewrites the
-  tracking id in the new form, after which only this source owns it;
+- this app in the form an older gitwave wrote: the name alone (no source), or
+  for a controller app the name and source without the scope. Counted as this
+  app's so that upgrading breaks nothing; the next sync rewrites the tracking
+  id in the new form, after which only this app owns it. A command-line app
+  prunes its name-only objects; a controller app prunes none of the older form,
+  since a namesake in another namespace wrote the very same value;
 - nobody (no tracking id: made by hand, or by ``CreateNamespace``): adopted on
   apply, as Argo CD does with objects that lack its tracking annotation, never
   pruned;
-- another owner (another name, or the same name from another repository or
-  path): never updated, never pruned. Planning fails naming both apps (Argo
-  CD's SharedResourceWarning made an error, its ``FailOnSharedResource=true``
-  by default) unless the user adopts them (``--adopt``).
+- another owner (another name, the same name from another repository or
+  path, or the same name in another scope): never updated, never pruned.
+  Planning fails naming both apps (Argo CD's SharedResourceWarning made an
+  error, its ``FailOnSharedResource=true`` by default) unless the user adopts
+  them (``--adopt``). A namesake's object in another scope that this app does
+  not render is no business of this app's at all (``namesake_elsewhere``).
 
 What a prune leaves alone although it is this app's: objects marked
 ``Prune=false`` (Argo CD), and the kinds whose deletion takes more with it
@@ -50,6 +56,8 @@ __all__ = [
     "check_owners",
     "claim_of",
     "is_prunable_by",
+    "namesake_elsewhere",
+    "not_prunable_reason",
     "protected_reason",
     "retrack_change",
     "tracked_resource",
@@ -80,6 +88,14 @@ class Claim(enum.Enum):
         return self in (Claim.OURS, Claim.LEGACY)
 
 
+def _older_forms(owner: Owner) -> tuple[Owner, ...]:
+    """The owners an older gitwave wrote for ``owner``'s objects: the name alone;
+    for a scoped app also the name and source (before scopes were recorded)."""
+    if not owner.scope:
+        return (Owner(owner.app),)
+    return (Owner(owner.app), Owner(owner.app, owner.source))
+
+
 def claim_of(seen: Live, owner: Owner) -> Claim:
     """Whose ``seen`` is, for ``owner`` (see the module docstring)."""
     found = Owner.of(seen.annotations)
@@ -87,19 +103,55 @@ def claim_of(seen: Live, owner: Owner) -> Claim:
         return Claim.UNTRACKED
     if found == owner:
         return Claim.OURS
-    if found.app == owner.app and not found.source:
+    if found in _older_forms(owner):
         return Claim.LEGACY
     return Claim.OTHER
 
 
 def is_prunable_by(seen: Live, owner: Owner, *, adopted: Collection[ResourceKey] = ()) -> bool:
     """Whether ``owner`` may prune ``seen``: its tracking id is exactly ``owner``'s
-    for this very object (or the older form of it), or the user adopted it.
-    An annotation copied from another object is not enough."""
+    for this very object (or, for an app without scope, the name-only form of
+    it), or the user adopted it. An annotation copied from another object is
+    not enough; nor is an older form a scoped app's namesakes share."""
     value = seen.annotations.get(ANNOTATION_TRACKING_ID)
-    if value in (owner.tracking_id(seen.key), Owner(owner.app).tracking_id(seen.key)):
+    if value == owner.tracking_id(seen.key):
+        return True
+    if not owner.scope and value == Owner(owner.app).tracking_id(seen.key):
         return True
     return seen.key in adopted and Owner.of(seen.annotations) is not None
+
+
+def namesake_elsewhere(seen: Live, owner: Owner) -> bool:
+    """Whether ``seen`` was applied by an app of ``owner``'s name in another
+    scope (the same label, another app): a controller's ``web`` in another
+    namespace, or the other of a command-line and a controller ``web``. Such
+    objects are neither this app's to prune nor a conflict unless this app
+    renders them (then ``check_owners`` refuses them)."""
+    found = Owner.of(seen.annotations)
+    return (
+        found is not None
+        and found.app == owner.app
+        and found.scope != owner.scope
+        and bool(found.scope or owner.scope)
+        and found not in _older_forms(owner)
+    )
+
+
+def not_prunable_reason(seen: Live, owner: Owner) -> str:
+    """Why a tracked object gone from the source is not ``owner``'s to prune."""
+    found = Owner.of(seen.annotations)
+    if owner.scope and found in _older_forms(owner):
+        assert found is not None
+        return (
+            f"{seen.key.display} is not in the source; its tracking id is the older form "
+            f"{found.who}, which every {owner.app} of this source in any namespace wrote, "
+            f"so {owner.scope}/{owner.app} never prunes it; delete it by hand if no app "
+            "renders it"
+        )
+    return (
+        f"{seen.key.display} is not in the source but its tracking id is not {owner.app}'s; "
+        "it is never pruned"
+    )
 
 
 def retrack_change(seen: Live, owner: Owner) -> FieldChange:
@@ -123,17 +175,17 @@ def check_owners(
     hooks: Collection[ResourceKey] = (),
     adopt: bool = False,
     source_label: str = "",
-    namesakes_apart: bool = False,
 ) -> tuple[ResourceKey, ...]:
     """The live objects of another owner that ``owner`` would touch: the desired
     objects (hooks aside, they are recreated under their own rules) and the
     objects labelled with ``owner``'s name whose tracking id names the same app
-    from another source (two apps of one name). Returns them, sorted, when
-    ``adopt``; raises OwnershipError naming the first and both apps otherwise.
-    ``source_label`` is this app's source as a user reads it. With
-    ``namesakes_apart`` (apps whose name is unique per namespace only, the
-    controller's), another source's objects under the same name are another
-    app's and not checked."""
+    (same scope) from another source (two apps of one name). Returns them,
+    sorted, when ``adopt``; raises OwnershipError naming the first and both
+    apps otherwise. ``source_label`` is this app's source as a user reads it.
+    A scoped app's name is unique in its scope, so there are no two apps of one
+    name to find: for it only the desired objects are checked (a namesake in
+    another namespace is another app, refused only where this app renders its
+    objects)."""
     foreign: dict[ResourceKey, Owner] = {}
     for key, seen in desired.items():
         if seen is None or key in hooks or claim_of(seen, owner) is not Claim.OTHER:
@@ -141,11 +193,12 @@ def check_owners(
         found = Owner.of(seen.annotations)
         assert found is not None
         foreign[key] = found
-    for seen in () if namesakes_apart else tracked:
+    for seen in () if owner.scope else tracked:
         found = Owner.of(seen.annotations)
         if (
             found is not None
             and found.app == owner.app
+            and not found.scope
             and found.source not in ("", owner.source)
             and seen.key not in desired
         ):
@@ -156,13 +209,26 @@ def check_owners(
     first = keys[0]
     more = f" (and {len(keys) - 1} more objects)" if len(keys) > 1 else ""
     where = f"{source_label}, id {owner.source}" if source_label else owner.source or "unknown"
-    this = f"{owner.app} (source {where})"
+    name = f"{owner.scope}/{owner.app}" if owner.scope else owner.app
+    this = f"{name} (source {where})"
     raise OwnershipError(
         first,
         f"{first.display} is managed by {foreign[first]}; this app is {this}{more}",
-        hint="nothing was changed; give one of the two apps another name, or pass --adopt "
-        "to take these objects over",
+        hint=_SCOPED_HINT if owner.scope else _HINT,
     )
+
+
+_HINT = (
+    "nothing was changed; give one of the two apps another name, or pass --adopt to take "
+    "these objects over"
+)
+# The controller has no --adopt: an object is one app's, and another app that
+# renders it is refused until the first lets it go (Argo CD's SharedResource).
+_SCOPED_HINT = (
+    "nothing was changed; two apps render this object: give this app another destination "
+    "namespace or path, or delete the other app (or take the object out of its source and "
+    "prune it) first"
+)
 
 
 def protected_reason(seen: Live, *, prune_protected: bool, removed_app: bool = False) -> str | None:

@@ -49,6 +49,8 @@ from gitwave.engine.ownership import (
     check_owners,
     claim_of,
     is_prunable_by,
+    namesake_elsewhere,
+    not_prunable_reason,
     protected_reason,
     retrack_change,
 )
@@ -78,9 +80,6 @@ class PlanOptions:
     same desired and live objects (``plan_memo``): they are not compared again.
     ``force`` (``sync --force``) replaces live gated objects (a HelmRelease's
     CRDs) whatever their ``install.crds``/``upgrade.crds`` policy.
-    ``namesakes_apart``: an object labelled with this app's name whose tracking
-    id names another source is another app's, not a conflict (the controller,
-    where a name is unique per kind and namespace only); it is never pruned.
     """
 
     prune: bool = False
@@ -101,7 +100,6 @@ class PlanOptions:
     )
     in_sync: frozenset[ResourceKey] = frozenset()
     force: bool = False
-    namesakes_apart: bool = False
 
 
 def make_plan(
@@ -114,6 +112,7 @@ def make_plan(
     options: PlanOptions,
     namespaces_live: Collection[str] = (),
     source: str = "",
+    scope: str = "",
 ) -> Plan:
     """What a sync of ``graph`` at ``revision`` would do.
 
@@ -121,7 +120,8 @@ def make_plan(
     absent; a key missing from the mapping counts as absent). ``tracked`` holds
     the live objects labelled as ``app``'s, the prune candidates.
     ``namespaces_live`` names the namespaces that exist on the target.
-    ``source`` is the digest of the app's source (``Owner``).
+    ``source`` is the digest of the app's source and ``scope`` where its name is
+    unique, "" for the command line's apps (``Owner``).
 
     Raises ValidationError when a namespaced object's namespace neither exists
     nor is in the render; OwnershipError when an object the plan would touch
@@ -129,13 +129,13 @@ def make_plan(
     the view is partial, or the render is empty (unless ``allow_empty``).
     Nothing is planned then.
     """
-    owner = Owner(app, source)
+    owner = Owner(app, source, scope)
     _check_namespaces(graph, live, options, namespaces_live)
     modes = (
         # The app's own live objects say whether a release was installed (another
         # app's release of the same name is not this one). Read only when there
         # are gated objects: most plans have none, and some have 10,000 objects.
-        apply_modes(graph.resources.values(), _own(app, (*live.values(), *tracked)))
+        apply_modes(graph.resources.values(), _own(owner, (*live.values(), *tracked)))
         if any(r.install_gate is not None for r in graph.resources.values())
         else {}
     )
@@ -160,7 +160,6 @@ def make_plan(
         hooks={key for key in graph.resources if graph.facts_of(key).is_hook} | untouched | vouched,
         adopt=options.adopt,
         source_label=options.source_label,
-        namesakes_apart=options.namesakes_apart,
     )
     pruning = _prune_candidates(owner, graph, tracked, options, adopted)
     prunable, warnings = pruning.prunable, pruning.warnings
@@ -197,6 +196,7 @@ def make_plan(
         waves=tuple(wave for _, wave in placed),
         warnings=tuple(warnings),
         source=source,
+        scope=scope,
         unpruned=pruning.unpruned,
         kept=pruning.kept,
         adopted=adopted,
@@ -209,12 +209,16 @@ def make_plan(
 _Placed = list[tuple[tuple[int, int, int, int], Wave]]
 
 
-def _own(app: str, seen: Iterable[Live | None]) -> list[Live]:
-    """The live objects whose tracking id names ``app``."""
+def _own(owner: Owner, seen: Iterable[Live | None]) -> list[Live]:
+    """The live objects whose tracking id names ``owner``'s app (a namesake in
+    another scope aside)."""
     return [
         s
         for s in seen
-        if s is not None and (found := Owner.of(s.annotations)) is not None and found.app == app
+        if s is not None
+        and (found := Owner.of(s.annotations)) is not None
+        and found.app == owner.app
+        and not namesake_elsewhere(s, owner)
     ]
 
 
@@ -362,7 +366,10 @@ def _prune_candidates(
     desired = {*graph.resources, *graph.skipped}
     orphans: dict[ResourceKey, Live] = {}
     for seen in tracked:
-        if seen.key not in desired:
+        # A namesake's object in another scope is another app's entirely: not
+        # even a warning (a fleet of per-namespace ``web`` apps would get one
+        # per object of every other).
+        if seen.key not in desired and not namesake_elsewhere(seen, owner):
             orphans.setdefault(seen.key, seen)
     prunable: list[Live] = []
     warnings: list[str] = []
@@ -371,10 +378,7 @@ def _prune_candidates(
     for key in sorted(orphans, key=order_key):
         seen = orphans[key]
         if not is_prunable_by(seen, owner, adopted=adopted):
-            warnings.append(
-                f"{key.display} is not in the source but its tracking id is not {owner.app}'s; "
-                "it is never pruned"
-            )
+            warnings.append(not_prunable_reason(seen, owner))
         elif (reason := _kept_reason(seen, owner, options)) is not None:
             kept.append(Kept(key, reason))
         elif not options.prune:

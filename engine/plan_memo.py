@@ -67,6 +67,8 @@ def desired_digest(resource: Resource, *, ignore: Sequence[str], owner: Owner) -
                 tuple(ignore),
                 owner.app,
                 owner.source,
+                # Only when set, so the command line's digests stay as they were.
+                *((owner.scope,) if owner.scope else ()),
             ),
             0,
         )

@@ -197,9 +197,7 @@ def _identified(
     scope = ""
     if app.kind is AppKind.APPSET:
         scope = app_set_scope(parent) if parent else file_set_scope(source.repository, source.path)
-    children = tuple(
-        _identified(c, f"{owner.app}@{owner.source}", known, scope) for c in app.children
-    )
+    children = tuple(_identified(c, owner.who, known, scope) for c in app.children)
     return replace(identified, children=children)
 
 

@@ -258,8 +258,11 @@ class AppSpec:
     @property
     def owner(self) -> Owner:
         """Who this app's objects belong to: its name and source (see ``Owner``).
-        Two apps of one name from different repositories or paths are two owners."""
-        return Owner(self.name, self.owner_source or self.source.digest)
+        Two apps of one name from different repositories or paths are two owners;
+        so are two controller apps of one name in two namespaces or of two kinds
+        (the scope is ``store_name`` without the name: ``Application/team-a``)."""
+        scope = self.store_name.rpartition("/")[0] if self.store_name else ""
+        return Owner(self.name, self.owner_source or self.source.digest, scope)
 
     @property
     def where(self) -> str:

@@ -341,6 +341,10 @@ def test_bootstrap_installs_gitwave_then_the_controller_manages_itself_from_git(
         apps = kubernetes_apps(env)
         deployment = apps.read_namespaced_deployment("gitwave-controller", "gitwave-system")
         assert deployment.spec.replicas == 2
+        # With the tracking id the controller writes (its Kind/namespace/name),
+        # so its first sync finds the objects its own as they are.
+        tracking = deployment.metadata.annotations["gitwave.dev/tracking-id"]
+        assert tracking.startswith("Application/gitwave-system/gitwave@")
         self_app = env.custom.get_namespaced_custom_object(
             *ARGO, "gitwave-system", "applications", "gitwave"
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gitwave.engine.apps.model import AppKind, AppSource, AppSpec
 from gitwave.engine.errors import OwnershipError
 from gitwave.engine.graph import build_graph
 from gitwave.engine.model import (
@@ -110,24 +111,161 @@ def test_another_owners_object_stops_the_plan_unless_adopted(case: Refused) -> N
     assert actions(adopted) == want
 
 
-def test_in_the_controller_a_namesake_from_another_source_is_another_apps() -> None:
-    """The controller's apps are unique per kind and namespace only: a ``shop``
-    in another namespace labels its objects ``shop`` too. Its objects are
-    neither a conflict nor this app's to prune; a desired object it applied
-    still is a conflict."""
-    theirs = live(OLD, Owner(APP, "fedcba987654"))
-    plan = plan_of(
-        [SETTINGS], seen=[live(SETTINGS, OURS)], tracked=[theirs], prune=True, namesakes_apart=True
+# Issue 16: the controller's apps are named once per kind and namespace, so
+# their owner carries the scope (``Kind/namespace``) as well.
+TEAM_A = "Application/team-a"
+SCOPED = Owner(APP, SOURCE, TEAM_A)
+# The same app, same repository and path, in another namespace.
+NAMESAKE = Owner(APP, SOURCE, "Application/team-b")
+# What both wrote before scopes were recorded (name and source only).
+OLDER = Owner(APP, SOURCE)
+
+
+def scoped_plan(
+    resources: Sequence[Resource],
+    *,
+    seen: Sequence[Live] = (),
+    tracked: Sequence[Live] = (),
+    **options: Any,
+) -> Plan:
+    """``plan_of`` for the controller's Application team-a/shop."""
+    return make_plan(
+        app=APP,
+        source=SOURCE,
+        scope=TEAM_A,
+        revision="abc123",
+        graph=build_graph(list(resources)),
+        live={s.key: s for s in seen},
+        tracked=tracked,
+        options=PlanOptions(**options),
+        namespaces_live=("shop",),
+    )
+
+
+@dataclass(frozen=True)
+class OwnerValue:
+    reason: str
+    app: AppSpec
+    want: str
+
+
+def _app(store_name: str = "") -> AppSpec:
+    source = AppSource("https://git.example/org/repo", "main", "apps/shop", repository="r")
+    return AppSpec(APP, AppKind.ARGO, source, store_name=store_name)
+
+
+OWNER_VALUES = [
+    OwnerValue("a command-line app: name and source, as before", _app(), "shop@{digest}"),
+    OwnerValue(
+        "a controller Application: kind and namespace as well",
+        _app("Application/team-a/shop"),
+        "Application/team-a/shop@{digest}",
+    ),
+    OwnerValue(
+        "a controller Kustomization of the same name is another owner",
+        _app("Kustomization/team-a/shop"),
+        "Kustomization/team-a/shop@{digest}",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", OWNER_VALUES, ids=lambda c: c.reason)
+def test_the_tracking_id_names_the_controllers_apps_by_kind_and_namespace(
+    case: OwnerValue,
+) -> None:
+    owner = case.app.owner
+    want = case.want.format(digest=case.app.source.digest)
+    assert owner.tracking_id(SETTINGS.key) == f"{want}:/ConfigMap:shop/settings"
+    assert owner.who == want
+    # Read back from the annotation and from a history row, it is the same owner.
+    assert Owner.of({ANNOTATION_TRACKING_ID: owner.tracking_id(SETTINGS.key)}) == owner
+    assert Owner.parse(owner.who) == owner
+
+
+def test_two_namespaces_apps_of_one_name_and_source_are_two_owners() -> None:
+    assert _app("Application/team-a/shop").owner != _app("Application/team-b/shop").owner
+    assert SCOPED.tracking_id(SETTINGS.key) != NAMESAKE.tracking_id(SETTINGS.key)
+
+
+@pytest.mark.parametrize(
+    "older",
+    [OLDER, Owner(APP)],
+    ids=["name and source (before scopes)", "name only (before sources)"],
+)
+def test_a_controller_app_adopts_the_older_tracking_id_of_its_objects(older: Owner) -> None:
+    """Upgrading: an object the app applied under the older tracking id is
+    rewritten to the scoped one on its next sync, not refused."""
+    plan = scoped_plan([SETTINGS], seen=[live(SETTINGS, older)], prune=True)
+    (task,) = plan.tasks()
+    assert task.action is Action.UPDATE
+    assert [(c.live, c.desired) for c in task.changes] == [
+        (
+            older.tracking_id(SETTINGS.key),
+            "Application/team-a/shop@0123456789ab:/ConfigMap:shop/settings",
+        )
+    ]
+    assert plan.adopted == () and plan.owner == SCOPED
+    again = scoped_plan([SETTINGS], seen=[live(SETTINGS, SCOPED)], prune=True)
+    assert actions(again) == {"ConfigMap/shop/settings": "none"}
+
+
+def test_a_controller_app_never_prunes_an_object_of_the_older_form() -> None:
+    """Both namespaces' ``shop`` wrote the same older tracking id: one that no
+    longer renders an object cannot tell whether it was its own, so it leaves
+    it (and says so); the app is not held as OutOfSync for it."""
+    plan = scoped_plan(
+        [SETTINGS], seen=[live(SETTINGS, SCOPED)], tracked=[live(OLD, OLDER)], prune=True
     )
     assert actions(plan) == {"ConfigMap/shop/settings": "none"}
-    assert plan.unpruned == () and plan.adopted == ()
-    with pytest.raises(OwnershipError, match="is managed by app shop \\(source fedcba987654\\)"):
-        plan_of(
-            [SETTINGS],
-            seen=[live(SETTINGS, Owner(APP, "fedcba987654"))],
-            prune=True,
-            namesakes_apart=True,
-        )
+    assert plan.unpruned == ()
+    assert SyncStatus.of_plan(plan) is SyncStatus.SYNCED
+    (warning,) = plan.warnings
+    assert warning.startswith("ConfigMap/shop/old is not in the source; its tracking id is the ")
+    assert "Application/team-a/shop never prunes it" in warning
+
+
+def test_a_command_line_app_still_prunes_its_name_only_objects() -> None:
+    plan = plan_of([], tracked=[live(OLD, Owner(APP))], prune=True, allow_empty=True)
+    assert actions(plan) == {"ConfigMap/shop/old": "prune"}
+
+
+def test_an_object_of_the_same_app_in_another_namespace_is_refused() -> None:
+    """Argo CD's SharedResourceWarning as an error: team-a's shop renders an
+    object team-b's shop applied; nothing is planned, and the hint does not
+    offer --adopt (the controller has none)."""
+    with pytest.raises(OwnershipError) as raised:
+        scoped_plan([SETTINGS], seen=[live(SETTINGS, NAMESAKE)], prune=True)
+    assert str(raised.value).endswith(
+        "ConfigMap/shop/settings is managed by app Application/team-b/shop "
+        "(source 0123456789ab); this app is Application/team-a/shop (source 0123456789ab)"
+    )
+    assert "--adopt" not in raised.value.hint
+    assert "two apps render this object" in raised.value.hint
+
+
+def test_a_namesakes_objects_elsewhere_are_neither_pruned_nor_a_conflict() -> None:
+    """team-b's shop (another destination) labels its objects ``shop`` too:
+    team-a's shop lists them and leaves them out entirely, without a warning
+    per object, even when its whole render is gone (the app deleted)."""
+    theirs = live(OLD, NAMESAKE)
+    plan = scoped_plan([SETTINGS], seen=[live(SETTINGS, SCOPED)], tracked=[theirs], prune=True)
+    assert actions(plan) == {"ConfigMap/shop/settings": "none"}
+    assert plan.unpruned == () and plan.warnings == () and plan.adopted == ()
+    mine = live(res("ConfigMap", "mine", "shop", data={}), SCOPED)
+    removed = scoped_plan(
+        [], tracked=[theirs, mine, live(SETTINGS, OLDER)], prune=True, allow_empty=True
+    )
+    assert actions(removed) == {"ConfigMap/shop/mine": "prune"}
+
+
+def test_a_command_line_app_leaves_a_controller_namesakes_objects_alone() -> None:
+    """``gitwave sync shop`` beside a controller's Application shop: neither
+    prunes nor takes over the other's objects (before, both wrote shop@source)."""
+    plan = plan_of([SETTINGS], seen=[live(SETTINGS, OURS)], tracked=[live(OLD, SCOPED)], prune=True)
+    assert actions(plan) == {"ConfigMap/shop/settings": "none"}
+    assert plan.warnings == ()
+    with pytest.raises(OwnershipError, match="managed by app Application/team-a/shop"):
+        plan_of([SETTINGS], seen=[live(SETTINGS, SCOPED)], prune=True)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ cluster can fetch it is the operator's (``--push`` pushes the branch to origin).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import resources
 
 import yaml
@@ -61,6 +62,11 @@ def cmd_bootstrap(ctx: Context) -> int:
     app = parse_argo(
         application, SourceRef(f"{path}/{APP_FILE}", 1), repo_resolver((str(tree.top),))
     )
+    # The controller's identity for this Application (Kind/namespace/name), so
+    # the objects carry the very tracking id it writes (issue 16) and its first
+    # sync finds them its own as they are.
+    meta = application["metadata"]
+    app = replace(app, store_name=f"Application/{meta['namespace']}/{meta['name']}")
     synced = sync_app(app, targets=ctx.targets, store=ctx.store, request=SyncRequest())
     result = synced.result
     ctx.out(summary_line(ctx.terminal, result))
