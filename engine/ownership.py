@@ -14,6 +14,10 @@ to one of four parties:
   id in the new form, after which only this app owns it. A command-line app
   prunes its name-only objects; a controller app prunes none of the older form,
   since a namesake in another namespace wrote the very same value;
+- a controller app before its repository or path was edited (same scope and
+  name, another source): its name is unique in the cluster, so these are
+  its objects, rewritten on the next sync and pruned once gone from the new
+  source, as Argo CD tracks an app by its instance;
 - nobody (no tracking id: made by hand, or by ``CreateNamespace``): adopted on
   apply, as Argo CD does with objects that lack its tracking annotation, never
   pruned;
@@ -96,6 +100,20 @@ def _older_forms(owner: Owner) -> tuple[Owner, ...]:
     return (Owner(owner.app), Owner(owner.app, owner.source))
 
 
+def _earlier_source(found: Owner | None, owner: Owner) -> bool:
+    """Whether ``found`` is scoped ``owner`` itself before its repository or
+    path was edited: a scoped name is unique in the cluster (one Application
+    ``team-a/web``), so whatever source it had, it was this app (Argo CD
+    tracks an app by its instance, not its path)."""
+    return (
+        found is not None
+        and bool(owner.scope)
+        and found.scope == owner.scope
+        and found.app == owner.app
+        and found.source != owner.source
+    )
+
+
 def claim_of(seen: Live, owner: Owner) -> Claim:
     """Whose ``seen`` is, for ``owner`` (see the module docstring)."""
     found = Owner.of(seen.annotations)
@@ -103,7 +121,7 @@ def claim_of(seen: Live, owner: Owner) -> Claim:
         return Claim.UNTRACKED
     if found == owner:
         return Claim.OURS
-    if found in _older_forms(owner):
+    if found in _older_forms(owner) or _earlier_source(found, owner):
         return Claim.LEGACY
     return Claim.OTHER
 
@@ -117,6 +135,9 @@ def is_prunable_by(seen: Live, owner: Owner, *, adopted: Collection[ResourceKey]
     if value == owner.tracking_id(seen.key):
         return True
     if not owner.scope and value == Owner(owner.app).tracking_id(seen.key):
+        return True
+    found = Owner.of(seen.annotations)
+    if _earlier_source(found, owner) and found is not None and value == found.tracking_id(seen.key):
         return True
     return seen.key in adopted and Owner.of(seen.annotations) is not None
 

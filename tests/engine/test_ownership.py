@@ -224,6 +224,32 @@ def test_a_controller_app_never_prunes_an_object_of_the_older_form() -> None:
     assert "Application/team-a/shop never prunes it" in warning
 
 
+def test_a_controller_app_whose_path_was_edited_keeps_and_prunes_its_objects() -> None:
+    """Application team-a/shop moved to another path or repository: its name is
+    unique in the cluster, so what it applied from the old source is its own.
+    Objects it still renders are taken over (tracking id rewritten), those it
+    no longer renders are pruned; a command-line app of that name and another
+    source is still another app."""
+    before = Owner(APP, "fedcba987654", TEAM_A)
+    plan = scoped_plan(
+        [SETTINGS], seen=[live(SETTINGS, before)], tracked=[live(OLD, before)], prune=True
+    )
+    assert actions(plan) == {"ConfigMap/shop/settings": "update", "ConfigMap/shop/old": "prune"}
+    (task,) = [t for t in plan.tasks() if t.action is Action.UPDATE]
+    assert [(c.live, c.desired) for c in task.changes] == [
+        (
+            before.tracking_id(SETTINGS.key),
+            "Application/team-a/shop@0123456789ab:/ConfigMap:shop/settings",
+        )
+    ]
+    # An annotation copied onto another object names another key: never pruned.
+    copied = live(OLD, None, ann={ANNOTATION_TRACKING_ID: before.tracking_id(SETTINGS.key)})
+    kept = scoped_plan([SETTINGS], seen=[live(SETTINGS, SCOPED)], tracked=[copied], prune=True)
+    assert actions(kept) == {"ConfigMap/shop/settings": "none"}
+    with pytest.raises(OwnershipError):
+        plan_of([SETTINGS], seen=[live(SETTINGS, Owner(APP, "fedcba987654"))], prune=True)
+
+
 def test_a_command_line_app_still_prunes_its_name_only_objects() -> None:
     plan = plan_of([], tracked=[live(OLD, Owner(APP))], prune=True, allow_empty=True)
     assert actions(plan) == {"ConfigMap/shop/old": "prune"}
