@@ -110,7 +110,10 @@ async def test_enter_in_the_confirmation_means_no(env: Env) -> None:
     app = env.app(open_app="guestbook")
     async with app.run_test(size=SIZE) as pilot:
         await open_app(pilot, app)
-        await pilot.press("S", "enter")
+        await pilot.press("S")
+        # Under load the dialog comes up after a key pressed at once would land.
+        await until(pilot, lambda: isinstance(app.screen, SyncOptionsScreen))
+        await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("enter")  # the focused button is No
         await until(pilot, lambda: notified(app, "sync cancelled"))
@@ -163,7 +166,10 @@ async def test_a_plan_that_changed_after_confirmation_is_not_applied(env: Env) -
     app = env.app(open_app="guestbook")
     async with app.run_test(size=SIZE) as pilot:
         await open_app(pilot, app)
-        await pilot.press("S", "enter")
+        await pilot.press("S")
+        # Under load the dialog comes up after a key pressed at once would land.
+        await until(pilot, lambda: isinstance(app.screen, SyncOptionsScreen))
+        await pilot.press("enter")
         await until(pilot, lambda: drawn(app, ConfirmScreen))
         assert "Plan: 0 to create, 0 to update" in screen_text(app)
         # Someone scales the Deployment while the plan is on screen.
@@ -184,7 +190,10 @@ async def test_running_sync_shows_its_wave_and_what_blocks_it(tmp_path: Path) ->
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_app(pilot, app)
             await pilot.press("w")  # the waves view
-            await pilot.press("S", "enter")
+            await pilot.press("S")
+            # Under load the dialog comes up after a key pressed at once would land.
+            await until(pilot, lambda: isinstance(app.screen, SyncOptionsScreen))
+            await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
             await until(pilot, lambda: "waiting for Deployment/shop/shop-api" in screen.blocked)
