@@ -22,8 +22,8 @@ from gitwave.engine.model import (
 
 from .defaults import fold_string_data
 from .fields import without_nulls
-from .kinds import is_crd, kind_from_crd
-from .lifecycle import Lifecycle, with_hint
+from .kinds import is_crd, kind_from_crd, with_hint
+from .lifecycle import Lifecycle
 from .schema import Row
 from .store import Store
 

@@ -40,6 +40,7 @@ from gitwave.engine.model import (
 )
 
 from .core import SandboxCore
+from .defaults import desired_manifest
 from .fields import without_nulls
 from .finalizers import waiting_on
 from .lifecycle import GITWAVE_MANAGER
@@ -144,7 +145,7 @@ class SandboxProvider(SandboxCore):
         --server-side --field-manager=…``, or another GitOps tool). Raises like
         ``apply``."""
         key = resource.key
-        desired = self._objects.desired(resource)
+        desired = desired_manifest(resource)
         with self._guard():
             self._objects.validation.check_object(
                 key, resource.api_version, without_nulls(dict(resource.manifest))
