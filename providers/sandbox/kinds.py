@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gitwave.engine.api import is_cluster_scoped
+from gitwave.engine.api import is_cluster_scoped, scope_error
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import ResourceKey
 
@@ -192,24 +192,13 @@ def served_kind(store: Store, key: ResourceKey, api_version: str) -> ServedKind:
     served = builtin_kind(key.group, key.kind) or store.served_kind(key.group, key.kind)
     if served is None or not served.serves(api_version):
         raise unknown_kind_error(key, api_version)
-    if served.scope.is_namespaced:
-        if not key.namespace:
-            raise with_hint(
-                ProviderError(key, f"{key.kind} is namespaced; metadata.namespace is required"),
-                "set metadata.namespace or the application's destination namespace",
-            )
-        if not store.exists(ResourceKey("", "Namespace", "", key.namespace)):
-            raise with_hint(
-                ProviderError(key, f"namespace {key.namespace!r} does not exist"),
-                f"add a Namespace {key.namespace!r} to the repository (gitwave applies "
-                "it before what is in it) or create it in the sandbox first",
-            )
-    elif key.namespace:
+    misplaced = scope_error(key, namespaced=served.scope.is_namespaced)
+    if misplaced is not None:
+        raise misplaced
+    if key.namespace and not store.exists(ResourceKey("", "Namespace", "", key.namespace)):
         raise with_hint(
-            ProviderError(
-                key,
-                f"{key.kind} is cluster-scoped; it cannot be in namespace {key.namespace!r}",
-            ),
-            "remove metadata.namespace from this object",
+            ProviderError(key, f"namespace {key.namespace!r} does not exist"),
+            f"add a Namespace {key.namespace!r} to the repository (gitwave applies "
+            "it before what is in it) or create it in the sandbox first",
         )
     return served
