@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Self
 
 from gitwave.engine.errors import ProviderError, UnreachableError
-from gitwave.engine.model import ResourceKey
+from gitwave.engine.model import Live, ResourceKey
 
 from .lifecycle import Lifecycle
 from .schema import Row
@@ -42,8 +42,8 @@ def default_state_dir() -> Path:
 
 
 class SandboxCore:
-    """The sandbox's state, its lock and its transactions (the arguments are
-    ``SandboxProvider``'s)."""
+    """The sandbox's state, its lock and its transactions (the arguments:
+    ``SandboxProvider``)."""
 
     def __init__(
         self,
@@ -56,6 +56,8 @@ class SandboxCore:
         self._rollout = max(float(rollout_seconds), 0.0)
         self._clock = clock
         self._lock = threading.RLock()
+        # What ``observe_many`` decoded, by key: (resource version, object).
+        self._live_cache: dict[ResourceKey, tuple[int, Live]] = {}
         # Threads waiting for the lock: while there are some, commits are grouped.
         self._queue_lock = threading.Lock()
         self._queued = 0

@@ -14,9 +14,8 @@ Provider protocol and its optional capabilities under that one lock.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import nullcontext
-from pathlib import Path
 
 from gitwave.engine.api import (
     KUBERNETES_VERSION,
@@ -62,16 +61,6 @@ class SandboxProvider(SandboxCore):
     """
 
     name = "sandbox"
-
-    def __init__(
-        self,
-        state_dir: Path,
-        *,
-        rollout_seconds: float = 1.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(state_dir, rollout_seconds=rollout_seconds, clock=clock)
-        self._live_cache: dict[ResourceKey, tuple[int, Live]] = {}
 
     # ------------------------------------------------------------ Provider protocol
 
