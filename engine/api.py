@@ -5,8 +5,9 @@ through this module, ``gitwave.engine.model`` and ``gitwave.engine.errors``;
 ``tests/engine/test_import_hygiene.py`` fails the build when either reaches
 for anything else. What is here is what a target or a composition function
 needs: the Provider protocol and its optional capabilities, the health of
-built-in kinds, Secret masking, scope, the field diff a provider uses to
-tell drift, field paths (read, write, remove a field by path),
+built-in kinds, Secret masking, scope (and the error for an object out of
+it), the field diff a provider uses to tell drift, field paths (read, write,
+remove a field by path),
 Kubernetes quantities, and what an API server refuses in an object (its
 kind's schema, names, immutable fields) with the API server's message. A
 provider answers health for its own kinds itself (``Provider.health``);
@@ -85,7 +86,7 @@ if TYPE_CHECKING:
     )
     from gitwave.engine.quantity import parse_quantity
     from gitwave.engine.render.sops_kms import KmsEndpoint
-    from gitwave.engine.scope import is_cluster_scoped
+    from gitwave.engine.scope import is_cluster_scoped, scope_error
     from gitwave.engine.source_bucket import BucketObject, BucketRef
     from gitwave.engine.tls_trust import TlsFiles
 
@@ -154,6 +155,7 @@ _WHERE = {
     "parse_quantity": "quantity",
     "KmsEndpoint": "render.sops_kms",
     "is_cluster_scoped": "scope",
+    "scope_error": "scope",
     "BucketObject": "source_bucket",
     "BucketRef": "source_bucket",
     "TlsFiles": "tls_trust",
@@ -231,6 +233,7 @@ __all__ = [
     "private_database",
     "private_directory",
     "redact",
+    "scope_error",
     "secret_values",
     "set_field",
     "to_pointer",

@@ -7,31 +7,33 @@ the graph once, observes the live objects, binds the ``${…}`` references it
 can and plans. Everything later in the operation (the sync, its late binder,
 the health and status views) reads the stages' values from the ``AppState``
 instead of computing them again. The operations layer (``engine.operations``)
-is what callers use; this module is its engine room.
+is what callers use; this module is its engine room. The ``${…}`` references
+are bound in ``app_references``, a big app's plan memo is ``app_memo``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
 
-from gitwave.compositions import Composed, PendingReference, compose, references, resolve
+from gitwave.compositions import Composed, compose, references
 from gitwave.compositions.secret_ref import secret_key_of
-from gitwave.engine import plan_memo
+from gitwave.engine import app_memo, plan_memo
+from gitwave.engine.app_references import bind_known_references, referenced_secrets
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.decryption_keys import render_for
 from gitwave.engine.diff import SameValue
 from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import ResourceGraph
-from gitwave.engine.graph_cache import graph_files, keyed_graph
+from gitwave.engine.graph_cache import keyed_graph
 from gitwave.engine.ignore_annotation import with_annotation_pointers
 from gitwave.engine.model import Action, Live, Manifest, Owner, Plan, Resource, ResourceKey, Task
 from gitwave.engine.ownership import tracked_resource
 from gitwave.engine.plan import PlanOptions, make_plan
-from gitwave.engine.plan_memo import desired_digest, memo_entries, memo_store
+from gitwave.engine.plan_memo import memo_entries, memo_store
 from gitwave.engine.provider import DryRunPlanner, ValueComparer
 from gitwave.engine.render import Rendered
 from gitwave.engine.router import ProviderRouter, observe_all
@@ -83,92 +85,6 @@ def _live_namespaces(graph: ResourceGraph, targets: ProviderRouter) -> set[str]:
         if targets.for_kind("v1", "Namespace").observe(key) is not None:
             found.add(namespace)
     return found
-
-
-def _lookup_in(
-    live: Mapping[ResourceKey, Live | None],
-) -> Callable[[ResourceKey], Manifest | None]:
-    def lookup(key: ResourceKey) -> Manifest | None:
-        seen = live.get(key)
-        return seen.manifest if seen is not None else None
-
-    return lookup
-
-
-def _bind_known_references(
-    graph: ResourceGraph, live: Mapping[ResourceKey, Live | None]
-) -> ResourceGraph:
-    """Resolve ``${id.status.field}`` references whose objects are live already,
-    so the plan compares real values; the rest stay as written until sync."""
-    bound: dict[ResourceKey, Resource] = {}
-    for key, resource in graph.resources.items():
-        if not references(resource):
-            continue
-        try:
-            bound[key] = resolve(resource, lookup=_lookup_in(live))
-        except PendingReference:
-            continue
-    if not bound:
-        return graph
-    return dataclasses.replace(graph, resources={**graph.resources, **bound})
-
-
-def connection_secrets(graph: ResourceGraph) -> frozenset[ResourceKey]:
-    """The connection Secrets the graph's managed resources write
-    (``writeConnectionSecretToRef``): the only objects outside the graph a
-    reference may read (a composite's connection Secret copies their keys)."""
-    found = set()
-    for resource in graph.resources.values():
-        spec = resource.manifest.get("spec")
-        # secret_key_of reads spec.writeConnectionSecretToRef: most objects
-        # have no such field, and 10,000 field-path reads were a fifth of the
-        # plan's pipeline.
-        if isinstance(spec, Mapping) and "writeConnectionSecretToRef" in spec:
-            secret = secret_key_of(resource.manifest)
-            if secret is not None and secret.namespace and secret not in graph.resources:
-                found.add(secret)
-    return frozenset(found)
-
-
-def _referenced_secrets(
-    graph: ResourceGraph, targets: ProviderRouter
-) -> dict[ResourceKey, Live | None]:
-    """The live connection Secrets that references of the graph read."""
-    written = connection_secrets(graph)
-    if not written:  # most apps: no reference to look for
-        return {}
-    wanted = {
-        key
-        for resource in graph.resources.values()
-        for key in references(resource).values()
-        if key in written
-    }
-    if not wanted:
-        return {}
-    secrets = targets.for_kind("v1", "Secret")
-    return {key: secrets.observe(key) for key in sorted(wanted)}
-
-
-def late_binder(graph: ResourceGraph, targets: ProviderRouter) -> Callable[[Resource], Resource]:
-    """What the sync calls right before applying an object: evaluate its
-    references against the objects as they are live now (applied, and healthy,
-    in an earlier wave or step)."""
-    written = connection_secrets(graph)
-
-    def lookup(key: ResourceKey) -> Manifest | None:
-        referenced = graph.resources.get(key)
-        if referenced is not None:
-            seen = targets.for_resource(referenced).observe(key)
-        elif key in written:
-            seen = targets.for_kind("v1", "Secret").observe(key)
-        else:
-            return None
-        return seen.manifest if seen is not None else None
-
-    def bind(resource: Resource) -> Resource:
-        return resolve(resource, lookup=lookup) if references(resource) else resource
-
-    return bind
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +150,7 @@ def plan_resources(
     who = app.owner if owner is None else owner
     targets.declare(tracked_resource(r, who) for r in targets.to_declare(graph.resources.values()))
     live = observe_all(graph.resources.values(), targets, parallelism=parallelism)
-    graph = _bind_known_references(graph, {**live, **_referenced_secrets(graph, targets)})
+    graph = bind_known_references(graph, {**live, **referenced_secrets(graph, targets)})
     kept = frozenset(keep)
     tracked = [
         seen
@@ -265,7 +181,7 @@ def plan_resources(
     # check (``validate.preflight``), which for a small app costs more than
     # its whole plan (the schema library's import and a validator per kind).
     use_memo = len(graph.resources) >= plan_memo.MIN_OBJECTS
-    digests = _desired_digests(desired, graph, options.ignore, owner)
+    digests = app_memo.desired_digests(desired, graph, options.ignore, owner)
     memo = memo_store()
     before = memo.load(memo_name(app)) if use_memo else {}
     known = plan_memo.in_sync(before, digests, live)
@@ -290,7 +206,7 @@ def plan_resources(
             # (created by hand or by another app), so a retry can succeed.
             exc.retriable = True
         raise
-    if use_memo and not _memo_unchanged(plan, known, before):
+    if use_memo and not app_memo.memo_unchanged(plan, known, before):
         memo.save(memo_name(app), memo_entries(plan, digests, live), before=before)
     return AppState(
         app=app,
@@ -303,54 +219,6 @@ def plan_resources(
         rendered=rendered,
         digests=MappingProxyType(digests),
     )
-
-
-def _desired_digests(
-    desired: Desired,
-    graph: ResourceGraph,
-    ignore: Mapping[ResourceKey, tuple[str, ...]],
-    owner: Owner,
-) -> dict[ResourceKey, str]:
-    """Each object's ``desired_digest``; kept beside the render's graph
-    (``graph_cache``), whose key holds the manifests they hash, with the owner
-    and ignore rules: an unchanged render does not hash 10,000 objects again.
-    An object whose references were bound since (it is not the object the
-    graph was built from) is hashed anew."""
-    unbound = desired.graph.resources
-    files = graph_files()
-    key_text = ""
-    kept = None
-    if desired.key:
-        rules = sorted((str(k), list(v)) for k, v in ignore.items() if v)
-        # The scope only when set: the command line's cached digests stay valid.
-        who = (owner.app, owner.source, *((owner.scope,) if owner.scope else ()))
-        key_text = repr(("digests", plan_memo.FORMAT, desired.key, *who, rules))
-        kept = files.load_digests(key_text, len(graph.resources))
-    found: dict[ResourceKey, str] = {}
-    for position, (key, resource) in enumerate(graph.resources.items()):
-        if kept is not None and kept[position] and resource is unbound.get(key):
-            found[key] = kept[position]
-        else:
-            found[key] = desired_digest(resource, ignore=ignore.get(key, ()), owner=owner)
-    if kept is None and key_text:
-        # Only digests of the objects as rendered: a bound object's digest would
-        # stand, in a process that cannot bind it, for the object unbound.
-        files.save_digests(
-            key_text,
-            [found[k] if r is unbound.get(k) else "" for k, r in graph.resources.items()],
-        )
-    return found
-
-
-def _memo_unchanged(plan: Plan, known: frozenset[ResourceKey], before: Mapping[str, Any]) -> bool:
-    """True when the plan found in sync exactly the objects the memo vouched
-    for, and the memo holds no others: ``memo_entries`` would give ``before``
-    back (each vouched entry is its two digests), so it is not built (it
-    names 10,000 keys as text)."""
-    if len(known) != len(before):
-        return False
-    in_sync = [task.key for task in plan.tasks() if task.action is Action.NONE]
-    return len(in_sync) == len(known) and known.issuperset(in_sync)
 
 
 def memo_name(app: AppSpec) -> str:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from gitwave.engine import plan_filters, prune_guard
 from gitwave.engine.app_children import ChildrenStore, note_sync, owner_text
-from gitwave.engine.app_pipeline import AppState, late_binder
+from gitwave.engine.app_pipeline import AppState
+from gitwave.engine.app_references import late_binder
 from gitwave.engine.apps import AppSpec
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.events import Event, EventKind, EventSink, discard

@@ -14,7 +14,7 @@ from typing import Any
 
 from gitwave.engine.errors import StoreError
 from gitwave.engine.private_files import private_directory
-from gitwave.engine.store import current_user
+from gitwave.engine.store_records import current_user
 
 AUTOSYNC_FILE = "autosync.json"
 

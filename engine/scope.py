@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from gitwave.engine.errors import ProviderError
+from gitwave.engine.model import ResourceKey
 from gitwave.engine.provider import is_cloud_group
 
 GroupKind = tuple[str, str]
@@ -114,3 +116,21 @@ def _defines_cluster_kind(manifest: Mapping[str, Any], spec: Mapping[str, Any]) 
             return True
         return spec.get("scope") in ("Cluster", "LegacyCluster")
     return False
+
+
+def scope_error(key: ResourceKey, *, namespaced: bool) -> ProviderError | None:
+    """What an API server answers for an object in the wrong scope (a
+    namespaced kind without a namespace, a cluster-scoped one with one), in
+    its words and with a hint; None when ``key`` fits its kind's scope. Every
+    target that serves Kubernetes objects checks this before it writes."""
+    if namespaced and not key.namespace:
+        error = ProviderError(key, f"{key.kind} is namespaced; metadata.namespace is required")
+        error.hint = "set metadata.namespace or the application's destination namespace"
+        return error
+    if not namespaced and key.namespace:
+        error = ProviderError(
+            key, f"{key.kind} is cluster-scoped; it cannot be in namespace {key.namespace!r}"
+        )
+        error.hint = "remove metadata.namespace from this object"
+        return error
+    return None

@@ -8,8 +8,10 @@ an unsalted hash of a short password is found again by trying a dictionary. A
 rollback therefore leaves Secrets as they are live.
 
 The one module that reads and writes the history's tables (syncs as they
-start and end, their outcomes and manifests, the timeline). What a manifest is
-recorded as (Secret stubs, the digest) lives in ``engine.store_manifests``,
+start and end, their outcomes and manifests, the timeline). The values a row
+is read into (``SyncRecord``, ``ResourceOutcome``, the results ``RUNNING`` and
+``INTERRUPTED``) live in ``engine.store_records``; what a manifest is
+recorded as (Secret stubs, the digest) in ``engine.store_manifests``,
 imported by the methods that record and read manifests (`gitwave status` does
 neither); the SQLite file the tables share in ``engine.database``; the
 operation locks beside them in ``engine.locks``.
@@ -18,7 +20,6 @@ operation locks beside them in ``engine.locks``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,13 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 from gitwave.engine.store_events import EventTimeline
+from gitwave.engine.store_records import (
+    INTERRUPTED,
+    RUNNING,
+    ResourceOutcome,
+    SyncRecord,
+    current_user,
+)
 
 if TYPE_CHECKING:
     from gitwave.engine.locks import AppLocks
@@ -48,6 +56,7 @@ def __getattr__(name: str) -> Any:
     return _lazy(name)
 
 
+# The values a row is read into are store_records'; still importable from here.
 __all__ = [
     "INTERRUPTED",
     "RUNNING",
@@ -102,61 +111,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_app ON events(app, time);
 """
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceOutcome:
-    key: ResourceKey
-    action: ChangeAction
-    message: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class SyncRecord:
-    """One row of `gitwave history`."""
-
-    id: int
-    app: str
-    revision: str
-    source: str
-    started: float
-    finished: float
-    who: str
-    result: str
-    message: str
-    dry_run: bool
-    prune: bool
-    rollback_of: int | None
-    outcomes: tuple[ResourceOutcome, ...] = ()
-    # The tracking owner of the synced objects (``name@source``; "" before it was recorded).
-    owner: str = ""
-    content_digest: str = ""
-    # Where it applied: ``cluster/namespace`` (``in-cluster``: the current target).
-    destination: str = ""
-
-    @property
-    def interrupted(self) -> bool:
-        """True for a sync whose process stopped before it ended (a kill, a crash)."""
-        return self.result == INTERRUPTED
-
-
-def current_user() -> str:
-    """``user@host`` — who ran a sync, for the history."""
-    import getpass  # a history row's writer only
-
-    from gitwave.engine.lock_names import hostname
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{hostname()}"
-
-
-# History results beside the sync phases (Succeeded, Failed, ...): a sync being
-# carried out, and one whose process died before it wrote its end.
-RUNNING = "Running"
-INTERRUPTED = "Interrupted"
 
 
 class Store(EventTimeline):

@@ -18,12 +18,8 @@ from gitwave.engine.events import Event, EventKind, EventSink
 from gitwave.engine.mask import redact, secret_values
 from gitwave.engine.model import ChangeSet, Health, HealthCode, Plan
 from gitwave.engine.source import is_dirty_revision
-from gitwave.engine.store import (
-    RUNNING,
-    ResourceOutcome,
-    Store,
-    SyncRecord,
-)
+from gitwave.engine.store import Store
+from gitwave.engine.store_records import RUNNING, ResourceOutcome, SyncRecord
 from gitwave.engine.sync_request import SyncRequest
 
 # The executor (SyncPhase, SyncResult) is imported by the functions recording a

@@ -39,7 +39,8 @@ from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.provider import ObjectLister
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import DIRTY_SUFFIX, commit_subject
-from gitwave.engine.store import RUNNING, Store, SyncRecord
+from gitwave.engine.store import Store
+from gitwave.engine.store_records import RUNNING, SyncRecord
 from gitwave.engine.sync import SyncResult
 from gitwave.engine.watch import WatchOptions, watch
 from gitwave.tui.formatting import revision_text

@@ -13,7 +13,7 @@ from gitwave.engine.apps import AppSpec
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.model import Action, Health, HookPhase, Plan, ResourceKey, SyncStatus, Task
 from gitwave.engine.operations import AppState
-from gitwave.engine.store import SyncRecord
+from gitwave.engine.store_records import SyncRecord
 from gitwave.tui.formatting import revision_text
 
 

@@ -18,7 +18,7 @@ from gitwave.engine.operations import plan_summary, result_summary
 from gitwave.engine.projects import window_verdict
 from gitwave.engine.reconciler.state import AppRun, LoopCore, fingerprint, short
 from gitwave.engine.retry import CommitRetry, target_delay
-from gitwave.engine.store import SyncRecord
+from gitwave.engine.store_records import SyncRecord
 from gitwave.engine.sync import SyncResult
 
 

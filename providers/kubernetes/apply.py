@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitwave.engine.api import secret_values
+from gitwave.engine.api import scope_error, secret_values
 from gitwave.engine.errors import FieldConflictError, ProviderError
 from gitwave.engine.model import (
     SERVER_METADATA_FIELDS,
@@ -245,19 +245,9 @@ def _type_for_apply(state: ClusterState, resource: Resource, started: float) -> 
             "install the CustomResourceDefinition that defines it (gitwave applies a "
             "CRD from the repository before its custom resources), or fix apiVersion",
         )
-    if rtype.namespaced and not key.namespace:
-        raise with_hint(
-            ProviderError(key, f"{key.kind} is namespaced; metadata.namespace is required"),
-            "set metadata.namespace or the application's destination namespace",
-        )
-    if not rtype.namespaced and key.namespace:
-        raise with_hint(
-            ProviderError(
-                key,
-                f"{key.kind} is cluster-scoped; it cannot be in namespace {key.namespace!r}",
-            ),
-            "remove metadata.namespace from this object",
-        )
+    misplaced = scope_error(key, namespaced=rtype.namespaced)
+    if misplaced is not None:
+        raise misplaced
     return rtype
 
 

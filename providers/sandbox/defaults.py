@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gitwave.engine.errors import ProviderError
-from gitwave.engine.model import Manifest, ResourceKey
+from gitwave.engine.model import SERVER_METADATA_FIELDS, Manifest, Resource, ResourceKey
+
+from .fields import without_nulls
 
 
 class Allocator(Protocol):
@@ -323,3 +325,30 @@ def _crd(obj: Manifest, context: DefaultContext) -> None:
         names.setdefault("singular", kind.lower())
         names.setdefault("listKind", f"{kind}List")
     _dict(spec, "conversion").setdefault("strategy", "None")
+
+
+def desired_manifest(resource: Resource) -> Manifest:
+    """The manifest as apply sees it: a private copy without nulls, status or
+    server metadata, with identity taken from the key."""
+    key = resource.key
+    if str(resource.api_version).rpartition("/")[0] != key.group:
+        raise ProviderError(
+            key, f"apiVersion {resource.api_version!r} is not in API group {key.group!r}"
+        )
+    desired: Manifest = without_nulls(dict(resource.manifest))
+    meta = desired.get("metadata")
+    if not isinstance(meta, dict):
+        raise ProviderError(key, "metadata must be a map")
+    for field in SERVER_METADATA_FIELDS:
+        meta.pop(field, None)
+    meta["name"] = key.name
+    if key.namespace:
+        meta["namespace"] = key.namespace
+    else:
+        meta.pop("namespace", None)
+    desired.pop("status", None)
+    desired["apiVersion"] = resource.api_version
+    desired["kind"] = key.kind
+    if key.group == "" and key.kind == "Secret":
+        fold_string_data(desired, key)
+    return desired

@@ -11,11 +11,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitwave.engine.api import is_cluster_scoped
+from gitwave.engine.api import is_cluster_scoped, scope_error
 from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import ResourceKey
+
+if TYPE_CHECKING:
+    from .store import Store
 
 # Built-in kinds by API group. Argo CD Applications, Crossplane and every other
 # CRD-defined kind are deliberately absent: they need their CRD applied first.
@@ -169,9 +172,33 @@ def kind_from_crd(key: ResourceKey, crd: Mapping[str, Any]) -> ServedKind:
 
 
 def unknown_kind_error(key: ResourceKey, api_version: str) -> ProviderError:
-    error = ProviderError(key, f"no kind {key.kind!r} is registered for apiVersion {api_version!r}")
-    error.hint = (
+    return with_hint(
+        ProviderError(key, f"no kind {key.kind!r} is registered for apiVersion {api_version!r}"),
         "apply the CustomResourceDefinition that defines this kind first "
-        "(put it in an earlier sync wave), or fix apiVersion/kind"
+        "(put it in an earlier sync wave), or fix apiVersion/kind",
     )
+
+
+def with_hint(error: ProviderError, hint: str) -> ProviderError:
+    error.hint = hint
     return error
+
+
+def served_kind(store: Store, key: ResourceKey, api_version: str) -> ServedKind:
+    """The kind ``key`` names at ``api_version``, as the API server serves it;
+    ProviderError for a kind nobody registered, a namespaced object without a
+    namespace or in a namespace that does not exist, and a cluster-scoped one
+    with a namespace."""
+    served = builtin_kind(key.group, key.kind) or store.served_kind(key.group, key.kind)
+    if served is None or not served.serves(api_version):
+        raise unknown_kind_error(key, api_version)
+    misplaced = scope_error(key, namespaced=served.scope.is_namespaced)
+    if misplaced is not None:
+        raise misplaced
+    if key.namespace and not store.exists(ResourceKey("", "Namespace", "", key.namespace)):
+        raise with_hint(
+            ProviderError(key, f"namespace {key.namespace!r} does not exist"),
+            f"add a Namespace {key.namespace!r} to the repository (gitwave applies "
+            "it before what is in it) or create it in the sandbox first",
+        )
+    return served

@@ -8,33 +8,32 @@ settled status and the children they own, and deletion with its propagation
 (owned objects, a Namespace's contents, a CRD's custom resources) and
 ``finalizers`` (an object with some stays Terminating until they are removed). The caller
 (``SandboxProvider``) holds the lock and opens the write transaction.
-One module (about 400 lines): these steps share the one write transaction
-and each depends on the previous one's result.
+One class: these steps share the one write transaction and each depends on
+the previous one's result. What is checked before a write is elsewhere: the
+manifest apply reads (``defaults.desired_manifest``), whether the kind is
+served in that scope (``kinds.served_kind``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.api import clone
-from gitwave.engine.errors import FieldConflictError, ProviderError
+from gitwave.engine.errors import FieldConflictError
 from gitwave.engine.model import (
-    SERVER_METADATA_FIELDS,
     ChangeAction,
     ChangeSetEntry,
     Live,
     Manifest,
     Propagation,
-    Resource,
     ResourceKey,
 )
 
-from .analysis import Fetch, http_get
-from .controllers import Rollout, StatusContext, controller_for
-from .defaults import Allocator, DefaultContext, apply_defaults, fold_string_data
-from .fields import apply_as, apply_conflicts, dotted, touch, update_as, without_nulls
+from .controllers import Controller, Rollout, StatusContext, controller_for
+from .controllers.base import merged_child, rfc3339
+from .defaults import Allocator, DefaultContext, apply_defaults
+from .fields import apply_as, apply_conflicts, dotted, touch, update_as
 from .finalizers import (
     finalizers_of,
     finish_delete,
@@ -42,13 +41,14 @@ from .finalizers import (
     refuse_new_finalizers,
     remove_or_mark,
 )
-from .kinds import ServedKind, builtin_kind, is_crd, kind_from_crd, unknown_kind_error
+from .kinds import is_crd, kind_from_crd, served_kind
 from .schema import Row
 from .sealed import SealedSecretController, is_sealed_secret
 from .store import Store, candidate_values
 from .validation import Validation
 
 if TYPE_CHECKING:
+    from .analysis import Fetch
     from .controllers.rollouts import Moment
 
 GITWAVE_MANAGER = "gitwave"
@@ -67,10 +67,6 @@ def _new_uid() -> str:
     return str(uuid.uuid4())
 
 
-def rfc3339(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _spec_part(manifest: Manifest) -> dict[str, Any]:
     """Everything generation tracks: the object minus metadata and status."""
     return {k: v for k, v in manifest.items() if k not in _NOT_SPEC}
@@ -86,9 +82,10 @@ def _bumps_generation(old: Manifest, new: Manifest) -> bool:
     return old.get("spec") != new.get("spec")
 
 
-def with_hint(error: ProviderError, hint: str) -> ProviderError:
-    error.hint = hint
-    return error
+def _two_phase_status(controller: Controller, obj: Manifest, phase: Rollout, at: float) -> Manifest:
+    """What a controller that is not stepped writes at ``phase`` (its previous status given)."""
+    previous = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    return controller.status(obj, StatusContext(phase, rfc3339(at), previous or {}))
 
 
 class Lifecycle:
@@ -106,66 +103,15 @@ class Lifecycle:
         rollout_seconds: float,
         clock: Callable[[], float],
         sealed_secrets: SealedSecretController | None = None,
-        fetch: Fetch = http_get,
+        fetch: Fetch | None = None,
     ) -> None:
         self._store = store
-        self._fetch = fetch  # the HTTP GETs of Rollout analysis (``analysis``)
+        # The HTTP GETs of Rollout analysis (None: ``analysis.http_get``, loaded with a Rollout).
+        self._fetch = fetch
         self._rollout = rollout_seconds
         self._clock = clock
         self._sealed_secrets = sealed_secrets  # the sandbox plays the sealed-secrets controller
         self.validation = Validation(store)
-
-    def desired(self, resource: Resource) -> Manifest:
-        """The manifest as apply sees it: a private copy without nulls, status or
-        server metadata, with identity taken from the key."""
-        key = resource.key
-        if str(resource.api_version).rpartition("/")[0] != key.group:
-            raise ProviderError(
-                key, f"apiVersion {resource.api_version!r} is not in API group {key.group!r}"
-            )
-        desired: Manifest = without_nulls(dict(resource.manifest))
-        meta = desired.get("metadata")
-        if not isinstance(meta, dict):
-            raise ProviderError(key, "metadata must be a map")
-        for field in SERVER_METADATA_FIELDS:
-            meta.pop(field, None)
-        meta["name"] = key.name
-        if key.namespace:
-            meta["namespace"] = key.namespace
-        else:
-            meta.pop("namespace", None)
-        desired.pop("status", None)
-        desired["apiVersion"] = resource.api_version
-        desired["kind"] = key.kind
-        if key.group == "" and key.kind == "Secret":
-            fold_string_data(desired, key)
-        return desired
-
-    def _served(self, key: ResourceKey, api_version: str) -> ServedKind:
-        served = builtin_kind(key.group, key.kind) or self._store.served_kind(key.group, key.kind)
-        if served is None or not served.serves(api_version):
-            raise unknown_kind_error(key, api_version)
-        if served.scope.is_namespaced:
-            if not key.namespace:
-                raise with_hint(
-                    ProviderError(key, f"{key.kind} is namespaced; metadata.namespace is required"),
-                    "set metadata.namespace or the application's destination namespace",
-                )
-            if not self._store.exists(ResourceKey("", "Namespace", "", key.namespace)):
-                raise with_hint(
-                    ProviderError(key, f"namespace {key.namespace!r} does not exist"),
-                    f"add a Namespace {key.namespace!r} to the repository (gitwave applies "
-                    "it before what is in it) or create it in the sandbox first",
-                )
-        elif key.namespace:
-            raise with_hint(
-                ProviderError(
-                    key,
-                    f"{key.kind} is cluster-scoped; it cannot be in namespace {key.namespace!r}",
-                ),
-                "remove metadata.namespace from this object",
-            )
-        return served
 
     def _allocator(self, key: ResourceKey, *, reserve: bool) -> Allocator:
         def allocate(pool: str, *, seed: str, requested: str | None = None) -> str:
@@ -194,7 +140,7 @@ class Lifecycle:
         """Server-side apply of ``desired`` as ``manager``. Raises
         FieldConflictError, changing nothing, when it would take fields another
         applier owns and ``force`` is off."""
-        self._served(key, api_version)
+        served_kind(self._store, key, api_version)
         crd_kind = kind_from_crd(key, desired) if is_crd(key.group, key.kind) else None
         row = self._store.get(key)
         live: Manifest = (
@@ -252,14 +198,15 @@ class Lifecycle:
         return ChangeSetEntry(key, ChangeAction.CONFIGURED, live=saved.live())
 
     def _moment(self, now: float, ready_at: float | None) -> Moment:
-        from .controllers.rollouts import Moment, run_analysis  # only a Rollout steps
+        from .analysis import http_get  # only a Rollout steps
+        from .controllers.rollouts import Moment, run_analysis
 
         def analysis(obj: Manifest, step: Any) -> Any:
             def lookup(key: ResourceKey) -> Manifest | None:
                 row = self._store.get(key)
                 return row.manifest if row is not None else None
 
-            return run_analysis(obj, step, lookup=lookup, fetch=self._fetch)
+            return run_analysis(obj, step, lookup=lookup, fetch=self._fetch or http_get)
 
         return Moment(now, ready_at, self._rollout, analysis)
 
@@ -304,13 +251,8 @@ class Lifecycle:
             obj["status"] = status
         elif controller is not None and run:
             settles = controller.settles(obj) and self._rollout > 0
-            previous = obj.get("status") if isinstance(obj.get("status"), dict) else {}
-            obj["status"] = controller.status(
-                obj,
-                StatusContext(
-                    Rollout.STARTED if settles else Rollout.SETTLED, rfc3339(now), previous or {}
-                ),
-            )
+            phase = Rollout.STARTED if settles else Rollout.SETTLED
+            obj["status"] = _two_phase_status(controller, obj, phase, now)
             settle_at = now + self._rollout if settles else None
         unsealed = None
         if self._sealed_secrets is not None and is_sealed_secret(key.group, key.kind):
@@ -347,19 +289,7 @@ class Lifecycle:
             obj = update_as({}, child, manager=CONTROLLER_MANAGER, time=stamp)
             self._save(key, obj, None, spec_changed=True, now=now)
             return
-        obj = clone(old.manifest)
-        meta = obj.setdefault("metadata", {})
-        for field in ("labels", "annotations", "ownerReferences"):
-            value = child["metadata"].get(field)
-            if value:
-                meta[field] = value
-            else:
-                meta.pop(field, None)
-        # All but identity and status is the controller's (a Pod's spec, a Secret's data).
-        for field in set(obj) - {"apiVersion", "kind", "metadata", "status"}:
-            if field not in child:
-                del obj[field]
-        obj.update((k, v) for k, v in child.items() if k not in ("metadata", "status"))
+        obj = merged_child(old.manifest, child)
         if obj == old.manifest:
             return
         obj = update_as(old.manifest, obj, manager=CONTROLLER_MANAGER, time=stamp)
@@ -375,15 +305,8 @@ class Lifecycle:
         if controller is None:
             return self._store.put(row.key, row.manifest, rv=row.rv, settle_at=None)
         obj = clone(row.manifest)
-        previous = obj.get("status") if isinstance(obj.get("status"), dict) else {}
-        obj["status"] = controller.status(
-            obj, StatusContext(Rollout.SETTLED, rfc3339(settled_at), previous or {})
-        )
-        if obj == row.manifest:
-            return self._store.put(row.key, row.manifest, rv=row.rv, settle_at=None)
-        rv = self._store.next_rv()
-        obj["metadata"]["resourceVersion"] = str(rv)
-        return self._store.put(row.key, obj, rv=rv, settle_at=None)
+        obj["status"] = _two_phase_status(controller, obj, Rollout.SETTLED, settled_at)
+        return self._put_status(row, obj, settle_at=None)
 
     def _step(self, row: Row, advance: Any) -> Row:
         """Walk a stepping controller through everything due by now: each step
@@ -398,13 +321,19 @@ class Lifecycle:
             if due is None or due > now:
                 break
             at = due
+        saved = self._put_status(row, obj, settle_at=due)
+        if saved.rv != row.rv:
+            self._reconcile_children(saved, at)
+        return saved
+
+    def _put_status(self, row: Row, obj: Manifest, *, settle_at: float | None) -> Row:
+        """Store the status a controller wrote into ``obj`` (a copy of ``row``'s);
+        a new resource version only when it changed something."""
         if obj == row.manifest:
-            return self._store.put(row.key, row.manifest, rv=row.rv, settle_at=due)
+            return self._store.put(row.key, row.manifest, rv=row.rv, settle_at=settle_at)
         rv = self._store.next_rv()
         obj["metadata"]["resourceVersion"] = str(rv)
-        saved = self._store.put(row.key, obj, rv=rv, settle_at=due)
-        self._reconcile_children(saved, at)
-        return saved
+        return self._store.put(row.key, obj, rv=rv, settle_at=settle_at)
 
     def patch_status(
         self, key: ResourceKey, row: Row, status: Manifest, *, manager: str, now: float

@@ -6,21 +6,16 @@ namespaces and kinds no CRD registered, and runs simulated controllers whose
 status depends on an injected clock (see ``controllers``). State lives in
 SQLite (``store``), so the CLI in another process sees and changes the same
 objects while a sync runs. How an object is written (defaults, generations,
-controllers, deletion) is ``lifecycle``; this class holds the lock and the
-transactions and answers the Provider protocol.
-One class (about 450 lines) because the Provider protocol and its optional
-capabilities are answered in one place, under one lock.
+controllers, deletion) is ``lifecycle``; the lock and the transactions are
+``core``; kubectl's out-of-band writes are ``edits``. This class answers the
+Provider protocol and its optional capabilities under that one lock.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
+from collections.abc import Iterable
+from contextlib import nullcontext
 
 from gitwave.engine.api import (
     KUBERNETES_VERSION,
@@ -28,13 +23,11 @@ from gitwave.engine.api import (
     ChangeWaiter,
     KindCatalog,
     Provider,
-    clone,
     health_of,
     is_cloud_group,
 )
-from gitwave.engine.errors import ConflictError, ProviderError, UnreachableError
+from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import (
-    SERVER_METADATA_FIELDS,
     ChangeAction,
     ChangeSetEntry,
     Health,
@@ -45,40 +38,21 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 
-from .defaults import fold_string_data
+from .core import SandboxCore
+from .defaults import desired_manifest
 from .fields import without_nulls
 from .finalizers import waiting_on
-from .kinds import is_crd, kind_from_crd
-from .lifecycle import GITWAVE_MANAGER, Lifecycle, with_hint
-from .schema import Row
-from .sealed import SealedSecretController
-from .store import Store
+from .lifecycle import GITWAVE_MANAGER
 
-STATE_FILE = "sandbox.db"
 # How often a sleeping wait looks whether the state moved (``wait_for_change``).
 FEED_POLL_S = 0.05
-
-_SCALABLE = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")})
-
 
 # Aliases: inside the class, ``list`` names the method.
 LiveList = list[Live]
 KeyList = list[ResourceKey]
 
 
-def default_state_dir() -> Path:
-    """Where the sandbox keeps its state: ``$GITWAVE_STATE``, else
-    ``$XDG_STATE_HOME/gitwave``, else ``~/.local/state/gitwave``."""
-    explicit = os.environ.get("GITWAVE_STATE")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_STATE_HOME")
-    if xdg:
-        return Path(xdg) / "gitwave"
-    return Path.home() / ".local" / "state" / "gitwave"
-
-
-class SandboxProvider:
+class SandboxProvider(SandboxCore):
     """The embedded default target. Thread-safe; several processes may share a state dir.
 
     ``rollout_seconds`` is how long simulated controllers take to settle a
@@ -87,61 +61,6 @@ class SandboxProvider:
     """
 
     name = "sandbox"
-
-    def __init__(
-        self,
-        state_dir: Path,
-        *,
-        rollout_seconds: float = 1.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.state_dir = Path(state_dir)
-        self._rollout = max(float(rollout_seconds), 0.0)
-        self._clock = clock
-        self._lock = threading.RLock()
-        self._live_cache: dict[ResourceKey, tuple[int, Live]] = {}
-        # Threads waiting for the lock: while there are some, commits are grouped.
-        self._queue_lock = threading.Lock()
-        self._queued = 0
-        self._store = Store(self.state_dir / STATE_FILE)
-        self.sealed_secrets = SealedSecretController(self.state_dir)
-        self._objects = Lifecycle(
-            self._store,
-            rollout_seconds=self._rollout,
-            clock=self._clock,
-            sealed_secrets=self.sealed_secrets,
-        )
-        with self._guard(), self._store.write():
-            if self._store.current_rv() == 0:
-                self._objects.bootstrap(self._clock())
-
-    def close(self) -> None:
-        """Close the database; the provider is unusable afterwards."""
-        with self._lock:
-            self._store.close()
-
-    def __enter__(self) -> SandboxProvider:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Group every write of this provider (from any thread) into one commit.
-
-        Makes bulk applies fast. While the batch is open, other processes wait
-        to write (they still read); a failed operation inside it is rolled back
-        on its own, and an exception out of the block rolls back everything."""
-        with self._guard():
-            self._store.begin_batch()
-        committed = False
-        try:
-            yield
-            committed = True
-        finally:
-            with self._guard():
-                self._store.end_batch(commit=committed)
 
     # ------------------------------------------------------------ Provider protocol
 
@@ -215,7 +134,7 @@ class SandboxProvider:
         --server-side --field-manager=…``, or another GitOps tool). Raises like
         ``apply``."""
         key = resource.key
-        desired = self._objects.desired(resource)
+        desired = desired_manifest(resource)
         with self._guard():
             self._objects.validation.check_object(
                 key, resource.api_version, without_nulls(dict(resource.manifest))
@@ -379,15 +298,12 @@ class SandboxProvider:
 
         Bumps the generation and restarts the rollout. Raises ProviderError for
         a kind that does not scale, a negative count or a missing object."""
-        if (key.group, key.kind) not in _SCALABLE:
-            raise ProviderError(key, "only Deployments, StatefulSets and ReplicaSets can be scaled")
-        if replicas < 0:
-            raise ProviderError(key, f"replicas must be 0 or more, not {replicas}")
+        from . import edits  # kubectl's writes: tests and `gitwave rollout`, never a status
+
+        edits.check_scale(key, replicas)
         with self._guard(), self._store.write():
             row = self._existing(key)
-            obj = clone(row.manifest)
-            obj.setdefault("spec", {})["replicas"] = replicas
-            return self._objects.update(key, row, obj, manager=manager, now=self._clock())
+            return edits.scale(self._objects, row, replicas, manager=manager, now=self._clock())
 
     def replace_live(
         self, key: ResourceKey, manifest: Manifest, *, manager: str = "kubectl-edit"
@@ -397,37 +313,14 @@ class SandboxProvider:
         ``metadata.resourceVersion``, when set, must be the current one, else
         ConflictError. Status and server metadata cannot be edited. Raises
         ProviderError when the manifest changes kind, name or namespace."""
-        self._check_same_object(key, manifest)
+        from . import edits
+
+        edits.check_same_object(key, manifest)
         with self._guard(), self._store.write():
             row = self._existing(key)
-            wanted_rv = (manifest.get("metadata") or {}).get("resourceVersion")
-            if wanted_rv not in (None, "") and str(wanted_rv) != str(row.rv):
-                raise ConflictError(
-                    key,
-                    "the object has been modified; please apply your changes to the "
-                    f"latest version and try again (edited version {wanted_rv}, "
-                    f"current {row.rv})",
-                )
-            obj: Manifest = without_nulls(dict(manifest))
-            meta = obj.setdefault("metadata", {})
-            for field in SERVER_METADATA_FIELDS:
-                meta.pop(field, None)
-                if field in row.manifest["metadata"]:
-                    meta[field] = clone(row.manifest["metadata"][field])
-            obj.pop("status", None)
-            if "status" in row.manifest:
-                obj["status"] = clone(row.manifest["status"])
-            validation = self._objects.validation
-            validation.check_object(key, str(obj.get("apiVersion", "")), obj)
-            if key.group == "" and key.kind == "Secret":
-                fold_string_data(obj, key)
-            validation.check_update(key, str(obj.get("apiVersion", "")), row.manifest, obj)
-            crd_kind = kind_from_crd(key, obj) if is_crd(key.group, key.kind) else None
-            entry = self._objects.update(key, row, obj, manager=manager, now=self._clock())
-            if crd_kind is not None:
-                self._store.unregister_crd(key.name)
-                self._store.register_kind(crd_kind)
-            return entry
+            return edits.replace(
+                self._objects, self._store, row, manifest, manager=manager, now=self._clock()
+            )
 
     def merge_patch(
         self,
@@ -441,79 +334,28 @@ class SandboxProvider:
         of its ``status`` subresource (``engine.rollouts.RolloutPatcher``); a
         Rollout's simulated controller reacts at once. ProviderError for a
         missing object or another subresource."""
+        from . import edits
+
         if subresource not in (None, "status"):
             raise ProviderError(key, f"the sandbox cannot patch subresource {subresource!r}")
         with self._guard(), self._store.write():
             row = self._existing(key)
-            now = self._clock()
-            if subresource == "status":
-                before = row.manifest.get("status")
-                status = merge_patch(
-                    before if isinstance(before, dict) else {}, patch.get("status")
-                )
-                entry = self._objects.patch_status(
-                    key, row, status if isinstance(status, dict) else {}, manager=manager, now=now
-                )
-            else:
-                patched = merge_patch(
-                    clone(row.manifest), {k: v for k, v in patch.items() if k != "status"}
-                )
-                obj: Manifest = patched if isinstance(patched, dict) else {}
-                self._objects.validation.check_object(key, str(obj.get("apiVersion", "")), obj)
-                entry = self._objects.update(key, row, obj, manager=manager, now=now)
-            live = entry.live
-            if live is None:
-                raise ProviderError(key, entry.message or "the patch left nothing")
-            return live
+            return edits.patch(
+                self._objects,
+                row,
+                patch,
+                subresource=subresource,
+                manager=manager,
+                now=self._clock(),
+            )
 
     # ------------------------------------------------------------ internals
-
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        """Serialise threads; report database trouble as typed errors."""
-        with self._queue_lock:
-            self._queued += 1
-        with self._lock:
-            with self._queue_lock:
-                self._queued -= 1
-            try:
-                try:
-                    yield
-                finally:
-                    self._store.flush(more_coming=self._queued > 0)
-            except sqlite3.OperationalError as exc:
-                # Locked for too long, disk full, …: trying again later can help.
-                raise UnreachableError(f"sandbox ({self.state_dir})", str(exc)) from exc
-            except sqlite3.Error as exc:
-                raise ProviderError(None, f"sandbox state is damaged: {exc}") from exc
 
     def _parse_rv(self, resource_version: str) -> int:
         try:
             return int(resource_version or 0)
         except ValueError:
             raise ProviderError(None, f"not a resource version: {resource_version!r}") from None
-
-    def _existing(self, key: ResourceKey) -> Row:
-        row = self._store.get(key)
-        if row is None:
-            raise ProviderError(key, "not found in the sandbox")
-        return row
-
-    def _check_same_object(self, key: ResourceKey, manifest: Manifest) -> None:
-        meta = manifest.get("metadata")
-        if not isinstance(meta, dict):
-            raise ProviderError(key, "the edited object has no metadata")
-        group = str(manifest.get("apiVersion", "")).rpartition("/")[0]
-        edited = (group, manifest.get("kind"), meta.get("namespace") or "", meta.get("name"))
-        if edited != (key.group, key.kind, key.namespace, key.name):
-            raise with_hint(
-                ProviderError(
-                    key,
-                    "an edit cannot change apiVersion group, kind, name or namespace "
-                    f"(the edited object is {edited[1]}/{edited[2] or '-'}/{edited[3]})",
-                ),
-                "to rename an object, create the new one and delete the old one",
-            )
 
 
 def _conforms(sandbox: SandboxProvider) -> Provider:
@@ -530,16 +372,3 @@ def _feeds(sandbox: SandboxProvider) -> tuple[ChangeFeed, ChangeWaiter]:
 def _catalogs(sandbox: SandboxProvider) -> KindCatalog:
     """Never called: mypy checks here that SandboxProvider is a KindCatalog."""
     return sandbox
-
-
-def merge_patch(target: object, patch: object) -> object:
-    """RFC 7386: a map merges key by key, null removes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return clone(patch) if isinstance(patch, (dict, list)) else patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for name, value in patch.items():
-        if value is None:
-            result.pop(name, None)
-        else:
-            result[name] = merge_patch(result.get(name), value)
-    return result

@@ -11,12 +11,13 @@ reason, and the plan's pre-flight refuses it before anything is applied.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.model import Manifest, Resource
 from gitwave.providers.sealed_scope import GROUP, KIND
+
+from .controllers.base import rfc3339
 
 if TYPE_CHECKING:
     from gitwave.providers.sealed_secrets import KeyPair
@@ -86,7 +87,7 @@ class SealedSecretController:
 
 def synced_status(generation: int, error: str, now: float) -> dict[str, Any]:
     """The controller's status: ``Synced`` True, or False with the reason."""
-    stamp = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = rfc3339(now)
     condition: dict[str, Any] = {
         "type": "Synced",
         "status": "False" if error else "True",

@@ -218,7 +218,8 @@ def test_kept_desired_digests_are_of_the_objects_as_rendered() -> None:
     # One process binds an object's ${…} reference (a new Resource in the graph);
     # the next cannot (the referenced object is gone): the digest it reads back
     # for that object must be the unbound object's, never the bound one's.
-    from gitwave.engine.app_pipeline import _desired_digests, desired_of
+    from gitwave.engine.app_memo import desired_digests
+    from gitwave.engine.app_pipeline import desired_of
     from gitwave.engine.model import Owner
     from gitwave.engine.plan_memo import desired_digest
 
@@ -230,9 +231,9 @@ def test_kept_desired_digests_are_of_the_objects_as_rendered() -> None:
     bound = replace(unbound, manifest={**unbound.manifest, "data": {"endpoint": "db:5432"}})
     bound_graph = replace(desired.graph, resources={**desired.graph.resources, key: bound})
 
-    first = _desired_digests(desired, bound_graph, {}, owner)
+    first = desired_digests(desired, bound_graph, {}, owner)
     assert first[key] == desired_digest(bound, ignore=(), owner=owner)
-    later = _desired_digests(desired, desired.graph, {}, owner)
+    later = desired_digests(desired, desired.graph, {}, owner)
     assert later[key] == desired_digest(unbound, ignore=(), owner=owner) != first[key]
     other = ResourceKey("", "ConfigMap", "app", "cfg-3")
     assert (

@@ -22,7 +22,8 @@ from gitwave.engine.locks import AppBusyError, AppLocks, LockHolder, Taken, pid_
 from gitwave.engine.operations import SyncRequest
 from gitwave.engine.reconciler import LoopOptions, Reconciler
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.store import INTERRUPTED, RUNNING, Store
+from gitwave.engine.store import Store
+from gitwave.engine.store_records import INTERRUPTED, RUNNING
 from gitwave.providers.sandbox import SandboxProvider
 from tests.engine.test_loop import GitRepo
 

@@ -27,7 +27,8 @@ from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.reconciler import LoopOptions, Reconciler, change_feed
 from gitwave.engine.retry import retry_delay
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.store import Store, SyncRecord
+from gitwave.engine.store import Store
+from gitwave.engine.store_records import SyncRecord
 from gitwave.engine.sync_request import SyncRequest
 from gitwave.providers.sandbox import FAIL_ANNOTATION, SandboxProvider
 from tests.loop_harness import ReconcilerThread

@@ -27,7 +27,8 @@ from gitwave.engine.model import (
 )
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.router import ProviderRouter
-from gitwave.engine.store import ResourceOutcome, Store
+from gitwave.engine.store import Store
+from gitwave.engine.store_records import ResourceOutcome
 from gitwave.engine.sync import SyncPhase
 from gitwave.providers.sandbox import SandboxProvider
 

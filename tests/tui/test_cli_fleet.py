@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from gitwave.engine.locks import AppLocks
-from gitwave.engine.store import Store, SyncRecord
+from gitwave.engine.store import Store
+from gitwave.engine.store_records import SyncRecord
 from gitwave.tui.cli import main
 from tests.tui.cli_support import commit, run, sandbox_state
 from tests.tui.test_loop_cli import Process, wait_for

@@ -26,7 +26,8 @@ from gitwave.engine.locks import AppBusyError, AppLocks
 from gitwave.engine.loop_store import LoopStore
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.operations import SyncRequest
-from gitwave.engine.store import Store, SyncRecord
+from gitwave.engine.store import Store
+from gitwave.engine.store_records import SyncRecord
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main
 from tests.tui.cli_support import sandbox_state

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from gitwave.engine.errors import GitwaveError
-from gitwave.engine.store import SyncRecord
+from gitwave.engine.store_records import SyncRecord
 from gitwave.tui.formatting import revision_text
 from gitwave.tui.screens.base import FILTER_BINDING, GitwaveScreen, filter_input
 from gitwave.tui.screens.messages import RollbackRequested

@@ -10,8 +10,10 @@ import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from gitwave.engine.api import clone
 from gitwave.engine.model import Manifest
 
 FAIL_ANNOTATION = "sandbox.gitwave.dev/fail"
@@ -194,3 +196,28 @@ def replica_pods(owner: Manifest, count: int, extra_labels: Mapping[str, str]) -
         pod_from_template(owner, template, f"{name}-{safe_hash([name, i], 5)}", extra_labels)
         for i in range(count)
     ]
+
+
+def rfc3339(seconds: float) -> str:
+    """``seconds`` since the epoch as an API server writes a timestamp."""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def merged_child(old: Manifest, child: Manifest) -> Manifest:
+    """``old`` (a copy) as the controller that owns it would write ``child``
+    over it: labels, annotations and owner references as ``child`` has them,
+    identity and status kept, all the rest (a Pod's spec, a Secret's data) the
+    controller's."""
+    obj: Manifest = clone(old)
+    meta = obj.setdefault("metadata", {})
+    for field in ("labels", "annotations", "ownerReferences"):
+        value = child["metadata"].get(field)
+        if value:
+            meta[field] = value
+        else:
+            meta.pop(field, None)
+    for field in set(obj) - {"apiVersion", "kind", "metadata", "status"}:
+        if field not in child:
+            del obj[field]
+    obj.update((k, v) for k, v in child.items() if k not in ("metadata", "status"))
+    return obj

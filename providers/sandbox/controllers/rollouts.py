@@ -20,7 +20,9 @@ skips the remaining steps; ``spec.paused`` holds it where it is.
 
 The steps live here; what the spec says and the split of pods in
 ``rollout_spec``, the ReplicaSets in ``rollout_replicasets``, the analysis
-step in ``rollout_analysis`` (their public names are re-exported).
+step in ``rollout_analysis``, the phase, message and conditions written
+after a step in ``rollout_status`` (the public names of the first three are
+re-exported).
 
 Like the other controllers there is no background thread: ``advance`` is a
 function of the Rollout, its status and the time, and returns when it next
@@ -33,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gitwave.engine.model import Manifest
@@ -46,6 +48,7 @@ from .base import (
     meta_of,
     never,
     register_controller,
+    rfc3339,
     spec_of,
 )
 from .rollout_analysis import AnalysisOutcome, AnalysisRunner, analysis_templates, run_analysis
@@ -61,6 +64,7 @@ from .rollout_spec import (
     template_hash,
     weight_at,
 )
+from .rollout_status import describe, invalid, replicas_pending
 
 PAUSE_STEP = "CanaryPauseStep"
 INCONCLUSIVE = "InconclusiveAnalysisRun"
@@ -101,10 +105,6 @@ class Moment:
     analysis: AnalysisRunner
 
 
-def _stamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _seconds(stamp: Any) -> float | None:
     if not isinstance(stamp, str) or not stamp:
         return None
@@ -112,17 +112,6 @@ def _seconds(stamp: Any) -> float | None:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def _condition(type_: str, ok: bool, reason: str, message: str, now: str) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "status": "True" if ok else "False",
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": now,
-        "lastUpdateTime": now,
-    }
 
 
 def _counts(status: dict[str, Any], split: Split, *, running: int | None = None) -> None:
@@ -181,10 +170,6 @@ def _set_split(obj: Manifest, status: dict[str, Any], moment: Moment, now: float
     return now + moment.rollout_seconds
 
 
-def _pending(status: Mapping[str, Any]) -> bool:
-    return int(status.get("availableReplicas") or 0) < int(status.get("replicas") or 0)
-
-
 def advance(obj: Manifest, moment: Moment) -> tuple[dict[str, Any], float | None]:
     """The Rollout's status after everything due by ``moment.now``, and when
     it next has something to do (None: it waits for a change or a promote)."""
@@ -198,10 +183,10 @@ def advance(obj: Manifest, moment: Moment) -> tuple[dict[str, Any], float | None
             if "pause" in step:
                 pause_seconds(as_map(step.get("pause")).get("duration"))
     except ValueError as exc:
-        return _invalid(status, str(exc), _stamp(now)), None
+        return invalid(status, str(exc), rfc3339(now)), None
     if status.get("currentPodHash") != current:
         _new_revision(status, current, len(steps))
-    due = moment.ready_at if _pending(status) else None
+    due = moment.ready_at if replicas_pending(status) else None
     if due is not None and now >= due:
         _counts(status, split_of(obj, status))
         due = None
@@ -215,7 +200,7 @@ def advance(obj: Manifest, moment: Moment) -> tuple[dict[str, Any], float | None
         moved, due = _move(obj, status, steps, moment, now)
         if not moved:
             break
-    _describe(obj, status, steps, _stamp(now))
+    describe(obj, status, steps, rfc3339(now))
     return status, due
 
 
@@ -261,7 +246,7 @@ def _move(
     if "pause" in step:
         duration = pause_seconds(as_map(step.get("pause")).get("duration"))
         if not conditions:
-            status["pauseConditions"] = [{"reason": PAUSE_STEP, "startTime": _stamp(now)}]
+            status["pauseConditions"] = [{"reason": PAUSE_STEP, "startTime": rfc3339(now)}]
             status["controllerPause"] = True
             return False, None if duration is None else now + duration
         started = _seconds(conditions[0].get("startTime")) or now
@@ -283,11 +268,11 @@ def _move(
         if outcome.phase == "Successful":
             return _next(obj, status, index, moment, now)
         if outcome.phase == "Inconclusive":
-            status["pauseConditions"] = [{"reason": INCONCLUSIVE, "startTime": _stamp(now)}]
+            status["pauseConditions"] = [{"reason": INCONCLUSIVE, "startTime": rfc3339(now)}]
             status["controllerPause"] = True
             return False, None
         status["abort"] = True
-        status["abortedAt"] = _stamp(now)
+        status["abortedAt"] = rfc3339(now)
         return True, _set_split(obj, status, moment, now)
     # A step the sandbox does not play (experiment, setCanaryScale, …) is passed.
     return _next(obj, status, index, moment, now)
@@ -298,105 +283,6 @@ def _next(
 ) -> tuple[bool, float | None]:
     status["currentStepIndex"] = index + 1
     return True, _set_split(obj, status, moment, now)
-
-
-def _invalid(status: dict[str, Any], message: str, now: str) -> dict[str, Any]:
-    status["conditions"] = [_condition("InvalidSpec", True, "InvalidSpec", message, now)]
-    status["phase"] = "Degraded"
-    status["message"] = f"InvalidSpec: {message}"
-    return status
-
-
-def _describe(
-    obj: Manifest, status: dict[str, Any], steps: Sequence[Mapping[str, Any]], now: str
-) -> None:
-    """``phase``, ``message`` and conditions as the Rollouts controller writes them."""
-    aborted = status.get("abort") is True
-    paused = bool(status.get("pauseConditions")) or spec_of(obj).get("paused") is True
-    pending = _pending(status)
-    done = status.get("currentPodHash") == status.get("stableRS")
-    previous = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
-
-    def keep_time(condition: dict[str, Any]) -> dict[str, Any]:
-        old = previous.get(condition["type"])
-        if old and (old.get("status"), old.get("reason")) == (
-            condition["status"],
-            condition["reason"],
-        ):
-            condition["lastTransitionTime"] = old.get("lastTransitionTime", now)
-        return condition
-
-    if aborted:
-        run = as_map(as_map(status.get("canary")).get("currentStepAnalysisRunStatus"))
-        message = f"Rollout aborted update to revision {status['currentPodHash']}"
-        if run.get("status") in ("Failed", "Error") and run.get("message"):
-            message = f"{message}: {run['message']}"
-        progressing = _condition("Progressing", False, "RolloutAborted", message, now)
-        status["phase"], status["message"] = "Degraded", f"RolloutAborted: {message}"
-    elif paused:
-        reasons = [str(c.get("reason")) for c in status.get("pauseConditions") or []]
-        reason = reasons[0] if reasons else "RolloutPaused"
-        progressing = _condition("Progressing", True, "RolloutPaused", "Rollout is paused", now)
-        status["phase"], status["message"] = "Paused", reason
-    elif pending or not done:
-        message = "more replicas need to be updated" if pending else "waiting for steps"
-        progressing = _condition(
-            "Progressing",
-            True,
-            "ReplicaSetUpdated",
-            f'ReplicaSet "{meta_of(obj).get("name")}-{status["currentPodHash"]}" is progressing.',
-            now,
-        )
-        status["phase"], status["message"] = "Progressing", message
-    else:
-        progressing = _condition(
-            "Progressing",
-            True,
-            "NewReplicaSetAvailable",
-            "Rollout has completed rollout",
-            now,
-        )
-        status["phase"] = "Healthy"
-        status.pop("message", None)
-    available = not pending
-    conditions = [
-        keep_time(
-            _condition(
-                "Available",
-                available,
-                "AvailableReason",
-                "Rollout has minimum availability"
-                if available
-                else "Rollout does not have minimum availability",
-                now,
-            )
-        ),
-        keep_time(progressing),
-    ]
-    if paused:
-        conditions.append(
-            keep_time(_condition("Paused", True, "RolloutPaused", "Rollout is paused", now))
-        )
-    conditions.append(
-        keep_time(
-            _condition(
-                "Healthy",
-                done and available and not aborted,
-                "RolloutHealthy" if done and available else "RolloutHealthyIncomplete",
-                "Rollout is healthy" if done and available else "Rollout is not healthy",
-                now,
-            )
-        )
-    )
-    status["conditions"] = conditions
-    if steps:
-        status["currentStepIndex"] = min(int(status.get("currentStepIndex") or 0), len(steps))
-    else:
-        status.pop("currentStepIndex", None)
-    status["selector"] = ",".join(
-        f"{k}={v}"
-        for k, v in sorted(as_map(as_map(spec_of(obj).get("selector")).get("matchLabels")).items())
-    )
 
 
 def _unused_status(obj: Manifest, context: StatusContext) -> Manifest:

@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import ChangeAction, ResourceKey
 from gitwave.engine.operations import sync_app
-from gitwave.engine.store import ResourceOutcome
+from gitwave.engine.store_records import ResourceOutcome
 from gitwave.tui.app import GitwaveApp
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.apps import AppsScreen
