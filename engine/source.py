@@ -66,7 +66,6 @@ from gitwave.engine.source_git import (
     find_repo_root,
     known_refs_hint,
     list_tags,
-    ls_remote,
     match_ref,
     materialise,
     remote_urls,
@@ -74,6 +73,7 @@ from gitwave.engine.source_git import (
     tops_remembered,
     work_tree_at,
 )
+from gitwave.engine.source_refs import refs_of
 from gitwave.engine.source_url import (
     ALLOW_INSECURE_GIT_ENV,
     ALLOW_LOCAL_REPOS_ENV,
@@ -300,7 +300,7 @@ def _open_remote(url: str, *, revision: str | None, shallow: bool, cache: Path) 
     if FULL_SHA.fullmatch(wanted):
         sha: str | None = wanted.lower()
     else:
-        refs = ls_remote(url)
+        refs = refs_of(url)  # shared by a controller's apps (source_refs)
         ref, sha = match_ref(refs, wanted)
         if sha is None and not SHORT_SHA.fullmatch(wanted):
             raise SourceError(

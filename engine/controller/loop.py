@@ -33,12 +33,13 @@ from gitwave.engine.controller.keeper import (
     ShardKeeper,
 )
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
-from gitwave.engine.controller.requests import is_suspended
+from gitwave.engine.controller.requests import is_suspended, source_refresh_asked
 from gitwave.engine.controller.retry_reconcile import RetryingReconciler
 from gitwave.engine.controller.set_loop import SetApi, SetReconciler
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.workers import AppWorkers
 from gitwave.engine.router import ProviderRouter
+from gitwave.engine.source_refs import RemoteRefs, shared_refs
 from gitwave.engine.source_url import allowed_local_repos
 from gitwave.engine.store import Store
 
@@ -66,6 +67,11 @@ class Controller:
         self._clock = clock
         self._workers = AppWorkers(keeper, options.concurrent)
         self._resolve = repo_resolver(options.allow_local_repos)
+        # A remote's branch heads, listed once per resync and shared by every
+        # app of this replica (source_refs): as Flux resolves a GitRepository
+        # once per interval for all its Kustomizations. On the controller's
+        # clock, the one its resync deadlines are read from.
+        self.remote_refs = RemoteRefs(max_age_s=options.resync_s, clock=lambda: clock().timestamp())
         # Failed automated syncs wait out their back-off (backoff.py) unqueued.
         self.backoff = Backoff(resync_s=options.resync_s, jitter=jitter)
         self._apps = RetryingReconciler(
@@ -158,7 +164,8 @@ class Controller:
             and self._waits(obj, self._api.list_apps(), self._clock())
         ):
             return
-        self._apps.reconcile(obj, shard, interrupt)
+        with shared_refs(self.remote_refs, fresh=source_refresh_asked(obj)):
+            self._apps.reconcile(obj, shard, interrupt)
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set; return once no app is in flight (the

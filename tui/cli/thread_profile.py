@@ -53,12 +53,12 @@ def profiled_threads() -> Iterator[None]:
         yield
     finally:
         main.disable()
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         merged: dict[Any, Any] = {}
         with guard:
             for profile in profiles:
-                profile.snapshot_stats()  # type: ignore[attr-defined]
-                for func, (cc, nc, tt, ct, callers) in profile.stats.items():  # type: ignore[attr-defined]
+                profile.snapshot_stats()
+                for func, (cc, nc, tt, ct, callers) in profile.stats.items():
                     if func in merged:
                         pcc, pnc, ptt, pct, pcallers = merged[func]
                         for caller, value in callers.items():
