@@ -73,7 +73,7 @@ from gitwave.engine.source_git import (
     tops_remembered,
     work_tree_at,
 )
-from gitwave.engine.source_refs import refs_of
+from gitwave.engine.source_refs import checkout_whole, refs_of
 from gitwave.engine.source_url import (
     ALLOW_INSECURE_GIT_ENV,
     ALLOW_LOCAL_REPOS_ENV,
@@ -309,7 +309,7 @@ def _open_remote(url: str, *, revision: str | None, shallow: bool, cache: Path) 
             )
     if sha is not None:
         cached = checkout_dir(cache, "remote", url, sha)
-        if _reusable(cached, sha):
+        if checkout_whole(cached, sha, lambda: _reusable(cached, sha)):
             return Checkout(root=cached, revision=sha, dirty=False, url=shown)
     tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=private_directory(cache)))
     try:

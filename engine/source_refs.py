@@ -20,12 +20,14 @@ Outside ``shared_refs`` (the CLI: one command, ``source.opened_once``) every
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 
 from gitwave.engine.source_git import ls_remote
 
@@ -55,6 +57,9 @@ class RemoteRefs:
         self._listed: dict[str, _Listed] = {}
         self._listing: dict[str, threading.Lock] = {}
         self.listings = 0  # how often a server was asked (tests, operators)
+        # (checkout directory, commit) → when it was last found whole.
+        self._whole: dict[tuple[str, str], float] = {}
+        self.verifications = 0  # how often a checkout was walked (tests)
 
     def refs(self, url: str, *, fresh: bool = False) -> dict[str, str]:
         """The refs of ``url`` (name → commit), listed at most ``max_age_s`` ago;
@@ -82,10 +87,36 @@ class RemoteRefs:
             return found.at >= asked
         return asked - found.at < self._max_age_s
 
+    def checkout_whole(
+        self, dest: Path, sha: str, check: Callable[[], bool], *, fresh: bool = False
+    ) -> bool:
+        """Whether the cached checkout ``dest`` holds exactly ``sha``: ``check()``
+        (the tamper check, a walk of the whole tree), or True when it answered
+        so less than ``max_age_s`` ago and ``dest`` is still there (``fresh``:
+        ``check()`` now)."""
+        if not dest.is_dir():
+            return False  # not made yet (or removed): nothing to walk
+        key = (os.fspath(dest), sha)
+        now = self._clock()
+        with self._lock:
+            at = self._whole.get(key)
+        if not fresh and at is not None and now - at < self._max_age_s:
+            return True
+        with self._lock:
+            self.verifications += 1
+        whole = check()
+        with self._lock:
+            if whole:
+                self._whole[key] = now
+            else:
+                self._whole.pop(key, None)
+        return whole
+
     def forget(self) -> None:
         """Drop every answer kept (the next ask of each URL lists it)."""
         with self._lock:
             self._listed.clear()
+            self._whole.clear()
 
 
 @dataclass(frozen=True)
@@ -125,4 +156,16 @@ def refs_of(url: str) -> dict[str, str]:
     return listed
 
 
-__all__ = ["ListRefs", "RemoteRefs", "refs_of", "shared_refs"]
+def checkout_whole(dest: Path, sha: str, check: Callable[[], bool]) -> bool:
+    """``check()`` (is the cached checkout ``dest`` exactly commit ``sha``?),
+    answered from the enclosing ``shared_refs`` while its last answer is
+    recent: the apps of one commit share one checkout, and walking all of it
+    for each app cost O(apps) per app (a 1000-app fleet: a quarter of a
+    replica's CPU). Outside ``shared_refs``, ``check()`` every time."""
+    sharing = _SHARED.get()
+    if sharing is None:
+        return check()
+    return sharing.refs.checkout_whole(dest, sha, check, fresh=sharing.fresh)
+
+
+__all__ = ["ListRefs", "RemoteRefs", "checkout_whole", "refs_of", "shared_refs"]

@@ -169,3 +169,33 @@ def test_without_sharing_every_open_lists_the_remote(remote: Remote) -> None:
     after = remote.push("version: 2\n")
     assert first != after
     assert open_source(remote.url, revision="main").revision == after
+
+
+def test_the_apps_of_one_commit_walk_its_checkout_once_per_interval(remote: Remote) -> None:
+    clock = Clock()
+    refs = RemoteRefs(max_age_s=60, clock=clock)
+    for _ in range(10):
+        open_main(remote, refs)
+    # The first app fetched it, the second found it whole, the others trust that.
+    assert refs.verifications == 1
+    clock.now += 60
+    open_main(remote, refs)
+    assert refs.verifications == 2
+
+
+def test_an_edited_checkout_is_caught_at_the_next_interval_or_a_refresh(remote: Remote) -> None:
+    clock = Clock()
+    refs = RemoteRefs(max_age_s=60, clock=clock)
+    with shared_refs(refs):
+        root = open_source(remote.url, revision="main").root
+    (root / "app" / "cm.yaml").write_text("version: edited\n", encoding="utf-8")
+    # A refresh walks it now: the edit is found, the checkout made again.
+    with shared_refs(refs, fresh=True):
+        again = open_source(remote.url, revision="main").root
+    assert (again / "app" / "cm.yaml").read_text(encoding="utf-8") == "version: 1\n"
+    # Edited again: past the interval the next app walks it too.
+    (again / "app" / "cm.yaml").write_text("version: edited\n", encoding="utf-8")
+    clock.now += 60
+    with shared_refs(refs):
+        later = open_source(remote.url, revision="main").root
+    assert (later / "app" / "cm.yaml").read_text(encoding="utf-8") == "version: 1\n"
