@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -60,8 +61,10 @@ class Controller:
         clock: Callable[[], datetime],
         audit: Callable[[Operated], None] = lambda _: None,
         jitter: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
+        self._monotonic = monotonic
         self._keeper = keeper
         self._options = options
         self._clock = clock
@@ -173,15 +176,21 @@ class Controller:
         be given back."""
         try:
             while not stop.is_set():
+                started = self._monotonic()
                 try:
                     self.reconcile_once()
                 except Exception:
                     log.exception("reconcile pass failed")
                 # The next pass at the next change of an app object (a watch,
                 # which a finished sync's status write is), or after one tick
-                # (deadlines: resync, a Lease taken over).
+                # (deadlines: resync, a Lease taken over); and not before
+                # pass_gap_s: the changes of the meantime are one pass, not
+                # one pass over every app each (a pass costs O(apps)).
                 if not stop.is_set():
                     self._api.wait_for_change(self._options.tick_s)
+                rest = self._options.pass_gap_s - (self._monotonic() - started)
+                if rest > 0:
+                    stop.wait(rest)
         finally:
             # Apps queued by the last pass after the keeper's own final
             # interrupt are stopped too; then wait for all to be done.
