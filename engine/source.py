@@ -20,7 +20,8 @@ without the cache's key (``source_cache``), and are immutable: a commit's
 content never changes, so a second call for the same commit reuses the
 directory, once ``checkout_problem`` has found it still holds exactly that
 commit (a checkout edited in the cache is discarded and checked out again,
-never rendered). The cache defaults to ``~/.cache/gitwave/repos``
+never rendered; a controller's apps share that finding, and a remote's
+branch heads, for ``--resync``: ``source_refs``). The cache defaults to ``~/.cache/gitwave/repos``
 (``$GITWAVE_CACHE`` or ``$XDG_CACHE_HOME`` move it).
 
 ``safe_join`` is the one way any stage turns a repo-relative path from Git

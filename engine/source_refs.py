@@ -14,6 +14,10 @@ instead of starting their own. ``shared_refs(refs, fresh=True)`` (an explicit
 sync or reconcile request, a refresh) lists anew, and the answer is shared
 from then on. A failed listing is not kept: the next app asks again.
 
+The same holds for the cached checkout of a commit (``checkout_whole``): the
+first app to open it checks it for tampering, and the others trust that for
+``max_age_s`` instead of walking the whole tree each (a refresh checks again).
+
 Outside ``shared_refs`` (the CLI: one command, ``source.opened_once``) every
 ``refs_of`` is a listing, as before.
 """
