@@ -20,7 +20,8 @@ without the cache's key (``source_cache``), and are immutable: a commit's
 content never changes, so a second call for the same commit reuses the
 directory, once ``checkout_problem`` has found it still holds exactly that
 commit (a checkout edited in the cache is discarded and checked out again,
-never rendered). The cache defaults to ``~/.cache/gitwave/repos``
+never rendered; a controller's apps share that finding, and a remote's
+branch heads, for ``--resync``: ``source_refs``). The cache defaults to ``~/.cache/gitwave/repos``
 (``$GITWAVE_CACHE`` or ``$XDG_CACHE_HOME`` move it).
 
 ``safe_join`` is the one way any stage turns a repo-relative path from Git
@@ -66,7 +67,6 @@ from gitwave.engine.source_git import (
     find_repo_root,
     known_refs_hint,
     list_tags,
-    ls_remote,
     match_ref,
     materialise,
     remote_urls,
@@ -74,6 +74,7 @@ from gitwave.engine.source_git import (
     tops_remembered,
     work_tree_at,
 )
+from gitwave.engine.source_refs import checkout_whole, refs_of
 from gitwave.engine.source_url import (
     ALLOW_INSECURE_GIT_ENV,
     ALLOW_LOCAL_REPOS_ENV,
@@ -300,7 +301,7 @@ def _open_remote(url: str, *, revision: str | None, shallow: bool, cache: Path) 
     if FULL_SHA.fullmatch(wanted):
         sha: str | None = wanted.lower()
     else:
-        refs = ls_remote(url)
+        refs = refs_of(url)  # shared by a controller's apps (source_refs)
         ref, sha = match_ref(refs, wanted)
         if sha is None and not SHORT_SHA.fullmatch(wanted):
             raise SourceError(
@@ -309,7 +310,7 @@ def _open_remote(url: str, *, revision: str | None, shallow: bool, cache: Path) 
             )
     if sha is not None:
         cached = checkout_dir(cache, "remote", url, sha)
-        if _reusable(cached, sha):
+        if checkout_whole(cached, sha, lambda: _reusable(cached, sha)):
             return Checkout(root=cached, revision=sha, dirty=False, url=shown)
     tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=private_directory(cache)))
     try:

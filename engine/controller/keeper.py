@@ -100,6 +100,9 @@ class ControllerOptions:
     renew_s: float = 2.0
     resync_s: float = 30.0
     tick_s: float = 1.0
+    # Passes over every app start at most this often: with a thousand apps,
+    # each status write (a watch event) started a pass over all of them.
+    pass_gap_s: float = 0.5
     allow_local_repos: tuple[str, ...] = ()
 
 

@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -33,11 +34,12 @@ from gitwave.engine.controller.keeper import (
     ShardKeeper,
 )
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
-from gitwave.engine.controller.requests import is_suspended
+from gitwave.engine.controller.requests import is_suspended, source_refresh_asked
 from gitwave.engine.controller.set_loop import SetApi, SetReconciler
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.workers import AppWorkers
 from gitwave.engine.router import ProviderRouter
+from gitwave.engine.source_refs import RemoteRefs, shared_refs
 from gitwave.engine.source_url import allowed_local_repos
 from gitwave.engine.store import Store
 
@@ -58,13 +60,20 @@ class Controller:
         clock: Callable[[], datetime],
         audit: Callable[[Operated], None] = lambda _: None,
         jitter: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
+        self._monotonic = monotonic
         self._keeper = keeper
         self._options = options
         self._clock = clock
         self._workers = AppWorkers(keeper, options.concurrent)
         self._resolve = repo_resolver(options.allow_local_repos)
+        # A remote's branch heads, listed once per resync and shared by every
+        # app of this replica (source_refs): as Flux resolves a GitRepository
+        # once per interval for all its Kustomizations. On the controller's
+        # clock, the one its resync deadlines are read from.
+        self.remote_refs = RemoteRefs(max_age_s=options.resync_s, clock=lambda: clock().timestamp())
         # Failed automated syncs wait out their back-off (backoff.py) unqueued.
         self.backoff = Backoff(resync_s=options.resync_s, jitter=jitter)
         self._apps = AppReconciler(
@@ -111,11 +120,23 @@ class Controller:
         not in flight is queued for the workers; the ids queued. The
         ApplicationSets first (their Applications are then queued in this pass),
         the Applications being deleted last."""
-        queued: list[str] = []
         if self._sets is not None:
             self._sets.reconcile_once()
         apps = self._api.list_apps()
         now = self._clock()
+        # A waiting app's look for a new commit (backoff) reads the replica's
+        # shared branch heads, as its sync does.
+        with shared_refs(self.remote_refs):
+            queued = self._queue_due(apps, now)
+        # Handed-over shards go back here, once none of their apps is in flight.
+        self._keeper.release_pending()
+        if self._finalizer is not None:
+            self._finalizer.finalize_once()
+        return queued
+
+    def _queue_due(self, apps: list[AppObject], now: datetime) -> list[str]:
+        """The pass's apps of held shards that are due, queued for the workers."""
+        queued: list[str] = []
         for obj in apps:
             shard = shard_of(obj.app_id, self._options.shards)
             if not self._keeper.holds(shard) or self._workers.busy(obj.app_id):
@@ -131,10 +152,6 @@ class Controller:
                 continue
             if self._workers.submit(obj.app_id, shard, partial(self._work, obj, shard)):
                 queued.append(obj.app_id)
-        # Handed-over shards go back here, once none of their apps is in flight.
-        self._keeper.release_pending()
-        if self._finalizer is not None:
-            self._finalizer.finalize_once()
         return queued
 
     def _waits(self, obj: AppObject, apps: list[AppObject], now: datetime) -> bool:
@@ -157,7 +174,8 @@ class Controller:
             and self._waits(obj, self._api.list_apps(), self._clock())
         ):
             return
-        self._apps.reconcile(obj, shard, interrupt)
+        with shared_refs(self.remote_refs, fresh=source_refresh_asked(obj)):
+            self._apps.reconcile(obj, shard, interrupt)
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set; return once no app is in flight (the
@@ -165,15 +183,21 @@ class Controller:
         be given back."""
         try:
             while not stop.is_set():
+                started = self._monotonic()
                 try:
                     self.reconcile_once()
                 except Exception:
                     log.exception("reconcile pass failed")
                 # The next pass at the next change of an app object (a watch,
                 # which a finished sync's status write is), or after one tick
-                # (deadlines: resync, a Lease taken over).
+                # (deadlines: resync, a Lease taken over); and not before
+                # pass_gap_s: the changes of the meantime are one pass, not
+                # one pass over every app each (a pass costs O(apps)).
                 if not stop.is_set():
                     self._api.wait_for_change(self._options.tick_s)
+                rest = self._options.pass_gap_s - (self._monotonic() - started)
+                if rest > 0:
+                    stop.wait(rest)
         finally:
             # Apps queued by the last pass after the keeper's own final
             # interrupt are stopped too; then wait for all to be done.

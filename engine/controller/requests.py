@@ -34,6 +34,7 @@ from gitwave.engine.errors import GitwaveError
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 SKIP_RECONCILE = "argocd.argoproj.io/skip-reconcile"
+REFRESH = "argocd.argoproj.io/refresh"
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -58,6 +59,19 @@ def reconcile_requested(obj: AppObject) -> str:
     asked = str(object_annotations(obj).get(REQUESTED_AT, "") or "")
     handled = str(_mapping(obj.body.get("status")).get("lastHandledReconcileAt", "") or "")
     return asked if asked and asked != handled else ""
+
+
+def source_refresh_asked(obj: AppObject) -> bool:
+    """True when whoever asks for this reconcile wants the source's branch or
+    tag resolved anew, not from the answer the replica's apps share
+    (``source_refs``): an Argo ``operation`` (``argocd app sync``), an Argo
+    refresh annotation (``argocd app get --refresh``), a Flux reconcile
+    request (``flux reconcile``)."""
+    if reconcile_requested(obj):
+        return True
+    if obj.kind != ARGO_KIND:
+        return False
+    return bool(obj.body.get("operation")) or bool(object_annotations(obj).get(REFRESH))
 
 
 @dataclass(frozen=True)

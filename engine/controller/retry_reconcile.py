@@ -53,15 +53,17 @@ _RELEASE_FAILURES = ("InstallFailed", "UpgradeFailed")
 
 
 def source_head(app: AppSpec) -> str | None:
-    """The commit ``app``'s source revision names now (``git ls-remote``); None
-    when it cannot be told (unreachable, a bucket, a revision not found)."""
-    from gitwave.engine.source_git import ls_remote, match_ref
+    """The commit ``app``'s source revision names now (``git ls-remote``, the
+    replica's shared answer within ``source_refs.shared_refs``); None when it
+    cannot be told (unreachable, a bucket, a revision not found)."""
+    from gitwave.engine.source_git import match_ref
+    from gitwave.engine.source_refs import refs_of
 
     source = app.source
     if not source.fetch_from:
         return None
     try:
-        refs = ls_remote(source.fetch_from)
+        refs = refs_of(source.fetch_from)
     except GitwaveError:
         return None
     wanted = source.fetch_revision or "HEAD"

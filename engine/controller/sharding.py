@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from functools import partial
+from functools import lru_cache, partial
 
 
 def _score(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
+@lru_cache(maxsize=1 << 16)  # every pass asks it of every app (a SHA-256 each)
 def shard_of(app_id: str, shards: int) -> int:
     """The shard (0 … shards-1) of the app whose identity is ``app_id``."""
     if shards < 1:

@@ -17,6 +17,7 @@ from gitwave.engine.controller.requests import (
     operation_revision,
     reconcile_requested,
     rollback_ask,
+    source_refresh_asked,
     suspend_ask,
     sync_ask,
 )
@@ -207,3 +208,43 @@ def test_rows_read_argo_and_flux_status() -> None:
         )
     )
     assert (ready.sync, ready.health, ready.revision) == ("OutOfSync", "Degraded", "d" * 40)
+
+
+@dataclass(frozen=True)
+class RefreshCase:
+    reason: str
+    given: AppObject
+    want: bool
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        RefreshCase("an Argo app as it is", argo(), False),
+        RefreshCase("argocd app sync", argo({"operation": {"sync": {}}}), True),
+        RefreshCase(
+            "argocd app get --refresh",
+            argo({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}),
+            True,
+        ),
+        RefreshCase("a Flux app as it is", flux(), False),
+        RefreshCase(
+            "flux reconcile",
+            flux({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t1"}}}),
+            True,
+        ),
+        RefreshCase(
+            "a Flux request already handled",
+            flux(
+                {
+                    "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t1"}},
+                    "status": {"lastHandledReconcileAt": "t1"},
+                }
+            ),
+            False,
+        ),
+    ],
+    ids=lambda case: case.reason,
+)
+def test_which_requests_resolve_the_source_anew(case: RefreshCase) -> None:
+    assert source_refresh_asked(case.given) is case.want

@@ -29,6 +29,7 @@ from gitwave.engine.errors import ValidationError
 from gitwave.engine.router import ProviderRouter
 from gitwave.tui.cli.context import Context
 from gitwave.tui.cli.loop_http import parse_address
+from gitwave.tui.cli.thread_profile import profiled_threads
 from gitwave.tui.targets import build_targets
 
 
@@ -59,6 +60,11 @@ def _serve_metrics(address: str, keeper: ShardKeeper) -> tuple[Callable[[Operate
 
 
 def cmd_controller(ctx: Context) -> int:
+    with profiled_threads():  # only with $GITWAVE_CPROFILE set
+        return _run_controller(ctx)
+
+
+def _run_controller(ctx: Context) -> int:
     from gitwave.providers.kubernetes import KubernetesProvider
     from gitwave.providers.kubernetes.controller_api import KubeControllerApi
 
