@@ -27,6 +27,7 @@ from gitwave.engine.lazy_module import lazy_exports
 if TYPE_CHECKING:
     from gitwave.engine.controller.leases import MEMBER_PREFIX, SHARD_PREFIX, LeaseRecord
     from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, HELM_KIND, AppObject
+    from gitwave.engine.controller.requests import REFRESH
     from gitwave.engine.controller.timeline import REPORTING_CONTROLLER, OperationEvent
     from gitwave.engine.diff import SameValue, diff_manifest
     from gitwave.engine.field_managers import field_managers
@@ -98,6 +99,7 @@ _WHERE = {
     "FLUX_KIND": "controller.objects",
     "HELM_KIND": "controller.objects",
     "AppObject": "controller.objects",
+    "REFRESH": "controller.requests",
     "REPORTING_CONTROLLER": "controller.timeline",
     "OperationEvent": "controller.timeline",
     "SameValue": "diff",
@@ -179,6 +181,7 @@ __all__ = [
     "MASK",
     "MEMBER_PREFIX",
     "MISSING_FIELD",
+    "REFRESH",
     "REPORTING_CONTROLLER",
     "SHARD_PREFIX",
     "AppObject",

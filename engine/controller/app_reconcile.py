@@ -28,7 +28,11 @@ from gitwave.engine.controller.keeper import (
     ShardKeeper,
 )
 from gitwave.engine.controller.objects import ARGO_KIND, AppObject
-from gitwave.engine.controller.requests import is_suspended, reconcile_requested
+from gitwave.engine.controller.requests import (
+    is_suspended,
+    reconcile_requested,
+    refresh_requested,
+)
 from gitwave.engine.controller.retry_reconcile import Retries, source_head
 from gitwave.engine.controller.status import argo_status, running_state
 from gitwave.engine.controller.status_of import failure_status, synced_status
@@ -57,6 +61,10 @@ class _Seen:
     # (never synced unless asked), and whether it failed (asked again each pass).
     automated: bool | None = None
     invalid: bool = False
+    # The resourceVersion the object had once this replica removed its refresh
+    # annotation: a watch cache a step behind (the status write seen, the
+    # removal not yet) still shows it, and that copy is not a new request.
+    refreshed: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,10 @@ class AppReconciler:
     def worth_queueing(self, obj: AppObject, now: datetime) -> bool:
         """False when ``reconcile`` would surely do nothing (no parse needed to
         tell): a pass comes at every watch event, most apps are not due."""
+        if self._refresh_pending(obj):
+            # ``argocd app get --refresh``: compared now, backing off or not
+            # (a refresh is not a sync; ``_due`` says whether it syncs).
+            return True
         backoff = self._retries.queueing(obj, now)
         if backoff is not None:
             return backoff
@@ -146,13 +158,40 @@ class AppReconciler:
         if asked or reconcile_requested(obj):
             return True, True
         automated = app is not None and (app.policy.automated or obj.kind != ARGO_KIND)
+        if self._refresh_pending(obj):
+            # As Argo CD: a refresh compares with the newest commit; an automated
+            # app then syncs as at its resync, unless a failed sync is waiting
+            # out its back-off (``queueing`` lets it go when the commit moved).
+            waiting = self._retries.queueing(obj, now) is False
+            return automated and not waiting, True
         stale = seen.checked is None or now - seen.checked >= resync
         if automated and (changed or seen.synced is None or stale):
             return True, True
         return False, changed or stale
 
     def reconcile(self, obj: AppObject, shard: int, interrupt: threading.Event) -> bool:
-        """Compare or sync ``obj`` if due; True when it synced."""
+        """Compare or sync ``obj`` if due; True when it synced. An Argo refresh
+        asked for is removed once the app was compared (status written), as
+        Argo CD does; left for the next holder when the shard went meanwhile."""
+        synced = self._reconcile(obj, shard, interrupt)
+        if refresh_requested(obj) and not is_suspended(obj) and not interrupt.is_set():
+            # After the status: ``argocd app get --refresh`` waits for the
+            # annotation to go, then reads the status.
+            self._seen.setdefault(obj.app_id, _Seen()).refreshed = self._api.clear_refresh(obj)
+        return synced
+
+    def _refresh_pending(self, obj: AppObject) -> bool:
+        """A refresh asked for and not yet done by this replica."""
+        if not refresh_requested(obj) or is_suspended(obj):
+            return False
+        seen = self._seen.get(obj.app_id)
+        done = seen.refreshed if seen is not None else ""
+        version = str((obj.body.get("metadata") or {}).get("resourceVersion", "") or "")
+        # resourceVersions ordered as numbers, as Argo CD's API server orders
+        # them when it waits for a refresh; anything else is taken as new.
+        return not (done.isdigit() and version.isdigit() and int(version) < int(done))
+
+    def _reconcile(self, obj: AppObject, shard: int, interrupt: threading.Event) -> bool:
         if self._retries.held(obj):
             return False
         now = self._clock()
@@ -168,7 +207,7 @@ class AppReconciler:
         try:
             app = self._parse(obj)
         except ValidationError as error:
-            if seen.generation != obj.generation:
+            if seen.generation != obj.generation or refresh_requested(obj):
                 self._write_failure(obj, str(error), now)
                 seen.generation = obj.generation
             seen.invalid = True

@@ -58,6 +58,13 @@ class ControllerApi(Protocol):
         """Remove the Argo-style top-level ``operation`` field (as Argo CD does once run)."""
         ...
 
+    def clear_refresh(self, obj: AppObject) -> str:
+        """Remove the ``argocd.argoproj.io/refresh`` annotation (as Argo CD does once
+        the app was compared): a merge patch of that key alone, without a
+        resourceVersion, so it races no other writer of the object. Returns the
+        object's resourceVersion after it ("" when the API keeps none)."""
+        ...
+
     def wait_for_change(self, timeout: float) -> bool:
         """Block until an app object changed (True: a watch saw it) or ``timeout``
         passed (False); an API without watches just waits out ``timeout``."""

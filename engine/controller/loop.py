@@ -34,10 +34,15 @@ from gitwave.engine.controller.keeper import (
     ShardKeeper,
 )
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, AppObject
-from gitwave.engine.controller.requests import is_suspended, source_refresh_asked
+from gitwave.engine.controller.requests import (
+    is_suspended,
+    refresh_requested,
+    source_refresh_asked,
+)
 from gitwave.engine.controller.set_loop import SetApi, SetReconciler
 from gitwave.engine.controller.sharding import shard_of
 from gitwave.engine.controller.workers import AppWorkers
+from gitwave.engine.render.afresh import rendered_afresh
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source_refs import RemoteRefs, shared_refs
 from gitwave.engine.source_url import allowed_local_repos
@@ -174,7 +179,11 @@ class Controller:
             and self._waits(obj, self._api.list_apps(), self._clock())
         ):
             return
-        with shared_refs(self.remote_refs, fresh=source_refresh_asked(obj)):
+        # A hard refresh (Argo CD: its manifest cache dropped) renders anew too.
+        with (
+            shared_refs(self.remote_refs, fresh=source_refresh_asked(obj)),
+            rendered_afresh(refresh_requested(obj) == "hard"),
+        ):
             self._apps.reconcile(obj, shard, interrupt)
 
     def run(self, stop: threading.Event) -> None:

@@ -12,7 +12,10 @@ holds the app's shard acts.
 - resume: Argo, that annotation removed; Flux, ``spec.suspend: false`` and a
   reconcile request (``flux resume``);
 - rollback: Argo, an ``operation.sync`` at a ``status.history`` revision
-  (``argocd app rollback``); Flux, refused: Flux has no rollback (revert in Git).
+  (``argocd app rollback``); Flux, refused: Flux has no rollback (revert in Git);
+- refresh: Argo, the ``argocd.argoproj.io/refresh: normal|hard`` annotation
+  (``argocd app get --refresh``), compared at once by the controller and then
+  removed; Flux, a reconcile request (a Flux app applies what it finds).
 
 Pure: each function returns the merge patch to send, or the row to show.
 """
@@ -61,6 +64,17 @@ def reconcile_requested(obj: AppObject) -> str:
     return asked if asked and asked != handled else ""
 
 
+def refresh_requested(obj: AppObject) -> str:
+    """An Argo refresh asked for and not done yet: "hard" for ``hard``, "normal"
+    for any other value (as Argo CD's ``IsRefreshRequested`` reads it), else ""."""
+    if obj.kind != ARGO_KIND:
+        return ""
+    annotations = object_annotations(obj)
+    if REFRESH not in annotations:
+        return ""
+    return "hard" if str(annotations.get(REFRESH)) == "hard" else "normal"
+
+
 def source_refresh_asked(obj: AppObject) -> bool:
     """True when whoever asks for this reconcile wants the source's branch or
     tag resolved anew, not from the answer the replica's apps share
@@ -71,7 +85,7 @@ def source_refresh_asked(obj: AppObject) -> bool:
         return True
     if obj.kind != ARGO_KIND:
         return False
-    return bool(obj.body.get("operation")) or bool(object_annotations(obj).get(REFRESH))
+    return bool(obj.body.get("operation")) or bool(refresh_requested(obj))
 
 
 @dataclass(frozen=True)
@@ -200,6 +214,15 @@ def suspend_ask(obj: AppObject, *, suspended: bool, now: str) -> Ask:
     return Ask({"metadata": {"annotations": {SKIP_RECONCILE: "true" if suspended else None}}})
 
 
+def refresh_ask(obj: AppObject, *, hard: bool, now: str) -> Ask:
+    """Ask the controller to compare the app with its source's newest commit now
+    (``argocd app get --refresh``, ``--hard-refresh``: its renders not reused).
+    A Flux app has no compare without apply: it gets a reconcile request."""
+    if obj.kind in FLUX_KINDS:
+        return Ask({"metadata": {"annotations": {REQUESTED_AT: now}}}, token=now)
+    return Ask({"metadata": {"annotations": {REFRESH: "hard" if hard else "normal"}}})
+
+
 @dataclass(frozen=True)
 class HistoryRow:
     """One entry of an Application's ``status.history``."""
@@ -289,6 +312,7 @@ def operation_revision(obj: AppObject) -> str:
 
 
 __all__ = [
+    "REFRESH",
     "REQUESTED_AT",
     "SKIP_RECONCILE",
     "AppRow",
@@ -300,6 +324,8 @@ __all__ = [
     "object_annotations",
     "operation_revision",
     "reconcile_requested",
+    "refresh_ask",
+    "refresh_requested",
     "rollback_ask",
     "suspend_ask",
     "sync_ask",

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from gitwave.engine.errors import RenderError
 from gitwave.engine.lazy_module import lazy_exports
 from gitwave.engine.model import SourceRef
+from gitwave.engine.render.afresh import renders_afresh
 from gitwave.engine.render.cache import CACHE, cache_key, clear_render_cache, disk_cache, disk_key
 from gitwave.engine.render.values import (
     KUSTOMIZATION_FILES,
@@ -96,7 +97,8 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
             hint="add a kustomization.yaml to the path, or drop the images option",
         )
     key = cache_key(checkout, rel, options, tool)
-    if key is not None:
+    # A hard refresh renders anew; its render then replaces the cached one.
+    if key is not None and not renders_afresh():
         cached = CACHE.get(key)
         if cached is None:
             cached = disk_cache().get(disk_key(key))

@@ -22,6 +22,7 @@ from gitwave.engine.api import (
     ARGO_KIND,
     FLUX_KIND,
     HELM_KIND,
+    REFRESH,
     REPORTING_CONTROLLER,
     AppObject,
     OperationEvent,
@@ -274,6 +275,20 @@ class KubeControllerApi(SetObjects, PlainJson):
         self._custom.patch_namespaced_custom_object(
             group, version, obj.namespace, plural, obj.name, {"operation": None}
         )
+
+    def clear_refresh(self, obj: AppObject) -> str:
+        group, version, plural = self._coordinates(obj)
+        # Only that key, null: the other annotations and fields are left as they are now.
+        patched = self._custom.patch_namespaced_custom_object(
+            group,
+            version,
+            obj.namespace,
+            plural,
+            obj.name,
+            {"metadata": {"annotations": {REFRESH: None}}},
+        )
+        meta = patched.get("metadata") if isinstance(patched, Mapping) else None
+        return str((meta or {}).get("resourceVersion", "") or "")
 
     def record_event(self, obj: AppObject, event: OperationEvent) -> None:
         """A core/v1 Event on the app object, as Argo CD and Flux record theirs."""

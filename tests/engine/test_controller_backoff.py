@@ -95,6 +95,11 @@ class Cluster(Leases):
     def clear_operation(self, obj: AppObject) -> None:
         self.objects[obj.app_id].pop("operation", None)
 
+    def clear_refresh(self, obj: AppObject) -> str:
+        annotations = self.objects[obj.app_id]["metadata"].get("annotations") or {}
+        annotations.pop("argocd.argoproj.io/refresh", None)
+        return ""  # no resourceVersions here
+
     def wait_for_change(self, timeout: float) -> bool:
         return False
 

@@ -16,6 +16,8 @@ from gitwave.engine.controller.requests import (
     is_suspended,
     operation_revision,
     reconcile_requested,
+    refresh_ask,
+    refresh_requested,
     rollback_ask,
     source_refresh_asked,
     suspend_ask,
@@ -248,3 +250,34 @@ class RefreshCase:
 )
 def test_which_requests_resolve_the_source_anew(case: RefreshCase) -> None:
     assert source_refresh_asked(case.given) is case.want
+
+
+def refresh(value: object) -> AppObject:
+    return argo({"metadata": {"annotations": {"argocd.argoproj.io/refresh": value}}})
+
+
+@pytest.mark.parametrize(
+    ("given", "want"),
+    [
+        (argo(), ""),
+        (refresh("normal"), "normal"),
+        (refresh("hard"), "hard"),
+        # As Argo CD's IsRefreshRequested: any other value is a normal refresh.
+        (refresh("refreshing"), "normal"),
+        (refresh(""), "normal"),
+        (flux({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}), ""),
+    ],
+)
+def test_the_refresh_asked_for_reads_as_argo_cd_reads_it(given: AppObject, want: str) -> None:
+    assert refresh_requested(given) == want
+
+
+def test_a_refresh_is_asked_with_the_annotation_argocd_sets() -> None:
+    normal = refresh_ask(argo(), hard=False, now=NOW)
+    assert normal.patch == {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}
+    hard = refresh_ask(argo(), hard=True, now=NOW)
+    assert hard.patch == {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}
+    # A Flux app compares only by applying: a reconcile request, waited for by its token.
+    flux_ask = refresh_ask(flux(), hard=False, now=NOW)
+    assert flux_ask.patch == {"metadata": {"annotations": {REQUESTED_AT: NOW}}}
+    assert flux_ask.token == NOW
