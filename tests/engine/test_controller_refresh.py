@@ -18,8 +18,11 @@ import yaml
 
 from gitwave.engine.controller.requests import REFRESH, SKIP_RECONCILE
 from tests.engine.test_controller_backoff import (
+    ARGO,
     CONFIG_MAP,
     Env,
+    application,
+    argo_env,
     env,  # noqa: F401 (a fixture)
 )
 from tests.engine.test_controller_sources import served  # noqa: F401 (a fixture)
@@ -114,3 +117,58 @@ def test_a_paused_app_keeps_its_refresh_for_when_it_resumes(served: Env) -> None
     assert env.at(5) == []
     assert status(env)["sync"]["revision"] == first
     assert annotations(env)[REFRESH] == "normal"
+
+
+def test_a_refresh_while_a_failed_sync_backs_off_compares_and_keeps_the_schedule(
+    env: Env,
+) -> None:
+    """Argo CD refreshes an app whatever its sync retries: the comparison is
+    written now, the retry stays when it was due (5 s after the failure)."""
+    argo_env(env, {"limit": 3, "backoff": {"duration": "5s", "factor": 2}})
+    assert env.at(0) == [ARGO]
+    assert env.syncs(ARGO) == ["Error"]
+    fixed = env.commit({"missing/settings.yaml": yaml.safe_dump(CONFIG_MAP)}, "add the path")
+    env.cluster.get(ARGO)["metadata"]["annotations"] = {REFRESH: "normal"}
+    assert env.at(2) == [ARGO]
+    assert env.syncs(ARGO) == ["Error"]  # compared, not synced in its back-off
+    after = env.cluster.get(ARGO)["status"]
+    assert after["sync"] == {"status": "OutOfSync", "revision": fixed}
+    assert after["reconciledAt"] == "2026-12-04T17:00:02Z"
+    assert REFRESH not in env.cluster.get(ARGO)["metadata"]["annotations"]
+    assert env.at(4) == []
+    assert env.at(5) == [ARGO]  # the retry, on time
+    assert env.syncs(ARGO) == ["Error", "Succeeded"]
+
+
+def test_a_copy_from_before_the_removal_is_not_a_new_refresh(env: Env) -> None:
+    """A watch cache a step behind shows the status written but the annotation
+    not yet removed: that copy (an older resourceVersion than the removal's)
+    queues nothing; a refresh asked again after it does."""
+    env.commit({"shop/settings.yaml": yaml.safe_dump(CONFIG_MAP)}, "shop")
+    app = application("shop", "shop", None)
+    app["spec"]["source"]["repoURL"] = f"file://{env.root}"
+    app["spec"]["syncPolicy"] = {}
+    app["metadata"]["resourceVersion"] = "10"
+    env.cluster.put(app)
+    assert env.at(0) == [ARGO]
+    body = env.cluster.get(ARGO)
+    versions = iter(["12", "15"])
+
+    def clear_refresh(obj: object) -> str:
+        # The API server's answer to the removal: the object's new resourceVersion.
+        body["metadata"]["annotations"].pop(REFRESH, None)
+        body["metadata"]["resourceVersion"] = next(versions)
+        return str(body["metadata"]["resourceVersion"])
+
+    env.cluster.clear_refresh = clear_refresh  # type: ignore[method-assign]
+    body["metadata"]["annotations"] = {REFRESH: "normal"}
+    assert env.at(5) == [ARGO]
+    assert REFRESH not in body["metadata"]["annotations"]
+    # The lagging copy: the status write (11), annotation still there.
+    body["metadata"].update(resourceVersion="11", annotations={REFRESH: "normal"})
+    assert env.at(6) == []
+    # Asked again (after the removal at 12): refreshed again.
+    body["metadata"].update(resourceVersion="14", annotations={REFRESH: "hard"})
+    assert env.at(7) == [ARGO]
+    assert env.cluster.get(ARGO)["status"]["reconciledAt"] == "2026-12-04T17:00:07Z"
+    assert env.syncs(ARGO) == []  # a manual app: compared only
