@@ -141,3 +141,35 @@ def test_a_replica_with_an_empty_state_rolls_back_from_helms_storage(
     assert (settings(env, name) or {})["chart"] == "1.0.0"
     [row] = json.loads(helm(env, "list", "-o", "json"))
     assert (row["revision"], row["chart"], row["status"]) == ("1", "web-1.0.0", "deployed")
+
+
+def test_an_upgrade_remediated_by_uninstall_deletes_the_release_secrets(
+    env: Env, tmp_path: Path, deny_blocked: None
+) -> None:
+    target = env.target_ns  # type: ignore[attr-defined]
+    name = f"{target}-web"
+    with serve_chart_repo(tmp_path / "charts") as charts:
+        charts.publish(write_chart(tmp_path / "src" / "1", "web", "1.0.0"))
+        templates = {"configmap.yaml": CONFIGMAP, "blocked.yaml": BLOCKED}
+        charts.publish(write_chart(tmp_path / "src" / "2", "web", "2.0.0", templates=templates))
+        remediation = {"retries": 0, "remediateLastFailure": True, "strategy": "uninstall"}
+        create_release(
+            env, charts.url, "1.0.0", interval="5s", upgrade={"remediation": remediation}
+        )
+        env.start("r1")
+        wait_for("HelmRelease web installed", lambda: ready(env, "InstallSucceeded"))
+        assert json.loads(helm(env, "list", "-o", "json"))[0]["name"] == name
+
+        upgrade = {"spec": {"chart": {"spec": {"version": "2.0.0"}}}}
+        env.custom.patch_namespaced_custom_object(*HELM, env.app_ns, "helmreleases", "web", upgrade)
+
+        def remediated() -> dict[str, Any] | None:
+            found = release(env)
+            conditions = {c["type"]: c for c in found.get("status", {}).get("conditions", [])}
+            return conditions.get("Remediated")
+
+        condition = wait_for("HelmRelease web remediated", remediated, timeout=120)
+    assert condition["reason"] == "UninstallSucceeded"
+    assert settings(env, name) is None
+    assert json.loads(helm(env, "list", "--all", "-o", "json")) == []
+    assert not env.core.list_namespaced_secret(env.app_ns, label_selector="owner=helm").items
