@@ -68,7 +68,7 @@ def remediate(
                 message = f"Helm uninstall failed for {subject}: {synced.result.message}"
                 return Remedied(remedy, False, message)
             if releases is not None and app.kube_config is None:
-                forget_releases(releases, obj, release_of(obj)[0])
+                _forget(releases, obj)
             return Remedied(remedy, True, f"Helm uninstall succeeded for {subject}")
     except GitwaveError as error:
         log.warning("%s: %s remediation failed: %s", obj.app_id, remedy.value, error)
@@ -118,6 +118,15 @@ def _rollback(
     )
 
 
+def _forget(releases: ReleaseSecrets, obj: AppObject) -> None:
+    """Delete the release's storage Secrets after an uninstall; a failure is
+    logged (the objects are gone: the uninstall itself worked)."""
+    try:
+        forget_releases(releases, obj, release_of(obj)[0])
+    except Exception as error:  # the API's error; never the Secrets' content
+        log.warning("%s: deleting its Helm release Secrets failed: %s", obj.app_id, error)
+
+
 def _rollback_from_storage(
     obj: AppObject,
     app: AppSpec,
@@ -131,7 +140,16 @@ def _rollback_from_storage(
     objects are the app's render, so the sync applies them and prunes what the
     failed upgrade added (only objects tracked by this app, as any prune)."""
     namespace = storage_namespace(obj)
-    good = last_deployed(read_releases(releases, namespace, release_of(obj)[0]))
+    try:
+        good = last_deployed(read_releases(releases, namespace, release_of(obj)[0]))
+    except Exception as error:  # the API's error (forbidden, unreachable) or a bad name
+        return Remedied(
+            Remedy.ROLLBACK,
+            False,
+            f"Helm rollback failed for {subject}: no release of it is recorded in this "
+            f"controller's state store, and Helm's storage (namespace {namespace}) could not "
+            f"be read: {error}",
+        )
     if good is None:
         return Remedied(
             Remedy.ROLLBACK,
