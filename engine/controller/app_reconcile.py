@@ -20,7 +20,6 @@ from gitwave.engine.app_status import app_health
 from gitwave.engine.apps.model import AppSpec, RepoResolver
 from gitwave.engine.controller.app_objects import parse_app_object
 from gitwave.engine.controller.backoff import Backoff
-from gitwave.engine.controller.helm_storage import ReleaseSecrets
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
 from gitwave.engine.controller.keeper import (
     ControllerApi,
@@ -43,7 +42,7 @@ from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.hooks import HookLedger
 from gitwave.engine.interrupts import Interrupted, interruptible
 from gitwave.engine.model import HealthCode
-from gitwave.engine.operations import Synced, SyncRequest, plan, sync_app
+from gitwave.engine.operations import SyncRequest, plan, sync_app
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
 
@@ -386,26 +385,14 @@ class AppReconciler:
         self._seen[obj.app_id].synced = finished
         status = synced_status(obj, app, synced, initiated=initiated, now=finished)
         self._api.write_status(obj, status)
-        if obj.kind == HELM_KIND and isinstance(self._api, ReleaseSecrets):
-            self._record_release(obj, app, synced, status)
+        if obj.kind == HELM_KIND:
+            record_release(self._api, obj, app, synced, status)
         if operation and not interrupt.is_set():
             # After the status: whoever waits for the operation to go reads
             # the operationState of this run, as with Argo CD. Interrupted
             # (shard lost, shutdown): left for the next holder, as before.
             self._cleared(obj)
         return str(result.phase.value), status
-
-    def _record_release(
-        self, obj: AppObject, app: AppSpec, synced: Synced, status: Mapping[str, Any]
-    ) -> None:
-        """The release in Helm's storage Secrets (release_store.py), after its
-        status: ``helm list`` shows it, and any replica can roll it back."""
-        assert isinstance(self._api, ReleaseSecrets)
-        try:
-            record_release(self._api, obj, app, synced, status)
-        except Exception as error:  # the release is applied; its record is retried next sync
-            # The error's text only: never the Secret's content.
-            log.warning("%s: writing its Helm release Secret failed: %s", obj.app_id, error)
 
     def _cleared(self, obj: AppObject) -> None:
         self._api.clear_operation(obj)

@@ -80,14 +80,32 @@ def read_releases(secrets: ReleaseSecrets, namespace: str, release: str) -> list
 
 
 def record_release(
+    api: object,
+    obj: AppObject,
+    app: AppSpec,
+    synced: Synced,
+    status: Mapping[str, Any],
+) -> None:
+    """After its status: the release ``synced`` made (``status`` its
+    HelmRelease status, whose ``history[0]`` is this revision) in Helm's
+    storage, when ``api`` keeps Secrets (``ReleaseSecrets``), so ``helm list``
+    shows it and any replica can roll it back. A failure is logged, never
+    raised: the release is applied, and the next sync writes its record."""
+    if not isinstance(api, ReleaseSecrets):
+        return
+    try:
+        _record(api, obj, app, synced, status)
+    except Exception as error:  # the API's error; never the Secret's content
+        log.warning("%s: writing its Helm release Secret failed: %s", obj.app_id, error)
+
+
+def _record(
     secrets: ReleaseSecrets,
     obj: AppObject,
     app: AppSpec,
     synced: Synced,
     status: Mapping[str, Any],
 ) -> None:
-    """Write the release ``synced`` made (``status`` its HelmRelease status,
-    whose ``history[0]`` is this revision) to Helm's storage."""
     history = status.get("history")
     rendered = synced.state.rendered
     if (
