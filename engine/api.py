@@ -25,6 +25,7 @@ from gitwave.engine.lazy_module import lazy_exports
 # controller's objects, the renderers (through KmsEndpoint), the health
 # registry and the schemas for every command (0.1 s of `gitwave status`).
 if TYPE_CHECKING:
+    from gitwave.engine.controller.helm_storage import RELEASE_TYPE
     from gitwave.engine.controller.leases import MEMBER_PREFIX, SHARD_PREFIX, LeaseRecord
     from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KIND, HELM_KIND, AppObject
     from gitwave.engine.controller.requests import REFRESH
@@ -101,6 +102,7 @@ _WHERE = {
     "AppObject": "controller.objects",
     "REFRESH": "controller.requests",
     "REPORTING_CONTROLLER": "controller.timeline",
+    "RELEASE_TYPE": "controller.helm_storage",
     "OperationEvent": "controller.timeline",
     "SameValue": "diff",
     "diff_manifest": "diff",
@@ -182,6 +184,7 @@ __all__ = [
     "MEMBER_PREFIX",
     "MISSING_FIELD",
     "REFRESH",
+    "RELEASE_TYPE",
     "REPORTING_CONTROLLER",
     "SHARD_PREFIX",
     "AppObject",

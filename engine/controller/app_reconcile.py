@@ -27,7 +27,8 @@ from gitwave.engine.controller.keeper import (
     LeaseLost,
     ShardKeeper,
 )
-from gitwave.engine.controller.objects import ARGO_KIND, AppObject
+from gitwave.engine.controller.objects import ARGO_KIND, HELM_KIND, AppObject
+from gitwave.engine.controller.release_store import record_release
 from gitwave.engine.controller.requests import (
     is_suspended,
     reconcile_requested,
@@ -384,6 +385,8 @@ class AppReconciler:
         self._seen[obj.app_id].synced = finished
         status = synced_status(obj, app, synced, initiated=initiated, now=finished)
         self._api.write_status(obj, status)
+        if obj.kind == HELM_KIND:
+            record_release(self._api, obj, app, synced, status)
         if operation and not interrupt.is_set():
             # After the status: whoever waits for the operation to go reads
             # the operationState of this run, as with Argo CD. Interrupted

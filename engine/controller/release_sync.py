@@ -19,7 +19,8 @@ def _asked_chart(obj: AppObject) -> tuple[str, str]:
     return str(chart.get("chart") or ""), ""
 
 
-def _release(obj: AppObject) -> tuple[str, str]:
+def release_of(obj: AppObject) -> tuple[str, str]:
+    """(name, namespace) of the Helm release ``obj`` makes, as Flux names it."""
     spec = obj.body.get("spec") or {}
     namespace = str(spec.get("targetNamespace") or obj.namespace)
     name = str(spec.get("releaseName") or "")
@@ -32,7 +33,7 @@ def release_failure(obj: AppObject, message: str, now: datetime) -> dict[str, An
     """The status of a release that stopped before syncing (a chart not fetched,
     a malformed spec): ``Ready=False`` with the error."""
     return release_status(
-        obj, result=None, error=message, chart=_asked_chart(obj), release=_release(obj), now=now
+        obj, result=None, error=message, chart=_asked_chart(obj), release=release_of(obj), now=now
     )
 
 
@@ -53,4 +54,4 @@ def release_result(obj: AppObject, synced: Synced, now: datetime) -> dict[str, A
     )
 
 
-__all__ = ["release_failure", "release_result"]
+__all__ = ["release_failure", "release_of", "release_result"]

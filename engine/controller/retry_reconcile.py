@@ -27,6 +27,7 @@ from typing import Any
 from gitwave.engine.apps import RetrySpec
 from gitwave.engine.apps.model import AppSpec
 from gitwave.engine.controller.backoff import Attempt, Backoff, Verdict, retry_policy
+from gitwave.engine.controller.helm_storage import ReleaseSecrets
 from gitwave.engine.controller.keeper import ControllerApi
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KINDS, HELM_KIND, AppObject
 from gitwave.engine.controller.release_remedy import remediate
@@ -198,6 +199,7 @@ class Retries:
                 app,
                 targets=self._targets,
                 store=self._store,
+                releases=self._api if isinstance(self._api, ReleaseSecrets) else None,
             )
         patch: dict[str, Any] = dict(written)
         if counted:

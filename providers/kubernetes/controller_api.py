@@ -31,6 +31,7 @@ from gitwave.engine.api import (
 from .cache import Informer
 from .config import load_client
 from .controller_plain import PlainJson
+from .controller_release_secrets import ReleaseSecretsMixin
 from .controller_sets import ARGO_SETS, SET_KIND, SetObjects
 from .discovery import ResourceType
 from .transport import Transport
@@ -81,7 +82,7 @@ def _app_object(kind: str, item: Mapping[str, Any]) -> AppObject:
     )
 
 
-class KubeControllerApi(SetObjects, PlainJson):
+class KubeControllerApi(SetObjects, PlainJson, ReleaseSecretsMixin):
     """ControllerApi over the official client; Leases live in ``namespace``."""
 
     def __init__(self, api_client: Any, *, namespace: str) -> None:
