@@ -184,8 +184,8 @@ def cmd_plan(ctx: Context) -> int:
             if ctx.output not in ("json", "yaml"):
                 # Nothing changed since a plan that found nothing to do: its text.
                 kept = kept_plan(app, request, targets, form=form)
-                if kept.text is not None and kept.rendered is not None:
-                    header = f"{app_title(app)} @ {short(kept.rendered.revision)} -> "
+                if kept.text is not None:
+                    header = f"{app_title(app)} @ {short(kept.revision)} -> "
                     ctx.out(ctx.paint(header + destination_text(ctx, app), "bold"))
                     ctx.out(kept.text)
                     continue
