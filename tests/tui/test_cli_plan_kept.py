@@ -360,3 +360,22 @@ def _plan_log(env: dict[str, str], repo: Path) -> str:
     assert done.returncode == 0, done.stderr
     assert KEPT in done.stderr
     return done.stderr
+
+
+def test_a_plan_reads_each_repository_once(tmp_path: Path, env: dict[str, str]) -> None:
+    """One snapshot per command: the loader, the kept plan's look-up and the
+    render open the repository once, `git status` saying its commit and branch."""
+    repo = _write_repo(tmp_path / "repo")
+    _synced_and_kept(env, repo)
+    log = tmp_path / "git.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    # The wrapper logs, then runs the real git (found on the PATH without it).
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nPATH="{env["PATH"]}" exec git "$@"\n')
+    wrapper.chmod(0o755)
+    logged = {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"}
+    kept = _plan(logged, repo)
+    assert kept.kept
+    commands = [line.split()[2] for line in log.read_text().splitlines()]
+    assert commands == ["rev-parse", "status", "remote"], commands
