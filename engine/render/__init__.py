@@ -151,11 +151,12 @@ def cached_entry(
     """The head of the render cache entry ``render`` of these arguments would
     read back (same key, same checks), without decoding its objects; None
     when ``render`` would not read one back: a dirty or uncommitted checkout,
-    no entry, or a render this process holds in memory (it may not be the
-    entry's). Raises what ``render`` raises before rendering."""
+    a hard refresh (``rendered_afresh``), no entry, or a render this process
+    holds in memory (it may not be the entry's). Raises what ``render`` raises
+    before rendering."""
     _, rel, tool = _located(checkout, path, options)
     key = cache_key(checkout, rel, options, tool)
-    if key is None or CACHE.get(key) is not None:
+    if key is None or renders_afresh() or CACHE.get(key) is not None:
         return None
     return disk_cache().head(disk_key(key))
 
