@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.apps import AppSpec, render_app
+from gitwave.engine.apps.app_render import cached_render_entry
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.model import ResourceKey
 from gitwave.engine.provider import ServedAPIVersions, ServerVersion
-from gitwave.engine.render import Rendered
+from gitwave.engine.render import EntryHead, Rendered
 from gitwave.engine.render.capabilities import target_capabilities
 from gitwave.engine.render.sops_keys import SopsKeys, using
 from gitwave.engine.render.sops_kms import KmsEndpoint, KmsSource, using_kms
@@ -101,6 +102,19 @@ def render_for(app: AppSpec, targets: ProviderRouter) -> Rendered:
         return render_app(app, read=object_reader(targets), kube_version=kube_version)
 
 
+def cached_entry_for(app: AppSpec, targets: ProviderRouter) -> EntryHead | None:
+    """The head of the render cache entry ``render_for`` would start from
+    (``apps.cached_render_entry``), looked up under the same keys and the same
+    target capabilities; its objects not decoded. Raises what ``render_for``
+    raises before rendering."""
+    kube_version = _kube_version(targets)
+    with (
+        using(sops_keys_for(app, targets)),
+        target_capabilities(kube_version, _api_versions(targets)),
+    ):
+        return cached_render_entry(app)
+
+
 def _kube_version(targets: ProviderRouter) -> Callable[[], str]:
     """Asks the Kubernetes target which release it runs (what Flux's Helm SDK
     passes to a chart as ``.Capabilities.KubeVersion``); "" when it cannot say."""
@@ -134,4 +148,4 @@ def _api_versions(targets: ProviderRouter) -> Callable[[], tuple[str, ...]]:
     return ask
 
 
-__all__ = ["kms_source", "object_reader", "render_for", "sops_keys_for"]
+__all__ = ["cached_entry_for", "kms_source", "object_reader", "render_for", "sops_keys_for"]

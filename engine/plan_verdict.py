@@ -11,7 +11,9 @@ is that one again. Each is named in the key, none is guessed:
   from (``disk_cache.content_digest``: a keyed digest of the very bytes the
   objects were decoded from), with its revision, path, tool and the objects
   it read encrypted; a render not read back from that cache has none, and is
-  planned in full;
+  planned in full. The CLI looks the entry's head up first (``entry_identity``:
+  its signature checked, its 10,000 objects not decoded) and decodes them
+  only when no plan is kept under that key;
 - the live state by each target's ``StateStamp``: the sandbox's write
   counter (every write, from any process, moves it), AWS only while it holds
   nothing of the app; a Kubernetes cluster gives none, and its apps are
@@ -38,6 +40,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -45,12 +48,21 @@ from gitwave.engine.apps import AppSpec
 from gitwave.engine.kube_versions import schema_root
 from gitwave.engine.model import Action, Plan, ResourceKey
 from gitwave.engine.plan_memo import MIN_OBJECTS
-from gitwave.engine.render import Rendered
-from gitwave.engine.render.disk_cache import SignedFiles, content_digest
+from gitwave.engine.render import Rendered, RenderTool
+from gitwave.engine.render.disk_cache import EntryHead, SignedFiles, content_digest
+from gitwave.engine.render.values import HelmReleaseInfo
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.sync_request import SyncRequest
 
-__all__ = ["Verdicts", "is_no_op", "verdict_key", "verdicts"]
+__all__ = [
+    "RenderIdentity",
+    "Verdicts",
+    "entry_identity",
+    "is_no_op",
+    "render_identity",
+    "verdict_key",
+    "verdicts",
+]
 
 FORMAT = 1
 
@@ -127,24 +139,63 @@ def _schemas() -> str:
         return str(root)
 
 
+@dataclass(frozen=True, slots=True)
+class RenderIdentity:
+    """What names a render in the key: the signature of the render cache entry
+    its objects are, object for object, and the rest of the ``Rendered``."""
+
+    content: str
+    revision: str
+    path: str
+    tool: RenderTool
+    encrypted: frozenset[ResourceKey] = frozenset()
+    helm_releases: tuple[HelmReleaseInfo, ...] = ()
+
+
+def render_identity(rendered: Rendered) -> RenderIdentity | None:
+    """``rendered``'s identity when its objects are a render read back from the
+    render cache and it is big enough to keep a plan of; None otherwise."""
+    if len(rendered.resources) < MIN_OBJECTS:
+        return None  # planned in milliseconds: not worth a file per small app
+    content = content_digest(rendered.resources)
+    if not content:
+        return None
+    return RenderIdentity(
+        content,
+        rendered.revision,
+        rendered.path,
+        rendered.tool,
+        rendered.encrypted,
+        rendered.helm_releases,
+    )
+
+
+def entry_identity(head: EntryHead) -> RenderIdentity:
+    """The identity ``render_identity`` gives the render read back from the
+    entry ``head`` heads, for an app whose render is that entry exactly
+    (nothing encrypted, no HelmRelease expanded: ``_decode`` makes neither).
+    When the app's render is not that entry exactly (children left out,
+    HelmReleases expanded), no key ever saved holds this identity: a saved
+    key's content is the signature of the very objects the plan read, and
+    whether an app's render leaves its entry's objects as they are (no child
+    to leave out, no HelmRelease to expand) depends on those objects and on
+    the app only, both named in the key."""
+    return RenderIdentity(head.digest, head.revision, head.path, head.tool)
+
+
 def verdict_key(
     app: AppSpec,
     request: SyncRequest,
     *,
-    rendered: Rendered,
+    render: RenderIdentity | None,
     targets: ProviderRouter,
     form: str,
 ) -> str:
     """The key of the plan of ``app`` with these inputs, printed in ``form``;
     "" when this plan cannot be vouched for (see the module docstring)."""
-    if app.removed_from or app.policy_dirs or request.policy.dirs:
+    if render is None or app.removed_from or app.policy_dirs or request.policy.dirs:
         return ""
     if request.resource is not None or request.resources or request.force:
-        return ""
-    if len(rendered.resources) < MIN_OBJECTS:
-        return ""  # planned in milliseconds: not worth a file per small app
-    content = content_digest(rendered.resources)
-    if not content:
         return ""
     stamp = targets.state_stamp(app.name)
     if stamp is None:
@@ -156,18 +207,19 @@ def verdict_key(
                 "request": request,
                 "cluster": targets.cluster,
                 "render": [
-                    rendered.revision,
-                    rendered.path,
-                    rendered.tool,
-                    rendered.encrypted,
-                    rendered.helm_releases,
+                    render.revision,
+                    render.path,
+                    render.tool,
+                    render.encrypted,
+                    render.helm_releases,
                 ],
             }
         )
     except _NoCanonicalForm:
         return ""
     text = json.dumps(
-        [FORMAT, _code_identity(), _schemas(), content, stamp, form, inputs], sort_keys=True
+        [FORMAT, _code_identity(), _schemas(), render.content, stamp, form, inputs],
+        sort_keys=True,
     )
     return hashlib.blake2b(text.encode(), digest_size=32).hexdigest()
 

@@ -72,9 +72,9 @@ from gitwave.engine.source_git import (
     remote_urls,
     rev_parse,
     tops_remembered,
-    work_tree_at,
 )
 from gitwave.engine.source_refs import checkout_whole, refs_of
+from gitwave.engine.source_tree import work_tree_at
 from gitwave.engine.source_url import (
     ALLOW_INSECURE_GIT_ENV,
     ALLOW_LOCAL_REPOS_ENV,

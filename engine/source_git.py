@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,15 +40,20 @@ _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
 # branch asked it four times of the same directory (three `git` processes
 # more for every `gitwave status`).
 _TOPS: ContextVar[dict[Path, str | None] | None] = ContextVar("gitwave_git_tops", default=None)
+# And the branch the snapshot's `git status` saw checked out at a work tree's
+# top (the holder's branch: no `git symbolic-ref` more).
+_BRANCHES: ContextVar[dict[Path, str] | None] = ContextVar("gitwave_git_branches", default=None)
 
 
 @contextmanager
 def tops_remembered() -> Iterator[None]:
     """Within the block, ``git rev-parse --show-toplevel`` of a directory runs once."""
     token = _TOPS.set({})
+    branches = _BRANCHES.set({})
     try:
         yield
     finally:
+        _BRANCHES.reset(branches)
         _TOPS.reset(token)
 
 
@@ -141,6 +145,9 @@ def _work_tree_top(root: Path) -> Path | None:
 def current_branch(root: Path) -> str | None:
     """The branch checked out at ``root``; None when detached or outside Git."""
     target = _work_tree_top(root)
+    seen = _BRANCHES.get()
+    if target is not None and seen is not None and target in seen:
+        return seen[target]
     if target is not None:  # without importing GitPython
         ref = _git_out(target, "symbolic-ref", "--quiet", "HEAD")
         if ref is None:
@@ -196,35 +203,6 @@ def commit_subject(root: Path, sha: str) -> str:
         return str(repo.commit(sha).summary)
     except (git.GitError, ValueError, OSError):
         return ""
-
-
-@dataclass(frozen=True, slots=True)
-class WorkTree:
-    """A Git work tree at its HEAD: its top directory, the commit ("" without
-    one) and whether the tree differs from it (untracked files count)."""
-
-    top: Path
-    head: str
-    dirty: bool
-
-
-def work_tree_at(directory: Path) -> WorkTree | None:
-    """``directory``'s work tree, read with the ``git`` command (three calls,
-    no GitPython to import); None for anything else (not a repository, a bare
-    one, inside ``.git``, a repository git refuses): the caller asks GitPython,
-    which answers those as it always did."""
-    found = _bare_and_top(directory)
-    if found is None:
-        return None
-    lines = found.splitlines()
-    if len(lines) != 2 or lines[0] != "false" or not lines[1]:
-        return None
-    top = Path(lines[1]).resolve()
-    head = _git_out(top, "rev-parse", "--verify", "--quiet", "--end-of-options", "HEAD^{commit}")
-    status = _git_out(top, "status", "--porcelain", "--untracked-files=normal")
-    if status is None:
-        return None
-    return WorkTree(top=top, head=(head or "").strip(), dirty=bool(status.strip()))
 
 
 def _git_out(directory: Path, *args: str) -> str | None:

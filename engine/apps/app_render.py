@@ -19,7 +19,14 @@ from gitwave.engine.apps.resource_kinds import (
 )
 from gitwave.engine.errors import RenderError
 from gitwave.engine.model import SourceRef
-from gitwave.engine.render import Rendered, RenderTool, render, render_chart
+from gitwave.engine.render import (
+    EntryHead,
+    Rendered,
+    RenderTool,
+    cached_entry,
+    render,
+    render_chart,
+)
 from gitwave.engine.source import Checkout, open_source
 
 if TYPE_CHECKING:
@@ -83,6 +90,26 @@ def render_app(
             known_sources=app.flux_sources,
         )
     return rendered
+
+
+def cached_render_entry(app: AppSpec, *, cache_dir: Path | None = None) -> EntryHead | None:
+    """The head of the one render cache entry ``render_app`` would start from
+    (``render.cached_entry``), for an app whose render reads that entry only:
+    None for a set, inline objects, a chart from a Helm repository, several
+    sources (Argo CD multi-source, Helm values from another one) and a Flux
+    ``postBuild`` (objects read from the target). What ``render_app`` does with
+    the entry's objects after it (leaving children, AppProjects or Flux
+    machinery out, expanding HelmReleases) depends on them and on ``app``
+    only, so the entry names the render whenever it is the render exactly
+    (``plan_verdict``). Raises what ``open_source`` and ``render`` raise
+    before rendering."""
+    source = app.source
+    if app.kind is AppKind.APPSET or app.inline or app.post_build is not None:
+        return None
+    if source.render.chart is not None or source.render.more_sources or source.render.value_repos:
+        return None
+    checkout = checkout_for(app, cache_dir=cache_dir)
+    return cached_entry(checkout, source.path, options=source.render)
 
 
 def _own_objects(app: AppSpec, cache_dir: Path | None) -> tuple[Checkout, Rendered]:
@@ -153,4 +180,4 @@ def _with_more_sources(app: AppSpec, rendered: Rendered, cache_dir: Path | None)
     return replace(rendered, resources=tuple(resources))
 
 
-__all__ = ["checkout_for", "render_app", "render_whole"]
+__all__ = ["cached_render_entry", "checkout_for", "render_app", "render_whole"]

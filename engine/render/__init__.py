@@ -27,10 +27,12 @@ Where each job lives::
     tools.py      the one subprocess runner kustomize, helm and sops share
     resources.py  documents → validated Resources, namespaces settled
     cache.py      Rendered values of clean commits, keyed by commit and path
+    disk_cache.py  those values in signed files (``cached_entry``: an entry's head)
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitwave.engine.errors import RenderError
@@ -38,6 +40,7 @@ from gitwave.engine.lazy_module import lazy_exports
 from gitwave.engine.model import SourceRef
 from gitwave.engine.render.afresh import renders_afresh
 from gitwave.engine.render.cache import CACHE, cache_key, clear_render_cache, disk_cache, disk_key
+from gitwave.engine.render.disk_cache import EntryHead
 from gitwave.engine.render.values import (
     KUSTOMIZATION_FILES,
     ChartSource,
@@ -85,17 +88,7 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
     repository, ToolMissingError when kustomize/helm is needed but absent, and
     RenderError (naming file:line) for anything malformed.
     """
-    target = safe_join(checkout.root, path)
-    rel = checkout.relpath(target)
-    if not target.exists():
-        raise RenderError(SourceRef(rel), "no such file or directory in the repository")
-    tool = RenderTool.DIRECTORY if target.is_file() else RenderTool.detect(target)
-    if options.kustomize_images and tool is not RenderTool.KUSTOMIZE:
-        raise RenderError(
-            SourceRef(rel),
-            f"kustomize images are set, but {rel} is rendered with {tool.value}, not kustomize",
-            hint="add a kustomization.yaml to the path, or drop the images option",
-        )
+    target, rel, tool = _located(checkout, path, options)
     key = cache_key(checkout, rel, options, tool)
     # A hard refresh renders anew; its render then replaces the cached one.
     if key is not None and not renders_afresh():
@@ -135,6 +128,39 @@ def render(checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_O
     return result
 
 
+def _located(checkout: Checkout, path: str, options: RenderOptions) -> tuple[Path, str, RenderTool]:
+    """Where ``path`` is, relative to the checkout, and the tool that renders it;
+    the RenderErrors ``render`` raises before it renders."""
+    target = safe_join(checkout.root, path)
+    rel = checkout.relpath(target)
+    if not target.exists():
+        raise RenderError(SourceRef(rel), "no such file or directory in the repository")
+    tool = RenderTool.DIRECTORY if target.is_file() else RenderTool.detect(target)
+    if options.kustomize_images and tool is not RenderTool.KUSTOMIZE:
+        raise RenderError(
+            SourceRef(rel),
+            f"kustomize images are set, but {rel} is rendered with {tool.value}, not kustomize",
+            hint="add a kustomization.yaml to the path, or drop the images option",
+        )
+    return target, rel, tool
+
+
+def cached_entry(
+    checkout: Checkout, path: str, *, options: RenderOptions = _DEFAULT_OPTIONS
+) -> EntryHead | None:
+    """The head of the render cache entry ``render`` of these arguments would
+    read back (same key, same checks), without decoding its objects; None
+    when ``render`` would not read one back: a dirty or uncommitted checkout,
+    a hard refresh (``rendered_afresh``), no entry, or a render this process
+    holds in memory (it may not be the entry's). Raises what ``render`` raises
+    before rendering."""
+    _, rel, tool = _located(checkout, path, options)
+    key = cache_key(checkout, rel, options, tool)
+    if key is None or renders_afresh() or CACHE.get(key) is not None:
+        return None
+    return disk_cache().head(disk_key(key))
+
+
 def render_chart(options: RenderOptions, *, where: str) -> tuple[Checkout, Rendered]:
     """Render the Helm repository chart ``options.chart`` names (Argo CD
     ``spec.source.chart``): the chart's directory in the chart cache as a
@@ -158,12 +184,14 @@ __all__ = [
     "ChartSource",
     "Decryption",
     "DecryptionProvider",
+    "EntryHead",
     "HelmOptions",
     "MoreSource",
     "RenderOptions",
     "RenderTool",
     "Rendered",
     "ValueRepo",
+    "cached_entry",
     "check_kustomization",
     "clear_render_cache",
     "kustomize_command",

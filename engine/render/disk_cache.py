@@ -31,6 +31,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,18 @@ class SignedFiles:
     def read_signed(self, key_text: str) -> tuple[Any, str]:
         """``read``, and the entry's signature: a keyed digest of exactly the
         bytes the document was decoded from ("" with no document)."""
+        payload, signature = self.read_payload(key_text)
+        if payload is None:
+            return None, ""
+        try:
+            return json.loads(payload), signature
+        except ValueError as exc:
+            _log.debug("%s: an entry is unreadable (%s); ignored", self.root, exc)
+            return None, ""
+
+    def read_payload(self, key_text: str) -> tuple[bytes | None, str]:
+        """The signed bytes stored under ``key_text``, not decoded, and their
+        signature; (None, "") when absent or not trusted."""
         path = self._path(key_text)
         try:
             body = path.read_bytes()
@@ -95,7 +108,7 @@ class SignedFiles:
             if secret is None or not hmac.compare_digest(signature, self._sign(secret, payload)):
                 _log.debug("%s: %s is not signed by this cache; ignored", self.root, path.name)
                 return None, ""
-            return json.loads(payload), signature.decode()
+            return payload, signature.decode()
         except (ValueError, OSError) as exc:
             _log.debug("%s: %s unreadable (%s); ignored", self.root, path.name, exc)
             return None, ""
@@ -184,6 +197,23 @@ class SignedFiles:
         return secret
 
 
+@dataclass(frozen=True, slots=True)
+class EntryHead:
+    """What a render cache entry says of its render without its objects: the
+    digest ``content_digest`` gives the render read back from it (from the
+    entry's signature) and the render's revision, path and tool."""
+
+    digest: str
+    revision: str
+    path: str
+    tool: RenderTool
+
+
+# Where an entry's objects start: ``_encode`` writes them last. Inside a JSON
+# string every quote is escaped, so the first match is the key itself.
+_OBJECTS_AT = b',"resources":['
+
+
 class DiskRenderCache(SignedFiles):
     """Rendered values in files of one directory, signed with its own key."""
 
@@ -202,7 +232,7 @@ class DiskRenderCache(SignedFiles):
             _log.debug("render cache: an entry is not a render (%s); ignored", exc)
             return None
         self.hits += 1
-        vouch_content(value.resources, f"render:{signature}")
+        vouch_content(value.resources, _digest(signature))
         _log.info(
             "render cache: reused the render of %s at %s (%d objects)",
             value.path,
@@ -210,6 +240,28 @@ class DiskRenderCache(SignedFiles):
             len(value.resources),
         )
         return value
+
+    def head(self, key_text: str) -> EntryHead | None:
+        """The head of the entry ``get`` would read under ``key_text``, its
+        signature checked but its objects not decoded (a tenth of the time of
+        ``get`` for 10,000 objects); None when ``get`` would find none."""
+        payload, signature = self.read_payload(key_text)
+        if payload is None:
+            return None
+        end = payload.find(_OBJECTS_AT)
+        try:
+            if end < 0 or not payload.endswith(b"]}"):
+                raise ValueError("no objects last")
+            document = json.loads(payload[:end] + b"}")
+            if document.get("format") != FORMAT or document.get("key") != key_text:
+                raise ValueError("another format or key")
+            revision, path = document["revision"], document["path"]
+            if not isinstance(revision, str) or not isinstance(path, str):
+                raise TypeError("a revision or path that is not a string")
+            return EntryHead(_digest(signature), revision, path, RenderTool(document["tool"]))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            _log.debug("render cache: an entry has no head (%s); ignored", exc)
+            return None
 
     def put(self, key_text: str, value: Rendered) -> None:
         """Store ``value`` under ``key_text`` unless it must not or cannot be."""
@@ -231,6 +283,11 @@ def vouch_content(resources: tuple[Resource, ...], digest: str) -> None:
     _VOUCHED[id(resources)] = (resources, digest)
     while len(_VOUCHED) > _VOUCHED_MAX:
         del _VOUCHED[next(iter(_VOUCHED))]
+
+
+def _digest(signature: str) -> str:
+    """The content digest of the objects of the entry signed ``signature``."""
+    return f"render:{signature}"
 
 
 def content_digest(resources: Sequence[Resource]) -> str:
@@ -300,6 +357,7 @@ def _decode(document: Any, key_text: str) -> Rendered:
 __all__ = [
     "FORMAT",
     "DiskRenderCache",
+    "EntryHead",
     "SignedFiles",
     "content_digest",
     "default_render_cache_dir",

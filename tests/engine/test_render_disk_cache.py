@@ -220,3 +220,38 @@ def test_a_fresh_process_trims_what_earlier_ones_left(tmp_path: Path) -> None:
         "one-more", Rendered((resource,), "e" * 40, "app", RenderTool.DIRECTORY)
     )
     assert len(list(root.glob("*.json"))) == MAX_ENTRIES
+
+
+def test_an_entry_head_is_what_its_render_read_back_says(tmp_path: Path) -> None:
+    # The head of an entry (read without decoding the objects) names the render
+    # ``get`` reads back: its content digest, revision, path and tool; an entry
+    # ``get`` would not trust has no head either.
+    from gitwave.engine.render.disk_cache import content_digest
+
+    root = tmp_path / "renders"
+    resources = tuple(
+        Resource(
+            ResourceKey("", "ConfigMap", "demo", f"cfg-{i}"),
+            "v1",
+            {"kind": "ConfigMap", "data": {"text": ',"resources":[ "quoted" \\'}},
+        )
+        for i in range(3)
+    )
+    DiskRenderCache(root).put(
+        'key ,"resources":[',
+        Rendered(resources, "c" * 40, 'dir ,"resources":[', RenderTool.KUSTOMIZE),
+    )
+    fresh = DiskRenderCache(root)
+    head = fresh.head('key ,"resources":[')
+    value = fresh.get('key ,"resources":[')
+    assert head is not None and value is not None
+    assert head.digest == content_digest(value.resources) != ""
+    assert (head.revision, head.path, head.tool) == (value.revision, value.path, value.tool)
+    assert fresh.head("another key") is None
+
+    entry = fresh._path('key ,"resources":[')
+    good = entry.read_bytes()
+    entry.write_bytes(good.replace(b"cfg-1", b"cfg-X"))  # the signature is the old one
+    assert DiskRenderCache(root).head('key ,"resources":[') is None
+    entry.write_bytes(good[:-10])
+    assert DiskRenderCache(root).head('key ,"resources":[') is None

@@ -75,3 +75,60 @@ def test_a_directory_outside_any_work_tree_is_no_top(tmp_path: Path, logged_git:
         assert find_repo_root(plain) is None
         assert current_branch(plain) is None
         assert remote_urls(plain) == ()
+
+
+def _head(repo: Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def test_one_status_says_the_commit_the_branch_and_the_changes(
+    repo: Path, logged_git: Path
+) -> None:
+    with opened_once():
+        checkout = open_source(str(repo))
+        assert current_branch(repo) == "trunk"
+    commands = [line.split()[2] for line in logged_git.read_text().splitlines()]
+    assert commands == ["rev-parse", "status"], "no `rev-parse HEAD`, no `symbolic-ref`"
+    assert (checkout.revision, checkout.dirty) == (_head(repo), False)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda top: (top / "apps" / "web" / "cm.yaml").write_text("changed\n"),
+        lambda top: (top / "apps" / "new.yaml").write_text("untracked\n"),
+        lambda top: (top / "apps" / "web" / "cm.yaml").unlink(),
+    ],
+    ids=["a tracked file edited", "an untracked file", "a tracked file deleted"],
+)
+def test_a_dirty_tree_is_seen(repo: Path, edit: object) -> None:
+    assert callable(edit)
+    edit(repo)
+    with opened_once():
+        checkout = open_source(str(repo))
+    assert checkout.dirty
+    assert checkout.revision.startswith(_head(repo))
+
+
+def test_a_detached_head_and_a_branch_named_detached(repo: Path) -> None:
+    _git(repo, "checkout", "-q", "--detach")
+    with opened_once():
+        assert open_source(str(repo)).revision == _head(repo)
+        assert current_branch(repo) is None
+    _git(repo, "checkout", "-q", "-b", "(detached)")
+    with opened_once():
+        open_source(str(repo))
+        assert current_branch(repo) == "(detached)"
+
+
+def test_a_repository_without_a_commit(tmp_path: Path) -> None:
+    top = tmp_path / "empty"
+    top.mkdir()
+    _git(top, "init", "-q", "-b", "first")
+    with opened_once():
+        checkout = open_source(str(top))
+        assert current_branch(top) == "first"
+    assert (checkout.revision, checkout.dirty) == ("", False)

@@ -219,3 +219,163 @@ def test_a_kept_plan_is_per_request_and_per_wave(tmp_path: Path, env: dict[str, 
     assert (moved.kept, moved.code) == (False, 1)
     assert f"Sync wave 5:\n  ~ ConfigMap/{NAMESPACE}/cfg-10\n" in moved.out
     assert moved.out != kept.out
+
+
+# The render a plan starts from is named by its render cache entry's head,
+# looked up without decoding the objects. A Kustomize overlay and a Helm chart
+# read more files than the app path's own: each change of what they render
+# (committed or not, inside the path or beside it) is planned in full.
+
+
+def _configmaps(namespace: str) -> str:
+    return "---\n".join(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        f"  name: cfg-{i}\n  namespace: {namespace}\ndata:\n  n: '{i}'\n"
+        for i in range(COUNT)
+    )
+
+
+def _overlay_repo(root: Path) -> Path:
+    """A Kustomize overlay (the app path) of a base beside it; the path planned."""
+    (root / "base").mkdir(parents=True)
+    (root / "base" / "objects.yaml").write_text(
+        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n---\n"
+        + _configmaps(NAMESPACE)
+    )
+    (root / "base" / "kustomization.yaml").write_text("resources:\n- objects.yaml\n")
+    (root / "overlay").mkdir()
+    (root / "overlay" / "kustomization.yaml").write_text(
+        "resources:\n- ../base\ncommonLabels:\n  tier: kept\n"
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "objects")
+    return root / "overlay"
+
+
+def _chart_repo(root: Path) -> Path:
+    """A Helm chart whose objects take a value from values.yaml; the chart planned."""
+    chart = root / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: kept\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("tier: kept\n")
+    (chart / "templates" / "objects.yaml").write_text(
+        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n"
+        f"{{{{- range $i := until {COUNT} }}}}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        f"  name: cfg-{{{{ $i }}}}\n  namespace: {NAMESPACE}\n"
+        "data:\n  n: '{{ $i }}'\n  tier: {{ $.Values.tier | quote }}\n"
+        "{{- end }}\n"
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "chart")
+    return chart
+
+
+def _base_edit(repo: Path) -> None:
+    objects = repo / "base" / "objects.yaml"
+    objects.write_text(objects.read_text().replace("n: '3'\n", "n: 'three'\n"))
+
+
+def _overlay_edit(repo: Path) -> None:
+    kustomization = repo / "overlay" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("tier: kept", "tier: other"))
+
+
+def _values_edit(repo: Path) -> None:
+    (repo / "chart" / "values.yaml").write_text("tier: other\n")
+
+
+@dataclass(frozen=True)
+class RenderChange:
+    reason: str
+    make: Callable[[Path], Path]  # the repository's root → the app path planned
+    change: Callable[[Path], None]  # an edit in the repository (not committed)
+    shown: str  # what the next plan shows
+    commit: bool
+
+
+RENDER_CHANGES = [
+    *(
+        RenderChange(
+            f"{what}, {'committed' if commit else 'not committed'}", make, change, shown, commit
+        )
+        for what, make, change, shown in [
+            (
+                "a Kustomize base beside the overlay",
+                _overlay_repo,
+                _base_edit,
+                "0 to create, 1 to update, 0 to prune",
+            ),
+            (
+                "a Kustomize overlay",
+                _overlay_repo,
+                _overlay_edit,
+                f"0 to create, {COUNT + 1} to update, 0 to prune",
+            ),
+            (
+                "a Helm chart's values file",
+                _chart_repo,
+                _values_edit,
+                f"0 to create, {COUNT} to update, 0 to prune",
+            ),
+        ]
+        for commit in (True, False)
+    )
+]
+
+
+@pytest.mark.parametrize("case", RENDER_CHANGES, ids=lambda c: c.reason)
+def test_a_change_of_what_an_app_renders_is_planned_in_full(
+    case: RenderChange, tmp_path: Path, env: dict[str, str]
+) -> None:
+    repo = tmp_path / "repo"
+    path = case.make(repo)
+    kept = _synced_and_kept(env, path)
+    # The kept text was printed without reading the render's objects back.
+    assert "render cache: reused the render" not in _plan_log(env, path)
+
+    case.change(repo)
+    if case.commit:
+        _git(repo, "commit", "-qam", "a change of the render")
+
+    after = _plan(env, path)
+    assert not after.kept, case.reason
+    assert after.code == 1, after.out
+    assert case.shown in after.out, after.out
+    assert after.out != kept.out
+    again = _plan(env, path)
+    assert (again.kept, again.code, again.out) == (False, after.code, after.out)
+
+
+def _plan_log(env: dict[str, str], repo: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "gitwave.tui.cli", "plan", str(repo), "-v"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert KEPT in done.stderr
+    return done.stderr
+
+
+def test_a_plan_reads_each_repository_once(tmp_path: Path, env: dict[str, str]) -> None:
+    """One snapshot per command: the loader, the kept plan's look-up and the
+    render open the repository once, `git status` saying its commit and branch."""
+    repo = _write_repo(tmp_path / "repo")
+    _synced_and_kept(env, repo)
+    log = tmp_path / "git.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    # The wrapper logs, then runs the real git (found on the PATH without it).
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nPATH="{env["PATH"]}" exec git "$@"\n')
+    wrapper.chmod(0o755)
+    logged = {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"}
+    kept = _plan(logged, repo)
+    assert kept.kept
+    commands = [line.split()[2] for line in log.read_text().splitlines()]
+    assert commands == ["rev-parse", "status", "remote"], commands

@@ -28,6 +28,7 @@ from gitwave.engine.model import ResourceKey
 from gitwave.engine.plan_report import plan_to_dict
 from gitwave.engine.render import Rendered
 from gitwave.engine.router import ProviderRouter
+from gitwave.engine.source import opened_once
 from gitwave.engine.store import SyncRecord
 from gitwave.tui.cli.app_listing import app_title, chosen_apps, report_error
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
@@ -171,6 +172,13 @@ def cmd_graph(ctx: Context) -> int:
 
 
 def cmd_plan(ctx: Context) -> int:
+    # One snapshot of each repository for the whole command, as status and sync
+    # read it: loading the apps and rendering each ask Git once, not three times.
+    with opened_once():
+        return _plan_apps(ctx)
+
+
+def _plan_apps(ctx: Context) -> int:
     changed = False
     errors = False
     docs: list[dict[str, Any]] = []
@@ -184,8 +192,8 @@ def cmd_plan(ctx: Context) -> int:
             if ctx.output not in ("json", "yaml"):
                 # Nothing changed since a plan that found nothing to do: its text.
                 kept = kept_plan(app, request, targets, form=form)
-                if kept.text is not None and kept.rendered is not None:
-                    header = f"{app_title(app)} @ {short(kept.rendered.revision)} -> "
+                if kept.text is not None:
+                    header = f"{app_title(app)} @ {short(kept.revision)} -> "
                     ctx.out(ctx.paint(header + destination_text(ctx, app), "bold"))
                     ctx.out(kept.text)
                     continue
