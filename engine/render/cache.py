@@ -66,6 +66,14 @@ def cache_key(
     if not checkout.revision or checkout.dirty:
         return None
     key: CacheKey = (str(checkout.root), checkout.revision, rel, options, _tool_identity(tool))
+    if options.value_repos:
+        # Helm values files read from ``ref`` sources (Argo CD multi-source) at
+        # a branch: the render is theirs too, so it is keyed by their commits.
+        # A commit to the values repository alone renders anew.
+        refs = _ref_revisions(options)
+        if refs is None:
+            return None
+        key += (refs,)
     if tool is RenderTool.HELM:
         # A chart renders what the target serves (``.Capabilities``): a CRD
         # installed since the last render changes its output.
@@ -75,6 +83,21 @@ def cache_key(
         served = "\n".join((capabilities.kube_version, *capabilities.api_versions))
         key += (hashlib.sha256(served.encode()).hexdigest(),)
     return key
+
+
+def _ref_revisions(options: RenderOptions) -> tuple[str, ...] | None:
+    """The commit each ``ref`` source of ``options`` is at (``open_source``:
+    once per command within ``opened_once``, so the render reads the same
+    snapshot); None when one has none or has uncommitted edits (not cached)."""
+    from gitwave.engine.source import open_source
+
+    found: list[str] = []
+    for repo in options.value_repos:
+        ref = open_source(repo.fetch_from, revision=repo.fetch_revision)
+        if not ref.revision or ref.dirty:
+            return None
+        found.append(ref.revision)
+    return tuple(found)
 
 
 def clear_render_cache() -> None:

@@ -296,3 +296,46 @@ def test_sources_render_a_chart_and_a_path_together(
     assert code == 2, out + err
     assert "ConfigMap/shop/web-settings is rendered by two sources of Application/web" in out + err
     assert live(capsys, "configmap/extra", "shop")["data"] == {"from": "git"}  # nothing pruned
+
+
+def test_a_commit_to_the_ref_source_alone_is_rendered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A chart in Git with values from a ``ref`` source at a branch: the render
+    cache keys the render by the ref source's commit too, so a commit to the
+    values repository alone is planned, not an older render reused."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prod.yaml").write_text("greeting: first\n")
+    commit(config, "values")
+    root = tmp_path / "apps"
+    (root / "chart" / "templates").mkdir(parents=True)
+    (root / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: hello\nversion: 0.1.0\n")
+    (root / "chart" / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n"
+        "data: {greeting: {{ .Values.greeting | quote }}}\n"
+    )
+    (root / "web.yaml").write_text(
+        application(
+            f"""  sources:
+    - repoURL: .
+      path: chart
+      helm:
+        valueFiles: [$config/prod.yaml]
+    - {{repoURL: "{config.as_uri()}", targetRevision: HEAD, ref: config}}
+"""
+        )
+    )
+    commit(root, "init")
+    code, out, err = run(capsys, "sync", str(root), "--allow-local-repo", str(config))
+    assert code == 0, out + err
+    assert live(capsys, "configmap/hello", "shop")["data"] == {"greeting": "first"}
+
+    (config / "prod.yaml").write_text("greeting: second\n")
+    commit(config, "values again")
+    code, out, err = run(capsys, "plan", str(root), "--allow-local-repo", str(config))
+    assert code == 1, out + err
+    assert "ConfigMap/shop/hello" in out
+    code, out, err = run(capsys, "sync", str(root), "--allow-local-repo", str(config))
+    assert code == 0, out + err
+    assert live(capsys, "configmap/hello", "shop")["data"] == {"greeting": "second"}
