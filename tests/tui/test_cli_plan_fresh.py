@@ -24,7 +24,7 @@ NAMESPACE = "fresh"
 COUNT = plan_memo.MIN_OBJECTS + 20
 
 
-def _git(repo: Path, *args: str) -> None:
+def git_in(repo: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
         check=True,
@@ -32,22 +32,28 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def _write_repo(root: Path) -> Path:
+def config_map_repo(root: Path, namespace: str, count: int) -> Path:
+    """A committed repository of a Namespace and ``count`` ConfigMaps in it
+    (``cfg-N``, 50 a file): enough objects for the plan memo and kept plans."""
     root.mkdir()
     (root / "namespace.yaml").write_text(
-        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n"
+        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"
     )
-    for start in range(0, COUNT, 50):
+    for start in range(0, count, 50):
         chunk = [
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-            f"  name: cfg-{i}\n  namespace: {NAMESPACE}\ndata:\n  n: '{i}'\n"
-            for i in range(start, min(COUNT, start + 50))
+            f"  name: cfg-{i}\n  namespace: {namespace}\ndata:\n  n: '{i}'\n"
+            for i in range(start, min(count, start + 50))
         ]
         (root / f"cfg-{start:03d}.yaml").write_text("---\n".join(chunk))
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "objects")
+    git_in(root, "add", "-A")
+    git_in(root, "commit", "-qm", "objects")
     return root
+
+
+def _write_repo(root: Path) -> Path:
+    return config_map_repo(root, NAMESPACE, COUNT)
 
 
 def _gitwave(env: dict[str, str], *argv: str, code: int = 0) -> Any:
@@ -110,7 +116,7 @@ def test_a_fresh_plan_shows_exactly_what_changed_live_and_in_git(tmp_path: Path)
     last = repo / "cfg-100.yaml"
     docs = last.read_text().split("---\n")
     last.write_text("---\n".join(d for d in docs if "name: cfg-119\n" not in d))
-    _git(repo, "commit", "-qam", "change one, drop one")
+    git_in(repo, "commit", "-qam", "change one, drop one")
 
     plan = _gitwave(env, "plan", str(repo), "-o", "json", code=1)  # 1: changes to sync
     assert _changes(plan) == {
@@ -144,7 +150,7 @@ def test_a_fresh_plan_checks_the_schema_of_an_object_changed_since(tmp_path: Pat
     first = repo / "cfg-000.yaml"
     invalid = "  name: cfg-5\n  namespace: fresh\n  labels:\n    tier: 'not ok!'\n"
     first.write_text(first.read_text().replace("  name: cfg-5\n  namespace: fresh\n", invalid))
-    _git(repo, "commit", "-qam", "a label value Kubernetes refuses")
+    git_in(repo, "commit", "-qam", "a label value Kubernetes refuses")
 
     done = subprocess.run(
         [sys.executable, "-m", "gitwave.tui.cli", "plan", str(repo)],
@@ -202,7 +208,7 @@ def test_a_fresh_plan_shows_a_changed_wave_and_dependency_order(tmp_path: Path) 
         f"  annotations:\n    gitwave.dev/depends-on: ConfigMap/{NAMESPACE}/cfg-12\n",
     )
     first.write_text(text)
-    _git(repo, "commit", "-qam", "a later wave for one object, a dependency for another")
+    git_in(repo, "commit", "-qam", "a later wave for one object, a dependency for another")
 
     after = _waves(_gitwave(env, "plan", str(repo), "-o", "json", code=1))
     assert after[cfg % 10] == ("Sync", 5, 0)

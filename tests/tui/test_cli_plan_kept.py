@@ -21,6 +21,7 @@ import pytest
 from gitwave.engine import plan_memo
 from gitwave.engine.model import Resource, ResourceKey
 from gitwave.providers.sandbox import SandboxProvider
+from tests.tui.test_cli_plan_fresh import config_map_repo, git_in
 
 NAMESPACE = "kept"
 COUNT = plan_memo.MIN_OBJECTS + 20  # only apps this big keep a plan
@@ -28,30 +29,8 @@ KEPT = "nothing changed since a plan that found nothing to do"
 NO_OP = f"Plan: 0 to create, 0 to update, 0 to prune, 0 hooks, {COUNT + 1} unchanged."
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        check=True,
-        capture_output=True,
-    )
-
-
 def _write_repo(root: Path) -> Path:
-    root.mkdir()
-    (root / "namespace.yaml").write_text(
-        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n"
-    )
-    for start in range(0, COUNT, 50):
-        chunk = [
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-            f"  name: cfg-{i}\n  namespace: {NAMESPACE}\ndata:\n  n: '{i}'\n"
-            for i in range(start, min(COUNT, start + 50))
-        ]
-        (root / f"cfg-{start:03d}.yaml").write_text("---\n".join(chunk))
-    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "objects")
-    return root
+    return config_map_repo(root, NAMESPACE, COUNT)
 
 
 @dataclass(frozen=True)
@@ -78,7 +57,7 @@ def _edit_file(repo: Path, old: str, new: str) -> None:
     text = first.read_text()
     assert old in text
     first.write_text(text.replace(old, new))
-    _git(repo, "commit", "-qam", "an edit")
+    git_in(repo, "commit", "-qam", "an edit")
 
 
 def _live_edit(repo: Path, state: Path) -> str:
@@ -122,8 +101,8 @@ def _commit_new_object(repo: Path, state: Path) -> str:
     (repo / "new.yaml").write_text(
         f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new\n  namespace: {NAMESPACE}\n"
     )
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "a new object")
+    git_in(repo, "add", "-A")
+    git_in(repo, "commit", "-qm", "a new object")
     return "1 to create, 0 to update, 0 to prune"
 
 
@@ -248,8 +227,8 @@ def _overlay_repo(root: Path) -> Path:
         "resources:\n- ../base\ncommonLabels:\n  tier: kept\n"
     )
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "objects")
+    git_in(root, "add", "-A")
+    git_in(root, "commit", "-qm", "objects")
     return root / "overlay"
 
 
@@ -268,8 +247,8 @@ def _chart_repo(root: Path) -> Path:
         "{{- end }}\n"
     )
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "chart")
+    git_in(root, "add", "-A")
+    git_in(root, "commit", "-qm", "chart")
     return chart
 
 
@@ -338,7 +317,7 @@ def test_a_change_of_what_an_app_renders_is_planned_in_full(
 
     case.change(repo)
     if case.commit:
-        _git(repo, "commit", "-qam", "a change of the render")
+        git_in(repo, "commit", "-qam", "a change of the render")
 
     after = _plan(env, path)
     assert not after.kept, case.reason
