@@ -17,6 +17,8 @@ first run does). Cases:
                 synthetic repo, committed and synced first; --work keeps both),
                 every cache on disk warm
     plan-10k-cold  the same with the on-disk render cache emptied before each run
+    plan-10k-unkept  the same with only the kept no-op plan removed before each
+                run (the first plan after a sync: the whole plan is made)
 
 Each case also reports what its process imports, from one more run with
 ``PYTHONPROFILEIMPORTTIME``: ``modules`` (how many; the same under any load)
@@ -186,14 +188,21 @@ def main() -> int:
                 if not repo.exists():
                     generate(repo, args.objects)
                     results["sync_10k_s"] = round(_run(["sync", str(repo)], env, (0,))[0], 3)
-                cold = name.endswith("-cold")
+                # -cold: no cache on disk at all; -unkept: every cache but the
+                # kept no-op plan (engine/plan_verdict.py), as the first plan
+                # after a sync finds them: the whole plan is made.
+                emptied = {"-cold": cache, "-unkept": cache / "verdicts"}.get(
+                    name.removeprefix("plan-10k")
+                )
                 cases.append(
                     Case(
                         name,
                         ["plan", str(repo)],
-                        before_each=(lambda: shutil.rmtree(cache, ignore_errors=True))
-                        if cold
-                        else None,
+                        before_each=(
+                            (lambda d=emptied: shutil.rmtree(d, ignore_errors=True))
+                            if emptied is not None
+                            else None
+                        ),
                     )
                 )
             else:
