@@ -31,6 +31,7 @@ from gitwave.engine.controller.release_sync import release_of
 from gitwave.engine.controller.remediation import Remedied, Remedy
 from gitwave.engine.errors import GitwaveError
 from gitwave.engine.model import SourceRef
+from gitwave.engine.operation_sync import Synced
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.render import RenderOptions
 from gitwave.engine.render.directory import Doc
@@ -106,15 +107,10 @@ def _rollback(
         store=store,
         request=SyncRequest(lock_timeout_s=0, retry=False, prune=True, confirm_prune=True),
     )
-    if not synced.result.ok:
-        return Remedied(
-            Remedy.ROLLBACK, False, f"Helm rollback failed for {subject}: {synced.result.message}"
-        )
-    return Remedied(
-        Remedy.ROLLBACK,
-        True,
-        f"Helm rollback succeeded for {subject}: the objects of its last release that "
-        f"succeeded (history entry #{last.id}) applied again",
+    return _rolled_back(
+        subject,
+        synced,
+        f"the objects of its last release that succeeded (history entry #{last.id}) applied again",
     )
 
 
@@ -168,16 +164,20 @@ def _rollback_from_storage(
         store=store,
         request=SyncRequest(lock_timeout_s=0, retry=False, prune=True, confirm_prune=True),
     )
+    return _rolled_back(
+        subject,
+        synced,
+        f"the objects of its revision {good.version} (Helm's storage, {where}) applied again",
+    )
+
+
+def _rolled_back(subject: str, synced: Synced, what: str) -> Remedied:
+    """The rollback's condition: ``what`` it applied again, or why it failed."""
     if not synced.result.ok:
         return Remedied(
             Remedy.ROLLBACK, False, f"Helm rollback failed for {subject}: {synced.result.message}"
         )
-    return Remedied(
-        Remedy.ROLLBACK,
-        True,
-        f"Helm rollback succeeded for {subject}: the objects of its revision {good.version} "
-        f"(Helm's storage, {where}) applied again",
-    )
+    return Remedied(Remedy.ROLLBACK, True, f"Helm rollback succeeded for {subject}: {what}")
 
 
 __all__ = ["remediate"]
