@@ -43,6 +43,11 @@ from gitwave.engine.yamlio import load_documents
 log = logging.getLogger("gitwave.controller")
 
 
+# A remediation's sync: the replica already holds the app (no lock wait), a
+# failure is the remediation's answer (no retry), and what it undoes is pruned.
+_REMEDY = SyncRequest(lock_timeout_s=0, retry=False, prune=True, confirm_prune=True)
+
+
 def remediate(
     remedy: Remedy,
     obj: AppObject,
@@ -63,7 +68,7 @@ def remediate(
                 removal_of(app, obj),
                 targets=targets,
                 store=store,
-                request=SyncRequest(lock_timeout_s=0, retry=False, prune=True, confirm_prune=True),
+                request=_REMEDY,
             )
             if not synced.result.ok:
                 message = f"Helm uninstall failed for {subject}: {synced.result.message}"
@@ -105,7 +110,7 @@ def _rollback(
         last.id,
         targets=targets,
         store=store,
-        request=SyncRequest(lock_timeout_s=0, retry=False, prune=True, confirm_prune=True),
+        request=_REMEDY,
     )
     return _rolled_back(
         subject,
@@ -162,7 +167,7 @@ def _rollback_from_storage(
         replace(app, inline=tuple(resources)),
         targets=targets,
         store=store,
-        request=SyncRequest(lock_timeout_s=0, retry=False, prune=True, confirm_prune=True),
+        request=_REMEDY,
     )
     return _rolled_back(
         subject,
