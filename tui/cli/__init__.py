@@ -5,7 +5,8 @@ Verbs follow kubectl/argocd/flux habits: ``-o table|json|yaml``, ``--context``,
 decides nothing itself: it calls the engine's operations layer
 (``gitwave.engine.operations``) and renders its values.
 
-    parser         argparse: every verb and flag
+    parser         argparse: the global flags, the options verbs share, build_parser
+    app_args, loop_args, sandbox_args, verb_args, controller_args   each verb group's arguments
     context        Context: state dir, targets, store, flags as a SyncRequest, terminal; exit codes
     verbs_app      render, graph, plan, history, rollback
     verbs_sync     sync (apps at once, one line each, then the report)

@@ -65,39 +65,3 @@ def controller_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         help="serve Prometheus /metrics here (:8080; off by default)",
     )
     p.set_defaults(func=LazyVerb("verbs_controller", "cmd_controller"))
-
-
-def controller_mode(parser: argparse.ArgumentParser, verb: str) -> None:
-    """``--controller``: the verb reads and changes the Application/Kustomization
-    objects an in-cluster ``gitwave controller`` runs (as ``argocd --core`` does),
-    instead of working from a path on this machine (``verbs_remote``)."""
-    parser.add_argument(
-        "--controller",
-        dest="controller_mode",
-        action="store_true",
-        help="act through the cluster's gitwave controller (--context): read the apps' "
-        "status, ask for syncs by changing the app objects; apply nothing from here",
-    )
-    if verb == "status":
-        parser.add_argument(
-            "-A",
-            "--all-namespaces",
-            action="store_true",
-            help="with --controller: apps in every namespace (the default when -n is not given)",
-        )
-    if verb == "tui":
-        parser.add_argument(
-            "-n",
-            "--namespace",
-            default="",
-            metavar="NS",
-            help="with --controller: only the apps in this namespace (default: every namespace)",
-        )
-    if verb == "sync":
-        parser.add_argument(
-            "--async",
-            dest="no_wait_operation",
-            action="store_true",
-            help="with --controller: ask for the sync and return (as argocd app sync --async)",
-        )
-    parser.set_defaults(remote_func=LazyVerb("verbs_remote", f"cmd_remote_{verb}"))

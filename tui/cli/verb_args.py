@@ -196,8 +196,8 @@ def why_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="what an app or one of its objects waits for, down to the object holding it",
     )
-    shared._path_args(p)
-    shared._create_namespace_arg(p)
+    shared.path_args(p)
+    shared.create_namespace_arg(p)
     p.add_argument(
         "resource",
         nargs="?",
