@@ -14,17 +14,9 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Health, Manifest
 
 from ..record import TAG_APP
-from .base import (
-    Context,
-    Desired,
-    KindHandler,
-    Observed,
-    TagStyle,
-    healthy_when_present,
-    tag_dict,
-    tag_list,
-)
+from .base import Context, Desired, KindHandler, Observed, TagStyle
 from .registry import register
+from .translate import healthy_when_present, tag_dict, tag_list
 
 _MISSING = ("404", "NoSuchBucket", "NotFound")
 _PUBLIC_ACCESS = {

@@ -5,8 +5,9 @@ The master password is never read back from AWS; it comes from
 ``masterUserPasswordSecretRef`` or is generated (``autogeneratePassword``)
 and only ever leaves gitwave in the connection Secret.
 
-One module (about 400 lines) on purpose: the spec's fields, their AWS names
-and the read-back comparison of one resource kind change together.
+One module on purpose: the spec's fields, their AWS names and the read-back
+comparison of one resource kind change together; what RDS's statuses mean
+(health, readiness) is ``dbinstance_status``.
 """
 
 from __future__ import annotations
@@ -15,25 +16,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitwave.engine.errors import ProviderError
-from gitwave.engine.model import Health, HealthCode, Manifest
+from gitwave.engine.model import Health, Manifest
 
 from ..record import TAG_APP
-from .base import (
-    Context,
-    Desired,
-    FieldType,
-    KindHandler,
-    Observed,
-    Readiness,
-    at_provider,
-    params,
-    pick,
-    retag_rds,
-    rfc3339,
-    tag_dict,
-    tag_list,
-)
+from .base import Context, Desired, FieldType, KindHandler, Observed, retag_rds
+from .dbinstance_status import instance_health, instance_readiness
 from .registry import register
+from .translate import params, pick, rfc3339, tag_dict, tag_list
 
 _MISSING = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
 
@@ -102,47 +91,6 @@ _WRITE_ONLY = frozenset(
     }
 )
 
-# DB instance statuses (RDS user guide, "Viewing DB instance status").
-_PROGRESSING = frozenset(
-    {
-        "backing-up",
-        "configuring-enhanced-monitoring",
-        "configuring-iam-database-auth",
-        "configuring-log-exports",
-        "converting-to-vpc",
-        "creating",
-        "delete-precheck",
-        "deleting",
-        "maintenance",
-        "modifying",
-        "moving-to-vpc",
-        "rebooting",
-        "resetting-master-credentials",
-        "renaming",
-        "starting",
-        "stopping",
-        "storage-config-upgrade",
-        "storage-initialization",
-        "storage-optimization",
-        "upgrading",
-    }
-)
-_DEGRADED = frozenset(
-    {
-        "failed",
-        "inaccessible-encryption-credentials",
-        "inaccessible-encryption-credentials-recoverable",
-        "incompatible-create",
-        "incompatible-network",
-        "incompatible-option-group",
-        "incompatible-parameters",
-        "incompatible-restore",
-        "insufficient-capacity",
-        "restore-error",
-        "storage-full",
-    }
-)
-_SUSPENDED = frozenset({"stopped"})
 # Windows RDS reports lower-cased whatever case they were asked in.
 _WINDOWS = frozenset({"preferredMaintenanceWindow", "preferredBackupWindow"})
 
@@ -355,7 +303,7 @@ class DBInstance(KindHandler):
             for_provider=for_provider,
             at_provider={k: v for k, v in state.items() if v is not None},
             tags=tags,
-            readiness=_readiness(status),
+            readiness=instance_readiness(status),
             message=f"DB instance status is {status}" if status != "available" else "",
             created=rfc3339(instance.get("InstanceCreateTime")),
             connection=connection,
@@ -375,34 +323,4 @@ class DBInstance(KindHandler):
         return super().same(name, want, have)
 
     def health(self, manifest: Manifest) -> Health:
-        observed = at_provider(manifest)
-        status = observed.get("dbInstanceStatus")
-        if not status:
-            return Health(HealthCode.PROGRESSING, "Waiting for the DB instance to report a status")
-        status = str(status)
-        if status == "available":
-            pending = observed.get("pendingModifiedValues")
-            if isinstance(pending, Mapping) and pending:
-                names = ", ".join(sorted(pending))
-                return Health(
-                    HealthCode.HEALTHY,
-                    f"DB instance is available; pending until the maintenance window: {names}",
-                )
-            return Health(HealthCode.HEALTHY, "DB instance is available")
-        if status in _PROGRESSING:
-            return Health(HealthCode.PROGRESSING, f"DB instance is {status}")
-        if status in _SUSPENDED:
-            return Health(HealthCode.SUSPENDED, f"DB instance is {status}")
-        if status in _DEGRADED:
-            return Health(HealthCode.DEGRADED, f"DB instance is {status}")
-        return Health(HealthCode.UNKNOWN, f"DB instance status {status!r} is not known to gitwave")
-
-
-def _readiness(status: str) -> Readiness:
-    if status == "available":
-        return Readiness.AVAILABLE
-    if status in ("creating", "backing-up") or status.startswith("storage-init"):
-        return Readiness.CREATING
-    if status in ("deleting", "delete-precheck"):
-        return Readiness.DELETING
-    return Readiness.UNAVAILABLE
+        return instance_health(manifest)

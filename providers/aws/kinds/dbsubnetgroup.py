@@ -11,19 +11,9 @@ from typing import Any
 from gitwave.engine.model import Health, HealthCode, Manifest
 
 from ..record import TAG_APP
-from .base import (
-    Context,
-    Desired,
-    FieldType,
-    KindHandler,
-    Observed,
-    Readiness,
-    at_provider,
-    retag_rds,
-    tag_dict,
-    tag_list,
-)
+from .base import Context, Desired, FieldType, KindHandler, Observed, Readiness, retag_rds
 from .registry import register
+from .translate import at_provider, tag_dict, tag_list
 
 _MISSING = ("DBSubnetGroupNotFoundFault", "DBSubnetGroupNotFound")
 

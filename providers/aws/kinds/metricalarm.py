@@ -19,21 +19,9 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Health, HealthCode, Manifest
 
 from ..record import TAG_APP
-from .base import (
-    Context,
-    Desired,
-    FieldType,
-    KindHandler,
-    Observed,
-    TagStyle,
-    at_provider,
-    params,
-    pick,
-    rfc3339,
-    tag_dict,
-    tag_list,
-)
+from .base import Context, Desired, FieldType, KindHandler, Observed, TagStyle
 from .registry import register
+from .translate import at_provider, params, pick, rfc3339, tag_dict, tag_list
 
 _SIMPLE = {
     "alarmDescription": "AlarmDescription",

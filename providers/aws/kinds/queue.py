@@ -15,17 +15,9 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Health, Manifest, ResourceKey
 
 from ..record import TAG_APP
-from .base import (
-    Context,
-    Desired,
-    FieldType,
-    KindHandler,
-    Observed,
-    TagStyle,
-    healthy_when_present,
-    rfc3339,
-)
+from .base import Context, Desired, FieldType, KindHandler, Observed, TagStyle
 from .registry import register
+from .translate import healthy_when_present, rfc3339
 
 _MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 

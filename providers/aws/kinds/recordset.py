@@ -21,8 +21,9 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Health, Manifest
 
 from ..record import TAG_APP, TAG_KEY
-from .base import Context, Desired, FieldType, KindHandler, Observed, TagStyle, healthy_when_present
+from .base import Context, Desired, FieldType, KindHandler, Observed, TagStyle
 from .registry import register
+from .translate import healthy_when_present
 
 _MISSING = ("NoSuchHostedZone",)
 _REGISTRY_PREFIX = "_gitwave-"

@@ -18,17 +18,9 @@ from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import Health, Manifest, ResourceKey
 
 from ..record import TAG_APP, TAG_KEY
-from .base import (
-    Context,
-    Desired,
-    FieldType,
-    KindHandler,
-    Observed,
-    healthy_when_present,
-    tag_dict,
-    tag_list,
-)
+from .base import Context, Desired, FieldType, KindHandler, Observed
 from .registry import register
+from .translate import healthy_when_present, tag_dict, tag_list
 
 _MISSING = ("InvalidGroup.NotFound",)
 _RULE_FIELDS = ("ingress", "egress")
