@@ -2,8 +2,9 @@
 
 ``AppReconciler.reconcile`` is what a worker thread (``workers.AppWorkers``)
 runs for one app of a held shard; ``Controller`` (loop.py) decides which apps
-to queue. Per app, only one worker at a time, so the per-app bookkeeping
-(``_Seen``) is never written by two threads at once.
+to queue by asking ``worth_queueing``; when an app is due is decided in
+app_due.py. Per app, only one worker at a time, so the per-app bookkeeping
+(``app_due.Seen``) is never written by two threads at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from gitwave.engine.app_pipeline import AppState
 from gitwave.engine.app_status import app_health
 from gitwave.engine.apps.model import AppSpec, RepoResolver
+from gitwave.engine.controller.app_due import Seen, due, worth_queueing
 from gitwave.engine.controller.app_objects import parse_app_object
 from gitwave.engine.controller.backoff import Backoff
 from gitwave.engine.controller.hook_ledger import ConfigMapHookLedger, ConfigMapStore
@@ -47,25 +49,6 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
 
 log = logging.getLogger("gitwave.controller")
-
-
-@dataclass
-class _Seen:
-    generation: int = -1
-    checked: datetime | None = None
-    synced: datetime | None = None
-    # The generation whose ``operation`` this replica ran and cleared: setting
-    # an operation bumps the generation, a status write does not, so a watch
-    # event still carrying it (written before the clear) is not a new request.
-    operated: int = -1
-    # What the last parse said: None before one, False for a manual Argo app
-    # (never synced unless asked), and whether it failed (asked again each pass).
-    automated: bool | None = None
-    invalid: bool = False
-    # The resourceVersion the object had once this replica removed its refresh
-    # annotation: a watch cache a step behind (the status write seen, the
-    # removal not yet) still shows it, and that copy is not a new request.
-    refreshed: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +89,8 @@ class AppReconciler:
         self._clock = clock
         self._audit = audit
         self._resolve = resolve
-        self._seen: dict[str, _Seen] = {}
+        self._seen: dict[str, Seen] = {}
+        self._resync = timedelta(seconds=options.resync_s)
         self._retries = Retries(
             api, backoff=backoff, clock=clock, targets=targets, store=store, head=head
         )
@@ -125,50 +109,10 @@ class AppReconciler:
         return app
 
     def worth_queueing(self, obj: AppObject, now: datetime) -> bool:
-        """False when ``reconcile`` would surely do nothing (no parse needed to
-        tell): a pass comes at every watch event, most apps are not due."""
-        if self._refresh_pending(obj):
-            # ``argocd app get --refresh``: compared now, backing off or not
-            # (a refresh is not a sync; ``_due`` says whether it syncs).
-            return True
-        backoff = self._retries.queueing(obj, now)
-        if backoff is not None:
-            return backoff
-        if is_suspended(obj):
-            return bool(reconcile_requested(obj))
-        seen = self._seen.get(obj.app_id)
-        if seen is None or seen.invalid or seen.generation != obj.generation:
-            return True
-        if (obj.body.get("operation") and seen.operated != obj.generation) or (
-            reconcile_requested(obj)
-        ):
-            return True
-        stale = seen.checked is None or now - seen.checked >= timedelta(
-            seconds=self._options.resync_s
+        """False when ``reconcile`` would surely do nothing (``app_due.worth_queueing``)."""
+        return worth_queueing(
+            obj, now, self._seen.get(obj.app_id), retries=self._retries, resync=self._resync
         )
-        return stale or (seen.synced is None and seen.automated is not False)
-
-    def _due(self, obj: AppObject, app: AppSpec | None, now: datetime) -> tuple[bool, bool]:
-        """(sync now, compare now) for ``obj``."""
-        if self._retries.due(obj, now):
-            return True, True
-        seen = self._seen.setdefault(obj.app_id, _Seen())
-        changed = seen.generation != obj.generation
-        resync = timedelta(seconds=self._options.resync_s)
-        asked = obj.body.get("operation") and seen.operated != obj.generation
-        if asked or reconcile_requested(obj):
-            return True, True
-        automated = app is not None and (app.policy.automated or obj.kind != ARGO_KIND)
-        if self._refresh_pending(obj):
-            # As Argo CD: a refresh compares with the newest commit; an automated
-            # app then syncs as at its resync, unless a failed sync is waiting
-            # out its back-off (``queueing`` lets it go when the commit moved).
-            waiting = self._retries.queueing(obj, now) is False
-            return automated and not waiting, True
-        stale = seen.checked is None or now - seen.checked >= resync
-        if automated and (changed or seen.synced is None or stale):
-            return True, True
-        return False, changed or stale
 
     def reconcile(self, obj: AppObject, shard: int, interrupt: threading.Event) -> bool:
         """Compare or sync ``obj`` if due; True when it synced. An Argo refresh
@@ -178,25 +122,14 @@ class AppReconciler:
         if refresh_requested(obj) and not is_suspended(obj) and not interrupt.is_set():
             # After the status: ``argocd app get --refresh`` waits for the
             # annotation to go, then reads the status.
-            self._seen.setdefault(obj.app_id, _Seen()).refreshed = self._api.clear_refresh(obj)
+            self._seen.setdefault(obj.app_id, Seen()).refreshed = self._api.clear_refresh(obj)
         return synced
-
-    def _refresh_pending(self, obj: AppObject) -> bool:
-        """A refresh asked for and not yet done by this replica."""
-        if not refresh_requested(obj) or is_suspended(obj):
-            return False
-        seen = self._seen.get(obj.app_id)
-        done = seen.refreshed if seen is not None else ""
-        version = str((obj.body.get("metadata") or {}).get("resourceVersion", "") or "")
-        # resourceVersions ordered as numbers, as Argo CD's API server orders
-        # them when it waits for a refresh; anything else is taken as new.
-        return not (done.isdigit() and version.isdigit() and int(version) < int(done))
 
     def _reconcile(self, obj: AppObject, shard: int, interrupt: threading.Event) -> bool:
         if self._retries.held(obj):
             return False
         now = self._clock()
-        seen = self._seen.setdefault(obj.app_id, _Seen())
+        seen = self._seen.setdefault(obj.app_id, Seen())
         if is_suspended(obj):
             # Argo's skip-reconcile, Flux's spec.suspend: nothing is compared or
             # applied. A Flux reconcile request is still answered (as Flux
@@ -215,7 +148,7 @@ class AppReconciler:
             return False
         seen.invalid = False
         seen.automated = app.policy.automated or obj.kind != ARGO_KIND
-        sync_now, compare_now = self._due(obj, app, now)
+        sync_now, compare_now = due(obj, app, now, seen, retries=self._retries, resync=self._resync)
         if not compare_now:
             return False
         if not sync_now:
