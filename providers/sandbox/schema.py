@@ -18,6 +18,10 @@ from gitwave.engine.model import LABEL_APP, Live, Manifest, ResourceKey
 # 2: the digest column, the (app, id) index (``migration`` upgrades a 1).
 SCHEMA_VERSION = 2
 
+# objects.digest: text_digest(manifest), written with it; "" for a Secret (see
+# Row.digest) and for a row whose writer did not know the column (a read hashes
+# it). No comment inside a CREATE TABLE: SQLite keeps that text, and ALTER TABLE
+# rewrites it.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     id TEXT PRIMARY KEY,
@@ -31,8 +35,6 @@ CREATE TABLE IF NOT EXISTS objects (
     rv INTEGER NOT NULL,
     settle_at REAL,
     manifest TEXT NOT NULL,
-    -- text_digest(manifest), written with it; "" for a Secret (see Row.digest)
-    -- and for a row whose writer did not know the column (a read hashes it).
     digest TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS objects_namespace ON objects(namespace);
