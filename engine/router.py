@@ -284,4 +284,8 @@ def observe_all(
     else:
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
             result.update(pool.map(one, singles))
+    if len(result) == len(items) and all(
+        key is r.key for key, r in zip(result, items, strict=True)
+    ):
+        return result  # one bulk read of them all, answered in their order: as is
     return {r.key: result[r.key] for r in items}
