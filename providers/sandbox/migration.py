@@ -21,9 +21,10 @@ from .schema import SCHEMA_VERSION, text_digest
 
 __all__ = ["migrate"]
 
+
 def migrate(db: sqlite3.Connection) -> None:
-    """Add what schema 2 has to a schema-1 database (nothing when it has it,
-    or has no tables yet). Commits; rolls back and raises on an error."""
+    """Add what schema 2 has to a schema-1 database (nothing when another
+    process just did). Commits; rolls back and raises on an error."""
     db.execute("BEGIN IMMEDIATE")
     try:
         columns = {row[1] for row in db.execute("PRAGMA table_info(objects)")}

@@ -103,7 +103,8 @@ class Store:
                     f"sandbox state {path} has schema version {version}; "
                     f"this gitwave knows {SCHEMA_VERSION}",
                 )
-            migrate(db)
+            if version == 1:
+                migrate(db)
             # One transaction, so two processes opening a new state dir at once
             # do not trip over each other's half-made schema.
             db.executescript(

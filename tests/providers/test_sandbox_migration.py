@@ -21,7 +21,7 @@ from gitwave.engine import plan_memo
 from gitwave.engine.model import LABEL_APP, Resource, ResourceKey
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.providers.sandbox.schema import text_digest
-from tests.tui.test_cli_plan_fresh import config_map_repo
+from tests.tui.test_cli_plan_fresh import config_map_repo, git_in
 
 NAMESPACE = "old"
 COUNT = plan_memo.MIN_OBJECTS + 20  # enough objects for the plan memo
@@ -90,12 +90,8 @@ def _with_secret(repo: Path) -> None:
         f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: {NAMESPACE}\n"
         "stringData:\n  password: hunter2\n"
     )
-    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
-        + ["commit", "-qm", "a secret"],
-        check=True,
-    )
+    git_in(repo, "add", "-A")
+    git_in(repo, "commit", "-qm", "a secret")
 
 
 def test_an_old_sandbox_is_migrated_and_a_plan_shows_the_edit_made_before(
