@@ -343,7 +343,7 @@ class Live:
         found in sync (``plan_memo``) compares digests and reads none of them:
         decoding 10,000 stored objects was a third of such a plan. Equal to the
         Live of the decoded manifest. Raises what ``json.loads`` raises when read."""
-        return _StoredLive(key, None, resource_version, complete, digest, text=text)
+        return _stored_live(key, text, resource_version, complete, digest)
 
 
 # The slot Live keeps its manifest in, which _StoredLive fills on first read.
@@ -356,23 +356,6 @@ class _StoredLive(Live):
 
     __slots__ = ("_text",)
     _text: str | None
-
-    def __init__(
-        self,
-        key: ResourceKey,
-        manifest: Manifest | None = None,
-        resource_version: str = "",
-        complete: bool = True,
-        digest: str = "",
-        *,
-        text: str | None = None,
-    ) -> None:
-        for name, value in zip(_LIVE_FIELDS[2:], (resource_version, complete, digest), strict=True):
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "key", key)
-        object.__setattr__(self, "_text", text)
-        if manifest is not None or text is None:
-            _MANIFEST_SLOT.__set__(self, manifest if manifest is not None else {})
 
     @property  # a field read lazily, still read-only
     def manifest(self) -> Manifest:
@@ -395,6 +378,26 @@ class _StoredLive(Live):
         return all(getattr(self, n) == getattr(other, n) for n in _LIVE_FIELDS)
 
     __hash__ = None  # type: ignore[assignment]  # as Live's: a manifest is a dict
+
+
+_KEY_SLOT, _VERSION_SLOT, _COMPLETE_SLOT, _DIGEST_SLOT = (
+    Live.__dict__[name] for name in ("key", "resource_version", "complete", "digest")
+)
+_TEXT_SLOT = _StoredLive.__dict__["_text"]
+
+
+def _stored_live(
+    key: ResourceKey, text: str, resource_version: str, complete: bool, digest: str
+) -> Live:
+    """A ``_StoredLive`` made slot by slot: an ``__init__`` call per object was
+    a fifth of reading 10,000 objects back (``Live.stored``)."""
+    live = object.__new__(_StoredLive)
+    _KEY_SLOT.__set__(live, key)
+    _VERSION_SLOT.__set__(live, resource_version)
+    _COMPLETE_SLOT.__set__(live, complete)
+    _DIGEST_SLOT.__set__(live, digest)
+    _TEXT_SLOT.__set__(live, text)
+    return live
 
 
 class HealthCode(enum.Enum):

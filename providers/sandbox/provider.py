@@ -94,7 +94,7 @@ class SandboxProvider(SandboxCore):
                 # objects and their versions, instead of the versions first.
                 found = self._store.lives(wanted)
                 self._live_cache.update(found)
-                return {key: found[key][1] if key in found else None for key in wanted}
+                return {key: (hit[1] if (hit := found.get(key)) else None) for key in wanted}
             versions = self._store.versions(wanted)
             # Decoding stored JSON is most of a no-op re-plan; an object whose
             # resourceVersion did not move is the same object, so reuse it.

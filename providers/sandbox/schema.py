@@ -15,8 +15,13 @@ from typing import Any
 
 from gitwave.engine.model import LABEL_APP, Live, Manifest, ResourceKey
 
-SCHEMA_VERSION = 1
+# 2: the digest column, the (app, id) index (``migration`` upgrades a 1).
+SCHEMA_VERSION = 2
 
+# objects.digest: text_digest(manifest), written with it; "" for a Secret (see
+# Row.digest) and for a row whose writer did not know the column (a read hashes
+# it). No comment inside a CREATE TABLE: SQLite keeps that text, and ALTER TABLE
+# rewrites it.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     id TEXT PRIMARY KEY,
@@ -29,14 +34,24 @@ CREATE TABLE IF NOT EXISTS objects (
     app TEXT,
     rv INTEGER NOT NULL,
     settle_at REAL,
-    manifest TEXT NOT NULL
+    manifest TEXT NOT NULL,
+    digest TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS objects_namespace ON objects(namespace);
 CREATE INDEX IF NOT EXISTS objects_kind ON objects(grp, kind);
 CREATE INDEX IF NOT EXISTS objects_owner ON objects(owner_uid) WHERE owner_uid IS NOT NULL;
-CREATE INDEX IF NOT EXISTS objects_app ON objects(app) WHERE app IS NOT NULL;
+-- With the id: Store.keys reads an app's ids from the index alone.
+CREATE INDEX IF NOT EXISTS objects_app_ids ON objects(app, id) WHERE app IS NOT NULL;
 CREATE INDEX IF NOT EXISTS objects_rv ON objects(rv);
 CREATE INDEX IF NOT EXISTS objects_settle ON objects(settle_at) WHERE settle_at IS NOT NULL;
+-- A writer that replaces an object's JSON without its digest (an older
+-- gitwave, a hand-made UPDATE) leaves "", never the old object's digest.
+CREATE TRIGGER IF NOT EXISTS objects_digest_stale
+AFTER UPDATE OF manifest ON objects
+WHEN NEW.digest = OLD.digest AND NEW.manifest IS NOT OLD.manifest
+BEGIN
+    UPDATE objects SET digest = '' WHERE id = NEW.id;
+END;
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), rv INTEGER NOT NULL);
 INSERT OR IGNORE INTO counter (id, rv) VALUES (0, 0);
 -- A random id made with the store: a state directory made anew, its counter
@@ -63,7 +78,7 @@ CREATE TABLE IF NOT EXISTS allocations (
 CREATE INDEX IF NOT EXISTS allocations_owner ON allocations(owner);
 """
 
-COLUMNS = "id, grp, kind, namespace, name, uid, owner_uid, app, rv, settle_at, manifest"
+COLUMNS = "id, grp, kind, namespace, name, uid, owner_uid, app, rv, settle_at, manifest, digest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +124,9 @@ def encode(manifest: Manifest) -> str:
 
 
 def row_of(found: tuple[Any, ...], *, digest: bool = True, key: ResourceKey | None = None) -> Row:
-    """The Row of a selected row; ``key`` is its key when the caller has it already."""
-    (id_, _grp, _kind, _ns, _name, uid, owner, _app, rv, settle_at, manifest) = found
+    """The Row of a selected row (``COLUMNS``); ``key`` is its key when the
+    caller has it already. ``digest=False``: the row gets none (a Secret)."""
+    (id_, _grp, _kind, _ns, _name, uid, owner, _app, rv, settle_at, manifest, stored) = found
     return Row(
         ResourceKey.parse(id_) if key is None else key,
         uid,
@@ -118,5 +134,5 @@ def row_of(found: tuple[Any, ...], *, digest: bool = True, key: ResourceKey | No
         int(rv),
         settle_at,
         json.loads(manifest),
-        text_digest(manifest) if digest else "",
+        (stored or text_digest(manifest)) if digest else "",
     )
