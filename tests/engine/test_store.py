@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,33 +58,23 @@ def rendered(tmp_path: Path, *files: str) -> list[Resource]:
     return list(render_app(apps[0]).resources)
 
 
-def record_sync(
-    store: Store,
-    *,
-    app: str = "shop",
-    revision: str = "r",
-    source: str = "s",
-    started: float = 0.0,
-    finished: float = 0.0,
-    result: str = "Succeeded",
-    message: str = "",
-    outcomes: Sequence[ResourceOutcome] = (),
-    manifests: Sequence[Resource] = (),
-    **options: Any,
-) -> int:
-    """``store.record_sync`` with the fields a test does not care about filled in."""
-    return store.record_sync(
-        app=app,
-        revision=revision,
-        source=source,
-        started=started,
-        finished=finished,
-        result=result,
-        message=message,
-        outcomes=outcomes,
-        manifests=manifests,
-        **options,
-    )
+# What a recorded sync says where a test does not care.
+RECORD_DEFAULTS: dict[str, Any] = {
+    "app": "shop",
+    "revision": "r",
+    "source": "s",
+    "started": 0.0,
+    "finished": 0.0,
+    "result": "Succeeded",
+    "message": "",
+    "outcomes": (),
+    "manifests": (),
+}
+
+
+def record_sync(store: Store, **fields: Any) -> int:
+    """``store.record_sync`` with RECORD_DEFAULTS for the fields not given."""
+    return store.record_sync(**{**RECORD_DEFAULTS, **fields})
 
 
 # --- syncs ---------------------------------------------------------------------------
