@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,16 +74,24 @@ CASES = [
 ]
 
 
-def _probe(*argv: str) -> dict[str, object]:
+def _probe(*argv: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``gitwave ARGV...`` in a fresh interpreter (with ``env``, else this one's):
+    its exit code, output and the modules it ended with."""
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, *argv],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
+        env=env,
     )
-    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return result
+
+
+def _plain_env(state: Path, **more: str) -> dict[str, str]:
+    """This environment with its own GITWAVE_STATE and no colour."""
+    return {**os.environ, "GITWAVE_STATE": str(state), "NO_COLOR": "1", **more}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.reason)
@@ -90,7 +99,7 @@ def test_answers_without_heavy_imports(case: Case) -> None:
     result = _probe(*case.argv)
     assert result["code"] == case.code
     assert case.says in str(result["out"])
-    modules = set(result["modules"])  # type: ignore[arg-type]
+    modules = set(result["modules"])
     assert sorted(m for m in HEAVY if m in modules) == []
 
 
@@ -98,10 +107,10 @@ def test_answers_without_heavy_imports(case: Case) -> None:
 def test_only_the_version_flag_reads_the_installed_version(argv: tuple[str, ...]) -> None:
     # importlib.metadata scans the installed packages: --version reads it when
     # given, not every command at parser build.
-    assert "importlib.metadata" not in set(_probe(*argv)["modules"])  # type: ignore[arg-type]
+    assert "importlib.metadata" not in set(_probe(*argv)["modules"])
     version = _probe("--version")
     assert str(version["out"]).startswith("gitwave: v")
-    assert "importlib.metadata" in set(version["modules"])  # type: ignore[arg-type]
+    assert "importlib.metadata" in set(version["modules"])
 
 
 def test_a_verb_still_runs_its_function() -> None:
@@ -126,16 +135,8 @@ def test_an_app_without_cloud_objects_never_starts_the_aws_emulator(
     # neither the emulator (moto, 5 s to start) nor boto3 is ever loaded, and
     # the state directory gets no emulator snapshot.
     state = tmp_path / "state"
-    env = {**os.environ, "GITWAVE_STATE": str(state), "NO_COLOR": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, verb, str(SAMPLES / "guestbook")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        env=env,
-    )
-    result = json.loads(done.stdout.splitlines()[-1])
+    env = _plain_env(state)
+    result = _probe(verb, str(SAMPLES / "guestbook"), env=env)
     assert result["code"] == (0 if verb == "status" else 1)  # plan: all to create
     assert "guestbook" in result["out"]
     assert "emulator" not in result["out"]
@@ -194,16 +195,8 @@ NOT_FOR_PLAIN_YAML = (
 
 @pytest.mark.parametrize("verb", ["status", "plan"])
 def test_status_and_plan_of_plain_yaml_import_only_what_they_use(verb: str, tmp_path: Path) -> None:
-    env = {**os.environ, "GITWAVE_STATE": str(tmp_path / "state"), "NO_COLOR": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, verb, str(SAMPLES / "guestbook")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        env=env,
-    )
-    result = json.loads(done.stdout.splitlines()[-1])
+    env = _plain_env(tmp_path / "state")
+    result = _probe(verb, str(SAMPLES / "guestbook"), env=env)
     assert result["code"] == (0 if verb == "status" else 1)
     assert "guestbook" in result["out"]
     loaded = set(result["modules"])
@@ -274,16 +267,8 @@ NOT_FOR_A_LISTING = (
 
 
 def test_status_of_plain_yaml_loads_neither_rich_nor_the_sync_executor(tmp_path: Path) -> None:
-    env = {**os.environ, "GITWAVE_STATE": str(tmp_path / "state"), "NO_COLOR": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, "status", str(SAMPLES / "guestbook")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        env=env,
-    )
-    result = json.loads(done.stdout.splitlines()[-1])
+    env = _plain_env(tmp_path / "state")
+    result = _probe("status", str(SAMPLES / "guestbook"), env=env)
     assert result["code"] == 0
     assert str(result["out"]).splitlines()[0].split()[:4] == [
         "APP",
@@ -303,23 +288,10 @@ NOT_FOR_A_VOUCHED_PREFLIGHT = ("jsonschema_rs", "email.utils", "socket")
 
 
 def test_a_second_status_of_a_small_app_loads_no_schema_library(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "GITWAVE_STATE": str(tmp_path / "state"),
-        "GITWAVE_CACHE": str(tmp_path / "cache"),
-        "NO_COLOR": "1",
-    }
+    env = _plain_env(tmp_path / "state", GITWAVE_CACHE=str(tmp_path / "cache"))
     loaded: list[set[str]] = []
     for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", _PROBE, "status", str(SAMPLES / "guestbook")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-            env=env,
-        )
-        result = json.loads(done.stdout.splitlines()[-1])
+        result = _probe("status", str(SAMPLES / "guestbook"), env=env)
         assert result["code"] == 0
         assert "guestbook" in result["out"]
         loaded.append(set(result["modules"]))

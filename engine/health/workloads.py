@@ -17,6 +17,12 @@ from gitwave.engine.health.status import (
 )
 from gitwave.engine.model import Health, HealthCode, Manifest
 
+# A rollout's controller has not observed the newest generation: nothing its
+# status says is about the spec in Git yet.
+_SPEC_NOT_SEEN = Health(
+    HealthCode.PROGRESSING, "Waiting for rollout: the controller has not seen the latest spec yet"
+)
+
 
 @register_health_check("apps", "Deployment")
 @register_health_check("extensions", "Deployment")
@@ -25,10 +31,7 @@ def _deployment(manifest: Manifest) -> Health:
     if spec.get("paused") is True:
         return Health(HealthCode.SUSPENDED, "Deployment is paused")
     if generation_pending(manifest):
-        return Health(
-            HealthCode.PROGRESSING,
-            "Waiting for rollout: the controller has not seen the latest spec yet",
-        )
+        return _SPEC_NOT_SEEN
     progressing = condition_of(status, "Progressing")
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
         return Health(
@@ -56,10 +59,7 @@ def _deployment(manifest: Manifest) -> Health:
 def _stateful_set(manifest: Manifest) -> Health:
     spec, status = spec_of(manifest), status_of(manifest)
     if generation_pending(manifest) or "observedGeneration" not in status:
-        return Health(
-            HealthCode.PROGRESSING,
-            "Waiting for rollout: the controller has not seen the latest spec yet",
-        )
+        return _SPEC_NOT_SEEN
     wanted = as_int(spec.get("replicas"), 1)
     ready = as_int(status.get("readyReplicas"))
     if ready < wanted:
@@ -98,10 +98,7 @@ def _stateful_set(manifest: Manifest) -> Health:
 def _daemon_set(manifest: Manifest) -> Health:
     spec, status = spec_of(manifest), status_of(manifest)
     if generation_pending(manifest):
-        return Health(
-            HealthCode.PROGRESSING,
-            "Waiting for rollout: the controller has not seen the latest spec yet",
-        )
+        return _SPEC_NOT_SEEN
     desired = as_int(status.get("desiredNumberScheduled"))
     if as_mapping(spec.get("updateStrategy")).get("type") == "OnDelete":
         return Health(HealthCode.HEALTHY, "Update strategy OnDelete: pods are replaced by hand")

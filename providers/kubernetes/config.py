@@ -11,10 +11,10 @@ unattended (the continuous loop, CI).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -174,12 +174,31 @@ def load_client(
     where = os.pathsep.join(p for p in paths if os.path.isfile(p))
     chosen = _pick_context(plain, context, where)
     _check_user(plain, chosen, where, allow_exec=allow_exec_plugins)
+
+    def refused(exc: Exception) -> NoReturn:
+        raise KubeconfigError(f"kubeconfig {where}: context {chosen!r}: {exc}") from exc
+
+    files = tuple(str(Path(p)) for p in paths if os.path.isfile(p))
+    return _connect(node, chosen, pool_size=pool_size, paths=files, refused=refused)
+
+
+def _connect(
+    config: Any,
+    chosen: str,
+    *,
+    pool_size: int,
+    paths: tuple[str, ...],
+    refused: Callable[[Exception], NoReturn],
+) -> ClusterConnection:
+    """A connection to the context ``chosen`` of the kubeconfig ``config`` (a
+    plain dict, or the client's merged ConfigNode); ``refused`` raises the
+    caller's KubeconfigError for a context the client cannot load."""
     configuration = k8s_client.Configuration()
     try:
-        loader = KubeConfigLoader(config_dict=node, active_context=chosen, config_base_path=None)
+        loader = KubeConfigLoader(config_dict=config, active_context=chosen, config_base_path=None)
         loader.load_and_set(configuration)
     except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
-        raise KubeconfigError(f"kubeconfig {where}: context {chosen!r}: {exc}") from exc
+        refused(exc)
     # Parallel applies share one pool; the default (4) would open and drop
     # connections at every burst.
     configuration.connection_pool_maxsize = pool_size
@@ -187,7 +206,7 @@ def load_client(
         api_client=k8s_client.ApiClient(configuration),
         context=chosen,
         server=str(configuration.host),
-        paths=tuple(str(Path(p)) for p in paths if os.path.isfile(p)),
+        paths=paths,
     )
 
 
@@ -251,17 +270,9 @@ def load_client_from_config(
     plain = _plain(dict(config))
     chosen = _pick_context(plain, None, subject)
     _check_user(plain, chosen, subject, allow_exec=allow_exec_plugins)
-    configuration = k8s_client.Configuration()
-    try:
-        loader = KubeConfigLoader(config_dict=plain, active_context=chosen, config_base_path=None)
-        loader.load_and_set(configuration)
-    except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
+
+    def refused(exc: Exception) -> NoReturn:
         # The client's messages quote field names, never their values.
         raise KubeconfigError(f"{subject}: cannot be used: {type(exc).__name__}") from None
-    configuration.connection_pool_maxsize = pool_size
-    return ClusterConnection(
-        api_client=k8s_client.ApiClient(configuration),
-        context=chosen,
-        server=str(configuration.host),
-        paths=(),
-    )
+
+    return _connect(plain, chosen, pool_size=pool_size, paths=(), refused=refused)

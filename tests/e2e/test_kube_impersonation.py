@@ -8,7 +8,6 @@ may change, as kustomize-controller's impersonation does. Driven through the
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,28 +16,10 @@ import pytest
 import yaml
 
 from tests.e2e.test_kube_contract import Kubectl, kubectl_for, unique
-from tests.tui.cli_support import run
+from tests.tui.cli_support import git_repo, run
 
 if TYPE_CHECKING:
     from .conftest import KubeCluster
-
-
-def git_repo(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        "HOME": str(root),
-        "PATH": "/usr/bin:/bin",
-    }
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True)
-    return root
 
 
 class Tenant:

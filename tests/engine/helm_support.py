@@ -55,24 +55,6 @@ spec:
           image: "nginx:{{ .Values.tag }}"
 """
 
-# A namespaced CRD (example.com Widget) for charts that carry one in crds/.
-WIDGETS_CRD = """apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-"""
-
-
 # A namespaced CRD a chart may ship (crds/) or guard its templates on.
 WIDGET_CRD = """apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -89,6 +71,39 @@ spec:
       schema:
         openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
 """
+
+
+def flux_release(url: str, *, version: str = "1.0.0", spec: str = "") -> str:
+    """A HelmRepository ``charts`` at ``url`` and a HelmRelease ``web`` of its chart
+    web at ``version`` into namespace shop (both in flux-system); ``spec`` is
+    more of the release's spec, indented by two spaces."""
+    return f"""apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: charts
+  namespace: flux-system
+spec:
+  interval: 10m
+  url: {url}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+  namespace: flux-system
+spec:
+  interval: 5m
+  targetNamespace: shop
+  install:
+    createNamespace: true
+  chart:
+    spec:
+      chart: web
+      version: "{version}"
+      sourceRef:
+        kind: HelmRepository
+        name: charts
+{spec}"""
 
 
 @pytest.fixture(autouse=True)

@@ -47,6 +47,19 @@ def cond(type_: str, status: str, reason: str = "", message: str = "") -> dict[s
     return {"type": type_, "status": status, "reason": reason, "message": message}
 
 
+def apps(kind: str, spec: dict[str, Any], status: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    """An apps/v1 workload (Deployment, StatefulSet, DaemonSet, ReplicaSet)."""
+    return obj("apps/v1", kind, spec=spec, status=status, **meta)
+
+
+def crd(*conditions: dict[str, str]) -> dict[str, Any]:
+    return obj(
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        status={"conditions": list(conditions)},
+    )
+
+
 DEPLOY_DONE = {
     "observedGeneration": 2,
     "replicas": 2,
@@ -57,6 +70,14 @@ DEPLOY_DONE = {
         cond("Progressing", "True", "NewReplicaSetAvailable"),
         cond("Available", "True"),
     ],
+}
+
+# A DaemonSet its controller has observed with two pods scheduled and updated.
+DAEMON_SCHEDULED = {
+    "observedGeneration": 1,
+    "desiredNumberScheduled": 2,
+    "currentNumberScheduled": 2,
+    "updatedNumberScheduled": 2,
 }
 
 
@@ -130,39 +151,28 @@ CASES = [
     # Deployment
     Case(
         "a rolled out Deployment is Current",
-        obj("apps/v1", "Deployment", generation=2, spec={"replicas": 2}, status=DEPLOY_DONE),
+        apps("Deployment", {"replicas": 2}, DEPLOY_DONE, generation=2),
         CUR,
         "Deployment is available",
     ),
     Case(
         "a Deployment short of replicas is in progress",
-        obj(
-            "apps/v1",
-            "Deployment",
-            spec={"replicas": 3},
-            status={**DEPLOY_DONE, "replicas": 1},
-        ),
+        apps("Deployment", {"replicas": 3}, {**DEPLOY_DONE, "replicas": 1}),
         PROG,
         "Replicas: 1/3",
     ),
     Case(
         "a Deployment with updated but unavailable replicas is in progress",
-        obj(
-            "apps/v1",
-            "Deployment",
-            spec={"replicas": 2},
-            status={**DEPLOY_DONE, "availableReplicas": 1},
-        ),
+        apps("Deployment", {"replicas": 2}, {**DEPLOY_DONE, "availableReplicas": 1}),
         PROG,
         "Available: 1/2",
     ),
     Case(
         "a Deployment past its progress deadline is Failed",
-        obj(
-            "apps/v1",
+        apps(
             "Deployment",
-            spec={"replicas": 2, "progressDeadlineSeconds": 60},
-            status={
+            {"replicas": 2, "progressDeadlineSeconds": 60},
+            {
                 **DEPLOY_DONE,
                 "conditions": [cond("Progressing", "False", "ProgressDeadlineExceeded")],
             },
@@ -172,22 +182,16 @@ CASES = [
     ),
     Case(
         "a Deployment scaled to 0 is Current at once",
-        obj(
-            "apps/v1",
-            "Deployment",
-            spec={"replicas": 0},
-            status={"conditions": [cond("Available", "True")]},
-        ),
+        apps("Deployment", {"replicas": 0}, {"conditions": [cond("Available", "True")]}),
         CUR,
     ),
     # StatefulSet
     Case(
         "a StatefulSet with every pod ready at one revision is Current",
-        obj(
-            "apps/v1",
+        apps(
             "StatefulSet",
-            spec={"replicas": 2},
-            status={
+            {"replicas": 2},
+            {
                 "replicas": 2,
                 "readyReplicas": 2,
                 "currentReplicas": 2,
@@ -199,11 +203,10 @@ CASES = [
     ),
     Case(
         "a StatefulSet between revisions is in progress",
-        obj(
-            "apps/v1",
+        apps(
             "StatefulSet",
-            spec={"replicas": 1},
-            status={
+            {"replicas": 1},
+            {
                 "replicas": 1,
                 "readyReplicas": 1,
                 "currentReplicas": 1,
@@ -221,11 +224,10 @@ CASES = [
     ),
     Case(
         "a partitioned StatefulSet rollout short of updates is in progress",
-        obj(
-            "apps/v1",
+        apps(
             "StatefulSet",
-            spec={"replicas": 3, "updateStrategy": {"rollingUpdate": {"partition": 1}}},
-            status={"replicas": 3, "readyReplicas": 3, "updatedReplicas": 1},
+            {"replicas": 3, "updateStrategy": {"rollingUpdate": {"partition": 1}}},
+            {"replicas": 3, "readyReplicas": 3, "updatedReplicas": 1},
         ),
         PROG,
         "updated: 1/2",
@@ -243,30 +245,14 @@ CASES = [
             "apps/v1",
             "DaemonSet",
             generation=1,
-            status={
-                "observedGeneration": 1,
-                "desiredNumberScheduled": 2,
-                "currentNumberScheduled": 2,
-                "updatedNumberScheduled": 2,
-                "numberAvailable": 2,
-                "numberReady": 2,
-            },
+            status={**DAEMON_SCHEDULED, "numberAvailable": 2, "numberReady": 2},
         ),
         CUR,
     ),
     Case(
         "a DaemonSet short of available pods is in progress",
         obj(
-            "apps/v1",
-            "DaemonSet",
-            generation=1,
-            status={
-                "observedGeneration": 1,
-                "desiredNumberScheduled": 2,
-                "currentNumberScheduled": 2,
-                "updatedNumberScheduled": 2,
-                "numberAvailable": 1,
-            },
+            "apps/v1", "DaemonSet", generation=1, status={**DAEMON_SCHEDULED, "numberAvailable": 1}
         ),
         PROG,
         "Available: 1/2",
@@ -280,16 +266,10 @@ CASES = [
     ),
     Case(
         "a ReplicaSet with every replica available is Current",
-        obj(
-            "apps/v1",
+        apps(
             "ReplicaSet",
-            spec={"replicas": 1},
-            status={
-                "replicas": 1,
-                "fullyLabeledReplicas": 1,
-                "availableReplicas": 1,
-                "readyReplicas": 1,
-            },
+            {"replicas": 1},
+            {"replicas": 1, "fullyLabeledReplicas": 1, "availableReplicas": 1, "readyReplicas": 1},
         ),
         CUR,
     ),
@@ -354,30 +334,18 @@ CASES = [
     # CRD
     Case(
         "an established CRD is Current",
-        obj(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            status={"conditions": [cond("Established", "True")]},
-        ),
+        crd(cond("Established", "True")),
         CUR,
     ),
     Case(
         "a CRD whose names are refused is Failed",
-        obj(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            status={"conditions": [cond("NamesAccepted", "False", "Conflict", "taken")]},
-        ),
+        crd(cond("NamesAccepted", "False", "Conflict", "taken")),
         FAIL,
         "taken",
     ),
     Case(
         "a CRD still installing is in progress",
-        obj(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            status={"conditions": [cond("Established", "False", "Installing")]},
-        ),
+        crd(cond("Established", "False", "Installing")),
         PROG,
     ),
     # PDB

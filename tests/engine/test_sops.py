@@ -125,6 +125,23 @@ def make_repo(tmp_path: Path, keys_dir: Path, fixture: str) -> Repo:
     return Repo(root, make_key(keys_dir, "owner"))
 
 
+def keyed_repo(
+    tmp_path: Path, keys_dir: Path, monkeypatch: pytest.MonkeyPatch, fixture: str, *files: str
+) -> Repo:
+    """make_repo with ``files`` encrypted and the owner's key in SOPS_AGE_KEY_FILE."""
+    repo = make_repo(tmp_path, keys_dir, fixture)
+    repo.encrypt(*files)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo.key.key_file))
+    return repo
+
+
+def render_failure(repo: Repo, path: str = ".") -> tuple[RenderError, str]:
+    """The RenderError rendering ``path`` of ``repo`` raises, and its message with its hint."""
+    with pytest.raises(RenderError) as caught:
+        repo.render(path)
+    return caught.value, f"{caught.value}\n{caught.value.hint}"
+
+
 def secret_value(rendered: Rendered, name: str, field_name: str) -> Any:
     (secret,) = [r for r in rendered.resources if r.kind == "Secret" and r.key.name == name]
     return secret.manifest["stringData"][field_name]
@@ -167,9 +184,7 @@ class DecryptCase:
 def test_a_directory_renders_encrypted_files_decrypted(
     tmp_path: Path, keys_dir: Path, monkeypatch: pytest.MonkeyPatch, case: DecryptCase
 ) -> None:
-    repo = make_repo(tmp_path, keys_dir, "plain")
-    repo.encrypt(*case.encrypted)
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo.key.key_file))
+    repo = keyed_repo(tmp_path, keys_dir, monkeypatch, "plain", *case.encrypted)
 
     rendered = repo.render()
 
@@ -269,22 +284,17 @@ def test_a_file_sops_cannot_decrypt_fails_the_render(
     repo.encrypt("secret.yaml")
     case.arrange(repo, monkeypatch, keys_dir)
 
-    with pytest.raises(RenderError) as caught:
-        repo.render()
-
-    message = f"{caught.value}\n{caught.value.hint}"
-    assert str(caught.value).startswith("secret.yaml: sops could not decrypt the file: ")
+    error, message = render_failure(repo)
+    assert str(error).startswith("secret.yaml: sops could not decrypt the file: ")
     assert case.want in message
-    assert "\n" not in str(caught.value)  # the first line only, no key listing or tree dump
+    assert "\n" not in str(error)  # the first line only, no key listing or tree dump
     assert not any(secret in message for secret in PLAINTEXTS)
 
 
 def test_sops_missing_is_a_tool_missing_error_naming_sops(
     tmp_path: Path, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = make_repo(tmp_path, keys_dir, "plain")
-    repo.encrypt("secret.yaml")
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo.key.key_file))
+    repo = keyed_repo(tmp_path, keys_dir, monkeypatch, "plain", "secret.yaml")
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
@@ -348,20 +358,15 @@ def test_an_encrypted_file_sops_does_not_recognise_fails_closed(
     monkeypatch: pytest.MonkeyPatch,
     tamper: Callable[[str], str],
 ) -> None:
-    repo = make_repo(tmp_path, keys_dir, "plain")
-    repo.encrypt("secret.yaml")
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo.key.key_file))
+    repo = keyed_repo(tmp_path, keys_dir, monkeypatch, "plain", "secret.yaml")
     path = repo.root / "secret.yaml"
     encrypted = path.read_text(encoding="utf-8")
     path.write_text(tamper(encrypted), encoding="utf-8")
     ciphertext = yaml.safe_load(encrypted)["stringData"]["password"]
     assert ciphertext.startswith("ENC[AES256_GCM,")
 
-    with pytest.raises(RenderError) as caught:
-        repo.render()
-
-    message = f"{caught.value}\n{caught.value.hint}"
-    assert str(caught.value).startswith("secret.yaml")
+    error, message = render_failure(repo)
+    assert str(error).startswith("secret.yaml")
     assert "stringData.password" in message
     assert ciphertext not in message
     assert message.count("ENC[") == 1  # the one generic "ENC[...]" in the wording
@@ -372,18 +377,13 @@ def test_an_encrypted_file_sops_does_not_recognise_fails_closed(
 def test_a_kustomize_overlay_with_a_stripped_sops_block_fails_closed(
     tmp_path: Path, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = make_repo(tmp_path, keys_dir, "kustomize")
-    repo.encrypt("overlay/secret.yaml")
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo.key.key_file))
+    repo = keyed_repo(tmp_path, keys_dir, monkeypatch, "kustomize", "overlay/secret.yaml")
     path = repo.root / "overlay" / "secret.yaml"
     encrypted = path.read_text(encoding="utf-8")
     path.write_text(_drop_sops_block(encrypted), encoding="utf-8")
     ciphertext = yaml.safe_load(encrypted)["stringData"]["password"]
 
-    with pytest.raises(RenderError) as caught:
-        repo.render("overlay")
-
-    message = f"{caught.value}\n{caught.value.hint}"
+    _, message = render_failure(repo, "overlay")
     assert "stringData.password" in message
     assert ciphertext not in message
 
@@ -427,9 +427,7 @@ class KustomizeCase:
 def test_a_kustomize_overlay_decrypts_into_a_private_copy(
     tmp_path: Path, keys_dir: Path, monkeypatch: pytest.MonkeyPatch, case: KustomizeCase
 ) -> None:
-    repo = make_repo(tmp_path, keys_dir, "kustomize")
-    repo.encrypt("overlay/secret.yaml")
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo.key.key_file))
+    repo = keyed_repo(tmp_path, keys_dir, monkeypatch, "kustomize", "overlay/secret.yaml")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
@@ -466,11 +464,10 @@ def test_an_encrypted_file_outside_the_overlay_is_refused(
     repo.encrypt("base/secret.yaml")
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(repo.key.key_file))
 
-    with pytest.raises(RenderError) as caught:
-        repo.render("overlay")
+    error, _ = render_failure(repo, "overlay")
 
-    assert str(caught.value).startswith("overlay/kustomization.yaml: ")
-    assert "still holds a sops-encrypted object" in str(caught.value)
+    assert str(error).startswith("overlay/kustomization.yaml: ")
+    assert "still holds a sops-encrypted object" in str(error)
 
 
 # --- Flux spec.decryption ---------------------------------------------------------

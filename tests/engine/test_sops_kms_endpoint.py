@@ -15,14 +15,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import git
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 from gitwave.engine.model import Resource, ResourceKey
 from gitwave.providers.sandbox import SandboxProvider
+from tests.engine.kms_support import moto_kms_key
 
 # Fresh processes that start moto and sops: `make test` runs them, test-fast does not.
 pytestmark = pytest.mark.slow
@@ -186,22 +185,8 @@ def test_without_the_emulator_key_sync_fails_naming_the_file_and_applies_nothing
 
 @pytest.fixture
 def moto_kms() -> Iterator[tuple[str, str]]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client(
-        "kms",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="admin",
-        aws_secret_access_key="admin",
-    )
-    arn = client.create_key(Description="ProviderConfig KMS")["KeyMetadata"]["Arn"]
-    try:
-        yield endpoint, arn
-    finally:
-        server.stop()
+    with moto_kms_key(REGION, "ProviderConfig KMS") as made:
+        yield made
 
 
 def test_the_provider_config_endpoint_and_credentials_reach_sops(

@@ -21,17 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import git
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 from gitwave.engine.model import Resource, ResourceKey
 from gitwave.engine.render.sops import sops_command
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.tui.cli import main
-from tests.engine.test_sops import _KEY_VARIABLES, flux_docs, make_key
+from tests.engine.kms_support import moto_kms_key
+from tests.engine.test_sops import _KEY_VARIABLES, AgeKey, flux_docs, make_key
 
 # Seconds each (moto, sops, gpg): `make test` runs them, test-fast does not.
 pytestmark = pytest.mark.slow
@@ -61,22 +60,8 @@ class Kms:
 
 @pytest.fixture(scope="module")
 def kms() -> Iterator[Kms]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client(
-        "kms",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="test-admin",
-        aws_secret_access_key="test-admin",
-    )
-    arn = client.create_key(Description="gitwave sops test")["KeyMetadata"]["Arn"]
-    try:
+    with moto_kms_key(REGION, "gitwave sops test") as (endpoint, arn):
         yield Kms(endpoint, arn)
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -250,12 +235,19 @@ def test_kms_credentials_come_from_the_secret_the_kustomization_names(
         assert value not in out + err
 
 
-def test_a_missing_key_secret_is_a_clear_error_and_nothing_is_applied(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, clean_env: Path
-) -> None:
+def age_encrypted_repo(tmp_path: Path) -> tuple[Path, AgeKey]:
+    """flux_repo holding AGE_PASSWORD, its Kustomization naming the Secret sops-age,
+    encrypted for a fresh age key (held by no one but the test): the repo and key."""
     root = flux_repo(tmp_path / "repo", AGE_PASSWORD, secret_ref="sops-age")
     key = make_key(tmp_path, "flux")
     sops_encrypt(root / "manifests" / "secret.yaml", "--age", key.recipient, env={})
+    return root, key
+
+
+def test_a_missing_key_secret_is_a_clear_error_and_nothing_is_applied(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, clean_env: Path
+) -> None:
+    root, _key = age_encrypted_repo(tmp_path)
 
     code, out, err = sync(capsys, root / "clusters")
 
@@ -271,9 +263,7 @@ def test_a_missing_key_secret_is_a_clear_error_and_nothing_is_applied(
 def test_age_identity_comes_from_the_secret_the_kustomization_names(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, clean_env: Path
 ) -> None:
-    root = flux_repo(tmp_path / "repo", AGE_PASSWORD, secret_ref="sops-age")
-    key = make_key(tmp_path, "flux")
-    sops_encrypt(root / "manifests" / "secret.yaml", "--age", key.recipient, env={})
+    root, key = age_encrypted_repo(tmp_path)
     put_key_secret(clean_env, "sops-age", {"age.agekey": key.key_file.read_bytes()})
 
     code, out, err = sync(capsys, root / "clusters")
@@ -289,9 +279,7 @@ def test_age_identity_comes_from_the_secret_the_kustomization_names(
 def test_a_key_secret_without_sops_keys_is_refused_naming_it(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, clean_env: Path
 ) -> None:
-    root = flux_repo(tmp_path / "repo", AGE_PASSWORD, secret_ref="sops-age")
-    key = make_key(tmp_path, "flux")
-    sops_encrypt(root / "manifests" / "secret.yaml", "--age", key.recipient, env={})
+    root, key = age_encrypted_repo(tmp_path)
     put_key_secret(clean_env, "sops-age", {"age.txt": key.key_file.read_bytes()})
 
     code, _, err = sync(capsys, root / "clusters")

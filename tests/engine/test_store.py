@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,6 +56,25 @@ def rendered(tmp_path: Path, *files: str) -> list[Resource]:
         shutil.copy(TESTDATA / name, directory / Path(name).name)
     _, apps = load_apps(str(directory))
     return list(render_app(apps[0]).resources)
+
+
+# What a recorded sync says where a test does not care.
+RECORD_DEFAULTS: dict[str, Any] = {
+    "app": "shop",
+    "revision": "r",
+    "source": "s",
+    "started": 0.0,
+    "finished": 0.0,
+    "result": "Succeeded",
+    "message": "",
+    "outcomes": (),
+    "manifests": (),
+}
+
+
+def record_sync(store: Store, **fields: Any) -> int:
+    """``store.record_sync`` with RECORD_DEFAULTS for the fields not given."""
+    return store.record_sync(**{**RECORD_DEFAULTS, **fields})
 
 
 # --- syncs ---------------------------------------------------------------------------
@@ -105,20 +125,12 @@ def test_a_recorded_sync_reads_back_the_same(
     store: Store, tmp_path: Path, case: RecordCase
 ) -> None:
     resources = rendered(tmp_path, "waves/namespace.yaml", "waves/settings.yaml", "waves/api.yaml")
-    earlier = store.record_sync(
-        app="shop",
-        revision="a" * 40,
-        source="https://git.example.com/shop.git .@HEAD",
-        started=1.0,
-        finished=2.0,
-        result="Succeeded",
-        message="",
-        outcomes=[],
-        manifests=[],
+    earlier = record_sync(
+        store, revision="a" * 40, source="https://git.example.com/shop.git .@HEAD"
     )
 
-    sync_id = store.record_sync(
-        app="shop",
+    sync_id = record_sync(
+        store,
         revision="b" * 40,
         source="https://git.example.com/shop.git .@main",
         started=1_700_000_000.25,
@@ -160,24 +172,10 @@ def test_a_recorded_sync_reads_back_the_same(
 
 
 def test_history_is_per_app_newest_first_and_last_skips_dry_runs(store: Store) -> None:
-    def record(app: str, result: str, *, dry_run: bool = False) -> int:
-        return store.record_sync(
-            app=app,
-            revision="r",
-            source="s",
-            started=0.0,
-            finished=0.0,
-            result=result,
-            message="",
-            outcomes=[],
-            manifests=[],
-            dry_run=dry_run,
-        )
-
-    ok = record("shop", "Succeeded")
-    failed = record("shop", "Failed")
-    record("billing", "Succeeded")
-    dry = record("shop", "Succeeded", dry_run=True)
+    ok = record_sync(store)
+    failed = record_sync(store, result="Failed")
+    record_sync(store, app="billing")
+    dry = record_sync(store, dry_run=True)
 
     assert [r.id for r in store.history("shop")] == [dry, failed, ok]
     assert [r.id for r in store.history("shop", limit=2)] == [dry, failed]
@@ -193,13 +191,10 @@ def test_history_is_per_app_newest_first_and_last_skips_dry_runs(store: Store) -
 def test_history_survives_reopening_the_database(tmp_path: Path) -> None:
     path = tmp_path / "state" / "gitwave.db"
     first = Store(path)
-    sync_id = first.record_sync(
-        app="shop",
-        revision="r",
-        source="s",
+    sync_id = record_sync(
+        first,
         started=1.0,
         finished=2.0,
-        result="Succeeded",
         message="ok",
         outcomes=[ResourceOutcome(SETTINGS, ChangeAction.CREATED)],
         manifests=rendered(tmp_path, "waves/settings.yaml"),
@@ -377,14 +372,8 @@ def test_a_secret_is_recorded_without_its_values(
     resources = list(render_app(apps[0]).resources)
     assert SECRET_VALUE in str(resources[0].manifest) or "data" in resources[0].manifest
 
-    sync_id = store.record_sync(
-        app="shop",
-        revision="r",
-        source="s",
-        started=0.0,
-        finished=0.0,
-        result="Succeeded",
-        message="",
+    sync_id = record_sync(
+        store,
         outcomes=[ResourceOutcome(resources[0].key, ChangeAction.CREATED)],
         manifests=resources,
     )
@@ -395,17 +384,7 @@ def test_a_secret_is_recorded_without_its_values(
     assert stub.manifest["x-gitwave-secret-entries"] == ["password", "username"]
     assert_not_in(SECRET_VALUE, database_texts(store.path))
     # Recording the stub again (a rollback's entry) keeps what it says.
-    again = store.record_sync(
-        app="shop",
-        revision="r",
-        source="rollback",
-        started=0.0,
-        finished=0.0,
-        result="Succeeded",
-        message="",
-        outcomes=[],
-        manifests=[stub],
-    )
+    again = record_sync(store, source="rollback", manifests=[stub])
     assert store.manifests(again)[0].manifest == stub.manifest
 
 
@@ -453,16 +432,12 @@ def test_a_history_database_from_before_content_digests_opens_and_keeps_its_rows
     store = Store(path)
     (record,) = store.history("shop")
     assert (record.revision, record.result, record.content_digest) == ("abc", "Succeeded", "")
-    store.record_sync(
-        app="shop",
+    record_sync(
+        store,
         revision="abc+dirty",
         source="repo",
         started=3.0,
         finished=4.0,
-        result="Succeeded",
-        message="",
-        outcomes=[],
-        manifests=[],
         content_digest="sha256:00",
     )
     assert store.history("shop")[0].content_digest == "sha256:00"
@@ -512,17 +487,7 @@ def test_a_charts_crd_policies_survive_the_history(store: Store) -> None:
         "v1",
         {"kind": "ConfigMap", "metadata": {"name": "web"}},
     )
-    sync_id = store.record_sync(
-        app="web",
-        revision="r",
-        source="s",
-        started=1.0,
-        finished=2.0,
-        result="Succeeded",
-        message="",
-        outcomes=[],
-        manifests=[crd, plain],
-    )
+    sync_id = record_sync(store, app="web", started=1.0, finished=2.0, manifests=[crd, plain])
     read = {r.key.kind: r for r in store.manifests(sync_id)}
     assert read["CustomResourceDefinition"].install_gate == gate
     assert read["ConfigMap"].install_gate is None

@@ -14,7 +14,7 @@ from gitwave.engine.reconciler import LoopOptions, Reconciler
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.store import Store
 from gitwave.providers.sandbox import SandboxProvider
-from tests.tui.test_cli_projects import CONFIG, application, documents, git_repo, project
+from tests.tui.test_cli_projects import CONFIG, application, documents, origin_repo, project
 
 SETTINGS = ResourceKey("", "ConfigMap", "team-a", "settings")
 
@@ -36,7 +36,7 @@ def test_the_loop_holds_auto_sync_in_a_deny_window_and_syncs_after_it(
         "timeZone": "Europe/Berlin",
         "applications": ["web"],
     }
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(

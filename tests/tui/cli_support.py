@@ -5,6 +5,7 @@ an S3 endpoint (moto as a server on 127.0.0.1) for Bucket sources."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,28 @@ def commit(root: Path, message: str = "change", *, initial_branch: str = "") -> 
     author = git.Actor("Test", "test@example.com")
     repo.index.commit(message, author=author, committer=author)
     repo.close()
+
+
+def git_repo(root: Path, files: dict[str, str], *, origin: str = "") -> Path:
+    """``files`` written under ``root`` and committed with the git CLI on branch
+    main, in an environment holding no user configuration (with a remote
+    ``origin`` at ``origin`` when given, so a repoURL naming it is this one)."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "HOME": str(root),
+        "PATH": "/usr/bin:/bin",
+    }
+    remote = [["remote", "add", "origin", origin]] if origin else []
+    for args in (["init", "-q", "-b", "main"], *remote, ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True)
+    return root
 
 
 @contextlib.contextmanager

@@ -62,11 +62,19 @@ def help_entries(text: str) -> dict[str, dict[str, list[str]]]:
     return sections
 
 
-async def loaded(pilot: object, app: object) -> AppsScreen:
+async def loaded(pilot: object, app: object, *, select: str = "") -> AppsScreen:
+    """The app list once loaded, its cursor on the app ``select`` when given."""
     screen = app.screen  # type: ignore[attr-defined]
     assert isinstance(screen, AppsScreen)
     await until(pilot, lambda: screen.loaded, what="the app list")  # type: ignore[arg-type]
+    if select:
+        screen.query_one("#apps", DataTable).move_cursor(row=screen.visible_names().index(select))
     return screen
+
+
+def auto_sync_column(screen: AppsScreen) -> dict[str, str]:
+    """The AUTO-SYNC cell of every listed app, by name."""
+    return {row[0]: row[5] for row in table_rows(screen)}
 
 
 async def test_lists_every_app_with_status_revision_and_auto_sync(env: Env) -> None:
@@ -151,26 +159,19 @@ async def test_p_pauses_and_resumes_auto_sync(env: Env) -> None:
     flags = env.state / "autosync.json"
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot, app)
-        screen.query_one("#apps", DataTable).move_cursor(
-            row=screen.visible_names().index("guestbook")
-        )
+        screen = await loaded(pilot, app, select="guestbook")
         await pilot.press("p")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Pause auto-sync of guestbook?" in screen_text(app)
         assert not flags.exists() or json.loads(flags.read_text())["paused"] == {}
         await pilot.press("enter")  # enter (or y) says yes here
-        await until(
-            pilot, lambda: "‖ paused" in dict((r[0], r[5]) for r in table_rows(screen))["guestbook"]
-        )
+        await until(pilot, lambda: "‖ paused" in auto_sync_column(screen)["guestbook"])
         assert "guestbook" in json.loads(flags.read_text())["paused"]
         await pilot.press("p")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Resume auto-sync of guestbook?" in screen_text(app)
         await pilot.press("y")
-        await until(
-            pilot, lambda: dict((r[0], r[5]) for r in table_rows(screen))["guestbook"] == "✓ on"
-        )
+        await until(pilot, lambda: auto_sync_column(screen)["guestbook"] == "✓ on")
         assert json.loads(flags.read_text())["paused"] == {}
 
 
@@ -179,24 +180,20 @@ async def test_saying_no_to_pause_leaves_auto_sync_on(env: Env, answer: str) -> 
     flags = env.state / "autosync.json"
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot, app)
-        screen.query_one("#apps", DataTable).move_cursor(
-            row=screen.visible_names().index("guestbook")
-        )
+        screen = await loaded(pilot, app, select="guestbook")
         await pilot.press("p")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press(answer)
         await until(pilot, lambda: notified(app, "pause cancelled; auto-sync unchanged"))
         assert app.screen is screen
         assert not flags.exists() or json.loads(flags.read_text())["paused"] == {}
-        assert dict((r[0], r[5]) for r in table_rows(screen))["guestbook"] == "✓ on"
+        assert auto_sync_column(screen)["guestbook"] == "✓ on"
 
 
 async def test_pause_refuses_an_app_without_automated_sync(env: Env) -> None:
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot, app)
-        screen.query_one("#apps", DataTable).move_cursor(row=screen.visible_names().index("waves"))
+        await loaded(pilot, app, select="waves")
         await pilot.press("p")
         await until(pilot, lambda: notified(app, "nothing to pause"))
         assert not (env.state / "autosync.json").exists()
@@ -260,10 +257,7 @@ async def test_question_mark_lists_every_key(env: Env, read_only: bool) -> None:
 async def test_colon_opens_the_command_palette_with_the_app_commands(env: Env) -> None:
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot, app)
-        screen.query_one("#apps", DataTable).move_cursor(
-            row=screen.visible_names().index("guestbook")
-        )
+        await loaded(pilot, app, select="guestbook")
         await pilot.press("colon")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"history guestbook")
@@ -276,8 +270,7 @@ async def test_colon_opens_the_command_palette_with_the_app_commands(env: Env) -
 async def test_capital_s_on_the_list_syncs_the_selected_app(env: Env) -> None:
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot, app)
-        screen.query_one("#apps", DataTable).move_cursor(row=screen.visible_names().index("waves"))
+        await loaded(pilot, app, select="waves")
         await pilot.press("S")
         await until(pilot, lambda: drawn(app, SyncOptionsScreen))
         assert app.screen.app_name == "waves"  # type: ignore[attr-defined]

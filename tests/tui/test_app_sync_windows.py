@@ -23,7 +23,7 @@ from tests.tui.test_app_support import (
     screen_text,
     until,
 )
-from tests.tui.test_cli_projects import CONFIG, application, documents, git_repo, project
+from tests.tui.test_cli_projects import CONFIG, application, documents, origin_repo, project
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +33,7 @@ NIGHT = datetime(2026, 11, 30, 23, 0, tzinfo=UTC).timestamp()
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
     deny = {"kind": "deny", "schedule": "0 22 * * *", "duration": "8h", "applications": ["web"]}
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(

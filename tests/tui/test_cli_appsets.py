@@ -119,6 +119,17 @@ def apps_repo(tmp_path: Path, set_text: str, names: Sequence[str] = ("api", "web
     return commit(tmp_path / "repo", files, "init")
 
 
+def synced_directories(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, **set_options: str
+) -> tuple[Path, str]:
+    """apps_repo with a DIRECTORIES set (``set_options`` to app_set), synced: the
+    repository and its sets directory."""
+    repo = apps_repo(tmp_path, app_set(DIRECTORIES, **set_options))
+    sets = str(repo / "sets")
+    assert run(capsys, "sync", sets)[0] == 0
+    return repo, sets
+
+
 # --- git directories, removal and preservation ------------------------------------------
 
 
@@ -153,10 +164,7 @@ def test_preserve_resources_on_deletion_keeps_the_objects_of_a_removed_element(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     policy = "  syncPolicy:\n    preserveResourcesOnDeletion: true\n"
-    text = app_set(DIRECTORIES, extra=policy)
-    repo = apps_repo(tmp_path, text)
-    sets = str(repo / "sets")
-    assert run(capsys, "sync", sets)[0] == 0
+    repo, sets = synced_directories(capsys, tmp_path, extra=policy)
     before = config_maps(capsys)["default/cm-web"]["metadata"]["resourceVersion"]
     commit(repo, {"apps/web/cm.yaml": None})
     code, out, err = run(capsys, "plan", sets)
@@ -392,9 +400,7 @@ def test_a_bad_set_is_refused_naming_file_line_and_nothing_is_applied(
 def test_a_broken_set_fails_alone_and_prunes_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
-    sets = str(repo / "sets")
-    assert run(capsys, "sync", sets)[0] == 0
+    repo, sets = synced_directories(capsys, tmp_path)
     commit(
         repo,
         {
@@ -484,9 +490,7 @@ def test_an_element_that_turns_bad_keeps_its_objects(
 def test_a_generator_that_fails_as_a_whole_prunes_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
-    sets = str(repo / "sets")
-    assert run(capsys, "sync", sets)[0] == 0
+    repo, sets = synced_directories(capsys, tmp_path)
     broken = DIRECTORIES.replace("repoURL: .", f"repoURL: {tmp_path / 'gone'}")
     commit(repo, {"sets/set.yaml": app_set(broken)})
     code, out, err = run(capsys, "sync", sets)
@@ -555,9 +559,7 @@ LIST_OTHER = """  - list:
 def test_a_set_file_that_cannot_be_read_is_not_a_removed_set(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, want: str
 ) -> None:
-    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
-    sets = str(repo / "sets")
-    assert run(capsys, "sync", sets)[0] == 0
+    repo, sets = synced_directories(capsys, tmp_path)
     commit(repo, {"sets/set.yaml": text})
     code, out, err = run(capsys, "sync", sets)
     assert code != 0
@@ -569,9 +571,7 @@ def test_a_set_file_that_cannot_be_read_is_not_a_removed_set(
 def test_deleting_the_only_set_of_a_directory_prunes_its_apps(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    repo = apps_repo(tmp_path, app_set(DIRECTORIES))
-    sets = str(repo / "sets")
-    assert run(capsys, "sync", sets)[0] == 0
+    repo, sets = synced_directories(capsys, tmp_path)
     commit(repo, {"sets/set.yaml": None, "sets/README.md": "nothing here\n"})
     code, out, err = run(capsys, "sync", sets)
     assert code == 0, out + err
@@ -583,9 +583,7 @@ def test_a_deleted_set_with_preserve_resources_on_deletion_leaves_its_objects(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     policy = "  syncPolicy:\n    preserveResourcesOnDeletion: true\n"
-    repo = apps_repo(tmp_path, app_set(DIRECTORIES, extra=policy))
-    sets = str(repo / "sets")
-    assert run(capsys, "sync", sets)[0] == 0
+    repo, sets = synced_directories(capsys, tmp_path, extra=policy)
     before = config_maps(capsys)["default/cm-web"]["metadata"]["resourceVersion"]
     commit(repo, {"sets/set.yaml": None})
     code, out, err = run(capsys, "plan", sets)

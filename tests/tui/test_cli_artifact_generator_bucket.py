@@ -9,7 +9,6 @@ refused naming the Bucket, and nothing is pruned.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,13 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.tui.artifact_support import (
+    NAMESPACE,
+    SHOP_KUSTOMIZATION,
+    commit_fleet,
+    configmap,
+    live_data,
+)
 from tests.tui.cli_support import commit, run, s3_server, sandbox_state
 
 ACCESS_KEY = "bucket-access-Hk27"
@@ -52,22 +58,10 @@ def bucket(s3_endpoint: str) -> str:
     return name
 
 
-def configmap(name: str, data: dict[str, str]) -> bytes:
-    doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
-    return json.dumps(doc).encode()
-
-
 def put(endpoint: str, bucket: str, objects: dict[str, bytes]) -> None:
     client = s3(endpoint)
     for key, body in objects.items():
         client.put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def live_data(capsys: pytest.CaptureFixture[str], name: str) -> dict[str, Any]:
-    code, out, err = run(capsys, "sandbox", "get", f"configmap/{name}", "-n", "shop", "-o", "json")
-    assert code == 0, err
-    data: dict[str, Any] = json.loads(out)["data"]
-    return data
 
 
 FLUX = """\
@@ -104,21 +98,10 @@ spec:
           to: "@artifact/"
           exclude: ["manifests/direct/**"]  # the Kustomization "direct" reads those
 ---
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {{name: shop, namespace: apps}}
-spec:
-  interval: 10m
-  prune: true
-  targetNamespace: shop
-  path: ./
-  sourceRef: {{kind: ExternalArtifact, name: shop}}
 """
 
 
 def fleet(tmp_path: Path, endpoint: str, bucket: str, *, secret: str = "s3-creds") -> Path:
-    root = tmp_path / "fleet"
-    root.mkdir(exist_ok=True)
     text = FLUX.format(
         secret=secret,
         access=ACCESS_KEY,
@@ -126,12 +109,7 @@ def fleet(tmp_path: Path, endpoint: str, bucket: str, *, secret: str = "s3-creds
         bucket=bucket,
         endpoint=endpoint,
     )
-    (root / "flux.yaml").write_text(text)
-    commit(root, initial_branch="main")
-    return root
-
-
-NAMESPACE = b"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+    return commit_fleet(tmp_path, text + SHOP_KUSTOMIZATION)
 
 
 def test_sync_applies_the_objects_of_the_bucket(

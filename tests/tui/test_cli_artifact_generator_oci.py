@@ -9,40 +9,24 @@ that is not defined beside the generator is refused naming the generator.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-import git
 import pytest
 
 from tests.oci_registry import OciRegistry
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.artifact_support import (
+    SHOP_KUSTOMIZATION,
+    commit_fleet,
+    configmap,
+    live_data,
+    shop_manifests,
+)
+from tests.tui.cli_support import commit, run, sandbox_state
 
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return sandbox_state(tmp_path, monkeypatch, own_cache=True)
-
-
-def commit_all(root: Path) -> None:
-    repo = git.Repo.init(root, initial_branch="main")
-    repo.git.add("-A")
-    actor = git.Actor("Test", "test@example.com")
-    repo.index.commit("change", author=actor, committer=actor)
-    repo.close()
-
-
-def configmap(name: str, data: dict[str, str]) -> bytes:
-    doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
-    return json.dumps(doc).encode()
-
-
-def live_data(capsys: pytest.CaptureFixture[str], name: str) -> dict[str, Any]:
-    code, out, err = run(capsys, "sandbox", "get", f"configmap/{name}", "-n", "shop", "-o", "json")
-    assert code == 0, err
-    data: dict[str, Any] = json.loads(out)["data"]
-    return data
 
 
 FLUX = """\
@@ -72,15 +56,6 @@ spec:
         - {{from: "@oci/deploy/**", to: "@artifact/"}}
         - {{from: "@cfg/shop/*.yaml", to: "@artifact/config/"}}
 ---
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {{name: shop, namespace: apps}}
-spec:
-  interval: 10m
-  prune: true
-  targetNamespace: shop
-  path: ./
-  sourceRef: {{kind: ExternalArtifact, name: shop}}
 """
 
 
@@ -89,28 +64,17 @@ def config_repo(tmp_path: Path) -> Path:
     root = tmp_path / "config"
     (root / "shop").mkdir(parents=True)
     (root / "shop" / "settings.yaml").write_bytes(configmap("settings", {"from": "git"}))
-    commit_all(root)
+    commit(root, initial_branch="main")
     return root
 
 
 def fleet(tmp_path: Path, registry: OciRegistry, config: Path, second_kind: str) -> Path:
-    root = tmp_path / "fleet"
-    root.mkdir(exist_ok=True)
     text = FLUX.format(host=registry.host, git=config, second_kind=second_kind)
-    (root / "flux.yaml").write_text(text)
-    commit_all(root)
-    return root
+    return commit_fleet(tmp_path, text + SHOP_KUSTOMIZATION)
 
 
 def push(registry: OciRegistry, tag: str) -> None:
-    registry.push_artifact(
-        "team/manifests",
-        tag,
-        {
-            "deploy/ns.yaml": b"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
-            "deploy/web.yaml": configmap("web", {"version": tag}),
-        },
-    )
+    registry.push_artifact("team/manifests", tag, shop_manifests({"version": tag}))
 
 
 def test_an_oci_repository_source_feeds_the_artifact(

@@ -20,8 +20,14 @@ from typing import Any
 import pytest
 
 from tests.oci_registry import OciRegistry, TokenService, start_registry
-from tests.tui.cli_support import run, sandbox_state
-from tests.tui.test_cli_artifact_generator_oci import commit_all, configmap, live_data
+from tests.tui.artifact_support import (
+    commit_fleet,
+    configmap,
+    live_data,
+    oci_generator,
+    shop_manifests,
+)
+from tests.tui.cli_support import commit, run, sandbox_state
 
 PASSWORD = "s3cret-pw-7f2e"
 WRONG = "wrong-pw-91ac"
@@ -69,26 +75,6 @@ type: kubernetes.io/dockerconfigjson
 data:
   .dockerconfigjson: {config}
 ---
-apiVersion: source.extensions.fluxcd.io/v1beta1
-kind: ArtifactGenerator
-metadata: {{name: compose, namespace: apps}}
-spec:
-  sources:
-    - {{alias: oci, kind: OCIRepository, name: manifests}}
-  artifacts:
-    - name: shop
-      copy:
-        - {{from: "{copy_from}", to: "@artifact/"}}
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {{name: shop, namespace: apps}}
-spec:
-  interval: 10m
-  prune: true
-  targetNamespace: shop
-  path: ./
-  sourceRef: {{kind: ExternalArtifact, name: shop}}
 """
 
 
@@ -102,28 +88,16 @@ def fleet(
 ) -> Path:
     auth = base64.b64encode(f"robot:{password}".encode()).decode()
     config = json.dumps({"auths": {registry.host: {"auth": auth}}})
-    root = tmp_path / "fleet"
-    root.mkdir(exist_ok=True)
     text = FLUX.format(
         host=registry.host,
         config=base64.b64encode(config.encode()).decode(),
         selector=selector,
-        copy_from=copy_from,
     )
-    (root / "flux.yaml").write_text(text)
-    commit_all(root)
-    return root
+    return commit_fleet(tmp_path, text + oci_generator(copy_from))
 
 
 def push(registry: OciRegistry, version: str) -> None:
-    registry.push_artifact(
-        "team/manifests",
-        "1.0.0",
-        {
-            "deploy/ns.yaml": b"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
-            "deploy/web.yaml": configmap("web", {"version": version}),
-        },
-    )
+    registry.push_artifact("team/manifests", "1.0.0", shop_manifests({"version": version}))
 
 
 def test_the_secret_ref_credentials_answer_the_registry_challenge(
@@ -230,7 +204,7 @@ def test_a_secret_of_another_type_is_refused(
     root = fleet(tmp_path, oci_registry, PASSWORD)
     text = (root / "flux.yaml").read_text().replace("kubernetes.io/dockerconfigjson", "Opaque")
     (root / "flux.yaml").write_text(text)
-    commit_all(root)
+    commit(root)
     code, out, err = run(capsys, "plan", str(root))
     assert code == 2, out + err
     assert (

@@ -24,6 +24,7 @@ from gitwave.engine.render.charts import forget_indexes
 from tests.engine.helm_support import (  # noqa: F401 (helm_cli_sandbox: an autouse fixture)
     WIDGET_CRD,
     ChartRepo,
+    flux_release,
     helm_cli_sandbox,
     serve_chart_repo,
     write_chart,
@@ -92,26 +93,14 @@ def crd_app(tmp_path: Path) -> Path:
     return root
 
 
-HELMRELEASE = """apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata: {{name: charts, namespace: flux-system}}
-spec: {{interval: 10m, url: "{url}"}}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {{name: web, namespace: flux-system}}
-spec:
-  interval: 5m
-  targetNamespace: shop
-  install: {{createNamespace: true}}
-  chart:
-    spec:
-      chart: web
-      version: "1.0.0"
-      sourceRef: {{kind: HelmRepository, name: charts}}
-"""
+# Formatted with the chart repository's url below.
+HELMRELEASE = flux_release("{url}")
 
-APPLICATION = """apiVersion: argoproj.io/v1alpha1
+
+def argo_application(source: str) -> str:
+    """An Application web (release store) into namespace shop; ``source`` is
+    where its chart comes from (spec.source lines)."""
+    return f"""apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata:
   name: web
@@ -122,13 +111,12 @@ spec:
   syncPolicy:
     syncOptions: [CreateNamespace=true]
   source:
-    repoURL: {url}
-    chart: web
-    targetRevision: 1.0.0
-    helm:
+{source}    helm:
       releaseName: store
 """
 
+
+APPLICATION = argo_application("    repoURL: {url}\n    chart: web\n    targetRevision: 1.0.0\n")
 
 # The same chart kept in the app's Git repository (charts/web), as a Flux
 # GitRepository chart and as an Argo CD source path holding a Chart.yaml.
@@ -150,22 +138,7 @@ spec:
       sourceRef: {{kind: GitRepository, name: self}}
 """
 
-APPLICATION_PATH = """apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: web
-spec:
-  destination:
-    server: https://kubernetes.default.svc
-    namespace: shop
-  syncPolicy:
-    syncOptions: [CreateNamespace=true]
-  source:
-    repoURL: .
-    path: charts/web
-    helm:
-      releaseName: store
-"""
+APPLICATION_PATH = argo_application("    repoURL: .\n    path: charts/web\n")
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from tests.engine.helm_support import (  # noqa: F401 (helm_cli_sandbox: an auto
     CONFIGMAP,
     DEPLOYMENT,
     ChartRepo,
+    flux_release,
     helm_cli_sandbox,
     serve_chart_repo,
     write_chart,
@@ -78,35 +79,7 @@ def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
 
 
 def release_yaml(url: str, version: str, *, extra_spec: str = "") -> str:
-    return f"""apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata:
-  name: charts
-  namespace: flux-system
-spec:
-  interval: 10m
-  url: {url}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: web
-  namespace: flux-system
-spec:
-  interval: 5m
-  targetNamespace: shop
-  install:
-    createNamespace: true
-  chart:
-    spec:
-      chart: web
-      version: "{version}"
-      sourceRef:
-        kind: HelmRepository
-        name: charts
-  values:
-    replicas: 2
-{extra_spec}"""
+    return flux_release(url, version=version, spec="  values:\n    replicas: 2\n" + extra_spec)
 
 
 def live(capsys: pytest.CaptureFixture[str], what: str, namespace: str) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from tests.engine.helm_support import (  # noqa: F401 (helm_cli_sandbox: an auto
     CONFIGMAP,
     DEPLOYMENT,
     ChartRepo,
+    flux_release,
     helm_cli_sandbox,
     serve_chart_repo,
     write_chart,
 )
 from tests.tui.cli_support import run
-from tests.tui.test_cli_helmrelease_fields import live, release, repo_with
+from tests.tui.test_cli_helmrelease_fields import live, repo_with
 
 SCHEMA = {"type": "object", "properties": {"replicas": {"type": "integer"}}}
 
@@ -54,7 +55,7 @@ def test_values_files_merge_in_order_under_the_release_values(
     tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = values_files(["values-prod.yaml", "values-eu.yaml"]) + "  values:\n    tag: '1.28'\n"
-    root = repo_with(tmp_path, release(chart_repo.url, spec))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec=spec))
     code, out, err = run(capsys, "sync", str(root))
     assert code == 0, out + err
     settings = live(capsys, "configmap/shop-web-settings", "shop") or {}
@@ -67,7 +68,7 @@ def test_values_files_merge_in_order_under_the_release_values(
 def test_a_missing_values_file_is_named_unless_ignored(
     tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = repo_with(tmp_path, release(chart_repo.url, values_files(["values-us.yaml"])))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec=values_files(["values-us.yaml"])))
     code, out, err = run(capsys, "sync", str(root))
     assert code != 0
     text = " ".join((out + err).split())
@@ -78,7 +79,7 @@ def test_a_missing_values_file_is_named_unless_ignored(
     assert live(capsys, "configmap/shop-web-settings", "shop") is None
 
     spec = values_files(["values-us.yaml", "values-prod.yaml"], ignore_missing=True)
-    root = repo_with(tmp_path, release(chart_repo.url, spec))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec=spec))
     code, out, err = run(capsys, "sync", str(root))
     assert code == 0, out + err
     settings = live(capsys, "configmap/shop-web-settings", "shop") or {}
@@ -88,7 +89,9 @@ def test_a_missing_values_file_is_named_unless_ignored(
 def test_a_values_file_out_of_the_chart_is_refused(
     tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = repo_with(tmp_path, release(chart_repo.url, values_files(["../../etc/passwd"])))
+    root = repo_with(
+        tmp_path, flux_release(chart_repo.url, spec=values_files(["../../etc/passwd"]))
+    )
     code, out, err = run(capsys, "sync", str(root))
     assert code != 0
     assert "spec.chart.spec.valuesFiles[0]: '../../etc/passwd' must be a path inside the chart" in (
@@ -100,14 +103,14 @@ def test_disable_schema_validation_skips_values_schema_json(
     tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     values = "  values:\n    greeting: typed\n    replicas: '2'\n"
-    root = repo_with(tmp_path, release(chart_repo.url, values))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec=values))
     code, out, err = run(capsys, "sync", str(root))
     assert code != 0
     assert "replicas" in out + err and "integer" in out + err
     assert live(capsys, "configmap/shop-web-settings", "shop") is None
 
     switches = "    disableSchemaValidation: true\n"
-    text = release(chart_repo.url, values + "  upgrade:\n" + switches).replace(
+    text = flux_release(chart_repo.url, spec=values + "  upgrade:\n" + switches).replace(
         "  install:\n", "  install:\n" + switches
     )
     root = repo_with(tmp_path, text)
@@ -121,7 +124,7 @@ def test_disable_schema_validation_on_one_action_only_is_refused(
     tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = "  upgrade:\n    disableSchemaValidation: true\n"
-    root = repo_with(tmp_path, release(chart_repo.url, spec))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec=spec))
     code, out, err = run(capsys, "sync", str(root))
     assert code != 0
     assert (

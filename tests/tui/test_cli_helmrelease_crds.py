@@ -21,14 +21,14 @@ import pytest
 from gitwave.engine.render.charts import forget_indexes
 from tests.engine.helm_support import (
     CONFIGMAP,
-    WIDGETS_CRD,
+    WIDGET_CRD,
     ChartRepo,
     serve_chart_repo,
     write_chart,
 )
 from tests.tui.cli_support import run, sandbox_state
 
-WIDGETS = WIDGETS_CRD
+WIDGETS = WIDGET_CRD
 
 # 1.1.0's Widget CRD: a printer column more, the change a user would see.
 WIDGETS_1_1 = (

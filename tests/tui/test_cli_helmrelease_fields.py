@@ -18,6 +18,7 @@ from tests.engine.helm_support import (  # noqa: F401 (helm_cli_sandbox: an auto
     CONFIGMAP,
     DEPLOYMENT,
     ChartRepo,
+    flux_release,
     helm_cli_sandbox,
     serve_chart_repo,
     write_chart,
@@ -57,36 +58,6 @@ def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
     forget_indexes()
 
 
-def release(url: str, spec: str = "") -> str:
-    return f"""apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata:
-  name: charts
-  namespace: flux-system
-spec:
-  interval: 10m
-  url: {url}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: web
-  namespace: flux-system
-spec:
-  interval: 5m
-  targetNamespace: shop
-  install:
-    createNamespace: true
-  chart:
-    spec:
-      chart: web
-      version: "1.0.0"
-      sourceRef:
-        kind: HelmRepository
-        name: charts
-{spec}"""
-
-
 def repo_with(tmp_path: Path, text: str) -> Path:
     root = tmp_path / "repo"
     root.mkdir(exist_ok=True)
@@ -106,7 +77,7 @@ def live(capsys: pytest.CaptureFixture[str], what: str, namespace: str) -> dict[
 def test_without_spec_test_the_test_hooks_never_run(
     tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = repo_with(tmp_path, release(chart_repo.url))
+    root = repo_with(tmp_path, flux_release(chart_repo.url))
     code, out, err = run(capsys, "sync", str(root))
     assert code == 0, out + err
     assert live(capsys, "pod/shop-web-smoke", "shop") is None
@@ -115,7 +86,7 @@ def test_without_spec_test_the_test_hooks_never_run(
 def test_spec_test_runs_the_test_hooks_after_the_sync(
     tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = repo_with(tmp_path, release(chart_repo.url, "  test:\n    enable: true\n"))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec="  test:\n    enable: true\n"))
     code, out, err = run(capsys, "graph", str(root))
     assert code == 0, err
     lines = [line.strip() for line in out.splitlines()]
@@ -130,7 +101,7 @@ def test_a_failing_test_hook_fails_the_sync(
     tmp_path: Path, chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = "  test:\n    enable: true\n  values:\n    failTest: true\n"
-    root = repo_with(tmp_path, release(chart_repo.url, spec))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec=spec))
     code, out, err = run(capsys, "sync", str(root))
     assert code == 1, out + err
     assert "Pod/shop/shop-web-smoke" in out + err
@@ -145,7 +116,7 @@ def test_common_metadata_reaches_every_object(
         "  commonMetadata:\n    labels:\n      team: shop\n"
         "    annotations:\n      owner: shop@example.com\n"
     )
-    root = repo_with(tmp_path, release(chart_repo.url, spec))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec=spec))
     code, out, err = run(capsys, "sync", str(root))
     assert code == 0, out + err
     for what in ("deployment/shop-web-web", "configmap/shop-web-settings"):
@@ -162,7 +133,7 @@ def test_drift_detection_ignore_leaves_the_field_alone(
         "  driftDetection:\n    mode: enabled\n    ignore:\n"
         '      - paths: ["/spec/replicas"]\n        target:\n          kind: Deployment\n'
     )
-    root = repo_with(tmp_path, release(chart_repo.url, spec))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec=spec))
     assert run(capsys, "sync", str(root))[0] == 0
     scale = ("sandbox", "scale", "deployment/shop-web-web", "-n", "shop", "--replicas", "5")
     assert run(capsys, *scale)[0] == 0
@@ -207,7 +178,7 @@ def test_a_field_gitwave_does_not_honour_is_refused_naming_it(
     spec: str,
     message: str,
 ) -> None:
-    root = repo_with(tmp_path, release(chart_repo.url, spec))
+    root = repo_with(tmp_path, flux_release(chart_repo.url, spec=spec))
     code, out, err = run(capsys, "sync", str(root))
     assert code != 0
     assert "HelmRelease/flux-system/web (" in out + err

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gitwave.engine.model import ANNOTATION_TRACKING_ID
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import git_repo, run, sandbox_state
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -45,24 +44,6 @@ def config_map(name: str, namespace: str, value: str) -> str:
         f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
         f"data:\n  owner: {value}\n"
     )
-
-
-def git_repo(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        "HOME": str(root),
-        "PATH": "/usr/bin:/bin",
-    }
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True)
-    return root
 
 
 # --- item 8: app identity ------------------------------------------------------------

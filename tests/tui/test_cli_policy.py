@@ -50,12 +50,24 @@ spec:
           image: {image}
 """
 
+# A Secret committed in plaintext, holding SECRET.
+PLAINTEXT_SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: default\n"
+    f"stringData:\n  password: {SECRET}\n"
+)
+
+
+def deployment_app(tmp_path: Path, replicas: object) -> Path:
+    """tmp_path/app holding deploy.yaml: DEPLOYMENT with ``replicas`` (nginx:1.27)."""
+    app = tmp_path / "app"
+    write(app, "deploy.yaml", DEPLOYMENT.format(replicas=replicas, image="nginx:1.27"))
+    return app
+
 
 def test_schema_error_names_file_line_and_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = tmp_path / "app"
-    write(app, "deploy.yaml", DEPLOYMENT.format(replicas="three", image="nginx:1.27"))
+    app = deployment_app(tmp_path, "three")
     code, out, _ = run(capsys, "validate", str(app))
     assert code == 1
     # replicas sits on line 8 of deploy.yaml
@@ -82,8 +94,7 @@ def test_crd_and_xrd_kinds_are_checked_with_their_schemas(
 
 
 def test_junit_report_parses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    app = tmp_path / "app"
-    write(app, "deploy.yaml", DEPLOYMENT.format(replicas="three", image="nginx:1.27"))
+    app = deployment_app(tmp_path, "three")
     junit = tmp_path / "report.xml"
     code, _, _ = run(capsys, "validate", str(app), "--junit", str(junit))
     assert code == 1
@@ -97,8 +108,7 @@ def test_junit_report_parses(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_kubernetes_version_flag_and_clean_exit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = tmp_path / "app"
-    write(app, "deploy.yaml", DEPLOYMENT.format(replicas=2, image="nginx:1.27"))
+    app = deployment_app(tmp_path, 2)
     code, out, _ = run(capsys, "validate", str(app), "--kubernetes-version", "1.30")
     assert code == 0, out
     assert "against Kubernetes 1.30: 0 violations" in out
@@ -180,6 +190,13 @@ def shop_app(directory: Path, replicas: int) -> Path:
     return directory
 
 
+def replicas_policy(tmp_path: Path, name: str, action: str) -> Path:
+    """tmp_path/policies holding POLICY as ``name`` with validation action ``action``."""
+    policies = tmp_path / "policies"
+    write(policies, f"{name}.yaml", POLICY.format(name=name, action=action))
+    return policies
+
+
 def sandbox_objects(capsys: pytest.CaptureFixture[str]) -> str:
     code, out, _ = run(capsys, "sandbox", "get", "-A")
     assert code == 0
@@ -189,8 +206,7 @@ def sandbox_objects(capsys: pytest.CaptureFixture[str]) -> str:
 def test_deny_refuses_the_whole_sync_with_params_and_namespace_object(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    policies = tmp_path / "policies"
-    write(policies, "max-replicas.yaml", POLICY.format(name="max-replicas", action="Deny"))
+    policies = replicas_policy(tmp_path, "max-replicas", "Deny")
     app = shop_app(tmp_path / "app", replicas=5)
     code, _, err = run(capsys, "sync", str(app), "--policy", str(policies))
     assert code == 2
@@ -208,8 +224,7 @@ def test_deny_refuses_the_whole_sync_with_params_and_namespace_object(
 def test_old_object_on_update_and_warn_continues(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    policies = tmp_path / "policies"
-    write(policies, "p.yaml", POLICY.format(name="shrink", action="Warn"))
+    policies = replicas_policy(tmp_path, "shrink", "Warn")
     app = shop_app(tmp_path / "app", replicas=3)
     code, _, err = run(capsys, "sync", str(app), "--policy", str(policies))
     assert code == 0, err
@@ -235,11 +250,7 @@ def test_plaintext_secret_warns_strict_denies_value_never_shown(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = tmp_path / "app"
-    secret = (
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: default\n"
-        f"stringData:\n  password: {SECRET}\n"
-    )
-    write(app, "secret.yaml", secret)
+    write(app, "secret.yaml", PLAINTEXT_SECRET)
     code, out, err = run(capsys, "plan", str(app))
     assert code == 1  # changes
     assert (
@@ -258,8 +269,7 @@ def test_plaintext_secret_warns_strict_denies_value_never_shown(
 def test_a_policy_in_the_render_is_evaluated_and_unknown_functions_fail_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = tmp_path / "app"
-    write(app, "deploy.yaml", DEPLOYMENT.format(replicas=1, image="nginx:1.27"))
+    app = deployment_app(tmp_path, 1)
     write(
         app,
         "policy.yaml",
@@ -289,8 +299,7 @@ spec: {policyName: uses-authorizer, validationActions: [Deny]}
 def test_audit_is_recorded_in_events_not_printed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    policies = tmp_path / "policies"
-    write(policies, "p.yaml", POLICY.format(name="audited", action="Audit"))
+    policies = replicas_policy(tmp_path, "audited", "Audit")
     app = shop_app(tmp_path / "app", replicas=5)
     code, out, err = run(capsys, "sync", str(app), "--policy", str(policies))
     assert code == 0, err
@@ -331,12 +340,7 @@ def test_policy_messages_never_show_secret_values(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = tmp_path / "app"
-    write(
-        app,
-        "secret.yaml",
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: default\n"
-        f"stringData:\n  password: {SECRET}\n",
-    )
+    write(app, "secret.yaml", PLAINTEXT_SECRET)
     policies = tmp_path / "policies"
     write(
         policies,

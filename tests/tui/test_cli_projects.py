@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.tui.cli_support import run, sandbox_state
+from tests.tui.cli_support import git_repo, run, sandbox_state
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -39,27 +38,9 @@ def live_objects(capsys: pytest.CaptureFixture[str]) -> set[str]:
     return {f for f in found if not f.startswith(("Namespace//default", "Namespace//kube-"))}
 
 
-def git_repo(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        "HOME": str(root),
-        "PATH": "/usr/bin:/bin",
-    }
-    for args in (
-        ["init", "-q", "-b", "main"],
-        ["remote", "add", "origin", ORIGIN],  # so repoURL: ORIGIN is this repository
-        ["add", "-A"],
-        ["commit", "-qm", "init"],
-    ):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True)
-    return root
+def origin_repo(root: Path, files: dict[str, str]) -> Path:
+    """git_repo with the remote origin at ORIGIN, so repoURL: ORIGIN is this repository."""
+    return git_repo(root, files, origin=ORIGIN)
 
 
 def documents(*docs: dict[str, Any]) -> str:
@@ -232,7 +213,7 @@ CASES = [
 def test_a_project_violation_refuses_the_whole_sync_naming_the_rule(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, case: Case, verb: str
 ) -> None:
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(case.project, case.app),
@@ -259,7 +240,7 @@ def test_objects_a_composition_composes_are_checked_too(
         "clusterResourceBlacklist": [{"group": "rds.aws.crossplane.io", "kind": "DBInstance"}],
         "namespaceResourceBlacklist": [{"group": "", "kind": "ConfigMap"}],
     }
-    git_repo(repo, {"apps.yaml": documents(project(**spec), application("db", path="db"))})
+    origin_repo(repo, {"apps.yaml": documents(project(**spec), application("db", path="db"))})
 
     code, out, err = run(capsys, "sync", str(repo))
 
@@ -279,7 +260,7 @@ def test_objects_a_composition_composes_are_checked_too(
 def test_an_app_naming_a_missing_project_is_refused_and_others_sync(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(
@@ -305,7 +286,7 @@ def test_an_app_naming_a_missing_project_is_refused_and_others_sync(
 def test_the_default_project_allows_everything_unless_defined(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(application(project_name=None, repo_url=".")),
@@ -335,7 +316,7 @@ def test_an_allowed_app_syncs_and_the_project_is_not_applied(
         ],
         sourceNamespaces=["team-*"],
     )
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(allowed, application(app_namespace="team-apps")),
@@ -379,7 +360,7 @@ def test_an_allowed_app_syncs_and_the_project_is_not_applied(
 def test_create_namespace_is_refused_when_the_project_does_not_allow_that_namespace(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, spec: dict[str, Any], want: str
 ) -> None:
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(project(**spec), application()),
@@ -403,7 +384,7 @@ def test_create_namespace_into_a_namespace_the_destinations_refuse_names_the_rul
     other = obj("ConfigMap", "stray")
     other["metadata"]["namespace"] = "other"
     allowed = project(clusterResourceWhitelist=[{"group": "", "kind": "Namespace"}])
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(allowed, application()),
@@ -426,7 +407,7 @@ def test_a_project_defined_in_an_app_of_apps_render_governs_its_children(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     child = application("child", path="manifests")
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(
@@ -455,7 +436,7 @@ def test_a_project_defined_in_an_app_of_apps_render_governs_its_children(
 def test_a_restricting_field_gitwave_does_not_enforce_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, field_name: str, value: Any
 ) -> None:
-    repo = git_repo(
+    repo = origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(project(**{field_name: value}), application()),

@@ -45,6 +45,17 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+def promote(capsys: pytest.CaptureFixture[str], repo: Path, *flags: str) -> tuple[int, str, str]:
+    """``gitwave promote web --from staging --to production --path REPO FLAGS...``."""
+    argv = ["promote", "web", "--from", "staging", "--to", "production", "--path", str(repo)]
+    return run(capsys, *argv, *flags)
+
+
+def drift(capsys: pytest.CaptureFixture[str], repo: Path, *flags: str) -> tuple[int, str, str]:
+    """``gitwave drift web-staging --path REPO FLAGS...``."""
+    return run(capsys, "drift", "web-staging", "--path", str(repo), *flags)
+
+
 def _sync_staging(capsys: pytest.CaptureFixture[str], root: Path) -> None:
     code, _, err = run(capsys, "sync", str(root), "--app", "web-staging")
     assert code == 0, err
@@ -53,9 +64,7 @@ def _sync_staging(capsys: pytest.CaptureFixture[str], root: Path) -> None:
 def test_promote_refuses_a_source_that_is_not_synced(
     capsys: pytest.CaptureFixture[str], repo: Path
 ) -> None:
-    code, _, err = run(
-        capsys, "promote", "web", "--from", "staging", "--to", "production", "--path", str(repo)
-    )
+    code, _, err = promote(capsys, repo)
     assert code == 1
     assert "refused: web-staging (staging) is OutOfSync and Missing" in err
     assert "gitwave/" not in git(repo, "branch", "--list")
@@ -72,9 +81,7 @@ def test_promote_refuses_a_degraded_source(capsys: pytest.CaptureFixture[str], r
     )
     git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "failing pods")
     run(capsys, "sync", str(repo), "--app", "web-staging", "--timeout", "2s")
-    code, _, err = run(
-        capsys, "promote", "web", "--from", "staging", "--to", "production", "--path", str(repo)
-    )
+    code, _, err = promote(capsys, repo)
     assert code == 1
     assert "Degraded" in err and "refused" in err
 
@@ -84,20 +91,7 @@ def test_dry_run_shows_both_diffs_and_writes_nothing(
 ) -> None:
     _sync_staging(capsys, repo)
     before = (git(repo, "for-each-ref"), git(repo, "status", "--porcelain"))
-    code, out, err = run(
-        capsys,
-        "promote",
-        "web",
-        "--from",
-        "staging",
-        "--to",
-        "production",
-        "--path",
-        str(repo),
-        "--field",
-        "replicas",
-        "--dry-run",
-    )
+    code, out, err = promote(capsys, repo, "--field", "replicas", "--dry-run")
     assert code == 0, err
     assert "overlays/production/kustomization.yaml: images[nginx].newTag: 1.27 -> 1.26" in out
     assert '-    newTag: "1.27"\n+    newTag: "1.26"' in out  # the file diff, quotes kept
@@ -114,18 +108,7 @@ def test_promote_commits_on_a_new_branch_and_pushes(
     capsys: pytest.CaptureFixture[str], repo: Path, tmp_path: Path
 ) -> None:
     _sync_staging(capsys, repo)
-    code, out, err = run(
-        capsys,
-        "promote",
-        "web",
-        "--from",
-        "staging",
-        "--to",
-        "production",
-        "--path",
-        str(repo),
-        "--push",
-    )
+    code, out, err = promote(capsys, repo, "--push")
     assert code == 0, err
     branch = "gitwave/promote-web-staging-to-production"
     assert f"on branch {branch}" in out and f"pushed {branch} to origin" in out
@@ -143,20 +126,7 @@ def test_promote_commits_on_a_new_branch_and_pushes(
 
 def test_promote_json(capsys: pytest.CaptureFixture[str], repo: Path) -> None:
     _sync_staging(capsys, repo)
-    code, out, _ = run(
-        capsys,
-        "promote",
-        "web",
-        "--from",
-        "staging",
-        "--to",
-        "production",
-        "--path",
-        str(repo),
-        "--dry-run",
-        "-o",
-        "json",
-    )
+    code, out, _ = promote(capsys, repo, "--dry-run", "-o", "json")
     doc = json.loads(out)
     assert code == 0
     assert doc["source"]["sync"] == "Synced" and doc["commit"] is None
@@ -176,8 +146,7 @@ def test_bad_branches_remotes_and_paths_are_refused(
     capsys: pytest.CaptureFixture[str], repo: Path, flags: list[str], message: str
 ) -> None:
     _sync_staging(capsys, repo)
-    argv = ["promote", "web", "--from", "staging", "--to", "production", "--path", str(repo)]
-    code, _, err = run(capsys, *argv, *flags)
+    code, _, err = promote(capsys, repo, *flags)
     assert code == 2
     assert any(m in err for m in message.split("|")), err
     assert "gitwave/" not in git(repo, "branch", "--list")
@@ -198,10 +167,10 @@ def drifted(capsys: pytest.CaptureFixture[str], repo: Path) -> Path:
 
 
 def test_drift_lists_fields(capsys: pytest.CaptureFixture[str], drifted: Path) -> None:
-    code, out, _ = run(capsys, "drift", "web-staging", "--path", str(drifted))
+    code, out, _ = drift(capsys, drifted)
     assert code == 1
     assert "Deployment/web-staging/web" in out and "spec.replicas" in out and "kubectl" in out
-    code, out, _ = run(capsys, "drift", "web-staging", "--path", str(drifted), "-o", "json")
+    code, out, _ = drift(capsys, drifted, "-o", "json")
     assert json.loads(out)["drift"] == [
         {
             "object": "Deployment/web-staging/web",
@@ -216,7 +185,7 @@ def test_drift_lists_fields(capsys: pytest.CaptureFixture[str], drifted: Path) -
 def test_accept_without_yes_shows_the_diff_and_writes_nothing(
     capsys: pytest.CaptureFixture[str], drifted: Path
 ) -> None:
-    code, out, _ = run(capsys, "drift", "web-staging", "--path", str(drifted), "--accept")
+    code, out, _ = drift(capsys, drifted, "--accept")
     assert code == 1
     assert "-    count: 2\n+    count: 7" in out
     assert "not written: pass --yes" in out
@@ -226,12 +195,9 @@ def test_accept_without_yes_shows_the_diff_and_writes_nothing(
 def test_accept_writes_the_live_value_into_the_overlay(
     capsys: pytest.CaptureFixture[str], drifted: Path
 ) -> None:
-    code, out, err = run(
+    code, out, err = drift(
         capsys,
-        "drift",
-        "web-staging",
-        "--path",
-        str(drifted),
+        drifted,
         "--accept",
         "--yes",
         "--resource",
@@ -252,9 +218,7 @@ def test_accept_writes_the_live_value_into_the_overlay(
 def test_ignore_writes_the_rule_into_the_application(
     capsys: pytest.CaptureFixture[str], drifted: Path
 ) -> None:
-    code, out, err = run(
-        capsys, "drift", "web-staging", "--path", str(drifted), "--ignore", "--yes", "-o", "json"
-    )
+    code, out, err = drift(capsys, drifted, "--ignore", "--yes", "-o", "json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["written"] is True
@@ -270,16 +234,14 @@ def test_ignore_writes_the_rule_into_the_application(
     assert text.replace(rule, "") == (drifted / "apps.yaml").read_text()
     # Checked out, the rule holds: the plan of web-staging reports no drift.
     git(drifted, "checkout", "-q", branch)
-    code, out, _ = run(capsys, "drift", "web-staging", "--path", str(drifted))
+    code, out, _ = drift(capsys, drifted)
     assert code == 0 and "no drift" in out
 
 
 def test_revert_syncs_the_object_back(capsys: pytest.CaptureFixture[str], drifted: Path) -> None:
-    code, out, _ = run(capsys, "drift", "web-staging", "--path", str(drifted), "--revert")
+    code, out, _ = drift(capsys, drifted, "--revert")
     assert code == 1 and "not synced: pass --yes" in out
-    code, out, err = run(
-        capsys, "drift", "web-staging", "--path", str(drifted), "--revert", "--yes"
-    )
+    code, out, err = drift(capsys, drifted, "--revert", "--yes")
     assert code == 0, err
     assert "Synced" in out
     code, out, _ = run(capsys, "sandbox", "get", "deployment", "-n", "web-staging", "-o", "json")

@@ -14,6 +14,7 @@ behind HTTPS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import subprocess
@@ -35,8 +36,15 @@ from tests.engine.helm_support import (
 )
 from tests.oci_registry import OciRegistry, start_registry
 from tests.tls_certs import TlsMaterial, make_tls
+from tests.tui.artifact_support import (
+    NAMESPACE,
+    commit_fleet,
+    configmap,
+    live_data,
+    oci_generator,
+    shop_manifests,
+)
 from tests.tui.cli_support import run, sandbox_state
-from tests.tui.test_cli_artifact_generator_oci import commit_all, configmap, live_data
 
 
 @pytest.fixture(autouse=True)
@@ -54,14 +62,16 @@ def tls_registry(
     tmp_path: Path, oci_registry: OciRegistry, tls: TlsMaterial
 ) -> Iterator[OciRegistry]:
     """``oci_registry``'s storage served over HTTPS only."""
-    oci_registry.push_artifact(
-        "team/manifests",
-        "1.0.0",
-        {
-            "deploy/ns.yaml": b"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
-            "deploy/web.yaml": configmap("web", {"served": "over-tls"}),
-        },
-    )
+    oci_registry.push_artifact("team/manifests", "1.0.0", shop_manifests({"served": "over-tls"}))
+    with serve_over_tls(tmp_path, oci_registry, tls) as registry:
+        yield registry
+
+
+@contextlib.contextmanager
+def serve_over_tls(
+    tmp_path: Path, oci_registry: OciRegistry, tls: TlsMaterial
+) -> Iterator[OciRegistry]:
+    """A registry serving ``oci_registry``'s storage over HTTPS only."""
     material = (tls.server_cert, tls.server_key, tls.ca)
     with start_registry(
         tmp_path / "tls", storage=oci_registry.root / "storage", tls=material
@@ -88,38 +98,14 @@ metadata: {{name: registry-ca, namespace: apps}}
 stringData:
   ca.crt: |
 {ca}---
-apiVersion: source.extensions.fluxcd.io/v1beta1
-kind: ArtifactGenerator
-metadata: {{name: compose, namespace: apps}}
-spec:
-  sources:
-    - {{alias: oci, kind: OCIRepository, name: manifests}}
-  artifacts:
-    - name: shop
-      copy:
-        - {{from: "@oci/deploy/**", to: "@artifact/"}}
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {{name: shop, namespace: apps}}
-spec:
-  interval: 10m
-  prune: true
-  targetNamespace: shop
-  path: ./
-  sourceRef: {{kind: ExternalArtifact, name: shop}}
 """
 
 CERT_REF = "  certSecretRef: {name: registry-ca}\n"
 
 
 def oci_fleet(tmp_path: Path, registry: OciRegistry, ca: Path, cert_ref: str = CERT_REF) -> Path:
-    root = tmp_path / "fleet"
-    root.mkdir(exist_ok=True)
     text = OCI.format(host=registry.host, cert_ref=cert_ref, ca=indented(ca))
-    (root / "flux.yaml").write_text(text)
-    commit_all(root)
-    return root
+    return commit_fleet(tmp_path, text + oci_generator())
 
 
 def test_an_oci_repository_trusts_the_ca_of_its_cert_secret_ref(
@@ -205,17 +191,13 @@ spec:
 
 def helm_fleet(tmp_path: Path, repository: str, tls: TlsMaterial, ca: Path, greeting: str) -> Path:
     client = f"  tls.crt: |\n{indented(tls.client_cert)}  tls.key: |\n{indented(tls.client_key)}"
-    root = tmp_path / "fleet"
-    root.mkdir(exist_ok=True)
     text = (
         CERT_SECRET.format(ca=indented(ca), client=client)
         + repository
         + "---\n"
         + RELEASE.format(greeting=greeting)
     )
-    (root / "web.yaml").write_text(text)
-    commit_all(root)
-    return root
+    return commit_fleet(tmp_path, text, "web.yaml")
 
 
 def settings(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
@@ -227,8 +209,13 @@ def settings(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
     return data
 
 
+@pytest.mark.parametrize("trusted", [True, False], ids=["its CA", "another CA"])
 def test_an_https_helm_repository_with_its_own_ca_and_a_client_certificate(
-    tmp_path: Path, https_charts: ChartRepo, tls: TlsMaterial, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    https_charts: ChartRepo,
+    tls: TlsMaterial,
+    trusted: bool,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     repository = f"""\
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -236,30 +223,20 @@ kind: HelmRepository
 metadata: {{name: charts, namespace: apps}}
 spec: {{interval: 10m, url: "{https_charts.url}", certSecretRef: {{name: repo-tls}}}}
 """
-    root = helm_fleet(tmp_path, repository, tls, tls.ca, "over-https")
+    ca, greeting = (tls.ca, "over-https") if trusted else (tls.other_ca, "never")
+    root = helm_fleet(tmp_path, repository, tls, ca, greeting)
     code, out, err = run(capsys, "sync", str(root))
-    assert code == 0, out + err
-    assert settings(capsys)["greeting"] == "over-https"
     assert "BEGIN PRIVATE KEY" not in out + err
-
-
-def test_a_helm_repository_trusting_another_ca_names_the_url(
-    tmp_path: Path, https_charts: ChartRepo, tls: TlsMaterial, capsys: pytest.CaptureFixture[str]
-) -> None:
-    repository = f"""\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata: {{name: charts, namespace: apps}}
-spec: {{interval: 10m, url: "{https_charts.url}", certSecretRef: {{name: repo-tls}}}}
-"""
-    root = helm_fleet(tmp_path, repository, tls, tls.other_ca, "never")
-    code, out, err = run(capsys, "sync", str(root))
-    assert code != 0, out + err
-    assert "HelmRelease" in err and "web.yaml" in err
-    assert f"{https_charts.url}/index.yaml" in err
-    assert "CERTIFICATE_VERIFY_FAILED" in err
-    code, _out, _err = run(capsys, "sandbox", "get", "configmap/web-settings", "-n", "apps")
-    assert code != 0  # nothing applied
+    if trusted:
+        assert code == 0, out + err
+        assert settings(capsys)["greeting"] == "over-https"
+    else:  # trusting another CA names the URL
+        assert code != 0, out + err
+        assert "HelmRelease" in err and "web.yaml" in err
+        assert f"{https_charts.url}/index.yaml" in err
+        assert "CERTIFICATE_VERIFY_FAILED" in err
+        code, _out, _err = run(capsys, "sandbox", "get", "configmap/web-settings", "-n", "apps")
+        assert code != 0  # nothing applied
 
 
 @pytest.fixture
@@ -273,10 +250,7 @@ def tls_chart_registry(
         capture_output=True,
     )
     oci_registry.push_chart(tmp_path / "pkg" / "web-1.0.0.tgz", "charts")
-    material = (tls.server_cert, tls.server_key, tls.ca)
-    with start_registry(
-        tmp_path / "tls", storage=oci_registry.root / "storage", tls=material
-    ) as registry:
+    with serve_over_tls(tmp_path, oci_registry, tls) as registry:
         yield registry
 
 
@@ -359,8 +333,6 @@ def tls_bucket(https_s3: str, tls: TlsMaterial) -> str:
     return name
 
 
-NAMESPACE = b"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
-
 BUCKET = """\
 apiVersion: v1
 kind: Secret
@@ -405,19 +377,11 @@ def test_a_bucket_over_https_trusts_the_ca_of_its_cert_secret_ref(
     trusted: bool,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    root = tmp_path / "fleet"
-    root.mkdir()
     ca = tls.ca if trusted else tls.other_ca
-    (root / "flux.yaml").write_text(
-        BUCKET.format(
-            access=ACCESS_KEY,
-            secret=SECRET_KEY,
-            ca=indented(ca),
-            bucket=tls_bucket,
-            endpoint=https_s3,
-        )
+    text = BUCKET.format(
+        access=ACCESS_KEY, secret=SECRET_KEY, ca=indented(ca), bucket=tls_bucket, endpoint=https_s3
     )
-    commit_all(root)
+    root = commit_fleet(tmp_path, text)
     code, out, err = run(capsys, "sync", str(root))
     assert SECRET_KEY not in out + err
     if trusted:

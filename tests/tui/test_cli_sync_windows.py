@@ -15,8 +15,8 @@ from tests.tui.test_cli_projects import (
     CONFIG,
     application,
     documents,
-    git_repo,
     live_objects,
+    origin_repo,
     project,
     run,
 )
@@ -33,7 +33,7 @@ def own_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def repo_with(tmp_path: Path, *windows: dict[str, Any]) -> Path:
-    return git_repo(
+    return origin_repo(
         tmp_path / "repo",
         {
             "apps.yaml": documents(

@@ -172,21 +172,30 @@ def health_cell(health: Health | HealthCode | None, g: Glyphs) -> Cell:
     return Cell(f"{getattr(g, glyph)} {code.value}", tone)
 
 
+# A state as drawn: the Glyphs field of its symbol, its word, its tone.
+_Look = tuple[str, str, Tone]
+
+
+def _look_cell(look: _Look, g: Glyphs) -> Cell:
+    glyph, word, tone = look
+    return Cell(f"{getattr(g, glyph)} {word}", tone)
+
+
+_HOOK_LOOK: _Look = ("hook", "Hook", Tone.INFO)
+_ACTION: dict[Action, _Look] = {
+    Action.NONE: ("ok", "Synced", Tone.GOOD),
+    Action.UPDATE: ("changed", "OutOfSync", Tone.WARN),
+    Action.CREATE: ("added", "OutOfSync", Tone.WARN),
+    Action.PRUNE: ("removed", "Prune", Tone.BAD),
+    Action.HOOK: _HOOK_LOOK,
+}
+
+
 def action_cell(action: Action | None, g: Glyphs) -> Cell:
     """The sync column of one object: what a sync would do with it."""
-    match action:
-        case None:
-            return Cell("", Tone.DIM)
-        case Action.NONE:
-            return Cell(f"{g.ok} Synced", Tone.GOOD)
-        case Action.UPDATE:
-            return Cell(f"{g.changed} OutOfSync", Tone.WARN)
-        case Action.CREATE:
-            return Cell(f"{g.added} OutOfSync", Tone.WARN)
-        case Action.PRUNE:
-            return Cell(f"{g.removed} Prune", Tone.BAD)
-        case _:
-            return Cell(f"{g.hook} Hook", Tone.INFO)
+    if action is None:
+        return Cell("", Tone.DIM)
+    return _look_cell(_ACTION.get(action, _HOOK_LOOK), g)
 
 
 def result_cell(result: str, g: Glyphs) -> Cell:
@@ -198,16 +207,16 @@ def result_cell(result: str, g: Glyphs) -> Cell:
     return Cell(f"{g.unknown} {result}", Tone.WARN)
 
 
+_AUTO_SYNC_OFF: _Look = ("removed", "off", Tone.DIM)
+_AUTO_SYNC: dict[AutoSync, _Look] = {
+    AutoSync.ON: ("ok", "on", Tone.GOOD),
+    AutoSync.PAUSED: ("suspended", "paused", Tone.WARN),
+    AutoSync.PINNED: ("suspended", "pinned", Tone.WARN),
+}
+
+
 def auto_sync_cell(state: AutoSync, g: Glyphs) -> Cell:
-    match state:
-        case AutoSync.ON:
-            return Cell(f"{g.ok} on", Tone.GOOD)
-        case AutoSync.PAUSED:
-            return Cell(f"{g.suspended} paused", Tone.WARN)
-        case AutoSync.PINNED:
-            return Cell(f"{g.suspended} pinned", Tone.WARN)
-        case _:
-            return Cell(f"{g.removed} off", Tone.DIM)
+    return _look_cell(_AUTO_SYNC.get(state, _AUTO_SYNC_OFF), g)
 
 
 def change_symbol(op: FieldOp, g: Glyphs) -> Cell:
