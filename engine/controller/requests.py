@@ -180,6 +180,10 @@ class Ask:
     # Flux: the requestedAt value the controller echoes in status.lastHandledReconcileAt;
     # Argo: "" (the controller removes ``operation`` once it ran it).
     token: str = ""
+    # Argo refresh: the annotation the controller removes once it compared the
+    # app (its status written first), which is how ``argocd app get --refresh``
+    # tells the refresh was done; "" for the other asks.
+    cleared: str = ""
 
 
 def sync_ask(
@@ -220,7 +224,9 @@ def refresh_ask(obj: AppObject, *, hard: bool, now: str) -> Ask:
     A Flux app has no compare without apply: it gets a reconcile request."""
     if obj.kind in FLUX_KINDS:
         return Ask({"metadata": {"annotations": {REQUESTED_AT: now}}}, token=now)
-    return Ask({"metadata": {"annotations": {REFRESH: "hard" if hard else "normal"}}})
+    return Ask(
+        {"metadata": {"annotations": {REFRESH: "hard" if hard else "normal"}}}, cleared=REFRESH
+    )
 
 
 @dataclass(frozen=True)

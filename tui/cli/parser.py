@@ -59,6 +59,7 @@ from gitwave.tui.cli.verb_args import (
     bootstrap_verbs,
     image_verbs,
     promote_verbs,
+    refresh_verbs,
     rollout_verbs,
     why_verbs,
 )
@@ -427,6 +428,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     why_verbs(adding, common)
     controller_verbs(adding, common)  # gitwave controller (issue 16)
     bootstrap_verbs(adding, common)  # gitwave bootstrap (issue 16)
+    refresh_verbs(adding, common)  # gitwave refresh APP (argocd --refresh, flux reconcile)
     if verb is not None and verb not in verbs.choices:
         return build_parser()  # a mistyped verb: "did you mean" needs them all
     for one in _all_parsers(parser):
