@@ -138,7 +138,9 @@ class ControllerClient:
     def suspend_ask(self, obj: AppObject, *, suspended: bool) -> Ask:
         return suspend_ask(obj, suspended=suspended, now=self._stamp())
 
-    def refresh_ask(self, obj: AppObject, *, hard: bool) -> Ask:
+    def refresh_ask(
+        self, obj: AppObject, *, hard: bool, force: bool = False, reset: bool = False
+    ) -> Ask:
         if is_suspended(obj):
             # As `flux reconcile` ("resource is suspended"): the controller would
             # leave it alone, and a wait would only time out.
@@ -146,7 +148,7 @@ class ControllerClient:
                 f"{obj.app_id}: suspended; the controller would not look at it",
                 hint=f"resume it first (`gitwave resume --controller {obj.name}`)",
             )
-        return refresh_ask(obj, hard=hard, now=self._stamp())
+        return refresh_ask(obj, hard=hard, now=self._stamp(), force=force, reset=reset)
 
     def rollback_ask(self, obj: AppObject, history_id: int | None) -> Ask:
         return rollback_ask(obj, history_id, user=self.user)

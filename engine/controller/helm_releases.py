@@ -35,6 +35,7 @@ from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, KubeConfigRef
 from gitwave.engine.controller.dependencies import waiting_for
 from gitwave.engine.controller.objects import HELM_KIND, AppObject
 from gitwave.engine.controller.remediation import installed, read_remediation
+from gitwave.engine.controller.requests import force_requested
 from gitwave.engine.controller.status import flux_condition, timestamp
 from gitwave.engine.health.policy import HealthPolicy, HealthRule
 from gitwave.engine.model import HealthCode, SourceRef
@@ -228,7 +229,7 @@ def release_status(
             flux_condition("Released", False, f"{verb}Failed", message, generation, now),
         ]
         return status
-    history = release_history(obj.body, chart, release, now)
+    history = release_history(obj.body, chart, release, now, forced=bool(force_requested(obj)))
     done = (
         f"Helm {action} succeeded for release {subject}.v{history[0]['version']} "
         f"with chart {name}@{version}"
@@ -250,10 +251,17 @@ def release_status(
 
 
 def release_history(
-    body: Mapping[str, Any], chart: tuple[str, str], release: tuple[str, str], now: datetime
+    body: Mapping[str, Any],
+    chart: tuple[str, str],
+    release: tuple[str, str],
+    now: datetime,
+    *,
+    forced: bool = False,
 ) -> list[dict[str, Any]]:
     """``status.history`` after a successful release: a new snapshot (the next
-    release version) when the chart version or the values changed, else the
+    release version) when the chart version or the values changed, or the
+    release was ``forced`` (``reconcile.fluxcd.io/forceAt``: an upgrade, so a
+    revision, as ``helm upgrade`` makes one with nothing changed), else the
     newest one with a new ``lastDeployed``; the last ``spec.maxHistory``
     (``HISTORY_LIMIT`` by default, as Flux's; 0: all)."""
     previous = _history(body)
@@ -263,7 +271,8 @@ def release_history(
     stamp = timestamp(now)
     newest = previous[0] if previous else None
     if (
-        newest is not None
+        not forced
+        and newest is not None
         and newest.get("status") != "uninstalled"  # remediated: this is a new install
         and newest.get("chartVersion") == chart[1]
         and newest.get("chartName") == chart[0]

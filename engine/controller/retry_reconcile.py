@@ -39,7 +39,11 @@ from gitwave.engine.controller.remediation import (
     remediation_of,
     stalled,
 )
-from gitwave.engine.controller.requests import is_suspended, reconcile_requested
+from gitwave.engine.controller.requests import (
+    force_requested,
+    is_suspended,
+    reconcile_requested,
+)
 from gitwave.engine.controller.status import timestamp
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.retry import SELF_HEAL_BACKOFF
@@ -126,8 +130,9 @@ class Retries:
     def held(self, obj: AppObject) -> bool:
         """True when ``obj`` is a stalled HelmRelease: not synced. Out of retries
         until its spec changes or ``flux reconcile hr --reset``; a plain request is
-        answered, as helm-controller does, and changes nothing."""
-        if not stalled(obj) or is_suspended(obj):
+        answered, as helm-controller does, and changes nothing. A forced release
+        (``flux reconcile hr --force``) is tried once: failing, it stalls again."""
+        if not stalled(obj) or is_suspended(obj) or force_requested(obj):
             return False
         asked = reconcile_requested(obj)
         if asked:

@@ -200,6 +200,17 @@ def refresh_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         help="render the Application afresh, no cached render reused (argocd --hard-refresh); "
         "a Flux object's reconcile always reads its source anew",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="a HelmRelease: release once even with nothing changed, out of Stalled too "
+        "(flux reconcile hr --force)",
+    )
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="a HelmRelease: its failure count starts again (flux reconcile hr --reset)",
+    )
     p.add_argument("-n", "--namespace", default="", metavar="NS", help="the app's namespace")
     p.add_argument(
         "--wait",

@@ -5,7 +5,9 @@ Application: the ``argocd.argoproj.io/refresh`` annotation, which the controller
 removes once it compared the app with its source's newest commit (status
 written first). As ``flux reconcile kustomization|helmrelease NAME`` for a Flux
 object: the ``reconcile.fluxcd.io/requestedAt`` annotation, which the
-controller echoes in ``status.lastHandledReconcileAt``. Nothing is rendered
+controller echoes in ``status.lastHandledReconcileAt`` (a HelmRelease's
+``--force`` and ``--reset`` add ``forceAt`` and ``resetAt`` of the same value,
+as ``flux reconcile hr --force/--reset``). Nothing is rendered
 or applied from this machine; by default the verb waits until the controller
 acted and prints what the object's status then says.
 """
@@ -26,10 +28,14 @@ def cmd_refresh(ctx: Context) -> int:
     args = ctx.args
     remote = client(ctx)  # an unreachable cluster fails here, naming the context
     obj = find_app(ctx, remote, args.app_ref, args.namespace or "")
-    ask = remote.refresh_ask(obj, hard=args.hard)
+    ask = remote.refresh_ask(obj, hard=args.hard, force=args.force, reset=args.reset)
     talk = ctx.output not in ("json", "yaml")  # progress on stderr: stdout, the result
     if talk:
         what = "a hard refresh" if args.hard and obj.kind == ARGO_KIND else "a refresh"
+        if args.force or args.reset:
+            what = "a " + " and ".join(
+                w for w, on in (("forced release", args.force), ("reset", args.reset)) if on
+            )
         ctx.err(f"► asking the controller for {what} of {obj.app_id}")
     remote.send(obj, ask)
     if not args.wait:
