@@ -81,8 +81,13 @@ def _status(body: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def installed(body: Mapping[str, Any]) -> bool:
     """Whether a release of it is there (so its next action is an upgrade):
-    a newest ``status.history`` snapshot that was not uninstalled."""
-    history = [h for h in _status(body).get("history") or [] if isinstance(h, Mapping)]
+    the newest ``status.history`` snapshot that is not a failed attempt was not
+    uninstalled (a failed install leaves none: the next action installs)."""
+    history = [
+        h
+        for h in _status(body).get("history") or []
+        if isinstance(h, Mapping) and h.get("status") != "failed"
+    ]
     return bool(history) and history[0].get("status") != "uninstalled"
 
 
@@ -224,9 +229,14 @@ def failure_patch(
             flux_condition("Remediated", remedied.ok, reason, remedied.message, generation, now)
         )
         if remedied.remedy is Remedy.UNINSTALL and remedied.ok:
-            history = [dict(h) for h in status.get("history") or [] if isinstance(h, Mapping)]
+            # The history the failed attempt wrote (its failed snapshot first).
+            found = written.get("history") or status.get("history") or []
+            history = [dict(h) for h in found if isinstance(h, Mapping)]
             if history:
                 history[0]["status"] = "uninstalled"
+                for entry in history[1:]:
+                    if entry.get("status") == "deployed":  # its objects are gone too
+                        entry["status"] = "superseded"
                 patch["history"] = history
     if remediation.exhausted(count):
         message = f"Failed to {remediation.action} after {count} attempt(s)"

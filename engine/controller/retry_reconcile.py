@@ -29,11 +29,12 @@ from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.model import AppSpec
 from gitwave.engine.controller.backoff import Attempt, Backoff, Verdict, retry_policy
 from gitwave.engine.controller.chart_probe import chart_version_now
-from gitwave.engine.controller.helm_releases import HelmSourceApi
+from gitwave.engine.controller.helm_releases import HelmSourceApi, rolled_back_history
 from gitwave.engine.controller.helm_storage import ReleaseSecrets
 from gitwave.engine.controller.keeper import ControllerApi
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KINDS, HELM_KIND, AppObject
 from gitwave.engine.controller.release_remedy import remediate
+from gitwave.engine.controller.release_store import record_rollback
 from gitwave.engine.controller.remediation import (
     Remedy,
     cleared,
@@ -190,6 +191,25 @@ class Retries:
 
     # -- HelmRelease remediation (remediation.py, release_remedy.py) ----------------
 
+    def _rolled_back(
+        self,
+        obj: AppObject,
+        app: AppSpec,
+        written: Mapping[str, Any],
+        patch: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """A rollback that worked is a revision, as ``helm rollback`` makes one: a
+        new ``status.history`` snapshot of the release rolled back to, and its
+        storage Secret ("Rollback to N")."""
+        found = written.get("history") or (obj.body.get("status") or {}).get("history") or []
+        after = rolled_back_history(obj.body, [h for h in found if isinstance(h, Mapping)], now)
+        if after is None:
+            return
+        patch["history"], to = after
+        version = int(patch["history"][0]["version"])
+        record_rollback(self._api, obj, app, version=version, to=to, stamp=timestamp(now))
+
     def _chart_moved(self, obj: AppObject, now: datetime) -> bool:
         """True when a Stalled release's chart range picks another version than
         the one that failed (``status.lastAttemptedRevision``); the repository
@@ -253,6 +273,8 @@ class Retries:
         patch: dict[str, Any] = dict(written)
         if counted:
             patch = failure_patch(obj, written, remediation, count, remedied, now=now)
+        if remedied is not None and remedied.remedy is Remedy.ROLLBACK and remedied.ok:
+            self._rolled_back(obj, app, written, patch, now)
         policy = retry_policy(obj)
         if counted and remediation.exhausted(count):
             policy = None  # Stalled: no next attempt at this generation
