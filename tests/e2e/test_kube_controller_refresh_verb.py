@@ -24,6 +24,7 @@ from tests.e2e.test_kube_controller import (  # noqa: F401 (fixtures)
     wait_for,
 )
 from tests.e2e.test_kube_controller_cli import FLUX_KS, gitwave, greeting, rows, write_app
+from tests.tui.test_cli_output_forms import check_contract
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -67,6 +68,7 @@ def test_refresh_of_a_manual_application_compares_with_the_new_commit_and_waits(
     code, out, err = refresh(env, "shop", "-n", env.app_ns, "-o", "json")
     assert code == 0, err
     row = json.loads(out)
+    check_contract(row)  # the -o json contract every verb keeps (test_cli_output_forms)
     # Compared with the new commit, not synced (a manual app): OutOfSync is the answer.
     assert (row["app"], row["revision"], row["sync"], row["acted"]) == (
         app_id,
