@@ -26,7 +26,8 @@ from gitwave.tui.controller_client import ControllerClient
 
 def cmd_refresh(ctx: Context) -> int:
     args = ctx.args
-    remote = client(ctx)  # an unreachable cluster fails here, naming the context
+    remote = client(ctx)
+    # An unreachable cluster fails here, naming the context and server (exit 2).
     obj = find_app(ctx, remote, args.app_ref, args.namespace or "")
     ask = remote.refresh_ask(obj, hard=args.hard, force=args.force, reset=args.reset)
     talk = ctx.output not in ("json", "yaml")  # progress on stderr: stdout, the result
