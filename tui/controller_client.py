@@ -20,6 +20,8 @@ from gitwave.engine.controller.requests import (
     Ask,
     app_row,
     is_suspended,
+    object_annotations,
+    refresh_ask,
     rollback_ask,
     suspend_ask,
     sync_ask,
@@ -99,7 +101,8 @@ class ControllerClient:
         )
 
     def find(self, text: str, *, namespace: str = "") -> AppObject:
-        """The one Application or Kustomization ``text`` names; a clear error otherwise."""
+        """The one Application, Kustomization or HelmRelease ``text`` names; a clear
+        error otherwise."""
         kind, ns, name = parse_app_ref(text, namespace=namespace)
         found = [
             obj
@@ -108,7 +111,7 @@ class ControllerClient:
         ]
         if not found:
             raise GitwaveError(
-                f"{text}: no Application or Kustomization of that name"
+                f"{text}: no {kind or 'Application, Kustomization or HelmRelease'} of that name"
                 + (f" in namespace {ns}" if ns else ""),
                 hint="`gitwave status --controller` lists the apps the controller runs",
             )
@@ -135,6 +138,18 @@ class ControllerClient:
     def suspend_ask(self, obj: AppObject, *, suspended: bool) -> Ask:
         return suspend_ask(obj, suspended=suspended, now=self._stamp())
 
+    def refresh_ask(
+        self, obj: AppObject, *, hard: bool, force: bool = False, reset: bool = False
+    ) -> Ask:
+        if is_suspended(obj):
+            # As `flux reconcile` ("resource is suspended"): the controller would
+            # leave it alone, and a wait would only time out.
+            raise GitwaveError(
+                f"{obj.app_id}: suspended; the controller would not look at it",
+                hint=f"resume it first (`gitwave resume --controller {obj.name}`)",
+            )
+        return refresh_ask(obj, hard=hard, now=self._stamp(), force=force, reset=reset)
+
     def rollback_ask(self, obj: AppObject, history_id: int | None) -> Ask:
         return rollback_ask(obj, history_id, user=self.user)
 
@@ -144,6 +159,8 @@ class ControllerClient:
     @staticmethod
     def acted(ask: Ask, obj: AppObject) -> bool:
         """Whether the controller has acted on ``ask`` (``obj`` read after it was sent)."""
+        if ask.cleared:
+            return ask.cleared not in object_annotations(obj)
         if obj.kind in FLUX_KINDS:
             status = obj.body.get("status") or {}
             return bool(ask.token) and status.get("lastHandledReconcileAt") == ask.token

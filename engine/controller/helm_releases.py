@@ -35,6 +35,7 @@ from gitwave.engine.apps.model import AppKind, AppSource, AppSpec, KubeConfigRef
 from gitwave.engine.controller.dependencies import waiting_for
 from gitwave.engine.controller.objects import HELM_KIND, AppObject
 from gitwave.engine.controller.remediation import installed, read_remediation
+from gitwave.engine.controller.requests import force_requested
 from gitwave.engine.controller.status import flux_condition, timestamp
 from gitwave.engine.health.policy import HealthPolicy, HealthRule
 from gitwave.engine.model import HealthCode, SourceRef
@@ -223,12 +224,15 @@ def release_status(
     subject = f"{release[1]}/{release[0]}"
     if not result.ok:
         message = f"Helm {action} failed for release {subject}: {result.message}"
+        # As helm: the attempt is a revision of its own, "failed"; the one
+        # deployed before stays deployed (shown by helm history, rolled back to).
+        status["history"] = failed_history(obj.body, chart, release, now)
         status["conditions"] = [
             flux_condition("Ready", False, f"{verb}Failed", message, generation, now),
             flux_condition("Released", False, f"{verb}Failed", message, generation, now),
         ]
         return status
-    history = release_history(obj.body, chart, release, now)
+    history = release_history(obj.body, chart, release, now, forced=bool(force_requested(obj)))
     done = (
         f"Helm {action} succeeded for release {subject}.v{history[0]['version']} "
         f"with chart {name}@{version}"
@@ -250,41 +254,117 @@ def release_status(
 
 
 def release_history(
-    body: Mapping[str, Any], chart: tuple[str, str], release: tuple[str, str], now: datetime
+    body: Mapping[str, Any],
+    chart: tuple[str, str],
+    release: tuple[str, str],
+    now: datetime,
+    *,
+    forced: bool = False,
 ) -> list[dict[str, Any]]:
     """``status.history`` after a successful release: a new snapshot (the next
-    release version) when the chart version or the values changed, else the
+    release version) when the chart version or the values changed, or the
+    release was ``forced`` (``reconcile.fluxcd.io/forceAt``: an upgrade, so a
+    revision, as ``helm upgrade`` makes one with nothing changed), else the
     newest one with a new ``lastDeployed``; the last ``spec.maxHistory``
     (``HISTORY_LIMIT`` by default, as Flux's; 0: all)."""
     previous = _history(body)
-    limit = (body.get("spec") or {}).get("maxHistory")
-    keep = HISTORY_LIMIT if not isinstance(limit, int) or isinstance(limit, bool) else limit
     digest = config_digest(body)
     stamp = timestamp(now)
     newest = previous[0] if previous else None
     if (
-        newest is not None
-        and newest.get("status") != "uninstalled"  # remediated: this is a new install
+        not forced
+        and newest is not None
+        and newest.get("status") == "deployed"  # not failed, not uninstalled: the same one
         and newest.get("chartVersion") == chart[1]
         and newest.get("chartName") == chart[0]
         and newest.get("configDigest") == digest
     ):
         newest["lastDeployed"] = stamp
-        return [newest, *previous[1:]][: keep or None]
-    if newest is not None and newest.get("status") != "uninstalled":
-        newest["status"] = "superseded"
+        return _kept(body, [newest, *previous[1:]])
+    entry = _snapshot(body, chart, release, stamp, version=_next_version(previous))
+    return _kept(body, [entry, *_superseded(previous)])
+
+
+def failed_history(
+    body: Mapping[str, Any], chart: tuple[str, str], release: tuple[str, str], now: datetime
+) -> list[dict[str, Any]]:
+    """``status.history`` after a failed install or upgrade: a snapshot of the
+    attempt, the next version, ``failed``; the others as they were."""
+    previous = _history(body)
+    entry = _snapshot(body, chart, release, timestamp(now), version=_next_version(previous))
+    entry["status"] = "failed"
+    return _kept(body, [entry, *previous])
+
+
+def rolled_back_history(
+    body: Mapping[str, Any], history: Sequence[Mapping[str, Any]], now: datetime
+) -> tuple[list[dict[str, Any]], int] | None:
+    """``history`` (newest first) after a rollback to its last release that
+    worked: as ``helm rollback``, a new version, ``deployed``, of that
+    release's chart and values, the one rolled back to ``superseded``; with
+    the version rolled back to. None when no release worked."""
+    previous = [dict(h) for h in history]
+    good = next((h for h in previous if h.get("status") in ("deployed", "superseded")), None)
+    if good is None:
+        return None
+    stamp = timestamp(now)
     entry = {
-        "name": release[0],
-        "namespace": release[1],
-        "version": int((newest or {}).get("version") or 0) + 1,
+        **good,
+        "version": _next_version(previous),
         "status": "deployed",
-        "chartName": chart[0],
-        "chartVersion": chart[1],
-        "configDigest": digest,
         "firstDeployed": stamp,
         "lastDeployed": stamp,
     }
-    return [entry, *previous][: keep or None]
+    return _kept(body, [entry, *_superseded(previous)]), int(good.get("version") or 0)
+
+
+def _next_version(history: Sequence[Mapping[str, Any]]) -> int:
+    versions = [h.get("version") for h in history]
+    return max([v for v in versions if isinstance(v, int)] or [0]) + 1
+
+
+def _superseded(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for entry in history:
+        if entry.get("status") == "deployed":
+            entry["status"] = "superseded"
+    return history
+
+
+def _snapshot(
+    body: Mapping[str, Any],
+    chart: tuple[str, str],
+    release: tuple[str, str],
+    stamp: str,
+    *,
+    version: int,
+) -> dict[str, Any]:
+    return {
+        "name": release[0],
+        "namespace": release[1],
+        "version": version,
+        "status": "deployed",
+        "chartName": chart[0],
+        "chartVersion": chart[1],
+        "configDigest": config_digest(body),
+        "firstDeployed": stamp,
+        "lastDeployed": stamp,
+    }
+
+
+def _kept(body: Mapping[str, Any], history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest ``spec.maxHistory`` snapshots (``HISTORY_LIMIT`` by default, as
+    Flux's; 0: all), and the newest that worked even when older: failed attempts
+    in a row never push out the release a rollback goes back to (as Helm keeps
+    the deployed revision when it prunes)."""
+    limit = (body.get("spec") or {}).get("maxHistory")
+    keep = HISTORY_LIMIT if not isinstance(limit, int) or isinstance(limit, bool) else limit
+    if not keep or len(history) <= keep:
+        return history
+    good = next((h for h in history if h.get("status") in ("deployed", "superseded")), None)
+    kept = history[:keep]
+    if good is not None and good not in kept:
+        kept = [*history[: keep - 1], good]
+    return kept
 
 
 __all__ = [
@@ -293,8 +373,10 @@ __all__ = [
     "HelmSourceApi",
     "config_digest",
     "dependency_status",
+    "failed_history",
     "release_app",
     "release_history",
     "release_status",
+    "rolled_back_history",
     "waiting_for",
 ]

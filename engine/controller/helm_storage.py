@@ -178,9 +178,12 @@ def stored_after(
     existing: Sequence[StoredRelease], new: StoredRelease, *, keep: int
 ) -> StorageChange:
     """What Helm's storage becomes once ``new`` is recorded: ``new`` written
-    (unless the same revision, deployed with the same manifest and config, is
-    there), every other ``deployed`` revision ``superseded``, and only the
-    newest ``keep`` revisions kept (0: all), as helm-controller's maxHistory."""
+    (unless the same revision, with the same status, manifest and config, is
+    there); when ``new`` is deployed, every other ``deployed`` revision
+    ``superseded`` (a ``failed`` one leaves the deployed one as it is, as
+    helm's failed upgrade does); and only the newest ``keep`` revisions kept
+    (0: all), as helm-controller's maxHistory, but never the last that
+    worked (Helm keeps it when it prunes: it is what a rollback goes to)."""
     writes: list[StoredRelease] = []
     same = next((s for s in existing if s.version == new.version), None)
     if not (
@@ -191,10 +194,16 @@ def stored_after(
     ):
         writes.append(new)
     for stored in existing:
-        if stored.version != new.version and stored.status == "deployed":
+        if (
+            new.status == "deployed"
+            and stored.version != new.version
+            and stored.status == "deployed"
+        ):
             writes.append(stored.with_status("superseded"))
     versions = sorted({s.version for s in existing} | {new.version}, reverse=True)
     dropped = set(versions[keep:]) if keep > 0 else set()
+    good = last_deployed([*(s for s in existing if s.version != new.version), new])
+    dropped.discard(good.version if good is not None else -1)
     deletes = tuple(secret_name(new.name, v) for v in sorted(dropped))
     return StorageChange(
         writes=tuple(w for w in writes if w.version not in dropped), deletes=deletes

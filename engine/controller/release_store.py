@@ -30,6 +30,8 @@ from gitwave.engine.controller.helm_storage import (
     stored_after,
 )
 from gitwave.engine.controller.objects import HELM_KIND, AppObject
+from gitwave.engine.controller.release_sync import release_of
+from gitwave.engine.controller.remediation import installed
 from gitwave.engine.model import Resource
 from gitwave.engine.operations import Synced
 from gitwave.engine.yamlio import dump
@@ -111,7 +113,6 @@ def _record(
     if (
         obj.kind != HELM_KIND
         or app.kube_config is not None
-        or not synced.result.ok
         or synced.result.dry_run
         or not history
         or rendered is None
@@ -120,32 +121,43 @@ def _record(
         return
     info = rendered.helm_releases[0]
     entry = history[0]
+    status_text = "deployed" if synced.result.ok else "failed"
+    if entry.get("status") != status_text:
+        return  # the status recorded no revision for this sync
     objects = set(info.objects)
     spec = obj.body.get("spec") or {}
     values = spec.get("values") if isinstance(spec.get("values"), Mapping) else {}
-    action = "Upgrade" if int(entry["version"]) > 1 else "Install"
+    action = "Upgrade" if installed(obj.body) else "Install"
+    # helm's words: "Upgrade complete", `Upgrade "web" failed: <why>`.
+    said = (
+        f"{action} complete"
+        if synced.result.ok
+        else f'{action} "{info.release_name}" failed: {synced.result.message}'
+    )
     new = StoredRelease(
         name=info.release_name,
         namespace=info.release_namespace,
         version=int(entry["version"]),
-        status="deployed",
+        status=status_text,
         body=release_body(
             name=info.release_name,
             namespace=info.release_namespace,
             version=int(entry["version"]),
-            status="deployed",
+            status=status_text,
             chart=(info.chart, info.version),
             values=values or {},
             manifest=manifest_text([r for r in rendered.resources if r.key in objects]),
             first_deployed=str(entry.get("firstDeployed") or ""),
             last_deployed=str(entry.get("lastDeployed") or ""),
-            description=f"{action} complete",
+            description=said,
         ),
     )
+    _write(secrets, obj, new)
+
+
+def _write(secrets: ReleaseSecrets, obj: AppObject, new: StoredRelease) -> None:
     namespace = storage_namespace(obj)
-    change = stored_after(
-        read_releases(secrets, namespace, info.release_name), new, keep=_keep(obj)
-    )
+    change = stored_after(read_releases(secrets, namespace, new.name), new, keep=_keep(obj))
     for stored in change.writes:
         secrets.put_release_secret(
             namespace,
@@ -155,6 +167,35 @@ def _record(
         )
     for name in change.deletes:
         secrets.delete_release_secret(namespace, name)
+
+
+def record_rollback(
+    api: object, obj: AppObject, app: AppSpec, *, version: int, to: int, stamp: str
+) -> None:
+    """After a rollback remediation to revision ``to``: as ``helm rollback``, a
+    new revision ``version`` in Helm's storage, deployed, holding revision
+    ``to``'s chart, values and manifest ("Rollback to N"), the others
+    superseded. Logged, never raised, as ``record_release``; nothing when
+    ``to`` is not stored (a replica that only had its state store's copy)."""
+    if not isinstance(api, ReleaseSecrets) or obj.kind != HELM_KIND or app.kube_config is not None:
+        return
+    try:
+        release = release_of(obj)[0]
+        stored = read_releases(api, storage_namespace(obj), release)
+        good = next((s for s in stored if s.version == to), None)
+        if good is None:
+            return
+        info = {
+            **(good.body.get("info") or {}),
+            "status": "deployed",
+            "first_deployed": stamp,
+            "last_deployed": stamp,
+            "description": f"Rollback to {to}",
+        }
+        body = {**good.body, "version": version, "info": info}
+        _write(api, obj, StoredRelease(good.name, good.namespace, version, "deployed", body))
+    except Exception as error:  # the API's error; never the Secret's content
+        log.warning("%s: writing its Helm rollback Secret failed: %s", obj.app_id, error)
 
 
 def forget_releases(secrets: ReleaseSecrets, obj: AppObject, release: str) -> int:
@@ -171,5 +212,6 @@ __all__ = [
     "manifest_text",
     "read_releases",
     "record_release",
+    "record_rollback",
     "storage_namespace",
 ]

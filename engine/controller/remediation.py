@@ -81,8 +81,13 @@ def _status(body: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def installed(body: Mapping[str, Any]) -> bool:
     """Whether a release of it is there (so its next action is an upgrade):
-    a newest ``status.history`` snapshot that was not uninstalled."""
-    history = [h for h in _status(body).get("history") or [] if isinstance(h, Mapping)]
+    the newest ``status.history`` snapshot that is not a failed attempt was not
+    uninstalled (a failed install leaves none: the next action installs)."""
+    history = [
+        h
+        for h in _status(body).get("history") or []
+        if isinstance(h, Mapping) and h.get("status") != "failed"
+    ]
     return bool(history) and history[0].get("status") != "uninstalled"
 
 
@@ -155,18 +160,21 @@ def _reset_asked(obj: AppObject) -> str:
     return "" if asked == str(_status(obj.body).get("lastHandledResetAt") or "") else asked
 
 
-def _counted(obj: AppObject, field: str) -> int:
+def _counted(obj: AppObject, field: str, chart: str = "") -> int:
     status = _status(obj.body)
     if status.get("lastAttemptedGeneration") != obj.generation or _reset_asked(obj):
         return 0
+    if chart and status.get("lastAttemptedRevision") not in (None, "", chart):
+        return 0  # another chart version than the one that failed
     count = status.get(field, 0)
     return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
 
-def failures(obj: AppObject, action: str) -> int:
+def failures(obj: AppObject, action: str, *, chart: str = "") -> int:
     """The failed ``action``s in a row the status records for this generation
-    (0 after a spec change or a reset request: counting starts again)."""
-    return _counted(obj, f"{action}Failures")
+    (and chart version ``chart``, when given): 0 after a spec change, a new
+    chart version or a reset request, as counting starts again."""
+    return _counted(obj, f"{action}Failures", chart)
 
 
 def stalled(obj: AppObject) -> bool:
@@ -211,7 +219,7 @@ def failure_patch(
     patch: dict[str, Any] = {
         **handled_reset(obj),
         f"{remediation.action}Failures": count,
-        "failures": _counted(obj, "failures") + 1,
+        "failures": _counted(obj, "failures", str(written.get("lastAttemptedRevision") or "")) + 1,
     }
     rows = [dict(c) for c in written.get("conditions") or () if isinstance(c, Mapping)]
     if remedied is not None and remedied.remedy is not Remedy.NONE:
@@ -221,9 +229,14 @@ def failure_patch(
             flux_condition("Remediated", remedied.ok, reason, remedied.message, generation, now)
         )
         if remedied.remedy is Remedy.UNINSTALL and remedied.ok:
-            history = [dict(h) for h in status.get("history") or [] if isinstance(h, Mapping)]
+            # The history the failed attempt wrote (its failed snapshot first).
+            found = written.get("history") or status.get("history") or []
+            history = [dict(h) for h in found if isinstance(h, Mapping)]
             if history:
                 history[0]["status"] = "uninstalled"
+                for entry in history[1:]:
+                    if entry.get("status") == "deployed":  # its objects are gone too
+                        entry["status"] = "superseded"
                 patch["history"] = history
     if remediation.exhausted(count):
         message = f"Failed to {remediation.action} after {count} attempt(s)"

@@ -36,6 +36,8 @@ from gitwave.engine.controller.objects import (
 from gitwave.engine.errors import GitwaveError
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+FORCE_AT = "reconcile.fluxcd.io/forceAt"
+RESET_AT = "reconcile.fluxcd.io/resetAt"
 SKIP_RECONCILE = "argocd.argoproj.io/skip-reconcile"
 REFRESH = "argocd.argoproj.io/refresh"
 
@@ -62,6 +64,21 @@ def reconcile_requested(obj: AppObject) -> str:
     asked = str(object_annotations(obj).get(REQUESTED_AT, "") or "")
     handled = str(_mapping(obj.body.get("status")).get("lastHandledReconcileAt", "") or "")
     return asked if asked and asked != handled else ""
+
+
+def force_requested(obj: AppObject) -> str:
+    """A HelmRelease's one-off forced release not handled yet (``flux reconcile hr
+    --force``): the ``forceAt`` value, else "". As helm-controller v2, only
+    together with a reconcile request of the same value, so a stale ``forceAt``
+    left on the object never forces a later plain request."""
+    if obj.kind != HELM_KIND:
+        return ""
+    annotations = object_annotations(obj)
+    asked = str(annotations.get(FORCE_AT, "") or "")
+    handled = str(_mapping(obj.body.get("status")).get("lastHandledForceAt", "") or "")
+    if not asked or asked == handled or asked != str(annotations.get(REQUESTED_AT, "") or ""):
+        return ""
+    return asked
 
 
 def refresh_requested(obj: AppObject) -> str:
@@ -180,6 +197,10 @@ class Ask:
     # Flux: the requestedAt value the controller echoes in status.lastHandledReconcileAt;
     # Argo: "" (the controller removes ``operation`` once it ran it).
     token: str = ""
+    # Argo refresh: the annotation the controller removes once it compared the
+    # app (its status written first), which is how ``argocd app get --refresh``
+    # tells the refresh was done; "" for the other asks.
+    cleared: str = ""
 
 
 def sync_ask(
@@ -214,13 +235,31 @@ def suspend_ask(obj: AppObject, *, suspended: bool, now: str) -> Ask:
     return Ask({"metadata": {"annotations": {SKIP_RECONCILE: "true" if suspended else None}}})
 
 
-def refresh_ask(obj: AppObject, *, hard: bool, now: str) -> Ask:
+def refresh_ask(
+    obj: AppObject, *, hard: bool, now: str, force: bool = False, reset: bool = False
+) -> Ask:
     """Ask the controller to compare the app with its source's newest commit now
     (``argocd app get --refresh``, ``--hard-refresh``: its renders not reused).
-    A Flux app has no compare without apply: it gets a reconcile request."""
+    A Flux app has no compare without apply: it gets a reconcile request; a
+    HelmRelease's may force a one-off release (``force``: ``flux reconcile hr
+    --force``) or reset its failure count (``reset``: ``--reset``), each
+    annotation of the request's own value, as helm-controller wants them."""
+    if (force or reset) and obj.kind != HELM_KIND:
+        flag = "--force" if force else "--reset"
+        raise GitwaveError(
+            f"{obj.app_id}: {flag} is for a HelmRelease (flux reconcile hr {flag})",
+            hint=f"drop {flag}",
+        )
     if obj.kind in FLUX_KINDS:
-        return Ask({"metadata": {"annotations": {REQUESTED_AT: now}}}, token=now)
-    return Ask({"metadata": {"annotations": {REFRESH: "hard" if hard else "normal"}}})
+        annotations = {REQUESTED_AT: now}
+        if force:
+            annotations[FORCE_AT] = now
+        if reset:
+            annotations[RESET_AT] = now
+        return Ask({"metadata": {"annotations": annotations}}, token=now)
+    return Ask(
+        {"metadata": {"annotations": {REFRESH: "hard" if hard else "normal"}}}, cleared=REFRESH
+    )
 
 
 @dataclass(frozen=True)
@@ -312,13 +351,16 @@ def operation_revision(obj: AppObject) -> str:
 
 
 __all__ = [
+    "FORCE_AT",
     "REFRESH",
     "REQUESTED_AT",
+    "RESET_AT",
     "SKIP_RECONCILE",
     "AppRow",
     "Ask",
     "HistoryRow",
     "app_row",
+    "force_requested",
     "history_rows",
     "is_suspended",
     "object_annotations",

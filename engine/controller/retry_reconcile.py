@@ -19,18 +19,22 @@ retry, as Argo CD and Flux show it:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from gitwave.engine.apps import RetrySpec
+from gitwave.engine.apps.fields import Reader
 from gitwave.engine.apps.model import AppSpec
 from gitwave.engine.controller.backoff import Attempt, Backoff, Verdict, retry_policy
+from gitwave.engine.controller.chart_probe import chart_version_now
+from gitwave.engine.controller.helm_releases import HelmSourceApi, rolled_back_history
 from gitwave.engine.controller.helm_storage import ReleaseSecrets
 from gitwave.engine.controller.keeper import ControllerApi
 from gitwave.engine.controller.objects import ARGO_KIND, FLUX_KINDS, HELM_KIND, AppObject
 from gitwave.engine.controller.release_remedy import remediate
+from gitwave.engine.controller.release_store import record_rollback
 from gitwave.engine.controller.remediation import (
     Remedy,
     cleared,
@@ -39,7 +43,11 @@ from gitwave.engine.controller.remediation import (
     remediation_of,
     stalled,
 )
-from gitwave.engine.controller.requests import is_suspended, reconcile_requested
+from gitwave.engine.controller.requests import (
+    force_requested,
+    is_suspended,
+    reconcile_requested,
+)
 from gitwave.engine.controller.status import timestamp
 from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.retry import SELF_HEAL_BACKOFF
@@ -51,6 +59,10 @@ FAILED_PHASES = ("Failed", "Error")
 # release that failed, not a chart that could not be fetched (helm-controller
 # counts those as neither).
 _RELEASE_FAILURES = ("InstallFailed", "UpgradeFailed")
+# How often a Stalled release's chart range is asked for a new version when
+# the release names no spec.interval (Flux requires one).
+_CHART_PROBE_S = 600.0
+ChartNow = Callable[[AppObject, Sequence[Mapping[str, Any]]], str | None]
 
 
 def source_head(app: AppSpec) -> str | None:
@@ -85,6 +97,7 @@ class Retries:
         targets: ProviderRouter,
         store: Store | None,
         head: Callable[[AppSpec], str | None] = source_head,
+        chart_now: ChartNow = chart_version_now,
     ) -> None:
         self._api = api
         self._backoff = backoff
@@ -92,7 +105,11 @@ class Retries:
         self._targets = targets
         self._store = store
         self._head = head
+        self._chart_now = chart_now
         self._parsed: dict[str, AppSpec] = {}
+        # A Stalled release's chart probe: app id -> (the failed chart version,
+        # when asked, whether a newer one is picked now).
+        self._charts: dict[str, tuple[str, datetime, bool]] = {}
         self._guard = threading.Lock()
 
     def parsed(self, obj: AppObject, app: AppSpec) -> None:
@@ -112,23 +129,30 @@ class Retries:
             return None
         if stalled(obj):
             # Read from its status: holds across restarts and replicas. A
-            # reconcile request is still answered (``held``).
-            return bool(reconcile_requested(obj))
+            # reconcile request is still answered (``held``); a new chart
+            # version its range picks starts the count again (``held``).
+            return bool(reconcile_requested(obj)) or self._chart_moved(obj, now)
         verdict = self._backoff.verdict(obj, now, partial(self._head_of, obj.app_id))
         if verdict is Verdict.WAIT:
             return False  # backing off: no worker, no parse
         return True if verdict is Verdict.RETRY else None
 
     def due(self, obj: AppObject, now: datetime) -> bool:
-        """True when ``obj``'s next attempt is due (synced even if not otherwise due)."""
+        """True when ``obj``'s next attempt is due (synced even if not otherwise due):
+        its back-off ran out, or it is a Stalled release whose chart moved on."""
+        if stalled(obj) and not is_suspended(obj) and self._chart_moved(obj, now):
+            return True
         return self._backoff.verdict(obj, now) is Verdict.RETRY
 
     def held(self, obj: AppObject) -> bool:
         """True when ``obj`` is a stalled HelmRelease: not synced. Out of retries
         until its spec changes or ``flux reconcile hr --reset``; a plain request is
-        answered, as helm-controller does, and changes nothing."""
-        if not stalled(obj) or is_suspended(obj):
+        answered, as helm-controller does, and changes nothing. A forced release
+        (``flux reconcile hr --force``) is tried once: failing, it stalls again."""
+        if not stalled(obj) or is_suspended(obj) or force_requested(obj):
             return False
+        if self._chart_moved(obj, self._clock()):
+            return False  # a new chart version: tried, counted from 0 (``_release_failed``)
         asked = reconcile_requested(obj)
         if asked:
             self._api.write_status(obj, {"lastHandledReconcileAt": asked})
@@ -167,6 +191,48 @@ class Retries:
 
     # -- HelmRelease remediation (remediation.py, release_remedy.py) ----------------
 
+    def _rolled_back(
+        self,
+        obj: AppObject,
+        app: AppSpec,
+        written: Mapping[str, Any],
+        patch: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """A rollback that worked is a revision, as ``helm rollback`` makes one: a
+        new ``status.history`` snapshot of the release rolled back to, and its
+        storage Secret ("Rollback to N")."""
+        found = written.get("history") or (obj.body.get("status") or {}).get("history") or []
+        after = rolled_back_history(obj.body, [h for h in found if isinstance(h, Mapping)], now)
+        if after is None:
+            return
+        patch["history"], to = after
+        version = int(patch["history"][0]["version"])
+        record_rollback(self._api, obj, app, version=version, to=to, stamp=timestamp(now))
+
+    def _chart_moved(self, obj: AppObject, now: datetime) -> bool:
+        """True when a Stalled release's chart range picks another version than
+        the one that failed (``status.lastAttemptedRevision``); the repository
+        asked at most once per the release's interval."""
+        failed = str((obj.body.get("status") or {}).get("lastAttemptedRevision") or "")
+        if not failed:
+            return False  # stalled before a chart was fetched: nothing to compare
+        with self._guard:
+            known = self._charts.get(obj.app_id)
+        try:
+            every = Reader(obj.app_id).duration(obj.body.get("spec") or {}, "spec.interval", None)
+        except ValidationError:
+            every = None
+        period = timedelta(seconds=every or _CHART_PROBE_S)
+        if known is not None and known[0] == failed and now - known[1] < period:
+            return known[2]
+        sources = self._api.list_helm_sources() if isinstance(self._api, HelmSourceApi) else []
+        version = self._chart_now(obj, sources)  # outside the lock: an index read
+        moved = bool(version) and version != failed
+        with self._guard:
+            self._charts[obj.app_id] = (failed, now, moved)
+        return moved
+
     def _released(self, obj: AppObject) -> None:
         status = obj.body.get("status") or {}
         patch = cleared(obj)
@@ -190,7 +256,10 @@ class Retries:
             return  # the parse refused it already, naming the field
         ready = [c for c in written.get("conditions") or () if isinstance(c, Mapping)]
         counted = bool(ready) and ready[0].get("reason") in _RELEASE_FAILURES
-        count = failures(obj, remediation.action) + 1 if counted else 0
+        # As helm-controller: failures count per chart version too, so a new
+        # version (one the range picked while Stalled) gets every retry again.
+        tried = str(written.get("lastAttemptedRevision") or "")
+        count = failures(obj, remediation.action, chart=tried) + 1 if counted else 0
         remedied = None
         if counted and remediation.remedy_after(count) is not Remedy.NONE:
             remedied = remediate(
@@ -204,6 +273,8 @@ class Retries:
         patch: dict[str, Any] = dict(written)
         if counted:
             patch = failure_patch(obj, written, remediation, count, remedied, now=now)
+        if remedied is not None and remedied.remedy is Remedy.ROLLBACK and remedied.ok:
+            self._rolled_back(obj, app, written, patch, now)
         policy = retry_policy(obj)
         if counted and remediation.exhausted(count):
             policy = None  # Stalled: no next attempt at this generation

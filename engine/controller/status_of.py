@@ -10,7 +10,7 @@ from typing import Any
 from gitwave.engine.apps.model import AppSpec
 from gitwave.engine.controller.objects import ARGO_KIND, HELM_KIND, AppObject
 from gitwave.engine.controller.release_sync import release_failure, release_result
-from gitwave.engine.controller.requests import reconcile_requested
+from gitwave.engine.controller.requests import force_requested, reconcile_requested
 from gitwave.engine.controller.status import (
     argo_history,
     argo_operation_state,
@@ -27,6 +27,9 @@ def _handled(obj: AppObject, status: dict[str, Any]) -> None:
     asked = reconcile_requested(obj)
     if asked:
         status["lastHandledReconcileAt"] = asked
+    forced = force_requested(obj)
+    if forced:  # a HelmRelease's forced release: answered once, tried or not
+        status["lastHandledForceAt"] = forced
 
 
 def failure_status(obj: AppObject, message: str, now: datetime) -> dict[str, Any]:

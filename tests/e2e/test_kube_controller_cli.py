@@ -233,7 +233,7 @@ def test_suspend_reconcile_and_resume_of_a_flux_kustomization(env: Env) -> None:
 def test_controller_mode_names_what_it_cannot_find(env: Env) -> None:
     missing = gitwave(env, "sync", f"{env.app_ns}/nope")
     assert missing.returncode == 2
-    assert f"{env.app_ns}/nope: no Application or Kustomization" in missing.stderr
+    assert f"{env.app_ns}/nope: no Application, Kustomization or HelmRelease" in missing.stderr
     empty = gitwave(env, "status", "-n", env.app_ns)
     assert empty.returncode == 2
     assert f"no Application or Kustomization in namespace {env.app_ns}" in empty.stderr

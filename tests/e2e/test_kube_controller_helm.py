@@ -291,4 +291,11 @@ def test_a_failing_upgrade_is_rolled_back_retried_and_stalled(
     assert conditions["Remediated"]["reason"] == "RollbackSucceeded"
     # Rolled back: the first release's ConfigMap, not the one the upgrade applied.
     assert (settings(env, name) or {})["chart"] == "1.0.0"
-    assert [h["chartVersion"] for h in status["history"]] == ["1.0.0"]
+    # Each attempt a revision (failed), each rollback one more (deployed), as helm's.
+    assert [(h["version"], h["status"], h["chartVersion"]) for h in status["history"]] == [
+        (5, "deployed", "1.0.0"),
+        (4, "failed", "2.0.0"),
+        (3, "superseded", "1.0.0"),
+        (2, "failed", "2.0.0"),
+        (1, "superseded", "1.0.0"),
+    ]

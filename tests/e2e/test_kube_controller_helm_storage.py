@@ -139,8 +139,9 @@ def test_a_replica_with_an_empty_state_rolls_back_from_helms_storage(
     assert "Helm's storage" in conditions["Remediated"]["message"]
     # The first release's objects, restored by a replica that never released it.
     assert (settings(env, name) or {})["chart"] == "1.0.0"
+    # The rollback is a revision of its own, as helm rollback's: 3, of 1's chart.
     [row] = json.loads(helm(env, "list", "-o", "json"))
-    assert (row["revision"], row["chart"], row["status"]) == ("1", "web-1.0.0", "deployed")
+    assert (row["revision"], row["chart"], row["status"]) == ("3", "web-1.0.0", "deployed")
 
 
 def test_an_upgrade_remediated_by_uninstall_deletes_the_release_secrets(

@@ -316,7 +316,14 @@ def test_strategy_uninstall_removes_the_release_and_the_next_attempt_installs(en
     ready = env.condition("Ready")
     assert ready is not None and ready["reason"] == "InstallSucceeded"
     history = env.status()["history"]
-    assert [(h["version"], h["status"]) for h in history] == [(2, "deployed"), (1, "uninstalled")]
+    # Each attempt a revision, as helm's: the failed upgrade (2, then uninstalled
+    # with the release), the failed install (3), the install that worked (4).
+    assert [(h["version"], h["status"]) for h in history] == [
+        (4, "deployed"),
+        (3, "failed"),
+        (2, "uninstalled"),
+        (1, "superseded"),
+    ]
     assert "installFailures" not in env.status()
 
 

@@ -4,6 +4,7 @@ the flags it refuses, the verbs that take ``--context`` only with it, and
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,3 +80,32 @@ def test_suspend_takes_a_context_only_with_controller(
     # Past the target check, it goes for the cluster (here: a kubeconfig that is not there).
     assert code == 2
     assert "does not use a target" not in err and "error:" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("refresh", "shop"), ("status", "--controller", "shop"), ("sync", "--controller", "shop")],
+    ids=lambda argv: argv[0],
+)
+def test_an_unreachable_cluster_is_named_not_taken_for_a_bug(
+    argv: tuple[str, ...],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox_state(tmp_path, monkeypatch)
+    # A port bound but not listening: every connection to it is refused.
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\n"
+            "contexts: [{name: edge, context: {cluster: c, user: u}}]\n"
+            "users: [{name: u, user: {token: t}}]\ncurrent-context: edge\n"
+        )
+        code, _, err = run(capsys, *argv, f"--kubeconfig={kubeconfig}", "--context", "edge")
+    assert code == 2
+    assert f"context edge unreachable: https://127.0.0.1:{port}: connection refused" in err
+    assert "internal error" not in err

@@ -9,7 +9,7 @@ same way in every verb. The groups, one module each (``_VERB_GROUPS``):
     app_args         validate, render, graph, plan/diff, sync, wait, status, history, rollback, tui
     sandbox_args     sandbox get|scale|edit|kms|aws-exec, seal, cluster add|list|rm
     loop_args        watch, run, events, suspend, resume, unpin
-    verb_args        promote, drift, image, rollout, why, bootstrap
+    verb_args        promote, drift, image, rollout, why, bootstrap, refresh
     controller_args  controller
 """
 
@@ -43,6 +43,7 @@ _VERB_GROUPS = (
     "verb_args:why_verbs",
     "controller_args:controller_verbs",  # gitwave controller (issue 16)
     "verb_args:bootstrap_verbs",  # gitwave bootstrap (issue 16)
+    "verb_args:refresh_verbs",  # gitwave refresh APP (argocd --refresh, flux reconcile)
 )
 
 

@@ -177,12 +177,64 @@ def bootstrap_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_bootstrap)
 
 
+def refresh_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """``gitwave refresh APP`` (called once from ``parser.build_parser``)."""
+    from gitwave.tui.cli.durations import parse_duration
+    from gitwave.tui.cli.lazy_verbs import cmd_refresh
+
+    p = verbs.add_parser(
+        "refresh",
+        parents=[common],
+        help="ask the cluster's gitwave controller (--context) to look at an app again now "
+        "(as argocd app get --refresh, flux reconcile)",
+    )
+    p.add_argument(
+        "app_ref",
+        metavar="APP",
+        help="NAME, NAMESPACE/NAME, KIND/NAME or KIND/NAMESPACE/NAME of an Application, "
+        "Kustomization (ks/) or HelmRelease (hr/)",
+    )
+    p.add_argument(
+        "--hard",
+        action="store_true",
+        help="render the Application afresh, no cached render reused (argocd --hard-refresh); "
+        "a Flux object's reconcile always reads its source anew",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="a HelmRelease: release once even with nothing changed, out of Stalled too "
+        "(flux reconcile hr --force)",
+    )
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="a HelmRelease: its failure count starts again (flux reconcile hr --reset)",
+    )
+    p.add_argument("-n", "--namespace", default="", metavar="NS", help="the app's namespace")
+    p.add_argument(
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="wait until the controller acted, then print the app's sync and health",
+    )
+    p.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default=300.0,
+        metavar="DURATION",
+        help="how long to wait for the controller (90s, 5m)",
+    )
+    p.set_defaults(func=cmd_refresh)
+
+
 __all__ = [
     "ONE_APP_HELP",
     "add_app_arg",
     "bootstrap_verbs",
     "image_verbs",
     "promote_verbs",
+    "refresh_verbs",
     "rollout_verbs",
 ]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from gitwave.engine.controller.objects import AppObject
 from gitwave.engine.controller.requests import AppRow, Ask, app_row, history_rows
-from gitwave.engine.errors import GitwaveError, ValidationError
+from gitwave.engine.errors import GitwaveError, UnreachableError, ValidationError
 from gitwave.engine.store import current_user
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
 from gitwave.tui.cli.output import dump, short, table
@@ -49,6 +49,22 @@ def client(ctx: Context) -> ControllerClient:
     return ControllerClient(connect(ctx), user=current_user())
 
 
+def find_app(ctx: Context, remote: ControllerClient, text: str, namespace: str = "") -> AppObject:
+    """``remote.find``, an unreachable cluster told as such (naming the context and
+    the server), not as gitwave's bug."""
+    import urllib3
+
+    from gitwave.providers.kubernetes.transport import describe_transport_error
+
+    try:
+        return remote.find(text, namespace=namespace)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        api_client = getattr(remote.objects, "api_client", None)
+        server = str(getattr(getattr(api_client, "configuration", None), "host", "") or "?")
+        where = f"context {ctx.args.context}" if ctx.args.context else "the current context"
+        raise UnreachableError(where, f"{server}: {describe_transport_error(exc)}") from exc
+
+
 def _row_dict(row: AppRow) -> dict[str, object]:
     return {"app": row.app_id, **asdict(row)}
 
@@ -71,7 +87,8 @@ def _row_cells(row: AppRow) -> list[str]:
 _HEADERS = ["NAME", "NAMESPACE", "KIND", "SYNC", "HEALTH", "REVISION", "SYNC POLICY", "OPERATION"]
 
 
-def _show(ctx: Context, rows: list[AppRow]) -> None:
+def show_rows(ctx: Context, rows: list[AppRow]) -> None:
+    """The rows as a table, or as a JSON/YAML list (``-o``)."""
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([_row_dict(row) for row in rows], ctx.output))
         return
@@ -83,7 +100,7 @@ def cmd_remote_status(ctx: Context) -> int:
     remote = client(ctx)
     namespace = "" if ctx.args.all_namespaces else (ctx.args.namespace or "")
     if ctx.args.path:
-        rows = [app_row(remote.find(ctx.args.path, namespace=namespace))]
+        rows = [app_row(find_app(ctx, remote, ctx.args.path, namespace))]
     else:
         rows = remote.rows(namespace)
     if not rows:
@@ -91,13 +108,13 @@ def cmd_remote_status(ctx: Context) -> int:
             "no Application or Kustomization" + (f" in namespace {namespace}" if namespace else ""),
             hint="create one (kubectl apply -f app.yaml) for the controller to run",
         )
-    _show(ctx, rows)
+    show_rows(ctx, rows)
     return EXIT_OK  # a report, as `gitwave status PATH` and `argocd app list`
 
 
 def _finish(ctx: Context, obj: AppObject, *, what: str) -> int:
     row = app_row(obj)
-    _show(ctx, [row])
+    show_rows(ctx, [row])
     ok = ControllerClient.succeeded(obj)
     if not ok and ctx.output == "table":
         ctx.err(f"{row.app_id}: the {what} did not succeed: {row.message or row.operation}")
@@ -133,14 +150,14 @@ def cmd_remote_sync(ctx: Context) -> int:
         ]
     )
     remote = client(ctx)
-    obj = remote.find(args.path, namespace=args.namespace or "")
+    obj = find_app(ctx, remote, args.path, args.namespace or "")
     ask = remote.sync_ask(obj, revision=args.revision or "", prune=args.prune)
     return _ask(ctx, remote, obj, ask, what="sync", wait=not args.no_wait_operation)
 
 
 def _suspend(ctx: Context, *, suspended: bool) -> int:
     remote = client(ctx)
-    obj = remote.find(ctx.args.app_name)
+    obj = find_app(ctx, remote, ctx.args.app_name)
     ask = remote.suspend_ask(obj, suspended=suspended)
     if ask.token:
         # flux resume: wait for the reconcile it asked for, as flux does.
@@ -168,7 +185,7 @@ def cmd_remote_rollback(ctx: Context) -> int:
     """``gitwave rollback --controller APP [ID]``: as ``argocd app rollback``."""
     _refuse([("--dry-run", lambda: ctx.args.dry_run)])
     remote = client(ctx)
-    obj = remote.find(ctx.args.app_name)
+    obj = find_app(ctx, remote, ctx.args.app_name)
     return _ask(ctx, remote, obj, remote.rollback_ask(obj, ctx.args.id), what="rollback", wait=True)
 
 
@@ -182,7 +199,7 @@ def _one_app(ctx: Context) -> None:
 def cmd_remote_history(ctx: Context) -> int:
     """``gitwave history --controller APP``: the Application's ``status.history``."""
     _one_app(ctx)
-    obj = client(ctx).find(ctx.args.app_name)
+    obj = find_app(ctx, client(ctx), ctx.args.app_name)
     rows = history_rows(obj)[-ctx.args.limit :]
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([asdict(row) for row in rows], ctx.output))
@@ -203,7 +220,7 @@ def cmd_remote_events(ctx: Context) -> int:
     _refuse([("--follow", lambda: ctx.args.follow), ("--since", lambda: ctx.args.since)])
     _one_app(ctx)
     api = connect(ctx)
-    obj = ControllerClient(api, user="").find(ctx.args.app_name)
+    obj = find_app(ctx, ControllerClient(api, user=""), ctx.args.app_name)
     rows = [timeline_row(event) for event in api.list_events(obj)][-ctx.args.limit :]
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([asdict(row) for row in rows], ctx.output))
