@@ -194,7 +194,7 @@ def _plan_apps(ctx: Context) -> int:
                 kept = kept_plan(app, request, targets, form=form)
                 if kept.text is not None:
                     header = f"{app_title(app)} @ {short(kept.revision)} -> "
-                    ctx.out(ctx.paint(header + destination_text(ctx, app), "bold"))
+                    ctx.out(ctx.styled(header + destination_text(ctx, app), "bold"))
                     ctx.out(kept.text)
                     continue
             state = operations.plan(app, request, targets=targets, rendered=kept.rendered)
@@ -215,14 +215,14 @@ def _plan_apps(ctx: Context) -> int:
             docs.append(doc)
         else:
             header = f"{app_title(app)} @ {short(state.plan.revision)} -> "
-            ctx.out(ctx.paint(header + destination_text(ctx, app), "bold"))
+            ctx.out(ctx.styled(header + destination_text(ctx, app), "bold"))
             if created:
                 ctx.out(f"Namespaces created first (CreateNamespace): {', '.join(created)}")
             text = format_plan(state.plan, color=ctx.color).rstrip()
             ctx.out(text)
             if blast.pruned:
                 for line in blast.lines():
-                    ctx.out(ctx.paint(line, "red") if line.startswith("guard:") else line)
+                    ctx.out(ctx.styled(line, "red") if line.startswith("guard:") else line)
             keep_if_no_op(
                 kept,
                 state,
