@@ -6,6 +6,7 @@ not come back equal) is a miss, never a misreading."""
 from __future__ import annotations
 
 import datetime
+import gc
 import json
 import math
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gitwave.engine.signed_files import HEADER, SignedFiles
+from gitwave.engine.signed_files import HEADER, SignedFiles, decoded_frozen
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,32 @@ def test_an_entry_cut_short_is_a_miss(tmp_path: Path) -> None:
     assert payload is not None
     _signed_payload(files, payload[:-10])
     assert files.read("k") is None
+
+
+def test_a_command_freezes_what_it_decoded_and_gives_it_back_when_done(tmp_path: Path) -> None:
+    files = SignedFiles(tmp_path)
+    files.write("k", {"key": "k", "objects": [{"n": i} for i in range(1000)]})
+    gc.unfreeze()
+    assert gc.isenabled()
+
+    files.read("k")  # outside a command's plans: nothing frozen
+    assert gc.get_freeze_count() == 0
+    with decoded_frozen():
+        kept = files.read("k")
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 1000  # the entry's objects among them
+    # Back in the collector's generations: a test session's garbage is collected.
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+    assert kept["objects"][999] == {"n": 999}
+
+
+def test_decoding_leaves_a_collector_turned_off_off(tmp_path: Path) -> None:
+    files = SignedFiles(tmp_path)
+    files.write("k", {"key": "k"})
+    gc.disable()
+    try:
+        assert files.read("k") == {"key": "k"}
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
