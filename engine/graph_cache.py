@@ -17,7 +17,7 @@ file holds a plain digest of a Secret's values. When the objects are, one for
 one, a render this process read back from the render cache, their part of
 the input is that entry's signature instead (``disk_cache.content_digest``, a
 keyed digest of the bytes they were decoded from): one hash of the render, not
-one marshal of 10,000 manifests. Entries are signed JSON files
+one marshal of 10,000 manifests. Entries are signed plain-data files
 (``SignedFiles``) in ``$GITWAVE_CACHE/graphs`` holding numbers and strings only: positions into
 the objects given, the stages, the edges and each object's ``NodeFacts``. An
 entry that is unsigned, from other code, or does not fit the objects given is
@@ -52,7 +52,8 @@ from gitwave.engine.model import (
     ResourceKey,
 )
 from gitwave.engine.plan_memo import code_identity
-from gitwave.engine.render.disk_cache import SignedFiles, content_digest
+from gitwave.engine.render.disk_cache import content_digest
+from gitwave.engine.signed_files import SignedFiles, gc_paused
 
 __all__ = ["GraphFiles", "cached_graph", "graph_files", "keyed_graph"]
 
@@ -105,7 +106,8 @@ class GraphFiles(SignedFiles):
         if not isinstance(document, dict) or document.get("key") != digest:
             return None
         try:
-            graph = _decode(document, resources)
+            with gc_paused():  # the graph's containers, all kept: no garbage
+                graph = _decode(document, resources)
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             _log.debug("graph cache: an entry does not fit its objects (%s); ignored", exc)
             return None

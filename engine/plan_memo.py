@@ -14,7 +14,7 @@ from a Secret get no digest and are always compared in full (a digest of a
 guessable value stands for it).
 
 Only apps of ``MIN_OBJECTS`` or more keep a memo. Entries are kept in
-``$GITWAVE_CACHE/plans``, one signed JSON file per app
+``$GITWAVE_CACHE/plans``, one signed plain-data file per app
 and gitwave code (``SignedFiles``), replaced after each plan by what that plan
 found in sync. A file that is missing, unsigned or from other code is no
 memo: every object is compared.

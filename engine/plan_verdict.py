@@ -27,7 +27,7 @@ Only a plan with nothing to create, update, prune or warn about is kept, and
 only when the targets' stamp after it is the one taken before it (nothing
 wrote meanwhile). What is kept is the plan's text as printed (``form``
 says which form: colour or not), in ``$GITWAVE_CACHE/verdicts``, one signed
-JSON file per app (``SignedFiles``). A policy directory (read from disk at
+plain-data file per app (``SignedFiles``). A policy directory (read from disk at
 each plan), a request for one object or a forced plan is never kept.
 """
 

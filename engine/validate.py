@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from gitwave.compositions import references
+from gitwave.compositions.references import ANNOTATION_REFERENCES
 from gitwave.engine.app_pipeline import AppState, memo_name
 from gitwave.engine.errors import ProviderError, ValidationError
 from gitwave.engine.graph_facts import parse_sync_options
@@ -125,12 +126,14 @@ def preflight(state: AppState, *, targets: ProviderRouter) -> None:
     ordered = [graph.resources[key] for key in graph.order if key in graph.resources]
     memo, name, context = memo_store(), memo_name(state.app), _schema_context()
     before = memo.load_checked(name, context) if state.digests else {}
-    vouched = frozenset(k for k, d in state.digests.items() if d and before.get(str(k)) == d)
+    # Each key's text once (10,000 of them): to look up and to keep.
+    named = [(k, str(k), d) for k, d in state.digests.items() if d]
+    vouched = frozenset(k for k, text, d in named if before.get(text) == d)
     problems = check(ordered, state.plan, targets=targets, vouched=vouched)
     if problems:
         raise PreflightError(state.app.name, problems)
     if state.digests:
-        passed = {str(k): d for k, d in state.digests.items() if d}
+        passed = {text: d for _, text, d in named}
         memo.save_checked(name, context, passed, before=before)
 
 
@@ -226,9 +229,12 @@ class _Checker:
         self._served: dict[tuple[str, str], bool | None] = {}
         self._target_crds: dict[tuple[str, str], CrdVersions] = {}
         self._builtin: dict[tuple[str, str], bool] = {}
+        # By (apiVersion, kind): the target taking such objects, when it answers
+        # ObjectAdmission (routing depends on nothing else).
+        self._admitters: dict[tuple[str, str], ObjectAdmission | None] = {}
 
     def check(self, resource: Resource) -> Problem | None:
-        if references(resource):
+        if _may_reference(resource) and references(resource):
             return None
         try:
             return self._check(resource) or self._admission(resource)
@@ -236,11 +242,17 @@ class _Checker:
             return Problem(resource.where, exc.detail, exc.retriable, exc.hint or FIX_KIND)
 
     def _admission(self, resource: Resource) -> Problem | None:
-        provider = self._targets.for_resource(resource)
-        # A Protocol isinstance check is slow: the router answers it once per provider.
-        if not self._targets.offers(provider, ObjectAdmission):
+        asked = (resource.api_version, resource.key.kind)
+        if asked in self._admitters:
+            admitter = self._admitters[asked]
+        else:  # raises ProviderError for a kind no target takes, each time
+            provider = self._targets.for_resource(resource)
+            # A Protocol isinstance check is slow: the router answers it once per provider.
+            admits = self._targets.offers(provider, ObjectAdmission)
+            admitter = self._admitters[asked] = cast(ObjectAdmission, provider) if admits else None
+        if admitter is None:
             return None
-        refusal = cast(ObjectAdmission, provider).refusal(resource)
+        refusal = admitter.refusal(resource)
         if refusal is None:
             return None
         key = resource.key
@@ -309,6 +321,14 @@ class _Checker:
             )
             self._target_crds[group_kind] = _compiled(crd) if crd is not None else {}
         return self._target_crds[group_kind]
+
+
+def _may_reference(resource: Resource) -> bool:
+    """Whether ``resource`` has a references annotation (``references`` reads
+    and checks it): most objects have none, and 10,000 are asked."""
+    meta = resource.manifest.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    return isinstance(annotations, dict) and bool(annotations.get(ANNOTATION_REFERENCES))
 
 
 def _sync_options(resource: Resource) -> frozenset[str]:

@@ -190,6 +190,10 @@ NOT_FOR_PLAIN_YAML = (
     "tenacity",
     "rich.status",
     "importlib.metadata",
+    # Off a terminal the plan's text and header are plain: not rich (25 ms).
+    "rich",
+    "rich.text",
+    "rich.console",
 )
 
 

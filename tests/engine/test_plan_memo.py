@@ -127,7 +127,9 @@ def test_a_tampered_memo_is_no_memo(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     sandbox.replace_live(key, edited)
     drifted = sandbox.observe(key)
     assert drifted is not None and drifted.digest and drifted.digest != live.digest
-    entry.write_text(entry.read_text().replace(live.digest, drifted.digest))
+    kept = entry.read_bytes()
+    assert live.digest.encode() in kept
+    entry.write_bytes(kept.replace(live.digest.encode(), drifted.digest.encode()))
 
     memo = plan_memo.memo_store()
     before = memo.hits
@@ -148,9 +150,9 @@ def test_no_digest_of_a_secret_is_kept(tmp_path: Path, monkeypatch: pytest.Monke
     secret = sandbox.observe(ResourceKey("", "Secret", NAMESPACE, "creds"))
     assert secret is not None and secret.digest == ""
     (entry,) = [p for p in default_memo_dir().glob("*.json")]
-    text = entry.read_text()
-    assert "ConfigMap/memo/cfg-0" in text
-    assert "Secret" not in text
+    kept = entry.read_bytes()  # marshal keeps each text's bytes as they are
+    assert b"ConfigMap/memo/cfg-0" in kept
+    assert b"Secret" not in kept
 
 
 def test_a_small_app_keeps_no_memo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

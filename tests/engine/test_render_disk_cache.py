@@ -112,7 +112,8 @@ def test_an_entry_this_cache_did_not_write_is_ignored(tmp_path: Path) -> None:
     good = entry.read_bytes()
 
     # Tampered: the payload says another name, the signature is the old one.
-    entry.write_bytes(good.replace(b'"settings"', b'"evil"'))
+    assert b"settings" in good
+    entry.write_bytes(good.replace(b"settings", b"evil"))
     tampered = _plan(tmp_path, root)
     assert REUSED not in tampered.stderr
     assert "evil" not in tampered.stdout

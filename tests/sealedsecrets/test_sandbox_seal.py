@@ -237,3 +237,25 @@ def test_health_follows_the_controllers_synced_condition(case: HealthCase) -> No
     health = health_of(manifest)
     assert health.code is case.want
     assert case.message in health.message
+
+
+def test_each_sealed_secret_is_asked_whether_it_opens_not_each_kind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, state: Path
+) -> None:
+    # The pre-flight finds the target that admits a kind once (10,000 objects);
+    # its answer is still per object: the second SealedSecret, moved to a name
+    # it was not sealed for, is refused although the first of its kind opens.
+    good = json.loads(seal(capsys, tmp_path, secret_doc()))
+    moved = json.loads(json.dumps(good))
+    moved["metadata"]["name"] = "moved"
+    documents = yaml.safe_dump_all([good, moved])
+    repo = write_repo(tmp_path / "repo", documents)
+
+    code, out, err = run(capsys, "plan", str(repo))
+
+    assert code == 2, err
+    assert "SealedSecret/shop/moved" in err and "cannot unseal" in err
+    assert "SealedSecret/shop/db" not in err
+    assert "the target would refuse 1 object;" in err
+    for value in SECRET_VALUES:
+        assert value not in out and value not in err

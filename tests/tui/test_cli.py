@@ -447,6 +447,34 @@ def test_a_plain_table_prints_as_rich_lays_it_out(
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "repo @ 7704518 -> sandbox",
+        "guard: 3 objects would be pruned   ",
+        "",
+        # Not printable ASCII: rich expands the tab, drops the escape, measures é.
+        "a\tb",
+        "app \x1b[31mred",
+        "café @ 1234567 -> sandbox",
+    ],
+    ids=["header", "trailing spaces", "empty", "tab", "escape", "accent"],
+)
+def test_a_styled_line_without_colour_prints_as_rich_prints_it(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A plan's header is printed without loading rich when there is no colour;
+    # what a user reads must be what the painted line printed, byte for byte.
+    Terminal(color=False).out(Terminal(color=False).styled(text, "bold"))
+    printed = capsys.readouterr().out
+    Terminal(color=False).out(Terminal(color=False).paint(text, "bold"))
+    assert printed == capsys.readouterr().out
+
+
+def test_a_styled_line_keeps_its_colour_on_a_terminal() -> None:
+    assert not isinstance(Terminal(color=True).styled("repo", "bold"), str)
+
+
+@pytest.mark.parametrize(
     ("seconds", "want"), [(-3, "0s"), (59.9, "59s"), (60, "1m"), (7200, "2h"), (90000, "1d")]
 )
 def test_age_is_kubectls(seconds: float, want: str) -> None:

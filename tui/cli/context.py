@@ -344,6 +344,9 @@ class Context:
     def paint(self, text: str, style: str) -> Text:
         return self.terminal.paint(text, style)
 
+    def styled(self, text: str, style: str) -> str | Text:
+        return self.terminal.styled(text, style)
+
 
 def context_from_args(args: argparse.Namespace) -> Context:
     """The Context of one command line; flags a verb does not take get their defaults."""

@@ -126,6 +126,14 @@ class Terminal:
 
         return Text(text, style=style)
 
+    def styled(self, text: str, style: str) -> str | Text:
+        """``paint(text, style)``, or ``text`` itself when it prints the same: no
+        colour and printable ASCII (rich would expand a tab or drop a control
+        character). A plan's header so never loads rich (25 ms of a fresh plan)."""
+        if not self.color and text.isascii() and text.isprintable():
+            return text
+        return self.paint(text, style)
+
     def _console(self, *, stderr: bool) -> Console:
         console = self._consoles.get(stderr)
         if console is None:
