@@ -30,7 +30,7 @@ from gitwave.engine.render import Rendered
 from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import SyncRecord
-from gitwave.tui.cli.app_listing import app_title, chosen_apps, report_error
+from gitwave.tui.cli.app_listing import app_title, chosen_apps, refuse_empty, report_error
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
 from gitwave.tui.cli.kept_plan import KeptPlan, keep_if_no_op, kept_plan
@@ -182,7 +182,11 @@ def _plan_apps(ctx: Context) -> int:
     changed = False
     errors = False
     docs: list[dict[str, Any]] = []
-    for entry in chosen_apps(ctx, removed=True):
+    entries = chosen_apps(ctx, removed=True)
+    # An empty directory is an error when it is all there is (not beside the
+    # apps an ApplicationSet deleted from it left, which are pruned).
+    alone = len(entries) == 1
+    for entry in entries:
         kept = KeptPlan()
         form = f"table color={ctx.color}"
         try:
@@ -198,6 +202,8 @@ def _plan_apps(ctx: Context) -> int:
                     ctx.out(kept.text)
                     continue
             state = operations.plan(app, request, targets=targets, rendered=kept.rendered)
+            if alone:
+                refuse_empty(state)
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc, docs, "nothing planned")
             errors = True

@@ -21,7 +21,13 @@ from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
 from gitwave.engine.render import Rendered
 from gitwave.engine.source import opened_once, redact_url
 from gitwave.engine.store import SyncRecord
-from gitwave.tui.cli.app_listing import app_title, chosen_apps, error_dict, report_error
+from gitwave.tui.cli.app_listing import (
+    app_title,
+    chosen_apps,
+    error_dict,
+    refuse_empty,
+    report_error,
+)
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import dump, rfc3339, short, table
 from gitwave.tui.formatting import age, revision_text
@@ -119,8 +125,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
     destination = ctx.fleet.destination_of(app)
     targets = ctx.fleet.targets_for(app)
     state = operations.plan(app, ctx.sync_request(), targets=targets)
-    if not state.resources and not any(True for _ in state.plan.tasks()):
-        _refuse_empty(app)
+    refuse_empty(state)
     by_key = operations.resource_healths(state, targets=targets)
     unsynced = frozenset(
         t.key for t in state.plan.tasks() if t.action in (Action.CREATE, Action.UPDATE)
@@ -152,21 +157,6 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
             frozenset(state.plan.left_alone),
         ),
         spec=app,
-    )
-
-
-def _refuse_empty(app: AppSpec) -> None:
-    """An app that renders nothing and has nothing live is no app to report as
-    Synced and Healthy: its path is wrong or holds no manifests. (Argo CD's
-    allowEmpty and a child removed from its app of apps are empty on purpose.)"""
-    if app.removed_from or app.policy.allow_empty:
-        return
-    where = app.source.path if app.source.path != "." else app.source.repo_url
-    raise ValidationError(
-        app.where,
-        f"no manifests in {where}: nothing renders and nothing of the app is live",
-        hint="a directory of .yaml, .yml or .json manifests, a kustomization.yaml or a "
-        "Chart.yaml, or Application/Kustomization definitions",
     )
 
 

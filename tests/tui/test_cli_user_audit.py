@@ -1,0 +1,101 @@
+"""What a kubectl/argocd user tripped on in issue 13's audit (notes/audit13-findings.md).
+
+Each test runs `gitwave` as that user typed it: a real process where the pipe
+matters, the CLI's ``main()`` otherwise, on the sandbox of the test's own state.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitwave.engine.store import Store
+from tests.tui.cli_support import run, sandbox_state
+
+CONFIG_MAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  greeting: hello
+"""
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
+
+
+def plain_app(root: Path) -> Path:
+    """A directory of one ConfigMap naming no namespace (it goes to `default`)."""
+    root.mkdir(parents=True)
+    (root / "settings.yaml").write_text(CONFIG_MAP)
+    return root
+
+
+def history_results(state: Path, app: str) -> list[str]:
+    store = Store(state / "gitwave.db")
+    try:
+        return [record.result for record in store.history(app, running=True)]
+    finally:
+        store.close()
+
+
+@pytest.mark.slow  # a `gitwave` process
+def test_a_sync_whose_reader_went_away_still_finishes_and_is_recorded(
+    tmp_path: Path, state: Path
+) -> None:
+    """`gitwave sync shop | head -1`: the reader is gone before the first line.
+    The sync still applies everything and is recorded Succeeded, exit 0, and no
+    "internal error" (it was exit 3, a sync recorded as Error)."""
+    app = plain_app(tmp_path / "shop")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # gone before gitwave writes anything: every write is EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "gitwave.tui.cli", "sync", str(app)],
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+    assert "internal error" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert history_results(state, "shop") == ["Succeeded"]
+
+
+@pytest.mark.parametrize("verb", ["plan", "sync"])
+def test_an_empty_directory_is_no_app_to_plan_or_sync(
+    tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """As `status` says of it (and `kubectl apply -f` of an empty directory):
+    no manifests, exit 2, nothing recorded; plan said "0 to create" and exit 0,
+    sync "Succeeded ... health Healthy"."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    code, out, err = run(capsys, verb, str(empty))
+
+    assert code == 2, out + err
+    assert f"no manifests in {empty}" in err
+    assert "Succeeded" not in out and "Healthy" not in out
+    assert history_results(state, "empty") == []
+
+
+def test_status_plan_and_sync_agree_on_an_empty_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    codes = {verb: run(capsys, verb, str(empty))[0] for verb in ("status", "plan", "sync")}
+    assert codes == {"status": 2, "plan": 2, "sync": 2}
