@@ -99,3 +99,20 @@ def test_status_plan_and_sync_agree_on_an_empty_directory(
     empty.mkdir()
     codes = {verb: run(capsys, verb, str(empty))[0] for verb in ("status", "plan", "sync")}
     assert codes == {"status": 2, "plan": 2, "sync": 2}
+
+
+@pytest.mark.parametrize("verb", ["history", "events"])
+def test_an_app_name_with_a_selector_is_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """`history shop -l team=a` printed shop's whole history, -l dropped (status
+    shop -l filters); kubectl's `get NAME -l` refuses the pair."""
+    app = plain_app(tmp_path / "shop")
+    assert run(capsys, "sync", str(app))[0] == 0
+
+    code, out, err = run(capsys, verb, "shop", "-l", "team=a")
+
+    assert code == 2, out + err
+    assert out == ""
+    assert "an app name cannot be provided when a selector is specified" in err
+    assert run(capsys, verb, "shop")[0] == 0  # without -l: as before
