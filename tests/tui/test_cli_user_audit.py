@@ -116,3 +116,18 @@ def test_an_app_name_with_a_selector_is_refused_not_ignored(
     assert out == ""
     assert "an app name cannot be provided when a selector is specified" in err
     assert run(capsys, verb, "shop")[0] == 0  # without -l: as before
+
+
+def test_drift_takes_an_app_name_where_a_directory_of_that_name_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`drift shop` run beside shop/ said ".: no app named shop" (it read the
+    current directory); status, history, wait... take the name there."""
+    app = plain_app(tmp_path / "shop")
+    assert run(capsys, "sync", str(app))[0] == 0
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run(capsys, "drift", "shop")
+
+    assert code == 0, out + err
+    assert out.strip() == "shop: no drift"
