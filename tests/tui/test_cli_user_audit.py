@@ -131,3 +131,40 @@ def test_drift_takes_an_app_name_where_a_directory_of_that_name_is(
 
     assert code == 0, out + err
     assert out.strip() == "shop: no drift"
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.25}]
+"""
+
+
+def test_sandbox_verbs_take_kubectls_kind_name_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sandbox get deploy web` (kubectl's other form) said "unrecognized
+    arguments: web"; `sandbox scale deployment web` likewise."""
+    app = plain_app(tmp_path / "shop")
+    (app / "web.yaml").write_text(DEPLOYMENT)
+    assert run(capsys, "sync", str(app))[0] == 0
+
+    assert run(capsys, "sandbox", "get", "deploy", "web", "-o", "name")[:2] == (
+        0,
+        "deployment.apps/web\n",
+    )
+    assert run(capsys, "sandbox", "get", "cm", "nosuch")[0] == 1
+    code, out, err = run(capsys, "sandbox", "scale", "deployment", "web", "--replicas", "3")
+    assert code == 0, out + err
+    _, out, _ = run(capsys, "sandbox", "get", "deploy/web", "-o", "json")
+    assert '"replicas": 3' in out
+    code, _, err = run(capsys, "sandbox", "get", "deploy/web", "web")
+    assert code == 2 and "resource/name form" in err
