@@ -168,3 +168,21 @@ def test_sandbox_verbs_take_kubectls_kind_name_form(
     assert '"replicas": 3' in out
     code, _, err = run(capsys, "sandbox", "get", "deploy/web", "web")
     assert code == 2 and "resource/name form" in err
+
+
+def test_status_says_an_app_is_suspended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`gitwave suspend shop` then `status shop` showed nothing of it; `flux get`
+    has a SUSPENDED column."""
+    app = plain_app(tmp_path / "shop")
+    assert run(capsys, "sync", str(app))[0] == 0
+    assert run(capsys, "suspend", "shop")[0] == 0
+
+    out = run(capsys, "status", "shop")[1]
+    assert "Synced (suspended)" in out
+    assert '"suspended": true' in run(capsys, "status", "shop", "-o", "json")[1]
+
+    assert run(capsys, "resume", "shop")[0] == 0
+    out = run(capsys, "status", "shop")[1]
+    assert "suspended" not in out

@@ -18,6 +18,7 @@ from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
+from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.render import Rendered
 from gitwave.engine.source import opened_once, redact_url
 from gitwave.engine.store import SyncRecord
@@ -56,6 +57,8 @@ class _AppStatus:
     helm_releases: tuple[_HelmRelease, ...] = ()
     # The app itself: what -o wide shows of it (project, repository, path, target).
     spec: AppSpec | None = None
+    # Suspended by `gitwave suspend` or the TUI's pause (flux get's SUSPENDED).
+    suspended: bool = False
 
     @property
     def sync_text(self) -> str:
@@ -144,6 +147,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
             and (key in by_key or key not in state.plan.left_alone)
         ),
         pin=ctx.loop_store.pin_of(app.name),
+        suspended=AutoSyncFlags(ctx.state_dir / AUTOSYNC_FILE).is_paused(app.name),
         last=ctx.store.last(app.name),
         composed=composite_status(state, targets=targets),
         destination=destination,
@@ -207,6 +211,8 @@ def cmd_status(ctx: Context) -> int:
             # A rollback holds the app: auto-sync skips the newer commit.
             pin = status.pin
             sync += f" (pinned to {short(pin.revision)}, skipping {short(pin.skipped)})"
+        if status.suspended:  # as `flux get` says it: nothing automated runs
+            sync += " (suspended)"
         last = status.last
         last_text = f"{last.result} {age(now - last.finished)} ago" if last else "never"
         revision = revision_text(status.revision, status.digest)
@@ -262,6 +268,7 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         "composites": _composite_dicts(status.composed, status.unsynced) if status.composed else [],
         "sync": status.sync.value,
         "syncWindow": status.window or None,
+        "suspended": status.suspended,
         "pin": None
         if pin is None
         else {"revision": pin.revision, "skipped": pin.skipped, "reason": pin.reason},
