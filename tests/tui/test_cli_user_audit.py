@@ -186,3 +186,23 @@ def test_status_says_an_app_is_suspended(
     assert run(capsys, "resume", "shop")[0] == 0
     out = run(capsys, "status", "shop")[1]
     assert "suspended" not in out
+
+
+def test_render_o_yaml_is_one_document_as_o_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`render -o yaml` printed the same YAML stream as no -o (two documents for
+    two objects) while -o json printed a List; docs/cli-output.md: a List."""
+    import yaml
+
+    app = plain_app(tmp_path / "shop")
+    (app / "web.yaml").write_text(DEPLOYMENT)
+
+    code, out, err = run(capsys, "render", str(app), "-o", "yaml")
+
+    assert code == 0, err
+    (doc,) = list(yaml.safe_load_all(out))
+    assert doc["kind"] == "List"
+    assert [item["kind"] for item in doc["items"]] == ["ConfigMap", "Deployment"]
+    stream = list(yaml.safe_load_all(run(capsys, "render", str(app))[1]))
+    assert [d["kind"] for d in stream] == ["ConfigMap", "Deployment"]  # the default: a stream

@@ -102,9 +102,9 @@ def cmd_render(ctx: Context) -> int:
             continue
         for resource in resources:
             docs.append(shown_manifest(resource))
-    if ctx.output == "json":
-        ctx.out(dump({"apiVersion": "v1", "kind": "List", "items": docs}, "json"))
-    else:
+    if ctx.output in ("json", "yaml"):  # one document, as `kubectl get -o yaml` prints a List
+        ctx.out(dump({"apiVersion": "v1", "kind": "List", "items": docs}, ctx.output))
+    else:  # the default: a YAML stream, for `| kubectl apply -f -`
         ctx.out(dump(docs, "yaml-stream").rstrip())
     return EXIT_USAGE if errors else EXIT_OK
 
