@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
@@ -175,7 +175,7 @@ class Terminal:
         self._console(stderr=stderr).print(value, crop=False)
 
 
-def _drop_output(stream: TextIO) -> None:
+def _drop_output(stream: IO[str]) -> None:
     """Point ``stream``'s descriptor at /dev/null: later writes, and the flush at
     exit, go nowhere instead of failing again."""
     try:
