@@ -233,6 +233,30 @@ def test_bash_completes_verbs_flags_and_known_apps(
     assert complete_in_bash(script, "rollback", "") == ["guestbook"]
 
 
+def test_completion_offers_a_flags_values_and_the_resource_types_not_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o <TAB>` and `sandbox get <TAB>` listed the files of the directory;
+    kubectl completes the output formats and the server's resource types."""
+    (tmp_path / "notes.txt").write_text("a file completion must not offer here\n")
+    monkeypatch.chdir(tmp_path)
+    script = run(capsys, "completion", "bash")[1]
+
+    assert complete_in_bash(script, "status", "-o", "") == ["table", "json", "yaml", "wide", "name"]
+    assert complete_in_bash(script, "sync", "--output", "y") == ["yaml"]
+    assert complete_in_bash(script, "-o", "j") == ["json"]
+    assert complete_in_bash(script, "sync", "--log-format", "") == ["text", "json"]
+    assert complete_in_bash(script, "sandbox", "get", "deploy") == ["deployments"]
+    assert "configmaps" in complete_in_bash(script, "sandbox", "get", "")
+    assert complete_in_bash(script, "completion", "") == ["bash", "zsh", "fish"]
+    assert complete_in_bash(script, "sync", "no") == ["notes.txt"]  # a PATH: files still
+
+    fish = run(capsys, "completion", "fish")[1]
+    assert "-l output -x -a 'table json yaml wide name'" in fish
+    zsh = run(capsys, "completion", "zsh")[1]
+    assert '*"|--output") values=(table json yaml wide name) ;;' in zsh
+
+
 def test_zsh_and_fish_scripts_name_every_verb_and_the_app_hook(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -15,7 +15,7 @@ from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.tui.cli.context import Context
 from gitwave.tui.cli.label_selection import selected_by_labels
 
-__all__ = ["app_title", "chosen_apps", "error_dict", "report_error"]
+__all__ = ["app_title", "chosen_apps", "error_dict", "refuse_empty", "report_error"]
 
 
 def chosen_apps(ctx: Context, *, removed: bool = False, listing: bool = False) -> list[ChosenApp]:
@@ -81,3 +81,23 @@ def report_error(
 
 def error_dict(name: str, error: GitwaveError, **more: object) -> dict[str, Any]:
     return {"app": name, "error": str(error), "hint": error.hint, **more}
+
+
+def refuse_empty(state: operations.AppState) -> None:
+    """An app that renders nothing and has nothing live is no app to plan, sync
+    or report as Synced and Healthy: its path is wrong or holds no manifests
+    (``kubectl apply -f`` of an empty directory: "no objects passed to apply").
+    Argo CD's allowEmpty and a child removed from its app of apps are empty on
+    purpose. Raises ValidationError naming where the app was read."""
+    app = state.app
+    if state.resources or any(True for _ in state.plan.tasks()):
+        return
+    if app.removed_from or app.policy.allow_empty:
+        return
+    where = app.source.path if app.source.path != "." else app.source.repo_url
+    raise ValidationError(
+        app.where,
+        f"no manifests in {where}: nothing renders and nothing of the app is live",
+        hint="a directory of .yaml, .yml or .json manifests, a kustomization.yaml or a "
+        "Chart.yaml, or Application/Kustomization definitions",
+    )

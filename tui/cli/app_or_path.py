@@ -14,9 +14,11 @@ from gitwave.engine.source_url import is_remote
 from gitwave.tui.cli.context import Context
 
 
-def known_location(ctx: Context, given: str) -> AppLocation | None:
-    """Where app ``given`` was last synced from, when ``given`` is no path or URL."""
-    if not given or is_remote(given) or Path(given).exists():
+def known_location(ctx: Context, given: str, *, name_wins: bool = False) -> AppLocation | None:
+    """Where app ``given`` was last synced from, when ``given`` is no path or URL
+    (with ``name_wins``, also when a path of that name exists: a verb taking an
+    APP only, as ``drift``)."""
+    if not given or is_remote(given) or (Path(given).exists() and not name_wins):
         return None
     locations = AppLocations.beside(ctx.store)
     try:

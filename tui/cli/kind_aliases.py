@@ -122,3 +122,10 @@ def resolve_kind(text: str, crds: Iterable[Mapping[str, Any]]) -> ServedKind:
         f'unknown resource type "{text}": the sandbox serves no such kind',
         hint="`gitwave sandbox get crd` lists the custom kinds the sandbox serves",
     )
+
+
+def resource_type_names() -> list[str]:
+    """The plural names of the built-in kinds the sandbox serves (``deployments``),
+    sorted: what ``gitwave completion`` offers after ``sandbox get``, as
+    ``kubectl get <TAB>`` offers the server's resource types."""
+    return sorted({_plural(kind) for kinds in BUILTIN_KINDS.values() for kind in kinds})

@@ -45,6 +45,15 @@ def named_or_selected(ctx: Context) -> tuple[list[str], bool]:
             hint=f"gitwave {ctx.args.verb} guestbook; gitwave {ctx.args.verb} . -l env=prod",
         )
     if given is not None and not _location(ctx, given):
+        if selector is not None and not selector.empty:
+            # An app name and a selector: kubectl's `get NAME -l` answer, not
+            # the app's whole history with -l silently dropped.
+            raise ValidationError(
+                f"gitwave {ctx.args.verb} {given}",
+                "an app name cannot be provided when a selector is specified",
+                hint=f"gitwave {ctx.args.verb} {given}; or gitwave {ctx.args.verb} PATH -l "
+                f"{selector} (the apps defined under PATH whose labels match)",
+            )
         return [given], False
     # The verbs reading a PATH take these; history and events read the apps' definitions only.
     ctx.args.path = given or "."

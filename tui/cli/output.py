@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
@@ -46,12 +46,29 @@ def use_color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def _console(*, color: bool, stderr: bool) -> Console:
+def quiet_console(**options: Any) -> Console:
+    """A rich Console (``options`` as rich's) that goes quiet when its reader goes
+    away: rich's own raises SystemExit there, which in a sync's worker thread
+    ended the app half way (``gitwave sync | head -1``: an Error in history)."""
+    return _quiet_console_type()(**options)
+
+
+@functools.cache
+def _quiet_console_type() -> type[Console]:
     from rich.console import Console  # rich loads with the first painted line (30 ms)
 
+    class QuietConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            _drop_output(self.file)
+
+    return QuietConsole
+
+
+def _console(*, color: bool, stderr: bool) -> Console:
     # No file given: rich looks up sys.stdout/sys.stderr at each print, so a
     # redirected stream (pytest's capsys, contextlib.redirect_stdout) is honoured.
-    return Console(
+    return quiet_console(
         stderr=stderr,
         color_system="auto" if color else None,
         force_terminal=color or None,
@@ -143,6 +160,15 @@ class Terminal:
     def _write(self, value: str | Grid | RenderableType, *, stderr: bool) -> None:
         # sys.stdout/sys.stderr looked up at each print, as the consoles do.
         stream = sys.stderr if stderr else sys.stdout
+        try:
+            self._print(stream, value, stderr=stderr)
+        except BrokenPipeError:
+            # The reader went away (`gitwave sync | head -1`): what runs goes on
+            # (a sync half applied because nobody reads its lines would be worse),
+            # its output is dropped, and the exit code stays the command's own.
+            _drop_output(stream)
+
+    def _print(self, stream: TextIO, value: str | Grid | RenderableType, *, stderr: bool) -> None:
         if isinstance(value, str):
             print(value, file=stream, flush=True)
             return
@@ -155,6 +181,17 @@ class Terminal:
             console.print(_trimmed(console, value.rich_table()), crop=False)
             return
         self._console(stderr=stderr).print(value, crop=False)
+
+
+def _drop_output(stream: IO[str]) -> None:
+    """Point ``stream``'s descriptor at /dev/null: later writes, and the flush at
+    exit, go nowhere instead of failing again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no descriptor (a test's capture): nothing to point
+        pass
 
 
 def _trimmed(console: Console, table: Table) -> Segments:
@@ -236,9 +273,7 @@ class Progress:
     def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
         stream = sys.stderr if stream is None else stream
         self.enabled = stream.isatty() if enabled is None else enabled
-        from rich.console import Console
-
-        self._console = Console(file=stream, highlight=False, markup=False, emoji=False)
+        self._console = quiet_console(file=stream, highlight=False, markup=False, emoji=False)
         self._status: Status | None = None
         # Events come from the sync's worker threads.
         self._lock = threading.Lock()

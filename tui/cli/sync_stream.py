@@ -285,9 +285,9 @@ class SyncStream:
 
 def stream_console() -> Console:
     """The console the live board draws on: stdout, a terminal."""
-    from rich.console import Console
+    from gitwave.tui.cli.output import quiet_console
 
-    return Console(highlight=False, markup=False, emoji=False)
+    return quiet_console(highlight=False, markup=False, emoji=False)
 
 
 __all__ = ["Board", "SyncStream", "step_line", "stream_console"]

@@ -31,7 +31,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.signed_files import decoded_frozen
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import SyncRecord
-from gitwave.tui.cli.app_listing import app_title, chosen_apps, report_error
+from gitwave.tui.cli.app_listing import app_title, chosen_apps, refuse_empty, report_error
 from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
 from gitwave.tui.cli.kept_plan import KeptPlan, keep_if_no_op, kept_plan
@@ -103,9 +103,9 @@ def cmd_render(ctx: Context) -> int:
             continue
         for resource in resources:
             docs.append(shown_manifest(resource))
-    if ctx.output == "json":
-        ctx.out(dump({"apiVersion": "v1", "kind": "List", "items": docs}, "json"))
-    else:
+    if ctx.output in ("json", "yaml"):  # one document, as `kubectl get -o yaml` prints a List
+        ctx.out(dump({"apiVersion": "v1", "kind": "List", "items": docs}, ctx.output))
+    else:  # the default: a YAML stream, for `| kubectl apply -f -`
         ctx.out(dump(docs, "yaml-stream").rstrip())
     return EXIT_USAGE if errors else EXIT_OK
 
@@ -185,7 +185,11 @@ def _plan_apps(ctx: Context) -> int:
     changed = False
     errors = False
     docs: list[dict[str, Any]] = []
-    for entry in chosen_apps(ctx, removed=True):
+    entries = chosen_apps(ctx, removed=True)
+    # An empty directory is an error when it is all there is (not beside the
+    # apps an ApplicationSet deleted from it left, which are pruned).
+    alone = len(entries) == 1
+    for entry in entries:
         kept = KeptPlan()
         form = f"table color={ctx.color}"
         try:
@@ -201,6 +205,8 @@ def _plan_apps(ctx: Context) -> int:
                     ctx.out(kept.text)
                     continue
             state = operations.plan(app, request, targets=targets, rendered=kept.rendered)
+            if alone:
+                refuse_empty(state)
         except GitwaveError as exc:
             report_error(ctx, entry.name, exc, docs, "nothing planned")
             errors = True

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from gitwave.engine import operations
@@ -161,8 +162,13 @@ def _field_dict(field: DriftedField) -> dict[str, Any]:
 
 def cmd_drift(ctx: Context) -> int:
     args = ctx.args
-    found = None if args.path else known_location(ctx, args.app_name)
-    app = _find_app(ctx, args.app_name, args.path or (found.location if found else "."))
+    # APP is a name, even where a directory of that name is (`drift hook` in the
+    # directory holding hook/); one nobody synced is read from that directory.
+    found = None if args.path else known_location(ctx, args.app_name, name_wins=True)
+    where = args.path or (found.location if found else None)
+    if where is None:
+        where = args.app_name if Path(args.app_name).is_dir() else "."
+    app = _find_app(ctx, args.app_name, where)
     targets = ctx.fleet.targets_for(app)
     state = operations.plan(app, ctx.sync_request(), targets=targets)
     drifted = drift_of(state)

@@ -36,6 +36,22 @@ def _namespace_for(ctx: Context, served: ServedKind) -> str:
     return str(ctx.args.namespace or DEFAULT_NAMESPACE)
 
 
+def _resource_text(ctx: Context) -> str:
+    """``KIND/NAME`` from ``deploy/web`` or kubectl's other form ``deploy web``."""
+    text: str = ctx.args.resource or ""
+    name = getattr(ctx.args, "name", None)
+    if not name:
+        return text
+    if "/" in text:
+        raise ValidationError(
+            f"{text} {name}",
+            "there is no need to specify a resource type as a separate argument when "
+            "passing arguments in resource/name form",
+            hint=f"{text}, or {text.partition('/')[0]} {name}",
+        )
+    return f"{text}/{name}"
+
+
 def _sandbox_key(ctx: Context, text: str) -> ResourceKey:
     kind_text, _, name = text.partition("/")
     if not name:
@@ -58,7 +74,7 @@ def cmd_sandbox_get(ctx: Context) -> int:
     name: str | None = None
     namespace: str | None = None if ctx.args.all_namespaces else ctx.args.namespace or "default"
     if ctx.args.resource:
-        kind_text, _, parsed_name = ctx.args.resource.partition("/")
+        kind_text, _, parsed_name = _resource_text(ctx).partition("/")
         try:
             served = _served_kind(ctx, kind_text)
         except UnknownKindError as exc:
@@ -151,7 +167,7 @@ def _failed(ctx: Context, error: GitwaveError) -> int:
 
 
 def cmd_sandbox_scale(ctx: Context) -> int:
-    key = _sandbox_key(ctx, ctx.args.resource)
+    key = _sandbox_key(ctx, _resource_text(ctx))
     ctx.sandbox.scale(key, ctx.args.replicas)
     name = kubectl_name(key)  # deployment.apps/web scaled, as kubectl says it
     if ctx.output in ("json", "yaml"):
@@ -205,7 +221,7 @@ def cmd_sandbox_edit(ctx: Context) -> int:
     """Edit a live object in $KUBE_EDITOR or $EDITOR, as ``kubectl edit``: an edit
     that cannot be saved (invalid YAML, a refused change) opens the editor again
     with the error at the top; saving it unchanged then gives up, keeping the file."""
-    key = _sandbox_key(ctx, ctx.args.resource)
+    key = _sandbox_key(ctx, _resource_text(ctx))
     if key.kind == "Secret" and key.group == "":
         raise ValidationError(
             key.display, "editing Secrets is refused: gitwave never shows secret values"

@@ -18,10 +18,17 @@ from gitwave.engine.errors import GitwaveError, ValidationError
 from gitwave.engine.fleet import Destination
 from gitwave.engine.loop_store import Pin
 from gitwave.engine.model import Action, HealthCode, ResourceKey, SyncStatus
+from gitwave.engine.pauses import AUTOSYNC_FILE, AutoSyncFlags
 from gitwave.engine.render import Rendered
 from gitwave.engine.source import opened_once, redact_url
 from gitwave.engine.store import SyncRecord
-from gitwave.tui.cli.app_listing import app_title, chosen_apps, error_dict, report_error
+from gitwave.tui.cli.app_listing import (
+    app_title,
+    chosen_apps,
+    error_dict,
+    refuse_empty,
+    report_error,
+)
 from gitwave.tui.cli.context import EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.output import dump, rfc3339, short, table
 from gitwave.tui.formatting import age, revision_text
@@ -50,6 +57,8 @@ class _AppStatus:
     helm_releases: tuple[_HelmRelease, ...] = ()
     # The app itself: what -o wide shows of it (project, repository, path, target).
     spec: AppSpec | None = None
+    # Suspended by `gitwave suspend` or the TUI's pause (flux get's SUSPENDED).
+    suspended: bool = False
 
     @property
     def sync_text(self) -> str:
@@ -119,8 +128,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
     destination = ctx.fleet.destination_of(app)
     targets = ctx.fleet.targets_for(app)
     state = operations.plan(app, ctx.sync_request(), targets=targets)
-    if not state.resources and not any(True for _ in state.plan.tasks()):
-        _refuse_empty(app)
+    refuse_empty(state)
     by_key = operations.resource_healths(state, targets=targets)
     unsynced = frozenset(
         t.key for t in state.plan.tasks() if t.action in (Action.CREATE, Action.UPDATE)
@@ -139,6 +147,7 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
             and (key in by_key or key not in state.plan.left_alone)
         ),
         pin=ctx.loop_store.pin_of(app.name),
+        suspended=AutoSyncFlags(ctx.state_dir / AUTOSYNC_FILE).is_paused(app.name),
         last=ctx.store.last(app.name),
         composed=composite_status(state, targets=targets),
         destination=destination,
@@ -152,21 +161,6 @@ def _app_status(ctx: Context, app: AppSpec) -> _AppStatus:
             frozenset(state.plan.left_alone),
         ),
         spec=app,
-    )
-
-
-def _refuse_empty(app: AppSpec) -> None:
-    """An app that renders nothing and has nothing live is no app to report as
-    Synced and Healthy: its path is wrong or holds no manifests. (Argo CD's
-    allowEmpty and a child removed from its app of apps are empty on purpose.)"""
-    if app.removed_from or app.policy.allow_empty:
-        return
-    where = app.source.path if app.source.path != "." else app.source.repo_url
-    raise ValidationError(
-        app.where,
-        f"no manifests in {where}: nothing renders and nothing of the app is live",
-        hint="a directory of .yaml, .yml or .json manifests, a kustomization.yaml or a "
-        "Chart.yaml, or Application/Kustomization definitions",
     )
 
 
@@ -217,6 +211,8 @@ def cmd_status(ctx: Context) -> int:
             # A rollback holds the app: auto-sync skips the newer commit.
             pin = status.pin
             sync += f" (pinned to {short(pin.revision)}, skipping {short(pin.skipped)})"
+        if status.suspended:  # as `flux get` says it: nothing automated runs
+            sync += " (suspended)"
         last = status.last
         last_text = f"{last.result} {age(now - last.finished)} ago" if last else "never"
         revision = revision_text(status.revision, status.digest)
@@ -272,6 +268,7 @@ def _status_dict(status: _AppStatus) -> dict[str, Any]:
         "composites": _composite_dicts(status.composed, status.unsynced) if status.composed else [],
         "sync": status.sync.value,
         "syncWindow": status.window or None,
+        "suspended": status.suspended,
         "pin": None
         if pin is None
         else {"revision": pin.revision, "skipped": pin.skipped, "reason": pin.reason},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from gitwave.engine.router import ProviderRouter
 from gitwave.engine.source import opened_once
 from gitwave.engine.store import INTERRUPTED
 from gitwave.engine.sync import SyncResult
-from gitwave.tui.cli.app_listing import app_title, chosen_apps, report_error
+from gitwave.tui.cli.app_listing import app_title, chosen_apps, refuse_empty, report_error
 from gitwave.tui.cli.app_or_path import remember_found
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
@@ -131,7 +132,8 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
     def work(entry: ChosenApp) -> SyncReport:
         app = entry.loaded()
         sink = shared
-        on_plan = None
+        # An empty directory is an error when it is all there is (as `plan`).
+        on_plan: Callable[[operations.AppState], None] | None = None if many else refuse_empty
         if streaming:
 
             def header(revision: str, app: AppSpec = app) -> Text:
@@ -144,6 +146,8 @@ def _sync_fleet(ctx: Context, concurrent: int) -> int:
             sink = _both(shared, stream)
 
             def on_plan(state: operations.AppState, stream: SyncStream = stream) -> None:
+                if not many:
+                    refuse_empty(state)
                 if echo:  # said before the sync starts, as it is found
                     print_findings(ctx, state.findings)
                 stream.planned(state.plan)

@@ -1,0 +1,208 @@
+"""What a kubectl/argocd user tripped on in issue 13's audit (notes/audit13-findings.md).
+
+Each test runs `gitwave` as that user typed it: a real process where the pipe
+matters, the CLI's ``main()`` otherwise, on the sandbox of the test's own state.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitwave.engine.store import Store
+from tests.tui.cli_support import run, sandbox_state
+
+CONFIG_MAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  greeting: hello
+"""
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return sandbox_state(tmp_path, monkeypatch, own_cache=True)
+
+
+def plain_app(root: Path) -> Path:
+    """A directory of one ConfigMap naming no namespace (it goes to `default`)."""
+    root.mkdir(parents=True)
+    (root / "settings.yaml").write_text(CONFIG_MAP)
+    return root
+
+
+def history_results(state: Path, app: str) -> list[str]:
+    store = Store(state / "gitwave.db")
+    try:
+        return [record.result for record in store.history(app, running=True)]
+    finally:
+        store.close()
+
+
+@pytest.mark.slow  # a `gitwave` process
+def test_a_sync_whose_reader_went_away_still_finishes_and_is_recorded(
+    tmp_path: Path, state: Path
+) -> None:
+    """`gitwave sync shop | head -1`: the reader is gone before the first line.
+    The sync still applies everything and is recorded Succeeded, exit 0, and no
+    "internal error" (it was exit 3, a sync recorded as Error)."""
+    app = plain_app(tmp_path / "shop")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # gone before gitwave writes anything: every write is EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "gitwave.tui.cli", "sync", str(app)],
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+    assert "internal error" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert history_results(state, "shop") == ["Succeeded"]
+
+
+@pytest.mark.parametrize("verb", ["plan", "sync"])
+def test_an_empty_directory_is_no_app_to_plan_or_sync(
+    tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """As `status` says of it (and `kubectl apply -f` of an empty directory):
+    no manifests, exit 2, nothing recorded; plan said "0 to create" and exit 0,
+    sync "Succeeded ... health Healthy"."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    code, out, err = run(capsys, verb, str(empty))
+
+    assert code == 2, out + err
+    assert f"no manifests in {empty}" in err
+    assert "Succeeded" not in out and "Healthy" not in out
+    assert history_results(state, "empty") == []
+
+
+def test_status_plan_and_sync_agree_on_an_empty_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    codes = {verb: run(capsys, verb, str(empty))[0] for verb in ("status", "plan", "sync")}
+    assert codes == {"status": 2, "plan": 2, "sync": 2}
+
+
+@pytest.mark.parametrize("verb", ["history", "events"])
+def test_an_app_name_with_a_selector_is_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """`history shop -l team=a` printed shop's whole history, -l dropped (status
+    shop -l filters); kubectl's `get NAME -l` refuses the pair."""
+    app = plain_app(tmp_path / "shop")
+    assert run(capsys, "sync", str(app))[0] == 0
+
+    code, out, err = run(capsys, verb, "shop", "-l", "team=a")
+
+    assert code == 2, out + err
+    assert out == ""
+    assert "an app name cannot be provided when a selector is specified" in err
+    assert run(capsys, verb, "shop")[0] == 0  # without -l: as before
+
+
+def test_drift_takes_an_app_name_where_a_directory_of_that_name_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`drift shop` run beside shop/ said ".: no app named shop" (it read the
+    current directory); status, history, wait... take the name there."""
+    app = plain_app(tmp_path / "shop")
+    assert run(capsys, "sync", str(app))[0] == 0
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run(capsys, "drift", "shop")
+
+    assert code == 0, out + err
+    assert out.strip() == "shop: no drift"
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.25}]
+"""
+
+
+def test_sandbox_verbs_take_kubectls_kind_name_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sandbox get deploy web` (kubectl's other form) said "unrecognized
+    arguments: web"; `sandbox scale deployment web` likewise."""
+    app = plain_app(tmp_path / "shop")
+    (app / "web.yaml").write_text(DEPLOYMENT)
+    assert run(capsys, "sync", str(app))[0] == 0
+
+    assert run(capsys, "sandbox", "get", "deploy", "web", "-o", "name")[:2] == (
+        0,
+        "deployment.apps/web\n",
+    )
+    assert run(capsys, "sandbox", "get", "cm", "nosuch")[0] == 1
+    code, out, err = run(capsys, "sandbox", "scale", "deployment", "web", "--replicas", "3")
+    assert code == 0, out + err
+    _, out, _ = run(capsys, "sandbox", "get", "deploy/web", "-o", "json")
+    assert '"replicas": 3' in out
+    code, _, err = run(capsys, "sandbox", "get", "deploy/web", "web")
+    assert code == 2 and "resource/name form" in err
+
+
+def test_status_says_an_app_is_suspended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`gitwave suspend shop` then `status shop` showed nothing of it; `flux get`
+    has a SUSPENDED column."""
+    app = plain_app(tmp_path / "shop")
+    assert run(capsys, "sync", str(app))[0] == 0
+    assert run(capsys, "suspend", "shop")[0] == 0
+
+    out = run(capsys, "status", "shop")[1]
+    assert "Synced (suspended)" in out
+    assert '"suspended": true' in run(capsys, "status", "shop", "-o", "json")[1]
+
+    assert run(capsys, "resume", "shop")[0] == 0
+    out = run(capsys, "status", "shop")[1]
+    assert "suspended" not in out
+
+
+def test_render_o_yaml_is_one_document_as_o_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`render -o yaml` printed the same YAML stream as no -o (two documents for
+    two objects) while -o json printed a List; docs/cli-output.md: a List."""
+    import yaml
+
+    app = plain_app(tmp_path / "shop")
+    (app / "web.yaml").write_text(DEPLOYMENT)
+
+    code, out, err = run(capsys, "render", str(app), "-o", "yaml")
+
+    assert code == 0, err
+    (doc,) = list(yaml.safe_load_all(out))
+    assert doc["kind"] == "List"
+    assert [item["kind"] for item in doc["items"]] == ["ConfigMap", "Deployment"]
+    stream = list(yaml.safe_load_all(run(capsys, "render", str(app))[1]))
+    assert [d["kind"] for d in stream] == ["ConfigMap", "Deployment"]  # the default: a stream
