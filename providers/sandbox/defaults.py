@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +29,24 @@ class Allocator(Protocol):
     ProviderError when ``requested`` belongs to another object."""
 
     def __call__(self, pool: str, *, seed: str, requested: str | None = None) -> str: ...
+
+
+def candidate_values(pool: str, seed: str, *, count: int = 64) -> list[str]:
+    """Deterministic probe sequence for ``seed``: the same Service gets the same
+    clusterIP in every fresh sandbox, whatever order objects are applied in."""
+    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
+    values = []
+    for i in range(count):
+        n = (digest + i * 7919) & 0xFFFFFFFF
+        if pool == "cluster-ip":
+            # 10.96.0.0/16 minus .0/.255 hosts and 10.96.0.1 (the kubernetes Service).
+            third, fourth = (n >> 8) % 256, n % 254 + 1
+            if third == 0 and fourth == 1:
+                fourth = 2
+            values.append(f"10.96.{third}.{fourth}")
+        else:
+            values.append(str(30000 + n % 2768))
+    return values
 
 
 @dataclass(frozen=True, slots=True)

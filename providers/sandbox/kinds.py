@@ -9,6 +9,8 @@ the scope of a custom resource comes from its CRD's ``spec.scope``.
 from __future__ import annotations
 
 import enum
+import json
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -202,3 +204,44 @@ def served_kind(store: Store, key: ResourceKey, api_version: str) -> ServedKind:
             "it before what is in it) or create it in the sandbox first",
         )
     return served
+
+
+class KindTable:
+    """The store's table of the kinds CRDs registered (``Store`` mixes it in)."""
+
+    _db: sqlite3.Connection
+
+    def served_kind(self, group: str, kind: str) -> ServedKind | None:
+        found = self._db.execute(
+            "SELECT scope, versions, crd FROM kinds WHERE grp = ? AND kind = ?", (group, kind)
+        ).fetchone()
+        if found is None:
+            return None
+        scope, versions, crd = found
+        return ServedKind(group, kind, Scope(scope), frozenset(json.loads(versions)), crd)
+
+    def served_kinds(self) -> list[ServedKind]:
+        """Every kind a CRD registered."""
+        rows = self._db.execute("SELECT grp, kind, scope, versions, crd FROM kinds").fetchall()
+        return [
+            ServedKind(group, kind, Scope(scope), frozenset(json.loads(versions)), crd)
+            for group, kind, scope, versions, crd in rows
+        ]
+
+    def register_kind(self, served: ServedKind) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO kinds (grp, kind, scope, versions, crd) VALUES (?,?,?,?,?)",
+            (
+                served.group,
+                served.kind,
+                served.scope.value,
+                json.dumps(sorted(served.versions)),
+                served.crd,
+            ),
+        )
+
+    def unregister_crd(self, crd: str) -> list[tuple[str, str]]:
+        """Forget the kinds ``crd`` registered; returns their (group, kind)."""
+        rows = self._db.execute("SELECT grp, kind FROM kinds WHERE crd = ?", (crd,)).fetchall()
+        self._db.execute("DELETE FROM kinds WHERE crd = ?", (crd,))
+        return [(str(g), str(k)) for g, k in rows]

@@ -32,7 +32,7 @@ from gitwave.engine.model import (
 
 from .controllers import Controller, Rollout, StatusContext, controller_for
 from .controllers.base import merged_child, rfc3339
-from .defaults import Allocator, DefaultContext, apply_defaults
+from .defaults import Allocator, DefaultContext, apply_defaults, candidate_values
 from .fields import apply_as, apply_conflicts, dotted, touch, update_as
 from .finalizers import (
     finalizers_of,
@@ -44,7 +44,7 @@ from .finalizers import (
 from .kinds import is_crd, kind_from_crd, served_kind
 from .schema import Row
 from .sealed import SealedSecretController, is_sealed_secret
-from .store import Store, candidate_values
+from .store import Store
 from .validation import Validation
 
 if TYPE_CHECKING:

@@ -3,16 +3,19 @@
 The tables (objects, the resource-version counter, tombstones of deleted
 objects, kinds CRDs registered, allocated cluster IPs and node ports), the
 ``Row`` an object is read back as, and the columns derived from its manifest
-(controlling owner, app label) so queries need not decode JSON.
+(controlling owner, app label) so queries need not decode JSON; and the
+queries of the allocations table (``AllocationTable``, part of ``Store``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from gitwave.engine.errors import ProviderError
 from gitwave.engine.model import LABEL_APP, Live, Manifest, ResourceKey
 
 # 2: the digest column, the (app, id) index (``migration`` upgrades a 1).
@@ -136,3 +139,58 @@ def row_of(found: tuple[Any, ...], *, digest: bool = True, key: ResourceKey | No
         json.loads(manifest),
         (stored or text_digest(manifest)) if digest else "",
     )
+
+
+class AllocationTable:
+    """The store's allocations of cluster IPs and node ports (``Store`` mixes it in)."""
+
+    _db: sqlite3.Connection
+
+    def allocate(
+        self,
+        pool: str,
+        *,
+        owner: str,
+        seed: str,
+        candidates: list[str],
+        requested: str | None,
+        reserve: bool,
+    ) -> str:
+        """A value of ``pool`` for ``owner``.
+
+        ``requested`` is reserved as is (ProviderError when another object holds
+        it); otherwise the value this owner already holds for ``seed``, else the
+        first free of ``candidates``."""
+        if requested is not None:
+            holder = self._db.execute(
+                "SELECT owner FROM allocations WHERE pool = ? AND value = ?", (pool, requested)
+            ).fetchone()
+            if holder is not None and holder[0] != owner:
+                other = ResourceKey.parse(holder[0]).display
+                raise ProviderError(
+                    ResourceKey.parse(owner), f"{pool} {requested} is already allocated to {other}"
+                )
+            if holder is None and reserve:
+                self._db.execute(
+                    "INSERT INTO allocations (pool, value, owner, seed) VALUES (?,?,?,?)",
+                    (pool, requested, owner, seed),
+                )
+            return requested
+        held = self._db.execute(
+            "SELECT value FROM allocations WHERE pool = ? AND owner = ? AND seed = ?",
+            (pool, owner, seed),
+        ).fetchone()
+        if held is not None:
+            return str(held[0])
+        for value in candidates:
+            taken = self._db.execute(
+                "SELECT 1 FROM allocations WHERE pool = ? AND value = ?", (pool, value)
+            ).fetchone()
+            if taken is None:
+                if reserve:
+                    self._db.execute(
+                        "INSERT INTO allocations (pool, value, owner, seed) VALUES (?,?,?,?)",
+                        (pool, value, owner, seed),
+                    )
+                return value
+        raise ProviderError(ResourceKey.parse(owner), f"no free {pool} left in the sandbox")

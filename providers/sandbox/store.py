@@ -8,13 +8,13 @@ queue up to write, their operations share one commit (``flush``), and inside
 ``batch()`` all of them do.
 
 Not thread-safe by itself: ``SandboxProvider`` serialises access with a lock.
-The tables and the ``Row`` codec are in ``schema``.
+The tables, the ``Row`` codec and the allocations' queries are in ``schema``;
+the kinds table's queries are in ``kinds``. (Not modules of their own: every
+``gitwave status`` imports the store, so more modules is a slower start.)
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -26,12 +26,13 @@ from gitwave.engine.api import private_database, private_directory
 from gitwave.engine.errors import ProviderError, UnreachableError
 from gitwave.engine.model import Live, Manifest, ResourceKey
 
-from .kinds import Scope, ServedKind
+from .kinds import KindTable
 from .migration import migrate
 from .schema import (
     COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
+    AllocationTable,
     Row,
     app_label,
     controller_owner_uid,
@@ -49,7 +50,7 @@ GROUP_COMMIT_MAX_SECONDS = 0.05
 OPEN_RETRY_S = 30.0
 
 
-class Store:
+class Store(KindTable, AllocationTable):
     def __init__(self, path: Path) -> None:
         self.path = path
         # Two gitwave commands starting on a fresh state dir at once: SQLite can
@@ -389,94 +390,6 @@ class Store:
         opened = (*found[:10], self._sealer.open(found[0], found[10]), "")
         return row_of(opened, digest=False, key=key)
 
-    # ------------------------------------------------------------ kinds
-
-    def served_kind(self, group: str, kind: str) -> ServedKind | None:
-        found = self._db.execute(
-            "SELECT scope, versions, crd FROM kinds WHERE grp = ? AND kind = ?", (group, kind)
-        ).fetchone()
-        if found is None:
-            return None
-        scope, versions, crd = found
-        return ServedKind(group, kind, Scope(scope), frozenset(json.loads(versions)), crd)
-
-    def served_kinds(self) -> list[ServedKind]:
-        """Every kind a CRD registered."""
-        rows = self._db.execute("SELECT grp, kind, scope, versions, crd FROM kinds").fetchall()
-        return [
-            ServedKind(group, kind, Scope(scope), frozenset(json.loads(versions)), crd)
-            for group, kind, scope, versions, crd in rows
-        ]
-
-    def register_kind(self, served: ServedKind) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO kinds (grp, kind, scope, versions, crd) VALUES (?,?,?,?,?)",
-            (
-                served.group,
-                served.kind,
-                served.scope.value,
-                json.dumps(sorted(served.versions)),
-                served.crd,
-            ),
-        )
-
-    def unregister_crd(self, crd: str) -> list[tuple[str, str]]:
-        """Forget the kinds ``crd`` registered; returns their (group, kind)."""
-        rows = self._db.execute("SELECT grp, kind FROM kinds WHERE crd = ?", (crd,)).fetchall()
-        self._db.execute("DELETE FROM kinds WHERE crd = ?", (crd,))
-        return [(str(g), str(k)) for g, k in rows]
-
-    # ------------------------------------------------------------ allocations
-
-    def allocate(
-        self,
-        pool: str,
-        *,
-        owner: str,
-        seed: str,
-        candidates: list[str],
-        requested: str | None,
-        reserve: bool,
-    ) -> str:
-        """A value of ``pool`` for ``owner``.
-
-        ``requested`` is reserved as is (ProviderError when another object holds
-        it); otherwise the value this owner already holds for ``seed``, else the
-        first free of ``candidates``."""
-        if requested is not None:
-            holder = self._db.execute(
-                "SELECT owner FROM allocations WHERE pool = ? AND value = ?", (pool, requested)
-            ).fetchone()
-            if holder is not None and holder[0] != owner:
-                other = ResourceKey.parse(holder[0]).display
-                raise ProviderError(
-                    ResourceKey.parse(owner), f"{pool} {requested} is already allocated to {other}"
-                )
-            if holder is None and reserve:
-                self._db.execute(
-                    "INSERT INTO allocations (pool, value, owner, seed) VALUES (?,?,?,?)",
-                    (pool, requested, owner, seed),
-                )
-            return requested
-        held = self._db.execute(
-            "SELECT value FROM allocations WHERE pool = ? AND owner = ? AND seed = ?",
-            (pool, owner, seed),
-        ).fetchone()
-        if held is not None:
-            return str(held[0])
-        for value in candidates:
-            taken = self._db.execute(
-                "SELECT 1 FROM allocations WHERE pool = ? AND value = ?", (pool, value)
-            ).fetchone()
-            if taken is None:
-                if reserve:
-                    self._db.execute(
-                        "INSERT INTO allocations (pool, value, owner, seed) VALUES (?,?,?,?)",
-                        (pool, value, owner, seed),
-                    )
-                return value
-        raise ProviderError(ResourceKey.parse(owner), f"no free {pool} left in the sandbox")
-
 
 def _is_secret(key: ResourceKey) -> bool:
     return key.group == "" and key.kind == "Secret"
@@ -484,21 +397,3 @@ def _is_secret(key: ResourceKey) -> bool:
 
 def _is_secret_id(row_id: str) -> bool:
     return row_id.startswith("/Secret/")
-
-
-def candidate_values(pool: str, seed: str, *, count: int = 64) -> list[str]:
-    """Deterministic probe sequence for ``seed``: the same Service gets the same
-    clusterIP in every fresh sandbox, whatever order objects are applied in."""
-    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
-    values = []
-    for i in range(count):
-        n = (digest + i * 7919) & 0xFFFFFFFF
-        if pool == "cluster-ip":
-            # 10.96.0.0/16 minus .0/.255 hosts and 10.96.0.1 (the kubernetes Service).
-            third, fourth = (n >> 8) % 256, n % 254 + 1
-            if third == 0 and fourth == 1:
-                fourth = 2
-            values.append(f"10.96.{third}.{fourth}")
-        else:
-            values.append(str(30000 + n % 2768))
-    return values
