@@ -13,6 +13,11 @@ CLUSTER_WIDE_ANNOTATION = "sealedsecrets.bitnami.com/cluster-wide"
 NAMESPACE_WIDE_ANNOTATION = "sealedsecrets.bitnami.com/namespace-wide"
 
 
+class SealError(Exception):
+    """A Secret cannot be sealed, or a SealedSecret cannot be opened; the message
+    never holds a secret value."""
+
+
 class SealingScope(enum.StrEnum):
     """Where a sealed value may be opened (kubeseal's ``--scope``)."""
 

@@ -21,33 +21,28 @@ What kubeseal v0.40 and the sealed-secrets controller agree on, written with
 
 The sandbox plays the controller with a key pair of its own (``KeyPair``);
 ``gitwave seal`` seals for any certificate, the sandbox's by default.
-One module (about 480 lines): the format, the key pair and kubeseal's output
-must agree byte for byte, and are tested against kubeseal as one.
+The format is here; the key pair is in ``sealed_keys`` and kubeseal's output
+in ``kubeseal_output``. They must agree byte for byte and are tested against
+kubeseal as one, through this module (it re-exports them).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime
-import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-from cryptography import x509
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
 
-from gitwave.providers.sealed_scope import GROUP, KIND, SealingScope
+from gitwave.providers.kubeseal_output import kubeseal_json, kubeseal_yaml
+from gitwave.providers.sealed_keys import CERT_FILE, KEY_FILE, KeyPair, public_key_of_cert
+from gitwave.providers.sealed_scope import GROUP, KIND, SealError, SealingScope
 
 API_VERSION = "bitnami.com/v1alpha1"
 SKIP_OWNER_ANNOTATION = "sealedsecrets.bitnami.com/skip-set-owner-references"
@@ -55,21 +50,11 @@ LAST_APPLIED = (
     "kubectl.kubernetes.io/last-applied-configuration",
     "kubecfg.ksonnet.io/last-applied-configuration",
 )
-KEY_FILE = "sealed-secrets.key"
-CERT_FILE = "sealed-secrets.crt"
-KEY_BITS = 4096  # the controller's default --key-size
-CERT_CN = "sealed-secret"
-CERT_VALID = datetime.timedelta(days=3650)  # the controller's default --key-ttl
 _SESSION_KEY_BYTES = 32
 _ZERO_NONCE = bytes(12)
 _OAEP_HASH = hashes.SHA256()
 # spec.template.data may hold Go templates; only ``{{ .key }}`` is understood here.
 _TEMPLATE_REF = re.compile(r"\{\{-?\s*\.([A-Za-z0-9_.-]+)\s*-?\}\}")
-
-
-class SealError(Exception):
-    """A Secret cannot be sealed, or a SealedSecret cannot be opened; the message
-    never holds a secret value."""
 
 
 def hybrid_encrypt(public_key: rsa.RSAPublicKey, plaintext: bytes, label: bytes) -> bytes:
@@ -290,140 +275,6 @@ def _templated(opened: dict[str, bytes], data: Any) -> dict[str, bytes]:
 
         result[str(key)] = _TEMPLATE_REF.sub(lookup, text).encode()
     return result
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    """A controller's sealing key and its self-signed certificate (PEM files)."""
-
-    key_path: Path
-    cert_path: Path
-
-    @staticmethod
-    def in_dir(state_dir: Path) -> KeyPair:
-        """The key pair kept in ``state_dir`` (made when first used)."""
-        return KeyPair(state_dir / KEY_FILE, state_dir / CERT_FILE)
-
-    def ensure(self, *, now: datetime.datetime | None = None) -> KeyPair:
-        """Make the key (0600) and certificate when missing; returns self."""
-        if self.key_path.is_file() and self.cert_path.is_file():
-            return self
-        self.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-        start = now or datetime.datetime.now(datetime.UTC)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CERT_CN)])
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + CERT_VALID)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-        _write_private(self.key_path, key_pem)
-        _write_private(self.cert_path, cert.public_bytes(serialization.Encoding.PEM))
-        return self
-
-    def private_key(self) -> rsa.RSAPrivateKey:
-        """The sealing key; SealError when it is missing or not RSA."""
-        try:
-            key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
-        except (OSError, ValueError) as exc:
-            raise SealError(f"cannot read the sealing key {self.key_path}: {exc}") from None
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise SealError(f"{self.key_path} is not an RSA key")
-        return key
-
-    def certificate_pem(self) -> str:
-        """The certificate as PEM text (what ``kubeseal --fetch-cert`` prints)."""
-        return self.cert_path.read_text(encoding="ascii")
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def public_key_of_cert(pem: bytes) -> rsa.RSAPublicKey:
-    """The RSA key of a PEM certificate; SealError when it is not one or has expired."""
-    try:
-        cert = x509.load_pem_x509_certificate(pem)
-    except ValueError as exc:
-        raise SealError(f"not a PEM certificate: {exc}") from None
-    key = cert.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise SealError("the certificate does not hold an RSA public key")
-    if cert.not_valid_after_utc < datetime.datetime.now(datetime.UTC):
-        raise SealError(f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
-    return key
-
-
-def kubeseal_json(sealed: Mapping[str, Any]) -> str:
-    """``sealed`` as kubeseal prints it by default: indented JSON, one newline after."""
-    return json.dumps(_go_order(sealed), indent=2) + "\n"
-
-
-def kubeseal_yaml(sealed: Mapping[str, Any]) -> str:
-    """``sealed`` as ``kubeseal -o yaml`` prints it: ``---`` and block YAML, keys sorted."""
-    return "---\n" + yaml.dump(
-        _go_order(sealed),
-        Dumper=_GoYamlDumper,
-        sort_keys=True,
-        default_flow_style=False,
-        width=1 << 30,
-    )
-
-
-class _GoYamlDumper(yaml.SafeDumper):
-    """Quotes as Go's YAML encoder does: a string that cannot stay plain (``"true"``)
-    is double-quoted, where PyYAML would single-quote it."""
-
-    def choose_scalar_style(self) -> str:
-        style = str(super().choose_scalar_style())
-        return '"' if style == "'" else style
-
-
-def _go_order(sealed: Mapping[str, Any]) -> dict[str, Any]:
-    """Fields in the order Go's encoder writes the SealedSecret struct (maps sorted)."""
-
-    def meta(m: Mapping[str, Any]) -> dict[str, Any]:
-        order = ("name", "namespace", "labels", "annotations")
-        out = {k: m[k] for k in order if k in m}
-        for field in ("labels", "annotations"):
-            if field in out:
-                out[field] = dict(sorted(out[field].items()))
-        return out
-
-    spec = sealed.get("spec") or {}
-    template = spec.get("template") or {}
-    ordered_template = {"metadata": meta(template.get("metadata") or {})}
-    for field in ("type", "immutable", "data"):
-        if field in template:
-            ordered_template[field] = template[field]
-    return {
-        "kind": sealed.get("kind"),
-        "apiVersion": sealed.get("apiVersion"),
-        "metadata": meta(sealed.get("metadata") or {}),
-        "spec": {
-            "template": ordered_template,
-            "encryptedData": dict(sorted((spec.get("encryptedData") or {}).items())),
-        },
-    }
 
 
 __all__ = [
