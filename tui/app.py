@@ -12,34 +12,30 @@ history, ``e`` events, ``S`` sync, ``?`` every key, ``:`` the command palette
 (every verb for every app, ``palette.AppCommands``), ``q`` quits.
 ``--read-only`` hides and refuses every control.
 
-This module is a little over 400 lines because it is one job, the App itself:
-its navigation, help and command palette, and the sync, rollback and pause
-flows share the App's workers, busy set and notifications, so they stay on it
-(the garbage-collection policy is apart, in ``heap``).
+This module is the App's navigation, help and command palette; the sync,
+rollback and pause flows, with the engine plumbing they share (workers, busy
+set, notifications), are its base class in ``app_operations``; the
+garbage-collection policy is in ``heap``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-from collections.abc import Callable, Iterable
-from functools import partial
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.worker import WorkerFailed
 
 from gitwave.engine.errors import GitwaveError
-from gitwave.engine.events import Event, EventKind
+from gitwave.engine.events import Event
 from gitwave.engine.model import ResourceKey
-from gitwave.engine.plan_report import format_plan
 from gitwave.engine.sync import SyncResult
-from gitwave.tui.controller import AppView, AutoSync, Controller, SyncRequest
-from gitwave.tui.formatting import revision_text
+from gitwave.tui.app_operations import READ_ONLY_MESSAGE, OperationFlows
+from gitwave.tui.controller import AppView, Controller
 from gitwave.tui.heap import HeapPolicy
 from gitwave.tui.screens.application import ApplicationScreen
 from gitwave.tui.screens.apps import AppsScreen
@@ -47,40 +43,13 @@ from gitwave.tui.screens.diff import DiffScreen
 from gitwave.tui.screens.events import EventsScreen
 from gitwave.tui.screens.help import HelpScreen, Section, key_section
 from gitwave.tui.screens.history import HistoryScreen
-from gitwave.tui.screens.messages import (
-    EngineEvent,
-    PauseRequested,
-    RollbackRequested,
-    SyncRequested,
-)
 from gitwave.tui.screens.modals import ConfirmScreen, SyncOptionsScreen
 from gitwave.tui.screens.palette import AppCommands
-from gitwave.tui.screens.typed_confirm import TypedConfirmScreen
 from gitwave.tui.widgets.resource_tree import ResourceTree
 from gitwave.tui.widgets.status import Glyphs
 
-T = TypeVar("T")
 
-
-READ_ONLY_MESSAGE = "read-only mode: this control is disabled (started with --read-only)"
-
-
-def result_message(result: SyncResult) -> str:
-    counts = result.changeset.counts()
-    done = ", ".join(f"{n} {action.value}" for action, n in counts.items() if n)
-    took = result.finished - result.started
-    text = f"{result.app}: {result.phase.value} in {took:.1f}s"
-    if done:
-        text += f" ({done})"
-    text += f"; health {result.health.code.value}"
-    if result.dry_run:
-        text += " (dry run)"
-    if not result.ok:
-        text += f"\n{result.message}"
-    return text
-
-
-class GitwaveApp(App[None]):
+class GitwaveApp(OperationFlows):
     """The TUI. ``controller`` is the engine door; ``open_app`` opens one app at start."""
 
     CSS_PATH = "gitwave.tcss"
@@ -214,214 +183,3 @@ class GitwaveApp(App[None]):
         """None of Textual's own (theme, screenshot, keys): the palette is
         ``AppCommands``, every verb for every app."""
         return ()
-
-    # -- engine plumbing --------------------------------------------------------------
-
-    async def _engine(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run an engine call in a thread worker and await its result (its exception)."""
-        worker = self.run_worker(
-            partial(fn, *args, **kwargs),
-            name=getattr(fn, "__name__", "engine"),
-            group="engine",
-            thread=True,
-            exit_on_error=False,
-        )
-        try:
-            result: T = await worker.wait()
-        except WorkerFailed as failed:
-            raise failed.error from None
-        return result
-
-    def forward(self, event: Event) -> None:
-        """EventSink for the engine: called on a worker thread, delivered on the app's."""
-        self.post_message(EngineEvent(event))
-
-    def on_engine_event(self, message: EngineEvent) -> None:
-        if message.event.kind is EventKind.CYCLE:
-            self._show_cycle(message.event)
-        self.events_signal.publish(message.event)
-
-    def _report(self, exc: BaseException, what: str) -> None:
-        if isinstance(exc, GitwaveError):
-            text = str(exc) + (f"\nhint: {exc.hint}" if exc.hint else "")
-        else:
-            text = f"{type(exc).__name__}: {exc}"
-        self.notify(text, title=f"{what} failed", severity="error", timeout=15)
-
-    def _start(self, name: str, what: str) -> bool:
-        if self.read_only:
-            self.notify(READ_ONLY_MESSAGE, severity="warning")
-            return False
-        if name in self.busy:
-            self.notify(f"{name}: {self.busy[name]} already", severity="warning")
-            return False
-        return True
-
-    def _set_busy(self, name: str, what: str | None) -> None:
-        if what is None:
-            self.busy.pop(name, None)
-        else:
-            self.busy[name] = what
-        self.changed_signal.publish(name)
-
-    # -- operations ---------------------------------------------------------------------
-
-    def on_sync_requested(self, message: SyncRequested) -> None:
-        self.sync_flow(message.app_name, message.resource)
-
-    def on_rollback_requested(self, message: RollbackRequested) -> None:
-        self.rollback_flow(message.app_name, message.sync_id)
-
-    def on_pause_requested(self, message: PauseRequested) -> None:
-        self.pause_flow(message.app_name)
-
-    @work(group="operations")
-    async def sync_flow(self, name: str, resource: ResourceKey | None = None) -> None:
-        """Options (whole app), the plan, confirmation, then the sync."""
-        if not self._start(name, "sync"):
-            return
-        request = SyncRequest(resource=resource)
-        if resource is None:
-            try:
-                spec = await self._engine(self.controller.app, name)
-            except Exception as exc:
-                self._report(exc, "sync")
-                return
-            chosen = await self.push_screen_wait(SyncOptionsScreen(name, prune=spec.policy.prune))
-            if chosen is None:
-                return
-            request = chosen
-        try:
-            plan, blast = await self._engine(self.controller.preview_guarded, name, request)
-        except Exception as exc:
-            self._report(exc, "planning the sync")
-            return
-        if not request.dry_run and blast.stops:
-            # The prune guard: the operator types the app's name, as GitHub asks
-            # for a repository's before deleting it; a stray key confirms nothing.
-            body = format_plan(plan).rstrip() + "\n\n" + "\n".join(blast.lines())
-            typed = TypedConfirmScreen(
-                f"Sync app {name} to {self.controller.target_name}? The prune guard stops it.",
-                blast.reason,
-                body,
-                expected=name,
-            )
-            if not await self.push_screen_wait(typed):
-                self.notify(f"{name}: sync cancelled; nothing was applied or deleted")
-                return
-            request = dataclasses.replace(request, confirm_prune=True)
-        elif not request.dry_run:
-            what = resource.display if resource is not None else f"app {name}"
-            options = [o for o, on in (("prune", request.prune), ("force", request.force)) if on]
-            question = f"Sync {what} to {self.controller.target_name}?"
-            if options:
-                question += f" ({', '.join(options)})"
-            body = format_plan(plan, verbose=request.force)
-            summary = body.rstrip().rsplit("\n", 1)[-1]
-            confirm = ConfirmScreen(question, body, summary=summary, yes="Sync")
-            if not await self.push_screen_wait(confirm):
-                self.notify(f"{name}: sync cancelled; nothing was applied")
-                return
-        if name in self.busy:  # another operation started while the dialog was open
-            self.notify(f"{name}: {self.busy[name]} already", severity="warning")
-            return
-        self._set_busy(name, "dry run" if request.dry_run else "syncing")
-        try:
-            result = await self._engine(
-                self.controller.sync,
-                name,
-                request,
-                confirmed=None if request.dry_run else plan,
-                sink=self.forward,
-            )
-        except Exception as exc:
-            self._report(exc, "sync")
-            return
-        finally:
-            self._set_busy(name, None)
-        self.results.append(result)
-        self.notify(
-            result_message(result),
-            title="sync",
-            severity="information" if result.ok else "error",
-            timeout=8 if result.ok else 20,
-        )
-
-    @work(group="operations")
-    async def rollback_flow(self, name: str, sync_id: int) -> None:
-        """The rollback's plan (a dry run), confirmation, then the rollback."""
-        if not self._start(name, "rollback"):
-            return
-        try:
-            plan = await self._engine(self.controller.rollback_preview, name, sync_id)
-        except Exception as exc:
-            self._report(exc, "planning the rollback")
-            return
-        question = f"Roll {name} back to history entry #{sync_id} ({revision_text(plan.revision)})?"
-        body = format_plan(plan)
-        summary = body.rstrip().rsplit("\n", 1)[-1]
-        body += "\nSecrets keep their live contents (secret values are never recorded).\n"
-        confirm = ConfirmScreen(question, body, summary=summary, yes="Roll back")
-        if not await self.push_screen_wait(confirm):
-            self.notify(f"{name}: rollback cancelled; nothing was applied")
-            return
-        if name in self.busy:
-            self.notify(f"{name}: {self.busy[name]} already", severity="warning")
-            return
-        self._set_busy(name, "rolling back")
-        try:
-            result = await self._engine(self.controller.rollback, name, sync_id, sink=self.forward)
-        except Exception as exc:
-            self._report(exc, "rollback")
-            return
-        finally:
-            self._set_busy(name, None)
-        self.results.append(result)
-        self.notify(
-            result_message(result),
-            title=f"rollback to #{sync_id}",
-            severity="information" if result.ok else "error",
-        )
-
-    @work(group="operations")
-    async def pause_flow(self, name: str) -> None:
-        """Pause auto-sync of an automated app, or resume it."""
-        if self.read_only:
-            self.notify(READ_ONLY_MESSAGE, severity="warning")
-            return
-        try:
-            spec = await self._engine(self.controller.app, name)
-            current = await self._engine(self.controller.auto_sync, spec)
-            if current is AutoSync.OFF:
-                self.notify(
-                    f"{name} has no automated sync policy; there is nothing to pause",
-                    severity="warning",
-                )
-                return
-            paused = current is AutoSync.ON
-        except Exception as exc:
-            self._report(exc, "pause/resume")
-            return
-        # It changes what gitwave does to the target from now on: ask first, as
-        # `argocd app set --sync-policy none` is a deliberate act, not a stray key.
-        if paused:
-            question = f"Pause auto-sync of {name}?"
-            body = (
-                f"gitwave stops syncing {name} when Git changes or the target drifts,\n"
-                "until you resume it. A sync you start yourself (S) still runs.\n"
-            )
-        else:
-            question = f"Resume auto-sync of {name}?"
-            body = f"gitwave syncs {name} again by itself when Git changes or the target drifts.\n"
-        verb = "Pause" if paused else "Resume"
-        confirm = ConfirmScreen(question, body, yes=verb, enter_says_yes=True, compact=True)
-        if not await self.push_screen_wait(confirm):
-            self.notify(f"{name}: {verb.lower()} cancelled; auto-sync unchanged")
-            return
-        try:
-            state = await self._engine(self.controller.set_paused, name, paused=paused)
-        except Exception as exc:
-            self._report(exc, "pause/resume")
-            return
-        self.changed_signal.publish(name)
-        self.notify(f"{name}: auto-sync {state.value}")
