@@ -1,5 +1,6 @@
 """The Application screen: one app's live resource tree, its waves, and what a
-running sync is waiting for. The tree's rows are built in ``application_rows``."""
+running sync is waiting for. The tree's rows are built in ``application_rows``,
+the summary and activity lines above it in ``application_lines``."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import Health, HealthCode, ResourceKey
 from gitwave.tui.controller import AppView
 from gitwave.tui.screens import rollout_actions
+from gitwave.tui.screens.application_lines import activity_text, summary_text
 from gitwave.tui.screens.application_rows import (
     APP_ROW,
-    object_count,
     parse_health,
     tree_rows,
     wave_rows,
@@ -37,13 +38,6 @@ from gitwave.tui.screens.object_text import (
 from gitwave.tui.screens.rollout_actions import RolloutAction
 from gitwave.tui.screens.why import why_lines
 from gitwave.tui.widgets.resource_tree import ResourceTree, TreeRow
-from gitwave.tui.widgets.status import (
-    age,
-    auto_sync_cell,
-    health_cell,
-    result_cell,
-    sync_cell,
-)
 from gitwave.tui.widgets.title_bar import TitleBar
 from gitwave.tui.widgets.tree_rows import filter_rows
 
@@ -216,59 +210,21 @@ class ApplicationScreen(GitwaveScreen):
         widget = self.query_one("#summary", Static)
         if view is None:
             return
-        g = self.gw.glyphs
-        s = view.summary
-        first = Text()
-        first.append_text(sync_cell(s.sync, g).rich())
-        first.append("  ")
-        first.append_text(health_cell(s.health, g).rich())
-        if s.window:
-            # Before the revision: a window holding syncs matters more than the subject.
-            first.append(f"  {s.window}", style="red" if s.window_blocks else "green")
-        first.append(f"  rev {s.revision.short}")
-        if s.revision.subject:
-            first.append(f" {s.revision.subject}", style="dim")
-        second = Text("auto-sync ")
-        second.append_text(auto_sync_cell(s.auto_sync, g).rich())
-        second.append("  last sync ")
-        if s.last is None:
-            second.append("never", style="dim")
-        else:
-            second.append_text(result_cell(s.last.result, g).rich())
-            when = age(self.gw.controller.clock() - s.last.finished)
-            second.append(f" {when} ago (#{s.last.id})")
-        second.append(f"  {object_count(s.resources)}")
-        # One line each, cut at the edge: a long commit subject must not push
-        # the tree down a line.
-        text = Text("\n", no_wrap=True, overflow="ellipsis").join([first, second])
-        text.no_wrap = True
-        text.overflow = "ellipsis"
-        widget.update(text)
+        widget.update(summary_text(view, self.gw.glyphs, now=self.gw.controller.clock()))
 
     def _draw_activity(self) -> None:
         widget = self.query_one("#activity", Static)
-        g = self.gw.glyphs
-        view = self.view
-        busy = self.gw.busy.get(self.app_name)
-        if not busy and view is not None and view.summary.operation:
-            busy = f"{view.summary.operation.lower()} by {view.summary.operation_by}"
-        if view is not None and view.summary.error:
-            widget.update(Text(f"{g.fail} {view.summary.error}", style="red"))
-        elif self.blocked:
-            text = Text(f"{g.suspended} Blocked: ", style="bold yellow")
-            text.append(self.blocked)
-            widget.update(text)
-        elif busy:
-            what = f"{g.running} {busy}"
-            if self.running_wave:
-                what += f": {self.running_wave}"
-            widget.update(Text(what, style="bold"))
-        else:
-            mode = "waves" if self.mode == "waves" else "live tree"
-            hint = f"{mode} · w: switch view · enter: diff"
-            if self.filter_text:
-                hint += f" · filter: {self.filter_text}"
-            widget.update(Text(hint, style="dim"))
+        widget.update(
+            activity_text(
+                self.view,
+                self.gw.glyphs,
+                busy=self.gw.busy.get(self.app_name),
+                blocked=self.blocked,
+                running_wave=self.running_wave,
+                mode=self.mode,
+                filter_text=self.filter_text,
+            )
+        )
 
     def _draw_tree(self, *, rebuild: bool = True) -> None:
         """Show the tree (or the waves) of the view, through the ``/`` filter.
