@@ -56,7 +56,8 @@ from machine import machine  # benchmarks/machine.py, beside this script
 ROOT = Path(__file__).resolve().parents[1]
 GITWAVE = Path(sys.executable).parent / "gitwave"
 COMMAND: list[str] = [str(GITWAVE)]
-_LAUNCH = "import sys; from gitwave.tui.cli import main; sys.exit(main())"
+# The checkout's console script: ``run`` (main, then the fast exit) where it has one.
+_LAUNCH = "import sys; from gitwave.tui import cli; sys.exit(getattr(cli, 'run', cli.main)())"
 
 
 def _use_checkout(checkout: Path, work: Path) -> dict[str, str]:

@@ -41,14 +41,17 @@ the traceback only with ``GITWAVE_DEBUG=1``).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
 import logging
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from gitwave.tui.cli.logs import configure_logging
 from gitwave.tui.cli.parser import build_parser
@@ -59,7 +62,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("gitwave.cli")
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,6 +135,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if ctx is not None:
             ctx.close()
+
+
+def run() -> NoReturn:
+    """The `gitwave` command (the console script, ``python -m gitwave.tui.cli``):
+    ``main``, then leave at once."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` once its output and exit handlers are done,
+    without the interpreter's teardown: freeing every object one by one and a
+    last full collection took ~0.3 s after a plan of 10,000 objects (a quarter
+    of the command) for memory the kernel takes back at once. Everything the
+    command opened is closed by then (``Context.close`` in ``main``; SQLite
+    commits are on disk). When a thread that Python's shutdown would wait for
+    still runs, the exit is the ordinary one."""
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+    ):
+        sys.exit(code)
+    atexit._run_exitfuncs()  # logging's shutdown, temporary directories' finalizers
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone (| head), a closed stream
+            stream.flush()
+    os._exit(code)
 
 
 def _s3_bucket_reader() -> BucketReader:
