@@ -206,3 +206,59 @@ def test_render_o_yaml_is_one_document_as_o_json(
     assert [item["kind"] for item in doc["items"]] == ["ConfigMap", "Deployment"]
     stream = list(yaml.safe_load_all(run(capsys, "render", str(app))[1]))
     assert [d["kind"] for d in stream] == ["ConfigMap", "Deployment"]  # the default: a stream
+
+
+@pytest.mark.parametrize(
+    ("argv", "help_line"),
+    [
+        (("sync", ".", "--parallel", "0"), "See 'gitwave sync --help' for help and examples."),
+        (("status", ".", "--bogus"), "See 'gitwave status --help' for help and examples."),
+        (("sandbox", "get", "--bogus"), "See 'gitwave sandbox get --help' for help and examples."),
+    ],
+)
+def test_a_flag_error_is_the_error_and_where_help_is_not_the_usage_block(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], help_line: str
+) -> None:
+    """`--parallel 0` printed argparse's 12-line usage block above the one line
+    that mattered; kubectl prints the error and "See 'kubectl VERB -h'"."""
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, *argv)
+    out, err = capsys.readouterr()
+
+    assert exited.value.code == 2
+    assert out == ""
+    first, second = err.splitlines()
+    assert first.startswith("error: ")
+    assert second == help_line
+
+
+def test_a_mistyped_verb_still_says_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, "sycn", ".")
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.splitlines() == [
+        "error: unknown command 'sycn' for 'gitwave'; did you mean sync?",
+        "See 'gitwave --help' for help and examples.",
+    ]
+
+
+@pytest.mark.parametrize("verb", [("rollout", "status"), ("rollout", "promote"), ("status",)])
+def test_rollout_with_no_kubeconfig_is_bad_input_as_every_verb(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    verb: tuple[str, ...],
+) -> None:
+    """`rollout status shop --target kube:foo` with no kubeconfig exited 1 with
+    "shop: no kubeconfig found"; status, sync... exit 2 with the bare line."""
+    app = plain_app(tmp_path / "shop")
+    assert run(capsys, "sync", str(app))[0] == 0
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+
+    code, out, err = run(capsys, *verb, "shop", "--target", "kube:foo")
+
+    assert code == 2, out + err
+    assert err.splitlines()[0] == (
+        f"error: no kubeconfig found (looked at {tmp_path / 'no-such-kubeconfig'})"
+    )

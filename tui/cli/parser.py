@@ -77,7 +77,8 @@ _INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '([^']*)' \(choos
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with what kubectl users expect of a mistyped verb: "did you mean"."""
+    """argparse with what kubectl users expect of a bad command line: "did you
+    mean" for a mistyped verb, the error and where help is (no usage block)."""
 
     def error(self, message: str) -> NoReturn:
         found = _INVALID_CHOICE.fullmatch(message)
@@ -90,7 +91,20 @@ class _Parser(argparse.ArgumentParser):
                 message += f"; did you mean {' or '.join(close)}?"
             else:
                 message += f"; commands: {', '.join(choices)}"
-        super().error(message)
+        # kubectl's form: the error, then where help is (argparse printed the
+        # whole usage block first, a dozen lines above the one that matters).
+        self.exit(2, f"error: {message}\nSee '{self.prog} --help' for help and examples.\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: None = None
+    ) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            # Words no verb took: the help to name is the verb's (`gitwave sync
+            # --help`), as kubectl's "See 'kubectl get -h'".
+            words = list(sys.argv[1:] if args is None else args)
+            _verb_parser(self, words).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 class _HelpWithDefaults(argparse.HelpFormatter):
@@ -378,6 +392,17 @@ class _Unbuilt:
 
     def _nothing(self, *args: Any, **kwargs: Any) -> _Unbuilt:
         return self
+
+
+def _verb_parser(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:
+    """The deepest verb's parser ``words`` name (``sandbox get`` -> its own)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for word in words:
+                if word in action.choices:
+                    sub = action.choices[word]
+                    return _verb_parser(sub, words[words.index(word) + 1 :])
+    return parser
 
 
 def _all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:

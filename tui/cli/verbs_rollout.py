@@ -6,7 +6,8 @@ went to, and its Rollouts are the live ones it owns there. Promote and abort
 send the merge patches ``kubectl argo rollouts`` sends
 (``engine.rollouts``), so on a cluster the Argo Rollouts controller acts on
 them; on the sandbox its simulated controller does. Exit 0 when done, 1 for
-an app or Rollout that cannot be found or patched.
+an app or Rollout that cannot be found or patched, 2 for a target that
+cannot be used (no kubeconfig) as every verb.
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ def _targets(ctx: Context, app: str) -> ProviderRouter:
     return ctx.fleet.targets_named(cluster, f"app {app}")
 
 
-def _rollouts(ctx: Context) -> tuple[ProviderRouter, list[Any]] | None:
+def _app_targets(ctx: Context) -> ProviderRouter | None:
+    """The app's cluster, None for an app never synced (said already). A target
+    that cannot be reached (no kubeconfig, ...) is bad input as for every other
+    verb: its GitwaveError goes to main (exit 2, no app prefix)."""
     app = ctx.args.app_name
     if fail_unknown_app(ctx, app, what="syncs"):
         return None
-    targets = _targets(ctx, app)
-    return targets, rollouts.app_rollouts(targets, app)
+    return _targets(ctx, app)
 
 
 def _line(view: rollouts.RolloutView) -> str:
@@ -62,11 +65,12 @@ def _line(view: rollouts.RolloutView) -> str:
 
 def cmd_rollout_status(ctx: Context) -> int:
     """The app's Rollouts: health, step, weight."""
+    targets = _app_targets(ctx)
+    if targets is None:
+        return EXIT_FAILED
     try:
-        found = _rollouts(ctx)
-        if found is None:
-            return EXIT_FAILED
-        views = [rollouts.rollout_view(live) for live in found[1]]
+        found = rollouts.app_rollouts(targets, ctx.args.app_name)
+        views = [rollouts.rollout_view(live) for live in found]
     except GitwaveError as exc:
         report_error(ctx, ctx.args.app_name, exc)
         return EXIT_FAILED
@@ -93,11 +97,11 @@ def cmd_rollout_status(ctx: Context) -> int:
 
 def _act(ctx: Context, *, abort: bool) -> int:
     app = ctx.args.app_name
+    targets = _app_targets(ctx)
+    if targets is None:
+        return EXIT_FAILED
     try:
-        found = _rollouts(ctx)
-        if found is None:
-            return EXIT_FAILED
-        targets, lives = found
+        lives = rollouts.app_rollouts(targets, app)
         live = rollouts.choose_rollout(lives, app, ctx.args.rollout)
         if abort:
             view = rollouts.abort(targets, live)
