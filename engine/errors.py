@@ -16,6 +16,9 @@ class GitwaveError(Exception):
 
     retriable: bool = False
     hint: str = ""
+    # The hint for a command line user where theirs differs (a flag of the
+    # verb where ``hint`` names an Application's sync option); "": ``hint``.
+    cli_hint: str = ""
     # Seconds the target asked to be left alone for (HTTP 429 ``Retry-After``);
     # a retry waits at least this long. 0: the target said nothing.
     retry_after_s: float = 0.0

@@ -339,11 +339,13 @@ def _check_namespaces(
     if missing:
         first = missing[0]
         more = f" (and {len(missing) - 1} more objects)" if len(missing) > 1 else ""
-        raise ValidationError(
+        error = ValidationError(
             graph.resources[first].where,
             f"namespace {first.namespace!r} does not exist and is not in the render{more}",
             hint="add a Namespace manifest or set CreateNamespace=true",
         )
+        error.cli_hint = "add a Namespace manifest or pass --create-namespace"
+        raise error
 
 
 @dataclass(frozen=True, slots=True)

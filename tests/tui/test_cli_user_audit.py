@@ -262,3 +262,27 @@ def test_rollout_with_no_kubeconfig_is_bad_input_as_every_verb(
     assert err.splitlines()[0] == (
         f"error: no kubeconfig found (looked at {tmp_path / 'no-such-kubeconfig'})"
     )
+
+
+NAMESPACED_CONFIG_MAP = CONFIG_MAP.replace(
+    "  name: settings\n", "  name: settings\n  namespace: kns\n"
+)
+
+
+@pytest.mark.parametrize("output", [(), ("-o", "json")])
+def test_a_missing_namespace_hint_names_the_command_lines_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: tuple[str, ...]
+) -> None:
+    """`gitwave sync kust` (namespace kns, no Namespace) hinted "set
+    CreateNamespace=true", a sync option of an Application; the command line's
+    way is --create-namespace (and it works)."""
+    app = tmp_path / "kust"
+    app.mkdir()
+    (app / "settings.yaml").write_text(NAMESPACED_CONFIG_MAP)
+
+    code, out, err = run(capsys, "sync", str(app), *output)
+
+    assert code == 2, out + err
+    assert "hint: add a Namespace manifest or pass --create-namespace" in err
+    assert "CreateNamespace=true" not in out + err
+    assert run(capsys, "sync", str(app), "--create-namespace")[0] == 0

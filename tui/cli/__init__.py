@@ -108,8 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except GitwaveError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        if exc.cli_hint or exc.hint:
+            print(f"hint: {exc.cli_hint or exc.hint}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

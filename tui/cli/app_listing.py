@@ -71,8 +71,8 @@ def report_error(
 ) -> None:
     """An app's error on stderr; with ``docs``, its JSON entry or a line on what was ``done``."""
     ctx.err(ctx.paint(f"error: {name}: {error}", "red"))
-    if error.hint:
-        ctx.err(f"hint: {error.hint}")
+    if error.cli_hint or error.hint:
+        ctx.err(f"hint: {error.cli_hint or error.hint}")
     if docs is not None and ctx.output in ("json", "yaml"):
         docs.append(error_dict(name, error))
     elif docs is not None:
@@ -80,7 +80,7 @@ def report_error(
 
 
 def error_dict(name: str, error: GitwaveError, **more: object) -> dict[str, Any]:
-    return {"app": name, "error": str(error), "hint": error.hint, **more}
+    return {"app": name, "error": str(error), "hint": error.cli_hint or error.hint, **more}
 
 
 def refuse_empty(state: operations.AppState) -> None:
