@@ -33,7 +33,8 @@ def named_or_selected(ctx: Context) -> tuple[list[str], bool]:
     ``APP`` is an app name, as before; a PATH (a directory, a file or a Git URL),
     or no argument with ``-l`` (the current directory), means the apps defined
     there, narrowed by ``--app`` and ``-l`` as ``status PATH -l`` narrows them
-    (none matching: argocd's "No matching apps found", exit 2). A name the store
+    (none matching: no apps and, on stderr, what ``status`` says; a verb that
+    reads answers as ``kubectl get -l``, exit 0). A name the store
     knows wins over a directory of the same name: ``history guestbook`` run from
     ``samples/`` is the app's history either way."""
     given = ctx.args.app_name
@@ -67,7 +68,10 @@ def named_or_selected(ctx: Context) -> tuple[list[str], bool]:
         clusters=ctx.fleet,
         default_namespace=ctx.default_namespace,
     )
-    return [entry.name for entry in selected_by_labels(ctx, chosen, listing=False)], True
+    kept = selected_by_labels(ctx, chosen, listing=True)
+    if not kept and chosen and selector is not None:
+        ctx.err(f"No apps found matching selector {selector}.")
+    return [entry.name for entry in kept], True
 
 
 def _location(ctx: Context, given: str) -> bool:

@@ -328,7 +328,8 @@ def cmd_history(ctx: Context) -> int:
             ctx.out(str(r.id))
         return EXIT_OK
     if not records:
-        ctx.out(f"no syncs recorded for {', '.join(names)}")
+        if names:  # none: -l matched no app, said on stderr
+            ctx.out(f"no syncs recorded for {', '.join(names)}")
         return EXIT_OK
     wide = ctx.output == "wide"
     rows = [

@@ -28,13 +28,14 @@ def cmd_events(ctx: Context) -> int:
     events = _events_of(ctx, names, since=since, limit=ctx.args.limit)
     if not by_path and not events and fail_unknown_app(ctx, names[0], what="events"):
         return EXIT_FAILED
-    if ctx.args.follow:
+    if ctx.args.follow and names:
         return _follow_events(ctx, names, since, by_path=by_path)
     if ctx.output in ("json", "yaml"):
         ctx.out(dump([event_dict(e) for e in events], ctx.output))
         return EXIT_OK
     if not events:
-        ctx.out(f"no events recorded for {', '.join(names)}")
+        if names:  # none: -l matched no app, said on stderr
+            ctx.out(f"no events recorded for {', '.join(names)}")
         return EXIT_OK
     wide = ctx.output == "wide"
     rows = [
