@@ -286,3 +286,40 @@ def test_a_missing_namespace_hint_names_the_command_lines_flag(
     assert "hint: add a Namespace manifest or pass --create-namespace" in err
     assert "CreateNamespace=true" not in out + err
     assert run(capsys, "sync", str(app), "--create-namespace")[0] == 0
+
+
+def test_a_failed_syncs_reason_is_printed_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`gitwave sync failing` printed the Deployment's reason three times: an
+    `error:` line, the `failed` row, then under the summary. argocd: the
+    resource row's message, then the operation's message."""
+    app = tmp_path / "failing"
+    app.mkdir()
+    failing = DEPLOYMENT.replace(
+        "    metadata: {labels: {app: web}}\n",
+        "    metadata:\n      labels: {app: web}\n"
+        "      annotations: {sandbox.gitwave.dev/fail: 'true'}\n",
+    )
+    (app / "web.yaml").write_text(failing)
+    # A later wave: the sync waits for the Deployment, which goes Degraded.
+    later = CONFIG_MAP.replace(
+        "  name: settings\n",
+        "  name: settings\n  annotations: {argocd.argoproj.io/sync-wave: '1'}\n",
+    )
+    (app / "settings.yaml").write_text(later)
+
+    code, out, err = run(capsys, "sync", str(app), "--timeout", "60s")
+
+    assert code == 1, out + err
+    assert (out + err).count("has timed out progressing") == 1, out + err
+    lines = out.splitlines()
+    row = next(line for line in lines if line.lstrip().startswith("failed "))
+    assert row.split()[1] == "Deployment/default/web"
+    assert "(Degraded: ReplicaSet " in row
+    assert "error:" not in out + err
+    summary = lines.index(next(line for line in lines if line.startswith("failing: Failed in ")))
+    assert lines[summary + 1] == "  one or more synchronization tasks completed unsuccessfully"
+    # The history keeps the whole reason (argocd's operation message is for the screen).
+    (record,) = Store(tmp_path / "state" / "gitwave.db").history("failing", running=True)
+    assert "Deployment/default/web is Degraded: ReplicaSet" in record.message

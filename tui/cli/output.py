@@ -366,8 +366,9 @@ def print_result(term: Terminal, plan: Plan, result: SyncResult) -> None:
     for entry in result.changeset.entries:
         action = term.paint(entry.action.value.ljust(10), _ACTION_STYLE.get(entry.action, ""))
         line = Text.assemble("  ", action, f" {entry.key.display}")
-        if entry.message and entry.action in _SHOW_MESSAGE:
-            line.append(f"  ({entry.message})")
+        note = row_note(entry.key, entry.message)
+        if note and entry.action in _SHOW_MESSAGE:
+            line.append(f"  ({note})")
         by_wave.setdefault(wave_of(entry.key), []).append(line)
     order = {w.label: i for i, w in reversed(list(enumerate(plan.waves)))}
     order[_CREATE_NAMESPACE] = -1  # made before the first wave
@@ -395,8 +396,28 @@ def summary_line(term: Terminal, result: SyncResult, *, phase: str = "") -> Text
         f"{result.app}: ",
         term.paint(phase or result.phase.value, "green" if result.ok else "red"),
         f" in {took:.1f}s ({summary}); health {result.health.code.value}",
-        "" if result.ok else f"\n  {result.message}",
+        "" if result.ok else f"\n  {operation_message(result)}",
     )
+
+
+def row_note(key: ResourceKey, message: str) -> str:
+    """An object's message on its own row, as argocd's MESSAGE column: without
+    the key the row names already (``Deployment/a/b is Degraded: x`` is
+    ``Degraded: x``)."""
+    named = f"{key.display} is "
+    return message[len(named) :] if message.startswith(named) else message
+
+
+def operation_message(result: SyncResult) -> str:
+    """Why the sync failed, under its summary line. When that is one object's
+    failure, its row said it: argocd's operation message instead, so a reason
+    is printed once per object."""
+    if any(
+        e.action is ChangeAction.FAILED and e.message == result.message
+        for e in result.changeset.entries
+    ):
+        return "one or more synchronization tasks completed unsuccessfully"
+    return result.message
 
 
 # The heading of the namespaces CreateNamespace=true made (no wave of the plan).

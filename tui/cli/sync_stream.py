@@ -32,6 +32,7 @@ from rich.text import Text
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
 from gitwave.engine.sync_run import progress_interval
+from gitwave.tui.cli.output import row_note
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -55,6 +56,7 @@ def step_line(term: Terminal, action: str, key: ResourceKey, note: str = "") -> 
     """``  created    Deployment/shop/api``: one object, as every sync line writes it."""
     line = Text.assemble("  ", term.paint(action.ljust(10), _STYLE.get(action, "")), " ")
     line.append(key.display)
+    note = row_note(key, note)
     if note:
         line.append(f"  ({note})")
     return line
@@ -161,6 +163,7 @@ class SyncStream:
         self._in_wave = False
         self._quiet_since = time.monotonic()
         self.began = False
+        self._running = False  # between a sync's start and finish events
 
     # -- what the sync says -----------------------------------------------------------
 
@@ -174,7 +177,7 @@ class SyncStream:
         kind = event.kind
         if kind is EventKind.SYNC_STARTED:
             with self._lock:
-                self.began = True
+                self.began = self._running = True
                 self._in_wave = False
                 self._said.clear()
                 if not self._headed:
@@ -202,13 +205,17 @@ class SyncStream:
         elif kind is EventKind.ERROR:
             if event.resource is not None:
                 self._step("failed", event.resource, event.message)
-            else:
+            elif not self._running:
+                # A running sync's own failure is said once, under the summary
+                # line (argocd's operation message); a retry's is said here.
                 with self._lock:
                     self._say(Text(f"  error: {event.message}"))
         elif kind is EventKind.WAITING:
             self._waiting(event)
-        elif kind is EventKind.SYNC_FINISHED and self._board is not None:
-            self._board.drop(self._app)
+        elif kind is EventKind.SYNC_FINISHED:
+            self._running = False
+            if self._board is not None:
+                self._board.drop(self._app)
 
     def _wave_started(self, event: Event) -> None:
         label = event.wave
