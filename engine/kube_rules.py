@@ -29,6 +29,7 @@ from typing import Any
 
 from gitwave.engine.fieldpath import MISSING_FIELD, get_field
 from gitwave.engine.kube_schema import CrdSchema, FieldError, FieldReason, builtin_errors
+from gitwave.engine.kube_values import value_errors
 
 _LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -160,12 +161,15 @@ def _metadata_errors(group: str, kind: str, meta: Mapping[str, Any]) -> list[Fie
 
 def object_errors(manifest: Mapping[str, Any], *, crd: CrdSchema | None = None) -> list[FieldError]:
     """What the API server refuses in ``manifest`` as a whole object: its schema
-    (the built-in kind's, else ``crd``'s) and its metadata. Empty when it takes it."""
+    (the built-in kind's, else ``crd``'s), its metadata and the values its kind's
+    validation refuses (``kube_values``: ``replicas: -3``). Empty when it takes it."""
     group = str(manifest.get("apiVersion", "")).rpartition("/")[0]
     kind = str(manifest.get("kind", ""))
     schema_errors = builtin_errors(manifest)
     if schema_errors is None:
         schema_errors = crd.errors(manifest) if crd is not None else []
+    elif not schema_errors:  # a value of the wrong type is the schema's to say
+        schema_errors = value_errors(group, kind, manifest)
     meta = manifest.get("metadata")
     metadata_errors = _metadata_errors(group, kind, meta) if isinstance(meta, Mapping) else []
     # The schema says "must be of type object" for metadata that is not a map.

@@ -51,6 +51,7 @@ from gitwave.engine.kube_schema import (
     is_builtin,
     split_api_version,
 )
+from gitwave.engine.kube_values import RULES_VERSION
 from gitwave.engine.kube_versions import current_version, schema_root
 from gitwave.engine.model import Action, Plan, Resource, ResourceKey
 from gitwave.engine.plan_memo import memo_store
@@ -139,8 +140,9 @@ def preflight(state: AppState, *, targets: ProviderRouter) -> None:
 
 def _schema_context() -> str:
     """The Kubernetes release the built-in kinds are checked against, and where
-    its schemas are (another kubernetes-validate, another context)."""
-    return f"{current_version()} {schema_root()}"
+    its schemas are (another kubernetes-validate, another context), and the
+    value rules' version (objects vouched for before a rule was added)."""
+    return f"{current_version()} {schema_root()} {RULES_VERSION}"
 
 
 def check(

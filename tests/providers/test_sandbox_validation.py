@@ -116,6 +116,48 @@ INVALID = [
         with_changes(config_map(), lambda m: m["metadata"]["labels"].update(tier="front end")),
         'metadata.labels: Invalid value: "front end": a valid label must be an empty string',
     ),
+    # Values the OpenAPI schema takes (integers) that apps/v1 validation refuses.
+    Case(
+        "replicas: -3",
+        with_changes(deployment(), _set("spec.replicas", -3)),
+        'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -3: '
+        "must be greater than or equal to 0",
+    ),
+    Case(
+        "a negative revisionHistoryLimit of a StatefulSet",
+        with_changes(
+            {**deployment(), "kind": "StatefulSet"}, _set("spec.revisionHistoryLimit", -1)
+        ),
+        'StatefulSet.apps "web" is invalid: spec.revisionHistoryLimit: Invalid value: -1: '
+        "must be greater than or equal to 0",
+    ),
+    Case(
+        "a Deployment whose progress deadline is not past minReadySeconds",
+        with_changes(
+            with_changes(deployment(), _set("spec.minReadySeconds", 60)),
+            _set("spec.progressDeadlineSeconds", 30),
+        ),
+        "spec.progressDeadlineSeconds: Invalid value: 30: must be greater than minReadySeconds",
+    ),
+    Case(
+        "a Job with a negative backoffLimit",
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "once"},
+            "spec": {
+                "backoffLimit": -1,
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{"name": "c", "image": "busybox"}],
+                    }
+                },
+            },
+        },
+        'Job.batch "once" is invalid: spec.backoffLimit: Invalid value: -1: '
+        "must be greater than or equal to 0",
+    ),
     Case(
         "a Deployment of an API version Kubernetes no longer serves",
         {**deployment(), "apiVersion": "apps/v1beta1"},
@@ -132,6 +174,11 @@ def test_an_invalid_object_is_refused_in_the_api_servers_words_and_not_stored(
     assert case.message in text
     assert SECRET_VALUE not in text
     assert sandbox.observe(resource(case.manifest, case.namespace).key) is None
+
+
+def test_a_zero_count_is_taken(sandbox: SandboxProvider) -> None:
+    """0 replicas (scaled down) is valid: only below 0 is refused."""
+    sandbox.apply(resource(with_changes(deployment(), _set("spec.replicas", 0)), "shop"))
 
 
 def test_a_dry_run_refuses_it_too(sandbox: SandboxProvider) -> None:

@@ -323,3 +323,81 @@ def test_a_failed_syncs_reason_is_printed_once(
     # The history keeps the whole reason (argocd's operation message is for the screen).
     (record,) = Store(tmp_path / "state" / "gitwave.db").history("failing", running=True)
     assert "Deployment/default/web is Degraded: ReplicaSet" in record.message
+
+
+STATEFUL_SET = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+spec:
+  serviceName: web
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.25}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("manifest", "field", "value"),
+    [
+        (DEPLOYMENT, "replicas", "-3"),
+        (DEPLOYMENT, "minReadySeconds", "-1"),
+        (DEPLOYMENT, "revisionHistoryLimit", "-2"),
+        (DEPLOYMENT, "progressDeadlineSeconds", "-5"),
+        (STATEFUL_SET, "replicas", "-3"),
+        (DEPLOYMENT.replace("kind: Deployment", "kind: ReplicaSet"), "replicas", "-3"),
+    ],
+    ids=["deploy-replicas", "deploy-ready", "deploy-history", "deploy-deadline", "sts", "rs"],
+)
+@pytest.mark.parametrize("verb", ["plan", "sync"])
+def test_a_negative_count_is_refused_before_anything_is_applied(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    manifest: str,
+    field: str,
+    value: str,
+    verb: str,
+) -> None:
+    """`replicas: -3` fits the OpenAPI schema (an integer), so plan and sync
+    took it ("Succeeded ... Healthy"); the API server's validation refuses it."""
+    app = tmp_path / "shop"
+    app.mkdir()
+    bad = manifest.replace("  replicas: 1\n", "").replace(
+        "\nspec:\n", f"\nspec:\n  {field}: {value}\n"
+    )
+    (app / "web.yaml").write_text(bad)
+    kind = manifest.split("kind: ")[1].split("\n")[0]
+
+    code, out, err = run(capsys, verb, str(app))
+
+    assert code == 2, out + err
+    assert (
+        f'{kind}/default/web (web.yaml:1): {kind}.apps "web" is invalid: '
+        f"spec.{field}: Invalid value: {value}: must be greater than or equal to 0"
+    ) in err
+    assert "nothing was applied" in err
+    assert run(capsys, "sandbox", "get", f"{kind.lower()}/web")[0] == 1  # nothing applied
+
+
+def test_an_object_edited_to_a_negative_count_is_checked_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pre-flight memo vouches for objects that passed by their digest: an
+    edit to a bad value is a new digest, refused; the live object is untouched."""
+    app = tmp_path / "shop"
+    app.mkdir()
+    (app / "web.yaml").write_text(DEPLOYMENT)
+    assert run(capsys, "sync", str(app))[0] == 0
+    (app / "web.yaml").write_text(DEPLOYMENT.replace("replicas: 1", "replicas: -3"))
+
+    for _ in range(2):  # and again: a refused object is never vouched for
+        code, out, err = run(capsys, "sync", str(app))
+        assert code == 2, out + err
+        assert "spec.replicas: Invalid value: -3: must be greater than or equal to 0" in err
+
+    _, out, _ = run(capsys, "sandbox", "get", "deploy/web", "-o", "json")
+    assert '"replicas": 1' in out
