@@ -165,7 +165,7 @@ BAD_INPUTS = [
     BadInput(
         "namespace neither in the repo nor live",
         {"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: nowhere}\n"},
-        ("ConfigMap/nowhere/x", "nowhere", "CreateNamespace"),
+        ("ConfigMap/nowhere/x", "nowhere", "--create-namespace"),
     ),
     BadInput(
         "unknown hook name",
