@@ -11,17 +11,14 @@ import copy
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 from gitwave.engine import plan_memo
 from gitwave.engine.model import LABEL_APP, Resource, ResourceKey
 from gitwave.providers.sandbox import SandboxProvider
 from gitwave.providers.sandbox.schema import text_digest
-from tests.tui.test_cli_plan_fresh import config_map_repo, git_in
+from tests.tui.test_cli_plan_fresh import changed_tasks, config_map_repo, git_in, gitwave_run
 
 NAMESPACE = "old"
 COUNT = plan_memo.MIN_OBJECTS + 20  # enough objects for the plan memo
@@ -35,31 +32,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
         "GITWAVE_CACHE": str(tmp_path / "cache"),
         "GITWAVE_SANDBOX_ROLLOUT": "0",
         "NO_COLOR": "1",
-    }
-
-
-def _gitwave(env: dict[str, str], *argv: str, code: int = 0) -> Any:
-    done = subprocess.run(
-        [sys.executable, "-m", "gitwave.tui.cli", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == code, done.stderr
-    return json.loads(done.stdout) if "-o" in argv else done.stdout
-
-
-def _changes(plan: Any) -> dict[str, tuple[str, list[tuple[str, Any, Any]]]]:
-    (app,) = plan
-    return {
-        task["key"]: (
-            task["action"],
-            [(c["path"], c["live"], c["desired"]) for c in task["changes"]],
-        )
-        for wave in app["waves"]
-        for task in wave["tasks"]
-        if task["action"] != "none"
     }
 
 
@@ -101,9 +73,9 @@ def test_an_old_sandbox_is_migrated_and_a_plan_shows_the_edit_made_before(
     _with_secret(repo)
     env = _env(tmp_path)
     state = tmp_path / "state"
-    _gitwave(env, "sync", str(repo))
+    gitwave_run(env, "sync", str(repo))
     for _ in range(2):  # the plan memo kept: every object's live digest
-        assert _changes(_gitwave(env, "plan", str(repo), "-o", "json")) == {}
+        assert changed_tasks(gitwave_run(env, "plan", str(repo), "-o", "json")) == {}
     # An edit made live by the older gitwave, whose database has no digests.
     with SandboxProvider(state, rollout_seconds=0.0) as sandbox:
         drifted = ResourceKey("", "ConfigMap", NAMESPACE, "cfg-7")
@@ -114,9 +86,9 @@ def test_an_old_sandbox_is_migrated_and_a_plan_shows_the_edit_made_before(
         sandbox.replace_live(drifted, edited)
     _as_schema_1(state / "sandbox.db")
 
-    plan = _gitwave(env, "plan", str(repo), "-o", "json", code=1)  # 1: changes to sync
+    plan = gitwave_run(env, "plan", str(repo), "-o", "json", code=1)  # 1: changes to sync
 
-    assert _changes(plan) == {
+    assert changed_tasks(plan) == {
         f"/ConfigMap/{NAMESPACE}/cfg-7": ("update", [("data.n", "edited live", "7")]),
     }
     stored = _stored(state / "sandbox.db")
@@ -125,7 +97,9 @@ def test_an_old_sandbox_is_migrated_and_a_plan_shows_the_edit_made_before(
         if row_id != str(SECRET):
             assert digest == text_digest(text), row_id
     # The next plan reads the digests the migration wrote.
-    assert _changes(_gitwave(env, "plan", str(repo), "-o", "json", code=1)) == _changes(plan)
+    assert changed_tasks(
+        gitwave_run(env, "plan", str(repo), "-o", "json", code=1)
+    ) == changed_tasks(plan)
 
 
 def test_an_object_rewritten_without_its_digest_shows_as_drift(tmp_path: Path) -> None:
@@ -135,9 +109,9 @@ def test_an_object_rewritten_without_its_digest_shows_as_drift(tmp_path: Path) -
     repo = config_map_repo(tmp_path / "repo", NAMESPACE, COUNT)
     env = _env(tmp_path)
     database = tmp_path / "state" / "sandbox.db"
-    _gitwave(env, "sync", str(repo))
+    gitwave_run(env, "sync", str(repo))
     for _ in range(2):
-        assert _changes(_gitwave(env, "plan", str(repo), "-o", "json")) == {}
+        assert changed_tasks(gitwave_run(env, "plan", str(repo), "-o", "json")) == {}
     key = f"/ConfigMap/{NAMESPACE}/cfg-9"
     with sqlite3.connect(database) as db:
         (text,) = db.execute("SELECT manifest FROM objects WHERE id = ?", (key,)).fetchone()
@@ -149,9 +123,9 @@ def test_an_object_rewritten_without_its_digest_shows_as_drift(tmp_path: Path) -
         )
     db.close()
 
-    plan = _gitwave(env, "plan", str(repo), "-o", "json", code=1)
+    plan = gitwave_run(env, "plan", str(repo), "-o", "json", code=1)
 
-    assert _changes(plan) == {key: ("update", [("data.n", "rewritten", "9")])}
+    assert changed_tasks(plan) == {key: ("update", [("data.n", "rewritten", "9")])}
 
 
 def test_two_processes_opening_an_old_sandbox_at_once_migrate_it_once(tmp_path: Path) -> None:

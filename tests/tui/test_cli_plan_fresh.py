@@ -56,7 +56,7 @@ def _write_repo(root: Path) -> Path:
     return config_map_repo(root, NAMESPACE, COUNT)
 
 
-def _gitwave(env: dict[str, str], *argv: str, code: int = 0) -> Any:
+def gitwave_run(env: dict[str, str], *argv: str, code: int = 0) -> Any:
     done = subprocess.run(
         [sys.executable, "-m", "gitwave.tui.cli", *argv],
         env=env,
@@ -68,7 +68,7 @@ def _gitwave(env: dict[str, str], *argv: str, code: int = 0) -> Any:
     return json.loads(done.stdout) if "-o" in argv else done.stdout
 
 
-def _changes(plan: Any) -> dict[str, tuple[str, list[tuple[str, Any, Any]]]]:
+def changed_tasks(plan: Any) -> dict[str, tuple[str, list[tuple[str, Any, Any]]]]:
     (app,) = plan
     return {
         task["key"]: (
@@ -91,10 +91,10 @@ def test_a_fresh_plan_shows_exactly_what_changed_live_and_in_git(tmp_path: Path)
         "GITWAVE_SANDBOX_ROLLOUT": "0",
         "NO_COLOR": "1",
     }
-    _gitwave(env, "sync", str(repo))
+    gitwave_run(env, "sync", str(repo))
     for _ in range(2):  # the first keeps the render and the memo, the second takes them
-        plan = _gitwave(env, "plan", str(repo), "-o", "json")
-        assert _changes(plan) == {}
+        plan = gitwave_run(env, "plan", str(repo), "-o", "json")
+        assert changed_tasks(plan) == {}
         assert plan[0]["summary"]["unchanged"] == COUNT + 1
     assert list((cache / "plans").glob("*.json")), "the plan memo is on disk"
 
@@ -118,8 +118,8 @@ def test_a_fresh_plan_shows_exactly_what_changed_live_and_in_git(tmp_path: Path)
     last.write_text("---\n".join(d for d in docs if "name: cfg-119\n" not in d))
     git_in(repo, "commit", "-qam", "change one, drop one")
 
-    plan = _gitwave(env, "plan", str(repo), "-o", "json", code=1)  # 1: changes to sync
-    assert _changes(plan) == {
+    plan = gitwave_run(env, "plan", str(repo), "-o", "json", code=1)  # 1: changes to sync
+    assert changed_tasks(plan) == {
         f"/ConfigMap/{NAMESPACE}/cfg-7": ("update", [("data.n", "edited live", "7")]),
         f"/ConfigMap/{NAMESPACE}/cfg-3": ("update", [("data.n", "3", "three")]),
         f"/ConfigMap/{NAMESPACE}/cfg-60": ("create", []),
@@ -129,8 +129,8 @@ def test_a_fresh_plan_shows_exactly_what_changed_live_and_in_git(tmp_path: Path)
     assert plan[0]["summary"]["unchanged"] == COUNT + 1 - 4
 
     # And a plan after that one (memo rewritten) still reports the same.
-    again = _gitwave(env, "plan", str(repo), "-o", "json", code=1)
-    assert _changes(again) == _changes(plan)
+    again = gitwave_run(env, "plan", str(repo), "-o", "json", code=1)
+    assert changed_tasks(again) == changed_tasks(plan)
 
 
 def test_a_fresh_plan_checks_the_schema_of_an_object_changed_since(tmp_path: Path) -> None:
@@ -144,9 +144,9 @@ def test_a_fresh_plan_checks_the_schema_of_an_object_changed_since(tmp_path: Pat
         "GITWAVE_SANDBOX_ROLLOUT": "0",
         "NO_COLOR": "1",
     }
-    _gitwave(env, "sync", str(repo))
+    gitwave_run(env, "sync", str(repo))
     for _ in range(2):
-        assert _changes(_gitwave(env, "plan", str(repo), "-o", "json")) == {}
+        assert changed_tasks(gitwave_run(env, "plan", str(repo), "-o", "json")) == {}
     first = repo / "cfg-000.yaml"
     invalid = "  name: cfg-5\n  namespace: fresh\n  labels:\n    tier: 'not ok!'\n"
     first.write_text(first.read_text().replace("  name: cfg-5\n  namespace: fresh\n", invalid))
@@ -187,9 +187,9 @@ def test_a_fresh_plan_shows_a_changed_wave_and_dependency_order(tmp_path: Path) 
         "GITWAVE_SANDBOX_ROLLOUT": "0",
         "NO_COLOR": "1",
     }
-    _gitwave(env, "sync", str(repo))
+    gitwave_run(env, "sync", str(repo))
     for _ in range(2):  # the first keeps the graph, the second reads it back
-        before = _waves(_gitwave(env, "plan", str(repo), "-o", "json"))
+        before = _waves(gitwave_run(env, "plan", str(repo), "-o", "json"))
     assert list((cache / "graphs").glob("*.json")), "the graph is kept on disk"
     cfg = f"/ConfigMap/{NAMESPACE}/cfg-%d"
     # Step 1 of wave 0: after their Namespace (step 0).
@@ -210,7 +210,7 @@ def test_a_fresh_plan_shows_a_changed_wave_and_dependency_order(tmp_path: Path) 
     first.write_text(text)
     git_in(repo, "commit", "-qam", "a later wave for one object, a dependency for another")
 
-    after = _waves(_gitwave(env, "plan", str(repo), "-o", "json", code=1))
+    after = _waves(gitwave_run(env, "plan", str(repo), "-o", "json", code=1))
     assert after[cfg % 10] == ("Sync", 5, 0)
     assert after[cfg % 11] == ("Sync", 0, 2)  # a step after what it waits for
     assert after[cfg % 12] == ("Sync", 0, 1)
