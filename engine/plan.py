@@ -8,10 +8,11 @@ Wave layout of a plan, in run order: the PreSync stages, the Sync stages with
 the prune waves placed among them, the PostSync stages, and last the SyncFail
 stages, which a sync runs only when an earlier wave failed.
 
-Prune order follows Argo CD: the prune waves reuse the wave numbers the pruned
-objects carry, in reverse (the object created in the highest wave is deleted in
-the lowest prune wave), and each prune wave runs right after the apply stages
-of the wave whose number it carries. Inside a prune wave, objects go in reverse
+Prune order follows Argo CD (``engine/plan_prune.py`` picks the objects and
+their waves): the prune waves reuse the wave numbers the pruned objects carry,
+in reverse (the object created in the highest wave is deleted in the lowest
+prune wave), and each prune wave runs right after the apply stages of the wave
+whose number it carries. Inside a prune wave, objects go in reverse
 kind order (Deployments before their Namespace). With ``prune_last`` (or the
 ``PruneLast=true`` sync option on the live object) prunes run in one wave after
 every other Sync wave.
@@ -27,15 +28,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from gitwave.engine.diff import SameValue, diff_manifest, removed_fields
-from gitwave.engine.errors import SafetyError, ValidationError
+from gitwave.engine.errors import ValidationError
 from gitwave.engine.graph import ResourceGraph, order_key
-from gitwave.engine.graph_facts import parse_sync_options, parse_sync_wave
 from gitwave.engine.mask import is_secret_key, mask_like, mask_secret_manifest, mask_values
 from gitwave.engine.model import (
     Action,
     ApplyMode,
     HookPhase,
-    Kept,
     Live,
     Owner,
     Plan,
@@ -48,13 +47,11 @@ from gitwave.engine.ownership import (
     Claim,
     check_owners,
     claim_of,
-    is_prunable_by,
     namesake_elsewhere,
-    not_prunable_reason,
-    protected_reason,
     retrack_change,
 )
 from gitwave.engine.plan_gates import apply_modes, forced_modes, left_as_is
+from gitwave.engine.plan_prune import check_safe_to_prune, prune_candidates, prune_waves
 
 __all__ = ["PlanOptions", "make_plan"]
 
@@ -161,10 +158,10 @@ def make_plan(
         adopt=options.adopt,
         source_label=options.source_label,
     )
-    pruning = _prune_candidates(owner, graph, tracked, options, adopted)
+    pruning = prune_candidates(owner, graph, tracked, options, adopted)
     prunable, warnings = pruning.prunable, pruning.warnings
     if options.prune:
-        _check_safe_to_prune(app, graph, live, tracked, prunable, options)
+        check_safe_to_prune(app, graph, live, tracked, prunable, options)
 
     warnings.extend(left_as_is(graph, live, modes, options.ignore))
     placed: _Placed = []
@@ -185,7 +182,8 @@ def make_plan(
         if tasks:
             wave = Wave(stage.phase, stage.wave, tasks, step=stage.step)
             placed.append(((stage.phase.order, stage.wave, 0, stage.step), wave))
-    for number, tasks in _prune_waves(prunable, graph, options).items():
+    for number, doomed in prune_waves(prunable, graph, options).items():
+        tasks = tuple(Task(seen.key, Action.PRUNE, None, _shown(seen)) for seen in doomed)
         wave = Wave(HookPhase.SYNC, number, tasks, step=last_step.get(number, -1) + 1)
         placed.append(((HookPhase.SYNC.order, number, 1, 0), wave))
     placed = _namespaces_before_hooks(placed)
@@ -346,117 +344,3 @@ def _check_namespaces(
         )
         error.cli_hint = "add a Namespace manifest or pass --create-namespace"
         raise error
-
-
-@dataclass(frozen=True, slots=True)
-class _Pruning:
-    prunable: list[Live]
-    warnings: list[str]
-    unpruned: tuple[ResourceKey, ...]
-    kept: tuple[Kept, ...]
-
-
-def _prune_candidates(
-    owner: Owner,
-    graph: ResourceGraph,
-    tracked: Sequence[Live],
-    options: PlanOptions,
-    adopted: Collection[ResourceKey],
-) -> _Pruning:
-    """The tracked objects to prune; a warning for each one left alone that is
-    not this app's; those a prune would delete (prune off) and those it keeps."""
-    desired = {*graph.resources, *graph.skipped}
-    orphans: dict[ResourceKey, Live] = {}
-    for seen in tracked:
-        # A namesake's object in another scope is another app's entirely: not
-        # even a warning (a fleet of per-namespace ``web`` apps would get one
-        # per object of every other).
-        if seen.key not in desired and not namesake_elsewhere(seen, owner):
-            orphans.setdefault(seen.key, seen)
-    prunable: list[Live] = []
-    warnings: list[str] = []
-    unpruned: list[ResourceKey] = []
-    kept: list[Kept] = []
-    for key in sorted(orphans, key=order_key):
-        seen = orphans[key]
-        if not is_prunable_by(seen, owner, adopted=adopted):
-            warnings.append(not_prunable_reason(seen, owner))
-        elif (reason := _kept_reason(seen, owner, options)) is not None:
-            kept.append(Kept(key, reason))
-        elif not options.prune:
-            warnings.append(f"{key.display} is not in the source; turn on prune to delete it")
-            unpruned.append(key)
-        else:
-            prunable.append(seen)
-    return _Pruning(prunable, warnings, tuple(unpruned), tuple(kept))
-
-
-def _kept_reason(seen: Live, owner: Owner, options: PlanOptions) -> str | None:
-    removed = bool(options.removed_from)
-    reason = protected_reason(seen, prune_protected=options.prune_protected, removed_app=removed)
-    if reason is None and removed and not options.cascade:
-        reason = (
-            f"app {owner.app} was removed from {options.removed_from} without Argo CD's "
-            "resources-finalizer, so its objects stay, as Argo CD leaves them; add the "
-            "finalizer to a child app to have its objects pruned with it"
-        )
-    return reason
-
-
-def _check_safe_to_prune(
-    app: str,
-    graph: ResourceGraph,
-    live: Mapping[ResourceKey, Live | None],
-    tracked: Sequence[Live],
-    prunable: Sequence[Live],
-    options: PlanOptions,
-) -> None:
-    partial = sorted(
-        {seen.key for seen in (*tracked, *live.values()) if seen is not None and not seen.complete},
-        key=order_key,
-    )
-    if partial:
-        raise SafetyError(
-            f"refusing to prune: the live state of {partial[0].display} was read only in part; "
-            "nothing is pruned on a partial view",
-            hint="retry once the target answers in full",
-        )
-    if prunable and not graph.has_objects and not options.allow_empty:
-        raise SafetyError(
-            f"refusing to prune {len(prunable)} objects: the render for app {app} is empty; "
-            "set syncPolicy.automated.allowEmpty to true if the app should really be emptied",
-            hint="check the source path and revision: an empty render usually means a wrong path",
-        )
-
-
-def _prune_waves(
-    prunable: Iterable[Live], graph: ResourceGraph, options: PlanOptions
-) -> dict[int, tuple[Task, ...]]:
-    """Prune tasks by the wave number they run in (see the module docstring)."""
-    by_wave: dict[int, list[Live]] = {}
-    last: list[Live] = []
-    every_number = [s.wave for s in graph.stages if s.phase is HookPhase.SYNC]
-    for seen in prunable:
-        try:
-            number = parse_sync_wave(seen.annotations, subject=seen.key.display)
-        except ValidationError:
-            number = 0  # it was applied with a valid wave; someone edited it live
-        every_number.append(number)
-        if options.prune_last or "PruneLast=true" in parse_sync_options(seen.annotations):
-            last.append(seen)
-        else:
-            by_wave.setdefault(number, []).append(seen)
-
-    numbers = sorted(by_wave)
-    swapped = dict(zip(numbers, reversed(numbers), strict=True))
-    result: dict[int, list[Live]] = {swapped[n]: by_wave[n] for n in numbers}
-    if last:
-        # Like Argo CD: one past the last Sync wave, counting the prunes' own waves.
-        result.setdefault(max([*every_number, 0]) + 1, []).extend(last)
-    return {
-        number: tuple(
-            Task(seen.key, Action.PRUNE, None, _shown(seen))
-            for seen in sorted(items, key=lambda s: order_key(s.key), reverse=True)
-        )
-        for number, items in sorted(result.items())
-    }
