@@ -32,7 +32,7 @@ from rich.text import Text
 from gitwave.engine.events import Event, EventKind
 from gitwave.engine.model import Action, ChangeAction, Plan, ResourceKey
 from gitwave.engine.sync_run import progress_interval
-from gitwave.tui.cli.output import row_note
+from gitwave.tui.cli.sync_results import row_note
 
 if TYPE_CHECKING:
     from rich.console import Console

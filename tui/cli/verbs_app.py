@@ -36,15 +36,8 @@ from gitwave.tui.cli.context import EXIT_CHANGES, EXIT_FAILED, EXIT_OK, EXIT_USA
 from gitwave.tui.cli.findings import print_findings
 from gitwave.tui.cli.kept_plan import KeptPlan, keep_if_no_op, kept_plan
 from gitwave.tui.cli.label_selection import named_or_selected
-from gitwave.tui.cli.output import (
-    Progress,
-    dump,
-    local_time,
-    print_result,
-    rfc3339,
-    short,
-    table,
-)
+from gitwave.tui.cli.output import Progress, dump, local_time, rfc3339, short, table
+from gitwave.tui.cli.sync_results import print_result
 from gitwave.tui.formatting import revision_text
 from gitwave.tui.plan_text import format_plan
 

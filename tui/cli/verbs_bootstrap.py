@@ -28,7 +28,7 @@ from gitwave.engine.model import SourceRef
 from gitwave.engine.operations import SyncRequest, sync_app
 from gitwave.engine.source_bootstrap import commit_files, open_work_tree
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, Context
-from gitwave.tui.cli.output import summary_line
+from gitwave.tui.cli.sync_results import summary_line
 
 
 def _install_files() -> dict[str, str]:

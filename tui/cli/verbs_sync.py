@@ -36,16 +36,9 @@ from gitwave.tui.cli.app_listing import app_title, chosen_apps, refuse_empty, re
 from gitwave.tui.cli.app_or_path import remember_found
 from gitwave.tui.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from gitwave.tui.cli.findings import print_findings
-from gitwave.tui.cli.output import (
-    Progress,
-    dump,
-    finished_line,
-    print_result,
-    result_dict,
-    short,
-    summary_line,
-)
+from gitwave.tui.cli.output import Progress, dump, short
 from gitwave.tui.cli.signals import interrupt_on_signals
+from gitwave.tui.cli.sync_results import finished_line, print_result, result_dict, summary_line
 from gitwave.tui.cli.sync_stream import Board, SyncStream, stream_console
 from gitwave.tui.cli.verbs_app import _both, _lock_notices, destination_text
 
