@@ -4,13 +4,18 @@ however it was started (the console script, ``python -m``)."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from gitwave.tui.cli import main
 from tests.tui.cli_support import sandbox_state
 
 pytestmark = pytest.mark.slow  # `gitwave` processes
@@ -67,3 +72,27 @@ def test_every_line_and_the_exit_code_reach_the_reader(tmp_path: Path, start: st
     (plan,) = json.loads(planned.stdout)
     assert plan["summary"]["create"] == OBJECTS
     assert "gitwave plan: state" in planned.stderr
+
+
+@pytest.mark.parametrize("verb", ["sync", "plan", "status", "render", "diff"])
+def test_a_command_closes_the_databases_it_opened(tmp_path: Path, verb: str) -> None:
+    """``main()`` run again and again in one process (an embedder, a test
+    session) leaves no descriptor open: the sandbox's and the history's
+    databases were left to the cyclic collector (a test session ran out)."""
+    app = many_config_maps(tmp_path / "maps")
+    in_process(["sync", str(app)])
+    gc.collect()
+    before = set(os.listdir("/proc/self/fd"))
+    gc.disable()  # what is closed must be closed by the command, not collected
+    try:
+        for _ in range(3):
+            in_process([verb, str(app)])
+        left = sorted(set(os.listdir("/proc/self/fd")) - before)
+    finally:
+        gc.enable()
+    assert not left, [os.path.realpath(f"/proc/self/fd/{fd}") for fd in left]
+
+
+def in_process(argv: list[str]) -> None:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        main(argv)

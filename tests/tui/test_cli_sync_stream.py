@@ -333,9 +333,12 @@ def test_on_a_terminal_the_board_names_the_whole_chain(tmp_path: Path) -> None:
     chain = "Deployment/shop/api ← Secret/shop/db-conn ← StatefulSet/shop/db:"
     deadline = time.monotonic() + 120  # a safety net only: the test waits for the text
     stopped = False
+    # poll, not select: select() refuses a descriptor above 1023 (a long test session).
+    waiting = select.poll()
+    waiting.register(controller, select.POLLIN)
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.5)
+            ready = waiting.poll(500)
             if not ready:
                 continue
             try:

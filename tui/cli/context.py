@@ -279,10 +279,15 @@ class Context:
             self._kube.close()
         for opened in self._opened:
             opened.close()
-        if self._sandbox is not None and getattr(self.args, "cluster", None):
+        # Every database the command opened is closed here, not left to the
+        # cyclic collector: a process running many commands (tests, an embedder)
+        # ran out of descriptors (select() refuses one above 1023).
+        if self._sandbox is not None:
             self._sandbox.close()
         if self._loop_store is not None:
             self._loop_store.close()
+        if self._store is not None:
+            self._store.close()
 
     @property
     def allow_local_repos(self) -> tuple[str, ...]:
