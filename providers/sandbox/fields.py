@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gitwave.engine.api import MISSING_FIELD, clone, delete_field, get_field, set_field
-from gitwave.engine.model import Manifest
+from gitwave.engine.model import SERVER_METADATA_FIELDS, Manifest
 
 # A field of a FieldsV1 tree: map keys only (lists are atomic here), a
 # special case of the engine's field paths (gitwave.engine.api.FieldPath).
@@ -35,20 +35,7 @@ KeyPath = tuple[str, ...]
 
 # Identity and server-owned fields: nobody owns them through apply.
 _TOP_LEVEL_SKIP = frozenset({"apiVersion", "kind", "status"})
-_METADATA_SKIP = frozenset(
-    {
-        "name",
-        "namespace",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "managedFields",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "selfLink",
-    }
-)
+_METADATA_SKIP = frozenset({"name", "namespace", *SERVER_METADATA_FIELDS})
 
 
 def without_nulls(value: Any) -> Any:
